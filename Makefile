@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test check lint typecheck bench clean system-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+## Start the bot on SQLite with the web chat on http://127.0.0.1:8080/ (and Telegram when BARAZA_TELEGRAM_TOKEN is set).
+run: $(STAMP)
+	$(BIN)/baraza --config config.yaml run
+
+## Debian packages the test suite needs: Chromium for the browser tests, PostgreSQL for the second backend.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: sudo apt-get install chromium"; fi; }
+
+## Install everything and run the whole suite (SQLite always; PostgreSQL when reachable, started if installed).
+test: $(TEST_STAMP) system-deps
+	@scripts/ensure-postgres.sh || true
+	$(BIN)/python -m pytest -q
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy bot surveys handlers storage
+
+check: lint typecheck test
+
+## Simulated users answering the shipped survey through the fake Bot API; prints answers/s and latency.
+bench: $(TEST_STAMP)
+	$(BIN)/python -m bench.survey_load
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

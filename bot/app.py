@@ -1,0 +1,95 @@
+"""Wiring: settings → database → surveys → engine → channels, and running them until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.engine import Engine, load_pseudonymizer
+from bot.telegram_channel import TelegramChannel
+from bot.webchat import add_webchat_routes
+from storage.database import Database
+from surveys.loader import load_survey_directory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningBot:
+    """Everything ``baraza run`` started; tests use it to reach the parts."""
+
+    settings: Settings
+    database: Database
+    engine: Engine
+    web_runner: web.AppRunner
+    web_port: int
+    telegram: TelegramChannel | None
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
+    """Start the bot (migrating the database first) and stop it cleanly when the block ends.
+
+    Raises :class:`surveys.errors.SurveyFileError` before anything starts if a survey is invalid.
+    """
+    surveys = load_survey_directory(settings.surveys_directory)
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+        pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
+        engine = Engine(database, surveys, pseudonymizer, default_language=settings.default_language)
+        app = web.Application(client_max_size=64 * 1024)
+        app.router.add_get("/healthz", _healthz)
+        add_webchat_routes(app, engine)
+        telegram = TelegramChannel(settings.telegram, engine) if settings.telegram.enabled else None
+        if telegram is not None and settings.telegram.mode == "webhook":
+            app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.web.host, settings.web.port)
+        await site.start()
+        port = _bound_port(runner, settings.web.port)
+        log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
+        try:
+            if telegram is not None:
+                await telegram.start()
+            try:
+                yield RunningBot(settings, database, engine, runner, port, telegram)
+            finally:
+                if telegram is not None:
+                    await telegram.stop()
+        finally:
+            await runner.cleanup()
+    finally:
+        await database.dispose()
+
+
+def _bound_port(runner: web.AppRunner, configured: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return configured
+
+
+async def run_forever(settings: Settings) -> None:
+    """``baraza run``: serve until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_bot(settings) as bot:
+        channels = "web chat" + (f" and Telegram ({settings.telegram.mode})" if bot.telegram else "")
+        print(f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  (Ctrl+C stops)", flush=True)
+        await stop.wait()
+    log.info("stopped")

@@ -1,0 +1,123 @@
+"""The ``baraza`` command: ``run``, ``export``, ``survey check`` and ``db upgrade``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from storage.database import Database
+from storage.export import export_csv
+from surveys.errors import SurveyFileError
+from surveys.loader import load_survey_directory, load_survey_file
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="baraza", description="Baraza: surveys and statistics by chat.")
+    parser.add_argument("--config", type=Path, default=None, help="configuration file (default: ./config.yaml if present)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the bot: web chat, and Telegram when a token is set")
+    export = commands.add_parser("export", help="export a survey's responses")
+    export.add_argument("survey_id")
+    export.add_argument("--format", choices=["csv"], default="csv")
+    export.add_argument("--output", type=Path, required=True, help="file to write ('-' for standard output)")
+    survey = commands.add_parser("survey", help="work with survey files")
+    survey_commands = survey.add_subparsers(dest="survey_command", required=True)
+    check = survey_commands.add_parser("check", help="check survey files; problems are printed as FILE:LINE: message")
+    check.add_argument("files", nargs="+", type=Path)
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply the database migrations")
+    return parser
+
+
+def _settings(config: Path | None) -> Settings:
+    if config is None and Path("config.yaml").exists():
+        config = Path("config.yaml")
+    return load_settings(config)
+
+
+def _check(files: list[Path]) -> int:
+    failed = False
+    for path in files:
+        try:
+            survey = load_survey_file(path)
+        except SurveyFileError as error:
+            failed = True
+            for problem in error.problems:
+                print(problem)
+            continue
+        print(f"{path}: ok: survey '{survey.id}', {len(survey.data_questions)} questions, languages {', '.join(survey.languages)}")
+    return 1 if failed else 0
+
+
+async def _export(settings: Settings, survey_id: str, output: Path) -> int:
+    surveys = load_survey_directory(settings.surveys_directory)
+    survey = surveys.get(survey_id)
+    if survey is None:
+        known = ", ".join(sorted(surveys)) or "none"
+        print(f"baraza: no survey '{survey_id}' in {settings.surveys_directory} (surveys: {known})", file=sys.stderr)
+        return 1
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+        if str(output) == "-":
+            count = await export_csv(database, survey, sys.stdout)
+        else:
+            temporary = output.with_name(output.name + ".part")
+            with temporary.open("w", encoding="utf-8", newline="") as out:
+                count = await export_csv(database, survey, out)
+            temporary.replace(output)
+    finally:
+        await database.dispose()
+    print(f"exported {count} response(s) of '{survey_id}' to {output}", file=sys.stderr)
+    return 0
+
+
+async def _upgrade(settings: Settings) -> int:
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+    finally:
+        await database.dispose()
+    print("the database schema is up to date", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    if arguments.command == "survey":
+        return _check(arguments.files)
+    try:
+        settings = _settings(arguments.config)
+    except ConfigError as error:
+        print(f"baraza: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL, and Telegram URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        if arguments.command == "run":
+            from bot.app import run_forever
+
+            asyncio.run(run_forever(settings))
+            return 0
+        if arguments.command == "export":
+            return asyncio.run(_export(settings, arguments.survey_id, arguments.output))
+        if arguments.command == "db":
+            return asyncio.run(_upgrade(settings))
+    except SurveyFileError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print("baraza: not starting: fix the survey files above", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Configuration: ``config.yaml`` with ``${ENV}`` substitution, overridden by ``BARAZA_*`` variables.
+
+Everything is read into one frozen :class:`Settings` value and checked at start, with messages
+that name the file, line and key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
+DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str | None = None
+    base_url: str = DEFAULT_TELEGRAM_BASE_URL
+    base_file_url: str | None = None
+    mode: str = "polling"  # or "webhook"
+    webhook_url: str | None = None
+    webhook_path: str = "/telegram/webhook"
+    webhook_secret: str | None = None
+    poll_timeout: int = 30
+    # Telegram's limits: about 30 messages a second overall and 1 a second per chat, with
+    # short bursts allowed in a chat.
+    messages_per_second: float = 30.0
+    chat_messages_per_second: float = 1.0
+    chat_burst: int = 4
+    max_retries: int = 5
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    surveys_directory: Path = Path("forms")
+    default_language: str = "en"
+    pseudonym_key: str | None = None
+    log_level: str = "INFO"
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    source: str = "<defaults>"
+
+
+def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        line = text.count("\n", 0, match.start()) + 1
+        raise ConfigError(f"{path}:{line}: environment variable {name} is not set (write ${{{name}:-}} to allow it empty)")
+
+    return _VARIABLE.sub(replace, text)
+
+
+def _section(raw: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: '{key}' must be a mapping")
+    return value
+
+
+def _check_keys(section: Mapping[str, Any], known: set[str], where: str, path: str) -> None:
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)} in {where} (known: {', '.join(sorted(known))})")
+
+
+def _int(value: Any, what: str, path: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{path}: {what} must be a whole number, not {value!r}") from None
+
+
+def _float(value: Any, what: str, path: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{path}: {what} must be a number, not {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{path}: {what} must be greater than 0")
+    return number
+
+
+def _empty_to_none(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (if given and present) and apply ``BARAZA_*`` overrides from ``environ``."""
+    env = os.environ if environ is None else environ
+    raw: Mapping[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"{path}: the configuration file does not exist")
+        source = str(path)
+        text = _substitute(path.read_text(encoding="utf-8"), env, source)
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as error:
+            line = error.problem_mark.line + 1 if error.problem_mark else 1
+            raise ConfigError(f"{source}:{line}: YAML syntax error: {error.problem}") from None
+        if loaded is not None and not isinstance(loaded, Mapping):
+            raise ConfigError(f"{source}:1: the configuration must be a mapping")
+        raw = loaded or {}
+    _check_keys(raw, {"database", "surveys", "bot", "privacy", "logging", "telegram", "web"}, "the file", source)
+    database = _section(raw, "database", source)
+    surveys = _section(raw, "surveys", source)
+    bot = _section(raw, "bot", source)
+    privacy = _section(raw, "privacy", source)
+    logging_ = _section(raw, "logging", source)
+    telegram = _section(raw, "telegram", source)
+    web = _section(raw, "web", source)
+    _check_keys(database, {"url"}, "database", source)
+    _check_keys(surveys, {"directory"}, "surveys", source)
+    _check_keys(bot, {"default_language"}, "bot", source)
+    _check_keys(privacy, {"pseudonym_key"}, "privacy", source)
+    _check_keys(logging_, {"level"}, "logging", source)
+    _check_keys(web, {"host", "port"}, "web", source)
+    _check_keys(
+        telegram,
+        {"token", "base_url", "base_file_url", "mode", "webhook", "poll_timeout", "rate_limit"},
+        "telegram",
+        source,
+    )
+    webhook = _section(telegram, "webhook", source)
+    _check_keys(webhook, {"url", "path", "secret_token"}, "telegram.webhook", source)
+    rate = _section(telegram, "rate_limit", source)
+    _check_keys(rate, {"messages_per_second", "chat_messages_per_second", "chat_burst", "max_retries"}, "telegram.rate_limit", source)
+
+    base_dir = path.parent if path is not None else Path.cwd()
+    surveys_dir = Path(env.get("BARAZA_SURVEYS_DIR") or surveys.get("directory") or "forms")
+    if not surveys_dir.is_absolute():
+        surveys_dir = base_dir / surveys_dir
+
+    defaults = TelegramSettings()
+    telegram_settings = TelegramSettings(
+        token=_empty_to_none(env.get("BARAZA_TELEGRAM_TOKEN") or telegram.get("token")),
+        base_url=str(env.get("BARAZA_TELEGRAM_BASE_URL") or telegram.get("base_url") or defaults.base_url),
+        base_file_url=_empty_to_none(env.get("BARAZA_TELEGRAM_BASE_FILE_URL") or telegram.get("base_file_url")),
+        mode=str(env.get("BARAZA_TELEGRAM_MODE") or telegram.get("mode") or "polling"),
+        webhook_url=_empty_to_none(env.get("BARAZA_TELEGRAM_WEBHOOK_URL") or webhook.get("url")),
+        webhook_path=str(webhook.get("path") or defaults.webhook_path),
+        webhook_secret=_empty_to_none(env.get("BARAZA_TELEGRAM_WEBHOOK_SECRET") or webhook.get("secret_token")),
+        poll_timeout=_int(telegram.get("poll_timeout", defaults.poll_timeout), "telegram.poll_timeout", source),
+        messages_per_second=_float(rate.get("messages_per_second", defaults.messages_per_second), "telegram.rate_limit.messages_per_second", source),
+        chat_messages_per_second=_float(rate.get("chat_messages_per_second", defaults.chat_messages_per_second), "telegram.rate_limit.chat_messages_per_second", source),
+        chat_burst=_int(rate.get("chat_burst", defaults.chat_burst), "telegram.rate_limit.chat_burst", source),
+        max_retries=_int(rate.get("max_retries", defaults.max_retries), "telegram.rate_limit.max_retries", source),
+    )
+    if telegram_settings.mode not in ("polling", "webhook"):
+        raise ConfigError(f"{source}: telegram.mode must be 'polling' or 'webhook', not {telegram_settings.mode!r}")
+    if telegram_settings.mode == "webhook" and telegram_settings.enabled:
+        if not telegram_settings.webhook_url:
+            raise ConfigError(f"{source}: telegram.webhook.url is required in webhook mode (the public HTTPS address)")
+        if not telegram_settings.webhook_secret or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", telegram_settings.webhook_secret):
+            raise ConfigError(f"{source}: telegram.webhook.secret_token is required in webhook mode: 1-256 of A-Z a-z 0-9 _ -")
+
+    pseudonym_key = _empty_to_none(env.get("BARAZA_PSEUDONYM_KEY") or privacy.get("pseudonym_key"))
+    if pseudonym_key is not None and len(pseudonym_key) < 16:
+        raise ConfigError(f"{source}: privacy.pseudonym_key must be at least 16 characters")
+    return Settings(
+        database_url=str(env.get("BARAZA_DATABASE_URL") or database.get("url") or DEFAULT_DATABASE_URL),
+        surveys_directory=surveys_dir,
+        default_language=str(bot.get("default_language") or "en"),
+        pseudonym_key=pseudonym_key,
+        log_level=str(env.get("BARAZA_LOG_LEVEL") or logging_.get("level") or "INFO").upper(),
+        telegram=telegram_settings,
+        web=WebSettings(
+            host=str(env.get("BARAZA_WEB_HOST") or web.get("host") or "127.0.0.1"),
+            port=_int(env.get("BARAZA_WEB_PORT") or web.get("port") or 8080, "web.port", source),
+        ),
+        source=source,
+    )

@@ -1,0 +1,114 @@
+"""The engine: turns one inbound message into committed state and replies.
+
+For each inbound it serialises the updates of one chat, opens one transaction, skips
+redeliveries, calls the router, commits, and only then returns the replies to the adapter.
+A reply is therefore never shown for an answer that is not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from handlers import router
+from handlers.context import Context
+from handlers.messages import Inbound, Outbound
+from handlers.texts import Texts, supported_language
+from storage.database import Database
+from storage.errors import StorageError
+from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
+from storage.repositories import Repositories
+from surveys.model import Survey
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _ChatLocks:
+    """One FIFO lock per chat, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class Engine:
+    """The channel-agnostic core (implements :class:`handlers.messages.MessageProcessor`)."""
+
+    def __init__(
+        self,
+        database: Database,
+        surveys: Mapping[str, Survey],
+        pseudonymizer: Pseudonymizer,
+        *,
+        default_language: str = "en",
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.database = database
+        self.surveys = surveys
+        self.pseudonymizer = pseudonymizer
+        self.default_language = default_language
+        self.clock = clock
+        self._chat_locks = _ChatLocks()
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        """Process one inbound; when this returns, its effects are committed."""
+        async with self._chat_locks.hold((inbound.channel, inbound.chat_key)):
+            try:
+                return await self._process(inbound)
+            except (StorageError, SQLAlchemyError, OSError) as error:
+                # Nothing was committed, so the user can simply send the answer again.
+                log.error("storage failed while handling an update on %s: %s", inbound.channel, type(error).__name__)
+                return [Outbound(text=Texts(supported_language(inbound.language_hint) or self.default_language)("try_again"))]
+
+    async def _process(self, inbound: Inbound) -> list[Outbound]:
+        now = inbound.received_at or self.clock()
+        async with self.database.session() as session:
+            repos = Repositories(session)
+            first_delivery = await repos.updates.claim(inbound.channel, inbound.update_key, now)
+            contact = await repos.contacts.touch(
+                inbound.channel, inbound.user_key, inbound.chat_key, supported_language(inbound.language_hint), now
+            )
+            ctx = Context(
+                inbound=inbound,
+                contact=contact,
+                repos=repos,
+                surveys=self.surveys,
+                pseudonymize=self.pseudonymizer,
+                now=now,
+                texts=Texts(contact.language or self.default_language),
+            )
+            if not first_delivery:
+                log.info("redelivered update on %s: repeating the current prompt", inbound.channel)
+                return await router.repeat_current(ctx)
+            return await router.route(ctx)
+
+
+async def load_pseudonymizer(database: Database, configured_key: str | None) -> Pseudonymizer:
+    """The configured pseudonym key, else the one this installation generated on first start."""
+    if configured_key:
+        return Pseudonymizer(configured_key)
+    async with database.session() as session:
+        key = await Repositories(session).settings.get_or_create(PSEUDONYM_KEY_SETTING, new_pseudonym_key)
+    return Pseudonymizer(key)

@@ -1,0 +1,35 @@
+"""What a handler gets for one inbound message: who sent it, their state, and the stores."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from handlers.messages import Inbound
+from handlers.texts import Texts
+from storage.pseudonyms import Pseudonymizer
+from storage.records import Contact
+from storage.repositories import Repositories
+from surveys.model import Survey
+
+
+@dataclass(frozen=True)
+class Context:
+    """One inbound message in its transaction.
+
+    Handlers read and write through ``repos``; everything they write is committed together
+    after they return, and only then are their replies sent.
+    """
+
+    inbound: Inbound
+    contact: Contact
+    repos: Repositories
+    surveys: Mapping[str, Survey]
+    pseudonymize: Pseudonymizer
+    now: datetime
+    texts: Texts
+
+    @property
+    def language(self) -> str:
+        return self.texts.language

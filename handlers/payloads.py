@@ -1,0 +1,53 @@
+"""Button payloads: short tokens (at most 64 bytes, Telegram's limit) naming what a press means.
+
+``s:<survey id>`` starts a survey; ``q:<serial>:<op>[:<index>]`` answers the prompt numbered
+``serial`` (``c`` choose option ``index``, ``t`` tick/untick it, ``d`` done, ``k`` skip).
+The serial is checked against the stored conversation, so a press on an earlier prompt, or a
+forged payload, changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_PAYLOAD_BYTES = 64
+CHOOSE, TOGGLE, DONE, SKIP = "c", "t", "d", "k"
+
+
+@dataclass(frozen=True)
+class StartSurvey:
+    survey_id: str
+
+
+@dataclass(frozen=True)
+class PromptPress:
+    serial: int
+    op: str
+    index: int | None = None
+
+
+def start_survey(survey_id: str) -> str:
+    return f"s:{survey_id}"
+
+
+def prompt_press(serial: int, op: str, index: int | None = None) -> str:
+    payload = f"q:{serial}:{op}" if index is None else f"q:{serial}:{op}:{index}"
+    assert len(payload.encode()) <= MAX_PAYLOAD_BYTES
+    return payload
+
+
+def parse(payload: str) -> StartSurvey | PromptPress | None:
+    """The meaning of a payload, or None if it is not one Baraza issues."""
+    if len(payload.encode("utf-8", "replace")) > MAX_PAYLOAD_BYTES:
+        return None
+    parts = payload.split(":")
+    if parts[0] == "s" and len(parts) == 2 and parts[1]:
+        return StartSurvey(parts[1])
+    if parts[0] != "q" or len(parts) not in (3, 4) or not parts[1].isdigit():
+        return None
+    op = parts[2]
+    if op in (CHOOSE, TOGGLE) and len(parts) == 4 and parts[3].isdigit():
+        return PromptPress(int(parts[1]), op, int(parts[3]))
+    if op in (DONE, SKIP) and len(parts) == 3:
+        return PromptPress(int(parts[1]), op)
+    return None

@@ -1,0 +1,78 @@
+"""The router: which handler answers an inbound message.
+
+Commands first (they work anywhere), then button presses, then the conversation the user is
+in, then free text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from handlers import payloads, start, survey
+from handlers.context import Context
+from handlers.messages import RESUME_PAYLOAD, Outbound
+
+CommandHandler = Callable[[Context, str], Awaitable[list[Outbound]]]
+
+COMMANDS: Mapping[str, CommandHandler] = {
+    "start": start.start,
+    "survey": start.survey_command,
+    "help": start.help_,
+    "cancel": start.cancel,
+}
+
+#: Shown in the Telegram command menu.
+COMMAND_DESCRIPTIONS: Mapping[str, str] = {
+    "start": "See the open surveys",
+    "survey": "Start a survey: /survey ID",
+    "cancel": "Stop the current survey",
+    "help": "What this bot can do",
+}
+
+
+def split_command(text: str) -> tuple[str, str] | None:
+    """``("start", "usat2026")`` for ``/start@MyBot usat2026``; None if not a command."""
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    head, _, argument = text[1:].partition(" ")
+    name = head.split("@", 1)[0].lower()
+    return name, argument.strip()
+
+
+async def route(ctx: Context) -> list[Outbound]:
+    """The replies to ``ctx.inbound``."""
+    inbound = ctx.inbound
+    if inbound.payload is not None:
+        return await _route_payload(ctx, inbound.payload)
+    text = (inbound.text or "").strip()
+    command = split_command(text)
+    if command is not None:
+        name, argument = command
+        handler = COMMANDS.get(name)
+        if handler is None:
+            return [Outbound(text=ctx.texts("unknown_command", command=f"/{name[:32]}"))]
+        return await handler(ctx, argument)
+    conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if conversation is not None and conversation.flow == survey.FLOW:
+        return await survey.on_text(ctx, conversation, text)
+    return [Outbound(text=ctx.texts("not_understood"))]
+
+
+async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
+    if payload == RESUME_PAYLOAD:
+        return await start.resume(ctx)
+    parsed = payloads.parse(payload)
+    if isinstance(parsed, payloads.StartSurvey):
+        return await start.open_survey(ctx, parsed.survey_id)
+    conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if isinstance(parsed, payloads.PromptPress) and conversation is not None and conversation.flow == survey.FLOW:
+        return await survey.on_press(ctx, conversation, parsed)
+    return [Outbound(text=ctx.texts("stale_button"))]
+
+
+async def repeat_current(ctx: Context) -> list[Outbound]:
+    """For a redelivered update: show the current question again, change nothing."""
+    conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if conversation is not None and conversation.flow == survey.FLOW:
+        return await survey.current_prompt(ctx, conversation)
+    return []

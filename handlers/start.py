@@ -1,0 +1,62 @@
+"""Greeting, help and cancel: the commands that work wherever the user is."""
+
+from __future__ import annotations
+
+from handlers import payloads, survey
+from handlers.context import Context
+from handlers.messages import Button, Outbound
+
+
+async def start(ctx: Context, argument: str) -> list[Outbound]:
+    """``/start``: greet and list open surveys; ``/start <survey id>`` (a deep link) opens one."""
+    if argument:
+        return await open_survey(ctx, argument)
+    conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if conversation is not None and conversation.flow == survey.FLOW:
+        return await resume(ctx)
+    return [Outbound(text=ctx.texts("greeting")), survey_list(ctx)]
+
+
+def survey_list(ctx: Context) -> Outbound:
+    if not ctx.surveys:
+        return Outbound(text=ctx.texts("no_surveys"))
+    buttons = tuple(
+        (Button(survey.survey_title(ctx, definition), payloads.start_survey(survey_id)),)
+        for survey_id, definition in sorted(ctx.surveys.items())
+    )
+    return Outbound(text=ctx.texts("surveys_open"), buttons=buttons)
+
+
+async def open_survey(ctx: Context, survey_id: str) -> list[Outbound]:
+    """``/survey <id>`` and survey buttons: start or resume that survey."""
+    definition = ctx.surveys.get(survey_id.strip())
+    if definition is None:
+        return [Outbound(text=ctx.texts("unknown_survey", survey=survey_id.strip()[:40]))]
+    return await survey.begin(ctx, definition)
+
+
+async def resume(ctx: Context) -> list[Outbound]:
+    """Show the user where they are: their current question, or the greeting."""
+    conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if conversation is None or conversation.flow != survey.FLOW:
+        return [Outbound(text=ctx.texts("greeting")), survey_list(ctx)]
+    definition = ctx.surveys.get(conversation.survey_id or "")
+    header = [Outbound(text=ctx.texts("in_survey", title=survey.survey_title(ctx, definition)))] if definition else []
+    return header + await survey.current_prompt(ctx, conversation)
+
+
+async def help_(ctx: Context, _argument: str) -> list[Outbound]:
+    return [Outbound(text=ctx.texts("help"))]
+
+
+async def cancel(ctx: Context, _argument: str) -> list[Outbound]:
+    conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if conversation is None:
+        return [Outbound(text=ctx.texts("nothing_to_cancel"))]
+    return await survey.cancel(ctx, conversation)
+
+
+async def survey_command(ctx: Context, argument: str) -> list[Outbound]:
+    if not argument:
+        return [survey_list(ctx)]
+    return await open_survey(ctx, argument)

@@ -1,0 +1,9 @@
+"""Storage errors with messages an office's staff can act on."""
+
+
+class StorageError(Exception):
+    """The database could not do what was asked (unreachable, full disk, ...)."""
+
+
+class UnknownSurveyError(StorageError):
+    """An export or lookup named a survey that has no definition."""

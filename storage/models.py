@@ -1,0 +1,98 @@
+"""SQLAlchemy tables. Only modules inside ``storage/`` use these classes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ContactRow(Base):
+    """One person on one channel."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("channel", "user_key", name="uq_contacts_channel_user"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    user_key: Mapped[str] = mapped_column(String(100))
+    chat_key: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str | None] = mapped_column(String(20))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConversationRow(Base):
+    """Where a contact is in a flow; at most one per contact."""
+
+    __tablename__ = "conversations"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(20))
+    survey_id: Mapped[str | None] = mapped_column(String(40))
+    response_id: Mapped[str | None] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    current_question: Mapped[str | None] = mapped_column(String(200))
+    selection: Mapped[str] = mapped_column(Text, default="")
+    prompt_serial: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ResponseRow(Base):
+    """One attempt at a survey by one respondent, complete or not."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        Index("ix_responses_survey_started", "survey_id", "started_at", "id"),
+        Index("ix_responses_contact_survey", "contact_id", "survey_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(40))
+    survey_version: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    respondent: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AnswerRow(Base):
+    """One answer to one question of a response; ``value`` is None for a skipped question."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("response_id", "question", name="uq_answers_response_question"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    response_id: Mapped[str] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(String(200))
+    value: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProcessedUpdateRow(Base):
+    """A delivery already handled, so that a redelivered update is not applied twice."""
+
+    __tablename__ = "processed_updates"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    update_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class InstanceSettingRow(Base):
+    """Values created once per installation, such as the pseudonym key."""
+
+    __tablename__ = "instance_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,170 @@
+"""Turning what a user typed into a stored answer, or a reason why it is not one.
+
+Answers are stored as XLSForm stores them: strings. select_one is the choice name,
+select_multiple the chosen names separated by single spaces, numbers in plain decimal notation,
+dates as ISO 8601 (``YYYY-MM-DD``). Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from surveys.model import Choice, Question, QuestionType
+
+MAX_TEXT_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an answer was refused: a ``code`` the bot translates, with its ``params``."""
+
+    code: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class InvalidAnswer(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.code)
+        self.problem = problem
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a label, for matching what users type."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w\s]", " ", stripped).split())
+
+
+def match_choice(question: Question, typed: str) -> Choice | None:
+    """The choice a user means by ``typed``: its number in the list, its name, or its label."""
+    text = typed.strip()
+    if text.isdigit():
+        index = int(text) - 1
+        return question.choices[index] if 0 <= index < len(question.choices) else None
+    folded = fold(text)
+    if not folded:
+        return None
+    for choice in question.choices:
+        if folded == fold(choice.name) or any(folded == fold(label) for label in choice.label.all_texts()):
+            return choice
+    return None
+
+
+def _format_decimal(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def parse_number(typed: str) -> Decimal | None:
+    """Read ``1234``, ``1 234,5``, ``1,234.5``, ``-3.25``; None if it is not a number."""
+    text = typed.strip().replace("\u00a0", " ").replace("\u202f", " ").replace("_", "")
+    text = text.replace(" ", "")
+    if text.count(",") == 1 and "." not in text and not re.fullmatch(r"-?\d{1,3},\d{3}", text):
+        text = text.replace(",", ".")  # decimal comma, as written in most of the world
+    elif re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", text):
+        text = text.replace(",", "")  # thousands separators
+    if not re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)", text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def parse_date(typed: str) -> date | None:
+    """Read ``2026-03-31``, ``31/03/2026``, ``31.03.2026`` or ``31-03-2026``; None otherwise."""
+    text = typed.strip()
+    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+    day_first = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", text)
+    try:
+        if iso:
+            return date(int(iso[1]), int(iso[2]), int(iso[3]))
+        if day_first:
+            return date(int(day_first[3]), int(day_first[2]), int(day_first[1]))
+    except ValueError:
+        return None
+    return None
+
+
+def _check_bounds(value: Decimal, question: Question) -> None:
+    if question.minimum is not None and value < question.minimum:
+        raise InvalidAnswer(Problem("below_minimum", {"min": _format_decimal(question.minimum)}))
+    if question.maximum is not None and value > question.maximum:
+        raise InvalidAnswer(Problem("above_maximum", {"max": _format_decimal(question.maximum)}))
+
+
+def range_points(question: Question) -> list[str]:
+    """The values a range question offers, as stored strings."""
+    assert question.minimum is not None and question.maximum is not None and question.step is not None
+    points: list[str] = []
+    value = question.minimum
+    while value <= question.maximum:
+        points.append(_format_decimal(value))
+        value += question.step
+    return points
+
+
+def parse_typed_answer(question: Question, typed: str) -> str:
+    """The stored form of a typed answer to ``question``; raises :class:`InvalidAnswer`."""
+    text = typed.strip()
+    if not text:
+        raise InvalidAnswer(Problem("empty"))
+    kind = question.type
+    if kind is QuestionType.SELECT_ONE:
+        choice = match_choice(question, text)
+        if choice is None:
+            raise InvalidAnswer(Problem("unknown_choice", {"count": str(len(question.choices))}))
+        return choice.name
+    if kind is QuestionType.SELECT_MULTIPLE:
+        return _parse_multiple(question, text)
+    if kind is QuestionType.INTEGER:
+        number = parse_number(text)
+        if number is None or number != number.to_integral_value():
+            raise InvalidAnswer(Problem("not_integer"))
+        _check_bounds(number, question)
+        return _format_decimal(number)
+    if kind is QuestionType.DECIMAL:
+        number = parse_number(text)
+        if number is None:
+            raise InvalidAnswer(Problem("not_number"))
+        _check_bounds(number, question)
+        return _format_decimal(number)
+    if kind is QuestionType.RANGE:
+        number = parse_number(text)
+        points = range_points(question)
+        if number is None or _format_decimal(number) not in points:
+            raise InvalidAnswer(Problem("not_in_range", {"start": points[0], "end": points[-1]}))
+        return _format_decimal(number)
+    if kind is QuestionType.DATE:
+        parsed = parse_date(text)
+        if parsed is None:
+            raise InvalidAnswer(Problem("not_date"))
+        return parsed.isoformat()
+    if kind is QuestionType.TEXT:
+        if len(text) > MAX_TEXT_LENGTH:
+            raise InvalidAnswer(Problem("too_long", {"max": str(MAX_TEXT_LENGTH)}))
+        return text
+    raise InvalidAnswer(Problem("no_answer_expected"))
+
+
+def _parse_multiple(question: Question, text: str) -> str:
+    """Typed select_multiple answers: numbers or labels separated by commas (or spaces for numbers)."""
+    parts = [p for p in re.split(r"[,;]|\s+(?=\d)", text) if p.strip()]
+    chosen: list[str] = []
+    for part in parts:
+        choice = match_choice(question, part)
+        if choice is None:
+            raise InvalidAnswer(Problem("unknown_choices", {"count": str(len(question.choices))}))
+        if choice.name not in chosen:
+            chosen.append(choice.name)
+    return join_selection(question, chosen)
+
+
+def join_selection(question: Question, chosen: list[str] | tuple[str, ...]) -> str:
+    """The stored select_multiple value: chosen names in the order of the choice list."""
+    order = [c.name for c in question.choices]
+    return " ".join(name for name in order if name in chosen)

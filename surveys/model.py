@@ -1,0 +1,108 @@
+"""The survey as the rest of Baraza sees it: frozen values, already validated by the loader."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class LocalizedText:
+    """A text in one or more languages (``{"en": "...", "fr": "..."}``)."""
+
+    translations: Mapping[str, str]
+
+    def in_language(self, language: str, fallback: str) -> str:
+        """The text in ``language``, else in ``fallback``, else in any language it has."""
+        if language in self.translations:
+            return self.translations[language]
+        if fallback in self.translations:
+            return self.translations[fallback]
+        return next(iter(self.translations.values()), "")
+
+    def all_texts(self) -> tuple[str, ...]:
+        return tuple(self.translations.values())
+
+
+class QuestionType(StrEnum):
+    SELECT_ONE = "select_one"
+    SELECT_MULTIPLE = "select_multiple"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    RANGE = "range"
+    DATE = "date"
+    TEXT = "text"
+    NOTE = "note"
+
+
+CHOICE_TYPES = frozenset({QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE})
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    label: LocalizedText
+
+
+@dataclass(frozen=True)
+class Question:
+    """One row of the survey. ``line`` is where it starts in its YAML file."""
+
+    type: QuestionType
+    name: str
+    label: LocalizedText
+    line: int
+    hint: LocalizedText | None = None
+    required: bool = True
+    choices: tuple[Choice, ...] = ()
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    step: Decimal | None = None
+
+    @property
+    def is_note(self) -> bool:
+        return self.type is QuestionType.NOTE
+
+    def choice(self, name: str) -> Choice | None:
+        return next((choice for choice in self.choices if choice.name == name), None)
+
+
+@dataclass(frozen=True)
+class Survey:
+    """A validated survey definition.
+
+    ``version`` changes whenever the file's content changes; it is stored with each response.
+    """
+
+    id: str
+    title: LocalizedText
+    default_language: str
+    languages: tuple[str, ...]
+    questions: tuple[Question, ...]
+    version: str
+    source: str
+    intro: LocalizedText | None = None
+    outro: LocalizedText | None = None
+    _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {q.name: q for q in self.questions})
+
+    def question(self, name: str) -> Question:
+        return self._by_name[name]
+
+    def has_question(self, name: str) -> bool:
+        return name in self._by_name
+
+    @property
+    def data_questions(self) -> tuple[Question, ...]:
+        """The questions that collect an answer (all but notes), in survey order."""
+        return tuple(q for q in self.questions if not q.is_note)
+
+    def language_for(self, preferred: str | None) -> str:
+        """The survey language to use for a user who prefers ``preferred``."""
+        if preferred and preferred in self.languages:
+            return preferred
+        return self.default_language
