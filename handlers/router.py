@@ -71,8 +71,12 @@ async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
 
 
 async def repeat_current(ctx: Context) -> list[Outbound]:
-    """For a redelivered update: show the current question again, change nothing."""
+    """For a redelivered update: show where the user is again, change nothing.
+
+    The first delivery's replies may never have reached the user (the reason for most
+    redeliveries), so the answer is the current question, or the greeting outside a survey.
+    """
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if conversation is not None and conversation.flow == survey.FLOW:
         return await survey.current_prompt(ctx, conversation)
-    return []
+    return [Outbound(text=ctx.texts("greeting")), start.survey_list(ctx)]
