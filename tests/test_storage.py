@@ -1,0 +1,115 @@
+"""Storage on both backends: migrations, repositories, idempotent updates and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from storage.database import Database
+from storage.export import export_csv
+from storage.pseudonyms import Pseudonymizer
+from storage.repositories import Repositories
+from surveys.model import Survey
+
+NOW = datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
+
+
+async def test_migrations_create_every_table(database: Database) -> None:
+    async with database.read_session() as session:
+        if database.is_sqlite:
+            rows = await session.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))
+        else:
+            rows = await session.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
+        tables = {row[0] for row in rows}
+    assert {"contacts", "conversations", "responses", "answers", "processed_updates", "alembic_version"} <= tables
+
+
+async def test_migrating_twice_changes_nothing(database: Database) -> None:
+    await database.migrate()
+    await database.migrate()
+
+
+async def test_an_update_is_claimed_once(database: Database) -> None:
+    async with database.session() as session:
+        updates = Repositories(session).updates
+        assert await updates.claim("telegram", "1001", NOW)
+        assert not await updates.claim("telegram", "1001", NOW)
+        assert await updates.claim("web", "1001", NOW), "keys are per channel"
+    async with database.session() as session:
+        assert not await Repositories(session).updates.claim("telegram", "1001", NOW)
+        assert await Repositories(session).updates.forget_before(NOW + timedelta(seconds=1)) == 2
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(database: Database) -> None:
+    try:
+        async with database.session() as session:
+            await Repositories(session).updates.claim("telegram", "7", NOW)
+            raise RuntimeError("the handler failed")
+    except RuntimeError:
+        pass
+    async with database.session() as session:
+        assert await Repositories(session).updates.claim("telegram", "7", NOW)
+
+
+async def test_contact_is_created_once_and_keeps_its_first_language(database: Database) -> None:
+    async with database.session() as session:
+        first = await Repositories(session).contacts.touch("telegram", "42", "42", "fr", NOW)
+    async with database.session() as session:
+        again = await Repositories(session).contacts.touch("telegram", "42", "42", "en", NOW + timedelta(hours=1))
+    assert again.id == first.id
+    assert again.language == "fr"
+
+
+async def test_answering_again_replaces_the_answer(database: Database, usat: Survey) -> None:
+    async with database.session() as session:
+        repos = Repositories(session)
+        contact = await repos.contacts.touch("telegram", "42", "42", "en", NOW)
+        response_id = await repos.responses.create(
+            survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=NOW
+        )
+        await repos.responses.record_answer(response_id, "age", "30", NOW)
+        await repos.responses.record_answer(response_id, "age", "31", NOW)
+        await repos.responses.record_answer(response_id, "comments", None, NOW)
+        assert await repos.responses.answers(response_id) == {"age": "31", "comments": None}
+
+
+async def test_csv_export_has_metadata_then_questions_in_survey_order(database: Database, usat: Survey) -> None:
+    pseudonym = Pseudonymizer("k" * 32)
+    async with database.session() as session:
+        repos = Repositories(session)
+        for number, complete in ((1, True), (2, False)):
+            contact = await repos.contacts.touch("telegram", str(number), str(number), "en", NOW)
+            response_id = await repos.responses.create(
+                survey_id=usat.id,
+                survey_version=usat.version,
+                contact=contact,
+                respondent=pseudonym("telegram", str(number)),
+                language="fr",
+                now=NOW + timedelta(minutes=number),
+            )
+            await repos.responses.record_answer(response_id, "user_group", "media", NOW)
+            await repos.responses.record_answer(response_id, "topics", "prices labour", NOW)
+            await repos.responses.record_answer(response_id, "last_use", None, NOW)
+            if complete:
+                await repos.responses.complete(response_id, NOW + timedelta(minutes=5))
+    out = io.StringIO()
+    assert await export_csv(database, usat, out) == 2
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    header = out.getvalue().splitlines()[0].split(",")
+    assert header[:7] == ["response_id", "respondent", "channel", "language", "started_at", "completed_at", "complete"]
+    assert header[7:] == [q.name for q in usat.data_questions]
+    first, second = rows
+    assert first["respondent"] == pseudonym("telegram", "1") and first["respondent"] != "1"
+    assert first["started_at"] == "2026-05-04T10:31:00Z" and first["completed_at"] == "2026-05-04T10:35:00Z"
+    assert (first["complete"], second["complete"]) == ("true", "false")
+    assert second["completed_at"] == ""
+    assert first["topics"] == "prices labour" and first["last_use"] == "" and first["releases_used"] == ""
+
+
+async def test_export_of_a_survey_without_responses_is_just_the_header(database: Database, usat: Survey) -> None:
+    out = io.StringIO()
+    assert await export_csv(database, usat, out) == 0
+    assert out.getvalue().count("\n") == 1
