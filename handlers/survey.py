@@ -153,14 +153,13 @@ async def on_text(ctx: Context, conversation: Conversation, text: str) -> list[O
 async def on_press(ctx: Context, conversation: Conversation, press: payloads.PromptPress) -> list[Outbound]:
     """A button press on a question; presses on earlier prompts change nothing."""
     survey = ctx.surveys.get(conversation.survey_id or "")
-    if press.serial != conversation.prompt_serial or survey is None or conversation.current_question is None:
-        return [Outbound(text=ctx.texts("stale_button"))]
-    if not survey.has_question(conversation.current_question):
+    if survey is None or conversation.current_question is None or not survey.has_question(conversation.current_question):
         return await _survey_changed(ctx, conversation, survey)
     question = survey.question(conversation.current_question)
-    action = _press_action(question, press)
+    action = _press_action(question, press) if press.serial == conversation.prompt_serial else None
     if action is None:
-        return [Outbound(text=ctx.texts("stale_button"))]
+        # A press on an earlier prompt (or a forged one): say so, and show where the user is.
+        return [Outbound(text=ctx.texts("stale_button")), render_question(ctx, survey, conversation)]
     return await _act(ctx, conversation, action, pressed=True)
 
 

@@ -186,7 +186,7 @@ class ResponseRepository:
         rows = await self.session.execute(
             select(AnswerRow.question, AnswerRow.value).where(AnswerRow.response_id == response_id)
         )
-        return {question: value for question, value in rows.tuples()}
+        return {question: value for question, value in rows}
 
     async def record_answer(self, response_id: str, question: str, value: str | None, now: datetime) -> None:
         """Store an answer; answering the same question again replaces the earlier value."""
