@@ -129,16 +129,18 @@ class Respondent:
         await self.user.send_text("/start usat2026")
         await self._wait()
 
-    async def step(self) -> None:
-        """Answer the question on screen with the next planned attempt and wait for the bot."""
+    def _next(self) -> tuple[ChatMessage, str, Act]:
         message = self.current_question()
         assert message is not None, "no question on screen"
         question_label = PROGRESS.sub("", message.text or "").split("\n", 1)[0]
         name = self._by_label[question_label]
         planned = self.plan[name]
         attempt = self.attempts.get(name, 0)
-        act = planned.attempts[min(attempt, len(planned.attempts) - 1)]
-        self.attempts[name] = attempt + 1
+        return message, name, planned.attempts[min(attempt, len(planned.attempts) - 1)]
+
+    async def step(self) -> None:
+        """Answer the question on screen with the next planned attempt and wait for the bot."""
+        message, name, act = self._next()
         started = time.perf_counter()
         if act.kind == "type":
             assert isinstance(act.value, str)
@@ -147,15 +149,35 @@ class Respondent:
             assert isinstance(act.value, str)
             await self.user.press(_button_data(message, act.value), message.message_id)
         else:
-            for tick in act.value:
-                await self.user.press(_button_data(message, tick), message.message_id)
+            # Like a person: look at the ticks on screen and change only what differs.
+            for _ in range(len(message.buttons) + 1):
+                toggle = _tick_to_change(message, act.value)
+                if toggle is None:
+                    break
+                await self.user.press(toggle, message.message_id)
                 await self._wait()
                 self.latencies.append(time.perf_counter() - started)
                 started = time.perf_counter()
             await self.user.press(_button_data(message, "Done"), message.message_id)
+        self.attempts[name] = self.attempts.get(name, 0) + 1
         await self._wait()
         self.latencies.append(time.perf_counter() - started)
         self.answers_given += 1
+
+    async def fire_next(self) -> None:
+        """Send the next physical action (a text, a press, one tick) without waiting for a reply."""
+        message, name, act = self._next()
+        if act.kind == "type":
+            assert isinstance(act.value, str)
+            self.attempts[name] = self.attempts.get(name, 0) + 1
+            await self.user.send_text(act.value)
+        elif act.kind == "press":
+            assert isinstance(act.value, str)
+            self.attempts[name] = self.attempts.get(name, 0) + 1
+            await self.user.press(_button_data(message, act.value), message.message_id)
+        else:
+            toggle = _tick_to_change(message, act.value) or _button_data(message, "Done")
+            await self.user.press(toggle, message.message_id)
 
     async def answer_until(self, questions_answered: int | None = None) -> None:
         """Keep answering until the survey ends (or ``questions_answered`` questions are done)."""
@@ -173,3 +195,15 @@ def _button_data(message: ChatMessage, label: str) -> str:
             if data is not None and (text == label or text.endswith(f" {label}") or text.startswith(f"{label} ")):
                 return data
     raise LookupError(f"no button {label!r} in {message.button_texts}")
+
+
+def _tick_to_change(message: ChatMessage, wanted: str | tuple[str, ...]) -> str | None:
+    """The callback data of a tick button whose state differs from ``wanted``, if any."""
+    for row in message.buttons:
+        for text, data in row:
+            if data is None or not (text.startswith("✅ ") or text.startswith("◻️ ")):
+                continue
+            label = text.split(" ", 1)[1]
+            if text.startswith("✅ ") != (label in wanted):
+                return data
+    return None
