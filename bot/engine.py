@@ -84,8 +84,8 @@ class Engine:
 
     async def _process(self, inbound: Inbound) -> list[Outbound]:
         now = inbound.received_at or self.clock()
-        async with self.database.session() as session:
-            repos = Repositories(session)
+        async with self.database.transaction() as connection:
+            repos = Repositories(connection)
             first_delivery = await repos.updates.claim(inbound.channel, inbound.update_key, now)
             contact = await repos.contacts.touch(
                 inbound.channel, inbound.user_key, inbound.chat_key, supported_language(inbound.language_hint), now
@@ -109,6 +109,6 @@ async def load_pseudonymizer(database: Database, configured_key: str | None) -> 
     """The configured pseudonym key, else the one this installation generated on first start."""
     if configured_key:
         return Pseudonymizer(configured_key)
-    async with database.session() as session:
-        key = await Repositories(session).settings.get_or_create(PSEUDONYM_KEY_SETTING, new_pseudonym_key)
+    async with database.transaction() as connection:
+        key = await Repositories(connection).settings.get_or_create(PSEUDONYM_KEY_SETTING, new_pseudonym_key)
     return Pseudonymizer(key)

@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.errors import StorageError
 
@@ -54,7 +54,7 @@ def database_url(url: str) -> str:
 
 
 class Database:
-    """One database: ``async with db.session() as session`` runs one committed transaction."""
+    """One database: ``async with db.transaction() as connection`` runs one committed transaction."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = database_url(url)
@@ -68,7 +68,6 @@ class Database:
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property
@@ -76,23 +75,21 @@ class Database:
         return "sqlite" if self.is_sqlite else "postgresql"
 
     @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in one transaction, committed when the block ends without an exception."""
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in one transaction, committed when the block ends without an exception."""
         lock = self._write_lock or contextlib.nullcontext()
         async with lock:
             try:
-                async with self._sessions() as session, session.begin():
-                    yield session
-            except StorageError:
-                raise
+                async with self.engine.begin() as connection:
+                    yield connection
             except OSError as error:
                 raise StorageError(f"the database is not reachable: {error}") from error
 
     @contextlib.asynccontextmanager
-    async def read_session(self) -> AsyncIterator[AsyncSession]:
-        """A session for reading only (exports); it does not take the SQLite write lock."""
-        async with self._sessions() as session:
-            yield session
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reading only (exports); it does not take the SQLite write lock."""
+        async with self.engine.connect() as connection:
+            yield connection
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""

@@ -51,8 +51,8 @@ async def response_rows(database: Database, survey: Survey) -> AsyncIterator[Seq
         .order_by(ResponseRow.started_at, ResponseRow.id)
         .execution_options(yield_per=BATCH_SIZE)
     )
-    async with database.read_session() as session:
-        result = await session.stream(statement)
+    async with database.reading() as connection:
+        result = await connection.stream(statement)
         current: list[str] | None = None
         current_id: str | None = None
         answers: dict[str, str] = {}

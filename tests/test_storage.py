@@ -18,11 +18,11 @@ NOW = datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
 
 
 async def test_migrations_create_every_table(database: Database) -> None:
-    async with database.read_session() as session:
+    async with database.reading() as connection:
         if database.is_sqlite:
-            rows = await session.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))
+            rows = await connection.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))
         else:
-            rows = await session.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
+            rows = await connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
         tables = {row[0] for row in rows}
     assert {"contacts", "conversations", "responses", "answers", "processed_updates", "alembic_version"} <= tables
 
@@ -33,39 +33,39 @@ async def test_migrating_twice_changes_nothing(database: Database) -> None:
 
 
 async def test_an_update_is_claimed_once(database: Database) -> None:
-    async with database.session() as session:
-        updates = Repositories(session).updates
+    async with database.transaction() as connection:
+        updates = Repositories(connection).updates
         assert await updates.claim("telegram", "1001", NOW)
         assert not await updates.claim("telegram", "1001", NOW)
         assert await updates.claim("web", "1001", NOW), "keys are per channel"
-    async with database.session() as session:
-        assert not await Repositories(session).updates.claim("telegram", "1001", NOW)
-        assert await Repositories(session).updates.forget_before(NOW + timedelta(seconds=1)) == 2
+    async with database.transaction() as connection:
+        assert not await Repositories(connection).updates.claim("telegram", "1001", NOW)
+        assert await Repositories(connection).updates.forget_before(NOW + timedelta(seconds=1)) == 2
 
 
 async def test_a_failed_transaction_leaves_nothing_behind(database: Database) -> None:
     try:
-        async with database.session() as session:
-            await Repositories(session).updates.claim("telegram", "7", NOW)
+        async with database.transaction() as connection:
+            await Repositories(connection).updates.claim("telegram", "7", NOW)
             raise RuntimeError("the handler failed")
     except RuntimeError:
         pass
-    async with database.session() as session:
-        assert await Repositories(session).updates.claim("telegram", "7", NOW)
+    async with database.transaction() as connection:
+        assert await Repositories(connection).updates.claim("telegram", "7", NOW)
 
 
 async def test_contact_is_created_once_and_keeps_its_first_language(database: Database) -> None:
-    async with database.session() as session:
-        first = await Repositories(session).contacts.touch("telegram", "42", "42", "fr", NOW)
-    async with database.session() as session:
-        again = await Repositories(session).contacts.touch("telegram", "42", "42", "en", NOW + timedelta(hours=1))
+    async with database.transaction() as connection:
+        first = await Repositories(connection).contacts.touch("telegram", "42", "42", "fr", NOW)
+    async with database.transaction() as connection:
+        again = await Repositories(connection).contacts.touch("telegram", "42", "42", "en", NOW + timedelta(hours=1))
     assert again.id == first.id
     assert again.language == "fr"
 
 
 async def test_answering_again_replaces_the_answer(database: Database, usat: Survey) -> None:
-    async with database.session() as session:
-        repos = Repositories(session)
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
         contact = await repos.contacts.touch("telegram", "42", "42", "en", NOW)
         response_id = await repos.responses.create(
             survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=NOW
@@ -78,8 +78,8 @@ async def test_answering_again_replaces_the_answer(database: Database, usat: Sur
 
 async def test_csv_export_has_metadata_then_questions_in_survey_order(database: Database, usat: Survey) -> None:
     pseudonym = Pseudonymizer("k" * 32)
-    async with database.session() as session:
-        repos = Repositories(session)
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
         for number, complete in ((1, True), (2, False)):
             contact = await repos.contacts.touch("telegram", str(number), str(number), "en", NOW)
             response_id = await repos.responses.create(
