@@ -30,7 +30,7 @@ system-deps:
 	  else echo "chromium is missing: sudo apt-get install chromium"; fi; }
 
 ## Install everything and run the whole suite (SQLite always; PostgreSQL when reachable, started if installed).
-test: $(TEST_STAMP) system-deps
+test: $(TEST_STAMP) system-deps lint typecheck
 	@scripts/ensure-postgres.sh || true
 	$(BIN)/python -m pytest -q
 

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import resource
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -113,7 +112,9 @@ async def main() -> None:
     arguments = parser.parse_args()
     survey = load_survey_directory(FORMS)["usat2026"]
     backends = ["sqlite", "postgresql"] if arguments.backend == "both" else [arguments.backend]
-    print(f"{arguments.users} simulated users, survey usat2026 (12 questions, wrong inputs mixed in); {os.cpu_count()} CPUs")
+    print(
+        f"{arguments.users} simulated users, survey usat2026 (12 questions, wrong inputs mixed in); {os.cpu_count()} CPUs"
+    )
     for backend in backends:
         for kind in ("telegram", "engine"):
             if backend == "postgresql":

@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -16,6 +17,7 @@ from bot.engine import Engine, load_pseudonymizer
 from bot.telegram_channel import TelegramChannel
 from bot.webchat import add_webchat_routes
 from storage.database import Database
+from storage.repositories import Repositories
 from surveys.loader import load_survey_directory
 
 log = logging.getLogger(__name__)
@@ -33,8 +35,28 @@ class RunningBot:
     telegram: TelegramChannel | None
 
 
+# Channels redeliver an update for a day at most; a week of processed ids is plenty.
+KEEP_PROCESSED_UPDATES = timedelta(days=7)
+PRUNE_EVERY_SECONDS = 3600
+
+
 async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+async def _prune_processed_updates(database: Database) -> None:
+    """Forget old delivery ids now and then, so the de-duplication table stays small."""
+    while True:
+        try:
+            async with database.transaction() as connection:
+                removed = await Repositories(connection).updates.forget_before(
+                    datetime.now(UTC) - KEEP_PROCESSED_UPDATES
+                )
+            if removed:
+                log.info("forgot %d processed update ids older than %s", removed, KEEP_PROCESSED_UPDATES)
+        except Exception as error:  # keep pruning later; the bot itself is unaffected
+            log.warning("could not prune processed update ids: %s", type(error).__name__)
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
 
 @contextlib.asynccontextmanager
@@ -61,6 +83,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         await site.start()
         port = _bound_port(runner, settings.web.port)
         log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
+        pruning = asyncio.create_task(_prune_processed_updates(database))
         try:
             if telegram is not None:
                 await telegram.start()
@@ -70,6 +93,9 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                 if telegram is not None:
                     await telegram.stop()
         finally:
+            pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruning
             await runner.cleanup()
     finally:
         await database.dispose()
@@ -90,6 +116,9 @@ async def run_forever(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with running_bot(settings) as bot:
         channels = "web chat" + (f" and Telegram ({settings.telegram.mode})" if bot.telegram else "")
-        print(f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  (Ctrl+C stops)", flush=True)
+        print(
+            f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  (Ctrl+C stops)",
+            flush=True,
+        )
         await stop.wait()
     log.info("stopped")

@@ -17,7 +17,9 @@ from surveys.loader import load_survey_directory, load_survey_file
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baraza", description="Baraza: surveys and statistics by chat.")
-    parser.add_argument("--config", type=Path, default=None, help="configuration file (default: ./config.yaml if present)")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="configuration file (default: ./config.yaml if present)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot: web chat, and Telegram when a token is set")
     export = commands.add_parser("export", help="export a survey's responses")
@@ -50,7 +52,9 @@ def _check(files: list[Path]) -> int:
             for problem in error.problems:
                 print(problem)
             continue
-        print(f"{path}: ok: survey '{survey.id}', {len(survey.data_questions)} questions, languages {', '.join(survey.languages)}")
+        print(
+            f"{path}: ok: survey '{survey.id}', {len(survey.data_questions)} questions, languages {', '.join(survey.languages)}"
+        )
     return 1 if failed else 0
 
 

@@ -72,7 +72,9 @@ def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
         if default is not None:
             return default
         line = text.count("\n", 0, match.start()) + 1
-        raise ConfigError(f"{path}:{line}: environment variable {name} is not set (write ${{{name}:-}} to allow it empty)")
+        raise ConfigError(
+            f"{path}:{line}: environment variable {name} is not set (write ${{{name}:-}} to allow it empty)"
+        )
 
     return _VARIABLE.sub(replace, text)
 
@@ -152,7 +154,12 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     webhook = _section(telegram, "webhook", source)
     _check_keys(webhook, {"url", "path", "secret_token"}, "telegram.webhook", source)
     rate = _section(telegram, "rate_limit", source)
-    _check_keys(rate, {"messages_per_second", "chat_messages_per_second", "chat_burst", "max_retries"}, "telegram.rate_limit", source)
+    _check_keys(
+        rate,
+        {"messages_per_second", "chat_messages_per_second", "chat_burst", "max_retries"},
+        "telegram.rate_limit",
+        source,
+    )
 
     base_dir = path.parent if path is not None else Path.cwd()
     surveys_dir = Path(env.get("BARAZA_SURVEYS_DIR") or surveys.get("directory") or "forms")
@@ -169,8 +176,16 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         webhook_path=str(webhook.get("path") or defaults.webhook_path),
         webhook_secret=_empty_to_none(env.get("BARAZA_TELEGRAM_WEBHOOK_SECRET") or webhook.get("secret_token")),
         poll_timeout=_int(telegram.get("poll_timeout", defaults.poll_timeout), "telegram.poll_timeout", source),
-        messages_per_second=_float(rate.get("messages_per_second", defaults.messages_per_second), "telegram.rate_limit.messages_per_second", source),
-        chat_messages_per_second=_float(rate.get("chat_messages_per_second", defaults.chat_messages_per_second), "telegram.rate_limit.chat_messages_per_second", source),
+        messages_per_second=_float(
+            rate.get("messages_per_second", defaults.messages_per_second),
+            "telegram.rate_limit.messages_per_second",
+            source,
+        ),
+        chat_messages_per_second=_float(
+            rate.get("chat_messages_per_second", defaults.chat_messages_per_second),
+            "telegram.rate_limit.chat_messages_per_second",
+            source,
+        ),
         chat_burst=_int(rate.get("chat_burst", defaults.chat_burst), "telegram.rate_limit.chat_burst", source),
         max_retries=_int(rate.get("max_retries", defaults.max_retries), "telegram.rate_limit.max_retries", source),
     )
@@ -179,8 +194,12 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     if telegram_settings.mode == "webhook" and telegram_settings.enabled:
         if not telegram_settings.webhook_url:
             raise ConfigError(f"{source}: telegram.webhook.url is required in webhook mode (the public HTTPS address)")
-        if not telegram_settings.webhook_secret or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", telegram_settings.webhook_secret):
-            raise ConfigError(f"{source}: telegram.webhook.secret_token is required in webhook mode: 1-256 of A-Z a-z 0-9 _ -")
+        if not telegram_settings.webhook_secret or not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", telegram_settings.webhook_secret
+        ):
+            raise ConfigError(
+                f"{source}: telegram.webhook.secret_token is required in webhook mode: 1-256 of A-Z a-z 0-9 _ -"
+            )
 
     pseudonym_key = _empty_to_none(env.get("BARAZA_PSEUDONYM_KEY") or privacy.get("pseudonym_key"))
     if pseudonym_key is not None and len(pseudonym_key) < 16:

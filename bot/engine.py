@@ -80,7 +80,11 @@ class Engine:
             except (StorageError, SQLAlchemyError, OSError) as error:
                 # Nothing was committed, so the user can simply send the answer again.
                 log.error("storage failed while handling an update on %s: %s", inbound.channel, type(error).__name__)
-                return [Outbound(text=Texts(supported_language(inbound.language_hint) or self.default_language)("try_again"))]
+                return [
+                    Outbound(
+                        text=Texts(supported_language(inbound.language_hint) or self.default_language)("try_again")
+                    )
+                ]
 
     async def _process(self, inbound: Inbound) -> list[Outbound]:
         now = inbound.received_at or self.clock()

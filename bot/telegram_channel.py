@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -30,9 +31,18 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_TEXT = 4096
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name, not a secret)
 # Calls that answer the user's own action or manage the bot are not throttled.
-UNTHROTTLED = {"answerCallbackQuery", "getMe", "getUpdates", "setMyCommands", "deleteWebhook", "setWebhook", "close", "logOut"}
+UNTHROTTLED = {
+    "answerCallbackQuery",
+    "getMe",
+    "getUpdates",
+    "setMyCommands",
+    "deleteWebhook",
+    "setWebhook",
+    "close",
+    "logOut",
+}
 
 
 class TelegramRateLimiter(BaseRateLimiter[int]):
@@ -91,7 +101,10 @@ def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
     if not outbound.buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(button.label, callback_data=button.payload) for button in row] for row in outbound.buttons]
+        [
+            [InlineKeyboardButton(button.label, callback_data=button.payload) for button in row]
+            for row in outbound.buttons
+        ]
     )
 
 
@@ -101,21 +114,21 @@ def to_inbound(update: Update) -> Inbound | None:
     chat = update.effective_chat
     if user is None or chat is None or user.is_bot:
         return None
-    common = {
-        "channel": CHANNEL,
-        "user_key": str(user.id),
-        "chat_key": str(chat.id),
-        "update_key": str(update.update_id),
-        "language_hint": user.language_code,
-    }
+    base = Inbound(
+        channel=CHANNEL,
+        user_key=str(user.id),
+        chat_key=str(chat.id),
+        update_key=str(update.update_id),
+        language_hint=user.language_code,
+    )
     if update.callback_query is not None:
-        return Inbound(payload=update.callback_query.data or "", **common)
+        return replace(base, payload=update.callback_query.data or "")
     message = update.message
     if message is None:
         return None
     received = message.date.astimezone(UTC) if message.date else None
     # Stickers, photos, voice notes...: an empty text gets "please type an answer".
-    return Inbound(text=message.text or "", received_at=received, **common)
+    return replace(base, text=message.text or "", received_at=received)
 
 
 class TelegramChannel:

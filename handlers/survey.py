@@ -72,7 +72,9 @@ def render_question(
 
 
 def _state(conversation: Conversation, answers: dict[str, str | None]) -> runner.ResponseState:
-    return runner.ResponseState(answers=answers, current=conversation.current_question, selection=conversation.selection)
+    return runner.ResponseState(
+        answers=answers, current=conversation.current_question, selection=conversation.selection
+    )
 
 
 def _notes(ctx: Context, survey: Survey, notes: tuple[Question, ...]) -> list[Outbound]:
@@ -127,7 +129,11 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
 async def current_prompt(ctx: Context, conversation: Conversation) -> list[Outbound]:
     """Ask again the question the contact is on (after /start, a reload or a redelivery)."""
     survey = ctx.surveys.get(conversation.survey_id or "")
-    if survey is None or conversation.current_question is None or not survey.has_question(conversation.current_question):
+    if (
+        survey is None
+        or conversation.current_question is None
+        or not survey.has_question(conversation.current_question)
+    ):
         return await _survey_changed(ctx, conversation, survey)
     return [render_question(ctx, survey, conversation)]
 
@@ -140,7 +146,9 @@ async def _survey_changed(ctx: Context, conversation: Conversation, survey: Surv
     assert conversation.response_id is not None
     answers = dict(await ctx.repos.responses.answers(conversation.response_id))
     outcome = runner.resume(survey, answers)
-    moved = replace(conversation, current_question=outcome.state.current, selection=(), prompt_serial=conversation.prompt_serial + 1)
+    moved = replace(
+        conversation, current_question=outcome.state.current, selection=(), prompt_serial=conversation.prompt_serial + 1
+    )
     return await _after_step(ctx, survey, moved, outcome)
 
 
@@ -153,7 +161,11 @@ async def on_text(ctx: Context, conversation: Conversation, text: str) -> list[O
 async def on_press(ctx: Context, conversation: Conversation, press: payloads.PromptPress) -> list[Outbound]:
     """A button press on a question; presses on earlier prompts change nothing."""
     survey = ctx.surveys.get(conversation.survey_id or "")
-    if survey is None or conversation.current_question is None or not survey.has_question(conversation.current_question):
+    if (
+        survey is None
+        or conversation.current_question is None
+        or not survey.has_question(conversation.current_question)
+    ):
         return await _survey_changed(ctx, conversation, survey)
     question = survey.question(conversation.current_question)
     action = _press_action(question, press) if press.serial == conversation.prompt_serial else None
@@ -180,7 +192,11 @@ def _press_action(question: Question, press: payloads.PromptPress) -> runner.Act
 
 async def _act(ctx: Context, conversation: Conversation, action: runner.Action, *, pressed: bool) -> list[Outbound]:
     survey = ctx.surveys.get(conversation.survey_id or "")
-    if survey is None or conversation.current_question is None or not survey.has_question(conversation.current_question):
+    if (
+        survey is None
+        or conversation.current_question is None
+        or not survey.has_question(conversation.current_question)
+    ):
         return await _survey_changed(ctx, conversation, survey)
     assert conversation.response_id is not None
     answers = dict(await ctx.repos.responses.answers(conversation.response_id))
@@ -196,7 +212,9 @@ async def _act(ctx: Context, conversation: Conversation, action: runner.Action, 
     if pressed:
         # Close the answered question in place: its buttons go, the answer shows under it.
         messages.append(Outbound(text=_answered_text(ctx, survey, question, outcome), replaces_pressed=True))
-    moved = replace(conversation, current_question=outcome.state.current, selection=(), prompt_serial=conversation.prompt_serial + 1)
+    moved = replace(
+        conversation, current_question=outcome.state.current, selection=(), prompt_serial=conversation.prompt_serial + 1
+    )
     return messages + await _after_step(ctx, survey, moved, outcome)
 
 
@@ -212,7 +230,9 @@ def _answered_text(ctx: Context, survey: Survey, question: Question, outcome: ru
     return f"{_text(ctx, survey, question.label)}\n→ {shown}"
 
 
-async def _after_step(ctx: Context, survey: Survey, conversation: Conversation, outcome: runner.Outcome) -> list[Outbound]:
+async def _after_step(
+    ctx: Context, survey: Survey, conversation: Conversation, outcome: runner.Outcome
+) -> list[Outbound]:
     """Store what the step recorded and the new position, then say what comes next."""
     assert conversation.response_id is not None
     for name, value in outcome.recorded:

@@ -11,21 +11,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import AnswerRow, ContactRow, ConversationRow, InstanceSettingRow, ProcessedUpdateRow, ResponseRow
 from storage.records import Contact, Conversation, ResponseSummary
 
-contacts = ContactRow.__table__
-conversations = ConversationRow.__table__
-responses = ResponseRow.__table__
-answers = AnswerRow.__table__
-processed_updates = ProcessedUpdateRow.__table__
-instance_settings = InstanceSettingRow.__table__
+contacts = cast(Table, ContactRow.__table__)
+conversations = cast(Table, ConversationRow.__table__)
+responses = cast(Table, ResponseRow.__table__)
+answers = cast(Table, AnswerRow.__table__)
+processed_updates = cast(Table, ProcessedUpdateRow.__table__)
+instance_settings = cast(Table, InstanceSettingRow.__table__)
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -58,7 +58,9 @@ class UpdateLog:
 
     async def forget_before(self, moment: datetime) -> int:
         """Drop records older than ``moment`` (channels stop redelivering after a day)."""
-        result = await self.connection.execute(delete(processed_updates).where(processed_updates.c.processed_at < moment))
+        result = await self.connection.execute(
+            delete(processed_updates).where(processed_updates.c.processed_at < moment)
+        )
         return int(result.rowcount)
 
 

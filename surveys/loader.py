@@ -142,7 +142,9 @@ def load_survey_file(path: Path) -> Survey:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise SurveyFileError([SurveyProblem(str(path), 1, f"the file is {size} bytes; the limit is {MAX_FILE_BYTES}")])
+            raise SurveyFileError(
+                [SurveyProblem(str(path), 1, f"the file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
+            )
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise SurveyFileError([SurveyProblem(str(path), 1, "the file is not UTF-8 text")]) from None
@@ -171,7 +173,9 @@ def load_survey_directory(directory: Path) -> dict[str, Survey]:
             problems.extend(error.problems)
             continue
         if survey.id in surveys:
-            problems.append(SurveyProblem(str(path), 1, f"survey id '{survey.id}' is also used by {surveys[survey.id].source}"))
+            problems.append(
+                SurveyProblem(str(path), 1, f"survey id '{survey.id}' is also used by {surveys[survey.id].source}")
+            )
             continue
         surveys[survey.id] = survey
     if problems:
@@ -197,7 +201,10 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
     if "default_language" in entries:
         default_language = str(reader.scalar(entries["default_language"][1]))
         if not LANGUAGE.match(default_language):
-            reader.problem(entries["default_language"][1], f"default_language '{default_language}' is not a language code such as en or fr")
+            reader.problem(
+                entries["default_language"][1],
+                f"default_language '{default_language}' is not a language code such as en or fr",
+            )
     reader.default_language = default_language
 
     title = reader.text(entries["title"][1], "title") if "title" in entries else None
@@ -233,7 +240,9 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
     )
 
 
-def _declared_languages(reader: _Reader, entries: dict[str, tuple[Node, Node]], default_language: str) -> tuple[str, ...]:
+def _declared_languages(
+    reader: _Reader, entries: dict[str, tuple[Node, Node]], default_language: str
+) -> tuple[str, ...]:
     if "languages" not in entries:
         return (default_language, *sorted(reader.languages_seen - {default_language}))
     node = entries["languages"][1]
@@ -250,7 +259,9 @@ def _read_choice_lists(reader: _Reader, node: Node) -> dict[str, tuple[Choice, .
     entries = reader.mapping(node, "choices")
     if entries is None:
         return {}
-    return {name: _read_choices(reader, value_node, f"choice list '{name}'") for name, (_, value_node) in entries.items()}
+    return {
+        name: _read_choices(reader, value_node, f"choice list '{name}'") for name, (_, value_node) in entries.items()
+    }
 
 
 def _read_choices(reader: _Reader, node: Node, what: str) -> tuple[Choice, ...]:
@@ -271,7 +282,10 @@ def _read_choices(reader: _Reader, node: Node, what: str) -> tuple[Choice, ...]:
             continue
         name = str(reader.scalar(entries["name"][1]))
         if not NAME.match(name):
-            reader.problem(entries["name"][1], f"choice name '{name}' in {what} must start with a letter or _ and contain only letters, digits, _ - .")
+            reader.problem(
+                entries["name"][1],
+                f"choice name '{name}' in {what} must start with a letter or _ and contain only letters, digits, _ - .",
+            )
         if name in seen:
             reader.problem(entries["name"][1], f"choice name '{name}' appears twice in {what}")
         seen.add(name)
@@ -333,7 +347,10 @@ def _read_question(
         reader.problem(node, "the question has no name")
         return None
     if not NAME.match(name):
-        reader.problem(entries["name"][1], f"question name '{name}' must start with a letter or _ and contain only letters, digits, _ - .")
+        reader.problem(
+            entries["name"][1],
+            f"question name '{name}' must start with a letter or _ and contain only letters, digits, _ - .",
+        )
     what = f"question '{name}'"
     label = reader.text(entries["label"][1], f"the label of {what}") if "label" in entries else None
     if "label" not in entries:
@@ -387,7 +404,9 @@ def _question_choices(
     list_name = inline_list if "choices" not in entries else str(reader.scalar(list_node))
     if list_name not in choice_lists:
         known = ", ".join(sorted(choice_lists)) or "none defined"
-        reader.problem(list_node, f"{what} uses the choice list '{list_name}', which is not defined under 'choices' ({known})")
+        reader.problem(
+            list_node, f"{what} uses the choice list '{list_name}', which is not defined under 'choices' ({known})"
+        )
         return ()
     return choice_lists[list_name]
 

@@ -83,7 +83,9 @@ class Progress:
     total: int
 
 
-def _advance_from(survey: Survey, index: int, answers: Mapping[str, str | None]) -> tuple[str | None, tuple[Question, ...]]:
+def _advance_from(
+    survey: Survey, index: int, answers: Mapping[str, str | None]
+) -> tuple[str | None, tuple[Question, ...]]:
     """The next question at or after ``index`` that needs an answer, and the notes on the way."""
     notes: list[Question] = []
     for question in survey.questions[index:]:
@@ -161,7 +163,6 @@ def progress(survey: Survey, state: ResponseState) -> Progress:
     names = [q.name for q in data_questions]
     position = names.index(state.current) + 1 if state.current in names else len(names)
     return Progress(position=position, total=len(names))
-
 
 
 def resume(survey: Survey, answers: Mapping[str, str | None]) -> Outcome:

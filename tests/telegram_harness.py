@@ -32,7 +32,11 @@ def free_port() -> int:
 
 def bot_settings(server: FakeTelegramServer, database_url: str, web_port: int = 0, **telegram: object) -> Settings:
     """Settings for a bot that talks to ``server``; sending limits are lifted unless given."""
-    limits: dict[str, object] = {"messages_per_second": 10_000.0, "chat_messages_per_second": 10_000.0, "chat_burst": 1000}
+    limits: dict[str, object] = {
+        "messages_per_second": 10_000.0,
+        "chat_messages_per_second": 10_000.0,
+        "chat_burst": 1000,
+    }
     limits.update(telegram)
     return Settings(
         database_url=database_url,
@@ -84,7 +88,7 @@ class BotProcess:
             "BARAZA_WEB_PORT": "0",
         }
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once)
                 [sys.executable, "-m", "bot.cli", "--config", str(self.config), "run"],
                 cwd=ROOT,
                 env=env,

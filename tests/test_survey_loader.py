@@ -11,7 +11,6 @@ import pytest
 from surveys.errors import SurveyFileError
 from surveys.loader import load_survey_directory, load_survey_text
 from surveys.model import QuestionType, Survey
-
 from tests.conftest import FORMS, ROOT
 
 
@@ -57,7 +56,10 @@ choices:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("id: s\ntitle: T\nquestions:\n  - {type: slider, name: a, label: A}\n", "form.yaml:4: unknown question type 'slider'"),
+        (
+            "id: s\ntitle: T\nquestions:\n  - {type: slider, name: a, label: A}\n",
+            "form.yaml:4: unknown question type 'slider'",
+        ),
         (
             "id: s\ntitle: T\nquestions:\n  - {type: text, name: a, label: A}\n  - {type: text, name: a, label: B}\n",
             "form.yaml:5: question name 'a' is already used on line 4",
@@ -67,12 +69,27 @@ choices:
             "id: s\ntitle: T\nquestions:\n  - {type: select_one, name: a, label: A, choices: nope}\n",
             "form.yaml:4: question 'a' uses the choice list 'nope', which is not defined",
         ),
-        ("id: 'bad id!'\ntitle: T\nquestions:\n  - {type: text, name: a, label: A}\n", "form.yaml:1: survey id 'bad id!'"),
+        (
+            "id: 'bad id!'\ntitle: T\nquestions:\n  - {type: text, name: a, label: A}\n",
+            "form.yaml:1: survey id 'bad id!'",
+        ),
         ("id: s\ntitle: T\nquestions:\n  - {type: text, name: a, label: A\n", "form.yaml:5: YAML syntax error"),
-        ("id: s\ntitle: T\nquestions:\n  - {type: text, name: a, label: A, requried: no}\n", "form.yaml:4: unknown key 'requried'"),
-        ("id: s\ntitle: T\nquestions:\n  - {type: integer, name: a, label: A, min: 5, max: 1}\n", "form.yaml:4: max of question 'a' is smaller"),
-        ("id: s\ntitle: {fr: T}\nquestions:\n  - {type: text, name: a, label: A}\n", "form.yaml:2: title has no text in the default language 'en'"),
-        ("id: s\ntitle: T\nquestions:\n  - {type: text, name: 2a, label: A}\n", "form.yaml:4: question name '2a' must start"),
+        (
+            "id: s\ntitle: T\nquestions:\n  - {type: text, name: a, label: A, requried: no}\n",
+            "form.yaml:4: unknown key 'requried'",
+        ),
+        (
+            "id: s\ntitle: T\nquestions:\n  - {type: integer, name: a, label: A, min: 5, max: 1}\n",
+            "form.yaml:4: max of question 'a' is smaller",
+        ),
+        (
+            "id: s\ntitle: {fr: T}\nquestions:\n  - {type: text, name: a, label: A}\n",
+            "form.yaml:2: title has no text in the default language 'en'",
+        ),
+        (
+            "id: s\ntitle: T\nquestions:\n  - {type: text, name: 2a, label: A}\n",
+            "form.yaml:4: question name '2a' must start",
+        ),
         ("title: T\nquestions:\n  - {type: text, name: a, label: A}\n", "form.yaml:1: the survey has no 'id'"),
     ],
 )
@@ -112,7 +129,9 @@ def test_survey_check_accepts_the_shipped_survey() -> None:
 
 def test_survey_check_prints_file_line_message_and_exits_1(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
-    broken.write_text("id: s\ntitle: T\nquestions:\n  - {type: text, name: a, label: A}\n  - {type: magic, name: b, label: B}\n")
+    broken.write_text(
+        "id: s\ntitle: T\nquestions:\n  - {type: text, name: a, label: A}\n  - {type: magic, name: b, label: B}\n"
+    )
     result = run_cli("survey", "check", str(broken))
     assert result.returncode == 1
     assert result.stdout.startswith(f"{broken}:5: unknown question type 'magic'")
@@ -123,7 +142,9 @@ def test_run_refuses_to_start_on_an_invalid_survey(tmp_path: Path) -> None:
     forms.mkdir()
     (forms / "bad.yaml").write_text("id: s\ntitle: T\nquestions:\n  - {type: text, name: a}\n")
     config = tmp_path / "config.yaml"
-    config.write_text(f"surveys: {{directory: {forms}}}\ndatabase: {{url: 'sqlite+aiosqlite:///{tmp_path}/db.sqlite'}}\n")
+    config.write_text(
+        f"surveys: {{directory: {forms}}}\ndatabase: {{url: 'sqlite+aiosqlite:///{tmp_path}/db.sqlite'}}\n"
+    )
     result = run_cli("--config", str(config), "run")
     assert result.returncode == 1
     assert f"{forms / 'bad.yaml'}:4: question 'a' has no label" in result.stderr

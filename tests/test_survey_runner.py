@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from surveys import runner
-from surveys.answers import parse_date, parse_number, parse_typed_answer, InvalidAnswer
+from surveys.answers import InvalidAnswer, parse_date, parse_number, parse_typed_answer
 from surveys.loader import load_survey_text
 from surveys.model import Survey
 

@@ -74,7 +74,10 @@ async def test_start_lists_surveys_and_a_button_opens_one(server: FakeTelegramSe
         user = server.user(77, language_code="en")
         replies = await user.send_text_and_wait("/start")
         assert replies[0].text.startswith("Hello!")
-        assert replies[-1].button_texts == ["User satisfaction survey 2026"] or replies[-1].buttons[0][0][0] == "User satisfaction survey 2026"
+        assert (
+            replies[-1].button_texts == ["User satisfaction survey 2026"]
+            or replies[-1].buttons[0][0][0] == "User satisfaction survey 2026"
+        )
         replies = await user.press_and_wait("User satisfaction survey 2026")
         assert replies[-1].text.startswith("1/12 · Which best describes you?")
         replies = await user.press_and_wait("Media")
@@ -85,7 +88,9 @@ async def test_start_lists_surveys_and_a_button_opens_one(server: FakeTelegramSe
         assert {"start", "survey", "help", "cancel"} <= commands
 
 
-async def test_stale_and_forged_buttons_change_nothing(server: FakeTelegramServer, tmp_path: Path, usat: Survey) -> None:
+async def test_stale_and_forged_buttons_change_nothing(
+    server: FakeTelegramServer, tmp_path: Path, usat: Survey
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
     async with bot_in_process(server, url):
         user = server.user(78)
@@ -155,7 +160,15 @@ async def test_unsupported_messages_get_a_polite_answer(server: FakeTelegramServ
                     "date": 1_760_000_000,
                     "chat": user.api_chat,
                     "from": user.api_user,
-                    "sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1, "is_animated": False, "is_video": False},
+                    "sticker": {
+                        "file_id": "s",
+                        "file_unique_id": "s",
+                        "type": "regular",
+                        "width": 1,
+                        "height": 1,
+                        "is_animated": False,
+                        "is_video": False,
+                    },
                 }
             }
         )
@@ -174,7 +187,16 @@ async def test_webhook_mode_checks_the_secret_token(server: FakeTelegramServer, 
         replies = await user.send_text_and_wait("/survey usat2026")
         assert replies[-1].text.startswith("1/12")
         async with aiohttp.ClientSession() as client:
-            forged = {"update_id": 10**9, "message": {"message_id": 1, "date": 1, "chat": user.api_chat, "from": user.api_user, "text": "Citizen"}}
+            forged = {
+                "update_id": 10**9,
+                "message": {
+                    "message_id": 1,
+                    "date": 1,
+                    "chat": user.api_chat,
+                    "from": user.api_user,
+                    "text": "Citizen",
+                },
+            }
             async with client.post(endpoint, json=forged) as response:
                 assert response.status == 401
             async with client.post(endpoint, json=forged, headers={SECRET_HEADER: "wrong"}) as response:

@@ -15,8 +15,8 @@ from bot.app import RunningBot, running_bot
 from bot.config import Settings, WebSettings
 from storage.export import export_csv
 from surveys.model import Survey
-from tests.test_webchat import CHROMIUM, CHROMIUM_ARGS, _async_playwright_or_skip
 from tests.telegram_harness import FORMS, PSEUDONYM_KEY
+from tests.test_webchat import CHROMIUM, CHROMIUM_ARGS, _async_playwright_or_skip
 
 
 @pytest.fixture
@@ -79,8 +79,15 @@ async def test_web_chat_survey_is_stored_and_exported_like_telegram(web_bot: Run
     await export_csv(web_bot.database, usat, out)
     (row,) = csv.DictReader(io.StringIO(out.getvalue()))
     assert row["channel"] == "web" and row["complete"] == "true"
-    assert (row["user_group"], row["frequency"], row["purposes"], row["topics"]) == ("academic", "weekly", "research", "prices labour")
-    assert [row[f"sat_{n}"] for n in ("relevance", "timeliness", "accessibility", "clarity", "overall")] == list("54321")
+    assert (row["user_group"], row["frequency"], row["purposes"], row["topics"]) == (
+        "academic",
+        "weekly",
+        "research",
+        "prices labour",
+    )
+    assert [row[f"sat_{n}"] for n in ("relevance", "timeliness", "accessibility", "clarity", "overall")] == list(
+        "54321"
+    )
     assert (row["releases_used"], row["last_use"], row["comments"]) == ("12", "", "Keep up the good work")
 
 

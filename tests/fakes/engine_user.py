@@ -21,7 +21,9 @@ class EngineUser:
     language: str | None = "en"
     seen: list[Outbound] = field(default_factory=list)
 
-    async def _send(self, *, text: str | None = None, payload: str | None = None, update_key: str | None = None) -> list[Outbound]:
+    async def _send(
+        self, *, text: str | None = None, payload: str | None = None, update_key: str | None = None
+    ) -> list[Outbound]:
         key = update_key or str(next(_update_ids))
         inbound = Inbound(
             channel=self.channel,

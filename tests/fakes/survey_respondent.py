@@ -60,7 +60,9 @@ def plan_for(index: int, survey: Survey) -> dict[str, PlannedAnswer]:
         (*topics_wrong, Act("type", f"{i % 6 + 1}, {label('topics', (i + 1) % 6)}")),
         join_selection(q("topics"), [name_of("topics", i % 6), name_of("topics", (i + 1) % 6)]),
     )
-    for offset, name in enumerate(("sat_relevance", "sat_timeliness", "sat_accessibility", "sat_clarity", "sat_overall")):
+    for offset, name in enumerate(
+        ("sat_relevance", "sat_timeliness", "sat_accessibility", "sat_clarity", "sat_overall")
+    ):
         score = str((i + offset) % 5 + 1)
         wrong = (Act("type", "0"),) if i % 2 == 0 else ()
         plan[name] = PlannedAnswer((*wrong, Act("press", score)), score)
