@@ -47,7 +47,10 @@ def test_variable_without_default_must_be_set(tmp_path: Path) -> None:
     [
         ("telegram:\n  mode: carrier_pigeon\n", "telegram.mode must be 'polling' or 'webhook'"),
         ("web: {prot: 1}\n", "unknown key(s) prot in web"),
-        ("telegram: {token: '1:a', mode: webhook, webhook: {url: 'https://x.example/hook'}}\n", "secret_token is required"),
+        (
+            "telegram: {token: '1:a', mode: webhook, webhook: {url: 'https://x.example/hook'}}\n",
+            "secret_token is required",
+        ),
         ("privacy: {pseudonym_key: short}\n", "at least 16 characters"),
         ("web: [1, 2\n", "YAML syntax error"),
         ("telegram: {rate_limit: {messages_per_second: 0}}\n", "must be greater than 0"),
