@@ -80,11 +80,15 @@ class Engine:
             except (StorageError, SQLAlchemyError, OSError) as error:
                 # Nothing was committed, so the user can simply send the answer again.
                 log.error("storage failed while handling an update on %s: %s", inbound.channel, type(error).__name__)
-                return [
-                    Outbound(
-                        text=Texts(supported_language(inbound.language_hint) or self.default_language)("try_again")
-                    )
-                ]
+                return [Outbound(text=self._fallback_texts(inbound)("try_again"))]
+            except Exception:
+                # A bug: the transaction was rolled back. The traceback, never the inbound (it
+                # holds the user's text), goes to the log.
+                log.exception("error while handling an update on %s", inbound.channel)
+                return [Outbound(text=self._fallback_texts(inbound)("try_again"))]
+
+    def _fallback_texts(self, inbound: Inbound) -> Texts:
+        return Texts(supported_language(inbound.language_hint) or self.default_language)
 
     async def _process(self, inbound: Inbound) -> list[Outbound]:
         now = inbound.received_at or self.clock()

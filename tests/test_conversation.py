@@ -177,3 +177,34 @@ async def test_twenty_concurrent_users_each_get_their_own_row(engine: Engine, us
     rows = await export_rows(engine, usat)
     assert len(rows) == 20 and len({r["respondent"] for r in rows}) == 20
     assert all(r["complete"] == "true" and r["topics"] == "prices population" for r in rows)
+
+
+async def test_a_withdrawn_survey_ends_the_conversation_cleanly(engine: Engine, usat: Survey) -> None:
+    user = EngineUser(engine, "u11")
+    await user.say("/survey usat2026")
+    shipped = engine.surveys
+    engine.surveys = {}  # the survey vanishes mid-answer: handled, not a crash
+    replies = await user.say("Citizen")
+    assert "no open survey" in replies[0].text
+    engine.surveys = shipped
+    replies = await user.say("/survey usat2026")
+    assert replies[0].text.startswith("Welcome back")
+
+
+async def test_an_unexpected_error_is_answered_and_nothing_is_half_stored(engine: Engine, usat: Survey) -> None:
+    user = EngineUser(engine, "u12")
+    await user.say("/survey usat2026")
+
+    class ExplodingSurveys(dict[str, Survey]):
+        def get(self, key: str, default: object = None) -> Survey:  # type: ignore[override]
+            raise RuntimeError("a bug")
+
+    original = engine.surveys
+    engine.surveys = ExplodingSurveys(original)
+    replies = await user.say("Citizen", update_key="boom-1")
+    assert replies[0].text.startswith("Sorry")
+    engine.surveys = original
+    replies = await user.say("Citizen", update_key="boom-1")  # the same update, retried
+    assert replies[-1].text.startswith("2/12"), "the failed attempt left no trace, not even its update id"
+    (row,) = await export_rows(engine, usat)
+    assert row["user_group"] == "citizen"

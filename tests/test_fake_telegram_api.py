@@ -30,7 +30,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fakes.telegram_api import FakeTelegramServer
+from tests.fakes.telegram import FakeTelegramServer
 
 TOKEN = "123:ABC"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

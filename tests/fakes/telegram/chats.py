@@ -144,21 +144,9 @@ class ChatMethods:
         """sendMessage: validates text (empty / > 4096) and inline keyboards."""
         params = ctx.params
         user = self._chat(params)
-        raw, parse_mode = params.get("text"), params.get("parse_mode")
-        text = check_text(visible_text(raw, parse_mode) if isinstance(raw, str) else raw)
-        markup, buttons = parse_reply_markup(params.get("reply_markup"))
-        message = ChatMessage(
-            message_id=0,
-            chat_id=user.id,
-            from_bot=True,
-            date=int(time.time()),
-            text=text,
-            raw_text=raw,
-            parse_mode=parse_mode,
-            buttons=buttons,
-            reply_markup=markup,
-        )
-        return self._add_bot_message(user, message, params)
+        raw = params.get("text")
+        text = check_text(visible_text(raw, params.get("parse_mode")) if isinstance(raw, str) else raw)
+        return self._add_bot_message(user, _bot_message(user.id, params, text, raw), params)
 
     async def edit_message_text(self, ctx: CallContext) -> JSONDict:
         """editMessageText; omitting reply_markup removes the inline keyboard, as in Telegram."""
@@ -250,25 +238,14 @@ class ChatMethods:
         params = ctx.params
         user = self._chat(params)
         stored = self._media_source(ctx, kind)
-        raw, parse_mode = params.get("caption"), params.get("parse_mode")
-        caption = check_caption(visible_text(raw, parse_mode) if isinstance(raw, str) else raw)
-        markup, buttons = parse_reply_markup(params.get("reply_markup"))
-        message = ChatMessage(
-            message_id=0,
-            chat_id=user.id,
-            from_bot=True,
-            date=int(time.time()),
-            text=caption,
-            raw_text=raw,
-            parse_mode=parse_mode,
-            buttons=buttons,
-            reply_markup=markup,
-            media_type=kind,
-            photo=stored.data if kind == "photo" else None,
-            document=stored.data if kind == "document" else None,
-            filename=stored.filename if kind == "document" else None,
-            file_id=stored.file_id,
-        )
+        raw = params.get("caption")
+        caption = check_caption(visible_text(raw, params.get("parse_mode")) if isinstance(raw, str) else raw)
+        message = _bot_message(user.id, params, caption, raw)
+        message.media_type = kind
+        message.photo = stored.data if kind == "photo" else None
+        message.document = stored.data if kind == "document" else None
+        message.filename = stored.filename if kind == "document" else None
+        message.file_id = stored.file_id
         return self._add_bot_message(user, message, params)
 
     def _media_source(self, ctx: CallContext, kind: str) -> StoredFile:
@@ -405,3 +382,19 @@ def _document(stored: StoredFile) -> JSONDict:
     if stored.data is not None:
         document["file_size"] = len(stored.data)
     return document
+
+
+def _bot_message(chat_id: int, params: JSONDict, text: str | None, raw: object) -> ChatMessage:
+    """A new bot message with the text and inline keyboard of a send call."""
+    markup, buttons = parse_reply_markup(params.get("reply_markup"))
+    return ChatMessage(
+        message_id=0,
+        chat_id=chat_id,
+        from_bot=True,
+        date=int(time.time()),
+        text=text,
+        raw_text=raw,
+        parse_mode=params.get("parse_mode"),
+        buttons=buttons,
+        reply_markup=markup,
+    )
