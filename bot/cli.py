@@ -30,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     survey_commands = survey.add_subparsers(dest="survey_command", required=True)
     check = survey_commands.add_parser("check", help="check survey files; problems are printed as FILE:LINE: message")
     check.add_argument("files", nargs="+", type=Path)
+    convert = survey_commands.add_parser("import", help="convert an ODK/KoBoToolbox XLSForm (.xlsx) into a survey file")
+    convert.add_argument("form", type=Path)
+    convert.add_argument("--output", type=Path, default=None, help="YAML file to write (default: standard output)")
+    convert.add_argument(
+        "--drop-unsupported", action="store_true", help="leave out questions a chat cannot ask (geopoint, photo, ...)"
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -94,6 +100,10 @@ async def _upgrade(settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "survey":
+        if arguments.survey_command == "import":
+            from surveys.xlsform import import_command
+
+            return import_command(arguments.form, arguments.output, arguments.drop_unsupported)
         return _check(arguments.files)
     try:
         settings = _settings(arguments.config)

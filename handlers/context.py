@@ -11,6 +11,7 @@ from handlers.texts import Texts
 from storage.pseudonyms import Pseudonymizer
 from storage.records import Contact
 from storage.repositories import Repositories
+from surveys.expressions import Environment, Expression, ExpressionError, evaluate_bool
 from surveys.model import Survey
 
 
@@ -33,3 +34,18 @@ class Context:
     @property
     def language(self) -> str:
         return self.texts.language
+
+    def profile(self) -> dict[str, str | None]:
+        """The contact's fields that a survey's ``audience`` may test."""
+        return {
+            "user_group": self.contact.user_group,
+            "region": self.contact.region,
+            "language": self.contact.language,
+            "channel": self.contact.channel,
+        }
+
+    def in_audience(self, audience: Expression) -> bool:
+        try:
+            return evaluate_bool(audience, Environment(answers=self.profile(), today=self.now.date()))
+        except ExpressionError:
+            return False

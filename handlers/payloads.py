@@ -1,7 +1,8 @@
 """Button payloads: short tokens (at most 64 bytes, Telegram's limit) naming what a press means.
 
 ``s:<survey id>`` starts a survey; ``q:<serial>:<op>[:<index>]`` answers the prompt numbered
-``serial`` (``c`` choose option ``index``, ``t`` tick/untick it, ``d`` done, ``k`` skip).
+``serial`` (``c`` choose option ``index``, ``t`` tick/untick it, ``d`` done, ``k`` skip, ``f`` keep
+the default; on the summary ``s`` submit, ``e`` change an answer, ``g`` go to question ``index``).
 The serial is checked against the stored conversation, so a press on an earlier prompt, or a
 forged payload, changes nothing.
 """
@@ -11,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_PAYLOAD_BYTES = 64
-CHOOSE, TOGGLE, DONE, SKIP = "c", "t", "d", "k"
+CHOOSE, TOGGLE, DONE, SKIP, DEFAULT = "c", "t", "d", "k", "f"
+SUBMIT, EDIT, GO_TO = "s", "e", "g"
+WITH_INDEX = frozenset({CHOOSE, TOGGLE, GO_TO})
+WITHOUT_INDEX = frozenset({DONE, SKIP, DEFAULT, SUBMIT, EDIT})
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,8 @@ def parse(payload: str) -> StartSurvey | PromptPress | None:
     if parts[0] != "q" or len(parts) not in (3, 4) or not parts[1].isdigit():
         return None
     op = parts[2]
-    if op in (CHOOSE, TOGGLE) and len(parts) == 4 and parts[3].isdigit():
+    if op in WITH_INDEX and len(parts) == 4 and parts[3].isdigit():
         return PromptPress(int(parts[1]), op, int(parts[3]))
-    if op in (DONE, SKIP) and len(parts) == 3:
+    if op in WITHOUT_INDEX and len(parts) == 3:
         return PromptPress(int(parts[1]), op)
     return None

@@ -18,11 +18,17 @@ async def start(ctx: Context, argument: str) -> list[Outbound]:
 
 
 def survey_list(ctx: Context) -> Outbound:
-    if not ctx.surveys:
+    """The surveys open to this contact today, as buttons."""
+    offered = [
+        (survey_id, definition)
+        for survey_id, definition in sorted(ctx.surveys.items())
+        if survey.availability_problem(ctx, definition) is None
+    ]
+    if not offered:
         return Outbound(text=ctx.texts("no_surveys"))
     buttons = tuple(
         (Button(survey.survey_title(ctx, definition), payloads.start_survey(survey_id)),)
-        for survey_id, definition in sorted(ctx.surveys.items())
+        for survey_id, definition in offered
     )
     return Outbound(text=ctx.texts("surveys_open"), buttons=buttons)
 
@@ -54,6 +60,20 @@ async def cancel(ctx: Context, _argument: str) -> list[Outbound]:
     if conversation is None:
         return [Outbound(text=ctx.texts("nothing_to_cancel"))]
     return await survey.cancel(ctx, conversation)
+
+
+async def back(ctx: Context, _argument: str) -> list[Outbound]:
+    conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if conversation is None or conversation.flow != survey.FLOW:
+        return [Outbound(text=ctx.texts("not_in_survey"))]
+    return await survey.back(ctx, conversation)
+
+
+async def skip(ctx: Context, _argument: str) -> list[Outbound]:
+    conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if conversation is None or conversation.flow != survey.FLOW:
+        return [Outbound(text=ctx.texts("not_in_survey"))]
+    return await survey.skip(ctx, conversation)
 
 
 async def survey_command(ctx: Context, argument: str) -> list[Outbound]:

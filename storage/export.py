@@ -29,7 +29,9 @@ def iso_utc(moment: datetime | None) -> str:
 
 
 def export_columns(survey: Survey) -> tuple[str, ...]:
-    return (*METADATA_COLUMNS, *(q.name for q in survey.data_questions))
+    """Metadata, the quiz score (quizzes only), then every question's value in survey order."""
+    score = ("score",) if survey.is_quiz else ()
+    return (*METADATA_COLUMNS, *score, *(q.name for q in survey.data_questions))
 
 
 async def response_rows(database: Database, survey: Survey) -> AsyncIterator[Sequence[str]]:
@@ -43,6 +45,7 @@ async def response_rows(database: Database, survey: Survey) -> AsyncIterator[Seq
             ResponseRow.language,
             ResponseRow.started_at,
             ResponseRow.completed_at,
+            ResponseRow.score,
             AnswerRow.question,
             AnswerRow.value,
         )
@@ -56,7 +59,7 @@ async def response_rows(database: Database, survey: Survey) -> AsyncIterator[Seq
         current: list[str] | None = None
         current_id: str | None = None
         answers: dict[str, str] = {}
-        async for response_id, respondent, channel, language, started, completed, question, value in result:
+        async for response_id, respondent, channel, language, started, completed, score, question, value in result:
             if response_id != current_id:
                 if current is not None:
                     yield [*current, *(answers.get(name, "") for name in questions)]
@@ -69,6 +72,7 @@ async def response_rows(database: Database, survey: Survey) -> AsyncIterator[Seq
                     iso_utc(started),
                     iso_utc(completed),
                     "true" if completed is not None else "false",
+                    *([] if not survey.is_quiz else ["" if score is None else str(score)]),
                 ]
                 answers = {}
             if question is not None and value is not None:

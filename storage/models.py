@@ -64,6 +64,7 @@ class ResponseRow(Base):
     language: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    score: Mapped[int | None] = mapped_column(Integer)
 
 
 class AnswerRow(Base):
@@ -77,6 +78,18 @@ class AnswerRow(Base):
     question: Mapped[str] = mapped_column(String(200))
     value: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ParticipationRow(Base):
+    """How often a contact completed a survey, kept apart from the responses so that anonymous
+    surveys can limit repeat answers without linking a response to a person."""
+
+    __tablename__ = "participations"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    last_completed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ProcessedUpdateRow(Base):

@@ -13,6 +13,9 @@ class Contact:
     user_key: str
     chat_key: str
     language: str | None
+    # Filled by onboarding (user register); empty until then.
+    user_group: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)

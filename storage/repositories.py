@@ -17,7 +17,15 @@ from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.models import AnswerRow, ContactRow, ConversationRow, InstanceSettingRow, ProcessedUpdateRow, ResponseRow
+from storage.models import (
+    AnswerRow,
+    ContactRow,
+    ConversationRow,
+    InstanceSettingRow,
+    ParticipationRow,
+    ProcessedUpdateRow,
+    ResponseRow,
+)
 from storage.records import Contact, Conversation, ResponseSummary
 
 contacts = cast(Table, ContactRow.__table__)
@@ -26,6 +34,7 @@ responses = cast(Table, ResponseRow.__table__)
 answers = cast(Table, AnswerRow.__table__)
 processed_updates = cast(Table, ProcessedUpdateRow.__table__)
 instance_settings = cast(Table, InstanceSettingRow.__table__)
+participations = cast(Table, ParticipationRow.__table__)
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -142,21 +151,22 @@ class ResponseRepository:
         *,
         survey_id: str,
         survey_version: str,
-        contact: Contact,
+        contact: Contact | None,
         respondent: str,
         language: str,
         now: datetime,
+        channel: str | None = None,
     ) -> str:
-        """A new, incomplete response; returns its id."""
+        """A new, incomplete response; returns its id. Without a contact it is anonymous."""
         response_id = str(uuid.uuid4())
         await self.connection.execute(
             responses.insert().values(
                 id=response_id,
                 survey_id=survey_id,
                 survey_version=survey_version,
-                contact_id=contact.id,
+                contact_id=contact.id if contact is not None else None,
                 respondent=respondent,
-                channel=contact.channel,
+                channel=contact.channel if contact is not None else channel,
                 language=language,
                 started_at=now,
                 completed_at=None,
@@ -200,8 +210,35 @@ class ResponseRepository:
         )
         await self.connection.execute(statement)
 
-    async def complete(self, response_id: str, now: datetime) -> None:
-        await self.connection.execute(update(responses).where(responses.c.id == response_id).values(completed_at=now))
+    async def complete(self, response_id: str, now: datetime, *, score: int | None = None) -> None:
+        await self.connection.execute(
+            update(responses).where(responses.c.id == response_id).values(completed_at=now, score=score)
+        )
+
+
+class ParticipationRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def completed(self, contact_id: int, survey_id: str) -> int:
+        """How many times the contact completed the survey."""
+        count = await self.connection.scalar(
+            select(participations.c.completed).where(
+                participations.c.contact_id == contact_id, participations.c.survey_id == survey_id
+            )
+        )
+        return int(count or 0)
+
+    async def record_completion(self, contact_id: int, survey_id: str, now: datetime) -> None:
+        statement = (
+            _insert(self.connection, participations)
+            .values(contact_id=contact_id, survey_id=survey_id, completed=1, last_completed_at=now)
+            .on_conflict_do_update(
+                index_elements=["contact_id", "survey_id"],
+                set_={"completed": participations.c.completed + 1, "last_completed_at": now},
+            )
+        )
+        await self.connection.execute(statement)
 
 
 class InstanceSettings:
@@ -228,4 +265,5 @@ class Repositories:
         self.contacts = ContactRepository(connection)
         self.conversations = ConversationRepository(connection)
         self.responses = ResponseRepository(connection)
+        self.participations = ParticipationRepository(connection)
         self.settings = InstanceSettings(connection)

@@ -13,17 +13,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from surveys.model import Choice, Question, QuestionType
+from surveys.model import Choice, LocalizedText, Question, QuestionType
 
 MAX_TEXT_LENGTH = 2000
 
 
 @dataclass(frozen=True)
 class Problem:
-    """Why an answer was refused: a ``code`` the bot translates, with its ``params``."""
+    """Why an answer was refused: a ``code`` the bot translates, with its ``params``.
+
+    ``message`` is the survey's own text for it (``constraint_message``, ``required_message``),
+    shown instead of the bot's when present.
+    """
 
     code: str
     params: dict[str, str] = field(default_factory=dict)
+    message: LocalizedText | None = None
 
 
 class InvalidAnswer(Exception):
@@ -39,16 +44,20 @@ def fold(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", stripped).split())
 
 
-def match_choice(question: Question, typed: str) -> Choice | None:
-    """The choice a user means by ``typed``: its number in the list, its name, or its label."""
+def match_choice(question: Question, typed: str, choices: tuple[Choice, ...] | None = None) -> Choice | None:
+    """The choice a user means by ``typed``: its number in the list shown, its name, or its label.
+
+    ``choices`` are the choices shown (after a ``choice_filter``); by default all of them.
+    """
+    shown = question.choices if choices is None else choices
     text = typed.strip()
     if text.isdigit():
         index = int(text) - 1
-        return question.choices[index] if 0 <= index < len(question.choices) else None
+        return shown[index] if 0 <= index < len(shown) else None
     folded = fold(text)
     if not folded:
         return None
-    for choice in question.choices:
+    for choice in shown:
         if folded == fold(choice.name) or any(folded == fold(label) for label in choice.label.all_texts()):
             return choice
     return None
@@ -108,19 +117,23 @@ def range_points(question: Question) -> list[str]:
     return points
 
 
-def parse_typed_answer(question: Question, typed: str) -> str:
-    """The stored form of a typed answer to ``question``; raises :class:`InvalidAnswer`."""
+def parse_typed_answer(question: Question, typed: str, choices: tuple[Choice, ...] | None = None) -> str:
+    """The stored form of a typed answer to ``question``; raises :class:`InvalidAnswer`.
+
+    ``choices`` are the choices shown to the user (after a ``choice_filter``).
+    """
     text = typed.strip()
     if not text:
         raise InvalidAnswer(Problem("empty"))
     kind = question.type
+    shown = question.choices if choices is None else choices
     if kind is QuestionType.SELECT_ONE:
-        choice = match_choice(question, text)
+        choice = match_choice(question, text, shown)
         if choice is None:
-            raise InvalidAnswer(Problem("unknown_choice", {"count": str(len(question.choices))}))
+            raise InvalidAnswer(Problem("unknown_choice", {"count": str(len(shown))}))
         return choice.name
     if kind is QuestionType.SELECT_MULTIPLE:
-        return _parse_multiple(question, text)
+        return _parse_multiple(question, text, shown)
     if kind is QuestionType.INTEGER:
         number = parse_number(text)
         if number is None or number != number.to_integral_value():
@@ -151,14 +164,14 @@ def parse_typed_answer(question: Question, typed: str) -> str:
     raise InvalidAnswer(Problem("no_answer_expected"))
 
 
-def _parse_multiple(question: Question, text: str) -> str:
+def _parse_multiple(question: Question, text: str, shown: tuple[Choice, ...]) -> str:
     """Typed select_multiple answers: numbers or labels separated by commas (or spaces for numbers)."""
     parts = [p for p in re.split(r"[,;]|\s+(?=\d)", text) if p.strip()]
     chosen: list[str] = []
     for part in parts:
-        choice = match_choice(question, part)
+        choice = match_choice(question, part, shown)
         if choice is None:
-            raise InvalidAnswer(Problem("unknown_choices", {"count": str(len(question.choices))}))
+            raise InvalidAnswer(Problem("unknown_choices", {"count": str(len(shown))}))
         if choice.name not in chosen:
             chosen.append(choice.name)
     return join_selection(question, chosen)

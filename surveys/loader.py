@@ -1,7 +1,8 @@
 """Reads survey YAML files into :class:`~surveys.model.Survey` values, checking everything.
 
-Every problem is reported with the file and line it comes from, and all problems of a file are
-reported at once so that an author can fix them in one pass.
+Every problem is reported with the file and line it comes from (and the column inside an
+expression), and all problems of a file are reported at once so that an author can fix them in
+one pass.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -17,20 +20,43 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from surveys.errors import SurveyFileError, SurveyProblem
+from surveys.expressions import Expression, ExpressionError, parse
 from surveys.model import CHOICE_TYPES, Choice, LocalizedText, Question, QuestionType, Survey
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # XLSForm names: a letter or underscore first, then letters, digits, _ - and dots.
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# Choice names may also be codes such as 1, 2, 99, as in most ODK forms.
+CHOICE_NAME = re.compile(r"^[\w.-]+$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
 SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
-    "version", "description",
+    "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
+    "audience", "anonymous",
 }  # fmt: skip
-QUESTION_KEYS = {"type", "name", "label", "hint", "required", "choices", "min", "max",
-                 "start", "end", "step"}  # fmt: skip
+QUESTION_KEYS = {
+    "type", "name", "label", "hint", "required", "required_message", "choices", "min", "max",
+    "start", "end", "step", "relevant", "constraint", "constraint_message", "default", "calculate",
+    "choice_filter", "min_choices", "max_choices", "max_length", "appearance", "correct", "explanation",
+}  # fmt: skip
+GROUP_KEYS = {"type", "name", "label", "relevant", "questions", "appearance"}
+#: What a survey's ``audience`` expression may refer to: the contact's profile.
+AUDIENCE_FIELDS = frozenset({"user_group", "region", "language", "channel"})
+APPEARANCES = {"likert", "horizontal", "horizontal-compact", "vertical", "minimal", "quick", "multiline", "numbers"}
 MAX_FILE_BYTES = 2_000_000
+MAX_GROUP_DEPTH = 10
+
+
+@dataclass
+class _PendingCheck:
+    """An expression whose references are checked once every question is known."""
+
+    expression: Expression
+    node: Node
+    what: str
+    position: int  # index of the owning question in survey order
+    allow_self: str | None = None  # a question that may refer to itself (its constraint)
 
 
 class _Reader:
@@ -42,11 +68,15 @@ class _Reader:
         self.problems: list[SurveyProblem] = []
         self.languages_seen: set[str] = set()
         self.default_language = "en"
+        self.texts: list[tuple[Node, str, LocalizedText]] = []
+        self.checks: list[_PendingCheck] = []
 
     def problem(self, node: Node, message: str) -> None:
         self.problems.append(SurveyProblem(self.path, node.start_mark.line + 1, message))
 
     def scalar(self, node: Node) -> Any:
+        if not isinstance(node, ScalarNode):
+            return None
         return self.loader.construct_object(node, deep=True)
 
     def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]] | None:
@@ -68,13 +98,15 @@ class _Reader:
                 self.problem(key_node, f"unknown key '{key}' in {what} (known keys: {', '.join(sorted(known))})")
 
     def text(self, node: Node, what: str) -> LocalizedText | None:
-        """A text field: a plain string, or a mapping of language codes to strings."""
+        """A text field: a plain string (in the default language), or a map of languages to strings."""
         if isinstance(node, ScalarNode):
             value = self.scalar(node)
             if value is None or str(value).strip() == "":
                 self.problem(node, f"{what} is empty")
                 return None
-            return LocalizedText({"": str(value)})
+            text = LocalizedText({self.default_language: str(value)})
+            self.texts.append((node, what, text))
+            return text
         entries = self.mapping(node, what)
         if entries is None:
             return None
@@ -83,7 +115,7 @@ class _Reader:
             if not LANGUAGE.match(language):
                 self.problem(key_node, f"'{language}' in {what} is not a language code such as en or fr")
                 continue
-            value = self.scalar(value_node) if isinstance(value_node, ScalarNode) else None
+            value = self.scalar(value_node)
             if value is None or str(value).strip() == "":
                 self.problem(value_node, f"{what} in '{language}' is empty")
                 continue
@@ -91,10 +123,14 @@ class _Reader:
             self.languages_seen.add(language)
         if translations and self.default_language not in translations:
             self.problem(node, f"{what} has no text in the default language '{self.default_language}'")
-        return LocalizedText(translations) if translations else None
+        if not translations:
+            return None
+        text = LocalizedText(translations)
+        self.texts.append((node, what, text))
+        return text
 
     def number(self, node: Node, what: str) -> Decimal | None:
-        value = self.scalar(node) if isinstance(node, ScalarNode) else None
+        value = self.scalar(node)
         if isinstance(value, bool) or value is None:
             self.problem(node, f"{what} must be a number")
             return None
@@ -104,12 +140,44 @@ class _Reader:
             self.problem(node, f"{what} must be a number, not '{value}'")
             return None
 
+    def whole_number(self, node: Node, what: str, minimum: int) -> int | None:
+        value = self.scalar(node)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.problem(node, f"{what} must be a whole number of at least {minimum}")
+            return None
+        return value
 
-def _resolve_default_language(text: LocalizedText | None, default_language: str) -> LocalizedText | None:
-    """Plain strings are written in the survey's default language."""
-    if text is None or "" not in text.translations:
-        return text
-    return LocalizedText({default_language: text.translations[""]})
+    def flag(self, node: Node, what: str) -> bool:
+        value = self.scalar(node)
+        if value in (True, "yes", "true", "TRUE()", "true()"):
+            return True
+        if value in (False, "no", "false", "FALSE()", "false()", None, ""):
+            return False
+        self.problem(node, f"{what} must be true or false")
+        return False
+
+    def day(self, node: Node, what: str) -> date | None:
+        value = self.scalar(node)
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.problem(node, f"{what} must be a date such as 2026-03-31, not '{value}'")
+            return None
+
+    def expression(self, node: Node, what: str) -> Expression | None:
+        value = self.scalar(node)
+        if isinstance(value, bool):
+            value = "true()" if value else "false()"
+        if value is None or str(value).strip() == "":
+            self.problem(node, f"{what} is empty")
+            return None
+        try:
+            return parse(str(value))
+        except ExpressionError as error:
+            self.problem(node, f"{what}: {error}")
+            return None
 
 
 def load_survey_text(text: str, path: str) -> Survey:
@@ -189,60 +257,95 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         return None
     reader.unknown_keys(entries, SURVEY_KEYS, "the survey")
 
+    def node(key: str) -> Node:
+        return entries[key][1]
+
     survey_id = ""
     if "id" not in entries:
         reader.problem(root, "the survey has no 'id'")
     else:
-        survey_id = str(reader.scalar(entries["id"][1]))
+        survey_id = str(reader.scalar(node("id")))
         if not SURVEY_ID.match(survey_id):
-            reader.problem(entries["id"][1], f"survey id '{survey_id}' must be 1 to 40 letters, digits, _ or -")
+            reader.problem(node("id"), f"survey id '{survey_id}' must be 1 to 40 letters, digits, _ or -")
 
-    default_language = "en"
     if "default_language" in entries:
-        default_language = str(reader.scalar(entries["default_language"][1]))
+        default_language = str(reader.scalar(node("default_language")))
         if not LANGUAGE.match(default_language):
             reader.problem(
-                entries["default_language"][1],
-                f"default_language '{default_language}' is not a language code such as en or fr",
+                node("default_language"), f"default_language '{default_language}' is not a language code such as en or fr"
             )
-    reader.default_language = default_language
+        reader.default_language = default_language
 
-    title = reader.text(entries["title"][1], "title") if "title" in entries else None
+    title = reader.text(node("title"), "title") if "title" in entries else None
     if "title" not in entries:
         reader.problem(root, "the survey has no 'title'")
-    intro = reader.text(entries["intro"][1], "intro") if "intro" in entries else None
-    outro = reader.text(entries["outro"][1], "outro") if "outro" in entries else None
+    intro = reader.text(node("intro"), "intro") if "intro" in entries else None
+    outro = reader.text(node("outro"), "outro") if "outro" in entries else None
 
-    choice_lists = _read_choice_lists(reader, entries["choices"][1]) if "choices" in entries else {}
+    kind = str(reader.scalar(node("kind"))) if "kind" in entries else "survey"
+    if kind not in ("survey", "quiz"):
+        reader.problem(node("kind"), f"kind must be 'survey' or 'quiz', not '{kind}'")
+    confirm = reader.flag(node("confirm"), "confirm") if "confirm" in entries else False
+    anonymous = reader.flag(node("anonymous"), "anonymous") if "anonymous" in entries else False
+    opens = reader.day(node("opens"), "opens") if "opens" in entries else None
+    closes = reader.day(node("closes"), "closes") if "closes" in entries else None
+    if opens and closes and closes < opens:
+        reader.problem(node("closes"), "closes is before opens")
+    max_responses = 1
+    if "max_responses_per_user" in entries:
+        max_responses = reader.whole_number(node("max_responses_per_user"), "max_responses_per_user", 1) or 1
+    audience = None
+    if "audience" in entries:
+        audience = reader.expression(node("audience"), "audience")
+        if audience is not None:
+            for name in sorted(audience.references() - AUDIENCE_FIELDS):
+                reader.problem(
+                    node("audience"),
+                    f"audience: column {audience.reference_columns()[name]}: ${{{name}}} is not a contact field "
+                    f"(use {', '.join('${' + f + '}' for f in sorted(AUDIENCE_FIELDS))})",
+                )
+
+    choice_lists = _read_choice_lists(reader, node("choices")) if "choices" in entries else {}
     questions: list[Question] = []
     if "questions" not in entries:
         reader.problem(root, "the survey has no 'questions'")
     else:
-        questions = _read_questions(reader, entries["questions"][1], choice_lists, default_language)
+        questions = _read_questions(reader, node("questions"), choice_lists, (), (), 0)
+        if questions and not any(q.is_asked for q in questions):
+            reader.problem(node("questions"), "the survey asks nothing; add at least one question")
+    _check_references(reader, questions)
+    _check_quiz(reader, kind, questions, entries)
 
-    languages = _declared_languages(reader, entries, default_language)
-    resolve = _resolve_default_language
+    languages = _declared_languages(reader, entries)
+    if "languages" in entries:
+        _check_translations(reader, languages)
     if reader.problems or title is None:
         return None
     version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     if "version" in entries:
-        version = str(reader.scalar(entries["version"][1]))
+        version = str(reader.scalar(node("version")))
     return Survey(
         id=survey_id,
-        title=resolve(title, default_language) or title,
-        default_language=default_language,
+        title=title,
+        default_language=reader.default_language,
         languages=languages,
         questions=tuple(questions),
         version=version,
         source=reader.path,
-        intro=resolve(intro, default_language),
-        outro=resolve(outro, default_language),
+        intro=intro,
+        outro=outro,
+        kind=kind,
+        confirm=confirm,
+        opens=opens,
+        closes=closes,
+        max_responses_per_user=max_responses,
+        audience=audience,
+        anonymous=anonymous,
     )
 
 
-def _declared_languages(
-    reader: _Reader, entries: dict[str, tuple[Node, Node]], default_language: str
-) -> tuple[str, ...]:
+def _declared_languages(reader: _Reader, entries: dict[str, tuple[Node, Node]]) -> tuple[str, ...]:
+    default_language = reader.default_language
     if "languages" not in entries:
         return (default_language, *sorted(reader.languages_seen - {default_language}))
     node = entries["languages"][1]
@@ -252,7 +355,19 @@ def _declared_languages(
     declared = [str(reader.scalar(item)) for item in node.value]
     if default_language not in declared:
         reader.problem(node, f"languages must include the default_language '{default_language}'")
+    for language in sorted(reader.languages_seen - set(declared)):
+        reader.problem(node, f"texts in '{language}' appear, but '{language}' is not among the survey's languages")
     return (default_language, *[lang for lang in declared if lang != default_language])
+
+
+def _check_translations(reader: _Reader, languages: tuple[str, ...]) -> None:
+    """Every text must exist in every language the survey declares (``languages:``)."""
+    if len(languages) < 2:
+        return
+    for node, what, text in reader.texts:
+        missing = [language for language in languages if language not in text.translations]
+        if missing:
+            reader.problem(node, f"{what} has no text in {', '.join(repr(m) for m in missing)}")
 
 
 def _read_choice_lists(reader: _Reader, node: Node) -> dict[str, tuple[Choice, ...]]:
@@ -276,15 +391,14 @@ def _read_choices(reader: _Reader, node: Node, what: str) -> tuple[Choice, ...]:
         entries = reader.mapping(item, f"a choice in {what}")
         if entries is None:
             continue
-        reader.unknown_keys(entries, {"name", "label"}, f"a choice in {what}")
         if "name" not in entries:
             reader.problem(item, f"a choice in {what} has no name")
             continue
         name = str(reader.scalar(entries["name"][1]))
-        if not NAME.match(name):
+        if not CHOICE_NAME.match(name):
             reader.problem(
                 entries["name"][1],
-                f"choice name '{name}' in {what} must start with a letter or _ and contain only letters, digits, _ - .",
+                f"choice name '{name}' in {what} may contain only letters, digits, _ - . (no spaces)",
             )
         if name in seen:
             reader.problem(entries["name"][1], f"choice name '{name}' appears twice in {what}")
@@ -293,39 +407,105 @@ def _read_choices(reader: _Reader, node: Node, what: str) -> tuple[Choice, ...]:
             reader.problem(item, f"choice '{name}' in {what} has no label")
             continue
         label = reader.text(entries["label"][1], f"the label of choice '{name}'")
+        columns: dict[str, str] = {}
+        for key, (key_node, value_node) in entries.items():
+            if key in ("name", "label"):
+                continue
+            value = reader.scalar(value_node)
+            if value is None or isinstance(value, (dict, list)):
+                reader.problem(key_node, f"column '{key}' of choice '{name}' must be a single value")
+                continue
+            columns[key] = str(value)
         if label is not None:
-            choices.append(Choice(name=name, label=label))
+            choices.append(Choice(name=name, label=label, columns=columns))
     return tuple(choices)
 
 
 def _read_questions(
-    reader: _Reader, node: Node, choice_lists: dict[str, tuple[Choice, ...]], default_language: str
+    reader: _Reader,
+    node: Node,
+    choice_lists: dict[str, tuple[Choice, ...]],
+    groups: tuple[str, ...],
+    group_relevant: tuple[Expression, ...],
+    start: int,
 ) -> list[Question]:
     if not isinstance(node, SequenceNode) or not node.value:
         reader.problem(node, "questions must be a non-empty list")
         return []
     questions: list[Question] = []
-    names: dict[str, int] = {}
     for item in node.value:
-        question = _read_question(reader, item, choice_lists, default_language)
-        if question is None:
+        entries = reader.mapping(item, "a question")
+        if entries is None:
             continue
-        if question.name in names:
-            reader.problem(item, f"question name '{question.name}' is already used on line {names[question.name]}")
+        type_name = str(reader.scalar(entries["type"][1])) if "type" in entries else ""
+        if type_name == "group":
+            questions.extend(
+                _read_group(reader, item, entries, choice_lists, groups, group_relevant, start + len(questions))
+            )
             continue
-        names[question.name] = question.line
-        questions.append(question)
-    if questions and all(q.is_note for q in questions):
-        reader.problem(node, "the survey has only notes; add at least one question")
+        question = _read_question(reader, item, entries, choice_lists, start + len(questions))
+        if question is not None:
+            questions.append(replace(question, groups=groups, relevant=(*group_relevant, *question.relevant)))
+    if not groups:
+        _check_unique_names(reader, node, questions)
     return questions
 
 
+def _read_group(
+    reader: _Reader,
+    node: Node,
+    entries: dict[str, tuple[Node, Node]],
+    choice_lists: dict[str, tuple[Choice, ...]],
+    groups: tuple[str, ...],
+    group_relevant: tuple[Expression, ...],
+    start: int,
+) -> list[Question]:
+    reader.unknown_keys(entries, GROUP_KEYS, "a group")
+    name = str(reader.scalar(entries["name"][1])) if "name" in entries else ""
+    if not NAME.match(name):
+        reader.problem(node, f"a group needs a name that starts with a letter or _ (got '{name}')")
+    if len(groups) >= MAX_GROUP_DEPTH:
+        reader.problem(node, f"groups are nested more than {MAX_GROUP_DEPTH} deep")
+        return []
+    if "label" in entries:
+        reader.text(entries["label"][1], f"the label of group '{name}'")
+    relevant = group_relevant
+    if "relevant" in entries:
+        expression = reader.expression(entries["relevant"][1], f"relevant of group '{name}'")
+        if expression is not None:
+            reader.checks.append(_PendingCheck(expression, entries["relevant"][1], f"relevant of group '{name}'", start))
+            relevant = (*group_relevant, expression)
+    if "questions" not in entries:
+        reader.problem(node, f"group '{name}' has no questions")
+        return []
+    return _read_questions(reader, entries["questions"][1], choice_lists, (*groups, name), relevant, start)
+
+
+def _check_unique_names(reader: _Reader, node: Node, questions: list[Question]) -> None:
+    names: dict[str, int] = {}
+    for question in questions:
+        if question.name in names:
+            reader.problems.append(
+                SurveyProblem(
+                    reader.path,
+                    question.line,
+                    f"question name '{question.name}' is already used on line {names[question.name]}",
+                )
+            )
+        else:
+            names[question.name] = question.line
+    group_names = {group for question in questions for group in question.groups}
+    for clash in sorted(group_names & set(names)):
+        reader.problem(node, f"'{clash}' is the name of a group and of a question")
+
+
 def _read_question(
-    reader: _Reader, node: Node, choice_lists: dict[str, tuple[Choice, ...]], default_language: str
+    reader: _Reader,
+    node: Node,
+    entries: dict[str, tuple[Node, Node]],
+    choice_lists: dict[str, tuple[Choice, ...]],
+    position: int,
 ) -> Question | None:
-    entries = reader.mapping(node, "a question")
-    if entries is None:
-        return None
     reader.unknown_keys(entries, QUESTION_KEYS, "a question")
     line = node.start_mark.line + 1
     if "type" not in entries:
@@ -339,7 +519,7 @@ def _read_question(
     try:
         question_type = QuestionType(type_name)
     except ValueError:
-        known = ", ".join(t.value for t in QuestionType)
+        known = ", ".join([t.value for t in QuestionType] + ["group"])
         reader.problem(entries["type"][1], f"unknown question type '{type_name}' (known types: {known})")
         return None
     name = str(reader.scalar(entries["name"][1])) if "name" in entries else ""
@@ -352,34 +532,172 @@ def _read_question(
             f"question name '{name}' must start with a letter or _ and contain only letters, digits, _ - .",
         )
     what = f"question '{name}'"
-    label = reader.text(entries["label"][1], f"the label of {what}") if "label" in entries else None
-    if "label" not in entries:
-        reader.problem(node, f"{what} has no label")
-    hint = reader.text(entries["hint"][1], f"the hint of {what}") if "hint" in entries else None
-    required = question_type is not QuestionType.NOTE
+
+    def value(key: str) -> Node:
+        return entries[key][1]
+
+    label = reader.text(value("label"), f"the label of {what}") if "label" in entries else None
+    if label is None and "label" not in entries:
+        if question_type is QuestionType.CALCULATE:
+            label = LocalizedText({reader.default_language: name})
+        else:
+            reader.problem(node, f"{what} has no label")
+    hint = reader.text(value("hint"), f"the hint of {what}") if "hint" in entries else None
+
+    required = question_type not in (QuestionType.NOTE, QuestionType.CALCULATE)
+    required_if: Expression | None = None
     if "required" in entries:
-        value = reader.scalar(entries["required"][1])
-        if value not in (True, False, "yes", "no"):
-            reader.problem(entries["required"][1], f"required in {what} must be true or false")
-        required = value in (True, "yes")
+        raw = reader.scalar(value("required"))
+        if raw in (True, False, "yes", "no", "true", "false", "TRUE()", "FALSE()", "true()", "false()"):
+            required = reader.flag(value("required"), f"required in {what}")
+        else:
+            required_if = _expression(reader, value("required"), f"required of {what}", position)
+            required = False
+    required_message = _optional_text(reader, entries, "required_message", what)
+    relevant = _expression(reader, value("relevant"), f"relevant of {what}", position) if "relevant" in entries else None
+    constraint = None
+    if "constraint" in entries:
+        constraint = _expression(reader, value("constraint"), f"constraint of {what}", position, allow_self=name)
+    constraint_message = _optional_text(reader, entries, "constraint_message", what)
+    calculation = None
+    if question_type is QuestionType.CALCULATE:
+        if "calculate" not in entries:
+            reader.problem(node, f"{what} is a calculate question and needs 'calculate'")
+        else:
+            calculation = _expression(reader, value("calculate"), f"calculate of {what}", position)
+    elif "calculate" in entries:
+        reader.problem(entries["calculate"][0], f"'calculate' only applies to calculate questions ({what})")
+    default = None
+    if "default" in entries:
+        raw_default = reader.scalar(value("default"))
+        default = None if raw_default is None else str(raw_default)
 
     choices = _question_choices(reader, entries, question_type, inline_list, choice_lists, what, node)
+    choice_filter = None
+    if "choice_filter" in entries:
+        if question_type not in CHOICE_TYPES:
+            reader.problem(entries["choice_filter"][0], f"choice_filter only applies to select questions ({what})")
+        else:
+            choice_filter = _expression(reader, value("choice_filter"), f"choice_filter of {what}", position)
+            if choice_filter is not None:
+                columns = {"name"} | {column for choice in choices for column in choice.columns}
+                for bare in sorted(choice_filter.bare_names() - columns):
+                    reader.problem(
+                        value("choice_filter"),
+                        f"choice_filter of {what}: '{bare}' is not a column of its choices ({', '.join(sorted(columns))})",
+                    )
     minimum, maximum, step = _question_bounds(reader, entries, question_type, what)
+    min_choices = max_choices = max_length = None
+    for key in ("min_choices", "max_choices"):
+        if key in entries:
+            if question_type is not QuestionType.SELECT_MULTIPLE:
+                reader.problem(entries[key][0], f"'{key}' only applies to select_multiple questions ({what})")
+                continue
+            number = reader.whole_number(value(key), f"{key} of {what}", 1 if key == "max_choices" else 0)
+            min_choices, max_choices = (number, max_choices) if key == "min_choices" else (min_choices, number)
+    if min_choices is not None and max_choices is not None and max_choices < min_choices:
+        reader.problem(value("max_choices"), f"max_choices of {what} is smaller than its min_choices")
+    if "max_length" in entries:
+        if question_type is not QuestionType.TEXT:
+            reader.problem(entries["max_length"][0], f"'max_length' only applies to text questions ({what})")
+        else:
+            max_length = reader.whole_number(value("max_length"), f"max_length of {what}", 1)
+    appearance = None
+    if "appearance" in entries:
+        appearance = str(reader.scalar(value("appearance")) or "").strip() or None
+        unknown = set((appearance or "").split()) - APPEARANCES
+        if unknown:
+            reader.problem(
+                value("appearance"),
+                f"appearance '{' '.join(sorted(unknown))}' of {what} has no chat rendering "
+                f"(known: {', '.join(sorted(APPEARANCES))})",
+            )
+    correct = str(reader.scalar(value("correct"))) if "correct" in entries else None
+    explanation = _optional_text(reader, entries, "explanation", what)
+    if default is not None and question_type in CHOICE_TYPES:
+        unknown_defaults = set(default.split()) - {c.name for c in choices}
+        if choices and unknown_defaults:
+            reader.problem(value("default"), f"default of {what} names unknown choices: {', '.join(sorted(unknown_defaults))}")
     if label is None:
         return None
-    resolve = _resolve_default_language
     return Question(
         type=question_type,
         name=name,
-        label=resolve(label, default_language) or label,
+        label=label,
         line=line,
-        hint=resolve(hint, default_language),
+        hint=hint,
         required=required,
-        choices=tuple(Choice(c.name, resolve(c.label, default_language) or c.label) for c in choices),
+        choices=choices,
         minimum=minimum,
         maximum=maximum,
         step=step,
+        relevant=(relevant,) if relevant is not None else (),
+        required_if=required_if,
+        required_message=required_message,
+        constraint=constraint,
+        constraint_message=constraint_message,
+        default=default,
+        calculation=calculation,
+        choice_filter=choice_filter,
+        min_choices=min_choices,
+        max_choices=max_choices,
+        max_length=max_length,
+        appearance=appearance,
+        correct=correct,
+        explanation=explanation,
     )
+
+
+def _optional_text(reader: _Reader, entries: dict[str, tuple[Node, Node]], key: str, what: str) -> LocalizedText | None:
+    if key not in entries:
+        return None
+    return reader.text(entries[key][1], f"the {key.replace('_', ' ')} of {what}")
+
+
+def _expression(
+    reader: _Reader, node: Node, what: str, position: int, *, allow_self: str | None = None
+) -> Expression | None:
+    expression = reader.expression(node, what)
+    if expression is not None:
+        reader.checks.append(_PendingCheck(expression, node, what, position, allow_self))
+    return expression
+
+
+def _check_references(reader: _Reader, questions: list[Question]) -> None:
+    """``${name}`` must name a question that comes earlier (or the question itself in a constraint)."""
+    position = {question.name: index for index, question in enumerate(questions)}
+    for check in reader.checks:
+        columns = check.expression.reference_columns()
+        for name in sorted(check.expression.references(), key=lambda n: columns.get(n, 0)):
+            where = f"{check.what}: column {columns.get(name, 1)}"
+            if name not in position:
+                reader.problem(check.node, f"{where}: ${{{name}}} is not a question of this survey")
+            elif name == check.allow_self:
+                continue
+            elif position[name] >= check.position:
+                later = "itself" if position[name] == check.position else "a later question"
+                reader.problem(check.node, f"{where}: ${{{name}}} refers to {later}; only earlier answers are known")
+            elif questions[position[name]].is_note:
+                reader.problem(check.node, f"{where}: ${{{name}}} is a note, which has no value")
+
+
+def _check_quiz(
+    reader: _Reader, kind: str, questions: list[Question], entries: dict[str, tuple[Node, Node]]
+) -> None:
+    for question in questions:
+        if question.correct is None and question.explanation is None:
+            continue
+        where = SurveyProblem(reader.path, question.line, "")
+        if kind != "quiz":
+            reader.problems.append(replace(where, message=f"question '{question.name}' has 'correct' or 'explanation', which only quizzes use (kind: quiz)"))
+        elif question.type is not QuestionType.SELECT_ONE:
+            reader.problems.append(replace(where, message=f"'correct' needs a select_one question ('{question.name}')"))
+        elif question.correct is not None and question.choice(question.correct) is None:
+            reader.problems.append(
+                replace(where, message=f"the correct answer '{question.correct}' of question '{question.name}' is not one of its choices")
+            )
+    if kind == "quiz" and not any(q.correct for q in questions):
+        reader.problem(entries["kind"][1], "a quiz needs at least one question with a 'correct' choice")
 
 
 def _question_choices(

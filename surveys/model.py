@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+
+from surveys.expressions import Expression
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class QuestionType(StrEnum):
     DATE = "date"
     TEXT = "text"
     NOTE = "note"
+    CALCULATE = "calculate"
 
 
 CHOICE_TYPES = frozenset({QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE})
@@ -42,8 +46,11 @@ CHOICE_TYPES = frozenset({QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE}
 
 @dataclass(frozen=True)
 class Choice:
+    """One choice; ``columns`` holds its extra columns (for ``choice_filter``)."""
+
     name: str
     label: LocalizedText
+    columns: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,10 +67,36 @@ class Question:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
     step: Decimal | None = None
+    #: The question's own ``relevant`` and those of the groups around it: all must be true.
+    relevant: tuple[Expression, ...] = ()
+    required_if: Expression | None = None
+    required_message: LocalizedText | None = None
+    constraint: Expression | None = None
+    constraint_message: LocalizedText | None = None
+    default: str | None = None
+    calculation: Expression | None = None
+    choice_filter: Expression | None = None
+    min_choices: int | None = None
+    max_choices: int | None = None
+    max_length: int | None = None
+    appearance: str | None = None
+    correct: str | None = None
+    explanation: LocalizedText | None = None
+    #: Names of the groups the question is in, outermost first.
+    groups: tuple[str, ...] = ()
 
     @property
     def is_note(self) -> bool:
         return self.type is QuestionType.NOTE
+
+    @property
+    def is_calculate(self) -> bool:
+        return self.type is QuestionType.CALCULATE
+
+    @property
+    def is_asked(self) -> bool:
+        """Whether the question is put to the respondent (notes are shown, calculations never)."""
+        return self.type not in (QuestionType.NOTE, QuestionType.CALCULATE)
 
     def choice(self, name: str) -> Choice | None:
         return next((choice for choice in self.choices if choice.name == name), None)
@@ -85,6 +118,13 @@ class Survey:
     source: str
     intro: LocalizedText | None = None
     outro: LocalizedText | None = None
+    kind: str = "survey"
+    confirm: bool = False
+    opens: date | None = None
+    closes: date | None = None
+    max_responses_per_user: int = 1
+    audience: Expression | None = None
+    anonymous: bool = False
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,8 +138,15 @@ class Survey:
 
     @property
     def data_questions(self) -> tuple[Question, ...]:
-        """The questions that collect an answer (all but notes), in survey order."""
+        """The questions whose values are stored and exported (all but notes), in survey order."""
         return tuple(q for q in self.questions if not q.is_note)
+
+    @property
+    def is_quiz(self) -> bool:
+        return self.kind == "quiz"
+
+    def is_open_on(self, day: date) -> bool:
+        return (self.opens is None or self.opens <= day) and (self.closes is None or day <= self.closes)
 
     def language_for(self, preferred: str | None) -> str:
         """The survey language to use for a user who prefers ``preferred``."""

@@ -3,29 +3,38 @@
 Pure functions with no I/O, so every path through a survey can be tested directly. The caller
 stores :attr:`Outcome.recorded` and :attr:`Outcome.state` (in one transaction) and renders
 :attr:`Outcome.notes` and the question named by the new state.
+
+XLSForm semantics: a question whose ``relevant`` (or a group's) is false is not asked and its
+value is empty, also when an earlier answer changes after ``/back``; calculations are
+re-evaluated in survey order after every answer; ``constraint`` is checked with ``.`` bound to
+the answer being given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import date
 
 from surveys.answers import InvalidAnswer, Problem, join_selection, parse_typed_answer
-from surveys.model import CHOICE_TYPES, Question, QuestionType, Survey
+from surveys.expressions import Environment, ExpressionError, evaluate_bool, evaluate_string
+from surveys.model import CHOICE_TYPES, Choice, Question, QuestionType, Survey
 
 
 @dataclass(frozen=True)
 class ResponseState:
     """Where a respondent is: the answers so far and the question awaiting an answer.
 
-    ``answers`` maps question names to stored values (``None`` for a skipped question).
-    ``current`` is None once the survey is finished. ``selection`` holds the ticks of a
-    select_multiple question that is being answered.
+    ``answers`` maps question names to stored values (``None`` for a skipped or no longer
+    relevant question). ``current`` is None once every question is answered. ``selection``
+    holds the ticks of a select_multiple question being answered. ``today`` is the date that
+    ``today()`` means in expressions (the caller's clock; the runner reads none).
     """
 
     answers: Mapping[str, str | None]
     current: str | None
     selection: tuple[str, ...] = ()
+    today: date | None = None
 
 
 # What a respondent can do.
@@ -54,16 +63,28 @@ class SkipQuestion:
     pass
 
 
-Action = TypedAnswer | PickChoice | ToggleChoice | FinishSelection | SkipQuestion
+@dataclass(frozen=True)
+class UseDefault:
+    pass
+
+
+Action = TypedAnswer | PickChoice | ToggleChoice | FinishSelection | SkipQuestion | UseDefault
+
+
+@dataclass(frozen=True)
+class QuizFeedback:
+    question: Question
+    correct: bool
 
 
 @dataclass(frozen=True)
 class Outcome:
     """The result of one step.
 
-    ``recorded`` holds the answers given in this step, to be stored. ``problem`` is set when the
-    input was refused (the same question stands). ``notes`` are notes to show before the current
-    question; ``finished`` is true when the survey has no more questions.
+    ``recorded`` holds the values to store now: the answer given, recalculated calculations, and
+    answers emptied because their question stopped being relevant. ``problem`` is set when the
+    input was refused (the same question stands). ``notes`` are notes to show before the
+    current question. ``finished`` is true when no question is left to ask.
     """
 
     state: ResponseState
@@ -71,6 +92,7 @@ class Outcome:
     problem: Problem | None = None
     notes: tuple[Question, ...] = ()
     selection_changed: bool = False
+    feedback: QuizFeedback | None = None
 
     @property
     def finished(self) -> bool:
@@ -83,38 +105,168 @@ class Progress:
     total: int
 
 
-def _advance_from(
-    survey: Survey, index: int, answers: Mapping[str, str | None]
-) -> tuple[str | None, tuple[Question, ...]]:
-    """The next question at or after ``index`` that needs an answer, and the notes on the way."""
+def _today(state: ResponseState) -> date:
+    return state.today or date.today()
+
+
+def _environment(
+    answers: Mapping[str, str | None], today: date, current: str | None = None, choice: Choice | None = None
+) -> Environment:
+    columns = {"name": choice.name, **choice.columns} if choice is not None else None
+    return Environment(answers=answers, current=current, today=today, choice=columns)
+
+
+def is_relevant(question: Question, answers: Mapping[str, str | None], today: date) -> bool:
+    """Whether the question (and every group around it) is relevant given the answers."""
+    environment = _environment(answers, today)
+    try:
+        return all(evaluate_bool(condition, environment) for condition in question.relevant)
+    except ExpressionError:
+        return False
+
+
+def visible_choices(question: Question, state: ResponseState) -> tuple[Choice, ...]:
+    """The question's choices that pass its ``choice_filter`` given the answers so far."""
+    if question.choice_filter is None:
+        return question.choices
+    today = _today(state)
+    visible: list[Choice] = []
+    for choice in question.choices:
+        try:
+            if evaluate_bool(question.choice_filter, _environment(state.answers, today, choice=choice)):
+                visible.append(choice)
+        except ExpressionError:
+            continue
+    return tuple(visible)
+
+
+def _recompute(survey: Survey, answers: Mapping[str, str | None], today: date) -> tuple[dict[str, str | None], list[tuple[str, str | None]]]:
+    """Apply relevance and calculations in survey order; returns the answers and what changed."""
+    result = dict(answers)
+    changes: list[tuple[str, str | None]] = []
+    for question in survey.questions:
+        if question.is_note:
+            continue
+        relevant = is_relevant(question, result, today)
+        if question.is_calculate:
+            value: str | None = None
+            if relevant and question.calculation is not None:
+                try:
+                    value = evaluate_string(question.calculation, _environment(result, today))
+                except ExpressionError:
+                    value = None
+            if result.get(question.name) != value or question.name not in result:
+                result[question.name] = value
+                changes.append((question.name, value))
+        elif not relevant and result.get(question.name) is not None:
+            result[question.name] = None
+            changes.append((question.name, None))
+    return result, changes
+
+
+def _next_from(survey: Survey, index: int, answers: Mapping[str, str | None], today: date) -> tuple[str | None, tuple[Question, ...]]:
+    """The first relevant question at or after ``index`` still waiting for an answer, with the
+    relevant notes just before it (notes behind answers kept from an earlier pass are not repeated)."""
     notes: list[Question] = []
     for question in survey.questions[index:]:
+        if question.is_calculate or not is_relevant(question, answers, today):
+            continue
         if question.is_note:
             notes.append(question)
-            continue
-        return question.name, tuple(notes)
+        elif question.name not in answers:
+            return question.name, tuple(notes)
+        else:
+            notes = []
     return None, tuple(notes)
 
 
-def start(survey: Survey) -> Outcome:
-    """Begin a survey: the first question, with any notes before it."""
-    current, notes = _advance_from(survey, 0, {})
-    return Outcome(state=ResponseState(answers={}, current=current), notes=notes)
+def _entering(survey: Survey, name: str | None, answers: Mapping[str, str | None]) -> tuple[str, ...]:
+    """The ticks a select_multiple starts with: its answer, else its default."""
+    if name is None:
+        return ()
+    question = survey.question(name)
+    if question.type is not QuestionType.SELECT_MULTIPLE:
+        return ()
+    value = answers.get(name) if name in answers else question.default
+    return tuple((value or "").split())
 
 
-def _accept(survey: Survey, state: ResponseState, question: Question, value: str | None) -> Outcome:
-    answers = {**state.answers, question.name: value}
-    index = survey.questions.index(question) + 1
-    current, notes = _advance_from(survey, index, answers)
-    return Outcome(
-        state=ResponseState(answers=answers, current=current),
-        recorded=((question.name, value),),
-        notes=notes,
+def _moved(survey: Survey, state: ResponseState, answers: dict[str, str | None], index: int, recorded: list[tuple[str, str | None]], feedback: QuizFeedback | None = None) -> Outcome:
+    current, notes = _next_from(survey, index, answers, _today(state))
+    new_state = ResponseState(
+        answers=answers, current=current, selection=_entering(survey, current, answers), today=state.today
     )
+    return Outcome(state=new_state, recorded=tuple(recorded), notes=notes, feedback=feedback)
+
+
+def start(survey: Survey, today: date | None = None) -> Outcome:
+    """Begin a survey: the first question, with any notes before it."""
+    state = ResponseState(answers={}, current=None, today=today)
+    answers, changes = _recompute(survey, {}, _today(state))
+    return _moved(survey, state, answers, 0, changes)
+
+
+def resume(survey: Survey, answers: Mapping[str, str | None], today: date | None = None) -> Outcome:
+    """Continue a response from its stored answers: the first relevant question not answered yet.
+
+    Used when a respondent returns to a survey they left, and when the survey file changed
+    under a response (answers to questions that no longer exist are kept but not asked again).
+    """
+    state = ResponseState(answers={}, current=None, today=today)
+    kept = {name: value for name, value in answers.items() if survey.has_question(name)}
+    recomputed, changes = _recompute(survey, kept, _today(state))
+    outcome = _moved(survey, state, recomputed, 0, changes)
+    return replace(outcome, notes=())
 
 
 def _refuse(state: ResponseState, problem: Problem) -> Outcome:
     return Outcome(state=state, problem=problem)
+
+
+def _check(question: Question, value: str | None, state: ResponseState) -> Problem | None:
+    """The question's own rules on a parsed value: required, choices, constraint."""
+    today = _today(state)
+    if value is None:
+        required = question.required
+        if question.required_if is not None:
+            try:
+                required = evaluate_bool(question.required_if, _environment(state.answers, today))
+            except ExpressionError:
+                required = True
+        return Problem("required", message=question.required_message) if required else None
+    if question.type in CHOICE_TYPES:
+        allowed = {choice.name for choice in visible_choices(question, state)}
+        if not set(value.split()) <= allowed:
+            return Problem("press_not_expected")
+    if question.type is QuestionType.SELECT_MULTIPLE:
+        count = len(value.split())
+        if question.min_choices is not None and count < question.min_choices:
+            return Problem("too_few_choices", {"min": str(question.min_choices)})
+        if question.max_choices is not None and count > question.max_choices:
+            return Problem("too_many_choices", {"max": str(question.max_choices)})
+    if question.max_length is not None and len(value) > question.max_length:
+        return Problem("too_long", {"max": str(question.max_length)})
+    if question.constraint is not None:
+        try:
+            allowed_value = evaluate_bool(question.constraint, _environment(state.answers, today, current=value))
+        except ExpressionError:
+            allowed_value = False
+        if not allowed_value:
+            return Problem("constraint", message=question.constraint_message)
+    return None
+
+
+def _accept(survey: Survey, state: ResponseState, question: Question, value: str | None) -> Outcome:
+    problem = _check(question, value, state)
+    if problem is not None:
+        return _refuse(state, problem)
+    today = _today(state)
+    answers, changes = _recompute(survey, {**state.answers, question.name: value}, today)
+    feedback = None
+    if survey.is_quiz and question.correct is not None and value is not None:
+        feedback = QuizFeedback(question, value == question.correct)
+    index = survey.questions.index(question) + 1
+    return _moved(survey, state, answers, index, [(question.name, value), *changes], feedback)
 
 
 def advance(survey: Survey, state: ResponseState, action: Action) -> Outcome:
@@ -126,12 +278,18 @@ def advance(survey: Survey, state: ResponseState, action: Action) -> Outcome:
         return _refuse(state, Problem("survey_finished"))
     question = survey.question(state.current)
     if isinstance(action, SkipQuestion):
-        if question.required:
-            return _refuse(state, Problem("required"))
         return _accept(survey, state, question, None)
+    if isinstance(action, UseDefault):
+        if question.default is None:
+            return _refuse(state, Problem("press_not_expected"))
+        if question.type is QuestionType.SELECT_MULTIPLE:
+            return _accept(survey, state, question, join_selection(question, question.default.split()))
+        if question.type is QuestionType.SELECT_ONE:
+            return _accept(survey, state, question, question.default)
+        action = TypedAnswer(question.default)
     if isinstance(action, TypedAnswer):
         try:
-            value = parse_typed_answer(question, action.text)
+            value = parse_typed_answer(question, action.text, visible_choices(question, state))
         except InvalidAnswer as refused:
             return _refuse(state, refused.problem)
         return _accept(survey, state, question, value)
@@ -144,36 +302,72 @@ def advance(survey: Survey, state: ResponseState, action: Action) -> Outcome:
     if question.type is not QuestionType.SELECT_MULTIPLE:
         return _refuse(state, Problem("press_not_expected"))
     if isinstance(action, ToggleChoice):
-        if question.choice(action.choice) is None:
+        if action.choice not in {choice.name for choice in visible_choices(question, state)}:
             return _refuse(state, Problem("press_not_expected"))
         ticked = set(state.selection) ^ {action.choice}
         selection = tuple(c.name for c in question.choices if c.name in ticked)
         return Outcome(state=replace(state, selection=selection), selection_changed=True)
     # FinishSelection
     if not state.selection:
-        if question.required:
+        if question.required and question.min_choices != 0:
             return _refuse(state, Problem("select_at_least_one"))
         return _accept(survey, state, question, None)
     return _accept(survey, state, question, join_selection(question, state.selection))
 
 
+def back(survey: Survey, state: ResponseState) -> Outcome:
+    """``/back``: the previous relevant question that was answered; later answers are kept.
+
+    From the end of the survey (a summary being confirmed) it is the last answered question.
+    """
+    today = _today(state)
+    stop = survey.questions.index(survey.question(state.current)) if state.current is not None else len(survey.questions)
+    for question in reversed(survey.questions[:stop]):
+        if question.is_asked and question.name in state.answers and is_relevant(question, state.answers, today):
+            moved = ResponseState(
+                answers=state.answers,
+                current=question.name,
+                selection=_entering(survey, question.name, state.answers),
+                today=state.today,
+            )
+            return Outcome(state=moved)
+    return _refuse(state, Problem("no_previous_question"))
+
+
+def go_to(survey: Survey, state: ResponseState, name: str) -> Outcome:
+    """Ask an answered question again (changing one answer from the summary)."""
+    if not survey.has_question(name):
+        return _refuse(state, Problem("press_not_expected"))
+    question = survey.question(name)
+    if not question.is_asked or not is_relevant(question, state.answers, _today(state)):
+        return _refuse(state, Problem("press_not_expected"))
+    moved = ResponseState(
+        answers=state.answers, current=name, selection=_entering(survey, name, state.answers), today=state.today
+    )
+    return Outcome(state=moved)
+
+
+def asked_questions(survey: Survey, state: ResponseState) -> list[Question]:
+    """The questions the respondent is asked given the answers so far, in survey order."""
+    today = _today(state)
+    return [q for q in survey.questions if q.is_asked and is_relevant(q, state.answers, today)]
+
+
 def progress(survey: Survey, state: ResponseState) -> Progress:
-    """The current question's position among the questions that take an answer ("3/12")."""
-    data_questions = survey.data_questions
-    names = [q.name for q in data_questions]
+    """The current question's position among the relevant questions ("3/12")."""
+    names = [q.name for q in asked_questions(survey, state)]
+    if state.current is not None and state.current not in names:
+        names.append(state.current)
     position = names.index(state.current) + 1 if state.current in names else len(names)
     return Progress(position=position, total=len(names))
 
 
-def resume(survey: Survey, answers: Mapping[str, str | None]) -> Outcome:
-    """Continue a response from its stored answers: the first question not answered yet.
+def answered(survey: Survey, state: ResponseState) -> list[tuple[Question, str | None]]:
+    """The relevant questions with their answers, for the summary before submitting."""
+    return [(q, state.answers.get(q.name)) for q in asked_questions(survey, state) if q.name in state.answers]
 
-    Used when a respondent returns to a survey they left, and when the survey file changed
-    under a response (answers to questions that no longer exist are kept but not asked again).
-    """
-    kept = {name: value for name, value in answers.items() if survey.has_question(name)}
-    for index, question in enumerate(survey.questions):
-        if not question.is_note and question.name not in kept:
-            current, notes = _advance_from(survey, index, kept)
-            return Outcome(state=ResponseState(answers=kept, current=current), notes=notes)
-    return Outcome(state=ResponseState(answers=kept, current=None))
+
+def score(survey: Survey, answers: Mapping[str, str | None]) -> tuple[int, int]:
+    """A quiz's score: correct answers, out of the questions that have a correct answer."""
+    marked = [q for q in survey.questions if q.correct is not None]
+    return sum(1 for q in marked if answers.get(q.name) == q.correct), len(marked)
