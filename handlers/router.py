@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from handlers import payloads, start, survey
+from handlers import language, payloads, start, survey
 from handlers.context import Context
 from handlers.messages import RESUME_PAYLOAD, Outbound
 
@@ -19,13 +19,19 @@ COMMANDS: Mapping[str, CommandHandler] = {
     "survey": start.survey_command,
     "help": start.help_,
     "cancel": start.cancel,
+    "back": start.back,
+    "skip": start.skip,
+    "language": language.language_command,
 }
 
 #: Shown in the Telegram command menu.
 COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "start": "See the open surveys",
     "survey": "Start a survey: /survey ID",
+    "back": "Go back to the previous question",
+    "skip": "Skip an optional question",
     "cancel": "Stop the current survey",
+    "language": "Choose your language",
     "help": "What this bot can do",
 }
 
@@ -64,6 +70,8 @@ async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
     parsed = payloads.parse(payload)
     if isinstance(parsed, payloads.StartSurvey):
         return await start.open_survey(ctx, parsed.survey_id)
+    if language.is_language_payload(payload):
+        return await language.on_press(ctx, payload)
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if isinstance(parsed, payloads.PromptPress) and conversation is not None and conversation.flow == survey.FLOW:
         return await survey.on_press(ctx, conversation, parsed)

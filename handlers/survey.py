@@ -141,7 +141,12 @@ def render_question_list(
     state = state_of(ctx, conversation, answers)
     serial = conversation.prompt_serial
     buttons = tuple(
-        (Button(_text(ctx, survey, q.label)[:60], payloads.prompt_press(serial, payloads.GO_TO, survey.questions.index(q))),)
+        (
+            Button(
+                _text(ctx, survey, q.label)[:60],
+                payloads.prompt_press(serial, payloads.GO_TO, survey.questions.index(q)),
+            ),
+        )
         for q, _ in runner.answered(survey, state)
     )
     return Outbound(text=ctx.texts("choose_question"), buttons=buttons, replaces_pressed=True)
@@ -324,7 +329,9 @@ async def _on_summary_press(
 ) -> list[Outbound] | None:
     answers = await _answers(ctx, conversation)
     if press.op == payloads.SUBMIT:
-        return await _finish(ctx, survey, conversation, answers, [Outbound(text=ctx.texts("submitted"), replaces_pressed=True)])
+        return await _finish(
+            ctx, survey, conversation, answers, [Outbound(text=ctx.texts("submitted"), replaces_pressed=True)]
+        )
     if press.op == payloads.EDIT:
         return [render_question_list(ctx, survey, conversation, answers)]
     if press.op == payloads.GO_TO and press.index is not None and 0 <= press.index < len(survey.questions):
@@ -392,7 +399,9 @@ def _feedback(ctx: Context, survey: Survey, feedback: runner.QuizFeedback) -> Ou
     return Outbound(text="\n".join(lines))
 
 
-async def _after_step(ctx: Context, survey: Survey, conversation: Conversation, outcome: runner.Outcome) -> list[Outbound]:
+async def _after_step(
+    ctx: Context, survey: Survey, conversation: Conversation, outcome: runner.Outcome
+) -> list[Outbound]:
     """Store what the step recorded and the new position, then say what comes next."""
     assert conversation.response_id is not None
     for name, value in outcome.recorded:

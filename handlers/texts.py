@@ -1,116 +1,112 @@
 """The bot's own words in each language it speaks.
 
 Survey texts come from the survey files; these are the messages around them (greetings,
-errors, buttons). English is the fallback for any language or key that is missing.
+errors, buttons). They live in gettext catalogues, ``handlers/locale/<lang>/LC_MESSAGES/baraza.po``,
+read with Babel when this module is imported (no compile step). A message's ``msgid`` is its key
+(``greeting``, ``problem_not_integer``) and its ``msgstr`` the text, with ``{name}`` placeholders.
+``handlers/locale/baraza.pot`` is the template for a new language. English is the fallback for
+any language or key that is missing.
+
+Right-to-left languages get a RIGHT-TO-LEFT MARK at the start of each line (:func:`rtl`): chat
+apps take a paragraph's direction from its first strong character, so a line that starts with a
+digit, an emoji or a ``/command`` would otherwise be laid out left to right.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
 
-MESSAGES: Mapping[str, Mapping[str, str]] = {
-    "en": {
-        "greeting": "Hello! I am the chat assistant of the national statistics office.",
-        "surveys_open": "These surveys are open. Press one to take part:",
-        "no_surveys": "There are no open surveys at the moment. Thank you for your interest!",
-        "help": (
-            "What I can do:\n"
-            "/start – see the open surveys\n"
-            "/survey ID – start a survey\n"
-            "/cancel – stop the current survey (your answers so far are kept)\n"
-            "/help – this message\n\n"
-            "Answer a question by pressing a button or typing your answer. "
-            "For a choice you can also type its number."
-        ),
-        "unknown_command": "I do not know the command {command}. Send /help to see what I can do.",
-        "not_understood": "I did not understand that. Send /start to see the open surveys or /help for help.",
-        "unknown_survey": "There is no open survey called '{survey}'. Send /start to see the open surveys.",
-        "survey_start_hint": "You can stop at any time with /cancel; the answers you gave are kept.",
-        "already_answered": "You have already answered '{title}'. Thank you!",
-        "resuming": "Welcome back! Let us continue where you left off.",
-        "cancelled": "The survey is stopped. The answers you gave are kept. Send /start to see the open surveys.",
-        "nothing_to_cancel": "There is nothing to cancel. Send /start to see the open surveys.",
-        "stale_button": "That button belongs to an earlier question; please answer the question below.",
-        "button_skip": "Skip ⏭",
-        "button_done": "Done ✔",
-        "skip_words": "skip",
-        "finished": "Send /start to see other surveys.",
-        "in_survey": "You are answering '{title}'.",
-        "problem_empty": "Please type an answer.",
-        "problem_unknown_choice": "Please press one of the buttons, or type a number from 1 to {count}.",
-        "problem_unknown_choices": "Please tick the buttons, or type numbers from 1 to {count} separated by commas.",
-        "problem_not_integer": "Please type a whole number, for example 12.",
-        "problem_not_number": "Please type a number, for example 12.5.",
-        "problem_below_minimum": "The answer must be at least {min}.",
-        "problem_above_maximum": "The answer must be at most {max}.",
-        "problem_not_in_range": "Please press a button, or type a whole number from {start} to {end}.",
-        "problem_not_date": "Please type a date such as 2026-03-31 or 31/03/2026.",
-        "problem_too_long": "Please keep the answer under {max} characters.",
-        "problem_required": "This question needs an answer.",
-        "problem_select_at_least_one": "Please tick at least one answer, then press Done.",
-        "problem_press_not_expected": "Please answer the question below.",
-        "problem_survey_finished": "This survey is finished.",
-        "problem_no_answer_expected": "No answer is needed here.",
-        "try_again": "Sorry, I could not save that just now. Please send it again in a moment.",
-        "unsupported_message": "I can only read text messages and button presses.",
-    },
-    "fr": {
-        "greeting": "Bonjour ! Je suis l'assistant de l'institut national de la statistique.",
-        "surveys_open": "Ces enquêtes sont ouvertes. Appuyez sur l'une d'elles pour participer :",
-        "no_surveys": "Aucune enquête n'est ouverte pour le moment. Merci de votre intérêt !",
-        "help": (
-            "Ce que je sais faire :\n"
-            "/start – voir les enquêtes ouvertes\n"
-            "/survey ID – commencer une enquête\n"
-            "/cancel – arrêter l'enquête en cours (vos réponses sont conservées)\n"
-            "/help – ce message\n\n"
-            "Répondez en appuyant sur un bouton ou en tapant votre réponse. "
-            "Pour un choix, vous pouvez aussi taper son numéro."
-        ),
-        "unknown_command": "Je ne connais pas la commande {command}. Envoyez /help pour voir ce que je sais faire.",
-        "not_understood": "Je n'ai pas compris. Envoyez /start pour voir les enquêtes ouvertes ou /help pour l'aide.",
-        "unknown_survey": "Aucune enquête ouverte ne s'appelle « {survey} ». Envoyez /start pour voir les enquêtes.",
-        "survey_start_hint": "Vous pouvez arrêter à tout moment avec /cancel ; vos réponses sont conservées.",
-        "already_answered": "Vous avez déjà répondu à « {title} ». Merci !",
-        "resuming": "Bon retour ! Reprenons là où vous vous êtes arrêté.",
-        "cancelled": "L'enquête est arrêtée. Vos réponses sont conservées. Envoyez /start pour voir les enquêtes.",
-        "nothing_to_cancel": "Il n'y a rien à annuler. Envoyez /start pour voir les enquêtes ouvertes.",
-        "stale_button": "Ce bouton appartient à une question précédente ; répondez à la question ci-dessous.",
-        "button_skip": "Passer ⏭",
-        "button_done": "Terminé ✔",
-        "skip_words": "passer",
-        "finished": "Envoyez /start pour voir les autres enquêtes.",
-        "in_survey": "Vous répondez à « {title} ».",
-        "problem_empty": "Veuillez taper une réponse.",
-        "problem_unknown_choice": "Appuyez sur un des boutons, ou tapez un numéro de 1 à {count}.",
-        "problem_unknown_choices": "Cochez les boutons, ou tapez des numéros de 1 à {count} séparés par des virgules.",
-        "problem_not_integer": "Veuillez taper un nombre entier, par exemple 12.",
-        "problem_not_number": "Veuillez taper un nombre, par exemple 12,5.",
-        "problem_below_minimum": "La réponse doit être au moins {min}.",
-        "problem_above_maximum": "La réponse doit être au plus {max}.",
-        "problem_not_in_range": "Appuyez sur un bouton, ou tapez un nombre entier de {start} à {end}.",
-        "problem_not_date": "Veuillez taper une date comme 2026-03-31 ou 31/03/2026.",
-        "problem_too_long": "Veuillez limiter la réponse à {max} caractères.",
-        "problem_required": "Cette question demande une réponse.",
-        "problem_select_at_least_one": "Cochez au moins une réponse, puis appuyez sur Terminé.",
-        "problem_press_not_expected": "Veuillez répondre à la question ci-dessous.",
-        "problem_survey_finished": "Cette enquête est terminée.",
-        "problem_no_answer_expected": "Aucune réponse n'est attendue ici.",
-        "try_again": "Désolé, je n'ai pas pu enregistrer cela. Veuillez le renvoyer dans un instant.",
-        "unsupported_message": "Je ne peux lire que les messages texte et les boutons.",
-    },
-}
+from babel.messages.pofile import read_po
 
-SUPPORTED_LANGUAGES = tuple(MESSAGES)
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "baraza"
+SUPPORTED_LANGUAGES = ("en", "fr", "pt", "ar")
 FALLBACK_LANGUAGE = "en"
+
+#: Written right to left (base language codes). The bot speaks Arabic; surveys may be in any.
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "sd", "ug", "yi", "dv", "ckb"})
+RLM = "\u200f"  # RIGHT-TO-LEFT MARK
+LRM = "\u200e"  # LEFT-TO-RIGHT MARK
+_BIDI_MARKS = "\u200e\u200f\u061c"
+# A "/command" at the start of a line or after a space: in a right-to-left line its slash would
+# be drawn after the word ("start/") unless a LEFT-TO-RIGHT MARK ties it to the command.
+_COMMAND = re.compile(r"(?<![^\s(])/(?=[A-Za-z])")
+
+
+def catalogue_path(language: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def load_catalogue(path: Path) -> dict[str, str]:
+    """The translated messages of one ``.po`` file by key (fuzzy and empty entries left out)."""
+    with path.open("rb") as file:
+        catalogue = read_po(file, domain=DOMAIN)
+    messages: dict[str, str] = {}
+    for message in catalogue:
+        key, text = message.id, message.string
+        if isinstance(key, str) and key and isinstance(text, str) and text and not message.fuzzy:
+            messages[key] = text
+    return messages
+
+
+MESSAGES: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {language: MappingProxyType(load_catalogue(catalogue_path(language))) for language in SUPPORTED_LANGUAGES}
+)
+
+#: Each language's own name, for the language picker.
+LANGUAGE_NAMES: Mapping[str, str] = MappingProxyType(
+    {language: MESSAGES[language].get("language_name", language) for language in SUPPORTED_LANGUAGES}
+)
+
+
+def _base(language: str) -> str:
+    return language.strip().lower().replace("_", "-").split("-")[0]
 
 
 def supported_language(hint: str | None) -> str | None:
-    """The bot language for a platform language code such as ``fr-CA``, if the bot speaks it."""
+    """The bot language for a platform language code such as ``fr-CA`` or ``pt-BR``, if the bot speaks it."""
     if not hint:
         return None
-    base = hint.lower().replace("_", "-").split("-")[0]
+    base = _base(hint)
     return base if base in MESSAGES else None
+
+
+def is_rtl(language: str | None) -> bool:
+    """Whether ``language`` (``ar``, ``fa-IR``, ...) is written right to left."""
+    return bool(language) and _base(language or "") in RTL_LANGUAGES
+
+
+def _only_left_to_right(line: str) -> bool:
+    """The line has left-to-right letters and no right-to-left ones (an English survey label)."""
+    classes = {unicodedata.bidirectional(character) for character in line}
+    return "L" in classes and not classes & {"R", "AL"}
+
+
+def rtl(text: str) -> str:
+    """``text`` laid out right to left: a RIGHT-TO-LEFT MARK starts every line.
+
+    Lines written entirely in a left-to-right script (a survey that has no Arabic version shows
+    its English labels) keep their own direction. ``/commands`` are tied to their slash. Applying
+    it twice changes nothing.
+    """
+    lines = []
+    for line in text.split("\n"):
+        if _only_left_to_right(line):
+            lines.append(line)
+            continue
+        body = _COMMAND.sub(LRM + "/", line.lstrip(RLM).replace(LRM + "/", "/"))
+        lines.append(RLM + body)
+    return "\n".join(lines)
+
+
+def _fold(text: str) -> str:
+    """Case-, accent- and mark-insensitive form of a typed word (Arabic short vowels are marks)."""
+    decomposed = unicodedata.normalize("NFKD", text.strip(" \t\n" + _BIDI_MARKS).casefold())
+    return "".join(character for character in decomposed if not unicodedata.combining(character))
 
 
 class Texts:
@@ -124,6 +120,14 @@ class Texts:
         template = self._messages.get(key) or MESSAGES[FALLBACK_LANGUAGE][key]
         return template.format(**params) if params else template
 
+    @property
+    def is_rtl(self) -> bool:
+        return is_rtl(self.language)
+
+    def skip_words(self) -> frozenset[str]:
+        """What the user may type to skip: this language's words (comma-separated) and English "skip"."""
+        words = f"{self('skip_words')},{MESSAGES[FALLBACK_LANGUAGE]['skip_words']}"
+        return frozenset(_fold(word) for word in words.split(",") if word.strip())
+
     def is_skip_word(self, text: str) -> bool:
-        words = {self("skip_words"), MESSAGES[FALLBACK_LANGUAGE]["skip_words"]}
-        return text.strip().casefold() in words
+        return _fold(text) in self.skip_words()

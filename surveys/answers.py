@@ -71,6 +71,7 @@ def _format_decimal(value: Decimal) -> str:
 def parse_number(typed: str) -> Decimal | None:
     """Read ``1234``, ``1 234,5``, ``1,234.5``, ``-3.25``; None if it is not a number."""
     text = typed.strip().replace("\u00a0", " ").replace("\u202f", " ").replace("_", "")
+    text = text.replace("\u066b", ".").replace("\u066c", ",")  # Arabic decimal and thousands separators
     text = text.replace(" ", "")
     if text.count(",") == 1 and "." not in text and not re.fullmatch(r"-?\d{1,3},\d{3}", text):
         text = text.replace(",", ".")  # decimal comma, as written in most of the world
@@ -166,7 +167,8 @@ def parse_typed_answer(question: Question, typed: str, choices: tuple[Choice, ..
 
 def _parse_multiple(question: Question, text: str, shown: tuple[Choice, ...]) -> str:
     """Typed select_multiple answers: numbers or labels separated by commas (or spaces for numbers)."""
-    parts = [p for p in re.split(r"[,;]|\s+(?=\d)", text) if p.strip()]
+    # Commas and semicolons in Latin and Arabic script separate the choices.
+    parts = [p for p in re.split(r"[,;،؛]|\s+(?=\d)", text) if p.strip()]
     chosen: list[str] = []
     for part in parts:
         choice = match_choice(question, part, shown)

@@ -272,7 +272,8 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         default_language = str(reader.scalar(node("default_language")))
         if not LANGUAGE.match(default_language):
             reader.problem(
-                node("default_language"), f"default_language '{default_language}' is not a language code such as en or fr"
+                node("default_language"),
+                f"default_language '{default_language}' is not a language code such as en or fr",
             )
         reader.default_language = default_language
 
@@ -473,7 +474,9 @@ def _read_group(
     if "relevant" in entries:
         expression = reader.expression(entries["relevant"][1], f"relevant of group '{name}'")
         if expression is not None:
-            reader.checks.append(_PendingCheck(expression, entries["relevant"][1], f"relevant of group '{name}'", start))
+            reader.checks.append(
+                _PendingCheck(expression, entries["relevant"][1], f"relevant of group '{name}'", start)
+            )
             relevant = (*group_relevant, expression)
     if "questions" not in entries:
         reader.problem(node, f"group '{name}' has no questions")
@@ -554,7 +557,9 @@ def _read_question(
             required_if = _expression(reader, value("required"), f"required of {what}", position)
             required = False
     required_message = _optional_text(reader, entries, "required_message", what)
-    relevant = _expression(reader, value("relevant"), f"relevant of {what}", position) if "relevant" in entries else None
+    relevant = (
+        _expression(reader, value("relevant"), f"relevant of {what}", position) if "relevant" in entries else None
+    )
     constraint = None
     if "constraint" in entries:
         constraint = _expression(reader, value("constraint"), f"constraint of {what}", position, allow_self=name)
@@ -617,7 +622,9 @@ def _read_question(
     if default is not None and question_type in CHOICE_TYPES:
         unknown_defaults = set(default.split()) - {c.name for c in choices}
         if choices and unknown_defaults:
-            reader.problem(value("default"), f"default of {what} names unknown choices: {', '.join(sorted(unknown_defaults))}")
+            reader.problem(
+                value("default"), f"default of {what} names unknown choices: {', '.join(sorted(unknown_defaults))}"
+            )
     if label is None:
         return None
     return Question(
@@ -681,20 +688,26 @@ def _check_references(reader: _Reader, questions: list[Question]) -> None:
                 reader.problem(check.node, f"{where}: ${{{name}}} is a note, which has no value")
 
 
-def _check_quiz(
-    reader: _Reader, kind: str, questions: list[Question], entries: dict[str, tuple[Node, Node]]
-) -> None:
+def _check_quiz(reader: _Reader, kind: str, questions: list[Question], entries: dict[str, tuple[Node, Node]]) -> None:
     for question in questions:
         if question.correct is None and question.explanation is None:
             continue
         where = SurveyProblem(reader.path, question.line, "")
         if kind != "quiz":
-            reader.problems.append(replace(where, message=f"question '{question.name}' has 'correct' or 'explanation', which only quizzes use (kind: quiz)"))
+            reader.problems.append(
+                replace(
+                    where,
+                    message=f"question '{question.name}' has 'correct' or 'explanation', which only quizzes use (kind: quiz)",
+                )
+            )
         elif question.type is not QuestionType.SELECT_ONE:
             reader.problems.append(replace(where, message=f"'correct' needs a select_one question ('{question.name}')"))
         elif question.correct is not None and question.choice(question.correct) is None:
             reader.problems.append(
-                replace(where, message=f"the correct answer '{question.correct}' of question '{question.name}' is not one of its choices")
+                replace(
+                    where,
+                    message=f"the correct answer '{question.correct}' of question '{question.name}' is not one of its choices",
+                )
             )
     if kind == "quiz" and not any(q.correct for q in questions):
         reader.problem(entries["kind"][1], "a quiz needs at least one question with a 'correct' choice")

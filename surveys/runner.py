@@ -140,7 +140,9 @@ def visible_choices(question: Question, state: ResponseState) -> tuple[Choice, .
     return tuple(visible)
 
 
-def _recompute(survey: Survey, answers: Mapping[str, str | None], today: date) -> tuple[dict[str, str | None], list[tuple[str, str | None]]]:
+def _recompute(
+    survey: Survey, answers: Mapping[str, str | None], today: date
+) -> tuple[dict[str, str | None], list[tuple[str, str | None]]]:
     """Apply relevance and calculations in survey order; returns the answers and what changed."""
     result = dict(answers)
     changes: list[tuple[str, str | None]] = []
@@ -164,7 +166,9 @@ def _recompute(survey: Survey, answers: Mapping[str, str | None], today: date) -
     return result, changes
 
 
-def _next_from(survey: Survey, index: int, answers: Mapping[str, str | None], today: date) -> tuple[str | None, tuple[Question, ...]]:
+def _next_from(
+    survey: Survey, index: int, answers: Mapping[str, str | None], today: date
+) -> tuple[str | None, tuple[Question, ...]]:
     """The first relevant question at or after ``index`` still waiting for an answer, with the
     relevant notes just before it (notes behind answers kept from an earlier pass are not repeated)."""
     notes: list[Question] = []
@@ -191,7 +195,14 @@ def _entering(survey: Survey, name: str | None, answers: Mapping[str, str | None
     return tuple((value or "").split())
 
 
-def _moved(survey: Survey, state: ResponseState, answers: dict[str, str | None], index: int, recorded: list[tuple[str, str | None]], feedback: QuizFeedback | None = None) -> Outcome:
+def _moved(
+    survey: Survey,
+    state: ResponseState,
+    answers: dict[str, str | None],
+    index: int,
+    recorded: list[tuple[str, str | None]],
+    feedback: QuizFeedback | None = None,
+) -> Outcome:
     current, notes = _next_from(survey, index, answers, _today(state))
     new_state = ResponseState(
         answers=answers, current=current, selection=_entering(survey, current, answers), today=state.today
@@ -310,7 +321,7 @@ def advance(survey: Survey, state: ResponseState, action: Action) -> Outcome:
     # FinishSelection
     if not state.selection:
         if question.required and question.min_choices != 0:
-            return _refuse(state, Problem("select_at_least_one"))
+            return _refuse(state, Problem("select_at_least_one", message=question.required_message))
         return _accept(survey, state, question, None)
     return _accept(survey, state, question, join_selection(question, state.selection))
 
@@ -321,7 +332,9 @@ def back(survey: Survey, state: ResponseState) -> Outcome:
     From the end of the survey (a summary being confirmed) it is the last answered question.
     """
     today = _today(state)
-    stop = survey.questions.index(survey.question(state.current)) if state.current is not None else len(survey.questions)
+    stop = (
+        survey.questions.index(survey.question(state.current)) if state.current is not None else len(survey.questions)
+    )
     for question in reversed(survey.questions[:stop]):
         if question.is_asked and question.name in state.answers and is_relevant(question, state.answers, today):
             moved = ResponseState(
