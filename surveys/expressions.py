@@ -65,8 +65,10 @@ every comparison involving NaN is false (so ``${age} >= 18`` is false when age i
   worst: any length up to 10,000 with none, 6,324 with one, 493 with two, 148 with three...);
   longer texts do not match.
 
-Limits against hostile input: at most 2,000 characters and 50 levels of nesting (parentheses,
-function calls and unary minus); nothing recurses deeper than that, and evaluation never raises.
+Limits against hostile input: at most 2,000 characters and 50 levels of nesting (of parentheses,
+function calls and minus signs in the text, and of operations in the syntax tree, where a chain
+like ``a + b - c`` is one level however long); nothing recurses deeper than that, and evaluation
+never raises.
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ __all__ = [
 MAX_LENGTH = 2000
 """Longest expression text accepted by :func:`parse`."""
 MAX_NESTING = 50
-"""Deepest nesting of parentheses, function calls and unary minus accepted by :func:`parse`."""
+"""Deepest nesting accepted by :func:`parse`: of parentheses, function calls and minus signs in
+the text, and of operations in the syntax tree (``a + b * c`` is 2 deep, ``a + b + c`` 1)."""
 MAX_PATTERN_LENGTH = 200
 MAX_REGEX_INPUT = 10_000
 
@@ -413,7 +416,19 @@ def _describe(token: _Token) -> str:
     return "the end of the expression" if token.kind == "end" else repr(token.text)
 
 
+_Parsed: TypeAlias = tuple[Node, int]  # a node and the depth of its tree (leaves: 0)
+
+
+def _too_deep(column: int) -> ExpressionError:
+    return ExpressionError(f"expression nested deeper than {MAX_NESTING} levels", column)
+
+
 class _Parser:
+    """Recursive descent over the tokens, bounded by :data:`MAX_NESTING` in two ways: ``nesting``
+    counts the parentheses, function calls and minus signs around a point of the text, and no
+    tree is deeper than :data:`MAX_NESTING` (``depth``), so nothing that walks it recursively
+    (evaluation, equality, ``repr``) goes deeper either."""
+
     def __init__(self, tokens: list[_Token]) -> None:
         self.tokens = tokens
         self.position = 0
@@ -432,7 +447,7 @@ class _Parser:
         return self.token.kind == "symbol" and self.token.text == symbol
 
     def parse(self) -> Node:
-        root = self.expression(0)
+        root, _ = self.expression(0)
         if self.token.kind != "end":
             raise ExpressionError(f"unexpected {_describe(self.token)}", self.token.column)
         return root
@@ -445,7 +460,7 @@ class _Parser:
             return token.text
         return None
 
-    def expression(self, nesting: int) -> Node:
+    def expression(self, nesting: int) -> _Parsed:
         """Binary operators by precedence (shunting-yard: no recursion per precedence level)."""
         operands = [self.unary(nesting)]
         pending: list[tuple[str, int]] = []
@@ -459,66 +474,71 @@ class _Parser:
             _reduce(operands, pending)
         return operands[0]
 
-    def unary(self, nesting: int) -> Node:
+    def unary(self, nesting: int) -> _Parsed:
         minuses: list[int] = []
         while self.is_symbol("-"):
             column = self.advance().column
             nesting += 1
             if nesting > MAX_NESTING:
-                raise ExpressionError(f"expression nested deeper than {MAX_NESTING} levels", column)
+                raise _too_deep(column)
             minuses.append(column)
-        node = self.primary(nesting)
+        node, depth = self.primary(nesting)
         for column in reversed(minuses):
-            node = Negation(node, column)
-        return node
+            node, depth = Negation(node, column), depth + 1
+            if depth > MAX_NESTING:
+                raise _too_deep(column)
+        return node, depth
 
-    def primary(self, nesting: int) -> Node:
+    def primary(self, nesting: int) -> _Parsed:
         token = self.token
         if token.kind == "number":
             self.advance()
-            return NumberLiteral(Decimal(token.text), token.column)
+            return NumberLiteral(Decimal(token.text), token.column), 0
         if token.kind == "string":
             self.advance()
-            return StringLiteral(token.value, token.column)
+            return StringLiteral(token.value, token.column), 0
         if token.kind == "reference":
             self.advance()
-            return Reference(token.value, token.column)
+            return Reference(token.value, token.column), 0
         if token.kind == "dot":
             self.advance()
-            return CurrentValue(token.column)
+            return CurrentValue(token.column), 0
         if token.kind == "name" and token.text not in _KEYWORDS:
             self.advance()
-            return ChoiceColumn(token.text, token.column)
+            return ChoiceColumn(token.text, token.column), 0
         if token.kind == "function":
             return self.call(nesting)
         if self.is_symbol("("):
             self.advance()
             if nesting + 1 > MAX_NESTING:
-                raise ExpressionError(f"expression nested deeper than {MAX_NESTING} levels", token.column)
-            node = self.expression(nesting + 1)
+                raise _too_deep(token.column)
+            parsed = self.expression(nesting + 1)
             if not self.is_symbol(")"):
                 raise ExpressionError(
                     f"expected ')' to close the '(' at column {token.column}, found {_describe(self.token)}",
                     self.token.column,
                 )
             self.advance()
-            return node
+            return parsed
         raise ExpressionError(f"expected a value, found {_describe(token)}", token.column)
 
-    def call(self, nesting: int) -> Node:
+    def call(self, nesting: int) -> _Parsed:
         name_token = self.advance()
         name, column = name_token.text, name_token.column
         if name not in _FUNCTIONS:
             raise ExpressionError(f"unknown function '{name}'", column)
         if nesting + 1 > MAX_NESTING:
-            raise ExpressionError(f"expression nested deeper than {MAX_NESTING} levels", column)
+            raise _too_deep(column)
         self.advance()  # '(' (the tokenizer saw it)
         arguments: list[Node] = []
+        depth = 0
         if self.is_symbol(")"):
             self.advance()
         else:
             while True:
-                arguments.append(self.expression(nesting + 1))
+                argument, argument_depth = self.expression(nesting + 1)
+                arguments.append(argument)
+                depth = max(depth, argument_depth)
                 if self.is_symbol(","):
                     self.advance()
                 elif self.is_symbol(")"):
@@ -534,20 +554,25 @@ class _Parser:
             raise ExpressionError(f"{name}() takes {_arity(fewest, most)}, not {len(arguments)}", column)
         if name == "regex":
             _check_pattern(arguments[1])
-        return FunctionCall(name, tuple(arguments), column)
+        if depth + 1 > MAX_NESTING:
+            raise _too_deep(column)
+        return FunctionCall(name, tuple(arguments), column), depth + 1
 
 
-def _reduce(operands: list[Node], pending: list[tuple[str, int]]) -> None:
+def _reduce(operands: list[_Parsed], pending: list[tuple[str, int]]) -> None:
     """Join the last two operands with the last pending operator, extending a chain of its level."""
     operator, column = pending.pop()
-    right = operands.pop()
-    left = operands.pop()
+    right, right_depth = operands.pop()
+    left, left_depth = operands.pop()
     if isinstance(left, Operation) and _LEVELS[left.operators[0]] == _LEVELS[operator]:
-        operands.append(
-            Operation((*left.operands, right), (*left.operators, operator), (*left.operator_columns, column))
-        )
+        node = Operation((*left.operands, right), (*left.operators, operator), (*left.operator_columns, column))
+        depth = max(left_depth, right_depth + 1)
     else:
-        operands.append(Operation((left, right), (operator,), (column,)))
+        node = Operation((left, right), (operator,), (column,))
+        depth = max(left_depth, right_depth) + 1
+    if depth > MAX_NESTING:
+        raise _too_deep(column)
+    operands.append((node, depth))
 
 
 def _check_pattern(node: Node) -> None:

@@ -30,7 +30,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def bot_settings(server: FakeTelegramServer, database_url: str, web_port: int = 0, **telegram: object) -> Settings:
+def bot_settings(
+    server: FakeTelegramServer, database_url: str, web_port: int = 0, forms: Path = FORMS, **telegram: object
+) -> Settings:
     """Settings for a bot that talks to ``server``; sending limits are lifted unless given."""
     limits: dict[str, object] = {
         "messages_per_second": 10_000.0,
@@ -40,7 +42,7 @@ def bot_settings(server: FakeTelegramServer, database_url: str, web_port: int = 
     limits.update(telegram)
     return Settings(
         database_url=database_url,
-        surveys_directory=FORMS,
+        surveys_directory=forms,
         pseudonym_key=PSEUDONYM_KEY,
         telegram=replace(
             TelegramSettings(token=TOKEN, base_url=server.base_url, base_file_url=server.base_file_url, poll_timeout=1),
@@ -52,9 +54,9 @@ def bot_settings(server: FakeTelegramServer, database_url: str, web_port: int = 
 
 @contextlib.asynccontextmanager
 async def bot_in_process(
-    server: FakeTelegramServer, database_url: str, web_port: int = 0, **telegram: object
+    server: FakeTelegramServer, database_url: str, web_port: int = 0, forms: Path = FORMS, **telegram: object
 ) -> AsyncIterator[RunningBot]:
-    async with running_bot(bot_settings(server, database_url, web_port, **telegram)) as bot:
+    async with running_bot(bot_settings(server, database_url, web_port, forms, **telegram)) as bot:
         yield bot
 
 

@@ -565,19 +565,33 @@ def test_nesting_limit(opening: str, closing: str, levels_each: int, expected: s
     assert caught.value.column == column
 
 
-def test_deepest_and_longest_expressions_evaluate() -> None:
-    # Every level of nesting uses every precedence level: the worst case for recursion.
+def test_the_syntax_tree_is_at_most_50_deep() -> None:
+    # Each level of the call nests 7 nodes: if(), or, and, =, <, +, *.
     text = "${a}"
-    for _ in range(MAX_NESTING // 2):
+    for _ in range(7):
         text = f"if(0 or 1 and 1 = 1 < 1 + 1 * ({text}), 1, 0)"
-    assert len(text) <= MAX_LENGTH
-    expression = parse(text)
+    expression = parse(text)  # 49 deep
     assert evaluate_string(expression, env(a="3")) == "1"
     assert repr(expression) and expression == parse(text) and hash(expression.root)
+    assert parse(f"not({text})").root == FunctionCall("not", (expression.root,))
+    with pytest.raises(ExpressionError, match="nested deeper than 50") as caught:
+        parse(f"1 + 2 * -{text}")
+    assert caught.value.column == 7
+    with pytest.raises(ExpressionError, match="nested deeper than 50") as caught:
+        parse(f"round({text}, 1) = 1")
+    assert caught.value.column == len(f"round({text}, 1) =")
+    with pytest.raises(ExpressionError, match="nested deeper than 50") as caught:
+        parse(f"int(int({text}))")
+    assert caught.value.column == 1
+
+
+def test_long_chains_are_flat() -> None:
     chain = parse("+".join(["1"] * 1000))
     assert evaluate_string(chain, env()) == "1000"
     assert isinstance(chain.root, Operation) and len(chain.root.operands) == 1000
     assert repr(chain) and hash(chain.root) and unparse(chain.root) == " + ".join(["1"] * 1000)
+    assert string_of(" or ".join(["0"] * 300 + ["1"])) == "true"
+    assert string_of("1" + " - 1" * 400) == "-399"
 
 
 def test_huge_numbers_stay_bounded() -> None:

@@ -149,7 +149,7 @@ class Respondent:
             await self.user.send_text(act.value)
         elif act.kind == "press":
             assert isinstance(act.value, str)
-            await self.user.press(_button_data(message, act.value), message.message_id)
+            await self.user.press(button_data(message, act.value), message.message_id)
         else:
             # Like a person: look at the ticks on screen and change only what differs.
             for _ in range(len(message.buttons) + 1):
@@ -160,7 +160,7 @@ class Respondent:
                 await self._wait()
                 self.latencies.append(time.perf_counter() - started)
                 started = time.perf_counter()
-            await self.user.press(_button_data(message, "Done"), message.message_id)
+            await self.user.press(button_data(message, "Done"), message.message_id)
         self.attempts[name] = self.attempts.get(name, 0) + 1
         await self._wait()
         self.latencies.append(time.perf_counter() - started)
@@ -176,9 +176,9 @@ class Respondent:
         elif act.kind == "press":
             assert isinstance(act.value, str)
             self.attempts[name] = self.attempts.get(name, 0) + 1
-            await self.user.press(_button_data(message, act.value), message.message_id)
+            await self.user.press(button_data(message, act.value), message.message_id)
         else:
-            toggle = _tick_to_change(message, act.value) or _button_data(message, "Done")
+            toggle = _tick_to_change(message, act.value) or button_data(message, "Done")
             await self.user.press(toggle, message.message_id)
 
     async def answer_until(self, questions_answered: int | None = None) -> None:
@@ -190,10 +190,11 @@ class Respondent:
             await self.step()
 
 
-def _button_data(message: ChatMessage, label: str) -> str:
+def button_data(message: ChatMessage, label: str) -> str:
     """The callback data of the button whose label is ``label`` (ticks and icons aside)."""
     for row in message.buttons:
-        for text, data in row:
+        for shown, data in row:
+            text = shown.strip("\u200e\u200f")  # direction marks of right-to-left languages
             if data is not None and (text == label or text.endswith(f" {label}") or text.startswith(f"{label} ")):
                 return data
     raise LookupError(f"no button {label!r} in {message.button_texts}")
