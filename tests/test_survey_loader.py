@@ -149,3 +149,73 @@ def test_run_refuses_to_start_on_an_invalid_survey(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"{forms / 'bad.yaml'}:4: question 'a' has no label" in result.stderr
     assert "not starting" in result.stderr
+
+
+HEAD = "id: s\ntitle: T\nquestions:\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "  - {type: integer, name: age, label: Age}\n  - {type: text, name: b, label: B, relevant: '${age} >> 3'}\n",
+            "form.yaml:5: relevant of question 'b': column 9: expected a value, found '>'",
+        ),
+        (
+            "  - {type: text, name: a, label: A, relevant: '${b} = 1'}\n  - {type: text, name: b, label: B}\n",
+            "form.yaml:4: relevant of question 'a': column 1: ${b} refers to a later question",
+        ),
+        (
+            "  - {type: text, name: a, label: A, constraint: '${nope} = 1'}\n",
+            "form.yaml:4: constraint of question 'a': column 1: ${nope} is not a question of this survey",
+        ),
+        (
+            "  - {type: text, name: a, label: A, relevant: 'foo(1)'}\n",
+            "form.yaml:4: relevant of question 'a': column 1:",
+        ),
+        (
+            "  - {type: select_one, name: r, label: R, choices: [{name: n, label: N}]}\n"
+            "  - {type: select_one, name: d, label: D, choice_filter: 'zone = ${r}', choices: [{name: x, label: X, region: n}]}\n",
+            "form.yaml:5: choice_filter of question 'd': 'zone' is not a column of its choices",
+        ),
+        (
+            "  - {type: calculate, name: c, calculate: '${c} + 1'}\n",
+            "form.yaml:4: calculate of question 'c': column 1: ${c} refers to itself",
+        ),
+        (
+            "  - {type: select_one, name: a, label: A, correct: x, choices: [{name: y, label: Y}]}\n",
+            "form.yaml:4: question 'a' has 'correct' or 'explanation', which only quizzes use",
+        ),
+        (
+            "  - type: group\n    name: g\n    relevant: '${later} = 1'\n    questions:\n      - {type: text, name: later, label: L}\n",
+            "form.yaml:6: relevant of group 'g': column 1: ${later} refers to itself",
+        ),
+        (
+            "  - {type: text, name: a, label: A, appearance: carousel}\n",
+            "form.yaml:4: appearance 'carousel' of question 'a' has no chat rendering",
+        ),
+    ],
+)
+def test_expression_and_logic_problems_are_positioned(body: str, expected: str) -> None:
+    problems = problems_of(HEAD + body)
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_declared_languages_must_all_be_translated() -> None:
+    problems = problems_of(
+        "id: s\ntitle: {en: T, fr: T}\nlanguages: [en, fr]\nquestions:\n"
+        "  - {type: text, name: a, label: {en: A, fr: A}}\n  - {type: text, name: b, label: {en: B}}\n"
+    )
+    assert problems == ["form.yaml:6: the label of question 'b' has no text in 'fr'"]
+
+
+def test_groups_flatten_with_their_relevance() -> None:
+    survey = load_survey_text(
+        HEAD + "  - {type: integer, name: age, label: Age}\n"
+        "  - type: group\n    name: adults\n    relevant: '${age} >= 18'\n    questions:\n"
+        '      - {type: text, name: job, label: Job, relevant: "${age} < 70"}\n',
+        "form.yaml",
+    )
+    job = survey.question("job")
+    assert job.groups == ("adults",)
+    assert [e.source for e in job.relevant] == ["${age} >= 18", "${age} < 70"]
