@@ -19,11 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from handlers import router
 from handlers.context import Context
 from handlers.messages import Inbound, Outbound
-from handlers.texts import Texts, is_rtl, rtl, supported_language
+from handlers.texts import Texts, rtl, supported_language
 from storage.database import Database
 from storage.errors import StorageError
 from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
-from storage.repositories import ContactRepository, Repositories
+from storage.repositories import Repositories
 from surveys.model import Survey
 
 log = logging.getLogger(__name__)
@@ -54,20 +54,8 @@ class _ChatLocks:
                 self._locks[key] = (lock, users - 1)
 
 
-class _ContactsNotingLanguage(ContactRepository):
-    """The contact repository, noting a language a handler chose (``/language``) for the replies."""
-
-    chosen_language: str | None = None
-
-    async def set_language(self, contact_id: int, language: str) -> None:
-        await super().set_language(contact_id, language)
-        self.chosen_language = language
-
-
-def laid_out(replies: list[Outbound], language: str) -> list[Outbound]:
-    """The replies in the writing direction of ``language``: right-to-left ones get their marks."""
-    if not is_rtl(language):
-        return replies
+def laid_out(replies: list[Outbound]) -> list[Outbound]:
+    """The replies with right-to-left lines marked as such (Arabic questions, buttons, messages)."""
     return [
         replace(
             reply,
@@ -101,28 +89,26 @@ class Engine:
         """Process one inbound; when this returns, its effects are committed."""
         async with self._chat_locks.hold((inbound.channel, inbound.chat_key)):
             try:
-                replies, language = await self._process(inbound)
+                replies = await self._process(inbound)
             except (StorageError, SQLAlchemyError, OSError) as error:
                 # Nothing was committed, so the user can simply send the answer again.
                 log.error("storage failed while handling an update on %s: %s", inbound.channel, type(error).__name__)
-                replies, language = self._try_again(inbound)
+                replies = self._try_again(inbound)
             except Exception:
                 # A bug: the transaction was rolled back. The traceback, never the inbound (it
                 # holds the user's text), goes to the log.
                 log.exception("error while handling an update on %s", inbound.channel)
-                replies, language = self._try_again(inbound)
-        return laid_out(replies, language)
+                replies = self._try_again(inbound)
+        return laid_out(replies)
 
-    def _try_again(self, inbound: Inbound) -> tuple[list[Outbound], str]:
+    def _try_again(self, inbound: Inbound) -> list[Outbound]:
         texts = Texts(supported_language(inbound.language_hint) or self.default_language)
-        return [Outbound(text=texts("try_again"))], texts.language
+        return [Outbound(text=texts("try_again"))]
 
-    async def _process(self, inbound: Inbound) -> tuple[list[Outbound], str]:
-        """The replies, and the language they are in (the contact's, or the one just chosen)."""
+    async def _process(self, inbound: Inbound) -> list[Outbound]:
         now = inbound.received_at or self.clock()
         async with self.database.transaction() as connection:
             repos = Repositories(connection)
-            repos.contacts = contacts = _ContactsNotingLanguage(connection)
             first_delivery = await repos.updates.claim(inbound.channel, inbound.update_key, now)
             contact = await repos.contacts.touch(
                 inbound.channel, inbound.user_key, inbound.chat_key, supported_language(inbound.language_hint), now
@@ -138,10 +124,8 @@ class Engine:
             )
             if not first_delivery:
                 log.info("redelivered update on %s: repeating the current prompt", inbound.channel)
-                replies = await router.repeat_current(ctx)
-            else:
-                replies = await router.route(ctx)
-        return replies, Texts(contacts.chosen_language or ctx.texts.language).language
+                return await router.repeat_current(ctx)
+            return await router.route(ctx)
 
 
 async def load_pseudonymizer(database: Database, configured_key: str | None) -> Pseudonymizer:

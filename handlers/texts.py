@@ -80,22 +80,21 @@ def is_rtl(language: str | None) -> bool:
     return bool(language) and _base(language or "") in RTL_LANGUAGES
 
 
-def _only_left_to_right(line: str) -> bool:
-    """The line has left-to-right letters and no right-to-left ones (an English survey label)."""
-    classes = {unicodedata.bidirectional(character) for character in line}
-    return "L" in classes and not classes & {"R", "AL"}
+def _has_right_to_left_letters(line: str) -> bool:
+    return any(unicodedata.bidirectional(character) in ("R", "AL") for character in line)
 
 
 def rtl(text: str) -> str:
-    """``text`` laid out right to left: a RIGHT-TO-LEFT MARK starts every line.
+    """``text`` with every line written in a right-to-left script starting with a RIGHT-TO-LEFT MARK.
 
-    Lines written entirely in a left-to-right script (a survey that has no Arabic version shows
-    its English labels) keep their own direction. ``/commands`` are tied to their slash. Applying
+    Telegram takes a paragraph's direction from its first strong character, so "3/12 · <Arabic>"
+    would otherwise be laid out left to right. Lines without right-to-left letters (an English
+    label, a number) keep their own direction. ``/commands`` stay tied to their slash. Applying
     it twice changes nothing.
     """
     lines = []
     for line in text.split("\n"):
-        if _only_left_to_right(line):
+        if not _has_right_to_left_letters(line):
             lines.append(line)
             continue
         body = _COMMAND.sub(LRM + "/", line.lstrip(RLM).replace(LRM + "/", "/"))

@@ -48,7 +48,8 @@ def symbols(text: str) -> list[str]:
 
 
 def rtl_lines(text: str) -> bool:
-    return all(line.startswith(RLM) for line in text.split("\n"))
+    """Every line that has words starts with a RIGHT-TO-LEFT MARK (blank lines need none)."""
+    return all(line.startswith(RLM) for line in text.split("\n") if line.strip())
 
 
 # --- Catalogues -------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ def test_right_to_left_languages() -> None:
     assert Texts("ar").is_rtl and not Texts("pt").is_rtl
 
 
-def test_rtl_marks_every_line_and_is_idempotent() -> None:
+def test_rtl_marks_every_right_to_left_line_and_is_idempotent() -> None:
     text = "3/12 · ما مدى رضاك؟\n✅ تم\n\n/start – عرض الاستبيانات"
     marked = rtl(text)
     assert rtl_lines(marked)
@@ -170,7 +171,7 @@ def test_rtl_leaves_lines_entirely_in_a_left_to_right_script() -> None:
     assert rtl("3/12 · Which best describes you?\n(إجابتك: Media)") == (
         "3/12 · Which best describes you?\n" + RLM + "(إجابتك: Media)"
     )
-    assert rtl("4") == RLM + "4"
+    assert rtl("4") == "4", "a line without right-to-left letters keeps its direction"
 
 
 # --- Conversations through the engine ----------------------------------------------------------
@@ -206,7 +207,7 @@ async def test_language_picker_switches_to_arabic(engine: Engine) -> None:
     replies = await user.say("/language")
     assert replies[0].text == "Choose your language:"
     buttons = {button.label: button.payload for button in replies[0].flat_buttons}
-    assert buttons == {"English ✓": "l:en", "Français": "l:fr", "Português": "l:pt", "العربية": "l:ar"}
+    assert buttons == {"English ✓": "l:en", "Français": "l:fr", "Português": "l:pt", RLM + "العربية": "l:ar"}
 
     replies = await user.press("العربية")
     assert [reply.text for reply in replies] == [RLM + "تم اختيار اللغة: العربية."]
@@ -302,8 +303,9 @@ def test_outbound_layout_for_right_to_left() -> None:
     from handlers.messages import Button
 
     reply = Outbound(text="١/٣ · سؤال", buttons=((Button("تخطي ⏭", "q:1:k"), Button("Media", "q:1:c:0")),))
-    (marked,) = laid_out([reply], "ar")
+    (marked,) = laid_out([reply])
     assert marked.text == RLM + "١/٣ · سؤال"
     assert [button.label for button in marked.flat_buttons] == [RLM + "تخطي ⏭", "Media"]
     assert [button.payload for button in marked.flat_buttons] == ["q:1:k", "q:1:c:0"]
-    assert laid_out([reply], "fr") == [reply]
+    french = Outbound(text="1/3 · Question", buttons=((Button("Passer ⏭", "q:1:k"),),))
+    assert laid_out([french]) == [french]
