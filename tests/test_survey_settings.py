@@ -33,6 +33,14 @@ questions:
     "future.yaml": "id: future\ntitle: Future\nopens: 2026-07-01\nquestions:\n  - {type: text, name: a, label: A}\n",
     "twice.yaml": "id: twice\ntitle: Twice\nmax_responses_per_user: 2\nquestions:\n  - {type: text, name: a, label: A}\n",
     "private.yaml": "id: private\ntitle: Private\naudience: \"${channel} = 'whatsapp'\"\nquestions:\n  - {type: text, name: a, label: A}\n",
+    "limits.yaml": """
+id: limits
+title: Limits
+questions:
+  - {type: select_multiple, name: pick, label: Pick, min_choices: 2, max_choices: 3, choices: [{name: a, label: A}, {name: b, label: B}, {name: c, label: C}, {name: d, label: D}]}
+  - {type: select_one, name: agree, label: Agree, appearance: likert, choices: [{name: '1', label: Disagree}, {name: '2', label: Neutral}, {name: '3', label: Agree}]}
+  - {type: text, name: short, label: Short, max_length: 5}
+""",
     "anon.yaml": "id: anon\ntitle: Anonymous\nanonymous: true\nquestions:\n  - {type: text, name: a, label: A}\n",
 }
 
@@ -115,3 +123,22 @@ async def test_anonymous_survey_stores_answers_without_a_link_to_the_person(sett
             text("SELECT COUNT(*) FROM responses WHERE contact_id IS NOT NULL AND survey_id = 'anon'")
         )
     assert linked == 0
+
+
+async def test_choice_counts_likert_rows_and_text_length(settings_engine: Engine) -> None:
+    user = EngineUser(settings_engine, "s7")
+    await user.say("/survey limits")
+    await user.press("A")
+    replies = await user.press("Done")
+    assert replies[0].text == "Please tick at least 2 answers."
+    replies = await user.say("1, 2, 3, 4")
+    assert replies[0].text == "Please tick at most 3 answers."
+    replies = await user.say("1, 2")
+    likert = replies[-1]
+    assert [len(row) for row in likert.buttons] == [3], "a likert scale is one row of buttons"
+    await user.press("Neutral")
+    replies = await user.say("too long")
+    assert replies[0].text == "Please keep the answer under 5 characters."
+    await user.say("ok")
+    (row,) = await rows(settings_engine, "limits")
+    assert (row["pick"], row["agree"], row["short"], row["complete"]) == ("a b", "2", "ok", "true")
