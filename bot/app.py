@@ -18,7 +18,8 @@ from bot.telegram_channel import TelegramChannel
 from bot.webchat import add_webchat_routes
 from storage.database import Database
 from storage.repositories import Repositories
-from surveys.loader import load_survey_directory
+from handlers.context import Community
+from surveys.loader import load_survey_directory, load_survey_file
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,14 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
     Raises :class:`surveys.errors.SurveyFileError` before anything starts if a survey is invalid.
     """
     surveys = load_survey_directory(settings.surveys_directory)
+    community = community_of(settings)
     database = Database(settings.database_url)
     try:
         await database.migrate()
         pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
-        engine = Engine(database, surveys, pseudonymizer, default_language=settings.default_language)
+        engine = Engine(
+            database, surveys, pseudonymizer, default_language=settings.default_language, community=community
+        )
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/healthz", _healthz)
         add_webchat_routes(app, engine)
@@ -99,6 +103,15 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             await runner.cleanup()
     finally:
         await database.dispose()
+
+
+def community_of(settings: Settings) -> Community:
+    """The register settings, with the onboarding conversation loaded (and checked) if configured."""
+    register = settings.register
+    onboarding = load_survey_file(register.onboarding) if register.onboarding is not None else None
+    return Community(
+        user_groups=register.user_groups, topics=register.topics, admins=settings.admins, onboarding=onboarding
+    )
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

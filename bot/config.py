@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -53,6 +55,23 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class RegisterSettings:
+    """The user register: who the office's users are and what they can follow."""
+
+    onboarding: Path | None = None  # survey-format file; None switches onboarding off
+    user_groups: tuple[str, ...] = DEFAULT_USER_GROUPS
+    topics: tuple[str, ...] = DEFAULT_TOPICS
+
+
+@dataclass(frozen=True)
+class BroadcastSettings:
+    # Telegram allows about 30 messages a second (1000 with paid broadcasts); stay below it.
+    messages_per_second: float = 25.0
+    chat_messages_per_second: float = 1.0
+    concurrency: int = 8
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     surveys_directory: Path = Path("forms")
@@ -61,6 +80,10 @@ class Settings:
     log_level: str = "INFO"
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    register: RegisterSettings = field(default_factory=RegisterSettings)
+    broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    #: (channel, user id) pairs allowed to use admin commands such as /broadcast.
+    admins: frozenset[tuple[str, str]] = frozenset()
     source: str = "<defaults>"
 
 
@@ -131,7 +154,12 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         if loaded is not None and not isinstance(loaded, Mapping):
             raise ConfigError(f"{source}:1: the configuration must be a mapping")
         raw = loaded or {}
-    _check_keys(raw, {"database", "surveys", "bot", "privacy", "logging", "telegram", "web"}, "the file", source)
+    _check_keys(
+        raw,
+        {"database", "surveys", "bot", "privacy", "logging", "telegram", "web", "register", "broadcast", "admins"},
+        "the file",
+        source,
+    )
     database = _section(raw, "database", source)
     surveys = _section(raw, "surveys", source)
     bot = _section(raw, "bot", source)
@@ -201,6 +229,20 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
                 f"{source}: telegram.webhook.secret_token is required in webhook mode: 1-256 of A-Z a-z 0-9 _ -"
             )
 
+    register = _register(_section(raw, "register", source), base_dir, source)
+    broadcast_section = _section(raw, "broadcast", source)
+    _check_keys(broadcast_section, {"messages_per_second", "chat_messages_per_second", "concurrency"}, "broadcast", source)
+    broadcast = BroadcastSettings(
+        messages_per_second=_float(broadcast_section.get("messages_per_second", 25.0), "broadcast.messages_per_second", source),
+        chat_messages_per_second=_float(
+            broadcast_section.get("chat_messages_per_second", 1.0), "broadcast.chat_messages_per_second", source
+        ),
+        concurrency=_int(broadcast_section.get("concurrency", 8), "broadcast.concurrency", source),
+    )
+    if broadcast.messages_per_second > 1000:
+        raise ConfigError(f"{source}: broadcast.messages_per_second cannot exceed Telegram's paid-broadcast rate of 1000")
+    admins = _admins(_section(raw, "admins", source), env, source)
+
     pseudonym_key = _empty_to_none(env.get("BARAZA_PSEUDONYM_KEY") or privacy.get("pseudonym_key"))
     if pseudonym_key is not None and len(pseudonym_key) < 16:
         raise ConfigError(f"{source}: privacy.pseudonym_key must be at least 16 characters")
@@ -215,5 +257,43 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             host=str(env.get("BARAZA_WEB_HOST") or web.get("host") or "127.0.0.1"),
             port=_int(env.get("BARAZA_WEB_PORT") or web.get("port") or 8080, "web.port", source),
         ),
+        register=register,
+        broadcast=broadcast,
+        admins=admins,
         source=source,
     )
+
+
+def _names(value: Any, what: str, source: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,39}", v) for v in value):
+        raise ConfigError(f"{source}: {what} must be a list of names such as [prices, labour] (lowercase, digits, _)")
+    return tuple(value)
+
+
+def _register(section: Mapping[str, Any], base_dir: Path, source: str) -> RegisterSettings:
+    _check_keys(section, {"onboarding", "user_groups", "topics"}, "register", source)
+    onboarding = _empty_to_none(section.get("onboarding"))
+    path = None
+    if onboarding is not None:
+        path = Path(onboarding) if Path(onboarding).is_absolute() else base_dir / onboarding
+    return RegisterSettings(
+        onboarding=path,
+        user_groups=_names(section["user_groups"], "register.user_groups", source) if "user_groups" in section else DEFAULT_USER_GROUPS,
+        topics=_names(section["topics"], "register.topics", source) if "topics" in section else DEFAULT_TOPICS,
+    )
+
+
+def _admins(section: Mapping[str, Any], env: Mapping[str, str], source: str) -> frozenset[tuple[str, str]]:
+    """``admins: {telegram: [12345]}`` plus ``BARAZA_ADMINS=telegram:12345,web:...``."""
+    pairs: set[tuple[str, str]] = set()
+    for channel, ids in section.items():
+        if not isinstance(ids, list):
+            raise ConfigError(f"{source}: admins.{channel} must be a list of user ids")
+        pairs.update((str(channel), str(user_id)) for user_id in ids)
+    for item in (env.get("BARAZA_ADMINS") or "").split(","):
+        if item.strip():
+            channel, _, user_id = item.strip().partition(":")
+            if not user_id:
+                raise ConfigError(f"BARAZA_ADMINS: '{item}' must be channel:user_id, e.g. telegram:123456")
+            pairs.add((channel, user_id))
+    return frozenset(pairs)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from handlers import router
-from handlers.context import Context
+from handlers.context import Community, Context
 from handlers.messages import Inbound, Outbound
 from handlers.texts import Texts, rtl, supported_language
 from storage.database import Database
@@ -77,12 +77,14 @@ class Engine:
         *,
         default_language: str = "en",
         clock: Callable[[], datetime] = utc_now,
+        community: Community | None = None,
     ) -> None:
         self.database = database
         self.surveys = surveys
         self.pseudonymizer = pseudonymizer
         self.default_language = default_language
         self.clock = clock
+        self.community = community or Community()
         self._chat_locks = _ChatLocks()
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
@@ -121,6 +123,7 @@ class Engine:
                 pseudonymize=self.pseudonymizer,
                 now=now,
                 texts=Texts(contact.language or self.default_language),
+                community=self.community,
             )
             if not first_delivery:
                 log.info("redelivered update on %s: repeating the current prompt", inbound.channel)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from handlers.messages import Inbound
@@ -13,6 +13,31 @@ from storage.records import Contact
 from storage.repositories import Repositories
 from surveys.expressions import Environment, Expression, ExpressionError, evaluate_bool
 from surveys.model import Survey
+
+
+DEFAULT_USER_GROUPS = (
+    "policymaker", "parliamentarian", "political_organisation", "media", "academic", "researcher",
+    "international_organisation", "civil_society", "citizen", "private_sector",
+)  # fmt: skip
+DEFAULT_TOPICS = ("prices", "labour", "population", "national_accounts", "agriculture", "health")
+
+
+@dataclass(frozen=True)
+class Community:
+    """How this office organises its users (from ``config.yaml``), as the handlers need it.
+
+    ``onboarding`` is the survey-format definition of the onboarding conversation (privacy
+    notice and consent first), or None when onboarding is switched off. ``admins`` are
+    ``(channel, user key)`` pairs allowed to broadcast.
+    """
+
+    user_groups: tuple[str, ...] = DEFAULT_USER_GROUPS
+    topics: tuple[str, ...] = DEFAULT_TOPICS
+    admins: frozenset[tuple[str, str]] = frozenset()
+    onboarding: Survey | None = None
+
+    def is_admin(self, channel: str, user_key: str) -> bool:
+        return (channel, user_key) in self.admins
 
 
 @dataclass(frozen=True)
@@ -30,6 +55,7 @@ class Context:
     pseudonymize: Pseudonymizer
     now: datetime
     texts: Texts
+    community: Community = field(default_factory=Community)
 
     @property
     def language(self) -> str:
