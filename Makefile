@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench clean system-deps
+.PHONY: run test check lint typecheck bench bench-broadcast clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ check: lint typecheck test
 ## Simulated users answering the shipped survey through the fake Bot API; prints answers/s and latency.
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench.survey_load
+
+## A broadcast to 100,000 contacts through the fake Bot API: unlimited (with a kill -9), 1000/s, 30/s.
+bench-broadcast: $(TEST_STAMP)
+	$(BIN)/python -m bench.broadcast_load
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

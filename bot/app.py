@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from bot.config import Settings
+from bot.dispatcher import Dispatcher
 from bot.engine import Engine, load_pseudonymizer
-from bot.telegram_channel import TelegramChannel
+from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
+from handlers.context import Community
 from storage.database import Database
 from storage.repositories import Repositories
-from handlers.context import Community
 from surveys.loader import load_survey_directory, load_survey_file
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class RunningBot:
     web_runner: web.AppRunner
     web_port: int
     telegram: TelegramChannel | None
+    #: Sends broadcasts; None without a channel that can push messages (no Telegram token).
+    dispatcher: Dispatcher | None = None
 
 
 # Channels redeliver an update for a day at most; a week of processed ids is plenty.
@@ -88,12 +91,17 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         port = _bound_port(runner, settings.web.port)
         log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
         pruning = asyncio.create_task(_prune_processed_updates(database))
+        dispatcher: Dispatcher | None = None
         try:
             if telegram is not None:
                 await telegram.start()
+                dispatcher = broadcast_dispatcher(settings, database, telegram)
+                await dispatcher.start()
             try:
-                yield RunningBot(settings, database, engine, runner, port, telegram)
+                yield RunningBot(settings, database, engine, runner, port, telegram, dispatcher)
             finally:
+                if dispatcher is not None:
+                    await dispatcher.stop()
                 if telegram is not None:
                     await telegram.stop()
         finally:
@@ -103,6 +111,19 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             await runner.cleanup()
     finally:
         await database.dispose()
+
+
+def broadcast_dispatcher(settings: Settings, database: Database, telegram: TelegramChannel) -> Dispatcher:
+    """The dispatcher of broadcasts, sending through the Telegram bot at ``settings.broadcast``'s rate.
+
+    Broadcasts only reach people who consented, which needs the register's onboarding
+    (``register.onboarding``): without it nobody has consented and broadcasts reach nobody.
+    """
+    if settings.register.onboarding is None:
+        log.warning("register.onboarding is not set: nobody can give consent, so broadcasts reach nobody")
+    paid = settings.broadcast.messages_per_second > FREE_BROADCAST_RATE
+    sender = TelegramSender(telegram.bot, paid_broadcast=paid)
+    return Dispatcher(database, [sender], settings.broadcast)
 
 
 def community_of(settings: Settings) -> Community:

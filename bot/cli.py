@@ -1,4 +1,4 @@
-"""The ``baraza`` command: ``run``, ``export``, ``survey check`` and ``db upgrade``."""
+"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``survey check`` and ``db upgrade``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("survey_id")
     export.add_argument("--format", choices=["csv"], default="csv")
     export.add_argument("--output", type=Path, required=True, help="file to write ('-' for standard output)")
+    contacts = commands.add_parser("contacts", help="the contacts register")
+    contacts_commands = contacts.add_subparsers(dest="contacts_command", required=True)
+    contacts_export = contacts_commands.add_parser(
+        "export", help="export the consenting contacts, with pseudonyms instead of platform ids"
+    )
+    contacts_export.add_argument("--format", choices=["csv"], default="csv")
+    contacts_export.add_argument("--output", type=Path, required=True, help="file to write ('-' for standard output)")
     survey = commands.add_parser("survey", help="work with survey files")
     survey_commands = survey.add_subparsers(dest="survey_command", required=True)
     check = survey_commands.add_parser("check", help="check survey files; problems are printed as FILE:LINE: message")
@@ -36,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--drop-unsupported", action="store_true", help="leave out questions a chat cannot ask (geopoint, photo, ...)"
     )
+    from bot.broadcast_cli import add_commands as add_broadcast_commands
+
+    add_broadcast_commands(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -87,6 +97,27 @@ async def _export(settings: Settings, survey_id: str, output: Path) -> int:
     return 0
 
 
+async def _export_contacts(settings: Settings, output: Path) -> int:
+    from bot.engine import load_pseudonymizer
+    from storage.contacts_export import export_contacts_csv
+
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+        pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
+        if str(output) == "-":
+            count = await export_contacts_csv(database, pseudonymizer, sys.stdout)
+        else:
+            temporary = output.with_name(output.name + ".part")
+            with temporary.open("w", encoding="utf-8", newline="") as out:
+                count = await export_contacts_csv(database, pseudonymizer, out)
+            temporary.replace(output)
+    finally:
+        await database.dispose()
+    print(f"exported {count} consenting contact(s) to {output}", file=sys.stderr)
+    return 0
+
+
 async def _upgrade(settings: Settings) -> int:
     database = Database(settings.database_url)
     try:
@@ -121,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if arguments.command == "export":
             return asyncio.run(_export(settings, arguments.survey_id, arguments.output))
+        if arguments.command == "contacts":
+            return asyncio.run(_export_contacts(settings, arguments.output))
+        if arguments.command == "broadcast":
+            from bot.broadcast_cli import run as broadcast
+
+            return broadcast(settings, arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
     except SurveyFileError as error:

@@ -4,6 +4,10 @@ Updates become :class:`~handlers.messages.Inbound` values; the core's
 :class:`~handlers.messages.Outbound` replies become sendMessage / editMessageText / sendPhoto /
 sendDocument calls within Telegram's limits. Long polling by default; in webhook mode the
 aiohttp server of :mod:`bot.app` receives the updates and checks the secret token.
+
+:class:`TelegramSender` sends broadcast messages for :mod:`bot.dispatcher` through the same bot,
+and tells the dispatcher what Telegram's errors mean for the message (blocked, refused, certainly
+not sent, or perhaps sent).
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ from dataclasses import replace
 from datetime import UTC, timedelta
 from typing import Any
 
+import httpx
 from aiohttp import web
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, RetryAfter, TelegramError
-from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, BaseRateLimiter, ContextTypes, ExtBot, TypeHandler
 from telegram.ext._utils.types import RLARGS
 
 from bot.config import TelegramSettings
+from bot.dispatcher import MaybeSent, NotSent, RecipientBlocked, Rejected
 from bot.ratelimit import SendRateLimiter
 from handlers.messages import Inbound, MessageProcessor, Outbound
 from handlers.router import COMMAND_DESCRIPTIONS
@@ -43,14 +49,24 @@ UNTHROTTLED = {
     "close",
     "logOut",
 }
+#: ``rate_limit_args`` of broadcast sends: the dispatcher has already paced them.
+BROADCAST = 1
+#: Above Telegram's free rate of about 30 messages a second, broadcasts are paid broadcasts.
+FREE_BROADCAST_RATE = 30.0
 
 
 class TelegramRateLimiter(BaseRateLimiter[int]):
-    """Keeps sends under Telegram's limits and retries a 429 after its ``retry_after``."""
+    """Keeps sends under Telegram's limits and retries a 429 after its ``retry_after``.
+
+    A 429 pauses every throttled call, not just the one that got it: flood control applies to
+    the whole bot. Broadcast sends (``rate_limit_args=BROADCAST``) are paced by the dispatcher's
+    own limiter and only go through the 429 handling here.
+    """
 
     def __init__(self, limiter: SendRateLimiter, max_retries: int) -> None:
         self.limiter = limiter
         self.max_retries = max_retries
+        self._resume_at = 0.0
 
     async def initialize(self) -> None:
         return None
@@ -68,9 +84,14 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         rate_limit_args: RLARGS | None,
     ) -> Any:
         chat = data.get("chat_id")
+        loop = asyncio.get_running_loop()
         for attempt in range(self.max_retries + 1):
             if endpoint not in UNTHROTTLED:
-                await self.limiter.acquire(None if chat is None else str(chat))
+                paused = self._resume_at - loop.time()
+                if paused > 0:
+                    await asyncio.sleep(paused)
+                if rate_limit_args != BROADCAST:
+                    await self.limiter.acquire(None if chat is None else str(chat))
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
@@ -79,7 +100,7 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
                 delay = error.retry_after
                 seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
                 log.warning("Telegram asked to slow down (%s): retrying in %.1f s", endpoint, seconds)
-                await asyncio.sleep(seconds + 0.1)
+                self._resume_at = max(self._resume_at, loop.time() + seconds + 0.1)
         raise AssertionError("unreachable")
 
 
@@ -102,7 +123,12 @@ def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
         return None
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(button.label, callback_data=button.payload) for button in row]
+            [
+                InlineKeyboardButton(button.label, url=button.url)
+                if button.url is not None
+                else InlineKeyboardButton(button.label, callback_data=button.payload)
+                for button in row
+            ]
             for row in outbound.buttons
         ]
     )
@@ -268,3 +294,90 @@ class TelegramChannel:
         # Never log the update itself: it holds user ids and message texts.
         error = context.error
         log.error("error while handling a Telegram update: %s: %s", type(error).__name__, error, exc_info=error)
+
+
+# Connection failures after which the request certainly did not reach Telegram.
+_NOT_SENT_CAUSES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)
+
+
+class TelegramSender:
+    """The dispatcher's :class:`~bot.dispatcher.Sender` for Telegram: one message per recipient.
+
+    Notices are plain text (no parse mode), so no text can break Telegram's formatting. A picture
+    or document is uploaded once per broadcast and then sent by its Telegram file id.
+    """
+
+    channel = CHANNEL
+
+    def __init__(self, bot: Bot, *, paid_broadcast: bool = False, read_timeout: float = 20.0) -> None:
+        self.bot = bot
+        self.paid_broadcast = paid_broadcast
+        self.read_timeout = read_timeout
+        self._file_ids: dict[tuple[str, str], str] = {}
+        self._uploads: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def send(self, chat_key: str, message: Outbound, *, cache_key: str) -> str:
+        try:
+            sent = await self._send(int(chat_key), message, cache_key)
+        except Forbidden as error:  # "bot was blocked by the user", "user is deactivated"
+            raise RecipientBlocked(str(error)) from error
+        except RetryAfter as error:  # still rate limited after the rate limiter's retries
+            delay = error.retry_after
+            raise NotSent(
+                str(error), delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+            ) from error
+        except NetworkError as error:  # TimedOut included
+            cause = error.__cause__
+            if isinstance(cause, _NOT_SENT_CAUSES) or (cause is None and not isinstance(error, TimedOut)):
+                # No connection, or Telegram answered with a server error (5xx): nothing was sent.
+                raise NotSent(str(error)) from error
+            raise MaybeSent(str(error)) from error
+        except TelegramError as error:  # BadRequest ("chat not found"), ChatMigrated, InvalidToken...
+            raise Rejected(str(error)) from error
+        return str(sent.message_id)
+
+    def _extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"read_timeout": self.read_timeout}
+        if self.paid_broadcast:
+            extra["allow_paid_broadcast"] = True
+        if isinstance(self.bot, ExtBot):
+            extra["rate_limit_args"] = BROADCAST
+        return extra
+
+    async def _send(self, chat_id: int, message: Outbound, cache_key: str) -> Message:
+        markup = keyboard(message)
+        attachment = message.attachment
+        if attachment is None:
+            return await self.bot.send_message(chat_id, message.text[:MAX_TEXT], reply_markup=markup, **self._extra())
+        caption = message.text[:1024] or None
+        key = (cache_key, attachment.filename)
+        file_id = self._file_ids.get(key)
+        if file_id is None:
+            async with self._uploads.setdefault(key, asyncio.Lock()):
+                file_id = self._file_ids.get(key)
+                if file_id is None:
+                    sent = await self._send_file(
+                        chat_id, attachment.kind, attachment.content, attachment.filename, caption, markup
+                    )
+                    found = sent.photo[-1].file_id if sent.photo else sent.document.file_id if sent.document else None
+                    if found is not None:
+                        self._file_ids[key] = found
+                    return sent
+        return await self._send_file(chat_id, attachment.kind, file_id, None, caption, markup)
+
+    async def _send_file(
+        self,
+        chat_id: int,
+        kind: str,
+        content: bytes | str,
+        filename: str | None,
+        caption: str | None,
+        markup: InlineKeyboardMarkup | None,
+    ) -> Message:
+        if kind == "image":
+            return await self.bot.send_photo(
+                chat_id, content, caption=caption, reply_markup=markup, filename=filename, **self._extra()
+            )
+        return await self.bot.send_document(
+            chat_id, content, caption=caption, reply_markup=markup, filename=filename, **self._extra()
+        )

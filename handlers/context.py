@@ -11,9 +11,9 @@ from handlers.texts import Texts
 from storage.pseudonyms import Pseudonymizer
 from storage.records import Contact
 from storage.repositories import Repositories
+from surveys.errors import SurveyFileError
 from surveys.expressions import Environment, Expression, ExpressionError, evaluate_bool
 from surveys.model import Survey
-
 
 DEFAULT_USER_GROUPS = (
     "policymaker", "parliamentarian", "political_organisation", "media", "academic", "researcher",
@@ -35,6 +35,15 @@ class Community:
     topics: tuple[str, ...] = DEFAULT_TOPICS
     admins: frozenset[tuple[str, str]] = frozenset()
     onboarding: Survey | None = None
+
+    def __post_init__(self) -> None:
+        if self.onboarding is not None:
+            # A broken onboarding file could store data without consent: refuse it at start.
+            from handlers.onboarding import onboarding_problems
+
+            problems = onboarding_problems(self.onboarding, self.user_groups, self.topics)
+            if problems:
+                raise SurveyFileError(problems)
 
     def is_admin(self, channel: str, user_key: str) -> bool:
         return (channel, user_key) in self.admins

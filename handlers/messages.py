@@ -33,10 +33,15 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Button:
-    """A choice the user can press; ``payload`` comes back as :attr:`Inbound.payload`."""
+    """A choice the user can press; ``payload`` comes back as :attr:`Inbound.payload`.
+
+    With ``url`` the button opens that address instead (release notices: "Open release"); the
+    press never reaches the bot and ``payload`` is unused.
+    """
 
     label: str
     payload: str
+    url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from handlers import language, payloads, start, survey
+from handlers import broadcast, language, payloads, privacy, profile, start, survey
 from handlers.context import Context
 from handlers.messages import RESUME_PAYLOAD, Outbound
 
@@ -22,6 +22,11 @@ COMMANDS: Mapping[str, CommandHandler] = {
     "back": start.back,
     "skip": start.skip,
     "language": language.language_command,
+    "profile": profile.profile_command,
+    "subscribe": profile.subscribe,
+    "unsubscribe": profile.unsubscribe,
+    "stop": privacy.stop,
+    "delete_my_data": privacy.delete_command,
 }
 
 #: Shown in the Telegram command menu.
@@ -32,6 +37,11 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "skip": "Skip an optional question",
     "cancel": "Stop the current survey",
     "language": "Choose your language",
+    "profile": "See or change your profile",
+    "subscribe": "Choose the topics you follow",
+    "unsubscribe": "Stop following topics",
+    "stop": "Stop all our news and invitations",
+    "delete_my_data": "Delete everything we keep about you",
     "help": "What this bot can do",
 }
 
@@ -54,14 +64,18 @@ async def route(ctx: Context) -> list[Outbound]:
     command = split_command(text)
     if command is not None:
         name, argument = command
-        handler = COMMANDS.get(name)
+        handler = broadcast.admin_command(ctx, name) or COMMANDS.get(name)
         if handler is None:
             return [Outbound(text=ctx.texts("unknown_command", command=f"/{name[:32]}"))]
         return await handler(ctx, argument)
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if conversation is not None and conversation.flow == survey.FLOW:
         return await survey.on_text(ctx, conversation, text)
-    return [Outbound(text=ctx.texts("not_understood"))]
+    if conversation is not None and conversation.flow in profile.FLOWS:
+        return await profile.on_text(ctx, conversation, text)
+    if conversation is not None and conversation.flow == broadcast.FLOW:
+        return await broadcast.on_text(ctx, conversation, text)
+    return await broadcast.reply_to_notice(ctx, text) or [Outbound(text=ctx.texts("not_understood"))]
 
 
 async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
@@ -72,9 +86,17 @@ async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
         return await start.open_survey(ctx, parsed.survey_id)
     if language.is_language_payload(payload):
         return await language.on_press(ctx, payload)
+    if profile.is_register_payload(payload):
+        return await profile.on_press(ctx, payload)
+    if privacy.is_privacy_payload(payload):
+        return await privacy.on_press(ctx, payload)
+    if broadcast.is_payload(payload):
+        return await broadcast.on_press(ctx, payload)
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if isinstance(parsed, payloads.PromptPress) and conversation is not None and conversation.flow == survey.FLOW:
         return await survey.on_press(ctx, conversation, parsed)
+    if isinstance(parsed, payloads.PromptPress) and conversation is not None and conversation.flow in profile.FLOWS:
+        return await profile.on_prompt_press(ctx, conversation, parsed)
     return [Outbound(text=ctx.texts("stale_button"))]
 
 
@@ -87,4 +109,6 @@ async def repeat_current(ctx: Context) -> list[Outbound]:
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if conversation is not None and conversation.flow == survey.FLOW:
         return await survey.current_prompt(ctx, conversation)
+    if conversation is not None and conversation.flow in profile.FLOWS:
+        return await profile.current_prompt(ctx, conversation)
     return [Outbound(text=ctx.texts("greeting")), start.survey_list(ctx)]

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from handlers import payloads, survey
+from handlers import onboarding, payloads, privacy, profile, survey
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 
 
 async def start(ctx: Context, argument: str) -> list[Outbound]:
-    """``/start``: greet and list open surveys; ``/start <survey id>`` (a deep link) opens one."""
+    """``/start``: greet and list open surveys; ``/start <survey id>`` (a deep link) opens one.
+
+    It also turns messages back on after ``/stop`` (and says so), and with a register, a
+    contact never asked for consent gets the privacy notice and onboarding first.
+    """
+    resumed = await privacy.messages_back_on(ctx)
     if argument:
-        return await open_survey(ctx, argument)
+        return resumed + await open_survey(ctx, argument)
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
-    if conversation is not None and conversation.flow == survey.FLOW:
-        return await resume(ctx)
-    return [Outbound(text=ctx.texts("greeting")), survey_list(ctx)]
+    if conversation is not None and conversation.flow in (survey.FLOW, *profile.FLOWS):
+        return resumed + await resume(ctx)
+    if onboarding.pending(ctx):
+        return resumed + await onboarding.begin(ctx)
+    return [*resumed, Outbound(text=ctx.texts("greeting")), survey_list(ctx)]
 
 
 def survey_list(ctx: Context) -> Outbound:
@@ -38,13 +45,20 @@ async def open_survey(ctx: Context, survey_id: str) -> list[Outbound]:
     definition = ctx.surveys.get(survey_id.strip())
     if definition is None:
         return [Outbound(text=ctx.texts("unknown_survey", survey=survey_id.strip()[:40]))]
+    refused = await onboarding.consent_gate(ctx, definition)
+    if refused is not None:
+        return refused
     return await survey.begin(ctx, definition)
 
 
 async def resume(ctx: Context) -> list[Outbound]:
     """Show the user where they are: their current question, or the greeting."""
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if conversation is not None and conversation.flow in profile.FLOWS:
+        return await profile.current_prompt(ctx, conversation)
     if conversation is None or conversation.flow != survey.FLOW:
+        if onboarding.pending(ctx):
+            return await onboarding.begin(ctx)
         return [Outbound(text=ctx.texts("greeting")), survey_list(ctx)]
     definition = ctx.surveys.get(conversation.survey_id or "")
     header = [Outbound(text=ctx.texts("in_survey", title=survey.survey_title(ctx, definition)))] if definition else []
@@ -59,11 +73,15 @@ async def cancel(ctx: Context, _argument: str) -> list[Outbound]:
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if conversation is None:
         return [Outbound(text=ctx.texts("nothing_to_cancel"))]
+    if conversation.flow in profile.FLOWS:
+        return await profile.cancel(ctx, conversation)
     return await survey.cancel(ctx, conversation)
 
 
 async def back(ctx: Context, _argument: str) -> list[Outbound]:
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if conversation is not None and conversation.flow in profile.FLOWS:
+        return await profile.back(ctx, conversation)
     if conversation is None or conversation.flow != survey.FLOW:
         return [Outbound(text=ctx.texts("not_in_survey"))]
     return await survey.back(ctx, conversation)
@@ -71,6 +89,8 @@ async def back(ctx: Context, _argument: str) -> list[Outbound]:
 
 async def skip(ctx: Context, _argument: str) -> list[Outbound]:
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if conversation is not None and conversation.flow in profile.FLOWS:
+        return await profile.skip(ctx, conversation)
     if conversation is None or conversation.flow != survey.FLOW:
         return [Outbound(text=ctx.texts("not_in_survey"))]
     return await survey.skip(ctx, conversation)

@@ -8,14 +8,35 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Contact:
+    """One person on one channel, with their entry in the register.
+
+    ``user_group``, ``region`` and ``organisation`` are filled by onboarding and ``/profile``,
+    only after consent (``consent_at``); ``declined_at`` is when the person said no.
+    ``opted_out_at`` is set by ``/stop`` (no messages the person did not ask for).
+    """
+
     id: int
     channel: str
     user_key: str
     chat_key: str
     language: str | None
-    # Filled by onboarding (user register); empty until then.
     user_group: str | None = None
     region: str | None = None
+    organisation: str | None = None
+    consent_at: datetime | None = None
+    declined_at: datetime | None = None
+    opted_out_at: datetime | None = None
+    blocked_at: datetime | None = None
+    first_seen_at: datetime | None = None
+
+    @property
+    def has_consented(self) -> bool:
+        return self.consent_at is not None
+
+    @property
+    def has_answered_consent(self) -> bool:
+        """Whether the person said yes or no to the privacy notice."""
+        return self.consent_at is not None or self.declined_at is not None
 
 
 @dataclass(frozen=True)
@@ -45,3 +66,14 @@ class ResponseSummary:
     @property
     def complete(self) -> bool:
         return self.completed_at is not None
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What ``/delete_my_data`` removed: rows deleted, and responses made anonymous."""
+
+    subscriptions: int
+    feedback: int
+    participations: int
+    responses_anonymised: int
+    deliveries_unlinked: int

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,12 +21,15 @@ from storage.models import (
     AnswerRow,
     ContactRow,
     ConversationRow,
+    DeliveryRow,
+    FeedbackRow,
     InstanceSettingRow,
     ParticipationRow,
     ProcessedUpdateRow,
     ResponseRow,
+    SubscriptionRow,
 )
-from storage.records import Contact, Conversation, ResponseSummary
+from storage.records import Contact, Conversation, Erasure, ResponseSummary
 
 contacts = cast(Table, ContactRow.__table__)
 conversations = cast(Table, ConversationRow.__table__)
@@ -35,6 +38,9 @@ answers = cast(Table, AnswerRow.__table__)
 processed_updates = cast(Table, ProcessedUpdateRow.__table__)
 instance_settings = cast(Table, InstanceSettingRow.__table__)
 participations = cast(Table, ParticipationRow.__table__)
+subscriptions = cast(Table, SubscriptionRow.__table__)
+feedback = cast(Table, FeedbackRow.__table__)
+deliveries = cast(Table, DeliveryRow.__table__)
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -73,12 +79,51 @@ class UpdateLog:
         return int(result.rowcount)
 
 
+#: The register fields a person fills in (onboarding, /profile), with their column widths.
+REGISTER_FIELDS = {"user_group": 40, "region": 80, "organisation": 200}
+_CONTACT_COLUMNS = (
+    contacts.c.id,
+    contacts.c.language,
+    contacts.c.user_group,
+    contacts.c.region,
+    contacts.c.organisation,
+    contacts.c.consent_at,
+    contacts.c.declined_at,
+    contacts.c.opted_out_at,
+    contacts.c.blocked_at,
+    contacts.c.first_seen_at,
+)
+
+
 class ContactRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
+    @staticmethod
+    def _contact(row: Any, channel: str, user_key: str, chat_key: str) -> Contact:
+        return Contact(
+            id=row.id,
+            channel=channel,
+            user_key=user_key,
+            chat_key=chat_key,
+            language=row.language,
+            user_group=row.user_group,
+            region=row.region,
+            organisation=row.organisation,
+            consent_at=utc(row.consent_at),
+            declined_at=utc(row.declined_at),
+            opted_out_at=utc(row.opted_out_at),
+            blocked_at=utc(row.blocked_at),
+            first_seen_at=utc(row.first_seen_at),
+        )
+
     async def touch(self, channel: str, user_key: str, chat_key: str, language: str | None, now: datetime) -> Contact:
-        """The contact for this user, created on first contact; records that they were seen."""
+        """The contact for this user, created on first contact; records that they were seen.
+
+        A new contact holds only what is needed to hold the conversation: channel, platform
+        ids, the platform's language hint and when it was seen. The register fields stay
+        empty until the person consents.
+        """
         statement = (
             _insert(self.connection, contacts)
             .values(
@@ -89,16 +134,131 @@ class ContactRepository:
                 first_seen_at=now,
                 last_seen_at=now,
             )
+            # A person who writes has not blocked the bot (any more): they can be reached again.
             .on_conflict_do_update(
-                index_elements=["channel", "user_key"], set_={"last_seen_at": now, "chat_key": chat_key}
+                index_elements=["channel", "user_key"],
+                set_={"last_seen_at": now, "chat_key": chat_key, "blocked_at": None},
             )
-            .returning(contacts.c.id, contacts.c.language)
+            .returning(*_CONTACT_COLUMNS)
         )
-        contact_id, stored_language = (await self.connection.execute(statement)).one()
-        return Contact(id=contact_id, channel=channel, user_key=user_key, chat_key=chat_key, language=stored_language)
+        row = (await self.connection.execute(statement)).one()
+        return self._contact(row, channel, user_key, chat_key)
+
+    async def get(self, contact_id: int) -> Contact | None:
+        row = (
+            await self.connection.execute(
+                select(*_CONTACT_COLUMNS, contacts.c.channel, contacts.c.user_key, contacts.c.chat_key).where(
+                    contacts.c.id == contact_id
+                )
+            )
+        ).one_or_none()
+        return None if row is None else self._contact(row, row.channel, row.user_key, row.chat_key)
 
     async def set_language(self, contact_id: int, language: str) -> None:
         await self.connection.execute(update(contacts).where(contacts.c.id == contact_id).values(language=language))
+
+    async def set_field(self, contact_id: int, name: str, value: str | None) -> None:
+        """Store one register field (``user_group``, ``region``, ``organisation``); None clears it."""
+        width = REGISTER_FIELDS[name]
+        stored = value[:width] if value is not None else None
+        await self.connection.execute(update(contacts).where(contacts.c.id == contact_id).values({name: stored}))
+
+    async def give_consent(self, contact_id: int, now: datetime) -> None:
+        await self.connection.execute(
+            update(contacts).where(contacts.c.id == contact_id).values(consent_at=now, declined_at=None)
+        )
+
+    async def decline_consent(self, contact_id: int, now: datetime) -> int:
+        """A "no" to the privacy notice, or consent withdrawn: the profile and the subscriptions
+        are deleted and only the refusal's date is kept. Returns the subscriptions removed."""
+        removed = await self.connection.execute(delete(subscriptions).where(subscriptions.c.contact_id == contact_id))
+        await self.connection.execute(
+            update(contacts)
+            .where(contacts.c.id == contact_id)
+            .values(consent_at=None, declined_at=now, user_group=None, region=None, organisation=None)
+        )
+        return int(removed.rowcount)
+
+    async def opt_out(self, contact_id: int, now: datetime) -> None:
+        """``/stop``: no messages the person did not ask for (the first /stop's date is kept)."""
+        await self.connection.execute(
+            update(contacts)
+            .where(contacts.c.id == contact_id, contacts.c.opted_out_at.is_(None))
+            .values(opted_out_at=now)
+        )
+
+    async def opt_in(self, contact_id: int) -> None:
+        await self.connection.execute(update(contacts).where(contacts.c.id == contact_id).values(opted_out_at=None))
+
+    async def erase(self, contact_id: int, respondent: str) -> Erasure:
+        """Delete the contact and everything that identifies them (``/delete_my_data``).
+
+        The contact row goes, with its conversation, subscriptions and participation counts;
+        the feedback messages they sent are deleted; broadcast deliveries lose their chat id.
+        Survey responses are kept for statistics, but anonymous: no contact, and the respondent
+        pseudonym (``respondent``, also matched by itself) is blanked, as for anonymous surveys.
+        """
+        anonymised = await self.connection.execute(
+            update(responses)
+            .where(or_(responses.c.contact_id == contact_id, responses.c.respondent == respondent))
+            .values(contact_id=None, respondent="")
+        )
+        feedback_removed = await self.connection.execute(delete(feedback).where(feedback.c.contact_id == contact_id))
+        unlinked = await self.connection.execute(
+            update(deliveries)
+            .where(deliveries.c.contact_id == contact_id)
+            .values(contact_id=None, chat_key=None, message_key=None)
+        )
+        subscriptions_removed = await self.connection.execute(
+            delete(subscriptions).where(subscriptions.c.contact_id == contact_id)
+        )
+        participations_removed = await self.connection.execute(
+            delete(participations).where(participations.c.contact_id == contact_id)
+        )
+        await self.connection.execute(delete(conversations).where(conversations.c.contact_id == contact_id))
+        await self.connection.execute(delete(contacts).where(contacts.c.id == contact_id))
+        return Erasure(
+            subscriptions=int(subscriptions_removed.rowcount),
+            feedback=int(feedback_removed.rowcount),
+            participations=int(participations_removed.rowcount),
+            responses_anonymised=int(anonymised.rowcount),
+            deliveries_unlinked=int(unlinked.rowcount),
+        )
+
+
+class SubscriptionRepository:
+    """The topics a contact follows."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def topics(self, contact_id: int) -> tuple[str, ...]:
+        rows = await self.connection.execute(
+            select(subscriptions.c.topic)
+            .where(subscriptions.c.contact_id == contact_id)
+            .order_by(subscriptions.c.topic)
+        )
+        return tuple(topic for (topic,) in rows)
+
+    async def add(self, contact_id: int, topic: str, now: datetime) -> None:
+        await self.connection.execute(
+            _insert(self.connection, subscriptions)
+            .values(contact_id=contact_id, topic=topic, subscribed_at=now)
+            .on_conflict_do_nothing()
+        )
+
+    async def remove(self, contact_id: int, topic: str) -> None:
+        await self.connection.execute(
+            delete(subscriptions).where(subscriptions.c.contact_id == contact_id, subscriptions.c.topic == topic)
+        )
+
+    async def replace(self, contact_id: int, topics: tuple[str, ...], now: datetime) -> None:
+        """Follow exactly ``topics`` (those followed already keep their date)."""
+        await self.connection.execute(
+            delete(subscriptions).where(subscriptions.c.contact_id == contact_id, subscriptions.c.topic.not_in(topics))
+        )
+        for topic in topics:
+            await self.add(contact_id, topic, now)
 
 
 class ConversationRepository:
@@ -266,4 +426,5 @@ class Repositories:
         self.conversations = ConversationRepository(connection)
         self.responses = ResponseRepository(connection)
         self.participations = ParticipationRepository(connection)
+        self.subscriptions = SubscriptionRepository(connection)
         self.settings = InstanceSettings(connection)

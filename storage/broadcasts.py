@@ -1,0 +1,662 @@
+"""Broadcasts: release notices and survey invitations to many contacts, one delivery row each.
+
+A broadcast is stored with *all* its delivery rows in one transaction before anything is sent.
+The dispatcher (``bot/dispatcher.py``) then moves each row through
+
+    pending ─► sending ─► sent | failed | unknown          (skipped, cancelled: never sent)
+
+committing ``sending`` *before* the message leaves, so that a crash can only leave rows in
+``sending``. Those become ``unknown`` when the dispatcher starts again: the platform has no
+idempotency key, so they are neither resent nor counted as delivered unless staff ask
+(:meth:`BroadcastRepository.resend_unknown`). Rows are claimed with ``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, so several dispatchers can share the work.
+
+Who receives a broadcast: contacts who consented (and did not decline afterwards), did not
+opt out, did not block the bot, on a channel that can push messages, and who match the
+audience (any of the listed topics they follow, user groups, regions, languages; an empty list
+does not restrict). The same checks run again when a row is claimed, so someone who sends /stop
+or deletes their data while a broadcast is under way gets nothing more (the row is ``skipped``).
+
+Broadcast statuses: ``draft`` (being composed in the chat) → ``scheduled`` → ``sending`` →
+``done``; ``cancelled`` by staff.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, case, delete, exists, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from storage.models import BroadcastRow, ContactRow, DeliveryRow, SubscriptionRow
+
+broadcasts = cast(Table, BroadcastRow.__table__)
+deliveries = cast(Table, DeliveryRow.__table__)
+contacts = cast(Table, ContactRow.__table__)
+subscriptions = cast(Table, SubscriptionRow.__table__)
+
+#: Channels on which Baraza can start a conversation (the web chat only answers an open page).
+PUSH_CHANNELS = ("telegram",)
+
+DRAFT, SCHEDULED, SENDING, DONE, CANCELLED = "draft", "scheduled", "sending", "done", "cancelled"
+PENDING, SENT, FAILED, UNKNOWN, SKIPPED = "pending", "sent", "failed", "unknown", "skipped"
+#: ``error`` of a failed delivery whose recipient blocked the bot (their ``blocked_at`` is set).
+BLOCKED = "blocked"
+#: Every delivery status, in the order ``baraza broadcast status`` shows them.
+DELIVERY_STATUSES = (SENT, PENDING, SENDING, UNKNOWN, FAILED, BLOCKED, SKIPPED, CANCELLED)
+IN_FLIGHT_AT_START = "in flight when the dispatcher stopped: delivery unknown"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything Baraza stores is UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _stored(moment: datetime) -> datetime:
+    """A moment as stored: UTC (SQLite keeps the wall time and drops the zone)."""
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a broadcast is for; an empty tuple does not restrict. Values are ORed within a field."""
+
+    topics: tuple[str, ...] = ()
+    user_groups: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    channels: tuple[str, ...] = PUSH_CHANNELS
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "topics": list(self.topics),
+                "user_groups": list(self.user_groups),
+                "regions": list(self.regions),
+                "languages": list(self.languages),
+                "channels": list(self.channels),
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Audience:
+        raw: Mapping[str, Any] = json.loads(text or "{}")
+        return cls(
+            topics=tuple(raw.get("topics", ())),
+            user_groups=tuple(raw.get("user_groups", ())),
+            regions=tuple(raw.get("regions", ())),
+            languages=tuple(raw.get("languages", ())),
+            channels=tuple(raw.get("channels", PUSH_CHANNELS)),
+        )
+
+    def describe(self) -> str:
+        parts = [
+            f"{what} {', '.join(values)}"
+            for what, values in (
+                ("topics", self.topics),
+                ("user groups", self.user_groups),
+                ("regions", self.regions),
+                ("languages", self.languages),
+            )
+            if values
+        ]
+        return "; ".join(parts) if parts else "everyone who agreed to receive notices"
+
+
+@dataclass(frozen=True)
+class BroadcastSummary:
+    """A broadcast and how far its deliveries got (``counts`` by :data:`DELIVERY_STATUSES`)."""
+
+    id: int
+    title: str
+    status: str
+    created_by: str
+    created_at: datetime
+    send_at: datetime
+    finished_at: datetime | None
+    recipients: int
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return int(self.counts.get(status, 0))
+
+    @property
+    def outstanding(self) -> int:
+        """Rows still to be sent or being sent."""
+        return self.count(PENDING) + self.count(SENDING)
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A row the dispatcher has marked ``sending`` and now sends."""
+
+    id: int
+    broadcast_id: int
+    contact_id: int
+    channel: str
+    chat_key: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    deliveries: list[ClaimedDelivery]
+    #: The earliest send time of a broadcast that is not due yet (to sleep until then).
+    next_due: datetime | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row: ``sent``, ``failed``, ``unknown``, or ``pending`` again."""
+
+    delivery_id: int
+    status: str
+    error: str | None = None
+    message_key: str | None = None
+    #: Set when the recipient blocked the bot: their contact gets ``blocked_at``.
+    blocked_contact_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NoticeRecord:
+    id: int
+    title: str
+    notice: str
+    audience: Audience
+
+
+def reachable() -> ColumnElement[bool]:
+    """Contacts who may receive notices: consented (and did not decline since), not opted out, not blocked."""
+    return and_(
+        contacts.c.consent_at.is_not(None),
+        or_(contacts.c.declined_at.is_(None), contacts.c.declined_at < contacts.c.consent_at),
+        contacts.c.opted_out_at.is_(None),
+        contacts.c.blocked_at.is_(None),
+    )
+
+
+def _follows(topics: Sequence[str]) -> ColumnElement[bool]:
+    return exists().where(subscriptions.c.contact_id == contacts.c.id, subscriptions.c.topic.in_(list(topics)))
+
+
+def in_audience(audience: Audience) -> ColumnElement[bool]:
+    clauses: list[ColumnElement[bool]] = [reachable(), contacts.c.channel.in_(list(audience.channels))]
+    if audience.user_groups:
+        clauses.append(contacts.c.user_group.in_(list(audience.user_groups)))
+    if audience.regions:
+        clauses.append(contacts.c.region.in_(list(audience.regions)))
+    if audience.languages:
+        clauses.append(contacts.c.language.in_(list(audience.languages)))
+    if audience.topics:
+        clauses.append(_follows(audience.topics))
+    return and_(*clauses)
+
+
+def _delivery_language(languages: Sequence[str], default_language: str) -> ColumnElement[str]:
+    """The language a contact gets: theirs when the notice has it, else the notice's default."""
+    return case((contacts.c.language.in_(list(languages)), contacts.c.language), else_=literal(default_language))
+
+
+class BroadcastRepository:
+    """Broadcast and delivery rows. Runs in the caller's transaction, like every repository."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self._postgres = connection.dialect.name == "postgresql"
+
+    # ------------------------------------------------------------------ audience
+
+    async def audience_size(self, audience: Audience) -> int:
+        return int(
+            await self.connection.scalar(select(func.count()).select_from(contacts).where(in_audience(audience))) or 0
+        )
+
+    async def audience_languages(
+        self, audience: Audience, languages: Sequence[str], default_language: str
+    ) -> dict[str, int]:
+        """How many recipients would get each language of the notice."""
+        language = _delivery_language(languages, default_language).label("language")
+        rows = await self.connection.execute(
+            select(language, func.count()).select_from(contacts).where(in_audience(audience)).group_by(language)
+        )
+        return {str(name): int(count) for name, count in rows}
+
+    async def topic_sizes(self, topics: Sequence[str]) -> dict[str, int]:
+        """For each topic, how many reachable contacts follow it."""
+        rows = await self.connection.execute(
+            select(subscriptions.c.topic, func.count())
+            .select_from(subscriptions.join(contacts, contacts.c.id == subscriptions.c.contact_id))
+            .where(subscriptions.c.topic.in_(list(topics)), reachable(), contacts.c.channel.in_(list(PUSH_CHANNELS)))
+            .group_by(subscriptions.c.topic)
+        )
+        sizes = {topic: 0 for topic in topics}
+        sizes.update({str(topic): int(count) for topic, count in rows})
+        return sizes
+
+    # ------------------------------------------------------------------ creating
+
+    async def create(
+        self,
+        *,
+        title: str,
+        notice: str,
+        audience: Audience,
+        languages: Sequence[str],
+        default_language: str,
+        created_by: str,
+        now: datetime,
+        send_at: datetime | None = None,
+    ) -> tuple[int, int]:
+        """Store a broadcast and one pending delivery per recipient; returns (id, recipients)."""
+        broadcast_id = await self._insert(title, notice, audience, SCHEDULED, created_by, now, send_at or now)
+        recipients = await self._insert_deliveries(broadcast_id, audience, languages, default_language)
+        return broadcast_id, recipients
+
+    async def create_draft(self, *, title: str, notice: str, created_by: str, now: datetime) -> int:
+        """A broadcast being composed in the chat: no deliveries until :meth:`confirm_draft`."""
+        return await self._insert(title, notice, Audience(), DRAFT, created_by, now, now)
+
+    async def update_draft(self, broadcast_id: int, *, title: str, notice: str) -> None:
+        await self.connection.execute(
+            update(broadcasts)
+            .where(broadcasts.c.id == broadcast_id, broadcasts.c.status == DRAFT)
+            .values(title=title[:200], notice=notice)
+        )
+
+    async def discard_draft(self, broadcast_id: int) -> None:
+        await self.connection.execute(
+            delete(broadcasts).where(broadcasts.c.id == broadcast_id, broadcasts.c.status == DRAFT)
+        )
+
+    async def confirm_draft(
+        self, broadcast_id: int, *, audience: Audience, languages: Sequence[str], default_language: str, now: datetime
+    ) -> int | None:
+        """Turn a draft into a broadcast sent now; returns the recipients, None if it is no longer a draft."""
+        result = await self.connection.execute(
+            update(broadcasts)
+            .where(broadcasts.c.id == broadcast_id, broadcasts.c.status == DRAFT)
+            .values(status=SCHEDULED, audience=audience.to_json(), send_at=_stored(now))
+        )
+        if not result.rowcount:
+            return None
+        return await self._insert_deliveries(broadcast_id, audience, languages, default_language)
+
+    async def _insert(
+        self,
+        title: str,
+        notice: str,
+        audience: Audience,
+        status: str,
+        created_by: str,
+        now: datetime,
+        send_at: datetime,
+    ) -> int:
+        result = await self.connection.execute(
+            broadcasts.insert()
+            .values(
+                title=title[:200],
+                notice=notice,
+                audience=audience.to_json(),
+                status=status,
+                created_by=created_by[:100],
+                created_at=_stored(now),
+                send_at=_stored(send_at),
+                finished_at=None,
+                recipients=0,
+            )
+            .returning(broadcasts.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def _insert_deliveries(
+        self, broadcast_id: int, audience: Audience, languages: Sequence[str], default_language: str
+    ) -> int:
+        # One INSERT ... SELECT: the database copies the audience itself, 100,000 rows in a second.
+        # The chat key is read from the contact when the row is sent, so that erasing a contact
+        # leaves no chat id behind in the deliveries.
+        chosen = select(
+            literal(broadcast_id),
+            contacts.c.id,
+            contacts.c.channel,
+            _delivery_language(languages, default_language),
+            literal(PENDING),
+            literal(0),
+        ).where(in_audience(audience))
+        await self.connection.execute(
+            deliveries.insert().from_select(
+                ["broadcast_id", "contact_id", "channel", "language", "status", "attempts"], chosen
+            )
+        )
+        recipients = int(
+            await self.connection.scalar(
+                select(func.count()).select_from(deliveries).where(deliveries.c.broadcast_id == broadcast_id)
+            )
+            or 0
+        )
+        await self.connection.execute(
+            update(broadcasts).where(broadcasts.c.id == broadcast_id).values(recipients=recipients)
+        )
+        return recipients
+
+    # ------------------------------------------------------------------ reading
+
+    async def notice(self, broadcast_id: int) -> NoticeRecord | None:
+        row = (
+            await self.connection.execute(
+                select(broadcasts.c.id, broadcasts.c.title, broadcasts.c.notice, broadcasts.c.audience).where(
+                    broadcasts.c.id == broadcast_id
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return NoticeRecord(int(row.id), row.title, row.notice, Audience.from_json(row.audience))
+
+    async def summary(self, broadcast_id: int) -> BroadcastSummary | None:
+        found = await self._summaries(broadcasts.c.id == broadcast_id, limit=1)
+        return found[0] if found else None
+
+    async def recent(self, limit: int = 20) -> list[BroadcastSummary]:
+        """The newest broadcasts (drafts left out), newest first."""
+        return await self._summaries(broadcasts.c.status != DRAFT, limit=limit)
+
+    async def _summaries(self, condition: ColumnElement[bool], limit: int) -> list[BroadcastSummary]:
+        rows = (
+            await self.connection.execute(
+                select(
+                    broadcasts.c.id,
+                    broadcasts.c.title,
+                    broadcasts.c.status,
+                    broadcasts.c.created_by,
+                    broadcasts.c.created_at,
+                    broadcasts.c.send_at,
+                    broadcasts.c.finished_at,
+                    broadcasts.c.recipients,
+                )
+                .where(condition)
+                .order_by(broadcasts.c.id.desc())
+                .limit(limit)
+            )
+        ).all()
+        summaries = []
+        for row in rows:
+            summaries.append(
+                BroadcastSummary(
+                    id=int(row.id),
+                    title=row.title,
+                    status=row.status,
+                    created_by=row.created_by,
+                    created_at=_utc(row.created_at) or row.created_at,
+                    send_at=_utc(row.send_at) or row.send_at,
+                    finished_at=_utc(row.finished_at),
+                    recipients=int(row.recipients),
+                    counts=await self.counts(int(row.id)),
+                )
+            )
+        return summaries
+
+    async def counts(self, broadcast_id: int) -> dict[str, int]:
+        """Deliveries by status; failed deliveries to people who blocked the bot count as ``blocked``.
+
+        Counted from the (broadcast, status) index alone, and only failed rows are read: the
+        progress bar asks every second, and on SQLite a reader holds the write lock meanwhile.
+        """
+        rows = await self.connection.execute(
+            select(deliveries.c.status, func.count())
+            .where(deliveries.c.broadcast_id == broadcast_id)
+            .group_by(deliveries.c.status)
+        )
+        counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+        counts.update({str(name): int(count) for name, count in rows})
+        if counts[FAILED]:
+            blocked = await self.connection.scalar(
+                select(func.count()).where(
+                    deliveries.c.broadcast_id == broadcast_id,
+                    deliveries.c.status == FAILED,
+                    deliveries.c.error == BLOCKED,
+                )
+            )
+            counts[BLOCKED] = int(blocked or 0)
+            counts[FAILED] -= counts[BLOCKED]
+        return counts
+
+    async def latest_received(self, contact_id: int, since: datetime) -> int | None:
+        """The broadcast most recently delivered to a contact after ``since`` (``unknown`` counts: it may have arrived)."""
+        since = _stored(since)
+        recent = [
+            int(broadcast_id)
+            for broadcast_id in await self.connection.scalars(
+                select(broadcasts.c.id).where(
+                    broadcasts.c.status.in_([SENDING, DONE, CANCELLED]),
+                    or_(broadcasts.c.finished_at.is_(None), broadcasts.c.finished_at >= since),
+                )
+            )
+        ]
+        if not recent:
+            return None
+        # (broadcast_id, contact_id) is unique and indexed: a handful of index lookups.
+        delivered_at = func.coalesce(deliveries.c.sent_at, deliveries.c.claimed_at)
+        found = await self.connection.scalar(
+            select(deliveries.c.broadcast_id)
+            .where(
+                deliveries.c.broadcast_id.in_(recent),
+                deliveries.c.contact_id == contact_id,
+                deliveries.c.status.in_([SENT, UNKNOWN]),
+                delivered_at >= since,
+            )
+            .order_by(delivered_at.desc())
+            .limit(1)
+        )
+        return None if found is None else int(found)
+
+    # ------------------------------------------------------------------ staff actions
+
+    async def resend_unknown(self, broadcast_id: int) -> int:
+        """Queue the ``unknown`` rows again (the people may then get the notice twice)."""
+        result = await self.connection.execute(
+            update(deliveries)
+            .where(deliveries.c.broadcast_id == broadcast_id, deliveries.c.status == UNKNOWN)
+            .values(status=PENDING, error="resent after unknown")
+        )
+        if result.rowcount:
+            await self.connection.execute(
+                update(broadcasts)
+                .where(broadcasts.c.id == broadcast_id, broadcasts.c.status == DONE)
+                .values(status=SENDING, finished_at=None)
+            )
+        return int(result.rowcount)
+
+    async def cancel(self, broadcast_id: int, now: datetime) -> int | None:
+        """Stop a broadcast: its pending rows are cancelled (rows in flight finish). None if unknown."""
+        result = await self.connection.execute(
+            update(broadcasts)
+            .where(broadcasts.c.id == broadcast_id, broadcasts.c.status.in_([DRAFT, SCHEDULED, SENDING, DONE]))
+            .values(status=CANCELLED, finished_at=_stored(now))
+        )
+        if not result.rowcount:
+            return None
+        cancelled = await self.connection.execute(
+            update(deliveries)
+            .where(deliveries.c.broadcast_id == broadcast_id, deliveries.c.status == PENDING)
+            .values(status=CANCELLED)
+        )
+        return int(cancelled.rowcount)
+
+    # ------------------------------------------------------------------ the dispatcher
+
+    async def recover_in_flight(self) -> int:
+        """At start: rows left in ``sending`` by a stopped dispatcher become ``unknown``.
+
+        Another dispatcher that is still alive overwrites its rows with their real outcome.
+        """
+        result = await self.connection.execute(
+            update(deliveries).where(deliveries.c.status == SENDING).values(status=UNKNOWN, error=IN_FLIGHT_AT_START)
+        )
+        return int(result.rowcount)
+
+    async def claim(self, channels: Iterable[str], limit: int, now: datetime) -> Claim:
+        """Mark up to ``limit`` pending rows of due broadcasts ``sending`` and return them.
+
+        Rows of people who became unreachable since the broadcast was created are ``skipped``;
+        a due broadcast with nothing left to send or in flight is ``done``.
+        """
+        channels = list(channels)
+        stored_now = _stored(now)
+        due = (
+            await self.connection.execute(
+                select(broadcasts.c.id, broadcasts.c.status, broadcasts.c.audience, broadcasts.c.send_at)
+                .where(broadcasts.c.status.in_([SCHEDULED, SENDING]))
+                .order_by(broadcasts.c.send_at, broadcasts.c.id)
+            )
+        ).all()
+        claimed: list[ClaimedDelivery] = []
+        next_due: datetime | None = None
+        for broadcast in due:
+            send_at = _utc(broadcast.send_at) or stored_now
+            if send_at > stored_now:
+                next_due = send_at if next_due is None else min(next_due, send_at)
+                continue
+            if len(claimed) >= limit:
+                continue
+            audience = Audience.from_json(broadcast.audience)
+            found = await self._claim_from(int(broadcast.id), audience, channels, limit - len(claimed), stored_now)
+            if found and broadcast.status == SCHEDULED:
+                await self.connection.execute(
+                    update(broadcasts).where(broadcasts.c.id == broadcast.id).values(status=SENDING)
+                )
+            if not found:
+                await self._finish_if_done(int(broadcast.id), stored_now)
+            claimed.extend(found)
+        return Claim(claimed, next_due)
+
+    async def _claim_from(
+        self, broadcast_id: int, audience: Audience, channels: list[str], limit: int, now: datetime
+    ) -> list[ClaimedDelivery]:
+        claimed: list[ClaimedDelivery] = []
+        follows = _follows(audience.topics).label("follows") if audience.topics else literal(True).label("follows")
+        query = (
+            select(
+                deliveries.c.id,
+                deliveries.c.contact_id,
+                deliveries.c.channel,
+                deliveries.c.language,
+                contacts.c.chat_key,
+                contacts.c.consent_at,
+                contacts.c.declined_at,
+                contacts.c.opted_out_at,
+                contacts.c.blocked_at,
+                follows,
+            )
+            .select_from(deliveries.outerjoin(contacts, contacts.c.id == deliveries.c.contact_id))
+            .where(
+                deliveries.c.broadcast_id == broadcast_id,
+                deliveries.c.status == PENDING,
+                deliveries.c.channel.in_(channels),
+            )
+            .order_by(deliveries.c.id)
+        )
+        for _ in range(20):  # each round skips at least one row or fills the claim
+            wanted = limit - len(claimed)
+            if wanted <= 0:
+                break
+            statement = query.limit(wanted)
+            if self._postgres:
+                statement = statement.with_for_update(skip_locked=True, of=deliveries)
+            rows = (await self.connection.execute(statement)).all()
+            if not rows:
+                break
+            sendable: list[ClaimedDelivery] = []
+            skipped: dict[str, list[int]] = {}
+            for row in rows:
+                reason = _unreachable_because(row)
+                if reason is None:
+                    sendable.append(
+                        ClaimedDelivery(
+                            int(row.id), broadcast_id, int(row.contact_id), row.channel, str(row.chat_key), row.language
+                        )
+                    )
+                else:
+                    skipped.setdefault(reason, []).append(int(row.id))
+            if sendable:
+                await self.connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_([item.id for item in sendable]))
+                    .values(status=SENDING, claimed_at=now, attempts=deliveries.c.attempts + 1)
+                )
+            for reason, ids in skipped.items():
+                await self.connection.execute(
+                    update(deliveries).where(deliveries.c.id.in_(ids)).values(status=SKIPPED, error=reason)
+                )
+            claimed.extend(sendable)
+            if len(rows) < wanted:
+                break
+        return claimed
+
+    async def _finish_if_done(self, broadcast_id: int, now: datetime) -> None:
+        outstanding = exists().where(
+            deliveries.c.broadcast_id == broadcast_id, deliveries.c.status.in_([PENDING, SENDING])
+        )
+        await self.connection.execute(
+            update(broadcasts)
+            .where(broadcasts.c.id == broadcast_id, broadcasts.c.status.in_([SCHEDULED, SENDING]), ~outstanding)
+            .values(status=DONE, finished_at=now)
+        )
+
+    async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None:
+        """Store the outcomes of sends (one statement for all of them)."""
+        if not outcomes:
+            return
+        now = _stored(now)
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("delivery_id"))
+            .values(
+                status=bindparam("new_status"),
+                error=bindparam("new_error"),
+                message_key=bindparam("new_message_key"),
+                sent_at=bindparam("new_sent_at"),
+            )
+        )
+        await self.connection.execute(
+            statement,
+            [
+                {
+                    "delivery_id": outcome.delivery_id,
+                    "new_status": outcome.status,
+                    "new_error": None if outcome.error is None else outcome.error[:200],
+                    "new_message_key": outcome.message_key,
+                    "new_sent_at": now if outcome.status == SENT else None,
+                }
+                for outcome in outcomes
+            ],
+        )
+        blocked = sorted({o.blocked_contact_id for o in outcomes if o.blocked_contact_id is not None})
+        if blocked:
+            await self.connection.execute(
+                update(contacts)
+                .where(contacts.c.id.in_(blocked), contacts.c.blocked_at.is_(None))
+                .values(blocked_at=now)
+            )
+
+
+def _unreachable_because(row: Any) -> str | None:
+    if row.contact_id is None or row.chat_key is None:
+        return "contact deleted"
+    consent, declined = _utc(row.consent_at), _utc(row.declined_at)
+    if consent is None or (declined is not None and declined >= consent):
+        return "no consent"
+    if row.opted_out_at is not None:
+        return "opted out"
+    if row.blocked_at is not None:
+        return BLOCKED
+    if not row.follows:
+        return "unsubscribed"
+    return None

@@ -1,0 +1,113 @@
+"""Feedback: messages from users that are not answers to a survey, such as replies to a notice.
+
+They are kept for the office's team (``baraza broadcast replies``) with ``status`` ``new``;
+``/delete_my_data`` removes a person's feedback with :meth:`FeedbackRepository.delete_for_contact`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.models import ContactRow, FeedbackRow
+
+feedback = cast(Table, FeedbackRow.__table__)
+contacts = cast(Table, ContactRow.__table__)
+
+#: A free-text message that came in after the person received a broadcast.
+BROADCAST_REPLY = "broadcast_reply"
+MAX_TEXT = 4096
+
+
+@dataclass(frozen=True)
+class Feedback:
+    id: int
+    kind: str
+    broadcast_id: int | None
+    channel: str
+    text: str
+    received_at: datetime
+    status: str
+    # The sender as the register knows them (None once they deleted their data).
+    contact_id: int | None = None
+    user_key: str | None = None
+    user_group: str | None = None
+    region: str | None = None
+    language: str | None = None
+
+
+class FeedbackRepository:
+    """Runs in the caller's transaction, like every repository."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add(
+        self,
+        *,
+        contact_id: int | None,
+        channel: str,
+        kind: str,
+        text: str,
+        now: datetime,
+        broadcast_id: int | None = None,
+    ) -> int:
+        result = await self.connection.execute(
+            feedback.insert()
+            .values(
+                contact_id=contact_id,
+                channel=channel,
+                kind=kind,
+                broadcast_id=broadcast_id,
+                text=text[:MAX_TEXT],
+                received_at=now.astimezone(UTC),
+                status="new",
+            )
+            .returning(feedback.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def stream(self, *, broadcast_id: int | None = None, kind: str | None = None) -> AsyncIterator[Feedback]:
+        """Feedback oldest first, with the sender's register entry; optionally of one broadcast or kind."""
+        query = (
+            select(
+                feedback,
+                contacts.c.user_key,
+                contacts.c.user_group,
+                contacts.c.region,
+                contacts.c.language,
+            )
+            .select_from(feedback.outerjoin(contacts, contacts.c.id == feedback.c.contact_id))
+            .order_by(feedback.c.id)
+        )
+        if broadcast_id is not None:
+            query = query.where(feedback.c.broadcast_id == broadcast_id)
+        if kind is not None:
+            query = query.where(feedback.c.kind == kind)
+        result = await self.connection.stream(query)
+        async for row in result:
+            received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
+            yield Feedback(
+                id=int(row.id),
+                kind=row.kind,
+                broadcast_id=row.broadcast_id,
+                channel=row.channel,
+                text=row.text,
+                received_at=received,
+                status=row.status,
+                contact_id=row.contact_id,
+                user_key=row.user_key,
+                user_group=row.user_group,
+                region=row.region,
+                language=row.language,
+            )
+
+    async def delete_for_contact(self, contact_id: int) -> int:
+        """Erase everything a person wrote to us (``/delete_my_data``)."""
+        result = await self.connection.execute(delete(feedback).where(feedback.c.contact_id == contact_id))
+        return int(result.rowcount)
