@@ -231,16 +231,22 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
 
     register = _register(_section(raw, "register", source), base_dir, source)
     broadcast_section = _section(raw, "broadcast", source)
-    _check_keys(broadcast_section, {"messages_per_second", "chat_messages_per_second", "concurrency"}, "broadcast", source)
+    _check_keys(
+        broadcast_section, {"messages_per_second", "chat_messages_per_second", "concurrency"}, "broadcast", source
+    )
     broadcast = BroadcastSettings(
-        messages_per_second=_float(broadcast_section.get("messages_per_second", 25.0), "broadcast.messages_per_second", source),
+        messages_per_second=_float(
+            broadcast_section.get("messages_per_second", 25.0), "broadcast.messages_per_second", source
+        ),
         chat_messages_per_second=_float(
             broadcast_section.get("chat_messages_per_second", 1.0), "broadcast.chat_messages_per_second", source
         ),
         concurrency=_int(broadcast_section.get("concurrency", 8), "broadcast.concurrency", source),
     )
     if broadcast.messages_per_second > 1000:
-        raise ConfigError(f"{source}: broadcast.messages_per_second cannot exceed Telegram's paid-broadcast rate of 1000")
+        raise ConfigError(
+            f"{source}: broadcast.messages_per_second cannot exceed Telegram's paid-broadcast rate of 1000"
+        )
     admins = _admins(_section(raw, "admins", source), env, source)
 
     pseudonym_key = _empty_to_none(env.get("BARAZA_PSEUDONYM_KEY") or privacy.get("pseudonym_key"))
@@ -265,7 +271,11 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
 
 
 def _names(value: Any, what: str, source: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,39}", v) for v in value):
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,39}", v) for v in value)
+    ):
         raise ConfigError(f"{source}: {what} must be a list of names such as [prices, labour] (lowercase, digits, _)")
     return tuple(value)
 
@@ -278,7 +288,9 @@ def _register(section: Mapping[str, Any], base_dir: Path, source: str) -> Regist
         path = Path(onboarding) if Path(onboarding).is_absolute() else base_dir / onboarding
     return RegisterSettings(
         onboarding=path,
-        user_groups=_names(section["user_groups"], "register.user_groups", source) if "user_groups" in section else DEFAULT_USER_GROUPS,
+        user_groups=_names(section["user_groups"], "register.user_groups", source)
+        if "user_groups" in section
+        else DEFAULT_USER_GROUPS,
         topics=_names(section["topics"], "register.topics", source) if "topics" in section else DEFAULT_TOPICS,
     )
 
