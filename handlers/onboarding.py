@@ -26,13 +26,14 @@ from datetime import date
 from handlers import payloads, survey
 from handlers.context import Context
 from handlers.messages import Button, Outbound
+from handlers.survey import press_action, problem_text, text_of
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, Texts
 from storage.records import Conversation
 from storage.repositories import REGISTER_FIELDS
 from surveys import runner
-from surveys.answers import Problem, join_selection
+from surveys.answers import join_selection
 from surveys.errors import SurveyProblem
-from surveys.model import LocalizedText, Question, QuestionType, Survey
+from surveys.model import Question, QuestionType, Survey
 
 FLOW = "onboarding"
 CONSENT = "consent"
@@ -156,10 +157,6 @@ def consent_needed(ctx: Context, definition: Survey) -> Outbound:
 # --- Texts and answers --------------------------------------------------------------------------
 
 
-def text_of(ctx: Context, definition: Survey, text: LocalizedText) -> str:
-    return text.in_language(definition.language_for(ctx.contact.language or ctx.language), definition.default_language)
-
-
 def topic_label(ctx: Context, topic: str) -> str:
     """A topic as the person reads it: its label in the onboarding file, else its name."""
     definition = ctx.community.onboarding
@@ -239,29 +236,6 @@ async def store(ctx: Context, name: str, value: str | None) -> Context:
     if fresh is None:  # pragma: no cover - the engine created it in this transaction
         return ctx
     return replace(ctx, contact=fresh, texts=Texts(fresh.language) if fresh.language else ctx.texts)
-
-
-def problem_text(ctx: Context, definition: Survey, problem: Problem) -> str:
-    if problem.message is not None:
-        return text_of(ctx, definition, problem.message)
-    return ctx.texts(f"problem_{problem.code}", **problem.params)
-
-
-def press_action(question: Question, press: payloads.PromptPress) -> runner.Action | None:
-    """What a button press on an onboarding question means (choices, ticks, Done, Skip)."""
-    if press.op == payloads.SKIP:
-        return runner.SkipQuestion()
-    if press.op == payloads.DONE:
-        return runner.FinishSelection()
-    index = press.index if press.index is not None else -1
-    if not 0 <= index < len(question.choices):
-        return None
-    name = question.choices[index].name
-    if press.op == payloads.CHOOSE:
-        return runner.PickChoice(name)
-    if press.op == payloads.TOGGLE:
-        return runner.ToggleChoice(name)
-    return None
 
 
 def render(

@@ -181,7 +181,7 @@ async def _edit_act(
     outcome = runner.advance(definition, survey.state_of(ctx, conversation, answers), action)
     if outcome.problem is not None:
         return [
-            Outbound(text=onboarding.problem_text(ctx, definition, outcome.problem)),
+            Outbound(text=survey.problem_text(ctx, definition, outcome.problem)),
             onboarding.render(ctx, definition, conversation, answers, with_position=False),
         ]
     if outcome.selection_changed:
@@ -221,7 +221,7 @@ async def on_prompt_press(ctx: Context, conversation: Conversation, press: paylo
     if definition is None:
         return await _edit_ended(ctx, "nothing_changed")
     if press.serial == conversation.prompt_serial:
-        action = onboarding.press_action(definition.question(conversation.current_question or ""), press)
+        action = survey.press_action(definition.question(conversation.current_question or ""), press)
         if action is not None:
             return await _edit_act(ctx, conversation, action, pressed=True)
     return [Outbound(text=ctx.texts("stale_button")), *await current_prompt(ctx, conversation)]

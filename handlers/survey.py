@@ -30,7 +30,8 @@ def _survey_language(ctx: Context, survey: Survey) -> str:
     return survey.language_for(ctx.contact.language or ctx.language)
 
 
-def _text(ctx: Context, survey: Survey, text: LocalizedText) -> str:
+def text_of(ctx: Context, survey: Survey, text: LocalizedText) -> str:
+    """A survey text in the language the contact reads this survey in."""
     return text.in_language(_survey_language(ctx, survey), survey.default_language)
 
 
@@ -62,7 +63,7 @@ def shown_value(ctx: Context, survey: Survey, question: Question, value: str | N
         return ctx.texts("skipped")
     if question.type in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE):
         chosen = value.split()
-        return ", ".join(_text(ctx, survey, c.label) for c in question.choices if c.name in chosen)
+        return ", ".join(text_of(ctx, survey, c.label) for c in question.choices if c.name in chosen)
     return value
 
 
@@ -79,9 +80,9 @@ def render_question(
     question = survey.question(conversation.current_question)
     state = state_of(ctx, conversation, answers)
     position = runner.progress(survey, state)
-    lines = [f"{position.position}/{position.total} · {_text(ctx, survey, question.label)}"]
+    lines = [f"{position.position}/{position.total} · {text_of(ctx, survey, question.label)}"]
     if question.hint is not None:
-        lines.append(_text(ctx, survey, question.hint))
+        lines.append(text_of(ctx, survey, question.hint))
     if question.name in answers:
         lines.append(ctx.texts("current_answer", answer=shown_value(ctx, survey, question, answers[question.name])))
     serial = conversation.prompt_serial
@@ -93,7 +94,7 @@ def render_question(
         for index, choice in enumerate(question.choices):
             if choice.name not in visible:
                 continue
-            label = _text(ctx, survey, choice.label)
+            label = text_of(ctx, survey, choice.label)
             labels.append(label)
             if multiple:
                 tick = "✅" if choice.name in conversation.selection else "◻️"
@@ -125,7 +126,7 @@ def render_summary(
     state = state_of(ctx, conversation, answers)
     lines = [ctx.texts("summary_title")]
     for question, value in runner.answered(survey, state):
-        lines.append(f"• {_text(ctx, survey, question.label)}\n   → {shown_value(ctx, survey, question, value)}")
+        lines.append(f"• {text_of(ctx, survey, question.label)}\n   → {shown_value(ctx, survey, question, value)}")
     serial = conversation.prompt_serial
     buttons = (
         (Button(ctx.texts("button_submit"), payloads.prompt_press(serial, payloads.SUBMIT)),),
@@ -143,7 +144,7 @@ def render_question_list(
     buttons = tuple(
         (
             Button(
-                _text(ctx, survey, q.label)[:60],
+                text_of(ctx, survey, q.label)[:60],
                 payloads.prompt_press(serial, payloads.GO_TO, survey.questions.index(q)),
             ),
         )
@@ -161,19 +162,20 @@ def _prompt(
 
 
 def _notes(ctx: Context, survey: Survey, notes: tuple[Question, ...]) -> list[Outbound]:
-    return [Outbound(text=_text(ctx, survey, note.label)) for note in notes]
+    return [Outbound(text=text_of(ctx, survey, note.label)) for note in notes]
 
 
-def _problem_text(ctx: Context, survey: Survey, problem: Problem) -> str:
+def problem_text(ctx: Context, survey: Survey, problem: Problem) -> str:
+    """Why an answer was refused: the survey's own message if it has one, else the bot's."""
     if problem.message is not None:
-        return _text(ctx, survey, problem.message)
+        return text_of(ctx, survey, problem.message)
     return ctx.texts(f"problem_{problem.code}", **problem.params)
 
 
 def availability_problem(ctx: Context, survey: Survey) -> str | None:
     """Why the survey cannot be offered to this contact today, or None."""
     today = ctx.now.date()
-    title = _text(ctx, survey, survey.title)
+    title = text_of(ctx, survey, survey.title)
     if survey.opens is not None and today < survey.opens:
         return ctx.texts("survey_not_open", title=title, date=survey.opens.isoformat())
     if survey.closes is not None and today > survey.closes:
@@ -206,7 +208,7 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
     else:
         completed = await ctx.repos.participations.completed(ctx.contact.id, survey.id)
         if completed >= survey.max_responses_per_user:
-            return [Outbound(text=ctx.texts("already_answered", title=_text(ctx, survey, survey.title)))]
+            return [Outbound(text=ctx.texts("already_answered", title=text_of(ctx, survey, survey.title)))]
         outcome = runner.start(survey, ctx.now.date())
         response_id = await ctx.repos.responses.create(
             survey_id=survey.id,
@@ -217,8 +219,8 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
             language=_survey_language(ctx, survey),
             now=ctx.now,
         )
-        title = _text(ctx, survey, survey.title)
-        intro = f"\n\n{_text(ctx, survey, survey.intro)}" if survey.intro else ""
+        title = text_of(ctx, survey, survey.title)
+        intro = f"\n\n{text_of(ctx, survey, survey.intro)}" if survey.intro else ""
         messages.append(Outbound(text=f"{title}{intro}\n\n{ctx.texts('survey_start_hint')}"))
     previous_serial = current.prompt_serial if current is not None else 0
     conversation = Conversation(
@@ -299,7 +301,7 @@ async def back(ctx: Context, conversation: Conversation) -> list[Outbound]:
     answers = await _answers(ctx, conversation)
     outcome = runner.back(survey, state_of(ctx, conversation, answers))
     if outcome.problem is not None:
-        return [Outbound(text=_problem_text(ctx, survey, outcome.problem)), _prompt(ctx, survey, conversation, answers)]
+        return [Outbound(text=problem_text(ctx, survey, outcome.problem)), _prompt(ctx, survey, conversation, answers)]
     moved = _moved(conversation, outcome)
     await ctx.repos.conversations.save(moved, ctx.now)
     return [render_question(ctx, survey, moved, answers)]
@@ -316,7 +318,7 @@ async def on_press(ctx: Context, conversation: Conversation, press: payloads.Pro
             if handled is not None:
                 return handled
         else:
-            action = _press_action(survey.question(conversation.current_question), press)
+            action = press_action(survey.question(conversation.current_question), press)
             if action is not None:
                 return await _act(ctx, conversation, action, pressed=True)
     # A press on an earlier prompt (or a forged one): say so, and show where the user is.
@@ -343,7 +345,8 @@ async def _on_summary_press(
     return None
 
 
-def _press_action(question: Question, press: payloads.PromptPress) -> runner.Action | None:
+def press_action(question: Question, press: payloads.PromptPress) -> runner.Action | None:
+    """What a button press on ``question`` means, or None for a press that fits no button of it."""
     if press.op == payloads.SKIP:
         return runner.SkipQuestion()
     if press.op == payloads.DONE:
@@ -369,7 +372,7 @@ async def _act(ctx: Context, conversation: Conversation, action: runner.Action, 
     outcome = runner.advance(survey, state_of(ctx, conversation, answers), action)
     if outcome.problem is not None:
         return [
-            Outbound(text=_problem_text(ctx, survey, outcome.problem)),
+            Outbound(text=problem_text(ctx, survey, outcome.problem)),
             render_question(ctx, survey, conversation, answers),
         ]
     if outcome.selection_changed:
@@ -380,7 +383,7 @@ async def _act(ctx: Context, conversation: Conversation, action: runner.Action, 
     if pressed:
         # Close the answered question in place: its buttons go, the answer shows under it.
         value = dict(outcome.recorded).get(question.name)
-        closing = f"{_text(ctx, survey, question.label)}\n→ {shown_value(ctx, survey, question, value)}"
+        closing = f"{text_of(ctx, survey, question.label)}\n→ {shown_value(ctx, survey, question, value)}"
         messages.append(Outbound(text=closing, replaces_pressed=True))
     if outcome.feedback is not None:
         messages.append(_feedback(ctx, survey, outcome.feedback))
@@ -393,9 +396,9 @@ def _feedback(ctx: Context, survey: Survey, feedback: runner.QuizFeedback) -> Ou
         lines = [ctx.texts("quiz_correct")]
     else:
         right = question.choice(question.correct or "")
-        lines = [ctx.texts("quiz_wrong", answer=_text(ctx, survey, right.label) if right else "")]
+        lines = [ctx.texts("quiz_wrong", answer=text_of(ctx, survey, right.label) if right else "")]
     if question.explanation is not None:
-        lines.append(_text(ctx, survey, question.explanation))
+        lines.append(text_of(ctx, survey, question.explanation))
     return Outbound(text="\n".join(lines))
 
 
@@ -425,7 +428,7 @@ async def _finish(
     await ctx.repos.conversations.end(ctx.contact.id)
     if score is not None:
         messages.append(Outbound(text=ctx.texts("quiz_score", score=str(score[0]), total=str(score[1]))))
-    outro = _text(ctx, survey, survey.outro) if survey.outro else ""
+    outro = text_of(ctx, survey, survey.outro) if survey.outro else ""
     messages.append(Outbound(text=f"{outro}\n\n{ctx.texts('finished')}".strip()))
     return messages
 
@@ -437,4 +440,4 @@ async def cancel(ctx: Context, conversation: Conversation) -> list[Outbound]:
 
 
 def survey_title(ctx: Context, survey: Survey) -> str:
-    return _text(ctx, survey, survey.title)
+    return text_of(ctx, survey, survey.title)
