@@ -44,6 +44,7 @@ from handlers import payloads
 from handlers.messages import Attachment, Button, Outbound
 from handlers.texts import rtl
 from storage.broadcasts import Audience
+from surveys.errors import UnreadableFileError, read_definition_file
 
 MAX_TEXT = 4096  # Telegram's limit for a message
 MAX_CAPTION = 1024  # ... and for the caption of a picture or document
@@ -279,16 +280,9 @@ def load_notice_file(
     checked); with ``now``, a ``send_at`` in the past is a problem.
     """
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise NoticeFileError(
-                [NoticeProblem(str(path), 1, f"the file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
-            )
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise NoticeFileError([NoticeProblem(str(path), 1, "the file is not UTF-8 text")]) from None
-    except OSError as error:
-        raise NoticeFileError([NoticeProblem(str(path), 1, f"cannot read the file: {error.strerror}")]) from None
+        text = read_definition_file(path, MAX_FILE_BYTES)
+    except UnreadableFileError as error:
+        raise NoticeFileError([NoticeProblem(str(path), 1, str(error))]) from None
     return load_notice_text(
         text, str(path), base_dir=path.parent, topics=topics, user_groups=user_groups, surveys=surveys, now=now
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -23,3 +24,23 @@ class SurveyFileError(Exception):
     def __init__(self, problems: list[SurveyProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(problem) for problem in problems))
+
+
+class UnreadableFileError(Exception):
+    """A definition file (survey, notice) could not be read as text; the message says why."""
+
+
+def read_definition_file(path: Path, max_bytes: int) -> str:
+    """The UTF-8 text of a YAML definition file no larger than ``max_bytes``.
+
+    Raises :class:`UnreadableFileError` with a message for a ``FILE:1:`` problem line.
+    """
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise UnreadableFileError(f"the file is {size} bytes; the limit is {max_bytes}")
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableFileError("the file is not UTF-8 text") from None
+    except OSError as error:
+        raise UnreadableFileError(f"cannot read the file: {error.strerror}") from None

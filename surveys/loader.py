@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from surveys.errors import SurveyFileError, SurveyProblem
+from surveys.errors import SurveyFileError, SurveyProblem, UnreadableFileError, read_definition_file
 from surveys.expressions import Expression, ExpressionError, parse
 from surveys.model import CHOICE_TYPES, Choice, LocalizedText, Question, QuestionType, Survey
 
@@ -208,16 +208,9 @@ def load_survey_text(text: str, path: str) -> Survey:
 def load_survey_file(path: Path) -> Survey:
     """Read one survey file (``.yaml`` or ``.yml``)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SurveyFileError(
-                [SurveyProblem(str(path), 1, f"the file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
-            )
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SurveyFileError([SurveyProblem(str(path), 1, "the file is not UTF-8 text")]) from None
-    except OSError as error:
-        raise SurveyFileError([SurveyProblem(str(path), 1, f"cannot read the file: {error.strerror}")]) from None
+        text = read_definition_file(path, MAX_FILE_BYTES)
+    except UnreadableFileError as error:
+        raise SurveyFileError([SurveyProblem(str(path), 1, str(error))]) from None
     return load_survey_text(text, str(path))
 
 
