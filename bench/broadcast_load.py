@@ -40,7 +40,7 @@ from storage.broadcasts import SENT, UNKNOWN, Audience, BroadcastRepository, con
 from storage.database import Database
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
 from tests.fakes.telegram import FakeTelegramServer
-from tests.telegram_harness import FORMS, PSEUDONYM_KEY, ROOT, TOKEN
+from tests.telegram_harness import FORMS, ROOT, bot_environment
 
 NOTICE = Notice(
     title="Benchmark notice",
@@ -89,15 +89,7 @@ class BenchBot:
 
     async def start(self) -> None:
         polls = len(self.server.calls_to("getUpdates"))
-        env = {
-            **os.environ,
-            "BARAZA_DATABASE_URL": self.database_url,
-            "BARAZA_TELEGRAM_TOKEN": TOKEN,
-            "BARAZA_TELEGRAM_BASE_URL": self.server.base_url,
-            "BARAZA_TELEGRAM_BASE_FILE_URL": self.server.base_file_url,
-            "BARAZA_PSEUDONYM_KEY": PSEUDONYM_KEY,
-            "BARAZA_WEB_PORT": "0",
-        }
+        env = bot_environment(self.server, self.database_url)
         command = [sys.executable, "-m", "bench.broadcast_load", "--serve", str(self.config)]
         command += ["--rate", str(self.per_second), "--concurrency", str(self.concurrency)]
         with self.log.open("ab") as log:

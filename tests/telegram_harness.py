@@ -60,6 +60,19 @@ async def bot_in_process(
         yield bot
 
 
+def bot_environment(server: FakeTelegramServer, database_url: str) -> dict[str, str]:
+    """The environment of a ``baraza run`` process that talks to ``server`` (as in production)."""
+    return {
+        **os.environ,
+        "BARAZA_DATABASE_URL": database_url,
+        "BARAZA_TELEGRAM_TOKEN": TOKEN,
+        "BARAZA_TELEGRAM_BASE_URL": server.base_url,
+        "BARAZA_TELEGRAM_BASE_FILE_URL": server.base_file_url,
+        "BARAZA_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "BARAZA_WEB_PORT": "0",
+    }
+
+
 class BotProcess:
     """``baraza run`` in a child process, configured through the environment like production."""
 
@@ -80,15 +93,7 @@ class BotProcess:
 
     async def start(self) -> None:
         polls_before = len(self.server.calls_to("getUpdates"))
-        env = {
-            **os.environ,
-            "BARAZA_DATABASE_URL": self.database_url,
-            "BARAZA_TELEGRAM_TOKEN": TOKEN,
-            "BARAZA_TELEGRAM_BASE_URL": self.server.base_url,
-            "BARAZA_TELEGRAM_BASE_FILE_URL": self.server.base_file_url,
-            "BARAZA_PSEUDONYM_KEY": PSEUDONYM_KEY,
-            "BARAZA_WEB_PORT": "0",
-        }
+        env = bot_environment(self.server, self.database_url)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once)
                 [sys.executable, "-m", "bot.cli", "--config", str(self.config), "run"],
