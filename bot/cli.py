@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
 from storage.database import Database
@@ -84,17 +86,22 @@ async def _export(settings: Settings, survey_id: str, output: Path) -> int:
     database = Database(settings.database_url)
     try:
         await database.migrate()
-        if str(output) == "-":
-            count = await export_csv(database, survey, sys.stdout)
-        else:
-            temporary = output.with_name(output.name + ".part")
-            with temporary.open("w", encoding="utf-8", newline="") as out:
-                count = await export_csv(database, survey, out)
-            temporary.replace(output)
+        count = await _write_export(output, lambda out: export_csv(database, survey, out))
     finally:
         await database.dispose()
     print(f"exported {count} response(s) of '{survey_id}' to {output}", file=sys.stderr)
     return 0
+
+
+async def _write_export(output: Path, write: Callable[[TextIO], Awaitable[int]]) -> int:
+    """Run ``write`` into ``output`` (``-``: standard output); a file appears only once complete."""
+    if str(output) == "-":
+        return await write(sys.stdout)
+    temporary = output.with_name(output.name + ".part")
+    with temporary.open("w", encoding="utf-8", newline="") as out:
+        count = await write(out)
+    temporary.replace(output)
+    return count
 
 
 async def _export_contacts(settings: Settings, output: Path) -> int:
@@ -105,13 +112,7 @@ async def _export_contacts(settings: Settings, output: Path) -> int:
     try:
         await database.migrate()
         pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
-        if str(output) == "-":
-            count = await export_contacts_csv(database, pseudonymizer, sys.stdout)
-        else:
-            temporary = output.with_name(output.name + ".part")
-            with temporary.open("w", encoding="utf-8", newline="") as out:
-                count = await export_contacts_csv(database, pseudonymizer, out)
-            temporary.replace(output)
+        count = await _write_export(output, lambda out: export_contacts_csv(database, pseudonymizer, out))
     finally:
         await database.dispose()
     print(f"exported {count} consenting contact(s) to {output}", file=sys.stderr)

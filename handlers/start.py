@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from handlers import onboarding, payloads, privacy, profile, survey
 from handlers.context import Context
 from handlers.messages import Button, Outbound
+from storage.records import Conversation
 
 
 async def start(ctx: Context, argument: str) -> list[Outbound]:
@@ -78,22 +81,25 @@ async def cancel(ctx: Context, _argument: str) -> list[Outbound]:
     return await survey.cancel(ctx, conversation)
 
 
-async def back(ctx: Context, _argument: str) -> list[Outbound]:
+FlowStep = Callable[[Context, Conversation], Awaitable[list[Outbound]]]
+
+
+async def _in_conversation(ctx: Context, in_profile: FlowStep, in_survey: FlowStep) -> list[Outbound]:
+    """Pass a navigation command to the question flow the user is in (onboarding/profile or survey)."""
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if conversation is not None and conversation.flow in profile.FLOWS:
-        return await profile.back(ctx, conversation)
+        return await in_profile(ctx, conversation)
     if conversation is None or conversation.flow != survey.FLOW:
         return [Outbound(text=ctx.texts("not_in_survey"))]
-    return await survey.back(ctx, conversation)
+    return await in_survey(ctx, conversation)
+
+
+async def back(ctx: Context, _argument: str) -> list[Outbound]:
+    return await _in_conversation(ctx, profile.back, survey.back)
 
 
 async def skip(ctx: Context, _argument: str) -> list[Outbound]:
-    conversation = await ctx.repos.conversations.get(ctx.contact.id)
-    if conversation is not None and conversation.flow in profile.FLOWS:
-        return await profile.skip(ctx, conversation)
-    if conversation is None or conversation.flow != survey.FLOW:
-        return [Outbound(text=ctx.texts("not_in_survey"))]
-    return await survey.skip(ctx, conversation)
+    return await _in_conversation(ctx, profile.skip, survey.skip)
 
 
 async def survey_command(ctx: Context, argument: str) -> list[Outbound]:
