@@ -39,7 +39,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy bot surveys handlers storage
+	$(BIN)/mypy bot surveys handlers storage catalogue
 
 check: lint typecheck test
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -188,3 +188,175 @@ class InstanceSettingRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------------- indicators (SDMX data)
+
+
+class IndicatorLoadRow(Base):
+    """One load of the indicator catalogue. Exactly one load is ``active`` at a time: a new
+    load is written beside it (``loading``) and switched in by one UPDATE, so the bot never
+    answers from half-loaded data; ``failed`` loads keep their error and no data."""
+
+    __tablename__ = "indicator_loads"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    indicators: Mapped[int] = mapped_column(Integer, default=0)
+    series: Mapped[int] = mapped_column(Integer, default=0)
+    observations: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class IndicatorRow(Base):
+    """An indicator's metadata (names, synonyms, unit, decimals, release...) as JSON."""
+
+    __tablename__ = "indicators"
+
+    load_id: Mapped[int] = mapped_column(ForeignKey("indicator_loads.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), primary_key=True)
+    topic: Mapped[str | None] = mapped_column(String(40))
+    metadata_json: Mapped[str] = mapped_column(Text)
+
+
+class IndicatorSeriesRow(Base):
+    """One series of an indicator: one combination of dimension values (region, sex, age...)."""
+
+    __tablename__ = "indicator_series"
+    __table_args__ = (Index("ix_indicator_series_load_indicator", "load_id", "indicator_code"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    load_id: Mapped[int] = mapped_column(ForeignKey("indicator_loads.id", ondelete="CASCADE"))
+    indicator_code: Mapped[str] = mapped_column(String(80))
+    series_key: Mapped[str] = mapped_column(String(400))
+    dimensions_json: Mapped[str] = mapped_column(Text)
+    attributes_json: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class IndicatorObservationRow(Base):
+    __tablename__ = "indicator_observations"
+
+    series_id: Mapped[int] = mapped_column(ForeignKey("indicator_series.id", ondelete="CASCADE"), primary_key=True)
+    time_period: Mapped[str] = mapped_column(String(30), primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str | None] = mapped_column(String(10))
+
+
+class IndicatorQueryRow(Base):
+    """Every lookup asked by chat, matched or not: the evidence of (unmet) demand."""
+
+    __tablename__ = "indicator_queries"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    language: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    indicator_code: Mapped[str | None] = mapped_column(String(80))
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class IndicatorRatingRow(Base):
+    """ "Was this useful?" on an indicator reply: one rating per person and series (the last one)."""
+
+    __tablename__ = "indicator_ratings"
+    __table_args__ = (UniqueConstraint("contact_id", "indicator_code", "series_key", name="uq_indicator_ratings"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    indicator_code: Mapped[str] = mapped_column(String(80))
+    series_key: Mapped[str] = mapped_column(String(400))
+    useful: Mapped[int] = mapped_column(Integer)
+    rated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --------------------------------------------------------------------------- data requests
+
+
+class DataRequestRow(Base):
+    """A ticket: a user's request for data the office does not (visibly) publish.
+
+    ``status``: open → in_progress → answered → closed. The id is the ticket number users see.
+    """
+
+    __tablename__ = "data_requests"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(20))
+    user_group: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    assigned_to: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DataRequestMessageRow(Base):
+    """The conversation on one ticket: the user's words and the staff's answers, in order."""
+
+    __tablename__ = "data_request_messages"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("data_requests.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(10))
+    staff: Mapped[str | None] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxRow(Base):
+    """A message to one person that is not a reply to their own message (a staff answer to a
+    ticket, a release the person follows): stored first, then sent by the dispatcher in
+    ``baraza run``, with the same ``pending → sending → sent / failed / unknown`` life as a
+    broadcast delivery. ``body`` is the message as JSON."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_key: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    message_key: Mapped[str | None] = mapped_column(String(100))
+
+
+# --------------------------------------------------------------------------- release calendar
+
+
+class ReleaseFollowRow(Base):
+    """A person follows a calendar entry: told when it is published (``notified_at``)."""
+
+    __tablename__ = "release_follows"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    release_id: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
+    followed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReleasePublicationRow(Base):
+    """A calendar entry marked published, once: followers and topic subscribers are notified
+    (``broadcast_id``) exactly once however often staff run the command."""
+
+    __tablename__ = "release_publications"
+
+    release_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_by: Mapped[str] = mapped_column(String(100))
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))

@@ -17,6 +17,7 @@ from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.indicators import IndicatorRepository
 from storage.models import (
     AnswerRow,
     ContactRow,
@@ -428,3 +429,4 @@ class Repositories:
         self.participations = ParticipationRepository(connection)
         self.subscriptions = SubscriptionRepository(connection)
         self.settings = InstanceSettings(connection)
+        self.indicators = IndicatorRepository(connection)
