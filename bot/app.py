@@ -17,6 +17,8 @@ from bot.dispatcher import Dispatcher
 from bot.engine import Engine, load_pseudonymizer
 from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
+from catalogue.calendar import ReleaseCalendar, load_calendar_file
+from catalogue.concepts import Glossary, load_glossary_file
 from handlers.context import Community
 from storage.database import Database
 from storage.repositories import Repositories
@@ -127,11 +129,23 @@ def broadcast_dispatcher(settings: Settings, database: Database, telegram: Teleg
 
 
 def community_of(settings: Settings) -> Community:
-    """The register settings, with the onboarding conversation loaded (and checked) if configured."""
+    """The register settings, with the onboarding conversation loaded (and checked) if configured,
+    and the glossary and release calendar (``DefinitionFileError`` names a broken file's lines)."""
     register = settings.register
     onboarding = load_survey_file(register.onboarding) if register.onboarding is not None else None
+    glossary = Glossary()
+    if settings.concepts_file is not None:
+        glossary = load_glossary_file(settings.concepts_file, topics=register.topics)
+    calendar = ReleaseCalendar()
+    if settings.calendar_file is not None:
+        calendar = load_calendar_file(settings.calendar_file, topics=register.topics)
     return Community(
-        user_groups=register.user_groups, topics=register.topics, admins=settings.admins, onboarding=onboarding
+        user_groups=register.user_groups,
+        topics=register.topics,
+        admins=settings.admins,
+        onboarding=onboarding,
+        glossary=glossary,
+        calendar=calendar,
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from handlers import broadcast, language, payloads, privacy, profile, start, survey
+from handlers import calendar as release_calendar
+from handlers import concepts as glossary
 from handlers.context import Context
 from handlers.messages import RESUME_PAYLOAD, Outbound
 
@@ -27,6 +29,8 @@ COMMANDS: Mapping[str, CommandHandler] = {
     "unsubscribe": profile.unsubscribe,
     "stop": privacy.stop,
     "delete_my_data": privacy.delete_command,
+    "define": glossary.define,
+    "calendar": release_calendar.calendar_command,
 }
 
 #: Shown in the Telegram command menu.
@@ -43,6 +47,8 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "stop": "Stop all our news and invitations",
     "delete_my_data": "Delete everything we keep about you",
     "help": "What this bot can do",
+    "define": "What a statistical term means: /define TERM",
+    "calendar": "Upcoming releases; follow the ones you want",
 }
 
 
@@ -92,6 +98,10 @@ async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
         return await privacy.on_press(ctx, payload)
     if broadcast.is_payload(payload):
         return await broadcast.on_press(ctx, payload)
+    if glossary.is_payload(payload):
+        return await glossary.on_press(ctx, payload)
+    if release_calendar.is_payload(payload):
+        return await release_calendar.on_press(ctx, payload)
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if isinstance(parsed, payloads.PromptPress) and conversation is not None and conversation.flow == survey.FLOW:
         return await survey.on_press(ctx, conversation, parsed)

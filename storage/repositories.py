@@ -31,6 +31,7 @@ from storage.models import (
     SubscriptionRow,
 )
 from storage.records import Contact, Conversation, Erasure, ResponseSummary
+from storage.releases import ReleaseRepository
 
 contacts = cast(Table, ContactRow.__table__)
 conversations = cast(Table, ConversationRow.__table__)
@@ -173,6 +174,7 @@ class ContactRepository:
         """A "no" to the privacy notice, or consent withdrawn: the profile and the subscriptions
         are deleted and only the refusal's date is kept. Returns the subscriptions removed."""
         removed = await self.connection.execute(delete(subscriptions).where(subscriptions.c.contact_id == contact_id))
+        await ReleaseRepository(self.connection).erase(contact_id)  # followed releases, like topics
         await self.connection.execute(
             update(contacts)
             .where(contacts.c.id == contact_id)
@@ -217,6 +219,7 @@ class ContactRepository:
             delete(participations).where(participations.c.contact_id == contact_id)
         )
         await self.connection.execute(delete(conversations).where(conversations.c.contact_id == contact_id))
+        await ReleaseRepository(self.connection).erase(contact_id)  # the release calendar entries followed
         await self.connection.execute(delete(contacts).where(contacts.c.id == contact_id))
         return Erasure(
             subscriptions=int(subscriptions_removed.rowcount),
@@ -430,3 +433,4 @@ class Repositories:
         self.subscriptions = SubscriptionRepository(connection)
         self.settings = InstanceSettings(connection)
         self.indicators = IndicatorRepository(connection)
+        self.releases = ReleaseRepository(connection)
