@@ -3,8 +3,8 @@
 Every name of every concept (its id, its term and synonyms in all languages: people often type
 the English term in a French chat) is compared with the query after folding both (lower case,
 no accents, no punctuation). An exact folded match wins outright. Otherwise each concept gets
-the best rapidfuzz ``WRatio`` of its names: one clear winner is the answer, several close
-scores are offered as choices, and nothing good enough is "not found".
+the best score of its names (:func:`_score`, rapidfuzz): one clear winner is the answer,
+several close scores are offered as choices, and nothing good enough is "not found".
 """
 
 from __future__ import annotations
@@ -86,10 +86,32 @@ class ConceptIndex:
 def _score(query: str, name: str) -> float:
     """How well ``query`` names ``name`` (0-100), both folded.
 
-    ``WRatio`` forgives typos and word order and scores a query that is a part of a longer name
-    (``gini`` in ``gini coefficient``) highly. A very short query only counts for a whole word,
-    so that "ab" does not match every name containing those letters.
+    The whole query against the whole name forgives typos and word order (``ratio``,
+    ``token_sort_ratio``). A query whose every word is (nearly) a word of the name, such as
+    ``gini`` for ``gini coefficient`` or ``rate`` for every "... rate", scores at most
+    :data:`PART_SCORE`: found, but below a whole-name match. Short words must match exactly, so
+    that "de" or "ab" match nothing by themselves.
     """
-    if len(query) <= 3:
-        return 100.0 if query in name.split() else fuzz.ratio(query, name)
-    return float(fuzz.WRatio(query, name))
+    whole = max(fuzz.ratio(query, name), fuzz.token_sort_ratio(query, name))
+    return max(whole, _part_score(query.split(), name.split()))
+
+
+#: The best score of a query that names only some of the words of a name.
+PART_SCORE = 90.0
+#: How close (0-100) a typed word must be to a word of the name.
+WORD_SCORE = 80.0
+
+
+def _part_score(query_words: list[str], name_words: list[str]) -> float:
+    if not query_words or len(query_words) >= len(name_words) or all(len(word) <= 3 for word in query_words):
+        return 0.0  # a whole name, or only short words ("de", "of"): not a part of a name
+    scores = []
+    for word in query_words:
+        if len(word) <= 3:
+            best = 100.0 if word in name_words else 0.0
+        else:
+            best = max(fuzz.ratio(word, other) for other in name_words)
+        if best < WORD_SCORE:
+            return 0.0
+        scores.append(best)
+    return PART_SCORE * sum(scores) / (100.0 * len(scores))

@@ -18,8 +18,6 @@ longer in the calendar, already published, or a forged topic changes nothing.
 
 from __future__ import annotations
 
-from datetime import date, time
-
 from babel.dates import format_date, format_time
 
 from catalogue.calendar import Release
@@ -53,14 +51,12 @@ def _payload(prefix: str, value: str) -> str:
 # --------------------------------------------------------------------------- formatting
 
 
-def release_date(release: Release, language: str) -> str:
-    """``12 janvier 2027, 10:00`` in French; the time only when the calendar gives one."""
-    return when(release.date, release.time, language)
-
-
-def when(day: date, at: time | None, language: str) -> str:
-    text = format_date(day, format="long", locale=language)
-    return text if at is None else f"{text}, {format_time(at, format='short', locale=language)}"
+def release_date(ctx: Context, release: Release) -> str:
+    """``12 janvier 2027 à 10:00`` in French; the time only when the calendar gives one."""
+    day = format_date(release.date, format="long", locale=ctx.language)
+    if release.time is None:
+        return day
+    return ctx.texts("calendar_date_time", date=day, time=format_time(release.time, format="short", locale=ctx.language))
 
 
 def _short(text: str) -> str:
@@ -116,15 +112,14 @@ async def listing(ctx: Context, topic: str | None, *, replaces_pressed: bool = F
         lines = [ctx.texts("calendar_title_topic", topic=topic_label) if topic else ctx.texts("calendar_title"), ""]
         for number, release in enumerate(shown, start=1):
             mark = " 🔔" if release.id in followed else ""
-            title = calendar.title(release, language)
-            topic_of = onboarding.topic_label(ctx, release.topic)
-            lines.append(f"{number}. {release_date(release, language)} · {title} ({topic_of}){mark}")
+            lines.append(f"{number}. {calendar.title(release, language)}{mark}")
+            lines.append(f"     {release_date(ctx, release)} · {onboarding.topic_label(ctx, release.topic)}")
         if len(upcoming) > len(shown):
             lines.append(ctx.texts("calendar_more", count=str(len(upcoming) - len(shown))))
     mine = [release for release in upcoming_all if release.id in followed]
     if mine:
         lines += ["", ctx.texts("calendar_following")]
-        lines += [f"• {release_date(release, language)} · {calendar.title(release, language)}" for release in mine]
+        lines += [f"• {calendar.title(release, language)}, {release_date(ctx, release)}" for release in mine]
     elif shown:
         lines += ["", ctx.texts("calendar_follow_hint")]
     rows: list[tuple[Button, ...]] = []
