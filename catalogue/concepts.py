@@ -107,7 +107,13 @@ def load_glossary_text(text: str, path: str, *, topics: Collection[str] | None =
             default_language = value
     entries = root.get("concepts")
     concepts: dict[str, Concept] = {}
-    related_lines: dict[str, int] = {}
+    references: list[tuple[str, list[str], int]] = []  # (concept id, related ids, line)
+    # Ids of every entry, also broken ones: a reference to a broken entry is not a second problem.
+    declared = (
+        {str(entry.get("id")) for entry in entries if isinstance(entry, Located)}
+        if isinstance(entries, list)
+        else set()
+    )
     if "concepts" in root and not isinstance(entries, list):
         check.problem(root.line_of("concepts"), "concepts must be a list of entries (each starting with '- id:')")
     for entry in entries if isinstance(entries, list) else []:
@@ -115,29 +121,29 @@ def load_glossary_text(text: str, path: str, *, topics: Collection[str] | None =
             check.problem(root.line_of("concepts"), "each concept must be a mapping with id, term, definition...")
             continue
         concept = _concept(check, entry, default_language, topics)
+        related = entry.get("related")
+        if isinstance(entry.get("id"), str) and isinstance(related, (list, str)):
+            names = [str(name) for name in ([related] if isinstance(related, str) else related)]
+            references.append((entry["id"], names, entry.line_of("related")))
         if concept is None:
             continue
         if concept.id in concepts:
             check.problem(entry.line_of("id"), f"the concept id '{concept.id}' is used twice")
             continue
         concepts[concept.id] = concept
-        related_lines[concept.id] = entry.line_of("related")
-    for concept in concepts.values():
-        for other in concept.related:
-            if other == concept.id:
-                check.problem(related_lines[concept.id], f"the concept '{concept.id}' lists itself as related")
-            elif other not in concepts:
-                check.problem(
-                    related_lines[concept.id],
-                    f"'{other}' in the related concepts of '{concept.id}' is not a concept id",
-                )
+    for concept_id, names, line in references:
+        for other in names:
+            if other == concept_id:
+                check.problem(line, f"the concept '{concept_id}' lists itself as related")
+            elif other not in declared:
+                check.problem(line, f"'{other}' in the related concepts of '{concept_id}' is not a concept id")
     popular: list[str] = []
     if "popular" in root:
         line = root.line_of("popular")
         for concept_id in check.names(root["popular"], line, "popular") or []:
-            if concept_id not in concepts:
+            if concept_id not in declared:
                 check.problem(line, f"'{concept_id}' in popular is not a concept id")
-            else:
+            elif concept_id in concepts:
                 popular.append(concept_id)
     if not concepts and not check.problems:
         check.problem(root.line, "the glossary has no concepts")
