@@ -56,7 +56,9 @@ def release_date(ctx: Context, release: Release) -> str:
     day = format_date(release.date, format="long", locale=ctx.language)
     if release.time is None:
         return day
-    return ctx.texts("calendar_date_time", date=day, time=format_time(release.time, format="short", locale=ctx.language))
+    return ctx.texts(
+        "calendar_date_time", date=day, time=format_time(release.time, format="short", locale=ctx.language)
+    )
 
 
 def _short(text: str) -> str:
@@ -130,7 +132,10 @@ async def listing(ctx: Context, topic: str | None, *, replaces_pressed: bool = F
             rows.append((Button(ctx.texts("button_unfollow_release", title=title), _payload(unfollow, release.id)),))
         else:
             rows.append((Button(ctx.texts("button_follow_release", title=title), _payload(follow, release.id)),))
-    topics = [t for t in dict.fromkeys(release.topic for release in upcoming_all) if t != topic]
+    present = {release.topic for release in upcoming_all} - {topic}
+    # In the configured order (as /subscribe shows them), then any topic only the calendar has.
+    topics = [t for t in ctx.community.topics if t in present]
+    topics += sorted(present - set(topics) - {None})
     topic_buttons = [Button(onboarding.topic_label(ctx, t), _payload(TOPIC, t)) for t in topics]
     if topic is not None:
         topic_buttons.append(Button(ctx.texts("button_all_topics"), ALL))

@@ -117,8 +117,10 @@ class Audience:
             )
             if values
         ]
-        if self.followers_of is not None:
-            parts.append(f"or following release {self.followers_of}" if self.topics else f"release {self.followers_of}")
+        if self.followers_of is not None and self.topics:  # topics come first: "topics a, b or following ..."
+            parts[0] += f" or following release {self.followers_of}"
+        elif self.followers_of is not None:
+            parts.insert(0, f"following release {self.followers_of}")
         return "; ".join(parts) if parts else "everyone who agreed to receive notices"
 
 
