@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
+from bot.config import load_settings
 from bot.engine import Engine, load_pseudonymizer
 from catalogue.concept_search import ConceptIndex, fold
 from catalogue.concepts import Glossary, load_glossary_file, load_glossary_text
@@ -262,3 +264,38 @@ async def test_stale_or_forged_concept_buttons_change_nothing(glossary_engine: E
 async def test_without_a_glossary_define_says_there_is_none(engine: Engine) -> None:
     [reply] = await EngineUser(engine, "def4").say("/define inflation")
     assert reply.text == Texts("en")("define_no_glossary")
+
+
+# --------------------------------------------------------------------------- configuration and start
+
+
+def test_the_glossary_and_calendar_files_are_configured_or_found_next_to_the_configuration(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("concepts: {file: terms/glossary.yaml}\ncalendar: {file: ''}\n")
+    settings = load_settings(config, environ={})
+    assert settings.concepts_file == tmp_path / "terms" / "glossary.yaml" and settings.calendar_file is None
+    config.write_text("bot: {default_language: en}\n")
+    assert load_settings(config, environ={}).concepts_file is None, "nothing configured, nothing found"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "concepts.yaml").write_text(SMALL)
+    (tmp_path / "releases.csv").write_text("id,topic,date,title\n")
+    settings = load_settings(config, environ={})
+    assert settings.concepts_file == tmp_path / "data" / "concepts.yaml"
+    assert settings.calendar_file == tmp_path / "releases.csv"
+    assert load_settings(ROOT / "config.yaml", environ={}).concepts_file == SHIPPED
+
+
+def test_the_bot_does_not_start_with_a_broken_glossary_and_says_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    glossary = tmp_path / "concepts.yaml"
+    glossary.write_text(SMALL.replace("related: [cpi]", "related: [cpi, deflation]"))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database: {{url: 'sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}'}}\nsurveys: {{directory: {ROOT / 'forms'}}}\n"
+        "register: {onboarding: ''}\nweb: {port: 0}\n"
+    )
+    assert main(["--config", str(config), "run"]) == 1
+    err = capsys.readouterr().err
+    assert f"{glossary}:12: 'deflation' in the related concepts of 'inflation' is not a concept id" in err
+    assert "not starting" in err
