@@ -23,7 +23,7 @@ from bot.notices import NoticeFileError, load_notice_file
 from bot.release_notice import for_release, release_notice
 from catalogue.calendar import Release, ReleaseCalendar, load_calendar_file
 from catalogue.sourcefiles import DefinitionFileError
-from storage.broadcasts import BroadcastRepository
+from storage.broadcasts import Audience, BroadcastRepository
 from storage.database import Database
 from storage.releases import ReleaseRepository
 from surveys.loader import load_survey_directory
@@ -145,7 +145,7 @@ async def publish(
             for problem in error.problems:
                 print(problem, file=sys.stderr)
             return 1
-        if loaded.audience.describe() != release_notice(calendar, release).audience.describe():
+        if loaded.audience != Audience():
             print(
                 f"note: the audience in {notice_file} is not used: a release goes to its followers and "
                 "the subscribers of its topic",

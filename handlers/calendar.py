@@ -7,7 +7,8 @@ topic to filter (``/calendar prices`` does the same; a topic's label works as we
 name). A release already published or past is not listed.
 
 Following a release is personal data kept to message the person later, so it needs the
-register and consent, like following topics. When staff publish the release
+register and consent, like following topics, and like ``/subscribe`` it turns messages back on
+after ``/stop``. When staff publish the release
 (``baraza calendar publish``), its followers and the subscribers of its topic are told once.
 
 Payloads (``k:``): ``k:a`` every topic, ``k:t:<topic>`` one topic, ``k:f:<release>`` /
@@ -22,7 +23,7 @@ from babel.dates import format_date, format_time
 
 from catalogue.calendar import Release
 from catalogue.concept_search import fold
-from handlers import onboarding
+from handlers import onboarding, privacy
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from handlers.payloads import MAX_PAYLOAD_BYTES
@@ -177,7 +178,8 @@ async def _follow_press(ctx: Context, prefix: str, release_id: str) -> list[Outb
     if await ctx.repos.releases.publication(release.id) is not None or release.date < ctx.now.date():
         return [Outbound(text=ctx.texts("calendar_already_published", title=title)), await listing(ctx, topic)]
     await ctx.repos.releases.follow(ctx.contact.id, release.id, ctx.now)
-    return [await listing(ctx, topic, replaces_pressed=True)]
+    # Asking to be told is asking for messages: like /subscribe, it undoes an earlier /stop (and says so).
+    return await privacy.messages_back_on(ctx) + [await listing(ctx, topic, replaces_pressed=True)]
 
 
 async def _needs_consent(ctx: Context) -> list[Outbound] | None:

@@ -19,6 +19,7 @@ PAYLOAD_PREFIX = "c:"
 MAX_RELATED = 6
 PER_ROW = 2
 MAX_QUERY_SHOWN = 40
+MAX_QUERY = 200  # longer text is not a term; it would only cost search time
 
 _index_cache: dict[int, tuple[Glossary, ConceptIndex]] = {}
 
@@ -51,7 +52,7 @@ async def define(ctx: Context, argument: str) -> list[Outbound]:
     query = argument.strip()
     if not query:
         return [_offer(ctx, ctx.texts("define_ask"), glossary.suggestions())]
-    match = index_of(glossary).search(query)
+    match = index_of(glossary).search(query[:MAX_QUERY])
     shown = query[:MAX_QUERY_SHOWN]
     if match.concept is not None:
         return [card(ctx, match.concept)]

@@ -278,6 +278,17 @@ async def test_deleting_my_data_and_withdrawing_consent_forget_the_releases_foll
         assert await connection.scalar(text("SELECT count(*) FROM release_follows")) == 0
 
 
+async def test_following_a_release_after_stop_turns_messages_back_on(calendar_engine: Engine) -> None:
+    user = EngineUser(calendar_engine, "cal7")
+    await onboard(user)
+    await user.say("/stop")
+    resumed, listing = await user.press_payload("k:f:gdp-2026-q3")
+    assert resumed.text == EN("messages_resumed") and "🔔" in listing.text
+    async with calendar_engine.database.reading() as connection:
+        stopped = await connection.scalar(text("SELECT opted_out_at FROM contacts WHERE user_key = 'cal7'"))
+    assert stopped is None
+
+
 async def test_without_a_calendar_the_command_says_so(engine: Engine) -> None:
     [reply] = await EngineUser(engine, "cal6").say("/calendar")
     assert reply.text == EN("calendar_none")
