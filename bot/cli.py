@@ -1,4 +1,4 @@
-"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``survey check`` and ``db upgrade``."""
+"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``calendar``, ``concepts``, ``survey check`` and ``db upgrade``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.calendar_cli import add_commands as add_calendar_commands
 
     add_calendar_commands(commands)
+    from bot.concepts_cli import add_commands as add_concepts_commands
+
+    add_concepts_commands(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -167,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.calendar_cli import run as calendar
 
             return calendar(settings, arguments)
+        if arguments.command == "concepts":
+            from bot.concepts_cli import run as concepts
+
+            return concepts(settings, arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
     except SurveyFileError as error:

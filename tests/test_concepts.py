@@ -299,3 +299,23 @@ def test_the_bot_does_not_start_with_a_broken_glossary_and_says_where(
     err = capsys.readouterr().err
     assert f"{glossary}:12: 'deflation' in the related concepts of 'inflation' is not a concept id" in err
     assert "not starting" in err
+
+
+def test_cli_checks_the_glossary_and_tries_a_term(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = ["--config", str(ROOT / "config.yaml"), "concepts"]
+    assert main([*config, "check"]) == 0
+    assert capsys.readouterr().out.startswith(f"{SHIPPED}: ok: 35 concepts; definitions by language: ")
+    assert main([*config, "define", "taux", "de", "chaumage"]) == 0
+    assert capsys.readouterr().out.startswith("unemployment_rate: Unemployment rate\n")
+    assert main([*config, "define", "poverty"]) == 0
+    assert (
+        capsys.readouterr().out
+        == "choices: poverty_line (Poverty line), poverty_rate (Poverty rate (headcount ratio))\n"
+    )
+    assert main([*config, "define", "xyzzy"]) == 1
+    broken = tmp_path / "g.yaml"
+    broken.write_text(SMALL.replace("term: {en: Inflation, fr: Inflation}", "term: {fr: Inflation}"))
+    assert main([*config, "check", str(broken)]) == 1
+    assert f"{broken}:6: the term of the concept 'inflation' has no text in the default language 'en'" in (
+        capsys.readouterr().err
+    )
