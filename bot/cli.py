@@ -1,4 +1,4 @@
-"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``calendar``, ``concepts``, ``survey check`` and ``db upgrade``."""
+"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``survey check`` and ``db upgrade``."""
 
 from __future__ import annotations
 
