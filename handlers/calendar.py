@@ -136,7 +136,7 @@ async def listing(ctx: Context, topic: str | None, *, replaces_pressed: bool = F
     present = {release.topic for release in upcoming_all} - {topic}
     # In the configured order (as /subscribe shows them), then any topic only the calendar has.
     topics = [t for t in ctx.community.topics if t in present]
-    topics += sorted(present - set(topics) - {None})
+    topics += sorted(present - set(topics))
     topic_buttons = [Button(onboarding.topic_label(ctx, t), _payload(TOPIC, t)) for t in topics]
     if topic is not None:
         topic_buttons.append(Button(ctx.texts("button_all_topics"), ALL))
