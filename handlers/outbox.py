@@ -19,20 +19,32 @@ from storage.records import Contact
 from storage.repositories import Repositories
 
 
-def encode(message: Outbound) -> str:
-    """``message`` as the outbox stores it (attachments are not supported)."""
+def encode(message: Outbound, ref: str | None = None) -> str:
+    """``message`` as the outbox stores it (attachments are not supported).
+
+    ``ref`` names what the message is about (``request:12``), for staff looking at a ticket.
+    """
     if message.attachment is not None:
         raise ValueError("outbox messages cannot carry attachments")
-    return json.dumps(
-        {
-            "text": message.text,
-            "buttons": [
-                [{"label": b.label, "payload": b.payload, **({"url": b.url} if b.url else {})} for b in row]
-                for row in message.buttons
-            ],
-        },
-        ensure_ascii=False,
-    )
+    body: dict[str, Any] = {
+        "text": message.text,
+        "buttons": [
+            [{"label": b.label, "payload": b.payload, **({"url": b.url} if b.url else {})} for b in row]
+            for row in message.buttons
+        ],
+    }
+    if ref is not None:
+        body["ref"] = ref
+    return json.dumps(body, ensure_ascii=False)
+
+
+def reference(body: str) -> str | None:
+    """The ``ref`` a stored message was queued with, if any."""
+    try:
+        ref = json.loads(body).get("ref")
+    except (ValueError, AttributeError):
+        return None
+    return ref if isinstance(ref, str) else None
 
 
 def decode(body: str) -> Outbound:
@@ -53,7 +65,9 @@ def can_notify(contact: Contact) -> bool:
     return contact.channel in PUSH_CHANNELS
 
 
-async def notify(repos: Repositories, contact: Contact, kind: str, message: Outbound, now: datetime) -> bool:
+async def notify(
+    repos: Repositories, contact: Contact, kind: str, message: Outbound, now: datetime, *, ref: str | None = None
+) -> bool:
     """Queue ``message`` for the contact in the caller's transaction; False (nothing queued) when
     :func:`can_notify` says the channel cannot carry it."""
     if not can_notify(contact):
@@ -64,7 +78,7 @@ async def notify(repos: Repositories, contact: Contact, kind: str, message: Outb
         channel=contact.channel,
         chat_key=contact.chat_key,
         kind=kind,
-        body=encode(laid_out),
+        body=encode(laid_out, ref),
         now=now,
     )
     return True

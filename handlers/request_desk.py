@@ -22,6 +22,11 @@ IN_PROGRESS_NOTICE, ANSWER_NOTICE, CLOSED_NOTICE = "request_in_progress", "reque
 NOTICE_KINDS = (IN_PROGRESS_NOTICE, ANSWER_NOTICE, CLOSED_NOTICE)
 
 
+def request_ref(number: int) -> str:
+    """The ``ref`` of outbox messages about ticket ``number``."""
+    return f"request:{number}"
+
+
 @dataclass(frozen=True)
 class DeskResult:
     """The ticket after the action, and whether the person was sent a message about it."""
@@ -74,4 +79,4 @@ async def _tell(repos: Repositories, request: DataRequest, now: datetime, kind: 
         return False
     texts = Texts(contact.language or request.language)
     message = Outbound(text=texts(key, number=str(request.id), **params))
-    return await notify(repos, contact, kind, message, now)
+    return await notify(repos, contact, kind, message, now, ref=request_ref(request.id))

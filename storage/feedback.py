@@ -135,9 +135,9 @@ async def get_feedback(connection: AsyncConnection, feedback_id: int) -> Feedbac
 
 
 async def recent_feedback(
-    connection: AsyncConnection, *, statuses: tuple[str, ...] = (), limit: int = 50
+    connection: AsyncConnection, *, statuses: tuple[str, ...] = (), kinds: tuple[str, ...] = (), limit: int = 50
 ) -> list[Feedback]:
-    """Feedback newest first, optionally only in ``statuses``."""
+    """Feedback newest first, optionally only in ``statuses`` and of ``kinds``."""
     query = (
         select(feedback, contacts.c.user_key, contacts.c.user_group, contacts.c.region, contacts.c.language)
         .select_from(feedback.outerjoin(contacts, contacts.c.id == feedback.c.contact_id))
@@ -146,6 +146,8 @@ async def recent_feedback(
     )
     if statuses:
         query = query.where(feedback.c.status.in_(list(statuses)))
+    if kinds:
+        query = query.where(feedback.c.kind.in_(list(kinds)))
     return [_feedback(row) for row in await connection.execute(query)]
 
 

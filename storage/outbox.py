@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import ContactRow, OutboxRow
@@ -199,7 +199,7 @@ class OutboxRepository:
         statement = (
             update(outbox)
             # A row another sender's start marked unknown meanwhile gets its real outcome.
-            .where(outbox.c.id == bindparam("row_id"), outbox.c.status.in_([SENDING, UNKNOWN]))
+            .where(outbox.c.id == bindparam("row_id"), or_(outbox.c.status == SENDING, outbox.c.status == UNKNOWN))
             .values(
                 status=bindparam("new_status"),
                 error=bindparam("new_error"),

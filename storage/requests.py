@@ -254,13 +254,16 @@ class RequestRepository:
         self,
         *,
         statuses: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
         contact_id: int | None = None,
         limit: int = 50,
     ) -> list[DataRequest]:
-        """Tickets newest first, optionally only those in ``statuses`` or of one contact."""
+        """Tickets newest first, optionally only those in ``statuses``, from ``sources``, or of one contact."""
         query = select(data_requests).order_by(data_requests.c.id.desc()).limit(limit)
         if statuses:
             query = query.where(data_requests.c.status.in_(list(statuses)))
+        if sources:
+            query = query.where(data_requests.c.source.in_(list(sources)))
         if contact_id is not None:
             query = query.where(data_requests.c.contact_id == contact_id)
         return [_request(row) for row in await self.connection.execute(query)]
