@@ -65,7 +65,9 @@ async def answer_all(database: Database, numbers: list[int]) -> float:
 
 
 async def wait_for_messages(
-    server: FakeTelegramServer, user_ids: list[int], timeout: float = 120.0
+    server: FakeTelegramServer,
+    user_ids: list[int],
+    timeout: float = 120.0,  # noqa: ASYNC109
 ) -> dict[int, float]:
     """When each user's first bot message arrived (monotonic), polling the fake server's chats."""
     arrived: dict[int, float] = {}
