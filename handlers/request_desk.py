@@ -15,11 +15,13 @@ from handlers.messages import Outbound
 from handlers.outbox import notify
 from handlers.texts import Texts
 from storage.repositories import Repositories
-from storage.requests import ANSWERED, CLOSED, DataRequest
+from storage.requests import ANSWERED, CLOSED, DataRequest, RequestError
 
 #: Outbox kinds of the messages about data requests.
 IN_PROGRESS_NOTICE, ANSWER_NOTICE, CLOSED_NOTICE = "request_in_progress", "request_answer", "request_closed"
 NOTICE_KINDS = (IN_PROGRESS_NOTICE, ANSWER_NOTICE, CLOSED_NOTICE)
+#: The longest answer that fits one chat message with its framing (Telegram holds 4096 characters).
+MAX_ANSWER = 3800
 
 
 def request_ref(number: int) -> str:
@@ -40,8 +42,13 @@ async def answer(
 ) -> DeskResult:
     """Answer the ticket (status ``answered``, or ``closed`` with ``close``) and send the answer to the person.
 
-    Raises :class:`storage.requests.RequestError` if there is no such ticket, it is closed, or the text is empty.
+    Raises :class:`storage.requests.RequestError` if there is no such ticket, it is closed, or the
+    text is empty or longer than :data:`MAX_ANSWER` (the person would only see its beginning).
     """
+    if len(text) > MAX_ANSWER:
+        raise RequestError(
+            f"the answer has {len(text)} characters; a chat message holds at most {MAX_ANSWER}: shorten it or give a link"
+        )
     request = await repos.requests.answer(number, text, staff, now)
     notified = await _tell(repos, request, now, ANSWER_NOTICE, "request_answer_notice", answer=text)
     if close:

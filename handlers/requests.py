@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from handlers.outbox import can_notify
-from handlers.request_desk import answer
+from handlers.request_desk import MAX_ANSWER, answer
 from storage.feedback import CONVERTED, MESSAGE, FeedbackRepository, get_feedback, set_feedback_status
 from storage.records import Conversation
 from storage.requests import ACTIVE, CLOSED, REQUEST, UNMATCHED, DataRequest, RequestError, RequestThread
@@ -78,9 +78,11 @@ def _created(ctx: Context, request: DataRequest, *, pressed: bool = False) -> li
 
 async def request_command(ctx: Context, argument: str) -> list[Outbound]:
     """``/request <text>``: a ticket now; ``/request``: ask for the text first."""
-    if argument:
-        return _created(ctx, await _create(ctx, argument, REQUEST))
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
+    if argument:
+        if conversation is not None and conversation.flow == FLOW:  # the text came with the command
+            await ctx.repos.conversations.end(ctx.contact.id)
+        return _created(ctx, await _create(ctx, argument, REQUEST))
     if conversation is not None and conversation.flow != FLOW:
         return [Outbound(text=ctx.texts("request_finish_first"))]
     await ctx.repos.conversations.save(
@@ -263,6 +265,8 @@ async def reply_command(ctx: Context, argument: str) -> list[Outbound]:
         return [Outbound(text=ctx.texts("request_not_found", number=number))]
     if request.status == CLOSED:
         return [Outbound(text=ctx.texts("request_is_closed", number=number))]
+    if len(text.strip()) > MAX_ANSWER:
+        return [Outbound(text=ctx.texts("reply_too_long", length=str(len(text.strip())), limit=str(MAX_ANSWER)))]
     try:
         result = await answer(
             ctx.repos, request.id, text.strip(), staff=f"{ctx.inbound.channel}:{ctx.inbound.user_key}", now=ctx.now

@@ -1,6 +1,8 @@
 """Feedback: messages from users that are not answers to a survey, such as replies to a notice.
 
-They are kept for the office's team (``baraza broadcast replies``) with ``status`` ``new``;
+They are kept for the office's team (``baraza broadcast replies``, and the inbox of
+``baraza requests list``, which shows and closes them beside the data requests) with ``status``
+``new``; a ``message`` the person sent on as a data request becomes ``request``;
 ``/delete_my_data`` removes a person's feedback with :meth:`FeedbackRepository.delete_for_contact`.
 """
 

@@ -96,6 +96,14 @@ async def test_request_alone_asks_for_the_need_then_stores_the_next_message_as_i
     assert len(await tickets(engine)) == 1
 
 
+async def test_request_with_text_while_asked_for_one_ends_the_flow(engine: Engine) -> None:
+    user = person(engine, "2b")
+    await user.say("/request")
+    await user.say("/request Exports by product")
+    assert [r.text for r in await user.say("hello there, how are you")] == [EN("request_offer")]
+    assert [t.text for t in await tickets(engine)] == ["Exports by product"]
+
+
 async def test_cancel_leaves_the_request_flow_without_a_ticket(engine: Engine) -> None:
     user = person(engine, "3")
     await user.say("/request")
@@ -230,6 +238,9 @@ async def test_only_admins_list_and_answer_requests_and_the_answer_is_queued_in_
     assert [r.text for r in await admin.say(f"/reply {stored.id}")] == [EN("reply_usage")]
     assert [r.text for r in await admin.say("/reply 999 text")] == [EN("request_not_found", number="999")]
 
+    (too_long,) = await admin.say(f"/reply {stored.id} " + "x" * 3801)
+    assert too_long.text == EN("reply_too_long", length="3801", limit="3800")
+    assert await queued(engine) == []
     answer_text = "Les prix par marché sont dans le tableau 7 :\nhttps://stats.example.org/riz"
     (done,) = await admin.say(f"/reply #{stored.id} {answer_text}")
     assert done.text == EN("reply_sent", number=str(stored.id))
