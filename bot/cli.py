@@ -1,4 +1,4 @@
-"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``survey check`` and ``db upgrade``."""
+"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``requests``, ``survey check`` and ``db upgrade``."""
 
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.concepts_cli import add_commands as add_concepts_commands
 
     add_concepts_commands(commands)
+    from bot.requests_cli import add_commands as add_requests_commands
+
+    add_requests_commands(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -174,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.concepts_cli import run as concepts
 
             return concepts(settings, arguments)
+        if arguments.command == "requests":
+            from bot.requests_cli import run as requests
+
+            return requests(settings, arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
     except SurveyFileError as error:
