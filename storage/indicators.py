@@ -12,7 +12,7 @@ repository.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -34,9 +34,13 @@ ACTIVE = "active"
 RETIRED = "retired"
 FAILED = "failed"
 
-#: Rows per INSERT batch while loading: large enough to amortise round trips, small enough that
-#: SQLite's write lock is released often for the bot's own transactions.
-BATCH = 5000
+#: Observations per write transaction while loading: large enough to amortise round trips and
+#: commits, small enough that SQLite's write lock is released often for the bot's own transactions.
+BATCH = 20_000
+#: At most this many series per write transaction (series with few observations each).
+SERIES_BATCH = 2_000
+#: Series whose rows are deleted per transaction when a retired or failed load is removed.
+DELETE_BATCH = 200
 
 
 # --------------------------------------------------------------------------- JSON columns
@@ -129,7 +133,7 @@ class IndicatorLoader:
 
     async def replace(
         self,
-        catalogue: Iterable[Indicator],
+        catalogue: Iterable[Indicator] | Callable[[], Iterable[Indicator]],
         series: AsyncIterable[SeriesData] | Iterable[SeriesData],
         *,
         source: str,
@@ -137,9 +141,11 @@ class IndicatorLoader:
     ) -> LoadSummary:
         """Store ``catalogue`` and ``series`` as a new load and make it the active one.
 
-        Series whose indicator is not in ``catalogue`` are an error (raised before the switch).
-        On any exception the new load is marked failed, its rows are removed and the exception
-        propagates: the load in service stays in service.
+        ``catalogue`` may be a function called once every series has been read (a reader that
+        learns the indicators' dimensions from the data). Series whose indicator is not in the
+        catalogue are an error (raised before the switch). On any exception the new load is
+        marked failed, its rows are removed and the exception propagates: the load in service
+        stays in service.
         """
         async with self.database.transaction() as connection:
             result = await connection.execute(
@@ -149,7 +155,7 @@ class IndicatorLoader:
             )
             load_id = int(cast(Any, result).inserted_primary_key[0])
         try:
-            summary = await self._write(load_id, list(catalogue), series)
+            summary = await self._write(load_id, catalogue, series)
         except BaseException as error:
             await self._discard(load_id, str(error) or type(error).__name__, now)
             raise
@@ -172,52 +178,86 @@ class IndicatorLoader:
         return summary
 
     async def _write(
-        self, load_id: int, catalogue: list[Indicator], all_series: AsyncIterable[SeriesData] | Iterable[SeriesData]
+        self,
+        load_id: int,
+        catalogue: Iterable[Indicator] | Callable[[], Iterable[Indicator]],
+        all_series: AsyncIterable[SeriesData] | Iterable[SeriesData],
     ) -> LoadSummary:
-        known = {indicator.code for indicator in catalogue}
+        known: set[str] | None = None
+        if not callable(catalogue):
+            indicators_list = list(catalogue)
+            known = {indicator.code for indicator in indicators_list}
+        seen: set[str] = set()
+        series_count = observation_count = 0
+        pending: list[SeriesData] = []
+        pending_observations = 0
+        async for item in _each(all_series):
+            if known is not None and item.indicator_code not in known:
+                raise ValueError(f"series {item.key} belongs to indicator {item.indicator_code}, which has no metadata")
+            seen.add(item.indicator_code)
+            pending.append(item)
+            series_count += 1
+            pending_observations += len(item.observations)
+            if pending_observations >= BATCH or len(pending) >= SERIES_BATCH:
+                observation_count += await self._write_series(load_id, pending)
+                pending, pending_observations = [], 0
+        if pending:
+            observation_count += await self._write_series(load_id, pending)
+        if callable(catalogue):
+            indicators_list = list(catalogue())
+            codes = {indicator.code for indicator in indicators_list}
+            unknown = sorted(seen - codes)
+            if unknown:
+                raise ValueError(f"series belong to indicator(s) {', '.join(unknown)}, which have no metadata")
         async with self.database.transaction() as connection:
             rows = [
                 {"load_id": load_id, "code": i.code, "topic": i.topic, "metadata_json": indicator_to_json(i)}
-                for i in catalogue
+                for i in indicators_list
             ]
             if rows:
                 await connection.execute(insert(indicators), rows)
-        series_count = observation_count = 0
-        pending: list[SeriesData] = []
+        return LoadSummary(load_id, len(indicators_list), series_count, observation_count)
 
-        async def flush() -> None:
-            nonlocal observation_count
-            async with self.database.transaction() as connection:
-                for item in pending:
-                    result = await connection.execute(
-                        insert(series_table).values(
-                            load_id=load_id,
-                            indicator_code=item.indicator_code,
-                            series_key=item.key,
-                            dimensions_json=_compact(item.dimensions),
-                            attributes_json=_compact(item.attributes),
-                        )
-                    )
-                    series_id = int(cast(Any, result).inserted_primary_key[0])
-                    rows = [
-                        {"series_id": series_id, "time_period": o.period, "value": o.value, "status": o.status}
-                        for o in item.observations
-                    ]
-                    for start in range(0, len(rows), BATCH):
-                        await connection.execute(insert(observations), rows[start : start + BATCH])
-                    observation_count += len(rows)
-            pending.clear()
-
-        async for item in _each(all_series):
-            if item.indicator_code not in known:
-                raise ValueError(f"series {item.key} belongs to indicator {item.indicator_code}, which has no metadata")
-            pending.append(item)
-            series_count += 1
-            if sum(len(p.observations) for p in pending) >= BATCH:
-                await flush()
-        if pending:
-            await flush()
-        return LoadSummary(load_id, len(catalogue), series_count, observation_count)
+    async def _write_series(self, load_id: int, batch: list[SeriesData]) -> int:
+        """Insert a batch of series and their observations in one transaction; returns the count."""
+        async with self.database.transaction() as connection:
+            result = await connection.execute(
+                insert(series_table).returning(series_table.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "load_id": load_id,
+                        "indicator_code": item.indicator_code,
+                        "series_key": item.key,
+                        "dimensions_json": _compact(item.dimensions),
+                        "attributes_json": _compact(item.attributes),
+                    }
+                    for item in batch
+                ],
+            )
+            ids = [int(row[0]) for row in result]
+            records = [
+                (series_id, o.period, o.value, o.status)
+                for series_id, item in zip(ids, batch, strict=True)
+                for o in item.observations
+            ]
+            if not records:
+                return 0
+            if self.database.is_sqlite:
+                # The driver's executemany: SQLAlchemy's per-row parameter handling would cost
+                # more than SQLite's own insert at millions of rows.
+                await connection.exec_driver_sql(
+                    "INSERT INTO indicator_observations (series_id, time_period, value, status) VALUES (?, ?, ?, ?)",
+                    records,
+                )
+            else:
+                raw = await connection.get_raw_connection()
+                # COPY, inside the same transaction: an order of magnitude faster than INSERTs.
+                await cast(Any, raw.driver_connection).copy_records_to_table(
+                    "indicator_observations",
+                    records=records,
+                    columns=["series_id", "time_period", "value", "status"],
+                )
+            return len(records)
 
     async def _discard(self, load_id: int, error: str, now: datetime) -> None:
         await self._delete_rows(load_id)
@@ -233,7 +273,7 @@ class IndicatorLoader:
                 ids = (
                     (
                         await connection.execute(
-                            select(series_table.c.id).where(series_table.c.load_id == load_id).limit(200)
+                            select(series_table.c.id).where(series_table.c.load_id == load_id).limit(DELETE_BATCH)
                         )
                     )
                     .scalars()
@@ -249,6 +289,16 @@ class IndicatorLoader:
         async with self.database.reading() as connection:
             rows = (await connection.execute(select(loads).order_by(loads.c.id.desc()).limit(limit))).mappings().all()
         return [LoadRecord(**{key: row[key] for key in LoadRecord.__dataclass_fields__}) for row in rows]
+
+    async def active(self) -> LoadRecord | None:
+        """The load in service, or None before the first successful load."""
+        async with self.database.reading() as connection:
+            row = (
+                (await connection.execute(select(loads).where(loads.c.status == ACTIVE).order_by(loads.c.id.desc())))
+                .mappings()
+                .first()
+            )
+        return None if row is None else LoadRecord(**{key: row[key] for key in LoadRecord.__dataclass_fields__})
 
 
 async def _each(items: AsyncIterable[SeriesData] | Iterable[SeriesData]) -> AsyncIterable[SeriesData]:
