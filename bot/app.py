@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine, load_pseudonymizer
+from bot.indicators import IndicatorKeeper
 from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
 from handlers.context import Community
@@ -37,6 +38,8 @@ class RunningBot:
     telegram: TelegramChannel | None
     #: Sends broadcasts; None without a channel that can push messages (no Telegram token).
     dispatcher: Dispatcher | None = None
+    #: Loads the indicator catalogue at start (when changed) and refreshes it on schedule.
+    indicators: IndicatorKeeper | None = None
 
 
 # Channels redeliver an update for a day at most; a week of processed ids is plenty.
@@ -92,19 +95,23 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
         pruning = asyncio.create_task(_prune_processed_updates(database))
         dispatcher: Dispatcher | None = None
+        # In the background: the bot answers from the data in service while a new load is written.
+        indicators = IndicatorKeeper(database, settings.indicators)
+        await indicators.start()
         try:
             if telegram is not None:
                 await telegram.start()
                 dispatcher = broadcast_dispatcher(settings, database, telegram)
                 await dispatcher.start()
             try:
-                yield RunningBot(settings, database, engine, runner, port, telegram, dispatcher)
+                yield RunningBot(settings, database, engine, runner, port, telegram, dispatcher, indicators)
             finally:
                 if dispatcher is not None:
                     await dispatcher.stop()
                 if telegram is not None:
                     await telegram.stop()
         finally:
+            await indicators.stop()
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning

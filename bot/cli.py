@@ -1,4 +1,4 @@
-"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``survey check`` and ``db upgrade``."""
+"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``indicators``, ``survey check`` and ``db upgrade``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.broadcast_cli import add_commands as add_broadcast_commands
 
     add_broadcast_commands(commands)
+    from bot.indicators_cli import add_commands as add_indicator_commands
+
+    add_indicator_commands(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -159,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.broadcast_cli import run as broadcast
 
             return broadcast(settings, arguments)
+        if arguments.command == "indicators":
+            from bot.indicators_cli import run as indicators
+
+            return indicators(settings, arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
     except SurveyFileError as error:

@@ -102,7 +102,8 @@ def fingerprint(metadata_path: Path, files: Sequence[DataFile]) -> str:
     """A digest of the metadata and data files' contents (and names): equal digests, same data."""
     digest = hashlib.sha256()
     for path in [metadata_path, *(f.path for f in files)]:
-        digest.update(str(path).encode() + b"\0")
+        # The name, not the full path: fetched files land in a new temporary folder each time.
+        digest.update(path.name.encode() + b"\0")
         with path.open("rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)

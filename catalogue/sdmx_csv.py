@@ -62,27 +62,33 @@ def read_sdmx_csv(path: Path, metadata: Metadata, log: ProblemLog) -> Iterator[R
         log.add(name, 0, f"cannot read the file: {error.strerror}")
         return
     with handle:
+        header_line = 1
         try:
             first = handle.readline()
+            # Lines starting with '#' before the header are comments (a Baraza extension, used to
+            # say in the file itself what it holds, e.g. that demo data are fictional).
+            while first.startswith("#"):
+                first = handle.readline()
+                header_line += 1
         except UnicodeDecodeError:
-            log.add(name, 1, "the file is not UTF-8 text")
+            log.add(name, header_line, "the file is not UTF-8 text")
             return
         delimiter = ";" if first.count(";") > first.count(",") else ","
         header_row = next(csv.reader([first], delimiter=delimiter), [])
         header, labelled = _header(header_row)
         if not header:
-            log.add(name, 1, "the file is empty: an SDMX-CSV file starts with a header row")
+            log.add(name, header_line, "the file is empty: an SDMX-CSV file starts with a header row")
             return
-        structure_columns = _structure_columns(name, header, log)
+        structure_columns = _structure_columns(name, header_line, header, log)
         if structure_columns is None:
             return
         duplicated = sorted({column for column in header if header.count(column) > 1})
         if duplicated:
-            log.add(name, 1, f"the header has the column(s) {', '.join(duplicated)} twice")
+            log.add(name, header_line, f"the header has the column(s) {', '.join(duplicated)} twice")
             return
         for required in (TIME_DIMENSION, MEASURE):
             if required not in header:
-                log.add(name, 1, f"the header has no {required} column")
+                log.add(name, header_line, f"the header has no {required} column")
         if TIME_DIMENSION not in header or MEASURE not in header:
             return
         time_index, value_index = header.index(TIME_DIMENSION), header.index(MEASURE)
@@ -92,7 +98,7 @@ def read_sdmx_csv(path: Path, metadata: Metadata, log: ProblemLog) -> Iterator[R
         reader = csv.reader(handle, delimiter=delimiter)
         try:
             for row in reader:
-                line = reader.line_num + 1  # the header was read before the reader started
+                line = reader.line_num + header_line  # the header was read before the reader started
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if len(row) != len(header):
@@ -111,7 +117,7 @@ def read_sdmx_csv(path: Path, metadata: Metadata, log: ProblemLog) -> Iterator[R
                 reference = row[flow_index].strip()
                 flow = dataflow_id(reference)
                 if flow not in layouts:
-                    layouts[flow] = _layout(name, line, flow, reference, header, metadata, log)
+                    layouts[flow] = _layout(name, line, header_line, flow, reference, header, metadata, log)
                 layout = layouts[flow]
                 if layout is None:
                     continue
@@ -150,13 +156,13 @@ def read_sdmx_csv(path: Path, metadata: Metadata, log: ProblemLog) -> Iterator[R
                     if text and attribute not in series.attributes:
                         series.attributes[attribute] = text
         except csv.Error as error:
-            log.add(name, reader.line_num + 1, f"the CSV cannot be read: {error}")
+            log.add(name, reader.line_num + header_line, f"the CSV cannot be read: {error}")
         except UnicodeDecodeError:
-            log.add(name, reader.line_num + 1, "the file is not UTF-8 text")
+            log.add(name, reader.line_num + header_line, "the file is not UTF-8 text")
     if len(log.problems) + log.more > problems_before:
         return
     if not pending:
-        log.add(name, 1, "the file has no observations")
+        log.add(name, header_line, "the file has no observations")
         return
     for series in pending.values():
         yield RawSeries(
@@ -181,7 +187,7 @@ def _code(value: str) -> str:
     return value.split(":", 1)[0] if ": " in value else value
 
 
-def _structure_columns(name: str, header: list[str], log: ProblemLog) -> tuple[int, int | None] | None:
+def _structure_columns(name: str, line: int, header: list[str], log: ProblemLog) -> tuple[int, int | None] | None:
     if header[0] == V1_STRUCTURE:
         return 0, None
     if tuple(header[:3]) == V2_STRUCTURE:
@@ -190,7 +196,7 @@ def _structure_columns(name: str, header: list[str], log: ProblemLog) -> tuple[i
         return 1, header.index("ACTION") if "ACTION" in header else None
     log.add(
         name,
-        1,
+        line,
         "not an SDMX-CSV file: the first column must be DATAFLOW (SDMX-CSV 1.0) "
         "or STRUCTURE,STRUCTURE_ID,ACTION (SDMX-CSV 2.0)",
     )
@@ -198,7 +204,14 @@ def _structure_columns(name: str, header: list[str], log: ProblemLog) -> tuple[i
 
 
 def _layout(
-    name: str, line: int, flow: str, reference: str, header: list[str], metadata: Metadata, log: ProblemLog
+    name: str,
+    line: int,
+    header_line: int,
+    flow: str,
+    reference: str,
+    header: list[str],
+    metadata: Metadata,
+    log: ProblemLog,
 ) -> _Layout | None:
     spec = metadata.dataflows.get(flow)
     if spec is None:
@@ -212,7 +225,9 @@ def _layout(
     if spec.dimensions:
         missing = [d for d in spec.dimensions if d not in header]
         if missing:
-            log.add(name, 1, f"dataflow {flow} has the dimension(s) {', '.join(missing)}, which the header lacks")
+            log.add(
+                name, header_line, f"dataflow {flow} has the dimension(s) {', '.join(missing)}, which the header lacks"
+            )
             return None
         dimensions = tuple((d, header.index(d)) for d in spec.dimensions)
     else:

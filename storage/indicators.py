@@ -363,3 +363,16 @@ class IndicatorRepository:
             .order_by(observations.c.time_period)
         )
         return tuple(Observation(period, value, status) for period, value, status in rows)
+
+    async def latest_periods(self) -> dict[str, str]:
+        """Indicator code → its most recent period with an observation, in the active load."""
+        load_id = await self.active_load_id()
+        if load_id is None:
+            return {}
+        rows = await self.connection.execute(
+            select(series_table.c.indicator_code, func.max(observations.c.time_period))
+            .join(observations, observations.c.series_id == series_table.c.id)
+            .where(series_table.c.load_id == load_id)
+            .group_by(series_table.c.indicator_code)
+        )
+        return {code: period for code, period in rows}
