@@ -10,13 +10,17 @@ comes from its extension (``.csv``: SDMX-CSV; ``.xml``: SDMX-ML; ``.json``: SDMX
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import glob
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar, cast
 
 from catalogue.errors import CatalogueError, DataProblem, ProblemLog
 from catalogue.metadata import KNOWN_TOPICS, Metadata, load_metadata_file, with_dimensions
@@ -28,6 +32,7 @@ from storage.database import Database
 from storage.indicators import IndicatorLoader, LoadSummary
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FORMATS = {".csv": "sdmx-csv", ".xml": "sdmx-ml", ".json": "sdmx-json"}
 #: How a load's fingerprint is written into its ``source`` text, to tell later whether the
@@ -164,6 +169,55 @@ class _Catalogue:
         return result
 
 
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException
+
+
+_DONE = object()
+
+
+async def in_thread(items: Iterator[T], buffer: int = 4096) -> AsyncIterator[T]:
+    """``items`` produced in a worker thread, so reading the files overlaps with writing to the
+    database (SQLite's C code and the PostgreSQL server work while Python parses the next file).
+
+    At most ``buffer`` items wait between the two; an exception in the producer is raised here.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[object] = asyncio.Queue(buffer)
+    stop = threading.Event()
+
+    def put(item: object) -> None:
+        asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                put(item)
+            put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(_Failure(error))
+
+    producer = loop.run_in_executor(None, produce)
+    try:
+        while True:
+            item = await queue.get()
+            if item is _DONE:
+                break
+            if isinstance(item, _Failure):
+                raise item.error
+            yield cast(T, item)
+    finally:
+        stop.set()
+        while not producer.done():  # unblock a producer waiting for room in the queue
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()
+            await asyncio.sleep(0.01)
+        await producer
+
+
 def read_series(files: Sequence[DataFile], metadata: Metadata, log_: ProblemLog) -> Iterator[RawSeries]:
     for data_file in files:
         if data_file.format == "sdmx-csv":
@@ -200,7 +254,9 @@ async def load_catalogue(
 
     source = (label or f"{metadata_path} + {len(files)} data file(s)") + FINGERPRINT_MARK + digest
     try:
-        summary = await IndicatorLoader(database).replace(catalogue.indicators, stream(), source=source, now=now)
+        summary = await IndicatorLoader(database).replace(
+            catalogue.indicators, in_thread(stream()), source=source, now=now
+        )
     except CatalogueError:
         raise
     except ValueError as error:

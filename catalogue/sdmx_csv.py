@@ -13,9 +13,11 @@ observation, ``OBS_*`` columns are observation-level and dropped, the rest are s
 from __future__ import annotations
 
 import csv
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from catalogue.errors import ProblemLog
 from catalogue.metadata import Metadata, dataflow_id
@@ -27,6 +29,7 @@ V2_STRUCTURE = ("STRUCTURE", "STRUCTURE_ID", "ACTION")
 #: SDMX-CSV 2.x optional columns that repeat what the other columns say.
 IGNORED = frozenset({"SERIES_KEY", "OBS_KEY"})
 ACCEPTED_ACTIONS = frozenset({"", "I", "A", "R"})
+_INFINITE = (float("inf"), float("-inf"))
 
 
 @dataclass
@@ -46,6 +49,19 @@ class _Layout:
     dimensions: tuple[tuple[str, int], ...]
     attributes: tuple[tuple[str, int], ...]
     status: int | None
+
+    def __post_init__(self) -> None:
+        indices = [index for _, index in self.dimensions]
+        # itemgetter of two or more indices returns a tuple, of one a bare value
+        getter = operator.itemgetter(*indices) if len(indices) > 1 else None
+        object.__setattr__(self, "_getter", getter)
+
+    def key(self, row: list[str]) -> tuple[str, ...]:
+        """The row's dimension codes as written."""
+        getter = self.__dict__["_getter"]
+        if getter is not None:
+            return cast(tuple[str, ...], getter(row))
+        return tuple([row[index] for _, index in self.dimensions])
 
 
 def read_sdmx_csv(path: Path, metadata: Metadata, log: ProblemLog) -> Iterator[RawSeries]:
@@ -94,67 +110,106 @@ def read_sdmx_csv(path: Path, metadata: Metadata, log: ProblemLog) -> Iterator[R
         time_index, value_index = header.index(TIME_DIMENSION), header.index(MEASURE)
         flow_index, action_index = structure_columns
         layouts: dict[str, _Layout | None] = {}
+        flows: dict[str, str] = {}  # the dataflow column as written → dataflow id
+        periods: dict[str, str | None] = {}  # TIME_PERIOD as written → normal form (None: invalid)
         pending: dict[tuple[str, tuple[str, ...]], _Pending] = {}
+        # Rows usually repeat the same codes exactly: look series up by the codes as written and
+        # strip and check them only for a new spelling. This loop runs once per observation.
+        as_written: dict[tuple[str, tuple[str, ...]], _Pending] = {}
+        width = len(header)
         reader = csv.reader(handle, delimiter=delimiter)
         try:
             for row in reader:
-                line = reader.line_num + header_line  # the header was read before the reader started
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                if len(row) != len(header):
-                    log.add(name, line, f"the row has {len(row)} values; the header has {len(header)} columns")
+                if len(row) != width:
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue
+                    line = reader.line_num + header_line
+                    log.add(name, line, f"the row has {len(row)} values; the header has {width} columns")
                     continue
                 if labelled:
                     row = [_code(value) if labelled[i] else value for i, value in enumerate(row)]
                 if action_index is not None and row[action_index].strip().upper() not in ACCEPTED_ACTIONS:
                     log.add(
                         name,
-                        line,
+                        reader.line_num + header_line,
                         f"ACTION {row[action_index]!r}: only I, A and R (add or replace) can be loaded; "
                         "a file loaded as a whole cannot delete (D) observations",
                     )
                     continue
-                reference = row[flow_index].strip()
-                flow = dataflow_id(reference)
-                if flow not in layouts:
-                    layouts[flow] = _layout(name, line, header_line, flow, reference, header, metadata, log)
+                reference = row[flow_index]
+                flow = flows.get(reference)
+                if flow is None:
+                    flow = flows[reference] = dataflow_id(reference)
+                    if flow not in layouts:
+                        layouts[flow] = _layout(
+                            name,
+                            reader.line_num + header_line,
+                            header_line,
+                            flow,
+                            reference.strip(),
+                            header,
+                            metadata,
+                            log,
+                        )
                 layout = layouts[flow]
                 if layout is None:
                     continue
-                codes = {dimension: row[index].strip() for dimension, index in layout.dimensions}
-                empty = [dimension for dimension, code in codes.items() if not code]
-                if empty:
-                    log.add(name, line, f"no code for the dimension(s) {', '.join(empty)}")
-                    continue
+                written = (flow, layout.key(row))
+                series = as_written.get(written)
+                if series is None:
+                    line = reader.line_num + header_line
+                    codes = {dimension: row[index].strip() for dimension, index in layout.dimensions}
+                    empty = [dimension for dimension, code in codes.items() if not code]
+                    if empty:
+                        log.add(name, line, f"no code for the dimension(s) {', '.join(empty)}")
+                        continue
+                    series_key = (flow, tuple(codes.values()))
+                    series = pending.get(series_key)
+                    if series is None:
+                        series = pending[series_key] = _Pending(flow, codes, line)
+                    as_written[written] = series
                 period_text = row[time_index]
-                period = normal_period(period_text)
+                if period_text in periods:
+                    period = periods[period_text]
+                else:
+                    period = periods[period_text] = normal_period(period_text)
                 if period is None:
                     what = "no TIME_PERIOD" if not period_text.strip() else f"TIME_PERIOD {period_text.strip()!r}"
-                    log.add(name, line, f"{what}: expected a period such as 2026, 2026-Q3, 2026-09 or 2026-09-30")
-                    continue
-                ok, value = number(row[value_index])
-                if not ok:
-                    log.add(name, line, f"OBS_VALUE {row[value_index].strip()!r} is not a number")
-                    continue
-                series_key = (flow, tuple(codes.values()))
-                series = pending.get(series_key)
-                if series is None:
-                    series = pending[series_key] = _Pending(flow, codes, line)
-                if period in series.periods:
-                    key = ".".join(codes.values())
                     log.add(
                         name,
-                        line,
-                        f"series {key} has the period {period} twice (first at line {series.periods[period]})",
+                        reader.line_num + header_line,
+                        f"{what}: expected a period such as 2026, 2026-Q3, 2026-09 or 2026-09-30",
                     )
                     continue
-                series.periods[period] = line
+                value_text = row[value_index]
+                try:
+                    value: float | None = float(value_text)
+                    ok = value == value and value not in _INFINITE  # NaN and infinities: the slow path
+                except ValueError:
+                    ok = False
+                if not ok:
+                    ok, value = number(value_text)
+                    if not ok:
+                        log.add(
+                            name, reader.line_num + header_line, f"OBS_VALUE {value_text.strip()!r} is not a number"
+                        )
+                        continue
+                if period in series.periods:
+                    log.add(
+                        name,
+                        reader.line_num + header_line,
+                        f"series {'.'.join(series.codes.values())} has the period {period} twice "
+                        f"(first at line {series.periods[period]})",
+                    )
+                    continue
+                series.periods[period] = reader.line_num + header_line
                 status = row[layout.status].strip() or None if layout.status is not None else None
                 series.observations.append(Observation(period, value, status))
-                for attribute, index in layout.attributes:
-                    text = row[index].strip()
-                    if text and attribute not in series.attributes:
-                        series.attributes[attribute] = text
+                if len(series.attributes) < len(layout.attributes):
+                    for attribute, index in layout.attributes:
+                        text = row[index].strip()
+                        if text and attribute not in series.attributes:
+                            series.attributes[attribute] = text
         except csv.Error as error:
             log.add(name, reader.line_num + header_line, f"the CSV cannot be read: {error}")
         except UnicodeDecodeError:
