@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -123,6 +124,12 @@ async def load_logged(database: Database, settings: IndicatorSettings) -> LoadOu
         return LoadOutcome(None, error=str(error))
     except FetchError as error:
         log.error("indicator refresh failed: %s; the bot keeps answering from the data in service", error)
+        if settings.sources and await IndicatorLoader(database).active() is None:
+            # Nothing in service yet (first start while the endpoint is down): serve the files.
+            log.warning("loading the indicator files alone until the SDMX endpoint answers")
+            files_only = dataclasses.replace(settings, refresh=None)
+            fallback = await load_logged(database, files_only)
+            return LoadOutcome(fallback.result, error=str(error))
         return LoadOutcome(None, error=str(error))
     if outcome.result is not None:
         summary = outcome.result.summary

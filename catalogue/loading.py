@@ -177,7 +177,7 @@ class _Failure:
 _DONE = object()
 
 
-async def in_thread(items: Iterator[T], buffer: int = 4096) -> AsyncIterator[T]:
+async def in_thread(items: Iterator[T], buffer: int = 256) -> AsyncIterator[T]:
     """``items`` produced in a worker thread, so reading the files overlaps with writing to the
     database (SQLite's C code and the PostgreSQL server work while Python parses the next file).
 

@@ -11,8 +11,10 @@ repository.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -191,16 +193,19 @@ class IndicatorLoader:
         series_count = observation_count = 0
         pending: list[SeriesData] = []
         pending_observations = 0
-        async for item in _each(all_series):
-            if known is not None and item.indicator_code not in known:
-                raise ValueError(f"series {item.key} belongs to indicator {item.indicator_code}, which has no metadata")
-            seen.add(item.indicator_code)
-            pending.append(item)
-            series_count += 1
-            pending_observations += len(item.observations)
-            if pending_observations >= BATCH or len(pending) >= SERIES_BATCH:
-                observation_count += await self._write_series(load_id, pending)
-                pending, pending_observations = [], 0
+        async with contextlib.aclosing(_each(all_series)) as items:
+            async for item in items:
+                if known is not None and item.indicator_code not in known:
+                    raise ValueError(
+                        f"series {item.key} belongs to indicator {item.indicator_code}, which has no metadata"
+                    )
+                seen.add(item.indicator_code)
+                pending.append(item)
+                series_count += 1
+                pending_observations += len(item.observations)
+                if pending_observations >= BATCH or len(pending) >= SERIES_BATCH:
+                    observation_count += await self._write_series(load_id, pending)
+                    pending, pending_observations = [], 0
         if pending:
             observation_count += await self._write_series(load_id, pending)
         if callable(catalogue):
@@ -301,13 +306,21 @@ class IndicatorLoader:
         return None if row is None else LoadRecord(**{key: row[key] for key in LoadRecord.__dataclass_fields__})
 
 
-async def _each(items: AsyncIterable[SeriesData] | Iterable[SeriesData]) -> AsyncIterable[SeriesData]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
+async def _each(items: AsyncIterable[SeriesData] | Iterable[SeriesData]) -> AsyncGenerator[SeriesData, None]:
+    """The items of either kind of iterable; a source generator is closed when this one is."""
+    try:
+        if isinstance(items, AsyncIterable):
+            async for item in items:
+                yield item
+        else:
+            for item in items:
+                yield item
+    finally:
+        close = getattr(items, "aclose", None) or getattr(items, "close", None)
+        if close is not None:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
 
 
 # --------------------------------------------------------------------------- reading

@@ -223,3 +223,23 @@ def test_cli_load_reports_problems_with_their_line_and_list_shows_the_catalogue(
     out = capsys.readouterr().out
     assert "CPI_YOY" in out and "2026-10" in out and "Inflation rate" in out
     assert "failed" in out and "active" in out
+
+
+async def test_a_first_start_with_the_endpoint_down_serves_the_files_alone(database: Database) -> None:
+    async with sdmx_server({"EXR": SDMX / "ECB_EXR_D.USD.EUR.json"}) as server:
+        server.failing = True
+        settings = IndicatorSettings(
+            SDMX / "metadata.yaml",
+            (SourceSpec("ESTAT_NAMA_10_GDP-ss.xml"),),
+            SDMX,
+            RefreshSettings(server.url, ("EXR",), 60),
+        )
+        outcome = await load_logged(database, settings)
+        assert outcome.error is not None and "HTTP 503" in outcome.error
+        assert outcome.result is not None and outcome.result.summary.series == 1
+        assert (await _values(database, "B1GQ"))[0].value == 46526.2
+        # with data in service, a failing endpoint changes nothing (no files-only load)
+        again = await load_logged(database, settings)
+        assert again.result is None
+        async with database.transaction() as connection:
+            assert await Repositories(connection).indicators.active_load_id() == outcome.result.summary.load_id
