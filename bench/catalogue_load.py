@@ -6,7 +6,8 @@
 Writes the synthetic catalogue (:mod:`bench.synthetic_catalogue`) to a temporary folder, then,
 per backend, runs ``baraza indicators load`` in a child process twice: the first load into an
 empty database, then a forced reload that replaces it (the previous load is retired and its rows
-deleted). For each: wall time and the child's peak RSS (``wait4``). Then, in this process, the
+deleted). For each: wall time, the child's CPU time and peak RSS (``wait4``; the database
+server's own CPU is not in it). The load average is printed: on a shared machine wall times vary. Then, in this process, the
 time of ``IndicatorRepository.snapshot()`` (what the lookup reads: every indicator and series,
 without observations) and of ``observations(series_id)`` for one series.
 """
@@ -30,8 +31,8 @@ from tests.conftest import create_postgres_database, drop_postgres_database, pos
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_load(url: str, metadata: Path, files: tuple[Path, ...], config: Path) -> tuple[float, float, str]:
-    """``baraza indicators load --force`` in a child; returns (seconds, peak RSS in MiB, its output)."""
+def run_load(url: str, metadata: Path, files: tuple[Path, ...], config: Path) -> tuple[float, float, float, str]:
+    """``baraza indicators load --force`` in a child: (seconds, its CPU seconds, peak RSS in MiB, its last line)."""
     env = {**os.environ, "BARAZA_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "BARAZA_LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "bot.cli", "--config", str(config), "indicators", "load", "--force"]
     command += ["--metadata", str(metadata), *map(str, files)]
@@ -44,7 +45,8 @@ def run_load(url: str, metadata: Path, files: tuple[Path, ...], config: Path) ->
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"the load failed ({child.returncode}):\n{output}")
-    return elapsed, usage.ru_maxrss / 1024, output.strip().splitlines()[-1]
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, cpu, usage.ru_maxrss / 1024, output.strip().splitlines()[-1]
 
 
 async def read_timings(url: str) -> tuple[float, float, int]:
@@ -77,8 +79,11 @@ async def bench_backend(
         url = f"sqlite+aiosqlite:///{catalogue_dir / 'bench.db'}"
     try:
         for label in ("first load", "reload (replaces it)"):
-            seconds, rss, said = await asyncio.to_thread(run_load, url, metadata, files, config)
-            print(f"{backend:<10} {label:<21} {seconds:8.1f} s   peak RSS {rss:7.0f} MiB   ({said})", flush=True)
+            seconds, cpu, rss, said = await asyncio.to_thread(run_load, url, metadata, files, config)
+            print(
+                f"{backend:<10} {label:<21} {seconds:8.1f} s   CPU {cpu:6.1f} s   peak RSS {rss:5.0f} MiB   ({said})",
+                flush=True,
+            )
         snapshot, observations, count = await read_timings(url)
         print(
             f"{backend:<10} snapshot()            {snapshot * 1000:8.0f} ms  (every indicator and series, no observations)"
@@ -108,6 +113,7 @@ async def main() -> None:
         )
         config = directory / "config.yaml"
         config.write_text(f"surveys:\n  directory: {ROOT / 'forms'}\n", encoding="utf-8")
+        print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
         backends = ["sqlite", "postgresql"] if arguments.backend == "both" else [arguments.backend]
         for backend in backends:
             await bench_backend(backend, directory, catalogue.metadata, catalogue.files, config)

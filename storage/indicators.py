@@ -272,7 +272,18 @@ class IndicatorLoader:
             )
 
     async def _delete_rows(self, load_id: int) -> None:
-        """Remove a load's data in steps (a retired catalogue can hold millions of rows)."""
+        """Remove a load's data (a retired catalogue can hold millions of rows).
+
+        On SQLite in steps, so the bot's own transactions get the write lock in between; on
+        PostgreSQL, where readers and writers do not wait for each other, in one transaction.
+        """
+        if not self.database.is_sqlite:
+            load_series = select(series_table.c.id).where(series_table.c.load_id == load_id).scalar_subquery()
+            async with self.database.transaction() as connection:
+                await connection.execute(delete(observations).where(observations.c.series_id.in_(load_series)))
+                await connection.execute(delete(series_table).where(series_table.c.load_id == load_id))
+                await connection.execute(delete(indicators).where(indicators.c.load_id == load_id))
+            return
         while True:
             async with self.database.transaction() as connection:
                 ids = (
