@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -243,3 +244,32 @@ async def test_a_first_start_with_the_endpoint_down_serves_the_files_alone(datab
         assert again.result is None
         async with database.transaction() as connection:
             assert await Repositories(connection).indicators.active_load_id() == outcome.result.summary.load_id
+
+
+async def test_while_a_load_is_being_written_the_bot_reads_only_the_load_in_service(database: Database) -> None:
+    from catalogue.model import Indicator, SeriesData
+
+    cpi = Indicator("CPI_YOY", {"en": "Inflation rate"}, topic="prices")
+    loader = IndicatorLoader(database)
+    first = await loader.replace(
+        [cpi], [SeriesData("CPI_YOY", "N", {"REF_AREA": "N"}, (Observation("2026-09", 4.1),))], source="old", now=NOW
+    )
+    seen_during_load: list[tuple[int | None, list[float | None]]] = []
+
+    async def new_release() -> AsyncIterator[SeriesData]:
+        for i in range(3000):  # more than one write batch of series before the switch
+            yield SeriesData("CPI_YOY", f"R{i}", {"REF_AREA": f"R{i}"}, (Observation("2026-10", 9.9),))
+            if i in (10, 2500):
+                async with database.transaction() as connection:
+                    repository = Repositories(connection).indicators
+                    snapshot = await repository.snapshot()
+                    assert snapshot is not None
+                    (series,) = snapshot.series_of("CPI_YOY")
+                    values = [o.value for o in await repository.observations(series.id)]
+                    seen_during_load.append((snapshot.load_id, values))
+
+    second = await loader.replace([cpi], new_release(), source="new", now=NOW)
+    assert seen_during_load == [(first.load_id, [4.1]), (first.load_id, [4.1])]
+    async with database.transaction() as connection:
+        snapshot = await Repositories(connection).indicators.snapshot()
+    assert snapshot is not None and snapshot.load_id == second.load_id and len(snapshot.series_of("CPI_YOY")) == 3000
