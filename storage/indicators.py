@@ -3,7 +3,8 @@
 :class:`IndicatorLoader` writes a new load (``loading``) in chunks, outside any bot transaction,
 then makes it ``active`` and the previous one ``retired`` in ONE transaction: a reader sees the
 old catalogue or the new one, never a mix. A load that fails is marked ``failed`` and its rows
-removed; the active load is untouched. Retired loads' rows are deleted afterwards.
+removed; the active load is untouched. Retired loads' rows are deleted afterwards, after a
+grace period for readers that were in the middle of reading them.
 
 :class:`IndicatorRepository` reads the active load inside a caller's transaction, like every
 repository.
@@ -11,6 +12,7 @@ repository.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import json
@@ -43,6 +45,8 @@ BATCH = 20_000
 SERIES_BATCH = 2_000
 #: Series whose rows are deleted per transaction when a retired or failed load is removed.
 DELETE_BATCH = 200
+#: Seconds between switching a new load in and deleting the retired one's rows.
+RETIRE_GRACE_SECONDS = 2.0
 
 
 # --------------------------------------------------------------------------- JSON columns
@@ -130,8 +134,9 @@ class LoadRecord:
 class IndicatorLoader:
     """Writes a whole catalogue and switches it in; see the module docstring."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, retire_grace: float = RETIRE_GRACE_SECONDS) -> None:
         self.database = database
+        self.retire_grace = retire_grace
 
     async def replace(
         self,
@@ -175,6 +180,10 @@ class IndicatorLoader:
                     observations=summary.observations,
                 )
             )
+        if previous:
+            # A reader that took the old load's id just before the switch may still be reading
+            # its series (a snapshot, then observations): give it time before the rows go.
+            await asyncio.sleep(self.retire_grace)
         for old in previous:
             await self._delete_rows(old)
         return summary
