@@ -229,3 +229,29 @@ def test_a_real_sdmx_json_message_without_time_periods_is_refused() -> None:
     series, log = _message("OECD_PART2.json", dataflow="PART2")
     assert series == []
     assert "has no TIME_PERIOD" in str(log.problems[0])
+
+
+def test_sdmx_csv_with_labels_and_semicolons_is_read_by_its_codes(tmp_path: Path) -> None:
+    series, log = _read_csv(
+        tmp_path,
+        """\
+        DATAFLOW;FREQ: Frequency;INDICATOR: Indicator;REF_AREA: Reference area;TIME_PERIOD: Time;OBS_VALUE: Value
+        NSO:DF_PRICES(1.0): Prices;M: Monthly;CPI_YOY: Inflation rate;N: Northern;2026-10: October 2026;4.3
+        """,
+    )
+    assert not log, log.problems
+    (north,) = series
+    assert north.key == "M.CPI_YOY.N" and north.observations == (Observation("2026-10", 4.3, None),)
+
+
+def test_sdmx_csv_2_0_delete_actions_are_refused_in_a_full_load(tmp_path: Path) -> None:
+    series, log = _read_csv(
+        tmp_path,
+        """\
+        STRUCTURE,STRUCTURE_ID,ACTION,FREQ,INDICATOR,REF_AREA,TIME_PERIOD,OBS_VALUE
+        dataflow,NSO:DF_PRICES(1.0),I,M,CPI_YOY,N,2026-09,4.1
+        dataflow,NSO:DF_PRICES(1.0),D,M,CPI_YOY,N,2026-10,
+        """,
+    )
+    assert series == []
+    assert str(log.problems[0]).startswith(f"{tmp_path / 'data.csv'}:3: ACTION 'D'")
