@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench bench-broadcast clean system-deps
+.PHONY: run test check lint typecheck bench bench-broadcast bench-indicators clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench: $(TEST_STAMP)
 ## A broadcast to 100,000 contacts through the fake Bot API: unlimited (with a kill -9), 1000/s, 30/s.
 bench-broadcast: $(TEST_STAMP)
 	$(BIN)/python -m bench.broadcast_load
+
+## Load an indicator catalogue of 10,000 series and 5 million observations (SQLite and PostgreSQL); prints time and peak memory.
+bench-indicators: $(TEST_STAMP)
+	@scripts/ensure-postgres.sh || true
+	$(BIN)/python -m bench.catalogue_load
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

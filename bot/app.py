@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine, load_pseudonymizer
+from bot.indicators import IndicatorKeeper
 from bot.outbox import OutboxSender
 from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
@@ -42,6 +43,8 @@ class RunningBot:
     dispatcher: Dispatcher | None = None
     #: Sends the outbox (answers to data requests); None without a channel that can push messages.
     outbox: OutboxSender | None = None
+    #: Loads the indicator catalogue at start (when changed) and refreshes it on schedule.
+    indicators: IndicatorKeeper | None = None
 
 
 # Channels redeliver an update for a day at most; a week of processed ids is plenty.
@@ -98,6 +101,9 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         pruning = asyncio.create_task(_prune_processed_updates(database))
         dispatcher: Dispatcher | None = None
         outbox: OutboxSender | None = None
+        # In the background: the bot answers from the data in service while a new load is written.
+        indicators = IndicatorKeeper(database, settings.indicators)
+        await indicators.start()
         try:
             if telegram is not None:
                 await telegram.start()
@@ -107,7 +113,9 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                 outbox = OutboxSender(database, dispatcher.senders.values(), dispatcher.limiter)
                 await outbox.start()
             try:
-                yield RunningBot(settings, database, engine, runner, port, telegram, dispatcher, outbox)
+                yield RunningBot(
+                    settings, database, engine, runner, port, telegram, dispatcher, outbox=outbox, indicators=indicators
+                )
             finally:
                 if outbox is not None:
                     await outbox.stop()
@@ -116,6 +124,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                 if telegram is not None:
                     await telegram.stop()
         finally:
+            await indicators.stop()
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning

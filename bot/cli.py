@@ -1,4 +1,5 @@
-"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``requests``, ``survey check`` and ``db upgrade``."""
+"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``requests``, ``indicators``,
+``calendar``, ``concepts``, ``survey check`` and ``db upgrade``."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.requests_cli import add_commands as add_requests_commands
 
     add_requests_commands(commands)
+    from bot.indicators_cli import add_commands as add_indicator_commands
+
+    add_indicator_commands(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -181,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.requests_cli import run as requests
 
             return requests(settings, arguments)
+        if arguments.command == "indicators":
+            from bot.indicators_cli import run as indicators
+
+            return indicators(settings, arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
     except SurveyFileError as error:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from catalogue.loading import SourceSpec
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
@@ -72,6 +73,25 @@ class BroadcastSettings:
 
 
 @dataclass(frozen=True)
+class RefreshSettings:
+    """Fetch these dataflows from an SDMX REST endpoint every so often (``{url}/data/{dataflow}``)."""
+
+    url: str
+    dataflows: tuple[str, ...]
+    every_minutes: float = 60.0
+
+
+@dataclass(frozen=True)
+class IndicatorSettings:
+    """Where the indicator catalogue comes from (``indicators:`` in config.yaml); see catalogue/loading.py."""
+
+    metadata: Path | None = None  # None: no indicators are loaded
+    sources: tuple[SourceSpec, ...] = ()
+    base_dir: Path = Path(".")
+    refresh: RefreshSettings | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     surveys_directory: Path = Path("forms")
@@ -82,6 +102,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     register: RegisterSettings = field(default_factory=RegisterSettings)
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
     #: (channel, user id) pairs allowed to use admin commands such as /broadcast.
     admins: frozenset[tuple[str, str]] = frozenset()
     source: str = "<defaults>"
@@ -159,8 +180,21 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         raw = loaded or {}
     _check_keys(
         raw,
-        {"database", "surveys", "bot", "privacy", "logging", "telegram", "web", "register", "broadcast", "admins"}
-        | {"concepts", "calendar"},
+        {
+            "concepts",
+            "calendar",
+            "database",
+            "surveys",
+            "bot",
+            "privacy",
+            "logging",
+            "telegram",
+            "web",
+            "register",
+            "broadcast",
+            "admins",
+            "indicators",
+        },
         "the file",
         source,
     )
@@ -270,6 +304,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         register=register,
         broadcast=broadcast,
         admins=admins,
+        indicators=_indicators(_section(raw, "indicators", source), base_dir, source),
         source=source,
         concepts_file=_office_file(raw, "concepts", ("concepts.yaml", "data/concepts.yaml"), base_dir, source),
         calendar_file=_office_file(
@@ -339,3 +374,46 @@ def _admins(section: Mapping[str, Any], env: Mapping[str, str], source: str) -> 
                 raise ConfigError(f"BARAZA_ADMINS: '{item}' must be channel:user_id, e.g. telegram:123456")
             pairs.add((channel, user_id))
     return frozenset(pairs)
+
+
+def _indicators(section: Mapping[str, Any], base_dir: Path, source: str) -> IndicatorSettings:
+    """``indicators: {metadata, sources: [path or glob | {path, dataflow}], refresh: {url, dataflows, every_minutes}}``."""
+    _check_keys(section, {"metadata", "sources", "refresh"}, "indicators", source)
+    metadata = _empty_to_none(section.get("metadata"))
+    if metadata is None:
+        if section.get("sources") or section.get("refresh"):
+            raise ConfigError(f"{source}: indicators.metadata is required when indicators.sources or refresh are set")
+        return IndicatorSettings(base_dir=base_dir)
+    metadata_path = Path(metadata) if Path(metadata).is_absolute() else base_dir / metadata
+    raw_sources = section.get("sources") or []
+    if not isinstance(raw_sources, list):
+        raise ConfigError(f"{source}: indicators.sources must be a list of paths or globs (data/*.csv)")
+    sources: list[SourceSpec] = []
+    for item in raw_sources:
+        if isinstance(item, str) and item.strip():
+            sources.append(SourceSpec(item.strip()))
+        elif isinstance(item, Mapping) and isinstance(item.get("path"), str):
+            _check_keys(item, {"path", "dataflow"}, "an entry of indicators.sources", source)
+            sources.append(SourceSpec(str(item["path"]), _empty_to_none(item.get("dataflow"))))
+        else:
+            raise ConfigError(
+                f"{source}: each entry of indicators.sources is a path or glob, or {{path: ..., dataflow: ...}}"
+            )
+    refresh = None
+    refresh_section = _section(section, "refresh", source)
+    _check_keys(refresh_section, {"url", "dataflows", "every_minutes"}, "indicators.refresh", source)
+    url = _empty_to_none(refresh_section.get("url"))
+    if url is not None:
+        if not re.match(r"^https?://", url):
+            raise ConfigError(f"{source}: indicators.refresh.url must start with http:// or https://")
+        flows = refresh_section.get("dataflows")
+        if not isinstance(flows, list) or not flows or not all(isinstance(f, str) and f for f in flows):
+            raise ConfigError(f"{source}: indicators.refresh.dataflows must list the dataflows to fetch, e.g. [DF_CPI]")
+        refresh = RefreshSettings(
+            url=url.rstrip("/"),
+            dataflows=tuple(flows),
+            every_minutes=_float(refresh_section.get("every_minutes", 60), "indicators.refresh.every_minutes", source),
+        )
+    if not sources and refresh is None:
+        raise ConfigError(f"{source}: indicators.sources (files) or indicators.refresh (an SDMX endpoint) is needed")
+    return IndicatorSettings(metadata_path, tuple(sources), base_dir, refresh)

@@ -61,7 +61,7 @@ def upgrade() -> None:
         sa.Column("time_period", sa.String(length=30), nullable=False),
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=True),
-        sa.ForeignKeyConstraint(["series_id"], ["indicator_series.id"], ondelete="CASCADE"),
+        # no foreign key to indicator_series: see IndicatorObservationRow in storage/models.py
         sa.PrimaryKeyConstraint("series_id", "time_period"),
     )
     op.create_table(
