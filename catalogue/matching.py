@@ -1,0 +1,397 @@
+"""Matching a question typed in a chat ("taux de chomage des femmes dans le Nord 2024") to the
+catalogue: which indicators, which dimension values, which period. Pure: no I/O.
+
+:class:`CatalogueIndex` is built once per catalogue load (see :mod:`catalogue.cache`) and then
+answers :meth:`CatalogueIndex.match` quickly for any number of series:
+
+1. the period is read first (``2024``, ``2024-Q3``, ``March 2024``, ``mars 2024``, "last year")
+   and taken out of the text;
+2. every remaining word is folded (case, accents, Arabic marks) and, when it is not a word of the
+   catalogue, corrected to the closest one (rapidfuzz, so "unemplyment" and "chomage" work);
+3. each indicator is scored by how much of its code, names or synonyms the words cover (rare
+   words weigh more than "rate" or "index"); names in the user's language win ties;
+4. for the best indicators, the labels of their dimension values found in the text ("women",
+   "femmes", "Northern", "Nord") become the understood selection.
+
+What is left unspecified is what :meth:`CatalogueIndex.narrow` finds still varying among the
+series that fit the selection: the handler asks for it with buttons.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from babel.dates import get_month_names
+from rapidfuzz import fuzz, process
+
+from catalogue.model import CatalogueSnapshot, Indicator, Multilingual, Series, in_language
+
+#: At most this many indicators are offered as buttons.
+MAX_CANDIDATES = 5
+#: An indicator below this share of a name's (weighted) words is not a candidate.
+MIN_SCORE = 0.5
+#: The best candidate is answered directly when it is at least this good and this far ahead.
+CONFIDENT_SCORE = 0.75
+CONFIDENT_LEAD = 0.1
+#: Names in another language than the user's count slightly less (ties go to their language).
+OTHER_LANGUAGE = 0.97
+#: How much a candidate loses for the words naming other indicators that it leaves unexplained.
+UNEXPLAINED_PENALTY = 0.3
+#: Codes of the "all values" member of a dimension (SDMX ``_T``): offered first when asking.
+TOTAL_CODES = frozenset({"_T", "T", "TOTAL", "_Z"})
+
+# Words that say nothing about the indicator, folded, in the bot's languages.
+STOPWORDS = frozenset(
+    """
+    a an the of in on at to for and or by with from what whats is was are how much many me show give
+    please latest last current value figure figures data number numbers about tell
+    le la les l de des du d un une et ou en au aux dans pour par quel quelle quels quelles est sont
+    moi donne donner svp chez sur avec combien dernier derniere
+    o os as do da dos das em no na nos nas e um uma qual quais para por com ultimo ultima
+    في من ما هو هي على عن و كم
+    """.split()
+)
+
+# Words that name common dimension values whatever the metadata's labels say, folded.
+COMMON_VALUE_WORDS: Mapping[tuple[str | None, str], tuple[str, ...]] = {
+    ("SEX", "F"): ("women", "woman", "female", "females", "girls", "femmes", "femme", "feminin", "filles",
+                   "mulheres", "mulher", "feminino", "نساء", "اناث"),
+    ("SEX", "M"): ("men", "man", "male", "males", "boys", "hommes", "homme", "masculin", "garcons",
+                   "homens", "homem", "masculino", "رجال", "ذكور"),
+    (None, "_T"): ("total", "national", "overall", "ensemble", "nacional", "اجمالي"),
+}  # fmt: skip
+
+_MONTHS: dict[str, int] = {}
+for _language in ("en", "fr", "pt", "ar"):
+    for _width in ("wide", "abbreviated"):
+        for _number, _name in get_month_names(_width, locale=_language).items():
+            _folded = "".join(
+                c for c in unicodedata.normalize("NFKD", str(_name).casefold()) if not unicodedata.combining(c)
+            ).rstrip(".")
+            if len(_folded) >= 3:
+                _MONTHS.setdefault(_folded, int(_number))
+_MONTH_NAMES = "|".join(sorted((re.escape(name) for name in _MONTHS), key=len, reverse=True))
+_YEAR = r"((?:19|20)\d{2})"
+_PERIOD_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(rf"(?<!\w){_YEAR}\s*-?\s*[qt]([1-4])(?!\w)"), "yq"),
+    (re.compile(rf"(?<!\w)[qt]([1-4])\s*-?\s*{_YEAR}(?!\w)"), "qy"),
+    (re.compile(rf"(?<!\w){_YEAR}-(0[1-9]|1[0-2])(?!\w)"), "ym"),
+    (re.compile(rf"(?<!\w)({_MONTH_NAMES})\.?\s+(?:de\s+)?{_YEAR}(?!\w)"), "my"),
+    (re.compile(rf"(?<!\w){_YEAR}(?!\w)"), "y"),
+)
+_LAST_YEAR = re.compile(
+    r"last year|previous year|l\W?annee (?:derniere|precedente)|ano passado|ano anterior|العام الماضي|السنة الماضية"
+)
+_THIS_YEAR = re.compile(r"this year|cette annee|este ano|هذا العام|هذه السنة")
+_BIDI = "\u200e\u200f\u061c"
+
+
+def fold(text: str) -> str:
+    """Lower case without accents or Arabic short vowels: the form every comparison uses."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _BIDI).replace("ـ", "")
+
+
+def words(text: str) -> list[str]:
+    """The folded words of ``text`` (``CPI_YOY`` gives ``cpi``, ``yoy``), stopwords left out."""
+    out = []
+    for word in re.findall(r"[^\W_]+", fold(text)):
+        # Arabic article: "النساء" is "نساء".
+        if word.startswith("ال") and len(word) > 4:
+            word = word[2:]
+        if word not in STOPWORDS:
+            out.append(word)
+    return out
+
+
+def read_period(text: str, today: date) -> tuple[str | None, str]:
+    """The period named in ``text`` as an SDMX period (``2024``, ``2024-03``, ``2024-Q3``) and
+    the text without it; ``(None, text)`` when none is named."""
+    folded = fold(text)
+    for pattern, kind in _PERIOD_PATTERNS:
+        found = pattern.search(folded)
+        if found is None:
+            continue
+        rest = folded[: found.start()] + " " + folded[found.end() :]
+        if kind == "yq":
+            return f"{found.group(1)}-Q{found.group(2)}", rest
+        if kind == "qy":
+            return f"{found.group(2)}-Q{found.group(1)}", rest
+        if kind == "ym":
+            return f"{found.group(1)}-{found.group(2)}", rest
+        if kind == "my":
+            return f"{found.group(2)}-{_MONTHS[found.group(1)]:02d}", rest
+        return found.group(1), rest
+    for pattern, year in ((_LAST_YEAR, today.year - 1), (_THIS_YEAR, today.year)):
+        found = pattern.search(folded)
+        if found is not None:
+            return str(year), folded[: found.start()] + " " + folded[found.end() :]
+    return None, folded
+
+
+# --------------------------------------------------------------------------- the index
+
+
+@dataclass(frozen=True)
+class DimensionEntry:
+    """A dimension of one indicator with the value codes its series use, in asking order."""
+
+    id: str
+    names: Multilingual
+    values: tuple[str, ...]
+    labels: Mapping[str, Multilingual]
+
+    def label(self, code: str, language: str) -> str:
+        return in_language(self.labels.get(code, {}), language) or code
+
+    def name(self, language: str) -> str:
+        return in_language(self.names, language) or self.id
+
+
+@dataclass(frozen=True)
+class IndicatorEntry:
+    """An indicator with its series and dimensions; ``position`` numbers it in button payloads."""
+
+    position: int
+    indicator: Indicator
+    series: tuple[Series, ...]
+    dimensions: tuple[DimensionEntry, ...]
+
+    def dimension(self, dimension_id: str) -> DimensionEntry | None:
+        return next((d for d in self.dimensions if d.id == dimension_id), None)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An indicator that may be what the user asked for, and the dimension values they named."""
+
+    entry: IndicatorEntry
+    score: float
+    selection: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Match:
+    """What a question asked for: candidates best first (at most :data:`MAX_CANDIDATES`)."""
+
+    candidates: tuple[Candidate, ...]
+    period: str | None
+
+    @property
+    def best(self) -> Candidate | None:
+        """The candidate to answer directly, or None when the user should choose."""
+        if not self.candidates:
+            return None
+        first = self.candidates[0]
+        if first.score < CONFIDENT_SCORE:
+            return None
+        if len(self.candidates) > 1 and self.candidates[1].score > first.score - CONFIDENT_LEAD:
+            return None
+        return first
+
+
+@dataclass(frozen=True)
+class Narrowed:
+    """The series that fit a selection, and the next dimension to ask (None: answer now)."""
+
+    series: tuple[Series, ...]
+    ask: DimensionEntry | None = None
+    #: the codes of ``ask`` present among ``series``, in the order to show them
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    indicator: int
+    language: str | None
+    words: frozenset[str]
+
+
+def _value_phrases(dimension: DimensionEntry) -> list[tuple[str, frozenset[str]]]:
+    """(code, words) for every way of naming a value of ``dimension``."""
+    phrases: list[tuple[str, frozenset[str]]] = []
+    for code in dimension.values:
+        texts = list(dimension.labels.get(code, {}).values())
+        texts += COMMON_VALUE_WORDS.get((dimension.id, code), ())
+        if code in TOTAL_CODES:
+            texts += COMMON_VALUE_WORDS[(None, "_T")]
+        for text in texts:
+            found = frozenset(words(text))
+            if found:
+                phrases.append((code, found))
+    return phrases
+
+
+def _order(values: Iterable[str], metadata_order: Iterable[str]) -> tuple[str, ...]:
+    """Totals first, then the metadata's order, then codes the metadata does not list."""
+    listed = list(metadata_order)
+    rank = {code: index for index, code in enumerate(listed)}
+    return tuple(
+        sorted(set(values), key=lambda code: (code not in TOTAL_CODES, rank.get(code, len(listed)), code))
+    )
+
+
+class CatalogueIndex:
+    """The search structures of one catalogue load; immutable once built."""
+
+    def __init__(self, snapshot: CatalogueSnapshot) -> None:
+        self.snapshot = snapshot
+        self.load_id = snapshot.load_id
+        entries: list[IndicatorEntry] = []
+        for position, code in enumerate(sorted(snapshot.indicators)):
+            indicator = snapshot.indicators[code]
+            series = snapshot.series_of(code)
+            entries.append(IndicatorEntry(position, indicator, series, _dimensions(indicator, series)))
+        self.entries: tuple[IndicatorEntry, ...] = tuple(entries)
+        self.by_code: Mapping[str, IndicatorEntry] = {entry.indicator.code: entry for entry in entries}
+        self.series_by_id: Mapping[int, tuple[IndicatorEntry, Series]] = {
+            series.id: (entry, series) for entry in entries for series in entry.series
+        }
+        phrases: list[_Phrase] = []
+        for entry in entries:
+            indicator = entry.indicator
+            phrases.append(_Phrase(entry.position, None, frozenset(words(indicator.code))))
+            for language, name in indicator.names.items():
+                phrases.append(_Phrase(entry.position, language, frozenset(words(name))))
+            for language, synonyms in indicator.synonyms.items():
+                phrases.extend(_Phrase(entry.position, language, frozenset(words(s))) for s in synonyms)
+        self._phrases = [phrase for phrase in phrases if phrase.words]
+        self._indicator_words: dict[int, frozenset[str]] = {}
+        for phrase in self._phrases:
+            self._indicator_words[phrase.indicator] = self._indicator_words.get(phrase.indicator, frozenset()) | phrase.words
+        self._postings: dict[str, list[int]] = {}
+        for number, phrase in enumerate(self._phrases):
+            for word in phrase.words:
+                self._postings.setdefault(word, []).append(number)
+        total = max(len(self._phrases), 1)
+        self._weights = {word: math.log(1 + total / len(ids)) for word, ids in self._postings.items()}
+        self._value_phrases: dict[int, list[tuple[str, list[tuple[str, frozenset[str]]]]]] = {}
+        vocabulary = set(self._postings)
+        for entry in entries:
+            per_dimension = [(d.id, _value_phrases(d)) for d in entry.dimensions]
+            self._value_phrases[entry.position] = per_dimension
+            for _, value_phrases in per_dimension:
+                for _, value_words in value_phrases:
+                    vocabulary |= value_words
+        self._vocabulary = sorted(vocabulary)
+
+    # ------------------------------------------------------------------ matching
+
+    def understand(self, text: str) -> dict[str, float]:
+        """The words of ``text`` mapped to catalogue words, with how sure each is (1.0: as typed)."""
+        found: dict[str, float] = {}
+        for word in words(text):
+            if word in self._postings or any(c.isdigit() for c in word) or len(word) < 4:
+                found[word] = max(found.get(word, 0.0), 1.0)
+                continue
+            best = process.extractOne(
+                word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=85 if len(word) < 6 else 78
+            )
+            if best is None:
+                # "south" for "southern", "fem" for "female": the start of a catalogue word.
+                longer = [known for known in self._vocabulary if known.startswith(word)]
+                if longer:
+                    best = (min(longer, key=len), 90.0, 0)
+            if best is not None:
+                found[best[0]] = max(found.get(best[0], 0.0), best[1] / 100)
+            else:
+                found[word] = max(found.get(word, 0.0), 1.0)
+        return found
+
+    def match(self, text: str, language: str, today: date) -> Match:
+        """The indicators ``text`` may ask for (in ``language``), best first, with the period."""
+        period, rest = read_period(text, today)
+        understood = self.understand(rest)
+        scores: dict[int, float] = {}
+        for number in {n for word in understood for n in self._postings.get(word, ())}:
+            phrase = self._phrases[number]
+            total = sum(self._weights[w] for w in phrase.words)
+            covered = sum(self._weights[w] * understood[w] for w in phrase.words if w in understood)
+            score = covered / total
+            if phrase.language is not None and phrase.language != language:
+                score *= OTHER_LANGUAGE
+            if score > scores.get(phrase.indicator, 0.0):
+                scores[phrase.indicator] = score
+        ranked = sorted(
+            ((score, position) for position, score in scores.items() if score >= MIN_SCORE),
+            key=lambda item: (-item[0], self.entries[item[1]].indicator.code),
+        )
+        # Words that name some indicator: one that leaves some of them unexplained ("chômage"
+        # for "chômage des jeunes") ranks below one that explains them all.
+        asked = {word: self._weights[word] for word in understood if word in self._weights}
+        asked_weight = sum(asked.values())
+        candidates = []
+        for score, position in ranked[: MAX_CANDIDATES * 3]:
+            entry = self.entries[position]
+            selection, explained = self._selection(entry, understood)
+            explained |= self._indicator_words[position]
+            unexplained = sum(weight for word, weight in asked.items() if word not in explained)
+            score *= 1 - UNEXPLAINED_PENALTY * unexplained / asked_weight if asked_weight else 1
+            candidates.append(Candidate(entry, score, selection))
+        candidates.sort(key=lambda c: (-c.score, c.entry.indicator.code))
+        return Match(tuple(c for c in candidates[:MAX_CANDIDATES] if c.score >= MIN_SCORE), period)
+
+    def selection_in(self, entry: IndicatorEntry, understood: Mapping[str, float]) -> dict[str, str]:
+        """The dimension values of ``entry`` named by the ``understood`` words, kept only while
+        some series still has them all."""
+        return self._selection(entry, understood)[0]
+
+    def _selection(self, entry: IndicatorEntry, understood: Mapping[str, float]) -> tuple[dict[str, str], set[str]]:
+        selection: dict[str, str] = {}
+        explained: set[str] = set()
+        for dimension_id, value_phrases in self._value_phrases.get(entry.position, []):
+            best: tuple[int, str, frozenset[str]] | None = None
+            for code, value_words in value_phrases:
+                if value_words <= understood.keys():
+                    size = sum(len(w) for w in value_words)
+                    if best is None or size > best[0]:
+                        best = (size, code, value_words)
+            if best is None:
+                continue
+            trial = {**selection, dimension_id: best[1]}
+            if any(_fits(series, trial) for series in entry.series):
+                selection = trial
+                explained |= best[2]
+        return selection, explained
+
+    def narrow(self, entry: IndicatorEntry, selection: Mapping[str, str]) -> Narrowed:
+        """The series of ``entry`` that fit ``selection`` and the first dimension that still varies."""
+        fitting = tuple(series for series in entry.series if _fits(series, selection))
+        for dimension in entry.dimensions:
+            if dimension.id in selection:
+                continue
+            present = {series.dimensions.get(dimension.id, "") for series in fitting}
+            if len(present) > 1:
+                return Narrowed(fitting, dimension, tuple(c for c in dimension.values if c in present))
+        return Narrowed(fitting)
+
+
+def _fits(series: Series, selection: Mapping[str, str]) -> bool:
+    return all(series.dimensions.get(key) == code for key, code in selection.items())
+
+
+def _dimensions(indicator: Indicator, series: tuple[Series, ...]) -> tuple[DimensionEntry, ...]:
+    """The indicator's dimensions in its metadata's order, then any others its series vary by."""
+    used: dict[str, set[str]] = {}
+    for item in series:
+        for key, code in item.dimensions.items():
+            used.setdefault(key, set()).add(code)
+    entries = []
+    described = {d.id: d for d in indicator.dimensions}
+    for dimension_id in [d.id for d in indicator.dimensions] + sorted(set(used) - set(described)):
+        meta = described.get(dimension_id)
+        values = _order(used.get(dimension_id, set()), meta.values if meta else ())
+        entries.append(
+            DimensionEntry(
+                id=dimension_id,
+                names=meta.names if meta else {},
+                values=values,
+                labels={code: meta.values[code] for code in values if meta and code in meta.values},
+            )
+        )
+    return tuple(entries)
