@@ -46,16 +46,15 @@ UNEXPLAINED_PENALTY = 0.3
 TOTAL_CODES = frozenset({"_T", "T", "TOTAL", "_Z"})
 
 # Words that say nothing about the indicator, folded, in the bot's languages.
-STOPWORDS = frozenset(
-    """
+_STOPWORD_TEXT = """
     a an the of in on at to for and or by with from what whats is was are how much many me show give
     please latest last current value figure figures data number numbers about tell
     le la les l de des du d un une et ou en au aux dans pour par quel quelle quels quelles est sont
     moi donne donner svp chez sur avec combien dernier derniere
     o os as do da dos das em no na nos nas e um uma qual quais para por com ultimo ultima
     في من ما هو هي على عن و كم
-    """.split()
-)
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 # Words that name common dimension values whatever the metadata's labels say, folded.
 COMMON_VALUE_WORDS: Mapping[tuple[str | None, str], tuple[str, ...]] = {
@@ -231,9 +230,7 @@ def _order(values: Iterable[str], metadata_order: Iterable[str]) -> tuple[str, .
     """Totals first, then the metadata's order, then codes the metadata does not list."""
     listed = list(metadata_order)
     rank = {code: index for index, code in enumerate(listed)}
-    return tuple(
-        sorted(set(values), key=lambda code: (code not in TOTAL_CODES, rank.get(code, len(listed)), code))
-    )
+    return tuple(sorted(set(values), key=lambda code: (code not in TOTAL_CODES, rank.get(code, len(listed)), code)))
 
 
 class CatalogueIndex:
@@ -263,7 +260,9 @@ class CatalogueIndex:
         self._phrases = [phrase for phrase in phrases if phrase.words]
         self._indicator_words: dict[int, frozenset[str]] = {}
         for phrase in self._phrases:
-            self._indicator_words[phrase.indicator] = self._indicator_words.get(phrase.indicator, frozenset()) | phrase.words
+            self._indicator_words[phrase.indicator] = (
+                self._indicator_words.get(phrase.indicator, frozenset()) | phrase.words
+            )
         self._postings: dict[str, list[int]] = {}
         for number, phrase in enumerate(self._phrases):
             for word in phrase.words:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from catalogue.cache import CatalogueCache
 from handlers.messages import Inbound
 from handlers.texts import Texts
 from storage.pseudonyms import Pseudonymizer
@@ -65,6 +66,8 @@ class Context:
     now: datetime
     texts: Texts
     community: Community = field(default_factory=Community)
+    #: the search index of the catalogue in service, shared by every update of this process
+    catalogue: CatalogueCache = field(default_factory=CatalogueCache)
 
     @property
     def language(self) -> str:

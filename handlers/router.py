@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from handlers import broadcast, language, payloads, privacy, profile, start, survey
+from handlers import broadcast, data, language, payloads, privacy, profile, start, survey
 from handlers.context import Context
 from handlers.messages import RESUME_PAYLOAD, Outbound
 
@@ -27,6 +27,7 @@ COMMANDS: Mapping[str, CommandHandler] = {
     "unsubscribe": profile.unsubscribe,
     "stop": privacy.stop,
     "delete_my_data": privacy.delete_command,
+    "data": data.data_command,
 }
 
 #: Shown in the Telegram command menu.
@@ -43,6 +44,7 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "stop": "Stop all our news and invitations",
     "delete_my_data": "Delete everything we keep about you",
     "help": "What this bot can do",
+    "data": "Look up a figure: /data WORDS",
 }
 
 
@@ -75,7 +77,9 @@ async def route(ctx: Context) -> list[Outbound]:
         return await profile.on_text(ctx, conversation, text)
     if conversation is not None and conversation.flow == broadcast.FLOW:
         return await broadcast.on_text(ctx, conversation, text)
-    return await broadcast.reply_to_notice(ctx, text) or [Outbound(text=ctx.texts("not_understood"))]
+    if not any(character.isalnum() for character in text):
+        return [Outbound(text=ctx.texts("not_understood"))]
+    return await broadcast.reply_to_notice(ctx, text) or await data.free_text(ctx, text)
 
 
 async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
@@ -92,6 +96,8 @@ async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
         return await privacy.on_press(ctx, payload)
     if broadcast.is_payload(payload):
         return await broadcast.on_press(ctx, payload)
+    if data.is_payload(payload):
+        return await data.on_press(ctx, payload)
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if isinstance(parsed, payloads.PromptPress) and conversation is not None and conversation.flow == survey.FLOW:
         return await survey.on_press(ctx, conversation, parsed)

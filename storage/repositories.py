@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.indicators import IndicatorRepository
+from storage.lookups import LookupRepository
 from storage.models import (
     AnswerRow,
     ContactRow,
@@ -430,3 +431,4 @@ class Repositories:
         self.subscriptions = SubscriptionRepository(connection)
         self.settings = InstanceSettings(connection)
         self.indicators = IndicatorRepository(connection)
+        self.lookups = LookupRepository(connection)

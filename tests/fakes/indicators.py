@@ -130,18 +130,22 @@ def sample_series() -> list[SeriesData]:
     years = [str(year) for year in range(2019, 2025)]
     for (area, sex), values in UNEMPLOYMENT_VALUES.items():
         observations = tuple(
-            Observation(year, value, "E" if year == "2024" else "A")
-            for year, value in zip(years, values, strict=True)
+            Observation(year, value, "E" if year == "2024" else "A") for year, value in zip(years, values, strict=True)
         )
         series.append(SeriesData("UNEMP_RATE", f"A.{area}.{sex}", {"REF_AREA": area, "SEX": sex}, observations))
     for sex, factor in (("_T", 2.1), ("F", 2.3), ("M", 1.9)):
-        observations = tuple(Observation(y, round(v * factor, 1)) for y, v in zip(years, UNEMPLOYMENT_VALUES[("_T", sex)], strict=True))
+        observations = tuple(
+            Observation(y, round(v * factor, 1)) for y, v in zip(years, UNEMPLOYMENT_VALUES[("_T", sex)], strict=True)
+        )
         series.append(SeriesData("YOUTH_UNEMP", f"A.{sex}", {"SEX": sex}, observations))
     for area, values in POPULATION_VALUES.items():
         observations = tuple(Observation(y, v) for y, v in zip(("2023", "2024"), values, strict=True))
         series.append(SeriesData("POP", f"A.{area}", {"REF_AREA": area}, observations))
     quarters = [f"{2023 + i // 4}-Q{i % 4 + 1}" for i in range(len(GDP_VALUES))]
-    gdp = tuple(Observation(q, v, "P" if i == len(quarters) - 1 else None) for i, (q, v) in enumerate(zip(quarters, GDP_VALUES, strict=True)))
+    gdp = tuple(
+        Observation(q, v, "P" if i == len(quarters) - 1 else None)
+        for i, (q, v) in enumerate(zip(quarters, GDP_VALUES, strict=True))
+    )
     series.append(SeriesData("GDP_GROWTH", "Q.GDP", {"FREQ": "Q"}, gdp))
     return series
 
