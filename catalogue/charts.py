@@ -55,12 +55,14 @@ def trend_chart(observations: Sequence[Observation], texts: ChartTexts) -> bytes
         axes.annotate(
             f"{texts.last_value}\n{texts.last_period}",
             (xs[-1], ys[-1]),
-            xytext=(-10, 14),
+            xytext=(-6, 16),
             textcoords="offset points",
             ha="right",
+            va="bottom",
             fontsize=14,
             fontweight="bold",
             color=LINE_COLOUR,
+            bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "none", "alpha": 0.9},
         )
         axes.plot([xs[-1]], [ys[-1]], "o", color=LINE_COLOUR, markersize=9)
     axes.set_ylabel(texts.unit, fontsize=13)
@@ -73,11 +75,13 @@ def trend_chart(observations: Sequence[Observation], texts: ChartTexts) -> bytes
     else:
         step = max(1, len(points) // 6)
         axes.set_xticks(xs[::step], [o.period for o in points][::step])
-    # Room above the last value's label.
     if ys:
         low, high = min(ys), max(ys)
         span = (high - low) or abs(high) or 1.0
-        axes.set_ylim(min(low - 0.1 * span, 0 if low >= 0 and low < span else low - 0.1 * span), high + 0.3 * span)
+        # Zero is shown when the values come close to it (so small changes do not look huge);
+        # the top leaves room for the last value's label.
+        bottom = 0.0 if 0 <= low < span else low - 0.1 * span
+        axes.set_ylim(bottom, high + 0.35 * span)
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=DPI)
     return out.getvalue()

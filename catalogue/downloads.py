@@ -35,5 +35,5 @@ def series_csv(entry: IndicatorEntry, series: Series, observations: Sequence[Obs
 def file_name(indicator_code: str, series: Series, extension: str) -> str:
     """``UNEMP_RATE_N_F.csv``: the indicator and the series' dimension values, safe for any system."""
     parts = [indicator_code, *series.dimensions.values()]
-    safe = "_".join("".join(c if c.isalnum() or c in "-" else "" for c in part) or "T" for part in parts)
+    safe = "_".join("".join(c if c.isalnum() or c in "-_" else "" for c in part) or "T" for part in parts)
     return f"{safe[:80]}.{extension}"
