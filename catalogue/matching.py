@@ -41,20 +41,30 @@ CONFIDENT_LEAD = 0.1
 #: Names in another language than the user's count slightly less (ties go to their language).
 OTHER_LANGUAGE = 0.97
 #: How much a candidate loses for the words naming other indicators that it leaves unexplained.
-UNEXPLAINED_PENALTY = 0.3
+UNEXPLAINED_PENALTY = 0.5
+#: Corrections within this many points of the closest one are kept too.
+NEAR_TIE = 10.0
+#: How sure a word is taken to be when it is the start of a catalogue word.
+PREFIX_SURENESS = 0.9
 #: Codes of the "all values" member of a dimension (SDMX ``_T``): offered first when asking.
 TOTAL_CODES = frozenset({"_T", "T", "TOTAL", "_Z"})
 
 # Words that say nothing about the indicator, folded, in the bot's languages.
-_STOPWORD_TEXT = """
-    a an the of in on at to for and or by with from what whats is was are how much many me show give
-    please latest last current value figure figures data number numbers about tell
-    le la les l de des du d un une et ou en au aux dans pour par quel quelle quels quelles est sont
-    moi donne donner svp chez sur avec combien dernier derniere
-    o os as do da dos das em no na nos nas e um uma qual quais para por com ultimo ultima
-    في من ما هو هي على عن و كم
-"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# Per language: "the" is an English stopword but also "thé" (tea) folded, "or" is gold in French.
+STOPWORDS: Mapping[str, frozenset[str]] = {
+    "en": frozenset(
+        "a an the of in on at to for and or by with from what whats is was are how much many me show give "
+        "please latest last current value figure figures data number numbers about tell".split()
+    ),
+    "fr": frozenset(
+        "le la les l de des du d un une et ou en au aux dans pour par quel quelle quels quelles est sont "
+        "moi donne donner svp chez sur avec combien dernier derniere".split()
+    ),
+    "pt": frozenset(
+        "o a os as de do da dos das em no na nos nas e um uma qual quais para por com ultimo ultima".split()
+    ),
+    "ar": frozenset("في من ما هو هي على عن و كم".split()),
+}
 
 # Words that name common dimension values whatever the metadata's labels say, folded.
 COMMON_VALUE_WORDS: Mapping[tuple[str | None, str], tuple[str, ...]] = {
@@ -96,14 +106,16 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _BIDI).replace("ـ", "")
 
 
-def words(text: str) -> list[str]:
-    """The folded words of ``text`` (``CPI_YOY`` gives ``cpi``, ``yoy``), stopwords left out."""
+def words(text: str, language: str | None = None) -> list[str]:
+    """The folded words of ``text`` (``CPI_YOY`` gives ``cpi``, ``yoy``), without the stopwords
+    of ``language`` (none left out when it is None)."""
+    stopwords = STOPWORDS.get(language or "", frozenset())
     out = []
     for word in re.findall(r"[^\W_]+", fold(text)):
         # Arabic article: "النساء" is "نساء".
         if word.startswith("ال") and len(word) > 4:
             word = word[2:]
-        if word not in STOPWORDS:
+        if word not in stopwords:
             out.append(word)
     return out
 
@@ -215,12 +227,12 @@ def _value_phrases(dimension: DimensionEntry) -> list[tuple[str, frozenset[str]]
     """(code, words) for every way of naming a value of ``dimension``."""
     phrases: list[tuple[str, frozenset[str]]] = []
     for code in dimension.values:
-        texts = list(dimension.labels.get(code, {}).values())
-        texts += COMMON_VALUE_WORDS.get((dimension.id, code), ())
+        texts: list[tuple[str | None, str]] = list(dimension.labels.get(code, {}).items())
+        texts += [(None, word) for word in COMMON_VALUE_WORDS.get((dimension.id, code), ())]
         if code in TOTAL_CODES:
-            texts += COMMON_VALUE_WORDS[(None, "_T")]
-        for text in texts:
-            found = frozenset(words(text))
+            texts += [(None, word) for word in COMMON_VALUE_WORDS[(None, "_T")]]
+        for language, text in texts:
+            found = frozenset(words(text, language))
             if found:
                 phrases.append((code, found))
     return phrases
@@ -254,9 +266,9 @@ class CatalogueIndex:
             indicator = entry.indicator
             phrases.append(_Phrase(entry.position, None, frozenset(words(indicator.code))))
             for language, name in indicator.names.items():
-                phrases.append(_Phrase(entry.position, language, frozenset(words(name))))
+                phrases.append(_Phrase(entry.position, language, frozenset(words(name, language))))
             for language, synonyms in indicator.synonyms.items():
-                phrases.extend(_Phrase(entry.position, language, frozenset(words(s))) for s in synonyms)
+                phrases.extend(_Phrase(entry.position, language, frozenset(words(s, language))) for s in synonyms)
         self._phrases = [phrase for phrase in phrases if phrase.words]
         self._indicator_words: dict[int, frozenset[str]] = {}
         for phrase in self._phrases:
@@ -278,34 +290,66 @@ class CatalogueIndex:
                 for _, value_words in value_phrases:
                     vocabulary |= value_words
         self._vocabulary = sorted(vocabulary)
+        self._known = frozenset(vocabulary)
+        by_language: dict[str, set[str]] = {}
+        for phrase in self._phrases:
+            if phrase.language is not None:
+                by_language.setdefault(phrase.language, set()).update(phrase.words)
+        self._language_vocabulary = {
+            language: {"set": frozenset(found), "list": sorted(found)} for language, found in by_language.items()
+        }
 
     # ------------------------------------------------------------------ matching
 
-    def understand(self, text: str) -> dict[str, float]:
+    def understand(self, text: str, language: str) -> dict[str, float]:
         """The words of ``text`` mapped to catalogue words, with how sure each is (1.0: as typed)."""
         found: dict[str, float] = {}
-        for word in words(text):
-            if word in self._postings or any(c.isdigit() for c in word) or len(word) < 4:
-                found[word] = max(found.get(word, 0.0), 1.0)
+        for readings in self._readings(text, language):
+            for word, sureness in readings.items():
+                found[word] = max(found.get(word, 0.0), sureness)
+        return found
+
+    def _readings(self, text: str, language: str) -> list[dict[str, float]]:
+        """For each typed word, the catalogue words it may stand for and how sure each is.
+
+        A word the catalogue does not have stands for every catalogue word nearly as close as
+        the closest ("cototn": "coton" and "cotton"), so a typo cannot pick the wrong language;
+        a catalogue word of another language than the user's also stands for its look-alikes in
+        the user's language ("tomates" asked in English: "tomatoes").
+        """
+        own = self._language_vocabulary.get(language)
+        readings: list[dict[str, float]] = []
+        for word in words(text, language):
+            reading = {word: 1.0}
+            if word in self._known or any(c.isdigit() for c in word) or len(word) < 4:
+                if own and word in self._known and word not in own["set"] and len(word) >= 4:
+                    for known, score, _ in process.extract(
+                        word, own["list"], scorer=fuzz.ratio, score_cutoff=78, limit=2
+                    ):
+                        reading[known] = max(reading.get(known, 0.0), score / 100)
+                readings.append(reading)
                 continue
-            best = process.extractOne(
-                word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=85 if len(word) < 6 else 78
+            close = process.extract(
+                word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=85 if len(word) < 6 else 78, limit=4
             )
-            if best is None:
-                # "south" for "southern", "fem" for "female": the start of a catalogue word.
+            if close:
+                reading = {known: score / 100 for known, score, _ in close if score >= close[0][1] - NEAR_TIE}
+            else:
+                # "south" for "southern": the start of a catalogue word.
                 longer = [known for known in self._vocabulary if known.startswith(word)]
                 if longer:
-                    best = (min(longer, key=len), 90.0, 0)
-            if best is not None:
-                found[best[0]] = max(found.get(best[0], 0.0), best[1] / 100)
-            else:
-                found[word] = max(found.get(word, 0.0), 1.0)
-        return found
+                    reading = {min(longer, key=len): PREFIX_SURENESS}
+            readings.append(reading)
+        return readings
 
     def match(self, text: str, language: str, today: date) -> Match:
         """The indicators ``text`` may ask for (in ``language``), best first, with the period."""
         period, rest = read_period(text, today)
-        understood = self.understand(rest)
+        readings = self._readings(rest, language)
+        understood: dict[str, float] = {}
+        for reading in readings:
+            for word, sureness in reading.items():
+                understood[word] = max(understood.get(word, 0.0), sureness)
         scores: dict[int, float] = {}
         for number in {n for word in understood for n in self._postings.get(word, ())}:
             phrase = self._phrases[number]
@@ -322,14 +366,19 @@ class CatalogueIndex:
         )
         # Words that name some indicator: one that leaves some of them unexplained ("chômage"
         # for "chômage des jeunes") ranks below one that explains them all.
-        asked = {word: self._weights[word] for word in understood if word in self._weights}
-        asked_weight = sum(asked.values())
+        # A typed word counts once, however many catalogue words it may stand for.
+        asked = [
+            (frozenset(reading), max(self._weights[w] for w in reading if w in self._weights))
+            for reading in readings
+            if any(w in self._weights for w in reading)
+        ]
+        asked_weight = sum(weight for _, weight in asked)
         candidates = []
         for score, position in ranked[: MAX_CANDIDATES * 3]:
             entry = self.entries[position]
             selection, explained = self._selection(entry, understood)
             explained |= self._indicator_words[position]
-            unexplained = sum(weight for word, weight in asked.items() if word not in explained)
+            unexplained = sum(weight for reading, weight in asked if not reading & explained)
             score *= 1 - UNEXPLAINED_PENALTY * unexplained / asked_weight if asked_weight else 1
             candidates.append(Candidate(entry, score, selection))
         candidates.sort(key=lambda c: (-c.score, c.entry.indicator.code))
