@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.indicator_lookup [--lookups 2000] [--database-url URL] [--rebuild]
 
-The synthetic catalogue (1,000 indicators named in English and French, each by region × sex,
+The synthetic catalogue (1,000 indicators named in English and French, each by region and sex,
 500 monthly observations per series) is written once through the real ``IndicatorLoader`` into a
 SQLite file under the system's temporary directory and reused by later runs (``--rebuild`` makes
 it again; ``--database-url`` loads it into another database, e.g. PostgreSQL, each time).
@@ -95,7 +95,10 @@ def catalogue() -> list[Indicator]:
         indicators.append(
             Indicator(
                 code=f"IND{number:04d}",
-                names={"en": f"{subject_en.capitalize()} {measure_en}", "fr": f"{measure_fr.capitalize()} : {subject_fr}"},
+                names={
+                    "en": f"{subject_en.capitalize()} {measure_en}",
+                    "fr": f"{measure_fr.capitalize()} : {subject_fr}",
+                },
                 unit={"en": "index", "fr": "indice"},
                 decimals=1,
                 source={"en": "Synthetic statistics", "fr": "Statistiques synthétiques"},
@@ -144,7 +147,9 @@ def typo(word: str, rng: random.Random) -> str:
     if len(word) < 6:
         return word
     i = rng.randrange(1, len(word) - 2)
-    return rng.choice([word[:i] + word[i + 1 :], word[:i] + word[i + 1] + word[i] + word[i + 2 :], word[:i] + word[i] + word[i:]])
+    return rng.choice(
+        [word[:i] + word[i + 1 :], word[:i] + word[i + 1] + word[i] + word[i + 2 :], word[:i] + word[i] + word[i:]]
+    )
 
 
 def questions(indicators: list[Indicator], count: int, seed: int = 7) -> list[tuple[str, str, str]]:
@@ -214,7 +219,9 @@ async def run(database_url: str, lookups: int, rebuild: bool) -> None:
         timings, figures = [], 0
         for number, (language, text, _code) in enumerate(questions(indicators, lookups, seed=11)):
             user = f"u{number % 100}"
-            inbound = Inbound("bench", user, user, f"q-{time.time_ns()}-{number}", text=f"/data {text}", language_hint=language)
+            inbound = Inbound(
+                "bench", user, user, f"q-{time.time_ns()}-{number}", text=f"/data {text}", language_hint=language
+            )
             started = time.perf_counter()
             replies = await engine.handle(inbound)
             timings.append(time.perf_counter() - started)

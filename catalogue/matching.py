@@ -51,19 +51,16 @@ TOTAL_CODES = frozenset({"_T", "T", "TOTAL", "_Z"})
 
 # Words that say nothing about the indicator, folded, in the bot's languages.
 # Per language: "the" is an English stopword but also "thé" (tea) folded, "or" is gold in French.
+_STOPWORD_TEXT = {
+    "en": "a an the of in on at to for and or by with from what whats is was are how much many me show give "
+    "please latest last current value figure figures data number numbers about tell",
+    "fr": "le la les l de des du d un une et ou en au aux dans pour par quel quelle quels quelles est sont "
+    "moi donne donner svp chez sur avec combien dernier derniere",
+    "pt": "o a os as de do da dos das em no na nos nas e um uma qual quais para por com ultimo ultima",
+    "ar": "في من ما هو هي على عن و كم",
+}
 STOPWORDS: Mapping[str, frozenset[str]] = {
-    "en": frozenset(
-        "a an the of in on at to for and or by with from what whats is was are how much many me show give "
-        "please latest last current value figure figures data number numbers about tell".split()
-    ),
-    "fr": frozenset(
-        "le la les l de des du d un une et ou en au aux dans pour par quel quelle quels quelles est sont "
-        "moi donne donner svp chez sur avec combien dernier derniere".split()
-    ),
-    "pt": frozenset(
-        "o a os as de do da dos das em no na nos nas e um uma qual quais para por com ultimo ultima".split()
-    ),
-    "ar": frozenset("في من ما هو هي على عن و كم".split()),
+    language: frozenset(text.split()) for language, text in _STOPWORD_TEXT.items()
 }
 
 # Words that name common dimension values whatever the metadata's labels say, folded.
