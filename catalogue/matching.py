@@ -220,9 +220,17 @@ class _Phrase:
     words: frozenset[str]
 
 
-def _value_phrases(dimension: DimensionEntry) -> list[tuple[str, frozenset[str]]]:
-    """(code, words) for every way of naming a value of ``dimension``."""
-    phrases: list[tuple[str, frozenset[str]]] = []
+#: (value code, its words, or the label itself when all its words are stopwords)
+_ValuePhrase = tuple[str, frozenset[str], str | None]
+
+
+def _value_phrases(dimension: DimensionEntry) -> list[_ValuePhrase]:
+    """Every way of naming a value of ``dimension``.
+
+    A label made only of stopwords (French "Est", East, is also "is") is matched literally, with
+    its capital, so that "quel est le taux" does not mean the East.
+    """
+    phrases: list[_ValuePhrase] = []
     for code in dimension.values:
         texts: list[tuple[str | None, str]] = list(dimension.labels.get(code, {}).items())
         texts += [(None, word) for word in COMMON_VALUE_WORDS.get((dimension.id, code), ())]
@@ -231,7 +239,9 @@ def _value_phrases(dimension: DimensionEntry) -> list[tuple[str, frozenset[str]]
         for language, text in texts:
             found = frozenset(words(text, language))
             if found:
-                phrases.append((code, found))
+                phrases.append((code, found, None))
+            elif text.strip():
+                phrases.append((code, frozenset(), text.strip()))
     return phrases
 
 
@@ -278,13 +288,13 @@ class CatalogueIndex:
                 self._postings.setdefault(word, []).append(number)
         total = max(len(self._phrases), 1)
         self._weights = {word: math.log(1 + total / len(ids)) for word, ids in self._postings.items()}
-        self._value_phrases: dict[int, list[tuple[str, list[tuple[str, frozenset[str]]]]]] = {}
+        self._value_phrases: dict[int, list[tuple[str, list[_ValuePhrase]]]] = {}
         vocabulary = set(self._postings)
         for entry in entries:
             per_dimension = [(d.id, _value_phrases(d)) for d in entry.dimensions]
             self._value_phrases[entry.position] = per_dimension
             for _, value_phrases in per_dimension:
-                for _, value_words in value_phrases:
+                for _, value_words, _ in value_phrases:
                     vocabulary |= value_words
         self._vocabulary = sorted(vocabulary)
         self._known = frozenset(vocabulary)
@@ -373,7 +383,7 @@ class CatalogueIndex:
         candidates = []
         for score, position in ranked[: MAX_CANDIDATES * 3]:
             entry = self.entries[position]
-            selection, explained = self._selection(entry, understood)
+            selection, explained = self._selection(entry, understood, text)
             explained |= self._indicator_words[position]
             unexplained = sum(weight for reading, weight in asked if not reading & explained)
             score *= 1 - UNEXPLAINED_PENALTY * unexplained / asked_weight if asked_weight else 1
@@ -381,21 +391,27 @@ class CatalogueIndex:
         candidates.sort(key=lambda c: (-c.score, c.entry.indicator.code))
         return Match(tuple(c for c in candidates[:MAX_CANDIDATES] if c.score >= MIN_SCORE), period)
 
-    def selection_in(self, entry: IndicatorEntry, understood: Mapping[str, float]) -> dict[str, str]:
+    def selection_in(self, entry: IndicatorEntry, understood: Mapping[str, float], text: str = "") -> dict[str, str]:
         """The dimension values of ``entry`` named by the ``understood`` words, kept only while
         some series still has them all."""
-        return self._selection(entry, understood)[0]
+        return self._selection(entry, understood, text)[0]
 
-    def _selection(self, entry: IndicatorEntry, understood: Mapping[str, float]) -> tuple[dict[str, str], set[str]]:
+    def _selection(
+        self, entry: IndicatorEntry, understood: Mapping[str, float], text: str
+    ) -> tuple[dict[str, str], set[str]]:
         selection: dict[str, str] = {}
         explained: set[str] = set()
         for dimension_id, value_phrases in self._value_phrases.get(entry.position, []):
             best: tuple[int, str, frozenset[str]] | None = None
-            for code, value_words in value_phrases:
-                if value_words <= understood.keys():
+            for code, value_words, literal in value_phrases:
+                if literal is not None:
+                    named = re.search(rf"(?<!\w){re.escape(literal)}(?!\w)", text) is not None
+                    size = len(literal)
+                else:
+                    named = value_words <= understood.keys()
                     size = sum(len(w) for w in value_words)
-                    if best is None or size > best[0]:
-                        best = (size, code, value_words)
+                if named and (best is None or size > best[0]):
+                    best = (size, code, value_words)
             if best is None:
                 continue
             trial = {**selection, dimension_id: best[1]}

@@ -169,3 +169,18 @@ def test_numbers_and_periods_in_each_language() -> None:
     assert format_period("2024-Q2", "en", Texts("en")) == "Q2 2024"
     assert format_period("2024-Q2", "fr", Texts("fr")) == "T2 2024"
     assert format_period("2024", "ar", Texts("ar")) == "2024"
+
+
+def test_a_label_made_of_stopwords_is_read_only_as_written() -> None:
+    """French "Est" (East) is also "est" (is): the region is understood only with its capital."""
+    from catalogue.matching import CatalogueIndex
+    from catalogue.model import CatalogueSnapshot, Dimension, Indicator, Series
+
+    region = Dimension("REF_AREA", {"fr": "Région"}, {"EA": {"fr": "Est"}, "WE": {"fr": "Ouest"}})
+    indicator = Indicator("POP", {"fr": "Population"}, dimensions=(region,))
+    series = (Series(1, "POP", "EA", {"REF_AREA": "EA"}), Series(2, "POP", "WE", {"REF_AREA": "WE"}))
+    index = CatalogueIndex(CatalogueSnapshot(1, {"POP": indicator}, {"POP": series}))
+    found = index.match("population de l'Est", "fr", TODAY).best
+    assert found is not None and dict(found.selection) == {"REF_AREA": "EA"}
+    found = index.match("quelle est la population", "fr", TODAY).best
+    assert found is not None and dict(found.selection) == {}
