@@ -7,6 +7,7 @@ drawn in worker threads while the bot serves other users.
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,8 +37,14 @@ class ChartTexts:
     last_period: str
 
 
+def _right_to_left(text: str) -> bool:
+    return any(unicodedata.bidirectional(character) in ("R", "AL") for character in text)
+
+
 def trend_chart(observations: Sequence[Observation], texts: ChartTexts) -> bytes:
     """A PNG line chart of ``observations`` (period order; missing values are gaps)."""
+    # Matplotlib 3.11 lays out and joins Arabic itself; right-to-left titles go to the right.
+    x, align = (0.97, "right") if _right_to_left(texts.title) else (0.03, "left")
     points = [o for o in observations if o.value is not None][-MAX_POINTS:]
     positions = [period_position(o.period) for o in points]
     timed = all(p is not None for p in positions)
@@ -46,10 +53,10 @@ def trend_chart(observations: Sequence[Observation], texts: ChartTexts) -> bytes
 
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI)
     axes = figure.add_axes((0.12, 0.17, 0.83, 0.63))
-    figure.text(0.03, 0.95, texts.title, fontsize=18, fontweight="bold", va="top", wrap=True)
+    figure.text(x, 0.95, texts.title, fontsize=18, fontweight="bold", va="top", ha=align, wrap=True)
     if texts.subtitle:
-        figure.text(0.03, 0.875, texts.subtitle, fontsize=14, va="top", color="#444444")
-    figure.text(0.03, 0.03, texts.source, fontsize=11, color="#555555")
+        figure.text(x, 0.875, texts.subtitle, fontsize=14, va="top", ha=align, color="#444444")
+    figure.text(x, 0.03, texts.source, fontsize=11, ha=align, color="#555555")
     axes.plot(xs, ys, color=LINE_COLOUR, linewidth=3, marker="o" if len(xs) <= 24 else None, markersize=5)
     if xs:
         axes.annotate(
