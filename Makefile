@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench bench-broadcast clean system-deps
+.PHONY: run test check lint typecheck bench bench-broadcast bench-lookup clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench: $(TEST_STAMP)
 ## A broadcast to 100,000 contacts through the fake Bot API: unlimited (with a kill -9), 1000/s, 30/s.
 bench-broadcast: $(TEST_STAMP)
 	$(BIN)/python -m bench.broadcast_load
+
+## Lookup latency over 10,000 series / 5,000,000 observations (the catalogue is built once into /tmp).
+bench-lookup: $(TEST_STAMP)
+	$(BIN)/python -m bench.indicator_lookup
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
