@@ -8,7 +8,7 @@ import io
 from datetime import UTC, datetime
 
 from bot.engine import Engine
-from catalogue.model import Observation, SeriesData
+from catalogue.model import Dimension, Indicator, Observation, SeriesData
 from handlers.messages import Outbound
 from storage.database import Database
 from storage.indicators import IndicatorLoader
@@ -251,3 +251,41 @@ async def test_arabic_and_portuguese_users_get_their_words_around_the_figures(
     user = EngineUser(engine, "pt1", language="pt")
     (reply,) = await user.say("/data gdp")
     assert "0,49 % em 2.º trimestre de 2024 (provisório)" in reply.text
+
+
+async def test_a_lookup_in_the_middle_of_a_survey_leaves_the_survey_where_it_was(
+    engine: Engine, database: Database
+) -> None:
+    await load_sample(database)
+    user = EngineUser(engine, "en13")
+    await user.say("/survey usat2026")
+    await user.press("Citizen")
+    (figure,) = await user.say("/data population")
+    assert figure.text.endswith("Choose: Region")
+    (answer,) = await user.press("Southern")
+    assert "14,546,091 persons in 2024" in answer.text
+    (chart,) = await user.press("Chart")
+    assert chart.attachment is not None
+    replies = await user.say("Daily")
+    assert replies[-1].text.startswith("3/12"), "the survey goes on at its next question"
+    replies = await user.say("inflation")
+    assert replies[-1].text.startswith("3/12"), "inside a survey, text is an answer, not a lookup"
+    assert not any(reply.flat_buttons and reply.flat_buttons[0].payload.startswith("d:") for reply in replies)
+
+
+async def test_many_values_are_laid_out_two_by_two_totals_first(engine: Engine, database: Database) -> None:
+    regions = {f"R{n:02d}": {"en": f"Region {n}"} for n in range(1, 8)}
+    regions["_T"] = {"en": "National"}
+    dimension = Dimension("REF_AREA", {"en": "Region"}, regions)
+    indicator = Indicator("HH", {"en": "Households"}, unit={"en": "households"}, decimals=0, dimensions=(dimension,))
+    data = [
+        SeriesData("HH", code, {"REF_AREA": code}, (Observation("2024", 1000.0 + n),))
+        for n, code in enumerate(sorted(regions))
+    ]
+    await IndicatorLoader(database).replace([indicator], data, source="test", now=datetime.now(UTC))
+    user = EngineUser(engine, "en14")
+    (ask,) = await user.say("households")
+    assert [[b.label for b in row] for row in ask.buttons][:2] == [["National", "Region 1"], ["Region 2", "Region 3"]]
+    (answer,) = await user.press("Region 7")
+    assert answer.text.split("\n")[:3] == ["Households", "Region 7", "1,006 households in 2024"]
+    assert "Previous period" not in answer.text and "Source" not in answer.text
