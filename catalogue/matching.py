@@ -181,6 +181,9 @@ class Candidate:
     entry: IndicatorEntry
     score: float
     selection: Mapping[str, str] = field(default_factory=dict)
+    #: words naming a breakdown this indicator is not published by ("northern" for national-only
+    #: inflation), so the answer can say so rather than silently give the total
+    not_published_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -290,12 +293,17 @@ class CatalogueIndex:
         self._weights = {word: math.log(1 + total / len(ids)) for word, ids in self._postings.items()}
         self._value_phrases: dict[int, list[tuple[str, list[_ValuePhrase]]]] = {}
         vocabulary = set(self._postings)
+        value_words_seen: set[str] = set()
+        total_words: set[str] = set()
         for entry in entries:
             per_dimension = [(d.id, _value_phrases(d)) for d in entry.dimensions]
             self._value_phrases[entry.position] = per_dimension
             for _, value_phrases in per_dimension:
-                for _, value_words, _ in value_phrases:
+                for code, value_words, _ in value_phrases:
                     vocabulary |= value_words
+                    (total_words if code in TOTAL_CODES else value_words_seen).update(value_words)
+        # Words that name a breakdown somewhere in the catalogue (not a total, not an indicator).
+        self._breakdown_words = frozenset(value_words_seen - total_words - set(self._postings))
         self._vocabulary = sorted(vocabulary)
         self._known = frozenset(vocabulary)
         by_language: dict[str, set[str]] = {}
@@ -387,7 +395,12 @@ class CatalogueIndex:
             explained |= self._indicator_words[position]
             unexplained = sum(weight for reading, weight in asked if not reading & explained)
             score *= 1 - UNEXPLAINED_PENALTY * unexplained / asked_weight if asked_weight else 1
-            candidates.append(Candidate(entry, score, selection))
+            missing = tuple(
+                max(breakdown, key=lambda word: reading[word])
+                for reading in readings
+                if (breakdown := [w for w in reading if w in self._breakdown_words]) and not reading.keys() & explained
+            )
+            candidates.append(Candidate(entry, score, selection, missing))
         candidates.sort(key=lambda c: (-c.score, c.entry.indicator.code))
         return Match(tuple(c for c in candidates[:MAX_CANDIDATES] if c.score >= MIN_SCORE), period)
 

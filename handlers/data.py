@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from catalogue.answers import (
     Figure,
@@ -99,7 +100,12 @@ async def lookup(ctx: Context, text: str) -> list[Outbound]:
         return await requests.offer_request(ctx, question)
     if best is None:
         return [_candidate_buttons(ctx, index, match)]
-    return await _answer(ctx, index, best.entry, best.selection, match.period, pressed=False)
+    replies = await _answer(ctx, index, best.entry, best.selection, match.period, pressed=False)
+    if best.not_published_by and replies:
+        # Say it rather than give the national figure as if it were the one asked for.
+        note = ctx.texts("data_not_published_by", values=", ".join(best.not_published_by))
+        replies[0] = replace(replies[0], text=f"{note}\n\n{replies[0].text}")
+    return replies
 
 
 async def on_press(ctx: Context, payload: str) -> list[Outbound]:

@@ -289,3 +289,12 @@ async def test_many_values_are_laid_out_two_by_two_totals_first(engine: Engine, 
     (answer,) = await user.press("Region 7")
     assert answer.text.split("\n")[:3] == ["Households", "Region 7", "1,006 households in 2024"]
     assert "Previous period" not in answer.text and "Source" not in answer.text
+
+
+async def test_a_breakdown_that_is_not_published_is_said_before_the_figure(engine: Engine, database: Database) -> None:
+    await load_sample(database)
+    user = EngineUser(engine, "en15")
+    (reply,) = await user.say("inflation in the Northern region")
+    lines = reply.text.split("\n")
+    assert lines[0] == "No figures are published for “northern”: the figure below does not make that distinction."
+    assert lines[2:4] == ["Inflation rate (year on year)", "4.2 % in March 2024 (provisional)"]

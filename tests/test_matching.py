@@ -184,3 +184,16 @@ def test_a_label_made_of_stopwords_is_read_only_as_written() -> None:
     assert found is not None and dict(found.selection) == {"REF_AREA": "EA"}
     found = index.match("quelle est la population", "fr", TODAY).best
     assert found is not None and dict(found.selection) == {}
+
+
+def test_breakdowns_an_indicator_is_not_published_by_are_reported() -> None:
+    cases = {
+        "inflation northern": ("CPI_YOY", ("northern",)),
+        "population des femmes du Nord": ("POP", ("femmes",)),
+        "youth unemployment women northern": ("YOUTH_UNEMP", ("northern",)),
+        "inflation nationale": ("CPI_YOY", ()),
+        "unemployment women north": ("UNEMP_RATE", ()),
+    }
+    for text, (code, missing) in cases.items():
+        found = INDEX.match(text, "fr" if "des" in text or "nationale" in text else "en", TODAY).best
+        assert found is not None and (found.entry.indicator.code, found.not_published_by) == (code, missing), text
