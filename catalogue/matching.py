@@ -7,11 +7,12 @@ answers :meth:`CatalogueIndex.match` quickly for any number of series:
 1. the period is read first (``2024``, ``2024-Q3``, ``March 2024``, ``mars 2024``, "last year")
    and taken out of the text;
 2. every remaining word is folded (case, accents, Arabic marks) and, when it is not a word of the
-   catalogue, corrected to the closest one (rapidfuzz, so "unemplyment" and "chomage" work);
+   catalogue, read as the catalogue words closest to it (rapidfuzz: "unemplyment", "chommage");
 3. each indicator is scored by how much of its code, names or synonyms the words cover (rare
    words weigh more than "rate" or "index"); names in the user's language win ties;
 4. for the best indicators, the labels of their dimension values found in the text ("women",
-   "femmes", "Northern", "Nord") become the understood selection.
+   "femmes", "Northern", "Nord") become the understood selection; breakdown words that an
+   indicator is not published by are reported, so the answer can say so.
 
 What is left unspecified is what :meth:`CatalogueIndex.narrow` finds still varying among the
 series that fit the selection: the handler asks for it with buttons.
@@ -49,6 +50,8 @@ PREFIX_SURENESS = 0.9
 #: Codes of the "all values" member of a dimension (SDMX ``_T``): offered first when asking.
 TOTAL_CODES = frozenset({"_T", "T", "TOTAL", "_Z"})
 
+_BIDI = "\u200e\u200f\u061c"
+
 # Words that say nothing about the indicator, folded, in the bot's languages.
 # Per language: "the" is an English stopword but also "thé" (tea) folded, "or" is gold in French.
 _STOPWORD_TEXT = {
@@ -72,15 +75,26 @@ COMMON_VALUE_WORDS: Mapping[tuple[str | None, str], tuple[str, ...]] = {
     (None, "_T"): ("total", "national", "overall", "ensemble", "nacional", "اجمالي"),
 }  # fmt: skip
 
-_MONTHS: dict[str, int] = {}
-for _language in ("en", "fr", "pt", "ar"):
-    for _width in ("wide", "abbreviated"):
-        for _number, _name in get_month_names(_width, locale=_language).items():
-            _folded = "".join(
-                c for c in unicodedata.normalize("NFKD", str(_name).casefold()) if not unicodedata.combining(c)
-            ).rstrip(".")
-            if len(_folded) >= 3:
-                _MONTHS.setdefault(_folded, int(_number))
+
+def fold(text: str) -> str:
+    """Lower case without accents or Arabic short vowels: the form every comparison uses."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _BIDI).replace("ـ", "")
+
+
+def _month_names() -> dict[str, int]:
+    """Month names and abbreviations in the bot's languages, folded → month number."""
+    months: dict[str, int] = {}
+    for language in ("en", "fr", "pt", "ar"):
+        for width in ("wide", "abbreviated"):
+            for number, name in get_month_names(width, locale=language).items():
+                folded = fold(str(name)).rstrip(".")
+                if len(folded) >= 3:
+                    months.setdefault(folded, int(number))
+    return months
+
+
+_MONTHS = _month_names()
 _MONTH_NAMES = "|".join(sorted((re.escape(name) for name in _MONTHS), key=len, reverse=True))
 _YEAR = r"((?:19|20)\d{2})"
 _PERIOD_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -94,13 +108,6 @@ _LAST_YEAR = re.compile(
     r"last year|previous year|l\W?annee (?:derniere|precedente)|ano passado|ano anterior|العام الماضي|السنة الماضية"
 )
 _THIS_YEAR = re.compile(r"this year|cette annee|este ano|هذا العام|هذه السنة")
-_BIDI = "\u200e\u200f\u061c"
-
-
-def fold(text: str) -> str:
-    """Lower case without accents or Arabic short vowels: the form every comparison uses."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _BIDI).replace("ـ", "")
 
 
 def words(text: str, language: str | None = None) -> list[str]:
@@ -118,8 +125,8 @@ def words(text: str, language: str | None = None) -> list[str]:
 
 
 def read_period(text: str, today: date) -> tuple[str | None, str]:
-    """The period named in ``text`` as an SDMX period (``2024``, ``2024-03``, ``2024-Q3``) and
-    the text without it; ``(None, text)`` when none is named."""
+    """The period named in ``text`` as an SDMX period (``2024``, ``2024-03``, ``2024-Q3``), or
+    None, and the folded text without it."""
     folded = fold(text)
     for pattern, kind in _PERIOD_PATTERNS:
         found = pattern.search(folded)
