@@ -61,7 +61,12 @@ STATUS_KEYS: Mapping[str, str] = {
     "I": "data_status_imputed",
     "U": "data_status_unreliable",
 }
-_PERIOD = re.compile(r"^\d{4}(-(Q[1-4]|S[12]|\d{2}))?$")
+_PERIOD = re.compile(r"^[0-9]{4}(-(Q[1-4]|S[12]|[0-9]{2}))?$")
+
+
+def _number(text: str) -> int | None:
+    """A payload's number (ASCII digits only: "²" is a digit to ``str.isdigit``, not to ``int``)."""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def is_payload(payload: str) -> bool:
@@ -121,9 +126,10 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
             return _stale(ctx)
         entry, selection, period = chosen
         return await _answer(ctx, index, entry, selection, period, pressed=True)
-    if not parts[2].isdigit() or int(parts[2]) not in index.series_by_id:
+    series_id = _number(parts[2])
+    if series_id is None or series_id not in index.series_by_id:
         return _stale(ctx)
-    entry, series = index.series_by_id[int(parts[2])]
+    entry, series = index.series_by_id[series_id]
     if op == CHART and len(parts) == 3:
         return await _chart(ctx, entry, series)
     if op == FILE and len(parts) == 3:
@@ -154,10 +160,12 @@ def _encode_choice(
 
 
 def _decode_choice(index: CatalogueIndex, parts: list[str]) -> tuple[IndicatorEntry, dict[str, str], str | None] | None:
-    if len(parts) != 6 or not parts[2].isdigit() or not parts[3].isdigit():
+    if len(parts) != 6:
         return None
-    load, position, chosen, period = int(parts[2]), int(parts[3]), parts[4], parts[5]
-    if load != index.load_id or position >= len(index.entries) or (period and not _PERIOD.match(period)):
+    load, position, chosen, period = _number(parts[2]), _number(parts[3]), parts[4], parts[5]
+    if load != index.load_id or position is None or position >= len(index.entries):
+        return None
+    if period and not _PERIOD.match(period):
         return None
     entry = index.entries[position]
     positions = chosen.split(".") if chosen else []
@@ -167,9 +175,10 @@ def _decode_choice(index: CatalogueIndex, parts: list[str]) -> tuple[IndicatorEn
     for dimension, value in zip(entry.dimensions, positions, strict=True):
         if value == "-":
             continue
-        if not value.isdigit() or int(value) >= len(dimension.values):
+        number = _number(value)
+        if number is None or number >= len(dimension.values):
             return None
-        selection[dimension.id] = dimension.values[int(value)]
+        selection[dimension.id] = dimension.values[number]
     return entry, selection, period or None
 
 

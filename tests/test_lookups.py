@@ -194,6 +194,9 @@ async def test_stale_and_forged_presses_change_nothing(engine: Engine, database:
         "d:u:1:7",
         "d:i:1:1:9.9:",
         "d:i:1:1:-.-:20x4",
+        "d:c:²",
+        "d:i:1:1:².-:",
+        "d:i:1:1:-.-:２０２４",
         "d:" + "9" * 70,
     ):
         (reply,) = await user.press_payload(forged)
