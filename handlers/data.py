@@ -81,28 +81,44 @@ async def data_command(ctx: Context, argument: str) -> list[Outbound]:
 
 
 async def free_text(ctx: Context, text: str) -> list[Outbound]:
-    """Plain text outside any conversation: a lookup, once the office has loaded a catalogue."""
+    """Plain text outside any conversation: a lookup once the office has loaded a catalogue.
+
+    What matches nothing goes to :func:`handlers.requests.on_free_text` (a data request offered
+    for what reads like a need, "not understood" for the rest).
+    """
+    if not any(character.isalnum() for character in text):
+        return await requests.on_free_text(ctx, text)
     if await ctx.repos.indicators.active_load_id() is None:
-        return [Outbound(text=ctx.texts("not_understood"))]
-    return await lookup(ctx, text)
+        return await requests.on_free_text(ctx, text)
+    return await lookup(ctx, text, typed_command=False)
 
 
-async def lookup(ctx: Context, text: str) -> list[Outbound]:
-    """Answer a question about a figure (logged, matched or not)."""
+async def lookup(ctx: Context, text: str, *, typed_command: bool = True) -> list[Outbound]:
+    """Answer a question about a figure (logged, matched or not).
+
+    Nothing matched: an explicit ``/data`` question is offered as a data request at once
+    (:func:`handlers.requests.offer_request`); plain text goes through
+    :func:`handlers.requests.on_free_text`.
+    """
     question = text.strip()[:MAX_QUESTION]
     index = await ctx.catalogue.current(ctx.repos.indicators)
     match = index.match(question, ctx.language, ctx.now.date()) if index is not None else None
     best = match.best if match is not None else None
-    await ctx.repos.lookups.record_query(
-        contact_id=ctx.contact.id,
-        language=ctx.language,
-        text=question,
-        indicator_code=best.entry.indicator.code if best is not None else None,
-        matched=bool(match and match.candidates),
-        now=ctx.now,
-    )
-    if index is None or match is None or not match.candidates:
-        return await requests.offer_request(ctx, question)
+    found = bool(match and match.candidates)
+    # Chit-chat typed outside a flow ("hello", "thanks") is not a question about data: not logged.
+    if found or typed_command or requests.describes_a_need(question):
+        await ctx.repos.lookups.record_query(
+            contact_id=ctx.contact.id,
+            language=ctx.language,
+            text=question,
+            indicator_code=best.entry.indicator.code if best is not None else None,
+            matched=found,
+            now=ctx.now,
+        )
+    if index is None or match is None or not found:
+        if typed_command:
+            return await requests.offer_request(ctx, question)
+        return await requests.on_free_text(ctx, question)
     if best is None:
         return [_candidate_buttons(ctx, index, match)]
     replies = await _answer(ctx, index, best.entry, best.selection, match.period, pressed=False)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from handlers import broadcast, data, language, payloads, privacy, profile, start, survey
+from handlers import broadcast, data, language, payloads, privacy, profile, requests, start, survey
+from handlers import calendar as release_calendar
+from handlers import concepts as glossary
 from handlers.context import Context
 from handlers.messages import RESUME_PAYLOAD, Outbound
 
@@ -28,6 +30,10 @@ COMMANDS: Mapping[str, CommandHandler] = {
     "stop": privacy.stop,
     "delete_my_data": privacy.delete_command,
     "data": data.data_command,
+    "define": glossary.define,
+    "calendar": release_calendar.calendar_command,
+    "request": requests.request_command,
+    "my_requests": requests.my_requests,
 }
 
 #: Shown in the Telegram command menu.
@@ -43,8 +49,12 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "unsubscribe": "Stop following topics",
     "stop": "Stop all our news and invitations",
     "delete_my_data": "Delete everything we keep about you",
+    "request": "Ask our statistics team for data",
+    "my_requests": "Your data requests and their answers",
     "help": "What this bot can do",
     "data": "Look up a figure: /data WORDS",
+    "define": "What a statistical term means: /define TERM",
+    "calendar": "Upcoming releases; follow the ones you want",
 }
 
 
@@ -66,7 +76,7 @@ async def route(ctx: Context) -> list[Outbound]:
     command = split_command(text)
     if command is not None:
         name, argument = command
-        handler = broadcast.admin_command(ctx, name) or COMMANDS.get(name)
+        handler = broadcast.admin_command(ctx, name) or requests.admin_command(ctx, name) or COMMANDS.get(name)
         if handler is None:
             return [Outbound(text=ctx.texts("unknown_command", command=f"/{name[:32]}"))]
         return await handler(ctx, argument)
@@ -77,8 +87,8 @@ async def route(ctx: Context) -> list[Outbound]:
         return await profile.on_text(ctx, conversation, text)
     if conversation is not None and conversation.flow == broadcast.FLOW:
         return await broadcast.on_text(ctx, conversation, text)
-    if not any(character.isalnum() for character in text):
-        return [Outbound(text=ctx.texts("not_understood"))]
+    if conversation is not None and conversation.flow == requests.FLOW:
+        return await requests.on_text(ctx, conversation, text)
     return await broadcast.reply_to_notice(ctx, text) or await data.free_text(ctx, text)
 
 
@@ -98,6 +108,12 @@ async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
         return await broadcast.on_press(ctx, payload)
     if data.is_payload(payload):
         return await data.on_press(ctx, payload)
+    if glossary.is_payload(payload):
+        return await glossary.on_press(ctx, payload)
+    if release_calendar.is_payload(payload):
+        return await release_calendar.on_press(ctx, payload)
+    if requests.is_payload(payload):
+        return await requests.on_press(ctx, payload)
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if isinstance(parsed, payloads.PromptPress) and conversation is not None and conversation.flow == survey.FLOW:
         return await survey.on_press(ctx, conversation, parsed)
@@ -117,4 +133,6 @@ async def repeat_current(ctx: Context) -> list[Outbound]:
         return await survey.current_prompt(ctx, conversation)
     if conversation is not None and conversation.flow in profile.FLOWS:
         return await profile.current_prompt(ctx, conversation)
+    if conversation is not None and conversation.flow == requests.FLOW:
+        return requests.current_prompt(ctx)
     return [Outbound(text=ctx.texts("greeting")), start.survey_list(ctx)]

@@ -165,9 +165,14 @@ async def test_nothing_found_is_logged_as_unmet_demand(engine: Engine, database:
     await load_sample(database)
     user = EngineUser(engine, "en7")
     (reply,) = await user.say("number of camels in the desert")
-    assert reply.text.startswith("I found no published figure")
-    (query,) = await logged_queries(database)
-    assert (query.matched, query.indicator_code) == (False, None)
+    assert reply.text.startswith("I found no published data for that. Would you like to send your question")
+    assert [b.payload[:2] for b in reply.flat_buttons] == ["r:", "r:"], "offered as a data request"
+    (reply,) = await user.say("hello")
+    assert reply.text.startswith("I did not understand"), "a greeting is not offered as a request"
+    queries = await logged_queries(database)
+    assert [(q.text, q.matched, q.indicator_code) for q in queries] == [
+        ("number of camels in the desert", False, None)
+    ], "chit-chat is not logged as a question about data"
 
 
 async def test_without_a_catalogue_free_text_is_not_understood_and_data_finds_nothing(engine: Engine) -> None:
@@ -175,7 +180,7 @@ async def test_without_a_catalogue_free_text_is_not_understood_and_data_finds_no
     (reply,) = await user.say("inflation")
     assert reply.text.startswith("I did not understand") or "/help" in reply.text
     (reply,) = await user.say("/data inflation")
-    assert reply.text.startswith("I found no published figure")
+    assert reply.text.startswith("I found no published data for that")
     (reply,) = await user.say("/data")
     assert reply.text.startswith("What figure are you looking for?")
 
