@@ -13,8 +13,19 @@ import pytest
 from storage.database import Database
 from storage.repositories import Repositories
 from tests.fakes.indicators import load_sample
-from tests.fakes.telegram import FakeTelegramServer
+from tests.fakes.telegram import FakeTelegramServer, FakeUser
+from tests.fakes.telegram.model import ChatMessage
 from tests.telegram_harness import bot_in_process
+
+
+async def press(user: FakeUser, label: str, message_id: int | None = None) -> ChatMessage:
+    """Press a button and return the bot's message that follows (sent or edited).
+
+    The callback query is answered at once and the message comes after it, maybe later than
+    ``press_and_wait``'s quiet period on a busy machine: wait for the message itself.
+    """
+    await user.press(label, message_id)
+    return await user.wait_for_message(timeout=30)
 
 
 @pytest.fixture
@@ -52,10 +63,10 @@ async def test_questions_with_typos_in_english_and_french_get_the_figure_chart_c
         assert "Source: Labour Force Survey" in reply.text
         assert ("Open the release", None) in [button for row in reply.buttons for button in row]
 
-        (chart,) = await english.press_and_wait("📈 Chart")
+        chart = await press(english, "📈 Chart")
         assert chart.media_type == "photo" and chart.photo is not None and chart.photo.startswith(b"\x89PNG")
         assert chart.text == "Unemployment rate\nNorthern · Female"
-        (download,) = await english.press_and_wait("📥 Download (CSV)")
+        download = await press(english, "📥 Download (CSV)")
         assert download.media_type == "document" and download.filename == "UNEMP_RATE_N_F.csv"
         assert download.document is not None
         rows = list(csv.DictReader(io.StringIO(download.document.decode("utf-8-sig"))))
@@ -63,7 +74,7 @@ async def test_questions_with_typos_in_english_and_french_get_the_figure_chart_c
             ("2023", "14.1", "A"),
             ("2024", "13.6", "E"),
         ]
-        (thanks,) = await english.press_and_wait("👍 Useful", reply.message_id)
+        thanks = await press(english, "👍 Useful", reply.message_id)
         assert thanks.text is not None and thanks.text.startswith("Thank you")
 
         french = server.user(902, language_code="fr")
@@ -81,10 +92,10 @@ async def test_questions_with_typos_in_english_and_french_get_the_figure_chart_c
         (ask,) = await french.send_text_and_wait("chomage en 2022")
         assert ask.text == "Taux de chômage\nChoisissez : Région"
         assert ask.button_texts == ["Ensemble du pays", "Nord", "Sud"]
-        (ask_sex,) = await french.press_and_wait("Ensemble du pays")
+        ask_sex = await press(french, "Ensemble du pays")
         assert ask_sex.message_id == ask.message_id and ask_sex.edited
         assert ask_sex.button_texts == ["Total", "Féminin", "Masculin"]
-        (answer,) = await french.press_and_wait("Masculin")
+        answer = await press(french, "Masculin")
         assert answer.text is not None and answer.text.split("\n")[1:3] == [
             "Ensemble du pays · Masculin",
             "8,9 % en 2022",
