@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton
 from babel.numbers import format_decimal
 
 from catalogue.model import Indicator, Observation, in_language
@@ -93,21 +93,22 @@ def format_period(period: str, language: str, texts: TextLookup) -> str:
     if found := _MONTH.match(period):
         month = int(found.group(2))
         if 1 <= month <= 12:
-            return format_date(date(int(found.group(1)), month, 1), "MMMM y", locale=language)
+            return format_skeleton("yMMMM", date(int(found.group(1)), month, 1), locale=language)
     if found := _QUARTER.match(period):
         return texts("period_quarter", quarter=found.group(2), year=found.group(1))
     if found := _SEMESTER.match(period):
         return texts("period_semester", semester=found.group(2), year=found.group(1))
     if found := _DAY.match(period):
         try:
-            return format_date(date(*(int(part) for part in found.groups())), "d MMMM y", locale=language)
+            return format_date_long(date(*(int(part) for part in found.groups())), language)
         except ValueError:
             return period
     return period
 
 
 def format_date_long(day: date, language: str) -> str:
-    return format_date(day, "d MMMM y", locale=language)
+    """A date as the language writes it in full: ``April 15, 2024``, ``15 de abril de 2024``."""
+    return format_date(day, format="long", locale=language)
 
 
 def with_unit(number: str, unit: str) -> str:

@@ -47,7 +47,7 @@ async def test_english_question_with_typos_gets_the_figure_with_period_unit_chan
     assert lines[3] == "Previous period (2023): 14.1 %"
     assert lines[4] == "Change: -0.5 percentage points"
     assert "Source: Labour Force Survey — Labour Force Survey 2024" in reply.text
-    assert "Published on 20 February 2025" in reply.text
+    assert "Published on February 20, 2025" in reply.text
     labels = [button.label for button in reply.flat_buttons]
     assert labels == ["📈 Chart", "📥 Download (CSV)", "👍 Useful", "👎 Not useful", "Open the release"]
     assert reply.flat_buttons[-1].url == "https://stats.example.org/lfs/2024"
@@ -259,6 +259,8 @@ async def test_arabic_and_portuguese_users_get_their_words_around_the_figures(
     user = EngineUser(engine, "pt1", language="pt")
     (reply,) = await user.say("/data gdp")
     assert "0,49 % em 2.º trimestre de 2024 (provisório)" in reply.text
+    (reply,) = await user.say("/data inflation")
+    assert "4,2 % em março de 2024 (provisório)" in reply.text and "Publicado em 15 de abril de 2024" in reply.text
 
 
 async def test_a_lookup_in_the_middle_of_a_survey_leaves_the_survey_where_it_was(
