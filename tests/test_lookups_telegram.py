@@ -1,21 +1,26 @@
-"""Lookups end to end over Telegram: the real python-telegram-bot Application, the fake Bot API
-server and a real database (SQLite file, and PostgreSQL when reachable) holding the sample
-catalogue loaded by the real loader."""
+"""Lookups end to end over Telegram (the real python-telegram-bot Application and the fake Bot
+API server) and the web chat (real HTTP), on a real database (SQLite file, and PostgreSQL when
+reachable) holding the sample catalogue loaded by the real loader."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
+from bot.app import running_bot
+from bot.config import Settings, WebSettings
 from storage.database import Database
 from storage.repositories import Repositories
 from tests.fakes.indicators import load_sample
 from tests.fakes.telegram import FakeTelegramServer, FakeUser
 from tests.fakes.telegram.model import ChatMessage
-from tests.telegram_harness import bot_in_process
+from tests.telegram_harness import FORMS, PSEUDONYM_KEY, bot_in_process
+from tests.test_webchat_survey import WebVisitor
 
 
 async def press(user: FakeUser, label: str, message_id: int | None = None) -> ChatMessage:
@@ -115,3 +120,23 @@ async def test_questions_with_typos_in_english_and_french_get_the_figure_chart_c
         ("unemplyment rate womn northern", "UNEMP_RATE", True),
     ]
     assert [(r.indicator_code, r.series_key, r.useful) for r in ratings] == [("UNEMP_RATE", "A.N.F", True)]
+
+
+async def test_web_chat_lookup_gets_the_figure_the_chart_and_the_csv(catalogue_url: str) -> None:
+    settings = Settings(
+        database_url=catalogue_url, surveys_directory=FORMS, pseudonym_key=PSEUDONYM_KEY, web=WebSettings(port=0)
+    )
+    async with running_bot(settings) as bot, aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        visitor = WebVisitor(client, f"http://127.0.0.1:{bot.web_port}")
+        (answer,) = await visitor.post(text="populaton northern")
+        assert answer["text"].split("\n")[:3] == ["Population", "Northern", "10,104,221 persons in 2024"]
+        payloads = {button["label"]: button["payload"] for row in answer["buttons"] for button in row}
+        (chart,) = await visitor.post(payload=payloads["📈 Chart"])
+        assert chart["attachment"]["kind"] == "image" and chart["attachment"]["data_url"].startswith(
+            "data:image/png;base64,"
+        )
+        (download,) = await visitor.post(payload=payloads["📥 Download (CSV)"])
+        data_url = download["attachment"]["data_url"]
+        assert download["attachment"]["filename"] == "POP_N.csv" and data_url.startswith("data:text/csv;base64,")
+        rows = list(csv.DictReader(io.StringIO(base64.b64decode(data_url.split(",", 1)[1]).decode("utf-8-sig"))))
+        assert [row["obs_value"] for row in rows] == ["9870000", "10104221"]
