@@ -6,8 +6,8 @@ button per value, the total first. Then the figure: value with the indicator's d
 unit, period, the previous period and the change, the observation status, the source and
 release, and buttons for a chart, the CSV, "Was this useful?" and the release's page.
 
-Every question typed is logged in ``indicator_queries``; ratings go to ``indicator_ratings``.
-Nothing matched: :func:`handlers.requests.offer_request` answers.
+Every question is logged in ``indicator_queries`` (chit-chat excepted); ratings go to
+``indicator_ratings``. Nothing matched: the data-request offer (:mod:`handlers.requests`).
 
 Payloads (prefix ``d:``) carry all they need, so no state is kept between presses:
 
