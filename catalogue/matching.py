@@ -230,8 +230,9 @@ class _Phrase:
     words: frozenset[str]
 
 
-#: (value code, its words, or the label itself when all its words are stopwords)
-_ValuePhrase = tuple[str, frozenset[str], str | None]
+#: (value code, its words, or the label itself when all its words are stopwords, and its length:
+#: the longest label named wins, "Northern Province" over "Northern")
+_ValuePhrase = tuple[str, frozenset[str], str | None, int]
 
 
 def _value_phrases(dimension: DimensionEntry) -> list[_ValuePhrase]:
@@ -249,9 +250,9 @@ def _value_phrases(dimension: DimensionEntry) -> list[_ValuePhrase]:
         for language, text in texts:
             found = frozenset(words(text, language))
             if found:
-                phrases.append((code, found, None))
+                phrases.append((code, found, None, sum(len(word) for word in found)))
             elif text.strip():
-                phrases.append((code, frozenset(), text.strip()))
+                phrases.append((code, frozenset(), text.strip(), len(text.strip())))
     return phrases
 
 
@@ -298,6 +299,7 @@ class CatalogueIndex:
                 self._postings.setdefault(word, []).append(number)
         total = max(len(self._phrases), 1)
         self._weights = {word: math.log(1 + total / len(ids)) for word, ids in self._postings.items()}
+        self._totals = [sum(self._weights[w] for w in phrase.words) for phrase in self._phrases]
         self._value_phrases: dict[int, list[tuple[str, list[_ValuePhrase]]]] = {}
         vocabulary = set(self._postings)
         value_words_seen: set[str] = set()
@@ -306,7 +308,7 @@ class CatalogueIndex:
             per_dimension = [(d.id, _value_phrases(d)) for d in entry.dimensions]
             self._value_phrases[entry.position] = per_dimension
             for _, value_phrases in per_dimension:
-                for code, value_words, _ in value_phrases:
+                for code, value_words, _, _ in value_phrases:
                     vocabulary |= value_words
                     (total_words if code in TOTAL_CODES else value_words_seen).update(value_words)
         # Words that name a breakdown somewhere in the catalogue (not a total, not an indicator).
@@ -372,12 +374,18 @@ class CatalogueIndex:
         for reading in readings:
             for word, sureness in reading.items():
                 understood[word] = max(understood.get(word, 0.0), sureness)
+        # Each phrase's covered weight, summed word by word over the postings.
+        covered: dict[int, float] = {}
+        for word, sureness in understood.items():
+            weight = self._weights.get(word)
+            if weight is None:
+                continue
+            for number in self._postings[word]:
+                covered[number] = covered.get(number, 0.0) + weight * sureness
         scores: dict[int, float] = {}
-        for number in {n for word in understood for n in self._postings.get(word, ())}:
+        for number, weight in covered.items():
             phrase = self._phrases[number]
-            total = sum(self._weights[w] for w in phrase.words)
-            covered = sum(self._weights[w] * understood[w] for w in phrase.words if w in understood)
-            score = covered / total
+            score = weight / self._totals[number]
             if phrase.language is not None and phrase.language != language:
                 score *= OTHER_LANGUAGE
             if score > scores.get(phrase.indicator, 0.0):
@@ -395,8 +403,11 @@ class CatalogueIndex:
             if any(w in self._weights for w in reading)
         ]
         asked_weight = sum(weight for _, weight in asked)
-        candidates = []
+        candidates: list[Candidate] = []
         for score, position in ranked[: MAX_CANDIDATES * 3]:
+            # Penalties only lower a score: once five candidates beat this one's raw score, stop.
+            if len(candidates) >= MAX_CANDIDATES and score < sorted(c.score for c in candidates)[-MAX_CANDIDATES]:
+                break
             entry = self.entries[position]
             selection, explained = self._selection(entry, understood, text)
             explained |= self._indicator_words[position]
@@ -421,16 +432,17 @@ class CatalogueIndex:
     ) -> tuple[dict[str, str], set[str]]:
         selection: dict[str, str] = {}
         explained: set[str] = set()
+        known = frozenset(understood)
         for dimension_id, value_phrases in self._value_phrases.get(entry.position, []):
             best: tuple[int, str, frozenset[str]] | None = None
-            for code, value_words, literal in value_phrases:
-                if literal is not None:
-                    named = re.search(rf"(?<!\w){re.escape(literal)}(?!\w)", text) is not None
-                    size = len(literal)
+            for code, value_words, literal, size in value_phrases:
+                if best is not None and size <= best[0]:
+                    continue
+                if literal is None:
+                    named = value_words <= known
                 else:
-                    named = value_words <= understood.keys()
-                    size = sum(len(w) for w in value_words)
-                if named and (best is None or size > best[0]):
+                    named = re.search(rf"(?<!\w){re.escape(literal)}(?!\w)", text) is not None
+                if named:
                     best = (size, code, value_words)
             if best is None:
                 continue
