@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench bench-broadcast bench-indicators clean system-deps
+.PHONY: run test check lint typecheck bench bench-broadcast bench-indicators bench-lookup clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench-broadcast: $(TEST_STAMP)
 bench-indicators: $(TEST_STAMP)
 	@scripts/ensure-postgres.sh || true
 	$(BIN)/python -m bench.catalogue_load
+
+## Lookup latency over 10,000 series / 5,000,000 observations (the catalogue is built once into /tmp).
+bench-lookup: $(TEST_STAMP)
+	$(BIN)/python -m bench.indicator_lookup
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from catalogue.cache import CatalogueCache
 from handlers import router
 from handlers.context import Community, Context
 from handlers.messages import Inbound, Outbound
@@ -78,6 +79,7 @@ class Engine:
         default_language: str = "en",
         clock: Callable[[], datetime] = utc_now,
         community: Community | None = None,
+        catalogue: CatalogueCache | None = None,
     ) -> None:
         self.database = database
         self.surveys = surveys
@@ -85,6 +87,7 @@ class Engine:
         self.default_language = default_language
         self.clock = clock
         self.community = community or Community()
+        self.catalogue = catalogue or CatalogueCache()
         self._chat_locks = _ChatLocks()
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
@@ -124,6 +127,7 @@ class Engine:
                 now=now,
                 texts=Texts(contact.language or self.default_language),
                 community=self.community,
+                catalogue=self.catalogue,
             )
             if not first_delivery:
                 log.info("redelivered update on %s: repeating the current prompt", inbound.channel)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.indicators import IndicatorRepository
+from storage.lookups import LookupRepository
 from storage.models import (
     AnswerRow,
     ContactRow,
@@ -440,6 +441,7 @@ class Repositories:
         self.subscriptions = SubscriptionRepository(connection)
         self.settings = InstanceSettings(connection)
         self.indicators = IndicatorRepository(connection)
+        self.lookups = LookupRepository(connection)
         self.releases = ReleaseRepository(connection)
         self.requests = RequestRepository(connection)
         self.outbox = OutboxRepository(connection)
