@@ -6,17 +6,18 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
 from bot.config import Settings
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, Sender
 from bot.engine import Engine, load_pseudonymizer
 from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
+from bot.whatsapp_channel import WhatsAppChannel
 from handlers.context import Community
 from storage.database import Database
 from storage.repositories import Repositories
@@ -37,6 +38,7 @@ class RunningBot:
     telegram: TelegramChannel | None
     #: Sends broadcasts; None without a channel that can push messages (no Telegram token).
     dispatcher: Dispatcher | None = None
+    whatsapp: WhatsAppChannel | None = None
 
 
 # Channels redeliver an update for a day at most; a week of processed ids is plenty.
@@ -84,6 +86,9 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         telegram = TelegramChannel(settings.telegram, engine) if settings.telegram.enabled else None
         if telegram is not None and settings.telegram.mode == "webhook":
             app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
+        whatsapp = WhatsAppChannel(settings.whatsapp, engine, database) if settings.whatsapp.enabled else None
+        if whatsapp is not None:
+            whatsapp.add_routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.web.host, settings.web.port)
@@ -95,15 +100,21 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         try:
             if telegram is not None:
                 await telegram.start()
-                dispatcher = broadcast_dispatcher(settings, database, telegram)
+            if whatsapp is not None:
+                await whatsapp.start()
+            if telegram is not None or whatsapp is not None:
+                extra = [whatsapp.sender()] if whatsapp is not None else []
+                dispatcher = broadcast_dispatcher(settings, database, telegram, extra)
                 await dispatcher.start()
             try:
-                yield RunningBot(settings, database, engine, runner, port, telegram, dispatcher)
+                yield RunningBot(settings, database, engine, runner, port, telegram, dispatcher, whatsapp)
             finally:
                 if dispatcher is not None:
                     await dispatcher.stop()
                 if telegram is not None:
                     await telegram.stop()
+                if whatsapp is not None:
+                    await whatsapp.stop()
         finally:
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -113,8 +124,14 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         await database.dispose()
 
 
-def broadcast_dispatcher(settings: Settings, database: Database, telegram: TelegramChannel) -> Dispatcher:
-    """The dispatcher of broadcasts, sending through the Telegram bot at ``settings.broadcast``'s rate.
+def broadcast_dispatcher(
+    settings: Settings,
+    database: Database,
+    telegram: TelegramChannel | None,
+    extra_senders: Sequence[Sender] = (),
+) -> Dispatcher:
+    """The dispatcher of broadcasts, sending through the Telegram bot (and ``extra_senders``, such
+    as WhatsApp's) at ``settings.broadcast``'s rate.
 
     Broadcasts only reach people who consented, which needs the register's onboarding
     (``register.onboarding``): without it nobody has consented and broadcasts reach nobody.
@@ -122,8 +139,8 @@ def broadcast_dispatcher(settings: Settings, database: Database, telegram: Teleg
     if settings.register.onboarding is None:
         log.warning("register.onboarding is not set: nobody can give consent, so broadcasts reach nobody")
     paid = settings.broadcast.messages_per_second > FREE_BROADCAST_RATE
-    sender = TelegramSender(telegram.bot, paid_broadcast=paid)
-    return Dispatcher(database, [sender], settings.broadcast)
+    senders: list[Sender] = [TelegramSender(telegram.bot, paid_broadcast=paid)] if telegram is not None else []
+    return Dispatcher(database, [*senders, *extra_senders], settings.broadcast)
 
 
 def community_of(settings: Settings) -> Community:
@@ -150,6 +167,7 @@ async def run_forever(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with running_bot(settings) as bot:
         channels = "web chat" + (f" and Telegram ({settings.telegram.mode})" if bot.telegram else "")
+        channels += " and WhatsApp" if bot.whatsapp else ""
         print(
             f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  (Ctrl+C stops)",
             flush=True,
