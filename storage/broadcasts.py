@@ -41,7 +41,7 @@ contacts = cast(Table, ContactRow.__table__)
 subscriptions = cast(Table, SubscriptionRow.__table__)
 
 #: Channels on which Baraza can start a conversation (the web chat only answers an open page).
-PUSH_CHANNELS = ("telegram",)
+PUSH_CHANNELS = ("telegram", "whatsapp")
 
 DRAFT, SCHEDULED, SENDING, DONE, CANCELLED = "draft", "scheduled", "sending", "done", "cancelled"
 PENDING, SENT, FAILED, UNKNOWN, SKIPPED = "pending", "sent", "failed", "unknown", "skipped"

@@ -192,7 +192,11 @@ async def test_a_reply_that_cannot_be_sent_gets_503_and_meta_redelivers(
         await person.send_text_and_wait("/survey usat2026")
         graph.fail_next("messages", code=131000, http_status=500, times=5)  # more than the retries
         await person.send_text("Citizen")
-        statuses = [call.status for call in graph.webhook_calls if call.payload is person.sent_payloads[list(person.sent_payloads)[-1]]]
+        statuses = [
+            call.status
+            for call in graph.webhook_calls
+            if call.payload is person.sent_payloads[list(person.sent_payloads)[-1]]
+        ]
         assert statuses == [503, 200], "the first delivery fails, Meta's redelivery succeeds"
         assert person.last_message is not None and person.last_message.text.startswith("2/12")
     (row,) = await export_rows(url, usat)
@@ -214,7 +218,9 @@ async def test_pictures_documents_and_long_lists_are_sent_within_limits(graph: F
         await bot.whatsapp.send(person.phone, Outbound(text="Which region?", buttons=choices))
         await bot.whatsapp.send(
             person.phone,
-            Outbound(text="Read more", buttons=((Button("Open the release", "", url="https://stats.example.org/cpi"),),)),
+            Outbound(
+                text="Read more", buttons=((Button("Open the release", "", url="https://stats.example.org/cpi"),),)
+            ),
         )
     image, document, rate, *lists, link = person.messages
     assert image.kind == "image" and image.text.startswith("CPI") and image.media is not None

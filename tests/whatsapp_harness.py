@@ -11,7 +11,7 @@ from bot.config import RegisterSettings, Settings, WebSettings, WhatsAppSettings
 from tests.fakes.whatsapp import FakeGraphServer
 from tests.telegram_harness import FORMS, PSEUDONYM_KEY, free_port
 
-VERIFY_TOKEN = "fake-verify-token"  # noqa: S105 (a test value)
+VERIFY_TOKEN = "fake-verify-token"
 WEBHOOK_PATH = "/whatsapp/webhook"
 
 

@@ -164,7 +164,9 @@ class FakeGraphServer:
             self._users[phone] = FakeWhatsAppUser(self, phone, name)
         return self._users[phone]
 
-    def fail_next(self, endpoint: str = "messages", *, code: int = 130429, http_status: int = 400, times: int = 1) -> None:
+    def fail_next(
+        self, endpoint: str = "messages", *, code: int = 130429, http_status: int = 400, times: int = 1
+    ) -> None:
         """Answer the next ``times`` calls of ``endpoint`` with this error."""
         self._faults.append(_Fault(endpoint, http_status, code, times))
 
@@ -250,9 +252,7 @@ class FakeGraphServer:
             _need(isinstance((template.get("language") or {}).get("code"), str), "template.language.code is required")
             if name not in self.templates:
                 raise UnknownTemplate(name)
-            parameters = [
-                p.get("text") for c in template.get("components") or () for p in c.get("parameters") or ()
-            ]
+            parameters = [p.get("text") for c in template.get("components") or () for p in c.get("parameters") or ()]
             _need(len(parameters) == self.templates[name], f"template {name} takes {self.templates[name]} parameters")
             return WaMessage(wamid, "template", name, raw=body, template_parameters=parameters)
         if kind == "interactive":
@@ -270,7 +270,9 @@ class FakeGraphServer:
             for button in buttons:
                 _need(button.get("type") == "reply", "buttons must be of type reply")
                 reply = button.get("reply") or {}
-                choices.append((_text(reply.get("title"), "button title", 20), _text(reply.get("id"), "button id", 256)))
+                choices.append(
+                    (_text(reply.get("title"), "button title", 20), _text(reply.get("id"), "button id", 256))
+                )
             _need(len({title for title, _ in choices}) == len(choices), "button titles must be unique")
             return WaMessage(wamid, "button", text, raw=body, choices=choices)
         if interactive.get("type") == "list":
@@ -328,7 +330,10 @@ class FakeGraphServer:
                             "field": "messages",
                             "value": {
                                 "messaging_product": "whatsapp",
-                                "metadata": {"display_phone_number": "15550000000", "phone_number_id": self.phone_number_id},
+                                "metadata": {
+                                    "display_phone_number": "15550000000",
+                                    "phone_number_id": self.phone_number_id,
+                                },
                                 **value,
                             },
                         }
@@ -375,4 +380,3 @@ class UnknownTemplate(Exception):
 
 
 _ERROR_TITLES = {131047: "Re-engagement message", 131026: "Message undeliverable"}
-

@@ -126,14 +126,17 @@ class FakeWhatsAppUser:
         return await self._act(self._message("interactive", {"interactive": reply}, context))
 
     async def press_label(self, label: str) -> list[WaMessage]:
-        """Press the newest button (or list row) a person reads as ``label``; returns the replies."""
+        """Press the newest button (or list row) a person reads as ``label`` (ticks and icons
+        aside); returns the replies."""
         for message in reversed(self.messages):
             for row in message.buttons:
                 for shown, choice_id in row:
-                    if shown == label:
+                    if shown == label or shown.endswith(f" {label}") or shown.startswith(f"{label} "):
                         await self.press(choice_id, message.message_id)
                         return self.messages[self._read :]
-        raise LookupError(f"no button {label!r}; last buttons: {self.messages[-1].button_texts if self.messages else []}")
+        raise LookupError(
+            f"no button {label!r}; last buttons: {self.messages[-1].button_texts if self.messages else []}"
+        )
 
     async def send_text_and_wait(self, text: str) -> list[WaMessage]:
         """Type a message; returns the bot's replies to it."""
@@ -146,7 +149,9 @@ class FakeWhatsAppUser:
         return await self.server.deliver(self.sent_payloads[wamid])
 
     async def wait_for_message(
-        self, predicate: Callable[[WaMessage], bool] | None = None, timeout: float = 10.0
+        self,
+        predicate: Callable[[WaMessage], bool] | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109 (the same interface as the Telegram fake)
     ) -> WaMessage:
         """The first message since the last action (or the last one returned) matching ``predicate``."""
         found: list[int] = []
@@ -159,6 +164,8 @@ class FakeWhatsAppUser:
             return False
 
         if not await self.server.signal.wait_for(check, timeout):
-            raise TimeoutError(f"no matching message for {self.phone}; last: {[m.text[:60] for m in self.messages[-3:]]}")
+            raise TimeoutError(
+                f"no matching message for {self.phone}; last: {[m.text[:60] for m in self.messages[-3:]]}"
+            )
         self._read = found[0] + 1
         return self.messages[found[0]]

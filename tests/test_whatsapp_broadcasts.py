@@ -1,0 +1,168 @@
+"""Onboarding and broadcasts over WhatsApp: consent given over WhatsApp, the shipped release
+notice sent by the dispatcher through the fake Cloud API, an approved template for people
+outside the 24-hour window, and status webhooks recorded on the deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.app import RunningBot
+from bot.config import RegisterSettings
+from bot.notices import Notice, load_notice_file, load_notice_text
+from storage.broadcasts import BroadcastRepository
+from storage.database import Database
+from storage.delivery_receipts import ReceiptRepository
+from storage.models import ContactRow, DeliveryRow
+from tests.fakes.whatsapp import FakeGraphServer, FakeWhatsAppUser, WaMessage
+from tests.telegram_harness import ROOT
+from tests.whatsapp_harness import whatsapp_bot
+
+NOTICE = ROOT / "notices" / "cpi-2026-11.yaml"
+TEMPLATE = "whatsapp_template: {name: cpi_release, language: en, parameters: [November 2026]}\n"
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraphServer]:
+    async with FakeGraphServer() as fake:
+        fake.templates["cpi_release"] = 1
+        yield fake
+
+
+async def onboard(person: FakeWhatsAppUser) -> None:
+    """Consent and profile over WhatsApp, following prices and health."""
+    await person.send_text("/start")
+    for label in ("Yes, I agree", "English", "Journalist or media", "North"):
+        await person.press_label(label)
+    await person.send_text("Daily News")
+    for label in ("Prices and inflation", "Health", "Done"):
+        await person.press_label(label)
+
+
+def notice_with_template(tmp_path: Path) -> Notice:
+    text = NOTICE.read_text(encoding="utf-8") + TEMPLATE
+    return load_notice_text(text, str(tmp_path / "notice.yaml"), base_dir=NOTICE.parent)
+
+
+async def broadcast(bot: RunningBot, notice: Notice) -> int:
+    async with bot.database.transaction() as connection:
+        broadcast_id, _ = await BroadcastRepository(connection).create(
+            title=notice.title,
+            notice=notice.to_json(),
+            audience=notice.audience,
+            languages=notice.languages,
+            default_language=notice.default_language,
+            created_by="test",
+            now=datetime.now(UTC),
+        )
+    assert bot.dispatcher is not None
+    bot.dispatcher.wake()
+    for _ in range(400):
+        async with bot.database.transaction() as connection:
+            summary = await BroadcastRepository(connection).summary(broadcast_id)
+        if summary is not None and summary.status == "done":
+            return broadcast_id
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the broadcast did not finish")
+
+
+async def deliveries(database: Database, broadcast_id: int) -> dict[str, Any]:
+    """Each recipient's delivery row, by phone number."""
+    table, contacts = DeliveryRow.__table__, ContactRow.__table__
+    async with database.transaction() as connection:
+        rows = await connection.execute(
+            select(contacts.c.user_key, table)
+            .join(contacts, contacts.c.id == table.c.contact_id)
+            .where(table.c.broadcast_id == broadcast_id)
+        )
+        return {row.user_key: row for row in rows}
+
+
+async def fall_silent(database: Database, person: FakeWhatsAppUser, days: int) -> None:
+    """The person last wrote ``days`` ago, for the bot and for WhatsApp."""
+    async with database.transaction() as connection:
+        await connection.execute(
+            update(ContactRow.__table__)
+            .where(ContactRow.__table__.c.user_key == person.phone)
+            .values(last_seen_at=datetime.now(UTC) - timedelta(days=days))
+        )
+    assert person.last_inbound_at is not None
+    person.last_inbound_at -= days * 24 * 3600
+
+
+def newest(person: FakeWhatsAppUser, kind: str) -> WaMessage:
+    return next(m for m in reversed(person.messages) if m.kind == kind)
+
+
+async def test_a_release_notice_reaches_whatsapp_contacts_in_and_outside_the_24_hour_window(
+    graph: FakeGraphServer, database_url: str, tmp_path: Path
+) -> None:
+    register = RegisterSettings(onboarding=ROOT / "onboarding.yaml")
+    async with whatsapp_bot(graph, database_url, register=register) as bot:
+        amina, baraka = graph.user("254722000001", name="Amina"), graph.user("254722000002", name="Baraka")
+        await onboard(amina)
+        await onboard(baraka)
+        await fall_silent(bot.database, baraka, days=3)
+
+        first = await broadcast(bot, notice_with_template(tmp_path))
+        rows = await deliveries(bot.database, first)
+        assert {phone: row.status for phone, row in rows.items()} == {amina.phone: "sent", baraka.phone: "sent"}
+
+        # Within the window: the notice as the core renders it; the web link is in the text.
+        notice = newest(amina, "button")
+        assert notice.text.startswith("📈 Consumer price index, November 2026")
+        assert "Open the release: https://stats.example.org/releases/cpi/2026-11" in notice.text
+        assert notice.button_texts == ["Tell us what you think (2 min)"] and notice.titles == ["1"]
+        assert rows[amina.phone].message_key == notice.message_id
+        # Outside it: the approved template named in the notice.
+        template = newest(baraka, "template")
+        assert (template.text, template.template_parameters) == ("cpi_release", ["November 2026"])
+        assert not any(m.kind == "button" and m.text.startswith("📈") for m in baraka.messages)
+
+        # Status webhooks: delivered and read for Amina, failed after sent for Baraka.
+        assert await graph.send_status(notice.message_id, "delivered") == 200
+        assert await graph.send_status(notice.message_id, "read") == 200
+        assert await graph.send_status(template.message_id, "failed", error_code=131026) == 200
+        rows = await deliveries(bot.database, first)
+        assert rows[amina.phone].status == "sent"
+        assert rows[amina.phone].delivered_at is not None and rows[amina.phone].read_at is not None
+        assert rows[baraka.phone].status == "failed" and "131026" in rows[baraka.phone].error
+        async with bot.database.transaction() as connection:
+            assert await ReceiptRepository(connection).counts(first) == {"delivered": 1, "read": 1}
+
+        # A notice without a template cannot reach Baraka, and the delivery says why.
+        second = await broadcast(bot, load_notice_file(NOTICE))
+        rows = await deliveries(bot.database, second)
+        assert rows[amina.phone].status == "sent"
+        assert rows[baraka.phone].status == "failed"
+        assert "24-hour window" in rows[baraka.phone].error and "whatsapp_template" in rows[baraka.phone].error
+
+        # The notice's survey button starts the survey on WhatsApp.
+        replies = await amina.press_label("Tell us what you think (2 min)")
+        assert replies[-1].text.startswith("1/12 · Which best describes you?")
+
+
+async def test_free_form_messages_that_whatsapp_reports_failed_are_marked_failed(
+    graph: FakeGraphServer, tmp_path: Path
+) -> None:
+    """The bot thinks the person wrote lately; WhatsApp disagrees and reports 131047 afterwards."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    register = RegisterSettings(onboarding=ROOT / "onboarding.yaml")
+    async with whatsapp_bot(graph, url, register=register) as bot:
+        person = graph.user("254722000003")
+        await onboard(person)
+        assert person.last_inbound_at is not None
+        person.last_inbound_at -= 2 * 24 * 3600  # WhatsApp's view only
+        broadcast_id = await broadcast(bot, load_notice_file(NOTICE))
+        for _ in range(200):
+            row = (await deliveries(bot.database, broadcast_id))[person.phone]
+            if row.status == "failed":
+                break
+            await asyncio.sleep(0.05)
+        assert row.status == "failed" and "131047" in row.error
