@@ -84,12 +84,21 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _values(payload: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for entry in payload.get("entry") or ():
-        for change in (entry or {}).get("changes") or ():
-            value = (change or {}).get("value")
-            if isinstance(value, Mapping) and (change.get("field") in (None, "messages")):
-                yield value
+    # Meta signs what it sends, so odd shapes are skipped rather than answered with an error
+    # (an error would make Meta deliver the same call again and again).
+    for entry in _list(payload.get("entry")):
+        for change in _list(_map(entry).get("changes")):
+            if _map(change).get("field") in (None, "messages"):
+                yield _map(_map(change).get("value"))
 
 
 def _inbound(message: Mapping[str, Any]) -> Inbound | None:
@@ -100,14 +109,14 @@ def _inbound(message: Mapping[str, Any]) -> Inbound | None:
         channel=CHANNEL, user_key=sender, chat_key=sender, update_key=key, received_at=_time(message.get("timestamp"))
     )
     if kind == "text":
-        return replace(base, text=str((message.get("text") or {}).get("body") or ""))
+        return replace(base, text=str(_map(message.get("text")).get("body") or ""))
     if kind == "interactive":
-        interactive = message.get("interactive") or {}
-        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
-        if isinstance(reply, Mapping) and isinstance(reply.get("id"), str):
+        interactive = _map(message.get("interactive"))
+        reply = _map(interactive.get("button_reply") or interactive.get("list_reply"))
+        if isinstance(reply.get("id"), str):
             return replace(base, payload=reply["id"])
     if kind == "button":  # a quick-reply button of a template: its text is what the person said
-        return replace(base, text=str((message.get("button") or {}).get("text") or ""))
+        return replace(base, text=str(_map(message.get("button")).get("text") or ""))
     # Pictures, voice notes, locations...: an empty text gets "please type an answer".
     return replace(base, text="")
 
@@ -117,7 +126,7 @@ def _receipt(status: Mapping[str, Any]) -> Receipt | None:
     if not isinstance(key, str) or not isinstance(state, str):
         return None
     error = None
-    errors = status.get("errors") or ()
+    errors = _list(status.get("errors"))
     if errors and isinstance(errors[0], Mapping):
         first = errors[0]
         error = f"WhatsApp error {first.get('code')}: {first.get('title') or first.get('message') or ''}".strip()
@@ -130,10 +139,10 @@ def parse_webhook(payload: Any) -> WebhookContent:
     receipts: list[Receipt] = []
     if isinstance(payload, Mapping):
         for value in _values(payload):
-            for message in value.get("messages") or ():
+            for message in _list(value.get("messages")):
                 if isinstance(message, Mapping) and (inbound := _inbound(message)) is not None:
                     messages.append(inbound)
-            for status in value.get("statuses") or ():
+            for status in _list(value.get("statuses")):
                 if isinstance(status, Mapping) and (receipt := _receipt(status)) is not None:
                     receipts.append(receipt)
     return WebhookContent(messages, receipts)
