@@ -287,6 +287,10 @@ class WhatsAppSender:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def _template(self, cache_key: str) -> WhatsAppTemplate | None:
+        """The template of the broadcast ``cache_key`` names (other messages, such as the
+        outbox's answers to data requests, have none)."""
+        if not cache_key.isdigit():
+            return None
         if cache_key not in self._templates:
             async with self.database.transaction() as connection:
                 record = await BroadcastRepository(connection).notice(int(cache_key))
@@ -305,14 +309,15 @@ class WhatsAppSender:
         else:
             template = await self._template(cache_key)
             if template is None:
-                if cache_key not in self._warned:
+                if cache_key.isdigit() and cache_key not in self._warned:
                     self._warned.add(cache_key)
                     log.warning(
                         "broadcast %s: WhatsApp contacts silent for 24 hours need an approved template, "
                         "and the notice names no whatsapp_template: they do not get it",
                         cache_key,
                     )
-                raise Rejected("outside WhatsApp's 24-hour window and the notice names no whatsapp_template")
+                what = "the notice names no whatsapp_template" if cache_key.isdigit() else "no template is given"
+                raise Rejected(f"outside WhatsApp's 24-hour window and {what}")
             parts = [template_message(template.name, template.language, template.parameters)]
         uploaded = self._uploads.setdefault(cache_key, {})
         try:
