@@ -15,9 +15,12 @@ from aiohttp import web
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, Sender
 from bot.engine import Engine, load_pseudonymizer
+from bot.outbox import OutboxSender
 from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
 from bot.whatsapp_channel import WhatsAppChannel
+from catalogue.calendar import ReleaseCalendar, load_calendar_file
+from catalogue.concepts import Glossary, load_glossary_file
 from handlers.context import Community
 from storage.database import Database
 from storage.repositories import Repositories
@@ -38,6 +41,8 @@ class RunningBot:
     telegram: TelegramChannel | None
     #: Sends broadcasts; None without a channel that can push messages (no Telegram token).
     dispatcher: Dispatcher | None = None
+    #: Sends the outbox (answers to data requests); None without a channel that can push messages.
+    outbox: OutboxSender | None = None
     whatsapp: WhatsAppChannel | None = None
 
 
@@ -97,6 +102,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
         pruning = asyncio.create_task(_prune_processed_updates(database))
         dispatcher: Dispatcher | None = None
+        outbox: OutboxSender | None = None
         try:
             if telegram is not None:
                 await telegram.start()
@@ -106,9 +112,16 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                 extra = [whatsapp.sender()] if whatsapp is not None else []
                 dispatcher = broadcast_dispatcher(settings, database, telegram, extra)
                 await dispatcher.start()
+                # Same senders and rate limiter as broadcasts: together they stay within the rate.
+                outbox = OutboxSender(database, dispatcher.senders.values(), dispatcher.limiter)
+                await outbox.start()
             try:
-                yield RunningBot(settings, database, engine, runner, port, telegram, dispatcher, whatsapp)
+                yield RunningBot(
+                    settings, database, engine, runner, port, telegram, dispatcher, outbox, whatsapp=whatsapp
+                )
             finally:
+                if outbox is not None:
+                    await outbox.stop()
                 if dispatcher is not None:
                     await dispatcher.stop()
                 if telegram is not None:
@@ -144,11 +157,23 @@ def broadcast_dispatcher(
 
 
 def community_of(settings: Settings) -> Community:
-    """The register settings, with the onboarding conversation loaded (and checked) if configured."""
+    """The register settings, with the onboarding conversation loaded (and checked) if configured,
+    and the glossary and release calendar (``DefinitionFileError`` names a broken file's lines)."""
     register = settings.register
     onboarding = load_survey_file(register.onboarding) if register.onboarding is not None else None
+    glossary = Glossary()
+    if settings.concepts_file is not None:
+        glossary = load_glossary_file(settings.concepts_file, topics=register.topics)
+    calendar = ReleaseCalendar()
+    if settings.calendar_file is not None:
+        calendar = load_calendar_file(settings.calendar_file, topics=register.topics)
     return Community(
-        user_groups=register.user_groups, topics=register.topics, admins=settings.admins, onboarding=onboarding
+        user_groups=register.user_groups,
+        topics=register.topics,
+        admins=settings.admins,
+        onboarding=onboarding,
+        glossary=glossary,
+        calendar=calendar,
     )
 
 

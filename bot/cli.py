@@ -1,4 +1,4 @@
-"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``survey check`` and ``db upgrade``."""
+"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``requests``, ``survey check`` and ``db upgrade``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
+from catalogue.sourcefiles import DefinitionFileError
 from storage.database import Database
 from storage.export import export_csv
 from surveys.errors import SurveyFileError
@@ -48,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     from bot.broadcast_cli import add_commands as add_broadcast_commands
 
     add_broadcast_commands(commands)
+    from bot.calendar_cli import add_commands as add_calendar_commands
+
+    add_calendar_commands(commands)
+    from bot.concepts_cli import add_commands as add_concepts_commands
+
+    add_concepts_commands(commands)
+    from bot.requests_cli import add_commands as add_requests_commands
+
+    add_requests_commands(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -159,12 +169,29 @@ def main(argv: list[str] | None = None) -> int:
             from bot.broadcast_cli import run as broadcast
 
             return broadcast(settings, arguments)
+        if arguments.command == "calendar":
+            from bot.calendar_cli import run as calendar
+
+            return calendar(settings, arguments)
+        if arguments.command == "concepts":
+            from bot.concepts_cli import run as concepts
+
+            return concepts(settings, arguments)
+        if arguments.command == "requests":
+            from bot.requests_cli import run as requests
+
+            return requests(settings, arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
     except SurveyFileError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         print("baraza: not starting: fix the survey files above", file=sys.stderr)
+        return 1
+    except DefinitionFileError as error:
+        for file_problem in error.problems:
+            print(file_problem, file=sys.stderr)
+        print("baraza: not starting: fix the glossary or calendar file above", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -106,6 +106,9 @@ class Settings:
     #: (channel, user id) pairs allowed to use admin commands such as /broadcast.
     admins: frozenset[tuple[str, str]] = frozenset()
     source: str = "<defaults>"
+    #: The glossary (/define) and the release calendar (/calendar); None: not offered.
+    concepts_file: Path | None = None
+    calendar_file: Path | None = None
 
 
 def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
@@ -177,19 +180,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         raw = loaded or {}
     _check_keys(
         raw,
-        {
-            "database",
-            "surveys",
-            "bot",
-            "privacy",
-            "logging",
-            "telegram",
-            "web",
-            "register",
-            "broadcast",
-            "admins",
-            "whatsapp",
-        },
+        {"database", "surveys", "bot", "privacy", "logging", "telegram", "web", "register", "broadcast", "admins"}
+        | {"concepts", "calendar", "whatsapp"},
         "the file",
         source,
     )
@@ -300,8 +292,33 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         broadcast=broadcast,
         admins=admins,
         source=source,
-        whatsapp=_whatsapp(_section(raw, "whatsapp", source), env, source),
+        concepts_file=_office_file(raw, "concepts", ("concepts.yaml", "data/concepts.yaml"), base_dir, source),
+        calendar_file=_office_file(
+            raw,
+            "calendar",
+            ("releases.yaml", "releases.csv", "data/releases.yaml", "data/releases.csv"),
+            base_dir,
+            source,
+        ),
     )
+
+
+def _office_file(
+    raw: Mapping[str, Any], key: str, defaults: tuple[str, ...], base_dir: Path, source: str
+) -> Path | None:
+    """``concepts: {file: ...}`` / ``calendar: {file: ...}``: the file, relative to the config.
+
+    Not configured: the first of ``defaults`` that exists next to the configuration. An empty
+    ``file`` switches the feature off.
+    """
+    section = _section(raw, key, source)
+    _check_keys(section, {"file"}, key, source)
+    if "file" in section:
+        name = _empty_to_none(section.get("file"))
+        if name is None:
+            return None
+        return Path(name) if Path(name).is_absolute() else base_dir / name
+    return next((base_dir / name for name in defaults if (base_dir / name).is_file()), None)
 
 
 def _names(value: Any, what: str, source: str) -> tuple[str, ...]:

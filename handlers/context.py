@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from catalogue.calendar import ReleaseCalendar
+from catalogue.concepts import Glossary
 from handlers.messages import Inbound
 from handlers.texts import Texts
 from storage.pseudonyms import Pseudonymizer
@@ -28,13 +30,17 @@ class Community:
 
     ``onboarding`` is the survey-format definition of the onboarding conversation (privacy
     notice and consent first), or None when onboarding is switched off. ``admins`` are
-    ``(channel, user key)`` pairs allowed to broadcast.
+    ``(channel, user key)`` pairs allowed to broadcast. ``glossary`` (``/define``) and
+    ``calendar`` (``/calendar``) are the office's concepts and release calendar (empty when
+    none is configured).
     """
 
     user_groups: tuple[str, ...] = DEFAULT_USER_GROUPS
     topics: tuple[str, ...] = DEFAULT_TOPICS
     admins: frozenset[tuple[str, str]] = frozenset()
     onboarding: Survey | None = None
+    glossary: Glossary = field(default_factory=Glossary)
+    calendar: ReleaseCalendar = field(default_factory=ReleaseCalendar)
 
     def __post_init__(self) -> None:
         if self.onboarding is not None:

@@ -80,7 +80,7 @@ async def _delete(ctx: Context) -> list[Outbound]:
     text = ctx.texts(
         "data_deleted",
         subscriptions=str(erased.subscriptions),
-        messages=str(erased.feedback),
+        messages=str(erased.feedback + erased.requests),
         responses=str(erased.responses_anonymised),
     )
     return [Outbound(text=text, replaces_pressed=True)]

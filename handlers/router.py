@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from handlers import broadcast, language, payloads, privacy, profile, start, survey
+from handlers import broadcast, language, payloads, privacy, profile, requests, start, survey
+from handlers import calendar as release_calendar
+from handlers import concepts as glossary
 from handlers.context import Context
 from handlers.messages import RESUME_PAYLOAD, Outbound
 
@@ -27,6 +29,10 @@ COMMANDS: Mapping[str, CommandHandler] = {
     "unsubscribe": profile.unsubscribe,
     "stop": privacy.stop,
     "delete_my_data": privacy.delete_command,
+    "define": glossary.define,
+    "calendar": release_calendar.calendar_command,
+    "request": requests.request_command,
+    "my_requests": requests.my_requests,
 }
 
 #: Shown in the Telegram command menu.
@@ -42,7 +48,11 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "unsubscribe": "Stop following topics",
     "stop": "Stop all our news and invitations",
     "delete_my_data": "Delete everything we keep about you",
+    "request": "Ask our statistics team for data",
+    "my_requests": "Your data requests and their answers",
     "help": "What this bot can do",
+    "define": "What a statistical term means: /define TERM",
+    "calendar": "Upcoming releases; follow the ones you want",
 }
 
 
@@ -64,7 +74,7 @@ async def route(ctx: Context) -> list[Outbound]:
     command = split_command(text)
     if command is not None:
         name, argument = command
-        handler = broadcast.admin_command(ctx, name) or COMMANDS.get(name)
+        handler = broadcast.admin_command(ctx, name) or requests.admin_command(ctx, name) or COMMANDS.get(name)
         if handler is None:
             return [Outbound(text=ctx.texts("unknown_command", command=f"/{name[:32]}"))]
         return await handler(ctx, argument)
@@ -75,7 +85,9 @@ async def route(ctx: Context) -> list[Outbound]:
         return await profile.on_text(ctx, conversation, text)
     if conversation is not None and conversation.flow == broadcast.FLOW:
         return await broadcast.on_text(ctx, conversation, text)
-    return await broadcast.reply_to_notice(ctx, text) or [Outbound(text=ctx.texts("not_understood"))]
+    if conversation is not None and conversation.flow == requests.FLOW:
+        return await requests.on_text(ctx, conversation, text)
+    return await broadcast.reply_to_notice(ctx, text) or await requests.on_free_text(ctx, text)
 
 
 async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
@@ -92,6 +104,12 @@ async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
         return await privacy.on_press(ctx, payload)
     if broadcast.is_payload(payload):
         return await broadcast.on_press(ctx, payload)
+    if glossary.is_payload(payload):
+        return await glossary.on_press(ctx, payload)
+    if release_calendar.is_payload(payload):
+        return await release_calendar.on_press(ctx, payload)
+    if requests.is_payload(payload):
+        return await requests.on_press(ctx, payload)
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if isinstance(parsed, payloads.PromptPress) and conversation is not None and conversation.flow == survey.FLOW:
         return await survey.on_press(ctx, conversation, parsed)
@@ -111,4 +129,6 @@ async def repeat_current(ctx: Context) -> list[Outbound]:
         return await survey.current_prompt(ctx, conversation)
     if conversation is not None and conversation.flow in profile.FLOWS:
         return await profile.current_prompt(ctx, conversation)
+    if conversation is not None and conversation.flow == requests.FLOW:
+        return requests.current_prompt(ctx)
     return [Outbound(text=ctx.texts("greeting")), start.survey_list(ctx)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from handlers import onboarding, payloads, privacy, profile, survey
+from handlers import onboarding, payloads, privacy, profile, requests, survey
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from storage.records import Conversation
@@ -78,6 +78,8 @@ async def cancel(ctx: Context, _argument: str) -> list[Outbound]:
         return [Outbound(text=ctx.texts("nothing_to_cancel"))]
     if conversation.flow in profile.FLOWS:
         return await profile.cancel(ctx, conversation)
+    if conversation.flow == requests.FLOW:
+        return await requests.cancel(ctx)
     return await survey.cancel(ctx, conversation)
 
 

@@ -33,12 +33,13 @@ from sqlalchemy import Table, and_, bindparam, case, delete, exists, func, liter
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.models import BroadcastRow, ContactRow, DeliveryRow, SubscriptionRow
+from storage.models import BroadcastRow, ContactRow, DeliveryRow, ReleaseFollowRow, SubscriptionRow
 
 broadcasts = cast(Table, BroadcastRow.__table__)
 deliveries = cast(Table, DeliveryRow.__table__)
 contacts = cast(Table, ContactRow.__table__)
 subscriptions = cast(Table, SubscriptionRow.__table__)
+release_follows = cast(Table, ReleaseFollowRow.__table__)
 
 #: Channels on which Baraza can start a conversation (the web chat only answers an open page).
 PUSH_CHANNELS = ("telegram", "whatsapp")
@@ -66,13 +67,19 @@ def _stored(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Audience:
-    """Who a broadcast is for; an empty tuple does not restrict. Values are ORed within a field."""
+    """Who a broadcast is for; an empty tuple does not restrict. Values are ORed within a field.
+
+    ``followers_of`` (a release calendar id) adds the people following that release, whatever
+    topics they follow: the interest condition becomes "follows one of ``topics`` OR follows the
+    release" (only the release's followers when ``topics`` is empty).
+    """
 
     topics: tuple[str, ...] = ()
     user_groups: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     channels: tuple[str, ...] = PUSH_CHANNELS
+    followers_of: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -82,6 +89,7 @@ class Audience:
                 "regions": list(self.regions),
                 "languages": list(self.languages),
                 "channels": list(self.channels),
+                **({"followers_of": self.followers_of} if self.followers_of is not None else {}),
             },
             ensure_ascii=False,
         )
@@ -95,6 +103,7 @@ class Audience:
             regions=tuple(raw.get("regions", ())),
             languages=tuple(raw.get("languages", ())),
             channels=tuple(raw.get("channels", PUSH_CHANNELS)),
+            followers_of=raw.get("followers_of"),
         )
 
     def describe(self) -> str:
@@ -108,6 +117,10 @@ class Audience:
             )
             if values
         ]
+        if self.followers_of is not None and self.topics:  # topics come first: "topics a, b or following ..."
+            parts[0] += f" or following release {self.followers_of}"
+        elif self.followers_of is not None:
+            parts.insert(0, f"following release {self.followers_of}")
         return "; ".join(parts) if parts else "everyone who agreed to receive notices"
 
 
@@ -187,6 +200,18 @@ def _follows(topics: Sequence[str]) -> ColumnElement[bool]:
     return exists().where(subscriptions.c.contact_id == contacts.c.id, subscriptions.c.topic.in_(list(topics)))
 
 
+def _follows_release(release_id: str) -> ColumnElement[bool]:
+    return exists().where(release_follows.c.contact_id == contacts.c.id, release_follows.c.release_id == release_id)
+
+
+def _interested(audience: Audience) -> ColumnElement[bool] | None:
+    """The topic (or release) condition of an audience; None when it does not restrict."""
+    if audience.followers_of is not None:
+        release = _follows_release(audience.followers_of)
+        return or_(_follows(audience.topics), release) if audience.topics else release
+    return _follows(audience.topics) if audience.topics else None
+
+
 def in_audience(audience: Audience) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = [reachable(), contacts.c.channel.in_(list(audience.channels))]
     if audience.user_groups:
@@ -195,8 +220,9 @@ def in_audience(audience: Audience) -> ColumnElement[bool]:
         clauses.append(contacts.c.region.in_(list(audience.regions)))
     if audience.languages:
         clauses.append(contacts.c.language.in_(list(audience.languages)))
-    if audience.topics:
-        clauses.append(_follows(audience.topics))
+    interested = _interested(audience)
+    if interested is not None:
+        clauses.append(interested)
     return and_(*clauses)
 
 
@@ -541,7 +567,8 @@ class BroadcastRepository:
         self, broadcast_id: int, audience: Audience, channels: list[str], limit: int, now: datetime
     ) -> list[ClaimedDelivery]:
         claimed: list[ClaimedDelivery] = []
-        follows = _follows(audience.topics).label("follows") if audience.topics else literal(True).label("follows")
+        interested = _interested(audience)
+        follows = (interested if interested is not None else literal(True)).label("follows")
         query = (
             select(
                 deliveries.c.id,

@@ -77,3 +77,5 @@ class Erasure:
     participations: int
     responses_anonymised: int
     deliveries_unlinked: int
+    #: Data requests deleted, with their messages.
+    requests: int = 0

@@ -30,7 +30,10 @@ from storage.models import (
     ResponseRow,
     SubscriptionRow,
 )
+from storage.outbox import OutboxRepository
 from storage.records import Contact, Conversation, Erasure, ResponseSummary
+from storage.releases import ReleaseRepository
+from storage.requests import RequestRepository
 
 contacts = cast(Table, ContactRow.__table__)
 conversations = cast(Table, ConversationRow.__table__)
@@ -173,6 +176,7 @@ class ContactRepository:
         """A "no" to the privacy notice, or consent withdrawn: the profile and the subscriptions
         are deleted and only the refusal's date is kept. Returns the subscriptions removed."""
         removed = await self.connection.execute(delete(subscriptions).where(subscriptions.c.contact_id == contact_id))
+        await ReleaseRepository(self.connection).erase(contact_id)  # followed releases, like topics
         await self.connection.execute(
             update(contacts)
             .where(contacts.c.id == contact_id)
@@ -195,7 +199,8 @@ class ContactRepository:
         """Delete the contact and everything that identifies them (``/delete_my_data``).
 
         The contact row goes, with its conversation, subscriptions and participation counts;
-        the feedback messages they sent are deleted; broadcast deliveries lose their chat id.
+        the feedback messages they sent are deleted, and so are their data requests (with their
+        messages) and their outbox messages; broadcast deliveries lose their chat id.
         Survey responses are kept for statistics, but anonymous: no contact, and the respondent
         pseudonym (``respondent``, also matched by itself) is blanked, as for anonymous surveys.
         """
@@ -217,6 +222,10 @@ class ContactRepository:
             delete(participations).where(participations.c.contact_id == contact_id)
         )
         await self.connection.execute(delete(conversations).where(conversations.c.contact_id == contact_id))
+        await ReleaseRepository(self.connection).erase(contact_id)  # the release calendar entries followed
+        # Data requests (and their messages) and messages waiting in the outbox go too.
+        requests_removed = await RequestRepository(self.connection).delete_for_contact(contact_id)
+        await OutboxRepository(self.connection).delete_for_contact(contact_id)
         await self.connection.execute(delete(contacts).where(contacts.c.id == contact_id))
         return Erasure(
             subscriptions=int(subscriptions_removed.rowcount),
@@ -224,6 +233,7 @@ class ContactRepository:
             participations=int(participations_removed.rowcount),
             responses_anonymised=int(anonymised.rowcount),
             deliveries_unlinked=int(unlinked.rowcount),
+            requests=requests_removed,
         )
 
 
@@ -430,3 +440,6 @@ class Repositories:
         self.subscriptions = SubscriptionRepository(connection)
         self.settings = InstanceSettings(connection)
         self.indicators = IndicatorRepository(connection)
+        self.releases = ReleaseRepository(connection)
+        self.requests = RequestRepository(connection)
+        self.outbox = OutboxRepository(connection)

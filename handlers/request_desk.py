@@ -1,0 +1,89 @@
+"""What staff do with a data request, from the CLI (``baraza requests ...``) or the chat (``/reply``).
+
+Each action changes the ticket and, when the person should know, queues a message to them in the
+same transaction (:func:`handlers.outbox.notify`), in their language: "in progress", the answer
+("Answer to your request #N: ..."), or "closed" for a ticket closed without an answer. The message
+leaves once the transaction commits, sent by ``baraza run``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from handlers.messages import Outbound
+from handlers.outbox import notify
+from handlers.texts import Texts
+from storage.repositories import Repositories
+from storage.requests import ANSWERED, CLOSED, DataRequest, RequestError
+
+#: Outbox kinds of the messages about data requests.
+IN_PROGRESS_NOTICE, ANSWER_NOTICE, CLOSED_NOTICE = "request_in_progress", "request_answer", "request_closed"
+NOTICE_KINDS = (IN_PROGRESS_NOTICE, ANSWER_NOTICE, CLOSED_NOTICE)
+#: The longest answer that fits one chat message with its framing (Telegram holds 4096 characters).
+MAX_ANSWER = 3800
+
+
+def request_ref(number: int) -> str:
+    """The ``ref`` of outbox messages about ticket ``number``."""
+    return f"request:{number}"
+
+
+@dataclass(frozen=True)
+class DeskResult:
+    """The ticket after the action, and whether the person was sent a message about it."""
+
+    request: DataRequest
+    notified: bool
+
+
+async def answer(
+    repos: Repositories, number: int, text: str, *, staff: str, now: datetime, close: bool = False
+) -> DeskResult:
+    """Answer the ticket (status ``answered``, or ``closed`` with ``close``) and send the answer to the person.
+
+    Raises :class:`storage.requests.RequestError` if there is no such ticket, it is closed, or the
+    text is empty or longer than :data:`MAX_ANSWER` (the person would only see its beginning).
+    """
+    if len(text) > MAX_ANSWER:
+        raise RequestError(
+            f"the answer has {len(text)} characters; a chat message holds at most {MAX_ANSWER}: shorten it or give a link"
+        )
+    request = await repos.requests.answer(number, text, staff, now)
+    notified = await _tell(repos, request, now, ANSWER_NOTICE, "request_answer_notice", answer=text)
+    if close:
+        request = await repos.requests.close(number, now)
+    return DeskResult(request, notified)
+
+
+async def mark_in_progress(repos: Repositories, number: int, *, now: datetime, staff: str | None = None) -> DeskResult:
+    """Mark the ticket in progress (assigned to ``staff`` when given) and tell the person."""
+    request = await repos.requests.mark_in_progress(number, now, staff=staff)
+    notified = await _tell(repos, request, now, IN_PROGRESS_NOTICE, "request_in_progress_notice")
+    return DeskResult(request, notified)
+
+
+async def close(repos: Repositories, number: int, *, now: datetime) -> DeskResult:
+    """Close the ticket; the person is told only if it was never answered (the answer said it all)."""
+    before = await repos.requests.require(number)
+    request = await repos.requests.close(number, now)
+    notified = False
+    if before.status != ANSWERED and before.answered_at is None:
+        notified = await _tell(repos, request, now, CLOSED_NOTICE, "request_closed_notice")
+    return DeskResult(request, notified)
+
+
+async def assign(repos: Repositories, number: int, staff: str, *, now: datetime) -> DeskResult:
+    """Give the ticket to a member of staff (the person is not told)."""
+    return DeskResult(await repos.requests.assign(number, staff, now), False)
+
+
+async def _tell(repos: Repositories, request: DataRequest, now: datetime, kind: str, key: str, **params: str) -> bool:
+    if request.contact_id is None or (request.status == CLOSED and kind != CLOSED_NOTICE):
+        return False
+    contact = await repos.contacts.get(request.contact_id)
+    if contact is None:
+        return False
+    texts = Texts(contact.language or request.language)
+    message = Outbound(text=texts(key, number=str(request.id), **params))
+    return await notify(repos, contact, kind, message, now, ref=request_ref(request.id))

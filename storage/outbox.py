@@ -1,0 +1,229 @@
+"""The outbox: messages to one person that are not replies to their own message.
+
+A staff answer to a data request (given from the CLI, in another process, or by an admin in the
+chat) cannot be sent as a reply: it is stored here in the same transaction as the answer, and
+the outbox sender of ``baraza run`` (``bot/outbox.py``) sends it. Each row lives like a
+broadcast delivery (:mod:`storage.broadcasts`)::
+
+    pending ─► sending ─► sent | failed | unknown
+
+``sending`` is committed *before* the message leaves, so a crash can only leave rows in
+``sending``; they become ``unknown`` when the sender starts again (:meth:`OutboxRepository.recover_in_flight`)
+and are not resent: the platform has no idempotency key, and a duplicate answer is worse than
+asking staff to check. ``body`` is the message as JSON (``handlers/outbox.py`` encodes it);
+storage does not look inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.models import ContactRow, OutboxRow
+
+outbox = cast(Table, OutboxRow.__table__)
+contacts = cast(Table, ContactRow.__table__)
+
+PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
+STATUSES = (PENDING, SENDING, SENT, FAILED, UNKNOWN)
+IN_FLIGHT_AT_START = "in flight when the sender stopped: delivery unknown"
+#: ``error`` of a failed row whose recipient blocked the bot (their ``blocked_at`` is set).
+BLOCKED = "blocked"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A row as the sender and staff see it."""
+
+    id: int
+    contact_id: int | None
+    channel: str
+    chat_key: str
+    kind: str
+    body: str
+    status: str
+    attempts: int
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OutboxOutcome:
+    """What became of one claimed row: ``sent``, ``failed``, ``unknown``, or ``pending`` again."""
+
+    message_id: int
+    status: str
+    error: str | None = None
+    message_key: str | None = None
+    blocked_contact_id: int | None = None
+
+
+def _message(row: Any) -> OutboxMessage:
+    return OutboxMessage(
+        id=int(row.id),
+        contact_id=None if row.contact_id is None else int(row.contact_id),
+        channel=row.channel,
+        chat_key=row.chat_key,
+        kind=row.kind,
+        body=row.body,
+        status=row.status,
+        attempts=int(row.attempts),
+        error=row.error,
+        created_at=_utc(row.created_at) or row.created_at,
+        sent_at=_utc(row.sent_at),
+    )
+
+
+class OutboxRepository:
+    """Outbox rows. Runs in the caller's transaction, like every repository."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self._postgres = connection.dialect.name == "postgresql"
+
+    async def enqueue(
+        self, *, contact_id: int, channel: str, chat_key: str, kind: str, body: str, now: datetime
+    ) -> int:
+        """Store a ``pending`` message; it leaves once the transaction commits. Returns its id."""
+        result = await self.connection.execute(
+            outbox.insert()
+            .values(
+                contact_id=contact_id,
+                channel=channel,
+                chat_key=chat_key,
+                kind=kind[:30],
+                body=body,
+                status=PENDING,
+                attempts=0,
+                error=None,
+                created_at=now.astimezone(UTC),
+                claimed_at=None,
+                sent_at=None,
+                message_key=None,
+            )
+            .returning(outbox.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def for_contact(self, contact_id: int, kinds: Sequence[str] = ()) -> list[OutboxMessage]:
+        """A person's outbox rows, oldest first (optionally of some kinds only)."""
+        query = select(outbox).where(outbox.c.contact_id == contact_id).order_by(outbox.c.id)
+        if kinds:
+            query = query.where(outbox.c.kind.in_(list(kinds)))
+        return [_message(row) for row in await self.connection.execute(query)]
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.connection.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update({str(status): int(count) for status, count in rows})
+        return counts
+
+    async def has_pending(self, channels: Iterable[str]) -> bool:
+        """Whether anything waits to be sent on these channels (a cheap check before claiming)."""
+        found = await self.connection.scalar(
+            select(outbox.c.id).where(outbox.c.status == PENDING, outbox.c.channel.in_(list(channels))).limit(1)
+        )
+        return found is not None
+
+    async def delete_for_contact(self, contact_id: int) -> int:
+        """``/delete_my_data``: every outbox row of the person (those not sent yet never leave)."""
+        removed = await self.connection.execute(delete(outbox).where(outbox.c.contact_id == contact_id))
+        return int(removed.rowcount)
+
+    # ------------------------------------------------------------------ the sender
+
+    async def recover_in_flight(self) -> int:
+        """At start: rows left ``sending`` by a stopped sender become ``unknown`` (not resent)."""
+        result = await self.connection.execute(
+            update(outbox).where(outbox.c.status == SENDING).values(status=UNKNOWN, error=IN_FLIGHT_AT_START)
+        )
+        return int(result.rowcount)
+
+    async def claim(
+        self, channels: Iterable[str], limit: int, now: datetime, *, busy: Iterable[str] = ()
+    ) -> list[OutboxMessage]:
+        """Mark up to ``limit`` pending rows ``sending`` and return them, oldest first.
+
+        At most one row per chat is claimed, and none for the chats in ``busy`` (``channel:chat``
+        keys being sent to), so that the messages of one person arrive in the order they were
+        stored. PostgreSQL skips rows another sender has locked.
+        """
+        if limit <= 0:
+            return []
+        taken = set(busy)
+        query = (
+            select(outbox)
+            .where(outbox.c.status == PENDING, outbox.c.channel.in_(list(channels)))
+            .order_by(outbox.c.id)
+            .limit(limit * 4 + len(taken))
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        claimed: list[OutboxMessage] = []
+        for row in await self.connection.execute(query):
+            chat = f"{row.channel}:{row.chat_key}"
+            if chat in taken:
+                continue
+            taken.add(chat)
+            claimed.append(_message(row))
+            if len(claimed) >= limit:
+                break
+        if claimed:
+            await self.connection.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([message.id for message in claimed]))
+                .values(status=SENDING, claimed_at=now.astimezone(UTC), attempts=outbox.c.attempts + 1)
+            )
+        return [
+            OutboxMessage(**{**message.__dict__, "status": SENDING, "attempts": message.attempts + 1})
+            for message in claimed
+        ]
+
+    async def record(self, outcomes: Sequence[OutboxOutcome], now: datetime) -> None:
+        """Store the outcomes of sends."""
+        if not outcomes:
+            return
+        now = now.astimezone(UTC)
+        statement = (
+            update(outbox)
+            # A row another sender's start marked unknown meanwhile gets its real outcome.
+            .where(outbox.c.id == bindparam("row_id"), or_(outbox.c.status == SENDING, outbox.c.status == UNKNOWN))
+            .values(
+                status=bindparam("new_status"),
+                error=bindparam("new_error"),
+                message_key=bindparam("new_message_key"),
+                sent_at=bindparam("new_sent_at"),
+            )
+        )
+        await self.connection.execute(
+            statement,
+            [
+                {
+                    "row_id": outcome.message_id,
+                    "new_status": outcome.status,
+                    "new_error": None if outcome.error is None else outcome.error[:200],
+                    "new_message_key": outcome.message_key,
+                    "new_sent_at": now if outcome.status == SENT else None,
+                }
+                for outcome in outcomes
+            ],
+        )
+        blocked = sorted({o.blocked_contact_id for o in outcomes if o.blocked_contact_id is not None})
+        if blocked:
+            await self.connection.execute(
+                update(contacts)
+                .where(contacts.c.id.in_(blocked), contacts.c.blocked_at.is_(None))
+                .values(blocked_at=now)
+            )
