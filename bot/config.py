@@ -300,6 +300,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             base_dir,
             source,
         ),
+        whatsapp=_whatsapp(_section(raw, "whatsapp", source), env, source),
     )
 
 
