@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import WhatsAppSettings
 from bot.dispatcher import MaybeSent, NotSent, RecipientBlocked, Rejected
@@ -338,3 +339,11 @@ class WhatsAppSender:
             raise NotSent(str(error)) from error
         except PartlySent as error:
             raise MaybeSent(f"partly sent: {error}") from error
+
+
+async def whatsapp_silent(connection: AsyncConnection, notice: Notice, now: datetime) -> int:
+    """How many WhatsApp recipients of ``notice`` it cannot reach: those who last wrote more than
+    24 hours ago, when the notice names no ``whatsapp_template`` (0 when it names one)."""
+    if notice.whatsapp_template is not None:
+        return 0
+    return await ReceiptRepository(connection).silent_since(notice.audience, CHANNEL, now - SERVICE_WINDOW)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bot import broadcast_cli
 from bot.app import RunningBot
 from bot.config import RegisterSettings
 from bot.notices import Notice, load_notice_file, load_notice_text
@@ -101,7 +102,7 @@ def newest(person: FakeWhatsAppUser, kind: str) -> WaMessage:
 
 
 async def test_a_release_notice_reaches_whatsapp_contacts_in_and_outside_the_24_hour_window(
-    graph: FakeGraphServer, database_url: str, tmp_path: Path
+    graph: FakeGraphServer, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     register = RegisterSettings(onboarding=ROOT / "onboarding.yaml")
     async with whatsapp_bot(graph, database_url, register=register) as bot:
@@ -109,6 +110,16 @@ async def test_a_release_notice_reaches_whatsapp_contacts_in_and_outside_the_24_
         await onboard(amina)
         await onboard(baraka)
         await fall_silent(bot.database, baraka, days=3)
+
+        # Staff are told before sending who a notice without a template cannot reach.
+        with_template = tmp_path / "with-template.yaml"
+        with_template.write_text(NOTICE.read_text(encoding="utf-8") + TEMPLATE, encoding="utf-8")
+        for path in (NOTICE, with_template):
+            options = {"dry_run": True, "at": None, "wait": False, "confirm": False}
+            assert await broadcast_cli.send(bot.settings, path, **options) == 0  # type: ignore[arg-type]
+        notes = capsys.readouterr().err
+        assert notes.count("WhatsApp contact(s) last wrote more than 24 hours ago") == 1
+        assert "note: 1 WhatsApp contact(s)" in notes
 
         first = await broadcast(bot, notice_with_template(tmp_path))
         rows = await deliveries(bot.database, first)
