@@ -53,6 +53,8 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 #: for the time a broadcast takes to reach everyone.
 SERVICE_WINDOW = timedelta(hours=24) - timedelta(minutes=10)
 #: Message kinds that are not an answer (reactions to a message, system notices): ignored.
+#: When a failure report matches no delivery yet, it is tried again after these waits (seconds).
+RECEIPT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 IGNORED_KINDS = frozenset({"reaction", "system", "ephemeral", "request_welcome"})
 
 
@@ -191,6 +193,7 @@ class WhatsAppChannel:
         self.processor = processor
         self.database = database
         self.client = GraphClient(settings)
+        self._retrying: set[asyncio.Task[None]] = set()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(self.settings.webhook_path, self.handle_verification)
@@ -201,6 +204,9 @@ class WhatsAppChannel:
         log.info("WhatsApp webhook on %s", self.settings.webhook_path)
 
     async def stop(self) -> None:
+        for task in list(self._retrying):
+            task.cancel()
+        await asyncio.gather(*self._retrying, return_exceptions=True)
         await self.client.close()
 
     def sender(self) -> WhatsAppSender:
@@ -235,12 +241,32 @@ class WhatsAppChannel:
         return web.Response(text="ok") if complete else web.Response(status=503, text="reply not sent")
 
     async def _record(self, receipts: list[Receipt]) -> None:
+        unmatched: list[Receipt] = []
         async with self.database.transaction() as connection:
             repository = ReceiptRepository(connection)
             for receipt in receipts:
-                await repository.record(receipt)
+                if not await repository.record(receipt) and receipt.status == "failed":
+                    unmatched.append(receipt)
                 if receipt.status == "failed":
                     log.info("WhatsApp reports a message failed: %s", receipt.error)
+        if unmatched:
+            # A failure can be reported before the dispatcher has committed the message's id:
+            # look again a little later (replies, which are not deliveries, never match).
+            task = asyncio.create_task(self._record_later(unmatched))
+            self._retrying.add(task)
+            task.add_done_callback(self._retrying.discard)
+
+    async def _record_later(self, receipts: list[Receipt]) -> None:
+        for delay in RECEIPT_RETRY_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                async with self.database.transaction() as connection:
+                    repository = ReceiptRepository(connection)
+                    receipts = [receipt for receipt in receipts if not await repository.record(receipt)]
+            except Exception as error:  # the database is away: the receipt is only a report
+                log.warning("could not record WhatsApp statuses: %s", type(error).__name__)
+            if not receipts:
+                return
 
     async def _answer(self, inbound: Inbound, replies: list[Outbound]) -> bool:
         """Send the replies; False if one could not be sent for a reason that may pass."""

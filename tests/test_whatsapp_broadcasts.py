@@ -177,3 +177,40 @@ async def test_free_form_messages_that_whatsapp_reports_failed_are_marked_failed
                 break
             await asyncio.sleep(0.05)
         assert row.status == "failed" and "131047" in row.error
+
+
+async def test_a_failure_reported_before_the_send_is_recorded_still_marks_the_delivery(
+    graph: FakeGraphServer, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    register = RegisterSettings(onboarding=ROOT / "onboarding.yaml")
+    async with whatsapp_bot(graph, url, register=register) as bot:
+        person = graph.user("254722000004")
+        await onboard(person)
+        notice = load_notice_file(NOTICE)
+        async with bot.database.transaction() as connection:
+            broadcast_id, recipients = await BroadcastRepository(connection).create(
+                title=notice.title,
+                notice=notice.to_json(),
+                audience=notice.audience,
+                languages=notice.languages,
+                default_language=notice.default_language,
+                created_by="test",
+                now=datetime.now(UTC),
+                send_at=datetime.now(UTC) + timedelta(days=1),  # the dispatcher leaves it alone
+            )
+        assert recipients == 1
+        # WhatsApp's report comes first; the dispatcher commits the message id a moment later.
+        assert await graph.send_status("wamid.LATE", "failed", error_code=131026) == 200
+        async with bot.database.transaction() as connection:
+            await connection.execute(
+                update(DeliveryRow.__table__)
+                .where(DeliveryRow.__table__.c.broadcast_id == broadcast_id)
+                .values(status="sent", message_key="wamid.LATE")
+            )
+        for _ in range(200):
+            row = (await deliveries(bot.database, broadcast_id))[person.phone]
+            if row.status == "failed":
+                break
+            await asyncio.sleep(0.05)
+        assert row.status == "failed" and "131026" in row.error
