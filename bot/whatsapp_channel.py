@@ -270,11 +270,9 @@ class WhatsAppChannel:
 
     async def _answer(self, inbound: Inbound, replies: list[Outbound]) -> bool:
         """Send the replies; False if one could not be sent for a reason that may pass."""
+        # WhatsApp cannot edit a message: what Telegram shows in place of the pressed message
+        # (a ticked choice, an answered question, a lookup's next step) comes as a new message.
         for reply in replies:
-            if reply.replaces_pressed and inbound.payload is not None and not reply.buttons:
-                # Telegram closes the answered question in place; WhatsApp cannot edit a message,
-                # and the person's reply bubble already shows the choice.
-                continue
             try:
                 await self.send(inbound.chat_key, reply)
             except GraphError as error:
