@@ -5,6 +5,9 @@ outside the 24-hour window, and status webhooks recorded on the deliveries."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +21,7 @@ from bot.app import RunningBot
 from bot.config import RegisterSettings
 from bot.notices import Notice, load_notice_file, load_notice_text
 from storage.broadcasts import BroadcastRepository
+from storage.contacts_export import export_contacts_csv
 from storage.database import Database
 from storage.delivery_receipts import ReceiptRepository
 from storage.models import ContactRow, DeliveryRow
@@ -214,3 +218,27 @@ async def test_a_failure_reported_before_the_send_is_recorded_still_marks_the_de
                 break
             await asyncio.sleep(0.05)
         assert row.status == "failed" and "131026" in row.error
+
+
+async def test_whatsapp_contacts_are_exported_by_channel_and_phone_numbers_never_reach_logs_or_exports(
+    graph: FakeGraphServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    register = RegisterSettings(onboarding=ROOT / "onboarding.yaml")
+    caplog.set_level(logging.INFO)  # the production level (libraries' debug logs show SQL parameters)
+    caplog.set_level(logging.DEBUG, logger="bot")
+    async with whatsapp_bot(graph, url, register=register) as bot:
+        person = graph.user("254722000005")
+        await onboard(person)
+        graph.fail_next("messages", code=130429)  # a retry is logged
+        await person.send_text_and_wait("/help")
+        assert await graph.post_webhook(person._message("text", {"text": {"body": "x"}}), signature=None) == 401
+        await broadcast(bot, load_notice_file(NOTICE))
+        out = io.StringIO()
+        await export_contacts_csv(bot.database, bot.engine.pseudonymizer, out)
+    (row,) = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert (row["channel"], row["organisation"]) == ("whatsapp", "Daily News")
+    assert set(row["topics"].split()) == {"prices", "health"}
+    assert person.phone not in out.getvalue()
+    assert caplog.records, "something was logged"
+    assert not any(person.phone in record.getMessage() for record in caplog.records)

@@ -111,7 +111,7 @@ async def test_choices_are_rendered_within_whatsapp_limits(graph: FakeGraphServe
         assert "1. Policymaker or government official" in question.text
         replies = await person.press_label("Media")
         # WhatsApp cannot edit the question to close it: the answer comes as a new message.
-        assert [m.text for m in replies][0] == "Which best describes you?\n→ Media"
+        assert replies[0].text == "Which best describes you?\n→ Media"
         assert replies[-1].text.startswith("2/12 ")
         # Five short labels: a list with the labels themselves.
         assert replies[-1].kind == "list" and replies[-1].titles[:2] == ["Daily", "Weekly"]
