@@ -27,7 +27,8 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +54,7 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 #: for the time a broadcast takes to reach everyone.
 SERVICE_WINDOW = timedelta(hours=24) - timedelta(minutes=10)
 #: Message kinds that are not an answer (reactions to a message, system notices): ignored.
+BROADCASTS_CACHED = 32
 #: When a failure report matches no delivery yet, it is tried again after these waits (seconds).
 RECEIPT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 IGNORED_KINDS = frozenset({"reaction", "system", "ephemeral", "request_welcome"})
@@ -302,14 +304,14 @@ class WhatsAppSender:
 
     channel = CHANNEL
 
-    def __init__(self, client: GraphClient, database: Database, *, clock: Any = None) -> None:
+    def __init__(self, client: GraphClient, database: Database, *, clock: Callable[[], datetime] | None = None) -> None:
         self.client = client
         self.database = database
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._templates: dict[str, WhatsAppTemplate | None] = {}
-        self._uploads: dict[str, dict[str, str]] = {}
+        # Per broadcast (the recent ones only): its template, its uploaded files, a warning given.
+        self._templates: OrderedDict[str, WhatsAppTemplate | None] = OrderedDict()
+        self._uploads: OrderedDict[str, tuple[asyncio.Lock, dict[str, str]]] = OrderedDict()
         self._warned: set[str] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
 
     async def _template(self, cache_key: str) -> WhatsAppTemplate | None:
         """The template of the broadcast ``cache_key`` names (other messages, such as the
@@ -321,7 +323,19 @@ class WhatsAppSender:
                 record = await BroadcastRepository(connection).notice(int(cache_key))
             notice = Notice.from_json(record.notice) if record is not None else None
             self._templates[cache_key] = notice.whatsapp_template if notice is not None else None
+            while len(self._templates) > BROADCASTS_CACHED:
+                self._templates.popitem(last=False)
         return self._templates[cache_key]
+
+    def _uploaded(self, cache_key: str) -> tuple[asyncio.Lock, dict[str, str]]:
+        """The media ids of a broadcast's files; other messages (the outbox) upload their own."""
+        if not cache_key.isdigit():
+            return asyncio.Lock(), {}
+        if cache_key not in self._uploads:
+            self._uploads[cache_key] = (asyncio.Lock(), {})
+            while len(self._uploads) > BROADCASTS_CACHED:
+                self._uploads.popitem(last=False)
+        return self._uploads[cache_key]
 
     async def _in_window(self, chat_key: str) -> bool:
         async with self.database.transaction() as connection:
@@ -344,9 +358,9 @@ class WhatsAppSender:
                 what = "the notice names no whatsapp_template" if cache_key.isdigit() else "no template is given"
                 raise Rejected(f"outside WhatsApp's 24-hour window and {what}")
             parts = [template_message(template.name, template.language, template.parameters)]
-        uploaded = self._uploads.setdefault(cache_key, {})
+        lock, uploaded = self._uploaded(cache_key)
         try:
-            async with self._locks.setdefault(cache_key, asyncio.Lock()):  # one upload per file and broadcast
+            async with lock:  # one upload per file and broadcast
                 for part in parts:
                     if isinstance(part, MediaPart) and part.attachment.filename not in uploaded:
                         uploaded[part.attachment.filename] = await self.client.upload(part.attachment)

@@ -242,3 +242,22 @@ async def test_whatsapp_contacts_are_exported_by_channel_and_phone_numbers_never
     assert person.phone not in out.getvalue()
     assert caplog.records, "something was logged"
     assert not any(person.phone in record.getMessage() for record in caplog.records)
+
+
+async def test_a_notice_picture_is_uploaded_once_and_sent_to_everyone_by_its_media_id(
+    graph: FakeGraphServer, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    register = RegisterSettings(onboarding=ROOT / "onboarding.yaml")
+    (tmp_path / "cpi.png").write_bytes(b"\x89PNG a chart")
+    text = "title: CPI\ntext: Prices rose by 0.4%.\nimage: cpi.png\naudience: {topics: [prices]}\n"
+    notice = load_notice_text(text, str(tmp_path / "notice.yaml"), base_dir=tmp_path)
+    async with whatsapp_bot(graph, url, register=register) as bot:
+        people = [graph.user(f"25472200010{n}") for n in range(3)]
+        for person in people:
+            await onboard(person)
+        await broadcast(bot, notice)
+    assert len(graph.calls_to("media")) == 1
+    pictures = [newest(person, "image") for person in people]
+    assert {picture.raw["image"]["id"] for picture in pictures} == set(graph.media)
+    assert all(p.text == "Prices rose by 0.4%." and p.media and p.media.content == b"\x89PNG a chart" for p in pictures)
