@@ -20,11 +20,12 @@ from bot import broadcast_cli
 from bot.app import RunningBot
 from bot.config import RegisterSettings
 from bot.notices import Notice, load_notice_file, load_notice_text
+from handlers.texts import Texts
 from storage.broadcasts import BroadcastRepository
 from storage.contacts_export import export_contacts_csv
 from storage.database import Database
 from storage.delivery_receipts import ReceiptRepository
-from storage.models import ContactRow, DeliveryRow
+from storage.models import ContactRow, DeliveryRow, FeedbackRow
 from tests.fakes.whatsapp import FakeGraphServer, FakeWhatsAppUser, WaMessage
 from tests.telegram_harness import ROOT
 from tests.whatsapp_harness import whatsapp_bot
@@ -261,3 +262,34 @@ async def test_a_notice_picture_is_uploaded_once_and_sent_to_everyone_by_its_med
     pictures = [newest(person, "image") for person in people]
     assert {picture.raw["image"]["id"] for picture in pictures} == set(graph.media)
     assert all(p.text == "Prices rose by 0.4%." and p.media and p.media.content == b"\x89PNG a chart" for p in pictures)
+
+
+async def test_an_admin_broadcasts_from_whatsapp_and_a_reply_to_the_notice_is_kept(
+    graph: FakeGraphServer, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    register = RegisterSettings(onboarding=ROOT / "onboarding.yaml")
+    admin_phone = "254722000200"
+    async with whatsapp_bot(graph, url, register=register, admins=frozenset({("whatsapp", admin_phone)})) as bot:
+        reader, admin = graph.user("254722000201"), graph.user(admin_phone)
+        await onboard(reader)
+        await admin.send_text_and_wait("/broadcast")
+        preview = await admin.send_text_and_wait("The CPI for November is out: https://stats.example.org")
+        assert preview[0].text == "The CPI for November is out: https://stats.example.org"
+        confirmed = await admin.press_label("✅ Send to 1")
+        created = confirmed[-1].text
+        assert created.startswith("📣 The notice is on its way to 1 people (broadcast ")
+        broadcast_id = int(created.split("(broadcast ")[1].split(")")[0])
+        for _ in range(200):
+            rows = await deliveries(bot.database, broadcast_id)
+            if rows[reader.phone].status == "sent":
+                break
+            await asyncio.sleep(0.05)
+        assert newest(reader, "text").text == "The CPI for November is out: https://stats.example.org"
+        thanks = await reader.send_text_and_wait("Why did transport prices fall?")
+        assert [m.text for m in thanks] == [Texts("en")("broadcast_reply_thanks")]
+        async with bot.database.transaction() as connection:
+            kept = (await connection.execute(select(FeedbackRow.__table__))).all()
+        assert [(row.broadcast_id, row.channel, row.text) for row in kept] == [
+            (broadcast_id, "whatsapp", "Why did transport prices fall?")
+        ]
