@@ -6,19 +6,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
 from bot.config import Settings
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, Sender
 from bot.engine import Engine, load_pseudonymizer
 from bot.indicators import IndicatorKeeper
 from bot.outbox import OutboxSender
 from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
+from bot.whatsapp_channel import WhatsAppChannel
 from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file
 from handlers.context import Community
@@ -45,6 +46,7 @@ class RunningBot:
     outbox: OutboxSender | None = None
     #: Loads the indicator catalogue at start (when changed) and refreshes it on schedule.
     indicators: IndicatorKeeper | None = None
+    whatsapp: WhatsAppChannel | None = None
 
 
 # Channels redeliver an update for a day at most; a week of processed ids is plenty.
@@ -92,6 +94,9 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         telegram = TelegramChannel(settings.telegram, engine) if settings.telegram.enabled else None
         if telegram is not None and settings.telegram.mode == "webhook":
             app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
+        whatsapp = WhatsAppChannel(settings.whatsapp, engine, database) if settings.whatsapp.enabled else None
+        if whatsapp is not None:
+            whatsapp.add_routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.web.host, settings.web.port)
@@ -107,14 +112,27 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         try:
             if telegram is not None:
                 await telegram.start()
-                dispatcher = broadcast_dispatcher(settings, database, telegram)
+            if whatsapp is not None:
+                await whatsapp.start()
+            if telegram is not None or whatsapp is not None:
+                extra = [whatsapp.sender()] if whatsapp is not None else []
+                dispatcher = broadcast_dispatcher(settings, database, telegram, extra)
                 await dispatcher.start()
                 # Same senders and rate limiter as broadcasts: together they stay within the rate.
                 outbox = OutboxSender(database, dispatcher.senders.values(), dispatcher.limiter)
                 await outbox.start()
             try:
                 yield RunningBot(
-                    settings, database, engine, runner, port, telegram, dispatcher, outbox=outbox, indicators=indicators
+                    settings,
+                    database,
+                    engine,
+                    runner,
+                    port,
+                    telegram,
+                    dispatcher,
+                    outbox=outbox,
+                    indicators=indicators,
+                    whatsapp=whatsapp,
                 )
             finally:
                 if outbox is not None:
@@ -123,6 +141,8 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                     await dispatcher.stop()
                 if telegram is not None:
                     await telegram.stop()
+                if whatsapp is not None:
+                    await whatsapp.stop()
         finally:
             await indicators.stop()
             pruning.cancel()
@@ -133,8 +153,14 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         await database.dispose()
 
 
-def broadcast_dispatcher(settings: Settings, database: Database, telegram: TelegramChannel) -> Dispatcher:
-    """The dispatcher of broadcasts, sending through the Telegram bot at ``settings.broadcast``'s rate.
+def broadcast_dispatcher(
+    settings: Settings,
+    database: Database,
+    telegram: TelegramChannel | None,
+    extra_senders: Sequence[Sender] = (),
+) -> Dispatcher:
+    """The dispatcher of broadcasts, sending through the Telegram bot (and ``extra_senders``, such
+    as WhatsApp's) at ``settings.broadcast``'s rate.
 
     Broadcasts only reach people who consented, which needs the register's onboarding
     (``register.onboarding``): without it nobody has consented and broadcasts reach nobody.
@@ -142,8 +168,8 @@ def broadcast_dispatcher(settings: Settings, database: Database, telegram: Teleg
     if settings.register.onboarding is None:
         log.warning("register.onboarding is not set: nobody can give consent, so broadcasts reach nobody")
     paid = settings.broadcast.messages_per_second > FREE_BROADCAST_RATE
-    sender = TelegramSender(telegram.bot, paid_broadcast=paid)
-    return Dispatcher(database, [sender], settings.broadcast)
+    senders: list[Sender] = [TelegramSender(telegram.bot, paid_broadcast=paid)] if telegram is not None else []
+    return Dispatcher(database, [*senders, *extra_senders], settings.broadcast)
 
 
 def community_of(settings: Settings) -> Community:
@@ -182,6 +208,7 @@ async def run_forever(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with running_bot(settings) as bot:
         channels = "web chat" + (f" and Telegram ({settings.telegram.mode})" if bot.telegram else "")
+        channels += " and WhatsApp" if bot.whatsapp else ""
         print(
             f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  (Ctrl+C stops)",
             flush=True,

@@ -20,6 +20,7 @@ from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_GRAPH_BASE_URL = "https://graph.facebook.com"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -47,6 +48,25 @@ class TelegramSettings:
     @property
     def enabled(self) -> bool:
         return bool(self.token)
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    """The WhatsApp Business Cloud API (see bot/whatsapp_channel.py). Secrets never show in repr."""
+
+    phone_number_id: str | None = None
+    access_token: str | None = field(default=None, repr=False)
+    app_secret: str | None = field(default=None, repr=False)  # checks X-Hub-Signature-256
+    verify_token: str | None = field(default=None, repr=False)  # the webhook handshake
+    graph_base_url: str = DEFAULT_GRAPH_BASE_URL
+    api_version: str = "v21.0"
+    webhook_path: str = "/whatsapp/webhook"
+    max_retries: int = 5  # for throughput errors (130429) and 5xx answers
+    retry_delay: float = 1.0  # the first wait; it doubles at each retry
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.phone_number_id and self.access_token)
 
 
 @dataclass(frozen=True)
@@ -99,6 +119,7 @@ class Settings:
     pseudonym_key: str | None = None
     log_level: str = "INFO"
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
     web: WebSettings = field(default_factory=WebSettings)
     register: RegisterSettings = field(default_factory=RegisterSettings)
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
@@ -194,6 +215,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "broadcast",
             "admins",
             "indicators",
+            "whatsapp",
         },
         "the file",
         source,
@@ -314,6 +336,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             base_dir,
             source,
         ),
+        whatsapp=_whatsapp(_section(raw, "whatsapp", source), env, source),
     )
 
 
@@ -417,3 +440,31 @@ def _indicators(section: Mapping[str, Any], base_dir: Path, source: str) -> Indi
     if not sources and refresh is None:
         raise ConfigError(f"{source}: indicators.sources (files) or indicators.refresh (an SDMX endpoint) is needed")
     return IndicatorSettings(metadata_path, tuple(sources), base_dir, refresh)
+
+
+def _whatsapp(section: Mapping[str, Any], env: Mapping[str, str], source: str) -> WhatsAppSettings:
+    """The ``whatsapp:`` section; ``BARAZA_WHATSAPP_<KEY>`` overrides each key."""
+    keys = {"phone_number_id", "access_token", "app_secret", "verify_token", "graph_base_url", "api_version"}
+    _check_keys(section, keys | {"webhook_path", "max_retries", "retry_delay"}, "whatsapp", source)
+    given = {key: _empty_to_none(env.get(f"BARAZA_WHATSAPP_{key.upper()}") or section.get(key)) for key in keys}
+    defaults = WhatsAppSettings()
+    settings = WhatsAppSettings(
+        phone_number_id=given["phone_number_id"],
+        access_token=given["access_token"],
+        app_secret=given["app_secret"],
+        verify_token=given["verify_token"],
+        graph_base_url=(given["graph_base_url"] or defaults.graph_base_url).rstrip("/"),
+        api_version=given["api_version"] or defaults.api_version,
+        webhook_path=str(section.get("webhook_path") or defaults.webhook_path),
+        max_retries=_int(section.get("max_retries", defaults.max_retries), "whatsapp.max_retries", source),
+        retry_delay=_float(section.get("retry_delay", defaults.retry_delay), "whatsapp.retry_delay", source),
+    )
+    if settings.enabled and not (settings.app_secret and settings.verify_token):
+        # Without the app secret no webhook call could be trusted: refuse to start.
+        raise ConfigError(
+            f"{source}: whatsapp.app_secret and whatsapp.verify_token are required when WhatsApp is on "
+            "(BARAZA_WHATSAPP_APP_SECRET, BARAZA_WHATSAPP_VERIFY_TOKEN)"
+        )
+    if bool(settings.phone_number_id) != bool(settings.access_token):
+        raise ConfigError(f"{source}: whatsapp needs both phone_number_id and access_token (or neither)")
+    return settings

@@ -140,6 +140,7 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("broadcast_id", "contact_id", name="uq_deliveries_broadcast_contact"),
         Index("ix_deliveries_broadcast_status", "broadcast_id", "status", "id"),
+        Index("ix_deliveries_message_key", "message_key"),  # receipts find their delivery by it
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
@@ -154,6 +155,9 @@ class DeliveryRow(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_key: Mapped[str | None] = mapped_column(String(100))
+    # Receipts from channels that report them (WhatsApp status webhooks).
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class FeedbackRow(Base):

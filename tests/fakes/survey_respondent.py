@@ -158,6 +158,8 @@ class Respondent:
                     break
                 await self.user.press(toggle, message.message_id)
                 await self._wait()
+                # Telegram edits the question in place; WhatsApp sends it again with the new ticks.
+                message = self.current_question() or message
                 self.latencies.append(time.perf_counter() - started)
                 started = time.perf_counter()
             await self.user.press(button_data(message, "Done"), message.message_id)

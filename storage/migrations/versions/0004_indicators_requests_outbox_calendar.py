@@ -20,6 +20,10 @@ WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # Delivery receipts reported by the channel (WhatsApp statuses: delivered, read).
+    op.add_column("deliveries", sa.Column("delivered_at", WHEN, nullable=True))
+    op.add_column("deliveries", sa.Column("read_at", WHEN, nullable=True))
+    op.create_index("ix_deliveries_message_key", "deliveries", ["message_key"])
     op.create_table(
         "indicator_loads",
         sa.Column("id", ID, autoincrement=True, nullable=False),
@@ -164,6 +168,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_message_key", table_name="deliveries")
+    with op.batch_alter_table("deliveries") as batch:
+        batch.drop_column("read_at")
+        batch.drop_column("delivered_at")
     op.drop_table("release_publications")
     op.drop_index("ix_release_follows_release_id", table_name="release_follows")
     op.drop_table("release_follows")
