@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine, load_pseudonymizer
+from bot.shared_ratelimit import SendLimiters, send_limiters
 from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
 from handlers.context import Community
@@ -37,6 +38,8 @@ class RunningBot:
     telegram: TelegramChannel | None
     #: Sends broadcasts; None without a channel that can push messages (no Telegram token).
     dispatcher: Dispatcher | None = None
+    #: The send rates (shared by all workers on PostgreSQL / Redis).
+    limiters: SendLimiters | None = None
 
 
 # Channels redeliver an update for a day at most; a week of processed ids is plenty.
@@ -81,7 +84,8 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/healthz", _healthz)
         add_webchat_routes(app, engine)
-        telegram = TelegramChannel(settings.telegram, engine) if settings.telegram.enabled else None
+        limiters = await send_limiters(settings, database)
+        telegram = TelegramChannel(settings.telegram, engine, limiters.replies) if settings.telegram.enabled else None
         if telegram is not None and settings.telegram.mode == "webhook":
             app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
         runner = web.AppRunner(app, access_log=None)
@@ -95,10 +99,10 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         try:
             if telegram is not None:
                 await telegram.start()
-                dispatcher = broadcast_dispatcher(settings, database, telegram)
+                dispatcher = broadcast_dispatcher(settings, database, telegram, limiters)
                 await dispatcher.start()
             try:
-                yield RunningBot(settings, database, engine, runner, port, telegram, dispatcher)
+                yield RunningBot(settings, database, engine, runner, port, telegram, dispatcher, limiters)
             finally:
                 if dispatcher is not None:
                     await dispatcher.stop()
@@ -109,11 +113,14 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning
             await runner.cleanup()
+            await limiters.close()
     finally:
         await database.dispose()
 
 
-def broadcast_dispatcher(settings: Settings, database: Database, telegram: TelegramChannel) -> Dispatcher:
+def broadcast_dispatcher(
+    settings: Settings, database: Database, telegram: TelegramChannel, limiters: SendLimiters | None = None
+) -> Dispatcher:
     """The dispatcher of broadcasts, sending through the Telegram bot at ``settings.broadcast``'s rate.
 
     Broadcasts only reach people who consented, which needs the register's onboarding
@@ -123,7 +130,8 @@ def broadcast_dispatcher(settings: Settings, database: Database, telegram: Teleg
         log.warning("register.onboarding is not set: nobody can give consent, so broadcasts reach nobody")
     paid = settings.broadcast.messages_per_second > FREE_BROADCAST_RATE
     sender = TelegramSender(telegram.bot, paid_broadcast=paid)
-    return Dispatcher(database, [sender], settings.broadcast)
+    shared = limiters.broadcasts if limiters is not None else None
+    return Dispatcher(database, [sender], settings.broadcast, shared_limiter=shared)
 
 
 def community_of(settings: Settings) -> Community:

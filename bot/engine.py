@@ -20,6 +20,7 @@ from handlers import router
 from handlers.context import Community, Context
 from handlers.messages import Inbound, Outbound
 from handlers.texts import Texts, rtl, supported_language
+from storage.chat_order import serialise_chat
 from storage.database import Database
 from storage.errors import StorageError
 from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
@@ -88,7 +89,11 @@ class Engine:
         self._chat_locks = _ChatLocks()
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
-        """Process one inbound; when this returns, its effects are committed."""
+        """Process one inbound; when this returns, its effects are committed.
+
+        The updates of one chat run one at a time: in this process by a lock per chat, across
+        worker processes on PostgreSQL by an advisory lock in the transaction.
+        """
         async with self._chat_locks.hold((inbound.channel, inbound.chat_key)):
             try:
                 replies = await self._process(inbound)
@@ -110,6 +115,8 @@ class Engine:
     async def _process(self, inbound: Inbound) -> list[Outbound]:
         now = inbound.received_at or self.clock()
         async with self.database.transaction() as connection:
+            # Other worker processes may hold an update of this chat (PostgreSQL only).
+            await serialise_chat(connection, inbound.channel, inbound.chat_key)
             repos = Repositories(connection)
             first_delivery = await repos.updates.claim(inbound.channel, inbound.update_key, now)
             contact = await repos.contacts.touch(

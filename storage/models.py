@@ -190,6 +190,17 @@ class InstanceSettingRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class SendRateBucketRow(Base):
+    """A token bucket of the sending rate shared by several worker processes on PostgreSQL
+    (without Redis): ``tokens`` as of ``updated_at``, in seconds of the database's clock."""
+
+    __tablename__ = "send_rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float, index=True)
+
+
 # --------------------------------------------------------------------------- indicators (SDMX data)
 
 

@@ -1,5 +1,6 @@
 """indicator catalogue (loads, indicators, series, observations, queries, ratings), data requests,
-the outbox for messages to one person, release calendar follows and publications
+the outbox for messages to one person, release calendar follows and publications; the shared
+send-rate buckets of several workers
 
 Revision ID: 0004
 Revises: 0003
@@ -20,6 +21,14 @@ WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    op.create_table(
+        "send_rate_buckets",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("tokens", sa.Float(), nullable=False),
+        sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_index("ix_send_rate_buckets_updated_at", "send_rate_buckets", ["updated_at"])
     op.create_table(
         "indicator_loads",
         sa.Column("id", ID, autoincrement=True, nullable=False),
@@ -185,3 +194,5 @@ def downgrade() -> None:
     op.drop_table("indicators")
     op.drop_index("ix_indicator_loads_status", table_name="indicator_loads")
     op.drop_table("indicator_loads")
+    op.drop_index("ix_send_rate_buckets_updated_at", table_name="send_rate_buckets")
+    op.drop_table("send_rate_buckets")
