@@ -118,7 +118,10 @@ class Engine:
             # Other worker processes may hold an update of this chat (PostgreSQL only).
             await serialise_chat(connection, inbound.channel, inbound.chat_key)
             repos = Repositories(connection)
-            first_delivery = await repos.updates.claim(inbound.channel, inbound.update_key, now)
+            # Processing time, taken once the chat is ours: it orders the updates of the chat.
+            first_delivery = await repos.updates.claim(
+                inbound.channel, inbound.update_key, self.clock(), inbound.chat_key
+            )
             contact = await repos.contacts.touch(
                 inbound.channel, inbound.user_key, inbound.chat_key, supported_language(inbound.language_hint), now
             )
@@ -133,6 +136,10 @@ class Engine:
                 community=self.community,
             )
             if not first_delivery:
+                if await repos.updates.superseded(inbound.channel, inbound.update_key, inbound.chat_key):
+                    # Out of order: newer updates of this chat were answered since; stay quiet.
+                    log.info("late copy of an update on %s: newer ones were handled, no reply", inbound.channel)
+                    return []
                 log.info("redelivered update on %s: repeating the current prompt", inbound.channel)
                 return await router.repeat_current(ctx)
             return await router.route(ctx)

@@ -10,8 +10,8 @@ import asyncio
 import math
 import secrets
 import time
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
