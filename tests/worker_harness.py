@@ -13,7 +13,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.telegram import FakeTelegramServer
+from tests.fakes.survey_respondent import Respondent, is_progress_or_end
+from tests.fakes.telegram import ChatMessage, FakeTelegramServer
 from tests.fakes.webhook_balancer import WebhookBalancer
 from tests.telegram_harness import FORMS, ROOT, bot_environment, free_port
 
@@ -137,3 +138,29 @@ async def worker_fleet(
     finally:
         await asyncio.gather(*(worker.stop() for worker in workers))
         await balancer.stop()
+
+
+class AcknowledgedRespondent(Respondent):
+    """A respondent that reads the chat once the Bot API got its 200 for the last action.
+
+    In webhook mode a worker answers 200 only after the update is committed and its replies are
+    sent, so the newest question on screen is then the state after that action. Reading the
+    first new message instead (as :class:`Respondent` does) would mistake a copy of the current
+    question, sent for a duplicated delivery, for the answer to the action.
+    """
+
+    async def _wait(self) -> ChatMessage:
+        server, update_id = self.user._server, self.user._last_update_id
+        assert update_id is not None
+
+        def answered() -> bool:
+            return server.is_delivered(update_id) and self._newest() is not None
+
+        if not await server._signal.wait_for(answered, self.timeout):
+            raise TimeoutError(f"update {update_id} was not acknowledged within {self.timeout} s")
+        newest = self._newest()
+        assert newest is not None
+        return newest
+
+    def _newest(self) -> ChatMessage | None:
+        return next((m for m in reversed(self.user.bot_messages) if is_progress_or_end(m)), None)
