@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
+    from bot.db_cli import add_copy_command
+
+    add_copy_command(db_commands)
     return parser
 
 
@@ -159,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.broadcast_cli import run as broadcast
 
             return broadcast(settings, arguments)
+        if arguments.command == "db" and arguments.db_command == "copy":
+            from bot.db_cli import copy_command
+
+            return copy_command(arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
     except SurveyFileError as error:
