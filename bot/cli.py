@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.shared_ratelimit import SharedRateError
 from storage.database import Database
 from storage.export import export_csv
 from surveys.errors import SurveyFileError
@@ -168,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
             return copy_command(arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
+    except SharedRateError as error:
+        print(f"baraza: not starting: {error}", file=sys.stderr)
+        return 1
     except SurveyFileError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)

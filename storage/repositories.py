@@ -237,6 +237,18 @@ class ContactRepository:
         participations_removed = await self.connection.execute(
             delete(participations).where(participations.c.contact_id == contact_id)
         )
+        # Processed update ids stay (a redelivery must still be recognised) but lose their chat.
+        chat = (
+            await self.connection.execute(
+                select(contacts.c.channel, contacts.c.chat_key).where(contacts.c.id == contact_id)
+            )
+        ).first()
+        if chat is not None:
+            await self.connection.execute(
+                update(processed_updates)
+                .where(processed_updates.c.channel == chat.channel, processed_updates.c.chat_key == chat.chat_key)
+                .values(chat_key=None)
+            )
         await self.connection.execute(delete(conversations).where(conversations.c.contact_id == contact_id))
         await self.connection.execute(delete(contacts).where(contacts.c.id == contact_id))
         return Erasure(
