@@ -28,13 +28,14 @@ from tests.conftest import redis_reachable as redis_answers
 from tests.fakes.survey_respondent import Respondent
 from tests.fakes.telegram import FakeTelegramServer
 from tests.telegram_harness import FORMS
+from tests.test_telegram_e2e import assert_export_matches, export_rows
 from tests.worker_harness import worker_fleet
 
 
 async def run(database_url: str, survey: Survey, users: int, workers: int, label: str, redis_url: str | None) -> Result:
     workdir = Path(tempfile.mkdtemp())
     async with (
-        FakeTelegramServer(webhook_concurrency=64) as server,
+        FakeTelegramServer(webhook_concurrency=64, webhook_timeout=120) as server,  # no redelivery for slowness
         worker_fleet(server, database_url, workdir, workers, redis_url=redis_url) as (_, processes),
     ):
         respondents = [Respondent(server.user(30_000 + i), i, survey, timeout=300) for i in range(users)]
@@ -49,6 +50,8 @@ async def run(database_url: str, survey: Survey, users: int, workers: int, label
         await asyncio.gather(*(answer(r) for r in respondents))
         elapsed = time.perf_counter() - started
         cpu = sum(process_cpu(pid) for pid in pids) - cpu_before
+    # The figures only count if every answer was stored exactly once.
+    assert_export_matches(await export_rows(database_url, survey), respondents, survey)
     latencies = [latency for r in respondents for latency in r.latencies]
     return Result(label, len(latencies), elapsed, latencies, cpu)
 

@@ -64,7 +64,7 @@ class WebhookBalancer:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post(self.path, self._handle)
         self._runner = web.AppRunner(app, access_log=None)
