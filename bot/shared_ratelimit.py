@@ -3,8 +3,8 @@
 Telegram limits the *bot* (about 30 messages a second, about 1 a second per chat), not each
 process. With several workers the buckets therefore live where every worker sees them:
 
-- Redis, when ``redis.url`` (``BARAZA_REDIS_URL``) is configured: an atomic Lua token bucket on
-  Redis's own clock, one round trip per token;
+- Redis, when ``redis.url`` (``BARAZA_REDIS_URL``) is configured: atomic Lua token buckets on
+  Redis's own clock, one round trip per send (the chat's and the bot's bucket together);
 - else PostgreSQL (:class:`storage.rate_buckets.PostgresBuckets`), one short transaction a token;
 - one process on SQLite keeps the in-process buckets of :mod:`bot.ratelimit`.
 
@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,25 +32,36 @@ from storage.rate_buckets import PostgresBuckets
 
 log = logging.getLogger(__name__)
 
-# KEYS[1]: the bucket; ARGV: rate a second, capacity, seconds to keep an idle bucket.
-# Returns the wait in seconds as a string (Redis would truncate a Lua number to an integer).
+# KEYS: the buckets; ARGV: rate and capacity of each, then the seconds to keep an idle bucket.
+# Takes one token from every bucket, or none when one of them is short (then returns the
+# longest wait), so a send waiting for the bot's bucket never wastes its chat's token. Returns
+# the wait in seconds as a string (Redis would truncate a Lua number to an integer).
 _TAKE = """
-local rate = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or capacity
-local at = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local keep = math.ceil(tonumber(ARGV[#ARGV]) * 1000)
+local levels = {}
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-else
-  wait = (1 - tokens) / rate
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i - 1])
+  local capacity = tonumber(ARGV[2 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1]) or capacity
+  local at = tonumber(state[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+  levels[i] = tokens
+  if tokens < 1 then
+    wait = math.max(wait, (1 - tokens) / rate)
+  end
 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.9f', tokens), 'at', string.format('%.6f', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000))
+for i, key in ipairs(KEYS) do
+  local tokens = levels[i]
+  if wait == 0 then
+    tokens = tokens - 1
+  end
+  redis.call('HSET', key, 'tokens', string.format('%.9f', tokens), 'at', string.format('%.6f', now))
+  redis.call('PEXPIRE', key, keep)
+end
 return string.format('%.6f', wait)
 """
 
@@ -61,11 +73,15 @@ FORGET_EVERY_SECONDS = 600.0
 MARGIN = 0.98
 
 
+#: One bucket to take a token from: (key, refill rate a second, capacity).
+Bucket = tuple[str, float, float]
+
+
 class BucketStore(Protocol):
     """Where shared token buckets live."""
 
-    async def take(self, key: str, rate: float, capacity: float) -> float:
-        """Take a token: 0 if taken, else the seconds to wait before one is there."""
+    async def take(self, buckets: Sequence[Bucket]) -> float:
+        """Take a token from every bucket at once: 0 if taken, else the seconds to wait (nothing taken)."""
         ...
 
     async def forget_idle(self, seconds: float) -> int: ...
@@ -82,8 +98,11 @@ class RedisBuckets:
         self.client: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._script: Any = self.client.register_script(_TAKE)
 
-    async def take(self, key: str, rate: float, capacity: float) -> float:
-        wait = await self._script(keys=[key], args=[rate, capacity, IDLE_BUCKET_SECONDS])
+    async def take(self, buckets: Sequence[Bucket]) -> float:
+        arguments: list[float] = []
+        for _, rate, capacity in buckets:
+            arguments += [rate, capacity]
+        wait = await self._script(keys=[key for key, _, _ in buckets], args=[*arguments, IDLE_BUCKET_SECONDS])
         return float(wait)
 
     async def forget_idle(self, seconds: float) -> int:
@@ -133,11 +152,17 @@ class SharedRateLimiter:
         self._failing_since: float | None = None
 
     async def acquire(self, chat: str | None) -> None:
-        """Wait until this send fits the shared rate (the chat's first, then the bot's)."""
+        """Wait until this send fits the shared rate: the chat's bucket and the bot's, taken together."""
+        buckets: list[Bucket] = []
+        if chat is not None:
+            buckets.append((f"{self.prefix}:chat:{chat}", self.chat_per_second, self.chat_burst))
+        buckets.append((f"{self.prefix}:all", self.refill, self.capacity))
         try:
-            if chat is not None:
-                await self._take(f"{self.prefix}:chat:{chat}", self.chat_per_second, self.chat_burst)
-            await self._take(f"{self.prefix}:all", self.refill, self.capacity)
+            while True:
+                wait = await self.store.take(buckets)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)  # the tokens are in another process's hands: poll
         except Exception as error:  # the store is away: keep sending, at this process's own rate
             if self._failing_since is None:
                 log.error(
@@ -151,13 +176,6 @@ class SharedRateLimiter:
             log.warning("the shared send-rate store answers again")
             self._failing_since = None
         await self._forget_now_and_then()
-
-    async def _take(self, key: str, rate: float, capacity: float) -> None:
-        while True:
-            wait = await self.store.take(key, rate, capacity)
-            if wait <= 0:
-                return
-            await asyncio.sleep(wait)
 
     async def _forget_now_and_then(self) -> None:
         now = time.monotonic()

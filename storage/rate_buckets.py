@@ -7,6 +7,7 @@ token or says how long to wait. One short transaction per attempt.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from sqlalchemy import Table, delete, select, text, update
@@ -27,30 +28,42 @@ class PostgresBuckets:
             raise ValueError("shared rate buckets need PostgreSQL; one process on SQLite uses in-process buckets")
         self.database = database
 
-    async def take(self, key: str, rate: float, capacity: float) -> float:
-        """Take one token from bucket ``key`` (refilled at ``rate`` a second up to ``capacity``).
+    async def take(self, wanted: Sequence[tuple[str, float, float]]) -> float:
+        """Take one token from each bucket ``(key, rate a second, capacity)``, or none if one is short.
 
-        Returns 0 when a token was taken, else the seconds after which one will be there.
+        Returns 0 when the tokens were taken, else the seconds after which all will be there.
+        Rows are locked in the order given; callers always put the bot-wide bucket last, so
+        two transactions never wait for each other in a cycle.
         """
         async with self.database.transaction() as connection:
             now = float((await connection.execute(_CLOCK)).scalar_one())
-            await connection.execute(
-                postgresql.insert(buckets).values(key=key, tokens=capacity, updated_at=now).on_conflict_do_nothing()
-            )
-            row = (
+            levels: list[float] = []
+            for key, _rate, capacity in wanted:
                 await connection.execute(
-                    select(buckets.c.tokens, buckets.c.updated_at).where(buckets.c.key == key).with_for_update()
+                    postgresql.insert(buckets).values(key=key, tokens=capacity, updated_at=now).on_conflict_do_nothing()
                 )
-            ).one()
-            # Read the clock again: the lock may have been waited for.
+                await connection.execute(select(buckets.c.key).where(buckets.c.key == key).with_for_update())
+            # Read the clock once every row is ours: the locks may have been waited for.
             now = float((await connection.execute(_CLOCK)).scalar_one())
-            tokens = min(capacity, float(row.tokens) + max(0.0, now - float(row.updated_at)) * rate)
+            rows = {
+                row.key: row
+                for row in await connection.execute(
+                    select(buckets).where(buckets.c.key.in_([key for key, _, _ in wanted]))
+                )
+            }
             wait = 0.0
-            if tokens >= 1:
-                tokens -= 1
-            else:
-                wait = (1 - tokens) / rate
-            await connection.execute(update(buckets).where(buckets.c.key == key).values(tokens=tokens, updated_at=now))
+            for key, rate, capacity in wanted:
+                row = rows[key]
+                tokens = min(capacity, float(row.tokens) + max(0.0, now - float(row.updated_at)) * rate)
+                levels.append(tokens)
+                if tokens < 1:
+                    wait = max(wait, (1 - tokens) / rate)
+            for (key, _rate, _capacity), tokens in zip(wanted, levels, strict=True):
+                await connection.execute(
+                    update(buckets)
+                    .where(buckets.c.key == key)
+                    .values(tokens=tokens - 1 if wait == 0 else tokens, updated_at=now)
+                )
         return wait
 
     async def forget_idle(self, seconds: float) -> int:

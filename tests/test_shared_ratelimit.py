@@ -10,13 +10,13 @@ import asyncio
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from bot.config import BroadcastSettings, Settings, TelegramSettings
-from bot.shared_ratelimit import BucketStore, RedisBuckets, SharedRateLimiter, overall_bucket, send_limiters
+from bot.shared_ratelimit import Bucket, BucketStore, RedisBuckets, SharedRateLimiter, overall_bucket, send_limiters
 from storage.database import Database
 from storage.rate_buckets import PostgresBuckets
 from tests.conftest import drop_postgres_database, require_postgres_database, require_redis
@@ -97,7 +97,7 @@ async def test_two_workers_together_keep_one_chat_under_its_rate(stores: tuple[B
 
 
 class _Unreachable:
-    async def take(self, key: str, rate: float, capacity: float) -> float:
+    async def take(self, buckets: Sequence[Bucket]) -> float:
         raise ConnectionError("the store is away")
 
     async def forget_idle(self, seconds: float) -> int:
@@ -136,3 +136,15 @@ async def test_the_backend_follows_the_configuration(tmp_path: Path) -> None:
     finally:
         await postgres.dispose()
         await drop_postgres_database(url)
+
+
+async def test_a_send_waiting_for_the_bots_bucket_keeps_its_chats_token(
+    stores: tuple[BucketStore, BucketStore],
+) -> None:
+    store = stores[0]
+    prefix = f"test:{secrets.token_hex(4)}"
+    chat, bot = (f"{prefix}:chat", 0.01, 2.0), (f"{prefix}:all", 0.01, 1.0)
+    assert await store.take([chat, bot]) == 0
+    assert await store.take([chat, bot]) > 0, "the bot's bucket is empty"
+    assert await store.take([chat]) == 0, "the chat's second token was not spent by the refused send"
+    assert await store.take([chat]) > 0
