@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.survey_load import Result, process_cpu
+from bench.survey_load import Result, cpu_time, process_cpu
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
 from tests.conftest import REDIS_URL, create_postgres_database, drop_postgres_database, postgres_reachable
@@ -40,7 +40,7 @@ async def run(database_url: str, survey: Survey, users: int, workers: int, label
     ):
         respondents = [Respondent(server.user(30_000 + i), i, survey, timeout=300) for i in range(users)]
         pids = [p.process.pid for p in processes if p.process is not None]
-        cpu_before = sum(process_cpu(pid) for pid in pids)
+        cpu_before, generator_before = sum(process_cpu(pid) for pid in pids), cpu_time()
         started = time.perf_counter()
 
         async def answer(respondent: Respondent) -> None:
@@ -50,9 +50,11 @@ async def run(database_url: str, survey: Survey, users: int, workers: int, label
         await asyncio.gather(*(answer(r) for r in respondents))
         elapsed = time.perf_counter() - started
         cpu = sum(process_cpu(pid) for pid in pids) - cpu_before
+        generator = cpu_time() - generator_before
     # The figures only count if every answer was stored exactly once.
     assert_export_matches(await export_rows(database_url, survey), respondents, survey)
     latencies = [latency for r in respondents for latency in r.latencies]
+    print(f"  ({label}: the load generator - fake Bot API, balancer, users - used {generator:.1f} s of CPU)")
     return Result(label, len(latencies), elapsed, latencies, cpu)
 
 
