@@ -17,6 +17,7 @@ from bot.dispatcher import Dispatcher, Sender
 from bot.engine import Engine, load_pseudonymizer
 from bot.indicators import IndicatorKeeper
 from bot.outbox import OutboxSender
+from bot.shared_ratelimit import SendLimiters, send_limiters
 from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
 from bot.whatsapp_channel import WhatsAppChannel
@@ -47,6 +48,8 @@ class RunningBot:
     #: Loads the indicator catalogue at start (when changed) and refreshes it on schedule.
     indicators: IndicatorKeeper | None = None
     whatsapp: WhatsAppChannel | None = None
+    #: The send rates (shared by all workers on PostgreSQL / Redis).
+    limiters: SendLimiters | None = None
 
 
 # Channels redeliver an update for a day at most; a week of processed ids is plenty.
@@ -91,7 +94,8 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/healthz", _healthz)
         add_webchat_routes(app, engine)
-        telegram = TelegramChannel(settings.telegram, engine) if settings.telegram.enabled else None
+        limiters = await send_limiters(settings, database)
+        telegram = TelegramChannel(settings.telegram, engine, limiters.replies) if settings.telegram.enabled else None
         if telegram is not None and settings.telegram.mode == "webhook":
             app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
         whatsapp = WhatsAppChannel(settings.whatsapp, engine, database) if settings.whatsapp.enabled else None
@@ -116,10 +120,15 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                 await whatsapp.start()
             if telegram is not None or whatsapp is not None:
                 extra = [whatsapp.sender()] if whatsapp is not None else []
-                dispatcher = broadcast_dispatcher(settings, database, telegram, extra)
+                dispatcher = broadcast_dispatcher(settings, database, telegram, extra, limiters)
                 await dispatcher.start()
                 # Same senders and rate limiter as broadcasts: together they stay within the rate.
-                outbox = OutboxSender(database, dispatcher.senders.values(), dispatcher.limiter)
+                outbox = OutboxSender(
+                    database,
+                    dispatcher.senders.values(),
+                    dispatcher.limiter,
+                    shared_limiter=dispatcher.shared_limiter,
+                )
                 await outbox.start()
             try:
                 yield RunningBot(
@@ -133,6 +142,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                     outbox=outbox,
                     indicators=indicators,
                     whatsapp=whatsapp,
+                    limiters=limiters,
                 )
             finally:
                 if outbox is not None:
@@ -149,6 +159,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning
             await runner.cleanup()
+            await limiters.close()
     finally:
         await database.dispose()
 
@@ -158,9 +169,10 @@ def broadcast_dispatcher(
     database: Database,
     telegram: TelegramChannel | None,
     extra_senders: Sequence[Sender] = (),
+    limiters: SendLimiters | None = None,
 ) -> Dispatcher:
     """The dispatcher of broadcasts, sending through the Telegram bot (and ``extra_senders``, such
-    as WhatsApp's) at ``settings.broadcast``'s rate.
+    as WhatsApp's) at ``settings.broadcast``'s rate, shared by all workers when ``limiters`` are.
 
     Broadcasts only reach people who consented, which needs the register's onboarding
     (``register.onboarding``): without it nobody has consented and broadcasts reach nobody.
@@ -169,7 +181,8 @@ def broadcast_dispatcher(
         log.warning("register.onboarding is not set: nobody can give consent, so broadcasts reach nobody")
     paid = settings.broadcast.messages_per_second > FREE_BROADCAST_RATE
     senders: list[Sender] = [TelegramSender(telegram.bot, paid_broadcast=paid)] if telegram is not None else []
-    return Dispatcher(database, [*senders, *extra_senders], settings.broadcast)
+    shared = limiters.broadcasts if limiters is not None else None
+    return Dispatcher(database, [*senders, *extra_senders], settings.broadcast, shared_limiter=shared)
 
 
 def community_of(settings: Settings) -> Community:

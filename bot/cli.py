@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.shared_ratelimit import SharedRateError
 from catalogue.sourcefiles import DefinitionFileError
 from storage.database import Database
 from storage.export import export_csv
@@ -65,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
+    from bot.db_cli import add_copy_command
+
+    add_copy_command(db_commands)
     return parser
 
 
@@ -189,8 +193,15 @@ def main(argv: list[str] | None = None) -> int:
             from bot.indicators_cli import run as indicators
 
             return indicators(settings, arguments)
+        if arguments.command == "db" and arguments.db_command == "copy":
+            from bot.db_cli import copy_command
+
+            return copy_command(arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
+    except SharedRateError as error:
+        print(f"baraza: not starting: {error}", file=sys.stderr)
+        return 1
     except SurveyFileError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)

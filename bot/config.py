@@ -130,6 +130,8 @@ class Settings:
     #: The glossary (/define) and the release calendar (/calendar); None: not offered.
     concepts_file: Path | None = None
     calendar_file: Path | None = None
+    #: Redis for the send rate shared by several workers (``redis.url`` / ``BARAZA_REDIS_URL``).
+    redis_url: str | None = None
 
 
 def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
@@ -216,6 +218,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "admins",
             "indicators",
             "whatsapp",
+            "redis",
         },
         "the file",
         source,
@@ -308,6 +311,11 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             f"{source}: broadcast.messages_per_second cannot exceed Telegram's paid-broadcast rate of 1000"
         )
     admins = _admins(_section(raw, "admins", source), env, source)
+    redis_section = _section(raw, "redis", source)
+    _check_keys(redis_section, {"url"}, "redis", source)
+    redis_url = _empty_to_none(env.get("BARAZA_REDIS_URL") or redis_section.get("url"))
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{source}: redis.url must start with redis://, rediss:// or unix://")
 
     pseudonym_key = _empty_to_none(env.get("BARAZA_PSEUDONYM_KEY") or privacy.get("pseudonym_key"))
     if pseudonym_key is not None and len(pseudonym_key) < 16:
@@ -337,6 +345,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             source,
         ),
         whatsapp=_whatsapp(_section(raw, "whatsapp", source), env, source),
+        redis_url=redis_url,
     )
 
 

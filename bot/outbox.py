@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from bot.dispatcher import MaybeSent, NotSent, RecipientBlocked, Rejected, Sender
-from bot.ratelimit import SendRateLimiter
+from bot.ratelimit import RateLimiter, SendRateLimiter
 from handlers.messages import Outbound
 from handlers.outbox import decode
 from storage.database import Database
@@ -47,6 +47,7 @@ class OutboxSender:
         senders: Iterable[Sender],
         limiter: SendRateLimiter,
         *,
+        shared_limiter: RateLimiter | None = None,
         poll_interval: float = 1.0,
         concurrency: int = 4,
         max_attempts: int = 4,
@@ -57,6 +58,8 @@ class OutboxSender:
         self.database = database
         self.senders: Mapping[str, Sender] = {sender.channel: sender for sender in senders}
         self.limiter = limiter
+        # Several workers: the deployment's one rate, shared with the broadcasts of every worker.
+        self.shared_limiter = shared_limiter
         self.poll_interval = poll_interval
         self.concurrency = max(1, concurrency)
         self.max_attempts = max(1, max_attempts)
@@ -182,6 +185,8 @@ class OutboxSender:
         last: NotSent | None = None
         for attempt in range(1, self.max_attempts + 1):
             await self.limiter.acquire(f"{row.channel}:{row.chat_key}")
+            if self.shared_limiter is not None:
+                await self.shared_limiter.acquire(f"{row.channel}:{row.chat_key}")
             self._state[row.id] = CALLING
             try:
                 key = await sender.send(row.chat_key, message, cache_key=f"outbox:{row.id}")

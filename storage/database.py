@@ -15,13 +15,15 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: PostgreSQL advisory lock key serialising migrations of several processes.
+MIGRATION_LOCK = 0x0BA2A2A0
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -92,8 +94,14 @@ class Database:
             yield connection
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+        """Bring the schema to the newest Alembic revision.
+
+        Several workers starting together on PostgreSQL migrate one after the other (an advisory
+        lock held until the migration commits); the later ones find nothing left to do.
+        """
         async with self.engine.begin() as connection:
+            if not self.is_sqlite:
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await connection.run_sync(_upgrade)
 
     async def dispose(self) -> None:

@@ -179,10 +179,13 @@ class ProcessedUpdateRow(Base):
     """A delivery already handled, so that a redelivered update is not applied twice."""
 
     __tablename__ = "processed_updates"
+    # A late copy of an update is answered only if nothing newer of its chat was handled since.
+    __table_args__ = (Index("ix_processed_updates_chat", "channel", "chat_key", "processed_at"),)
 
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    chat_key: Mapped[str | None] = mapped_column(String(100))
 
 
 class InstanceSettingRow(Base):
@@ -192,6 +195,17 @@ class InstanceSettingRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class SendRateBucketRow(Base):
+    """A token bucket of the sending rate shared by several worker processes on PostgreSQL
+    (without Redis): ``tokens`` as of ``updated_at``, in seconds of the database's clock."""
+
+    __tablename__ = "send_rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 # --------------------------------------------------------------------------- indicators (SDMX data)
