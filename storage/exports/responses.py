@@ -1,0 +1,296 @@
+"""Survey responses as an export :class:`~storage.exports.table.Table`.
+
+One row per response, the metadata columns first, then one column per question in survey
+order (calculations included, groups flattened), then the questions that older versions of the
+survey asked and the current one does not (the union of columns; ``survey_version`` says which
+version each response answered). A ``select_multiple`` gives one space-separated column, one
+0/1 column per choice named ``question/choice`` as ODK and KoBoToolbox do, or both.
+
+The answers (one database row per answer) are pivoted to one row per response by the database
+(``MAX(CASE ...)`` grouped in the order of the responses index), and the result is read through
+a server-side cursor in batches: memory does not grow with the number of responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from storage.database import Database
+from storage.models import AnswerRow, ContactRow, ResponseRow
+from storage.repositories import utc
+from storage.exports.table import Column, Kind, Progress, Row, Table, no_progress
+from surveys.model import Question, QuestionType, Survey
+
+BATCH_SIZE = 2000
+PROGRESS_EVERY = 5000
+
+Multiple = Literal["split", "joined", "both"]
+
+#: The foundation layout, then what analysts asked for since. ``user_group`` and ``region``
+#: come from the contacts register, for consenting contacts only.
+METADATA: tuple[tuple[str, str, Kind], ...] = (
+    ("response_id", "Response id", Kind.TEXT),
+    ("respondent", "Respondent pseudonym (keyed hash; empty when anonymous)", Kind.TEXT),
+    ("channel", "Channel", Kind.TEXT),
+    ("language", "Language of the response", Kind.TEXT),
+    ("started_at", "Started (UTC)", Kind.DATETIME),
+    ("completed_at", "Completed (UTC)", Kind.DATETIME),
+    ("complete", "Response complete", Kind.BOOLEAN),
+    ("survey_version", "Version of the survey answered", Kind.TEXT),
+    ("duration_seconds", "Seconds from start to completion", Kind.INTEGER),
+    ("user_group", "User group (contacts register, consenting contacts only)", Kind.TEXT),
+    ("region", "Region (contacts register, consenting contacts only)", Kind.TEXT),
+)
+PROFILE_COLUMNS = ("user_group", "region")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export and how (``baraza export`` options).
+
+    ``since`` / ``until`` select responses by start time (``since`` included, ``until`` not).
+    An *anonymous* response is one linked to nobody (empty ``respondent``): the answers of
+    a respondent who used /delete_my_data. They are left out unless ``include_anonymous``;
+    a survey declared ``anonymous`` has only such responses and always exports them all.
+    ``labels`` writes choice labels in ``language`` instead of choice names (CSV, Excel, JSON
+    Lines; SPSS and Stata always hold codes with value labels).
+    """
+
+    labels: bool = False
+    language: str | None = None
+    multiple: Multiple = "both"
+    since: datetime | None = None
+    until: datetime | None = None
+    complete_only: bool = False
+    include_anonymous: bool = False
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    moment = utc(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def label_language(survey: Survey, options: ExportOptions) -> str:
+    return options.language if options.language in survey.languages else survey.default_language
+
+
+def question_kind(question: Question) -> Kind:
+    if question.type is QuestionType.SELECT_ONE:
+        return Kind.CHOICE
+    if question.type is QuestionType.SELECT_MULTIPLE:
+        return Kind.CHOICES
+    if question.type is QuestionType.INTEGER:
+        return Kind.INTEGER
+    if question.type is QuestionType.DECIMAL:
+        return Kind.DECIMAL
+    if question.type is QuestionType.RANGE:
+        whole = all(value is None or value == value.to_integral_value() for value in (question.minimum, question.step))
+        return Kind.INTEGER if whole else Kind.DECIMAL
+    if question.type is QuestionType.DATE:
+        return Kind.DATE
+    return Kind.TEXT  # text and calculate: calculations may yield any text
+
+
+def range_points(question: Question) -> tuple[str, ...]:
+    """The values a range question can take, as the runner stores them."""
+    if question.minimum is None or question.maximum is None or question.step is None:
+        return ()
+    points: list[str] = []
+    value = question.minimum
+    while value <= question.maximum:
+        points.append(_plain(value))
+        value += question.step
+    return tuple(points)
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+def question_columns(survey: Survey, question: Question, options: ExportOptions) -> list[Column]:
+    language = label_language(survey, options)
+    label = question.label.in_language(language, survey.default_language)
+    kind = question_kind(question)
+    choices = tuple(
+        (choice.name, choice.label.in_language(language, survey.default_language)) for choice in question.choices
+    )
+    if question.type is QuestionType.RANGE:
+        points = range_points(question)
+        return [Column(question.name, label, kind, tuple((p, p) for p in points), question.name, measure="ordinal")]
+    if question.type is QuestionType.SELECT_ONE:
+        return [Column(question.name, label, kind, choices, question.name)]
+    if question.type is QuestionType.SELECT_MULTIPLE:
+        columns = []
+        if options.multiple in ("joined", "both"):
+            columns.append(Column(question.name, label, kind, choices, question.name))
+        if options.multiple in ("split", "both"):
+            columns.extend(
+                Column(f"{question.name}/{name}", f"{label}: {text}", Kind.DUMMY, (), question.name, name)
+                for name, text in choices
+            )
+        return columns
+    measure = "scale" if kind.is_numeric or kind is Kind.DATE else "nominal"
+    return [Column(question.name, label, kind, (), question.name, measure=measure)]
+
+
+def response_columns(survey: Survey, options: ExportOptions, former: Sequence[str] = ()) -> tuple[Column, ...]:
+    """The columns of the export: metadata, current questions, then ``former`` question names
+    (answered under older versions only, exported as text)."""
+    names = {q.name for q in survey.data_questions}
+    metadata = [
+        Column(f"profile_{name}" if name in PROFILE_COLUMNS and name in names else name, label, kind)
+        for name, label, kind in METADATA
+    ]
+    if survey.is_quiz:
+        metadata.append(Column("score", "Quiz score", Kind.INTEGER, measure="scale"))
+    questions = [column for q in survey.data_questions for column in question_columns(survey, q, options)]
+    old = [Column(name, f"{name} (asked by an earlier version of the survey)", Kind.TEXT, (), name) for name in former]
+    return (*metadata, *questions, *old)
+
+
+def _filters(survey: Survey, options: ExportOptions) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [ResponseRow.survey_id == survey.id]
+    if options.since is not None:
+        conditions.append(ResponseRow.started_at >= options.since)
+    if options.until is not None:
+        conditions.append(ResponseRow.started_at < options.until)
+    if options.complete_only:
+        conditions.append(ResponseRow.completed_at.is_not(None))
+    if not (options.include_anonymous or survey.anonymous):
+        conditions.append(ResponseRow.respondent != "")
+    return conditions
+
+
+async def former_questions(database: Database, survey: Survey) -> tuple[str, ...]:
+    """Questions answered under older versions of the survey that the current one lacks, in the
+    order they were first answered."""
+    statement = (
+        select(AnswerRow.question)
+        .join(ResponseRow, ResponseRow.id == AnswerRow.response_id)
+        .where(ResponseRow.survey_id == survey.id, ResponseRow.survey_version != survey.version)
+        .group_by(AnswerRow.question)
+        .order_by(func.min(AnswerRow.id))
+    )
+    current = {q.name for q in survey.questions}
+    async with database.reading() as connection:
+        names = (await connection.execute(statement)).scalars().all()
+    return tuple(name for name in names if name not in current)
+
+
+async def count_responses(database: Database, survey: Survey, options: ExportOptions) -> int:
+    async with database.reading() as connection:
+        count = await connection.scalar(select(func.count()).select_from(ResponseRow).where(*_filters(survey, options)))
+    return int(count or 0)
+
+
+async def response_table(
+    database: Database, survey: Survey, options: ExportOptions, *, progress: Progress = no_progress
+) -> Table:
+    """The survey's responses as a table (the rows are read when iterated)."""
+    former = await former_questions(database, survey)
+    columns = response_columns(survey, options, former)
+    total = await count_responses(database, survey, options)
+    questions = [*(q.name for q in survey.data_questions), *former]
+
+    async def rows() -> AsyncIterator[Row]:
+        async for row in _response_rows(database, survey, options, columns, questions, progress):
+            yield row
+
+    return Table(title=survey.id, columns=columns, rows=rows, total=total)
+
+
+def _pivot_statement(survey: Survey, options: ExportOptions, questions: Sequence[str]) -> Any:
+    answers = [
+        func.max(case((AnswerRow.question == literal(name), AnswerRow.value))).label(f"q{index}")
+        for index, name in enumerate(questions)
+    ]
+    consenting = and_(ContactRow.id == ResponseRow.contact_id, ContactRow.consent_at.is_not(None))
+    return (
+        select(
+            ResponseRow.id,
+            ResponseRow.respondent,
+            ResponseRow.channel,
+            ResponseRow.language,
+            ResponseRow.started_at,
+            ResponseRow.completed_at,
+            ResponseRow.survey_version,
+            ResponseRow.score,
+            func.max(ContactRow.user_group).label("user_group"),
+            func.max(ContactRow.region).label("region"),
+            *answers,
+        )
+        .outerjoin(AnswerRow, AnswerRow.response_id == ResponseRow.id)
+        .outerjoin(ContactRow, consenting)
+        .where(*_filters(survey, options))
+        # Grouping in the order of the (survey_id, started_at, id) index lets both databases
+        # stream the groups instead of sorting them.
+        .group_by(ResponseRow.started_at, ResponseRow.id)
+        .order_by(ResponseRow.started_at, ResponseRow.id)
+        .execution_options(yield_per=BATCH_SIZE)
+    )
+
+
+async def _response_rows(
+    database: Database,
+    survey: Survey,
+    options: ExportOptions,
+    columns: Sequence[Column],
+    questions: Sequence[str],
+    progress: Progress,
+) -> AsyncIterator[Row]:
+    statement = _pivot_statement(survey, options, questions)
+    # For each exported question column, where its text comes from: the answer's position, and
+    # for a 0/1 column the choice it tests.
+    position = {name: index for index, name in enumerate(questions)}
+    plan: list[tuple[int, str | None]] = [
+        (position[column.question], column.choice)
+        for column in columns
+        if column.question is not None
+    ]
+    simple = all(choice is None for _, choice in plan)
+    quiz = survey.is_quiz
+    written = 0
+    async with database.reading() as connection:
+        result = await connection.stream(statement)
+        async for record in result:
+            started, completed = utc(record[4]), utc(record[5])
+            duration = str(int((completed - started).total_seconds())) if completed and started else None
+            row: list[str | None] = [
+                record[0],
+                record[1] or None,
+                record[2],
+                record[3],
+                iso_utc(started),
+                iso_utc(completed),
+                "true" if completed is not None else "false",
+                record[6],
+                duration,
+                record[8],
+                record[9],
+            ]
+            if quiz:
+                row.append(None if record[7] is None else str(record[7]))
+            values = record[10:]
+            if simple:
+                row.extend(values[index] for index, _ in plan)
+            else:
+                row.extend(_cell(values[index], choice) for index, choice in plan)
+            yield row
+            written += 1
+            if written % PROGRESS_EVERY == 0:
+                progress(written)
+    progress(written)
+
+
+def _cell(value: str | None, choice: str | None) -> str | None:
+    if choice is None or value is None:
+        return value
+    return "1" if choice in value.split() else "0"
