@@ -140,7 +140,7 @@ def _measure(command: list[str]) -> tuple[float, float]:
 
 def _baraza(url: str, fmt: str, output: Path) -> list[str]:
     return [sys.executable, "-m", "bot.cli", "--config", str(_config(url)), "export", SURVEY_ID, "--format", fmt,
-            "--output", str(output), "--include-anonymous"]  # fmt: skip
+            "--output", str(output), "--multiple", "joined"]  # fmt: skip
 
 
 def _pandas(url: str, fmt: str, output: Path) -> list[str]:

@@ -13,13 +13,14 @@ a server-side cursor in batches: memory does not grow with the number of respons
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import Text, and_, func, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.database import Database
@@ -29,13 +30,11 @@ from storage.exports.table import Column, Kind, Progress, Row, Table, no_progres
 from surveys.model import Question, QuestionType, Survey
 
 BATCH_SIZE = 2000
-PROGRESS_EVERY = 5000
 
 Multiple = Literal["split", "joined", "both"]
 
-#: The foundation layout, then what analysts asked for since. ``user_group`` and ``region``
-#: come from the contacts register, for consenting contacts only.
-METADATA: tuple[tuple[str, str, Kind], ...] = (
+#: The foundation layout, first (``score`` follows for a quiz).
+LEADING: tuple[tuple[str, str, Kind], ...] = (
     ("response_id", "Response id", Kind.TEXT),
     ("respondent", "Respondent pseudonym (keyed hash; empty when anonymous)", Kind.TEXT),
     ("channel", "Channel", Kind.TEXT),
@@ -43,6 +42,10 @@ METADATA: tuple[tuple[str, str, Kind], ...] = (
     ("started_at", "Started (UTC)", Kind.DATETIME),
     ("completed_at", "Completed (UTC)", Kind.DATETIME),
     ("complete", "Response complete", Kind.BOOLEAN),
+)
+#: After the questions, as KoBoToolbox puts its ``_id``, ``_submission_time``... ``user_group``
+#: and ``region`` come from the contacts register, for consenting contacts only.
+TRAILING: tuple[tuple[str, str, Kind], ...] = (
     ("survey_version", "Version of the survey answered", Kind.TEXT),
     ("duration_seconds", "Seconds from start to completion", Kind.INTEGER),
     ("user_group", "User group (contacts register, consenting contacts only)", Kind.TEXT),
@@ -142,18 +145,21 @@ def question_columns(survey: Survey, question: Question, options: ExportOptions)
 
 
 def response_columns(survey: Survey, options: ExportOptions, former: Sequence[str] = ()) -> tuple[Column, ...]:
-    """The columns of the export: metadata, current questions, then ``former`` question names
-    (answered under older versions only, exported as text)."""
-    names = {q.name for q in survey.data_questions}
-    metadata = [
-        Column(f"profile_{name}" if name in PROFILE_COLUMNS and name in names else name, label, kind)
-        for name, label, kind in METADATA
-    ]
+    """The columns of the export: the foundation metadata (and ``score`` for a quiz), the current
+    questions, the ``former`` question names (answered under older versions only, exported as
+    text), then the other metadata. A profile column whose name a question takes is called
+    ``profile_NAME``."""
+    names = {q.name for q in survey.data_questions} | set(former)
+    leading = [Column(name, label, kind) for name, label, kind in LEADING]
     if survey.is_quiz:
-        metadata.append(Column("score", "Quiz score", Kind.INTEGER, measure="scale"))
+        leading.append(Column("score", "Quiz score", Kind.INTEGER, measure="scale"))
     questions = [column for q in survey.data_questions for column in question_columns(survey, q, options)]
     old = [Column(name, f"{name} (asked by an earlier version of the survey)", Kind.TEXT, (), name) for name in former]
-    return (*metadata, *questions, *old)
+    trailing = [
+        Column(f"profile_{name}" if name in PROFILE_COLUMNS and name in names else name, label, kind)
+        for name, label, kind in TRAILING
+    ]
+    return (*leading, *questions, *old, *trailing)
 
 
 def _filters(survey: Survey, options: ExportOptions) -> list[ColumnElement[bool]]:
@@ -198,20 +204,19 @@ async def response_table(
     former = await former_questions(database, survey)
     columns = response_columns(survey, options, former)
     total = await count_responses(database, survey, options)
-    questions = [*(q.name for q in survey.data_questions), *former]
 
     async def rows() -> AsyncIterator[Row]:
-        async for row in _response_rows(database, survey, options, columns, questions, progress):
+        async for row in _response_rows(database, survey, options, columns, progress):
             yield row
 
     return Table(title=survey.id, columns=columns, rows=rows, total=total)
 
 
-def _pivot_statement(survey: Survey, options: ExportOptions, questions: Sequence[str]) -> Any:
-    answers = [
-        func.max(case((AnswerRow.question == literal(name), AnswerRow.value))).label(f"q{index}")
-        for index, name in enumerate(questions)
-    ]
+def _pivot_statement(database: Database, survey: Survey, options: ExportOptions) -> Any:
+    """One row per response with its answers as one JSON object ``{question: value}``: the
+    database pivots far faster this way than with one ``MAX(CASE ...)`` per question."""
+    aggregate = func.json_group_object if database.is_sqlite else func.json_object_agg
+    answers = aggregate(AnswerRow.question, AnswerRow.value).filter(AnswerRow.question.is_not(None))
     consenting = and_(ContactRow.id == ResponseRow.contact_id, ContactRow.consent_at.is_not(None))
     return (
         select(
@@ -225,7 +230,7 @@ def _pivot_statement(survey: Survey, options: ExportOptions, questions: Sequence
             ResponseRow.score,
             func.max(ContactRow.user_group).label("user_group"),
             func.max(ContactRow.region).label("region"),
-            *answers,
+            type_coerce(answers, Text).label("answers"),
         )
         .outerjoin(AnswerRow, AnswerRow.response_id == ResponseRow.id)
         .outerjoin(ContactRow, consenting)
@@ -243,54 +248,61 @@ async def _response_rows(
     survey: Survey,
     options: ExportOptions,
     columns: Sequence[Column],
-    questions: Sequence[str],
     progress: Progress,
 ) -> AsyncIterator[Row]:
-    statement = _pivot_statement(survey, options, questions)
-    # For each exported question column, where its text comes from: the answer's position, and
-    # for a 0/1 column the choice it tests.
-    position = {name: index for index, name in enumerate(questions)}
-    plan: list[tuple[int, str | None]] = [
-        (position[column.question], column.choice)
-        for column in columns
-        if column.question is not None
-    ]
-    simple = all(choice is None for _, choice in plan)
+    statement = _pivot_statement(database, survey, options)
+    # What each question column holds: the answer to a question, or for a 0/1 column whether
+    # its choice was ticked.
+    plan = [(column.question, column.choice) for column in columns if column.question is not None]
+    plain = [name for name, choice in plan if choice is None]
+    split = sorted({name for name, choice in plan if choice is not None})
+    simple = not split
     quiz = survey.is_quiz
+    loads = json.loads
     written = 0
     async with database.reading() as connection:
         result = await connection.stream(statement)
-        async for record in result:
-            started, completed = utc(record[4]), utc(record[5])
-            duration = str(int((completed - started).total_seconds())) if completed and started else None
-            row: list[str | None] = [
-                record[0],
-                record[1] or None,
-                record[2],
-                record[3],
-                iso_utc(started),
-                iso_utc(completed),
-                "true" if completed is not None else "false",
-                record[6],
-                duration,
-                record[8],
-                record[9],
-            ]
-            if quiz:
-                row.append(None if record[7] is None else str(record[7]))
-            values = record[10:]
-            if simple:
-                row.extend(values[index] for index, _ in plan)
-            else:
-                row.extend(_cell(values[index], choice) for index, choice in plan)
-            yield row
-            written += 1
-            if written % PROGRESS_EVERY == 0:
-                progress(written)
-    progress(written)
+        async for batch in result.partitions(BATCH_SIZE):
+            for record in batch:
+                started, completed = utc(record[4]), utc(record[5])
+                duration = str(int((completed - started).total_seconds())) if completed and started else None
+                row: list[str | None] = [
+                    record[0],
+                    record[1] or None,
+                    record[2],
+                    record[3],
+                    iso_utc(started),
+                    iso_utc(completed),
+                    "true" if completed is not None else "false",
+                ]
+                if quiz:
+                    row.append(None if record[7] is None else str(record[7]))
+                # SQLite gives the JSON text; asyncpg decodes PostgreSQL's json itself.
+                answers: dict[str, str | None] = record[10] or {}
+                if isinstance(answers, str):
+                    answers = loads(answers)
+                get = answers.get
+                if simple:
+                    row.extend([get(name) for name in plain])
+                else:
+                    ticked = {name: _ticked(get(name)) for name in split}
+                    row.extend(
+                        [
+                            get(name) if choice is None else _dummy(ticked[name], choice)
+                            for name, choice in plan
+                        ]
+                    )
+                row += (record[6], duration, record[8], record[9])
+                yield row
+            written += len(batch)
+            progress(written)
 
 
-def _cell(value: str | None, choice: str | None) -> str | None:
-    if choice is None or value is None:
-        return value
-    return "1" if choice in value.split() else "0"
+def _ticked(value: str | None) -> frozenset[str] | None:
+    return None if value is None else frozenset(value.split())
+
+
+def _dummy(ticked: frozenset[str] | None, choice: str) -> str | None:
+    if ticked is None:
+        return None
+    return "1" if choice in ticked else "0"
