@@ -95,8 +95,16 @@ async def fill_postgres(url: str, count: int) -> None:
                 "responses",
                 records=response_batch,
                 columns=[
-                    "id", "survey_id", "survey_version", "contact_id", "respondent", "channel", "language",
-                    "started_at", "completed_at", "score",
+                    "id",
+                    "survey_id",
+                    "survey_version",
+                    "contact_id",
+                    "respondent",
+                    "channel",
+                    "language",
+                    "started_at",
+                    "completed_at",
+                    "score",
                 ],
             )
             await connection.copy_records_to_table(

@@ -13,8 +13,8 @@ import pandas as pd
 import pyreadstat
 from sqlalchemy import create_engine
 
-from bench.export_survey import SURVEY_ID
 from bench.export_formats import WORK
+from bench.export_survey import SURVEY_ID
 from surveys.loader import load_survey_file
 
 
@@ -31,7 +31,9 @@ def main() -> None:
         f"WHERE r.survey_id = '{SURVEY_ID}' GROUP BY r.started_at, r.id ORDER BY r.started_at, r.id"
     )
     frame = pd.read_sql(query, engine)
-    answers = pd.DataFrame.from_records(frame.pop("answers").map(lambda text: json.loads(text) if isinstance(text, str) else (text or {})))
+    answers = pd.DataFrame.from_records(
+        frame.pop("answers").map(lambda text: json.loads(text) if isinstance(text, str) else (text or {}))
+    )
     questions = [q.name for q in survey.data_questions]
     frame = pd.concat([frame, answers.reindex(columns=questions)], axis=1)
     if fmt == "csv":

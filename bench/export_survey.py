@@ -19,7 +19,21 @@ from surveys.model import Question, QuestionType, Survey
 SURVEY_ID = "bench30"
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
-WORDS = "data prices census labour survey regional monthly release table chart open access quality".split()
+WORDS = [
+    "data",
+    "prices",
+    "census",
+    "labour",
+    "survey",
+    "regional",
+    "monthly",
+    "release",
+    "table",
+    "chart",
+    "open",
+    "access",
+    "quality",
+]
 
 
 def survey_yaml() -> str:
@@ -31,7 +45,9 @@ def survey_yaml() -> str:
         "questions:",
     ]
     for n in range(1, 9):
-        lines += [f"  - {{type: select_one, name: s{n}, label: {{en: 'Single choice {n}', fr: 'Choix unique {n}'}}, choices: list{n % 3}}}"]
+        lines += [
+            f"  - {{type: select_one, name: s{n}, label: {{en: 'Single choice {n}', fr: 'Choix unique {n}'}}, choices: list{n % 3}}}"
+        ]
     for n in range(1, 5):
         relevant = ", relevant: \"${s1} != 'c1'\"" if n == 4 else ""
         lines += [
@@ -48,14 +64,14 @@ def survey_yaml() -> str:
     for n in range(1, 3):
         lines += [f"  - {{type: date, name: dt{n}, label: {{en: 'Date {n}', fr: 'Date {n}'}}, required: false}}"]
     for n in range(1, 4):
-        lines += [f"  - {{type: text, name: t{n}, label: {{en: 'Comment {n}', fr: 'Commentaire {n}'}}, required: false}}"]
+        lines += [
+            f"  - {{type: text, name: t{n}, label: {{en: 'Comment {n}', fr: 'Commentaire {n}'}}, required: false}}"
+        ]
     lines += ["  - {type: calculate, name: c1, calculate: '${i1} + ${i2}'}"]
     lines += ["choices:"]
     for index, size in enumerate((5, 7, 9)):
         lines += [f"  list{index}:"]
-        lines += [
-            f"    - {{name: c{k}, label: {{en: 'Choice {k}', fr: 'Choix {k}'}}}}" for k in range(1, size + 1)
-        ]
+        lines += [f"    - {{name: c{k}, label: {{en: 'Choice {k}', fr: 'Choix {k}'}}}}" for k in range(1, size + 1)]
     lines += ["  topics:"]
     lines += [f"    - {{name: {w}, label: {{en: '{w.title()}', fr: '{w.upper()}'}}}}" for w in WORDS[:6]]
     return "\n".join(lines) + "\n"
@@ -88,7 +104,9 @@ def _answer(question: Question, rng: random.Random) -> str | None:
     return None
 
 
-def responses(survey: Survey, count: int, seed: int = 7) -> Iterator[tuple[tuple[object, ...], list[tuple[str, str | None]]]]:
+def responses(
+    survey: Survey, count: int, seed: int = 7
+) -> Iterator[tuple[tuple[object, ...], list[tuple[str, str | None]]]]:
     """Yield ``(response values, [(question, value), ...])``: 90% complete, 10% stopped halfway."""
     rng = random.Random(seed)
     questions = survey.data_questions
@@ -108,5 +126,16 @@ def responses(survey: Survey, count: int, seed: int = 7) -> Iterator[tuple[tuple
         if "i1" in answers and "i2" in answers:
             answers["c1"] = str(int(answers["i1"] or 0) + int(answers["i2"] or 0))
         respondent = f"{rng.getrandbits(64):016x}"
-        row = (response_id, survey.id, survey.version, None, respondent, "telegram", rng.choice(("en", "fr")), started, completed, None)
+        row = (
+            response_id,
+            survey.id,
+            survey.version,
+            None,
+            respondent,
+            "telegram",
+            rng.choice(("en", "fr")),
+            started,
+            completed,
+            None,
+        )
         yield row, list(answers.items())

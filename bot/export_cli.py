@@ -15,8 +15,17 @@ from typing import Any, TextIO
 from bot.config import Settings
 from storage.codebook import write_codebook
 from storage.database import Database
-from storage.exports import FORMATS, TEXT_FORMATS, ExcelTooLarge, ExportOptions, Format, Table, response_table
-from storage.exports import write_table, write_text_table
+from storage.exports import (
+    FORMATS,
+    TEXT_FORMATS,
+    ExcelTooLarge,
+    ExportOptions,
+    Format,
+    Table,
+    response_table,
+    write_table,
+    write_text_table,
+)
 from storage.exports.tables import TABLES, table_export
 from surveys.loader import load_survey_directory
 
@@ -24,12 +33,16 @@ from surveys.loader import load_survey_directory
 def add_arguments(export: argparse.ArgumentParser) -> None:
     """The options of ``baraza export`` (its sub-parser is made by ``bot.cli``)."""
     export.add_argument("survey_id", nargs="?", help="the survey whose responses to export")
+    export.add_argument("--table", choices=sorted(TABLES), help="export another table instead of a survey's responses")
     export.add_argument(
-        "--table", choices=sorted(TABLES), help="export another table instead of a survey's responses"
+        "--format", choices=FORMATS, default=None, help="default: from the output file's extension, else csv"
     )
-    export.add_argument("--format", choices=FORMATS, default=None, help="default: from the output file's extension, else csv")
-    export.add_argument("--output", type=Path, required=True, help="file to write ('-' for standard output: csv, jsonl)")
-    export.add_argument("--labels", action="store_true", help="choice labels instead of choice names (csv, xlsx, jsonl)")
+    export.add_argument(
+        "--output", type=Path, required=True, help="file to write ('-' for standard output: csv, jsonl)"
+    )
+    export.add_argument(
+        "--labels", action="store_true", help="choice labels instead of choice names (csv, xlsx, jsonl)"
+    )
     export.add_argument("--language", help="language of labels (default: the survey's default language)")
     export.add_argument(
         "--multiple",
@@ -55,7 +68,9 @@ def _moment(text: str) -> datetime:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not a date or time: {text!r} (use 2026-05-04 or 2026-05-04T10:30)") from error
+        raise argparse.ArgumentTypeError(
+            f"not a date or time: {text!r} (use 2026-05-04 or 2026-05-04T10:30)"
+        ) from error
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -63,7 +78,7 @@ def _format(arguments: argparse.Namespace) -> Format:
     if arguments.format:
         return arguments.format  # type: ignore[no-any-return]
     suffix = arguments.output.suffix.lower().lstrip(".")
-    return suffix if suffix in FORMATS else "csv"  # type: ignore[return-value]
+    return suffix if suffix in FORMATS else "csv"
 
 
 class ProgressBar:
@@ -138,7 +153,9 @@ async def _export_survey(settings: Settings, database: Database, arguments: argp
         known = ", ".join(sorted(surveys)) or "none"
         raise ExportError(f"no survey '{arguments.survey_id}' in {settings.surveys_directory} (surveys: {known})")
     if arguments.language and arguments.language not in survey.languages:
-        raise ExportError(f"survey '{survey.id}' has no language '{arguments.language}' ({', '.join(survey.languages)})")
+        raise ExportError(
+            f"survey '{survey.id}' has no language '{arguments.language}' ({', '.join(survey.languages)})"
+        )
     options = ExportOptions(
         labels=arguments.labels,
         language=arguments.language,

@@ -94,11 +94,13 @@ def _choice_rows(survey: Survey, question: Question) -> list[tuple[str, dict[str
 
 
 def _type_text(question: Question) -> str:
+    """The question type with its bounds: ``range 1 to 5 step 1``, ``integer (min 0, max 1000)``."""
     if question.type is QuestionType.RANGE:
-        return f"range {question.minimum}..{question.maximum} step {question.step}"
-    if question.type in (QuestionType.INTEGER, QuestionType.DECIMAL) and (question.minimum or question.maximum):
-        return f"{question.type.value} {question.minimum if question.minimum is not None else ''}..{question.maximum if question.maximum is not None else ''}"
-    return question.type.value
+        return f"range {question.minimum} to {question.maximum} step {question.step}"
+    bounds = [
+        f"{word} {value}" for word, value in (("min", question.minimum), ("max", question.maximum)) if value is not None
+    ]
+    return f"{question.type.value} ({', '.join(bounds)})" if bounds else question.type.value
 
 
 def _label(survey: Survey, question: Question, language: str) -> str:
@@ -127,20 +129,48 @@ def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: S
         writer.writerow(header)
         blank_languages = [""] * len(languages)
         for column in response_columns(survey, options, former)[: _metadata_count(survey)]:
-            writer.writerow([column.name, "", column.kind.value, *([column.label] + blank_languages[1:]), "", "", "", "", "", "", *blank_languages, counts.responses])
+            writer.writerow(
+                [
+                    column.name,
+                    "",
+                    column.kind.value,
+                    column.label,
+                    *blank_languages[1:],
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    *blank_languages,
+                    counts.responses,
+                ]
+            )
         for question in survey.data_questions:
             columns = question_columns(survey, question, options)
             common = [
                 _type_text(question),
                 *(_label(survey, question, lang) for lang in languages),
-                " and ".join(f"({e.source})" for e in question.relevant) if len(question.relevant) > 1 else (question.relevant[0].source if question.relevant else ""),
+                " and ".join(f"({e.source})" for e in question.relevant)
+                if len(question.relevant) > 1
+                else (question.relevant[0].source if question.relevant else ""),
                 question.constraint.source if question.constraint else "",
                 "yes" if question.required else "no",
                 question.calculation.source if question.calculation else "",
             ]
             for column in columns:
                 if column.choice is None:
-                    writer.writerow([column.name, question.name, *common, "", "", *blank_languages, counts.answered.get(question.name, 0)])
+                    writer.writerow(
+                        [
+                            column.name,
+                            question.name,
+                            *common,
+                            "",
+                            "",
+                            *blank_languages,
+                            counts.answered.get(question.name, 0),
+                        ]
+                    )
             if question.type in COUNTED_TYPES:
                 codes = _codes(question, columns) if columns else []
                 for code, (value, labels) in zip(codes, _choice_rows(survey, question), strict=True):
@@ -149,7 +179,22 @@ def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: S
                         *(labels.get(lang, "") for lang in languages), counts.values[question.name].get(value, 0),
                     ])  # fmt: skip
         for name in former:
-            writer.writerow([name, name, "text (earlier version)", *blank_languages, "", "", "", "", "", "", *blank_languages, counts.answered.get(name, 0)])
+            writer.writerow(
+                [
+                    name,
+                    name,
+                    "text (earlier version)",
+                    *blank_languages,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    *blank_languages,
+                    counts.answered.get(name, 0),
+                ]
+            )
 
 
 def _metadata_count(survey: Survey) -> int:
@@ -160,9 +205,7 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _write_markdown(
-    survey: Survey, options: ExportOptions, counts: Counts, former: Sequence[str], path: Path
-) -> None:
+def _write_markdown(survey: Survey, options: ExportOptions, counts: Counts, former: Sequence[str], path: Path) -> None:
     languages = survey.languages
     title = survey.title.in_language(survey.default_language, survey.default_language)
     lines = [

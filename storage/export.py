@@ -23,7 +23,9 @@ def export_columns(survey: Survey, options: ExportOptions = FOUNDATION_OPTIONS) 
     return tuple(column.name for column in response_columns(survey, options))
 
 
-async def export_csv(database: Database, survey: Survey, out: TextIO, options: ExportOptions = FOUNDATION_OPTIONS) -> int:
+async def export_csv(
+    database: Database, survey: Survey, out: TextIO, options: ExportOptions = FOUNDATION_OPTIONS
+) -> int:
     """Write the survey's responses as CSV to ``out``; returns the number of rows written."""
     table = await response_table(database, survey, options)
     return await write_csv(table, out, labels=options.labels)

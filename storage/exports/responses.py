@@ -24,9 +24,9 @@ from sqlalchemy import Text, and_, func, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.database import Database
+from storage.exports.table import Column, Kind, Progress, Row, Table, no_progress
 from storage.models import AnswerRow, ContactRow, ResponseRow
 from storage.repositories import utc
-from storage.exports.table import Column, Kind, Progress, Row, Table, no_progress
 from surveys.model import Question, QuestionType, Survey
 
 BATCH_SIZE = 2000
@@ -286,12 +286,7 @@ async def _response_rows(
                     row.extend([get(name) for name in plain])
                 else:
                     ticked = {name: _ticked(get(name)) for name in split}
-                    row.extend(
-                        [
-                            get(name) if choice is None else _dummy(ticked[name], choice)
-                            for name, choice in plan
-                        ]
-                    )
+                    row.extend([get(name) if choice is None else _dummy(ticked[name], choice) for name, choice in plan])
                 row += (record[6], duration, record[8], record[9])
                 yield row
             written += len(batch)

@@ -92,7 +92,7 @@ class _Collector:
 
     column: Column
     convert: Callable[[str], float]
-    values: array[float] | array[int] = field(default_factory=lambda: array("d"))
+    values: array[Any] = field(default_factory=lambda: array("d"))
     mask: bytearray | None = None
     strings: list[str | None] | None = None
     shared: dict[str, str] | None = None
@@ -204,7 +204,7 @@ async def write_stats(table: Table, path: Path, fmt: StatsFormat) -> int:
     frame = pd.DataFrame({name: collector.series() for name, (collector, _) in zip(names, collected, strict=True)})
     for collector, _ in collected:  # the frame holds the data now
         collector.strings = None
-    labels = [
+    labels: list[str | None] = [
         _truncate(column.label, LABEL_LIMIT[fmt], f"label of {name}", fmt, notes)
         for name, column in zip(names, table.columns, strict=True)
     ]
@@ -215,11 +215,16 @@ async def write_stats(table: Table, path: Path, fmt: StatsFormat) -> int:
         limit = VALUE_LABEL_LIMIT[fmt]
         if coder is not None:
             known = {code: coder.labels.get(text, text) for text, code in coder.codes.items()}
-            value_labels[name] = {code: _truncate(text, limit, f"value label {code} of {name}", fmt, notes) for code, text in known.items()}
+            value_labels[name] = {
+                code: _truncate(text, limit, f"value label {code} of {name}", fmt, notes)
+                for code, text in known.items()
+            }
             if coder.extra:
-                notes.append(f"{fmt}: {name} has values outside its choices, coded after them: {', '.join(coder.extra)}")
+                notes.append(
+                    f"{fmt}: {name} has values outside its choices, coded after them: {', '.join(coder.extra)}"
+                )
         elif column.kind is Kind.BOOLEAN:
-            value_labels[name] = dict(BOOLEAN_LABELS)
+            value_labels[name] = {code: text for code, text in BOOLEAN_LABELS.items()}
         elif column.value_labels and column.kind in (Kind.INTEGER, Kind.DECIMAL):
             points = {float(value): text for value, text in column.value_labels}
             if fmt == "dta" and any(not point.is_integer() for point in points):
@@ -230,8 +235,10 @@ async def write_stats(table: Table, path: Path, fmt: StatsFormat) -> int:
             formats[name] = "DATE11" if fmt == "sav" else "%td"
         elif column.kind is Kind.DATETIME:
             formats[name] = "DATETIME20" if fmt == "sav" else "%tc"
-        measures[name] = "ordinal" if column.measure == "ordinal" else (
-            "scale" if column.kind in (Kind.INTEGER, Kind.DECIMAL, Kind.DATE, Kind.DATETIME) else "nominal"
+        measures[name] = (
+            "ordinal"
+            if column.measure == "ordinal"
+            else ("scale" if column.kind in (Kind.INTEGER, Kind.DECIMAL, Kind.DATE, Kind.DATETIME) else "nominal")
         )
     if fmt == "sav":
         pyreadstat.write_sav(

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.sql import Select
 
 from storage.contacts_export import CONTACT_COLUMNS, contact_rows
 from storage.database import Database
@@ -44,9 +43,7 @@ def _person(pseudonymize: Pseudonymize, channel: str | None, user_key: str | Non
     return pseudonymize(channel, user_key) if channel is not None and user_key is not None else None
 
 
-def _streamed(
-    database: Database, statement: Select[Any], convert: Callable[[Any], Row]
-) -> Callable[[], AsyncIterator[Row]]:
+def _streamed(database: Database, statement: Any, convert: Callable[[Any], Row]) -> Callable[[], AsyncIterator[Row]]:
     async def rows() -> AsyncIterator[Row]:
         async with database.reading() as connection:
             result = await connection.stream(statement.execution_options(yield_per=BATCH_SIZE))
@@ -86,8 +83,22 @@ async def data_requests(database: Database, pseudonymize: Pseudonymize) -> Table
     )
     r = DataRequestRow
     statement = (
-        select(ContactRow.channel, ContactRow.user_key, r.id, r.channel, r.language, r.user_group, r.source, r.text,
-               r.status, r.assigned_to, r.created_at, r.updated_at, r.answered_at, r.closed_at)  # fmt: skip
+        select(
+            ContactRow.channel,
+            ContactRow.user_key,
+            r.id,
+            r.channel,
+            r.language,
+            r.user_group,
+            r.source,
+            r.text,
+            r.status,
+            r.assigned_to,
+            r.created_at,
+            r.updated_at,
+            r.answered_at,
+            r.closed_at,
+        )
         .outerjoin(ContactRow, ContactRow.id == r.contact_id)
         .order_by(r.id)
     )
@@ -105,9 +116,7 @@ async def data_request_messages(database: Database, pseudonymize: Pseudonymize) 
     )
     m = DataRequestMessageRow
     statement = select(m.request_id, m.id, m.author, m.staff, m.text, m.created_at).order_by(m.request_id, m.id)
-    return Table(
-        "data_request_messages", columns, _streamed(database, statement, lambda rec: [_text(v) for v in rec])
-    )
+    return Table("data_request_messages", columns, _streamed(database, statement, lambda rec: [_text(v) for v in rec]))
 
 
 async def feedback(database: Database, pseudonymize: Pseudonymize) -> Table:
@@ -123,8 +132,17 @@ async def feedback(database: Database, pseudonymize: Pseudonymize) -> Table:
     )
     f = FeedbackRow
     statement = (
-        select(ContactRow.channel, ContactRow.user_key, f.id, f.channel, f.kind, f.broadcast_id, f.text,
-               f.received_at, f.status)  # fmt: skip
+        select(
+            ContactRow.channel,
+            ContactRow.user_key,
+            f.id,
+            f.channel,
+            f.kind,
+            f.broadcast_id,
+            f.text,
+            f.received_at,
+            f.status,
+        )
         .outerjoin(ContactRow, ContactRow.id == f.contact_id)
         .order_by(f.id)
     )
@@ -145,8 +163,18 @@ async def deliveries(database: Database, pseudonymize: Pseudonymize) -> Table:
     )
     d = DeliveryRow
     statement = (
-        select(ContactRow.channel, ContactRow.user_key, d.broadcast_id, BroadcastRow.title, d.channel, d.language,
-               d.status, d.attempts, d.error, d.sent_at)  # fmt: skip
+        select(
+            ContactRow.channel,
+            ContactRow.user_key,
+            d.broadcast_id,
+            BroadcastRow.title,
+            d.channel,
+            d.language,
+            d.status,
+            d.attempts,
+            d.error,
+            d.sent_at,
+        )
         .join(BroadcastRow, BroadcastRow.id == d.broadcast_id)
         .outerjoin(ContactRow, ContactRow.id == d.contact_id)
         .order_by(d.broadcast_id, d.id)

@@ -35,8 +35,12 @@ async def write_csv(table: Table, out: TextIO, *, labels: bool = False) -> int:
     """Write ``table`` as CSV (a header of column names, then one line per row)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([column.name for column in table.columns])
-    converters = [(index, _labeller(column)) for index, column in enumerate(table.columns)] if labels else []
-    converters = [(index, f) for index, f in converters if f is not None]
+    converters: list[tuple[int, Callable[[str | None], str | None]]] = []
+    if labels:
+        for index, column in enumerate(table.columns):
+            labeller = _labeller(column)
+            if labeller is not None:
+                converters.append((index, labeller))
     count = 0
     async for row in table.rows():
         if converters:
