@@ -261,7 +261,7 @@ async def test_spss_file_has_variable_labels_value_labels_and_missing_values(
     )
     assert (second["sector"], second["complete"]) == (3, 0)
     assert old["retired"] == "old answer" and math.isnan(old["agree"])
-    assert "sav: column topics/prices is named topics_prices" in table.notes
+    assert "sav: the 3 choice columns question/choice are named question_choice" in table.notes
 
 
 async def test_stata_file_has_labels_truncated_to_80_characters_and_missing_values(
@@ -393,7 +393,7 @@ async def test_command_writes_the_file_atomically_with_its_codebook(
     _, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()
     assert "exported 3 response(s) of 'exp'" in stderr.decode()
-    assert "note: sav: column topics/prices is named topics_prices" in stderr.decode()
+    assert "note: sav: the 3 choice columns question/choice are named question_choice" in stderr.decode()
     frame, _ = pyreadstat.read_sav(str(output))
     assert len(frame) == 3 and "### `sector`" in codebook.read_text(encoding="utf-8")
     assert not list(tmp_path.glob("*.part")), "no partial file is left behind"  # noqa: ASYNC240

@@ -29,7 +29,7 @@ class ExcelTooLarge(Exception):
 
 def _datetime(text: str) -> datetime | str:
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromisoformat(text).replace(tzinfo=None)  # Excel has no time zones: UTC
     except ValueError:
         return text
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
-from storage.exports.table import Column, Kind, Table
+from storage.exports.table import Column, Kind, Row, Table
 
 StatsFormat = Literal["sav", "dta"]
 
@@ -47,13 +47,16 @@ STATA_EPOCH = datetime(1960, 1, 1, tzinfo=UTC)
 UNIX_TO_SPSS_SECONDS = (datetime(1970, 1, 1, tzinfo=UTC) - SPSS_EPOCH).total_seconds()
 UNIX_TO_STATA_SECONDS = (datetime(1970, 1, 1, tzinfo=UTC) - STATA_EPOCH).total_seconds()
 BOOLEAN_LABELS = {0: "false", 1: "true"}
+BATCH_ROWS = 2000
 
 
 def variable_names(columns: tuple[Column, ...], fmt: StatsFormat, notes: list[str]) -> list[str]:
-    """Column names made valid for the format, unique; renames are reported in ``notes``."""
+    """Column names made valid for the format, unique; renames are reported in ``notes``
+    (the ``question/choice`` → ``question_choice`` of 0/1 columns once for all)."""
     limit = NAME_LIMIT[fmt]
     taken: set[str] = set()
     names: list[str] = []
+    slashed = 0
     for column in columns:
         name = re.sub(r"[^A-Za-z0-9_]", "_", column.name)
         if not name or not name[0].isalpha():
@@ -65,9 +68,13 @@ def variable_names(columns: tuple[Column, ...], fmt: StatsFormat, notes: list[st
             suffix = f"_{number}"
             name = base[: limit - len(suffix)] + suffix
         taken.add(name.lower())
-        if name != column.name:
+        if column.choice is not None and name == column.name.replace("/", "_"):
+            slashed += 1
+        elif name != column.name:
             notes.append(f"{fmt}: column {column.name} is named {name}")
         names.append(name)
+    if slashed:
+        notes.append(f"{fmt}: the {slashed} choice columns question/choice are named question_choice")
     return names
 
 
@@ -97,20 +104,24 @@ class _Collector:
     strings: list[str | None] | None = None
     shared: dict[str, str] | None = None
 
-    def add(self, text: str | None) -> None:
+    def extend(self, texts: Sequence[str | None]) -> None:
+        """Add one batch of the column's values (a batch at a time: per-value calls cost more
+        than the conversion itself)."""
         if self.strings is not None:
-            if text is not None and self.shared is not None:
-                text = self.shared.setdefault(text, text) if len(self.shared) < 10_000 else text
-            self.strings.append(text)
-        elif self.mask is not None:
-            if text is None:
-                self.values.append(0)
-                self.mask.append(1)
+            shared = self.shared
+            if shared is not None and len(shared) < 10_000:
+                self.strings.extend([None if t is None else shared.setdefault(t, t) for t in texts])
             else:
-                self.values.append(int(self.convert(text)))
-                self.mask.append(0)
+                self.strings.extend(texts)
+        elif self.mask is not None:
+            convert = self.convert
+            for text in texts:
+                code = _code(convert, text)
+                self.values.append(0 if code is None else code)
+                self.mask.append(code is None)
         else:
-            self.values.append(math.nan if text is None else self.convert(text))
+            convert, nan = self.convert, math.nan
+            self.values.extend([nan if t is None else convert(t) for t in texts])
 
     def series(self) -> Any:
         if self.strings is not None:
@@ -120,6 +131,15 @@ class _Collector:
             mask = np.frombuffer(self.mask, dtype=np.bool_)
             return pd.arrays.IntegerArray(codes, mask)
         return np.frombuffer(self.values, dtype=np.float64)
+
+
+def _code(convert: Callable[[str], float], text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(convert(text))
+    except ValueError:  # not a whole number (a value from an older version): missing
+        return None
 
 
 class _Coder:
@@ -163,7 +183,7 @@ def _date_number(fmt: StatsFormat) -> Callable[[str], float]:
 def _datetime_number(fmt: StatsFormat) -> Callable[[str], float]:
     def convert(text: str) -> float:
         try:
-            moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            moment = datetime.fromisoformat(text)
         except ValueError:
             return math.nan
         seconds = moment.timestamp()
@@ -175,12 +195,19 @@ def _datetime_number(fmt: StatsFormat) -> Callable[[str], float]:
 
 
 def _collector(column: Column, fmt: StatsFormat) -> tuple[_Collector, _Coder | None]:
+    """The most compact holder for the column: 1 or 2-byte codes with a mask where values are
+    small whole numbers, doubles for other numbers and times, shared strings for text."""
     kind = column.kind
     if kind is Kind.CHOICE:
         coder = _Coder(column)
-        return _Collector(column, coder, array("i"), bytearray()), coder
+        wide = any(abs(code) > 30_000 for code in coder.codes.values())
+        return _Collector(column, coder, array("i" if wide else "h"), bytearray()), coder
     if kind in (Kind.DUMMY, Kind.BOOLEAN):
         return _Collector(column, lambda text: 1.0 if text in ("1", "true") else 0.0, array("b"), bytearray()), None
+    if kind is Kind.INTEGER and column.value_labels and all(
+        re.fullmatch(r"-?\d{1,4}", value) for value, _ in column.value_labels
+    ):
+        return _Collector(column, _small_integer, array("h"), bytearray()), None  # a range of whole numbers
     if kind in (Kind.INTEGER, Kind.DECIMAL):
         return _Collector(column, _number), None
     if kind is Kind.DATE:
@@ -190,18 +217,39 @@ def _collector(column: Column, fmt: StatsFormat) -> tuple[_Collector, _Coder | N
     return _Collector(column, _number, strings=[], shared={}), None
 
 
+def _small_integer(text: str) -> float:
+    value = float(text)
+    if not value.is_integer() or abs(value) > 30_000:
+        raise ValueError(f"{text} is not a point of the range")
+    return value
+
+
+def _collect(collected: Sequence[tuple[_Collector, _Coder | None]], batch: list[Row]) -> None:
+    if not batch:
+        return
+    for (collector, _), texts in zip(collected, zip(*batch, strict=True), strict=True):
+        collector.extend(texts)
+
+
 async def write_stats(table: Table, path: Path, fmt: StatsFormat) -> int:
     """Write ``table`` as an SPSS ``.sav`` or Stata ``.dta`` file at ``path``."""
     collected = [_collector(column, fmt) for column in table.columns]
-    adders = [collector.add for collector, _ in collected]
     count = 0
+    batch: list[Row] = []
     async for row in table.rows():
-        for add, value in zip(adders, row, strict=True):
-            add(value)
-        count += 1
+        batch.append(row)
+        if len(batch) == BATCH_ROWS:
+            _collect(collected, batch)
+            count += len(batch)
+            batch = []
+    _collect(collected, batch)
+    count += len(batch)
     notes = table.notes
     names = variable_names(table.columns, fmt, notes)
-    frame = pd.DataFrame({name: collector.series() for name, (collector, _) in zip(names, collected, strict=True)})
+    # copy=False: the frame uses the collected arrays as they are instead of copying them into blocks.
+    frame = pd.DataFrame(
+        {name: collector.series() for name, (collector, _) in zip(names, collected, strict=True)}, copy=False
+    )
     for collector, _ in collected:  # the frame holds the data now
         collector.strings = None
     labels: list[str | None] = [
