@@ -21,6 +21,7 @@ from sqlalchemy import text
 from storage.codebook import write_codebook
 from storage.database import Database
 from storage.exports import ExcelTooLarge, ExportOptions, Table, response_table, write_table
+from storage.exports import stats
 from storage.exports.excel import EXCEL_MAX_ROWS, write_xlsx
 from storage.exports.table import Column, Kind
 from storage.exports.tables import table_export
@@ -236,6 +237,16 @@ async def test_excel_refuses_more_rows_than_a_sheet_holds(tmp_path: Path) -> Non
     assert not (tmp_path / "big.xlsx").exists()
 
 
+@pytest.fixture(params=["one block", "blocks of two rows"])
+def blocks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPSS and Stata files are written in blocks joined together: once with all rows in one
+    block, once with blocks of two rows (read one row at a time), so that joining is proven."""
+    if request.param == "blocks of two rows":
+        monkeypatch.setattr(stats, "BATCH_ROWS", 1)
+        monkeypatch.setattr(stats, "CHUNK_ROWS", 2)
+
+
+@pytest.mark.usefixtures("blocks")
 async def test_spss_file_has_variable_labels_value_labels_and_missing_values(
     database: Database, survey: Survey, tmp_path: Path
 ) -> None:
@@ -264,6 +275,7 @@ async def test_spss_file_has_variable_labels_value_labels_and_missing_values(
     assert "sav: the 3 choice columns question/choice are named question_choice" in table.notes
 
 
+@pytest.mark.usefixtures("blocks")
 async def test_stata_file_has_labels_truncated_to_80_characters_and_missing_values(
     database: Database, survey: Survey, tmp_path: Path
 ) -> None:
