@@ -20,8 +20,7 @@ from sqlalchemy import text
 
 from storage.codebook import write_codebook
 from storage.database import Database
-from storage.exports import ExcelTooLarge, ExportOptions, Table, response_table, write_table
-from storage.exports import stats
+from storage.exports import ExcelTooLarge, ExportOptions, Table, response_table, stats, write_table
 from storage.exports.excel import EXCEL_MAX_ROWS, write_xlsx
 from storage.exports.table import Column, Kind
 from storage.exports.tables import table_export
