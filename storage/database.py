@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from storage.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "baraza_read_only"
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -40,7 +41,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # Take the write lock at BEGIN, so two processes never deadlock upgrading a read lock.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reading connection (exports) takes none: in WAL mode it reads a snapshot while the
+        # bot goes on writing, however long the export runs.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def database_url(url: str) -> str:
@@ -87,8 +93,10 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reading only (exports); it does not take the SQLite write lock."""
+        """A connection for reading only (exports); it takes neither the SQLite write lock nor
+        this process's write queue, so writers go on while it reads."""
         async with self.engine.connect() as connection:
+            await connection.execution_options(**{READ_ONLY: True})
             yield connection
 
     async def migrate(self) -> None:

@@ -415,3 +415,33 @@ async def test_command_writes_the_file_atomically_with_its_codebook(
     )  # fmt: skip
     _, stderr = await process.communicate()
     assert process.returncode == 0 and "exported 1 row(s) of contacts" in stderr.decode(), stderr.decode()
+
+
+async def test_an_export_in_progress_does_not_block_the_bots_writes(
+    database: Database, survey: Survey, tmp_path: Path
+) -> None:
+    await seed(database, survey)
+    table = await response_table(database, survey, ExportOptions(include_anonymous=True))
+    rows = table.rows()
+    first = await anext(rows)  # the export holds its reading connection open
+    async with database.transaction() as connection:
+        await Repositories(connection).contacts.touch("telegram", "999", "999", "en", NOW)
+    rest = [row async for row in rows]
+    assert first[0] is not None and len(rest) == 3, "the export reads the snapshot it started with"
+
+
+async def test_stata_text_longer_than_2044_bytes_is_written_whole(
+    database: Database, survey: Survey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stats, "BATCH_ROWS", 1)
+    monkeypatch.setattr(stats, "CHUNK_ROWS", 2)
+    await seed(database, survey)
+    long_comment = "é" * 3000
+    async with database.transaction() as connection:
+        await connection.execute(text("UPDATE answers SET value = :v WHERE question = 'comment'"), {"v": long_comment})
+    table = await response_table(database, survey, ExportOptions())
+    path = tmp_path / "long.dta"
+    assert await write_table(table, "dta", path) == 3
+    frame, _ = pyreadstat.read_dta(str(path))
+    assert list(frame["comment"]) == [long_comment, "", ""]
+    assert list(frame["sector"]) == [1, 3, 1]

@@ -106,12 +106,16 @@ class _Collector:
     mask: bytearray | None = None
     strings: list[str | None] | None = None
     shared: dict[str, str] | None = None
+    #: Stata has no missing text but the empty string (and pyreadstat fails on a missing strL).
+    blank: bool = False
 
     def extend(self, texts: Sequence[str | None]) -> None:
         """Add one batch of the column's values (a batch at a time: per-value calls cost more
         than the conversion itself)."""
         if self.strings is not None:
             shared = self.shared
+            if self.blank:
+                texts = ["" if t is None else t for t in texts]
             if shared is not None and len(shared) < 10_000:
                 self.strings.extend([None if t is None else shared.setdefault(t, t) for t in texts])
             else:
@@ -219,7 +223,7 @@ def _collector(column: Column, fmt: StatsFormat, coder: _Coder | None = None) ->
         return _Collector(column, _date_number(fmt)), None
     if kind is Kind.DATETIME:
         return _Collector(column, _datetime_number(fmt)), None
-    return _Collector(column, _number, strings=[], shared={}), None
+    return _Collector(column, _number, strings=[], shared={}, blank=fmt == "dta"), None
 
 
 def _small_integer(text: str) -> float:
