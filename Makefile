@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench bench-broadcast clean system-deps
+.PHONY: run test check lint typecheck bench bench-broadcast bench-export clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench: $(TEST_STAMP)
 ## A broadcast to 100,000 contacts through the fake Bot API: unlimited (with a kill -9), 1000/s, 30/s.
 bench-broadcast: $(TEST_STAMP)
 	$(BIN)/python -m bench.broadcast_load
+
+## Exports of 1,000,000 responses (30 questions) to CSV, JSON Lines, Excel, SPSS, Stata beside the pandas route (SQLite, cached in /tmp).
+bench-export: $(TEST_STAMP)
+	$(BIN)/python -m bench.export_formats
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

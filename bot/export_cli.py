@@ -182,7 +182,8 @@ async def _export_survey(settings: Settings, database: Database, arguments: argp
         print(f"note: {note}", file=sys.stderr)
     print(f"exported {count} response(s) of '{survey.id}' to {arguments.output}", file=sys.stderr)
     if arguments.codebook is not None:
-        await _atomic(arguments.codebook, lambda path: write_codebook(database, survey, options, path))
+        as_csv = arguments.codebook.suffix.lower() == ".csv"
+        await _atomic(arguments.codebook, lambda path: write_codebook(database, survey, options, path, as_csv=as_csv))
         print(f"codebook of '{survey.id}' written to {arguments.codebook}", file=sys.stderr)
     return 0
 

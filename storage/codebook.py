@@ -107,11 +107,14 @@ def _label(survey: Survey, question: Question, language: str) -> str:
     return question.label.translations.get(language, "")
 
 
-async def write_codebook(database: Database, survey: Survey, options: ExportOptions, path: Path) -> None:
-    """Write the codebook of ``survey`` to ``path``: CSV if it ends in ``.csv``, else Markdown."""
+async def write_codebook(
+    database: Database, survey: Survey, options: ExportOptions, path: Path, *, as_csv: bool | None = None
+) -> None:
+    """Write the codebook of ``survey`` to ``path``: CSV if ``as_csv`` (by default: if the name
+    ends in ``.csv``), else Markdown."""
     counts = await answer_counts(database, survey, options)
     former = await former_questions(database, survey)
-    if path.suffix.lower() == ".csv" or path.name.lower().endswith(".csv.part"):
+    if as_csv if as_csv is not None else path.suffix.lower() == ".csv":
         _write_csv(survey, options, counts, former, path)
     else:
         _write_markdown(survey, options, counts, former, path)

@@ -445,3 +445,15 @@ async def test_stata_text_longer_than_2044_bytes_is_written_whole(
     frame, _ = pyreadstat.read_dta(str(path))
     assert list(frame["comment"]) == [long_comment, "", ""]
     assert list(frame["sector"]) == [1, 3, 1]
+
+
+def test_progress_bar_shows_share_and_rows_and_ends_the_line() -> None:
+    from bot.export_cli import ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar(1000, out)
+    bar(250)
+    bar(1000)
+    bar.close()
+    assert out.getvalue().endswith("[##############################] 100% 1,000/1,000 rows\n")
+    assert "\r[#######                       ]  25% 250/1,000 rows" in out.getvalue()
