@@ -71,7 +71,8 @@ def _moment(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"not a date or time: {text!r} (use 2026-05-04 or 2026-05-04T10:30)"
         ) from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # Stored times are UTC (SQLite keeps them without a zone): compare in UTC.
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _format(arguments: argparse.Namespace) -> Format:
