@@ -20,7 +20,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Text, and_, func, select, type_coerce
+from sqlalchemy import Integer, String, Text, func, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.database import Database
@@ -212,28 +213,51 @@ async def response_table(
     return Table(title=survey.id, columns=columns, rows=rows, total=total)
 
 
+def _times(database: Database) -> tuple[Any, Any, Any]:
+    """``started_at``, ``completed_at`` and the duration in whole seconds between the two.
+
+    SQLite stores times as text (``2026-05-04 10:31:00.000000``, UTC): it is read as text and
+    reshaped, not parsed into datetimes and formatted again (a third of the export's time).
+    The duration is that of the exported (whole-second) times on both databases."""
+    started, completed = ResponseRow.started_at, ResponseRow.completed_at
+    if database.is_sqlite:
+        seconds = func.cast(func.strftime("%s", completed), Integer) - func.cast(func.strftime("%s", started), Integer)
+        return (
+            type_coerce(started, String).label("started_at"),
+            type_coerce(completed, String).label("completed_at"),
+            seconds.label("duration"),
+        )
+    seconds = func.extract("epoch", func.date_trunc("second", completed) - func.date_trunc("second", started))
+    return started, completed, func.cast(seconds, Integer).label("duration")
+
+
+def _iso(moment: str | datetime | None) -> str | None:
+    """ISO 8601 UTC to the second, from a datetime or SQLite's text."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        return f"{moment[:10]}T{moment[11:19]}Z"
+    return iso_utc(moment)
+
+
 def _pivot_statement(database: Database, survey: Survey, options: ExportOptions) -> Any:
     """One row per response with its answers as one JSON object ``{question: value}``: the
     database pivots far faster this way than with one ``MAX(CASE ...)`` per question."""
     aggregate = func.json_group_object if database.is_sqlite else func.json_object_agg
     answers = aggregate(AnswerRow.question, AnswerRow.value).filter(AnswerRow.question.is_not(None))
-    consenting = and_(ContactRow.id == ResponseRow.contact_id, ContactRow.consent_at.is_not(None))
     return (
         select(
             ResponseRow.id,
             ResponseRow.respondent,
             ResponseRow.channel,
             ResponseRow.language,
-            ResponseRow.started_at,
-            ResponseRow.completed_at,
+            *_times(database),
             ResponseRow.survey_version,
             ResponseRow.score,
-            func.max(ContactRow.user_group).label("user_group"),
-            func.max(ContactRow.region).label("region"),
+            ResponseRow.contact_id,
             type_coerce(answers, Text).label("answers"),
         )
         .outerjoin(AnswerRow, AnswerRow.response_id == ResponseRow.id)
-        .outerjoin(ContactRow, consenting)
         .where(*_filters(survey, options))
         # Grouping in the order of the (survey_id, started_at, id) index lets both databases
         # stream the groups instead of sorting them.
@@ -260,25 +284,30 @@ async def _response_rows(
     quiz = survey.is_quiz
     loads = json.loads
     written = 0
-    async with database.reading() as connection:
+    async with database.reading() as connection, database.reading() as lookups:
         result = await connection.stream(statement)
         async for batch in result.partitions(BATCH_SIZE):
+            # The profile of a batch's consenting contacts, in one query: cheaper than joining
+            # contacts into the grouped query, and memory holds one batch's worth.
+            profiles = await _profiles(
+                lookups, {record.contact_id for record in batch if record.contact_id is not None}
+            )
             for record in batch:
-                started, completed = utc(record[4]), utc(record[5])
-                duration = str(int((completed - started).total_seconds())) if completed and started else None
+                completed = record.completed_at
+                duration = None if record.duration is None else str(record.duration)
                 row: list[str | None] = [
-                    record[0],
-                    record[1] or None,
-                    record[2],
-                    record[3],
-                    iso_utc(started),
-                    iso_utc(completed),
+                    record.id,
+                    record.respondent or None,
+                    record.channel,
+                    record.language,
+                    _iso(record.started_at),
+                    _iso(completed),
                     "true" if completed is not None else "false",
                 ]
                 if quiz:
-                    row.append(None if record[7] is None else str(record[7]))
+                    row.append(None if record.score is None else str(record.score))
                 # SQLite gives the JSON text; asyncpg decodes PostgreSQL's json itself.
-                answers: dict[str, str | None] = record[10] or {}
+                answers: dict[str, str | None] = record.answers or {}
                 if isinstance(answers, str):
                     answers = loads(answers)
                 get = answers.get
@@ -287,10 +316,26 @@ async def _response_rows(
                 else:
                     ticked = {name: _ticked(get(name)) for name in split}
                     row.extend([get(name) if choice is None else _dummy(ticked[name], choice) for name, choice in plan])
-                row += (record[6], duration, record[8], record[9])
+                profile = NO_PROFILE if record.contact_id is None else profiles.get(record.contact_id, NO_PROFILE)
+                row += (record.survey_version, duration, *profile)
                 yield row
             written += len(batch)
             progress(written)
+
+
+NO_PROFILE: tuple[str | None, str | None] = (None, None)
+
+
+async def _profiles(connection: AsyncConnection, ids: set[int]) -> dict[int, tuple[str | None, str | None]]:
+    """``{contact id: (user_group, region)}`` of those of ``ids`` who consented."""
+    if not ids:
+        return {}
+    rows = await connection.execute(
+        select(ContactRow.id, ContactRow.user_group, ContactRow.region).where(
+            ContactRow.id.in_(ids), ContactRow.consent_at.is_not(None)
+        )
+    )
+    return {row.id: (row.user_group, row.region) for row in rows}
 
 
 def _ticked(value: str | None) -> frozenset[str] | None:
