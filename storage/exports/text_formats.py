@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, TextIO
 
 from storage.exports.table import Column, Kind, Table
@@ -52,14 +52,6 @@ async def write_csv(table: Table, out: TextIO, *, labels: bool = False) -> int:
     return count
 
 
-def _number(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        value = Decimal(text)
-        return int(value) if value == value.to_integral_value() and "." not in text else float(value)
-
-
 def json_converter(column: Column, labels: bool) -> Callable[[str], Any] | None:
     """How a column's text becomes a JSON value; None when it stays a string."""
     kind = column.kind
@@ -89,9 +81,12 @@ def _integer_or_text(text: str) -> int | str:
 
 def _decimal_or_text(text: str) -> float | int | str:
     try:
-        return _number(text)
-    except ArithmeticError:
+        value = float(text)
+    except ValueError:
         return text
+    if value.is_integer() and text.lstrip("-").isdigit():
+        return int(text)  # "12" stays 12, not 12.0
+    return value if math.isfinite(value) else text
 
 
 async def write_jsonl(table: Table, out: TextIO, *, labels: bool = False) -> int:
