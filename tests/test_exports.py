@@ -457,3 +457,27 @@ def test_progress_bar_shows_share_and_rows_and_ends_the_line() -> None:
     bar.close()
     assert out.getvalue().endswith("[##############################] 100% 1,000/1,000 rows\n")
     assert "\r[#######                       ]  25% 250/1,000 rows" in out.getvalue()
+
+
+async def test_a_survey_declared_anonymous_exports_all_its_responses(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "anon.yaml"
+    path.write_text(SURVEY.replace("id: exp", "id: anon\nanonymous: true"), encoding="utf-8")
+    survey = load_survey_file(path)
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        await _response(repos, survey, 1, {"sector": "public"}, anonymous=True)
+        await _response(repos, survey, 2, {"sector": "none"}, anonymous=True)
+    rows = csv_rows(await export_text(database, survey, "csv", tmp_path))
+    assert [(row["respondent"], row["sector"]) for row in rows] == [("", "public"), ("", "none")]
+
+
+async def test_excel_with_labels_holds_choice_labels(database: Database, survey: Survey, tmp_path: Path) -> None:
+    await seed(database, survey)
+    table = await response_table(database, survey, ExportOptions(labels=True, language="fr"))
+    path = tmp_path / "labels.xlsx"
+    await write_table(table, "xlsx", path, labels=True)
+    sheet = openpyxl.load_workbook(path, read_only=True).active
+    assert sheet is not None
+    header, first, *_ = sheet.iter_rows(values_only=True)
+    row = dict(zip(header, first, strict=True))
+    assert (row["sector"], row["agree"], row["topics"]) == ("Secteur public", "Ne sait pas", "Prix; Santé")
