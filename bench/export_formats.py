@@ -134,8 +134,11 @@ def _config(url: str) -> Path:
     return config
 
 
-def _measure(command: list[str]) -> tuple[float, float]:
-    """Run ``command``; return (seconds, peak RSS in MB) of that process alone."""
+def _measure(command: list[str]) -> tuple[float, float, float]:
+    """Run ``command``; return (wall seconds, CPU seconds, peak RSS in MB) of that process alone.
+
+    CPU seconds (user + system, all threads) are the fairer comparison on a shared machine:
+    wall time also counts the time other processes held the cores."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -143,7 +146,7 @@ def _measure(command: list[str]) -> tuple[float, float]:
     if status != 0:
         assert process.stderr is not None
         raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode()}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def _baraza(url: str, fmt: str, output: Path) -> list[str]:
@@ -177,18 +180,19 @@ def main() -> None:
         url = f"sqlite+aiosqlite:///{path}"
     backend = "PostgreSQL" if arguments.postgres else "SQLite"
     print(f"\n{count:,} responses x 30 questions, {backend}")
-    print(f"{'format':8} {'baraza s':>9} {'baraza MB':>10} {'pandas s':>9} {'pandas MB':>10} {'file MB':>8}")
+    print("seconds: wall / CPU (user + system); MB: peak resident memory of the exporting process")
+    print(f"| format | baraza s | baraza MB | pandas s | pandas MB | file MB |\n|---|---|---|---|---|---|")
     for fmt in arguments.formats.split(","):
         output = WORK / f"export.{fmt}"
-        seconds, peak = _measure(_baraza(url, fmt, output))
+        seconds, cpu, peak = _measure(_baraza(url, fmt, output))
         size = output.stat().st_size / 1e6
         if arguments.no_pandas:
-            pandas_text = f"{'-':>9} {'-':>10}"
+            pandas_text = "- | -"
         else:
             pandas_output = WORK / f"pandas.{fmt}"
-            pandas_seconds, pandas_peak = _measure(_pandas(url, fmt, pandas_output))
-            pandas_text = f"{pandas_seconds:9.1f} {pandas_peak:10.0f}"
-        print(f"{fmt:8} {seconds:9.1f} {peak:10.0f} {pandas_text} {size:8.0f}", flush=True)
+            pandas_seconds, pandas_cpu, pandas_peak = _measure(_pandas(url, fmt, pandas_output))
+            pandas_text = f"{pandas_seconds:.0f} / {pandas_cpu:.0f} | {pandas_peak:,.0f}"
+        print(f"| {fmt} | {seconds:.0f} / {cpu:.0f} | {peak:,.0f} | {pandas_text} | {size:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":
