@@ -181,7 +181,7 @@ def main() -> None:
     backend = "PostgreSQL" if arguments.postgres else "SQLite"
     print(f"\n{count:,} responses x 30 questions, {backend}")
     print("seconds: wall / CPU (user + system); MB: peak resident memory of the exporting process")
-    print(f"| format | baraza s | baraza MB | pandas s | pandas MB | file MB |\n|---|---|---|---|---|---|")
+    print("| format | baraza s | baraza MB | pandas s | pandas MB | file MB |\n|---|---|---|---|---|---|")
     for fmt in arguments.formats.split(","):
         output = WORK / f"export.{fmt}"
         seconds, cpu, peak = _measure(_baraza(url, fmt, output))
