@@ -183,7 +183,7 @@ def main() -> None:
     print("seconds: wall / CPU (user + system); MB: peak resident memory of the exporting process")
     print("| format | baraza s | baraza MB | pandas s | pandas MB | file MB |\n|---|---|---|---|---|---|")
     for fmt in arguments.formats.split(","):
-        output = WORK / f"export.{fmt}"
+        output = WORK / f"export-{backend.lower()}.{fmt}"
         seconds, cpu, peak = _measure(_baraza(url, fmt, output))
         size = output.stat().st_size / 1e6
         if arguments.no_pandas:
