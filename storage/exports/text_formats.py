@@ -94,7 +94,8 @@ async def write_jsonl(table: Table, out: TextIO, *, labels: bool = False) -> int
     names = [column.name for column in table.columns]
     converters = [(index, json_converter(column, labels)) for index, column in enumerate(table.columns)]
     typed = [(index, f) for index, f in converters if f is not None]
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    # Rows are flat text and lists: no cycle to look for.
+    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
     count = 0
     async for row in table.rows():
         values: list[Any] = list(row)
