@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench bench-broadcast bench-indicators bench-lookup bench-workers clean system-deps
+.PHONY: run test check lint typecheck bench bench-broadcast bench-indicators bench-lookup bench-workers bench-export clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench-workers: $(TEST_STAMP)
 	@scripts/ensure-postgres.sh || true
 	@scripts/ensure-redis.sh || true
 	$(BIN)/python -m bench.workers
+
+## Exports of 1,000,000 responses (30 questions) to CSV, JSON Lines, Excel, SPSS, Stata beside the pandas route (SQLite, cached in /tmp).
+bench-export: $(TEST_STAMP)
+	$(BIN)/python -m bench.export_formats
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
