@@ -13,13 +13,13 @@ a server-side cursor in batches: memory does not grow with the number of respons
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import Integer, String, Text, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -282,7 +282,7 @@ async def _response_rows(
     split = sorted({name for name, choice in plan if choice is not None})
     simple = not split
     quiz = survey.is_quiz
-    loads = json.loads
+    loads = orjson.loads  # several times faster than json.loads on a million rows
     written = 0
     async with database.reading() as connection, database.reading() as lookups:
         result = await connection.stream(statement)
