@@ -20,6 +20,7 @@ import yaml
 from yaml.nodes import MappingNode
 
 from surveys.errors import UnreadableFileError, read_definition_file
+from surveys.safe_yaml import GuardedLoader
 
 MAX_FILE_BYTES = 2_000_000
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
@@ -58,7 +59,7 @@ class Located(dict[str, Any]):
         return self.lines.get(key, self.line)
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(GuardedLoader):
     """A safe loader whose mappings are :class:`Located`."""
 
 

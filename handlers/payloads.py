@@ -47,11 +47,16 @@ def parse(payload: str) -> StartSurvey | PromptPress | None:
     parts = payload.split(":")
     if parts[0] == "s" and len(parts) == 2 and parts[1]:
         return StartSurvey(parts[1])
-    if parts[0] != "q" or len(parts) not in (3, 4) or not parts[1].isdigit():
+    # isdecimal + isascii: "²".isdigit() is true but int("²") raises.
+    if parts[0] != "q" or len(parts) not in (3, 4) or not _is_number(parts[1]):
         return None
     op = parts[2]
-    if op in WITH_INDEX and len(parts) == 4 and parts[3].isdigit():
+    if op in WITH_INDEX and len(parts) == 4 and _is_number(parts[3]):
         return PromptPress(int(parts[1]), op, int(parts[3]))
     if op in WITHOUT_INDEX and len(parts) == 3:
         return PromptPress(int(parts[1]), op)
     return None
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
