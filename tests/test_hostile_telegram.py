@@ -208,7 +208,7 @@ async def test_repeated_fast_taps_on_one_button_apply_once(server: FakeTelegramS
         for _ in range(8):
             await user.press("Red", question.message_id)
         await user.wait_until_quiet(quiet=0.5)
-        replies = await user.send_text_and_wait("the end")
+        await user.send_text_and_wait("the end")
     (row,) = await exported(database_url)
     assert (row["comment"], row["colour"], row["last"]) == ("a comment", "red", "the end")
 
