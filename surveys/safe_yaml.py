@@ -53,23 +53,23 @@ class GuardedLoader(yaml.SafeLoader):
         self._depth = 0
         self._aliases = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(AliasEvent):
             self._aliases += 1
             if self._aliases > self.max_aliases:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise YamlLimitError(None, None, f"more than {self.max_aliases} aliases (*name): refused", mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         self._depth += 1
         try:
             if self._depth > self.max_depth:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise YamlLimitError(None, None, f"nested deeper than {self.max_depth} levels: refused", mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
-    def get_single_node(self) -> Node | None:  # type: ignore[override]
+    def get_single_node(self) -> Node | None:
         root: Node | None = super().get_single_node()
         if root is not None and self._aliases:
             check_expansion(root, self.max_expanded_nodes, self.max_depth * 2)
