@@ -99,7 +99,7 @@ def read_text(path: Path) -> str:
 def parse_yaml(text: str, path: str) -> Located:
     """The top-level mapping of a YAML file; syntax errors name their line."""
     try:
-        root = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (a SafeLoader subclass)
+        root = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (a GuardedLoader: SafeLoader subclass)  # nosec B506
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1

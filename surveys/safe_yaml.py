@@ -130,4 +130,4 @@ def check_expansion(root: Node, max_nodes: int, max_depth: int) -> None:
 
 def safe_load(text: str) -> Any:
     """``yaml.safe_load`` through :class:`GuardedLoader` (for plain data such as config.yaml)."""
-    return yaml.load(text, Loader=GuardedLoader)  # noqa: S506 (GuardedLoader is a SafeLoader)
+    return yaml.load(text, Loader=GuardedLoader)  # noqa: S506 (GuardedLoader is a SafeLoader)  # nosec B506
