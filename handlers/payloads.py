@@ -47,7 +47,6 @@ def parse(payload: str) -> StartSurvey | PromptPress | None:
     parts = payload.split(":")
     if parts[0] == "s" and len(parts) == 2 and parts[1]:
         return StartSurvey(parts[1])
-    # isdecimal + isascii: "²".isdigit() is true but int("²") raises.
     if parts[0] != "q" or len(parts) not in (3, 4) or not _is_number(parts[1]):
         return None
     op = parts[2]
@@ -58,5 +57,20 @@ def parse(payload: str) -> StartSurvey | PromptPress | None:
     return None
 
 
+#: Digits of the largest number :func:`parse_number` accepts (below a 64-bit database integer).
+MAX_NUMBER_DIGITS = 18
+
+
+def parse_number(text: str) -> int | None:
+    """A whole number written with ASCII digits only and small enough for a database id, else None.
+
+    ``str.isdigit`` is not enough: it accepts "²" (which ``int`` refuses) and "٣", and a
+    forged "99999999999999999999" overflows PostgreSQL's bigint.
+    """
+    if not (text.isascii() and text.isdecimal()) or len(text) > MAX_NUMBER_DIGITS:
+        return None
+    return int(text)
+
+
 def _is_number(text: str) -> bool:
-    return text.isascii() and text.isdecimal()
+    return parse_number(text) is not None
