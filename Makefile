@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench bench-broadcast bench-indicators bench-lookup bench-workers bench-export clean system-deps
+.PHONY: run test check lint typecheck security bench bench-broadcast bench-indicators bench-lookup bench-workers bench-export clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,14 @@ system-deps:
 	  else echo "chromium is missing: sudo apt-get install chromium"; fi; }
 
 ## Install everything and run the whole suite (SQLite always; PostgreSQL when reachable, started if installed).
-test: $(TEST_STAMP) system-deps lint typecheck
+test: $(TEST_STAMP) system-deps lint typecheck security
 	@scripts/ensure-postgres.sh || true
 	@scripts/ensure-redis.sh || true
 	$(BIN)/python -m pytest -q
+
+## bandit (no high-severity finding) and pip-audit (no known vulnerability; "skipped: no network" offline).
+security: $(TEST_STAMP)
+	$(BIN)/python scripts/security.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -15,8 +15,10 @@ from aiohttp import web
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, Sender
 from bot.engine import Engine, load_pseudonymizer
+from bot.flood import FloodGuard
 from bot.indicators import IndicatorKeeper
 from bot.outbox import OutboxSender
+from bot.sanitise import Sanitiser
 from bot.shared_ratelimit import SendLimiters, send_limiters
 from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
@@ -91,14 +93,16 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         engine = Engine(
             database, surveys, pseudonymizer, default_language=settings.default_language, community=community
         )
+        # Every channel reaches the engine through the per-user flood limit, with storable text.
+        guarded = FloodGuard(Sanitiser(engine), settings.flood, default_language=settings.default_language)
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/healthz", _healthz)
-        add_webchat_routes(app, engine)
+        add_webchat_routes(app, guarded)
         limiters = await send_limiters(settings, database)
-        telegram = TelegramChannel(settings.telegram, engine, limiters.replies) if settings.telegram.enabled else None
+        telegram = TelegramChannel(settings.telegram, guarded, limiters.replies) if settings.telegram.enabled else None
         if telegram is not None and settings.telegram.mode == "webhook":
             app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
-        whatsapp = WhatsAppChannel(settings.whatsapp, engine, database) if settings.whatsapp.enabled else None
+        whatsapp = WhatsAppChannel(settings.whatsapp, guarded, database) if settings.whatsapp.enabled else None
         if whatsapp is not None:
             whatsapp.add_routes(app)
         runner = web.AppRunner(app, access_log=None)

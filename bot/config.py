@@ -15,8 +15,10 @@ from typing import Any
 
 import yaml
 
+from bot.flood import FloodSettings
 from catalogue.loading import SourceSpec
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
+from surveys.safe_yaml import safe_load
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
@@ -132,6 +134,8 @@ class Settings:
     calendar_file: Path | None = None
     #: Redis for the send rate shared by several workers (``redis.url`` / ``BARAZA_REDIS_URL``).
     redis_url: str | None = None
+    #: The per-user message rate (:mod:`bot.flood`).
+    flood: FloodSettings = field(default_factory=FloodSettings)
 
 
 def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
@@ -194,7 +198,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         source = str(path)
         text = _substitute(path.read_text(encoding="utf-8"), env, source)
         try:
-            loaded = yaml.safe_load(text)
+            loaded = safe_load(text)
         except yaml.MarkedYAMLError as error:
             line = error.problem_mark.line + 1 if error.problem_mark else 1
             raise ConfigError(f"{source}:{line}: YAML syntax error: {error.problem}") from None
@@ -219,6 +223,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "indicators",
             "whatsapp",
             "redis",
+            "flood",
         },
         "the file",
         source,
@@ -346,6 +351,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         ),
         whatsapp=_whatsapp(_section(raw, "whatsapp", source), env, source),
         redis_url=redis_url,
+        flood=_flood(_section(raw, "flood", source), source),
     )
 
 
@@ -477,3 +483,16 @@ def _whatsapp(section: Mapping[str, Any], env: Mapping[str, str], source: str) -
     if bool(settings.phone_number_id) != bool(settings.access_token):
         raise ConfigError(f"{source}: whatsapp needs both phone_number_id and access_token (or neither)")
     return settings
+
+
+def _flood(section: Mapping[str, Any], source: str) -> FloodSettings:
+    _check_keys(section, {"enabled", "burst", "per_second"}, "flood", source)
+    default = FloodSettings()
+    enabled = section.get("enabled", default.enabled)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{source}: flood.enabled must be true or false")
+    burst = _int(section.get("burst", default.burst), "flood.burst", source)
+    per_second = _float(section.get("per_second", default.per_second), "flood.per_second", source)
+    if burst < 1 or per_second <= 0:
+        raise ConfigError(f"{source}: flood.burst must be at least 1 and flood.per_second above 0")
+    return FloodSettings(enabled=enabled, burst=burst, per_second=per_second)

@@ -49,6 +49,7 @@ from handlers.messages import Attachment, Button, Outbound
 from handlers.texts import rtl
 from storage.broadcasts import Audience
 from surveys.errors import UnreadableFileError, read_definition_file
+from surveys.safe_yaml import GuardedLoader
 
 MAX_TEXT = 4096  # Telegram's limit for a message
 MAX_CAPTION = 1024  # ... and for the caption of a picture or document
@@ -337,7 +338,7 @@ def load_notice_text(
     surveys: Collection[str] | None = None,
     now: datetime | None = None,
 ) -> Notice:
-    loader = yaml.SafeLoader(text)
+    loader = GuardedLoader(text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:

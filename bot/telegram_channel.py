@@ -239,7 +239,7 @@ class TelegramChannel:
         try:
             data = await request.json(loads=json.loads)
             update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):  # AttributeError: JSON that is not an object
             return web.Response(status=400, text="not an update")
         if update is None:
             return web.Response(status=400, text="not an update")

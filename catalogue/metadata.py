@@ -36,6 +36,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from catalogue.errors import CatalogueError, DataProblem, ProblemLog
 from catalogue.model import Dimension, Indicator
 from surveys.errors import UnreadableFileError, read_definition_file
+from surveys.safe_yaml import GuardedLoader
 
 #: The topics of ``handlers/context.py`` (what people follow) plus education.
 KNOWN_TOPICS = ("prices", "labour", "population", "national_accounts", "agriculture", "health", "education")
@@ -249,7 +250,7 @@ def load_metadata_file(path: Path, *, topics: Collection[str] = KNOWN_TOPICS) ->
 
 
 def load_metadata_text(text: str, path: str, *, topics: Collection[str] = KNOWN_TOPICS) -> Metadata:
-    loader = yaml.SafeLoader(text)
+    loader = GuardedLoader(text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:

@@ -32,6 +32,10 @@ ACCEPTED_ACTIONS = frozenset({"", "I", "A", "R"})
 _INFINITE = (float("inf"), float("-inf"))
 
 
+#: Longest header or comment line read (real headers are a few hundred characters).
+MAX_HEADER_CHARS = 100_000
+
+
 @dataclass
 class _Pending:
     dataflow: str
@@ -80,14 +84,18 @@ def read_sdmx_csv(path: Path, metadata: Metadata, log: ProblemLog) -> Iterator[R
     with handle:
         header_line = 1
         try:
-            first = handle.readline()
+            # Bounded reads: a crafted file of one endless line must not be read into memory.
+            first = handle.readline(MAX_HEADER_CHARS)
             # Lines starting with '#' before the header are comments (a Baraza extension, used to
             # say in the file itself what it holds, e.g. that demo data are fictional).
-            while first.startswith("#"):
-                first = handle.readline()
+            while first.startswith("#") and len(first) < MAX_HEADER_CHARS:
+                first = handle.readline(MAX_HEADER_CHARS)
                 header_line += 1
         except UnicodeDecodeError:
             log.add(name, header_line, "the file is not UTF-8 text")
+            return
+        if len(first) >= MAX_HEADER_CHARS and not first.endswith("\n"):
+            log.add(name, header_line, f"the line is longer than {MAX_HEADER_CHARS} characters: not an SDMX-CSV header")
             return
         delimiter = ";" if first.count(";") > first.count(",") else ","
         header_row = next(csv.reader([first], delimiter=delimiter), [])

@@ -20,6 +20,7 @@ import yaml
 from yaml.nodes import MappingNode
 
 from surveys.errors import UnreadableFileError, read_definition_file
+from surveys.safe_yaml import GuardedLoader
 
 MAX_FILE_BYTES = 2_000_000
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
@@ -58,7 +59,7 @@ class Located(dict[str, Any]):
         return self.lines.get(key, self.line)
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(GuardedLoader):
     """A safe loader whose mappings are :class:`Located`."""
 
 
@@ -98,7 +99,7 @@ def read_text(path: Path) -> str:
 def parse_yaml(text: str, path: str) -> Located:
     """The top-level mapping of a YAML file; syntax errors name their line."""
     try:
-        root = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (a SafeLoader subclass)
+        root = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (a GuardedLoader: SafeLoader subclass)  # nosec B506
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1

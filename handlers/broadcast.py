@@ -20,6 +20,7 @@ from datetime import timedelta
 from bot.notices import Notice
 from handlers.context import Context
 from handlers.messages import Button, Outbound
+from handlers.payloads import parse_number
 from storage.broadcasts import Audience, BroadcastRepository
 from storage.feedback import BROADCAST_REPLY, FeedbackRepository
 from storage.records import Conversation
@@ -75,7 +76,7 @@ def _draft_of(conversation: Conversation | None) -> tuple[int | None, str | None
         return None, None
     draft = conversation.selection[0]
     topic = conversation.selection[1] if len(conversation.selection) > 1 else None
-    return (int(draft) if draft.isdigit() else None), topic
+    return parse_number(draft), topic
 
 
 async def _save(ctx: Context, step: str, draft_id: int | None = None, topic: str | None = None) -> None:
@@ -164,7 +165,7 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
     """A press on the preview: a topic, everyone, Send or Cancel."""
     stale = [Outbound(text=ctx.texts("stale_button"))]
     parts = payload[len(PAYLOAD_PREFIX) :].split(":")
-    if not is_admin(ctx) or len(parts) not in (2, 3) or not parts[0].isdigit():
+    if not is_admin(ctx) or len(parts) not in (2, 3) or parse_number(parts[0]) is None:
         return stale
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     draft_id, topic = _draft_of(conversation)
@@ -172,8 +173,9 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
         return stale
     op = parts[1]
     repository = BroadcastRepository(ctx.repos.connection)
-    if op == "t" and len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < len(ctx.community.topics):
-        topic = ctx.community.topics[int(parts[2])]
+    topic_index = parse_number(parts[2]) if op == "t" and len(parts) == 3 else None
+    if topic_index is not None and topic_index < len(ctx.community.topics):
+        topic = ctx.community.topics[topic_index]
         await _save(ctx, PREVIEW, draft_id, topic)
         return [await _audience(ctx, draft_id, topic, pressed=True)]
     if op == "all":

@@ -47,11 +47,30 @@ def parse(payload: str) -> StartSurvey | PromptPress | None:
     parts = payload.split(":")
     if parts[0] == "s" and len(parts) == 2 and parts[1]:
         return StartSurvey(parts[1])
-    if parts[0] != "q" or len(parts) not in (3, 4) or not parts[1].isdigit():
+    if parts[0] != "q" or len(parts) not in (3, 4) or not _is_number(parts[1]):
         return None
     op = parts[2]
-    if op in WITH_INDEX and len(parts) == 4 and parts[3].isdigit():
+    if op in WITH_INDEX and len(parts) == 4 and _is_number(parts[3]):
         return PromptPress(int(parts[1]), op, int(parts[3]))
     if op in WITHOUT_INDEX and len(parts) == 3:
         return PromptPress(int(parts[1]), op)
     return None
+
+
+#: Digits of the largest number :func:`parse_number` accepts (below a 64-bit database integer).
+MAX_NUMBER_DIGITS = 18
+
+
+def parse_number(text: str) -> int | None:
+    """A whole number written with ASCII digits only and small enough for a database id, else None.
+
+    ``str.isdigit`` is not enough: it accepts "²" (which ``int`` refuses) and "٣", and a
+    forged "99999999999999999999" overflows PostgreSQL's bigint.
+    """
+    if not (text.isascii() and text.isdecimal()) or len(text) > MAX_NUMBER_DIGITS:
+        return None
+    return int(text)
+
+
+def _is_number(text: str) -> bool:
+    return parse_number(text) is not None

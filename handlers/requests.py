@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from handlers.outbox import can_notify
+from handlers.payloads import parse_number
 from handlers.request_desk import MAX_ANSWER, answer
 from storage.feedback import CONVERTED, MESSAGE, FeedbackRepository, get_feedback, set_feedback_status
 from storage.records import Conversation
@@ -157,9 +158,10 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
     """A press on the offer: send the message as a data request, or not."""
     stale = [Outbound(text=ctx.texts("stale_button"))]
     parts = payload[len(PAYLOAD_PREFIX) :].split(":")
-    if len(parts) != 2 or parts[0] not in (SEND, DECLINE) or not parts[1].isdigit():
+    message_id = parse_number(parts[1]) if len(parts) == 2 else None
+    if message_id is None or parts[0] not in (SEND, DECLINE):
         return stale
-    message = await get_feedback(ctx.repos.connection, int(parts[1]))
+    message = await get_feedback(ctx.repos.connection, message_id)
     if message is None or message.contact_id != ctx.contact.id or message.kind != MESSAGE:
         return stale
     if parts[0] == DECLINE:
@@ -177,7 +179,7 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
 async def my_requests(ctx: Context, argument: str) -> list[Outbound]:
     """``/my_requests``: the person's tickets, newest first; ``/my_requests N``: one ticket in full."""
     number = argument.lstrip("#").strip()
-    if number.isdigit():
+    if parse_number(number) is not None:
         return await _my_request(ctx, int(number))
     requests = await ctx.repos.requests.for_contact(ctx.contact.id, limit=MY_REQUESTS_SHOWN)
     if not requests:
@@ -258,7 +260,7 @@ async def reply_command(ctx: Context, argument: str) -> list[Outbound]:
     """``/reply N TEXT``: answer ticket N; the person receives "Answer to your request #N: TEXT"."""
     head, _, text = argument.partition(" ")
     number = head.lstrip("#")
-    if not number.isdigit() or not text.strip():
+    if parse_number(number) is None or not text.strip():
         return [Outbound(text=ctx.texts("reply_usage"))]
     request = await ctx.repos.requests.get(int(number))
     if request is None:

@@ -89,6 +89,8 @@ async def route(ctx: Context) -> list[Outbound]:
         return await broadcast.on_text(ctx, conversation, text)
     if conversation is not None and conversation.flow == requests.FLOW:
         return await requests.on_text(ctx, conversation, text)
+    if not text:  # a sticker, photo, voice note... or blank text: nothing to look up or store
+        return [Outbound(text=ctx.texts("not_text"))]
     return await broadcast.reply_to_notice(ctx, text) or await data.free_text(ctx, text)
 
 

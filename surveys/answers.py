@@ -51,7 +51,7 @@ def match_choice(question: Question, typed: str, choices: tuple[Choice, ...] | N
     """
     shown = question.choices if choices is None else choices
     text = typed.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²".isdigit() is true, but int("²") raises
         index = int(text) - 1
         return shown[index] if 0 <= index < len(shown) else None
     folded = fold(text)

@@ -22,6 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from surveys.errors import SurveyFileError, SurveyProblem, UnreadableFileError, read_definition_file
 from surveys.expressions import Expression, ExpressionError, parse
 from surveys.model import CHOICE_TYPES, Choice, LocalizedText, Question, QuestionType, Survey
+from surveys.safe_yaml import GuardedLoader
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # XLSForm names: a letter or underscore first, then letters, digits, _ - and dots.
@@ -182,7 +183,7 @@ class _Reader:
 
 def load_survey_text(text: str, path: str) -> Survey:
     """Parse and validate one survey; raises :class:`SurveyFileError` listing every problem."""
-    loader = yaml.SafeLoader(text)
+    loader = GuardedLoader(text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:

@@ -16,12 +16,15 @@ from pathlib import Path
 
 from bot.app import RunningBot, running_bot
 from bot.config import Settings, TelegramSettings, WebSettings
+from bot.flood import FloodSettings
 from tests.fakes.telegram import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = ROOT / "forms"
 TOKEN = "123456:TEST-TOKEN"
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789"
+#: Simulated users answer faster than people: no per-user flood limit unless a test sets one.
+NO_FLOOD_LIMIT = FloodSettings(enabled=False)
 
 
 def free_port() -> int:
@@ -31,9 +34,15 @@ def free_port() -> int:
 
 
 def bot_settings(
-    server: FakeTelegramServer, database_url: str, web_port: int = 0, forms: Path = FORMS, **telegram: object
+    server: FakeTelegramServer,
+    database_url: str,
+    web_port: int = 0,
+    forms: Path = FORMS,
+    flood: FloodSettings = NO_FLOOD_LIMIT,
+    **telegram: object,
 ) -> Settings:
-    """Settings for a bot that talks to ``server``; sending limits are lifted unless given."""
+    """Settings for a bot that talks to ``server``; sending limits and the per-user flood limit
+    (simulated users answer faster than people) are lifted unless given."""
     limits: dict[str, object] = {
         "messages_per_second": 10_000.0,
         "chat_messages_per_second": 10_000.0,
@@ -49,14 +58,20 @@ def bot_settings(
             **limits,  # type: ignore[arg-type]
         ),
         web=WebSettings(host="127.0.0.1", port=web_port),
+        flood=flood,
     )
 
 
 @contextlib.asynccontextmanager
 async def bot_in_process(
-    server: FakeTelegramServer, database_url: str, web_port: int = 0, forms: Path = FORMS, **telegram: object
+    server: FakeTelegramServer,
+    database_url: str,
+    web_port: int = 0,
+    forms: Path = FORMS,
+    flood: FloodSettings = NO_FLOOD_LIMIT,
+    **telegram: object,
 ) -> AsyncIterator[RunningBot]:
-    async with running_bot(bot_settings(server, database_url, web_port, forms, **telegram)) as bot:
+    async with running_bot(bot_settings(server, database_url, web_port, forms, flood, **telegram)) as bot:
         yield bot
 
 
@@ -88,6 +103,7 @@ class BotProcess:
             "telegram:\n  poll_timeout: 1\n"
             "  rate_limit: {messages_per_second: 10000, chat_messages_per_second: 10000, chat_burst: 1000}\n"
             "web: {host: 127.0.0.1, port: 0}\n"
+            "flood: {enabled: false}\n"
         )
         self.config = config
 

@@ -15,14 +15,18 @@ from bot.app import RunningBot, running_bot
 from bot.config import Settings, WebSettings
 from storage.export import export_csv
 from surveys.model import Survey
-from tests.telegram_harness import FORMS, PSEUDONYM_KEY
+from tests.telegram_harness import FORMS, NO_FLOOD_LIMIT, PSEUDONYM_KEY
 from tests.test_webchat import CHROMIUM, CHROMIUM_ARGS, _async_playwright_or_skip
 
 
 @pytest.fixture
 async def web_bot(database_url: str) -> AsyncIterator[RunningBot]:
     settings = Settings(
-        database_url=database_url, surveys_directory=FORMS, pseudonym_key=PSEUDONYM_KEY, web=WebSettings(port=0)
+        database_url=database_url,
+        surveys_directory=FORMS,
+        pseudonym_key=PSEUDONYM_KEY,
+        web=WebSettings(port=0),
+        flood=NO_FLOOD_LIMIT,  # the browser clicks faster than people
     )
     async with running_bot(settings) as bot:
         yield bot

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.app import RunningBot, running_bot
 from bot.config import RegisterSettings, Settings, WebSettings, WhatsAppSettings
+from bot.flood import FloodSettings
 from tests.fakes.whatsapp import FakeGraphServer
 from tests.telegram_harness import FORMS, PSEUDONYM_KEY, free_port
 
@@ -48,6 +49,7 @@ async def whatsapp_bot(
         web=WebSettings(host="127.0.0.1", port=port),
         register=register or RegisterSettings(),
         admins=admins,
+        flood=FloodSettings(enabled=False),  # simulated users answer faster than people
     )
     async with running_bot(settings) as bot:
         server.webhook_url = f"http://127.0.0.1:{bot.web_port}{WEBHOOK_PATH}"

@@ -54,6 +54,7 @@ class WorkerProcess:
             f"  rate_limit: {{messages_per_second: {messages_per_second}, "
             f"chat_messages_per_second: {chat_messages_per_second}, chat_burst: {chat_burst}}}\n"
             f"web: {{host: 127.0.0.1, port: {self.port}}}\n"
+            "flood: {enabled: false}\n"  # simulated users answer faster than people
         )
 
     @property

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .model import CallbackAnswer, ChatMessage, JSONDict
 from .protocol import command_entities
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
 _REPLY_KINDS = frozenset({"sent", "edited", "deleted", "callback_answer"})
 #: Chat events that show the bot is still busy (replies + chat actions such as "typing").
 _ACTIVITY_KINDS = _REPLY_KINDS | {"action"}
+
+
+#: message_ids of raw messages, far above the ids the fake server gives.
+_raw_message_ids = itertools.count(1_000_000_000)
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,18 @@ class FakeUser:
         if entities:
             api["entities"] = entities
         message.api = api
+        return await self._act({"message": api})
+
+    async def send_raw_message(self, **fields: Any) -> int:
+        """Send a message update from this user with arbitrary ``fields`` (a sticker, a photo,
+        no text at all, a forward origin...); nothing is validated. Returns the update_id."""
+        api: JSONDict = {
+            "message_id": next(_raw_message_ids),
+            "from": self.api_user,
+            "chat": self.api_chat,
+            "date": int(time.time()),
+            **fields,
+        }
         return await self._act({"message": api})
 
     async def press(self, button: str, message_id: int | None = None) -> int:

@@ -1,0 +1,46 @@
+"""Text every database can store: the characters a hostile message may carry that break storage.
+
+PostgreSQL ``text`` cannot hold the NUL character (U+0000), and no UTF-8 database can hold a
+lone surrogate (U+D800..U+DFFF), which JSON's ``\\udXXX`` escapes let any client send (Telegram
+updates, the web chat, WhatsApp webhooks). :class:`Sanitiser` replaces both with U+FFFD (the
+replacement character) before the core sees the message, so the same text is stored on SQLite
+and PostgreSQL and nothing fails mid-transaction. Every other character, control characters,
+right-to-left marks and emoji included, is kept exactly as typed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from handlers.messages import Inbound, MessageProcessor, Outbound
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def storable(text: str | None) -> str | None:
+    """``text`` with NUL and lone surrogates replaced by U+FFFD (None stays None)."""
+    if text is None:
+        return None
+    return _UNSTORABLE.sub(REPLACEMENT, text)
+
+
+class Sanitiser:
+    """A :class:`~handlers.messages.MessageProcessor` that hands ``inner`` storable text only."""
+
+    def __init__(self, inner: MessageProcessor) -> None:
+        self.inner = inner
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        fields = (inbound.text, inbound.payload, inbound.user_key, inbound.chat_key, inbound.update_key)
+        if any(value is not None and _UNSTORABLE.search(value) for value in fields):
+            inbound = replace(
+                inbound,
+                text=storable(inbound.text),
+                payload=storable(inbound.payload),
+                user_key=storable(inbound.user_key) or "",
+                chat_key=storable(inbound.chat_key) or "",
+                update_key=storable(inbound.update_key) or "",
+            )
+        return await self.inner.handle(inbound)

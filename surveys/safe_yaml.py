@@ -1,0 +1,133 @@
+"""The one guarded YAML reader: every YAML file Baraza reads goes through :class:`GuardedLoader`.
+
+``yaml.SafeLoader`` refuses arbitrary Python objects but not the other ways a crafted file can
+hurt a server:
+
+- a *YAML bomb* ("billion laughs"): a few lines of anchors and aliases that stand for billions
+  of values once expanded; every reader that walks the document would expand them;
+- deep nesting (``[[[[...]]]]``): PyYAML composes nodes recursively, so some thousands of
+  levels raise ``RecursionError`` instead of a message a statistician can act on;
+- a recursive alias (``&a [*a]``), which walks forever.
+
+:class:`GuardedLoader` composes the document as ``SafeLoader`` does and refuses each of these
+with a :class:`YamlLimitError`, a ``yaml.MarkedYAMLError`` carrying the line, so the callers'
+existing ``except yaml.MarkedYAMLError`` turns it into a ``FILE:LINE: message`` problem. A
+handful of anchors reused a few times (as in the shipped metadata file) stays allowed. The file
+size limit is :func:`surveys.errors.read_definition_file`'s job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.composer import ComposerError
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+#: Deepest nesting of lists and mappings accepted (the shipped files use fewer than 10 levels).
+MAX_DEPTH = 64
+#: Most aliases (``*name``) accepted in one file.
+MAX_ALIASES = 1_000
+#: Most values the document may stand for once every alias is expanded.
+MAX_EXPANDED_NODES = 1_000_000
+
+
+class YamlLimitError(ComposerError):
+    """A YAML file refused for its shape (bomb, depth, recursion); ``problem_mark`` is the line."""
+
+
+class GuardedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` with limits on nesting depth, alias count and expanded size.
+
+    Use it wherever a ``SafeLoader`` was used: ``GuardedLoader(text).get_single_node()`` or
+    ``yaml.load(text, Loader=GuardedLoader)`` (or a subclass that adds constructors).
+    """
+
+    max_depth = MAX_DEPTH
+    max_aliases = MAX_ALIASES
+    max_expanded_nodes = MAX_EXPANDED_NODES
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(AliasEvent):
+            self._aliases += 1
+            if self._aliases > self.max_aliases:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise YamlLimitError(None, None, f"more than {self.max_aliases} aliases (*name): refused", mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > self.max_depth:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise YamlLimitError(None, None, f"nested deeper than {self.max_depth} levels: refused", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self) -> Node | None:
+        root: Node | None = super().get_single_node()
+        if root is not None and self._aliases:
+            check_expansion(root, self.max_expanded_nodes, self.max_depth * 2)
+        return root
+
+
+def check_expansion(root: Node, max_nodes: int, max_depth: int) -> None:
+    """Raise :class:`YamlLimitError` if ``root``, with its aliases expanded, is too big or recursive.
+
+    Aliases make the node tree a graph; each node's expanded size is computed once, so the check
+    costs as much as the file is long, not as much as the bomb would expand to.
+    """
+    sizes: dict[int, tuple[int, int]] = {}
+    in_progress: set[int] = set()
+
+    def children(node: Node) -> list[Node]:
+        if isinstance(node, SequenceNode):
+            return list(node.value)
+        if isinstance(node, MappingNode):
+            return [part for pair in node.value for part in pair]
+        return []
+
+    # An explicit stack: a recursive walk is what the depth limit protects against.
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            in_progress.discard(key)
+            size, depth = 1, 1
+            for child in children(node):
+                child_size, child_depth = sizes[id(child)]
+                size += child_size
+                depth = max(depth, child_depth + 1)
+            if size > max_nodes:
+                raise YamlLimitError(
+                    None, None, f"the aliases (*name) expand to more than {max_nodes} values: refused", node.start_mark
+                )
+            if depth > max_depth:
+                raise YamlLimitError(
+                    None, None, f"the aliases (*name) nest deeper than {max_depth} levels: refused", node.start_mark
+                )
+            sizes[key] = (size, depth)
+            continue
+        if key in sizes:
+            continue
+        if key in in_progress:
+            raise YamlLimitError(None, None, "an alias (*name) refers to itself: refused", node.start_mark)
+        in_progress.add(key)
+        stack.append((node, True))
+        for child in children(node):
+            child_key = id(child)
+            if child_key in in_progress:
+                raise YamlLimitError(None, None, "an alias (*name) refers to itself: refused", child.start_mark)
+            if child_key not in sizes:
+                stack.append((child, False))
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` through :class:`GuardedLoader` (for plain data such as config.yaml)."""
+    return yaml.load(text, Loader=GuardedLoader)  # noqa: S506 (GuardedLoader is a SafeLoader)  # nosec B506
