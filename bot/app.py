@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from bot.admin import add_admin_routes
+from bot.admin.operations import add_operation_routes
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine, load_pseudonymizer
@@ -49,8 +51,12 @@ KEEP_PROCESSED_UPDATES = timedelta(days=7)
 PRUNE_EVERY_SECONDS = 3600
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+def channel_states(telegram: TelegramChannel | None) -> dict[str, bool]:
+    """For ``/healthz``: the web chat answers while the server does; Telegram when its application runs."""
+    states = {"web": True}
+    if telegram is not None:
+        states["telegram"] = telegram.application.running
+    return states
 
 
 async def _prune_processed_updates(database: Database) -> None:
@@ -84,9 +90,10 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             database, surveys, pseudonymizer, default_language=settings.default_language, community=community
         )
         app = web.Application(client_max_size=64 * 1024)
-        app.router.add_get("/healthz", _healthz)
         add_webchat_routes(app, engine)
         telegram = TelegramChannel(settings.telegram, engine) if settings.telegram.enabled else None
+        add_operation_routes(app, database, lambda: channel_states(telegram))
+        add_admin_routes(app, database, surveys=surveys, community=community)
         if telegram is not None and settings.telegram.mode == "webhook":
             app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
         runner = web.AppRunner(app, access_log=None)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import metrics
 from handlers import router
 from handlers.context import Community, Context
 from handlers.messages import Inbound, Outbound
@@ -89,6 +91,7 @@ class Engine:
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         """Process one inbound; when this returns, its effects are committed."""
+        started = time.perf_counter()
         async with self._chat_locks.hold((inbound.channel, inbound.chat_key)):
             try:
                 replies = await self._process(inbound)
@@ -101,6 +104,7 @@ class Engine:
                 # holds the user's text), goes to the log.
                 log.exception("error while handling an update on %s", inbound.channel)
                 replies = self._try_again(inbound)
+        metrics.observe_update(inbound.channel, time.perf_counter() - started, len(replies))
         return laid_out(replies)
 
     def _try_again(self, inbound: Inbound) -> list[Outbound]:

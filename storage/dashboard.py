@@ -228,7 +228,10 @@ class DashboardQueries:
         )
         if condition is not None:
             query = query.where(condition)
-        counts = {str(survey_id): (int(started), int(done)) for survey_id, started, done in await self.connection.execute(query)}
+        counts = {
+            str(survey_id): (int(started), int(done))
+            for survey_id, started, done in await self.connection.execute(query)
+        }
         durations: dict[str, list[float]] = {survey_id: [] for survey_id in counts}
         timing = (
             select(responses.c.survey_id, responses.c.started_at, responses.c.completed_at)

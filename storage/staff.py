@@ -201,7 +201,9 @@ class StaffRepository:
         values = {"failed_attempts": 0, "locked_until": None, "last_login_at": now.astimezone(UTC)}
         if _hasher.check_needs_rehash(row.password_hash):
             values["password_hash"] = _hasher.hash(password)
-        await self.connection.execute(update(staff_accounts).where(staff_accounts.c.username == username).values(values))
+        await self.connection.execute(
+            update(staff_accounts).where(staff_accounts.c.username == username).values(values)
+        )
         account = await self.get(username)
         return LoginResult(account)
 

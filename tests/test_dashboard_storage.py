@@ -157,7 +157,9 @@ async def test_filters_by_user_group_region_and_date(database: Database, usat: S
         media = await queries.results(usat, ResultFilter(user_group="media"))
         south = await queries.results(usat, ResultFilter(region="South"))
         recent = await queries.results(usat, ResultFilter(since=NOW - timedelta(days=5)))
-        window = await queries.results(usat, ResultFilter(since=NOW - timedelta(days=50), until=NOW - timedelta(days=5)))
+        window = await queries.results(
+            usat, ResultFilter(since=NOW - timedelta(days=50), until=NOW - timedelta(days=5))
+        )
     assert (media.activity.started, media.activity.completed) == (2, 1)
     assert dict(media.questions[0].counts)["media"] == 2
     assert (south.activity.started, south.activity.completed) == (2, 1)
