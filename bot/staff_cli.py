@@ -25,7 +25,10 @@ def add_commands(commands: Any) -> None:
     add = sub.add_parser("add", help="create an account (asks for its password)")
     add.add_argument("name")
     add.add_argument(
-        "--role", choices=ROLES, default=VIEWER, help=f"{EDITOR}: answers requests and sends broadcasts; {VIEWER}: reads"
+        "--role",
+        choices=ROLES,
+        default=VIEWER,
+        help=f"{EDITOR}: answers requests and sends broadcasts; {VIEWER}: reads",
     )
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     remove = sub.add_parser("remove", help="delete an account (signed out everywhere at once)")
@@ -78,7 +81,9 @@ async def _run(settings: Settings, arguments: argparse.Namespace) -> int:
             now = datetime.now(UTC)
             if command == "add":
                 account = await staff.add(arguments.name, password, arguments.role, now)
-                print(f"account {account.username} created ({account.role}); sign in at /admin on the web chat's address")
+                print(
+                    f"account {account.username} created ({account.role}); sign in at /admin on the web chat's address"
+                )
             elif command == "remove":
                 await staff.remove(arguments.name)
                 print(f"account {arguments.name} removed")

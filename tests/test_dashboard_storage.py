@@ -147,7 +147,7 @@ async def test_funnel_shows_where_people_stopped(database: Database, usat: Surve
     assert (steps["frequency"].reached, steps["frequency"].stopped) == (3, 0)
     assert (steps["purposes"].reached, steps["purposes"].answered, steps["purposes"].stopped) == (2, 2, 1)
     assert steps["comments"].reached == 2 and steps["comments"].answered == 2
-    assert [step.question.name for step in funnel][0] == "user_group"
+    assert funnel[0].question.name == "user_group"
 
 
 async def test_filters_by_user_group_region_and_date(database: Database, usat: Survey) -> None:
@@ -177,11 +177,11 @@ async def test_staff_accounts_lock_after_repeated_failures(database: Database) -
             await staff.add("amina", "another password", "viewer", NOW)
         with pytest.raises(StaffError, match="at least"):
             await staff.add("bob", "short", "viewer", NOW)
-        for attempt in range(MAX_FAILED_ATTEMPTS - 1):
+        for _attempt in range(MAX_FAILED_ATTEMPTS - 1):
             assert (await staff.login("amina", "wrong password", NOW)).account is None
         ok = await staff.login("amina", "correct horse battery", NOW)
         assert ok.account is not None and ok.account.can_edit, "a success resets the count"
-        for attempt in range(MAX_FAILED_ATTEMPTS):
+        for _attempt in range(MAX_FAILED_ATTEMPTS):
             result = await staff.login("amina", "wrong password", NOW)
         assert result.locked_until == NOW + LOCKOUT
         locked = await staff.login("amina", "correct horse battery", NOW + timedelta(minutes=1))
