@@ -42,10 +42,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         group = request.query.get("group") or None
         async with site.database.reading() as connection:
             repository = RequestRepository(connection)
-            tickets = await repository.find(statuses=statuses, sources=sources, limit=LIST_LIMIT)
+            tickets = await repository.find(statuses=statuses, sources=sources, user_group=group, limit=LIST_LIMIT)
             stats = await repository.stats(top=15)
-        if group is not None:
-            tickets = [ticket for ticket in tickets if ticket.user_group == group]
         return render(
             request,
             "requests.html",
