@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from markupsafe import Markup
 
 ROW_HEIGHT = 26
-LABEL_WIDTH = 220
-BAR_WIDTH = 300
-VALUE_WIDTH = 110
-MAX_LABEL_CHARS = 32
+LABEL_WIDTH = 200
+BAR_WIDTH = 200
+VALUE_WIDTH = 90
+MAX_LABEL_CHARS = 27
 
 
 def _short(label: str) -> str:

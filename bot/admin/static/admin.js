@@ -58,7 +58,12 @@
             var cell = section.querySelector('td[data-status="' + name + '"]');
             if (cell) cell.textContent = String(data.counts[name]);
           });
-          if (!data.finished) setTimeout(poll, 2000);
+          if (data.finished) {
+            var cancel = document.getElementById("cancel-form");
+            if (cancel) cancel.hidden = true;  // nothing is waiting any more
+          } else {
+            setTimeout(poll, 2000);
+          }
         })
         .catch(function () { setTimeout(poll, 5000); });
     }
