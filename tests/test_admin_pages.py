@@ -202,7 +202,22 @@ async def test_inbox_filters_and_refuses_to_answer_a_closed_request(client: Clie
         data={"csrf": token, "action": "answer", "answer": "See table 2", "close": "yes"},
         allow_redirects=False,
     )
-    assert done.headers["Location"] == f"/admin/requests/{asked.id}?done=answered"
+    # Nobody to tell: the ticket's person is gone (contact_id None), and the page says so.
+    assert done.headers["Location"] == f"/admin/requests/{asked.id}?done=answered_unsent"
+    shown = await (await client.get(done.headers["Location"])).text()
+    assert "Answer saved, but it cannot be sent" in shown
     async with database.reading() as connection:
         thread = await Repositories(connection).requests.thread(asked.id)
     assert thread.request.status == "closed" and thread.answers[0].staff == "editor1"
+
+
+def test_charts_name_every_value_and_escape_labels() -> None:
+    from bot.admin.charts import bar_chart, column_chart
+
+    chart = str(bar_chart([("<b>Media</b>", 2), ("Academic", 1)], title="By group", total=4))
+    assert 'aria-label="By group. &lt;b&gt;Media&lt;/b&gt;: 2 (50%); Academic: 1 (25%)"' in chart
+    assert "<b>" not in chart and chart.count('class="bar"') == 2
+    assert 'class="value">2 (50%)</text>' in chart
+    assert "No answers yet" in str(bar_chart([], title="Empty"))
+    columns = str(column_chart([("2026-06-01", 0), ("2026-06-02", 3)], title="New"))
+    assert 'aria-label="New. 2026-06-02: 3"' in columns and columns.count("<rect") == 2

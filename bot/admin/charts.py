@@ -25,6 +25,14 @@ def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
+def spoken(title: str, items: Sequence[tuple[str, int]], total: int | None = None) -> str:
+    """The chart's accessible name: its title and every value (an ``img`` hides its children)."""
+    values = "; ".join(
+        f"{label}: {count:,}" + (f" ({percent(count, total)})" if total is not None else "") for label, count in items
+    )
+    return f"{title}. {values}" if values else title
+
+
 def bar_chart(items: Sequence[tuple[str, int]], *, title: str, total: int | None = None) -> Markup:
     """Horizontal bars, one per ``(label, count)``; with ``total`` each value also shows its share."""
     if not items:
@@ -60,7 +68,7 @@ def bar_chart(items: Sequence[tuple[str, int]], *, title: str, total: int | None
     return Markup(
         '<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{title}"'
         ' preserveAspectRatio="xMinYMin meet">{rows}</svg>'
-    ).format(width=width, height=height, title=title, rows=Markup("").join(rows))
+    ).format(width=width, height=height, title=spoken(title, items, total), rows=Markup("").join(rows))
 
 
 def column_chart(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
@@ -94,6 +102,6 @@ def column_chart(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
         '<text x="0" y="{ay}" class="axis">{first}</text>'
         '<text x="{width}" y="{ay}" text-anchor="end" class="axis">{last}</text></svg>'
     ).format(
-        width=width, full=chart_height + 20, title=title, bars=Markup("").join(bars), ay=chart_height + 15,
+        width=width, full=chart_height + 20, title=spoken(title, [item for item in items if item[1]]), bars=Markup("").join(bars), ay=chart_height + 15,
         first=items[0][0], last=items[-1][0],
     )  # fmt: skip

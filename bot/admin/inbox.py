@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 #: The messages shown after an action (``?done=...``).
 DONE = {
     "answered": "Answer saved: it is being sent to the person in the chat.",
+    "answered_unsent": "Answer saved, but it cannot be sent: the person deleted their data or cannot be messaged.",
     "progress": "Marked in progress: the person is told their request is being worked on.",
     "closed": "Request closed.",
     "assigned": "Request assigned.",
@@ -90,10 +91,10 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             async with site.database.transaction() as connection:
                 repos = Repositories(connection)
                 if action == "answer":
-                    await request_desk.answer(
+                    result = await request_desk.answer(
                         repos, number, answer, staff=staff.username, now=now, close=form.get("close") == "yes"
                     )
-                    done = "answered"
+                    done = "answered" if result.notified else "answered_unsent"
                 elif action == "progress":
                     await request_desk.mark_in_progress(repos, number, now=now, staff=staff.username)
                     done = "progress"
