@@ -233,22 +233,29 @@ class DashboardQueries:
             for survey_id, started, done in await self.connection.execute(query)
         }
         durations: dict[str, list[float]] = {survey_id: [] for survey_id in counts}
+        seconds = self._seconds_between(responses.c.started_at, responses.c.completed_at)
         timing = (
-            select(responses.c.survey_id, responses.c.started_at, responses.c.completed_at)
+            select(responses.c.survey_id, seconds)
             .select_from(responses.outerjoin(contacts, contacts.c.id == responses.c.contact_id))
             .where(responses.c.completed_at.is_not(None))
         )
         if condition is not None:
             timing = timing.where(condition)
-        result = await self.connection.stream(timing.execution_options(yield_per=2000))
-        async for survey_id, started_at, completed_at in result:
-            started, completed = _utc(started_at), _utc(completed_at)
-            if started is not None and completed is not None:
-                durations[str(survey_id)].append((completed - started).total_seconds())
+        # Only two small columns per completed response: fetched at once, which is several times
+        # faster than streaming them on SQLite.
+        for survey_id, duration in (await self.connection.execute(timing)).all():
+            if duration is not None:
+                durations[str(survey_id)].append(round(float(duration), 3))
         return {
             survey_id: SurveyActivity(survey_id, started, done, _median(durations[survey_id]))
             for survey_id, (started, done) in counts.items()
         }
+
+    def _seconds_between(self, start: Any, end: Any) -> Any:
+        """``end - start`` in seconds, computed by the database."""
+        if self.connection.dialect.name == "postgresql":
+            return func.extract("epoch", end - start)
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
 
     def _response_condition(self, filters: ResultFilter) -> ColumnElement[bool] | None:
         clauses: list[ColumnElement[bool]] = []
@@ -294,7 +301,10 @@ class DashboardQueries:
             if question.type is QuestionType.TEXT:
                 latest = await self._latest_texts(question.name, chosen)
             questions.append(_question_result(question, found, latest))
-        return SurveyResults(survey, activity, tuple(questions), await self._funnel(survey, chosen), filters)
+        # Answer rows per question (a skip included): what the funnel counts as "answered".
+        answered = {question: sum(counts.values()) for question, counts in values.items()}
+        funnel = await self._funnel(survey, chosen, answered, activity.started)
+        return SurveyResults(survey, activity, tuple(questions), funnel, filters)
 
     async def _latest_texts(self, question: str, chosen: Any) -> tuple[TextAnswer, ...]:
         rows = await self.connection.execute(
@@ -305,21 +315,15 @@ class DashboardQueries:
         )
         return tuple(TextAnswer(value, _utc(moment) or moment) for value, moment in rows)
 
-    async def _funnel(self, survey: Survey, chosen: Any) -> tuple[FunnelStep, ...]:
+    async def _funnel(
+        self, survey: Survey, chosen: Any, answered: Mapping[str, int], started: int
+    ) -> tuple[FunnelStep, ...]:
         asked = [question for question in survey.data_questions if question.is_asked]
         if not asked:
             return ()
         position = case(
             {question.name: index for index, question in enumerate(asked)}, value=answers.c.question, else_=literal(-1)
         )
-        answered = {
-            str(name): int(count)
-            for name, count in await self.connection.execute(
-                select(answers.c.question, func.count())
-                .where(answers.c.response_id.in_(chosen))
-                .group_by(answers.c.question)
-            )
-        }
         incomplete = chosen.where(responses.c.completed_at.is_(None))
         furthest = (
             select(responses.c.id.label("response_id"), func.coalesce(func.max(position), -1).label("furthest"))
@@ -334,7 +338,6 @@ class DashboardQueries:
                 select(furthest.c.furthest, func.count()).group_by(furthest.c.furthest)
             )
         }
-        started = int(await self.connection.scalar(select(func.count()).select_from(chosen.subquery())) or 0)
         steps = []
         reached = started
         for index, question in enumerate(asked):
