@@ -181,7 +181,8 @@ async def run_forever(settings: Settings) -> None:
     async with running_bot(settings) as bot:
         channels = "web chat" + (f" and Telegram ({settings.telegram.mode})" if bot.telegram else "")
         print(
-            f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  (Ctrl+C stops)",
+            f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  "
+            f"Staff dashboard: http://{settings.web.host}:{bot.web_port}/admin/  (Ctrl+C stops)",
             flush=True,
         )
         await stop.wait()
