@@ -190,15 +190,27 @@ class StaffRepository:
         if locked_until is not None and locked_until > now:
             return LoginResult(None, locked_until)
         if not _verify(row.password_hash, password):
-            failures = int(row.failed_attempts) + 1
-            values: dict[str, Any] = {"failed_attempts": failures}
-            if failures >= MAX_FAILED_ATTEMPTS:
-                values = {"failed_attempts": 0, "locked_until": (now + LOCKOUT).astimezone(UTC)}
-            await self.connection.execute(
-                update(staff_accounts).where(staff_accounts.c.username == username).values(values)
+            # Counted in the UPDATE itself, so that guesses sent in parallel all count.
+            failures = int(
+                (
+                    await self.connection.execute(
+                        update(staff_accounts)
+                        .where(staff_accounts.c.username == username)
+                        .values(failed_attempts=staff_accounts.c.failed_attempts + 1)
+                        .returning(staff_accounts.c.failed_attempts)
+                    )
+                ).scalar_one()
             )
-            return LoginResult(None, values.get("locked_until"))
-        values = {"failed_attempts": 0, "locked_until": None, "last_login_at": now.astimezone(UTC)}
+            if failures < MAX_FAILED_ATTEMPTS:
+                return LoginResult(None)
+            locked = (now + LOCKOUT).astimezone(UTC)
+            await self.connection.execute(
+                update(staff_accounts)
+                .where(staff_accounts.c.username == username)
+                .values(failed_attempts=0, locked_until=locked)
+            )
+            return LoginResult(None, locked)
+        values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None, "last_login_at": now.astimezone(UTC)}
         if _hasher.check_needs_rehash(row.password_hash):
             values["password_hash"] = _hasher.hash(password)
         await self.connection.execute(
