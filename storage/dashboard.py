@@ -21,13 +21,14 @@ from sqlalchemy import Table, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.models import AnswerRow, ContactRow, OutboxRow, ResponseRow
+from storage.models import AnswerRow, ContactRow, FeedbackRow, OutboxRow, ResponseRow
 from surveys.model import CHOICE_TYPES, Question, QuestionType, Survey
 
 contacts = cast(Table, ContactRow.__table__)
 responses = cast(Table, ResponseRow.__table__)
 answers = cast(Table, AnswerRow.__table__)
 outbox = cast(Table, OutboxRow.__table__)
+feedback = cast(Table, FeedbackRow.__table__)
 
 #: How many of the latest free-text answers the results page shows per question.
 LATEST_TEXTS = 10
@@ -134,6 +135,15 @@ class FunnelStep:
     reached: int
     answered: int
     stopped: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message someone sent in reply to a broadcast, with their user group (if they gave one)."""
+
+    text: str
+    received_at: datetime
+    user_group: str | None
 
 
 @dataclass(frozen=True)
@@ -354,6 +364,18 @@ class DashboardQueries:
             select(contacts.c.region).where(contacts.c.region.is_not(None)).distinct().order_by(contacts.c.region)
         )
         return [str(region) for (region,) in rows]
+
+    async def broadcast_replies(self, broadcast_id: int, limit: int = 20) -> tuple[int, tuple[Reply, ...]]:
+        """How many replies a broadcast got, and the latest ``limit`` of them, newest first."""
+        total = await self._count(feedback, feedback.c.broadcast_id == broadcast_id)
+        rows = await self.connection.execute(
+            select(feedback.c.text, feedback.c.received_at, contacts.c.user_group)
+            .select_from(feedback.outerjoin(contacts, contacts.c.id == feedback.c.contact_id))
+            .where(feedback.c.broadcast_id == broadcast_id)
+            .order_by(feedback.c.id.desc())
+            .limit(limit)
+        )
+        return total, tuple(Reply(text, _utc(moment) or moment, group) for text, moment, group in rows)
 
     async def pending_outbox(self) -> int:
         """Messages to single people waiting to be sent (answers to requests, release follows)."""

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.admin import add_admin_routes
 from bot.notices import Notice
 from handlers.context import Community
-from storage.broadcasts import SCHEDULED, BroadcastRepository
+from storage.broadcasts import SCHEDULED, Audience, BroadcastRepository
 from storage.database import Database
 from storage.export import export_csv
 from storage.repositories import Repositories
@@ -221,3 +221,37 @@ def test_charts_name_every_value_and_escape_labels() -> None:
     assert "No answers yet" in str(bar_chart([], title="Empty"))
     columns = str(column_chart([("2026-06-01", 0), ("2026-06-02", 3)], title="New"))
     assert 'aria-label="New. 2026-06-02: 3"' in columns and columns.count("<rect") == 2
+
+
+async def test_messages_are_listed_until_dealt_with_and_replies_show_on_their_broadcast(
+    client: Client, database: Database
+) -> None:
+    from storage.feedback import BROADCAST_REPLY, MESSAGE, FeedbackRepository
+
+    await people(database, {"1": "media"})
+    now = datetime.now(UTC)
+    async with database.transaction() as connection:
+        broadcast_id, _ = await BroadcastRepository(connection).create(
+            title="Census notice", notice=Notice("Census notice", {"en": "Out now"}, "en").to_json(),
+            audience=Audience(), languages=("en",), default_language="en", created_by="test", now=now,
+        )  # fmt: skip
+        messages = FeedbackRepository(connection)
+        comment = await messages.add(contact_id=1, channel="telegram", kind=MESSAGE, text="Great website", now=now)
+        await messages.add(
+            contact_id=1, channel="telegram", kind=BROADCAST_REPLY, text="Where is table 3?", now=now,
+            broadcast_id=broadcast_id,
+        )  # fmt: skip
+    inbox = await (await client.get("/admin/requests")).text()
+    listed = inbox.split('id="messages-table"', 1)[1].split("</table>", 1)[0]
+    assert "Great website" in listed and "Where is table 3?" in listed
+    assert f"reply to broadcast {broadcast_id}" in listed
+    token = csrf_of(inbox)
+    closed = await client.post(f"/admin/messages/{comment}/close", data={"csrf": token}, allow_redirects=False)
+    assert closed.status == 303
+    again = await (await client.get("/admin/requests")).text()
+    assert "Great website" not in again and "Where is table 3?" in again
+    assert (await client.post(f"/admin/messages/{comment}/close", data={"csrf": token})).status == 404
+
+    page = await (await client.get(f"/admin/broadcasts/{broadcast_id}")).text()
+    assert '<p id="reply-count">1 reply to this broadcast.' in page
+    assert "Where is table 3?" in page and "media" in page

@@ -257,6 +257,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
 
     async def detail(request: web.Request) -> web.StreamResponse:
         summary, notice, audience_of = await summary_of(int(request.match_info["id"]))
+        async with site.database.reading() as connection:
+            reply_count, replies = await DashboardQueries(connection).broadcast_replies(summary.id)
         return render(
             request,
             "broadcast.html",
@@ -267,6 +269,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             labels=STATUS_LABELS,
             statuses=DELIVERY_STATUSES,
             cancelled=request.query.get("cancelled"),
+            reply_count=reply_count,
+            replies=replies,
         )
 
     async def progress_json(request: web.Request) -> web.StreamResponse:

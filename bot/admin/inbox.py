@@ -12,6 +12,8 @@ from aiohttp import web
 from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
 from bot.admin.render import render
 from handlers import request_desk
+from storage.feedback import CLOSED as MESSAGE_CLOSED
+from storage.feedback import NEW, recent_feedback, set_feedback_status
 from storage.repositories import Repositories
 from storage.requests import ACTIVE, REQUEST, STATUSES, UNMATCHED, RequestError, RequestRepository, percentile
 from storage.staff import StaffSession
@@ -30,6 +32,7 @@ DONE = {
     "assigned": "Request assigned.",
 }
 LIST_LIMIT = 200
+MESSAGE_LIMIT = 50
 
 
 def add_routes(app: web.Application, site: AdminSite) -> None:
@@ -45,6 +48,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             repository = RequestRepository(connection)
             tickets = await repository.find(statuses=statuses, sources=sources, user_group=group, limit=LIST_LIMIT)
             stats = await repository.stats(top=15)
+            messages = await recent_feedback(connection, statuses=(NEW,), limit=MESSAGE_LIMIT)
         return render(
             request,
             "requests.html",
@@ -62,6 +66,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             statuses=STATUSES,
             user_groups=site.community.user_groups,
             limit=LIST_LIMIT,
+            messages=messages,
+            message_done=request.query.get("message") == "closed",
         )
 
     async def ticket(request: web.Request) -> web.StreamResponse:
@@ -119,7 +125,17 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         log.info("dashboard: %s did %s on data request #%d", staff.username, action, number)
         raise web.HTTPSeeOther(f"{PREFIX}/requests/{number}?done={done}")
 
+    async def close_message(request: web.Request) -> web.StreamResponse:
+        """Mark a message (a comment, a reply to a notice) as dealt with."""
+        message_id = int(request.match_info["id"])
+        async with site.database.transaction() as connection:
+            changed = await set_feedback_status(connection, message_id, MESSAGE_CLOSED, only_if=NEW)
+        if not changed:
+            raise web.HTTPNotFound(text=f"There is no new message m{message_id}.")
+        raise web.HTTPSeeOther(f"{PREFIX}/requests?message=closed#messages-h")
+
     app.router.add_get(f"{PREFIX}/requests", guard(listing))
+    app.router.add_post(f"{PREFIX}/messages/{{id:\\d+}}/close", guard(close_message, edit=True))
     app.router.add_get(f"{PREFIX}/requests/{{number:\\d+}}", guard(ticket))
     app.router.add_post(f"{PREFIX}/requests/{{number:\\d+}}", guard(act, edit=True))
 
