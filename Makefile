@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench bench-broadcast clean system-deps
+.PHONY: run test check lint typecheck bench bench-broadcast bench-indicators bench-lookup bench-workers bench-export clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,7 @@ system-deps:
 ## Install everything and run the whole suite (SQLite always; PostgreSQL when reachable, started if installed).
 test: $(TEST_STAMP) system-deps lint typecheck
 	@scripts/ensure-postgres.sh || true
+	@scripts/ensure-redis.sh || true
 	$(BIN)/python -m pytest -q
 
 lint: $(TEST_STAMP)
@@ -50,6 +51,25 @@ bench: $(TEST_STAMP)
 ## A broadcast to 100,000 contacts through the fake Bot API: unlimited (with a kill -9), 1000/s, 30/s.
 bench-broadcast: $(TEST_STAMP)
 	$(BIN)/python -m bench.broadcast_load
+
+## Load an indicator catalogue of 10,000 series and 5 million observations (SQLite and PostgreSQL); prints time and peak memory.
+bench-indicators: $(TEST_STAMP)
+	@scripts/ensure-postgres.sh || true
+	$(BIN)/python -m bench.catalogue_load
+
+## Lookup latency over 10,000 series / 5,000,000 observations (the catalogue is built once into /tmp).
+bench-lookup: $(TEST_STAMP)
+	$(BIN)/python -m bench.indicator_lookup
+
+## Answers/s and p99 latency: 1, 2 and 4 webhook workers on PostgreSQL vs one process on SQLite.
+bench-workers: $(TEST_STAMP)
+	@scripts/ensure-postgres.sh || true
+	@scripts/ensure-redis.sh || true
+	$(BIN)/python -m bench.workers
+
+## Exports of 1,000,000 responses (30 questions) to CSV, JSON Lines, Excel, SPSS, Stata beside the pandas route (SQLite, cached in /tmp).
+bench-export: $(TEST_STAMP)
+	$(BIN)/python -m bench.export_formats
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

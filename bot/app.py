@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,11 +15,14 @@ from aiohttp import web
 from bot.admin import add_admin_routes
 from bot.admin.operations import add_operation_routes
 from bot.config import Settings
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, Sender
 from bot.engine import Engine, load_pseudonymizer
+from bot.indicators import IndicatorKeeper
 from bot.outbox import OutboxSender
+from bot.shared_ratelimit import SendLimiters, send_limiters
 from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.webchat import add_webchat_routes
+from bot.whatsapp_channel import WhatsAppChannel
 from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file
 from handlers.context import Community
@@ -44,6 +47,11 @@ class RunningBot:
     dispatcher: Dispatcher | None = None
     #: Sends the outbox (answers to data requests); None without a channel that can push messages.
     outbox: OutboxSender | None = None
+    #: Loads the indicator catalogue at start (when changed) and refreshes it on schedule.
+    indicators: IndicatorKeeper | None = None
+    whatsapp: WhatsAppChannel | None = None
+    #: The send rates (shared by all workers on PostgreSQL / Redis).
+    limiters: SendLimiters | None = None
 
 
 # Channels redeliver an update for a day at most; a week of processed ids is plenty.
@@ -51,11 +59,14 @@ KEEP_PROCESSED_UPDATES = timedelta(days=7)
 PRUNE_EVERY_SECONDS = 3600
 
 
-def channel_states(telegram: TelegramChannel | None) -> dict[str, bool]:
-    """For ``/healthz``: the web chat answers while the server does; Telegram when its application runs."""
+def channel_states(telegram: TelegramChannel | None, whatsapp: WhatsAppChannel | None = None) -> dict[str, bool]:
+    """For ``/healthz``: the web chat answers while the server does; Telegram when its application
+    runs; WhatsApp (a webhook) while its Graph API client is open."""
     states = {"web": True}
     if telegram is not None:
         states["telegram"] = telegram.application.running
+    if whatsapp is not None:
+        states["whatsapp"] = whatsapp.running
     return states
 
 
@@ -91,11 +102,15 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         )
         app = web.Application(client_max_size=64 * 1024)
         add_webchat_routes(app, engine)
-        telegram = TelegramChannel(settings.telegram, engine) if settings.telegram.enabled else None
-        add_operation_routes(app, database, lambda: channel_states(telegram))
-        add_admin_routes(app, database, surveys=surveys, community=community)
+        limiters = await send_limiters(settings, database)
+        telegram = TelegramChannel(settings.telegram, engine, limiters.replies) if settings.telegram.enabled else None
         if telegram is not None and settings.telegram.mode == "webhook":
             app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
+        whatsapp = WhatsAppChannel(settings.whatsapp, engine, database) if settings.whatsapp.enabled else None
+        if whatsapp is not None:
+            whatsapp.add_routes(app)
+        add_operation_routes(app, database, lambda: channel_states(telegram, whatsapp))
+        add_admin_routes(app, database, surveys=surveys, community=community)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.web.host, settings.web.port)
@@ -105,16 +120,40 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         pruning = asyncio.create_task(_prune_processed_updates(database))
         dispatcher: Dispatcher | None = None
         outbox: OutboxSender | None = None
+        # In the background: the bot answers from the data in service while a new load is written.
+        indicators = IndicatorKeeper(database, settings.indicators)
+        await indicators.start()
         try:
             if telegram is not None:
                 await telegram.start()
-                dispatcher = broadcast_dispatcher(settings, database, telegram)
+            if whatsapp is not None:
+                await whatsapp.start()
+            if telegram is not None or whatsapp is not None:
+                extra = [whatsapp.sender()] if whatsapp is not None else []
+                dispatcher = broadcast_dispatcher(settings, database, telegram, extra, limiters)
                 await dispatcher.start()
                 # Same senders and rate limiter as broadcasts: together they stay within the rate.
-                outbox = OutboxSender(database, dispatcher.senders.values(), dispatcher.limiter)
+                outbox = OutboxSender(
+                    database,
+                    dispatcher.senders.values(),
+                    dispatcher.limiter,
+                    shared_limiter=dispatcher.shared_limiter,
+                )
                 await outbox.start()
             try:
-                yield RunningBot(settings, database, engine, runner, port, telegram, dispatcher, outbox)
+                yield RunningBot(
+                    settings,
+                    database,
+                    engine,
+                    runner,
+                    port,
+                    telegram,
+                    dispatcher,
+                    outbox=outbox,
+                    indicators=indicators,
+                    whatsapp=whatsapp,
+                    limiters=limiters,
+                )
             finally:
                 if outbox is not None:
                     await outbox.stop()
@@ -122,17 +161,28 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                     await dispatcher.stop()
                 if telegram is not None:
                     await telegram.stop()
+                if whatsapp is not None:
+                    await whatsapp.stop()
         finally:
+            await indicators.stop()
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning
             await runner.cleanup()
+            await limiters.close()
     finally:
         await database.dispose()
 
 
-def broadcast_dispatcher(settings: Settings, database: Database, telegram: TelegramChannel) -> Dispatcher:
-    """The dispatcher of broadcasts, sending through the Telegram bot at ``settings.broadcast``'s rate.
+def broadcast_dispatcher(
+    settings: Settings,
+    database: Database,
+    telegram: TelegramChannel | None,
+    extra_senders: Sequence[Sender] = (),
+    limiters: SendLimiters | None = None,
+) -> Dispatcher:
+    """The dispatcher of broadcasts, sending through the Telegram bot (and ``extra_senders``, such
+    as WhatsApp's) at ``settings.broadcast``'s rate, shared by all workers when ``limiters`` are.
 
     Broadcasts only reach people who consented, which needs the register's onboarding
     (``register.onboarding``): without it nobody has consented and broadcasts reach nobody.
@@ -140,8 +190,9 @@ def broadcast_dispatcher(settings: Settings, database: Database, telegram: Teleg
     if settings.register.onboarding is None:
         log.warning("register.onboarding is not set: nobody can give consent, so broadcasts reach nobody")
     paid = settings.broadcast.messages_per_second > FREE_BROADCAST_RATE
-    sender = TelegramSender(telegram.bot, paid_broadcast=paid)
-    return Dispatcher(database, [sender], settings.broadcast)
+    senders: list[Sender] = [TelegramSender(telegram.bot, paid_broadcast=paid)] if telegram is not None else []
+    shared = limiters.broadcasts if limiters is not None else None
+    return Dispatcher(database, [*senders, *extra_senders], settings.broadcast, shared_limiter=shared)
 
 
 def community_of(settings: Settings) -> Community:
@@ -180,6 +231,7 @@ async def run_forever(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with running_bot(settings) as bot:
         channels = "web chat" + (f" and Telegram ({settings.telegram.mode})" if bot.telegram else "")
+        channels += " and WhatsApp" if bot.whatsapp else ""
         print(
             f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  "
             f"Staff dashboard: http://{settings.web.host}:{bot.web_port}/admin/  (Ctrl+C stops)",

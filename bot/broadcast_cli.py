@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from bot.config import Settings
 from bot.notices import NoticeFileError, load_notice_file, parse_time
+from bot.whatsapp_channel import whatsapp_silent
 from storage.broadcasts import (
     BLOCKED,
     CANCELLED,
@@ -131,10 +132,17 @@ async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None,
             repository = BroadcastRepository(connection)
             size = await repository.audience_size(notice.audience)
             languages = await repository.audience_languages(notice.audience, notice.languages, notice.default_language)
+            silent = await whatsapp_silent(connection, notice, now)
         print(f"{path}: '{notice.title}'")
         print(f"audience: {size:,} contact(s): {notice.audience.describe()}")
         if languages:
             print("languages: " + ", ".join(f"{language} {count:,}" for language, count in sorted(languages.items())))
+        if silent:
+            print(
+                f"note: {silent:,} WhatsApp contact(s) last wrote more than 24 hours ago; WhatsApp only lets an "
+                "approved template reach them and the notice names no whatsapp_template, so they will not get it",
+                file=sys.stderr,
+            )
         if settings.register.onboarding is None:
             print(
                 "note: register.onboarding is not set, so nobody can give consent; broadcasts only reach "

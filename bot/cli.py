@@ -1,4 +1,5 @@
-"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``requests``, ``survey check`` and ``db upgrade``."""
+"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``requests``, ``indicators``,
+``calendar``, ``concepts``, ``survey check`` and ``db upgrade``."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.shared_ratelimit import SharedRateError
 from catalogue.sourcefiles import DefinitionFileError
 from storage.database import Database
-from storage.export import export_csv
 from surveys.errors import SurveyFileError
-from surveys.loader import load_survey_directory, load_survey_file
+from surveys.loader import load_survey_file
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,10 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot: web chat, and Telegram when a token is set")
-    export = commands.add_parser("export", help="export a survey's responses")
-    export.add_argument("survey_id")
-    export.add_argument("--format", choices=["csv"], default="csv")
-    export.add_argument("--output", type=Path, required=True, help="file to write ('-' for standard output)")
+    from bot.export_cli import add_arguments as add_export_arguments
+
+    export = commands.add_parser("export", help="export a survey's responses (or --table NAME) and its codebook")
+    add_export_arguments(export)
     contacts = commands.add_parser("contacts", help="the contacts register")
     contacts_commands = contacts.add_subparsers(dest="contacts_command", required=True)
     contacts_export = contacts_commands.add_parser(
@@ -58,12 +59,18 @@ def _parser() -> argparse.ArgumentParser:
     from bot.requests_cli import add_commands as add_requests_commands
 
     add_requests_commands(commands)
+    from bot.indicators_cli import add_commands as add_indicator_commands
+
+    add_indicator_commands(commands)
     from bot.staff_cli import add_commands as add_staff_commands
 
     add_staff_commands(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
+    from bot.db_cli import add_copy_command
+
+    add_copy_command(db_commands)
     return parser
 
 
@@ -87,23 +94,6 @@ def _check(files: list[Path]) -> int:
             f"{path}: ok: survey '{survey.id}', {len(survey.data_questions)} questions, languages {', '.join(survey.languages)}"
         )
     return 1 if failed else 0
-
-
-async def _export(settings: Settings, survey_id: str, output: Path) -> int:
-    surveys = load_survey_directory(settings.surveys_directory)
-    survey = surveys.get(survey_id)
-    if survey is None:
-        known = ", ".join(sorted(surveys)) or "none"
-        print(f"baraza: no survey '{survey_id}' in {settings.surveys_directory} (surveys: {known})", file=sys.stderr)
-        return 1
-    database = Database(settings.database_url)
-    try:
-        await database.migrate()
-        count = await _write_export(output, lambda out: export_csv(database, survey, out))
-    finally:
-        await database.dispose()
-    print(f"exported {count} response(s) of '{survey_id}' to {output}", file=sys.stderr)
-    return 0
 
 
 async def _write_export(output: Path, write: Callable[[TextIO], Awaitable[int]]) -> int:
@@ -165,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run_forever(settings))
             return 0
         if arguments.command == "export":
-            return asyncio.run(_export(settings, arguments.survey_id, arguments.output))
+            from bot.export_cli import run as export
+
+            return asyncio.run(export(settings, arguments))
         if arguments.command == "contacts":
             return asyncio.run(_export_contacts(settings, arguments.output))
         if arguments.command == "broadcast":
@@ -184,12 +176,23 @@ def main(argv: list[str] | None = None) -> int:
             from bot.requests_cli import run as requests
 
             return requests(settings, arguments)
+        if arguments.command == "indicators":
+            from bot.indicators_cli import run as indicators
+
+            return indicators(settings, arguments)
+        if arguments.command == "db" and arguments.db_command == "copy":
+            from bot.db_cli import copy_command
+
+            return copy_command(arguments)
         if arguments.command == "staff":
             from bot.staff_cli import run as staff
 
             return staff(settings, arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
+    except SharedRateError as error:
+        print(f"baraza: not starting: {error}", file=sys.stderr)
+        return 1
     except SurveyFileError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)

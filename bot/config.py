@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 
+from catalogue.loading import SourceSpec
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_GRAPH_BASE_URL = "https://graph.facebook.com"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -49,6 +51,25 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class WhatsAppSettings:
+    """The WhatsApp Business Cloud API (see bot/whatsapp_channel.py). Secrets never show in repr."""
+
+    phone_number_id: str | None = None
+    access_token: str | None = field(default=None, repr=False)
+    app_secret: str | None = field(default=None, repr=False)  # checks X-Hub-Signature-256
+    verify_token: str | None = field(default=None, repr=False)  # the webhook handshake
+    graph_base_url: str = DEFAULT_GRAPH_BASE_URL
+    api_version: str = "v21.0"
+    webhook_path: str = "/whatsapp/webhook"
+    max_retries: int = 5  # for throughput errors (130429) and 5xx answers
+    retry_delay: float = 1.0  # the first wait; it doubles at each retry
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.phone_number_id and self.access_token)
+
+
+@dataclass(frozen=True)
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -72,6 +93,25 @@ class BroadcastSettings:
 
 
 @dataclass(frozen=True)
+class RefreshSettings:
+    """Fetch these dataflows from an SDMX REST endpoint every so often (``{url}/data/{dataflow}``)."""
+
+    url: str
+    dataflows: tuple[str, ...]
+    every_minutes: float = 60.0
+
+
+@dataclass(frozen=True)
+class IndicatorSettings:
+    """Where the indicator catalogue comes from (``indicators:`` in config.yaml); see catalogue/loading.py."""
+
+    metadata: Path | None = None  # None: no indicators are loaded
+    sources: tuple[SourceSpec, ...] = ()
+    base_dir: Path = Path(".")
+    refresh: RefreshSettings | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     surveys_directory: Path = Path("forms")
@@ -79,15 +119,19 @@ class Settings:
     pseudonym_key: str | None = None
     log_level: str = "INFO"
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
     web: WebSettings = field(default_factory=WebSettings)
     register: RegisterSettings = field(default_factory=RegisterSettings)
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
     #: (channel, user id) pairs allowed to use admin commands such as /broadcast.
     admins: frozenset[tuple[str, str]] = frozenset()
     source: str = "<defaults>"
     #: The glossary (/define) and the release calendar (/calendar); None: not offered.
     concepts_file: Path | None = None
     calendar_file: Path | None = None
+    #: Redis for the send rate shared by several workers (``redis.url`` / ``BARAZA_REDIS_URL``).
+    redis_url: str | None = None
 
 
 def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
@@ -159,8 +203,23 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         raw = loaded or {}
     _check_keys(
         raw,
-        {"database", "surveys", "bot", "privacy", "logging", "telegram", "web", "register", "broadcast", "admins"}
-        | {"concepts", "calendar"},
+        {
+            "concepts",
+            "calendar",
+            "database",
+            "surveys",
+            "bot",
+            "privacy",
+            "logging",
+            "telegram",
+            "web",
+            "register",
+            "broadcast",
+            "admins",
+            "indicators",
+            "whatsapp",
+            "redis",
+        },
         "the file",
         source,
     )
@@ -252,6 +311,11 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             f"{source}: broadcast.messages_per_second cannot exceed Telegram's paid-broadcast rate of 1000"
         )
     admins = _admins(_section(raw, "admins", source), env, source)
+    redis_section = _section(raw, "redis", source)
+    _check_keys(redis_section, {"url"}, "redis", source)
+    redis_url = _empty_to_none(env.get("BARAZA_REDIS_URL") or redis_section.get("url"))
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{source}: redis.url must start with redis://, rediss:// or unix://")
 
     pseudonym_key = _empty_to_none(env.get("BARAZA_PSEUDONYM_KEY") or privacy.get("pseudonym_key"))
     if pseudonym_key is not None and len(pseudonym_key) < 16:
@@ -270,6 +334,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         register=register,
         broadcast=broadcast,
         admins=admins,
+        indicators=_indicators(_section(raw, "indicators", source), base_dir, source),
         source=source,
         concepts_file=_office_file(raw, "concepts", ("concepts.yaml", "data/concepts.yaml"), base_dir, source),
         calendar_file=_office_file(
@@ -279,6 +344,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             base_dir,
             source,
         ),
+        whatsapp=_whatsapp(_section(raw, "whatsapp", source), env, source),
+        redis_url=redis_url,
     )
 
 
@@ -339,3 +406,74 @@ def _admins(section: Mapping[str, Any], env: Mapping[str, str], source: str) -> 
                 raise ConfigError(f"BARAZA_ADMINS: '{item}' must be channel:user_id, e.g. telegram:123456")
             pairs.add((channel, user_id))
     return frozenset(pairs)
+
+
+def _indicators(section: Mapping[str, Any], base_dir: Path, source: str) -> IndicatorSettings:
+    """``indicators: {metadata, sources: [path or glob | {path, dataflow}], refresh: {url, dataflows, every_minutes}}``."""
+    _check_keys(section, {"metadata", "sources", "refresh"}, "indicators", source)
+    metadata = _empty_to_none(section.get("metadata"))
+    if metadata is None:
+        if section.get("sources") or section.get("refresh"):
+            raise ConfigError(f"{source}: indicators.metadata is required when indicators.sources or refresh are set")
+        return IndicatorSettings(base_dir=base_dir)
+    metadata_path = Path(metadata) if Path(metadata).is_absolute() else base_dir / metadata
+    raw_sources = section.get("sources") or []
+    if not isinstance(raw_sources, list):
+        raise ConfigError(f"{source}: indicators.sources must be a list of paths or globs (data/*.csv)")
+    sources: list[SourceSpec] = []
+    for item in raw_sources:
+        if isinstance(item, str) and item.strip():
+            sources.append(SourceSpec(item.strip()))
+        elif isinstance(item, Mapping) and isinstance(item.get("path"), str):
+            _check_keys(item, {"path", "dataflow"}, "an entry of indicators.sources", source)
+            sources.append(SourceSpec(str(item["path"]), _empty_to_none(item.get("dataflow"))))
+        else:
+            raise ConfigError(
+                f"{source}: each entry of indicators.sources is a path or glob, or {{path: ..., dataflow: ...}}"
+            )
+    refresh = None
+    refresh_section = _section(section, "refresh", source)
+    _check_keys(refresh_section, {"url", "dataflows", "every_minutes"}, "indicators.refresh", source)
+    url = _empty_to_none(refresh_section.get("url"))
+    if url is not None:
+        if not re.match(r"^https?://", url):
+            raise ConfigError(f"{source}: indicators.refresh.url must start with http:// or https://")
+        flows = refresh_section.get("dataflows")
+        if not isinstance(flows, list) or not flows or not all(isinstance(f, str) and f for f in flows):
+            raise ConfigError(f"{source}: indicators.refresh.dataflows must list the dataflows to fetch, e.g. [DF_CPI]")
+        refresh = RefreshSettings(
+            url=url.rstrip("/"),
+            dataflows=tuple(flows),
+            every_minutes=_float(refresh_section.get("every_minutes", 60), "indicators.refresh.every_minutes", source),
+        )
+    if not sources and refresh is None:
+        raise ConfigError(f"{source}: indicators.sources (files) or indicators.refresh (an SDMX endpoint) is needed")
+    return IndicatorSettings(metadata_path, tuple(sources), base_dir, refresh)
+
+
+def _whatsapp(section: Mapping[str, Any], env: Mapping[str, str], source: str) -> WhatsAppSettings:
+    """The ``whatsapp:`` section; ``BARAZA_WHATSAPP_<KEY>`` overrides each key."""
+    keys = {"phone_number_id", "access_token", "app_secret", "verify_token", "graph_base_url", "api_version"}
+    _check_keys(section, keys | {"webhook_path", "max_retries", "retry_delay"}, "whatsapp", source)
+    given = {key: _empty_to_none(env.get(f"BARAZA_WHATSAPP_{key.upper()}") or section.get(key)) for key in keys}
+    defaults = WhatsAppSettings()
+    settings = WhatsAppSettings(
+        phone_number_id=given["phone_number_id"],
+        access_token=given["access_token"],
+        app_secret=given["app_secret"],
+        verify_token=given["verify_token"],
+        graph_base_url=(given["graph_base_url"] or defaults.graph_base_url).rstrip("/"),
+        api_version=given["api_version"] or defaults.api_version,
+        webhook_path=str(section.get("webhook_path") or defaults.webhook_path),
+        max_retries=_int(section.get("max_retries", defaults.max_retries), "whatsapp.max_retries", source),
+        retry_delay=_float(section.get("retry_delay", defaults.retry_delay), "whatsapp.retry_delay", source),
+    )
+    if settings.enabled and not (settings.app_secret and settings.verify_token):
+        # Without the app secret no webhook call could be trusted: refuse to start.
+        raise ConfigError(
+            f"{source}: whatsapp.app_secret and whatsapp.verify_token are required when WhatsApp is on "
+            "(BARAZA_WHATSAPP_APP_SECRET, BARAZA_WHATSAPP_VERIFY_TOKEN)"
+        )
+    if bool(settings.phone_number_id) != bool(settings.access_token):
+        raise ConfigError(f"{source}: whatsapp needs both phone_number_id and access_token (or neither)")
+    return settings

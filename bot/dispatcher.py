@@ -39,7 +39,7 @@ from typing import Protocol, cast
 from bot import metrics
 from bot.config import BroadcastSettings
 from bot.notices import Notice
-from bot.ratelimit import SendRateLimiter, TokenBucket
+from bot.ratelimit import RateLimiter, SendRateLimiter, TokenBucket
 from handlers.messages import Outbound
 from storage.broadcasts import BLOCKED, FAILED, PENDING, SENT, UNKNOWN, BroadcastRepository, ClaimedDelivery, Outcome
 from storage.database import Database
@@ -139,13 +139,16 @@ class Dispatcher:
         backoff: float = 1.0,
         stop_timeout: float = 10.0,
         clock: Callable[[], datetime] = utc_now,
+        shared_limiter: RateLimiter | None = None,
     ) -> None:
+        """``shared_limiter`` (several workers) paces the sends of every dispatcher together."""
         settings = settings or BroadcastSettings()
         self.database = database
         self.senders: Mapping[str, Sender] = {sender.channel: sender for sender in senders}
         self.concurrency = max(1, settings.concurrency)
         self.limiter = broadcast_rate_limiter(settings.messages_per_second, settings.chat_messages_per_second)
         self._bucket = cast(PacedBucket, self.limiter.overall)
+        self.shared_limiter = shared_limiter
         self.poll_interval = poll_interval
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
@@ -321,6 +324,8 @@ class Dispatcher:
         last: NotSent | None = None
         for attempt in range(1, self.max_attempts + 1):
             await self.limiter.acquire(f"{delivery.channel}:{delivery.chat_key}")
+            if self.shared_limiter is not None:  # the rate of all workers together
+                await self.shared_limiter.acquire(f"{delivery.channel}:{delivery.chat_key}")
             self._state[delivery.id] = CALLING
             try:
                 key = await sender.send(delivery.chat_key, message, cache_key=str(delivery.broadcast_id))

@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import metrics
+from catalogue.cache import CatalogueCache
 from handlers import router
 from handlers.context import Community, Context
 from handlers.messages import Inbound, Outbound
 from handlers.texts import Texts, rtl, supported_language
+from storage.chat_order import serialise_chat
 from storage.database import Database
 from storage.errors import StorageError
 from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
@@ -80,6 +82,7 @@ class Engine:
         default_language: str = "en",
         clock: Callable[[], datetime] = utc_now,
         community: Community | None = None,
+        catalogue: CatalogueCache | None = None,
     ) -> None:
         self.database = database
         self.surveys = surveys
@@ -87,10 +90,15 @@ class Engine:
         self.default_language = default_language
         self.clock = clock
         self.community = community or Community()
+        self.catalogue = catalogue or CatalogueCache()
         self._chat_locks = _ChatLocks()
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
-        """Process one inbound; when this returns, its effects are committed."""
+        """Process one inbound; when this returns, its effects are committed.
+
+        The updates of one chat run one at a time: in this process by a lock per chat, across
+        worker processes on PostgreSQL by an advisory lock in the transaction.
+        """
         started = time.perf_counter()
         async with self._chat_locks.hold((inbound.channel, inbound.chat_key)):
             try:
@@ -114,8 +122,13 @@ class Engine:
     async def _process(self, inbound: Inbound) -> list[Outbound]:
         now = inbound.received_at or self.clock()
         async with self.database.transaction() as connection:
+            # Other worker processes may hold an update of this chat (PostgreSQL only).
+            await serialise_chat(connection, inbound.channel, inbound.chat_key)
             repos = Repositories(connection)
-            first_delivery = await repos.updates.claim(inbound.channel, inbound.update_key, now)
+            # Processing time, taken once the chat is ours: it orders the updates of the chat.
+            first_delivery = await repos.updates.claim(
+                inbound.channel, inbound.update_key, self.clock(), inbound.chat_key
+            )
             contact = await repos.contacts.touch(
                 inbound.channel, inbound.user_key, inbound.chat_key, supported_language(inbound.language_hint), now
             )
@@ -128,8 +141,13 @@ class Engine:
                 now=now,
                 texts=Texts(contact.language or self.default_language),
                 community=self.community,
+                catalogue=self.catalogue,
             )
             if not first_delivery:
+                if await repos.updates.superseded(inbound.channel, inbound.update_key, inbound.chat_key):
+                    # Out of order: newer updates of this chat were answered since; stay quiet.
+                    log.info("late copy of an update on %s: newer ones were handled, no reply", inbound.channel)
+                    return []
                 log.info("redelivered update on %s: repeating the current prompt", inbound.channel)
                 return await router.repeat_current(ctx)
             return await router.route(ctx)

@@ -19,6 +19,10 @@ A notice file::
         survey: usat2026                         # the button starts this survey
     image: cpi-november.png                      # or document: cpi-november.pdf (path relative to this file)
     send_at: 2026-12-01 10:00 +03:00             # optional; without a zone it is this computer's local time
+    whatsapp_template:                           # optional: for WhatsApp contacts silent for 24 hours
+      name: cpi_release                          # a template approved in WhatsApp Manager
+      language: en                               # the template's language code
+      parameters: [November 2026]                # the texts of its body's {{1}}, {{2}}...
 
 Texts are sent as plain text (no Markdown or HTML), so nothing in them can break the
 formatting; Telegram makes web addresses clickable by itself. Problems are reported as
@@ -57,7 +61,19 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp"}
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 URL = re.compile(r"^(https?|tg)://\S+$")
-NOTICE_KEYS = {"title", "text", "default_language", "audience", "buttons", "image", "document", "send_at"}
+NOTICE_KEYS = {
+    "title",
+    "text",
+    "default_language",
+    "audience",
+    "buttons",
+    "image",
+    "document",
+    "send_at",
+    "whatsapp_template",
+}
+TEMPLATE_KEYS = {"name", "language", "parameters"}
+TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 AUDIENCE_KEYS = {"topics", "user_groups", "regions", "languages"}
 BUTTON_KEYS = {"label", "url", "survey"}
 
@@ -85,6 +101,16 @@ class NoticeAttachment:
 
 
 @dataclass(frozen=True)
+class WhatsAppTemplate:
+    """An approved WhatsApp message template: what WhatsApp contacts get outside the 24-hour
+    customer-service window, where free-form messages are refused."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Notice:
     """What a broadcast sends: texts per language, buttons, a picture or document."""
 
@@ -95,6 +121,7 @@ class Notice:
     buttons: tuple[NoticeButton, ...] = ()
     attachment: NoticeAttachment | None = None
     send_at: datetime | None = None
+    whatsapp_template: WhatsAppTemplate | None = None
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -145,6 +172,7 @@ class Notice:
                     for b in self.buttons
                 ],
                 "attachment": attachment,
+                **({"whatsapp_template": _template_json(self.whatsapp_template)} if self.whatsapp_template else {}),
             },
             ensure_ascii=False,
         )
@@ -167,7 +195,18 @@ class Notice:
                 NoticeButton(dict(b["label"]), url=b.get("url"), survey=b.get("survey")) for b in raw.get("buttons", ())
             ),
             attachment=attachment,
+            whatsapp_template=_template_from_json(raw.get("whatsapp_template")),
         )
+
+
+def _template_json(template: WhatsAppTemplate) -> dict[str, Any]:
+    return {"name": template.name, "language": template.language, "parameters": list(template.parameters)}
+
+
+def _template_from_json(raw: Mapping[str, Any] | None) -> WhatsAppTemplate | None:
+    if not raw:
+        return None
+    return WhatsAppTemplate(str(raw["name"]), str(raw["language"]), tuple(str(p) for p in raw.get("parameters", ())))
 
 
 # --------------------------------------------------------------------------- the file format
@@ -365,6 +404,7 @@ def _read_notice(
         audience = _audience(reader, entries["audience"][1], topics, user_groups)
     buttons = _buttons(reader, entries["buttons"][1], default_language, surveys) if "buttons" in entries else ()
     send_at = _send_at(reader, entries["send_at"][1], now) if "send_at" in entries else None
+    template = _whatsapp_template(reader, entries["whatsapp_template"][1]) if "whatsapp_template" in entries else None
     if title is None or texts is None:
         return None
     return Notice(
@@ -375,7 +415,38 @@ def _read_notice(
         buttons=buttons,
         attachment=attachment,
         send_at=send_at,
+        whatsapp_template=template,
     )
+
+
+def _whatsapp_template(reader: _Reader, node: Node) -> WhatsAppTemplate | None:
+    entries = reader.mapping(node, "whatsapp_template", TEMPLATE_KEYS)
+    if entries is None:
+        return None
+    name = language = None
+    if "name" not in entries or "language" not in entries:
+        reader.problem(node, "whatsapp_template needs a name and a language (as approved in WhatsApp Manager)")
+    if "name" in entries:
+        name = reader.string(entries["name"][1], "the name of whatsapp_template")
+        if name is not None and not TEMPLATE_NAME.match(name):
+            reader.problem(entries["name"][1], f"'{name}' is not a template name (lowercase letters, digits and _)")
+            name = None
+    if "language" in entries:
+        language = reader.string(entries["language"][1], "the language of whatsapp_template")
+        if language is not None and not LANGUAGE.match(language):
+            reader.problem(entries["language"][1], f"'{language}' is not a language code such as en or en_US")
+            language = None
+    parameters: tuple[str, ...] = ()
+    if "parameters" in entries:
+        parameter_node = entries["parameters"][1]
+        if not isinstance(parameter_node, SequenceNode):
+            reader.problem(parameter_node, "the parameters of whatsapp_template must be a list such as [November]")
+        else:
+            found = [reader.string(item, "a parameter of whatsapp_template") for item in parameter_node.value]
+            parameters = tuple(value for value in found if value is not None)
+    if name is None or language is None:
+        return None
+    return WhatsAppTemplate(name, language, parameters)
 
 
 def _audience(

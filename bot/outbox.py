@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from bot import metrics
 from bot.dispatcher import MaybeSent, NotSent, RecipientBlocked, Rejected, Sender
-from bot.ratelimit import SendRateLimiter
+from bot.ratelimit import RateLimiter, SendRateLimiter
 from handlers.messages import Outbound
 from handlers.outbox import decode
 from storage.database import Database
@@ -48,6 +48,7 @@ class OutboxSender:
         senders: Iterable[Sender],
         limiter: SendRateLimiter,
         *,
+        shared_limiter: RateLimiter | None = None,
         poll_interval: float = 1.0,
         concurrency: int = 4,
         max_attempts: int = 4,
@@ -58,6 +59,8 @@ class OutboxSender:
         self.database = database
         self.senders: Mapping[str, Sender] = {sender.channel: sender for sender in senders}
         self.limiter = limiter
+        # Several workers: the deployment's one rate, shared with the broadcasts of every worker.
+        self.shared_limiter = shared_limiter
         self.poll_interval = poll_interval
         self.concurrency = max(1, concurrency)
         self.max_attempts = max(1, max_attempts)
@@ -184,6 +187,8 @@ class OutboxSender:
         last: NotSent | None = None
         for attempt in range(1, self.max_attempts + 1):
             await self.limiter.acquire(f"{row.channel}:{row.chat_key}")
+            if self.shared_limiter is not None:
+                await self.shared_limiter.acquire(f"{row.channel}:{row.chat_key}")
             self._state[row.id] = CALLING
             try:
                 key = await sender.send(row.chat_key, message, cache_key=f"outbox:{row.id}")

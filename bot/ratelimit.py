@@ -9,6 +9,17 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
+
+
+class RateLimiter(Protocol):
+    """Paces sends: ``acquire`` returns when one more message may leave (for ``chat``, if given).
+
+    :class:`SendRateLimiter` paces one process; :class:`bot.shared_ratelimit.SharedRateLimiter`
+    paces every worker of a deployment together.
+    """
+
+    async def acquire(self, chat: str | None) -> None: ...
 
 
 class TokenBucket:

@@ -29,7 +29,7 @@ from telegram.ext._utils.types import RLARGS
 
 from bot.config import TelegramSettings
 from bot.dispatcher import MaybeSent, NotSent, RecipientBlocked, Rejected
-from bot.ratelimit import SendRateLimiter
+from bot.ratelimit import RateLimiter, SendRateLimiter
 from handlers.messages import Inbound, MessageProcessor, Outbound
 from handlers.router import COMMAND_DESCRIPTIONS
 
@@ -63,7 +63,7 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
     own limiter and only go through the 429 handling here.
     """
 
-    def __init__(self, limiter: SendRateLimiter, max_retries: int) -> None:
+    def __init__(self, limiter: RateLimiter, max_retries: int) -> None:
         self.limiter = limiter
         self.max_retries = max_retries
         self._resume_at = 0.0
@@ -160,11 +160,17 @@ def to_inbound(update: Update) -> Inbound | None:
 class TelegramChannel:
     """Runs a python-telegram-bot ``Application`` that feeds the core."""
 
-    def __init__(self, settings: TelegramSettings, processor: MessageProcessor) -> None:
+    def __init__(
+        self, settings: TelegramSettings, processor: MessageProcessor, limiter: RateLimiter | None = None
+    ) -> None:
+        """``limiter`` paces replies (default: this process's own buckets at ``settings``' rates)."""
         assert settings.token, "TelegramChannel needs a token"
         self.settings = settings
         self.processor = processor
-        limiter = SendRateLimiter(settings.messages_per_second, settings.chat_messages_per_second, settings.chat_burst)
+        if limiter is None:
+            limiter = SendRateLimiter(
+                settings.messages_per_second, settings.chat_messages_per_second, settings.chat_burst
+            )
         builder = (
             Application.builder()
             .token(settings.token)

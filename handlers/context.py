@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from catalogue.cache import CatalogueCache
 from catalogue.calendar import ReleaseCalendar
 from catalogue.concepts import Glossary
 from handlers.messages import Inbound
@@ -71,6 +72,8 @@ class Context:
     now: datetime
     texts: Texts
     community: Community = field(default_factory=Community)
+    #: the search index of the catalogue in service, shared by every update of this process
+    catalogue: CatalogueCache = field(default_factory=CatalogueCache)
 
     @property
     def language(self) -> str:

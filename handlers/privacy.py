@@ -76,6 +76,7 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
 
 async def _delete(ctx: Context) -> list[Outbound]:
     respondent = ctx.pseudonymize(ctx.contact.channel, ctx.contact.user_key)
+    await ctx.repos.lookups.erase(ctx.contact.id)
     erased = await ctx.repos.contacts.erase(ctx.contact.id, respondent)
     text = ctx.texts(
         "data_deleted",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from handlers import broadcast, language, payloads, privacy, profile, requests, start, survey
+from handlers import broadcast, data, language, payloads, privacy, profile, requests, start, survey
 from handlers import calendar as release_calendar
 from handlers import concepts as glossary
 from handlers.context import Context
@@ -29,6 +29,7 @@ COMMANDS: Mapping[str, CommandHandler] = {
     "unsubscribe": profile.unsubscribe,
     "stop": privacy.stop,
     "delete_my_data": privacy.delete_command,
+    "data": data.data_command,
     "define": glossary.define,
     "calendar": release_calendar.calendar_command,
     "request": requests.request_command,
@@ -51,6 +52,7 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "request": "Ask our statistics team for data",
     "my_requests": "Your data requests and their answers",
     "help": "What this bot can do",
+    "data": "Look up a figure: /data WORDS",
     "define": "What a statistical term means: /define TERM",
     "calendar": "Upcoming releases; follow the ones you want",
 }
@@ -87,7 +89,7 @@ async def route(ctx: Context) -> list[Outbound]:
         return await broadcast.on_text(ctx, conversation, text)
     if conversation is not None and conversation.flow == requests.FLOW:
         return await requests.on_text(ctx, conversation, text)
-    return await broadcast.reply_to_notice(ctx, text) or await requests.on_free_text(ctx, text)
+    return await broadcast.reply_to_notice(ctx, text) or await data.free_text(ctx, text)
 
 
 async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
@@ -104,6 +106,8 @@ async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
         return await privacy.on_press(ctx, payload)
     if broadcast.is_payload(payload):
         return await broadcast.on_press(ctx, payload)
+    if data.is_payload(payload):
+        return await data.on_press(ctx, payload)
     if glossary.is_payload(payload):
         return await glossary.on_press(ctx, payload)
     if release_calendar.is_payload(payload):

@@ -42,7 +42,7 @@ subscriptions = cast(Table, SubscriptionRow.__table__)
 release_follows = cast(Table, ReleaseFollowRow.__table__)
 
 #: Channels on which Baraza can start a conversation (the web chat only answers an open page).
-PUSH_CHANNELS = ("telegram",)
+PUSH_CHANNELS = ("telegram", "whatsapp")
 
 DRAFT, SCHEDULED, SENDING, DONE, CANCELLED = "draft", "scheduled", "sending", "done", "cancelled"
 PENDING, SENT, FAILED, UNKNOWN, SKIPPED = "pending", "sent", "failed", "unknown", "skipped"

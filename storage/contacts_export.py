@@ -15,7 +15,7 @@ from typing import TextIO
 from sqlalchemy import select
 
 from storage.database import Database
-from storage.export import iso_utc
+from storage.exports.responses import iso_utc
 from storage.models import ContactRow, SubscriptionRow
 
 CONTACT_COLUMNS = (
@@ -76,9 +76,9 @@ async def contact_rows(database: Database, pseudonymize: Callable[[str, str], st
                     row.user_group or "",
                     row.region or "",
                     row.organisation or "",
-                    iso_utc(row.consent_at),
-                    iso_utc(row.first_seen_at),
-                    iso_utc(row.last_seen_at),
+                    iso_utc(row.consent_at) or "",
+                    iso_utc(row.first_seen_at) or "",
+                    iso_utc(row.last_seen_at) or "",
                     "",  # topics, filled when the contact's last row is read
                     "true" if row.opted_out_at is not None else "false",
                     "true" if row.blocked_at is not None else "false",

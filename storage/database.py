@@ -15,13 +15,17 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: PostgreSQL advisory lock key serialising migrations of several processes.
+MIGRATION_LOCK = 0x0BA2A2A0
+#: Execution option of connections that only read (exports): no write lock on SQLite.
+READ_ONLY = "baraza_read_only"
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -40,7 +44,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # Take the write lock at BEGIN, so two processes never deadlock upgrading a read lock.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reading connection (exports) takes none: in WAL mode it reads a snapshot while the
+        # bot goes on writing, however long the export runs.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def database_url(url: str) -> str:
@@ -87,13 +96,21 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reading only (exports); it does not take the SQLite write lock."""
+        """A connection for reading only (exports); it takes neither the SQLite write lock nor
+        this process's write queue, so writers go on while it reads."""
         async with self.engine.connect() as connection:
+            await connection.execution_options(**{READ_ONLY: True})
             yield connection
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+        """Bring the schema to the newest Alembic revision.
+
+        Several workers starting together on PostgreSQL migrate one after the other (an advisory
+        lock held until the migration commits); the later ones find nothing left to do.
+        """
         async with self.engine.begin() as connection:
+            if not self.is_sqlite:
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await connection.run_sync(_upgrade)
 
     async def dispose(self) -> None:

@@ -140,6 +140,7 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("broadcast_id", "contact_id", name="uq_deliveries_broadcast_contact"),
         Index("ix_deliveries_broadcast_status", "broadcast_id", "status", "id"),
+        Index("ix_deliveries_message_key", "message_key"),  # receipts find their delivery by it
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
@@ -154,6 +155,9 @@ class DeliveryRow(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_key: Mapped[str | None] = mapped_column(String(100))
+    # Receipts from channels that report them (WhatsApp status webhooks).
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class FeedbackRow(Base):
@@ -175,10 +179,13 @@ class ProcessedUpdateRow(Base):
     """A delivery already handled, so that a redelivered update is not applied twice."""
 
     __tablename__ = "processed_updates"
+    # A late copy of an update is answered only if nothing newer of its chat was handled since.
+    __table_args__ = (Index("ix_processed_updates_chat", "channel", "chat_key", "processed_at"),)
 
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    chat_key: Mapped[str | None] = mapped_column(String(100))
 
 
 class InstanceSettingRow(Base):
@@ -188,6 +195,17 @@ class InstanceSettingRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class SendRateBucketRow(Base):
+    """A token bucket of the sending rate shared by several worker processes on PostgreSQL
+    (without Redis): ``tokens`` as of ``updated_at``, in seconds of the database's clock."""
+
+    __tablename__ = "send_rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 # --------------------------------------------------------------------------- indicators (SDMX data)
@@ -237,9 +255,13 @@ class IndicatorSeriesRow(Base):
 
 
 class IndicatorObservationRow(Base):
+    """One observation of a series. ``series_id`` has no foreign key on purpose: only the loader
+    writes and deletes these rows (observations before their series), and a per-row foreign-key
+    check made a bulk load of millions of observations four times slower on PostgreSQL."""
+
     __tablename__ = "indicator_observations"
 
-    series_id: Mapped[int] = mapped_column(ForeignKey("indicator_series.id", ondelete="CASCADE"), primary_key=True)
+    series_id: Mapped[int] = mapped_column(IdType, primary_key=True)
     time_period: Mapped[str] = mapped_column(String(30), primary_key=True)
     value: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str | None] = mapped_column(String(10))

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.indicators import IndicatorRepository
+from storage.lookups import LookupRepository
 from storage.models import (
     AnswerRow,
     ContactRow,
@@ -65,15 +66,36 @@ class UpdateLog:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
-    async def claim(self, channel: str, update_key: str, now: datetime) -> bool:
+    async def claim(self, channel: str, update_key: str, now: datetime, chat_key: str | None = None) -> bool:
         """Record the delivery; False if it was recorded before (a redelivery)."""
         statement = (
             _insert(self.connection, processed_updates)
-            .values(channel=channel, update_key=update_key, processed_at=now)
+            .values(channel=channel, update_key=update_key, processed_at=now, chat_key=chat_key)
             .on_conflict_do_nothing()
         )
         result = await self.connection.execute(statement)
         return bool(result.rowcount)
+
+    async def superseded(self, channel: str, update_key: str, chat_key: str) -> bool:
+        """True if an update of the same chat was processed after this (already processed) one.
+
+        A late copy of such an update needs no answer: the person has had newer replies since.
+        """
+        first = (
+            select(processed_updates.c.processed_at)
+            .where(processed_updates.c.channel == channel, processed_updates.c.update_key == update_key)
+            .scalar_subquery()
+        )
+        newer = await self.connection.scalar(
+            select(processed_updates.c.update_key)
+            .where(
+                processed_updates.c.channel == channel,
+                processed_updates.c.chat_key == chat_key,
+                processed_updates.c.processed_at > first,
+            )
+            .limit(1)
+        )
+        return newer is not None
 
     async def forget_before(self, moment: datetime) -> int:
         """Drop records older than ``moment`` (channels stop redelivering after a day)."""
@@ -221,6 +243,18 @@ class ContactRepository:
         participations_removed = await self.connection.execute(
             delete(participations).where(participations.c.contact_id == contact_id)
         )
+        # Processed update ids stay (a redelivery must still be recognised) but lose their chat.
+        chat = (
+            await self.connection.execute(
+                select(contacts.c.channel, contacts.c.chat_key).where(contacts.c.id == contact_id)
+            )
+        ).first()
+        if chat is not None:
+            await self.connection.execute(
+                update(processed_updates)
+                .where(processed_updates.c.channel == chat.channel, processed_updates.c.chat_key == chat.chat_key)
+                .values(chat_key=None)
+            )
         await self.connection.execute(delete(conversations).where(conversations.c.contact_id == contact_id))
         await ReleaseRepository(self.connection).erase(contact_id)  # the release calendar entries followed
         # Data requests (and their messages) and messages waiting in the outbox go too.
@@ -440,6 +474,7 @@ class Repositories:
         self.subscriptions = SubscriptionRepository(connection)
         self.settings = InstanceSettings(connection)
         self.indicators = IndicatorRepository(connection)
+        self.lookups = LookupRepository(connection)
         self.releases = ReleaseRepository(connection)
         self.requests = RequestRepository(connection)
         self.outbox = OutboxRepository(connection)

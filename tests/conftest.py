@@ -30,18 +30,50 @@ def postgres_reachable() -> bool:
         return False
 
 
+REDIS_URL = os.environ.get("BARAZA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def require_redis() -> str:
+    """The test Redis URL; skips the test when Redis does not answer (fails with BARAZA_REQUIRE_REDIS=1)."""
+    if not redis_reachable():
+        if os.environ.get("BARAZA_REQUIRE_REDIS") == "1":
+            pytest.fail("Redis is required (BARAZA_REQUIRE_REDIS=1) but 127.0.0.1:6379 does not answer")
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    BACKENDS_USED.add("redis")
+    return REDIS_URL
+
+
+async def require_postgres_database() -> str:
+    """A new PostgreSQL database for a test that needs PostgreSQL itself (not one of each backend)."""
+    if not postgres_reachable():
+        if _require_postgres():
+            pytest.fail("PostgreSQL is required (BARAZA_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 does not answer")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    BACKENDS_USED.add("postgresql")
+    return await create_postgres_database()
+
+
 def _require_postgres() -> bool:
     return os.environ.get("BARAZA_REQUIRE_POSTGRES") == "1"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     state = "reachable" if postgres_reachable() else "NOT reachable (PostgreSQL tests skip)"
-    return f"baraza backends: sqlite; postgresql at 127.0.0.1:5432 {state}"
+    redis = "reachable" if redis_reachable() else "NOT reachable (Redis tests skip)"
+    return f"baraza backends: sqlite; postgresql at 127.0.0.1:5432 {state}; redis at 127.0.0.1:6379 {redis}"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     used = ", ".join(sorted(BACKENDS_USED)) or "none"
-    terminalreporter.write_line(f"baraza: database backends exercised by this run: {used}")
+    terminalreporter.write_line(f"baraza: backends exercised by this run: {used}")
 
 
 @pytest.fixture(scope="session")

@@ -100,12 +100,17 @@ async def test_csv_export_has_metadata_then_questions_in_survey_order(database: 
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     header = out.getvalue().splitlines()[0].split(",")
     assert header[:7] == ["response_id", "respondent", "channel", "language", "started_at", "completed_at", "complete"]
-    assert header[7:] == [q.name for q in usat.data_questions]
+    assert header[7:-4] == [q.name for q in usat.data_questions]
+    # After the questions, as KoBoToolbox does: the version, the duration and the profile (a
+    # question already called user_group: the profile's column is profile_user_group).
+    assert header[-4:] == ["survey_version", "duration_seconds", "profile_user_group", "region"]
     first, second = rows
     assert first["respondent"] == pseudonym("telegram", "1") and first["respondent"] != "1"
     assert first["started_at"] == "2026-05-04T10:31:00Z" and first["completed_at"] == "2026-05-04T10:35:00Z"
     assert (first["complete"], second["complete"]) == ("true", "false")
     assert second["completed_at"] == ""
+    assert (first["survey_version"], first["duration_seconds"], second["duration_seconds"]) == (usat.version, "240", "")
+    assert first["profile_user_group"] == "" and first["region"] == "", "no consent: no profile in the export"
     assert first["topics"] == "prices labour" and first["last_use"] == "" and first["releases_used"] == ""
 
 

@@ -158,6 +158,15 @@ class Respondent:
                     break
                 await self.user.press(toggle, message.message_id)
                 await self._wait()
+                # Telegram edits the question in place; WhatsApp sends it again with the new ticks.
+                # (Only a newer copy of the same question counts: with duplicated deliveries the
+                # newest message on screen may be a repeat of another one.)
+                newest = self.current_question()
+                if (
+                    newest is not None
+                    and (newest.text or "").split("\n", 1)[0] == (message.text or "").split("\n", 1)[0]
+                ):
+                    message = newest
                 self.latencies.append(time.perf_counter() - started)
                 started = time.perf_counter()
             await self.user.press(button_data(message, "Done"), message.message_id)

@@ -1,5 +1,6 @@
 """indicator catalogue (loads, indicators, series, observations, queries, ratings), data requests,
-the outbox for messages to one person, release calendar follows and publications
+the outbox for messages to one person, release calendar follows and publications; the shared
+send-rate buckets of several workers, and the chat of each processed update
 
 Revision ID: 0004
 Revises: 0003
@@ -20,6 +21,21 @@ WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # Delivery receipts reported by the channel (WhatsApp statuses: delivered, read).
+    op.add_column("deliveries", sa.Column("delivered_at", WHEN, nullable=True))
+    op.add_column("deliveries", sa.Column("read_at", WHEN, nullable=True))
+    op.create_index("ix_deliveries_message_key", "deliveries", ["message_key"])
+    op.create_table(
+        "send_rate_buckets",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("tokens", sa.Float(), nullable=False),
+        sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_index("ix_send_rate_buckets_updated_at", "send_rate_buckets", ["updated_at"])
+    with op.batch_alter_table("processed_updates") as batch_op:
+        batch_op.add_column(sa.Column("chat_key", sa.String(length=100), nullable=True))
+        batch_op.create_index("ix_processed_updates_chat", ["channel", "chat_key", "processed_at"])
     op.create_table(
         "indicator_loads",
         sa.Column("id", ID, autoincrement=True, nullable=False),
@@ -61,7 +77,7 @@ def upgrade() -> None:
         sa.Column("time_period", sa.String(length=30), nullable=False),
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=True),
-        sa.ForeignKeyConstraint(["series_id"], ["indicator_series.id"], ondelete="CASCADE"),
+        # no foreign key to indicator_series: see IndicatorObservationRow in storage/models.py
         sa.PrimaryKeyConstraint("series_id", "time_period"),
     )
     op.create_table(
@@ -164,6 +180,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_message_key", table_name="deliveries")
+    with op.batch_alter_table("deliveries") as batch:
+        batch.drop_column("read_at")
+        batch.drop_column("delivered_at")
     op.drop_table("release_publications")
     op.drop_index("ix_release_follows_release_id", table_name="release_follows")
     op.drop_table("release_follows")
@@ -185,3 +205,8 @@ def downgrade() -> None:
     op.drop_table("indicators")
     op.drop_index("ix_indicator_loads_status", table_name="indicator_loads")
     op.drop_table("indicator_loads")
+    op.drop_index("ix_send_rate_buckets_updated_at", table_name="send_rate_buckets")
+    op.drop_table("send_rate_buckets")
+    with op.batch_alter_table("processed_updates") as batch_op:
+        batch_op.drop_index("ix_processed_updates_chat")
+        batch_op.drop_column("chat_key")

@@ -50,6 +50,7 @@ class FakeTelegramServer:
         webhook_retry_delay: float = 0.2,
         webhook_timeout: float = 5.0,
         first_update_id: int = 1,
+        webhook_concurrency: int = 1,
     ) -> None:
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
@@ -64,6 +65,7 @@ class FakeTelegramServer:
             first_update_id=first_update_id,
             webhook_retry_delay=webhook_retry_delay,
             webhook_timeout=webhook_timeout,
+            webhook_concurrency=webhook_concurrency,
         )
         self._chats = ChatMethods(self)
         self._faults: dict[str, list[_Fault]] = {}

@@ -49,13 +49,24 @@ class UpdateQueue:
     Polling: ``getUpdates`` returns pending updates; an ``offset`` confirms (drops) every update
     with a smaller id; ``timeout`` waits for new updates. Webhook: updates are POSTed one at a
     time, in order, and dropped once the webhook answers 2xx; otherwise retried after
-    ``webhook_retry_delay`` seconds. ``getUpdates`` answers 409 while a webhook is set.
+    ``webhook_retry_delay`` seconds. ``getUpdates`` answers 409 while a webhook is set. With
+    ``webhook_concurrency`` above 1, up to that many updates (and at most the webhook's
+    ``max_connections``) are POSTed at once, like Telegram does for a busy bot.
     """
 
     def __init__(
-        self, signal: Signal, *, first_update_id: int, webhook_retry_delay: float, webhook_timeout: float
+        self,
+        signal: Signal,
+        *,
+        first_update_id: int,
+        webhook_retry_delay: float,
+        webhook_timeout: float,
+        webhook_concurrency: int = 1,
     ) -> None:
         self.signal = signal
+        self.webhook_concurrency = max(1, webhook_concurrency)
+        self._in_flight: set[int] = set()  # id() of the PendingUpdate entries being POSTed
+        self._deliveries: set[asyncio.Task[None]] = set()
         self.webhook_retry_delay = webhook_retry_delay
         self.webhook_timeout = webhook_timeout
         self.pending: list[PendingUpdate] = []
@@ -94,6 +105,9 @@ class UpdateQueue:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self._deliveries):
+            task.cancel()
+        await asyncio.gather(*self._deliveries, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -264,17 +278,36 @@ class UpdateQueue:
 
     async def _webhook_loop(self) -> None:
         while not self.closing:
-            await self.signal.wait_for(lambda: self.closing or (self.webhook is not None and bool(self.pending)), None)
-            hook = self.webhook
-            if self.closing or hook is None or not self.pending:
+            await self.signal.wait_for(lambda: self.closing or self._next_delivery() is not None, None)
+            hook, entry = self.webhook, self._next_delivery()
+            if self.closing or hook is None or entry is None:
                 continue
-            try:
-                await self._deliver_one(hook, self.pending[0])
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep delivering even if one attempt blew up
-                _LOGGER.exception("fake Telegram webhook delivery failed")
-                await asyncio.sleep(self.webhook_retry_delay)
+            if self.webhook_concurrency == 1:
+                await self._deliver_guarded(hook, entry)
+                continue
+            self._in_flight.add(id(entry))
+            task = asyncio.create_task(self._deliver_guarded(hook, entry))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+
+    def _next_delivery(self) -> PendingUpdate | None:
+        """The oldest pending update not being POSTed, if another POST may start now."""
+        hook = self.webhook
+        if hook is None or len(self._in_flight) >= min(self.webhook_concurrency, hook.max_connections):
+            return None
+        return next((entry for entry in self.pending if id(entry) not in self._in_flight), None)
+
+    async def _deliver_guarded(self, hook: Webhook, entry: PendingUpdate) -> None:
+        try:
+            await self._deliver_one(hook, entry)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep delivering even if one attempt blew up
+            _LOGGER.exception("fake Telegram webhook delivery failed")
+            await asyncio.sleep(self.webhook_retry_delay)
+        finally:
+            self._in_flight.discard(id(entry))
+            self.signal.notify()
 
     async def _deliver_one(self, hook: Webhook, entry: PendingUpdate) -> None:
         if not self._allowed(entry.payload, hook.allowed_updates):

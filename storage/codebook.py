@@ -1,0 +1,262 @@
+"""The codebook of a survey export: every variable with its question text in each language, its
+type, its choices (SPSS/Stata code, name, labels), its relevance and constraint, and how many of
+the exported responses answered it (and chose each choice).
+
+Written as Markdown (``.md``, for people) or CSV (``.csv``, one row per variable and one per
+choice, for programs). Counts use the same selection as the export (``--since``, ``--until``,
+``--complete-only``, ``--include-anonymous``).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from storage.database import Database
+from storage.exports.responses import (
+    ExportOptions,
+    _filters,
+    count_responses,
+    former_questions,
+    question_columns,
+    range_points,
+    response_columns,
+)
+from storage.exports.table import Column
+from storage.models import AnswerRow, ResponseRow
+from surveys.model import Question, QuestionType, Survey
+
+COUNTED_TYPES = (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE, QuestionType.RANGE)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many exported responses there are, answered each question, and chose each value."""
+
+    responses: int
+    answered: dict[str, int]
+    values: dict[str, Counter[str]]
+
+
+async def answer_counts(database: Database, survey: Survey, options: ExportOptions) -> Counts:
+    filters = _filters(survey, options)
+    answered_statement = (
+        select(AnswerRow.question, func.count(AnswerRow.value))
+        .join(ResponseRow, ResponseRow.id == AnswerRow.response_id)
+        .where(*filters)
+        .group_by(AnswerRow.question)
+    )
+    counted = [q.name for q in survey.data_questions if q.type in COUNTED_TYPES]
+    values_statement = (
+        select(AnswerRow.question, AnswerRow.value, func.count())
+        .join(ResponseRow, ResponseRow.id == AnswerRow.response_id)
+        .where(*filters, AnswerRow.question.in_(counted), AnswerRow.value.is_not(None))
+        .group_by(AnswerRow.question, AnswerRow.value)
+    )
+    async with database.reading() as connection:
+        answered = {name: int(n) for name, n in (await connection.execute(answered_statement)).all()}
+        rows = (await connection.execute(values_statement)).all() if counted else []
+    values: dict[str, Counter[str]] = {name: Counter() for name in counted}
+    for name, value, n in rows:
+        if survey.question(name).type is QuestionType.SELECT_MULTIPLE:
+            for choice in str(value).split():
+                values[name][choice] += int(n)
+        else:
+            values[name][str(value)] += int(n)
+    return Counts(await count_responses(database, survey, options), answered, values)
+
+
+def _codes(question: Question, columns: Sequence[Column]) -> list[str]:
+    """The code each choice (or range point) has in SPSS/Stata, or its 0/1 column name."""
+    if question.type is QuestionType.SELECT_ONE:
+        from storage.exports.stats import choice_codes
+
+        codes = choice_codes(columns[0])
+        return [str(codes[choice.name]) for choice in question.choices]
+    if question.type is QuestionType.SELECT_MULTIPLE:
+        return [f"{question.name}/{choice.name}" for choice in question.choices]
+    return list(range_points(question))
+
+
+def _choice_rows(survey: Survey, question: Question) -> list[tuple[str, dict[str, str]]]:
+    """(value, {language: label}) for each choice or range point."""
+    if question.type is QuestionType.RANGE:
+        return [(point, {}) for point in range_points(question)]
+    return [
+        (c.name, {lang: c.label.in_language(lang, survey.default_language) for lang in survey.languages})
+        for c in question.choices
+    ]
+
+
+def _type_text(question: Question) -> str:
+    """The question type with its bounds: ``range 1 to 5 step 1``, ``integer (min 0, max 1000)``."""
+    if question.type is QuestionType.RANGE:
+        return f"range {question.minimum} to {question.maximum} step {question.step}"
+    bounds = [
+        f"{word} {value}" for word, value in (("min", question.minimum), ("max", question.maximum)) if value is not None
+    ]
+    return f"{question.type.value} ({', '.join(bounds)})" if bounds else question.type.value
+
+
+def _label(survey: Survey, question: Question, language: str) -> str:
+    return question.label.translations.get(language, "")
+
+
+async def write_codebook(
+    database: Database, survey: Survey, options: ExportOptions, path: Path, *, as_csv: bool | None = None
+) -> None:
+    """Write the codebook of ``survey`` to ``path``: CSV if ``as_csv`` (by default: if the name
+    ends in ``.csv``), else Markdown."""
+    counts = await answer_counts(database, survey, options)
+    former = await former_questions(database, survey)
+    if as_csv if as_csv is not None else path.suffix.lower() == ".csv":
+        _write_csv(survey, options, counts, former, path)
+    else:
+        _write_markdown(survey, options, counts, former, path)
+
+
+def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: Sequence[str], path: Path) -> None:
+    languages = survey.languages
+    header = [
+        "variable", "question", "type", *(f"label_{lang}" for lang in languages), "relevant", "constraint",
+        "required", "calculation", "choice_code", "choice_name", *(f"choice_label_{lang}" for lang in languages),
+        "count",
+    ]  # fmt: skip
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        blank_languages = [""] * len(languages)
+        for column in response_columns(survey, options, former)[: _metadata_count(survey)]:
+            writer.writerow(
+                [
+                    column.name,
+                    "",
+                    column.kind.value,
+                    column.label,
+                    *blank_languages[1:],
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    *blank_languages,
+                    counts.responses,
+                ]
+            )
+        for question in survey.data_questions:
+            columns = question_columns(survey, question, options)
+            common = [
+                _type_text(question),
+                *(_label(survey, question, lang) for lang in languages),
+                " and ".join(f"({e.source})" for e in question.relevant)
+                if len(question.relevant) > 1
+                else (question.relevant[0].source if question.relevant else ""),
+                question.constraint.source if question.constraint else "",
+                "yes" if question.required else "no",
+                question.calculation.source if question.calculation else "",
+            ]
+            for column in columns:
+                if column.choice is None:
+                    writer.writerow(
+                        [
+                            column.name,
+                            question.name,
+                            *common,
+                            "",
+                            "",
+                            *blank_languages,
+                            counts.answered.get(question.name, 0),
+                        ]
+                    )
+            if question.type in COUNTED_TYPES:
+                codes = _codes(question, columns) if columns else []
+                for code, (value, labels) in zip(codes, _choice_rows(survey, question), strict=True):
+                    writer.writerow([
+                        columns[0].name if columns else question.name, question.name, *common, code, value,
+                        *(labels.get(lang, "") for lang in languages), counts.values[question.name].get(value, 0),
+                    ])  # fmt: skip
+        for name in former:
+            writer.writerow(
+                [
+                    name,
+                    name,
+                    "text (earlier version)",
+                    *blank_languages,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    *blank_languages,
+                    counts.answered.get(name, 0),
+                ]
+            )
+
+
+def _metadata_count(survey: Survey) -> int:
+    return len(response_columns(survey, ExportOptions(multiple="joined"))) - len(survey.data_questions)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _write_markdown(survey: Survey, options: ExportOptions, counts: Counts, former: Sequence[str], path: Path) -> None:
+    languages = survey.languages
+    title = survey.title.in_language(survey.default_language, survey.default_language)
+    lines = [
+        f"# Codebook: {_md(title)} (`{survey.id}`)",
+        "",
+        f"Survey version `{survey.version}`; languages: {', '.join(languages)}; "
+        f"{counts.responses} response(s) in the export.",
+        "",
+        "## Metadata columns",
+        "",
+        "| variable | type | meaning |",
+        "|---|---|---|",
+    ]
+    for column in response_columns(survey, options, former)[: _metadata_count(survey)]:
+        lines.append(f"| `{column.name}` | {column.kind.value} | {_md(column.label)} |")
+    lines += ["", "## Questions", ""]
+    for question in survey.data_questions:
+        columns = question_columns(survey, question, options)
+        answered = counts.answered.get(question.name, 0)
+        lines += [f"### `{question.name}` ({_type_text(question)})", ""]
+        for lang in languages:
+            if lang in question.label.translations:
+                lines.append(f"- **{lang}**: {_md(question.label.translations[lang])}")
+        if question.groups:
+            lines.append(f"- Group: {' / '.join(question.groups)}")
+        lines.append(f"- Required: {'yes' if question.required else 'no'}")
+        for expression in question.relevant:
+            lines.append(f"- Relevant: `{_md(expression.source)}`")
+        if question.constraint is not None:
+            lines.append(f"- Constraint: `{_md(question.constraint.source)}`")
+        if question.calculation is not None:
+            lines.append(f"- Calculation: `{_md(question.calculation.source)}`")
+        lines.append(f"- Columns: {', '.join(f'`{c.name}`' for c in columns)}")
+        lines.append(f"- Answered: {answered} of {counts.responses}")
+        if question.type in COUNTED_TYPES:
+            heading = "column" if question.type is QuestionType.SELECT_MULTIPLE else "code"
+            lines += [
+                "",
+                f"| {heading} | value | {' | '.join(f'label ({lang})' for lang in languages)} | count |",
+                f"|---|---|{'---|' * len(languages)}---|",
+            ]
+            codes = _codes(question, columns)
+            for code, (value, labels) in zip(codes, _choice_rows(survey, question), strict=True):
+                texts = " | ".join(_md(labels.get(lang, "")) for lang in languages)
+                lines.append(f"| {code} | `{value}` | {texts} | {counts.values[question.name].get(value, 0)} |")
+        lines.append("")
+    if former:
+        lines += ["## Questions of earlier versions", ""]
+        lines += [f"- `{name}` (text): answered {counts.answered.get(name, 0)} time(s)" for name in former]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")

@@ -1,0 +1,348 @@
+"""Survey responses as an export :class:`~storage.exports.table.Table`.
+
+One row per response, the metadata columns first, then one column per question in survey
+order (calculations included, groups flattened), then the questions that older versions of the
+survey asked and the current one does not (the union of columns; ``survey_version`` says which
+version each response answered). A ``select_multiple`` gives one space-separated column, one
+0/1 column per choice named ``question/choice`` as ODK and KoBoToolbox do, or both.
+
+The answers (one database row per answer) are pivoted to one row per response by the database
+(``MAX(CASE ...)`` grouped in the order of the responses index), and the result is read through
+a server-side cursor in batches: memory does not grow with the number of responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import Integer, String, Text, func, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from storage.database import Database
+from storage.exports.table import Column, Kind, Progress, Row, Table, no_progress
+from storage.models import AnswerRow, ContactRow, ResponseRow
+from storage.repositories import utc
+from surveys.model import Question, QuestionType, Survey
+
+BATCH_SIZE = 2000
+
+Multiple = Literal["split", "joined", "both"]
+
+#: The foundation layout, first (``score`` follows for a quiz).
+LEADING: tuple[tuple[str, str, Kind], ...] = (
+    ("response_id", "Response id", Kind.TEXT),
+    ("respondent", "Respondent pseudonym (keyed hash; empty when anonymous)", Kind.TEXT),
+    ("channel", "Channel", Kind.TEXT),
+    ("language", "Language of the response", Kind.TEXT),
+    ("started_at", "Started (UTC)", Kind.DATETIME),
+    ("completed_at", "Completed (UTC)", Kind.DATETIME),
+    ("complete", "Response complete", Kind.BOOLEAN),
+)
+#: After the questions, as KoBoToolbox puts its ``_id``, ``_submission_time``... ``user_group``
+#: and ``region`` come from the contacts register, for consenting contacts only.
+TRAILING: tuple[tuple[str, str, Kind], ...] = (
+    ("survey_version", "Version of the survey answered", Kind.TEXT),
+    ("duration_seconds", "Seconds from start to completion", Kind.INTEGER),
+    ("user_group", "User group (contacts register, consenting contacts only)", Kind.TEXT),
+    ("region", "Region (contacts register, consenting contacts only)", Kind.TEXT),
+)
+PROFILE_COLUMNS = ("user_group", "region")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export and how (``baraza export`` options).
+
+    ``since`` / ``until`` select responses by start time (``since`` included, ``until`` not).
+    An *anonymous* response is one linked to nobody (empty ``respondent``): the answers of
+    a respondent who used /delete_my_data. They are left out unless ``include_anonymous``;
+    a survey declared ``anonymous`` has only such responses and always exports them all.
+    ``labels`` writes choice labels in ``language`` instead of choice names (CSV, Excel, JSON
+    Lines; SPSS and Stata always hold codes with value labels).
+    """
+
+    labels: bool = False
+    language: str | None = None
+    multiple: Multiple = "both"
+    since: datetime | None = None
+    until: datetime | None = None
+    complete_only: bool = False
+    include_anonymous: bool = False
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    moment = utc(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def label_language(survey: Survey, options: ExportOptions) -> str:
+    return options.language if options.language in survey.languages else survey.default_language
+
+
+def question_kind(question: Question) -> Kind:
+    if question.type is QuestionType.SELECT_ONE:
+        return Kind.CHOICE
+    if question.type is QuestionType.SELECT_MULTIPLE:
+        return Kind.CHOICES
+    if question.type is QuestionType.INTEGER:
+        return Kind.INTEGER
+    if question.type is QuestionType.DECIMAL:
+        return Kind.DECIMAL
+    if question.type is QuestionType.RANGE:
+        whole = all(value is None or value == value.to_integral_value() for value in (question.minimum, question.step))
+        return Kind.INTEGER if whole else Kind.DECIMAL
+    if question.type is QuestionType.DATE:
+        return Kind.DATE
+    return Kind.TEXT  # text and calculate: calculations may yield any text
+
+
+def range_points(question: Question) -> tuple[str, ...]:
+    """The values a range question can take, as the runner stores them."""
+    if question.minimum is None or question.maximum is None or question.step is None:
+        return ()
+    points: list[str] = []
+    value = question.minimum
+    while value <= question.maximum:
+        points.append(_plain(value))
+        value += question.step
+    return tuple(points)
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+def question_columns(survey: Survey, question: Question, options: ExportOptions) -> list[Column]:
+    language = label_language(survey, options)
+    label = question.label.in_language(language, survey.default_language)
+    kind = question_kind(question)
+    choices = tuple(
+        (choice.name, choice.label.in_language(language, survey.default_language)) for choice in question.choices
+    )
+    if question.type is QuestionType.RANGE:
+        points = range_points(question)
+        return [Column(question.name, label, kind, tuple((p, p) for p in points), question.name, measure="ordinal")]
+    if question.type is QuestionType.SELECT_ONE:
+        return [Column(question.name, label, kind, choices, question.name)]
+    if question.type is QuestionType.SELECT_MULTIPLE:
+        columns = []
+        if options.multiple in ("joined", "both"):
+            columns.append(Column(question.name, label, kind, choices, question.name))
+        if options.multiple in ("split", "both"):
+            columns.extend(
+                Column(f"{question.name}/{name}", f"{label}: {text}", Kind.DUMMY, (), question.name, name)
+                for name, text in choices
+            )
+        return columns
+    measure = "scale" if kind.is_numeric or kind is Kind.DATE else "nominal"
+    return [Column(question.name, label, kind, (), question.name, measure=measure)]
+
+
+def response_columns(survey: Survey, options: ExportOptions, former: Sequence[str] = ()) -> tuple[Column, ...]:
+    """The columns of the export: the foundation metadata (and ``score`` for a quiz), the current
+    questions, the ``former`` question names (answered under older versions only, exported as
+    text), then the other metadata. A profile column whose name a question takes is called
+    ``profile_NAME``."""
+    names = {q.name for q in survey.data_questions} | set(former)
+    leading = [Column(name, label, kind) for name, label, kind in LEADING]
+    if survey.is_quiz:
+        leading.append(Column("score", "Quiz score", Kind.INTEGER, measure="scale"))
+    questions = [column for q in survey.data_questions for column in question_columns(survey, q, options)]
+    old = [Column(name, f"{name} (asked by an earlier version of the survey)", Kind.TEXT, (), name) for name in former]
+    trailing = [
+        Column(f"profile_{name}" if name in PROFILE_COLUMNS and name in names else name, label, kind)
+        for name, label, kind in TRAILING
+    ]
+    return (*leading, *questions, *old, *trailing)
+
+
+def _filters(survey: Survey, options: ExportOptions) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [ResponseRow.survey_id == survey.id]
+    if options.since is not None:
+        conditions.append(ResponseRow.started_at >= options.since)
+    if options.until is not None:
+        conditions.append(ResponseRow.started_at < options.until)
+    if options.complete_only:
+        conditions.append(ResponseRow.completed_at.is_not(None))
+    if not (options.include_anonymous or survey.anonymous):
+        conditions.append(ResponseRow.respondent != "")
+    return conditions
+
+
+async def former_questions(database: Database, survey: Survey) -> tuple[str, ...]:
+    """Questions answered under older versions of the survey that the current one lacks, in the
+    order they were first answered."""
+    statement = (
+        select(AnswerRow.question)
+        .join(ResponseRow, ResponseRow.id == AnswerRow.response_id)
+        .where(ResponseRow.survey_id == survey.id, ResponseRow.survey_version != survey.version)
+        .group_by(AnswerRow.question)
+        .order_by(func.min(AnswerRow.id))
+    )
+    current = {q.name for q in survey.questions}
+    async with database.reading() as connection:
+        names = (await connection.execute(statement)).scalars().all()
+    return tuple(name for name in names if name not in current)
+
+
+async def count_responses(database: Database, survey: Survey, options: ExportOptions) -> int:
+    async with database.reading() as connection:
+        count = await connection.scalar(select(func.count()).select_from(ResponseRow).where(*_filters(survey, options)))
+    return int(count or 0)
+
+
+async def response_table(
+    database: Database, survey: Survey, options: ExportOptions, *, progress: Progress = no_progress
+) -> Table:
+    """The survey's responses as a table (the rows are read when iterated)."""
+    former = await former_questions(database, survey)
+    columns = response_columns(survey, options, former)
+    total = await count_responses(database, survey, options)
+
+    async def rows() -> AsyncIterator[Row]:
+        async for row in _response_rows(database, survey, options, columns, progress):
+            yield row
+
+    return Table(title=survey.id, columns=columns, rows=rows, total=total)
+
+
+def _times(database: Database) -> tuple[Any, Any, Any]:
+    """``started_at``, ``completed_at`` and the duration in whole seconds between the two.
+
+    SQLite stores times as text (``2026-05-04 10:31:00.000000``, UTC): it is read as text and
+    reshaped, not parsed into datetimes and formatted again (a third of the export's time).
+    The duration is that of the exported (whole-second) times on both databases."""
+    started, completed = ResponseRow.started_at, ResponseRow.completed_at
+    if database.is_sqlite:
+        seconds = func.cast(func.strftime("%s", completed), Integer) - func.cast(func.strftime("%s", started), Integer)
+        return (
+            type_coerce(started, String).label("started_at"),
+            type_coerce(completed, String).label("completed_at"),
+            seconds.label("duration"),
+        )
+    seconds = func.extract("epoch", func.date_trunc("second", completed) - func.date_trunc("second", started))
+    return started, completed, func.cast(seconds, Integer).label("duration")
+
+
+def _iso(moment: str | datetime | None) -> str | None:
+    """ISO 8601 UTC to the second, from a datetime or SQLite's text."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        return f"{moment[:10]}T{moment[11:19]}Z"
+    return iso_utc(moment)
+
+
+def _pivot_statement(database: Database, survey: Survey, options: ExportOptions) -> Any:
+    """One row per response with its answers as one JSON object ``{question: value}``: the
+    database pivots far faster this way than with one ``MAX(CASE ...)`` per question."""
+    aggregate = func.json_group_object if database.is_sqlite else func.json_object_agg
+    answers = aggregate(AnswerRow.question, AnswerRow.value).filter(AnswerRow.question.is_not(None))
+    return (
+        select(
+            ResponseRow.id,
+            ResponseRow.respondent,
+            ResponseRow.channel,
+            ResponseRow.language,
+            *_times(database),
+            ResponseRow.survey_version,
+            ResponseRow.score,
+            ResponseRow.contact_id,
+            type_coerce(answers, Text).label("answers"),
+        )
+        .outerjoin(AnswerRow, AnswerRow.response_id == ResponseRow.id)
+        .where(*_filters(survey, options))
+        # Grouping in the order of the (survey_id, started_at, id) index lets both databases
+        # stream the groups instead of sorting them.
+        .group_by(ResponseRow.started_at, ResponseRow.id)
+        .order_by(ResponseRow.started_at, ResponseRow.id)
+        .execution_options(yield_per=BATCH_SIZE)
+    )
+
+
+async def _response_rows(
+    database: Database,
+    survey: Survey,
+    options: ExportOptions,
+    columns: Sequence[Column],
+    progress: Progress,
+) -> AsyncIterator[Row]:
+    statement = _pivot_statement(database, survey, options)
+    # What each question column holds: the answer to a question, or for a 0/1 column whether
+    # its choice was ticked.
+    plan = [(column.question, column.choice) for column in columns if column.question is not None]
+    plain = [name for name, choice in plan if choice is None]
+    split = sorted({name for name, choice in plan if choice is not None})
+    simple = not split
+    quiz = survey.is_quiz
+    loads = orjson.loads  # several times faster than json.loads on a million rows
+    written = 0
+    async with database.reading() as connection, database.reading() as lookups:
+        result = await connection.stream(statement)
+        async for batch in result.partitions(BATCH_SIZE):
+            # The profile of a batch's consenting contacts, in one query: cheaper than joining
+            # contacts into the grouped query, and memory holds one batch's worth.
+            profiles = await _profiles(
+                lookups, {record.contact_id for record in batch if record.contact_id is not None}
+            )
+            for record in batch:
+                completed = record.completed_at
+                duration = None if record.duration is None else str(record.duration)
+                row: list[str | None] = [
+                    record.id,
+                    record.respondent or None,
+                    record.channel,
+                    record.language,
+                    _iso(record.started_at),
+                    _iso(completed),
+                    "true" if completed is not None else "false",
+                ]
+                if quiz:
+                    row.append(None if record.score is None else str(record.score))
+                # SQLite gives the JSON text; asyncpg decodes PostgreSQL's json itself.
+                answers: dict[str, str | None] = record.answers or {}
+                if isinstance(answers, str):
+                    answers = loads(answers)
+                get = answers.get
+                if simple:
+                    row.extend([get(name) for name in plain])
+                else:
+                    ticked = {name: _ticked(get(name)) for name in split}
+                    row.extend([get(name) if choice is None else _dummy(ticked[name], choice) for name, choice in plan])
+                profile = NO_PROFILE if record.contact_id is None else profiles.get(record.contact_id, NO_PROFILE)
+                row += (record.survey_version, duration, *profile)
+                yield row
+            written += len(batch)
+            progress(written)
+
+
+NO_PROFILE: tuple[str | None, str | None] = (None, None)
+
+
+async def _profiles(connection: AsyncConnection, ids: set[int]) -> dict[int, tuple[str | None, str | None]]:
+    """``{contact id: (user_group, region)}`` of those of ``ids`` who consented."""
+    if not ids:
+        return {}
+    rows = await connection.execute(
+        select(ContactRow.id, ContactRow.user_group, ContactRow.region).where(
+            ContactRow.id.in_(ids), ContactRow.consent_at.is_not(None)
+        )
+    )
+    return {row.id: (row.user_group, row.region) for row in rows}
+
+
+def _ticked(value: str | None) -> frozenset[str] | None:
+    return None if value is None else frozenset(value.split())
+
+
+def _dummy(ticked: frozenset[str] | None, choice: str) -> str | None:
+    if ticked is None:
+        return None
+    return "1" if choice in ticked else "0"

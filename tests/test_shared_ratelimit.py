@@ -1,0 +1,150 @@
+"""One send rate across worker processes: token buckets in Redis and in PostgreSQL.
+
+Two limiters stand for two workers (each with its own connections); together they must stay
+under the configured rate in every one-second window, and keep each chat under its own rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from bot.config import BroadcastSettings, Settings, TelegramSettings
+from bot.shared_ratelimit import Bucket, BucketStore, RedisBuckets, SharedRateLimiter, overall_bucket, send_limiters
+from storage.database import Database
+from storage.rate_buckets import PostgresBuckets
+from tests.conftest import drop_postgres_database, require_postgres_database, require_redis
+
+
+def most_in_any_window(times: list[float], seconds: float) -> int:
+    """The largest number of ``times`` inside any window [t, t + seconds)."""
+    ordered = sorted(times)
+    most, start = 0, 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] >= seconds:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+@pytest.fixture(params=["redis", "postgresql"])
+async def stores(request: pytest.FixtureRequest) -> AsyncIterator[tuple[BucketStore, BucketStore]]:
+    """Two independent connections ("two workers") to the same bucket store."""
+    if request.param == "redis":
+        url = require_redis()
+        first, second = RedisBuckets(url), RedisBuckets(url)
+        try:
+            yield first, second
+        finally:
+            await first.close()
+            await second.close()
+        return
+    url = await require_postgres_database()
+    databases = [Database(url), Database(url)]
+    try:
+        await databases[0].migrate()
+        yield PostgresBuckets(databases[0]), PostgresBuckets(databases[1])
+    finally:
+        for database in databases:
+            await database.dispose()
+        await drop_postgres_database(url)
+
+
+def test_the_overall_bucket_never_allows_more_than_the_rate_in_one_second() -> None:
+    for rate in (1.0, 5.0, 20.0, 30.0, 100.0, 1000.0):
+        refill, capacity = overall_bucket(rate)
+        assert capacity >= 1
+        # Capacity 1: tokens 1/refill apart; otherwise a burst of capacity, then the refill.
+        most = math.ceil(refill) if capacity == 1 else capacity + refill
+        assert most <= rate
+
+
+async def test_two_workers_together_stay_under_the_overall_rate(stores: tuple[BucketStore, BucketStore]) -> None:
+    prefix = f"test:{secrets.token_hex(4)}"
+    rate, sends = 20.0, 70
+    workers = [SharedRateLimiter(store, prefix, rate, 1000.0, 1000) for store in stores]
+    granted: list[float] = []
+
+    async def send(worker: SharedRateLimiter, chat: int) -> None:
+        await worker.acquire(str(chat))
+        granted.append(time.monotonic())
+
+    await asyncio.gather(*(send(workers[i % 2], i) for i in range(sends)))
+    assert len(granted) == sends
+    assert most_in_any_window(granted, 1.0) <= rate
+
+
+async def test_two_workers_together_keep_one_chat_under_its_rate(stores: tuple[BucketStore, BucketStore]) -> None:
+    prefix = f"test:{secrets.token_hex(4)}"
+    chat_rate, burst, sends = 4.0, 2, 14
+    workers = [SharedRateLimiter(store, prefix, 1000.0, chat_rate, burst) for store in stores]
+    granted: list[float] = []
+
+    async def send(worker: SharedRateLimiter) -> None:
+        await worker.acquire("chat-1")
+        granted.append(time.monotonic())
+
+    await asyncio.gather(*(send(workers[i % 2]) for i in range(sends)))
+    assert len(granted) == sends
+    # A bucket lets through at most burst + rate x W in any window of W seconds.
+    assert most_in_any_window(granted, 1.0) <= burst + chat_rate
+
+
+class _Unreachable:
+    async def take(self, buckets: Sequence[Bucket]) -> float:
+        raise ConnectionError("the store is away")
+
+    async def forget_idle(self, seconds: float) -> int:
+        return 0
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_an_unreachable_store_degrades_to_the_process_own_rate_instead_of_blocking_sends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limiter = SharedRateLimiter(_Unreachable(), "test", 1000.0, 1000.0, 10)
+    await asyncio.wait_for(asyncio.gather(*(limiter.acquire("c") for _ in range(5))), timeout=10)
+    assert "cannot be reached" in caplog.text
+
+
+async def test_the_backend_follows_the_configuration(tmp_path: Path) -> None:
+    sqlite = Database(f"sqlite+aiosqlite:///{tmp_path}/one.db")
+    settings = Settings(telegram=TelegramSettings(token="42:abc"), broadcast=BroadcastSettings())
+    try:
+        limiters = await send_limiters(settings, sqlite)
+        assert (limiters.backend, limiters.broadcasts) == ("in-process", None)
+    finally:
+        await sqlite.dispose()
+    url = await require_postgres_database()
+    postgres = Database(url)
+    try:
+        limiters = await send_limiters(settings, postgres)
+        assert limiters.backend == "postgresql"
+        await limiters.close()
+        redis_url = require_redis()
+        limiters = await send_limiters(Settings(telegram=settings.telegram, redis_url=redis_url), postgres)
+        assert limiters.backend == "redis"
+        await limiters.close()
+    finally:
+        await postgres.dispose()
+        await drop_postgres_database(url)
+
+
+async def test_a_send_waiting_for_the_bots_bucket_keeps_its_chats_token(
+    stores: tuple[BucketStore, BucketStore],
+) -> None:
+    store = stores[0]
+    prefix = f"test:{secrets.token_hex(4)}"
+    chat, bot = (f"{prefix}:chat", 0.01, 2.0), (f"{prefix}:all", 0.01, 1.0)
+    assert await store.take([chat, bot]) == 0
+    assert await store.take([chat, bot]) > 0, "the bot's bucket is empty"
+    assert await store.take([chat]) == 0, "the chat's second token was not spent by the refused send"
+    assert await store.take([chat]) > 0

@@ -1,0 +1,166 @@
+"""Several ``baraza run`` worker processes in webhook mode behind one endpoint, as in production
+(see ``deploy/``): shared by the multi-worker tests and ``bench/workers.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+
+from tests.fakes.survey_respondent import Respondent, is_progress_or_end
+from tests.fakes.telegram import ChatMessage, FakeTelegramServer
+from tests.fakes.webhook_balancer import WebhookBalancer
+from tests.telegram_harness import FORMS, ROOT, bot_environment, free_port
+
+WEBHOOK_SECRET = "multi-worker-secret"
+
+
+class WorkerProcess:
+    """One ``baraza run`` child process receiving Telegram updates by webhook on its own port."""
+
+    def __init__(
+        self,
+        server: FakeTelegramServer,
+        database_url: str,
+        workdir: Path,
+        webhook_url: str,
+        *,
+        name: str = "worker",
+        redis_url: str | None = None,
+        messages_per_second: float = 10_000,
+        chat_messages_per_second: float = 10_000,
+        chat_burst: int = 1000,
+    ) -> None:
+        self.server = server
+        self.database_url = database_url
+        self.webhook_url = webhook_url
+        self.redis_url = redis_url
+        self.name = name
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log = workdir / f"{name}.log"
+        self.config = workdir / f"{name}.yaml"
+        self.config.write_text(
+            f"surveys: {{directory: {FORMS}}}\n"
+            "telegram:\n"
+            "  mode: webhook\n"
+            f"  rate_limit: {{messages_per_second: {messages_per_second}, "
+            f"chat_messages_per_second: {chat_messages_per_second}, chat_burst: {chat_burst}}}\n"
+            f"web: {{host: 127.0.0.1, port: {self.port}}}\n"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        env = {
+            **bot_environment(self.server, self.database_url),
+            "BARAZA_WEB_PORT": str(self.port),
+            "BARAZA_TELEGRAM_MODE": "webhook",
+            "BARAZA_TELEGRAM_WEBHOOK_URL": self.webhook_url,
+            "BARAZA_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+        if self.redis_url:
+            env["BARAZA_REDIS_URL"] = self.redis_url
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once)
+                [sys.executable, "-m", "bot.cli", "--config", str(self.config), "run"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
+            for _ in range(600):
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with client.get(self.url + "/healthz") as response:
+                        if response.status == 200 and self.server.webhook_url == self.webhook_url:
+                            return
+                await asyncio.sleep(0.05)
+        raise TimeoutError(f"{self.name} did not start:\n{self.tail()}")
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """``kill -9``: the worker gets no chance to clean up."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                await asyncio.to_thread(self.process.wait, 15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@contextlib.asynccontextmanager
+async def worker_fleet(
+    server: FakeTelegramServer,
+    database_url: str,
+    workdir: Path,
+    count: int,
+    *,
+    duplicate: float = 0.0,
+    late: float = 0.0,
+    redis_url: str | None = None,
+    **limits: float,
+) -> AsyncIterator[tuple[WebhookBalancer, list[WorkerProcess]]]:
+    """``count`` workers behind a :class:`WebhookBalancer`; the first one migrates the database."""
+    balancer = WebhookBalancer([], duplicate=duplicate, late=late)
+    await balancer.start()
+    workers = [
+        WorkerProcess(server, database_url, workdir, balancer.url, name=f"worker{i}", redis_url=redis_url, **limits)  # type: ignore[arg-type]
+        for i in range(count)
+    ]
+    try:
+        await workers[0].start()  # migrates an empty database before the others look at it
+        await asyncio.gather(*(worker.start() for worker in workers[1:]))
+        balancer.workers.extend(worker.url for worker in workers)
+        yield balancer, workers
+    finally:
+        await asyncio.gather(*(worker.stop() for worker in workers))
+        await balancer.stop()
+
+
+class AcknowledgedRespondent(Respondent):
+    """A respondent that reads the chat once the Bot API got its 200 for the last action.
+
+    In webhook mode a worker answers 200 only after the update is committed and its replies are
+    sent, so the newest question on screen is then the state after that action. Reading the
+    first new message instead (as :class:`Respondent` does) would mistake a copy of the current
+    question, sent for a duplicated delivery, for the answer to the action.
+    """
+
+    async def _wait(self) -> ChatMessage:
+        server, update_id = self.user._server, self.user._last_update_id
+        assert update_id is not None
+
+        def answered() -> bool:
+            return server.is_delivered(update_id) and self._newest() is not None
+
+        if not await server._signal.wait_for(answered, self.timeout):
+            raise TimeoutError(f"update {update_id} was not acknowledged within {self.timeout} s")
+        newest = self._newest()
+        assert newest is not None
+        return newest
+
+    def _newest(self) -> ChatMessage | None:
+        return next((m for m in reversed(self.user.bot_messages) if is_progress_or_end(m)), None)
