@@ -3,11 +3,13 @@ empty installations, composing and scheduling broadcasts, downloads, the inbox a
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import openpyxl
+import pyreadstat
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,7 +19,7 @@ from bot.notices import Notice
 from handlers.context import Community
 from storage.broadcasts import SCHEDULED, Audience, BroadcastRepository
 from storage.database import Database
-from storage.export import export_csv
+from storage.exports import ExportOptions, response_table, write_table
 from storage.repositories import Repositories
 from storage.requests import REQUEST, UNMATCHED
 from storage.staff import StaffRepository
@@ -74,20 +76,39 @@ async def test_results_filters_report_a_wrong_date(client: Client) -> None:
     assert "&#39;From&#39; is not a date (use 2026-05-31)" in html
 
 
-async def test_the_csv_download_is_the_survey_export(client: Client, database: Database, usat: Survey) -> None:
+async def test_every_export_format_downloads_what_baraza_export_writes(
+    client: Client, database: Database, usat: Survey, tmp_path: Path
+) -> None:
     async with database.transaction() as connection:
         repos = Repositories(connection)
-        response = await repos.responses.create(
-            survey_id=usat.id, survey_version=usat.version, contact=None, respondent="abc", language="en",
-            now=datetime(2026, 5, 1, tzinfo=UTC), channel="telegram",
-        )  # fmt: skip
-        await repos.responses.record_answer(response, "user_group", "media", datetime(2026, 5, 1, tzinfo=UTC))
-    download = await client.get("/admin/surveys/usat2026/export.csv")
-    assert download.status == 200
-    assert download.headers["Content-Disposition"].startswith('attachment; filename="usat2026-')
-    expected = io.StringIO()
-    await export_csv(database, usat, expected)
-    assert await download.text() == expected.getvalue()
+        for index, group in enumerate(("media", "academic")):
+            contact = await repos.contacts.touch("telegram", str(index), str(index), "en", datetime.now(UTC))
+            response = await repos.responses.create(
+                survey_id=usat.id, survey_version=usat.version, contact=contact, respondent=f"r{index}",
+                language="en", now=datetime(2026, 5, 1, tzinfo=UTC),
+            )  # fmt: skip
+            await repos.responses.record_answer(response, "user_group", group, datetime(2026, 5, 1, tzinfo=UTC))
+    page = await (await client.get("/admin/surveys/usat2026")).text()
+    for name in ("CSV", "Excel", "JSON Lines", "SPSS", "Stata", "Codebook"):
+        assert f">Download {name}</a>" in page
+    files = {}
+    for key in ("csv", "xlsx", "jsonl", "sav", "dta", "codebook"):
+        download = await client.get(f"/admin/surveys/usat2026/export.{key}")
+        assert download.status == 200, key
+        assert download.headers["Content-Disposition"].startswith('attachment; filename="usat2026-'), key
+        files[key] = tmp_path / f"download.{key}"
+        files[key].write_bytes(await download.read())
+    expected = tmp_path / "expected.csv"
+    await write_table(await response_table(database, usat, ExportOptions()), "csv", expected)
+    assert files["csv"].read_bytes() == expected.read_bytes(), "the same file as baraza export"
+    assert len(files["jsonl"].read_text().splitlines()) == 2
+    sheet = openpyxl.load_workbook(files["xlsx"], read_only=True).worksheets[0]
+    header = [cell.value for cell in next(sheet.iter_rows(max_row=1))]
+    assert "user_group" in header and sheet.max_row == 3
+    for key, reader in (("sav", pyreadstat.read_sav), ("dta", pyreadstat.read_dta)):
+        frame, meta = reader(str(files[key]))
+        assert len(frame) == 2 and "user_group" in meta.column_names, key
+    assert "user_group" in files["codebook"].read_text()
     assert (await client.get("/admin/surveys/usat2026/export.exe")).status == 404
 
 

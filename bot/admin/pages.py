@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -11,19 +9,17 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.admin.auth import PREFIX
+from bot.admin.downloads import DOWNLOADS, DownloadError, send_export
+from bot.admin.login import refused
 from bot.admin.render import render
 from storage.broadcasts import BroadcastRepository
 from storage.dashboard import DashboardQueries, ResultFilter
-from storage.export import export_csv
+from storage.exports import ExportOptions
 from storage.requests import ACTIVE, RequestRepository, percentile
 from surveys.model import CHOICE_TYPES, LocalizedText, QuestionType, Survey
 
 if TYPE_CHECKING:
     from bot.admin import AdminSite
-
-#: Formats offered for download, with their file suffix and content type.
-DOWNLOADS: dict[str, tuple[str, str]] = {"csv": ("CSV", "text/csv")}
-_FILENAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def add_routes(app: web.Application, site: AdminSite) -> None:
@@ -88,22 +84,13 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
 
     async def download(request: web.Request) -> web.StreamResponse:
         survey = _survey(site, request)
-        fmt = request.match_info["format"]
-        if fmt not in DOWNLOADS:
-            raise web.HTTPNotFound(text=f"no export format {fmt!r}")
-        out = io.StringIO()
-        await export_csv(site.database, survey, out)
         stamp = site.clock().strftime("%Y%m%d-%H%M")
-        name = f"{_FILENAME.sub('_', survey.id)}-{stamp}.{fmt}"
-        return web.Response(
-            body=out.getvalue().encode("utf-8"),
-            headers={
-                "Content-Type": f"{DOWNLOADS[fmt][1]}; charset=utf-8",
-                "Content-Disposition": f'attachment; filename="{name}"',
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        try:
+            return await send_export(
+                request, site.database, survey, request.match_info["format"], ExportOptions(), stamp
+            )
+        except DownloadError as error:
+            return refused(request, 409, str(error))
 
     app.router.add_get(f"{PREFIX}/", guard(overview))
     app.router.add_get(f"{PREFIX}/surveys/{{survey}}", guard(results))
