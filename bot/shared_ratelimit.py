@@ -9,8 +9,9 @@ process. With several workers the buckets therefore live where every worker sees
 - one process on SQLite keeps the in-process buckets of :mod:`bot.ratelimit`.
 
 The overall bucket is sized so that no window of one second ever holds more than the configured
-rate (a burst of ``rate/20`` at most, refilled at 98 % of the rest, leaving room for network
-jitter). Per-chat buckets keep the configured rate and burst. If the shared store cannot be
+rate (a burst of ``rate/20`` at most, refilled at 92 % of the rest, leaving room for network
+jitter: on a loaded machine a request can reach the platform a whole send interval late and
+the next on time). Per-chat buckets keep the configured rate and burst. If the shared store cannot be
 reached, sends go on under an in-process limiter and the log says so: a degraded guarantee
 rather than a silent bot.
 """
@@ -70,7 +71,7 @@ IDLE_BUCKET_SECONDS = 3600.0
 FORGET_EVERY_SECONDS = 600.0
 #: Share of the configured overall rate the shared bucket refills at (jitter between the
 #: limiter's decision and the request's arrival at the platform).
-MARGIN = 0.98
+MARGIN = 0.92
 
 
 #: One bucket to take a token from: (key, refill rate a second, capacity).

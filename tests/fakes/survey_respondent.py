@@ -102,6 +102,8 @@ class Respondent:
     latencies: list[float] = field(default_factory=list)
     answers_given: int = 0
     timeout: float = 30.0
+    #: The channel sends a question again as a new message instead of editing it (WhatsApp).
+    questions_are_resent: bool = False
 
     def __post_init__(self) -> None:
         self.plan = plan_for(self.index, self.survey)
@@ -158,15 +160,11 @@ class Respondent:
                     break
                 await self.user.press(toggle, message.message_id)
                 await self._wait()
-                # Telegram edits the question in place; WhatsApp sends it again with the new ticks.
-                # (Only a newer copy of the same question counts: with duplicated deliveries the
-                # newest message on screen may be a repeat of another one.)
-                newest = self.current_question()
-                if (
-                    newest is not None
-                    and (newest.text or "").split("\n", 1)[0] == (message.text or "").split("\n", 1)[0]
-                ):
-                    message = newest
+                # Telegram edits the question in place (``message`` shows the new ticks); WhatsApp
+                # sends it again. Only there may the newest message replace it: with duplicated
+                # deliveries Telegram's newest message can be a stale repeat.
+                if self.questions_are_resent:
+                    message = self.current_question() or message
                 self.latencies.append(time.perf_counter() - started)
                 started = time.perf_counter()
             await self.user.press(button_data(message, "Done"), message.message_id)
