@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from bot.admin import add_admin_routes
+from bot.admin.operations import add_operation_routes
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, Sender
 from bot.engine import Engine, load_pseudonymizer
@@ -59,8 +61,15 @@ KEEP_PROCESSED_UPDATES = timedelta(days=7)
 PRUNE_EVERY_SECONDS = 3600
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+def channel_states(telegram: TelegramChannel | None, whatsapp: WhatsAppChannel | None = None) -> dict[str, bool]:
+    """For ``/healthz``: the web chat answers while the server does; Telegram when its application
+    runs; WhatsApp (a webhook) while its Graph API client is open."""
+    states = {"web": True}
+    if telegram is not None:
+        states["telegram"] = telegram.application.running
+    if whatsapp is not None:
+        states["whatsapp"] = whatsapp.running
+    return states
 
 
 async def _prune_processed_updates(database: Database) -> None:
@@ -96,7 +105,6 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         # Every channel reaches the engine through the per-user flood limit, with storable text.
         guarded = FloodGuard(Sanitiser(engine), settings.flood, default_language=settings.default_language)
         app = web.Application(client_max_size=64 * 1024)
-        app.router.add_get("/healthz", _healthz)
         add_webchat_routes(app, guarded)
         limiters = await send_limiters(settings, database)
         telegram = TelegramChannel(settings.telegram, guarded, limiters.replies) if settings.telegram.enabled else None
@@ -105,6 +113,8 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         whatsapp = WhatsAppChannel(settings.whatsapp, guarded, database) if settings.whatsapp.enabled else None
         if whatsapp is not None:
             whatsapp.add_routes(app)
+        add_operation_routes(app, database, lambda: channel_states(telegram, whatsapp))
+        add_admin_routes(app, database, surveys=surveys, community=community)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.web.host, settings.web.port)
@@ -227,7 +237,8 @@ async def run_forever(settings: Settings) -> None:
         channels = "web chat" + (f" and Telegram ({settings.telegram.mode})" if bot.telegram else "")
         channels += " and WhatsApp" if bot.whatsapp else ""
         print(
-            f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  (Ctrl+C stops)",
+            f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  "
+            f"Staff dashboard: http://{settings.web.host}:{bot.web_port}/admin/  (Ctrl+C stops)",
             flush=True,
         )
         await stop.wait()

@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.indicators_cli import add_commands as add_indicator_commands
 
     add_indicator_commands(commands)
+    from bot.staff_cli import add_commands as add_staff_commands
+
+    add_staff_commands(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
@@ -181,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.db_cli import copy_command
 
             return copy_command(arguments)
+        if arguments.command == "staff":
+            from bot.staff_cli import run as staff
+
+            return staff(settings, arguments)
         if arguments.command == "db":
             return asyncio.run(_upgrade(settings))
     except SharedRateError as error:

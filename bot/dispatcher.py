@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol, cast
 
+from bot import metrics
 from bot.config import BroadcastSettings
 from bot.notices import Notice
 from bot.ratelimit import RateLimiter, SendRateLimiter, TokenBucket
@@ -310,6 +311,7 @@ class Dispatcher:
 
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
         outcome = await self._attempt(delivery)
+        metrics.observe_send("broadcast", delivery.channel, outcome.status, outcome.error)
         self._state[delivery.id] = FINISHED
         await self._record(outcome)
         self._wake.set()  # a free slot, or perhaps the last message of a broadcast

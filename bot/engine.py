@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import metrics
 from catalogue.cache import CatalogueCache
 from handlers import router
 from handlers.context import Community, Context
@@ -97,6 +99,7 @@ class Engine:
         The updates of one chat run one at a time: in this process by a lock per chat, across
         worker processes on PostgreSQL by an advisory lock in the transaction.
         """
+        started = time.perf_counter()
         async with self._chat_locks.hold((inbound.channel, inbound.chat_key)):
             try:
                 replies = await self._process(inbound)
@@ -109,6 +112,7 @@ class Engine:
                 # holds the user's text), goes to the log.
                 log.exception("error while handling an update on %s", inbound.channel)
                 replies = self._try_again(inbound)
+        metrics.observe_update(inbound.channel, time.perf_counter() - started, len(replies))
         return laid_out(replies)
 
     def _try_again(self, inbound: Inbound) -> list[Outbound]:

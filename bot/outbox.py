@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
+from bot import metrics
 from bot.dispatcher import MaybeSent, NotSent, RecipientBlocked, Rejected, Sender
 from bot.ratelimit import RateLimiter, SendRateLimiter
 from handlers.messages import Outbound
@@ -167,6 +168,7 @@ class OutboxSender:
         # Cancelled (stop timed out) before its outcome is recorded, the row keeps its state here,
         # so that :meth:`stop` can put it back if it never left.
         outcome = await self._attempt(message)
+        metrics.observe_send("outbox", message.channel, outcome.status, outcome.error)
         await self._record(outcome)
         self.totals[outcome.status] = self.totals.get(outcome.status, 0) + 1
         self._state.pop(message.id, None)

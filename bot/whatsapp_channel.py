@@ -214,6 +214,11 @@ class WhatsAppChannel:
     def sender(self) -> WhatsAppSender:
         return WhatsAppSender(self.client, self.database)
 
+    @property
+    def running(self) -> bool:
+        """Started and not stopped (``/healthz``)."""
+        return self.client.started
+
     async def handle_verification(self, request: web.Request) -> web.Response:
         """The handshake Meta does when the webhook is configured."""
         query = request.query

@@ -81,6 +81,10 @@ class GraphClient:
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             )
 
+    @property
+    def started(self) -> bool:
+        return self._session is not None
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

@@ -382,3 +382,38 @@ class ReleasePublicationRow(Base):
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_by: Mapped[str] = mapped_column(String(100))
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))
+
+
+# --------------------------------------------------------------------------- staff dashboard
+
+
+class StaffAccountRow(Base):
+    """A member of staff who may sign in to the dashboard (``/admin``).
+
+    ``role``: ``viewer`` (reads) or ``editor`` (also answers requests and sends broadcasts).
+    ``failed_attempts`` counts wrong passwords since the last success; ``locked_until`` is set
+    when there were too many.
+    """
+
+    __tablename__ = "staff_accounts"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StaffSessionRow(Base):
+    """A signed-in browser: the cookie holds a secret token, the row a hash of it (a stolen
+    database does not give sessions away); ``csrf_token`` goes into every form of the session."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("staff_accounts.username", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -257,8 +257,10 @@ class RequestRepository:
         sources: Sequence[str] | None = None,
         contact_id: int | None = None,
         limit: int = 50,
+        user_group: str | None = None,
     ) -> list[DataRequest]:
-        """Tickets newest first, optionally only those in ``statuses``, from ``sources``, or of one contact."""
+        """Tickets newest first, optionally only those in ``statuses``, from ``sources``, of one contact
+        or of one ``user_group``."""
         query = select(data_requests).order_by(data_requests.c.id.desc()).limit(limit)
         if statuses:
             query = query.where(data_requests.c.status.in_(list(statuses)))
@@ -266,6 +268,8 @@ class RequestRepository:
             query = query.where(data_requests.c.source.in_(list(sources)))
         if contact_id is not None:
             query = query.where(data_requests.c.contact_id == contact_id)
+        if user_group is not None:
+            query = query.where(data_requests.c.user_group == user_group)
         return [_request(row) for row in await self.connection.execute(query)]
 
     # ------------------------------------------------------------------ staff actions

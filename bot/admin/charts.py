@@ -1,0 +1,107 @@
+"""Charts as inline SVG drawn on the server: no JavaScript library, no external files.
+
+Every chart is an ``<svg role="img">`` with an ``aria-label`` naming what it shows, and writes
+each value as text beside its bar, so a screen reader (and a printout) gets the numbers too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup
+
+ROW_HEIGHT = 26
+LABEL_WIDTH = 200
+BAR_WIDTH = 200
+VALUE_WIDTH = 90
+MAX_LABEL_CHARS = 27
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "…"
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+def spoken(title: str, items: Sequence[tuple[str, int]], total: int | None = None) -> str:
+    """The chart's accessible name: its title and every value (an ``img`` hides its children)."""
+    values = "; ".join(
+        f"{label}: {count:,}" + (f" ({percent(count, total)})" if total is not None else "") for label, count in items
+    )
+    return f"{title}. {values}" if values else title
+
+
+def bar_chart(items: Sequence[tuple[str, int]], *, title: str, total: int | None = None) -> Markup:
+    """Horizontal bars, one per ``(label, count)``; with ``total`` each value also shows its share."""
+    if not items:
+        return Markup('<p class="empty">No answers yet.</p>')
+    largest = max((count for _, count in items), default=0) or 1
+    height = ROW_HEIGHT * len(items) + 4
+    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+    rows = []
+    for index, (label, count) in enumerate(items):
+        y = index * ROW_HEIGHT + 2
+        length = round(BAR_WIDTH * count / largest)
+        share = f" ({percent(count, total)})" if total is not None else ""
+        rows.append(
+            Markup(
+                "<g><title>{label}: {count}{share}</title>"
+                '<text x="{lx}" y="{ty}" text-anchor="end" class="label">{short}</text>'
+                '<rect x="{bx}" y="{by}" width="{length}" height="{bh}" class="bar"/>'
+                '<text x="{vx}" y="{ty}" class="value">{count}{share}</text></g>'
+            ).format(
+                label=label,
+                count=f"{count:,}",
+                share=share,
+                lx=LABEL_WIDTH - 8,
+                ty=y + 17,
+                short=_short(label),
+                bx=LABEL_WIDTH,
+                by=y + 3,
+                length=max(length, 1 if count else 0),
+                bh=ROW_HEIGHT - 8,
+                vx=LABEL_WIDTH + length + 6,
+            )
+        )
+    return Markup(
+        '<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{title}"'
+        ' preserveAspectRatio="xMinYMin meet">{rows}</svg>'
+    ).format(width=width, height=height, title=spoken(title, items, total), rows=Markup("").join(rows))
+
+
+def column_chart(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
+    """Vertical columns (a time series), the first and last labels and each value in a tooltip;
+    the page gives the figures in a table as well."""
+    if not items:
+        return Markup('<p class="empty">Nothing yet.</p>')
+    largest = max((count for _, count in items), default=0) or 1
+    column = 18
+    chart_height = 120
+    width = column * len(items)
+    bars = []
+    for index, (label, count) in enumerate(items):
+        height = round(chart_height * count / largest)
+        bars.append(
+            Markup(
+                "<g><title>{label}: {count}</title>"
+                '<rect x="{x}" y="{y}" width="{w}" height="{height}" class="bar"/></g>'
+            ).format(
+                label=label,
+                count=f"{count:,}",
+                x=index * column + 2,
+                y=chart_height - height,
+                w=column - 4,
+                height=height,
+            )
+        )
+    return Markup(
+        '<svg class="chart columns" viewBox="0 0 {width} {full}" width="100%" role="img"'
+        ' aria-label="{title}" preserveAspectRatio="xMinYMin meet">{bars}'
+        '<text x="0" y="{ay}" class="axis">{first}</text>'
+        '<text x="{width}" y="{ay}" text-anchor="end" class="axis">{last}</text></svg>'
+    ).format(
+        width=width, full=chart_height + 20, title=spoken(title, [item for item in items if item[1]]), bars=Markup("").join(bars), ay=chart_height + 15,
+        first=items[0][0], last=items[-1][0],
+    )  # fmt: skip

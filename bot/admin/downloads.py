@@ -1,0 +1,96 @@
+"""Survey responses downloaded from the results page, in every format of ``baraza export``.
+
+The file is written by :mod:`storage.exports` (the same code as the command) into a temporary
+file, in a worker thread with its own event loop and database connection, so that a large SPSS
+or Excel export does not hold up the chat; then it is streamed to the browser and deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from storage.codebook import write_codebook
+from storage.database import Database
+from storage.exports import ExcelTooLarge, ExportOptions, Format, response_table, write_table
+from surveys.model import Survey
+
+CHUNK = 256 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class Download:
+    """One button of the results page."""
+
+    name: str  # what the button says
+    suffix: str
+    content_type: str
+    fmt: Format | None  # None: the codebook (Markdown)
+
+
+DOWNLOADS: dict[str, Download] = {
+    "csv": Download("CSV", "csv", "text/csv; charset=utf-8", "csv"),
+    "xlsx": Download("Excel", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "jsonl": Download("JSON Lines", "jsonl", "application/x-ndjson; charset=utf-8", "jsonl"),
+    "sav": Download("SPSS", "sav", "application/x-spss-sav", "sav"),
+    "dta": Download("Stata", "dta", "application/x-stata-dta", "dta"),
+    "codebook": Download("Codebook", "md", "text/markdown; charset=utf-8", None),
+}
+
+
+class DownloadError(Exception):
+    """An export that cannot be made (too many rows for Excel...), with a message for staff."""
+
+
+def _write_in_thread(database_url: str, survey: Survey, download: Download, options: ExportOptions, path: Path) -> int:
+    async def write() -> int:
+        database = Database(database_url, pool_size=1)
+        try:
+            if download.fmt is None:
+                await write_codebook(database, survey, options, path, as_csv=False)
+                return 0
+            table = await response_table(database, survey, options)
+            return await write_table(table, download.fmt, path, labels=options.labels)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(write())
+
+
+async def send_export(
+    request: web.Request, database: Database, survey: Survey, key: str, options: ExportOptions, stamp: str
+) -> web.StreamResponse:
+    """Write the export ``key`` of ``survey`` and stream it as an attachment."""
+    download = DOWNLOADS.get(key)
+    if download is None:
+        raise web.HTTPNotFound(text=f"There is no export format {key!r}.")
+    with tempfile.TemporaryDirectory(prefix="baraza-download-") as directory:
+        path = Path(directory) / f"export.{download.suffix}"
+        try:
+            await asyncio.to_thread(_write_in_thread, database.url, survey, download, options, path)
+        except ExcelTooLarge as error:
+            raise DownloadError(f"{error}; download CSV or SPSS instead") from error
+        name = f"{_UNSAFE.sub('_', survey.id)}-{'codebook-' if download.fmt is None else ''}{stamp}.{download.suffix}"
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": download.content_type,
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Content-Length": str(path.stat().st_size),
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            }
+        )
+        await response.prepare(request)
+        with path.open("rb") as source:
+            while chunk := source.read(CHUNK):
+                await response.write(chunk)
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
+        return response

@@ -1,0 +1,147 @@
+"""The request inbox: tickets listed and filtered, one ticket with its messages, and the staff
+actions on it (answer, in progress, close, assign), which reuse :mod:`handlers.request_desk` so
+that the person is told in the chat exactly as from the CLI."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
+from bot.admin.render import render
+from handlers import request_desk
+from storage.feedback import CLOSED as MESSAGE_CLOSED
+from storage.feedback import NEW, recent_feedback, set_feedback_status
+from storage.repositories import Repositories
+from storage.requests import ACTIVE, REQUEST, STATUSES, UNMATCHED, RequestError, RequestRepository, percentile
+from storage.staff import StaffSession
+
+if TYPE_CHECKING:
+    from bot.admin import AdminSite
+
+log = logging.getLogger(__name__)
+
+#: The messages shown after an action (``?done=...``).
+DONE = {
+    "answered": "Answer saved: it is being sent to the person in the chat.",
+    "answered_unsent": "Answer saved, but it cannot be sent: the person deleted their data or cannot be messaged.",
+    "progress": "Marked in progress: the person is told their request is being worked on.",
+    "closed": "Request closed.",
+    "assigned": "Request assigned.",
+}
+LIST_LIMIT = 200
+MESSAGE_LIMIT = 50
+
+
+def add_routes(app: web.Application, site: AdminSite) -> None:
+    guard = site.auth.guard
+
+    async def listing(request: web.Request) -> web.StreamResponse:
+        status = request.query.get("status", "active")
+        source = request.query.get("source", "")
+        statuses = ACTIVE if status == "active" else (status,) if status in STATUSES else None
+        sources = (source,) if source in (REQUEST, UNMATCHED) else None
+        group = request.query.get("group") or None
+        async with site.database.reading() as connection:
+            repository = RequestRepository(connection)
+            tickets = await repository.find(statuses=statuses, sources=sources, user_group=group, limit=LIST_LIMIT)
+            stats = await repository.stats(top=15)
+            messages = await recent_feedback(connection, statuses=(NEW,), limit=MESSAGE_LIMIT)
+        return render(
+            request,
+            "requests.html",
+            tickets=tickets,
+            stats=stats,
+            group_items=[
+                (name or "not given", count)
+                for name, count in sorted(stats.by_user_group.items(), key=lambda item: -item[1])
+            ],
+            median=percentile(stats.answer_seconds, 0.5),
+            p90=percentile(stats.answer_seconds, 0.9),
+            chosen_status=status,
+            source=source,
+            group=group or "",
+            statuses=STATUSES,
+            user_groups=site.community.user_groups,
+            limit=LIST_LIMIT,
+            messages=messages,
+            message_done=request.query.get("message") == "closed",
+        )
+
+    async def ticket(request: web.Request) -> web.StreamResponse:
+        number = _number(request)
+        async with site.database.reading() as connection:
+            try:
+                thread = await RequestRepository(connection).thread(number)
+            except RequestError:
+                raise web.HTTPNotFound(text=f"There is no data request #{number}.") from None
+        return render(
+            request,
+            "request.html",
+            thread=thread,
+            done=DONE.get(request.query.get("done", "")),
+            error=None,
+            answer="",
+        )
+
+    async def act(request: web.Request) -> web.StreamResponse:
+        number = _number(request)
+        form = request[FORM_KEY]
+        staff: StaffSession = request[STAFF_KEY]
+        action = str(form.get("action", ""))
+        now = site.clock()
+        answer = str(form.get("answer", "")).strip()
+        try:
+            async with site.database.transaction() as connection:
+                repos = Repositories(connection)
+                if action == "answer":
+                    result = await request_desk.answer(
+                        repos, number, answer, staff=staff.username, now=now, close=form.get("close") == "yes"
+                    )
+                    done = "answered" if result.notified else "answered_unsent"
+                elif action == "progress":
+                    await request_desk.mark_in_progress(repos, number, now=now, staff=staff.username)
+                    done = "progress"
+                elif action == "close":
+                    await request_desk.close(repos, number, now=now)
+                    done = "closed"
+                elif action == "assign":
+                    who = str(form.get("staff", "")).strip() or staff.username
+                    await request_desk.assign(repos, number, who, now=now)
+                    done = "assigned"
+                else:
+                    raise web.HTTPBadRequest(text=f"unknown action {action!r}")
+        except RequestError as error:
+            async with site.database.reading() as connection:
+                try:
+                    thread = await RequestRepository(connection).thread(number)
+                except RequestError:
+                    raise web.HTTPNotFound(text=f"There is no data request #{number}.") from None
+            return render(
+                request, "request.html", status=409, thread=thread, done=None, error=str(error), answer=answer
+            )
+        log.info("dashboard: %s did %s on data request #%d", staff.username, action, number)
+        raise web.HTTPSeeOther(f"{PREFIX}/requests/{number}?done={done}")
+
+    async def close_message(request: web.Request) -> web.StreamResponse:
+        """Mark a message (a comment, a reply to a notice) as dealt with."""
+        message_id = int(request.match_info["id"])
+        async with site.database.transaction() as connection:
+            changed = await set_feedback_status(connection, message_id, MESSAGE_CLOSED, only_if=NEW)
+        if not changed:
+            raise web.HTTPNotFound(text=f"There is no new message m{message_id}.")
+        raise web.HTTPSeeOther(f"{PREFIX}/requests?message=closed#messages-h")
+
+    app.router.add_get(f"{PREFIX}/requests", guard(listing))
+    app.router.add_post(f"{PREFIX}/messages/{{id:\\d+}}/close", guard(close_message, edit=True))
+    app.router.add_get(f"{PREFIX}/requests/{{number:\\d+}}", guard(ticket))
+    app.router.add_post(f"{PREFIX}/requests/{{number:\\d+}}", guard(act, edit=True))
+
+
+def _number(request: web.Request) -> int:
+    try:
+        return int(request.match_info["number"])
+    except ValueError:
+        raise web.HTTPNotFound() from None

@@ -1,0 +1,88 @@
+"""Prometheus metrics of one ``baraza run`` process, served at ``/metrics``.
+
+Counters are per process (Prometheus adds the processes up); the broadcast and outbox queue
+lengths are read from the database when scraped, so every worker reports the same, true figure.
+The engine, the dispatcher and the outbox sender call :func:`observe_update` and
+:func:`observe_send`; nothing here knows a message's text or a user.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+MESSAGES_IN = Counter(
+    "baraza_messages_in_total", "Messages and button presses received, by channel", ["channel"], registry=REGISTRY
+)
+MESSAGES_OUT = Counter(
+    "baraza_messages_out_total",
+    "Messages sent: replies, broadcast deliveries and outbox messages, by channel and kind",
+    ["channel", "kind"],
+    registry=REGISTRY,
+)
+HANDLER_SECONDS = Histogram(
+    "baraza_handler_seconds",
+    "Time to process one inbound message (transaction and handler), by channel",
+    ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+SEND_ERRORS = Counter(
+    "baraza_send_errors_total",
+    "Messages not (certainly) delivered, by what they were (broadcast, outbox) and why: "
+    "blocked, refused, unknown (no answer), not_sent (gave up after retries), other",
+    ["kind", "error"],
+    registry=REGISTRY,
+)
+BROADCAST_QUEUE = Gauge(
+    "baraza_broadcast_queue_length",
+    "Broadcast deliveries waiting to be sent (pending, due or scheduled)",
+    registry=REGISTRY,
+)
+OUTBOX_QUEUE = Gauge("baraza_outbox_queue_length", "Outbox messages waiting to be sent", registry=REGISTRY)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def observe_update(channel: str, seconds: float, replies: int) -> None:
+    """One inbound processed in ``seconds``, answered with ``replies`` messages."""
+    MESSAGES_IN.labels(channel).inc()
+    HANDLER_SECONDS.labels(channel).observe(seconds)
+    if replies:
+        MESSAGES_OUT.labels(channel, "reply").inc(replies)
+
+
+def error_kind(status: str, error: str | None) -> str | None:
+    """The ``error`` label of a send's outcome (``status`` and ``error`` as the dispatcher records them),
+    None for a message sent (or put back to be sent later)."""
+    if status in ("sent", "pending"):
+        return None
+    if status == "unknown":
+        return "unknown"
+    text = error or ""
+    if text == "blocked":
+        return "blocked"
+    if text.startswith("refused"):
+        return "refused"
+    if text.startswith("not sent after"):
+        return "not_sent"
+    return "other"
+
+
+def observe_send(kind: str, channel: str, status: str, error: str | None) -> None:
+    """A broadcast delivery or outbox message (``kind``) finished with ``status``/``error``."""
+    if status == "sent":
+        MESSAGES_OUT.labels(channel, kind).inc()
+        return
+    label = error_kind(status, error)
+    if label is not None:
+        SEND_ERRORS.labels(kind, label).inc()
+
+
+def exposition(broadcast_queue: int, outbox_queue: int) -> bytes:
+    """The metrics in Prometheus' text format, with the queue lengths just read."""
+    BROADCAST_QUEUE.set(broadcast_queue)
+    OUTBOX_QUEUE.set(outbox_queue)
+    return generate_latest(REGISTRY)
