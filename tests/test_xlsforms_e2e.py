@@ -23,7 +23,7 @@ from surveys.loader import load_survey_directory
 from surveys.model import Survey
 from tests.fakes.survey_respondent import button_data
 from tests.fakes.telegram import ChatMessage, FakeTelegramServer, FakeUser
-from tests.telegram_harness import ROOT, bot_in_process
+from tests.telegram_harness import NO_FLOOD_LIMIT, ROOT, bot_in_process
 
 XLSFORMS = Path(__file__).parent / "xlsforms"
 FORMS = ("household_listing", "user_consultation", "stat_literacy_quiz")
@@ -256,7 +256,11 @@ async def test_consultation_in_the_web_chat_in_portuguese_with_back(tmp_path: Pa
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
     settings = Settings(
-        database_url=url, surveys_directory=imported_forms, pseudonym_key="k" * 20, web=WebSettings(port=0)
+        database_url=url,
+        surveys_directory=imported_forms,
+        pseudonym_key="k" * 20,
+        web=WebSettings(port=0),
+        flood=NO_FLOOD_LIMIT,  # the browser clicks faster than people
     )
     survey = load_survey_directory(imported_forms)["user_consultation_2026"]
     async with running_bot(settings) as bot:
