@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.notices import load_notice_text
 from storage.broadcasts import DONE, SENT, UNKNOWN, BroadcastRepository
@@ -48,7 +48,7 @@ from surveys.loader import load_survey_directory
 from surveys.model import Survey
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
 from tests.fakes.indicators import load_sample
-from tests.fakes.survey_respondent import PROGRESS, Respondent, is_progress_or_end
+from tests.fakes.survey_respondent import PROGRESS, Respondent
 from tests.fakes.telegram import ChatMessage, FakeTelegramServer, FakeUser, RandomFaults
 from tests.telegram_harness import FORMS, BotProcess
 
@@ -178,7 +178,9 @@ class _Run:
         shown = position(self.survey, None if respondent.finished else respondent.current_question())
         if shown < self.acknowledged.get(respondent.index, 0):
             self.result.could_not_continue += 1
-            print(f"  respondent {respondent.index} was sent back from {self.acknowledged[respondent.index]} to {shown}")
+            print(
+                f"  respondent {respondent.index} was sent back from {self.acknowledged[respondent.index]} to {shown}"
+            )
 
     async def answer_survey(self, respondent: Respondent) -> None:
         while True:
@@ -202,7 +204,7 @@ class _Run:
 
     async def lookup_user(self, user: FakeUser) -> None:
         while not self.stop_new.is_set():
-            for attempt in range(LOOKUP_TRIES):
+            for _attempt in range(LOOKUP_TRIES):
                 await user.send_text(LOOKUP)
                 try:
                     await user.wait_for_message(lambda m: (m.text or "").startswith(LOOKUP_ANSWER), REPLY_WAIT)
@@ -276,7 +278,9 @@ async def count_answers(database_url: str, run: _Run, result: SoakResult) -> Non
             result.answers_acknowledged += 1
             if name not in held or (held[name] or "") != respondent.expected[name]:
                 result.answers_lost += 1
-                print(f"  respondent {respondent.index}: {name} holds {held.get(name)!r}, planned {respondent.expected[name]!r}")
+                print(
+                    f"  respondent {respondent.index}: {name} holds {held.get(name)!r}, planned {respondent.expected[name]!r}"
+                )
         if respondent.finished:
             result.finished += 1
         else:
@@ -302,7 +306,9 @@ async def count_broadcast(
         rows = await delivery_rows(database, broadcast_id)
     finally:
         await database.dispose()
-    received = {user_id: len(server.users[user_id].bot_messages) if user_id in server.users else 0 for user_id in recipients}
+    received = {
+        user_id: len(server.users[user_id].bot_messages) if user_id in server.users else 0 for user_id in recipients
+    }
     result.broadcast_recipients = len(rows)
     for user_id in recipients:
         row = rows.get(user_id)
@@ -334,8 +340,7 @@ async def soak(database_url: str, workdir: Path, config: SoakConfig, backend: st
             server.user(user_id)
         bot = BotProcess(server, database_url, workdir)
         bot.config.write_text(
-            bot.config.read_text()
-            + f"broadcast: {{messages_per_second: {config.broadcast_rate}, concurrency: 4}}\n"
+            bot.config.read_text() + f"broadcast: {{messages_per_second: {config.broadcast_rate}, concurrency: 4}}\n"
         )
         await bot.start()
         server.inject_random_faults(faults)

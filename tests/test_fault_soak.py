@@ -17,7 +17,7 @@ CONFIG = SoakConfig(
 async def test_kill_9_at_random_moments_with_a_flaky_bot_api_loses_and_duplicates_nothing(
     database_url: str, tmp_path: Path
 ) -> None:
-    result = await soak(database_url, tmp_path, CONFIG, database_url.split(":", 1)[0])
+    result = await soak(database_url, tmp_path, CONFIG, database_url.split("+", 1)[0])
     print(result.report())
     assert result.kills == CONFIG.kills
     assert sum(result.faults.values()) > 0, "the Bot API did fail some calls"

@@ -16,9 +16,9 @@ from typing import Literal
 
 from aiohttp import web
 
+from .chaos import RandomFaults
 from .chats import ChatMethods, commands_key
 from .model import JSONDict, RecordedCall, Signal, WebhookDelivery
-from .chaos import RandomFaults
 from .protocol import ApiError, CallContext, Handler, default_description, json_response, ok_payload, read_params
 from .updates import UpdateQueue
 from .user import FakeUser
