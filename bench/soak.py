@@ -48,7 +48,7 @@ from surveys.loader import load_survey_directory
 from surveys.model import Survey
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
 from tests.fakes.indicators import load_sample
-from tests.fakes.survey_respondent import PROGRESS, Respondent
+from tests.fakes.survey_respondent import PROGRESS, Respondent, is_progress_or_end
 from tests.fakes.telegram import ChatMessage, FakeTelegramServer, FakeUser, RandomFaults
 from tests.telegram_harness import FORMS, BotProcess
 
@@ -59,6 +59,9 @@ HELD_SECONDS = 5.5
 LOOKUP = "/data unemplyment rate womn northern"
 LOOKUP_ANSWER = "Unemployment rate"
 LOOKUP_TRIES = 5
+#: What ``/start usat2026`` answers once the survey is complete (the closing message may have been lost).
+ALREADY_ANSWERED = "You have already answered"
+GIVE_UP_AFTER = 20  # unanswered "where am I?" before a user gives up
 NOTICE = """title: Soak notice
 default_language: en
 text:
@@ -149,6 +152,7 @@ class _Run:
     respondents: list[Respondent] = field(default_factory=list)
     acknowledged: dict[int, int] = field(default_factory=dict)  # respondent index → position seen
     stop_new: asyncio.Event = field(default_factory=asyncio.Event)
+    told_complete: set[int] = field(default_factory=set)  # told "already answered" on asking
     next_index: int = 0
 
     def new_respondent(self, server: FakeTelegramServer) -> Respondent:
@@ -159,42 +163,55 @@ class _Run:
         self.respondents.append(respondent)
         return respondent
 
+    def done(self, respondent: Respondent) -> bool:
+        return respondent.finished or respondent.index in self.told_complete
+
+    async def open(self, respondent: Respondent) -> None:
+        """``/start usat2026``: the current question, or "already answered" when it is complete."""
+        await respondent.user.send_text(f"/start {SURVEY}")
+        shown = await respondent.user.wait_for_message(
+            lambda m: is_progress_or_end(m) or (m.text or "").startswith(ALREADY_ANSWERED), REPLY_WAIT
+        )
+        if (shown.text or "").startswith(ALREADY_ANSWERED):
+            self.told_complete.add(respondent.index)
+
     def note_acknowledged(self, respondent: Respondent) -> None:
-        if respondent.finished:
+        if self.done(respondent):
             seen = len(self.survey.data_questions) + 1
         else:
             seen = position(self.survey, respondent.current_question())
         self.acknowledged[respondent.index] = max(self.acknowledged.get(respondent.index, 0), seen)
 
-    async def where_am_i(self, respondent: Respondent) -> None:
-        """No reply came: ask the bot where we are (until it answers), then check it is no earlier."""
-        self.result.recoveries += 1
-        while True:
+    async def where_am_i(self, respondent: Respondent, *, recovering: bool = True) -> bool:
+        """No reply came: ask the bot where we are, then check it is no earlier. ``False`` when the
+        bot never answers (the user gives up: counted as could not continue)."""
+        for ask in range(GIVE_UP_AFTER):
+            self.result.recoveries += recovering or ask > 0
             try:
-                await respondent.open()
+                await self.open(respondent)
                 break
             except TimeoutError:
-                self.result.recoveries += 1
-        shown = position(self.survey, None if respondent.finished else respondent.current_question())
+                continue
+        else:
+            return False
+        shown = position(self.survey, None if self.done(respondent) else respondent.current_question())
         if shown < self.acknowledged.get(respondent.index, 0):
             self.result.could_not_continue += 1
             print(
                 f"  respondent {respondent.index} was sent back from {self.acknowledged[respondent.index]} to {shown}"
             )
+        return True
 
     async def answer_survey(self, respondent: Respondent) -> None:
-        while True:
-            try:
-                await respondent.open()
-                break
-            except TimeoutError:
-                self.result.recoveries += 1
+        if not await self.where_am_i(respondent, recovering=False):  # the first "/start usat2026"
+            return
         self.note_acknowledged(respondent)
-        while not respondent.finished:
+        while not self.done(respondent):
             try:
                 await respondent.step()
             except TimeoutError:
-                await self.where_am_i(respondent)
+                if not await self.where_am_i(respondent):
+                    return
             self.note_acknowledged(respondent)
             await asyncio.sleep(self.chance.uniform(0, 0.3))  # a person reads before answering
 
@@ -281,7 +298,7 @@ async def count_answers(database_url: str, run: _Run, result: SoakResult) -> Non
                 print(
                     f"  respondent {respondent.index}: {name} holds {held.get(name)!r}, planned {respondent.expected[name]!r}"
                 )
-        if respondent.finished:
+        if run.done(respondent):
             result.finished += 1
         else:
             result.could_not_continue += 1
