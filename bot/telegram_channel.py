@@ -105,9 +105,8 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
                 # A reply that certainly did not reach Telegram (5xx, no connection) is sent again;
                 # one that may have arrived (timeout, connection lost mid-answer) is not: no duplicates.
                 # Broadcasts decide for themselves (bot.dispatcher); long polls retry in PTB.
-                if attempt == self.max_retries or rate_limit_args == BROADCAST or not certainly_not_sent(error):
-                    raise
-                if endpoint == "getUpdates":
+                retry = rate_limit_args != BROADCAST and endpoint != "getUpdates" and certainly_not_sent(error)
+                if not retry or attempt == self.max_retries:
                     raise
                 log.warning("Telegram call failed (%s: %s): retrying", endpoint, type(error).__name__)
                 await asyncio.sleep(0.2 * 2**attempt)
