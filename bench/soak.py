@@ -186,7 +186,8 @@ class _Run:
         """No reply came: ask the bot where we are, then check it is no earlier. ``False`` when the
         bot never answers (the user gives up: counted as could not continue)."""
         for ask in range(GIVE_UP_AFTER):
-            self.result.recoveries += recovering or ask > 0
+            if recovering or ask > 0:
+                self.result.recoveries += 1
             try:
                 await self.open(respondent)
                 break
