@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck security bench bench-broadcast bench-indicators bench-lookup bench-workers bench-export clean system-deps
+.PHONY: run test check lint typecheck security bench bench-broadcast bench-indicators bench-lookup bench-workers bench-export soak clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ bench-workers: $(TEST_STAMP)
 ## Exports of 1,000,000 responses (30 questions) to CSV, JSON Lines, Excel, SPSS, Stata beside the pandas route (SQLite, cached in /tmp).
 bench-export: $(TEST_STAMP)
 	$(BIN)/python -m bench.export_formats
+
+## 50 kill -9 of the bot amid surveys, lookups and a broadcast, with a flaky Bot API (SQLite and PostgreSQL).
+soak: $(TEST_STAMP)
+	@scripts/ensure-postgres.sh || true
+	$(BIN)/python -m bench.soak --kills 50
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -101,6 +101,15 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
                 seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
                 log.warning("Telegram asked to slow down (%s): retrying in %.1f s", endpoint, seconds)
                 self._resume_at = max(self._resume_at, loop.time() + seconds + 0.1)
+            except NetworkError as error:
+                # A reply that certainly did not reach Telegram (5xx, no connection) is sent again;
+                # one that may have arrived (timeout, connection lost mid-answer) is not: no duplicates.
+                # Broadcasts decide for themselves (bot.dispatcher); long polls retry in PTB.
+                retry = rate_limit_args != BROADCAST and endpoint != "getUpdates" and certainly_not_sent(error)
+                if not retry or attempt == self.max_retries:
+                    raise
+                log.warning("Telegram call failed (%s: %s): retrying", endpoint, type(error).__name__)
+                await asyncio.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
 
@@ -306,6 +315,12 @@ class TelegramChannel:
 _NOT_SENT_CAUSES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)
 
 
+def certainly_not_sent(error: NetworkError) -> bool:
+    """Whether a failed call surely had no effect: no connection, or Telegram answered 5xx."""
+    cause = error.__cause__
+    return isinstance(cause, _NOT_SENT_CAUSES) or (cause is None and not isinstance(error, TimedOut))
+
+
 class TelegramSender:
     """The dispatcher's :class:`~bot.dispatcher.Sender` for Telegram: one message per recipient.
 
@@ -333,8 +348,7 @@ class TelegramSender:
                 str(error), delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
             ) from error
         except NetworkError as error:  # TimedOut included
-            cause = error.__cause__
-            if isinstance(cause, _NOT_SENT_CAUSES) or (cause is None and not isinstance(error, TimedOut)):
+            if certainly_not_sent(error):
                 # No connection, or Telegram answered with a server error (5xx): nothing was sent.
                 raise NotSent(str(error)) from error
             raise MaybeSent(str(error)) from error

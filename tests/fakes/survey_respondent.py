@@ -125,8 +125,16 @@ class Respondent:
     def finished(self) -> bool:
         return any((m.text or "").startswith(OUTRO_START) for m in self.user.bot_messages)
 
-    async def _wait(self) -> ChatMessage:
-        return await self.user.wait_for_message(is_progress_or_end, timeout=self.timeout)
+    async def _wait(self, acted_on: ChatMessage | None = None) -> ChatMessage:
+        """The bot's answer: a question or the end, in ``acted_on`` (edited) or in a newer message.
+
+        A late edit of an older copy of a question (after a lost reply and a fresh ``/start``) is
+        not the answer to what the respondent just did, so it is not taken as one.
+        """
+        oldest = acted_on.message_id if acted_on is not None else 0
+        return await self.user.wait_for_message(
+            lambda m: is_progress_or_end(m) and m.message_id >= oldest, timeout=self.timeout
+        )
 
     async def open(self) -> None:
         """Start (or resume) the survey through its deep link."""
@@ -159,7 +167,7 @@ class Respondent:
                 if toggle is None:
                     break
                 await self.user.press(toggle, message.message_id)
-                await self._wait()
+                await self._wait(message)
                 # Telegram edits the question in place (``message`` shows the new ticks); WhatsApp
                 # sends it again. Only there may the newest message replace it: with duplicated
                 # deliveries Telegram's newest message can be a stale repeat.
@@ -169,7 +177,7 @@ class Respondent:
                 started = time.perf_counter()
             await self.user.press(button_data(message, "Done"), message.message_id)
         self.attempts[name] = self.attempts.get(name, 0) + 1
-        await self._wait()
+        await self._wait(message)
         self.latencies.append(time.perf_counter() - started)
         self.answers_given += 1
 

@@ -14,6 +14,7 @@ update queue, long polling and webhook delivery; ``user.py``: simulated users; `
 request decoding and Telegram-like validation; ``model.py``: recorded data objects.
 """
 
+from .chaos import RandomFaults
 from .model import (
     Button,
     CallbackAnswer,
@@ -35,6 +36,7 @@ __all__ = [
     "FakeTelegramServer",
     "FakeUser",
     "JSONDict",
+    "RandomFaults",
     "RecordedCall",
     "UploadedFile",
     "WebhookDelivery",

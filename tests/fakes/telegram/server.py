@@ -16,6 +16,7 @@ from typing import Literal
 
 from aiohttp import web
 
+from .chaos import RandomFaults
 from .chats import ChatMethods, commands_key
 from .model import JSONDict, RecordedCall, Signal, WebhookDelivery
 from .protocol import ApiError, CallContext, Handler, default_description, json_response, ok_payload, read_params
@@ -69,6 +70,8 @@ class FakeTelegramServer:
         )
         self._chats = ChatMethods(self)
         self._faults: dict[str, list[_Fault]] = {}
+        #: Random faults for every call (see :meth:`inject_random_faults`), after the queued ones.
+        self.random_faults: RandomFaults | None = None
         self._seq = 0
         self._counter = 0
         self._closing = False
@@ -315,9 +318,14 @@ class FakeTelegramServer:
         """Hold the next ``count`` calls of ``method`` for ``seconds`` before handling them."""
         self._add_fault(method, _Fault("delay", count, delay=seconds))
 
+    def inject_random_faults(self, faults: RandomFaults | None) -> None:
+        """From now on fail calls at random as ``faults`` says (``None``: stop)."""
+        self.random_faults = faults
+
     def clear_faults(self) -> None:
-        """Forget all faults that have not fired yet."""
+        """Forget all faults that have not fired yet (random ones included)."""
         self._faults.clear()
+        self.random_faults = None
 
     def _add_fault(self, method: str, fault: _Fault) -> None:
         if fault.remaining > 0:
@@ -332,7 +340,21 @@ class FakeTelegramServer:
                 if fault.remaining <= 0:
                     queue.pop(0)
                 return fault
-        return None
+        return self._random_fault(method)
+
+    def _random_fault(self, method: str) -> _Fault | None:
+        chaos = self.random_faults
+        kind = chaos.pick(method) if chaos is not None else None
+        if chaos is None or kind is None:
+            return None
+        if kind == "429":
+            return _Fault("error", 1, error=ApiError(429, default_description(429, 1), retry_after=1))
+        if kind == "5xx":
+            code = chaos.server_error()
+            return _Fault("error", 1, error=ApiError(code, default_description(code, None)))
+        if kind == "timeout":
+            return _Fault("delay", 1, delay=chaos.timeout_seconds)
+        return _Fault("drop", 1, after_processing=kind == "drop_after")
 
     # ------------------------------------------------------------------ HTTP plumbing
 
