@@ -105,7 +105,13 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
                 # A reply that certainly did not reach Telegram (5xx, no connection) is sent again;
                 # one that may have arrived (timeout, connection lost mid-answer) is not: no duplicates.
                 # Broadcasts decide for themselves (bot.dispatcher); long polls retry in PTB.
-                retry = rate_limit_args != BROADCAST and endpoint != "getUpdates" and certainly_not_sent(error)
+                # (PTB's BadRequest is a NetworkError too: Telegram refused the call for good.)
+                retry = (
+                    rate_limit_args != BROADCAST
+                    and endpoint != "getUpdates"
+                    and not isinstance(error, BadRequest)
+                    and certainly_not_sent(error)
+                )
                 if not retry or attempt == self.max_retries:
                     raise
                 log.warning("Telegram call failed (%s: %s): retrying", endpoint, type(error).__name__)
@@ -347,12 +353,14 @@ class TelegramSender:
             raise NotSent(
                 str(error), delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
             ) from error
+        except BadRequest as error:  # "chat not found"... (PTB makes it a NetworkError: catch it first)
+            raise Rejected(str(error)) from error
         except NetworkError as error:  # TimedOut included
             if certainly_not_sent(error):
                 # No connection, or Telegram answered with a server error (5xx): nothing was sent.
                 raise NotSent(str(error)) from error
             raise MaybeSent(str(error)) from error
-        except TelegramError as error:  # BadRequest ("chat not found"), ChatMigrated, InvalidToken...
+        except TelegramError as error:  # ChatMigrated, InvalidToken...
             raise Rejected(str(error)) from error
         return str(sent.message_id)
 

@@ -150,7 +150,7 @@ class AcknowledgedRespondent(Respondent):
     question, sent for a duplicated delivery, for the answer to the action.
     """
 
-    async def _wait(self) -> ChatMessage:
+    async def _wait(self, acted_on: ChatMessage | None = None) -> ChatMessage:
         server, update_id = self.user._server, self.user._last_update_id
         assert update_id is not None
 
