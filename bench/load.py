@@ -42,7 +42,7 @@ from tests.telegram_harness import FORMS, ROOT, BotProcess, free_port
 from tests.test_telegram_e2e import assert_export_matches, export_rows
 from tests.worker_harness import WorkerProcess
 
-TIMEOUT = 900.0  # seconds a user waits for one reply before the run fails
+TIMEOUT = float(os.environ.get("BENCH_REPLY_TIMEOUT", "900"))  # seconds a user waits for one reply before the run fails
 
 
 @dataclass

@@ -32,4 +32,4 @@ def setup(application: Application) -> None:  # type: ignore[type-arg]
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(arguments(__doc__ or ""), setup))
+    asyncio.run(serve(arguments(__doc__ or ""), setup, concurrent=256))

@@ -1,8 +1,11 @@
-"""The transport shared by the baseline bots: a plain python-telegram-bot ``Application`` built
-like the Baraza adapter builds its own (256 concurrent updates, 64 connections), receiving
-updates by long polling or by webhook (a small aiohttp endpoint that answers 200 once the update
-is handled, as Baraza's does), so the three bots of ``bench.load`` differ only in what they do
-with an update.
+"""The transport shared by the baseline bots: a plain python-telegram-bot ``Application`` (64
+connections, like the Baraza adapter) receiving updates by long polling or by webhook. The
+webhook endpoint does what PTB's own ``run_webhook`` does (it needs tornado, not installed here):
+put the update on the application's queue and answer 200 at once.
+
+The echo bot handles 256 updates at once, like Baraza. The ConversationHandler bot handles one
+at a time, PTB's default and what ``ConversationHandler`` requires: with concurrent updates the
+next input of a user can arrive before the handler has returned its new state, and is dropped.
 
     python -m bench.baseline.echo_bot --base-url URL --mode polling|webhook [--port N]
 """
@@ -31,8 +34,8 @@ def arguments(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
-def build(base_url: str, persistence: BasePersistence | None = None, *, webhook: bool = False) -> Application:  # type: ignore[type-arg]
-    builder = ApplicationBuilder().token(TOKEN).base_url(base_url).concurrent_updates(256).connection_pool_size(64)
+def build(base_url: str, persistence: BasePersistence | None = None, *, webhook: bool = False, concurrent: int = 1) -> Application:  # type: ignore[type-arg]
+    builder = ApplicationBuilder().token(TOKEN).base_url(base_url).concurrent_updates(concurrent).connection_pool_size(64)
     if persistence is not None:
         builder = builder.persistence(persistence)
     if webhook:
@@ -40,10 +43,16 @@ def build(base_url: str, persistence: BasePersistence | None = None, *, webhook:
     return builder.build()
 
 
-async def serve(options: argparse.Namespace, setup: Callable[[Application], None], persistence: BasePersistence | None = None) -> None:  # type: ignore[type-arg]
+async def serve(
+    options: argparse.Namespace,
+    setup: Callable[[Application], None],  # type: ignore[type-arg]
+    persistence: BasePersistence | None = None,  # type: ignore[type-arg]
+    *,
+    concurrent: int = 1,
+) -> None:
     """Run the bot until SIGTERM; on SIGTERM stop cleanly (PicklePersistence flushes then)."""
     webhook = options.mode == "webhook"
-    application = build(options.base_url, persistence, webhook=webhook)
+    application = build(options.base_url, persistence, webhook=webhook, concurrent=concurrent)
     setup(application)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -57,7 +66,7 @@ async def serve(options: argparse.Namespace, setup: Callable[[Application], None
         async def receive(request: web.Request) -> web.Response:
             update = Update.de_json(await request.json(loads=json.loads), application.bot)
             if update is not None:
-                await application.process_update(update)
+                await application.update_queue.put(update)
             return web.Response(text="ok")
 
         app = web.Application()
