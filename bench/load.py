@@ -164,7 +164,10 @@ async def baraza(survey: Survey, users: int, backend: str, mode: str) -> tuple[R
                 assert bot.process is not None
                 respondents = [Respondent(server.user(10_000 + i), i, survey, timeout=TIMEOUT) for i in range(users)]
                 run = await drive(
-                    f"baraza {backend} {mode}", server, bot.process.pid, [lambda r=r: survey_user(r) for r in respondents]
+                    f"baraza {backend} {mode}",
+                    server,
+                    bot.process.pid,
+                    [lambda r=r: survey_user(r) for r in respondents],
                 )
             finally:
                 await bot.stop()
@@ -183,7 +186,8 @@ async def baseline(module: str, label: str, survey: Survey, inputs: list[int], m
         try:
             assert bot.process is not None
             if module.endswith("echo_bot"):
-                users = [lambda u=server.user(10_000 + i), n=n: echo_user(u, n) for i, n in enumerate(inputs)]
+                people = [server.user(10_000 + i) for i in range(len(inputs))]
+                users = [lambda u=u, n=n: echo_user(u, n) for u, n in zip(people, inputs, strict=True)]
             else:
                 respondents = [
                     Respondent(server.user(10_000 + i), i, survey, timeout=TIMEOUT) for i in range(len(inputs))

@@ -34,8 +34,12 @@ def arguments(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
-def build(base_url: str, persistence: BasePersistence | None = None, *, webhook: bool = False, concurrent: int = 1) -> Application:  # type: ignore[type-arg]
-    builder = ApplicationBuilder().token(TOKEN).base_url(base_url).concurrent_updates(concurrent).connection_pool_size(64)
+def build(
+    base_url: str, persistence: BasePersistence | None = None, *, webhook: bool = False, concurrent: int = 1
+) -> Application:  # type: ignore[type-arg]
+    builder = (
+        ApplicationBuilder().token(TOKEN).base_url(base_url).concurrent_updates(concurrent).connection_pool_size(64)
+    )
     if persistence is not None:
         builder = builder.persistence(persistence)
     if webhook:
