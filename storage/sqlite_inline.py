@@ -35,7 +35,7 @@ class InlineConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self.inline and self._running and self._connection is not None:
             return fn(*args, **kwargs)
-        return await super()._execute(fn, *args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
 
 def inline_connector(database: str) -> Callable[[], Any]:
@@ -46,6 +46,7 @@ def inline_connector(database: str) -> Callable[[], Any]:
         # quick transactions, by the event loop's thread (never both at once).
         connection = InlineConnection(lambda: sqlite3.connect(database, check_same_thread=False), 64)
         connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connections
-        return await connection
+        await connection  # starts the worker thread and opens the sqlite3 connection
+        return connection
 
     return create

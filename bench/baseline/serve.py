@@ -37,9 +37,10 @@ def arguments(description: str) -> argparse.Namespace:
 def build(
     base_url: str, persistence: BasePersistence | None = None, *, webhook: bool = False, concurrent: int = 1
 ) -> Application:  # type: ignore[type-arg]
-    builder = (
-        ApplicationBuilder().token(TOKEN).base_url(base_url).concurrent_updates(concurrent).connection_pool_size(64)
-    )
+    builder = ApplicationBuilder().token(TOKEN).base_url(base_url).concurrent_updates(concurrent)
+    # 64 connections like Baraza; a send waits for a free one (Baraza's limiter retries instead)
+    # rather than failing after PTB's default 1 s pool timeout.
+    builder = builder.connection_pool_size(64).pool_timeout(60)
     if persistence is not None:
         builder = builder.persistence(persistence)
     if webhook:
