@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck security bench bench-broadcast bench-indicators bench-lookup bench-workers bench-export soak clean system-deps
+.PHONY: run test check lint typecheck security bench bench-load bench-broadcast bench-indicators bench-lookup bench-workers bench-export soak clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,14 @@ check: lint typecheck test
 ## Simulated users answering the shipped survey through the fake Bot API; prints answers/s and latency.
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench.survey_load
+
+## Load: 10,000 simulated users through the fake Bot API (polling and webhook, SQLite and PostgreSQL) against
+## Baraza, a bare PTB echo bot and a ConversationHandler+PicklePersistence bot; prints the ratios. Long: not in `make test`.
+## Smaller: make bench-load USERS=300
+USERS ?= 10000
+bench-load: $(TEST_STAMP)
+	@scripts/ensure-postgres.sh || true
+	$(BIN)/python -m bench.load --users $(USERS)
 
 ## A broadcast to 100,000 contacts through the fake Bot API: unlimited (with a kill -9), 1000/s, 30/s.
 bench-broadcast: $(TEST_STAMP)

@@ -121,7 +121,7 @@ class Engine:
 
     async def _process(self, inbound: Inbound) -> list[Outbound]:
         now = inbound.received_at or self.clock()
-        async with self.database.transaction() as connection:
+        async with self.database.transaction(quick=True) as connection:
             # Other worker processes may hold an update of this chat (PostgreSQL only).
             await serialise_chat(connection, inbound.channel, inbound.chat_key)
             repos = Repositories(connection)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.errors import StorageError
+from storage.sqlite_inline import InlineConnection, inline_connector
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: PostgreSQL advisory lock key serialising migrations of several processes.
@@ -74,6 +75,9 @@ class Database:
         kwargs: dict[str, Any] = {}
         if not self.is_sqlite:
             kwargs = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+        elif parsed.database and parsed.database != ":memory:" and not parsed.query:
+            # Connections able to run a quick transaction's statements on the loop's thread.
+            kwargs = {"async_creator": inline_connector(parsed.database)}
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -84,13 +88,27 @@ class Database:
         return "sqlite" if self.is_sqlite else "postgresql"
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in one transaction, committed when the block ends without an exception."""
+    async def transaction(self, *, quick: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection in one transaction, committed when the block ends without an exception.
+
+        ``quick``: the transaction only runs a few short indexed statements (one chat update).
+        On SQLite its statements then run on the event loop's thread instead of aiosqlite's
+        worker thread (see :mod:`storage.sqlite_inline`); BEGIN and COMMIT stay on the worker
+        thread. Nothing else changes: same transaction, same commit, same guarantees.
+        """
         lock = self._write_lock or contextlib.nullcontext()
         async with lock:
             try:
                 async with self.engine.begin() as connection:
-                    yield connection
+                    driver = await _inline_driver(connection) if quick and self.is_sqlite else None
+                    if driver is None:
+                        yield connection
+                    else:
+                        driver.inline = True
+                        try:
+                            yield connection
+                        finally:
+                            driver.inline = False  # COMMIT or ROLLBACK: back on the worker thread
             except OSError as error:
                 raise StorageError(f"the database is not reachable: {error}") from error
 
@@ -115,6 +133,12 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _inline_driver(connection: AsyncConnection) -> InlineConnection | None:
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    return driver if isinstance(driver, InlineConnection) else None
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:

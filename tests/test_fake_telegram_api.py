@@ -447,3 +447,31 @@ async def test_my_commands_are_stored_per_scope_and_language(server: FakeTelegra
     assert await bot.get_my_commands() == ()
     with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
         await bot.set_my_commands([("Bad Command", "x")])
+
+
+class _CountedScans(list):  # type: ignore[type-arg]
+    """A chat's event list that counts how often a waiter scans it."""
+
+    scans = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self.scans += 1
+        return super().__iter__()
+
+
+async def test_a_waiting_user_is_not_woken_by_another_chats_messages(server: FakeTelegramServer, bot: Bot) -> None:
+    # With thousands of simulated users waiting at once (bench/load.py), waking every waiter on
+    # every message would make the fake's CPU grow with the square of the users.
+    alice, bob = server.user(2001), server.user(2002)
+    await alice.send_text("hello")
+    events = _CountedScans(alice._events)
+    alice._events = events
+    waiting = asyncio.create_task(alice.wait_for_message(timeout=10))
+    await asyncio.sleep(0.05)
+    scans_before = events.scans
+    for index in range(20):
+        await bot.send_message(bob.id, f"to bob {index}")
+    await asyncio.sleep(0.05)
+    assert events.scans == scans_before, "bob's messages do not wake alice's waiter"
+    await bot.send_message(alice.id, "to alice")
+    assert (await waiting).text == "to alice"

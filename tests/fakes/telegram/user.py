@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .model import CallbackAnswer, ChatMessage, JSONDict
+from .model import CallbackAnswer, ChatMessage, JSONDict, Signal
 from .protocol import command_entities
 
 if TYPE_CHECKING:
@@ -69,6 +69,9 @@ class FakeUser:
         self._action_seq = 0
         self._read_seq = 0
         self._last_update_id: int | None = None
+        # Woken by this chat's events only: with thousands of users waiting at once, one
+        # server-wide signal would wake every waiter on every message (quadratic CPU).
+        self._signal = Signal()
 
     # ------------------------------------------------------------------ Telegram objects
 
@@ -255,7 +258,7 @@ class FakeUser:
                     return True
             return False
 
-        if not await self._server._signal.wait_for(check, timeout):
+        if not await self._signal.wait_for(check, timeout):
             raise TimeoutError(self._diagnose(f"no matching bot message within {timeout}s"))
         self._read_seq, message = found[0]
         return message
@@ -326,6 +329,7 @@ class FakeUser:
 
     def _event(self, kind: str, message_id: int | None) -> None:
         self._events.append(_ChatEvent(self._server._next_seq(), kind, message_id, time.monotonic()))
+        self._signal.notify()
         self._server._signal.notify()
 
     async def _act(self, body: JSONDict) -> int:

@@ -1,0 +1,245 @@
+"""Load: thousands of simulated users answering the shipped survey at once through the fake Bot
+API, against Baraza and, in the same run, against two plain python-telegram-bot bots on the
+same fake server and the same simulated users:
+
+- an echo bot (``bench/baseline/echo_bot.py``): the transport's own ceiling on this machine;
+- the usual hand-written survey bot (``bench/baseline/conversation_bot.py``): a
+  ``ConversationHandler`` with ``PicklePersistence``.
+
+    .venv/bin/python -m bench.load [--users 10000] [--backend sqlite|postgresql|both]
+                                   [--mode polling|webhook|both]
+
+Each bot is a child process; the fake Bot API and the users run in this process (one asyncio
+loop), so the bot's CPU is measured apart from the load generator's. Every user starts the
+survey with ``/start usat2026`` and answers all 12 questions (wrong inputs mixed in), one input
+at a time, waiting for the bot's reply; an echo user sends as many texts as its respondent makes
+inputs. "Inputs" counts every text and button press (a tick is one). Latency is from sending an
+input to seeing the reply that follows it. After a Baraza run the stored answers are checked
+against what each respondent meant to answer: a figure only counts if every answer is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.survey_load import cpu_time, process_cpu
+from surveys.loader import load_survey_directory
+from surveys.model import Survey
+from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
+from tests.fakes.survey_respondent import Respondent
+from tests.fakes.telegram import FakeTelegramServer, FakeUser
+from tests.telegram_harness import FORMS, ROOT, BotProcess, free_port
+from tests.test_telegram_e2e import assert_export_matches, export_rows
+from tests.worker_harness import WorkerProcess
+
+TIMEOUT = float(os.environ.get("BENCH_REPLY_TIMEOUT", "900"))  # seconds a user waits for one reply before the run fails
+
+
+@dataclass
+class Run:
+    label: str
+    inputs: int
+    seconds: float
+    latencies: list[float]
+    bot_cpu: float
+    generator_cpu: float
+    bot_peak_mib: float
+
+    @property
+    def rate(self) -> float:
+        return self.inputs / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.label:<40} {self.inputs:>7} in {self.seconds:6.1f} s = {self.rate:7.1f}/s"
+            f"  p50 {self.percentile(0.5):7.1f}  p99 {self.percentile(0.99):7.1f}"
+            f"  p99.9 {self.percentile(0.999):7.1f} ms  bot CPU {self.bot_cpu:6.1f} s"
+            f" = {self.bot_cpu / self.inputs * 1000:5.2f} ms/input  generator CPU {self.generator_cpu:6.1f} s"
+            f"  bot peak {self.bot_peak_mib:4.0f} MiB"
+        )
+
+
+def peak_mib(pid: int) -> float:
+    """The peak resident memory (VmHWM) of a running process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class BaselineProcess:
+    """A ``bench.baseline`` bot as a child process (polling, or webhook on its own port)."""
+
+    def __init__(self, module: str, server: FakeTelegramServer, mode: str, workdir: Path) -> None:
+        self.server, self.mode, self.port = server, mode, free_port()
+        self.log = workdir / f"{module.rsplit('.', 1)[1]}.log"
+        self.command = [sys.executable, "-m", module, "--base-url", server.base_url, "--mode", mode]
+        self.command += ["--port", str(self.port), "--pickle", str(workdir / "conversation.pickle")]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        polls = len(self.server.calls_to("getUpdates"))
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: ASYNC220
+        for _ in range(600):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.command} exited:\n{self.log.read_text()[-3000:]}")
+            if self.mode == "polling" and len(self.server.calls_to("getUpdates")) > polls:
+                return
+            if self.mode == "webhook" and self.server.webhook_url is not None:
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"{self.command} did not start")
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            await asyncio.to_thread(self.process.wait, 60)
+
+
+async def survey_user(respondent: Respondent) -> list[float]:
+    started = time.perf_counter()
+    await respondent.open()
+    latencies = [time.perf_counter() - started]
+    await respondent.answer_until()
+    return latencies + respondent.latencies
+
+
+async def echo_user(user: FakeUser, count: int) -> list[float]:
+    latencies = []
+    for index in range(count):
+        started = time.perf_counter()
+        await user.send_text(f"answer {index}")
+        await user.wait_for_message(timeout=TIMEOUT)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+async def drive(
+    label: str, server: FakeTelegramServer, pid: int, users: list[Callable[[], Awaitable[list[float]]]]
+) -> Run:
+    bot_before, generator_before, started = process_cpu(pid), cpu_time(), time.perf_counter()
+    per_user = await asyncio.gather(*(user() for user in users))
+    seconds = time.perf_counter() - started
+    latencies = [latency for user in per_user for latency in user]
+    return Run(
+        label,
+        len(latencies),
+        seconds,
+        latencies,
+        process_cpu(pid) - bot_before,
+        cpu_time() - generator_before,
+        peak_mib(pid),
+    )
+
+
+async def baraza(survey: Survey, users: int, backend: str, mode: str) -> tuple[Run, list[int]]:
+    """Baraza (``baraza run``) on ``backend``; also returns each respondent's number of inputs."""
+    url = await create_postgres_database() if backend == "postgresql" else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    workdir = Path(tempfile.mkdtemp())
+    try:
+        async with FakeTelegramServer(webhook_concurrency=256, webhook_timeout=TIMEOUT) as server:
+            bot: BotProcess | WorkerProcess
+            if mode == "polling":
+                bot = BotProcess(server, url, workdir)
+            else:
+                bot = WorkerProcess(server, url, workdir, "")
+                bot.webhook_url = f"{bot.url}/telegram/webhook"
+            await bot.start()
+            try:
+                assert bot.process is not None
+                respondents = [Respondent(server.user(10_000 + i), i, survey, timeout=TIMEOUT) for i in range(users)]
+                run = await drive(
+                    f"baraza {backend} {mode}",
+                    server,
+                    bot.process.pid,
+                    [lambda r=r: survey_user(r) for r in respondents],
+                )
+            finally:
+                await bot.stop()
+        assert_export_matches(await export_rows(url, survey), respondents, survey)
+    finally:
+        if backend == "postgresql":
+            await drop_postgres_database(url)
+    return run, [len(r.latencies) + 1 for r in respondents]
+
+
+async def baseline(module: str, label: str, survey: Survey, inputs: list[int], mode: str) -> Run:
+    workdir = Path(tempfile.mkdtemp())
+    async with FakeTelegramServer(webhook_concurrency=256, webhook_timeout=TIMEOUT) as server:
+        bot = BaselineProcess(module, server, mode, workdir)
+        await bot.start()
+        try:
+            assert bot.process is not None
+            if module.endswith("echo_bot"):
+                people = [server.user(10_000 + i) for i in range(len(inputs))]
+                users = [lambda u=u, n=n: echo_user(u, n) for u, n in zip(people, inputs, strict=True)]
+            else:
+                respondents = [
+                    Respondent(server.user(10_000 + i), i, survey, timeout=TIMEOUT) for i in range(len(inputs))
+                ]
+                users = [lambda r=r: survey_user(r) for r in respondents]
+            return await drive(f"{label} {mode}", server, bot.process.pid, users)
+        finally:
+            await bot.stop()
+
+
+def ratios(run: Run, echo: Run, conversation: Run) -> str:
+    return (
+        f"  baraza/echo: rate {run.rate / echo.rate:4.2f} (goal >= 0.80), p99 {run.percentile(0.99) / echo.percentile(0.99):4.2f}"
+        f" (goal <= 1.25); baraza/ConversationHandler: rate {run.rate / conversation.rate:4.2f} (goal >= 1.00),"
+        f" CPU per input {run.bot_cpu / run.inputs / (conversation.bot_cpu / conversation.inputs):4.2f}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--mode", choices=["polling", "webhook", "both"], default="both")
+    options = parser.parse_args()
+    survey = load_survey_directory(FORMS)["usat2026"]
+    backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
+    if "postgresql" in backends and not postgres_reachable():
+        print("postgresql: not reachable on 127.0.0.1:5432, skipped")
+        backends.remove("postgresql")
+    modes = ["polling", "webhook"] if options.mode == "both" else [options.mode]
+    print(
+        f"{options.users} simulated users, survey usat2026 (12 questions, wrong inputs mixed in);"
+        f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    for mode in modes:
+        runs = []
+        for backend in backends:
+            run, inputs = await baraza(survey, options.users, backend, mode)
+            print(run.line(), flush=True)
+            runs.append(run)
+        echo = await baseline("bench.baseline.echo_bot", "PTB echo bot", survey, inputs, mode)
+        print(echo.line(), flush=True)
+        conversation = await baseline(
+            "bench.baseline.conversation_bot", "PTB ConversationHandler+Pickle", survey, inputs, mode
+        )
+        print(conversation.line(), flush=True)
+        for run in runs:
+            print(f"{run.label}:{ratios(run, echo, conversation)}", flush=True)
+    generator_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of the load generator (fake Bot API + users): {generator_peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
