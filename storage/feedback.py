@@ -93,21 +93,7 @@ class FeedbackRepository:
             query = query.where(feedback.c.kind == kind)
         result = await self.connection.stream(query)
         async for row in result:
-            received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
-            yield Feedback(
-                id=int(row.id),
-                kind=row.kind,
-                broadcast_id=row.broadcast_id,
-                channel=row.channel,
-                text=row.text,
-                received_at=received,
-                status=row.status,
-                contact_id=row.contact_id,
-                user_key=row.user_key,
-                user_group=row.user_group,
-                region=row.region,
-                language=row.language,
-            )
+            yield _feedback(row)
 
     async def delete_for_contact(self, contact_id: int) -> int:
         """Erase everything a person wrote to us (``/delete_my_data``)."""
