@@ -28,7 +28,7 @@ from tests.whatsapp_harness import whatsapp_bot
 async def run(users: int, database_url: str, label: str) -> Result:
     survey = load_survey_directory(FORMS)["usat2026"]
     async with FakeGraphServer() as graph, whatsapp_bot(graph, database_url):
-        people = [Respondent(graph.user(f"2547{i:08d}"), i, survey, questions_are_resent=True) for i in range(users)]  # type: ignore[arg-type]
+        people = [Respondent(graph.user(f"2547{i:08d}"), i, survey) for i in range(users)]  # type: ignore[arg-type]
         started, cpu = time.perf_counter(), cpu_time()
 
         async def answer(person: Respondent) -> None:

@@ -68,9 +68,7 @@ async def test_the_survey_over_whatsapp_stores_the_same_answers_and_export_as_ov
     graph: FakeGraphServer, database_url: str, usat: Survey, tmp_path: Path
 ) -> None:
     count = 6
-    whatsapp_people = [
-        Respondent(graph.user(f"25470000{i:04d}"), i, usat, questions_are_resent=True) for i in range(count)
-    ]  # type: ignore[arg-type]
+    whatsapp_people = [Respondent(graph.user(f"25470000{i:04d}"), i, usat) for i in range(count)]  # type: ignore[arg-type]
     async with whatsapp_bot(graph, database_url):
 
         async def answer(respondent: Respondent) -> None:

@@ -163,5 +163,11 @@ class AcknowledgedRespondent(Respondent):
         assert newest is not None
         return newest
 
+    def _refreshed(self, message: ChatMessage) -> ChatMessage:
+        # Duplicated deliveries make the bot send extra copies of a question, and their sends may
+        # arrive out of order across workers: the newest copy can show older ticks. Telegram
+        # edits the pressed message itself, so it is the one to read.
+        return message
+
     def _newest(self) -> ChatMessage | None:
         return next((m for m in reversed(self.user.bot_messages) if is_progress_or_end(m)), None)

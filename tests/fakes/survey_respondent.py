@@ -102,8 +102,6 @@ class Respondent:
     latencies: list[float] = field(default_factory=list)
     answers_given: int = 0
     timeout: float = 30.0
-    #: The channel sends a question again as a new message instead of editing it (WhatsApp).
-    questions_are_resent: bool = False
 
     def __post_init__(self) -> None:
         self.plan = plan_for(self.index, self.survey)
@@ -131,10 +129,22 @@ class Respondent:
         A late edit of an older copy of a question (after a lost reply and a fresh ``/start``) is
         not the answer to what the respondent just did, so it is not taken as one.
         """
-        oldest = acted_on.message_id if acted_on is not None else 0
+        messages = self.user.bot_messages
+        position = next((i for i, m in enumerate(messages) if m is acted_on), 0)
+        older = {id(m) for m in messages[:position]}
         return await self.user.wait_for_message(
-            lambda m: is_progress_or_end(m) and m.message_id >= oldest, timeout=self.timeout
+            lambda m: is_progress_or_end(m) and id(m) not in older, timeout=self.timeout
         )
+
+    def _refreshed(self, message: ChatMessage) -> ChatMessage:
+        """The question as it now shows, after a tick on ``message``.
+
+        Telegram edits it in place; WhatsApp, or a bot restarted after a lost reply, sends a new
+        copy of the same question: the newest copy is then the one with the current ticks.
+        """
+        newest = self.current_question()
+        same = newest is not None and _first_line(newest) == _first_line(message)
+        return newest if same and newest is not None else message
 
     async def open(self) -> None:
         """Start (or resume) the survey through its deep link."""
@@ -168,11 +178,7 @@ class Respondent:
                     break
                 await self.user.press(toggle, message.message_id)
                 await self._wait(message)
-                # Telegram edits the question in place (``message`` shows the new ticks); WhatsApp
-                # sends it again. Only there may the newest message replace it: with duplicated
-                # deliveries Telegram's newest message can be a stale repeat.
-                if self.questions_are_resent:
-                    message = self.current_question() or message
+                message = self._refreshed(message)
                 self.latencies.append(time.perf_counter() - started)
                 started = time.perf_counter()
             await self.user.press(button_data(message, "Done"), message.message_id)
@@ -203,6 +209,10 @@ class Respondent:
             if questions_answered is not None and done >= questions_answered:
                 return
             await self.step()
+
+
+def _first_line(message: ChatMessage) -> str:
+    return (message.text or "").split("\n", 1)[0]
 
 
 def button_data(message: ChatMessage, label: str) -> str:
