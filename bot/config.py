@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.flood import FloodSettings
 from catalogue.loading import SourceSpec
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
-from surveys.safe_yaml import safe_load
+from surveys.safe_yaml import YamlSyntaxProblem, load_document
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
@@ -198,10 +196,9 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         source = str(path)
         text = _substitute(path.read_text(encoding="utf-8"), env, source)
         try:
-            loaded = safe_load(text)
-        except yaml.MarkedYAMLError as error:
-            line = error.problem_mark.line + 1 if error.problem_mark else 1
-            raise ConfigError(f"{source}:{line}: YAML syntax error: {error.problem}") from None
+            loaded = load_document(text)
+        except YamlSyntaxProblem as problem:
+            raise ConfigError(f"{source}:{problem.line}: {problem.message}") from None
         if loaded is not None and not isinstance(loaded, Mapping):
             raise ConfigError(f"{source}:1: the configuration must be a mapping")
         raw = loaded or {}

@@ -49,7 +49,7 @@ from handlers.messages import Attachment, Button, Outbound
 from handlers.texts import rtl
 from storage.broadcasts import Audience
 from surveys.errors import UnreadableFileError, read_definition_file
-from surveys.safe_yaml import GuardedLoader
+from surveys.safe_yaml import YamlSyntaxProblem, compose_document
 
 MAX_TEXT = 4096  # Telegram's limit for a message
 MAX_CAPTION = 1024  # ... and for the caption of a picture or document
@@ -338,17 +338,10 @@ def load_notice_text(
     surveys: Collection[str] | None = None,
     now: datetime | None = None,
 ) -> Notice:
-    loader = GuardedLoader(text)
     try:
-        root = loader.get_single_node()
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise NoticeFileError([NoticeProblem(path, line, f"YAML syntax error: {error.problem}")]) from None
-    except yaml.YAMLError as error:
-        raise NoticeFileError([NoticeProblem(path, 1, f"YAML syntax error: {error}")]) from None
-    finally:
-        loader.dispose()
+        loader, root = compose_document(text)
+    except YamlSyntaxProblem as problem:
+        raise NoticeFileError([NoticeProblem(path, problem.line, problem.message)]) from None
     if root is None:
         raise NoticeFileError([NoticeProblem(path, 1, "the file is empty")])
     reader = _Reader(path, loader)

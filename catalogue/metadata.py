@@ -36,7 +36,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from catalogue.errors import CatalogueError, DataProblem, ProblemLog
 from catalogue.model import Dimension, Indicator
 from surveys.errors import UnreadableFileError, read_definition_file
-from surveys.safe_yaml import GuardedLoader
+from surveys.safe_yaml import YamlSyntaxProblem, compose_document
 
 #: The topics of ``handlers/context.py`` (what people follow) plus education.
 KNOWN_TOPICS = ("prices", "labour", "population", "national_accounts", "agriculture", "health", "education")
@@ -250,17 +250,10 @@ def load_metadata_file(path: Path, *, topics: Collection[str] = KNOWN_TOPICS) ->
 
 
 def load_metadata_text(text: str, path: str, *, topics: Collection[str] = KNOWN_TOPICS) -> Metadata:
-    loader = GuardedLoader(text)
     try:
-        root = loader.get_single_node()
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise CatalogueError([DataProblem(path, line, f"YAML syntax error: {error.problem}")]) from None
-    except yaml.YAMLError as error:
-        raise CatalogueError([DataProblem(path, 1, f"YAML syntax error: {error}")]) from None
-    finally:
-        loader.dispose()
+        loader, root = compose_document(text)
+    except YamlSyntaxProblem as problem:
+        raise CatalogueError([DataProblem(path, problem.line, problem.message)]) from None
     if root is None:
         raise CatalogueError([DataProblem(path, 1, "the metadata file is empty")])
     reader = _Reader(path, loader, "en")

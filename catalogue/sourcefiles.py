@@ -20,7 +20,7 @@ import yaml
 from yaml.nodes import MappingNode
 
 from surveys.errors import UnreadableFileError, read_definition_file
-from surveys.safe_yaml import GuardedLoader
+from surveys.safe_yaml import GuardedLoader, YamlSyntaxProblem, load_document
 
 MAX_FILE_BYTES = 2_000_000
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
@@ -99,13 +99,9 @@ def read_text(path: Path) -> str:
 def parse_yaml(text: str, path: str) -> Located:
     """The top-level mapping of a YAML file; syntax errors name their line."""
     try:
-        root = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (a GuardedLoader: SafeLoader subclass)  # nosec B506
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise DefinitionFileError([FileProblem(path, line, f"YAML syntax error: {error.problem}")]) from None
-    except yaml.YAMLError as error:
-        raise DefinitionFileError([FileProblem(path, 1, f"YAML syntax error: {error}")]) from None
+        root = load_document(text, _LineLoader)
+    except YamlSyntaxProblem as problem:
+        raise DefinitionFileError([FileProblem(path, problem.line, problem.message)]) from None
     if root is None:
         raise DefinitionFileError([FileProblem(path, 1, "the file is empty")])
     if not isinstance(root, Located):

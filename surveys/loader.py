@@ -22,7 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from surveys.errors import SurveyFileError, SurveyProblem, UnreadableFileError, read_definition_file
 from surveys.expressions import Expression, ExpressionError, parse
 from surveys.model import CHOICE_TYPES, Choice, LocalizedText, Question, QuestionType, Survey
-from surveys.safe_yaml import GuardedLoader
+from surveys.safe_yaml import YamlSyntaxProblem, compose_document
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # XLSForm names: a letter or underscore first, then letters, digits, _ - and dots.
@@ -183,20 +183,13 @@ class _Reader:
 
 def load_survey_text(text: str, path: str) -> Survey:
     """Parse and validate one survey; raises :class:`SurveyFileError` listing every problem."""
-    loader = GuardedLoader(text)
     try:
-        root = loader.get_single_node()
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        message = f"YAML syntax error: {error.problem}"
-        if "expected ',' or '}'" in str(error.problem):
+        loader, root = compose_document(text)
+    except YamlSyntaxProblem as problem:
+        message = problem.message
+        if "expected ',' or '}'" in message:
             message += " (inside {...} put texts that contain '?', ',' or ':' in quotes)"
-        raise SurveyFileError([SurveyProblem(path, line, message)]) from None
-    except yaml.YAMLError as error:
-        raise SurveyFileError([SurveyProblem(path, 1, f"YAML syntax error: {error}")]) from None
-    finally:
-        loader.dispose()
+        raise SurveyFileError([SurveyProblem(path, problem.line, message)]) from None
     if root is None:
         raise SurveyFileError([SurveyProblem(path, 1, "the file is empty")])
     reader = _Reader(path, loader)

@@ -10,14 +10,17 @@ hurt a server:
 - a recursive alias (``&a [*a]``), which walks forever.
 
 :class:`GuardedLoader` composes the document as ``SafeLoader`` does and refuses each of these
-with a :class:`YamlLimitError`, a ``yaml.MarkedYAMLError`` carrying the line, so the callers'
-existing ``except yaml.MarkedYAMLError`` turns it into a ``FILE:LINE: message`` problem. A
-handful of anchors reused a few times (as in the shipped metadata file) stays allowed. The file
+with a :class:`YamlLimitError`, a ``yaml.MarkedYAMLError`` carrying the line. The readers go
+through :func:`compose_document` or :func:`load_document`, which turn any YAML error (syntax or
+limit) into a :class:`YamlSyntaxProblem`, the line and message of a ``FILE:LINE: message``
+problem that each reader files in its own kind of error. A handful of anchors reused a few times (as in the shipped metadata file) stays allowed. The file
 size limit is :func:`surveys.errors.read_definition_file`'s job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -131,3 +134,53 @@ def check_expansion(root: Node, max_nodes: int, max_depth: int) -> None:
 def safe_load(text: str) -> Any:
     """``yaml.safe_load`` through :class:`GuardedLoader` (for plain data such as config.yaml)."""
     return yaml.load(text, Loader=GuardedLoader)  # noqa: S506 (GuardedLoader is a SafeLoader)  # nosec B506
+
+
+class YamlSyntaxProblem(Exception):
+    """A YAML text that does not parse (or is refused by the limits), as ``line`` and ``message``.
+
+    ``line`` is 1-based (1 when YAML names no place); ``message`` starts with ``YAML syntax
+    error:``. The reader that caught it prefixes its file name.
+    """
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"{line}: {message}")
+        self.line = line
+        self.message = message
+
+
+@contextmanager
+def _syntax_problems() -> Iterator[None]:
+    """Turn a ``yaml.YAMLError`` raised inside the block into a :class:`YamlSyntaxProblem`."""
+    try:
+        yield
+    except yaml.MarkedYAMLError as error:
+        # The context mark is the opening of what was left unclosed: better than no line at all.
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        raise YamlSyntaxProblem(line, f"YAML syntax error: {error.problem}") from None
+    except yaml.YAMLError as error:
+        raise YamlSyntaxProblem(1, f"YAML syntax error: {error}") from None
+
+
+def compose_document(text: str) -> tuple[GuardedLoader, Node | None]:
+    """The loader and the root node of the one document in ``text`` (None: the text is empty).
+
+    Raises :class:`YamlSyntaxProblem`. The loader is returned so that the caller can construct
+    the values of the nodes it walks (``loader.construct_object(node, deep=True)``).
+    """
+    loader = GuardedLoader(text)
+    try:
+        with _syntax_problems():
+            return loader, loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def load_document(text: str, loader_class: type[GuardedLoader] = GuardedLoader) -> Any:
+    """The value of the one document in ``text``, built by ``loader_class`` (None: the text is empty).
+
+    Raises :class:`YamlSyntaxProblem`, for construction errors (an unknown tag) as for syntax.
+    """
+    with _syntax_problems():
+        return yaml.load(text, Loader=loader_class)  # noqa: S506 (a GuardedLoader is a SafeLoader)  # nosec B506

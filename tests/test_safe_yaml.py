@@ -99,6 +99,20 @@ def test_the_configuration_refuses_a_yaml_bomb(tmp_path: Path) -> None:
         load_settings(config, environ={})
 
 
+def test_the_configuration_names_a_character_yaml_cannot_read_as_a_problem(tmp_path: Path) -> None:
+    # A reader error carries no mark: it is a FILE:1: problem, not a traceback.
+    config = tmp_path / "config.yaml"
+    config.write_text("web:\n  port: 8080\x07\n")
+    with pytest.raises(ConfigError, match=r"config\.yaml:1: YAML syntax error: unacceptable character"):
+        load_settings(config, environ={})
+
+
+def test_every_reader_names_the_line_of_a_syntax_error() -> None:
+    text = "id: x\ntitle: [unclosed\n"
+    for reader in READERS.values():
+        assert ".yaml:3: YAML syntax error: " in reader(text)
+
+
 def test_a_few_reused_anchors_stay_allowed() -> None:
     assert safe_load("base: &b {unit: percent}\na: *b\nb: *b\n") == {
         "base": {"unit": "percent"},
