@@ -33,6 +33,7 @@ from sqlalchemy import Table, and_, bindparam, case, delete, exists, func, liter
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from storage.contacts_blocked import mark_blocked
 from storage.models import BroadcastRow, ContactRow, DeliveryRow, ReleaseFollowRow, SubscriptionRow
 
 broadcasts = cast(Table, BroadcastRow.__table__)
@@ -665,13 +666,7 @@ class BroadcastRepository:
                 for outcome in outcomes
             ],
         )
-        blocked = sorted({o.blocked_contact_id for o in outcomes if o.blocked_contact_id is not None})
-        if blocked:
-            await self.connection.execute(
-                update(contacts)
-                .where(contacts.c.id.in_(blocked), contacts.c.blocked_at.is_(None))
-                .values(blocked_at=now)
-            )
+        await mark_blocked(self.connection, (outcome.blocked_contact_id for outcome in outcomes), now)
 
 
 def _unreachable_because(row: Any) -> str | None:

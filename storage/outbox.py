@@ -24,10 +24,10 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.models import ContactRow, OutboxRow
+from storage.contacts_blocked import mark_blocked
+from storage.models import OutboxRow
 
 outbox = cast(Table, OutboxRow.__table__)
-contacts = cast(Table, ContactRow.__table__)
 
 PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
 STATUSES = (PENDING, SENDING, SENT, FAILED, UNKNOWN)
@@ -220,10 +220,4 @@ class OutboxRepository:
                 for outcome in outcomes
             ],
         )
-        blocked = sorted({o.blocked_contact_id for o in outcomes if o.blocked_contact_id is not None})
-        if blocked:
-            await self.connection.execute(
-                update(contacts)
-                .where(contacts.c.id.in_(blocked), contacts.c.blocked_at.is_(None))
-                .values(blocked_at=now)
-            )
+        await mark_blocked(self.connection, (outcome.blocked_contact_id for outcome in outcomes), now)

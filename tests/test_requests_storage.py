@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Table, func, select
 
 from storage.database import Database
-from storage.models import DataRequestMessageRow, IndicatorQueryRow, OutboxRow
-from storage.outbox import FAILED, PENDING, SENDING, SENT, UNKNOWN, OutboxOutcome
+from storage.models import ContactRow, DataRequestMessageRow, IndicatorQueryRow, OutboxRow
+from storage.outbox import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN, OutboxOutcome
 from storage.records import Contact
 from storage.repositories import Repositories
 from storage.requests import (
@@ -29,6 +29,7 @@ from storage.requests import (
 indicator_queries = cast(Table, IndicatorQueryRow.__table__)
 request_messages = cast(Table, DataRequestMessageRow.__table__)
 outbox = cast(Table, OutboxRow.__table__)
+contacts = cast(Table, ContactRow.__table__)
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
@@ -239,3 +240,30 @@ async def test_rows_in_flight_at_start_become_unknown_and_are_never_claimed_agai
         assert not await repository.has_pending(["telegram"])
         (message,) = await repository.for_contact(person.id)
     assert (message.status, message.error) == (UNKNOWN, "in flight when the sender stopped: delivery unknown")
+
+
+async def test_a_send_that_finds_the_bot_blocked_marks_the_contact_once_at_the_first_moment(database: Database) -> None:
+    person, other = await contact(database, "1"), await contact(database, "2")
+    first, second, third = (
+        await enqueue(database, person),
+        await enqueue(database, other),
+        await enqueue(database, person),
+    )
+    async with database.transaction() as connection:
+        repository = Repositories(connection).outbox
+        claimed = await repository.claim(["telegram"], 10, T0)
+        assert [m.id for m in claimed] == [first, second]
+        await repository.record(
+            [
+                OutboxOutcome(first, FAILED, BLOCKED, blocked_contact_id=person.id),
+                OutboxOutcome(second, SENT, message_key="9"),
+            ],
+            T0,
+        )
+        assert [m.id for m in await repository.claim(["telegram"], 10, T0)] == [third]
+        later = T0 + timedelta(hours=1)
+        await repository.record([OutboxOutcome(third, FAILED, BLOCKED, blocked_contact_id=person.id)], later)
+        blocked = dict((await connection.execute(select(contacts.c.id, contacts.c.blocked_at))).all())
+    assert blocked[other.id] is None
+    assert blocked[person.id] is not None
+    assert blocked[person.id].replace(tzinfo=UTC) == T0, "the first moment the bot was found blocked stays"
