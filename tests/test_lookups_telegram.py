@@ -16,7 +16,7 @@ from bot.app import running_bot
 from bot.config import Settings, WebSettings
 from storage.database import Database
 from storage.repositories import Repositories
-from tests.fakes.indicators import load_sample
+from tests.fakes.indicators import sample_catalogue_url
 from tests.fakes.telegram import FakeTelegramServer, FakeUser
 from tests.fakes.telegram.model import ChatMessage
 from tests.telegram_harness import FORMS, PSEUDONYM_KEY, bot_in_process
@@ -42,13 +42,7 @@ async def server() -> AsyncIterator[FakeTelegramServer]:
 @pytest.fixture
 async def catalogue_url(database_url: str) -> str:
     """A migrated database of each backend with the sample catalogue as the active load."""
-    database = Database(database_url)
-    try:
-        await database.migrate()
-        await load_sample(database)
-    finally:
-        await database.dispose()
-    return database_url
+    return await sample_catalogue_url(database_url)
 
 
 async def test_questions_with_typos_in_english_and_french_get_the_figure_chart_csv_and_rating(

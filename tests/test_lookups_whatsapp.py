@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from storage.database import Database
-from tests.fakes.indicators import load_sample
+from tests.fakes.indicators import sample_catalogue_url
 from tests.fakes.whatsapp import FakeGraphServer
 from tests.whatsapp_harness import whatsapp_bot
 
@@ -23,13 +22,8 @@ async def graph() -> AsyncIterator[FakeGraphServer]:
 
 @pytest.fixture
 async def catalogue_url(database_url: str) -> str:
-    database = Database(database_url)
-    try:
-        await database.migrate()
-        await load_sample(database)
-    finally:
-        await database.dispose()
-    return database_url
+    """A migrated database of each backend with the sample catalogue as the active load."""
+    return await sample_catalogue_url(database_url)
 
 
 async def test_a_lookup_gets_the_figure_chart_csv_and_rating_over_whatsapp(

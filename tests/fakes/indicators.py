@@ -155,6 +155,18 @@ async def load_sample(database: Database, now: datetime = LOADED_AT) -> LoadSumm
     return await IndicatorLoader(database).replace(INDICATORS, sample_series(), source="tests/sample", now=now)
 
 
+async def sample_catalogue_url(database_url: str) -> str:
+    """Migrate the empty database at ``database_url`` and load the sample catalogue as its active
+    load; returns the URL, for a bot (which opens its own connections) to be started on."""
+    database = Database(database_url)
+    try:
+        await database.migrate()
+        await load_sample(database)
+    finally:
+        await database.dispose()
+    return database_url
+
+
 def sample_snapshot(load_id: int = 1) -> CatalogueSnapshot:
     """The sample catalogue as the store would return it (series numbered from 1), without I/O."""
     by_indicator: dict[str, list[Series]] = {}
