@@ -88,14 +88,49 @@ def bot_environment(server: FakeTelegramServer, database_url: str) -> dict[str, 
     }
 
 
-class BotProcess:
+class ChildBotProcess:
+    """``baraza run --config self.config`` as a child process whose output goes to ``self.log``;
+    the subclasses write the configuration and know when the bot is ready."""
+
+    config: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def launch(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start the process with ``env`` (appending to the log across restarts) and return it."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "--config", str(self.config), "run"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self.process
+
+    def kill(self) -> None:
+        """``kill -9``: no cleanup of any kind happens in the bot."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    async def stop(self) -> None:
+        """SIGTERM, and SIGKILL if the bot has not stopped within 15 seconds."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                await asyncio.to_thread(self.process.wait, 15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class BotProcess(ChildBotProcess):
     """``baraza run`` in a child process, configured through the environment like production."""
 
     def __init__(self, server: FakeTelegramServer, database_url: str, workdir: Path) -> None:
         self.server = server
         self.database_url = database_url
         self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
         self.log = workdir / "bot.log"
         config = workdir / "config.yaml"
         config.write_text(
@@ -109,34 +144,12 @@ class BotProcess:
 
     async def start(self) -> None:
         polls_before = len(self.server.calls_to("getUpdates"))
-        env = bot_environment(self.server, self.database_url)
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once)
-                [sys.executable, "-m", "bot.cli", "--config", str(self.config), "run"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        process = self.launch(bot_environment(self.server, self.database_url))
         # Ready when it polls for updates.
         for _ in range(300):
             if len(self.server.calls_to("getUpdates")) > polls_before:
                 return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the bot exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+            if process.poll() is not None:
+                raise RuntimeError(f"the bot exited with {process.returncode}:\n{self.log.read_text()[-3000:]}")
             await asyncio.sleep(0.05)
         raise TimeoutError(f"the bot did not start polling:\n{self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """``kill -9``: no cleanup of any kind happens in the bot."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                await asyncio.to_thread(self.process.wait, 15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,12 +13,12 @@ import aiohttp
 from tests.fakes.survey_respondent import Respondent, is_progress_or_end
 from tests.fakes.telegram import ChatMessage, FakeTelegramServer
 from tests.fakes.webhook_balancer import WebhookBalancer
-from tests.telegram_harness import FORMS, ROOT, bot_environment, free_port
+from tests.telegram_harness import FORMS, ChildBotProcess, bot_environment, free_port
 
 WEBHOOK_SECRET = "multi-worker-secret"
 
 
-class WorkerProcess:
+class WorkerProcess(ChildBotProcess):
     """One ``baraza run`` child process receiving Telegram updates by webhook on its own port."""
 
     def __init__(
@@ -43,7 +40,6 @@ class WorkerProcess:
         self.redis_url = redis_url
         self.name = name
         self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
         self.log = workdir / f"{name}.log"
         self.config = workdir / f"{name}.yaml"
@@ -71,18 +67,11 @@ class WorkerProcess:
         }
         if self.redis_url:
             env["BARAZA_REDIS_URL"] = self.redis_url
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once)
-                [sys.executable, "-m", "bot.cli", "--config", str(self.config), "run"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        process = self.launch(env)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
             for _ in range(600):
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
+                if process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {process.returncode}:\n{self.tail()}")
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with client.get(self.url + "/healthz") as response:
                         if response.status == 200 and self.server.webhook_url == self.webhook_url:
@@ -96,20 +85,6 @@ class WorkerProcess:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """``kill -9``: the worker gets no chance to clean up."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                await asyncio.to_thread(self.process.wait, 15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 @contextlib.asynccontextmanager
