@@ -323,6 +323,28 @@ async def test_edit_reply_markup_and_html_visible_text(server: FakeTelegramServe
 
 
 @pytest.mark.asyncio
+async def test_a_caption_is_edited_only_on_media_and_a_text_only_on_text_messages(
+    server: FakeTelegramServer, bot: Bot
+) -> None:
+    grace = server.user(13)
+    photo = await bot.send_photo(13, PNG, caption="chart")
+    text = await bot.send_message(13, "figure")
+    await bot.edit_message_caption(
+        chat_id=13, message_id=photo.message_id, caption="<i>new</i> chart", parse_mode="HTML"
+    )
+    edited = grace.bot_messages[-2]
+    assert (edited.text, edited.edit_count) == ("new chart", 1)
+    with pytest.raises(BadRequest, match=r"(?i)not modified"):
+        await bot.edit_message_caption(
+            chat_id=13, message_id=photo.message_id, caption="<i>new</i> chart", parse_mode="HTML"
+        )
+    with pytest.raises(BadRequest, match=r"(?i)there is no caption in the message to edit"):
+        await bot.edit_message_caption(chat_id=13, message_id=text.message_id, caption="x")
+    with pytest.raises(BadRequest, match=r"(?i)there is no text in the message to edit"):
+        await bot.edit_message_text("x", chat_id=13, message_id=photo.message_id)
+
+
+@pytest.mark.asyncio
 async def test_press_errors_are_clear_and_stale_presses_can_be_forged(server: FakeTelegramServer, bot: Bot) -> None:
     gina = server.user(13)
     with pytest.raises(LookupError, match="no button 'Yes'"):

@@ -150,31 +150,25 @@ class ChatMethods:
 
     async def edit_message_text(self, ctx: CallContext) -> JSONDict:
         """editMessageText; omitting reply_markup removes the inline keyboard, as in Telegram."""
-        params = ctx.params
+        return self._edit_shown_text(ctx.params, "text")
+
+    async def edit_message_caption(self, ctx: CallContext) -> JSONDict:
+        """editMessageCaption of a photo/document message."""
+        return self._edit_shown_text(ctx.params, "caption")
+
+    def _edit_shown_text(self, params: JSONDict, field: Literal["text", "caption"]) -> JSONDict:
+        """Replace the text of a text message or the caption of a media message (and its keyboard);
+        Telegram refuses the other kind of message and an edit that changes nothing."""
         user, message = self._editable(params)
-        if message.media_type is not None:
-            raise bad_request("there is no text in the message to edit")
-        raw, parse_mode = params.get("text"), params.get("parse_mode")
-        text = check_text(visible_text(raw, parse_mode) if isinstance(raw, str) else raw)
+        if (message.media_type is not None) != (field == "caption"):
+            raise bad_request(f"there is no {field} in the message to edit")
+        raw, parse_mode = params.get(field), params.get("parse_mode")
+        shown = visible_text(raw, parse_mode) if isinstance(raw, str) else raw
+        text = check_caption(shown) if field == "caption" else check_text(shown)
         markup, buttons = _inline_markup(params)
         if (text, raw) == (message.text, message.raw_text) and _same(markup, message.reply_markup):
             raise _not_modified()
         message.text, message.raw_text, message.parse_mode = text, raw, parse_mode
-        message.reply_markup, message.buttons = markup, buttons
-        return self._edited(user, message)
-
-    async def edit_message_caption(self, ctx: CallContext) -> JSONDict:
-        """editMessageCaption of a photo/document message."""
-        params = ctx.params
-        user, message = self._editable(params)
-        if message.media_type is None:
-            raise bad_request("there is no caption in the message to edit")
-        raw, parse_mode = params.get("caption"), params.get("parse_mode")
-        caption = check_caption(visible_text(raw, parse_mode) if isinstance(raw, str) else raw)
-        markup, buttons = _inline_markup(params)
-        if (caption, raw) == (message.text, message.raw_text) and _same(markup, message.reply_markup):
-            raise _not_modified()
-        message.text, message.raw_text, message.parse_mode = caption, raw, parse_mode
         message.reply_markup, message.buttons = markup, buttons
         return self._edited(user, message)
 
