@@ -23,6 +23,9 @@ On start every row still ``sending`` (in flight when the previous process died) 
 delivered unless staff ask (``baraza broadcast resend-unknown``). Nothing is sent twice and
 nothing is lost silently. On a clean stop the sends under way are finished and recorded, and the
 rows that were claimed but not yet sent go back to ``pending``.
+
+The outbox sender (:mod:`bot.outbox`) lives the same life; what the two share is
+:class:`SendLoop`.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, cast
+from typing import ClassVar, Generic, Protocol, TypeVar, cast
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import metrics
 from bot.config import BroadcastSettings
@@ -116,17 +121,234 @@ def broadcast_rate_limiter(per_second: float, chat_per_second: float) -> SendRat
     return limiter
 
 
-# --------------------------------------------------------------------------- the dispatcher
+# --------------------------------------------------------------------------- the send loop
 
 # A claimed row waits for the rate limiter, is being sent, waits to be retried, or is done.
 WAITING, CALLING, RETRYING, FINISHED = "waiting", "calling", "retrying", "finished"
+
+
+class ClaimedRow(Protocol):
+    """A row committed ``sending`` and now to be sent (a broadcast delivery, an outbox message)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def contact_id(self) -> int | None: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def chat_key(self) -> str: ...
+
+
+RowT = TypeVar("RowT", bound=ClaimedRow)
+OutcomeT = TypeVar("OutcomeT")
+OutcomeT_contra = TypeVar("OutcomeT_contra", contravariant=True)
+
+
+class OutcomeStore(Protocol[OutcomeT_contra]):
+    """The repository of the rows: :class:`BroadcastRepository`, :class:`storage.outbox.OutboxRepository`."""
+
+    async def recover_in_flight(self) -> int: ...
+    async def record(self, outcomes: Sequence[OutcomeT_contra], now: datetime) -> None: ...
+
+
+class SendLoop(Generic[RowT, OutcomeT]):
+    """The durable sending that the broadcast dispatcher and the outbox sender share.
+
+    Rows are claimed (``sending`` committed before the send) by the subclass's ``_run``; each
+    is sent in a task of its own through its channel's :class:`Sender` at ``limiter``'s rate
+    (and ``shared_limiter``'s, with several workers); what certainly did not leave is tried
+    again, ``max_attempts`` times at most, with doubling waits from ``backoff`` seconds. On
+    start the rows a previous run left in flight become ``unknown``; on :meth:`stop` the sends
+    under way finish (``stop_timeout`` at most) and the claimed rows that never left go back to
+    ``pending``. The subclass claims rows, says what message a row carries and records
+    outcomes; ``store`` opens the rows' repository on a connection, ``outcome`` builds an
+    outcome from (row id, status, error, message key, blocked contact id).
+    """
+
+    #: What the rows are, in log lines and metrics.
+    kind: ClassVar[str]
+    #: The warning when rows were found in flight at start (``%d``: how many).
+    recovered_warning: ClassVar[str]
+    #: The name of the claiming task.
+    task_name: ClassVar[str]
+    #: A row waiting to be tried again when the loop stops goes back to ``pending`` at once,
+    #: rather than waiting out its retry until the stop times out.
+    give_back_on_stop: ClassVar[bool] = False
+    logger: ClassVar[logging.Logger] = log
+
+    def __init__(
+        self,
+        database: Database,
+        senders: Iterable[Sender],
+        limiter: SendRateLimiter,
+        *,
+        store: Callable[[AsyncConnection], OutcomeStore[OutcomeT]],
+        outcome: Callable[[int, str, str | None, str | None, int | None], OutcomeT],
+        concurrency: int,
+        shared_limiter: RateLimiter | None,
+        poll_interval: float,
+        max_attempts: int,
+        backoff: float,
+        stop_timeout: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.database = database
+        self.senders: Mapping[str, Sender] = {sender.channel: sender for sender in senders}
+        self.limiter = limiter
+        self._store = store
+        self._make_outcome = outcome
+        self.concurrency = max(1, concurrency)
+        self.shared_limiter = shared_limiter
+        self.poll_interval = poll_interval
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
+        self.stop_timeout = stop_timeout
+        self.clock = clock
+        self.recovered = 0
+        self._runner: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._state: dict[int, str] = {}  # claimed rows whose outcome is not committed yet
+
+    def _outcome(
+        self,
+        row_id: int,
+        status: str,
+        error: str | None = None,
+        *,
+        message_key: str | None = None,
+        blocked_contact_id: int | None = None,
+    ) -> OutcomeT:
+        return self._make_outcome(row_id, status, error, message_key, blocked_contact_id)
+
+    # What the subclass provides.
+
+    async def _run(self) -> None:
+        """Claim rows and :meth:`_spawn` each, until :meth:`stop`."""
+        raise NotImplementedError
+
+    async def _deliver(self, row: RowT) -> None:
+        """Send ``row`` and record its outcome."""
+        raise NotImplementedError
+
+    async def _drain(self) -> None:
+        """At stop, after the sends under way: let the outcomes they left be recorded."""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Turn rows left in flight by a previous run into ``unknown``, then start sending."""
+        async with self.database.transaction() as connection:
+            self.recovered = await self._store(connection).recover_in_flight()
+        if self.recovered:
+            self.logger.warning(self.recovered_warning, self.recovered)
+        self._runner = asyncio.create_task(self._run(), name=self.task_name)
+
+    def wake(self) -> None:
+        """Look for rows to send now instead of at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop claiming, let the sends under way finish (``stop_timeout`` at most), put the rest back."""
+        self._stopping = True
+        self._wake.set()
+        if self._runner is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=self.stop_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._drain()
+        # Claimed rows that never left (waiting for the rate limiter or a retry) are sent later.
+        waiting = [row_id for row_id, state in self._state.items() if state in (WAITING, RETRYING)]
+        if waiting:
+            try:
+                async with self.database.transaction() as connection:
+                    await self._store(connection).record(
+                        [self._outcome(row_id, PENDING) for row_id in waiting], self.clock()
+                    )
+            except Exception as error:  # they become unknown at the next start: visible, not lost
+                self.logger.error(
+                    "could not put %d unsent %s message(s) back: %s", len(waiting), self.kind, type(error).__name__
+                )
+
+    # ------------------------------------------------------------------ claiming
+
+    async def _pause(self, seconds: float | None, *, slots: bool = False) -> None:
+        """Wait for ``seconds``, a :meth:`wake` or stop, or (with ``slots``) a finished send."""
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait(
+                {waiter, *(self._tasks if slots else ())}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiter.cancel()
+        if not self._stopping:
+            self._wake.clear()
+
+    def _spawn(self, row: RowT) -> None:
+        self._state[row.id] = WAITING
+        task = asyncio.create_task(self._deliver(row))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ sending
+
+    async def _send(self, row: RowT, sender: Sender, message: Outbound, *, cache_key: str, label: str) -> OutcomeT:
+        """Send ``message`` for ``row``, trying again what did not leave; ``label`` names it in logs."""
+        chat = f"{row.channel}:{row.chat_key}"
+        last: NotSent | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            await self.limiter.acquire(chat)
+            if self.shared_limiter is not None:  # the rate of all workers together
+                await self.shared_limiter.acquire(chat)
+            self._state[row.id] = CALLING
+            try:
+                key = await sender.send(row.chat_key, message, cache_key=cache_key)
+            except RecipientBlocked:
+                return self._outcome(row.id, FAILED, BLOCKED, blocked_contact_id=row.contact_id)
+            except Rejected as error:
+                return self._outcome(row.id, FAILED, f"refused: {error}")
+            except MaybeSent as error:
+                return self._outcome(row.id, UNKNOWN, f"no answer: {error}")
+            except NotSent as error:
+                last = error
+            except Exception as error:  # a bug in a sender: the message may have left
+                self.logger.exception("%s: unexpected error while sending", label)
+                return self._outcome(row.id, UNKNOWN, f"unexpected {type(error).__name__}")
+            else:
+                return self._outcome(row.id, SENT, message_key=key)
+            self._state[row.id] = RETRYING
+            if self._stopping and self.give_back_on_stop:
+                return self._outcome(row.id, PENDING, f"not sent yet: {last}")
+            if attempt < self.max_attempts:
+                delay = last.retry_after if last.retry_after is not None else self.backoff * 2 ** (attempt - 1)
+                self.logger.info("%s: not sent (%s), trying again in %.1f s", label, last, delay)
+                await asyncio.sleep(delay)
+                self._state[row.id] = WAITING
+        return self._outcome(row.id, FAILED, f"not sent after {self.max_attempts} attempts: {last}")
+
+
+# --------------------------------------------------------------------------- the dispatcher
+
 RECORD_RETRIES = 30
 NOTICES_CACHED = 32
 PROGRESS_LOG_SECONDS = 30.0
 
 
-class Dispatcher:
+class Dispatcher(SendLoop[ClaimedDelivery, Outcome]):
     """Claims pending deliveries of due broadcasts and sends them through ``senders``."""
+
+    kind = "broadcast"
+    task_name = "broadcast-dispatcher"
+    recovered_warning = (
+        "%d broadcast message(s) were being sent when the bot stopped: marked unknown "
+        "(see 'baraza broadcast status'; 'baraza broadcast resend-unknown ID' sends them again)"
+    )
 
     def __init__(
         self,
@@ -143,24 +365,22 @@ class Dispatcher:
     ) -> None:
         """``shared_limiter`` (several workers) paces the sends of every dispatcher together."""
         settings = settings or BroadcastSettings()
-        self.database = database
-        self.senders: Mapping[str, Sender] = {sender.channel: sender for sender in senders}
-        self.concurrency = max(1, settings.concurrency)
-        self.limiter = broadcast_rate_limiter(settings.messages_per_second, settings.chat_messages_per_second)
+        super().__init__(
+            database,
+            senders,
+            broadcast_rate_limiter(settings.messages_per_second, settings.chat_messages_per_second),
+            store=BroadcastRepository,
+            outcome=Outcome,
+            concurrency=settings.concurrency,
+            shared_limiter=shared_limiter,
+            poll_interval=poll_interval,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            stop_timeout=stop_timeout,
+            clock=clock,
+        )
         self._bucket = cast(PacedBucket, self.limiter.overall)
-        self.shared_limiter = shared_limiter
-        self.poll_interval = poll_interval
-        self.max_attempts = max(1, max_attempts)
-        self.backoff = backoff
-        self.stop_timeout = stop_timeout
-        self.clock = clock
-        self.recovered = 0
         self.totals: dict[str, int] = {SENT: 0, FAILED: 0, BLOCKED: 0, UNKNOWN: 0, PENDING: 0}
-        self._runner: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._state: dict[int, str] = {}  # claimed rows whose outcome is not committed yet
         self._results: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._notices: OrderedDict[int, Notice | None] = OrderedDict()
@@ -172,51 +392,22 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Turn rows left in flight by a previous run into ``unknown``, then start sending."""
-        async with self.database.transaction() as connection:
-            self.recovered = await BroadcastRepository(connection).recover_in_flight()
-        if self.recovered:
-            log.warning(
-                "%d broadcast message(s) were being sent when the bot stopped: marked unknown "
-                "(see 'baraza broadcast status'; 'baraza broadcast resend-unknown ID' sends them again)",
-                self.recovered,
-            )
-        self._runner = asyncio.create_task(self._run(), name="broadcast-dispatcher")
+        await super().start()
         log.info(
             "broadcast dispatcher started: %s, %d in flight at most",
             ", ".join(self.senders) or "no channel",
             self.concurrency,
         )
 
-    def wake(self) -> None:
-        """Look for due broadcasts now instead of at the next poll."""
-        self._wake.set()
-
     async def stop(self) -> None:
         """Stop claiming, let the sends under way finish (``stop_timeout`` at most), record everything."""
-        self._stopping = True
-        self._wake.set()
-        if self._runner is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=self.stop_timeout)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await super().stop()
+        self._log_progress(force=True)
+
+    async def _drain(self) -> None:
         if self._flusher is not None and not self._flusher.done():
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._flusher, self.stop_timeout)
-        # Claimed rows that never left (waiting for the rate limiter or a retry) are sent later.
-        waiting = [delivery_id for delivery_id, state in self._state.items() if state in (WAITING, RETRYING)]
-        if waiting:
-            try:
-                async with self.database.transaction() as connection:
-                    await BroadcastRepository(connection).record(
-                        [Outcome(delivery_id, PENDING) for delivery_id in waiting], self.clock()
-                    )
-            except Exception as error:  # they become unknown at the next start: visible, not lost
-                log.error("could not put %d unsent broadcast message(s) back: %s", len(waiting), type(error).__name__)
-        self._log_progress(force=True)
 
     # ------------------------------------------------------------------ claiming
 
@@ -279,24 +470,6 @@ class Dispatcher:
             self._notices.move_to_end(delivery.broadcast_id)
         return claim.deliveries, claim.next_due
 
-    async def _pause(self, seconds: float | None, *, slots: bool = False) -> None:
-        """Wait for ``seconds``, a :meth:`wake` or stop, or (with ``slots``) a finished send."""
-        waiter = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait(
-                {waiter, *(self._tasks if slots else ())}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            waiter.cancel()
-        if not self._stopping:
-            self._wake.clear()
-
-    def _spawn(self, delivery: ClaimedDelivery) -> None:
-        self._state[delivery.id] = WAITING
-        task = asyncio.create_task(self._deliver(delivery))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     # ------------------------------------------------------------------ sending
 
     def _message(self, delivery: ClaimedDelivery) -> Outbound | None:
@@ -321,34 +494,9 @@ class Dispatcher:
         sender = self.senders.get(delivery.channel)
         if message is None or sender is None:
             return Outcome(delivery.id, FAILED, "the notice cannot be read" if message is None else "no such channel")
-        last: NotSent | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            await self.limiter.acquire(f"{delivery.channel}:{delivery.chat_key}")
-            if self.shared_limiter is not None:  # the rate of all workers together
-                await self.shared_limiter.acquire(f"{delivery.channel}:{delivery.chat_key}")
-            self._state[delivery.id] = CALLING
-            try:
-                key = await sender.send(delivery.chat_key, message, cache_key=str(delivery.broadcast_id))
-            except RecipientBlocked:
-                return Outcome(delivery.id, FAILED, BLOCKED, blocked_contact_id=delivery.contact_id)
-            except Rejected as error:
-                return Outcome(delivery.id, FAILED, f"refused: {error}")
-            except MaybeSent as error:
-                return Outcome(delivery.id, UNKNOWN, f"no answer: {error}")
-            except NotSent as error:
-                last = error
-            except Exception as error:  # a bug in a sender: the message may have left
-                log.exception("broadcast %d: unexpected error while sending", delivery.broadcast_id)
-                return Outcome(delivery.id, UNKNOWN, f"unexpected {type(error).__name__}")
-            else:
-                return Outcome(delivery.id, SENT, message_key=key)
-            self._state[delivery.id] = RETRYING
-            if attempt < self.max_attempts:
-                delay = last.retry_after if last.retry_after is not None else self.backoff * 2 ** (attempt - 1)
-                log.info("broadcast %d: not sent (%s), trying again in %.1f s", delivery.broadcast_id, last, delay)
-                await asyncio.sleep(delay)
-                self._state[delivery.id] = WAITING
-        return Outcome(delivery.id, FAILED, f"not sent after {self.max_attempts} attempts: {last}")
+        return await self._send(
+            delivery, sender, message, cache_key=str(delivery.broadcast_id), label=f"broadcast {delivery.broadcast_id}"
+        )
 
     # ------------------------------------------------------------------ recording
 
