@@ -48,7 +48,7 @@ from handlers import payloads
 from handlers.messages import Attachment, Button, Outbound
 from handlers.texts import rtl
 from storage.broadcasts import Audience
-from surveys.errors import UnreadableFileError, read_definition_file
+from surveys.errors import FileLineProblem, FileProblemsError, UnreadableFileError, read_definition_file
 from surveys.safe_yaml import YamlSyntaxProblem, compose_document
 
 MAX_TEXT = 4096  # Telegram's limit for a message
@@ -213,22 +213,12 @@ def _template_from_json(raw: Mapping[str, Any] | None) -> WhatsAppTemplate | Non
 # --------------------------------------------------------------------------- the file format
 
 
-@dataclass(frozen=True)
-class NoticeProblem:
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+class NoticeProblem(FileLineProblem):
+    """One problem in a notice file."""
 
 
-class NoticeFileError(Exception):
+class NoticeFileError(FileProblemsError[NoticeProblem]):
     """A notice file cannot be used; ``problems`` lists every problem found."""
-
-    def __init__(self, problems: list[NoticeProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(problem) for problem in problems))
 
 
 class _Reader:

@@ -19,31 +19,19 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode
 
-from surveys.errors import UnreadableFileError, read_definition_file
+from surveys.errors import FileLineProblem, FileProblemsError, UnreadableFileError, read_definition_file
 from surveys.safe_yaml import GuardedLoader, YamlSyntaxProblem, load_document
 
 MAX_FILE_BYTES = 2_000_000
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
 
-@dataclass(frozen=True)
-class FileProblem:
-    """One problem in a definition file, printed as ``FILE:LINE: message``."""
-
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+class FileProblem(FileLineProblem):
+    """One problem in a glossary or calendar file."""
 
 
-class DefinitionFileError(Exception):
+class DefinitionFileError(FileProblemsError[FileProblem]):
     """A glossary or calendar file cannot be used; ``problems`` lists every problem found."""
-
-    def __init__(self, problems: list[FileProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(problem) for problem in problems))
 
 
 class Located(dict[str, Any]):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 
 @dataclass(frozen=True)
-class SurveyProblem:
-    """One problem in a survey file, printed as ``FILE:LINE: message``."""
+class FileLineProblem:
+    """One problem in a definition file (survey, notice, glossary...), printed as ``FILE:LINE: message``."""
 
     file: str
     line: int
@@ -18,12 +19,23 @@ class SurveyProblem:
         return f"{self.file}:{self.line}: {self.message}"
 
 
-class SurveyFileError(Exception):
-    """A survey file could not be loaded; ``problems`` lists every problem found."""
+ProblemT = TypeVar("ProblemT", bound=FileLineProblem)
 
-    def __init__(self, problems: list[SurveyProblem]) -> None:
+
+class FileProblemsError(Exception, Generic[ProblemT]):
+    """A definition file cannot be used; ``problems`` lists every problem found, one a line."""
+
+    def __init__(self, problems: list[ProblemT]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(problem) for problem in problems))
+
+
+class SurveyProblem(FileLineProblem):
+    """One problem in a survey file."""
+
+
+class SurveyFileError(FileProblemsError[SurveyProblem]):
+    """A survey file could not be loaded; ``problems`` lists every problem found."""
 
 
 class UnreadableFileError(Exception):
