@@ -49,7 +49,7 @@ from handlers.messages import Attachment, Button, Outbound
 from handlers.texts import rtl
 from storage.broadcasts import Audience
 from surveys.errors import FileLineProblem, FileProblemsError, UnreadableFileError, read_definition_file
-from surveys.safe_yaml import YamlSyntaxProblem, compose_document
+from surveys.safe_yaml import NodeReader, YamlSyntaxProblem, compose_document
 
 MAX_TEXT = 4096  # Telegram's limit for a message
 MAX_CAPTION = 1024  # ... and for the caption of a picture or document
@@ -221,41 +221,13 @@ class NoticeFileError(FileProblemsError[NoticeProblem]):
     """A notice file cannot be used; ``problems`` lists every problem found."""
 
 
-class _Reader:
+class _Reader(NodeReader):
     def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
-        self.path = path
-        self.loader = loader
+        super().__init__(path, loader)
         self.problems: list[NoticeProblem] = []
 
     def problem(self, node: Node, message: str) -> None:
         self.problems.append(NoticeProblem(self.path, node.start_mark.line + 1, message))
-
-    def value(self, node: Node) -> Any:
-        if not isinstance(node, ScalarNode):
-            return None
-        return self.loader.construct_object(node, deep=True)
-
-    def mapping(self, node: Node, what: str, known: set[str]) -> dict[str, tuple[Node, Node]] | None:
-        if not isinstance(node, MappingNode):
-            self.problem(node, f"{what} must be a mapping of keys to values")
-            return None
-        entries: dict[str, tuple[Node, Node]] = {}
-        for key_node, value_node in node.value:
-            key = str(self.value(key_node))
-            if key in entries:
-                self.problem(key_node, f"{what} has the key '{key}' twice")
-            elif key not in known:
-                self.problem(key_node, f"unknown key '{key}' in {what} (known keys: {', '.join(sorted(known))})")
-            else:
-                entries[key] = (key_node, value_node)
-        return entries
-
-    def string(self, node: Node, what: str) -> str | None:
-        value = self.value(node)
-        if value is None or isinstance(value, (bool, list, dict)) or str(value).strip() == "":
-            self.problem(node, f"{what} must be a non-empty text")
-            return None
-        return str(value).strip()
 
     def texts(self, node: Node, what: str, default_language: str) -> dict[str, str] | None:
         """A text, or a map of languages to texts; it must have the default language."""

@@ -28,7 +28,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -36,7 +35,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from catalogue.errors import CatalogueError, DataProblem, ProblemLog
 from catalogue.model import Dimension, Indicator
 from surveys.errors import UnreadableFileError, read_definition_file
-from surveys.safe_yaml import YamlSyntaxProblem, compose_document
+from surveys.safe_yaml import NodeReader, YamlSyntaxProblem, compose_document
 
 #: The topics of ``handlers/context.py`` (what people follow) plus education.
 KNOWN_TOPICS = ("prices", "labour", "population", "national_accounts", "agriculture", "health", "education")
@@ -150,44 +149,21 @@ def dataflow_id(reference: str) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-class _Reader:
+class _Reader(NodeReader):
     """Walks the YAML node tree so every problem can name its line."""
 
     def __init__(self, path: str, loader: yaml.SafeLoader, default_language: str) -> None:
-        self.path = path
-        self.loader = loader
+        super().__init__(path, loader)
         self.log = ProblemLog()
         self.default_language = default_language
 
     def problem(self, node: Node, message: str) -> None:
         self.log.add(self.path, node.start_mark.line + 1, message)
 
-    def value(self, node: Node) -> Any:
-        if not isinstance(node, ScalarNode):
-            return None
-        return self.loader.construct_object(node, deep=True)
-
-    def mapping(self, node: Node, what: str, known: set[str] | None = None) -> dict[str, tuple[Node, Node]]:
-        if not isinstance(node, MappingNode):
-            self.problem(node, f"{what} must be a mapping of keys to values")
-            return {}
-        entries: dict[str, tuple[Node, Node]] = {}
-        for key_node, value_node in node.value:
-            key = str(self.value(key_node))
-            if key in entries:
-                self.problem(key_node, f"{what} has the key '{key}' twice")
-            elif known is not None and key not in known:
-                self.problem(key_node, f"unknown key '{key}' in {what} (known keys: {', '.join(sorted(known))})")
-            else:
-                entries[key] = (key_node, value_node)
-        return entries
-
-    def string(self, node: Node, what: str) -> str | None:
-        value = self.value(node)
-        if value is None or isinstance(value, (bool, list, dict)) or str(value).strip() == "":
-            self.problem(node, f"{what} must be a non-empty text")
-            return None
-        return str(value).strip()
+    def mapping(self, node: Node, what: str, known: Collection[str] | None = None) -> dict[str, tuple[Node, Node]]:
+        """As :meth:`NodeReader.mapping`, but no entries (rather than None) when it is not a mapping."""
+        entries = super().mapping(node, what, known)
+        return {} if entries is None else entries
 
     def identifier(self, node: Node, what: str) -> str | None:
         text = self.string(node, what)

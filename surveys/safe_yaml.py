@@ -19,14 +19,14 @@ size limit is :func:`surveys.errors.read_definition_file`'s job.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import yaml
 from yaml.composer import ComposerError
 from yaml.events import AliasEvent
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 #: Deepest nesting of lists and mappings accepted (the shipped files use fewer than 10 levels).
 MAX_DEPTH = 64
@@ -184,3 +184,52 @@ def load_document(text: str, loader_class: type[GuardedLoader] = GuardedLoader) 
     """
     with _syntax_problems():
         return yaml.load(text, Loader=loader_class)  # noqa: S506 (a GuardedLoader is a SafeLoader)  # nosec B506
+
+
+class NodeReader:
+    """Reads the node tree of :func:`compose_document`, reporting problems at their node's line.
+
+    The subclass says where a problem goes (:meth:`problem`) and reads its own format with
+    :meth:`mapping`, :meth:`string` and :meth:`value`.
+    """
+
+    def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
+        self.path = path
+        self.loader = loader
+
+    def problem(self, node: Node, message: str) -> None:
+        """Record ``message`` as a problem at ``node``'s line."""
+        raise NotImplementedError
+
+    def value(self, node: Node) -> Any:
+        """The value of a scalar node (None for a list or mapping)."""
+        if not isinstance(node, ScalarNode):
+            return None
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(
+        self, node: Node, what: str, known: Collection[str] | None = None
+    ) -> dict[str, tuple[Node, Node]] | None:
+        """The (key node, value node) of each key of a mapping node, or None (and a problem) if it
+        is not one; a key given twice or not in ``known`` (None: any key) is a problem, left out."""
+        if not isinstance(node, MappingNode):
+            self.problem(node, f"{what} must be a mapping of keys to values")
+            return None
+        entries: dict[str, tuple[Node, Node]] = {}
+        for key_node, value_node in node.value:
+            key = str(self.value(key_node))
+            if key in entries:
+                self.problem(key_node, f"{what} has the key '{key}' twice")
+            elif known is not None and key not in known:
+                self.problem(key_node, f"unknown key '{key}' in {what} (known keys: {', '.join(sorted(known))})")
+            else:
+                entries[key] = (key_node, value_node)
+        return entries
+
+    def string(self, node: Node, what: str) -> str | None:
+        """A non-empty text, stripped, or None (and a problem)."""
+        value = self.value(node)
+        if value is None or isinstance(value, (bool, list, dict)) or str(value).strip() == "":
+            self.problem(node, f"{what} must be a non-empty text")
+            return None
+        return str(value).strip()
