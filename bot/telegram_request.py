@@ -23,10 +23,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -59,6 +61,10 @@ class AiohttpRequest(BaseRequest):
     bound on the whole call, so a stalled upload still ends in :class:`~telegram.error.TimedOut`
     (uploads of many megabytes need a larger ``media_write_timeout`` than with httpx).
 
+    With ``trust_env`` (the default, as with httpx) an HTTP proxy named by ``HTTPS_PROXY`` /
+    ``HTTP_PROXY`` (and bypassed per ``NO_PROXY``) is used, looked up once per URL; aiohttp
+    supports neither HTTPS nor SOCKS proxies.
+
     The session is opened by :meth:`initialize` (PTB calls it from ``Bot.initialize``) and
     closed by :meth:`shutdown`; it can be opened again after a shutdown.
     """
@@ -68,10 +74,12 @@ class AiohttpRequest(BaseRequest):
         "_media_write_timeout",
         "_pool_size",
         "_pool_timeout",
+        "_proxies",
         "_read_timeout",
         "_session",
         "_slots",
         "_timeouts",
+        "_trust_env",
         "_write_timeout",
     )
 
@@ -83,6 +91,8 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        *,
+        trust_env: bool = True,
     ) -> None:
         if connection_pool_size < 1:
             raise ValueError("connection_pool_size must be at least 1")
@@ -93,6 +103,9 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._trust_env = trust_env
+        # aiohttp's own trust_env looks the environment up in a thread on every call: once per URL here.
+        self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
         # The pool bound is kept here rather than by aiohttp's connector, whose ``connect``
         # timeout covers waiting for a connection and opening one at once.
         self._slots = asyncio.Semaphore(connection_pool_size)
@@ -177,7 +190,10 @@ class AiohttpRequest(BaseRequest):
         else:
             await self._slots.acquire()  # free: returns at once
         try:
-            async with session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
+            proxy, proxy_auth = self._proxy(url) if self._trust_env else (None, None)
+            async with session.request(
+                method, url, data=data, headers=headers, timeout=timeout, proxy=proxy, proxy_auth=proxy_auth
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as error:  # aiohttp's timeouts are TimeoutErrors (and OSErrors): first
             raise TimedOut from error
@@ -196,6 +212,18 @@ class AiohttpRequest(BaseRequest):
                 "Request was *not* sent to Telegram. Consider adjusting the connection "
                 "pool size or the pool timeout."
             ) from PoolTimeout(f"no free connection within {pool_timeout} s")
+
+    def _proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        found = self._proxies.get(url)
+        if found is None:
+            try:
+                found = get_env_proxy_for_url(URL(url))
+            except LookupError:
+                found = (None, None)
+            if len(self._proxies) >= 256:  # file URLs differ per file: never unbounded
+                self._proxies.clear()
+            self._proxies[url] = found
+        return found
 
     def _timeout(
         self, read: float | None, write: float | None, connect: float | None, *, upload: bool

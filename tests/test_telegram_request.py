@@ -189,6 +189,25 @@ async def test_a_connection_dropped_after_telegram_acted_is_a_network_error_that
     assert [m.text for m in user.bot_messages] == ["lost answer"]
 
 
+async def test_an_http_proxy_named_in_the_environment_carries_the_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def proxy(request: web.Request) -> web.StreamResponse:  # answers in place of the origin
+        seen.append((request.method, request.host))
+        return web.json_response({"ok": True, "result": True})
+
+    test_server = await raw_server(proxy)
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", str(test_server.make_url("/")))
+    try:
+        async with AiohttpRequest() as request:
+            assert await request.post("http://api.telegram.invalid/bot123:ABC/sendMessage", a_request_body()) is True
+        assert seen == [("POST", "api.telegram.invalid")]
+    finally:
+        await test_server.close()
+
+
 async def test_the_request_can_be_shut_down_and_opened_again(server: FakeTelegramServer) -> None:
     request = AiohttpRequest()
     url = f"{server.base_url}{TOKEN}/getMe"
