@@ -19,6 +19,7 @@ It keeps :class:`~telegram.request.HTTPXRequest`'s contract, so PTB and
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +32,9 @@ from telegram.request import BaseRequest, RequestData
 from yarl import URL
 
 FORM = "application/x-www-form-urlencoded"
+# httpx writes a multipart file name the HTML5 way: '"' and control characters percent-encoded
+# (aiohttp would escape '"' as '\"', which aiohttp's own server, for one, rejects).
+_FILENAME_ESCAPES = re.compile(r'["\x00-\x1a\x1c-\x1f]')
 
 
 #: Failures after which the request certainly never reached the server: no connection was made
@@ -53,9 +57,10 @@ class AiohttpRequest(BaseRequest):
     """A :class:`~telegram.request.BaseRequest` on an aiohttp ``ClientSession``.
 
     ``connection_pool_size`` bounds the calls in flight (and so the open connections); a call
-    waits up to ``pool_timeout`` for a free one. Timeouts are in seconds, ``None`` meaning no limit, and mean what they mean
-    for :class:`~telegram.request.HTTPXRequest`: ``connect_timeout`` for opening a connection,
-    ``read_timeout`` for each wait for data from the server once the request is sent. aiohttp
+    waits up to ``pool_timeout`` for a free one. Timeouts are in seconds, ``None`` meaning no
+    limit, and mean what they mean for :class:`~telegram.request.HTTPXRequest`:
+    ``connect_timeout`` for opening a connection, ``read_timeout`` for each wait for data from
+    the server once the request is sent. aiohttp
     has no per-write timeout: a form body is a few hundred bytes written at once, and for an
     upload ``media_write_timeout`` (or ``write_timeout`` if given) is added to the others into a
     bound on the whole call, so a stalled upload still ends in :class:`~telegram.error.TimedOut`
@@ -107,7 +112,8 @@ class AiohttpRequest(BaseRequest):
         # aiohttp's own trust_env looks the environment up in a thread on every call: once per URL here.
         self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
         # The pool bound is kept here rather than by aiohttp's connector, whose ``connect``
-        # timeout covers waiting for a connection and opening one at once.
+        # timeout covers waiting for a connection and opening one at once. (New with each
+        # session: a semaphore belongs to the event loop it first waited in.)
         self._slots = asyncio.Semaphore(connection_pool_size)
         # One ClientTimeout per combination of timeouts: nearly every call uses the defaults.
         self._timeouts: dict[tuple[float | None, float | None, float | None, bool], aiohttp.ClientTimeout] = {}
@@ -128,6 +134,7 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         """Open the session and its connection pool (again, after a :meth:`shutdown`)."""
         if self._session is None or self._session.closed:
+            self._slots = asyncio.Semaphore(self._pool_size)
             connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -178,7 +185,7 @@ class AiohttpRequest(BaseRequest):
             for name, value in request_data.json_parameters.items():
                 form.add_field(name, value)
             for name, (filename, content, mime_type) in files.items():
-                form.add_field(name, content, filename=filename, content_type=mime_type)
+                form.add_field(name, content, filename=_filename(filename), content_type=mime_type)
             data = form
         elif request_data is not None:
             parameters = request_data.json_parameters
@@ -240,6 +247,13 @@ class AiohttpRequest(BaseRequest):
             if len(self._timeouts) < 64:  # a few distinct combinations in practice; never unbounded
                 self._timeouts[key] = timeout
         return timeout
+
+
+def _filename(name: str | None) -> str | None:
+    """``name`` as httpx puts it in a multipart header (aiohttp adds the doubling of backslashes)."""
+    if name is None:
+        return None
+    return _FILENAME_ESCAPES.sub(lambda match: f"%{ord(match.group()):02X}", name)
 
 
 def certainly_not_sent_cause(cause: BaseException | None) -> bool:

@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TimedOut
-from telegram.request import RequestData
+from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.telegram_channel import certainly_not_sent
@@ -90,6 +90,22 @@ async def test_a_photo_and_a_document_are_uploaded_as_multipart_with_name_and_by
     assert document_call.files["document"].filename == "table.csv"
     assert server.file_bytes(document.document.file_id) == b"a,b\n1,2\n"  # type: ignore[union-attr]
     assert server.file_bytes(photo.photo[-1].file_id) == PNG
+
+
+@pytest.mark.parametrize(
+    "filename", ["Résultats 2026.csv", 'we "quote"; x=1.csv', "données\\back.pdf", "tab\tnew\nline.txt"]
+)
+async def test_an_upload_reaches_telegram_exactly_as_with_ptbs_httpx_transport(
+    server: FakeTelegramServer, filename: str
+) -> None:
+    server.user(504)
+    arrived = []
+    for request in (HTTPXRequest(), AiohttpRequest()):
+        async with Bot(TOKEN, base_url=server.base_url, request=request) as bot:
+            await bot.send_document(504, b"x;y\n", filename=filename, caption='é "ok"')
+        call = server.last_call("sendDocument")
+        arrived.append((call.params, call.files["document"]))
+    assert arrived[0] == arrived[1]
 
 
 async def test_an_answer_slower_than_the_read_timeout_is_timed_out_and_perhaps_sent() -> None:
