@@ -1,9 +1,11 @@
 """python-telegram-bot's HTTP layer on aiohttp: :class:`AiohttpRequest`.
 
-PTB's default :class:`telegram.request.HTTPXRequest` spends more CPU per Bot API call than the
-rest of a survey step (httpx builds a request model per call and httpcore scans every pooled
-connection on each one). This :class:`~telegram.request.BaseRequest` sends the same requests
-over one aiohttp ``ClientSession`` instead, which aiohttp already runs for the webhook server.
+PTB's default :class:`telegram.request.HTTPXRequest` spends about as much CPU on one Bot API
+call as Baraza's engine spends on a whole survey step (httpx builds a request model per call and
+httpcore scans every pooled connection on each one). This :class:`~telegram.request.BaseRequest`
+sends the same requests over one aiohttp ``ClientSession`` instead (aiohttp already serves the
+webhook): the PTB echo bot of ``bench.load`` needs 0.3-0.5 ms of CPU per input on it, against
+3.1-3.4 ms on httpx.
 
 It keeps :class:`~telegram.request.HTTPXRequest`'s contract, so PTB and
 :func:`bot.telegram_channel.certainly_not_sent` see the same things:
@@ -37,19 +39,18 @@ FORM = "application/x-www-form-urlencoded"
 _FILENAME_ESCAPES = re.compile(r'["\x00-\x1a\x1c-\x1f]')
 
 
-#: Failures after which the request certainly never reached the server: no connection was made
-#: (refused, unreachable, DNS, TLS handshake), no pooled connection came free in time, or the body
-#: was never fully sent. Any other failure (a read timeout, the connection lost mid-request) may
-#: come after the server acted on the request.
 class PoolTimeout(TimeoutError):
     """No pooled connection came free within ``pool_timeout``: the request was never sent."""
 
 
+#: Failures after which the request certainly never reached the server: no connection was made
+#: (refused, unreachable, DNS, TLS handshake), or no pooled connection came free in time. Any
+#: other failure (a read timeout, the connection lost mid-request) may come after the server
+#: acted on the request.
 NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (
     PoolTimeout,
     aiohttp.ClientConnectorError,
     aiohttp.ConnectionTimeoutError,
-    aiohttp.UploadAbortedError,
 )
 
 
