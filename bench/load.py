@@ -7,13 +7,14 @@ same fake server and the same simulated users:
   ``ConversationHandler`` with ``PicklePersistence``.
 
     .venv/bin/python -m bench.load [--users 10000] [--backend sqlite|postgresql|both]
-                                   [--mode polling|webhook|both]
+                                   [--mode polling|webhook|both] [--echo-transport httpx|both]
 
 Each bot is a child process; the fake Bot API and the users run in this process (one asyncio
 loop), so the bot's CPU is measured apart from the load generator's. Every user starts the
 survey with ``/start usat2026`` and answers all 12 questions (wrong inputs mixed in), one input
 at a time, waiting for the bot's reply; an echo user sends as many texts as its respondent makes
-inputs. "Inputs" counts every text and button press (a tick is one). Latency is from sending an
+inputs. With ``--echo-transport both`` the echo bot also runs on Baraza's aiohttp transport
+(``bot/telegram_request.py``), and Baraza is compared with each. "Inputs" counts every text and button press (a tick is one). Latency is from sending an
 input to seeing the reply that follows it. After a Baraza run the stored answers are checked
 against what each respondent meant to answer: a figure only counts if every answer is stored.
 """
@@ -84,11 +85,14 @@ def peak_mib(pid: int) -> float:
 class BaselineProcess:
     """A ``bench.baseline`` bot as a child process (polling, or webhook on its own port)."""
 
-    def __init__(self, module: str, server: FakeTelegramServer, mode: str, workdir: Path) -> None:
+    def __init__(
+        self, module: str, server: FakeTelegramServer, mode: str, workdir: Path, request: str = "httpx"
+    ) -> None:
         self.server, self.mode, self.port = server, mode, free_port()
         self.log = workdir / f"{module.rsplit('.', 1)[1]}.log"
         self.command = [sys.executable, "-m", module, "--base-url", server.base_url, "--mode", mode]
         self.command += ["--port", str(self.port), "--pickle", str(workdir / "conversation.pickle")]
+        self.command += ["--request", request]
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
@@ -178,10 +182,12 @@ async def baraza(survey: Survey, users: int, backend: str, mode: str) -> tuple[R
     return run, [len(r.latencies) + 1 for r in respondents]
 
 
-async def baseline(module: str, label: str, survey: Survey, inputs: list[int], mode: str) -> Run:
+async def baseline(
+    module: str, label: str, survey: Survey, inputs: list[int], mode: str, request: str = "httpx"
+) -> Run:
     workdir = Path(tempfile.mkdtemp())
     async with FakeTelegramServer(webhook_concurrency=256, webhook_timeout=TIMEOUT) as server:
-        bot = BaselineProcess(module, server, mode, workdir)
+        bot = BaselineProcess(module, server, mode, workdir, request)
         await bot.start()
         try:
             assert bot.process is not None
@@ -206,11 +212,25 @@ def ratios(run: Run, echo: Run, conversation: Run) -> str:
     )
 
 
+def echo_ratios(run: Run, echo: Run, transport: str) -> str:
+    return (
+        f"  baraza/echo on {transport}: rate {run.rate / echo.rate:4.2f}, p99"
+        f" {run.percentile(0.99) / echo.percentile(0.99):4.2f},"
+        f" CPU per input {run.bot_cpu / run.inputs / (echo.bot_cpu / echo.inputs):4.2f}"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--mode", choices=["polling", "webhook", "both"], default="both")
+    parser.add_argument(
+        "--echo-transport",
+        choices=["httpx", "both"],
+        default="httpx",
+        help="run the echo bot on PTB's httpx only, or also on Baraza's aiohttp transport",
+    )
     options = parser.parse_args()
     survey = load_survey_directory(FORMS)["usat2026"]
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
@@ -231,12 +251,21 @@ async def main() -> None:
             runs.append(run)
         echo = await baseline("bench.baseline.echo_bot", "PTB echo bot", survey, inputs, mode)
         print(echo.line(), flush=True)
+        echo_aiohttp: Run | None = None
+        if options.echo_transport == "both":
+            echo_aiohttp = await baseline(
+                "bench.baseline.echo_bot", "PTB echo bot (aiohttp)", survey, inputs, mode, "aiohttp"
+            )
+            print(echo_aiohttp.line(), flush=True)
         conversation = await baseline(
             "bench.baseline.conversation_bot", "PTB ConversationHandler+Pickle", survey, inputs, mode
         )
         print(conversation.line(), flush=True)
         for run in runs:
             print(f"{run.label}:{ratios(run, echo, conversation)}", flush=True)
+            if echo_aiohttp is not None:
+                print(f"{run.label}:{echo_ratios(run, echo, 'httpx')}", flush=True)
+                print(f"{run.label}:{echo_ratios(run, echo_aiohttp, 'aiohttp')}", flush=True)
     generator_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of the load generator (fake Bot API + users): {generator_peak:.0f} MiB")
 

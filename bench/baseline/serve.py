@@ -3,11 +3,15 @@ connections, like the Baraza adapter) receiving updates by long polling or by we
 webhook endpoint does what PTB's own ``run_webhook`` does (it needs tornado, not installed here):
 put the update on the application's queue and answer 200 at once.
 
+``--request aiohttp`` puts the bot on Baraza's aiohttp transport (``bot/telegram_request.py``)
+instead of PTB's default httpx one, to tell the transport's share from the rest.
+
 The echo bot handles 256 updates at once, like Baraza. The ConversationHandler bot handles one
 at a time, PTB's default and what ``ConversationHandler`` requires: with concurrent updates the
 next input of a user can arrive before the handler has returned its new state, and is dropped.
 
     python -m bench.baseline.echo_bot --base-url URL --mode polling|webhook [--port N]
+                                      [--request httpx|aiohttp]
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, BasePersistence
 
+from bot.telegram_request import AiohttpRequest
+
 TOKEN = "123456:TEST-TOKEN"
 
 
@@ -31,16 +37,31 @@ def arguments(description: str) -> argparse.Namespace:
     parser.add_argument("--mode", choices=["polling", "webhook"], default="polling")
     parser.add_argument("--port", type=int, default=0, help="webhook port on 127.0.0.1")
     parser.add_argument("--pickle", default=None, help="PicklePersistence file (conversation bot)")
+    parser.add_argument(
+        "--request",
+        choices=["httpx", "aiohttp"],
+        default="httpx",
+        help="HTTP transport: PTB's default httpx (as people write it) or Baraza's aiohttp one",
+    )
     return parser.parse_args()
 
 
 def build(
-    base_url: str, persistence: BasePersistence | None = None, *, webhook: bool = False, concurrent: int = 1
+    base_url: str,
+    persistence: BasePersistence | None = None,  # type: ignore[type-arg]
+    *,
+    webhook: bool = False,
+    concurrent: int = 1,
+    request: str = "httpx",
 ) -> Application:  # type: ignore[type-arg]
     builder = ApplicationBuilder().token(TOKEN).base_url(base_url).concurrent_updates(concurrent)
     # 64 connections like Baraza; a send waits for a free one (Baraza's limiter retries instead)
     # rather than failing after PTB's default 1 s pool timeout.
-    builder = builder.connection_pool_size(64).pool_timeout(60)
+    if request == "aiohttp":
+        builder = builder.request(AiohttpRequest(connection_pool_size=64, pool_timeout=60))
+        builder = builder.get_updates_request(AiohttpRequest(connection_pool_size=1))
+    else:
+        builder = builder.connection_pool_size(64).pool_timeout(60)
     if persistence is not None:
         builder = builder.persistence(persistence)
     if webhook:
@@ -57,7 +78,7 @@ async def serve(
 ) -> None:
     """Run the bot until SIGTERM; on SIGTERM stop cleanly (PicklePersistence flushes then)."""
     webhook = options.mode == "webhook"
-    application = build(options.base_url, persistence, webhook=webhook, concurrent=concurrent)
+    application = build(options.base_url, persistence, webhook=webhook, concurrent=concurrent, request=options.request)
     setup(application)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
