@@ -3,6 +3,11 @@
 For each inbound it serialises the updates of one chat, opens one transaction, skips
 redeliveries, calls the router, commits, and only then returns the replies to the adapter.
 A reply is therefore never shown for an answer that is not stored.
+
+Updates of different chats that arrive while a transaction is busy share the next one (group
+commit, :mod:`bot.group_commit`): same statements, same guarantees, one BEGIN/COMMIT for all.
+If anything in a shared transaction fails, it is rolled back and each of its updates runs again
+in a transaction of its own, so one update's failure never costs another its answer.
 """
 
 from __future__ import annotations
@@ -11,19 +16,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import metrics
+from bot.group_commit import GroupCommit
 from catalogue.cache import CatalogueCache
 from handlers import router
 from handlers.context import Community, Context
 from handlers.messages import Inbound, Outbound
 from handlers.texts import Texts, rtl, supported_language
-from storage.chat_order import serialise_chat
+from storage.chat_order import serialise_chat, try_serialise_chat
 from storage.database import Database
 from storage.errors import StorageError
 from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
@@ -31,6 +38,10 @@ from storage.repositories import Repositories
 from surveys.model import Survey
 
 log = logging.getLogger(__name__)
+
+#: Most updates committed by one transaction. On SQLite a batch holds the write lock while it
+#: runs (well under a millisecond an update), so other writers wait at most that long.
+MAX_BATCH = 64
 
 
 def utc_now() -> datetime:
@@ -92,6 +103,11 @@ class Engine:
         self.community = community or Community()
         self.catalogue = catalogue or CatalogueCache()
         self._chat_locks = _ChatLocks()
+        # SQLite has one writer: one transaction at a time. PostgreSQL runs a few side by side
+        # (each waits on network round trips), within the connection pool.
+        self._updates: GroupCommit[Inbound, list[Outbound] | None] = GroupCommit(
+            self._run_batch, max_batch=MAX_BATCH, parallel=1 if database.is_sqlite else 4
+        )
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         """Process one inbound; when this returns, its effects are committed.
@@ -101,56 +117,88 @@ class Engine:
         """
         started = time.perf_counter()
         async with self._chat_locks.hold((inbound.channel, inbound.chat_key)):
-            try:
-                replies = await self._process(inbound)
-            except (StorageError, SQLAlchemyError, OSError) as error:
-                # Nothing was committed, so the user can simply send the answer again.
-                log.error("storage failed while handling an update on %s: %s", inbound.channel, type(error).__name__)
-                replies = self._try_again(inbound)
-            except Exception:
-                # A bug: the transaction was rolled back. The traceback, never the inbound (it
-                # holds the user's text), goes to the log.
-                log.exception("error while handling an update on %s", inbound.channel)
-                replies = self._try_again(inbound)
+            replies = await self._updates.submit(inbound)
+            if replies is None:
+                replies = await self._process_alone(inbound)
         metrics.observe_update(inbound.channel, time.perf_counter() - started, len(replies))
         return laid_out(replies)
+
+    async def _run_batch(self, inbounds: Sequence[Inbound]) -> Sequence[list[Outbound] | None]:
+        """The replies to each inbound, committed together; None for an inbound that must run
+        alone (its chat is busy in another worker, or the shared transaction failed)."""
+        if len(inbounds) == 1 and self.database.is_sqlite:
+            # Nobody else can hold the chat: the batch's own error handling is all it needs.
+            return [await self._process_alone(inbounds[0])]
+        try:
+            return await self._process_together(inbounds)
+        except Exception as error:
+            # Rolled back: nothing of the batch is stored. Each update gets its own transaction,
+            # and the one that failed answers for itself.
+            log.warning(
+                "a transaction of %d updates failed (%s); handling them one by one", len(inbounds), type(error).__name__
+            )
+            return [None] * len(inbounds)
+
+    async def _process_together(self, inbounds: Sequence[Inbound]) -> list[list[Outbound] | None]:
+        """Handle the inbounds in one transaction; None for an inbound left for later (its chat
+        is busy in another worker process)."""
+        results: list[list[Outbound] | None] = []
+        async with self.database.transaction(quick=True) as connection:
+            for inbound in inbounds:
+                if await try_serialise_chat(connection, inbound.channel, inbound.chat_key):
+                    results.append(await self._process_in(connection, inbound))
+                else:
+                    results.append(None)
+        return results
+
+    async def _process_alone(self, inbound: Inbound) -> list[Outbound]:
+        """Handle one inbound in its own transaction; a failure answers "please try again"."""
+        try:
+            async with self.database.transaction(quick=True) as connection:
+                # Other worker processes may hold an update of this chat (PostgreSQL only).
+                await serialise_chat(connection, inbound.channel, inbound.chat_key)
+                return await self._process_in(connection, inbound)
+        except (StorageError, SQLAlchemyError, OSError) as error:
+            # Nothing was committed, so the user can simply send the answer again.
+            log.error("storage failed while handling an update on %s: %s", inbound.channel, type(error).__name__)
+        except Exception:
+            # A bug: the transaction was rolled back. The traceback, never the inbound (it
+            # holds the user's text), goes to the log.
+            log.exception("error while handling an update on %s", inbound.channel)
+        return self._try_again(inbound)
 
     def _try_again(self, inbound: Inbound) -> list[Outbound]:
         texts = Texts(supported_language(inbound.language_hint) or self.default_language)
         return [Outbound(text=texts("try_again"))]
 
-    async def _process(self, inbound: Inbound) -> list[Outbound]:
+    async def _process_in(self, connection: AsyncConnection, inbound: Inbound) -> list[Outbound]:
+        """Handle one inbound inside ``connection``'s transaction, whose chat lock is held."""
         now = inbound.received_at or self.clock()
-        async with self.database.transaction(quick=True) as connection:
-            # Other worker processes may hold an update of this chat (PostgreSQL only).
-            await serialise_chat(connection, inbound.channel, inbound.chat_key)
-            repos = Repositories(connection)
-            # Processing time, taken once the chat is ours: it orders the updates of the chat.
-            first_delivery = await repos.updates.claim(
-                inbound.channel, inbound.update_key, self.clock(), inbound.chat_key
-            )
-            contact = await repos.contacts.touch(
-                inbound.channel, inbound.user_key, inbound.chat_key, supported_language(inbound.language_hint), now
-            )
-            ctx = Context(
-                inbound=inbound,
-                contact=contact,
-                repos=repos,
-                surveys=self.surveys,
-                pseudonymize=self.pseudonymizer,
-                now=now,
-                texts=Texts(contact.language or self.default_language),
-                community=self.community,
-                catalogue=self.catalogue,
-            )
-            if not first_delivery:
-                if await repos.updates.superseded(inbound.channel, inbound.update_key, inbound.chat_key):
-                    # Out of order: newer updates of this chat were answered since; stay quiet.
-                    log.info("late copy of an update on %s: newer ones were handled, no reply", inbound.channel)
-                    return []
-                log.info("redelivered update on %s: repeating the current prompt", inbound.channel)
-                return await router.repeat_current(ctx)
-            return await router.route(ctx)
+        repos = Repositories(connection)
+        # Processing time, taken once the chat is ours: it orders the updates of the chat.
+        first_delivery = await repos.updates.claim(inbound.channel, inbound.update_key, self.clock(), inbound.chat_key)
+        contact = await repos.contacts.touch(
+            inbound.channel, inbound.user_key, inbound.chat_key, supported_language(inbound.language_hint), now
+        )
+        ctx = Context(
+            inbound=inbound,
+            contact=contact,
+            repos=repos,
+            surveys=self.surveys,
+            pseudonymize=self.pseudonymizer,
+            now=now,
+            texts=Texts(contact.language or self.default_language),
+            community=self.community,
+            catalogue=self.catalogue,
+        )
+        if not first_delivery:
+            if await repos.updates.superseded(inbound.channel, inbound.update_key, inbound.chat_key):
+                # Out of order: newer updates of this chat were answered since; stay quiet.
+                log.info("late copy of an update on %s: newer ones were handled, no reply", inbound.channel)
+                return []
+            log.info("redelivered update on %s: repeating the current prompt", inbound.channel)
+            return await router.repeat_current(ctx)
+        return await router.route(ctx)
 
 
 async def load_pseudonymizer(database: Database, configured_key: str | None) -> Pseudonymizer:

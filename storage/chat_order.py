@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 # hashtextextended (PostgreSQL 11+) maps the key to a bigint; a collision between two chats only
 # makes them wait for each other now and then, it never lets one chat's updates interleave.
 _LOCK_CHAT = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 20261125))")
+_TRY_LOCK_CHAT = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 20261125))")
 
 
 async def serialise_chat(connection: AsyncConnection, channel: str, chat_key: str) -> None:
@@ -29,3 +30,15 @@ async def serialise_chat(connection: AsyncConnection, channel: str, chat_key: st
     if connection.dialect.name != "postgresql":
         return
     await connection.execute(_LOCK_CHAT, {"key": f"{channel}:{chat_key}"})
+
+
+async def try_serialise_chat(connection: AsyncConnection, channel: str, chat_key: str) -> bool:
+    """Take the chat's lock if no other transaction holds it; True if this transaction has it.
+
+    For a transaction that handles several chats (group commit): waiting there for one chat
+    while holding others could deadlock two workers, so a busy chat is left for later. Always
+    True on SQLite.
+    """
+    if connection.dialect.name != "postgresql":
+        return True
+    return bool(await connection.scalar(_TRY_LOCK_CHAT, {"key": f"{channel}:{chat_key}"}))
