@@ -356,6 +356,7 @@ class LeasedRateLimiter:
         self.local_chats = False
         self.workers = 0
         self._switching: asyncio.Event | None = None
+        self._handing_over = False
         self._store_takes = 0
         self._store_idle = asyncio.Event()
         self._store_idle.set()
@@ -414,6 +415,7 @@ class LeasedRateLimiter:
             # Another worker appears: from now on chats go through the store too (it cannot send
             # before this commits), knowing what this process sent lately.
             self.local_chats = False
+            self._handing_over = True
             await renewal.hand_over(
                 [(self._key(chat), tokens, self.chat_per_second) for chat, tokens in self.chats.not_full()]
             )
@@ -435,6 +437,9 @@ class LeasedRateLimiter:
             self.local_chats = committed
             self._switching.set()
             self._switching = None
+        if self._handing_over and not committed:
+            self.local_chats = True  # the hand-over was rolled back: the next renewal hands over
+        self._handing_over = False
         if not committed or grant is None:
             return
         if grant.allowance > self.share.allowance:
@@ -480,11 +485,16 @@ class LeaseKeeper:
         self.worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
+        self._renewing = asyncio.Lock()
         self._failing = False
         self._forgotten_at = clock()
 
     async def renew(self) -> list[Grant]:
         """One renewal of every lease; raises if the database does not answer."""
+        async with self._renewing:  # one at a time in this process too
+            return await self._renew()
+
+    async def _renew(self) -> list[Grant]:
         started = self._clock()
         grants: list[Grant] = []
         committed = False
