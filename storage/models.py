@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -206,6 +206,21 @@ class SendRateBucketRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class SendRateLeaseRow(Base):
+    """A worker process's lease of a share of one send rate (PostgreSQL without Redis): it may
+    send ``allowance`` messages a second while the lease is live, i.e. renewed (``renewed_at``,
+    seconds of the database's clock) within the expiry (see :mod:`storage.rate_leases`)."""
+
+    __tablename__ = "send_rate_leases"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(100), primary_key=True)
+    allowance: Mapped[float] = mapped_column(Float)
+    renewed_at: Mapped[float] = mapped_column(Float)
+    #: Whether the worker keeps this scope's per-chat buckets to itself (it is the only one).
+    local_chats: Mapped[bool] = mapped_column(Boolean)
 
 
 # --------------------------------------------------------------------------- indicators (SDMX data)

@@ -2,7 +2,9 @@
 
 Each bucket is a row of ``send_rate_buckets``. Taking a token locks the row, refills it by the
 time elapsed on the *database's* clock (so the workers' clocks never matter), and either takes a
-token or says how long to wait. One short transaction per attempt.
+token or says how long to wait. One short transaction per attempt (one statement for a lone
+bucket that has a token). The bot-wide rate normally comes from worker leases
+(:mod:`storage.rate_leases`); these rows hold the per-chat buckets while several workers are live.
 """
 
 from __future__ import annotations
@@ -18,6 +20,20 @@ from storage.models import SendRateBucketRow
 
 buckets = cast(Table, SendRateBucketRow.__table__)
 _CLOCK = text("SELECT extract(epoch FROM clock_timestamp())::float8")
+# Takes the token if the refilled level holds one (the row is locked by the upsert itself); no
+# row comes back when it does not. The clock is read before any wait for the row: refilling to
+# it credits less time, never more, and updated_at never moves back.
+_TAKE_ONE = text(
+    """
+    INSERT INTO send_rate_buckets AS b (key, tokens, updated_at)
+    VALUES (:key, CAST(:capacity AS float8) - 1, extract(epoch FROM clock_timestamp())::float8)
+    ON CONFLICT (key) DO UPDATE
+    SET tokens = least(CAST(:capacity AS float8), b.tokens + greatest(0, excluded.updated_at - b.updated_at) * :rate) - 1,
+        updated_at = greatest(b.updated_at, excluded.updated_at)
+    WHERE least(CAST(:capacity AS float8), b.tokens + greatest(0, excluded.updated_at - b.updated_at) * :rate) >= 1
+    RETURNING b.key
+    """
+)
 
 
 class PostgresBuckets:
@@ -35,6 +51,8 @@ class PostgresBuckets:
         Rows are locked in the order given; callers always put the bot-wide bucket last, so
         two transactions never wait for each other in a cycle.
         """
+        if len(wanted) == 1:
+            return await self._take_one(*wanted[0])
         async with self.database.transaction() as connection:
             now = float((await connection.execute(_CLOCK)).scalar_one())
             levels: list[float] = []
@@ -65,6 +83,18 @@ class PostgresBuckets:
                     .values(tokens=tokens - 1 if wait == 0 else tokens, updated_at=now)
                 )
         return wait
+
+    async def _take_one(self, key: str, rate: float, capacity: float) -> float:
+        """One bucket (a chat's, with several workers on leases): one statement when the token is there."""
+        async with self.database.transaction() as connection:
+            taken = (await connection.execute(_TAKE_ONE, {"key": key, "rate": rate, "capacity": capacity})).first()
+            if taken is not None:
+                return 0.0
+            # Short of a token (the row is there: a new one would have been taken): how long to wait.
+            now = float((await connection.execute(_CLOCK)).scalar_one())
+            row = (await connection.execute(select(buckets).where(buckets.c.key == key))).one()
+            tokens = min(capacity, float(row.tokens) + max(0.0, now - float(row.updated_at)) * rate)
+            return max(0.0, (1 - tokens) / rate)
 
     async def forget_idle(self, seconds: float) -> int:
         """Drop buckets untouched for ``seconds`` (long enough to be full again: they hold no history)."""

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from bot.cli import main
 from bot.engine import Engine, load_pseudonymizer
 from storage.copy import CopyError, copy_database, tables_in_order
 from storage.database import Database
+from storage.models import SendRateLeaseRow
 from surveys.model import Survey
 from tests.conftest import drop_postgres_database, require_postgres_database
 from tests.fakes.engine_user import EngineUser
@@ -39,6 +40,9 @@ async def fill(url: str, survey: Survey) -> None:
         async with database.transaction() as connection:
             await connection.execute(
                 text("INSERT INTO send_rate_buckets (key, tokens, updated_at) VALUES ('k', 1.5, 2.5)")
+            )
+            await connection.execute(
+                insert(SendRateLeaseRow).values(scope="s", worker="w", allowance=12.0, renewed_at=2.5, local_chats=True)
             )
     finally:
         await database.dispose()

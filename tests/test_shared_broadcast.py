@@ -15,11 +15,20 @@ import pytest
 from bot.config import BroadcastSettings
 from bot.dispatcher import Dispatcher
 from bot.notices import Audience
-from bot.shared_ratelimit import BucketStore, RedisBuckets, SharedRateLimiter
+from bot.ratelimit import RateLimiter
+from bot.shared_ratelimit import (
+    LEASE_EXPIRY_SECONDS,
+    BucketStore,
+    LeasedRateLimiter,
+    LeaseKeeper,
+    RedisBuckets,
+    SharedRateLimiter,
+)
 from handlers.messages import Outbound
 from storage.broadcasts import SENT
 from storage.database import Database
 from storage.rate_buckets import PostgresBuckets
+from storage.rate_leases import PostgresLeases
 from tests.conftest import drop_postgres_database, require_postgres_database, require_redis
 from tests.test_broadcasts import CPI, Person, add_people, create_broadcast, wait_until_finished
 from tests.test_shared_ratelimit import most_in_any_window
@@ -52,7 +61,7 @@ async def postgres_url() -> AsyncIterator[str]:
         await drop_postgres_database(url)
 
 
-@pytest.mark.parametrize("rate_store", ["redis", "postgresql"])
+@pytest.mark.parametrize("rate_store", ["redis", "postgresql", "postgresql-leases"])
 async def test_three_dispatchers_share_one_broadcast_without_duplicates_and_within_one_rate(
     rate_store: str, postgres_url: str
 ) -> None:
@@ -65,7 +74,20 @@ async def test_three_dispatchers_share_one_broadcast_without_duplicates_and_with
     ]
     sends: list[tuple[str, str, float]] = []
     prefix = f"test:{secrets.token_hex(4)}:broadcast"
+    limiters: list[RateLimiter] = [SharedRateLimiter(store, prefix, RATE, 1.0, 1) for store in stores]
+    keepers: list[LeaseKeeper] = []
+    if rate_store == "postgresql-leases":  # each worker spends its leased share of the rate
+        leased = [LeasedRateLimiter(store, prefix, RATE, 1.0, 1) for store in stores]
+        keepers = [
+            LeaseKeeper(PostgresLeases(database, LEASE_EXPIRY_SECONDS), [limiter])
+            for database, limiter in zip(databases, leased, strict=True)
+        ]
+        limiters = list(leased)
     try:
+        for keeper in keepers:
+            await keeper.start()
+        for keeper in keepers * 2:  # every worker has seen the others: the shares are settled
+            await keeper.renew()
         await add_people(setup, [Person(20_000 + i) for i in range(PEOPLE)])
         dispatchers = [
             Dispatcher(
@@ -73,9 +95,9 @@ async def test_three_dispatchers_share_one_broadcast_without_duplicates_and_with
                 [RecordingSender(f"worker{i}", sends)],
                 BroadcastSettings(RATE, 1.0, 8),
                 poll_interval=0.05,
-                shared_limiter=SharedRateLimiter(store, prefix, RATE, 1.0, 1),
+                shared_limiter=limiter,
             )
-            for i, (database, store) in enumerate(zip(databases, stores, strict=True))
+            for i, (database, limiter) in enumerate(zip(databases, limiters, strict=True))
         ]
         for dispatcher in dispatchers:
             await dispatcher.start()
@@ -85,6 +107,8 @@ async def test_three_dispatchers_share_one_broadcast_without_duplicates_and_with
         for dispatcher in dispatchers:
             await dispatcher.stop()
     finally:
+        for keeper in keepers:
+            await keeper.stop()
         for store in stores:
             await store.close()
         for database in [setup, *databases]:

@@ -126,6 +126,7 @@ async def test_the_backend_follows_the_configuration(tmp_path: Path) -> None:
     url = await require_postgres_database()
     postgres = Database(url)
     try:
+        await postgres.migrate()  # as ``baraza run`` does first: the leases live in a table
         limiters = await send_limiters(settings, postgres)
         assert limiters.backend == "postgresql"
         await limiters.close()
