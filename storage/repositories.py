@@ -4,6 +4,11 @@ All methods run inside the caller's transaction (:meth:`storage.database.Databas
 none commits by itself, so one inbound message changes everything or nothing. They use
 SQLAlchemy Core on the connection: each inbound message costs a handful of statements, and
 the ORM's unit of work would only add overhead on this hot path.
+
+The statements of a survey step (the ``_HOT`` ones below) are built once, with bound
+parameters, and executed with a parameter dict: building ``insert(...).values(...)`` anew for
+every call cost more CPU (coercion, cache-key generation) than running the statement. A
+prebuilt statement keeps its cache key, so SQLAlchemy goes straight to its compiled form.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from types import MappingProxyType
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,6 +66,166 @@ def _insert(connection: AsyncConnection, table: Any) -> Any:
     return (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+class _Upsert(Protocol):
+    """The ``insert`` of a dialect that spells ON CONFLICT (sqlite's and postgresql's)."""
+
+    def __call__(self, table: Table) -> Any: ...
+
+
+def _per_dialect(build: Callable[[_Upsert], Any]) -> Callable[[AsyncConnection], Any]:
+    """A statement with ON CONFLICT built once per dialect; the function returned picks the
+    connection's one (Baraza runs on SQLite and PostgreSQL only)."""
+    built = {"sqlite": build(sqlite.insert), "postgresql": build(postgresql.insert)}
+
+    def for_connection(connection: AsyncConnection) -> Any:
+        return built[connection.dialect.name]
+
+    return for_connection
+
+
+#: The register fields a person fills in (onboarding, /profile), with their column widths.
+REGISTER_FIELDS = {"user_group": 40, "region": 80, "organisation": 200}
+_CONTACT_COLUMNS = (
+    contacts.c.id,
+    contacts.c.language,
+    contacts.c.user_group,
+    contacts.c.region,
+    contacts.c.organisation,
+    contacts.c.consent_at,
+    contacts.c.declined_at,
+    contacts.c.opted_out_at,
+    contacts.c.blocked_at,
+    contacts.c.first_seen_at,
+)
+#: The columns a conversation's upsert writes besides its key.
+_CONVERSATION_FIELDS = (
+    "flow",
+    "survey_id",
+    "response_id",
+    "current_question",
+    "selection",
+    "prompt_serial",
+    "updated_at",
+)
+
+
+# --- The statements of every survey step, built once (see the module's docstring) -------------
+
+
+def _claim(insert: _Upsert) -> Any:
+    return (
+        insert(processed_updates)
+        .values(
+            channel=bindparam("channel"),
+            update_key=bindparam("update_key"),
+            processed_at=bindparam("now"),
+            chat_key=bindparam("chat_key"),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _touch(insert: _Upsert) -> Any:
+    statement = insert(contacts).values(
+        channel=bindparam("channel"),
+        user_key=bindparam("user_key"),
+        chat_key=bindparam("chat_key"),
+        language=bindparam("language"),
+        first_seen_at=bindparam("now"),
+        last_seen_at=bindparam("now"),
+    )
+    # A person who writes has not blocked the bot (any more): they can be reached again.
+    return statement.on_conflict_do_update(
+        index_elements=["channel", "user_key"],
+        set_={
+            "last_seen_at": statement.excluded.last_seen_at,
+            "chat_key": statement.excluded.chat_key,
+            "blocked_at": None,
+        },
+    ).returning(*_CONTACT_COLUMNS)
+
+
+def _save_conversation(insert: _Upsert) -> Any:
+    statement = insert(conversations).values(
+        contact_id=bindparam("contact_id"), **{name: bindparam(name) for name in _CONVERSATION_FIELDS}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["contact_id"], set_={name: statement.excluded[name] for name in _CONVERSATION_FIELDS}
+    )
+
+
+def _record_answer(insert: _Upsert) -> Any:
+    statement = insert(answers).values(
+        response_id=bindparam("response_id"),
+        question=bindparam("question"),
+        value=bindparam("value"),
+        answered_at=bindparam("now"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["response_id", "question"],
+        set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at},
+    )
+
+
+def _record_completion(insert: _Upsert) -> Any:
+    statement = insert(participations).values(
+        contact_id=bindparam("contact_id"),
+        survey_id=bindparam("survey_id"),
+        completed=1,
+        last_completed_at=bindparam("now"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["contact_id", "survey_id"],
+        set_={"completed": participations.c.completed + 1, "last_completed_at": statement.excluded.last_completed_at},
+    )
+
+
+_CLAIM = _per_dialect(_claim)
+_TOUCH = _per_dialect(_touch)
+_SAVE_CONVERSATION = _per_dialect(_save_conversation)
+_RECORD_ANSWER = _per_dialect(_record_answer)
+_RECORD_COMPLETION = _per_dialect(_record_completion)
+# The conversation with its response's answers in one query: a survey step needs both. One row
+# per answer (question NULL when there is none yet, or no response).
+_CONVERSATION_WITH_ANSWERS = (
+    select(conversations, answers.c.question, answers.c.value)
+    .outerjoin(answers, answers.c.response_id == conversations.c.response_id)
+    .where(conversations.c.contact_id == bindparam("contact_id"))
+)
+_END_CONVERSATION = delete(conversations).where(conversations.c.contact_id == bindparam("contact_id"))
+_CREATE_RESPONSE = responses.insert().values(
+    {
+        name: bindparam(name)
+        for name in (
+            "id",
+            "survey_id",
+            "survey_version",
+            "contact_id",
+            "respondent",
+            "channel",
+            "language",
+            "started_at",
+        )
+    }
+    | {"completed_at": None}
+)
+_LATEST_RESPONSE = (
+    select(responses.c.id, responses.c.survey_id, responses.c.started_at, responses.c.completed_at)
+    .where(responses.c.contact_id == bindparam("contact_id"), responses.c.survey_id == bindparam("survey_id"))
+    .order_by(responses.c.started_at.desc())
+    .limit(1)
+)
+_ANSWERS = select(answers.c.question, answers.c.value).where(answers.c.response_id == bindparam("response_id"))
+_COMPLETE_RESPONSE = (
+    update(responses)
+    .where(responses.c.id == bindparam("response_id"))
+    .values(completed_at=bindparam("now"), score=bindparam("score"))
+)
+_COMPLETED = select(participations.c.completed).where(
+    participations.c.contact_id == bindparam("contact_id"), participations.c.survey_id == bindparam("survey_id")
+)
+
+
 class UpdateLog:
     """Deliveries already processed, keyed by channel and the channel's update id."""
 
@@ -68,12 +234,9 @@ class UpdateLog:
 
     async def claim(self, channel: str, update_key: str, now: datetime, chat_key: str | None = None) -> bool:
         """Record the delivery; False if it was recorded before (a redelivery)."""
-        statement = (
-            _insert(self.connection, processed_updates)
-            .values(channel=channel, update_key=update_key, processed_at=now, chat_key=chat_key)
-            .on_conflict_do_nothing()
+        result = await self.connection.execute(
+            _CLAIM(self.connection), {"channel": channel, "update_key": update_key, "now": now, "chat_key": chat_key}
         )
-        result = await self.connection.execute(statement)
         return bool(result.rowcount)
 
     async def superseded(self, channel: str, update_key: str, chat_key: str) -> bool:
@@ -105,22 +268,6 @@ class UpdateLog:
         return int(result.rowcount)
 
 
-#: The register fields a person fills in (onboarding, /profile), with their column widths.
-REGISTER_FIELDS = {"user_group": 40, "region": 80, "organisation": 200}
-_CONTACT_COLUMNS = (
-    contacts.c.id,
-    contacts.c.language,
-    contacts.c.user_group,
-    contacts.c.region,
-    contacts.c.organisation,
-    contacts.c.consent_at,
-    contacts.c.declined_at,
-    contacts.c.opted_out_at,
-    contacts.c.blocked_at,
-    contacts.c.first_seen_at,
-)
-
-
 class ContactRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
@@ -150,24 +297,8 @@ class ContactRepository:
         ids, the platform's language hint and when it was seen. The register fields stay
         empty until the person consents.
         """
-        statement = (
-            _insert(self.connection, contacts)
-            .values(
-                channel=channel,
-                user_key=user_key,
-                chat_key=chat_key,
-                language=language,
-                first_seen_at=now,
-                last_seen_at=now,
-            )
-            # A person who writes has not blocked the bot (any more): they can be reached again.
-            .on_conflict_do_update(
-                index_elements=["channel", "user_key"],
-                set_={"last_seen_at": now, "chat_key": chat_key, "blocked_at": None},
-            )
-            .returning(*_CONTACT_COLUMNS)
-        )
-        row = (await self.connection.execute(statement)).one()
+        parameters = {"channel": channel, "user_key": user_key, "chat_key": chat_key, "language": language, "now": now}
+        row = (await self.connection.execute(_TOUCH(self.connection), parameters)).one()
         return self._contact(row, channel, user_key, chat_key)
 
     async def get(self, contact_id: int) -> Contact | None:
@@ -311,11 +442,12 @@ class ConversationRepository:
         self.connection = connection
 
     async def get(self, contact_id: int) -> Conversation | None:
-        row = (
-            await self.connection.execute(select(conversations).where(conversations.c.contact_id == contact_id))
-        ).one_or_none()
-        if row is None:
+        """The contact's conversation, with the stored answers of its response (read together:
+        a survey step needs both); None outside any conversation."""
+        rows = (await self.connection.execute(_CONVERSATION_WITH_ANSWERS, {"contact_id": contact_id})).all()
+        if not rows:
             return None
+        row = rows[0]
         return Conversation(
             contact_id=row.contact_id,
             flow=row.flow,
@@ -324,27 +456,30 @@ class ConversationRepository:
             current_question=row.current_question,
             selection=tuple(row.selection.split()),
             prompt_serial=row.prompt_serial,
+            answers=(
+                MappingProxyType({row.question: row.value for row in rows if row.question is not None})
+                if row.response_id is not None
+                else None
+            ),
         )
 
     async def save(self, conversation: Conversation, now: datetime) -> None:
-        values = {
-            "flow": conversation.flow,
-            "survey_id": conversation.survey_id,
-            "response_id": conversation.response_id,
-            "current_question": conversation.current_question,
-            "selection": " ".join(conversation.selection),
-            "prompt_serial": conversation.prompt_serial,
-            "updated_at": now,
-        }
-        statement = (
-            _insert(self.connection, conversations)
-            .values(contact_id=conversation.contact_id, **values)
-            .on_conflict_do_update(index_elements=["contact_id"], set_=values)
+        await self.connection.execute(
+            _SAVE_CONVERSATION(self.connection),
+            {
+                "contact_id": conversation.contact_id,
+                "flow": conversation.flow,
+                "survey_id": conversation.survey_id,
+                "response_id": conversation.response_id,
+                "current_question": conversation.current_question,
+                "selection": " ".join(conversation.selection),
+                "prompt_serial": conversation.prompt_serial,
+                "updated_at": now,
+            },
         )
-        await self.connection.execute(statement)
 
     async def end(self, contact_id: int) -> None:
-        await self.connection.execute(delete(conversations).where(conversations.c.contact_id == contact_id))
+        await self.connection.execute(_END_CONVERSATION, {"contact_id": contact_id})
 
 
 class ResponseRepository:
@@ -365,29 +500,24 @@ class ResponseRepository:
         """A new, incomplete response; returns its id. Without a contact it is anonymous."""
         response_id = str(uuid.uuid4())
         await self.connection.execute(
-            responses.insert().values(
-                id=response_id,
-                survey_id=survey_id,
-                survey_version=survey_version,
-                contact_id=contact.id if contact is not None else None,
-                respondent=respondent,
-                channel=contact.channel if contact is not None else channel,
-                language=language,
-                started_at=now,
-                completed_at=None,
-            )
+            _CREATE_RESPONSE,
+            {
+                "id": response_id,
+                "survey_id": survey_id,
+                "survey_version": survey_version,
+                "contact_id": contact.id if contact is not None else None,
+                "respondent": respondent,
+                "channel": contact.channel if contact is not None else channel,
+                "language": language,
+                "started_at": now,
+            },
         )
         return response_id
 
     async def latest_for(self, contact_id: int, survey_id: str) -> ResponseSummary | None:
         """The contact's most recent response to the survey, complete or not."""
         row = (
-            await self.connection.execute(
-                select(responses.c.id, responses.c.survey_id, responses.c.started_at, responses.c.completed_at)
-                .where(responses.c.contact_id == contact_id, responses.c.survey_id == survey_id)
-                .order_by(responses.c.started_at.desc())
-                .limit(1)
-            )
+            await self.connection.execute(_LATEST_RESPONSE, {"contact_id": contact_id, "survey_id": survey_id})
         ).one_or_none()
         if row is None:
             return None
@@ -399,26 +529,18 @@ class ResponseRepository:
         )
 
     async def answers(self, response_id: str) -> Mapping[str, str | None]:
-        rows = await self.connection.execute(
-            select(answers.c.question, answers.c.value).where(answers.c.response_id == response_id)
-        )
+        rows = await self.connection.execute(_ANSWERS, {"response_id": response_id})
         return {question: value for question, value in rows}
 
     async def record_answer(self, response_id: str, question: str, value: str | None, now: datetime) -> None:
         """Store an answer; answering the same question again replaces the earlier value."""
-        statement = (
-            _insert(self.connection, answers)
-            .values(response_id=response_id, question=question, value=value, answered_at=now)
-            .on_conflict_do_update(
-                index_elements=["response_id", "question"], set_={"value": value, "answered_at": now}
-            )
+        await self.connection.execute(
+            _RECORD_ANSWER(self.connection),
+            {"response_id": response_id, "question": question, "value": value, "now": now},
         )
-        await self.connection.execute(statement)
 
     async def complete(self, response_id: str, now: datetime, *, score: int | None = None) -> None:
-        await self.connection.execute(
-            update(responses).where(responses.c.id == response_id).values(completed_at=now, score=score)
-        )
+        await self.connection.execute(_COMPLETE_RESPONSE, {"response_id": response_id, "now": now, "score": score})
 
 
 class ParticipationRepository:
@@ -427,23 +549,13 @@ class ParticipationRepository:
 
     async def completed(self, contact_id: int, survey_id: str) -> int:
         """How many times the contact completed the survey."""
-        count = await self.connection.scalar(
-            select(participations.c.completed).where(
-                participations.c.contact_id == contact_id, participations.c.survey_id == survey_id
-            )
-        )
+        count = await self.connection.scalar(_COMPLETED, {"contact_id": contact_id, "survey_id": survey_id})
         return int(count or 0)
 
     async def record_completion(self, contact_id: int, survey_id: str, now: datetime) -> None:
-        statement = (
-            _insert(self.connection, participations)
-            .values(contact_id=contact_id, survey_id=survey_id, completed=1, last_completed_at=now)
-            .on_conflict_do_update(
-                index_elements=["contact_id", "survey_id"],
-                set_={"completed": participations.c.completed + 1, "last_completed_at": now},
-            )
+        await self.connection.execute(
+            _RECORD_COMPLETION(self.connection), {"contact_id": contact_id, "survey_id": survey_id, "now": now}
         )
-        await self.connection.execute(statement)
 
 
 class InstanceSettings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from storage.database import Database
 from storage.export import export_csv
 from storage.pseudonyms import Pseudonymizer
+from storage.records import Conversation
 from storage.repositories import Repositories
 from surveys.model import Survey
 
@@ -74,6 +76,34 @@ async def test_answering_again_replaces_the_answer(database: Database, usat: Sur
         await repos.responses.record_answer(response_id, "age", "31", NOW)
         await repos.responses.record_answer(response_id, "comments", None, NOW)
         assert await repos.responses.answers(response_id) == {"age": "31", "comments": None}
+
+
+async def test_a_conversation_is_read_with_the_answers_of_its_response(database: Database, usat: Survey) -> None:
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        contact = await repos.contacts.touch("telegram", "42", "42", "en", NOW)
+        response_id = await repos.responses.create(
+            survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=NOW
+        )
+        started = Conversation(contact.id, "survey", usat.id, response_id, "age", (), 1)
+        await repos.conversations.save(started, NOW)
+        fresh = await repos.conversations.get(contact.id)
+        assert fresh == started and fresh is not None
+        assert fresh.answers == {}, "a response without answers yet"
+        await repos.responses.record_answer(response_id, "age", "31", NOW)
+        await repos.responses.record_answer(response_id, "comments", None, NOW)
+        await repos.conversations.save(replace(started, current_question="sector", selection=("a", "b")), NOW)
+    async with database.transaction() as connection:
+        again = await Repositories(connection).conversations.get(contact.id)
+        assert again is not None
+        assert (again.current_question, again.selection, again.prompt_serial) == ("sector", ("a", "b"), 1)
+        assert again.answers == {"age": "31", "comments": None}
+        assert again.answers == await Repositories(connection).responses.answers(response_id)
+        await Repositories(connection).conversations.save(replace(again, flow="profile", response_id=None), NOW)
+        outside = await Repositories(connection).conversations.get(contact.id)
+        assert outside is not None and outside.answers is None, "no response, no answers"
+        await Repositories(connection).conversations.end(contact.id)
+        assert await Repositories(connection).conversations.get(contact.id) is None
 
 
 async def test_csv_export_has_metadata_then_questions_in_survey_order(database: Database, usat: Survey) -> None:
