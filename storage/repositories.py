@@ -5,24 +5,25 @@ none commits by itself, so one inbound message changes everything or nothing. Th
 SQLAlchemy Core on the connection: each inbound message costs a handful of statements, and
 the ORM's unit of work would only add overhead on this hot path.
 
-The statements of a survey step (the ``_HOT`` ones below) are built once, with bound
-parameters, and executed with a parameter dict: building ``insert(...).values(...)`` anew for
-every call cost more CPU (coercion, cache-key generation) than running the statement. A
-prebuilt statement keeps its cache key, so SQLAlchemy goes straight to its compiled form.
+The statements of every survey step are built once, with bound parameters, and run on the
+database driver itself (:mod:`storage.driver_sql`): building ``insert(...).values(...)`` anew
+for every call, then executing it through SQLAlchemy, cost several times more CPU than the
+statement itself. The statements used less often keep the plain Core style.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.driver_sql import DriverStatement, Upsert
 from storage.indicators import IndicatorRepository
 from storage.lookups import LookupRepository
 from storage.models import (
@@ -66,23 +67,6 @@ def _insert(connection: AsyncConnection, table: Any) -> Any:
     return (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-class _Upsert(Protocol):
-    """The ``insert`` of a dialect that spells ON CONFLICT (sqlite's and postgresql's)."""
-
-    def __call__(self, table: Table) -> Any: ...
-
-
-def _per_dialect(build: Callable[[_Upsert], Any]) -> Callable[[AsyncConnection], Any]:
-    """A statement with ON CONFLICT built once per dialect; the function returned picks the
-    connection's one (Baraza runs on SQLite and PostgreSQL only)."""
-    built = {"sqlite": build(sqlite.insert), "postgresql": build(postgresql.insert)}
-
-    def for_connection(connection: AsyncConnection) -> Any:
-        return built[connection.dialect.name]
-
-    return for_connection
-
-
 #: The register fields a person fills in (onboarding, /profile), with their column widths.
 REGISTER_FIELDS = {"user_group": 40, "region": 80, "organisation": 200}
 _CONTACT_COLUMNS = (
@@ -112,7 +96,7 @@ _CONVERSATION_FIELDS = (
 # --- The statements of every survey step, built once (see the module's docstring) -------------
 
 
-def _claim(insert: _Upsert) -> Any:
+def _claim(insert: Upsert) -> Any:
     return (
         insert(processed_updates)
         .values(
@@ -122,10 +106,11 @@ def _claim(insert: _Upsert) -> Any:
             chat_key=bindparam("chat_key"),
         )
         .on_conflict_do_nothing()
+        .returning(processed_updates.c.update_key)
     )
 
 
-def _touch(insert: _Upsert) -> Any:
+def _touch(insert: Upsert) -> Any:
     statement = insert(contacts).values(
         channel=bindparam("channel"),
         user_key=bindparam("user_key"),
@@ -145,7 +130,7 @@ def _touch(insert: _Upsert) -> Any:
     ).returning(*_CONTACT_COLUMNS)
 
 
-def _save_conversation(insert: _Upsert) -> Any:
+def _save_conversation(insert: Upsert) -> Any:
     statement = insert(conversations).values(
         contact_id=bindparam("contact_id"), **{name: bindparam(name) for name in _CONVERSATION_FIELDS}
     )
@@ -154,7 +139,7 @@ def _save_conversation(insert: _Upsert) -> Any:
     )
 
 
-def _record_answer(insert: _Upsert) -> Any:
+def _record_answer(insert: Upsert) -> Any:
     statement = insert(answers).values(
         response_id=bindparam("response_id"),
         question=bindparam("question"),
@@ -167,7 +152,7 @@ def _record_answer(insert: _Upsert) -> Any:
     )
 
 
-def _record_completion(insert: _Upsert) -> Any:
+def _record_completion(insert: Upsert) -> Any:
     statement = insert(participations).values(
         contact_id=bindparam("contact_id"),
         survey_id=bindparam("survey_id"),
@@ -180,49 +165,64 @@ def _record_completion(insert: _Upsert) -> Any:
     )
 
 
-_CLAIM = _per_dialect(_claim)
-_TOUCH = _per_dialect(_touch)
-_SAVE_CONVERSATION = _per_dialect(_save_conversation)
-_RECORD_ANSWER = _per_dialect(_record_answer)
-_RECORD_COMPLETION = _per_dialect(_record_completion)
+_CLAIM = DriverStatement.upsert(_claim)
+_TOUCH = DriverStatement.upsert(_touch)
+_SAVE_CONVERSATION = DriverStatement.upsert(_save_conversation)
+_RECORD_ANSWER = DriverStatement.upsert(_record_answer)
+_RECORD_COMPLETION = DriverStatement.upsert(_record_completion)
 # The conversation with its response's answers in one query: a survey step needs both. One row
 # per answer (question NULL when there is none yet, or no response).
-_CONVERSATION_WITH_ANSWERS = (
-    select(conversations, answers.c.question, answers.c.value)
+_CONVERSATION_WITH_ANSWERS = DriverStatement(
+    select(
+        conversations.c.flow,
+        conversations.c.survey_id,
+        conversations.c.response_id,
+        conversations.c.current_question,
+        conversations.c.selection,
+        conversations.c.prompt_serial,
+        answers.c.question,
+        answers.c.value,
+    )
     .outerjoin(answers, answers.c.response_id == conversations.c.response_id)
     .where(conversations.c.contact_id == bindparam("contact_id"))
 )
-_END_CONVERSATION = delete(conversations).where(conversations.c.contact_id == bindparam("contact_id"))
-_CREATE_RESPONSE = responses.insert().values(
-    {
-        name: bindparam(name)
-        for name in (
-            "id",
-            "survey_id",
-            "survey_version",
-            "contact_id",
-            "respondent",
-            "channel",
-            "language",
-            "started_at",
-        )
-    }
-    | {"completed_at": None}
+_END_CONVERSATION = DriverStatement(delete(conversations).where(conversations.c.contact_id == bindparam("contact_id")))
+_CREATE_RESPONSE = DriverStatement(
+    responses.insert().values(
+        {
+            name: bindparam(name)
+            for name in (
+                "id",
+                "survey_id",
+                "survey_version",
+                "contact_id",
+                "respondent",
+                "channel",
+                "language",
+                "started_at",
+            )
+        }
+        | {"completed_at": None}
+    )
 )
-_LATEST_RESPONSE = (
+_LATEST_RESPONSE = DriverStatement(
     select(responses.c.id, responses.c.survey_id, responses.c.started_at, responses.c.completed_at)
     .where(responses.c.contact_id == bindparam("contact_id"), responses.c.survey_id == bindparam("survey_id"))
     .order_by(responses.c.started_at.desc())
     .limit(1)
 )
-_ANSWERS = select(answers.c.question, answers.c.value).where(answers.c.response_id == bindparam("response_id"))
-_COMPLETE_RESPONSE = (
+_ANSWERS = DriverStatement(
+    select(answers.c.question, answers.c.value).where(answers.c.response_id == bindparam("response_id"))
+)
+_COMPLETE_RESPONSE = DriverStatement(
     update(responses)
     .where(responses.c.id == bindparam("response_id"))
     .values(completed_at=bindparam("now"), score=bindparam("score"))
 )
-_COMPLETED = select(participations.c.completed).where(
-    participations.c.contact_id == bindparam("contact_id"), participations.c.survey_id == bindparam("survey_id")
+_COMPLETED = DriverStatement(
+    select(participations.c.completed).where(
+        participations.c.contact_id == bindparam("contact_id"), participations.c.survey_id == bindparam("survey_id")
+    )
 )
 
 
@@ -234,10 +234,10 @@ class UpdateLog:
 
     async def claim(self, channel: str, update_key: str, now: datetime, chat_key: str | None = None) -> bool:
         """Record the delivery; False if it was recorded before (a redelivery)."""
-        result = await self.connection.execute(
-            _CLAIM(self.connection), {"channel": channel, "update_key": update_key, "now": now, "chat_key": chat_key}
+        claimed = await _CLAIM.rows(
+            self.connection, {"channel": channel, "update_key": update_key, "now": now, "chat_key": chat_key}
         )
-        return bool(result.rowcount)
+        return bool(claimed)
 
     async def superseded(self, channel: str, update_key: str, chat_key: str) -> bool:
         """True if an update of the same chat was processed after this (already processed) one.
@@ -273,21 +273,23 @@ class ContactRepository:
         self.connection = connection
 
     @staticmethod
-    def _contact(row: Any, channel: str, user_key: str, chat_key: str) -> Contact:
+    def _contact(row: Sequence[Any], channel: str, user_key: str, chat_key: str) -> Contact:
+        """The contact from a row starting with the :data:`_CONTACT_COLUMNS`."""
+        (id_, language, user_group, region, organisation, consent, declined, opted_out, blocked, first_seen) = row[:10]
         return Contact(
-            id=row.id,
+            id=id_,
             channel=channel,
             user_key=user_key,
             chat_key=chat_key,
-            language=row.language,
-            user_group=row.user_group,
-            region=row.region,
-            organisation=row.organisation,
-            consent_at=utc(row.consent_at),
-            declined_at=utc(row.declined_at),
-            opted_out_at=utc(row.opted_out_at),
-            blocked_at=utc(row.blocked_at),
-            first_seen_at=utc(row.first_seen_at),
+            language=language,
+            user_group=user_group,
+            region=region,
+            organisation=organisation,
+            consent_at=utc(consent),
+            declined_at=utc(declined),
+            opted_out_at=utc(opted_out),
+            blocked_at=utc(blocked),
+            first_seen_at=utc(first_seen),
         )
 
     async def touch(self, channel: str, user_key: str, chat_key: str, language: str | None, now: datetime) -> Contact:
@@ -298,7 +300,7 @@ class ContactRepository:
         empty until the person consents.
         """
         parameters = {"channel": channel, "user_key": user_key, "chat_key": chat_key, "language": language, "now": now}
-        row = (await self.connection.execute(_TOUCH(self.connection), parameters)).one()
+        (row,) = await _TOUCH.rows(self.connection, parameters)
         return self._contact(row, channel, user_key, chat_key)
 
     async def get(self, contact_id: int) -> Contact | None:
@@ -444,28 +446,28 @@ class ConversationRepository:
     async def get(self, contact_id: int) -> Conversation | None:
         """The contact's conversation, with the stored answers of its response (read together:
         a survey step needs both); None outside any conversation."""
-        rows = (await self.connection.execute(_CONVERSATION_WITH_ANSWERS, {"contact_id": contact_id})).all()
+        rows = await _CONVERSATION_WITH_ANSWERS.rows(self.connection, {"contact_id": contact_id})
         if not rows:
             return None
-        row = rows[0]
+        flow, survey_id, response_id, current_question, selection, prompt_serial, _, _ = rows[0]
         return Conversation(
-            contact_id=row.contact_id,
-            flow=row.flow,
-            survey_id=row.survey_id,
-            response_id=row.response_id,
-            current_question=row.current_question,
-            selection=tuple(row.selection.split()),
-            prompt_serial=row.prompt_serial,
+            contact_id=contact_id,
+            flow=flow,
+            survey_id=survey_id,
+            response_id=response_id,
+            current_question=current_question,
+            selection=tuple(selection.split()),
+            prompt_serial=prompt_serial,
             answers=(
-                MappingProxyType({row.question: row.value for row in rows if row.question is not None})
-                if row.response_id is not None
+                MappingProxyType({question: value for *_, question, value in rows if question is not None})
+                if response_id is not None
                 else None
             ),
         )
 
     async def save(self, conversation: Conversation, now: datetime) -> None:
-        await self.connection.execute(
-            _SAVE_CONVERSATION(self.connection),
+        await _SAVE_CONVERSATION.rows(
+            self.connection,
             {
                 "contact_id": conversation.contact_id,
                 "flow": conversation.flow,
@@ -479,7 +481,7 @@ class ConversationRepository:
         )
 
     async def end(self, contact_id: int) -> None:
-        await self.connection.execute(_END_CONVERSATION, {"contact_id": contact_id})
+        await _END_CONVERSATION.rows(self.connection, {"contact_id": contact_id})
 
 
 class ResponseRepository:
@@ -499,8 +501,8 @@ class ResponseRepository:
     ) -> str:
         """A new, incomplete response; returns its id. Without a contact it is anonymous."""
         response_id = str(uuid.uuid4())
-        await self.connection.execute(
-            _CREATE_RESPONSE,
+        await _CREATE_RESPONSE.rows(
+            self.connection,
             {
                 "id": response_id,
                 "survey_id": survey_id,
@@ -516,31 +518,27 @@ class ResponseRepository:
 
     async def latest_for(self, contact_id: int, survey_id: str) -> ResponseSummary | None:
         """The contact's most recent response to the survey, complete or not."""
-        row = (
-            await self.connection.execute(_LATEST_RESPONSE, {"contact_id": contact_id, "survey_id": survey_id})
-        ).one_or_none()
-        if row is None:
+        rows = await _LATEST_RESPONSE.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id})
+        if not rows:
             return None
+        (id_, survey, started_at, completed_at) = rows[0]
         return ResponseSummary(
-            id=row.id,
-            survey_id=row.survey_id,
-            started_at=utc(row.started_at) or row.started_at,
-            completed_at=utc(row.completed_at),
+            id=id_, survey_id=survey, started_at=utc(started_at) or started_at, completed_at=utc(completed_at)
         )
 
     async def answers(self, response_id: str) -> Mapping[str, str | None]:
-        rows = await self.connection.execute(_ANSWERS, {"response_id": response_id})
+        rows = await _ANSWERS.rows(self.connection, {"response_id": response_id})
         return {question: value for question, value in rows}
 
     async def record_answer(self, response_id: str, question: str, value: str | None, now: datetime) -> None:
         """Store an answer; answering the same question again replaces the earlier value."""
-        await self.connection.execute(
-            _RECORD_ANSWER(self.connection),
+        await _RECORD_ANSWER.rows(
+            self.connection,
             {"response_id": response_id, "question": question, "value": value, "now": now},
         )
 
     async def complete(self, response_id: str, now: datetime, *, score: int | None = None) -> None:
-        await self.connection.execute(_COMPLETE_RESPONSE, {"response_id": response_id, "now": now, "score": score})
+        await _COMPLETE_RESPONSE.rows(self.connection, {"response_id": response_id, "now": now, "score": score})
 
 
 class ParticipationRepository:
@@ -549,13 +547,11 @@ class ParticipationRepository:
 
     async def completed(self, contact_id: int, survey_id: str) -> int:
         """How many times the contact completed the survey."""
-        count = await self.connection.scalar(_COMPLETED, {"contact_id": contact_id, "survey_id": survey_id})
-        return int(count or 0)
+        rows = await _COMPLETED.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id})
+        return int(rows[0][0]) if rows else 0
 
     async def record_completion(self, contact_id: int, survey_id: str, now: datetime) -> None:
-        await self.connection.execute(
-            _RECORD_COMPLETION(self.connection), {"contact_id": contact_id, "survey_id": survey_id, "now": now}
-        )
+        await _RECORD_COMPLETION.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id, "now": now})
 
 
 class InstanceSettings:
