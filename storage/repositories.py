@@ -13,6 +13,7 @@ statement itself. The statements used less often keep the plain Core style.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -570,19 +571,59 @@ class InstanceSettings:
 
 
 class Repositories:
-    """Every repository over one connection (one transaction)."""
+    """Every repository over one connection (one transaction).
+
+    Each is made on first use: an inbound message uses a few of them, and one ``Repositories``
+    is made per inbound message.
+    """
 
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
-        self.updates = UpdateLog(connection)
-        self.contacts = ContactRepository(connection)
-        self.conversations = ConversationRepository(connection)
-        self.responses = ResponseRepository(connection)
-        self.participations = ParticipationRepository(connection)
-        self.subscriptions = SubscriptionRepository(connection)
-        self.settings = InstanceSettings(connection)
-        self.indicators = IndicatorRepository(connection)
-        self.lookups = LookupRepository(connection)
-        self.releases = ReleaseRepository(connection)
-        self.requests = RequestRepository(connection)
-        self.outbox = OutboxRepository(connection)
+
+    @functools.cached_property
+    def updates(self) -> UpdateLog:
+        return UpdateLog(self.connection)
+
+    @functools.cached_property
+    def contacts(self) -> ContactRepository:
+        return ContactRepository(self.connection)
+
+    @functools.cached_property
+    def conversations(self) -> ConversationRepository:
+        return ConversationRepository(self.connection)
+
+    @functools.cached_property
+    def responses(self) -> ResponseRepository:
+        return ResponseRepository(self.connection)
+
+    @functools.cached_property
+    def participations(self) -> ParticipationRepository:
+        return ParticipationRepository(self.connection)
+
+    @functools.cached_property
+    def subscriptions(self) -> SubscriptionRepository:
+        return SubscriptionRepository(self.connection)
+
+    @functools.cached_property
+    def settings(self) -> InstanceSettings:
+        return InstanceSettings(self.connection)
+
+    @functools.cached_property
+    def indicators(self) -> IndicatorRepository:
+        return IndicatorRepository(self.connection)
+
+    @functools.cached_property
+    def lookups(self) -> LookupRepository:
+        return LookupRepository(self.connection)
+
+    @functools.cached_property
+    def releases(self) -> ReleaseRepository:
+        return ReleaseRepository(self.connection)
+
+    @functools.cached_property
+    def requests(self) -> RequestRepository:
+        return RequestRepository(self.connection)
+
+    @functools.cached_property
+    def outbox(self) -> OutboxRepository:
+        return OutboxRepository(self.connection)
