@@ -273,6 +273,7 @@ def _moved(conversation: Conversation, outcome: runner.Outcome) -> Conversation:
         current_question=outcome.state.current,
         selection=outcome.state.selection,
         prompt_serial=conversation.prompt_serial + 1,
+        answers=None,  # the step is about to store answers: what was read with it gets old
     )
 
 
