@@ -8,6 +8,8 @@ The engine, the dispatcher and the outbox sender call :func:`observe_update` and
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -46,12 +48,20 @@ OUTBOX_QUEUE = Gauge("baraza_outbox_queue_length", "Outbox messages waiting to b
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+@functools.cache
+def _update_series(channel: str) -> tuple[Counter, Histogram, Counter]:
+    # labels() takes a lock and builds its key on every call; a channel's series never change
+    # (a handful of channels), and every inbound message updates them.
+    return MESSAGES_IN.labels(channel), HANDLER_SECONDS.labels(channel), MESSAGES_OUT.labels(channel, "reply")
+
+
 def observe_update(channel: str, seconds: float, replies: int) -> None:
     """One inbound processed in ``seconds``, answered with ``replies`` messages."""
-    MESSAGES_IN.labels(channel).inc()
-    HANDLER_SECONDS.labels(channel).observe(seconds)
+    messages_in, handler_seconds, replies_out = _update_series(channel)
+    messages_in.inc()
+    handler_seconds.observe(seconds)
     if replies:
-        MESSAGES_OUT.labels(channel, "reply").inc(replies)
+        replies_out.inc(replies)
 
 
 def error_kind(status: str, error: str | None) -> str | None:

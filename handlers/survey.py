@@ -186,7 +186,11 @@ def availability_problem(ctx: Context, survey: Survey) -> str | None:
 
 
 async def _answers(ctx: Context, conversation: Conversation) -> dict[str, str | None]:
+    """The stored answers of the conversation's response. A conversation read from the database
+    brings them along (no handler writes answers before reading them), else they are read."""
     assert conversation.response_id is not None
+    if conversation.answers is not None:
+        return dict(conversation.answers)
     return dict(await ctx.repos.responses.answers(conversation.response_id))
 
 
@@ -269,6 +273,7 @@ def _moved(conversation: Conversation, outcome: runner.Outcome) -> Conversation:
         current_question=outcome.state.current,
         selection=outcome.state.selection,
         prompt_serial=conversation.prompt_serial + 1,
+        answers=None,  # the step is about to store answers: what was read with it gets old
     )
 
 

@@ -14,6 +14,7 @@ digit, an emoji or a ``/command`` would otherwise be laid out left to right.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -35,6 +36,13 @@ _BIDI_MARKS = "\u200e\u200f\u061c"
 # A "/command" at the start of a line or after a space: in a right-to-left line its slash would
 # be drawn after the word ("start/") unless a LEFT-TO-RIGHT MARK ties it to the command.
 _COMMAND = re.compile(r"(?<![^\s(])/(?=[A-Za-z])")
+# Every character whose bidirectional class is R or AL (Hebrew, Arabic, Syriac, Thaana, N'Ko...,
+# their presentation forms, the RIGHT-TO-LEFT MARK, and the right-to-left scripts of plane 1)
+# lies in these ranges (a test checks it against unicodedata): text without any of them needs
+# no look-up per character, and that is nearly every reply in a left-to-right language.
+_MAYBE_RIGHT_TO_LEFT = re.compile(
+    "[\u0590-\u08ff\u200f\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
 
 
 def catalogue_path(language: str) -> Path:
@@ -81,6 +89,8 @@ def is_rtl(language: str | None) -> bool:
 
 
 def _has_right_to_left_letters(line: str) -> bool:
+    if _MAYBE_RIGHT_TO_LEFT.search(line) is None:
+        return False
     return any(unicodedata.bidirectional(character) in ("R", "AL") for character in line)
 
 
@@ -92,6 +102,8 @@ def rtl(text: str) -> str:
     label, a number) keep their own direction. ``/commands`` stay tied to their slash. Applying
     it twice changes nothing.
     """
+    if _MAYBE_RIGHT_TO_LEFT.search(text) is None:
+        return text  # no line to change (the common case: called on every reply and button)
     lines = []
     for line in text.split("\n"):
         if not _has_right_to_left_letters(line):
@@ -106,6 +118,13 @@ def _fold(text: str) -> str:
     """Case-, accent- and mark-insensitive form of a typed word (Arabic short vowels are marks)."""
     decomposed = unicodedata.normalize("NFKD", text.strip(" \t\n" + _BIDI_MARKS).casefold())
     return "".join(character for character in decomposed if not unicodedata.combining(character))
+
+
+@functools.cache
+def _skip_words(language: str) -> frozenset[str]:
+    # Folded once per language: every typed survey answer is checked against them.
+    words = f"{Texts(language)('skip_words')},{MESSAGES[FALLBACK_LANGUAGE]['skip_words']}"
+    return frozenset(_fold(word) for word in words.split(",") if word.strip())
 
 
 class Texts:
@@ -125,8 +144,7 @@ class Texts:
 
     def skip_words(self) -> frozenset[str]:
         """What the user may type to skip: this language's words (comma-separated) and English "skip"."""
-        words = f"{self('skip_words')},{MESSAGES[FALLBACK_LANGUAGE]['skip_words']}"
-        return frozenset(_fold(word) for word in words.split(",") if word.strip())
+        return _skip_words(self.language)
 
     def is_skip_word(self, text: str) -> bool:
         return _fold(text) in self.skip_words()

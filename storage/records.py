@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -45,6 +46,11 @@ class Conversation:
 
     ``prompt_serial`` numbers the prompts shown; buttons carry it so that presses on an earlier
     prompt are recognised as stale.
+
+    ``answers``: the stored answers of ``response_id`` as read together with the conversation
+    (:meth:`storage.repositories.ConversationRepository.get`), so that a survey step needs no
+    second query; None when the conversation was not read from the database or has no response.
+    It is not part of where the contact is (equality ignores it) and is not written by ``save``.
     """
 
     contact_id: int
@@ -54,6 +60,7 @@ class Conversation:
     current_question: str | None
     selection: tuple[str, ...]
     prompt_serial: int
+    answers: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,27 @@ All methods run inside the caller's transaction (:meth:`storage.database.Databas
 none commits by itself, so one inbound message changes everything or nothing. They use
 SQLAlchemy Core on the connection: each inbound message costs a handful of statements, and
 the ORM's unit of work would only add overhead on this hot path.
+
+The statements of every survey step are built once, with bound parameters, and run on the
+database driver itself (:mod:`storage.driver_sql`): building ``insert(...).values(...)`` anew
+for every call, then executing it through SQLAlchemy, cost several times more CPU than the
+statement itself. The statements used less often keep the plain Core style.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.driver_sql import DriverStatement, Upsert
 from storage.indicators import IndicatorRepository
 from storage.lookups import LookupRepository
 from storage.models import (
@@ -60,6 +68,165 @@ def _insert(connection: AsyncConnection, table: Any) -> Any:
     return (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+#: The register fields a person fills in (onboarding, /profile), with their column widths.
+REGISTER_FIELDS = {"user_group": 40, "region": 80, "organisation": 200}
+_CONTACT_COLUMNS = (
+    contacts.c.id,
+    contacts.c.language,
+    contacts.c.user_group,
+    contacts.c.region,
+    contacts.c.organisation,
+    contacts.c.consent_at,
+    contacts.c.declined_at,
+    contacts.c.opted_out_at,
+    contacts.c.blocked_at,
+    contacts.c.first_seen_at,
+)
+#: The columns a conversation's upsert writes besides its key.
+_CONVERSATION_FIELDS = (
+    "flow",
+    "survey_id",
+    "response_id",
+    "current_question",
+    "selection",
+    "prompt_serial",
+    "updated_at",
+)
+
+
+# --- The statements of every survey step, built once (see the module's docstring) -------------
+
+
+def _claim(insert: Upsert) -> Any:
+    return (
+        insert(processed_updates)
+        .values(
+            channel=bindparam("channel"),
+            update_key=bindparam("update_key"),
+            processed_at=bindparam("now"),
+            chat_key=bindparam("chat_key"),
+        )
+        .on_conflict_do_nothing()
+        .returning(processed_updates.c.update_key)
+    )
+
+
+def _touch(insert: Upsert) -> Any:
+    statement = insert(contacts).values(
+        channel=bindparam("channel"),
+        user_key=bindparam("user_key"),
+        chat_key=bindparam("chat_key"),
+        language=bindparam("language"),
+        first_seen_at=bindparam("now"),
+        last_seen_at=bindparam("now"),
+    )
+    # A person who writes has not blocked the bot (any more): they can be reached again.
+    return statement.on_conflict_do_update(
+        index_elements=["channel", "user_key"],
+        set_={
+            "last_seen_at": statement.excluded.last_seen_at,
+            "chat_key": statement.excluded.chat_key,
+            "blocked_at": None,
+        },
+    ).returning(*_CONTACT_COLUMNS)
+
+
+def _save_conversation(insert: Upsert) -> Any:
+    statement = insert(conversations).values(
+        contact_id=bindparam("contact_id"), **{name: bindparam(name) for name in _CONVERSATION_FIELDS}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["contact_id"], set_={name: statement.excluded[name] for name in _CONVERSATION_FIELDS}
+    )
+
+
+def _record_answer(insert: Upsert) -> Any:
+    statement = insert(answers).values(
+        response_id=bindparam("response_id"),
+        question=bindparam("question"),
+        value=bindparam("value"),
+        answered_at=bindparam("now"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["response_id", "question"],
+        set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at},
+    )
+
+
+def _record_completion(insert: Upsert) -> Any:
+    statement = insert(participations).values(
+        contact_id=bindparam("contact_id"),
+        survey_id=bindparam("survey_id"),
+        completed=1,
+        last_completed_at=bindparam("now"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["contact_id", "survey_id"],
+        set_={"completed": participations.c.completed + 1, "last_completed_at": statement.excluded.last_completed_at},
+    )
+
+
+_CLAIM = DriverStatement.upsert(_claim)
+_TOUCH = DriverStatement.upsert(_touch)
+_SAVE_CONVERSATION = DriverStatement.upsert(_save_conversation)
+_RECORD_ANSWER = DriverStatement.upsert(_record_answer)
+_RECORD_COMPLETION = DriverStatement.upsert(_record_completion)
+# The conversation with its response's answers in one query: a survey step needs both. One row
+# per answer (question NULL when there is none yet, or no response).
+_CONVERSATION_WITH_ANSWERS = DriverStatement(
+    select(
+        conversations.c.flow,
+        conversations.c.survey_id,
+        conversations.c.response_id,
+        conversations.c.current_question,
+        conversations.c.selection,
+        conversations.c.prompt_serial,
+        answers.c.question,
+        answers.c.value,
+    )
+    .outerjoin(answers, answers.c.response_id == conversations.c.response_id)
+    .where(conversations.c.contact_id == bindparam("contact_id"))
+)
+_END_CONVERSATION = DriverStatement(delete(conversations).where(conversations.c.contact_id == bindparam("contact_id")))
+_CREATE_RESPONSE = DriverStatement(
+    responses.insert().values(
+        {
+            name: bindparam(name)
+            for name in (
+                "id",
+                "survey_id",
+                "survey_version",
+                "contact_id",
+                "respondent",
+                "channel",
+                "language",
+                "started_at",
+            )
+        }
+        | {"completed_at": None}
+    )
+)
+_LATEST_RESPONSE = DriverStatement(
+    select(responses.c.id, responses.c.survey_id, responses.c.started_at, responses.c.completed_at)
+    .where(responses.c.contact_id == bindparam("contact_id"), responses.c.survey_id == bindparam("survey_id"))
+    .order_by(responses.c.started_at.desc())
+    .limit(1)
+)
+_ANSWERS = DriverStatement(
+    select(answers.c.question, answers.c.value).where(answers.c.response_id == bindparam("response_id"))
+)
+_COMPLETE_RESPONSE = DriverStatement(
+    update(responses)
+    .where(responses.c.id == bindparam("response_id"))
+    .values(completed_at=bindparam("now"), score=bindparam("score"))
+)
+_COMPLETED = DriverStatement(
+    select(participations.c.completed).where(
+        participations.c.contact_id == bindparam("contact_id"), participations.c.survey_id == bindparam("survey_id")
+    )
+)
+
+
 class UpdateLog:
     """Deliveries already processed, keyed by channel and the channel's update id."""
 
@@ -68,13 +235,10 @@ class UpdateLog:
 
     async def claim(self, channel: str, update_key: str, now: datetime, chat_key: str | None = None) -> bool:
         """Record the delivery; False if it was recorded before (a redelivery)."""
-        statement = (
-            _insert(self.connection, processed_updates)
-            .values(channel=channel, update_key=update_key, processed_at=now, chat_key=chat_key)
-            .on_conflict_do_nothing()
+        claimed = await _CLAIM.rows(
+            self.connection, {"channel": channel, "update_key": update_key, "now": now, "chat_key": chat_key}
         )
-        result = await self.connection.execute(statement)
-        return bool(result.rowcount)
+        return bool(claimed)
 
     async def superseded(self, channel: str, update_key: str, chat_key: str) -> bool:
         """True if an update of the same chat was processed after this (already processed) one.
@@ -105,42 +269,28 @@ class UpdateLog:
         return int(result.rowcount)
 
 
-#: The register fields a person fills in (onboarding, /profile), with their column widths.
-REGISTER_FIELDS = {"user_group": 40, "region": 80, "organisation": 200}
-_CONTACT_COLUMNS = (
-    contacts.c.id,
-    contacts.c.language,
-    contacts.c.user_group,
-    contacts.c.region,
-    contacts.c.organisation,
-    contacts.c.consent_at,
-    contacts.c.declined_at,
-    contacts.c.opted_out_at,
-    contacts.c.blocked_at,
-    contacts.c.first_seen_at,
-)
-
-
 class ContactRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
     @staticmethod
-    def _contact(row: Any, channel: str, user_key: str, chat_key: str) -> Contact:
+    def _contact(row: Sequence[Any], channel: str, user_key: str, chat_key: str) -> Contact:
+        """The contact from a row starting with the :data:`_CONTACT_COLUMNS`."""
+        (id_, language, user_group, region, organisation, consent, declined, opted_out, blocked, first_seen) = row[:10]
         return Contact(
-            id=row.id,
+            id=id_,
             channel=channel,
             user_key=user_key,
             chat_key=chat_key,
-            language=row.language,
-            user_group=row.user_group,
-            region=row.region,
-            organisation=row.organisation,
-            consent_at=utc(row.consent_at),
-            declined_at=utc(row.declined_at),
-            opted_out_at=utc(row.opted_out_at),
-            blocked_at=utc(row.blocked_at),
-            first_seen_at=utc(row.first_seen_at),
+            language=language,
+            user_group=user_group,
+            region=region,
+            organisation=organisation,
+            consent_at=utc(consent),
+            declined_at=utc(declined),
+            opted_out_at=utc(opted_out),
+            blocked_at=utc(blocked),
+            first_seen_at=utc(first_seen),
         )
 
     async def touch(self, channel: str, user_key: str, chat_key: str, language: str | None, now: datetime) -> Contact:
@@ -150,24 +300,8 @@ class ContactRepository:
         ids, the platform's language hint and when it was seen. The register fields stay
         empty until the person consents.
         """
-        statement = (
-            _insert(self.connection, contacts)
-            .values(
-                channel=channel,
-                user_key=user_key,
-                chat_key=chat_key,
-                language=language,
-                first_seen_at=now,
-                last_seen_at=now,
-            )
-            # A person who writes has not blocked the bot (any more): they can be reached again.
-            .on_conflict_do_update(
-                index_elements=["channel", "user_key"],
-                set_={"last_seen_at": now, "chat_key": chat_key, "blocked_at": None},
-            )
-            .returning(*_CONTACT_COLUMNS)
-        )
-        row = (await self.connection.execute(statement)).one()
+        parameters = {"channel": channel, "user_key": user_key, "chat_key": chat_key, "language": language, "now": now}
+        (row,) = await _TOUCH.rows(self.connection, parameters)
         return self._contact(row, channel, user_key, chat_key)
 
     async def get(self, contact_id: int) -> Contact | None:
@@ -311,40 +445,44 @@ class ConversationRepository:
         self.connection = connection
 
     async def get(self, contact_id: int) -> Conversation | None:
-        row = (
-            await self.connection.execute(select(conversations).where(conversations.c.contact_id == contact_id))
-        ).one_or_none()
-        if row is None:
+        """The contact's conversation, with the stored answers of its response (read together:
+        a survey step needs both); None outside any conversation."""
+        rows = await _CONVERSATION_WITH_ANSWERS.rows(self.connection, {"contact_id": contact_id})
+        if not rows:
             return None
+        flow, survey_id, response_id, current_question, selection, prompt_serial, _, _ = rows[0]
         return Conversation(
-            contact_id=row.contact_id,
-            flow=row.flow,
-            survey_id=row.survey_id,
-            response_id=row.response_id,
-            current_question=row.current_question,
-            selection=tuple(row.selection.split()),
-            prompt_serial=row.prompt_serial,
+            contact_id=contact_id,
+            flow=flow,
+            survey_id=survey_id,
+            response_id=response_id,
+            current_question=current_question,
+            selection=tuple(selection.split()),
+            prompt_serial=prompt_serial,
+            answers=(
+                MappingProxyType({question: value for *_, question, value in rows if question is not None})
+                if response_id is not None
+                else None
+            ),
         )
 
     async def save(self, conversation: Conversation, now: datetime) -> None:
-        values = {
-            "flow": conversation.flow,
-            "survey_id": conversation.survey_id,
-            "response_id": conversation.response_id,
-            "current_question": conversation.current_question,
-            "selection": " ".join(conversation.selection),
-            "prompt_serial": conversation.prompt_serial,
-            "updated_at": now,
-        }
-        statement = (
-            _insert(self.connection, conversations)
-            .values(contact_id=conversation.contact_id, **values)
-            .on_conflict_do_update(index_elements=["contact_id"], set_=values)
+        await _SAVE_CONVERSATION.rows(
+            self.connection,
+            {
+                "contact_id": conversation.contact_id,
+                "flow": conversation.flow,
+                "survey_id": conversation.survey_id,
+                "response_id": conversation.response_id,
+                "current_question": conversation.current_question,
+                "selection": " ".join(conversation.selection),
+                "prompt_serial": conversation.prompt_serial,
+                "updated_at": now,
+            },
         )
-        await self.connection.execute(statement)
 
     async def end(self, contact_id: int) -> None:
-        await self.connection.execute(delete(conversations).where(conversations.c.contact_id == contact_id))
+        await _END_CONVERSATION.rows(self.connection, {"contact_id": contact_id})
 
 
 class ResponseRepository:
@@ -364,61 +502,44 @@ class ResponseRepository:
     ) -> str:
         """A new, incomplete response; returns its id. Without a contact it is anonymous."""
         response_id = str(uuid.uuid4())
-        await self.connection.execute(
-            responses.insert().values(
-                id=response_id,
-                survey_id=survey_id,
-                survey_version=survey_version,
-                contact_id=contact.id if contact is not None else None,
-                respondent=respondent,
-                channel=contact.channel if contact is not None else channel,
-                language=language,
-                started_at=now,
-                completed_at=None,
-            )
+        await _CREATE_RESPONSE.rows(
+            self.connection,
+            {
+                "id": response_id,
+                "survey_id": survey_id,
+                "survey_version": survey_version,
+                "contact_id": contact.id if contact is not None else None,
+                "respondent": respondent,
+                "channel": contact.channel if contact is not None else channel,
+                "language": language,
+                "started_at": now,
+            },
         )
         return response_id
 
     async def latest_for(self, contact_id: int, survey_id: str) -> ResponseSummary | None:
         """The contact's most recent response to the survey, complete or not."""
-        row = (
-            await self.connection.execute(
-                select(responses.c.id, responses.c.survey_id, responses.c.started_at, responses.c.completed_at)
-                .where(responses.c.contact_id == contact_id, responses.c.survey_id == survey_id)
-                .order_by(responses.c.started_at.desc())
-                .limit(1)
-            )
-        ).one_or_none()
-        if row is None:
+        rows = await _LATEST_RESPONSE.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id})
+        if not rows:
             return None
+        (id_, survey, started_at, completed_at) = rows[0]
         return ResponseSummary(
-            id=row.id,
-            survey_id=row.survey_id,
-            started_at=utc(row.started_at) or row.started_at,
-            completed_at=utc(row.completed_at),
+            id=id_, survey_id=survey, started_at=utc(started_at) or started_at, completed_at=utc(completed_at)
         )
 
     async def answers(self, response_id: str) -> Mapping[str, str | None]:
-        rows = await self.connection.execute(
-            select(answers.c.question, answers.c.value).where(answers.c.response_id == response_id)
-        )
+        rows = await _ANSWERS.rows(self.connection, {"response_id": response_id})
         return {question: value for question, value in rows}
 
     async def record_answer(self, response_id: str, question: str, value: str | None, now: datetime) -> None:
         """Store an answer; answering the same question again replaces the earlier value."""
-        statement = (
-            _insert(self.connection, answers)
-            .values(response_id=response_id, question=question, value=value, answered_at=now)
-            .on_conflict_do_update(
-                index_elements=["response_id", "question"], set_={"value": value, "answered_at": now}
-            )
+        await _RECORD_ANSWER.rows(
+            self.connection,
+            {"response_id": response_id, "question": question, "value": value, "now": now},
         )
-        await self.connection.execute(statement)
 
     async def complete(self, response_id: str, now: datetime, *, score: int | None = None) -> None:
-        await self.connection.execute(
-            update(responses).where(responses.c.id == response_id).values(completed_at=now, score=score)
-        )
+        await _COMPLETE_RESPONSE.rows(self.connection, {"response_id": response_id, "now": now, "score": score})
 
 
 class ParticipationRepository:
@@ -427,23 +548,11 @@ class ParticipationRepository:
 
     async def completed(self, contact_id: int, survey_id: str) -> int:
         """How many times the contact completed the survey."""
-        count = await self.connection.scalar(
-            select(participations.c.completed).where(
-                participations.c.contact_id == contact_id, participations.c.survey_id == survey_id
-            )
-        )
-        return int(count or 0)
+        rows = await _COMPLETED.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id})
+        return int(rows[0][0]) if rows else 0
 
     async def record_completion(self, contact_id: int, survey_id: str, now: datetime) -> None:
-        statement = (
-            _insert(self.connection, participations)
-            .values(contact_id=contact_id, survey_id=survey_id, completed=1, last_completed_at=now)
-            .on_conflict_do_update(
-                index_elements=["contact_id", "survey_id"],
-                set_={"completed": participations.c.completed + 1, "last_completed_at": now},
-            )
-        )
-        await self.connection.execute(statement)
+        await _RECORD_COMPLETION.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id, "now": now})
 
 
 class InstanceSettings:
@@ -462,19 +571,59 @@ class InstanceSettings:
 
 
 class Repositories:
-    """Every repository over one connection (one transaction)."""
+    """Every repository over one connection (one transaction).
+
+    Each is made on first use: an inbound message uses a few of them, and one ``Repositories``
+    is made per inbound message.
+    """
 
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
-        self.updates = UpdateLog(connection)
-        self.contacts = ContactRepository(connection)
-        self.conversations = ConversationRepository(connection)
-        self.responses = ResponseRepository(connection)
-        self.participations = ParticipationRepository(connection)
-        self.subscriptions = SubscriptionRepository(connection)
-        self.settings = InstanceSettings(connection)
-        self.indicators = IndicatorRepository(connection)
-        self.lookups = LookupRepository(connection)
-        self.releases = ReleaseRepository(connection)
-        self.requests = RequestRepository(connection)
-        self.outbox = OutboxRepository(connection)
+
+    @functools.cached_property
+    def updates(self) -> UpdateLog:
+        return UpdateLog(self.connection)
+
+    @functools.cached_property
+    def contacts(self) -> ContactRepository:
+        return ContactRepository(self.connection)
+
+    @functools.cached_property
+    def conversations(self) -> ConversationRepository:
+        return ConversationRepository(self.connection)
+
+    @functools.cached_property
+    def responses(self) -> ResponseRepository:
+        return ResponseRepository(self.connection)
+
+    @functools.cached_property
+    def participations(self) -> ParticipationRepository:
+        return ParticipationRepository(self.connection)
+
+    @functools.cached_property
+    def subscriptions(self) -> SubscriptionRepository:
+        return SubscriptionRepository(self.connection)
+
+    @functools.cached_property
+    def settings(self) -> InstanceSettings:
+        return InstanceSettings(self.connection)
+
+    @functools.cached_property
+    def indicators(self) -> IndicatorRepository:
+        return IndicatorRepository(self.connection)
+
+    @functools.cached_property
+    def lookups(self) -> LookupRepository:
+        return LookupRepository(self.connection)
+
+    @functools.cached_property
+    def releases(self) -> ReleaseRepository:
+        return ReleaseRepository(self.connection)
+
+    @functools.cached_property
+    def requests(self) -> RequestRepository:
+        return RequestRepository(self.connection)
+
+    @functools.cached_property
+    def outbox(self) -> OutboxRepository:
+        return OutboxRepository(self.connection)

@@ -118,7 +118,12 @@ def _environment(
 
 def is_relevant(question: Question, answers: Mapping[str, str | None], today: date) -> bool:
     """Whether the question (and every group around it) is relevant given the answers."""
-    environment = _environment(answers, today)
+    if not question.relevant:
+        return True  # most questions: no environment to build
+    return _relevant(question, _environment(answers, today))
+
+
+def _relevant(question: Question, environment: Environment) -> bool:
     try:
         return all(evaluate_bool(condition, environment) for condition in question.relevant)
     except ExpressionError:

@@ -174,6 +174,20 @@ def test_rtl_leaves_lines_entirely_in_a_left_to_right_script() -> None:
     assert rtl("4") == "4", "a line without right-to-left letters keeps its direction"
 
 
+def test_every_right_to_left_character_is_seen_by_the_quick_check_of_rtl() -> None:
+    # rtl() looks at characters one by one only in text matching this pattern, so the pattern
+    # must match every character of bidirectional class R or AL (this Python's Unicode data).
+    missed = [
+        f"U+{code:04X}"
+        for code in range(0x110000)
+        if unicodedata.bidirectional(chr(code)) in ("R", "AL") and not texts._MAYBE_RIGHT_TO_LEFT.match(chr(code))
+    ]
+    assert missed == []
+    assert rtl("Un café à Lisboa, não? Ça va.") == "Un café à Lisboa, não? Ça va."
+    assert rtl("שלום\nok") == RLM + "שלום\nok", "Hebrew is right to left too"
+    assert rtl("\u0663/12") == "\u0663/12", "an Arabic-Indic digit alone is no right-to-left letter"
+
+
 # --- Conversations through the engine ----------------------------------------------------------
 
 

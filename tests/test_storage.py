@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from storage.database import Database
+from storage.errors import StorageError
 from storage.export import export_csv
 from storage.pseudonyms import Pseudonymizer
+from storage.records import Conversation
 from storage.repositories import Repositories
 from surveys.model import Survey
 
@@ -74,6 +78,73 @@ async def test_answering_again_replaces_the_answer(database: Database, usat: Sur
         await repos.responses.record_answer(response_id, "age", "31", NOW)
         await repos.responses.record_answer(response_id, "comments", None, NOW)
         assert await repos.responses.answers(response_id) == {"age": "31", "comments": None}
+
+
+async def test_a_conversation_is_read_with_the_answers_of_its_response(database: Database, usat: Survey) -> None:
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        contact = await repos.contacts.touch("telegram", "42", "42", "en", NOW)
+        response_id = await repos.responses.create(
+            survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=NOW
+        )
+        started = Conversation(contact.id, "survey", usat.id, response_id, "age", (), 1)
+        await repos.conversations.save(started, NOW)
+        fresh = await repos.conversations.get(contact.id)
+        assert fresh == started and fresh is not None
+        assert fresh.answers == {}, "a response without answers yet"
+        await repos.responses.record_answer(response_id, "age", "31", NOW)
+        await repos.responses.record_answer(response_id, "comments", None, NOW)
+        await repos.conversations.save(replace(started, current_question="sector", selection=("a", "b")), NOW)
+    async with database.transaction() as connection:
+        again = await Repositories(connection).conversations.get(contact.id)
+        assert again is not None
+        assert (again.current_question, again.selection, again.prompt_serial) == ("sector", ("a", "b"), 1)
+        assert again.answers == {"age": "31", "comments": None}
+        assert again.answers == await Repositories(connection).responses.answers(response_id)
+        await Repositories(connection).conversations.save(replace(again, flow="profile", response_id=None), NOW)
+        outside = await Repositories(connection).conversations.get(contact.id)
+        assert outside is not None and outside.answers is None, "no response, no answers"
+        await Repositories(connection).conversations.end(contact.id)
+        assert await Repositories(connection).conversations.get(contact.id) is None
+
+
+async def test_statements_run_on_the_driver_store_values_as_sqlalchemy_does(database: Database) -> None:
+    # The survey step's statements bypass SQLAlchemy's execution (storage/driver_sql.py) but keep
+    # its conversions: a datetime written by them equals, in SQL, the same one written by Core.
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        await connection.execute(text("SELECT 1"))  # the transaction is open on the driver too
+        contact = await repos.contacts.touch("telegram", "42", "42", "fr", NOW)
+        await repos.contacts.give_consent(contact.id, NOW)  # written by SQLAlchemy Core
+        same = await connection.scalar(
+            text("SELECT first_seen_at = consent_at FROM contacts WHERE id = :id"), {"id": contact.id}
+        )
+        assert same in (1, True)
+        again = await repos.contacts.touch("telegram", "42", "42", "en", NOW + timedelta(minutes=1))
+        assert (again.first_seen_at, again.consent_at, again.language) == (NOW, NOW, "fr")
+        assert again == await repos.contacts.get(contact.id)
+
+
+async def test_a_statement_refused_by_the_driver_is_a_storage_error(database: Database) -> None:
+    with pytest.raises(StorageError):
+        async with database.transaction() as connection:
+            repos = Repositories(connection)
+            await repos.updates.claim("telegram", "1", NOW)
+            await repos.responses.record_answer("no such response", "age", "31", NOW)  # foreign key
+    async with database.transaction() as connection:
+        assert await Repositories(connection).updates.claim("telegram", "1", NOW), "was rolled back"
+
+
+async def test_the_first_statement_of_a_transaction_begins_it_and_rolls_back_with_it(database: Database) -> None:
+    # asyncpg opens SQLAlchemy's transaction only with its first statement: a survey-step
+    # statement coming first must still be inside the transaction.
+    for quick in (False, True):
+        with pytest.raises(RuntimeError):
+            async with database.transaction(quick=quick) as connection:
+                assert await Repositories(connection).updates.claim("telegram", f"first-{quick}", NOW)
+                raise RuntimeError("the handler failed")
+        async with database.transaction(quick=quick) as connection:
+            assert await Repositories(connection).updates.claim("telegram", f"first-{quick}", NOW)
 
 
 async def test_csv_export_has_metadata_then_questions_in_survey_order(database: Database, usat: Survey) -> None:
