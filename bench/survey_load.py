@@ -19,8 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from bot.engine import Engine, load_pseudonymizer
 from storage.database import Database
+from storage.repositories import answers, responses
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
@@ -101,8 +104,25 @@ async def engine_alone(database_url: str, survey: Survey, users: int, label: str
     started, cpu = time.perf_counter(), cpu_time()
     await asyncio.gather(*(one(i) for i in range(users)))
     elapsed, cpu = time.perf_counter() - started, cpu_time() - cpu
-    await database.dispose()
+    try:
+        await check_every_answer_stored(database, users, len(script) - 1)
+    finally:
+        await database.dispose()
     return Result(label, len(latencies), elapsed, latencies, cpu)
+
+
+async def check_every_answer_stored(database: Database, users: int, answers_each: int) -> None:
+    """A figure only counts if every user's response is complete with every answer stored."""
+    async with database.reading() as connection:
+        complete = await connection.scalar(
+            select(func.count()).select_from(responses).where(responses.c.completed_at.is_not(None))
+        )
+        stored = await connection.scalar(select(func.count()).select_from(answers))
+    if complete != users or stored != users * answers_each:
+        raise AssertionError(
+            f"expected {users} complete responses with {users * answers_each} answers;"
+            f" the database holds {complete} and {stored}"
+        )
 
 
 async def main() -> None:

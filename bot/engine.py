@@ -30,7 +30,7 @@ from handlers import router
 from handlers.context import Community, Context
 from handlers.messages import Inbound, Outbound
 from handlers.texts import Texts, rtl, supported_language
-from storage.chat_order import serialise_chat, try_serialise_chat
+from storage.chat_order import serialise_chat, try_serialise_chats
 from storage.database import Database
 from storage.errors import StorageError
 from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
@@ -71,14 +71,21 @@ class _ChatLocks:
 
 def laid_out(replies: list[Outbound]) -> list[Outbound]:
     """The replies with right-to-left lines marked as such (Arabic questions, buttons, messages)."""
-    return [
-        replace(
-            reply,
-            text=rtl(reply.text),
-            buttons=tuple(tuple(replace(button, label=rtl(button.label)) for button in row) for row in reply.buttons),
+    return [_laid_out(reply) for reply in replies]
+
+
+def _laid_out(reply: Outbound) -> Outbound:
+    text = rtl(reply.text)
+    buttons = tuple(
+        tuple(
+            button if (label := rtl(button.label)) == button.label else replace(button, label=label) for button in row
         )
-        for reply in replies
-    ]
+        for row in reply.buttons
+    )
+    # Most replies have no right-to-left text: keep them as they are rather than copy them.
+    if text == reply.text and buttons == reply.buttons:
+        return reply
+    return replace(reply, text=text, buttons=buttons)
 
 
 class Engine:
@@ -144,11 +151,10 @@ class Engine:
         is busy in another worker process)."""
         results: list[list[Outbound] | None] = []
         async with self.database.transaction(quick=True) as connection:
-            for inbound in inbounds:
-                if await try_serialise_chat(connection, inbound.channel, inbound.chat_key):
-                    results.append(await self._process_in(connection, inbound))
-                else:
-                    results.append(None)
+            chats = [(inbound.channel, inbound.chat_key) for inbound in inbounds]
+            ours = await try_serialise_chats(connection, chats)
+            for inbound, taken in zip(inbounds, ours, strict=True):
+                results.append(await self._process_in(connection, inbound) if taken else None)
         return results
 
     async def _process_alone(self, inbound: Inbound) -> list[Outbound]:
