@@ -1,11 +1,12 @@
 """Simulated users answer the shipped survey through the fake Bot API; prints throughput and latency.
 
-    .venv/bin/python -m bench.survey_load [--users 200] [--backend sqlite|postgresql|both]
+    .venv/bin/python -m bench.survey_load [--users 200] [--backend sqlite|postgresql|both] [--part engine|telegram|both]
 
 Two measurements per backend:
 - end to end: the real python-telegram-bot Application (long polling) and the fake Bot API server
   on 127.0.0.1, every user answering the whole survey (wrong inputs included) concurrently;
-- the engine alone: inbound → stored answer → rendered reply, in process, no HTTP.
+- the engine alone: inbound → stored answer → rendered reply, in process, no HTTP; the figure only
+  counts if every user's answers are all stored.
 """
 
 from __future__ import annotations
@@ -129,6 +130,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--part", choices=["telegram", "engine", "both"], default="both", help="end to end, the engine alone, or both"
+    )
     arguments = parser.parse_args()
     survey = load_survey_directory(FORMS)["usat2026"]
     backends = ["sqlite", "postgresql"] if arguments.backend == "both" else [arguments.backend]
@@ -136,7 +140,7 @@ async def main() -> None:
         f"{arguments.users} simulated users, survey usat2026 (12 questions, wrong inputs mixed in); {os.cpu_count()} CPUs"
     )
     for backend in backends:
-        for kind in ("telegram", "engine"):
+        for kind in ("telegram", "engine") if arguments.part == "both" else (arguments.part,):
             if backend == "postgresql":
                 if not postgres_reachable():
                     print("postgresql: not reachable on 127.0.0.1:5432, skipped")
@@ -152,7 +156,7 @@ async def main() -> None:
             finally:
                 if backend == "postgresql":
                     await drop_postgres_database(url)
-            print(result.line(), flush=True)
+            print(f"{result.line()}  = {result.cpu_seconds / result.inputs * 1000:.2f} ms CPU/input", flush=True)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak memory of a bot process: {children:.0f} MiB")
 

@@ -69,6 +69,15 @@ class _ChatLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+def error_name(error: BaseException) -> str:
+    """The kind of a failure for the log (never its message: it may quote the user's text),
+    with the driver's own error when storage wrapped one: "StorageError (OperationalError)"."""
+    cause = error.__cause__
+    if isinstance(error, StorageError) and cause is not None:
+        return f"{type(error).__name__} ({type(cause).__name__})"
+    return type(error).__name__
+
+
 def laid_out(replies: list[Outbound]) -> list[Outbound]:
     """The replies with right-to-left lines marked as such (Arabic questions, buttons, messages)."""
     return [_laid_out(reply) for reply in replies]
@@ -142,7 +151,7 @@ class Engine:
             # Rolled back: nothing of the batch is stored. Each update gets its own transaction,
             # and the one that failed answers for itself.
             log.warning(
-                "a transaction of %d updates failed (%s); handling them one by one", len(inbounds), type(error).__name__
+                "a transaction of %d updates failed (%s); handling them one by one", len(inbounds), error_name(error)
             )
             return [None] * len(inbounds)
 
@@ -166,7 +175,7 @@ class Engine:
                 return await self._process_in(connection, inbound)
         except (StorageError, SQLAlchemyError, OSError) as error:
             # Nothing was committed, so the user can simply send the answer again.
-            log.error("storage failed while handling an update on %s: %s", inbound.channel, type(error).__name__)
+            log.error("storage failed while handling an update on %s: %s", inbound.channel, error_name(error))
         except Exception:
             # A bug: the transaction was rolled back. The traceback, never the inbound (it
             # holds the user's text), goes to the log.

@@ -481,3 +481,18 @@ async def test_excel_with_labels_holds_choice_labels(database: Database, survey:
     header, first, *_ = sheet.iter_rows(values_only=True)
     row = dict(zip(header, first, strict=True))
     assert (row["sector"], row["agree"], row["topics"]) == ("Secteur public", "Ne sait pas", "Prix; Santé")
+
+
+async def test_csv_keeps_an_answer_holding_a_carriage_return_in_its_field(
+    database: Database, survey: Survey, tmp_path: Path
+) -> None:
+    await seed(database, survey)
+    typed = "first line\rsecond line"
+    async with database.transaction() as connection:
+        await connection.execute(text("UPDATE answers SET value = :v WHERE question = 'comment'"), {"v": typed})
+    table = await response_table(database, survey, ExportOptions())
+    path = tmp_path / "cr.csv"
+    await write_table(table, "csv", path)
+    with path.open(encoding="utf-8", newline="") as exported:
+        rows = list(csv.DictReader(exported))
+    assert [row["comment"] for row in rows] == [typed, "", ""]

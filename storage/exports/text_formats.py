@@ -33,8 +33,13 @@ def _labeller(column: Column) -> Callable[[str | None], str | None] | None:
 
 
 async def write_csv(table: Table, out: TextIO, *, labels: bool = False) -> int:
-    """Write ``table`` as CSV (a header of column names, then one line per row)."""
-    writer = csv.writer(out, lineterminator="\n")
+    """Write ``table`` as CSV (a header of column names, then one line per row).
+
+    Lines end in CRLF as RFC 4180 says: the csv module quotes a field only if it holds a
+    character of the line ending, so with a bare LF an answer holding a carriage return (typed
+    on some keyboards) would be written unquoted and break the file for every reader.
+    """
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([column.name for column in table.columns])
     converters: list[tuple[int, Callable[[str | None], str | None]]] = []
     if labels:
