@@ -37,6 +37,9 @@ class TelegramSettings:
     webhook_url: str | None = None
     webhook_path: str = "/telegram/webhook"
     webhook_secret: str | None = None
+    # Updates Telegram may have in flight to the webhook at once (Telegram's 1-100; its default
+    # of 40 would leave a busy bot idle while the database commits others' answers).
+    webhook_max_connections: int = 100
     poll_timeout: int = 30
     # Telegram's limits: about 30 messages a second overall and 1 a second per chat, with
     # short bursts allowed in a chat.
@@ -245,7 +248,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         source,
     )
     webhook = _section(telegram, "webhook", source)
-    _check_keys(webhook, {"url", "path", "secret_token"}, "telegram.webhook", source)
+    _check_keys(webhook, {"url", "path", "secret_token", "max_connections"}, "telegram.webhook", source)
     rate = _section(telegram, "rate_limit", source)
     _check_keys(
         rate,
@@ -268,6 +271,11 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         webhook_url=_empty_to_none(env.get("BARAZA_TELEGRAM_WEBHOOK_URL") or webhook.get("url")),
         webhook_path=str(webhook.get("path") or defaults.webhook_path),
         webhook_secret=_empty_to_none(env.get("BARAZA_TELEGRAM_WEBHOOK_SECRET") or webhook.get("secret_token")),
+        webhook_max_connections=_int(
+            webhook.get("max_connections", defaults.webhook_max_connections),
+            "telegram.webhook.max_connections",
+            source,
+        ),
         poll_timeout=_int(telegram.get("poll_timeout", defaults.poll_timeout), "telegram.poll_timeout", source),
         messages_per_second=_float(
             rate.get("messages_per_second", defaults.messages_per_second),
@@ -284,6 +292,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     )
     if telegram_settings.mode not in ("polling", "webhook"):
         raise ConfigError(f"{source}: telegram.mode must be 'polling' or 'webhook', not {telegram_settings.mode!r}")
+    if not 1 <= telegram_settings.webhook_max_connections <= 100:
+        raise ConfigError(f"{source}: telegram.webhook.max_connections must be between 1 and 100 (Telegram's limits)")
     if telegram_settings.mode == "webhook" and telegram_settings.enabled:
         if not telegram_settings.webhook_url:
             raise ConfigError(f"{source}: telegram.webhook.url is required in webhook mode (the public HTTPS address)")

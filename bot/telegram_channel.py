@@ -246,6 +246,7 @@ class TelegramChannel:
                 url=f"{self.settings.webhook_url}",
                 secret_token=self.settings.webhook_secret,
                 allowed_updates=["message", "callback_query"],
+                max_connections=self.settings.webhook_max_connections,
             )
             log.info("Telegram webhook registered")
         else:

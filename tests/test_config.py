@@ -16,6 +16,7 @@ def test_shipped_config_defaults_to_sqlite_and_the_web_chat_only() -> None:
     assert not settings.telegram.enabled
     assert (settings.web.host, settings.web.port) == ("127.0.0.1", 8080)
     assert settings.surveys_directory == ROOT / "forms"
+    assert settings.telegram.webhook_max_connections == 100
 
 
 def test_environment_overrides_the_file() -> None:
@@ -54,6 +55,7 @@ def test_variable_without_default_must_be_set(tmp_path: Path) -> None:
         ("privacy: {pseudonym_key: short}\n", "at least 16 characters"),
         ("web: [1, 2\n", "YAML syntax error"),
         ("telegram: {rate_limit: {messages_per_second: 0}}\n", "must be greater than 0"),
+        ("telegram: {webhook: {max_connections: 500}}\n", "max_connections must be between 1 and 100"),
     ],
 )
 def test_invalid_configuration_is_refused_with_a_clear_message(tmp_path: Path, text: str, message: str) -> None:

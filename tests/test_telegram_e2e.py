@@ -183,6 +183,7 @@ async def test_webhook_mode_checks_the_secret_token(server: FakeTelegramServer, 
     endpoint = f"http://127.0.0.1:{port}/telegram/webhook"
     async with bot_in_process(server, url, port, mode="webhook", webhook_secret="s3cret-token", webhook_url=endpoint):
         assert (server.webhook_url, server.webhook_secret) == (endpoint, "s3cret-token")
+        assert server.webhook_max_connections == 100, "Telegram may send 100 updates at once, not its default 40"
         user = server.user(83)
         replies = await user.send_text_and_wait("/survey usat2026")
         assert replies[-1].text.startswith("1/12")

@@ -222,6 +222,11 @@ class FakeTelegramServer:
         return self._updates.webhook.url if self._updates.webhook else None
 
     @property
+    def webhook_max_connections(self) -> int | None:
+        """The ``max_connections`` registered with setWebhook (Telegram's default: 40)."""
+        return self._updates.webhook.max_connections if self._updates.webhook else None
+
+    @property
     def webhook_secret(self) -> str | None:
         """The ``secret_token`` registered with setWebhook."""
         return self._updates.webhook.secret_token if self._updates.webhook else None
