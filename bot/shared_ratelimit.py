@@ -71,7 +71,8 @@ for i, key in ipairs(KEYS) do
   tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
   levels[i] = tokens
   if tokens < 1 then
-    wait = math.max(wait, (1 - tokens) / rate)
+    -- at least the smallest wait the reply can show: '0.000000' would read as taken
+    wait = math.max(wait, (1 - tokens) / rate, 0.000001)
   end
 end
 for i, key in ipairs(KEYS) do

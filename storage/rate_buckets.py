@@ -34,6 +34,8 @@ _TAKE_ONE = text(
     RETURNING b.key
     """
 )
+#: The wait reported if a token seen in the bucket still cannot be taken (not expected).
+_RETRY_SECONDS = 0.001
 
 
 class PostgresBuckets:
@@ -87,14 +89,20 @@ class PostgresBuckets:
     async def _take_one(self, key: str, rate: float, capacity: float) -> float:
         """One bucket (a chat's, with several workers on leases): one statement when the token is there."""
         async with self.database.transaction() as connection:
-            taken = (await connection.execute(_TAKE_ONE, {"key": key, "rate": rate, "capacity": capacity})).first()
-            if taken is not None:
-                return 0.0
-            # Short of a token (the row is there: a new one would have been taken): how long to wait.
-            now = float((await connection.execute(_CLOCK)).scalar_one())
-            row = (await connection.execute(select(buckets).where(buckets.c.key == key))).one()
-            tokens = min(capacity, float(row.tokens) + max(0.0, now - float(row.updated_at)) * rate)
-            return max(0.0, (1 - tokens) / rate)
+            for _attempt in range(2):
+                taken = (await connection.execute(_TAKE_ONE, {"key": key, "rate": rate, "capacity": capacity})).first()
+                if taken is not None:
+                    return 0.0
+                # Short of a token (the row is there: a new one would have been taken): how long to wait.
+                now = float((await connection.execute(_CLOCK)).scalar_one())
+                row = (await connection.execute(select(buckets).where(buckets.c.key == key))).one()
+                tokens = min(capacity, float(row.tokens) + max(0.0, now - float(row.updated_at)) * rate)
+                if tokens < 1:
+                    return (1 - tokens) / rate
+                # The token came while the statement waited for the row (its clock is read before
+                # the wait). Reporting no wait would say "taken" for a token left in the bucket, and
+                # it would be spent twice; the row is this transaction's now, so take it again.
+            return _RETRY_SECONDS  # never 0 here: 0 means taken
 
     async def forget_idle(self, seconds: float) -> int:
         """Drop buckets untouched for ``seconds`` (long enough to be full again: they hold no history)."""

@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text, update
 
 from bot.config import BroadcastSettings, Settings, TelegramSettings
 from bot.shared_ratelimit import LeasedRateLimiter, LeaseKeeper, send_limiters
 from storage.database import Database
 from storage.errors import StorageError
-from storage.rate_buckets import PostgresBuckets
+from storage.rate_buckets import PostgresBuckets, buckets
 from storage.rate_leases import PostgresLeases, pool
 from tests.conftest import drop_postgres_database, require_postgres_database
 from tests.test_shared_ratelimit import most_in_any_window
@@ -206,6 +206,46 @@ async def test_two_workers_together_keep_one_chat_under_its_rate(database: Datab
     await asyncio.gather(*(send(workers[i % 2]) for i in range(sends)))
     assert len(granted) == sends
     assert most_in_any_window(granted, 1.0) <= burst + chat_rate
+
+
+async def test_a_chat_take_that_waited_for_the_row_while_the_bucket_refilled_reports_taken_only_if_it_took(
+    database: Database,
+) -> None:
+    # The statement reads its clock before it waits for the row another worker holds; the bucket
+    # gets its token during that wait. The take must then take it, not say "taken" and leave it
+    # for the next send (two sends for one token: the two-worker test above failed that way).
+    store = PostgresBuckets(database)
+    key, rate = f"test:{secrets.token_hex(4)}:chat:c", 0.1  # capacity 1: one token every 10 s
+    assert await store.take([(key, rate, 1.0)]) == 0, "the chat's only token"
+    async with database.transaction() as other_worker:
+        await other_worker.execute(select(buckets).where(buckets.c.key == key).with_for_update())
+        taking = asyncio.ensure_future(store.take([(key, rate, 1.0)]))
+        await waiting_for_a_row_lock(database, "INSERT INTO send_rate_buckets")
+        # Short of its token when the waiting statement read its clock; full when the row is free.
+        now = float((await other_worker.execute(text("SELECT extract(epoch FROM clock_timestamp())"))).scalar_one())
+        await other_worker.execute(
+            update(buckets).where(buckets.c.key == key).values(tokens=0.0, updated_at=now - 1 / rate + 0.05)
+        )
+        await asyncio.sleep(0.1)
+    answers = [await taking, await store.take([(key, rate, 1.0)])]
+    assert answers.count(0.0) == 1, f"one token, taken by one of the two sends: {answers}"
+
+
+async def waiting_for_a_row_lock(database: Database, statement: str) -> None:
+    """Return once a session of this database runs ``statement`` and waits for a lock."""
+    for _ in range(1000):
+        async with database.transaction() as connection:
+            waiting = await connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND position(:statement IN query) > 0"
+                ),
+                {"statement": statement},
+            )
+            if waiting.scalar_one() > 0:
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no session waits for a lock in {statement!r}")
 
 
 async def test_a_worker_whose_lease_cannot_be_renewed_stops_sending_when_it_expires(

@@ -149,3 +149,17 @@ async def test_a_send_waiting_for_the_bots_bucket_keeps_its_chats_token(
     assert await store.take([chat, bot]) > 0, "the bot's bucket is empty"
     assert await store.take([chat]) == 0, "the chat's second token was not spent by the refused send"
     assert await store.take([chat]) > 0
+
+
+async def test_redis_never_reports_a_wait_too_short_to_show_as_a_token_taken() -> None:
+    store = RedisBuckets(require_redis())
+    key = f"test:{secrets.token_hex(4)}:chat"
+    try:
+        # 0.6 of a token at a fast rate: a wait of 0.4 microseconds, which six decimals round to 0.
+        # The time of the level is ahead of Redis's clock, so the level stays where it is.
+        await store.client.hset(key, mapping={"tokens": "0.6", "at": str(time.time() + 3600)})
+        assert await store.take([(key, 1_000_000.0, 1.0)]) > 0, "nothing was taken: a wait, not 0"
+        assert float(await store.client.hget(key, "tokens")) == pytest.approx(0.6)
+    finally:
+        await store.client.delete(key)
+        await store.close()
