@@ -54,6 +54,8 @@ UNTHROTTLED = {
 BROADCAST = 1
 #: Above Telegram's free rate of about 30 messages a second, broadcasts are paid broadcasts.
 FREE_BROADCAST_RATE = 30.0
+#: Seconds a reply may wait for a free connection to the Bot API before it counts as failed.
+REPLY_POOL_WAIT = 60.0
 
 
 class TelegramRateLimiter(BaseRateLimiter[int]):
@@ -217,7 +219,9 @@ class TelegramChannel:
             # Different chats are handled concurrently; the engine keeps each chat in order.
             .concurrent_updates(256)
             # aiohttp rather than PTB's default httpx: about a seventh of the CPU per Bot API call.
-            .request(AiohttpRequest(connection_pool_size=64))
+            # Under a burst a reply waits its turn for one of the 64 connections (PTB's default
+            # of failing after 1 s would turn a busy minute into lost replies).
+            .request(AiohttpRequest(connection_pool_size=64, pool_timeout=REPLY_POOL_WAIT))
             .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 10))
         )
         if settings.base_file_url:
