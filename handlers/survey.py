@@ -198,6 +198,11 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
     """Start ``survey`` for the contact, or resume their unfinished response to it."""
     current = await ctx.repos.conversations.get(ctx.contact.id)
     if current is not None and current.flow == FLOW and current.survey_id == survey.id:
+        if ctx.inbound.newer_waiting:
+            # "Where am I?" while a newer message of the chat waits: its reply shows where the
+            # person is. Showing the current question first would show one that the newer
+            # message may answer, and the person would answer it again (for the next question).
+            return []
         return await current_prompt(ctx, current)
     unavailable = availability_problem(ctx, survey)
     if unavailable is not None:
