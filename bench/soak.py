@@ -154,6 +154,9 @@ class _Run:
     stop_new: asyncio.Event = field(default_factory=asyncio.Event)
     told_complete: set[int] = field(default_factory=set)  # told "already answered" on asking
     next_index: int = 0
+    started: float = field(default_factory=time.monotonic)
+    #: (time.monotonic(), what happened to the bot process): kills and restarts, for transcripts.
+    bot_events: list[tuple[float, str]] = field(default_factory=list)
 
     def new_respondent(self, server: FakeTelegramServer) -> Respondent:
         index = self.next_index
@@ -263,7 +266,63 @@ async def prepare(database_url: str, config: SoakConfig) -> tuple[int, list[int]
     return broadcast_id, [p.user_id for p in people]
 
 
-async def count_answers(database_url: str, run: _Run, result: SoakResult) -> None:
+def _ticks(markup: object) -> str:
+    """The ticked labels of an inline keyboard (select-multiple questions), as ``[a, b]``."""
+    if not isinstance(markup, dict):
+        return ""
+    rows = markup.get("inline_keyboard") or []
+    ticked = [str(b.get("text", ""))[2:] for row in rows for b in row if str(b.get("text", "")).startswith("✅")]
+    boxes = any(str(b.get("text", "")).startswith(("✅", "◻")) for row in rows for b in row)
+    return f" ticks={ticked}" if boxes else ""
+
+
+def transcript(run: _Run, server: FakeTelegramServer, respondent: Respondent) -> list[str]:
+    """What happened in a respondent's chat, in time order: the user's inputs (update id, when
+    sent, when the bot first fetched them and how often), every Bot API call for the chat (when it
+    arrived and took effect, its fault, message id, first line and ticks), kills and restarts."""
+    user_id = respondent.user.id
+    t0 = run.started
+    lines: list[tuple[float, str]] = []
+    queries: dict[str, int] = {}
+    for update_id, queued, payload in server.queued_updates():
+        if "message" in payload and payload["message"].get("from", {}).get("id") == user_id:
+            what = f"types {payload['message'].get('text')!r}"
+        elif "callback_query" in payload and payload["callback_query"]["from"]["id"] == user_id:
+            query = payload["callback_query"]
+            queries[str(query["id"])] = update_id
+            what = f"presses {query['data']!r} on msg {query['message'].get('message_id')}"
+        else:
+            continue
+        fetched = server.delivered_time(update_id)
+        seen = "never fetched" if fetched is None else f"fetched {fetched - t0:.2f} x{server.delivery_count(update_id)}"
+        lines.append((queued, f"{queued - t0:8.2f} USER u{update_id} {what} ({seen})"))
+    for call in server.calls:
+        params = call.params
+        if call.method == "answerCallbackQuery":
+            update_id = queries.get(str(params.get("callback_query_id")))
+            if update_id is None:
+                continue
+            detail = f"for u{update_id}"
+        elif params.get("chat_id") == user_id:
+            result = (call.response or {}).get("result")
+            message_id = params.get("message_id") or (result.get("message_id") if isinstance(result, dict) else None)
+            first = str(params.get("text") or params.get("caption") or "").split("\n", 1)[0][:60]
+            detail = f"msg {message_id} {first!r}{_ticks(params.get('reply_markup'))}"
+        else:
+            continue
+        finished = f"{call.finished - t0:.2f}" if call.finished is not None else "never"
+        outcome = f"fault {call.fault}" if call.fault else f"{call.status}"
+        if call.response is not None and not call.ok:
+            outcome += f" {str(call.response.get('description'))[:40]!r}"
+        lines.append((call.time, f"{call.time - t0:8.2f} BOT  {call.method} {detail} -> {outcome}, done {finished}"))
+    lines += [(at, f"{at - t0:8.2f} ---- {what}") for at, what in run.bot_events]
+    first_own = min((at for at, text in lines if " USER " in text or " BOT " in text), default=t0)
+    return [text for at, text in sorted(lines, key=lambda item: item[0]) if at >= first_own - 1]
+
+
+async def count_answers(
+    database_url: str, run: _Run, result: SoakResult, server: FakeTelegramServer | None = None
+) -> None:
     """Compare every acknowledged answer with what the database holds."""
     questions = [q.name for q in run.survey.data_questions]
     database = Database(database_url)
@@ -292,13 +351,19 @@ async def count_answers(database_url: str, run: _Run, result: SoakResult) -> Non
         seen = run.acknowledged.get(respondent.index, 0)
         # Questions before the one on screen were answered and acknowledged (the survey has no skips
         # in its data questions' order: question k is asked k-th).
+        lost = False
         for name in questions[: max(0, seen - 1)]:
             result.answers_acknowledged += 1
             if name not in held or (held[name] or "") != respondent.expected[name]:
                 result.answers_lost += 1
+                lost = True
                 print(
                     f"  respondent {respondent.index}: {name} holds {held.get(name)!r}, planned {respondent.expected[name]!r}"
                 )
+        if lost and server is not None:
+            print(f"  transcript of respondent {respondent.index} (user {respondent.user.id}), seconds into the soak:")
+            for line in transcript(run, server, respondent):
+                print(f"    {line}")
         if run.done(respondent):
             result.finished += 1
         else:
@@ -353,6 +418,7 @@ async def soak(database_url: str, workdir: Path, config: SoakConfig, backend: st
     broadcast_id, recipients = await prepare(database_url, config)
     started = time.monotonic()
     faults = RandomFaults(config.fault_rate, timeout_seconds=HELD_SECONDS, seed=config.seed)
+    run.started = started
     async with FakeTelegramServer() as server:
         for user_id in recipients:
             server.user(user_id)
@@ -372,8 +438,10 @@ async def soak(database_url: str, workdir: Path, config: SoakConfig, backend: st
                     if task.done():
                         task.result()  # a failure of the simulation itself stops the soak
                 bot.kill()
+                run.bot_events.append((time.monotonic(), "bot killed"))
                 result.kills += 1
                 await bot.start()
+                run.bot_events.append((time.monotonic(), "bot restarted (polling)"))
                 if (kill + 1) % 10 == 0:
                     print(f"  {backend}: {kill + 1} kills, {len(run.respondents)} respondents so far", flush=True)
             run.stop_new.set()
@@ -386,7 +454,7 @@ async def soak(database_url: str, workdir: Path, config: SoakConfig, backend: st
                 await asyncio.gather(*users, return_exceptions=True)
             await bot.stop()
         result.faults = Counter(faults.fired)
-    await count_answers(database_url, run, result)
+        await count_answers(database_url, run, result, server)
     result.seconds = time.monotonic() - started
     return result
 

@@ -48,8 +48,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class _ChatLocks:
-    """One FIFO lock per chat, dropped when nobody holds or waits for it."""
+class ChatLocks:
+    """One FIFO lock per chat, dropped when nobody holds or waits for it.
+
+    Entering :meth:`hold` takes the chat's place in line before it first waits, so callers that
+    enter in some order (without awaiting in between) get the lock in that order.
+    """
 
     def __init__(self) -> None:
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
@@ -67,6 +71,10 @@ class _ChatLocks:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+    def waiting(self, key: tuple[str, str]) -> int:
+        """How many callers wait for ``key`` behind the one holding it."""
+        return max(0, self._locks.get(key, (None, 1))[1] - 1)
 
 
 def error_name(error: BaseException) -> str:
@@ -118,7 +126,7 @@ class Engine:
         self.clock = clock
         self.community = community or Community()
         self.catalogue = catalogue or CatalogueCache()
-        self._chat_locks = _ChatLocks()
+        self._chat_locks = ChatLocks()
         # SQLite has one writer: one transaction at a time. PostgreSQL runs a few side by side
         # (each waits on network round trips), within the connection pool.
         self._updates: GroupCommit[Inbound, list[Outbound] | None] = GroupCommit(
@@ -207,8 +215,12 @@ class Engine:
             catalogue=self.catalogue,
         )
         if not first_delivery:
-            if await repos.updates.superseded(inbound.channel, inbound.update_key, inbound.chat_key):
-                # Out of order: newer updates of this chat were answered since; stay quiet.
+            # Out of order: newer updates of this chat were answered since, or one is waiting (its
+            # reply will show where the person is; repeating the question first would show one
+            # that the newer update may answer, and the person would answer it again); stay quiet.
+            if inbound.newer_waiting or await repos.updates.superseded(
+                inbound.channel, inbound.update_key, inbound.chat_key
+            ):
                 log.info("late copy of an update on %s: newer ones were handled, no reply", inbound.channel)
                 return []
             log.info("redelivered update on %s: repeating the current prompt", inbound.channel)

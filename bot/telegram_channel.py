@@ -16,19 +16,21 @@ import asyncio
 import hmac
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, timedelta
 from functools import lru_cache
 from typing import Any
 
 import httpx
 from aiohttp import web
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, BaseRateLimiter, ContextTypes, ExtBot, TypeHandler
 from telegram.ext._utils.types import RLARGS
 
 from bot.config import TelegramSettings
 from bot.dispatcher import MaybeSent, NotSent, RecipientBlocked, Rejected
+from bot.engine import ChatLocks
 from bot.ratelimit import RateLimiter, SendRateLimiter
 from bot.telegram_request import AiohttpRequest, certainly_not_sent_cause
 from handlers.messages import Button, Inbound, MessageProcessor, Outbound
@@ -229,6 +231,7 @@ class TelegramChannel:
         if settings.mode == "webhook":
             builder = builder.updater(None)
         self.application = builder.build()
+        self._chat_line = ChatLocks()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
 
@@ -295,18 +298,37 @@ class TelegramChannel:
         if inbound is None:
             return
         query = update.callback_query
-        if query is not None:
-            # Stop the button's spinner at once; the answer follows.
-            try:
-                await query.answer()
-            except TelegramError as error:
-                log.info("could not answer a callback query: %s", type(error).__name__)
-        replies = await self.processor.handle(inbound)
-        chat = update.effective_chat
-        assert chat is not None
-        pressed = query.message if query is not None and isinstance(query.message, Message) else None
-        for reply in replies:
-            await self._send(chat.id, reply, pressed)
+        # Stop the button's spinner at once (alongside the handling: a slow answer delays nothing).
+        spinner = asyncio.ensure_future(self._answer_query(query)) if query is not None else None
+        # The updates of one chat are handled, and their replies sent, one at a time in the order
+        # they arrived: the place in line is taken here, before anything is awaited. Otherwise a
+        # reply could overtake an earlier one (a retried 5xx, a slow call) and leave an older
+        # question as the newest message, which the person then answers; or a text sent after a
+        # press could reach the engine first.
+        line = (CHANNEL, inbound.chat_key)
+        try:
+            async with self._chat_line.hold(line):
+                # One turn of the event loop lets the other updates of the same getUpdates batch
+                # take their places in line (PTB starts one task per update, in order).
+                await asyncio.sleep(0)
+                if self._chat_line.waiting(line):
+                    inbound = replace(inbound, newer_waiting=True)
+                replies = await self.processor.handle(inbound)
+                chat = update.effective_chat
+                assert chat is not None
+                pressed = query.message if query is not None and isinstance(query.message, Message) else None
+                for reply in replies:
+                    await self._send(chat.id, reply, pressed)
+        finally:
+            if spinner is not None:
+                await spinner
+
+    @staticmethod
+    async def _answer_query(query: CallbackQuery) -> None:
+        try:
+            await query.answer()
+        except TelegramError as error:
+            log.info("could not answer a callback query: %s", type(error).__name__)
 
     async def _send(self, chat_id: int, reply: Outbound, pressed: Message | None) -> None:
         markup = keyboard(reply)

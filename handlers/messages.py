@@ -19,6 +19,8 @@ class Inbound:
     ``update_key`` identifies the delivery on its channel (Telegram ``update_id``, the web chat's
     client message id); the engine processes each ``(channel, update_key)`` once.
     Exactly one of ``text`` and ``payload`` is set: ``payload`` is the token of a pressed button.
+    ``newer_waiting`` says a later update of the same chat has already arrived and waits its turn:
+    a redelivered copy then needs no reply, as the later update's reply shows where the user is.
     """
 
     channel: str
@@ -29,6 +31,7 @@ class Inbound:
     payload: str | None = None
     language_hint: str | None = None
     received_at: datetime | None = None
+    newer_waiting: bool = False
 
 
 @dataclass(frozen=True)

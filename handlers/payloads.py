@@ -4,7 +4,8 @@
 ``serial`` (``c`` choose option ``index``, ``t`` tick/untick it, ``d`` done, ``k`` skip, ``f`` keep
 the default; on the summary ``s`` submit, ``e`` change an answer, ``g`` go to question ``index``).
 The serial is checked against the stored conversation, so a press on an earlier prompt, or a
-forged payload, changes nothing.
+forged payload, changes nothing. A Done carries the ticks its keyboard shows, as a bit mask of
+option indexes (``q:<serial>:d:<mask>``), so that what is recorded is what the person saw.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ CHOOSE, TOGGLE, DONE, SKIP, DEFAULT = "c", "t", "d", "k", "f"
 SUBMIT, EDIT, GO_TO = "s", "e", "g"
 WITH_INDEX = frozenset({CHOOSE, TOGGLE, GO_TO})
 WITHOUT_INDEX = frozenset({DONE, SKIP, DEFAULT, SUBMIT, EDIT})
+#: Ops whose index may be left out: Done without its mask (keyboards sent before masks existed).
+OPTIONAL_INDEX = frozenset({DONE})
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def parse(payload: str) -> StartSurvey | PromptPress | None:
     if parts[0] != "q" or len(parts) not in (3, 4) or not _is_number(parts[1]):
         return None
     op = parts[2]
-    if op in WITH_INDEX and len(parts) == 4 and _is_number(parts[3]):
+    if (op in WITH_INDEX or op in OPTIONAL_INDEX) and len(parts) == 4 and _is_number(parts[3]):
         return PromptPress(int(parts[1]), op, int(parts[3]))
     if op in WITHOUT_INDEX and len(parts) == 3:
         return PromptPress(int(parts[1]), op)
@@ -70,6 +73,18 @@ def parse_number(text: str) -> int | None:
     if not (text.isascii() and text.isdecimal()) or len(text) > MAX_NUMBER_DIGITS:
         return None
     return int(text)
+
+
+#: Most options whose ticks a Done payload carries (a mask below ``2**59`` has at most 18 digits).
+MAX_MASK_OPTIONS = 59
+
+
+def selection_mask(indexes: list[int]) -> int | None:
+    """The bit mask of ticked option ``indexes`` for a Done payload; None beyond
+    :data:`MAX_MASK_OPTIONS` (that Done then stands for the stored ticks)."""
+    if any(index >= MAX_MASK_OPTIONS for index in indexes):
+        return None
+    return sum(1 << index for index in set(indexes))
 
 
 def _is_number(text: str) -> bool:

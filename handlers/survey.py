@@ -111,7 +111,11 @@ def render_question(
         keep = shown_value(ctx, survey, question, question.default)
         closing.append(Button(ctx.texts("button_keep", value=keep), payloads.prompt_press(serial, payloads.DEFAULT)))
     if question.type is QuestionType.SELECT_MULTIPLE:
-        closing.append(Button(ctx.texts("button_done"), payloads.prompt_press(serial, payloads.DONE)))
+        # Done carries the ticks shown with it: another copy of the question (sent again after a
+        # lost reply) may have changed the stored ones since this keyboard was drawn.
+        ticked = [i for i, choice in enumerate(question.choices) if choice.name in conversation.selection]
+        mask = payloads.selection_mask(ticked)
+        closing.append(Button(ctx.texts("button_done"), payloads.prompt_press(serial, payloads.DONE, mask)))
     if not question.required and question.required_if is None:
         closing.append(Button(ctx.texts("button_skip"), payloads.prompt_press(serial, payloads.SKIP)))
     if closing:
@@ -198,6 +202,11 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
     """Start ``survey`` for the contact, or resume their unfinished response to it."""
     current = await ctx.repos.conversations.get(ctx.contact.id)
     if current is not None and current.flow == FLOW and current.survey_id == survey.id:
+        if ctx.inbound.newer_waiting:
+            # "Where am I?" while a newer message of the chat waits: its reply shows where the
+            # person is. Showing the current question first would show one that the newer
+            # message may answer, and the person would answer it again (for the next question).
+            return []
         return await current_prompt(ctx, current)
     unavailable = availability_problem(ctx, survey)
     if unavailable is not None:
@@ -323,9 +332,10 @@ async def on_press(ctx: Context, conversation: Conversation, press: payloads.Pro
             if handled is not None:
                 return handled
         else:
-            action = press_action(survey.question(conversation.current_question), press)
+            question = survey.question(conversation.current_question)
+            action = press_action(question, press)
             if action is not None:
-                return await _act(ctx, conversation, action, pressed=True)
+                return await _act(ctx, conversation, action, pressed=True, shown=shown_ticks(question, press))
     # A press on an earlier prompt (or a forged one): say so, and show where the user is.
     answers = await _answers(ctx, conversation)
     return [Outbound(text=ctx.texts("stale_button")), _prompt(ctx, survey, conversation, answers)]
@@ -355,7 +365,8 @@ def press_action(question: Question, press: payloads.PromptPress) -> runner.Acti
     if press.op == payloads.SKIP:
         return runner.SkipQuestion()
     if press.op == payloads.DONE:
-        return runner.FinishSelection()
+        forged = press.index is not None and press.index >> len(question.choices) != 0
+        return None if forged else runner.FinishSelection()
     if press.op == payloads.DEFAULT:
         return runner.UseDefault()
     index = press.index if press.index is not None else -1
@@ -368,12 +379,32 @@ def press_action(question: Question, press: payloads.PromptPress) -> runner.Acti
     return runner.PickChoice(name) if press.op == payloads.CHOOSE else runner.ToggleChoice(name)
 
 
-async def _act(ctx: Context, conversation: Conversation, action: runner.Action, *, pressed: bool) -> list[Outbound]:
+def shown_ticks(question: Question, press: payloads.PromptPress) -> frozenset[str] | None:
+    """The options ticked on the keyboard whose Done was pressed; None for any other press (and
+    for a Done without its ticks, which stands for the stored ones)."""
+    if press.op != payloads.DONE or press.index is None:
+        return None
+    return frozenset(choice.name for i, choice in enumerate(question.choices) if press.index >> i & 1)
+
+
+async def _act(
+    ctx: Context,
+    conversation: Conversation,
+    action: runner.Action,
+    *,
+    pressed: bool,
+    shown: frozenset[str] | None = None,
+) -> list[Outbound]:
+    """Apply ``action`` to the current question; ``shown`` (for a Done) is the selection the
+    person saw when they pressed it, which is the one recorded."""
     survey = _survey_of(ctx, conversation)
     if survey is None or conversation.current_question is None:
         return await _survey_changed(ctx, conversation)
     answers = await _answers(ctx, conversation)
     question = survey.question(conversation.current_question)
+    if shown is not None:
+        visible = runner.visible_choices(question, state_of(ctx, conversation, answers))
+        conversation = replace(conversation, selection=tuple(c.name for c in visible if c.name in shown))
     outcome = runner.advance(survey, state_of(ctx, conversation, answers), action)
     if outcome.problem is not None:
         return [

@@ -7,6 +7,7 @@ import csv
 import io
 
 from bot.engine import Engine
+from handlers.messages import Outbound
 from storage.export import export_csv
 from surveys.model import Survey
 from tests.fakes.engine_user import EngineUser
@@ -208,3 +209,48 @@ async def test_an_unexpected_error_is_answered_and_nothing_is_half_stored(engine
     assert replies[-1].text.startswith("2/12"), "the failed attempt left no trace, not even its update id"
     (row,) = await export_rows(engine, usat)
     assert row["user_group"] == "citizen"
+
+
+def _payload(message: Outbound, label: str) -> str:
+    return next(b.payload for b in message.flat_buttons if label in b.label)
+
+
+async def test_done_records_the_ticks_on_its_keyboard_even_after_a_late_tick_on_another_copy(
+    engine: Engine, usat: Survey
+) -> None:
+    user = EngineUser(engine, "two-copies")
+    await user.say("/survey usat2026")
+    await user.press("Citizen")
+    await user.press("Daily")
+    first_copy = user.last_with_buttons()  # 3/12, nothing ticked
+    (second_copy,) = await user.say("/survey usat2026")  # "where am I?": the same question again
+    (second_copy,) = await user.press_payload(_payload(second_copy, "Research"))
+    (second_copy,) = await user.press_payload(_payload(second_copy, "News"))
+    ticked = [b.label for b in second_copy.flat_buttons if b.label.startswith("✅")]
+    assert ticked == ["✅ Research or teaching", "✅ News reporting"]
+    # A tick pressed on the first copy arrives late: it unticks Research in the stored selection,
+    # and its reply edits the first copy; the second copy still shows both ticks.
+    await user.press_payload(_payload(first_copy, "Research"))
+    replies = await user.press_payload(_payload(second_copy, "Done"))
+    assert replies[-1].text.startswith("4/12")
+    (row,) = await export_rows(engine, usat)
+    assert row["purposes"] == "research reporting", "what the person saw when pressing Done is recorded"
+
+
+async def test_a_done_without_ticks_records_the_stored_ones_and_a_forged_one_changes_nothing(
+    engine: Engine, usat: Survey
+) -> None:
+    user = EngineUser(engine, "old-keyboard")
+    await user.say("/survey usat2026")
+    await user.press("Citizen")
+    await user.press("Daily")
+    (question,) = await user.press("Research")
+    done = _payload(question, "Done")
+    serial, op, mask = done.split(":")[1:]
+    assert (op, mask) == ("d", "2"), "Done carries the ticks shown: Research is option 1 (bit 1)"
+    replies = await user.press_payload(f"q:{serial}:d:{1 << 40}")  # an option the question does not have
+    assert replies[-1].text.startswith("3/12"), "a forged Done is refused and the question shown again"
+    replies = await user.press_payload(f"q:{serial}:d")  # a keyboard drawn before Done carried its ticks
+    assert replies[-1].text.startswith("4/12")
+    (row,) = await export_rows(engine, usat)
+    assert row["purposes"] == "research"

@@ -29,8 +29,9 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
-from tests.fakes.telegram import FakeTelegramServer
+from tests.fakes.telegram import FakeTelegramServer, FakeUser
 
 TOKEN = "123:ABC"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -497,3 +498,25 @@ async def test_a_waiting_user_is_not_woken_by_another_chats_messages(server: Fak
     assert events.scans == scans_before, "bob's messages do not wake alice's waiter"
     await bot.send_message(alice.id, "to alice")
     assert (await waiting).text == "to alice"
+
+
+@pytest.mark.asyncio
+async def test_a_held_call_is_not_overtaken_by_a_later_call_for_the_same_chat(server: FakeTelegramServer) -> None:
+    """Telegram applies the calls of one chat in the order it received them: a send it is slow to
+    answer (the bot gives up waiting) still comes before a send made after the bot gave up."""
+    frank, grace = server.user(12), server.user(13)
+    pool = HTTPXRequest(connection_pool_size=4)  # calls side by side (PTB's default pool has one)
+    async with Bot(TOKEN, base_url=server.base_url, request=pool) as bot:
+        await _held_call_and_later_ones(server, bot, frank, grace)
+
+
+async def _held_call_and_later_ones(server: FakeTelegramServer, bot: Bot, frank: FakeUser, grace: FakeUser) -> None:
+    server.delay_next("sendMessage", 1.0)
+    held = asyncio.create_task(bot.send_message(12, "first, answered slowly"))
+    await server.wait_for_call("sendMessage")
+    await bot.send_message(13, "another chat is not held up")
+    assert [m.text for m in grace.messages] == ["another chat is not held up"]
+    assert frank.messages == [], "the first call is still held"
+    await bot.send_message(12, "second")
+    await held
+    assert [m.text for m in frank.messages] == ["first, answered slowly", "second"]

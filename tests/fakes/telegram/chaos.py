@@ -5,7 +5,8 @@
 - ``429``: "Too Many Requests" with ``retry_after`` (nothing happens);
 - ``5xx``: 500 / 502 / 503 / 504 (nothing happens);
 - ``timeout``: the call is held longer than the client waits, then takes effect (the message
-  arrives although the bot saw a timeout);
+  arrives although the bot saw a timeout); later calls for the same chat wait for it, as
+  Telegram applies a chat's calls in the order it received them;
 - ``drop``: the connection is closed without a response before the call takes effect;
 - ``drop_after``: the call takes effect, then the connection is closed (sent, but the bot never
   learns it).

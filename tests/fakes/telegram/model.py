@@ -43,6 +43,10 @@ class RecordedCall:
     content_type: str
     status: int = 0
     response: JSONDict | None = None
+    #: The fault injected into this call (``"429"``, ``"timeout"``, ``"drop"``...), ``None`` if none.
+    fault: str | None = None
+    #: ``time.monotonic()`` when the call took effect (or failed); ``None`` while still held.
+    finished: float | None = None
 
     @property
     def ok(self) -> bool:

@@ -7,6 +7,7 @@ Everything runs on the test's event loop; waiting is event-driven (see :class:`S
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Callable
@@ -24,6 +25,19 @@ from .updates import UpdateQueue
 from .user import FakeUser
 
 _DEFAULT_BOT_ID = 123456789
+#: Calls that act on one chat: Telegram applies those of a chat in the order it received them.
+_CHAT_CALLS = frozenset(
+    {
+        "sendmessage",
+        "editmessagetext",
+        "editmessagecaption",
+        "editmessagereplymarkup",
+        "deletemessage",
+        "sendphoto",
+        "senddocument",
+        "sendchataction",
+    }
+)
 
 
 @dataclass
@@ -33,6 +47,7 @@ class _Fault:
     error: ApiError | None = None
     after_processing: bool = False
     delay: float = 0.0
+    label: str = ""  # what the call's record says fired (see RecordedCall.fault)
 
 
 class FakeTelegramServer:
@@ -72,6 +87,8 @@ class FakeTelegramServer:
         self._faults: dict[str, list[_Fault]] = {}
         #: Random faults for every call (see :meth:`inject_random_faults`), after the queued ones.
         self.random_faults: RandomFaults | None = None
+        #: Per chat, the newest call's "has taken effect" future (calls of a chat apply in order).
+        self._chat_tails: dict[object, asyncio.Future[None]] = {}
         self._seq = 0
         self._counter = 0
         self._closing = False
@@ -200,6 +217,15 @@ class FakeTelegramServer:
     def pending_updates(self) -> list[JSONDict]:
         """Updates not yet confirmed (polling) or not yet accepted (webhook), in order."""
         return [entry.payload for entry in self._updates.pending]
+
+    def queued_updates(self) -> list[tuple[int, float, JSONDict]]:
+        """Every update queued for the bot: ``(update_id, time.monotonic() when queued, payload)``."""
+        updates = self._updates
+        return [(uid, updates.queued_at.get(uid, 0.0), payload) for uid, payload in updates.queued.items()]
+
+    def delivered_time(self, update_id: int) -> float | None:
+        """``time.monotonic()`` when the bot first received ``update_id`` (``None``: never)."""
+        return self._updates.delivered_at.get(update_id)
 
     def delivery_count(self, update_id: int) -> int:
         """How often ``update_id`` was handed out: getUpdates results + webhook POST attempts."""
@@ -353,13 +379,13 @@ class FakeTelegramServer:
         if chaos is None or kind is None:
             return None
         if kind == "429":
-            return _Fault("error", 1, error=ApiError(429, default_description(429, 1), retry_after=1))
+            return _Fault("error", 1, error=ApiError(429, default_description(429, 1), retry_after=1), label=kind)
         if kind == "5xx":
             code = chaos.server_error()
-            return _Fault("error", 1, error=ApiError(code, default_description(code, None)))
+            return _Fault("error", 1, error=ApiError(code, default_description(code, None)), label=f"{code}")
         if kind == "timeout":
-            return _Fault("delay", 1, delay=chaos.timeout_seconds)
-        return _Fault("drop", 1, after_processing=kind == "drop_after")
+            return _Fault("delay", 1, delay=chaos.timeout_seconds, label=kind)
+        return _Fault("drop", 1, after_processing=kind == "drop_after", label=kind)
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -375,10 +401,27 @@ class FakeTelegramServer:
             return web.Response(status=499)
         call = RecordedCall(method, params, files, token, time.monotonic(), request.content_type)
         self.calls.append(call)
+        self._signal.notify()  # wait_for_call returns calls as soon as they are received
         fault = self._take_fault(method)
+        if fault is not None:
+            call.fault = fault.label or _label(fault)
+        # Telegram applies the calls it has received for one chat in the order it received them
+        # (the telegram-bot-api server sends a chat's messages one after another, and their ids
+        # grow in that order): a call held by a "timeout" (Telegram slow to answer, the bot has
+        # given up waiting) is not overtaken by a later call for the same chat, which waits for it.
+        # Calls for other chats, and faults that never reach "Telegram", are not held up.
+        chat = params.get("chat_id") if method.lower() in _CHAT_CALLS else None
+        chat = chat if isinstance(chat, int | str) else None  # (a forged chat_id can be any JSON)
+        earlier = self._chat_tails.get(chat) if chat is not None else None
+        applied: asyncio.Future[None] | None = None
+        if chat is not None:
+            applied = asyncio.get_running_loop().create_future()
+            self._chat_tails[chat] = applied
         try:
             if fault is not None and fault.kind == "delay":
                 await self._signal.wait_for(lambda: self._closing, fault.delay)
+            if earlier is not None and not earlier.done():
+                await asyncio.wait([earlier])  # (not ``await earlier``: a cancelled waiter must not cancel it)
             if fault is not None and fault.kind == "drop" and not fault.after_processing:
                 return self._drop(request)
             if fault is not None and fault.error is not None:
@@ -392,6 +435,11 @@ class FakeTelegramServer:
         except ApiError as exc:
             payload = exc.payload()
         finally:
+            call.finished = time.monotonic()
+            if applied is not None:
+                applied.set_result(None)
+                if self._chat_tails.get(chat) is applied:
+                    del self._chat_tails[chat]
             self._signal.notify()
         if fault is not None and fault.kind == "drop":
             return self._drop(request)
@@ -443,3 +491,12 @@ class FakeTelegramServer:
     def _new_id(self) -> str:
         self._counter += 1
         return f"{4_000_000_000_000 + self._counter}"
+
+
+def _label(fault: _Fault) -> str:
+    """How a queued fault shows in a call's record."""
+    if fault.kind == "error" and fault.error is not None:
+        return str(fault.error.error_code)
+    if fault.kind == "drop":
+        return "drop_after" if fault.after_processing else "drop"
+    return f"delay {fault.delay:g}s"

@@ -71,6 +71,7 @@ class UpdateQueue:
         self.webhook_timeout = webhook_timeout
         self.pending: list[PendingUpdate] = []
         self.queued: dict[int, JSONDict] = {}
+        self.queued_at: dict[int, float] = {}  # update_id -> time.monotonic() when the user acted
         self.delivered_at: dict[int, float] = {}
         self.delivery_counts: dict[int, int] = {}
         self.webhook: Webhook | None = None
@@ -128,6 +129,7 @@ class UpdateQueue:
         else:
             update_id = -1
         self.queued[update_id] = payload
+        self.queued_at.setdefault(update_id, time.monotonic())
         self.pending.append(PendingUpdate(update_id, payload))
         self.signal.notify()
         return update_id
