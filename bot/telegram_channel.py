@@ -318,7 +318,12 @@ class TelegramChannel:
                 assert chat is not None
                 pressed = query.message if query is not None and isinstance(query.message, Message) else None
                 for reply in replies:
-                    await self._send(chat.id, reply, pressed)
+                    try:
+                        await self._send(chat.id, reply, pressed)
+                    except TelegramError as error:
+                        # The answer is stored; one reply that did not go (after the limiter's
+                        # retries) must not hold back the rest, often the next question.
+                        log.warning("a reply could not be sent (%s); sending the rest", type(error).__name__)
         finally:
             if spinner is not None:
                 await spinner

@@ -64,3 +64,18 @@ def test_random_faults_are_reproducible_and_limited_to_the_chosen_methods() -> N
     assert "timeout" not in {polls.pick("getUpdates") for _ in range(100)}, "a long poll is never 'held'"
     with pytest.raises(ValueError, match="unknown fault kinds"):
         RandomFaults(0.1, kinds=("meteor",))
+
+
+async def test_a_reply_that_could_not_go_does_not_hold_back_the_next_question(
+    server: FakeTelegramServer, tmp_path: Path
+) -> None:
+    async with bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"):
+        user = server.user(85)
+        first = await user.send_text_and_wait("/survey usat2026", timeout=15)
+        assert first[-1].text.startswith("1/12")
+        # Closing the pressed question in place fails (the connection drops; it may have
+        # arrived, so it is not retried): the next question must still come.
+        server.drop_next("editMessageText")
+        await user.press("Citizen", first[-1].message_id)
+        nxt = await user.wait_for_message(lambda m: (m.text or "").startswith("2/12"), timeout=15)
+        assert nxt.text.startswith("2/12")
