@@ -34,6 +34,10 @@ class PlannedAnswer:
     expected: str  # the value the export must hold
 
 
+#: Tries beyond its plan after which a respondent is stuck (retries after lost replies stay far below).
+STUCK_AFTER = 25
+
+
 def plan_for(index: int, survey: Survey) -> dict[str, PlannedAnswer]:
     """The answers of respondent ``index``: varied across respondents, wrong inputs included."""
     q = survey.question
@@ -67,7 +71,8 @@ def plan_for(index: int, survey: Survey) -> dict[str, PlannedAnswer]:
         wrong = (Act("type", "0"),) if i % 2 == 0 else ()
         plan[name] = PlannedAnswer((*wrong, Act("press", score)), score)
     releases_wrong = (Act("type", "many"),) if i % 2 == 1 else ()
-    plan["releases_used"] = PlannedAnswer((*releases_wrong, Act("type", str(i * 3))), str(i * 3))
+    releases = str(i * 3 % 1001)  # the question takes 0-1000: respondent 334 and on must stay in range
+    plan["releases_used"] = PlannedAnswer((*releases_wrong, Act("type", releases)), releases)
     if i % 3 == 0:
         plan["last_use"] = PlannedAnswer((Act("press", "Skip"),), "")
     else:
@@ -158,6 +163,9 @@ class Respondent:
         name = self._by_label[question_label]
         planned = self.plan[name]
         attempt = self.attempts.get(name, 0)
+        if attempt >= len(planned.attempts) + STUCK_AFTER:
+            # A plan the bot can never accept would otherwise loop until the run's timeout.
+            raise AssertionError(f"respondent {self.index}: {name} refused {attempt} times")
         return message, name, planned.attempts[min(attempt, len(planned.attempts) - 1)]
 
     async def step(self) -> None:
