@@ -8,6 +8,7 @@ same fake server and the same simulated users:
 
     .venv/bin/python -m bench.load [--users 10000] [--backend sqlite|postgresql|both]
                                    [--mode polling|webhook|both] [--echo-transport httpx|both]
+                                   [--no-baselines]
 
 Each bot is a child process; the fake Bot API and the users run in this process (one asyncio
 loop), so the bot's CPU is measured apart from the load generator's. Every user starts the
@@ -231,6 +232,11 @@ async def main() -> None:
         default="httpx",
         help="run the echo bot on PTB's httpx only, or also on Baraza's aiohttp transport",
     )
+    parser.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="Baraza only (the baselines take longest at 10,000 users: PTB's echo bot slows down with them)",
+    )
     options = parser.parse_args()
     survey = load_survey_directory(FORMS)["usat2026"]
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
@@ -249,6 +255,8 @@ async def main() -> None:
             run, inputs = await baraza(survey, options.users, backend, mode)
             print(run.line(), flush=True)
             runs.append(run)
+        if options.no_baselines:
+            continue
         echo = await baseline("bench.baseline.echo_bot", "PTB echo bot", survey, inputs, mode)
         print(echo.line(), flush=True)
         echo_aiohttp: Run | None = None
