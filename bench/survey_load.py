@@ -157,8 +157,11 @@ async def main() -> None:
                 if backend == "postgresql":
                     await drop_postgres_database(url)
             print(f"{result.line()}  = {result.cpu_seconds / result.inputs * 1000:.2f} ms CPU/input", flush=True)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak memory of a bot process: {children:.0f} MiB")
+    if arguments.part != "engine":
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"peak memory of a bot process: {children:.0f} MiB")
+    else:
+        print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
