@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.survey_respondent import Respondent, is_progress_or_end
+from tests.fakes.survey_respondent import Respondent, is_progress_or_end, is_question
 from tests.fakes.telegram import ChatMessage, FakeTelegramServer
 from tests.fakes.webhook_balancer import WebhookBalancer
 from tests.telegram_harness import FORMS, ChildBotProcess, bot_environment, free_port
@@ -117,32 +117,48 @@ async def worker_fleet(
 
 
 class AcknowledgedRespondent(Respondent):
-    """A respondent that reads the chat once the Bot API got its 200 for the last action.
+    """A respondent that reads the chat once the Bot API got its 200 for the last action and the
+    bot's answer to it is on screen.
 
     In webhook mode a worker answers 200 only after the update is committed and its replies are
-    sent, so the newest question on screen is then the state after that action. Reading the
-    first new message instead (as :class:`Respondent` does) would mistake a copy of the current
-    question, sent for a duplicated delivery, for the answer to the action.
+    sent. Behind a balancer that also hands the update to a second worker, the 200 can come from
+    the worker that found the update already handled (it repeats the current prompt as a new
+    message, read after the commit) while the worker that handled it is still editing the pressed
+    message. So the respondent, like a person, waits for something to change on screen after the
+    200, and reads the pressed message if it was edited since, else the newest copy sent since.
+    Reading the first new message instead (as :class:`Respondent` does) would mistake a copy of
+    the current question, sent for a duplicated delivery, for the answer to the action.
     """
+
+    _looked_at: tuple[ChatMessage | None, int, int] | None = None
+
+    def _look(self, message: ChatMessage | None) -> None:
+        self._looked_at = (message, message.edit_count if message else 0, len(self.user.bot_messages))
 
     async def _wait(self, acted_on: ChatMessage | None = None) -> ChatMessage:
         server, update_id = self.user._server, self.user._last_update_id
         assert update_id is not None
 
         def answered() -> bool:
-            return server.is_delivered(update_id) and self._newest() is not None
+            return server.is_delivered(update_id) and self._seen() is not None
 
         if not await server._signal.wait_for(answered, self.timeout):
-            raise TimeoutError(f"update {update_id} was not acknowledged within {self.timeout} s")
-        newest = self._newest()
-        assert newest is not None
-        return newest
+            raise TimeoutError(f"update {update_id} was not acknowledged and answered within {self.timeout} s")
+        seen = self._seen()
+        assert seen is not None
+        return seen
+
+    def _seen(self) -> ChatMessage | None:
+        """The bot's answer on screen: the acted-on question if it was edited since and still is
+        a question or the end (a tick), else the newest question or end sent since; None while
+        neither shows."""
+        assert self._looked_at is not None, "act through step() or open()"
+        acted_on, edits, count = self._looked_at
+        if acted_on is not None and acted_on.edit_count > edits and is_progress_or_end(acted_on):
+            return acted_on
+        since = self.user.bot_messages[count:]
+        return next((m for m in reversed(since) if is_progress_or_end(m)), None)
 
     def _refreshed(self, message: ChatMessage) -> ChatMessage:
-        # Duplicated deliveries make the bot send extra copies of a question, and their sends may
-        # arrive out of order across workers: the newest copy can show older ticks. Telegram
-        # edits the pressed message itself, so it is the one to read.
-        return message
-
-    def _newest(self) -> ChatMessage | None:
-        return next((m for m in reversed(self.user.bot_messages) if is_progress_or_end(m)), None)
+        seen = self._seen()
+        return seen if seen is not None and is_question(seen) else message

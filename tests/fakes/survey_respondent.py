@@ -141,6 +141,10 @@ class Respondent:
             lambda m: is_progress_or_end(m) and id(m) not in older, timeout=self.timeout
         )
 
+    def _look(self, message: ChatMessage | None) -> None:
+        """Note the screen just before acting on ``message`` (None: on no message); subclasses
+        compare the screen against it to tell the bot's answer from what was there before."""
+
     def _refreshed(self, message: ChatMessage) -> ChatMessage:
         """The question as it now shows, after a tick on ``message``.
 
@@ -153,6 +157,7 @@ class Respondent:
 
     async def open(self) -> None:
         """Start (or resume) the survey through its deep link."""
+        self._look(None)
         await self.user.send_text("/start usat2026")
         await self._wait()
 
@@ -174,9 +179,11 @@ class Respondent:
         started = time.perf_counter()
         if act.kind == "type":
             assert isinstance(act.value, str)
+            self._look(message)
             await self.user.send_text(act.value)
         elif act.kind == "press":
             assert isinstance(act.value, str)
+            self._look(message)
             await self.user.press(button_data(message, act.value), message.message_id)
         else:
             # Like a person: look at the ticks on screen and change only what differs.
@@ -184,11 +191,13 @@ class Respondent:
                 toggle = _tick_to_change(message, act.value)
                 if toggle is None:
                     break
+                self._look(message)
                 await self.user.press(toggle, message.message_id)
                 await self._wait(message)
                 message = self._refreshed(message)
                 self.latencies.append(time.perf_counter() - started)
                 started = time.perf_counter()
+            self._look(message)
             await self.user.press(button_data(message, "Done"), message.message_id)
         self.attempts[name] = self.attempts.get(name, 0) + 1
         await self._wait(message)
