@@ -2,7 +2,8 @@
 
 For each inbound it serialises the updates of one chat, opens one transaction, skips
 redeliveries, calls the router, commits, and only then returns the replies to the adapter.
-A reply is therefore never shown for an answer that is not stored.
+A reply is therefore never shown for an answer that is not stored. Through ``serve`` the adapter
+sends the replies while the chat is still held, so they keep the order of the updates.
 
 Updates of different chats that arrive while a transaction is busy share the next one (group
 commit, :mod:`bot.group_commit`): same statements, same guarantees, one BEGIN/COMMIT for all.
@@ -16,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -28,7 +29,7 @@ from bot.group_commit import GroupCommit
 from catalogue.cache import CatalogueCache
 from handlers import router
 from handlers.context import Community, Context
-from handlers.messages import Inbound, Outbound
+from handlers.messages import Delivered, Inbound, Outbound
 from handlers.texts import Texts, rtl, supported_language
 from storage.chat_order import serialise_chat, try_serialise_chats
 from storage.database import Database
@@ -75,6 +76,10 @@ class ChatLocks:
     def waiting(self, key: tuple[str, str]) -> int:
         """How many callers wait for ``key`` behind the one holding it."""
         return max(0, self._locks.get(key, (None, 1))[1] - 1)
+
+
+async def _as_they_are(replies: list[Outbound]) -> list[Outbound]:
+    return replies
 
 
 def error_name(error: BaseException) -> str:
@@ -126,7 +131,7 @@ class Engine:
         self.clock = clock
         self.community = community or Community()
         self.catalogue = catalogue or CatalogueCache()
-        self._chat_locks = ChatLocks()
+        self._chat_line = ChatLocks()
         # SQLite has one writer: one transaction at a time. PostgreSQL runs a few side by side
         # (each waits on network round trips), within the connection pool.
         self._updates: GroupCommit[Inbound, list[Outbound] | None] = GroupCommit(
@@ -134,18 +139,30 @@ class Engine:
         )
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
-        """Process one inbound; when this returns, its effects are committed.
+        """Process one inbound; when this returns, its effects are committed."""
+        return await self.serve(inbound, _as_they_are)
 
-        The updates of one chat run one at a time: in this process by a lock per chat, across
-        worker processes on PostgreSQL by an advisory lock in the transaction.
+    async def serve(self, inbound: Inbound, deliver: Callable[[list[Outbound]], Awaitable[Delivered]]) -> Delivered:
+        """Process one inbound, then hand its committed replies to ``deliver`` (the adapter
+        sending them) before the chat's next update is processed.
+
+        The updates of one chat run one at a time, in the order they reached ``serve``, replies
+        included: in this process by a line per chat, whose place is taken before anything is
+        awaited; across worker processes on PostgreSQL by an advisory lock in the transaction.
         """
-        started = time.perf_counter()
-        async with self._chat_locks.hold((inbound.channel, inbound.chat_key)):
+        chat = (inbound.channel, inbound.chat_key)
+        async with self._chat_line.hold(chat):
+            # One turn of the event loop lets updates that arrived together (one getUpdates
+            # batch, one webhook call) take their places in line behind this one.
+            await asyncio.sleep(0)
+            if self._chat_line.waiting(chat):
+                inbound = replace(inbound, newer_waiting=True)
+            started = time.perf_counter()
             replies = await self._updates.submit(inbound)
             if replies is None:
                 replies = await self._process_alone(inbound)
-        metrics.observe_update(inbound.channel, time.perf_counter() - started, len(replies))
-        return laid_out(replies)
+            metrics.observe_update(inbound.channel, time.perf_counter() - started, len(replies))
+            return await deliver(laid_out(replies))
 
     async def _run_batch(self, inbounds: Sequence[Inbound]) -> Sequence[list[Outbound] | None]:
         """The replies to each inbound, committed together; None for an inbound that must run

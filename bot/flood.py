@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from handlers.messages import Inbound, MessageProcessor, Outbound
+from handlers.messages import Delivered, Inbound, MessageProcessor, Outbound
 from handlers.texts import Texts, supported_language
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,22 @@ class FloodGuard:
         self.dropped = 0
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
-        if not self.settings.enabled:
-            return await self.inner.handle(inbound)
-        verdict = self._take((inbound.channel, inbound.user_key))
+        verdict = self._verdict(inbound)
         if verdict == "accept":
             return await self.inner.handle(inbound)
+        return self._dropped(inbound, verdict)
+
+    async def serve(self, inbound: Inbound, deliver: Callable[[list[Outbound]], Awaitable[Delivered]]) -> Delivered:
+        verdict = self._verdict(inbound)
+        if verdict == "accept":
+            return await self.inner.serve(inbound, deliver)
+        return await deliver(self._dropped(inbound, verdict))
+
+    def _verdict(self, inbound: Inbound) -> str:
+        return self._take((inbound.channel, inbound.user_key)) if self.settings.enabled else "accept"
+
+    def _dropped(self, inbound: Inbound, verdict: str) -> list[Outbound]:
+        """The answer to a dropped message: the notice for the first of a flood, else nothing."""
         self.dropped += 1
         if verdict == "drop":
             return []

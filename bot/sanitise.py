@@ -11,9 +11,10 @@ right-to-left marks and emoji included, is kept exactly as typed.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from handlers.messages import Inbound, MessageProcessor, Outbound
+from handlers.messages import Delivered, Inbound, MessageProcessor, Outbound
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
@@ -33,14 +34,21 @@ class Sanitiser:
         self.inner = inner
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
-        fields = (inbound.text, inbound.payload, inbound.user_key, inbound.chat_key, inbound.update_key)
-        if any(value is not None and _UNSTORABLE.search(value) for value in fields):
-            inbound = replace(
-                inbound,
-                text=storable(inbound.text),
-                payload=storable(inbound.payload),
-                user_key=storable(inbound.user_key) or "",
-                chat_key=storable(inbound.chat_key) or "",
-                update_key=storable(inbound.update_key) or "",
-            )
-        return await self.inner.handle(inbound)
+        return await self.inner.handle(_storable(inbound))
+
+    async def serve(self, inbound: Inbound, deliver: Callable[[list[Outbound]], Awaitable[Delivered]]) -> Delivered:
+        return await self.inner.serve(_storable(inbound), deliver)
+
+
+def _storable(inbound: Inbound) -> Inbound:
+    fields = (inbound.text, inbound.payload, inbound.user_key, inbound.chat_key, inbound.update_key)
+    if not any(value is not None and _UNSTORABLE.search(value) for value in fields):
+        return inbound
+    return replace(
+        inbound,
+        text=storable(inbound.text),
+        payload=storable(inbound.payload),
+        user_key=storable(inbound.user_key) or "",
+        chat_key=storable(inbound.chat_key) or "",
+        update_key=storable(inbound.update_key) or "",
+    )

@@ -16,7 +16,6 @@ import asyncio
 import hmac
 import json
 import logging
-from dataclasses import replace
 from datetime import UTC, timedelta
 from functools import lru_cache
 from typing import Any
@@ -30,7 +29,6 @@ from telegram.ext._utils.types import RLARGS
 
 from bot.config import TelegramSettings
 from bot.dispatcher import MaybeSent, NotSent, RecipientBlocked, Rejected
-from bot.engine import ChatLocks
 from bot.ratelimit import RateLimiter, SendRateLimiter
 from bot.telegram_request import AiohttpRequest, certainly_not_sent_cause
 from handlers.messages import Button, Inbound, MessageProcessor, Outbound
@@ -231,7 +229,6 @@ class TelegramChannel:
         if settings.mode == "webhook":
             builder = builder.updater(None)
         self.application = builder.build()
-        self._chat_line = ChatLocks()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
 
@@ -300,30 +297,26 @@ class TelegramChannel:
         query = update.callback_query
         # Stop the button's spinner at once (alongside the handling: a slow answer delays nothing).
         spinner = asyncio.ensure_future(self._answer_query(query)) if query is not None else None
-        # The updates of one chat are handled, and their replies sent, one at a time in the order
-        # they arrived: the place in line is taken here, before anything is awaited. Otherwise a
-        # reply could overtake an earlier one (a retried 5xx, a slow call) and leave an older
-        # question as the newest message, which the person then answers; or a text sent after a
-        # press could reach the engine first.
-        line = (CHANNEL, inbound.chat_key)
+        chat = update.effective_chat
+        assert chat is not None
+        pressed = query.message if query is not None and isinstance(query.message, Message) else None
+
+        async def send_in_order(replies: list[Outbound]) -> None:
+            for reply in replies:
+                try:
+                    await self._send(chat.id, reply, pressed)
+                except TelegramError as error:
+                    # The answer is stored; one reply that did not go (after the limiter's
+                    # retries) must not hold back the rest, often the next question.
+                    log.warning("a reply could not be sent (%s); sending the rest", type(error).__name__)
+
         try:
-            async with self._chat_line.hold(line):
-                # One turn of the event loop lets the other updates of the same getUpdates batch
-                # take their places in line (PTB starts one task per update, in order).
-                await asyncio.sleep(0)
-                if self._chat_line.waiting(line):
-                    inbound = replace(inbound, newer_waiting=True)
-                replies = await self.processor.handle(inbound)
-                chat = update.effective_chat
-                assert chat is not None
-                pressed = query.message if query is not None and isinstance(query.message, Message) else None
-                for reply in replies:
-                    try:
-                        await self._send(chat.id, reply, pressed)
-                    except TelegramError as error:
-                        # The answer is stored; one reply that did not go (after the limiter's
-                        # retries) must not hold back the rest, often the next question.
-                        log.warning("a reply could not be sent (%s); sending the rest", type(error).__name__)
+            # The replies are sent before the chat's next update is handled (the core keeps one
+            # line per chat, entered here before anything is awaited). Otherwise a reply could
+            # overtake an earlier one (a retried 5xx, a slow call) and leave an older question as
+            # the newest message, which the person then answers; or a text sent after a press
+            # could reach the core first.
+            await self.processor.serve(inbound, send_in_order)
         finally:
             if spinner is not None:
                 await spinner

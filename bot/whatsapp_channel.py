@@ -23,6 +23,7 @@ WhatsApp user ids are phone numbers: they are never logged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -241,8 +242,8 @@ class WhatsAppChannel:
             await self._record(content.receipts)
         complete = True
         for inbound in content.messages:
-            replies = await self.processor.handle(inbound)
-            if not await self._answer(inbound, replies):
+            # The replies go out before the chat's next message is handled (the core's line).
+            if not await self.processor.serve(inbound, functools.partial(self._answer, inbound)):
                 complete = False
         # A 503 makes Meta deliver the call again; the engine repeats the current question then.
         return web.Response(text="ok") if complete else web.Response(status=503, text="reply not sent")

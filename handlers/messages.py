@@ -7,9 +7,12 @@ Nothing here knows about a particular messaging app.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+Delivered = TypeVar("Delivered")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,14 @@ class MessageProcessor(Protocol):
 
     When ``handle`` returns, everything the inbound changed is committed, so the replies may be
     shown to the user as acknowledged.
+
+    ``serve`` does the same and then hands the replies to ``deliver`` (the adapter sending them)
+    while the chat is still held: the updates of one chat are handled and their replies sent one
+    at a time, in the order the updates reached ``serve``, so a reply never overtakes an earlier
+    one. The place in line is taken before ``serve`` first awaits. It returns what ``deliver``
+    returns.
     """
 
     async def handle(self, inbound: Inbound) -> list[Outbound]: ...
+
+    async def serve(self, inbound: Inbound, deliver: Callable[[list[Outbound]], Awaitable[Delivered]]) -> Delivered: ...

@@ -234,3 +234,27 @@ async def test_pictures_documents_and_long_lists_are_sent_within_limits(graph: F
     assert lists[0].text == "Which region?"
     assert link.kind == "text" and "Open the release: https://stats.example.org/cpi" in link.text
     assert link.raw["text"]["preview_url"] is True
+
+
+async def test_a_reply_retried_after_a_server_error_still_comes_before_the_next_messages_reply(
+    graph: FakeGraphServer, tmp_path: Path, usat: Survey
+) -> None:
+    url = sqlite_url(tmp_path)
+    async with whatsapp_bot(graph, url):
+        person = graph.user("254711000006")
+        await person.send_text_and_wait("/survey usat2026")
+        graph.fail_next("messages", code=131000, http_status=500, times=2)  # retried, then sent
+        answering = asyncio.ensure_future(person.send_text("Citizen"))
+
+        # The next message arrives while the reply to "Citizen" (question 2) waits for its
+        # last retry (after two failures).
+        def failed_twice() -> bool:
+            return sum(call.status == 500 for call in graph.calls_to("messages")) == 2
+
+        assert await graph.signal.wait_for(failed_twice, 10)
+        await person.send_text("1")
+        await answering
+        questions = [m.text.split(" ", 1)[0] for m in person.bot_messages if m.text[:2] in ("2/", "3/")]
+        assert questions == ["2/12", "3/12"], "question 3 is shown after question 2, never before it"
+    (row,) = await export_rows(url, usat)
+    assert (row["user_group"], row["frequency"]) == ("citizen", "daily")

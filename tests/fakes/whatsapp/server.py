@@ -201,6 +201,7 @@ class FakeGraphServer:
         fault = self._fault("messages")
         if fault is not None:
             call.status, call.error_code = fault.http_status, fault.code
+            self.signal.notify()  # tests may wait for a failed call
             return _error(fault.http_status, fault.code, f"fake error {fault.code}")
         try:
             message = self._accept(body)
@@ -303,6 +304,7 @@ class FakeGraphServer:
         fault = self._fault("media")
         if fault is not None:
             call.status, call.error_code = fault.http_status, fault.code
+            self.signal.notify()  # tests may wait for a failed call
             return _error(fault.http_status, fault.code, f"fake error {fault.code}")
         form = await request.post()
         upload = form.get("file")
