@@ -89,3 +89,10 @@ def test_the_proxy_sends_the_webhook_to_the_workers() -> None:
     caddyfile = (DEPLOY / "Caddyfile").read_text()
     assert "{$BARAZA_DOMAIN}" in caddyfile and "name bot" in caddyfile and "port 8080" in caddyfile
     assert caddyfile.count("{") == caddyfile.count("}")
+
+
+def test_the_proxies_do_not_serve_the_metrics_to_the_internet() -> None:
+    caddyfile = (DEPLOY / "Caddyfile").read_text()
+    assert re.search(r"^\s*respond /metrics 404\s*$", caddyfile, re.MULTILINE)
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    assert re.search(r"location = /metrics \{\s*return 404;\s*\}", nginx)
