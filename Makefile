@@ -54,7 +54,7 @@ bench: $(TEST_STAMP)
 
 ## Load: 10,000 simulated users through the fake Bot API (polling and webhook, SQLite and PostgreSQL) against
 ## Baraza, a bare PTB echo bot and a ConversationHandler+PicklePersistence bot; prints the ratios. Long: not in `make test`.
-## Smaller: make bench-load USERS=200 (all eight runs in a few minutes); Baraza alone: .venv/bin/python -m bench.load --no-baselines
+## Smaller: make bench-load USERS=200 (all eight runs in a few minutes); Baraza alone: .venv/bin/python -m bench.load --baselines none (echo bot only: --baselines echo)
 USERS ?= 10000
 bench-load: $(TEST_STAMP)
 	@scripts/ensure-postgres.sh || true

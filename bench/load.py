@@ -8,7 +8,7 @@ same fake server and the same simulated users:
 
     .venv/bin/python -m bench.load [--users 10000] [--backend sqlite|postgresql|both]
                                    [--mode polling|webhook|both] [--echo-transport httpx|both]
-                                   [--no-baselines]
+                                   [--baselines all|echo|none]
 
 Each bot is a child process; the fake Bot API and the users run in this process (one asyncio
 loop), so the bot's CPU is measured apart from the load generator's. Every user starts the
@@ -205,10 +205,15 @@ async def baseline(
             await bot.stop()
 
 
-def ratios(run: Run, echo: Run, conversation: Run) -> str:
-    return (
+def ratios(run: Run, echo: Run, conversation: Run | None) -> str:
+    against_echo = (
         f"  baraza/echo: rate {run.rate / echo.rate:4.2f} (goal >= 0.80), p99 {run.percentile(0.99) / echo.percentile(0.99):4.2f}"
-        f" (goal <= 1.25); baraza/ConversationHandler: rate {run.rate / conversation.rate:4.2f} (goal >= 1.00),"
+        " (goal <= 1.25)"
+    )
+    if conversation is None:
+        return f"{against_echo}, CPU per input {run.bot_cpu / run.inputs / (echo.bot_cpu / echo.inputs):4.2f}"
+    return (
+        f"{against_echo}; baraza/ConversationHandler: rate {run.rate / conversation.rate:4.2f} (goal >= 1.00),"
         f" CPU per input {run.bot_cpu / run.inputs / (conversation.bot_cpu / conversation.inputs):4.2f}"
     )
 
@@ -233,11 +238,16 @@ async def main() -> None:
         help="run the echo bot on PTB's httpx only, or also on Baraza's aiohttp transport",
     )
     parser.add_argument(
-        "--no-baselines",
-        action="store_true",
-        help="Baraza only (the baselines take longest at 10,000 users: PTB's echo bot slows down with them)",
+        "--baselines",
+        choices=["all", "echo", "none"],
+        default="all",
+        help="which baseline bots run after Baraza: both, the echo bot only (the ConversationHandler bot"
+        " takes longest at 10,000 users), or none",
     )
+    parser.add_argument("--no-baselines", action="store_true", help="the same as --baselines none")
     options = parser.parse_args()
+    if options.no_baselines:
+        options.baselines = "none"
     survey = load_survey_directory(FORMS)["usat2026"]
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
     if "postgresql" in backends and not postgres_reachable():
@@ -255,7 +265,7 @@ async def main() -> None:
             run, inputs = await baraza(survey, options.users, backend, mode)
             print(run.line(), flush=True)
             runs.append(run)
-        if options.no_baselines:
+        if options.baselines == "none":
             continue
         echo = await baseline("bench.baseline.echo_bot", "PTB echo bot", survey, inputs, mode)
         print(echo.line(), flush=True)
@@ -265,10 +275,12 @@ async def main() -> None:
                 "bench.baseline.echo_bot", "PTB echo bot (aiohttp)", survey, inputs, mode, "aiohttp"
             )
             print(echo_aiohttp.line(), flush=True)
-        conversation = await baseline(
-            "bench.baseline.conversation_bot", "PTB ConversationHandler+Pickle", survey, inputs, mode
-        )
-        print(conversation.line(), flush=True)
+        conversation: Run | None = None
+        if options.baselines == "all":
+            conversation = await baseline(
+                "bench.baseline.conversation_bot", "PTB ConversationHandler+Pickle", survey, inputs, mode
+            )
+            print(conversation.line(), flush=True)
         for run in runs:
             print(f"{run.label}:{ratios(run, echo, conversation)}", flush=True)
             if echo_aiohttp is not None:
