@@ -48,8 +48,10 @@ class GroupCommit(Generic[Item, Result]):
     async def submit(self, item: Item) -> Result:
         """Run ``item`` in the next batch; returns its result once that batch is done.
 
-        Cancelling the caller does not withdraw an item a batch has already taken: its effects
-        may be committed (like a request that reached the server before the client gave up).
+        Cancelling the caller withdraws the item if no batch has taken it yet. It does not
+        withdraw an item a batch has already taken: that batch runs it to the end and its effects
+        may be committed (like a request that reached the server before the client gave up); the
+        result is dropped, and the other items of the batch get theirs as usual.
         """
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
@@ -66,7 +68,9 @@ class GroupCommit(Generic[Item, Result]):
         batch: list[tuple[Item, asyncio.Future[Result]]] = []
         try:
             while self._waiting:
-                batch = [self._waiting.popleft() for _ in range(min(self.max_batch, len(self._waiting)))]
+                batch = self._take_batch()
+                if not batch:
+                    break  # everything that was waiting had been withdrawn
                 try:
                     results = await self._run_batch([item for item, _ in batch])
                     if len(results) != len(batch):
@@ -89,6 +93,17 @@ class GroupCommit(Generic[Item, Result]):
             raise
         finally:
             self._draining -= 1
+
+    def _take_batch(self) -> list[tuple[Item, asyncio.Future[Result]]]:
+        """Up to ``max_batch`` waiting items, skipping those whose submitter was cancelled: an
+        item no batch has taken yet is withdrawn with its submitter (nobody waits for it, and its
+        submitter may already have let go of what made running it safe, such as its chat's lock)."""
+        batch: list[tuple[Item, asyncio.Future[Result]]] = []
+        while self._waiting and len(batch) < self.max_batch:
+            entry = self._waiting.popleft()
+            if not entry[1].done():
+                batch.append(entry)
+        return batch
 
     @staticmethod
     def _abandon(batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:

@@ -44,6 +44,12 @@ BROADCAST_QUEUE = Gauge(
     registry=REGISTRY,
 )
 OUTBOX_QUEUE = Gauge("baraza_outbox_queue_length", "Outbox messages waiting to be sent", registry=REGISTRY)
+RATE_LIMIT_DEGRADED = Counter(
+    "baraza_rate_limit_degraded_total",
+    "Sends let through under this process's own rate because the shared send-rate store failed, by store",
+    ["store"],
+    registry=REGISTRY,
+)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -89,6 +95,11 @@ def observe_send(kind: str, channel: str, status: str, error: str | None) -> Non
     label = error_kind(status, error)
     if label is not None:
         SEND_ERRORS.labels(kind, label).inc()
+
+
+def observe_rate_limit_degraded(store: str) -> None:
+    """One send let through without the shared send-rate store ``store`` ("redis", "postgresql")."""
+    RATE_LIMIT_DEGRADED.labels(store).inc()
 
 
 def exposition(broadcast_queue: int, outbox_queue: int) -> bytes:

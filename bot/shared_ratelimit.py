@@ -25,7 +25,8 @@ rate (a burst of ``rate/20`` at most, refilled at 92 % of the rest, leaving room
 jitter: on a loaded machine a request can reach the platform a whole send interval late and
 the next on time); a worker's share is sized the same way. Per-chat buckets keep the configured
 rate and burst. If Redis (or, for chats, the bucket table) cannot be reached, sends go on under
-an in-process limiter and the log says so: a degraded guarantee rather than a silent bot.
+an in-process limiter, counted in ``baraza_rate_limit_degraded_total`` and warned about in the log:
+a degraded guarantee rather than a silent bot. Other errors of a store are bugs and propagate.
 """
 
 from __future__ import annotations
@@ -39,14 +40,22 @@ import os
 import secrets
 import socket
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from bot import metrics
 from bot.config import Settings
 from bot.ratelimit import RateLimiter, SendRateLimiter
 from storage.database import Database
+from storage.errors import StorageError
 from storage.rate_buckets import PostgresBuckets
 from storage.rate_leases import Grant, PostgresLeases, Renewal, fair_share
 
@@ -97,6 +106,20 @@ MARGIN = 0.92
 #: One bucket to take a token from: (key, refill rate a second, capacity).
 Bucket = tuple[str, float, float]
 
+#: What a store raises when it cannot be reached or fails on its side (the database, its driver,
+#: the network, Redis): sends then go on without it. Anything else is a bug and propagates.
+STORE_ERRORS: tuple[type[Exception], ...] = (
+    StorageError,
+    OSError,
+    DBAPIError,
+    PoolTimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+#: While a store fails, its warning is logged at most this often (every send is counted).
+DEGRADED_LOG_SECONDS = 60.0
+_degraded_logged_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
 
 class BucketStore(Protocol):
     """Where shared token buckets live."""
@@ -134,6 +157,32 @@ class RedisBuckets:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def store_name(store: BucketStore) -> str:
+    """The ``store`` label of the degraded-sends metric."""
+    if isinstance(store, RedisBuckets):
+        return "redis"
+    if isinstance(store, PostgresBuckets):
+        return "postgresql"
+    return type(store).__name__
+
+
+def degraded(store: BucketStore, error: Exception) -> None:
+    """A send goes on without ``store``, which raised ``error`` (one of :data:`STORE_ERRORS`):
+    count it, and warn at most once every :data:`DEGRADED_LOG_SECONDS` per store."""
+    name = store_name(store)
+    metrics.observe_rate_limit_degraded(name)
+    now = time.monotonic()
+    logged = _degraded_logged_at.get(store)
+    if logged is None or now - logged >= DEGRADED_LOG_SECONDS:
+        _degraded_logged_at[store] = now
+        # The class only: a driver's message may carry addresses or parameters.
+        log.warning(
+            "the shared send-rate store (%s) cannot be reached (%s): sends go on under this process's own rate",
+            name,
+            type(error).__name__,
+        )
 
 
 def overall_bucket(per_second: float) -> tuple[float, float]:
@@ -184,12 +233,9 @@ class SharedRateLimiter:
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)  # the tokens are in another process's hands: poll
-        except Exception as error:  # the store is away: keep sending, at this process's own rate
+        except STORE_ERRORS as error:  # the store is away: keep sending, at this process's own rate
+            degraded(self.store, error)
             if self._failing_since is None:
-                log.error(
-                    "the shared send-rate store cannot be reached (%s): each worker now limits only itself",
-                    type(error).__name__,
-                )
                 self._failing_since = time.monotonic()
             await self.fallback.acquire(chat)
             return
@@ -389,10 +435,9 @@ class LeasedRateLimiter:
         self._store_idle.clear()
         try:
             wait = await self.store.take([(self._key(chat), self.chat_per_second, self.chat_burst)])
-        except Exception as error:  # the database is away: this process's own chat bucket only
-            if not self._failing:
-                log.error("shared chat send-rate buckets cannot be reached (%s)", type(error).__name__)
-                self._failing = True
+        except STORE_ERRORS as error:  # the database is away: this process's own chat bucket only
+            degraded(self.store, error)
+            self._failing = True
             return 0.0
         finally:
             self._store_takes -= 1

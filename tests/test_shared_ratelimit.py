@@ -15,8 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from bot import metrics
 from bot.config import BroadcastSettings, Settings, TelegramSettings
-from bot.shared_ratelimit import Bucket, BucketStore, RedisBuckets, SharedRateLimiter, overall_bucket, send_limiters
+from bot.shared_ratelimit import (
+    Bucket,
+    BucketStore,
+    LeasedRateLimiter,
+    RedisBuckets,
+    SharedRateLimiter,
+    overall_bucket,
+    send_limiters,
+)
 from storage.database import Database
 from storage.rate_buckets import PostgresBuckets
 from tests.conftest import drop_postgres_database, require_postgres_database, require_redis
@@ -113,6 +122,76 @@ async def test_an_unreachable_store_degrades_to_the_process_own_rate_instead_of_
     limiter = SharedRateLimiter(_Unreachable(), "test", 1000.0, 1000.0, 10)
     await asyncio.wait_for(asyncio.gather(*(limiter.acquire("c") for _ in range(5))), timeout=10)
     assert "cannot be reached" in caplog.text
+
+
+def degraded_sends(store: str) -> float:
+    return metrics.REGISTRY.get_sample_value("baraza_rate_limit_degraded_total", {"store": store}) or 0.0
+
+
+def limiter_on(store: BucketStore) -> SharedRateLimiter | LeasedRateLimiter:
+    """The limiter a deployment puts on ``store``: Redis's, or PostgreSQL's leased one while other
+    workers are live (its chat buckets are then taken in the store)."""
+    if isinstance(store, RedisBuckets):
+        return SharedRateLimiter(store, f"test:{secrets.token_hex(4)}", 1000.0, 1000.0, 10)
+    limiter = LeasedRateLimiter(store, f"test:{secrets.token_hex(4)}", 1000.0, 1000.0, 10)
+    limiter.share.set_allowance(1000.0)  # as a renewal granting the whole rate would
+    limiter.share.extend(time.monotonic() + 3600)
+    return limiter
+
+
+@pytest.fixture(params=["redis", "postgresql"])
+async def down_store(request: pytest.FixtureRequest) -> AsyncIterator[BucketStore]:
+    """A store whose server does not listen (nothing answers on port 1 of 127.0.0.1)."""
+    if request.param == "redis":
+        store = RedisBuckets("redis://127.0.0.1:1")
+        try:
+            yield store
+        finally:
+            await store.close()
+        return
+    database = Database("postgresql+asyncpg://postgres@127.0.0.1:1/gone")
+    try:
+        yield PostgresBuckets(database)
+    finally:
+        await database.dispose()
+
+
+async def test_a_store_outage_lets_sends_through_counted_and_warned_about_once(
+    down_store: BucketStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = "redis" if isinstance(down_store, RedisBuckets) else "postgresql"
+    before = degraded_sends(name)
+    limiter = limiter_on(down_store)
+    for _ in range(3):
+        await asyncio.wait_for(limiter.acquire("chat"), timeout=30)
+    assert degraded_sends(name) - before == 3, "every send let through without the store is counted"
+    warnings = [record for record in caplog.records if "cannot be reached" in record.getMessage()]
+    assert len(warnings) == 1, "one warning a minute per store, not one per send"
+    assert name in warnings[0].getMessage() and "127.0.0.1" not in caplog.text, "the error's class, not its text"
+
+
+class _BrokenRedis(RedisBuckets):
+    async def take(self, buckets: Sequence[Bucket]) -> float:
+        raise TypeError("a bug in the store")
+
+
+class _BrokenPostgres(PostgresBuckets):
+    async def take(self, wanted: Sequence[tuple[str, float, float]]) -> float:
+        raise TypeError("a bug in the store")
+
+
+@pytest.mark.parametrize("name", ["redis", "postgresql"])
+async def test_a_bug_in_the_store_is_raised_to_the_sender_not_taken_for_an_outage(name: str) -> None:
+    database = Database("postgresql+asyncpg://postgres@127.0.0.1:1/unused")
+    store: BucketStore = _BrokenRedis("redis://127.0.0.1:1") if name == "redis" else _BrokenPostgres(database)
+    before = degraded_sends(name)
+    try:
+        with pytest.raises(TypeError, match="a bug in the store"):
+            await asyncio.wait_for(limiter_on(store).acquire("chat"), timeout=30)
+        assert degraded_sends(name) == before, "a bug is not counted as an outage"
+    finally:
+        await store.close()
+        await database.dispose()
 
 
 async def test_the_backend_follows_the_configuration(tmp_path: Path) -> None:
