@@ -46,6 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from redis.exceptions import BusyLoadingError, MasterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
@@ -115,6 +116,13 @@ STORE_ERRORS: tuple[type[Exception], ...] = (
     PoolTimeoutError,
     RedisConnectionError,
     RedisTimeoutError,
+    # Redis answering but unable to serve for now: a replica after failover, loading its data,
+    # out of memory.
+    ReadOnlyError,
+    BusyLoadingError,
+    MasterDownError,
+    OutOfMemoryError,
+    TryAgainError,
 )
 #: While a store fails, its warning is logged at most this often (every send is counted).
 DEGRADED_LOG_SECONDS = 60.0
