@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.survey_respondent import Respondent, is_progress_or_end, is_question
+from tests.fakes.survey_respondent import Respondent, first_line, is_progress_or_end, is_question
 from tests.fakes.telegram import ChatMessage, FakeTelegramServer
 from tests.fakes.webhook_balancer import WebhookBalancer
 from tests.telegram_harness import FORMS, ChildBotProcess, bot_environment, free_port
@@ -117,23 +117,28 @@ async def worker_fleet(
 
 
 class AcknowledgedRespondent(Respondent):
-    """A respondent that reads the chat once the Bot API got its 200 for the last action and the
-    bot's answer to it is on screen.
+    """A respondent that acts again only once the Bot API got its 200 for the last action and the
+    bot's answer to that action is on screen, and then reads that answer as the current question.
 
     In webhook mode a worker answers 200 only after the update is committed and its replies are
-    sent. Behind a balancer that also hands the update to a second worker, the 200 can come from
-    the worker that found the update already handled (it repeats the current prompt as a new
-    message, read after the commit) while the worker that handled it is still editing the pressed
-    message. So the respondent, like a person, waits for something to change on screen after the
-    200, and reads the pressed message if it was edited since, else the newest copy sent since.
-    Reading the first new message instead (as :class:`Respondent` does) would mistake a copy of
-    the current question, sent for a duplicated delivery, for the answer to the action.
+    sent. Behind a balancer that also hands updates to a second worker, at once or later, other
+    messages cross the answer: the 200 can come from the worker that found the update already
+    handled (it repeats the current prompt as a new message) while the worker that handled it
+    still edits the pressed message; and a late copy of an earlier update, handled by the other
+    worker just before this one, can repeat the previous question after the answer. Like a person
+    who knows what they just did, this respondent waits for the change its action makes (its tick
+    shown; another question after an answer it expects accepted) and goes on from there, rather
+    than from whatever message came last.
     """
 
-    _looked_at: tuple[ChatMessage | None, int, int] | None = None
+    _looked_at: tuple[ChatMessage | None, int, int, str | None, bool | None, str | None] | None = None
+    _screen: ChatMessage | None = None
 
-    def _look(self, message: ChatMessage | None) -> None:
-        self._looked_at = (message, message.edit_count if message else 0, len(self.user.bot_messages))
+    def _look(self, message: ChatMessage | None, toggle: str | None = None, *, moves_on: bool = False) -> None:
+        edits = message.edit_count if message else 0
+        ticked = _ticked(message, toggle) if message is not None and toggle is not None else None
+        leaving = first_line(message) if message is not None and moves_on else None
+        self._looked_at = (message, edits, len(self.user.bot_messages), toggle, ticked, leaving)
 
     async def _wait(self, acted_on: ChatMessage | None = None) -> ChatMessage:
         server, update_id = self.user._server, self.user._last_update_id
@@ -146,19 +151,38 @@ class AcknowledgedRespondent(Respondent):
             raise TimeoutError(f"update {update_id} was not acknowledged and answered within {self.timeout} s")
         seen = self._seen()
         assert seen is not None
+        self._screen = seen
         return seen
 
     def _seen(self) -> ChatMessage | None:
-        """The bot's answer on screen: the acted-on question if it was edited since and still is
-        a question or the end (a tick), else the newest question or end sent since; None while
-        neither shows."""
+        """The bot's answer to the last action on screen, None while it does not show: the
+        acted-on question if it was edited since (and still is a question or the end), else the
+        newest question or end sent since; for a tick, the first of those that shows the pressed
+        choice changed; for an answer expected accepted, the first that is another question or
+        the end."""
         assert self._looked_at is not None, "act through step() or open()"
-        acted_on, edits, count = self._looked_at
-        if acted_on is not None and acted_on.edit_count > edits and is_progress_or_end(acted_on):
-            return acted_on
-        since = self.user.bot_messages[count:]
-        return next((m for m in reversed(since) if is_progress_or_end(m)), None)
+        acted_on, edits, count, toggle, ticked, leaving = self._looked_at
+        edited = acted_on is not None and acted_on.edit_count > edits and is_progress_or_end(acted_on)
+        since = [m for m in reversed(self.user.bot_messages[count:]) if is_progress_or_end(m)]
+        candidates = ([acted_on] if edited and acted_on is not None else []) + since
+        if toggle is not None:
+            return next((m for m in candidates if _ticked(m, toggle) not in (None, ticked)), None)
+        if leaving is not None:
+            return next((m for m in candidates if first_line(m) != leaving), None)
+        return next(iter(candidates), None)
+
+    def current_question(self) -> ChatMessage | None:
+        screen = self._screen
+        return screen if screen is not None and is_question(screen) else None
 
     def _refreshed(self, message: ChatMessage) -> ChatMessage:
-        seen = self._seen()
-        return seen if seen is not None and is_question(seen) else message
+        return self._screen if self._screen is not None and is_question(self._screen) else message
+
+
+def _ticked(message: ChatMessage, toggle: str) -> bool | None:
+    """Whether the tick button with callback data ``toggle`` shows ticked; None if absent."""
+    for row in message.buttons:
+        for text, data in row:
+            if data == toggle:
+                return text.startswith("✅")
+    return None

@@ -141,9 +141,11 @@ class Respondent:
             lambda m: is_progress_or_end(m) and id(m) not in older, timeout=self.timeout
         )
 
-    def _look(self, message: ChatMessage | None) -> None:
-        """Note the screen just before acting on ``message`` (None: on no message); subclasses
-        compare the screen against it to tell the bot's answer from what was there before."""
+    def _look(self, message: ChatMessage | None, toggle: str | None = None, *, moves_on: bool = False) -> None:
+        """Note the screen just before acting on ``message`` (None: on no message): pressing the
+        tick button ``toggle`` if given, or giving an answer that should move on to another
+        question (``moves_on``). Subclasses compare the screen against it to tell the bot's
+        answer from what was there before."""
 
     def _refreshed(self, message: ChatMessage) -> ChatMessage:
         """The question as it now shows, after a tick on ``message``.
@@ -152,7 +154,7 @@ class Respondent:
         copy of the same question: the newest copy is then the one with the current ticks.
         """
         newest = self.current_question()
-        same = newest is not None and _first_line(newest) == _first_line(message)
+        same = newest is not None and first_line(newest) == first_line(message)
         return newest if same and newest is not None else message
 
     async def open(self) -> None:
@@ -176,14 +178,16 @@ class Respondent:
     async def step(self) -> None:
         """Answer the question on screen with the next planned attempt and wait for the bot."""
         message, name, act = self._next()
+        # The planned attempt that the bot should accept moves on to another question.
+        moves_on = self.attempts.get(name, 0) >= len(self.plan[name].attempts) - 1
         started = time.perf_counter()
         if act.kind == "type":
             assert isinstance(act.value, str)
-            self._look(message)
+            self._look(message, moves_on=moves_on)
             await self.user.send_text(act.value)
         elif act.kind == "press":
             assert isinstance(act.value, str)
-            self._look(message)
+            self._look(message, moves_on=moves_on)
             await self.user.press(button_data(message, act.value), message.message_id)
         else:
             # Like a person: look at the ticks on screen and change only what differs.
@@ -191,13 +195,13 @@ class Respondent:
                 toggle = _tick_to_change(message, act.value)
                 if toggle is None:
                     break
-                self._look(message)
+                self._look(message, toggle)
                 await self.user.press(toggle, message.message_id)
                 await self._wait(message)
                 message = self._refreshed(message)
                 self.latencies.append(time.perf_counter() - started)
                 started = time.perf_counter()
-            self._look(message)
+            self._look(message, moves_on=moves_on)
             await self.user.press(button_data(message, "Done"), message.message_id)
         self.attempts[name] = self.attempts.get(name, 0) + 1
         await self._wait(message)
@@ -228,7 +232,7 @@ class Respondent:
             await self.step()
 
 
-def _first_line(message: ChatMessage) -> str:
+def first_line(message: ChatMessage) -> str:
     return (message.text or "").split("\n", 1)[0]
 
 
