@@ -128,6 +128,9 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         indicators = IndicatorKeeper(database, settings.indicators)
         await indicators.start()
         try:
+            # Build the catalogue's search index now, then follow new loads in the background:
+            # lookups never read the catalogue inside an update's transaction.
+            await engine.catalogue.start()
             if telegram is not None:
                 await telegram.start()
             if whatsapp is not None:
@@ -168,6 +171,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                 if whatsapp is not None:
                     await whatsapp.stop()
         finally:
+            await engine.catalogue.stop()
             await indicators.stop()
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -34,6 +34,7 @@ from handlers.texts import Texts, rtl, supported_language
 from storage.chat_order import serialise_chat, try_serialise_chats
 from storage.database import Database
 from storage.errors import StorageError
+from storage.indicators import StoredCatalogue
 from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
 from storage.repositories import Repositories
 from surveys.model import Survey
@@ -130,7 +131,8 @@ class Engine:
         self.default_language = default_language
         self.clock = clock
         self.community = community or Community()
-        self.catalogue = catalogue or CatalogueCache()
+        # Reads the catalogue on its own connection, never in an update's transaction.
+        self.catalogue = catalogue or CatalogueCache(StoredCatalogue(database))
         self._chat_line = ChatLocks()
         # SQLite has one writer: one transaction at a time. PostgreSQL runs a few side by side
         # (each waits on network round trips), within the connection pool.
@@ -158,6 +160,9 @@ class Engine:
             if self._chat_line.waiting(chat):
                 inbound = replace(inbound, newer_waiting=True)
             started = time.perf_counter()
+            # Before the transaction: a catalogue index still to be built is waited for here,
+            # holding no lock (at once unless a new load has no usable index yet).
+            await self.catalogue.ready()
             replies = await self._updates.submit(inbound)
             if replies is None:
                 replies = await self._process_alone(inbound)

@@ -73,7 +73,7 @@ class Context:
     texts: Texts
     community: Community = field(default_factory=Community)
     #: the search index of the catalogue in service, shared by every update of this process
-    catalogue: CatalogueCache = field(default_factory=CatalogueCache)
+    catalogue: CatalogueCache = field(kw_only=True)
 
     @property
     def language(self) -> str:

@@ -409,3 +409,20 @@ class IndicatorRepository:
             .group_by(series_table.c.indicator_code)
         )
         return {code: period for code, period in rows}
+
+
+class StoredCatalogue:
+    """The active catalogue read on a reading connection of its own, outside any bot transaction:
+    what :class:`catalogue.cache.CatalogueCache` reads by itself."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def active_load_id(self) -> int | None:
+        async with self.database.reading() as connection:
+            return await IndicatorRepository(connection).active_load_id()
+
+    async def snapshot(self) -> CatalogueSnapshot | None:
+        # One read transaction (on SQLite a WAL snapshot): no write lock, writers go on meanwhile.
+        async with self.database.reading() as connection:
+            return await IndicatorRepository(connection).snapshot()
