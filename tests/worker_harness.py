@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.survey_respondent import Respondent, first_line, is_progress_or_end, is_question
+from tests.fakes.survey_respondent import PROGRESS, Respondent, is_progress_or_end, is_question
 from tests.fakes.telegram import ChatMessage, FakeTelegramServer
 from tests.fakes.webhook_balancer import WebhookBalancer
 from tests.telegram_harness import FORMS, ChildBotProcess, bot_environment, free_port
@@ -124,21 +124,22 @@ class AcknowledgedRespondent(Respondent):
     sent. Behind a balancer that also hands updates to a second worker, at once or later, other
     messages cross the answer: the 200 can come from the worker that found the update already
     handled (it repeats the current prompt as a new message) while the worker that handled it
-    still edits the pressed message; and a late copy of an earlier update, handled by the other
-    worker just before this one, can repeat the previous question after the answer. Like a person
-    who knows what they just did, this respondent waits for the change its action makes (its tick
-    shown; another question after an answer it expects accepted) and goes on from there, rather
-    than from whatever message came last.
+    still sends its replies, the last of them (often the question) held back by the chat's send
+    rate; so the person goes on, and that question arrives after the answer to their next
+    action. Like a person who knows what they just did, this respondent waits for the change its
+    action makes (its tick shown; a later question after an answer it expects accepted, the same
+    one again after an answer it expects refused) and goes on from there, not from whatever
+    message came last. (The README's "Several workers" section says what users may see then.)
     """
 
-    _looked_at: tuple[ChatMessage | None, int, int, str | None, bool | None, str | None] | None = None
+    _looked_at: tuple[ChatMessage | None, int, int, str | None, bool | None, int | None, bool] | None = None
     _screen: ChatMessage | None = None
 
     def _look(self, message: ChatMessage | None, toggle: str | None = None, *, moves_on: bool = False) -> None:
         edits = message.edit_count if message else 0
         ticked = _ticked(message, toggle) if message is not None and toggle is not None else None
-        leaving = first_line(message) if message is not None and moves_on else None
-        self._looked_at = (message, edits, len(self.user.bot_messages), toggle, ticked, leaving)
+        number = _question_number(message) if message is not None else None
+        self._looked_at = (message, edits, len(self.user.bot_messages), toggle, ticked, number, moves_on)
 
     async def _wait(self, acted_on: ChatMessage | None = None) -> ChatMessage:
         server, update_id = self.user._server, self.user._last_update_id
@@ -157,19 +158,21 @@ class AcknowledgedRespondent(Respondent):
     def _seen(self) -> ChatMessage | None:
         """The bot's answer to the last action on screen, None while it does not show: the
         acted-on question if it was edited since (and still is a question or the end), else the
-        newest question or end sent since; for a tick, the first of those that shows the pressed
-        choice changed; for an answer expected accepted, the first that is another question or
-        the end."""
+        newest question or end sent since, that fits the action: for a tick, one showing the
+        pressed choice changed; for an answer expected accepted, a later question or the end;
+        for one expected refused, the same question again."""
         assert self._looked_at is not None, "act through step() or open()"
-        acted_on, edits, count, toggle, ticked, leaving = self._looked_at
+        acted_on, edits, count, toggle, ticked, number, moves_on = self._looked_at
         edited = acted_on is not None and acted_on.edit_count > edits and is_progress_or_end(acted_on)
         since = [m for m in reversed(self.user.bot_messages[count:]) if is_progress_or_end(m)]
         candidates = ([acted_on] if edited and acted_on is not None else []) + since
         if toggle is not None:
             return next((m for m in candidates if _ticked(m, toggle) not in (None, ticked)), None)
-        if leaving is not None:
-            return next((m for m in candidates if first_line(m) != leaving), None)
-        return next(iter(candidates), None)
+        if number is None:
+            return next(iter(candidates), None)
+        if moves_on:
+            return next((m for m in candidates if (_question_number(m) or number + 1) > number), None)
+        return next((m for m in candidates if _question_number(m) == number), None)
 
     def current_question(self) -> ChatMessage | None:
         screen = self._screen
@@ -186,3 +189,9 @@ def _ticked(message: ChatMessage, toggle: str) -> bool | None:
             if data == toggle:
                 return text.startswith("✅")
     return None
+
+
+def _question_number(message: ChatMessage) -> int | None:
+    """The question's number from its progress line ("3/12 · ..."); None for the end."""
+    progress = PROGRESS.match(message.text or "")
+    return int(progress.group(1)) if progress else None
