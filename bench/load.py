@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.machine import describe as describe_machine
 from bench.survey_load import cpu_time, process_cpu
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
@@ -254,11 +255,8 @@ async def main() -> None:
         print("postgresql: not reachable on 127.0.0.1:5432, skipped")
         backends.remove("postgresql")
     modes = ["polling", "webhook"] if options.mode == "both" else [options.mode]
-    print(
-        f"{options.users} simulated users, survey usat2026 (12 questions, wrong inputs mixed in);"
-        f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
-        flush=True,
-    )
+    print(f"{options.users} simulated users, survey usat2026 (12 questions, wrong inputs mixed in)")
+    print(describe_machine(), flush=True)
     for mode in modes:
         runs = []
         for backend in backends:

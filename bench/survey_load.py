@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench.machine import describe as describe_machine
 from bot.engine import Engine, load_pseudonymizer
 from storage.database import Database
 from storage.repositories import answers, responses
@@ -136,9 +137,8 @@ async def main() -> None:
     arguments = parser.parse_args()
     survey = load_survey_directory(FORMS)["usat2026"]
     backends = ["sqlite", "postgresql"] if arguments.backend == "both" else [arguments.backend]
-    print(
-        f"{arguments.users} simulated users, survey usat2026 (12 questions, wrong inputs mixed in); {os.cpu_count()} CPUs"
-    )
+    print(f"{arguments.users} simulated users, survey usat2026 (12 questions, wrong inputs mixed in)")
+    print(describe_machine(), flush=True)
     for backend in backends:
         for kind in ("telegram", "engine") if arguments.part == "both" else (arguments.part,):
             if backend == "postgresql":

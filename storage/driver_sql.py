@@ -87,7 +87,9 @@ class DriverStatement:
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
         driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-        if not _in_transaction(driver):
+        # The dialect names the driver: cheaper than isinstance on asyncpg's proxied class.
+        on_asyncpg = dialect.name == "postgresql"
+        if not (driver.is_in_transaction() if on_asyncpg else driver.in_transaction):
             result = await connection.execute(self._statements[dialect.name], parameters)
             return [tuple(row) for row in result] if result.returns_rows else []
         values = [
@@ -99,7 +101,7 @@ class DriverStatement:
             )
         ]
         try:
-            if isinstance(driver, asyncpg.Connection):
+            if on_asyncpg:
                 fetched: Sequence[Sequence[Any]] = await driver.fetch(compiled.sql, *values)
             else:
                 fetched = await driver.execute_fetchall(compiled.sql, values)
@@ -114,10 +116,3 @@ class DriverStatement:
             )
             for row in fetched
         ]
-
-
-def _in_transaction(driver: Any) -> bool:
-    """Whether the driver connection holds an open transaction (aiosqlite or asyncpg)."""
-    if isinstance(driver, asyncpg.Connection):
-        return bool(driver.is_in_transaction())
-    return bool(driver.in_transaction)
