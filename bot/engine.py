@@ -29,7 +29,7 @@ from bot.group_commit import GroupCommit
 from catalogue.cache import CatalogueCache
 from handlers import router
 from handlers.context import Community, Context
-from handlers.messages import Delivered, Inbound, Outbound
+from handlers.messages import Delivered, Inbound, Outbound, as_they_are
 from handlers.texts import Texts, rtl, supported_language
 from storage.chat_order import serialise_chat, try_serialise_chats
 from storage.database import Database
@@ -77,10 +77,6 @@ class ChatLocks:
     def waiting(self, key: tuple[str, str]) -> int:
         """How many callers wait for ``key`` behind the one holding it."""
         return max(0, self._locks.get(key, (None, 1))[1] - 1)
-
-
-async def _as_they_are(replies: list[Outbound]) -> list[Outbound]:
-    return replies
 
 
 def error_name(error: BaseException) -> str:
@@ -142,7 +138,7 @@ class Engine:
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         """Process one inbound; when this returns, its effects are committed."""
-        return await self.serve(inbound, _as_they_are)
+        return await self.serve(inbound, as_they_are)
 
     async def serve(self, inbound: Inbound, deliver: Callable[[list[Outbound]], Awaitable[Delivered]]) -> Delivered:
         """Process one inbound, then hand its committed replies to ``deliver`` (the adapter

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from handlers.messages import Delivered, Inbound, MessageProcessor, Outbound
+from handlers.messages import Delivered, Inbound, MessageProcessor, Outbound, as_they_are
 from handlers.texts import Texts, supported_language
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,7 @@ class FloodGuard:
         self.dropped = 0
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
-        verdict = self._verdict(inbound)
-        if verdict == "accept":
-            return await self.inner.handle(inbound)
-        return self._dropped(inbound, verdict)
+        return await self.serve(inbound, as_they_are)
 
     async def serve(self, inbound: Inbound, deliver: Callable[[list[Outbound]], Awaitable[Delivered]]) -> Delivered:
         verdict = self._verdict(inbound)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from handlers.messages import Delivered, Inbound, MessageProcessor, Outbound
+from handlers.messages import Delivered, Inbound, MessageProcessor, Outbound, as_they_are
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
@@ -34,7 +34,7 @@ class Sanitiser:
         self.inner = inner
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
-        return await self.inner.handle(_storable(inbound))
+        return await self.serve(inbound, as_they_are)
 
     async def serve(self, inbound: Inbound, deliver: Callable[[list[Outbound]], Awaitable[Delivered]]) -> Delivered:
         return await self.inner.serve(_storable(inbound), deliver)

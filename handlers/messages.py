@@ -84,6 +84,11 @@ class Outbound:
 RESUME_PAYLOAD = "resume"
 
 
+async def as_they_are(replies: list[Outbound]) -> list[Outbound]:
+    """The delivery that hands the replies back: ``serve(inbound, as_they_are)`` is ``handle``."""
+    return replies
+
+
 class MessageProcessor(Protocol):
     """The core as channel adapters see it: one inbound in, the replies out.
 

@@ -7,14 +7,14 @@ import asyncio
 import csv
 import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, load_settings
 from bot.flood import FloodGuard, FloodSettings
-from handlers.messages import Inbound, Outbound
+from handlers.messages import Delivered, Inbound, Outbound
 from storage.database import Database
 from storage.export import export_csv
 from surveys.loader import load_survey_directory
@@ -42,6 +42,9 @@ class Echo:
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         self.seen.append(inbound)
         return [Outbound(text=f"echo {inbound.text}")]
+
+    async def serve(self, inbound: Inbound, deliver: Callable[[list[Outbound]], Awaitable[Delivered]]) -> Delivered:
+        return await deliver(await self.handle(inbound))
 
 
 def message(user: str, text: str = "hi", channel: str = "telegram", language: str | None = "en") -> Inbound:
