@@ -35,12 +35,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.config import BroadcastSettings
-from bot.notices import Notice
+from bot.sending.notices import Notice
 from storage.broadcasts import SENT, UNKNOWN, Audience, BroadcastRepository, contacts, deliveries
 from storage.database import Database
+from testkit.fakes.telegram import FakeTelegramServer
+from testkit.telegram_harness import FORMS, ROOT, bot_environment
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
-from tests.fakes.telegram import FakeTelegramServer
-from tests.telegram_harness import FORMS, ROOT, bot_environment
 
 NOTICE = Notice(
     title="Benchmark notice",
@@ -67,7 +67,7 @@ def serve(config: Path, per_second: float, concurrency: int) -> None:
 
 
 class BenchBot:
-    """The bot in a child process, like ``tests.telegram_harness.BotProcess`` but at a chosen rate."""
+    """The bot in a child process, like ``testkit.telegram_harness.BotProcess`` but at a chosen rate."""
 
     def __init__(
         self, server: FakeTelegramServer, database_url: str, workdir: Path, per_second: float, concurrency: int

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_load(url: str, metadata: Path, files: tuple[Path, ...], config: Path) -> tuple[float, float, float, str]:
     """``baraza indicators load --force`` in a child: (seconds, its CPU seconds, peak RSS in MiB, its last line)."""
     env = {**os.environ, "BARAZA_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "BARAZA_LOG_LEVEL": "WARNING"}
-    command = [sys.executable, "-m", "bot.cli", "--config", str(config), "indicators", "load", "--force"]
+    command = [sys.executable, "-m", "bot.cli.main", "--config", str(config), "indicators", "load", "--force"]
     command += ["--metadata", str(metadata), *map(str, files)]
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -4,7 +4,7 @@
                                                 [--backend sqlite|postgresql]
 
 Fills a new database with ``--contacts`` contacts (register filled for half of them) and
-``--responses`` responses to the shipped survey (forms/usat2026.yaml; four in five complete,
+``--responses`` responses to the shipped survey (office/surveys/usat2026.yaml; four in five complete,
 the others stopped at a random question), then times what the overview (engagement, survey
 activity, request statistics) and the survey results page (distributions, funnel; unfiltered
 and filtered by one user group) ask of the database. Prints the best of three runs of each.
@@ -123,7 +123,7 @@ async def main() -> None:
     parser.add_argument("--responses", type=int, default=20_000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     arguments = parser.parse_args()
-    survey = load_survey_file(ROOT / "forms" / "usat2026.yaml")
+    survey = load_survey_file(ROOT / "office" / "surveys" / "usat2026.yaml")
     with tempfile.TemporaryDirectory() as directory:
         postgres_url = None
         if arguments.backend == "sqlite":

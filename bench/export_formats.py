@@ -150,7 +150,7 @@ def _measure(command: list[str]) -> tuple[float, float, float]:
 
 
 def _baraza(url: str, fmt: str, output: Path) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", "--config", str(_config(url)), "export", SURVEY_ID, "--format", fmt,
+    return [sys.executable, "-m", "bot.cli.main", "--config", str(_config(url)), "export", SURVEY_ID, "--format", fmt,
             "--output", str(output), "--multiple", "joined"]  # fmt: skip
 
 

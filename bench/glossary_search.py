@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.engine import Engine, load_pseudonymizer
+from bot.core.engine import Engine, load_pseudonymizer
 from catalogue.concept_search import ConceptIndex, fold
 from catalogue.concepts import Concept, Glossary, load_glossary_file
 from handlers.context import Community
 from storage.database import Database
-from tests.fakes.engine_user import EngineUser
+from testkit.fakes.engine_user import EngineUser
 
 ROOT = Path(__file__).resolve().parent.parent
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=1000)
     parser.add_argument("--commands", type=int, default=300)
     arguments = parser.parse_args()
-    glossary = load_glossary_file(ROOT / "concepts.yaml")
+    glossary = load_glossary_file(ROOT / "office" / "concepts.yaml")
     quality(glossary, arguments.queries)
     synthetic(arguments.synthetic, min(arguments.queries, 500))
     asyncio.run(through_engine(glossary, arguments.commands))

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.engine import Engine, load_pseudonymizer
+from bot.core.engine import Engine, load_pseudonymizer
 from catalogue.cache import CatalogueCache
 from catalogue.matching import CatalogueIndex
 from catalogue.model import Dimension, Indicator, Observation, SeriesData

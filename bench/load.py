@@ -15,7 +15,7 @@ loop), so the bot's CPU is measured apart from the load generator's. Every user 
 survey with ``/start usat2026`` and answers all 12 questions (wrong inputs mixed in), one input
 at a time, waiting for the bot's reply; an echo user sends as many texts as its respondent makes
 inputs. With ``--echo-transport both`` the echo bot also runs on Baraza's aiohttp transport
-(``bot/telegram_request.py``), and Baraza is compared with each. "Inputs" counts every text and button press (a tick is one). Latency is from sending an
+(``bot/channels/telegram/transport.py``), and Baraza is compared with each. "Inputs" counts every text and button press (a tick is one). Latency is from sending an
 input to seeing the reply that follows it. After a Baraza run the stored answers are checked
 against what each respondent meant to answer: a figure only counts if every answer is stored.
 """
@@ -38,12 +38,12 @@ from bench.machine import describe as describe_machine
 from bench.survey_load import cpu_time, process_cpu
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
+from testkit.fakes.survey_respondent import Respondent
+from testkit.fakes.telegram import FakeTelegramServer, FakeUser
+from testkit.telegram_harness import FORMS, ROOT, BotProcess, free_port
+from testkit.worker_harness import WorkerProcess
+from tests.bot.channels.telegram.test_telegram_e2e import assert_export_matches, export_rows
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
-from tests.fakes.survey_respondent import Respondent
-from tests.fakes.telegram import FakeTelegramServer, FakeUser
-from tests.telegram_harness import FORMS, ROOT, BotProcess, free_port
-from tests.test_telegram_e2e import assert_export_matches, export_rows
-from tests.worker_harness import WorkerProcess
 
 TIMEOUT = float(os.environ.get("BENCH_REPLY_TIMEOUT", "900"))  # seconds a user waits for one reply before the run fails
 

@@ -40,17 +40,17 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.notices import load_notice_text
+from bot.sending.notices import load_notice_text
 from storage.broadcasts import DONE, SENT, UNKNOWN, BroadcastRepository
 from storage.database import Database
 from storage.repositories import answers, contacts, responses
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
+from testkit.fakes.indicators import load_sample
+from testkit.fakes.survey_respondent import PROGRESS, Respondent, is_progress_or_end
+from testkit.fakes.telegram import ChatMessage, FakeTelegramServer, FakeUser, RandomFaults
+from testkit.telegram_harness import FORMS, BotProcess
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
-from tests.fakes.indicators import load_sample
-from tests.fakes.survey_respondent import PROGRESS, Respondent, is_progress_or_end
-from tests.fakes.telegram import ChatMessage, FakeTelegramServer, FakeUser, RandomFaults
-from tests.telegram_harness import FORMS, BotProcess
 
 SURVEY = "usat2026"
 #: Longer than a held ("timeout") call of the fake Bot API, so a late reply is seen before acting.
@@ -241,7 +241,7 @@ class _Run:
 
 async def prepare(database_url: str, config: SoakConfig) -> tuple[int, list[int]]:
     """Migrate, load the sample catalogue, add the broadcast's audience and store the broadcast."""
-    from tests.test_broadcasts import Person, add_people  # the register helper the broadcast tests use
+    from tests.bot.sending.test_broadcasts import Person, add_people  # the register helper the broadcast tests use
 
     database = Database(database_url)
     try:
@@ -374,7 +374,7 @@ async def count_answers(
 async def count_broadcast(
     database_url: str, broadcast_id: int, recipients: list[int], server: FakeTelegramServer, result: SoakResult
 ) -> None:
-    from tests.test_broadcasts import delivery_rows
+    from tests.bot.sending.test_broadcasts import delivery_rows
 
     database = Database(database_url)
     try:

@@ -23,16 +23,16 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.machine import describe as describe_machine
-from bot.engine import Engine, load_pseudonymizer
+from bot.core.engine import Engine, load_pseudonymizer
 from storage.database import Database
 from storage.repositories import answers, responses
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
+from testkit.fakes.engine_user import EngineUser
+from testkit.fakes.survey_respondent import Respondent
+from testkit.fakes.telegram import FakeTelegramServer
+from testkit.telegram_harness import FORMS, PSEUDONYM_KEY, BotProcess
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
-from tests.fakes.engine_user import EngineUser
-from tests.fakes.survey_respondent import Respondent
-from tests.fakes.telegram import FakeTelegramServer
-from tests.telegram_harness import FORMS, PSEUDONYM_KEY, BotProcess
 
 
 @dataclass

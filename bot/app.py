@@ -14,17 +14,17 @@ from aiohttp import web
 
 from bot.admin import add_admin_routes
 from bot.admin.operations import add_operation_routes
+from bot.channels.telegram.adapter import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
+from bot.channels.webchat.adapter import add_webchat_routes
+from bot.channels.whatsapp.adapter import WhatsAppChannel
 from bot.config import Settings
-from bot.dispatcher import Dispatcher, Sender
-from bot.engine import Engine, load_pseudonymizer
-from bot.flood import FloodGuard
-from bot.indicators import IndicatorKeeper
-from bot.outbox import OutboxSender
-from bot.sanitise import Sanitiser
-from bot.shared_ratelimit import SendLimiters, send_limiters
-from bot.telegram_channel import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
-from bot.webchat import add_webchat_routes
-from bot.whatsapp_channel import WhatsAppChannel
+from bot.core.engine import Engine, load_pseudonymizer
+from bot.core.flood import FloodGuard
+from bot.core.sanitise import Sanitiser
+from bot.indicator_refresh import IndicatorKeeper
+from bot.sending.broadcasts import Dispatcher, Sender
+from bot.sending.outbox import OutboxSender
+from bot.sending.shared_rate import SendLimiters, send_limiters
 from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file
 from handlers.context import Community

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.flood import FloodSettings
+from bot.core.flood import FloodSettings
 from catalogue.loading import SourceSpec
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
 from surveys.safe_yaml import YamlSyntaxProblem, load_document
@@ -55,7 +55,7 @@ class TelegramSettings:
 
 @dataclass(frozen=True)
 class WhatsAppSettings:
-    """The WhatsApp Business Cloud API (see bot/whatsapp_channel.py). Secrets never show in repr."""
+    """The WhatsApp Business Cloud API (see bot/channels/whatsapp/adapter.py). Secrets never show in repr."""
 
     phone_number_id: str | None = None
     access_token: str | None = field(default=None, repr=False)
@@ -117,7 +117,7 @@ class IndicatorSettings:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
-    surveys_directory: Path = Path("forms")
+    surveys_directory: Path = Path("office/surveys")
     default_language: str = "en"
     pseudonym_key: str | None = None
     log_level: str = "INFO"
@@ -135,7 +135,7 @@ class Settings:
     calendar_file: Path | None = None
     #: Redis for the send rate shared by several workers (``redis.url`` / ``BARAZA_REDIS_URL``).
     redis_url: str | None = None
-    #: The per-user message rate (:mod:`bot.flood`).
+    #: The per-user message rate (:mod:`bot.core.flood`).
     flood: FloodSettings = field(default_factory=FloodSettings)
 
 
@@ -258,7 +258,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     )
 
     base_dir = path.parent if path is not None else Path.cwd()
-    surveys_dir = Path(env.get("BARAZA_SURVEYS_DIR") or surveys.get("directory") or "forms")
+    surveys_dir = Path(env.get("BARAZA_SURVEYS_DIR") or surveys.get("directory") or "office/surveys")
     if not surveys_dir.is_absolute():
         surveys_dir = base_dir / surveys_dir
 
@@ -348,11 +348,20 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         admins=admins,
         indicators=_indicators(_section(raw, "indicators", source), base_dir, source),
         source=source,
-        concepts_file=_office_file(raw, "concepts", ("concepts.yaml", "data/concepts.yaml"), base_dir, source),
+        concepts_file=_office_file(
+            raw, "concepts", ("office/concepts.yaml", "concepts.yaml", "data/concepts.yaml"), base_dir, source
+        ),
         calendar_file=_office_file(
             raw,
             "calendar",
-            ("releases.yaml", "releases.csv", "data/releases.yaml", "data/releases.csv"),
+            (
+                "office/releases.yaml",
+                "office/releases.csv",
+                "releases.yaml",
+                "releases.csv",
+                "data/releases.yaml",
+                "data/releases.csv",
+            ),
             base_dir,
             source,
         ),

@@ -1,7 +1,7 @@
 """The indicator metadata file (YAML): what each indicator is called, its unit, source and release.
 
 The dissemination team writes it once per indicator; the SDMX data files give the numbers. The
-format is documented in ``data/README.md``. In short::
+format is documented in ``office/indicators/README.md``. In short::
 
     default_language: en
     dimensions:                      # labels of dimensions and codes, shared by all dataflows

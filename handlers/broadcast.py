@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.notices import Notice
+from bot.sending.notices import Notice
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from handlers.payloads import parse_number

@@ -1,6 +1,6 @@
 """Channel-agnostic message values: what the core receives and what it answers.
 
-Channel adapters (``bot/telegram_channel.py``, ``bot/webchat.py``) translate their platform's
+Channel adapters (``bot/channels/telegram/adapter.py``, ``bot/channels/webchat/adapter.py``) translate their platform's
 updates into :class:`Inbound` and render :class:`Outbound` within their platform's limits.
 Nothing here knows about a particular messaging app.
 """

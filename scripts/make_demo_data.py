@@ -1,4 +1,4 @@
-"""Write the FICTIONAL "Demoland" demo data: SDMX-CSV files and their metadata in data/demo/.
+"""Write the FICTIONAL "Demoland" demo data: SDMX-CSV files and their metadata in office/indicators/.
 
 Demoland does not exist; its figures are invented (seeded, so every run writes the same
 files). They let ``make run`` answer questions at once and show the data formats an office
@@ -1183,14 +1183,14 @@ def _write_metadata(path: Path) -> None:
     text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=120)
     header = (
         f"# {NOTICE}\n"
-        "# Metadata of the Demoland demo indicators (format: data/README.md).\n"
+        "# Metadata of the Demoland demo indicators (format: office/indicators/README.md).\n"
         "# Written by scripts/make_demo_data.py; edit that script, not this file.\n"
     )
     path.write_text(header + text, encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "data" / "demo"
+    out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "office" / "indicators"
     build(out)
     print(f"wrote the Demoland demo data ({len(SPECS)} indicators) to {out}")
     return 0

@@ -1,7 +1,7 @@
 """Broadcasts: release notices and survey invitations to many contacts, one delivery row each.
 
 A broadcast is stored with *all* its delivery rows in one transaction before anything is sent.
-The dispatcher (``bot/dispatcher.py``) then moves each row through
+The dispatcher (``bot/sending/broadcasts.py``) then moves each row through
 
     pending ─► sending ─► sent | failed | unknown          (skipped, cancelled: never sent)
 

@@ -2,7 +2,7 @@
 
 A staff answer to a data request (given from the CLI, in another process, or by an admin in the
 chat) cannot be sent as a reply: it is stored here in the same transaction as the answer, and
-the outbox sender of ``baraza run`` (``bot/outbox.py``) sends it. Each row lives like a
+the outbox sender of ``baraza run`` (``bot/sending/outbox.py``) sends it. Each row lives like a
 broadcast delivery (:mod:`storage.broadcasts`)::
 
     pending ─► sending ─► sent | failed | unknown

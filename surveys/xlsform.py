@@ -2,7 +2,7 @@
 
 pyxform reads the workbook and validates the form with its own checks, so whatever ODK would
 reject is rejected here too, with the row pyxform names. The conversion itself reads the rows
-(keeping their spreadsheet row numbers) and writes the survey in the format of ``forms/README.md``:
+(keeping their spreadsheet row numbers) and writes the survey in the format of ``office/surveys/README.md``:
 questions, groups, choice lists with their extra columns, translations and expressions, copied
 verbatim. Types that cannot be answered in a chat (GPS, photos, repeats...) are errors unless
 ``drop_unsupported`` is set, in which case they are left out and listed.

@@ -11,13 +11,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.engine import Engine, load_pseudonymizer
+from bot.core.engine import Engine, load_pseudonymizer
 from storage.database import Database
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
 
 ROOT = Path(__file__).resolve().parent.parent
-FORMS = ROOT / "forms"
+FORMS = ROOT / "office" / "surveys"
 POSTGRES_ADMIN_URL = os.environ.get("BARAZA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS_USED: set[str] = set()
 

@@ -1,7 +1,7 @@
 """The usual hand-written survey bot: a python-telegram-bot ``ConversationHandler`` keeping the
 conversation and the answers in ``context.user_data``, persisted by ``PicklePersistence``.
 
-It asks the shipped survey (``forms/usat2026.yaml``: the questions, choices and the validation
+It asks the shipped survey (``office/surveys/usat2026.yaml``: the questions, choices and the validation
 rules of ``surveys.answers``, so both bots do the same work per answer) with the same texts and
 buttons as Baraza, so the same simulated respondents drive both. What it does not do is what
 Baraza is for: PicklePersistence writes the whole pickle at most every ``update_interval``
@@ -29,7 +29,7 @@ from bench.baseline.serve import arguments, serve
 from surveys.answers import InvalidAnswer, join_selection, parse_typed_answer, range_points
 from surveys.loader import load_survey_directory
 from surveys.model import Question, QuestionType
-from tests.telegram_harness import FORMS
+from testkit.telegram_harness import FORMS
 
 SURVEY = load_survey_directory(FORMS)["usat2026"]
 QUESTIONS = [q for q in SURVEY.questions if q.type is not QuestionType.NOTE]

@@ -3,7 +3,7 @@ connections, like the Baraza adapter) receiving updates by long polling or by we
 webhook endpoint does what PTB's own ``run_webhook`` does (it needs tornado, not installed here):
 put the update on the application's queue and answer 200 at once.
 
-``--request aiohttp`` puts the bot on Baraza's aiohttp transport (``bot/telegram_request.py``)
+``--request aiohttp`` puts the bot on Baraza's aiohttp transport (``bot/channels/telegram/transport.py``)
 instead of PTB's default httpx one, to tell the transport's share from the rest.
 
 The echo bot handles 256 updates at once, like Baraza. The ConversationHandler bot handles one
@@ -26,7 +26,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, BasePersistence
 
-from bot.telegram_request import AiohttpRequest
+from bot.channels.telegram.transport import AiohttpRequest
 
 TOKEN = "123456:TEST-TOKEN"
 

@@ -1,0 +1,262 @@
+"""python-telegram-bot's HTTP layer on aiohttp: :class:`AiohttpRequest`.
+
+PTB's default :class:`telegram.request.HTTPXRequest` spends about as much CPU on one Bot API
+call as Baraza's engine spends on a whole survey step (httpx builds a request model per call and
+httpcore scans every pooled connection on each one). This :class:`~telegram.request.BaseRequest`
+sends the same requests over one aiohttp ``ClientSession`` instead (aiohttp already serves the
+webhook): the PTB echo bot of ``bench.load`` needs 0.3-0.5 ms of CPU per input on it, against
+3.1-3.4 ms on httpx.
+
+It keeps :class:`~telegram.request.HTTPXRequest`'s contract, so PTB and
+:func:`bot.channels.telegram.adapter.certainly_not_sent` see the same things:
+
+- the body is ``application/x-www-form-urlencoded`` (each value as PTB encodes it: strings as
+  they are, everything else JSON), or ``multipart/form-data`` when files are uploaded;
+- timeouts left at ``DEFAULT_NONE`` take this object's defaults; the write timeout of an upload
+  defaults to ``media_write_timeout``;
+- a timeout raises :class:`telegram.error.TimedOut`, any other transport failure
+  :class:`telegram.error.NetworkError`, each with the aiohttp exception as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+from yarl import URL
+
+FORM = "application/x-www-form-urlencoded"
+# httpx writes a multipart file name the HTML5 way: '"' and control characters percent-encoded
+# (aiohttp would escape '"' as '\"', which aiohttp's own server, for one, rejects).
+_FILENAME_ESCAPES = re.compile(r'["\x00-\x1a\x1c-\x1f]')
+
+
+class PoolTimeout(TimeoutError):
+    """No pooled connection came free within ``pool_timeout``: the request was never sent."""
+
+
+#: Failures after which the request certainly never reached the server: no connection was made
+#: (refused, unreachable, DNS, TLS handshake), or no pooled connection came free in time. Any
+#: other failure (a read timeout, the connection lost mid-request) may come after the server
+#: acted on the request.
+NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (
+    PoolTimeout,
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+)
+
+
+class AiohttpRequest(BaseRequest):
+    """A :class:`~telegram.request.BaseRequest` on an aiohttp ``ClientSession``.
+
+    ``connection_pool_size`` bounds the calls in flight (and so the open connections); a call
+    waits up to ``pool_timeout`` for a free one. Timeouts are in seconds, ``None`` meaning no
+    limit, and mean what they mean for :class:`~telegram.request.HTTPXRequest`:
+    ``connect_timeout`` for opening a connection, ``read_timeout`` for each wait for data from
+    the server once the request is sent. aiohttp
+    has no per-write timeout: a form body is a few hundred bytes written at once, and for an
+    upload ``media_write_timeout`` (or ``write_timeout`` if given) is added to the others into a
+    bound on the whole call, so a stalled upload still ends in :class:`~telegram.error.TimedOut`
+    (uploads of many megabytes need a larger ``media_write_timeout`` than with httpx).
+
+    With ``trust_env`` (the default, as with httpx) an HTTP proxy named by ``HTTPS_PROXY`` /
+    ``HTTP_PROXY`` (and bypassed per ``NO_PROXY``) is used, looked up once per URL; aiohttp
+    supports neither HTTPS nor SOCKS proxies.
+
+    The session is opened by :meth:`initialize` (PTB calls it from ``Bot.initialize``) and
+    closed by :meth:`shutdown`; it can be opened again after a shutdown.
+    """
+
+    __slots__ = (
+        "_connect_timeout",
+        "_media_write_timeout",
+        "_pool_size",
+        "_pool_timeout",
+        "_proxies",
+        "_read_timeout",
+        "_session",
+        "_slots",
+        "_timeouts",
+        "_trust_env",
+        "_write_timeout",
+    )
+
+    def __init__(
+        self,
+        connection_pool_size: int = 256,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        pool_timeout: float | None = 1.0,
+        media_write_timeout: float | None = 20.0,
+        *,
+        trust_env: bool = True,
+    ) -> None:
+        if connection_pool_size < 1:
+            raise ValueError("connection_pool_size must be at least 1")
+        self._pool_size = connection_pool_size
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._trust_env = trust_env
+        # aiohttp's own trust_env looks the environment up in a thread on every call: once per URL here.
+        self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
+        # The pool bound is kept here rather than by aiohttp's connector, whose ``connect``
+        # timeout covers waiting for a connection and opening one at once. (New with each
+        # session: a semaphore belongs to the event loop it first waited in.)
+        self._slots = asyncio.Semaphore(connection_pool_size)
+        # One ClientTimeout per combination of timeouts: nearly every call uses the defaults.
+        self._timeouts: dict[tuple[float | None, float | None, float | None, bool], aiohttp.ClientTimeout] = {}
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The read timeout used when a call leaves ``read_timeout`` at ``DEFAULT_NONE``.
+
+        PTB adds a long poll's ``timeout`` to it for ``getUpdates``.
+        """
+        return self._read_timeout
+
+    @property
+    def http_version(self) -> str:
+        """Always ``"1.1"`` (aiohttp's client speaks HTTP/1.1)."""
+        return "1.1"
+
+    async def initialize(self) -> None:
+        """Open the session and its connection pool (again, after a :meth:`shutdown`)."""
+        if self._session is None or self._session.closed:
+            self._slots = asyncio.Semaphore(self._pool_size)
+            connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": self.USER_AGENT},
+                # Telegram sets no cookies; a jar would only cost a lookup per call.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=None),
+                raise_for_status=False,
+            )
+
+    async def shutdown(self) -> None:
+        """Close the session and every pooled connection; idempotent."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Send one request; return the HTTP status and the body of the answer.
+
+        Raises :class:`~telegram.error.TimedOut` or :class:`~telegram.error.NetworkError` (with
+        the aiohttp exception as ``__cause__``) when no answer came; any HTTP status is returned.
+        """
+        session = self._session
+        if session is None or session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        files = request_data.multipart_data if request_data is not None and request_data.contains_files else None
+        timeout = self._timeout(
+            self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout,
+            (self._media_write_timeout if files else self._write_timeout)
+            if isinstance(write_timeout, DefaultValue)
+            else write_timeout,
+            self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout,
+            upload=bool(files),
+        )
+        data: Any = None
+        headers: dict[str, str] | None = None
+        if files:
+            assert request_data is not None
+            form = aiohttp.FormData(quote_fields=False)
+            for name, value in request_data.json_parameters.items():
+                form.add_field(name, value)
+            for name, (filename, content, mime_type) in files.items():
+                form.add_field(name, content, filename=_filename(filename), content_type=mime_type)
+            data = form
+        elif request_data is not None:
+            parameters = request_data.json_parameters
+            if parameters:
+                data = urlencode(parameters).encode()
+                headers = {"Content-Type": FORM}
+        if self._slots.locked():
+            await self._wait_for_slot(self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout)
+        else:
+            await self._slots.acquire()  # free: returns at once
+        try:
+            proxy, proxy_auth = self._proxy(url) if self._trust_env else (None, None)
+            async with session.request(
+                method, url, data=data, headers=headers, timeout=timeout, proxy=proxy, proxy_auth=proxy_auth
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError as error:  # aiohttp's timeouts are TimeoutErrors (and OSErrors): first
+            raise TimedOut from error
+        except (aiohttp.ClientError, OSError) as error:
+            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+        finally:
+            self._slots.release()
+
+    async def _wait_for_slot(self, pool_timeout: float | None) -> None:
+        try:
+            async with asyncio.timeout(pool_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise TimedOut(
+                "Pool timeout: All connections in the connection pool are occupied. "
+                "Request was *not* sent to Telegram. Consider adjusting the connection "
+                "pool size or the pool timeout."
+            ) from PoolTimeout(f"no free connection within {pool_timeout} s")
+
+    def _proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        found = self._proxies.get(url)
+        if found is None:
+            try:
+                found = get_env_proxy_for_url(URL(url))
+            except LookupError:
+                found = (None, None)
+            if len(self._proxies) >= 256:  # file URLs differ per file: never unbounded
+                self._proxies.clear()
+            self._proxies[url] = found
+        return found
+
+    def _timeout(
+        self, read: float | None, write: float | None, connect: float | None, *, upload: bool
+    ) -> aiohttp.ClientTimeout:
+        key = (read, write, connect, upload)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            total = None
+            if upload and connect is not None and write is not None and read is not None:
+                # No per-write timeout in aiohttp: an upload as a whole gets its parts' sum.
+                total = connect + write + read
+            # The semaphore has already waited for the pool: ``connect`` is opening a connection.
+            timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_connect=connect, sock_read=read)
+            if len(self._timeouts) < 64:  # a few distinct combinations in practice; never unbounded
+                self._timeouts[key] = timeout
+        return timeout
+
+
+def _filename(name: str | None) -> str | None:
+    """``name`` as httpx puts it in a multipart header (aiohttp adds the doubling of backslashes)."""
+    if name is None:
+        return None
+    return _FILENAME_ESCAPES.sub(lambda match: f"%{ord(match.group()):02X}", name)
+
+
+def certainly_not_sent_cause(cause: BaseException | None) -> bool:
+    """Whether a transport exception (a ``NetworkError``'s ``__cause__``) proves nothing was sent."""
+    return isinstance(cause, NOT_SENT_ERRORS)

@@ -1,0 +1,393 @@
+"""The WhatsApp channel: the WhatsApp Business Cloud API at the edge of the channel-agnostic core.
+
+Meta calls our webhook (on the aiohttp server of :mod:`bot.app`):
+
+- ``GET`` is the verification handshake: ``hub.mode=subscribe`` with our ``hub.verify_token``
+  is answered with ``hub.challenge``; anything else gets 403.
+- ``POST`` carries messages and statuses. Its ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw
+  body with the app secret) is checked first: a wrong or missing signature gets 401 and nothing
+  is processed. Each message becomes an :class:`~handlers.messages.Inbound` (its ``wamid`` is
+  the update key, so a redelivered webhook is applied once); text, reply-button and list
+  replies are understood, other kinds get "please type an answer". Statuses (delivered, read,
+  failed) are recorded on broadcast deliveries. Meta gets its 200 only after the messages are
+  committed and answered: when an answer could not be sent, 503 makes Meta deliver the webhook
+  again, and the engine then repeats the current question.
+
+Replies go out through :class:`~bot.channels.whatsapp.graph.GraphClient`, rendered by
+:mod:`bot.channels.whatsapp.rendering`. :class:`WhatsAppSender` sends broadcasts for :mod:`bot.sending.broadcasts`,
+with the notice's approved template outside the 24-hour customer-service window.
+
+WhatsApp user ids are phone numbers: they are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import hmac
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.channels.whatsapp.graph import STOPPED_MARKETING, GraphClient, GraphError, GraphUnreachable
+from bot.channels.whatsapp.rendering import MediaPart, Part, render, template_message
+from bot.config import WhatsAppSettings
+from bot.sending.broadcasts import MaybeSent, NotSent, RecipientBlocked, Rejected
+from bot.sending.notices import Notice, WhatsAppTemplate
+from handlers.messages import Inbound, MessageProcessor, Outbound
+from storage.broadcasts import BroadcastRepository
+from storage.database import Database
+from storage.delivery_receipts import Receipt, ReceiptRepository
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+#: Free-form messages are accepted until 24 hours after the person's last message; keep a margin
+#: for the time a broadcast takes to reach everyone.
+SERVICE_WINDOW = timedelta(hours=24) - timedelta(minutes=10)
+#: Message kinds that are not an answer (reactions to a message, system notices): ignored.
+BROADCASTS_CACHED = 32
+#: When a failure report matches no delivery yet, it is tried again after these waits (seconds).
+RECEIPT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+IGNORED_KINDS = frozenset({"reaction", "system", "ephemeral", "request_welcome"})
+
+
+def signature_of(body: bytes, app_secret: str) -> str:
+    """The ``X-Hub-Signature-256`` value Meta sends for ``body``."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_ok(body: bytes, header: str | None, app_secret: str | None) -> bool:
+    if not header or not app_secret:
+        return False
+    return hmac.compare_digest(header.strip().lower().encode(), signature_of(body, app_secret).encode())
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+@dataclass(frozen=True)
+class WebhookContent:
+    """What one webhook call holds: messages for the core, and receipts of sent messages."""
+
+    messages: list[Inbound]
+    receipts: list[Receipt]
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _values(payload: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    # Meta signs what it sends, so odd shapes are skipped rather than answered with an error
+    # (an error would make Meta deliver the same call again and again).
+    for entry in _list(payload.get("entry")):
+        for change in _list(_map(entry).get("changes")):
+            if _map(change).get("field") in (None, "messages"):
+                yield _map(_map(change).get("value"))
+
+
+def _inbound(message: Mapping[str, Any]) -> Inbound | None:
+    sender, key, kind = message.get("from"), message.get("id"), message.get("type")
+    if not isinstance(sender, str) or not isinstance(key, str) or kind in IGNORED_KINDS:
+        return None
+    base = Inbound(
+        channel=CHANNEL, user_key=sender, chat_key=sender, update_key=key, received_at=_time(message.get("timestamp"))
+    )
+    if kind == "text":
+        return replace(base, text=str(_map(message.get("text")).get("body") or ""))
+    if kind == "interactive":
+        interactive = _map(message.get("interactive"))
+        reply = _map(interactive.get("button_reply") or interactive.get("list_reply"))
+        if isinstance(reply.get("id"), str):
+            return replace(base, payload=reply["id"])
+    if kind == "button":  # a quick-reply button of a template: its text is what the person said
+        return replace(base, text=str(_map(message.get("button")).get("text") or ""))
+    # Pictures, voice notes, locations...: an empty text gets "please type an answer".
+    return replace(base, text="")
+
+
+def _receipt(status: Mapping[str, Any]) -> Receipt | None:
+    key, state = status.get("id"), status.get("status")
+    if not isinstance(key, str) or not isinstance(state, str):
+        return None
+    error = None
+    errors = _list(status.get("errors"))
+    if errors and isinstance(errors[0], Mapping):
+        first = errors[0]
+        error = f"WhatsApp error {first.get('code')}: {first.get('title') or first.get('message') or ''}".strip()
+    return Receipt(CHANNEL, key, state, _time(status.get("timestamp")) or datetime.now(UTC), error)
+
+
+def parse_webhook(payload: Any) -> WebhookContent:
+    """The messages and statuses of a webhook body (unknown parts are skipped)."""
+    messages: list[Inbound] = []
+    receipts: list[Receipt] = []
+    if isinstance(payload, Mapping):
+        for value in _values(payload):
+            for message in _list(value.get("messages")):
+                if isinstance(message, Mapping) and (inbound := _inbound(message)) is not None:
+                    messages.append(inbound)
+            for status in _list(value.get("statuses")):
+                if isinstance(status, Mapping) and (receipt := _receipt(status)) is not None:
+                    receipts.append(receipt)
+    return WebhookContent(messages, receipts)
+
+
+# --------------------------------------------------------------------------- sending
+
+
+async def send_parts(client: GraphClient, to: str, parts: list[Part], uploaded: dict[str, str] | None = None) -> str:
+    """Send rendered parts in order; returns the wamid of the first message.
+
+    ``uploaded`` maps attachment file names to media ids already uploaded (broadcasts upload a
+    file once); new uploads are added to it.
+    """
+    first: str | None = None
+    for part in parts:
+        if isinstance(part, MediaPart):
+            cache = uploaded if uploaded is not None else {}
+            media_id = cache.get(part.attachment.filename)
+            if media_id is None:
+                media_id = cache[part.attachment.filename] = await client.upload(part.attachment)
+            body = part.body(media_id)
+        else:
+            body = part
+        try:
+            key = await client.send(to, body)
+        except (GraphError, GraphUnreachable) as error:
+            if first is not None:
+                raise PartlySent(str(error)) from error
+            raise
+        first = first or key
+    assert first is not None, "render always gives at least one part"
+    return first
+
+
+class PartlySent(Exception):
+    """The first messages of a reply went out, a later one did not."""
+
+
+class WhatsAppChannel:
+    """Receives the webhook and answers through the Graph API."""
+
+    def __init__(self, settings: WhatsAppSettings, processor: MessageProcessor, database: Database) -> None:
+        self.settings = settings
+        self.processor = processor
+        self.database = database
+        self.client = GraphClient(settings)
+        self._retrying: set[asyncio.Task[None]] = set()
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(self.settings.webhook_path, self.handle_verification)
+        app.router.add_post(self.settings.webhook_path, self.handle_webhook)
+
+    async def start(self) -> None:
+        await self.client.start()
+        log.info("WhatsApp webhook on %s", self.settings.webhook_path)
+
+    async def stop(self) -> None:
+        for task in list(self._retrying):
+            task.cancel()
+        await asyncio.gather(*self._retrying, return_exceptions=True)
+        await self.client.close()
+
+    def sender(self) -> WhatsAppSender:
+        return WhatsAppSender(self.client, self.database)
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped (``/healthz``)."""
+        return self.client.started
+
+    async def handle_verification(self, request: web.Request) -> web.Response:
+        """The handshake Meta does when the webhook is configured."""
+        query = request.query
+        token = query.get("hub.verify_token", "")
+        expected = self.settings.verify_token or ""
+        if query.get("hub.mode") == "subscribe" and expected and hmac.compare_digest(token.encode(), expected.encode()):
+            return web.Response(text=query.get("hub.challenge", ""))
+        return web.Response(status=403, text="verification failed")
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not signature_ok(body, request.headers.get(SIGNATURE_HEADER), self.settings.app_secret):
+            log.warning("WhatsApp webhook call with a wrong or missing signature refused")
+            return web.Response(status=401, text="wrong signature")
+        try:
+            content = parse_webhook(json.loads(body))
+        except ValueError:
+            return web.Response(status=400, text="not JSON")
+        if content.receipts:
+            await self._record(content.receipts)
+        complete = True
+        for inbound in content.messages:
+            # The replies go out before the chat's next message is handled (the core's line).
+            if not await self.processor.serve(inbound, functools.partial(self._answer, inbound)):
+                complete = False
+        # A 503 makes Meta deliver the call again; the engine repeats the current question then.
+        return web.Response(text="ok") if complete else web.Response(status=503, text="reply not sent")
+
+    async def _record(self, receipts: list[Receipt]) -> None:
+        unmatched: list[Receipt] = []
+        async with self.database.transaction() as connection:
+            repository = ReceiptRepository(connection)
+            for receipt in receipts:
+                if not await repository.record(receipt) and receipt.status == "failed":
+                    unmatched.append(receipt)
+                if receipt.status == "failed":
+                    log.info("WhatsApp reports a message failed: %s", receipt.error)
+        if unmatched:
+            # A failure can be reported before the dispatcher has committed the message's id:
+            # look again a little later (replies, which are not deliveries, never match).
+            task = asyncio.create_task(self._record_later(unmatched))
+            self._retrying.add(task)
+            task.add_done_callback(self._retrying.discard)
+
+    async def _record_later(self, receipts: list[Receipt]) -> None:
+        for delay in RECEIPT_RETRY_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                async with self.database.transaction() as connection:
+                    repository = ReceiptRepository(connection)
+                    receipts = [receipt for receipt in receipts if not await repository.record(receipt)]
+            except Exception as error:  # the database is away: the receipt is only a report
+                log.warning("could not record WhatsApp statuses: %s", type(error).__name__)
+            if not receipts:
+                return
+
+    async def _answer(self, inbound: Inbound, replies: list[Outbound]) -> bool:
+        """Send the replies; False if one could not be sent for a reason that may pass."""
+        # WhatsApp cannot edit a message: what Telegram shows in place of the pressed message
+        # (a ticked choice, an answered question, a lookup's next step) comes as a new message.
+        for reply in replies:
+            try:
+                await self.send(inbound.chat_key, reply)
+            except GraphError as error:
+                log.error("WhatsApp refused a reply: %s", error)
+                if error.retriable:
+                    return False
+            except (GraphUnreachable, PartlySent) as error:
+                log.error("WhatsApp reply not sent: %s", error)
+                return False
+        return True
+
+    async def send(self, chat_key: str, reply: Outbound) -> str:
+        """Send one outbound message to a chat; returns the wamid of its first part."""
+        return await send_parts(self.client, chat_key, render(reply))
+
+
+# --------------------------------------------------------------------------- broadcasts
+
+
+class WhatsAppSender:
+    """The dispatcher's :class:`~bot.sending.broadcasts.Sender` for WhatsApp.
+
+    Within 24 hours of the person's last message the notice goes out as the core renders it;
+    later WhatsApp only accepts an approved template, named in the notice's
+    ``whatsapp_template``. Without one the delivery fails with a message that says so.
+    """
+
+    channel = CHANNEL
+
+    def __init__(self, client: GraphClient, database: Database, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.client = client
+        self.database = database
+        self.clock = clock or (lambda: datetime.now(UTC))
+        # Per broadcast (the recent ones only): its template, its uploaded files, a warning given.
+        self._templates: OrderedDict[str, WhatsAppTemplate | None] = OrderedDict()
+        self._uploads: OrderedDict[str, tuple[asyncio.Lock, dict[str, str]]] = OrderedDict()
+        self._warned: set[str] = set()
+
+    async def _template(self, cache_key: str) -> WhatsAppTemplate | None:
+        """The template of the broadcast ``cache_key`` names (other messages, such as the
+        outbox's answers to data requests, have none)."""
+        if not cache_key.isdigit():
+            return None
+        if cache_key not in self._templates:
+            async with self.database.transaction() as connection:
+                record = await BroadcastRepository(connection).notice(int(cache_key))
+            notice = Notice.from_json(record.notice) if record is not None else None
+            self._templates[cache_key] = notice.whatsapp_template if notice is not None else None
+            while len(self._templates) > BROADCASTS_CACHED:
+                self._templates.popitem(last=False)
+        return self._templates[cache_key]
+
+    def _uploaded(self, cache_key: str) -> tuple[asyncio.Lock, dict[str, str]]:
+        """The media ids of a broadcast's files; other messages (the outbox) upload their own."""
+        if not cache_key.isdigit():
+            return asyncio.Lock(), {}
+        if cache_key not in self._uploads:
+            self._uploads[cache_key] = (asyncio.Lock(), {})
+            while len(self._uploads) > BROADCASTS_CACHED:
+                self._uploads.popitem(last=False)
+        return self._uploads[cache_key]
+
+    async def _in_window(self, chat_key: str) -> bool:
+        async with self.database.transaction() as connection:
+            last_seen = await ReceiptRepository(connection).last_seen(CHANNEL, chat_key)
+        return last_seen is not None and self.clock() - last_seen < SERVICE_WINDOW
+
+    async def send(self, chat_key: str, message: Outbound, *, cache_key: str) -> str:
+        if await self._in_window(chat_key):
+            parts = render(message)
+        else:
+            template = await self._template(cache_key)
+            if template is None:
+                if cache_key.isdigit() and cache_key not in self._warned:
+                    self._warned.add(cache_key)
+                    log.warning(
+                        "broadcast %s: WhatsApp contacts silent for 24 hours need an approved template, "
+                        "and the notice names no whatsapp_template: they do not get it",
+                        cache_key,
+                    )
+                what = "the notice names no whatsapp_template" if cache_key.isdigit() else "no template is given"
+                raise Rejected(f"outside WhatsApp's 24-hour window and {what}")
+            parts = [template_message(template.name, template.language, template.parameters)]
+        lock, uploaded = self._uploaded(cache_key)
+        try:
+            async with lock:  # one upload per file and broadcast
+                for part in parts:
+                    if isinstance(part, MediaPart) and part.attachment.filename not in uploaded:
+                        uploaded[part.attachment.filename] = await self.client.upload(part.attachment)
+            return await send_parts(self.client, chat_key, parts, uploaded)
+        except GraphError as error:
+            if error.code == STOPPED_MARKETING:
+                raise RecipientBlocked(str(error)) from error
+            if error.retriable:
+                raise NotSent(str(error), retry_after=self.client.settings.retry_delay * 4) from error
+            raise Rejected(str(error)) from error
+        except GraphUnreachable as error:
+            if error.maybe_sent:
+                raise MaybeSent(str(error)) from error
+            raise NotSent(str(error)) from error
+        except PartlySent as error:
+            raise MaybeSent(f"partly sent: {error}") from error
+
+
+async def whatsapp_silent(connection: AsyncConnection, notice: Notice, now: datetime) -> int:
+    """How many WhatsApp recipients of ``notice`` it cannot reach: those who last wrote more than
+    24 hours ago, when the notice names no ``whatsapp_template`` (0 when it names one)."""
+    if notice.whatsapp_template is not None:
+        return 0
+    return await ReceiptRepository(connection).silent_since(notice.audience, CHANNEL, now - SERVICE_WINDOW)

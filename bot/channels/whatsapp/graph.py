@@ -1,0 +1,144 @@
+"""A small client of the WhatsApp Business Cloud API (Meta's Graph API) on aiohttp.
+
+Two calls: ``POST /{version}/{phone-number-id}/messages`` (send one message; the answer holds its
+``wamid``) and ``POST /{version}/{phone-number-id}/media`` (upload a picture or document; the
+answer holds its media id). Throughput errors (130429 and the other rate limits below) and
+server errors are retried with doubling waits; other errors raise :class:`GraphError` at once.
+The base URL is configurable, so tests point it at a local fake Graph API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+
+from bot.config import WhatsAppSettings
+from handlers.messages import Attachment
+
+log = logging.getLogger(__name__)
+
+#: Error codes that mean "too fast": 130429 Cloud API throughput reached, 131056 too many
+#: messages to one recipient, 80007 and 4 account or application rate limits.
+RATE_LIMITED = frozenset({130429, 131056, 80007, 4})
+#: Temporary errors on Meta's side: 131000 something went wrong, 131016 service unavailable, 2.
+TEMPORARY = frozenset({131000, 131016, 2})
+#: The recipient cannot get free-form messages now: outside the 24-hour window (re-engagement).
+OUTSIDE_WINDOW = 131047
+#: The recipient asked to stop marketing messages from this business.
+STOPPED_MARKETING = 131050
+
+
+class GraphError(Exception):
+    """The Graph API answered with an error (after the retries, for retriable ones)."""
+
+    def __init__(self, http_status: int, code: int | None, message: str) -> None:
+        super().__init__(f"WhatsApp error {code if code is not None else http_status}: {message}")
+        self.http_status = http_status
+        self.code = code
+
+    @property
+    def retriable(self) -> bool:
+        return self.http_status >= 500 or self.code in RATE_LIMITED or self.code in TEMPORARY
+
+
+class GraphUnreachable(Exception):
+    """No answer from the Graph API; ``maybe_sent`` tells if the request may have arrived."""
+
+    def __init__(self, message: str, *, maybe_sent: bool) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+def _error_of(status: int, data: Any) -> GraphError:
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return GraphError(status, None, f"HTTP {status}")
+    code = error.get("code")
+    message = str(error.get("message") or error.get("title") or f"HTTP {status}")
+    details = error.get("error_data", {}).get("details") if isinstance(error.get("error_data"), dict) else None
+    if details:
+        message = f"{message} ({details})"
+    return GraphError(status, int(code) if isinstance(code, int) else None, message[:300])
+
+
+class GraphClient:
+    """Sends messages and uploads media for one business phone number."""
+
+    def __init__(self, settings: WhatsAppSettings, *, timeout: float = 20.0) -> None:
+        assert settings.phone_number_id and settings.access_token, "GraphClient needs a phone number id and a token"
+        self.settings = settings
+        self.timeout = timeout
+        self._base = f"{settings.graph_base_url}/{settings.api_version}/{settings.phone_number_id}"
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"Authorization": f"Bearer {self.settings.access_token}"},
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            )
+
+    @property
+    def started(self) -> bool:
+        return self._session is not None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, to: str, body: dict[str, Any]) -> str:
+        """Send one message (``body`` as made by :mod:`bot.channels.whatsapp.rendering`); returns its wamid."""
+        payload = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **body}
+        data = await self._call("messages", lambda session: session.post(f"{self._base}/messages", json=payload))
+        try:
+            return str(data["messages"][0]["id"])
+        except (KeyError, IndexError, TypeError):
+            raise GraphError(200, None, "the answer holds no message id") from None
+
+    async def upload(self, attachment: Attachment) -> str:
+        """Upload a picture or document; returns the media id to send it by."""
+
+        def request(session: aiohttp.ClientSession) -> Any:
+            form = aiohttp.FormData()
+            form.add_field("messaging_product", "whatsapp")
+            form.add_field("type", attachment.mime_type)
+            form.add_field("file", attachment.content, filename=attachment.filename, content_type=attachment.mime_type)
+            return session.post(f"{self._base}/media", data=form)
+
+        data = await self._call("media", request)
+        try:
+            return str(data["id"])
+        except (KeyError, TypeError):
+            raise GraphError(200, None, "the upload answer holds no media id") from None
+
+    async def _call(self, what: str, request: Any) -> Any:
+        await self.start()
+        assert self._session is not None
+        retries = self.settings.max_retries
+        for attempt in range(retries + 1):
+            try:
+                async with request(self._session) as response:
+                    try:
+                        data = await response.json(content_type=None)
+                    except ValueError:
+                        data = None
+                    if response.status == 200 and isinstance(data, dict) and "error" not in data:
+                        return data
+                    error = _error_of(response.status, data)
+            except aiohttp.ClientConnectorError as failure:
+                # The connection was never made: nothing was sent. Worth a retry, like a 5xx.
+                error = GraphError(503, None, f"cannot connect: {type(failure).__name__}")
+                if attempt == retries:
+                    raise GraphUnreachable(str(error), maybe_sent=False) from failure
+            except (aiohttp.ClientError, TimeoutError) as failure:
+                raise GraphUnreachable(f"no answer: {type(failure).__name__}", maybe_sent=True) from failure
+            if not error.retriable or attempt == retries:
+                raise error
+            delay = self.settings.retry_delay * 2**attempt
+            log.warning("WhatsApp %s: %s; retrying in %.1f s", what, error, delay)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")

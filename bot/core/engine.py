@@ -1,0 +1,255 @@
+"""The engine: turns one inbound message into committed state and replies.
+
+For each inbound it serialises the updates of one chat, opens one transaction, skips
+redeliveries, calls the router, commits, and only then returns the replies to the adapter.
+A reply is therefore never shown for an answer that is not stored. Through ``serve`` the adapter
+sends the replies while the chat is still held, so they keep the order of the updates.
+
+Updates of different chats that arrive while a transaction is busy share the next one (group
+commit, :mod:`bot.core.group_commit`): same statements, same guarantees, one BEGIN/COMMIT for all.
+If anything in a shared transaction fails, it is rolled back and each of its updates runs again
+in a transaction of its own, so one update's failure never costs another its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot import metrics
+from bot.core.group_commit import GroupCommit
+from catalogue.cache import CatalogueCache
+from handlers import router
+from handlers.context import Community, Context
+from handlers.messages import Delivered, Inbound, Outbound, as_they_are
+from handlers.texts import Texts, rtl, supported_language
+from storage.chat_order import serialise_chat, try_serialise_chats
+from storage.database import Database
+from storage.errors import StorageError
+from storage.indicators import StoredCatalogue
+from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
+from storage.repositories import Repositories
+from surveys.model import Survey
+
+log = logging.getLogger(__name__)
+
+#: Most updates committed by one transaction. On SQLite a batch holds the write lock while it
+#: runs (well under a millisecond an update), so other writers wait at most that long.
+MAX_BATCH = 64
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChatLocks:
+    """One FIFO lock per chat, dropped when nobody holds or waits for it.
+
+    Entering :meth:`hold` takes the chat's place in line before it first waits, so callers that
+    enter in some order (without awaiting in between) get the lock in that order.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def waiting(self, key: tuple[str, str]) -> int:
+        """How many callers wait for ``key`` behind the one holding it."""
+        return max(0, self._locks.get(key, (None, 1))[1] - 1)
+
+
+def error_name(error: BaseException) -> str:
+    """The kind of a failure for the log (never its message: it may quote the user's text),
+    with the driver's own error when storage wrapped one: "StorageError (OperationalError)"."""
+    cause = error.__cause__
+    if isinstance(error, StorageError) and cause is not None:
+        return f"{type(error).__name__} ({type(cause).__name__})"
+    return type(error).__name__
+
+
+def laid_out(replies: list[Outbound]) -> list[Outbound]:
+    """The replies with right-to-left lines marked as such (Arabic questions, buttons, messages)."""
+    return [_laid_out(reply) for reply in replies]
+
+
+def _laid_out(reply: Outbound) -> Outbound:
+    text = rtl(reply.text)
+    buttons = tuple(
+        tuple(
+            button if (label := rtl(button.label)) == button.label else replace(button, label=label) for button in row
+        )
+        for row in reply.buttons
+    )
+    # Most replies have no right-to-left text: keep them as they are rather than copy them.
+    if text == reply.text and buttons == reply.buttons:
+        return reply
+    return replace(reply, text=text, buttons=buttons)
+
+
+class Engine:
+    """The channel-agnostic core (implements :class:`handlers.messages.MessageProcessor`)."""
+
+    def __init__(
+        self,
+        database: Database,
+        surveys: Mapping[str, Survey],
+        pseudonymizer: Pseudonymizer,
+        *,
+        default_language: str = "en",
+        clock: Callable[[], datetime] = utc_now,
+        community: Community | None = None,
+        catalogue: CatalogueCache | None = None,
+    ) -> None:
+        self.database = database
+        self.surveys = surveys
+        self.pseudonymizer = pseudonymizer
+        self.default_language = default_language
+        self.clock = clock
+        self.community = community or Community()
+        # Reads the catalogue on its own connection, never in an update's transaction.
+        self.catalogue = catalogue or CatalogueCache(StoredCatalogue(database))
+        self._chat_line = ChatLocks()
+        # SQLite has one writer: one transaction at a time. PostgreSQL runs a few side by side
+        # (each waits on network round trips), within the connection pool.
+        self._updates: GroupCommit[Inbound, list[Outbound] | None] = GroupCommit(
+            self._run_batch, max_batch=MAX_BATCH, parallel=1 if database.is_sqlite else 4
+        )
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        """Process one inbound; when this returns, its effects are committed."""
+        return await self.serve(inbound, as_they_are)
+
+    async def serve(self, inbound: Inbound, deliver: Callable[[list[Outbound]], Awaitable[Delivered]]) -> Delivered:
+        """Process one inbound, then hand its committed replies to ``deliver`` (the adapter
+        sending them) before the chat's next update is processed.
+
+        The updates of one chat run one at a time, in the order they reached ``serve``, replies
+        included: in this process by a line per chat, whose place is taken before anything is
+        awaited; across worker processes on PostgreSQL by an advisory lock in the transaction.
+        """
+        chat = (inbound.channel, inbound.chat_key)
+        async with self._chat_line.hold(chat):
+            # One turn of the event loop lets updates that arrived together (one getUpdates
+            # batch, one webhook call) take their places in line behind this one.
+            await asyncio.sleep(0)
+            if self._chat_line.waiting(chat):
+                inbound = replace(inbound, newer_waiting=True)
+            started = time.perf_counter()
+            # Before the transaction: a catalogue index still to be built is waited for here,
+            # holding no lock (at once unless a new load has no usable index yet).
+            await self.catalogue.ready()
+            replies = await self._updates.submit(inbound)
+            if replies is None:
+                replies = await self._process_alone(inbound)
+            metrics.observe_update(inbound.channel, time.perf_counter() - started, len(replies))
+            return await deliver(laid_out(replies))
+
+    async def _run_batch(self, inbounds: Sequence[Inbound]) -> Sequence[list[Outbound] | None]:
+        """The replies to each inbound, committed together; None for an inbound that must run
+        alone (its chat is busy in another worker, or the shared transaction failed)."""
+        if len(inbounds) == 1 and self.database.is_sqlite:
+            # Nobody else can hold the chat: the batch's own error handling is all it needs.
+            return [await self._process_alone(inbounds[0])]
+        try:
+            return await self._process_together(inbounds)
+        except Exception as error:
+            # Rolled back: nothing of the batch is stored. Each update gets its own transaction,
+            # and the one that failed answers for itself.
+            log.warning(
+                "a transaction of %d updates failed (%s); handling them one by one", len(inbounds), error_name(error)
+            )
+            return [None] * len(inbounds)
+
+    async def _process_together(self, inbounds: Sequence[Inbound]) -> list[list[Outbound] | None]:
+        """Handle the inbounds in one transaction; None for an inbound left for later (its chat
+        is busy in another worker process)."""
+        results: list[list[Outbound] | None] = []
+        async with self.database.transaction(quick=True) as connection:
+            chats = [(inbound.channel, inbound.chat_key) for inbound in inbounds]
+            ours = await try_serialise_chats(connection, chats)
+            for inbound, taken in zip(inbounds, ours, strict=True):
+                results.append(await self._process_in(connection, inbound) if taken else None)
+        return results
+
+    async def _process_alone(self, inbound: Inbound) -> list[Outbound]:
+        """Handle one inbound in its own transaction; a failure answers "please try again"."""
+        try:
+            async with self.database.transaction(quick=True) as connection:
+                # Other worker processes may hold an update of this chat (PostgreSQL only).
+                await serialise_chat(connection, inbound.channel, inbound.chat_key)
+                return await self._process_in(connection, inbound)
+        except (StorageError, SQLAlchemyError, OSError) as error:
+            # Nothing was committed, so the user can simply send the answer again.
+            log.error("storage failed while handling an update on %s: %s", inbound.channel, error_name(error))
+        except Exception:
+            # A bug: the transaction was rolled back. The traceback, never the inbound (it
+            # holds the user's text), goes to the log.
+            log.exception("error while handling an update on %s", inbound.channel)
+        return self._try_again(inbound)
+
+    def _try_again(self, inbound: Inbound) -> list[Outbound]:
+        texts = Texts(supported_language(inbound.language_hint) or self.default_language)
+        return [Outbound(text=texts("try_again"))]
+
+    async def _process_in(self, connection: AsyncConnection, inbound: Inbound) -> list[Outbound]:
+        """Handle one inbound inside ``connection``'s transaction, whose chat lock is held."""
+        now = inbound.received_at or self.clock()
+        repos = Repositories(connection)
+        # Processing time, taken once the chat is ours: it orders the updates of the chat.
+        first_delivery = await repos.updates.claim(inbound.channel, inbound.update_key, self.clock(), inbound.chat_key)
+        contact = await repos.contacts.touch(
+            inbound.channel, inbound.user_key, inbound.chat_key, supported_language(inbound.language_hint), now
+        )
+        ctx = Context(
+            inbound=inbound,
+            contact=contact,
+            repos=repos,
+            surveys=self.surveys,
+            pseudonymize=self.pseudonymizer,
+            now=now,
+            texts=Texts(contact.language or self.default_language),
+            community=self.community,
+            catalogue=self.catalogue,
+        )
+        if not first_delivery:
+            # Out of order: newer updates of this chat were answered since, or one is waiting (its
+            # reply will show where the person is; repeating the question first would show one
+            # that the newer update may answer, and the person would answer it again); stay quiet.
+            if inbound.newer_waiting or await repos.updates.superseded(
+                inbound.channel, inbound.update_key, inbound.chat_key
+            ):
+                log.info("late copy of an update on %s: newer ones were handled, no reply", inbound.channel)
+                return []
+            log.info("redelivered update on %s: repeating the current prompt", inbound.channel)
+            return await router.repeat_current(ctx)
+        return await router.route(ctx)
+
+
+async def load_pseudonymizer(database: Database, configured_key: str | None) -> Pseudonymizer:
+    """The configured pseudonym key, else the one this installation generated on first start."""
+    if configured_key:
+        return Pseudonymizer(configured_key)
+    async with database.transaction() as connection:
+        key = await Repositories(connection).settings.get_or_create(PSEUDONYM_KEY_SETTING, new_pseudonym_key)
+    return Pseudonymizer(key)

@@ -1,0 +1,706 @@
+"""One sending rate for the whole deployment, however many worker processes send.
+
+Telegram limits the *bot* (about 30 messages a second, about 1 a second per chat), not each
+process. With several workers the buckets therefore live where every worker sees them:
+
+- Redis, when ``redis.url`` (``BARAZA_REDIS_URL``) is configured: atomic Lua token buckets on
+  Redis's own clock, one round trip per send (the chat's and the bot's bucket together);
+- else PostgreSQL, with *worker leases* (:mod:`storage.rate_leases`): each worker renews a lease
+  every :data:`HEARTBEAT_SECONDS` (dead after :data:`LEASE_EXPIRY_SECONDS`) and spends its
+  share of the bot-wide rate in its own :class:`ShareBucket`, with no round trip per send.
+  The shares in use never add up to more than the rate: renewals are serialised and grant at
+  most what the live leases leave, a worker lowers its rate before it publishes a lower share
+  and raises it only after, and stops sending when its lease may have expired. A new worker
+  thus sends nothing until the others have made room (about one heartbeat). Per-chat buckets
+  stay in the process while it is the only live worker; while several are, each send also
+  takes its chat's token from :class:`storage.rate_buckets.PostgresBuckets` (a chat's updates
+  are serialised across workers, but the replies of two consecutive ones can overlap). Chat
+  buckets are handed to the table when a second worker appears or a worker stops, and read
+  back once a worker has been alone for a refill period (``chat_burst / chat rate``); after a
+  worker that was alone is killed, the next one waits that long past its lease's expiry;
+- one process on SQLite keeps the in-process buckets of :mod:`bot.sending.rate`.
+
+The overall bucket is sized so that no window of one second ever holds more than the configured
+rate (a burst of ``rate/20`` at most, refilled at 92 % of the rest, leaving room for network
+jitter: on a loaded machine a request can reach the platform a whole send interval late and
+the next on time); a worker's share is sized the same way. Per-chat buckets keep the configured
+rate and burst. If Redis (or, for chats, the bucket table) cannot be reached, sends go on under
+an in-process limiter, counted in ``baraza_rate_limit_degraded_total`` and warned about in the log:
+a degraded guarantee rather than a silent bot. Other errors of a store are bugs and propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import secrets
+import socket
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from redis.exceptions import BusyLoadingError, MasterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from bot import metrics
+from bot.config import Settings
+from bot.sending.rate import RateLimiter, SendRateLimiter
+from storage.database import Database
+from storage.errors import StorageError
+from storage.rate_buckets import PostgresBuckets
+from storage.rate_leases import Grant, PostgresLeases, Renewal, fair_share
+
+log = logging.getLogger(__name__)
+
+# KEYS: the buckets; ARGV: rate and capacity of each, then the seconds to keep an idle bucket.
+# Takes one token from every bucket, or none when one of them is short (then returns the
+# longest wait), so a send waiting for the bot's bucket never wastes its chat's token. Returns
+# the wait in seconds as a string (Redis would truncate a Lua number to an integer).
+_TAKE = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local keep = math.ceil(tonumber(ARGV[#ARGV]) * 1000)
+local levels = {}
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i - 1])
+  local capacity = tonumber(ARGV[2 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1]) or capacity
+  local at = tonumber(state[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+  levels[i] = tokens
+  if tokens < 1 then
+    -- at least the smallest wait the reply can show: '0.000000' would read as taken
+    wait = math.max(wait, (1 - tokens) / rate, 0.000001)
+  end
+end
+for i, key in ipairs(KEYS) do
+  local tokens = levels[i]
+  if wait == 0 then
+    tokens = tokens - 1
+  end
+  redis.call('HSET', key, 'tokens', string.format('%.9f', tokens), 'at', string.format('%.6f', now))
+  redis.call('PEXPIRE', key, keep)
+end
+return string.format('%.6f', wait)
+"""
+
+#: Seconds after which an untouched bucket is forgotten (it is full again long before).
+IDLE_BUCKET_SECONDS = 3600.0
+FORGET_EVERY_SECONDS = 600.0
+#: Share of the configured overall rate the shared bucket refills at (jitter between the
+#: limiter's decision and the request's arrival at the platform).
+MARGIN = 0.92
+
+
+#: One bucket to take a token from: (key, refill rate a second, capacity).
+Bucket = tuple[str, float, float]
+
+#: What a store raises when it cannot be reached or fails on its side (the database, its driver,
+#: the network, Redis): sends then go on without it. Anything else is a bug and propagates.
+STORE_ERRORS: tuple[type[Exception], ...] = (
+    StorageError,
+    OSError,
+    DBAPIError,
+    PoolTimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    # Redis answering but unable to serve for now: a replica after failover, loading its data,
+    # out of memory.
+    ReadOnlyError,
+    BusyLoadingError,
+    MasterDownError,
+    OutOfMemoryError,
+    TryAgainError,
+)
+#: While a store fails, its warning is logged at most this often (every send is counted).
+DEGRADED_LOG_SECONDS = 60.0
+_degraded_logged_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+class BucketStore(Protocol):
+    """Where shared token buckets live."""
+
+    async def take(self, buckets: Sequence[Bucket]) -> float:
+        """Take a token from every bucket at once: 0 if taken, else the seconds to wait (nothing taken)."""
+        ...
+
+    async def forget_idle(self, seconds: float) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+class RedisBuckets:
+    """Token buckets in Redis (``redis.asyncio``), each taken atomically by a Lua script."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis  # only needed when Redis is configured
+
+        self.client: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._script: Any = self.client.register_script(_TAKE)
+
+    async def take(self, buckets: Sequence[Bucket]) -> float:
+        arguments: list[float] = []
+        for _, rate, capacity in buckets:
+            arguments += [rate, capacity]
+        wait = await self._script(keys=[key for key, _, _ in buckets], args=[*arguments, IDLE_BUCKET_SECONDS])
+        return float(wait)
+
+    async def forget_idle(self, seconds: float) -> int:
+        return 0  # every bucket expires by itself
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def store_name(store: BucketStore) -> str:
+    """The ``store`` label of the degraded-sends metric."""
+    if isinstance(store, RedisBuckets):
+        return "redis"
+    if isinstance(store, PostgresBuckets):
+        return "postgresql"
+    return type(store).__name__
+
+
+def degraded(store: BucketStore, error: Exception) -> None:
+    """A send goes on without ``store``, which raised ``error`` (one of :data:`STORE_ERRORS`):
+    count it, and warn at most once every :data:`DEGRADED_LOG_SECONDS` per store."""
+    name = store_name(store)
+    metrics.observe_rate_limit_degraded(name)
+    now = time.monotonic()
+    logged = _degraded_logged_at.get(store)
+    if logged is None or now - logged >= DEGRADED_LOG_SECONDS:
+        _degraded_logged_at[store] = now
+        # The class only: a driver's message may carry addresses or parameters.
+        log.warning(
+            "the shared send-rate store (%s) cannot be reached (%s): sends go on under this process's own rate",
+            name,
+            type(error).__name__,
+        )
+
+
+def overall_bucket(per_second: float) -> tuple[float, float]:
+    """(refill rate, capacity) such that no one-second window holds more than ``per_second`` tokens.
+
+    A token bucket lets through at most ``capacity + rate * W`` in any window of W seconds; with
+    a capacity of 1 the tokens are spaced ``1/rate`` apart, so at most ``ceil(rate * W)``.
+    """
+    capacity = max(1.0, float(int(per_second / 20)))
+    refill = per_second * MARGIN if capacity == 1 else (per_second - capacity) * MARGIN
+    return refill, capacity
+
+
+class SharedRateLimiter:
+    """The bot-wide bucket plus one bucket per chat, kept in a :class:`BucketStore`.
+
+    Implements :class:`bot.sending.rate.RateLimiter` like the in-process :class:`SendRateLimiter`.
+    """
+
+    def __init__(
+        self,
+        store: BucketStore,
+        prefix: str,
+        per_second: float,
+        chat_per_second: float,
+        chat_burst: float,
+        *,
+        fallback: RateLimiter | None = None,
+    ) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.refill, self.capacity = overall_bucket(per_second)
+        self.chat_per_second = chat_per_second
+        self.chat_burst = max(1.0, float(chat_burst))
+        self.fallback = fallback or SendRateLimiter(per_second, chat_per_second, int(self.chat_burst))
+        self._forgotten_at = time.monotonic()
+        self._failing_since: float | None = None
+
+    async def acquire(self, chat: str | None) -> None:
+        """Wait until this send fits the shared rate: the chat's bucket and the bot's, taken together."""
+        buckets: list[Bucket] = []
+        if chat is not None:
+            buckets.append((f"{self.prefix}:chat:{chat}", self.chat_per_second, self.chat_burst))
+        buckets.append((f"{self.prefix}:all", self.refill, self.capacity))
+        try:
+            while True:
+                wait = await self.store.take(buckets)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)  # the tokens are in another process's hands: poll
+        except STORE_ERRORS as error:  # the store is away: keep sending, at this process's own rate
+            degraded(self.store, error)
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
+            await self.fallback.acquire(chat)
+            return
+        if self._failing_since is not None:
+            log.warning("the shared send-rate store answers again")
+            self._failing_since = None
+        await self._forget_now_and_then()
+
+    async def _forget_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now - self._forgotten_at < FORGET_EVERY_SECONDS:
+            return
+        self._forgotten_at = now
+        try:
+            await self.store.forget_idle(IDLE_BUCKET_SECONDS)
+        except Exception as error:
+            log.warning("could not forget idle send-rate buckets: %s", type(error).__name__)
+
+
+# --------------------------------------------------------------------------- worker leases
+
+#: A worker renews its leases this often ...
+HEARTBEAT_SECONDS = 1.0
+#: ... and a lease not renewed for this long is dead (its worker has stopped sending by then).
+LEASE_EXPIRY_SECONDS = 5.0
+#: While a worker holds less than its fair share (it has just joined), it renews this often.
+CATCH_UP_SECONDS = 0.2
+
+
+class ShareBucket:
+    """This worker's share of a bot-wide rate: a token bucket whose rate the lease sets.
+
+    It starts empty at a rate of 0 (nothing may be sent before a lease grants something), never
+    hands out a burst on a raise (the level only refills at the new rate), and stops handing out
+    tokens once ``deadline`` has passed without a renewal: by then the other workers may
+    already count this one as gone and spend its share.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.allowance = 0.0
+        self.rate = 0.0
+        self.capacity = 1.0
+        self.deadline = -math.inf
+        self._tokens = 0.0
+        self._updated = clock()
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + max(0.0, now - self._updated) * self.rate)
+        self._updated = now
+
+    def set_allowance(self, allowance: float) -> None:
+        """Spend ``allowance`` messages a second from now on (0: none)."""
+        self._refill()
+        self.allowance = allowance
+        self.rate, self.capacity = overall_bucket(allowance) if allowance > 0 else (0.0, 1.0)
+        self._tokens = min(self._tokens, self.capacity)
+        self._changed.set()
+
+    def extend(self, deadline: float) -> None:
+        """The lease is renewed: tokens may be handed out until ``deadline`` (this clock)."""
+        self.deadline = deadline
+        self._changed.set()
+
+    async def take(self) -> None:
+        """Wait for a token of this worker's share and take it (waiters in arrival order)."""
+        async with self._lock:
+            while True:
+                self._refill()
+                now = self._clock()
+                if self._tokens >= 1 and now < self.deadline:
+                    self._tokens -= 1
+                    return
+                self._changed.clear()
+                if now >= self.deadline or self.rate <= 0:
+                    timeout = HEARTBEAT_SECONDS  # until a renewal changes something
+                else:
+                    timeout = min((1 - self._tokens) / self.rate, self.deadline - now)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout)
+
+    def give_back(self) -> None:
+        """Return a token taken for a send that did not happen (its chat had to wait)."""
+        self._refill()
+        self._tokens = min(self.capacity, self._tokens + 1)
+
+
+class ChatBuckets:
+    """Per-chat token buckets kept in this process (the most recent chats: a full one holds no history)."""
+
+    def __init__(
+        self, rate: float, capacity: float, max_chats: int = 50_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.max_chats = max_chats
+        self._clock = clock
+        self._levels: OrderedDict[str, tuple[float, float]] = OrderedDict()  # chat -> (tokens, at)
+
+    def level(self, chat: str) -> float:
+        now = self._clock()
+        tokens, at = self._levels.get(chat, (self.capacity, now))
+        return min(self.capacity, tokens + max(0.0, now - at) * self.rate)
+
+    def _set(self, chat: str, tokens: float) -> None:
+        self._levels[chat] = (tokens, self._clock())
+        self._levels.move_to_end(chat)
+        if len(self._levels) > self.max_chats:
+            for key in [key for key in list(self._levels)[: self.max_chats // 10] if self.level(key) >= self.capacity]:
+                del self._levels[key]
+
+    def try_take(self, chat: str) -> float:
+        """Take the chat's token: 0 if taken, else the seconds until there is one."""
+        level = self.level(chat)
+        if level < 1:
+            return (1 - level) / self.rate
+        self._set(chat, level - 1)
+        return 0.0
+
+    def give_back(self, chat: str) -> None:
+        self._set(chat, min(self.capacity, self.level(chat) + 1))
+
+    def lower_to(self, chat: str, tokens: float) -> None:
+        """What another worker knew of the chat: never more than ``tokens`` now."""
+        if tokens < self.level(chat):
+            self._set(chat, max(0.0, tokens))
+
+    def not_full(self) -> list[tuple[str, float]]:
+        """(chat, tokens now) of every bucket that still remembers a recent send."""
+        return [(chat, level) for chat in list(self._levels) if (level := self.level(chat)) < self.capacity]
+
+
+class LeasedRateLimiter:
+    """One worker's part of a shared rate without a per-send round trip (PostgreSQL, no Redis).
+
+    The bot-wide bucket is this worker's leased share (:class:`ShareBucket`, set by
+    :class:`LeaseKeeper`). Per-chat buckets are kept in this process while it is the only
+    worker (nobody else can send to the chat), and also taken in the shared store while other
+    workers are live: a chat's updates may be handled by any of them. Implements
+    :class:`bot.sending.rate.RateLimiter`.
+    """
+
+    def __init__(
+        self,
+        store: BucketStore,
+        scope: str,
+        per_second: float,
+        chat_per_second: float,
+        chat_burst: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.scope = scope
+        self.per_second = per_second
+        self.chat_per_second = chat_per_second
+        self.chat_burst = max(1.0, float(chat_burst))
+        #: Seconds for an emptied chat bucket to be full again: older sends no longer matter.
+        self.refill_seconds = self.chat_burst / chat_per_second
+        self.share = ShareBucket(clock)
+        self.chats = ChatBuckets(chat_per_second, self.chat_burst, clock=clock)
+        #: Whether chat buckets are kept here only; False until a renewal finds this worker alone.
+        self.local_chats = False
+        self.workers = 0
+        self._switching: asyncio.Event | None = None
+        self._handing_over = False
+        self._store_takes = 0
+        self._store_idle = asyncio.Event()
+        self._store_idle.set()
+        self._failing = False
+
+    def _key(self, chat: str) -> str:
+        return f"{self.scope}:chat:{chat}"
+
+    async def acquire(self, chat: str | None) -> None:
+        """Wait until this send fits this worker's share and its chat's rate, then take both."""
+        while True:
+            await self.share.take()
+            if chat is None:
+                return
+            while self._switching is not None:  # chats move from the store to this process
+                await self._switching.wait()
+            wait = self.chats.try_take(chat)
+            if wait <= 0 and not self.local_chats:
+                wait = await self._take_shared(chat)
+                if wait > 0:
+                    self.chats.give_back(chat)
+            if wait <= 0:
+                return
+            self.share.give_back()
+            await asyncio.sleep(wait)
+
+    async def _take_shared(self, chat: str) -> float:
+        self._store_takes += 1
+        self._store_idle.clear()
+        try:
+            wait = await self.store.take([(self._key(chat), self.chat_per_second, self.chat_burst)])
+        except STORE_ERRORS as error:  # the database is away: this process's own chat bucket only
+            degraded(self.store, error)
+            self._failing = True
+            return 0.0
+        finally:
+            self._store_takes -= 1
+            if self._store_takes == 0:
+                self._store_idle.set()
+        if self._failing:
+            log.warning("shared chat send-rate buckets answer again")
+            self._failing = False
+        return wait
+
+    async def renew(self, renewal: Renewal) -> Grant:
+        """This scope's part of a lease renewal, inside its transaction (see :mod:`storage.rate_leases`)."""
+        grant = await renewal.grant(self.scope, self.per_second)
+        allowance = grant.allowance
+        if grant.quiet_for < self.refill_seconds:
+            allowance = 0.0  # a worker died keeping chats to itself: wait until they refilled
+        if allowance < self.share.allowance:
+            self.share.set_allowance(allowance)  # lower before publishing
+        local = grant.workers == 1 and grant.alone_for >= self.refill_seconds
+        if self.local_chats and not local:
+            # Another worker appears: from now on chats go through the store too (it cannot send
+            # before this commits), knowing what this process sent lately.
+            self.local_chats = False
+            self._handing_over = True
+            await renewal.hand_over(
+                [(self._key(chat), tokens, self.chat_per_second) for chat, tokens in self.chats.not_full()]
+            )
+        elif local and not self.local_chats:
+            # Alone for long enough: what the store knows of the chats comes here, with nothing
+            # taken from it meanwhile (the others are gone, this process's takes wait).
+            self._switching = asyncio.Event()
+            await self._store_idle.wait()
+            prefix = self._key("")
+            for key, (tokens, ago) in (await renewal.recent_buckets(prefix, self.refill_seconds)).items():
+                self.chats.lower_to(key[len(prefix) :], tokens + ago * self.chat_per_second)
+        await renewal.publish(self.scope, allowance, local)
+        return Grant(allowance, grant.workers, grant.alone_for, grant.quiet_for)
+
+    def renewed(self, grant: Grant | None, deadline: float, committed: bool) -> None:
+        """After the renewal (``grant`` None if it failed before this scope): raise the share if
+        it grew, keep sending until ``deadline``."""
+        if self._switching is not None:
+            self.local_chats = committed
+            self._switching.set()
+            self._switching = None
+        if self._handing_over and not committed:
+            self.local_chats = True  # the hand-over was rolled back: the next renewal hands over
+        self._handing_over = False
+        if not committed or grant is None:
+            return
+        if grant.allowance > self.share.allowance:
+            self.share.set_allowance(grant.allowance)
+        self.share.extend(deadline)
+        if grant.workers != self.workers:
+            log.info(
+                "send rate %s: %g of %g messages a second for this worker (%d worker(s))",
+                self.scope.rsplit(":", 1)[-1],
+                grant.allowance,
+                self.per_second,
+                grant.workers,
+            )
+            self.workers = grant.workers
+
+    def hand_over(self) -> list[tuple[str, float, float]]:
+        """The chat buckets kept here, for the store (a clean stop)."""
+        if not self.local_chats:
+            return []
+        return [(self._key(chat), tokens, self.chat_per_second) for chat, tokens in self.chats.not_full()]
+
+
+class LeaseKeeper:
+    """Renews this worker's leases (one per :class:`LeasedRateLimiter`) every heartbeat.
+
+    A worker whose renewals fail stops sending once its lease has expired: the database is
+    where every reply comes from, so a worker that cannot reach it has nothing else to send.
+    """
+
+    def __init__(
+        self,
+        leases: PostgresLeases,
+        limiters: Sequence[LeasedRateLimiter],
+        *,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        catch_up: float = CATCH_UP_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.leases = leases
+        self.limiters = list(limiters)
+        self.heartbeat = heartbeat
+        self.catch_up = catch_up
+        self.worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._renewing = asyncio.Lock()
+        self._failing = False
+        self._forgotten_at = clock()
+
+    async def renew(self) -> list[Grant]:
+        """One renewal of every lease; raises if the database does not answer."""
+        async with self._renewing:  # one at a time in this process too
+            return await self._renew()
+
+    async def _renew(self) -> list[Grant]:
+        started = self._clock()
+        grants: list[Grant] = []
+        committed = False
+        try:
+            async with self.leases.renewal(self.worker) as renewal:
+                for limiter in self.limiters:
+                    grants.append(await limiter.renew(renewal))
+            committed = True
+        finally:
+            # The others count this lease from its renewal, which began after ``started``.
+            deadline = started + self.leases.expiry
+            for index, limiter in enumerate(self.limiters):
+                limiter.renewed(grants[index] if index < len(grants) else None, deadline, committed)
+        return grants
+
+    async def start(self) -> None:
+        """Take the first leases (before anything is sent), then renew them in the background."""
+        await self.renew()
+        self._task = asyncio.create_task(self._keep())
+
+    async def _keep(self) -> None:
+        while True:
+            catching_up = any(
+                limiter.share.allowance < fair_share(limiter.per_second, limiter.workers) for limiter in self.limiters
+            )
+            await asyncio.sleep(self.catch_up if catching_up else self.heartbeat)
+            try:
+                await self.renew()
+            except Exception as error:  # keep trying; sends stop when the lease expires
+                if not self._failing:
+                    log.error("cannot renew the send-rate lease (%s): sends stop when it expires", type(error).__name__)
+                    self._failing = True
+                continue
+            if self._failing:
+                log.warning("send-rate lease renewed again")
+                self._failing = False
+            await self._forget_now_and_then()
+
+    async def _forget_now_and_then(self) -> None:
+        now = self._clock()
+        if now - self._forgotten_at < FORGET_EVERY_SECONDS or not self.limiters:
+            return
+        self._forgotten_at = now
+        try:
+            await self.limiters[0].store.forget_idle(IDLE_BUCKET_SECONDS)
+        except Exception as error:
+            log.warning("could not forget idle send-rate buckets: %s", type(error).__name__)
+
+    async def stop(self) -> None:
+        """Stop sending and give the leases back (handing over the chats kept here)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        chats: list[tuple[str, float, float]] = []
+        for limiter in self.limiters:
+            limiter.share.set_allowance(0.0)
+            chats += limiter.hand_over()
+        try:
+            await self.leases.release(self.worker, chats)
+        except Exception as error:  # the lease expires by itself
+            log.warning("could not end the send-rate lease: %s", type(error).__name__)
+
+
+@dataclass
+class SendLimiters:
+    """The limiters of one worker: replies (``telegram.rate_limit``) and broadcasts (``broadcast``)."""
+
+    backend: str  # "redis", "postgresql" or "in-process"
+    replies: RateLimiter
+    #: Shared broadcast limiter, or None in one process (the dispatcher's own limiter suffices).
+    broadcasts: RateLimiter | None
+    store: BucketStore | None = None
+    #: PostgreSQL without Redis: renews this worker's leases of the rates.
+    keeper: LeaseKeeper | None = None
+
+    async def close(self) -> None:
+        if self.keeper is not None:
+            await self.keeper.stop()
+        if self.store is not None:
+            await self.store.close()
+
+
+def bot_prefix(token: str | None) -> str:
+    """Keys of one bot: its numeric id (the public part of the token), never the secret part."""
+    bot_id = (token or "").split(":", 1)[0]
+    if not bot_id.isdigit():
+        bot_id = hashlib.sha256((token or "").encode()).hexdigest()[:12]
+    return f"baraza:rate:{bot_id}"
+
+
+async def send_limiters(settings: Settings, database: Database) -> SendLimiters:
+    """The limiters for ``settings``: Redis if configured, else PostgreSQL, else in-process (SQLite).
+
+    Raises :class:`SharedRateError` if Redis is configured but does not answer at start: a
+    deployment that believes it shares one rate must not start without it.
+    """
+    telegram, broadcast = settings.telegram, settings.broadcast
+    local = SendRateLimiter(telegram.messages_per_second, telegram.chat_messages_per_second, telegram.chat_burst)
+    store: BucketStore
+    if settings.redis_url:
+        redis_store = RedisBuckets(settings.redis_url)
+        try:
+            await redis_store.ping()
+        except Exception as error:
+            await redis_store.close()
+            raise SharedRateError(f"redis.url: Redis does not answer ({type(error).__name__}: {error})") from error
+        store, backend = redis_store, "redis"
+    elif not database.is_sqlite:
+        return await _leased_limiters(settings, database)
+    else:
+        return SendLimiters("in-process", local, None)
+    prefix = bot_prefix(telegram.token)
+    replies = SharedRateLimiter(
+        store,
+        f"{prefix}:replies",
+        telegram.messages_per_second,
+        telegram.chat_messages_per_second,
+        telegram.chat_burst,
+        fallback=local,
+    )
+    broadcasts = SharedRateLimiter(
+        store, f"{prefix}:broadcast", broadcast.messages_per_second, broadcast.chat_messages_per_second, 1
+    )
+    log.info("send rates shared by all workers through %s", backend)
+    return SendLimiters(backend, replies, broadcasts, store)
+
+
+async def _leased_limiters(settings: Settings, database: Database) -> SendLimiters:
+    """PostgreSQL without Redis: each worker spends its leased share of the rates locally."""
+    telegram, broadcast = settings.telegram, settings.broadcast
+    store = PostgresBuckets(database)
+    prefix = bot_prefix(telegram.token)
+    replies = LeasedRateLimiter(
+        store,
+        f"{prefix}:replies",
+        telegram.messages_per_second,
+        telegram.chat_messages_per_second,
+        telegram.chat_burst,
+    )
+    broadcasts = LeasedRateLimiter(
+        store, f"{prefix}:broadcast", broadcast.messages_per_second, broadcast.chat_messages_per_second, 1
+    )
+    keeper = LeaseKeeper(PostgresLeases(database, LEASE_EXPIRY_SECONDS), [replies, broadcasts])
+    try:
+        await keeper.start()
+    except Exception as error:
+        raise SharedRateError(f"the send-rate lease cannot be taken ({type(error).__name__}: {error})") from error
+    log.info("send rates shared by all workers through leases in PostgreSQL")
+    return SendLimiters("postgresql", replies, broadcasts, store, keeper)
+
+
+class SharedRateError(Exception):
+    """The configured shared send-rate store cannot be used."""
