@@ -35,7 +35,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.config import BroadcastSettings
-from bot.sending.notices import Notice
+from handlers.notices import Notice
 from storage.broadcasts import SENT, UNKNOWN, Audience, BroadcastRepository, contacts, deliveries
 from storage.database import Database
 from testkit.fakes.telegram import FakeTelegramServer

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.sending.notices import load_notice_text
+from handlers.notices import load_notice_text
 from storage.broadcasts import DONE, SENT, UNKNOWN, BroadcastRepository
 from storage.database import Database
 from storage.repositories import answers, contacts, responses

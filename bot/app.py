@@ -22,8 +22,9 @@ from bot.core.engine import Engine, load_pseudonymizer
 from bot.core.flood import FloodGuard
 from bot.core.sanitise import Sanitiser
 from bot.indicator_refresh import IndicatorKeeper
-from bot.sending.broadcasts import Dispatcher, Sender
-from bot.sending.outbox import OutboxSender
+from bot.sending.broadcast_rows import BroadcastSender, broadcast_sender
+from bot.sending.outbox_rows import OutboxSender, outbox_sender
+from bot.sending.sender import Sender
 from bot.sending.shared_rate import SendLimiters, send_limiters
 from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file
@@ -46,7 +47,7 @@ class RunningBot:
     web_port: int
     telegram: TelegramChannel | None
     #: Sends broadcasts; None without a channel that can push messages (no Telegram token).
-    dispatcher: Dispatcher | None = None
+    dispatcher: BroadcastSender | None = None
     #: Sends the outbox (answers to data requests); None without a channel that can push messages.
     outbox: OutboxSender | None = None
     #: Loads the indicator catalogue at start (when changed) and refreshes it on schedule.
@@ -122,7 +123,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         port = _bound_port(runner, settings.web.port)
         log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
         pruning = asyncio.create_task(_prune_processed_updates(database))
-        dispatcher: Dispatcher | None = None
+        dispatcher: BroadcastSender | None = None
         outbox: OutboxSender | None = None
         # In the background: the bot answers from the data in service while a new load is written.
         indicators = IndicatorKeeper(database, settings.indicators)
@@ -140,7 +141,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                 dispatcher = broadcast_dispatcher(settings, database, telegram, extra, limiters)
                 await dispatcher.start()
                 # Same senders and rate limiter as broadcasts: together they stay within the rate.
-                outbox = OutboxSender(
+                outbox = outbox_sender(
                     database,
                     dispatcher.senders.values(),
                     dispatcher.limiter,
@@ -188,7 +189,7 @@ def broadcast_dispatcher(
     telegram: TelegramChannel | None,
     extra_senders: Sequence[Sender] = (),
     limiters: SendLimiters | None = None,
-) -> Dispatcher:
+) -> BroadcastSender:
     """The dispatcher of broadcasts, sending through the Telegram bot (and ``extra_senders``, such
     as WhatsApp's) at ``settings.broadcast``'s rate, shared by all workers when ``limiters`` are.
 
@@ -200,7 +201,7 @@ def broadcast_dispatcher(
     paid = settings.broadcast.messages_per_second > FREE_BROADCAST_RATE
     senders: list[Sender] = [TelegramSender(telegram.bot, paid_broadcast=paid)] if telegram is not None else []
     shared = limiters.broadcasts if limiters is not None else None
-    return Dispatcher(database, [*senders, *extra_senders], settings.broadcast, shared_limiter=shared)
+    return broadcast_sender(database, [*senders, *extra_senders], settings.broadcast, shared_limiter=shared)
 
 
 def community_of(settings: Settings) -> Community:

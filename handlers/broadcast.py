@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.sending.notices import Notice
 from handlers.context import Context
 from handlers.messages import Button, Outbound
+from handlers.notices import Notice
 from handlers.payloads import parse_number
 from storage.broadcasts import Audience, BroadcastRepository
 from storage.feedback import BROADCAST_REPLY, FeedbackRepository

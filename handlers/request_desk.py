@@ -1,7 +1,7 @@
 """What staff do with a data request, from the CLI (``baraza requests ...``) or the chat (``/reply``).
 
 Each action changes the ticket and, when the person should know, queues a message to them in the
-same transaction (:func:`handlers.outbox.notify`), in their language: "in progress", the answer
+same transaction (:func:`handlers.notify.notify`), in their language: "in progress", the answer
 ("Answer to your request #N: ..."), or "closed" for a ticket closed without an answer. The message
 leaves once the transaction commits, sent by ``baraza run``.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from handlers.messages import Outbound
-from handlers.outbox import notify
+from handlers.notify import notify
 from handlers.texts import Texts
 from storage.repositories import Repositories
 from storage.requests import ANSWERED, CLOSED, DataRequest, RequestError

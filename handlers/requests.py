@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from handlers.context import Context
 from handlers.messages import Button, Outbound
-from handlers.outbox import can_notify
+from handlers.notify import can_notify
 from handlers.payloads import parse_number
 from handlers.request_desk import MAX_ANSWER, answer
 from storage.feedback import CONVERTED, MESSAGE, FeedbackRepository, get_feedback, set_feedback_status

@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, exists, func, literal, or_, select, update
+from sqlalchemy import Table, and_, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.contacts_blocked import mark_blocked
+from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN, Outcome, mark_claimed, record_outcomes
+from storage.deliveries import recover_in_flight as recover_rows_in_flight
 from storage.models import BroadcastRow, ContactRow, DeliveryRow, ReleaseFollowRow, SubscriptionRow
 
 broadcasts = cast(Table, BroadcastRow.__table__)
@@ -45,10 +46,9 @@ release_follows = cast(Table, ReleaseFollowRow.__table__)
 #: Channels on which Baraza can start a conversation (the web chat only answers an open page).
 PUSH_CHANNELS = ("telegram", "whatsapp")
 
-DRAFT, SCHEDULED, SENDING, DONE, CANCELLED = "draft", "scheduled", "sending", "done", "cancelled"
-PENDING, SENT, FAILED, UNKNOWN, SKIPPED = "pending", "sent", "failed", "unknown", "skipped"
-#: ``error`` of a failed delivery whose recipient blocked the bot (their ``blocked_at`` is set).
-BLOCKED = "blocked"
+# A broadcast's own statuses (``sending`` is also a delivery's: :mod:`storage.deliveries`).
+DRAFT, SCHEDULED, DONE, CANCELLED = "draft", "scheduled", "done", "cancelled"
+SKIPPED = "skipped"
 #: Every delivery status, in the order ``baraza broadcast status`` shows them.
 DELIVERY_STATUSES = (SENT, PENDING, SENDING, UNKNOWN, FAILED, BLOCKED, SKIPPED, CANCELLED)
 IN_FLIGHT_AT_START = "in flight when the dispatcher stopped: delivery unknown"
@@ -165,18 +165,6 @@ class Claim:
     deliveries: list[ClaimedDelivery]
     #: The earliest send time of a broadcast that is not due yet (to sleep until then).
     next_due: datetime | None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one claimed row: ``sent``, ``failed``, ``unknown``, or ``pending`` again."""
-
-    delivery_id: int
-    status: str
-    error: str | None = None
-    message_key: str | None = None
-    #: Set when the recipient blocked the bot: their contact gets ``blocked_at``.
-    blocked_contact_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -520,14 +508,8 @@ class BroadcastRepository:
     # ------------------------------------------------------------------ the dispatcher
 
     async def recover_in_flight(self) -> int:
-        """At start: rows left in ``sending`` by a stopped dispatcher become ``unknown``.
-
-        Another dispatcher that is still alive overwrites its rows with their real outcome.
-        """
-        result = await self.connection.execute(
-            update(deliveries).where(deliveries.c.status == SENDING).values(status=UNKNOWN, error=IN_FLIGHT_AT_START)
-        )
-        return int(result.rowcount)
+        """At start: rows left in ``sending`` by a stopped dispatcher become ``unknown``."""
+        return await recover_rows_in_flight(self.connection, deliveries, IN_FLIGHT_AT_START)
 
     async def claim(self, channels: Iterable[str], limit: int, now: datetime) -> Claim:
         """Mark up to ``limit`` pending rows of due broadcasts ``sending`` and return them.
@@ -613,12 +595,7 @@ class BroadcastRepository:
                     )
                 else:
                     skipped.setdefault(reason, []).append(int(row.id))
-            if sendable:
-                await self.connection.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id.in_([item.id for item in sendable]))
-                    .values(status=SENDING, claimed_at=now, attempts=deliveries.c.attempts + 1)
-                )
+            await mark_claimed(self.connection, deliveries, [item.id for item in sendable], now)
             for reason, ids in skipped.items():
                 await self.connection.execute(
                     update(deliveries).where(deliveries.c.id.in_(ids)).values(status=SKIPPED, error=reason)
@@ -640,33 +617,7 @@ class BroadcastRepository:
 
     async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None:
         """Store the outcomes of sends (one statement for all of them)."""
-        if not outcomes:
-            return
-        now = _stored(now)
-        statement = (
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("delivery_id"))
-            .values(
-                status=bindparam("new_status"),
-                error=bindparam("new_error"),
-                message_key=bindparam("new_message_key"),
-                sent_at=bindparam("new_sent_at"),
-            )
-        )
-        await self.connection.execute(
-            statement,
-            [
-                {
-                    "delivery_id": outcome.delivery_id,
-                    "new_status": outcome.status,
-                    "new_error": None if outcome.error is None else outcome.error[:200],
-                    "new_message_key": outcome.message_key,
-                    "new_sent_at": now if outcome.status == SENT else None,
-                }
-                for outcome in outcomes
-            ],
-        )
-        await mark_blocked(self.connection, (outcome.blocked_contact_id for outcome in outcomes), now)
+        await record_outcomes(self.connection, deliveries, outcomes, now)
 
 
 def _unreachable_because(row: Any) -> str | None:

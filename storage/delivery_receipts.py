@@ -16,7 +16,8 @@ from typing import cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.broadcasts import FAILED, SENT, UNKNOWN, Audience, in_audience
+from storage.broadcasts import Audience, in_audience
+from storage.deliveries import FAILED, SENT, UNKNOWN
 from storage.models import ContactRow, DeliveryRow
 
 deliveries = cast(Table, DeliveryRow.__table__)

@@ -39,7 +39,7 @@ from storage.models import (
     ResponseRow,
     SubscriptionRow,
 )
-from storage.outbox import OutboxRepository
+from storage.outbox_messages import OutboxRepository
 from storage.records import Contact, Conversation, Erasure, ResponseSummary
 from storage.releases import ReleaseRepository
 from storage.requests import RequestRepository

@@ -2,7 +2,7 @@
 invitation), see the audience size while choosing it, preview, send now or schedule, follow
 the sending live and see what became of every message.
 
-A broadcast made here is the same as one from ``baraza broadcast send``: a :class:`bot.sending.notices.Notice`
+A broadcast made here is the same as one from ``baraza broadcast send``: a :class:`handlers.notices.Notice`
 stored by :meth:`storage.broadcasts.BroadcastRepository.create` with its delivery rows, sent by
 the dispatcher of ``baraza run``.
 """
@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
 from bot.admin.render import render, when
-from bot.sending.notices import MAX_LABEL, MAX_TEXT, MAX_TITLE, Notice, NoticeButton, telegram_length
+from handlers.notices import MAX_LABEL, MAX_TEXT, MAX_TITLE, Notice, NoticeButton, telegram_length
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from storage.broadcasts import (
     CANCELLED,

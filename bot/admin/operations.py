@@ -10,9 +10,10 @@ from aiohttp import web
 from sqlalchemy import func, select, text
 
 from bot import metrics
-from storage.broadcasts import PENDING, deliveries
+from storage.broadcasts import deliveries
 from storage.database import Database
-from storage.outbox import outbox as outbox_table
+from storage.deliveries import PENDING
+from storage.outbox_messages import outbox as outbox_table
 
 log = logging.getLogger(__name__)
 

@@ -19,21 +19,10 @@ from typing import Any, TextIO
 
 from bot.channels.whatsapp.adapter import whatsapp_silent
 from bot.config import Settings
-from bot.sending.notices import NoticeFileError, load_notice_file, parse_time
-from storage.broadcasts import (
-    BLOCKED,
-    CANCELLED,
-    DONE,
-    FAILED,
-    PENDING,
-    SENDING,
-    SENT,
-    SKIPPED,
-    UNKNOWN,
-    BroadcastRepository,
-    BroadcastSummary,
-)
+from handlers.notices import NoticeFileError, load_notice_file, parse_time
+from storage.broadcasts import CANCELLED, DONE, SKIPPED, BroadcastRepository, BroadcastSummary
 from storage.database import Database
+from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN
 from storage.feedback import FeedbackRepository
 from surveys.loader import load_survey_directory
 

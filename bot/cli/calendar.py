@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.sending.notices import NoticeFileError, load_notice_file
-from bot.sending.release_notices import for_release, release_notice
 from catalogue.calendar import Release, ReleaseCalendar, load_calendar_file
 from catalogue.sourcefiles import DefinitionFileError
+from handlers.notices import NoticeFileError, load_notice_file
+from handlers.release_notices import for_release, release_notice
 from storage.broadcasts import Audience, BroadcastRepository
 from storage.database import Database
 from storage.releases import ReleaseRepository

@@ -23,7 +23,7 @@ from typing import Any
 
 from bot.config import Settings
 from handlers import request_desk
-from handlers.outbox import reference
+from handlers.notify import reference
 from storage.database import Database
 from storage.feedback import CLOSED as MESSAGE_CLOSED
 from storage.feedback import CONVERTED, NEW, Feedback, get_feedback, recent_feedback, set_feedback_status

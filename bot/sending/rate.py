@@ -1,6 +1,9 @@
-"""Token buckets for the sending rate: one for the whole bot and one per chat.
+"""Send rates: the one :class:`RateLimiter` interface, and its in-process implementation.
 
-Channel-agnostic: the Telegram adapter uses it now; WhatsApp and broadcasts can share it.
+:class:`LocalRateLimiter` holds token buckets in this process: one for the whole bot and one per
+chat. The limiters shared by every worker of a deployment (Redis, PostgreSQL leases) implement
+the same interface in :mod:`bot.sending.shared_rate`. Channel-agnostic: replies (the Telegram
+adapter) and the durable sender (:mod:`bot.sending.sender`) pace themselves through it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from typing import Protocol
 class RateLimiter(Protocol):
     """Paces sends: ``acquire`` returns when one more message may leave (for ``chat``, if given).
 
-    :class:`SendRateLimiter` paces one process; :class:`bot.sending.shared_rate.SharedRateLimiter`
-    paces every worker of a deployment together.
+    :class:`LocalRateLimiter` paces one process; :class:`bot.sending.shared_rate.SharedRateLimiter`
+    (Redis) and :class:`bot.sending.shared_rate.LeasedRateLimiter` (PostgreSQL leases) pace every
+    worker of a deployment together.
     """
 
     async def acquire(self, chat: str | None) -> None: ...
@@ -38,6 +42,11 @@ class TokenBucket:
         self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
 
+    def available(self) -> float:
+        """How many tokens the bucket holds now (none are taken)."""
+        self._refill()
+        return self._tokens
+
     @property
     def is_full(self) -> bool:
         self._refill()
@@ -53,8 +62,8 @@ class TokenBucket:
             self._tokens -= 1
 
 
-class SendRateLimiter:
-    """The bot-wide bucket plus one bucket per chat (kept for the most recent chats only)."""
+class LocalRateLimiter:
+    """In this process: the bot-wide bucket plus one bucket per chat (kept for the most recent chats only)."""
 
     def __init__(self, per_second: float, chat_per_second: float, chat_burst: int, max_chats: int = 50_000) -> None:
         self.overall = TokenBucket(per_second, max(1.0, per_second))
@@ -78,3 +87,18 @@ class SendRateLimiter:
         if chat is not None:
             await self._chat_bucket(chat).acquire()
         await self.overall.acquire()
+
+
+def broadcast_rate_limiter(per_second: float, chat_per_second: float) -> LocalRateLimiter:
+    """The limiter all sends of the durable sender share.
+
+    Its overall bucket holds a burst of ``max(1, rate/50)`` and refills at 99 % of the rest,
+    so no window of one second ever holds more than ``per_second`` sends (with 1 % to spare for
+    network jitter); a token bucket as large as the rate would allow twice the rate in the
+    first second. Each chat gets at most ``chat_per_second``.
+    """
+    limiter = LocalRateLimiter(per_second, chat_per_second, chat_burst=1, max_chats=4096)
+    burst = max(1.0, float(int(per_second / 50)))
+    refill = (per_second - burst) * 0.99 if per_second - burst >= per_second / 2 else per_second * 0.99
+    limiter.overall = TokenBucket(refill, burst)
+    return limiter

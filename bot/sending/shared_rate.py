@@ -54,7 +54,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot import metrics
 from bot.config import Settings
-from bot.sending.rate import RateLimiter, SendRateLimiter
+from bot.sending.rate import LocalRateLimiter, RateLimiter
 from storage.database import Database
 from storage.errors import StorageError
 from storage.rate_buckets import PostgresBuckets
@@ -207,7 +207,7 @@ def overall_bucket(per_second: float) -> tuple[float, float]:
 class SharedRateLimiter:
     """The bot-wide bucket plus one bucket per chat, kept in a :class:`BucketStore`.
 
-    Implements :class:`bot.sending.rate.RateLimiter` like the in-process :class:`SendRateLimiter`.
+    Implements :class:`bot.sending.rate.RateLimiter` like the in-process :class:`LocalRateLimiter`.
     """
 
     def __init__(
@@ -225,7 +225,7 @@ class SharedRateLimiter:
         self.refill, self.capacity = overall_bucket(per_second)
         self.chat_per_second = chat_per_second
         self.chat_burst = max(1.0, float(chat_burst))
-        self.fallback = fallback or SendRateLimiter(per_second, chat_per_second, int(self.chat_burst))
+        self.fallback = fallback or LocalRateLimiter(per_second, chat_per_second, int(self.chat_burst))
         self._forgotten_at = time.monotonic()
         self._failing_since: float | None = None
 
@@ -648,7 +648,7 @@ async def send_limiters(settings: Settings, database: Database) -> SendLimiters:
     deployment that believes it shares one rate must not start without it.
     """
     telegram, broadcast = settings.telegram, settings.broadcast
-    local = SendRateLimiter(telegram.messages_per_second, telegram.chat_messages_per_second, telegram.chat_burst)
+    local = LocalRateLimiter(telegram.messages_per_second, telegram.chat_messages_per_second, telegram.chat_burst)
     store: BucketStore
     if settings.redis_url:
         redis_store = RedisBuckets(settings.redis_url)

@@ -22,7 +22,8 @@ import pytest
 from bot.app import running_bot
 from handlers.texts import Texts
 from storage.database import Database
-from storage.outbox import SENDING, SENT, UNKNOWN, OutboxMessage
+from storage.deliveries import SENDING, SENT, UNKNOWN
+from storage.outbox_messages import OutboxMessage
 from storage.repositories import Repositories
 from storage.requests import REQUEST
 from testkit.fakes.telegram import FakeTelegramServer

@@ -18,7 +18,7 @@ from handlers.texts import RLM, Texts, rtl
 from storage.database import Database
 from storage.feedback import CONVERTED, MESSAGE, NEW
 from storage.models import FeedbackRow, OutboxRow
-from storage.outbox import OutboxMessage
+from storage.outbox_messages import OutboxMessage
 from storage.repositories import Repositories
 from storage.requests import ANSWERED, CLOSED, IN_PROGRESS, OPEN, REQUEST, UNMATCHED, DataRequest
 from surveys.model import Survey

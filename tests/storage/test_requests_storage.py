@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Table, func, select
 
 from storage.database import Database
+from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN, Outcome
 from storage.models import ContactRow, DataRequestMessageRow, IndicatorQueryRow, OutboxRow
-from storage.outbox import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN, OutboxOutcome
 from storage.records import Contact
 from storage.repositories import Repositories
 from storage.requests import (
@@ -221,7 +221,7 @@ async def test_claims_take_one_row_per_chat_in_order_and_skip_busy_chats(databas
         claimed = await repository.claim(["telegram"], 10, T0)
         assert [(m.id, m.status, m.attempts) for m in claimed] == [(a1, SENDING, 1), (b1, SENDING, 1)]
         assert await repository.claim(["telegram"], 10, T0, busy={"telegram:1"}) == []
-        await repository.record([OutboxOutcome(a1, SENT, message_key="77"), OutboxOutcome(b1, FAILED, "refused")], T0)
+        await repository.record([Outcome(a1, SENT, message_key="77"), Outcome(b1, FAILED, "refused")], T0)
         assert [m.id for m in await repository.claim(["telegram"], 10, T0)] == [a2]
         counts = await repository.counts()
     assert counts == {PENDING: 1, SENDING: 1, SENT: 1, FAILED: 1, UNKNOWN: 0}, "the web chat row waits"
@@ -255,14 +255,14 @@ async def test_a_send_that_finds_the_bot_blocked_marks_the_contact_once_at_the_f
         assert [m.id for m in claimed] == [first, second]
         await repository.record(
             [
-                OutboxOutcome(first, FAILED, BLOCKED, blocked_contact_id=person.id),
-                OutboxOutcome(second, SENT, message_key="9"),
+                Outcome(first, FAILED, BLOCKED, blocked_contact_id=person.id),
+                Outcome(second, SENT, message_key="9"),
             ],
             T0,
         )
         assert [m.id for m in await repository.claim(["telegram"], 10, T0)] == [third]
         later = T0 + timedelta(hours=1)
-        await repository.record([OutboxOutcome(third, FAILED, BLOCKED, blocked_contact_id=person.id)], later)
+        await repository.record([Outcome(third, FAILED, BLOCKED, blocked_contact_id=person.id)], later)
         blocked = dict((await connection.execute(select(contacts.c.id, contacts.c.blocked_at))).all())
     assert blocked[other.id] is None
     assert blocked[person.id] is not None

@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from bot.config import ConfigError, load_settings
-from bot.sending.notices import NoticeFileError, load_notice_text
 from catalogue.errors import CatalogueError, ProblemLog
 from catalogue.metadata import load_metadata_file, load_metadata_text
 from catalogue.sdmx_csv import MAX_HEADER_CHARS, read_sdmx_csv
 from catalogue.sourcefiles import DefinitionFileError, parse_yaml
+from handlers.notices import NoticeFileError, load_notice_text
 from surveys.errors import SurveyFileError
 from surveys.loader import MAX_FILE_BYTES, load_survey_file, load_survey_text
 from surveys.safe_yaml import MAX_DEPTH, GuardedLoader, YamlLimitError, safe_load

@@ -5,7 +5,7 @@ Updates become :class:`~handlers.messages.Inbound` values; the core's
 sendDocument calls within Telegram's limits. Long polling by default; in webhook mode the
 aiohttp server of :mod:`bot.app` receives the updates and checks the secret token.
 
-:class:`TelegramSender` sends broadcast messages for :mod:`bot.sending.broadcasts` through the same bot,
+:class:`TelegramSender` sends broadcast messages for :mod:`bot.sending.sender` through the same bot,
 and tells the dispatcher what Telegram's errors mean for the message (blocked, refused, certainly
 not sent, or perhaps sent).
 """
@@ -29,8 +29,8 @@ from telegram.ext._utils.types import RLARGS
 
 from bot.channels.telegram.transport import AiohttpRequest, certainly_not_sent_cause
 from bot.config import TelegramSettings
-from bot.sending.broadcasts import MaybeSent, NotSent, RecipientBlocked, Rejected
-from bot.sending.rate import RateLimiter, SendRateLimiter
+from bot.sending.rate import LocalRateLimiter, RateLimiter
+from bot.sending.sender import MaybeSent, NotSent, RecipientBlocked, Rejected
 from handlers.messages import Button, Inbound, MessageProcessor, Outbound
 from handlers.router import COMMAND_DESCRIPTIONS
 
@@ -107,7 +107,7 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
             except NetworkError as error:
                 # A reply that certainly did not reach Telegram (5xx, no connection) is sent again;
                 # one that may have arrived (timeout, connection lost mid-answer) is not: no duplicates.
-                # Broadcasts decide for themselves (bot.sending.broadcasts); long polls retry in PTB.
+                # Broadcasts decide for themselves (bot.sending.sender); long polls retry in PTB.
                 # (PTB's BadRequest is a NetworkError too: Telegram refused the call for good.)
                 retry = (
                     rate_limit_args != BROADCAST
@@ -208,7 +208,7 @@ class TelegramChannel:
         self.settings = settings
         self.processor = processor
         if limiter is None:
-            limiter = SendRateLimiter(
+            limiter = LocalRateLimiter(
                 settings.messages_per_second, settings.chat_messages_per_second, settings.chat_burst
             )
         builder = (
@@ -389,7 +389,7 @@ def certainly_not_sent(error: NetworkError) -> bool:
 
 
 class TelegramSender:
-    """The dispatcher's :class:`~bot.sending.broadcasts.Sender` for Telegram: one message per recipient.
+    """The dispatcher's :class:`~bot.sending.sender.Sender` for Telegram: one message per recipient.
 
     Notices are plain text (no parse mode), so no text can break Telegram's formatting. A picture
     or document is uploaded once per broadcast and then sent by its Telegram file id.

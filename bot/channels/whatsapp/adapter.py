@@ -14,7 +14,7 @@ Meta calls our webhook (on the aiohttp server of :mod:`bot.app`):
   again, and the engine then repeats the current question.
 
 Replies go out through :class:`~bot.channels.whatsapp.graph.GraphClient`, rendered by
-:mod:`bot.channels.whatsapp.rendering`. :class:`WhatsAppSender` sends broadcasts for :mod:`bot.sending.broadcasts`,
+:mod:`bot.channels.whatsapp.rendering`. :class:`WhatsAppSender` sends broadcasts for :mod:`bot.sending.sender`,
 with the notice's approved template outside the 24-hour customer-service window.
 
 WhatsApp user ids are phone numbers: they are never logged.
@@ -40,9 +40,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.channels.whatsapp.graph import STOPPED_MARKETING, GraphClient, GraphError, GraphUnreachable
 from bot.channels.whatsapp.rendering import MediaPart, Part, render, template_message
 from bot.config import WhatsAppSettings
-from bot.sending.broadcasts import MaybeSent, NotSent, RecipientBlocked, Rejected
-from bot.sending.notices import Notice, WhatsAppTemplate
+from bot.sending.sender import MaybeSent, NotSent, RecipientBlocked, Rejected
 from handlers.messages import Inbound, MessageProcessor, Outbound
+from handlers.notices import Notice, WhatsAppTemplate
 from storage.broadcasts import BroadcastRepository
 from storage.database import Database
 from storage.delivery_receipts import Receipt, ReceiptRepository
@@ -301,7 +301,7 @@ class WhatsAppChannel:
 
 
 class WhatsAppSender:
-    """The dispatcher's :class:`~bot.sending.broadcasts.Sender` for WhatsApp.
+    """The dispatcher's :class:`~bot.sending.sender.Sender` for WhatsApp.
 
     Within 24 hours of the person's last message the notice goes out as the core renders it;
     later WhatsApp only accepts an approved template, named in the notice's

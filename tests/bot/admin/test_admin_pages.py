@@ -15,8 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.admin import add_admin_routes
-from bot.sending.notices import Notice
 from handlers.context import Community
+from handlers.notices import Notice
 from storage.broadcasts import SCHEDULED, Audience, BroadcastRepository
 from storage.database import Database
 from storage.exports import ExportOptions, response_table, write_table

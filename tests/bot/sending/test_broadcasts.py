@@ -23,10 +23,12 @@ from sqlalchemy import Table, select
 from bot.app import RunningBot, running_bot
 from bot.cli.main import main
 from bot.config import BroadcastSettings
-from bot.sending.broadcasts import Dispatcher, NotSent, broadcast_rate_limiter
-from bot.sending.notices import Notice, NoticeButton, NoticeFileError, load_notice_file, load_notice_text
+from bot.sending.broadcast_rows import broadcast_sender
+from bot.sending.rate import broadcast_rate_limiter
+from bot.sending.sender import NotSent
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
 from handlers.messages import Outbound
+from handlers.notices import Notice, NoticeButton, NoticeFileError, load_notice_file, load_notice_text
 from handlers.texts import RLM, Texts
 from storage.broadcasts import (
     BLOCKED,
@@ -499,7 +501,7 @@ async def test_errors_that_sent_nothing_are_retried_with_backoff_then_fail(tmp_p
     await database.migrate()
     try:
         await add_people(database, [Person(1), Person(2)])
-        dispatcher = Dispatcher(
+        dispatcher = broadcast_sender(
             database, [FlakySender(failures=5)], BroadcastSettings(100, 100, 1), max_attempts=3, backoff=0.05
         )
         await dispatcher.start()
@@ -521,7 +523,7 @@ async def test_a_clean_stop_puts_claimed_but_unsent_rows_back(tmp_path: Path) ->
     try:
         await add_people(database, [Person(i) for i in range(1, 31)])
         sender = FlakySender(failures=0)
-        dispatcher = Dispatcher(database, [sender], BroadcastSettings(10, 1, 8))
+        dispatcher = broadcast_sender(database, [sender], BroadcastSettings(10, 1, 8))
         await dispatcher.start()
         broadcast_id, _ = await create_broadcast(database, replace(CPI, audience=Audience()))
         dispatcher.wake()
@@ -708,7 +710,7 @@ def test_cli_dry_run_send_status_cancel(tmp_path: Path, capsys: pytest.CaptureFi
 
     asyncio.run(setup())
     config = tmp_path / "config.yaml"
-    config.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'forms'}}}\n")
+    config.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\n")
     base = ["--config", str(config), "broadcast"]
     assert main([*base, "send", str(EXAMPLE), "--dry-run"]) == 0
     out = capsys.readouterr().out

@@ -13,8 +13,7 @@ from dataclasses import replace
 import pytest
 
 from bot.config import BroadcastSettings
-from bot.sending.broadcasts import Dispatcher
-from bot.sending.notices import Audience
+from bot.sending.broadcast_rows import broadcast_sender
 from bot.sending.rate import RateLimiter
 from bot.sending.shared_rate import (
     LEASE_EXPIRY_SECONDS,
@@ -25,7 +24,7 @@ from bot.sending.shared_rate import (
     SharedRateLimiter,
 )
 from handlers.messages import Outbound
-from storage.broadcasts import SENT
+from storage.broadcasts import SENT, Audience
 from storage.database import Database
 from storage.rate_buckets import PostgresBuckets
 from storage.rate_leases import PostgresLeases
@@ -90,7 +89,7 @@ async def test_three_dispatchers_share_one_broadcast_without_duplicates_and_with
             await keeper.renew()
         await add_people(setup, [Person(20_000 + i) for i in range(PEOPLE)])
         dispatchers = [
-            Dispatcher(
+            broadcast_sender(
                 database,
                 [RecordingSender(f"worker{i}", sends)],
                 BroadcastSettings(RATE, 1.0, 8),

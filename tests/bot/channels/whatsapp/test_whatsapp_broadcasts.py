@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from bot.app import RunningBot
 from bot.cli import broadcast as broadcast_cli
 from bot.config import RegisterSettings
-from bot.sending.notices import Notice, load_notice_file, load_notice_text
+from handlers.notices import Notice, load_notice_file, load_notice_text
 from handlers.texts import Texts
 from storage.broadcasts import BroadcastRepository
 from storage.contacts_export import export_contacts_csv

@@ -11,8 +11,8 @@ import pytest
 from bot.channels.whatsapp.adapter import parse_webhook, signature_of, signature_ok
 from bot.channels.whatsapp.rendering import MediaPart, render, template_message
 from bot.config import ConfigError, load_settings
-from bot.sending.notices import NoticeFileError, load_notice_text
 from handlers.messages import Attachment, Button, Outbound
+from handlers.notices import NoticeFileError, load_notice_text
 
 
 def choices(*labels: str) -> tuple[tuple[Button, ...], ...]:

@@ -2,7 +2,7 @@
 
 A handler (or a staff command) that must tell someone something later, such as the answer to
 their data request, calls :func:`notify` inside its transaction: the message is stored with the
-change it reports and sent by ``baraza run`` (``bot/sending/outbox.py``) once committed. Messages are
+change it reports and sent by ``baraza run`` (:mod:`bot.sending.outbox_rows`) once committed. Messages are
 text with buttons; they are written as JSON (:func:`encode`, :func:`decode`).
 """
 

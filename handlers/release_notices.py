@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.sending.notices import Notice, NoticeButton
 from catalogue.calendar import Release, ReleaseCalendar
+from handlers.notices import Notice, NoticeButton
 from handlers.texts import SUPPORTED_LANGUAGES, Texts
 from storage.broadcasts import Audience
 

@@ -2,7 +2,7 @@
 
 A staff answer to a data request (given from the CLI, in another process, or by an admin in the
 chat) cannot be sent as a reply: it is stored here in the same transaction as the answer, and
-the outbox sender of ``baraza run`` (``bot/sending/outbox.py``) sends it. Each row lives like a
+the outbox sender of ``baraza run`` (``bot/sending/outbox_rows.py``, through :mod:`bot.sending.sender`) sends it. Each row lives like a
 broadcast delivery (:mod:`storage.broadcasts`)::
 
     pending ─► sending ─► sent | failed | unknown
@@ -10,7 +10,7 @@ broadcast delivery (:mod:`storage.broadcasts`)::
 ``sending`` is committed *before* the message leaves, so a crash can only leave rows in
 ``sending``; they become ``unknown`` when the sender starts again (:meth:`OutboxRepository.recover_in_flight`)
 and are not resent: the platform has no idempotency key, and a duplicate answer is worse than
-asking staff to check. ``body`` is the message as JSON (``handlers/outbox.py`` encodes it);
+asking staff to check. ``body`` is the message as JSON (``handlers/notify.py`` encodes it);
 storage does not look inside.
 """
 
@@ -21,19 +21,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.contacts_blocked import mark_blocked
+from storage.deliveries import FAILED, PENDING, SENDING, SENT, UNKNOWN, Outcome, mark_claimed, record_outcomes
+from storage.deliveries import recover_in_flight as recover_rows_in_flight
 from storage.models import OutboxRow
 
 outbox = cast(Table, OutboxRow.__table__)
 
-PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
 STATUSES = (PENDING, SENDING, SENT, FAILED, UNKNOWN)
 IN_FLIGHT_AT_START = "in flight when the sender stopped: delivery unknown"
-#: ``error`` of a failed row whose recipient blocked the bot (their ``blocked_at`` is set).
-BLOCKED = "blocked"
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -57,17 +55,6 @@ class OutboxMessage:
     error: str | None
     created_at: datetime
     sent_at: datetime | None
-
-
-@dataclass(frozen=True)
-class OutboxOutcome:
-    """What became of one claimed row: ``sent``, ``failed``, ``unknown``, or ``pending`` again."""
-
-    message_id: int
-    status: str
-    error: str | None = None
-    message_key: str | None = None
-    blocked_contact_id: int | None = None
 
 
 def _message(row: Any) -> OutboxMessage:
@@ -146,10 +133,7 @@ class OutboxRepository:
 
     async def recover_in_flight(self) -> int:
         """At start: rows left ``sending`` by a stopped sender become ``unknown`` (not resent)."""
-        result = await self.connection.execute(
-            update(outbox).where(outbox.c.status == SENDING).values(status=UNKNOWN, error=IN_FLIGHT_AT_START)
-        )
-        return int(result.rowcount)
+        return await recover_rows_in_flight(self.connection, outbox, IN_FLIGHT_AT_START)
 
     async def claim(
         self, channels: Iterable[str], limit: int, now: datetime, *, busy: Iterable[str] = ()
@@ -180,44 +164,12 @@ class OutboxRepository:
             claimed.append(_message(row))
             if len(claimed) >= limit:
                 break
-        if claimed:
-            await self.connection.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([message.id for message in claimed]))
-                .values(status=SENDING, claimed_at=now.astimezone(UTC), attempts=outbox.c.attempts + 1)
-            )
+        await mark_claimed(self.connection, outbox, [message.id for message in claimed], now)
         return [
             OutboxMessage(**{**message.__dict__, "status": SENDING, "attempts": message.attempts + 1})
             for message in claimed
         ]
 
-    async def record(self, outcomes: Sequence[OutboxOutcome], now: datetime) -> None:
+    async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None:
         """Store the outcomes of sends."""
-        if not outcomes:
-            return
-        now = now.astimezone(UTC)
-        statement = (
-            update(outbox)
-            # A row another sender's start marked unknown meanwhile gets its real outcome.
-            .where(outbox.c.id == bindparam("row_id"), or_(outbox.c.status == SENDING, outbox.c.status == UNKNOWN))
-            .values(
-                status=bindparam("new_status"),
-                error=bindparam("new_error"),
-                message_key=bindparam("new_message_key"),
-                sent_at=bindparam("new_sent_at"),
-            )
-        )
-        await self.connection.execute(
-            statement,
-            [
-                {
-                    "row_id": outcome.message_id,
-                    "new_status": outcome.status,
-                    "new_error": None if outcome.error is None else outcome.error[:200],
-                    "new_message_key": outcome.message_key,
-                    "new_sent_at": now if outcome.status == SENT else None,
-                }
-                for outcome in outcomes
-            ],
-        )
-        await mark_blocked(self.connection, (outcome.blocked_contact_id for outcome in outcomes), now)
+        await record_outcomes(self.connection, outbox, outcomes, now)

@@ -1,0 +1,116 @@
+"""The life of a message row sent durably, written once for both tables that hold such rows.
+
+A broadcast delivery (:mod:`storage.broadcasts`) and a one-person outbox message
+(:mod:`storage.outbox_messages`) live the same life::
+
+    pending ─► sending ─► sent | failed | unknown
+
+``sending`` is committed *before* the message leaves (:func:`mark_claimed`), so that a crash can
+only leave rows in ``sending``; they become ``unknown`` when the sender starts again
+(:func:`recover_in_flight`) and are not resent: the platforms have no idempotency key, and a
+duplicate is worse than asking staff to check. :func:`record_outcomes` stores what became of the
+sends, and marks the contacts found to have blocked the bot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import Table, bindparam, or_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.models import ContactRow
+
+contacts = cast(Table, ContactRow.__table__)
+
+PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
+#: ``error`` of a failed row whose recipient blocked the bot (their contact's ``blocked_at`` is set).
+BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row: ``sent``, ``failed``, ``unknown``, or ``pending`` again."""
+
+    row_id: int
+    status: str
+    error: str | None = None
+    #: The platform's message id of a sent message.
+    message_key: str | None = None
+    #: Set when the recipient blocked the bot: their contact gets ``blocked_at``.
+    blocked_contact_id: int | None = None
+
+
+async def mark_claimed(connection: AsyncConnection, table: Table, row_ids: Sequence[int], now: datetime) -> None:
+    """Mark the rows ``sending`` (claimed at ``now``, one more attempt), in one statement."""
+    if row_ids:
+        await connection.execute(
+            update(table)
+            .where(table.c.id.in_(list(row_ids)))
+            .values(status=SENDING, claimed_at=now.astimezone(UTC), attempts=table.c.attempts + 1)
+        )
+
+
+async def recover_in_flight(connection: AsyncConnection, table: Table, note: str) -> int:
+    """At a sender's start: every row left ``sending`` becomes ``unknown`` with ``note``; returns how many.
+
+    A sender still alive elsewhere overwrites its own rows with their real outcome
+    (:func:`record_outcomes` accepts ``unknown`` rows).
+    """
+    result = await connection.execute(update(table).where(table.c.status == SENDING).values(status=UNKNOWN, error=note))
+    return int(result.rowcount)
+
+
+async def record_outcomes(
+    connection: AsyncConnection, table: Table, outcomes: Sequence[Outcome], now: datetime
+) -> None:
+    """Store the outcomes of sends (one statement for all) and mark the contacts who blocked the bot.
+
+    Only rows still ``sending`` (or turned ``unknown`` meanwhile by another sender's start) change:
+    a row staff moved on since is left as they left it. ``sent_at`` is ``now`` for sent rows.
+    """
+    if not outcomes:
+        return
+    now = now.astimezone(UTC)
+    statement = (
+        update(table)
+        # ``in_`` cannot be used with executemany.
+        .where(table.c.id == bindparam("row_id"), or_(table.c.status == SENDING, table.c.status == UNKNOWN))
+        .values(
+            status=bindparam("new_status"),
+            error=bindparam("new_error"),
+            message_key=bindparam("new_message_key"),
+            sent_at=bindparam("new_sent_at"),
+        )
+    )
+    await connection.execute(
+        statement,
+        [
+            {
+                "row_id": outcome.row_id,
+                "new_status": outcome.status,
+                "new_error": None if outcome.error is None else outcome.error[:200],
+                "new_message_key": outcome.message_key,
+                "new_sent_at": now if outcome.status == SENT else None,
+            }
+            for outcome in outcomes
+        ],
+    )
+    await mark_blocked(connection, (outcome.blocked_contact_id for outcome in outcomes), now)
+
+
+async def mark_blocked(connection: AsyncConnection, contact_ids: Iterable[int | None], now: datetime) -> None:
+    """Set ``blocked_at`` to ``now`` on each of ``contact_ids`` not marked yet, in one statement.
+
+    ``None`` entries (a send that found no block) are passed over, as is an empty list; a contact
+    already marked keeps the moment it was first seen blocked. ``now`` is stored as given (UTC).
+    """
+    # Sorted: two senders recording at once update the rows in the same order.
+    blocked = sorted({contact_id for contact_id in contact_ids if contact_id is not None})
+    if blocked:
+        await connection.execute(
+            update(contacts).where(contacts.c.id.in_(blocked), contacts.c.blocked_at.is_(None)).values(blocked_at=now)
+        )
