@@ -39,7 +39,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -268,38 +268,29 @@ class _Reader(NodeReader):
         return tuple(dict.fromkeys(names))
 
 
-def load_notice_file(
-    path: Path,
-    *,
-    topics: Collection[str] | None = None,
-    user_groups: Collection[str] | None = None,
-    surveys: Collection[str] | None = None,
-    now: datetime | None = None,
-) -> Notice:
-    """Read and check a notice file; raises :class:`NoticeFileError` listing every problem.
+class NoticeChecks(TypedDict, total=False):
+    """What a notice is checked against: what the configuration knows (absent or None: not checked).
 
-    ``topics``, ``user_groups`` and ``surveys`` are what the configuration knows (None: not
-    checked); with ``now``, a ``send_at`` in the past is a problem.
+    With ``now``, a ``send_at`` in the past is a problem.
     """
+
+    topics: Collection[str] | None
+    user_groups: Collection[str] | None
+    surveys: Collection[str] | None
+    now: datetime | None
+
+
+def load_notice_file(path: Path, **checks: Unpack[NoticeChecks]) -> Notice:
+    """Read and check a notice file against ``checks``; raises :class:`NoticeFileError` listing every problem."""
     try:
         text = read_definition_file(path, MAX_FILE_BYTES)
     except UnreadableFileError as error:
         raise NoticeFileError([NoticeProblem(str(path), 1, str(error))]) from None
-    return load_notice_text(
-        text, str(path), base_dir=path.parent, topics=topics, user_groups=user_groups, surveys=surveys, now=now
-    )
+    return load_notice_text(text, str(path), base_dir=path.parent, **checks)
 
 
-def load_notice_text(
-    text: str,
-    path: str,
-    *,
-    base_dir: Path,
-    topics: Collection[str] | None = None,
-    user_groups: Collection[str] | None = None,
-    surveys: Collection[str] | None = None,
-    now: datetime | None = None,
-) -> Notice:
+def load_notice_text(text: str, path: str, *, base_dir: Path, **checks: Unpack[NoticeChecks]) -> Notice:
+    """:func:`load_notice_file` for a text already read; ``path`` names it in problems, ``base_dir`` holds its files."""
     try:
         loader, root = compose_document(text)
     except YamlSyntaxProblem as problem:
@@ -307,7 +298,7 @@ def load_notice_text(
     if root is None:
         raise NoticeFileError([NoticeProblem(path, 1, "the file is empty")])
     reader = _Reader(path, loader)
-    notice = _read_notice(reader, root, base_dir, topics, user_groups, surveys, now)
+    notice = _read_notice(reader, root, base_dir, checks)
     if reader.problems or notice is None:
         raise NoticeFileError(sorted(reader.problems, key=lambda p: p.line))
     return notice
@@ -317,11 +308,10 @@ def _read_notice(
     reader: _Reader,
     root: Node,
     base_dir: Path,
-    topics: Collection[str] | None,
-    user_groups: Collection[str] | None,
-    surveys: Collection[str] | None,
-    now: datetime | None,
+    checks: NoticeChecks,
 ) -> Notice | None:
+    topics, user_groups = checks.get("topics"), checks.get("user_groups")
+    surveys, now = checks.get("surveys"), checks.get("now")
     entries = reader.mapping(root, "the notice", NOTICE_KEYS)
     if entries is None:
         return None

@@ -58,19 +58,8 @@ class OutboxMessage:
 
 
 def _message(row: Any) -> OutboxMessage:
-    return OutboxMessage(
-        id=int(row.id),
-        contact_id=None if row.contact_id is None else int(row.contact_id),
-        channel=row.channel,
-        chat_key=row.chat_key,
-        kind=row.kind,
-        body=row.body,
-        status=row.status,
-        attempts=int(row.attempts),
-        error=row.error,
-        created_at=_utc(row.created_at) or row.created_at,
-        sent_at=_utc(row.sent_at),
-    )
+    values = {name: getattr(row, name) for name in OutboxMessage.__dataclass_fields__}
+    return OutboxMessage(**{**values, "created_at": _utc(row.created_at), "sent_at": _utc(row.sent_at)})
 
 
 class OutboxRepository:
@@ -85,21 +74,10 @@ class OutboxRepository:
     ) -> int:
         """Store a ``pending`` message; it leaves once the transaction commits. Returns its id."""
         result = await self.connection.execute(
+            # The other columns start empty (NULL): not claimed, not sent, no error yet.
             outbox.insert()
-            .values(
-                contact_id=contact_id,
-                channel=channel,
-                chat_key=chat_key,
-                kind=kind[:30],
-                body=body,
-                status=PENDING,
-                attempts=0,
-                error=None,
-                created_at=now.astimezone(UTC),
-                claimed_at=None,
-                sent_at=None,
-                message_key=None,
-            )
+            .values(contact_id=contact_id, channel=channel, chat_key=chat_key, kind=kind[:30], body=body)
+            .values(status=PENDING, attempts=0, created_at=now.astimezone(UTC))
             .returning(outbox.c.id)
         )
         return int(result.scalar_one())

@@ -19,6 +19,13 @@ from aiohttp import web
 
 from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
 from bot.admin.render import render, when
+from handlers.broadcast_actions import (
+    StoredBroadcast,
+    cancel_broadcast,
+    find_broadcast,
+    preview_audience,
+    store_broadcast,
+)
 from handlers.notices import MAX_LABEL, MAX_TEXT, MAX_TITLE, Notice, NoticeButton, telegram_length
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from storage.broadcasts import (
@@ -178,15 +185,10 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
 
     async def compose_page(request: web.Request, draft: Draft, *, preview: bool, status: int = 200) -> web.Response:
         known_regions = await regions()
-        size = 0
-        by_language: dict[str, int] = {}
         async with site.database.reading() as connection:
-            repository = BroadcastRepository(connection)
-            size = await repository.audience_size(draft.audience)
-            if draft.texts:
-                by_language = await repository.audience_languages(
-                    draft.audience, tuple(draft.texts), draft.default_language
-                )
+            audience_preview = await preview_audience(
+                connection, draft.audience, tuple(draft.texts), draft.default_language
+            )
         notice = notice_of(draft) if preview and not draft.problems else None
         return render(
             request,
@@ -194,8 +196,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             status=status,
             draft=draft,
             preview=notice,
-            size=size,
-            by_language=by_language,
+            size=audience_preview.size,
+            by_language=audience_preview.languages,
             description=draft.audience.describe(),
             community=site.community,
             regions=known_regions,
@@ -226,17 +228,14 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         notice = notice_of(draft)
         send_at = _send_time(draft.send_at) if draft.send_at else None
         async with site.database.transaction() as connection:
-            repository = BroadcastRepository(connection)
-            if await repository.audience_size(draft.audience) == 0:
+            if await BroadcastRepository(connection).audience_size(draft.audience) == 0:
                 draft.problems.append("Nobody is in this audience: nothing was sent. Choose fewer filters.")
                 broadcast_id = None
             else:
-                broadcast_id, recipients = await repository.create(
-                    title=notice.title,
-                    notice=notice.to_json(),
+                broadcast_id, recipients = await store_broadcast(
+                    connection,
+                    notice,
                     audience=draft.audience,
-                    languages=notice.languages,
-                    default_language=notice.default_language,
                     created_by=f"dashboard:{staff.username}",
                     now=now,
                     send_at=send_at,
@@ -246,17 +245,16 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         log.info("dashboard: %s stored broadcast %d for %d recipient(s)", staff.username, broadcast_id, recipients)
         raise web.HTTPSeeOther(f"{PREFIX}/broadcasts/{broadcast_id}")
 
-    async def summary_of(broadcast_id: int) -> tuple[BroadcastSummary, Notice, Audience]:
+    async def summary_of(broadcast_id: int) -> StoredBroadcast:
         async with site.database.reading() as connection:
-            repository = BroadcastRepository(connection)
-            summary = await repository.summary(broadcast_id)
-            record = await repository.notice(broadcast_id)
-        if summary is None or record is None:
+            found = await find_broadcast(connection, broadcast_id)
+        if found is None:
             raise web.HTTPNotFound(text=f"There is no broadcast {broadcast_id}.")
-        return summary, Notice.from_json(record.notice, title=record.title), record.audience
+        return found
 
     async def detail(request: web.Request) -> web.StreamResponse:
-        summary, notice, audience_of = await summary_of(int(request.match_info["id"]))
+        found = await summary_of(int(request.match_info["id"]))
+        summary, notice, audience_of = found.summary, found.notice, found.audience
         async with site.database.reading() as connection:
             reply_count, replies = await DashboardQueries(connection).broadcast_replies(summary.id)
         return render(
@@ -274,13 +272,13 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         )
 
     async def progress_json(request: web.Request) -> web.StreamResponse:
-        summary, _, _ = await summary_of(int(request.match_info["id"]))
-        return web.json_response(progress(summary), headers={"Cache-Control": "no-store"})
+        found = await summary_of(int(request.match_info["id"]))
+        return web.json_response(progress(found.summary), headers={"Cache-Control": "no-store"})
 
     async def cancel(request: web.Request) -> web.StreamResponse:
         broadcast_id = int(request.match_info["id"])
         async with site.database.transaction() as connection:
-            cancelled = await BroadcastRepository(connection).cancel(broadcast_id, site.clock())
+            cancelled = await cancel_broadcast(connection, broadcast_id, site.clock())
         if cancelled is None:
             raise web.HTTPNotFound(text=f"There is no broadcast {broadcast_id} to cancel.")
         raise web.HTTPSeeOther(f"{PREFIX}/broadcasts/{broadcast_id}?cancelled={cancelled}")

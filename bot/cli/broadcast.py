@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import getpass
 import sys
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.channels.whatsapp.adapter import whatsapp_silent
 from bot.config import Settings
+from handlers.broadcast_actions import cancel_broadcast, find_broadcast, preview_audience, store_broadcast
 from handlers.notices import NoticeFileError, load_notice_file, parse_time
 from storage.broadcasts import CANCELLED, DONE, SKIPPED, BroadcastRepository, BroadcastSummary
 from storage.database import Database
@@ -93,6 +96,16 @@ async def _database(settings: Settings) -> Database:
     return database
 
 
+@contextlib.asynccontextmanager
+async def _opened(settings: Settings) -> AsyncIterator[Database]:
+    """The database, migrated, disposed of when the command is done."""
+    database = await _database(settings)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
 async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None, wait: bool, confirm: bool) -> int:
     now = datetime.now(UTC)
     surveys = load_survey_directory(settings.surveys_directory)
@@ -118,10 +131,9 @@ async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None,
     database = await _database(settings)
     try:
         async with database.transaction() as connection:
-            repository = BroadcastRepository(connection)
-            size = await repository.audience_size(notice.audience)
-            languages = await repository.audience_languages(notice.audience, notice.languages, notice.default_language)
+            preview = await preview_audience(connection, notice.audience, notice.languages, notice.default_language)
             silent = await whatsapp_silent(connection, notice, now)
+        size, languages = preview.size, preview.languages
         print(f"{path}: '{notice.title}'")
         print(f"audience: {size:,} contact(s): {notice.audience.describe()}")
         if languages:
@@ -151,15 +163,8 @@ async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None,
                 print("not sent")
                 return 1
         async with database.transaction() as connection:
-            broadcast_id, recipients = await BroadcastRepository(connection).create(
-                title=notice.title,
-                notice=notice.to_json(),
-                audience=notice.audience,
-                languages=notice.languages,
-                default_language=notice.default_language,
-                created_by=f"cli:{_user()}",
-                now=now,
-                send_at=send_at,
+            broadcast_id, recipients = await store_broadcast(
+                connection, notice, created_by=f"cli:{_user()}", now=now, send_at=send_at
             )
         print(f"broadcast {broadcast_id}: {recipients:,} message(s) stored, to be sent {when} by 'baraza run'")
         if not wait or (send_at is not None and send_at > now):
@@ -270,16 +275,16 @@ async def status(settings: Settings, broadcast_id: int | None) -> int:
                         f"{item.count(FAILED):>7,}  {item.count(BLOCKED):>7,}  {item.title}"
                     )
                 return 0
-            summary = await repository.summary(broadcast_id)
-            record = await repository.notice(broadcast_id)
-        if summary is None or record is None:
+            found = await find_broadcast(connection, broadcast_id)
+        if found is None:
             print(f"baraza: there is no broadcast {broadcast_id}", file=sys.stderr)
             return 1
+        summary = found.summary
         print(f"broadcast {summary.id}: {summary.title}")
         print(f"  status      {summary.status}" + (f" ({_when(summary.finished_at)})" if summary.finished_at else ""))
         print(f"  send at     {_when(summary.send_at)}")
         print(f"  created     {_when(summary.created_at)} by {summary.created_by}")
-        print(f"  audience    {record.audience.describe()}")
+        print(f"  audience    {found.audience.describe()}")
         print(f"  recipients  {summary.recipients:,}")
         for name, label in (
             (SENT, "sent"),
@@ -305,34 +310,26 @@ async def status(settings: Settings, broadcast_id: int | None) -> int:
 
 
 async def resend_unknown(settings: Settings, broadcast_id: int) -> int:
-    database = await _database(settings)
-    try:
-        async with database.transaction() as connection:
-            queued = await BroadcastRepository(connection).resend_unknown(broadcast_id)
-        if not queued:
-            print(f"broadcast {broadcast_id} has no message whose delivery is unknown")
-            return 0
+    async with _opened(settings) as database, database.transaction() as connection:
+        queued = await BroadcastRepository(connection).resend_unknown(broadcast_id)
+    if not queued:
+        print(f"broadcast {broadcast_id} has no message whose delivery is unknown")
+    else:
         print(
             f"broadcast {broadcast_id}: {queued:,} message(s) queued again. Some of these people may have got "
             "the first one and will see the notice twice."
         )
-        return 0
-    finally:
-        await database.dispose()
+    return 0
 
 
 async def cancel(settings: Settings, broadcast_id: int) -> int:
-    database = await _database(settings)
-    try:
-        async with database.transaction() as connection:
-            cancelled = await BroadcastRepository(connection).cancel(broadcast_id, datetime.now(UTC))
-        if cancelled is None:
-            print(f"baraza: there is no broadcast {broadcast_id} to cancel", file=sys.stderr)
-            return 1
-        print(f"broadcast {broadcast_id} cancelled: {cancelled:,} message(s) will not be sent")
-        return 0
-    finally:
-        await database.dispose()
+    async with _opened(settings) as database, database.transaction() as connection:
+        cancelled = await cancel_broadcast(connection, broadcast_id, datetime.now(UTC))
+    if cancelled is None:
+        print(f"baraza: there is no broadcast {broadcast_id} to cancel", file=sys.stderr)
+        return 1
+    print(f"broadcast {broadcast_id} cancelled: {cancelled:,} message(s) will not be sent")
+    return 0
 
 
 REPLY_COLUMNS = ("id", "broadcast_id", "received_at", "respondent", "user_group", "region", "language", "text")

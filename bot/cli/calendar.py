@@ -21,9 +21,10 @@ from typing import Any
 from bot.config import Settings
 from catalogue.calendar import Release, ReleaseCalendar, load_calendar_file
 from catalogue.sourcefiles import DefinitionFileError
+from handlers.broadcast_actions import store_broadcast
 from handlers.notices import NoticeFileError, load_notice_file
 from handlers.release_notices import for_release, release_notice
-from storage.broadcasts import Audience, BroadcastRepository
+from storage.broadcasts import Audience
 from storage.database import Database
 from storage.releases import ReleaseRepository
 from surveys.loader import load_survey_directory
@@ -167,15 +168,8 @@ async def publish(
                     file=sys.stderr,
                 )
                 return 1
-            broadcast_id, recipients = await BroadcastRepository(connection).create(
-                title=notice.title,
-                notice=notice.to_json(),
-                audience=notice.audience,
-                languages=notice.languages,
-                default_language=notice.default_language,
-                created_by=published_by,
-                now=now,
-                send_at=notice.send_at,
+            broadcast_id, recipients = await store_broadcast(
+                connection, notice, created_by=published_by, now=now, send_at=notice.send_at
             )
             await releases.attach_broadcast(release.id, broadcast_id)
             followers = await releases.mark_notified(release.id, now)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from typing import Unpack
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import BroadcastSettings
-from bot.sending.rate import RateLimiter, broadcast_rate_limiter
-from bot.sending.sender import DurableSender, Sender, Unsendable, utc_now
+from bot.sending.rate import broadcast_rate_limiter
+from bot.sending.sender import DurableSender, RepositoryRows, Sender, SenderOptions, Unsendable
 from handlers.messages import Outbound
 from handlers.notices import Notice
 from storage.broadcasts import BroadcastRepository, ClaimedDelivery
 from storage.database import Database
-from storage.deliveries import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ NOTICES_CACHED = 32
 BroadcastSender = DurableSender[ClaimedDelivery]
 
 
-class BroadcastRows:
+class BroadcastRows(RepositoryRows):
     """The delivery rows of due broadcasts; keeps the notices of the latest broadcasts read."""
 
     kind = "broadcast"
@@ -43,9 +45,8 @@ class BroadcastRows:
         self._notices: OrderedDict[int, Notice | None] = OrderedDict()
         self._messages: dict[tuple[int, str], Outbound] = {}
 
-    async def recover_in_flight(self, database: Database) -> int:
-        async with database.transaction() as connection:
-            return await BroadcastRepository(connection).recover_in_flight()
+    def repository(self, connection: AsyncConnection) -> BroadcastRepository:
+        return BroadcastRepository(connection)
 
     async def claim(
         self, database: Database, channels: Collection[str], limit: int, now: datetime, busy: Collection[str]
@@ -86,38 +87,17 @@ class BroadcastRows:
     def label(self, row: ClaimedDelivery) -> str:
         return f"broadcast {row.broadcast_id}"
 
-    async def record(self, database: Database, outcomes: Sequence[Outcome], now: datetime) -> None:
-        async with database.transaction() as connection:
-            await BroadcastRepository(connection).record(outcomes, now)
-
 
 def broadcast_sender(
     database: Database,
     senders: Iterable[Sender],
     settings: BroadcastSettings | None = None,
-    *,
-    shared_limiter: RateLimiter | None = None,
-    poll_interval: float = 1.0,
-    max_attempts: int = 4,
-    backoff: float = 1.0,
-    stop_timeout: float = 10.0,
-    clock: Callable[[], datetime] = utc_now,
+    **options: Unpack[SenderOptions],
 ) -> BroadcastSender:
     """The durable sender of broadcasts, at ``settings``' rate and concurrency.
 
     ``shared_limiter`` (several workers) paces the sends of every worker together.
     """
     settings = settings or BroadcastSettings()
-    return DurableSender(
-        database,
-        BroadcastRows(),
-        senders,
-        broadcast_rate_limiter(settings.messages_per_second, settings.chat_messages_per_second),
-        concurrency=settings.concurrency,
-        shared_limiter=shared_limiter,
-        poll_interval=poll_interval,
-        max_attempts=max_attempts,
-        backoff=backoff,
-        stop_timeout=stop_timeout,
-        clock=clock,
-    )
+    limiter = broadcast_rate_limiter(settings.messages_per_second, settings.chat_messages_per_second)
+    return DurableSender(database, BroadcastRows(), senders, limiter, concurrency=settings.concurrency, **options)

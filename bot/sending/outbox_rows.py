@@ -14,13 +14,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from typing import Unpack
 
-from bot.sending.rate import LocalRateLimiter, RateLimiter
-from bot.sending.sender import DurableSender, Sender, Unsendable
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.sending.rate import LocalRateLimiter
+from bot.sending.sender import DurableSender, RepositoryRows, Sender, SenderOptions, Unsendable
 from handlers.messages import Outbound
 from handlers.notify import decode
 from storage.database import Database
-from storage.deliveries import Outcome
 from storage.outbox_messages import OutboxMessage, OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -29,16 +31,15 @@ log = logging.getLogger(__name__)
 OutboxSender = DurableSender[OutboxMessage]
 
 
-class OutboxRows:
+class OutboxRows(RepositoryRows):
     """The pending rows of the outbox, oldest first, one per chat at a time."""
 
     kind = "outbox"
     recovered_warning = "%d outbox message(s) were being sent when the bot stopped: marked unknown, not resent"
     give_back_on_stop = True
 
-    async def recover_in_flight(self, database: Database) -> int:
-        async with database.transaction() as connection:
-            return await OutboxRepository(connection).recover_in_flight()
+    def repository(self, connection: AsyncConnection) -> OutboxRepository:
+        return OutboxRepository(connection)
 
     async def claim(
         self, database: Database, channels: Collection[str], limit: int, now: datetime, busy: Collection[str]
@@ -63,27 +64,14 @@ class OutboxRows:
     def label(self, row: OutboxMessage) -> str:
         return f"outbox message {row.id}"
 
-    async def record(self, database: Database, outcomes: Sequence[Outcome], now: datetime) -> None:
-        async with database.transaction() as connection:
-            await OutboxRepository(connection).record(outcomes, now)
-
 
 def outbox_sender(
     database: Database,
     senders: Iterable[Sender],
     limiter: LocalRateLimiter,
     *,
-    shared_limiter: RateLimiter | None = None,
     concurrency: int = 4,
-    poll_interval: float = 1.0,
+    **options: Unpack[SenderOptions],
 ) -> OutboxSender:
     """The durable sender of the outbox; give it the broadcasts' senders and limiters to share their rate."""
-    return DurableSender(
-        database,
-        OutboxRows(),
-        senders,
-        limiter,
-        concurrency=concurrency,
-        shared_limiter=shared_limiter,
-        poll_interval=poll_interval,
-    )
+    return DurableSender(database, OutboxRows(), senders, limiter, concurrency=concurrency, **options)

@@ -36,7 +36,9 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypedDict, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import metrics
 from bot.sending.rate import LocalRateLimiter, RateLimiter
@@ -163,6 +165,29 @@ class RowSource(Protocol[RowT]):
         ...
 
 
+class DeliveryRepository(Protocol):
+    """A repository of rows sent durably (:class:`storage.broadcasts.BroadcastRepository`, ...)."""
+
+    async def recover_in_flight(self) -> int: ...
+    async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None: ...
+
+
+class RepositoryRows:
+    """What a :class:`RowSource` does through its repository, each in a transaction of its own."""
+
+    def repository(self, connection: AsyncConnection) -> DeliveryRepository:
+        """The rows' repository on ``connection``."""
+        raise NotImplementedError
+
+    async def recover_in_flight(self, database: Database) -> int:
+        async with database.transaction() as connection:
+            return await self.repository(connection).recover_in_flight()
+
+    async def record(self, database: Database, outcomes: Sequence[Outcome], now: datetime) -> None:
+        async with database.transaction() as connection:
+            await self.repository(connection).record(outcomes, now)
+
+
 # --------------------------------------------------------------------------- the sender
 
 # A claimed row waits for the rate limiter, is being sent, waits to be retried, or is done.
@@ -170,6 +195,17 @@ WAITING, CALLING, RETRYING, FINISHED = "waiting", "calling", "retrying", "finish
 
 RECORD_RETRIES = 30
 PROGRESS_LOG_SECONDS = 30.0
+
+
+class SenderOptions(TypedDict, total=False):
+    """How a :class:`DurableSender` behaves, besides its source, senders, rate and concurrency."""
+
+    shared_limiter: RateLimiter | None
+    poll_interval: float
+    max_attempts: int
+    backoff: float
+    stop_timeout: float
+    clock: Callable[[], datetime]
 
 
 class DurableSender(Generic[RowT]):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import math
@@ -44,7 +45,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from redis.exceptions import BusyLoadingError, MasterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -641,13 +642,31 @@ def bot_prefix(token: str | None) -> str:
     return f"baraza:rate:{bot_id}"
 
 
+LimiterT = TypeVar("LimiterT", "SharedRateLimiter", "LeasedRateLimiter")
+
+
+def _replies_and_broadcasts(
+    settings: Settings, make: Callable[[str, float, float, float], LimiterT]
+) -> tuple[LimiterT, LimiterT]:
+    """The deployment's two rates (replies, broadcasts), built by ``make(scope, rate, chat rate, chat burst)``.
+
+    Broadcasts send one message a chat at a time: a burst of 1.
+    """
+    telegram, broadcast = settings.telegram, settings.broadcast
+    prefix = bot_prefix(telegram.token)
+    return (
+        make(f"{prefix}:replies", telegram.messages_per_second, telegram.chat_messages_per_second, telegram.chat_burst),
+        make(f"{prefix}:broadcast", broadcast.messages_per_second, broadcast.chat_messages_per_second, 1),
+    )
+
+
 async def send_limiters(settings: Settings, database: Database) -> SendLimiters:
     """The limiters for ``settings``: Redis if configured, else PostgreSQL, else in-process (SQLite).
 
     Raises :class:`SharedRateError` if Redis is configured but does not answer at start: a
     deployment that believes it shares one rate must not start without it.
     """
-    telegram, broadcast = settings.telegram, settings.broadcast
+    telegram = settings.telegram
     local = LocalRateLimiter(telegram.messages_per_second, telegram.chat_messages_per_second, telegram.chat_burst)
     store: BucketStore
     if settings.redis_url:
@@ -662,37 +681,15 @@ async def send_limiters(settings: Settings, database: Database) -> SendLimiters:
         return await _leased_limiters(settings, database)
     else:
         return SendLimiters("in-process", local, None)
-    prefix = bot_prefix(telegram.token)
-    replies = SharedRateLimiter(
-        store,
-        f"{prefix}:replies",
-        telegram.messages_per_second,
-        telegram.chat_messages_per_second,
-        telegram.chat_burst,
-        fallback=local,
-    )
-    broadcasts = SharedRateLimiter(
-        store, f"{prefix}:broadcast", broadcast.messages_per_second, broadcast.chat_messages_per_second, 1
-    )
+    replies, broadcasts = _replies_and_broadcasts(settings, functools.partial(SharedRateLimiter, store))
     log.info("send rates shared by all workers through %s", backend)
     return SendLimiters(backend, replies, broadcasts, store)
 
 
 async def _leased_limiters(settings: Settings, database: Database) -> SendLimiters:
     """PostgreSQL without Redis: each worker spends its leased share of the rates locally."""
-    telegram, broadcast = settings.telegram, settings.broadcast
     store = PostgresBuckets(database)
-    prefix = bot_prefix(telegram.token)
-    replies = LeasedRateLimiter(
-        store,
-        f"{prefix}:replies",
-        telegram.messages_per_second,
-        telegram.chat_messages_per_second,
-        telegram.chat_burst,
-    )
-    broadcasts = LeasedRateLimiter(
-        store, f"{prefix}:broadcast", broadcast.messages_per_second, broadcast.chat_messages_per_second, 1
-    )
+    replies, broadcasts = _replies_and_broadcasts(settings, functools.partial(LeasedRateLimiter, store))
     keeper = LeaseKeeper(PostgresLeases(database, LEASE_EXPIRY_SECONDS), [replies, broadcasts])
     try:
         await keeper.start()

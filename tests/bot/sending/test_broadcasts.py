@@ -26,6 +26,7 @@ from bot.config import BroadcastSettings
 from bot.sending.broadcast_rows import broadcast_sender
 from bot.sending.rate import broadcast_rate_limiter
 from bot.sending.sender import NotSent
+from handlers.broadcast_actions import store_broadcast
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
 from handlers.messages import Outbound
 from handlers.notices import Notice, NoticeButton, NoticeFileError, load_notice_file, load_notice_text
@@ -121,16 +122,7 @@ async def create_broadcast(
     database: Database, notice: Notice, *, send_at: datetime | None = None, created_by: str = "test"
 ) -> tuple[int, int]:
     async with database.transaction() as connection:
-        return await BroadcastRepository(connection).create(
-            title=notice.title,
-            notice=notice.to_json(),
-            audience=notice.audience,
-            languages=notice.languages,
-            default_language=notice.default_language,
-            created_by=created_by,
-            now=datetime.now(UTC),
-            send_at=send_at,
-        )
+        return await store_broadcast(connection, notice, created_by=created_by, now=datetime.now(UTC), send_at=send_at)
 
 
 async def summary_of(database: Database, broadcast_id: int) -> BroadcastSummary:

@@ -1,0 +1,153 @@
+"""The one durable sender: broadcast deliveries and outbox messages go through the same code.
+
+A crash (rows committed ``sending`` whose outcome was never recorded) leaves them ``unknown``
+at the next start, and they are never sent again; a ``retry_after`` is waited out. Real
+databases (SQLite, and PostgreSQL when reachable); the channel is a recording sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, select
+
+from bot.config import BroadcastSettings
+from bot.sending.broadcast_rows import BroadcastRows, broadcast_sender
+from bot.sending.outbox_rows import OutboxRows, outbox_sender
+from bot.sending.sender import DurableSender, NotSent, RowSource
+from handlers.messages import Outbound
+from handlers.notify import encode
+from storage.broadcasts import Audience
+from storage.database import Database
+from storage.deliveries import SENT, UNKNOWN
+from storage.models import DeliveryRow, OutboxRow
+from storage.outbox_messages import OutboxRepository
+from tests.bot.sending.test_broadcasts import CPI, Person, add_people, create_broadcast
+
+deliveries = cast(Table, DeliveryRow.__table__)
+outbox = cast(Table, OutboxRow.__table__)
+
+
+@dataclass
+class RecordingSender:
+    """A channel that accepts every message and remembers who got what; ``refusals`` first say retry later."""
+
+    channel: str = "telegram"
+    refusals: int = 0
+    retry_after: float | None = None
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    attempts: list[float] = field(default_factory=list)
+
+    async def send(self, chat_key: str, message: Outbound, *, cache_key: str) -> str:
+        self.attempts.append(time.monotonic())
+        if len(self.attempts) <= self.refusals:
+            raise NotSent("too many requests", retry_after=self.retry_after)
+        self.sent.append((chat_key, message.text))
+        return f"m{len(self.sent)}"
+
+
+async def queue_answer(database: Database, contact_id: int, chat_key: str, text: str) -> int:
+    async with database.transaction() as connection:
+        return await OutboxRepository(connection).enqueue(
+            contact_id=contact_id,
+            channel="telegram",
+            chat_key=chat_key,
+            kind="request_answer",
+            body=encode(Outbound(text)),
+            now=datetime.now(UTC),
+        )
+
+
+async def statuses(database: Database, table: Table) -> list[str]:
+    async with database.reading() as connection:
+        return [str(status) for status in await connection.scalars(select(table.c.status).order_by(table.c.id))]
+
+
+async def until(condition: Any, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while not await condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_one_sender_class_sends_a_broadcast_and_an_outbox_message_through_the_same_channel(
+    database: Database,
+) -> None:
+    ids = await add_people(database, [Person(101), Person(102)])
+    channel = RecordingSender()
+    broadcasts = broadcast_sender(database, [channel], BroadcastSettings(50, 10, 4), poll_interval=0.05)
+    answers = outbox_sender(database, [channel], broadcasts.limiter, poll_interval=0.05)
+    assert type(broadcasts) is type(answers) is DurableSender
+    await broadcasts.start()
+    await answers.start()
+    try:
+        await create_broadcast(database, replace(CPI, audience=Audience()))
+        await queue_answer(database, ids[101], "101", "Your data request is answered")
+        broadcasts.wake()
+        answers.wake()
+
+        async def all_sent() -> bool:
+            rows = [*await statuses(database, deliveries), *await statuses(database, outbox)]
+            return rows == [SENT] * 3
+
+        await until(all_sent)
+    finally:
+        await answers.stop()
+        await broadcasts.stop()
+    assert sorted(chat for chat, _ in channel.sent) == ["101", "101", "102"]
+    assert ("101", "Your data request is answered") in channel.sent
+    assert broadcasts.totals[SENT] == 2 and answers.totals[SENT] == 1
+
+
+@pytest.mark.parametrize("source", ["broadcast", "outbox"])
+async def test_rows_claimed_before_a_crash_become_unknown_and_are_never_resent(database: Database, source: str) -> None:
+    ids = await add_people(database, [Person(201), Person(202)])
+    rows: RowSource[Any]
+    if source == "broadcast":
+        await create_broadcast(database, replace(CPI, audience=Audience()))
+        rows, table = BroadcastRows(), deliveries
+    else:
+        for user_id in (201, 202):
+            await queue_answer(database, ids[user_id], str(user_id), "an answer")
+        rows, table = OutboxRows(), outbox
+    # The process that claimed them dies: 'sending' was committed, no outcome ever is.
+    claimed, _ = await rows.claim(database, ["telegram"], 10, datetime.now(UTC), ())
+    assert len(claimed) == 2 and await statuses(database, table) == ["sending", "sending"]
+
+    channel = RecordingSender()
+    limiter = broadcast_sender(database, [], BroadcastSettings(50, 10, 4)).limiter
+    restarted = DurableSender(database, rows, [channel], limiter, concurrency=4, poll_interval=0.05)
+    await restarted.start()
+    try:
+        restarted.wake()
+        await asyncio.sleep(0.5)  # ten polls: time enough to resend, were anything to be resent
+    finally:
+        await restarted.stop()
+    assert restarted.recovered == 2
+    assert await statuses(database, table) == [UNKNOWN, UNKNOWN]
+    assert channel.sent == []
+
+
+async def test_a_retry_after_is_waited_out_before_the_message_is_tried_again(database: Database) -> None:
+    ids = await add_people(database, [Person(301)])
+    channel = RecordingSender(refusals=1, retry_after=0.4)
+    limiter = broadcast_sender(database, [], BroadcastSettings(50, 10, 4)).limiter
+    answers = outbox_sender(database, [channel], limiter, poll_interval=0.05)
+    await answers.start()
+    try:
+        await queue_answer(database, ids[301], "301", "an answer")
+        answers.wake()
+
+        async def sent() -> bool:
+            return await statuses(database, outbox) == [SENT]
+
+        await until(sent)
+    finally:
+        await answers.stop()
+    assert len(channel.attempts) == 2 and channel.attempts[1] - channel.attempts[0] >= 0.4
+    assert channel.sent == [("301", "an answer")]
