@@ -4,7 +4,7 @@
 unknown command gets. The admin sends ``/broadcast``, then the text (or ``/broadcast <text>``);
 the bot shows the notice as people will see it and how many it will reach (everyone who agreed
 to receive news, or the followers of one topic chosen with a button), with *Send* and *Cancel*.
-*Send* stores the broadcast and all its deliveries in the same transaction; the dispatcher of
+*Send* stores the broadcast and all its deliveries in the same transaction; the durable sender of
 ``baraza run`` sends them. Until then the text is a ``draft`` broadcast; a new text replaces it.
 
 A free-text message that is not part of a conversation, from someone who received a broadcast

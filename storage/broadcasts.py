@@ -1,15 +1,16 @@
 """Broadcasts: release notices and survey invitations to many contacts, one delivery row each.
 
 A broadcast is stored with *all* its delivery rows in one transaction before anything is sent.
-The dispatcher (``bot/sending/broadcasts.py``) then moves each row through
+The durable sender of ``baraza run`` (:mod:`bot.sending.sender`, its source
+:mod:`bot.sending.broadcast_rows`) then moves each row through
 
     pending ─► sending ─► sent | failed | unknown          (skipped, cancelled: never sent)
 
-committing ``sending`` *before* the message leaves, so that a crash can only leave rows in
-``sending``. Those become ``unknown`` when the dispatcher starts again: the platform has no
-idempotency key, so they are neither resent nor counted as delivered unless staff ask
-(:meth:`BroadcastRepository.resend_unknown`). Rows are claimed with ``FOR UPDATE SKIP LOCKED``
-on PostgreSQL, so several dispatchers can share the work.
+with the statements of :mod:`storage.deliveries`, which the one-person outbox shares:
+``sending`` is committed *before* the message leaves, so that a crash can only leave rows in
+``sending``; those become ``unknown`` when the sender starts again and are neither resent nor
+counted as delivered unless staff ask (:meth:`BroadcastRepository.resend_unknown`). Rows are
+claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers can share the work.
 
 Who receives a broadcast: contacts who consented (and did not decline afterwards), did not
 opt out, did not block the bot, on a channel that can push messages, and who match the
@@ -150,7 +151,7 @@ class BroadcastSummary:
 
 @dataclass(frozen=True)
 class ClaimedDelivery:
-    """A row the dispatcher has marked ``sending`` and now sends."""
+    """A delivery row the durable sender has marked ``sending`` and now sends."""
 
     id: int
     broadcast_id: int
@@ -505,10 +506,10 @@ class BroadcastRepository:
         )
         return int(cancelled.rowcount)
 
-    # ------------------------------------------------------------------ the dispatcher
+    # ------------------------------------------------------------------ the durable sender
 
     async def recover_in_flight(self) -> int:
-        """At start: rows left in ``sending`` by a stopped dispatcher become ``unknown``."""
+        """At start: rows left in ``sending`` by a stopped sender become ``unknown``."""
         return await recover_rows_in_flight(self.connection, deliveries, IN_FLIGHT_AT_START)
 
     async def claim(self, channels: Iterable[str], limit: int, now: datetime) -> Claim:

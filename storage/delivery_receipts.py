@@ -1,7 +1,7 @@
 """What channels report about messages after sending them (WhatsApp status webhooks), and the
 last time a contact wrote (WhatsApp's 24-hour customer-service window).
 
-A receipt names the platform's message id, which the dispatcher stored as the delivery's
+A receipt names the platform's message id, which the durable sender stored as the delivery's
 ``message_key``. ``delivered`` and ``read`` set ``delivered_at`` / ``read_at``; ``failed`` turns a
 ``sent`` (or ``unknown``) delivery into ``failed`` with the platform's error. Receipts of
 messages that are not broadcast deliveries (replies) change nothing.
@@ -58,7 +58,7 @@ class ReceiptRepository:
             )
             return bool(result.rowcount)
         if receipt.status not in (DELIVERED, READ):
-            return False  # "sent": the dispatcher recorded it already
+            return False  # "sent": the durable sender recorded it already
         changed = await self.connection.execute(
             update(deliveries).where(match, deliveries.c.delivered_at.is_(None)).values(delivered_at=at)
         )

@@ -4,7 +4,7 @@ the sending live and see what became of every message.
 
 A broadcast made here is the same as one from ``baraza broadcast send``: a :class:`handlers.notices.Notice`
 stored by :meth:`storage.broadcasts.BroadcastRepository.create` with its delivery rows, sent by
-the dispatcher of ``baraza run``.
+the durable sender of ``baraza run``.
 """
 
 from __future__ import annotations

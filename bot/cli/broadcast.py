@@ -1,7 +1,7 @@
 """``baraza broadcast ...``: send a notice file, follow and manage broadcasts.
 
 ``send`` stores the broadcast and every delivery row in one transaction, then follows the
-progress; the sending itself is done by the dispatcher of ``baraza run``, so it goes on when
+progress; the sending itself is done by the durable sender of ``baraza run``, so it goes on when
 this command exits (Ctrl+C only stops following).
 """
 

@@ -4,7 +4,7 @@
 published. ``publish RELEASE_ID`` marks a release published and, in the same transaction,
 stores the broadcast that tells its followers and the subscribers of its topic (the usual
 broadcast rules apply: consent, ``/stop`` and blocked contacts are honoured; each person gets
-one message even if they both follow the release and its topic). The dispatcher of
+one message even if they both follow the release and its topic). The durable sender of
 ``baraza run`` sends it. Publishing again says so and sends nothing.
 """
 

@@ -15,7 +15,7 @@ The life of a row (the statements are :mod:`storage.deliveries`):
    lets leave at once, so that a crash leaves as few ``unknown`` rows as possible.
 2. sent at the shared rate (:mod:`bot.sending.rate`). A channel's own 429 handling waits out
    ``retry_after`` and tries again; a :class:`NotSent` with ``retry_after`` is waited out here
-   before the next attempt. Errors that certainly did not deliver (no connection, a 5xx) are
+   by every send on that channel, not only the one that was told, before the next attempt. Errors that certainly did not deliver (no connection, a 5xx) are
    retried with backoff, ``max_attempts`` times at most, then ``failed``.
 3. the outcome is committed (grouped with the outcomes that finished meanwhile): ``sent`` (with
    the platform's message id), ``failed`` (refused for good; a blocked bot also sets the
@@ -252,6 +252,7 @@ class DurableSender(Generic[RowT]):
         self._tasks: set[asyncio.Task[None]] = set()
         self._state: dict[int, str] = {}  # claimed rows whose outcome is not committed yet
         self._chats: dict[int, str] = {}  # claimed row → "channel:chat"
+        self._resume_at: dict[str, float] = {}  # channel → loop time before which nothing is sent on it
         self._results: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._logged_at = time.monotonic()
@@ -399,6 +400,7 @@ class DurableSender(Generic[RowT]):
             await self.limiter.acquire(chat)
             if self.shared_limiter is not None:  # the rate of all workers together
                 await self.shared_limiter.acquire(chat)
+            await self._resumed(row.channel)
             self._state[row.id] = CALLING
             try:
                 key = await sender.send(row.chat_key, message, cache_key=self.source.cache_key(row))
@@ -410,6 +412,8 @@ class DurableSender(Generic[RowT]):
                 return Outcome(row.id, UNKNOWN, f"no answer: {error}")
             except NotSent as error:
                 last = error
+                if error.retry_after is not None:
+                    self._hold(row.channel, error.retry_after)
             except Exception as error:  # a bug in a sender: the message may have left
                 log.exception("%s: unexpected error while sending", label)
                 return Outcome(row.id, UNKNOWN, f"unexpected {type(error).__name__}")
@@ -424,6 +428,20 @@ class DurableSender(Generic[RowT]):
                 await asyncio.sleep(delay)
                 self._state[row.id] = WAITING
         return Outcome(row.id, FAILED, f"not sent after {self.max_attempts} attempts: {last}")
+
+    def _hold(self, channel: str, seconds: float) -> None:
+        """The channel said to wait ``seconds``: no send on it leaves before then (see :meth:`_resumed`)."""
+        resume_at = asyncio.get_running_loop().time() + seconds
+        self._resume_at[channel] = max(resume_at, self._resume_at.get(channel, 0.0))
+
+    async def _resumed(self, channel: str) -> None:
+        """Wait out a ``retry_after`` the channel gave to any send: it applies to the bot, not one message."""
+        loop = asyncio.get_running_loop()
+        for _ in range(8):  # another send may extend the wait meanwhile: look again (bounded)
+            wait = self._resume_at.get(channel, 0.0) - loop.time()
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
 
     # ------------------------------------------------------------------ recording
 

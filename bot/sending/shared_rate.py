@@ -621,7 +621,7 @@ class SendLimiters:
 
     backend: str  # "redis", "postgresql" or "in-process"
     replies: RateLimiter
-    #: Shared broadcast limiter, or None in one process (the dispatcher's own limiter suffices).
+    #: Shared broadcast limiter, or None in one process (the durable sender's own limiter suffices).
     broadcasts: RateLimiter | None
     store: BucketStore | None = None
     #: PostgreSQL without Redis: renews this worker's leases of the rates.

@@ -151,3 +151,24 @@ async def test_a_retry_after_is_waited_out_before_the_message_is_tried_again(dat
         await answers.stop()
     assert len(channel.attempts) == 2 and channel.attempts[1] - channel.attempts[0] >= 0.4
     assert channel.sent == [("301", "an answer")]
+
+
+async def test_a_retry_after_holds_every_send_on_the_channel_not_only_the_one_told(database: Database) -> None:
+    ids = await add_people(database, [Person(401), Person(402), Person(403)])
+    channel = RecordingSender(refusals=1, retry_after=0.5)
+    limiter = broadcast_sender(database, [], BroadcastSettings(50, 10, 4)).limiter
+    answers = outbox_sender(database, [channel], limiter, poll_interval=0.05)
+    await answers.start()
+    try:
+        for user_id in (401, 402, 403):
+            await queue_answer(database, ids[user_id], str(user_id), "an answer")
+        answers.wake()
+
+        async def sent() -> bool:
+            return await statuses(database, outbox) == [SENT] * 3
+
+        await until(sent)
+    finally:
+        await answers.stop()
+    told, *others = channel.attempts
+    assert len(others) == 3 and all(later - told >= 0.5 for later in others)
