@@ -34,7 +34,18 @@ from sqlalchemy import Table, and_, case, delete, exists, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN, Outcome, mark_claimed, record_outcomes
+from storage.deliveries import (
+    BLOCKED,
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    UNKNOWN,
+    Outcome,
+    count_pending,
+    mark_claimed,
+    record_outcomes,
+)
 from storage.deliveries import recover_in_flight as recover_rows_in_flight
 from storage.models import BroadcastRow, ContactRow, DeliveryRow, ReleaseFollowRow, SubscriptionRow
 
@@ -385,38 +396,14 @@ class BroadcastRepository:
         return await self._summaries(broadcasts.c.status != DRAFT, limit=limit)
 
     async def _summaries(self, condition: ColumnElement[bool], limit: int) -> list[BroadcastSummary]:
-        rows = (
-            await self.connection.execute(
-                select(
-                    broadcasts.c.id,
-                    broadcasts.c.title,
-                    broadcasts.c.status,
-                    broadcasts.c.created_by,
-                    broadcasts.c.created_at,
-                    broadcasts.c.send_at,
-                    broadcasts.c.finished_at,
-                    broadcasts.c.recipients,
-                )
-                .where(condition)
-                .order_by(broadcasts.c.id.desc())
-                .limit(limit)
-            )
-        ).all()
+        stored = ("id", "title", "status", "created_by", "created_at", "send_at", "finished_at", "recipients")
+        query = select(*(broadcasts.c[name] for name in stored)).where(condition).order_by(broadcasts.c.id.desc())
         summaries = []
-        for row in rows:
-            summaries.append(
-                BroadcastSummary(
-                    id=int(row.id),
-                    title=row.title,
-                    status=row.status,
-                    created_by=row.created_by,
-                    created_at=_utc(row.created_at) or row.created_at,
-                    send_at=_utc(row.send_at) or row.send_at,
-                    finished_at=_utc(row.finished_at),
-                    recipients=int(row.recipients),
-                    counts=await self.counts(int(row.id)),
-                )
-            )
+        for row in (await self.connection.execute(query.limit(limit))).all():
+            values: dict[str, Any] = {name: getattr(row, name) for name in stored}
+            # SQLite returns naive datetimes: they are UTC.
+            values.update({name: _utc(values[name]) for name in ("created_at", "send_at", "finished_at")})
+            summaries.append(BroadcastSummary(**values, counts=await self.counts(int(row.id))))
         return summaries
 
     async def counts(self, broadcast_id: int) -> dict[str, int]:
@@ -507,6 +494,10 @@ class BroadcastRepository:
         return int(cancelled.rowcount)
 
     # ------------------------------------------------------------------ the durable sender
+
+    async def pending(self) -> int:
+        """How many deliveries wait to be sent, of every broadcast."""
+        return await count_pending(self.connection, deliveries)
 
     async def recover_in_flight(self) -> int:
         """At start: rows left in ``sending`` by a stopped sender become ``unknown``."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, or_, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import ContactRow
@@ -42,6 +42,11 @@ class Outcome:
     message_key: str | None = None
     #: Set when the recipient blocked the bot: their contact gets ``blocked_at``.
     blocked_contact_id: int | None = None
+
+
+async def count_pending(connection: AsyncConnection, table: Table) -> int:
+    """How many rows of ``table`` wait to be sent (the queue length ``/metrics`` shows)."""
+    return int(await connection.scalar(select(func.count()).where(table.c.status == PENDING)) or 0)
 
 
 async def mark_claimed(connection: AsyncConnection, table: Table, row_ids: Sequence[int], now: datetime) -> None:

@@ -24,7 +24,17 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.deliveries import FAILED, PENDING, SENDING, SENT, UNKNOWN, Outcome, mark_claimed, record_outcomes
+from storage.deliveries import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    UNKNOWN,
+    Outcome,
+    count_pending,
+    mark_claimed,
+    record_outcomes,
+)
 from storage.deliveries import recover_in_flight as recover_rows_in_flight
 from storage.models import OutboxRow
 
@@ -94,6 +104,10 @@ class OutboxRepository:
         counts = dict.fromkeys(STATUSES, 0)
         counts.update({str(status): int(count) for status, count in rows})
         return counts
+
+    async def pending(self) -> int:
+        """How many messages wait to be sent."""
+        return await count_pending(self.connection, outbox)
 
     async def has_pending(self, channels: Iterable[str]) -> bool:
         """Whether anything waits to be sent on these channels (a cheap check before claiming)."""

@@ -7,13 +7,12 @@ import logging
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from bot import metrics
-from storage.broadcasts import deliveries
+from storage.broadcasts import BroadcastRepository
 from storage.database import Database
-from storage.deliveries import PENDING
-from storage.outbox_messages import outbox as outbox_table
+from storage.outbox_messages import OutboxRepository
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +46,8 @@ def add_operation_routes(app: web.Application, database: Database, channels: Cha
         broadcast_queue = outbox_queue = 0
         try:
             async with database.reading() as connection:
-                broadcast_queue = int(
-                    await connection.scalar(select(func.count()).where(deliveries.c.status == PENDING)) or 0
-                )
-                outbox_queue = int(
-                    await connection.scalar(select(func.count()).where(outbox_table.c.status == PENDING)) or 0
-                )
+                broadcast_queue = await BroadcastRepository(connection).pending()
+                outbox_queue = await OutboxRepository(connection).pending()
         except Exception as error:  # the counters are still worth serving
             log.warning("metrics: could not read the queue lengths: %s", type(error).__name__)
         body = metrics.exposition(broadcast_queue, outbox_queue)
