@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from bot.app import RunningBot
 from bot.cli import broadcast as broadcast_cli
 from bot.config import RegisterSettings
+from handlers.broadcast_actions import store_broadcast
 from handlers.notices import Notice, load_notice_file, load_notice_text
 from handlers.texts import Texts
 from storage.broadcasts import BroadcastRepository
@@ -58,15 +59,7 @@ def notice_with_template(tmp_path: Path) -> Notice:
 
 async def broadcast(bot: RunningBot, notice: Notice) -> int:
     async with bot.database.transaction() as connection:
-        broadcast_id, _ = await BroadcastRepository(connection).create(
-            title=notice.title,
-            notice=notice.to_json(),
-            audience=notice.audience,
-            languages=notice.languages,
-            default_language=notice.default_language,
-            created_by="test",
-            now=datetime.now(UTC),
-        )
+        broadcast_id, _ = await store_broadcast(connection, notice, created_by="test", now=datetime.now(UTC))
     assert bot.dispatcher is not None
     bot.dispatcher.wake()
     for _ in range(400):
@@ -194,18 +187,13 @@ async def test_a_failure_reported_before_the_send_is_recorded_still_marks_the_de
         await onboard(person)
         notice = load_notice_file(NOTICE)
         async with bot.database.transaction() as connection:
-            broadcast_id, recipients = await BroadcastRepository(connection).create(
-                title=notice.title,
-                notice=notice.to_json(),
-                audience=notice.audience,
-                languages=notice.languages,
-                default_language=notice.default_language,
-                created_by="test",
-                now=datetime.now(UTC),
-                send_at=datetime.now(UTC) + timedelta(days=1),  # the dispatcher leaves it alone
+            # Sent tomorrow: the durable sender leaves it alone.
+            tomorrow = datetime.now(UTC) + timedelta(days=1)
+            broadcast_id, recipients = await store_broadcast(
+                connection, notice, created_by="test", now=datetime.now(UTC), send_at=tomorrow
             )
         assert recipients == 1
-        # WhatsApp's report comes first; the dispatcher commits the message id a moment later.
+        # WhatsApp's report comes first; the durable sender commits the message id a moment later.
         assert await graph.send_status("wamid.LATE", "failed", error_code=131026) == 200
         async with bot.database.transaction() as connection:
             await connection.execute(
