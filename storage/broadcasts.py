@@ -34,19 +34,8 @@ from sqlalchemy import Table, and_, case, delete, exists, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.deliveries import (
-    BLOCKED,
-    FAILED,
-    PENDING,
-    SENDING,
-    SENT,
-    UNKNOWN,
-    Outcome,
-    count_pending,
-    mark_claimed,
-    record_outcomes,
-)
-from storage.deliveries import recover_in_flight as recover_rows_in_flight
+from storage import deliveries as lifecycle
+from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN, Outcome
 from storage.models import BroadcastRow, ContactRow, DeliveryRow, ReleaseFollowRow, SubscriptionRow
 
 broadcasts = cast(Table, BroadcastRow.__table__)
@@ -497,11 +486,11 @@ class BroadcastRepository:
 
     async def pending(self) -> int:
         """How many deliveries wait to be sent, of every broadcast."""
-        return await count_pending(self.connection, deliveries)
+        return await lifecycle.count_pending(self.connection, deliveries)
 
     async def recover_in_flight(self) -> int:
         """At start: rows left in ``sending`` by a stopped sender become ``unknown``."""
-        return await recover_rows_in_flight(self.connection, deliveries, IN_FLIGHT_AT_START)
+        return await lifecycle.recover_in_flight(self.connection, deliveries, IN_FLIGHT_AT_START)
 
     async def claim(self, channels: Iterable[str], limit: int, now: datetime) -> Claim:
         """Mark up to ``limit`` pending rows of due broadcasts ``sending`` and return them.
@@ -587,7 +576,7 @@ class BroadcastRepository:
                     )
                 else:
                     skipped.setdefault(reason, []).append(int(row.id))
-            await mark_claimed(self.connection, deliveries, [item.id for item in sendable], now)
+            await lifecycle.mark_claimed(self.connection, deliveries, [item.id for item in sendable], now)
             for reason, ids in skipped.items():
                 await self.connection.execute(
                     update(deliveries).where(deliveries.c.id.in_(ids)).values(status=SKIPPED, error=reason)
@@ -609,7 +598,7 @@ class BroadcastRepository:
 
     async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None:
         """Store the outcomes of sends (one statement for all of them)."""
-        await record_outcomes(self.connection, deliveries, outcomes, now)
+        await lifecycle.record_outcomes(self.connection, deliveries, outcomes, now)
 
 
 def _unreachable_because(row: Any) -> str | None:

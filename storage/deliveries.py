@@ -27,6 +27,8 @@ from storage.models import ContactRow
 contacts = cast(Table, ContactRow.__table__)
 
 PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
+#: Every status of a row sent durably, in its life's order.
+STATUSES = (PENDING, SENDING, SENT, FAILED, UNKNOWN)
 #: ``error`` of a failed row whose recipient blocked the bot (their contact's ``blocked_at`` is set).
 BLOCKED = "blocked"
 

@@ -24,23 +24,12 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.deliveries import (
-    FAILED,
-    PENDING,
-    SENDING,
-    SENT,
-    UNKNOWN,
-    Outcome,
-    count_pending,
-    mark_claimed,
-    record_outcomes,
-)
-from storage.deliveries import recover_in_flight as recover_rows_in_flight
+from storage import deliveries as lifecycle
+from storage.deliveries import PENDING, SENDING, STATUSES, Outcome
 from storage.models import OutboxRow
 
 outbox = cast(Table, OutboxRow.__table__)
 
-STATUSES = (PENDING, SENDING, SENT, FAILED, UNKNOWN)
 IN_FLIGHT_AT_START = "in flight when the sender stopped: delivery unknown"
 
 
@@ -107,7 +96,7 @@ class OutboxRepository:
 
     async def pending(self) -> int:
         """How many messages wait to be sent."""
-        return await count_pending(self.connection, outbox)
+        return await lifecycle.count_pending(self.connection, outbox)
 
     async def has_pending(self, channels: Iterable[str]) -> bool:
         """Whether anything waits to be sent on these channels (a cheap check before claiming)."""
@@ -125,7 +114,7 @@ class OutboxRepository:
 
     async def recover_in_flight(self) -> int:
         """At start: rows left ``sending`` by a stopped sender become ``unknown`` (not resent)."""
-        return await recover_rows_in_flight(self.connection, outbox, IN_FLIGHT_AT_START)
+        return await lifecycle.recover_in_flight(self.connection, outbox, IN_FLIGHT_AT_START)
 
     async def claim(
         self, channels: Iterable[str], limit: int, now: datetime, *, busy: Iterable[str] = ()
@@ -156,7 +145,7 @@ class OutboxRepository:
             claimed.append(_message(row))
             if len(claimed) >= limit:
                 break
-        await mark_claimed(self.connection, outbox, [message.id for message in claimed], now)
+        await lifecycle.mark_claimed(self.connection, outbox, [message.id for message in claimed], now)
         return [
             OutboxMessage(**{**message.__dict__, "status": SENDING, "attempts": message.attempts + 1})
             for message in claimed
@@ -164,4 +153,4 @@ class OutboxRepository:
 
     async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None:
         """Store the outcomes of sends."""
-        await record_outcomes(self.connection, outbox, outcomes, now)
+        await lifecycle.record_outcomes(self.connection, outbox, outcomes, now)

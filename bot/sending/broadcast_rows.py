@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Unpack
 
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import BroadcastSettings
 from bot.sending.rate import broadcast_rate_limiter
-from bot.sending.sender import DurableSender, RepositoryRows, Sender, SenderOptions, Unsendable
+from bot.sending.sender import DurableSender, RepositoryRows, Sender, SenderOptions, Unsendable, Wanted
 from handlers.messages import Outbound
 from handlers.notices import Notice
 from storage.broadcasts import BroadcastRepository, ClaimedDelivery
@@ -48,14 +48,12 @@ class BroadcastRows(RepositoryRows):
     def repository(self, connection: AsyncConnection) -> BroadcastRepository:
         return BroadcastRepository(connection)
 
-    async def claim(
-        self, database: Database, channels: Collection[str], limit: int, now: datetime, busy: Collection[str]
-    ) -> tuple[Sequence[ClaimedDelivery], datetime | None]:
-        # ``busy`` does not matter: a person gets one row per broadcast, and the chat's rate
-        # keeps two broadcasts to the same person apart.
+    async def claim(self, database: Database, wanted: Wanted) -> tuple[Sequence[ClaimedDelivery], datetime | None]:
+        # ``wanted.busy`` does not matter: a person gets one row per broadcast, and the chat's
+        # rate keeps two broadcasts to the same person apart.
         async with database.transaction() as connection:
             repository = BroadcastRepository(connection)
-            claim = await repository.claim(channels, limit, now)
+            claim = await repository.claim(wanted.channels, wanted.limit, wanted.now)
             for broadcast_id in {d.broadcast_id for d in claim.deliveries} - set(self._notices):
                 record = await repository.notice(broadcast_id)
                 try:

@@ -12,14 +12,14 @@ a row waiting to be tried again at a clean stop goes back to ``pending`` at once
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Unpack
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.sending.rate import LocalRateLimiter
-from bot.sending.sender import DurableSender, RepositoryRows, Sender, SenderOptions, Unsendable
+from bot.sending.sender import DurableSender, RepositoryRows, Sender, SenderOptions, Unsendable, Wanted
 from handlers.messages import Outbound
 from handlers.notify import decode
 from storage.database import Database
@@ -41,15 +41,16 @@ class OutboxRows(RepositoryRows):
     def repository(self, connection: AsyncConnection) -> OutboxRepository:
         return OutboxRepository(connection)
 
-    async def claim(
-        self, database: Database, channels: Collection[str], limit: int, now: datetime, busy: Collection[str]
-    ) -> tuple[Sequence[OutboxMessage], datetime | None]:
+    async def claim(self, database: Database, wanted: Wanted) -> tuple[Sequence[OutboxMessage], datetime | None]:
         # A read first: when nothing waits (nearly always) no write transaction is opened.
         async with database.reading() as connection:
-            if not await OutboxRepository(connection).has_pending(channels):
+            if not await OutboxRepository(connection).has_pending(wanted.channels):
                 return [], None
         async with database.transaction() as connection:
-            return await OutboxRepository(connection).claim(channels, limit, now, busy=busy), None
+            claimed = await OutboxRepository(connection).claim(
+                wanted.channels, wanted.limit, wanted.now, busy=wanted.busy
+            )
+        return claimed, None
 
     def message(self, row: OutboxMessage) -> Outbound:
         try:

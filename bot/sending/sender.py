@@ -34,7 +34,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypedDict, TypeVar
 
@@ -102,6 +103,20 @@ class Unsendable(Exception):
     """A claimed row carries no message that can be sent (its text cannot be read): it fails."""
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What the sender asks a source for: up to ``limit`` rows due at ``now`` on ``channels``.
+
+    ``busy`` holds the ``channel:chat`` keys being sent to now, for a source that keeps one
+    message per chat in flight.
+    """
+
+    channels: frozenset[str]
+    limit: int
+    now: datetime
+    busy: frozenset[str] = frozenset()
+
+
 class ClaimedRow(Protocol):
     """A row committed ``sending`` and now to be sent (a broadcast delivery, an outbox message)."""
 
@@ -138,14 +153,8 @@ class RowSource(Protocol[RowT]):
         """Turn the rows left ``sending`` into ``unknown`` (committed); returns how many."""
         ...
 
-    async def claim(
-        self, database: Database, channels: Collection[str], limit: int, now: datetime, busy: Collection[str]
-    ) -> tuple[Sequence[RowT], datetime | None]:
-        """Commit up to ``limit`` due rows ``sending`` and return them, with when more falls due.
-
-        ``busy`` holds the ``channel:chat`` keys being sent to now, for a source that keeps one
-        message per chat in flight.
-        """
+    async def claim(self, database: Database, wanted: Wanted) -> tuple[Sequence[RowT], datetime | None]:
+        """Commit the rows ``wanted`` ``sending`` and return them, with when more falls due (if known)."""
         ...
 
     def message(self, row: RowT) -> Outbound:
@@ -318,9 +327,8 @@ class DurableSender(Generic[RowT]):
             if wanted <= 0:
                 continue
             try:
-                claimed, next_due = await self.source.claim(
-                    self.database, self.senders.keys(), wanted, self.clock(), set(self._chats.values())
-                )
+                asked = Wanted(frozenset(self.senders), wanted, self.clock(), frozenset(self._chats.values()))
+                claimed, next_due = await self.source.claim(self.database, asked)
             except Exception as error:  # the database is away: try again later
                 log.warning("could not claim %s messages: %s: %s", self.source.kind, type(error).__name__, error)
                 await self._pause(self.poll_interval)

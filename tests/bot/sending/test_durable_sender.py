@@ -19,7 +19,7 @@ from sqlalchemy import Table, select
 from bot.config import BroadcastSettings
 from bot.sending.broadcast_rows import BroadcastRows, broadcast_sender
 from bot.sending.outbox_rows import OutboxRows, outbox_sender
-from bot.sending.sender import DurableSender, NotSent, RowSource
+from bot.sending.sender import DurableSender, NotSent, RowSource, Wanted
 from handlers.messages import Outbound
 from handlers.notify import encode
 from storage.broadcasts import Audience
@@ -116,7 +116,7 @@ async def test_rows_claimed_before_a_crash_become_unknown_and_are_never_resent(d
             await queue_answer(database, ids[user_id], str(user_id), "an answer")
         rows, table = OutboxRows(), outbox
     # The process that claimed them dies: 'sending' was committed, no outcome ever is.
-    claimed, _ = await rows.claim(database, ["telegram"], 10, datetime.now(UTC), ())
+    claimed, _ = await rows.claim(database, Wanted(frozenset({"telegram"}), 10, datetime.now(UTC)))
     assert len(claimed) == 2 and await statuses(database, table) == ["sending", "sending"]
 
     channel = RecordingSender()
