@@ -23,8 +23,8 @@ from bot.core.flood import FloodGuard
 from bot.core.sanitise import Sanitiser
 from bot.indicator_refresh import IndicatorKeeper
 from bot.sending.broadcast_rows import BroadcastSender, broadcast_sender
+from bot.sending.channel_sender import Sender
 from bot.sending.outbox_rows import OutboxSender, outbox_sender
-from bot.sending.sender import Sender
 from bot.sending.shared_rate import SendLimiters, send_limiters
 from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file

@@ -16,8 +16,10 @@ from typing import Unpack
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import BroadcastSettings
+from bot.sending.channel_sender import Sender
 from bot.sending.rate import broadcast_rate_limiter
-from bot.sending.sender import DurableSender, RepositoryRows, Sender, SenderOptions, Unsendable, Wanted
+from bot.sending.row_source import RepositoryRows, Unsendable, Wanted
+from bot.sending.sender import DurableSender, SenderOptions
 from handlers.messages import Outbound
 from handlers.notices import Notice
 from storage.broadcasts import BroadcastRepository, ClaimedDelivery

@@ -18,8 +18,10 @@ from typing import Unpack
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.sending.channel_sender import Sender
 from bot.sending.rate import LocalRateLimiter
-from bot.sending.sender import DurableSender, RepositoryRows, Sender, SenderOptions, Unsendable, Wanted
+from bot.sending.row_source import RepositoryRows, Unsendable, Wanted
+from bot.sending.sender import DurableSender, SenderOptions
 from handlers.messages import Outbound
 from handlers.notify import decode
 from storage.database import Database

@@ -1,10 +1,10 @@
 """The durable sender: claims rows, sends them at the shared rate, records what became of each.
 
 One sender serves every table of messages sent outside a conversation, each behind a
-:class:`RowSource`: broadcast deliveries (:class:`bot.sending.broadcast_rows.BroadcastRows`) and
+:class:`bot.sending.row_source.RowSource`: broadcast deliveries (:class:`bot.sending.broadcast_rows.BroadcastRows`) and
 the one-person outbox (:class:`bot.sending.outbox_rows.OutboxRows`). It runs inside
 ``baraza run`` (so a message survives the command that queued it) and is channel-agnostic: a
-:class:`Sender` per channel does the sending (Telegram's is
+:class:`bot.sending.channel_sender.Sender` per channel does the sending (Telegram's is
 :class:`bot.channels.telegram.adapter.TelegramSender`).
 
 The life of a row (the statements are :mod:`storage.deliveries`):
@@ -14,9 +14,10 @@ The life of a row (the statements are :mod:`storage.deliveries`):
    only freed once the row's outcome is committed, and only as many rows are claimed as the rate
    lets leave at once, so that a crash leaves as few ``unknown`` rows as possible.
 2. sent at the shared rate (:mod:`bot.sending.rate`). A channel's own 429 handling waits out
-   ``retry_after`` and tries again; a :class:`NotSent` with ``retry_after`` is waited out here
-   by every send on that channel, not only the one that was told, before the next attempt. Errors that certainly did not deliver (no connection, a 5xx) are
-   retried with backoff, ``max_attempts`` times at most, then ``failed``.
+   ``retry_after`` and tries again; a ``NotSent`` with ``retry_after`` is waited out here by
+   every send on that channel, not only the one that was told, before the next attempt. Errors
+   that certainly did not deliver (no connection, a 5xx) are retried with backoff,
+   ``max_attempts`` times at most, then ``failed``.
 3. the outcome is committed (grouped with the outcomes that finished meanwhile): ``sent`` (with
    the platform's message id), ``failed`` (refused for good; a blocked bot also sets the
    contact's ``blocked_at``), or ``unknown`` (the request left but no answer came back).
@@ -34,15 +35,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Generic, Protocol, TypedDict, TypeVar
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import Generic, TypedDict
 
 from bot import metrics
+from bot.sending.channel_sender import MaybeSent, NotSent, RecipientBlocked, Rejected, Sender
 from bot.sending.rate import LocalRateLimiter, RateLimiter
+from bot.sending.row_source import RowSource, RowT, Unsendable, Wanted
 from handlers.messages import Outbound
 from storage.database import Database
 from storage.deliveries import BLOCKED, FAILED, PENDING, SENT, UNKNOWN, Outcome
@@ -53,151 +53,6 @@ log = logging.getLogger(__name__)
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
-
-# --------------------------------------------------------------------------- channels
-
-
-class SendError(Exception):
-    """A send did not succeed; the subclass says what is known about the message."""
-
-
-class RecipientBlocked(SendError):
-    """The person blocked the bot (or deleted their account): never send to them again."""
-
-
-class Rejected(SendError):
-    """The platform refused this message for good (chat not found, bad request...)."""
-
-
-class NotSent(SendError):
-    """The message certainly did not leave (no connection, a server error): safe to try again."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class MaybeSent(SendError):
-    """The request left but no answer came back: the person may or may not have the message."""
-
-
-class Sender(Protocol):
-    """Sends one message on one channel; implemented per channel."""
-
-    @property
-    def channel(self) -> str: ...
-
-    async def send(self, chat_key: str, message: Outbound, *, cache_key: str) -> str:
-        """Send ``message`` to the chat; returns the platform's message id.
-
-        ``cache_key`` is the same for every message of a broadcast (a sender may reuse an
-        uploaded file). Raises a :class:`SendError` subclass when it does not succeed.
-        """
-        ...
-
-
-# --------------------------------------------------------------------------- sources of rows
-
-
-class Unsendable(Exception):
-    """A claimed row carries no message that can be sent (its text cannot be read): it fails."""
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """What the sender asks a source for: up to ``limit`` rows due at ``now`` on ``channels``.
-
-    ``busy`` holds the ``channel:chat`` keys being sent to now, for a source that keeps one
-    message per chat in flight.
-    """
-
-    channels: frozenset[str]
-    limit: int
-    now: datetime
-    busy: frozenset[str] = frozenset()
-
-
-class ClaimedRow(Protocol):
-    """A row committed ``sending`` and now to be sent (a broadcast delivery, an outbox message)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def contact_id(self) -> int | None: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def chat_key(self) -> str: ...
-
-
-RowT = TypeVar("RowT", bound=ClaimedRow)
-
-
-class RowSource(Protocol[RowT]):
-    """A table of rows to send durably: how to claim them, what each carries, how to record it."""
-
-    #: What the rows are, in log lines, metrics and task names ("broadcast", "outbox").
-    @property
-    def kind(self) -> str: ...
-
-    #: The warning when rows were found in flight at start (``%d``: how many).
-    @property
-    def recovered_warning(self) -> str: ...
-
-    #: A row waiting to be tried again when the sender stops goes back to ``pending`` at once,
-    #: rather than waiting out its retry until the stop times out.
-    @property
-    def give_back_on_stop(self) -> bool: ...
-
-    async def recover_in_flight(self, database: Database) -> int:
-        """Turn the rows left ``sending`` into ``unknown`` (committed); returns how many."""
-        ...
-
-    async def claim(self, database: Database, wanted: Wanted) -> tuple[Sequence[RowT], datetime | None]:
-        """Commit the rows ``wanted`` ``sending`` and return them, with when more falls due (if known)."""
-        ...
-
-    def message(self, row: RowT) -> Outbound:
-        """What ``row`` carries; :class:`Unsendable` when it cannot be read."""
-        ...
-
-    def cache_key(self, row: RowT) -> str:
-        """The same for rows carrying the same message (see :meth:`Sender.send`)."""
-        ...
-
-    def label(self, row: RowT) -> str:
-        """The row in log lines (never its text)."""
-        ...
-
-    async def record(self, database: Database, outcomes: Sequence[Outcome], now: datetime) -> None:
-        """Commit the outcomes of sends."""
-        ...
-
-
-class DeliveryRepository(Protocol):
-    """A repository of rows sent durably (:class:`storage.broadcasts.BroadcastRepository`, ...)."""
-
-    async def recover_in_flight(self) -> int: ...
-    async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None: ...
-
-
-class RepositoryRows:
-    """What a :class:`RowSource` does through its repository, each in a transaction of its own."""
-
-    def repository(self, connection: AsyncConnection) -> DeliveryRepository:
-        """The rows' repository on ``connection``."""
-        raise NotImplementedError
-
-    async def recover_in_flight(self, database: Database) -> int:
-        async with database.transaction() as connection:
-            return await self.repository(connection).recover_in_flight()
-
-    async def record(self, database: Database, outcomes: Sequence[Outcome], now: datetime) -> None:
-        async with database.transaction() as connection:
-            await self.repository(connection).record(outcomes, now)
-
-
-# --------------------------------------------------------------------------- the sender
 
 # A claimed row waits for the rate limiter, is being sent, waits to be retried, or is done.
 WAITING, CALLING, RETRYING, FINISHED = "waiting", "calling", "retrying", "finished"

@@ -29,8 +29,8 @@ from telegram.ext._utils.types import RLARGS
 
 from bot.channels.telegram.transport import AiohttpRequest, certainly_not_sent_cause
 from bot.config import TelegramSettings
+from bot.sending.channel_sender import MaybeSent, NotSent, RecipientBlocked, Rejected
 from bot.sending.rate import LocalRateLimiter, RateLimiter
-from bot.sending.sender import MaybeSent, NotSent, RecipientBlocked, Rejected
 from handlers.messages import Button, Inbound, MessageProcessor, Outbound
 from handlers.router import COMMAND_DESCRIPTIONS
 
@@ -389,7 +389,7 @@ def certainly_not_sent(error: NetworkError) -> bool:
 
 
 class TelegramSender:
-    """The dispatcher's :class:`~bot.sending.sender.Sender` for Telegram: one message per recipient.
+    """The dispatcher's :class:`~bot.sending.channel_sender.Sender` for Telegram: one message per recipient.
 
     Notices are plain text (no parse mode), so no text can break Telegram's formatting. A picture
     or document is uploaded once per broadcast and then sent by its Telegram file id.

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.channels.whatsapp.graph import STOPPED_MARKETING, GraphClient, GraphError, GraphUnreachable
 from bot.channels.whatsapp.rendering import MediaPart, Part, render, template_message
 from bot.config import WhatsAppSettings
-from bot.sending.sender import MaybeSent, NotSent, RecipientBlocked, Rejected
+from bot.sending.channel_sender import MaybeSent, NotSent, RecipientBlocked, Rejected
 from handlers.messages import Inbound, MessageProcessor, Outbound
 from handlers.notices import Notice, WhatsAppTemplate
 from storage.broadcasts import BroadcastRepository
@@ -301,7 +301,7 @@ class WhatsAppChannel:
 
 
 class WhatsAppSender:
-    """The dispatcher's :class:`~bot.sending.sender.Sender` for WhatsApp.
+    """The dispatcher's :class:`~bot.sending.channel_sender.Sender` for WhatsApp.
 
     Within 24 hours of the person's last message the notice goes out as the core renders it;
     later WhatsApp only accepts an approved template, named in the notice's

@@ -24,8 +24,8 @@ from bot.app import RunningBot, running_bot
 from bot.cli.main import main
 from bot.config import BroadcastSettings
 from bot.sending.broadcast_rows import broadcast_sender
+from bot.sending.channel_sender import NotSent
 from bot.sending.rate import broadcast_rate_limiter
-from bot.sending.sender import NotSent
 from handlers.broadcast_actions import store_broadcast
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
 from handlers.messages import Outbound

@@ -18,8 +18,10 @@ from sqlalchemy import Table, select
 
 from bot.config import BroadcastSettings
 from bot.sending.broadcast_rows import BroadcastRows, broadcast_sender
+from bot.sending.channel_sender import NotSent
 from bot.sending.outbox_rows import OutboxRows, outbox_sender
-from bot.sending.sender import DurableSender, NotSent, RowSource, Wanted
+from bot.sending.row_source import RowSource, Wanted
+from bot.sending.sender import DurableSender
 from handlers.messages import Outbound
 from handlers.notify import encode
 from storage.broadcasts import Audience
