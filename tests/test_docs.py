@@ -2,8 +2,8 @@
 
 Commands are read from the fenced shell blocks (```sh, ```bash, ```shell, ```console) of
 README.md, docs/*.md and office/**/README.md: each ``baraza GROUP [ACTION]`` answers ``--help``
-with exit status 0 (through the entry point pyproject.toml declares), and each ``make TARGET``
-is a target of the Makefile. File paths are checked wherever they appear: relative links
+with exit status 0 (through the entry point pyproject.toml declares), each ``make TARGET`` is a
+target of the Makefile, and each ``python -m MODULE`` is a module of the repository. File paths are checked wherever they appear: relative links
 ``[text](path)``, paths in backticks, and the arguments of the commands, when they start with
 a folder of the repository (``office/...``, ``bot/...``); globs must match something.
 """
@@ -33,7 +33,9 @@ BACKTICKED = re.compile(r"`([^`\s]+)`")
 #: Options whose value is a file the command writes.
 WRITES = {"--output", "-o", "--codebook"}
 #: Top-level folders and files of the repository: a path starting with one of these must exist.
-TOP_LEVEL = {path.name for path in ROOT.iterdir() if not path.name.startswith(".")} | {"common"}
+#: (Folders the checkout ignores, such as data/ that `make run` creates, are not the repository's.)
+IGNORED = {line.strip().strip("/") for line in (ROOT / ".gitignore").read_text().splitlines() if line.endswith("/")}
+TOP_LEVEL = {path.name for path in ROOT.iterdir() if not path.name.startswith(".")} - IGNORED | {"common"}
 #: What sibling branches of issue 15 add (the import contract's test, common/, make test-fast,
 #: make screenshots). Strict xfail: once they exist, these entries must be removed from here.
 PENDING = {
@@ -96,6 +98,8 @@ def references() -> Iterator[tuple[str, str, str]]:
                 arguments = baraza_arguments(words)
                 if arguments is not None:
                     yield name, "baraza", " ".join(arguments)
+                elif "-m" in words[:-1] and Path(words[0]).name.startswith("python"):
+                    yield name, "module", words[words.index("-m") + 1]
                 elif words[0] == "make":
                     for target in words[1:]:
                         if not target.startswith("-") and "=" not in target:
@@ -174,6 +178,17 @@ def test_every_make_target_exists(page: str, kind: str, what: str) -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     targets = set(re.findall(r"^([A-Za-z][\w.-]*):", makefile, re.MULTILINE))
     assert what in targets, f"{page}: make {what} is not a target of the Makefile"
+
+
+@pytest.mark.parametrize(("page", "kind", "what"), [p for p in MARKED if p.values[1] == "module"])
+def test_every_python_module_run_exists(page: str, kind: str, what: str) -> None:
+    """``python -m MODULE`` (benchmarks, tests): the module's file is in the repository."""
+    if what == "pytest":
+        return
+    parts = what.split(".")
+    assert (ROOT.joinpath(*parts).with_suffix(".py")).exists() or (ROOT.joinpath(*parts) / "__main__.py").exists(), (
+        f"{page}: python -m {what}: no such module"
+    )
 
 
 def heading_anchors(page: Path) -> set[str]:
