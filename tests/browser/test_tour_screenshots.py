@@ -34,10 +34,10 @@ from storage.repositories import Repositories
 from storage.staff import StaffRepository
 from surveys.model import Survey
 from testkit import paths
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import NO_FLOOD_LIMIT, bot_environment
-from tests.bot.channels.webchat.test_webchat import CHROMIUM, CHROMIUM_ARGS, _async_playwright_or_skip
 
 EN = Texts("en")
 PASSWORD = "a long staff password"
@@ -89,7 +89,7 @@ async def register(database: Database, user_id: int, group: str, region: str) ->
 
 
 async def test_the_tour_of_the_readme_in_the_web_chat_and_the_dashboard(tmp_path: Path, usat: Survey) -> None:
-    async_playwright = _async_playwright_or_skip()
+    async_playwright = async_playwright_or_skip()
     from playwright.async_api import expect
 
     folder = screenshot_folder(tmp_path)
