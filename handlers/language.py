@@ -24,10 +24,6 @@ def payload(language: str) -> str:
     return f"{PAYLOAD_PREFIX}{language}"
 
 
-def is_language_payload(value: str) -> bool:
-    return value.startswith(PAYLOAD_PREFIX)
-
-
 def requested_language(text: str) -> str | None:
     """The supported language a user names: a code (``fr``, ``pt-BR``) or its own name (``Français``)."""
     wanted = text.strip()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_PAYLOAD_BYTES = 64
+START_SURVEY_PREFIX = "s:"
 CHOOSE, TOGGLE, DONE, SKIP, DEFAULT = "c", "t", "d", "k", "f"
 SUBMIT, EDIT, GO_TO = "s", "e", "g"
 WITH_INDEX = frozenset({CHOOSE, TOGGLE, GO_TO})
@@ -34,7 +35,14 @@ class PromptPress:
 
 
 def start_survey(survey_id: str) -> str:
-    return f"s:{survey_id}"
+    return START_SURVEY_PREFIX + survey_id
+
+
+def prefixed(prefix: str, value: str) -> str:
+    """``prefix`` + ``value`` as a payload; the caller's ids are short enough to fit the limit."""
+    payload = prefix + value
+    assert len(payload.encode()) <= MAX_PAYLOAD_BYTES
+    return payload
 
 
 def prompt_press(serial: int, op: str, index: int | None = None) -> str:
