@@ -14,13 +14,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import replace
+from functools import partial
 
 from handlers import payloads, prompts
 from handlers.context import Context
+from handlers.flow_registry import Flow, Step
 from handlers.messages import Outbound
+from handlers.prompts import Answers
 from storage.records import Conversation
 from surveys import runner
 from surveys.model import Question, Survey
+
+Replies = list[Outbound]
+#: What a step recorded: (question name, value) pairs, as :attr:`surveys.runner.Outcome.recorded`.
+Recorded = tuple[tuple[str, str | None], ...]
 
 
 class FlowStore(ABC):
@@ -31,36 +38,73 @@ class FlowStore(ABC):
         """The definition the conversation runs, or None when it (or its current question) went away."""
 
     @abstractmethod
-    async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> dict[str, str | None]:
+    async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> Answers:
         """The runner's answers so far for ``conversation``."""
 
     @abstractmethod
     def render(
+        self, ctx: Context, survey: Survey, conversation: Conversation, answers: Answers, *, pressed: bool = False
+    ) -> Outbound:
+        """The message showing where ``conversation`` is; ``pressed``: it replaces the pressed message."""
+
+    @abstractmethod
+    async def record(self, ctx: Context, conversation: Conversation, recorded: Recorded) -> Context:
+        """Store the answers a step recorded; the context with the contact as now stored."""
+
+    @abstractmethod
+    async def finish(self, ctx: Context, definition: Survey, conversation: Conversation, answers: Answers) -> Replies:
+        """The flow is over: end the conversation and say what comes next."""
+
+    @abstractmethod
+    async def gone(self, ctx: Context, conversation: Conversation) -> Replies:
+        """The definition went away under the conversation: resume or end it cleanly."""
+
+    def confirms(self, definition: Survey) -> bool:
+        """Whether the last answer leads to a summary to submit instead of the end."""
+        return False
+
+    async def summary_press(
+        self, ctx: Context, definition: Survey, conversation: Conversation, press: payloads.PromptPress
+    ) -> Replies | None:
+        """A current press on the summary (flows with one), or None for a press it has no button for."""
+        return None
+
+    async def after_step(
         self,
         ctx: Context,
         definition: Survey,
         conversation: Conversation,
-        answers: dict[str, str | None],
-        *,
-        replaces_pressed: bool = False,
-    ) -> Outbound:
-        """The message showing where ``conversation`` is."""
+        outcome: runner.Outcome,
+        answered: Question | None = None,
+    ) -> Replies:
+        """Store what the step (on ``answered``, if it answered a question) recorded and the new
+        position ``conversation``; say what comes next."""
+        ctx = await self.record(ctx, conversation, outcome.recorded)
+        messages = prompts.notes(ctx, definition, outcome.notes)
+        answers = dict(outcome.state.answers)
+        if outcome.finished and not self.confirms(definition):
+            return messages + await self.finish(ctx, definition, conversation, answers)
+        await ctx.repos.conversations.save(conversation, ctx.now)
+        return [*messages, self.render(ctx, definition, conversation, answers)]
 
-    @abstractmethod
-    async def after_step(
-        self, ctx: Context, definition: Survey, answered: Question, conversation: Conversation, outcome: runner.Outcome
-    ) -> list[Outbound]:
-        """Store what the step on ``answered`` recorded and the new position; say what comes next."""
 
-    @abstractmethod
-    async def gone(self, ctx: Context, conversation: Conversation) -> list[Outbound]:
-        """The definition went away under the conversation: resume or end it cleanly."""
+def question_flow(
+    name: str, store: FlowStore, *, cancel: Step, resume: Step | None = None, back: Step | None = None
+) -> Flow:
+    """The registry entry of a question flow run by this driver through ``store``.
 
-    async def summary_press(
-        self, ctx: Context, definition: Survey, conversation: Conversation, press: payloads.PromptPress
-    ) -> list[Outbound] | None:
-        """A current press on the summary (flows with one), or None for a press it has no button for."""
-        return None
+    ``resume`` defaults to showing the current question, ``back`` to the previous one.
+    """
+    return Flow(
+        name,
+        on_text=partial(on_text, store),
+        cancel=cancel,
+        resume=resume or partial(current_prompt, store),
+        repeat=partial(current_prompt, store),
+        on_prompt_press=partial(on_press, store),
+        back=back or partial(_back, store),
+        skip=partial(skip, store),
+    )
 
 
 def new_conversation(
@@ -97,7 +141,7 @@ def moved(conversation: Conversation, outcome: runner.Outcome) -> Conversation:
     )
 
 
-async def current_prompt(store: FlowStore, ctx: Context, conversation: Conversation) -> list[Outbound]:
+async def current_prompt(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:
     """Show again where the contact is (after /start, a reload or a redelivery)."""
     definition = store.definition(ctx, conversation)
     if definition is None:
@@ -105,7 +149,7 @@ async def current_prompt(store: FlowStore, ctx: Context, conversation: Conversat
     return [store.render(ctx, definition, conversation, await store.answers(ctx, definition, conversation))]
 
 
-async def on_text(store: FlowStore, ctx: Context, conversation: Conversation, text: str) -> list[Outbound]:
+async def on_text(store: FlowStore, ctx: Context, conversation: Conversation, text: str) -> Replies:
     """A typed answer (or the skip word) to the current question."""
     if conversation.current_question is None:
         definition = store.definition(ctx, conversation)
@@ -119,14 +163,14 @@ async def on_text(store: FlowStore, ctx: Context, conversation: Conversation, te
     return await act(store, ctx, conversation, prompts.typed_action(ctx, text), pressed=False)
 
 
-async def skip(store: FlowStore, ctx: Context, conversation: Conversation) -> list[Outbound]:
+async def skip(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:
     """``/skip``: skip the current question if it is optional."""
     if conversation.current_question is None:
         return await current_prompt(store, ctx, conversation)
     return await act(store, ctx, conversation, runner.SkipQuestion(), pressed=False)
 
 
-async def back(store: FlowStore, ctx: Context, conversation: Conversation) -> list[Outbound]:
+async def _back(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:
     """``/back``: the previous answered question, asked again."""
     definition = store.definition(ctx, conversation)
     if definition is None:
@@ -143,9 +187,7 @@ async def back(store: FlowStore, ctx: Context, conversation: Conversation) -> li
     return [store.render(ctx, definition, went_back, await store.answers(ctx, definition, went_back))]
 
 
-async def on_press(
-    store: FlowStore, ctx: Context, conversation: Conversation, press: payloads.PromptPress
-) -> list[Outbound]:
+async def on_press(store: FlowStore, ctx: Context, conversation: Conversation, press: payloads.PromptPress) -> Replies:
     """A button press on a question or the summary; presses on earlier prompts change nothing."""
     definition = store.definition(ctx, conversation)
     if definition is None:
@@ -174,7 +216,7 @@ async def act(
     *,
     pressed: bool,
     shown: frozenset[str] | None = None,
-) -> list[Outbound]:
+) -> Replies:
     """Apply ``action`` to the current question; ``shown`` (for a Done) is the selection the
     person saw when they pressed it, which is the one recorded."""
     definition = store.definition(ctx, conversation)
@@ -194,11 +236,11 @@ async def act(
     if outcome.selection_changed:
         ticked = replace(conversation, selection=outcome.state.selection)
         await ctx.repos.conversations.save(ticked, ctx.now)
-        return [store.render(ctx, definition, ticked, answers, replaces_pressed=True)]
-    messages: list[Outbound] = []
+        return [store.render(ctx, definition, ticked, answers, pressed=True)]
+    messages: Replies = []
     if pressed:
         # Close the answered question in place: its buttons go, the answer shows under it.
         messages.append(prompts.closing(ctx, definition, question, dict(outcome.recorded).get(question.name)))
     if outcome.feedback is not None:
         messages.append(prompts.feedback(ctx, definition, outcome.feedback))
-    return messages + await store.after_step(ctx, definition, question, moved(conversation, outcome), outcome)
+    return messages + await store.after_step(ctx, definition, moved(conversation, outcome), outcome, answered=question)

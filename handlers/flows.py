@@ -21,41 +21,16 @@ from handlers import (
     start,
     survey,
 )
+from handlers.flow_driver import question_flow
 from handlers.flow_registry import Buttons, Flow, Registry
 from handlers.payloads import START_SURVEY_PREFIX
 
 REGISTRY = Registry(
     flows=(
-        Flow(
-            survey.FLOW,
-            on_text=survey.on_text,
-            cancel=survey.cancel,
-            resume=survey.resume,
-            repeat=survey.current_prompt,
-            on_prompt_press=survey.on_press,
-            back=survey.back,
-            skip=survey.skip,
-        ),
-        Flow(
-            onboarding.FLOW,
-            on_text=onboarding.on_text,
-            cancel=onboarding.cancel,
-            resume=onboarding.current_prompt,
-            repeat=onboarding.current_prompt,
-            on_prompt_press=onboarding.on_press,
-            back=onboarding.back,
-            skip=onboarding.skip,
-        ),
-        Flow(
-            profile.EDIT_FLOW,
-            on_text=profile.on_text,
-            cancel=profile.cancel,
-            resume=profile.current_prompt,
-            repeat=profile.current_prompt,
-            on_prompt_press=profile.on_press_in_edit,
-            back=profile.cancel,  # changing one field has no previous question: /back leaves it
-            skip=profile.skip,
-        ),
+        question_flow(survey.FLOW, survey.STORE, cancel=survey.cancel, resume=survey.resume),
+        question_flow(onboarding.FLOW, onboarding.STORE, cancel=onboarding.cancel),
+        # Changing one field has no previous question: /back leaves it, as /cancel does.
+        question_flow(profile.EDIT_FLOW, profile.STORE, cancel=profile.cancel, back=profile.cancel),
         Flow(requests.FLOW, on_text=requests.on_text, cancel=requests.cancel, repeat=requests.waiting),
         Flow(broadcast.FLOW, on_text=broadcast.on_text, cancel=broadcast.cancel),
     ),

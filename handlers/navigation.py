@@ -6,9 +6,11 @@ needs to know the others.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from handlers import onboarding, privacy, start, survey
 from handlers.context import Context
-from handlers.flow_registry import Registry
+from handlers.flow_registry import Flow, Registry, Step
 from handlers.messages import Outbound
 
 
@@ -61,17 +63,19 @@ async def cancel(flows: Registry, ctx: Context, _argument: str) -> list[Outbound
 
 async def back(flows: Registry, ctx: Context, _argument: str) -> list[Outbound]:
     """``/back``: the previous question of the question flow the user is in."""
-    conversation = await ctx.repos.conversations.get(ctx.contact.id)
-    flow = flows.flow_of(conversation)
-    if conversation is None or flow is None or flow.back is None:
-        return [Outbound(text=ctx.texts("not_in_survey"))]
-    return await flow.back(ctx, conversation)
+    return await _in_question_flow(flows, ctx, lambda flow: flow.back)
 
 
 async def skip(flows: Registry, ctx: Context, _argument: str) -> list[Outbound]:
     """``/skip``: skip the current question of the question flow the user is in, if optional."""
+    return await _in_question_flow(flows, ctx, lambda flow: flow.skip)
+
+
+async def _in_question_flow(flows: Registry, ctx: Context, step_of: Callable[[Flow], Step | None]) -> list[Outbound]:
+    """Pass a navigation command to the flow the user is in, where it means something."""
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     flow = flows.flow_of(conversation)
-    if conversation is None or flow is None or flow.skip is None:
+    step = step_of(flow) if flow is not None else None
+    if conversation is None or step is None:
         return [Outbound(text=ctx.texts("not_in_survey"))]
-    return await flow.skip(ctx, conversation)
+    return await step(ctx, conversation)

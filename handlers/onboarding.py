@@ -19,22 +19,20 @@ register.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from handlers import flow_driver, prompts, survey
 from handlers.context import Context
-from handlers.flow_driver import FlowStore
+from handlers.flow_driver import FlowStore, Recorded, Replies
 from handlers.messages import Button, Outbound
 from handlers.onboarding_file import CONSENT
-from handlers.payloads import PromptPress
-from handlers.prompts import text_of
+from handlers.prompts import Answers, text_of
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, Texts
 from storage.records import Conversation
 from storage.repositories import REGISTER_FIELDS
 from surveys import runner
 from surveys.answers import join_selection
-from surveys.model import Question, Survey
+from surveys.model import Survey
 
 FLOW = "onboarding"
 #: ``o:`` starts onboarding (to give consent); ``o:<survey id>`` opens that survey afterwards.
@@ -174,32 +172,18 @@ async def store(ctx: Context, name: str, value: str | None) -> Context:
     return replace(ctx, contact=fresh, texts=Texts(fresh.language) if fresh.language else ctx.texts)
 
 
-def render(
-    ctx: Context,
-    definition: Survey,
-    conversation: Conversation,
-    answers: Mapping[str, str | None],
-    *,
-    with_position: bool = True,
-    replaces_pressed: bool = False,
-) -> Outbound:
-    """The question the conversation is on, as the survey flow shows questions.
-
-    The privacy notice has no "1/1" in front: before consent, it is the only question.
-    """
-    message = prompts.render_question(ctx, definition, conversation, dict(answers), replaces_pressed=replaces_pressed)
-    if with_position and conversation.current_question != CONSENT:
-        return message
-    position = runner.progress(definition, prompts.state_of(ctx, conversation, dict(answers)))
-    prefix = f"{position.position}/{position.total} · "
-    return replace(message, text=message.text.removeprefix(prefix))
-
-
 # --- The onboarding conversation ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class RegisterStore(FlowStore):
-    """Onboarding's answers are the contact's register fields, stored the moment they are given."""
+    """Onboarding's answers are the contact's register fields, stored the moment they are given.
+
+    The privacy notice has no "1/1" in front (before consent, it is the only question); without
+    ``with_position`` no question has (changing one field from /profile).
+    """
+
+    with_position: bool = True
 
     def definition(self, ctx: Context, conversation: Conversation) -> Survey | None:
         definition = ctx.community.onboarding
@@ -208,27 +192,36 @@ class RegisterStore(FlowStore):
             return None
         return definition
 
-    async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> dict[str, str | None]:
+    async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> Answers:
         """The fields asked before the current question (the ones after it are asked again)."""
         return await stored_answers(ctx, definition, conversation.current_question)
 
     def render(
-        self,
-        ctx: Context,
-        definition: Survey,
-        conversation: Conversation,
-        answers: dict[str, str | None],
-        *,
-        replaces_pressed: bool = False,
+        self, ctx: Context, survey: Survey, conversation: Conversation, answers: Answers, *, pressed: bool = False
     ) -> Outbound:
-        return render(ctx, definition, conversation, answers, replaces_pressed=replaces_pressed)
+        message = prompts.render_question(ctx, survey, conversation, dict(answers), replaces_pressed=pressed)
+        if self.with_position and conversation.current_question != CONSENT:
+            return message
+        position = runner.progress(survey, prompts.state_of(ctx, conversation, dict(answers)))
+        return replace(message, text=message.text.removeprefix(f"{position.position}/{position.total} · "))
 
-    async def after_step(
-        self, ctx: Context, definition: Survey, answered: Question, conversation: Conversation, outcome: runner.Outcome
-    ) -> list[Outbound]:
-        return await _after_step(ctx, definition, conversation, outcome)
+    async def record(self, ctx: Context, conversation: Conversation, recorded: Recorded) -> Context:
+        for name, value in recorded:
+            ctx = await store(ctx, name, value)
+        return ctx
 
-    async def gone(self, ctx: Context, conversation: Conversation) -> list[Outbound]:
+    async def finish(self, ctx: Context, definition: Survey, conversation: Conversation, answers: Answers) -> Replies:
+        """Onboarding is over: thank, then open the deep link's survey or list the surveys."""
+        await ctx.repos.conversations.end(ctx.contact.id)
+        messages = [Outbound(text=ctx.texts("registered" if ctx.contact.has_consented else "consent_declined"))]
+        then = ctx.surveys.get(conversation.survey_id or "")
+        if then is None:
+            return [*messages, survey.survey_list(ctx)]
+        if ctx.contact.has_consented or then.anonymous:
+            return messages + await survey.begin(ctx, then)
+        return [*messages, consent_needed(ctx, then)]
+
+    async def gone(self, ctx: Context, conversation: Conversation) -> Replies:
         """Onboarding was switched off, or its question removed, under a conversation: end it."""
         await ctx.repos.conversations.end(ctx.contact.id)
         return [Outbound(text=ctx.texts("greeting")), survey.survey_list(ctx)]
@@ -254,55 +247,7 @@ async def begin(ctx: Context, then_survey: str | None = None, *, greet: bool = T
     messages = [Outbound(text=ctx.texts("greeting"))] if greet else []
     if definition.intro is not None:
         messages.append(Outbound(text=text_of(ctx, definition, definition.intro)))
-    return messages + await _after_step(ctx, definition, conversation, outcome)
-
-
-async def _after_step(
-    ctx: Context, definition: Survey, conversation: Conversation, outcome: runner.Outcome
-) -> list[Outbound]:
-    """Store what the step recorded, then ask the next question or finish."""
-    for name, value in outcome.recorded:
-        ctx = await store(ctx, name, value)
-    messages = prompts.notes(ctx, definition, outcome.notes)
-    if outcome.finished:
-        return messages + await _finish(ctx, conversation)
-    await ctx.repos.conversations.save(conversation, ctx.now)
-    messages.append(render(ctx, definition, conversation, outcome.state.answers))
-    return messages
-
-
-async def _finish(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    """Onboarding is over: thank, then open the deep link's survey or list the surveys."""
-    await ctx.repos.conversations.end(ctx.contact.id)
-    messages = [Outbound(text=ctx.texts("registered" if ctx.contact.has_consented else "consent_declined"))]
-    then = ctx.surveys.get(conversation.survey_id or "")
-    if then is None:
-        return [*messages, survey.survey_list(ctx)]
-    if ctx.contact.has_consented or then.anonymous:
-        return messages + await survey.begin(ctx, then)
-    return [*messages, consent_needed(ctx, then)]
-
-
-async def current_prompt(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    """Ask again the onboarding question the contact is on."""
-    return await flow_driver.current_prompt(STORE, ctx, conversation)
-
-
-async def on_text(ctx: Context, conversation: Conversation, text: str) -> list[Outbound]:
-    return await flow_driver.on_text(STORE, ctx, conversation, text)
-
-
-async def on_press(ctx: Context, conversation: Conversation, press: PromptPress) -> list[Outbound]:
-    return await flow_driver.on_press(STORE, ctx, conversation, press)
-
-
-async def back(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    """``/back``: the previous question again (the ones after it are asked again too)."""
-    return await flow_driver.back(STORE, ctx, conversation)
-
-
-async def skip(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    return await flow_driver.skip(STORE, ctx, conversation)
+    return messages + await STORE.after_step(ctx, definition, conversation, outcome)
 
 
 async def cancel(ctx: Context, conversation: Conversation) -> list[Outbound]:

@@ -15,11 +15,14 @@ Changing one field is a question flow (:data:`EDIT_FLOW`) run by :mod:`handlers.
 
 from __future__ import annotations
 
-from handlers import flow_driver, onboarding, payloads, privacy, survey
+from dataclasses import dataclass
+
+from handlers import flow_driver, onboarding, privacy, survey
 from handlers.context import Context
-from handlers.flow_driver import FlowStore
 from handlers.messages import Button, Outbound
+from handlers.onboarding import RegisterStore
 from handlers.onboarding_file import FIELDS
+from handlers.prompts import Answers
 from storage.records import Conversation
 from surveys import runner
 from surveys.model import Question, Survey
@@ -142,11 +145,14 @@ async def _edit(ctx: Context, name: str) -> list[Outbound]:
         ctx, current, flow=EDIT_FLOW, current_question=outcome.state.current, selection=outcome.state.selection
     )
     await ctx.repos.conversations.save(conversation, ctx.now)
-    return [onboarding.render(ctx, definition, conversation, answers, with_position=False)]
+    return [STORE.render(ctx, definition, conversation, answers)]
 
 
-class FieldEditStore(FlowStore):
-    """Changing one field: the onboarding question again, stored on the contact, then the card."""
+@dataclass(frozen=True)
+class FieldEditStore(RegisterStore):
+    """Changing one field: its onboarding question again, stored on the contact, then the card."""
+
+    with_position: bool = False
 
     def definition(self, ctx: Context, conversation: Conversation) -> Survey | None:
         definition = ctx.community.onboarding
@@ -155,27 +161,20 @@ class FieldEditStore(FlowStore):
             return None
         return definition
 
-    async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> dict[str, str | None]:
+    async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> Answers:
         return await onboarding.stored_answers(ctx, definition)
 
-    def render(
+    async def after_step(
         self,
         ctx: Context,
         definition: Survey,
         conversation: Conversation,
-        answers: dict[str, str | None],
-        *,
-        replaces_pressed: bool = False,
-    ) -> Outbound:
-        return onboarding.render(
-            ctx, definition, conversation, answers, with_position=False, replaces_pressed=replaces_pressed
-        )
-
-    async def after_step(
-        self, ctx: Context, definition: Survey, answered: Question, conversation: Conversation, outcome: runner.Outcome
+        outcome: runner.Outcome,
+        answered: Question | None = None,
     ) -> list[Outbound]:
-        """Only the changed field is stored: the questions after it are not asked."""
-        ctx = await onboarding.store(ctx, answered.name, dict(outcome.recorded).get(answered.name))
+        """Only the changed field is stored, and the change is over: the questions after it are not asked."""
+        assert answered is not None
+        ctx = await self.record(ctx, conversation, ((answered.name, dict(outcome.recorded).get(answered.name)),))
         return await _edit_ended(ctx, "saved")
 
     async def gone(self, ctx: Context, conversation: Conversation) -> list[Outbound]:
@@ -190,22 +189,6 @@ async def _edit_ended(ctx: Context, key: str) -> list[Outbound]:
     if ctx.community.onboarding is None:
         return [Outbound(text=ctx.texts(key))]
     return [Outbound(text=ctx.texts(key)), await card(ctx)]
-
-
-async def current_prompt(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    return await flow_driver.current_prompt(STORE, ctx, conversation)
-
-
-async def on_text(ctx: Context, conversation: Conversation, text: str) -> list[Outbound]:
-    return await flow_driver.on_text(STORE, ctx, conversation, text)
-
-
-async def on_press_in_edit(ctx: Context, conversation: Conversation, press: payloads.PromptPress) -> list[Outbound]:
-    return await flow_driver.on_press(STORE, ctx, conversation, press)
-
-
-async def skip(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    return await flow_driver.skip(STORE, ctx, conversation)
 
 
 async def cancel(ctx: Context, conversation: Conversation) -> list[Outbound]:

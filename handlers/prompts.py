@@ -14,6 +14,9 @@ from surveys import runner
 from surveys.answers import Problem, range_points
 from surveys.model import LocalizedText, Question, QuestionType, Survey
 
+#: The runner's answers so far: question name -> value (None: skipped).
+Answers = dict[str, str | None]
+
 # Buttons this long or longer go one per row, so that a phone shows the whole label.
 LONG_LABEL = 18
 # Likert scales and short ranges fit on one row of a phone screen.
@@ -43,7 +46,7 @@ def _per_row(question: Question, labels: list[str]) -> int:
     return 1 if any(len(label) >= LONG_LABEL for label in labels) else 2
 
 
-def state_of(ctx: Context, conversation: Conversation, answers: dict[str, str | None]) -> runner.ResponseState:
+def state_of(ctx: Context, conversation: Conversation, answers: Answers) -> runner.ResponseState:
     """The runner's state for ``conversation`` with ``answers`` so far."""
     return runner.ResponseState(
         answers=answers,
@@ -67,7 +70,7 @@ def render_question(
     ctx: Context,
     survey: Survey,
     conversation: Conversation,
-    answers: dict[str, str | None],
+    answers: Answers,
     *,
     replaces_pressed: bool = False,
 ) -> Outbound:
@@ -121,9 +124,7 @@ def render_question(
     return Outbound(text="\n".join(lines), buttons=tuple(rows), replaces_pressed=replaces_pressed)
 
 
-def render_summary(
-    ctx: Context, survey: Survey, conversation: Conversation, answers: dict[str, str | None]
-) -> Outbound:
+def render_summary(ctx: Context, survey: Survey, conversation: Conversation, answers: Answers) -> Outbound:
     """The answers before submitting, with Submit and Change buttons."""
     state = state_of(ctx, conversation, answers)
     lines = [ctx.texts("summary_title")]
@@ -137,9 +138,7 @@ def render_summary(
     return Outbound(text="\n".join(lines), buttons=buttons)
 
 
-def render_question_list(
-    ctx: Context, survey: Survey, conversation: Conversation, answers: dict[str, str | None]
-) -> Outbound:
+def render_question_list(ctx: Context, survey: Survey, conversation: Conversation, answers: Answers) -> Outbound:
     """The answered questions as buttons, to pick the one to change."""
     state = state_of(ctx, conversation, answers)
     serial = conversation.prompt_serial

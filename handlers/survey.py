@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from handlers import flow_driver, payloads, prompts
 from handlers.context import Context
-from handlers.flow_driver import FlowStore
+from handlers.flow_driver import FlowStore, Recorded, Replies
 from handlers.messages import Button, Outbound
+from handlers.prompts import Answers
 from storage.records import Conversation
 from surveys import runner
-from surveys.model import Question, Survey
+from surveys.model import Survey
 
 FLOW = "survey"
 
@@ -64,7 +65,7 @@ class ResponseStore(FlowStore):
             return None
         return survey
 
-    async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> dict[str, str | None]:
+    async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> Answers:
         """The stored answers of the conversation's response. A conversation read from the database
         brings them along (no handler writes answers before reading them), else they are read."""
         assert conversation.response_id is not None
@@ -73,39 +74,52 @@ class ResponseStore(FlowStore):
         return dict(await ctx.repos.responses.answers(conversation.response_id))
 
     def render(
-        self,
-        ctx: Context,
-        definition: Survey,
-        conversation: Conversation,
-        answers: dict[str, str | None],
-        *,
-        replaces_pressed: bool = False,
+        self, ctx: Context, survey: Survey, conversation: Conversation, answers: Answers, *, pressed: bool = False
     ) -> Outbound:
+        """The current question, or the summary when the survey waits to be submitted."""
         if conversation.current_question is None:
-            return prompts.render_summary(ctx, definition, conversation, answers)
-        return prompts.render_question(ctx, definition, conversation, answers, replaces_pressed=replaces_pressed)
+            return prompts.render_summary(ctx, survey, conversation, answers)
+        return prompts.render_question(ctx, survey, conversation, answers, replaces_pressed=pressed)
 
-    async def after_step(
-        self, ctx: Context, definition: Survey, answered: Question, conversation: Conversation, outcome: runner.Outcome
-    ) -> list[Outbound]:
-        return await _after_step(ctx, definition, conversation, outcome)
+    async def record(self, ctx: Context, conversation: Conversation, recorded: Recorded) -> Context:
+        assert conversation.response_id is not None
+        for name, value in recorded:
+            await ctx.repos.responses.record_answer(conversation.response_id, name, value, ctx.now)
+        return ctx
 
-    async def gone(self, ctx: Context, conversation: Conversation) -> list[Outbound]:
+    def confirms(self, definition: Survey) -> bool:
+        return definition.confirm
+
+    async def finish(self, ctx: Context, definition: Survey, conversation: Conversation, answers: Answers) -> Replies:
+        """Complete the response (with the quiz score), end the conversation, thank."""
+        assert conversation.response_id is not None
+        score = runner.score(definition, answers) if definition.is_quiz else None
+        await ctx.repos.responses.complete(conversation.response_id, ctx.now, score=score[0] if score else None)
+        await ctx.repos.participations.record_completion(ctx.contact.id, definition.id, ctx.now)
+        await ctx.repos.conversations.end(ctx.contact.id)
+        messages: Replies = []
+        if score is not None:
+            messages.append(Outbound(text=ctx.texts("quiz_score", score=str(score[0]), total=str(score[1]))))
+        outro = prompts.text_of(ctx, definition, definition.outro) if definition.outro else ""
+        messages.append(Outbound(text=f"{outro}\n\n{ctx.texts('finished')}".strip()))
+        return messages
+
+    async def gone(self, ctx: Context, conversation: Conversation) -> Replies:
         """The survey was withdrawn or its current question removed: resume or end cleanly."""
         survey = ctx.surveys.get(conversation.survey_id or "")
         if survey is None:
             await ctx.repos.conversations.end(ctx.contact.id)
             return [Outbound(text=ctx.texts("unknown_survey", survey=conversation.survey_id or ""))]
         outcome = runner.resume(survey, await self.answers(ctx, survey, conversation), ctx.now.date())
-        return await _after_step(ctx, survey, flow_driver.moved(conversation, outcome), outcome)
+        return await self.after_step(ctx, survey, flow_driver.moved(conversation, outcome), outcome)
 
     async def summary_press(
         self, ctx: Context, definition: Survey, conversation: Conversation, press: payloads.PromptPress
-    ) -> list[Outbound] | None:
+    ) -> Replies | None:
         answers = await self.answers(ctx, definition, conversation)
         if press.op == payloads.SUBMIT:
-            submitted = [Outbound(text=ctx.texts("submitted"), replaces_pressed=True)]
-            return await _finish(ctx, definition, conversation, answers, submitted)
+            submitted = Outbound(text=ctx.texts("submitted"), replaces_pressed=True)
+            return [submitted, *await self.finish(ctx, definition, conversation, answers)]
         if press.op == payloads.EDIT:
             return [prompts.render_question_list(ctx, definition, conversation, answers)]
         if press.op == payloads.GO_TO and press.index is not None and 0 <= press.index < len(definition.questions):
@@ -130,7 +144,7 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
             # person is. Showing the current question first would show one that the newer
             # message may answer, and the person would answer it again (for the next question).
             return []
-        return await current_prompt(ctx, current)
+        return await flow_driver.current_prompt(STORE, ctx, current)
     unavailable = availability_problem(ctx, survey)
     if unavailable is not None:
         return [Outbound(text=unavailable)]
@@ -167,66 +181,14 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
         survey_id=survey.id,
         response_id=response_id,
     )
-    return messages + await _after_step(ctx, survey, conversation, outcome)
-
-
-async def _after_step(
-    ctx: Context, survey: Survey, conversation: Conversation, outcome: runner.Outcome
-) -> list[Outbound]:
-    """Store what the step recorded and the new position, then say what comes next."""
-    assert conversation.response_id is not None
-    for name, value in outcome.recorded:
-        await ctx.repos.responses.record_answer(conversation.response_id, name, value, ctx.now)
-    messages = prompts.notes(ctx, survey, outcome.notes)
-    answers = dict(outcome.state.answers)
-    if outcome.finished and not survey.confirm:
-        return await _finish(ctx, survey, conversation, answers, messages)
-    await ctx.repos.conversations.save(conversation, ctx.now)
-    messages.append(STORE.render(ctx, survey, conversation, answers))
-    return messages
-
-
-async def _finish(
-    ctx: Context, survey: Survey, conversation: Conversation, answers: dict[str, str | None], messages: list[Outbound]
-) -> list[Outbound]:
-    assert conversation.response_id is not None
-    score = runner.score(survey, answers) if survey.is_quiz else None
-    await ctx.repos.responses.complete(conversation.response_id, ctx.now, score=score[0] if score else None)
-    await ctx.repos.participations.record_completion(ctx.contact.id, survey.id, ctx.now)
-    await ctx.repos.conversations.end(ctx.contact.id)
-    if score is not None:
-        messages.append(Outbound(text=ctx.texts("quiz_score", score=str(score[0]), total=str(score[1]))))
-    outro = prompts.text_of(ctx, survey, survey.outro) if survey.outro else ""
-    messages.append(Outbound(text=f"{outro}\n\n{ctx.texts('finished')}".strip()))
-    return messages
-
-
-async def current_prompt(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    """Ask again the question the contact is on (after /start, a reload or a redelivery)."""
-    return await flow_driver.current_prompt(STORE, ctx, conversation)
+    return messages + await STORE.after_step(ctx, survey, conversation, outcome)
 
 
 async def resume(ctx: Context, conversation: Conversation) -> list[Outbound]:
     """Where the contact is, under the title of the survey they are in."""
     definition = ctx.surveys.get(conversation.survey_id or "")
     header = [Outbound(text=ctx.texts("in_survey", title=survey_title(ctx, definition)))] if definition else []
-    return header + await current_prompt(ctx, conversation)
-
-
-async def on_text(ctx: Context, conversation: Conversation, text: str) -> list[Outbound]:
-    return await flow_driver.on_text(STORE, ctx, conversation, text)
-
-
-async def on_press(ctx: Context, conversation: Conversation, press: payloads.PromptPress) -> list[Outbound]:
-    return await flow_driver.on_press(STORE, ctx, conversation, press)
-
-
-async def back(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    return await flow_driver.back(STORE, ctx, conversation)
-
-
-async def skip(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    return await flow_driver.skip(STORE, ctx, conversation)
+    return header + await flow_driver.current_prompt(STORE, ctx, conversation)
 
 
 async def cancel(ctx: Context, conversation: Conversation) -> list[Outbound]:
