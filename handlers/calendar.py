@@ -65,10 +65,8 @@ async def calendar_command(ctx: Context, argument: str) -> list[Outbound]:
     if not len(calendar):
         return [Outbound(text=ctx.texts("calendar_none"))]
     wanted = argument.strip()
-    if not wanted:
-        return [await listing(ctx, None)]
-    topic = _topic_named(ctx, wanted)
-    if topic is None:
+    topic = _topic_named(ctx, wanted) if wanted else None
+    if wanted and topic is None:
         labels = ", ".join(onboarding.topic_label(ctx, t) for t in calendar.topics())
         return [
             Outbound(text=ctx.texts("calendar_unknown_topic", topic=wanted[:40], topics=labels)),

@@ -130,6 +130,32 @@ def new_conversation(
     )
 
 
+async def opened(
+    store: FlowStore,
+    ctx: Context,
+    definition: Survey,
+    outcome: runner.Outcome,
+    previous: Conversation | None,
+    *,
+    flow: str,
+    survey_id: str | None = None,
+    response_id: str | None = None,
+) -> Replies:
+    """Start a conversation of ``flow`` at the runner's first ``outcome``: store what it recorded
+    and ask the first question (or finish, when nothing is to be asked)."""
+    state = outcome.state
+    conversation = new_conversation(
+        ctx,
+        previous,
+        flow=flow,
+        current_question=state.current,
+        selection=state.selection,
+        survey_id=survey_id,
+        response_id=response_id,
+    )
+    return await store.after_step(ctx, definition, conversation, outcome)
+
+
 def moved(conversation: Conversation, outcome: runner.Outcome) -> Conversation:
     """``conversation`` at the outcome's position, with a new prompt serial."""
     return replace(

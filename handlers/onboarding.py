@@ -236,18 +236,12 @@ async def begin(ctx: Context, then_survey: str | None = None, *, greet: bool = T
     assert definition is not None
     current = await ctx.repos.conversations.get(ctx.contact.id)
     outcome = runner.start(definition, ctx.now.date())
-    conversation = flow_driver.new_conversation(
-        ctx,
-        current,
-        flow=FLOW,
-        current_question=outcome.state.current,
-        selection=outcome.state.selection,
-        survey_id=then_survey,
-    )
     messages = [Outbound(text=ctx.texts("greeting"))] if greet else []
     if definition.intro is not None:
         messages.append(Outbound(text=text_of(ctx, definition, definition.intro)))
-    return messages + await STORE.after_step(ctx, definition, conversation, outcome)
+    return messages + await flow_driver.opened(
+        STORE, ctx, definition, outcome, current, flow=FLOW, survey_id=then_survey
+    )
 
 
 async def cancel(ctx: Context, conversation: Conversation) -> list[Outbound]:

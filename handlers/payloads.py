@@ -24,11 +24,15 @@ OPTIONAL_INDEX = frozenset({DONE})
 
 @dataclass(frozen=True)
 class StartSurvey:
+    """A survey button: open (or resume) ``survey_id``."""
+
     survey_id: str
 
 
 @dataclass(frozen=True)
 class PromptPress:
+    """A press on the prompt numbered ``serial``: ``op`` on option (or question) ``index``."""
+
     serial: int
     op: str
     index: int | None = None

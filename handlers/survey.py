@@ -172,16 +172,10 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
         title = survey_title(ctx, survey)
         intro = f"\n\n{prompts.text_of(ctx, survey, survey.intro)}" if survey.intro else ""
         messages.append(Outbound(text=f"{title}{intro}\n\n{ctx.texts('survey_start_hint')}"))
-    conversation = flow_driver.new_conversation(
-        ctx,
-        current,
-        flow=FLOW,
-        current_question=outcome.state.current,
-        selection=outcome.state.selection,
-        survey_id=survey.id,
-        response_id=response_id,
+    opened = await flow_driver.opened(
+        STORE, ctx, survey, outcome, current, flow=FLOW, survey_id=survey.id, response_id=response_id
     )
-    return messages + await STORE.after_step(ctx, survey, conversation, outcome)
+    return messages + opened
 
 
 async def resume(ctx: Context, conversation: Conversation) -> list[Outbound]:
