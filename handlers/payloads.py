@@ -23,13 +23,6 @@ OPTIONAL_INDEX = frozenset({DONE})
 
 
 @dataclass(frozen=True)
-class StartSurvey:
-    """A survey button: open (or resume) ``survey_id``."""
-
-    survey_id: str
-
-
-@dataclass(frozen=True)
 class PromptPress:
     """A press on the prompt numbered ``serial``: ``op`` on option (or question) ``index``."""
 
@@ -55,13 +48,23 @@ def prompt_press(serial: int, op: str, index: int | None = None) -> str:
     return payload
 
 
-def parse(payload: str) -> StartSurvey | PromptPress | None:
-    """The meaning of a payload, or None if it is not one Baraza issues."""
-    if len(payload.encode("utf-8", "replace")) > MAX_PAYLOAD_BYTES:
+def _too_long(payload: str) -> bool:
+    return len(payload.encode("utf-8", "replace")) > MAX_PAYLOAD_BYTES
+
+
+def survey_of(payload: str) -> str | None:
+    """The survey a survey button (``s:<survey id>``) opens, or None if it is not one Baraza issues."""
+    parts = payload.split(":")
+    if _too_long(payload) or len(parts) != 2 or parts[0] + ":" != START_SURVEY_PREFIX or not parts[1]:
+        return None
+    return parts[1]
+
+
+def parse(payload: str) -> PromptPress | None:
+    """The prompt press a payload means, or None if it is not one Baraza issues."""
+    if _too_long(payload):
         return None
     parts = payload.split(":")
-    if parts[0] == "s" and len(parts) == 2 and parts[1]:
-        return StartSurvey(parts[1])
     if parts[0] != "q" or len(parts) not in (3, 4) or not _is_number(parts[1]):
         return None
     op = parts[2]

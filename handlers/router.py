@@ -77,7 +77,7 @@ async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
     if buttons is not None:
         return await buttons.on_press(ctx, payload)
     press = payloads.parse(payload)
-    if isinstance(press, payloads.PromptPress):
+    if press is not None:
         conversation = await ctx.repos.conversations.get(ctx.contact.id)
         flow = REGISTRY.flow_of(conversation)
         if conversation is not None and flow is not None and flow.on_prompt_press is not None:

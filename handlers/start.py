@@ -20,9 +20,9 @@ async def open_survey(ctx: Context, survey_id: str) -> list[Outbound]:
 
 async def on_press(ctx: Context, payload: str) -> list[Outbound]:
     """A survey button (``s:<survey id>``); any other payload of that prefix is stale."""
-    parsed = payloads.parse(payload)
-    if isinstance(parsed, payloads.StartSurvey):
-        return await open_survey(ctx, parsed.survey_id)
+    survey_id = payloads.survey_of(payload)
+    if survey_id is not None:
+        return await open_survey(ctx, survey_id)
     return [Outbound(text=ctx.texts("stale_button"))]
 
 
