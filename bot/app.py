@@ -120,20 +120,14 @@ def community_of(settings: Settings) -> Community:
     """The register settings, with the onboarding conversation loaded (and checked) if configured,
     and the glossary and release calendar (``DefinitionFileError`` names a broken file's lines)."""
     register = settings.register
-    onboarding = load_survey_file(register.onboarding) if register.onboarding is not None else None
-    glossary = Glossary()
-    if settings.concepts_file is not None:
-        glossary = load_glossary_file(settings.concepts_file, topics=register.topics)
-    calendar = ReleaseCalendar()
-    if settings.calendar_file is not None:
-        calendar = load_calendar_file(settings.calendar_file, topics=register.topics)
+    concepts, calendar = settings.concepts_file, settings.calendar_file
     return Community(
         user_groups=register.user_groups,
         topics=register.topics,
         admins=settings.admins,
-        onboarding=onboarding,
-        glossary=glossary,
-        calendar=calendar,
+        onboarding=load_survey_file(register.onboarding) if register.onboarding is not None else None,
+        glossary=load_glossary_file(concepts, topics=register.topics) if concepts is not None else Glossary(),
+        calendar=load_calendar_file(calendar, topics=register.topics) if calendar is not None else ReleaseCalendar(),
     )
 
 
