@@ -23,6 +23,7 @@ from bot.channels.telegram.adapter import TelegramChannel
 from bot.channels.telegram.sender import FREE_BROADCAST_RATE, TelegramSender
 from bot.channels.webchat.adapter import add_webchat_routes
 from bot.channels.whatsapp.adapter import WhatsAppChannel
+from bot.channels.whatsapp.sender import WhatsAppSender
 from bot.config import Settings
 from bot.core.engine import Engine, load_pseudonymizer
 from bot.core.flood import FloodGuard
@@ -97,7 +98,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
                 await started(stack, channel)
         dispatcher = outbox = None
         if telegram is not None or whatsapp is not None:
-            extra = [whatsapp.sender()] if whatsapp is not None else []
+            extra = [WhatsAppSender(whatsapp.client, database)] if whatsapp is not None else []
             dispatcher = await started(stack, broadcast_dispatcher(settings, database, telegram, extra, limiters))
             # Same senders and rate limiter as broadcasts: together they stay within the rate.
             outbox = await started(stack, outbox_sender(database, dispatcher))
