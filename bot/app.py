@@ -44,25 +44,25 @@ from surveys.model import Survey
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunningBot:
     """Everything ``baraza run`` started; tests use it to reach the parts."""
 
     settings: Settings
     database: Database
     engine: Engine
+    #: The send rates (shared by all workers on PostgreSQL / Redis).
+    limiters: SendLimiters
     web_runner: web.AppRunner
     web_port: int
-    telegram: TelegramChannel | None
-    #: Sends broadcasts; None without a channel that can push messages (no Telegram token).
-    dispatcher: Dispatcher | None = None
-    #: Sends the outbox (answers to data requests); None without a channel that can push messages.
-    outbox: OutboxSender | None = None
     #: Loads the indicator catalogue at start (when changed) and refreshes it on schedule.
-    indicators: IndicatorKeeper | None = None
-    whatsapp: WhatsAppChannel | None = None
-    #: The send rates (shared by all workers on PostgreSQL / Redis).
-    limiters: SendLimiters | None = None
+    indicators: IndicatorKeeper
+    telegram: TelegramChannel | None
+    whatsapp: WhatsAppChannel | None
+    #: Sends broadcasts; None without a channel that can push messages (Telegram or WhatsApp).
+    dispatcher: Dispatcher | None
+    #: Sends the outbox (answers to data requests); None without a channel that can push messages.
+    outbox: OutboxSender | None
 
 
 @contextlib.asynccontextmanager
@@ -103,17 +103,17 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             # Same senders and rate limiter as broadcasts: together they stay within the rate.
             outbox = await started(stack, outbox_sender(database, dispatcher))
         yield RunningBot(
-            settings,
-            database,
-            engine,
-            runner,
-            port,
-            telegram,
-            dispatcher,
-            outbox=outbox,
-            indicators=indicators,
-            whatsapp=whatsapp,
+            settings=settings,
+            database=database,
+            engine=engine,
             limiters=limiters,
+            web_runner=runner,
+            web_port=port,
+            indicators=indicators,
+            telegram=telegram,
+            whatsapp=whatsapp,
+            dispatcher=dispatcher,
+            outbox=outbox,
         )
 
 
