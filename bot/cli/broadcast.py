@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.channels.whatsapp.adapter import whatsapp_silent
+from bot.channels.whatsapp.sender import whatsapp_silent
 from bot.config import Settings
 from handlers.broadcast_actions import cancel_broadcast, find_broadcast, preview_audience, store_broadcast
 from handlers.notices import NoticeFileError, load_notice_file, parse_time

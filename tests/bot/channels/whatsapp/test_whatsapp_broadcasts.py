@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from bot.app import RunningBot
 from bot.cli import broadcast as broadcast_cli
 from bot.config import RegisterSettings
-from handlers.broadcast_actions import store_broadcast
+from handlers import broadcast_actions
 from handlers.notices import Notice, load_notice_file, load_notice_text
 from handlers.texts import Texts
 from storage.broadcasts import BroadcastRepository
@@ -57,9 +57,16 @@ def notice_with_template(tmp_path: Path) -> Notice:
     return load_notice_text(text, str(tmp_path / "notice.yaml"), base_dir=NOTICE.parent)
 
 
-async def broadcast(bot: RunningBot, notice: Notice) -> int:
+async def store_broadcast(bot: RunningBot, notice: Notice, send_at: datetime | None = None) -> tuple[int, int]:
+    """The broadcast of ``notice`` as ``baraza broadcast send`` stores it: its id and recipients."""
     async with bot.database.transaction() as connection:
-        broadcast_id, _ = await store_broadcast(connection, notice, created_by="test", now=datetime.now(UTC))
+        return await broadcast_actions.store_broadcast(
+            connection, notice, created_by="test", now=datetime.now(UTC), send_at=send_at
+        )
+
+
+async def broadcast(bot: RunningBot, notice: Notice) -> int:
+    broadcast_id, _ = await store_broadcast(bot, notice)
     assert bot.dispatcher is not None
     bot.dispatcher.wake()
     for _ in range(400):
@@ -186,14 +193,10 @@ async def test_a_failure_reported_before_the_send_is_recorded_still_marks_the_de
         person = graph.user("254722000004")
         await onboard(person)
         notice = load_notice_file(NOTICE)
-        async with bot.database.transaction() as connection:
-            # Sent tomorrow: the durable sender leaves it alone.
-            tomorrow = datetime.now(UTC) + timedelta(days=1)
-            broadcast_id, recipients = await store_broadcast(
-                connection, notice, created_by="test", now=datetime.now(UTC), send_at=tomorrow
-            )
+        # Sent tomorrow: the dispatcher leaves it alone.
+        broadcast_id, recipients = await store_broadcast(bot, notice, send_at=datetime.now(UTC) + timedelta(days=1))
         assert recipients == 1
-        # WhatsApp's report comes first; the durable sender commits the message id a moment later.
+        # WhatsApp's report comes first; the dispatcher commits the message id a moment later.
         assert await graph.send_status("wamid.LATE", "failed", error_code=131026) == 200
         async with bot.database.transaction() as connection:
             await connection.execute(
