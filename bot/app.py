@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from bot.admin import add_admin_routes
 from bot.admin.operations import add_operation_routes
+from bot.admin.routes import add_admin_routes
 from bot.channels.telegram.adapter import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
 from bot.channels.webchat.adapter import add_webchat_routes
 from bot.channels.whatsapp.adapter import WhatsAppChannel

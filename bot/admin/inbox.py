@@ -5,21 +5,18 @@ that the person is told in the chat exactly as from the CLI."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
 from bot.admin.render import render
+from bot.admin.site import AdminSite
 from handlers import request_desk
 from storage.feedback import CLOSED as MESSAGE_CLOSED
 from storage.feedback import NEW, recent_feedback, set_feedback_status
 from storage.repositories import Repositories
 from storage.requests import ACTIVE, REQUEST, STATUSES, UNMATCHED, RequestError, RequestRepository, percentile
 from storage.staff import StaffSession
-
-if TYPE_CHECKING:
-    from bot.admin import AdminSite
 
 log = logging.getLogger(__name__)
 
