@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+from storage.aiosqlite_compat import InlineConnection
 from storage.database import Database
 from storage.repositories import Repositories
-from storage.aiosqlite_compat import InlineConnection
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -17,9 +17,10 @@ import pytest
 
 from bot.channels.telegram.adapter import SECRET_HEADER
 from storage.database import Database
-from storage.export import export_csv
+from storage.exports.files import export_responses
 from surveys.loader import load_survey_directory
 from testkit import paths
+from testkit.exports import EVERY_RESPONSE_JOINED
 from testkit.fakes.db_rows import row_counts
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.telegram.user import FakeUser
@@ -78,7 +79,7 @@ async def exported(database_url: str) -> list[dict[str, str]]:
     database = Database(database_url)
     try:
         out = io.StringIO()
-        await export_csv(database, SURVEY, out)
+        await export_responses(database, SURVEY, EVERY_RESPONSE_JOINED, "csv", out)
     finally:
         await database.dispose()
     return list(csv.DictReader(io.StringIO(out.getvalue())))
