@@ -13,12 +13,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
 from bot.admin.render import render, when
+from bot.admin.site import AdminSite
 from handlers.broadcast_actions import (
     StoredBroadcast,
     cancel_broadcast,
@@ -38,9 +39,6 @@ from storage.broadcasts import (
 )
 from storage.dashboard import DashboardQueries
 from storage.staff import StaffSession
-
-if TYPE_CHECKING:
-    from bot.admin import AdminSite
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ import io
 
 from bot.core.engine import Engine
 from handlers.messages import Outbound
-from storage.export import export_csv
+from storage.exports.files import export_responses
 from surveys.model import Survey
+from testkit.exports import EVERY_RESPONSE_JOINED
 from testkit.fakes.engine_user import EngineUser
 
 
@@ -34,7 +35,7 @@ async def answer_usat(user: EngineUser) -> None:
 
 async def export_rows(engine: Engine, survey: Survey) -> list[dict[str, str]]:
     out = io.StringIO()
-    await export_csv(engine.database, survey, out)
+    await export_responses(engine.database, survey, EVERY_RESPONSE_JOINED, "csv", out)
     return list(csv.DictReader(io.StringIO(out.getvalue())))
 
 

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.admin import add_admin_routes
+from bot.admin.routes import add_admin_routes
 from handlers.context import Community
 from handlers.notices import Notice
 from storage.broadcasts import SCHEDULED, Audience, BroadcastRepository

@@ -15,8 +15,9 @@ import pytest
 from bot.channels.telegram.adapter import SECRET_HEADER
 from handlers.messages import Outbound
 from storage.database import Database
-from storage.export import export_csv
+from storage.exports.files import export_responses
 from surveys.model import Survey
+from testkit.exports import EVERY_RESPONSE_JOINED
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_in_process, free_port
@@ -32,7 +33,7 @@ async def export_rows(database_url: str, survey: Survey) -> list[dict[str, str]]
     database = Database(database_url)
     try:
         out = io.StringIO()
-        await export_csv(database, survey, out)
+        await export_responses(database, survey, EVERY_RESPONSE_JOINED, "csv", out)
     finally:
         await database.dispose()
     return list(csv.DictReader(io.StringIO(out.getvalue())))
