@@ -24,7 +24,8 @@ import aiohttp
 
 from bot.config import IndicatorSettings, RefreshSettings
 from catalogue.errors import CatalogueError
-from catalogue.loading import DataFile, LoadResult, data_files, fingerprint, fingerprint_of, load_catalogue
+from catalogue.loading import DataFile, data_files, fingerprint, fingerprint_of
+from storage.catalogue_load import LoadResult, load_catalogue
 from storage.database import Database
 from storage.indicators import IndicatorLoader
 

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from catalogue.model import Multilingual, in_language
-from catalogue.sourcefiles import LANGUAGE, Checker, Located, parse_yaml, read_text
+from catalogue.sourcefiles import LANGUAGE, MAX_FILE_BYTES, Checker, DefinitionFileError
+from common.safe_yaml import Located, load_located, read_file
 
 CONCEPT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
 FILE_KEYS = {"default_language", "popular", "concepts"}
@@ -91,11 +92,11 @@ def load_glossary_file(path: Path, *, topics: Collection[str] | None = None) -> 
 
     With ``topics`` (the configured register topics), a concept's topic must be one of them.
     """
-    return load_glossary_text(read_text(path), str(path), topics=topics)
+    return load_glossary_text(read_file(path, MAX_FILE_BYTES, DefinitionFileError), str(path), topics=topics)
 
 
 def load_glossary_text(text: str, path: str, *, topics: Collection[str] | None = None) -> Glossary:
-    root = parse_yaml(text, path)
+    root = load_located(text, path, DefinitionFileError)
     check = Checker(path)
     check.keys(root, "the glossary", FILE_KEYS, required=("concepts",))
     default_language = "en"

@@ -32,10 +32,9 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from catalogue.errors import CatalogueError, DataProblem, ProblemLog
+from catalogue.errors import CatalogueError, catalogue_problems
 from catalogue.model import Dimension, Indicator
-from surveys.errors import UnreadableFileError, read_definition_file
-from surveys.safe_yaml import NodeReader, YamlSyntaxProblem, compose_document
+from common.safe_yaml import NodeReader, compose_file, read_file
 
 #: The topics of ``handlers/context.py`` (what people follow) plus education.
 KNOWN_TOPICS = ("prices", "labour", "population", "national_accounts", "agriculture", "health", "education")
@@ -153,12 +152,8 @@ class _Reader(NodeReader):
     """Walks the YAML node tree so every problem can name its line."""
 
     def __init__(self, path: str, loader: yaml.SafeLoader, default_language: str) -> None:
-        super().__init__(path, loader)
-        self.log = ProblemLog()
+        super().__init__(path, loader, catalogue_problems())
         self.default_language = default_language
-
-    def problem(self, node: Node, message: str) -> None:
-        self.log.add(self.path, node.start_mark.line + 1, message)
 
     def mapping(self, node: Node, what: str, known: Collection[str] | None = None) -> dict[str, tuple[Node, Node]]:
         """As :meth:`NodeReader.mapping`, but no entries (rather than None) when it is not a mapping."""
@@ -218,20 +213,11 @@ class _Reader(NodeReader):
 
 def load_metadata_file(path: Path, *, topics: Collection[str] = KNOWN_TOPICS) -> Metadata:
     """Read and check a metadata file; raises :class:`CatalogueError` listing every problem."""
-    try:
-        text = read_definition_file(path, MAX_FILE_BYTES)
-    except UnreadableFileError as error:
-        raise CatalogueError([DataProblem(str(path), 1, str(error))]) from None
-    return load_metadata_text(text, str(path), topics=topics)
+    return load_metadata_text(read_file(path, MAX_FILE_BYTES, CatalogueError), str(path), topics=topics)
 
 
 def load_metadata_text(text: str, path: str, *, topics: Collection[str] = KNOWN_TOPICS) -> Metadata:
-    try:
-        loader, root = compose_document(text)
-    except YamlSyntaxProblem as problem:
-        raise CatalogueError([DataProblem(path, problem.line, problem.message)]) from None
-    if root is None:
-        raise CatalogueError([DataProblem(path, 1, "the metadata file is empty")])
+    loader, root = compose_file(text, path, CatalogueError, empty="the metadata file is empty")
     reader = _Reader(path, loader, "en")
     metadata = _read(reader, root, topics)
     reader.log.raise_if_any()

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date
 
+from common.problems import FileProblem
 from handlers import payloads, survey
 from handlers.context import Context
 from handlers.messages import Button, Outbound
@@ -32,7 +33,6 @@ from storage.records import Conversation
 from storage.repositories import REGISTER_FIELDS
 from surveys import runner
 from surveys.answers import join_selection
-from surveys.errors import SurveyProblem
 from surveys.model import Question, QuestionType, Survey
 
 FLOW = "onboarding"
@@ -50,16 +50,16 @@ def is_start_payload(value: str) -> bool:
 # --- Checking the onboarding file --------------------------------------------------------------
 
 
-def onboarding_problems(definition: Survey, user_groups: Iterable[str], topics: Iterable[str]) -> list[SurveyProblem]:
+def onboarding_problems(definition: Survey, user_groups: Iterable[str], topics: Iterable[str]) -> list[FileProblem]:
     """What makes ``definition`` unusable as the onboarding conversation, as ``FILE:LINE`` problems.
 
     Consent must come first and every other question must depend on it, so that a mistake in
     the file cannot make the bot store personal data without consent.
     """
-    found: list[SurveyProblem] = []
+    found: list[FileProblem] = []
 
     def problem(line: int, message: str) -> None:
-        found.append(SurveyProblem(definition.source, line, message))
+        found.append(FileProblem(definition.source, line, message))
 
     asked = [question for question in definition.questions if question.is_asked]
     if not asked or asked[0].name != CONSENT:
