@@ -25,6 +25,7 @@ import aiohttp
 from bot.config import IndicatorSettings, RefreshSettings
 from catalogue.errors import CatalogueError
 from catalogue.loading import DataFile, data_files, fingerprint, fingerprint_of
+from common.errors import BarazaError
 from storage.catalogue_load import LoadResult, load_catalogue
 from storage.database import Database
 from storage.indicators import IndicatorLoader
@@ -42,7 +43,7 @@ FETCH_TIMEOUT_SECONDS = 120
 MAX_RESPONSE_BYTES = 500_000_000
 
 
-class FetchError(Exception):
+class FetchError(BarazaError):
     """A dataflow could not be fetched from the SDMX endpoint; the message says which and why."""
 
 

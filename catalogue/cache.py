@@ -36,6 +36,7 @@ from typing import Protocol
 
 from catalogue.matching import CatalogueIndex
 from catalogue.model import CatalogueSnapshot
+from common.errors import BarazaError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class CatalogueSource(Protocol):
     async def snapshot(self) -> CatalogueSnapshot | None: ...
 
 
-class CatalogueUnavailable(Exception):
+class CatalogueUnavailable(BarazaError):
     """A catalogue is in service but its index could not be built (the read failed)."""
 
 

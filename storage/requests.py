@@ -30,6 +30,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.errors import BarazaError
 from storage.models import DataRequestMessageRow, DataRequestRow, IndicatorQueryRow
 
 data_requests = cast(Table, DataRequestRow.__table__)
@@ -52,7 +53,7 @@ _ALLOWED: Mapping[str, frozenset[str]] = {
 }
 
 
-class RequestError(Exception):
+class RequestError(BarazaError):
     """A ticket operation that cannot be done (no such ticket, a closed ticket answered...)."""
 
 

@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.errors import BarazaError
 from storage.models import StaffAccountRow, StaffSessionRow
 
 staff_accounts = cast(Table, StaffAccountRow.__table__)
@@ -38,7 +39,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-class StaffError(Exception):
+class StaffError(BarazaError):
     """An account operation that cannot be done (unknown account, weak password, bad role...)."""
 
 

@@ -82,6 +82,8 @@ from datetime import date
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from typing import NamedTuple, TypeAlias
 
+from common.errors import BarazaError
+
 __all__ = [
     "MAX_LENGTH",
     "MAX_NESTING",
@@ -120,7 +122,7 @@ EPOCH = date(1970, 1, 1)
 NAN = Decimal("NaN")
 
 
-class ExpressionError(Exception):
+class ExpressionError(BarazaError):
     """A problem in an expression, at ``column`` (1-based) of its text."""
 
     def __init__(self, message: str, column: int) -> None:

@@ -27,6 +27,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from yarl import URL
 
+from common.errors import BarazaError
 from storage.database import Database
 from storage.repositories import Repositories
 from storage.staff import SESSION_LIFETIME, StaffRepository, StaffSession
@@ -45,7 +46,7 @@ STAFF_KEY: Any = web.RequestKey("baraza_staff", StaffSession) if hasattr(web, "R
 FORM_KEY: Any = web.RequestKey("baraza_form", MultiDictProxy) if hasattr(web, "RequestKey") else "baraza_form"
 
 
-class Forbidden(Exception):
+class Forbidden(BarazaError):
     """A request refused with 403 (forged form, wrong origin, not allowed for the role)."""
 
 

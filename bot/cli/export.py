@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Settings
+from common.errors import BarazaError
 from storage.codebook import write_codebook
 from storage.database import Database
 from storage.exports import (
@@ -124,7 +125,7 @@ async def _write(table: Table, fmt: Format, output: Path, labels: bool) -> int:
     return count
 
 
-class ExportError(Exception):
+class ExportError(BarazaError):
     """An export the command refuses, with a message for the statistician."""
 
 

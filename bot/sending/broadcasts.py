@@ -45,6 +45,7 @@ from bot import metrics
 from bot.config import BroadcastSettings
 from bot.sending.notices import Notice
 from bot.sending.rate import RateLimiter, SendRateLimiter, TokenBucket
+from common.errors import BarazaError
 from handlers.messages import Outbound
 from storage.broadcasts import BLOCKED, FAILED, PENDING, SENT, UNKNOWN, BroadcastRepository, ClaimedDelivery, Outcome
 from storage.database import Database
@@ -59,7 +60,7 @@ def utc_now() -> datetime:
 # --------------------------------------------------------------------------- senders
 
 
-class SendError(Exception):
+class SendError(BarazaError):
     """A send did not succeed; the subclass says what is known about the message."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import xlsxwriter
 
+from common.errors import BarazaError
 from storage.exports.table import Column, Kind, Table
 from storage.exports.text_formats import LABEL_SEPARATOR
 
@@ -23,7 +24,7 @@ EXCEL_MAX_ROWS = 1_048_576  # header included
 EXCEL_MAX_CELL = 32_767  # characters in one cell
 
 
-class ExcelTooLarge(Exception):
+class ExcelTooLarge(BarazaError):
     """The export has more rows than one Excel sheet can hold."""
 
 

@@ -33,13 +33,15 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from yarl import URL
 
+from common.errors import BarazaError
+
 FORM = "application/x-www-form-urlencoded"
 # httpx writes a multipart file name the HTML5 way: '"' and control characters percent-encoded
 # (aiohttp would escape '"' as '\"', which aiohttp's own server, for one, rejects).
 _FILENAME_ESCAPES = re.compile(r'["\x00-\x1a\x1c-\x1f]')
 
 
-class PoolTimeout(TimeoutError):
+class PoolTimeout(TimeoutError, BarazaError):
     """No pooled connection came free within ``pool_timeout``: the request was never sent."""
 
 

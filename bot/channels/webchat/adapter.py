@@ -35,6 +35,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from common.errors import BarazaError
 from handlers.messages import Attachment, Inbound, MessageProcessor, Outbound
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ _STATIC_FILES = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class _BadRequest(Exception):
+class _BadRequest(BarazaError):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(code)
         self.status = status

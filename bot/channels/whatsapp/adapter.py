@@ -42,6 +42,7 @@ from bot.channels.whatsapp.rendering import MediaPart, Part, render, template_me
 from bot.config import WhatsAppSettings
 from bot.sending.broadcasts import MaybeSent, NotSent, RecipientBlocked, Rejected
 from bot.sending.notices import Notice, WhatsAppTemplate
+from common.errors import BarazaError
 from handlers.messages import Inbound, MessageProcessor, Outbound
 from storage.broadcasts import BroadcastRepository
 from storage.database import Database
@@ -184,7 +185,7 @@ async def send_parts(client: GraphClient, to: str, parts: list[Part], uploaded: 
     return first
 
 
-class PartlySent(Exception):
+class PartlySent(BarazaError):
     """The first messages of a reply went out, a later one did not."""
 
 
