@@ -17,7 +17,7 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -25,6 +25,7 @@ import aiohttp
 from bot.config import IndicatorSettings, RefreshSettings
 from catalogue.errors import CatalogueError
 from catalogue.loading import DataFile, data_files, fingerprint, fingerprint_of
+from common.clock import utc_now
 from common.errors import BarazaError
 from storage.catalogue_load import LoadResult, load_catalogue
 from storage.database import Database
@@ -111,7 +112,7 @@ async def load_configured(
             active = await IndicatorLoader(database).active()
             if active is not None and fingerprint_of(active.source) == fingerprint(settings.metadata, files):
                 return LoadOutcome(None, skipped=True)
-        result = await load_catalogue(database, settings.metadata, files, now=now or datetime.now(UTC))
+        result = await load_catalogue(database, settings.metadata, files, now=now or utc_now())
     return LoadOutcome(result)
 
 

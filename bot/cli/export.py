@@ -8,11 +8,12 @@ import argparse
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Settings
+from common.clock import as_utc, start_of_day
 from common.errors import BarazaError
 from storage.codebook import write_codebook
 from storage.database import Database
@@ -65,15 +66,14 @@ def add_arguments(export: argparse.ArgumentParser) -> None:
 def _moment(text: str) -> datetime:
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return start_of_day(date.fromisoformat(text))
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
         raise argparse.ArgumentTypeError(
             f"not a date or time: {text!r} (use 2026-05-04 or 2026-05-04T10:30)"
         ) from error
     # Stored times are UTC (SQLite keeps them without a zone): compare in UTC.
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(moment)
 
 
 def _format(arguments: argparse.Namespace) -> Format:

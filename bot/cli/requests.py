@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import Settings
+from common.clock import utc_now
 from handlers import request_desk
 from handlers.outbox import reference
 from storage.database import Database
@@ -296,7 +297,7 @@ async def reply(database: Database, number: int, text: str, *, staff: str, close
         return _fail("the answer is empty")
     async with database.transaction() as connection:
         result = await request_desk.answer(
-            Repositories(connection), number, text.strip(), staff=staff, now=datetime.now(UTC), close=close
+            Repositories(connection), number, text.strip(), staff=staff, now=utc_now(), close=close
         )
     print(f"data request #{number}: answered by {staff}, now {result.request.status}")
     print(_delivery_note(result))
@@ -305,9 +306,7 @@ async def reply(database: Database, number: int, text: str, *, staff: str, close
 
 async def progress(database: Database, number: int, staff: str | None) -> int:
     async with database.transaction() as connection:
-        result = await request_desk.mark_in_progress(
-            Repositories(connection), number, now=datetime.now(UTC), staff=staff
-        )
+        result = await request_desk.mark_in_progress(Repositories(connection), number, now=utc_now(), staff=staff)
     assigned = f", assigned to {result.request.assigned_to}" if result.request.assigned_to else ""
     print(f"data request #{number}: in progress{assigned}")
     print(_delivery_note(result))
@@ -316,7 +315,7 @@ async def progress(database: Database, number: int, staff: str | None) -> int:
 
 async def assign(database: Database, number: int, staff: str) -> int:
     async with database.transaction() as connection:
-        result = await request_desk.assign(Repositories(connection), number, staff, now=datetime.now(UTC))
+        result = await request_desk.assign(Repositories(connection), number, staff, now=utc_now())
     print(f"data request #{number}: assigned to {result.request.assigned_to} ({result.request.status})")
     return 0
 
@@ -334,7 +333,7 @@ async def close(database: Database, item: str) -> int:
     if number is None:
         return _fail(f"'{item}' is neither a ticket number (12, #12) nor a message id (m7)")
     async with database.transaction() as connection:
-        result = await request_desk.close(Repositories(connection), number, now=datetime.now(UTC))
+        result = await request_desk.close(Repositories(connection), number, now=utc_now())
     print(f"data request #{number}: closed")
     if result.notified:
         print(_delivery_note(result))
@@ -367,7 +366,7 @@ def _counts(items: Sequence[tuple[str, int]]) -> str:
 
 
 async def show_stats(database: Database, days: int | None, top: int) -> int:
-    since = datetime.now(UTC) - timedelta(days=days) if days is not None else None
+    since = utc_now() - timedelta(days=days) if days is not None else None
     async with database.reading() as connection:
         stats = await Repositories(connection).requests.stats(since=since, top=top)
     period = f"since {_when(since)}" if since is not None else "all time"

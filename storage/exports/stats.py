@@ -27,7 +27,7 @@ import tempfile
 from array import array
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from common.clock import parse_date, parse_datetime, start_of_day
 from storage.exports.table import Column, Kind, Row, Table
 
 StatsFormat = Literal["sav", "dta"]
@@ -175,11 +176,10 @@ def _number(text: str) -> float:
 
 def _date_number(fmt: StatsFormat) -> Callable[[str], float]:
     def convert(text: str) -> float:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
+        day = parse_date(text)
+        if day is None:
             return math.nan
-        seconds = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+        seconds = start_of_day(day).timestamp()
         if fmt == "sav":
             return seconds + UNIX_TO_SPSS_SECONDS
         return (seconds + UNIX_TO_STATA_SECONDS) / 86400  # Stata %td: days since 1960
@@ -189,9 +189,8 @@ def _date_number(fmt: StatsFormat) -> Callable[[str], float]:
 
 def _datetime_number(fmt: StatsFormat) -> Callable[[str], float]:
     def convert(text: str) -> float:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
+        moment = parse_datetime(text)
+        if moment is None:
             return math.nan
         seconds = moment.timestamp()
         if fmt == "sav":

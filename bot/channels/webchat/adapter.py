@@ -28,13 +28,13 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from yarl import URL
 
+from common.clock import utc_now
 from common.errors import BarazaError
 from handlers.messages import Attachment, Inbound, MessageProcessor, Outbound
 
@@ -159,7 +159,7 @@ def add_webchat_routes(
             text=text,
             payload=payload,
             language_hint=_first_language(request.headers.get("Accept-Language")),
-            received_at=datetime.now(UTC),
+            received_at=utc_now(),
         )
         try:
             replies = await processor.handle(inbound)

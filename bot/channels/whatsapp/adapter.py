@@ -42,6 +42,7 @@ from bot.channels.whatsapp.rendering import MediaPart, Part, render, template_me
 from bot.config import WhatsAppSettings
 from bot.sending.broadcasts import MaybeSent, NotSent, RecipientBlocked, Rejected
 from bot.sending.notices import Notice, WhatsAppTemplate
+from common.clock import utc_now
 from common.errors import BarazaError
 from handlers.messages import Inbound, MessageProcessor, Outbound
 from storage.broadcasts import BroadcastRepository
@@ -137,7 +138,7 @@ def _receipt(status: Mapping[str, Any]) -> Receipt | None:
     if errors and isinstance(errors[0], Mapping):
         first = errors[0]
         error = f"WhatsApp error {first.get('code')}: {first.get('title') or first.get('message') or ''}".strip()
-    return Receipt(CHANNEL, key, state, _time(status.get("timestamp")) or datetime.now(UTC), error)
+    return Receipt(CHANNEL, key, state, _time(status.get("timestamp")) or utc_now(), error)
 
 
 def parse_webhook(payload: Any) -> WebhookContent:
@@ -314,7 +315,7 @@ class WhatsAppSender:
     def __init__(self, client: GraphClient, database: Database, *, clock: Callable[[], datetime] | None = None) -> None:
         self.client = client
         self.database = database
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or (lambda: utc_now())
         # Per broadcast (the recent ones only): its template, its uploaded files, a warning given.
         self._templates: OrderedDict[str, WhatsAppTemplate | None] = OrderedDict()
         self._uploads: OrderedDict[str, tuple[asyncio.Lock, dict[str, str]]] = OrderedDict()
