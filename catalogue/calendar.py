@@ -30,7 +30,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from catalogue.model import Multilingual, in_language
+from catalogue.model import EntriesById, Multilingual
 from catalogue.sourcefiles import LANGUAGE, MAX_FILE_BYTES, Checker, DefinitionFileError
 from common.safe_yaml import Located, load_located, read_file
 
@@ -62,23 +62,21 @@ class Release:
 
 
 @dataclass(frozen=True)
-class ReleaseCalendar:
+class ReleaseCalendar(EntriesById[Release]):
     """The releases by id, in date order."""
 
     releases: Mapping[str, Release] = field(default_factory=dict)
     default_language: str = "en"
 
-    def __len__(self) -> int:
-        return len(self.releases)
-
-    def get(self, release_id: str) -> Release | None:
-        return self.releases.get(release_id)
+    @property
+    def by_id(self) -> Mapping[str, Release]:
+        return self.releases
 
     def title(self, release: Release, language: str) -> str:
-        return in_language(release.title, language, self.default_language)
+        return self.text(release.title, language)
 
     def description(self, release: Release, language: str) -> str:
-        return in_language(release.description, language, self.default_language)
+        return self.text(release.description, language)
 
     def upcoming(self, today: date, topic: str | None = None) -> list[Release]:
         """Releases dated today or later (of ``topic`` if given), soonest first."""

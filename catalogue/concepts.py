@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catalogue.model import Multilingual, in_language
+from catalogue.model import EntriesById, Multilingual
 from catalogue.sourcefiles import LANGUAGE, MAX_FILE_BYTES, Checker, DefinitionFileError
 from common.safe_yaml import Located, load_located, read_file
 
@@ -59,27 +59,25 @@ class Concept:
 
 
 @dataclass(frozen=True)
-class Glossary:
+class Glossary(EntriesById[Concept]):
     """The concepts by id, in file order; ``popular`` are the ids /define offers without a term."""
 
     concepts: Mapping[str, Concept] = field(default_factory=dict)
     default_language: str = "en"
     popular: tuple[str, ...] = ()
 
-    def __len__(self) -> int:
-        return len(self.concepts)
-
-    def get(self, concept_id: str) -> Concept | None:
-        return self.concepts.get(concept_id)
+    @property
+    def by_id(self) -> Mapping[str, Concept]:
+        return self.concepts
 
     def term(self, concept: Concept, language: str) -> str:
-        return in_language(concept.term, language, self.default_language)
+        return self.text(concept.term, language)
 
     def definition(self, concept: Concept, language: str) -> str:
-        return in_language(concept.definition, language, self.default_language)
+        return self.text(concept.definition, language)
 
     def source(self, concept: Concept, language: str) -> str:
-        return in_language(concept.source, language, self.default_language)
+        return self.text(concept.source, language)
 
     def suggestions(self, limit: int = 6) -> list[Concept]:
         """The popular concepts, else the first ones of the file."""
