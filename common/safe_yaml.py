@@ -18,9 +18,9 @@ reader's own kind of :class:`~common.problems.FileProblemsError`. A handful of a
 few times (as in the shipped metadata file) stays allowed. The file size limit is
 :func:`common.problems.read_definition_file`'s job.
 
-Two ways to read with line numbers: walk the node tree with a :class:`NodeReader` (surveys,
-notices, indicator metadata), or load plain values whose mappings are :class:`Located` (glossary,
-release calendar).
+Two ways to read with line numbers: walk the node tree of :func:`compose_file` (surveys; with a
+:class:`NodeReader`, notices and indicator metadata), or load plain values whose mappings are
+:class:`Located` with :func:`load_located` (glossary, release calendar).
 """
 
 from __future__ import annotations
