@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.telegram.adapter import UNTHROTTLED
+from bot.channels.telegram.rate_limiter import UNTHROTTLED
 from surveys.model import Survey
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.worker_harness import AcknowledgedRespondent, worker_fleet

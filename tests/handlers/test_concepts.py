@@ -292,7 +292,7 @@ def test_the_bot_does_not_start_with_a_broken_glossary_and_says_where(
     glossary.write_text(SMALL.replace("related: [cpi]", "related: [cpi, deflation]"))
     config = tmp_path / "config.yaml"
     config.write_text(
-        f"database: {{url: 'sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}'}}\nsurveys: {{directory: {ROOT / 'forms'}}}\n"
+        f"database: {{url: 'sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\n"
         "register: {onboarding: ''}\nweb: {port: 0}\n"
     )
     assert main(["--config", str(config), "run"]) == 1

@@ -410,7 +410,7 @@ def test_cli_lists_the_calendar_and_publishes_once(tmp_path: Path, capsys: pytes
     calendar = demo_calendar(tmp_path, datetime.now(UTC).date())
     config = tmp_path / "config.yaml"
     config.write_text(
-        f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'forms'}}}\ncalendar: {{file: {calendar}}}\n"
+        f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\ncalendar: {{file: {calendar}}}\n"
     )
     base = ["--config", str(config), "calendar"]
     assert main([*base, "list"]) == 0

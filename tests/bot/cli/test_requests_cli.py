@@ -67,7 +67,7 @@ def config(tmp_path: Path) -> Path:
 
     asyncio.run(setup())
     path = tmp_path / "config.yaml"
-    path.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'forms'}}}\n")
+    path.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\n")
     return path
 
 

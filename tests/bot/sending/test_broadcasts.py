@@ -708,7 +708,7 @@ def test_cli_dry_run_send_status_cancel(tmp_path: Path, capsys: pytest.CaptureFi
 
     asyncio.run(setup())
     config = tmp_path / "config.yaml"
-    config.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'forms'}}}\n")
+    config.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\n")
     base = ["--config", str(config), "broadcast"]
     assert main([*base, "send", str(EXAMPLE), "--dry-run"]) == 0
     out = capsys.readouterr().out

@@ -5,8 +5,6 @@ PostgreSQL when reachable)."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +15,6 @@ from sqlalchemy import func, select
 
 from handlers.messages import Attachment, Button, Outbound
 from storage.database import Database
-from storage.export import export_csv
 from storage.models import ContactRow
 from surveys.model import Survey
 from testkit.fakes.survey_respondent import Respondent
@@ -25,6 +22,7 @@ from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.whatsapp import FakeGraphServer
 from testkit.telegram_harness import bot_in_process
 from testkit.whatsapp_harness import VERIFY_TOKEN, whatsapp_bot
+from tests.bot.channels.telegram.test_telegram_e2e import export_rows
 
 
 @pytest.fixture
@@ -35,16 +33,6 @@ async def graph() -> AsyncIterator[FakeGraphServer]:
 
 def sqlite_url(tmp_path: Path, name: str = "db.sqlite") -> str:
     return f"sqlite+aiosqlite:///{tmp_path / name}"
-
-
-async def export_rows(database_url: str, survey: Survey) -> list[dict[str, str]]:
-    database = Database(database_url)
-    try:
-        out = io.StringIO()
-        await export_csv(database, survey, out)
-    finally:
-        await database.dispose()
-    return list(csv.DictReader(io.StringIO(out.getvalue())))
 
 
 async def contact_count(database_url: str) -> int:
