@@ -33,6 +33,7 @@ from sqlalchemy import Table, and_, bindparam, case, delete, exists, func, liter
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from common.clock import as_utc
 from storage.contacts_blocked import mark_blocked
 from storage.models import BroadcastRow, ContactRow, DeliveryRow, ReleaseFollowRow, SubscriptionRow
 
@@ -52,13 +53,6 @@ BLOCKED = "blocked"
 #: Every delivery status, in the order ``baraza broadcast status`` shows them.
 DELIVERY_STATUSES = (SENT, PENDING, SENDING, UNKNOWN, FAILED, BLOCKED, SKIPPED, CANCELLED)
 IN_FLIGHT_AT_START = "in flight when the dispatcher stopped: delivery unknown"
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything Baraza stores is UTC."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _stored(moment: datetime) -> datetime:
@@ -421,9 +415,9 @@ class BroadcastRepository:
                     title=row.title,
                     status=row.status,
                     created_by=row.created_by,
-                    created_at=_utc(row.created_at) or row.created_at,
-                    send_at=_utc(row.send_at) or row.send_at,
-                    finished_at=_utc(row.finished_at),
+                    created_at=as_utc(row.created_at) or row.created_at,
+                    send_at=as_utc(row.send_at) or row.send_at,
+                    finished_at=as_utc(row.finished_at),
                     recipients=int(row.recipients),
                     counts=await self.counts(int(row.id)),
                 )
@@ -547,7 +541,7 @@ class BroadcastRepository:
         claimed: list[ClaimedDelivery] = []
         next_due: datetime | None = None
         for broadcast in due:
-            send_at = _utc(broadcast.send_at) or stored_now
+            send_at = as_utc(broadcast.send_at) or stored_now
             if send_at > stored_now:
                 next_due = send_at if next_due is None else min(next_due, send_at)
                 continue
@@ -672,7 +666,7 @@ class BroadcastRepository:
 def _unreachable_because(row: Any) -> str | None:
     if row.contact_id is None or row.chat_key is None:
         return "contact deleted"
-    consent, declined = _utc(row.consent_at), _utc(row.declined_at)
+    consent, declined = as_utc(row.consent_at), as_utc(row.declined_at)
     if consent is None or (declined is not None and declined >= consent):
         return "no consent"
     if row.opted_out_at is not None:

@@ -24,6 +24,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.clock import as_utc
 from storage.contacts_blocked import mark_blocked
 from storage.models import OutboxRow
 
@@ -34,12 +35,6 @@ STATUSES = (PENDING, SENDING, SENT, FAILED, UNKNOWN)
 IN_FLIGHT_AT_START = "in flight when the sender stopped: delivery unknown"
 #: ``error`` of a failed row whose recipient blocked the bot (their ``blocked_at`` is set).
 BLOCKED = "blocked"
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -81,8 +76,8 @@ def _message(row: Any) -> OutboxMessage:
         status=row.status,
         attempts=int(row.attempts),
         error=row.error,
-        created_at=_utc(row.created_at) or row.created_at,
-        sent_at=_utc(row.sent_at),
+        created_at=as_utc(row.created_at) or row.created_at,
+        sent_at=as_utc(row.sent_at),
     )
 
 

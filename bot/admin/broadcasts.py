@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +21,7 @@ from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
 from bot.admin.render import render, when
 from bot.admin.site import AdminSite
 from bot.sending.notices import MAX_LABEL, MAX_TEXT, MAX_TITLE, Notice, NoticeButton, telegram_length
+from common.clock import as_utc, parse_datetime
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from storage.broadcasts import (
     CANCELLED,
@@ -128,11 +129,8 @@ def read_draft(data: Mapping[str, Any], site: AdminSite, regions: list[str], now
 
 def _send_time(text: str) -> datetime | None:
     """A ``datetime-local`` value, in UTC (the page says so)."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = parse_datetime(text)
+    return None if moment is None else as_utc(moment)
 
 
 def notice_of(draft: Draft) -> Notice:

@@ -36,7 +36,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,6 +45,8 @@ from bot import metrics
 from bot.config import BroadcastSettings
 from bot.sending.notices import Notice
 from bot.sending.rate import RateLimiter, SendRateLimiter, TokenBucket
+from common.clock import utc_now
+from common.errors import BarazaError
 from handlers.messages import Outbound
 from storage.broadcasts import BLOCKED, FAILED, PENDING, SENT, UNKNOWN, BroadcastRepository, ClaimedDelivery, Outcome
 from storage.database import Database
@@ -52,14 +54,10 @@ from storage.database import Database
 log = logging.getLogger(__name__)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 # --------------------------------------------------------------------------- senders
 
 
-class SendError(Exception):
+class SendError(BarazaError):
     """A send did not succeed; the subclass says what is known about the message."""
 
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot import metrics
 from bot.sending.broadcasts import Sender, SendLoop
 from bot.sending.rate import RateLimiter, SendRateLimiter
+from common.clock import utc_now
 from handlers.messages import Outbound
 from handlers.outbox import decode
 from storage.database import Database
@@ -32,10 +33,6 @@ from storage.outbox import FAILED, SENT, UNKNOWN, OutboxMessage, OutboxOutcome, 
 log = logging.getLogger(__name__)
 
 RECORD_RETRIES = 10
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class OutboxSender(SendLoop[OutboxMessage, OutboxOutcome]):

@@ -55,6 +55,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from bot import metrics
 from bot.config import Settings
 from bot.sending.rate import RateLimiter, SendRateLimiter
+from common.errors import BarazaError
 from storage.database import Database
 from storage.errors import StorageError
 from storage.rate_buckets import PostgresBuckets
@@ -702,5 +703,5 @@ async def _leased_limiters(settings: Settings, database: Database) -> SendLimite
     return SendLimiters("postgresql", replies, broadcasts, store, keeper)
 
 
-class SharedRateError(Exception):
+class SharedRateError(BarazaError):
     """The configured shared send-rate store cannot be used."""
