@@ -44,7 +44,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy bot surveys handlers storage catalogue
+	$(BIN)/mypy bot surveys handlers storage catalogue common
 
 check: lint typecheck test
 

@@ -12,7 +12,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol, TypeVar
 
 from aiohttp import web
@@ -35,6 +35,7 @@ from bot.sending.outbox_rows import OutboxSender, outbox_sender
 from bot.sending.shared_rate import SendLimiters, send_limiters
 from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file
+from common.clock import utc_now
 from handlers.context import Community
 from handlers.messages import MessageProcessor
 from storage.database import Database
@@ -225,9 +226,7 @@ async def _prune_processed_updates(database: Database) -> None:
     while True:
         try:
             async with database.transaction() as connection:
-                removed = await Repositories(connection).updates.forget_before(
-                    datetime.now(UTC) - KEEP_PROCESSED_UPDATES
-                )
+                removed = await Repositories(connection).updates.forget_before(utc_now() - KEEP_PROCESSED_UPDATES)
             if removed:
                 log.info("forgot %d processed update ids older than %s", removed, KEEP_PROCESSED_UPDATES)
         except Exception as error:  # keep pruning later; the bot itself is unaffected

@@ -15,8 +15,10 @@ from typing import Any
 
 from bot.core.flood import FloodSettings
 from catalogue.loading import SourceSpec
+from common.errors import BarazaError
+from common.problems import FileProblem
+from common.safe_yaml import YamlSyntaxProblem, load_document
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
-from surveys.safe_yaml import YamlSyntaxProblem, load_document
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
@@ -24,7 +26,7 @@ DEFAULT_GRAPH_BASE_URL = "https://graph.facebook.com"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class ConfigError(Exception):
+class ConfigError(BarazaError):
     """The configuration cannot be used; the message says where and why."""
 
 
@@ -201,7 +203,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         try:
             loaded = load_document(text)
         except YamlSyntaxProblem as problem:
-            raise ConfigError(f"{source}:{problem.line}: {problem.message}") from None
+            raise ConfigError(str(FileProblem(source, problem.line, problem.message))) from None
         if loaded is not None and not isinstance(loaded, Mapping):
             raise ConfigError(f"{source}:1: the configuration must be a mapping")
         raw = loaded or {}

@@ -17,14 +17,17 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 
 from bot.config import IndicatorSettings, RefreshSettings
 from catalogue.errors import CatalogueError
-from catalogue.loading import DataFile, LoadResult, data_files, fingerprint, fingerprint_of, load_catalogue
+from catalogue.loading import DataFile, data_files, fingerprint, fingerprint_of
+from common.clock import utc_now
+from common.errors import BarazaError
+from storage.catalogue_load import LoadResult, load_catalogue
 from storage.database import Database
 from storage.indicators import IndicatorLoader
 
@@ -41,7 +44,7 @@ FETCH_TIMEOUT_SECONDS = 120
 MAX_RESPONSE_BYTES = 500_000_000
 
 
-class FetchError(Exception):
+class FetchError(BarazaError):
     """A dataflow could not be fetched from the SDMX endpoint; the message says which and why."""
 
 
@@ -109,7 +112,7 @@ async def load_configured(
             active = await IndicatorLoader(database).active()
             if active is not None and fingerprint_of(active.source) == fingerprint(settings.metadata, files):
                 return LoadOutcome(None, skipped=True)
-        result = await load_catalogue(database, settings.metadata, files, now=now or datetime.now(UTC))
+        result = await load_catalogue(database, settings.metadata, files, now=now or utc_now())
     return LoadOutcome(result)
 
 

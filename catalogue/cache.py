@@ -32,22 +32,29 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from catalogue.matching import CatalogueIndex
 from catalogue.model import CatalogueSnapshot
+from common.errors import BarazaError
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two checks of the active load by the watcher.
-POLL_SECONDS = 0.5
-#: The previous index serves at most this long after its load was last seen active. It must stay
-#: below ``storage.indicators.RETIRE_GRACE_SECONDS`` (the old rows are deleted after it), leaving
-#: the lookup time to read its observations.
-STALE_SECONDS = 1.5
-#: After a failed rebuild the watcher waits this long before trying again (lookups that need
-#: the new index do not wait for it).
-RETRY_SECONDS = 5.0
+
+@dataclass(frozen=True)
+class CacheTimings:
+    """How the cache follows the store, in seconds."""
+
+    #: between two checks of the active load by the watcher
+    poll: float = 0.5
+    #: the previous index serves at most this long after its load was last seen active. It must
+    #: stay below ``storage.indicators.RETIRE_GRACE_SECONDS`` (the old rows are deleted after
+    #: it), leaving the lookup time to read its observations.
+    stale: float = 1.5
+    #: after a failed rebuild, before the watcher tries again (lookups that need the new index
+    #: do not wait for it)
+    retry: float = 5.0
 
 
 class CatalogueReader(Protocol):
@@ -64,7 +71,7 @@ class CatalogueSource(Protocol):
     async def snapshot(self) -> CatalogueSnapshot | None: ...
 
 
-class CatalogueUnavailable(Exception):
+class CatalogueUnavailable(BarazaError):
     """A catalogue is in service but its index could not be built (the read failed)."""
 
 
@@ -74,16 +81,12 @@ class CatalogueCache:
     def __init__(
         self,
         source: CatalogueSource,
+        timings: CacheTimings = CacheTimings(),
         *,
-        poll_seconds: float = POLL_SECONDS,
-        stale_seconds: float = STALE_SECONDS,
-        retry_seconds: float = RETRY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
-        self._poll_seconds = poll_seconds
-        self._stale_seconds = stale_seconds
-        self._retry_seconds = retry_seconds
+        self._timings = timings
         self._clock = clock
         self._index: CatalogueIndex | None = None
         #: when the index's load was last seen active (the clock read before the query)
@@ -122,7 +125,7 @@ class CatalogueCache:
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(self._poll_seconds)
+            await asyncio.sleep(self._timings.poll)
             await self._check()
 
     async def _check(self) -> None:
@@ -177,7 +180,7 @@ class CatalogueCache:
             return None
         if load_id is None or index.load_id >= load_id:
             return index
-        return index if self._clock() - self._confirmed_at < self._stale_seconds else None
+        return index if self._clock() - self._confirmed_at < self._timings.stale else None
 
     # ----------------------------------------------------------------- rebuilding
 
@@ -192,7 +195,7 @@ class CatalogueCache:
             return
         if self._newer is None or load_id > self._newer:
             self._newer = load_id
-        if retry_now or self._clock() - self._failed_at >= self._retry_seconds:
+        if retry_now or self._clock() - self._failed_at >= self._timings.retry:
             self._start_build()
 
     def _start_build(self) -> None:

@@ -30,8 +30,9 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from catalogue.model import Multilingual, in_language
-from catalogue.sourcefiles import LANGUAGE, Checker, Located, parse_yaml, read_text
+from catalogue.model import EntriesById, Multilingual
+from catalogue.sourcefiles import LANGUAGE, MAX_FILE_BYTES, Checker, DefinitionFileError
+from common.safe_yaml import Located, load_located, read_file
 
 RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 URL = re.compile(r"^https?://\S+$")
@@ -61,23 +62,21 @@ class Release:
 
 
 @dataclass(frozen=True)
-class ReleaseCalendar:
+class ReleaseCalendar(EntriesById[Release]):
     """The releases by id, in date order."""
 
     releases: Mapping[str, Release] = field(default_factory=dict)
     default_language: str = "en"
 
-    def __len__(self) -> int:
-        return len(self.releases)
-
-    def get(self, release_id: str) -> Release | None:
-        return self.releases.get(release_id)
+    @property
+    def by_id(self) -> Mapping[str, Release]:
+        return self.releases
 
     def title(self, release: Release, language: str) -> str:
-        return in_language(release.title, language, self.default_language)
+        return self.text(release.title, language)
 
     def description(self, release: Release, language: str) -> str:
-        return in_language(release.description, language, self.default_language)
+        return self.text(release.description, language)
 
     def upcoming(self, today: date, topic: str | None = None) -> list[Release]:
         """Releases dated today or later (of ``topic`` if given), soonest first."""
@@ -98,14 +97,14 @@ def load_calendar_file(path: Path, *, topics: Collection[str] | None = None) -> 
     Raises :class:`catalogue.sourcefiles.DefinitionFileError`. With ``topics`` (the configured
     register topics) each release's topic must be one of them.
     """
-    text = read_text(path)
+    text = read_file(path, MAX_FILE_BYTES, DefinitionFileError)
     if path.suffix.lower() == ".csv":
         return load_calendar_csv(text, str(path), topics=topics)
     return load_calendar_yaml(text, str(path), topics=topics)
 
 
 def load_calendar_yaml(text: str, path: str, *, topics: Collection[str] | None = None) -> ReleaseCalendar:
-    root = parse_yaml(text, path)
+    root = load_located(text, path, DefinitionFileError)
     check = Checker(path)
     check.keys(root, "the calendar", FILE_KEYS, required=("releases",))
     default_language = _default_language(check, root)

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catalogue.model import Multilingual, in_language
-from catalogue.sourcefiles import LANGUAGE, Checker, Located, parse_yaml, read_text
+from catalogue.model import EntriesById, Multilingual
+from catalogue.sourcefiles import LANGUAGE, MAX_FILE_BYTES, Checker, DefinitionFileError
+from common.safe_yaml import Located, load_located, read_file
 
 CONCEPT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
 FILE_KEYS = {"default_language", "popular", "concepts"}
@@ -58,27 +59,25 @@ class Concept:
 
 
 @dataclass(frozen=True)
-class Glossary:
+class Glossary(EntriesById[Concept]):
     """The concepts by id, in file order; ``popular`` are the ids /define offers without a term."""
 
     concepts: Mapping[str, Concept] = field(default_factory=dict)
     default_language: str = "en"
     popular: tuple[str, ...] = ()
 
-    def __len__(self) -> int:
-        return len(self.concepts)
-
-    def get(self, concept_id: str) -> Concept | None:
-        return self.concepts.get(concept_id)
+    @property
+    def by_id(self) -> Mapping[str, Concept]:
+        return self.concepts
 
     def term(self, concept: Concept, language: str) -> str:
-        return in_language(concept.term, language, self.default_language)
+        return self.text(concept.term, language)
 
     def definition(self, concept: Concept, language: str) -> str:
-        return in_language(concept.definition, language, self.default_language)
+        return self.text(concept.definition, language)
 
     def source(self, concept: Concept, language: str) -> str:
-        return in_language(concept.source, language, self.default_language)
+        return self.text(concept.source, language)
 
     def suggestions(self, limit: int = 6) -> list[Concept]:
         """The popular concepts, else the first ones of the file."""
@@ -91,11 +90,11 @@ def load_glossary_file(path: Path, *, topics: Collection[str] | None = None) -> 
 
     With ``topics`` (the configured register topics), a concept's topic must be one of them.
     """
-    return load_glossary_text(read_text(path), str(path), topics=topics)
+    return load_glossary_text(read_file(path, MAX_FILE_BYTES, DefinitionFileError), str(path), topics=topics)
 
 
 def load_glossary_text(text: str, path: str, *, topics: Collection[str] | None = None) -> Glossary:
-    root = parse_yaml(text, path)
+    root = load_located(text, path, DefinitionFileError)
     check = Checker(path)
     check.keys(root, "the glossary", FILE_KEYS, required=("concepts",))
     default_language = "en"

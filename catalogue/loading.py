@@ -1,10 +1,10 @@
-"""Load the indicator catalogue from the configured sources: metadata + SDMX files → the store.
+"""Read the indicator catalogue from the configured sources: metadata + SDMX files → series.
 
-Everything is checked on the way: the metadata first (nothing is written if it has a problem),
-then every row of every data file. Rows are written to a new load as they are read (no file
-is read twice); the first problem stops the writing, the reading goes on to report every
-problem, and the load is then dropped without touching the one in service
-(:meth:`storage.indicators.IndicatorLoader.replace`). A source is a path or a glob; its format
+Everything is checked on the way: the metadata first (nothing is read further if it has a
+problem), then every row of every data file. :class:`CatalogueRead` hands the series out as
+they are read (no file is read twice) for :func:`storage.catalogue_load.load_catalogue` to
+write; the first problem stops the handing out, the reading goes on to report every problem,
+and :class:`CatalogueError` is raised at the end. A source is a path or a glob; its format
 comes from its extension (``.csv``: SDMX-CSV; ``.xml``: SDMX-ML; ``.json``: SDMX-JSON).
 """
 
@@ -14,24 +14,20 @@ import asyncio
 import contextlib
 import glob
 import hashlib
-import logging
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar, cast
 
-from catalogue.errors import CatalogueError, DataProblem, ProblemLog
+from catalogue.errors import catalogue_problems
 from catalogue.metadata import KNOWN_TOPICS, Metadata, load_metadata_file, with_dimensions
 from catalogue.model import Indicator, SeriesData
 from catalogue.raw import RawSeries
 from catalogue.sdmx_csv import read_sdmx_csv
 from catalogue.sdmx_files import read_sdmx_message
-from storage.database import Database
-from storage.indicators import IndicatorLoader, LoadSummary
+from common.problems import ProblemLog
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FORMATS = {".csv": "sdmx-csv", ".xml": "sdmx-ml", ".json": "sdmx-json"}
@@ -55,14 +51,6 @@ class DataFile:
     dataflow: str | None = None
 
 
-@dataclass(frozen=True)
-class LoadResult:
-    summary: LoadSummary
-    files: tuple[DataFile, ...]
-    #: indicators of the metadata that got no series (they are served with "no data")
-    without_data: tuple[str, ...] = ()
-
-
 @dataclass
 class _Tally:
     """What the series of one indicator vary by, to give the indicator its dimensions."""
@@ -73,7 +61,7 @@ class _Tally:
 
 def data_files(sources: Sequence[SourceSpec], base_dir: Path) -> list[DataFile]:
     """The files the sources name, in a stable order; a source that names no file is a problem."""
-    log_ = ProblemLog()
+    log_ = catalogue_problems()
     found: list[DataFile] = []
     seen: set[Path] = set()
     for source in sources:
@@ -226,42 +214,47 @@ def read_series(files: Sequence[DataFile], metadata: Metadata, log_: ProblemLog)
             yield from read_sdmx_message(data_file.path, metadata, log_, dataflow=data_file.dataflow)
 
 
-async def load_catalogue(
-    database: Database,
-    metadata_path: Path,
-    files: Sequence[DataFile],
-    *,
-    now: datetime,
-    label: str | None = None,
-    topics: Sequence[str] = KNOWN_TOPICS,
-) -> LoadResult:
-    """Check and load ``files`` with their metadata as the new catalogue in service.
+class CatalogueRead:
+    """One reading of the metadata and data files, for a new load of the store.
 
-    Raises :class:`CatalogueError` (every problem as ``FILE:LINE: message``) and leaves the
-    load in service untouched when anything is wrong.
+    :meth:`series` yields the checked series (read in a worker thread) and raises
+    :class:`CatalogueError` with every problem at its end; :meth:`indicators`, called once the
+    series are read, gives every indicator with the dimensions its series vary by.
     """
-    metadata = load_metadata_file(metadata_path, topics=topics)
-    digest = fingerprint(metadata_path, files)
-    problems = ProblemLog()
-    catalogue = _Catalogue(metadata, problems)
 
-    def stream() -> Iterator[SeriesData]:
-        for raw in read_series(files, metadata, problems):
-            item = catalogue.series(raw)
-            if item is not None and not problems:
-                yield item
-        problems.raise_if_any()
-
-    source = (label or f"{metadata_path} + {len(files)} data file(s)") + FINGERPRINT_MARK + digest
-    try:
-        summary = await IndicatorLoader(database).replace(
-            catalogue.indicators, in_thread(stream()), source=source, now=now
+    def __init__(
+        self,
+        metadata_path: Path,
+        files: Sequence[DataFile],
+        *,
+        label: str | None = None,
+        topics: Sequence[str] = KNOWN_TOPICS,
+    ) -> None:
+        self.metadata = load_metadata_file(metadata_path, topics=topics)
+        self.files = tuple(files)
+        #: what the load is recorded as: the label (or the files) and the files' fingerprint
+        self.source = (
+            (label or f"{metadata_path} + {len(files)} data file(s)")
+            + FINGERPRINT_MARK
+            + fingerprint(metadata_path, files)
         )
-    except CatalogueError:
-        raise
-    except ValueError as error:
-        raise CatalogueError([DataProblem(str(metadata_path), 0, str(error))]) from error
-    without = tuple(code for code in (s.indicator.code for s in metadata.indicators) if code not in catalogue.tallies)
-    if without:
-        log.warning("indicators with no data in the sources: %s", ", ".join(without))
-    return LoadResult(summary, tuple(files), without)
+        self._problems = catalogue_problems()
+        self._catalogue = _Catalogue(self.metadata, self._problems)
+
+    def indicators(self) -> list[Indicator]:
+        return self._catalogue.indicators()
+
+    def series(self) -> AsyncIterator[SeriesData]:
+        return in_thread(self._checked_series())
+
+    def _checked_series(self) -> Iterator[SeriesData]:
+        for raw in read_series(self.files, self.metadata, self._problems):
+            item = self._catalogue.series(raw)
+            if item is not None and not self._problems:
+                yield item
+        self._problems.raise_if_any()
+
+    def without_data(self) -> tuple[str, ...]:
+        """The indicators of the metadata that got no series (they are served with "no data")."""
+        codes = (spec.indicator.code for spec in self.metadata.indicators)
+        return tuple(code for code in codes if code not in self._catalogue.tallies)

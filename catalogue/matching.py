@@ -225,6 +225,8 @@ class Narrowed:
 
 @dataclass(frozen=True)
 class _Phrase:
+    """One way to name the indicator numbered ``indicator``: its words in ``language`` (None: any)."""
+
     indicator: int
     language: str | None
     words: frozenset[str]

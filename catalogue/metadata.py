@@ -24,7 +24,7 @@ Every problem is reported as ``FILE:LINE: message`` and all of them at once.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -32,10 +32,9 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from catalogue.errors import CatalogueError, DataProblem, ProblemLog
+from catalogue.errors import CatalogueError, catalogue_problems
 from catalogue.model import Dimension, Indicator
-from surveys.errors import UnreadableFileError, read_definition_file
-from surveys.safe_yaml import NodeReader, YamlSyntaxProblem, compose_document
+from common.safe_yaml import NodeReader, compose_file, read_file
 
 #: The topics of ``handlers/context.py`` (what people follow) plus education.
 KNOWN_TOPICS = ("prices", "labour", "population", "national_accounts", "agriculture", "health", "education")
@@ -43,14 +42,17 @@ MAX_FILE_BYTES = 20_000_000
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 SDMX_ID = re.compile(r"^[A-Za-z0-9_@$-]+$")
 
-#: Labels for the frequency codes of SDMX's CL_FREQ, so FREQ needs no entry in every file.
+#: Labels for the frequency codes of SDMX's CL_FREQ (in en, fr, pt), so FREQ needs no entry in every file.
 FREQ_LABELS: dict[str, dict[str, str]] = {
-    "A": {"en": "Annual", "fr": "Annuel", "pt": "Anual"},
-    "S": {"en": "Half-yearly", "fr": "Semestriel", "pt": "Semestral"},
-    "Q": {"en": "Quarterly", "fr": "Trimestriel", "pt": "Trimestral"},
-    "M": {"en": "Monthly", "fr": "Mensuel", "pt": "Mensal"},
-    "W": {"en": "Weekly", "fr": "Hebdomadaire", "pt": "Semanal"},
-    "D": {"en": "Daily", "fr": "Quotidien", "pt": "Diário"},
+    code: dict(zip(("en", "fr", "pt"), labels, strict=True))
+    for code, labels in (
+        ("A", ("Annual", "Annuel", "Anual")),
+        ("S", ("Half-yearly", "Semestriel", "Semestral")),
+        ("Q", ("Quarterly", "Trimestriel", "Trimestral")),
+        ("M", ("Monthly", "Mensuel", "Mensal")),
+        ("W", ("Weekly", "Hebdomadaire", "Semanal")),
+        ("D", ("Daily", "Quotidien", "Diário")),
+    )
 }
 FREQ = Dimension("FREQ", {"en": "Frequency", "fr": "Fréquence", "pt": "Frequência"}, FREQ_LABELS)
 
@@ -153,12 +155,8 @@ class _Reader(NodeReader):
     """Walks the YAML node tree so every problem can name its line."""
 
     def __init__(self, path: str, loader: yaml.SafeLoader, default_language: str) -> None:
-        super().__init__(path, loader)
-        self.log = ProblemLog()
+        super().__init__(path, loader, catalogue_problems())
         self.default_language = default_language
-
-    def problem(self, node: Node, message: str) -> None:
-        self.log.add(self.path, node.start_mark.line + 1, message)
 
     def mapping(self, node: Node, what: str, known: Collection[str] | None = None) -> dict[str, tuple[Node, Node]]:
         """As :meth:`NodeReader.mapping`, but no entries (rather than None) when it is not a mapping."""
@@ -192,6 +190,19 @@ class _Reader(NodeReader):
             self.problem(node, f"{what} has no text in the default language '{self.default_language}'")
         return texts
 
+    def by_identifier(
+        self, entries: dict[str, tuple[Node, Node]], key: str, what: str
+    ) -> Iterator[tuple[str, Node, Node]]:
+        """The id, key node and value node of each entry of the mapping under ``key`` (none if
+        absent), in file order; a key that is not an SDMX id is a problem, left out."""
+        if key not in entries:
+            return
+        for name, (key_node, node) in self.mapping(entries[key][1], key).items():
+            if SDMX_ID.match(name):
+                yield name, key_node, node
+            else:
+                self.problem(key_node, f"{what} '{name}' must be an SDMX id (letters, digits, _ @ $ -)")
+
     def identifiers(self, node: Node, what: str) -> tuple[str, ...]:
         if not isinstance(node, SequenceNode):
             self.problem(node, f"{what} must be a list such as [FREQ, REF_AREA]")
@@ -218,20 +229,11 @@ class _Reader(NodeReader):
 
 def load_metadata_file(path: Path, *, topics: Collection[str] = KNOWN_TOPICS) -> Metadata:
     """Read and check a metadata file; raises :class:`CatalogueError` listing every problem."""
-    try:
-        text = read_definition_file(path, MAX_FILE_BYTES)
-    except UnreadableFileError as error:
-        raise CatalogueError([DataProblem(str(path), 1, str(error))]) from None
-    return load_metadata_text(text, str(path), topics=topics)
+    return load_metadata_text(read_file(path, MAX_FILE_BYTES, CatalogueError), str(path), topics=topics)
 
 
 def load_metadata_text(text: str, path: str, *, topics: Collection[str] = KNOWN_TOPICS) -> Metadata:
-    try:
-        loader, root = compose_document(text)
-    except YamlSyntaxProblem as problem:
-        raise CatalogueError([DataProblem(path, problem.line, problem.message)]) from None
-    if root is None:
-        raise CatalogueError([DataProblem(path, 1, "the metadata file is empty")])
+    loader, root = compose_file(text, path, CatalogueError, empty="the metadata file is empty")
     reader = _Reader(path, loader, "en")
     metadata = _read(reader, root, topics)
     reader.log.raise_if_any()
@@ -248,22 +250,15 @@ def _read(reader: _Reader, root: Node, topics: Collection[str]) -> Metadata | No
             reader.problem(node, f"default_language '{language}' is not a language code such as en or fr")
         elif language is not None:
             reader.default_language = language
-    dimensions: dict[str, Dimension] = {}
-    if "dimensions" in entries:
-        for dimension_id, (key_node, node) in reader.mapping(entries["dimensions"][1], "dimensions").items():
-            if not SDMX_ID.match(dimension_id):
-                reader.problem(key_node, f"dimension '{dimension_id}' must be an SDMX id (letters, digits, _ @ $ -)")
-                continue
-            dimensions[dimension_id] = _dimension(reader, dimension_id, node)
+    dimensions = {
+        dimension_id: _dimension(reader, dimension_id, node)
+        for dimension_id, _, node in reader.by_identifier(entries, "dimensions", "dimension")
+    }
     dataflows: dict[str, DataflowSpec] = {}
     dataflow_lines: dict[str, Node] = {}
-    if "dataflows" in entries:
-        for flow_id, (key_node, node) in reader.mapping(entries["dataflows"][1], "dataflows").items():
-            if not SDMX_ID.match(flow_id):
-                reader.problem(key_node, f"dataflow '{flow_id}' must be an SDMX id (letters, digits, _ @ $ -)")
-                continue
-            dataflows[flow_id] = _dataflow(reader, flow_id, node)
-            dataflow_lines[flow_id] = key_node
+    for flow_id, key_node, node in reader.by_identifier(entries, "dataflows", "dataflow"):
+        dataflows[flow_id] = _dataflow(reader, flow_id, node)
+        dataflow_lines[flow_id] = key_node
     if "indicators" not in entries:
         reader.problem(root, "the metadata file has no 'indicators' list")
         return None

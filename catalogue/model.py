@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Generic, TypeVar
 
 Multilingual = Mapping[str, str]
+EntryT = TypeVar("EntryT")
 
 
 def in_language(texts: Multilingual, language: str, fallback: str = "en") -> str:
@@ -22,6 +24,27 @@ def in_language(texts: Multilingual, language: str, fallback: str = "en") -> str
     if fallback in texts:
         return texts[fallback]
     return next(iter(texts.values()), "")
+
+
+class EntriesById(Generic[EntryT]):
+    """What the glossary and the release calendar share: entries by id, in file order, whose texts
+    fall back to the file's default language."""
+
+    default_language: str
+
+    @property
+    def by_id(self) -> Mapping[str, EntryT]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def get(self, entry_id: str) -> EntryT | None:
+        return self.by_id.get(entry_id)
+
+    def text(self, texts: Multilingual, language: str) -> str:
+        """The text in ``language``, else in the default language, else in any."""
+        return in_language(texts, language, self.default_language)
 
 
 @dataclass(frozen=True)
@@ -58,6 +81,8 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Observation:
+    """The value of a series in one ``period`` (``2026-09``, ``2025-Q3``, ``2025``); None: not available."""
+
     period: str
     value: float | None
     #: SDMX ``OBS_STATUS``: ``A`` normal, ``P`` provisional, ``E`` estimated, ``F`` forecast...

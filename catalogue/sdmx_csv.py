@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from catalogue.errors import ProblemLog
 from catalogue.metadata import Metadata, dataflow_id
 from catalogue.model import Observation
 from catalogue.raw import KNOWN_ATTRIBUTES, MEASURE, STATUS, TIME_DIMENSION, RawSeries, normal_period, number
+from common.problems import ProblemLog
 
 V1_STRUCTURE = "DATAFLOW"
 V2_STRUCTURE = ("STRUCTURE", "STRUCTURE_ID", "ACTION")
@@ -75,7 +75,7 @@ def read_sdmx_csv(path: Path, metadata: Metadata, log: ProblemLog) -> Iterator[R
     none at all if the file has a problem.
     """
     name = str(path)
-    problems_before = len(log.problems) + log.more
+    problems_before = log.count
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as error:
@@ -222,7 +222,7 @@ def read_sdmx_csv(path: Path, metadata: Metadata, log: ProblemLog) -> Iterator[R
             log.add(name, reader.line_num + header_line, f"the CSV cannot be read: {error}")
         except UnicodeDecodeError:
             log.add(name, reader.line_num + header_line, "the file is not UTF-8 text")
-    if len(log.problems) + log.more > problems_before:
+    if log.count > problems_before:
         return
     if not pending:
         log.add(name, header_line, "the file has no observations")

@@ -15,10 +15,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from catalogue.errors import ProblemLog
 from catalogue.metadata import Metadata, dataflow_id
 from catalogue.model import Observation
 from catalogue.raw import KNOWN_ATTRIBUTES, STATUS, TIME_DIMENSION, RawSeries, normal_period, number
+from common.problems import ProblemLog
 
 SDMX_ML_SUFFIXES = (".xml", ".sdmx")
 SDMX_JSON_SUFFIXES = (".json",)
@@ -35,7 +35,7 @@ def read_sdmx_message(
     import sdmx  # heavy (pandas); imported only when such a file is configured
 
     name = str(path)
-    before = len(log.problems) + log.more
+    before = log.count
     try:
         # sdmx1 logs a warning for every attribute without values; they say nothing to us.
         with _quiet_sdmx():
@@ -63,7 +63,7 @@ def read_sdmx_message(
             log.add(name, 0, f"dataflow {flow} is not in the metadata file (dataflows: {known})")
             return
         found.extend(_series_of(name, flow, spec.dimensions, data_set, log))
-    if len(log.problems) + log.more > before:
+    if log.count > before:
         return
     if not found:
         log.add(name, 0, "the message has no observations")

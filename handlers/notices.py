@@ -44,12 +44,12 @@ from typing import Any, TypedDict, Unpack
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from common.problems import FileProblemsError, ProblemLog
+from common.safe_yaml import NodeReader, compose_file, read_file
 from handlers import payloads
 from handlers.messages import Attachment, Button, Outbound
 from handlers.texts import rtl
 from storage.broadcasts import Audience
-from surveys.errors import FileLineProblem, FileProblemsError, UnreadableFileError, read_definition_file
-from surveys.safe_yaml import NodeReader, YamlSyntaxProblem, compose_document
 
 MAX_TEXT = 4096  # Telegram's limit for a message
 MAX_CAPTION = 1024  # ... and for the caption of a picture or document
@@ -213,21 +213,13 @@ def _template_from_json(raw: Mapping[str, Any] | None) -> WhatsAppTemplate | Non
 # --------------------------------------------------------------------------- the file format
 
 
-class NoticeProblem(FileLineProblem):
-    """One problem in a notice file."""
-
-
-class NoticeFileError(FileProblemsError[NoticeProblem]):
+class NoticeFileError(FileProblemsError):
     """A notice file cannot be used; ``problems`` lists every problem found."""
 
 
 class _Reader(NodeReader):
     def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
-        super().__init__(path, loader)
-        self.problems: list[NoticeProblem] = []
-
-    def problem(self, node: Node, message: str) -> None:
-        self.problems.append(NoticeProblem(self.path, node.start_mark.line + 1, message))
+        super().__init__(path, loader, ProblemLog(NoticeFileError, limit=None))
 
     def texts(self, node: Node, what: str, default_language: str) -> dict[str, str] | None:
         """A text, or a map of languages to texts; it must have the default language."""
@@ -282,25 +274,16 @@ class NoticeChecks(TypedDict, total=False):
 
 def load_notice_file(path: Path, **checks: Unpack[NoticeChecks]) -> Notice:
     """Read and check a notice file against ``checks``; raises :class:`NoticeFileError` listing every problem."""
-    try:
-        text = read_definition_file(path, MAX_FILE_BYTES)
-    except UnreadableFileError as error:
-        raise NoticeFileError([NoticeProblem(str(path), 1, str(error))]) from None
-    return load_notice_text(text, str(path), base_dir=path.parent, **checks)
+    return load_notice_text(read_file(path, MAX_FILE_BYTES, NoticeFileError), str(path), base_dir=path.parent, **checks)
 
 
 def load_notice_text(text: str, path: str, *, base_dir: Path, **checks: Unpack[NoticeChecks]) -> Notice:
     """:func:`load_notice_file` for a text already read; ``path`` names it in problems, ``base_dir`` holds its files."""
-    try:
-        loader, root = compose_document(text)
-    except YamlSyntaxProblem as problem:
-        raise NoticeFileError([NoticeProblem(path, problem.line, problem.message)]) from None
-    if root is None:
-        raise NoticeFileError([NoticeProblem(path, 1, "the file is empty")])
+    loader, root = compose_file(text, path, NoticeFileError)
     reader = _Reader(path, loader)
     notice = _read_notice(reader, root, base_dir, checks)
-    if reader.problems or notice is None:
-        raise NoticeFileError(sorted(reader.problems, key=lambda p: p.line))
+    reader.log.raise_if_any(by_line=True)
+    assert notice is not None  # None only with a problem
     return notice
 
 

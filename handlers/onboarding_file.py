@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from common.problems import FileProblem
 from handlers.texts import SUPPORTED_LANGUAGES
 from storage.repositories import REGISTER_FIELDS
 from surveys import runner
-from surveys.errors import SurveyProblem
 from surveys.model import Question, QuestionType, Survey
 
 CONSENT = "consent"
@@ -20,16 +20,16 @@ CONSENT = "consent"
 FIELDS = ("consent", "language", "user_group", "region", "organisation", "topics")
 
 
-def onboarding_problems(definition: Survey, user_groups: Iterable[str], topics: Iterable[str]) -> list[SurveyProblem]:
+def onboarding_problems(definition: Survey, user_groups: Iterable[str], topics: Iterable[str]) -> list[FileProblem]:
     """What makes ``definition`` unusable as the onboarding conversation, as ``FILE:LINE`` problems.
 
     Consent must come first and every other question must depend on it, so that a mistake in
     the file cannot make the bot store personal data without consent.
     """
-    found: list[SurveyProblem] = []
+    found: list[FileProblem] = []
 
     def problem(line: int, message: str) -> None:
-        found.append(SurveyProblem(definition.source, line, message))
+        found.append(FileProblem(definition.source, line, message))
 
     asked = [question for question in definition.questions if question.is_asked]
     if not asked or asked[0].name != CONSENT:

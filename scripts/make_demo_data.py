@@ -15,12 +15,18 @@ from pathlib import Path
 
 import yaml
 
+
+def _texts(en: str, fr: str, pt: str) -> dict[str, str]:
+    """A text in the three languages of the demo, as the metadata file writes it."""
+    return {"en": en, "fr": fr, "pt": pt}
+
+
 NOTICE = "FICTIONAL DEMO DATA: Demoland does not exist; every figure here is invented."
-OFFICE = {
-    "en": "Demoland National Statistics Office (fictional)",
-    "fr": "Office national de la statistique du Demoland (fictif)",
-    "pt": "Instituto Nacional de Estatística da Demolândia (fictício)",
-}
+OFFICE = _texts(
+    "Demoland National Statistics Office (fictional)",
+    "Office national de la statistique du Demoland (fictif)",
+    "Instituto Nacional de Estatística da Demolândia (fictício)",
+)
 LINK = "https://example.org/demoland"
 REGIONS = ("N", "S", "E", "W")
 AREAS = ("DL", *REGIONS)
@@ -32,62 +38,48 @@ MONTHS = tuple(f"{y}-{m:02d}" for y in range(2014, 2027) for m in range(1, 13) i
 
 DIMENSIONS = {
     "REF_AREA": {
-        "names": {"en": "Region", "fr": "Région", "pt": "Região"},
+        "names": _texts("Region", "Région", "Região"),
         "values": {
-            "DL": {
-                "en": "Demoland (whole country)",
-                "fr": "Demoland (ensemble du pays)",
-                "pt": "Demolândia (todo o país)",
-            },
-            "N": {"en": "Northern", "fr": "Nord", "pt": "Norte"},
-            "S": {"en": "Southern", "fr": "Sud", "pt": "Sul"},
-            "E": {"en": "Eastern", "fr": "Est", "pt": "Leste"},
-            "W": {"en": "Western", "fr": "Ouest", "pt": "Oeste"},
+            "DL": _texts("Demoland (whole country)", "Demoland (ensemble du pays)", "Demolândia (todo o país)"),
+            "N": _texts("Northern", "Nord", "Norte"),
+            "S": _texts("Southern", "Sud", "Sul"),
+            "E": _texts("Eastern", "Est", "Leste"),
+            "W": _texts("Western", "Ouest", "Oeste"),
         },
     },
     "SEX": {
-        "names": {"en": "Sex", "fr": "Sexe", "pt": "Sexo"},
+        "names": _texts("Sex", "Sexe", "Sexo"),
         "values": {
-            "_T": {"en": "Total", "fr": "Ensemble", "pt": "Total"},
-            "F": {"en": "Women", "fr": "Femmes", "pt": "Mulheres"},
-            "M": {"en": "Men", "fr": "Hommes", "pt": "Homens"},
+            "_T": _texts("Total", "Ensemble", "Total"),
+            "F": _texts("Women", "Femmes", "Mulheres"),
+            "M": _texts("Men", "Hommes", "Homens"),
         },
     },
 }
 
 UNITS = {
-    "pct": {"en": "%", "fr": "%", "pt": "%"},
-    "index": {"en": "index (2020 = 100)", "fr": "indice (base 100 en 2020)", "pt": "índice (2020 = 100)"},
-    "thousand": {"en": "thousand people", "fr": "milliers de personnes", "pt": "milhares de pessoas"},
-    "dmd_month": {"en": "Demoland dinars a month", "fr": "dinars démolandais par mois", "pt": "dinares por mês"},
-    "dmd_billion": {
-        "en": "billion Demoland dinars",
-        "fr": "milliards de dinars démolandais",
-        "pt": "mil milhões de dinares",
-    },
-    "dmd": {"en": "Demoland dinars", "fr": "dinars démolandais", "pt": "dinares"},
-    "dmd_litre": {"en": "dinars a litre", "fr": "dinars le litre", "pt": "dinares por litro"},
-    "per_1000": {"en": "per 1,000", "fr": "pour 1 000", "pt": "por 1 000"},
-    "per_1000_births": {
-        "en": "per 1,000 live births",
-        "fr": "pour 1 000 naissances vivantes",
-        "pt": "por 1 000 nascidos vivos",
-    },
-    "per_100000_births": {
-        "en": "per 100,000 live births",
-        "fr": "pour 100 000 naissances vivantes",
-        "pt": "por 100 000 nascidos vivos",
-    },
-    "years": {"en": "years", "fr": "ans", "pt": "anos"},
-    "children": {"en": "children per woman", "fr": "enfants par femme", "pt": "filhos por mulher"},
-    "people": {"en": "people", "fr": "personnes", "pt": "pessoas"},
-    "per_km2": {"en": "people per km²", "fr": "habitants au km²", "pt": "habitantes por km²"},
-    "pupils": {"en": "pupils per teacher", "fr": "élèves par enseignant", "pt": "alunos por professor"},
-    "kt": {"en": "thousand tonnes", "fr": "milliers de tonnes", "pt": "milhares de toneladas"},
-    "t_ha": {"en": "tonnes per hectare", "fr": "tonnes par hectare", "pt": "toneladas por hectare"},
-    "kg_ha": {"en": "kg per hectare", "fr": "kg par hectare", "pt": "kg por hectare"},
-    "heads": {"en": "thousand head", "fr": "milliers de têtes", "pt": "milhares de cabeças"},
-    "kha": {"en": "thousand hectares", "fr": "milliers d'hectares", "pt": "milhares de hectares"},
+    "pct": _texts("%", "%", "%"),
+    "index": _texts("index (2020 = 100)", "indice (base 100 en 2020)", "índice (2020 = 100)"),
+    "thousand": _texts("thousand people", "milliers de personnes", "milhares de pessoas"),
+    "dmd_month": _texts("Demoland dinars a month", "dinars démolandais par mois", "dinares por mês"),
+    "dmd_billion": _texts("billion Demoland dinars", "milliards de dinars démolandais", "mil milhões de dinares"),
+    "dmd": _texts("Demoland dinars", "dinars démolandais", "dinares"),
+    "dmd_litre": _texts("dinars a litre", "dinars le litre", "dinares por litro"),
+    "per_1000": _texts("per 1,000", "pour 1 000", "por 1 000"),
+    "per_1000_births": _texts("per 1,000 live births", "pour 1 000 naissances vivantes", "por 1 000 nascidos vivos"),
+    "per_100000_births": _texts(
+        "per 100,000 live births", "pour 100 000 naissances vivantes", "por 100 000 nascidos vivos"
+    ),
+    "years": _texts("years", "ans", "anos"),
+    "children": _texts("children per woman", "enfants par femme", "filhos por mulher"),
+    "people": _texts("people", "personnes", "pessoas"),
+    "per_km2": _texts("people per km²", "habitants au km²", "habitantes por km²"),
+    "pupils": _texts("pupils per teacher", "élèves par enseignant", "alunos por professor"),
+    "kt": _texts("thousand tonnes", "milliers de tonnes", "milhares de toneladas"),
+    "t_ha": _texts("tonnes per hectare", "tonnes par hectare", "toneladas por hectare"),
+    "kg_ha": _texts("kg per hectare", "kg par hectare", "kg por hectare"),
+    "heads": _texts("thousand head", "milliers de têtes", "milhares de cabeças"),
+    "kha": _texts("thousand hectares", "milliers d'hectares", "milhares de hectares"),
 }
 UNIT_CODES = {
     "pct": "PT",
@@ -116,74 +108,64 @@ UNIT_MULT = {"thousand": "3", "dmd_billion": "9", "kt": "3", "heads": "3", "kha"
 DATAFLOWS = {
     "DF_PRICES": {
         "topic": "prices",
-        "names": {"en": "Prices", "fr": "Prix", "pt": "Preços"},
-        "release": {
-            "en": "Consumer Price Index, October 2026",
-            "fr": "Indice des prix à la consommation, octobre 2026",
-            "pt": "Índice de Preços no Consumidor, outubro de 2026",
-        },
+        "names": _texts("Prices", "Prix", "Preços"),
+        "release": _texts(
+            "Consumer Price Index, October 2026",
+            "Indice des prix à la consommation, octobre 2026",
+            "Índice de Preços no Consumidor, outubro de 2026",
+        ),
         "release_date": "2026-11-12",
         "layout": "2.0",
     },
     "DF_LABOUR": {
         "topic": "labour",
-        "names": {"en": "Labour force", "fr": "Main-d'œuvre", "pt": "Força de trabalho"},
-        "release": {
-            "en": "Labour Force Survey 2025",
-            "fr": "Enquête sur la main-d'œuvre 2025",
-            "pt": "Inquérito à Força de Trabalho 2025",
-        },
+        "names": _texts("Labour force", "Main-d'œuvre", "Força de trabalho"),
+        "release": _texts(
+            "Labour Force Survey 2025", "Enquête sur la main-d'œuvre 2025", "Inquérito à Força de Trabalho 2025"
+        ),
         "release_date": "2026-05-20",
         "layout": "1.0",
     },
     "DF_POPULATION": {
         "topic": "population",
-        "names": {"en": "Population", "fr": "Population", "pt": "População"},
-        "release": {
-            "en": "Population estimates 2025",
-            "fr": "Estimations de la population 2025",
-            "pt": "Estimativas da população 2025",
-        },
+        "names": _texts("Population", "Population", "População"),
+        "release": _texts(
+            "Population estimates 2025", "Estimations de la population 2025", "Estimativas da população 2025"
+        ),
         "release_date": "2026-03-31",
         "layout": "1.0",
     },
     "DF_NATIONAL_ACCOUNTS": {
         "topic": "national_accounts",
-        "names": {"en": "National accounts", "fr": "Comptes nationaux", "pt": "Contas nacionais"},
-        "release": {
-            "en": "Annual national accounts 2025 (provisional)",
-            "fr": "Comptes nationaux annuels 2025 (provisoires)",
-            "pt": "Contas nacionais anuais 2025 (provisórias)",
-        },
+        "names": _texts("National accounts", "Comptes nationaux", "Contas nacionais"),
+        "release": _texts(
+            "Annual national accounts 2025 (provisional)",
+            "Comptes nationaux annuels 2025 (provisoires)",
+            "Contas nacionais anuais 2025 (provisórias)",
+        ),
         "release_date": "2026-09-30",
         "layout": "2.0",
     },
     "DF_HEALTH": {
         "topic": "health",
-        "names": {"en": "Health", "fr": "Santé", "pt": "Saúde"},
-        "release": {
-            "en": "Health statistics 2025",
-            "fr": "Statistiques de santé 2025",
-            "pt": "Estatísticas da saúde 2025",
-        },
+        "names": _texts("Health", "Santé", "Saúde"),
+        "release": _texts("Health statistics 2025", "Statistiques de santé 2025", "Estatísticas da saúde 2025"),
         "release_date": "2026-06-15",
         "layout": "1.0",
     },
     "DF_EDUCATION": {
         "topic": "education",
-        "names": {"en": "Education", "fr": "Éducation", "pt": "Educação"},
-        "release": {
-            "en": "Education statistics 2025",
-            "fr": "Statistiques de l'éducation 2025",
-            "pt": "Estatísticas da educação 2025",
-        },
+        "names": _texts("Education", "Éducation", "Educação"),
+        "release": _texts(
+            "Education statistics 2025", "Statistiques de l'éducation 2025", "Estatísticas da educação 2025"
+        ),
         "release_date": "2026-07-10",
         "layout": "1.0",
     },
     "DF_AGRICULTURE": {
         "topic": "agriculture",
-        "names": {"en": "Agriculture", "fr": "Agriculture", "pt": "Agricultura"},
-        "release": {"en": "Agricultural survey 2025", "fr": "Enquête agricole 2025", "pt": "Inquérito agrícola 2025"},
+        "names": _texts("Agriculture", "Agriculture", "Agricultura"),
+        "release": _texts("Agricultural survey 2025", "Enquête agricole 2025", "Inquérito agrícola 2025"),
         "release_date": "2026-04-28",
         "layout": "2.0",
     },
@@ -231,7 +213,7 @@ def S(
     return Spec(
         code,
         dataflow,
-        {"en": en, "fr": fr, "pt": pt},
+        _texts(en, fr, pt),
         {
             "en": [s.strip() for s in syn_en.split(";") if s.strip()],
             "fr": [s.strip() for s in syn_fr.split(";") if s.strip()],

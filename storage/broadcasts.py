@@ -34,6 +34,7 @@ from sqlalchemy import Table, and_, case, delete, exists, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from common.clock import as_utc
 from storage import deliveries as lifecycle
 from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN, Outcome
 from storage.models import BroadcastRow, ContactRow, DeliveryRow, ReleaseFollowRow, SubscriptionRow
@@ -53,13 +54,6 @@ SKIPPED = "skipped"
 #: Every delivery status, in the order ``baraza broadcast status`` shows them.
 DELIVERY_STATUSES = (SENT, PENDING, SENDING, UNKNOWN, FAILED, BLOCKED, SKIPPED, CANCELLED)
 IN_FLIGHT_AT_START = "in flight when the dispatcher stopped: delivery unknown"
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything Baraza stores is UTC."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _stored(moment: datetime) -> datetime:
@@ -391,7 +385,7 @@ class BroadcastRepository:
         for row in (await self.connection.execute(query.limit(limit))).all():
             values: dict[str, Any] = {name: getattr(row, name) for name in stored}
             # SQLite returns naive datetimes: they are UTC.
-            values.update({name: _utc(values[name]) for name in ("created_at", "send_at", "finished_at")})
+            values.update({name: as_utc(values[name]) for name in ("created_at", "send_at", "finished_at")})
             summaries.append(BroadcastSummary(**values, counts=await self.counts(int(row.id))))
         return summaries
 
@@ -510,7 +504,7 @@ class BroadcastRepository:
         claimed: list[ClaimedDelivery] = []
         next_due: datetime | None = None
         for broadcast in due:
-            send_at = _utc(broadcast.send_at) or stored_now
+            send_at = as_utc(broadcast.send_at) or stored_now
             if send_at > stored_now:
                 next_due = send_at if next_due is None else min(next_due, send_at)
                 continue
@@ -604,7 +598,7 @@ class BroadcastRepository:
 def _unreachable_because(row: Any) -> str | None:
     if row.contact_id is None or row.chat_key is None:
         return "contact deleted"
-    consent, declined = _utc(row.consent_at), _utc(row.declined_at)
+    consent, declined = as_utc(row.consent_at), as_utc(row.declined_at)
     if consent is None or (declined is not None and declined >= consent):
         return "no consent"
     if row.opted_out_at is not None:

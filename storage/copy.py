@@ -22,13 +22,14 @@ from sqlalchemy import DateTime, Table, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.errors import BarazaError
 from storage.database import Database, alembic_config
 from storage.models import Base
 
 BATCH_ROWS = 2000
 
 
-class CopyError(Exception):
+class CopyError(BarazaError):
     """The copy cannot be done or did not verify; the message says what to do."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from common.clock import as_utc, start_of_day
 from storage.models import AnswerRow, ContactRow, FeedbackRow, OutboxRow, ResponseRow
 from storage.repository_base import Repository
 from surveys.model import CHOICE_TYPES, Question, QuestionType, Survey
@@ -32,12 +33,6 @@ feedback = cast(Table, FeedbackRow.__table__)
 
 #: How many of the latest free-text answers the results page shows per question.
 LATEST_TEXTS = 10
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _day(value: Any) -> date:
@@ -208,7 +203,7 @@ class DashboardQueries(Repository):
 
     async def _over_time(self, now: datetime, days: int) -> tuple[DayCount, ...]:
         first = (now - timedelta(days=days - 1)).date()
-        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        start = start_of_day(first)
         before = await self._count(contacts, contacts.c.first_seen_at < start)
         day = func.date(contacts.c.first_seen_at)
         rows = await self.connection.execute(
@@ -320,7 +315,7 @@ class DashboardQueries(Repository):
             .order_by(answers.c.answered_at.desc(), answers.c.id.desc())
             .limit(LATEST_TEXTS)
         )
-        return tuple(TextAnswer(value, _utc(moment) or moment) for value, moment in rows)
+        return tuple(TextAnswer(value, as_utc(moment) or moment) for value, moment in rows)
 
     async def _funnel(
         self, survey: Survey, chosen: Any, answered: Mapping[str, int], started: int
@@ -372,7 +367,7 @@ class DashboardQueries(Repository):
             .order_by(feedback.c.id.desc())
             .limit(limit)
         )
-        return total, tuple(Reply(text, _utc(moment) or moment, group) for text, moment, group in rows)
+        return total, tuple(Reply(text, as_utc(moment) or moment, group) for text, moment, group in rows)
 
     async def pending_outbox(self) -> int:
         """Messages to single people waiting to be sent (answers to requests, release follows)."""

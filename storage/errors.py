@@ -1,7 +1,9 @@
 """Storage errors with messages an office's staff can act on."""
 
+from common.errors import BarazaError
 
-class StorageError(Exception):
+
+class StorageError(BarazaError):
     """The database could not do what was asked (unreachable, full disk, ...)."""
 
 

@@ -24,6 +24,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.clock import as_utc
 from storage import deliveries as lifecycle
 from storage.deliveries import PENDING, SENDING, STATUSES, Outcome
 from storage.models import OutboxRow
@@ -31,12 +32,6 @@ from storage.models import OutboxRow
 outbox = cast(Table, OutboxRow.__table__)
 
 IN_FLIGHT_AT_START = "in flight when the sender stopped: delivery unknown"
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -58,7 +53,7 @@ class OutboxMessage:
 
 def _message(row: Any) -> OutboxMessage:
     values = {name: getattr(row, name) for name in OutboxMessage.__dataclass_fields__}
-    return OutboxMessage(**{**values, "created_at": _utc(row.created_at), "sent_at": _utc(row.sent_at)})
+    return OutboxMessage(**{**values, "created_at": as_utc(row.created_at), "sent_at": as_utc(row.sent_at)})
 
 
 class OutboxRepository:

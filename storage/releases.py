@@ -11,23 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.clock import as_utc
 from storage.models import ReleaseFollowRow, ReleasePublicationRow
 from storage.repository_base import Repository
 
 follows = cast(Table, ReleaseFollowRow.__table__)
 publications = cast(Table, ReleasePublicationRow.__table__)
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything Baraza stores is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _insert(connection: AsyncConnection, table: Table) -> Any:
@@ -54,7 +50,7 @@ class ReleaseRepository(Repository):
         """Follow a release; False if the contact already followed it (nothing changes)."""
         result = await self.connection.execute(
             _insert(self.connection, follows)
-            .values(contact_id=contact_id, release_id=release_id, followed_at=_utc(now), notified_at=None)
+            .values(contact_id=contact_id, release_id=release_id, followed_at=as_utc(now), notified_at=None)
             .on_conflict_do_nothing()
         )
         return bool(result.rowcount)
@@ -93,7 +89,7 @@ class ReleaseRepository(Repository):
         result = await self.connection.execute(
             update(follows)
             .where(follows.c.release_id == release_id, follows.c.notified_at.is_(None))
-            .values(notified_at=_utc(now))
+            .values(notified_at=as_utc(now))
         )
         return int(result.rowcount)
 
@@ -108,7 +104,7 @@ class ReleaseRepository(Repository):
         """Mark a release published; False if it already was (the first publication stands)."""
         result = await self.connection.execute(
             _insert(self.connection, publications)
-            .values(release_id=release_id, published_at=_utc(now), published_by=published_by[:100], broadcast_id=None)
+            .values(release_id=release_id, published_at=as_utc(now), published_by=published_by[:100], broadcast_id=None)
             .on_conflict_do_nothing()
         )
         return bool(result.rowcount)
@@ -133,7 +129,7 @@ class ReleaseRepository(Repository):
         return {
             row.release_id: Publication(
                 release_id=row.release_id,
-                published_at=_utc(row.published_at),
+                published_at=as_utc(row.published_at),
                 published_by=row.published_by,
                 broadcast_id=None if row.broadcast_id is None else int(row.broadcast_id),
             )

@@ -29,6 +29,8 @@ from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, update
 
+from common.clock import as_utc
+from common.errors import BarazaError
 from storage.models import DataRequestMessageRow, DataRequestRow, IndicatorQueryRow
 from storage.repository_base import Repository, from_row
 
@@ -52,15 +54,8 @@ _ALLOWED: Mapping[str, frozenset[str]] = {
 }
 
 
-class RequestError(Exception):
+class RequestError(BarazaError):
     """A ticket operation that cannot be done (no such ticket, a closed ticket answered...)."""
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything Baraza stores is UTC."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _stored(moment: datetime) -> datetime:
@@ -148,10 +143,10 @@ def _request(row: Any) -> DataRequest:
     return from_row(
         DataRequest,
         row,
-        created_at=_utc(row.created_at) or row.created_at,
-        updated_at=_utc(row.updated_at) or row.updated_at,
-        answered_at=_utc(row.answered_at),
-        closed_at=_utc(row.closed_at),
+        created_at=as_utc(row.created_at) or row.created_at,
+        updated_at=as_utc(row.updated_at) or row.updated_at,
+        answered_at=as_utc(row.answered_at),
+        closed_at=as_utc(row.closed_at),
     )
 
 
@@ -236,7 +231,7 @@ class RequestRepository(Repository):
             .order_by(request_messages.c.created_at, request_messages.c.id)
         )
         messages = tuple(
-            RequestMessage(row.author, row.staff, row.text, _utc(row.created_at) or row.created_at) for row in rows
+            RequestMessage(row.author, row.staff, row.text, as_utc(row.created_at) or row.created_at) for row in rows
         )
         return RequestThread(request, messages)
 
@@ -361,7 +356,7 @@ class RequestRepository(Repository):
             )
         )
         seconds = tuple(
-            ((_utc(answered) or answered) - (_utc(created_at) or created_at)).total_seconds()
+            ((as_utc(answered) or answered) - (as_utc(created_at) or created_at)).total_seconds()
             for created_at, answered in rows
         )
         return RequestStats(by_status, by_group, seconds, await self._demand(since, top))

@@ -19,6 +19,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Table, delete, select, update
 
+from common.clock import as_utc
+from common.errors import BarazaError
 from storage.models import StaffAccountRow, StaffSessionRow
 from storage.repository_base import Repository
 
@@ -38,14 +40,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-class StaffError(Exception):
+class StaffError(BarazaError):
     """An account operation that cannot be done (unknown account, weak password, bad role...)."""
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def token_hash(token: str) -> str:
@@ -100,9 +96,9 @@ def _account(row: Any) -> StaffAccount:
         username=row.username,
         role=row.role,
         failed_attempts=int(row.failed_attempts),
-        locked_until=_utc(row.locked_until),
-        created_at=_utc(row.created_at) or row.created_at,
-        last_login_at=_utc(row.last_login_at),
+        locked_until=as_utc(row.locked_until),
+        created_at=as_utc(row.created_at) or row.created_at,
+        last_login_at=as_utc(row.last_login_at),
     )
 
 
@@ -183,7 +179,7 @@ class StaffRepository(Repository):
         if row is None:
             _verify(_DUMMY_HASH, password)
             return LoginResult(None)
-        locked_until = _utc(row.locked_until)
+        locked_until = as_utc(row.locked_until)
         if locked_until is not None and locked_until > now:
             return LoginResult(None, locked_until)
         if not _verify(row.password_hash, password):
@@ -251,7 +247,7 @@ class StaffRepository(Repository):
         ).one_or_none()
         if row is None:
             return None
-        expires_at = _utc(row.expires_at) or row.expires_at
+        expires_at = as_utc(row.expires_at) or row.expires_at
         if expires_at <= now:
             return None
         return StaffSession(row.username, row.role, row.csrf_token, expires_at)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from common.errors import BarazaError
 from surveys.model import Choice, LocalizedText, Question, QuestionType
 
 MAX_TEXT_LENGTH = 2000
@@ -31,7 +32,7 @@ class Problem:
     message: LocalizedText | None = None
 
 
-class InvalidAnswer(Exception):
+class InvalidAnswer(BarazaError):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem.code)
         self.problem = problem

@@ -82,6 +82,8 @@ from datetime import date
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from typing import NamedTuple, TypeAlias
 
+from common.errors import BarazaError
+
 __all__ = [
     "MAX_LENGTH",
     "MAX_NESTING",
@@ -120,7 +122,7 @@ EPOCH = date(1970, 1, 1)
 NAN = Decimal("NaN")
 
 
-class ExpressionError(Exception):
+class ExpressionError(BarazaError):
     """A problem in an expression, at ``column`` (1-based) of its text."""
 
     def __init__(self, message: str, column: int) -> None:
@@ -130,55 +132,54 @@ class ExpressionError(Exception):
 
 
 # --- Syntax tree ------------------------------------------------------------------------------
-# ``column`` is where the node starts in the source (1-based); it takes no part in equality, so two
-# trees compare equal when they mean the same thing wherever they were written.
 
 
 @dataclass(frozen=True)
-class NumberLiteral:
+class _Placed:
+    """Where a node starts in the source (1-based ``column``); it takes no part in equality, so two
+    trees compare equal when they mean the same thing wherever they were written."""
+
+    column: int = field(default=1, compare=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class NumberLiteral(_Placed):
     """A number written in the expression: ``12``, ``3.5``, ``.5``."""
 
     value: Decimal
-    column: int = field(default=1, compare=False)
 
 
 @dataclass(frozen=True)
-class StringLiteral:
+class StringLiteral(_Placed):
     """A quoted string; ``value`` is without its quotes."""
 
     value: str
-    column: int = field(default=1, compare=False)
 
 
 @dataclass(frozen=True)
-class Reference:
+class Reference(_Placed):
     """``${name}``: the stored answer to question ``name``."""
 
     name: str
-    column: int = field(default=1, compare=False)
 
 
 @dataclass(frozen=True)
-class CurrentValue:
+class CurrentValue(_Placed):
     """``.``: the answer being checked (in a constraint)."""
 
-    column: int = field(default=1, compare=False)
-
 
 @dataclass(frozen=True)
-class ChoiceColumn:
+class ChoiceColumn(_Placed):
     """A bare name: a column of the choice being filtered (``region`` in ``region = ${region}``)."""
 
     name: str
-    column: int = field(default=1, compare=False)
 
 
 @dataclass(frozen=True)
-class Negation:
+class Negation(_Placed):
     """Unary minus."""
 
     operand: Node
-    column: int = field(default=1, compare=False)
 
 
 @dataclass(frozen=True)
@@ -199,12 +200,11 @@ class Operation:
 
 
 @dataclass(frozen=True)
-class FunctionCall:
+class FunctionCall(_Placed):
     """``name(arguments...)``; ``column`` is that of the name."""
 
     name: str
     arguments: tuple[Node, ...]
-    column: int = field(default=1, compare=False)
 
 
 Node: TypeAlias = (
@@ -484,7 +484,7 @@ class _Parser:
             minuses.append(column)
         node, depth = self.primary(nesting)
         for column in reversed(minuses):
-            node, depth = Negation(node, column), depth + 1
+            node, depth = Negation(node, column=column), depth + 1
             if depth > MAX_NESTING:
                 raise _too_deep(column)
         return node, depth
@@ -493,19 +493,19 @@ class _Parser:
         token = self.token
         if token.kind == "number":
             self.advance()
-            return NumberLiteral(Decimal(token.text), token.column), 0
+            return NumberLiteral(Decimal(token.text), column=token.column), 0
         if token.kind == "string":
             self.advance()
-            return StringLiteral(token.value, token.column), 0
+            return StringLiteral(token.value, column=token.column), 0
         if token.kind == "reference":
             self.advance()
-            return Reference(token.value, token.column), 0
+            return Reference(token.value, column=token.column), 0
         if token.kind == "dot":
             self.advance()
-            return CurrentValue(token.column), 0
+            return CurrentValue(column=token.column), 0
         if token.kind == "name" and token.text not in _KEYWORDS:
             self.advance()
-            return ChoiceColumn(token.text, token.column), 0
+            return ChoiceColumn(token.text, column=token.column), 0
         if token.kind == "function":
             return self.call(nesting)
         if self.is_symbol("("):
@@ -556,7 +556,7 @@ class _Parser:
             _check_pattern(arguments[1])
         if depth + 1 > MAX_NESTING:
             raise _too_deep(column)
-        return FunctionCall(name, tuple(arguments), column), depth + 1
+        return FunctionCall(name, tuple(arguments), column=column), depth + 1
 
 
 def _reduce(operands: list[_Parsed], pending: list[tuple[str, int]]) -> None:

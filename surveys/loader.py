@@ -19,10 +19,11 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from surveys.errors import SurveyFileError, SurveyProblem, UnreadableFileError, read_definition_file
+from common.problems import FileProblem
+from common.safe_yaml import compose_file, read_file
+from surveys.errors import SurveyFileError
 from surveys.expressions import Expression, ExpressionError, parse
 from surveys.model import CHOICE_TYPES, Choice, LocalizedText, Question, QuestionType, Survey
-from surveys.safe_yaml import YamlSyntaxProblem, compose_document
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # XLSForm names: a letter or underscore first, then letters, digits, _ - and dots.
@@ -66,14 +67,14 @@ class _Reader:
     def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
         self.path = path
         self.loader = loader
-        self.problems: list[SurveyProblem] = []
+        self.problems: list[FileProblem] = []
         self.languages_seen: set[str] = set()
         self.default_language = "en"
         self.texts: list[tuple[Node, str, LocalizedText]] = []
         self.checks: list[_PendingCheck] = []
 
     def problem(self, node: Node, message: str) -> None:
-        self.problems.append(SurveyProblem(self.path, node.start_mark.line + 1, message))
+        self.problems.append(FileProblem(self.path, node.start_mark.line + 1, message))
 
     def scalar(self, node: Node) -> Any:
         if not isinstance(node, ScalarNode):
@@ -183,15 +184,7 @@ class _Reader:
 
 def load_survey_text(text: str, path: str) -> Survey:
     """Parse and validate one survey; raises :class:`SurveyFileError` listing every problem."""
-    try:
-        loader, root = compose_document(text)
-    except YamlSyntaxProblem as problem:
-        message = problem.message
-        if "expected ',' or '}'" in message:
-            message += " (inside {...} put texts that contain '?', ',' or ':' in quotes)"
-        raise SurveyFileError([SurveyProblem(path, problem.line, message)]) from None
-    if root is None:
-        raise SurveyFileError([SurveyProblem(path, 1, "the file is empty")])
+    loader, root = compose_file(text, path, SurveyFileError)
     reader = _Reader(path, loader)
     survey = _read_survey(reader, root, text)
     if reader.problems or survey is None:
@@ -201,11 +194,7 @@ def load_survey_text(text: str, path: str) -> Survey:
 
 def load_survey_file(path: Path) -> Survey:
     """Read one survey file (``.yaml`` or ``.yml``)."""
-    try:
-        text = read_definition_file(path, MAX_FILE_BYTES)
-    except UnreadableFileError as error:
-        raise SurveyFileError([SurveyProblem(str(path), 1, str(error))]) from None
-    return load_survey_text(text, str(path))
+    return load_survey_text(read_file(path, MAX_FILE_BYTES, SurveyFileError), str(path))
 
 
 def survey_files(directory: Path) -> list[Path]:
@@ -217,10 +206,10 @@ def load_survey_directory(directory: Path) -> dict[str, Survey]:
 
     Two files with the same survey id are a problem too.
     """
-    problems: list[SurveyProblem] = []
+    problems: list[FileProblem] = []
     surveys: dict[str, Survey] = {}
     if not directory.is_dir():
-        raise SurveyFileError([SurveyProblem(str(directory), 1, "the survey folder does not exist")])
+        raise SurveyFileError.at(directory, 1, "the survey folder does not exist")
     for path in survey_files(directory):
         try:
             survey = load_survey_file(path)
@@ -229,7 +218,7 @@ def load_survey_directory(directory: Path) -> dict[str, Survey]:
             continue
         if survey.id in surveys:
             problems.append(
-                SurveyProblem(str(path), 1, f"survey id '{survey.id}' is also used by {surveys[survey.id].source}")
+                FileProblem(str(path), 1, f"survey id '{survey.id}' is also used by {surveys[survey.id].source}")
             )
             continue
         surveys[survey.id] = survey
@@ -476,7 +465,7 @@ def _check_unique_names(reader: _Reader, node: Node, questions: list[Question]) 
     for question in questions:
         if question.name in names:
             reader.problems.append(
-                SurveyProblem(
+                FileProblem(
                     reader.path,
                     question.line,
                     f"question name '{question.name}' is already used on line {names[question.name]}",
@@ -679,7 +668,7 @@ def _check_quiz(reader: _Reader, kind: str, questions: list[Question], entries: 
     for question in questions:
         if question.correct is None and question.explanation is None:
             continue
-        where = SurveyProblem(reader.path, question.line, "")
+        where = FileProblem(reader.path, question.line, "")
         if kind != "quiz":
             reader.problems.append(
                 replace(

@@ -40,32 +40,38 @@ class ResponseState:
 # What a respondent can do.
 @dataclass(frozen=True)
 class TypedAnswer:
+    """Text typed as the answer to the current question."""
+
     text: str
 
 
 @dataclass(frozen=True)
 class PickChoice:
+    """A choice pressed for a select_one question (the answer, at once)."""
+
     choice: str
 
 
 @dataclass(frozen=True)
 class ToggleChoice:
+    """A choice pressed for a select_multiple question: ticked, or unticked if it was."""
+
     choice: str
 
 
 @dataclass(frozen=True)
 class FinishSelection:
-    pass
+    """The ticked choices of a select_multiple question are the answer."""
 
 
 @dataclass(frozen=True)
 class SkipQuestion:
-    pass
+    """The question left without an answer."""
 
 
 @dataclass(frozen=True)
 class UseDefault:
-    pass
+    """The question's default is the answer."""
 
 
 Action = TypedAnswer | PickChoice | ToggleChoice | FinishSelection | SkipQuestion | UseDefault
@@ -73,6 +79,8 @@ Action = TypedAnswer | PickChoice | ToggleChoice | FinishSelection | SkipQuestio
 
 @dataclass(frozen=True)
 class QuizFeedback:
+    """Whether the answer to a quiz ``question`` was the correct choice."""
+
     question: Question
     correct: bool
 

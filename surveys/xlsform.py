@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from common.errors import BarazaError
 from surveys.errors import SurveyFileError
 from surveys.loader import APPEARANCES, load_survey_text
 
@@ -51,7 +52,7 @@ class XlsformIssue:
         return f"{self.file}:{self.sheet}:{self.row}: {self.message}"
 
 
-class XlsformError(Exception):
+class XlsformError(BarazaError):
     """The spreadsheet cannot be converted; ``issues`` lists every problem found."""
 
     def __init__(self, issues: Sequence[XlsformIssue]) -> None:

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +26,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from yarl import URL
 
+from common.clock import utc_now
+from common.errors import BarazaError
 from storage.database import Database
 from storage.repositories import Repositories
 from storage.staff import SESSION_LIFETIME, StaffRepository, StaffSession
@@ -45,7 +46,7 @@ STAFF_KEY: Any = web.RequestKey("baraza_staff", StaffSession) if hasattr(web, "R
 FORM_KEY: Any = web.RequestKey("baraza_form", MultiDictProxy) if hasattr(web, "RequestKey") else "baraza_form"
 
 
-class Forbidden(Exception):
+class Forbidden(BarazaError):
     """A request refused with 403 (forged form, wrong origin, not allowed for the role)."""
 
 
@@ -116,11 +117,11 @@ class Auth:
         if token is None:
             return None
         async with self.database.reading() as connection:
-            return await StaffRepository(connection).session(token, datetime.now(UTC))
+            return await StaffRepository(connection).session(token, utc_now())
 
     async def start_session(self, request: web.Request, response: web.StreamResponse, username: str) -> None:
         async with self.database.transaction() as connection:
-            token = await StaffRepository(connection).open_session(username, datetime.now(UTC))
+            token = await StaffRepository(connection).open_session(username, utc_now())
         response.set_cookie(
             SESSION_COOKIE,
             sign(await self.key(), token),

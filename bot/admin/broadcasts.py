@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
 from bot.admin.render import render, when
 from bot.admin.site import AdminSite
+from common.clock import as_utc, parse_datetime
 from handlers.broadcast_actions import (
     StoredBroadcast,
     cancel_broadcast,
@@ -135,11 +136,8 @@ def read_draft(data: Mapping[str, Any], site: AdminSite, regions: list[str], now
 
 def _send_time(text: str) -> datetime | None:
     """A ``datetime-local`` value, in UTC (the page says so)."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = parse_datetime(text)
+    return None if moment is None else as_utc(moment)
 
 
 def notice_of(draft: Draft) -> Notice:

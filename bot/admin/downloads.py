@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from common.errors import BarazaError
 from storage.database import Database
 from storage.exports import ExcelTooLarge, ExportOptions, Format
 from storage.exports.files import export_codebook, export_responses
@@ -45,7 +46,7 @@ DOWNLOADS: dict[str, Download] = {
 }
 
 
-class DownloadError(Exception):
+class DownloadError(BarazaError):
     """An export that cannot be made (too many rows for Excel...), with a message for staff."""
 
 

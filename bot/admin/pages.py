@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -12,6 +12,7 @@ from bot.admin.downloads import DOWNLOADS, DownloadError, send_export
 from bot.admin.login import refused
 from bot.admin.render import render
 from bot.admin.site import AdminSite
+from common.clock import parse_date, start_of_day
 from storage.broadcasts import BroadcastRepository
 from storage.dashboard import DashboardQueries, ResultFilter
 from storage.exports import ExportOptions
@@ -116,29 +117,22 @@ def _choice_labeller(survey: Survey) -> Callable[[str, str], str]:
     return label
 
 
-def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 def _filters(request: web.Request) -> tuple[ResultFilter, list[str]]:
     """The results filters of the query string; ``until`` is inclusive of its day on the page."""
     problems: list[str] = []
     since = until = None
     if request.query.get("since"):
-        day = _day(request.query["since"])
+        day = parse_date(request.query["since"])
         if day is None:
             problems.append("'From' is not a date (use 2026-05-31)")
         else:
-            since = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            since = start_of_day(day)
     if request.query.get("until"):
-        day = _day(request.query["until"])
+        day = parse_date(request.query["until"])
         if day is None:
             problems.append("'To' is not a date (use 2026-05-31)")
         else:
-            until = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+            until = start_of_day(day) + timedelta(days=1)
     return (
         ResultFilter(
             user_group=request.query.get("group") or None,

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.admin.auth import Auth
+from common.clock import utc_now
 from handlers.context import Community
 from storage.database import Database
 from surveys.model import Survey
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

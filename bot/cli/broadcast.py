@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from bot.channels.whatsapp.sender import whatsapp_silent
 from bot.config import Settings
+from common.clock import utc_now
 from handlers.broadcast_actions import cancel_broadcast, find_broadcast, preview_audience, store_broadcast
 from handlers.notices import NoticeFileError, load_notice_file, parse_time
 from storage.broadcasts import CANCELLED, DONE, SKIPPED, BroadcastRepository, BroadcastSummary
@@ -107,7 +108,7 @@ async def _opened(settings: Settings) -> AsyncIterator[Database]:
 
 
 async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None, wait: bool, confirm: bool) -> int:
-    now = datetime.now(UTC)
+    now = utc_now()
     surveys = load_survey_directory(settings.surveys_directory)
     try:
         notice = load_notice_file(
@@ -302,7 +303,7 @@ async def status(settings: Settings, broadcast_id: int | None) -> int:
                 f"  ({summary.count(UNKNOWN):,} were being sent when the bot stopped or got no answer: they may "
                 f"or may not have arrived. 'baraza broadcast resend-unknown {summary.id}' sends them again.)"
             )
-        if summary.status not in (DONE, CANCELLED) and summary.outstanding and summary.send_at <= datetime.now(UTC):
+        if summary.status not in (DONE, CANCELLED) and summary.outstanding and summary.send_at <= utc_now():
             print("  (it is sent by 'baraza run'; if nothing moves, check that it runs with a Telegram token)")
         return 0
     finally:
@@ -324,7 +325,7 @@ async def resend_unknown(settings: Settings, broadcast_id: int) -> int:
 
 async def cancel(settings: Settings, broadcast_id: int) -> int:
     async with _opened(settings) as database, database.transaction() as connection:
-        cancelled = await cancel_broadcast(connection, broadcast_id, datetime.now(UTC))
+        cancelled = await cancel_broadcast(connection, broadcast_id, utc_now())
     if cancelled is None:
         print(f"baraza: there is no broadcast {broadcast_id} to cancel", file=sys.stderr)
         return 1

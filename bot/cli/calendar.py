@@ -14,13 +14,14 @@ import argparse
 import asyncio
 import getpass
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
 from catalogue.calendar import Release, ReleaseCalendar, load_calendar_file
 from catalogue.sourcefiles import DefinitionFileError
+from common.clock import utc_now
 from handlers.broadcast_actions import store_broadcast
 from handlers.notices import NoticeFileError, load_notice_file
 from handlers.release_notices import for_release, release_notice
@@ -99,7 +100,7 @@ async def list_releases(settings: Settings, calendar: ReleaseCalendar) -> int:
             followers = {release_id: await repository.follower_count(release_id) for release_id in calendar.releases}
     finally:
         await database.dispose()
-    today = datetime.now(UTC).date()
+    today = utc_now().date()
     width = max(len(release_id) for release_id in calendar.releases)
     print(f"{'id':<{width}}  {'date':<16}  {'topic':<18}  {'followers':>9}  status / title")
     for release in calendar.releases.values():
@@ -125,7 +126,7 @@ async def publish(
     now: datetime | None = None,
 ) -> int:
     """Publish ``release_id`` once; returns the exit status (1: unknown or already published)."""
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     release = calendar.get(release_id)
     if release is None:
         known = ", ".join(calendar.releases) or "none"

@@ -9,12 +9,13 @@ import asyncio
 import sys
 import time
 from dataclasses import fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.cli.output import destination
 from bot.config import Settings
+from common.clock import as_utc, start_of_day
 from storage.database import Database
 from storage.exports import FORMATS, ExcelTooLarge, ExportOptions, Format
 from storage.exports.files import Exported, ExportError, export_codebook, export_responses, export_table
@@ -57,15 +58,14 @@ def add_commands(commands: Any) -> None:
 def _moment(text: str) -> datetime:
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return start_of_day(date.fromisoformat(text))
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
         raise argparse.ArgumentTypeError(
             f"not a date or time: {text!r} (use 2026-05-04 or 2026-05-04T10:30)"
         ) from error
     # Stored times are UTC (SQLite keeps them without a zone): compare in UTC.
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(moment)
 
 
 def _format(arguments: argparse.Namespace) -> Format:

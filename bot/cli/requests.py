@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import Settings
+from common.clock import utc_now
 from handlers import request_desk
 from handlers.notify import reference
 from storage.database import Database
@@ -283,7 +284,7 @@ async def reply(database: Database, number: int, text: str, *, staff: str, close
     if not text.strip():
         return _fail("the answer is empty")
     action = request_desk.DeskAction(request_desk.ANSWER, number, staff, text.strip(), close)
-    result = await request_desk.perform(database, action, now=datetime.now(UTC))
+    result = await request_desk.perform(database, action, now=utc_now())
     print(f"data request #{number}: answered by {staff}, now {result.request.status}")
     print(_delivery_note(result))
     return 0
@@ -291,7 +292,7 @@ async def reply(database: Database, number: int, text: str, *, staff: str, close
 
 async def progress(database: Database, number: int, staff: str | None) -> int:
     action = request_desk.DeskAction(request_desk.PROGRESS, number, staff)
-    result = await request_desk.perform(database, action, now=datetime.now(UTC))
+    result = await request_desk.perform(database, action, now=utc_now())
     assigned = f", assigned to {result.request.assigned_to}" if result.request.assigned_to else ""
     print(f"data request #{number}: in progress{assigned}")
     print(_delivery_note(result))
@@ -300,7 +301,7 @@ async def progress(database: Database, number: int, staff: str | None) -> int:
 
 async def assign(database: Database, number: int, staff: str) -> int:
     action = request_desk.DeskAction(request_desk.ASSIGN, number, staff)
-    result = await request_desk.perform(database, action, now=datetime.now(UTC))
+    result = await request_desk.perform(database, action, now=utc_now())
     print(f"data request #{number}: assigned to {result.request.assigned_to} ({result.request.status})")
     return 0
 
@@ -315,9 +316,7 @@ async def close(database: Database, item: str) -> int:
     number = _ticket_number(item)
     if number is None:
         return _fail(f"'{item}' is neither a ticket number (12, #12) nor a message id (m7)")
-    result = await request_desk.perform(
-        database, request_desk.DeskAction(request_desk.CLOSE, number), now=datetime.now(UTC)
-    )
+    result = await request_desk.perform(database, request_desk.DeskAction(request_desk.CLOSE, number), now=utc_now())
     print(f"data request #{number}: closed")
     if result.notified:
         print(_delivery_note(result))
@@ -350,7 +349,7 @@ def _counts(items: Sequence[tuple[str, int]]) -> str:
 
 
 async def show_stats(database: Database, days: int | None, top: int) -> int:
-    since = datetime.now(UTC) - timedelta(days=days) if days is not None else None
+    since = utc_now() - timedelta(days=days) if days is not None else None
     async with database.reading() as connection:
         stats = await Repositories(connection).requests.stats(since=since, top=top)
     period = f"since {_when(since)}" if since is not None else "all time"

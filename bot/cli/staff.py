@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
+from common.clock import utc_now
 from storage.database import Database
 from storage.staff import EDITOR, ROLES, VIEWER, StaffError, StaffRepository, check_password
 
@@ -78,7 +79,7 @@ async def _run(settings: Settings, arguments: argparse.Namespace) -> int:
         await database.migrate()
         async with database.transaction() as connection:
             staff = StaffRepository(connection)
-            now = datetime.now(UTC)
+            now = utc_now()
             if command == "add":
                 account = await staff.add(arguments.name, password, arguments.role, now)
                 print(

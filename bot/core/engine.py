@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot import metrics
 from bot.core.group_commit import GroupCommit
 from catalogue.cache import CatalogueCache
+from common.clock import utc_now
 from handlers import router
 from handlers.context import Community, Context
 from handlers.messages import Delivered, Inbound, Outbound, as_they_are
@@ -44,10 +45,6 @@ log = logging.getLogger(__name__)
 #: Most updates committed by one transaction. On SQLite a batch holds the write lock while it
 #: runs (well under a millisecond an update), so other writers wait at most that long.
 MAX_BATCH = 64
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ChatLocks:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from common.errors import BarazaError
 from handlers.messages import Outbound
 
 
-class SendError(Exception):
+class SendError(BarazaError):
     """A send did not succeed; the subclass says what is known about the message."""
 
 

@@ -16,12 +16,13 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.errors import BarazaError
 from handlers.messages import Outbound
 from storage.database import Database
 from storage.deliveries import Outcome
 
 
-class Unsendable(Exception):
+class Unsendable(BarazaError):
     """A claimed row carries no message that can be sent (its text cannot be read): it fails."""
 
 

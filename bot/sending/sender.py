@@ -36,22 +36,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Generic, TypedDict
 
 from bot import metrics
 from bot.sending.channel_sender import MaybeSent, NotSent, RecipientBlocked, Rejected, Sender
 from bot.sending.rate import LocalRateLimiter, RateLimiter
 from bot.sending.row_source import RowSource, RowT, Unsendable, Wanted
+from common.clock import utc_now
 from handlers.messages import Outbound
 from storage.database import Database
 from storage.deliveries import BLOCKED, FAILED, PENDING, SENT, UNKNOWN, Outcome
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # A claimed row waits for the rate limiter, is being sent, waits to be retried, or is done.

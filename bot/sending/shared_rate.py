@@ -56,6 +56,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from bot import metrics
 from bot.config import Settings
 from bot.sending.rate import LocalRateLimiter, RateLimiter
+from common.errors import BarazaError
 from storage.database import Database
 from storage.errors import StorageError
 from storage.rate_buckets import PostgresBuckets
@@ -699,5 +700,5 @@ async def _leased_limiters(settings: Settings, database: Database) -> SendLimite
     return SendLimiters("postgresql", replies, broadcasts, store, keeper)
 
 
-class SharedRateError(Exception):
+class SharedRateError(BarazaError):
     """The configured shared send-rate store cannot be used."""

@@ -16,6 +16,8 @@ from typing import Any
 
 import xlsxwriter
 
+from common.clock import parse_date, parse_datetime
+from common.errors import BarazaError
 from storage.exports.table import Column, Kind, Table
 from storage.exports.text_formats import LABEL_SEPARATOR
 
@@ -23,22 +25,18 @@ EXCEL_MAX_ROWS = 1_048_576  # header included
 EXCEL_MAX_CELL = 32_767  # characters in one cell
 
 
-class ExcelTooLarge(Exception):
+class ExcelTooLarge(BarazaError):
     """The export has more rows than one Excel sheet can hold."""
 
 
 def _datetime(text: str) -> datetime | str:
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=None)  # Excel has no time zones: UTC
-    except ValueError:
-        return text
+    moment = parse_datetime(text)
+    return text if moment is None else moment.replace(tzinfo=None)  # Excel has no time zones: UTC
 
 
 def _date(text: str) -> date | str:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return text
+    day = parse_date(text)
+    return text if day is None else day
 
 
 def _number(text: str) -> float | str:

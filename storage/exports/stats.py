@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from common.clock import start_of_day
 from storage.exports.table import Column, Kind, Row, Table
 
 StatsFormat = Literal["sav", "dta"]
@@ -174,8 +175,7 @@ def _number(text: str) -> float:
 
 
 def _day_seconds(text: str) -> float:
-    day = date.fromisoformat(text)
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    return start_of_day(date.fromisoformat(text)).timestamp()
 
 
 def _moment_seconds(text: str) -> float:

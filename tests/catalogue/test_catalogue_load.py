@@ -15,8 +15,9 @@ from bot.cli.main import main
 from bot.config import IndicatorSettings, RefreshSettings, Settings, WebSettings
 from bot.indicator_refresh import IndicatorKeeper, load_configured, load_logged
 from catalogue.errors import CatalogueError
-from catalogue.loading import SourceSpec, data_files, load_catalogue
+from catalogue.loading import SourceSpec, data_files
 from catalogue.model import Observation
+from storage.catalogue_load import load_catalogue
 from storage.database import Database
 from storage.indicators import IndicatorLoader
 from storage.repositories import Repositories

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.engine import Engine, load_pseudonymizer
-from catalogue.cache import STALE_SECONDS, CatalogueCache
+from catalogue.cache import CacheTimings, CatalogueCache
 from catalogue.model import CatalogueSnapshot, Observation, SeriesData
 from storage.database import Database
 from storage.indicators import RETIRE_GRACE_SECONDS, IndicatorLoader, StoredCatalogue
@@ -106,7 +106,7 @@ async def test_a_lookup_after_a_new_load_answers_from_it_once_the_background_reb
 ) -> None:
     first = await load_sample(counting_database)
     source = GatedCatalogue(counting_database)
-    cache = CatalogueCache(source, poll_seconds=0.01)
+    cache = CatalogueCache(source, CacheTimings(poll=0.01))
     engine = await an_engine(counting_database, cache)
     await cache.start()
     try:
@@ -135,7 +135,7 @@ async def test_while_a_rebuild_runs_a_lookup_answers_from_the_previous_catalogue
     first = await load_sample(counting_database)
     source = GatedCatalogue(counting_database)
     # Only lookups notice the new load, and the previous index may serve as long as the test needs.
-    cache = CatalogueCache(source, poll_seconds=3600, stale_seconds=3600)
+    cache = CatalogueCache(source, CacheTimings(poll=3600, stale=3600))
     engine = await an_engine(counting_database, cache)
     await cache.start()
     # The old rows stay while the loader waits its grace period, as they do for 2 s in service.
@@ -175,7 +175,7 @@ async def test_without_an_index_yet_an_update_waits_for_the_build_before_its_tra
     await load_sample(counting_database)
     source = GatedCatalogue(counting_database)
     source.gate.clear()
-    cache = CatalogueCache(source, poll_seconds=3600)
+    cache = CatalogueCache(source, CacheTimings(poll=3600))
     engine = await an_engine(counting_database, cache)
     starting = asyncio.create_task(cache.start())
     await source.waiting.wait()
@@ -198,7 +198,7 @@ async def test_when_the_previous_index_is_too_old_a_lookup_waits_for_the_new_one
     now = [0.0]
     await load_sample(counting_database)
     source = GatedCatalogue(counting_database)
-    cache = CatalogueCache(source, poll_seconds=3600, stale_seconds=1.0, clock=lambda: now[0])
+    cache = CatalogueCache(source, CacheTimings(poll=3600, stale=1.0), clock=lambda: now[0])
     engine = await an_engine(counting_database, cache)
     await cache.start()
     try:
@@ -220,7 +220,7 @@ async def test_a_failed_rebuild_is_logged_by_kind_and_retried_at_the_next_lookup
 ) -> None:
     first = await load_sample(counting_database)
     source = GatedCatalogue(counting_database)
-    cache = CatalogueCache(source, poll_seconds=3600, stale_seconds=3600)
+    cache = CatalogueCache(source, CacheTimings(poll=3600, stale=3600))
     engine = await an_engine(counting_database, cache)
     await cache.start()
     loading = asyncio.create_task(
@@ -261,4 +261,4 @@ async def test_stopping_cancels_a_rebuild_in_progress(counting_database: Countin
 
 
 def test_the_previous_index_serves_only_while_its_rows_are_kept() -> None:
-    assert STALE_SECONDS < RETIRE_GRACE_SECONDS
+    assert CacheTimings().stale < RETIRE_GRACE_SECONDS

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.core.engine import Engine
-from catalogue.loading import SourceSpec, data_files, load_catalogue
+from catalogue.loading import SourceSpec, data_files
+from storage.catalogue_load import load_catalogue
 from storage.database import Database
 from storage.repositories import Repositories
 from testkit import paths

@@ -10,14 +10,15 @@ import pytest
 import yaml
 
 from bot.config import ConfigError, load_settings
-from catalogue.errors import CatalogueError, ProblemLog
+from catalogue.errors import CatalogueError
 from catalogue.metadata import load_metadata_file, load_metadata_text
 from catalogue.sdmx_csv import MAX_HEADER_CHARS, read_sdmx_csv
-from catalogue.sourcefiles import DefinitionFileError, parse_yaml
+from catalogue.sourcefiles import DefinitionFileError
+from common.problems import ProblemLog
+from common.safe_yaml import MAX_DEPTH, GuardedLoader, YamlLimitError, load_located, safe_load
 from handlers.notices import NoticeFileError, load_notice_text
 from surveys.errors import SurveyFileError
 from surveys.loader import MAX_FILE_BYTES, load_survey_file, load_survey_text
-from surveys.safe_yaml import MAX_DEPTH, GuardedLoader, YamlLimitError, safe_load
 from testkit import paths
 
 ROOT = paths.ROOT
@@ -54,7 +55,7 @@ def _metadata(text: str) -> str:
 
 def _definition(text: str) -> str:
     with pytest.raises(DefinitionFileError) as caught:
-        parse_yaml(text, "concepts.yaml")
+        load_located(text, "concepts.yaml", DefinitionFileError)
     return str(caught.value)
 
 

@@ -33,6 +33,7 @@ from telegram.request import BaseRequest, RequestData
 from yarl import URL
 
 from bot.channels.telegram.ptb_compat import ODVInput, given_or
+from common.errors import BarazaError
 
 FORM = "application/x-www-form-urlencoded"
 # httpx writes a multipart file name the HTML5 way: '"' and control characters percent-encoded
@@ -40,7 +41,7 @@ FORM = "application/x-www-form-urlencoded"
 _FILENAME_ESCAPES = re.compile(r'["\x00-\x1a\x1c-\x1f]')
 
 
-class PoolTimeout(TimeoutError):
+class PoolTimeout(TimeoutError, BarazaError):
     """No pooled connection came free within ``pool_timeout``: the request was never sent."""
 
 

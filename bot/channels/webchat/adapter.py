@@ -28,13 +28,14 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
 from yarl import URL
 
 from bot.channels.webchat.rendering import serialize_outbound
+from common.clock import utc_now
+from common.errors import BarazaError
 from handlers.messages import Inbound, MessageProcessor
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ _STATIC_FILES = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class _BadRequest(Exception):
+class _BadRequest(BarazaError):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(code)
         self.status = status
@@ -158,7 +159,7 @@ def add_webchat_routes(
             text=text,
             payload=payload,
             language_hint=_first_language(request.headers.get("Accept-Language")),
-            received_at=datetime.now(UTC),
+            received_at=utc_now(),
         )
         try:
             replies = await processor.handle(inbound)

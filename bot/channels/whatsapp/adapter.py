@@ -39,6 +39,8 @@ from aiohttp import web
 from bot.channels.whatsapp.graph import GraphClient, GraphError, GraphUnreachable
 from bot.channels.whatsapp.rendering import MediaPart, Part, render
 from bot.config import WhatsAppSettings
+from common.clock import utc_now
+from common.errors import BarazaError
 from handlers.messages import Inbound, MessageProcessor, Outbound
 from storage.database import Database
 from storage.delivery_receipts import Receipt, ReceiptRepository
@@ -128,7 +130,7 @@ def _receipt(status: Mapping[str, Any]) -> Receipt | None:
     if errors and isinstance(errors[0], Mapping):
         first = errors[0]
         error = f"WhatsApp error {first.get('code')}: {first.get('title') or first.get('message') or ''}".strip()
-    return Receipt(CHANNEL, key, state, _time(status.get("timestamp")) or datetime.now(UTC), error)
+    return Receipt(CHANNEL, key, state, _time(status.get("timestamp")) or utc_now(), error)
 
 
 def parse_webhook(payload: Any) -> WebhookContent:
@@ -176,7 +178,7 @@ async def send_parts(client: GraphClient, to: str, parts: list[Part], uploaded: 
     return first
 
 
-class PartlySent(Exception):
+class PartlySent(BarazaError):
     """The first messages of a reply went out, a later one did not."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from bot.config import WhatsAppSettings
+from common.errors import BarazaError
 from handlers.messages import Attachment
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ OUTSIDE_WINDOW = 131047
 STOPPED_MARKETING = 131050
 
 
-class GraphError(Exception):
+class GraphError(BarazaError):
     """The Graph API answered with an error (after the retries, for retriable ones)."""
 
     def __init__(self, http_status: int, code: int | None, message: str) -> None:
@@ -44,7 +45,7 @@ class GraphError(Exception):
         return self.http_status >= 500 or self.code in RATE_LIMITED or self.code in TEMPORARY
 
 
-class GraphUnreachable(Exception):
+class GraphUnreachable(BarazaError):
     """No answer from the Graph API; ``maybe_sent`` tells if the request may have arrived."""
 
     def __init__(self, message: str, *, maybe_sent: bool) -> None:

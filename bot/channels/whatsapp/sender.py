@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,6 +19,7 @@ from bot.channels.whatsapp.adapter import CHANNEL, PartlySent, send_parts
 from bot.channels.whatsapp.graph import STOPPED_MARKETING, GraphClient, GraphError, GraphUnreachable
 from bot.channels.whatsapp.rendering import MediaPart, render, template_message
 from bot.sending.channel_sender import MaybeSent, NotSent, RecipientBlocked, Rejected
+from common.clock import utc_now
 from handlers.messages import Outbound
 from handlers.notices import Notice, WhatsAppTemplate
 from storage.broadcasts import BroadcastRepository
@@ -47,7 +48,7 @@ class WhatsAppSender:
     def __init__(self, client: GraphClient, database: Database, *, clock: Callable[[], datetime] | None = None) -> None:
         self.client = client
         self.database = database
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or (utc_now)
         # Per broadcast (the recent ones only): its template, its uploaded files, a warning given.
         self._templates: OrderedDict[str, WhatsAppTemplate | None] = OrderedDict()
         self._uploads: OrderedDict[str, tuple[asyncio.Lock, dict[str, str]]] = OrderedDict()

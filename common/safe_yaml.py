@@ -13,20 +13,30 @@ hurt a server:
 with a :class:`YamlLimitError`, a ``yaml.MarkedYAMLError`` carrying the line. The readers go
 through :func:`compose_document` or :func:`load_document`, which turn any YAML error (syntax or
 limit) into a :class:`YamlSyntaxProblem`, the line and message of a ``FILE:LINE: message``
-problem that each reader files in its own kind of error. A handful of anchors reused a few times (as in the shipped metadata file) stays allowed. The file
-size limit is :func:`surveys.errors.read_definition_file`'s job.
+problem; :func:`compose_file` and :func:`load_located` file it, with the file's name, in the
+reader's own kind of :class:`~common.problems.FileProblemsError`. A handful of anchors reused a
+few times (as in the shipped metadata file) stays allowed. The file size limit is
+:func:`common.problems.read_definition_file`'s job.
+
+Two ways to read with line numbers: walk the node tree of :func:`compose_file` (surveys; with a
+:class:`NodeReader`, notices and indicator metadata), or load plain values whose mappings are
+:class:`Located` with :func:`load_located` (glossary, release calendar).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.composer import ComposerError
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from common.errors import BarazaError
+from common.problems import FileProblemsError, ProblemLog, UnreadableFileError, read_definition_file
 
 #: Deepest nesting of lists and mappings accepted (the shipped files use fewer than 10 levels).
 MAX_DEPTH = 64
@@ -36,7 +46,7 @@ MAX_ALIASES = 1_000
 MAX_EXPANDED_NODES = 1_000_000
 
 
-class YamlLimitError(ComposerError):
+class YamlLimitError(ComposerError, BarazaError):
     """A YAML file refused for its shape (bomb, depth, recursion); ``problem_mark`` is the line."""
 
 
@@ -136,7 +146,7 @@ def safe_load(text: str) -> Any:
     return yaml.load(text, Loader=GuardedLoader)  # noqa: S506 (GuardedLoader is a SafeLoader)  # nosec B506
 
 
-class YamlSyntaxProblem(Exception):
+class YamlSyntaxProblem(BarazaError):
     """A YAML text that does not parse (or is refused by the limits), as ``line`` and ``message``.
 
     ``line`` is 1-based (1 when YAML names no place); ``message`` starts with ``YAML syntax
@@ -158,7 +168,10 @@ def _syntax_problems() -> Iterator[None]:
         # The context mark is the opening of what was left unclosed: better than no line at all.
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlSyntaxProblem(line, f"YAML syntax error: {error.problem}") from None
+        message = f"YAML syntax error: {error.problem}"
+        if "expected ',' or '}'" in message:
+            message += " (inside {...} put texts that contain '?', ',' or ':' in quotes)"
+        raise YamlSyntaxProblem(line, message) from None
     except yaml.YAMLError as error:
         raise YamlSyntaxProblem(1, f"YAML syntax error: {error}") from None
 
@@ -187,19 +200,20 @@ def load_document(text: str, loader_class: type[GuardedLoader] = GuardedLoader) 
 
 
 class NodeReader:
-    """Reads the node tree of :func:`compose_document`, reporting problems at their node's line.
+    """Reads the node tree of :func:`compose_file`, collecting problems at their node's line in
+    ``log`` (whose error the reader raises at the end).
 
-    The subclass says where a problem goes (:meth:`problem`) and reads its own format with
-    :meth:`mapping`, :meth:`string` and :meth:`value`.
+    The subclass reads its own format with :meth:`mapping`, :meth:`string` and :meth:`value`.
     """
 
-    def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
+    def __init__(self, path: str, loader: yaml.SafeLoader, log: ProblemLog) -> None:
         self.path = path
         self.loader = loader
+        self.log = log
 
     def problem(self, node: Node, message: str) -> None:
         """Record ``message`` as a problem at ``node``'s line."""
-        raise NotImplementedError
+        self.log.add(self.path, node.start_mark.line + 1, message)
 
     def value(self, node: Node) -> Any:
         """The value of a scalar node (None for a list or mapping)."""
@@ -233,3 +247,88 @@ class NodeReader:
             self.problem(node, f"{what} must be a non-empty text")
             return None
         return str(value).strip()
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_file(path: Path, max_bytes: int, error: type[FileProblemsError]) -> str:
+    """The text of a definition file; an unreadable or too large one raises ``error`` at ``FILE:1:``."""
+    try:
+        return read_definition_file(path, max_bytes)
+    except UnreadableFileError as problem:
+        raise error.at(path, 1, str(problem)) from None
+
+
+def compose_file(
+    text: str, path: str, error: type[FileProblemsError], *, empty: str = "the file is empty"
+) -> tuple[GuardedLoader, Node]:
+    """The loader and root node of a definition file's text (see :func:`compose_document`).
+
+    A syntax error or an empty text raises ``error`` with its ``FILE:LINE: message``.
+    """
+    try:
+        loader, root = compose_document(text)
+    except YamlSyntaxProblem as problem:
+        raise error.at(path, problem.line, problem.message) from None
+    if root is None:
+        raise error.at(path, 1, empty)
+    return loader, root
+
+
+class Located(dict[str, Any]):
+    """A YAML mapping that knows its own line and the line of each value (1-based)."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.lines: dict[str, int] = {}
+        self.duplicates: list[tuple[str, int]] = []
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, self.line)
+
+
+class _LocatedLoader(GuardedLoader):
+    """A guarded loader whose mappings are :class:`Located`."""
+
+
+def _construct_located(loader: _LocatedLoader, node: MappingNode) -> Located:
+    loader.flatten_mapping(node)
+    mapping = Located(node.start_mark.line + 1)
+    for key_node, value_node in node.value:
+        key = str(loader.construct_object(key_node, deep=True))
+        if key in mapping:
+            mapping.duplicates.append((key, key_node.start_mark.line + 1))
+            continue
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.lines[key] = value_node.start_mark.line + 1
+    return mapping
+
+
+def _construct_timestamp(loader: _LocatedLoader, node: yaml.ScalarNode) -> Any:
+    """A date or time; an impossible one (2027-13-01) stays text, for the checks to report."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_LocatedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_located)
+_LocatedLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+def load_located(text: str, path: str, error: type[FileProblemsError]) -> Located:
+    """The top-level mapping of a definition file, every mapping in it :class:`Located`.
+
+    A syntax error, an empty file or one that is not a mapping raises ``error`` at its line.
+    """
+    try:
+        root = load_document(text, _LocatedLoader)
+    except YamlSyntaxProblem as problem:
+        raise error.at(path, problem.line, problem.message) from None
+    if root is None:
+        raise error.at(path, 1, "the file is empty")
+    if not isinstance(root, Located):
+        raise error.at(path, 1, "the file must be a mapping of keys to values")
+    return root
