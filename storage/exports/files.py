@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO, TypeVar
 
+from common.errors import BarazaError
 from storage.codebook import write_codebook
 from storage.database import Database
 from storage.exports import TEXT_FORMATS, ExportOptions, Format, Table, response_table, write_table, write_text_table
@@ -26,7 +27,7 @@ Destination = Path | TextIO
 ExportProgress = Callable[[int, int | None], None]
 
 
-class ExportError(Exception):
+class ExportError(BarazaError):
     """An export that cannot be made as asked, with a message for the statistician."""
 
 
