@@ -74,16 +74,6 @@ class Engagement:
 
 
 @dataclass(frozen=True)
-class ResultFilter:
-    """Which responses a results page counts; None does not restrict. ``until`` is exclusive."""
-
-    user_group: str | None = None
-    region: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass(frozen=True)
 class NumberSummary:
     count: int
     minimum: Decimal
@@ -139,6 +129,16 @@ class Reply:
     text: str
     received_at: datetime
     user_group: str | None
+
+
+@dataclass(frozen=True)
+class ResultFilter:
+    """Which responses a results page counts; None does not restrict. ``until`` is exclusive."""
+
+    user_group: str | None = None
+    region: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -72,14 +72,6 @@ class StaffAccount:
 
 
 @dataclass(frozen=True)
-class LoginResult:
-    """``account`` is set when the password was right and the account not locked."""
-
-    account: StaffAccount | None
-    locked_until: datetime | None = None
-
-
-@dataclass(frozen=True)
 class StaffSession:
     username: str
     role: str
@@ -89,6 +81,14 @@ class StaffSession:
     @property
     def can_edit(self) -> bool:
         return self.role == EDITOR
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """``account`` is set when the password was right and the account not locked."""
+
+    account: StaffAccount | None
+    locked_until: datetime | None = None
 
 
 def _account(row: Any) -> StaffAccount:

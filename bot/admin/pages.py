@@ -17,7 +17,7 @@ from storage.broadcasts import BroadcastRepository
 from storage.dashboard import DashboardQueries, ResultFilter
 from storage.exports import ExportOptions
 from storage.requests import ACTIVE, RequestRepository, percentile
-from surveys.model import CHOICE_TYPES, LocalizedText, QuestionType, Survey
+from surveys.model import LocalizedText, Survey
 
 
 def add_routes(app: web.Application, site: AdminSite) -> None:
@@ -76,8 +76,6 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             query=request.query,
             problems=problems,
             downloads=DOWNLOADS,
-            CHOICE_TYPES=CHOICE_TYPES,
-            QuestionType=QuestionType,
         )
 
     async def download(request: web.Request) -> web.StreamResponse:

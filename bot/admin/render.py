@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.admin.auth import STAFF_KEY
 from bot.admin.charts import bar_chart, column_chart, percent
+from surveys.model import CHOICE_TYPES, QuestionType
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -57,6 +58,8 @@ def _environment() -> Environment:
     )
     environment.filters.update(when=when, duration=duration, rate=rate)
     environment.globals.update(bar_chart=bar_chart, column_chart=column_chart, percent=percent)
+    # The survey vocabulary every page may test a question against.
+    environment.globals.update(CHOICE_TYPES=CHOICE_TYPES, QuestionType=QuestionType)
     return environment
 
 

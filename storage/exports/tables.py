@@ -107,16 +107,17 @@ async def data_requests(database: Database, pseudonymize: Pseudonymize) -> Table
 
 
 async def data_request_messages(database: Database, pseudonymize: Pseudonymize) -> Table:
-    columns = _columns(
-        ("request_id", "Ticket number", Kind.INTEGER),
-        ("message_id", "Message number", Kind.INTEGER),
-        ("author", "Who wrote it (user or staff)", Kind.TEXT),
-        ("staff", "Staff member", Kind.TEXT),
-        ("text", "Message", Kind.TEXT),
-        ("created_at", "Written (UTC)", Kind.DATETIME),
-    )
     m = DataRequestMessageRow
-    statement = select(m.request_id, m.id, m.author, m.staff, m.text, m.created_at).order_by(m.request_id, m.id)
+    fields: tuple[Field, ...] = (
+        ("request_id", "Ticket number", Kind.INTEGER, m.request_id),
+        ("message_id", "Message number", Kind.INTEGER, m.id),
+        ("author", "Who wrote it (user or staff)", Kind.TEXT, m.author),
+        ("staff", "Staff member", Kind.TEXT, m.staff),
+        ("text", "Message", Kind.TEXT, m.text),
+        ("created_at", "Written (UTC)", Kind.DATETIME, m.created_at),
+    )
+    statement = select(*(field[3] for field in fields)).order_by(m.request_id, m.id)
+    columns = _columns(*(field[:3] for field in fields))
     return Table("data_request_messages", columns, _streamed(database, statement, lambda rec: [_text(v) for v in rec]))
 
 
