@@ -155,7 +155,7 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
     if message_id is None or parts[0] not in (SEND, DECLINE):
         return stale
     message = await get_feedback(ctx.repos.connection, message_id)
-    if message is None or message.contact_id != ctx.contact.id or message.kind != MESSAGE:
+    if message is None or message.sender.contact_id != ctx.contact.id or message.kind != MESSAGE:
         return stale
     if parts[0] == DECLINE:
         return [Outbound(text=ctx.texts("request_offer_declined"), replaces_pressed=True)]

@@ -21,10 +21,25 @@ from storage.repository_base import Repository, from_row
 
 feedback = cast(Table, FeedbackRow.__table__)
 contacts = cast(Table, ContactRow.__table__)
+#: Feedback with its sender's register entry (:func:`_feedback` reads its rows).
+_WITH_SENDER = select(
+    feedback, contacts.c.user_key, contacts.c.user_group, contacts.c.region, contacts.c.language
+).select_from(feedback.outerjoin(contacts, contacts.c.id == feedback.c.contact_id))
 
 #: A free-text message that came in after the person received a broadcast.
 BROADCAST_REPLY = "broadcast_reply"
 MAX_TEXT = 4096
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sent a message, as the register knows them (all None once they deleted their data)."""
+
+    contact_id: int | None
+    user_key: str | None
+    user_group: str | None
+    region: str | None
+    language: str | None
 
 
 @dataclass(frozen=True)
@@ -36,12 +51,7 @@ class Feedback:
     text: str
     received_at: datetime
     status: str
-    # The sender as the register knows them (None once they deleted their data).
-    contact_id: int | None = None
-    user_key: str | None = None
-    user_group: str | None = None
-    region: str | None = None
-    language: str | None = None
+    sender: Sender
 
 
 class FeedbackRepository(Repository):
@@ -74,17 +84,7 @@ class FeedbackRepository(Repository):
 
     async def stream(self, *, broadcast_id: int | None = None, kind: str | None = None) -> AsyncIterator[Feedback]:
         """Feedback oldest first, with the sender's register entry; optionally of one broadcast or kind."""
-        query = (
-            select(
-                feedback,
-                contacts.c.user_key,
-                contacts.c.user_group,
-                contacts.c.region,
-                contacts.c.language,
-            )
-            .select_from(feedback.outerjoin(contacts, contacts.c.id == feedback.c.contact_id))
-            .order_by(feedback.c.id)
-        )
+        query = _WITH_SENDER.order_by(feedback.c.id)
         if broadcast_id is not None:
             query = query.where(feedback.c.broadcast_id == broadcast_id)
         if kind is not None:
@@ -110,13 +110,7 @@ CONVERTED = "request"
 
 async def get_feedback(connection: AsyncConnection, feedback_id: int) -> Feedback | None:
     """One feedback message with its sender's register entry."""
-    row = (
-        await connection.execute(
-            select(feedback, contacts.c.user_key, contacts.c.user_group, contacts.c.region, contacts.c.language)
-            .select_from(feedback.outerjoin(contacts, contacts.c.id == feedback.c.contact_id))
-            .where(feedback.c.id == feedback_id)
-        )
-    ).one_or_none()
+    row = (await connection.execute(_WITH_SENDER.where(feedback.c.id == feedback_id))).one_or_none()
     return None if row is None else _feedback(row)
 
 
@@ -124,12 +118,7 @@ async def recent_feedback(
     connection: AsyncConnection, *, statuses: tuple[str, ...] = (), kinds: tuple[str, ...] = (), limit: int = 50
 ) -> list[Feedback]:
     """Feedback newest first, optionally only in ``statuses`` and of ``kinds``."""
-    query = (
-        select(feedback, contacts.c.user_key, contacts.c.user_group, contacts.c.region, contacts.c.language)
-        .select_from(feedback.outerjoin(contacts, contacts.c.id == feedback.c.contact_id))
-        .order_by(feedback.c.id.desc())
-        .limit(limit)
-    )
+    query = _WITH_SENDER.order_by(feedback.c.id.desc()).limit(limit)
     if statuses:
         query = query.where(feedback.c.status.in_(list(statuses)))
     if kinds:
@@ -150,4 +139,4 @@ async def set_feedback_status(
 
 def _feedback(row: Any) -> Feedback:
     received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
-    return from_row(Feedback, row, received_at=received)
+    return from_row(Feedback, row, received_at=received, sender=from_row(Sender, row))

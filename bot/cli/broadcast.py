@@ -353,16 +353,16 @@ async def replies(settings: Settings, broadcast_id: int | None, output: Path) ->
                 async for item in FeedbackRepository(connection).stream(
                     broadcast_id=broadcast_id, kind=BROADCAST_REPLY
                 ):
-                    respondent = pseudonymize(item.channel, item.user_key) if item.user_key else ""
+                    respondent = pseudonymize(item.channel, item.sender.user_key) if item.sender.user_key else ""
                     writer.writerow(
                         [
                             item.id,
                             item.broadcast_id or "",
                             item.received_at.isoformat(),
                             respondent,
-                            item.user_group or "",
-                            item.region or "",
-                            item.language or "",
+                            item.sender.user_group or "",
+                            item.sender.region or "",
+                            item.sender.language or "",
                             item.text,
                         ]
                     )

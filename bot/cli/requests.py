@@ -199,7 +199,7 @@ def _ticket_row(request: DataRequest) -> InboxRow:
 
 
 def _message_row(message: Feedback) -> InboxRow:
-    group, language = message.user_group or "-", message.language or "-"
+    group, language = message.sender.user_group or "-", message.sender.language or "-"
     return InboxRow(f"m{message.id}", message.kind, message.status, message.received_at, group, language, message.text)
 
 
@@ -271,7 +271,7 @@ async def _show_message(database: Database, message_id: int) -> int:
     print(f"Message m{message.id} ({message.kind})")
     print(f"status      {message.status}")
     print(
-        f"from        {message.channel}, language {message.language or '-'}, group {message.user_group or '-'}"
+        f"from        {message.channel}, language {message.sender.language or '-'}, group {message.sender.user_group or '-'}"
         + (f", reply to broadcast {message.broadcast_id}" if message.broadcast_id else "")
     )
     print(f"received    {_when(message.received_at)}\n")

@@ -649,7 +649,7 @@ async def test_a_reply_to_a_notice_is_kept_for_the_team_and_acknowledged(
         ]
         async with database.reading() as connection:
             found = [item async for item in FeedbackRepository(connection).stream(broadcast_id=broadcast_id)]
-        assert found[0].user_group == "media" and found[0].language == "fr"
+        assert found[0].sender.user_group == "media" and found[0].sender.language == "fr"
     finally:
         await database.dispose()
 
