@@ -26,9 +26,10 @@ from pathlib import Path
 from bench.synthetic_catalogue import write_synthetic_catalogue
 from storage.database import Database
 from storage.repositories import Repositories
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
+from testkit import paths
+from testkit.databases import create_postgres_database, drop_postgres_database, postgres_reachable
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.ROOT
 
 
 def run_load(url: str, metadata: Path, files: tuple[Path, ...], config: Path) -> tuple[float, float, float, str]:
@@ -112,7 +113,7 @@ async def main() -> None:
             f"{len(catalogue.files)} SDMX-CSV files ({size:.0f} MiB), written in {time.perf_counter() - started:.0f} s"
         )
         config = directory / "config.yaml"
-        config.write_text(f"surveys:\n  directory: {ROOT / 'forms'}\n", encoding="utf-8")
+        config.write_text(f"surveys:\n  directory: {paths.FORMS}\n", encoding="utf-8")
         print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
         backends = ["sqlite", "postgresql"] if arguments.backend == "both" else [arguments.backend]
         for backend in backends:

@@ -11,7 +11,7 @@ import pytest
 from surveys.errors import SurveyFileError
 from surveys.loader import load_survey_directory, load_survey_text
 from surveys.model import QuestionType, Survey
-from tests.conftest import FORMS, ROOT
+from testkit.paths import FORMS, ROOT
 
 
 def problems_of(text: str) -> list[str]:

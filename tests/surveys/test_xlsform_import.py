@@ -22,9 +22,9 @@ from surveys.xlsform import (
     import_command,
     language_code,
 )
-from tests.conftest import ROOT
-from tests.xlsforms import make_forms
-from tests.xlsforms.make_forms import write_xlsform
+from testkit import make_forms
+from testkit.make_forms import write_xlsform
+from testkit.paths import ROOT
 
 XLSFORMS = ROOT / "tests" / "xlsforms"
 HEADER = ["type", "name", "label"]

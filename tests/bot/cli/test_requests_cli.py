@@ -16,7 +16,7 @@ from storage.feedback import BROADCAST_REPLY, MESSAGE, FeedbackRepository
 from storage.models import IndicatorQueryRow
 from storage.repositories import Repositories
 from storage.requests import REQUEST, UNMATCHED
-from tests.conftest import ROOT
+from testkit.paths import FORMS
 
 indicator_queries = cast(Table, IndicatorQueryRow.__table__)
 
@@ -67,7 +67,7 @@ def config(tmp_path: Path) -> Path:
 
     asyncio.run(setup())
     path = tmp_path / "config.yaml"
-    path.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'forms'}}}\n")
+    path.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {FORMS}}}\n")
     return path
 
 

@@ -5,8 +5,6 @@ PostgreSQL when reachable)."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,9 +15,9 @@ from sqlalchemy import func, select
 
 from handlers.messages import Attachment, Button, Outbound
 from storage.database import Database
-from storage.export import export_csv
 from storage.models import ContactRow
 from surveys.model import Survey
+from testkit.exports import export_rows
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.whatsapp import FakeGraphServer
@@ -35,16 +33,6 @@ async def graph() -> AsyncIterator[FakeGraphServer]:
 
 def sqlite_url(tmp_path: Path, name: str = "db.sqlite") -> str:
     return f"sqlite+aiosqlite:///{tmp_path / name}"
-
-
-async def export_rows(database_url: str, survey: Survey) -> list[dict[str, str]]:
-    database = Database(database_url)
-    try:
-        out = io.StringIO()
-        await export_csv(database, survey, out)
-    finally:
-        await database.dispose()
-    return list(csv.DictReader(io.StringIO(out.getvalue())))
 
 
 async def contact_count(database_url: str) -> int:

@@ -1,0 +1,38 @@
+"""Headless Chromium for the browser tests: where it is, how it is started, and Playwright or a skip."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def async_playwright_or_skip() -> Any:
+    """Playwright's ``async_playwright``; skips the test when Playwright or Chromium is missing
+    (fails instead under CI, where the browser tests must run)."""
+    reason = None
+    async_playwright: Any = None
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        reason = "Playwright for Python is not installed (pip install playwright)"
+    if reason is None and not os.access(CHROMIUM, os.X_OK):
+        reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; the browser test must run in CI")
+        pytest.skip(reason)
+    return async_playwright
