@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck security bench bench-load bench-broadcast bench-indicators bench-lookup bench-workers bench-export soak clean system-deps
+.PHONY: run test test-fast check lint typecheck security bench bench-load bench-broadcast bench-indicators bench-lookup bench-workers bench-export soak clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,22 +29,36 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install chromium"; fi; }
 
-## Install everything and run the whole suite (SQLite always; PostgreSQL when reachable, started if installed).
+# pytest on every core by pytest-xdist (each test has its own database, ports and temporary folder);
+# worksteal balances the few long end-to-end tests against the many short ones. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= auto
+PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+# Exit code 5 (no test collected) fails like any other, with its reason said.
+NO_TESTS_FAIL = status=$$?; [ $$status -ne 5 ] || echo "pytest: no tests were collected (exit 5)"; exit $$status
+FAST = not slow and not e2e and not browser and not postgres and not redis
+
+## Install everything and run the whole suite (SQLite always; PostgreSQL and Redis when reachable, started if installed).
 test: $(TEST_STAMP) system-deps lint typecheck security
 	@scripts/ensure-postgres.sh || true
 	@scripts/ensure-redis.sh || true
-	$(BIN)/python -m pytest -q
+	@$(PYTEST); $(NO_TESTS_FAIL)
+
+## The quick loop: unit and single-process tests on SQLite (no end-to-end, kill -9, Chromium, PostgreSQL or Redis).
+test-fast: $(TEST_STAMP)
+	@BARAZA_TEST_BACKENDS=sqlite $(PYTEST) -m "$(FAST)"; $(NO_TESTS_FAIL)
 
 ## bandit (no high-severity finding) and pip-audit (no known vulnerability; "skipped: no network" offline).
 security: $(TEST_STAMP)
 	$(BIN)/python scripts/security.py
 
+## ruff, and the dependency contract of pyproject.toml's [tool.importlinter].
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy bot surveys handlers storage catalogue
+	$(BIN)/mypy bot surveys handlers storage catalogue $(wildcard common)
 
 check: lint typecheck test
 

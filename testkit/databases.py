@@ -14,6 +14,8 @@ POSTGRES_ADMIN_URL = os.environ.get("BARAZA_TEST_POSTGRES_URL", "postgresql://po
 REDIS_URL = os.environ.get("BARAZA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 #: The backends the tests of this process used, for the summary line of the run.
 BACKENDS_USED: set[str] = set()
+#: ``make test-fast`` sets BARAZA_TEST_BACKENDS=sqlite: tests needing PostgreSQL or Redis skip.
+SQLITE_ONLY = os.environ.get("BARAZA_TEST_BACKENDS") == "sqlite"
 
 
 def _answers(port: int) -> bool:
@@ -25,13 +27,13 @@ def _answers(port: int) -> bool:
 
 
 def postgres_reachable() -> bool:
-    """Whether PostgreSQL accepts connections on 127.0.0.1:5432."""
-    return _answers(5432)
+    """Whether PostgreSQL accepts connections on 127.0.0.1:5432 (never in a SQLite-only run)."""
+    return not SQLITE_ONLY and _answers(5432)
 
 
 def redis_reachable() -> bool:
-    """Whether Redis accepts connections on 127.0.0.1:6379."""
-    return _answers(6379)
+    """Whether Redis accepts connections on 127.0.0.1:6379 (never in a SQLite-only run)."""
+    return not SQLITE_ONLY and _answers(6379)
 
 
 def postgres_required() -> bool:
@@ -41,6 +43,8 @@ def postgres_required() -> bool:
 
 def skip_unless_postgres() -> None:
     """Skips the calling test when PostgreSQL does not answer (fails with BARAZA_REQUIRE_POSTGRES=1)."""
+    if SQLITE_ONLY:
+        pytest.skip("SQLite only (BARAZA_TEST_BACKENDS=sqlite)")
     if not postgres_reachable():
         if postgres_required():
             pytest.fail("PostgreSQL is required (BARAZA_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 does not answer")
@@ -50,6 +54,8 @@ def skip_unless_postgres() -> None:
 
 def require_redis() -> str:
     """The test Redis URL; skips the test when Redis does not answer (fails with BARAZA_REQUIRE_REDIS=1)."""
+    if SQLITE_ONLY:
+        pytest.skip("SQLite only (BARAZA_TEST_BACKENDS=sqlite)")
     if not redis_reachable():
         if os.environ.get("BARAZA_REQUIRE_REDIS") == "1":
             pytest.fail("Redis is required (BARAZA_REQUIRE_REDIS=1) but 127.0.0.1:6379 does not answer")

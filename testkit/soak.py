@@ -31,7 +31,6 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -42,9 +41,11 @@ from storage.database import Database
 from storage.repositories import answers, contacts, responses
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
+from testkit.broadcasts import create_broadcast, delivery_rows
 from testkit.fakes.indicators import load_sample
 from testkit.fakes.survey_respondent import PROGRESS, Respondent, is_progress_or_end
 from testkit.fakes.telegram import ChatMessage, FakeTelegramServer, FakeUser, RandomFaults
+from testkit.register import Person, add_people
 from testkit.telegram_harness import FORMS, BotProcess
 
 SURVEY = "usat2026"
@@ -236,7 +237,6 @@ class _Run:
 
 async def prepare(database_url: str, config: SoakConfig) -> tuple[int, list[int]]:
     """Migrate, load the sample catalogue, add the broadcast's audience and store the broadcast."""
-    from testkit.register import Person, add_people
 
     database = Database(database_url)
     try:
@@ -245,17 +245,7 @@ async def prepare(database_url: str, config: SoakConfig) -> tuple[int, list[int]
         people = [Person(800_000 + i, "en", "citizen", topics=("labour",)) for i in range(config.broadcast_contacts)]
         await add_people(database, people)
         notice = load_notice_text(NOTICE, "soak.yaml", base_dir=Path("."))
-        async with database.transaction() as connection:
-            broadcast_id, _ = await BroadcastRepository(connection).create(
-                title=notice.title,
-                notice=notice.to_json(),
-                audience=notice.audience,
-                languages=notice.languages,
-                default_language=notice.default_language,
-                created_by="soak",
-                now=datetime.now(UTC),
-                send_at=None,
-            )
+        broadcast_id, _ = await create_broadcast(database, notice, created_by="soak")
     finally:
         await database.dispose()
     return broadcast_id, [p.user_id for p in people]
@@ -369,7 +359,6 @@ async def count_answers(
 async def count_broadcast(
     database_url: str, broadcast_id: int, recipients: list[int], server: FakeTelegramServer, result: SoakResult
 ) -> None:
-    from testkit.broadcasts import delivery_rows
 
     database = Database(database_url)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from surveys.loader import load_survey_directory
 from surveys.model import Survey
 from testkit.databases import (
     BACKENDS_USED,
+    SQLITE_ONLY,
     create_postgres_database,
     drop_postgres_database,
     postgres_reachable,
@@ -24,9 +26,41 @@ from testkit.paths import FORMS
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    if SQLITE_ONLY:
+        return "baraza backends: sqlite only (BARAZA_TEST_BACKENDS=sqlite)"
     state = "reachable" if postgres_reachable() else "NOT reachable (PostgreSQL tests skip)"
     redis = "reachable" if redis_reachable() else "NOT reachable (Redis tests skip)"
     return f"baraza backends: sqlite; postgresql at 127.0.0.1:5432 {state}; redis at 127.0.0.1:6379 {redis}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers that follow from where a test is and what it runs on (``make test-fast`` leaves
+    out ``slow``, ``browser``, ``e2e``, ``postgres`` and ``redis``): tests/browser is Chromium,
+    tests/e2e runs the whole bot, and a test given the PostgreSQL database or Redis needs it."""
+    for item in items:
+        parts = item.path.parts
+        if "browser" in parts:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        if "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "postgresql" in params.values():
+            item.add_marker(pytest.mark.postgres)
+        if "redis" in params.values():
+            item.add_marker(pytest.mark.redis)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under pytest-xdist each worker tells the controller which backends its tests used.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["baraza_backends"] = sorted(BACKENDS_USED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    BACKENDS_USED.update(getattr(node, "workeroutput", {}).get("baraza_backends", []))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
