@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from testkit.soak import SoakConfig, soak
+
+pytestmark = pytest.mark.slow  # kill -9 soak
 
 CONFIG = SoakConfig(
     kills=6, survey_users=5, lookup_users=2, broadcast_contacts=80, broadcast_rate=10.0, fault_rate=0.05, seed=7

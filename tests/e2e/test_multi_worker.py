@@ -23,6 +23,8 @@ from testkit.fakes.telegram import FakeTelegramServer
 from testkit.rates import most_in_any_window
 from testkit.worker_harness import AcknowledgedRespondent, worker_fleet
 
+pytestmark = pytest.mark.slow  # several worker processes
+
 USERS = 12
 RATE = 25  # messages a second for the whole bot
 
