@@ -113,7 +113,7 @@ async def main() -> None:
             f"{len(catalogue.files)} SDMX-CSV files ({size:.0f} MiB), written in {time.perf_counter() - started:.0f} s"
         )
         config = directory / "config.yaml"
-        config.write_text(f"surveys:\n  directory: {paths.FORMS}\n", encoding="utf-8")
+        config.write_text(f"surveys:\n  directory: {ROOT / 'office' / 'surveys'}\n", encoding="utf-8")
         print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
         backends = ["sqlite", "postgresql"] if arguments.backend == "both" else [arguments.backend]
         for backend in backends:

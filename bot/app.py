@@ -1,4 +1,8 @@
-"""Wiring: settings → database → surveys → engine → channels, and running them until stopped."""
+"""Wiring: settings → surveys → database → engine → channels → senders, and running them until stopped.
+
+:func:`running_bot` reads top-down, one named step after another. The surveys are read before
+the database is opened, so that an invalid survey stops the start before anything changes.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from aiohttp import web
 
 from bot.admin import add_admin_routes
 from bot.admin.operations import add_operation_routes
-from bot.channels.telegram.adapter import FREE_BROADCAST_RATE, TelegramChannel, TelegramSender
+from bot.channels.telegram.adapter import TelegramChannel
+from bot.channels.telegram.sender import FREE_BROADCAST_RATE, TelegramSender
 from bot.channels.webchat.adapter import add_webchat_routes
 from bot.channels.whatsapp.adapter import WhatsAppChannel
+from bot.channels.whatsapp.sender import WhatsAppSender
 from bot.config import Settings
 from bot.core.engine import Engine, load_pseudonymizer
 from bot.core.flood import FloodGuard
@@ -28,37 +35,156 @@ from bot.sending.shared_rate import SendLimiters, send_limiters
 from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file
 from handlers.context import Community
+from handlers.messages import MessageProcessor
 from storage.database import Database
 from storage.repositories import Repositories
 from surveys.loader import load_survey_directory, load_survey_file
+from surveys.model import Survey
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunningBot:
     """Everything ``baraza run`` started; tests use it to reach the parts."""
 
     settings: Settings
     database: Database
     engine: Engine
+    #: The send rates (shared by all workers on PostgreSQL / Redis).
+    limiters: SendLimiters
     web_runner: web.AppRunner
     web_port: int
-    telegram: TelegramChannel | None
-    #: Sends broadcasts; None without a channel that can push messages (no Telegram token).
-    dispatcher: Dispatcher | None = None
-    #: Sends the outbox (answers to data requests); None without a channel that can push messages.
-    outbox: OutboxSender | None = None
     #: Loads the indicator catalogue at start (when changed) and refreshes it on schedule.
-    indicators: IndicatorKeeper | None = None
-    whatsapp: WhatsAppChannel | None = None
-    #: The send rates (shared by all workers on PostgreSQL / Redis).
-    limiters: SendLimiters | None = None
+    indicators: IndicatorKeeper
+    telegram: TelegramChannel | None
+    whatsapp: WhatsAppChannel | None
+    #: Sends broadcasts; None without a channel that can push messages (Telegram or WhatsApp).
+    dispatcher: Dispatcher | None
+    #: Sends the outbox (answers to data requests); None without a channel that can push messages.
+    outbox: OutboxSender | None
 
 
-# Channels redeliver an update for a day at most; a week of processed ids is plenty.
-KEEP_PROCESSED_UPDATES = timedelta(days=7)
-PRUNE_EVERY_SECONDS = 3600
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
+    """Start the bot (migrating the database first) and stop it cleanly when the block ends.
+
+    The steps run top-down; each part started is stopped again, in the reverse order, however
+    the block ends (a step that fails stops the parts started before it).
+    Raises :class:`surveys.errors.SurveyFileError` before anything starts if a survey is invalid.
+    """
+    surveys = load_survey_directory(settings.surveys_directory)
+    community = community_of(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        database = await migrated_database(stack, settings)
+        engine = await core_engine(settings, database, surveys, community)
+        core = guarded_core(settings, engine)
+        limiters = await send_limiters(settings, database)
+        stack.push_async_callback(limiters.close)
+        telegram = telegram_channel(settings, core, limiters)
+        whatsapp = whatsapp_channel(settings, core, database)
+        app = web_app(settings, database, core, telegram, whatsapp, surveys, community)
+        runner, port = await serving(stack, settings, app)
+        log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
+        pruning = asyncio.create_task(_prune_processed_updates(database))
+        stack.push_async_callback(_cancel, pruning)
+        # In the background: the bot answers from the data in service while a new load is written.
+        indicators = await started(stack, IndicatorKeeper(database, settings.indicators))
+        # Build the catalogue's search index now, then follow new loads in the background:
+        # lookups never read the catalogue inside an update's transaction.
+        await started(stack, engine.catalogue)
+        for channel in (telegram, whatsapp):
+            if channel is not None:
+                await started(stack, channel)
+        dispatcher = outbox = None
+        if telegram is not None or whatsapp is not None:
+            extra = [WhatsAppSender(whatsapp.client, database)] if whatsapp is not None else []
+            dispatcher = await started(stack, broadcast_dispatcher(settings, database, telegram, extra, limiters))
+            # Same senders and rate limiter as broadcasts: together they stay within the rate.
+            outbox = await started(stack, outbox_sender(database, dispatcher))
+        yield RunningBot(
+            settings=settings,
+            database=database,
+            engine=engine,
+            limiters=limiters,
+            web_runner=runner,
+            web_port=port,
+            indicators=indicators,
+            telegram=telegram,
+            whatsapp=whatsapp,
+            dispatcher=dispatcher,
+            outbox=outbox,
+        )
+
+
+def community_of(settings: Settings) -> Community:
+    """The register settings, with the onboarding conversation loaded (and checked) if configured,
+    and the glossary and release calendar (``DefinitionFileError`` names a broken file's lines)."""
+    register = settings.register
+    concepts, calendar = settings.concepts_file, settings.calendar_file
+    return Community(
+        user_groups=register.user_groups,
+        topics=register.topics,
+        admins=settings.admins,
+        onboarding=load_survey_file(register.onboarding) if register.onboarding is not None else None,
+        glossary=load_glossary_file(concepts, topics=register.topics) if concepts is not None else Glossary(),
+        calendar=load_calendar_file(calendar, topics=register.topics) if calendar is not None else ReleaseCalendar(),
+    )
+
+
+async def migrated_database(stack: contextlib.AsyncExitStack, settings: Settings) -> Database:
+    """The database at ``settings.database_url``, migrated to the latest schema; disposed of by ``stack``."""
+    database = Database(settings.database_url)
+    stack.push_async_callback(database.dispose)
+    await database.migrate()
+    return database
+
+
+async def core_engine(
+    settings: Settings, database: Database, surveys: Mapping[str, Survey], community: Community
+) -> Engine:
+    """The channel-agnostic core that runs one update, with the deployment's pseudonym key."""
+    pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
+    return Engine(database, surveys, pseudonymizer, default_language=settings.default_language, community=community)
+
+
+def guarded_core(settings: Settings, engine: Engine) -> MessageProcessor:
+    """What every channel reaches the engine through: the per-user flood limit, then storable text."""
+    return FloodGuard(Sanitiser(engine), settings.flood, default_language=settings.default_language)
+
+
+def telegram_channel(settings: Settings, core: MessageProcessor, limiters: SendLimiters) -> TelegramChannel | None:
+    """The Telegram channel (not started), or None without a token."""
+    if not settings.telegram.enabled:
+        return None
+    return TelegramChannel(settings.telegram, core, limiters.replies)
+
+
+def whatsapp_channel(settings: Settings, core: MessageProcessor, database: Database) -> WhatsAppChannel | None:
+    """The WhatsApp channel (not started), or None unless configured."""
+    return WhatsAppChannel(settings.whatsapp, core, database) if settings.whatsapp.enabled else None
+
+
+def web_app(
+    settings: Settings,
+    database: Database,
+    core: MessageProcessor,
+    telegram: TelegramChannel | None,
+    whatsapp: WhatsAppChannel | None,
+    surveys: Mapping[str, Survey],
+    community: Community,
+) -> web.Application:
+    """The one web server's routes: the web chat, the channels' webhooks, health and metrics,
+    and the staff dashboard."""
+    app = web.Application(client_max_size=64 * 1024)
+    add_webchat_routes(app, core)
+    if telegram is not None and settings.telegram.mode == "webhook":
+        app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
+    if whatsapp is not None:
+        whatsapp.add_routes(app)
+    add_operation_routes(app, database, lambda: channel_states(telegram, whatsapp))
+    add_admin_routes(app, database, surveys=surveys, community=community)
+    return app
 
 
 def channel_states(telegram: TelegramChannel | None, whatsapp: WhatsAppChannel | None = None) -> dict[str, bool]:
@@ -70,6 +196,24 @@ def channel_states(telegram: TelegramChannel | None, whatsapp: WhatsAppChannel |
     if whatsapp is not None:
         states["whatsapp"] = whatsapp.running
     return states
+
+
+async def serving(
+    stack: contextlib.AsyncExitStack, settings: Settings, app: web.Application
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``settings.web`` until ``stack`` closes; the runner and the port bound
+    (the one asked for, or the one the system chose for port 0)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, settings.web.host, settings.web.port)
+    await site.start()
+    return runner, _bound_port(runner, settings.web.port)
+
+
+# Channels redeliver an update for a day at most; a week of processed ids is plenty.
+KEEP_PROCESSED_UPDATES = timedelta(days=7)
+PRUNE_EVERY_SECONDS = 3600
 
 
 async def _prune_processed_updates(database: Database) -> None:
@@ -87,99 +231,28 @@ async def _prune_processed_updates(database: Database) -> None:
         await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
 
-@contextlib.asynccontextmanager
-async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
-    """Start the bot (migrating the database first) and stop it cleanly when the block ends.
+class Service(Protocol):
+    """A part that runs in the background between ``start`` and ``stop``."""
 
-    Raises :class:`surveys.errors.SurveyFileError` before anything starts if a survey is invalid.
-    """
-    surveys = load_survey_directory(settings.surveys_directory)
-    community = community_of(settings)
-    database = Database(settings.database_url)
-    try:
-        await database.migrate()
-        pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
-        engine = Engine(
-            database, surveys, pseudonymizer, default_language=settings.default_language, community=community
-        )
-        # Every channel reaches the engine through the per-user flood limit, with storable text.
-        guarded = FloodGuard(Sanitiser(engine), settings.flood, default_language=settings.default_language)
-        app = web.Application(client_max_size=64 * 1024)
-        add_webchat_routes(app, guarded)
-        limiters = await send_limiters(settings, database)
-        telegram = TelegramChannel(settings.telegram, guarded, limiters.replies) if settings.telegram.enabled else None
-        if telegram is not None and settings.telegram.mode == "webhook":
-            app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
-        whatsapp = WhatsAppChannel(settings.whatsapp, guarded, database) if settings.whatsapp.enabled else None
-        if whatsapp is not None:
-            whatsapp.add_routes(app)
-        add_operation_routes(app, database, lambda: channel_states(telegram, whatsapp))
-        add_admin_routes(app, database, surveys=surveys, community=community)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, settings.web.host, settings.web.port)
-        await site.start()
-        port = _bound_port(runner, settings.web.port)
-        log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
-        pruning = asyncio.create_task(_prune_processed_updates(database))
-        dispatcher: Dispatcher | None = None
-        outbox: OutboxSender | None = None
-        # In the background: the bot answers from the data in service while a new load is written.
-        indicators = IndicatorKeeper(database, settings.indicators)
-        await indicators.start()
-        try:
-            # Build the catalogue's search index now, then follow new loads in the background:
-            # lookups never read the catalogue inside an update's transaction.
-            await engine.catalogue.start()
-            if telegram is not None:
-                await telegram.start()
-            if whatsapp is not None:
-                await whatsapp.start()
-            if telegram is not None or whatsapp is not None:
-                extra = [whatsapp.sender()] if whatsapp is not None else []
-                dispatcher = broadcast_dispatcher(settings, database, telegram, extra, limiters)
-                await dispatcher.start()
-                # Same senders and rate limiter as broadcasts: together they stay within the rate.
-                outbox = OutboxSender(
-                    database,
-                    dispatcher.senders.values(),
-                    dispatcher.limiter,
-                    shared_limiter=dispatcher.shared_limiter,
-                )
-                await outbox.start()
-            try:
-                yield RunningBot(
-                    settings,
-                    database,
-                    engine,
-                    runner,
-                    port,
-                    telegram,
-                    dispatcher,
-                    outbox=outbox,
-                    indicators=indicators,
-                    whatsapp=whatsapp,
-                    limiters=limiters,
-                )
-            finally:
-                if outbox is not None:
-                    await outbox.stop()
-                if dispatcher is not None:
-                    await dispatcher.stop()
-                if telegram is not None:
-                    await telegram.stop()
-                if whatsapp is not None:
-                    await whatsapp.stop()
-        finally:
-            await engine.catalogue.stop()
-            await indicators.stop()
-            pruning.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruning
-            await runner.cleanup()
-            await limiters.close()
-    finally:
-        await database.dispose()
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Service)
+
+
+async def started(stack: contextlib.AsyncExitStack, service: S) -> S:
+    """``service``, started; ``stack`` stops it."""
+    await service.start()
+    stack.push_async_callback(service.stop)
+    return service
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def broadcast_dispatcher(
@@ -203,24 +276,10 @@ def broadcast_dispatcher(
     return Dispatcher(database, [*senders, *extra_senders], settings.broadcast, shared_limiter=shared)
 
 
-def community_of(settings: Settings) -> Community:
-    """The register settings, with the onboarding conversation loaded (and checked) if configured,
-    and the glossary and release calendar (``DefinitionFileError`` names a broken file's lines)."""
-    register = settings.register
-    onboarding = load_survey_file(register.onboarding) if register.onboarding is not None else None
-    glossary = Glossary()
-    if settings.concepts_file is not None:
-        glossary = load_glossary_file(settings.concepts_file, topics=register.topics)
-    calendar = ReleaseCalendar()
-    if settings.calendar_file is not None:
-        calendar = load_calendar_file(settings.calendar_file, topics=register.topics)
-    return Community(
-        user_groups=register.user_groups,
-        topics=register.topics,
-        admins=settings.admins,
-        onboarding=onboarding,
-        glossary=glossary,
-        calendar=calendar,
+def outbox_sender(database: Database, dispatcher: Dispatcher) -> OutboxSender:
+    """The sender of the outbox (answers to data requests), through the broadcasts' senders and rate."""
+    return OutboxSender(
+        database, dispatcher.senders.values(), dispatcher.limiter, shared_limiter=dispatcher.shared_limiter
     )
 
 

@@ -45,16 +45,11 @@ def admin_command(ctx: Context, name: str) -> CommandHandler | None:
     being prepared); None otherwise, so that ``/broadcast`` stays an unknown command for others."""
     if not is_admin(ctx):
         return None
-    return {COMMAND: broadcast_command, "cancel": cancel_command}.get(name)
+    return {COMMAND: broadcast_command}.get(name)
 
 
-async def cancel_command(ctx: Context, argument: str) -> list[Outbound]:
-    """``/cancel`` while preparing a notice drops the draft; anywhere else it is the usual /cancel."""
-    conversation = await ctx.repos.conversations.get(ctx.contact.id)
-    if conversation is None or conversation.flow != FLOW:
-        from handlers import start
-
-        return await start.cancel(ctx, argument)
+async def cancel(ctx: Context, conversation: Conversation) -> list[Outbound]:
+    """``/cancel`` while preparing a notice (the flow ``broadcast``) drops the draft."""
     draft_id, _topic = _draft_of(conversation)
     if draft_id is not None:
         await BroadcastRepository(ctx.repos.connection).discard_draft(draft_id)

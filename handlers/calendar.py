@@ -26,9 +26,9 @@ from catalogue.concept_search import fold
 from handlers import onboarding, privacy
 from handlers.context import Context
 from handlers.messages import Button, Outbound
-from handlers.payloads import MAX_PAYLOAD_BYTES
+from handlers.payloads import prefixed
 
-PAYLOAD_PREFIX = "k:"
+PAYLOAD_PREFIX = "k:"  # + release ids ≤ 60 or topics ≤ 40 ASCII characters: within the payload limit
 ALL = "k:a"
 TOPIC = "k:t:"
 FOLLOW, UNFOLLOW = "k:f:", "k:u:"
@@ -37,16 +37,6 @@ SHOWN_ALL = 6
 SHOWN_TOPIC = 10
 MAX_BUTTON_TITLE = 40
 TOPICS_PER_ROW = 2
-
-
-def is_payload(value: str) -> bool:
-    return value.startswith(PAYLOAD_PREFIX)
-
-
-def _payload(prefix: str, value: str) -> str:
-    payload = prefix + value
-    assert len(payload.encode()) <= MAX_PAYLOAD_BYTES  # release ids ≤ 60, topics ≤ 40 ASCII characters
-    return payload
 
 
 # --------------------------------------------------------------------------- formatting
@@ -75,10 +65,8 @@ async def calendar_command(ctx: Context, argument: str) -> list[Outbound]:
     if not len(calendar):
         return [Outbound(text=ctx.texts("calendar_none"))]
     wanted = argument.strip()
-    if not wanted:
-        return [await listing(ctx, None)]
-    topic = _topic_named(ctx, wanted)
-    if topic is None:
+    topic = _topic_named(ctx, wanted) if wanted else None
+    if wanted and topic is None:
         labels = ", ".join(onboarding.topic_label(ctx, t) for t in calendar.topics())
         return [
             Outbound(text=ctx.texts("calendar_unknown_topic", topic=wanted[:40], topics=labels)),
@@ -130,14 +118,14 @@ async def listing(ctx: Context, topic: str | None, *, replaces_pressed: bool = F
     for number, release in enumerate(shown, start=1):
         title = _short(f"{number}. {calendar.title(release, language)}")
         if release.id in followed:
-            rows.append((Button(ctx.texts("button_unfollow_release", title=title), _payload(unfollow, release.id)),))
+            rows.append((Button(ctx.texts("button_unfollow_release", title=title), prefixed(unfollow, release.id)),))
         else:
-            rows.append((Button(ctx.texts("button_follow_release", title=title), _payload(follow, release.id)),))
+            rows.append((Button(ctx.texts("button_follow_release", title=title), prefixed(follow, release.id)),))
     present = {release.topic for release in upcoming_all} - {topic}
     # In the configured order (as /subscribe shows them), then any topic only the calendar has.
     topics = [t for t in ctx.community.topics if t in present]
     topics += sorted(present - set(topics))
-    topic_buttons = [Button(onboarding.topic_label(ctx, t), _payload(TOPIC, t)) for t in topics]
+    topic_buttons = [Button(onboarding.topic_label(ctx, t), prefixed(TOPIC, t)) for t in topics]
     if topic is not None:
         topic_buttons.append(Button(ctx.texts("button_all_topics"), ALL))
     rows += [tuple(topic_buttons[i : i + TOPICS_PER_ROW]) for i in range(0, len(topic_buttons), TOPICS_PER_ROW)]
@@ -171,7 +159,7 @@ async def _follow_press(ctx: Context, prefix: str, release_id: str) -> list[Outb
         # Always allowed, also without consent: stopping never needs permission.
         await ctx.repos.releases.unfollow(ctx.contact.id, release.id)
         return [await listing(ctx, topic, replaces_pressed=True)]
-    refusal = await _needs_consent(ctx)
+    refusal = await onboarding.needs_consent(ctx, "consent_needed_follow")
     if refusal is not None:
         return refusal
     title = ctx.community.calendar.title(release, ctx.language)
@@ -180,15 +168,3 @@ async def _follow_press(ctx: Context, prefix: str, release_id: str) -> list[Outb
     await ctx.repos.releases.follow(ctx.contact.id, release.id, ctx.now)
     # Asking to be told is asking for messages: like /subscribe, it undoes an earlier /stop (and says so).
     return await privacy.messages_back_on(ctx) + [await listing(ctx, topic, replaces_pressed=True)]
-
-
-async def _needs_consent(ctx: Context) -> list[Outbound] | None:
-    """Following a release means we keep it and message the person later: register and consent first."""
-    if ctx.community.onboarding is None:
-        return [Outbound(text=ctx.texts("register_off"))]
-    if ctx.contact.has_consented:
-        return None
-    if onboarding.pending(ctx):
-        return await onboarding.begin(ctx, greet=False)
-    button = Button(ctx.texts("button_give_consent"), onboarding.START_PAYLOAD)
-    return [Outbound(text=ctx.texts("consent_needed_follow"), buttons=((button,),))]

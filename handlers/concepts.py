@@ -13,7 +13,7 @@ from catalogue.concept_search import ConceptIndex
 from catalogue.concepts import Concept, Glossary
 from handlers.context import Context
 from handlers.messages import Button, Outbound
-from handlers.payloads import MAX_PAYLOAD_BYTES
+from handlers.payloads import prefixed
 
 PAYLOAD_PREFIX = "c:"
 MAX_RELATED = 6
@@ -24,14 +24,8 @@ MAX_QUERY = 200  # longer text is not a term; it would only cost search time
 _index_cache: dict[int, tuple[Glossary, ConceptIndex]] = {}
 
 
-def is_payload(value: str) -> bool:
-    return value.startswith(PAYLOAD_PREFIX)
-
-
 def concept_payload(concept_id: str) -> str:
-    payload = PAYLOAD_PREFIX + concept_id
-    assert len(payload.encode()) <= MAX_PAYLOAD_BYTES  # concept ids are at most 60 ASCII characters
-    return payload
+    return prefixed(PAYLOAD_PREFIX, concept_id)  # concept ids are at most 60 ASCII characters
 
 
 def index_of(glossary: Glossary) -> ConceptIndex:

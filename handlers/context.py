@@ -10,6 +10,7 @@ from catalogue.cache import CatalogueCache
 from catalogue.calendar import ReleaseCalendar
 from catalogue.concepts import Glossary
 from handlers.messages import Inbound
+from handlers.onboarding_file import onboarding_problems
 from handlers.texts import Texts
 from storage.pseudonyms import Pseudonymizer
 from storage.records import Contact
@@ -46,8 +47,6 @@ class Community:
     def __post_init__(self) -> None:
         if self.onboarding is not None:
             # A broken onboarding file could store data without consent: refuse it at start.
-            from handlers.onboarding import onboarding_problems
-
             problems = onboarding_problems(self.onboarding, self.user_groups, self.topics)
             if problems:
                 raise SurveyFileError(problems)

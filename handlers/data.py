@@ -69,10 +69,6 @@ def _number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def is_payload(payload: str) -> bool:
-    return payload.startswith(PREFIX)
-
-
 async def data_command(ctx: Context, argument: str) -> list[Outbound]:
     """``/data <words>``; without words, how to ask."""
     if not argument.strip():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from handlers import survey
+from handlers import flow_driver, survey
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, Texts, supported_language
@@ -22,10 +22,6 @@ PER_ROW = 2
 
 def payload(language: str) -> str:
     return f"{PAYLOAD_PREFIX}{language}"
-
-
-def is_language_payload(value: str) -> bool:
-    return value.startswith(PAYLOAD_PREFIX)
 
 
 def requested_language(text: str) -> str | None:
@@ -72,5 +68,5 @@ async def switch(ctx: Context, code: str, *, pressed: bool) -> list[Outbound]:
     replies = [Outbound(text=switched.texts("language_set", language=LANGUAGE_NAMES[code]), replaces_pressed=pressed)]
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     if conversation is not None and conversation.flow == survey.FLOW:
-        replies += await survey.current_prompt(switched, conversation)
+        replies += await flow_driver.current_prompt(survey.STORE, switched, conversation)
     return replies

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_PAYLOAD_BYTES = 64
+START_SURVEY_PREFIX = "s:"
 CHOOSE, TOGGLE, DONE, SKIP, DEFAULT = "c", "t", "d", "k", "f"
 SUBMIT, EDIT, GO_TO = "s", "e", "g"
 WITH_INDEX = frozenset({CHOOSE, TOGGLE, GO_TO})
@@ -22,19 +23,23 @@ OPTIONAL_INDEX = frozenset({DONE})
 
 
 @dataclass(frozen=True)
-class StartSurvey:
-    survey_id: str
-
-
-@dataclass(frozen=True)
 class PromptPress:
+    """A press on the prompt numbered ``serial``: ``op`` on option (or question) ``index``."""
+
     serial: int
     op: str
     index: int | None = None
 
 
 def start_survey(survey_id: str) -> str:
-    return f"s:{survey_id}"
+    return START_SURVEY_PREFIX + survey_id
+
+
+def prefixed(prefix: str, value: str) -> str:
+    """``prefix`` + ``value`` as a payload; the caller's ids are short enough to fit the limit."""
+    payload = prefix + value
+    assert len(payload.encode()) <= MAX_PAYLOAD_BYTES
+    return payload
 
 
 def prompt_press(serial: int, op: str, index: int | None = None) -> str:
@@ -43,13 +48,23 @@ def prompt_press(serial: int, op: str, index: int | None = None) -> str:
     return payload
 
 
-def parse(payload: str) -> StartSurvey | PromptPress | None:
-    """The meaning of a payload, or None if it is not one Baraza issues."""
-    if len(payload.encode("utf-8", "replace")) > MAX_PAYLOAD_BYTES:
+def _too_long(payload: str) -> bool:
+    return len(payload.encode("utf-8", "replace")) > MAX_PAYLOAD_BYTES
+
+
+def survey_of(payload: str) -> str | None:
+    """The survey a survey button (``s:<survey id>``) opens, or None if it is not one Baraza issues."""
+    parts = payload.split(":")
+    if _too_long(payload) or len(parts) != 2 or parts[0] + ":" != START_SURVEY_PREFIX or not parts[1]:
+        return None
+    return parts[1]
+
+
+def parse(payload: str) -> PromptPress | None:
+    """The prompt press a payload means, or None if it is not one Baraza issues."""
+    if _too_long(payload):
         return None
     parts = payload.split(":")
-    if parts[0] == "s" and len(parts) == 2 and parts[1]:
-        return StartSurvey(parts[1])
     if parts[0] != "q" or len(parts) not in (3, 4) or not _is_number(parts[1]):
         return None
     op = parts[2]

@@ -25,10 +25,6 @@ CONFIRM = "x:y:"
 KEEP = "x:n"
 
 
-def is_privacy_payload(value: str) -> bool:
-    return value.startswith(PAYLOAD_PREFIX)
-
-
 async def stop(ctx: Context, _argument: str) -> list[Outbound]:
     """``/stop``: no more news or invitations; the bot still answers."""
     await ctx.repos.contacts.opt_out(ctx.contact.id, ctx.now)

@@ -10,24 +10,25 @@ follows or stops following it at once (payloads name the operation, so a repeate
 nothing). ``/unsubscribe`` shows only the topics followed, and a button to stop them all.
 Topic labels come from the ``topics`` question of the onboarding file, in the person's language.
 
-This module also dispatches the register's conversations (:data:`FLOWS`): onboarding to
-:mod:`handlers.onboarding`, a single field being changed to this module.
+Changing one field is a question flow (:data:`EDIT_FLOW`) run by :mod:`handlers.flow_driver`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass
 
-from handlers import onboarding, payloads, privacy, survey
+from handlers import flow_driver, onboarding, privacy, survey
 from handlers.context import Context
 from handlers.messages import Button, Outbound
+from handlers.onboarding import RegisterStore
+from handlers.onboarding_file import FIELDS
+from handlers.prompts import Answers
 from storage.records import Conversation
 from surveys import runner
-from surveys.model import Survey
+from surveys.model import Question, Survey
 
+#: The conversation of changing one answer from /profile.
 EDIT_FLOW = "profile"
-#: The conversations of the register: onboarding, and changing one answer from /profile.
-FLOWS = frozenset({onboarding.FLOW, EDIT_FLOW})
 
 PROFILE_PREFIX = "p:"
 EDIT = "p:e:"
@@ -36,10 +37,8 @@ DELETE = "p:d"
 TOPICS_PREFIX = "t:"
 FOLLOW, UNFOLLOW, REMOVE, REMOVE_ALL, TOPICS_DONE = "t:s:", "t:u:", "t:r:", "t:a", "t:d"
 FIELDS_PER_ROW = 2
-
-
-def is_register_payload(value: str) -> bool:
-    return value.startswith((PROFILE_PREFIX, TOPICS_PREFIX)) or onboarding.is_start_payload(value)
+#: The register's buttons: the profile card, topics, and "give consent" (which starts onboarding).
+PAYLOAD_PREFIXES = (PROFILE_PREFIX, TOPICS_PREFIX, onboarding.START_PAYLOAD)
 
 
 # --- /profile -----------------------------------------------------------------------------------
@@ -59,7 +58,7 @@ def _register_off(ctx: Context) -> list[Outbound] | None:
 
 
 def _editable(definition: Survey) -> list[str]:
-    return [q.name for q in definition.questions if q.is_asked and q.name in onboarding.FIELDS[1:]]
+    return [q.name for q in definition.questions if q.is_asked and q.name in FIELDS[1:]]
 
 
 async def card(ctx: Context) -> Outbound:
@@ -142,25 +141,47 @@ async def _edit(ctx: Context, name: str) -> list[Outbound]:
     if outcome.problem is not None:
         return [await card(ctx)]
     current = await ctx.repos.conversations.get(ctx.contact.id)
-    conversation = Conversation(
-        contact_id=ctx.contact.id,
-        flow=EDIT_FLOW,
-        survey_id=None,
-        response_id=None,
-        current_question=name,
-        selection=outcome.state.selection,
-        prompt_serial=(current.prompt_serial if current is not None else 0) + 1,
+    conversation = flow_driver.new_conversation(
+        ctx, current, flow=EDIT_FLOW, current_question=outcome.state.current, selection=outcome.state.selection
     )
     await ctx.repos.conversations.save(conversation, ctx.now)
-    return [onboarding.render(ctx, definition, conversation, answers, with_position=False)]
+    return [STORE.render(ctx, definition, conversation, answers)]
 
 
-def _edited_definition(ctx: Context, conversation: Conversation) -> Survey | None:
-    definition = ctx.community.onboarding
-    name = conversation.current_question
-    if definition is None or name is None or not ctx.contact.has_consented or name not in _editable(definition):
-        return None
-    return definition
+@dataclass(frozen=True)
+class FieldEditStore(RegisterStore):
+    """Changing one field: its onboarding question again, stored on the contact, then the card."""
+
+    with_position: bool = False
+
+    def definition(self, ctx: Context, conversation: Conversation) -> Survey | None:
+        definition = ctx.community.onboarding
+        name = conversation.current_question
+        if definition is None or name is None or not ctx.contact.has_consented or name not in _editable(definition):
+            return None
+        return definition
+
+    async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> Answers:
+        return await onboarding.stored_answers(ctx, definition)
+
+    async def after_step(
+        self,
+        ctx: Context,
+        definition: Survey,
+        conversation: Conversation,
+        outcome: runner.Outcome,
+        answered: Question | None = None,
+    ) -> list[Outbound]:
+        """Only the changed field is stored, and the change is over: the questions after it are not asked."""
+        assert answered is not None
+        ctx = await self.record(ctx, conversation, ((answered.name, dict(outcome.recorded).get(answered.name)),))
+        return await _edit_ended(ctx, "saved")
+
+    async def gone(self, ctx: Context, conversation: Conversation) -> list[Outbound]:
+        return await _edit_ended(ctx, "nothing_changed")
+
+
+STORE = FieldEditStore()
 
 
 async def _edit_ended(ctx: Context, key: str) -> list[Outbound]:
@@ -170,100 +191,17 @@ async def _edit_ended(ctx: Context, key: str) -> list[Outbound]:
     return [Outbound(text=ctx.texts(key)), await card(ctx)]
 
 
-async def _edit_act(
-    ctx: Context, conversation: Conversation, action: runner.Action, *, pressed: bool
-) -> list[Outbound]:
-    definition = _edited_definition(ctx, conversation)
-    if definition is None:
-        return await _edit_ended(ctx, "nothing_changed")
-    question = definition.question(conversation.current_question or "")
-    answers = await onboarding.stored_answers(ctx, definition)
-    outcome = runner.advance(definition, survey.state_of(ctx, conversation, answers), action)
-    if outcome.problem is not None:
-        return [
-            Outbound(text=survey.problem_text(ctx, definition, outcome.problem)),
-            onboarding.render(ctx, definition, conversation, answers, with_position=False),
-        ]
-    if outcome.selection_changed:
-        ticked = replace(conversation, selection=outcome.state.selection)
-        await ctx.repos.conversations.save(ticked, ctx.now)
-        return [onboarding.render(ctx, definition, ticked, answers, with_position=False, replaces_pressed=True)]
-    value = dict(outcome.recorded).get(question.name)
-    messages = [onboarding.closing(ctx, definition, question, value)] if pressed else []
-    ctx = await onboarding.store(ctx, question.name, value)
-    return messages + await _edit_ended(ctx, "saved")
-
-
-# --- The register's conversations (onboarding and changing a field) ------------------------------
-
-
-async def current_prompt(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    if conversation.flow == onboarding.FLOW:
-        return await onboarding.current_prompt(ctx, conversation)
-    definition = _edited_definition(ctx, conversation)
-    if definition is None:
-        return await _edit_ended(ctx, "nothing_changed")
-    answers = await onboarding.stored_answers(ctx, definition)
-    return [onboarding.render(ctx, definition, conversation, answers, with_position=False)]
-
-
-async def on_text(ctx: Context, conversation: Conversation, text: str) -> list[Outbound]:
-    if conversation.flow == onboarding.FLOW:
-        return await onboarding.on_text(ctx, conversation, text)
-    action: runner.Action = runner.SkipQuestion() if ctx.texts.is_skip_word(text) else runner.TypedAnswer(text)
-    return await _edit_act(ctx, conversation, action, pressed=False)
-
-
-async def on_prompt_press(ctx: Context, conversation: Conversation, press: payloads.PromptPress) -> list[Outbound]:
-    if conversation.flow == onboarding.FLOW:
-        return await onboarding.on_press(ctx, conversation, press)
-    definition = _edited_definition(ctx, conversation)
-    if definition is None:
-        return await _edit_ended(ctx, "nothing_changed")
-    if press.serial == conversation.prompt_serial:
-        action = survey.press_action(definition.question(conversation.current_question or ""), press)
-        if action is not None:
-            return await _edit_act(ctx, conversation, action, pressed=True)
-    return [Outbound(text=ctx.texts("stale_button")), *await current_prompt(ctx, conversation)]
-
-
-async def back(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    if conversation.flow == onboarding.FLOW:
-        return await onboarding.back(ctx, conversation)
-    return await _edit_ended(ctx, "nothing_changed")
-
-
-async def skip(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    if conversation.flow == onboarding.FLOW:
-        return await onboarding.skip(ctx, conversation)
-    return await _edit_act(ctx, conversation, runner.SkipQuestion(), pressed=False)
-
-
 async def cancel(ctx: Context, conversation: Conversation) -> list[Outbound]:
-    if conversation.flow == onboarding.FLOW:
-        return await onboarding.cancel(ctx)
+    """``/cancel`` and ``/back`` while changing a field: nothing is changed."""
     return await _edit_ended(ctx, "nothing_changed")
 
 
 # --- /subscribe and /unsubscribe ----------------------------------------------------------------
 
 
-async def _needs_consent(ctx: Context) -> list[Outbound] | None:
-    """Following topics is personal data: it needs the register and consent."""
-    refusal = _register_off(ctx)
-    if refusal is not None:
-        return refusal
-    if ctx.contact.has_consented:
-        return None
-    if onboarding.pending(ctx):
-        return await onboarding.begin(ctx, greet=False)
-    button = Button(ctx.texts("button_give_consent"), onboarding.START_PAYLOAD)
-    return [Outbound(text=ctx.texts("consent_needed_topics"), buttons=((button,),))]
-
-
 async def subscribe(ctx: Context, _argument: str) -> list[Outbound]:
     """``/subscribe``: every topic as a button, ticked when followed; also undoes ``/stop``."""
-    refusal = await _needs_consent(ctx)
+    refusal = await onboarding.needs_consent(ctx, "consent_needed_topics")
     if refusal is not None:
         return refusal
     return await privacy.messages_back_on(ctx) + [await _topics_to_follow(ctx)]
@@ -318,7 +256,7 @@ async def _summary(ctx: Context) -> Outbound:
 
 async def _on_topic_press(ctx: Context, payload: str) -> list[Outbound]:
     if not ctx.contact.has_consented:
-        refusal = await _needs_consent(ctx)
+        refusal = await onboarding.needs_consent(ctx, "consent_needed_topics")
         return refusal or []
     subscriptions = ctx.repos.subscriptions
     contact_id = ctx.contact.id

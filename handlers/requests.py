@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from handlers.context import Context
+from handlers.flow_driver import new_conversation
 from handlers.messages import Button, Outbound
 from handlers.outbox import can_notify
 from handlers.payloads import parse_number
@@ -41,10 +42,6 @@ PREVIEW_CHARACTERS = 200
 MIN_WORDS, MIN_CHARACTERS = 2, 10
 
 CommandHandler = Callable[[Context, str], Awaitable[list[Outbound]]]
-
-
-def is_payload(value: str) -> bool:
-    return value.startswith(PAYLOAD_PREFIX)
 
 
 def _shortened(text: str, limit: int = PREVIEW_CHARACTERS) -> str:
@@ -87,23 +84,19 @@ async def request_command(ctx: Context, argument: str) -> list[Outbound]:
     if conversation is not None and conversation.flow != FLOW:
         return [Outbound(text=ctx.texts("request_finish_first"))]
     await ctx.repos.conversations.save(
-        Conversation(
-            contact_id=ctx.contact.id,
-            flow=FLOW,
-            survey_id=None,
-            response_id=None,
-            current_question=DESCRIBE,
-            selection=(),
-            prompt_serial=0,
-        ),
-        ctx.now,
+        new_conversation(ctx, conversation, flow=FLOW, current_question=DESCRIBE), ctx.now
     )
     return current_prompt(ctx)
 
 
 def current_prompt(ctx: Context) -> list[Outbound]:
-    """What the ``request`` flow is waiting for (also for a redelivered update)."""
+    """What the ``request`` flow is waiting for."""
     return [Outbound(text=ctx.texts("request_ask"))]
+
+
+async def waiting(ctx: Context, _conversation: Conversation) -> list[Outbound]:
+    """For a redelivered update in the ``request`` flow: what it is waiting for."""
+    return current_prompt(ctx)
 
 
 async def on_text(ctx: Context, conversation: Conversation, text: str) -> list[Outbound]:
@@ -115,7 +108,7 @@ async def on_text(ctx: Context, conversation: Conversation, text: str) -> list[O
     return _created(ctx, request)
 
 
-async def cancel(ctx: Context) -> list[Outbound]:
+async def cancel(ctx: Context, _conversation: Conversation) -> list[Outbound]:
     """``/cancel`` in the ``request`` flow: nothing is stored."""
     await ctx.repos.conversations.end(ctx.contact.id)
     return [Outbound(text=ctx.texts("request_cancelled"))]

@@ -1,40 +1,17 @@
 """The router: which handler answers an inbound message.
 
 Commands first (they work anywhere), then button presses, then the conversation the user is
-in, then free text.
+in, then free text. What answers each is registered in :mod:`handlers.flows`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
-from handlers import broadcast, data, language, payloads, privacy, profile, requests, start, survey
-from handlers import calendar as release_calendar
-from handlers import concepts as glossary
+from handlers import navigation, payloads
 from handlers.context import Context
+from handlers.flows import REGISTRY
 from handlers.messages import RESUME_PAYLOAD, Outbound
-
-CommandHandler = Callable[[Context, str], Awaitable[list[Outbound]]]
-
-COMMANDS: Mapping[str, CommandHandler] = {
-    "start": start.start,
-    "survey": start.survey_command,
-    "help": start.help_,
-    "cancel": start.cancel,
-    "back": start.back,
-    "skip": start.skip,
-    "language": language.language_command,
-    "profile": profile.profile_command,
-    "subscribe": profile.subscribe,
-    "unsubscribe": profile.unsubscribe,
-    "stop": privacy.stop,
-    "delete_my_data": privacy.delete_command,
-    "data": data.data_command,
-    "define": glossary.define,
-    "calendar": release_calendar.calendar_command,
-    "request": requests.request_command,
-    "my_requests": requests.my_requests,
-}
 
 #: Shown in the Telegram command menu.
 COMMAND_DESCRIPTIONS: Mapping[str, str] = {
@@ -76,65 +53,38 @@ async def route(ctx: Context) -> list[Outbound]:
     command = split_command(text)
     if command is not None:
         name, argument = command
-        handler = broadcast.admin_command(ctx, name) or requests.admin_command(ctx, name) or COMMANDS.get(name)
+        handler = REGISTRY.command(ctx, name)
         if handler is None:
             return [Outbound(text=ctx.texts("unknown_command", command=f"/{name[:32]}"))]
         return await handler(ctx, argument)
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
-    if conversation is not None and conversation.flow == survey.FLOW:
-        return await survey.on_text(ctx, conversation, text)
-    if conversation is not None and conversation.flow in profile.FLOWS:
-        return await profile.on_text(ctx, conversation, text)
-    if conversation is not None and conversation.flow == broadcast.FLOW:
-        return await broadcast.on_text(ctx, conversation, text)
-    if conversation is not None and conversation.flow == requests.FLOW:
-        return await requests.on_text(ctx, conversation, text)
+    flow = REGISTRY.flow_of(conversation)
+    if conversation is not None and flow is not None:
+        return await flow.on_text(ctx, conversation, text)
     if not text:  # a sticker, photo, voice note... or blank text: nothing to look up or store
         return [Outbound(text=ctx.texts("not_text"))]
-    return await broadcast.reply_to_notice(ctx, text) or await data.free_text(ctx, text)
+    for free_text in REGISTRY.free_text:
+        replies = await free_text(ctx, text)
+        if replies:
+            return replies
+    return []
 
 
 async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
     if payload == RESUME_PAYLOAD:
-        return await start.resume(ctx)
-    parsed = payloads.parse(payload)
-    if isinstance(parsed, payloads.StartSurvey):
-        return await start.open_survey(ctx, parsed.survey_id)
-    if language.is_language_payload(payload):
-        return await language.on_press(ctx, payload)
-    if profile.is_register_payload(payload):
-        return await profile.on_press(ctx, payload)
-    if privacy.is_privacy_payload(payload):
-        return await privacy.on_press(ctx, payload)
-    if broadcast.is_payload(payload):
-        return await broadcast.on_press(ctx, payload)
-    if data.is_payload(payload):
-        return await data.on_press(ctx, payload)
-    if glossary.is_payload(payload):
-        return await glossary.on_press(ctx, payload)
-    if release_calendar.is_payload(payload):
-        return await release_calendar.on_press(ctx, payload)
-    if requests.is_payload(payload):
-        return await requests.on_press(ctx, payload)
-    conversation = await ctx.repos.conversations.get(ctx.contact.id)
-    if isinstance(parsed, payloads.PromptPress) and conversation is not None and conversation.flow == survey.FLOW:
-        return await survey.on_press(ctx, conversation, parsed)
-    if isinstance(parsed, payloads.PromptPress) and conversation is not None and conversation.flow in profile.FLOWS:
-        return await profile.on_prompt_press(ctx, conversation, parsed)
+        return await navigation.resume(REGISTRY, ctx)
+    buttons = REGISTRY.buttons_for(payload)
+    if buttons is not None:
+        return await buttons.on_press(ctx, payload)
+    press = payloads.parse(payload)
+    if press is not None:
+        conversation = await ctx.repos.conversations.get(ctx.contact.id)
+        flow = REGISTRY.flow_of(conversation)
+        if conversation is not None and flow is not None and flow.on_prompt_press is not None:
+            return await flow.on_prompt_press(ctx, conversation, press)
     return [Outbound(text=ctx.texts("stale_button"))]
 
 
 async def repeat_current(ctx: Context) -> list[Outbound]:
-    """For a redelivered update: show where the user is again, change nothing.
-
-    The first delivery's replies may never have reached the user (the reason for most
-    redeliveries), so the answer is the current question, or the greeting outside a survey.
-    """
-    conversation = await ctx.repos.conversations.get(ctx.contact.id)
-    if conversation is not None and conversation.flow == survey.FLOW:
-        return await survey.current_prompt(ctx, conversation)
-    if conversation is not None and conversation.flow in profile.FLOWS:
-        return await profile.current_prompt(ctx, conversation)
-    if conversation is not None and conversation.flow == requests.FLOW:
-        return requests.current_prompt(ctx)
-    return [Outbound(text=ctx.texts("greeting")), start.survey_list(ctx)]
+    """For a redelivered update: show where the user is again, change nothing."""
+    return await navigation.repeat_current(REGISTRY, ctx)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.channels.whatsapp.adapter import whatsapp_silent
+from bot.channels.whatsapp.sender import whatsapp_silent
 from bot.config import Settings
 from bot.sending.notices import NoticeFileError, load_notice_file, parse_time
 from storage.broadcasts import (

@@ -19,7 +19,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 from handlers.messages import Delivered, Inbound, MessageProcessor, Outbound, as_they_are
 from handlers.texts import Texts, supported_language
@@ -43,6 +43,7 @@ class _Bucket:
     noticed: bool = False
 
 
+@dataclass(eq=False)
 class FloodGuard:
     """A :class:`~handlers.messages.MessageProcessor` that drops a user's excess messages.
 
@@ -50,23 +51,16 @@ class FloodGuard:
     dropped in a flood, or ``[]`` for the other dropped messages.
     """
 
-    def __init__(
-        self,
-        inner: MessageProcessor,
-        settings: FloodSettings,
-        *,
-        default_language: str = "en",
-        clock: Callable[[], float] = time.monotonic,
-        max_users: int = 100_000,
-    ) -> None:
-        self.inner = inner
-        self.settings = settings
-        self.default_language = default_language
-        self.max_users = max_users
-        self._clock = clock
-        self._buckets: OrderedDict[tuple[str, str], _Bucket] = OrderedDict()
-        #: Messages dropped since start (for logs and tests; no user is named).
-        self.dropped = 0
+    inner: MessageProcessor
+    settings: FloodSettings
+    _: KW_ONLY
+    default_language: str = "en"
+    clock: Callable[[], float] = time.monotonic
+    #: Above this many buckets, the least recent refilled ones are forgotten.
+    max_users: int = 100_000
+    #: Messages dropped since start (for logs and tests; no user is named).
+    dropped: int = field(default=0, init=False)
+    _buckets: OrderedDict[tuple[str, str], _Bucket] = field(default_factory=OrderedDict, init=False, repr=False)
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         return await self.serve(inbound, as_they_are)
@@ -92,7 +86,7 @@ class FloodGuard:
 
     def _take(self, key: tuple[str, str]) -> str:
         """``accept``, ``notice`` (first drop of a flood) or ``drop``."""
-        now = self._clock()
+        now = self.clock()
         burst = float(self.settings.burst)
         bucket = self._buckets.get(key)
         if bucket is None:

@@ -2,7 +2,7 @@
 
 It runs inside ``baraza run`` (so a broadcast survives the command that created it) and is
 channel-agnostic: a :class:`Sender` per channel does the sending (Telegram's is
-:class:`bot.channels.telegram.adapter.TelegramSender`).
+:class:`bot.channels.telegram.sender.TelegramSender`).
 
 The life of a delivery row (see :mod:`storage.broadcasts`):
 

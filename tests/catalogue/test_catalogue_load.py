@@ -209,7 +209,7 @@ def test_cli_load_reports_problems_with_their_line_and_list_shows_the_catalogue(
     (tmp_path / "prices.csv").write_text(GOOD, encoding="utf-8")
     config = tmp_path / "config.yaml"
     config.write_text(
-        f"database:\n  url: sqlite:///{tmp_path / 'cli.db'}\nsurveys:\n  directory: {paths.FORMS}\n"
+        f"database:\n  url: sqlite:///{tmp_path / 'cli.db'}\nsurveys:\n  directory: {ROOT / 'office' / 'surveys'}\n"
         "indicators:\n  metadata: metadata.yaml\n  sources: ['*.csv']\n",
         encoding="utf-8",
     )

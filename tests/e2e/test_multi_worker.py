@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.telegram.adapter import UNTHROTTLED
+from bot.channels.telegram.rate_limiter import UNTHROTTLED
 from surveys.model import Survey
 from testkit.databases import drop_postgres_database, require_postgres_database, require_redis
 from testkit.exports import assert_export_matches, export_rows

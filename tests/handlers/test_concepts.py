@@ -19,7 +19,7 @@ from handlers.payloads import MAX_PAYLOAD_BYTES
 from handlers.texts import RLM, Texts
 from storage.database import Database
 from testkit.fakes.engine_user import EngineUser
-from testkit.paths import FORMS, ROOT
+from testkit.paths import ROOT
 
 SHIPPED = ROOT / "office" / "concepts.yaml"
 CORE = {
@@ -292,7 +292,7 @@ def test_the_bot_does_not_start_with_a_broken_glossary_and_says_where(
     glossary.write_text(SMALL.replace("related: [cpi]", "related: [cpi, deflation]"))
     config = tmp_path / "config.yaml"
     config.write_text(
-        f"database: {{url: 'sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}'}}\nsurveys: {{directory: {FORMS}}}\n"
+        f"database: {{url: 'sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\n"
         "register: {onboarding: ''}\nweb: {port: 0}\n"
     )
     assert main(["--config", str(config), "run"]) == 1

@@ -64,12 +64,13 @@ PAYLOADS = st.one_of(ANY_TEXT, PAYLOAD_LIKE, PROMPT_LIKE)
 
 @given(PAYLOADS)
 def test_parsing_any_payload_never_raises_and_yields_only_issued_shapes(payload: str) -> None:
+    survey_id = payloads.survey_of(payload)
+    if survey_id is not None:
+        assert payload == payloads.start_survey(survey_id)
     parsed = payloads.parse(payload)
     if parsed is None:
         return
-    if isinstance(parsed, payloads.StartSurvey):
-        assert payload == payloads.start_survey(parsed.survey_id)
-        return
+    assert survey_id is None, "a payload has one meaning"
     assert parsed.serial >= 0 and (parsed.index is None or parsed.index >= 0)
     assert parsed.op in payloads.WITH_INDEX | payloads.WITHOUT_INDEX
     assert payloads.prompt_press(parsed.serial, parsed.op, parsed.index) == payload.lstrip()

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from bot.cli import main as cli
 from bot.core.engine import Engine, load_pseudonymizer
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS, Community
-from handlers.onboarding import onboarding_problems
+from handlers.onboarding_file import onboarding_problems
 from handlers.texts import Texts
 from storage.contacts_export import CONTACT_COLUMNS, export_contacts_csv
 from storage.database import Database

@@ -33,7 +33,7 @@ from testkit.broadcasts import sends_per_chat, wait_until_finished
 from testkit.conversations import onboard
 from testkit.fakes.engine_user import EngineUser
 from testkit.fakes.telegram import FakeTelegramServer
-from testkit.paths import FORMS, ROOT
+from testkit.paths import ROOT
 from testkit.register import Person, add_people
 from testkit.telegram_harness import bot_settings
 
@@ -410,7 +410,9 @@ def test_cli_lists_the_calendar_and_publishes_once(tmp_path: Path, capsys: pytes
     asyncio.run(setup())
     calendar = demo_calendar(tmp_path, datetime.now(UTC).date())
     config = tmp_path / "config.yaml"
-    config.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {FORMS}}}\ncalendar: {{file: {calendar}}}\n")
+    config.write_text(
+        f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\ncalendar: {{file: {calendar}}}\n"
+    )
     base = ["--config", str(config), "calendar"]
     assert main([*base, "list"]) == 0
     out = capsys.readouterr().out

@@ -8,7 +8,7 @@ webhook): the PTB echo bot of ``bench.load`` needs 0.3-0.5 ms of CPU per input o
 3.1-3.4 ms on httpx.
 
 It keeps :class:`~telegram.request.HTTPXRequest`'s contract, so PTB and
-:func:`bot.channels.telegram.adapter.certainly_not_sent` see the same things:
+:func:`certainly_not_sent` see the same things:
 
 - the body is ``application/x-www-form-urlencoded`` (each value as PTB encodes it: strings as
   they are, everything else JSON), or ``multipart/form-data`` when files are uploaded;
@@ -26,12 +26,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import httpx
 from aiohttp.helpers import get_env_proxy_for_url
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from yarl import URL
+
+from bot.channels.telegram.ptb_compat import ODVInput, given_or
 
 FORM = "application/x-www-form-urlencoded"
 # httpx writes a multipart file name the HTML5 way: '"' and control characters percent-encoded
@@ -51,6 +52,12 @@ NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (
     PoolTimeout,
     aiohttp.ClientConnectorError,
     aiohttp.ConnectionTimeoutError,
+    # The same failures of PTB's own HTTPXRequest.
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
 )
 
 
@@ -171,11 +178,9 @@ class AiohttpRequest(BaseRequest):
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data is not None and request_data.contains_files else None
         timeout = self._timeout(
-            self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout,
-            (self._media_write_timeout if files else self._write_timeout)
-            if isinstance(write_timeout, DefaultValue)
-            else write_timeout,
-            self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout,
+            given_or(read_timeout, self._read_timeout),
+            given_or(write_timeout, self._media_write_timeout if files else self._write_timeout),
+            given_or(connect_timeout, self._connect_timeout),
             upload=bool(files),
         )
         data: Any = None
@@ -194,7 +199,7 @@ class AiohttpRequest(BaseRequest):
                 data = urlencode(parameters).encode()
                 headers = {"Content-Type": FORM}
         if self._slots.locked():
-            await self._wait_for_slot(self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout)
+            await self._wait_for_slot(given_or(pool_timeout, self._pool_timeout))
         else:
             await self._slots.acquire()  # free: returns at once
         try:
@@ -257,6 +262,12 @@ def _filename(name: str | None) -> str | None:
     return _FILENAME_ESCAPES.sub(lambda match: f"%{ord(match.group()):02X}", name)
 
 
-def certainly_not_sent_cause(cause: BaseException | None) -> bool:
-    """Whether a transport exception (a ``NetworkError``'s ``__cause__``) proves nothing was sent."""
-    return isinstance(cause, NOT_SENT_ERRORS)
+def certainly_not_sent(error: NetworkError) -> bool:
+    """Whether a failed call surely had no effect: no connection, or Telegram answered 5xx.
+
+    Understands both transports: :class:`AiohttpRequest` (refused or unreachable, no free pooled
+    connection in time: not sent; connection lost mid-request or a read timeout: perhaps sent)
+    and PTB's ``HTTPXRequest``.
+    """
+    cause = error.__cause__
+    return isinstance(cause, NOT_SENT_ERRORS) or (cause is None and not isinstance(error, TimedOut))

@@ -2,7 +2,8 @@
 
 The page (``static/``) posts each message or button press to ``POST /api/messages``;
 the adapter turns it into an :class:`~handlers.messages.Inbound`, hands it to the core and
-answers the core's :class:`~handlers.messages.Outbound` replies as JSON::
+answers the core's :class:`~handlers.messages.Outbound` replies as JSON
+(:mod:`bot.channels.webchat.rendering`)::
 
     request:  {"id": "<client message id>", "text": "..."}
           or  {"id": "<client message id>", "payload": "<button payload>"}
@@ -21,7 +22,6 @@ Message texts and session tokens are never logged.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -30,12 +30,12 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 from yarl import URL
 
-from handlers.messages import Attachment, Inbound, MessageProcessor, Outbound
+from bot.channels.webchat.rendering import serialize_outbound
+from handlers.messages import Inbound, MessageProcessor
 
 logger = logging.getLogger(__name__)
 
@@ -185,29 +185,6 @@ def add_webchat_routes(
     for name, content_type in _STATIC_FILES.items():
         app.router.add_get(f"/static/{name}", static_file(name, content_type))
     app.router.add_post("/api/messages", post_message)
-
-
-def serialize_outbound(outbound: Outbound) -> dict[str, Any]:
-    """One reply as the page's JSON."""
-    return {
-        "text": outbound.text,
-        "buttons": [[{"label": button.label, "payload": button.payload} for button in row] for row in outbound.buttons],
-        "attachment": _serialize_attachment(outbound.attachment),
-        "replaces_pressed": outbound.replaces_pressed,
-    }
-
-
-def _serialize_attachment(attachment: Attachment | None) -> dict[str, str] | None:
-    if attachment is None:
-        return None
-    mime_type = attachment.mime_type or "application/octet-stream"
-    encoded = base64.b64encode(attachment.content).decode("ascii")
-    return {
-        "kind": attachment.kind,
-        "filename": attachment.filename,
-        "mime_type": mime_type,
-        "data_url": f"data:{mime_type};base64,{encoded}",
-    }
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

@@ -14,8 +14,9 @@ Meta calls our webhook (on the aiohttp server of :mod:`bot.app`):
   again, and the engine then repeats the current question.
 
 Replies go out through :class:`~bot.channels.whatsapp.graph.GraphClient`, rendered by
-:mod:`bot.channels.whatsapp.rendering`. :class:`WhatsAppSender` sends broadcasts for :mod:`bot.sending.broadcasts`,
-with the notice's approved template outside the 24-hour customer-service window.
+:mod:`bot.channels.whatsapp.rendering`. :class:`~bot.channels.whatsapp.sender.WhatsAppSender`
+sends broadcasts and the outbox, with the notice's approved template outside the 24-hour
+customer-service window.
 
 WhatsApp user ids are phone numbers: they are never logged.
 """
@@ -28,22 +29,17 @@ import hashlib
 import hmac
 import json
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.channels.whatsapp.graph import STOPPED_MARKETING, GraphClient, GraphError, GraphUnreachable
-from bot.channels.whatsapp.rendering import MediaPart, Part, render, template_message
+from bot.channels.whatsapp.graph import GraphClient, GraphError, GraphUnreachable
+from bot.channels.whatsapp.rendering import MediaPart, Part, render
 from bot.config import WhatsAppSettings
-from bot.sending.broadcasts import MaybeSent, NotSent, RecipientBlocked, Rejected
-from bot.sending.notices import Notice, WhatsAppTemplate
 from handlers.messages import Inbound, MessageProcessor, Outbound
-from storage.broadcasts import BroadcastRepository
 from storage.database import Database
 from storage.delivery_receipts import Receipt, ReceiptRepository
 
@@ -51,13 +47,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-#: Free-form messages are accepted until 24 hours after the person's last message; keep a margin
-#: for the time a broadcast takes to reach everyone.
-SERVICE_WINDOW = timedelta(hours=24) - timedelta(minutes=10)
-#: Message kinds that are not an answer (reactions to a message, system notices): ignored.
-BROADCASTS_CACHED = 32
 #: When a failure report matches no delivery yet, it is tried again after these waits (seconds).
 RECEIPT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+#: Message kinds that are not an answer (reactions to a message, system notices): ignored.
 IGNORED_KINDS = frozenset({"reaction", "system", "ephemeral", "request_welcome"})
 
 
@@ -212,9 +204,6 @@ class WhatsAppChannel:
         await asyncio.gather(*self._retrying, return_exceptions=True)
         await self.client.close()
 
-    def sender(self) -> WhatsAppSender:
-        return WhatsAppSender(self.client, self.database)
-
     @property
     def running(self) -> bool:
         """Started and not stopped (``/healthz``)."""
@@ -295,99 +284,3 @@ class WhatsAppChannel:
     async def send(self, chat_key: str, reply: Outbound) -> str:
         """Send one outbound message to a chat; returns the wamid of its first part."""
         return await send_parts(self.client, chat_key, render(reply))
-
-
-# --------------------------------------------------------------------------- broadcasts
-
-
-class WhatsAppSender:
-    """The dispatcher's :class:`~bot.sending.broadcasts.Sender` for WhatsApp.
-
-    Within 24 hours of the person's last message the notice goes out as the core renders it;
-    later WhatsApp only accepts an approved template, named in the notice's
-    ``whatsapp_template``. Without one the delivery fails with a message that says so.
-    """
-
-    channel = CHANNEL
-
-    def __init__(self, client: GraphClient, database: Database, *, clock: Callable[[], datetime] | None = None) -> None:
-        self.client = client
-        self.database = database
-        self.clock = clock or (lambda: datetime.now(UTC))
-        # Per broadcast (the recent ones only): its template, its uploaded files, a warning given.
-        self._templates: OrderedDict[str, WhatsAppTemplate | None] = OrderedDict()
-        self._uploads: OrderedDict[str, tuple[asyncio.Lock, dict[str, str]]] = OrderedDict()
-        self._warned: set[str] = set()
-
-    async def _template(self, cache_key: str) -> WhatsAppTemplate | None:
-        """The template of the broadcast ``cache_key`` names (other messages, such as the
-        outbox's answers to data requests, have none)."""
-        if not cache_key.isdigit():
-            return None
-        if cache_key not in self._templates:
-            async with self.database.transaction() as connection:
-                record = await BroadcastRepository(connection).notice(int(cache_key))
-            notice = Notice.from_json(record.notice) if record is not None else None
-            self._templates[cache_key] = notice.whatsapp_template if notice is not None else None
-            while len(self._templates) > BROADCASTS_CACHED:
-                self._templates.popitem(last=False)
-        return self._templates[cache_key]
-
-    def _uploaded(self, cache_key: str) -> tuple[asyncio.Lock, dict[str, str]]:
-        """The media ids of a broadcast's files; other messages (the outbox) upload their own."""
-        if not cache_key.isdigit():
-            return asyncio.Lock(), {}
-        if cache_key not in self._uploads:
-            self._uploads[cache_key] = (asyncio.Lock(), {})
-            while len(self._uploads) > BROADCASTS_CACHED:
-                self._uploads.popitem(last=False)
-        return self._uploads[cache_key]
-
-    async def _in_window(self, chat_key: str) -> bool:
-        async with self.database.transaction() as connection:
-            last_seen = await ReceiptRepository(connection).last_seen(CHANNEL, chat_key)
-        return last_seen is not None and self.clock() - last_seen < SERVICE_WINDOW
-
-    async def send(self, chat_key: str, message: Outbound, *, cache_key: str) -> str:
-        if await self._in_window(chat_key):
-            parts = render(message)
-        else:
-            template = await self._template(cache_key)
-            if template is None:
-                if cache_key.isdigit() and cache_key not in self._warned:
-                    self._warned.add(cache_key)
-                    log.warning(
-                        "broadcast %s: WhatsApp contacts silent for 24 hours need an approved template, "
-                        "and the notice names no whatsapp_template: they do not get it",
-                        cache_key,
-                    )
-                what = "the notice names no whatsapp_template" if cache_key.isdigit() else "no template is given"
-                raise Rejected(f"outside WhatsApp's 24-hour window and {what}")
-            parts = [template_message(template.name, template.language, template.parameters)]
-        lock, uploaded = self._uploaded(cache_key)
-        try:
-            async with lock:  # one upload per file and broadcast
-                for part in parts:
-                    if isinstance(part, MediaPart) and part.attachment.filename not in uploaded:
-                        uploaded[part.attachment.filename] = await self.client.upload(part.attachment)
-            return await send_parts(self.client, chat_key, parts, uploaded)
-        except GraphError as error:
-            if error.code == STOPPED_MARKETING:
-                raise RecipientBlocked(str(error)) from error
-            if error.retriable:
-                raise NotSent(str(error), retry_after=self.client.settings.retry_delay * 4) from error
-            raise Rejected(str(error)) from error
-        except GraphUnreachable as error:
-            if error.maybe_sent:
-                raise MaybeSent(str(error)) from error
-            raise NotSent(str(error)) from error
-        except PartlySent as error:
-            raise MaybeSent(f"partly sent: {error}") from error
-
-
-async def whatsapp_silent(connection: AsyncConnection, notice: Notice, now: datetime) -> int:
-    """How many WhatsApp recipients of ``notice`` it cannot reach: those who last wrote more than
-    24 hours ago, when the notice names no ``whatsapp_template`` (0 when it names one)."""
-    if notice.whatsapp_template is not None:
-        return 0
-    return await ReceiptRepository(connection).silent_since(notice.audience, CHANNEL, now - SERVICE_WINDOW)

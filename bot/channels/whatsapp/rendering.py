@@ -14,7 +14,7 @@ The rules, from WhatsApp's limits (Cloud API reference, "Messages" and "Interact
   72 characters, as the row's description);
 - buttons that open a web page become ``label: address`` lines of the text;
 - texts are cut at 4,096 characters (1,024 for the body of an interactive message and for
-  captions), preferring line breaks.
+  captions), preferring line breaks (:func:`bot.channels.text.split_text`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.channels.text import shortened, split_text
 from handlers.messages import Attachment, Button, Outbound
 
 MAX_TEXT = 4096
@@ -58,20 +59,6 @@ class MediaPart:
 
 
 Part = JSON | MediaPart
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Cut a text into pieces of at most ``limit`` characters, preferring line breaks."""
-    if not text:
-        return ["…"]
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > limit // 2 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    parts.append(text)
-    return parts
 
 
 def text_message(text: str) -> JSON:
@@ -138,14 +125,10 @@ def _choice_messages(text: str, choices: list[Button]) -> list[JSON]:
     if len(choices) <= MAX_BUTTONS:
         return [*messages, _reply_buttons(body, [(str(n), b.payload) for n, b in enumerate(choices, start=1)])]
     rows = [
-        {"id": b.payload, "title": str(n), "description": _cut(b.label, MAX_ROW_DESCRIPTION)}
+        {"id": b.payload, "title": str(n), "description": shortened(b.label, MAX_ROW_DESCRIPTION)}
         for n, b in enumerate(choices, start=1)
     ]
     return messages + _lists(body, rows)
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render(outbound: Outbound) -> list[Part]:

@@ -16,7 +16,7 @@ from storage.feedback import BROADCAST_REPLY, MESSAGE, FeedbackRepository
 from storage.models import IndicatorQueryRow
 from storage.repositories import Repositories
 from storage.requests import REQUEST, UNMATCHED
-from testkit.paths import FORMS
+from testkit.paths import ROOT
 
 indicator_queries = cast(Table, IndicatorQueryRow.__table__)
 
@@ -67,7 +67,7 @@ def config(tmp_path: Path) -> Path:
 
     asyncio.run(setup())
     path = tmp_path / "config.yaml"
-    path.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {FORMS}}}\n")
+    path.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\n")
     return path
 
 

@@ -44,7 +44,6 @@ from storage.feedback import BROADCAST_REPLY, FeedbackRepository
 from storage.models import BroadcastRow, ContactRow, DeliveryRow, FeedbackRow, SubscriptionRow
 from testkit.broadcasts import CPI, create_broadcast, delivery_rows, sends_per_chat, summary_of, wait_until_finished
 from testkit.fakes.telegram import FakeTelegramServer
-from testkit.paths import FORMS
 from testkit.register import Person, add_people
 from testkit.telegram_harness import ROOT, bot_settings
 
@@ -587,7 +586,7 @@ def test_cli_dry_run_send_status_cancel(tmp_path: Path, capsys: pytest.CaptureFi
 
     asyncio.run(setup())
     config = tmp_path / "config.yaml"
-    config.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {FORMS}}}\n")
+    config.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\n")
     base = ["--config", str(config), "broadcast"]
     assert main([*base, "send", str(EXAMPLE), "--dry-run"]) == 0
     out = capsys.readouterr().out

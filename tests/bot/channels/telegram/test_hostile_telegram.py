@@ -5,8 +5,6 @@ stored, and what a person types is stored exactly as typed."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,10 +14,9 @@ import aiohttp
 import pytest
 
 from bot.channels.telegram.adapter import SECRET_HEADER
-from storage.database import Database
-from storage.export import export_csv
 from surveys.loader import load_survey_directory
 from testkit import paths
+from testkit.exports import export_rows
 from testkit.fakes.db_rows import row_counts
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.telegram.user import FakeUser
@@ -75,13 +72,7 @@ async def send_raw(user: FakeUser, **fields: Any) -> str:
 
 
 async def exported(database_url: str) -> list[dict[str, str]]:
-    database = Database(database_url)
-    try:
-        out = io.StringIO()
-        await export_csv(database, SURVEY, out)
-    finally:
-        await database.dispose()
-    return list(csv.DictReader(io.StringIO(out.getvalue())))
+    return await export_rows(database_url, SURVEY)
 
 
 async def test_stickers_photos_voice_documents_locations_get_a_polite_reply_and_store_nothing(

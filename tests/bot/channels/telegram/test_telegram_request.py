@@ -21,8 +21,7 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.channels.telegram.adapter import certainly_not_sent
-from bot.channels.telegram.transport import AiohttpRequest
+from bot.channels.telegram.transport import AiohttpRequest, certainly_not_sent
 from testkit.fakes.telegram import FakeTelegramServer
 
 TOKEN = "123:ABC"

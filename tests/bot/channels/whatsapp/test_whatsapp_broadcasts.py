@@ -56,9 +56,10 @@ def notice_with_template(tmp_path: Path) -> Notice:
     return load_notice_text(text, str(tmp_path / "notice.yaml"), base_dir=NOTICE.parent)
 
 
-async def broadcast(bot: RunningBot, notice: Notice) -> int:
+async def store_broadcast(bot: RunningBot, notice: Notice, send_at: datetime | None = None) -> tuple[int, int]:
+    """The broadcast of ``notice`` as ``baraza broadcast send`` stores it: its id and recipients."""
     async with bot.database.transaction() as connection:
-        broadcast_id, _ = await BroadcastRepository(connection).create(
+        return await BroadcastRepository(connection).create(
             title=notice.title,
             notice=notice.to_json(),
             audience=notice.audience,
@@ -66,7 +67,12 @@ async def broadcast(bot: RunningBot, notice: Notice) -> int:
             default_language=notice.default_language,
             created_by="test",
             now=datetime.now(UTC),
+            send_at=send_at,
         )
+
+
+async def broadcast(bot: RunningBot, notice: Notice) -> int:
+    broadcast_id, _ = await store_broadcast(bot, notice)
     assert bot.dispatcher is not None
     bot.dispatcher.wake()
     for _ in range(400):
@@ -193,17 +199,8 @@ async def test_a_failure_reported_before_the_send_is_recorded_still_marks_the_de
         person = graph.user("254722000004")
         await onboard(person)
         notice = load_notice_file(NOTICE)
-        async with bot.database.transaction() as connection:
-            broadcast_id, recipients = await BroadcastRepository(connection).create(
-                title=notice.title,
-                notice=notice.to_json(),
-                audience=notice.audience,
-                languages=notice.languages,
-                default_language=notice.default_language,
-                created_by="test",
-                now=datetime.now(UTC),
-                send_at=datetime.now(UTC) + timedelta(days=1),  # the dispatcher leaves it alone
-            )
+        # Sent tomorrow: the dispatcher leaves it alone.
+        broadcast_id, recipients = await store_broadcast(bot, notice, send_at=datetime.now(UTC) + timedelta(days=1))
         assert recipients == 1
         # WhatsApp's report comes first; the dispatcher commits the message id a moment later.
         assert await graph.send_status("wamid.LATE", "failed", error_code=131026) == 200

@@ -1,0 +1,93 @@
+"""The core's :class:`~handlers.messages.Outbound` as Telegram Bot API calls, within Telegram's limits.
+
+- texts are split into messages of at most 4,096 characters, preferring line breaks
+  (:func:`bot.channels.text.split_text`); the keyboard goes with the last one;
+- captions of pictures and documents are cut at 1,024 characters;
+- buttons become an inline keyboard: a button with a ``url`` opens that page, any other sends
+  its ``payload`` back as callback data (:mod:`handlers.payloads` keeps payloads within
+  Telegram's 64 bytes).
+
+:func:`send_file` is the one place that sends a picture or document, for replies
+(:mod:`bot.channels.telegram.adapter`) and broadcasts (:mod:`bot.channels.telegram.sender`) alike.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.channels.text import split_text
+from handlers.messages import Button, Outbound
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+
+
+def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
+    """The inline keyboard of ``outbound`` (None without buttons)."""
+    if not outbound.buttons:
+        return None
+    try:
+        return _shared_markup(outbound.buttons)
+    except TypeError:  # rows given as lists (unhashable): built for this message alone
+        return _markup(outbound.buttons)
+
+
+@lru_cache(maxsize=1024)
+def _shared_markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
+    # Every respondent gets the same few keyboards, and building one costs about 50 µs (PTB
+    # objects validate and freeze themselves); being frozen, one markup serves any number of sends.
+    return _markup(rows)
+
+
+def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(button.label, url=button.url)
+                if button.url is not None
+                else InlineKeyboardButton(button.label, callback_data=button.payload)
+                for button in row
+            ]
+            for row in rows
+        ]
+    )
+
+
+def text_messages(outbound: Outbound) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """The texts of the sendMessage calls that show ``outbound`` (no attachment), each with its
+    keyboard: the last message carries the buttons."""
+    markup = keyboard(outbound)
+    parts = split_text(outbound.text, MAX_TEXT)
+    return [(part, markup if index == len(parts) - 1 else None) for index, part in enumerate(parts)]
+
+
+def caption(outbound: Outbound) -> str | None:
+    """The caption of ``outbound``'s attachment: its text cut to Telegram's limit (None if empty)."""
+    return outbound.text[:MAX_CAPTION] or None
+
+
+def editable(outbound: Outbound) -> bool:
+    """Whether ``outbound`` can replace the text of the message whose button was pressed
+    (one text message, no attachment)."""
+    return outbound.attachment is None and len(outbound.text) <= MAX_TEXT
+
+
+async def send_file(
+    bot: Bot,
+    chat_id: int | str,
+    kind: str,
+    content: bytes | str,
+    *,
+    filename: str | None,
+    caption: str | None,
+    markup: InlineKeyboardMarkup | None,
+    **extra: Any,
+) -> Message:
+    """Send a picture (``kind`` "image") or a document: ``content`` is the file itself or the
+    Telegram file id of one sent before. ``extra`` goes to PTB (timeouts, rate-limit arguments)."""
+    if kind == "image":
+        return await bot.send_photo(chat_id, content, caption=caption, reply_markup=markup, filename=filename, **extra)
+    return await bot.send_document(chat_id, content, caption=caption, reply_markup=markup, filename=filename, **extra)

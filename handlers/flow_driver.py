@@ -1,0 +1,272 @@
+"""The one driver of question flows: a survey, onboarding, and changing one profile field.
+
+Each flow runs the pure runner (:mod:`surveys.runner`) the same way: read the answers so far,
+apply what the person typed or pressed, show the problem or the next question, store what the
+step recorded. What differs is held by a :class:`FlowStore`: which definition the conversation
+runs, where its answers live (a survey response, the contact's register fields), how a
+question is shown, and what happens after a step and when the definition went away.
+
+Presses carry the prompt serial they were drawn with; a press whose serial is not the stored
+one (an earlier prompt, or a forged payload) changes nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import replace
+from functools import partial
+
+from handlers import payloads, prompts
+from handlers.context import Context
+from handlers.flow_registry import Flow, Step
+from handlers.messages import Outbound
+from handlers.prompts import Answers
+from storage.records import Conversation
+from surveys import runner
+from surveys.model import Question, Survey
+
+Replies = list[Outbound]
+#: What a step recorded: (question name, value) pairs, as :attr:`surveys.runner.Outcome.recorded`.
+Recorded = tuple[tuple[str, str | None], ...]
+
+
+class FlowStore(ABC):
+    """Where one kind of question flow keeps its definition, answers and position."""
+
+    @abstractmethod
+    def definition(self, ctx: Context, conversation: Conversation) -> Survey | None:
+        """The definition the conversation runs, or None when it (or its current question) went away."""
+
+    @abstractmethod
+    async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> Answers:
+        """The runner's answers so far for ``conversation``."""
+
+    @abstractmethod
+    def render(
+        self, ctx: Context, survey: Survey, conversation: Conversation, answers: Answers, *, pressed: bool = False
+    ) -> Outbound:
+        """The message showing where ``conversation`` is; ``pressed``: it replaces the pressed message."""
+
+    @abstractmethod
+    async def record(self, ctx: Context, conversation: Conversation, recorded: Recorded) -> Context:
+        """Store the answers a step recorded; the context with the contact as now stored."""
+
+    @abstractmethod
+    async def finish(self, ctx: Context, definition: Survey, conversation: Conversation, answers: Answers) -> Replies:
+        """The flow is over: end the conversation and say what comes next."""
+
+    @abstractmethod
+    async def gone(self, ctx: Context, conversation: Conversation) -> Replies:
+        """The definition went away under the conversation: resume or end it cleanly."""
+
+    def confirms(self, definition: Survey) -> bool:
+        """Whether the last answer leads to a summary to submit instead of the end."""
+        return False
+
+    async def summary_press(
+        self, ctx: Context, definition: Survey, conversation: Conversation, press: payloads.PromptPress
+    ) -> Replies | None:
+        """A current press on the summary (flows with one), or None for a press it has no button for."""
+        return None
+
+    async def after_step(
+        self,
+        ctx: Context,
+        definition: Survey,
+        conversation: Conversation,
+        outcome: runner.Outcome,
+        answered: Question | None = None,
+    ) -> Replies:
+        """Store what the step (on ``answered``, if it answered a question) recorded and the new
+        position ``conversation``; say what comes next."""
+        ctx = await self.record(ctx, conversation, outcome.recorded)
+        messages = prompts.notes(ctx, definition, outcome.notes)
+        answers = dict(outcome.state.answers)
+        if outcome.finished and not self.confirms(definition):
+            return messages + await self.finish(ctx, definition, conversation, answers)
+        await ctx.repos.conversations.save(conversation, ctx.now)
+        return [*messages, self.render(ctx, definition, conversation, answers)]
+
+
+def question_flow(
+    name: str, store: FlowStore, *, cancel: Step, resume: Step | None = None, back: Step | None = None
+) -> Flow:
+    """The registry entry of a question flow run by this driver through ``store``.
+
+    ``resume`` defaults to showing the current question, ``back`` to the previous one.
+    """
+    return Flow(
+        name,
+        on_text=partial(on_text, store),
+        cancel=cancel,
+        resume=resume or partial(current_prompt, store),
+        repeat=partial(current_prompt, store),
+        on_prompt_press=partial(on_press, store),
+        back=back or partial(_back, store),
+        skip=partial(skip, store),
+    )
+
+
+def new_conversation(
+    ctx: Context,
+    previous: Conversation | None,
+    *,
+    flow: str,
+    current_question: str | None,
+    selection: tuple[str, ...] = (),
+    survey_id: str | None = None,
+    response_id: str | None = None,
+) -> Conversation:
+    """A conversation of ``flow`` waiting at ``current_question``; its prompt serial follows the
+    ``previous`` one's, so that buttons of any earlier prompt are stale."""
+    return Conversation(
+        contact_id=ctx.contact.id,
+        flow=flow,
+        survey_id=survey_id,
+        response_id=response_id,
+        current_question=current_question,
+        selection=selection,
+        prompt_serial=(previous.prompt_serial if previous is not None else 0) + 1,
+    )
+
+
+async def opened(
+    store: FlowStore,
+    ctx: Context,
+    definition: Survey,
+    outcome: runner.Outcome,
+    previous: Conversation | None,
+    *,
+    flow: str,
+    survey_id: str | None = None,
+    response_id: str | None = None,
+) -> Replies:
+    """Start a conversation of ``flow`` at the runner's first ``outcome``: store what it recorded
+    and ask the first question (or finish, when nothing is to be asked)."""
+    state = outcome.state
+    conversation = new_conversation(
+        ctx,
+        previous,
+        flow=flow,
+        current_question=state.current,
+        selection=state.selection,
+        survey_id=survey_id,
+        response_id=response_id,
+    )
+    return await store.after_step(ctx, definition, conversation, outcome)
+
+
+def moved(conversation: Conversation, outcome: runner.Outcome) -> Conversation:
+    """``conversation`` at the outcome's position, with a new prompt serial."""
+    return replace(
+        conversation,
+        current_question=outcome.state.current,
+        selection=outcome.state.selection,
+        prompt_serial=conversation.prompt_serial + 1,
+        answers=None,  # the step is about to store answers: what was read with it gets old
+    )
+
+
+async def current_prompt(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:
+    """Show again where the contact is (after /start, a reload or a redelivery)."""
+    definition = store.definition(ctx, conversation)
+    if definition is None:
+        return await store.gone(ctx, conversation)
+    return [store.render(ctx, definition, conversation, await store.answers(ctx, definition, conversation))]
+
+
+async def on_text(store: FlowStore, ctx: Context, conversation: Conversation, text: str) -> Replies:
+    """A typed answer (or the skip word) to the current question."""
+    if conversation.current_question is None:
+        definition = store.definition(ctx, conversation)
+        if definition is None:
+            return await store.gone(ctx, conversation)
+        answers = await store.answers(ctx, definition, conversation)
+        return [
+            Outbound(text=ctx.texts("problem_press_not_expected")),
+            store.render(ctx, definition, conversation, answers),
+        ]
+    return await act(store, ctx, conversation, prompts.typed_action(ctx, text), pressed=False)
+
+
+async def skip(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:
+    """``/skip``: skip the current question if it is optional."""
+    if conversation.current_question is None:
+        return await current_prompt(store, ctx, conversation)
+    return await act(store, ctx, conversation, runner.SkipQuestion(), pressed=False)
+
+
+async def _back(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:
+    """``/back``: the previous answered question, asked again."""
+    definition = store.definition(ctx, conversation)
+    if definition is None:
+        return await store.gone(ctx, conversation)
+    answers = await store.answers(ctx, definition, conversation)
+    outcome = runner.back(definition, prompts.state_of(ctx, conversation, answers))
+    if outcome.problem is not None:
+        return [
+            Outbound(text=prompts.problem_text(ctx, definition, outcome.problem)),
+            store.render(ctx, definition, conversation, answers),
+        ]
+    went_back = moved(conversation, outcome)
+    await ctx.repos.conversations.save(went_back, ctx.now)
+    return [store.render(ctx, definition, went_back, await store.answers(ctx, definition, went_back))]
+
+
+async def on_press(store: FlowStore, ctx: Context, conversation: Conversation, press: payloads.PromptPress) -> Replies:
+    """A button press on a question or the summary; presses on earlier prompts change nothing."""
+    definition = store.definition(ctx, conversation)
+    if definition is None:
+        return await store.gone(ctx, conversation)
+    if press.serial == conversation.prompt_serial:
+        if conversation.current_question is None:
+            handled = await store.summary_press(ctx, definition, conversation, press)
+            if handled is not None:
+                return handled
+        else:
+            question = definition.question(conversation.current_question)
+            action = prompts.press_action(question, press)
+            if action is not None:
+                shown = prompts.shown_ticks(question, press)
+                return await act(store, ctx, conversation, action, pressed=True, shown=shown)
+    # A press on an earlier prompt (or a forged one): say so, and show where the user is.
+    answers = await store.answers(ctx, definition, conversation)
+    return [Outbound(text=ctx.texts("stale_button")), store.render(ctx, definition, conversation, answers)]
+
+
+async def act(
+    store: FlowStore,
+    ctx: Context,
+    conversation: Conversation,
+    action: runner.Action,
+    *,
+    pressed: bool,
+    shown: frozenset[str] | None = None,
+) -> Replies:
+    """Apply ``action`` to the current question; ``shown`` (for a Done) is the selection the
+    person saw when they pressed it, which is the one recorded."""
+    definition = store.definition(ctx, conversation)
+    if definition is None or conversation.current_question is None:
+        return await store.gone(ctx, conversation)
+    answers = await store.answers(ctx, definition, conversation)
+    question = definition.question(conversation.current_question)
+    if shown is not None:
+        visible = runner.visible_choices(question, prompts.state_of(ctx, conversation, answers))
+        conversation = replace(conversation, selection=tuple(c.name for c in visible if c.name in shown))
+    outcome = runner.advance(definition, prompts.state_of(ctx, conversation, answers), action)
+    if outcome.problem is not None:
+        return [
+            Outbound(text=prompts.problem_text(ctx, definition, outcome.problem)),
+            store.render(ctx, definition, conversation, answers),
+        ]
+    if outcome.selection_changed:
+        ticked = replace(conversation, selection=outcome.state.selection)
+        await ctx.repos.conversations.save(ticked, ctx.now)
+        return [store.render(ctx, definition, ticked, answers, pressed=True)]
+    messages: Replies = []
+    if pressed:
+        # Close the answered question in place: its buttons go, the answer shows under it.
+        messages.append(prompts.closing(ctx, definition, question, dict(outcome.recorded).get(question.name)))
+    if outcome.feedback is not None:
+        messages.append(prompts.feedback(ctx, definition, outcome.feedback))
+    return messages + await store.after_step(ctx, definition, moved(conversation, outcome), outcome, answered=question)

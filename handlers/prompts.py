@@ -1,0 +1,217 @@
+"""How a question flow looks: questions, summaries and answers as messages, and what a press means.
+
+Shared by every flow that runs the pure runner (surveys, onboarding, a profile change); nothing
+here reads or writes storage.
+"""
+
+from __future__ import annotations
+
+from handlers import payloads
+from handlers.context import Context
+from handlers.messages import Button, Outbound
+from storage.records import Conversation
+from surveys import runner
+from surveys.answers import Problem, range_points
+from surveys.model import LocalizedText, Question, QuestionType, Survey
+
+#: The runner's answers so far: question name -> value (None: skipped).
+Answers = dict[str, str | None]
+
+# Buttons this long or longer go one per row, so that a phone shows the whole label.
+LONG_LABEL = 18
+# Likert scales and short ranges fit on one row of a phone screen.
+MAX_PER_ROW = 6
+
+
+def survey_language(ctx: Context, survey: Survey) -> str:
+    """The language the contact reads ``survey`` in."""
+    return survey.language_for(ctx.contact.language or ctx.language)
+
+
+def text_of(ctx: Context, survey: Survey, text: LocalizedText) -> str:
+    """A survey text in the language the contact reads this survey in."""
+    return text.in_language(survey_language(ctx, survey), survey.default_language)
+
+
+def _rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+def _per_row(question: Question, labels: list[str]) -> int:
+    appearance = set((question.appearance or "").split())
+    if "vertical" in appearance:
+        return 1
+    if appearance & {"likert", "horizontal", "horizontal-compact"} or question.type is QuestionType.RANGE:
+        return min(len(labels), MAX_PER_ROW) or 1
+    return 1 if any(len(label) >= LONG_LABEL for label in labels) else 2
+
+
+def state_of(ctx: Context, conversation: Conversation, answers: Answers) -> runner.ResponseState:
+    """The runner's state for ``conversation`` with ``answers`` so far."""
+    return runner.ResponseState(
+        answers=answers,
+        current=conversation.current_question,
+        selection=conversation.selection,
+        today=ctx.now.date(),
+    )
+
+
+def shown_value(ctx: Context, survey: Survey, question: Question, value: str | None) -> str:
+    """An answer as the respondent sees it: choice labels, or the value itself."""
+    if value is None:
+        return ctx.texts("skipped")
+    if question.type in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE):
+        chosen = value.split()
+        return ", ".join(text_of(ctx, survey, c.label) for c in question.choices if c.name in chosen)
+    return value
+
+
+def render_question(
+    ctx: Context,
+    survey: Survey,
+    conversation: Conversation,
+    answers: Answers,
+    *,
+    replaces_pressed: bool = False,
+) -> Outbound:
+    """The message that asks the conversation's current question, with its buttons."""
+    assert conversation.current_question is not None
+    question = survey.question(conversation.current_question)
+    state = state_of(ctx, conversation, answers)
+    position = runner.progress(survey, state)
+    lines = [f"{position.position}/{position.total} · {text_of(ctx, survey, question.label)}"]
+    if question.hint is not None:
+        lines.append(text_of(ctx, survey, question.hint))
+    if question.name in answers:
+        lines.append(ctx.texts("current_answer", answer=shown_value(ctx, survey, question, answers[question.name])))
+    serial = conversation.prompt_serial
+    buttons: list[Button] = []
+    labels: list[str] = []
+    if question.type in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE):
+        visible = {choice.name for choice in runner.visible_choices(question, state)}
+        multiple = question.type is QuestionType.SELECT_MULTIPLE
+        for index, choice in enumerate(question.choices):
+            if choice.name not in visible:
+                continue
+            label = text_of(ctx, survey, choice.label)
+            labels.append(label)
+            if multiple:
+                tick = "✅" if choice.name in conversation.selection else "◻️"
+                buttons.append(Button(f"{tick} {label}", payloads.prompt_press(serial, payloads.TOGGLE, index)))
+            else:
+                buttons.append(Button(label, payloads.prompt_press(serial, payloads.CHOOSE, index)))
+    elif question.type is QuestionType.RANGE:
+        labels = range_points(question)
+        buttons = [Button(p, payloads.prompt_press(serial, payloads.CHOOSE, i)) for i, p in enumerate(labels)]
+    per_row = 1 if question.type is QuestionType.SELECT_MULTIPLE else _per_row(question, labels)
+    rows = list(_rows(buttons, per_row))
+    closing_row: list[Button] = []
+    if question.default is not None and question.type is not QuestionType.SELECT_MULTIPLE:
+        keep = shown_value(ctx, survey, question, question.default)
+        closing_row.append(
+            Button(ctx.texts("button_keep", value=keep), payloads.prompt_press(serial, payloads.DEFAULT))
+        )
+    if question.type is QuestionType.SELECT_MULTIPLE:
+        # Done carries the ticks shown with it: another copy of the question (sent again after a
+        # lost reply) may have changed the stored ones since this keyboard was drawn.
+        ticked = [i for i, choice in enumerate(question.choices) if choice.name in conversation.selection]
+        mask = payloads.selection_mask(ticked)
+        closing_row.append(Button(ctx.texts("button_done"), payloads.prompt_press(serial, payloads.DONE, mask)))
+    if not question.required and question.required_if is None:
+        closing_row.append(Button(ctx.texts("button_skip"), payloads.prompt_press(serial, payloads.SKIP)))
+    if closing_row:
+        rows.append(tuple(closing_row))
+    return Outbound(text="\n".join(lines), buttons=tuple(rows), replaces_pressed=replaces_pressed)
+
+
+def render_summary(ctx: Context, survey: Survey, conversation: Conversation, answers: Answers) -> Outbound:
+    """The answers before submitting, with Submit and Change buttons."""
+    state = state_of(ctx, conversation, answers)
+    lines = [ctx.texts("summary_title")]
+    for question, value in runner.answered(survey, state):
+        lines.append(f"• {text_of(ctx, survey, question.label)}\n   → {shown_value(ctx, survey, question, value)}")
+    serial = conversation.prompt_serial
+    buttons = (
+        (Button(ctx.texts("button_submit"), payloads.prompt_press(serial, payloads.SUBMIT)),),
+        (Button(ctx.texts("button_change"), payloads.prompt_press(serial, payloads.EDIT)),),
+    )
+    return Outbound(text="\n".join(lines), buttons=buttons)
+
+
+def render_question_list(ctx: Context, survey: Survey, conversation: Conversation, answers: Answers) -> Outbound:
+    """The answered questions as buttons, to pick the one to change."""
+    state = state_of(ctx, conversation, answers)
+    serial = conversation.prompt_serial
+    buttons = tuple(
+        (
+            Button(
+                text_of(ctx, survey, q.label)[:60],
+                payloads.prompt_press(serial, payloads.GO_TO, survey.questions.index(q)),
+            ),
+        )
+        for q, _ in runner.answered(survey, state)
+    )
+    return Outbound(text=ctx.texts("choose_question"), buttons=buttons, replaces_pressed=True)
+
+
+def closing(ctx: Context, survey: Survey, question: Question, value: str | None) -> Outbound:
+    """The answered question with its answer, replacing the message whose button was pressed."""
+    label = text_of(ctx, survey, question.label)
+    return Outbound(text=f"{label}\n→ {shown_value(ctx, survey, question, value)}", replaces_pressed=True)
+
+
+def notes(ctx: Context, survey: Survey, shown: tuple[Question, ...]) -> list[Outbound]:
+    """The notes a step passed, one message each."""
+    return [Outbound(text=text_of(ctx, survey, note.label)) for note in shown]
+
+
+def feedback(ctx: Context, survey: Survey, quiz: runner.QuizFeedback) -> Outbound:
+    """Right or wrong after a quiz answer, with the question's explanation."""
+    question = quiz.question
+    if quiz.correct:
+        lines = [ctx.texts("quiz_correct")]
+    else:
+        right = question.choice(question.correct or "")
+        lines = [ctx.texts("quiz_wrong", answer=text_of(ctx, survey, right.label) if right else "")]
+    if question.explanation is not None:
+        lines.append(text_of(ctx, survey, question.explanation))
+    return Outbound(text="\n".join(lines))
+
+
+def problem_text(ctx: Context, survey: Survey, problem: Problem) -> str:
+    """Why an answer was refused: the survey's own message if it has one, else the bot's."""
+    if problem.message is not None:
+        return text_of(ctx, survey, problem.message)
+    return ctx.texts(f"problem_{problem.code}", **problem.params)
+
+
+def press_action(question: Question, press: payloads.PromptPress) -> runner.Action | None:
+    """What a button press on ``question`` means, or None for a press that fits no button of it."""
+    if press.op == payloads.SKIP:
+        return runner.SkipQuestion()
+    if press.op == payloads.DONE:
+        forged = press.index is not None and press.index >> len(question.choices) != 0
+        return None if forged else runner.FinishSelection()
+    if press.op == payloads.DEFAULT:
+        return runner.UseDefault()
+    index = press.index if press.index is not None else -1
+    if question.type is QuestionType.RANGE and press.op == payloads.CHOOSE:
+        points = range_points(question)
+        return runner.TypedAnswer(points[index]) if 0 <= index < len(points) else None
+    if not 0 <= index < len(question.choices) or press.op not in (payloads.CHOOSE, payloads.TOGGLE):
+        return None
+    name = question.choices[index].name
+    return runner.PickChoice(name) if press.op == payloads.CHOOSE else runner.ToggleChoice(name)
+
+
+def shown_ticks(question: Question, press: payloads.PromptPress) -> frozenset[str] | None:
+    """The options ticked on the keyboard whose Done was pressed; None for any other press (and
+    for a Done without its ticks, which stands for the stored ones)."""
+    if press.op != payloads.DONE or press.index is None:
+        return None
+    return frozenset(choice.name for i, choice in enumerate(question.choices) if press.index >> i & 1)
+
+
+def typed_action(ctx: Context, text: str) -> runner.Action:
+    """A typed message as an answer: the skip word skips, anything else is the answer."""
+    return runner.SkipQuestion() if ctx.texts.is_skip_word(text) else runner.TypedAnswer(text)
