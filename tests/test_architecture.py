@@ -98,3 +98,20 @@ def test_the_dependency_contract_holds() -> None:
 def test_no_production_module_is_in_an_import_cycle() -> None:
     graph = grimp.build_graph(*PACKAGES, cache_dir=None)
     assert import_cycles(graph) == []
+
+
+def test_tests_and_benchmarks_share_helpers_only_through_testkit() -> None:
+    graph = grimp.build_graph("tests", "bench", "testkit", cache_dir=None)
+    into_tests = sorted(
+        (importer, imported)
+        for imported in graph.find_descendants("tests") | {"tests"}
+        for importer in graph.find_modules_that_directly_import(imported)
+    )
+    assert into_tests == [], "move what others need of a test module into testkit/"
+    bench_into_tests = graph.find_modules_that_directly_import("bench") | {
+        importer
+        for imported in graph.find_descendants("bench")
+        for importer in graph.find_modules_that_directly_import(imported)
+        if not importer.startswith("bench")
+    }
+    assert sorted(bench_into_tests) == [], "tests and testkit do not import bench"
