@@ -17,8 +17,8 @@ from typing import Protocol, TypeVar
 
 from aiohttp import web
 
-from bot.admin import add_admin_routes
 from bot.admin.operations import add_operation_routes
+from bot.admin.routes import add_admin_routes
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.channels.telegram.sender import FREE_BROADCAST_RATE, TelegramSender
 from bot.channels.webchat.adapter import add_webchat_routes

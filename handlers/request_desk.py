@@ -14,6 +14,9 @@ from datetime import datetime
 from handlers.messages import Outbound
 from handlers.outbox import notify
 from handlers.texts import Texts
+from storage.database import Database
+from storage.feedback import CLOSED as MESSAGE_CLOSED
+from storage.feedback import NEW, set_feedback_status
 from storage.repositories import Repositories
 from storage.requests import ANSWERED, CLOSED, DataRequest, RequestError
 
@@ -87,3 +90,50 @@ async def _tell(repos: Repositories, request: DataRequest, now: datetime, kind: 
     texts = Texts(contact.language or request.language)
     message = Outbound(text=texts(key, number=str(request.id), **params))
     return await notify(repos, contact, kind, message, now, ref=request_ref(request.id))
+
+
+#: The staff actions on a ticket, as :class:`DeskAction` names them.
+ANSWER, PROGRESS, CLOSE, ASSIGN = "answer", "progress", "close", "assign"
+ACTIONS = (ANSWER, PROGRESS, CLOSE, ASSIGN)
+
+
+@dataclass(frozen=True)
+class DeskAction:
+    """One staff action on ticket ``number``, as the CLI or the dashboard read it from staff.
+
+    ``staff`` answers (:data:`ANSWER`, required), takes the ticket (:data:`PROGRESS`, optional)
+    or receives it (:data:`ASSIGN`, required); ``text`` and ``close`` go with :data:`ANSWER`.
+    """
+
+    action: str
+    number: int
+    staff: str | None = None
+    text: str = ""
+    close: bool = False
+
+
+async def perform(database: Database, action: DeskAction, *, now: datetime) -> DeskResult:
+    """Do ``action`` in one transaction: the ticket changes and the message to the person is
+    queued together, or neither. Raises :class:`storage.requests.RequestError` when the ticket
+    refuses it (no such ticket, already closed, empty or too long answer, no one to assign to)
+    and :class:`ValueError` for an action not in :data:`ACTIONS`."""
+    if action.action not in ACTIONS:
+        raise ValueError(f"unknown action {action.action!r}")
+    if action.action in (ANSWER, ASSIGN) and not action.staff:
+        raise RequestError(f"{action.action} needs a member of staff")
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        if action.action == ANSWER:
+            return await answer(repos, action.number, action.text, staff=str(action.staff), now=now, close=action.close)
+        if action.action == PROGRESS:
+            return await mark_in_progress(repos, action.number, now=now, staff=action.staff)
+        if action.action == ASSIGN:
+            return await assign(repos, action.number, str(action.staff), now=now)
+        return await close(repos, action.number, now=now)
+
+
+async def close_message(database: Database, message_id: int, *, only_new: bool = False) -> bool:
+    """Mark message ``m<message_id>`` dealt with (closed); with ``only_new``, only if it is still new.
+    False: there is no such message (or it was not new)."""
+    async with database.transaction() as connection:
+        return await set_feedback_status(connection, message_id, MESSAGE_CLOSED, only_if=NEW if only_new else None)

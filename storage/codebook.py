@@ -130,74 +130,63 @@ def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: S
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
-        blank_languages = [""] * len(languages)
         for column in response_columns(survey, options, former)[: _metadata_count(survey)]:
-            writer.writerow(
-                [
-                    column.name,
-                    "",
-                    column.kind.value,
-                    column.label,
-                    *blank_languages[1:],
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    *blank_languages,
-                    counts.responses,
-                ]
-            )
+            writer.writerow(_csv_row(languages, column.name, "", column.kind.value, (column.label,), counts.responses))
         for question in survey.data_questions:
             columns = question_columns(survey, question, options)
-            common = [
-                _type_text(question),
-                *(_label(survey, question, lang) for lang in languages),
+            kind = _type_text(question)
+            labels = tuple(_label(survey, question, lang) for lang in languages)
+            rules = (
                 " and ".join(f"({e.source})" for e in question.relevant)
                 if len(question.relevant) > 1
                 else (question.relevant[0].source if question.relevant else ""),
                 question.constraint.source if question.constraint else "",
                 "yes" if question.required else "no",
                 question.calculation.source if question.calculation else "",
-            ]
+            )
             for column in columns:
                 if column.choice is None:
-                    writer.writerow(
-                        [
-                            column.name,
-                            question.name,
-                            *common,
-                            "",
-                            "",
-                            *blank_languages,
-                            counts.answered.get(question.name, 0),
-                        ]
-                    )
+                    count = counts.answered.get(question.name, 0)
+                    writer.writerow(_csv_row(languages, column.name, question.name, kind, labels, count, rules))
             if question.type in COUNTED_TYPES:
                 codes = _codes(question, columns) if columns else []
-                for code, (value, labels) in zip(codes, _choice_rows(survey, question), strict=True):
-                    writer.writerow([
-                        columns[0].name if columns else question.name, question.name, *common, code, value,
-                        *(labels.get(lang, "") for lang in languages), counts.values[question.name].get(value, 0),
-                    ])  # fmt: skip
+                variable = columns[0].name if columns else question.name
+                for code, (value, choice_labels) in zip(codes, _choice_rows(survey, question), strict=True):
+                    count = counts.values[question.name].get(value, 0)
+                    choice = (code, value, *(choice_labels.get(lang, "") for lang in languages))
+                    writer.writerow(_csv_row(languages, variable, question.name, kind, labels, count, rules, choice))
         for name in former:
-            writer.writerow(
-                [
-                    name,
-                    name,
-                    "text (earlier version)",
-                    *blank_languages,
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    *blank_languages,
-                    counts.answered.get(name, 0),
-                ]
-            )
+            count = counts.answered.get(name, 0)
+            writer.writerow(_csv_row(languages, name, name, "text (earlier version)", (), count))
+
+
+def _csv_row(
+    languages: Sequence[str],
+    variable: str,
+    question: str,
+    kind: str,
+    labels: Sequence[str],
+    count: int,
+    rules: Sequence[str] = ("", "", "", ""),
+    choice: Sequence[str] = (),
+) -> list[str | int]:
+    """One row of the CSV codebook; missing labels, rules and choice cells are left empty.
+
+    ``rules``: relevant, constraint, required, calculation; ``choice``: code, name, then one
+    label per language."""
+
+    def filled(cells: Sequence[str], width: int) -> list[str]:
+        return [*cells, *[""] * (width - len(cells))]
+
+    return [
+        variable,
+        question,
+        kind,
+        *filled(labels, len(languages)),
+        *rules,
+        *filled(choice, 2 + len(languages)),
+        count,
+    ]
 
 
 def _metadata_count(survey: Survey) -> int:

@@ -18,10 +18,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, case, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import AnswerRow, ContactRow, FeedbackRow, OutboxRow, ResponseRow
+from storage.repository_base import Repository
 from surveys.model import CHOICE_TYPES, Question, QuestionType, Survey
 
 contacts = cast(Table, ContactRow.__table__)
@@ -155,11 +155,8 @@ class SurveyResults:
     filters: ResultFilter = field(default_factory=ResultFilter)
 
 
-class DashboardQueries:
+class DashboardQueries(Repository):
     """Read-only queries of the dashboard, on one connection."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
 
     # ------------------------------------------------------------------ engagement
 

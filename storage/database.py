@@ -19,8 +19,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from storage.aiosqlite_compat import InlineConnection, inline_connector
 from storage.errors import StorageError
-from storage.sqlite_inline import InlineConnection, inline_connector
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: PostgreSQL advisory lock key serialising migrations of several processes.
@@ -93,7 +93,7 @@ class Database:
 
         ``quick``: the transaction only runs a few short indexed statements (one chat update).
         On SQLite its statements then run on the event loop's thread instead of aiosqlite's
-        worker thread (see :mod:`storage.sqlite_inline`); BEGIN and COMMIT stay on the worker
+        worker thread (see :mod:`storage.aiosqlite_compat`); BEGIN and COMMIT stay on the worker
         thread. Nothing else changes: same transaction, same commit, same guarantees.
         """
         lock = self._write_lock or contextlib.nullcontext()

@@ -17,6 +17,7 @@ from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import ContactRow, FeedbackRow
+from storage.repository_base import Repository, from_row
 
 feedback = cast(Table, FeedbackRow.__table__)
 contacts = cast(Table, ContactRow.__table__)
@@ -43,11 +44,8 @@ class Feedback:
     language: str | None = None
 
 
-class FeedbackRepository:
+class FeedbackRepository(Repository):
     """Runs in the caller's transaction, like every repository."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
 
     async def add(
         self,
@@ -152,17 +150,4 @@ async def set_feedback_status(
 
 def _feedback(row: Any) -> Feedback:
     received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
-    return Feedback(
-        id=int(row.id),
-        kind=row.kind,
-        broadcast_id=row.broadcast_id,
-        channel=row.channel,
-        text=row.text,
-        received_at=received,
-        status=row.status,
-        contact_id=row.contact_id,
-        user_key=row.user_key,
-        user_group=row.user_group,
-        region=row.region,
-        language=row.language,
-    )
+    return from_row(Feedback, row, received_at=received)

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import IndicatorQueryRow, IndicatorRatingRow
+from storage.repository_base import Repository
 
 queries = cast(Table, IndicatorQueryRow.__table__)
 ratings = cast(Table, IndicatorRatingRow.__table__)
@@ -46,11 +46,8 @@ class ErasedLookups:
     ratings: int
 
 
-class LookupRepository:
+class LookupRepository(Repository):
     """``indicator_queries`` and ``indicator_ratings``, in the caller's transaction."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
 
     async def record_query(
         self,

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import ReleaseFollowRow, ReleasePublicationRow
+from storage.repository_base import Repository
 
 follows = cast(Table, ReleaseFollowRow.__table__)
 publications = cast(Table, ReleasePublicationRow.__table__)
@@ -44,11 +45,8 @@ class Publication:
     broadcast_id: int | None
 
 
-class ReleaseRepository:
+class ReleaseRepository(Repository):
     """Follows and publications. Runs in the caller's transaction, like every repository."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
 
     # ------------------------------------------------------------------ follows
 

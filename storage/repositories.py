@@ -42,6 +42,7 @@ from storage.models import (
 from storage.outbox import OutboxRepository
 from storage.records import Contact, Conversation, Erasure, ResponseSummary
 from storage.releases import ReleaseRepository
+from storage.repository_base import Repository
 from storage.requests import RequestRepository
 
 contacts = cast(Table, ContactRow.__table__)
@@ -111,59 +112,48 @@ def _claim(insert: Upsert) -> Any:
     )
 
 
-def _touch(insert: Upsert) -> Any:
-    statement = insert(contacts).values(
-        channel=bindparam("channel"),
-        user_key=bindparam("user_key"),
-        chat_key=bindparam("chat_key"),
-        language=bindparam("language"),
-        first_seen_at=bindparam("now"),
-        last_seen_at=bindparam("now"),
-    )
-    # A person who writes has not blocked the bot (any more): they can be reached again.
+def _upsert(
+    insert: Upsert, table: Table, keys: Sequence[str], values: Mapping[str, Any], replace: Sequence[str], **fixed: Any
+) -> Any:
+    """INSERT ``values`` into ``table``; when a row with the same ``keys`` exists, its columns
+    ``replace`` take the new values and its columns ``fixed`` the values given."""
+    statement = insert(table).values(**values)
     return statement.on_conflict_do_update(
-        index_elements=["channel", "user_key"],
-        set_={
-            "last_seen_at": statement.excluded.last_seen_at,
-            "chat_key": statement.excluded.chat_key,
-            "blocked_at": None,
-        },
-    ).returning(*_CONTACT_COLUMNS)
+        index_elements=list(keys), set_={**{name: statement.excluded[name] for name in replace}, **fixed}
+    )
+
+
+def _bound(*names: str, **parameters: Any) -> dict[str, Any]:
+    """Column values for an INSERT: each of ``names`` from the parameter of the same name, the
+    others from the parameter (or value) given."""
+    return {**{name: bindparam(name) for name in names}, **parameters}
+
+
+def _touch(insert: Upsert) -> Any:
+    now: Any = bindparam("now")
+    values = _bound("channel", "user_key", "chat_key", "language", first_seen_at=now, last_seen_at=now)
+    # A person who writes has not blocked the bot (any more): they can be reached again.
+    statement = _upsert(
+        insert, contacts, ("channel", "user_key"), values, ("last_seen_at", "chat_key"), blocked_at=None
+    )
+    return statement.returning(*_CONTACT_COLUMNS)
 
 
 def _save_conversation(insert: Upsert) -> Any:
-    statement = insert(conversations).values(
-        contact_id=bindparam("contact_id"), **{name: bindparam(name) for name in _CONVERSATION_FIELDS}
-    )
-    return statement.on_conflict_do_update(
-        index_elements=["contact_id"], set_={name: statement.excluded[name] for name in _CONVERSATION_FIELDS}
-    )
+    values = _bound("contact_id", *_CONVERSATION_FIELDS)
+    return _upsert(insert, conversations, ("contact_id",), values, _CONVERSATION_FIELDS)
 
 
 def _record_answer(insert: Upsert) -> Any:
-    statement = insert(answers).values(
-        response_id=bindparam("response_id"),
-        question=bindparam("question"),
-        value=bindparam("value"),
-        answered_at=bindparam("now"),
-    )
-    return statement.on_conflict_do_update(
-        index_elements=["response_id", "question"],
-        set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at},
-    )
+    values = _bound("response_id", "question", "value", answered_at=bindparam("now"))
+    return _upsert(insert, answers, ("response_id", "question"), values, ("value", "answered_at"))
 
 
 def _record_completion(insert: Upsert) -> Any:
-    statement = insert(participations).values(
-        contact_id=bindparam("contact_id"),
-        survey_id=bindparam("survey_id"),
-        completed=1,
-        last_completed_at=bindparam("now"),
-    )
-    return statement.on_conflict_do_update(
-        index_elements=["contact_id", "survey_id"],
-        set_={"completed": participations.c.completed + 1, "last_completed_at": statement.excluded.last_completed_at},
-    )
+    values = _bound("contact_id", "survey_id", completed=1, last_completed_at=bindparam("now"))
+    replace = ("last_completed_at",)
+    completed = participations.c.completed + 1
+    return _upsert(insert, participations, ("contact_id", "survey_id"), values, replace, completed=completed)
 
 
 _CLAIM = DriverStatement.upsert(_claim)
@@ -227,11 +217,8 @@ _COMPLETED = DriverStatement(
 )
 
 
-class UpdateLog:
+class UpdateLog(Repository):
     """Deliveries already processed, keyed by channel and the channel's update id."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
 
     async def claim(self, channel: str, update_key: str, now: datetime, chat_key: str | None = None) -> bool:
         """Record the delivery; False if it was recorded before (a redelivery)."""
@@ -269,10 +256,7 @@ class UpdateLog:
         return int(result.rowcount)
 
 
-class ContactRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
-
+class ContactRepository(Repository):
     @staticmethod
     def _contact(row: Sequence[Any], channel: str, user_key: str, chat_key: str) -> Contact:
         """The contact from a row starting with the :data:`_CONTACT_COLUMNS`."""
@@ -405,11 +389,8 @@ class ContactRepository:
         )
 
 
-class SubscriptionRepository:
+class SubscriptionRepository(Repository):
     """The topics a contact follows."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
 
     async def topics(self, contact_id: int) -> tuple[str, ...]:
         rows = await self.connection.execute(
@@ -440,10 +421,7 @@ class SubscriptionRepository:
             await self.add(contact_id, topic, now)
 
 
-class ConversationRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
-
+class ConversationRepository(Repository):
     async def get(self, contact_id: int) -> Conversation | None:
         """The contact's conversation, with the stored answers of its response (read together:
         a survey step needs both); None outside any conversation."""
@@ -485,10 +463,7 @@ class ConversationRepository:
         await _END_CONVERSATION.rows(self.connection, {"contact_id": contact_id})
 
 
-class ResponseRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
-
+class ResponseRepository(Repository):
     async def create(
         self,
         *,
@@ -542,10 +517,7 @@ class ResponseRepository:
         await _COMPLETE_RESPONSE.rows(self.connection, {"response_id": response_id, "now": now, "score": score})
 
 
-class ParticipationRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
-
+class ParticipationRepository(Repository):
     async def completed(self, contact_id: int, survey_id: str) -> int:
         """How many times the contact completed the survey."""
         rows = await _COMPLETED.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id})
@@ -555,10 +527,7 @@ class ParticipationRepository:
         await _RECORD_COMPLETION.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id, "now": now})
 
 
-class InstanceSettings:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
-
+class InstanceSettings(Repository):
     async def get_or_create(self, key: str, make: Callable[[], str]) -> str:
         """The stored value for ``key``; on first use stores ``make()``."""
         await self.connection.execute(

@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import DataRequestMessageRow, DataRequestRow, IndicatorQueryRow
+from storage.repository_base import Repository, from_row
 
 data_requests = cast(Table, DataRequestRow.__table__)
 request_messages = cast(Table, DataRequestMessageRow.__table__)
@@ -145,16 +145,9 @@ def percentile(values: Sequence[float], share: float) -> float | None:
 
 
 def _request(row: Any) -> DataRequest:
-    return DataRequest(
-        id=int(row.id),
-        contact_id=None if row.contact_id is None else int(row.contact_id),
-        channel=row.channel,
-        language=row.language,
-        user_group=row.user_group,
-        source=row.source,
-        text=row.text,
-        status=row.status,
-        assigned_to=row.assigned_to,
+    return from_row(
+        DataRequest,
+        row,
         created_at=_utc(row.created_at) or row.created_at,
         updated_at=_utc(row.updated_at) or row.updated_at,
         answered_at=_utc(row.answered_at),
@@ -162,11 +155,8 @@ def _request(row: Any) -> DataRequest:
     )
 
 
-class RequestRepository:
+class RequestRepository(Repository):
     """Tickets and their messages. Runs in the caller's transaction, like every repository."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
 
     # ------------------------------------------------------------------ the user's side
 

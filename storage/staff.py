@@ -18,9 +18,9 @@ from typing import Any, cast
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Table, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import StaffAccountRow, StaffSessionRow
+from storage.repository_base import Repository
 
 staff_accounts = cast(Table, StaffAccountRow.__table__)
 staff_sessions = cast(Table, StaffSessionRow.__table__)
@@ -106,11 +106,8 @@ def _account(row: Any) -> StaffAccount:
     )
 
 
-class StaffRepository:
+class StaffRepository(Repository):
     """Accounts and sessions. Runs in the caller's transaction, like every repository."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
 
     # ------------------------------------------------------------------ accounts
 

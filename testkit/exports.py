@@ -1,4 +1,6 @@
-"""Survey exports read back as rows, and checked against what simulated respondents answered."""
+"""The survey export the tests read, as rows: CSV of every response (anonymous ones included), with
+a ``select_multiple`` as one space-separated column, the layout of the first release; and the
+check that it holds exactly what simulated respondents answered."""
 
 from __future__ import annotations
 
@@ -7,9 +9,13 @@ import io
 
 from bot.core.engine import Engine
 from storage.database import Database
-from storage.export import export_csv
+from storage.exports import ExportOptions
+from storage.exports.files import export_responses
 from surveys.model import Survey
 from testkit.fakes.survey_respondent import Respondent
+
+#: Every response, ``select_multiple`` joined: what tests compare answers against.
+EVERY_RESPONSE_JOINED = ExportOptions(multiple="joined", include_anonymous=True)
 
 
 async def export_rows(source: str | Engine, survey: Survey) -> list[dict[str, str]]:
@@ -17,11 +23,11 @@ async def export_rows(source: str | Engine, survey: Survey) -> list[dict[str, st
     here) or from the database of a running engine."""
     out = io.StringIO()
     if isinstance(source, Engine):
-        await export_csv(source.database, survey, out)
+        await export_responses(source.database, survey, EVERY_RESPONSE_JOINED, "csv", out)
     else:
         database = Database(source)
         try:
-            await export_csv(database, survey, out)
+            await export_responses(database, survey, EVERY_RESPONSE_JOINED, "csv", out)
         finally:
             await database.dispose()
     return list(csv.DictReader(io.StringIO(out.getvalue())))

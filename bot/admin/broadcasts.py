@@ -13,12 +13,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
 from bot.admin.render import render, when
+from bot.admin.site import AdminSite
 from bot.sending.notices import MAX_LABEL, MAX_TEXT, MAX_TITLE, Notice, NoticeButton, telegram_length
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from storage.broadcasts import (
@@ -31,9 +32,6 @@ from storage.broadcasts import (
 )
 from storage.dashboard import DashboardQueries
 from storage.staff import StaffSession
-
-if TYPE_CHECKING:
-    from bot.admin import AdminSite
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Survey responses downloaded from the results page, in every format of ``baraza export``.
 
-The file is written by :mod:`storage.exports` (the same code as the command) into a temporary
+The file is written by :mod:`storage.exports.files` (the same functions as the command) into a temporary
 file, in a worker thread with its own event loop and database connection, so that a large SPSS
 or Excel export does not hold up the chat; then it is streamed to the browser and deleted.
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from storage.codebook import write_codebook
 from storage.database import Database
-from storage.exports import ExcelTooLarge, ExportOptions, Format, response_table, write_table
+from storage.exports import ExcelTooLarge, ExportOptions, Format
+from storage.exports.files import export_codebook, export_responses
 from surveys.model import Survey
 
 CHUNK = 256 * 1024
@@ -54,10 +54,9 @@ def _write_in_thread(database_url: str, survey: Survey, download: Download, opti
         database = Database(database_url, pool_size=1)
         try:
             if download.fmt is None:
-                await write_codebook(database, survey, options, path, as_csv=False)
+                await export_codebook(database, survey, options, path, as_csv=False)
                 return 0
-            table = await response_table(database, survey, options)
-            return await write_table(table, download.fmt, path, labels=options.labels)
+            return (await export_responses(database, survey, options, download.fmt, path)).rows
         finally:
             await database.dispose()
 

@@ -5,21 +5,25 @@ that the person is told in the chat exactly as from the CLI."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
 from bot.admin.render import render
+from bot.admin.site import AdminSite
 from handlers import request_desk
-from storage.feedback import CLOSED as MESSAGE_CLOSED
-from storage.feedback import NEW, recent_feedback, set_feedback_status
-from storage.repositories import Repositories
-from storage.requests import ACTIVE, REQUEST, STATUSES, UNMATCHED, RequestError, RequestRepository, percentile
+from storage.feedback import NEW, recent_feedback
+from storage.requests import (
+    ACTIVE,
+    REQUEST,
+    STATUSES,
+    UNMATCHED,
+    RequestError,
+    RequestRepository,
+    RequestThread,
+    percentile,
+)
 from storage.staff import StaffSession
-
-if TYPE_CHECKING:
-    from bot.admin import AdminSite
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,13 @@ DONE = {
     "progress": "Marked in progress: the person is told their request is being worked on.",
     "closed": "Request closed.",
     "assigned": "Request assigned.",
+}
+#: The ``done`` message of each action (an answer that cannot be sent has its own).
+DONE_BY_ACTION = {
+    request_desk.ANSWER: "answered",
+    request_desk.PROGRESS: "progress",
+    request_desk.CLOSE: "closed",
+    request_desk.ASSIGN: "assigned",
 }
 LIST_LIMIT = 200
 MESSAGE_LIMIT = 50
@@ -70,13 +81,15 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             message_done=request.query.get("message") == "closed",
         )
 
-    async def ticket(request: web.Request) -> web.StreamResponse:
-        number = _number(request)
+    async def thread_of(number: int) -> RequestThread:
         async with site.database.reading() as connection:
             try:
-                thread = await RequestRepository(connection).thread(number)
+                return await RequestRepository(connection).thread(number)
             except RequestError:
                 raise web.HTTPNotFound(text=f"There is no data request #{number}.") from None
+
+    async def ticket(request: web.Request) -> web.StreamResponse:
+        thread = await thread_of(_number(request))
         return render(
             request,
             "request.html",
@@ -90,47 +103,30 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         number = _number(request)
         form = request[FORM_KEY]
         staff: StaffSession = request[STAFF_KEY]
-        action = str(form.get("action", ""))
-        now = site.clock()
+        kind = str(form.get("action", ""))
+        if kind not in request_desk.ACTIONS:
+            raise web.HTTPBadRequest(text=f"unknown action {kind!r}")
         answer = str(form.get("answer", "")).strip()
+        # Staff answer and take tickets as themselves; "assign" may name someone else.
+        who = (str(form.get("staff", "")).strip() if kind == request_desk.ASSIGN else "") or staff.username
+        action = request_desk.DeskAction(kind, number, who, answer, form.get("close") == "yes")
         try:
-            async with site.database.transaction() as connection:
-                repos = Repositories(connection)
-                if action == "answer":
-                    result = await request_desk.answer(
-                        repos, number, answer, staff=staff.username, now=now, close=form.get("close") == "yes"
-                    )
-                    done = "answered" if result.notified else "answered_unsent"
-                elif action == "progress":
-                    await request_desk.mark_in_progress(repos, number, now=now, staff=staff.username)
-                    done = "progress"
-                elif action == "close":
-                    await request_desk.close(repos, number, now=now)
-                    done = "closed"
-                elif action == "assign":
-                    who = str(form.get("staff", "")).strip() or staff.username
-                    await request_desk.assign(repos, number, who, now=now)
-                    done = "assigned"
-                else:
-                    raise web.HTTPBadRequest(text=f"unknown action {action!r}")
+            result = await request_desk.perform(site.database, action, now=site.clock())
         except RequestError as error:
-            async with site.database.reading() as connection:
-                try:
-                    thread = await RequestRepository(connection).thread(number)
-                except RequestError:
-                    raise web.HTTPNotFound(text=f"There is no data request #{number}.") from None
+            thread = await thread_of(number)
             return render(
                 request, "request.html", status=409, thread=thread, done=None, error=str(error), answer=answer
             )
-        log.info("dashboard: %s did %s on data request #%d", staff.username, action, number)
+        done = DONE_BY_ACTION[kind]
+        if kind == request_desk.ANSWER and not result.notified:
+            done = "answered_unsent"
+        log.info("dashboard: %s did %s on data request #%d", staff.username, kind, number)
         raise web.HTTPSeeOther(f"{PREFIX}/requests/{number}?done={done}")
 
     async def close_message(request: web.Request) -> web.StreamResponse:
         """Mark a message (a comment, a reply to a notice) as dealt with."""
         message_id = int(request.match_info["id"])
-        async with site.database.transaction() as connection:
-            changed = await set_feedback_status(connection, message_id, MESSAGE_CLOSED, only_if=NEW)
-        if not changed:
+        if not await request_desk.close_message(site.database, message_id, only_new=True):
             raise web.HTTPNotFound(text=f"There is no new message m{message_id}.")
         raise web.HTTPSeeOther(f"{PREFIX}/requests?message=closed#messages-h")
 

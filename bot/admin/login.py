@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.admin.auth import FORM_KEY, PREFIX, Forbidden, safe_next
 from bot.admin.render import PAGE_HEADERS, STATIC, render, when
+from bot.admin.site import AdminSite
 from storage.staff import StaffRepository
-
-if TYPE_CHECKING:
-    from bot.admin import AdminSite
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -12,14 +11,12 @@ from bot.admin.auth import PREFIX
 from bot.admin.downloads import DOWNLOADS, DownloadError, send_export
 from bot.admin.login import refused
 from bot.admin.render import render
+from bot.admin.site import AdminSite
 from storage.broadcasts import BroadcastRepository
 from storage.dashboard import DashboardQueries, ResultFilter
 from storage.exports import ExportOptions
 from storage.requests import ACTIVE, RequestRepository, percentile
 from surveys.model import CHOICE_TYPES, LocalizedText, QuestionType, Survey
-
-if TYPE_CHECKING:
-    from bot.admin import AdminSite
 
 
 def add_routes(app: web.Application, site: AdminSite) -> None:

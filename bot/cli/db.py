@@ -1,4 +1,5 @@
-"""``baraza db copy --from URL --to URL``: move a database (SQLite to PostgreSQL) with every row."""
+"""``baraza db upgrade`` (apply the migrations) and ``baraza db copy --from URL --to URL`` (move a
+database, e.g. SQLite to PostgreSQL, with every row)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.config import Settings
 from storage.copy import CopyError, copy_database
+from storage.database import Database
 
 
-def add_copy_command(db_commands: Any) -> None:
-    """Register ``db copy`` on the ``db`` subcommands."""
+def add_commands(commands: Any) -> None:
+    """Register ``baraza db ...`` on the top-level sub-parsers."""
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply the database migrations")
     copy = db_commands.add_parser(
         "copy",
         help="copy every row of one database into an empty one (e.g. SQLite to PostgreSQL)",
@@ -31,7 +37,25 @@ def _safe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def run(settings: Settings, arguments: argparse.Namespace) -> int:
+    """Run ``baraza db upgrade`` or ``baraza db copy``; returns the exit status."""
+    if arguments.db_command == "copy":
+        return copy_command(arguments)
+    return asyncio.run(_upgrade(settings))
+
+
+async def _upgrade(settings: Settings) -> int:
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+    finally:
+        await database.dispose()
+    print("the database schema is up to date", file=sys.stderr)
+    return 0
+
+
 def copy_command(arguments: argparse.Namespace) -> int:
+    """Copy every row of ``--from`` into the empty ``--to``; returns the exit status."""
     try:
         source, target = _safe(arguments.source), _safe(arguments.target)
     except ArgumentError as error:

@@ -5,33 +5,26 @@ renamed); a progress bar shows on a terminal."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.cli.output import destination
 from bot.config import Settings
-from storage.codebook import write_codebook
 from storage.database import Database
-from storage.exports import (
-    FORMATS,
-    TEXT_FORMATS,
-    ExcelTooLarge,
-    ExportOptions,
-    Format,
-    Table,
-    response_table,
-    write_table,
-    write_text_table,
-)
-from storage.exports.tables import TABLES, table_export
+from storage.exports import FORMATS, ExcelTooLarge, ExportOptions, Format
+from storage.exports.files import Exported, ExportError, export_codebook, export_responses, export_table
+from storage.exports.tables import TABLES
 from surveys.loader import load_survey_directory
 
 
-def add_arguments(export: argparse.ArgumentParser) -> None:
-    """The options of ``baraza export`` (its sub-parser is made by ``bot.cli.main``)."""
+def add_commands(commands: Any) -> None:
+    """Register ``baraza export`` on the top-level sub-parsers."""
+    export = commands.add_parser("export", help="export a survey's responses (or --table NAME) and its codebook")
     export.add_argument("survey_id", nargs="?", help="the survey whose responses to export")
     export.add_argument("--table", choices=sorted(TABLES), help="export another table instead of a survey's responses")
     export.add_argument(
@@ -103,33 +96,22 @@ class ProgressBar:
             self.out.write(f"\r{written:,} rows")
         self.out.flush()
 
+    def counting(self, written: int, total: int | None) -> None:
+        """Show ``written`` of ``total`` rows (an :data:`storage.exports.files.ExportProgress`)."""
+        self.total = total
+        self(written)
+
     def close(self) -> None:
         self.out.write("\n")
         self.out.flush()
 
 
-async def _write(table: Table, fmt: Format, output: Path, labels: bool) -> int:
-    """Write ``table`` to ``output`` (``-``: standard output); a file appears only once complete."""
-    if str(output) == "-":
-        if fmt not in TEXT_FORMATS:
-            raise ExportError(f"{fmt} cannot be written to standard output; give a file with --output")
-        return await write_text_table(table, fmt, sys.stdout, labels=labels)
-    temporary = output.with_name(output.name + ".part")
-    try:
-        count = await write_table(table, fmt, temporary, labels=labels)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    temporary.replace(output)
-    return count
-
-
-class ExportError(Exception):
-    """An export the command refuses, with a message for the statistician."""
-
-
-async def run(settings: Settings, arguments: argparse.Namespace) -> int:
+def run(settings: Settings, arguments: argparse.Namespace) -> int:
     """Run ``baraza export`` with the parsed ``arguments``; returns the exit status."""
+    return asyncio.run(_run(settings, arguments))
+
+
+async def _run(settings: Settings, arguments: argparse.Namespace) -> int:
     fmt = _format(arguments)
     if (arguments.survey_id is None) == (arguments.table is None):
         print("baraza export: give either a SURVEY_ID or --table NAME", file=sys.stderr)
@@ -157,59 +139,36 @@ async def _export_survey(settings: Settings, database: Database, arguments: argp
         raise ExportError(
             f"survey '{survey.id}' has no language '{arguments.language}' ({', '.join(survey.languages)})"
         )
-    options = ExportOptions(
-        labels=arguments.labels,
-        language=arguments.language,
-        multiple=arguments.multiple,
-        since=arguments.since,
-        until=arguments.until,
-        complete_only=arguments.complete_only,
-        include_anonymous=arguments.include_anonymous,
-    )
+    # Each option of ExportOptions is the command-line option of the same name.
+    options = ExportOptions(**{option.name: getattr(arguments, option.name) for option in fields(ExportOptions)})
     bar: ProgressBar | None = None
-    progress: Callable[[int], None] = _nothing
     if sys.stderr.isatty() and str(arguments.output) != "-":
         bar = ProgressBar(None, sys.stderr)
-        progress = bar
-    table = await response_table(database, survey, options, progress=progress)
-    if bar is not None:
-        bar.total = table.total
     try:
-        count = await _write(table, fmt, arguments.output, options.labels)
+        exported = await export_responses(
+            database, survey, options, fmt, destination(arguments.output), progress=bar.counting if bar else None
+        )
     finally:
         if bar is not None:
             bar.close()
-    for note in table.notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(f"exported {count} response(s) of '{survey.id}' to {arguments.output}", file=sys.stderr)
+    _report(exported, f"response(s) of '{survey.id}'", arguments.output)
     if arguments.codebook is not None:
         as_csv = arguments.codebook.suffix.lower() == ".csv"
-        await _atomic(arguments.codebook, lambda path: write_codebook(database, survey, options, path, as_csv=as_csv))
+        await export_codebook(database, survey, options, arguments.codebook, as_csv=as_csv)
         print(f"codebook of '{survey.id}' written to {arguments.codebook}", file=sys.stderr)
     return 0
-
-
-async def _atomic(output: Path, write: Callable[[Path], Awaitable[Any]]) -> None:
-    temporary = output.with_name(output.name + ".part")
-    try:
-        await write(temporary)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    temporary.replace(output)
 
 
 async def _export_table(settings: Settings, database: Database, arguments: argparse.Namespace, fmt: Format) -> int:
     from bot.core.engine import load_pseudonymizer
 
     pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
-    table = await table_export(arguments.table, database, pseudonymizer)
-    count = await _write(table, fmt, arguments.output, labels=False)
-    for note in table.notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(f"exported {count} row(s) of {arguments.table} to {arguments.output}", file=sys.stderr)
+    exported = await export_table(arguments.table, database, pseudonymizer, fmt, destination(arguments.output))
+    _report(exported, f"row(s) of {arguments.table}", arguments.output)
     return 0
 
 
-def _nothing(_written: int) -> None:
-    pass
+def _report(exported: Exported, what: str, output: Path) -> None:
+    for note in exported.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"exported {exported.rows} {what} to {output}", file=sys.stderr)

@@ -1,76 +1,72 @@
-"""The ``baraza`` command: ``run``, ``export``, ``contacts export``, ``broadcast``, ``requests``, ``indicators``,
-``calendar``, ``concepts``, ``survey check`` and ``db upgrade``."""
+"""The ``baraza`` command: the parser, and one module per command group.
+
+Each group module (``bot/cli/<group>.py``) registers its sub-commands with ``add_commands`` and
+runs them with ``run(settings, arguments)``; ``survey`` needs no configuration and runs with
+``run_offline(arguments)``. The modules only parse input and present output: the work is done
+by functions in ``storage/`` and ``handlers/`` that the dashboard calls too.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Protocol
 
+from bot.cli import (
+    broadcast,
+    calendar,
+    concepts,
+    contacts,
+    db,
+    export,
+    indicators,
+    requests,
+    run,
+    staff,
+    survey,
+)
 from bot.config import ConfigError, Settings, load_settings
 from bot.sending.shared_rate import SharedRateError
 from catalogue.sourcefiles import DefinitionFileError
-from storage.database import Database
 from surveys.errors import SurveyFileError
-from surveys.loader import load_survey_file
 
 
-def _parser() -> argparse.ArgumentParser:
+class CommandGroup(Protocol):
+    """A module of ``bot/cli`` with the commands of one group."""
+
+    def add_commands(self, commands: Any) -> None: ...
+
+    def run(self, settings: Settings, arguments: argparse.Namespace) -> int: ...
+
+
+#: The command groups that need the configuration, by command name, in the order of ``--help``.
+GROUPS: dict[str, CommandGroup] = {
+    "run": run,
+    "export": export,
+    "contacts": contacts,
+    "broadcast": broadcast,
+    "calendar": calendar,
+    "concepts": concepts,
+    "requests": requests,
+    "indicators": indicators,
+    "staff": staff,
+    "db": db,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The parser of every ``baraza`` command."""
     parser = argparse.ArgumentParser(prog="baraza", description="Baraza: surveys and statistics by chat.")
     parser.add_argument(
         "--config", type=Path, default=None, help="configuration file (default: ./config.yaml if present)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot: web chat, and Telegram when a token is set")
-    from bot.cli.export import add_arguments as add_export_arguments
-
-    export = commands.add_parser("export", help="export a survey's responses (or --table NAME) and its codebook")
-    add_export_arguments(export)
-    contacts = commands.add_parser("contacts", help="the contacts register")
-    contacts_commands = contacts.add_subparsers(dest="contacts_command", required=True)
-    contacts_export = contacts_commands.add_parser(
-        "export", help="export the consenting contacts, with pseudonyms instead of platform ids"
-    )
-    contacts_export.add_argument("--format", choices=["csv"], default="csv")
-    contacts_export.add_argument("--output", type=Path, required=True, help="file to write ('-' for standard output)")
-    survey = commands.add_parser("survey", help="work with survey files")
-    survey_commands = survey.add_subparsers(dest="survey_command", required=True)
-    check = survey_commands.add_parser("check", help="check survey files; problems are printed as FILE:LINE: message")
-    check.add_argument("files", nargs="+", type=Path)
-    convert = survey_commands.add_parser("import", help="convert an ODK/KoBoToolbox XLSForm (.xlsx) into a survey file")
-    convert.add_argument("form", type=Path)
-    convert.add_argument("--output", type=Path, default=None, help="YAML file to write (default: standard output)")
-    convert.add_argument(
-        "--drop-unsupported", action="store_true", help="leave out questions a chat cannot ask (geopoint, photo, ...)"
-    )
-    from bot.cli.broadcast import add_commands as add_broadcast_commands
-
-    add_broadcast_commands(commands)
-    from bot.cli.calendar import add_commands as add_calendar_commands
-
-    add_calendar_commands(commands)
-    from bot.cli.concepts import add_commands as add_concepts_commands
-
-    add_concepts_commands(commands)
-    from bot.cli.requests import add_commands as add_requests_commands
-
-    add_requests_commands(commands)
-    from bot.cli.indicators import add_commands as add_indicator_commands
-
-    add_indicator_commands(commands)
-    from bot.cli.staff import add_commands as add_staff_commands
-
-    add_staff_commands(commands)
-    db = commands.add_parser("db", help="database maintenance")
-    db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="apply the database migrations")
-    from bot.cli.db import add_copy_command
-
-    add_copy_command(db_commands)
+    for name, group in GROUPS.items():
+        group.add_commands(commands)
+        if name == "contacts":  # where ``survey`` always appeared in ``baraza --help``
+            survey.add_commands(commands)
     return parser
 
 
@@ -80,66 +76,11 @@ def _settings(config: Path | None) -> Settings:
     return load_settings(config)
 
 
-def _check(files: list[Path]) -> int:
-    failed = False
-    for path in files:
-        try:
-            survey = load_survey_file(path)
-        except SurveyFileError as error:
-            failed = True
-            for problem in error.problems:
-                print(problem)
-            continue
-        print(
-            f"{path}: ok: survey '{survey.id}', {len(survey.data_questions)} questions, languages {', '.join(survey.languages)}"
-        )
-    return 1 if failed else 0
-
-
-async def _write_export(output: Path, write: Callable[[TextIO], Awaitable[int]]) -> int:
-    """Run ``write`` into ``output`` (``-``: standard output); a file appears only once complete."""
-    if str(output) == "-":
-        return await write(sys.stdout)
-    temporary = output.with_name(output.name + ".part")
-    with temporary.open("w", encoding="utf-8", newline="") as out:
-        count = await write(out)
-    temporary.replace(output)
-    return count
-
-
-async def _export_contacts(settings: Settings, output: Path) -> int:
-    from bot.core.engine import load_pseudonymizer
-    from storage.contacts_export import export_contacts_csv
-
-    database = Database(settings.database_url)
-    try:
-        await database.migrate()
-        pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
-        count = await _write_export(output, lambda out: export_contacts_csv(database, pseudonymizer, out))
-    finally:
-        await database.dispose()
-    print(f"exported {count} consenting contact(s) to {output}", file=sys.stderr)
-    return 0
-
-
-async def _upgrade(settings: Settings) -> int:
-    database = Database(settings.database_url)
-    try:
-        await database.migrate()
-    finally:
-        await database.dispose()
-    print("the database schema is up to date", file=sys.stderr)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    arguments = _parser().parse_args(argv)
+    """Run one ``baraza`` command; returns the exit status."""
+    arguments = parser().parse_args(argv)
     if arguments.command == "survey":
-        if arguments.survey_command == "import":
-            from surveys.xlsform import import_command
-
-            return import_command(arguments.form, arguments.output, arguments.drop_unsupported)
-        return _check(arguments.files)
+        return survey.run_offline(arguments)
     try:
         settings = _settings(arguments.config)
     except ConfigError as error:
@@ -149,47 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     # httpx logs every request URL, and Telegram URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        if arguments.command == "run":
-            from bot.app import run_forever
-
-            asyncio.run(run_forever(settings))
-            return 0
-        if arguments.command == "export":
-            from bot.cli.export import run as export
-
-            return asyncio.run(export(settings, arguments))
-        if arguments.command == "contacts":
-            return asyncio.run(_export_contacts(settings, arguments.output))
-        if arguments.command == "broadcast":
-            from bot.cli.broadcast import run as broadcast
-
-            return broadcast(settings, arguments)
-        if arguments.command == "calendar":
-            from bot.cli.calendar import run as calendar
-
-            return calendar(settings, arguments)
-        if arguments.command == "concepts":
-            from bot.cli.concepts import run as concepts
-
-            return concepts(settings, arguments)
-        if arguments.command == "requests":
-            from bot.cli.requests import run as requests
-
-            return requests(settings, arguments)
-        if arguments.command == "indicators":
-            from bot.cli.indicators import run as indicators
-
-            return indicators(settings, arguments)
-        if arguments.command == "db" and arguments.db_command == "copy":
-            from bot.cli.db import copy_command
-
-            return copy_command(arguments)
-        if arguments.command == "staff":
-            from bot.cli.staff import run as staff
-
-            return staff(settings, arguments)
-        if arguments.command == "db":
-            return asyncio.run(_upgrade(settings))
+        return GROUPS[arguments.command].run(settings, arguments)
     except SharedRateError as error:
         print(f"baraza: not starting: {error}", file=sys.stderr)
         return 1
@@ -205,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    return 2
 
 
 if __name__ == "__main__":

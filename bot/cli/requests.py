@@ -26,7 +26,7 @@ from handlers import request_desk
 from handlers.outbox import reference
 from storage.database import Database
 from storage.feedback import CLOSED as MESSAGE_CLOSED
-from storage.feedback import CONVERTED, NEW, Feedback, get_feedback, recent_feedback, set_feedback_status
+from storage.feedback import CONVERTED, NEW, Feedback, get_feedback, recent_feedback
 from storage.repositories import Repositories
 from storage.requests import ACTIVE, CLOSED, REQUEST, STATUSES, UNMATCHED, DataRequest, RequestError, percentile
 
@@ -191,27 +191,15 @@ async def inbox(database: Database, status: str, kind: str | None, limit: int) -
 
 
 def _ticket_row(request: DataRequest) -> InboxRow:
+    group = request.user_group or "-"
     return InboxRow(
-        f"#{request.id}",
-        request.source,
-        request.status,
-        request.created_at,
-        request.user_group or "-",
-        request.language,
-        request.text,
+        f"#{request.id}", request.source, request.status, request.created_at, group, request.language, request.text
     )
 
 
 def _message_row(message: Feedback) -> InboxRow:
-    return InboxRow(
-        f"m{message.id}",
-        message.kind,
-        message.status,
-        message.received_at,
-        message.user_group or "-",
-        message.language or "-",
-        message.text,
-    )
+    group, language = message.user_group or "-", message.language or "-"
+    return InboxRow(f"m{message.id}", message.kind, message.status, message.received_at, group, language, message.text)
 
 
 async def list_inbox(database: Database, status: str, kind: str | None, limit: int) -> int:
@@ -294,20 +282,16 @@ async def _show_message(database: Database, message_id: int) -> int:
 async def reply(database: Database, number: int, text: str, *, staff: str, close: bool) -> int:
     if not text.strip():
         return _fail("the answer is empty")
-    async with database.transaction() as connection:
-        result = await request_desk.answer(
-            Repositories(connection), number, text.strip(), staff=staff, now=datetime.now(UTC), close=close
-        )
+    action = request_desk.DeskAction(request_desk.ANSWER, number, staff, text.strip(), close)
+    result = await request_desk.perform(database, action, now=datetime.now(UTC))
     print(f"data request #{number}: answered by {staff}, now {result.request.status}")
     print(_delivery_note(result))
     return 0
 
 
 async def progress(database: Database, number: int, staff: str | None) -> int:
-    async with database.transaction() as connection:
-        result = await request_desk.mark_in_progress(
-            Repositories(connection), number, now=datetime.now(UTC), staff=staff
-        )
+    action = request_desk.DeskAction(request_desk.PROGRESS, number, staff)
+    result = await request_desk.perform(database, action, now=datetime.now(UTC))
     assigned = f", assigned to {result.request.assigned_to}" if result.request.assigned_to else ""
     print(f"data request #{number}: in progress{assigned}")
     print(_delivery_note(result))
@@ -315,8 +299,8 @@ async def progress(database: Database, number: int, staff: str | None) -> int:
 
 
 async def assign(database: Database, number: int, staff: str) -> int:
-    async with database.transaction() as connection:
-        result = await request_desk.assign(Repositories(connection), number, staff, now=datetime.now(UTC))
+    action = request_desk.DeskAction(request_desk.ASSIGN, number, staff)
+    result = await request_desk.perform(database, action, now=datetime.now(UTC))
     print(f"data request #{number}: assigned to {result.request.assigned_to} ({result.request.status})")
     return 0
 
@@ -324,17 +308,16 @@ async def assign(database: Database, number: int, staff: str) -> int:
 async def close(database: Database, item: str) -> int:
     message_id = _message_id(item)
     if message_id is not None:
-        async with database.transaction() as connection:
-            changed = await set_feedback_status(connection, message_id, MESSAGE_CLOSED)
-        if not changed:
+        if not await request_desk.close_message(database, message_id):
             return _fail(f"there is no message m{message_id}")
         print(f"message m{message_id}: closed")
         return 0
     number = _ticket_number(item)
     if number is None:
         return _fail(f"'{item}' is neither a ticket number (12, #12) nor a message id (m7)")
-    async with database.transaction() as connection:
-        result = await request_desk.close(Repositories(connection), number, now=datetime.now(UTC))
+    result = await request_desk.perform(
+        database, request_desk.DeskAction(request_desk.CLOSE, number), now=datetime.now(UTC)
+    )
     print(f"data request #{number}: closed")
     if result.notified:
         print(_delivery_note(result))

@@ -173,30 +173,37 @@ def _number(text: str) -> float:
         return math.nan  # text stored under another type by an older survey version
 
 
-def _date_number(fmt: StatsFormat) -> Callable[[str], float]:
+def _day_seconds(text: str) -> float:
+    day = date.fromisoformat(text)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+def _moment_seconds(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _stata_days(seconds: float) -> float:
+    return seconds / 86400  # Stata %td: days since 1960
+
+
+def _stata_milliseconds(seconds: float) -> float:
+    return seconds * 1000  # Stata %tc: milliseconds since 1960
+
+
+def _time_number(
+    fmt: StatsFormat, seconds_of: Callable[[str], float], stata_unit: Callable[[float], float]
+) -> Callable[[str], float]:
+    """A converter from stored text to the format's number for a time: seconds since 1582 in SPSS,
+    ``stata_unit`` of the seconds since 1960 in Stata; NaN for text that is not a time."""
+
     def convert(text: str) -> float:
         try:
-            day = date.fromisoformat(text)
+            seconds = seconds_of(text)
         except ValueError:
             return math.nan
-        seconds = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
         if fmt == "sav":
             return seconds + UNIX_TO_SPSS_SECONDS
-        return (seconds + UNIX_TO_STATA_SECONDS) / 86400  # Stata %td: days since 1960
-
-    return convert
-
-
-def _datetime_number(fmt: StatsFormat) -> Callable[[str], float]:
-    def convert(text: str) -> float:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return math.nan
-        seconds = moment.timestamp()
-        if fmt == "sav":
-            return seconds + UNIX_TO_SPSS_SECONDS
-        return (seconds + UNIX_TO_STATA_SECONDS) * 1000  # Stata %tc: milliseconds since 1960
+        return stata_unit(seconds + UNIX_TO_STATA_SECONDS)
 
     return convert
 
@@ -220,9 +227,9 @@ def _collector(column: Column, fmt: StatsFormat, coder: _Coder | None = None) ->
     if kind in (Kind.INTEGER, Kind.DECIMAL):
         return _Collector(column, _number), None
     if kind is Kind.DATE:
-        return _Collector(column, _date_number(fmt)), None
+        return _Collector(column, _time_number(fmt, _day_seconds, _stata_days)), None
     if kind is Kind.DATETIME:
-        return _Collector(column, _datetime_number(fmt)), None
+        return _Collector(column, _time_number(fmt, _moment_seconds, _stata_milliseconds)), None
     return _Collector(column, _number, strings=[], shared={}, blank=fmt == "dta"), None
 
 
@@ -299,24 +306,15 @@ def _frame(layout: _Layout, collectors: Sequence[_Collector]) -> Any:
 
 
 def _write_frame(frame: Any, layout: _Layout, path: Path, fmt: StatsFormat, *, compress: bool) -> None:
+    labels: dict[str, Any] = {
+        "column_labels": layout.labels,
+        "variable_value_labels": layout.value_labels,
+        "variable_format": layout.formats,
+    }
     if fmt == "sav":
-        pyreadstat.write_sav(
-            frame,
-            str(path),
-            column_labels=layout.labels,
-            variable_value_labels=layout.value_labels,
-            variable_format=layout.formats,
-            variable_measure=layout.measures,
-            compress=compress,
-        )
+        pyreadstat.write_sav(frame, str(path), **labels, variable_measure=layout.measures, compress=compress)
     else:
-        pyreadstat.write_dta(
-            frame,
-            str(path),
-            column_labels=layout.labels,
-            variable_value_labels=layout.value_labels,
-            variable_format=layout.formats,
-        )
+        pyreadstat.write_dta(frame, str(path), **labels)
 
 
 async def _batches(table: Table) -> AsyncIterator[list[Row]]:

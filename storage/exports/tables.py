@@ -63,46 +63,47 @@ def _columns(*spec: tuple[str, str, Kind]) -> tuple[Column, ...]:
 
 
 PERSON = ("person", "Pseudonym of the person (as respondent in survey exports)", Kind.TEXT)
+#: One exported column and the SQL expression it is read from.
+Field = tuple[str, str, Kind, Any]
+
+
+def _person_table(
+    name: str,
+    database: Database,
+    pseudonymize: Pseudonymize,
+    contact_id: Any,
+    fields: Sequence[Field],
+    *,
+    order_by: Sequence[Any],
+    joins: Sequence[tuple[Any, Any]] = (),
+) -> Table:
+    """The table ``name``: the pseudonym of the person (the contact ``contact_id`` points to; empty
+    when they deleted their data), then ``fields``, in ``order_by`` order."""
+    statement = select(ContactRow.channel, ContactRow.user_key, *(field[3] for field in fields))
+    for target, on in joins:
+        statement = statement.join(target, on)
+    statement = statement.outerjoin(ContactRow, ContactRow.id == contact_id).order_by(*order_by)
+    columns = _columns(PERSON, *(field[:3] for field in fields))
+    return Table(name, columns, _streamed(database, statement, lambda record: _simple(record, pseudonymize)))
 
 
 async def data_requests(database: Database, pseudonymize: Pseudonymize) -> Table:
-    columns = _columns(
-        PERSON,
-        ("request_id", "Ticket number", Kind.INTEGER),
-        ("channel", "Channel", Kind.TEXT),
-        ("language", "Language", Kind.TEXT),
-        ("user_group", "User group when asked", Kind.TEXT),
-        ("source", "Where the request came from", Kind.TEXT),
-        ("text", "The request", Kind.TEXT),
-        ("status", "Status", Kind.TEXT),
-        ("assigned_to", "Assigned to", Kind.TEXT),
-        ("created_at", "Created (UTC)", Kind.DATETIME),
-        ("updated_at", "Updated (UTC)", Kind.DATETIME),
-        ("answered_at", "Answered (UTC)", Kind.DATETIME),
-        ("closed_at", "Closed (UTC)", Kind.DATETIME),
-    )
     r = DataRequestRow
-    statement = (
-        select(
-            ContactRow.channel,
-            ContactRow.user_key,
-            r.id,
-            r.channel,
-            r.language,
-            r.user_group,
-            r.source,
-            r.text,
-            r.status,
-            r.assigned_to,
-            r.created_at,
-            r.updated_at,
-            r.answered_at,
-            r.closed_at,
-        )
-        .outerjoin(ContactRow, ContactRow.id == r.contact_id)
-        .order_by(r.id)
+    fields: tuple[Field, ...] = (
+        ("request_id", "Ticket number", Kind.INTEGER, r.id),
+        ("channel", "Channel", Kind.TEXT, r.channel),
+        ("language", "Language", Kind.TEXT, r.language),
+        ("user_group", "User group when asked", Kind.TEXT, r.user_group),
+        ("source", "Where the request came from", Kind.TEXT, r.source),
+        ("text", "The request", Kind.TEXT, r.text),
+        ("status", "Status", Kind.TEXT, r.status),
+        ("assigned_to", "Assigned to", Kind.TEXT, r.assigned_to),
+        ("created_at", "Created (UTC)", Kind.DATETIME, r.created_at),
+        ("updated_at", "Updated (UTC)", Kind.DATETIME, r.updated_at),
+        ("answered_at", "Answered (UTC)", Kind.DATETIME, r.answered_at),
+        ("closed_at", "Closed (UTC)", Kind.DATETIME, r.closed_at),
     )
-    return Table("data_requests", columns, _streamed(database, statement, lambda rec: _simple(rec, pseudonymize)))
+    return _person_table("data_requests", database, pseudonymize, r.contact_id, fields, order_by=(r.id,))
 
 
 async def data_request_messages(database: Database, pseudonymize: Pseudonymize) -> Table:
@@ -120,66 +121,40 @@ async def data_request_messages(database: Database, pseudonymize: Pseudonymize) 
 
 
 async def feedback(database: Database, pseudonymize: Pseudonymize) -> Table:
-    columns = _columns(
-        PERSON,
-        ("feedback_id", "Feedback number", Kind.INTEGER),
-        ("channel", "Channel", Kind.TEXT),
-        ("kind", "Kind of message", Kind.TEXT),
-        ("broadcast_id", "Broadcast replied to", Kind.INTEGER),
-        ("text", "Message", Kind.TEXT),
-        ("received_at", "Received (UTC)", Kind.DATETIME),
-        ("status", "Status", Kind.TEXT),
-    )
     f = FeedbackRow
-    statement = (
-        select(
-            ContactRow.channel,
-            ContactRow.user_key,
-            f.id,
-            f.channel,
-            f.kind,
-            f.broadcast_id,
-            f.text,
-            f.received_at,
-            f.status,
-        )
-        .outerjoin(ContactRow, ContactRow.id == f.contact_id)
-        .order_by(f.id)
+    fields: tuple[Field, ...] = (
+        ("feedback_id", "Feedback number", Kind.INTEGER, f.id),
+        ("channel", "Channel", Kind.TEXT, f.channel),
+        ("kind", "Kind of message", Kind.TEXT, f.kind),
+        ("broadcast_id", "Broadcast replied to", Kind.INTEGER, f.broadcast_id),
+        ("text", "Message", Kind.TEXT, f.text),
+        ("received_at", "Received (UTC)", Kind.DATETIME, f.received_at),
+        ("status", "Status", Kind.TEXT, f.status),
     )
-    return Table("feedback", columns, _streamed(database, statement, lambda rec: _simple(rec, pseudonymize)))
+    return _person_table("feedback", database, pseudonymize, f.contact_id, fields, order_by=(f.id,))
 
 
 async def deliveries(database: Database, pseudonymize: Pseudonymize) -> Table:
-    columns = _columns(
-        PERSON,
-        ("broadcast_id", "Broadcast", Kind.INTEGER),
-        ("broadcast_title", "Broadcast title", Kind.TEXT),
-        ("channel", "Channel", Kind.TEXT),
-        ("language", "Language sent", Kind.TEXT),
-        ("status", "Delivery status", Kind.TEXT),
-        ("attempts", "Attempts", Kind.INTEGER),
-        ("error", "Last error", Kind.TEXT),
-        ("sent_at", "Sent (UTC)", Kind.DATETIME),
-    )
     d = DeliveryRow
-    statement = (
-        select(
-            ContactRow.channel,
-            ContactRow.user_key,
-            d.broadcast_id,
-            BroadcastRow.title,
-            d.channel,
-            d.language,
-            d.status,
-            d.attempts,
-            d.error,
-            d.sent_at,
-        )
-        .join(BroadcastRow, BroadcastRow.id == d.broadcast_id)
-        .outerjoin(ContactRow, ContactRow.id == d.contact_id)
-        .order_by(d.broadcast_id, d.id)
+    fields: tuple[Field, ...] = (
+        ("broadcast_id", "Broadcast", Kind.INTEGER, d.broadcast_id),
+        ("broadcast_title", "Broadcast title", Kind.TEXT, BroadcastRow.title),
+        ("channel", "Channel", Kind.TEXT, d.channel),
+        ("language", "Language sent", Kind.TEXT, d.language),
+        ("status", "Delivery status", Kind.TEXT, d.status),
+        ("attempts", "Attempts", Kind.INTEGER, d.attempts),
+        ("error", "Last error", Kind.TEXT, d.error),
+        ("sent_at", "Sent (UTC)", Kind.DATETIME, d.sent_at),
     )
-    return Table("deliveries", columns, _streamed(database, statement, lambda rec: _simple(rec, pseudonymize)))
+    return _person_table(
+        "deliveries",
+        database,
+        pseudonymize,
+        d.contact_id,
+        fields,
+        order_by=(d.broadcast_id, d.id),
+        joins=((BroadcastRow, BroadcastRow.id == d.broadcast_id),),
+    )
 
 
 async def indicator_ratings(database: Database, pseudonymize: Pseudonymize) -> Table:

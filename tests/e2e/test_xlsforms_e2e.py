@@ -18,10 +18,12 @@ import pytest
 from bot.app import RunningBot
 from handlers.texts import Texts
 from storage.database import Database
-from storage.export import export_columns, export_csv
+from storage.exports.files import export_responses
+from storage.exports.responses import response_columns
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
 from testkit import paths
+from testkit.exports import EVERY_RESPONSE_JOINED
 from testkit.fakes.survey_respondent import button_data
 from testkit.fakes.telegram import ChatMessage, FakeTelegramServer, FakeUser
 from testkit.telegram_harness import NO_FLOOD_LIMIT, ROOT, bot_in_process
@@ -90,7 +92,7 @@ async def export(database_url: str, survey: Survey) -> tuple[list[str], list[dic
     database = Database(database_url)
     try:
         out = io.StringIO()
-        await export_csv(database, survey, out)
+        await export_responses(database, survey, EVERY_RESPONSE_JOINED, "csv", out)
     finally:
         await database.dispose()
     text = out.getvalue()
@@ -143,7 +145,7 @@ async def test_consultation_in_french_over_telegram_with_back_and_filters(
         await chat.say("Plus de données par district")
         assert chat.last.endswith(chat.texts("finished"))
     header, rows = await export(database_url, survey)
-    assert header == list(export_columns(survey))
+    assert header == [column.name for column in response_columns(survey, EVERY_RESPONSE_JOINED)]
     assert header[7:-4] == [
         "user_type", "user_type_other", "region", "district", "frequency", "topics", "channels", "satisfaction",
         "found_easily", "difficulty_reasons", "contact_ok", "contact_email", "topic_count", "suggestions",

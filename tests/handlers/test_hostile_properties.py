@@ -18,12 +18,13 @@ from bot.core.engine import Engine
 from bot.core.sanitise import Sanitiser
 from handlers import payloads
 from storage.database import Database
-from storage.export import export_csv
+from storage.exports.files import export_responses
 from storage.pseudonyms import Pseudonymizer
 from surveys import runner
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
 from testkit import paths
+from testkit.exports import EVERY_RESPONSE_JOINED
 from testkit.fakes.engine_user import EngineUser
 
 ROOT = paths.ROOT
@@ -189,7 +190,7 @@ def test_any_text_or_press_is_answered_and_stores_only_valid_answers(
 
     loop.run_until_complete(run())
     out = io.StringIO()
-    loop.run_until_complete(export_csv(engine.database, SURVEYS["hostile"], out))
+    loop.run_until_complete(export_responses(engine.database, SURVEYS["hostile"], EVERY_RESPONSE_JOINED, "csv", out))
     for row in csv.DictReader(io.StringIO(out.getvalue())):
         assert row["colour"] in {"", "red", "blue"}
         assert len(row["comment"]) <= 2000 and len(row["last"]) <= 2000

@@ -14,8 +14,9 @@ from sqlalchemy import text
 
 from bot.core.engine import Engine, load_pseudonymizer
 from storage.database import Database
-from storage.export import export_csv
+from storage.exports.files import export_responses
 from surveys.loader import load_survey_directory
+from testkit.exports import EVERY_RESPONSE_JOINED
 from testkit.fakes.engine_user import EngineUser
 
 NOW = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
@@ -57,7 +58,7 @@ async def settings_engine(database: Database, tmp_path: Path) -> AsyncIterator[E
 
 async def rows(engine: Engine, survey_id: str) -> list[dict[str, str]]:
     out = io.StringIO()
-    await export_csv(engine.database, engine.surveys[survey_id], out)
+    await export_responses(engine.database, engine.surveys[survey_id], EVERY_RESPONSE_JOINED, "csv", out)
     return list(csv.DictReader(io.StringIO(out.getvalue())))
 
 

@@ -1,5 +1,5 @@
 """Quick transactions (one chat update): on SQLite their statements run on the event loop's
-thread (storage/sqlite_inline.py); BEGIN and COMMIT, and every other transaction, stay on
+thread (storage/aiosqlite_compat.py); BEGIN and COMMIT, and every other transaction, stay on
 aiosqlite's worker thread. Commit and rollback behave as in any transaction, on both backends."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+from storage.aiosqlite_compat import InlineConnection
 from storage.database import Database
 from storage.repositories import Repositories
-from storage.sqlite_inline import InlineConnection
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

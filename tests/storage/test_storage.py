@@ -12,11 +12,12 @@ from sqlalchemy import text
 
 from storage.database import Database
 from storage.errors import StorageError
-from storage.export import export_csv
+from storage.exports.files import export_responses
 from storage.pseudonyms import Pseudonymizer
 from storage.records import Conversation
 from storage.repositories import Repositories
 from surveys.model import Survey
+from testkit.exports import EVERY_RESPONSE_JOINED
 
 NOW = datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
 
@@ -167,7 +168,7 @@ async def test_csv_export_has_metadata_then_questions_in_survey_order(database: 
             if complete:
                 await repos.responses.complete(response_id, NOW + timedelta(minutes=5))
     out = io.StringIO()
-    assert await export_csv(database, usat, out) == 2
+    assert (await export_responses(database, usat, EVERY_RESPONSE_JOINED, "csv", out)).rows == 2
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     header = out.getvalue().splitlines()[0].split(",")
     assert header[:7] == ["response_id", "respondent", "channel", "language", "started_at", "completed_at", "complete"]
@@ -187,5 +188,5 @@ async def test_csv_export_has_metadata_then_questions_in_survey_order(database: 
 
 async def test_export_of_a_survey_without_responses_is_just_the_header(database: Database, usat: Survey) -> None:
     out = io.StringIO()
-    assert await export_csv(database, usat, out) == 0
+    assert (await export_responses(database, usat, EVERY_RESPONSE_JOINED, "csv", out)).rows == 0
     assert out.getvalue().count("\n") == 1

@@ -11,9 +11,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import metrics
-from bot.admin import add_admin_routes
 from bot.admin.auth import SESSION_COOKIE
 from bot.admin.operations import add_operation_routes
+from bot.admin.routes import add_admin_routes
 from handlers.context import Community
 from storage.database import Database
 from storage.repositories import Repositories

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.admin import add_admin_routes
+from bot.admin.routes import add_admin_routes
 from bot.sending.notices import Notice
 from handlers.context import Community
 from storage.broadcasts import SCHEDULED, Audience, BroadcastRepository

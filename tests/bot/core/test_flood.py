@@ -16,9 +16,10 @@ from bot.config import ConfigError, load_settings
 from bot.core.flood import FloodGuard, FloodSettings
 from handlers.messages import Delivered, Inbound, Outbound
 from storage.database import Database
-from storage.export import export_csv
+from storage.exports.files import export_responses
 from surveys.loader import load_survey_directory
 from testkit import paths
+from testkit.exports import EVERY_RESPONSE_JOINED
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_in_process
 
@@ -168,7 +169,9 @@ async def test_a_user_sending_100_messages_a_second_gets_one_notice_and_the_surv
     database = Database(database_url)
     try:
         out = io.StringIO()
-        await export_csv(database, load_survey_directory(HOSTILE_FORMS)["hostile"], out)
+        await export_responses(
+            database, load_survey_directory(HOSTILE_FORMS)["hostile"], EVERY_RESPONSE_JOINED, "csv", out
+        )
     finally:
         await database.dispose()
     rows = [row for row in csv.DictReader(io.StringIO(out.getvalue())) if row["complete"] == "true"]

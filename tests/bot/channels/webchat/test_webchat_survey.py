@@ -10,8 +10,9 @@ import aiohttp
 import pytest
 
 from bot.app import RunningBot
-from storage.export import export_csv
+from storage.exports.files import export_responses
 from surveys.model import Survey
+from testkit.exports import EVERY_RESPONSE_JOINED
 from testkit.webchat_harness import WebVisitor, web_chat_bot
 
 
@@ -43,7 +44,7 @@ async def test_web_chat_survey_is_stored_and_exported_like_telegram(web_bot: Run
         assert replies[-1]["text"].startswith("Thank you!")
 
     out = io.StringIO()
-    await export_csv(web_bot.database, usat, out)
+    await export_responses(web_bot.database, usat, EVERY_RESPONSE_JOINED, "csv", out)
     (row,) = csv.DictReader(io.StringIO(out.getvalue()))
     assert row["channel"] == "web" and row["complete"] == "true"
     assert (row["user_group"], row["frequency"], row["purposes"], row["topics"]) == (

@@ -1,6 +1,13 @@
-"""SQLite calls on the event loop's thread for short transactions.
+"""Our one extension of aiosqlite: SQLite calls on the event loop's thread for short transactions.
 
-aiosqlite runs every call (execute, fetch, cursor close...) on its worker thread and wakes the
+This is the ONLY module that touches aiosqlite's private names (:data:`PRIVATE_NAMES`: the
+``Connection._execute`` hook, and ``_running``, ``_connection``, ``_thread``). They are not a
+public API, so the version is pinned in pyproject.toml to the range tested here:
+**aiosqlite >=0.22,<0.23** (verified with 0.22.1; 0.21 and older made ``Connection`` a
+``Thread`` subclass without ``_thread``). ``tests/storage/test_aiosqlite_compat.py`` fails
+loudly if an installed aiosqlite lacks any of them; check this module before widening the pin.
+
+Why: aiosqlite runs every call (execute, fetch, cursor close...) on its worker thread and wakes the
 event loop with the result: about 40 thread hand-offs for the 7 statements of a survey answer,
 which cost more CPU (GIL hand-over, loop wake-ups) than the statements themselves. A survey step
 is a few indexed reads and writes of microseconds each, so running them directly on the loop's
@@ -21,6 +28,16 @@ from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
+
+#: The private names of :class:`aiosqlite.Connection` this module relies on.
+PRIVATE_NAMES = ("_execute", "_running", "_connection", "_thread")
+
+
+def missing_private_names() -> tuple[str, ...]:
+    """The names of :data:`PRIVATE_NAMES` that the installed aiosqlite's connection lacks (none: compatible)."""
+    # A connection that is never started: constructing one opens nothing (the thread starts on await).
+    probe = aiosqlite.Connection(lambda: sqlite3.connect(":memory:"), 64)
+    return tuple(name for name in PRIVATE_NAMES if not hasattr(probe, name))
 
 
 class InlineConnection(aiosqlite.Connection):
