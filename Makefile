@@ -30,9 +30,11 @@ system-deps:
 	  else echo "chromium is missing: sudo apt-get install chromium"; fi; }
 
 # pytest on every core by pytest-xdist (each test has its own database, ports and temporary folder);
-# worksteal balances the few long end-to-end tests against the many short ones. TEST_WORKERS=0: one process.
+# The whole suite runs each test file in one worker, in its order (--dist loadfile: a kill -9 test
+# failed when its file was spread over both); the fast loop balances single tests (worksteal).
+# TEST_WORKERS=0: one process.
 TEST_WORKERS ?= auto
-PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 # Exit code 5 (no test collected) fails like any other, with its reason said.
 NO_TESTS_FAIL = status=$$?; [ $$status -ne 5 ] || echo "pytest: no tests were collected (exit 5)"; exit $$status
 FAST = not slow and not e2e and not browser and not postgres and not redis
@@ -41,11 +43,11 @@ FAST = not slow and not e2e and not browser and not postgres and not redis
 test: $(TEST_STAMP) system-deps lint typecheck security
 	@scripts/ensure-postgres.sh || true
 	@scripts/ensure-redis.sh || true
-	@$(PYTEST); $(NO_TESTS_FAIL)
+	@$(PYTEST) --dist loadfile; $(NO_TESTS_FAIL)
 
 ## The quick loop: unit and single-process tests on SQLite (no end-to-end, kill -9, Chromium, PostgreSQL or Redis).
 test-fast: $(TEST_STAMP)
-	@BARAZA_TEST_BACKENDS=sqlite $(PYTEST) -m "$(FAST)"; $(NO_TESTS_FAIL)
+	@BARAZA_TEST_BACKENDS=sqlite $(PYTEST) --dist worksteal -m "$(FAST)"; $(NO_TESTS_FAIL)
 
 ## bandit (no high-severity finding) and pip-audit (no known vulnerability; "skipped: no network" offline).
 security: $(TEST_STAMP)
