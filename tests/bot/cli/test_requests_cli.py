@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -147,3 +149,13 @@ def test_stats_show_the_most_requested_missing_data_and_answer_times(
         ["3", "1", "rice prices, by market"],  # three lookups and one request worded alike
         ["0", "1", "Prix du riz par marché"],
     ]
+
+
+def test_broadcast_replies_are_exported_with_the_senders_register_entry(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(config), "broadcast", "replies"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["id", "broadcast_id", "received_at", "respondent", "user_group", "region", "language", "text"]
+    assert [row[4:] for row in rows[1:]] == [["", "", "en", "Merci pour l'IPC"]], "the web user gave no group"
+    assert rows[1][3] not in ("", "w"), "a pseudonym, never the platform id"
