@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck security bench bench-load bench-broadcast bench-indicators bench-lookup bench-workers bench-export soak clean system-deps
+.PHONY: run test test-fast screenshots check lint typecheck security bench bench-load bench-broadcast bench-indicators bench-lookup bench-workers bench-export soak clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,25 +23,47 @@ $(TEST_STAMP): $(STAMP)
 run: $(STAMP)
 	$(BIN)/baraza --config config.yaml run
 
-## Debian packages the test suite needs: Chromium for the browser tests, PostgreSQL for the second backend.
+## Debian packages the test suite needs: Chromium for the browser tests, a colour emoji font for their pictures.
+SYSTEM_PACKAGES := chromium fonts-noto-color-emoji
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is missing: sudo apt-get install chromium"; fi; }
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages: sudo apt-get install $$missing"; fi; fi
 
-## Install everything and run the whole suite (SQLite always; PostgreSQL when reachable, started if installed).
+# pytest on every core by pytest-xdist (each test has its own database, ports and temporary folder);
+# The whole suite runs each test file in one worker, in its order (--dist loadfile: a kill -9 test
+# failed when its file was spread over both); the fast loop balances single tests (worksteal).
+# TEST_WORKERS=0: one process.
+TEST_WORKERS ?= auto
+PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+# Exit code 5 (no test collected) fails like any other, with its reason said.
+NO_TESTS_FAIL = status=$$?; [ $$status -ne 5 ] || echo "pytest: no tests were collected (exit 5)"; exit $$status
+FAST = not slow and not e2e and not browser and not postgres and not redis
+
+## Install everything and run the whole suite (SQLite always; PostgreSQL and Redis when reachable, started if installed).
 test: $(TEST_STAMP) system-deps lint typecheck security
 	@scripts/ensure-postgres.sh || true
 	@scripts/ensure-redis.sh || true
-	$(BIN)/python -m pytest -q
+	@$(PYTEST) --dist loadfile; $(NO_TESTS_FAIL)
+
+## The quick loop: unit and single-process tests on SQLite (no end-to-end, kill -9, Chromium, PostgreSQL or Redis).
+test-fast: $(TEST_STAMP)
+	@BARAZA_TEST_BACKENDS=sqlite $(PYTEST) --dist worksteal -m "$(FAST)"; $(NO_TESTS_FAIL)
+
+## The README's pictures: the tour in headless Chromium (tests/browser/test_tour_screenshots.py) writes them to docs/screenshots/.
+screenshots: $(TEST_STAMP) system-deps
+	BARAZA_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:xdist tests/browser/test_tour_screenshots.py
 
 ## bandit (no high-severity finding) and pip-audit (no known vulnerability; "skipped: no network" offline).
 security: $(TEST_STAMP)
 	$(BIN)/python scripts/security.py
 
+## ruff, and the dependency contract of pyproject.toml's [tool.importlinter].
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy bot surveys handlers storage catalogue common

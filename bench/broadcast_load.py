@@ -38,9 +38,9 @@ from bot.config import BroadcastSettings
 from handlers.notices import Notice
 from storage.broadcasts import SENT, UNKNOWN, Audience, BroadcastRepository, contacts, deliveries
 from storage.database import Database
+from testkit.databases import create_postgres_database, drop_postgres_database, postgres_reachable
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import FORMS, ROOT, bot_environment
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
 
 NOTICE = Notice(
     title="Benchmark notice",

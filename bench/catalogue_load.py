@@ -26,9 +26,10 @@ from pathlib import Path
 from bench.synthetic_catalogue import write_synthetic_catalogue
 from storage.database import Database
 from storage.repositories import Repositories
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
+from testkit import paths
+from testkit.databases import create_postgres_database, drop_postgres_database, postgres_reachable
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.ROOT
 
 
 def run_load(url: str, metadata: Path, files: tuple[Path, ...], config: Path) -> tuple[float, float, float, str]:

@@ -28,8 +28,9 @@ from storage.database import Database
 from storage.requests import RequestRepository
 from surveys.loader import load_survey_file
 from surveys.model import QuestionType, Survey
+from testkit import paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.ROOT
 GROUPS = ("media", "academic", "policymaker", "citizen", "private_sector")
 REGIONS = ("North", "South", "East", "West", "Capital")
 BATCH = 5000
@@ -129,7 +130,7 @@ async def main() -> None:
         if arguments.backend == "sqlite":
             url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
         else:
-            from tests.conftest import create_postgres_database
+            from testkit.databases import create_postgres_database
 
             url = postgres_url = await create_postgres_database()
         database = Database(url)
@@ -160,7 +161,7 @@ async def main() -> None:
         finally:
             await database.dispose()
             if postgres_url is not None:
-                from tests.conftest import drop_postgres_database
+                from testkit.databases import drop_postgres_database
 
                 await drop_postgres_database(postgres_url)
 

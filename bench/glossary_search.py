@@ -18,16 +18,16 @@ import random
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 from bot.core.engine import Engine, load_pseudonymizer
 from catalogue.concept_search import ConceptIndex, fold
 from catalogue.concepts import Concept, Glossary, load_glossary_file
 from handlers.context import Community
 from storage.database import Database
+from testkit import paths
 from testkit.fakes.engine_user import EngineUser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.ROOT
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 

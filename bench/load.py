@@ -38,12 +38,12 @@ from bench.machine import describe as describe_machine
 from bench.survey_load import cpu_time, process_cpu
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
+from testkit.databases import create_postgres_database, drop_postgres_database, postgres_reachable
+from testkit.exports import assert_export_matches, export_rows
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer, FakeUser
 from testkit.telegram_harness import FORMS, ROOT, BotProcess, free_port
 from testkit.worker_harness import WorkerProcess
-from tests.bot.channels.telegram.test_telegram_e2e import assert_export_matches, export_rows
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
 
 TIMEOUT = float(os.environ.get("BENCH_REPLY_TIMEOUT", "900"))  # seconds a user waits for one reply before the run fails
 

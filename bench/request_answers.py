@@ -32,9 +32,9 @@ from handlers.request_desk import answer
 from storage.database import Database
 from storage.repositories import Repositories
 from storage.requests import REQUEST, percentile
+from testkit.databases import create_postgres_database, drop_postgres_database, postgres_reachable
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_settings
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
 
 FIRST_USER = 2_000_000
 

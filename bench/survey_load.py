@@ -28,11 +28,11 @@ from storage.database import Database
 from storage.repositories import answers, responses
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
+from testkit.databases import create_postgres_database, drop_postgres_database, postgres_reachable
 from testkit.fakes.engine_user import EngineUser
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import FORMS, PSEUDONYM_KEY, BotProcess
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
 
 
 @dataclass

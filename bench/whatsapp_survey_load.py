@@ -18,11 +18,11 @@ from pathlib import Path
 
 from bench.survey_load import Result, cpu_time
 from surveys.loader import load_survey_directory
+from testkit.databases import create_postgres_database, drop_postgres_database, postgres_reachable
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.whatsapp import FakeGraphServer
 from testkit.telegram_harness import FORMS
 from testkit.whatsapp_harness import whatsapp_bot
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_reachable
 
 
 async def run(users: int, database_url: str, label: str) -> Result:

@@ -23,13 +23,13 @@ from pathlib import Path
 from bench.survey_load import Result, cpu_time, process_cpu
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
+from testkit.databases import REDIS_URL, create_postgres_database, drop_postgres_database, postgres_reachable
+from testkit.databases import redis_reachable as redis_answers
+from testkit.exports import assert_export_matches, export_rows
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import FORMS
 from testkit.worker_harness import worker_fleet
-from tests.bot.channels.telegram.test_telegram_e2e import assert_export_matches, export_rows
-from tests.conftest import REDIS_URL, create_postgres_database, drop_postgres_database, postgres_reachable
-from tests.conftest import redis_reachable as redis_answers
 
 
 async def run(database_url: str, survey: Survey, users: int, workers: int, label: str, redis_url: str | None) -> Result:

@@ -8,7 +8,7 @@ if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
-  pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   for _ in $(seq 1 20); do
     pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && { echo "PostgreSQL: started cluster $version/main"; exit 0; }
     sleep 0.5

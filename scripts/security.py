@@ -15,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PACKAGES = ["bot", "surveys", "handlers", "storage", "catalogue"]
+# `common` once the foundations branch has added it.
+PACKAGES = [name for name in ("bot", "surveys", "handlers", "storage", "catalogue", "common") if (ROOT / name).is_dir()]
 
 
 def run_bandit() -> bool:

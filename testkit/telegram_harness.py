@@ -21,7 +21,7 @@ from testkit import paths
 from testkit.fakes.telegram import FakeTelegramServer
 
 ROOT = paths.ROOT
-FORMS = ROOT / "office" / "surveys"
+FORMS = paths.FORMS
 TOKEN = "123456:TEST-TOKEN"
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789"
 #: Simulated users answer faster than people: no per-user flood limit unless a test sets one.

@@ -1,74 +1,66 @@
-"""Shared fixtures: real databases (a SQLite file, and PostgreSQL when reachable) and surveys."""
+"""Shared fixtures: real databases (a SQLite file, and PostgreSQL when reachable) and surveys.
+Helpers that tests and benchmarks share live in testkit/, never here."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
-import asyncpg
 import pytest
 
 from bot.core.engine import Engine, load_pseudonymizer
 from storage.database import Database
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
-
-ROOT = Path(__file__).resolve().parent.parent
-FORMS = ROOT / "office" / "surveys"
-POSTGRES_ADMIN_URL = os.environ.get("BARAZA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS_USED: set[str] = set()
-
-
-def postgres_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-REDIS_URL = os.environ.get("BARAZA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def require_redis() -> str:
-    """The test Redis URL; skips the test when Redis does not answer (fails with BARAZA_REQUIRE_REDIS=1)."""
-    if not redis_reachable():
-        if os.environ.get("BARAZA_REQUIRE_REDIS") == "1":
-            pytest.fail("Redis is required (BARAZA_REQUIRE_REDIS=1) but 127.0.0.1:6379 does not answer")
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    BACKENDS_USED.add("redis")
-    return REDIS_URL
-
-
-async def require_postgres_database() -> str:
-    """A new PostgreSQL database for a test that needs PostgreSQL itself (not one of each backend)."""
-    if not postgres_reachable():
-        if _require_postgres():
-            pytest.fail("PostgreSQL is required (BARAZA_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 does not answer")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    BACKENDS_USED.add("postgresql")
-    return await create_postgres_database()
-
-
-def _require_postgres() -> bool:
-    return os.environ.get("BARAZA_REQUIRE_POSTGRES") == "1"
+from testkit.databases import (
+    BACKENDS_USED,
+    SQLITE_ONLY,
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_reachable,
+    redis_reachable,
+    skip_unless_postgres,
+)
+from testkit.paths import FORMS
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    if SQLITE_ONLY:
+        return "baraza backends: sqlite only (BARAZA_TEST_BACKENDS=sqlite)"
     state = "reachable" if postgres_reachable() else "NOT reachable (PostgreSQL tests skip)"
     redis = "reachable" if redis_reachable() else "NOT reachable (Redis tests skip)"
     return f"baraza backends: sqlite; postgresql at 127.0.0.1:5432 {state}; redis at 127.0.0.1:6379 {redis}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers that follow from where a test is and what it runs on (``make test-fast`` leaves
+    out ``slow``, ``browser``, ``e2e``, ``postgres`` and ``redis``): tests/browser is Chromium,
+    tests/e2e runs the whole bot, and a test given the PostgreSQL database or Redis needs it."""
+    for item in items:
+        parts = item.path.parts
+        if "browser" in parts:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        if "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "postgresql" in params.values():
+            item.add_marker(pytest.mark.postgres)
+        if "redis" in params.values():
+            item.add_marker(pytest.mark.redis)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under pytest-xdist each worker tells the controller which backends its tests used.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["baraza_backends"] = sorted(BACKENDS_USED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    BACKENDS_USED.update(getattr(node, "workeroutput", {}).get("baraza_backends", []))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -86,26 +78,6 @@ def usat(shipped_surveys: dict[str, Survey]) -> Survey:
     return shipped_surveys["usat2026"]
 
 
-async def create_postgres_database() -> str:
-    """A new empty PostgreSQL database for one test; returns its SQLAlchemy URL."""
-    name = f"baraza_test_{secrets.token_hex(6)}"
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-
-
-async def drop_postgres_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A URL for an empty database of each backend (a file for SQLite, a new database for PostgreSQL)."""
@@ -113,11 +85,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         BACKENDS_USED.add("sqlite")
         yield f"sqlite+aiosqlite:///{tmp_path / 'baraza.db'}"
         return
-    if not postgres_reachable():
-        if _require_postgres():
-            pytest.fail("PostgreSQL is required (BARAZA_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 does not answer")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    BACKENDS_USED.add("postgresql")
+    skip_unless_postgres()
     url = await create_postgres_database()
     try:
         yield url

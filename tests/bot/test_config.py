@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_settings
-from tests.conftest import ROOT
+from testkit.paths import ROOT
 
 
 def test_shipped_config_defaults_to_sqlite_and_the_web_chat_only() -> None:

@@ -16,6 +16,7 @@ from testkit import paths
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import PSEUDONYM_KEY, bot_in_process
 
+pytestmark = pytest.mark.slow  # the whole bot over the fake Bot API, with a flood
 HOSTILE_FORMS = paths.HOSTILE_FORMS
 USER_ID = 730_194_562_81  # distinctive digits, easy to find in any log line
 PHONE = "+254711987654"

@@ -23,10 +23,10 @@ from storage.database import Database
 from storage.repositories import Repositories
 from storage.staff import StaffRepository
 from surveys.model import Survey
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer, FakeUser
 from testkit.telegram_harness import bot_in_process
-from tests.bot.channels.webchat.test_webchat import CHROMIUM, CHROMIUM_ARGS, _async_playwright_or_skip
 
 EN = Texts("en")
 PASSWORD = "a long staff password"
@@ -61,7 +61,7 @@ async def register(database: Database, user_id: int, group: str | None) -> None:
 async def test_a_new_staff_member_reads_results_answers_a_request_and_sends_a_targeted_notice(
     server: FakeTelegramServer, database_url: str, usat: Survey, tmp_path: Path
 ) -> None:
-    async_playwright = _async_playwright_or_skip()
+    async_playwright = async_playwright_or_skip()
     from playwright.async_api import expect
 
     users: dict[int, FakeUser] = {user_id: server.user(user_id, first_name=f"U{user_id}") for user_id in GROUPS}
@@ -168,7 +168,7 @@ async def test_a_new_staff_member_reads_results_answers_a_request_and_sends_a_ta
 
 async def test_the_dashboard_on_a_phone_with_the_keyboard_only(server: FakeTelegramServer, database_url: str) -> None:
     """Signing in with Tab and Enter, a skip link, and no page wider than a phone's screen."""
-    async_playwright = _async_playwright_or_skip()
+    async_playwright = async_playwright_or_skip()
     from playwright.async_api import expect
 
     async with bot_in_process(server, database_url) as bot:

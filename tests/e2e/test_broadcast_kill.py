@@ -16,11 +16,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from storage.broadcasts import SENT, UNKNOWN
 from storage.database import Database
+from testkit.broadcasts import delivery_rows, sends_per_chat, wait_until_finished
 from testkit.fakes.telegram import FakeTelegramServer
+from testkit.register import Person, add_people
 from testkit.telegram_harness import ROOT, BotProcess
-from tests.bot.sending.test_broadcasts import Person, add_people, delivery_rows, sends_per_chat, wait_until_finished
+
+pytestmark = pytest.mark.slow  # kill -9 of the bot process
 
 CONTACTS = 300
 RATE = 100  # messages a second: the broadcast takes about 3 s

@@ -1,13 +1,17 @@
 """A short soak: ``kill -9`` of ``baraza run`` at random moments while users answer the survey,
 look up figures and a broadcast goes out, with the fake Bot API failing some calls (429, 5xx,
-timeouts, dropped connections). ``make soak`` runs the same with 50+ kills (bench/soak.py, whose
+timeouts, dropped connections). ``make soak`` runs the same with 50+ kills (testkit/soak.py, whose
 docstring defines "acknowledged", "lost", "duplicated" and "could not continue")."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.soak import SoakConfig, soak
+import pytest
+
+from testkit.soak import SoakConfig, soak
+
+pytestmark = pytest.mark.slow  # kill -9 soak
 
 CONFIG = SoakConfig(
     kills=6, survey_users=5, lookup_users=2, broadcast_contacts=80, broadcast_rate=10.0, fault_rate=0.05, seed=7

@@ -8,11 +8,15 @@ import asyncio
 import random
 from pathlib import Path
 
+import pytest
+
 from surveys.model import Survey
+from testkit.exports import assert_export_matches, export_rows
 from testkit.fakes.survey_respondent import Respondent, is_progress_or_end
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import BotProcess
-from tests.bot.channels.telegram.test_telegram_e2e import assert_export_matches, export_rows
+
+pytestmark = pytest.mark.slow  # kill -9 of the bot process
 
 USERS = 20
 KILLS = 3

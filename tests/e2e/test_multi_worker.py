@@ -17,11 +17,13 @@ import pytest
 
 from bot.channels.telegram.rate_limiter import UNTHROTTLED
 from surveys.model import Survey
+from testkit.databases import drop_postgres_database, require_postgres_database, require_redis
+from testkit.exports import assert_export_matches, export_rows
 from testkit.fakes.telegram import FakeTelegramServer
+from testkit.rates import most_in_any_window
 from testkit.worker_harness import AcknowledgedRespondent, worker_fleet
-from tests.bot.channels.telegram.test_telegram_e2e import assert_export_matches, export_rows
-from tests.bot.sending.test_shared_ratelimit import most_in_any_window
-from tests.conftest import drop_postgres_database, require_postgres_database, require_redis
+
+pytestmark = pytest.mark.slow  # several worker processes
 
 USERS = 12
 RATE = 25  # messages a second for the whole bot

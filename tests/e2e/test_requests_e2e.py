@@ -129,6 +129,7 @@ async def test_an_unknown_question_becomes_a_ticket_answered_from_the_cli_and_th
     assert "time to first answer (2 answered)" in stats
 
 
+@pytest.mark.slow  # kill -9 of the bot process
 async def test_kill_9_while_an_answer_is_in_flight_leaves_it_unknown_and_never_sends_it_twice(
     server: FakeTelegramServer, database_url: str, tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ from handlers.payloads import MAX_PAYLOAD_BYTES
 from handlers.texts import RLM, Texts
 from storage.database import Database
 from testkit.fakes.engine_user import EngineUser
-from tests.conftest import ROOT
+from testkit.paths import ROOT
 
 SHIPPED = ROOT / "office" / "concepts.yaml"
 CORE = {

@@ -3,40 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 
 from bot.core.engine import Engine
 from handlers.messages import Outbound
-from storage.exports.files import export_responses
 from surveys.model import Survey
-from testkit.exports import EVERY_RESPONSE_JOINED
+from testkit.conversations import answer_usat
+from testkit.exports import export_rows
 from testkit.fakes.engine_user import EngineUser
-
-
-async def answer_usat(user: EngineUser) -> None:
-    """Answer the shipped survey with buttons and typed answers, from the survey list on."""
-    await user.say("/start")
-    await user.press("User satisfaction")
-    await user.press("Media")
-    await user.say("2")  # frequency by number: Weekly
-    await user.press("Research")
-    await user.press("News")
-    await user.press("Done")
-    await user.say("prices, 3")  # topics typed: a label and a number
-    for score in ("4", "3", "5", "2"):
-        await user.press(score)
-    await user.say("4")
-    await user.say("7")
-    await user.say("31/03/2026")
-    replies = await user.say("More regional data, please.")
-    assert "Thank you" in replies[-1].text
-
-
-async def export_rows(engine: Engine, survey: Survey) -> list[dict[str, str]]:
-    out = io.StringIO()
-    await export_responses(engine.database, survey, EVERY_RESPONSE_JOINED, "csv", out)
-    return list(csv.DictReader(io.StringIO(out.getvalue())))
 
 
 async def test_survey_answered_with_buttons_and_text_is_exported(engine: Engine, usat: Survey) -> None:

@@ -26,9 +26,8 @@ from handlers.messages import RESUME_PAYLOAD
 from handlers.router import COMMAND_DESCRIPTIONS
 from storage.records import Conversation
 from surveys.model import Survey
+from testkit.exports import export_rows
 from testkit.fakes.engine_user import EngineUser
-
-from .test_conversation import export_rows
 
 QUESTION_FLOWS = (survey.FLOW, onboarding.FLOW, profile.EDIT_FLOW)
 TEXT_FLOWS = (requests.FLOW, broadcast.FLOW)

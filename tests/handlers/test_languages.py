@@ -32,8 +32,8 @@ from handlers.texts import (
     supported_language,
 )
 from surveys.model import Survey
+from testkit.exports import export_rows
 from testkit.fakes.engine_user import EngineUser
-from tests.handlers.test_conversation import export_rows
 
 ENGLISH = MESSAGES[FALLBACK_LANGUAGE]
 TRANSLATED = [language for language in SUPPORTED_LANGUAGES if language != FALLBACK_LANGUAGE]

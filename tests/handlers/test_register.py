@@ -25,9 +25,10 @@ from storage.contacts_export import CONTACT_COLUMNS, export_contacts_csv
 from storage.database import Database
 from surveys.errors import SurveyFileError
 from surveys.loader import load_survey_directory, load_survey_file, load_survey_text
+from testkit.conversations import answer_usat, onboard
+from testkit.exports import export_rows
 from testkit.fakes.engine_user import EngineUser
-from tests.conftest import FORMS, ROOT
-from tests.handlers.test_conversation import answer_usat, export_rows
+from testkit.paths import FORMS, ROOT
 
 ONBOARDING_FILE = ROOT / "office" / "onboarding.yaml"
 KEY = "register-test-pseudonym-key-0123"
@@ -77,27 +78,6 @@ async def topics_of(engine: Engine, user: EngineUser) -> set[str]:
 
 def labels(message: Any) -> list[str]:
     return [button.label for button in message.flat_buttons]
-
-
-async def onboard(
-    user: EngineUser,
-    *,
-    group: str = "Journalist or media",
-    region: str = "North",
-    organisation: str = "Daily News",
-    topics: tuple[str, ...] = ("Prices and inflation", "Health"),
-    start: str = "/start",
-) -> list[Any]:
-    """Say yes to the privacy notice and answer the profile questions in English."""
-    await user.say(start)
-    await user.press("Yes, I agree")
-    await user.press("English")
-    await user.press(group)
-    await user.press(region)
-    await user.say(organisation)
-    for topic in topics:
-        await user.press(topic)
-    return await user.press("Done")
 
 
 # --- Onboarding -----------------------------------------------------------------------------------

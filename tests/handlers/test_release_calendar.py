@@ -29,12 +29,13 @@ from storage.broadcasts import SENT, SKIPPED, Audience, BroadcastRepository
 from storage.database import Database
 from storage.releases import ReleaseRepository
 from surveys.loader import load_survey_file
+from testkit.broadcasts import sends_per_chat, wait_until_finished
+from testkit.conversations import onboard
 from testkit.fakes.engine_user import EngineUser
 from testkit.fakes.telegram import FakeTelegramServer
+from testkit.paths import ROOT
+from testkit.register import Person, add_people
 from testkit.telegram_harness import bot_settings
-from tests.bot.sending.test_broadcasts import Person, add_people, sends_per_chat, wait_until_finished
-from tests.conftest import ROOT
-from tests.handlers.test_register import onboard
 
 SHIPPED = ROOT / "office" / "releases.yaml"
 ONBOARDING = ROOT / "office" / "onboarding.yaml"

@@ -24,10 +24,10 @@ from handlers.texts import Texts
 from storage.database import Database
 from storage.repositories import answers, responses
 from surveys.model import Survey
+from testkit.databases import POSTGRES_ADMIN_URL, postgres_reachable
 from testkit.fakes.engine_user import EngineUser
 from testkit.fakes.tcp_proxy import TcpProxy
 from testkit.telegram_harness import PSEUDONYM_KEY
-from tests.conftest import POSTGRES_ADMIN_URL, postgres_reachable
 
 TRY_AGAIN = Texts("en")("try_again")
 LONG_COMMENT = ("More regional data, please. " * 70).strip()  # ~2,000 characters, the most allowed

@@ -381,6 +381,7 @@ async def test_other_tables_export_with_pseudonyms_and_consenting_contacts_only(
     assert (contact["pseudonym"], contact["region"]) == (person, "north")
 
 
+@pytest.mark.slow  # runs the export command as a new process
 async def test_command_writes_the_file_atomically_with_its_codebook(
     database_url: str, survey: Survey, tmp_path: Path
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 from surveys.errors import SurveyFileError
 from surveys.loader import load_survey_directory, load_survey_text
 from surveys.model import QuestionType, Survey
-from tests.conftest import FORMS, ROOT
+from testkit.paths import FORMS, ROOT
 
 
 def problems_of(text: str) -> list[str]:
@@ -123,12 +123,14 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # runs baraza as a new process
 def test_survey_check_accepts_the_shipped_survey() -> None:
     result = run_cli("survey", "check", str(FORMS / "usat2026.yaml"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok: survey 'usat2026'" in result.stdout
 
 
+@pytest.mark.slow  # runs baraza as a new process
 def test_survey_check_prints_file_line_message_and_exits_1(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(
@@ -139,6 +141,7 @@ def test_survey_check_prints_file_line_message_and_exits_1(tmp_path: Path) -> No
     assert result.stdout.startswith(f"{broken}:5: unknown question type 'magic'")
 
 
+@pytest.mark.slow  # runs baraza as a new process
 def test_run_refuses_to_start_on_an_invalid_survey(tmp_path: Path) -> None:
     forms = tmp_path / "forms"
     forms.mkdir()

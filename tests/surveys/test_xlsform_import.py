@@ -22,9 +22,9 @@ from surveys.xlsform import (
     import_command,
     language_code,
 )
-from tests.conftest import ROOT
-from tests.xlsforms import make_forms
-from tests.xlsforms.make_forms import write_xlsform
+from testkit import make_forms
+from testkit.make_forms import write_xlsform
+from testkit.paths import ROOT
 
 XLSFORMS = ROOT / "tests" / "xlsforms"
 HEADER = ["type", "name", "label"]
@@ -312,6 +312,7 @@ def test_shipped_forms_load_in_baraza(file_name: str) -> None:
         assert survey.question("hh_adults").calculation is not None
 
 
+@pytest.mark.slow  # runs baraza as a new process
 def test_baraza_survey_check_accepts_the_imported_forms(tmp_path: Path) -> None:
     outputs = []
     for file_name in sorted(make_forms.FORMS):

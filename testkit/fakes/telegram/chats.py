@@ -6,7 +6,7 @@ import json
 import mimetypes
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from .model import CallbackAnswer, ChatMessage, JSONDict
 from .protocol import (
@@ -21,10 +21,7 @@ from .protocol import (
     parse_reply_markup,
     visible_text,
 )
-
-if TYPE_CHECKING:
-    from .server import FakeTelegramServer
-    from .user import FakeUser
+from .user import FakeUser
 
 
 @dataclass
@@ -39,10 +36,24 @@ class StoredFile:
     file_path: str
 
 
+class ServerForChats(Protocol):
+    """The fake server as the chat methods need it (``FakeTelegramServer`` implements it; a protocol
+    so that this module does not import the server): its users, the bot's own user, new ids."""
+
+    _users: dict[int, FakeUser]
+
+    @property
+    def bot_user(self) -> JSONDict:
+        """The bot as a Telegram ``User`` object."""
+        ...
+
+    def _new_id(self) -> str: ...
+
+
 class ChatMethods:
     """sendMessage & co. Chats exist only for users created with ``FakeTelegramServer.user``."""
 
-    def __init__(self, server: FakeTelegramServer) -> None:
+    def __init__(self, server: ServerForChats) -> None:
         self._server = server
         self.files: dict[str, StoredFile] = {}
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}

@@ -7,13 +7,10 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .model import CallbackAnswer, ChatMessage, JSONDict, Signal
+from .model import CallbackAnswer, ChatMessage, JSONDict, RecordedCall, Signal
 from .protocol import command_entities
-
-if TYPE_CHECKING:
-    from .server import FakeTelegramServer
 
 #: Chat events that are a visible reaction of the bot.
 _REPLY_KINDS = frozenset({"sent", "edited", "deleted", "callback_answer"})
@@ -33,6 +30,28 @@ class _ChatEvent:
     time: float
 
 
+class ServerForUsers(Protocol):
+    """The fake server as a user acts through it (``FakeTelegramServer`` implements it; a protocol so
+    that this module does not import the server): queueing updates, ids, delivery state."""
+
+    calls: list[RecordedCall]
+    _signal: Signal
+
+    def is_delivered(self, update_id: int) -> bool:
+        """True once the bot received ``update_id``."""
+        ...
+
+    def _delivered_time(self, update_id: int) -> float | None: ...
+
+    def _next_seq(self) -> int: ...
+
+    async def _enqueue(self, body: JSONDict) -> int: ...
+
+    def _new_id(self) -> str: ...
+
+    def _register_callback(self, query_id: str, user_id: int) -> None: ...
+
+
 class FakeUser:
     """A Telegram user; their private chat with the bot has ``chat_id == id``.
 
@@ -43,7 +62,7 @@ class FakeUser:
 
     def __init__(
         self,
-        server: FakeTelegramServer,
+        server: ServerForUsers,
         user_id: int,
         *,
         first_name: str,

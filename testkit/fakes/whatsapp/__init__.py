@@ -12,7 +12,8 @@ Usage::
         await amina.press_label("Yes")
 """
 
-from .server import FakeGraphServer, RecordedCall, UploadedMedia, WebhookCall
+from .graph_side import UploadedMedia
+from .server import FakeGraphServer, RecordedCall, WebhookCall
 from .user import FakeWhatsAppUser, WaMessage
 
 __all__ = ["FakeGraphServer", "FakeWhatsAppUser", "RecordedCall", "UploadedMedia", "WaMessage", "WebhookCall"]

@@ -27,9 +27,9 @@ from aiohttp import web
 
 from testkit.fakes.telegram.model import Signal
 
+from .graph_side import JSON, UploadedMedia
 from .user import FakeWhatsAppUser, WaMessage
 
-JSON = dict[str, Any]
 WINDOW_SECONDS = 24 * 3600
 
 
@@ -48,14 +48,6 @@ class _Fault:
     http_status: int
     code: int
     remaining: int
-
-
-@dataclass
-class UploadedMedia:
-    media_id: str
-    filename: str
-    mime_type: str
-    content: bytes
 
 
 @dataclass

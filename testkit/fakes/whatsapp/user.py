@@ -14,10 +14,9 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .server import FakeGraphServer, UploadedMedia
+from .graph_side import UploadedMedia, WebhookSender
 
 _NUMBERED = re.compile(r"^(\d+)\. (.*)$", re.MULTILINE)
 _message_numbers = itertools.count(1)
@@ -55,7 +54,7 @@ class FakeWhatsAppUser:
     """A person chatting with the business number. Actions are webhook calls signed like Meta's;
     each returns once the bot answered it (the webhook answers after the replies are sent)."""
 
-    def __init__(self, server: FakeGraphServer, phone: str, name: str) -> None:
+    def __init__(self, server: WebhookSender, phone: str, name: str) -> None:
         self.server = server
         self.phone = phone
         self.name = name

@@ -3,7 +3,6 @@ viewers read only; and /healthz and /metrics. Over HTTP against a real aiohttp s
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -21,11 +20,7 @@ from storage.repositories import Repositories
 from storage.requests import REQUEST
 from storage.staff import MAX_FAILED_ATTEMPTS, StaffRepository
 from surveys.model import Survey
-
-PASSWORD = "correct horse battery"
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-Client = TestClient[web.Request, web.Application]
+from testkit.admin import PASSWORD, Client, csrf_of, sign_in
 
 
 @pytest.fixture
@@ -39,22 +34,6 @@ async def client(database: Database, shipped_surveys: dict[str, Survey]) -> Asyn
     add_admin_routes(app, database, surveys=shipped_surveys, community=Community())
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
-
-
-def csrf_of(html: str) -> str:
-    found = CSRF.search(html)
-    assert found is not None, html
-    return found.group(1)
-
-
-async def sign_in(client: Client, username: str, password: str = PASSWORD) -> web.StreamResponse:
-    page = await client.get("/admin/login")
-    token = csrf_of(await page.text())
-    return await client.post(
-        "/admin/login",
-        data={"username": username, "password": password, "csrf": token, "next": "/admin/requests"},
-        allow_redirects=False,
-    )
 
 
 async def test_nothing_under_admin_answers_without_a_session(client: Client) -> None:

@@ -24,7 +24,7 @@ from storage.repositories import Repositories
 from storage.requests import REQUEST, UNMATCHED
 from storage.staff import StaffRepository
 from surveys.model import Survey
-from tests.bot.admin.test_admin_auth import PASSWORD, csrf_of, sign_in
+from testkit.admin import PASSWORD, csrf_of, sign_in
 
 Client = TestClient[web.Request, web.Application]
 

@@ -17,9 +17,10 @@ from storage.copy import CopyError, copy_database, tables_in_order
 from storage.database import Database
 from storage.models import SendRateLeaseRow
 from surveys.model import Survey
+from testkit.broadcasts import CPI, create_broadcast
+from testkit.databases import drop_postgres_database, require_postgres_database
 from testkit.fakes.engine_user import EngineUser
-from tests.bot.sending.test_broadcasts import CPI, Person, add_people, create_broadcast
-from tests.conftest import drop_postgres_database, require_postgres_database
+from testkit.register import Person, add_people
 
 SCRIPT = ["/survey usat2026", "Citizen", "2", "1,3", "prices", "4", "3", "5", "2", "4", "7", "31/03/2026", "Fine"]
 

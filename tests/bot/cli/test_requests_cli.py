@@ -16,7 +16,7 @@ from storage.feedback import BROADCAST_REPLY, MESSAGE, FeedbackRepository
 from storage.models import IndicatorQueryRow
 from storage.repositories import Repositories
 from storage.requests import REQUEST, UNMATCHED
-from tests.conftest import ROOT
+from testkit.paths import ROOT
 
 indicator_queries = cast(Table, IndicatorQueryRow.__table__)
 

@@ -7,9 +7,13 @@ import os
 import sys
 from datetime import UTC, datetime
 
+import pytest
+
 from storage.database import Database
 from storage.staff import StaffRepository
 from testkit.telegram_harness import ROOT
+
+pytestmark = pytest.mark.slow  # each command is a new Python process
 
 
 async def baraza(database_url: str, *arguments: str, stdin: str = "") -> tuple[int, str]:

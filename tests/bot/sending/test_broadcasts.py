@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from sqlalchemy import Table, select
@@ -26,10 +26,9 @@ from bot.config import BroadcastSettings
 from bot.sending.broadcast_rows import broadcast_sender
 from bot.sending.channel_sender import NotSent
 from bot.sending.rate import broadcast_rate_limiter
-from handlers.broadcast_actions import store_broadcast
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
 from handlers.messages import Outbound
-from handlers.notices import Notice, NoticeButton, NoticeFileError, load_notice_file, load_notice_text
+from handlers.notices import Notice, NoticeFileError, load_notice_file, load_notice_text
 from handlers.texts import RLM, Texts
 from storage.broadcasts import (
     BLOCKED,
@@ -41,12 +40,13 @@ from storage.broadcasts import (
     UNKNOWN,
     Audience,
     BroadcastRepository,
-    BroadcastSummary,
 )
 from storage.database import Database
 from storage.feedback import BROADCAST_REPLY, FeedbackRepository
 from storage.models import BroadcastRow, ContactRow, DeliveryRow, FeedbackRow, SubscriptionRow
+from testkit.broadcasts import CPI, create_broadcast, delivery_rows, sends_per_chat, summary_of, wait_until_finished
 from testkit.fakes.telegram import FakeTelegramServer
+from testkit.register import Person, add_people
 from testkit.telegram_harness import ROOT, bot_settings
 
 contacts = cast(Table, ContactRow.__table__)
@@ -58,108 +58,6 @@ EXAMPLE = ROOT / "office" / "notices" / "cpi-2026-11.yaml"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@dataclass(frozen=True)
-class Person:
-    """A contact of the register, as onboarding would have left it."""
-
-    user_id: int
-    language: str | None = "en"
-    user_group: str | None = None
-    region: str | None = None
-    topics: tuple[str, ...] = ()
-    consent: bool = True
-    declined_later: bool = False
-    opted_out: bool = False
-    blocked: bool = False
-
-
-async def add_people(database: Database, people: Iterable[Person], *, batch: int = 5000) -> dict[int, int]:
-    """Insert contacts (and their subscriptions) directly, in batches; returns user id → contact id."""
-    now = datetime.now(UTC)
-    people = list(people)
-    ids: dict[int, int] = {}
-    for start in range(0, len(people), batch):
-        chunk = people[start : start + batch]
-        async with database.transaction() as connection:
-            await connection.execute(
-                contacts.insert(),
-                [
-                    {
-                        "channel": "telegram",
-                        "user_key": str(p.user_id),
-                        "chat_key": str(p.user_id),
-                        "language": p.language,
-                        "first_seen_at": now,
-                        "last_seen_at": now,
-                        "consent_at": now - timedelta(days=1) if p.consent else None,
-                        "declined_at": now if p.declined_later else None,
-                        "user_group": p.user_group,
-                        "region": p.region,
-                        "opted_out_at": now if p.opted_out else None,
-                        "blocked_at": now if p.blocked else None,
-                    }
-                    for p in chunk
-                ],
-            )
-            rows = await connection.execute(
-                select(contacts.c.user_key, contacts.c.id).where(
-                    contacts.c.user_key.in_([str(p.user_id) for p in chunk])
-                )
-            )
-            found = {int(user_key): int(contact_id) for user_key, contact_id in rows}
-            ids.update(found)
-            topics = [
-                {"contact_id": found[p.user_id], "topic": t, "subscribed_at": now} for p in chunk for t in p.topics
-            ]
-            if topics:
-                await connection.execute(subscriptions.insert(), topics)
-    return ids
-
-
-async def create_broadcast(
-    database: Database, notice: Notice, *, send_at: datetime | None = None, created_by: str = "test"
-) -> tuple[int, int]:
-    async with database.transaction() as connection:
-        return await store_broadcast(connection, notice, created_by=created_by, now=datetime.now(UTC), send_at=send_at)
-
-
-async def summary_of(database: Database, broadcast_id: int) -> BroadcastSummary:
-    async with database.transaction() as connection:
-        found = await BroadcastRepository(connection).summary(broadcast_id)
-    assert found is not None
-    return found
-
-
-async def wait_until_finished(
-    database: Database, broadcast_id: int, within: float = 30.0, *, done: bool = True
-) -> BroadcastSummary:
-    """Poll until nothing of the broadcast is pending or in flight (and, with ``done``, it is marked done)."""
-    deadline = time.monotonic() + within
-    while True:
-        summary = await summary_of(database, broadcast_id)
-        if summary.outstanding == 0 and (not done or summary.status == DONE):
-            return summary
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"broadcast {broadcast_id} not finished: {summary}")
-        await asyncio.sleep(0.05)
-
-
-async def delivery_rows(database: Database, broadcast_id: int) -> dict[int, Any]:
-    """The delivery rows of a broadcast by the recipient's Telegram user id."""
-    async with database.transaction() as connection:
-        rows = await connection.execute(
-            select(deliveries, contacts.c.user_key)
-            .select_from(deliveries.join(contacts, contacts.c.id == deliveries.c.contact_id))
-            .where(deliveries.c.broadcast_id == broadcast_id)
-        )
-        return {int(row.user_key): row for row in rows}
-
-
-def sends_per_chat(server: FakeTelegramServer) -> Counter[int]:
-    """How many messages from the bot each simulated user has in their chat (what they really got)."""
-    return Counter({user_id: len(user.bot_messages) for user_id, user in server.users.items() if user.bot_messages})
 
 
 @contextlib.asynccontextmanager
@@ -184,18 +82,6 @@ async def broadcasting_bot(
 async def server() -> AsyncIterator[FakeTelegramServer]:
     async with FakeTelegramServer() as fake:
         yield fake
-
-
-CPI = Notice(
-    title="CPI November",
-    texts={"en": "Prices rose by 0.4%.", "fr": "Les prix ont augmenté de 0,4 %.", "ar": "ارتفعت الأسعار بنسبة 0.4%."},
-    default_language="en",
-    audience=Audience(topics=("prices",), user_groups=("media",)),
-    buttons=(
-        NoticeButton({"en": "Open the release", "fr": "Ouvrir la publication"}, url="https://stats.example.org/cpi"),
-        NoticeButton({"en": "Take the survey", "fr": "Répondre"}, survey="usat2026"),
-    ),
-)
 
 
 # --------------------------------------------------------------------------- the notice file

@@ -29,7 +29,8 @@ from storage.database import Database
 from storage.deliveries import SENT, UNKNOWN
 from storage.models import DeliveryRow, OutboxRow
 from storage.outbox_messages import OutboxRepository
-from tests.bot.sending.test_broadcasts import CPI, Person, add_people, create_broadcast
+from testkit.broadcasts import CPI, create_broadcast
+from testkit.register import Person, add_people
 
 deliveries = cast(Table, DeliveryRow.__table__)
 outbox = cast(Table, OutboxRow.__table__)

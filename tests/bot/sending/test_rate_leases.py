@@ -20,8 +20,8 @@ from storage.database import Database
 from storage.errors import StorageError
 from storage.rate_buckets import PostgresBuckets, buckets
 from storage.rate_leases import PostgresLeases, pool
-from tests.bot.sending.test_shared_ratelimit import most_in_any_window
-from tests.conftest import drop_postgres_database, require_postgres_database
+from testkit.databases import drop_postgres_database, require_postgres_database
+from testkit.rates import most_in_any_window
 
 
 @pytest.fixture

@@ -28,9 +28,10 @@ from storage.broadcasts import SENT, Audience
 from storage.database import Database
 from storage.rate_buckets import PostgresBuckets
 from storage.rate_leases import PostgresLeases
-from tests.bot.sending.test_broadcasts import CPI, Person, add_people, create_broadcast, wait_until_finished
-from tests.bot.sending.test_shared_ratelimit import most_in_any_window
-from tests.conftest import drop_postgres_database, require_postgres_database, require_redis
+from testkit.broadcasts import CPI, create_broadcast, wait_until_finished
+from testkit.databases import drop_postgres_database, require_postgres_database, require_redis
+from testkit.rates import most_in_any_window
+from testkit.register import Person, add_people
 
 PEOPLE = 150
 RATE = 60.0

@@ -28,18 +28,8 @@ from bot.sending.shared_rate import (
 )
 from storage.database import Database
 from storage.rate_buckets import PostgresBuckets
-from tests.conftest import drop_postgres_database, require_postgres_database, require_redis
-
-
-def most_in_any_window(times: list[float], seconds: float) -> int:
-    """The largest number of ``times`` inside any window [t, t + seconds)."""
-    ordered = sorted(times)
-    most, start = 0, 0
-    for end, moment in enumerate(ordered):
-        while moment - ordered[start] >= seconds:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
+from testkit.databases import drop_postgres_database, require_postgres_database, require_redis
+from testkit.rates import most_in_any_window
 
 
 @pytest.fixture(params=["redis", "postgresql"])

@@ -16,11 +16,11 @@ import pytest
 from bot.channels.telegram.adapter import SECRET_HEADER
 from surveys.loader import load_survey_directory
 from testkit import paths
+from testkit.exports import export_rows
 from testkit.fakes.db_rows import row_counts
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.telegram.user import FakeUser
 from testkit.telegram_harness import bot_in_process, free_port
-from tests.bot.channels.telegram.test_telegram_e2e import export_rows
 
 HOSTILE_FORMS = paths.HOSTILE_FORMS
 SURVEY = load_survey_directory(HOSTILE_FORMS)["hostile"]

@@ -20,7 +20,7 @@ from testkit.fakes.indicators import sample_catalogue_url
 from testkit.fakes.telegram import FakeTelegramServer, FakeUser
 from testkit.fakes.telegram.model import ChatMessage
 from testkit.telegram_harness import FORMS, PSEUDONYM_KEY, bot_in_process
-from tests.bot.channels.webchat.test_webchat_survey import WebVisitor
+from testkit.webchat_harness import WebVisitor
 
 
 async def press(user: FakeUser, label: str, message_id: int | None = None) -> ChatMessage:

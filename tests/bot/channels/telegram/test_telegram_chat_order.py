@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from surveys.model import Survey
+from testkit.exports import export_rows
 from testkit.fakes.survey_respondent import is_question
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_in_process
-from tests.bot.channels.telegram.test_telegram_e2e import export_rows
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ on 127.0.0.1, and a real database (SQLite file, and PostgreSQL when reachable)."
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,10 +12,8 @@ import pytest
 
 from bot.channels.telegram.adapter import SECRET_HEADER
 from handlers.messages import Outbound
-from storage.database import Database
-from storage.exports.files import export_responses
 from surveys.model import Survey
-from testkit.exports import EVERY_RESPONSE_JOINED
+from testkit.exports import assert_export_matches, export_rows
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_in_process, free_port
@@ -27,30 +23,6 @@ from testkit.telegram_harness import bot_in_process, free_port
 async def server() -> AsyncIterator[FakeTelegramServer]:
     async with FakeTelegramServer() as fake:
         yield fake
-
-
-async def export_rows(database_url: str, survey: Survey) -> list[dict[str, str]]:
-    database = Database(database_url)
-    try:
-        out = io.StringIO()
-        await export_responses(database, survey, EVERY_RESPONSE_JOINED, "csv", out)
-    finally:
-        await database.dispose()
-    return list(csv.DictReader(io.StringIO(out.getvalue())))
-
-
-def assert_export_matches(rows: list[dict[str, str]], respondents: list[Respondent], survey: Survey) -> None:
-    """Exactly one complete row per respondent, holding exactly the planned answers."""
-    assert len(rows) == len(respondents)
-    questions = [q.name for q in survey.data_questions]
-    got = sorted(tuple(row[name] for name in questions) for row in rows)
-    expected = sorted(tuple(r.expected[name] for name in questions) for r in respondents)
-    assert got == expected
-    assert all(row["complete"] == "true" and row["channel"] == "telegram" for row in rows)
-    respondent_ids = {row["respondent"] for row in rows}
-    assert len(respondent_ids) == len(respondents)
-    telegram_ids = {str(r.user.id) for r in respondents}
-    assert not respondent_ids & telegram_ids, "exports never show Telegram ids"
 
 
 async def test_twenty_concurrent_users_with_wrong_inputs_give_the_expected_csv(

@@ -1,18 +1,14 @@
-"""The web chat channel: HTTP contract (real HTTP on 127.0.0.1) and the page in headless Chromium."""
+"""The web chat channel: HTTP contract (real HTTP on 127.0.0.1); the page in Chromium is in tests/browser."""
 
 from __future__ import annotations
 
 import base64
 import json
 import logging
-import os
 import re
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,117 +18,19 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.channels.webchat.adapter import (
     SESSION_COOKIE,
     _first_language,
-    add_webchat_routes,
     session_update_key,
     session_user_key,
 )
-from handlers.messages import RESUME_PAYLOAD, Attachment, Button, Inbound, Outbound
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOT = Path("/tmp/webchat.png")
-SCREENSHOT_DESKTOP = Path("/tmp/webchat-desktop.png")
-
-
-def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A small solid-colour PNG, made here so the test needs no image file."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = b"\x00" + bytes(rgb) * width
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(row * height))
-        + chunk(b"IEND", b"")
-    )
-
-
-CHART = _png(120, 48, (11, 87, 164))
-GREETING = "Welcome to the Baraza test survey.\nIt has two questions."
-NAME_QUESTION = "What is your name?"
-JOB_QUESTION = "Do you have a job?"
-JOB_BUTTONS = ((Button("Yes", "job:yes"), Button("No", "job:no")),)
-
-
-class ScriptedSurvey:
-    """A two-question survey standing in for the core: records every Inbound it gets and, as
-    the core does, answers a repeated ``(channel, update_key)`` with the replies it gave."""
-
-    def __init__(self) -> None:
-        self.inbounds: list[Inbound] = []
-        self.state: dict[str, str] = {}
-        self.names: dict[str, str] = {}
-        self._done: dict[tuple[str, str], list[Outbound]] = {}
-
-    async def handle(self, inbound: Inbound) -> list[Outbound]:
-        self.inbounds.append(inbound)
-        if inbound.payload == "boom":
-            raise RuntimeError("the core failed")
-        key = (inbound.channel, inbound.update_key)
-        if key not in self._done:
-            self._done[key] = self._step(inbound)
-        return self._done[key]
-
-    def _step(self, inbound: Inbound) -> list[Outbound]:
-        chat = inbound.chat_key
-        state = self.state.get(chat, "new")
-        if inbound.payload == RESUME_PAYLOAD:
-            return [self._current(chat, state)]
-        if state == "new" and inbound.payload == "start":
-            self.state[chat] = "name"
-            return [
-                Outbound(GREETING + "\n✓ Started", replaces_pressed=True),
-                Outbound(NAME_QUESTION),
-            ]
-        if state == "name" and inbound.text is not None:
-            self.names[chat] = inbound.text.strip()
-            self.state[chat] = "job"
-            return [Outbound(JOB_QUESTION, buttons=JOB_BUTTONS)]
-        if state == "job" and inbound.payload in ("job:yes", "job:no"):
-            self.state[chat] = "done"
-            label = "Yes" if inbound.payload == "job:yes" else "No"
-            return [
-                Outbound(f"{JOB_QUESTION}\n✓ {label}", replaces_pressed=True),
-                self._current(chat, "done"),
-            ]
-        return [Outbound("Sorry, I did not understand that.")]
-
-    def _current(self, chat: str, state: str) -> Outbound:
-        if state == "name":
-            return Outbound(NAME_QUESTION)
-        if state == "job":
-            return Outbound(JOB_QUESTION, buttons=JOB_BUTTONS)
-        if state == "done":
-            return Outbound(
-                f"Thank you, {self.names.get(chat, 'friend')}! Here is your chart.",
-                attachment=Attachment("image", "chart.png", CHART, "image/png"),
-            )
-        return Outbound(GREETING, buttons=((Button("Start", "start"),),))
-
-
-def _app(processor: ScriptedSurvey, **kwargs: Any) -> web.Application:
-    app = web.Application()
-    add_webchat_routes(app, processor, **kwargs)
-    return app
+from handlers.messages import RESUME_PAYLOAD
+from testkit.fakes.scripted_survey import CHART, GREETING, JOB_QUESTION, NAME_QUESTION, ScriptedSurvey
+from testkit.webchat_harness import webchat_app
 
 
 @asynccontextmanager
 async def _clients(
     processor: ScriptedSurvey, count: int = 1, **kwargs: Any
 ) -> AsyncIterator[list[TestClient[web.Request, web.Application]]]:
-    server = TestServer(_app(processor, **kwargs), host="127.0.0.1")
+    server = TestServer(webchat_app(processor, **kwargs), host="127.0.0.1")
     clients = [TestClient(server) for _ in range(count)]
     for client in clients:
         await client.start_server()
@@ -439,189 +337,3 @@ async def test_processor_failure_is_a_json_500_and_nothing_secret_is_logged(
     logged = caplog.text + "".join(str(record.__dict__) for record in caplog.records)
     assert secret_text not in logged
     assert token not in logged
-
-
-# ---- the page in a real browser ----------------------------------------------------------------
-
-
-def _async_playwright_or_skip() -> Any:
-    reason = None
-    async_playwright: Any = None
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        reason = "Playwright for Python is not installed (pip install playwright)"
-    if reason is None and not os.access(CHROMIUM, os.X_OK):
-        reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; the browser test must run in CI")
-        pytest.skip(reason)
-    return async_playwright
-
-
-@asynccontextmanager
-async def _serve(processor: ScriptedSurvey) -> AsyncIterator[str]:
-    runner = web.AppRunner(_app(processor))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}/"
-    finally:
-        await runner.cleanup()
-
-
-@pytest.mark.asyncio
-async def test_page_in_headless_chromium() -> None:
-    async_playwright = _async_playwright_or_skip()
-    from playwright.async_api import expect
-
-    processor = ScriptedSurvey()
-    async with _serve(processor) as url, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="sw-KE")
-            page = await context.new_page()
-            problems: list[str] = []
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.on(
-                "console",
-                lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None,
-            )
-
-            await page.goto(url)
-            log = page.get_by_role("log")
-            bot = log.locator(".msg.bot")
-            user = log.locator(".msg.user .text")
-            box = page.get_by_label("Your message")
-
-            # The resumed greeting, its line break kept, with its button.
-            await expect(bot).to_have_count(1)
-            greeting = bot.first
-            await expect(greeting.locator(".text")).to_have_text(GREETING)
-            assert await greeting.locator(".text").evaluate("el => getComputedStyle(el).whiteSpace") == "pre-wrap"
-            assert await greeting.locator(".text").evaluate("el => el.innerText") == GREETING
-            await expect(greeting.get_by_role("button", name="Start")).to_be_visible()
-            resume = processor.inbounds[0]
-            assert (resume.payload, resume.language_hint) == (RESUME_PAYLOAD, "sw-KE")
-
-            # Pressing a button: its label as the user's message, the greeting updated in place.
-            await greeting.evaluate("el => { el.dataset.marker = 'greeting'; }")
-            await greeting.get_by_role("button", name="Start").click()
-            await expect(user).to_have_text(["Start"])
-            await expect(bot).to_have_count(2)
-            await expect(bot.first).to_have_attribute("data-marker", "greeting")
-            await expect(bot.first.locator(".text")).to_have_text(GREETING + "\n✓ Started")
-            await expect(bot.first.get_by_role("button")).to_have_count(0)
-            await expect(bot.nth(1).locator(".text")).to_have_text(NAME_QUESTION)
-
-            # Typing an answer: shown on the right, focus back in the box.
-            await box.fill("Amina")
-            await box.press("Enter")
-            await expect(user.nth(1)).to_have_text("Amina")
-            await expect(box).to_have_value("")
-            await expect(box).to_be_focused()
-            question = bot.nth(2)
-            await expect(question.locator(".text")).to_have_text(JOB_QUESTION)
-            user_box = await user.nth(1).bounding_box()
-            bot_box = await question.bounding_box()
-            assert user_box and bot_box and user_box["x"] > bot_box["x"], "user right, bot left"
-
-            await expect(question.get_by_role("button", name="No")).to_be_visible()
-            await page.screenshot(path=str(SCREENSHOT))
-            await page.set_viewport_size({"width": 1280, "height": 800})
-            await page.screenshot(path=str(SCREENSHOT_DESKTOP))
-            await page.set_viewport_size({"width": 360, "height": 740})
-            assert await page.evaluate("document.documentElement.scrollWidth") <= 360, "no sideways scroll"
-
-            # Keyboard press on a choice: the question is closed in place, the thanks appended.
-            await question.evaluate("el => { el.dataset.marker = 'job'; }")
-            await question.get_by_role("button", name="Yes").focus()
-            await page.keyboard.press("Enter")
-            await expect(user.nth(2)).to_have_text("Yes")
-            await expect(log.locator("[data-marker=job] .text")).to_have_text(f"{JOB_QUESTION}\n✓ Yes")
-            await expect(log.locator("[data-marker=job] button")).to_have_count(0)
-            await expect(bot).to_have_count(4)
-            thanks = bot.nth(3)
-            await expect(thanks.locator(".text")).to_have_text("Thank you, Amina! Here is your chart.")
-            image = thanks.get_by_role("img", name="Image: chart.png")
-            await expect(image).to_be_visible()
-            assert await image.evaluate("img => img.complete && img.naturalWidth") == 120
-
-            # Markup in a message is shown as text, never interpreted.
-            await box.fill("<b>bold</b> <img src=x>")
-            await page.get_by_role("button", name="Send").click()
-            await expect(user.nth(3)).to_have_text("<b>bold</b> <img src=x>")
-            await expect(bot).to_have_count(5)
-            assert await log.locator("b").count() == 0
-            await expect(box).to_be_focused()
-
-            # Coming back: the same session, the page resumes where the user was.
-            await page.reload()
-            await expect(bot).to_have_count(1)
-            await expect(bot.first.locator(".text")).to_have_text("Thank you, Amina! Here is your chart.")
-            assert processor.inbounds[-1].user_key == resume.user_key
-            assert problems == []
-        finally:
-            await browser.close()
-
-
-@pytest.mark.asyncio
-async def test_page_retries_once_with_the_same_id_then_shows_an_error() -> None:
-    async_playwright = _async_playwright_or_skip()
-    from playwright.async_api import Route, expect
-
-    processor = ScriptedSurvey()
-    posted_ids: list[str] = []
-    fail_next = {"after_server": 1, "before_server": 0}
-
-    async def flaky(route: Route) -> None:
-        posted_ids.append(json.loads(route.request.post_data or "{}")["id"])
-        if fail_next["after_server"]:
-            # The server handles it, but the answer is lost on the way back.
-            fail_next["after_server"] -= 1
-            await route.fetch()
-            await route.abort("connectionreset")
-        elif fail_next["before_server"]:
-            fail_next["before_server"] -= 1
-            await route.abort("internetdisconnected")
-        else:
-            await route.continue_()
-
-    async with _serve(processor) as url, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 390, "height": 844})
-            await page.route("**/api/messages", flaky)
-            await page.goto(url)
-            log = page.get_by_role("log")
-
-            # The lost answer is fetched again with the same id; the greeting shows once.
-            await expect(log.locator(".msg.bot")).to_have_count(1)
-            await expect(log.locator(".msg.bot .text")).to_have_text(GREETING)
-            assert len(posted_ids) == 2 and posted_ids[0] == posted_ids[1]
-            assert len(processor.inbounds) == 2
-            assert processor.inbounds[0].update_key == processor.inbounds[1].update_key
-
-            # Both tries fail: an error line, the text back in the box; nothing reached the core.
-            fail_next["before_server"] = 2
-            box = page.get_by_label("Your message")
-            await box.fill("hello")
-            await box.press("Enter")
-            await expect(log.locator(".msg.error")).to_contain_text("could not be sent")
-            await expect(log.locator(".msg.user.failed")).to_contain_text("Not sent")
-            await expect(box).to_have_value("hello")
-            assert len(posted_ids) == 4 and posted_ids[2] == posted_ids[3] != posted_ids[0]
-            assert len(processor.inbounds) == 2
-
-            # The next send gets a fresh id and goes through.
-            await page.get_by_role("button", name="Send").click()
-            await expect(log.locator(".msg.bot")).to_have_count(2)
-            assert len(posted_ids) == 5 and posted_ids[4] not in posted_ids[:4]
-            ids = [inbound.update_key for inbound in processor.inbounds]
-            assert ids[-1] not in ids[:-1]
-            assert all(re.fullmatch(r"[0-9a-f-]{36}", i) for i in posted_ids)
-        finally:
-            await browser.close()

@@ -17,12 +17,12 @@ from handlers.messages import Attachment, Button, Outbound
 from storage.database import Database
 from storage.models import ContactRow
 from surveys.model import Survey
+from testkit.exports import export_rows
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.whatsapp import FakeGraphServer
 from testkit.telegram_harness import bot_in_process
 from testkit.whatsapp_harness import VERIFY_TOKEN, whatsapp_bot
-from tests.bot.channels.telegram.test_telegram_e2e import export_rows
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""Writes the XLSForm spreadsheets in this folder (run it again after changing a form).
+"""Writes the XLSForm spreadsheets in tests/xlsforms/ (run it again after changing a form).
 
-    .venv/bin/python tests/xlsforms/make_forms.py
+    .venv/bin/python -m testkit.make_forms
 
 household_listing.xlsx      English; integers with constraints, a date, a decimal, "other" via relevant, a calculate
 user_consultation.xlsx      English, French, Portuguese, Arabic; skip logic, nested groups with relevant,
@@ -16,7 +16,8 @@ from typing import Any
 
 from openpyxl import Workbook
 
-HERE = Path(__file__).resolve().parent
+from testkit.paths import XLSFORMS
+
 Row = Sequence[Any]
 
 
@@ -306,7 +307,7 @@ FORMS = {
 
 def main() -> None:
     for file_name, (survey, choices, settings) in FORMS.items():
-        path = write_xlsform(HERE / file_name, survey, choices, settings)
+        path = write_xlsform(XLSFORMS / file_name, survey, choices, settings)
         print(f"wrote {path}")
 
 

@@ -1,0 +1,47 @@
+"""Conversations driven through the engine by tests (``testkit.fakes.engine_user``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from testkit.fakes.engine_user import EngineUser
+
+
+async def onboard(
+    user: EngineUser,
+    *,
+    group: str = "Journalist or media",
+    region: str = "North",
+    organisation: str = "Daily News",
+    topics: tuple[str, ...] = ("Prices and inflation", "Health"),
+    start: str = "/start",
+) -> list[Any]:
+    """Say yes to the privacy notice and answer the profile questions in English."""
+    await user.say(start)
+    await user.press("Yes, I agree")
+    await user.press("English")
+    await user.press(group)
+    await user.press(region)
+    await user.say(organisation)
+    for topic in topics:
+        await user.press(topic)
+    return await user.press("Done")
+
+
+async def answer_usat(user: EngineUser) -> None:
+    """Answer the shipped survey with buttons and typed answers, from the survey list on."""
+    await user.say("/start")
+    await user.press("User satisfaction")
+    await user.press("Media")
+    await user.say("2")  # frequency by number: Weekly
+    await user.press("Research")
+    await user.press("News")
+    await user.press("Done")
+    await user.say("prices, 3")  # topics typed: a label and a number
+    for score in ("4", "3", "5", "2"):
+        await user.press(score)
+    await user.say("4")
+    await user.say("7")
+    await user.say("31/03/2026")
+    replies = await user.say("More regional data, please.")
+    assert "Thank you" in replies[-1].text

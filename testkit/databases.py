@@ -1,0 +1,92 @@
+"""The test databases: PostgreSQL (a new database per test or benchmark run) and Redis db 15,
+each reachable or not on 127.0.0.1; which backends a test run exercised."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+
+import asyncpg
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get("BARAZA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BARAZA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: The backends the tests of this process used, for the summary line of the run.
+BACKENDS_USED: set[str] = set()
+#: ``make test-fast`` sets BARAZA_TEST_BACKENDS=sqlite: tests needing PostgreSQL or Redis skip.
+SQLITE_ONLY = os.environ.get("BARAZA_TEST_BACKENDS") == "sqlite"
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def postgres_reachable() -> bool:
+    """Whether PostgreSQL accepts connections on 127.0.0.1:5432 (never in a SQLite-only run)."""
+    return not SQLITE_ONLY and _answers(5432)
+
+
+def redis_reachable() -> bool:
+    """Whether Redis accepts connections on 127.0.0.1:6379 (never in a SQLite-only run)."""
+    return not SQLITE_ONLY and _answers(6379)
+
+
+def postgres_required() -> bool:
+    """Whether a test needing PostgreSQL must fail rather than skip (BARAZA_REQUIRE_POSTGRES=1)."""
+    return os.environ.get("BARAZA_REQUIRE_POSTGRES") == "1"
+
+
+def skip_unless_postgres() -> None:
+    """Skips the calling test when PostgreSQL does not answer (fails with BARAZA_REQUIRE_POSTGRES=1)."""
+    if SQLITE_ONLY:
+        pytest.skip("SQLite only (BARAZA_TEST_BACKENDS=sqlite)")
+    if not postgres_reachable():
+        if postgres_required():
+            pytest.fail("PostgreSQL is required (BARAZA_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 does not answer")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    BACKENDS_USED.add("postgresql")
+
+
+def require_redis() -> str:
+    """The test Redis URL; skips the test when Redis does not answer (fails with BARAZA_REQUIRE_REDIS=1)."""
+    if SQLITE_ONLY:
+        pytest.skip("SQLite only (BARAZA_TEST_BACKENDS=sqlite)")
+    if not redis_reachable():
+        if os.environ.get("BARAZA_REQUIRE_REDIS") == "1":
+            pytest.fail("Redis is required (BARAZA_REQUIRE_REDIS=1) but 127.0.0.1:6379 does not answer")
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    BACKENDS_USED.add("redis")
+    return REDIS_URL
+
+
+async def require_postgres_database() -> str:
+    """A new PostgreSQL database for a test that needs PostgreSQL itself (not one of each backend)."""
+    skip_unless_postgres()
+    return await create_postgres_database()
+
+
+async def create_postgres_database() -> str:
+    """A new empty PostgreSQL database with a random name (so parallel runs never share one);
+    returns its SQLAlchemy URL."""
+    name = f"baraza_test_{secrets.token_hex(6)}"
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+
+
+async def drop_postgres_database(url: str) -> None:
+    """Drops the database of ``url``, closing any connection still open to it."""
+    name = url.rsplit("/", 1)[1]
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
