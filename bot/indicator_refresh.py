@@ -24,7 +24,7 @@ import aiohttp
 
 from bot.config import IndicatorSettings, RefreshSettings
 from catalogue.errors import CatalogueError
-from catalogue.loading import DataFile, data_files, fingerprint, fingerprint_of
+from catalogue.loading import FORMATS, DataFile, data_files, fingerprint, fingerprint_of
 from common.clock import utc_now
 from common.errors import BarazaError
 from storage.catalogue_load import LoadResult, load_catalogue
@@ -76,7 +76,7 @@ async def fetch_dataflows(refresh: RefreshSettings, directory: Path) -> list[Dat
                 raise FetchError(f"{url}: the answer is larger than {MAX_RESPONSE_BYTES} bytes")
             path = directory / f"{flow}{suffix}"
             path.write_bytes(body)
-            files.append(DataFile(path, {".xml": "sdmx-ml", ".json": "sdmx-json", ".csv": "sdmx-csv"}[suffix], flow))
+            files.append(DataFile(path, FORMATS[suffix], flow))
     return files
 
 

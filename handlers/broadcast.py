@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from handlers.context import Context
+from handlers.flow_driver import new_conversation
 from handlers.messages import Button, Outbound
 from handlers.notices import Notice
 from handlers.payloads import parse_number
@@ -76,18 +77,9 @@ def _draft_of(conversation: Conversation | None) -> tuple[int | None, str | None
 
 async def _save(ctx: Context, step: str, draft_id: int | None = None, topic: str | None = None) -> None:
     selection = tuple(str(part) for part in (draft_id, topic) if part is not None)
-    await ctx.repos.conversations.save(
-        Conversation(
-            contact_id=ctx.contact.id,
-            flow=FLOW,
-            survey_id=None,
-            response_id=None,
-            current_question=step,
-            selection=selection,
-            prompt_serial=0,
-        ),
-        ctx.now,
-    )
+    # The preview's buttons carry the draft id, not a prompt serial: no earlier conversation to follow.
+    conversation = new_conversation(ctx, None, flow=FLOW, current_question=step, selection=selection)
+    await ctx.repos.conversations.save(conversation, ctx.now)
 
 
 async def broadcast_command(ctx: Context, argument: str) -> list[Outbound]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import replace
 from functools import partial
+from typing import ClassVar
 
 from handlers import payloads, prompts
 from handlers.context import Context
@@ -32,6 +33,10 @@ Recorded = tuple[tuple[str, str | None], ...]
 
 class FlowStore(ABC):
     """Where one kind of question flow keeps its definition, answers and position."""
+
+    #: The flow asks only the question it was opened at (changing one profile field): a step stores
+    #: that answer alone and finishes the flow; the questions after it are not asked.
+    asks_one: ClassVar[bool] = False
 
     @abstractmethod
     def definition(self, ctx: Context, conversation: Conversation) -> Survey | None:
@@ -79,6 +84,9 @@ class FlowStore(ABC):
     ) -> Replies:
         """Store what the step (on ``answered``, if it answered a question) recorded and the new
         position ``conversation``; say what comes next."""
+        if self.asks_one and answered is not None:
+            ctx = await self.record(ctx, conversation, ((answered.name, dict(outcome.recorded).get(answered.name)),))
+            return await self.finish(ctx, definition, conversation, dict(outcome.state.answers))
         ctx = await self.record(ctx, conversation, outcome.recorded)
         messages = prompts.notes(ctx, definition, outcome.notes)
         answers = dict(outcome.state.answers)

@@ -16,6 +16,7 @@ Changing one field is a question flow (:data:`EDIT_FLOW`) run by :mod:`handlers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from handlers import flow_driver, onboarding, privacy, survey
 from handlers.context import Context
@@ -25,7 +26,7 @@ from handlers.onboarding_file import FIELDS
 from handlers.prompts import Answers
 from storage.records import Conversation
 from surveys import runner
-from surveys.model import Question, Survey
+from surveys.model import Survey
 
 #: The conversation of changing one answer from /profile.
 EDIT_FLOW = "profile"
@@ -153,6 +154,7 @@ class FieldEditStore(RegisterStore):
     """Changing one field: its onboarding question again, stored on the contact, then the card."""
 
     with_position: bool = False
+    asks_one: ClassVar[bool] = True
 
     def definition(self, ctx: Context, conversation: Conversation) -> Survey | None:
         definition = ctx.community.onboarding
@@ -164,17 +166,10 @@ class FieldEditStore(RegisterStore):
     async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> Answers:
         return await onboarding.stored_answers(ctx, definition)
 
-    async def after_step(
-        self,
-        ctx: Context,
-        definition: Survey,
-        conversation: Conversation,
-        outcome: runner.Outcome,
-        answered: Question | None = None,
+    async def finish(
+        self, ctx: Context, definition: Survey, conversation: Conversation, answers: Answers
     ) -> list[Outbound]:
-        """Only the changed field is stored, and the change is over: the questions after it are not asked."""
-        assert answered is not None
-        ctx = await self.record(ctx, conversation, ((answered.name, dict(outcome.recorded).get(answered.name)),))
+        """The changed field is stored: the card shows it."""
         return await _edit_ended(ctx, "saved")
 
     async def gone(self, ctx: Context, conversation: Conversation) -> list[Outbound]:

@@ -157,10 +157,15 @@ class StringLiteral(_Placed):
 
 
 @dataclass(frozen=True)
-class Reference(_Placed):
-    """``${name}``: the stored answer to question ``name``."""
+class _Named(_Placed):
+    """A node that stands for a named value."""
 
     name: str
+
+
+@dataclass(frozen=True)
+class Reference(_Named):
+    """``${name}``: the stored answer to question ``name``."""
 
 
 @dataclass(frozen=True)
@@ -169,10 +174,8 @@ class CurrentValue(_Placed):
 
 
 @dataclass(frozen=True)
-class ChoiceColumn(_Placed):
+class ChoiceColumn(_Named):
     """A bare name: a column of the choice being filtered (``region`` in ``region = ${region}``)."""
-
-    name: str
 
 
 @dataclass(frozen=True)

@@ -267,7 +267,9 @@ async def test_profile_shows_and_changes_each_field_and_withdraws_consent(regist
     assert replies[0].text.endswith("→ Researcher or analyst") and replies[0].replaces_pressed
     assert replies[1].text == EN("saved")
     assert "Group: Researcher or analyst" in replies[2].text.split("\n")
-    assert (await contact_row(engine, user) or {})["user_group"] == "researcher"
+    assert len(replies) == 3, "changing one field asks no question after it"
+    row = await contact_row(engine, user) or {}
+    assert (row["user_group"], row["region"], row["organisation"]) == ("researcher", "north", "Daily News")
 
     # An optional field is removed with Skip; topics are ticked like a select_multiple.
     await user.say("/profile")
