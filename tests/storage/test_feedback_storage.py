@@ -16,8 +16,8 @@ async def test_feedback_names_its_sender_as_the_register_knows_them(database: Da
         repos = Repositories(connection)
         contact = await repos.contacts.touch("telegram", "u1", "c1", "fr", NOW)
         await repos.contacts.give_consent(contact.id, NOW)
-        await repos.contacts.set_field(contact.id, "user_group", "media")
-        await repos.contacts.set_field(contact.id, "region", "north")
+        for name, value in (("user_group", "media"), ("region", "north")):
+            await repos.contacts.set_field(contact.id, name, value)
         known = await FeedbackRepository(connection).add(
             contact_id=contact.id, channel="telegram", kind=MESSAGE, text="Where is the CPI?", now=NOW
         )
