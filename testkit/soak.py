@@ -43,7 +43,7 @@ from surveys.loader import load_survey_directory
 from surveys.model import Survey
 from testkit.broadcasts import create_broadcast, delivery_rows
 from testkit.fakes.indicators import load_sample
-from testkit.fakes.survey_respondent import PROGRESS, Respondent, is_progress_or_end
+from testkit.fakes.survey_respondent import ALREADY_ANSWERED, PROGRESS, Respondent, is_progress_or_end
 from testkit.fakes.telegram import ChatMessage, FakeTelegramServer, FakeUser, RandomFaults
 from testkit.register import Person, add_people
 from testkit.telegram_harness import FORMS, BotProcess
@@ -55,8 +55,6 @@ HELD_SECONDS = 5.5
 LOOKUP = "/data unemplyment rate womn northern"
 LOOKUP_ANSWER = "Unemployment rate"
 LOOKUP_TRIES = 5
-#: What ``/start usat2026`` answers once the survey is complete (the closing message may have been lost).
-ALREADY_ANSWERED = "You have already answered"
 GIVE_UP_AFTER = 20  # unanswered "where am I?" before a user gives up
 NOTICE = """title: Soak notice
 default_language: en
@@ -168,9 +166,7 @@ class _Run:
     async def open(self, respondent: Respondent) -> None:
         """``/start usat2026``: the current question, or "already answered" when it is complete."""
         await respondent.user.send_text(f"/start {SURVEY}")
-        shown = await respondent.user.wait_for_message(
-            lambda m: is_progress_or_end(m) or (m.text or "").startswith(ALREADY_ANSWERED), REPLY_WAIT
-        )
+        shown = await respondent.user.wait_for_message(is_progress_or_end, REPLY_WAIT)
         if (shown.text or "").startswith(ALREADY_ANSWERED):
             self.told_complete.add(respondent.index)
 

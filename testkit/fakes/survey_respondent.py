@@ -18,6 +18,15 @@ from testkit.fakes.telegram import ChatMessage, FakeUser
 
 PROGRESS = re.compile(r"^(\d+)/(\d+) · ")
 OUTRO_START = "Thank you! Your answers have been recorded."
+#: What ``/start usat2026`` answers once the survey is complete. A person whose last answer was
+#: stored just before a crash, and whose closing message was lost with it, reads this instead of
+#: the closing message when they ask where they are: for them the survey is over all the same.
+ALREADY_ANSWERED = "You have already answered"
+
+
+def is_end(message: ChatMessage) -> bool:
+    """The closing message, or the answer to a fresh start of a survey already complete."""
+    return (message.text or "").startswith((OUTRO_START, ALREADY_ANSWERED))
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,7 @@ def is_question(message: ChatMessage) -> bool:
 
 
 def is_progress_or_end(message: ChatMessage) -> bool:
-    return is_question(message) or (message.text or "").startswith(OUTRO_START)
+    return is_question(message) or is_end(message)
 
 
 @dataclass
@@ -126,7 +135,7 @@ class Respondent:
 
     @property
     def finished(self) -> bool:
-        return any((m.text or "").startswith(OUTRO_START) for m in self.user.bot_messages)
+        return any(is_end(m) for m in self.user.bot_messages)
 
     async def _wait(self, acted_on: ChatMessage | None = None) -> ChatMessage:
         """The bot's answer: a question or the end, in ``acted_on`` (edited) or in a newer message.
