@@ -58,10 +58,6 @@ async def cancel(ctx: Context, conversation: Conversation) -> list[Outbound]:
     return [Outbound(text=ctx.texts("broadcast_cancelled"))]
 
 
-def is_payload(value: str) -> bool:
-    return value.startswith(PAYLOAD_PREFIX)
-
-
 def _payload(draft_id: int, op: str, index: int | None = None) -> str:
     return f"{PAYLOAD_PREFIX}{draft_id}:{op}" + ("" if index is None else f":{index}")
 
