@@ -94,14 +94,6 @@ class NoticeButton:
 
 
 @dataclass(frozen=True)
-class NoticeAttachment:
-    kind: str  # "image" or "document"
-    filename: str
-    mime_type: str
-    content: bytes
-
-
-@dataclass(frozen=True)
 class WhatsAppTemplate:
     """An approved WhatsApp message template: what WhatsApp contacts get outside the 24-hour
     customer-service window, where free-form messages are refused."""
@@ -120,7 +112,7 @@ class Notice:
     default_language: str
     audience: Audience = field(default_factory=Audience)
     buttons: tuple[NoticeButton, ...] = ()
-    attachment: NoticeAttachment | None = None
+    attachment: Attachment | None = None
     send_at: datetime | None = None
     whatsapp_template: WhatsAppTemplate | None = None
 
@@ -147,11 +139,7 @@ class Notice:
             )
             for button in self.buttons
         )
-        attachment = None
-        if self.attachment is not None:
-            found = self.attachment
-            attachment = Attachment(found.kind, found.filename, found.content, found.mime_type)
-        return Outbound(text=rtl(self.texts[chosen]), buttons=buttons, attachment=attachment)
+        return Outbound(text=rtl(self.texts[chosen]), buttons=buttons, attachment=self.attachment)
 
     def to_json(self) -> str:
         """The notice as stored with its broadcast (audience and send time are stored apart)."""
@@ -184,8 +172,8 @@ class Notice:
         attachment = None
         if raw.get("attachment"):
             found = raw["attachment"]
-            attachment = NoticeAttachment(
-                found["kind"], found["filename"], found["mime_type"], base64.b64decode(found["content"])
+            attachment = Attachment(
+                found["kind"], found["filename"], base64.b64decode(found["content"]), found["mime_type"]
             )
         return cls(
             title=title,
@@ -445,7 +433,7 @@ def _buttons(
     return tuple(buttons)
 
 
-def _attachment(reader: _Reader, entries: dict[str, tuple[Node, Node]], base_dir: Path) -> NoticeAttachment | None:
+def _attachment(reader: _Reader, entries: dict[str, tuple[Node, Node]], base_dir: Path) -> Attachment | None:
     if "image" in entries and "document" in entries:
         reader.problem(entries["document"][0], "a notice can have an image or a document, not both")
         return None
@@ -473,7 +461,7 @@ def _attachment(reader: _Reader, entries: dict[str, tuple[Node, Node]], base_dir
         reader.problem(node, f"{path} is empty")
         return None
     mime_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return NoticeAttachment(kind, path.name, mime_type, content)
+    return Attachment(kind, path.name, content, mime_type)
 
 
 def parse_time(value: Any) -> datetime:
