@@ -53,6 +53,8 @@ def state_of(ctx: Context, conversation: Conversation, answers: Answers) -> runn
         current=conversation.current_question,
         selection=conversation.selection,
         today=ctx.now.date(),
+        now=ctx.now,
+        seed=conversation.response_id or "",
     )
 
 

@@ -110,7 +110,7 @@ class ResponseStore(FlowStore):
         if survey is None:
             await ctx.repos.conversations.end(ctx.contact.id)
             return [Outbound(text=ctx.texts("unknown_survey", survey=conversation.survey_id or ""))]
-        outcome = runner.resume(survey, await self.answers(ctx, survey, conversation), ctx.now.date())
+        outcome = runner.resume(survey, await self.answers(ctx, survey, conversation), ctx.now.date(), now=ctx.now)
         return await self.after_step(ctx, survey, flow_driver.moved(conversation, outcome), outcome)
 
     async def summary_press(
@@ -152,14 +152,14 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
     messages: list[Outbound] = []
     if latest is not None and not latest.complete:
         answers = dict(await ctx.repos.responses.answers(latest.id))
-        outcome = runner.resume(survey, answers, ctx.now.date())
+        outcome = runner.resume(survey, answers, ctx.now.date(), now=ctx.now)
         response_id = latest.id
         messages.append(Outbound(text=ctx.texts("resuming")))
     else:
         completed = await ctx.repos.participations.completed(ctx.contact.id, survey.id)
         if completed >= survey.max_responses_per_user:
             return [Outbound(text=ctx.texts("already_answered", title=survey_title(ctx, survey)))]
-        outcome = runner.start(survey, ctx.now.date())
+        outcome = runner.start(survey, ctx.now.date(), now=ctx.now)
         response_id = await ctx.repos.responses.create(
             survey_id=survey.id,
             survey_version=survey.version,

@@ -2,7 +2,8 @@
 
 Answers are stored as XLSForm stores them: strings. select_one is the choice name,
 select_multiple the chosen names separated by single spaces, numbers in plain decimal notation,
-dates as ISO 8601 (``YYYY-MM-DD``). Pure functions, no I/O.
+dates as ISO 8601 (``YYYY-MM-DD``), times as ``HH:MM:SS``, date-times as ``YYYY-MM-DDTHH:MM:SS``
+(with the offset when one is typed), an acknowledgement as ``OK``. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 
 from common.errors import BarazaError
-from surveys.model import Choice, LocalizedText, Question, QuestionType
+from surveys.model import ACKNOWLEDGED, Choice, LocalizedText, Question, QuestionType
 
 MAX_TEXT_LENGTH = 2000
 
@@ -101,6 +102,50 @@ def parse_date(typed: str) -> date | None:
     return None
 
 
+_TIME = re.compile(
+    r"(?P<hour>\d{1,2})(?:\s*[:hH.]\s*(?P<minute>\d{2})(?:\s*:\s*(?P<second>\d{2}))?)?\s*"
+    r"(?P<half>[aApP]\.?\s*[mM]\.?)?"
+)
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+#: Words that acknowledge (the languages the bot speaks), besides pressing the button.
+ACKNOWLEDGE_WORDS = frozenset({"ok", "okay", "yes", "oui", "sim", "d accord", "نعم", "حسنا", "1"})
+
+
+def parse_time(typed: str) -> time | None:
+    """Read ``14:30``, ``14:30:15``, ``14h30``, ``2:30 pm``, ``9 am``; None otherwise."""
+    match = _TIME.fullmatch(typed.strip())
+    if match is None or (match["minute"] is None and match["half"] is None):
+        return None
+    hour, minute, second = int(match["hour"]), int(match["minute"] or 0), int(match["second"] or 0)
+    if match["half"]:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if match["half"][0] in "pP" else 0)
+    try:
+        return time(hour, minute, second)
+    except ValueError:
+        return None
+
+
+def parse_datetime(typed: str) -> str | None:
+    """A date and a time (``2026-03-31 14:30``, ``31/03/2026 2:30 pm``, ISO 8601 with ``T`` and an
+    offset) as ``YYYY-MM-DDTHH:MM:SS`` with the offset typed, if any; None otherwise."""
+    text = typed.strip()
+    offset = ""
+    found = _OFFSET.search(text)
+    if found and "T" in text.upper():
+        offset = found.group()
+        offset = "+00:00" if offset == "Z" else (offset if ":" in offset else f"{offset[:3]}:{offset[3:]}")
+        text = text[: found.start()]
+    parts = re.split(r"[Tt]|\s+(?=\d{1,2}\s*[:hH.]?\s*\d{0,2})", text, maxsplit=1)
+    if len(parts) != 2:
+        return None
+    day, moment = parse_date(parts[0]), parse_time(parts[1])
+    if day is None or moment is None:
+        return None
+    return f"{day.isoformat()}T{moment.isoformat()}{offset}"
+
+
 def _check_bounds(value: Decimal, question: Question) -> None:
     if question.minimum is not None and value < question.minimum:
         raise InvalidAnswer(Problem("below_minimum", {"min": _format_decimal(question.minimum)}))
@@ -159,7 +204,21 @@ def parse_typed_answer(question: Question, typed: str, choices: tuple[Choice, ..
         if parsed is None:
             raise InvalidAnswer(Problem("not_date"))
         return parsed.isoformat()
-    if kind is QuestionType.TEXT:
+    if kind is QuestionType.TIME:
+        moment = parse_time(text)
+        if moment is None:
+            raise InvalidAnswer(Problem("not_time"))
+        return moment.isoformat()
+    if kind is QuestionType.DATETIME:
+        stamp = parse_datetime(text)
+        if stamp is None:
+            raise InvalidAnswer(Problem("not_datetime"))
+        return stamp
+    if kind is QuestionType.ACKNOWLEDGE:
+        if fold(text) not in ACKNOWLEDGE_WORDS:
+            raise InvalidAnswer(Problem("not_acknowledged"))
+        return ACKNOWLEDGED
+    if kind in (QuestionType.TEXT, QuestionType.BARCODE):  # a barcode is typed (its digits or text)
         if len(text) > MAX_TEXT_LENGTH:
             raise InvalidAnswer(Problem("too_long", {"max": str(MAX_TEXT_LENGTH)}))
         return text

@@ -76,10 +76,11 @@ from __future__ import annotations
 import functools
 import math
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from typing import NamedTuple, TypeAlias
 
 from common.errors import BarazaError
@@ -274,7 +275,7 @@ class _Token(NamedTuple):
 
 
 _REFERENCE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-_FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*")
+_FUNCTION_NAME = re.compile(r"(?:jr:)?[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*")
 _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER_LITERAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _SYMBOLS = ("!=", "<=", ">=", "=", "<", ">", "+", "-", "*", "(", ")", ",")
@@ -399,6 +400,48 @@ _FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "true": (0, 0),
     "false": (0, 0),
     "date": (1, 1),
+    # Maths (ODK's XPath extensions)
+    "sqrt": (1, 1),
+    "pow": (2, 2),
+    "exp": (1, 1),
+    "exp10": (1, 1),
+    "log": (1, 1),
+    "log10": (1, 1),
+    "abs": (1, 1),
+    "floor": (1, 1),
+    "ceiling": (1, 1),
+    "sin": (1, 1),
+    "cos": (1, 1),
+    "tan": (1, 1),
+    "asin": (1, 1),
+    "acos": (1, 1),
+    "atan": (1, 1),
+    "atan2": (2, 2),
+    "pi": (0, 0),
+    "max": (1, None),
+    "min": (1, None),
+    "random": (0, 0),
+    # Strings
+    "substr": (2, 3),
+    "substring": (2, 3),
+    "substring-before": (2, 2),
+    "substring-after": (2, 2),
+    "ends-with": (2, 2),
+    "normalize-space": (1, 1),
+    "translate": (3, 3),
+    "join": (2, None),
+    "boolean-from-string": (1, 1),
+    "uuid": (0, 1),
+    # Dates and times
+    "now": (0, 0),
+    "format-date": (2, 2),
+    "format-date-time": (2, 2),
+    "decimal-date-time": (1, 1),
+    "decimal-time": (1, 1),
+    "date-time": (1, 1),
+    # Choices and the question's own value
+    "jr:choice-name": (2, 2),
+    "once": (1, 1),
 }
 
 
@@ -774,6 +817,12 @@ class Environment:
     current: str | None = None
     today: date = field(default_factory=date.today)
     choice: Mapping[str, str] | None = None
+    #: ``now()``: when the expression is evaluated (the caller's clock; by default the system's).
+    now: datetime | None = None
+    #: ``jr:choice-name(value, '${q}')``: question name -> choice name -> label (in the survey's language).
+    choice_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: ``once(x)``: the value the question being computed already has (x only while it has none).
+    own: str | None = None
 
 
 _PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -968,6 +1017,9 @@ class _Evaluator:
             return first if _to_string(first) != "" else self.value(arguments[1])
         if name == "today":
             return self.environment.today
+        if name == "once":
+            own = self.environment.own
+            return own if own else self.value(arguments[0])
         if name == "true":
             return True
         if name == "false":
@@ -1005,7 +1057,183 @@ class _Evaluator:
             return _to_string(values[0])
         if name == "date":
             return _to_date(values[0])
+        extended = self.extended(name, values)
+        if extended is not None:
+            return extended
         raise AssertionError(f"function {name} is in the table but not evaluated")  # pragma: no cover
+
+    def extended(self, name: str, values: list[Value]) -> Value | None:
+        """ODK's functions beyond XPath 1.0's core: maths, strings, dates, choice names."""
+        if name in _MATHS:
+            return _float_function(name, [_to_number(v) for v in values])
+        if name in ("max", "min"):
+            numbers = [_to_number(v) for v in values]
+            if not numbers or any(n.is_nan() for n in numbers):
+                return NAN
+            return max(numbers) if name == "max" else min(numbers)
+        if name in ("floor", "ceiling"):
+            number = _to_number(values[0])
+            if not number.is_finite():
+                return number
+            rounding = ROUND_FLOOR if name == "floor" else ROUND_CEILING
+            return number.to_integral_value(rounding=rounding, context=self.context)
+        if name == "abs":
+            return abs(_to_number(values[0]))
+        if name == "random":
+            return Decimal(str(_RANDOM.random()))
+        if name in ("substr", "substring"):
+            return _substring(name, _to_string(values[0]), [_to_number(v) for v in values[1:]])
+        if name == "substring-before":
+            text, marker = _to_string(values[0]), _to_string(values[1])
+            return text.split(marker, 1)[0] if marker and marker in text else ""
+        if name == "substring-after":
+            text, marker = _to_string(values[0]), _to_string(values[1])
+            return text.split(marker, 1)[1] if marker in text else ""
+        if name == "ends-with":
+            return _to_string(values[0]).endswith(_to_string(values[1]))
+        if name == "normalize-space":
+            return " ".join(_to_string(values[0]).split())
+        if name == "translate":
+            source, wanted = _to_string(values[1]), _to_string(values[2])
+            table = {ord(c): (wanted[i] if i < len(wanted) else None) for i, c in reversed(list(enumerate(source)))}
+            return _to_string(values[0]).translate(table)
+        if name == "join":
+            separator = _to_string(values[0])
+            parts = [_to_string(v) for v in values[1:]]
+            if len(parts) == 1:
+                parts = parts[0].split()  # a select_multiple answer
+            return separator.join(parts)
+        if name == "boolean-from-string":
+            return _to_string(values[0]).strip() in ("true", "1")
+        if name == "uuid":
+            return str(uuid.uuid4())
+        if name == "now":
+            return (self.environment.now or datetime.now(UTC)).replace(microsecond=0).isoformat()
+        if name in ("format-date", "format-date-time"):
+            moment = _to_datetime(values[0])
+            return "" if moment is None else _format_date(moment, _to_string(values[1]))
+        if name in ("decimal-date-time", "decimal-time"):
+            moment = _to_datetime(values[0])
+            if moment is None:
+                return NAN
+            seconds = Decimal(moment.hour * 3600 + moment.minute * 60 + moment.second) / Decimal(86400)
+            if name == "decimal-time":
+                return seconds
+            return _day_count(moment.date()) + seconds
+        if name == "date-time":
+            number = _to_number(values[0])
+            day = _date_from_day_count(number)
+            if day is None:
+                return ""
+            fraction = number - number.to_integral_value(rounding=ROUND_FLOOR, context=self.context)
+            moment = datetime(day.year, day.month, day.day) + timedelta(seconds=round(float(fraction) * 86400))
+            return moment.isoformat()
+        if name == "jr:choice-name":
+            question = _to_string(values[1]).strip()
+            question = question[2:-1] if question.startswith("${") and question.endswith("}") else question
+            labels = self.environment.choice_labels.get(question, {})
+            value = _to_string(values[0])
+            return labels.get(value, "")
+        return None
+
+
+_RANDOM = __import__("random").SystemRandom()
+_MATHS = {"sqrt", "pow", "exp", "exp10", "log", "log10", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "pi"}
+
+
+def _float_function(name: str, numbers: list[Decimal]) -> Decimal:
+    """The maths functions, in floating point as in ODK; a domain error is NaN."""
+    floats = [float(n) for n in numbers]
+    try:
+        if name == "sqrt":
+            result = math.sqrt(floats[0])
+        elif name == "pow":
+            result = math.pow(floats[0], floats[1])
+        elif name == "exp":
+            result = math.exp(floats[0])
+        elif name == "exp10":
+            result = math.pow(10, floats[0])
+        elif name == "log":
+            result = math.log(floats[0])
+        elif name == "log10":
+            result = math.log10(floats[0])
+        elif name == "pi":
+            result = math.pi
+        elif name == "atan2":
+            result = math.atan2(floats[0], floats[1])
+        else:
+            result = getattr(math, name)(floats[0])
+    except (ValueError, OverflowError):
+        return NAN
+    if math.isnan(result):
+        return NAN
+    if math.isinf(result):
+        return Decimal("Infinity") if result > 0 else Decimal("-Infinity")
+    number = Decimal(repr(result))
+    return number.to_integral_value() if number == number.to_integral_value() and abs(number) < 10**15 else number
+
+
+def _substring(name: str, text: str, numbers: list[Decimal]) -> str:
+    if any(not n.is_finite() for n in numbers):
+        return ""
+    if name == "substr":  # ODK: substr(s, start, end), 0-based, end excluded
+        start = int(numbers[0])
+        end = int(numbers[1]) if len(numbers) > 1 else len(text)
+        return text[max(start, 0) : max(end, 0)]
+    # XPath 1.0: substring(s, start, length), 1-based with rounding
+    start = int(_round(numbers[0], Decimal(0)))
+    if len(numbers) == 1:
+        return text[max(start - 1, 0) :]
+    end = start + int(_round(numbers[1], Decimal(0)))
+    return text[max(start - 1, 0) : max(end - 1, 0)]
+
+
+def _to_datetime(value: Value) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, Decimal):
+        day = _date_from_day_count(value)
+        return None if day is None else datetime(day.year, day.month, day.day)
+    if isinstance(value, bool):
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.strptime(text, "%H:%M:%S")  # a time answer
+    except ValueError:
+        return None
+    return parsed
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _format_date(moment: datetime, pattern: str) -> str:
+    """ODK's format-date: %Y %y %m %n %b %d %e %a %H %h %M %S %3; anything else as written."""
+    codes = {
+        "Y": f"{moment.year:04d}", "y": f"{moment.year % 100:02d}", "m": f"{moment.month:02d}",
+        "n": str(moment.month), "b": _MONTHS[moment.month - 1], "d": f"{moment.day:02d}", "e": str(moment.day),
+        "a": _DAYS[moment.weekday()], "H": f"{moment.hour:02d}", "h": str(moment.hour),
+        "M": f"{moment.minute:02d}", "S": f"{moment.second:02d}", "3": f"{moment.microsecond // 1000:03d}",
+    }  # fmt: skip
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "%" and i + 1 < len(pattern) and pattern[i + 1] in codes:
+            out.append(codes[pattern[i + 1]])
+            i += 2
+        else:
+            out.append(pattern[i])
+            i += 1
+    return "".join(out)
 
 
 def _remainder(x: Decimal, y: Decimal) -> Decimal:

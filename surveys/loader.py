@@ -23,24 +23,31 @@ from common.problems import FileProblem
 from common.safe_yaml import compose_file, read_file
 from surveys.errors import SurveyFileError
 from surveys.expressions import Expression, ExpressionError, parse
-from surveys.model import CHOICE_TYPES, Choice, LocalizedText, Question, QuestionType, Survey
+from surveys.model import CHOICE_TYPES, METADATA_TYPES, Choice, LocalizedText, Question, QuestionType, Survey
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # XLSForm names: a letter or underscore first, then letters, digits, _ - and dots.
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-# Choice names may also be codes such as 1, 2, 99, as in most ODK forms.
-CHOICE_NAME = re.compile(r"^[\w.-]+$")
-LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+# Choice names may also be codes such as 1, 2, 99, as in most ODK forms, and carry accents and
+# punctuation (pyxform accepts them); no spaces, which separate the names of a select_multiple answer.
+CHOICE_NAME = re.compile(r"^\S+$")
+# ISO 639-1/2/3 codes with subtags; x-name for a language without a code (BCP 47 private use).
+LANGUAGE = re.compile(r"^(?:[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*|x-[a-z0-9]{1,8})$")
+#: or_other: the choice added to the list, and the question that asks for the other answer.
+OTHER_CHOICE = "other"
+OTHER_LABEL = "Other"
+OTHER_QUESTION_LABEL = "Specify other."
 
 SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
-    "audience", "anonymous",
+    "audience", "anonymous", "allow_choice_duplicates",
 }  # fmt: skip
 QUESTION_KEYS = {
     "type", "name", "label", "hint", "required", "required_message", "choices", "min", "max",
     "start", "end", "step", "relevant", "constraint", "constraint_message", "default", "calculate",
     "choice_filter", "min_choices", "max_choices", "max_length", "appearance", "correct", "explanation",
+    "or_other", "randomize", "trigger",
 }  # fmt: skip
 GROUP_KEYS = {"type", "name", "label", "relevant", "questions", "appearance"}
 #: What a survey's ``audience`` expression may refer to: the contact's profile.
@@ -72,6 +79,7 @@ class _Reader:
         self.default_language = "en"
         self.texts: list[tuple[Node, str, LocalizedText]] = []
         self.checks: list[_PendingCheck] = []
+        self.allow_choice_duplicates = False
 
     def problem(self, node: Node, message: str) -> None:
         self.problems.append(FileProblem(self.path, node.start_mark.line + 1, message))
@@ -282,6 +290,8 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
                     f"(use {', '.join('${' + f + '}' for f in sorted(AUDIENCE_FIELDS))})",
                 )
 
+    if "allow_choice_duplicates" in entries:
+        reader.allow_choice_duplicates = reader.flag(node("allow_choice_duplicates"), "allow_choice_duplicates")
     choice_lists = _read_choice_lists(reader, node("choices")) if "choices" in entries else {}
     questions: list[Question] = []
     if "questions" not in entries:
@@ -377,8 +387,11 @@ def _read_choices(reader: _Reader, node: Node, what: str) -> tuple[Choice, ...]:
                 entries["name"][1],
                 f"choice name '{name}' in {what} may contain only letters, digits, _ - . (no spaces)",
             )
-        if name in seen:
-            reader.problem(entries["name"][1], f"choice name '{name}' appears twice in {what}")
+        if name in seen and not reader.allow_choice_duplicates:
+            reader.problem(
+                entries["name"][1],
+                f"choice name '{name}' appears twice in {what} (allow it with allow_choice_duplicates: true)",
+            )
         seen.add(name)
         if "label" not in entries:
             reader.problem(item, f"choice '{name}' in {what} has no label")
@@ -423,9 +436,30 @@ def _read_questions(
         question = _read_question(reader, item, entries, choice_lists, start + len(questions))
         if question is not None:
             questions.append(replace(question, groups=groups, relevant=(*group_relevant, *question.relevant)))
+            if "or_other" in entries and question.type in CHOICE_TYPES and reader.scalar(entries["or_other"][1]) in YES:
+                questions.append(_other_question(reader, question, groups, group_relevant))
     if not groups:
         _check_unique_names(reader, node, questions)
     return questions
+
+
+YES = (True, "yes", "true", "TRUE()", "true()")
+
+
+def _other_question(
+    reader: _Reader, question: Question, groups: tuple[str, ...], group_relevant: tuple[Expression, ...]
+) -> Question:
+    """The text question that or_other adds after a select: asked when 'other' is chosen (as pyxform does)."""
+    relevant = parse(f"selected(${{{question.name}}}, '{OTHER_CHOICE}')")
+    return Question(
+        type=QuestionType.TEXT,
+        name=f"{question.name}_{OTHER_CHOICE}",
+        label=LocalizedText({reader.default_language: OTHER_QUESTION_LABEL}),
+        line=question.line,
+        required=False,
+        relevant=(*group_relevant, relevant),
+        groups=groups,
+    )
 
 
 def _read_group(
@@ -517,13 +551,17 @@ def _read_question(
 
     label = reader.text(value("label"), f"the label of {what}") if "label" in entries else None
     if label is None and "label" not in entries:
-        if question_type is QuestionType.CALCULATE:
+        if question_type is QuestionType.CALCULATE or question_type in METADATA_TYPES or "calculate" in entries:
             label = LocalizedText({reader.default_language: name})
         else:
             reader.problem(node, f"{what} has no label")
     hint = reader.text(value("hint"), f"the hint of {what}") if "hint" in entries else None
 
-    required = question_type not in (QuestionType.NOTE, QuestionType.CALCULATE)
+    required = (
+        question_type not in (QuestionType.NOTE, QuestionType.CALCULATE)
+        and question_type not in METADATA_TYPES
+        and "calculate" not in entries
+    )
     required_if: Expression | None = None
     if "required" in entries:
         raw = reader.scalar(value("required"))
@@ -547,13 +585,52 @@ def _read_question(
         else:
             calculation = _expression(reader, value("calculate"), f"calculate of {what}", position)
     elif "calculate" in entries:
-        reader.problem(entries["calculate"][0], f"'calculate' only applies to calculate questions ({what})")
+        if question_type is QuestionType.NOTE or question_type in METADATA_TYPES:
+            reader.problem(
+                entries["calculate"][0], f"a {question_type.value} question cannot have 'calculate' ({what})"
+            )
+        else:  # a computed field (KoBo): not asked, its value is the calculation's
+            calculation = _expression(reader, value("calculate"), f"calculate of {what}", position)
+    trigger: tuple[str, ...] = ()
+    if "trigger" in entries:
+        raw_trigger = reader.scalar(value("trigger"))
+        if isinstance(value("trigger"), SequenceNode):
+            raw_trigger = " ".join(str(reader.scalar(item)) for item in value("trigger").value)
+        names = re.findall(r"\$\{\s*([^}\s]+)\s*\}", str(raw_trigger or "")) or str(raw_trigger or "").split()
+        trigger = tuple(names)
+        if calculation is None or question_type is QuestionType.CALCULATE:
+            reader.problem(
+                entries["trigger"][0], f"'trigger' needs 'calculate' on a question that is not a calculate ({what})"
+            )
+        for trigger_name in trigger:
+            if NAME.match(trigger_name):
+                check = _PendingCheck(parse(f"${{{trigger_name}}}"), value("trigger"), f"trigger of {what}", position)
+                reader.checks.append(check)
+            else:
+                reader.problem(value("trigger"), f"trigger of {what}: '{trigger_name}' is not a question name")
+    randomize = False
+    if "randomize" in entries:
+        randomize = reader.flag(value("randomize"), f"randomize of {what}")
+        if question_type not in CHOICE_TYPES:
+            reader.problem(entries["randomize"][0], f"'randomize' only applies to select questions ({what})")
+    if "or_other" in entries and question_type not in CHOICE_TYPES:
+        reader.problem(entries["or_other"][0], f"'or_other' only applies to select questions ({what})")
     default = None
     if "default" in entries:
         raw_default = reader.scalar(value("default"))
         default = None if raw_default is None else str(raw_default)
 
     choices = _question_choices(reader, entries, question_type, inline_list, choice_lists, what, node)
+    if (
+        "or_other" in entries
+        and reader.flag(value("or_other"), f"or_other of {what}")
+        and question_type in CHOICE_TYPES
+    ):
+        if any(choice.name == OTHER_CHOICE for choice in choices):
+            reader.problem(
+                entries["or_other"][0], f"{what} has or_other and its list already has a choice '{OTHER_CHOICE}'"
+            )
+        choices = (*choices, Choice(OTHER_CHOICE, LocalizedText({reader.default_language: OTHER_LABEL})))
     choice_filter = None
     if "choice_filter" in entries:
         if question_type not in CHOICE_TYPES:
@@ -628,6 +705,8 @@ def _read_question(
         appearance=appearance,
         correct=correct,
         explanation=explanation,
+        randomize=randomize,
+        trigger=trigger,
     )
 
 

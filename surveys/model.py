@@ -39,9 +39,43 @@ class QuestionType(StrEnum):
     TEXT = "text"
     NOTE = "note"
     CALCULATE = "calculate"
+    TIME = "time"
+    DATETIME = "datetime"
+    BARCODE = "barcode"
+    ACKNOWLEDGE = "acknowledge"
+    # Metadata (XLSForm's start, end, today, deviceid...): filled by Baraza or left empty, never asked.
+    START = "start"
+    END = "end"
+    TODAY = "today"
+    DEVICEID = "deviceid"
+    USERNAME = "username"
+    PHONENUMBER = "phonenumber"
+    SIMSERIAL = "simserial"
+    SUBSCRIBERID = "subscriberid"
+    EMAIL = "email"
+    AUDIT = "audit"
 
 
 CHOICE_TYPES = frozenset({QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE})
+#: Metadata that a phone records by itself. Baraza fills start (when the response began), end (its
+#: last answer) and today; a chat has no device, SIM or phone account, so the others stay empty.
+METADATA_TYPES = frozenset(
+    {
+        QuestionType.START,
+        QuestionType.END,
+        QuestionType.TODAY,
+        QuestionType.DEVICEID,
+        QuestionType.USERNAME,
+        QuestionType.PHONENUMBER,
+        QuestionType.SIMSERIAL,
+        QuestionType.SUBSCRIBERID,
+        QuestionType.EMAIL,
+        QuestionType.AUDIT,
+    }
+)
+FILLED_METADATA = frozenset({QuestionType.START, QuestionType.END, QuestionType.TODAY})
+#: The value an acknowledge question stores, as ODK does.
+ACKNOWLEDGED = "OK"
 
 
 @dataclass(frozen=True)
@@ -84,6 +118,21 @@ class Question:
     explanation: LocalizedText | None = None
     #: Names of the groups the question is in, outermost first.
     groups: tuple[str, ...] = ()
+    #: Choices shown in an order shuffled per response (XLSForm's ``randomize=true``).
+    randomize: bool = False
+    #: With a ``calculation`` on a question that is not a calculate: the questions whose change
+    #: recomputes it (XLSForm's ``trigger``); without them it is recomputed after every answer.
+    trigger: tuple[str, ...] = ()
+
+    @property
+    def is_metadata(self) -> bool:
+        return self.type in METADATA_TYPES
+
+    @property
+    def is_computed(self) -> bool:
+        """Whether the value is computed, never asked: calculate questions, metadata, and other
+        questions with a ``calculation`` (KoBo's computed fields, shown read-only by ODK)."""
+        return self.type is QuestionType.CALCULATE or self.is_metadata or self.calculation is not None
 
     @property
     def is_note(self) -> bool:
@@ -96,7 +145,7 @@ class Question:
     @property
     def is_asked(self) -> bool:
         """Whether the question is put to the respondent (notes are shown, calculations never)."""
-        return self.type not in (QuestionType.NOTE, QuestionType.CALCULATE)
+        return self.type is not QuestionType.NOTE and not self.is_computed
 
     def choice(self, name: str) -> Choice | None:
         return next((choice for choice in self.choices if choice.name == name), None)

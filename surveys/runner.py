@@ -12,9 +12,10 @@ the answer being given.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 
 from surveys.answers import InvalidAnswer, Problem, join_selection, parse_typed_answer
 from surveys.expressions import Environment, ExpressionError, evaluate_bool, evaluate_string
@@ -28,13 +29,17 @@ class ResponseState:
     ``answers`` maps question names to stored values (``None`` for a skipped or no longer
     relevant question). ``current`` is None once every question is answered. ``selection``
     holds the ticks of a select_multiple question being answered. ``today`` is the date that
-    ``today()`` means in expressions (the caller's clock; the runner reads none).
+    ``today()`` means in expressions (the caller's clock; the runner reads none), ``now`` the
+    moment that start/end metadata record; ``seed`` shuffles the choices of ``randomize``
+    questions (the response's id: the same order every time that response shows them).
     """
 
     answers: Mapping[str, str | None]
     current: str | None
     selection: tuple[str, ...] = ()
     today: date | None = None
+    now: datetime | None = None
+    seed: str = ""
 
 
 # What a respondent can do.
@@ -117,6 +122,20 @@ def _today(state: ResponseState) -> date:
     return state.today or date.today()
 
 
+def _now(state: ResponseState) -> datetime:
+    return state.now or datetime.now(UTC)
+
+
+def _choice_labels(survey: Survey) -> dict[str, dict[str, str]]:
+    """For ``jr:choice-name()``: each select question's choice labels in the survey's language."""
+    language = survey.default_language
+    return {
+        q.name: {c.name: c.label.in_language(language, language) for c in q.choices}
+        for q in survey.questions
+        if q.choices
+    }
+
+
 def _environment(
     answers: Mapping[str, str | None], today: date, current: str | None = None, choice: Choice | None = None
 ) -> Environment:
@@ -141,7 +160,7 @@ def _relevant(question: Question, environment: Environment) -> bool:
 def visible_choices(question: Question, state: ResponseState) -> tuple[Choice, ...]:
     """The question's choices that pass its ``choice_filter`` given the answers so far."""
     if question.choice_filter is None:
-        return question.choices
+        return _ordered(question, question.choices, state.seed)
     today = _today(state)
     visible: list[Choice] = []
     for choice in question.choices:
@@ -150,24 +169,68 @@ def visible_choices(question: Question, state: ResponseState) -> tuple[Choice, .
                 visible.append(choice)
         except ExpressionError:
             continue
-    return tuple(visible)
+    return _ordered(question, tuple(visible), state.seed)
+
+
+def _ordered(question: Question, choices: tuple[Choice, ...], seed: str) -> tuple[Choice, ...]:
+    """The choices in their order, or shuffled by ``seed`` for a ``randomize`` question."""
+    if not question.randomize:
+        return choices
+    shuffled = list(choices)
+    random.Random(f"{seed}/{question.name}").shuffle(shuffled)
+    return tuple(shuffled)
+
+
+def _metadata(question: Question, result: Mapping[str, str | None], today: date, now: str) -> str | None:
+    """start: when the response began; end: its latest step; today; the others have no value in a chat."""
+    if question.type is QuestionType.START:
+        return result.get(question.name) or now
+    if question.type is QuestionType.END:
+        return now
+    if question.type is QuestionType.TODAY:
+        return result.get(question.name) or today.isoformat()
+    return None
 
 
 def _recompute(
-    survey: Survey, answers: Mapping[str, str | None], today: date
+    survey: Survey,
+    answers: Mapping[str, str | None],
+    today: date,
+    now: datetime | None = None,
+    previous: Mapping[str, str | None] | None = None,
 ) -> tuple[dict[str, str | None], list[tuple[str, str | None]]]:
-    """Apply relevance and calculations in survey order; returns the answers and what changed."""
+    """Apply relevance, metadata and calculations in survey order; returns the answers and what
+    changed. A calculation with a ``trigger`` is recomputed only when a trigger's answer differs
+    from ``previous`` (or the question has no value yet)."""
     result = dict(answers)
     changes: list[tuple[str, str | None]] = []
+    moment = now or datetime.now(UTC)
+    stamp = moment.replace(microsecond=0).isoformat()
+    labels: dict[str, dict[str, str]] | None = None
     for question in survey.questions:
         if question.is_note:
             continue
         relevant = is_relevant(question, result, today)
-        if question.is_calculate:
-            value: str | None = None
+        if question.is_metadata:
+            value: str | None = _metadata(question, result, today, stamp)
+            if result.get(question.name) != value or question.name not in result:
+                result[question.name] = value
+                changes.append((question.name, value))
+            continue
+        if question.trigger and question.name in result:
+            before = previous or {}
+            if all(result.get(name) == before.get(name) for name in question.trigger):
+                continue
+        if question.is_computed:
+            value = None
             if relevant and question.calculation is not None:
+                if labels is None:
+                    labels = _choice_labels(survey)
+                environment = Environment(
+                    answers=result, today=today, now=moment, choice_labels=labels, own=result.get(question.name)
+                )
                 try:
-                    value = evaluate_string(question.calculation, _environment(result, today))
+                    value = evaluate_string(question.calculation, environment)
                 except ExpressionError:
                     value = None
             if result.get(question.name) != value or question.name not in result:
@@ -186,7 +249,7 @@ def _next_from(
     relevant notes just before it (notes behind answers kept from an earlier pass are not repeated)."""
     notes: list[Question] = []
     for question in survey.questions[index:]:
-        if question.is_calculate or not is_relevant(question, answers, today):
+        if question.is_computed or not is_relevant(question, answers, today):
             continue
         if question.is_note:
             notes.append(question)
@@ -217,28 +280,28 @@ def _moved(
     feedback: QuizFeedback | None = None,
 ) -> Outcome:
     current, notes = _next_from(survey, index, answers, _today(state))
-    new_state = ResponseState(
-        answers=answers, current=current, selection=_entering(survey, current, answers), today=state.today
-    )
+    new_state = replace(state, answers=answers, current=current, selection=_entering(survey, current, answers))
     return Outcome(state=new_state, recorded=tuple(recorded), notes=notes, feedback=feedback)
 
 
-def start(survey: Survey, today: date | None = None) -> Outcome:
+def start(survey: Survey, today: date | None = None, *, now: datetime | None = None) -> Outcome:
     """Begin a survey: the first question, with any notes before it."""
-    state = ResponseState(answers={}, current=None, today=today)
-    answers, changes = _recompute(survey, {}, _today(state))
+    state = ResponseState(answers={}, current=None, today=today, now=now)
+    answers, changes = _recompute(survey, {}, _today(state), _now(state))
     return _moved(survey, state, answers, 0, changes)
 
 
-def resume(survey: Survey, answers: Mapping[str, str | None], today: date | None = None) -> Outcome:
+def resume(
+    survey: Survey, answers: Mapping[str, str | None], today: date | None = None, *, now: datetime | None = None
+) -> Outcome:
     """Continue a response from its stored answers: the first relevant question not answered yet.
 
     Used when a respondent returns to a survey they left, and when the survey file changed
     under a response (answers to questions that no longer exist are kept but not asked again).
     """
-    state = ResponseState(answers={}, current=None, today=today)
+    state = ResponseState(answers={}, current=None, today=today, now=now)
     kept = {name: value for name, value in answers.items() if survey.has_question(name)}
-    recomputed, changes = _recompute(survey, kept, _today(state))
+    recomputed, changes = _recompute(survey, kept, _today(state), _now(state), kept)
     outcome = _moved(survey, state, recomputed, 0, changes)
     return replace(outcome, notes=())
 
@@ -285,7 +348,7 @@ def _accept(survey: Survey, state: ResponseState, question: Question, value: str
     if problem is not None:
         return _refuse(state, problem)
     today = _today(state)
-    answers, changes = _recompute(survey, {**state.answers, question.name: value}, today)
+    answers, changes = _recompute(survey, {**state.answers, question.name: value}, today, _now(state), state.answers)
     feedback = None
     if survey.is_quiz and question.correct is not None and value is not None:
         feedback = QuizFeedback(question, value == question.correct)
@@ -350,12 +413,7 @@ def back(survey: Survey, state: ResponseState) -> Outcome:
     )
     for question in reversed(survey.questions[:stop]):
         if question.is_asked and question.name in state.answers and is_relevant(question, state.answers, today):
-            moved = ResponseState(
-                answers=state.answers,
-                current=question.name,
-                selection=_entering(survey, question.name, state.answers),
-                today=state.today,
-            )
+            moved = replace(state, current=question.name, selection=_entering(survey, question.name, state.answers))
             return Outcome(state=moved)
     return _refuse(state, Problem("no_previous_question"))
 
@@ -367,9 +425,7 @@ def go_to(survey: Survey, state: ResponseState, name: str) -> Outcome:
     question = survey.question(name)
     if not question.is_asked or not is_relevant(question, state.answers, _today(state)):
         return _refuse(state, Problem("press_not_expected"))
-    moved = ResponseState(
-        answers=state.answers, current=name, selection=_entering(survey, name, state.answers), today=state.today
-    )
+    moved = replace(state, current=name, selection=_entering(survey, name, state.answers))
     return Outcome(state=moved)
 
 

@@ -45,6 +45,8 @@ class XlsformIssue:
     sheet: str
     row: int
     message: str
+    #: What the row is about, for counting (the question type of a dropped row, say); not printed.
+    kind: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         if not self.sheet:
@@ -74,6 +76,10 @@ class XlsformConversion:
     dropped: list[XlsformIssue] = field(default_factory=list)
     warnings: list[XlsformIssue] = field(default_factory=list)
     source_rows: tuple[tuple[int, str, int], ...] = ()
+    #: Question names changed by the conversion (the same name in two groups): spreadsheet name -> YAML name.
+    renamed: Mapping[str, str] = field(default_factory=dict)
+    #: The survey sheet row of each question, by spreadsheet name (the first one, if a name is used twice).
+    rows: Mapping[str, int] = field(default_factory=dict)
 
     def source_of(self, line: int) -> tuple[str, int]:
         """The ``(sheet, row)`` that line ``line`` (1-based) of ``yaml_text`` was written from."""
