@@ -14,8 +14,10 @@ row numbered as in Excel (the header is row 1).
 from __future__ import annotations
 
 import bisect
+import csv
 import re
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -94,10 +96,22 @@ class XlsformConversion:
 # --------------------------------------------------------------------------------------------
 # Vocabulary
 
-SURVEY, CHOICES, SETTINGS = "survey", "choices", "settings"
+SURVEY, CHOICES, SETTINGS, EXTERNAL = "survey", "choices", "settings", "external_choices"
+NOT_ASKED = {"note", "calculate", "group", "repeat", *{"start", "end", "today", "deviceid", "username"},
+             *{"phonenumber", "simserial", "subscriberid", "email", "audit"}}  # fmt: skip
 
 # Types that convert one to one (pyxform's aliases included).
 SIMPLE_TYPES = {
+    "time": "time", "q time": "time", "add time prompt": "time",
+    "datetime": "datetime", "q datetime": "datetime", "add datetime prompt": "datetime",
+    "barcode": "barcode", "q barcode": "barcode", "add barcode prompt": "barcode",
+    "acknowledge": "acknowledge", "trigger": "acknowledge", "q acknowledge": "acknowledge",
+    # Media and locations: the survey YAML has them (docs: office/surveys/README.md).
+    "image": "image", "photo": "image", "q picture": "image", "q image": "image", "add image prompt": "image",
+    "audio": "audio", "q audio": "audio", "add audio prompt": "audio",
+    "video": "video", "q video": "video", "add video prompt": "video", "file": "file",
+    "geopoint": "geopoint", "gps": "geopoint", "location": "geopoint", "q location": "geopoint",
+    "add location prompt": "geopoint", "geotrace": "geotrace", "geoshape": "geoshape",
     "integer": "integer", "int": "integer", "q int": "integer", "add integer prompt": "integer",
     "decimal": "decimal", "q decimal": "decimal", "add decimal prompt": "decimal",
     "date": "date", "q date": "date", "add date prompt": "date",
@@ -106,14 +120,19 @@ SIMPLE_TYPES = {
     "calculate": "calculate", "q calculate": "calculate", "add calculate prompt": "calculate",
     "range": "range",
 }  # fmt: skip
-# Metadata that a phone collects by itself; meaningless in a chat, so dropped with a warning.
+# Metadata that a phone collects by itself, with its survey type: Baraza fills start, end and today;
+# the others are recorded empty (a chat has no device, SIM or phone account to read them from).
 METADATA_TYPES = {
-    "start", "end", "today", "deviceid", "imei", "device id", "username", "phonenumber", "phone number",
-    "audit", "simserial", "sim id", "subscriberid", "subscriber id", "email", "start time", "end time",
-    "get start time", "get end time", "get today", "get device id", "get sim id", "get subscriber id",
-    "get phone number", "uri:deviceid", "uri:username", "uri:phonenumber", "uri:simserial",
-    "uri:subscriberid", "uri:email",
+    "start": "start", "end": "end", "today": "today", "deviceid": "deviceid", "imei": "deviceid",
+    "device id": "deviceid", "username": "username", "phonenumber": "phonenumber", "phone number": "phonenumber",
+    "audit": "audit", "simserial": "simserial", "sim id": "simserial", "subscriberid": "subscriberid",
+    "subscriber id": "subscriberid", "email": "email", "start time": "start", "end time": "end",
+    "get start time": "start", "get end time": "end", "get today": "today", "get device id": "deviceid",
+    "get sim id": "simserial", "get subscriber id": "subscriberid", "get phone number": "phonenumber",
+    "uri:deviceid": "deviceid", "uri:username": "username", "uri:phonenumber": "phonenumber",
+    "uri:simserial": "simserial", "uri:subscriberid": "subscriberid", "uri:email": "email",
 }  # fmt: skip
+FILLED_METADATA = {"start": "when the response began", "end": "when it was last answered", "today": "the day it began"}
 SELECT_ONE_WORDS = (
     "select_one",
     "select one",
@@ -148,35 +167,33 @@ SELECT = re.compile(
 )
 CONTROL = re.compile(r"^(?P<edge>begin|end)[ _](?P<kind>group|repeat|lgroup|looped[ _]group|loop)(?:\s.*)?$")
 WHY_UNSUPPORTED = {
-    "geopoint": "a GPS location", "geotrace": "a GPS line", "geoshape": "a GPS shape", "gps": "a GPS location",
-    "location": "a GPS location", "start-geopoint": "a GPS location", "background-geopoint": "a GPS location",
-    "image": "a photo", "photo": "a photo", "q picture": "a photo", "q image": "a photo",
-    "audio": "a sound recording", "background-audio": "a sound recording", "video": "a video",
-    "file": "a file", "barcode": "a barcode scan", "trigger": "an acknowledgement", "acknowledge": "an acknowledgement",
-    "time": "a time of day", "datetime": "a date and time", "hidden": "a hidden value",
+    "start-geopoint": "the phone's location when the form is opened",
+    "background-geopoint": "the phone's location in the background",
+    "background-audio": "a sound recording in the background", "hidden": "a hidden value",
     "xml-external": "an external data file", "csv-external": "an external data file", "osm": "a map feature",
 }  # fmt: skip
+MEDIA_TYPES = ("image", "audio", "video", "file")
 
 # Column names as pyxform spells them, and their aliases.
 SURVEY_COLUMN_ALIASES = {
     "relevance": "relevant", "caption": "label", "command": "type", "tag": "name", "value": "name",
     "constraining_message": "constraint_message", "jr:constraintmsg": "constraint_message",
     "requiredmsg": "required_message", "jr:requiredmsg": "required_message", "calculate": "calculation",
-    "choice-filter": "choice_filter", "readonly": "read_only",
+    "choice-filter": "choice_filter", "readonly": "read_only", "count": "repeat_count",
+    "jr:count": "repeat_count",
 }  # fmt: skip
 TRANSLATABLE = {"label", "hint", "constraint_message", "required_message", "explanation"}
 EXPRESSION_COLUMNS = ("relevant", "constraint", "calculation", "choice_filter", "required")
 SUPPORTED_SURVEY_COLUMNS = {
     "type", "name", "label", "hint", "required", "required_message", "relevant", "constraint",
     "constraint_message", "default", "calculation", "choice_filter", "appearance", "parameters",
-    "min_choices", "max_choices", "max_length", "correct", "explanation",
+    "min_choices", "max_choices", "max_length", "correct", "explanation", "repeat_count", "trigger",
 }  # fmt: skip
 MEDIA_COLUMNS = {"image", "big-image", "audio", "video", "media"}
 # Columns that change nothing a chat can show: ignored with a warning.
 IGNORED_SURVEY_COLUMNS = {
     "guidance_hint": "guidance hints are for printed forms", "read_only": "read-only questions are shown as answerable",
-    "trigger": "a chat recalculates whenever an answer changes", "repeat_count": "repeats are not supported",
-    "jr:count": "repeats are not supported", "body": "no meaning in a chat", "bind": "no meaning in a chat",
+    "body": "no meaning in a chat", "bind": "no meaning in a chat",
     "instance": "no meaning in a chat", "control": "no meaning in a chat", "autoplay": "no media in a chat",
     "save_to": "entities are not supported", "media": "no media in a chat", "image": "no media in a chat",
     "big-image": "no media in a chat", "audio": "no media in a chat", "video": "no media in a chat",
@@ -210,8 +227,11 @@ LANGUAGE_CODES = {
     "korean": "ko", "tamil": "ta", "telugu": "te", "marathi": "mr", "gujarati": "gu", "punjabi": "pa",
     "sinhala": "si", "haitian creole": "ht", "kurdish": "ku", "azerbaijani": "az", "uzbek": "uz",
     "kazakh": "kk", "kyrgyz": "ky", "tajik": "tg", "mongolian": "mn", "georgian": "ka", "armenian": "hy",
-    "albanian": "sq", "serbian": "sr", "croatian": "hr", "bosnian": "bs", "tigre": "tig",
+    "albanian": "sq", "serbian": "sr", "croatian": "hr", "bosnian": "bs", "tigre": "tig", "tetun": "tet",
+    "tetum": "tet", "changana": "ts", "xichangana": "ts", "tsonga": "ts", "sena": "seh", "ndau": "ndc",
+    "makhuwa": "vmw", "emakhuwa": "vmw", "cinyanja": "ny", "dari": "prs", "nepali (np)": "ne",
 }  # fmt: skip
+BIND_PREFIX = re.compile(r"^bind::?(?=\S)", re.IGNORECASE)
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 CODE_IN_PARENTHESES = re.compile(r"\(\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)\s*\)\s*$")
 SURVEY_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
@@ -226,7 +246,8 @@ FLOW_WIDTH = 100
 
 
 def language_code(declaration: str) -> str | None:
-    """The language code in a column suffix: ``English (en)`` -> en, ``French`` -> fr, ``pt`` -> pt."""
+    """The language code in a column suffix: ``English (en)`` -> en, ``French`` -> fr, ``pt`` -> pt,
+    ``Tetun (tet)`` -> tet (ISO 639-1, -2 or -3). None if it names no language Baraza knows."""
     declaration = declaration.strip()
     match = CODE_IN_PARENTHESES.search(declaration)
     if match:
@@ -234,9 +255,15 @@ def language_code(declaration: str) -> str | None:
     named = LANGUAGE_CODES.get(declaration.casefold())
     if named:
         return named
-    if LANGUAGE_CODE.match(declaration):
-        return declaration.replace("_", "-")
+    if LANGUAGE_CODE.match(declaration.lower()):
+        return declaration.lower().replace("_", "-")
     return None
+
+
+def private_language_code(declaration: str) -> str:
+    """``x-name``: the code (BCP 47 private use) of a language without an ISO code."""
+    slug = re.sub(r"[^a-z0-9]+", "", declaration.casefold().encode("ascii", "ignore").decode())[:8]
+    return f"x-{slug or 'lang'}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,12 +293,16 @@ def _parse_columns(headers: Sequence[str], aliases: Mapping[str, str]) -> list[_
     double_colon = any("::" in h for h in headers)
     columns = []
     for header in headers:
-        if double_colon or "::" in header:
-            tokens = [t.strip() for t in header.split("::")]
-        elif ":" in header and not header.lower().startswith(("jr:", "uri:")):
-            tokens = [t.strip() for t in header.split(":")]
+        text = header
+        bind = BIND_PREFIX.match(text)
+        if bind:  # old spellings: bind::relevant, bind:jr:constraintMsg mean relevant, constraint_message
+            text = text[bind.end() :]
+        if double_colon or "::" in text:
+            tokens = [t.strip() for t in text.split("::")]
+        elif ":" in text and not text.lower().startswith(("jr:", "uri:")):
+            tokens = [t.strip() for t in text.split(":")]
         else:
-            tokens = [header.strip()]
+            tokens = [text.strip()]
         base = _snake(tokens[0])
         base = aliases.get(base, base)
         if base == "media" and len(tokens) > 1:  # media::image::English (en)
@@ -339,11 +370,13 @@ class _Frame:
     name: str
     node: _Node | None
     children: list[_Node]
+    what: str = ""  # of a dropped frame: what it was
 
 
 class _Converter:
-    def __init__(self, file: str, drop_unsupported: bool) -> None:
-        self.file = file
+    def __init__(self, path: Path, drop_unsupported: bool) -> None:
+        self.form_path = path
+        self.file = path.name
         self.drop_unsupported = drop_unsupported
         self.errors: list[XlsformIssue] = []
         self.dropped: list[XlsformIssue] = []
@@ -351,21 +384,27 @@ class _Converter:
         self.default_language = "en"
         self.languages: list[str] = []
         self.dropped_names: dict[str, str] = {}  # name -> why, for references to it
-        self.metadata_names: dict[str, str] = {}  # name -> metadata type
         self.pending_references: list[tuple[int, str, str]] = []  # (row, column, expression)
+        self.rows: dict[str, int] = {}  # question name -> its row
+        self.names: set[str] = set()  # names used so far (questions and groups)
+        self.renamed: dict[str, str] = {}
+        self.external_lists: dict[str, list[dict[str, Any]]] = {}  # the external_choices sheet
+        self.external_used: set[str] = set()
+        self.extra_lists: dict[str, list[dict[str, Any]]] = {}  # external lists the survey uses
+        self.missing: dict[tuple[str, int], set[str]] = {}  # (sheet, row) -> "label in fr", ...
 
     # -- issues
 
     def issue(self, sheet: str, row: int, message: str) -> None:
         self.errors.append(XlsformIssue(self.file, sheet, row, message))
 
-    def warn(self, sheet: str, row: int, message: str) -> None:
-        self.warnings.append(XlsformIssue(self.file, sheet, row, message))
+    def warn(self, sheet: str, row: int, message: str, kind: str = "") -> None:
+        self.warnings.append(XlsformIssue(self.file, sheet, row, message, kind=kind))
 
-    def unsupported(self, row: int, what: str, reason: str, advice: str = "") -> bool:
+    def unsupported(self, row: int, what: str, reason: str, advice: str = "", kind: str = "") -> bool:
         """An unsupported feature: an error, or (with drop_unsupported) a dropped entry. True if dropped."""
         if self.drop_unsupported:
-            self.dropped.append(XlsformIssue(self.file, SURVEY, row, f"dropped {what}: {reason}"))
+            self.dropped.append(XlsformIssue(self.file, SURVEY, row, f"dropped {what}: {reason}", kind=kind))
             return True
         advice = f"; {advice}" if advice else ""
         self.issue(SURVEY, row, f"{what}: {reason}{advice} (convert with --drop-unsupported to leave it out)")
@@ -386,27 +425,26 @@ class _Converter:
                     continue
                 code = language_code(column.language)
                 if code is None:
-                    self.issue(
-                        sheet.name,
-                        1,
-                        f"cannot tell the language of column '{column.header}': write it as "
-                        f"'{column.base}::{column.language} (xx)' with the language's two-letter ISO 639-1 code",
-                    )
-                    continue
+                    code = private_language_code(column.language)
+                    if code not in seen:
+                        self.warn(
+                            sheet.name,
+                            1,
+                            f"language '{column.language}' of column '{column.header}' has no ISO code that Baraza "
+                            f"knows: called '{code}'; write it as '{column.base}::{column.language} (xx)' with its "
+                            "ISO 639 code so that people whose language it is see it",
+                        )
                 column.code = code
                 if column.base not in MEDIA_COLUMNS and code not in seen:
                     seen.append(code)
-        if declared:
+        if declared and declared.strip().lower() != "default":
             code = language_code(declared)
             if code is None:
-                self.issue(
-                    SETTINGS,
-                    2,
-                    f"cannot tell the language of default_language '{declared}': write it as "
-                    f"'{declared} (xx)' with the language's two-letter ISO 639-1 code",
+                code = private_language_code(declared)
+                self.warn(
+                    SETTINGS, 2, f"default_language '{declared}' has no ISO code that Baraza knows: called '{code}'"
                 )
-            else:
-                self.default_language = code
+            self.default_language = code
         elif seen:
             self.default_language = seen[0]
             example = next(c.header for sheet in sheets for c in sheet.columns if c.code)
@@ -417,11 +455,12 @@ class _Converter:
                     if c.language is None and c.base in TRANSLATABLE and any(c.header in v for _, v in sheet.rows)
                 ]
                 if plain:
-                    self.issue(
+                    self.warn(
                         sheet.name,
                         1,
-                        f"column '{plain[0]}' has no language but '{example}' has one: set default_language in "
-                        f"the settings sheet to the language of '{plain[0]}'",
+                        f"column{'s' if len(plain) > 1 else ''} {', '.join(repr(p) for p in plain)} without a language "
+                        f"next to '{example}': taken as the default language '{self.default_language}' (the first "
+                        "one; set default_language in the settings sheet to say otherwise)",
                     )
         for sheet in sheets:
             for column in sheet.columns:
@@ -429,8 +468,11 @@ class _Converter:
                     column.code = self.default_language
         self.languages = [self.default_language, *[code for code in seen if code != self.default_language]]
 
-    def text(self, sheet: _Sheet, values: Mapping[str, str], base: str) -> Text | None:
-        """A translatable column: a plain string in a single-language form, else ``{code: text}``."""
+    def text(self, sheet: _Sheet, values: Mapping[str, str], base: str, row: int = 0) -> Text | None:
+        """A translatable column: a plain string in a single-language form, else ``{code: text}``.
+
+        A text without the default language takes another language's (the question must have a
+        text in it); missing translations are noted for a warning (the chat shows the default's)."""
         plain: str | None = None
         translations: dict[str, str] = {}
         for column in sheet.columns:
@@ -444,6 +486,11 @@ class _Converter:
             translations.setdefault(self.default_language, plain)
         if not translations:
             return None
+        missing = [code for code in self.languages if code not in translations]
+        if missing and row:
+            self.missing.setdefault((sheet.name, row), set()).add(f"{base} in {', '.join(missing)}")
+            if self.default_language not in translations:
+                translations[self.default_language] = next(iter(translations.values()))
         if len(self.languages) <= 1 and set(translations) == {self.default_language}:
             return translations[self.default_language]
         order = {code: index for index, code in enumerate(self.languages)}
@@ -491,7 +538,7 @@ class _Converter:
         if self.default_language != "en" or len(self.languages) > 1 or "default_language" in by_base:
             result["default_language"] = self.default_language
         if len(self.languages) > 1:
-            result["languages"] = list(self.languages)
+            result["languages"] = list(self.languages)  # left out at the end if a translation is missing
         if "version" in by_base:
             result["version"] = by_base["version"]
         for key in SETTINGS_EXTENSIONS:
@@ -501,7 +548,10 @@ class _Converter:
             text = self.text(sheet, values, key)
             if text is not None:
                 result[key] = text
-        known = {"id", "title", "default_language", "version", *SETTINGS_EXTENSIONS, *SETTINGS_TEXTS}
+        if by_base.get("allow_choice_duplicates", "").strip().lower() in YES:
+            result["allow_choice_duplicates"] = True
+        known = {"id", "title", "default_language", "version", "allow_choice_duplicates"}
+        known |= {*SETTINGS_EXTENSIONS, *SETTINGS_TEXTS}
         for column in sheet.columns:
             if column.base not in known and column.header in values:
                 self.warn(SETTINGS, row, f"setting '{column.header}' has no meaning in a chat; ignored")
@@ -529,8 +579,12 @@ class _Converter:
 
     # -- choices
 
-    def choices(self, sheet: _Sheet) -> tuple[dict[str, list[dict[str, Any]]], dict[tuple[str, int], int]]:
-        """The choice lists, each choice with its extra columns (for choice_filter); and each choice's row."""
+    def choices(
+        self, sheet: _Sheet, external: bool = False
+    ) -> tuple[dict[str, list[dict[str, Any]]], dict[tuple[str, int], int]]:
+        """The choice lists, each choice with its extra columns (for choice_filter); and each choice's row.
+
+        A choice without a label shows its name (as ODK does), with a warning once per list."""
         lists: dict[str, list[dict[str, Any]]] = {}
         rows: dict[tuple[str, int], int] = {}
         own = {"list_name", "name", "label"}
@@ -538,6 +592,7 @@ class _Converter:
         for column in sheet.columns:
             if column.base in MEDIA_COLUMNS and any(column.header in values for _, values in sheet.rows):
                 self.warn(CHOICES, 1, f"column '{column.header}' ignored: no media in a chat")
+        unlabelled: set[str] = set()
         list_column = next((c.header for c in sheet.columns if c.base == "list_name"), "")
         name_column = next((c.header for c in sheet.columns if c.base == "name"), "")
         for row, values in sheet.rows:
@@ -546,9 +601,13 @@ class _Converter:
             if not list_name or not name:
                 continue  # pyxform reports a choice without a name
             choice: dict[str, Any] = {"name": name}
-            label = self.text(sheet, values, "label")
-            if label is not None:
-                choice["label"] = label
+            label = self.text(sheet, values, "label", row)
+            if label is None:
+                label = name
+                if list_name not in unlabelled:
+                    unlabelled.add(list_name)
+                    self.warn(sheet.name, row, f"choices of '{list_name}' without a label show their name")
+            choice["label"] = label
             for column in extra:
                 if column.header in values:
                     choice[column.header] = values[column.header]
@@ -575,7 +634,7 @@ class _Converter:
             if control:
                 self._control(control, row, by_base, values, sheet, stack, children, inside_dropped)
                 continue
-            node = self._question(type_name, row, by_base, values, sheet, inside_dropped)
+            node = self._question(type_name, row, by_base, values, sheet, stack)
             if node is not None and not inside_dropped:
                 children.append(node)
         return root
@@ -614,47 +673,64 @@ class _Converter:
         inside_dropped: bool,
     ) -> None:
         edge, kind = control.group("edge"), control.group("kind")
-        is_group = kind == "group"
         name = by_base.get("name", "").strip()
         if edge == "end":
             if stack:
                 frame = stack.pop()
                 if frame.kind == "dropped":
-                    message = f"dropped repeat '{frame.name}' (rows {frame.row}-{row}) and the questions in it: a chat cannot repeat questions"
-                    self.dropped.append(XlsformIssue(self.file, SURVEY, frame.row, message))
+                    message = f"dropped {frame.what} '{frame.name}' (rows {frame.row}-{row}) and the questions in it"
+                    self.dropped.append(XlsformIssue(self.file, SURVEY, frame.row, message, kind=frame.what))
             return
-        if not is_group:
-            message = f"repeat '{name}' cannot be run in a chat"
-            if self.drop_unsupported:
-                self.dropped_names[name] = "a repeat"
-                stack.append(_Frame("dropped", row, name, None, []))
+        if kind not in ("group", "repeat"):  # begin loop (over a choice list): pyxform's old looped group
+            what = "loop"
+            if inside_dropped or self.unsupported(
+                row, f"loop '{name}'", "a loop over a choice list cannot be asked in a chat", kind=what
+            ):
+                self.dropped_names[name] = "a loop"
+                stack.append(_Frame("dropped", row, name, None, [], what=what))
             else:
-                self.issue(
-                    SURVEY,
-                    row,
-                    f"{message}; ask its questions once, or once per item with separate "
-                    "questions (convert with --drop-unsupported to leave it out)",
-                )
-                stack.append(_Frame("repeat", row, name, None, []))
+                stack.append(_Frame("group", row, name, None, []))
             return
-        data: dict[str, Any] = {"type": "group", "name": name}
-        label = self.text(sheet, values, "label")
+        data: dict[str, Any] = {"type": kind, "name": name}
+        label = self.text(sheet, values, "label", row)
         if label is not None:
             data["label"] = label
         relevant = by_base.get("relevant")
         if relevant:
             data["relevant"] = self._expression(relevant, row, "relevant")
+        if kind == "repeat" and by_base.get("repeat_count"):
+            count = by_base["repeat_count"].strip()
+            number = _number(count)
+            data["repeat_count"] = number if isinstance(number, int) else self._expression(count, row, "repeat_count")
         appearance = by_base.get("appearance")
         if appearance:
-            self._appearance(data, appearance, "group", name, row)
+            self._appearance(data, appearance, kind, name, row)
         node = _Node(data=data, row=row, children=[])
         if inside_dropped:
-            self.dropped_names[name] = "inside a dropped repeat"
+            self.dropped_names[name] = "inside a dropped loop"
             stack.append(_Frame("group", row, name, None, []))
             return
+        self._name(node, name, stack)
         children.append(node)
         assert node.children is not None
-        stack.append(_Frame("group", row, name, node, node.children))
+        stack.append(_Frame(kind, row, name, node, node.children))
+
+    def _name(self, node: _Node, name: str, stack: Sequence[_Frame]) -> None:
+        """Names are unique in a Baraza survey: the same name in a second group gets the group's name in front."""
+        if not name:
+            return
+        self.rows.setdefault(name, node.row)
+        if name not in self.names:
+            self.names.add(name)
+            return
+        group = next((frame.name for frame in reversed(stack) if frame.name), "")
+        new = f"{group}_{name}" if group else f"{name}_{node.row}"
+        while new in self.names:
+            new = f"{new}_{node.row}"
+        self.names.add(new)
+        self.renamed.setdefault(name, new)
+        node.data["name"] = new
+        self.warn(SURVEY, node.row, f"'{name}' is also the name of an earlier question or group: renamed '{new}'")
 
     def _question(
         self,
@@ -663,36 +739,35 @@ class _Converter:
         by_base: Mapping[str, str],
         values: Mapping[str, str],
         sheet: _Sheet,
-        inside_dropped: bool,
+        stack: Sequence[_Frame],
     ) -> _Node | None:
         name = by_base.get("name", "").strip()
         lowered = type_name.lower()
-        if inside_dropped:
+        if any(frame.kind == "dropped" for frame in stack):
             if name:
-                self.dropped_names[name] = "inside a dropped repeat"
+                self.dropped_names[name] = "inside a dropped loop"
             return None
         if lowered in METADATA_TYPES:
-            self.metadata_names[name] = lowered
-            self.warn(SURVEY, row, f"metadata question '{name}' ({type_name}) left out: it has no meaning in a chat")
-            return None
+            return self._metadata(METADATA_TYPES[lowered], name, row, stack)
         select = SELECT.match(type_name)
         data: dict[str, Any] = {}
         list_name: str | None = None
         if select:
             command = select.group("command").lower()
-            if command in FROM_FILE_WORDS:
-                why = "ranking" if command == "rank" else "choices from an external file"
-                if self.unsupported(row, f"{command} question '{name}'", f"a chat cannot offer {why}"):
+            list_name = select.group("list")
+            if command == "rank":
+                if self.unsupported(row, f"rank question '{name}'", "a chat cannot offer a ranking", kind="rank"):
                     self.dropped_names[name] = command
                 return None
-            question_type = "select_one" if command in SELECT_ONE_WORDS else "select_multiple"
-            list_name = select.group("list")
+            if command in FROM_FILE_WORDS:
+                external = self._external_list(command, list_name, by_base, name, row)
+                if external is None:
+                    self.dropped_names[name] = command
+                    return None
+                list_name = external
+            question_type = "select_multiple" if "multiple" in command else "select_one"
             if select.group("other"):
-                advice = (
-                    f"add an 'other' choice to '{list_name}' and a text question with relevant "
-                    f"selected(${{{name}}}, 'other')"
-                )
-                self.unsupported(row, f"'{select.group('other')}' of question '{name}'", "not supported", advice)
+                data["or_other"] = True
         elif lowered in SIMPLE_TYPES:
             question_type = SIMPLE_TYPES[lowered]
         else:
@@ -704,27 +779,40 @@ class _Converter:
                     self.issue(SURVEY, row, f"unknown question type '{type_name}'")
                     return None
                 collects = f"a '{type_name}' answer"
-            if self.unsupported(row, f"{type_name} question '{name}'", f"a chat cannot collect {collects}"):
+            kind = lowered.split()[0]
+            if self.unsupported(row, f"{type_name} question '{name}'", f"a chat cannot collect {collects}", kind=kind):
                 self.dropped_names[name] = type_name
             return None
+        if not name:
+            if question_type != "note":
+                return None  # pyxform reports it
+            name = f"note_{row}"
+            self.warn(SURVEY, row, f"the note without a name is named '{name}'")
+        if "pulldata(" in by_base.get("calculation", "") or "pulldata(" in by_base.get("default", ""):
+            what = f"{question_type} question '{name}'"
+            if self.unsupported(
+                row, what, "pulldata() reads a CSV file on the phone, which a chat does not have", kind="pulldata"
+            ):
+                self.dropped_names[name] = "pulldata"
+            return None
 
-        data["type"] = question_type
-        data["name"] = name
+        data = {"type": question_type, "name": name, **data}
         for key in ("label", "hint"):
-            text = self.text(sheet, values, key)
+            text = self.text(sheet, values, key, row)
             if text is not None:
                 data[key] = text
-        answerable = question_type not in ("note", "calculate")
+        computed = question_type == "calculate" or bool(by_base.get("calculation"))
+        answerable = question_type != "note" and not computed
         if answerable:
             data["required"] = self._required(by_base.get("required", ""), row)
-            text = self.text(sheet, values, "required_message")
+            text = self.text(sheet, values, "required_message", row)
             if text is not None:
                 data["required_message"] = text
         if by_base.get("relevant"):
             data["relevant"] = self._expression(by_base["relevant"], row, "relevant")
         if answerable and by_base.get("constraint"):
             data["constraint"] = self._expression(by_base["constraint"], row, "constraint")
-            text = self.text(sheet, values, "constraint_message")
+            text = self.text(sheet, values, "constraint_message", row)
             if text is not None:
                 data["constraint_message"] = text
         if by_base.get("default"):
@@ -732,15 +820,24 @@ class _Converter:
             if default is not None:
                 data["default"] = default
         if by_base.get("calculation"):
-            if question_type == "calculate":
-                data["calculate"] = self._expression(by_base["calculation"], row, "calculation")
+            if question_type == "note":
+                self.warn(SURVEY, row, f"the calculation of note '{name}' is ignored: a note shows its label")
             else:
-                self.unsupported(
-                    row,
-                    f"the calculation of {question_type} question '{name}'",
-                    "only calculate questions have one",
-                    "add a calculate question",
-                )
+                data["calculate"] = self._expression(by_base["calculation"], row, "calculation")
+                if question_type != "calculate":
+                    self.warn(
+                        SURVEY,
+                        row,
+                        f"{question_type} question '{name}' has a calculation: its value is computed and it is "
+                        "not asked (ODK shows it read-only)",
+                    )
+        if by_base.get("trigger"):
+            names = REFERENCE.findall(by_base["trigger"])
+            if "calculate" in data and question_type != "calculate" and names:
+                data["trigger"] = names
+                self.pending_references.append((row, "trigger", by_base["trigger"]))
+            else:
+                self.warn(SURVEY, row, f"trigger of '{name}' ignored: a chat recomputes after every answer")
         if question_type == "calculate" and "calculate" not in data:
             self.issue(SURVEY, row, f"calculate question '{name}' has no calculation")
         if by_base.get("choice_filter"):
@@ -751,10 +848,11 @@ class _Converter:
         if list_name is not None:
             data["choices"] = list_name
         self._appearance(data, by_base.get("appearance"), question_type, name, row)
+        parameters = _parameters(by_base.get("parameters", ""))
         if question_type == "range":
             self._range(data, by_base.get("parameters", ""), row)
-        elif by_base.get("parameters"):
-            self.warn(SURVEY, row, f"parameters '{by_base['parameters']}' of '{name}' ignored: no meaning in a chat")
+        elif parameters:
+            self._parameters(data, parameters, question_type, name, row)
         for key in ("min_choices", "max_choices", "max_length"):
             if by_base.get(key):
                 number = _number(by_base[key])
@@ -764,12 +862,84 @@ class _Converter:
                     data[key] = number
         if by_base.get("correct"):
             data["correct"] = by_base["correct"].strip()
-        explanation = self.text(sheet, values, "explanation")
+        explanation = self.text(sheet, values, "explanation", row)
         if explanation is not None:
             data["explanation"] = explanation
         if question_type == "note" and "required" in by_base and by_base["required"].strip().lower() not in NO:
             self.warn(SURVEY, row, f"required of note '{name}' ignored: a note has no answer")
-        return _Node(data=data, row=row)
+        node = _Node(data=data, row=row)
+        self._name(node, name, stack)
+        return node
+
+    def _metadata(self, kind: str, name: str, row: int, stack: Sequence[_Frame]) -> _Node | None:
+        if not name:
+            return None
+        if kind in FILLED_METADATA:
+            what = f"recorded by Baraza: {FILLED_METADATA[kind]}"
+        else:
+            what = "recorded empty: a chat has no device, SIM card or phone account to read it from"
+        self.warn(SURVEY, row, f"metadata '{name}' ({kind}) is not asked; {what}", kind=kind)
+        node = _Node(data={"type": kind, "name": name}, row=row)
+        self._name(node, name, stack)
+        return node
+
+    def _parameters(
+        self, data: dict[str, Any], parameters: Mapping[str, str], question_type: str, name: str, row: int
+    ) -> None:
+        used = set()
+        if "randomize" in parameters and question_type in ("select_one", "select_multiple"):
+            used.add("randomize")
+            if parameters["randomize"].strip().lower() in YES:
+                data["randomize"] = True
+            if "seed" in parameters:
+                used.add("seed")
+                self.warn(SURVEY, row, f"seed of '{name}' ignored: each response shuffles its own order")
+        if "max-pixels" in parameters and question_type == "image":
+            used.add("max-pixels")
+            number = _number(parameters["max-pixels"])
+            if isinstance(number, int) and number > 0:
+                data["max_pixels"] = number
+            else:
+                self.issue(
+                    SURVEY, row, f"max-pixels of '{name}' must be a whole number, not '{parameters['max-pixels']}'"
+                )
+        if question_type in ("select_one", "select_multiple") and {"value", "label"} & set(parameters):
+            used |= {"value", "label"}  # read with the external file
+        ignored = sorted(set(parameters) - used)
+        if ignored:
+            self.warn(SURVEY, row, f"parameters {', '.join(ignored)} of '{name}' ignored: no meaning in a chat")
+
+    def _external_list(
+        self, command: str, list_name: str, by_base: Mapping[str, str], name: str, row: int
+    ) -> str | None:
+        """The choice list of select_one_external (the external_choices sheet) or of *_from_file (a CSV
+        or XML file next to the form), added to the survey's choice lists; None if it cannot be read."""
+        if "external" in command:
+            if list_name in self.external_lists:
+                self.external_used.add(list_name)
+                return self._add_external(list_name, self.external_lists[list_name], row)
+            reason = f"its list '{list_name}' is not in the external_choices sheet (nor itemsets.csv)"
+            self.unsupported(row, f"{command} question '{name}'", reason, kind=command)
+            return None
+        parameters = _parameters(by_base.get("parameters", ""))
+        path = self.form_path.parent / list_name
+        try:
+            items = _read_choice_file(path, parameters.get("value", "name"), parameters.get("label", "label"))
+        except (OSError, ValueError) as error:
+            self.unsupported(
+                row,
+                f"{command} question '{name}'",
+                f"cannot read '{list_name}' next to the form: {error}",
+                kind=command,
+            )
+            return None
+        key = SURVEY_ID_CHARS.sub("_", Path(list_name).stem).strip("_") or "file"
+        return self._add_external(f"{key}_file", items, row)
+
+    def _add_external(self, list_name: str, items: list[dict[str, Any]], row: int) -> str:
+        if list_name not in self.extra_lists:
+            self.extra_lists[list_name] = items
+        return list_name
 
     def _required(self, value: str, row: int) -> bool | str:
         lowered = value.strip().lower()
@@ -825,37 +995,24 @@ class _Converter:
         self.pending_references.append((row, column, expression))
         return expression
 
-    def check_references(self, nodes: Sequence[_Node]) -> None:
-        """References to metadata, dropped or unknown questions: after all rows are read."""
-        rewrites: dict[int, dict[str, str]] = {}
+    def check_references(self) -> None:
+        """References to questions left out: after all rows are read."""
         for row, column, expression in self.pending_references:
             for name in REFERENCE.findall(expression):
-                if self.metadata_names.get(name) in ("today", "get today"):
-                    rewrites.setdefault(row, {})[name] = column
-                elif name in self.metadata_names:
-                    self.issue(
-                        SURVEY,
-                        row,
-                        f"{column} refers to ${{{name}}}, a {self.metadata_names[name]} metadata "
-                        "question, which has no value in a chat",
-                    )
-                elif name in self.dropped_names:
+                if name in self.dropped_names and name not in self.rows:
                     self.issue(
                         SURVEY, row, f"{column} refers to ${{{name}}}, which is left out ({self.dropped_names[name]})"
                     )
-        if rewrites:
-            for node in _walk(nodes):
-                names = rewrites.get(node.row)
-                if not names:
-                    continue
-                for key, value in node.data.items():
-                    if key in ("relevant", "constraint", "calculate", "choice_filter", "required") and isinstance(
-                        value, str
-                    ):
-                        for name in names:
-                            node.data[key] = value = re.sub(r"\$\{\s*" + re.escape(name) + r"\s*\}", "today()", value)
-                for name in names:
-                    self.warn(SURVEY, node.row, f"${{{name}}} (the today metadata question) replaced by today()")
+
+    def translation_warnings(self) -> None:
+        """One warning per row whose texts lack a language: the chat shows them in the default language."""
+        for (sheet, row), missing in sorted(self.missing.items(), key=lambda item: item[0][1]):
+            self.warn(
+                sheet,
+                row,
+                f"no translation of {'; '.join(sorted(missing))}: shown in the default language "
+                f"'{self.default_language}' (or the one the row has)",
+            )
 
 
 def _walk(nodes: Sequence[_Node]) -> Iterator[_Node]:
@@ -930,6 +1087,7 @@ def _write(
     nodes: Sequence[_Node],
     choice_lists: Mapping[str, list[dict[str, Any]]],
     choice_rows: Mapping[tuple[str, int], int],
+    list_sheets: Mapping[str, str],
 ) -> tuple[str, tuple[tuple[int, str, int], ...]]:
     writer = _Writer(
         f"# Converted from {file} by `baraza survey import`.\n"
@@ -947,10 +1105,11 @@ def _write(
         writer.mark(CHOICES, 1)
         writer.lines.append("choices:")
         for list_name, items in choice_lists.items():
-            writer.mark(CHOICES, choice_rows.get((list_name, 0), 1))
+            sheet = list_sheets.get(list_name, CHOICES)
+            writer.mark(sheet, choice_rows.get((list_name, 0), 1) if sheet else 0)
             writer.lines.append(f"  {_scalar(list_name)}:")
             for index, item in enumerate(items):
-                writer.mark(CHOICES, choice_rows.get((list_name, index), 1))
+                writer.mark(sheet, choice_rows.get((list_name, index), 1) if sheet else 0)
                 writer.lines.append(f"    - {_flow(item)}")
     return writer.text(), tuple(writer.sources)
 
@@ -1006,16 +1165,23 @@ def _pyxform_validate(path: Path, sheets: Mapping[str, _Sheet]) -> tuple[list[Xl
     from pyxform.errors import PyXFormError
     from pyxform.xls2xform import convert
 
-    warnings: list[str] = []
+    pyxform_warnings: list[str] = []
     errors: list[XlsformIssue] = []
     try:
-        convert(xlsform=str(path), warnings=warnings, validate=False)
+        convert(xlsform=str(path), warnings=pyxform_warnings, validate=False)
     except PyXFormError as error:
-        errors.append(_pyxform_issue(path.name, str(error), sheets, error.context))
+        lines = [line for line in str(error).splitlines() if line.strip()] or [str(error)]
+        last: XlsformIssue | None = None
+        for line in lines:  # a multi-line error: each line positioned (a line without a row: the previous one's)
+            issue = _pyxform_issue(path.name, line, sheets, error.context if len(lines) == 1 else None)
+            if not issue.sheet and last is not None:
+                issue = XlsformIssue(issue.file, last.sheet, last.row, issue.message)
+            errors.append(issue)
+            last = issue
     except Exception as error:  # pyxform has been seen to raise plain errors on odd spreadsheets
         errors.append(XlsformIssue(path.name, "", 0, f"pyxform cannot convert the form: {error}"))
     notes = []
-    for warning in warnings:
+    for warning in pyxform_warnings:
         if "language declarations do not contain valid machine-readable codes" in warning:
             continue  # we resolve language names ourselves and report the ones we cannot
         issue = _pyxform_issue(path.name, warning, sheets)
@@ -1044,17 +1210,26 @@ def _read_workbook(path: Path) -> Any:
 def convert_xlsform(path: Path, *, drop_unsupported: bool = False) -> XlsformConversion:
     """Convert the XLSForm at ``path``; raises :class:`XlsformError` listing every problem."""
     path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl's remarks on styles and extensions mean nothing to an author
+        return _convert(path, drop_unsupported)
+
+
+def _convert(path: Path, drop_unsupported: bool) -> XlsformConversion:
     workbook = _read_workbook(path)
     if not workbook.survey:
         raise XlsformError([XlsformIssue(path.name, "", 0, "the workbook has no 'survey' sheet with questions")])
     survey_sheet = _sheet(SURVEY, workbook.survey, workbook.survey_header, SURVEY_COLUMN_ALIASES)
     choices_sheet = _sheet(CHOICES, workbook.choices, workbook.choices_header, {"value": "name", "caption": "label"})
     settings_sheet = _sheet(SETTINGS, workbook.settings, workbook.settings_header, SETTINGS_ALIASES)
-    sheets = {SURVEY: survey_sheet, CHOICES: choices_sheet, SETTINGS: settings_sheet}
+    external_sheet = _sheet(
+        EXTERNAL, workbook.external_choices, workbook.external_choices_header, {"value": "name", "caption": "label"}
+    )
+    sheets = {SURVEY: survey_sheet, CHOICES: choices_sheet, SETTINGS: settings_sheet, EXTERNAL: external_sheet}
 
     pyxform_errors, pyxform_warnings = _pyxform_validate(path, sheets)
 
-    converter = _Converter(path.name, drop_unsupported)
+    converter = _Converter(path, drop_unsupported)
     settings_values = {}
     if settings_sheet.rows:
         settings_values = {
@@ -1062,29 +1237,91 @@ def convert_xlsform(path: Path, *, drop_unsupported: bool = False) -> XlsformCon
             for c in settings_sheet.columns
             if c.header in settings_sheet.rows[0][1] and c.language is None
         }
-    converter.resolve_languages([survey_sheet, choices_sheet, settings_sheet], settings_values)
+    converter.resolve_languages([survey_sheet, choices_sheet, settings_sheet, external_sheet], settings_values)
     settings = converter.settings(settings_sheet, path.stem)
     choice_lists, choice_rows = converter.choices(choices_sheet)
+    external_lists, external_rows = converter.choices(external_sheet)
+    converter.external_lists = external_lists
+    itemsets = path.parent / "itemsets.csv"
+    if itemsets.is_file():
+        for list_name, items in _read_itemsets(itemsets).items():
+            converter.external_lists.setdefault(list_name, items)
     nodes = converter.prune(converter.survey(survey_sheet))
-    converter.check_references(nodes)
-    for name in ("entities", "external_choices", "osm"):
+    converter.check_references()
+    converter.translation_warnings()
+    list_sheets = dict.fromkeys(choice_lists, CHOICES)
+    for list_name, items in converter.extra_lists.items():
+        if list_name in choice_lists:
+            continue  # the same list on the choices sheet: pyxform uses that
+        choice_lists[list_name] = items
+        list_sheets[list_name] = EXTERNAL if list_name in external_lists else ""
+        for (rows_list, index), row in external_rows.items():
+            if rows_list == list_name:
+                choice_rows[(list_name, index)] = row
+    for name in ("entities", "osm"):
         if getattr(workbook, name, None):
             converter.warn(name, 1, f"the '{name}' sheet is ignored: not supported in a chat")
+    if converter.missing:
+        settings.pop("languages", None)  # the loader would require every translation
 
     located = {(issue.sheet, issue.row) for issue in pyxform_errors}
     errors = pyxform_errors + [issue for issue in converter.errors if (issue.sheet, issue.row) not in located]
     if errors:
         raise XlsformError(sorted(errors, key=_issue_order))
-    if not any(node.data.get("type") not in ("note", "calculate", "group") for node in _walk(nodes)):
+    if not any(node.data.get("type") not in NOT_ASKED for node in _walk(nodes)):
         raise XlsformError([XlsformIssue(path.name, SURVEY, 1, "no question is left that a chat can ask")])
     settings_row = settings_sheet.rows[0][0] if settings_sheet.rows else 1
-    text, sources = _write(path.name, settings, settings_row, nodes, choice_lists, choice_rows)
+    text, sources = _write(path.name, settings, settings_row, nodes, choice_lists, choice_rows, list_sheets)
     return XlsformConversion(
         yaml_text=text,
         dropped=sorted(converter.dropped, key=_issue_order),
         warnings=sorted(converter.warnings + pyxform_warnings, key=_issue_order),
         source_rows=sources,
+        renamed=dict(converter.renamed),
+        rows=dict(converter.rows),
     )
+
+
+def _read_itemsets(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """itemsets.csv (pyxform's external choices file): list_name, name, label and filter columns."""
+    lists: dict[str, list[dict[str, Any]]] = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for record in csv.DictReader(handle):
+            list_name, name = (record.get("list_name") or "").strip(), (record.get("name") or "").strip()
+            if list_name and name:
+                item = {k: v for k, v in record.items() if k and k != "list_name" and v not in (None, "")}
+                item.setdefault("label", name)
+                lists.setdefault(list_name, []).append(item)
+    return lists
+
+
+def _read_choice_file(path: Path, value_column: str, label_column: str) -> list[dict[str, Any]]:
+    """The choices of select_one_from_file: a CSV with a header row, or an XML file of <item>s."""
+    if not path.is_file():
+        raise ValueError("no such file")
+    items: list[dict[str, Any]] = []
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            for record in csv.DictReader(handle):
+                name = (record.get(value_column) or "").strip()
+                if name:
+                    extra = {k: v for k, v in record.items() if k and k not in (value_column, label_column) and v}
+                    items.append({"name": name, "label": (record.get(label_column) or name).strip(), **extra})
+    elif path.suffix.lower() == ".xml":
+        from defusedxml import ElementTree  # pyxform depends on it
+
+        root = ElementTree.parse(path).getroot()
+        for element in root.iter("item"):
+            fields = {child.tag: (child.text or "").strip() for child in element}
+            name = fields.get(value_column, "")
+            if name:
+                extra = {k: v for k, v in fields.items() if k not in (value_column, label_column) and v}
+                items.append({"name": name, "label": fields.get(label_column) or name, **extra})
+    else:
+        raise ValueError("only .csv and .xml files are read")
+    if not items:
+        raise ValueError(f"no choices in it (columns {value_column} and {label_column})")
+    return items
 
 
 def _issue_order(issue: XlsformIssue) -> tuple[int, int]:
@@ -1116,10 +1353,7 @@ def import_command(path: Path, output: Path | None, drop_unsupported: bool) -> i
     except SurveyFileError as error:
         for problem in error.problems:
             sheet, row = conversion.source_of(problem.line)
-            issue = XlsformIssue(
-                path.name, sheet, row, f"{problem.message} (line {problem.line} of the converted YAML)"
-            )
-            print(issue, file=sys.stderr)
+            print(XlsformIssue(path.name, sheet, row, problem.message), file=sys.stderr)
         print(f"{path}: not converted: Baraza's survey check rejects the result", file=sys.stderr)
         return 1
     if output is None:

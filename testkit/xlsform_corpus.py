@@ -34,6 +34,7 @@ PYXFORM_TYPES = {
     "subscriber id": "subscriberid", "imei": "deviceid", "loop": "repeat",
 }  # fmt: skip
 CONTAINERS = ("group", "repeat", "loop")
+SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
 
 @dataclass
@@ -135,7 +136,7 @@ def _leaves(node: Mapping[str, Any], groups: tuple[Mapping[str, Any], ...] = ())
 
 
 def _norm(expression: str) -> str:
-    text = expression.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}))
+    text = expression.translate(SMART_QUOTES)
     return re.sub(r"\s+", "", text)
 
 
@@ -145,7 +146,7 @@ def _texts(value: Any, default: str) -> dict[str, str]:
         return {}
     if isinstance(value, str):
         return {default: value.strip()}
-    result = {}
+    result: dict[str, str] = {}
     for language, text in value.items():
         code = default if language == "default" else (language_code(language) or language)
         if str(text).strip() and str(text).strip() != "-":
