@@ -39,9 +39,20 @@ class QuestionType(StrEnum):
     TEXT = "text"
     NOTE = "note"
     CALCULATE = "calculate"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    FILE = "file"
+    GEOPOINT = "geopoint"
+    GEOTRACE = "geotrace"
+    GEOSHAPE = "geoshape"
 
 
 CHOICE_TYPES = frozenset({QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE})
+#: Questions answered with a file; the stored value is the media store's name for it.
+MEDIA_TYPES = frozenset({QuestionType.IMAGE, QuestionType.AUDIO, QuestionType.VIDEO, QuestionType.FILE})
+#: Questions answered with a position (geopoint) or a series of them (geotrace, geoshape).
+GEO_TYPES = frozenset({QuestionType.GEOPOINT, QuestionType.GEOTRACE, QuestionType.GEOSHAPE})
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,8 @@ class Question:
     explanation: LocalizedText | None = None
     #: Names of the groups the question is in, outermost first.
     groups: tuple[str, ...] = ()
+    #: Image questions: the longest side, in pixels, an image is scaled down to (ODK's ``max-pixels``).
+    max_pixels: int | None = None
 
     @property
     def is_note(self) -> bool:
@@ -97,6 +110,14 @@ class Question:
     def is_asked(self) -> bool:
         """Whether the question is put to the respondent (notes are shown, calculations never)."""
         return self.type not in (QuestionType.NOTE, QuestionType.CALCULATE)
+
+    @property
+    def is_media(self) -> bool:
+        return self.type in MEDIA_TYPES
+
+    @property
+    def is_geo(self) -> bool:
+        return self.type in GEO_TYPES
 
     def choice(self, name: str) -> Choice | None:
         return next((choice for choice in self.choices if choice.name == name), None)
