@@ -170,7 +170,7 @@ def telegram_channel(settings: Settings, core: MessageProcessor, limiters: SendL
     """The Telegram channel (not started), or None without a token."""
     if not settings.telegram.enabled:
         return None
-    return TelegramChannel(settings.telegram, core, limiters.replies)
+    return TelegramChannel(settings.telegram, core, limiters.replies, max_file_bytes=settings.media.max_bytes)
 
 
 def whatsapp_channel(settings: Settings, core: MessageProcessor, database: Database) -> WhatsAppChannel | None:
