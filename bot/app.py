@@ -175,7 +175,9 @@ def telegram_channel(settings: Settings, core: MessageProcessor, limiters: SendL
 
 def whatsapp_channel(settings: Settings, core: MessageProcessor, database: Database) -> WhatsAppChannel | None:
     """The WhatsApp channel (not started), or None unless configured."""
-    return WhatsAppChannel(settings.whatsapp, core, database) if settings.whatsapp.enabled else None
+    if not settings.whatsapp.enabled:
+        return None
+    return WhatsAppChannel(settings.whatsapp, core, database, max_file_bytes=settings.media.max_bytes)
 
 
 def web_app(
