@@ -21,7 +21,8 @@ class Inbound:
 
     ``update_key`` identifies the delivery on its channel (Telegram ``update_id``, the web chat's
     client message id); the engine processes each ``(channel, update_key)`` once.
-    Exactly one of ``text`` and ``payload`` is set: ``payload`` is the token of a pressed button.
+    At most one of ``text``, ``payload``, ``location`` and ``upload`` is set: ``payload`` is the token of
+    a pressed button, ``location`` a shared position, ``upload`` a file the adapter already fetched.
     ``newer_waiting`` says a later update of the same chat has already arrived and waits its turn:
     a redelivered copy then needs no reply, as the later update's reply shows where the user is.
     """
@@ -35,6 +36,39 @@ class Inbound:
     language_hint: str | None = None
     received_at: datetime | None = None
     newer_waiting: bool = False
+    location: Location | None = None
+    upload: Upload | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    """A position the person shared (decimal degrees; altitude and accuracy in metres when known)."""
+
+    latitude: float
+    longitude: float
+    altitude: float | None = None
+    accuracy: float | None = None
+
+
+#: The kinds of :class:`Upload` (a voice note is ``"audio"``).
+UPLOAD_KINDS = ("image", "audio", "video", "file")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the person sent, already fetched from the platform by the channel adapter.
+
+    ``kind`` is one of :data:`UPLOAD_KINDS`. ``filename`` is the name as sent; it is never used to
+    name the stored file (it may carry personal data). ``size`` is the size the platform announced,
+    set (with empty ``content``) when the adapter did not fetch a file over the size limit, so
+    that the core can say the file is too big.
+    """
+
+    kind: str
+    content: bytes
+    mime_type: str
+    filename: str | None = None
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +107,9 @@ class Outbound:
     buttons: tuple[tuple[Button, ...], ...] = ()
     attachment: Attachment | None = None
     replaces_pressed: bool = False
+    #: The label of a button that shares the person's position (a geopoint question), for the
+    #: channels that have one (Telegram's ``request_location``); the others ignore it.
+    location_button: str | None = None
 
     @property
     def flat_buttons(self) -> tuple[Button, ...]:

@@ -48,7 +48,10 @@ QUESTION_KEYS = {
     "start", "end", "step", "relevant", "constraint", "constraint_message", "default", "calculate",
     "choice_filter", "min_choices", "max_choices", "max_length", "appearance", "correct", "explanation",
     "or_other", "randomize", "trigger",
+    "max_pixels",
 }  # fmt: skip
+#: Other spellings of a question type that XLSForm tools accept.
+TYPE_ALIASES = {"photo": "image", "audio-recording": "audio", "video-recording": "video"}
 GROUP_KEYS = {"type", "name", "label", "relevant", "questions", "appearance"}
 #: What a survey's ``audience`` expression may refer to: the contact's profile.
 AUDIENCE_FIELDS = frozenset({"user_group", "region", "language", "channel"})
@@ -529,6 +532,7 @@ def _read_question(
     inline_list: str | None = None
     if " " in type_name.strip():
         type_name, inline_list = type_name.split(None, 1)
+    type_name = TYPE_ALIASES.get(type_name, type_name)
     try:
         question_type = QuestionType(type_name)
     except ValueError:
@@ -670,6 +674,12 @@ def _read_question(
                 f"appearance '{' '.join(sorted(unknown))}' of {what} has no chat rendering "
                 f"(known: {', '.join(sorted(APPEARANCES))})",
             )
+    max_pixels = None
+    if "max_pixels" in entries:
+        if question_type is not QuestionType.IMAGE:
+            reader.problem(entries["max_pixels"][0], f"'max_pixels' only applies to image questions ({what})")
+        else:
+            max_pixels = reader.whole_number(value("max_pixels"), f"max_pixels of {what}", 1)
     correct = str(reader.scalar(value("correct"))) if "correct" in entries else None
     explanation = _optional_text(reader, entries, "explanation", what)
     if default is not None and question_type in CHOICE_TYPES:
@@ -707,6 +717,7 @@ def _read_question(
         explanation=explanation,
         randomize=randomize,
         trigger=trigger,
+        max_pixels=max_pixels,
     )
 
 

@@ -54,6 +54,13 @@ class QuestionType(StrEnum):
     SUBSCRIBERID = "subscriberid"
     EMAIL = "email"
     AUDIT = "audit"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    FILE = "file"
+    GEOPOINT = "geopoint"
+    GEOTRACE = "geotrace"
+    GEOSHAPE = "geoshape"
 
 
 CHOICE_TYPES = frozenset({QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE})
@@ -76,6 +83,10 @@ METADATA_TYPES = frozenset(
 FILLED_METADATA = frozenset({QuestionType.START, QuestionType.END, QuestionType.TODAY})
 #: The value an acknowledge question stores, as ODK does.
 ACKNOWLEDGED = "OK"
+#: Questions answered with a file; the stored value is the media store's name for it.
+MEDIA_TYPES = frozenset({QuestionType.IMAGE, QuestionType.AUDIO, QuestionType.VIDEO, QuestionType.FILE})
+#: Questions answered with a position (geopoint) or a series of them (geotrace, geoshape).
+GEO_TYPES = frozenset({QuestionType.GEOPOINT, QuestionType.GEOTRACE, QuestionType.GEOSHAPE})
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,9 @@ class Question:
         questions with a ``calculation`` (KoBo's computed fields, shown read-only by ODK)."""
         return self.type is QuestionType.CALCULATE or self.is_metadata or self.calculation is not None
 
+    #: Image questions: the longest side, in pixels, an image is scaled down to (ODK's ``max-pixels``).
+    max_pixels: int | None = None
+
     @property
     def is_note(self) -> bool:
         return self.type is QuestionType.NOTE
@@ -146,6 +160,14 @@ class Question:
     def is_asked(self) -> bool:
         """Whether the question is put to the respondent (notes are shown, calculations never)."""
         return self.type is not QuestionType.NOTE and not self.is_computed
+
+    @property
+    def is_media(self) -> bool:
+        return self.type in MEDIA_TYPES
+
+    @property
+    def is_geo(self) -> bool:
+        return self.type in GEO_TYPES
 
     def choice(self, name: str) -> Choice | None:
         return next((choice for choice in self.choices if choice.name == name), None)
