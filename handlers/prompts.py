@@ -12,7 +12,7 @@ from handlers.messages import Button, Outbound
 from storage.records import Conversation
 from surveys import runner
 from surveys.answers import Problem, range_points
-from surveys.model import LocalizedText, Question, QuestionType, Survey
+from surveys.model import GEO_TYPES, MEDIA_TYPES, LocalizedText, Question, QuestionType, Survey
 
 #: The runner's answers so far: question name -> value (None: skipped).
 Answers = dict[str, str | None]
@@ -121,7 +121,8 @@ def render_question(
         closing_row.append(Button(ctx.texts("button_skip"), payloads.prompt_press(serial, payloads.SKIP)))
     if closing_row:
         rows.append(tuple(closing_row))
-    return Outbound(text="\n".join(lines), buttons=tuple(rows), replaces_pressed=replaces_pressed)
+    expects = question.type.value if question.type in MEDIA_TYPES or question.type in GEO_TYPES else None
+    return Outbound(text="\n".join(lines), buttons=tuple(rows), replaces_pressed=replaces_pressed, expects=expects)
 
 
 def render_summary(ctx: Context, survey: Survey, conversation: Conversation, answers: Answers) -> Outbound:
