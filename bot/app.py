@@ -39,6 +39,7 @@ from common.clock import utc_now
 from handlers.context import Community
 from handlers.messages import MessageProcessor
 from storage.database import Database
+from storage.media import open_media_store
 from storage.repositories import Repositories
 from surveys.loader import load_survey_directory, load_survey_file
 from surveys.model import Survey
@@ -150,7 +151,14 @@ async def core_engine(
 ) -> Engine:
     """The channel-agnostic core that runs one update, with the deployment's pseudonym key."""
     pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
-    return Engine(database, surveys, pseudonymizer, default_language=settings.default_language, community=community)
+    return Engine(
+        database,
+        surveys,
+        pseudonymizer,
+        default_language=settings.default_language,
+        community=community,
+        media=open_media_store(settings.media),
+    )
 
 
 def guarded_core(settings: Settings, engine: Engine) -> MessageProcessor:

@@ -19,6 +19,7 @@ from common.errors import BarazaError
 from common.problems import FileProblem
 from common.safe_yaml import YamlSyntaxProblem, load_document
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
+from storage.media import DEFAULT_MAX_BYTES, MediaSettings, S3Settings
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
@@ -139,6 +140,8 @@ class Settings:
     redis_url: str | None = None
     #: The per-user message rate (:mod:`bot.core.flood`).
     flood: FloodSettings = field(default_factory=FloodSettings)
+    #: Where files sent as answers are kept (``media:``), and the largest one accepted.
+    media: MediaSettings = field(default_factory=MediaSettings)
 
 
 def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
@@ -226,6 +229,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "whatsapp",
             "redis",
             "flood",
+            "media",
         },
         "the file",
         source,
@@ -370,7 +374,40 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         whatsapp=_whatsapp(_section(raw, "whatsapp", source), env, source),
         redis_url=redis_url,
         flood=_flood(_section(raw, "flood", source), source),
+        media=_media(_section(raw, "media", source), env, base_dir, source),
     )
+
+
+def _media(section: Mapping[str, Any], env: Mapping[str, str], base_dir: Path, source: str) -> MediaSettings:
+    """``media: {directory, max_mb, s3: {bucket, endpoint, region, prefix, access_key_env, secret_key_env}}``.
+
+    The folder defaults to ``data/media`` next to the configuration; the keys of a bucket are read
+    from the environment variables the section names (``BARAZA_S3_ACCESS_KEY_ID`` and
+    ``BARAZA_S3_SECRET_ACCESS_KEY`` by default), never from the file.
+    """
+    _check_keys(section, {"directory", "max_mb", "s3"}, "media", source)
+    directory = Path(env.get("BARAZA_MEDIA_DIR") or section.get("directory") or "data/media")
+    if not directory.is_absolute():
+        directory = base_dir / directory
+    max_mb = _float(section.get("max_mb", DEFAULT_MAX_BYTES / 1_048_576), "media.max_mb", source)
+    s3_section = _section(section, "s3", source)
+    s3 = None
+    if s3_section:
+        known = {"bucket", "endpoint", "region", "prefix", "access_key_env", "secret_key_env"}
+        _check_keys(s3_section, known, "media.s3", source)
+        bucket = _empty_to_none(s3_section.get("bucket"))
+        if bucket is None:
+            raise ConfigError(f"{source}: media.s3.bucket is required when media.s3 is set")
+        defaults = S3Settings(bucket=bucket)
+        s3 = S3Settings(
+            bucket=bucket,
+            endpoint=_empty_to_none(s3_section.get("endpoint")),
+            region=_empty_to_none(s3_section.get("region")),
+            prefix=str(s3_section.get("prefix") or ""),
+            access_key_env=str(s3_section.get("access_key_env") or defaults.access_key_env),
+            secret_key_env=str(s3_section.get("secret_key_env") or defaults.secret_key_env),
+        )
+    return MediaSettings(directory=directory, max_bytes=int(max_mb * 1_048_576), s3=s3)
 
 
 def _office_file(

@@ -12,6 +12,7 @@ from catalogue.concepts import Glossary
 from handlers.messages import Inbound
 from handlers.onboarding_file import onboarding_problems
 from handlers.texts import Texts
+from storage.media import MediaStore
 from storage.pseudonyms import Pseudonymizer
 from storage.records import Contact
 from storage.repositories import Repositories
@@ -73,6 +74,8 @@ class Context:
     community: Community = field(default_factory=Community)
     #: the search index of the catalogue in service, shared by every update of this process
     catalogue: CatalogueCache = field(kw_only=True)
+    #: where files sent as answers are kept; None: media answers are not received
+    media: MediaStore | None = field(default=None, kw_only=True)
 
     @property
     def language(self) -> str:

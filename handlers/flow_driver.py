@@ -17,13 +17,15 @@ from dataclasses import replace
 from functools import partial
 from typing import ClassVar
 
-from handlers import payloads, prompts
+from handlers import media, payloads, prompts
 from handlers.context import Context
 from handlers.flow_registry import Flow, Step
 from handlers.messages import Outbound
 from handlers.prompts import Answers
+from storage.media import new_name
 from storage.records import Conversation
 from surveys import runner
+from surveys.answers import Problem
 from surveys.model import Question, Survey
 
 Replies = list[Outbound]
@@ -112,6 +114,7 @@ def question_flow(
         on_prompt_press=partial(on_press, store),
         back=back or partial(_back, store),
         skip=partial(skip, store),
+        on_media=partial(on_media, store),
     )
 
 
@@ -194,7 +197,62 @@ async def on_text(store: FlowStore, ctx: Context, conversation: Conversation, te
             Outbound(text=ctx.texts("problem_press_not_expected")),
             store.render(ctx, definition, conversation, answers),
         ]
-    return await act(store, ctx, conversation, prompts.typed_action(ctx, text), pressed=False)
+    definition = store.definition(ctx, conversation)
+    question = definition.question(conversation.current_question) if definition is not None else None
+    return await act(store, ctx, conversation, prompts.typed_action(ctx, text, question), pressed=False)
+
+
+async def on_media(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:
+    """A shared location or a file sent as the answer to the current question.
+
+    A file is checked (kind, size, a picture that opens), scaled to the question's
+    ``max_pixels``, kept in the media store under a new name, and that name is the answer. The
+    runner is asked first whether it takes the file (with the name it will have), so a refused
+    file is never written; the file is written before the answer is committed, so a crash in
+    between leaves at most a file no answer names.
+    """
+    definition = store.definition(ctx, conversation)
+    if definition is None:
+        return await store.gone(ctx, conversation)
+    answers = await store.answers(ctx, definition, conversation)
+    inbound = ctx.inbound
+    if conversation.current_question is None:  # the summary: a file or a place answers nothing there
+        return [
+            Outbound(text=ctx.texts("problem_press_not_expected")),
+            store.render(ctx, definition, conversation, answers),
+        ]
+    if inbound.location is not None:
+        place = inbound.location
+        located = runner.GiveLocation(place.latitude, place.longitude, place.altitude, place.accuracy)
+        return await act(store, ctx, conversation, located, pressed=False)
+    upload = inbound.upload
+    if upload is None:
+        return await on_text(store, ctx, conversation, inbound.text or "")
+    question = definition.question(conversation.current_question)
+
+    def refused(problem: Problem) -> Replies:
+        return [
+            Outbound(text=prompts.problem_text(ctx, definition, problem)),
+            store.render(ctx, definition, conversation, answers),
+        ]
+
+    state = prompts.state_of(ctx, conversation, answers)
+    trial = runner.advance(definition, state, runner.GiveFile(new_name("bin"), media.kind_of(upload)))
+    if trial.problem is not None and trial.problem.code in ("expects_text", "survey_finished"):
+        return refused(trial.problem)
+    if ctx.media is None:
+        return refused(Problem("media_unavailable"))
+    problem = media.upload_problem(question, upload, ctx.media.max_bytes)
+    if problem is not None:
+        return refused(problem)
+    kept = media.prepared(question, upload)
+    if isinstance(kept, Problem):
+        return refused(kept)
+    name = new_name(kept.extension)
+    action = runner.GiveFile(name, media.kind_of(upload))
+    if runner.advance(definition, state, action).problem is None:
+        await ctx.media.put(conversation.survey_id or definition.id, name, kept.content)
+    return await act(store, ctx, conversation, action, pressed=False)
 
 
 async def skip(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:

@@ -47,6 +47,7 @@ class Flow:
     on_prompt_press: Callable[[Context, Conversation, PromptPress], Replies] | None = None
     back: Step | None = None
     skip: Step | None = None
+    on_media: Step | None = None
 
 
 @dataclass(frozen=True)

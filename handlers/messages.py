@@ -59,13 +59,16 @@ class Upload:
     """A file the person sent, already fetched from the platform by the channel adapter.
 
     ``kind`` is one of :data:`UPLOAD_KINDS`. ``filename`` is the name as sent; it is never used to
-    name the stored file (it may carry personal data).
+    name the stored file (it may carry personal data). ``size`` is the size the platform announced,
+    set (with empty ``content``) when the adapter did not fetch a file over the size limit, so
+    that the core can say the file is too big.
     """
 
     kind: str
     content: bytes
     mime_type: str
     filename: str | None = None
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ class Outbound:
     attachment: Attachment | None = None
     replaces_pressed: bool = False
     expects: str | None = None
+    #: The label of a button that shares the person's position (a geopoint question), for the
+    #: channels that have one (Telegram's ``request_location``); the others ignore it.
+    location_button: str | None = None
 
     @property
     def flat_buttons(self) -> tuple[Button, ...]:

@@ -11,8 +11,8 @@ from handlers.context import Context
 from handlers.messages import Button, Outbound
 from storage.records import Conversation
 from surveys import runner
-from surveys.answers import Problem, range_points
-from surveys.model import GEO_TYPES, MEDIA_TYPES, LocalizedText, Question, QuestionType, Survey
+from surveys.answers import MIN_POINTS, Problem, expected_problem, range_points
+from surveys.model import LocalizedText, Question, QuestionType, Survey
 
 #: The runner's answers so far: question name -> value (None: skipped).
 Answers = dict[str, str | None]
@@ -63,7 +63,17 @@ def shown_value(ctx: Context, survey: Survey, question: Question, value: str | N
     if question.type in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE):
         chosen = value.split()
         return ", ".join(text_of(ctx, survey, c.label) for c in question.choices if c.name in chosen)
+    if question.is_media:
+        return ctx.texts("file_received")
+    if question.type in MIN_POINTS:
+        return ctx.texts("points_so_far", count=str(value.count(";") + 1))
     return value
+
+
+def expected_input(ctx: Context, question: Question) -> str:
+    """How a media or location question is answered ("📷 Send a photo."), as a line of its prompt."""
+    problem = expected_problem(question)
+    return ctx.texts(f"problem_{problem.code}", **problem.params)
 
 
 def render_question(
@@ -82,6 +92,10 @@ def render_question(
     lines = [f"{position.position}/{position.total} · {text_of(ctx, survey, question.label)}"]
     if question.hint is not None:
         lines.append(text_of(ctx, survey, question.hint))
+    if question.is_media or question.is_geo:
+        lines.append(expected_input(ctx, question))
+    if question.type in MIN_POINTS and conversation.selection:
+        lines.append(ctx.texts("points_so_far", count=str(len(conversation.selection))))
     if question.name in answers:
         lines.append(ctx.texts("current_answer", answer=shown_value(ctx, survey, question, answers[question.name])))
     serial = conversation.prompt_serial
@@ -111,6 +125,8 @@ def render_question(
         closing_row.append(
             Button(ctx.texts("button_keep", value=keep), payloads.prompt_press(serial, payloads.DEFAULT))
         )
+    if question.type in MIN_POINTS and conversation.selection:
+        closing_row.append(Button(ctx.texts("button_done"), payloads.prompt_press(serial, payloads.DONE)))
     if question.type is QuestionType.SELECT_MULTIPLE:
         # Done carries the ticks shown with it: another copy of the question (sent again after a
         # lost reply) may have changed the stored ones since this keyboard was drawn.
@@ -121,8 +137,15 @@ def render_question(
         closing_row.append(Button(ctx.texts("button_skip"), payloads.prompt_press(serial, payloads.SKIP)))
     if closing_row:
         rows.append(tuple(closing_row))
-    expects = question.type.value if question.type in MEDIA_TYPES or question.type in GEO_TYPES else None
-    return Outbound(text="\n".join(lines), buttons=tuple(rows), replaces_pressed=replaces_pressed, expects=expects)
+    expects = question.type.value if question.is_media or question.is_geo else None
+    location_button = ctx.texts("button_send_location") if question.is_geo else None
+    return Outbound(
+        text="\n".join(lines),
+        buttons=tuple(rows),
+        replaces_pressed=replaces_pressed,
+        location_button=location_button,
+        expects=expects,
+    )
 
 
 def render_summary(ctx: Context, survey: Survey, conversation: Conversation, answers: Answers) -> Outbound:
@@ -213,6 +236,11 @@ def shown_ticks(question: Question, press: payloads.PromptPress) -> frozenset[st
     return frozenset(choice.name for i, choice in enumerate(question.choices) if press.index >> i & 1)
 
 
-def typed_action(ctx: Context, text: str) -> runner.Action:
-    """A typed message as an answer: the skip word skips, anything else is the answer."""
-    return runner.SkipQuestion() if ctx.texts.is_skip_word(text) else runner.TypedAnswer(text)
+def typed_action(ctx: Context, text: str, question: Question | None = None) -> runner.Action:
+    """A typed message as an answer: the skip word skips, "done" ends the points of a geotrace or
+    geoshape ``question``, anything else is the answer."""
+    if ctx.texts.is_skip_word(text):
+        return runner.SkipQuestion()
+    if question is not None and question.type in MIN_POINTS and ctx.texts.is_done_word(text):
+        return runner.FinishSelection()
+    return runner.TypedAnswer(text)

@@ -60,6 +60,12 @@ async def route(ctx: Context) -> list[Outbound]:
     conversation = await ctx.repos.conversations.get(ctx.contact.id)
     flow = REGISTRY.flow_of(conversation)
     if conversation is not None and flow is not None:
+        if inbound.upload is not None or inbound.location is not None:
+            if flow.on_media is not None:
+                return await flow.on_media(ctx, conversation)
+            # A file or a place where a typed answer is awaited: say so; the flow stays where it is.
+            where = await flow.repeat(ctx, conversation) if flow.repeat is not None else []
+            return [Outbound(text=ctx.texts("problem_expects_text")), *where]
         return await flow.on_text(ctx, conversation, text)
     if not text:  # a sticker, photo, voice note... or blank text: nothing to look up or store
         return [Outbound(text=ctx.texts("not_text"))]

@@ -127,6 +127,13 @@ def _skip_words(language: str) -> frozenset[str]:
     return frozenset(_fold(word) for word in words.split(",") if word.strip())
 
 
+@functools.cache
+def _done_words(language: str) -> frozenset[str]:
+    # What ends a series of points (geotrace, geoshape): this language's words and English "done".
+    words = f"{Texts(language)('done_words')},{MESSAGES[FALLBACK_LANGUAGE]['done_words']}"
+    return frozenset(_fold(word) for word in words.split(",") if word.strip())
+
+
 class Texts:
     """The bot's messages in one language."""
 
@@ -148,3 +155,7 @@ class Texts:
 
     def is_skip_word(self, text: str) -> bool:
         return _fold(text) in self.skip_words()
+
+    def is_done_word(self, text: str) -> bool:
+        """Whether ``text`` ends a series of points ("done", or this language's word for it)."""
+        return _fold(text) in _done_words(self.language)

@@ -2,7 +2,8 @@
 
 Answers are stored as XLSForm stores them: strings. select_one is the choice name,
 select_multiple the chosen names separated by single spaces, numbers in plain decimal notation,
-dates as ISO 8601 (``YYYY-MM-DD``). Pure functions, no I/O.
+dates as ISO 8601 (``YYYY-MM-DD``), a geopoint as ODK stores it (``"lat lon alt acc"``, or ``"lat lon"``
+when typed), a geotrace or geoshape as its points joined by ``";"``. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -14,9 +15,18 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from common.errors import BarazaError
-from surveys.model import Choice, LocalizedText, Question, QuestionType
+from surveys.model import GEO_TYPES, MEDIA_TYPES, Choice, LocalizedText, Question, QuestionType
 
 MAX_TEXT_LENGTH = 2000
+#: Fewest points of a line (geotrace) and of an area (geoshape, before closing it).
+MIN_POINTS = {QuestionType.GEOTRACE: 2, QuestionType.GEOSHAPE: 3}
+#: Most points one geotrace or geoshape keeps (a conversation's position holds them).
+MAX_POINTS = 200
+# A typed point: "lat lon", "lat, lon" or "lat;lon", optionally altitude and accuracy after them.
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+_TYPED_POINT = re.compile(
+    rf"\s*({_NUMBER})\s*[,;\s]\s*({_NUMBER})(?:\s*[,;\s]\s*({_NUMBER}))?(?:\s*[,;\s]\s*({_NUMBER}))?\s*"
+)
 
 
 @dataclass(frozen=True)
@@ -163,7 +173,76 @@ def parse_typed_answer(question: Question, typed: str, choices: tuple[Choice, ..
         if len(text) > MAX_TEXT_LENGTH:
             raise InvalidAnswer(Problem("too_long", {"max": str(MAX_TEXT_LENGTH)}))
         return text
+    if kind in GEO_TYPES:
+        return parse_point(text)
+    if kind in MEDIA_TYPES:
+        raise InvalidAnswer(expected_problem(question))
     raise InvalidAnswer(Problem("no_answer_expected"))
+
+
+def expected_problem(question: Question) -> Problem:
+    """What a media or location question needs, as the problem of an input that is not it
+    (``expects_image``, ``expects_geopoint``, ...; a geotrace and a geoshape take ``expects_points``)."""
+    kind = "points" if question.type in MIN_POINTS else question.type.value
+    params = {"min": str(MIN_POINTS[question.type])} if question.type in MIN_POINTS else {}
+    return Problem(f"expects_{kind}", params)
+
+
+def _coordinate(text: str) -> str:
+    return _format_decimal(Decimal(text))
+
+
+def format_point(
+    latitude: float, longitude: float, altitude: float | None = None, accuracy: float | None = None
+) -> str:
+    """A point as ODK stores it: ``"lat lon alt acc"`` (``"lat lon"`` without altitude and accuracy).
+
+    Raises :class:`InvalidAnswer` when the latitude or longitude is out of range.
+    """
+    if not -90 <= latitude <= 90:
+        raise InvalidAnswer(Problem("latitude_out_of_range"))
+    if not -180 <= longitude <= 180:
+        raise InvalidAnswer(Problem("longitude_out_of_range"))
+    parts = [latitude, longitude]
+    if altitude is not None or accuracy is not None:
+        parts += [altitude or 0.0, accuracy or 0.0]
+    return " ".join(_coordinate(repr(float(part))) for part in parts)
+
+
+def parse_point(typed: str) -> str:
+    """A typed point, ``"lat lon"`` or ``"lat, lon"`` (altitude and accuracy may follow), in the
+    stored form (see :func:`format_point`); raises :class:`InvalidAnswer` with the reason.
+
+    A decimal comma cannot be told from the separator, so coordinates use a decimal point.
+    """
+    match = _TYPED_POINT.fullmatch(typed)
+    if match is None:
+        raise InvalidAnswer(Problem("not_geopoint"))
+    latitude, longitude, altitude, accuracy = match.groups()
+    if accuracy is None and altitude is not None:
+        accuracy = "0"
+    numbers = [Decimal(part) for part in (latitude, longitude, altitude, accuracy) if part is not None]
+    if not -90 <= numbers[0] <= 90:
+        raise InvalidAnswer(Problem("latitude_out_of_range"))
+    if not -180 <= numbers[1] <= 180:
+        raise InvalidAnswer(Problem("longitude_out_of_range"))
+    if len(numbers) == 4 and numbers[3] < 0:
+        raise InvalidAnswer(Problem("not_geopoint"))
+    return " ".join(_format_decimal(number) for number in numbers)
+
+
+def point_token(point: str) -> str:
+    """A stored point (``"lat lon alt acc"``) as one space-free token, for a series being collected."""
+    return point.replace(" ", ",")
+
+
+def join_points(question: Question, tokens: tuple[str, ...]) -> str:
+    """The stored geotrace/geoshape: the collected points joined by ``";"``; a geoshape is closed
+    (its first point repeated at the end) unless the person closed it."""
+    points = [token.replace(",", " ") for token in tokens]
+    if question.type is QuestionType.GEOSHAPE and points and points[0] != points[-1]:
+        points.append(points[0])
+    return ";".join(points)
 
 
 def _parse_multiple(question: Question, text: str, shown: tuple[Choice, ...]) -> str:

@@ -16,9 +16,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
-from surveys.answers import InvalidAnswer, Problem, join_selection, parse_typed_answer
+from surveys.answers import (
+    MAX_POINTS,
+    MIN_POINTS,
+    InvalidAnswer,
+    Problem,
+    expected_problem,
+    format_point,
+    join_points,
+    join_selection,
+    parse_typed_answer,
+    point_token,
+)
 from surveys.expressions import Environment, ExpressionError, evaluate_bool, evaluate_string
-from surveys.model import CHOICE_TYPES, Choice, Question, QuestionType, Survey
+from surveys.model import CHOICE_TYPES, MEDIA_TYPES, Choice, Question, QuestionType, Survey
 
 
 @dataclass(frozen=True)
@@ -27,7 +38,8 @@ class ResponseState:
 
     ``answers`` maps question names to stored values (``None`` for a skipped or no longer
     relevant question). ``current`` is None once every question is answered. ``selection``
-    holds the ticks of a select_multiple question being answered. ``today`` is the date that
+    holds the ticks of a select_multiple question being answered, or the points collected so far
+    for a geotrace or geoshape (each as :func:`surveys.answers.point_token`). ``today`` is the date that
     ``today()`` means in expressions (the caller's clock; the runner reads none).
     """
 
@@ -74,7 +86,31 @@ class UseDefault:
     """The question's default is the answer."""
 
 
-Action = TypedAnswer | PickChoice | ToggleChoice | FinishSelection | SkipQuestion | UseDefault
+@dataclass(frozen=True)
+class GiveFile:
+    """A file sent for a media question (image, audio, video, file), already kept in the media
+    store under ``name``; ``kind`` is what it is (``image``, ``audio``, ``video``, ``file``).
+
+    The caller checks the file (type, size) before storing it; an image question takes only an
+    image, an audio or video question only its kind, a file question any kind.
+    """
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class GiveLocation:
+    """A position shared for a geopoint question, or one more point of a geotrace or geoshape
+    (which end with :class:`FinishSelection`)."""
+
+    latitude: float
+    longitude: float
+    altitude: float | None = None
+    accuracy: float | None = None
+
+
+Action = TypedAnswer | PickChoice | ToggleChoice | FinishSelection | SkipQuestion | UseDefault | GiveFile | GiveLocation
 
 
 @dataclass(frozen=True)
@@ -311,12 +347,24 @@ def advance(survey: Survey, state: ResponseState, action: Action) -> Outcome:
         if question.type is QuestionType.SELECT_ONE:
             return _accept(survey, state, question, question.default)
         action = TypedAnswer(question.default)
+    if isinstance(action, GiveFile):
+        return _give_file(survey, state, question, action)
+    if isinstance(action, GiveLocation):
+        try:
+            point = format_point(action.latitude, action.longitude, action.altitude, action.accuracy)
+        except InvalidAnswer as refused:
+            return _refuse(state, refused.problem)
+        return _give_point(survey, state, question, point)
     if isinstance(action, TypedAnswer):
         try:
             value = parse_typed_answer(question, action.text, visible_choices(question, state))
         except InvalidAnswer as refused:
             return _refuse(state, refused.problem)
+        if question.type in MIN_POINTS:
+            return _give_point(survey, state, question, value)
         return _accept(survey, state, question, value)
+    if question.type in MIN_POINTS and isinstance(action, FinishSelection):
+        return _finish_points(survey, state, question)
     if question.type not in CHOICE_TYPES:
         return _refuse(state, Problem("press_not_expected"))
     if isinstance(action, PickChoice):
@@ -337,6 +385,40 @@ def advance(survey: Survey, state: ResponseState, action: Action) -> Outcome:
             return _refuse(state, Problem("select_at_least_one", message=question.required_message))
         return _accept(survey, state, question, None)
     return _accept(survey, state, question, join_selection(question, state.selection))
+
+
+def accepts_file(question: Question, kind: str) -> bool:
+    """Whether a file of ``kind`` answers ``question`` (a file question takes any kind)."""
+    return question.type in MEDIA_TYPES and (question.type is QuestionType.FILE or question.type.value == kind)
+
+
+def _give_file(survey: Survey, state: ResponseState, question: Question, action: GiveFile) -> Outcome:
+    if question.type not in MEDIA_TYPES:
+        return _refuse(state, Problem("expects_text"))
+    if not accepts_file(question, action.kind):
+        return _refuse(state, expected_problem(question))
+    return _accept(survey, state, question, action.name)
+
+
+def _give_point(survey: Survey, state: ResponseState, question: Question, point: str) -> Outcome:
+    """A geopoint is answered by one point; a geotrace or geoshape collects it until "done"."""
+    if question.type is QuestionType.GEOPOINT:
+        return _accept(survey, state, question, point)
+    if question.type not in MIN_POINTS:
+        return _refuse(state, Problem("expects_text"))
+    if len(state.selection) >= MAX_POINTS:
+        return _refuse(state, Problem("too_many_points", {"max": str(MAX_POINTS)}))
+    collected = (*state.selection, point_token(point))
+    return Outcome(state=replace(state, selection=collected), selection_changed=True)
+
+
+def _finish_points(survey: Survey, state: ResponseState, question: Question) -> Outcome:
+    if not state.selection and not question.required and question.required_if is None:
+        return _accept(survey, state, question, None)
+    distinct = len(set(state.selection))
+    if distinct < MIN_POINTS[question.type]:
+        return _refuse(state, expected_problem(question))
+    return _accept(survey, state, question, join_points(question, state.selection))
 
 
 def back(survey: Survey, state: ResponseState) -> Outcome:

@@ -36,6 +36,7 @@ from storage.chat_order import serialise_chat, try_serialise_chats
 from storage.database import Database
 from storage.errors import StorageError
 from storage.indicators import StoredCatalogue
+from storage.media import MediaStore
 from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
 from storage.repositories import Repositories
 from surveys.model import Survey
@@ -117,8 +118,11 @@ class Engine:
         clock: Callable[[], datetime] = utc_now,
         community: Community | None = None,
         catalogue: CatalogueCache | None = None,
+        media: MediaStore | None = None,
     ) -> None:
+        """``media`` keeps the files sent as answers (None: media answers are refused)."""
         self.database = database
+        self.media = media
         self.surveys = surveys
         self.pseudonymizer = pseudonymizer
         self.default_language = default_language
@@ -228,6 +232,7 @@ class Engine:
             texts=Texts(contact.language or self.default_language),
             community=self.community,
             catalogue=self.catalogue,
+            media=self.media,
         )
         if not first_delivery:
             # Out of order: newer updates of this chat were answered since, or one is waiting (its

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from handlers.messages import Inbound, MessageProcessor, Outbound
+from handlers.messages import Inbound, Location, MessageProcessor, Outbound, Upload
 
 _update_ids = itertools.count(1)
 
@@ -22,7 +22,13 @@ class EngineUser:
     seen: list[Outbound] = field(default_factory=list)
 
     async def _send(
-        self, *, text: str | None = None, payload: str | None = None, update_key: str | None = None
+        self,
+        *,
+        text: str | None = None,
+        payload: str | None = None,
+        update_key: str | None = None,
+        location: Location | None = None,
+        upload: Upload | None = None,
     ) -> list[Outbound]:
         key = update_key or str(next(_update_ids))
         inbound = Inbound(
@@ -33,6 +39,8 @@ class EngineUser:
             text=text,
             payload=payload,
             language_hint=self.language,
+            location=location,
+            upload=upload,
         )
         self.last_update_key = key
         replies = await self.processor.handle(inbound)
@@ -41,6 +49,13 @@ class EngineUser:
 
     async def say(self, text: str, *, update_key: str | None = None) -> list[Outbound]:
         return await self._send(text=text, update_key=update_key)
+
+    async def send_file(self, upload: Upload, *, update_key: str | None = None) -> list[Outbound]:
+        """Send a file (a photo, a voice note, a document), as a channel adapter hands it over."""
+        return await self._send(upload=upload, update_key=update_key)
+
+    async def share_location(self, location: Location, *, update_key: str | None = None) -> list[Outbound]:
+        return await self._send(location=location, update_key=update_key)
 
     async def press_payload(self, payload: str, *, update_key: str | None = None) -> list[Outbound]:
         return await self._send(payload=payload, update_key=update_key)

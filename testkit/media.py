@@ -1,0 +1,44 @@
+"""Small media files made in the test (never downloaded): pictures by Pillow, a fake voice note,
+a PDF, and the household-like survey with a photo, a voice note and a location."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+#: A household-like survey with every kind of media and location answer.
+HOUSEHOLD_MEDIA_YAML = """
+id: household
+title: Household
+questions:
+  - {type: text, name: head, label: Name of the household head}
+  - {type: image, name: house, label: Photo of the house, max_pixels: 640}
+  - {type: audio, name: story, label: Tell us about the household}
+  - {type: geopoint, name: where, label: Where is the house}
+  - {type: file, name: paper, label: The household's certificate, required: false}
+  - {type: geotrace, name: path, label: The path to the water point, required: false}
+  - {type: integer, name: size, label: How many people live here}
+"""
+
+
+def picture(width: int, height: int, image_format: str = "JPEG") -> bytes:
+    """A picture of ``width`` x ``height`` pixels in ``image_format``."""
+    image = Image.new("RGB", (width, height), (200, 120, 40))
+    for x in range(0, width, max(1, width // 8)):
+        image.putpixel((x, height // 2), (0, 0, 0))
+    output = io.BytesIO()
+    image.save(output, format=image_format)
+    return output.getvalue()
+
+
+def size_of(content: bytes) -> tuple[int, int]:
+    """The width and height of a picture."""
+    with Image.open(io.BytesIO(content)) as image:
+        return image.size
+
+
+#: Not a real Opus stream: the core keeps audio as sent and never decodes it.
+VOICE_NOTE = b"OggS\x00\x02" + bytes(range(256)) * 8
+#: A one-page PDF, small enough for any limit.
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"

@@ -1,0 +1,125 @@
+"""Photos, voice notes, documents and locations as answers, through the real engine and database:
+the file kept in the media store under a name of its own, the answer as contract16 stores it,
+refusals (wrong type, too big, wrong kind of input) with the reason and the same question."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.core.engine import Engine, load_pseudonymizer
+from handlers.messages import Location, Upload
+from storage.database import Database
+from storage.media import STORED_NAME, FolderMediaStore
+from surveys.loader import load_survey_text
+from testkit.fakes.engine_user import EngineUser
+from testkit.media import HOUSEHOLD_MEDIA_YAML, PDF, VOICE_NOTE, picture, size_of
+
+SURVEY = load_survey_text(HOUSEHOLD_MEDIA_YAML, "household.yaml")
+
+
+@pytest.fixture
+async def media_engine(database: Database, tmp_path: Path) -> Engine:
+    pseudonymizer = await load_pseudonymizer(database, "test-pseudonym-key-0123456789")
+    store = FolderMediaStore(tmp_path / "media", max_bytes=200_000)
+    return Engine(database, {SURVEY.id: SURVEY}, pseudonymizer, media=store)
+
+
+async def stored_answers(engine: Engine) -> dict[str, str | None]:
+    async with engine.database.transaction() as connection:
+        rows = (await connection.execute(text("SELECT question, value FROM answers"))).all()
+    return {question: value for question, value in rows}
+
+
+def folder(engine: Engine) -> Path:
+    assert isinstance(engine.media, FolderMediaStore)
+    return engine.media.directory / SURVEY.id
+
+
+async def test_photo_voice_note_location_and_points_are_answers_kept_under_new_names(media_engine: Engine) -> None:
+    user = EngineUser(media_engine, "u1")
+    await user.say("/survey household")
+    replies = await user.say("Amina Diallo")
+    assert "Photo of the house" in replies[-1].text and "📷 Send a photo." in replies[-1].text
+
+    big = picture(1600, 1200)
+    replies = await user.send_file(Upload("image", big, "image/jpeg", filename="amina_house.jpg"))
+    assert "Tell us about the household" in replies[-1].text and "🎤" in replies[-1].text
+    replies = await user.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
+    assert "Where is the house" in replies[-1].text
+    assert replies[-1].location_button == "📍 Send my location"
+    replies = await user.share_location(Location(-1.2921, 36.8219, 1661.0, 4.5))
+    assert "certificate" in replies[-1].text
+    replies = await user.send_file(Upload("file", PDF, "application/pdf", filename="certificate of Amina.pdf"))
+    assert "path to the water point" in replies[-1].text
+
+    await user.share_location(Location(-1.2921, 36.8219))
+    replies = await user.say("-1.2925, 36.8230")
+    assert "Points so far: 2." in replies[-1].text
+    replies = await user.say("done")
+    assert "How many people" in replies[-1].text
+    await user.say("5")
+
+    answers = await stored_answers(media_engine)
+    kept = sorted(p.name for p in folder(media_engine).iterdir())
+    assert sorted([answers["house"], answers["story"], answers["paper"]]) == kept
+    for name in kept:
+        assert STORED_NAME.match(name) and "amina" not in name.lower()
+    assert answers["house"].endswith(".jpg") and answers["story"].endswith(".ogg")  # type: ignore[union-attr]
+    assert answers["paper"].endswith(".pdf")  # type: ignore[union-attr]
+    assert answers["where"] == "-1.2921 36.8219 1661 4.5"
+    assert answers["path"] == "-1.2921 36.8219;-1.2925 36.823"
+    assert answers["size"] == "5"
+    # max_pixels: 640 — the longest side scaled down, the aspect kept.
+    assert size_of((folder(media_engine) / str(answers["house"])).read_bytes()) == (640, 480)
+    assert (folder(media_engine) / str(answers["story"])).read_bytes() == VOICE_NOTE
+
+
+async def test_wrong_type_too_big_and_wrong_kind_get_the_reason_and_the_same_question(media_engine: Engine) -> None:
+    user = EngineUser(media_engine, "u2")
+    await user.say("/survey household")
+    # A photo where a typed answer is awaited: say what is expected, keep the question.
+    replies = await user.send_file(Upload("image", picture(10, 10), "image/jpeg"))
+    assert "answered by typing" in replies[0].text and "Name of the household head" in replies[-1].text
+    replies = await user.share_location(Location(1.0, 2.0))
+    assert "answered by typing" in replies[0].text
+    await user.say("Kofi")
+
+    replies = await user.send_file(Upload("file", PDF, "application/pdf"))
+    assert replies[0].text == "That file (application/pdf) is not accepted for this question."
+    assert "Photo of the house" in replies[-1].text
+    replies = await user.send_file(Upload("image", b"\xff\xd8 not a picture", "image/jpeg"))
+    assert "could not be read" in replies[0].text
+    replies = await user.send_file(Upload("image", picture(2000, 2000, "BMP"), "image/bmp"))
+    assert "too big: the limit is 0.190735 MB" in replies[0].text
+    replies = await user.send_file(Upload("image", b"", "image/jpeg", size=50_000_000))
+    assert "too big" in replies[0].text
+    replies = await user.say("here is my house")
+    assert replies[0].text == "📷 Send a photo." and "Photo of the house" in replies[-1].text
+    assert not folder(media_engine).exists()  # nothing refused was kept
+
+    await user.send_file(Upload("image", picture(300, 200, "PNG"), "image/png"))
+    await user.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
+    replies = await user.say("Nairobi")
+    assert "not a location" in replies[0].text and "Where is the house" in replies[-1].text
+    replies = await user.say("95, 36")
+    assert "latitude (the first number) must be between -90 and 90" in replies[0].text
+    await user.say("-1.2921 36.8219")
+
+    answers = await stored_answers(media_engine)
+    assert answers["head"] == "Kofi" and answers["where"] == "-1.2921 36.8219"
+    assert answers["house"].endswith(".png")  # type: ignore[union-attr]
+    assert len(list(folder(media_engine).iterdir())) == 2
+
+
+async def test_without_a_media_store_files_are_refused_and_nothing_is_lost(database: Database) -> None:
+    pseudonymizer = await load_pseudonymizer(database, "test-pseudonym-key-0123456789")
+    engine = Engine(database, {SURVEY.id: SURVEY}, pseudonymizer)
+    user = EngineUser(engine, "u3")
+    await user.say("/survey household")
+    await user.say("Ama")
+    replies = await user.send_file(Upload("image", picture(20, 20), "image/jpeg"))
+    assert "cannot be received" in replies[0].text and "Photo of the house" in replies[-1].text
+    assert await stored_answers(engine) == {"head": "Ama"}
