@@ -7,16 +7,15 @@ the table: ``--since``, ``--until``, ``--complete-only``, anonymous responses), 
 :func:`copy_attachments` puts the files into ``attachments/`` of a folder or a zip archive, so
 that the table's value is the file's name inside ``attachments/``.
 
-A name that is not a plain file name (an answer an older version stored as text) is never used
+A value that is not a stored name (an answer an older version stored as text) is never used
 as a path; a file the store no longer has is counted and reported, not fatal.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,17 +23,13 @@ from sqlalchemy import select
 
 from storage.database import Database
 from storage.exports.responses import ExportOptions, _filters
+from storage.media import STORED_NAME, MediaStore, MediaStoreError
 from storage.models import AnswerRow, ResponseRow
 from surveys.model import MEDIA_TYPES, Survey
 
 #: The folder, beside the table or inside the zip, that holds the files.
 ATTACHMENTS = "attachments"
-#: What a stored name looks like: no separator, no leading dot, a short extension.
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}(\.[A-Za-z0-9]{1,16})?")
 NAMES_BATCH = 2000
-
-#: Reads one stored file: ``(survey id, stored name) -> content``, None when the store lacks it.
-ReadMedia = Callable[[str, str], Awaitable[bytes | None]]
 
 
 @dataclass(frozen=True)
@@ -107,18 +102,19 @@ class _Sink:
         os.replace(temporary, self.folder / name)
 
 
-async def _copy(names: AsyncIterator[str], survey: Survey, read: ReadMedia, sink: _Sink) -> Attached:
+async def _copy(names: AsyncIterator[str], survey: Survey, store: MediaStore, sink: _Sink) -> Attached:
     files, unsafe = 0, 0
     missing: list[str] = []
     async for name in names:
-        if not SAFE_NAME.fullmatch(name):
+        if not STORED_NAME.match(name):
             unsafe += 1
             continue
         if sink.has(name):
             files += 1
             continue
-        content = await read(survey.id, name)
-        if content is None:
+        try:
+            content = await store.get(survey.id, name)
+        except MediaStoreError:
             missing.append(name)
             continue
         sink.put(name, content)
@@ -127,16 +123,16 @@ async def _copy(names: AsyncIterator[str], survey: Survey, read: ReadMedia, sink
 
 
 async def copy_attachments(
-    database: Database, survey: Survey, options: ExportOptions, read: ReadMedia, directory: Path
+    database: Database, survey: Survey, options: ExportOptions, store: MediaStore, directory: Path
 ) -> Attached:
-    """Copy the files of the exported media answers into ``directory/attachments/``."""
+    """Copy the files of the exported media answers from ``store`` into ``directory/attachments/``."""
     folder = directory / ATTACHMENTS
     folder.mkdir(parents=True, exist_ok=True)
-    return await _copy(media_names(database, survey, options), survey, read, _Sink(folder=folder))
+    return await _copy(media_names(database, survey, options), survey, store, _Sink(folder=folder))
 
 
 async def zip_attachments(
-    database: Database, survey: Survey, options: ExportOptions, read: ReadMedia, archive: zipfile.ZipFile
+    database: Database, survey: Survey, options: ExportOptions, store: MediaStore, archive: zipfile.ZipFile
 ) -> Attached:
-    """Add the files of the exported media answers to ``archive`` under ``attachments/``."""
-    return await _copy(media_names(database, survey, options), survey, read, _Sink(archive=archive))
+    """Add the files of the exported media answers, from ``store``, to ``archive`` under ``attachments/``."""
+    return await _copy(media_names(database, survey, options), survey, store, _Sink(archive=archive))

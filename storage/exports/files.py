@@ -24,8 +24,9 @@ from common.errors import BarazaError
 from storage.codebook import write_codebook
 from storage.database import Database
 from storage.exports import TEXT_FORMATS, ExportOptions, Format, Table, response_table, write_table, write_text_table
-from storage.exports.attachments import ReadMedia, copy_attachments, zip_attachments
+from storage.exports.attachments import copy_attachments, zip_attachments
 from storage.exports.tables import Pseudonymize, table_export
+from storage.media import MediaStore
 from surveys.model import Survey
 
 T = TypeVar("T")
@@ -121,20 +122,20 @@ async def export_with_attachments(
     options: ExportOptions,
     fmt: Format,
     target: Path,
-    read: ReadMedia,
+    store: MediaStore,
     *,
     progress: ExportProgress | None = None,
 ) -> Exported:
     """The responses of ``survey`` in ``fmt`` with the files of their media answers, KoBoToolbox
     style: ``target`` ending in ``.zip`` becomes one archive holding ``<survey id>.<fmt>`` and
     ``attachments/<stored name>``; any other ``target`` is a folder that gets the same two (the
-    table written atomically, files already there kept). ``read`` fetches a stored file."""
+    table written atomically, files already there kept). The files come from ``store``."""
     if target.suffix.lower() != ".zip":
         await asyncio.to_thread(target.mkdir, parents=True, exist_ok=True)
         exported = await export_responses(
             database, survey, options, fmt, target / table_name(survey, fmt), progress=progress
         )
-        attached = await copy_attachments(database, survey, options, read, target)
+        attached = await copy_attachments(database, survey, options, store, target)
         return Exported(exported.rows, (*exported.notes, *attached.notes()), attached.files)
 
     async def write_zip(path: Path) -> Exported:
@@ -144,7 +145,7 @@ async def export_with_attachments(
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
                 archive.write(table, table.name)
                 table.unlink()
-                attached = await zip_attachments(database, survey, options, read, archive)
+                attached = await zip_attachments(database, survey, options, store, archive)
         return Exported(exported.rows, (*exported.notes, *attached.notes()), attached.files)
 
     return await atomically(target, write_zip)

@@ -15,7 +15,8 @@ The page (``static/``) posts each message, button press or shared location to
                              "buttons": [[{"label": "...", "payload": "..."}]],
                              "attachment": {"kind", "filename", "mime_type", "data_url"} | null,
                              "replaces_pressed": false,
-                             "expects": "image" | "geopoint" | ... | null}],
+                             "expects": "image" | "geopoint" | ... | null,
+                             "location_button": "<label of the share-location button>" | null}],
                "max_upload_bytes": 10485760}
     errors:   {"error": "<code>", "message": "<English explanation>"} with a 4xx/5xx status
 

@@ -4,7 +4,7 @@ Pure functions, no I/O. A reply is ``{"text", "buttons", "attachment", "replaces
 "expects"}``: buttons as rows of ``{"label", "payload"}``, an attachment inline as a ``data:`` URL
 (the page's Content-Security-Policy allows ``data:`` images and nothing from elsewhere), and
 ``expects`` the media or location answer a question wants (the page then offers a file picker or
-"Share my location"), else null.
+a button sharing the position, labelled ``location_button``), else null.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def serialize_outbound(outbound: Outbound) -> dict[str, Any]:
         "attachment": _serialize_attachment(outbound.attachment),
         "replaces_pressed": outbound.replaces_pressed,
         "expects": outbound.expects,
+        "location_button": outbound.location_button,
     }
 
 

@@ -264,7 +264,7 @@
       group.appendChild(rowEl);
     });
     if (group) item.appendChild(group);
-    var tools = answerTools(message.expects);
+    var tools = answerTools(message.expects, message.location_button);
     if (tools) item.appendChild(tools);
   }
 
@@ -280,7 +280,7 @@
   var GEO = { geopoint: true, geotrace: true, geoshape: true };
   var TYPED_POSITION = "Or type it as latitude, longitude (for example -1.2921, 36.8219).";
 
-  function answerTools(expects) {
+  function answerTools(expects, locationLabel) {
     if (typeof expects !== "string") return null;
     var pickers = PICKERS[expects];
     if (!pickers && !GEO[expects]) return null;
@@ -310,7 +310,7 @@
       var button = document.createElement("button");
       button.type = "button";
       button.className = "choice location-choice";
-      button.textContent = "📍 Share my location";
+      button.textContent = typeof locationLabel === "string" && locationLabel ? locationLabel : "📍 Share my location";
       button.addEventListener("click", function () { shareLocation(button); });
       tools.appendChild(button);
       var hint = document.createElement("p");

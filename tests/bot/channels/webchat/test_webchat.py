@@ -207,6 +207,7 @@ async def test_replies_are_serialized_as_specified() -> None:
                     "attachment": None,
                     "replaces_pressed": False,
                     "expects": None,
+                    "location_button": None,
                 }
             ],
             "max_upload_bytes": MAX_UPLOAD_BYTES,
