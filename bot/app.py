@@ -196,7 +196,7 @@ def web_app(
     if whatsapp is not None:
         whatsapp.add_routes(app)
     add_operation_routes(app, database, lambda: channel_states(telegram, whatsapp))
-    add_admin_routes(app, database, surveys=surveys, community=community)
+    add_admin_routes(app, database, surveys=surveys, community=community, media=open_media_store(settings.media))
     return app
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from storage.codebook import write_codebook
 from storage.database import Database
-from storage.exports import ExportOptions, response_table, write_table
+from storage.exports import ExportOptions, Format, response_table, write_table
 from storage.exports.attachments import media_names
 from storage.exports.files import export_with_attachments
 from storage.media import FolderMediaStore
@@ -124,18 +124,11 @@ async def test_attachments_go_into_a_folder_beside_the_table(
 
 @pytest.mark.parametrize("fmt", ["xlsx", "sav"])
 async def test_a_zip_holds_the_table_and_the_attachments(
-    database: Database, store: FolderMediaStore, tmp_path: Path, fmt: str
+    database: Database, store: FolderMediaStore, tmp_path: Path, fmt: Format
 ) -> None:
     names = await seed(database, store)
     target = tmp_path / "household.zip"
-    exported = await export_with_attachments(
-        database,
-        SURVEY,
-        ExportOptions(complete_only=True),
-        fmt,
-        target,
-        store,  # type: ignore[arg-type]
-    )
+    exported = await export_with_attachments(database, SURVEY, ExportOptions(complete_only=True), fmt, target, store)
     assert exported.attachments == 3
     assert target.is_file() and not list(tmp_path.glob("*.part")), "no .part left"  # noqa: ASYNC240
     with zipfile.ZipFile(target) as archive:
