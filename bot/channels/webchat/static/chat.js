@@ -312,11 +312,7 @@
       button.className = "choice location-choice";
       button.textContent = typeof locationLabel === "string" && locationLabel ? locationLabel : "📍 Share my location";
       button.addEventListener("click", function () { shareLocation(button); });
-      tools.appendChild(button);
-      var hint = document.createElement("p");
-      hint.className = "hint";
-      hint.textContent = TYPED_POSITION;
-      tools.appendChild(hint);
+      tools.appendChild(button); /* the question's own text says a position can be typed */
     }
     return tools;
   }
@@ -370,8 +366,8 @@
 
   function sendFile(file, kind) {
     if (maxUploadBytes !== null && file.size > maxUploadBytes) {
-      appendNotice("That file is " + formatBytes(file.size) + "; the most is " + formatBytes(maxUploadBytes) +
-        ". Please choose a smaller one.");
+      appendNotice("That file is too large (" + formatBytes(file.size) + "; at most " + formatBytes(maxUploadBytes) +
+        "). Please choose a smaller one.");
       return;
     }
     var userItem = appendUserFile(file);
