@@ -170,12 +170,14 @@ def telegram_channel(settings: Settings, core: MessageProcessor, limiters: SendL
     """The Telegram channel (not started), or None without a token."""
     if not settings.telegram.enabled:
         return None
-    return TelegramChannel(settings.telegram, core, limiters.replies)
+    return TelegramChannel(settings.telegram, core, limiters.replies, max_file_bytes=settings.media.max_bytes)
 
 
 def whatsapp_channel(settings: Settings, core: MessageProcessor, database: Database) -> WhatsAppChannel | None:
     """The WhatsApp channel (not started), or None unless configured."""
-    return WhatsAppChannel(settings.whatsapp, core, database) if settings.whatsapp.enabled else None
+    if not settings.whatsapp.enabled:
+        return None
+    return WhatsAppChannel(settings.whatsapp, core, database, max_file_bytes=settings.media.max_bytes)
 
 
 def web_app(

@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.app import RunningBot, running_bot
 from bot.config import RegisterSettings, Settings, WebSettings, WhatsAppSettings
 from bot.core.flood import FloodSettings
+from storage.media import MediaSettings
 from testkit.fakes.whatsapp import FakeGraphServer
 from testkit.telegram_harness import FORMS, PSEUDONYM_KEY, free_port
 
@@ -38,6 +39,7 @@ async def whatsapp_bot(
     forms: Path = FORMS,
     register: RegisterSettings | None = None,
     admins: frozenset[tuple[str, str]] = frozenset(),
+    media: MediaSettings | None = None,
 ) -> AsyncIterator[RunningBot]:
     """The bot with only its WhatsApp channel (and the web server it lives on), wired to ``server``."""
     port = free_port()
@@ -50,6 +52,7 @@ async def whatsapp_bot(
         register=register or RegisterSettings(),
         admins=admins,
         flood=FloodSettings(enabled=False),  # simulated users answer faster than people
+        media=media or MediaSettings(),
     )
     async with running_bot(settings) as bot:
         server.webhook_url = f"http://127.0.0.1:{bot.web_port}{WEBHOOK_PATH}"

@@ -123,3 +123,37 @@ async def test_without_a_media_store_files_are_refused_and_nothing_is_lost(datab
     replies = await user.send_file(Upload("image", picture(20, 20), "image/jpeg"))
     assert "cannot be received" in replies[0].text and "Photo of the house" in replies[-1].text
     assert await stored_answers(engine) == {"head": "Ama"}
+
+
+class CrashAfterWriting(FolderMediaStore):
+    """A folder store whose first write succeeds and is then followed by a failure, as a crash
+    between keeping the file and committing the answer would be."""
+
+    crashed = False
+
+    async def put(self, survey_id: str, name: str, content: bytes) -> None:
+        await super().put(survey_id, name, content)
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("the process dies here")
+
+
+async def test_a_failure_after_the_file_is_kept_leaves_an_orphan_file_and_no_answer(
+    database: Database, tmp_path: Path
+) -> None:
+    pseudonymizer = await load_pseudonymizer(database, "test-pseudonym-key-0123456789")
+    store = CrashAfterWriting(tmp_path / "media")
+    engine = Engine(database, {SURVEY.id: SURVEY}, pseudonymizer, media=store)
+    user = EngineUser(engine, "u4")
+    await user.say("/survey household")
+    await user.say("Ama")
+    replies = await user.send_file(Upload("image", picture(30, 20), "image/jpeg"))
+    if "could not save that" in replies[-1].text:
+        # SQLite: the update failed; nothing acknowledged, nothing stored, the person sends it again.
+        assert await stored_answers(engine) == {"head": "Ama"}
+        replies = await user.send_file(Upload("image", picture(30, 20), "image/jpeg"))
+    # (PostgreSQL runs a failed shared transaction's updates again, each alone: the second try stores it.)
+    assert "Tell us about the household" in replies[-1].text
+    answers = await stored_answers(engine)
+    kept = {p.name for p in (tmp_path / "media" / SURVEY.id).iterdir()}
+    assert answers["house"] in kept and len(kept) == 2  # the answer's file, and one orphan

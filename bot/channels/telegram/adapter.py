@@ -17,10 +17,12 @@ import asyncio
 import hmac
 import json
 import logging
+from dataclasses import dataclass, replace
 from datetime import UTC
 
 from aiohttp import web
 from telegram import Bot, BotCommand, CallbackQuery, Message, Update
+from telegram import Location as TelegramLocation
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
@@ -29,8 +31,9 @@ from bot.channels.telegram.rendering import caption, editable, keyboard, send_fi
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import TelegramSettings
 from bot.sending.rate import LocalRateLimiter, RateLimiter
-from handlers.messages import Inbound, MessageProcessor, Outbound
+from handlers.messages import Inbound, Location, MessageProcessor, Outbound, Upload
 from handlers.router import COMMAND_DESCRIPTIONS
+from storage.media import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,68 @@ CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name, not a secret)
 #: Seconds a reply may wait for a free connection to the Bot API before it counts as failed.
 REPLY_POOL_WAIT = 60.0
+
+
+@dataclass(frozen=True)
+class SentFile:
+    """A file in a message, before it is fetched: the Bot API file id, what it is, its announced size."""
+
+    file_id: str
+    kind: str
+    mime_type: str
+    filename: str | None
+    size: int | None
+
+
+def sent_file(message: Message) -> SentFile | None:
+    """The photo (its largest size), voice note, audio, video, video note or document of ``message``."""
+    if message.photo:
+        largest = max(message.photo, key=lambda size: size.width * size.height)
+        return SentFile(largest.file_id, "image", "image/jpeg", None, largest.file_size)
+    if message.voice is not None:
+        voice = message.voice
+        return SentFile(voice.file_id, "audio", voice.mime_type or "audio/ogg", None, voice.file_size)
+    if message.audio is not None:
+        audio = message.audio
+        return SentFile(audio.file_id, "audio", audio.mime_type or "audio/mpeg", audio.file_name, audio.file_size)
+    if message.video is not None:
+        video = message.video
+        return SentFile(video.file_id, "video", video.mime_type or "video/mp4", video.file_name, video.file_size)
+    if message.video_note is not None:
+        note = message.video_note
+        return SentFile(note.file_id, "video", "video/mp4", None, note.file_size)
+    if message.document is not None:
+        document = message.document
+        mime_type = document.mime_type or "application/octet-stream"
+        return SentFile(document.file_id, "file", mime_type, document.file_name, document.file_size)
+    return None
+
+
+def location_of(location: TelegramLocation) -> Location:
+    """A shared location (Telegram gives no altitude; ``horizontal_accuracy`` is the accuracy)."""
+    return Location(location.latitude, location.longitude, accuracy=location.horizontal_accuracy)
+
+
+async def fetch_file(bot: Bot, sent: SentFile, max_bytes: int) -> Upload:
+    """The file fetched through the Bot API (``getFile``, then the download), or, when it is over
+    ``max_bytes`` or cannot be fetched, an :class:`Upload` without content that says so (its
+    ``size`` set when it is too big), for the core to answer with the reason."""
+    empty = Upload(sent.kind, b"", sent.mime_type, filename=sent.filename)
+    if sent.size is not None and sent.size > max_bytes:
+        return replace(empty, size=sent.size)
+    try:
+        file = await bot.get_file(sent.file_id)
+        if file.file_size is not None and file.file_size > max_bytes:
+            return replace(empty, size=file.file_size)
+        content = bytes(await file.download_as_bytearray())
+    except TelegramError as error:
+        # "file is too big" (over the Bot API's 20 MB), a lost connection...: the core says
+        # the file could not be read, and the person sends it again.
+        log.warning("could not fetch a file from Telegram: %s", type(error).__name__)
+        return empty
+    if len(content) > max_bytes:
+        return replace(empty, size=len(content))
+    return replace(empty, content=content)
 
 
 def to_inbound(update: Update) -> Inbound | None:
@@ -48,6 +113,7 @@ def to_inbound(update: Update) -> Inbound | None:
         return None
     text = payload = None
     received = None
+    location = None
     query = update.callback_query
     if query is not None:
         payload = query.data or ""
@@ -55,8 +121,10 @@ def to_inbound(update: Update) -> Inbound | None:
         message = update.message
         if message is None:
             return None
-        # Stickers, photos, voice notes...: an empty text gets "please type an answer".
-        text = message.text or ""
+        # Stickers and the like: an empty text gets "please type an answer". A location is read
+        # here; files are fetched by the channel (:func:`fetch_file`) before the core sees them.
+        text = None if message.location is not None or sent_file(message) is not None else message.text or ""
+        location = location_of(message.location) if message.location is not None else None
         received = message.date.astimezone(UTC) if message.date else None
     return Inbound(
         channel=CHANNEL,
@@ -67,6 +135,7 @@ def to_inbound(update: Update) -> Inbound | None:
         payload=payload,
         language_hint=user.language_code,
         received_at=received,
+        location=location,
     )
 
 
@@ -74,12 +143,19 @@ class TelegramChannel:
     """Runs a python-telegram-bot ``Application`` that feeds the core."""
 
     def __init__(
-        self, settings: TelegramSettings, processor: MessageProcessor, limiter: RateLimiter | None = None
+        self,
+        settings: TelegramSettings,
+        processor: MessageProcessor,
+        limiter: RateLimiter | None = None,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
-        """``limiter`` paces replies (default: this process's own buckets at ``settings``' rates)."""
+        """``limiter`` paces replies (default: this process's own buckets at ``settings``' rates);
+        files people send are fetched up to ``max_file_bytes``."""
         assert settings.token, "TelegramChannel needs a token"
         self.settings = settings
         self.processor = processor
+        self.max_file_bytes = max_file_bytes
         if limiter is None:
             limiter = LocalRateLimiter(
                 settings.messages_per_second, settings.chat_messages_per_second, settings.chat_burst
@@ -167,6 +243,10 @@ class TelegramChannel:
         inbound = to_inbound(update)
         if inbound is None:
             return
+        sent = sent_file(update.message) if update.message is not None and update.callback_query is None else None
+        if sent is not None:
+            # Fetched before the core's line and transaction: a slow download holds up nobody.
+            inbound = replace(inbound, upload=await fetch_file(self.bot, sent, self.max_file_bytes))
         query = update.callback_query
         # Stop the button's spinner at once (alongside the handling: a slow answer delays nothing).
         spinner = asyncio.ensure_future(self._answer_query(query)) if query is not None else None

@@ -5,7 +5,9 @@
 - captions of pictures and documents are cut at 1,024 characters;
 - buttons become an inline keyboard: a button with a ``url`` opens that page, any other sends
   its ``payload`` back as callback data (:mod:`handlers.payloads` keeps payloads within
-  Telegram's 64 bytes).
+  Telegram's 64 bytes);
+- a question asking for a location (``location_button``) and without inline buttons gets a
+  reply keyboard with one ``request_location`` button (a message has one keyboard or the other).
 
 :func:`send_file` is the one place that sends a picture or document, for replies
 (:mod:`bot.channels.telegram.adapter`) and broadcasts (:mod:`bot.channels.telegram.sender`) alike.
@@ -16,7 +18,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup
 
 from bot.channels.text import split_text
 from handlers.messages import Button, Outbound
@@ -56,10 +58,21 @@ def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
     )
 
 
-def text_messages(outbound: Outbound) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+def location_keyboard(outbound: Outbound) -> ReplyKeyboardMarkup | None:
+    """The one-button "share my location" keyboard of a location question without inline buttons."""
+    if outbound.location_button is None or outbound.buttons:
+        return None
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(outbound.location_button, request_location=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+def text_messages(outbound: Outbound) -> list[tuple[str, InlineKeyboardMarkup | ReplyKeyboardMarkup | None]]:
     """The texts of the sendMessage calls that show ``outbound`` (no attachment), each with its
     keyboard: the last message carries the buttons."""
-    markup = keyboard(outbound)
+    markup = keyboard(outbound) or location_keyboard(outbound)
     parts = split_text(outbound.text, MAX_TEXT)
     return [(part, markup if index == len(parts) - 1 else None) for index, part in enumerate(parts)]
 
@@ -72,7 +85,7 @@ def caption(outbound: Outbound) -> str | None:
 def editable(outbound: Outbound) -> bool:
     """Whether ``outbound`` can replace the text of the message whose button was pressed
     (one text message, no attachment)."""
-    return outbound.attachment is None and len(outbound.text) <= MAX_TEXT
+    return outbound.attachment is None and len(outbound.text) <= MAX_TEXT and location_keyboard(outbound) is None
 
 
 async def send_file(

@@ -8,7 +8,9 @@ Meta calls our webhook (on the aiohttp server of :mod:`bot.app`):
   body with the app secret) is checked first: a wrong or missing signature gets 401 and nothing
   is processed. Each message becomes an :class:`~handlers.messages.Inbound` (its ``wamid`` is
   the update key, so a redelivered webhook is applied once); text, reply-button and list
-  replies are understood, other kinds get "please type an answer". Statuses (delivered, read,
+  replies, locations, and pictures, voice notes, audio, videos and documents (fetched through
+  the Graph API within ``media.max_mb`` before the core sees them) are understood; other kinds
+  (stickers, contacts) get "please type an answer". Statuses (delivered, read,
   failed) are recorded on broadcast deliveries. Meta gets its 200 only after the messages are
   committed and answered: when an answer could not be sent, 503 makes Meta deliver the webhook
   again, and the engine then repeats the current question.
@@ -30,7 +32,7 @@ import hmac
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,9 +43,10 @@ from bot.channels.whatsapp.rendering import MediaPart, Part, render
 from bot.config import WhatsAppSettings
 from common.clock import utc_now
 from common.errors import BarazaError
-from handlers.messages import Inbound, MessageProcessor, Outbound
+from handlers.messages import Inbound, Location, MessageProcessor, Outbound, Upload
 from storage.database import Database
 from storage.delivery_receipts import Receipt, ReceiptRepository
+from storage.media import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 RECEIPT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 #: Message kinds that are not an answer (reactions to a message, system notices): ignored.
 IGNORED_KINDS = frozenset({"reaction", "system", "ephemeral", "request_welcome"})
+#: Message kinds that carry a file, and the kind of :class:`~handlers.messages.Upload` each is.
+MEDIA_KINDS = {"image": "image", "audio": "audio", "video": "video", "document": "file"}
 
 
 def signature_of(body: bytes, app_secret: str) -> str:
@@ -71,10 +76,15 @@ def signature_ok(body: bytes, header: str | None, app_secret: str | None) -> boo
 
 @dataclass(frozen=True)
 class WebhookContent:
-    """What one webhook call holds: messages for the core, and receipts of sent messages."""
+    """What one webhook call holds: messages for the core, and receipts of sent messages.
+
+    ``media`` gives, by update key, the Graph media id of each message that carries a file: its
+    :attr:`Inbound.upload` has no content until the channel fetches it.
+    """
 
     messages: list[Inbound]
     receipts: list[Receipt]
+    media: dict[str, str] = field(default_factory=dict)
 
 
 def _time(value: Any) -> datetime | None:
@@ -117,7 +127,18 @@ def _inbound(message: Mapping[str, Any]) -> Inbound | None:
             return replace(base, payload=reply["id"])
     if kind == "button":  # a quick-reply button of a template: its text is what the person said
         return replace(base, text=str(_map(message.get("button")).get("text") or ""))
-    # Pictures, voice notes, locations...: an empty text gets "please type an answer".
+    if kind == "location":
+        place = _map(message.get("location"))
+        try:
+            return replace(base, location=Location(float(place["latitude"]), float(place["longitude"])))
+        except (KeyError, TypeError, ValueError):
+            return replace(base, text="")
+    if kind in MEDIA_KINDS and isinstance(_map(message.get(kind)).get("id"), str):
+        media = _map(message.get(kind))
+        filename = media.get("filename") if isinstance(media.get("filename"), str) else None
+        mime_type = str(media.get("mime_type") or "application/octet-stream")
+        return replace(base, upload=Upload(MEDIA_KINDS[kind], b"", mime_type, filename=filename))
+    # Stickers, contacts...: an empty text gets "please type an answer".
     return replace(base, text="")
 
 
@@ -137,15 +158,18 @@ def parse_webhook(payload: Any) -> WebhookContent:
     """The messages and statuses of a webhook body (unknown parts are skipped)."""
     messages: list[Inbound] = []
     receipts: list[Receipt] = []
+    media: dict[str, str] = {}
     if isinstance(payload, Mapping):
         for value in _values(payload):
             for message in _list(value.get("messages")):
                 if isinstance(message, Mapping) and (inbound := _inbound(message)) is not None:
                     messages.append(inbound)
+                    if inbound.upload is not None:
+                        media[inbound.update_key] = str(_map(message.get(str(message.get("type")))).get("id"))
             for status in _list(value.get("statuses")):
                 if isinstance(status, Mapping) and (receipt := _receipt(status)) is not None:
                     receipts.append(receipt)
-    return WebhookContent(messages, receipts)
+    return WebhookContent(messages, receipts, media)
 
 
 # --------------------------------------------------------------------------- sending
@@ -185,10 +209,19 @@ class PartlySent(BarazaError):
 class WhatsAppChannel:
     """Receives the webhook and answers through the Graph API."""
 
-    def __init__(self, settings: WhatsAppSettings, processor: MessageProcessor, database: Database) -> None:
+    def __init__(
+        self,
+        settings: WhatsAppSettings,
+        processor: MessageProcessor,
+        database: Database,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        """Files people send are fetched up to ``max_file_bytes``."""
         self.settings = settings
         self.processor = processor
         self.database = database
+        self.max_file_bytes = max_file_bytes
         self.client = GraphClient(settings)
         self._retrying: set[asyncio.Task[None]] = set()
 
@@ -233,11 +266,27 @@ class WhatsAppChannel:
             await self._record(content.receipts)
         complete = True
         for inbound in content.messages:
+            media_id = content.media.get(inbound.update_key)
+            if media_id is not None and inbound.upload is not None:
+                inbound = replace(inbound, upload=await self._fetch(media_id, inbound.upload))
             # The replies go out before the chat's next message is handled (the core's line).
             if not await self.processor.serve(inbound, functools.partial(self._answer, inbound)):
                 complete = False
         # A 503 makes Meta deliver the call again; the engine repeats the current question then.
         return web.Response(text="ok") if complete else web.Response(status=503, text="reply not sent")
+
+    async def _fetch(self, media_id: str, upload: Upload) -> Upload:
+        """The file of ``upload`` fetched from the Graph API; without content when it is over the
+        limit (``size`` set) or could not be fetched (the core then asks for it again)."""
+        try:
+            downloaded = await self.client.download(media_id, self.max_file_bytes)
+        except (GraphError, GraphUnreachable) as error:
+            log.warning("could not fetch a WhatsApp file: %s", error)
+            return upload
+        mime_type = downloaded.mime_type or upload.mime_type
+        if not downloaded.content:
+            return replace(upload, mime_type=mime_type, size=downloaded.size)
+        return replace(upload, content=downloaded.content, mime_type=mime_type)
 
     async def _record(self, receipts: list[Receipt]) -> None:
         unmatched: list[Receipt] = []

@@ -2,7 +2,9 @@
 
 Two calls: ``POST /{version}/{phone-number-id}/messages`` (send one message; the answer holds its
 ``wamid``) and ``POST /{version}/{phone-number-id}/media`` (upload a picture or document; the
-answer holds its media id). Throughput errors (130429 and the other rate limits below) and
+answer holds its media id). A file a person sent is fetched in two steps
+(:meth:`GraphClient.download`): ``GET /{version}/{media-id}`` gives its URL, MIME type and size,
+then ``GET url``, with the same bearer token, gives the file. Throughput errors (130429 and the other rate limits below) and
 server errors are retried with doubling waits; other errors raise :class:`GraphError` at once.
 The base URL is configurable, so tests point it at a local fake Graph API.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -65,6 +68,15 @@ def _error_of(status: int, data: Any) -> GraphError:
     return GraphError(status, int(code) if isinstance(code, int) else None, message[:300])
 
 
+@dataclass(frozen=True)
+class Downloaded:
+    """A file fetched from the Graph API; ``content`` is empty when it is over the limit (``size`` says how big)."""
+
+    content: bytes
+    mime_type: str
+    size: int
+
+
 class GraphClient:
     """Sends messages and uploads media for one business phone number."""
 
@@ -115,6 +127,33 @@ class GraphClient:
             return str(data["id"])
         except (KeyError, TypeError):
             raise GraphError(200, None, "the upload answer holds no media id") from None
+
+    async def download(self, media_id: str, max_bytes: int) -> Downloaded:
+        """The file a person sent (``media_id`` from the webhook), fetched only when it is at most
+        ``max_bytes``; raises :class:`GraphError` or :class:`GraphUnreachable` when it cannot be had."""
+        root = f"{self.settings.graph_base_url}/{self.settings.api_version}"
+        if not media_id.isalnum():
+            raise GraphError(400, None, "not a media id")
+        data = await self._call("media URL", lambda session: session.get(f"{root}/{media_id}"))
+        try:
+            url, mime_type = str(data["url"]), str(data.get("mime_type") or "application/octet-stream")
+            size = int(data.get("file_size") or 0)
+        except (KeyError, TypeError, ValueError):
+            raise GraphError(200, None, "the media answer holds no URL") from None
+        if size > max_bytes:
+            return Downloaded(b"", mime_type, size)
+        await self.start()
+        assert self._session is not None
+        try:
+            async with self._session.get(url) as response:
+                if response.status != 200:
+                    raise GraphError(response.status, None, f"the media download answered HTTP {response.status}")
+                content = await response.content.read(max_bytes + 1)
+        except (aiohttp.ClientError, TimeoutError) as failure:
+            raise GraphUnreachable(f"media download: {type(failure).__name__}", maybe_sent=False) from failure
+        if len(content) > max_bytes:
+            return Downloaded(b"", mime_type, max(size, len(content)))
+        return Downloaded(content, mime_type, len(content))
 
     async def _call(self, what: str, request: Any) -> Any:
         await self.start()

@@ -23,10 +23,13 @@ from .protocol import (
 )
 from .user import FakeUser
 
+#: The largest file a bot may fetch with getFile.
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+
 
 @dataclass
 class StoredFile:
-    """A file the bot sent; downloadable under ``base_file_url`` + ``file_path``."""
+    """A file the bot or a user sent; downloadable under ``base_file_url`` + ``file_path``."""
 
     file_id: str
     file_unique_id: str
@@ -291,10 +294,13 @@ class ChatMethods:
         return next((f for f in self.files.values() if f.file_path == path and f.data is not None), None)
 
     async def get_file(self, ctx: CallContext) -> JSONDict:
-        """getFile for files the bot sent earlier."""
+        """getFile for files the bot sent earlier and files users sent; as on Telegram, a bot
+        cannot fetch a file over 20 MB."""
         stored = self.files.get(str(ctx.params.get("file_id")))
         if stored is None:
             raise bad_request("invalid file_id")
+        if stored.data is not None and len(stored.data) > MAX_DOWNLOAD_BYTES:
+            raise bad_request("file is too big")
         result: JSONDict = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
         if stored.data is not None:
             result["file_size"] = len(stored.data)

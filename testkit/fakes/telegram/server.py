@@ -484,6 +484,10 @@ class FakeTelegramServer:
     def _register_callback(self, query_id: str, user_id: int) -> None:
         self._chats.callback_owner[query_id] = user_id
 
+    def _upload(self, data: bytes, kind: str, mime_type: str | None, filename: str | None) -> JSONDict:
+        stored = self._chats._store_file(data, filename, mime_type, kind)
+        return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "file_size": len(data)}
+
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq

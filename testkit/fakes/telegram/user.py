@@ -51,6 +51,10 @@ class ServerForUsers(Protocol):
 
     def _register_callback(self, query_id: str, user_id: int) -> None: ...
 
+    def _upload(self, data: bytes, kind: str, mime_type: str | None, filename: str | None) -> JSONDict:
+        """Keep a file the user sends; its ``file_id``, ``file_unique_id`` and ``file_size``."""
+        ...
+
 
 class FakeUser:
     """A Telegram user; their private chat with the bot has ``chat_id == id``.
@@ -198,6 +202,45 @@ class FakeUser:
             **fields,
         }
         return await self._act({"message": api})
+
+    async def send_photo(self, data: bytes, width: int, height: int, *, caption: str | None = None) -> int:
+        """Send a photo as Telegram delivers one: several sizes, the largest last. The smaller
+        size is a different (tiny) file, so a bot that fetches the wrong one is caught."""
+        thumbnail = self._server._upload(data[:64] or b"x", "photo", "image/jpeg", None)
+        full = self._server._upload(data, "photo", "image/jpeg", None)
+        small = max(1, width // 10), max(1, height // 10)
+        sizes = [
+            {**thumbnail, "width": small[0], "height": small[1]},
+            {**full, "width": width, "height": height},
+        ]
+        fields: JSONDict = {"photo": sizes}
+        if caption is not None:
+            fields["caption"] = caption
+        return await self.send_raw_message(**fields)
+
+    async def send_voice(self, data: bytes, *, duration: int = 3, mime_type: str = "audio/ogg") -> int:
+        """Send a voice note (Opus in Ogg, as Telegram's apps record them)."""
+        voice = self._server._upload(data, "voice", mime_type, None)
+        return await self.send_raw_message(voice={**voice, "duration": duration, "mime_type": mime_type})
+
+    async def send_document(self, data: bytes, filename: str, mime_type: str) -> int:
+        """Send a file as a document (a PDF, or a picture sent "as a file")."""
+        document = self._server._upload(data, "document", mime_type, filename)
+        return await self.send_raw_message(document={**document, "file_name": filename, "mime_type": mime_type})
+
+    async def send_video(self, data: bytes, *, duration: int = 5, mime_type: str = "video/mp4") -> int:
+        video = self._server._upload(data, "video", mime_type, None)
+        fields = {**video, "duration": duration, "width": 640, "height": 360, "mime_type": mime_type}
+        return await self.send_raw_message(video=fields)
+
+    async def send_location(
+        self, latitude: float, longitude: float, *, horizontal_accuracy: float | None = None
+    ) -> int:
+        """Share a location (the attachment menu's "Location", or a ``request_location`` button)."""
+        location: JSONDict = {"latitude": latitude, "longitude": longitude}
+        if horizontal_accuracy is not None:
+            location["horizontal_accuracy"] = horizontal_accuracy
+        return await self.send_raw_message(location=location)
 
     async def press(self, button: str, message_id: int | None = None) -> int:
         """Press the inline button labelled ``button`` (or with that callback_data).

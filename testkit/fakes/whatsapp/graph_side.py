@@ -31,3 +31,7 @@ class WebhookSender(Protocol):
     async def deliver(self, payload: JSON) -> int:
         """Delivers a webhook call (retried like Meta's); returns the bot's last HTTP status."""
         ...
+
+    def keep_sent_media(self, content: bytes, mime_type: str, filename: str | None) -> str:
+        """Keeps a file a user sends for the bot to fetch; returns its media id."""
+        ...

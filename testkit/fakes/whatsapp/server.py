@@ -110,6 +110,10 @@ class FakeGraphServer:
         self.calls: list[RecordedCall] = []
         self.webhook_calls: list[WebhookCall] = []
         self.media: dict[str, UploadedMedia] = {}
+        #: Files users sent (pictures, voice notes, documents...), by media id.
+        self.received_media: dict[str, UploadedMedia] = {}
+        #: Media ids whose download the bot asked for, in order.
+        self.downloads: list[str] = []
         self.signal = Signal()
         self._users: dict[str, FakeWhatsAppUser] = {}
         self._faults: list[_Fault] = []
@@ -126,6 +130,9 @@ class FakeGraphServer:
         base = f"/{self.api_version}/{self.phone_number_id}"
         app.router.add_post(f"{base}/messages", self._messages)
         app.router.add_post(f"{base}/media", self._upload)
+        # Files people sent: their URL by media id, then the file (both need the bearer token).
+        app.router.add_get(f"/{self.api_version}/{{media_id}}", self._media_url)
+        app.router.add_get("/media-download/{media_id}", self._media_download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         with socket.socket() as probe:
@@ -307,6 +314,38 @@ class FakeGraphServer:
         call.body = {"filename": media.filename, "type": media.mime_type, "size": len(media.content)}
         self.media[media.media_id] = media
         return web.json_response({"id": media.media_id})
+
+    def keep_sent_media(self, content: bytes, mime_type: str, filename: str | None) -> str:
+        """Keep a file a user sends; returns its media id (what the webhook message carries)."""
+        media = UploadedMedia(self.new_id("inmedia").replace(".", ""), filename or "", mime_type, content)
+        self.received_media[media.media_id] = media
+        return media.media_id
+
+    async def _media_url(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        media = self.received_media.get(request.match_info["media_id"])
+        if media is None:
+            return _error(400, 100, "(#100) Invalid parameter", "unknown media id")
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.base_url}/media-download/{media.media_id}",
+                "mime_type": media.mime_type,
+                "sha256": hashlib.sha256(media.content).hexdigest(),
+                "file_size": len(media.content),
+                "id": media.media_id,
+            }
+        )
+
+    async def _media_download(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.Response(status=401)
+        media = self.received_media.get(request.match_info["media_id"])
+        if media is None:
+            return web.Response(status=404)
+        self.downloads.append(media.media_id)
+        return web.Response(body=media.content, content_type=media.mime_type.split(";")[0])
 
     # ------------------------------------------------------------------ webhooks (Meta's side)
 

@@ -9,6 +9,7 @@ shows as the label of the ``3. label`` line.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import time
@@ -111,6 +112,26 @@ class FakeWhatsAppUser:
         """Send a picture, sticker, location... (``content`` is the message's ``kind`` object)."""
         return await self._act(self._message(kind, {kind: content}))
 
+    async def send_media(
+        self, kind: str, content: bytes, mime_type: str, *, filename: str | None = None, voice: bool = False
+    ) -> str:
+        """Send a picture, voice note (``kind`` "audio", ``voice``), video or document as the Cloud
+        API's webhook shows it: the media id, MIME type and sha256, the file fetched by the bot."""
+        media_id = self.server.keep_sent_media(content, mime_type, filename)
+        media: dict[str, Any] = {"id": media_id, "mime_type": mime_type, "sha256": hashlib.sha256(content).hexdigest()}
+        if filename is not None and kind == "document":
+            media["filename"] = filename
+        if kind == "audio":
+            media["voice"] = voice
+        return await self.send_other(kind, media)
+
+    async def send_location(self, latitude: float, longitude: float, *, name: str | None = None) -> str:
+        """Share a location (a place's name and address may come with it)."""
+        location: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
+        if name is not None:
+            location["name"] = name
+        return await self.send_other("location", location)
+
     async def press(self, choice_id: str, message_id: str | None = None) -> str:
         """Press the button or pick the list row with id ``choice_id`` (of ``message_id``)."""
         message = self.find(message_id) if message_id is not None else None
@@ -136,6 +157,11 @@ class FakeWhatsAppUser:
         raise LookupError(
             f"no button {label!r}; last buttons: {self.messages[-1].button_texts if self.messages else []}"
         )
+
+    @property
+    def replies(self) -> list[WaMessage]:
+        """The bot's messages since the person's last action."""
+        return self.messages[self._read :]
 
     async def send_text_and_wait(self, text: str) -> list[WaMessage]:
         """Type a message; returns the bot's replies to it."""

@@ -160,7 +160,9 @@ def test_webhook_bodies_give_texts_button_and_list_replies_and_statuses() -> Non
         )
     )
     got = [(m.update_key, m.text, m.payload) for m in content.messages]
-    assert got == [("w1", "hello", None), ("w2", None, "q:1:c:0"), ("w3", None, "q:1:c:4"), ("w5", "", None)]
+    assert got == [("w1", "hello", None), ("w2", None, "q:1:c:0"), ("w3", None, "q:1:c:4"), ("w5", None, None)]
+    # A picture is a file for the core (fetched by the channel before it is handled).
+    assert content.messages[3].upload is not None and content.media == {"w5": "media"}
     assert {(m.channel, m.user_key, m.chat_key) for m in content.messages} == {
         ("whatsapp", "254700000001", "254700000001")
     }
