@@ -1,12 +1,13 @@
-"""A person answers a photo and two locations in headless Chromium at phone width, with the real
-engine behind the web chat: the photo through the page's file picker, one position typed, one
-shared through the browser's geolocation; then the stored answers, the file in the media store
-and the export's columns and attachments."""
+"""People answer photos, voice notes and locations in headless Chromium at phone width, with the
+real engine behind the web chat: files through the page's file pickers, positions typed or shared
+through the browser's geolocation; then the stored answers, the files in the media store and the
+export's columns and attachments."""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from storage.exports.files import export_with_attachments
 from storage.media import STORED_NAME, MediaSettings, open_media_store
 from surveys.loader import load_survey_file
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
-from testkit.media import picture
+from testkit.media import HOUSEHOLD_MEDIA_YAML, VOICE_NOTE, picture
 from testkit.webchat_harness import web_chat_bot
 
 pytestmark = pytest.mark.browser
@@ -35,6 +36,7 @@ questions:
 """
 PHOTO = picture(320, 200, "PNG")
 LIMIT = 200_000
+GEOPOINT = ("latitude", "longitude", "altitude", "accuracy")
 
 
 @pytest.fixture
@@ -42,6 +44,7 @@ async def media_bot(database_url: str, tmp_path: Path) -> AsyncIterator[RunningB
     forms = tmp_path / "forms"
     forms.mkdir()
     (forms / "fieldvisit.yaml").write_text(FIELD_VISIT, encoding="utf-8")
+    (forms / "household.yaml").write_text(HOUSEHOLD_MEDIA_YAML, encoding="utf-8")
     media = MediaSettings(directory=tmp_path / "media", max_bytes=LIMIT)
     async with web_chat_bot(database_url, surveys_directory=forms, media=media) as bot:
         yield bot
@@ -126,9 +129,84 @@ async def test_a_photo_a_typed_and_a_shared_location_in_a_phone_browser(media_bo
     )
     assert (exported.rows, exported.attachments) == (1, 1)
     (row,) = csv.DictReader(io.StringIO((tmp_path / "export" / "fieldvisit.csv").read_text(encoding="utf-8")))
-    assert [row[f"where_{part}"] for part in ("latitude", "longitude", "altitude", "accuracy")] == [
+    assert [row[f"where_{part}"] for part in GEOPOINT] == [
         "-1.2921", "36.8219", "", "",
     ]  # fmt: skip
     assert (row["water_latitude"], row["water_longitude"], row["water_accuracy"]) == ("-1.2833", "36.8167", "8")
     assert row["stall"] == stall and row["complete"] == "true"
     assert (tmp_path / "export" / "attachments" / stall).read_bytes() == PHOTO
+
+
+def noisy_png(width: int, height: int) -> bytes:
+    """A PNG that does not compress (random pixels): larger than the web server's 64 KB body limit."""
+    from PIL import Image
+
+    output = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(output, format="PNG")
+    return output.getvalue()
+
+
+async def test_the_household_form_with_a_photo_a_voice_note_and_typed_points(
+    media_bot: RunningBot, tmp_path: Path
+) -> None:
+    async_playwright = async_playwright_or_skip()
+    from playwright.async_api import expect
+
+    photo = noisy_png(200, 200)
+    assert 64 * 1024 < len(photo) < LIMIT, "more than the server reads for a message, within the upload limit"
+    (tmp_path / "house.png").write_bytes(photo)
+    (tmp_path / "story.ogg").write_bytes(VOICE_NOTE)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            await page.goto(f"http://127.0.0.1:{media_bot.web_port}/")
+            log = page.get_by_role("log")
+            box = page.get_by_label("Your message")
+            await page.get_by_role("button", name="Household").click()
+            await expect(log).to_contain_text("Name of the household head")
+            await box.fill("Amina")
+            await box.press("Enter")
+            await expect(log).to_contain_text("Photo of the house")
+            await page.get_by_label("🖼️ Choose a photo").set_input_files(str(tmp_path / "house.png"))
+            await expect(log).to_contain_text("Tell us about the household")
+            recorder = page.get_by_label("🎙️ Record audio")
+            assert (await recorder.get_attribute("accept"), await recorder.get_attribute("capture")) == (
+                "audio/*",
+                "user",
+            )
+            await page.get_by_label("🎵 Choose a recording").set_input_files(str(tmp_path / "story.ogg"))
+            await expect(log).to_contain_text("Where is the house")
+            await box.fill("-1.2921, 36.8219, 1661, 5")
+            await box.press("Enter")
+            await expect(log).to_contain_text("The household's certificate")
+            await expect(page.get_by_label("📎 Choose a file")).to_have_attribute("type", "file")
+            await log.locator(".msg.bot").last.get_by_role("button", name="Skip ⏭").click()
+            await expect(log).to_contain_text("The path to the water point")
+            for count, point in enumerate(("-1.2921 36.8219", "-1.2925, 36.8230"), start=1):
+                await box.fill(point)
+                await box.press("Enter")
+                await expect(log).to_contain_text(f"Points so far: {count}.")
+            await log.locator(".msg.bot").last.get_by_role("button", name="Done ✔").click()
+            await expect(log).to_contain_text("How many people live here")
+            await box.fill("5")
+            await box.press("Enter")
+            await expect(log).to_contain_text("Send /start to see other surveys.")
+            assert problems == []
+        finally:
+            await browser.close()
+
+    survey = load_survey_file(tmp_path / "forms" / "household.yaml")
+    store = open_media_store(media_bot.settings.media)
+    exported = await export_with_attachments(
+        media_bot.database, survey, ExportOptions(), "csv", tmp_path / "export", store
+    )
+    assert (exported.rows, exported.attachments) == (1, 2)
+    (row,) = csv.DictReader(io.StringIO((tmp_path / "export" / "household.csv").read_text(encoding="utf-8")))
+    assert [row[f"where_{part}"] for part in GEOPOINT] == ["-1.2921", "36.8219", "1661", "5"]
+    assert row["path"] == "-1.2921 36.8219;-1.2925 36.823" and row["paper"] == "" and row["size"] == "5"
+    attachments = tmp_path / "export" / "attachments"
+    assert row["house"].endswith(".png") and (attachments / row["house"]).read_bytes() == photo
+    assert row["story"].endswith(".ogg") and (attachments / row["story"]).read_bytes() == VOICE_NOTE
