@@ -192,13 +192,13 @@ def web_app(
     """The one web server's routes: the web chat, the channels' webhooks, health and metrics,
     and the staff dashboard."""
     app = web.Application(client_max_size=64 * 1024)
-    add_webchat_routes(app, core)
+    add_webchat_routes(app, core, max_upload_bytes=settings.media.max_bytes)
     if telegram is not None and settings.telegram.mode == "webhook":
         app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
     if whatsapp is not None:
         whatsapp.add_routes(app)
     add_operation_routes(app, database, lambda: channel_states(telegram, whatsapp))
-    add_admin_routes(app, database, surveys=surveys, community=community)
+    add_admin_routes(app, database, surveys=surveys, community=community, media=open_media_store(settings.media))
     return app
 
 

@@ -101,12 +101,17 @@ class Outbound:
     ``buttons`` are laid out in rows. When ``replaces_pressed`` is true and the inbound was a
     button press, the adapter updates the message that carried the pressed button instead of
     sending a new one (ticking a select_multiple choice, closing an answered question).
+    ``expects`` names the answer a question wants when it is neither text nor a button: a media
+    or location question type (``"image"``, ``"audio"``, ``"video"``, ``"file"``, ``"geopoint"``,
+    ``"geotrace"``, ``"geoshape"``), so that a channel can offer its own control (the web chat's
+    file picker and "Share my location").
     """
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     attachment: Attachment | None = None
     replaces_pressed: bool = False
+    expects: str | None = None
     #: The label of a button that shares the person's position (a geopoint question), for the
     #: channels that have one (Telegram's ``request_location``); the others ignore it.
     location_button: str | None = None

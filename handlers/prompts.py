@@ -139,12 +139,14 @@ def render_question(
         closing_row.append(Button(ctx.texts("button_skip"), payloads.prompt_press(serial, payloads.SKIP)))
     if closing_row:
         rows.append(tuple(closing_row))
+    expects = question.type.value if question.is_media or question.is_geo else None
     location_button = ctx.texts("button_send_location") if question.is_geo else None
     return Outbound(
         text="\n".join(lines),
         buttons=tuple(rows),
         replaces_pressed=replaces_pressed,
         location_button=location_button,
+        expects=expects,
     )
 
 

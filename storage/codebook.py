@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from storage.database import Database
 from storage.exports.responses import (
+    GEOPOINT_PARTS,
     ExportOptions,
     _filters,
     count_responses,
@@ -29,7 +30,7 @@ from storage.exports.responses import (
 )
 from storage.exports.table import Column
 from storage.models import AnswerRow, ResponseRow
-from surveys.model import Question, QuestionType, Survey
+from surveys.model import GEO_TYPES, MEDIA_TYPES, Question, QuestionType, Survey
 
 COUNTED_TYPES = (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE, QuestionType.RANGE)
 
@@ -103,6 +104,30 @@ def _type_text(question: Question) -> str:
     return f"{question.type.value} ({', '.join(bounds)})" if bounds else question.type.value
 
 
+def _column_type(question: Question, column: Column) -> str:
+    """The type of one export column of ``question``: ``geopoint latitude (decimal degrees)``."""
+    if column.part is not None:
+        return f"{_type_text(question)} {GEOPOINT_PARTS[column.part][1]}"
+    return _type_text(question)
+
+
+def values_note(question: Question) -> str | None:
+    """What the exported values of a media or location question are, for the reader."""
+    if question.type in MEDIA_TYPES:
+        return (
+            "the stored file's name (`<random hex>.<extension>`, never the name the person sent); "
+            "an export with attachments holds the file as `attachments/<name>`"
+        )
+    if question.type is QuestionType.GEOPOINT:
+        return (
+            "one number per column: latitude and longitude in decimal degrees, altitude and accuracy "
+            "in metres; empty when the point lacks them (a typed point has latitude and longitude only)"
+        )
+    if question.type in GEO_TYPES:
+        return "the points as text, `latitude longitude altitude accuracy` each, separated by `;` (as ODK stores them)"
+    return None
+
+
 def _label(survey: Survey, question: Question, language: str) -> str:
     return question.label.translations.get(language, "")
 
@@ -147,7 +172,8 @@ def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: S
             for column in columns:
                 if column.choice is None:
                     count = counts.answered.get(question.name, 0)
-                    writer.writerow(_csv_row(languages, column.name, question.name, kind, labels, count, rules))
+                    column_kind = _column_type(question, column)
+                    writer.writerow(_csv_row(languages, column.name, question.name, column_kind, labels, count, rules))
             if question.type in COUNTED_TYPES:
                 codes = _codes(question, columns) if columns else []
                 variable = columns[0].name if columns else question.name
@@ -231,6 +257,9 @@ def _write_markdown(survey: Survey, options: ExportOptions, counts: Counts, form
         if question.calculation is not None:
             lines.append(f"- Calculation: `{_md(question.calculation.source)}`")
         lines.append(f"- Columns: {', '.join(f'`{c.name}`' for c in columns)}")
+        note = values_note(question)
+        if note is not None:
+            lines.append(f"- Values: {note}")
         lines.append(f"- Answered: {answered} of {counts.responses}")
         if question.type in COUNTED_TYPES:
             heading = "column" if question.type is QuestionType.SELECT_MULTIPLE else "code"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,6 +14,7 @@ from aiohttp import web
 from bot.app import RunningBot, running_bot
 from bot.channels.webchat.adapter import add_webchat_routes
 from bot.config import Settings, WebSettings
+from storage.media import MediaSettings
 from testkit.fakes.scripted_survey import ScriptedSurvey
 from testkit.telegram_harness import FORMS, NO_FLOOD_LIMIT, PSEUDONYM_KEY
 
@@ -39,14 +41,18 @@ async def serve_webchat(processor: ScriptedSurvey) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def web_chat_bot(database_url: str) -> AsyncIterator[RunningBot]:
-    """The real bot on ``database_url`` with only its web server (on a free port)."""
+async def web_chat_bot(
+    database_url: str, *, surveys_directory: Path = FORMS, media: MediaSettings | None = None
+) -> AsyncIterator[RunningBot]:
+    """The real bot on ``database_url`` with only its web server (on a free port), serving the
+    surveys of ``surveys_directory`` and keeping files as ``media`` says."""
     settings = Settings(
         database_url=database_url,
-        surveys_directory=FORMS,
+        surveys_directory=surveys_directory,
         pseudonym_key=PSEUDONYM_KEY,
         web=WebSettings(port=0),
         flood=NO_FLOOD_LIMIT,  # the browser clicks faster than people
+        media=media or MediaSettings(),
     )
     async with running_bot(settings) as bot:
         yield bot

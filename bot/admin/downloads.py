@@ -1,4 +1,6 @@
-"""Survey responses downloaded from the results page, in every format of ``baraza export``.
+"""Survey responses downloaded from the results page, in every format of ``baraza export``, and
+for a survey with media questions also as a zip holding the table and ``attachments/`` (the
+files of the answers, from the media store).
 
 The file is written by :mod:`storage.exports.files` (the same functions as the command) into a temporary
 file, in a worker thread with its own event loop and database connection, so that a large SPSS
@@ -19,7 +21,9 @@ from aiohttp import web
 from common.errors import BarazaError
 from storage.database import Database
 from storage.exports import ExcelTooLarge, ExportOptions, Format
-from storage.exports.files import export_codebook, export_responses
+from storage.exports.attachments import media_questions
+from storage.exports.files import export_codebook, export_responses, export_with_attachments
+from storage.media import MediaStore
 from surveys.model import Survey
 
 CHUNK = 256 * 1024
@@ -34,6 +38,7 @@ class Download:
     suffix: str
     content_type: str
     fmt: Format | None  # None: the codebook (Markdown)
+    attachments: bool = False  # a zip of the table and attachments/
 
 
 DOWNLOADS: dict[str, Download] = {
@@ -46,17 +51,32 @@ DOWNLOADS: dict[str, Download] = {
 }
 
 
+def zipped_downloads(survey: Survey) -> dict[str, Download]:
+    """The zips of the table and its files (``csv.zip``...), for a survey with media questions."""
+    if not media_questions(survey):
+        return {}
+    return {
+        f"{key}.zip": Download(download.name, f"{download.suffix}.zip", "application/zip", download.fmt, True)
+        for key, download in DOWNLOADS.items()
+        if download.fmt is not None
+    }
+
+
 class DownloadError(BarazaError):
     """An export that cannot be made (too many rows for Excel...), with a message for staff."""
 
 
-def _write_in_thread(database_url: str, survey: Survey, download: Download, options: ExportOptions, path: Path) -> int:
+def _write_in_thread(
+    database_url: str, survey: Survey, download: Download, options: ExportOptions, path: Path, media: MediaStore | None
+) -> int:
     async def write() -> int:
         database = Database(database_url, pool_size=1)
         try:
             if download.fmt is None:
                 await export_codebook(database, survey, options, path, as_csv=False)
                 return 0
+            if download.attachments and media is not None:
+                return (await export_with_attachments(database, survey, options, download.fmt, path, media)).rows
             return (await export_responses(database, survey, options, download.fmt, path)).rows
         finally:
             await database.dispose()
@@ -65,16 +85,23 @@ def _write_in_thread(database_url: str, survey: Survey, download: Download, opti
 
 
 async def send_export(
-    request: web.Request, database: Database, survey: Survey, key: str, options: ExportOptions, stamp: str
+    request: web.Request,
+    database: Database,
+    survey: Survey,
+    key: str,
+    options: ExportOptions,
+    stamp: str,
+    media: MediaStore | None = None,
 ) -> web.StreamResponse:
-    """Write the export ``key`` of ``survey`` and stream it as an attachment."""
-    download = DOWNLOADS.get(key)
+    """Write the export ``key`` of ``survey`` and stream it as an attachment (``csv.zip``...: with
+    the files of its media answers from ``media``)."""
+    download = DOWNLOADS.get(key) or (zipped_downloads(survey).get(key) if media is not None else None)
     if download is None:
         raise web.HTTPNotFound(text=f"There is no export format {key!r}.")
     with tempfile.TemporaryDirectory(prefix="baraza-download-") as directory:
         path = Path(directory) / f"export.{download.suffix}"
         try:
-            await asyncio.to_thread(_write_in_thread, database.url, survey, download, options, path)
+            await asyncio.to_thread(_write_in_thread, database.url, survey, download, options, path, media)
         except ExcelTooLarge as error:
             raise DownloadError(f"{error}; download CSV or SPSS instead") from error
         name = f"{_UNSAFE.sub('_', survey.id)}-{'codebook-' if download.fmt is None else ''}{stamp}.{download.suffix}"

@@ -8,7 +8,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from bot.admin.auth import PREFIX
-from bot.admin.downloads import DOWNLOADS, DownloadError, send_export
+from bot.admin.downloads import DOWNLOADS, DownloadError, send_export, zipped_downloads
 from bot.admin.login import refused
 from bot.admin.render import render
 from bot.admin.site import AdminSite
@@ -76,6 +76,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             query=request.query,
             problems=problems,
             downloads=DOWNLOADS,
+            zipped=zipped_downloads(survey) if site.media is not None else {},
         )
 
     async def download(request: web.Request) -> web.StreamResponse:
@@ -83,7 +84,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         stamp = site.clock().strftime("%Y%m%d-%H%M")
         try:
             return await send_export(
-                request, site.database, survey, request.match_info["format"], ExportOptions(), stamp
+                request, site.database, survey, request.match_info["format"], ExportOptions(), stamp, site.media
             )
         except DownloadError as error:
             return refused(request, 409, str(error))

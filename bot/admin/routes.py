@@ -11,6 +11,7 @@ from bot.admin.auth import Auth
 from bot.admin.site import AdminSite
 from handlers.context import Community
 from storage.database import Database
+from storage.media import MediaStore
 from surveys.model import Survey
 
 
@@ -21,9 +22,12 @@ def add_admin_routes(
     surveys: Mapping[str, Survey],
     community: Community,
     secure_cookie: bool | None = None,
+    media: MediaStore | None = None,
 ) -> AdminSite:
-    """Add every ``/admin`` route to ``app``; returns the site (tests reach its parts)."""
-    site = AdminSite(database, surveys, community, Auth(database, login.refused, secure_cookie=secure_cookie))
+    """Add every ``/admin`` route to ``app``; returns the site (tests reach its parts). ``media``:
+    the store of the files sent as answers, for the downloads with attachments."""
+    auth = Auth(database, login.refused, secure_cookie=secure_cookie)
+    site = AdminSite(database, surveys, community, auth, media=media)
     login.add_routes(app, site)
     pages.add_routes(app, site)
     inbox.add_routes(app, site)

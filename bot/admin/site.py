@@ -10,6 +10,7 @@ from bot.admin.auth import Auth
 from common.clock import utc_now
 from handlers.context import Community
 from storage.database import Database
+from storage.media import MediaStore
 from surveys.model import Survey
 
 
@@ -22,3 +23,5 @@ class AdminSite:
     community: Community
     auth: Auth
     clock: Callable[[], datetime] = utc_now
+    #: Where the files of media answers are (the downloads with attachments); None: no such downloads.
+    media: MediaStore | None = None

@@ -1,6 +1,11 @@
 """``baraza export``: survey responses and the other tables in CSV, Excel, JSON Lines, SPSS and
 Stata, plus the codebook. The file appears only once complete (written to ``FILE.part``, then
-renamed); a progress bar shows on a terminal."""
+renamed); a progress bar shows on a terminal.
+
+With the files of media answers (photos, recordings, documents), as KoBoToolbox gives them:
+``--output DIR/`` (a folder: an existing one, or a name ending in ``/``) writes
+``DIR/<survey id>.<format>`` and ``DIR/attachments/``; ``--output FILE.zip`` one archive holding
+both."""
 
 from __future__ import annotations
 
@@ -18,8 +23,16 @@ from bot.config import Settings
 from common.clock import as_utc, start_of_day
 from storage.database import Database
 from storage.exports import FORMATS, ExcelTooLarge, ExportOptions, Format
-from storage.exports.files import Exported, ExportError, export_codebook, export_responses, export_table
+from storage.exports.files import (
+    Exported,
+    ExportError,
+    export_codebook,
+    export_responses,
+    export_table,
+    export_with_attachments,
+)
 from storage.exports.tables import TABLES
+from storage.media import open_media_store
 from surveys.loader import load_survey_directory
 
 
@@ -32,7 +45,11 @@ def add_commands(commands: Any) -> None:
         "--format", choices=FORMATS, default=None, help="default: from the output file's extension, else csv"
     )
     export.add_argument(
-        "--output", type=Path, required=True, help="file to write ('-' for standard output: csv, jsonl)"
+        "--output",
+        action=_Output,
+        required=True,
+        help="file to write ('-' for standard output: csv, jsonl); a folder (DIR/) or FILE.zip for the table "
+        "with the files of media answers in attachments/",
     )
     export.add_argument(
         "--labels", action="store_true", help="choice labels instead of choice names (csv, xlsx, jsonl)"
@@ -55,6 +72,14 @@ def add_commands(commands: Any) -> None:
     export.add_argument("--codebook", type=Path, help="also write the codebook (FILE.md or FILE.csv)")
 
 
+class _Output(argparse.Action):
+    """``--output`` as a Path, and as typed in ``raw_output`` (a trailing ``/`` names a folder)."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        namespace.raw_output = str(values)
+        setattr(namespace, self.dest, Path(values))
+
+
 def _moment(text: str) -> datetime:
     try:
         if len(text) == 10:
@@ -73,6 +98,11 @@ def _format(arguments: argparse.Namespace) -> Format:
         return arguments.format  # type: ignore[no-any-return]
     suffix = arguments.output.suffix.lower().lstrip(".")
     return suffix if suffix in FORMATS else "csv"
+
+
+def _with_attachments(output: str) -> bool:
+    """Whether ``--output`` asks for the table with its files: a folder or a ``.zip``."""
+    return output != "-" and (output.endswith(("/", "\\")) or Path(output).is_dir() or output.lower().endswith(".zip"))
 
 
 class ProgressBar:
@@ -144,14 +174,23 @@ async def _export_survey(settings: Settings, database: Database, arguments: argp
     bar: ProgressBar | None = None
     if sys.stderr.isatty() and str(arguments.output) != "-":
         bar = ProgressBar(None, sys.stderr)
+    progress = bar.counting if bar else None
     try:
-        exported = await export_responses(
-            database, survey, options, fmt, destination(arguments.output), progress=bar.counting if bar else None
-        )
+        if _with_attachments(arguments.raw_output):
+            store = open_media_store(settings.media)
+            exported = await export_with_attachments(
+                database, survey, options, fmt, arguments.output, store, progress=progress
+            )
+        else:
+            exported = await export_responses(
+                database, survey, options, fmt, destination(arguments.output), progress=progress
+            )
     finally:
         if bar is not None:
             bar.close()
     _report(exported, f"response(s) of '{survey.id}'", arguments.output)
+    if exported.attachments:
+        print(f"{exported.attachments} attachment(s) in {arguments.output}", file=sys.stderr)
     if arguments.codebook is not None:
         as_csv = arguments.codebook.suffix.lower() == ".csv"
         await export_codebook(database, survey, options, arguments.codebook, as_csv=as_csv)

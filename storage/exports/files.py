@@ -4,10 +4,17 @@ A survey's responses (:func:`export_responses`), its codebook (:func:`export_cod
 another table (:func:`export_table`) go to a file or to an open text stream (standard output).
 A file appears only once complete: it is written as ``NAME.part`` and renamed, and the
 ``.part`` is removed if writing fails, so a reader never sees half an export.
+
+A survey with media questions can be exported with its files (:func:`export_with_attachments`):
+into a folder holding the table and ``attachments/``, or as one zip archive holding both.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
+import tempfile
+import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +24,9 @@ from common.errors import BarazaError
 from storage.codebook import write_codebook
 from storage.database import Database
 from storage.exports import TEXT_FORMATS, ExportOptions, Format, Table, response_table, write_table, write_text_table
+from storage.exports.attachments import copy_attachments, zip_attachments
 from storage.exports.tables import Pseudonymize, table_export
+from storage.media import MediaStore
 from surveys.model import Survey
 
 T = TypeVar("T")
@@ -37,6 +46,7 @@ class Exported:
 
     rows: int
     notes: tuple[str, ...]
+    attachments: int = 0  # files written into attachments/
 
 
 async def atomically(path: Path, write: Callable[[Path], Awaitable[T]]) -> T:
@@ -96,6 +106,49 @@ async def export_responses(
     table = await response_table(database, survey, options, progress=report)
     total = table.total  # counted before the first row is read: the rows come while writing
     return await write_export(table, fmt, destination, labels=options.labels)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def table_name(survey: Survey, fmt: Format) -> str:
+    """The table's file name inside an export folder or zip: ``<survey id>.<format>``."""
+    return f"{_UNSAFE.sub('_', survey.id)}.{fmt}"
+
+
+async def export_with_attachments(
+    database: Database,
+    survey: Survey,
+    options: ExportOptions,
+    fmt: Format,
+    target: Path,
+    store: MediaStore,
+    *,
+    progress: ExportProgress | None = None,
+) -> Exported:
+    """The responses of ``survey`` in ``fmt`` with the files of their media answers, KoBoToolbox
+    style: ``target`` ending in ``.zip`` becomes one archive holding ``<survey id>.<fmt>`` and
+    ``attachments/<stored name>``; any other ``target`` is a folder that gets the same two (the
+    table written atomically, files already there kept). The files come from ``store``."""
+    if target.suffix.lower() != ".zip":
+        await asyncio.to_thread(target.mkdir, parents=True, exist_ok=True)
+        exported = await export_responses(
+            database, survey, options, fmt, target / table_name(survey, fmt), progress=progress
+        )
+        attached = await copy_attachments(database, survey, options, store, target)
+        return Exported(exported.rows, (*exported.notes, *attached.notes()), attached.files)
+
+    async def write_zip(path: Path) -> Exported:
+        with tempfile.TemporaryDirectory(prefix="baraza-export-") as directory:
+            table = Path(directory) / table_name(survey, fmt)
+            exported = await export_responses(database, survey, options, fmt, table, progress=progress)
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.write(table, table.name)
+                table.unlink()
+                attached = await zip_attachments(database, survey, options, store, archive)
+        return Exported(exported.rows, (*exported.notes, *attached.notes()), attached.files)
+
+    return await atomically(target, write_zip)
 
 
 async def export_codebook(

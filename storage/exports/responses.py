@@ -141,8 +141,28 @@ def question_columns(survey: Survey, question: Question, options: ExportOptions)
                 for name, text in choices
             )
         return columns
+    if question.type is QuestionType.GEOPOINT:
+        return geopoint_columns(question.name, label)
     measure = "scale" if kind.is_numeric or kind is Kind.DATE else "nominal"
     return [Column(question.name, label, kind, (), question.name, measure=measure)]
+
+
+#: A geopoint's columns, as ODK Central and KoBoToolbox split ``"lat lon alt acc"``.
+GEOPOINT_PARTS: tuple[tuple[str, str], ...] = (
+    ("latitude", "latitude (decimal degrees)"),
+    ("longitude", "longitude (decimal degrees)"),
+    ("altitude", "altitude (metres)"),
+    ("accuracy", "accuracy (metres)"),
+)
+
+
+def geopoint_columns(name: str, label: str) -> list[Column]:
+    """``NAME_latitude``, ``NAME_longitude``, ``NAME_altitude``, ``NAME_accuracy``: numbers, empty
+    when the point lacks them (a typed ``"lat lon"`` has no altitude nor accuracy)."""
+    return [
+        Column(f"{name}_{part}", f"{label}: {meaning}", Kind.DECIMAL, (), name, measure="scale", part=index)
+        for index, (part, meaning) in enumerate(GEOPOINT_PARTS)
+    ]
 
 
 def response_columns(survey: Survey, options: ExportOptions, former: Sequence[str] = ()) -> tuple[Column, ...]:
@@ -275,12 +295,13 @@ async def _response_rows(
     progress: Progress,
 ) -> AsyncIterator[Row]:
     statement = _pivot_statement(database, survey, options)
-    # What each question column holds: the answer to a question, or for a 0/1 column whether
-    # its choice was ticked.
-    plan = [(column.question, column.choice) for column in columns if column.question is not None]
-    plain = [name for name, choice in plan if choice is None]
-    split = sorted({name for name, choice in plan if choice is not None})
-    simple = not split
+    # What each question column holds: the answer to a question, for a 0/1 column whether
+    # its choice was ticked, or for a geopoint's column one number of the point.
+    plan = [(column.question, column.choice, column.part) for column in columns if column.question is not None]
+    plain = [name for name, choice, part in plan if choice is None and part is None]
+    split = sorted({name for name, choice, _ in plan if choice is not None})
+    points = sorted({name for name, _, part in plan if part is not None})
+    simple = not split and not points
     quiz = survey.is_quiz
     loads = orjson.loads  # several times faster than json.loads on a million rows
     written = 0
@@ -315,7 +336,15 @@ async def _response_rows(
                     row.extend([get(name) for name in plain])
                 else:
                     ticked = {name: _ticked(get(name)) for name in split}
-                    row.extend([get(name) if choice is None else _dummy(ticked[name], choice) for name, choice in plan])
+                    numbers = {name: _numbers(get(name)) for name in points}
+                    row.extend(
+                        [
+                            _dummy(ticked[name], choice)
+                            if choice is not None
+                            else (get(name) if part is None else _number_at(numbers[name], part))
+                            for name, choice, part in plan
+                        ]
+                    )
                 profile = NO_PROFILE if record.contact_id is None else profiles.get(record.contact_id, NO_PROFILE)
                 row += (record.survey_version, duration, *profile)
                 yield row
@@ -346,3 +375,11 @@ def _dummy(ticked: frozenset[str] | None, choice: str) -> str | None:
     if ticked is None:
         return None
     return "1" if choice in ticked else "0"
+
+
+def _numbers(value: str | None) -> list[str]:
+    return [] if value is None else value.split()
+
+
+def _number_at(numbers: list[str], index: int) -> str | None:
+    return numbers[index] if index < len(numbers) else None

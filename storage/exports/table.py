@@ -41,7 +41,8 @@ class Column:
     ``value_labels`` maps stored values to their labels, in order: the choices of a
     ``select_one`` / ``select_multiple``, or the points of a ``range`` question.
     ``question`` names the survey question the column comes from, if any; ``choice`` the
-    choice a :attr:`Kind.DUMMY` column stands for.
+    choice a :attr:`Kind.DUMMY` column stands for; ``part`` which of the space-separated numbers
+    of the answer the column holds (a geopoint's latitude 0, longitude 1, altitude 2, accuracy 3).
     """
 
     name: str
@@ -51,6 +52,7 @@ class Column:
     question: str | None = None
     choice: str | None = None
     measure: str = "nominal"  # SPSS measurement level: nominal, ordinal or scale
+    part: int | None = None
 
 
 Progress = Callable[[int], None]

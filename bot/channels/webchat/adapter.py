@@ -1,21 +1,31 @@
 """The web chat channel: a browser page and a small JSON API on aiohttp.
 
-The page (``static/``) posts each message or button press to ``POST /api/messages``;
-the adapter turns it into an :class:`~handlers.messages.Inbound`, hands it to the core and
-answers the core's :class:`~handlers.messages.Outbound` replies as JSON
-(:mod:`bot.channels.webchat.rendering`)::
+The page (``static/``) posts each message, button press or shared location to
+``POST /api/messages`` and each file to ``POST /api/upload``; the adapter turns it into an
+:class:`~handlers.messages.Inbound`, hands it to the core and answers the core's
+:class:`~handlers.messages.Outbound` replies as JSON (:mod:`bot.channels.webchat.rendering`)::
 
     request:  {"id": "<client message id>", "text": "..."}
           or  {"id": "<client message id>", "payload": "<button payload>"}
+          or  {"id": "<client message id>",
+               "location": {"latitude": -1.29, "longitude": 36.82, "altitude": 1661, "accuracy": 12}}
+    upload:   multipart/form-data with the fields "id", "kind" (image, audio, video or file;
+              optional: from the file's type) and "file" (the file, at most ``max_upload_bytes``)
     response: {"messages": [{"text": "...",
                              "buttons": [[{"label": "...", "payload": "..."}]],
                              "attachment": {"kind", "filename", "mime_type", "data_url"} | null,
-                             "replaces_pressed": false}]}
+                             "replaces_pressed": false,
+                             "expects": "image" | "geopoint" | ... | null,
+                             "location_button": "<label of the share-location button>" | null}],
+               "max_upload_bytes": 10485760}
     errors:   {"error": "<code>", "message": "<English explanation>"} with a 4xx/5xx status
 
 The user is known by an opaque random token in the ``baraza_session`` cookie (HttpOnly,
 SameSite=Strict); a hash of it is both ``user_key`` and ``chat_key``. A hash of the token and
 the client's message id is the ``update_key``, so a retried post is processed once by the core.
+An upload needs the session cookie the page already has (a cross-site form, which the browser
+sends without it, is refused) and the same ``Origin`` check as a message; its body is read as a
+stream and refused with 413 as soon as the file passes the limit, before it is all read.
 
 Message texts and session tokens are never logged.
 """
@@ -25,18 +35,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
 from bot.channels.webchat.rendering import serialize_outbound
 from common.clock import utc_now
 from common.errors import BarazaError
-from handlers.messages import Inbound, MessageProcessor
+from handlers.messages import UPLOAD_KINDS, Inbound, Location, MessageProcessor, Upload
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +62,18 @@ SESSION_MAX_AGE = 30 * 24 * 3600
 MAX_BODY_BYTES = 16 * 1024
 MAX_TEXT_CHARS = 4096
 MAX_ID_CHARS = 100
+#: Default size limit of one uploaded file (a phone photo is 2-6 MB, a short video more).
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+#: What a multipart body may carry besides the file: boundaries, part headers, id and kind.
+UPLOAD_OVERHEAD = 16 * 1024
+MAX_FIELD_BYTES = 200
+MAX_FILENAME_CHARS = 255
 
 # secrets.token_urlsafe(32) gives 43 characters of the URL-safe base64 alphabet.
 _SESSION_BYTES = 32
 _SESSION_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 _LANGUAGE_RE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+_MIME_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 
 _PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -82,6 +103,24 @@ class _BadRequest(BarazaError):
         self.message = message
 
 
+@dataclass(frozen=True)
+class _Message:
+    """What a post carries: its client id and exactly one of the four kinds of content."""
+
+    id: str
+    text: str | None = None
+    payload: str | None = None
+    location: Location | None = None
+    upload: Upload | None = None
+
+    @property
+    def kind(self) -> str:
+        """What it is, for the log (never the content)."""
+        if self.upload is not None:
+            return f"{self.upload.kind} upload"
+        return "text" if self.text is not None else "payload" if self.payload is not None else "location"
+
+
 def add_webchat_routes(
     app: web.Application,
     processor: MessageProcessor,
@@ -89,13 +128,16 @@ def add_webchat_routes(
     channel: str = "web",
     secure_cookie: bool | None = None,
     session_max_age: int | None = SESSION_MAX_AGE,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> None:
-    """Add the chat page (``GET /``, ``/static/chat.js``, ``/static/chat.css``) and
-    ``POST /api/messages`` to ``app``; every message goes to ``processor``.
+    """Add the chat page (``GET /``, ``/static/chat.js``, ``/static/chat.css``),
+    ``POST /api/messages`` and ``POST /api/upload`` to ``app``; every message goes to ``processor``.
 
     ``secure_cookie``: mark the session cookie ``Secure``; ``None`` decides per request
     (``request.secure``, which behind a TLS-terminating proxy needs aiohttp-remotes or similar).
     ``session_max_age``: cookie lifetime in seconds, ``None`` for a browser-session cookie.
+    ``max_upload_bytes``: the largest file ``/api/upload`` accepts (413 beyond; the media store's
+    own limits by type come after).
     """
 
     def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
@@ -141,11 +183,28 @@ def add_webchat_routes(
                     "Content-Type must be application/json.",
                 )
             body = await _read_limited(request, MAX_BODY_BYTES)
-            message_id, text, payload = _parse_message(body)
+            message = _parse_message(body)
         except _BadRequest as error:
             return _error(error.status, error.code, error.message)
+        return await answer(request, _session_from(request), message)
 
-        token = _session_from(request)
+    async def post_upload(request: web.Request) -> web.StreamResponse:
+        try:
+            _check_origin(request)
+            session = _session_from(request)
+            if session is None:
+                raise _BadRequest(403, "no_session", "Open the chat page first: a file is sent in its conversation.")
+            if request.content_type != "multipart/form-data":
+                raise _BadRequest(415, "unsupported_media_type", "Content-Type must be multipart/form-data.")
+            if request.content_length is not None and request.content_length > max_upload_bytes + UPLOAD_OVERHEAD:
+                raise _too_large(max_upload_bytes)
+            message = await _read_upload(request, max_upload_bytes)
+        except _BadRequest as error:
+            return _error(error.status, error.code, error.message)
+        return await answer(request, session, message)
+
+    async def answer(request: web.Request, token: str | None, message: _Message) -> web.StreamResponse:
+        """Hand ``message`` to the core and answer its replies (or the failure) as JSON."""
         new_session = token is None
         session = token or _new_session()
         # The cookie is a bearer secret: the core only ever sees a hash of it, and the client's
@@ -155,9 +214,11 @@ def add_webchat_routes(
             channel=channel,
             user_key=user_key,
             chat_key=user_key,
-            update_key=session_update_key(session, message_id),
-            text=text,
-            payload=payload,
+            update_key=session_update_key(session, message.id),
+            text=message.text,
+            payload=message.payload,
+            location=message.location,
+            upload=message.upload,
             language_hint=_first_language(request.headers.get("Accept-Language")),
             received_at=utc_now(),
         )
@@ -165,18 +226,18 @@ def add_webchat_routes(
             replies = await processor.handle(inbound)
         except Exception:
             # The traceback, never the inbound: it holds the user's text and session.
-            logger.exception("webchat: processing update %r failed", message_id)
+            logger.exception("webchat: processing update %r failed", message.id)
             response = _error(500, "internal_error", "The message could not be processed.")
         else:
             logger.debug(
                 "webchat: update %r (%s, new session: %s) -> %d replies",
-                message_id,
-                "text" if text is not None else "payload",
+                message.id,
+                message.kind,
                 new_session,
                 len(replies),
             )
             response = web.json_response(
-                {"messages": [serialize_outbound(reply) for reply in replies]},
+                {"messages": [serialize_outbound(reply) for reply in replies], "max_upload_bytes": max_upload_bytes},
                 headers=_API_HEADERS,
             )
         set_session_cookie(request, response, session)
@@ -186,6 +247,7 @@ def add_webchat_routes(
     for name, content_type in _STATIC_FILES.items():
         app.router.add_get(f"/static/{name}", static_file(name, content_type))
     app.router.add_post("/api/messages", post_message)
+    app.router.add_post("/api/upload", post_upload)
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -251,8 +313,8 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _parse_message(body: bytes) -> tuple[str, str | None, str | None]:
-    """``(id, text, payload)`` of a request body, exactly one of text and payload set."""
+def _parse_message(body: bytes) -> _Message:
+    """The message of a request body: its id and exactly one of text, payload and location."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -260,16 +322,12 @@ def _parse_message(body: bytes) -> tuple[str, str | None, str | None]:
     if not isinstance(data, dict):
         raise _BadRequest(400, "invalid_json", "The body must be a JSON object.")
 
-    message_id = data.get("id")
-    if not isinstance(message_id, str) or not message_id:
-        raise _BadRequest(400, "missing_id", "A non-empty string id is required.")
-    if len(message_id) > MAX_ID_CHARS:
-        raise _BadRequest(400, "id_too_long", f"The id is longer than {MAX_ID_CHARS} characters.")
-
+    message_id = _message_id(data.get("id"))
     text = data.get("text")
     payload = data.get("payload")
-    if (text is None) == (payload is None):
-        raise _BadRequest(400, "text_or_payload", "Send exactly one of text and payload.")
+    location = data.get("location")
+    if sum(value is not None for value in (text, payload, location)) != 1:
+        raise _BadRequest(400, "text_or_payload", "Send exactly one of text, payload and location.")
     if text is not None:
         if not isinstance(text, str):
             raise _BadRequest(400, "invalid_text", "The text must be a string.")
@@ -283,7 +341,119 @@ def _parse_message(body: bytes) -> tuple[str, str | None, str | None]:
             )
     if payload is not None and (not isinstance(payload, str) or not payload):
         raise _BadRequest(400, "invalid_payload", "The payload must be a non-empty string.")
-    return message_id, text, payload
+    return _Message(message_id, text, payload, None if location is None else _parse_location(location))
+
+
+def _message_id(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise _BadRequest(400, "missing_id", "A non-empty string id is required.")
+    if len(value) > MAX_ID_CHARS:
+        raise _BadRequest(400, "id_too_long", f"The id is longer than {MAX_ID_CHARS} characters.")
+    return value
+
+
+def _parse_location(value: object) -> Location:
+    """A shared position: latitude and longitude in degrees, altitude and accuracy in metres
+    when the browser gave them (``navigator.geolocation``'s ``coords``)."""
+    if not isinstance(value, dict):
+        raise _BadRequest(400, "invalid_location", "The location must be an object with latitude and longitude.")
+    latitude = _coordinate(value, "latitude", -90, 90, required=True)
+    longitude = _coordinate(value, "longitude", -180, 180, required=True)
+    assert latitude is not None and longitude is not None
+    altitude = _coordinate(value, "altitude", -12_000, 100_000)
+    accuracy = _coordinate(value, "accuracy", 0, 10_000_000)
+    return Location(latitude, longitude, altitude, accuracy)
+
+
+def _coordinate(data: dict[str, Any], name: str, low: float, high: float, *, required: bool = False) -> float | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _BadRequest(400, "invalid_location", f"The location's {name} must be a number.")
+    if not low <= value <= high:
+        raise _BadRequest(400, "invalid_location", f"The location's {name} must be between {low} and {high}.")
+    return float(value)
+
+
+def _too_large(limit: int) -> _BadRequest:
+    return _BadRequest(413, "too_large", f"The file is larger than {_megabytes(limit)}; please send a smaller one.")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.3g} MB" if size >= 1024 * 1024 else f"{size // 1024} KB"
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes | None:
+    """The part's content, or None as soon as it passes ``limit`` bytes (the rest left unread)."""
+    chunks: list[bytes] = []
+    size = 0
+    # Chunks of a fixed size: aiohttp needs a chunk longer than the boundary; at most one chunk
+    # beyond the limit is read.
+    while chunk := await part.read_chunk(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_upload(request: web.Request, limit: int) -> _Message:
+    """The id, kind and file of a multipart upload, the file read in chunks up to ``limit``."""
+    fields: dict[str, str] = {}
+    file: tuple[bytes, str, str | None] | None = None
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise _BadRequest(400, "invalid_upload", "Nested multipart bodies are not accepted.")
+            if part.name == "file":
+                if file is not None:
+                    raise _BadRequest(400, "invalid_upload", "Send one file at a time.")
+                content = await _read_part(part, limit)
+                if content is None:
+                    raise _too_large(limit)
+                file = (content, _mime_type(part.headers.get("Content-Type")), _filename(part.filename))
+            elif part.name in ("id", "kind"):
+                value = await _read_part(part, MAX_FIELD_BYTES)
+                if value is None:
+                    raise _BadRequest(400, "invalid_upload", f"The field {part.name} is too long.")
+                fields[part.name] = value.decode("utf-8")
+            else:
+                await part.release()
+    except (HttpProcessingError, ValueError, AssertionError, RuntimeError, LookupError) as error:
+        # aiohttp's multipart reader says "malformed" with these (UnicodeDecodeError is a ValueError).
+        raise _BadRequest(400, "invalid_upload", "The body is not a well-formed multipart form.") from error
+    message_id = _message_id(fields.get("id"))
+    if file is None:
+        raise _BadRequest(400, "missing_file", "The form has no file.")
+    content, mime_type, filename = file
+    if not content:
+        raise _BadRequest(400, "empty_file", "The file is empty.")
+    kind = fields.get("kind") or _kind_of(mime_type)
+    if kind not in UPLOAD_KINDS:
+        raise _BadRequest(400, "invalid_kind", f"The kind must be one of {', '.join(UPLOAD_KINDS)}.")
+    return _Message(message_id, upload=Upload(kind, content, mime_type, filename))
+
+
+def _mime_type(header: str | None) -> str:
+    """The part's media type as the browser gave it, lower-case without parameters; a missing or
+    malformed one is ``application/octet-stream`` (the media store checks the content itself)."""
+    mime = (header or "").split(";", 1)[0].strip().lower()
+    return mime if _MIME_RE.fullmatch(mime) else "application/octet-stream"
+
+
+def _kind_of(mime_type: str) -> str:
+    major = mime_type.split("/", 1)[0]
+    return major if major in ("image", "audio", "video") else "file"
+
+
+def _filename(name: str | None) -> str | None:
+    """The name as sent, without any folder, shortened; never used to name the stored file."""
+    if not name:
+        return None
+    base = re.split(r"[\\/]", name)[-1].strip()
+    return base[:MAX_FILENAME_CHARS] or None
 
 
 def _first_language(header: str | None) -> str | None:

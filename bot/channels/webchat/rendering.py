@@ -1,8 +1,10 @@
 """The core's :class:`~handlers.messages.Outbound` as the web chat page's JSON.
 
-Pure functions, no I/O. A reply is ``{"text", "buttons", "attachment", "replaces_pressed"}``:
-buttons as rows of ``{"label", "payload"}``, an attachment inline as a ``data:`` URL
-(the page's Content-Security-Policy allows ``data:`` images and nothing from elsewhere).
+Pure functions, no I/O. A reply is ``{"text", "buttons", "attachment", "replaces_pressed",
+"expects"}``: buttons as rows of ``{"label", "payload"}``, an attachment inline as a ``data:`` URL
+(the page's Content-Security-Policy allows ``data:`` images and nothing from elsewhere), and
+``expects`` the media or location answer a question wants (the page then offers a file picker or
+a button sharing the position, labelled ``location_button``), else null.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ def serialize_outbound(outbound: Outbound) -> dict[str, Any]:
         "buttons": [[{"label": button.label, "payload": button.payload} for button in row] for row in outbound.buttons],
         "attachment": _serialize_attachment(outbound.attachment),
         "replaces_pressed": outbound.replaces_pressed,
+        "expects": outbound.expects,
+        "location_button": outbound.location_button,
     }
 
 

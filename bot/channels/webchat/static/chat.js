@@ -1,13 +1,18 @@
-/* Baraza web chat: talks to POST /api/messages (see bot/channels/webchat/adapter.py for the JSON contract).
+/* Baraza web chat: talks to POST /api/messages and POST /api/upload (see
+ * bot/channels/webchat/adapter.py for the contract).
  *
  * Message texts are only ever put in the page with textContent, never as HTML.
  * Posts go one after the other, in the order the user made them.
+ * A question that wants a file or a position ("expects") gets a file picker (the camera on a
+ * phone) or a "Share my location" button under it; a position can also be typed.
  */
 "use strict";
 
 (function () {
   var RESUME_PAYLOAD = "resume";
   var API_URL = "/api/messages";
+  var UPLOAD_URL = "/api/upload";
+  var LOCATION_TIMEOUT_MS = 30000;
   var REQUEST_TIMEOUT_MS = 30000;
   var RETRY_DELAY_MS = 800;
   var TYPING_DELAY_MS = 300;
@@ -19,6 +24,8 @@
   var status = document.getElementById("status");
 
   var queue = Promise.resolve();
+  var maxUploadBytes = null; /* told by the server with every answer */
+  var defaultPlaceholder = input.getAttribute("placeholder") || "";
   var pending = 0;
   var typingTimer = null;
 
@@ -51,22 +58,33 @@
 
   /* ---- network -------------------------------------------------------------------------- */
 
-  function SendError(kind, code) {
+  function SendError(kind, code, message) {
     this.kind = kind; /* "network" or "http" */
     this.code = code || null;
+    this.message = message || null;
   }
 
   function sleep(ms) {
     return new Promise(function (resolve) { setTimeout(resolve, ms); });
   }
 
-  function postOnce(body) {
+  /* A JSON message, or a file as a multipart form (the browser sets its boundary). */
+  function requestBody(body) {
+    if (body instanceof FormData) return { headers: { "Accept": "application/json" }, body: body };
+    return {
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(body)
+    };
+  }
+
+  function postOnce(url, body) {
     var controller = typeof AbortController === "function" ? new AbortController() : null;
     var timer = controller ? setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS) : null;
-    return fetch(API_URL, {
+    var request = requestBody(body);
+    return fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify(body),
+      headers: request.headers,
+      body: request.body,
       credentials: "same-origin",
       cache: "no-store",
       signal: controller ? controller.signal : undefined
@@ -75,13 +93,13 @@
     });
   }
 
-  /* Posts body (which carries its id); a network error or a server error is retried once with
-   * the same id, which the server processes only once. Resolves to the list of replies. */
-  async function send(body) {
+  /* Posts body (which carries its id) to url; a network error or a server error is retried once
+   * with the same id, which the server processes only once. Resolves to the list of replies. */
+  async function send(url, body) {
     var response = null;
     for (var attempt = 0; attempt < 2; attempt++) {
       try {
-        response = await postOnce(body);
+        response = await postOnce(url, body);
       } catch (e) {
         response = null;
       }
@@ -95,8 +113,9 @@
     } catch (e) {
       data = null;
     }
-    if (!response.ok) throw new SendError("http", data && data.error);
+    if (!response.ok) throw new SendError("http", data && data.error, data && data.message);
     if (!data || !Array.isArray(data.messages)) throw new SendError("http", "bad_response");
+    if (typeof data.max_upload_bytes === "number") maxUploadBytes = data.max_upload_bytes;
     return data.messages;
   }
 
@@ -245,6 +264,166 @@
       group.appendChild(rowEl);
     });
     if (group) item.appendChild(group);
+    var tools = answerTools(message.expects, message.location_button);
+    if (tools) item.appendChild(tools);
+  }
+
+  /* ---- files and positions -------------------------------------------------------------- */
+
+  /* What the file pickers offer for each kind of media question: [label, accept, capture]. */
+  var PICKERS = {
+    image: [["📷 Take a photo", "image/*", "environment"], ["🖼️ Choose a photo", "image/*", null]],
+    audio: [["🎙️ Record audio", "audio/*", "user"], ["🎵 Choose a recording", "audio/*", null]],
+    video: [["🎥 Record a video", "video/*", "environment"], ["🎞️ Choose a video", "video/*", null]],
+    file: [["📎 Choose a file", "", null]]
+  };
+  var GEO = { geopoint: true, geotrace: true, geoshape: true };
+  var TYPED_POSITION = "Or type it as latitude, longitude (for example -1.2921, 36.8219).";
+
+  function answerTools(expects, locationLabel) {
+    if (typeof expects !== "string") return null;
+    var pickers = PICKERS[expects];
+    if (!pickers && !GEO[expects]) return null;
+    var tools = document.createElement("div");
+    tools.className = "answer-tools";
+    tools.dataset.expects = expects;
+    if (pickers) {
+      pickers.forEach(function (picker) {
+        /* A label around the input: the picker opens from a click, a tap or the keyboard. */
+        var label = document.createElement("label");
+        label.className = "choice file-choice";
+        var fileInput = document.createElement("input");
+        fileInput.type = "file";
+        fileInput.className = "visually-hidden";
+        if (picker[1]) fileInput.accept = picker[1];
+        if (picker[2]) fileInput.setAttribute("capture", picker[2]);
+        fileInput.addEventListener("change", function () {
+          var file = fileInput.files && fileInput.files[0];
+          fileInput.value = "";
+          if (file) sendFile(file, expects);
+        });
+        label.appendChild(fileInput);
+        label.appendChild(document.createTextNode(picker[0]));
+        tools.appendChild(label);
+      });
+    } else {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "choice location-choice";
+      button.textContent = typeof locationLabel === "string" && locationLabel ? locationLabel : "📍 Share my location";
+      button.addEventListener("click", function () { shareLocation(button); });
+      tools.appendChild(button); /* the question's own text says a position can be typed */
+    }
+    return tools;
+  }
+
+  /* Only the latest question keeps its pickers: a file always answers the current question. */
+  function refreshAnswerTools() {
+    var bots = log.querySelectorAll(".msg.bot");
+    var last = bots.length ? bots[bots.length - 1] : null;
+    log.querySelectorAll(".answer-tools").forEach(function (tools) {
+      if (!last || !last.contains(tools)) tools.remove();
+    });
+    var current = last && last.querySelector(".answer-tools");
+    var geo = current && GEO[current.dataset.expects];
+    input.setAttribute("placeholder", geo ? "Latitude, longitude" : defaultPlaceholder);
+  }
+
+  function formatBytes(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  function appendUserFile(file) {
+    var item = createMessage("user");
+    var bubble = item.querySelector(".bubble");
+    if (/^image\//.test(file.type || "")) {
+      var figure = document.createElement("figure");
+      figure.className = "attachment image";
+      var img = document.createElement("img");
+      img.src = URL.createObjectURL(file);
+      img.alt = "Your photo: " + file.name;
+      figure.appendChild(img);
+      bubble.appendChild(figure);
+    }
+    var p = document.createElement("p");
+    p.className = "text";
+    p.textContent = "📎 " + file.name + " (" + formatBytes(file.size) + ")";
+    bubble.appendChild(p);
+    log.appendChild(item);
+    scrollToEnd();
+    return item;
+  }
+
+  function markFailed(userItem) {
+    userItem.classList.add("failed");
+    var note = document.createElement("span");
+    note.className = "failed-note";
+    note.textContent = "Not sent";
+    userItem.appendChild(note);
+  }
+
+  function sendFile(file, kind) {
+    if (maxUploadBytes !== null && file.size > maxUploadBytes) {
+      appendNotice("That file is too large (" + formatBytes(file.size) + "; at most " + formatBytes(maxUploadBytes) +
+        "). Please choose a smaller one.");
+      return;
+    }
+    var userItem = appendUserFile(file);
+    var form = new FormData();
+    form.append("id", newId());
+    form.append("kind", kind);
+    form.append("file", file, file.name);
+    enqueueRequest(UPLOAD_URL, form, {
+      onError: function (error) {
+        markFailed(userItem);
+        appendNotice(errorText(error));
+      }
+    });
+  }
+
+  function positionText(coords) {
+    var text = "📍 " + coords.latitude.toFixed(6) + ", " + coords.longitude.toFixed(6);
+    if (typeof coords.accuracy === "number") text += " (±" + Math.round(coords.accuracy) + " m)";
+    return text;
+  }
+
+  function locationFailure(reason) {
+    appendNotice(reason + " " + TYPED_POSITION);
+    input.focus();
+  }
+
+  function shareLocation(button) {
+    if (button.getAttribute("aria-disabled") === "true") return;
+    if (!window.isSecureContext || !navigator.geolocation) {
+      locationFailure("This browser cannot give your location here.");
+      return;
+    }
+    button.setAttribute("aria-disabled", "true");
+    status.textContent = "Finding your location…";
+    status.hidden = false;
+    navigator.geolocation.getCurrentPosition(function (position) {
+      button.setAttribute("aria-disabled", "false");
+      status.hidden = true;
+      var coords = position.coords;
+      var location = { latitude: coords.latitude, longitude: coords.longitude };
+      if (typeof coords.altitude === "number") location.altitude = coords.altitude;
+      if (typeof coords.accuracy === "number") location.accuracy = coords.accuracy;
+      var userItem = appendUserMessage(positionText(coords));
+      enqueue({ location: location }, {
+        onError: function (error) {
+          markFailed(userItem);
+          appendNotice(errorText(error));
+        }
+      });
+    }, function (error) {
+      button.setAttribute("aria-disabled", "false");
+      status.hidden = true;
+      var reason = error && error.code === 1 ? "Your location was not shared (permission denied)." :
+        "Your location could not be found.";
+      locationFailure(reason);
+    }, { enableHighAccuracy: true, timeout: LOCATION_TIMEOUT_MS, maximumAge: 60000 });
   }
 
   function appendBotMessage(message) {
@@ -290,6 +469,7 @@
       }
     });
     if (appended) scrollToEnd();
+    refreshAnswerTools();
   }
 
   /* ---- sending -------------------------------------------------------------------------- */
@@ -311,23 +491,30 @@
 
   function errorText(error) {
     if (error && error.kind === "http") {
-      if (error.code === "text_too_long" || error.code === "too_large") {
+      if (error.code === "text_too_long") {
         return "That message is too long. Please shorten it and send it again.";
+      }
+      if (error.message && /^(too_large|empty_file|invalid_kind|invalid_location)$/.test(error.code || "")) {
+        return error.message; /* the server says what was wrong with the file or position */
       }
       return "Something went wrong on our side. Please try again.";
     }
     return "Your message could not be sent. Check your connection and try again.";
   }
 
-  /* Queues one post; context says what it is for (pressed message, typed text, resume). */
+  /* Queues one message post; context says what it is for (pressed message, typed text, resume). */
   function enqueue(fields, context) {
     var body = { id: newId() };
     Object.keys(fields).forEach(function (key) { body[key] = fields[key]; });
+    return enqueueRequest(API_URL, body, context);
+  }
+
+  function enqueueRequest(url, body, context) {
     pending++;
     setTyping(true);
     queue = queue.then(async function () {
       try {
-        var messages = await send(body);
+        var messages = await send(url, body);
         var hadFocus = context.pressed && context.pressed.contains(document.activeElement);
         showReplies(messages, context);
         if (context.pressed && hadFocus && !context.pressed.contains(document.activeElement)) {
@@ -359,11 +546,7 @@
     var userItem = appendUserMessage(text);
     enqueue({ text: text }, {
       onError: function (error) {
-        userItem.classList.add("failed");
-        var note = document.createElement("span");
-        note.className = "failed-note";
-        note.textContent = "Not sent";
-        userItem.appendChild(note);
+        markFailed(userItem);
         appendNotice(errorText(error));
         if (!input.value) input.value = text; /* so it can be sent again */
       }

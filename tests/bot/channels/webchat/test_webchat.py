@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.channels.webchat.adapter import (
+    MAX_UPLOAD_BYTES,
     SESSION_COOKIE,
     _first_language,
     session_update_key,
@@ -205,8 +206,11 @@ async def test_replies_are_serialized_as_specified() -> None:
                     "buttons": [[{"label": "Start", "payload": "start"}]],
                     "attachment": None,
                     "replaces_pressed": False,
+                    "expects": None,
+                    "location_button": None,
                 }
-            ]
+            ],
+            "max_upload_bytes": MAX_UPLOAD_BYTES,
         }
         _, started = await _post(client, {"id": "2", "payload": "start"})
         assert [(m["text"], m["replaces_pressed"], m["buttons"]) for m in started["messages"]] == [
