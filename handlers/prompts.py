@@ -6,12 +6,12 @@ here reads or writes storage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from handlers import payloads
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from storage.records import Conversation
-from collections.abc import Mapping
-
 from surveys import repeats, runner
 from surveys.answers import Problem, range_points
 from surveys.model import NO, YES, LocalizedText, Question, QuestionType, Survey
