@@ -66,7 +66,9 @@ def main() -> int:
     print(f"converted to YAML with nothing dropped: {converted} ({_percent(converted, total)})")
     waiting = Counter(t for r in accepted if r.converted_clean and not r.loads for t in r.unknown_types)
     if waiting:
-        print("  of which this loader refuses for want of: " + ", ".join(f"{t} ({n})" for t, n in waiting.most_common()))
+        print(
+            "  of which this loader refuses for want of: " + ", ".join(f"{t} ({n})" for t, n in waiting.most_common())
+        )
     loaded = [r for r in accepted if r.loads]
     silent = [r for r in loaded if r.mismatches]
     print(f"fidelity: {len(loaded)} loaded surveys compared with pyxform, {len(silent)} with silent changes")

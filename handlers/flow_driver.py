@@ -290,7 +290,7 @@ async def on_press(store: FlowStore, ctx: Context, conversation: Conversation, p
             if handled is not None:
                 return handled
         else:
-            question = definition.question(conversation.current_question)
+            question = runner.question_at(definition, conversation.current_question)
             action = prompts.press_action(question, press)
             if action is not None:
                 shown = prompts.shown_ticks(question, press)
@@ -315,9 +315,10 @@ async def act(
     if definition is None or conversation.current_question is None:
         return await store.gone(ctx, conversation)
     answers = await store.answers(ctx, definition, conversation)
-    question = definition.question(conversation.current_question)
+    key = conversation.current_question
+    question = runner.question_at(definition, key)
     if shown is not None:
-        visible = runner.visible_choices(question, prompts.state_of(ctx, conversation, answers))
+        visible = runner.visible_choices(question, prompts.state_of(ctx, conversation, answers), definition)
         conversation = replace(conversation, selection=tuple(c.name for c in visible if c.name in shown))
     outcome = runner.advance(definition, prompts.state_of(ctx, conversation, answers), action)
     if outcome.problem is not None:
@@ -332,7 +333,7 @@ async def act(
     messages: Replies = []
     if pressed:
         # Close the answered question in place: its buttons go, the answer shows under it.
-        messages.append(prompts.closing(ctx, definition, question, dict(outcome.recorded).get(question.name)))
+        messages.append(prompts.closing(ctx, definition, key, dict(outcome.recorded).get(key), answers))
     if outcome.feedback is not None:
         messages.append(prompts.feedback(ctx, definition, outcome.feedback))
     return messages + await store.after_step(ctx, definition, moved(conversation, outcome), outcome, answered=question)

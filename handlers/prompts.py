@@ -6,15 +6,19 @@ here reads or writes storage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from handlers import payloads
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from storage.records import Conversation
-from surveys import runner
+from surveys import repeats, runner
 from surveys.answers import MIN_POINTS, Problem, expected_problem, range_points
-from surveys.model import LocalizedText, Question, QuestionType, Survey
+from surveys.model import NO, YES, LocalizedText, Question, QuestionType, Survey
+from surveys.repeats import Slot
 
-#: The runner's answers so far: question name -> value (None: skipped).
+#: The runner's answers so far: answer key -> value (None: skipped). The key is the question's
+#: name, or in a repeat its name in a pass (``member[2]/age``, see :mod:`surveys.repeats`).
 Answers = dict[str, str | None]
 
 # Buttons this long or longer go one per row, so that a phone shows the whole label.
@@ -58,10 +62,38 @@ def state_of(ctx: Context, conversation: Conversation, answers: Answers) -> runn
     )
 
 
+def answers_here(survey: Survey, key: str | None, answers: Answers) -> Mapping[str, str | None]:
+    """The answers as the question stored under ``key`` sees them: in a repeat, the current
+    pass's answers under their bare names. What ``${name}`` in its texts stands for."""
+    return repeats.view_at(survey, answers, key)
+
+
+def label_text(ctx: Context, survey: Survey, text: LocalizedText, here: Mapping[str, str | None]) -> str:
+    """A survey text shown with a question: ``here`` are the answers it sees (:func:`answers_here`),
+    for the substitution of ``${name}``."""
+    return text_of(ctx, survey, text)
+
+
+def slot_label(ctx: Context, survey: Survey, slot: Slot, answers: Answers) -> str:
+    """The text that asks ``slot``: the question's label, after the pass it is in ("household
+    member 2 · ..."); for the question after a pass, "Add another household member?"."""
+    here = answers_here(survey, slot.key, answers)
+    if slot.another is not None:
+        return ctx.texts("repeat_add_another", label=label_text(ctx, survey, slot.another.label, here))
+    label = label_text(ctx, survey, slot.question.label, here)
+    passes = [
+        ctx.texts("repeat_pass", label=text_of(ctx, survey, survey.repeat(name).label), number=str(number))
+        for name, number in slot.path
+    ]
+    return " › ".join([*passes, label]) if passes else label
+
+
 def shown_value(ctx: Context, survey: Survey, question: Question, value: str | None) -> str:
     """An answer as the respondent sees it: choice labels, or the value itself."""
     if value is None:
         return ctx.texts("skipped")
+    if question.name.endswith("?") and value in (YES, NO):  # "Add another?" after a repeat's pass
+        return ctx.texts("button_yes" if value == YES else "button_no")
     if question.type in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE):
         chosen = value.split()
         return ", ".join(text_of(ctx, survey, c.label) for c in question.choices if c.name in chosen)
@@ -87,29 +119,39 @@ def render_question(
     replaces_pressed: bool = False,
 ) -> Outbound:
     """The message that asks the conversation's current question, with its buttons."""
-    assert conversation.current_question is not None
-    question = survey.question(conversation.current_question)
+    key = conversation.current_question
+    assert key is not None
+    slot = runner.slot_of(survey, key)
+    assert slot is not None
+    question = slot.question
     state = state_of(ctx, conversation, answers)
-    position = runner.progress(survey, state)
-    lines = [f"{position.position}/{position.total} · {text_of(ctx, survey, question.label)}"]
+    here = answers_here(survey, key, answers)
+    if slot.another is not None:
+        lines = [slot_label(ctx, survey, slot, answers)]
+    else:
+        position = runner.progress(survey, state)
+        lines = [f"{position.position}/{position.total} · {slot_label(ctx, survey, slot, answers)}"]
     if question.hint is not None:
-        lines.append(text_of(ctx, survey, question.hint))
+        lines.append(label_text(ctx, survey, question.hint, here))
     if question.is_media or question.is_geo:
         lines.append(expected_input(ctx, question))
     if question.type in MIN_POINTS and conversation.selection:
         lines.append(ctx.texts("points_so_far", count=str(len(conversation.selection))))
-    if question.name in answers:
-        lines.append(ctx.texts("current_answer", answer=shown_value(ctx, survey, question, answers[question.name])))
+    if key in answers:
+        lines.append(ctx.texts("current_answer", answer=shown_value(ctx, survey, question, answers[key])))
     serial = conversation.prompt_serial
     buttons: list[Button] = []
     labels: list[str] = []
     if question.type in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE):
-        visible = {choice.name for choice in runner.visible_choices(question, state)}
+        visible = {choice.name for choice in runner.visible_choices(question, state, survey)}
         multiple = question.type is QuestionType.SELECT_MULTIPLE
         for index, choice in enumerate(question.choices):
             if choice.name not in visible:
                 continue
-            label = text_of(ctx, survey, choice.label)
+            if slot.another is not None:
+                label = ctx.texts("button_yes" if choice.name == YES else "button_no")
+            else:
+                label = label_text(ctx, survey, choice.label, here)
             labels.append(label)
             if multiple:
                 tick = "✅" if choice.name in conversation.selection else "◻️"
@@ -154,8 +196,9 @@ def render_summary(ctx: Context, survey: Survey, conversation: Conversation, ans
     """The answers before submitting, with Submit and Change buttons."""
     state = state_of(ctx, conversation, answers)
     lines = [ctx.texts("summary_title")]
-    for question, value in runner.answered(survey, state):
-        lines.append(f"• {text_of(ctx, survey, question.label)}\n   → {shown_value(ctx, survey, question, value)}")
+    for slot, value in runner.answered_slots(survey, state):
+        label = slot_label(ctx, survey, slot, answers)
+        lines.append(f"• {label}\n   → {shown_value(ctx, survey, slot.question, value)}")
     serial = conversation.prompt_serial
     buttons = (
         (Button(ctx.texts("button_submit"), payloads.prompt_press(serial, payloads.SUBMIT)),),
@@ -169,21 +212,19 @@ def render_question_list(ctx: Context, survey: Survey, conversation: Conversatio
     state = state_of(ctx, conversation, answers)
     serial = conversation.prompt_serial
     buttons = tuple(
-        (
-            Button(
-                text_of(ctx, survey, q.label)[:60],
-                payloads.prompt_press(serial, payloads.GO_TO, survey.questions.index(q)),
-            ),
-        )
-        for q, _ in runner.answered(survey, state)
+        (Button(slot_label(ctx, survey, slot, answers)[:60], payloads.prompt_press(serial, payloads.GO_TO, index)),)
+        for index, (slot, _) in enumerate(runner.answered_slots(survey, state))
     )
     return Outbound(text=ctx.texts("choose_question"), buttons=buttons, replaces_pressed=True)
 
 
-def closing(ctx: Context, survey: Survey, question: Question, value: str | None) -> Outbound:
-    """The answered question with its answer, replacing the message whose button was pressed."""
-    label = text_of(ctx, survey, question.label)
-    return Outbound(text=f"{label}\n→ {shown_value(ctx, survey, question, value)}", replaces_pressed=True)
+def closing(ctx: Context, survey: Survey, key: str, value: str | None, answers: Answers) -> Outbound:
+    """The question answered under ``key`` with its answer, replacing the message whose button was
+    pressed (``answers``: those it was asked with)."""
+    slot = runner.slot_of(survey, key)
+    assert slot is not None
+    label = slot_label(ctx, survey, slot, answers)
+    return Outbound(text=f"{label}\n→ {shown_value(ctx, survey, slot.question, value)}", replaces_pressed=True)
 
 
 def notes(ctx: Context, survey: Survey, shown: tuple[Question, ...]) -> list[Outbound]:

@@ -61,7 +61,7 @@ class ResponseStore(FlowStore):
         survey = ctx.surveys.get(conversation.survey_id or "")
         if survey is None:
             return None
-        if conversation.current_question is not None and not survey.has_question(conversation.current_question):
+        if conversation.current_question is not None and not runner.has_key(survey, conversation.current_question):
             return None
         return survey
 
@@ -122,9 +122,10 @@ class ResponseStore(FlowStore):
             return [submitted, *await self.finish(ctx, definition, conversation, answers)]
         if press.op == payloads.EDIT:
             return [prompts.render_question_list(ctx, definition, conversation, answers)]
-        if press.op == payloads.GO_TO and press.index is not None and 0 <= press.index < len(definition.questions):
-            state = prompts.state_of(ctx, conversation, answers)
-            outcome = runner.go_to(definition, state, definition.questions[press.index].name)
+        state = prompts.state_of(ctx, conversation, answers)
+        answered = runner.answered_slots(definition, state)
+        if press.op == payloads.GO_TO and press.index is not None and 0 <= press.index < len(answered):
+            outcome = runner.go_to(definition, state, answered[press.index][0].key)
             if outcome.problem is None:
                 there = flow_driver.moved(conversation, outcome)
                 await ctx.repos.conversations.save(there, ctx.now)

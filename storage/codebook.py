@@ -5,6 +5,10 @@ the exported responses answered it (and chose each choice).
 Written as Markdown (``.md``, for people) or CSV (``.csv``, one row per variable and one per
 choice, for programs). Counts use the same selection as the export (``--since``, ``--until``,
 ``--complete-only``, ``--include-anonymous``).
+
+A survey with repeats has a section per repeat table (Markdown) or rows whose ``table`` is the
+repeat's name (CSV): its link columns (``_index``, ``_parent_index``...) and its questions, whose
+counts are of the passes answered.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.database import Database
 from storage.exports.responses import (
@@ -26,11 +32,13 @@ from storage.exports.responses import (
     former_questions,
     question_columns,
     range_points,
+    repeat_columns,
     response_columns,
 )
 from storage.exports.table import Column
 from storage.models import AnswerRow, ResponseRow
-from surveys.model import GEO_TYPES, MEDIA_TYPES, Question, QuestionType, Survey
+from surveys.model import GEO_TYPES, MEDIA_TYPES, Question, QuestionType, Repeat, Survey
+from surveys.repeats import is_repeat_key, parse_key
 
 COUNTED_TYPES = (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE, QuestionType.RANGE)
 
@@ -53,23 +61,40 @@ async def answer_counts(database: Database, survey: Survey, options: ExportOptio
         .group_by(AnswerRow.question)
     )
     counted = [q.name for q in survey.data_questions if q.type in COUNTED_TYPES]
+    chosen: ColumnElement[bool] = AnswerRow.question.in_(counted)
+    if survey.repeats:
+        chosen = or_(chosen, AnswerRow.question.like("%]/%"))  # in a repeat pass: member[2]/works
     values_statement = (
         select(AnswerRow.question, AnswerRow.value, func.count())
         .join(ResponseRow, ResponseRow.id == AnswerRow.response_id)
-        .where(*filters, AnswerRow.question.in_(counted), AnswerRow.value.is_not(None))
+        .where(*filters, chosen, AnswerRow.value.is_not(None))
         .group_by(AnswerRow.question, AnswerRow.value)
     )
     async with database.reading() as connection:
-        answered = {name: int(n) for name, n in (await connection.execute(answered_statement)).all()}
+        answered: Counter[str] = Counter()
+        for key, n in (await connection.execute(answered_statement)).all():
+            answered[_question_name(key)] += int(n)
         rows = (await connection.execute(values_statement)).all() if counted else []
     values: dict[str, Counter[str]] = {name: Counter() for name in counted}
-    for name, value, n in rows:
+    for key, value, n in rows:
+        name = _question_name(key)
+        if name not in values:
+            continue
         if survey.question(name).type is QuestionType.SELECT_MULTIPLE:
             for choice in str(value).split():
                 values[name][choice] += int(n)
         else:
             values[name][str(value)] += int(n)
-    return Counts(await count_responses(database, survey, options), answered, values)
+    return Counts(await count_responses(database, survey, options), dict(answered), values)
+
+
+def _question_name(key: str) -> str:
+    """The question an answer key is of (``member[2]/age`` -> ``age``); "Add another?" answers
+    and malformed keys stay as they are (no question has their name)."""
+    if not is_repeat_key(key):
+        return key
+    parsed = parse_key(key)
+    return parsed.name if parsed is not None and not parsed.another else key
 
 
 def _codes(question: Question, columns: Sequence[Column]) -> list[str]:
@@ -150,40 +175,65 @@ def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: S
     header = [
         "variable", "question", "type", *(f"label_{lang}" for lang in languages), "relevant", "constraint",
         "required", "calculation", "choice_code", "choice_name", *(f"choice_label_{lang}" for lang in languages),
-        "count",
+        "count", "table",
     ]  # fmt: skip
+    tables: list[tuple[str, tuple[Column, ...], tuple[Question, ...]]] = [
+        (survey.id, _metadata(response_columns(survey, options, former)), survey.table_questions(None))
+    ]
+    tables += [
+        (r.name, _metadata(repeat_columns(survey, r, options)), survey.table_questions(r.name)) for r in survey.repeats
+    ]
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
-        for column in response_columns(survey, options, former)[: _metadata_count(survey)]:
-            writer.writerow(_csv_row(languages, column.name, "", column.kind.value, (column.label,), counts.responses))
-        for question in survey.data_questions:
-            columns = question_columns(survey, question, options)
-            kind = _type_text(question)
-            labels = tuple(_label(survey, question, lang) for lang in languages)
-            rules = (
-                " and ".join(f"({e.source})" for e in question.relevant)
-                if len(question.relevant) > 1
-                else (question.relevant[0].source if question.relevant else ""),
-                question.constraint.source if question.constraint else "",
-                "yes" if question.required else "no",
-                question.calculation.source if question.calculation else "",
-            )
-            for column in columns:
-                if column.choice is None:
-                    count = counts.answered.get(question.name, 0)
-                    column_kind = _column_type(question, column)
-                    writer.writerow(_csv_row(languages, column.name, question.name, column_kind, labels, count, rules))
-            if question.type in COUNTED_TYPES:
-                codes = _codes(question, columns) if columns else []
-                variable = columns[0].name if columns else question.name
-                for code, (value, choice_labels) in zip(codes, _choice_rows(survey, question), strict=True):
-                    count = counts.values[question.name].get(value, 0)
-                    choice = (code, value, *(choice_labels.get(lang, "") for lang in languages))
-                    writer.writerow(_csv_row(languages, variable, question.name, kind, labels, count, rules, choice))
+        for table, metadata, questions in tables:
+            _write_csv_table(writer, survey, options, counts, table, metadata, questions)
         for name in former:
             count = counts.answered.get(name, 0)
-            writer.writerow(_csv_row(languages, name, name, "text (earlier version)", (), count))
+            writer.writerow([*_csv_row(languages, name, name, "text (earlier version)", (), count), survey.id])
+
+
+def _write_csv_table(
+    writer: Any,
+    survey: Survey,
+    options: ExportOptions,
+    counts: Counts,
+    table: str,
+    metadata: Sequence[Column],
+    questions: Sequence[Question],
+) -> None:
+    """The CSV codebook's rows of one table: its metadata (or link) columns, then its questions."""
+    languages = survey.languages
+    for column in metadata:
+        writer.writerow(
+            [*_csv_row(languages, column.name, "", column.kind.value, (column.label,), counts.responses), table]
+        )
+    for question in questions:
+        columns = question_columns(survey, question, options)
+        kind = _type_text(question)
+        labels = tuple(_label(survey, question, lang) for lang in languages)
+        rules = (
+            " and ".join(f"({e.source})" for e in question.relevant)
+            if len(question.relevant) > 1
+            else (question.relevant[0].source if question.relevant else ""),
+            question.constraint.source if question.constraint else "",
+            "yes" if question.required else "no",
+            question.calculation.source if question.calculation else "",
+        )
+        for column in columns:
+            if column.choice is None:
+                count = counts.answered.get(question.name, 0)
+                column_kind = _column_type(question, column)
+                row = _csv_row(languages, column.name, question.name, column_kind, labels, count, rules)
+                writer.writerow([*row, table])
+        if question.type in COUNTED_TYPES:
+            codes = _codes(question, columns) if columns else []
+            variable = columns[0].name if columns else question.name
+            for code, (value, choice_labels) in zip(codes, _choice_rows(survey, question), strict=True):
+                count = counts.values[question.name].get(value, 0)
+                choice = (code, value, *(choice_labels.get(lang, "") for lang in languages))
+                row = _csv_row(languages, variable, question.name, kind, labels, count, rules, choice)
+                writer.writerow([*row, table])
 
 
 def _csv_row(
@@ -215,8 +265,9 @@ def _csv_row(
     ]
 
 
-def _metadata_count(survey: Survey) -> int:
-    return len(response_columns(survey, ExportOptions(multiple="joined"))) - len(survey.data_questions)
+def _metadata(columns: Sequence[Column]) -> tuple[Column, ...]:
+    """The columns that come from no question: the metadata of a table (or a repeat's links)."""
+    return tuple(column for column in columns if column.question is None)
 
 
 def _md(text: str) -> str:
@@ -237,10 +288,45 @@ def _write_markdown(survey: Survey, options: ExportOptions, counts: Counts, form
         "| variable | type | meaning |",
         "|---|---|---|",
     ]
-    for column in response_columns(survey, options, former)[: _metadata_count(survey)]:
+    for column in _metadata(response_columns(survey, options, former)):
         lines.append(f"| `{column.name}` | {column.kind.value} | {_md(column.label)} |")
     lines += ["", "## Questions", ""]
-    for question in survey.data_questions:
+    lines += _question_sections(survey, options, counts, survey.table_questions(None))
+    for repeat in survey.repeats:
+        lines += _repeat_section(survey, options, counts, repeat)
+    if former:
+        lines += ["## Questions of earlier versions", ""]
+        lines += [f"- `{name}` (text): answered {counts.answered.get(name, 0)} time(s)" for name in former]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _repeat_section(survey: Survey, options: ExportOptions, counts: Counts, repeat: Repeat) -> list[str]:
+    """The Markdown of one repeat table: what a row is, its link columns, its questions."""
+    label = repeat.label.in_language(survey.default_language, survey.default_language)
+    lines = [f"## Repeat `{repeat.name}`: {_md(label)}", ""]
+    if repeat.repeat_count is not None:
+        lines.append(f"One row per pass; `{_md(repeat.repeat_count.source)}` passes (repeat_count).")
+    else:
+        lines.append(f'One row per pass; the respondent is asked "Add another {_md(label)}?" after each.')
+    parent = f"the repeat table `{repeat.parent}`" if repeat.parent else "the responses table"
+    lines.append(f"A row belongs to the row of {parent} whose `_index` is its `_parent_index`.")
+    for expression in repeat.relevant:
+        lines.append(f"- Relevant: `{_md(expression.source)}`")
+    lines += ["", "| variable | type | meaning |", "|---|---|---|"]
+    for column in _metadata(repeat_columns(survey, repeat, options)):
+        lines.append(f"| `{column.name}` | {column.kind.value} | {_md(column.label)} |")
+    lines.append("")
+    return lines + _question_sections(survey, options, counts, survey.table_questions(repeat.name))
+
+
+def _question_sections(
+    survey: Survey, options: ExportOptions, counts: Counts, questions: Sequence[Question]
+) -> list[str]:
+    """The Markdown of each of ``questions``: texts, rules, columns, counts, choices."""
+    languages = survey.languages
+    lines: list[str] = []
+    for question in questions:
         columns = question_columns(survey, question, options)
         answered = counts.answered.get(question.name, 0)
         lines += [f"### `{question.name}` ({_type_text(question)})", ""]
@@ -273,8 +359,4 @@ def _write_markdown(survey: Survey, options: ExportOptions, counts: Counts, form
                 texts = " | ".join(_md(labels.get(lang, "")) for lang in languages)
                 lines.append(f"| {code} | `{value}` | {texts} | {counts.values[question.name].get(value, 0)} |")
         lines.append("")
-    if former:
-        lines += ["## Questions of earlier versions", ""]
-        lines += [f"- `{name}` (text): answered {counts.answered.get(name, 0)} time(s)" for name in former]
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
+    return lines

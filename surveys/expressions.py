@@ -56,6 +56,16 @@ every comparison involving NaN is false (so ``${age} >= 18`` is false when age i
   ``int(x)`` (towards zero), ``round(x, digits?)`` (halves away from zero, as ODK),
   ``number(x)``, ``string(x)``, ``boolean(x)``, ``true()``, ``false()``, ``date(x)`` (an ISO
   date string or a day count to a date; ``""`` when ``x`` is neither).
+* Repeats: ``count(${q})`` is the number of passes of the repeat ``q`` is in (or of the
+  repeat ``${q}`` itself), ``sum(${q})``, ``max(${q})`` and ``min(${q})`` combine ``q``'s values
+  over the passes (unanswered ones left out; NaN when a value is not a number; ``max``/``min``
+  of nothing is NaN, ``sum`` 0); ``max``/``min`` of several arguments take the largest/smallest.
+  ``position(..)`` is the number of the pass being answered (1, 2, ...);
+  ``indexed-repeat(${q}, ${repeat}, i)`` is ``q``'s value in pass ``i`` (nested repeats: more
+  ``${repeat}, i`` pairs, outermost first; a pair left out is the current pass). Inside a pass,
+  ``${q}`` of a question of the same repeat is its value in that pass. What passes there are is
+  told by the :class:`Environment`'s ``scope`` (:mod:`surveys.repeats`); without one these
+  functions see single values.
 * ``regex(s, pattern)`` searches ``s`` (Python :func:`re.search`, as ODK's ``find()``; anchor
   with ``^...$`` to match the whole answer). The pattern must be a quoted string, checked when
   parsing: at most 200 characters, valid, and not repeating a group that contains a repetition
@@ -81,7 +91,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
-from typing import NamedTuple, TypeAlias
+from typing import NamedTuple, Protocol, TypeAlias
 
 from common.errors import BarazaError
 
@@ -98,7 +108,9 @@ __all__ = [
     "Node",
     "NumberLiteral",
     "Operation",
+    "ParentStep",
     "Reference",
+    "RepeatScope",
     "StringLiteral",
     "Value",
     "evaluate",
@@ -180,6 +192,11 @@ class ChoiceColumn(_Named):
 
 
 @dataclass(frozen=True)
+class ParentStep(_Placed):
+    """``..``: the parent node, as in ``position(..)`` (the number of the current repeat pass)."""
+
+
+@dataclass(frozen=True)
 class Negation(_Placed):
     """Unary minus."""
 
@@ -212,7 +229,15 @@ class FunctionCall(_Placed):
 
 
 Node: TypeAlias = (
-    NumberLiteral | StringLiteral | Reference | CurrentValue | ChoiceColumn | Negation | Operation | FunctionCall
+    NumberLiteral
+    | StringLiteral
+    | Reference
+    | CurrentValue
+    | ParentStep
+    | ChoiceColumn
+    | Negation
+    | Operation
+    | FunctionCall
 )
 """A node of the syntax tree."""
 
@@ -442,6 +467,11 @@ _FUNCTIONS: dict[str, tuple[int, int | None]] = {
     # Choices and the question's own value
     "jr:choice-name": (2, 2),
     "once": (1, 1),
+    # Repeats (evaluated with the environment's scope).
+    "count": (1, 1),
+    "sum": (1, 1),
+    "position": (1, 1),
+    "indexed-repeat": (3, 7),
 }
 
 
@@ -488,6 +518,11 @@ class _Parser:
         if token.kind != "end":
             self.position += 1
         return token
+
+    def parent_step(self) -> bool:
+        """Whether ``..`` (two dots written together) comes next: only ``position(..)`` has it."""
+        first, second = self.token, self.tokens[min(self.position + 1, len(self.tokens) - 1)]
+        return first.kind == "dot" and second.kind == "dot" and second.column == first.column + 1
 
     def is_symbol(self, symbol: str) -> bool:
         return self.token.kind == "symbol" and self.token.text == symbol
@@ -578,7 +613,16 @@ class _Parser:
         self.advance()  # '(' (the tokenizer saw it)
         arguments: list[Node] = []
         depth = 0
-        if self.is_symbol(")"):
+        if name == "position" and self.parent_step():
+            arguments.append(ParentStep(column=self.advance().column))
+            self.advance()
+        if arguments:
+            if not self.is_symbol(")"):
+                raise ExpressionError(
+                    f"expected ')' after position(.., found {_describe(self.token)}", self.token.column
+                )
+            self.advance()
+        elif self.is_symbol(")"):
             self.advance()
         else:
             while True:
@@ -600,9 +644,21 @@ class _Parser:
             raise ExpressionError(f"{name}() takes {_arity(fewest, most)}, not {len(arguments)}", column)
         if name == "regex":
             _check_pattern(arguments[1])
+        if name == "indexed-repeat":
+            _check_indexed_repeat(arguments, column)
         if depth + 1 > MAX_NESTING:
             raise _too_deep(column)
         return FunctionCall(name, tuple(arguments), column=column), depth + 1
+
+
+def _check_indexed_repeat(arguments: list[Node], column: int) -> None:
+    """``indexed-repeat(${q}, ${repeat}, i [, ${repeat2}, i2 ...])``: names, then (repeat, index) pairs."""
+    if len(arguments) % 2 == 0:
+        raise ExpressionError("indexed-repeat() takes a question, then pairs of a repeat and a pass number", column)
+    for position in (0, *range(1, len(arguments), 2)):
+        if not isinstance(arguments[position], Reference):
+            what = "its first argument" if position == 0 else f"argument {position + 1}"
+            raise ExpressionError(f"indexed-repeat() needs ${{name}} as {what}", arguments[position].column)
 
 
 def _reduce(operands: list[_Parsed], pending: list[tuple[str, int]]) -> None:
@@ -780,6 +836,8 @@ def unparse(node: Node) -> str:
         return "${" + node.name + "}"
     if isinstance(node, CurrentValue):
         return "."
+    if isinstance(node, ParentStep):
+        return ".."
     if isinstance(node, ChoiceColumn):
         return node.name
     if isinstance(node, Negation):
@@ -804,13 +862,29 @@ def unparse(node: Node) -> str:
 # --- Evaluation -------------------------------------------------------------------------------
 
 
+class RepeatScope(Protocol):
+    """The passes of a survey's repeats, as seen from where an expression is evaluated
+    (implemented by :mod:`surveys.repeats`)."""
+
+    def instances(self, name: str) -> tuple[str | None, ...] | None:
+        """The values of question ``name`` in each pass of its repeat (for the repeat ``name``
+        itself, one entry per pass), or None when ``name`` is in no repeat."""
+
+    def position(self) -> int | None:
+        """The number of the innermost pass being answered (1-based), None outside repeats."""
+
+    def indexed(self, name: str, passes: tuple[tuple[str, int], ...]) -> str | None:
+        """The value of ``name`` in the given (repeat, pass number) passes."""
+
+
 @dataclass(frozen=True)
 class Environment:
     """What an expression is evaluated against.
 
     ``answers``: stored answers by question name (missing or None: the empty string);
     ``current``: the value of ``.``; ``today``: the value of ``today()``; ``choice``: the columns
-    of the choice being filtered, which bare names read (a missing column, or no choice, is ``""``).
+    of the choice being filtered, which bare names read (a missing column, or no choice, is ``""``);
+    ``scope``: the repeats' passes, for ``count()``, ``sum()``, ``position(..)``...
     """
 
     answers: Mapping[str, str | None]
@@ -823,6 +897,7 @@ class Environment:
     choice_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: ``once(x)``: the value the question being computed already has (x only while it has none).
     own: str | None = None
+    scope: RepeatScope | None = None
 
 
 _PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -966,6 +1041,8 @@ class _Evaluator:
         if isinstance(node, CurrentValue):
             current = self.environment.current
             return current if isinstance(current, str) else ""
+        if isinstance(node, ParentStep):
+            return ""
         if isinstance(node, ChoiceColumn):
             choice = self.environment.choice
             column = choice.get(node.name) if choice is not None else None
@@ -1024,6 +1101,8 @@ class _Evaluator:
             return True
         if name == "false":
             return False
+        if name in _REPEAT_FUNCTIONS:
+            return self.repeat_call(name, arguments)
         values = [self.value(argument) for argument in arguments]
         if name == "selected":
             return _to_string(values[1]).strip() in _to_string(values[0]).split()
@@ -1136,7 +1215,52 @@ class _Evaluator:
             return labels.get(value, "")
         return None
 
+    def repeat_call(self, name: str, arguments: tuple[Node, ...]) -> Value:
+        scope = self.environment.scope
+        if name == "position":
+            where = scope.position() if scope is not None else None
+            return NAN if where is None else Decimal(where)
+        if name == "indexed-repeat":
+            return self.indexed_repeat(arguments)
+        nodeset = self.nodeset(arguments[0]) if len(arguments) == 1 else None
+        values: tuple[Value, ...] = nodeset if nodeset is not None else tuple(map(self.value, arguments))
+        if name == "count":
+            return Decimal(len(values))
+        numbers = [_to_number(value) for value in values if not (isinstance(value, str) and value == "")]
+        if any(number.is_nan() for number in numbers):
+            return NAN
+        if name == "sum":
+            total = Decimal(0)
+            for number in numbers:
+                total = self.context.add(total, number)
+            return total
+        if not numbers:
+            return NAN
+        return max(numbers) if name == "max" else min(numbers)
 
+    def nodeset(self, node: Node) -> tuple[str, ...] | None:
+        """A question's values over the passes of its repeat, if ``node`` is ``${question}`` in one."""
+        scope = self.environment.scope
+        if scope is None or not isinstance(node, Reference):
+            return None
+        values = scope.instances(node.name)
+        return None if values is None else tuple(value or "" for value in values)
+
+    def indexed_repeat(self, arguments: tuple[Node, ...]) -> Value:
+        scope = self.environment.scope
+        target = arguments[0]
+        if scope is None or not isinstance(target, Reference):
+            return ""
+        passes: list[tuple[str, int]] = []
+        for repeat, index in zip(arguments[1::2], arguments[2::2], strict=True):
+            number = _to_number(self.value(index))
+            if not isinstance(repeat, Reference) or not number.is_finite() or not 1 <= number <= 1_000_000:
+                return ""
+            passes.append((repeat.name, int(number.to_integral_value(rounding=ROUND_DOWN, context=self.context))))
+        return scope.indexed(target.name, tuple(passes)) or ""
+
+
+_REPEAT_FUNCTIONS = frozenset({"count", "sum", "max", "min", "position", "indexed-repeat"})
 _RANDOM = __import__("random").SystemRandom()
 _MATHS = {"sqrt", "pow", "exp", "exp10", "log", "log10", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "pi"}
 

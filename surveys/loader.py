@@ -23,7 +23,7 @@ from common.problems import FileProblem
 from common.safe_yaml import compose_file, read_file
 from surveys.errors import SurveyFileError
 from surveys.expressions import Expression, ExpressionError, parse
-from surveys.model import CHOICE_TYPES, METADATA_TYPES, Choice, LocalizedText, Question, QuestionType, Survey
+from surveys.model import CHOICE_TYPES, METADATA_TYPES, Choice, LocalizedText, Question, QuestionType, Repeat, Survey
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # XLSForm names: a letter or underscore first, then letters, digits, _ - and dots.
@@ -53,6 +53,7 @@ QUESTION_KEYS = {
 #: Other spellings of a question type that XLSForm tools accept.
 TYPE_ALIASES = {"photo": "image", "audio-recording": "audio", "video-recording": "video"}
 GROUP_KEYS = {"type", "name", "label", "relevant", "questions", "appearance"}
+REPEAT_KEYS = GROUP_KEYS | {"repeat_count"}
 #: What a survey's ``audience`` expression may refer to: the contact's profile.
 AUDIENCE_FIELDS = frozenset({"user_group", "region", "language", "channel"})
 APPEARANCES = {"likert", "horizontal", "horizontal-compact", "vertical", "minimal", "quick", "multiline", "numbers"}
@@ -83,6 +84,9 @@ class _Reader:
         self.texts: list[tuple[Node, str, LocalizedText]] = []
         self.checks: list[_PendingCheck] = []
         self.allow_choice_duplicates = False
+        self.repeats: list[Repeat] = []
+        #: The repeats around the questions being read, outermost first.
+        self.repeat_chain: tuple[str, ...] = ()
 
     def problem(self, node: Node, message: str) -> None:
         self.problems.append(FileProblem(self.path, node.start_mark.line + 1, message))
@@ -303,7 +307,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         questions = _read_questions(reader, node("questions"), choice_lists, (), (), 0)
         if questions and not any(q.is_asked for q in questions):
             reader.problem(node("questions"), "the survey asks nothing; add at least one question")
-    _check_references(reader, questions)
+    _check_references(reader, questions, _repeat_starts(reader, questions))
     _check_quiz(reader, kind, questions, entries)
 
     languages = _declared_languages(reader, entries)
@@ -331,6 +335,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         max_responses_per_user=max_responses,
         audience=audience,
         anonymous=anonymous,
+        repeats=tuple(reader.repeats),
     )
 
 
@@ -436,12 +441,23 @@ def _read_questions(
                 _read_group(reader, item, entries, choice_lists, groups, group_relevant, start + len(questions))
             )
             continue
+        if type_name == "repeat":
+            questions.extend(
+                _read_repeat(reader, item, entries, choice_lists, groups, group_relevant, start + len(questions))
+            )
+            continue
         question = _read_question(reader, item, entries, choice_lists, start + len(questions))
         if question is not None:
-            questions.append(replace(question, groups=groups, relevant=(*group_relevant, *question.relevant)))
+            placed = replace(
+                question,
+                groups=groups,
+                relevant=(*group_relevant, *question.relevant),
+                repeats=reader.repeat_chain,
+            )
+            questions.append(placed)
             if "or_other" in entries and question.type in CHOICE_TYPES and reader.scalar(entries["or_other"][1]) in YES:
-                questions.append(_other_question(reader, question, groups, group_relevant))
-    if not groups:
+                questions.append(_other_question(reader, placed, groups, group_relevant))
+    if not groups and not reader.repeat_chain:
         _check_unique_names(reader, node, questions)
     return questions
 
@@ -462,6 +478,7 @@ def _other_question(
         required=False,
         relevant=(*group_relevant, relevant),
         groups=groups,
+        repeats=question.repeats,
     )
 
 
@@ -497,6 +514,75 @@ def _read_group(
     return _read_questions(reader, entries["questions"][1], choice_lists, (*groups, name), relevant, start)
 
 
+def _read_repeat(
+    reader: _Reader,
+    node: Node,
+    entries: dict[str, tuple[Node, Node]],
+    choice_lists: dict[str, tuple[Choice, ...]],
+    groups: tuple[str, ...],
+    group_relevant: tuple[Expression, ...],
+    start: int,
+) -> list[Question]:
+    """A repeat: its questions, asked once per pass (see :class:`~surveys.model.Repeat`)."""
+    reader.unknown_keys(entries, REPEAT_KEYS, "a repeat")
+    name = str(reader.scalar(entries["name"][1])) if "name" in entries else ""
+    if not NAME.match(name):
+        reader.problem(node, f"a repeat needs a name that starts with a letter or _ (got '{name}')")
+        return []
+    if len(groups) + len(reader.repeat_chain) >= MAX_GROUP_DEPTH:
+        reader.problem(node, f"groups and repeats are nested more than {MAX_GROUP_DEPTH} deep")
+        return []
+    label = reader.text(entries["label"][1], f"the label of repeat '{name}'") if "label" in entries else None
+    relevant = group_relevant
+    if "relevant" in entries:
+        expression = reader.expression(entries["relevant"][1], f"relevant of repeat '{name}'")
+        if expression is not None:
+            reader.checks.append(
+                _PendingCheck(expression, entries["relevant"][1], f"relevant of repeat '{name}'", start)
+            )
+            relevant = (*group_relevant, expression)
+    repeat_count = None
+    if "repeat_count" in entries:
+        repeat_count = reader.expression(entries["repeat_count"][1], f"repeat_count of repeat '{name}'")
+        if repeat_count is not None:
+            reader.checks.append(
+                _PendingCheck(repeat_count, entries["repeat_count"][1], f"repeat_count of repeat '{name}'", start)
+            )
+    if "questions" not in entries:
+        reader.problem(node, f"repeat '{name}' has no questions")
+        return []
+    line = node.start_mark.line + 1
+    parent = reader.repeat_chain[-1] if reader.repeat_chain else None
+    reader.repeats.append(
+        Repeat(
+            name=name,
+            label=label or LocalizedText({reader.default_language: name}),
+            line=line,
+            relevant=relevant,
+            repeat_count=repeat_count,
+            parent=parent,
+        )
+    )
+    outer = reader.repeat_chain
+    reader.repeat_chain = (*outer, name)
+    try:
+        questions = _read_questions(reader, entries["questions"][1], choice_lists, groups, relevant, start)
+    finally:
+        reader.repeat_chain = outer
+    if questions and not any(q.is_asked for q in questions):
+        reader.problem(node, f"repeat '{name}' asks nothing; add at least one question")
+    return questions
+
+
+def _repeat_starts(reader: _Reader, questions: list[Question]) -> dict[str, int]:
+    """The index of each repeat's first question: ``${repeat}`` (in ``count()``) may be used from there on."""
+    starts: dict[str, int] = {}
+    for index, question in enumerate(questions):
+        for name in question.repeats:
+            starts.setdefault(name, index)
+    return starts
+
+
 def _check_unique_names(reader: _Reader, node: Node, questions: list[Question]) -> None:
     names: dict[str, int] = {}
     for question in questions:
@@ -511,6 +597,14 @@ def _check_unique_names(reader: _Reader, node: Node, questions: list[Question]) 
         else:
             names[question.name] = question.line
     group_names = {group for question in questions for group in question.groups}
+    repeat_lines: dict[str, int] = {}
+    for repeat in reader.repeats:
+        if repeat.name in repeat_lines or repeat.name in group_names:
+            reader.problems.append(
+                FileProblem(reader.path, repeat.line, f"'{repeat.name}' is the name of another repeat or group")
+            )
+        repeat_lines.setdefault(repeat.name, repeat.line)
+    group_names |= set(repeat_lines)
     for clash in sorted(group_names & set(names)):
         reader.problem(node, f"'{clash}' is the name of a group and of a question")
 
@@ -736,14 +830,19 @@ def _expression(
     return expression
 
 
-def _check_references(reader: _Reader, questions: list[Question]) -> None:
-    """``${name}`` must name a question that comes earlier (or the question itself in a constraint)."""
+def _check_references(reader: _Reader, questions: list[Question], repeats: dict[str, int] | None = None) -> None:
+    """``${name}`` must name a question that comes earlier (or the question itself in a constraint),
+    or a repeat that has begun (``count(${member})``)."""
     position = {question.name: index for index, question in enumerate(questions)}
+    repeats = repeats or {}
     for check in reader.checks:
         columns = check.expression.reference_columns()
         for name in sorted(check.expression.references(), key=lambda n: columns.get(n, 0)):
             where = f"{check.what}: column {columns.get(name, 1)}"
-            if name not in position:
+            if name in repeats and name not in position:
+                if repeats[name] > check.position:
+                    reader.problem(check.node, f"{where}: ${{{name}}} refers to a later repeat")
+            elif name not in position:
                 reader.problem(check.node, f"{where}: ${{{name}}} is not a question of this survey")
             elif name == check.allow_self:
                 continue

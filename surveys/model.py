@@ -147,6 +147,8 @@ class Question:
 
     #: Image questions: the longest side, in pixels, an image is scaled down to (ODK's ``max-pixels``).
     max_pixels: int | None = None
+    #: Names of the repeats the question is in, outermost first (its answers are stored once per pass).
+    repeats: tuple[str, ...] = ()
 
     @property
     def is_note(self) -> bool:
@@ -173,6 +175,41 @@ class Question:
         return next((choice for choice in self.choices if choice.name == name), None)
 
 
+YES, NO = "yes", "no"
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A repeat (XLSForm ``begin repeat``): its questions are asked once per pass.
+
+    ``repeat_count`` gives the number of passes (re-evaluated as answers change); without it the
+    respondent is asked "Add another <label>?" after each pass. ``relevant`` holds the repeat's
+    own condition and those of the groups and repeats around it. ``parent`` is the repeat it is
+    nested in, if any. ``another`` is the yes/no question asked after each pass (no
+    ``repeat_count``); its texts are the bot's, in the conversation language.
+    """
+
+    name: str
+    label: LocalizedText
+    line: int
+    relevant: tuple[Expression, ...] = ()
+    repeat_count: Expression | None = None
+    parent: str | None = None
+    another: Question = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        yes_no = tuple(Choice(name, LocalizedText({"en": name.capitalize()})) for name in (YES, NO))
+        question = Question(
+            type=QuestionType.SELECT_ONE,
+            name=f"{self.name}?",
+            label=self.label,
+            line=self.line,
+            choices=yes_no,
+            relevant=self.relevant,
+        )
+        object.__setattr__(self, "another", question)
+
+
 @dataclass(frozen=True)
 class Survey:
     """A validated survey definition.
@@ -196,10 +233,23 @@ class Survey:
     max_responses_per_user: int = 1
     audience: Expression | None = None
     anonymous: bool = False
+    #: The repeats, in survey order (outer ones before those nested in them).
+    repeats: tuple[Repeat, ...] = ()
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {q.name: q for q in self.questions})
+
+    def repeat(self, name: str) -> Repeat:
+        return next(repeat for repeat in self.repeats if repeat.name == name)
+
+    def has_repeat(self, name: str) -> bool:
+        return any(repeat.name == name for repeat in self.repeats)
+
+    def table_questions(self, repeat: str | None = None) -> tuple[Question, ...]:
+        """The data questions of one export table: the survey's own (outside every repeat), or
+        those directly in ``repeat`` (not in a repeat nested in it)."""
+        return tuple(q for q in self.data_questions if (q.repeats[-1] if q.repeats else None) == repeat)
 
     def question(self, name: str) -> Question:
         return self._by_name[name]

@@ -8,6 +8,13 @@ XLSForm semantics: a question whose ``relevant`` (or a group's) is false is not 
 value is empty, also when an earlier answer changes after ``/back``; calculations are
 re-evaluated in survey order after every answer; ``constraint`` is checked with ``.`` bound to
 the answer being given.
+
+Repeats (:mod:`surveys.repeats`): the survey is walked as its expansion over the passes, and
+``ResponseState.current`` and the answers are keyed as that module says (``member[2]/age``);
+after each pass of a repeat without ``repeat_count`` comes its "Add another?" question (a yes/no
+select_one stored as ``member[2]?``). ``/back`` passes over those: from a pass's first question
+it goes to the previous pass's last one. Expressions of a question in a pass see that pass's
+answers under their bare names.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
+from surveys import repeats
 from surveys.answers import (
     MAX_POINTS,
     MIN_POINTS,
@@ -31,6 +39,7 @@ from surveys.answers import (
 )
 from surveys.expressions import Environment, ExpressionError, evaluate_bool, evaluate_string
 from surveys.model import CHOICE_TYPES, MEDIA_TYPES, Choice, Question, QuestionType, Survey
+from surveys.repeats import PassPath, Slot
 
 
 @dataclass(frozen=True)
@@ -179,6 +188,52 @@ def _environment(
     return Environment(answers=answers, current=current, today=today, choice=columns)
 
 
+def _environment_in(
+    survey: Survey,
+    answers: Mapping[str, str | None],
+    path: PassPath,
+    today: date,
+    current: str | None = None,
+    choice: Choice | None = None,
+) -> Environment:
+    """The environment of an expression of a question in the pass ``path`` (``()``: no repeat)."""
+    if not survey.repeats:
+        return _environment(answers, today, current, choice)
+    return repeats.environment(survey, answers, path, today, current, choice)
+
+
+def _slot_relevant(survey: Survey, slot: Slot, answers: Mapping[str, str | None], today: date) -> bool:
+    if not slot.question.relevant:
+        return True
+    return _relevant(slot.question, _environment_in(survey, answers, slot.path, today))
+
+
+def question_at(survey: Survey, key: str) -> Question:
+    """The question stored under the answer ``key`` (a question name outside repeats, see
+    :mod:`surveys.repeats`); raises ``KeyError`` for a key the survey has no place for."""
+    slot = repeats.question_at(survey, key)
+    if slot is None:
+        raise KeyError(key)
+    return slot.question
+
+
+def has_key(survey: Survey, key: str) -> bool:
+    """Whether ``key`` names a place the survey has (a question, in a pass if it is in a repeat)."""
+    return repeats.question_at(survey, key) is not None
+
+
+def slot_of(survey: Survey, key: str) -> Slot | None:
+    """The place ``key`` names, with the passes around it."""
+    return repeats.question_at(survey, key)
+
+
+def _path_of(survey: Survey, key: str | None) -> PassPath:
+    if key is None or not survey.repeats:
+        return ()
+    slot = repeats.question_at(survey, key)
+    return slot.path if slot is not None else ()
+
+
 def is_relevant(question: Question, answers: Mapping[str, str | None], today: date) -> bool:
     """Whether the question (and every group around it) is relevant given the answers."""
     if not question.relevant:
@@ -193,15 +248,21 @@ def _relevant(question: Question, environment: Environment) -> bool:
         return False
 
 
-def visible_choices(question: Question, state: ResponseState) -> tuple[Choice, ...]:
-    """The question's choices that pass its ``choice_filter`` given the answers so far."""
+def visible_choices(question: Question, state: ResponseState, survey: Survey | None = None) -> tuple[Choice, ...]:
+    """The question's choices that pass its ``choice_filter`` given the answers so far (in a
+    repeat, ``survey`` tells the pass of the current question, whose answers the filter sees)."""
     if question.choice_filter is None:
         return _ordered(question, question.choices, state.seed)
     today = _today(state)
+    path = _path_of(survey, state.current) if survey is not None else ()
     visible: list[Choice] = []
     for choice in question.choices:
         try:
-            if evaluate_bool(question.choice_filter, _environment(state.answers, today, choice=choice)):
+            if survey is not None:
+                environment = _environment_in(survey, state.answers, path, today, choice=choice)
+            else:
+                environment = _environment(state.answers, today, choice=choice)
+            if evaluate_bool(question.choice_filter, environment):
                 visible.append(choice)
         except ExpressionError:
             continue
@@ -217,14 +278,14 @@ def _ordered(question: Question, choices: tuple[Choice, ...], seed: str) -> tupl
     return tuple(shuffled)
 
 
-def _metadata(question: Question, result: Mapping[str, str | None], today: date, now: str) -> str | None:
+def _metadata(question: Question, key: str, result: Mapping[str, str | None], today: date, now: str) -> str | None:
     """start: when the response began; end: its latest step; today; the others have no value in a chat."""
     if question.type is QuestionType.START:
-        return result.get(question.name) or now
+        return result.get(key) or now
     if question.type is QuestionType.END:
         return now
     if question.type is QuestionType.TODAY:
-        return result.get(question.name) or today.isoformat()
+        return result.get(key) or today.isoformat()
     return None
 
 
@@ -243,17 +304,18 @@ def _recompute(
     moment = now or datetime.now(UTC)
     stamp = moment.replace(microsecond=0).isoformat()
     labels: dict[str, dict[str, str]] | None = None
-    for question in survey.questions:
+    for slot in repeats.slots(survey, result, today):
+        question, key = slot.question, slot.key
         if question.is_note:
             continue
-        relevant = is_relevant(question, result, today)
+        relevant = _slot_relevant(survey, slot, result, today)
         if question.is_metadata:
-            value: str | None = _metadata(question, result, today, stamp)
-            if result.get(question.name) != value or question.name not in result:
-                result[question.name] = value
-                changes.append((question.name, value))
+            value: str | None = _metadata(question, key, result, today, stamp)
+            if result.get(key) != value or key not in result:
+                result[key] = value
+                changes.append((key, value))
             continue
-        if question.trigger and question.name in result:
+        if question.trigger and key in result:
             before = previous or {}
             if all(result.get(name) == before.get(name) for name in question.trigger):
                 continue
@@ -262,35 +324,44 @@ def _recompute(
             if relevant and question.calculation is not None:
                 if labels is None:
                     labels = _choice_labels(survey)
-                environment = Environment(
-                    answers=result, today=today, now=moment, choice_labels=labels, own=result.get(question.name)
+                environment = replace(
+                    _environment_in(survey, result, slot.path, today),
+                    now=moment,
+                    choice_labels=labels,
+                    own=result.get(key),
                 )
                 try:
                     value = evaluate_string(question.calculation, environment)
                 except ExpressionError:
                     value = None
-            if result.get(question.name) != value or question.name not in result:
-                result[question.name] = value
-                changes.append((question.name, value))
-        elif not relevant and result.get(question.name) is not None:
-            result[question.name] = None
-            changes.append((question.name, None))
+            if result.get(key) != value or key not in result:
+                result[key] = value
+                changes.append((key, value))
+        elif not relevant and result.get(key) is not None:
+            result[key] = None
+            changes.append((key, None))
     return result, changes
 
 
 def _next_from(
-    survey: Survey, index: int, answers: Mapping[str, str | None], today: date
+    survey: Survey, after: str | None, answers: Mapping[str, str | None], today: date
 ) -> tuple[str | None, tuple[Question, ...]]:
-    """The first relevant question at or after ``index`` still waiting for an answer, with the
-    relevant notes just before it (notes behind answers kept from an earlier pass are not repeated)."""
+    """The first relevant question after the one stored under ``after`` (None: from the start)
+    still waiting for an answer, with the relevant notes just before it (notes behind answers
+    kept from an earlier pass are not repeated)."""
+    expanded = list(repeats.slots(survey, answers, today))
+    start = 0
+    if after is not None:
+        start = next((index + 1 for index, slot in enumerate(expanded) if slot.key == after), 0)
     notes: list[Question] = []
-    for question in survey.questions[index:]:
-        if question.is_computed or not is_relevant(question, answers, today):
+    for slot in expanded[start:]:
+        question = slot.question
+        if question.is_computed or not _slot_relevant(survey, slot, answers, today):
             continue
         if question.is_note:
             notes.append(question)
-        elif question.name not in answers:
-            return question.name, tuple(notes)
+        elif slot.key not in answers:
+            return slot.key, tuple(notes)
         else:
             notes = []
     return None, tuple(notes)
@@ -300,7 +371,7 @@ def _entering(survey: Survey, name: str | None, answers: Mapping[str, str | None
     """The ticks a select_multiple starts with: its answer, else its default."""
     if name is None:
         return ()
-    question = survey.question(name)
+    question = question_at(survey, name)
     if question.type is not QuestionType.SELECT_MULTIPLE:
         return ()
     value = answers.get(name) if name in answers else question.default
@@ -311,11 +382,11 @@ def _moved(
     survey: Survey,
     state: ResponseState,
     answers: dict[str, str | None],
-    index: int,
+    after: str | None,
     recorded: list[tuple[str, str | None]],
     feedback: QuizFeedback | None = None,
 ) -> Outcome:
-    current, notes = _next_from(survey, index, answers, _today(state))
+    current, notes = _next_from(survey, after, answers, _today(state))
     new_state = replace(state, answers=answers, current=current, selection=_entering(survey, current, answers))
     return Outcome(state=new_state, recorded=tuple(recorded), notes=notes, feedback=feedback)
 
@@ -324,7 +395,7 @@ def start(survey: Survey, today: date | None = None, *, now: datetime | None = N
     """Begin a survey: the first question, with any notes before it."""
     state = ResponseState(answers={}, current=None, today=today, now=now)
     answers, changes = _recompute(survey, {}, _today(state), _now(state))
-    return _moved(survey, state, answers, 0, changes)
+    return _moved(survey, state, answers, None, changes)
 
 
 def resume(
@@ -336,9 +407,9 @@ def resume(
     under a response (answers to questions that no longer exist are kept but not asked again).
     """
     state = ResponseState(answers={}, current=None, today=today, now=now)
-    kept = {name: value for name, value in answers.items() if survey.has_question(name)}
+    kept = {name: value for name, value in answers.items() if has_key(survey, name)}
     recomputed, changes = _recompute(survey, kept, _today(state), _now(state), kept)
-    outcome = _moved(survey, state, recomputed, 0, changes)
+    outcome = _moved(survey, state, recomputed, None, changes)
     return replace(outcome, notes=())
 
 
@@ -346,19 +417,20 @@ def _refuse(state: ResponseState, problem: Problem) -> Outcome:
     return Outcome(state=state, problem=problem)
 
 
-def _check(question: Question, value: str | None, state: ResponseState) -> Problem | None:
+def _check(survey: Survey, slot: Slot, value: str | None, state: ResponseState) -> Problem | None:
     """The question's own rules on a parsed value: required, choices, constraint."""
     today = _today(state)
+    question = slot.question
     if value is None:
         required = question.required
         if question.required_if is not None:
             try:
-                required = evaluate_bool(question.required_if, _environment(state.answers, today))
+                required = evaluate_bool(question.required_if, _environment_in(survey, state.answers, slot.path, today))
             except ExpressionError:
                 required = True
         return Problem("required", message=question.required_message) if required else None
     if question.type in CHOICE_TYPES:
-        allowed = {choice.name for choice in visible_choices(question, state)}
+        allowed = {choice.name for choice in visible_choices(question, state, survey)}
         if not set(value.split()) <= allowed:
             return Problem("press_not_expected")
     if question.type is QuestionType.SELECT_MULTIPLE:
@@ -371,7 +443,9 @@ def _check(question: Question, value: str | None, state: ResponseState) -> Probl
         return Problem("too_long", {"max": str(question.max_length)})
     if question.constraint is not None:
         try:
-            allowed_value = evaluate_bool(question.constraint, _environment(state.answers, today, current=value))
+            allowed_value = evaluate_bool(
+                question.constraint, _environment_in(survey, state.answers, slot.path, today, current=value)
+            )
         except ExpressionError:
             allowed_value = False
         if not allowed_value:
@@ -379,17 +453,17 @@ def _check(question: Question, value: str | None, state: ResponseState) -> Probl
     return None
 
 
-def _accept(survey: Survey, state: ResponseState, question: Question, value: str | None) -> Outcome:
-    problem = _check(question, value, state)
+def _accept(survey: Survey, state: ResponseState, slot: Slot, value: str | None) -> Outcome:
+    problem = _check(survey, slot, value, state)
     if problem is not None:
         return _refuse(state, problem)
     today = _today(state)
-    answers, changes = _recompute(survey, {**state.answers, question.name: value}, today, _now(state), state.answers)
+    question = slot.question
+    answers, changes = _recompute(survey, {**state.answers, slot.key: value}, today, _now(state), state.answers)
     feedback = None
     if survey.is_quiz and question.correct is not None and value is not None:
         feedback = QuizFeedback(question, value == question.correct)
-    index = survey.questions.index(question) + 1
-    return _moved(survey, state, answers, index, [(question.name, value), *changes], feedback)
+    return _moved(survey, state, answers, slot.key, [(slot.key, value), *changes], feedback)
 
 
 def advance(survey: Survey, state: ResponseState, action: Action) -> Outcome:
@@ -399,45 +473,48 @@ def advance(survey: Survey, state: ResponseState, action: Action) -> Outcome:
     """
     if state.current is None:
         return _refuse(state, Problem("survey_finished"))
-    question = survey.question(state.current)
+    slot = slot_of(survey, state.current)
+    if slot is None:
+        return _refuse(state, Problem("press_not_expected"))
+    question = slot.question
     if isinstance(action, SkipQuestion):
-        return _accept(survey, state, question, None)
+        return _accept(survey, state, slot, None)
     if isinstance(action, UseDefault):
         if question.default is None:
             return _refuse(state, Problem("press_not_expected"))
         if question.type is QuestionType.SELECT_MULTIPLE:
-            return _accept(survey, state, question, join_selection(question, question.default.split()))
+            return _accept(survey, state, slot, join_selection(question, question.default.split()))
         if question.type is QuestionType.SELECT_ONE:
-            return _accept(survey, state, question, question.default)
+            return _accept(survey, state, slot, question.default)
         action = TypedAnswer(question.default)
     if isinstance(action, GiveFile):
-        return _give_file(survey, state, question, action)
+        return _give_file(survey, state, slot, action)
     if isinstance(action, GiveLocation):
         try:
             point = format_point(action.latitude, action.longitude, action.altitude, action.accuracy)
         except InvalidAnswer as refused:
             return _refuse(state, refused.problem)
-        return _give_point(survey, state, question, point)
+        return _give_point(survey, state, slot, point)
     if isinstance(action, TypedAnswer):
         try:
-            value = parse_typed_answer(question, action.text, visible_choices(question, state))
+            value = parse_typed_answer(question, action.text, visible_choices(question, state, survey))
         except InvalidAnswer as refused:
             return _refuse(state, refused.problem)
         if question.type in MIN_POINTS:
-            return _give_point(survey, state, question, value)
-        return _accept(survey, state, question, value)
+            return _give_point(survey, state, slot, value)
+        return _accept(survey, state, slot, value)
     if question.type in MIN_POINTS and isinstance(action, FinishSelection):
-        return _finish_points(survey, state, question)
+        return _finish_points(survey, state, slot)
     if question.type not in CHOICE_TYPES:
         return _refuse(state, Problem("press_not_expected"))
     if isinstance(action, PickChoice):
         if question.type is not QuestionType.SELECT_ONE or question.choice(action.choice) is None:
             return _refuse(state, Problem("press_not_expected"))
-        return _accept(survey, state, question, action.choice)
+        return _accept(survey, state, slot, action.choice)
     if question.type is not QuestionType.SELECT_MULTIPLE:
         return _refuse(state, Problem("press_not_expected"))
     if isinstance(action, ToggleChoice):
-        if action.choice not in {choice.name for choice in visible_choices(question, state)}:
+        if action.choice not in {choice.name for choice in visible_choices(question, state, survey)}:
             return _refuse(state, Problem("press_not_expected"))
         ticked = set(state.selection) ^ {action.choice}
         selection = tuple(c.name for c in question.choices if c.name in ticked)
@@ -446,8 +523,8 @@ def advance(survey: Survey, state: ResponseState, action: Action) -> Outcome:
     if not state.selection:
         if question.required and question.min_choices != 0:
             return _refuse(state, Problem("select_at_least_one", message=question.required_message))
-        return _accept(survey, state, question, None)
-    return _accept(survey, state, question, join_selection(question, state.selection))
+        return _accept(survey, state, slot, None)
+    return _accept(survey, state, slot, join_selection(question, state.selection))
 
 
 def accepts_file(question: Question, kind: str) -> bool:
@@ -455,18 +532,20 @@ def accepts_file(question: Question, kind: str) -> bool:
     return question.type in MEDIA_TYPES and (question.type is QuestionType.FILE or question.type.value == kind)
 
 
-def _give_file(survey: Survey, state: ResponseState, question: Question, action: GiveFile) -> Outcome:
+def _give_file(survey: Survey, state: ResponseState, slot: Slot, action: GiveFile) -> Outcome:
+    question = slot.question
     if question.type not in MEDIA_TYPES:
         return _refuse(state, Problem("expects_text"))
     if not accepts_file(question, action.kind):
         return _refuse(state, expected_problem(question))
-    return _accept(survey, state, question, action.name)
+    return _accept(survey, state, slot, action.name)
 
 
-def _give_point(survey: Survey, state: ResponseState, question: Question, point: str) -> Outcome:
+def _give_point(survey: Survey, state: ResponseState, slot: Slot, point: str) -> Outcome:
     """A geopoint is answered by one point; a geotrace or geoshape collects it until "done"."""
+    question = slot.question
     if question.type is QuestionType.GEOPOINT:
-        return _accept(survey, state, question, point)
+        return _accept(survey, state, slot, point)
     if question.type not in MIN_POINTS:
         return _refuse(state, Problem("expects_text"))
     if len(state.selection) >= MAX_POINTS:
@@ -475,60 +554,96 @@ def _give_point(survey: Survey, state: ResponseState, question: Question, point:
     return Outcome(state=replace(state, selection=collected), selection_changed=True)
 
 
-def _finish_points(survey: Survey, state: ResponseState, question: Question) -> Outcome:
+def _finish_points(survey: Survey, state: ResponseState, slot: Slot) -> Outcome:
+    question = slot.question
     if not state.selection and not question.required and question.required_if is None:
-        return _accept(survey, state, question, None)
+        return _accept(survey, state, slot, None)
     distinct = len(set(state.selection))
     if distinct < MIN_POINTS[question.type]:
         return _refuse(state, expected_problem(question))
-    return _accept(survey, state, question, join_points(question, state.selection))
+    return _accept(survey, state, slot, join_points(question, state.selection))
 
 
 def back(survey: Survey, state: ResponseState) -> Outcome:
     """``/back``: the previous relevant question that was answered; later answers are kept.
 
-    From the end of the survey (a summary being confirmed) it is the last answered question.
+    From the end of the survey (a summary being confirmed) it is the last answered question. In a
+    repeat, "Add another?" is passed over: from the first question of a pass it is the last
+    question of the pass before.
     """
     today = _today(state)
-    stop = (
-        survey.questions.index(survey.question(state.current)) if state.current is not None else len(survey.questions)
-    )
-    for question in reversed(survey.questions[:stop]):
-        if question.is_asked and question.name in state.answers and is_relevant(question, state.answers, today):
-            moved = replace(state, current=question.name, selection=_entering(survey, question.name, state.answers))
+    expanded = list(repeats.slots(survey, state.answers, today))
+    keys = [slot.key for slot in expanded]
+    stop = keys.index(state.current) if state.current in keys else len(expanded)
+    for slot in reversed(expanded[:stop]):
+        if (
+            slot.another is None
+            and slot.question.is_asked
+            and slot.key in state.answers
+            and _slot_relevant(survey, slot, state.answers, today)
+        ):
+            moved = replace(state, current=slot.key, selection=_entering(survey, slot.key, state.answers))
             return Outcome(state=moved)
     return _refuse(state, Problem("no_previous_question"))
 
 
 def go_to(survey: Survey, state: ResponseState, name: str) -> Outcome:
-    """Ask an answered question again (changing one answer from the summary)."""
-    if not survey.has_question(name):
+    """Ask an answered question again (changing one answer from the summary); ``name`` is its
+    answer key (see :mod:`surveys.repeats`)."""
+    slot = slot_of(survey, name)
+    if slot is None:
         return _refuse(state, Problem("press_not_expected"))
-    question = survey.question(name)
-    if not question.is_asked or not is_relevant(question, state.answers, _today(state)):
+    if not slot.question.is_asked or name not in {s.key for s in asked_slots(survey, state)}:
         return _refuse(state, Problem("press_not_expected"))
     moved = replace(state, current=name, selection=_entering(survey, name, state.answers))
     return Outcome(state=moved)
 
 
-def asked_questions(survey: Survey, state: ResponseState) -> list[Question]:
-    """The questions the respondent is asked given the answers so far, in survey order."""
+def asked_slots(survey: Survey, state: ResponseState) -> list[Slot]:
+    """The places the respondent is asked given the answers so far, in order (with each pass's
+    questions, and the "Add another?" after it)."""
     today = _today(state)
-    return [q for q in survey.questions if q.is_asked and is_relevant(q, state.answers, today)]
+    return [
+        slot
+        for slot in repeats.slots(survey, state.answers, today)
+        if slot.question.is_asked and _slot_relevant(survey, slot, state.answers, today)
+    ]
+
+
+def asked_questions(survey: Survey, state: ResponseState) -> list[Question]:
+    """The questions the respondent is asked given the answers so far, in survey order (a
+    question in a repeat once per pass)."""
+    return [slot.question for slot in asked_slots(survey, state) if slot.another is None]
 
 
 def progress(survey: Survey, state: ResponseState) -> Progress:
-    """The current question's position among the relevant questions ("3/12")."""
-    names = [q.name for q in asked_questions(survey, state)]
+    """The current question's position among the relevant questions ("3/12"). Each pass's
+    questions count; "Add another?" does not (it shows the position of the pass's last question)."""
+    slots = asked_slots(survey, state)
+    names = [slot.key for slot in slots if slot.another is None]
     if state.current is not None and state.current not in names:
+        another = next((index for index, slot in enumerate(slots) if slot.key == state.current), None)
+        if another is not None:
+            before = sum(1 for slot in slots[:another] if slot.another is None)
+            return Progress(position=before, total=len(names))
         names.append(state.current)
     position = names.index(state.current) + 1 if state.current in names else len(names)
     return Progress(position=position, total=len(names))
 
 
+def answered_slots(survey: Survey, state: ResponseState) -> list[tuple[Slot, str | None]]:
+    """The relevant places with their answers, for the summary before submitting ("Add another?"
+    left out)."""
+    return [
+        (slot, state.answers.get(slot.key))
+        for slot in asked_slots(survey, state)
+        if slot.another is None and slot.key in state.answers
+    ]
+
+
 def answered(survey: Survey, state: ResponseState) -> list[tuple[Question, str | None]]:
     """The relevant questions with their answers, for the summary before submitting."""
-    return [(q, state.answers.get(q.name)) for q in asked_questions(survey, state) if q.name in state.answers]
+    return [(slot.question, value) for slot, value in answered_slots(survey, state)]
 
 
 def score(survey: Survey, answers: Mapping[str, str | None]) -> tuple[int, int]:

@@ -127,7 +127,9 @@ def _import(path: Path) -> FormResult:
 # Fidelity
 
 
-def _leaves(node: Mapping[str, Any], groups: tuple[Mapping[str, Any], ...] = ()) -> Iterator[tuple[dict[str, Any], tuple[Mapping[str, Any], ...]]]:
+def _leaves(
+    node: Mapping[str, Any], groups: tuple[Mapping[str, Any], ...] = ()
+) -> Iterator[tuple[dict[str, Any], tuple[Mapping[str, Any], ...]]]:
     for child in node.get("children", ()):
         if child.get("type") in CONTAINERS:
             yield from _leaves(child, (*groups, child))

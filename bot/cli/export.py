@@ -211,3 +211,5 @@ def _report(exported: Exported, what: str, output: Path) -> None:
     for note in exported.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"exported {exported.rows} {what} to {output}", file=sys.stderr)
+    for table, rows, path in exported.tables:
+        print(f"exported {rows} row(s) of the repeat {table} to {path}", file=sys.stderr)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, TextIO
 
-from storage.exports.excel import ExcelTooLarge, write_xlsx
-from storage.exports.responses import ExportOptions, response_table
+from storage.exports.excel import ExcelTooLarge, write_xlsx, write_xlsx_tables
+from storage.exports.responses import ExportOptions, repeat_tables, response_table
 from storage.exports.table import Column, Kind, Table
 from storage.exports.text_formats import write_csv, write_jsonl
 
@@ -28,9 +28,11 @@ __all__ = [
     "Format",
     "Kind",
     "Table",
+    "repeat_tables",
     "response_table",
     "write_table",
     "write_text_table",
+    "write_xlsx_tables",
 ]
 
 

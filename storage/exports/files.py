@@ -2,6 +2,12 @@
 
 A survey's responses (:func:`export_responses`), its codebook (:func:`export_codebook`) or
 another table (:func:`export_table`) go to a file or to an open text stream (standard output).
+A survey with repeats has a table per repeat beside its responses (``storage.exports.responses``):
+Excel puts each in a sheet of the one workbook; CSV, JSON Lines, SPSS and Stata write each to a
+file of its own next to the responses file, named ``<responses file name>-<repeat>.<ext>``
+(``answers.csv``, ``answers-member.csv``), as ODK Briefcase does. To standard output only the
+responses table goes (a note says so).
+
 A file appears only once complete: it is written as ``NAME.part`` and renamed, and the
 ``.part`` is removed if writing fails, so a reader never sees half an export.
 
@@ -23,7 +29,17 @@ from typing import TextIO, TypeVar
 from common.errors import BarazaError
 from storage.codebook import write_codebook
 from storage.database import Database
-from storage.exports import TEXT_FORMATS, ExportOptions, Format, Table, response_table, write_table, write_text_table
+from storage.exports import (
+    TEXT_FORMATS,
+    ExportOptions,
+    Format,
+    Table,
+    repeat_tables,
+    response_table,
+    write_table,
+    write_text_table,
+    write_xlsx_tables,
+)
 from storage.exports.attachments import copy_attachments, zip_attachments
 from storage.exports.tables import Pseudonymize, table_export
 from storage.media import MediaStore
@@ -42,11 +58,15 @@ class ExportError(BarazaError):
 
 @dataclass(frozen=True)
 class Exported:
-    """What an export wrote: the number of rows, and what the format made the writer change."""
+    """What an export wrote: the number of rows, and what the format made the writer change.
+
+    ``tables`` holds, for a survey with repeats, each repeat table's name, rows and the file it
+    went to (the responses file itself for Excel, whose sheets hold them all)."""
 
     rows: int
     notes: tuple[str, ...]
     attachments: int = 0  # files written into attachments/
+    tables: tuple[tuple[str, int, Path], ...] = ()
 
 
 async def atomically(path: Path, write: Callable[[Path], Awaitable[T]]) -> T:
@@ -105,7 +125,33 @@ async def export_responses(
 
     table = await response_table(database, survey, options, progress=report)
     total = table.total  # counted before the first row is read: the rows come while writing
-    return await write_export(table, fmt, destination, labels=options.labels)
+    if not survey.repeats:
+        return await write_export(table, fmt, destination, labels=options.labels)
+    repeated = await repeat_tables(database, survey, options)
+    if not isinstance(destination, Path):
+        exported = await write_export(table, fmt, destination, labels=options.labels)
+        note = f"the repeat tables ({', '.join(t.title for t in repeated)}) are written only to a file (--output)"
+        return Exported(exported.rows, (*exported.notes, note))
+    if fmt == "xlsx":
+        every = [table, *repeated]
+        counts = await atomically(destination, lambda path: write_xlsx_tables(every, path, labels=options.labels))
+        written = tuple((t.title, count, destination) for t, count in zip(repeated, counts[1:], strict=True))
+        return Exported(counts[0], tuple(note for t in every for note in t.notes), tables=written)
+    exported = await write_export(table, fmt, destination, labels=options.labels)
+    notes: list[str] = list(exported.notes)
+    files: list[tuple[str, int, Path]] = []
+    for repeat_table in repeated:
+        path = repeat_file(destination, repeat_table.title)
+        result = await write_export(repeat_table, fmt, path, labels=options.labels)
+        notes.extend(f"{repeat_table.title}: {note}" for note in result.notes)
+        files.append((repeat_table.title, result.rows, path))
+    return Exported(exported.rows, tuple(notes), tables=tuple(files))
+
+
+def repeat_file(responses: Path, repeat: str) -> Path:
+    """Where the table of ``repeat`` goes beside the responses file: ``answers.csv`` ->
+    ``answers-member.csv``."""
+    return responses.with_name(f"{responses.stem}-{repeat}{responses.suffix}")
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -136,7 +182,7 @@ async def export_with_attachments(
             database, survey, options, fmt, target / table_name(survey, fmt), progress=progress
         )
         attached = await copy_attachments(database, survey, options, store, target)
-        return Exported(exported.rows, (*exported.notes, *attached.notes()), attached.files)
+        return Exported(exported.rows, (*exported.notes, *attached.notes()), attachments=attached.files)
 
     async def write_zip(path: Path) -> Exported:
         with tempfile.TemporaryDirectory(prefix="baraza-export-") as directory:
@@ -145,8 +191,11 @@ async def export_with_attachments(
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
                 archive.write(table, table.name)
                 table.unlink()
+                for _title, _rows, repeat_path in exported.tables:  # a repeat's table beside it (CSV, SPSS...)
+                    if repeat_path != table and repeat_path.exists():
+                        archive.write(repeat_path, repeat_path.name)
                 attached = await zip_attachments(database, survey, options, store, archive)
-        return Exported(exported.rows, (*exported.notes, *attached.notes()), attached.files)
+        return Exported(exported.rows, (*exported.notes, *attached.notes()), attachments=attached.files)
 
     return await atomically(target, write_zip)
 

@@ -6,6 +6,11 @@ survey asked and the current one does not (the union of columns; ``survey_versio
 version each response answered). A ``select_multiple`` gives one space-separated column, one
 0/1 column per choice named ``question/choice`` as ODK and KoBoToolbox do, or both.
 
+A survey with repeats (``type: repeat``) is exported as KoBoToolbox and ODK do: the table above
+holds the questions outside every repeat and ends with ``_index`` (the row's number); each repeat
+is a table of its own (:func:`repeat_tables`) with one row per pass, linked to its parent row by
+``_parent_index`` (and ``response_id``, ``respondent``), see :data:`REPEAT_LEADING`.
+
 The answers (one database row per answer) are pivoted to one row per response by the database
 (``MAX(CASE ...)`` grouped in the order of the responses index), and the result is read through
 a server-side cursor in batches: memory does not grow with the number of responses.
@@ -13,9 +18,9 @@ a server-side cursor in batches: memory does not grow with the number of respons
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -28,7 +33,8 @@ from storage.database import Database
 from storage.exports.table import Column, Kind, Progress, Row, Table, no_progress
 from storage.models import AnswerRow, ContactRow, ResponseRow
 from storage.repositories import utc
-from surveys.model import Question, QuestionType, Survey
+from surveys import repeats
+from surveys.model import Question, QuestionType, Repeat, Survey
 
 BATCH_SIZE = 2000
 
@@ -53,6 +59,18 @@ TRAILING: tuple[tuple[str, str, Kind], ...] = (
     ("region", "Region (contacts register, consenting contacts only)", Kind.TEXT),
 )
 PROFILE_COLUMNS = ("user_group", "region")
+#: The last column of the responses table of a survey with repeats: what ``_parent_index`` refers to.
+INDEX = ("_index", "Row number (the repeat tables' _parent_index refers to it)", Kind.INTEGER)
+#: The first columns of a repeat's table, as KoBoToolbox names them: the pass's row number, the
+#: table and row of its parent (the responses table, or the repeat it is nested in), and the
+#: response it belongs to.
+REPEAT_LEADING: tuple[tuple[str, str, Kind], ...] = (
+    ("_index", "Row number in this table (the _parent_index of repeats nested in this one refers to it)", Kind.INTEGER),
+    ("_parent_table_name", "Table of the parent row: the survey's responses, or the repeat this one is in", Kind.TEXT),
+    ("_parent_index", "_index of the parent row in that table", Kind.INTEGER),
+    ("response_id", "Response id (as in the responses table)", Kind.TEXT),
+    ("respondent", "Respondent pseudonym (as in the responses table)", Kind.TEXT),
+)
 
 
 @dataclass(frozen=True)
@@ -174,13 +192,26 @@ def response_columns(survey: Survey, options: ExportOptions, former: Sequence[st
     leading = [Column(name, label, kind) for name, label, kind in LEADING]
     if survey.is_quiz:
         leading.append(Column("score", "Quiz score", Kind.INTEGER, measure="scale"))
-    questions = [column for q in survey.data_questions for column in question_columns(survey, q, options)]
+    questions = table_question_columns(survey, survey.table_questions(None), options)
     old = [Column(name, f"{name} (asked by an earlier version of the survey)", Kind.TEXT, (), name) for name in former]
     trailing = [
         Column(f"profile_{name}" if name in PROFILE_COLUMNS and name in names else name, label, kind)
         for name, label, kind in TRAILING
     ]
+    if survey.repeats:
+        trailing.append(Column(*INDEX))
     return (*leading, *questions, *old, *trailing)
+
+
+def table_question_columns(survey: Survey, questions: Sequence[Question], options: ExportOptions) -> list[Column]:
+    """The columns of ``questions`` in one table, in order (each question's from :func:`question_columns`)."""
+    return [column for question in questions for column in question_columns(survey, question, options)]
+
+
+def repeat_columns(survey: Survey, repeat: Repeat, options: ExportOptions) -> tuple[Column, ...]:
+    """The columns of the table of ``repeat``: the link columns, then its own questions."""
+    links = [Column(name, label, kind) for name, label, kind in REPEAT_LEADING]
+    return (*links, *table_question_columns(survey, survey.table_questions(repeat.name), options))
 
 
 def _filters(survey: Survey, options: ExportOptions) -> list[ColumnElement[bool]]:
@@ -209,7 +240,8 @@ async def former_questions(database: Database, survey: Survey) -> tuple[str, ...
     current = {q.name for q in survey.questions}
     async with database.reading() as connection:
         names = (await connection.execute(statement)).scalars().all()
-    return tuple(name for name in names if name not in current)
+    # Answers in repeat passes (member[2]/age) belong to the repeat tables.
+    return tuple(name for name in names if name not in current and not repeats.is_repeat_key(name))
 
 
 async def count_responses(database: Database, survey: Survey, options: ExportOptions) -> int:
@@ -303,8 +335,10 @@ async def _response_rows(
     points = sorted({name for name, _, part in plan if part is not None})
     simple = not split and not points
     quiz = survey.is_quiz
+    indexed = bool(survey.repeats)
     loads = orjson.loads  # several times faster than json.loads on a million rows
     written = 0
+    number = 0  # the row's _index
     async with database.reading() as connection, database.reading() as lookups:
         result = await connection.stream(statement)
         async for batch in result.partitions(BATCH_SIZE):
@@ -347,6 +381,9 @@ async def _response_rows(
                     )
                 profile = NO_PROFILE if record.contact_id is None else profiles.get(record.contact_id, NO_PROFILE)
                 row += (record.survey_version, duration, *profile)
+                if indexed:
+                    number += 1
+                    row.append(str(number))
                 yield row
             written += len(batch)
             progress(written)
@@ -383,3 +420,74 @@ def _numbers(value: str | None) -> list[str]:
 
 def _number_at(numbers: list[str], index: int) -> str | None:
     return numbers[index] if index < len(numbers) else None
+
+
+def _cells(columns: Sequence[Column]) -> Callable[[Callable[[str], str | None]], list[str | None]]:
+    """How a row's question cells are read from its answers (by question name): the answer, for
+    a 0/1 column whether its choice was ticked, or for a geopoint's column one number of the point."""
+    plan = [(column.question, column.choice, column.part) for column in columns if column.question is not None]
+
+    def cells(get: Callable[[str], str | None]) -> list[str | None]:
+        return [
+            _dummy(_ticked(get(name)), choice)
+            if choice is not None
+            else (get(name) if part is None else _number_at(_numbers(get(name)), part))
+            for name, choice, part in plan
+        ]
+
+    return cells
+
+
+def _response_day(started: str | datetime | None) -> date:
+    """The day a response was started: what ``today()`` meant when a repeat's passes were counted."""
+    text = _iso(started)
+    return date.fromisoformat(text[:10]) if text else date.today()
+
+
+async def repeat_tables(database: Database, survey: Survey, options: ExportOptions) -> list[Table]:
+    """One table per repeat of ``survey`` (none without repeats), in survey order: a row per pass
+    of the responses ``options`` choose, in the order of the responses and of their passes.
+
+    ``_index`` numbers a table's rows; ``_parent_index`` is the ``_index`` of the row the pass
+    belongs to: the response's row in the responses table, or for a repeat nested in another the
+    row of the outer pass. The passes are those :func:`surveys.repeats.instances` finds in the
+    stored answers (passes dropped by a changed ``repeat_count`` or a "no" are left out)."""
+    return [_repeat_table(database, survey, repeat, options) for repeat in survey.repeats]
+
+
+def _repeat_table(database: Database, survey: Survey, repeat: Repeat, options: ExportOptions) -> Table:
+    columns = repeat_columns(survey, repeat, options)
+    cells = _cells(columns)
+    parent_table = repeat.parent or survey.id
+
+    async def rows() -> AsyncIterator[Row]:
+        statement = _pivot_statement(database, survey, options)
+        counters: dict[str, int] = {}
+        parent_index = 0
+        async with database.reading() as connection:
+            result = await connection.stream(statement)
+            async for batch in result.partitions(BATCH_SIZE):
+                for record in batch:
+                    parent_index += 1
+                    answers: dict[str, str | None] = record.answers or {}
+                    if isinstance(answers, str):
+                        answers = orjson.loads(answers)
+                    numbers: dict[repeats.PassPath, int] = {}
+                    for instance in repeats.instances(survey, answers, _response_day(record.started_at)):
+                        name = instance.repeat.name
+                        counters[name] = counters.get(name, 0) + 1
+                        numbers[instance.path] = counters[name]
+                        if name != repeat.name:
+                            continue
+                        parent = numbers[instance.path[:-1]] if len(instance.path) > 1 else parent_index
+                        values = instance.values
+                        yield [
+                            str(counters[name]),
+                            parent_table,
+                            str(parent),
+                            record.id,
+                            record.respondent or None,
+                            *cells(values.get),
+                        ]
+
+    return Table(title=repeat.name, columns=columns, rows=rows)

@@ -1,0 +1,64 @@
+"""A survey with repeats through the real engine and a real database: "Add another?" after each
+pass, /back across passes, a counted repeat, the answers stored once per pass."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.core.engine import Engine, load_pseudonymizer
+from storage.database import Database
+from storage.models import AnswerRow
+from testkit.fakes.engine_user import EngineUser
+from testkit.household import household_survey
+
+
+async def test_household_members_are_asked_pass_by_pass_and_stored_per_pass(database: Database) -> None:
+    survey = household_survey()
+    engine = Engine(database, {survey.id: survey}, await load_pseudonymizer(database, "test-pseudonym-key-0123456789"))
+    user = EngineUser(engine, "hh1")
+    await user.say("/survey household")
+    replies = await user.say("Kisumu")
+    assert replies[-1].text.startswith("2/5 · household member 1 › Name of the member?")
+    await user.say("Amina")
+    replies = await user.say("42")
+    assert "household member 1 › Does this member work?" in replies[-1].text
+    replies = await user.press("Works")
+    assert replies[-1].text == "Add another household member?"
+    assert [b.label for b in replies[-1].flat_buttons] == ["Yes", "No"]
+    replies = await user.press("Yes")
+    assert "household member 2 › Name of the member?" in replies[-1].text
+    # /back from the first question of pass 2 is the last question of pass 1.
+    replies = await user.say("/back")
+    assert "household member 1 › Does this member work?" in replies[-1].text
+    assert "Works" in replies[-1].text, "the current answer is shown"
+    replies = await user.press("Does not work")
+    assert "household member 2 › Name of the member?" in replies[-1].text, "the kept answers are not asked again"
+    await user.say("Baraka")
+    replies = await user.say("9")  # under 15: "works" is not relevant in this pass
+    assert replies[-1].text == "Add another household member?"
+    replies = await user.say("/back")
+    assert "household member 2 › Age of the member?" in replies[-1].text
+    await user.say("8")
+    await user.press("Yes")
+    await user.say("Chausiku")
+    await user.say("70")
+    await user.press("Works")
+    replies = await user.press("No")
+    assert "How many children go to school?" in replies[-1].text
+    replies = await user.say("2")
+    assert "child 1 › Which school does the child go to?" in replies[-1].text
+    replies = await user.say("Uhuru Primary")
+    assert "child 2 › Which school" in replies[-1].text
+    await user.say("Jomo Secondary")
+    replies = await user.say("4")
+    assert replies[-1].text == "Send /start to see other surveys.", "the survey is complete"
+
+    async with database.reading() as connection:
+        stored = dict((await connection.execute(select(AnswerRow.question, AnswerRow.value))).all())
+    assert stored["member[1]/age"] == "42" and stored["member[1]/works"] == "2"
+    assert stored["member[2]/member_name"] == "Baraka" and stored["member[2]/age"] == "8"
+    assert stored.get("member[2]/works") is None
+    assert stored["member[3]/member_name"] == "Chausiku" and stored["member[3]?"] == "no"
+    assert stored["members"] == "3" and stored["total_age"] == "120" and stored["oldest"] == "70"
+    assert stored["first_member"] == "Amina" and stored["member[2]/member_no"] == "2"
+    assert stored["child[2]/school"] == "Jomo Secondary" and stored["rooms"] == "4"
