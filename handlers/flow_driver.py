@@ -198,7 +198,7 @@ async def on_text(store: FlowStore, ctx: Context, conversation: Conversation, te
             store.render(ctx, definition, conversation, answers),
         ]
     definition = store.definition(ctx, conversation)
-    question = definition.question(conversation.current_question) if definition is not None else None
+    question = runner.question_at(definition, conversation.current_question) if definition is not None else None
     return await act(store, ctx, conversation, prompts.typed_action(ctx, text, question), pressed=False)
 
 
@@ -228,7 +228,7 @@ async def on_media(store: FlowStore, ctx: Context, conversation: Conversation) -
     upload = inbound.upload
     if upload is None:
         return await on_text(store, ctx, conversation, inbound.text or "")
-    question = definition.question(conversation.current_question)
+    question = runner.question_at(definition, conversation.current_question)
 
     def refused(problem: Problem) -> Replies:
         return [
