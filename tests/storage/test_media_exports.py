@@ -185,3 +185,18 @@ async def test_the_codebook_documents_the_coordinate_and_file_columns(
     assert rows["where_altitude"]["type"] == "geopoint altitude (metres)"
     assert rows["where_accuracy"]["question"] == "where" and rows["house"]["type"] == "image"
     assert "where" not in rows
+
+
+def test_stata_shortens_a_long_geopoint_name_but_keeps_its_endings() -> None:
+    from storage.exports.responses import geopoint_columns
+    from storage.exports.stats import variable_names
+
+    notes: list[str] = []
+    columns = tuple(geopoint_columns("gps_location_of_the_household", "Where"))
+    names = variable_names(columns, "dta", notes)
+    assert names == [
+        "gps_location_of_the_hou_latitude", "gps_location_of_the_ho_longitude",
+        "gps_location_of_the_hou_altitude", "gps_location_of_the_hou_accuracy",
+    ]  # fmt: skip
+    assert all(len(name) <= 32 for name in names) and len(notes) == 4
+    assert variable_names(columns, "sav", []) == [column.name for column in columns]
