@@ -105,8 +105,15 @@ def test_a_picture_with_transparency_scaled_to_jpeg_and_a_gif_become_viewable_fi
 
 @pytest.mark.parametrize(
     "content",
-    [b"\xff\xd8\xff\xe0 truncated", b"GIF89a", picture(50, 50)[:200], PDF],
-    ids=["not-jpeg", "gif-header-only", "cut-jpeg", "pdf"],
+    [
+        b"\xff\xd8\xff\xe0 truncated",
+        b"GIF89a",
+        picture(50, 50)[:200],
+        picture(400, 300, noisy=True)[:20_000],
+        picture(400, 300, "PNG", noisy=True)[:20_000],
+        PDF,
+    ],
+    ids=["not-jpeg", "gif-header-only", "cut-header", "jpeg-cut-midway", "png-cut-midway", "pdf"],
 )
 def test_a_file_that_only_claims_to_be_a_picture_is_unreadable(content: bytes) -> None:
     assert prepared(SURVEY.question("any"), Upload("image", content, "image/jpeg")) == Problem("file_unreadable")
