@@ -288,6 +288,13 @@ class ContactRepository(Repository):
         (row,) = await _TOUCH.rows(self.connection, parameters)
         return self._contact(row, channel, user_key, chat_key)
 
+    async def find(self, channel: str, user_key: str) -> int | None:
+        """The id of the contact of this user, without recording anything; None for a stranger."""
+        found = await self.connection.scalar(
+            select(contacts.c.id).where(contacts.c.channel == channel, contacts.c.user_key == user_key)
+        )
+        return None if found is None else int(found)
+
     async def get(self, contact_id: int) -> Contact | None:
         row = (
             await self.connection.execute(

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.core.engine import Engine, load_pseudonymizer
-from handlers.messages import Location, Upload
+from handlers.messages import KeptFile, Location, Upload
 from storage.database import Database
 from storage.media import STORED_NAME, FolderMediaStore
 from surveys.loader import load_survey_text
@@ -157,3 +157,52 @@ async def test_a_failure_after_the_file_is_kept_leaves_an_orphan_file_and_no_ans
     answers = await stored_answers(engine)
     kept = {p.name for p in (tmp_path / "media" / SURVEY.id).iterdir()}
     assert answers["house"] in kept and len(kept) == 2  # the answer's file, and one orphan
+
+
+class WatchingStore(FolderMediaStore):
+    """A folder store that notes, for each write, whether a transaction held the database then."""
+
+    def __init__(self, directory: Path, database: Database) -> None:
+        super().__init__(directory)
+        self.database = database
+        self.during_transaction: list[bool] = []
+
+    async def put(self, survey_id: str, name: str, content: bytes) -> None:
+        lock = self.database._write_lock
+        self.during_transaction.append(lock is not None and lock.locked())
+        await super().put(survey_id, name, content)
+
+
+async def test_a_photo_is_scaled_and_kept_before_the_transaction_not_in_it(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await database.migrate()
+    try:
+        pseudonymizer = await load_pseudonymizer(database, "test-pseudonym-key-0123456789")
+        store = WatchingStore(tmp_path / "media", database)
+        engine = Engine(database, {SURVEY.id: SURVEY}, pseudonymizer, media=store)
+        user = EngineUser(engine, "u5")
+        await user.say("/survey household")
+        await user.say("Ama")
+        await user.send_file(Upload("image", picture(1000, 500), "image/jpeg"))
+        await user.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
+        assert store.during_transaction == [False, False]  # SQLite's one writer never waited on them
+        answers = await stored_answers(engine)
+        assert sorted(p.name for p in (tmp_path / "media" / SURVEY.id).iterdir()) == sorted(
+            [answers["house"], answers["story"]]  # type: ignore[list-item]
+        )
+        assert size_of((tmp_path / "media" / SURVEY.id / str(answers["house"])).read_bytes()) == (640, 320)
+    finally:
+        await database.dispose()
+
+
+async def test_a_file_kept_for_another_question_is_prepared_again(media_engine: Engine) -> None:
+    """Another worker moved the person on between keeping and answering: the first copy stays an orphan."""
+    user = EngineUser(media_engine, "u6")
+    await user.say("/survey household")
+    await user.say("Ama")
+    elsewhere = KeptFile(SURVEY.id, "paper", "f" * 32 + ".jpg")
+    replies = await user.send_file(Upload("image", picture(100, 80), "image/jpeg", kept=elsewhere))
+    assert "Tell us about the household" in replies[-1].text
+    answers = await stored_answers(media_engine)
+    assert answers["house"] != elsewhere.name and STORED_NAME.match(str(answers["house"]))
+    assert (folder(media_engine) / str(answers["house"])).exists()
