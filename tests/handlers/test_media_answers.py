@@ -206,3 +206,27 @@ async def test_a_file_kept_for_another_question_is_prepared_again(media_engine: 
     answers = await stored_answers(media_engine)
     assert answers["house"] != elsewhere.name and STORED_NAME.match(str(answers["house"]))
     assert (folder(media_engine) / str(answers["house"])).exists()
+
+
+async def test_delete_my_data_deletes_the_files_sent_and_empties_their_answers(media_engine: Engine) -> None:
+    user = EngineUser(media_engine, "u7")
+    other = EngineUser(media_engine, "u8")
+    for person in (user, other):
+        await person.say("/survey household")
+        await person.say("Ama")
+        await person.send_file(Upload("image", picture(100, 80), "image/jpeg"))
+        await person.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
+        await person.share_location(Location(1.0, 2.0))
+    assert len(list(folder(media_engine).iterdir())) == 4
+    await user.say("/delete_my_data")
+    replies = await user.press("Yes")
+    assert "deleted" in replies[-1].text.lower()
+    async with media_engine.database.transaction() as connection:
+        rows = (await connection.execute(text("SELECT response_id, question, value FROM answers"))).all()
+    by_response: dict[str, dict[str, str | None]] = {}
+    for response_id, question, value in rows:
+        by_response.setdefault(response_id, {})[question] = value
+    erased, kept = sorted(by_response.values(), key=lambda answers: answers["house"] is not None)
+    assert erased["house"] is None and erased["story"] is None  # the photo and the voice are gone
+    assert erased["head"] == "Ama" and erased["where"] == "1 2"  # the rest stays, anonymised
+    assert sorted(p.name for p in folder(media_engine).iterdir()) == sorted([kept["house"], kept["story"]])  # type: ignore[list-item]
