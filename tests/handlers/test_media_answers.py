@@ -12,9 +12,10 @@ from sqlalchemy import text
 from bot.core.engine import Engine, load_pseudonymizer
 from handlers.messages import KeptFile, Location, Upload
 from storage.database import Database
-from storage.media import STORED_NAME, FolderMediaStore
+from storage.media import STORED_NAME, FolderMediaStore, S3MediaStore, S3Settings
 from surveys.loader import load_survey_text
 from testkit.fakes.engine_user import EngineUser
+from testkit.fakes.s3_server import ACCESS_KEY, SECRET_KEY, s3_server
 from testkit.media import HOUSEHOLD_MEDIA_YAML, PDF, VOICE_NOTE, picture, size_of
 
 SURVEY = load_survey_text(HOUSEHOLD_MEDIA_YAML, "household.yaml")
@@ -230,3 +231,21 @@ async def test_delete_my_data_deletes_the_files_sent_and_empties_their_answers(m
     assert erased["house"] is None and erased["story"] is None  # the photo and the voice are gone
     assert erased["head"] == "Ama" and erased["where"] == "1 2"  # the rest stays, anonymised
     assert sorted(p.name for p in folder(media_engine).iterdir()) == sorted([kept["house"], kept["story"]])  # type: ignore[list-item]
+
+
+async def test_with_a_bucket_the_files_go_to_the_bucket(database: Database) -> None:
+    with s3_server("office-media") as endpoint:
+        settings = S3Settings(bucket="office-media", endpoint=endpoint, prefix="baraza/")
+        environ = {settings.access_key_env: ACCESS_KEY, settings.secret_key_env: SECRET_KEY}
+        store = S3MediaStore(settings, environ=environ)
+        pseudonymizer = await load_pseudonymizer(database, "test-pseudonym-key-0123456789")
+        engine = Engine(database, {SURVEY.id: SURVEY}, pseudonymizer, media=store)
+        user = EngineUser(engine, "u9")
+        await user.say("/survey household")
+        await user.say("Ama")
+        await user.send_file(Upload("image", picture(1280, 720), "image/jpeg"))
+        await user.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
+        answers = await stored_answers(engine)
+        assert await store.names(SURVEY.id) == sorted([answers["house"], answers["story"]])  # type: ignore[type-var]
+        assert await store.get(SURVEY.id, str(answers["story"])) == VOICE_NOTE
+        assert size_of(await store.get(SURVEY.id, str(answers["house"]))) == (640, 360)
