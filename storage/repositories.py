@@ -513,6 +513,28 @@ class ResponseRepository(Repository):
         rows = await _ANSWERS.rows(self.connection, {"response_id": response_id})
         return {question: value for question, value in rows}
 
+    async def answers_of(self, contact_id: int, respondent: str) -> list[tuple[str, str, str, str]]:
+        """``(response id, survey id, question, value)`` of every non-empty answer in the contact's
+        responses (linked to the contact or carrying their pseudonym ``respondent``)."""
+        rows = await self.connection.execute(
+            select(responses.c.id, responses.c.survey_id, answers.c.question, answers.c.value)
+            .join(answers, answers.c.response_id == responses.c.id)
+            .where(
+                or_(responses.c.contact_id == contact_id, responses.c.respondent == respondent),
+                answers.c.value.is_not(None),
+            )
+            .order_by(responses.c.id, answers.c.question)
+        )
+        return [(str(r), str(s), str(q), str(v)) for r, s, q, v in rows]
+
+    async def clear_answer(self, response_id: str, question: str) -> None:
+        """Empty one answer (its value becomes NULL, as for a skipped question)."""
+        await self.connection.execute(
+            update(answers)
+            .where(answers.c.response_id == response_id, answers.c.question == question)
+            .values(value=None)
+        )
+
     async def record_answer(self, response_id: str, question: str, value: str | None, now: datetime) -> None:
         """Store an answer; answering the same question again replaces the earlier value."""
         await _RECORD_ANSWER.rows(

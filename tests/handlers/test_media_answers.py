@@ -12,9 +12,10 @@ from sqlalchemy import text
 from bot.core.engine import Engine, load_pseudonymizer
 from handlers.messages import KeptFile, Location, Upload
 from storage.database import Database
-from storage.media import STORED_NAME, FolderMediaStore
+from storage.media import STORED_NAME, FolderMediaStore, S3MediaStore, S3Settings
 from surveys.loader import load_survey_text
 from testkit.fakes.engine_user import EngineUser
+from testkit.fakes.s3_server import ACCESS_KEY, SECRET_KEY, s3_server
 from testkit.media import HOUSEHOLD_MEDIA_YAML, PDF, VOICE_NOTE, picture, size_of
 
 SURVEY = load_survey_text(HOUSEHOLD_MEDIA_YAML, "household.yaml")
@@ -206,3 +207,45 @@ async def test_a_file_kept_for_another_question_is_prepared_again(media_engine: 
     answers = await stored_answers(media_engine)
     assert answers["house"] != elsewhere.name and STORED_NAME.match(str(answers["house"]))
     assert (folder(media_engine) / str(answers["house"])).exists()
+
+
+async def test_delete_my_data_deletes_the_files_sent_and_empties_their_answers(media_engine: Engine) -> None:
+    user = EngineUser(media_engine, "u7")
+    other = EngineUser(media_engine, "u8")
+    for person in (user, other):
+        await person.say("/survey household")
+        await person.say("Ama")
+        await person.send_file(Upload("image", picture(100, 80), "image/jpeg"))
+        await person.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
+        await person.share_location(Location(1.0, 2.0))
+    assert len(list(folder(media_engine).iterdir())) == 4
+    await user.say("/delete_my_data")
+    replies = await user.press("Yes")
+    assert "deleted" in replies[-1].text.lower()
+    async with media_engine.database.transaction() as connection:
+        rows = (await connection.execute(text("SELECT response_id, question, value FROM answers"))).all()
+    by_response: dict[str, dict[str, str | None]] = {}
+    for response_id, question, value in rows:
+        by_response.setdefault(response_id, {})[question] = value
+    erased, kept = sorted(by_response.values(), key=lambda answers: answers["house"] is not None)
+    assert erased["house"] is None and erased["story"] is None  # the photo and the voice are gone
+    assert erased["head"] == "Ama" and erased["where"] == "1 2"  # the rest stays, anonymised
+    assert sorted(p.name for p in folder(media_engine).iterdir()) == sorted([kept["house"], kept["story"]])  # type: ignore[list-item]
+
+
+async def test_with_a_bucket_the_files_go_to_the_bucket(database: Database) -> None:
+    with s3_server("office-media") as endpoint:
+        settings = S3Settings(bucket="office-media", endpoint=endpoint, prefix="baraza/")
+        environ = {settings.access_key_env: ACCESS_KEY, settings.secret_key_env: SECRET_KEY}
+        store = S3MediaStore(settings, environ=environ)
+        pseudonymizer = await load_pseudonymizer(database, "test-pseudonym-key-0123456789")
+        engine = Engine(database, {SURVEY.id: SURVEY}, pseudonymizer, media=store)
+        user = EngineUser(engine, "u9")
+        await user.say("/survey household")
+        await user.say("Ama")
+        await user.send_file(Upload("image", picture(1280, 720), "image/jpeg"))
+        await user.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
+        answers = await stored_answers(engine)
+        assert await store.names(SURVEY.id) == sorted([answers["house"], answers["story"]])  # type: ignore[type-var]
+        assert await store.get(SURVEY.id, str(answers["story"])) == VOICE_NOTE
+        assert size_of(await store.get(SURVEY.id, str(answers["house"]))) == (640, 360)
