@@ -12,6 +12,7 @@ one (an earlier prompt, or a forged payload) changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import replace
 from functools import partial
@@ -237,6 +238,14 @@ async def on_media(store: FlowStore, ctx: Context, conversation: Conversation) -
         ]
 
     state = prompts.state_of(ctx, conversation, answers)
+    survey_id = conversation.survey_id or definition.id
+    kept = upload.kept
+    if kept is not None and (kept.survey_id, kept.question) == (survey_id, question.name):
+        # Checked, scaled and kept before this transaction (handlers/media_intake.py): the name is the answer.
+        action = runner.GiveFile(kept.name, media.kind_of(upload))
+        if runner.advance(definition, state, action).problem is not None and ctx.media is not None:
+            await ctx.media.delete(survey_id, kept.name)
+        return await act(store, ctx, conversation, action, pressed=False)
     trial = runner.advance(definition, state, runner.GiveFile(new_name("bin"), media.kind_of(upload)))
     if trial.problem is not None and trial.problem.code in ("expects_text", "survey_finished"):
         return refused(trial.problem)
@@ -245,13 +254,13 @@ async def on_media(store: FlowStore, ctx: Context, conversation: Conversation) -
     problem = media.upload_problem(question, upload, ctx.media.max_bytes)
     if problem is not None:
         return refused(problem)
-    kept = media.prepared(question, upload)
-    if isinstance(kept, Problem):
-        return refused(kept)
-    name = new_name(kept.extension)
+    ready = await asyncio.to_thread(media.prepared, question, upload)
+    if isinstance(ready, Problem):
+        return refused(ready)
+    name = new_name(ready.extension)
     action = runner.GiveFile(name, media.kind_of(upload))
     if runner.advance(definition, state, action).problem is None:
-        await ctx.media.put(conversation.survey_id or definition.id, name, kept.content)
+        await ctx.media.put(survey_id, name, ready.content)
     return await act(store, ctx, conversation, action, pressed=False)
 
 

@@ -114,9 +114,14 @@ def prepared(question: Question, upload: Upload) -> Prepared | Problem:
             image_format = image.format or ""
             limit = question.max_pixels
             if limit is None or max(image.size) <= limit:
-                image.verify()  # the whole file decodes
+                # The whole file must decode; a JPEG is decoded at an eighth of its size (much faster).
+                if image_format == "JPEG":
+                    image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()
                 mime_type = IMAGE_FORMATS.get(image_format, upload.mime_type.split(";", 1)[0].strip().lower())
                 return Prepared(upload.content, mime_type, extension_of(mime_type))
+            if image_format == "JPEG":
+                image.draft("RGB", (limit, limit))  # decoded at the smallest scale still at least ``limit``
             return _scaled(image, image_format, limit)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return Problem("file_unreadable")

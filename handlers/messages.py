@@ -55,6 +55,16 @@ UPLOAD_KINDS = ("image", "audio", "video", "file")
 
 
 @dataclass(frozen=True)
+class KeptFile:
+    """Where the core kept an :class:`Upload` before the transaction that answers with it: ``name``
+    among the media files of ``survey_id``, for its ``question`` (set by the core, never by a channel)."""
+
+    survey_id: str
+    question: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Upload:
     """A file the person sent, already fetched from the platform by the channel adapter.
 
@@ -69,6 +79,7 @@ class Upload:
     mime_type: str
     filename: str | None = None
     size: int | None = None
+    kept: KeptFile | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@
 * ``/delete_my_data`` asks for confirmation with two buttons, then erases the contact (see
   :meth:`storage.repositories.ContactRepository.erase`) and says what was deleted. The
   confirmation button names the contact it was shown to, so a press that reaches a newer
-  contact (after an earlier deletion) deletes nothing.
+  contact (after an earlier deletion) deletes nothing. The photos, voice notes and files the
+  person sent as survey answers are deleted from the media store (:func:`forget_files`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 
 from handlers.context import Context
 from handlers.messages import Button, Outbound
+from storage.media import STORED_NAME
 from storage.records import Contact
 
 PAYLOAD_PREFIX = "x:"
@@ -70,8 +72,23 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
     return [Outbound(text=ctx.texts("expired_button"), replaces_pressed=True)]
 
 
+async def forget_files(ctx: Context, respondent: str) -> None:
+    """The photos, voice notes and files the person sent as answers are deleted from the media
+    store and their answers emptied: a face or a voice identifies a person, so these do not stay
+    with the anonymised responses. (Answers to a survey that no longer exists cannot be told apart
+    and stay.)"""
+    for response_id, survey_id, name, value in await ctx.repos.responses.answers_of(ctx.contact.id, respondent):
+        definition = ctx.surveys.get(survey_id)
+        if definition is None or not definition.has_question(name) or not definition.question(name).is_media:
+            continue
+        if ctx.media is not None and STORED_NAME.match(value):
+            await ctx.media.delete(survey_id, value)
+        await ctx.repos.responses.clear_answer(response_id, name)
+
+
 async def _delete(ctx: Context) -> list[Outbound]:
     respondent = ctx.pseudonymize(ctx.contact.channel, ctx.contact.user_key)
+    await forget_files(ctx, respondent)
     await ctx.repos.lookups.erase(ctx.contact.id)
     erased = await ctx.repos.contacts.erase(ctx.contact.id, respondent)
     text = ctx.texts(

@@ -288,6 +288,13 @@ class ContactRepository(Repository):
         (row,) = await _TOUCH.rows(self.connection, parameters)
         return self._contact(row, channel, user_key, chat_key)
 
+    async def find(self, channel: str, user_key: str) -> int | None:
+        """The id of the contact of this user, without recording anything; None for a stranger."""
+        found = await self.connection.scalar(
+            select(contacts.c.id).where(contacts.c.channel == channel, contacts.c.user_key == user_key)
+        )
+        return None if found is None else int(found)
+
     async def get(self, contact_id: int) -> Contact | None:
         row = (
             await self.connection.execute(
@@ -505,6 +512,28 @@ class ResponseRepository(Repository):
     async def answers(self, response_id: str) -> Mapping[str, str | None]:
         rows = await _ANSWERS.rows(self.connection, {"response_id": response_id})
         return {question: value for question, value in rows}
+
+    async def answers_of(self, contact_id: int, respondent: str) -> list[tuple[str, str, str, str]]:
+        """``(response id, survey id, question, value)`` of every non-empty answer in the contact's
+        responses (linked to the contact or carrying their pseudonym ``respondent``)."""
+        rows = await self.connection.execute(
+            select(responses.c.id, responses.c.survey_id, answers.c.question, answers.c.value)
+            .join(answers, answers.c.response_id == responses.c.id)
+            .where(
+                or_(responses.c.contact_id == contact_id, responses.c.respondent == respondent),
+                answers.c.value.is_not(None),
+            )
+            .order_by(responses.c.id, answers.c.question)
+        )
+        return [(str(r), str(s), str(q), str(v)) for r, s, q, v in rows]
+
+    async def clear_answer(self, response_id: str, question: str) -> None:
+        """Empty one answer (its value becomes NULL, as for a skipped question)."""
+        await self.connection.execute(
+            update(answers)
+            .where(answers.c.response_id == response_id, answers.c.question == question)
+            .values(value=None)
+        )
 
     async def record_answer(self, response_id: str, question: str, value: str | None, now: datetime) -> None:
         """Store an answer; answering the same question again replaces the earlier value."""

@@ -22,10 +22,15 @@ questions:
 """
 
 
-def picture(width: int, height: int, image_format: str = "JPEG") -> bytes:
-    """A picture of ``width`` x ``height`` pixels in ``image_format``."""
-    image = Image.new("RGB", (width, height), (200, 120, 40))
-    for x in range(0, width, max(1, width // 8)):
+def picture(width: int, height: int, image_format: str = "JPEG", *, noisy: bool = False) -> bytes:
+    """A picture of ``width`` x ``height`` pixels in ``image_format``; ``noisy``: full of detail,
+    so that it compresses about as badly as a photo (a few hundred KB a megapixel)."""
+    if noisy:
+        channels = [Image.effect_noise((width, height), 80) for _ in range(3)]
+        image = Image.merge("RGB", channels)
+    else:
+        image = Image.new("RGB", (width, height), (200, 120, 40))
+    for x in range(0, width, max(1, width // 8)) if not noisy else ():
         image.putpixel((x, height // 2), (0, 0, 0))
     output = io.BytesIO()
     image.save(output, format=image_format)

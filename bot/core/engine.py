@@ -30,6 +30,7 @@ from catalogue.cache import CatalogueCache
 from common.clock import utc_now
 from handlers import router
 from handlers.context import Community, Context
+from handlers.media_intake import keep_before
 from handlers.messages import Delivered, Inbound, Outbound, as_they_are
 from handlers.texts import Texts, rtl, supported_language
 from storage.chat_order import serialise_chat, try_serialise_chats
@@ -160,11 +161,24 @@ class Engine:
             # Before the transaction: a catalogue index still to be built is waited for here,
             # holding no lock (at once unless a new load has no usable index yet).
             await self.catalogue.ready()
+            if inbound.upload is not None and inbound.upload.content and self.media is not None:
+                # Likewise a file is checked, scaled and kept before the transaction, not in it.
+                inbound = await self._keep_upload(inbound, self.media)
             replies = await self._updates.submit(inbound)
             if replies is None:
                 replies = await self._process_alone(inbound)
             metrics.observe_update(inbound.channel, time.perf_counter() - started, len(replies))
             return await deliver(laid_out(replies))
+
+    async def _keep_upload(self, inbound: Inbound, store: MediaStore) -> Inbound:
+        """``inbound`` with its file kept (see :mod:`handlers.media_intake`); as it was when that
+        cannot be done now (the transaction then does it, or gives the reason)."""
+        try:
+            async with self.database.reading() as connection:
+                return await keep_before(Repositories(connection), self.surveys, store, inbound)
+        except Exception as error:  # the update still runs: its transaction keeps the file or says why not
+            log.warning("could not keep a file before its update on %s: %s", inbound.channel, error_name(error))
+            return inbound
 
     async def _run_batch(self, inbounds: Sequence[Inbound]) -> Sequence[list[Outbound] | None]:
         """The replies to each inbound, committed together; None for an inbound that must run

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from storage.database import Database
 from storage.exports.responses import ExportOptions, _filters
@@ -62,10 +62,16 @@ async def media_names(database: Database, survey: Survey, options: ExportOptions
     questions = media_questions(survey)
     if not questions:
         return
+    # A question inside a repeat is answered under the key <repeat>[<pass>]/<question>.
+    in_repeats = [AnswerRow.question.like(f"%]/{_escaped(name)}", escape="\\") for name in questions]
     statement = (
         select(AnswerRow.value)
         .join(ResponseRow, ResponseRow.id == AnswerRow.response_id)
-        .where(*_filters(survey, options), AnswerRow.question.in_(questions), AnswerRow.value.is_not(None))
+        .where(
+            *_filters(survey, options),
+            or_(AnswerRow.question.in_(questions), *in_repeats),
+            AnswerRow.value.is_not(None),
+        )
         .order_by(AnswerRow.id)
         .execution_options(yield_per=NAMES_BATCH)
     )
@@ -76,6 +82,11 @@ async def media_names(database: Database, survey: Survey, options: ExportOptions
                 yield str(value)
 
 
+def _escaped(name: str) -> str:
+    """``name`` for a LIKE pattern: its ``%`` and ``_`` are themselves."""
+    return name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class _Sink:
     """Where the files go: a folder or an open zip archive."""
 
@@ -84,11 +95,12 @@ class _Sink:
         self.archive = archive
         self.written: set[str] = set()
 
-    def has(self, name: str) -> bool:
-        if name in self.written:
+    def there_before(self, name: str) -> bool:
+        """A folder exported into before keeps its files: they are not fetched again."""
+        if self.folder is not None and (self.folder / name).is_file():
+            self.written.add(name)
             return True
-        # A folder exported into before keeps its files: they are not fetched again.
-        return self.folder is not None and (self.folder / name).is_file()
+        return False
 
     def put(self, name: str, content: bytes) -> None:
         self.written.add(name)
@@ -109,7 +121,9 @@ async def _copy(names: AsyncIterator[str], survey: Survey, store: MediaStore, si
         if not STORED_NAME.match(name):
             unsafe += 1
             continue
-        if sink.has(name):
+        if name in sink.written:  # named twice: copied once
+            continue
+        if sink.there_before(name):
             files += 1
             continue
         try:

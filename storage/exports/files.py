@@ -18,6 +18,7 @@ into a folder holding the table and ``attachments/``, or as one zip archive hold
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import tempfile
 import zipfile
@@ -173,9 +174,10 @@ async def export_with_attachments(
     progress: ExportProgress | None = None,
 ) -> Exported:
     """The responses of ``survey`` in ``fmt`` with the files of their media answers, KoBoToolbox
-    style: ``target`` ending in ``.zip`` becomes one archive holding ``<survey id>.<fmt>`` and
-    ``attachments/<stored name>``; any other ``target`` is a folder that gets the same two (the
-    table written atomically, files already there kept). The files come from ``store``."""
+    style: ``target`` ending in ``.zip`` becomes one archive holding ``<survey id>.<fmt>`` (and
+    any table written beside it) and ``attachments/<stored name>``; any other ``target`` is a
+    folder that gets the same (the tables written atomically, files already there kept). The
+    files come from ``store``."""
     if target.suffix.lower() != ".zip":
         await asyncio.to_thread(target.mkdir, parents=True, exist_ok=True)
         exported = await export_responses(
@@ -189,11 +191,10 @@ async def export_with_attachments(
             table = Path(directory) / table_name(survey, fmt)
             exported = await export_responses(database, survey, options, fmt, table, progress=progress)
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-                archive.write(table, table.name)
-                table.unlink()
-                for _title, _rows, repeat_path in exported.tables:  # a repeat's table beside it (CSV, SPSS...)
-                    if repeat_path != table and repeat_path.exists():
-                        archive.write(repeat_path, repeat_path.name)
+                # Every table the export wrote: the responses, and beside them any other table.
+                for name in sorted(os.listdir(directory)):
+                    archive.write(os.path.join(directory, name), name)
+                    os.remove(os.path.join(directory, name))
                 attached = await zip_attachments(database, survey, options, store, archive)
         return Exported(exported.rows, (*exported.notes, *attached.notes()), attachments=attached.files)
 

@@ -65,6 +65,10 @@ def variable_names(columns: tuple[Column, ...], fmt: StatsFormat, notes: list[st
         name = re.sub(r"[^A-Za-z0-9_]", "_", column.name)
         if not name or not name[0].isalpha():
             name = "v" + name
+        if column.part is not None and len(name) > limit:
+            # A geopoint's column keeps its _latitude/_longitude... ending: the question's name is shortened.
+            stem, suffix = name.rsplit("_", 1)
+            name = stem[: limit - len(suffix) - 1] + "_" + suffix
         name = name[:limit]
         base, number = name, 1
         while name.lower() in taken:

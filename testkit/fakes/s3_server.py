@@ -7,6 +7,7 @@ gives the endpoint URL; the test is skipped when moto is not installed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import urllib.request
 from collections.abc import Iterator
 
@@ -22,6 +23,7 @@ def s3_server(bucket: str) -> Iterator[str]:
     """The endpoint URL of a running local S3 server that holds an empty ``bucket``."""
     moto_server = pytest.importorskip("moto.server")
     boto3 = pytest.importorskip("boto3")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

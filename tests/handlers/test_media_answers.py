@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import text
 
 from bot.core.engine import Engine, load_pseudonymizer
-from handlers.messages import Location, Upload
+from handlers.messages import KeptFile, Location, Upload
 from storage.database import Database
-from storage.media import STORED_NAME, FolderMediaStore
+from storage.media import STORED_NAME, FolderMediaStore, S3MediaStore, S3Settings
 from surveys.loader import load_survey_text
 from testkit.fakes.engine_user import EngineUser
+from testkit.fakes.s3_server import ACCESS_KEY, SECRET_KEY, s3_server
 from testkit.media import HOUSEHOLD_MEDIA_YAML, PDF, VOICE_NOTE, picture, size_of
 
 SURVEY = load_survey_text(HOUSEHOLD_MEDIA_YAML, "household.yaml")
@@ -157,3 +158,94 @@ async def test_a_failure_after_the_file_is_kept_leaves_an_orphan_file_and_no_ans
     answers = await stored_answers(engine)
     kept = {p.name for p in (tmp_path / "media" / SURVEY.id).iterdir()}
     assert answers["house"] in kept and len(kept) == 2  # the answer's file, and one orphan
+
+
+class WatchingStore(FolderMediaStore):
+    """A folder store that notes, for each write, whether a transaction held the database then."""
+
+    def __init__(self, directory: Path, database: Database) -> None:
+        super().__init__(directory)
+        self.database = database
+        self.during_transaction: list[bool] = []
+
+    async def put(self, survey_id: str, name: str, content: bytes) -> None:
+        lock = self.database._write_lock
+        self.during_transaction.append(lock is not None and lock.locked())
+        await super().put(survey_id, name, content)
+
+
+async def test_a_photo_is_scaled_and_kept_before_the_transaction_not_in_it(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await database.migrate()
+    try:
+        pseudonymizer = await load_pseudonymizer(database, "test-pseudonym-key-0123456789")
+        store = WatchingStore(tmp_path / "media", database)
+        engine = Engine(database, {SURVEY.id: SURVEY}, pseudonymizer, media=store)
+        user = EngineUser(engine, "u5")
+        await user.say("/survey household")
+        await user.say("Ama")
+        await user.send_file(Upload("image", picture(1000, 500), "image/jpeg"))
+        await user.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
+        assert store.during_transaction == [False, False]  # SQLite's one writer never waited on them
+        answers = await stored_answers(engine)
+        assert sorted(p.name for p in (tmp_path / "media" / SURVEY.id).iterdir()) == sorted(
+            [answers["house"], answers["story"]]  # type: ignore[list-item]
+        )
+        assert size_of((tmp_path / "media" / SURVEY.id / str(answers["house"])).read_bytes()) == (640, 320)
+    finally:
+        await database.dispose()
+
+
+async def test_a_file_kept_for_another_question_is_prepared_again(media_engine: Engine) -> None:
+    """Another worker moved the person on between keeping and answering: the first copy stays an orphan."""
+    user = EngineUser(media_engine, "u6")
+    await user.say("/survey household")
+    await user.say("Ama")
+    elsewhere = KeptFile(SURVEY.id, "paper", "f" * 32 + ".jpg")
+    replies = await user.send_file(Upload("image", picture(100, 80), "image/jpeg", kept=elsewhere))
+    assert "Tell us about the household" in replies[-1].text
+    answers = await stored_answers(media_engine)
+    assert answers["house"] != elsewhere.name and STORED_NAME.match(str(answers["house"]))
+    assert (folder(media_engine) / str(answers["house"])).exists()
+
+
+async def test_delete_my_data_deletes_the_files_sent_and_empties_their_answers(media_engine: Engine) -> None:
+    user = EngineUser(media_engine, "u7")
+    other = EngineUser(media_engine, "u8")
+    for person in (user, other):
+        await person.say("/survey household")
+        await person.say("Ama")
+        await person.send_file(Upload("image", picture(100, 80), "image/jpeg"))
+        await person.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
+        await person.share_location(Location(1.0, 2.0))
+    assert len(list(folder(media_engine).iterdir())) == 4
+    await user.say("/delete_my_data")
+    replies = await user.press("Yes")
+    assert "deleted" in replies[-1].text.lower()
+    async with media_engine.database.transaction() as connection:
+        rows = (await connection.execute(text("SELECT response_id, question, value FROM answers"))).all()
+    by_response: dict[str, dict[str, str | None]] = {}
+    for response_id, question, value in rows:
+        by_response.setdefault(response_id, {})[question] = value
+    erased, kept = sorted(by_response.values(), key=lambda answers: answers["house"] is not None)
+    assert erased["house"] is None and erased["story"] is None  # the photo and the voice are gone
+    assert erased["head"] == "Ama" and erased["where"] == "1 2"  # the rest stays, anonymised
+    assert sorted(p.name for p in folder(media_engine).iterdir()) == sorted([kept["house"], kept["story"]])  # type: ignore[list-item]
+
+
+async def test_with_a_bucket_the_files_go_to_the_bucket(database: Database) -> None:
+    with s3_server("office-media") as endpoint:
+        settings = S3Settings(bucket="office-media", endpoint=endpoint, prefix="baraza/")
+        environ = {settings.access_key_env: ACCESS_KEY, settings.secret_key_env: SECRET_KEY}
+        store = S3MediaStore(settings, environ=environ)
+        pseudonymizer = await load_pseudonymizer(database, "test-pseudonym-key-0123456789")
+        engine = Engine(database, {SURVEY.id: SURVEY}, pseudonymizer, media=store)
+        user = EngineUser(engine, "u9")
+        await user.say("/survey household")
+        await user.say("Ama")
+        await user.send_file(Upload("image", picture(1280, 720), "image/jpeg"))
+        await user.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
+        answers = await stored_answers(engine)
+        assert await store.names(SURVEY.id) == sorted([answers["house"], answers["story"]])  # type: ignore[type-var]
+        assert await store.get(SURVEY.id, str(answers["story"])) == VOICE_NOTE
+        assert size_of(await store.get(SURVEY.id, str(answers["house"]))) == (640, 360)

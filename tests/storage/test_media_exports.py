@@ -149,10 +149,12 @@ async def test_a_zip_holds_the_table_and_the_attachments(
 async def test_answers_that_are_not_stored_names_are_never_paths(
     database: Database, store: FolderMediaStore, tmp_path: Path
 ) -> None:
-    await seed(database, store)
+    names = await seed(database, store)
     async with database.transaction() as connection:
         repos = Repositories(connection)
         await add_response(repos, 4, {"house": "../../etc/passwd", "story": "an older text answer"})
+        # Inside a repeat the key is <repeat>[<pass>]/<question>; a look-alike name is not one.
+        await add_response(repos, 5, {"room[2]/house": names.house, "room[1]/xhouse": "x.jpg", "xhouse": "y.jpg"})
     exported = await export_with_attachments(database, SURVEY, ExportOptions(), "csv", tmp_path / "out", store)
     assert exported.attachments == 3
     assert "attachments: 2 media answer(s) are not file names (older text answers): skipped" in exported.notes
@@ -160,6 +162,7 @@ async def test_answers_that_are_not_stored_names_are_never_paths(
     assert [name async for name in media_names(database, SURVEY, ExportOptions(since=NOW + timedelta(hours=4)))] == [
         "../../etc/passwd",
         "an older text answer",
+        names.house,
     ]
 
 
@@ -185,3 +188,18 @@ async def test_the_codebook_documents_the_coordinate_and_file_columns(
     assert rows["where_altitude"]["type"] == "geopoint altitude (metres)"
     assert rows["where_accuracy"]["question"] == "where" and rows["house"]["type"] == "image"
     assert "where" not in rows
+
+
+def test_stata_shortens_a_long_geopoint_name_but_keeps_its_endings() -> None:
+    from storage.exports.responses import geopoint_columns
+    from storage.exports.stats import variable_names
+
+    notes: list[str] = []
+    columns = tuple(geopoint_columns("gps_location_of_the_household", "Where"))
+    names = variable_names(columns, "dta", notes)
+    assert names == [
+        "gps_location_of_the_hou_latitude", "gps_location_of_the_ho_longitude",
+        "gps_location_of_the_hou_altitude", "gps_location_of_the_hou_accuracy",
+    ]  # fmt: skip
+    assert all(len(name) <= 32 for name in names) and len(notes) == 4
+    assert variable_names(columns, "sav", []) == [column.name for column in columns]

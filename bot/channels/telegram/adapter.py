@@ -14,6 +14,7 @@ The rest of the channel: :mod:`~bot.channels.telegram.transport` (PTB's HTTP lay
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -26,6 +27,7 @@ from telegram import Location as TelegramLocation
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from bot.channels.arrival import ArrivalOrder
 from bot.channels.telegram.rate_limiter import TelegramRateLimiter
 from bot.channels.telegram.rendering import caption, editable, keyboard, send_file, text_messages
 from bot.channels.telegram.transport import AiohttpRequest
@@ -156,6 +158,7 @@ class TelegramChannel:
         self.settings = settings
         self.processor = processor
         self.max_file_bytes = max_file_bytes
+        self._arrivals = ArrivalOrder()
         if limiter is None:
             limiter = LocalRateLimiter(
                 settings.messages_per_second, settings.chat_messages_per_second, settings.chat_burst
@@ -244,9 +247,6 @@ class TelegramChannel:
         if inbound is None:
             return
         sent = sent_file(update.message) if update.message is not None and update.callback_query is None else None
-        if sent is not None:
-            # Fetched before the core's line and transaction: a slow download holds up nobody.
-            inbound = replace(inbound, upload=await fetch_file(self.bot, sent, self.max_file_bytes))
         query = update.callback_query
         # Stop the button's spinner at once (alongside the handling: a slow answer delays nothing).
         spinner = asyncio.ensure_future(self._answer_query(query)) if query is not None else None
@@ -269,10 +269,16 @@ class TelegramChannel:
             # overtake an earlier one (a retried 5xx, a slow call) and leave an older question as
             # the newest message, which the person then answers; or a text sent after a press
             # could reach the core first.
-            await self.processor.serve(inbound, send_in_order)
+            # A file is fetched before the core's transaction (a slow download holds up nobody),
+            # the chat's later updates waiting for it in line.
+            prepare = functools.partial(self._fetched, sent) if sent is not None else None
+            await self._arrivals.serve(self.processor, inbound.chat_key, inbound, send_in_order, prepare)
         finally:
             if spinner is not None:
                 await spinner
+
+    async def _fetched(self, sent: SentFile, inbound: Inbound) -> Inbound:
+        return replace(inbound, upload=await fetch_file(self.bot, sent, self.max_file_bytes))
 
     @staticmethod
     async def _answer_query(query: CallbackQuery) -> None:

@@ -369,11 +369,17 @@ def _coordinate(data: dict[str, Any], name: str, low: float, high: float, *, req
     value = data.get(name)
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise _BadRequest(400, "invalid_location", f"The location's {name} must be a number.")
-    if not low <= value <= high:
+    try:
+        number = float(value)  # a whole number too large for a float raises OverflowError
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise _BadRequest(400, "invalid_location", f"The location's {name} must be a finite number.")
+    if not low <= number <= high:
         raise _BadRequest(400, "invalid_location", f"The location's {name} must be between {low} and {high}.")
-    return float(value)
+    return number
 
 
 def _too_large(limit: int) -> _BadRequest:
@@ -414,13 +420,14 @@ async def _read_upload(request: web.Request, limit: int) -> _Message:
                 if content is None:
                     raise _too_large(limit)
                 file = (content, _mime_type(part.headers.get("Content-Type")), _filename(part.filename))
-            elif part.name in ("id", "kind"):
+            elif part.name in ("id", "kind") and part.name not in fields:
                 value = await _read_part(part, MAX_FIELD_BYTES)
                 if value is None:
                     raise _BadRequest(400, "invalid_upload", f"The field {part.name} is too long.")
                 fields[part.name] = value.decode("utf-8")
             else:
-                await part.release()
+                # Nothing else is read, so the body cannot grow past the file's limit and the fields'.
+                raise _BadRequest(400, "invalid_upload", "The form has fields other than id, kind and file.")
     except (HttpProcessingError, ValueError, AssertionError, RuntimeError, LookupError) as error:
         # aiohttp's multipart reader says "malformed" with these (UnicodeDecodeError is a ValueError).
         raise _BadRequest(400, "invalid_upload", "The body is not a well-formed multipart form.") from error

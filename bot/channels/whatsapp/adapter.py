@@ -38,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels.arrival import ArrivalOrder
 from bot.channels.whatsapp.graph import GraphClient, GraphError, GraphUnreachable
 from bot.channels.whatsapp.rendering import MediaPart, Part, render
 from bot.config import WhatsAppSettings
@@ -222,6 +223,7 @@ class WhatsAppChannel:
         self.processor = processor
         self.database = database
         self.max_file_bytes = max_file_bytes
+        self._arrivals = ArrivalOrder()
         self.client = GraphClient(settings)
         self._retrying: set[asyncio.Task[None]] = set()
 
@@ -267,26 +269,29 @@ class WhatsAppChannel:
         complete = True
         for inbound in content.messages:
             media_id = content.media.get(inbound.update_key)
-            if media_id is not None and inbound.upload is not None:
-                inbound = replace(inbound, upload=await self._fetch(media_id, inbound.upload))
-            # The replies go out before the chat's next message is handled (the core's line).
-            if not await self.processor.serve(inbound, functools.partial(self._answer, inbound)):
+            prepare = functools.partial(self._fetch, media_id) if media_id is not None else None
+            # The replies go out before the chat's next message is handled (the core's line); a
+            # file is fetched first, a later call's messages of the chat waiting for it in line.
+            answer = functools.partial(self._answer, inbound)
+            if not await self._arrivals.serve(self.processor, inbound.chat_key, inbound, answer, prepare):
                 complete = False
         # A 503 makes Meta deliver the call again; the engine repeats the current question then.
         return web.Response(text="ok") if complete else web.Response(status=503, text="reply not sent")
 
-    async def _fetch(self, media_id: str, upload: Upload) -> Upload:
-        """The file of ``upload`` fetched from the Graph API; without content when it is over the
+    async def _fetch(self, media_id: str, inbound: Inbound) -> Inbound:
+        """The inbound with its file fetched from the Graph API; without content when it is over the
         limit (``size`` set) or could not be fetched (the core then asks for it again)."""
+        upload = inbound.upload
+        assert upload is not None
         try:
             downloaded = await self.client.download(media_id, self.max_file_bytes)
         except (GraphError, GraphUnreachable) as error:
             log.warning("could not fetch a WhatsApp file: %s", error)
-            return upload
+            return inbound
         mime_type = downloaded.mime_type or upload.mime_type
         if not downloaded.content:
-            return replace(upload, mime_type=mime_type, size=downloaded.size)
-        return replace(upload, content=downloaded.content, mime_type=mime_type)
+            return replace(inbound, upload=replace(upload, mime_type=mime_type, size=downloaded.size))
+        return replace(inbound, upload=replace(upload, content=downloaded.content, mime_type=mime_type))
 
     async def _record(self, receipts: list[Receipt]) -> None:
         unmatched: list[Receipt] = []

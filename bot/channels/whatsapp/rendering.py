@@ -141,9 +141,24 @@ def render(outbound: Outbound) -> list[Part]:
         parts.append(MediaPart(outbound.attachment))
         if not text and not choices:
             return parts
+    if not choices and outbound.location_button is not None and outbound.attachment is None:
+        *before, body = split_text(text, MAX_BODY)
+        return [*(text_message(part) for part in before), location_request(body)]
     if not choices:
         return parts + [text_message(part) for part in split_text(text, MAX_TEXT)]
     return parts + list(_choice_messages(text, choices))
+
+
+def location_request(body: str) -> JSON:
+    """A question asking for a location: WhatsApp shows a *Send location* button under it."""
+    return {
+        "type": "interactive",
+        "interactive": {
+            "type": "location_request_message",
+            "body": {"text": body},
+            "action": {"name": "send_location"},
+        },
+    }
 
 
 def template_message(name: str, language: str, parameters: tuple[str, ...]) -> JSON:

@@ -292,6 +292,9 @@ class FakeGraphServer:
                 descriptions.append(row.get("description"))
             _need(len({row_id for _, row_id in choices}) == len(choices), "row ids must be unique")
             return WaMessage(wamid, "list", text, raw=body, choices=choices, descriptions=descriptions)
+        if interactive.get("type") == "location_request_message":
+            _need(action.get("name") == "send_location", "a location request's action is send_location")
+            return WaMessage(wamid, "location_request", text, raw=body)
         raise InvalidPayload(f"unknown interactive type {interactive.get('type')!r}")
 
     async def _upload(self, request: web.Request) -> web.Response:

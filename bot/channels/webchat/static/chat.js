@@ -14,6 +14,7 @@
   var UPLOAD_URL = "/api/upload";
   var LOCATION_TIMEOUT_MS = 30000;
   var REQUEST_TIMEOUT_MS = 30000;
+  var UPLOAD_TIMEOUT_MS = 180000; /* a 10 MB video over a slow mobile connection */
   var RETRY_DELAY_MS = 800;
   var TYPING_DELAY_MS = 300;
 
@@ -79,7 +80,8 @@
 
   function postOnce(url, body) {
     var controller = typeof AbortController === "function" ? new AbortController() : null;
-    var timer = controller ? setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS) : null;
+    var timeout = body instanceof FormData ? UPLOAD_TIMEOUT_MS : REQUEST_TIMEOUT_MS;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, timeout) : null;
     var request = requestBody(body);
     return fetch(url, {
       method: "POST",

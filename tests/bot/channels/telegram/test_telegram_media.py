@@ -119,3 +119,24 @@ async def test_a_photo_where_text_is_expected_says_so_and_loses_nothing(
         assert replies[0].text == "📷 Send a photo." and "Photo of the house" in replies[-1].text
     assert await stored_answers(database_url) == {"head": "Kofi"}
     assert not (tmp_path / "m").exists()
+
+
+async def test_a_text_sent_while_a_photo_is_fetched_waits_for_it(
+    server: FakeTelegramServer, tmp_path: Path, forms: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    settings = replace(bot_settings(server, url, forms=forms), media=MediaSettings(directory=tmp_path / "m"))
+    async with running_bot(settings):
+        user = server.user(4444)
+        await user.send_text_and_wait("/survey household")
+        await user.send_text_and_wait("Kofi")
+        server.delay_next("getFile", 0.5)  # a slow download of the photo...
+        await user.send_photo(picture(64, 48), 64, 48)
+        await user.send_text("that was my house")  # ...and a text right after it
+        await user.wait_until_quiet(quiet=1.0)
+    texts = [message.text for message in user.bot_messages[-3:]]
+    # The photo answered its question first; the text then met the voice-note question.
+    assert "Tell us about the household" in texts[0]
+    assert texts[1] == "🎤 Send a voice note or an audio file."
+    answers = await stored_answers(url)
+    assert answers.keys() == {"head", "house"} and answers["head"] == "Kofi" and answers["house"] is not None

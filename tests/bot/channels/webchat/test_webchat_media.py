@@ -120,6 +120,7 @@ async def test_a_shared_location_reaches_the_core_as_a_location() -> None:
         ({"id": "b", "location": {"longitude": 2}}, "invalid_location"),
         ({"id": "b", "location": {"latitude": 1, "longitude": 2, "accuracy": -1}}, "invalid_location"),
         ({"id": "b", "location": [1, 2]}, "invalid_location"),
+        ({"id": "b", "location": {"latitude": 10**400, "longitude": 2}}, "invalid_location"),
         ({"id": "b", "location": {"latitude": 1, "longitude": 2}, "text": "1 2"}, "text_or_payload"),
     ],
 )
@@ -175,6 +176,8 @@ async def test_a_file_over_the_limit_is_refused_with_413_before_it_is_all_read()
         (_form(message_id="x" * 101), "id_too_long", 400),
         (_form(kind="photo"), "invalid_kind", 400),
         (_form(b""), "empty_file", 400),
+        (aiohttp.FormData({"id": "1", "other": "x" * 1000}, default_to_multipart=True), "invalid_upload", 400),
+        (aiohttp.FormData([("id", "1"), ("id", "2")], default_to_multipart=True), "invalid_upload", 400),
     ],
 )
 async def test_a_malformed_upload_form_is_refused(form: aiohttp.FormData, code: str, status: int) -> None:
@@ -191,8 +194,7 @@ async def test_uploads_need_the_session_the_origin_and_a_multipart_form() -> Non
         assert (status, body["error"]) == (403, "forbidden_origin")
         status, body = await _upload(client, b'{"id": "1"}', **{"Content-Type": "application/json"})
         assert (status, body["error"]) == (415, "unsupported_media_type")
-        no_file = aiohttp.FormData({"id": "1", "kind": "image"})
-        no_file._is_multipart = True
+        no_file = aiohttp.FormData({"id": "1", "kind": "image"}, default_to_multipart=True)
         status, body = await _upload(client, no_file)
         assert (status, body["error"]) == (400, "missing_file")
         client.session.cookie_jar.clear()

@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from bot.channels.whatsapp.adapter import parse_webhook
+from bot.channels.whatsapp.rendering import render
+from handlers.messages import Button, Outbound
 from storage.database import Database
 from storage.media import STORED_NAME, MediaSettings
 from testkit.fakes.whatsapp import FakeGraphServer
@@ -67,6 +69,7 @@ async def test_picture_voice_note_document_and_location_over_whatsapp(
         assert "🎤" in user.replies[-1].text
         await user.send_media("audio", VOICE_NOTE, "audio/ogg; codecs=opus", voice=True)
         assert "Where is the house" in user.replies[-1].text
+        assert user.replies[-1].kind == "location_request"  # WhatsApp's Send location button
         await user.send_location(-1.2921, 36.8219, name="Home")
         assert "certificate" in user.replies[-1].text
         await user.send_media("document", PDF, "application/pdf", filename="certificate Amina Diallo.pdf")
@@ -110,3 +113,13 @@ def test_webhook_media_and_location_messages_become_uploads_and_locations() -> N
     assert broken.messages[0].location is None and broken.messages[0].text == ""
     sticker = parse_webhook(webhook({"type": "sticker", "sticker": {"id": "5", "mime_type": "image/webp"}}))
     assert sticker.messages[0].upload is None and sticker.messages[0].text == ""
+
+
+def test_a_location_question_is_a_location_request_unless_it_has_buttons() -> None:
+    asking = Outbound(text="Where is the house?", location_button="📍 Send my location")
+    (part,) = render(asking)
+    assert isinstance(part, dict) and part["interactive"]["type"] == "location_request_message"
+    assert part["interactive"]["body"]["text"] == "Where is the house?"
+    optional = Outbound(text="Where?", buttons=((Button("Skip", "q:1:k"),),), location_button="📍 Send my location")
+    (with_skip,) = render(optional)
+    assert isinstance(with_skip, dict) and with_skip["interactive"]["type"] == "button"
