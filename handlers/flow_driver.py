@@ -88,8 +88,9 @@ class FlowStore(ABC):
             ctx = await self.record(ctx, conversation, ((answered.name, dict(outcome.recorded).get(answered.name)),))
             return await self.finish(ctx, definition, conversation, dict(outcome.state.answers))
         ctx = await self.record(ctx, conversation, outcome.recorded)
-        messages = prompts.notes(ctx, definition, outcome.notes)
         answers = dict(outcome.state.answers)
+        here = prompts.answers_here(definition, outcome.state.current, answers)
+        messages = prompts.notes(ctx, definition, outcome.notes, here)
         if outcome.finished and not self.confirms(definition):
             return messages + await self.finish(ctx, definition, conversation, answers)
         await ctx.repos.conversations.save(conversation, ctx.now)

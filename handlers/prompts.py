@@ -201,9 +201,12 @@ def closing(ctx: Context, survey: Survey, key: str, value: str | None, answers: 
     return Outbound(text=f"{label}\n→ {shown_value(ctx, survey, slot.question, value)}", replaces_pressed=True)
 
 
-def notes(ctx: Context, survey: Survey, shown: tuple[Question, ...]) -> list[Outbound]:
-    """The notes a step passed, one message each."""
-    return [Outbound(text=text_of(ctx, survey, note.label)) for note in shown]
+def notes(
+    ctx: Context, survey: Survey, shown: tuple[Question, ...], here: Mapping[str, str | None] | None = None
+) -> list[Outbound]:
+    """The notes a step passed, one message each; ``here``: the answers they see (those of the
+    question they lead to, :func:`answers_here`)."""
+    return [Outbound(text=label_text(ctx, survey, note.label, here or {})) for note in shown]
 
 
 def feedback(ctx: Context, survey: Survey, quiz: runner.QuizFeedback) -> Outbound:
