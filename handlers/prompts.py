@@ -73,8 +73,8 @@ def label_text(ctx: Context, survey: Survey, text: LocalizedText, here: Mapping[
 
 
 def slot_label(ctx: Context, survey: Survey, slot: Slot, answers: Answers) -> str:
-    """The text that asks ``slot``: the question's label, after the pass it is in ("household
-    member 2 › ..."); for the question after a pass, "Add another household member?"."""
+    """The text that asks ``slot``: the question's label after the pass it is in ("household
+    member 2", then the label); for the question after a pass, "Add another household member?"."""
     here = answers_here(survey, slot.key, answers)
     if slot.another is not None:
         return ctx.texts("repeat_add_another", label=label_text(ctx, survey, slot.another.label, here))
