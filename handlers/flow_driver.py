@@ -195,7 +195,10 @@ async def on_text(store: FlowStore, ctx: Context, conversation: Conversation, te
             Outbound(text=ctx.texts("problem_press_not_expected")),
             store.render(ctx, definition, conversation, answers),
         ]
-    return await act(store, ctx, conversation, prompts.typed_action(ctx, text), pressed=False)
+    definition = store.definition(ctx, conversation)
+    question = runner.slot_of(definition, conversation.current_question) if definition is not None else None
+    action = prompts.typed_action(ctx, text, question.question if question is not None else None)
+    return await act(store, ctx, conversation, action, pressed=False)
 
 
 async def skip(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:

@@ -13,7 +13,7 @@ from handlers.context import Context
 from handlers.messages import Button, Outbound
 from storage.records import Conversation
 from surveys import repeats, runner
-from surveys.answers import Problem, range_points
+from surveys.answers import Problem, fold, range_points
 from surveys.model import NO, YES, LocalizedText, Question, QuestionType, Survey
 from surveys.repeats import Slot
 
@@ -256,6 +256,12 @@ def shown_ticks(question: Question, press: payloads.PromptPress) -> frozenset[st
     return frozenset(choice.name for i, choice in enumerate(question.choices) if press.index >> i & 1)
 
 
-def typed_action(ctx: Context, text: str) -> runner.Action:
-    """A typed message as an answer: the skip word skips, anything else is the answer."""
+def typed_action(ctx: Context, text: str, question: Question | None = None) -> runner.Action:
+    """A typed message as an answer: the skip word skips, anything else is the answer. To "Add
+    another ...?" (``question``) the words of the Yes and No buttons in the user's language answer."""
+    if question is not None and question.name.endswith("?"):
+        typed = fold(text)
+        for choice in (YES, NO):
+            if typed and typed == fold(ctx.texts("button_yes" if choice == YES else "button_no")):
+                return runner.PickChoice(choice)
     return runner.SkipQuestion() if ctx.texts.is_skip_word(text) else runner.TypedAnswer(text)

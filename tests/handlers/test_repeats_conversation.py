@@ -62,3 +62,21 @@ async def test_household_members_are_asked_pass_by_pass_and_stored_per_pass(data
     assert stored["members"] == "3" and stored["total_age"] == "120" and stored["oldest"] == "70"
     assert stored["first_member"] == "Amina" and stored["member[2]/member_no"] == "2"
     assert stored["child[2]/school"] == "Jomo Secondary" and stored["rooms"] == "4"
+
+
+async def test_add_another_is_asked_and_answered_in_the_users_language(database: Database) -> None:
+    survey = household_survey()
+    engine = Engine(database, {survey.id: survey}, await load_pseudonymizer(database, "test-pseudonym-key-0123456789"))
+    user = EngineUser(engine, "hh2", language="fr")
+    await user.say("/survey household")
+    await user.say("Kisumu")
+    await user.say("Amina")
+    replies = await user.say("9")
+    assert replies[-1].text == "Ajouter un autre élément « household member » ?"
+    assert [b.label for b in replies[-1].flat_buttons] == ["Oui", "Non"]
+    replies = await user.say("oui")
+    assert replies[-1].text.startswith("4/7 · household member numéro 2 › Name of the member?")
+    await user.say("Baraka")
+    await user.say("8")
+    replies = await user.say("NON")
+    assert "How many children go to school?" in replies[-1].text
