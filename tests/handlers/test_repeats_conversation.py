@@ -3,11 +3,17 @@ pass, /back across passes, a counted repeat, the answers stored once per pass.""
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 from sqlalchemy import select
 
 from bot.core.engine import Engine, load_pseudonymizer
 from storage.database import Database
+from storage.exports import ExportOptions
+from storage.exports.files import export_responses
 from storage.models import AnswerRow
+from testkit.conversations import answer_household
 from testkit.fakes.engine_user import EngineUser
 from testkit.household import household_survey
 
@@ -80,3 +86,22 @@ async def test_add_another_is_asked_and_answered_in_the_users_language(database:
     await user.say("8")
     replies = await user.say("NON")
     assert "How many children go to school?" in replies[-1].text
+
+
+async def test_the_answered_household_exports_as_linked_tables(database: Database, tmp_path: Path) -> None:
+    survey = household_survey()
+    engine = Engine(database, {survey.id: survey}, await load_pseudonymizer(database, "test-pseudonym-key-0123456789"))
+    await answer_household(EngineUser(engine, "hh3"))
+    path = tmp_path / "household.csv"
+    await export_responses(database, survey, ExportOptions(multiple="joined", include_anonymous=True), "csv", path)
+    with path.open(encoding="utf-8") as file:
+        (parent,) = csv.DictReader(file)
+    with (tmp_path / "household-member.csv").open(encoding="utf-8") as file:
+        members = list(csv.DictReader(file))
+    assert parent["members"] == "3" and parent["total_age"] == "121" and parent["rooms"] == "4"
+    assert [(m["member_name"], m["age"], m["works"]) for m in members] == [
+        ("Amina", "42", "2"),
+        ("Baraka", "9", ""),
+        ("Chausiku", "70", "1"),
+    ]
+    assert {(m["_parent_index"], m["response_id"]) for m in members} == {(parent["_index"], parent["response_id"])}
