@@ -13,6 +13,7 @@ from storage.database import Database
 from storage.exports import ExportOptions
 from storage.exports.files import export_responses
 from storage.models import AnswerRow
+from surveys.loader import load_survey_text
 from testkit.conversations import answer_household
 from testkit.fakes.engine_user import EngineUser
 from testkit.household import household_survey
@@ -105,3 +106,38 @@ async def test_the_answered_household_exports_as_linked_tables(database: Databas
         ("Chausiku", "70", "1"),
     ]
     assert {(m["_parent_index"], m["response_id"]) for m in members} == {(parent["_index"], parent["response_id"])}
+
+
+async def test_the_summary_lists_each_pass_and_changes_one_answer_of_a_pass(database: Database) -> None:
+    survey = load_survey_text(
+        """
+id: pets
+title: Pets
+confirm: true
+questions:
+  - type: repeat
+    name: pet
+    label: pet
+    questions:
+      - {type: text, name: pet_name, label: "Name?"}
+""",
+        "pets.yaml",
+    )
+    engine = Engine(database, {survey.id: survey}, await load_pseudonymizer(database, "test-pseudonym-key-0123456789"))
+    user = EngineUser(engine, "pets1")
+    await user.say("/survey pets")
+    await user.say("Rex")
+    await user.press("Yes")
+    await user.say("Tom")
+    replies = await user.press("No")
+    assert replies[-1].text == "Please check your answers:\n• pet 1 › Name?\n   → Rex\n• pet 2 › Name?\n   → Tom"
+    await user.press("Change an answer ✏️")
+    assert [b.label for b in user.last_with_buttons().flat_buttons] == ["pet 1 › Name?", "pet 2 › Name?"]
+    replies = await user.press("pet 2 › Name?")
+    assert "pet 2 › Name?" in replies[-1].text and "Tom" in replies[-1].text
+    replies = await user.say("Felix")
+    assert replies[-1].text.endswith("• pet 2 › Name?\n   → Felix"), "back at the summary, pass 2 changed"
+    await user.press("Submit ✅")
+    async with database.reading() as connection:
+        stored = dict((await connection.execute(select(AnswerRow.question, AnswerRow.value))).all())
+    assert stored == {"pet[1]/pet_name": "Rex", "pet[1]?": "yes", "pet[2]/pet_name": "Felix", "pet[2]?": "no"}
