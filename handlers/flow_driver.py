@@ -91,8 +91,9 @@ class FlowStore(ABC):
             ctx = await self.record(ctx, conversation, ((answered.name, dict(outcome.recorded).get(answered.name)),))
             return await self.finish(ctx, definition, conversation, dict(outcome.state.answers))
         ctx = await self.record(ctx, conversation, outcome.recorded)
-        messages = prompts.notes(ctx, definition, outcome.notes)
         answers = dict(outcome.state.answers)
+        here = prompts.answers_here(definition, outcome.state.current, answers)
+        messages = prompts.notes(ctx, definition, outcome.notes, here)
         if outcome.finished and not self.confirms(definition):
             return messages + await self.finish(ctx, definition, conversation, answers)
         await ctx.repos.conversations.save(conversation, ctx.now)
@@ -199,8 +200,9 @@ async def on_text(store: FlowStore, ctx: Context, conversation: Conversation, te
             store.render(ctx, definition, conversation, answers),
         ]
     definition = store.definition(ctx, conversation)
-    question = runner.question_at(definition, conversation.current_question) if definition is not None else None
-    return await act(store, ctx, conversation, prompts.typed_action(ctx, text, question), pressed=False)
+    question = runner.slot_of(definition, conversation.current_question) if definition is not None else None
+    action = prompts.typed_action(ctx, text, question.question if question is not None else None)
+    return await act(store, ctx, conversation, action, pressed=False)
 
 
 async def on_media(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:

@@ -13,7 +13,7 @@ from handlers.context import Context
 from handlers.messages import Button, Outbound
 from storage.records import Conversation
 from surveys import repeats, runner
-from surveys.answers import MIN_POINTS, Problem, expected_problem, range_points
+from surveys.answers import MIN_POINTS, Problem, expected_problem, fold, range_points
 from surveys.model import NO, YES, LocalizedText, Question, QuestionType, Survey
 from surveys.repeats import Slot
 
@@ -75,8 +75,8 @@ def label_text(ctx: Context, survey: Survey, text: LocalizedText, here: Mapping[
 
 
 def slot_label(ctx: Context, survey: Survey, slot: Slot, answers: Answers) -> str:
-    """The text that asks ``slot``: the question's label, after the pass it is in ("household
-    member 2 · ..."); for the question after a pass, "Add another household member?"."""
+    """The text that asks ``slot``: the question's label after the pass it is in ("household
+    member 2", then the label); for the question after a pass, "Add another household member?"."""
     here = answers_here(survey, slot.key, answers)
     if slot.another is not None:
         return ctx.texts("repeat_add_another", label=label_text(ctx, survey, slot.another.label, here))
@@ -227,9 +227,12 @@ def closing(ctx: Context, survey: Survey, key: str, value: str | None, answers: 
     return Outbound(text=f"{label}\n→ {shown_value(ctx, survey, slot.question, value)}", replaces_pressed=True)
 
 
-def notes(ctx: Context, survey: Survey, shown: tuple[Question, ...]) -> list[Outbound]:
-    """The notes a step passed, one message each."""
-    return [Outbound(text=text_of(ctx, survey, note.label)) for note in shown]
+def notes(
+    ctx: Context, survey: Survey, shown: tuple[Question, ...], here: Mapping[str, str | None] | None = None
+) -> list[Outbound]:
+    """The notes a step passed, one message each; ``here``: the answers they see (those of the
+    question they lead to, :func:`answers_here`)."""
+    return [Outbound(text=label_text(ctx, survey, note.label, here or {})) for note in shown]
 
 
 def feedback(ctx: Context, survey: Survey, quiz: runner.QuizFeedback) -> Outbound:
@@ -281,7 +284,13 @@ def shown_ticks(question: Question, press: payloads.PromptPress) -> frozenset[st
 
 def typed_action(ctx: Context, text: str, question: Question | None = None) -> runner.Action:
     """A typed message as an answer: the skip word skips, "done" ends the points of a geotrace or
-    geoshape ``question``, anything else is the answer."""
+    geoshape ``question``, anything else is the answer. To "Add another ...?" (``question``) the
+    words of the Yes and No buttons in the user's language answer."""
+    if question is not None and question.name.endswith("?"):
+        typed = fold(text)
+        for choice in (YES, NO):
+            if typed and typed == fold(ctx.texts("button_yes" if choice == YES else "button_no")):
+                return runner.PickChoice(choice)
     if ctx.texts.is_skip_word(text):
         return runner.SkipQuestion()
     if question is not None and question.type in MIN_POINTS and ctx.texts.is_done_word(text):

@@ -45,3 +45,25 @@ async def answer_usat(user: EngineUser) -> None:
     await user.say("31/03/2026")
     replies = await user.say("More regional data, please.")
     assert "Thank you" in replies[-1].text
+
+
+async def answer_household(user: EngineUser) -> None:
+    """Answer the household survey of ``testkit.household``: three members (the second under 15,
+    so not asked whether they work), a ``/back`` from the second pass to the first, "No" to a
+    fourth member, two children, four rooms."""
+    await user.say("/survey household")
+    await user.say("Kisumu")
+    for name, age, works in (("Amina", "42", "Works"), ("Baraka", "9", None), ("Chausiku", "70", "Works")):
+        if name == "Baraka":
+            await user.say("/back")  # from pass 2's first question to pass 1's last
+            await user.press("Does not work")
+        await user.say(name)
+        await user.say(age)
+        if works is not None:
+            await user.press(works)
+        await user.press("Yes" if name != "Chausiku" else "No")
+    await user.say("2")
+    await user.say("Uhuru Primary")
+    await user.say("Jomo Secondary")
+    replies = await user.say("4")
+    assert replies[-1].text == "Send /start to see other surveys.", "the survey is complete"
