@@ -88,8 +88,8 @@ class FlowStore(ABC):
             ctx = await self.record(ctx, conversation, ((answered.name, dict(outcome.recorded).get(answered.name)),))
             return await self.finish(ctx, definition, conversation, dict(outcome.state.answers))
         ctx = await self.record(ctx, conversation, outcome.recorded)
-        messages = prompts.notes(ctx, definition, outcome.notes)
         answers = dict(outcome.state.answers)
+        messages = prompts.notes(ctx, definition, outcome.notes, answers)
         if outcome.finished and not self.confirms(definition):
             return messages + await self.finish(ctx, definition, conversation, answers)
         await ctx.repos.conversations.save(conversation, ctx.now)
@@ -213,7 +213,7 @@ async def _back(store: FlowStore, ctx: Context, conversation: Conversation) -> R
     outcome = runner.back(definition, prompts.state_of(ctx, conversation, answers))
     if outcome.problem is not None:
         return [
-            Outbound(text=prompts.problem_text(ctx, definition, outcome.problem)),
+            prompts.message(prompts.problem_said(ctx, definition, outcome.problem, answers)),
             store.render(ctx, definition, conversation, answers),
         ]
     went_back = moved(conversation, outcome)
@@ -264,7 +264,7 @@ async def act(
     outcome = runner.advance(definition, prompts.state_of(ctx, conversation, answers), action)
     if outcome.problem is not None:
         return [
-            Outbound(text=prompts.problem_text(ctx, definition, outcome.problem)),
+            prompts.message(prompts.problem_said(ctx, definition, outcome.problem, answers)),
             store.render(ctx, definition, conversation, answers),
         ]
     if outcome.selection_changed:
@@ -274,7 +274,8 @@ async def act(
     messages: Replies = []
     if pressed:
         # Close the answered question in place: its buttons go, the answer shows under it.
-        messages.append(prompts.closing(ctx, definition, question, dict(outcome.recorded).get(question.name)))
+        value = dict(outcome.recorded).get(question.name)
+        messages.append(prompts.closing(ctx, definition, question, value, answers))
     if outcome.feedback is not None:
-        messages.append(prompts.feedback(ctx, definition, outcome.feedback))
+        messages.append(prompts.feedback(ctx, definition, outcome.feedback, dict(outcome.state.answers)))
     return messages + await store.after_step(ctx, definition, moved(conversation, outcome), outcome, answered=question)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from surveys.markup import Rich
+
 Delivered = TypeVar("Delivered")
 
 
@@ -67,12 +69,17 @@ class Outbound:
     ``buttons`` are laid out in rows. When ``replaces_pressed`` is true and the inbound was a
     button press, the adapter updates the message that carried the pressed button instead of
     sending a new one (ticking a select_multiple choice, closing an answered question).
+
+    ``rich`` is the same message with its formatting (bold, italic, links from a survey's
+    labels: :mod:`surveys.markup`), set only when it has some; ``text`` is then its clean text,
+    which channels without formatting show.
     """
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     attachment: Attachment | None = None
     replaces_pressed: bool = False
+    rich: Rich = ()
 
     @property
     def flat_buttons(self) -> tuple[Button, ...]:

@@ -6,12 +6,15 @@ here reads or writes storage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from handlers import payloads
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from storage.records import Conversation
-from surveys import runner
+from surveys import markup, runner, substitution
 from surveys.answers import Problem, range_points
+from surveys.markup import Rich
 from surveys.model import LocalizedText, Question, QuestionType, Survey
 
 #: The runner's answers so far: question name -> value (None: skipped).
@@ -28,9 +31,33 @@ def survey_language(ctx: Context, survey: Survey) -> str:
     return survey.language_for(ctx.contact.language or ctx.language)
 
 
-def text_of(ctx: Context, survey: Survey, text: LocalizedText) -> str:
-    """A survey text in the language the contact reads this survey in."""
-    return text.in_language(survey_language(ctx, survey), survey.default_language)
+def text_of(ctx: Context, survey: Survey, text: LocalizedText, answers: Mapping[str, str | None] | None = None) -> str:
+    """A survey text in the language the contact reads this survey in, as clean text: its
+    markdown/HTML dropped, ``${name}`` replaced by the answer (empty without ``answers``)."""
+    language = survey_language(ctx, survey)
+    return substitution.plain(text.in_language(language, survey.default_language), survey, answers or {}, language)
+
+
+def said(ctx: Context, survey: Survey, text: LocalizedText, answers: Mapping[str, str | None] | None = None) -> Rich:
+    """A survey text as the respondent reads it: formatted spans, ``${name}`` replaced."""
+    language = survey_language(ctx, survey)
+    return substitution.rich(text.in_language(language, survey.default_language), survey, answers or {}, language)
+
+
+def message(
+    *parts: str | Rich,
+    buttons: tuple[tuple[Button, ...], ...] = (),
+    replaces_pressed: bool = False,
+) -> Outbound:
+    """One message of the bot's own words (``str``) and survey texts (spans), in order: its clean
+    text, and its formatting when a survey text brought some."""
+    spans = tuple(span for part in parts for span in (markup.literal(part) if isinstance(part, str) else part))
+    return Outbound(
+        text=markup.plain(spans),
+        buttons=buttons,
+        replaces_pressed=replaces_pressed,
+        rich=spans if markup.is_styled(spans) else (),
+    )
 
 
 def _rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
@@ -56,13 +83,19 @@ def state_of(ctx: Context, conversation: Conversation, answers: Answers) -> runn
     )
 
 
-def shown_value(ctx: Context, survey: Survey, question: Question, value: str | None) -> str:
+def shown_value(
+    ctx: Context,
+    survey: Survey,
+    question: Question,
+    value: str | None,
+    answers: Mapping[str, str | None] | None = None,
+) -> str:
     """An answer as the respondent sees it: choice labels, or the value itself."""
     if value is None:
         return ctx.texts("skipped")
     if question.type in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE):
         chosen = value.split()
-        return ", ".join(text_of(ctx, survey, c.label) for c in question.choices if c.name in chosen)
+        return ", ".join(text_of(ctx, survey, c.label, answers) for c in question.choices if c.name in chosen)
     return value
 
 
@@ -79,11 +112,12 @@ def render_question(
     question = survey.question(conversation.current_question)
     state = state_of(ctx, conversation, answers)
     position = runner.progress(survey, state)
-    lines = [f"{position.position}/{position.total} · {text_of(ctx, survey, question.label)}"]
+    parts: list[str | Rich] = [f"{position.position}/{position.total} · ", said(ctx, survey, question.label, answers)]
     if question.hint is not None:
-        lines.append(text_of(ctx, survey, question.hint))
+        parts += ["\n", said(ctx, survey, question.hint, answers)]
     if question.name in answers:
-        lines.append(ctx.texts("current_answer", answer=shown_value(ctx, survey, question, answers[question.name])))
+        shown = shown_value(ctx, survey, question, answers[question.name], answers)
+        parts += ["\n", ctx.texts("current_answer", answer=shown)]
     serial = conversation.prompt_serial
     buttons: list[Button] = []
     labels: list[str] = []
@@ -93,7 +127,7 @@ def render_question(
         for index, choice in enumerate(question.choices):
             if choice.name not in visible:
                 continue
-            label = text_of(ctx, survey, choice.label)
+            label = text_of(ctx, survey, choice.label, answers)
             labels.append(label)
             if multiple:
                 tick = "✅" if choice.name in conversation.selection else "◻️"
@@ -107,7 +141,7 @@ def render_question(
     rows = list(_rows(buttons, per_row))
     closing_row: list[Button] = []
     if question.default is not None and question.type is not QuestionType.SELECT_MULTIPLE:
-        keep = shown_value(ctx, survey, question, question.default)
+        keep = shown_value(ctx, survey, question, question.default, answers)
         closing_row.append(
             Button(ctx.texts("button_keep", value=keep), payloads.prompt_press(serial, payloads.DEFAULT))
         )
@@ -121,21 +155,22 @@ def render_question(
         closing_row.append(Button(ctx.texts("button_skip"), payloads.prompt_press(serial, payloads.SKIP)))
     if closing_row:
         rows.append(tuple(closing_row))
-    return Outbound(text="\n".join(lines), buttons=tuple(rows), replaces_pressed=replaces_pressed)
+    return message(*parts, buttons=tuple(rows), replaces_pressed=replaces_pressed)
 
 
 def render_summary(ctx: Context, survey: Survey, conversation: Conversation, answers: Answers) -> Outbound:
     """The answers before submitting, with Submit and Change buttons."""
     state = state_of(ctx, conversation, answers)
-    lines = [ctx.texts("summary_title")]
+    parts: list[str | Rich] = [ctx.texts("summary_title")]
     for question, value in runner.answered(survey, state):
-        lines.append(f"• {text_of(ctx, survey, question.label)}\n   → {shown_value(ctx, survey, question, value)}")
+        shown = shown_value(ctx, survey, question, value, answers)
+        parts += ["\n• ", said(ctx, survey, question.label, answers), f"\n   → {shown}"]
     serial = conversation.prompt_serial
     buttons = (
         (Button(ctx.texts("button_submit"), payloads.prompt_press(serial, payloads.SUBMIT)),),
         (Button(ctx.texts("button_change"), payloads.prompt_press(serial, payloads.EDIT)),),
     )
-    return Outbound(text="\n".join(lines), buttons=buttons)
+    return message(*parts, buttons=buttons)
 
 
 def render_question_list(ctx: Context, survey: Survey, conversation: Conversation, answers: Answers) -> Outbound:
@@ -145,7 +180,7 @@ def render_question_list(ctx: Context, survey: Survey, conversation: Conversatio
     buttons = tuple(
         (
             Button(
-                text_of(ctx, survey, q.label)[:60],
+                text_of(ctx, survey, q.label, answers)[:60],
                 payloads.prompt_press(serial, payloads.GO_TO, survey.questions.index(q)),
             ),
         )
@@ -154,35 +189,55 @@ def render_question_list(ctx: Context, survey: Survey, conversation: Conversatio
     return Outbound(text=ctx.texts("choose_question"), buttons=buttons, replaces_pressed=True)
 
 
-def closing(ctx: Context, survey: Survey, question: Question, value: str | None) -> Outbound:
-    """The answered question with its answer, replacing the message whose button was pressed."""
-    label = text_of(ctx, survey, question.label)
-    return Outbound(text=f"{label}\n→ {shown_value(ctx, survey, question, value)}", replaces_pressed=True)
+def closing(
+    ctx: Context,
+    survey: Survey,
+    question: Question,
+    value: str | None,
+    answers: Mapping[str, str | None] | None = None,
+) -> Outbound:
+    """The answered question with its answer, replacing the message whose button was pressed;
+    ``answers``: those the question was asked with (for its ``${name}``)."""
+    label = said(ctx, survey, question.label, answers)
+    return message(label, f"\n→ {shown_value(ctx, survey, question, value, answers)}", replaces_pressed=True)
 
 
-def notes(ctx: Context, survey: Survey, shown: tuple[Question, ...]) -> list[Outbound]:
-    """The notes a step passed, one message each."""
-    return [Outbound(text=text_of(ctx, survey, note.label)) for note in shown]
+def notes(
+    ctx: Context, survey: Survey, shown: tuple[Question, ...], answers: Mapping[str, str | None] | None = None
+) -> list[Outbound]:
+    """The notes a step passed, one message each (``${name}`` from ``answers``)."""
+    return [message(said(ctx, survey, note.label, answers)) for note in shown]
 
 
-def feedback(ctx: Context, survey: Survey, quiz: runner.QuizFeedback) -> Outbound:
+def feedback(
+    ctx: Context, survey: Survey, quiz: runner.QuizFeedback, answers: Mapping[str, str | None] | None = None
+) -> Outbound:
     """Right or wrong after a quiz answer, with the question's explanation."""
     question = quiz.question
     if quiz.correct:
-        lines = [ctx.texts("quiz_correct")]
+        parts: list[str | Rich] = [ctx.texts("quiz_correct")]
     else:
         right = question.choice(question.correct or "")
-        lines = [ctx.texts("quiz_wrong", answer=text_of(ctx, survey, right.label) if right else "")]
+        parts = [ctx.texts("quiz_wrong", answer=text_of(ctx, survey, right.label, answers) if right else "")]
     if question.explanation is not None:
-        lines.append(text_of(ctx, survey, question.explanation))
-    return Outbound(text="\n".join(lines))
+        parts += ["\n", said(ctx, survey, question.explanation, answers)]
+    return message(*parts)
 
 
-def problem_text(ctx: Context, survey: Survey, problem: Problem) -> str:
+def problem_text(
+    ctx: Context, survey: Survey, problem: Problem, answers: Mapping[str, str | None] | None = None
+) -> str:
     """Why an answer was refused: the survey's own message if it has one, else the bot's."""
+    return markup.plain(problem_said(ctx, survey, problem, answers))
+
+
+def problem_said(
+    ctx: Context, survey: Survey, problem: Problem, answers: Mapping[str, str | None] | None = None
+) -> Rich:
+    """:func:`problem_text` with the formatting of the survey's own message."""
     if problem.message is not None:
-        return text_of(ctx, survey, problem.message)
-    return ctx.texts(f"problem_{problem.code}", **problem.params)
+        return said(ctx, survey, problem.message, answers)
+    return markup.literal(ctx.texts(f"problem_{problem.code}", **problem.params))
 
 
 def press_action(question: Question, press: payloads.PromptPress) -> runner.Action | None:
