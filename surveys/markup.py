@@ -51,7 +51,7 @@ _EM_STAR = re.compile(r"\*(?=[^\s*])(.+?)(?<=[^\s*])\*", re.DOTALL)
 # An underscore inside a word (snake_case) is no marker, as in CommonMark.
 _EM_UNDERSCORE = re.compile(r"(?<![\w\\])_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)", re.DOTALL)
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-_SPACE_AT_BREAK = re.compile(r"[ \t]+\n|\n[ \t]+")
+_SPACE_AT_BREAK = re.compile(r"[ \t]*\n[ \t]*")
 
 _BOLD_TAGS = frozenset({"b", "strong", "h1", "h2", "h3", "h4", "h5", "h6"})
 _ITALIC_TAGS = frozenset({"i", "em"})

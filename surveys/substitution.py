@@ -21,8 +21,8 @@ from dataclasses import replace
 from surveys import markup
 from surveys.model import CHOICE_TYPES, QuestionType, Survey
 
-#: ``${name}``: XLSForm names (letters, digits, ``_``, ``-``, ``.``), spaces inside the braces allowed.
-REFERENCE = re.compile(r"\$\{\s*([A-Za-z_:][\w.:-]*)\s*\}")
+#: ``${name}``, spaces inside the braces allowed; whatever the braces hold (also ``${.}``) is replaced.
+REFERENCE = re.compile(r"\$\{\s*([^{}\s]*)\s*\}")
 # While the markup is read, each reference stands as one private-use character (plane 16): the
 # markers of the text cannot reach into a name (``${first_name}`` has underscores).
 _HOLE_BASE = 0x100000

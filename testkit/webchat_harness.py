@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -39,11 +40,12 @@ async def serve_webchat(processor: ScriptedSurvey) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def web_chat_bot(database_url: str) -> AsyncIterator[RunningBot]:
-    """The real bot on ``database_url`` with only its web server (on a free port)."""
+async def web_chat_bot(database_url: str, forms: Path = FORMS) -> AsyncIterator[RunningBot]:
+    """The real bot on ``database_url`` with only its web server (on a free port), serving the
+    surveys of ``forms``."""
     settings = Settings(
         database_url=database_url,
-        surveys_directory=FORMS,
+        surveys_directory=forms,
         pseudonym_key=PSEUDONYM_KEY,
         web=WebSettings(port=0),
         flood=NO_FLOOD_LIMIT,  # the browser clicks faster than people

@@ -25,7 +25,15 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.telegram.rate_limiter import TelegramRateLimiter
-from bot.channels.telegram.rendering import caption, editable, keyboard, send_file, text_messages
+from bot.channels.telegram.rendering import (
+    caption,
+    editable,
+    formatted,
+    keyboard,
+    parse_mode,
+    send_file,
+    text_messages,
+)
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import TelegramSettings
 from bot.sending.rate import LocalRateLimiter, RateLimiter
@@ -204,8 +212,13 @@ class TelegramChannel:
     async def _send(self, chat_id: int, reply: Outbound, pressed: Message | None) -> None:
         if reply.replaces_pressed and pressed is not None and editable(reply):
             try:
+                text, mode = formatted(reply)
                 await self.bot.edit_message_text(
-                    chat_id=chat_id, message_id=pressed.message_id, text=reply.text, reply_markup=keyboard(reply)
+                    chat_id=chat_id,
+                    message_id=pressed.message_id,
+                    text=text,
+                    reply_markup=keyboard(reply),
+                    parse_mode=mode,
                 )
                 return
             except BadRequest as error:
@@ -228,8 +241,9 @@ class TelegramChannel:
                 markup=keyboard(reply),
             )
             return
+        mode = parse_mode(reply)
         for text, markup in text_messages(reply):
-            await self.bot.send_message(chat_id, text, reply_markup=markup)
+            await self.bot.send_message(chat_id, text, reply_markup=markup, parse_mode=mode)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Never log the update itself: it holds user ids and message texts.
