@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import metrics
 from bot.core.group_commit import GroupCommit
+from bot.survey_service import surveys_now
 from catalogue.cache import CatalogueCache
 from common.clock import utc_now
 from handlers import router
@@ -222,7 +223,7 @@ class Engine:
             inbound=inbound,
             contact=contact,
             repos=repos,
-            surveys=self.surveys,
+            surveys=surveys_now(self.surveys),
             pseudonymize=self.pseudonymizer,
             now=now,
             texts=Texts(contact.language or self.default_language),
