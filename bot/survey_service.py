@@ -13,8 +13,10 @@ once per change of the file. Responses started on an earlier version go on in th
 response keeps the ``version`` it was started in): the answers given stay, and a person whose
 current question went away continues at the first question of the new version still to answer.
 
-A file counts as changed when its modification time or size changes and its content then hashes
-differently; nothing is read for a folder that did not change.
+A file counts as changed when its content hashes differently. The content is read again only
+when the file's modification time or size changed, or while its modification time is recent
+(file systems keep times at a few milliseconds: two writes of one size in the same tick look
+alike); nothing is read for a folder that did not change.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,8 @@ from surveys.model import Survey
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
+#: A modification time older than this is settled: the same time and size mean the same content.
+SETTLED_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ class SurveysInService(Mapping[str, Survey]):
                 stamp = _stamp(path)
             except OSError:
                 continue  # removed while looking: the next look sees it gone
-            if before is not None and before.stamp == stamp:
+            if before is not None and before.stamp == stamp and stamp[0] < time.time_ns() - SETTLED_NS:
                 seen[path] = before
                 continue
             content = _read(path)
