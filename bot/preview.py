@@ -3,7 +3,7 @@
 The preview runs the real thing, not a copy: the engine, the router, the survey flow and the
 pure runner, on a throw-away SQLite database in a temporary folder (nothing of the office's data
 is read or written). Each line typed is one message: a button's label (``Yes``, ``Done``,
-``Skip``; ticks may be left out) presses that button, anything else is typed text (a number or a
+``Skip``; ticks and marks may be left out) presses that button, anything else is typed text (a number or a
 label answers a choice question, ``/back`` goes back). The bot's replies are printed with their
 buttons as ``[label]``; bold and italic show as terminal styles when the output is a terminal.
 
@@ -15,6 +15,7 @@ it). The preview ends with the survey, at the end of the input, or with ``/quit`
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -32,7 +33,8 @@ from surveys.model import Survey
 
 CHANNEL = "web"
 USER = "preview"
-TICKS = ("✅ ", "◻️ ")
+#: Ticks and marks around a button's words (``✅ Swahili``, ``Done ✔``), left out when matching.
+_MARKS = re.compile(r"^\W+|\W+$")
 QUIT = "/quit"
 
 
@@ -55,19 +57,18 @@ def shown(reply: Outbound, terminal: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _unticked(label: str) -> str:
-    for tick in TICKS:
-        if label.startswith(tick):
-            return label[len(tick) :]
-    return label
+def _bare(label: str) -> str:
+    return _MARKS.sub("", label.strip()).casefold()
 
 
 def _button_payload(replies: list[Outbound], typed: str) -> str | None:
-    """The payload of the last replies' button whose label (without its tick) is ``typed``."""
-    wanted = typed.strip().casefold()
+    """The payload of the last replies' button whose label (ticks and marks left out) is ``typed``."""
+    wanted = _bare(typed)
+    if not wanted:
+        return None
     for reply in reversed(replies):
         for button in reply.flat_buttons:
-            if button.url is None and wanted in (button.label.casefold(), _unticked(button.label).casefold()):
+            if button.url is None and _bare(button.label) == wanted:
                 return button.payload
     return None
 
