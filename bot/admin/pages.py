@@ -56,6 +56,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         async with site.database.reading() as connection:
             queries = DashboardQueries(connection)
             found = await queries.results(survey, filters)
+            versions = await queries.survey_versions(survey.id, filters)
             regions = await queries.region_names()
         labeller = _choice_labeller(survey)
 
@@ -67,6 +68,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             "survey.html",
             survey=survey,
             results=found,
+            versions=versions,
             title=title_of(survey),
             label=label,
             choice_items=lambda name, counts: [(labeller(name, choice), count) for choice, count in counts],
