@@ -5,12 +5,19 @@ FILE:LINE problems once, a removed file withdraws its survey, and the set is swa
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from bot.core.engine import Engine, load_pseudonymizer
 from bot.survey_service import SurveysInService, surveys_now
+from storage.database import Database
+from storage.models import ResponseRow
+from storage.repositories import Repositories
 from surveys.loader import load_survey_directory
+from testkit.fakes.engine_user import EngineUser
 
 
 def form(survey_id: str, label: str = "Your name?") -> str:
@@ -123,3 +130,46 @@ async def test_the_running_service_follows_the_folder_by_itself(folder: Path) ->
         assert "second" in surveys
     finally:
         await surveys.stop()
+
+
+V2 = """\
+id: first
+title: First
+questions:
+  - {type: text, name: name, label: 'Your name?'}
+  - {type: integer, name: age_years, label: 'How old is ${name} in years?'}
+"""
+
+
+async def test_a_response_started_on_the_old_version_goes_on_in_the_new_one(folder: Path, database: Database) -> None:
+    (folder / "first.yaml").write_text(form("first") + "  - {type: integer, name: age, label: 'Age of ${name}?'}\n")
+    surveys = service(folder)
+    old_version = surveys["first"].version
+    engine = Engine(database, surveys, await load_pseudonymizer(database, "test-pseudonym-key-0123456789"))
+    user = EngineUser(engine, "switcher")
+    await user.say("/survey first")
+    replies = await user.say("Amina")
+    assert replies[-1].text == "2/2 · Age of Amina?"
+    (folder / "first.yaml").write_text(V2)
+    assert surveys.refresh() and surveys["first"].version != old_version
+    # The question asked went away: the person goes on at the new version's next question.
+    replies = await user.say("30")
+    assert replies[-1].text == "2/2 · How old is Amina in years?"
+    replies = await user.say("31")
+    assert "/start" in replies[-1].text
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        contact = await repos.contacts.touch("test", "switcher", "switcher", "en", datetime.now(UTC))
+        latest = await repos.responses.latest_for(contact.id, "first")
+        assert latest is not None and latest.complete
+        assert dict(await repos.responses.answers(latest.id)) == {"name": "Amina", "age_years": "31"}
+    assert await stored_version(database, latest.id) == old_version, "the response keeps the version it began in"
+
+
+async def stored_version(database: Database, response_id: str) -> str:
+    async with database.reading() as connection:
+        return str(
+            (
+                await connection.execute(select(ResponseRow.survey_version).where(ResponseRow.id == response_id))
+            ).scalar_one()
+        )
