@@ -18,6 +18,7 @@ import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from html.parser import HTMLParser
 
 
@@ -52,6 +53,11 @@ _EM_STAR = re.compile(r"\*(?=[^\s*])(.+?)(?<=[^\s*])\*", re.DOTALL)
 _EM_UNDERSCORE = re.compile(r"(?<![\w\\])_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)", re.DOTALL)
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _SPACE_AT_BREAK = re.compile(r"[ \t]*\n[ \t]*")
+
+# A text without any of these has no markup to read (most labels): one span, no parser.
+_MARKERS = re.compile(r"[<&*_#\[\\]")
+# Survey texts are few and read again for every respondent: each is read once.
+CACHED_TEXTS = 8192
 
 _BOLD_TAGS = frozenset({"b", "strong", "h1", "h2", "h3", "h4", "h5", "h6"})
 _ITALIC_TAGS = frozenset({"i", "em"})
@@ -138,6 +144,13 @@ def parse(text: str) -> Rich:
     """``text`` (a survey label, hint or message with ODK markdown/HTML) as spans."""
     if not text:
         return ()
+    return _parse(text)
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _parse(text: str) -> Rich:
+    if not _MARKERS.search(text):
+        return tidy((Span(text.replace("\r\n", "\n")),))
     reader = _SpanReader()
     reader.feed(_markdown_as_html(_hide_escapes(text.replace("\r\n", "\n"))))
     reader.close()
