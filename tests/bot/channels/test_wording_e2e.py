@@ -1,7 +1,8 @@
 """A survey whose labels carry ODK markdown/HTML and ``${name}`` answered through the real bot:
 on Telegram (the real python-telegram-bot Application against the fake Bot API) the person
-reads the answers in place of the references and the formatting as Telegram HTML; in the web
-chat the same texts come as clean text with their spans. Nobody sees ``${...}`` or a tag."""
+reads the answers in place of the references and the formatting as Telegram HTML; on WhatsApp
+(the fake Graph API) as WhatsApp's *bold* and _italic_; in the web chat the same texts come as
+clean text with their spans. Nobody sees ``${...}`` or a tag."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import aiohttp
 import pytest
 
 from testkit.fakes.telegram import FakeTelegramServer
+from testkit.fakes.whatsapp import FakeGraphServer
 from testkit.telegram_harness import bot_in_process
 from testkit.webchat_harness import WebVisitor, web_chat_bot
+from testkit.whatsapp_harness import whatsapp_bot
 
 FORM = """\
 id: wording
@@ -114,3 +117,21 @@ async def test_web_chat_gets_clean_text_and_spans(forms: Path, tmp_path: Path) -
             "link": "https://nso.example/more",
         }
         assert all(no_marker(reply["text"]) for reply in replies)
+
+
+async def test_whatsapp_shows_answers_in_labels_with_its_own_markers(forms: Path, tmp_path: Path) -> None:
+    async with (
+        FakeGraphServer() as graph,
+        whatsapp_bot(graph, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", forms=forms),
+    ):
+        person = graph.user("254700001234")
+        replies = await person.send_text_and_wait("/survey wording")
+        assert replies[-1].text == "1/3 · What is your *first name*?"
+        replies = await person.send_text_and_wait("Juma")
+        assert replies[-1].text == "2/3 · Is _Juma_ a woman or a man?\n_Choose one_"
+        assert replies[-1].button_texts == ["Woman", "Man"]
+        replies = await person.press_label("Man")
+        assert replies[-1].text == "3/3 · *Age*\nHow old is Juma?\nJuma is a Man"
+        replies = await person.send_text_and_wait("30")
+        assert replies[0].text == "Thank you, Juma (Man). More (https://nso.example/more)"
+        assert all("${" not in m.text and "<" not in m.text and "**" not in m.text for m in person.bot_messages)
