@@ -17,6 +17,7 @@ from storage.broadcasts import BroadcastRepository
 from storage.dashboard import DashboardQueries, ResultFilter
 from storage.exports import ExportOptions
 from storage.requests import ACTIVE, RequestRepository, percentile
+from surveys.markup import plain_text
 from surveys.model import LocalizedText, Survey
 
 
@@ -61,7 +62,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         labeller = _choice_labeller(survey)
 
         def label(text: LocalizedText) -> str:
-            return text.in_language(survey.default_language, survey.default_language)
+            # The label's words without ODK's markdown/HTML; ${name} stays, staff read it as written.
+            return plain_text(text.in_language(survey.default_language, survey.default_language))
 
         return render(
             request,
@@ -96,7 +98,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
 
 
 def title_of(survey: Survey) -> str:
-    return survey.title.in_language(survey.default_language, survey.default_language)
+    return plain_text(survey.title.in_language(survey.default_language, survey.default_language))
 
 
 def _survey(site: AdminSite, request: web.Request) -> Survey:
@@ -112,7 +114,7 @@ def _choice_labeller(survey: Survey) -> Callable[[str, str], str]:
         found = question.choice(choice)
         if found is None:
             return choice
-        return found.label.in_language(survey.default_language, survey.default_language)
+        return plain_text(found.label.in_language(survey.default_language, survey.default_language))
 
     return label
 
