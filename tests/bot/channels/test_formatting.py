@@ -7,7 +7,9 @@ from __future__ import annotations
 from bot.channels.telegram import rendering as telegram
 from bot.channels.webchat import rendering as webchat
 from bot.channels.whatsapp import rendering as whatsapp
+from bot.core.engine import laid_out
 from handlers.messages import Button, Outbound
+from handlers.texts import RLM
 from surveys import markup
 from surveys.markup import Span
 
@@ -76,3 +78,14 @@ def test_webchat_never_sends_an_unsafe_link_and_plain_replies_have_no_spans() ->
     outbound = Outbound(text="x", rich=(Span("x", link="javascript:alert(1)"),))
     assert webchat.serialize_outbound(outbound)["rich"] == [{"text": "x", "bold": False, "italic": False, "link": None}]
     assert "rich" not in webchat.serialize_outbound(Outbound(text="plain"))
+
+
+def test_right_to_left_lines_of_a_formatted_reply_are_marked_in_its_spans_too() -> None:
+    rich = (Span("1/3 · "), Span("ما اسمك", bold=True), Span("؟\nEnglish line\n"), Span("عربي", italic=True))
+    (marked,) = laid_out([Outbound(text=markup.plain(rich), rich=rich)])
+    assert marked.text == f"{RLM}1/3 · ما اسمك؟\nEnglish line\n{RLM}عربي"
+    assert markup.plain(marked.rich) == marked.text
+    [(html, _)] = telegram.text_messages(marked)
+    assert html == f"{RLM}1/3 · <b>ما اسمك</b>؟\nEnglish line\n{RLM}<i>عربي</i>"
+    english = formatted("**Only** English")
+    assert laid_out([english]) == [english]
