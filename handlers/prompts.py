@@ -205,8 +205,10 @@ def closing(
 def notes(
     ctx: Context, survey: Survey, shown: tuple[Question, ...], answers: Mapping[str, str | None] | None = None
 ) -> list[Outbound]:
-    """The notes a step passed, one message each (``${name}`` from ``answers``)."""
-    return [message(said(ctx, survey, note.label, answers)) for note in shown]
+    """The notes a step passed, one message each (``${name}`` from ``answers``); a note left
+    empty (all of it an unanswered ``${name}``) is not sent."""
+    texts = [said(ctx, survey, note.label, answers) for note in shown]
+    return [message(text) for text in texts if markup.plain(text).strip()]
 
 
 def feedback(

@@ -29,6 +29,8 @@ _HOLE_BASE = 0x100000
 _HOLE = re.compile("[\U00100000-\U0010fffd]")
 
 Answers = Mapping[str, str | None]
+#: A choice label may itself name answers (``Yes, ${child} does``): filled that deep, no deeper.
+MAX_DEPTH = 2
 
 
 def references(text: str) -> tuple[str, ...]:
@@ -36,9 +38,11 @@ def references(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(match.group(1) for match in REFERENCE.finditer(text)))
 
 
-def shown_answer(survey: Survey, name: str, answers: Answers, language: str) -> str:
+def shown_answer(survey: Survey, name: str, answers: Answers, language: str, _depth: int = 0) -> str:
     """The answer to ``name`` as ODK shows it in a text; empty when there is none."""
     value = answers.get(name)
+    if _depth >= MAX_DEPTH:
+        return ""
     if value is None or value == "":
         return ""
     if not survey.has_question(name):
@@ -50,9 +54,11 @@ def shown_answer(survey: Survey, name: str, answers: Answers, language: str) -> 
     labels = []
     for choice_name in chosen:
         choice = question.choice(choice_name)
-        labels.append(
-            markup.plain_text(choice.label.in_language(language, survey.default_language)) if choice else choice_name
-        )
+        if choice is None:
+            labels.append(choice_name)
+            continue
+        label = choice.label.in_language(language, survey.default_language)
+        labels.append(_plain(label, survey, answers, language, _depth + 1))
     return ", ".join(labels)
 
 
@@ -65,6 +71,10 @@ def substitute(text: str, survey: Survey, answers: Answers, language: str) -> st
 
 def rich(text: str, survey: Survey, answers: Answers, language: str) -> markup.Rich:
     """``text`` read as formatted spans, with every ``${name}`` replaced by its answer."""
+    return _rich(text, survey, answers, language, 0)
+
+
+def _rich(text: str, survey: Survey, answers: Answers, language: str, depth: int) -> markup.Rich:
     if "${" not in text:
         return markup.parse(text)
     names: list[str] = []
@@ -74,7 +84,7 @@ def rich(text: str, survey: Survey, answers: Answers, language: str) -> markup.R
         return chr(_HOLE_BASE + len(names) - 1)
 
     spans = markup.parse(REFERENCE.sub(hole, text))
-    values = [shown_answer(survey, name, answers, language) for name in names]
+    values = [shown_answer(survey, name, answers, language, depth) for name in names]
 
     def fill(found: re.Match[str]) -> str:
         index = ord(found.group(0)) - _HOLE_BASE
@@ -88,4 +98,8 @@ def rich(text: str, survey: Survey, answers: Answers, language: str) -> markup.R
 
 def plain(text: str, survey: Survey, answers: Answers, language: str) -> str:
     """``text`` as clean text, with every ``${name}`` replaced by its answer (button labels)."""
-    return markup.plain(rich(text, survey, answers, language))
+    return _plain(text, survey, answers, language, 0)
+
+
+def _plain(text: str, survey: Survey, answers: Answers, language: str, depth: int) -> str:
+    return markup.plain(_rich(text, survey, answers, language, depth))

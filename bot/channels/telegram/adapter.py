@@ -17,6 +17,7 @@ import asyncio
 import hmac
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.telegram.rate_limiter import TelegramRateLimiter
 from bot.channels.telegram.rendering import (
+    HTML,
     caption,
     editable,
     formatted,
@@ -241,9 +243,17 @@ class TelegramChannel:
                 markup=keyboard(reply),
             )
             return
-        mode = parse_mode(reply)
+        if parse_mode(reply) is not None:
+            try:
+                for text, markup in text_messages(reply):
+                    await self.bot.send_message(chat_id, text, reply_markup=markup, parse_mode=HTML)
+                return
+            except BadRequest as error:
+                # Telegram refused the formatting (an address it does not take): the clean text then.
+                log.info("Telegram refused a formatted message, sending its clean text: %s", error)
+                reply = replace(reply, rich=())
         for text, markup in text_messages(reply):
-            await self.bot.send_message(chat_id, text, reply_markup=markup, parse_mode=mode)
+            await self.bot.send_message(chat_id, text, reply_markup=markup)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Never log the update itself: it holds user ids and message texts.

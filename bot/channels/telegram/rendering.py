@@ -63,10 +63,12 @@ def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
 
 
 HTML = "HTML"
+WEB_LINKS = ("http://", "https://")
 
 
 def html_text(spans: Iterable[Span]) -> str:
-    """Spans as Telegram HTML: ``<b>``, ``<i>``, ``<a href>``, everything else escaped."""
+    """Spans as Telegram HTML: ``<b>``, ``<i>``, ``<a href>`` (web addresses; a ``mailto:`` or
+    ``tel:`` one is written after its text), everything else escaped."""
     out = []
     for span in spans:
         text = html.escape(span.text, quote=False)
@@ -74,8 +76,10 @@ def html_text(spans: Iterable[Span]) -> str:
             text = f"<i>{text}</i>"
         if span.bold:
             text = f"<b>{text}</b>"
-        if span.link is not None:
+        if span.link is not None and span.link.lower().startswith(WEB_LINKS):
             text = f'<a href="{html.escape(span.link, quote=True)}">{text}</a>'
+        elif span.link is not None and span.link not in span.text:
+            text = f"{text} ({html.escape(span.link, quote=False)})"
         out.append(text)
     return "".join(out)
 

@@ -89,3 +89,9 @@ def test_right_to_left_lines_of_a_formatted_reply_are_marked_in_its_spans_too() 
     assert html == f"{RLM}1/3 · <b>ما اسمك</b>؟\nEnglish line\n{RLM}<i>عربي</i>"
     english = formatted("**Only** English")
     assert laid_out([english]) == [english]
+
+
+def test_telegram_links_only_web_addresses_and_writes_others_after_their_text() -> None:
+    outbound = formatted('Call <a href="tel:+254700000000">us</a> or [write](mailto:a@nso.example)')
+    [(text, _)] = telegram.text_messages(outbound)
+    assert text == "Call us (tel:+254700000000) or write (mailto:a@nso.example)"

@@ -135,3 +135,17 @@ async def test_whatsapp_shows_answers_in_labels_with_its_own_markers(forms: Path
         replies = await person.send_text_and_wait("30")
         assert replies[0].text == "Thank you, Juma (Man). More (https://nso.example/more)"
         assert all("${" not in m.text and "<" not in m.text and "**" not in m.text for m in person.bot_messages)
+
+
+async def test_telegram_refusing_the_formatting_gets_the_clean_text(
+    server: FakeTelegramServer, forms: Path, tmp_path: Path
+) -> None:
+    async with bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", forms=forms):
+        user = server.user(4343, language_code="en")
+        await user.send_text_and_wait("/survey wording")
+        server.fail_next("sendMessage", 1, error_code=400, description="Bad Request: can't parse entities")
+        replies = await user.send_text_and_wait("Ali")
+        assert replies[-1].text == "2/3 · Is Ali a woman or a man?\nChoose one"
+        assert replies[-1].parse_mode is None and replies[-1].button_texts == ["Woman", "Man"]
+        refused = [call for call in server.calls_to("sendMessage") if call.fault]
+        assert len(refused) == 1 and refused[0].params.get("parse_mode") == "HTML"
