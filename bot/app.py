@@ -33,6 +33,7 @@ from bot.sending.broadcast_rows import BroadcastSender, broadcast_sender
 from bot.sending.channel_sender import Sender
 from bot.sending.outbox_rows import OutboxSender, outbox_sender
 from bot.sending.shared_rate import SendLimiters, send_limiters
+from bot.survey_service import SurveysInService
 from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file
 from common.clock import utc_now
@@ -66,6 +67,8 @@ class RunningBot:
     dispatcher: BroadcastSender | None
     #: Sends the outbox (answers to data requests); None without a channel that can push messages.
     outbox: OutboxSender | None
+    #: The surveys in service, following the surveys folder (new and changed files within seconds).
+    surveys: SurveysInService | None = None
 
 
 @contextlib.asynccontextmanager
@@ -76,7 +79,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
     the block ends (a step that fails stops the parts started before it).
     Raises :class:`surveys.errors.SurveyFileError` before anything starts if a survey is invalid.
     """
-    surveys = load_survey_directory(settings.surveys_directory)
+    surveys = SurveysInService(settings.surveys_directory, load_survey_directory(settings.surveys_directory))
     community = community_of(settings)
     async with contextlib.AsyncExitStack() as stack:
         database = await migrated_database(stack, settings)
@@ -89,6 +92,8 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         app = web_app(settings, database, core, telegram, whatsapp, surveys, community)
         runner, port = await serving(stack, settings, app)
         log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
+        # From now on a new or changed survey file is served within seconds, without a restart.
+        await started(stack, surveys)
         pruning = asyncio.create_task(_prune_processed_updates(database))
         stack.push_async_callback(_cancel, pruning)
         # In the background: the bot answers from the data in service while a new load is written.
@@ -120,6 +125,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             whatsapp=whatsapp,
             dispatcher=dispatcher,
             outbox=outbox,
+            surveys=surveys,
         )
 
 

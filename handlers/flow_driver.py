@@ -282,7 +282,7 @@ async def _back(store: FlowStore, ctx: Context, conversation: Conversation) -> R
     outcome = runner.back(definition, prompts.state_of(ctx, conversation, answers))
     if outcome.problem is not None:
         return [
-            Outbound(text=prompts.problem_text(ctx, definition, outcome.problem)),
+            prompts.message(prompts.problem_said(ctx, definition, outcome.problem, answers)),
             store.render(ctx, definition, conversation, answers),
         ]
     went_back = moved(conversation, outcome)
@@ -334,7 +334,7 @@ async def act(
     outcome = runner.advance(definition, prompts.state_of(ctx, conversation, answers), action)
     if outcome.problem is not None:
         return [
-            Outbound(text=prompts.problem_text(ctx, definition, outcome.problem)),
+            prompts.message(prompts.problem_said(ctx, definition, outcome.problem, answers)),
             store.render(ctx, definition, conversation, answers),
         ]
     if outcome.selection_changed:
@@ -346,5 +346,5 @@ async def act(
         # Close the answered question in place: its buttons go, the answer shows under it.
         messages.append(prompts.closing(ctx, definition, key, dict(outcome.recorded).get(key), answers))
     if outcome.feedback is not None:
-        messages.append(prompts.feedback(ctx, definition, outcome.feedback))
+        messages.append(prompts.feedback(ctx, definition, outcome.feedback, dict(outcome.state.answers)))
     return messages + await store.after_step(ctx, definition, moved(conversation, outcome), outcome, answered=question)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from surveys.markup import Rich
+
 Delivered = TypeVar("Delivered")
 
 
@@ -116,6 +118,10 @@ class Outbound:
     or location question type (``"image"``, ``"audio"``, ``"video"``, ``"file"``, ``"geopoint"``,
     ``"geotrace"``, ``"geoshape"``), so that a channel can offer its own control (the web chat's
     file picker and "Share my location").
+
+    ``rich`` is the same message with its formatting (bold, italic, links from a survey's
+    labels: :mod:`surveys.markup`), set only when it has some; ``text`` is then its clean text,
+    which channels without formatting show.
     """
 
     text: str
@@ -126,6 +132,7 @@ class Outbound:
     #: The label of a button that shares the person's position (a geopoint question), for the
     #: channels that have one (Telegram's ``request_location``); the others ignore it.
     location_button: str | None = None
+    rich: Rich = ()
 
     @property
     def flat_buttons(self) -> tuple[Button, ...]:

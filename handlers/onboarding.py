@@ -203,7 +203,11 @@ class RegisterStore(FlowStore):
         if self.with_position and conversation.current_question != CONSENT:
             return message
         position = runner.progress(survey, prompts.state_of(ctx, conversation, dict(answers)))
-        return replace(message, text=message.text.removeprefix(f"{position.position}/{position.total} · "))
+        prefix = f"{position.position}/{position.total} · "
+        rich = message.rich
+        if rich and rich[0].text.startswith(prefix):  # a formatted label: its spans lose the position too
+            rich = (replace(rich[0], text=rich[0].text.removeprefix(prefix)), *rich[1:])
+        return replace(message, text=message.text.removeprefix(prefix), rich=rich)
 
     async def record(self, ctx: Context, conversation: Conversation, recorded: Recorded) -> Context:
         for name, value in recorded:

@@ -7,13 +7,15 @@ here reads or writes storage.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from handlers import payloads
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from storage.records import Conversation
-from surveys import repeats, runner
+from surveys import markup, repeats, runner, substitution
 from surveys.answers import MIN_POINTS, Problem, expected_problem, fold, range_points
+from surveys.markup import Rich
 from surveys.model import NO, YES, LocalizedText, Question, QuestionType, Survey
 from surveys.repeats import Slot
 
@@ -32,9 +34,33 @@ def survey_language(ctx: Context, survey: Survey) -> str:
     return survey.language_for(ctx.contact.language or ctx.language)
 
 
-def text_of(ctx: Context, survey: Survey, text: LocalizedText) -> str:
-    """A survey text in the language the contact reads this survey in."""
-    return text.in_language(survey_language(ctx, survey), survey.default_language)
+def text_of(ctx: Context, survey: Survey, text: LocalizedText, answers: Mapping[str, str | None] | None = None) -> str:
+    """A survey text in the language the contact reads this survey in, as clean text: its
+    markdown/HTML dropped, ``${name}`` replaced by the answer (empty without ``answers``)."""
+    language = survey_language(ctx, survey)
+    return substitution.plain(text.in_language(language, survey.default_language), survey, answers or {}, language)
+
+
+def said(ctx: Context, survey: Survey, text: LocalizedText, answers: Mapping[str, str | None] | None = None) -> Rich:
+    """A survey text as the respondent reads it: formatted spans, ``${name}`` replaced."""
+    language = survey_language(ctx, survey)
+    return substitution.rich(text.in_language(language, survey.default_language), survey, answers or {}, language)
+
+
+def message(
+    *parts: str | Rich,
+    buttons: tuple[tuple[Button, ...], ...] = (),
+    replaces_pressed: bool = False,
+) -> Outbound:
+    """One message of the bot's own words (``str``) and survey texts (spans), in order: its clean
+    text, and its formatting when a survey text brought some."""
+    spans = tuple(span for part in parts for span in (markup.literal(part) if isinstance(part, str) else part))
+    return Outbound(
+        text=markup.plain(spans),
+        buttons=buttons,
+        replaces_pressed=replaces_pressed,
+        rich=spans if markup.is_styled(spans) else (),
+    )
 
 
 def _rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
@@ -69,26 +95,45 @@ def answers_here(survey: Survey, key: str | None, answers: Answers) -> Mapping[s
 
 
 def label_text(ctx: Context, survey: Survey, text: LocalizedText, here: Mapping[str, str | None]) -> str:
-    """A survey text shown with a question: ``here`` are the answers it sees (:func:`answers_here`),
-    for the substitution of ``${name}``."""
-    return text_of(ctx, survey, text)
+    """A survey text shown with a question, as clean text: ``here`` are the answers it sees
+    (:func:`answers_here`), for the substitution of ``${name}``."""
+    return text_of(ctx, survey, text, here)
 
 
-def slot_label(ctx: Context, survey: Survey, slot: Slot, answers: Answers) -> str:
-    """The text that asks ``slot``: the question's label after the pass it is in ("household
-    member 2", then the label); for the question after a pass, "Add another household member?"."""
-    here = answers_here(survey, slot.key, answers)
-    if slot.another is not None:
-        return ctx.texts("repeat_add_another", label=label_text(ctx, survey, slot.another.label, here))
-    label = label_text(ctx, survey, slot.question.label, here)
+def pass_prefix(ctx: Context, survey: Survey, slot: Slot) -> str:
+    """The passes a question in a repeat is in, before its label ("household member 2 > ")."""
     passes = [
         ctx.texts("repeat_pass", label=text_of(ctx, survey, survey.repeat(name).label), number=str(number))
         for name, number in slot.path
     ]
-    return " › ".join([*passes, label]) if passes else label
+    return "".join(f"{label} › " for label in passes)
 
 
-def shown_value(ctx: Context, survey: Survey, question: Question, value: str | None) -> str:
+def slot_label(ctx: Context, survey: Survey, slot: Slot, answers: Answers) -> str:
+    """The text that asks ``slot`` (clean text): the question's label after the pass it is in
+    ("household member 2 > " then the label); for the question after a pass, "Add another
+    household member?"."""
+    here = answers_here(survey, slot.key, answers)
+    if slot.another is not None:
+        return ctx.texts("repeat_add_another", label=label_text(ctx, survey, slot.another.label, here))
+    return pass_prefix(ctx, survey, slot) + label_text(ctx, survey, slot.question.label, here)
+
+
+def slot_said(ctx: Context, survey: Survey, slot: Slot, answers: Answers) -> list[str | Rich]:
+    """:func:`slot_label` with the label's formatting kept."""
+    if slot.another is not None:
+        return [slot_label(ctx, survey, slot, answers)]
+    here = answers_here(survey, slot.key, answers)
+    return [pass_prefix(ctx, survey, slot), said(ctx, survey, slot.question.label, here)]
+
+
+def shown_value(
+    ctx: Context,
+    survey: Survey,
+    question: Question,
+    value: str | None,
+    answers: Mapping[str, str | None] | None = None,
+) -> str:
     """An answer as the respondent sees it: choice labels, or the value itself."""
     if value is None:
         return ctx.texts("skipped")
@@ -96,7 +141,7 @@ def shown_value(ctx: Context, survey: Survey, question: Question, value: str | N
         return ctx.texts("button_yes" if value == YES else "button_no")
     if question.type in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE):
         chosen = value.split()
-        return ", ".join(text_of(ctx, survey, c.label) for c in question.choices if c.name in chosen)
+        return ", ".join(text_of(ctx, survey, c.label, answers) for c in question.choices if c.name in chosen)
     if question.is_media:
         return ctx.texts("file_received")
     if question.type in MIN_POINTS:
@@ -126,19 +171,21 @@ def render_question(
     question = slot.question
     state = state_of(ctx, conversation, answers)
     here = answers_here(survey, key, answers)
+    parts: list[str | Rich]
     if slot.another is not None:
-        lines = [slot_label(ctx, survey, slot, answers)]
+        parts = slot_said(ctx, survey, slot, answers)
     else:
         position = runner.progress(survey, state)
-        lines = [f"{position.position}/{position.total} · {slot_label(ctx, survey, slot, answers)}"]
+        parts = [f"{position.position}/{position.total} · ", *slot_said(ctx, survey, slot, answers)]
     if question.hint is not None:
-        lines.append(label_text(ctx, survey, question.hint, here))
+        parts += ["\n", said(ctx, survey, question.hint, here)]
     if question.is_media or question.is_geo:
-        lines.append(expected_input(ctx, question))
+        parts += ["\n", expected_input(ctx, question)]
     if question.type in MIN_POINTS and conversation.selection:
-        lines.append(ctx.texts("points_so_far", count=str(len(conversation.selection))))
+        parts += ["\n", ctx.texts("points_so_far", count=str(len(conversation.selection)))]
     if key in answers:
-        lines.append(ctx.texts("current_answer", answer=shown_value(ctx, survey, question, answers[key])))
+        shown = shown_value(ctx, survey, question, answers[key], here)
+        parts += ["\n", ctx.texts("current_answer", answer=shown)]
     serial = conversation.prompt_serial
     buttons: list[Button] = []
     labels: list[str] = []
@@ -151,7 +198,7 @@ def render_question(
             if slot.another is not None:
                 label = ctx.texts("button_yes" if choice.name == YES else "button_no")
             else:
-                label = label_text(ctx, survey, choice.label, here)
+                label = text_of(ctx, survey, choice.label, here)
             labels.append(label)
             if multiple:
                 tick = "✅" if choice.name in conversation.selection else "◻️"
@@ -165,7 +212,7 @@ def render_question(
     rows = list(_rows(buttons, per_row))
     closing_row: list[Button] = []
     if question.default is not None and question.type is not QuestionType.SELECT_MULTIPLE:
-        keep = shown_value(ctx, survey, question, question.default)
+        keep = shown_value(ctx, survey, question, question.default, answers)
         closing_row.append(
             Button(ctx.texts("button_keep", value=keep), payloads.prompt_press(serial, payloads.DEFAULT))
         )
@@ -183,10 +230,8 @@ def render_question(
         rows.append(tuple(closing_row))
     expects = question.type.value if question.is_media or question.is_geo else None
     location_button = ctx.texts("button_send_location") if question.is_geo else None
-    return Outbound(
-        text="\n".join(lines),
-        buttons=tuple(rows),
-        replaces_pressed=replaces_pressed,
+    return replace(
+        message(*parts, buttons=tuple(rows), replaces_pressed=replaces_pressed),
         location_button=location_button,
         expects=expects,
     )
@@ -195,16 +240,16 @@ def render_question(
 def render_summary(ctx: Context, survey: Survey, conversation: Conversation, answers: Answers) -> Outbound:
     """The answers before submitting, with Submit and Change buttons."""
     state = state_of(ctx, conversation, answers)
-    lines = [ctx.texts("summary_title")]
+    parts: list[str | Rich] = [ctx.texts("summary_title")]
     for slot, value in runner.answered_slots(survey, state):
-        label = slot_label(ctx, survey, slot, answers)
-        lines.append(f"• {label}\n   → {shown_value(ctx, survey, slot.question, value)}")
+        shown = shown_value(ctx, survey, slot.question, value, answers_here(survey, slot.key, answers))
+        parts += ["\n• ", *slot_said(ctx, survey, slot, answers), f"\n   → {shown}"]
     serial = conversation.prompt_serial
     buttons = (
         (Button(ctx.texts("button_submit"), payloads.prompt_press(serial, payloads.SUBMIT)),),
         (Button(ctx.texts("button_change"), payloads.prompt_press(serial, payloads.EDIT)),),
     )
-    return Outbound(text="\n".join(lines), buttons=buttons)
+    return message(*parts, buttons=buttons)
 
 
 def render_question_list(ctx: Context, survey: Survey, conversation: Conversation, answers: Answers) -> Outbound:
@@ -220,39 +265,52 @@ def render_question_list(ctx: Context, survey: Survey, conversation: Conversatio
 
 def closing(ctx: Context, survey: Survey, key: str, value: str | None, answers: Answers) -> Outbound:
     """The question answered under ``key`` with its answer, replacing the message whose button was
-    pressed (``answers``: those it was asked with)."""
+    pressed (``answers``: those it was asked with, for its ``${name}``)."""
     slot = runner.slot_of(survey, key)
     assert slot is not None
-    label = slot_label(ctx, survey, slot, answers)
-    return Outbound(text=f"{label}\n→ {shown_value(ctx, survey, slot.question, value)}", replaces_pressed=True)
+    shown = shown_value(ctx, survey, slot.question, value, answers_here(survey, key, answers))
+    return message(*slot_said(ctx, survey, slot, answers), f"\n→ {shown}", replaces_pressed=True)
 
 
 def notes(
     ctx: Context, survey: Survey, shown: tuple[Question, ...], here: Mapping[str, str | None] | None = None
 ) -> list[Outbound]:
     """The notes a step passed, one message each; ``here``: the answers they see (those of the
-    question they lead to, :func:`answers_here`)."""
-    return [Outbound(text=label_text(ctx, survey, note.label, here or {})) for note in shown]
+    question they lead to, :func:`answers_here`). A note left empty (all of it an unanswered
+    ``${name}``) is not sent."""
+    texts = [said(ctx, survey, note.label, here) for note in shown]
+    return [message(text) for text in texts if markup.plain(text).strip()]
 
 
-def feedback(ctx: Context, survey: Survey, quiz: runner.QuizFeedback) -> Outbound:
+def feedback(
+    ctx: Context, survey: Survey, quiz: runner.QuizFeedback, answers: Mapping[str, str | None] | None = None
+) -> Outbound:
     """Right or wrong after a quiz answer, with the question's explanation."""
     question = quiz.question
     if quiz.correct:
-        lines = [ctx.texts("quiz_correct")]
+        parts: list[str | Rich] = [ctx.texts("quiz_correct")]
     else:
         right = question.choice(question.correct or "")
-        lines = [ctx.texts("quiz_wrong", answer=text_of(ctx, survey, right.label) if right else "")]
+        parts = [ctx.texts("quiz_wrong", answer=text_of(ctx, survey, right.label, answers) if right else "")]
     if question.explanation is not None:
-        lines.append(text_of(ctx, survey, question.explanation))
-    return Outbound(text="\n".join(lines))
+        parts += ["\n", said(ctx, survey, question.explanation, answers)]
+    return message(*parts)
 
 
-def problem_text(ctx: Context, survey: Survey, problem: Problem) -> str:
+def problem_text(
+    ctx: Context, survey: Survey, problem: Problem, answers: Mapping[str, str | None] | None = None
+) -> str:
     """Why an answer was refused: the survey's own message if it has one, else the bot's."""
+    return markup.plain(problem_said(ctx, survey, problem, answers))
+
+
+def problem_said(
+    ctx: Context, survey: Survey, problem: Problem, answers: Mapping[str, str | None] | None = None
+) -> Rich:
+    """:func:`problem_text` with the formatting of the survey's own message."""
     if problem.message is not None:
-        return text_of(ctx, survey, problem.message)
-    return ctx.texts(f"problem_{problem.code}", **problem.params)
+        return said(ctx, survey, problem.message, answers)
+    return markup.literal(ctx.texts(f"problem_{problem.code}", **problem.params))
 
 
 def press_action(question: Question, press: payloads.PromptPress) -> runner.Action | None:

@@ -100,8 +100,12 @@ class ResponseStore(FlowStore):
         messages: Replies = []
         if score is not None:
             messages.append(Outbound(text=ctx.texts("quiz_score", score=str(score[0]), total=str(score[1]))))
-        outro = prompts.text_of(ctx, definition, definition.outro) if definition.outro else ""
-        messages.append(Outbound(text=f"{outro}\n\n{ctx.texts('finished')}".strip()))
+        if definition.outro is not None:
+            messages.append(
+                prompts.message(prompts.said(ctx, definition, definition.outro, answers), "\n\n", ctx.texts("finished"))
+            )
+        else:
+            messages.append(Outbound(text=ctx.texts("finished")))
         return messages
 
     async def gone(self, ctx: Context, conversation: Conversation) -> Replies:
@@ -170,9 +174,8 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
             language=prompts.survey_language(ctx, survey),
             now=ctx.now,
         )
-        title = survey_title(ctx, survey)
-        intro = f"\n\n{prompts.text_of(ctx, survey, survey.intro)}" if survey.intro else ""
-        messages.append(Outbound(text=f"{title}{intro}\n\n{ctx.texts('survey_start_hint')}"))
+        intro = ("\n\n", prompts.said(ctx, survey, survey.intro)) if survey.intro else ()
+        messages.append(prompts.message(survey_title(ctx, survey), *intro, "\n\n", ctx.texts("survey_start_hint")))
     opened = await flow_driver.opened(
         STORE, ctx, survey, outcome, current, flow=FLOW, survey_id=survey.id, response_id=response_id
     )

@@ -142,6 +142,18 @@ class ResultFilter:
 
 
 @dataclass(frozen=True)
+class VersionCount:
+    """The responses started in one version of a survey (each response keeps the version it
+    was started in: a survey changed while the bot runs has several)."""
+
+    version: str
+    started: int
+    completed: int
+    first_started: datetime
+    last_started: datetime
+
+
+@dataclass(frozen=True)
 class SurveyResults:
     survey: Survey
     activity: SurveyActivity
@@ -252,6 +264,29 @@ class DashboardQueries(Repository):
             survey_id: SurveyActivity(survey_id, started, done, _median(durations[survey_id]))
             for survey_id, (started, done) in counts.items()
         }
+
+    async def survey_versions(self, survey_id: str, filters: ResultFilter | None = None) -> tuple[VersionCount, ...]:
+        """The versions of ``survey_id`` responses were started in, the latest first."""
+        condition = self._response_condition(filters or ResultFilter())
+        query = (
+            select(
+                responses.c.survey_version,
+                func.count(),
+                func.count(responses.c.completed_at),
+                func.min(responses.c.started_at),
+                func.max(responses.c.started_at),
+            )
+            .select_from(responses.outerjoin(contacts, contacts.c.id == responses.c.contact_id))
+            .where(responses.c.survey_id == survey_id)
+            .group_by(responses.c.survey_version)
+        )
+        if condition is not None:
+            query = query.where(condition)
+        found = [
+            VersionCount(str(version), int(started), int(done), as_utc(first), as_utc(last))
+            for version, started, done, first, last in await self.connection.execute(query)
+        ]
+        return tuple(sorted(found, key=lambda count: count.last_started, reverse=True))
 
     def _seconds_between(self, start: Any, end: Any) -> Any:
         """``end - start`` in seconds, computed by the database."""

@@ -1360,7 +1360,10 @@ def import_command(path: Path, output: Path | None, drop_unsupported: bool) -> i
         sys.stdout.write(conversion.yaml_text)
         sys.stdout.flush()
     else:
-        output.write_text(conversion.yaml_text, encoding="utf-8")
+        # Written whole, then renamed: a running bot never reads half a survey from its folder.
+        partial = output.with_name(f".{output.name}.part")
+        partial.write_text(conversion.yaml_text, encoding="utf-8")
+        partial.replace(output)
     questions = len(survey.data_questions)
     print(
         f"{path}: converted to {yaml_name}: survey '{survey.id}', {questions} questions, "

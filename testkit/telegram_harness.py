@@ -128,14 +128,14 @@ class ChildBotProcess:
 class BotProcess(ChildBotProcess):
     """``baraza run`` in a child process, configured through the environment like production."""
 
-    def __init__(self, server: FakeTelegramServer, database_url: str, workdir: Path) -> None:
+    def __init__(self, server: FakeTelegramServer, database_url: str, workdir: Path, forms: Path = FORMS) -> None:
         self.server = server
         self.database_url = database_url
         self.workdir = workdir
         self.log = workdir / "bot.log"
         config = workdir / "config.yaml"
         config.write_text(
-            f"surveys: {{directory: {FORMS}}}\n"
+            f"surveys: {{directory: {forms}}}\n"
             "telegram:\n  poll_timeout: 1\n"
             "  rate_limit: {messages_per_second: 10000, chat_messages_per_second: 10000, chat_burst: 1000}\n"
             "web: {host: 127.0.0.1, port: 0}\n"

@@ -17,6 +17,7 @@ from storage.broadcasts import BroadcastRepository
 from storage.dashboard import DashboardQueries, ResultFilter
 from storage.exports import ExportOptions
 from storage.requests import ACTIVE, RequestRepository, percentile
+from surveys.markup import plain_text
 from surveys.model import LocalizedText, Survey
 
 
@@ -56,17 +57,20 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         async with site.database.reading() as connection:
             queries = DashboardQueries(connection)
             found = await queries.results(survey, filters)
+            versions = await queries.survey_versions(survey.id, filters)
             regions = await queries.region_names()
         labeller = _choice_labeller(survey)
 
         def label(text: LocalizedText) -> str:
-            return text.in_language(survey.default_language, survey.default_language)
+            # The label's words without ODK's markdown/HTML; ${name} stays, staff read it as written.
+            return plain_text(text.in_language(survey.default_language, survey.default_language))
 
         return render(
             request,
             "survey.html",
             survey=survey,
             results=found,
+            versions=versions,
             title=title_of(survey),
             label=label,
             choice_items=lambda name, counts: [(labeller(name, choice), count) for choice, count in counts],
@@ -95,7 +99,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
 
 
 def title_of(survey: Survey) -> str:
-    return survey.title.in_language(survey.default_language, survey.default_language)
+    return plain_text(survey.title.in_language(survey.default_language, survey.default_language))
 
 
 def _survey(site: AdminSite, request: web.Request) -> Survey:
@@ -111,7 +115,7 @@ def _choice_labeller(survey: Survey) -> Callable[[str, str], str]:
         found = question.choice(choice)
         if found is None:
             return choice
-        return found.label.in_language(survey.default_language, survey.default_language)
+        return plain_text(found.label.in_language(survey.default_language, survey.default_language))
 
     return label
 

@@ -1,13 +1,25 @@
-"""``baraza survey check`` and ``baraza survey import``: survey files, without a configuration."""
+"""``baraza survey check``, ``import`` and ``preview``: survey files.
+
+``check`` and ``preview`` need no configuration; ``import`` reads it only to know the office's
+surveys folder (``surveys.directory``), where the converted survey goes unless ``--output`` says
+otherwise. A running bot serves a file written there within seconds (:mod:`bot.survey_service`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
+from bot.config import ConfigError, load_settings
 from surveys.errors import SurveyFileError
-from surveys.loader import load_survey_file
+from surveys.loader import load_survey_file, load_survey_text
+from surveys.model import Survey
+
+#: ``--output -``: the YAML to standard output.
+STDOUT = "-"
 
 
 def add_commands(commands: Any) -> None:
@@ -18,10 +30,22 @@ def add_commands(commands: Any) -> None:
     check.add_argument("files", nargs="+", type=Path)
     convert = survey_commands.add_parser("import", help="convert an ODK/KoBoToolbox XLSForm (.xlsx) into a survey file")
     convert.add_argument("form", type=Path)
-    convert.add_argument("--output", type=Path, default=None, help="YAML file to write (default: standard output)")
+    convert.add_argument(
+        "--output",
+        default=None,
+        help="YAML file to write, or - for standard output (default: FORM.yaml in the surveys folder of the configuration)",
+    )
     convert.add_argument(
         "--drop-unsupported", action="store_true", help="leave out questions a chat cannot ask (geopoint, photo, ...)"
     )
+    preview = survey_commands.add_parser(
+        "preview", help="answer a survey (YAML or XLSForm .xlsx) in the terminal, as a respondent sees it"
+    )
+    preview.add_argument("form", type=Path)
+    preview.add_argument(
+        "--script", type=Path, default=None, help="answers, one per line, instead of typing them (- : standard input)"
+    )
+    preview.add_argument("--language", default=None, help="the respondent's language (default: the survey's)")
 
 
 def run_offline(arguments: argparse.Namespace) -> int:
@@ -29,8 +53,33 @@ def run_offline(arguments: argparse.Namespace) -> int:
     if arguments.survey_command == "import":
         from surveys.xlsform import import_command
 
-        return import_command(arguments.form, arguments.output, arguments.drop_unsupported)
+        output = import_output(arguments.form, arguments.output, getattr(arguments, "config", None))
+        if isinstance(output, int):
+            return output
+        return import_command(arguments.form, output, arguments.drop_unsupported)
+    if arguments.survey_command == "preview":
+        return preview(arguments.form, arguments.script, arguments.language)
     return check(arguments.files)
+
+
+def import_output(form: Path, output: str | None, config: Path | None) -> Path | int | None:
+    """Where ``import`` writes: ``--output`` (None for ``-``: standard output), else ``FORM.yaml``
+    in the configuration's surveys folder; an exit status when the configuration is unusable."""
+    if output == STDOUT:
+        return None
+    if output is not None:
+        return Path(output)
+    if config is None and Path("config.yaml").exists():
+        config = Path("config.yaml")
+    try:
+        folder = load_settings(config).surveys_directory
+    except ConfigError as error:
+        print(f"baraza: {error}", file=sys.stderr)
+        return 2
+    if not folder.is_dir():
+        print(f"{folder}:1: the surveys folder does not exist (give --output FILE.yaml)", file=sys.stderr)
+        return 1
+    return folder / f"{form.stem}.yaml"
 
 
 def check(files: list[Path]) -> int:
@@ -48,3 +97,60 @@ def check(files: list[Path]) -> int:
             f"{path}: ok: survey '{survey.id}', {len(survey.data_questions)} questions, languages {', '.join(survey.languages)}"
         )
     return 1 if failed else 0
+
+
+def preview_survey(form: Path) -> Survey | None:
+    """The survey of a YAML file or an XLSForm workbook; problems printed (None) if it has some."""
+    try:
+        if form.suffix.lower() in {".xlsx", ".xls"}:
+            from surveys.xlsform import XlsformError, convert_xlsform
+
+            try:
+                conversion = convert_xlsform(form, drop_unsupported=True)
+            except XlsformError as error:
+                for issue in error.issues:
+                    print(issue, file=sys.stderr)
+                return None
+            for issue in conversion.dropped:
+                print(issue, file=sys.stderr)
+            return load_survey_text(conversion.yaml_text, f"{form.stem}.yaml")
+        return load_survey_file(form)
+    except SurveyFileError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def preview(form: Path, script: Path | None, language: str | None) -> int:
+    """``baraza survey preview FORM [--script answers.txt] [--language fr]``: 0 when the survey
+    was answered to its end, 1 when the input ended before, or the file has problems."""
+    from bot.preview import preview as run_preview
+
+    survey = preview_survey(form)
+    if survey is None:
+        print(f"{form}: cannot preview: fix the problems above", file=sys.stderr)
+        return 1
+    if language is not None and language not in survey.languages:
+        print(
+            f"{form}: the survey has no language '{language}' (it has {', '.join(survey.languages)})", file=sys.stderr
+        )
+        return 1
+    interactive = script is None and sys.stdin.isatty()
+    if script is not None and str(script) != STDOUT:
+        lines: Any = script.read_text(encoding="utf-8").splitlines()
+    else:
+        lines = _typed() if interactive else sys.stdin
+    finished = asyncio.run(
+        run_preview(survey, lines, sys.stdout, echo=not interactive, terminal=sys.stdout.isatty(), language=language)
+    )
+    return 0 if finished else 1
+
+
+def _typed() -> Any:
+    """Lines typed at the terminal, each after a ``> `` prompt; ends with Ctrl-D."""
+    while True:
+        try:
+            yield input("> ")
+        except EOFError:
+            print()
+            return

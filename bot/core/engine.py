@@ -26,13 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import metrics
 from bot.core.group_commit import GroupCommit
+from bot.survey_service import surveys_now
 from catalogue.cache import CatalogueCache
 from common.clock import utc_now
 from handlers import router
 from handlers.context import Community, Context
 from handlers.media_intake import keep_before
 from handlers.messages import Delivered, Inbound, Outbound, as_they_are
-from handlers.texts import Texts, rtl, supported_language
+from handlers.texts import RLM, Texts, rtl, supported_language
 from storage.chat_order import serialise_chat, try_serialise_chats
 from storage.database import Database
 from storage.errors import StorageError
@@ -40,6 +41,7 @@ from storage.indicators import StoredCatalogue
 from storage.media import MediaStore
 from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
 from storage.repositories import Repositories
+from surveys.markup import Rich
 from surveys.model import Survey
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,27 @@ def _laid_out(reply: Outbound) -> Outbound:
     # Most replies have no right-to-left text: keep them as they are rather than copy them.
     if text == reply.text and buttons == reply.buttons:
         return reply
-    return replace(reply, text=text, buttons=buttons)
+    return replace(reply, text=text, buttons=buttons, rich=_laid_out_rich(reply.rich))
+
+
+def _laid_out_rich(rich: Rich) -> Rich:
+    """Formatted spans with a RIGHT-TO-LEFT MARK where a right-to-left line starts, as :func:`rtl`
+    marks the clean text (a line may start inside a span)."""
+    if not rich:
+        return rich
+    marked = [rtl(line) != line for line in "".join(span.text for span in rich).split("\n")]
+    line = 0
+    spans = []
+    for span in rich:
+        pieces = span.text.split("\n")
+        for index, piece in enumerate(pieces):
+            if index > 0:
+                line += 1
+            starts_line = index > 0 or (span is rich[0])
+            if starts_line and marked[line] and not piece.startswith(RLM):
+                pieces[index] = RLM + piece
+        spans.append(replace(span, text="\n".join(pieces)))
+    return tuple(spans)
 
 
 class Engine:
@@ -240,7 +262,7 @@ class Engine:
             inbound=inbound,
             contact=contact,
             repos=repos,
-            surveys=self.surveys,
+            surveys=surveys_now(self.surveys),
             pseudonymize=self.pseudonymizer,
             now=now,
             texts=Texts(contact.language or self.default_language),

@@ -29,7 +29,16 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.arrival import ArrivalOrder
 from bot.channels.telegram.rate_limiter import TelegramRateLimiter
-from bot.channels.telegram.rendering import caption, editable, keyboard, send_file, text_messages
+from bot.channels.telegram.rendering import (
+    HTML,
+    caption,
+    editable,
+    formatted,
+    keyboard,
+    parse_mode,
+    send_file,
+    text_messages,
+)
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import TelegramSettings
 from bot.sending.rate import LocalRateLimiter, RateLimiter
@@ -290,8 +299,13 @@ class TelegramChannel:
     async def _send(self, chat_id: int, reply: Outbound, pressed: Message | None) -> None:
         if reply.replaces_pressed and pressed is not None and editable(reply):
             try:
+                text, mode = formatted(reply)
                 await self.bot.edit_message_text(
-                    chat_id=chat_id, message_id=pressed.message_id, text=reply.text, reply_markup=keyboard(reply)
+                    chat_id=chat_id,
+                    message_id=pressed.message_id,
+                    text=text,
+                    reply_markup=keyboard(reply),
+                    parse_mode=mode,
                 )
                 return
             except BadRequest as error:
@@ -314,6 +328,15 @@ class TelegramChannel:
                 markup=keyboard(reply),
             )
             return
+        if parse_mode(reply) is not None:
+            try:
+                for text, markup in text_messages(reply):
+                    await self.bot.send_message(chat_id, text, reply_markup=markup, parse_mode=HTML)
+                return
+            except BadRequest as error:
+                # Telegram refused the formatting (an address it does not take): the clean text then.
+                log.info("Telegram refused a formatted message, sending its clean text: %s", error)
+                reply = replace(reply, rich=())
         for text, markup in text_messages(reply):
             await self.bot.send_message(chat_id, text, reply_markup=markup)
 

@@ -3,6 +3,9 @@
 - texts are split into messages of at most 4,096 characters, preferring line breaks
   (:func:`bot.channels.text.split_text`); the keyboard goes with the last one;
 - captions of pictures and documents are cut at 1,024 characters;
+- formatted texts (:attr:`~handlers.messages.Outbound.rich`: bold, italic, links of survey
+  labels) are sent as Telegram HTML (``parse_mode="HTML"``), every text escaped; one that would
+  need more than one message goes as its clean text;
 - buttons become an inline keyboard: a button with a ``url`` opens that page, any other sends
   its ``payload`` back as callback data (:mod:`handlers.payloads` keeps payloads within
   Telegram's 64 bytes);
@@ -15,6 +18,8 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -22,6 +27,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardBu
 
 from bot.channels.text import split_text
 from handlers.messages import Button, Outbound
+from surveys.markup import Span
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -69,12 +75,51 @@ def location_keyboard(outbound: Outbound) -> ReplyKeyboardMarkup | None:
     )
 
 
+HTML = "HTML"
+WEB_LINKS = ("http://", "https://")
+
+
+def html_text(spans: Iterable[Span]) -> str:
+    """Spans as Telegram HTML: ``<b>``, ``<i>``, ``<a href>`` (web addresses; a ``mailto:`` or
+    ``tel:`` one is written after its text), everything else escaped."""
+    out = []
+    for span in spans:
+        text = html.escape(span.text, quote=False)
+        if span.italic:
+            text = f"<i>{text}</i>"
+        if span.bold:
+            text = f"<b>{text}</b>"
+        if span.link is not None and span.link.lower().startswith(WEB_LINKS):
+            text = f'<a href="{html.escape(span.link, quote=True)}">{text}</a>'
+        elif span.link is not None and span.link not in span.text:
+            text = f"{text} ({html.escape(span.link, quote=False)})"
+        out.append(text)
+    return "".join(out)
+
+
+def formatted(outbound: Outbound) -> tuple[str, str | None]:
+    """The text of ``outbound`` for one message and its ``parse_mode``: Telegram HTML when it is
+    formatted and fits one message, else the clean text (None: no parse mode)."""
+    if outbound.rich and len(outbound.text) <= MAX_TEXT:
+        return html_text(outbound.rich), HTML
+    return outbound.text, None
+
+
 def text_messages(outbound: Outbound) -> list[tuple[str, InlineKeyboardMarkup | ReplyKeyboardMarkup | None]]:
     """The texts of the sendMessage calls that show ``outbound`` (no attachment), each with its
-    keyboard: the last message carries the buttons."""
+    keyboard: the last message carries the buttons (or a location question's reply keyboard). A
+    formatted text (one message) is HTML: :func:`parse_mode` says so."""
     markup = keyboard(outbound) or location_keyboard(outbound)
+    text, mode = formatted(outbound)
+    if mode is not None:
+        return [(text, markup)]
     parts = split_text(outbound.text, MAX_TEXT)
     return [(part, markup if index == len(parts) - 1 else None) for index, part in enumerate(parts)]
+
+
+def parse_mode(outbound: Outbound) -> str | None:
+    """The ``parse_mode`` of the texts :func:`text_messages` gives for ``outbound``."""
+    return formatted(outbound)[1]
 
 
 def caption(outbound: Outbound) -> str | None:

@@ -5,6 +5,9 @@ Pure functions, no I/O. A reply is ``{"text", "buttons", "attachment", "replaces
 (the page's Content-Security-Policy allows ``data:`` images and nothing from elsewhere), and
 ``expects`` the media or location answer a question wants (the page then offers a file picker or
 a button sharing the position, labelled ``location_button``), else null.
+A formatted reply (survey labels with bold, italic, links) also has ``"rich"``: its spans as
+``{"text", "bold", "italic", "link"}``, which the page draws as elements whose text is set as
+text (``<strong>``, ``<em>``, ``<a>``), never as HTML; ``"text"`` stays its clean text.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import base64
 from typing import Any
 
 from handlers.messages import Attachment, Outbound
+from surveys.markup import SAFE_SCHEMES, Span
 
 
 def serialize_outbound(outbound: Outbound) -> dict[str, Any]:
     """One reply as the page's JSON."""
-    return {
+    reply: dict[str, Any] = {
         "text": outbound.text,
         "buttons": [[{"label": button.label, "payload": button.payload} for button in row] for row in outbound.buttons],
         "attachment": _serialize_attachment(outbound.attachment),
@@ -25,6 +29,14 @@ def serialize_outbound(outbound: Outbound) -> dict[str, Any]:
         "expects": outbound.expects,
         "location_button": outbound.location_button,
     }
+    if outbound.rich:
+        reply["rich"] = [_serialize_span(span) for span in outbound.rich]
+    return reply
+
+
+def _serialize_span(span: Span) -> dict[str, Any]:
+    link = span.link if span.link is not None and span.link.lower().startswith(SAFE_SCHEMES) else None
+    return {"text": span.text, "bold": span.bold, "italic": span.italic, "link": link}
 
 
 def _serialize_attachment(attachment: Attachment | None) -> dict[str, str] | None:

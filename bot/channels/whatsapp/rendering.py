@@ -12,6 +12,9 @@ The rules, from WhatsApp's limits (Cloud API reference, "Messages" and "Interact
 - any label longer than that: **numbered text choices**: the labels are written into the text
   as ``1. label`` lines and the buttons or list rows carry the numbers (and the label, cut to
   72 characters, as the row's description);
+- formatted texts (:attr:`~handlers.messages.Outbound.rich`) use WhatsApp's own markers,
+  ``*bold*`` and ``_italic_`` (put around the words of each line, as WhatsApp wants them next to
+  letters), and a link is its text with the address after it;
 - buttons that open a web page become ``label: address`` lines of the text;
 - texts are cut at 4,096 characters (1,024 for the body of an interactive message and for
   captions), preferring line breaks (:func:`bot.channels.text.split_text`).
@@ -19,11 +22,14 @@ The rules, from WhatsApp's limits (Cloud API reference, "Messages" and "Interact
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.channels.text import shortened, split_text
 from handlers.messages import Attachment, Button, Outbound
+from surveys.markup import Span
 
 MAX_TEXT = 4096
 MAX_BODY = 1024  # interactive message body
@@ -65,11 +71,40 @@ def text_message(text: str) -> JSON:
     return {"type": "text", "text": {"body": text, "preview_url": "http://" in text or "https://" in text}}
 
 
+_EDGES = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
+
+
+def _marked(text: str, marker: str) -> str:
+    """``text`` between ``marker``s line by line, the spaces around each line's words outside them."""
+    lines = []
+    for line in text.split("\n"):
+        match = _EDGES.match(line)
+        assert match is not None
+        before, words, after = match.groups()
+        lines.append(f"{before}{marker}{words}{marker}{after}" if words else line)
+    return "\n".join(lines)
+
+
+def whatsapp_text(spans: Iterable[Span]) -> str:
+    """Spans in WhatsApp's formatting: ``*bold*``, ``_italic_``, ``text (address)`` for a link."""
+    out = []
+    for span in spans:
+        text = span.text
+        if span.italic:
+            text = _marked(text, "_")
+        if span.bold:
+            text = _marked(text, "*")
+        if span.link is not None and span.link not in span.text:
+            text = f"{text} ({span.link})"
+        out.append(text)
+    return "".join(out)
+
+
 def _with_links(outbound: Outbound) -> tuple[str, list[Button]]:
     """The text with the web-page buttons written into it, and the buttons that reach the bot."""
     links = [f"{button.label}: {button.url}" for button in outbound.flat_buttons if button.url is not None]
     choices = [button for button in outbound.flat_buttons if button.url is None and len(button.payload) <= MAX_ID]
-    text = outbound.text
+    text = whatsapp_text(outbound.rich) if outbound.rich else outbound.text
     if links:
         text = "\n\n".join(part for part in (text, "\n".join(links)) if part)
     return text, choices

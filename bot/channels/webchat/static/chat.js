@@ -1,7 +1,8 @@
 /* Baraza web chat: talks to POST /api/messages and POST /api/upload (see
  * bot/channels/webchat/adapter.py for the contract).
  *
- * Message texts are only ever put in the page with textContent, never as HTML.
+ * Message texts are only ever put in the page with textContent, never as HTML (formatted
+ * replies too: their spans become <strong>, <em> and <a> elements whose text is set as text).
  * Posts go one after the other, in the order the user made them.
  * A question that wants a file or a position ("expects") gets a file picker (the camera on a
  * phone) or a "Share my location" button under it; a position can also be typed.
@@ -219,6 +220,33 @@
     return link;
   }
 
+  /* Appends a reply's formatted spans ({text, bold, italic, link}) to p, as elements. */
+  function appendSpans(p, spans) {
+    spans.forEach(function (span) {
+      if (!span || typeof span.text !== "string") return;
+      var node = document.createTextNode(span.text);
+      if (span.italic) {
+        var em = document.createElement("em");
+        em.appendChild(node);
+        node = em;
+      }
+      if (span.bold) {
+        var strong = document.createElement("strong");
+        strong.appendChild(node);
+        node = strong;
+      }
+      if (typeof span.link === "string" && /^(https?:|mailto:|tel:)/i.test(span.link)) {
+        var a = document.createElement("a");
+        a.href = span.link;
+        a.rel = "noopener noreferrer";
+        a.target = "_blank";
+        a.appendChild(node);
+        node = a;
+      }
+      p.appendChild(node);
+    });
+  }
+
   /* Fills a bot message element with a reply: text, attachment and buttons. */
   function fillBotMessage(item, message) {
     var bubble = item.querySelector(".bubble");
@@ -231,7 +259,8 @@
     if (text) {
       var p = document.createElement("p");
       p.className = "text";
-      p.textContent = text;
+      if (Array.isArray(message.rich)) appendSpans(p, message.rich);
+      else p.textContent = text;
       bubble.appendChild(p);
     }
     var attachment = renderAttachment(message.attachment);
