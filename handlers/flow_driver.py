@@ -208,11 +208,12 @@ async def on_text(store: FlowStore, ctx: Context, conversation: Conversation, te
 async def on_media(store: FlowStore, ctx: Context, conversation: Conversation) -> Replies:
     """A shared location or a file sent as the answer to the current question.
 
-    A file is checked (kind, size, a picture that opens), scaled to the question's
-    ``max_pixels``, kept in the media store under a new name, and that name is the answer. The
-    runner is asked first whether it takes the file (with the name it will have), so a refused
-    file is never written; the file is written before the answer is committed, so a crash in
-    between leaves at most a file no answer names.
+    Usually the engine already kept the file for this question before the transaction
+    (:mod:`handlers.media_intake`): its name is the answer. Otherwise the file is checked here
+    (kind, size, a picture that decodes), scaled to the question's ``max_pixels`` and kept under
+    a new name; the runner is asked first whether it takes the file (with the name it will have),
+    so a refused file is never written. Either way the file is written before the answer is
+    committed, so a crash in between leaves at most a file no answer names.
     """
     definition = store.definition(ctx, conversation)
     if definition is None:
