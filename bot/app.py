@@ -248,8 +248,9 @@ def web_app(
         app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
     if whatsapp is not None:
         whatsapp.add_routes(app)
-    add_operation_routes(app, database, lambda: channel_states(telegram, whatsapp))
-    add_admin_routes(app, database, surveys=surveys, community=community)
+    states = lambda: channel_states(telegram, whatsapp)  # noqa: E731
+    add_operation_routes(app, database, states)
+    add_admin_routes(app, database, surveys=surveys, community=community, channels=states)
     return app
 
 

@@ -66,7 +66,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             tickets=tickets,
             stats=stats,
             group_items=[
-                (name or "not given", count)
+                (site.label("user_group", name), count)
                 for name, count in sorted(stats.by_user_group.items(), key=lambda item: -item[1])
             ],
             median=percentile(stats.answer_seconds, 0.5),

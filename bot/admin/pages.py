@@ -40,7 +40,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             "overview.html",
             engagement=engagement,
             day_series=[(day.day.isoformat(), day.new) for day in engagement.over_time],
-            named=lambda counts: [(name or "not given", count) for name, count in counts.items()],
+            named=site.labelled,
             surveys=surveys,
             open_requests=sum(stats.by_status.get(status, 0) for status in ACTIVE),
             answered_requests=len(stats.answer_seconds),
