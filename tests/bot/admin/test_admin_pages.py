@@ -275,4 +275,4 @@ async def test_messages_are_listed_until_dealt_with_and_replies_show_on_their_br
 
     page = await (await client.get(f"/admin/broadcasts/{broadcast_id}")).text()
     assert '<p id="reply-count">1 reply to this broadcast.' in page
-    assert "Where is table 3?" in page and "media" in page
+    assert "Where is table 3?" in page and "Media" in page  # the user group as a label, not its code
