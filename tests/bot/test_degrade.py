@@ -89,7 +89,7 @@ async def test_a_refused_whatsapp_token_is_degraded_and_the_web_chat_still_answe
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'baraza.db'}",
             surveys_directory=FORMS,
             pseudonym_key=PSEUDONYM_KEY,
-            whatsapp=replace(whatsapp_settings(graph), access_token="revoked-token"),  # noqa: S106
+            whatsapp=replace(whatsapp_settings(graph), access_token="revoked-token"),
             web=WebSettings(host="127.0.0.1", port=0),
         )
         async with running_bot(settings) as bot:

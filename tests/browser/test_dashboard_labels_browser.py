@@ -5,7 +5,6 @@ off), and a Telegram that cannot be reached shown as degraded (issue 17)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 

@@ -87,7 +87,7 @@ async def test_a_bogus_token_without_telegram_keeps_the_web_chat_and_says_degrad
     env = environment(
         tmp_path,
         BARAZA_WEB_PORT=str(port),
-        BARAZA_TELEGRAM_TOKEN="123:bogus",  # noqa: S106
+        BARAZA_TELEGRAM_TOKEN="123:bogus",
         BARAZA_TELEGRAM_BASE_URL=f"http://127.0.0.1:{free_port()}/bot",  # nobody listens: no network
     )
     process = baraza_run(config_file(tmp_path), env)
@@ -118,7 +118,7 @@ async def test_a_bogus_token_without_telegram_keeps_the_web_chat_and_says_degrad
                 assert response.status == 200, "the dashboard answers"
     finally:
         process.terminate()
-        code, out, err = finished(process)
+        code, _, err = finished(process)
     assert code == 0
     assert "Traceback" not in err
     assert "telegram channel degraded: cannot connect to the Bot API" in err

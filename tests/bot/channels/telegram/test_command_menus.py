@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.app import running_bot
-
 from handlers.router import COMMAND_DESCRIPTIONS
 from handlers.texts import MESSAGES, SUPPORTED_LANGUAGES
 from testkit.fakes.telegram import FakeTelegramServer
