@@ -5,6 +5,7 @@ says what the chart shows."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -23,9 +24,7 @@ from catalogue.charts import (
 from catalogue.model import Observation
 from handlers.texts import Texts
 
-INFLATION = ChartTexts(
-    "Inflation rate", "Demoland", "%", "Source: Demoland Statistics Office", "7.1%", "October 2026"
-)
+INFLATION = ChartTexts("Inflation rate", "Demoland", "%", "Source: Demoland Statistics Office", "7.1%", "October 2026")
 FRENCH_SOURCE = ChartTexts(
     "Taux d'inflation annuel des prix à la consommation",
     "Ensemble du pays, tous les ménages",
@@ -88,7 +87,7 @@ def test_the_latest_value_label_never_lies_over_the_line(shape: str) -> None:
     assert chart.label is not None
     box = chart.label.get_window_extent(chart.renderer)
     line = chart.line
-    pairs = list(zip(line, line[1:], strict=False)) or [(line[0], line[0])]
+    pairs = list(itertools.pairwise(line)) or [(line[0], line[0])]
     assert not any(segment_hits(box, a, b) for a, b in pairs), f"{shape}: the label covers the line"
     axes_box = chart.figure.axes[0].bbox
     assert inside(box, axes_box), f"{shape}: the label leaves the plot"
@@ -150,4 +149,6 @@ def test_alt_text_says_what_the_chart_shows() -> None:
         == "Taux d'inflation, Demoland, mensuel, 2017–2026, dernière valeur 7,1 % en octobre 2026"
     )
     quarters = SHAPES["quarters"]
-    assert chart_description(quarters, INFLATION, Texts("en")).startswith("Inflation rate, Demoland, quarterly, 2020–2022")
+    assert chart_description(quarters, INFLATION, Texts("en")).startswith(
+        "Inflation rate, Demoland, quarterly, 2020–2022"
+    )
