@@ -130,3 +130,24 @@ async def test_keep_trying_waits_longer_after_each_failure_until_it_connects(
     await keep_trying(health, connect, lambda error: f"refused ({type(error).__name__})", first_delay=1.0)
     assert attempts == 5 and pauses == [1.0, 2.0, 4.0, 8.0]
     assert health.state.state == CONNECTED and health.state.reason is None
+
+
+async def test_telegram_lost_while_polling_is_degraded_then_connected_again(tmp_path: Path) -> None:
+    async with FakeTelegramServer() as server:
+        settings = settings_for(tmp_path, server.base_url)
+        async with running_bot(settings) as bot:
+            assert bot.telegram is not None
+            health = bot.telegram.health
+            assert health.state.state == CONNECTED
+            server.fail_next("getUpdates", count=2, error_code=502)
+            server.fail_next("getMe", count=2, error_code=502)  # the first probe (and its retry) fails too
+            for _ in range(200):
+                if health.state.state == DEGRADED:
+                    break
+                await asyncio.sleep(0.05)
+            assert health.state.state == DEGRADED and health.state.reason is not None
+            for _ in range(300):
+                if health.state.state == CONNECTED:
+                    break
+                await asyncio.sleep(0.05)
+            assert health.state.state == CONNECTED, "the probe found Telegram back"

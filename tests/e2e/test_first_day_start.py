@@ -121,4 +121,5 @@ async def test_a_bogus_token_without_telegram_keeps_the_web_chat_and_says_degrad
         code, _, err = finished(process)
     assert code == 0
     assert "Traceback" not in err
+    assert "bogus" not in err, "the token is never logged"
     assert "telegram channel degraded: cannot connect to the Bot API" in err
