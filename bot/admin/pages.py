@@ -13,7 +13,7 @@ from bot.admin.login import refused
 from bot.admin.render import render
 from bot.admin.site import AdminSite
 from common.clock import parse_date, start_of_day
-from storage.broadcasts import BroadcastRepository
+from storage.broadcasts import WEB_CHAT_ONLY, Audience, BroadcastRepository
 from storage.dashboard import DashboardQueries, ResultFilter
 from storage.exports import ExportOptions
 from storage.requests import ACTIVE, RequestRepository, percentile
@@ -31,6 +31,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             activity = await queries.survey_activity()
             stats = await RequestRepository(connection).stats(top=5)
             recent = await BroadcastRepository(connection).recent(limit=5)
+            # Agreeing to be contacted is not enough to receive a notice (the web chat cannot).
+            reach = await BroadcastRepository(connection).reach(Audience())
         surveys = [
             (survey, activity.get(survey_id))
             for survey_id, survey in sorted(site.surveys.items(), key=lambda item: item[0])
@@ -47,6 +49,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             median_answer=percentile(stats.answer_seconds, 0.5),
             demand=stats.demand,
             broadcasts=recent,
+            reach=reach,
+            web_chat_only=reach.left_out.get(WEB_CHAT_ONLY, 0),
             title_of=title_of,
         )
 

@@ -131,6 +131,9 @@ async def test_the_composer_shows_reach_by_channel_and_offers_send_only_with_som
     assert live["size"] == 0 and live["left_out"] == {NO_CONSENT: 1, WEB_CHAT_ONLY: 2}
     assert "web chat: 0 can receive it; left out: 2 web chat only (cannot receive notices yet)" in live["reach"]
 
+    overview = await (await client.get("/admin/")).text()
+    assert '<dd id="can-receive">0 <span class="muted">(2 more on the web chat only' in overview
+
     await add_people(database, [Person(4)])
     page = await (await client.get("/admin/broadcasts/new")).text()
     assert "<li>Telegram: 1 can receive it; left out: 1 no consent</li>" in page
