@@ -53,6 +53,8 @@ class ChannelHealth:
     def __init__(self, channel: str) -> None:
         self.channel = channel
         self._state = ChannelState(channel, STARTING, since=utc_now())
+        #: Called when the channel turns degraded (the channel starts trying again from there).
+        self.on_degraded: Callable[[], None] | None = None
         metrics.observe_channel_state(channel, up=False)
 
     @property
@@ -75,6 +77,8 @@ class ChannelHealth:
             again = f"; trying again in {retry_in_seconds:.0f} s" if retry_in_seconds is not None else ""
             log.warning("%s channel degraded: %s%s (the other channels keep serving)", self.channel, reason, again)
         metrics.observe_channel_state(self.channel, up=False)
+        if before.state != DEGRADED and self.on_degraded is not None:
+            self.on_degraded()
 
 
 def next_delay(delay: float) -> float:

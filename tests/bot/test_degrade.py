@@ -19,7 +19,7 @@ from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.whatsapp import FakeGraphServer
 from testkit.telegram_harness import FORMS, PSEUDONYM_KEY, TOKEN, free_port
 from testkit.webchat_harness import WebVisitor
-from testkit.whatsapp_harness import whatsapp_settings
+from testkit.whatsapp_harness import whatsapp_bot, whatsapp_settings
 
 
 def settings_for(tmp_path: Path, telegram_url: str) -> Settings:
@@ -151,3 +151,29 @@ async def test_telegram_lost_while_polling_is_degraded_then_connected_again(tmp_
                     break
                 await asyncio.sleep(0.05)
             assert health.state.state == CONNECTED, "the probe found Telegram back"
+
+
+async def test_a_whatsapp_token_revoked_later_is_degraded_then_checked_until_it_works(tmp_path: Path) -> None:
+    async with FakeGraphServer() as graph, whatsapp_bot(graph, f"sqlite+aiosqlite:///{tmp_path / 'w.db'}") as bot:
+        assert bot.whatsapp is not None
+        health = bot.whatsapp.health
+        for _ in range(100):
+            if health.state.state == CONNECTED:
+                break
+            await asyncio.sleep(0.05)
+        assert health.state.state == CONNECTED
+        right = graph.access_token
+        graph.access_token = "rotated-by-meta"  # our token is refused from now on
+        await graph.user("15550001111").send_text("/start")
+        for _ in range(100):
+            if health.state.state == DEGRADED:
+                break
+            await asyncio.sleep(0.05)
+        assert health.state.state == DEGRADED and "access token was refused" in (health.state.reason or "")
+        checks = len(graph.calls_to("check"))
+        graph.access_token = right  # the office puts the right token back (here: Meta accepts it again)
+        for _ in range(200):
+            if health.state.state == CONNECTED:
+                break
+            await asyncio.sleep(0.05)
+        assert health.state.state == CONNECTED and len(graph.calls_to("check")) > checks

@@ -217,9 +217,18 @@ class WhatsAppChannel:
         stops the start."""
         await self.client.start()
         self._checking = asyncio.create_task(keep_trying(self.health, self.client.check, why_unusable))
+        # A token refused later (revoked, expired) is checked again the same way until it works.
+        self.health.on_degraded = self._check_again
         log.info("WhatsApp webhook on %s", self.settings.webhook_path)
 
+    def _check_again(self) -> None:
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.create_task(
+                keep_trying(self.health, self.client.check, why_unusable, wait_first=True)
+            )
+
     async def stop(self) -> None:
+        self.health.on_degraded = None
         if self._checking is not None:
             self._checking.cancel()
             await asyncio.gather(self._checking, return_exceptions=True)
