@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
-from collections.abc import AsyncIterator, Mapping, Sequence
+import socket
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
+import sqlalchemy
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from bot.admin.operations import add_operation_routes
 from bot.admin.routes import add_admin_routes
@@ -24,10 +28,11 @@ from bot.channels.telegram.sender import FREE_BROADCAST_RATE, TelegramSender
 from bot.channels.webchat.adapter import add_webchat_routes
 from bot.channels.whatsapp.adapter import WhatsAppChannel
 from bot.channels.whatsapp.sender import WhatsAppSender
-from bot.config import Settings
+from bot.config import Settings, StartupError
 from bot.core.engine import Engine, load_pseudonymizer
 from bot.core.flood import FloodGuard
 from bot.core.sanitise import Sanitiser
+from bot.health import ChannelState
 from bot.indicator_refresh import IndicatorKeeper
 from bot.sending.broadcast_rows import BroadcastSender, broadcast_sender
 from bot.sending.channel_sender import Sender
@@ -82,6 +87,8 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
     surveys = SurveysInService(settings.surveys_directory, load_survey_directory(settings.surveys_directory))
     community = community_of(settings)
     async with contextlib.AsyncExitStack() as stack:
+        # The port first: a busy one stops the start before the database is touched.
+        listening = stack.enter_context(web_socket(settings))
         database = await migrated_database(stack, settings)
         engine = await core_engine(settings, database, surveys, community)
         core = guarded_core(settings, engine)
@@ -90,7 +97,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         telegram = telegram_channel(settings, core, limiters)
         whatsapp = whatsapp_channel(settings, core, database)
         app = web_app(settings, database, core, telegram, whatsapp, surveys, community)
-        runner, port = await serving(stack, settings, app)
+        runner, port = await serving(stack, settings, app, listening)
         log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
         # From now on a new or changed survey file is served within seconds, without a restart.
         await started(stack, surveys)
@@ -146,10 +153,64 @@ def community_of(settings: Settings) -> Community:
 
 async def migrated_database(stack: contextlib.AsyncExitStack, settings: Settings) -> Database:
     """The database at ``settings.database_url``, migrated to the latest schema; disposed of by ``stack``."""
-    database = Database(settings.database_url)
+    where = _database_setting(settings.database_url)
+    try:
+        database = Database(settings.database_url)
+    except Exception as error:  # a malformed URL, a folder that cannot be made
+        raise StartupError(f"cannot use the database {where} ({type(error).__name__}): {_DATABASE_FIX}") from None
     stack.push_async_callback(database.dispose)
+    try:
+        async with database.reading() as connection:
+            await connection.execute(sqlalchemy.text("SELECT 1"))
+    except Exception as error:  # refused, unknown host, wrong password, unreadable file...
+        raise StartupError(
+            f"the database {where} does not answer ({type(error).__name__}): start it, or {_DATABASE_FIX}"
+        ) from None
     await database.migrate()
     return database
+
+
+_DATABASE_FIX = "set database.url in the configuration or BARAZA_DATABASE_URL"
+
+
+def _database_setting(url: str) -> str:
+    """The database URL without its password (it goes to the terminal)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a URL SQLAlchemy cannot parse: show none of it
+        return "URL"
+
+
+@contextlib.contextmanager
+def web_socket(settings: Settings) -> Iterator[socket.socket]:
+    """The listening socket of the web server at ``settings.web`` (closed when the block ends).
+
+    Raises :class:`StartupError` naming ``web.port`` / ``BARAZA_WEB_PORT`` (or ``web.host``)
+    when the address cannot be taken, such as a port another program listens on.
+    """
+    host, port = settings.web.host, settings.web.port
+    fix = f"set web.port in the configuration or BARAZA_WEB_PORT to a free port (or stop the program on {port})"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, UnicodeError) as error:
+        raise StartupError(f"web.host {host!r} is not an address of this machine ({error}): set web.host") from None
+    listening = socket.socket(family, kind, proto)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+        listening.listen(128)
+    except OSError as error:
+        listening.close()
+        if error.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} on {host} is already in use: {fix}") from None
+        if error.errno == errno.EACCES:
+            raise StartupError(f"port {port} on {host} is not allowed for this user: {fix}") from None
+        raise StartupError(f"cannot listen on {host}:{port} ({error.strerror}): set web.host and web.port") from None
+    listening.setblocking(False)
+    with listening:
+        yield listening
 
 
 async def core_engine(
@@ -176,7 +237,13 @@ def telegram_channel(settings: Settings, core: MessageProcessor, limiters: SendL
     """The Telegram channel (not started), or None without a token."""
     if not settings.telegram.enabled:
         return None
-    return TelegramChannel(settings.telegram, core, limiters.replies, max_file_bytes=settings.media.max_bytes)
+    return TelegramChannel(
+        settings.telegram,
+        core,
+        limiters.replies,
+        max_file_bytes=settings.media.max_bytes,
+        default_language=settings.default_language,
+    )
 
 
 def whatsapp_channel(settings: Settings, core: MessageProcessor, database: Database) -> WhatsAppChannel | None:
@@ -203,31 +270,35 @@ def web_app(
         app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
     if whatsapp is not None:
         whatsapp.add_routes(app)
-    add_operation_routes(app, database, lambda: channel_states(telegram, whatsapp))
-    add_admin_routes(app, database, surveys=surveys, community=community, media=open_media_store(settings.media))
+    states = lambda: channel_states(telegram, whatsapp)  # noqa: E731
+    add_operation_routes(app, database, states)
+    media = open_media_store(settings.media)
+    add_admin_routes(app, database, surveys=surveys, community=community, media=media, channels=states)
     return app
 
 
-def channel_states(telegram: TelegramChannel | None, whatsapp: WhatsAppChannel | None = None) -> dict[str, bool]:
-    """For ``/healthz``: the web chat answers while the server does; Telegram when its application
-    runs; WhatsApp (a webhook) while its Graph API client is open."""
-    states = {"web": True}
+def channel_states(
+    telegram: TelegramChannel | None, whatsapp: WhatsAppChannel | None = None
+) -> dict[str, bool | ChannelState]:
+    """For ``/healthz`` and the dashboard: the web chat answers while the server does; Telegram
+    and WhatsApp say whether they reach their platform (degraded, with the reason, while not)."""
+    states: dict[str, bool | ChannelState] = {"web": True}
     if telegram is not None:
-        states["telegram"] = telegram.application.running
+        states["telegram"] = telegram.health.state
     if whatsapp is not None:
-        states["whatsapp"] = whatsapp.running
+        states["whatsapp"] = whatsapp.health.state
     return states
 
 
 async def serving(
-    stack: contextlib.AsyncExitStack, settings: Settings, app: web.Application
+    stack: contextlib.AsyncExitStack, settings: Settings, app: web.Application, listening: socket.socket
 ) -> tuple[web.AppRunner, int]:
-    """Serve ``app`` on ``settings.web`` until ``stack`` closes; the runner and the port bound
-    (the one asked for, or the one the system chose for port 0)."""
+    """Serve ``app`` on the ``listening`` socket (see :func:`web_socket`) until ``stack`` closes;
+    the runner and the port bound (the one asked for, or the one the system chose for port 0)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, settings.web.host, settings.web.port)
+    site = web.SockSite(runner, listening)
     await site.start()
     return runner, _bound_port(runner, settings.web.port)
 

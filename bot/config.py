@@ -31,6 +31,11 @@ class ConfigError(BarazaError):
     """The configuration cannot be used; the message says where and why."""
 
 
+class StartupError(BarazaError):
+    """``baraza run`` cannot start (a busy port, an unreachable database); the message is one
+    line that names the setting to change."""
+
+
 @dataclass(frozen=True)
 class TelegramSettings:
     token: str | None = None
@@ -202,7 +207,15 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         if not path.exists():
             raise ConfigError(f"{path}: the configuration file does not exist")
         source = str(path)
-        text = _substitute(path.read_text(encoding="utf-8"), env, source)
+        try:
+            content = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+            raise ConfigError(
+                f"{path}: the configuration file cannot be read ({reason}): fix its permissions "
+                "or give another one with --config"
+            ) from None
+        text = _substitute(content, env, source)
         try:
             loaded = load_document(text)
         except YamlSyntaxProblem as problem:

@@ -51,6 +51,13 @@ RATE_LIMIT_DEGRADED = Counter(
     registry=REGISTRY,
 )
 
+CHANNEL_UP = Gauge(
+    "baraza_channel_up",
+    "1 while a channel reaches its platform, 0 while it is starting or degraded (retried with backoff)",
+    ["channel"],
+    registry=REGISTRY,
+)
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -100,6 +107,11 @@ def observe_send(kind: str, channel: str, status: str, error: str | None) -> Non
 def observe_rate_limit_degraded(store: str) -> None:
     """One send let through without the shared send-rate store ``store`` ("redis", "postgresql")."""
     RATE_LIMIT_DEGRADED.labels(store).inc()
+
+
+def observe_channel_state(channel: str, *, up: bool) -> None:
+    """``channel`` (telegram, whatsapp) now reaches its platform (``up``) or not."""
+    CHANNEL_UP.labels(channel).set(1 if up else 0)
 
 
 def exposition(broadcast_queue: int, outbox_queue: int) -> bytes:

@@ -10,13 +10,23 @@ durable sender of ``baraza run`` (:mod:`bot.sending.sender`) sends them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.notices import Notice
-from storage.broadcasts import Audience, BroadcastRepository, BroadcastSummary
+from storage.broadcasts import (
+    WHATSAPP_SERVICE_WINDOW,
+    Audience,
+    BroadcastRepository,
+    BroadcastSummary,
+    ChannelReach,
+    Reach,
+)
+
+#: How channels are named to staff.
+CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "webchat": "web chat", "web": "web chat"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,8 @@ class AudiencePreview:
 
     size: int
     languages: Mapping[str, int]
+    #: Everyone the filters match, by channel, with why people are left out.
+    reach: Reach = field(default_factory=lambda: Reach(()))
 
 
 @dataclass(frozen=True)
@@ -37,13 +49,46 @@ class StoredBroadcast:
 
 
 async def preview_audience(
-    connection: AsyncConnection, audience: Audience, languages: tuple[str, ...], default_language: str
+    connection: AsyncConnection,
+    audience: Audience,
+    languages: tuple[str, ...],
+    default_language: str,
+    *,
+    silent_before: datetime | None = None,
 ) -> AudiencePreview:
-    """Count the contacts ``audience`` reaches and, for a notice in ``languages``, who gets which."""
+    """Count the contacts ``audience`` reaches and, for a notice in ``languages``, who gets which;
+    and the reach by channel with the reasons people are left out (``silent_before``: see
+    :func:`whatsapp_silent_before`)."""
     repository = BroadcastRepository(connection)
     size = await repository.audience_size(audience)
     by_language = await repository.audience_languages(audience, languages, default_language) if languages else {}
-    return AudiencePreview(size, by_language)
+    reach = await repository.reach(audience, silent_before=silent_before)
+    return AudiencePreview(size, by_language, reach)
+
+
+def whatsapp_silent_before(notice: Notice, now: datetime) -> datetime | None:
+    """For a notice without a WhatsApp template: WhatsApp contacts who last wrote before this
+    moment cannot get it (None when the notice names a template, which reaches them)."""
+    return None if notice.whatsapp_template is not None else now - WHATSAPP_SERVICE_WINDOW
+
+
+def channel_name(channel: str) -> str:
+    return CHANNEL_NAMES.get(channel, channel)
+
+
+def reach_line(channel: ChannelReach) -> str:
+    """``Telegram: 3 can receive it; left out: 1 no consent, 2 opted out``."""
+    line = f"{channel_name(channel.channel)}: {channel.reached:,} can receive it"
+    if channel.left_out:
+        line += "; left out: " + ", ".join(f"{count:,} {reason}" for reason, count in channel.left_out.items())
+    return line
+
+
+def reach_lines(reach: Reach) -> list[str]:
+    """The reach by channel, one line each, as staff read it (``baraza broadcast send --dry-run``)."""
+    if not reach.channels:
+        return ["nobody matches these filters"]
+    return [reach_line(channel) for channel in reach.channels]
 
 
 async def store_broadcast(

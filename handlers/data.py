@@ -37,7 +37,7 @@ from catalogue.answers import (
     unit_of,
     with_unit,
 )
-from catalogue.charts import ChartTexts, trend_chart
+from catalogue.charts import ChartTexts, chart_description, trend_chart
 from catalogue.downloads import file_name, series_csv
 from catalogue.matching import CatalogueIndex, IndicatorEntry, Match
 from catalogue.model import Series, in_language
@@ -351,7 +351,8 @@ async def _chart(ctx: Context, entry: IndicatorEntry, series: Series) -> list[Ou
     )
     # Drawing takes a tenth of a second: off the event loop, so other chats are not held up.
     png = await asyncio.to_thread(trend_chart, observations, texts)
-    attachment = Attachment("image", file_name(indicator.code, series, "png"), png, "image/png")
+    alt = chart_description(observations, texts, ctx.texts)
+    attachment = Attachment("image", file_name(indicator.code, series, "png"), png, "image/png", alt=alt)
     return [Outbound(text=_caption(ctx, entry, series), attachment=attachment)]
 
 

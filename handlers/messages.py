@@ -105,6 +105,8 @@ class Attachment:
     filename: str
     content: bytes
     mime_type: str
+    #: What a picture shows, in words (its alt text), e.g. a chart's series, period and latest value.
+    alt: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from handlers.messages import Outbound
-from handlers.notify import notify
+from handlers.notify import can_notify, notify
 from handlers.texts import Texts
 from storage.database import Database
 from storage.feedback import CLOSED as MESSAGE_CLOSED
@@ -32,12 +32,19 @@ def request_ref(number: int) -> str:
     return f"request:{number}"
 
 
+#: Why the person was not sent a message about their ticket (:attr:`DeskResult.unsent_because`).
+DELETED = "deleted"  # they deleted their data
+WEB_CHAT = "web chat"  # they wrote through the web chat, which cannot receive a message first
+
+
 @dataclass(frozen=True)
 class DeskResult:
     """The ticket after the action, and whether the person was sent a message about it."""
 
     request: DataRequest
     notified: bool
+    #: When a message was due but not sent: :data:`DELETED` or :data:`WEB_CHAT` (None otherwise).
+    unsent_because: str | None = None
 
 
 async def answer(
@@ -54,9 +61,20 @@ async def answer(
         )
     request = await repos.requests.answer(number, text, staff, now)
     notified = await _tell(repos, request, now, ANSWER_NOTICE, "request_answer_notice", answer=text)
+    unsent = None if notified else await _why_unsent(repos, request)
     if close:
         request = await repos.requests.close(number, now)
-    return DeskResult(request, notified)
+    return DeskResult(request, notified, unsent)
+
+
+async def _why_unsent(repos: Repositories, request: DataRequest) -> str | None:
+    """Why a message to the person of ``request`` could not be queued."""
+    contact = await repos.contacts.get(request.contact_id) if request.contact_id is not None else None
+    if contact is None:
+        return DELETED
+    if not can_notify(contact):
+        return WEB_CHAT
+    return None
 
 
 async def mark_in_progress(repos: Repositories, number: int, *, now: datetime, staff: str | None = None) -> DeskResult:

@@ -12,6 +12,7 @@ from handlers import navigation, payloads
 from handlers.context import Context
 from handlers.flows import REGISTRY
 from handlers.messages import RESUME_PAYLOAD, Outbound
+from handlers.texts import Texts
 
 #: Shown in the Telegram command menu.
 COMMAND_DESCRIPTIONS: Mapping[str, str] = {
@@ -33,6 +34,13 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "define": "What a statistical term means: /define TERM",
     "calendar": "Upcoming releases; follow the ones you want",
 }
+
+
+def command_menu(language: str) -> list[tuple[str, str]]:
+    """The command menu in ``language``: each command with its description from the language's
+    catalogue (``command_<name>``; English where a translation is missing), in menu order."""
+    texts = Texts(language)
+    return [(name, texts(f"command_{name}")) for name in COMMAND_DESCRIPTIONS]
 
 
 def split_command(text: str) -> tuple[str, str] | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, case, delete, exists, func, literal, or_, select, update
@@ -210,6 +210,59 @@ def in_audience(audience: Audience) -> ColumnElement[bool]:
     return and_(*clauses)
 
 
+#: Why a contact who matches an audience's filters is left out of a broadcast (:meth:`BroadcastRepository.reach`).
+NO_CONSENT = "no consent"
+OPTED_OUT = "opted out"
+WEB_CHAT_ONLY = "web chat only (cannot receive notices yet)"
+OUTSIDE_WINDOW = "outside WhatsApp's 24-hour window without a template"
+LEFT_OUT_REASONS = (NO_CONSENT, OPTED_OUT, BLOCKED, WEB_CHAT_ONLY, OUTSIDE_WINDOW)
+#: WhatsApp lets a business write freely for 24 hours after the person's last message (a margin kept).
+WHATSAPP_SERVICE_WINDOW = timedelta(hours=24) - timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class ChannelReach:
+    """On one channel: how many of an audience a broadcast reaches, and why the others are left out."""
+
+    channel: str
+    reached: int
+    left_out: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who an audience reaches, channel by channel (:meth:`BroadcastRepository.reach`)."""
+
+    channels: tuple[ChannelReach, ...]
+
+    @property
+    def reached(self) -> int:
+        return sum(channel.reached for channel in self.channels)
+
+    @property
+    def left_out(self) -> dict[str, int]:
+        """Everyone left out, by reason (in :data:`LEFT_OUT_REASONS` order)."""
+        totals = {reason: sum(c.left_out.get(reason, 0) for c in self.channels) for reason in LEFT_OUT_REASONS}
+        return {reason: count for reason, count in totals.items() if count}
+
+
+def _targeted(audience: Audience) -> ColumnElement[bool]:
+    """The audience's filters without the conditions of reachability: who the staff meant."""
+    clauses: list[ColumnElement[bool]] = [
+        or_(contacts.c.channel.in_(list(audience.channels)), contacts.c.channel.not_in(list(PUSH_CHANNELS)))
+    ]
+    if audience.user_groups:
+        clauses.append(contacts.c.user_group.in_(list(audience.user_groups)))
+    if audience.regions:
+        clauses.append(contacts.c.region.in_(list(audience.regions)))
+    if audience.languages:
+        clauses.append(contacts.c.language.in_(list(audience.languages)))
+    interested = _interested(audience)
+    if interested is not None:
+        clauses.append(interested)
+    return and_(*clauses)
+
+
 def _delivery_language(languages: Sequence[str], default_language: str) -> ColumnElement[str]:
     """The language a contact gets: theirs when the notice has it, else the notice's default."""
     return case((contacts.c.language.in_(list(languages)), contacts.c.language), else_=literal(default_language))
@@ -238,6 +291,46 @@ class BroadcastRepository:
             select(language, func.count()).select_from(contacts).where(in_audience(audience)).group_by(language)
         )
         return {str(name): int(count) for name, count in rows}
+
+    async def reach(self, audience: Audience, *, silent_before: datetime | None = None) -> Reach:
+        """Everyone the audience's filters match, by channel: how many a broadcast reaches and
+        why the others are left out (no consent, opted out, blocked, web chat only). With
+        ``silent_before`` (a notice without a WhatsApp template: now minus
+        :data:`WHATSAPP_SERVICE_WINDOW`), WhatsApp contacts who last wrote before it are left out too."""
+        consented = and_(
+            contacts.c.consent_at.is_not(None),
+            or_(contacts.c.declined_at.is_(None), contacts.c.declined_at < contacts.c.consent_at),
+        )
+        whens: list[tuple[ColumnElement[bool], Any]] = [
+            (~consented, literal(NO_CONSENT)),
+            (contacts.c.opted_out_at.is_not(None), literal(OPTED_OUT)),
+            (contacts.c.blocked_at.is_not(None), literal(BLOCKED)),
+            (contacts.c.channel.not_in(list(PUSH_CHANNELS)), literal(WEB_CHAT_ONLY)),
+        ]
+        if silent_before is not None:
+            silent = and_(contacts.c.channel == "whatsapp", contacts.c.last_seen_at < _stored(silent_before))
+            whens.append((silent, literal(OUTSIDE_WINDOW)))
+        reason = case(*whens, else_=literal("")).label("reason")
+        rows = await self.connection.execute(
+            select(contacts.c.channel, reason, func.count())
+            .select_from(contacts)
+            .where(_targeted(audience))
+            .group_by(contacts.c.channel, reason)
+        )
+        found: dict[str, dict[str, int]] = {}
+        for channel, why, count in rows:
+            found.setdefault(str(channel), {})[str(why)] = int(count)
+        ordered = [c for c in audience.channels if c in found] + sorted(c for c in found if c not in audience.channels)
+        return Reach(
+            tuple(
+                ChannelReach(
+                    channel,
+                    found[channel].get("", 0),
+                    {why: found[channel][why] for why in LEFT_OUT_REASONS if found[channel].get(why)},
+                )
+                for channel in ordered
+            )
+        )
 
     async def topic_sizes(self, topics: Sequence[str]) -> dict[str, int]:
         """For each topic, how many reachable contacts follow it."""

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.broadcasts import Audience, in_audience
 from storage.deliveries import FAILED, SENT, UNKNOWN
 from storage.models import ContactRow, DeliveryRow
 
@@ -84,13 +83,3 @@ class ReceiptRepository:
             select(contacts.c.last_seen_at).where(contacts.c.channel == channel, contacts.c.chat_key == chat_key)
         )
         return None if value is None else _stored(value)
-
-    async def silent_since(self, audience: Audience, channel: str, since: datetime) -> int:
-        """How many of ``audience`` on ``channel`` last wrote before ``since`` (WhatsApp: outside
-        the 24-hour window, where only an approved template reaches them)."""
-        count = await self.connection.scalar(
-            select(func.count())
-            .select_from(contacts)
-            .where(in_audience(audience), contacts.c.channel == channel, contacts.c.last_seen_at < _stored(since))
-        )
-        return int(count or 0)

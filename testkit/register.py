@@ -30,6 +30,9 @@ class Person:
     declined_later: bool = False
     opted_out: bool = False
     blocked: bool = False
+    channel: str = "telegram"
+    #: When the person last wrote (WhatsApp's 24-hour window), in hours before now.
+    silent_hours: float = 0.0
 
 
 async def add_people(database: Database, people: Iterable[Person], *, batch: int = 5000) -> dict[int, int]:
@@ -44,12 +47,12 @@ async def add_people(database: Database, people: Iterable[Person], *, batch: int
                 contacts.insert(),
                 [
                     {
-                        "channel": "telegram",
+                        "channel": p.channel,
                         "user_key": str(p.user_id),
                         "chat_key": str(p.user_id),
                         "language": p.language,
-                        "first_seen_at": now,
-                        "last_seen_at": now,
+                        "first_seen_at": now - timedelta(hours=p.silent_hours),
+                        "last_seen_at": now - timedelta(hours=p.silent_hours),
                         "consent_at": now - timedelta(days=1) if p.consent else None,
                         "declined_at": now if p.declined_later else None,
                         "user_group": p.user_group,

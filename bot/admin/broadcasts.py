@@ -26,7 +26,9 @@ from handlers.broadcast_actions import (
     cancel_broadcast,
     find_broadcast,
     preview_audience,
+    reach_lines,
     store_broadcast,
+    whatsapp_silent_before,
 )
 from handlers.notices import MAX_LABEL, MAX_TEXT, MAX_TITLE, Notice, NoticeButton, telegram_length
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
@@ -183,7 +185,11 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         known_regions = await regions()
         async with site.database.reading() as connection:
             audience_preview = await preview_audience(
-                connection, draft.audience, tuple(draft.texts), draft.default_language
+                connection,
+                draft.audience,
+                tuple(draft.texts),
+                draft.default_language,
+                silent_before=whatsapp_silent_before(notice_of(draft), site.clock()),
             )
         notice = notice_of(draft) if preview and not draft.problems else None
         return render(
@@ -194,6 +200,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             preview=notice,
             size=audience_preview.size,
             by_language=audience_preview.languages,
+            reach=audience_preview.reach,
+            reach_lines=reach_lines(audience_preview.reach),
             description=draft.audience.describe(),
             community=site.community,
             regions=known_regions,
@@ -207,11 +215,18 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
     async def audience(request: web.Request) -> web.StreamResponse:
         """``GET .../audience?user_groups=...``: the number of people a draft would reach."""
         draft = read_draft(request.query, site, await regions(), site.clock())
+        silent_before = whatsapp_silent_before(notice_of(draft), site.clock())
         async with site.database.reading() as connection:
-            size = await BroadcastRepository(connection).audience_size(draft.audience)
-        return web.json_response(
-            {"size": size, "description": draft.audience.describe()}, headers={"Cache-Control": "no-store"}
-        )
+            found = await preview_audience(
+                connection, draft.audience, (), draft.default_language, silent_before=silent_before
+            )
+        body = {
+            "size": found.size,
+            "description": draft.audience.describe(),
+            "reach": reach_lines(found.reach),
+            "left_out": found.reach.left_out,
+        }
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     async def create(request: web.Request) -> web.StreamResponse:
         form = request[FORM_KEY]

@@ -10,11 +10,14 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
-ROW_HEIGHT = 26
-LABEL_WIDTH = 200
-BAR_WIDTH = 200
-VALUE_WIDTH = 90
-MAX_LABEL_CHARS = 27
+#: Each row: the label on its own line (left-aligned from the chart's left edge, so nothing of it
+#: is cut off however long it is), the bar under it, the value after the bar.
+ROW_HEIGHT = 38
+LABEL_LINE = 15
+BAR_HEIGHT = 16
+BAR_WIDTH = 300
+VALUE_WIDTH = 110
+MAX_LABEL_CHARS = 48
 
 
 def _short(label: str) -> str:
@@ -39,7 +42,7 @@ def bar_chart(items: Sequence[tuple[str, int]], *, title: str, total: int | None
         return Markup('<p class="empty">No answers yet.</p>')
     largest = max((count for _, count in items), default=0) or 1
     height = ROW_HEIGHT * len(items) + 4
-    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+    width = BAR_WIDTH + VALUE_WIDTH
     rows = []
     for index, (label, count) in enumerate(items):
         y = index * ROW_HEIGHT + 2
@@ -48,21 +51,20 @@ def bar_chart(items: Sequence[tuple[str, int]], *, title: str, total: int | None
         rows.append(
             Markup(
                 "<g><title>{label}: {count}{share}</title>"
-                '<text x="{lx}" y="{ty}" text-anchor="end" class="label">{short}</text>'
-                '<rect x="{bx}" y="{by}" width="{length}" height="{bh}" class="bar"/>'
-                '<text x="{vx}" y="{ty}" class="value">{count}{share}</text></g>'
+                '<text x="2" y="{ly}" class="label">{short}</text>'
+                '<rect x="0" y="{by}" width="{length}" height="{bh}" class="bar"/>'
+                '<text x="{vx}" y="{vy}" class="value">{count}{share}</text></g>'
             ).format(
                 label=label,
                 count=f"{count:,}",
                 share=share,
-                lx=LABEL_WIDTH - 8,
-                ty=y + 17,
+                ly=y + LABEL_LINE - 3,
                 short=_short(label),
-                bx=LABEL_WIDTH,
-                by=y + 3,
+                by=y + LABEL_LINE,
                 length=max(length, 1 if count else 0),
-                bh=ROW_HEIGHT - 8,
-                vx=LABEL_WIDTH + length + 6,
+                bh=BAR_HEIGHT,
+                vx=length + 6,
+                vy=y + LABEL_LINE + BAR_HEIGHT - 3,
             )
         )
     return Markup(
@@ -77,7 +79,7 @@ def column_chart(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
     if not items:
         return Markup('<p class="empty">Nothing yet.</p>')
     largest = max((count for _, count in items), default=0) or 1
-    column = 18
+    column = 12  # 30 days: 360 units wide, about the width of a phone (the axis text stays readable)
     chart_height = 120
     width = column * len(items)
     bars = []

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 DONE = {
     "answered": "Answer saved: it is being sent to the person in the chat.",
     "answered_unsent": "Answer saved, but it cannot be sent: the person deleted their data or cannot be messaged.",
+    "answered_webchat": (
+        "Answer saved. The person wrote through the web chat, which cannot receive a message from us: "
+        "they read the answer with /my_requests when they next open the chat."
+    ),
     "progress": "Marked in progress: the person is told their request is being worked on.",
     "closed": "Request closed.",
     "assigned": "Request assigned.",
@@ -66,7 +70,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             tickets=tickets,
             stats=stats,
             group_items=[
-                (name or "not given", count)
+                (site.label("user_group", name), count)
                 for name, count in sorted(stats.by_user_group.items(), key=lambda item: -item[1])
             ],
             median=percentile(stats.answer_seconds, 0.5),
@@ -119,7 +123,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             )
         done = DONE_BY_ACTION[kind]
         if kind == request_desk.ANSWER and not result.notified:
-            done = "answered_unsent"
+            done = "answered_webchat" if result.unsent_because == request_desk.WEB_CHAT else "answered_unsent"
         log.info("dashboard: %s did %s on data request #%d", staff.username, kind, number)
         raise web.HTTPSeeOther(f"{PREFIX}/requests/{number}?done={done}")
 

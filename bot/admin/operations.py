@@ -10,22 +10,33 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot import metrics
+from bot.health import CONNECTED, ChannelState
 from storage.broadcasts import BroadcastRepository
 from storage.database import Database
 from storage.outbox_messages import OutboxRepository
 
 log = logging.getLogger(__name__)
 
-#: A channel's name → whether it is connected now (the web chat is, while the server answers).
-ChannelStates = Callable[[], Mapping[str, bool]]
+#: A channel's name → its state now, or simply whether it is connected (the web chat is, while
+#: the server answers).
+ChannelStates = Callable[[], Mapping[str, "bool | ChannelState"]]
+
+
+def _state(value: bool | ChannelState) -> tuple[str, str | None]:
+    if isinstance(value, ChannelState):
+        return value.state, value.reason
+    return ("connected", None) if value else ("disconnected", None)
 
 
 def add_operation_routes(app: web.Application, database: Database, channels: ChannelStates) -> None:
     """Add ``GET /healthz`` and ``GET /metrics`` to ``app``."""
 
     async def healthz(request: web.Request) -> web.Response:
-        """200 and ``{"status": "ok"}`` when the database answers and every channel is
-        connected; 503 with ``"status": "unavailable"`` and what is wrong otherwise."""
+        """200 and ``{"status": "ok"}`` when the database answers and every channel is connected;
+        200 and ``"status": "degraded"`` (with each degraded channel's reason) when the database
+        answers but a channel does not reach its platform: this process still serves the web chat
+        and the dashboard, and a restart would not bring Telegram back; 503 and ``"unavailable"``
+        when the database does not answer."""
         database_ok = True
         try:
             async with database.reading() as connection:
@@ -33,14 +44,18 @@ def add_operation_routes(app: web.Application, database: Database, channels: Cha
         except Exception as error:  # any failure means "not healthy": say so, do not crash
             log.warning("health check: the database does not answer: %s", type(error).__name__)
             database_ok = False
-        states = dict(channels())
-        healthy = database_ok and all(states.values())
-        body = {
-            "status": "ok" if healthy else "unavailable",
+        states = {name: _state(value) for name, value in channels().items()}
+        all_connected = all(state == CONNECTED for state, _ in states.values())
+        status = "unavailable" if not database_ok else "ok" if all_connected else "degraded"
+        body: dict[str, object] = {
+            "status": status,
             "database": "ok" if database_ok else "unreachable",
-            "channels": {name: "connected" if up else "disconnected" for name, up in states.items()},
+            "channels": {name: state for name, (state, _) in states.items()},
         }
-        return web.json_response(body, status=200 if healthy else 503, headers={"Cache-Control": "no-store"})
+        reasons = {name: reason for name, (_, reason) in states.items() if reason}
+        if reasons:
+            body["reasons"] = reasons
+        return web.json_response(body, status=200 if database_ok else 503, headers={"Cache-Control": "no-store"})
 
     async def metrics_page(request: web.Request) -> web.Response:
         broadcast_queue = outbox_queue = 0

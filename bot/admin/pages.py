@@ -13,7 +13,7 @@ from bot.admin.login import refused
 from bot.admin.render import render
 from bot.admin.site import AdminSite
 from common.clock import parse_date, start_of_day
-from storage.broadcasts import BroadcastRepository
+from storage.broadcasts import WEB_CHAT_ONLY, Audience, BroadcastRepository
 from storage.dashboard import DashboardQueries, ResultFilter
 from storage.exports import ExportOptions
 from storage.requests import ACTIVE, RequestRepository, percentile
@@ -32,6 +32,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             activity = await queries.survey_activity()
             stats = await RequestRepository(connection).stats(top=5)
             recent = await BroadcastRepository(connection).recent(limit=5)
+            # Agreeing to be contacted is not enough to receive a notice (the web chat cannot).
+            reach = await BroadcastRepository(connection).reach(Audience())
         surveys = [
             (survey, activity.get(survey_id))
             for survey_id, survey in sorted(site.surveys.items(), key=lambda item: item[0])
@@ -41,13 +43,15 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             "overview.html",
             engagement=engagement,
             day_series=[(day.day.isoformat(), day.new) for day in engagement.over_time],
-            named=lambda counts: [(name or "not given", count) for name, count in counts.items()],
+            named=site.labelled,
             surveys=surveys,
             open_requests=sum(stats.by_status.get(status, 0) for status in ACTIVE),
             answered_requests=len(stats.answer_seconds),
             median_answer=percentile(stats.answer_seconds, 0.5),
             demand=stats.demand,
             broadcasts=recent,
+            reach=reach,
+            web_chat_only=reach.left_out.get(WEB_CHAT_ONLY, 0),
             title_of=title_of,
         )
 

@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.admin.auth import STAFF_KEY
 from bot.admin.charts import bar_chart, column_chart, percent
+from bot.admin.site import CHANNEL_NAMES, SITE_KEY
 from surveys.model import CHOICE_TYPES, QuestionType
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -66,10 +67,23 @@ def _environment() -> Environment:
 ENVIRONMENT = _environment()
 
 
+def _code(name: str, code: str | None) -> str:
+    return code or "not given"
+
+
 def render(request: web.Request, template: str, *, status: int = 200, **values: Any) -> web.Response:
     """The page ``template`` with ``values``, the signed-in member of staff and the security headers."""
     staff = request.get(STAFF_KEY)
+    site = request.app.get(SITE_KEY)
+    # A channel that does not reach its platform is shown to signed-in staff on every page.
+    degraded = site.degraded_channels() if site is not None and staff is not None else []
     html = ENVIRONMENT.get_template(template).render(
-        staff=staff, csrf=staff.csrf_token if staff is not None else "", path=request.path, **values
+        staff=staff,
+        csrf=staff.csrf_token if staff is not None else "",
+        path=request.path,
+        degraded_channels=degraded,
+        code_label=site.label if site is not None else _code,
+        channel_names=CHANNEL_NAMES,
+        **values,
     )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
 from bot.admin import broadcasts, inbox, login, pages
 from bot.admin.auth import Auth
-from bot.admin.site import AdminSite
+from bot.admin.site import SITE_KEY, AdminSite
+from bot.health import ChannelState
 from handlers.context import Community
 from storage.database import Database
 from storage.media import MediaStore
@@ -23,11 +24,16 @@ def add_admin_routes(
     community: Community,
     secure_cookie: bool | None = None,
     media: MediaStore | None = None,
+    channels: Callable[[], Mapping[str, bool | ChannelState]] | None = None,
 ) -> AdminSite:
     """Add every ``/admin`` route to ``app``; returns the site (tests reach its parts). ``media``:
-    the store of the files sent as answers, for the downloads with attachments."""
+    the store of the files sent as answers, for the downloads with attachments; ``channels`` gives
+    the channels' states (as ``/healthz``): degraded ones are shown on every page."""
     auth = Auth(database, login.refused, secure_cookie=secure_cookie)
     site = AdminSite(database, surveys, community, auth, media=media)
+    if channels is not None:
+        site.channels = channels
+    app[SITE_KEY] = site
     login.add_routes(app, site)
     pages.add_routes(app, site)
     inbox.add_routes(app, site)

@@ -19,12 +19,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.channels.whatsapp.sender import whatsapp_silent
 from bot.config import Settings
 from common.clock import utc_now
-from handlers.broadcast_actions import cancel_broadcast, find_broadcast, preview_audience, store_broadcast
+from handlers.broadcast_actions import (
+    cancel_broadcast,
+    find_broadcast,
+    preview_audience,
+    reach_lines,
+    store_broadcast,
+    whatsapp_silent_before,
+)
 from handlers.notices import NoticeFileError, load_notice_file, parse_time
-from storage.broadcasts import CANCELLED, DONE, SKIPPED, BroadcastRepository, BroadcastSummary
+from storage.broadcasts import CANCELLED, DONE, OUTSIDE_WINDOW, SKIPPED, BroadcastRepository, BroadcastSummary
 from storage.database import Database
 from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN
 from storage.feedback import FeedbackRepository
@@ -132,13 +138,23 @@ async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None,
     database = await _database(settings)
     try:
         async with database.transaction() as connection:
-            preview = await preview_audience(connection, notice.audience, notice.languages, notice.default_language)
-            silent = await whatsapp_silent(connection, notice, now)
-        size, languages = preview.size, preview.languages
+            preview = await preview_audience(
+                connection,
+                notice.audience,
+                notice.languages,
+                notice.default_language,
+                silent_before=whatsapp_silent_before(notice, now),
+            )
+        size, languages, reach = preview.size, preview.languages, preview.reach
         print(f"{path}: '{notice.title}'")
         print(f"audience: {size:,} contact(s): {notice.audience.describe()}")
         if languages:
             print("languages: " + ", ".join(f"{language} {count:,}" for language, count in sorted(languages.items())))
+        # By channel, and why the others matching the filters are left out (web chat only, no consent...).
+        print("reach by channel:")
+        for line in reach_lines(reach):
+            print(f"  {line}")
+        silent = next((c.left_out.get(OUTSIDE_WINDOW, 0) for c in reach.channels if c.channel == "whatsapp"), 0)
         if silent:
             print(
                 f"note: {silent:,} WhatsApp contact(s) last wrote more than 24 hours ago; WhatsApp only lets an "
@@ -156,7 +172,8 @@ async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None,
             print(f"dry run: nothing stored, nothing sent (it would be sent {when})")
             return 0
         if size == 0:
-            print("nobody to send to: nothing stored", file=sys.stderr)
+            why = ", ".join(f"{count:,} {reason}" for reason, count in reach.left_out.items())
+            print(f"nobody to send to: nothing stored{f' (left out: {why})' if why else ''}", file=sys.stderr)
             return 1
         if confirm:
             answer = await asyncio.to_thread(input, f"Send '{notice.title}' to {size:,} contact(s) {when}? [y/N] ")

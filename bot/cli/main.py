@@ -27,7 +27,7 @@ from bot.cli import (
     staff,
     survey,
 )
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, StartupError, load_settings
 from bot.sending.shared_rate import SharedRateError
 from catalogue.sourcefiles import DefinitionFileError
 from surveys.errors import SurveyFileError
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return GROUPS[arguments.command].run(settings, arguments)
-    except SharedRateError as error:
+    except (SharedRateError, StartupError) as error:
         print(f"baraza: not starting: {error}", file=sys.stderr)
         return 1
     except SurveyFileError as error:

@@ -1,4 +1,5 @@
-"""The wiring of bot/app.py: the parts stop in reverse, whether the start completes or not."""
+"""The wiring of bot/app.py: the parts stop in reverse, whether the start completes or not.
+(An unreachable Telegram no longer stops the start: tests/bot/test_degrade.py.)"""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from telegram.error import NetworkError
 
 from bot.app import running_bot
-from bot.config import Settings, TelegramSettings, WebSettings
+from bot.config import Settings, StartupError, TelegramSettings, WebSettings
 from testkit.telegram_harness import FORMS, PSEUDONYM_KEY, TOKEN, free_port
 
 
@@ -39,18 +39,20 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-async def test_a_bot_whose_telegram_is_unreachable_leaves_no_server_or_task_behind(tmp_path: Path) -> None:
-    # The web server, the update pruning, the indicator keeper and the catalogue follower are
-    # running when Telegram turns out to be unreachable: none of them may outlive the failure.
-    web_port = free_port()
-    settings = settings_for(tmp_path, web_port, f"http://127.0.0.1:{closed_port()}/bot")
-    before = asyncio.all_tasks()
-    with pytest.raises(NetworkError):
-        async with running_bot(settings):
-            pytest.fail("the bot started without its Telegram channel")
-    await asyncio.sleep(0)  # let cancelled tasks finish
-    assert port_is_free(web_port), "the web server still listens"
-    assert asyncio.all_tasks() - before == set(), "a background task outlived the failed start"
+async def test_a_bot_that_cannot_take_its_port_stops_before_anything_and_leaves_no_task(tmp_path: Path) -> None:
+    # The port is taken first: the start ends before the database is made, with no task left behind.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        web_port = taken.getsockname()[1]
+        settings = settings_for(tmp_path, web_port, f"http://127.0.0.1:{closed_port()}/bot")
+        before = asyncio.all_tasks()
+        with pytest.raises(StartupError, match=r"BARAZA_WEB_PORT"):
+            async with running_bot(settings):
+                pytest.fail("the bot started on a taken port")
+    await asyncio.sleep(0)
+    assert not (tmp_path / "baraza.db").exists(), "the database was touched"
+    assert asyncio.all_tasks() - before == set()
 
 
 async def test_a_bot_that_started_gives_back_its_port_and_tasks_when_stopped(tmp_path: Path) -> None:

@@ -137,7 +137,7 @@ async def test_a_new_staff_member_reads_results_answers_a_request_and_sends_a_ta
                 notice = "Census 2019 results: press briefing on Monday at 10:00."
                 await page.get_by_label("Text in English (en)").fill(notice)
                 await expect(page.locator("#audience-count")).to_have_text("3")  # everyone who consented
-                await page.locator("#audience").get_by_label("media", exact=True).check()
+                await page.locator("#audience").get_by_label("Media", exact=True).check()
                 await expect(page.locator("#audience-count")).to_have_text("2")
                 await page.get_by_role("button", name="Preview").click()
                 await expect(page.locator("#preview-size")).to_have_text("2")

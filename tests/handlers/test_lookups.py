@@ -140,6 +140,10 @@ async def test_chart_is_a_png_and_download_is_the_series_as_csv(engine: Engine, 
     assert chart.attachment is not None and chart.attachment.kind == "image"
     assert chart.attachment.content.startswith(b"\x89PNG") and chart.attachment.filename == "POP_N.png"
     assert chart.text == "Population\nNorthern"
+    # The alt text says what the chart shows, not the file's code.
+    alt = chart.attachment.alt
+    assert alt is not None and alt.startswith("Population, Northern, annual, ") and ", latest " in alt, alt
+    assert "POP_N" not in alt
     (download,) = await user.press("Download")
     assert download.attachment is not None and download.attachment.mime_type == "text/csv"
     rows = list(csv.DictReader(io.StringIO(download.attachment.content.decode("utf-8-sig"))))

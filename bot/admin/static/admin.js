@@ -27,6 +27,15 @@
           target.appendChild(strong);
           target.appendChild(document.createTextNode(
             " " + (data.size === 1 ? "person" : "people") + " (" + data.description + ")"));
+          var list = document.getElementById("reach-list");
+          if (list && Array.isArray(data.reach)) {
+            list.textContent = "";
+            data.reach.forEach(function (line) {
+              var item = document.createElement("li");
+              item.textContent = String(line);
+              list.appendChild(item);
+            });
+          }
         })
         .catch(function () { /* the preview button still shows the size */ });
     }

@@ -14,6 +14,7 @@ The rest of the channel: :mod:`~bot.channels.telegram.transport` (PTB's HTTP lay
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hmac
 import json
@@ -24,7 +25,7 @@ from datetime import UTC
 from aiohttp import web
 from telegram import Bot, BotCommand, CallbackQuery, Message, Update
 from telegram import Location as TelegramLocation
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.arrival import ArrivalOrder
@@ -41,9 +42,11 @@ from bot.channels.telegram.rendering import (
 )
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import TelegramSettings
+from bot.health import ChannelHealth, connect_or_keep_trying, keep_trying
 from bot.sending.rate import LocalRateLimiter, RateLimiter
 from handlers.messages import Inbound, Location, MessageProcessor, Outbound, Upload
-from handlers.router import COMMAND_DESCRIPTIONS
+from handlers.router import command_menu
+from handlers.texts import SUPPORTED_LANGUAGES
 from storage.media import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
@@ -116,6 +119,19 @@ async def fetch_file(bot: Bot, sent: SentFile, max_bytes: int) -> Upload:
     return replace(empty, content=content)
 
 
+def why_unreachable(error: BaseException) -> str:
+    """What ``/healthz`` and the log say when Telegram cannot be used (never the token)."""
+    if isinstance(error, InvalidToken):
+        return "the bot token was refused (check BARAZA_TELEGRAM_TOKEN)"
+    if isinstance(error, TimedOut):
+        return "the Bot API did not answer in time"
+    if isinstance(error, NetworkError):
+        return "cannot connect to the Bot API"
+    if isinstance(error, TelegramError):
+        return f"the Bot API refused: {type(error).__name__}"
+    return f"cannot start: {type(error).__name__}"
+
+
 def to_inbound(update: Update) -> Inbound | None:
     """The core's view of an update; None for updates that are not from a user in a chat."""
     user = update.effective_user
@@ -160,14 +176,20 @@ class TelegramChannel:
         limiter: RateLimiter | None = None,
         *,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
+        default_language: str = "en",
     ) -> None:
         """``limiter`` paces replies (default: this process's own buckets at ``settings``' rates);
-        files people send are fetched up to ``max_file_bytes``."""
+        files people send are fetched up to ``max_file_bytes``; the command menu is in
+        ``default_language`` for people whose language the bot does not speak."""
         assert settings.token, "TelegramChannel needs a token"
         self.settings = settings
         self.processor = processor
         self.max_file_bytes = max_file_bytes
         self._arrivals = ArrivalOrder()
+        self.default_language = default_language
+        #: Starting, connected or degraded (Telegram unreachable, token refused): ``/healthz`` shows it.
+        self.health = ChannelHealth(CHANNEL)
+        self._connecting: asyncio.Task[None] | None = None
         if limiter is None:
             limiter = LocalRateLimiter(
                 settings.messages_per_second, settings.chat_messages_per_second, settings.chat_burst
@@ -198,14 +220,19 @@ class TelegramChannel:
         return self.application.bot
 
     async def start(self) -> None:
-        """Connect to Telegram and start receiving updates."""
+        """Connect to Telegram and start receiving updates.
+
+        Never fails: while Telegram cannot be reached (or refuses the token) the channel is
+        degraded and tried again with a growing pause; the web chat and the dashboard keep serving.
+        """
+        self._connecting = await connect_or_keep_trying(self.health, self._connect, why_unreachable)
+
+    async def _connect(self) -> None:
+        """One attempt at what starting needs; the steps already done are not repeated."""
         await self.application.initialize()
-        commands = [BotCommand(name, description) for name, description in COMMAND_DESCRIPTIONS.items()]
-        try:
-            await self.bot.set_my_commands(commands)
-        except TelegramError as error:
-            log.warning("could not set the command menu: %s", error)
-        await self.application.start()
+        await self.set_command_menus()
+        if not self.application.running:
+            await self.application.start()
         if self.settings.mode == "webhook":
             await self.bot.set_webhook(
                 url=f"{self.settings.webhook_url}",
@@ -216,20 +243,52 @@ class TelegramChannel:
             log.info("Telegram webhook registered")
         else:
             assert self.application.updater is not None
+            if self.application.updater.running:
+                return
             await self.bot.delete_webhook()
             await self.application.updater.start_polling(
                 poll_interval=0,
                 timeout=self.settings.poll_timeout,
                 allowed_updates=["message", "callback_query"],
+                error_callback=self._on_polling_error,
             )
             log.info("Telegram long polling started")
 
+    async def set_command_menus(self) -> None:
+        """The command menu in each language the bot speaks (``setMyCommands`` with its
+        ``language_code``), and in the default language for everyone else."""
+        menus: list[tuple[str, str | None]] = [(self.default_language, None)]
+        menus += [(language, language) for language in SUPPORTED_LANGUAGES]
+        for language, code in menus:
+            commands = [BotCommand(name, description) for name, description in command_menu(language)]
+            try:
+                await self.bot.set_my_commands(commands, language_code=code)
+            except (NetworkError, InvalidToken):
+                raise  # Telegram is away: the whole start is tried again
+            except TelegramError as error:
+                log.warning("could not set the %s command menu: %s", code or "default", error)
+
+    def _on_polling_error(self, error: TelegramError) -> None:
+        # Long polling lost Telegram (PTB retries it by itself): degraded until the Bot API answers again.
+        self.health.degraded(why_unreachable(error))
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.create_task(keep_trying(self.health, self._probe, why_unreachable))
+
+    async def _probe(self) -> None:
+        await self.bot.get_me()
+
     async def stop(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         if self.application.running:
             await self.application.stop()
+        # A start that never connected leaves the Bot API connections open without the application.
         await self.application.shutdown()
+        await self.bot.shutdown()
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
         """The webhook endpoint: checks the secret token, then handles the update.

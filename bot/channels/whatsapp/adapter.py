@@ -39,9 +39,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.arrival import ArrivalOrder
-from bot.channels.whatsapp.graph import GraphClient, GraphError, GraphUnreachable
+from bot.channels.whatsapp.graph import REFUSED_TOKEN, GraphClient, GraphError, GraphUnreachable
 from bot.channels.whatsapp.rendering import MediaPart, Part, render
 from bot.config import WhatsAppSettings
+from bot.health import ChannelHealth, keep_trying
 from common.clock import utc_now
 from common.errors import BarazaError
 from handlers.messages import Inbound, Location, MessageProcessor, Outbound, Upload
@@ -207,6 +208,17 @@ class PartlySent(BarazaError):
     """The first messages of a reply went out, a later one did not."""
 
 
+def why_unusable(error: BaseException) -> str:
+    """What ``/healthz`` and the log say when the Graph API cannot be used (never the token)."""
+    if isinstance(error, GraphError) and error.token_refused:
+        return REFUSED_TOKEN
+    if isinstance(error, GraphUnreachable):
+        return "cannot connect to the Graph API"
+    return (
+        f"the Graph API refused: {error}" if isinstance(error, GraphError) else f"cannot start: {type(error).__name__}"
+    )
+
+
 class WhatsAppChannel:
     """Receives the webhook and answers through the Graph API."""
 
@@ -224,18 +236,37 @@ class WhatsAppChannel:
         self.database = database
         self.max_file_bytes = max_file_bytes
         self._arrivals = ArrivalOrder()
-        self.client = GraphClient(settings)
+        #: Degraded while Meta refuses the access token or does not answer; ``/healthz`` shows it.
+        self.health = ChannelHealth(CHANNEL)
+        self.client = GraphClient(settings, health=self.health)
         self._retrying: set[asyncio.Task[None]] = set()
+        self._checking: asyncio.Task[None] | None = None
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(self.settings.webhook_path, self.handle_verification)
         app.router.add_post(self.settings.webhook_path, self.handle_webhook)
 
     async def start(self) -> None:
+        """Open the Graph API client and check the token in the background: a refused token or an
+        unreachable Meta makes the channel degraded (checked again with a growing pause), never
+        stops the start."""
         await self.client.start()
+        self._checking = asyncio.create_task(keep_trying(self.health, self.client.check, why_unusable))
+        # A token refused later (revoked, expired) is checked again the same way until it works.
+        self.health.on_degraded = self._check_again
         log.info("WhatsApp webhook on %s", self.settings.webhook_path)
 
+    def _check_again(self) -> None:
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.create_task(
+                keep_trying(self.health, self.client.check, why_unusable, wait_first=True)
+            )
+
     async def stop(self) -> None:
+        self.health.on_degraded = None
+        if self._checking is not None:
+            self._checking.cancel()
+            await asyncio.gather(self._checking, return_exceptions=True)
         for task in list(self._retrying):
             task.cancel()
         await asyncio.gather(*self._retrying, return_exceptions=True)

@@ -1,6 +1,7 @@
 """A small client of the WhatsApp Business Cloud API (Meta's Graph API) on aiohttp.
 
-Two calls: ``POST /{version}/{phone-number-id}/messages`` (send one message; the answer holds its
+Three calls: ``GET /{version}/{phone-number-id}`` (is the access token accepted: the start-up
+check), ``POST /{version}/{phone-number-id}/messages`` (send one message; the answer holds its
 ``wamid``) and ``POST /{version}/{phone-number-id}/media`` (upload a picture or document; the
 answer holds its media id). A file a person sent is fetched in two steps
 (:meth:`GraphClient.download`): ``GET /{version}/{media-id}`` gives its URL, MIME type and size,
@@ -19,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from bot.config import WhatsAppSettings
+from bot.health import ChannelHealth
 from common.errors import BarazaError
 from handlers.messages import Attachment
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 RATE_LIMITED = frozenset({130429, 131056, 80007, 4})
 #: Temporary errors on Meta's side: 131000 something went wrong, 131016 service unavailable, 2.
 TEMPORARY = frozenset({131000, 131016, 2})
+#: 190: the access token is invalid or expired.
+TOKEN_REFUSED = frozenset({190})
 #: The recipient cannot get free-form messages now: outside the 24-hour window (re-engagement).
 OUTSIDE_WINDOW = 131047
 #: The recipient asked to stop marketing messages from this business.
@@ -47,6 +51,11 @@ class GraphError(BarazaError):
     def retriable(self) -> bool:
         return self.http_status >= 500 or self.code in RATE_LIMITED or self.code in TEMPORARY
 
+    @property
+    def token_refused(self) -> bool:
+        """Meta does not accept the access token (expired, revoked, mistyped): nothing goes out."""
+        return self.http_status == 401 or self.code in TOKEN_REFUSED
+
 
 class GraphUnreachable(BarazaError):
     """No answer from the Graph API; ``maybe_sent`` tells if the request may have arrived."""
@@ -54,6 +63,9 @@ class GraphUnreachable(BarazaError):
     def __init__(self, message: str, *, maybe_sent: bool) -> None:
         super().__init__(message)
         self.maybe_sent = maybe_sent
+
+
+REFUSED_TOKEN = "the access token was refused (check BARAZA_WHATSAPP_ACCESS_TOKEN)"  # noqa: S105 (a message)
 
 
 def _error_of(status: int, data: Any) -> GraphError:
@@ -80,10 +92,14 @@ class Downloaded:
 class GraphClient:
     """Sends messages and uploads media for one business phone number."""
 
-    def __init__(self, settings: WhatsAppSettings, *, timeout: float = 20.0) -> None:
+    def __init__(
+        self, settings: WhatsAppSettings, *, timeout: float = 20.0, health: ChannelHealth | None = None
+    ) -> None:
+        """``health`` (the channel's) turns degraded when Meta refuses the token, connected when a call succeeds."""
         assert settings.phone_number_id and settings.access_token, "GraphClient needs a phone number id and a token"
         self.settings = settings
         self.timeout = timeout
+        self.health = health
         self._base = f"{settings.graph_base_url}/{settings.api_version}/{settings.phone_number_id}"
         self._session: aiohttp.ClientSession | None = None
 
@@ -102,6 +118,11 @@ class GraphClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    async def check(self) -> None:
+        """Ask for the phone number's record: raises :class:`GraphError` when the token is refused,
+        :class:`GraphUnreachable` when Meta does not answer."""
+        await self._call("check", lambda session: session.get(self._base, params={"fields": "id"}))
 
     async def send(self, to: str, body: dict[str, Any]) -> str:
         """Send one message (``body`` as made by :mod:`bot.channels.whatsapp.rendering`); returns its wamid."""
@@ -167,8 +188,12 @@ class GraphClient:
                     except ValueError:
                         data = None
                     if response.status == 200 and isinstance(data, dict) and "error" not in data:
+                        if self.health is not None:
+                            self.health.connected()
                         return data
                     error = _error_of(response.status, data)
+                    if error.token_refused and self.health is not None:
+                        self.health.degraded(REFUSED_TOKEN)
             except aiohttp.ClientConnectorError as failure:
                 # The connection was never made: nothing was sent. Worth a retry, like a 5xx.
                 error = GraphError(503, None, f"cannot connect: {type(failure).__name__}")

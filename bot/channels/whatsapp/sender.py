@@ -11,9 +11,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timedelta
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from datetime import datetime
 
 from bot.channels.whatsapp.adapter import CHANNEL, PartlySent, send_parts
 from bot.channels.whatsapp.graph import STOPPED_MARKETING, GraphClient, GraphError, GraphUnreachable
@@ -22,15 +20,15 @@ from bot.sending.channel_sender import MaybeSent, NotSent, RecipientBlocked, Rej
 from common.clock import utc_now
 from handlers.messages import Outbound
 from handlers.notices import Notice, WhatsAppTemplate
-from storage.broadcasts import BroadcastRepository
+from storage.broadcasts import WHATSAPP_SERVICE_WINDOW, BroadcastRepository
 from storage.database import Database
 from storage.delivery_receipts import ReceiptRepository
 
 log = logging.getLogger(__name__)
 
 #: Free-form messages are accepted until 24 hours after the person's last message; keep a margin
-#: for the time a broadcast takes to reach everyone.
-SERVICE_WINDOW = timedelta(hours=24) - timedelta(minutes=10)
+#: for the time a broadcast takes to reach everyone (the audience preview counts with the same).
+SERVICE_WINDOW = WHATSAPP_SERVICE_WINDOW
 #: Broadcasts whose template and uploaded files are kept (the most recent ones).
 BROADCASTS_CACHED = 32
 
@@ -118,11 +116,3 @@ class WhatsAppSender:
             raise NotSent(str(error)) from error
         except PartlySent as error:
             raise MaybeSent(f"partly sent: {error}") from error
-
-
-async def whatsapp_silent(connection: AsyncConnection, notice: Notice, now: datetime) -> int:
-    """How many WhatsApp recipients of ``notice`` it cannot reach: those who last wrote more than
-    24 hours ago, when the notice names no ``whatsapp_template`` (0 when it names one)."""
-    if notice.whatsapp_template is not None:
-        return 0
-    return await ReceiptRepository(connection).silent_since(notice.audience, CHANNEL, now - SERVICE_WINDOW)

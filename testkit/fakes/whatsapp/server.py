@@ -35,7 +35,7 @@ WINDOW_SECONDS = 24 * 3600
 
 @dataclass
 class RecordedCall:
-    endpoint: str  # "messages" or "media"
+    endpoint: str  # "messages", "media" or "check" (the token check at start)
     body: JSON
     status: int
     time: float
@@ -128,6 +128,7 @@ class FakeGraphServer:
     async def __aenter__(self) -> FakeGraphServer:
         app = web.Application(client_max_size=100 * 1024 * 1024)
         base = f"/{self.api_version}/{self.phone_number_id}"
+        app.router.add_get(base, self._phone_number)
         app.router.add_post(f"{base}/messages", self._messages)
         app.router.add_post(f"{base}/media", self._upload)
         # Files people sent: their URL by media id, then the file (both need the bearer token).
@@ -186,6 +187,15 @@ class FakeGraphServer:
 
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.access_token}"
+
+    async def _phone_number(self, request: web.Request) -> web.Response:
+        """``GET /{version}/{phone-number-id}``: the business phone number's record (the token check)."""
+        call = RecordedCall("check", {}, 200, time.monotonic())
+        self.calls.append(call)
+        if not self._authorised(request):
+            call.status, call.error_code = 401, 190
+            return _error(401, 190, "Invalid OAuth access token")
+        return web.json_response({"id": self.phone_number_id, "verified_name": "Fake Statistics Office"})
 
     async def _messages(self, request: web.Request) -> web.Response:
         try:
