@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import getpass
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ from bot.config import Settings
 from common.clock import utc_now
 from handlers.broadcast_actions import cancel_broadcast, find_broadcast, preview_audience, store_broadcast
 from handlers.notices import NoticeFileError, load_notice_file, parse_time
+from storage.audit import cli_actor
 from storage.broadcasts import CANCELLED, DONE, SKIPPED, BroadcastRepository, BroadcastSummary
 from storage.database import Database
 from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN
@@ -165,7 +165,7 @@ async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None,
                 return 1
         async with database.transaction() as connection:
             broadcast_id, recipients = await store_broadcast(
-                connection, notice, created_by=f"cli:{_user()}", now=now, send_at=send_at
+                connection, notice, created_by=cli_actor(), now=now, send_at=send_at
             )
         print(f"broadcast {broadcast_id}: {recipients:,} message(s) stored, to be sent {when} by 'baraza run'")
         if not wait or (send_at is not None and send_at > now):
@@ -174,13 +174,6 @@ async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None,
         return await follow(database, broadcast_id)
     finally:
         await database.dispose()
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _progress_line(summary: BroadcastSummary, rate: float) -> str:
@@ -325,7 +318,7 @@ async def resend_unknown(settings: Settings, broadcast_id: int) -> int:
 
 async def cancel(settings: Settings, broadcast_id: int) -> int:
     async with _opened(settings) as database, database.transaction() as connection:
-        cancelled = await cancel_broadcast(connection, broadcast_id, utc_now())
+        cancelled = await cancel_broadcast(connection, broadcast_id, utc_now(), actor=cli_actor())
     if cancelled is None:
         print(f"baraza: there is no broadcast {broadcast_id} to cancel", file=sys.stderr)
         return 1
