@@ -23,7 +23,7 @@ import csv
 import getpass
 import json
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, TextIO, cast
 
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.clock import as_utc
 from storage.database import Database
+from storage.exports import ExportOptions
 from storage.models import AuditEventRow
 
 audit_events = cast(Table, AuditEventRow.__table__)
@@ -128,6 +129,18 @@ async def record(
             details=json.dumps(kept, ensure_ascii=False, sort_keys=True),
         )
     )
+
+
+def export_details(what: str, fmt: str, rows: int | None, options: ExportOptions | None = None) -> dict[str, object]:
+    """The details of an :data:`EXPORT`: what, the format, the rows written and every filter
+    that differs from the default (``since``, ``until``, ``complete_only``...)."""
+    details: dict[str, object] = {"what": what, "format": fmt, "rows": rows}
+    if options is not None:
+        for field in fields(options):
+            value = getattr(options, field.name)
+            if value != field.default:
+                details[field.name] = value.isoformat() if isinstance(value, datetime) else value
+    return details
 
 
 async def record_in(

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Protocol
 
 from bot.cli import (
+    audit,
     broadcast,
     calendar,
     concepts,
@@ -52,6 +54,7 @@ GROUPS: dict[str, CommandGroup] = {
     "requests": requests,
     "indicators": indicators,
     "staff": staff,
+    "audit": audit,
     "db": db,
 }
 
@@ -76,9 +79,16 @@ def _settings(config: Path | None) -> Settings:
     return load_settings(config)
 
 
+def private_umask() -> None:
+    """Files Baraza creates (the SQLite database, exports, key files, logs) are its user's
+    only: group and others lose every permission, whatever umask the shell had."""
+    os.umask(os.umask(0o077) | 0o077)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ``baraza`` command; returns the exit status."""
     arguments = parser().parse_args(argv)
+    private_umask()
     if arguments.command == "survey":
         return survey.run_offline(arguments)
     try:
