@@ -215,14 +215,19 @@ def _cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def csv_row(event: AuditEvent) -> list[str]:
+    """One row of the CSV export (:data:`CSV_COLUMNS`, ``details`` as JSON)."""
+    details = json.dumps(dict(event.details), ensure_ascii=False, sort_keys=True)
+    cells = (str(event.id), event.at.isoformat(), event.actor, event.action, event.target or "", details)
+    return [_cell(cell) for cell in cells]
+
+
 async def write_csv(database: Database, chosen: AuditFilter, out: TextIO) -> int:
-    """Write the chosen rows as CSV (:data:`CSV_COLUMNS`, ``details`` as JSON); returns the count."""
+    """Write the chosen rows as CSV, oldest first; returns how many."""
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     written = 0
     async for event in all_events(database, chosen):
-        details = json.dumps(dict(event.details), ensure_ascii=False, sort_keys=True)
-        cells = (str(event.id), event.at.isoformat(), event.actor, event.action, event.target or "", details)
-        writer.writerow([_cell(cell) for cell in cells])
+        writer.writerow(csv_row(event))
         written += 1
     return written

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from bot.admin import broadcasts, inbox, login, pages
+from bot.admin import audit, broadcasts, inbox, login, pages
 from bot.admin.auth import Auth
 from bot.admin.site import AdminSite
 from handlers.context import Community
@@ -28,4 +28,5 @@ def add_admin_routes(
     pages.add_routes(app, site)
     inbox.add_routes(app, site)
     broadcasts.add_routes(app, site)
+    audit.add_routes(app, site)
     return site
