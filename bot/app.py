@@ -29,6 +29,7 @@ from bot.core.engine import Engine, load_pseudonymizer
 from bot.core.flood import FloodGuard
 from bot.core.sanitise import Sanitiser
 from bot.indicator_refresh import IndicatorKeeper
+from bot.keys import KeySource
 from bot.sending.broadcast_rows import BroadcastSender, broadcast_sender
 from bot.sending.channel_sender import Sender
 from bot.sending.outbox_rows import OutboxSender, outbox_sender
@@ -149,7 +150,7 @@ async def core_engine(
     settings: Settings, database: Database, surveys: Mapping[str, Survey], community: Community
 ) -> Engine:
     """The channel-agnostic core that runs one update, with the deployment's pseudonym key."""
-    pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
+    pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
     return Engine(database, surveys, pseudonymizer, default_language=settings.default_language, community=community)
 
 
@@ -188,7 +189,10 @@ def web_app(
     if whatsapp is not None:
         whatsapp.add_routes(app)
     add_operation_routes(app, database, lambda: channel_states(telegram, whatsapp))
-    add_admin_routes(app, database, surveys=surveys, community=community)
+    # Settings read by load_settings always name a key file; settings made in code (tests) may
+    # give neither it nor a cookie key: their dashboard signs cookies with a key of this process.
+    keys = KeySource.of(settings) if settings.key_file is not None or settings.cookie_key else None
+    add_admin_routes(app, database, surveys=surveys, community=community, keys=keys)
     return app
 
 

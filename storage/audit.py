@@ -54,6 +54,7 @@ ACCOUNT_REMOVED = "account_removed"
 PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an action name)
 ROLE_CHANGED = "role_changed"
 SURVEY_IMPORTED = "survey_imported"
+KEY_ROTATED = "key_rotated"
 ACTIONS = (
     SIGN_IN,
     SIGN_IN_FAILED,
@@ -71,6 +72,7 @@ ACTIONS = (
     PASSWORD_CHANGED,
     ROLE_CHANGED,
     SURVEY_IMPORTED,
+    KEY_ROTATED,
 )
 #: The columns of ``baraza audit export``.
 CSV_COLUMNS = ("id", "at", "actor", "action", "target", "details")

@@ -336,7 +336,7 @@ async def replies(settings: Settings, broadcast_id: int | None, output: Path) ->
 
     database = await _database(settings)
     try:
-        pseudonymize = await load_pseudonymizer(database, settings.pseudonym_key)
+        pseudonymize = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
         out: TextIO = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8", newline="")
         count = 0
         try:

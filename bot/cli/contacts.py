@@ -39,7 +39,7 @@ async def _export(settings: Settings, output: Path) -> int:
     database = Database(settings.database_url)
     try:
         await database.migrate()
-        pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
+        pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
         count = await write_text(destination(output), lambda out: export_contacts_csv(database, pseudonymizer, out))
         await audit.record_in(
             database,

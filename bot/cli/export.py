@@ -165,7 +165,7 @@ async def _export_survey(settings: Settings, database: Database, arguments: argp
 async def _export_table(settings: Settings, database: Database, arguments: argparse.Namespace, fmt: Format) -> int:
     from bot.core.engine import load_pseudonymizer
 
-    pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
+    pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
     exported = await export_table(arguments.table, database, pseudonymizer, fmt, destination(arguments.output))
     _report(exported, f"row(s) of {arguments.table}", arguments.output)
     await _audit(database, f"table:{arguments.table}", audit.export_details("table", fmt, exported.rows))

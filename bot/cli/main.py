@@ -24,12 +24,14 @@ from bot.cli import (
     db,
     export,
     indicators,
+    keys,
     requests,
     run,
     staff,
     survey,
 )
 from bot.config import ConfigError, Settings, load_settings
+from bot.keys import KeyFileError
 from bot.sending.shared_rate import SharedRateError
 from catalogue.sourcefiles import DefinitionFileError
 from surveys.errors import SurveyFileError
@@ -55,6 +57,7 @@ GROUPS: dict[str, CommandGroup] = {
     "indicators": indicators,
     "staff": staff,
     "audit": audit,
+    "keys": keys,
     "db": db,
 }
 
@@ -108,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         print("baraza: not starting: fix the survey files above", file=sys.stderr)
+        return 1
+    except KeyFileError as error:
+        print(f"baraza: not starting: {error}", file=sys.stderr)
         return 1
     except DefinitionFileError as error:
         for file_problem in error.problems:
