@@ -43,6 +43,7 @@ SIGN_IN_FAILED = "sign_in_failed"
 SIGN_OUT = "sign_out"
 BROADCAST_STORED = "broadcast_stored"
 BROADCAST_CANCELLED = "broadcast_cancelled"
+BROADCAST_RESENT = "broadcast_resent"
 REQUEST_ANSWERED = "request_answered"
 REQUEST_IN_PROGRESS = "request_in_progress"
 REQUEST_ASSIGNED = "request_assigned"
@@ -61,6 +62,7 @@ ACTIONS = (
     SIGN_OUT,
     BROADCAST_STORED,
     BROADCAST_CANCELLED,
+    BROADCAST_RESENT,
     REQUEST_ANSWERED,
     REQUEST_IN_PROGRESS,
     REQUEST_ASSIGNED,

@@ -23,6 +23,7 @@ from bot.config import Settings
 from common.clock import utc_now
 from handlers.broadcast_actions import cancel_broadcast, find_broadcast, preview_audience, store_broadcast
 from handlers.notices import NoticeFileError, load_notice_file, parse_time
+from storage import audit
 from storage.audit import cli_actor
 from storage.broadcasts import CANCELLED, DONE, SKIPPED, BroadcastRepository, BroadcastSummary
 from storage.database import Database
@@ -306,6 +307,15 @@ async def status(settings: Settings, broadcast_id: int | None) -> int:
 async def resend_unknown(settings: Settings, broadcast_id: int) -> int:
     async with _opened(settings) as database, database.transaction() as connection:
         queued = await BroadcastRepository(connection).resend_unknown(broadcast_id)
+        if queued:
+            await audit.record(
+                connection,
+                actor=cli_actor(),
+                action=audit.BROADCAST_RESENT,
+                now=utc_now(),
+                target=f"broadcast:{broadcast_id}",
+                details={"queued_again": queued},
+            )
     if not queued:
         print(f"broadcast {broadcast_id} has no message whose delivery is unknown")
     else:
@@ -364,6 +374,10 @@ async def replies(settings: Settings, broadcast_id: int | None, output: Path) ->
             if out is not sys.stdout:
                 out.close()
         print(f"{count} repl{'y' if count == 1 else 'ies'}", file=sys.stderr)
+        details = {**audit.export_details("broadcast replies", "csv", count), "broadcast": broadcast_id}
+        await audit.record_in(
+            database, actor=cli_actor(), action=audit.EXPORT, now=utc_now(), target="feedback", details=details
+        )
         return 0
     finally:
         await database.dispose()

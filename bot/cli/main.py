@@ -82,16 +82,23 @@ def _settings(config: Path | None) -> Settings:
     return load_settings(config)
 
 
-def private_umask() -> None:
-    """Files Baraza creates (the SQLite database, exports, key files, logs) are its user's
-    only: group and others lose every permission, whatever umask the shell had."""
-    os.umask(os.umask(0o077) | 0o077)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run one ``baraza`` command; returns the exit status."""
+    """Run one ``baraza`` command; returns the exit status.
+
+    While it runs, files it creates (the SQLite database, exports, the key file) are its user's
+    only: group and others lose every permission, whatever umask the shell had (077 is added to
+    it, and the umask is given back at the end).
+    """
+    before = os.umask(0o077)
+    os.umask(before | 0o077)
+    try:
+        return _command(argv)
+    finally:
+        os.umask(before)
+
+
+def _command(argv: list[str] | None) -> int:
     arguments = parser().parse_args(argv)
-    private_umask()
     if arguments.command == "survey":
         return survey.run_offline(arguments)
     try:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import stat
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,14 +30,6 @@ from testkit.admin import PASSWORD, sign_in
 from testkit.fakes.engine_user import EngineUser
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def keep_umask() -> Iterator[None]:
-    before = os.umask(0o022)
-    os.umask(before)
-    yield
-    os.umask(before)
 
 
 async def _settings_rows(database: Database) -> dict[str, str]:

@@ -10,7 +10,6 @@ import io
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,6 @@ from bot.cli.main import main
 from storage import audit
 from storage.database import Database
 from testkit.paths import ROOT
-
-
-@pytest.fixture(autouse=True)
-def keep_umask() -> Iterator[None]:
-    """``baraza`` tightens the umask of its process; give the test process its own back."""
-    before = os.umask(0o022)
-    os.umask(before)
-    yield
-    os.umask(before)
 
 
 def _mode(path: Path) -> int:
@@ -56,11 +46,16 @@ def test_command_line_actions_are_audited_and_exported(
     since = ["--since", "2026-01-01", "--complete-only"]
     assert main([*base, "export", "usat2026", "--output", str(responses), *since]) == 0
     assert main([*base, "contacts", "export", "--output", str(tmp_path / "contacts.csv")]) == 0
+    umask = os.umask(0o022)
+    os.umask(umask)
+    replies = tmp_path / "replies.csv"  # written straight, not through an export's .part file
+    assert main([*base, "broadcast", "replies", "--output", str(replies)]) == 0
+    assert os.umask(umask) == umask, "baraza gives its caller's umask back"
     capsys.readouterr()
 
     trail = tmp_path / "audit.csv"
     assert main([*base, "audit", "export", "--output", str(trail)]) == 0
-    assert "exported 4 audit row(s)" in capsys.readouterr().err
+    assert "exported 5 audit row(s)" in capsys.readouterr().err
     rows = _rows(trail.read_text(encoding="utf-8"))
     me = audit.cli_actor()
     assert [(row["actor"], row["action"], row["target"]) for row in rows] == [
@@ -68,6 +63,7 @@ def test_command_line_actions_are_audited_and_exported(
         (me, audit.ROLE_CHANGED, "account:amina"),
         (me, audit.EXPORT, "survey:usat2026"),
         (me, audit.EXPORT, "contacts"),
+        (me, audit.EXPORT, "feedback"),
     ]
     assert json.loads(rows[1]["details"]) == {"role": "viewer", "was": "editor"}
     survey_export = json.loads(rows[2]["details"])
@@ -83,12 +79,12 @@ def test_command_line_actions_are_audited_and_exported(
     # Only the exports, to standard output; the first audit export is one of them now.
     assert main([*base, "audit", "export", "--action", "export", "--output", "-"]) == 0
     exports = _rows(capsys.readouterr().out)
-    assert [row["target"] for row in exports] == ["survey:usat2026", "contacts", "audit"]
-    assert json.loads(exports[2]["details"])["rows"] == "4"
+    assert [row["target"] for row in exports] == ["survey:usat2026", "contacts", "feedback", "audit"]
+    assert json.loads(exports[3]["details"])["rows"] == "5"
     assert main([*base, "audit", "export", "--action", "sign_in", "--output", "-"]) == 0
     assert _rows(capsys.readouterr().out) == []
 
-    for written in (responses, tmp_path / "contacts.csv", trail):
+    for written in (responses, tmp_path / "contacts.csv", replies, trail):
         assert _mode(written) == 0o600, written.name
     if database_url.startswith("sqlite"):
         assert _mode(tmp_path / "baraza.db") == 0o600
