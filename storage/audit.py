@@ -52,7 +52,8 @@ MESSAGE_CLOSED = "message_closed"
 EXPORT = "export"
 ACCOUNT_ADDED = "account_added"
 ACCOUNT_REMOVED = "account_removed"
-PASSWORD_CHANGED = "password_changed"  # noqa: S105  # nosec B105 (an action name)
+# An action name, not a password:
+PASSWORD_CHANGED = "password_changed"  # noqa: S105  # nosec B105
 ROLE_CHANGED = "role_changed"
 SURVEY_IMPORTED = "survey_imported"
 KEY_ROTATED = "key_rotated"
