@@ -17,6 +17,7 @@ replaces a key (see docs/security.md).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -24,7 +25,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,7 +118,7 @@ async def installation_key(database: Database, source: KeySource, name: str) -> 
     they all end up with the one key the first of them wrote."""
     given = source.given.get(name) or None
     # A key the environment gives needs no key file, nor its lock (a read-only disk is fine).
-    with _locked(None if given else source.key_file):
+    async with _locked(None if given else source.key_file):
         stored = read_key_file(source.key_file) if source.key_file is not None else {}
         value = given or stored.get(name)
         async with database.transaction() as connection:
@@ -148,19 +149,20 @@ async def installation_key(database: Database, source: KeySource, name: str) -> 
     return value
 
 
-@contextlib.contextmanager
-def _locked(key_file: Path | None) -> Iterator[None]:
-    """An exclusive lock on ``KEY_FILE.lock`` (nothing without a key file)."""
+@contextlib.asynccontextmanager
+async def _locked(key_file: Path | None) -> AsyncIterator[None]:
+    """An exclusive lock on ``KEY_FILE.lock`` (nothing without a key file), waited for in a
+    thread: another holder may be this very process (two first dashboard requests at once)."""
     if key_file is None:
         yield
         return
     key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor = os.open(key_file.with_name(key_file.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(descriptor)
+        os.close(descriptor)  # closing the descriptor releases the lock
 
 
 async def _check_fingerprint(settings: InstanceSettings, key: str) -> None:

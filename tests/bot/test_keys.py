@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import stat
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -250,3 +251,26 @@ def _other_key_app(database: Database) -> web.Application:
     app = web.Application()
     add_admin_routes(app, database, surveys={}, community=Community(), keys=None)
     return app
+
+
+def test_first_uses_at_once_in_one_process_do_not_wait_on_each_other(tmp_path: Path) -> None:
+    """Two first dashboard requests at once both need the cookie key: the lock file is waited for
+    off the event loop, so the second waits for the first instead of stopping the loop."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
+    source = keys.KeySource({}, tmp_path / "baraza.keys")
+    results: list[set[str]] = []
+
+    async def together() -> None:
+        database = Database(url)
+        try:
+            await database.migrate()
+            found = await asyncio.gather(*(keys.installation_key(database, source, keys.COOKIE_KEY) for _ in range(5)))
+            results.append(set(found))
+        finally:
+            await database.dispose()
+
+    worker = threading.Thread(target=lambda: asyncio.run(together()), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "the loop stopped on the lock file"
+    assert results == [{keys.read_key_file(tmp_path / "baraza.keys")["cookie_key"]}]
