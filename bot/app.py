@@ -34,6 +34,7 @@ from bot.core.flood import FloodGuard
 from bot.core.sanitise import Sanitiser
 from bot.health import ChannelState
 from bot.indicator_refresh import IndicatorKeeper
+from bot.keys import KeySource
 from bot.sending.broadcast_rows import BroadcastSender, broadcast_sender
 from bot.sending.channel_sender import Sender
 from bot.sending.outbox_rows import OutboxSender, outbox_sender
@@ -217,7 +218,7 @@ async def core_engine(
     settings: Settings, database: Database, surveys: Mapping[str, Survey], community: Community
 ) -> Engine:
     """The channel-agnostic core that runs one update, with the deployment's pseudonym key."""
-    pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
+    pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
     return Engine(
         database,
         surveys,
@@ -273,7 +274,10 @@ def web_app(
     states = lambda: channel_states(telegram, whatsapp)  # noqa: E731
     add_operation_routes(app, database, states)
     media = open_media_store(settings.media)
-    add_admin_routes(app, database, surveys=surveys, community=community, media=media, channels=states)
+    # Settings read by load_settings always name a key file; settings made in code (tests) may
+    # give neither it nor a cookie key: their dashboard signs cookies with a key of this process.
+    keys = KeySource.of(settings) if settings.key_file is not None or settings.cookie_key else None
+    add_admin_routes(app, database, surveys=surveys, community=community, media=media, channels=states, keys=keys)
     return app
 
 

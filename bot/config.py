@@ -22,6 +22,8 @@ from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
 from storage.media import DEFAULT_MAX_BYTES, MediaSettings, S3Settings
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
+#: Where the keys not given by the environment are kept (mode 0600), beside the default database.
+DEFAULT_KEY_FILE = Path("data/baraza.keys")
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_GRAPH_BASE_URL = "https://graph.facebook.com"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -127,7 +129,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     surveys_directory: Path = Path("office/surveys")
     default_language: str = "en"
-    pseudonym_key: str | None = None
+    pseudonym_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
@@ -147,6 +149,11 @@ class Settings:
     flood: FloodSettings = field(default_factory=FloodSettings)
     #: Where files sent as answers are kept (``media:``), and the largest one accepted.
     media: MediaSettings = field(default_factory=MediaSettings)
+    #: The dashboard's cookie key (``BARAZA_COOKIE_KEY``); else it comes from the key file.
+    cookie_key: str | None = field(default=None, repr=False)
+    #: The key file (``privacy.key_file`` / ``BARAZA_KEY_FILE``, mode 0600) holding the keys the
+    #: environment does not give; None only for settings made in code (tests), see :mod:`bot.keys`.
+    key_file: Path | None = None
 
 
 def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
@@ -257,7 +264,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     _check_keys(database, {"url"}, "database", source)
     _check_keys(surveys, {"directory"}, "surveys", source)
     _check_keys(bot, {"default_language"}, "bot", source)
-    _check_keys(privacy, {"pseudonym_key"}, "privacy", source)
+    _check_keys(privacy, {"pseudonym_key", "key_file"}, "privacy", source)
     _check_keys(logging_, {"level"}, "logging", source)
     _check_keys(web, {"host", "port"}, "web", source)
     _check_keys(
@@ -351,6 +358,10 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     pseudonym_key = _empty_to_none(env.get("BARAZA_PSEUDONYM_KEY") or privacy.get("pseudonym_key"))
     if pseudonym_key is not None and len(pseudonym_key) < 16:
         raise ConfigError(f"{source}: privacy.pseudonym_key must be at least 16 characters")
+    cookie_key = _empty_to_none(env.get("BARAZA_COOKIE_KEY"))
+    if cookie_key is not None and len(cookie_key) < 32:
+        raise ConfigError(f"{source}: BARAZA_COOKIE_KEY must be at least 32 characters (openssl rand -hex 32)")
+    key_file = Path(str(env.get("BARAZA_KEY_FILE") or privacy.get("key_file") or DEFAULT_KEY_FILE))
     return Settings(
         database_url=str(env.get("BARAZA_DATABASE_URL") or database.get("url") or DEFAULT_DATABASE_URL),
         surveys_directory=surveys_dir,
@@ -388,6 +399,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         redis_url=redis_url,
         flood=_flood(_section(raw, "flood", source), source),
         media=_media(_section(raw, "media", source), env, base_dir, source),
+        cookie_key=cookie_key,
+        key_file=key_file,
     )
 
 

@@ -22,6 +22,7 @@ from handlers.flow_driver import new_conversation
 from handlers.messages import Button, Outbound
 from handlers.notices import Notice
 from handlers.payloads import parse_number
+from storage import audit
 from storage.broadcasts import Audience, BroadcastRepository
 from storage.feedback import BROADCAST_REPLY, FeedbackRepository
 from storage.records import Conversation
@@ -183,6 +184,19 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
         await ctx.repos.conversations.end(ctx.contact.id)
         if recipients is None:
             return stale
+        await audit.record(
+            ctx.repos.connection,
+            actor=f"{ctx.inbound.channel}:{ctx.inbound.user_key}",  # an admin of config.yaml
+            action=audit.BROADCAST_STORED,
+            now=ctx.now,
+            target=f"broadcast:{draft_id}",
+            details={
+                "title": notice.title,
+                "recipients": recipients,
+                "audience": f"topics={topic}" if topic else "everyone",
+                "via": "chat",
+            },
+        )
         return [
             Outbound(
                 text=ctx.texts("broadcast_created", count=str(recipients), id=str(draft_id)), replaces_pressed=True

@@ -10,12 +10,13 @@ durable sender of ``baraza run`` (:mod:`bot.sending.sender`) sends them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.notices import Notice
+from storage import audit
 from storage.broadcasts import (
     WHATSAPP_SERVICE_WINDOW,
     Audience,
@@ -99,21 +100,48 @@ async def store_broadcast(
     now: datetime,
     send_at: datetime | None = None,
     audience: Audience | None = None,
+    actor: str | None = None,
 ) -> tuple[int, int]:
     """Store ``notice`` as a broadcast with one pending delivery per recipient; returns (id, recipients).
 
-    ``audience`` replaces the notice's own; ``send_at`` None sends it now.
+    ``audience`` replaces the notice's own; ``send_at`` None sends it now. The audit trail
+    records it under ``actor`` (default: ``created_by``).
     """
-    return await BroadcastRepository(connection).create(
+    chosen = notice.audience if audience is None else audience
+    broadcast_id, recipients = await BroadcastRepository(connection).create(
         title=notice.title,
         notice=notice.to_json(),
-        audience=notice.audience if audience is None else audience,
+        audience=chosen,
         languages=notice.languages,
         default_language=notice.default_language,
         created_by=created_by,
         now=now,
         send_at=send_at,
     )
+    await audit.record(
+        connection,
+        actor=actor or created_by,
+        action=audit.BROADCAST_STORED,
+        now=now,
+        target=f"broadcast:{broadcast_id}",
+        details={
+            "title": notice.title,
+            "recipients": recipients,
+            "audience": _audience_text(chosen),
+            "send_at": None if send_at is None else send_at.isoformat(),
+        },
+    )
+    return broadcast_id, recipients
+
+
+def _audience_text(chosen: Audience) -> str:
+    """The audience's filters as ``field=value`` pairs (the whole register: ``everyone``)."""
+    parts = []
+    for attribute in fields(chosen):
+        value = getattr(chosen, attribute.name)
+        if value and value != attribute.default:
+            parts.append(f"{attribute.name}={','.join(value) if isinstance(value, tuple) else value}")
+    return " ".join(parts) or "everyone"
 
 
 async def find_broadcast(connection: AsyncConnection, broadcast_id: int) -> StoredBroadcast | None:
@@ -126,9 +154,19 @@ async def find_broadcast(connection: AsyncConnection, broadcast_id: int) -> Stor
     return StoredBroadcast(summary, Notice.from_json(record.notice, title=record.title), record.audience)
 
 
-async def cancel_broadcast(connection: AsyncConnection, broadcast_id: int, now: datetime) -> int | None:
+async def cancel_broadcast(connection: AsyncConnection, broadcast_id: int, now: datetime, *, actor: str) -> int | None:
     """Stop a broadcast: returns how many unsent messages will not be sent (None: no such broadcast).
 
-    Messages already on their way finish.
+    Messages already on their way finish. The audit trail records it under ``actor``.
     """
-    return await BroadcastRepository(connection).cancel(broadcast_id, now)
+    cancelled = await BroadcastRepository(connection).cancel(broadcast_id, now)
+    if cancelled is not None:
+        await audit.record(
+            connection,
+            actor=actor,
+            action=audit.BROADCAST_CANCELLED,
+            now=now,
+            target=f"broadcast:{broadcast_id}",
+            details={"unsent": cancelled},
+        )
+    return cancelled

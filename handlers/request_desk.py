@@ -14,6 +14,7 @@ from datetime import datetime
 from handlers.messages import Outbound
 from handlers.notify import can_notify, notify
 from handlers.texts import Texts
+from storage import audit
 from storage.database import Database
 from storage.feedback import CLOSED as MESSAGE_CLOSED
 from storage.feedback import NEW, set_feedback_status
@@ -130,9 +131,18 @@ class DeskAction:
     close: bool = False
 
 
-async def perform(database: Database, action: DeskAction, *, now: datetime) -> DeskResult:
-    """Do ``action`` in one transaction: the ticket changes and the message to the person is
-    queued together, or neither. Raises :class:`storage.requests.RequestError` when the ticket
+#: The audit trail's name of each action.
+AUDITED = {
+    ANSWER: audit.REQUEST_ANSWERED,
+    PROGRESS: audit.REQUEST_IN_PROGRESS,
+    CLOSE: audit.REQUEST_CLOSED,
+    ASSIGN: audit.REQUEST_ASSIGNED,
+}
+
+
+async def perform(database: Database, action: DeskAction, *, now: datetime, actor: str) -> DeskResult:
+    """Do ``action`` in one transaction: the ticket changes, the message to the person is
+    queued and the audit trail records it under ``actor``, together, or none of them. Raises :class:`storage.requests.RequestError` when the ticket
     refuses it (no such ticket, already closed, empty or too long answer, no one to assign to)
     and :class:`ValueError` for an action not in :data:`ACTIONS`."""
     if action.action not in ACTIONS:
@@ -142,16 +152,40 @@ async def perform(database: Database, action: DeskAction, *, now: datetime) -> D
     async with database.transaction() as connection:
         repos = Repositories(connection)
         if action.action == ANSWER:
-            return await answer(repos, action.number, action.text, staff=str(action.staff), now=now, close=action.close)
-        if action.action == PROGRESS:
-            return await mark_in_progress(repos, action.number, now=now, staff=action.staff)
-        if action.action == ASSIGN:
-            return await assign(repos, action.number, str(action.staff), now=now)
-        return await close(repos, action.number, now=now)
+            result = await answer(
+                repos, action.number, action.text, staff=str(action.staff), now=now, close=action.close
+            )
+        elif action.action == PROGRESS:
+            result = await mark_in_progress(repos, action.number, now=now, staff=action.staff)
+        elif action.action == ASSIGN:
+            result = await assign(repos, action.number, str(action.staff), now=now)
+        else:
+            result = await close(repos, action.number, now=now)
+        details: dict[str, object] = {"status": result.request.status, "person_told": result.notified}
+        if action.action in (ASSIGN, PROGRESS) and action.staff:
+            details["assigned_to"] = action.staff
+        if action.action == ANSWER:
+            details["answer_characters"] = len(action.text)
+        await audit.record(
+            connection,
+            actor=actor,
+            action=AUDITED[action.action],
+            now=now,
+            target=f"request:{action.number}",
+            details=details,
+        )
+        return result
 
 
-async def close_message(database: Database, message_id: int, *, only_new: bool = False) -> bool:
+async def close_message(
+    database: Database, message_id: int, *, actor: str, now: datetime, only_new: bool = False
+) -> bool:
     """Mark message ``m<message_id>`` dealt with (closed); with ``only_new``, only if it is still new.
-    False: there is no such message (or it was not new)."""
+    False: there is no such message (or it was not new). The audit trail records it under ``actor``."""
     async with database.transaction() as connection:
-        return await set_feedback_status(connection, message_id, MESSAGE_CLOSED, only_if=NEW if only_new else None)
+        closed = await set_feedback_status(connection, message_id, MESSAGE_CLOSED, only_if=NEW if only_new else None)
+        if closed:
+            await audit.record(
+                connection, actor=actor, action=audit.MESSAGE_CLOSED, now=now, target=f"message:{message_id}"
+            )
+        return closed

@@ -28,6 +28,7 @@ from handlers.messages import Button, Outbound
 from handlers.notify import can_notify
 from handlers.payloads import parse_number
 from handlers.request_desk import MAX_ANSWER, answer
+from storage import audit
 from storage.feedback import CONVERTED, MESSAGE, FeedbackRepository, get_feedback, set_feedback_status
 from storage.records import Conversation
 from storage.requests import ACTIVE, CLOSED, REQUEST, UNMATCHED, DataRequest, RequestError, RequestThread
@@ -262,11 +263,18 @@ async def reply_command(ctx: Context, argument: str) -> list[Outbound]:
         return [Outbound(text=ctx.texts("request_is_closed", number=number))]
     if len(text.strip()) > MAX_ANSWER:
         return [Outbound(text=ctx.texts("reply_too_long", length=str(len(text.strip())), limit=str(MAX_ANSWER)))]
+    admin = f"{ctx.inbound.channel}:{ctx.inbound.user_key}"  # an admin of config.yaml, not a citizen
     try:
-        result = await answer(
-            ctx.repos, request.id, text.strip(), staff=f"{ctx.inbound.channel}:{ctx.inbound.user_key}", now=ctx.now
-        )
+        result = await answer(ctx.repos, request.id, text.strip(), staff=admin, now=ctx.now)
     except RequestError:  # changed meanwhile (closed by someone else)
         return [Outbound(text=ctx.texts("request_is_closed", number=number))]
+    await audit.record(
+        ctx.repos.connection,
+        actor=admin,
+        action=audit.REQUEST_ANSWERED,
+        now=ctx.now,
+        target=f"request:{request.id}",
+        details={"status": result.request.status, "person_told": result.notified, "via": "chat"},
+    )
     key = "reply_sent" if result.notified else "reply_stored"
     return [Outbound(text=ctx.texts(key, number=number))]

@@ -432,3 +432,24 @@ class StaffSessionRow(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+# --------------------------------------------------------------------------- audit trail
+
+
+class AuditEventRow(Base):
+    """One staff action (signing in, a broadcast, an answer, an export...): see :mod:`storage.audit`.
+
+    Append-only: triggers made by migration 0007 refuse UPDATE and DELETE (and TRUNCATE on
+    PostgreSQL). ``actor`` is a staff account name or ``cli:<os user>``; ``details`` is a JSON
+    object of short strings, never a citizen's personal data (ids and pseudonyms only).
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(120), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[str] = mapped_column(Text)

@@ -567,6 +567,21 @@ class InstanceSettings(Repository):
         ).one()
         return str(row.value)
 
+    async def get(self, key: str) -> str | None:
+        row = (
+            await self.connection.execute(select(instance_settings.c.value).where(instance_settings.c.key == key))
+        ).one_or_none()
+        return None if row is None else str(row.value)
+
+    async def put(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing what was there."""
+        await self.connection.execute(delete(instance_settings).where(instance_settings.c.key == key))
+        await self.connection.execute(instance_settings.insert().values(key=key, value=value))
+
+    async def remove(self, key: str) -> bool:
+        result = await self.connection.execute(delete(instance_settings).where(instance_settings.c.key == key))
+        return bool(result.rowcount)
+
 
 class Repositories:
     """Every repository over one connection (one transaction).

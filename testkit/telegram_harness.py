@@ -24,6 +24,7 @@ ROOT = paths.ROOT
 FORMS = paths.FORMS
 TOKEN = "123456:TEST-TOKEN"
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789"
+COOKIE_KEY = "test-cookie-key-0123456789abcdef0123456789abcdef"
 #: Simulated users answer faster than people: no per-user flood limit unless a test sets one.
 NO_FLOOD_LIMIT = FloodSettings(enabled=False)
 
@@ -85,6 +86,8 @@ def bot_environment(server: FakeTelegramServer, database_url: str) -> dict[str, 
         "BARAZA_TELEGRAM_BASE_URL": server.base_url,
         "BARAZA_TELEGRAM_BASE_FILE_URL": server.base_file_url,
         "BARAZA_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        # Given, so that no key file is written where the process runs (the repository).
+        "BARAZA_COOKIE_KEY": COOKIE_KEY,
         "BARAZA_WEB_PORT": "0",
     }
 

@@ -1,8 +1,8 @@
 """Sign-in, sessions and CSRF protection of the dashboard.
 
 * The session cookie (``baraza_admin``, HttpOnly, SameSite=Strict, path ``/admin``) holds a
-  random token and its HMAC under a key generated once per installation and kept in the
-  database (``instance_settings``): a forged or altered cookie is refused before the database
+  random token and its HMAC under the installation's cookie key (``BARAZA_COOKIE_KEY`` or the
+  key file, :mod:`bot.keys`; never the database): a forged or altered cookie is refused before the database
   is asked. The session itself is a row (:mod:`storage.staff`), so every worker sees it and
   signing out ends it everywhere.
 * Every form carries the session's CSRF token; a POST without the right one, or from another
@@ -26,15 +26,14 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from yarl import URL
 
+from bot.keys import KeySource, load_cookie_key
 from common.clock import utc_now
 from common.errors import BarazaError
 from storage.database import Database
-from storage.repositories import Repositories
 from storage.staff import SESSION_LIFETIME, StaffRepository, StaffSession
 
 SESSION_COOKIE = "baraza_admin"
 LOGIN_COOKIE = "baraza_admin_login"
-COOKIE_KEY_SETTING = "admin_cookie_key"
 PREFIX = "/admin"
 MAX_FORM_BYTES = 64 * 1024
 
@@ -50,11 +49,12 @@ class Forbidden(BarazaError):
     """A request refused with 403 (forged form, wrong origin, not allowed for the role)."""
 
 
-async def cookie_key(database: Database) -> bytes:
-    """The installation's key for signing cookies (made on first use, kept in the database)."""
-    async with database.transaction() as connection:
-        key = await Repositories(connection).settings.get_or_create(COOKIE_KEY_SETTING, lambda: secrets.token_hex(32))
-    return key.encode()
+async def cookie_key(database: Database, keys: KeySource | None) -> bytes:
+    """The installation's key for signing cookies (``BARAZA_COOKIE_KEY`` or the key file, see
+    :mod:`bot.keys`); without ``keys`` (a dashboard made in code) a key of this process only."""
+    if keys is None:
+        return secrets.token_hex(32).encode()
+    return await load_cookie_key(database, keys)
 
 
 def sign(key: bytes, token: str) -> str:
@@ -98,15 +98,18 @@ def safe_next(target: str | None) -> str:
 class Auth:
     """Session lookup and the guards of the dashboard's handlers."""
 
-    def __init__(self, database: Database, refused: Refusal, *, secure_cookie: bool | None = None) -> None:
+    def __init__(
+        self, database: Database, refused: Refusal, *, secure_cookie: bool | None = None, keys: KeySource | None = None
+    ) -> None:
         self.database = database
+        self.keys = keys
         self.refused = refused
         self.secure_cookie = secure_cookie
         self._key: bytes | None = None
 
     async def key(self) -> bytes:
         if self._key is None:
-            self._key = await cookie_key(self.database)
+            self._key = await cookie_key(self.database, self.keys)
         return self._key
 
     def _secure(self, request: web.Request) -> bool:

@@ -248,6 +248,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
                     notice,
                     audience=draft.audience,
                     created_by=f"dashboard:{staff.username}",
+                    actor=staff.username,
                     now=now,
                     send_at=send_at,
                 )
@@ -289,7 +290,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
     async def cancel(request: web.Request) -> web.StreamResponse:
         broadcast_id = int(request.match_info["id"])
         async with site.database.transaction() as connection:
-            cancelled = await cancel_broadcast(connection, broadcast_id, site.clock())
+            staff: StaffSession = request[STAFF_KEY]
+            cancelled = await cancel_broadcast(connection, broadcast_id, site.clock(), actor=staff.username)
         if cancelled is None:
             raise web.HTTPNotFound(text=f"There is no broadcast {broadcast_id} to cancel.")
         raise web.HTTPSeeOther(f"{PREFIX}/broadcasts/{broadcast_id}?cancelled={cancelled}")

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from common.clock import utc_now
 from common.errors import BarazaError
+from storage import audit
 from storage.database import Database
 from storage.exports import ExcelTooLarge, ExportOptions, Format
 from storage.exports.attachments import media_questions
@@ -92,18 +94,30 @@ async def send_export(
     options: ExportOptions,
     stamp: str,
     media: MediaStore | None = None,
+    *,
+    actor: str,
 ) -> web.StreamResponse:
     """Write the export ``key`` of ``survey`` and stream it as an attachment (``csv.zip``...: with
-    the files of its media answers from ``media``)."""
+    the files of its media answers from ``media``); the audit trail records it under ``actor``
+    once written."""
     download = DOWNLOADS.get(key) or (zipped_downloads(survey).get(key) if media is not None else None)
     if download is None:
         raise web.HTTPNotFound(text=f"There is no export format {key!r}.")
     with tempfile.TemporaryDirectory(prefix="baraza-download-") as directory:
         path = Path(directory) / f"export.{download.suffix}"
         try:
-            await asyncio.to_thread(_write_in_thread, database.url, survey, download, options, path, media)
+            rows = await asyncio.to_thread(_write_in_thread, database.url, survey, download, options, path, media)
         except ExcelTooLarge as error:
             raise DownloadError(f"{error}; download CSV or SPSS instead") from error
+        what, fmt = ("codebook", "md") if download.fmt is None else ("responses", download.fmt)
+        await audit.record_in(
+            database,
+            actor=actor,
+            action=audit.EXPORT,
+            now=utc_now(),
+            target=f"survey:{survey.id}",
+            details=audit.export_details(what, fmt, None if download.fmt is None else rows, options),
+        )
         name = f"{_UNSAFE.sub('_', survey.id)}-{'codebook-' if download.fmt is None else ''}{stamp}.{download.suffix}"
         response = web.StreamResponse(
             headers={

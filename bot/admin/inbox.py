@@ -115,7 +115,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         who = (str(form.get("staff", "")).strip() if kind == request_desk.ASSIGN else "") or staff.username
         action = request_desk.DeskAction(kind, number, who, answer, form.get("close") == "yes")
         try:
-            result = await request_desk.perform(site.database, action, now=site.clock())
+            result = await request_desk.perform(site.database, action, now=site.clock(), actor=staff.username)
         except RequestError as error:
             thread = await thread_of(number)
             return render(
@@ -130,7 +130,11 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
     async def close_message(request: web.Request) -> web.StreamResponse:
         """Mark a message (a comment, a reply to a notice) as dealt with."""
         message_id = int(request.match_info["id"])
-        if not await request_desk.close_message(site.database, message_id, only_new=True):
+        staff: StaffSession = request[STAFF_KEY]
+        closed = await request_desk.close_message(
+            site.database, message_id, actor=staff.username, now=site.clock(), only_new=True
+        )
+        if not closed:
             raise web.HTTPNotFound(text=f"There is no new message m{message_id}.")
         raise web.HTTPSeeOther(f"{PREFIX}/requests?message=closed#messages-h")
 

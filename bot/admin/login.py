@@ -6,10 +6,11 @@ import logging
 
 from aiohttp import web
 
-from bot.admin.auth import FORM_KEY, PREFIX, Forbidden, safe_next
+from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY, Forbidden, safe_next
 from bot.admin.render import PAGE_HEADERS, STATIC, render, when
 from bot.admin.site import AdminSite
-from storage.staff import StaffRepository
+from storage import audit
+from storage.staff import LoginResult, StaffRepository, StaffSession
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         target = safe_next(str(form.get("next", "")))
         async with site.database.transaction() as connection:
             result = await StaffRepository(connection).login(username, password, site.clock())
+        await _audit_sign_in(site, request, username, result)
         if result.account is not None:
             log.info("dashboard: %s signed in", result.account.username)
             redirect = web.HTTPSeeOther(target)
@@ -61,6 +63,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
     async def logout(request: web.Request) -> web.StreamResponse:
         response = web.HTTPSeeOther(f"{PREFIX}/login")
         await auth.end_session(request, response)
+        staff: StaffSession = request[STAFF_KEY]
+        await audit.record_in(site.database, actor=staff.username, action=audit.SIGN_OUT, now=site.clock())
         raise response
 
     def static_file(name: str, content_type: str) -> web.StreamResponse:
@@ -80,6 +84,22 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
     app.router.add_post(f"{PREFIX}/login", login)
     app.router.add_post(f"{PREFIX}/logout", auth.guard(logout))
     app.router.add_get(f"{PREFIX}/static/{{name}}", serve_static)
+
+
+async def _audit_sign_in(site: AdminSite, request: web.Request, username: str, result: LoginResult) -> None:
+    """Record a sign-in or a refused one. A name that is no account is not copied into the trail
+    (it may be a password typed in the wrong field): the actor is then ``unknown``."""
+    details: dict[str, object] = {"address": request.remote}
+    async with site.database.transaction() as connection:
+        if result.account is not None:
+            actor, action = result.account.username, audit.SIGN_IN
+        else:
+            known = await StaffRepository(connection).get(username) if username else None
+            actor, action = (known.username if known is not None else "unknown"), audit.SIGN_IN_FAILED
+            details["reason"] = "locked" if result.locked_until is not None else "wrong password or name"
+            if result.locked_until is not None:
+                details["locked_until"] = result.locked_until.isoformat()
+        await audit.record(connection, actor=actor, action=action, now=site.clock(), details=details)
 
 
 def refused(request: web.Request, status: int, message: str) -> web.Response:

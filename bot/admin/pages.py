@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from bot.admin.auth import PREFIX
+from bot.admin.auth import PREFIX, STAFF_KEY
 from bot.admin.downloads import DOWNLOADS, DownloadError, send_export, zipped_downloads
 from bot.admin.login import refused
 from bot.admin.render import render
@@ -17,6 +17,7 @@ from storage.broadcasts import WEB_CHAT_ONLY, Audience, BroadcastRepository
 from storage.dashboard import DashboardQueries, ResultFilter
 from storage.exports import ExportOptions
 from storage.requests import ACTIVE, RequestRepository, percentile
+from storage.staff import StaffSession
 from surveys.markup import plain_text
 from surveys.model import LocalizedText, Survey
 
@@ -91,8 +92,16 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         survey = _survey(site, request)
         stamp = site.clock().strftime("%Y%m%d-%H%M")
         try:
+            staff: StaffSession = request[STAFF_KEY]
             return await send_export(
-                request, site.database, survey, request.match_info["format"], ExportOptions(), stamp, site.media
+                request,
+                site.database,
+                survey,
+                request.match_info["format"],
+                ExportOptions(),
+                stamp,
+                site.media,
+                actor=staff.username,
             )
         except DownloadError as error:
             return refused(request, 409, str(error))

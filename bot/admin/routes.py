@@ -6,10 +6,11 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
-from bot.admin import broadcasts, inbox, login, pages
+from bot.admin import audit, broadcasts, inbox, login, pages
 from bot.admin.auth import Auth
 from bot.admin.site import SITE_KEY, AdminSite
 from bot.health import ChannelState
+from bot.keys import KeySource
 from handlers.context import Community
 from storage.database import Database
 from storage.media import MediaStore
@@ -25,11 +26,13 @@ def add_admin_routes(
     secure_cookie: bool | None = None,
     media: MediaStore | None = None,
     channels: Callable[[], Mapping[str, bool | ChannelState]] | None = None,
+    keys: KeySource | None = None,
 ) -> AdminSite:
     """Add every ``/admin`` route to ``app``; returns the site (tests reach its parts). ``media``:
     the store of the files sent as answers, for the downloads with attachments; ``channels`` gives
-    the channels' states (as ``/healthz``): degraded ones are shown on every page."""
-    auth = Auth(database, login.refused, secure_cookie=secure_cookie)
+    the channels' states (as ``/healthz``): degraded ones are shown on every page; ``keys`` gives
+    the cookie key (without: a key of this process only, for tests)."""
+    auth = Auth(database, login.refused, secure_cookie=secure_cookie, keys=keys)
     site = AdminSite(database, surveys, community, auth, media=media)
     if channels is not None:
         site.channels = channels
@@ -38,4 +41,5 @@ def add_admin_routes(
     pages.add_routes(app, site)
     inbox.add_routes(app, site)
     broadcasts.add_routes(app, site)
+    audit.add_routes(app, site)
     return site

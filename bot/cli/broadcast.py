@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import getpass
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -30,6 +29,8 @@ from handlers.broadcast_actions import (
     whatsapp_silent_before,
 )
 from handlers.notices import NoticeFileError, load_notice_file, parse_time
+from storage import audit
+from storage.audit import cli_actor
 from storage.broadcasts import CANCELLED, DONE, OUTSIDE_WINDOW, SKIPPED, BroadcastRepository, BroadcastSummary
 from storage.database import Database
 from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN
@@ -182,7 +183,7 @@ async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None,
                 return 1
         async with database.transaction() as connection:
             broadcast_id, recipients = await store_broadcast(
-                connection, notice, created_by=f"cli:{_user()}", now=now, send_at=send_at
+                connection, notice, created_by=cli_actor(), now=now, send_at=send_at
             )
         print(f"broadcast {broadcast_id}: {recipients:,} message(s) stored, to be sent {when} by 'baraza run'")
         if not wait or (send_at is not None and send_at > now):
@@ -191,13 +192,6 @@ async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None,
         return await follow(database, broadcast_id)
     finally:
         await database.dispose()
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _progress_line(summary: BroadcastSummary, rate: float) -> str:
@@ -330,6 +324,15 @@ async def status(settings: Settings, broadcast_id: int | None) -> int:
 async def resend_unknown(settings: Settings, broadcast_id: int) -> int:
     async with _opened(settings) as database, database.transaction() as connection:
         queued = await BroadcastRepository(connection).resend_unknown(broadcast_id)
+        if queued:
+            await audit.record(
+                connection,
+                actor=cli_actor(),
+                action=audit.BROADCAST_RESENT,
+                now=utc_now(),
+                target=f"broadcast:{broadcast_id}",
+                details={"queued_again": queued},
+            )
     if not queued:
         print(f"broadcast {broadcast_id} has no message whose delivery is unknown")
     else:
@@ -342,7 +345,7 @@ async def resend_unknown(settings: Settings, broadcast_id: int) -> int:
 
 async def cancel(settings: Settings, broadcast_id: int) -> int:
     async with _opened(settings) as database, database.transaction() as connection:
-        cancelled = await cancel_broadcast(connection, broadcast_id, utc_now())
+        cancelled = await cancel_broadcast(connection, broadcast_id, utc_now(), actor=cli_actor())
     if cancelled is None:
         print(f"baraza: there is no broadcast {broadcast_id} to cancel", file=sys.stderr)
         return 1
@@ -360,7 +363,7 @@ async def replies(settings: Settings, broadcast_id: int | None, output: Path) ->
 
     database = await _database(settings)
     try:
-        pseudonymize = await load_pseudonymizer(database, settings.pseudonym_key)
+        pseudonymize = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
         out: TextIO = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8", newline="")
         count = 0
         try:
@@ -388,6 +391,10 @@ async def replies(settings: Settings, broadcast_id: int | None, output: Path) ->
             if out is not sys.stdout:
                 out.close()
         print(f"{count} repl{'y' if count == 1 else 'ies'}", file=sys.stderr)
+        details = {**audit.export_details("broadcast replies", "csv", count), "broadcast": broadcast_id}
+        await audit.record_in(
+            database, actor=cli_actor(), action=audit.EXPORT, now=utc_now(), target="feedback", details=details
+        )
         return 0
     finally:
         await database.dispose()

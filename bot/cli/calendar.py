@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from common.clock import utc_now
 from handlers.broadcast_actions import store_broadcast
 from handlers.notices import NoticeFileError, load_notice_file
 from handlers.release_notices import for_release, release_notice
+from storage.audit import cli_actor
 from storage.broadcasts import Audience
 from storage.database import Database
 from storage.releases import ReleaseRepository
@@ -78,13 +78,6 @@ async def _database(settings: Settings) -> Database:
     database = Database(settings.database_url)
     await database.migrate()
     return database
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _when(release: Release) -> str:
@@ -154,7 +147,7 @@ async def publish(
                 file=sys.stderr,
             )
         notice = for_release(loaded, release)
-    published_by = (by or f"cli:{_user()}")[:100]
+    published_by = (by or cli_actor())[:100]
     database = await _database(settings)
     try:
         async with database.transaction() as connection:
@@ -170,7 +163,7 @@ async def publish(
                 )
                 return 1
             broadcast_id, recipients = await store_broadcast(
-                connection, notice, created_by=published_by, now=now, send_at=notice.send_at
+                connection, notice, created_by=published_by, actor=cli_actor(), now=now, send_at=notice.send_at
             )
             await releases.attach_broadcast(release.id, broadcast_id)
             followers = await releases.mark_notified(release.id, now)

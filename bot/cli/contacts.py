@@ -10,6 +10,8 @@ from typing import Any
 
 from bot.cli.output import destination
 from bot.config import Settings
+from common.clock import utc_now
+from storage import audit
 from storage.contacts_export import export_contacts_csv
 from storage.database import Database
 from storage.exports.files import write_text
@@ -37,8 +39,16 @@ async def _export(settings: Settings, output: Path) -> int:
     database = Database(settings.database_url)
     try:
         await database.migrate()
-        pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
+        pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
         count = await write_text(destination(output), lambda out: export_contacts_csv(database, pseudonymizer, out))
+        await audit.record_in(
+            database,
+            actor=audit.cli_actor(),
+            action=audit.EXPORT,
+            now=utc_now(),
+            target="contacts",
+            details=audit.export_details("contacts", "csv", count),
+        )
     finally:
         await database.dispose()
     print(f"exported {count} consenting contact(s) to {output}", file=sys.stderr)

@@ -20,7 +20,8 @@ from typing import Any, TextIO
 
 from bot.cli.output import destination
 from bot.config import Settings
-from common.clock import as_utc, start_of_day
+from common.clock import as_utc, start_of_day, utc_now
+from storage import audit
 from storage.database import Database
 from storage.exports import FORMATS, ExcelTooLarge, ExportOptions, Format
 from storage.exports.files import (
@@ -61,8 +62,8 @@ def add_commands(commands: Any) -> None:
         default="both",
         help="select_multiple as 0/1 columns per choice (question/choice), one space-separated column, or both (default)",
     )
-    export.add_argument("--since", type=_moment, help="responses started at or after this date/time (UTC)")
-    export.add_argument("--until", type=_moment, help="responses started before this date/time (UTC)")
+    export.add_argument("--since", type=moment_argument, help="responses started at or after this date/time (UTC)")
+    export.add_argument("--until", type=moment_argument, help="responses started before this date/time (UTC)")
     export.add_argument("--complete-only", action="store_true", help="only completed responses")
     export.add_argument(
         "--include-anonymous",
@@ -80,7 +81,7 @@ class _Output(argparse.Action):
         setattr(namespace, self.dest, Path(values))
 
 
-def _moment(text: str) -> datetime:
+def moment_argument(text: str) -> datetime:
     try:
         if len(text) == 10:
             return start_of_day(date.fromisoformat(text))
@@ -191,9 +192,11 @@ async def _export_survey(settings: Settings, database: Database, arguments: argp
     _report(exported, f"response(s) of '{survey.id}'", arguments.output)
     if exported.attachments:
         print(f"{exported.attachments} attachment(s) in {arguments.output}", file=sys.stderr)
+    await _audit(database, f"survey:{survey.id}", audit.export_details("responses", fmt, exported.rows, options))
     if arguments.codebook is not None:
         as_csv = arguments.codebook.suffix.lower() == ".csv"
         await export_codebook(database, survey, options, arguments.codebook, as_csv=as_csv)
+        await _audit(database, f"survey:{survey.id}", audit.export_details("codebook", "csv" if as_csv else "md", None))
         print(f"codebook of '{survey.id}' written to {arguments.codebook}", file=sys.stderr)
     return 0
 
@@ -201,10 +204,17 @@ async def _export_survey(settings: Settings, database: Database, arguments: argp
 async def _export_table(settings: Settings, database: Database, arguments: argparse.Namespace, fmt: Format) -> int:
     from bot.core.engine import load_pseudonymizer
 
-    pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key)
+    pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
     exported = await export_table(arguments.table, database, pseudonymizer, fmt, destination(arguments.output))
     _report(exported, f"row(s) of {arguments.table}", arguments.output)
+    await _audit(database, f"table:{arguments.table}", audit.export_details("table", fmt, exported.rows))
     return 0
+
+
+async def _audit(database: Database, target: str, details: dict[str, object]) -> None:
+    await audit.record_in(
+        database, actor=audit.cli_actor(), action=audit.EXPORT, now=utc_now(), target=target, details=details
+    )
 
 
 def _report(exported: Exported, what: str, output: Path) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Protocol
 
 from bot.cli import (
+    audit,
     broadcast,
     calendar,
     concepts,
@@ -22,12 +24,14 @@ from bot.cli import (
     db,
     export,
     indicators,
+    keys,
     requests,
     run,
     staff,
     survey,
 )
 from bot.config import ConfigError, Settings, StartupError, load_settings
+from bot.keys import KeyFileError
 from bot.sending.shared_rate import SharedRateError
 from catalogue.sourcefiles import DefinitionFileError
 from surveys.errors import SurveyFileError
@@ -52,6 +56,8 @@ GROUPS: dict[str, CommandGroup] = {
     "requests": requests,
     "indicators": indicators,
     "staff": staff,
+    "audit": audit,
+    "keys": keys,
     "db": db,
 }
 
@@ -77,7 +83,21 @@ def _settings(config: Path | None) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one ``baraza`` command; returns the exit status."""
+    """Run one ``baraza`` command; returns the exit status.
+
+    While it runs, files it creates (the SQLite database, exports, the key file) are its user's
+    only: group and others lose every permission, whatever umask the shell had (077 is added to
+    it, and the umask is given back at the end).
+    """
+    before = os.umask(0o077)
+    os.umask(before | 0o077)
+    try:
+        return _command(argv)
+    finally:
+        os.umask(before)
+
+
+def _command(argv: list[str] | None) -> int:
     arguments = parser().parse_args(argv)
     if arguments.command == "survey":
         return survey.run_offline(arguments)
@@ -98,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         print("baraza: not starting: fix the survey files above", file=sys.stderr)
+        return 1
+    except KeyFileError as error:
+        print(f"baraza: not starting: {error}", file=sys.stderr)
         return 1
     except DefinitionFileError as error:
         for file_problem in error.problems:

@@ -25,6 +25,7 @@ from bot.config import Settings
 from common.clock import utc_now
 from handlers import request_desk
 from handlers.notify import reference
+from storage.audit import cli_actor
 from storage.database import Database
 from storage.feedback import CLOSED as MESSAGE_CLOSED
 from storage.feedback import CONVERTED, NEW, Feedback, get_feedback, recent_feedback
@@ -284,7 +285,7 @@ async def reply(database: Database, number: int, text: str, *, staff: str, close
     if not text.strip():
         return _fail("the answer is empty")
     action = request_desk.DeskAction(request_desk.ANSWER, number, staff, text.strip(), close)
-    result = await request_desk.perform(database, action, now=utc_now())
+    result = await request_desk.perform(database, action, now=utc_now(), actor=cli_actor())
     print(f"data request #{number}: answered by {staff}, now {result.request.status}")
     print(_delivery_note(result))
     return 0
@@ -292,7 +293,7 @@ async def reply(database: Database, number: int, text: str, *, staff: str, close
 
 async def progress(database: Database, number: int, staff: str | None) -> int:
     action = request_desk.DeskAction(request_desk.PROGRESS, number, staff)
-    result = await request_desk.perform(database, action, now=utc_now())
+    result = await request_desk.perform(database, action, now=utc_now(), actor=cli_actor())
     assigned = f", assigned to {result.request.assigned_to}" if result.request.assigned_to else ""
     print(f"data request #{number}: in progress{assigned}")
     print(_delivery_note(result))
@@ -301,7 +302,7 @@ async def progress(database: Database, number: int, staff: str | None) -> int:
 
 async def assign(database: Database, number: int, staff: str) -> int:
     action = request_desk.DeskAction(request_desk.ASSIGN, number, staff)
-    result = await request_desk.perform(database, action, now=utc_now())
+    result = await request_desk.perform(database, action, now=utc_now(), actor=cli_actor())
     print(f"data request #{number}: assigned to {result.request.assigned_to} ({result.request.status})")
     return 0
 
@@ -309,14 +310,16 @@ async def assign(database: Database, number: int, staff: str) -> int:
 async def close(database: Database, item: str) -> int:
     message_id = _message_id(item)
     if message_id is not None:
-        if not await request_desk.close_message(database, message_id):
+        if not await request_desk.close_message(database, message_id, actor=cli_actor(), now=utc_now()):
             return _fail(f"there is no message m{message_id}")
         print(f"message m{message_id}: closed")
         return 0
     number = _ticket_number(item)
     if number is None:
         return _fail(f"'{item}' is neither a ticket number (12, #12) nor a message id (m7)")
-    result = await request_desk.perform(database, request_desk.DeskAction(request_desk.CLOSE, number), now=utc_now())
+    result = await request_desk.perform(
+        database, request_desk.DeskAction(request_desk.CLOSE, number), now=utc_now(), actor=cli_actor()
+    )
     print(f"data request #{number}: closed")
     if result.notified:
         print(_delivery_note(result))

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.config import Settings
 from common.clock import utc_now
+from storage import audit
 from storage.database import Database
 from storage.staff import EDITOR, ROLES, VIEWER, StaffError, StaffRepository, check_password
 
@@ -80,19 +81,25 @@ async def _run(settings: Settings, arguments: argparse.Namespace) -> int:
         async with database.transaction() as connection:
             staff = StaffRepository(connection)
             now = utc_now()
+            changed: tuple[str, dict[str, object]] | None = None
             if command == "add":
                 account = await staff.add(arguments.name, password, arguments.role, now)
+                changed = audit.ACCOUNT_ADDED, {"role": account.role}
                 print(
                     f"account {account.username} created ({account.role}); sign in at /admin on the web chat's address"
                 )
             elif command == "remove":
                 await staff.remove(arguments.name)
+                changed = audit.ACCOUNT_REMOVED, {}
                 print(f"account {arguments.name} removed")
             elif command == "passwd":
                 await staff.set_password(arguments.name, password)
+                changed = audit.PASSWORD_CHANGED, {}
                 print(f"password of {arguments.name} changed; the account is unlocked and signed out everywhere")
             elif command == "role":
+                before = await staff.get(arguments.name)
                 await staff.set_role(arguments.name, arguments.role)
+                changed = audit.ROLE_CHANGED, {"role": arguments.role, "was": before.role if before else None}
                 print(f"{arguments.name} is now {arguments.role}")
             elif command == "list":
                 accounts = await staff.list()
@@ -107,6 +114,16 @@ async def _run(settings: Settings, arguments: argparse.Namespace) -> int:
                     print(
                         f"{account.username:<24} {account.role:<7} last sign-in {_when(account.last_login_at)}{locked}"
                     )
+            if changed is not None:
+                action, details = changed
+                await audit.record(
+                    connection,
+                    actor=audit.cli_actor(),
+                    action=action,
+                    now=now,
+                    target=f"account:{arguments.name}",
+                    details=details,
+                )
         return 0
     finally:
         await database.dispose()

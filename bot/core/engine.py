@@ -20,11 +20,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot import metrics
+from bot import keys, metrics
 from bot.core.group_commit import GroupCommit
 from bot.survey_service import surveys_now
 from catalogue.cache import CatalogueCache
@@ -39,7 +40,7 @@ from storage.database import Database
 from storage.errors import StorageError
 from storage.indicators import StoredCatalogue
 from storage.media import MediaStore
-from storage.pseudonyms import PSEUDONYM_KEY_SETTING, Pseudonymizer, new_pseudonym_key
+from storage.pseudonyms import Pseudonymizer
 from storage.repositories import Repositories
 from surveys.markup import Rich
 from surveys.model import Survey
@@ -284,10 +285,9 @@ class Engine:
         return await router.route(ctx)
 
 
-async def load_pseudonymizer(database: Database, configured_key: str | None) -> Pseudonymizer:
-    """The configured pseudonym key, else the one this installation generated on first start."""
-    if configured_key:
-        return Pseudonymizer(configured_key)
-    async with database.transaction() as connection:
-        key = await Repositories(connection).settings.get_or_create(PSEUDONYM_KEY_SETTING, new_pseudonym_key)
-    return Pseudonymizer(key)
+async def load_pseudonymizer(
+    database: Database, configured_key: str | None, key_file: Path | None = None
+) -> Pseudonymizer:
+    """The pseudonymizer of ``configured_key`` (the environment's), else of the key file's key
+    (generated there on first start); never a key kept in the database (see :mod:`bot.keys`)."""
+    return await keys.load_pseudonymizer(database, keys.KeySource({keys.PSEUDONYM_KEY: configured_key}, key_file))

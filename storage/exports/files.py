@@ -47,6 +47,8 @@ from storage.media import MediaStore
 from surveys.model import Survey
 
 T = TypeVar("T")
+#: The mode of every export file (and of the SQLite database): the owner reads and writes.
+PRIVATE_FILE = 0o600
 #: A file, or an open text stream such as standard output (CSV and JSON Lines only).
 Destination = Path | TextIO
 #: Told ``(rows written, rows in all or None while counting)`` as a survey export goes on.
@@ -72,10 +74,16 @@ class Exported:
 
 async def atomically(path: Path, write: Callable[[Path], Awaitable[T]]) -> T:
     """Run ``write`` on ``path.part`` and rename it to ``path`` once it returned; on any failure
-    the ``.part`` file is removed and ``path`` is left as it was."""
+    the ``.part`` file is removed and ``path`` is left as it was. The file is readable by its
+    owner only (0600), whatever the umask: an export holds the office's data."""
     temporary = path.with_name(path.name + ".part")
     try:
+        # Created 0600 before the writer opens it (writers truncate, keeping the mode), and
+        # set again after, for a writer that makes the file anew.
+        temporary.unlink(missing_ok=True)
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
         result = await write(temporary)
+        temporary.chmod(PRIVATE_FILE)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

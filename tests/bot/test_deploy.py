@@ -78,6 +78,7 @@ def test_the_systemd_unit_runs_a_worker_and_restarts_it() -> None:
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.optionxform = str  # type: ignore[assignment,method-assign]
     unit.read_string((DEPLOY / "systemd" / "baraza@.service").read_text())
+    assert unit["Service"]["UMask"] == "0077", "files the worker creates are its user's only"
     service = unit["Service"]
     assert service["ExecStart"].endswith(" run")
     assert "db upgrade" in service["ExecStartPre"]

@@ -15,6 +15,7 @@ from bot.core.engine import Engine, load_pseudonymizer
 from handlers.context import Community
 from handlers.request_desk import ANSWER_NOTICE, answer, close, mark_in_progress
 from handlers.texts import RLM, Texts, rtl
+from storage import audit
 from storage.database import Database
 from storage.feedback import CONVERTED, MESSAGE, NEW
 from storage.models import FeedbackRow, OutboxRow
@@ -253,6 +254,14 @@ async def test_only_admins_list_and_answer_requests_and_the_answer_is_queued_in_
     assert body["ref"] == f"request:{stored.id}"
     (empty,) = await admin.say("/requests")
     assert empty.text == EN("requests_admin_none")
+    async with engine.database.reading() as connection:
+        (event,) = await audit.events(connection)
+    assert (event.actor, event.action, event.target) == (
+        f"telegram:{ADMIN}",
+        audit.REQUEST_ANSWERED,
+        f"request:{stored.id}",
+    )
+    assert event.details["via"] == "chat" and answer_text not in repr(event), "the answer's text is not in the trail"
 
 
 async def test_status_changes_are_told_once_and_a_closed_ticket_cannot_be_answered(engine: Engine) -> None:

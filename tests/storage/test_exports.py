@@ -395,7 +395,11 @@ async def test_command_writes_the_file_atomically_with_its_codebook(
     forms.mkdir()
     (forms / "exp.yaml").write_text(SURVEY, encoding="utf-8")
     config = tmp_path / "config.yaml"
-    config.write_text(f"database: {{url: '{database_url}'}}\nsurveys: {{directory: '{forms}'}}\n", encoding="utf-8")
+    config.write_text(
+        f"database: {{url: '{database_url}'}}\nsurveys: {{directory: '{forms}'}}\n"
+        f"privacy: {{key_file: '{tmp_path / 'baraza.keys'}'}}\n",
+        encoding="utf-8",
+    )
     output, codebook = tmp_path / "exp.sav", tmp_path / "exp.md"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli.main", "--config", str(config), "export", "exp", "--output", str(output),

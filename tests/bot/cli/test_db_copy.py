@@ -23,6 +23,8 @@ from testkit.fakes.engine_user import EngineUser
 from testkit.register import Person, add_people
 
 SCRIPT = ["/survey usat2026", "Citizen", "2", "1,3", "prices", "4", "3", "5", "2", "4", "7", "31/03/2026", "Fine"]
+#: The installation's pseudonym key (from the environment in production); the copy keeps its fingerprint.
+KEY = "copy-test-pseudonym-key-0123456789"
 
 
 async def fill(url: str, survey: Survey) -> None:
@@ -30,7 +32,7 @@ async def fill(url: str, survey: Survey) -> None:
     database = Database(url)
     await database.migrate()
     try:
-        engine = Engine(database, {survey.id: survey}, await load_pseudonymizer(database, None))
+        engine = Engine(database, {survey.id: survey}, await load_pseudonymizer(database, KEY))
         for index in range(5):
             user = EngineUser(engine, f"copy-{index}", channel="telegram")
             for line in SCRIPT[: 5 + 2 * index]:  # the last one finishes the survey
@@ -98,7 +100,7 @@ async def test_a_sqlite_database_moves_with_every_row_and_new_ids_follow_the_cop
     # The bot goes on on the target: a new person gets the next id, nothing collides.
     target = Database(target_url)
     try:
-        engine = Engine(target, {usat.id: usat}, await load_pseudonymizer(target, None))
+        engine = Engine(target, {usat.id: usat}, await load_pseudonymizer(target, KEY))
         await EngineUser(engine, "after-the-move", channel="telegram").say("/start")
         async with target.reading() as connection:
             newest = (await connection.execute(text("SELECT MAX(id) FROM contacts"))).scalar()

@@ -69,7 +69,10 @@ def config(tmp_path: Path) -> Path:
 
     asyncio.run(setup())
     path = tmp_path / "config.yaml"
-    path.write_text(f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\n")
+    path.write_text(
+        f"database: {{url: '{url}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\n"
+        f"privacy: {{key_file: '{tmp_path / 'baraza.keys'}'}}\n"
+    )
     return path
 
 

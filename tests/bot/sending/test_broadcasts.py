@@ -30,6 +30,7 @@ from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
 from handlers.messages import Outbound
 from handlers.notices import Notice, NoticeFileError, load_notice_file, load_notice_text
 from handlers.texts import RLM, Texts
+from storage import audit
 from storage.broadcasts import (
     BLOCKED,
     DONE,
@@ -506,6 +507,14 @@ async def test_only_admins_can_broadcast_from_the_chat_with_a_preview_then_confi
         async with database.transaction() as connection:
             listed = await BroadcastRepository(connection).recent()
         assert [b.id for b in listed] == [broadcast_id], "drafts are not broadcasts"
+        async with database.reading() as connection:
+            (event,) = await audit.events(connection)
+        assert (event.actor, event.action, event.target) == (
+            "telegram:7599",
+            audit.BROADCAST_STORED,
+            f"broadcast:{broadcast_id}",
+        )
+        assert event.details["audience"] == "topics=prices" and event.details["recipients"] == "1"
     finally:
         await database.dispose()
 
