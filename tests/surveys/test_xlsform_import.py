@@ -94,14 +94,18 @@ def test_household_listing_converts_exactly(household: tuple[XlsformConversion, 
     assert conversion.yaml_text.startswith("# Converted from household_listing.xlsx")
     assert conversion.dropped == []
     assert [str(w) for w in conversion.warnings] == [
-        "household_listing.xlsx:survey:2: metadata question 'start' (start) left out: it has no meaning in a chat",
-        "household_listing.xlsx:survey:3: metadata question 'end' (end) left out: it has no meaning in a chat",
+        "household_listing.xlsx:survey:2: metadata 'start' (start) is not asked; recorded by Baraza: "
+        "when the response began",
+        "household_listing.xlsx:survey:3: metadata 'end' (end) is not asked; recorded by Baraza: "
+        "when it was last answered",
     ]
     assert data == {
         "id": "household_listing",
         "title": "Household listing 2026",
         "version": "2026031501",
         "questions": [
+            {"type": "start", "name": "start"},
+            {"type": "end", "name": "end"},
             {"type": "text", "name": "ea_code", "label": "Enumeration area code",
              "hint": "The four digits on the listing map, e.g. 0412.", "required": True,
              "constraint": "regex(., '^[0-9]{4}$')", "constraint_message": "The code has exactly four digits."},
