@@ -54,6 +54,7 @@ class QuestionType(StrEnum):
     SUBSCRIBERID = "subscriberid"
     EMAIL = "email"
     AUDIT = "audit"
+    START_GEOPOINT = "start-geopoint"
 
 
 CHOICE_TYPES = frozenset({QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE})
@@ -71,6 +72,7 @@ METADATA_TYPES = frozenset(
         QuestionType.SUBSCRIBERID,
         QuestionType.EMAIL,
         QuestionType.AUDIT,
+        QuestionType.START_GEOPOINT,
     }
 )
 FILLED_METADATA = frozenset({QuestionType.START, QuestionType.END, QuestionType.TODAY})

@@ -102,7 +102,7 @@ class XlsformConversion:
 
 SURVEY, CHOICES, SETTINGS, EXTERNAL = "survey", "choices", "settings", "external_choices"
 NOT_ASKED = {"note", "calculate", "group", "repeat", *{"start", "end", "today", "deviceid", "username"},
-             *{"phonenumber", "simserial", "subscriberid", "email", "audit"}}  # fmt: skip
+             *{"phonenumber", "simserial", "subscriberid", "email", "audit", "start-geopoint"}}  # fmt: skip
 
 # Types that convert one to one (pyxform's aliases included).
 SIMPLE_TYPES = {
@@ -135,6 +135,7 @@ METADATA_TYPES = {
     "get sim id": "simserial", "get subscriber id": "subscriberid", "get phone number": "phonenumber",
     "uri:deviceid": "deviceid", "uri:username": "username", "uri:phonenumber": "phonenumber",
     "uri:simserial": "simserial", "uri:subscriberid": "subscriberid", "uri:email": "email",
+    "start-geopoint": "start-geopoint",
 }  # fmt: skip
 FILLED_METADATA = {"start": "when the response began", "end": "when it was last answered", "today": "the day it began"}
 SELECT_ONE_WORDS = (
@@ -171,7 +172,6 @@ SELECT = re.compile(
 )
 CONTROL = re.compile(r"^(?P<edge>begin|end)[ _](?P<kind>group|repeat|lgroup|looped[ _]group|loop)(?:\s.*)?$")
 WHY_UNSUPPORTED = {
-    "start-geopoint": "the phone's location when the form is opened",
     "background-geopoint": "the phone's location in the background",
     "background-audio": "a sound recording in the background", "hidden": "a hidden value",
     "xml-external": "an external data file", "csv-external": "an external data file", "osm": "a map feature",
@@ -955,6 +955,8 @@ class _Converter:
             what = f"recorded by Baraza: {FILLED_METADATA[kind]}"
         else:
             what = "recorded empty: a chat has no device, SIM card or phone account to read it from"
+            if kind == "start-geopoint":
+                what = "recorded empty: a chat cannot read where the phone was when the survey began"
         self.warn(SURVEY, row, f"metadata '{name}' ({kind}) is not asked; {what}", kind=kind)
         node = _Node(data={"type": kind, "name": name}, row=row)
         self._name(node, name, stack)

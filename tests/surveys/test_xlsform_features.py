@@ -95,18 +95,23 @@ def test_metadata_is_filled_or_recorded_empty_never_asked(tmp_path: Path) -> Non
         ["start", "start", None], ["end", "end", None], ["today", "today", None], ["deviceid", "deviceid", None],
         ["simserial", "sim", None], ["phonenumber", "phone", None], ["subscriberid", "subscriber", None],
         ["username", "user", None], ["email", "mail", None], ["audit", "audit", None],
+        ["start-geopoint", "where", None],
         ["integer", "age", "Age?"],
     ])  # fmt: skip
     conversion, _, survey = convert(path)
     assert [q.name for q in survey.questions if q.is_asked] == ["age"]
-    assert sum("is not asked; recorded" in w for w in warnings_of(conversion)) == 10
+    assert sum("is not asked; recorded" in w for w in warnings_of(conversion)) == 11
     started = runner.start(survey, date(2026, 3, 31), now=NOW)
     assert dict(started.recorded) == {
         "start": "2026-03-31T09:30:00+00:00", "end": "2026-03-31T09:30:00+00:00", "today": "2026-03-31",
         "deviceid": None, "sim": None, "phone": None, "subscriber": None, "user": None, "mail": None, "audit": None,
+        "where": None,
     }  # fmt: skip
     later = runner.ResponseState(
-        answers=started.state.answers, current="age", today=date(2026, 3, 31), now=datetime(2026, 3, 31, 9, 41, tzinfo=UTC)
+        answers=started.state.answers,
+        current="age",
+        today=date(2026, 3, 31),
+        now=datetime(2026, 3, 31, 9, 41, tzinfo=UTC),
     )
     answered = runner.advance(survey, later, runner.TypedAnswer("40"))
     assert answered.state.answers["start"] == "2026-03-31T09:30:00+00:00"  # kept from the beginning
