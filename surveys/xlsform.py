@@ -255,6 +255,8 @@ LANGUAGE_CODES = {
     "makhuwa": "vmw", "emakhuwa": "vmw", "cinyanja": "ny", "dari": "prs", "nepali (np)": "ne",
 }  # fmt: skip
 UNDETERMINED = "und"
+LOOP = re.compile(r"^begin[ _]loop over (\S+)$", re.IGNORECASE)
+LOOP_END = re.compile(r"^\s*end[ _]loop\s*$", re.IGNORECASE)
 ITEXT_LOOKUP = re.compile(
     r"jr:itext\(\s*instance\(\s*'([^']+)'\s*\)/root/item\[\s*name\s*=\s*(\$\{[^}]+\})\s*\]/itextId\s*\)"
 )
@@ -680,11 +682,11 @@ class _Converter:
 
     # -- survey
 
-    def survey(self, sheet: _Sheet) -> list[_Node]:
+    def survey(self, sheet: _Sheet, choice_lists: Mapping[str, list[dict[str, Any]]] | None = None) -> list[_Node]:
         self._warn_columns(sheet)
         root: list[_Node] = []
         stack: list[_Frame] = []
-        for row, values in sheet.rows:
+        for row, values in self._expand_loops(sheet, choice_lists or {}):
             by_base = {c.base: values[c.header] for c in sheet.columns if c.header in values and c.language is None}
             raw_type = by_base.get("type", "").strip()
             if not raw_type:
@@ -700,6 +702,68 @@ class _Converter:
             if node is not None and not inside_dropped:
                 children.append(node)
         return root
+
+    def _expand_loops(
+        self, sheet: _Sheet, choice_lists: Mapping[str, list[dict[str, Any]]]
+    ) -> list[tuple[int, dict[str, str]]]:
+        """``begin loop over LIST`` ... ``end loop``, as pyxform builds it: a group per choice of LIST
+        holding the questions between, ``%(label)s`` in their texts replaced by the choice's label.
+        A question ``q`` becomes ``q_CHOICE`` (pyxform refuses ``${q}`` inside a loop: there are several)."""
+        type_headers = [c.header for c in sheet.columns if c.base == "type" and c.language is None]
+        name_headers = [c.header for c in sheet.columns if c.base == "name" and c.language is None]
+        if not type_headers or not name_headers:
+            return sheet.rows
+        type_header, name_header = type_headers[0], name_headers[0]
+        rows: list[tuple[int, dict[str, str]]] = []
+        index = 0
+        while index < len(sheet.rows):
+            row, values = sheet.rows[index]
+            loop = LOOP.match(re.sub(r"\s+", " ", values.get(type_header, "").strip()))
+            end = next(
+                (i for i in range(index + 1, len(sheet.rows)) if LOOP_END.match(sheet.rows[i][1].get(type_header, ""))),
+                None,
+            )
+            items = choice_lists.get(loop.group(1)) if loop else None
+            body = sheet.rows[index + 1 : end] if end is not None else []
+            if not loop or end is None or not items or any(LOOP.match(v.get(type_header, "")) for _, v in body):
+                rows.append((row, values))
+                index += 1
+                continue
+            loop_name = values.get(name_header, "").strip()
+            self.warn(
+                SURVEY,
+                row,
+                f"loop '{loop_name}' over '{loop.group(1)}': a group per choice, its questions named QUESTION_CHOICE",
+                kind="loop",
+            )
+            rows.append((row, {**values, type_header: "begin group"}))
+            codes = {c.header: c.code for c in sheet.columns}
+            label_headers = [c.header for c in sheet.columns if c.base == "label"]
+            for item in items:
+                suffix = SURVEY_ID_CHARS.sub("_", str(item["name"])).strip("_") or "choice"
+                label = item.get("label", item["name"])
+
+                def label_in(header: str, label: Any = label, codes: Mapping[str, str | None] = codes) -> str:
+                    if isinstance(label, str):
+                        return label
+                    code = codes.get(header) or self.default_language
+                    return str(label.get(code) or next(iter(label.values()), ""))
+
+                group = {type_header: "begin group", name_header: f"{loop_name}_{suffix}"}
+                group |= {header: label_in(header) for header in label_headers}
+                rows.append((row, group))
+                for body_row, body_values in body:
+                    copy = {}
+                    for key, text in body_values.items():
+                        text = text.replace("%(label)s", label_in(key)).replace("%(name)s", str(item["name"]))
+                        copy[key] = text
+                    if copy.get(name_header):
+                        copy[name_header] = f"{copy[name_header].strip()}_{suffix}"
+                    rows.append((body_row, copy))
+                rows.append((row, {type_header: "end group"}))
+            rows.append((sheet.rows[end][0], {type_header: "end group"}))
+            index = end + 1
+        return rows
 
     def prune(self, nodes: list[_Node]) -> list[_Node]:
         """Groups left without questions (everything in them dropped, or nothing there) are left out."""
@@ -1375,7 +1439,7 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
     if itemsets.is_file():
         for list_name, items in _read_itemsets(itemsets).items():
             converter.external_lists.setdefault(list_name, items)
-    nodes = converter.prune(converter.check_references(converter.survey(survey_sheet)))
+    nodes = converter.prune(converter.check_references(converter.survey(survey_sheet, choice_lists)))
     converter.translation_warnings()
     list_sheets = dict.fromkeys(choice_lists, CHOICES)
     for list_name, items in converter.extra_lists.items():

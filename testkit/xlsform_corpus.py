@@ -192,6 +192,7 @@ def fidelity(expected: Mapping[str, Any], survey: Survey, conversion: XlsformCon
     renamed = conversion.renamed
     default = survey.default_language
     seen: set[str] = set()
+    looped = any(issue.kind == "loop" for issue in conversion.warnings)
     counted = {f"{node['name']}_count" for node in _containers(expected) if node.get("control", {}).get("jr:count")}
     for item, groups in _leaves(expected):
         if str(item.get("name")) in counted and item.get("type") == "calculate":
@@ -200,6 +201,8 @@ def fidelity(expected: Mapping[str, Any], survey: Survey, conversion: XlsformCon
         name = str(item.get("name"))
         if name in conversion.left_out or any(str(g.get("name")) in conversion.left_out for g in groups):
             continue  # reported as dropped
+        if looped and any(g.get("type") == "loop" for g in groups):
+            continue  # a loop expanded into a group per choice (reported): pyxform's JSON has the template
         if name in seen:  # the same name again (in another group): renamed by the conversion
             name = renamed.get(name, name)
         seen.add(name)

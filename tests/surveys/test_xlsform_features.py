@@ -214,6 +214,24 @@ def test_select_from_file_reads_the_csv_or_xml_next_to_the_form(tmp_path: Path) 
     assert [c.name for c in survey.question("crops").choices] == ["mz", "bn"]
 
 
+def test_a_loop_over_a_list_becomes_a_group_per_choice(tmp_path: Path) -> None:
+    path = form(tmp_path, [
+        ["type", "name", "label", "constraint"],
+        ["begin loop over yn", "per", "Per answer", None],
+        ["integer", "count", "How many said %(label)s?", None],
+        ["integer", "women", "How many of them are women?", ". >= 0"],
+        ["end loop", None, None, None],
+    ])  # fmt: skip
+    conversion, _, survey = convert(path)
+    assert [(q.name, q.groups) for q in survey.questions] == [
+        ("count_yes", ("per", "per_yes")), ("women_yes", ("per", "per_yes")),
+        ("count_no", ("per", "per_no")), ("women_no", ("per", "per_no")),
+    ]  # fmt: skip
+    assert survey.question("count_no").label.translations == {"en": "How many said No?"}
+    assert survey.question("women_no").constraint is not None
+    assert [(w.row, w.kind) for w in conversion.warnings] == [(2, "loop")]
+
+
 # --------------------------------------------------------------------------------------------
 # Item 5: read forms as pyxform does
 

@@ -521,9 +521,9 @@ def unsupported_form(tmp_path: Path) -> Path:
         [*HEADER, "relevant", "calculation"],
         ["integer", "members", "How many members?", None, None],  # row 2
         ["background-audio", "where_start", None, None, None],  # row 3
-        ["begin loop over yn", "per_answer", "Per answer", None, None],  # row 4
-        ["text", "why", "Why %(label)s?", None, None],  # row 5
-        ["end loop", None, None, None, None],  # row 6
+        ["begin group", "g", "G", None, None],  # row 4
+        ["text", "why", "Why?", "${members} > 1", None],  # row 5
+        ["end group", None, None, None, None],  # row 6
         ["osm building", "house", "The house", None, None],  # row 7
         ["calculate", "looked_up", None, None, "pulldata('prices', 'price', 'item', 'rice')"],  # row 8
         ["rank yn", "ranking", "Rank these", None, None],  # row 9
@@ -537,8 +537,6 @@ def test_unsupported_types_are_errors_with_their_rows(tmp_path: Path) -> None:
     assert issues_of(unsupported_form(tmp_path)) == [
         "form.xlsx:survey:3: background-audio question 'where_start': a chat cannot collect a sound recording in "
         "the background" + advice,
-        "form.xlsx:survey:4: loop 'per_answer': a loop over a choice list cannot be asked in a chat (nor the "
-        "questions in it)" + advice,
         "form.xlsx:survey:7: osm question 'house': a chat cannot collect an OpenStreetMap feature" + advice,
         "form.xlsx:survey:8: calculate question 'looked_up': pulldata() reads a CSV file on the phone, which a chat "
         "does not have" + advice,
@@ -550,11 +548,13 @@ def test_unsupported_types_are_errors_with_their_rows(tmp_path: Path) -> None:
 
 def test_drop_unsupported_lists_what_was_left_out(tmp_path: Path) -> None:
     conversion, data = convert(unsupported_form(tmp_path), drop_unsupported=True)
-    assert [(q["name"], q["type"]) for q in data["questions"]] == [("members", "integer"), ("comment", "text")]
-    assert [(issue.row, issue.kind) for issue in conversion.dropped] == [
-        (3, "background-audio"), (4, "loop"), (7, "osm"), (8, "pulldata"), (9, "rank"), (10, "select_one_from_file"),
+    assert [(q["name"], q["type"]) for q in data["questions"]] == [
+        ("members", "integer"), ("g", "group"), ("comment", "text"),
     ]  # fmt: skip
-    assert conversion.left_out.keys() == {"where_start", "per_answer", "why", "house", "looked_up", "ranking", "place"}
+    assert [(issue.row, issue.kind) for issue in conversion.dropped] == [
+        (3, "background-audio"), (7, "osm"), (8, "pulldata"), (9, "rank"), (10, "select_one_from_file"),
+    ]  # fmt: skip
+    assert conversion.left_out.keys() == {"where_start", "house", "looked_up", "ranking", "place"}
     load_survey_text(conversion.yaml_text, "form.yaml")
 
 
