@@ -295,7 +295,7 @@ def test_nameless_notes_and_the_same_name_in_two_groups(tmp_path: Path) -> None:
 
 
 def test_missing_translations_fall_back_with_a_warning(tmp_path: Path) -> None:
-    survey = [["type", "name", "label::English (en)", "label::French (fr)", "hint::French (fr)"],
+    survey: list[list[Any]] = [["type", "name", "label::English (en)", "label::French (fr)", "hint::French (fr)"],
               ["integer", "a", "How many?", "Combien ?", None], ["integer", "b", None, "Quel âge ?", "En années"],
               ["integer", "c", "Which?", None, None]]  # fmt: skip
     conversion, data, loaded = convert(form(tmp_path, survey, choices=()))
