@@ -3,8 +3,10 @@
 pyxform reads the workbook and validates the form with its own checks, so whatever ODK would
 reject is rejected here too, with the row pyxform names. The conversion itself reads the rows
 (keeping their spreadsheet row numbers) and writes the survey in the format of ``office/surveys/README.md``:
-questions, groups, choice lists with their extra columns, translations and expressions, copied
-verbatim. Types that cannot be answered in a chat (GPS, photos, repeats...) are errors unless
+questions, groups, repeats, choice lists with their extra columns (external ones included),
+translations and expressions, copied verbatim, reading the form as pyxform does (docs/surveys.md
+lists how). Metadata is recorded, never asked. What a chat cannot ask (rank, osm, pulldata()...)
+and, in a version whose loader lacks them, media, locations and repeats, are errors unless
 ``drop_unsupported`` is set, in which case they are left out and listed.
 
 Every problem is an :class:`XlsformIssue`, printed as ``FORM.xlsx:survey:ROW: message`` with the
