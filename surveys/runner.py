@@ -224,10 +224,10 @@ def _recompute(
         if question.is_computed:
             value = None
             if relevant and question.calculation is not None:
-                if labels is None:
+                if labels is None and "jr:choice-name" in question.calculation.source:
                     labels = _choice_labels(survey)
                 environment = Environment(
-                    answers=result, today=today, now=moment, choice_labels=labels, own=result.get(question.name)
+                    answers=result, today=today, now=moment, choice_labels=labels or {}, own=result.get(question.name)
                 )
                 try:
                     value = evaluate_string(question.calculation, environment)
