@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from bot.admin.auth import FORM_KEY, PREFIX, Forbidden, safe_next
+from bot.admin.auth import FORM_KEY, PREFIX, Forbidden, read_form, safe_next
 from bot.admin.render import PAGE_HEADERS, STATIC, render, when
 from bot.admin.site import AdminSite
 from storage.staff import StaffRepository
@@ -29,7 +29,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         return response
 
     async def login(request: web.Request) -> web.StreamResponse:
-        form = await request.post()
+        form = await read_form(request)
         try:
             auth.check_login_form(request, form)
         except Forbidden as refusal:

@@ -14,7 +14,6 @@ The rest of the channel: :mod:`~bot.channels.telegram.transport` (PTB's HTTP lay
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from datetime import UTC
@@ -29,6 +28,7 @@ from bot.channels.telegram.rendering import caption, editable, keyboard, send_fi
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import TelegramSettings
 from bot.sending.rate import LocalRateLimiter, RateLimiter
+from common.constant_time import same_secret
 from handlers.messages import Inbound, MessageProcessor, Outbound
 from handlers.router import COMMAND_DESCRIPTIONS
 
@@ -151,12 +151,13 @@ class TelegramChannel:
         """
         given = request.headers.get(SECRET_HEADER, "")
         expected = self.settings.webhook_secret or ""
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        if not same_secret(given, expected):
             return web.Response(status=401, text="wrong secret token")
         try:
             data = await request.json(loads=json.loads)
             update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):  # AttributeError: JSON that is not an object
+        # AttributeError: JSON that is not an object; RecursionError: JSON nested thousands deep.
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             return web.Response(status=400, text="not an update")
         if update is None:
             return web.Response(status=400, text="not an update")

@@ -255,7 +255,7 @@ def _parse_message(body: bytes) -> tuple[str, str | None, str | None]:
     """``(id, text, payload)`` of a request body, exactly one of text and payload set."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
         raise _BadRequest(400, "invalid_json", "The body must be a JSON object.") from None
     if not isinstance(data, dict):
         raise _BadRequest(400, "invalid_json", "The body must be a JSON object.")
