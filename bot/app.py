@@ -17,6 +17,7 @@ from typing import Protocol, TypeVar
 
 from aiohttp import web
 
+from bot.admin.auth import cookie_key
 from bot.admin.operations import add_operation_routes
 from bot.admin.routes import add_admin_routes
 from bot.channels.telegram.adapter import TelegramChannel
@@ -29,6 +30,7 @@ from bot.core.engine import Engine, load_pseudonymizer
 from bot.core.flood import FloodGuard
 from bot.core.sanitise import Sanitiser
 from bot.indicator_refresh import IndicatorKeeper
+from bot.proxies import forwarded_middleware
 from bot.sending.broadcast_rows import BroadcastSender, broadcast_sender
 from bot.sending.channel_sender import Sender
 from bot.sending.outbox_rows import OutboxSender, outbox_sender
@@ -181,14 +183,15 @@ def web_app(
 ) -> web.Application:
     """The one web server's routes: the web chat, the channels' webhooks, health and metrics,
     and the staff dashboard."""
-    app = web.Application(client_max_size=64 * 1024)
-    add_webchat_routes(app, core)
+    # The forwarded headers of web.trusted_proxies count before any handler runs.
+    app = web.Application(client_max_size=64 * 1024, middlewares=[forwarded_middleware(settings.web.trusted_proxies)])
+    add_webchat_routes(app, core, session_key=lambda: cookie_key(database), limits=settings.web.limits)
     if telegram is not None and settings.telegram.mode == "webhook":
         app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
     if whatsapp is not None:
         whatsapp.add_routes(app)
     add_operation_routes(app, database, lambda: channel_states(telegram, whatsapp))
-    add_admin_routes(app, database, surveys=surveys, community=community)
+    add_admin_routes(app, database, surveys=surveys, community=community, limits=settings.web.limits)
     return app
 
 

@@ -26,6 +26,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from yarl import URL
 
+from bot.config import WebLimits
+from bot.limits import KeyedBuckets
 from common.clock import utc_now
 from common.constant_time import same_secret
 from common.errors import BarazaError
@@ -103,6 +105,22 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith(PREFIX) and not target.startswith("//") and "\\" not in target:
         return target
     return PREFIX + "/"
+
+
+class SignInLimits:
+    """Sign-in attempts per client address and per user name (known or not), before any check."""
+
+    def __init__(self, limits: WebLimits | None) -> None:
+        self.enabled = limits is not None and limits.enabled
+        limits = limits or WebLimits()
+        self.per_address = KeyedBuckets(limits.login_per_address)
+        self.per_account = KeyedBuckets(limits.login_per_account)
+
+    def wait(self, address: str, username: str) -> float:
+        """0 when the attempt may go on, else the seconds to wait."""
+        if not self.enabled:
+            return 0.0
+        return self.per_address.take(address) or self.per_account.take(username.casefold()[:200])
 
 
 class Auth:

@@ -1,15 +1,33 @@
-"""Signing in and out, the error pages of refused requests, and the static files."""
+"""Signing in and out, the error pages of refused requests, and the static files.
+
+Signing in: the per-address and per-name limits (``web.limits``, answered 429), then the
+guess counted in the database (the lockout), then the password checked in a thread; every
+failure gets the same answer. Failures and lockouts are logged and counted in ``/metrics``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 
 from aiohttp import web
 
+from bot import metrics
 from bot.admin.auth import FORM_KEY, PREFIX, Forbidden, read_form, safe_next
 from bot.admin.render import PAGE_HEADERS, STATIC, render, when
 from bot.admin.site import AdminSite
-from storage.staff import StaffRepository
+from bot.proxies import client_address
+from storage.staff import (
+    DUMMY_HASH,
+    LOCKOUT,
+    MAX_FAILED_ATTEMPTS,
+    Guess,
+    StaffAccount,
+    StaffRepository,
+    rehashed,
+    verify_password,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,24 +55,28 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
         target = safe_next(str(form.get("next", "")))
-        async with site.database.transaction() as connection:
-            result = await StaffRepository(connection).login(username, password, site.clock())
-        if result.account is not None:
-            log.info("dashboard: %s signed in", result.account.username)
-            redirect = web.HTTPSeeOther(target)
-            await auth.start_session(request, redirect, result.account.username)
-            raise redirect
-        if result.locked_until is not None:
-            message = (
-                f"Too many wrong passwords: this account is locked until {when(result.locked_until)}. "
-                "Ask an administrator to reset the password if you forgot it."
-            )
-        else:
-            message = "Wrong user name or password."
+        wait = site.sign_in_limits.wait(client_address(request), username)
+        if wait > 0:
+            note_throttled()
+            return failed_form(request, 429, TOO_MANY, username, target, retry_after=wait)
+        account = await check_sign_in(site, username, password)
+        if account is None:
+            return failed_form(request, 401, WRONG, username, target)
+        note_success(account.username)
+        redirect = web.HTTPSeeOther(target)
+        await auth.start_session(request, redirect, account.username)
+        raise redirect
+
+    def failed_form(
+        request: web.Request, status: int, message: str, username: str, target: str, retry_after: float = 0
+    ) -> web.StreamResponse:
+        """The sign-in form again, with ``message``: the same for every failure of a kind."""
         token = auth.login_token(request)
         response = render(
-            request, "login.html", status=401, next=target, error=message, username=username, login_csrf=token
+            request, "login.html", status=status, next=target, error=message, username=username, login_csrf=token
         )
+        if retry_after:
+            response.headers["Retry-After"] = str(math.ceil(retry_after))
         auth.set_login_cookie(request, response, token)
         return response
 
@@ -80,6 +102,71 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
     app.router.add_post(f"{PREFIX}/login", login)
     app.router.add_post(f"{PREFIX}/logout", auth.guard(logout))
     app.router.add_get(f"{PREFIX}/static/{{name}}", serve_static)
+
+
+#: The one answer to a wrong name, a wrong password and a locked account (nothing to tell them apart).
+WRONG = (
+    f"Wrong user name or password. After {MAX_FAILED_ATTEMPTS} wrong attempts an account is locked for "
+    f"{int(LOCKOUT.total_seconds() // 60)} minutes; ask an administrator to reset the password if you forgot it."
+)
+TOO_MANY = "Too many sign-in attempts from here or for this name: please wait a minute and try again."
+#: At most this many password checks (argon2, ~64 MB and tens of ms each) run at once.
+HASHING_AT_ONCE = 2
+_hashing: asyncio.Semaphore | None = None
+
+
+async def check_sign_in(site: AdminSite, username: str, password: str) -> StaffAccount | None:
+    """The account when ``password`` is right and the account not locked, else None.
+
+    The guess is counted first (one short write transaction); the password is checked after
+    it, off the event loop and outside any transaction; a right one is recorded in a second
+    short transaction. An unknown name or a locked account costs the same check (of a dummy
+    hash), so neither answer nor timing tells them from a wrong password.
+    """
+    now = site.clock()
+    async with site.database.transaction() as connection:
+        guess = await StaffRepository(connection).take_guess(username, now)
+    right = await _verified(guess.password_hash if guess is not None else DUMMY_HASH, password)
+    if guess is None or not right:
+        note_failure(username, guess)
+        return None
+    new_hash = await asyncio.to_thread(rehashed, guess.password_hash, password)
+    async with site.database.transaction() as connection:
+        return await StaffRepository(connection).signed_in(username, now, new_hash)
+
+
+async def _verified(stored: str, password: str) -> bool:
+    """argon2 in a worker thread, at most :data:`HASHING_AT_ONCE` at a time."""
+    global _hashing
+    if _hashing is None:
+        _hashing = asyncio.Semaphore(HASHING_AT_ONCE)
+    async with _hashing:
+        return await asyncio.to_thread(verify_password, stored, password)
+
+
+def note_success(username: str) -> None:
+    log.info("dashboard: %s signed in", username)
+    metrics.observe_sign_in("success")
+
+
+def note_failure(username: str, guess: Guess | None) -> None:
+    """Logged and counted; an unknown name is not logged (it may be a password typed in the
+    wrong field), and no password ever is."""
+    if guess is None:
+        log.warning("dashboard: failed sign-in (unknown account or locked)")
+        metrics.observe_sign_in("refused")
+        return
+    log.warning("dashboard: failed sign-in for %s (wrong password)", username)
+    metrics.observe_sign_in("wrong_password")
+    if guess.locked_until is not None:
+        log.warning("dashboard: %s is locked until %s after %d failed sign-ins", username, when(guess.locked_until),
+                    guess.attempt)  # fmt: skip
+        metrics.observe_lockout()
+
+
+def note_throttled() -> None:
+    log.warning("dashboard: sign-in attempts over the limit refused")
+    metrics.observe_sign_in("throttled")
 
 
 def refused(request: web.Request, status: int, message: str) -> web.Response:

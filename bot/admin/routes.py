@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from bot.admin import broadcasts, inbox, login, pages
-from bot.admin.auth import Auth
+from bot.admin.auth import Auth, SignInLimits
 from bot.admin.site import AdminSite
+from bot.config import WebLimits
 from handlers.context import Community
 from storage.database import Database
 from surveys.model import Survey
@@ -21,9 +22,12 @@ def add_admin_routes(
     surveys: Mapping[str, Survey],
     community: Community,
     secure_cookie: bool | None = None,
+    limits: WebLimits | None = None,
 ) -> AdminSite:
-    """Add every ``/admin`` route to ``app``; returns the site (tests reach its parts)."""
-    site = AdminSite(database, surveys, community, Auth(database, login.refused, secure_cookie=secure_cookie))
+    """Add every ``/admin`` route to ``app``; returns the site (tests reach its parts).
+    ``limits``: the sign-in attempts allowed per address and per name (None: no limit)."""
+    auth = Auth(database, login.refused, secure_cookie=secure_cookie)
+    site = AdminSite(database, surveys, community, auth, sign_in_limits=SignInLimits(limits))
     login.add_routes(app, site)
     pages.add_routes(app, site)
     inbox.add_routes(app, site)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.admin.auth import Auth
+from bot.admin.auth import Auth, SignInLimits
 from common.clock import utc_now
 from handlers.context import Community
 from storage.database import Database
@@ -22,3 +22,5 @@ class AdminSite:
     community: Community
     auth: Auth
     clock: Callable[[], datetime] = utc_now
+    #: Sign-in attempts per address and per name (none without ``web.limits``).
+    sign_in_limits: SignInLimits = field(default_factory=lambda: SignInLimits(None))

@@ -16,15 +16,24 @@ answers the core's :class:`~handlers.messages.Outbound` replies as JSON
 The user is known by an opaque random token in the ``baraza_session`` cookie (HttpOnly,
 SameSite=Strict); a hash of it is both ``user_key`` and ``chat_key``. A hash of the token and
 the client's message id is the ``update_key``, so a retried post is processed once by the core.
+Only the server makes sessions: the cookie is ``<token>.<HMAC of the token>`` under the
+installation's cookie key, and a cookie the server did not sign (planted by someone who wants
+to read the victim's ``/profile`` later) is replaced by a fresh session, never adopted.
+
+Per-client limits (``web.limits``): messages per client address and per session, and new
+sessions per address; a request over a limit gets 429 with ``Retry-After`` and reaches nothing.
 
 Message texts and session tokens are never logged.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import logging
+import math
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -33,8 +42,13 @@ from pathlib import Path
 from aiohttp import web
 from yarl import URL
 
+from bot import metrics
 from bot.channels.webchat.rendering import serialize_outbound
+from bot.config import WebLimits
+from bot.limits import KeyedBuckets
+from bot.proxies import client_address
 from common.clock import utc_now
+from common.constant_time import same_secret
 from common.errors import BarazaError
 from handlers.messages import Inbound, MessageProcessor
 
@@ -72,14 +86,44 @@ _STATIC_FILES = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: The key that signs session cookies (read once, on first use).
+SessionKey = Callable[[], Awaitable[bytes]]
 
 
 class _BadRequest(BarazaError):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+
+
+class ChatLimits:
+    """The web chat's per-client token buckets (``web.limits``)."""
+
+    def __init__(self, limits: WebLimits) -> None:
+        self.per_address = KeyedBuckets(limits.chat_per_address)
+        self.per_session = KeyedBuckets(limits.chat_per_session)
+        self.new_sessions = KeyedBuckets(limits.new_sessions_per_address)
+
+    def new_session(self, address: str) -> None:
+        """Raise a 429 when ``address`` has opened too many sessions lately."""
+        _throttled(self.new_sessions.take(address), "new_sessions_per_address")
+
+    def message(self, address: str, session: str | None) -> None:
+        """Raise a 429 when ``address`` or ``session`` sends too fast."""
+        _throttled(self.per_address.take(address), "chat_per_address")
+        if session is not None:
+            _throttled(self.per_session.take(session_user_key(session)), "chat_per_session")
+
+
+def _throttled(wait: float, limit: str) -> None:
+    if wait > 0:
+        metrics.observe_throttled(limit)
+        raise _BadRequest(
+            429, "too_many_requests", "Too many requests: please wait a moment.", retry_after=math.ceil(wait)
+        )
 
 
 def add_webchat_routes(
@@ -89,14 +133,21 @@ def add_webchat_routes(
     channel: str = "web",
     secure_cookie: bool | None = None,
     session_max_age: int | None = SESSION_MAX_AGE,
+    session_key: SessionKey | None = None,
+    limits: WebLimits | None = None,
 ) -> None:
     """Add the chat page (``GET /``, ``/static/chat.js``, ``/static/chat.css``) and
     ``POST /api/messages`` to ``app``; every message goes to ``processor``.
 
     ``secure_cookie``: mark the session cookie ``Secure``; ``None`` decides per request
-    (``request.secure``, which behind a TLS-terminating proxy needs aiohttp-remotes or similar).
+    (``request.secure``: behind a TLS proxy listed in ``web.trusted_proxies``, the scheme the
+    browser used, see :mod:`bot.proxies`).
     ``session_max_age``: cookie lifetime in seconds, ``None`` for a browser-session cookie.
+    ``session_key``: the key that signs session cookies (shared by every worker); without it, a
+    key of this process only. ``limits``: the per-client limits; None: no limits.
     """
+    keys = _SessionKeys(session_key)
+    limiter = ChatLimits(limits) if limits is not None and limits.enabled else None
 
     def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
         secure = request.secure if secure_cookie is None else secure_cookie
@@ -111,13 +162,19 @@ def add_webchat_routes(
         )
 
     async def index(request: web.Request) -> web.StreamResponse:
+        key = await keys.get()
+        token = _session_from(request, key)
+        if token is None and limiter is not None:
+            try:
+                limiter.new_session(client_address(request))
+            except _BadRequest as error:
+                return _error(error.status, error.code, error.message, error.retry_after)
         response = web.FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
         response.content_type = "text/html"
         response.charset = "utf-8"
-        token = _session_from(request)
         # Created (or its lifetime renewed) on the first request, so the page's first post
         # already carries it.
-        set_session_cookie(request, response, token or _new_session())
+        set_session_cookie(request, response, _signed(key, token or _new_session()))
         return response
 
     def static_file(name: str, content_type: str) -> Handler:
@@ -132,6 +189,8 @@ def add_webchat_routes(
         return serve
 
     async def post_message(request: web.Request) -> web.StreamResponse:
+        key = await keys.get()
+        token = _session_from(request, key)
         try:
             _check_origin(request)
             if request.content_type != "application/json":
@@ -140,12 +199,16 @@ def add_webchat_routes(
                     "unsupported_media_type",
                     "Content-Type must be application/json.",
                 )
+            if limiter is not None:
+                address = client_address(request)
+                if token is None:
+                    limiter.new_session(address)
+                limiter.message(address, token)
             body = await _read_limited(request, MAX_BODY_BYTES)
             message_id, text, payload = _parse_message(body)
         except _BadRequest as error:
-            return _error(error.status, error.code, error.message)
+            return _error(error.status, error.code, error.message, error.retry_after)
 
-        token = _session_from(request)
         new_session = token is None
         session = token or _new_session()
         # The cookie is a bearer secret: the core only ever sees a hash of it, and the client's
@@ -179,7 +242,7 @@ def add_webchat_routes(
                 {"messages": [serialize_outbound(reply) for reply in replies]},
                 headers=_API_HEADERS,
             )
-        set_session_cookie(request, response, session)
+        set_session_cookie(request, response, _signed(key, session))
         return response
 
     app.router.add_get("/", index)
@@ -188,8 +251,32 @@ def add_webchat_routes(
     app.router.add_post("/api/messages", post_message)
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status, headers=_API_HEADERS)
+def _error(status: int, code: str, message: str, retry_after: float | None = None) -> web.Response:
+    headers = dict(_API_HEADERS)
+    if retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+    return web.json_response({"error": code, "message": message}, status=status, headers=headers)
+
+
+class _SessionKeys:
+    """The signing key: the one given (read once), or a random one for this process."""
+
+    def __init__(self, source: SessionKey | None) -> None:
+        self._source = source
+        self._key: bytes | None = None if source is not None else secrets.token_bytes(32)
+
+    async def get(self) -> bytes:
+        if self._key is None:
+            assert self._source is not None
+            self._key = await self._source()
+        return self._key
+
+
+def _signed(key: bytes, token: str) -> str:
+    """The cookie value of a session token: the token and its HMAC (domain-separated from the
+    dashboard's cookies, which may share the key)."""
+    mac = hmac.new(key, f"webchat-session:{token}".encode(), hashlib.sha256).digest()
+    return f"{token}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
 
 
 def session_user_key(session: str) -> str:
@@ -206,10 +293,14 @@ def _new_session() -> str:
     return secrets.token_urlsafe(_SESSION_BYTES)
 
 
-def _session_from(request: web.Request) -> str | None:
-    """The session token of the request's cookie, when it has a well-formed one."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if token is not None and _SESSION_RE.fullmatch(token):
+def _session_from(request: web.Request, key: bytes) -> str | None:
+    """The session token of the request's cookie when this server made it (signed with ``key``);
+    None for no cookie, a malformed one, or one the server never issued."""
+    value = request.cookies.get(SESSION_COOKIE)
+    if value is None or len(value) > 100 or not value.isascii():
+        return None
+    token = value.partition(".")[0]
+    if _SESSION_RE.fullmatch(token) and same_secret(value, _signed(key, token)):
         return token
     return None
 

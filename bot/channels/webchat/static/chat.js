@@ -314,6 +314,9 @@
       if (error.code === "text_too_long" || error.code === "too_large") {
         return "That message is too long. Please shorten it and send it again.";
       }
+      if (error.code === "too_many_requests") {
+        return "You are sending messages very fast; please wait a moment and try again.";
+      }
       return "Something went wrong on our side. Please try again.";
     }
     return "Your message could not be sent. Check your connection and try again.";
