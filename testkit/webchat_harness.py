@@ -16,7 +16,6 @@ from bot.config import Settings, WebLimits, WebSettings
 from testkit.fakes.scripted_survey import ScriptedSurvey
 from testkit.telegram_harness import FORMS, NO_FLOOD_LIMIT, PSEUDONYM_KEY
 
-
 #: The per-client limits of web.limits lifted (tests run many quick sessions from 127.0.0.1).
 NO_WEB_LIMITS = WebLimits(enabled=False)
 
