@@ -110,9 +110,6 @@ WRONG = (
     f"{int(LOCKOUT.total_seconds() // 60)} minutes; ask an administrator to reset the password if you forgot it."
 )
 TOO_MANY = "Too many sign-in attempts from here or for this name: please wait a minute and try again."
-#: At most this many password checks (argon2, ~64 MB and tens of ms each) run at once.
-HASHING_AT_ONCE = 2
-_hashing: asyncio.Semaphore | None = None
 
 
 async def check_sign_in(site: AdminSite, username: str, password: str) -> StaffAccount | None:
@@ -126,7 +123,7 @@ async def check_sign_in(site: AdminSite, username: str, password: str) -> StaffA
     now = site.clock()
     async with site.database.transaction() as connection:
         guess = await StaffRepository(connection).take_guess(username, now)
-    right = await _verified(guess.password_hash if guess is not None else DUMMY_HASH, password)
+    right = await _verified(site, guess.password_hash if guess is not None else DUMMY_HASH, password)
     if guess is None or not right:
         note_failure(username, guess)
         return None
@@ -135,12 +132,9 @@ async def check_sign_in(site: AdminSite, username: str, password: str) -> StaffA
         return await StaffRepository(connection).signed_in(username, now, new_hash)
 
 
-async def _verified(stored: str, password: str) -> bool:
-    """argon2 in a worker thread, at most :data:`HASHING_AT_ONCE` at a time."""
-    global _hashing
-    if _hashing is None:
-        _hashing = asyncio.Semaphore(HASHING_AT_ONCE)
-    async with _hashing:
+async def _verified(site: AdminSite, stored: str, password: str) -> bool:
+    """argon2 in a worker thread, at most ``PASSWORD_CHECKS_AT_ONCE`` at a time."""
+    async with site.password_checks:
         return await asyncio.to_thread(verify_password, stored, password)
 
 

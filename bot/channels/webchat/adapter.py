@@ -113,9 +113,9 @@ class ChatLimits:
 
     def message(self, address: str, session: str | None) -> None:
         """Raise a 429 when ``address`` or ``session`` sends too fast."""
-        _throttled(self.per_address.take(address), "chat_per_address")
         if session is not None:
             _throttled(self.per_session.take(session_user_key(session)), "chat_per_session")
+        _throttled(self.per_address.take(address), "chat_per_address")
 
 
 def _throttled(wait: float, limit: str) -> None:
