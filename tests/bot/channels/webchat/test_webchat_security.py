@@ -8,7 +8,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -18,7 +18,7 @@ from bot.channels.webchat.adapter import SESSION_COOKIE, add_webchat_routes, ses
 from bot.config import WebLimits
 from bot.limits import Rate
 from bot.proxies import HSTS, forwarded_middleware, parse_networks
-from handlers.messages import RESUME_PAYLOAD
+from handlers.messages import RESUME_PAYLOAD, MessageProcessor
 from testkit.fakes.scripted_survey import ScriptedSurvey
 
 Client = TestClient[web.Request, web.Application]
@@ -35,7 +35,7 @@ async def chat(
 ) -> AsyncIterator[Client]:
     """The web chat behind the forwarded-headers middleware, as ``baraza run`` serves it."""
     app = web.Application(middlewares=[forwarded_middleware(parse_networks(trusted))])
-    add_webchat_routes(app, processor, limits=limits, **kwargs)
+    add_webchat_routes(app, cast(MessageProcessor, processor), limits=limits, **kwargs)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 
