@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from common.csv_cells import neutralised_row
 from storage.database import Database
 from storage.exports.responses import (
     ExportOptions,
@@ -129,9 +130,14 @@ def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: S
     ]  # fmt: skip
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header)
+
+        def write(row: Sequence[object]) -> None:
+            # Labels and expressions may come from an XLSForm made anywhere.
+            writer.writerow(row if options.raw else neutralised_row(row))
+
+        write(header)
         for column in response_columns(survey, options, former)[: _metadata_count(survey)]:
-            writer.writerow(_csv_row(languages, column.name, "", column.kind.value, (column.label,), counts.responses))
+            write(_csv_row(languages, column.name, "", column.kind.value, (column.label,), counts.responses))
         for question in survey.data_questions:
             columns = question_columns(survey, question, options)
             kind = _type_text(question)
@@ -147,17 +153,17 @@ def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: S
             for column in columns:
                 if column.choice is None:
                     count = counts.answered.get(question.name, 0)
-                    writer.writerow(_csv_row(languages, column.name, question.name, kind, labels, count, rules))
+                    write(_csv_row(languages, column.name, question.name, kind, labels, count, rules))
             if question.type in COUNTED_TYPES:
                 codes = _codes(question, columns) if columns else []
                 variable = columns[0].name if columns else question.name
                 for code, (value, choice_labels) in zip(codes, _choice_rows(survey, question), strict=True):
                     count = counts.values[question.name].get(value, 0)
                     choice = (code, value, *(choice_labels.get(lang, "") for lang in languages))
-                    writer.writerow(_csv_row(languages, variable, question.name, kind, labels, count, rules, choice))
+                    write(_csv_row(languages, variable, question.name, kind, labels, count, rules, choice))
         for name in former:
             count = counts.answered.get(name, 0)
-            writer.writerow(_csv_row(languages, name, name, "text (earlier version)", (), count))
+            write(_csv_row(languages, name, name, "text (earlier version)", (), count))
 
 
 def _csv_row(

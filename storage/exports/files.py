@@ -65,13 +65,15 @@ async def write_text(destination: Destination, write: Callable[[TextIO], Awaitab
     return await atomically(destination, to_file)
 
 
-async def write_export(table: Table, fmt: Format, destination: Destination, *, labels: bool = False) -> Exported:
+async def write_export(
+    table: Table, fmt: Format, destination: Destination, *, labels: bool = False, raw: bool = False
+) -> Exported:
     """Write ``table`` in ``fmt`` to ``destination``; raises :class:`ExportError` for a binary
     format sent to a stream."""
     if isinstance(destination, Path):
-        rows = await atomically(destination, lambda path: write_table(table, fmt, path, labels=labels))
+        rows = await atomically(destination, lambda path: write_table(table, fmt, path, labels=labels, raw=raw))
     elif fmt in TEXT_FORMATS:
-        rows = await write_text_table(table, fmt, destination, labels=labels)
+        rows = await write_text_table(table, fmt, destination, labels=labels, raw=raw)
     else:
         raise ExportError(f"{fmt} cannot be written to standard output; give a file with --output")
     return Exported(rows, tuple(table.notes))
@@ -95,7 +97,7 @@ async def export_responses(
 
     table = await response_table(database, survey, options, progress=report)
     total = table.total  # counted before the first row is read: the rows come while writing
-    return await write_export(table, fmt, destination, labels=options.labels)
+    return await write_export(table, fmt, destination, labels=options.labels, raw=options.raw)
 
 
 async def export_codebook(
@@ -106,7 +108,13 @@ async def export_codebook(
 
 
 async def export_table(
-    name: str, database: Database, pseudonymize: Pseudonymize, fmt: Format, destination: Destination
+    name: str,
+    database: Database,
+    pseudonymize: Pseudonymize,
+    fmt: Format,
+    destination: Destination,
+    *,
+    raw: bool = False,
 ) -> Exported:
     """Write the table ``name`` (one of :data:`storage.exports.tables.TABLES`) to ``destination``."""
-    return await write_export(await table_export(name, database, pseudonymize), fmt, destination)
+    return await write_export(await table_export(name, database, pseudonymize), fmt, destination, raw=raw)
