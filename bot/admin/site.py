@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import os
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,10 +14,35 @@ from bot.admin.auth import Auth, SignInLimits
 from common.clock import utc_now
 from handlers.context import Community
 from storage.database import Database
+from storage.staff import HASH_SECONDS
 from surveys.model import Survey
 
-#: At most this many password checks run at once (in threads): a flood cannot take every core.
-PASSWORD_CHECKS_AT_ONCE = 2
+#: At most this many password checks run at once (in a thread): a flood cannot take every core.
+PASSWORD_CHECKS_AT_ONCE = 1
+
+
+def _lower_priority() -> None:
+    """Run this thread at a lower CPU priority (Linux sets it per thread): a chat's reply goes
+    before a password check when the cores are busy."""
+    # Not Linux, or not allowed: the normal priority then.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def password_checker() -> ThreadPoolExecutor:
+    """The thread that checks passwords (argon2), one at a time, at a lower priority."""
+    return ThreadPoolExecutor(PASSWORD_CHECKS_AT_ONCE, "password-check", initializer=_lower_priority)
+
+
+class Durations:
+    """A moving average of how long something takes (the password checks)."""
+
+    def __init__(self, first: float, weight: float = 0.2) -> None:
+        self.weight = weight
+        self.typical = first
+
+    def add(self, seconds: float) -> None:
+        self.typical += self.weight * (seconds - self.typical)
 
 
 @dataclass
@@ -27,6 +55,8 @@ class AdminSite:
     auth: Auth
     clock: Callable[[], datetime] = utc_now
     #: Password checks running now (argon2: ~64 MB and tens of milliseconds each).
-    password_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE))
+    password_checks: ThreadPoolExecutor = field(default_factory=password_checker)
+    #: How long a password check takes (a refused sign-in waits as long).
+    check_seconds: Durations = field(default_factory=lambda: Durations(HASH_SECONDS))
     #: Sign-in attempts per address and per name (none without ``web.limits``).
     sign_in_limits: SignInLimits = field(default_factory=lambda: SignInLimits(None))
