@@ -134,7 +134,7 @@ async def check_sign_in(site: AdminSite, username: str, password: str) -> StaffA
     new_hash = await asyncio.get_running_loop().run_in_executor(
         site.password_checks, rehashed, guess.password_hash, password
     )
-    async with site.database.transaction() as connection:
+    async with site.sign_in_queries, site.database.transaction() as connection:
         return await StaffRepository(connection).signed_in(username, now, new_hash)
 
 
@@ -142,12 +142,13 @@ async def _take_guess(site: AdminSite, username: str, now: datetime) -> Guess | 
     """:meth:`StaffRepository.take_guess`, after a read that spares the write transaction when
     the name is unknown or the account locked (most of a flood: it does not queue the chats'
     writes behind it). The UPDATE decides: the read only saves work."""
-    async with site.database.reading() as connection:
-        account = await StaffRepository(connection).get(username)
-    if account is None or (account.locked_until is not None and account.locked_until > now):
-        return None
-    async with site.database.transaction() as connection:
-        return await StaffRepository(connection).take_guess(username, now)
+    async with site.sign_in_queries:
+        async with site.database.reading() as connection:
+            account = await StaffRepository(connection).get(username)
+        if account is None or (account.locked_until is not None and account.locked_until > now):
+            return None
+        async with site.database.transaction() as connection:
+            return await StaffRepository(connection).take_guess(username, now)
 
 
 async def _verified(site: AdminSite, stored: str, password: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import threading
@@ -19,6 +20,8 @@ from surveys.model import Survey
 
 #: At most this many password checks run at once (in a thread): a flood cannot take every core.
 PASSWORD_CHECKS_AT_ONCE = 1
+#: At most this many sign-ins use the database at once.
+SIGN_IN_QUERIES_AT_ONCE = 2
 
 
 def _lower_priority() -> None:
@@ -56,6 +59,8 @@ class AdminSite:
     clock: Callable[[], datetime] = utc_now
     #: Password checks running now (argon2: ~64 MB and tens of milliseconds each).
     password_checks: ThreadPoolExecutor = field(default_factory=password_checker)
+    #: Database connections sign-ins may hold at once: a flood leaves the pool to the chats.
+    sign_in_queries: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SIGN_IN_QUERIES_AT_ONCE))
     #: How long a password check takes (a refused sign-in waits as long).
     check_seconds: Durations = field(default_factory=lambda: Durations(HASH_SECONDS))
     #: Sign-in attempts per address and per name (none without ``web.limits``).
