@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import update
 
 from bot import metrics
+from bot.admin.auth import LOGIN_COOKIE
 from bot.admin.operations import add_operation_routes
 from bot.admin.routes import add_admin_routes
 from bot.config import WebLimits
@@ -193,3 +194,26 @@ async def test_failures_and_lockouts_are_logged_and_counted(client: Client, capl
     logged = "\n".join(messages)
     assert "secret guess" not in logged and PASSWORD not in logged, "no password is logged"
     assert "hunter2" not in logged, "an unknown name may be a password typed in the wrong field"
+
+
+async def test_dashboard_cookies_are_secure_behind_a_trusted_tls_proxy(client: Client) -> None:
+    """Finding 2: neither the sign-in nor the session cookie was ever Secure behind TLS."""
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.4"}
+    page = await client.get("/admin/login", headers=https)
+    assert re.search(r"(?i);\s*secure", page.headers["Set-Cookie"])
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+    token = csrf_of(await page.text())
+    # A Secure cookie is not sent back over plain HTTP by the client's jar: as the proxy would.
+    cookie = {"Cookie": f"{LOGIN_COOKIE}={token}"}
+    signed_in = await client.post(
+        "/admin/login",
+        data={"username": "editor1", "password": PASSWORD, "csrf": token},
+        headers={**https, **cookie},
+        allow_redirects=False,
+    )
+    assert signed_in.status == 303 and "Strict-Transport-Security" in signed_in.headers
+    session_cookie = [c for c in signed_in.headers.getall("Set-Cookie") if c.startswith("baraza_admin=")]
+    assert session_cookie and re.search(r"(?i);\s*secure", session_cookie[0])
+    plain = await client.get("/admin/login")
+    assert not re.search(r"(?i);\s*secure", plain.headers["Set-Cookie"])
+    assert "Strict-Transport-Security" not in plain.headers
