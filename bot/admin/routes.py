@@ -29,6 +29,11 @@ def add_admin_routes(
     auth = Auth(database, login.refused, secure_cookie=secure_cookie)
     site = AdminSite(database, surveys, community, auth, sign_in_limits=SignInLimits(limits))
     login.add_routes(app, site)
+
+    async def stop_password_thread(_app: web.Application) -> None:
+        site.password_checks.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(stop_password_thread)
     pages.add_routes(app, site)
     inbox.add_routes(app, site)
     broadcasts.add_routes(app, site)

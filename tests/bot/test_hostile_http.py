@@ -21,6 +21,7 @@ import pytest
 
 from bot.admin.auth import LOGIN_COOKIE, SESSION_COOKIE, cookie_key, sign
 from bot.app import RunningBot, running_bot
+from bot.proxies import parse_networks
 from storage.staff import StaffRepository
 from testkit.admin import PASSWORD
 from testkit.fakes.telegram import FakeTelegramServer
@@ -74,7 +75,9 @@ async def target(tmp_path: Path) -> AsyncIterator[Target]:
             webhook_secret=SECRET,
             webhook_url=f"http://127.0.0.1:{port}/telegram/webhook",
         )
-        settings = dataclasses.replace(settings, whatsapp=whatsapp_settings(graph))
+        # 127.0.0.1 is a trusted proxy: the forwarded headers below are read, not ignored.
+        web_settings = dataclasses.replace(settings.web, trusted_proxies=parse_networks(["127.0.0.1"]))
+        settings = dataclasses.replace(settings, whatsapp=whatsapp_settings(graph), web=web_settings)
         async with running_bot(settings) as bot:
             database = bot.database
             async with database.transaction() as connection:
@@ -108,6 +111,7 @@ def hostile_headers(admin_cookie: str | None) -> list[list[tuple[bytes, bytes]]]
         [(b"X-Forwarded-For", BAD_BYTES), (b"X-Forwarded-Proto", BAD_BYTES), (b"Forwarded", BAD_BYTES), *signed_in],
         [(b"Content-Type", b"application/json"), *signed_in],
         [(b"Content-Type", b"application/x-www-form-urlencoded"), *signed_in],
+        [(b"Forwarded", b"for=" + BAD_BYTES + b";proto=https, ;;=,"), (b"X-Forwarded-For", b"1.2.3.4, " + BAD_BYTES)],
     ]
 
 
@@ -134,7 +138,7 @@ async def test_no_route_answers_500_to_malformed_input(target: Target) -> None:
             # Every body with the content types that read it; every header set with a form.
             requests += [("POST", header_sets[7], body) for body in hostile_bodies()]
             requests += [("POST", header_sets[8], body) for body in hostile_bodies()]
-            requests += [("POST", headers, hostile_bodies()[4]) for headers in header_sets[:7]]
+            requests += [("POST", headers, hostile_bodies()[4]) for headers in header_sets[:7] + header_sets[9:]]
             for method, headers, body in requests:
                 status = await raw_request(target.port, method, path, headers, body)
                 if status >= 500:

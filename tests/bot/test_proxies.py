@@ -34,6 +34,9 @@ def seen(peer: str, headers: dict[str, str]) -> tuple[str | None, str]:
         ("::1", {"Forwarded": 'for="[2001:db8::2]";proto=https'}, ("2001:db8::2", "https")),
         ("10.0.0.1", {"Forwarded": "for=1.2.3.4, for=198.51.100.3:80;proto=https"}, ("198.51.100.3", "https")),
         ("10.0.0.1", {"X-Forwarded-Proto": "ftp"}, ("10.0.0.1", "http")),
+        # Garbage from a trusted proxy (raw bytes: tests/bot/test_hostile_http.py).
+        ("10.0.0.1", {"Forwarded": "for=ÿþ;proto=é, ;;=,"}, ("10.0.0.1", "http")),
+        ("10.0.0.1", {"X-Forwarded-For": "ÿþ, ,", "X-Forwarded-Proto": "é"}, ("10.0.0.1", "http")),
         # Not from a trusted proxy: the headers are anyone's words and change nothing.
         ("203.0.113.9", {"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Proto": "https"}, ("203.0.113.9", "http")),
         ("10.0.0.2", {"Forwarded": "for=1.2.3.4;proto=https"}, ("10.0.0.2", "http")),
