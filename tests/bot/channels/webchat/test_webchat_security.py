@@ -10,16 +10,20 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import metrics
+from bot.app import running_bot
 from bot.channels.webchat.adapter import SESSION_COOKIE, add_webchat_routes, session_user_key
-from bot.config import WebLimits
+from bot.config import Settings, WebLimits, WebSettings
 from bot.limits import Rate
 from bot.proxies import HSTS, forwarded_middleware, parse_networks
 from handlers.messages import RESUME_PAYLOAD, MessageProcessor
+from storage.repositories import Repositories
 from testkit.fakes.scripted_survey import ScriptedSurvey
+from testkit.telegram_harness import FORMS, PSEUDONYM_KEY
 
 Client = TestClient[web.Request, web.Application]
 SHARED_KEY = secrets.token_bytes(32)
@@ -151,3 +155,26 @@ async def test_one_session_and_one_address_are_limited() -> None:
         assert others == [200, 200, 429, 429, 429], "per address: 8 in all, whatever the session"
         elsewhere = await post(client, "x", {"X-Forwarded-For": "203.0.113.2"})
         assert elsewhere.status == 200, "another client behind the same proxy is not affected"
+
+
+async def test_thirty_cookieless_requests_no_longer_make_thirty_tickets(database_url: str) -> None:
+    """Finding 9 as reported, through the whole bot with its default limits: 30 cookie-less
+    ``/request`` posts from one address made 30 tickets in 0.1 s."""
+    settings = Settings(
+        database_url=database_url, surveys_directory=FORMS, pseudonym_key=PSEUDONYM_KEY, web=WebSettings(port=0)
+    )
+    async with running_bot(settings) as bot, aiohttp.ClientSession() as client:  # no cookie jar kept
+        statuses = []
+        for number in range(30):
+            async with client.post(
+                f"http://127.0.0.1:{bot.web_port}/api/messages",
+                json={"id": str(number), "text": "/request GDP by district for 2024"},
+                headers={"Cookie": ""},
+            ) as response:
+                statuses.append(response.status)
+            client.cookie_jar.clear()
+        async with bot.database.reading() as connection:
+            tickets = await Repositories(connection).requests.stats()
+    burst = WebLimits().new_sessions_per_address.burst
+    assert statuses.count(200) == burst and statuses.count(429) == 30 - burst
+    assert sum(tickets.by_status.values()) == burst
