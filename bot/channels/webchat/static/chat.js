@@ -528,6 +528,9 @@
       if (error.message && /^(too_large|empty_file|invalid_kind|invalid_location)$/.test(error.code || "")) {
         return error.message; /* the server says what was wrong with the file or position */
       }
+      if (error.code === "too_many_requests") {
+        return "You are sending messages very fast; please wait a moment and try again.";
+      }
       return "Something went wrong on our side. Please try again.";
     }
     return "Your message could not be sent. Check your connection and try again.";
