@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, and_, case, exists, func, insert, literal, select, update
@@ -47,6 +47,8 @@ participations = cast(Table, ParticipationRow.__table__)
 responses = cast(Table, ResponseRow.__table__)
 answers = cast(Table, AnswerRow.__table__)
 
+#: How far before an invitation a response may seem to start (platform times are whole seconds).
+CLOCK_GRAIN = timedelta(minutes=1)
 #: Contact fields a sample can be stratified by.
 STRATA_FIELDS = ("channel", "user_group", "region", "language")
 
@@ -369,7 +371,9 @@ class InvitationRepository:
         for row in rows:
             started, completed_at, language, count = found.get(str(row.response_id), (None, None, None, 0))
             invited_at = as_utc(row.invited_at)
-            refused_at = as_utc(row.refused_at)
+            # Platforms date messages to the second: a response begun right after the invitation
+            # may carry a time just before it.
+            opened = started is not None and started >= invited_at - CLOCK_GRAIN
             facts.append(
                 InvitationFacts(
                     invitation_id=int(row.id),
@@ -384,11 +388,13 @@ class InvitationRepository:
                     delivery_status=row.delivery_status,
                     delivery_error=row.delivery_error,
                     completed=bool(row.completed) or completed_at is not None,
-                    started_at=started if started is None or started >= invited_at else None,
+                    started_at=started if opened else None,
                     completed_at=completed_at,
-                    answered=count if started is not None and started >= invited_at else 0,
+                    answered=count if opened else 0,
                     response_language=language,
-                    refused_at=refused_at if refused_at is not None and refused_at >= invited_at else None,
+                    # Only reachable contacts are invited: an opt-out, block or withdrawal found
+                    # now came after the invitation (a person who comes back has none).
+                    refused_at=as_utc(row.refused_at),
                     reminders_received=int(row.received or 0),
                 )
             )
