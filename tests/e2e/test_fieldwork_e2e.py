@@ -202,7 +202,7 @@ async def test_invite_remind_twice_and_report(database_url: str, tmp_path: Path)
             # The reminder's button resumes a half-finished response at its question.
             resumed = tg_users[tg_half[0]]
             shown = await resumed.press_and_wait("Continue the survey", quiet=QUIET)
-            assert "Children under five" in shown[-1].text, [m.text for m in shown]
+            assert "Children under five" in (shown[-1].text or ""), [m.text for m in shown]
             for value in (3, 4):
                 await resumed.send_text_and_wait(str(value), quiet=QUIET)
             await tg_answer(tg_users[tg_never[0]], "Continue the survey", 4)
@@ -220,7 +220,7 @@ async def test_invite_remind_twice_and_report(database_url: str, tmp_path: Path)
             for k in [*wa_half, *wa_never]:  # days after their last message: the approved template
                 assert wa_users[k].bot_messages[-1].kind == "template"
             for k in [*tg_complete, *tg_refuse, *wa_complete, *wa_refuse]:
-                texts = [m.text or "" for m in (tg_users.get(k) or wa_users[k]).bot_messages]  # type: ignore[union-attr]
+                texts = [m.text or "" for m in (tg_users.get(k) or wa_users[k]).bot_messages]
                 assert not any("reminder" in t.lower() or "still open" in t for t in texts), k
 
             # ---------------------------------------------------------------- the report
