@@ -203,7 +203,8 @@ def _fieldwork(section: Mapping[str, Any], source: str) -> FieldworkSettings:
             str(raw_template["language"]),
             tuple(str(p) for p in raw_template.get("parameters", ())),
         )
-    every = _float(section.get("reminders_every_minutes", 15.0), "fieldwork.reminders_every_minutes", source)
+    every_value = section.get("reminders_every_minutes", 15.0)
+    every = 0.0 if every_value in (0, "0") else _float(every_value, "fieldwork.reminders_every_minutes", source)
     return FieldworkSettings(quiet, every, template)
 
 
