@@ -171,7 +171,7 @@ async def _invite(settings: Settings, arguments: argparse.Namespace) -> int:
         await database.dispose()
     strata = ", ".join(f"{name or '-'}: {count}" for name, count in sorted(found.strata.items()))
     print(f"audience: {found.candidates} contact(s) not invited yet: {audience.describe()}")
-    what = "would be invited" if arguments.dry_run else f"invited (broadcast {found.broadcast_id})"
+    what = "would be invited" if arguments.dry_run or not found.invited else f"invited (broadcast {found.broadcast_id})"
     print(f"survey {survey.id} wave {arguments.wave}: {found.invited} {what}; by stratum: {strata or '-'}")
     if not arguments.dry_run and found.invited:
         print(f"sent by 'baraza run' from {found.send_at:%Y-%m-%d %H:%M} UTC (quiet hours respected)")

@@ -22,8 +22,9 @@ from sqlalchemy import Table, select, update
 
 from common.clock import utc_now
 from handlers.invitations import QuietHours, invite
-from storage.broadcasts import DONE, SENT, UNKNOWN
+from storage.broadcasts import DONE
 from storage.database import Database
+from storage.deliveries import SENT, UNKNOWN
 from storage.models import BroadcastRow, DeliveryRow, ParticipationRow
 from surveys.loader import load_survey_directory
 from testkit.broadcasts import delivery_rows, sends_per_chat, wait_until_finished
