@@ -293,33 +293,14 @@ class InvitationRepository:
         return [str(s) for s in await self.connection.scalars(select(invitations.c.survey_id).distinct())]
 
     async def facts(self, survey_id: str) -> list[InvitationFacts]:
-        """What happened to each invitation of ``survey_id``, in invitation order."""
+        """What happened to each invitation of ``survey_id``, in invitation order.
+
+        A handful of grouped queries (no query per invitation): the invitations with their
+        delivery and contact, the survey's completions, responses, answer counts and reminders.
+        """
         invitation_delivery = deliveries.alias("invitation_delivery")
-        latest_response = (
-            select(responses.c.id)
-            .where(responses.c.contact_id == invitations.c.contact_id, responses.c.survey_id == survey_id)
-            .order_by(responses.c.completed_at.is_(None), responses.c.started_at.desc())
-            .limit(1)
-            .correlate(invitations)
-            .scalar_subquery()
-        )
-        reminder_delivery = deliveries.alias("reminder_delivery")
-        received = (
-            select(func.count())
-            .select_from(
-                reminders.join(
-                    reminder_delivery,
-                    and_(
-                        reminder_delivery.c.broadcast_id == reminders.c.broadcast_id,
-                        reminder_delivery.c.contact_id == invitations.c.contact_id,
-                    ),
-                )
-            )
-            .where(reminders.c.invitation_id == invitations.c.id, reminder_delivery.c.status.in_([SENT, UNKNOWN]))
-            .correlate(invitations)
-            .scalar_subquery()
-        )
         refused = func.coalesce(contacts.c.opted_out_at, contacts.c.blocked_at, contacts.c.declined_at)
+        declined = and_(contacts.c.declined_at.is_not(None), contacts.c.declined_at >= contacts.c.consent_at)
         rows = (
             await self.connection.execute(
                 select(
@@ -327,10 +308,9 @@ class InvitationRepository:
                     contacts.c.user_key,
                     invitation_delivery.c.status.label("delivery_status"),
                     invitation_delivery.c.error.label("delivery_error"),
-                    _completed().label("completed"),
-                    latest_response.label("response_id"),
-                    refused.label("refused_at"),
-                    received.label("received"),
+                    case(
+                        (declined, refused), else_=func.coalesce(contacts.c.opted_out_at, contacts.c.blocked_at)
+                    ).label("refused_at"),
                 )
                 .select_from(
                     invitations.outerjoin(contacts, contacts.c.id == invitations.c.contact_id).outerjoin(
@@ -345,31 +325,64 @@ class InvitationRepository:
                 .order_by(invitations.c.id)
             )
         ).all()
-        response_ids = [str(row.response_id) for row in rows if row.response_id is not None]
-        found: dict[str, tuple[datetime | None, datetime | None, str, int]] = {}
-        for start in range(0, len(response_ids), 500):
-            chunk = response_ids[start : start + 500]
-            answered = (
-                select(answers.c.response_id, func.count().label("answered"))
-                .where(answers.c.response_id.in_(chunk), answers.c.value.is_not(None))
-                .group_by(answers.c.response_id)
-                .subquery()
-            )
-            for row in await self.connection.execute(
-                select(
-                    responses.c.id,
-                    responses.c.started_at,
-                    responses.c.completed_at,
-                    responses.c.language,
-                    func.coalesce(answered.c.answered, 0),
+        finished = set(
+            await self.connection.scalars(
+                select(participations.c.contact_id).where(
+                    participations.c.survey_id == survey_id, participations.c.completed > 0
                 )
-                .select_from(responses.outerjoin(answered, answered.c.response_id == responses.c.id))
-                .where(responses.c.id.in_(chunk))
-            ):
-                found[str(row[0])] = (as_utc(row[1]), as_utc(row[2]), str(row[3]), int(row[4]))
+            )
+        )
+        answered = (
+            select(answers.c.response_id, func.count().label("answered"))
+            .where(
+                answers.c.response_id.in_(select(responses.c.id).where(responses.c.survey_id == survey_id)),
+                answers.c.value.is_not(None),
+            )
+            .group_by(answers.c.response_id)
+            .subquery()
+        )
+        # Per contact: a completed response first, else the latest started.
+        found: dict[int, tuple[datetime | None, datetime | None, str, int]] = {}
+        for row in await self.connection.execute(
+            select(
+                responses.c.contact_id,
+                responses.c.started_at,
+                responses.c.completed_at,
+                responses.c.language,
+                func.coalesce(answered.c.answered, 0),
+            )
+            .select_from(responses.outerjoin(answered, answered.c.response_id == responses.c.id))
+            .where(responses.c.survey_id == survey_id, responses.c.contact_id.is_not(None))
+        ):
+            candidate = (as_utc(row[1]), as_utc(row[2]), str(row[3]), int(row[4]))
+            kept = found.get(int(row[0]))
+            if kept is None or (kept[1] is None, -_seconds(kept[0])) > (candidate[1] is None, -_seconds(candidate[0])):
+                found[int(row[0])] = candidate
+        reminder_delivery = deliveries.alias("reminder_delivery")
+        received = dict(
+            (int(invitation_id), int(count))
+            for invitation_id, count in await self.connection.execute(
+                select(reminders.c.invitation_id, func.count())
+                .select_from(
+                    reminders.join(invitations, invitations.c.id == reminders.c.invitation_id).join(
+                        reminder_delivery,
+                        and_(
+                            reminder_delivery.c.broadcast_id == reminders.c.broadcast_id,
+                            reminder_delivery.c.contact_id == invitations.c.contact_id,
+                        ),
+                    )
+                )
+                .where(invitations.c.survey_id == survey_id, reminder_delivery.c.status.in_([SENT, UNKNOWN]))
+                .group_by(reminders.c.invitation_id)
+            )
+        )
         facts = []
         for row in rows:
-            started, completed_at, language, count = found.get(str(row.response_id), (None, None, None, 0))
+            started, completed_at, language, count = (
+                found.get(int(row.contact_id), (None, None, None, 0))
+                if row.contact_id is not None
+                else (None, None, None, 0)
+            )
             invited_at = as_utc(row.invited_at)
             # Platforms date messages to the second: a response begun right after the invitation
             # may carry a time just before it.
@@ -387,7 +400,7 @@ class InvitationRepository:
                     invited_at=invited_at,
                     delivery_status=row.delivery_status,
                     delivery_error=row.delivery_error,
-                    completed=bool(row.completed) or completed_at is not None,
+                    completed=row.contact_id in finished or completed_at is not None,
                     started_at=started if opened else None,
                     completed_at=completed_at,
                     answered=count if opened else 0,
@@ -395,10 +408,14 @@ class InvitationRepository:
                     # Only reachable contacts are invited: an opt-out, block or withdrawal found
                     # now came after the invitation (a person who comes back has none).
                     refused_at=as_utc(row.refused_at),
-                    reminders_received=int(row.received or 0),
+                    reminders_received=received.get(int(row.id), 0),
                 )
             )
         return facts
+
+
+def _seconds(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else float("-inf")
 
 
 def _language(languages: Sequence[str], default_language: str) -> ColumnElement[str]:
