@@ -358,24 +358,33 @@ class InvitationRepository:
             kept = found.get(int(row[0]))
             if kept is None or (kept[1] is None, -_seconds(kept[0])) > (candidate[1] is None, -_seconds(candidate[0])):
                 found[int(row[0])] = candidate
-        reminder_delivery = deliveries.alias("reminder_delivery")
-        received = dict(
-            (int(invitation_id), int(count))
-            for invitation_id, count in await self.connection.execute(
-                select(reminders.c.invitation_id, func.count())
-                .select_from(
-                    reminders.join(invitations, invitations.c.id == reminders.c.invitation_id).join(
-                        reminder_delivery,
-                        and_(
-                            reminder_delivery.c.broadcast_id == reminders.c.broadcast_id,
-                            reminder_delivery.c.contact_id == invitations.c.contact_id,
-                        ),
-                    )
+        # Reminders received: the reminder rows of the survey's invitations matched, in Python,
+        # with the deliveries of their rounds that reached the person (two plain scans; a
+        # three-way join here is planned badly by PostgreSQL before its statistics are fresh).
+        of_survey = select(invitations.c.id).where(invitations.c.survey_id == survey_id)
+        queued = (
+            await self.connection.execute(
+                select(reminders.c.invitation_id, reminders.c.broadcast_id).where(
+                    reminders.c.invitation_id.in_(of_survey)
                 )
-                .where(invitations.c.survey_id == survey_id, reminder_delivery.c.status.in_([SENT, UNKNOWN]))
-                .group_by(reminders.c.invitation_id)
             )
-        )
+        ).all()
+        reached = {
+            (int(broadcast_id), int(contact_id))
+            for broadcast_id, contact_id in await self.connection.execute(
+                select(deliveries.c.broadcast_id, deliveries.c.contact_id).where(
+                    deliveries.c.broadcast_id.in_({int(b) for _, b in queued if b is not None}),
+                    deliveries.c.status.in_([SENT, UNKNOWN]),
+                    deliveries.c.contact_id.is_not(None),
+                )
+            )
+        }
+        contact_of = {int(row.id): row.contact_id for row in rows}
+        received: dict[int, int] = {}
+        for invitation_id, broadcast_id in queued:
+            contact_id = contact_of.get(int(invitation_id))
+            if broadcast_id is not None and contact_id is not None and (int(broadcast_id), int(contact_id)) in reached:
+                received[int(invitation_id)] = received.get(int(invitation_id), 0) + 1
         facts = []
         for row in rows:
             started, completed_at, language, count = (
