@@ -46,6 +46,7 @@ from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file
 from common.clock import utc_now
 from handlers.context import Community
+from handlers.invitations import queue_due_reminders
 from handlers.messages import MessageProcessor
 from storage.database import Database
 from storage.media import open_media_store
@@ -123,6 +124,9 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             outbox = await started(
                 stack, outbox_sender(database, dispatcher.senders.values(), dispatcher.limiter, shared_limiter=shared)
             )
+            if settings.fieldwork.reminders_every_minutes > 0:
+                reminding = asyncio.create_task(_send_reminders(database, surveys, settings, dispatcher))
+                stack.push_async_callback(_cancel, reminding)
         yield RunningBot(
             settings=settings,
             database=database,
@@ -341,6 +345,32 @@ async def _prune_processed_updates(database: Database) -> None:
         except Exception as error:  # keep pruning later; the bot itself is unaffected
             log.warning("could not prune processed update ids: %s", type(error).__name__)
         await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+
+async def _send_reminders(
+    database: Database, surveys: SurveysInService, settings: Settings, dispatcher: BroadcastSender
+) -> None:
+    """Queue the survey reminders that fell due, every ``fieldwork.reminders_every_minutes``
+    (outside quiet hours); the dispatcher sends them. Queuing twice is harmless: a reminder is
+    queued once per invitation (:mod:`storage.invitations`)."""
+    while True:
+        for survey in [s for s in surveys.current.values() if s.reminders]:
+            try:
+                async with database.transaction() as connection:
+                    rounds = await queue_due_reminders(
+                        connection,
+                        survey,
+                        now=dispatcher.clock(),
+                        quiet=settings.fieldwork.quiet,
+                        template=settings.fieldwork.whatsapp_template,
+                    )
+                for found in rounds:
+                    log.info("survey %s: reminder %d queued for %d", survey.id, found.number, found.reminded)
+                if rounds:
+                    dispatcher.wake()
+            except Exception as error:  # try again next time; the bot itself is unaffected
+                log.warning("could not queue the reminders of survey %s: %s", survey.id, type(error).__name__)
+        await asyncio.sleep(settings.fieldwork.reminders_every_minutes * 60)
 
 
 class Service(Protocol):

@@ -21,6 +21,8 @@ from common.errors import BarazaError
 from common.problems import FileProblem
 from common.safe_yaml import YamlSyntaxProblem, load_document
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
+from handlers.invitations import FieldworkError, QuietHours
+from handlers.notices import WhatsAppTemplate
 from storage.media import DEFAULT_MAX_BYTES, MediaSettings, S3Settings
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/baraza.db"
@@ -140,6 +142,17 @@ class BroadcastSettings:
 
 
 @dataclass(frozen=True)
+class FieldworkSettings:
+    """Invitations and reminders (``fieldwork:`` in config.yaml; see docs/fieldwork.md)."""
+
+    quiet: QuietHours = field(default_factory=QuietHours)
+    #: How often ``baraza run`` looks for reminders that fell due (0: never; ``baraza survey remind``).
+    reminders_every_minutes: float = 15.0
+    #: The approved template for WhatsApp contacts silent for 24 hours (reminders and default invitations).
+    whatsapp_template: WhatsAppTemplate | None = None
+
+
+@dataclass(frozen=True)
 class RefreshSettings:
     """Fetch these dataflows from an SDMX REST endpoint every so often (``{url}/data/{dataflow}``)."""
 
@@ -170,6 +183,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     register: RegisterSettings = field(default_factory=RegisterSettings)
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    fieldwork: FieldworkSettings = field(default_factory=FieldworkSettings)
     indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
     #: (channel, user id) pairs allowed to use admin commands such as /broadcast.
     admins: frozenset[tuple[str, str]] = frozenset()
@@ -203,6 +217,29 @@ def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
         )
 
     return _VARIABLE.sub(replace, text)
+
+
+def _fieldwork(section: Mapping[str, Any], source: str) -> FieldworkSettings:
+    _check_keys(
+        section, {"time_zone", "quiet_hours", "reminders_every_minutes", "whatsapp_template"}, "fieldwork", source
+    )
+    try:
+        quiet = QuietHours.parse(str(section.get("time_zone", "UTC")), section.get("quiet_hours", "21:00-08:00"))
+    except FieldworkError as error:
+        raise ConfigError(f"{source}: fieldwork: {error}") from None
+    template = None
+    raw_template = section.get("whatsapp_template")
+    if raw_template is not None:
+        if not isinstance(raw_template, Mapping) or not {"name", "language"} <= set(raw_template):
+            raise ConfigError(f"{source}: fieldwork.whatsapp_template needs a name and a language")
+        template = WhatsAppTemplate(
+            str(raw_template["name"]),
+            str(raw_template["language"]),
+            tuple(str(p) for p in raw_template.get("parameters", ())),
+        )
+    every_value = section.get("reminders_every_minutes", 15.0)
+    every = 0.0 if every_value in (0, "0") else _float(every_value, "fieldwork.reminders_every_minutes", source)
+    return FieldworkSettings(quiet, every, template)
 
 
 def _section(raw: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
@@ -284,6 +321,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "redis",
             "flood",
             "media",
+            "fieldwork",
         },
         "the file",
         source,
@@ -411,6 +449,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         ),
         register=register,
         broadcast=broadcast,
+        fieldwork=_fieldwork(_section(raw, "fieldwork", source), source),
         admins=admins,
         indicators=_indicators(_section(raw, "indicators", source), base_dir, source),
         source=source,

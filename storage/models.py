@@ -453,3 +453,40 @@ class AuditEventRow(Base):
     action: Mapped[str] = mapped_column(String(40), index=True)
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[str] = mapped_column(Text)
+
+
+class InvitationRow(Base):
+    """A contact invited to a survey (:mod:`storage.invitations`): one per survey, wave and contact.
+
+    The invitation notice itself is a broadcast (``broadcast_id``) sent by the durable sender.
+    ``arm`` and ``quota_cell`` are kept for split-sample experiments and quotas.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "wave", "contact_id", name="uq_invitations_survey_wave_contact"),
+        Index("ix_invitations_survey_invited", "survey_id", "invited_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    survey_id: Mapped[str] = mapped_column(String(40))
+    wave: Mapped[int] = mapped_column(Integer, default=1)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(20))
+    user_group: Mapped[str | None] = mapped_column(String(40))
+    stratum: Mapped[str | None] = mapped_column(String(200))
+    invited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))
+    arm: Mapped[str | None] = mapped_column(String(40))
+    quota_cell: Mapped[str | None] = mapped_column(String(200))
+
+
+class InvitationReminderRow(Base):
+    """Reminder ``reminder`` (1, 2, ...) of an invitation, queued once as a row of a broadcast."""
+
+    __tablename__ = "invitation_reminders"
+
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True)
+    reminder: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

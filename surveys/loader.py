@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,17 @@ from common.problems import FileProblem
 from common.safe_yaml import compose_file, read_file
 from surveys.errors import SurveyFileError
 from surveys.expressions import Expression, ExpressionError, parse
-from surveys.model import CHOICE_TYPES, METADATA_TYPES, Choice, LocalizedText, Question, QuestionType, Repeat, Survey
+from surveys.model import (
+    CHOICE_TYPES,
+    METADATA_TYPES,
+    Choice,
+    LocalizedText,
+    Question,
+    QuestionType,
+    Reminder,
+    Repeat,
+    Survey,
+)
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # XLSForm names: a letter or underscore first, then letters, digits, _ - and dots.
@@ -42,8 +52,12 @@ OTHER_QUESTION_LABEL = "Specify other."
 SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
-    "audience", "anonymous", "allow_choice_duplicates",
+    "audience", "anonymous", "allow_choice_duplicates", "reminders",
 }  # fmt: skip
+REMINDER_KEYS = {"after", "text"}
+#: ``after:`` of a reminder: a number and a unit (d days, h hours, m minutes), e.g. 2d or 36h.
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhm])\s*$")
+DURATION_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 QUESTION_KEYS = {
     "type", "name", "label", "hint", "required", "required_message", "choices", "min", "max",
     "start", "end", "step", "relevant", "constraint", "constraint_message", "default", "calculate",
@@ -311,6 +325,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
     _check_references(reader, questions, _repeat_starts(reader, questions))
     _check_quiz(reader, kind, questions, entries)
 
+    reminders = _read_reminders(reader, node("reminders")) if "reminders" in entries else ()
     languages = _declared_languages(reader, entries)
     if "languages" in entries:
         _check_translations(reader, languages)
@@ -337,7 +352,36 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         audience=audience,
         anonymous=anonymous,
         repeats=tuple(reader.repeats),
+        reminders=reminders,
     )
+
+
+def _read_reminders(reader: _Reader, node: Node) -> tuple[Reminder, ...]:
+    """``reminders: [{after: 2d, text: ...}, ...]``: each later than the one before."""
+    if not isinstance(node, SequenceNode):
+        reader.problem(node, "reminders must be a list such as [{after: 2d, text: ...}]")
+        return ()
+    reminders: list[Reminder] = []
+    for number, item in enumerate(node.value, start=1):
+        what = f"reminder {number}"
+        entries = reader.mapping(item, what)
+        if entries is None:
+            continue
+        reader.unknown_keys(entries, REMINDER_KEYS, what)
+        if "after" not in entries or "text" not in entries:
+            reader.problem(item, f"{what} needs 'after' (such as 2d or 36h) and 'text'")
+            continue
+        found = DURATION.match(str(reader.scalar(entries["after"][1])))
+        text = reader.text(entries["text"][1], f"the text of {what}")
+        if found is None:
+            reader.problem(entries["after"][1], f"after of {what} must be a duration such as 2d, 36h or 90m")
+            continue
+        after = float(found.group(1)) * DURATION_UNITS[found.group(2)]
+        if reminders and after <= reminders[-1].after:
+            reader.problem(entries["after"][1], f"{what} must come after the reminder before it")
+        if text is not None:
+            reminders.append(Reminder(after, text))
+    return tuple(reminders)
 
 
 def _declared_languages(reader: _Reader, entries: dict[str, tuple[Node, Node]]) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -213,6 +213,15 @@ class Repeat:
 
 
 @dataclass(frozen=True)
+class Reminder:
+    """A reminder of a survey's invitation: sent ``after`` the invitation to invitees who have not
+    finished (``reminders: [{after: 2d, text: ...}]``; see docs/fieldwork.md)."""
+
+    after: timedelta
+    text: LocalizedText
+
+
+@dataclass(frozen=True)
 class Survey:
     """A validated survey definition.
 
@@ -237,6 +246,8 @@ class Survey:
     anonymous: bool = False
     #: The repeats, in survey order (outer ones before those nested in them).
     repeats: tuple[Repeat, ...] = ()
+    #: Reminders of the invitation, in the order they are sent (``after`` increasing).
+    reminders: tuple[Reminder, ...] = ()
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.cli import fieldwork
 from bot.config import ConfigError, load_settings
 from surveys.errors import SurveyFileError
 from surveys.loader import load_survey_file, load_survey_text
@@ -46,10 +47,22 @@ def add_commands(commands: Any) -> None:
         "--script", type=Path, default=None, help="answers, one per line, instead of typing them (- : standard input)"
     )
     preview.add_argument("--language", default=None, help="the respondent's language (default: the survey's)")
+    fieldwork.add_commands(survey_commands)
 
 
 def run_offline(arguments: argparse.Namespace) -> int:
-    """Run ``baraza survey ...`` (no settings needed: it reads only the files given); returns the exit status."""
+    """Run ``baraza survey ...`` (no settings needed: it reads only the files given, except for
+    the fieldwork commands ``invite``, ``remind`` and ``report``); returns the exit status."""
+    if arguments.survey_command in fieldwork.FIELDWORK_COMMANDS:
+        config = getattr(arguments, "config", None)
+        if config is None and Path("config.yaml").exists():
+            config = Path("config.yaml")
+        try:
+            settings = load_settings(config)
+        except ConfigError as error:
+            print(f"baraza: {error}", file=sys.stderr)
+            return 2
+        return fieldwork.run(settings, arguments)
     if arguments.survey_command == "import":
         from surveys.xlsform import import_command
 
