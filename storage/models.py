@@ -453,3 +453,18 @@ class AuditEventRow(Base):
     action: Mapped[str] = mapped_column(String(40), index=True)
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[str] = mapped_column(Text)
+
+
+class WebPushSubscriptionRow(Base):
+    """A browser's Web Push subscription for a web-chat contact (the page asked for notifications).
+
+    ``endpoint`` is the push service's URL for that browser; ``p256dh`` and ``auth`` are the keys
+    a message is encrypted with (RFC 8291). A contact may have several browsers."""
+
+    __tablename__ = "webpush_subscriptions"
+
+    endpoint: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
