@@ -115,7 +115,7 @@ class WebPushSender:
                 timeout=cast(Any, aiohttp.ClientTimeout(total=self.timeout)),
             )
         except WebPushException as error:
-            status = error.response.status if error.response is not None else None  # type: ignore[union-attr]
+            status = error.response.status if error.response is not None else None
             if status in GONE:
                 return "gone"
             log.warning("web push: the push service answered %s", status)

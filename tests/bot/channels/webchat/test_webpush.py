@@ -22,6 +22,7 @@ from bot.keys import VAPID_KEY, new_vapid_key, read_key_file, vapid_public_key
 from bot.sending.channel_sender import Rejected
 from handlers import request_desk
 from handlers.messages import Outbound
+from handlers.notices import Notice
 from storage.broadcasts import WEB_NO_PUSH, Audience, BroadcastRepository
 from storage.database import Database
 from storage.repositories import Repositories
@@ -92,6 +93,28 @@ async def test_a_subscribed_browser_gets_the_answer_to_a_request_encrypted_and_s
     assert "The rainfall series is on our website." in message.text
     assert message.vapid_key == vapid_public_key(private_key)
     assert message.claims["aud"] == push_service.origin and message.ttl > 0
+
+    # A notice: once the person consented, a broadcast reaches the browser through the dispatcher.
+    async with web_bot.database.transaction() as connection:
+        (contact_id,) = [row[0] for row in await connection.exec_driver_sql("SELECT id FROM contacts")]
+        await Repositories(connection).contacts.give_consent(contact_id, datetime.now(UTC))
+        _, recipients = await BroadcastRepository(connection).create(
+            title="CPI",
+            notice=Notice("CPI", {"en": "Consumer prices rose 7.1% in October."}, "en").to_json(),
+            audience=Audience(),
+            languages=("en",),
+            default_language="en",
+            created_by="amina",
+            now=datetime.now(UTC),
+        )
+    assert recipients == 1
+    assert web_bot.dispatcher is not None
+    web_bot.dispatcher.wake()
+    for _ in range(200):
+        if len(push_service.received) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert "Consumer prices rose 7.1% in October." in push_service.received[-1].text
 
 
 async def test_the_sender_drops_a_browser_the_push_service_calls_gone(
