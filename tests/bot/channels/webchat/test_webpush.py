@@ -15,9 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import RunningBot, running_bot
+from bot.app import RunningBot
 from bot.channels.webchat.push import WebPushSender, parse_subscription
-from bot.config import Settings, WebSettings
 from bot.keys import VAPID_KEY, new_vapid_key, read_key_file, vapid_public_key
 from bot.sending.channel_sender import Rejected
 from handlers import request_desk
@@ -29,8 +28,8 @@ from storage.repositories import Repositories
 from storage.webpush import PushSubscription
 from testkit.fakes.webpush import FakePushService, fake_push_service
 from testkit.register import Person, add_people
-from testkit.telegram_harness import FORMS, NO_FLOOD_LIMIT, PSEUDONYM_KEY
 from testkit.webchat_harness import WebVisitor
+from testkit.webpush_harness import web_push_bot
 
 
 @pytest.fixture
@@ -40,18 +39,8 @@ async def push_service() -> AsyncIterator[FakePushService]:
 
 
 @pytest.fixture
-async def web_bot(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunningBot]:
-    monkeypatch.setenv("BARAZA_PUSH_HTTP_LOOPBACK", "1")  # the fake push service is plain http
-    monkeypatch.delenv("BARAZA_VAPID_PRIVATE_KEY", raising=False)
-    settings = Settings(
-        database_url=database_url,
-        surveys_directory=FORMS,
-        pseudonym_key=PSEUDONYM_KEY,
-        web=WebSettings(port=0),
-        flood=NO_FLOOD_LIMIT,
-        key_file=tmp_path / "keys" / "baraza.keys",
-    )
-    async with running_bot(settings) as bot:
+async def web_bot(database_url: str, tmp_path: Path) -> AsyncIterator[RunningBot]:
+    async with web_push_bot(database_url, tmp_path / "keys" / "baraza.keys") as bot:
         yield bot
 
 
