@@ -218,7 +218,7 @@ def in_audience(audience: Audience) -> ColumnElement[bool]:
 NO_CONSENT = "no consent"
 OPTED_OUT = "opted out"
 WEB_CHAT_ONLY = "web chat only (cannot receive notices yet)"
-WEB_NO_PUSH = "web chat without notifications"
+WEB_NO_PUSH = "web chat without notifications: sees it at next visit"
 OUTSIDE_WINDOW = "outside WhatsApp's 24-hour window without a template"
 LEFT_OUT_REASONS = (NO_CONSENT, OPTED_OUT, BLOCKED, WEB_NO_PUSH, WEB_CHAT_ONLY, OUTSIDE_WINDOW)
 #: WhatsApp lets a business write freely for 24 hours after the person's last message (a margin kept).
@@ -468,6 +468,37 @@ class BroadcastRepository:
         if row is None:
             return None
         return NoticeRecord(int(row.id), row.title, row.notice, Audience.from_json(row.audience))
+
+    async def missed_by(self, contact_id: int, since: datetime, until: datetime) -> list[NoticeRecord]:
+        """The broadcasts sent after ``since`` (up to ``until``) whose audience takes in the
+        contact, whether or not a message could reach them: what a web-chat contact without
+        notifications is shown at their next visit. Oldest first."""
+        rows = await self.connection.execute(
+            select(broadcasts.c.id, broadcasts.c.title, broadcasts.c.notice, broadcasts.c.audience)
+            .where(
+                broadcasts.c.status.not_in([DRAFT, CANCELLED]),
+                broadcasts.c.send_at > _stored(since),
+                broadcasts.c.send_at <= _stored(until),
+            )
+            .order_by(broadcasts.c.send_at, broadcasts.c.id)
+        )
+        consented = and_(
+            contacts.c.consent_at.is_not(None),
+            or_(contacts.c.declined_at.is_(None), contacts.c.declined_at < contacts.c.consent_at),
+            contacts.c.opted_out_at.is_(None),
+            contacts.c.blocked_at.is_(None),
+        )
+        missed: list[NoticeRecord] = []
+        for row in list(rows):
+            audience = Audience.from_json(row.audience)
+            matched = await self.connection.scalar(
+                select(func.count())
+                .select_from(contacts)
+                .where(contacts.c.id == contact_id, consented, _targeted(audience))
+            )
+            if matched:
+                missed.append(NoticeRecord(int(row.id), row.title, row.notice, audience))
+        return missed
 
     async def summary(self, broadcast_id: int) -> BroadcastSummary | None:
         found = await self._summaries(broadcasts.c.id == broadcast_id, limit=1)

@@ -468,3 +468,13 @@ class WebPushSubscriptionRow(Base):
     p256dh: Mapped[str] = mapped_column(String(200))
     auth: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebNoticeReadRow(Base):
+    """Until when a web-chat contact without notifications has seen the notices (shown when the page
+    resumes: the notices sent since then that were meant for them)."""
+
+    __tablename__ = "web_notice_reads"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

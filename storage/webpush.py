@@ -16,10 +16,12 @@ from typing import cast
 from sqlalchemy import Table, and_, delete, exists, func, insert, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.models import ContactRow, WebPushSubscriptionRow
+from common.clock import as_utc
+from storage.models import ContactRow, WebNoticeReadRow, WebPushSubscriptionRow
 from storage.repository_base import Repository, from_row
 
 webpush_subscriptions = cast(Table, WebPushSubscriptionRow.__table__)
+web_notice_reads = cast(Table, WebNoticeReadRow.__table__)
 contacts = cast(Table, ContactRow.__table__)
 #: The web chat's channel name (the contacts of the chat page).
 WEB_CHANNEL = "web"
@@ -81,3 +83,14 @@ class WebPushRepository(Repository):
             await self.connection.scalar(select(func.count()).where(webpush_subscriptions.c.contact_id == contact_id))
             or 0
         )
+
+    async def notices_read_at(self, contact_id: int) -> datetime | None:
+        """Until when the contact has seen the notices in the page (None: never shown any)."""
+        value = await self.connection.scalar(
+            select(web_notice_reads.c.read_at).where(web_notice_reads.c.contact_id == contact_id)
+        )
+        return as_utc(value) if value is not None else None
+
+    async def mark_notices_read(self, contact_id: int, now: datetime) -> None:
+        await self.connection.execute(delete(web_notice_reads).where(web_notice_reads.c.contact_id == contact_id))
+        await self.connection.execute(insert(web_notice_reads).values(contact_id=contact_id, read_at=now))

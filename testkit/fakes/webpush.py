@@ -51,7 +51,10 @@ class Browser:
         public = self.private_key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
-        return {"endpoint": f"{origin}/push/{self.token}", "keys": {"p256dh": b64url(public), "auth": b64url(self.auth)}}
+        return {
+            "endpoint": f"{origin}/push/{self.token}",
+            "keys": {"p256dh": b64url(public), "auth": b64url(self.auth)},
+        }
 
 
 @dataclass
@@ -102,7 +105,9 @@ class FakePushService:
             return self._refuse(400, "no TTL")
         body = await request.read()
         try:
-            text = http_ece.decrypt(body, private_key=browser.private_key, auth_secret=browser.auth, version="aes128gcm")
+            text = http_ece.decrypt(
+                body, private_key=browser.private_key, auth_secret=browser.auth, version="aes128gcm"
+            )
         except Exception as error:  # what a browser does with a message it cannot decrypt: drop it
             return self._refuse(400, f"cannot decrypt: {type(error).__name__}")
         self.received.append(Received(token, text.decode("utf-8"), int(ttl), key, claims))

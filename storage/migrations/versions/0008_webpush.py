@@ -1,4 +1,5 @@
-"""Web Push subscriptions of web-chat contacts (browser notifications)
+"""Web Push subscriptions of web-chat contacts (browser notifications), and until when a web-chat
+contact without them has seen the notices (the rest are shown at the next visit)
 
 Revision ID: 0008
 Revises: 0007
@@ -27,8 +28,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("endpoint"),
     )
     op.create_index("ix_webpush_subscriptions_contact_id", "webpush_subscriptions", ["contact_id"])
+    op.create_table(
+        "web_notice_reads",
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("contact_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("web_notice_reads")
     op.drop_index("ix_webpush_subscriptions_contact_id", table_name="webpush_subscriptions")
     op.drop_table("webpush_subscriptions")

@@ -150,3 +150,33 @@ async def test_reach_counts_web_chat_users_with_notifications_and_names_the_othe
     (web,) = reach.channels
     assert (web.channel, web.reached, dict(web.left_out)) == ("web", 1, {"no consent": 1, WEB_NO_PUSH: 1})
     assert size == 1, "the broadcast's deliveries go to the browser that accepted notifications"
+
+
+async def test_without_notifications_the_notice_is_shown_once_at_the_next_visit(
+    web_bot: RunningBot, tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{web_bot.web_port}"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        visitor = WebVisitor(client, base)
+        await visitor.post(payload="resume")
+        async with web_bot.database.transaction() as connection:
+            (contact_id,) = [row[0] for row in await connection.exec_driver_sql("SELECT id FROM contacts")]
+            await Repositories(connection).contacts.give_consent(contact_id, datetime.now(UTC))
+        texts = [m["text"] for m in await visitor.post(payload="resume")]
+        assert not any("Consumer prices" in text for text in texts)
+        async with web_bot.database.transaction() as connection:
+            repository = BroadcastRepository(connection)
+            for title, text in (("CPI", "Consumer prices rose 7.1% in October."), ("GDP", "GDP grew 3.2%.")):
+                await repository.create(
+                    title=title,
+                    notice=Notice(title, {"en": text}, "en").to_json(),
+                    audience=Audience(),
+                    languages=("en",),
+                    default_language="en",
+                    created_by="amina",
+                    now=datetime.now(UTC),
+                )
+        texts = [m["text"] for m in await visitor.post(payload="resume")]
+        assert texts[:2] == ["Consumer prices rose 7.1% in October.", "GDP grew 3.2%."], texts
+        texts = [m["text"] for m in await visitor.post(payload="resume")]
+        assert not any("Consumer prices" in text or "GDP" in text for text in texts), "shown once"
