@@ -63,12 +63,14 @@ async def test_a_subscribed_browser_gets_the_answer_to_a_request_encrypted_and_s
         await visitor.post(text="/request Monthly rainfall by district since 2015")
         async with client.post(f"{base}/api/push/subscribe", json=subscription) as response:
             assert response.status == 200, await response.text()
+        replies = await visitor.post(text="/request GDP by region")
+        assert "#2" in replies[0]["text"] and "will answer you here" in replies[0]["text"], "the answer will be sent"
         async with client.get(f"{base}/sw.js") as response:
             assert response.status == 200 and "showNotification" in await response.text()
 
     async with web_bot.database.transaction() as connection:
         repos = Repositories(connection)
-        (number,) = [row[0] for row in await connection.exec_driver_sql("SELECT id FROM data_requests")]
+        number = 1
         result = await request_desk.answer(
             repos, number, "The rainfall series is on our website.", staff="amina", now=datetime.now(UTC)
         )
