@@ -153,6 +153,13 @@ async def test_reach_counts_web_chat_users_with_notifications_and_names_the_othe
     assert (web.channel, web.reached, dict(web.left_out)) == ("web", 1, {"no consent": 1, WEB_NO_PUSH: 1})
     assert size == 1, "the broadcast's deliveries go to the browser that accepted notifications"
 
+    # /delete_my_data: the browser's subscription goes with the contact.
+    async with database.transaction() as connection:
+        await Repositories(connection).contacts.erase(ids[1], "pseudonym")
+    async with database.reading() as connection:
+        assert await Repositories(connection).webpush.for_chat("1") == []
+        assert (await connection.exec_driver_sql("SELECT count(*) FROM webpush_subscriptions")).scalar() == 0
+
 
 async def test_without_notifications_the_notice_is_shown_once_at_the_next_visit(
     web_bot: RunningBot, tmp_path: Path
