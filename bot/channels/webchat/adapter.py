@@ -90,6 +90,7 @@ _API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"
 _STATIC_FILES = {
     "chat.js": "text/javascript",
     "chat.css": "text/css",
+    "push.js": "text/javascript",  # browser notifications; their API: bot/channels/webchat/push.py
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

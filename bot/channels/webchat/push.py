@@ -210,17 +210,10 @@ def add_push_routes(
         response.charset = "utf-8"
         return response
 
-    async def push_script(request: web.Request) -> web.StreamResponse:
-        response = web.FileResponse(STATIC_DIR / "push.js", headers={"Cache-Control": "no-cache"})
-        response.content_type = "text/javascript"
-        response.charset = "utf-8"
-        return response
-
     app.router.add_get("/api/push/key", key)
     app.router.add_post("/api/push/subscribe", subscribe)
     app.router.add_post("/api/push/unsubscribe", unsubscribe)
     app.router.add_get("/sw.js", service_worker)
-    app.router.add_get("/static/push.js", push_script)
 
 
 def _refused(status: int, code: str, message: str) -> web.Response:
