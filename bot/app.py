@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -27,6 +28,7 @@ from bot.admin.routes import add_admin_routes
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.channels.telegram.sender import FREE_BROADCAST_RATE, TelegramSender
 from bot.channels.webchat.adapter import add_webchat_routes
+from bot.channels.webchat.push import WebPushSender, add_push_routes
 from bot.channels.whatsapp.adapter import WhatsAppChannel
 from bot.channels.whatsapp.sender import WhatsAppSender
 from bot.config import Settings, StartupError
@@ -35,7 +37,7 @@ from bot.core.flood import FloodGuard
 from bot.core.sanitise import Sanitiser
 from bot.health import ChannelState
 from bot.indicator_refresh import IndicatorKeeper
-from bot.keys import KeySource
+from bot.keys import ENVIRONMENT, VAPID_KEY, KeySource, load_vapid_key
 from bot.proxies import forwarded_middleware
 from bot.sending.broadcast_rows import BroadcastSender, broadcast_sender
 from bot.sending.channel_sender import Sender
@@ -100,7 +102,8 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         stack.push_async_callback(limiters.close)
         telegram = telegram_channel(settings, core, limiters)
         whatsapp = whatsapp_channel(settings, core, database)
-        app = web_app(settings, database, core, telegram, whatsapp, surveys, community)
+        vapid = await push_key(settings, database)
+        app = web_app(settings, database, core, telegram, whatsapp, surveys, community, vapid=vapid)
         runner, port = await serving(stack, settings, app, listening)
         log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
         # From now on a new or changed survey file is served within seconds, without a restart.
@@ -116,8 +119,10 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             if channel is not None:
                 await started(stack, channel)
         dispatcher = outbox = None
-        if telegram is not None or whatsapp is not None:
-            extra = [WhatsAppSender(whatsapp.client, database)] if whatsapp is not None else []
+        if telegram is not None or whatsapp is not None or vapid is not None:
+            extra: list[Sender] = [WhatsAppSender(whatsapp.client, database)] if whatsapp is not None else []
+            if vapid is not None:
+                extra.append(WebPushSender(database, vapid, subject=push_subject()))
             dispatcher = await started(stack, broadcast_dispatcher(settings, database, telegram, extra, limiters))
             # Same senders and rate limiter as broadcasts: together they stay within the rate.
             shared = dispatcher.shared_limiter
@@ -268,9 +273,11 @@ def web_app(
     whatsapp: WhatsAppChannel | None,
     surveys: Mapping[str, Survey],
     community: Community,
+    *,
+    vapid: str | None = None,
 ) -> web.Application:
-    """The one web server's routes: the web chat, the channels' webhooks, health and metrics,
-    and the staff dashboard."""
+    """The one web server's routes: the web chat (with its browser notifications when there is
+    a VAPID key), the channels' webhooks, health and metrics, and the staff dashboard."""
     # Settings read by load_settings always name a key file; settings made in code (tests) may
     # give neither it nor a cookie key: their cookies are signed with a key of this process.
     keys = KeySource.of(settings) if settings.key_file is not None or settings.cookie_key else None
@@ -283,6 +290,14 @@ def web_app(
         session_key=lambda: cookie_key(database, keys),
         limits=settings.web.limits,
     )
+    if vapid is not None:
+        add_push_routes(
+            app,
+            database,
+            vapid,
+            session_key=lambda: cookie_key(database, keys),
+            insecure_loopback=os.environ.get(PUSH_LOOPBACK_ENV) == "1",
+        )
     if telegram is not None and settings.telegram.mode == "webhook":
         app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
     if whatsapp is not None:
@@ -416,6 +431,25 @@ def broadcast_dispatcher(
     senders: list[Sender] = [TelegramSender(telegram.bot, paid_broadcast=paid)] if telegram is not None else []
     shared = limiters.broadcasts if limiters is not None else None
     return broadcast_sender(database, [*senders, *extra_senders], settings.broadcast, shared_limiter=shared)
+
+
+#: Tests only: accept push endpoints on http://127.0.0.1 (a push service faked on this machine).
+PUSH_LOOPBACK_ENV = "BARAZA_PUSH_HTTP_LOOPBACK"
+#: Who the push services may write to about this installation's notifications (VAPID ``sub``).
+PUSH_SUBJECT_ENV, DEFAULT_PUSH_SUBJECT = "BARAZA_VAPID_SUBJECT", "mailto:webmaster@localhost"
+
+
+def push_subject() -> str:
+    return os.environ.get(PUSH_SUBJECT_ENV) or DEFAULT_PUSH_SUBJECT
+
+
+async def push_key(settings: Settings, database: Database) -> str | None:
+    """The VAPID key of browser notifications (``BARAZA_VAPID_PRIVATE_KEY`` or the key file,
+    generated there once); None (notifications off, said in the log) without either."""
+    if settings.key_file is None and not os.environ.get(ENVIRONMENT[VAPID_KEY]):
+        log.info("browser notifications are off: no key file to keep their VAPID key in")
+        return None
+    return await load_vapid_key(database, KeySource.of(settings))
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

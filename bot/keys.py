@@ -18,6 +18,7 @@ replaces a key (see docs/security.md).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import fcntl
 import logging
@@ -29,6 +30,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from bot.config import Settings
 from common.errors import BarazaError
 from storage.database import Database
@@ -37,11 +41,16 @@ from storage.repositories import InstanceSettings, Repositories
 
 log = logging.getLogger(__name__)
 
-PSEUDONYM_KEY, COOKIE_KEY = "pseudonym_key", "cookie_key"
-KEYS = (PSEUDONYM_KEY, COOKIE_KEY)
-ENVIRONMENT = {PSEUDONYM_KEY: "BARAZA_PSEUDONYM_KEY", COOKIE_KEY: "BARAZA_COOKIE_KEY"}
-#: The ``instance_settings`` rows in which earlier releases kept each key in plain text.
-LEGACY_SETTINGS = {PSEUDONYM_KEY: "pseudonym_key", COOKIE_KEY: "admin_cookie_key"}
+PSEUDONYM_KEY, COOKIE_KEY, VAPID_KEY = "pseudonym_key", "cookie_key", "vapid_private_key"
+KEYS = (PSEUDONYM_KEY, COOKIE_KEY, VAPID_KEY)
+ENVIRONMENT = {
+    PSEUDONYM_KEY: "BARAZA_PSEUDONYM_KEY",
+    COOKIE_KEY: "BARAZA_COOKIE_KEY",
+    VAPID_KEY: "BARAZA_VAPID_PRIVATE_KEY",
+}
+#: The ``instance_settings`` rows in which earlier releases kept each key in plain text (the
+#: VAPID key of browser notifications is newer than that: no row ever holds it).
+LEGACY_SETTINGS = {PSEUDONYM_KEY: "pseudonym_key", COOKIE_KEY: "admin_cookie_key", VAPID_KEY: "vapid_private_key"}
 #: The ``instance_settings`` row with the fingerprint of the pseudonym key.
 FINGERPRINT_SETTING = "pseudonym_key_fingerprint"
 _LINE = re.compile(r"^([a-z_]+)\s*=\s*(\S+)\s*$")
@@ -94,7 +103,33 @@ def new_cookie_key() -> str:
     return secrets.token_hex(32)
 
 
-GENERATORS = {PSEUDONYM_KEY: new_pseudonym_key, COOKIE_KEY: new_cookie_key}
+def new_vapid_key() -> str:
+    """A new VAPID key (RFC 8292) for browser notifications: a P-256 private key, its 32-byte
+    scalar in unpadded base64url (the form pywebpush and the ``BARAZA_VAPID_PRIVATE_KEY`` take)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return _b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+
+
+def vapid_public_key(private_key: str) -> str:
+    """The public key of a VAPID private key as the page's ``applicationServerKey`` wants it: the
+    uncompressed point (65 bytes) in unpadded base64url. Raises :class:`KeyFileError` for a key
+    that is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(private_key + "=" * (-len(private_key) % 4))
+        key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    except (ValueError, TypeError) as error:
+        raise KeyFileError(
+            f"the VAPID key is not a P-256 private key in base64url ({ENVIRONMENT[VAPID_KEY]})"
+        ) from error
+    point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return _b64url(point)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+GENERATORS = {PSEUDONYM_KEY: new_pseudonym_key, COOKIE_KEY: new_cookie_key, VAPID_KEY: new_vapid_key}
 
 
 @dataclass(frozen=True)
@@ -105,8 +140,10 @@ class KeySource:
     key_file: Path | None
 
     @classmethod
-    def of(cls, settings: Settings) -> KeySource:
-        return cls({PSEUDONYM_KEY: settings.pseudonym_key, COOKIE_KEY: settings.cookie_key}, settings.key_file)
+    def of(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> KeySource:
+        given = {PSEUDONYM_KEY: settings.pseudonym_key, COOKIE_KEY: settings.cookie_key}
+        given[VAPID_KEY] = (os.environ if environ is None else environ).get(ENVIRONMENT[VAPID_KEY])
+        return cls(given, settings.key_file)
 
 
 async def installation_key(database: Database, source: KeySource, name: str) -> str:
@@ -184,3 +221,10 @@ async def load_pseudonymizer(database: Database, source: KeySource) -> Pseudonym
 
 async def load_cookie_key(database: Database, source: KeySource) -> bytes:
     return (await installation_key(database, source, COOKIE_KEY)).encode()
+
+
+async def load_vapid_key(database: Database, source: KeySource) -> str:
+    """The VAPID private key that signs browser notifications (generated into the key file once)."""
+    key = await installation_key(database, source, VAPID_KEY)
+    vapid_public_key(key)  # refuses a malformed key now, not at the first notice
+    return key

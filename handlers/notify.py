@@ -17,6 +17,7 @@ from handlers.texts import rtl
 from storage.broadcasts import PUSH_CHANNELS
 from storage.records import Contact
 from storage.repositories import Repositories
+from storage.webpush import WEB_CHANNEL
 
 
 def encode(message: Outbound, ref: str | None = None) -> str:
@@ -60,9 +61,18 @@ def decode(body: str) -> Outbound:
         raise ValueError(f"not an outbox message: {type(error).__name__}") from error
 
 
-def can_notify(contact: Contact) -> bool:
-    """Whether the bot can write to the contact first (not on the web chat: it only answers an open page)."""
+def can_notify(contact: Contact, *, push: bool = False) -> bool:
+    """Whether the bot can write to the contact first: on the web chat only when ``push`` (a
+    browser of theirs accepted notifications, :func:`can_reach` looks)."""
+    if contact.channel == WEB_CHANNEL:
+        return push
     return contact.channel in PUSH_CHANNELS
+
+
+async def can_reach(repos: Repositories, contact: Contact) -> bool:
+    """:func:`can_notify`, looking up the web-chat contact's notification subscriptions."""
+    push = contact.channel == WEB_CHANNEL and await repos.webpush.count(contact.id) > 0
+    return can_notify(contact, push=push)
 
 
 async def notify(
@@ -70,7 +80,7 @@ async def notify(
 ) -> bool:
     """Queue ``message`` for the contact in the caller's transaction; False (nothing queued) when
     :func:`can_notify` says the channel cannot carry it."""
-    if not can_notify(contact):
+    if not await can_reach(repos, contact):
         return False
     laid_out = Outbound(text=rtl(message.text), buttons=message.buttons)
     await repos.outbox.enqueue(

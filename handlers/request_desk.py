@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from handlers.messages import Outbound
-from handlers.notify import can_notify, notify
+from handlers.notify import can_reach, notify
 from handlers.texts import Texts
 from storage import audit
 from storage.database import Database
@@ -73,7 +73,7 @@ async def _why_unsent(repos: Repositories, request: DataRequest) -> str | None:
     contact = await repos.contacts.get(request.contact_id) if request.contact_id is not None else None
     if contact is None:
         return DELETED
-    if not can_notify(contact):
+    if not await can_reach(repos, contact):
         return WEB_CHAT
     return None
 

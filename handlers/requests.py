@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from handlers.context import Context
 from handlers.flow_driver import new_conversation
 from handlers.messages import Button, Outbound
-from handlers.notify import can_notify
+from handlers.notify import can_reach
 from handlers.payloads import parse_number
 from handlers.request_desk import MAX_ANSWER, answer
 from storage import audit
@@ -70,8 +70,8 @@ async def _create(ctx: Context, text: str, source: str) -> DataRequest:
     )
 
 
-def _created(ctx: Context, request: DataRequest, *, pressed: bool = False) -> list[Outbound]:
-    key = "request_created" if can_notify(ctx.contact) else "request_created_no_push"
+async def _created(ctx: Context, request: DataRequest, *, pressed: bool = False) -> list[Outbound]:
+    key = "request_created" if await can_reach(ctx.repos, ctx.contact) else "request_created_no_push"
     return [Outbound(text=ctx.texts(key, number=str(request.id)), replaces_pressed=pressed)]
 
 
@@ -81,7 +81,7 @@ async def request_command(ctx: Context, argument: str) -> list[Outbound]:
     if argument:
         if conversation is not None and conversation.flow == FLOW:  # the text came with the command
             await ctx.repos.conversations.end(ctx.contact.id)
-        return _created(ctx, await _create(ctx, argument, REQUEST))
+        return await _created(ctx, await _create(ctx, argument, REQUEST))
     if conversation is not None and conversation.flow != FLOW:
         return [Outbound(text=ctx.texts("request_finish_first"))]
     await ctx.repos.conversations.save(
@@ -106,7 +106,7 @@ async def on_text(ctx: Context, conversation: Conversation, text: str) -> list[O
         return current_prompt(ctx)
     request = await _create(ctx, text, REQUEST)
     await ctx.repos.conversations.end(conversation.contact_id)
-    return _created(ctx, request)
+    return await _created(ctx, request)
 
 
 async def cancel(ctx: Context, _conversation: Conversation) -> list[Outbound]:
@@ -164,7 +164,7 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
         ctx.repos.connection, message.id, CONVERTED, only_if=message.status
     ):
         return [Outbound(text=ctx.texts("request_already_sent"), replaces_pressed=True)]
-    return _created(ctx, await _create(ctx, message.text, UNMATCHED), pressed=True)
+    return await _created(ctx, await _create(ctx, message.text, UNMATCHED), pressed=True)
 
 
 # --------------------------------------------------------------------------- /my_requests

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from handlers import navigation, payloads
+from handlers import navigation, payloads, web_unread
 from handlers.context import Context
 from handlers.flows import REGISTRY
 from handlers.messages import RESUME_PAYLOAD, Outbound
@@ -86,7 +86,7 @@ async def route(ctx: Context) -> list[Outbound]:
 
 async def _route_payload(ctx: Context, payload: str) -> list[Outbound]:
     if payload == RESUME_PAYLOAD:
-        return await navigation.resume(REGISTRY, ctx)
+        return [*await web_unread.missed_notices(ctx), *await navigation.resume(REGISTRY, ctx)]
     buttons = REGISTRY.buttons_for(payload)
     if buttons is not None:
         return await buttons.on_press(ctx, payload)

@@ -53,6 +53,14 @@ def survey_list(ctx: Context) -> Outbound:
     return Outbound(text=ctx.texts("surveys_open"), buttons=buttons)
 
 
+def register_profile(ctx: Context) -> dict[str, str | None]:
+    """What the register knows of the contact, for questions that take their answer from it
+    (``from_profile``); nothing without consent (the register keeps nothing then)."""
+    if not ctx.contact.has_consented:
+        return {}
+    return {**ctx.profile(), "organisation": ctx.contact.organisation}
+
+
 class ResponseStore(FlowStore):
     """A survey's answers are the rows of its response; it ends by completing the response."""
 
@@ -114,7 +122,8 @@ class ResponseStore(FlowStore):
         if survey is None:
             await ctx.repos.conversations.end(ctx.contact.id)
             return [Outbound(text=ctx.texts("unknown_survey", survey=conversation.survey_id or ""))]
-        outcome = runner.resume(survey, await self.answers(ctx, survey, conversation), ctx.now.date(), now=ctx.now)
+        answers = await self.answers(ctx, survey, conversation)
+        outcome = runner.resume(survey, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx))
         return await self.after_step(ctx, survey, flow_driver.moved(conversation, outcome), outcome)
 
     async def summary_press(
@@ -157,14 +166,14 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
     messages: list[Outbound] = []
     if latest is not None and not latest.complete:
         answers = dict(await ctx.repos.responses.answers(latest.id))
-        outcome = runner.resume(survey, answers, ctx.now.date(), now=ctx.now)
+        outcome = runner.resume(survey, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx))
         response_id = latest.id
         messages.append(Outbound(text=ctx.texts("resuming")))
     else:
         completed = await ctx.repos.participations.completed(ctx.contact.id, survey.id)
         if completed >= survey.max_responses_per_user:
             return [Outbound(text=ctx.texts("already_answered", title=survey_title(ctx, survey)))]
-        outcome = runner.start(survey, ctx.now.date(), now=ctx.now)
+        outcome = runner.start(survey, ctx.now.date(), now=ctx.now, profile=register_profile(ctx))
         response_id = await ctx.repos.responses.create(
             survey_id=survey.id,
             survey_version=survey.version,

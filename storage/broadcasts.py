@@ -38,6 +38,7 @@ from common.clock import as_utc
 from storage import deliveries as lifecycle
 from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN, Outcome
 from storage.models import BroadcastRow, ContactRow, DeliveryRow, ReleaseFollowRow, SubscriptionRow
+from storage.webpush import WEB_CHANNEL, has_push
 
 broadcasts = cast(Table, BroadcastRow.__table__)
 deliveries = cast(Table, DeliveryRow.__table__)
@@ -45,8 +46,9 @@ contacts = cast(Table, ContactRow.__table__)
 subscriptions = cast(Table, SubscriptionRow.__table__)
 release_follows = cast(Table, ReleaseFollowRow.__table__)
 
-#: Channels on which Baraza can start a conversation (the web chat only answers an open page).
-PUSH_CHANNELS = ("telegram", "whatsapp")
+#: Channels on which Baraza can start a conversation: the web chat only for the people whose
+#: browser accepted notifications (Web Push, :mod:`storage.webpush`).
+PUSH_CHANNELS = ("telegram", "whatsapp", WEB_CHANNEL)
 
 # A broadcast's own statuses (``sending`` is also a delivery's: :mod:`storage.deliveries`).
 DRAFT, SCHEDULED, DONE, CANCELLED = "draft", "scheduled", "done", "cancelled"
@@ -171,12 +173,14 @@ class NoticeRecord:
 
 
 def reachable() -> ColumnElement[bool]:
-    """Contacts who may receive notices: consented (and did not decline since), not opted out, not blocked."""
+    """Contacts who may receive notices: consented (and did not decline since), not opted out, not
+    blocked, and on the web chat only with a browser that accepted notifications."""
     return and_(
         contacts.c.consent_at.is_not(None),
         or_(contacts.c.declined_at.is_(None), contacts.c.declined_at < contacts.c.consent_at),
         contacts.c.opted_out_at.is_(None),
         contacts.c.blocked_at.is_(None),
+        or_(contacts.c.channel != WEB_CHANNEL, has_push()),
     )
 
 
@@ -214,8 +218,9 @@ def in_audience(audience: Audience) -> ColumnElement[bool]:
 NO_CONSENT = "no consent"
 OPTED_OUT = "opted out"
 WEB_CHAT_ONLY = "web chat only (cannot receive notices yet)"
+WEB_NO_PUSH = "web chat without notifications: sees it at next visit"
 OUTSIDE_WINDOW = "outside WhatsApp's 24-hour window without a template"
-LEFT_OUT_REASONS = (NO_CONSENT, OPTED_OUT, BLOCKED, WEB_CHAT_ONLY, OUTSIDE_WINDOW)
+LEFT_OUT_REASONS = (NO_CONSENT, OPTED_OUT, BLOCKED, WEB_NO_PUSH, WEB_CHAT_ONLY, OUTSIDE_WINDOW)
 #: WhatsApp lets a business write freely for 24 hours after the person's last message (a margin kept).
 WHATSAPP_SERVICE_WINDOW = timedelta(hours=24) - timedelta(minutes=10)
 
@@ -294,7 +299,7 @@ class BroadcastRepository:
 
     async def reach(self, audience: Audience, *, silent_before: datetime | None = None) -> Reach:
         """Everyone the audience's filters match, by channel: how many a broadcast reaches and
-        why the others are left out (no consent, opted out, blocked, web chat only). With
+        why the others are left out (no consent, opted out, blocked, web chat without notifications). With
         ``silent_before`` (a notice without a WhatsApp template: now minus
         :data:`WHATSAPP_SERVICE_WINDOW`), WhatsApp contacts who last wrote before it are left out too."""
         consented = and_(
@@ -305,6 +310,7 @@ class BroadcastRepository:
             (~consented, literal(NO_CONSENT)),
             (contacts.c.opted_out_at.is_not(None), literal(OPTED_OUT)),
             (contacts.c.blocked_at.is_not(None), literal(BLOCKED)),
+            (and_(contacts.c.channel == WEB_CHANNEL, ~has_push()), literal(WEB_NO_PUSH)),
             (contacts.c.channel.not_in(list(PUSH_CHANNELS)), literal(WEB_CHAT_ONLY)),
         ]
         if silent_before is not None:
@@ -462,6 +468,37 @@ class BroadcastRepository:
         if row is None:
             return None
         return NoticeRecord(int(row.id), row.title, row.notice, Audience.from_json(row.audience))
+
+    async def missed_by(self, contact_id: int, since: datetime, until: datetime) -> list[NoticeRecord]:
+        """The broadcasts sent after ``since`` (up to ``until``) whose audience takes in the
+        contact, whether or not a message could reach them: what a web-chat contact without
+        notifications is shown at their next visit. Oldest first."""
+        rows = await self.connection.execute(
+            select(broadcasts.c.id, broadcasts.c.title, broadcasts.c.notice, broadcasts.c.audience)
+            .where(
+                broadcasts.c.status.not_in([DRAFT, CANCELLED]),
+                broadcasts.c.send_at > _stored(since),
+                broadcasts.c.send_at <= _stored(until),
+            )
+            .order_by(broadcasts.c.send_at, broadcasts.c.id)
+        )
+        consented = and_(
+            contacts.c.consent_at.is_not(None),
+            or_(contacts.c.declined_at.is_(None), contacts.c.declined_at < contacts.c.consent_at),
+            contacts.c.opted_out_at.is_(None),
+            contacts.c.blocked_at.is_(None),
+        )
+        missed: list[NoticeRecord] = []
+        for row in list(rows):
+            audience = Audience.from_json(row.audience)
+            matched = await self.connection.scalar(
+                select(func.count())
+                .select_from(contacts)
+                .where(contacts.c.id == contact_id, consented, _targeted(audience))
+            )
+            if matched:
+                missed.append(NoticeRecord(int(row.id), row.title, row.notice, audience))
+        return missed
 
     async def summary(self, broadcast_id: int) -> BroadcastSummary | None:
         found = await self._summaries(broadcasts.c.id == broadcast_id, limit=1)

@@ -490,3 +490,28 @@ class InvitationReminderRow(Base):
     reminder: Mapped[int] = mapped_column(Integer, primary_key=True)
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebPushSubscriptionRow(Base):
+    """A browser's Web Push subscription for a web-chat contact (the page asked for notifications).
+
+    ``endpoint`` is the push service's URL for that browser; ``p256dh`` and ``auth`` are the keys
+    a message is encrypted with (RFC 8291). A contact may have several browsers."""
+
+    __tablename__ = "webpush_subscriptions"
+
+    endpoint: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebNoticeReadRow(Base):
+    """Until when a web-chat contact without notifications has seen the notices (shown when the page
+    resumes: the notices sent since then that were meant for them)."""
+
+    __tablename__ = "web_notice_reads"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -44,6 +44,7 @@ from storage.records import Contact, Conversation, Erasure, ResponseSummary
 from storage.releases import ReleaseRepository
 from storage.repository_base import Repository
 from storage.requests import RequestRepository
+from storage.webpush import WebPushRepository
 
 contacts = cast(Table, ContactRow.__table__)
 conversations = cast(Table, ConversationRow.__table__)
@@ -640,3 +641,7 @@ class Repositories:
     @functools.cached_property
     def outbox(self) -> OutboxRepository:
         return OutboxRepository(self.connection)
+
+    @functools.cached_property
+    def webpush(self) -> WebPushRepository:
+        return WebPushRepository(self.connection)

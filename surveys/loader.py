@@ -26,6 +26,7 @@ from surveys.expressions import Expression, ExpressionError, parse
 from surveys.model import (
     CHOICE_TYPES,
     METADATA_TYPES,
+    PROFILE_FIELDS,
     Choice,
     LocalizedText,
     Question,
@@ -63,7 +64,7 @@ QUESTION_KEYS = {
     "start", "end", "step", "relevant", "constraint", "constraint_message", "default", "calculate",
     "choice_filter", "min_choices", "max_choices", "max_length", "appearance", "correct", "explanation",
     "or_other", "randomize", "trigger",
-    "max_pixels",
+    "max_pixels", "from_profile",
 }  # fmt: skip
 #: Other spellings of a question type that XLSForm tools accept.
 TYPE_ALIASES = {"photo": "image", "audio-recording": "audio", "video-recording": "video"}
@@ -762,6 +763,9 @@ def _read_question(
     if "default" in entries:
         raw_default = reader.scalar(value("default"))
         default = None if raw_default is None else str(raw_default)
+    from_profile = _from_profile(reader, entries, question_type, what)
+    if from_profile is not None and "from_profile" not in entries:
+        default = None  # default: ${profile.x} names the register field, it is no default value
 
     choices = _question_choices(reader, entries, question_type, inline_list, choice_lists, what, node)
     if question_type is QuestionType.SELECT_MULTIPLE:
@@ -860,7 +864,38 @@ def _read_question(
         randomize=randomize,
         trigger=trigger,
         max_pixels=max_pixels,
+        from_profile=from_profile,
     )
+
+
+PROFILE_DEFAULT = re.compile(r"^\s*\$\{\s*profile\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")
+
+
+def _from_profile(
+    reader: _Reader, entries: dict[str, tuple[Node, Node]], question_type: QuestionType, what: str
+) -> str | None:
+    """The register field a question takes its answer from: ``from_profile: user_group`` or
+    ``default: ${profile.user_group}``; None without either."""
+    node: Node | None = None
+    field_name: str | None = None
+    if "from_profile" in entries:
+        node = entries["from_profile"][1]
+        field_name = str(reader.scalar(node) or "").strip()
+    elif "default" in entries:
+        match = PROFILE_DEFAULT.match(str(reader.scalar(entries["default"][1]) or ""))
+        if match is None:
+            return None
+        node, field_name = entries["default"][1], match.group(1)
+    if node is None or field_name is None:
+        return None
+    if field_name not in PROFILE_FIELDS:
+        known = ", ".join(sorted(PROFILE_FIELDS))
+        reader.problem(node, f"{what} takes its answer from '{field_name}', which is no profile field (known: {known})")
+        return None
+    if question_type is QuestionType.NOTE or question_type in METADATA_TYPES or "calculate" in entries:
+        reader.problem(node, f"a question that is not asked cannot take its answer from the profile ({what})")
+        return None
+    return field_name
 
 
 def _optional_text(reader: _Reader, entries: dict[str, tuple[Node, Node]], key: str, what: str) -> LocalizedText | None:

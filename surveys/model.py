@@ -151,6 +151,10 @@ class Question:
     max_pixels: int | None = None
     #: Names of the repeats the question is in, outermost first (its answers are stored once per pass).
     repeats: tuple[str, ...] = ()
+    #: The register field (one of :data:`PROFILE_FIELDS`) whose value answers the question when the
+    #: contact's profile has it (``from_profile: user_group`` or ``default: ${profile.user_group}``);
+    #: the question is then not asked.
+    from_profile: str | None = None
 
     @property
     def is_note(self) -> bool:
@@ -178,6 +182,8 @@ class Question:
 
 
 YES, NO = "yes", "no"
+#: The register fields a question may take its answer from (``from_profile``).
+PROFILE_FIELDS = frozenset({"language", "user_group", "region", "organisation"})
 
 
 @dataclass(frozen=True)

@@ -391,25 +391,64 @@ def _moved(
     return Outcome(state=new_state, recorded=tuple(recorded), notes=notes, feedback=feedback)
 
 
-def start(survey: Survey, today: date | None = None, *, now: datetime | None = None) -> Outcome:
-    """Begin a survey: the first question, with any notes before it."""
+def prefilled(
+    survey: Survey, profile: Mapping[str, str | None], answers: Mapping[str, str | None] | None = None
+) -> list[tuple[str, str]]:
+    """The answers the contact's ``profile`` (register field -> value) gives to the questions
+    with ``from_profile`` not answered yet in ``answers``: a choice question only takes a value
+    that names its choices; a question inside a repeat is always asked."""
+    given = answers or {}
+    found: list[tuple[str, str]] = []
+    for question in survey.questions:
+        if question.from_profile is None or question.repeats or question.name in given:
+            continue
+        value = (profile.get(question.from_profile) or "").strip()
+        if not value:
+            continue
+        if question.type in CHOICE_TYPES:
+            names = {choice.name for choice in question.choices}
+            if not set(value.split()) <= names or (question.type is QuestionType.SELECT_ONE and " " in value):
+                continue
+        found.append((question.name, value))
+    return found
+
+
+def start(
+    survey: Survey,
+    today: date | None = None,
+    *,
+    now: datetime | None = None,
+    profile: Mapping[str, str | None] | None = None,
+) -> Outcome:
+    """Begin a survey: the first question, with any notes before it. Questions that the
+    contact's ``profile`` answers (:func:`prefilled`) are recorded and not asked."""
     state = ResponseState(answers={}, current=None, today=today, now=now)
-    answers, changes = _recompute(survey, {}, _today(state), _now(state))
-    return _moved(survey, state, answers, None, changes)
+    known = dict(prefilled(survey, profile or {}))
+    answers, changes = _recompute(survey, known, _today(state), _now(state))
+    recorded = [*((name, answers.get(name)) for name in known if answers.get(name) is not None), *changes]
+    return _moved(survey, state, answers, None, recorded)
 
 
 def resume(
-    survey: Survey, answers: Mapping[str, str | None], today: date | None = None, *, now: datetime | None = None
+    survey: Survey,
+    answers: Mapping[str, str | None],
+    today: date | None = None,
+    *,
+    now: datetime | None = None,
+    profile: Mapping[str, str | None] | None = None,
 ) -> Outcome:
     """Continue a response from its stored answers: the first relevant question not answered yet.
 
     Used when a respondent returns to a survey they left, and when the survey file changed
     under a response (answers to questions that no longer exist are kept but not asked again).
+    Questions not answered yet that the ``profile`` answers are recorded, as in :func:`start`.
     """
     state = ResponseState(answers={}, current=None, today=today, now=now)
     kept = {name: value for name, value in answers.items() if has_key(survey, name)}
-    recomputed, changes = _recompute(survey, kept, _today(state), _now(state), kept)
-    outcome = _moved(survey, state, recomputed, None, changes)
+    known = dict(prefilled(survey, profile or {}, kept))
+    recomputed, changes = _recompute(survey, {**kept, **known}, _today(state), _now(state), kept)
+    recorded = [*((name, recomputed.get(name)) for name in known if recomputed.get(name) is not None), *changes]
+    outcome = _moved(survey, state, recomputed, None, recorded)
     return replace(outcome, notes=())
 
 

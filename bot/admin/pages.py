@@ -13,7 +13,7 @@ from bot.admin.login import refused
 from bot.admin.render import render
 from bot.admin.site import AdminSite
 from common.clock import parse_date, start_of_day
-from storage.broadcasts import WEB_CHAT_ONLY, Audience, BroadcastRepository
+from storage.broadcasts import WEB_CHAT_ONLY, WEB_NO_PUSH, Audience, BroadcastRepository
 from storage.dashboard import DashboardQueries, ResultFilter
 from storage.exports import ExportOptions
 from storage.requests import ACTIVE, RequestRepository, percentile
@@ -52,7 +52,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             demand=stats.demand,
             broadcasts=recent,
             reach=reach,
-            web_chat_only=reach.left_out.get(WEB_CHAT_ONLY, 0),
+            web_chat_only=reach.left_out.get(WEB_NO_PUSH, 0) + reach.left_out.get(WEB_CHAT_ONLY, 0),
             title_of=title_of,
         )
 

@@ -21,7 +21,7 @@ from storage.broadcasts import (
     NO_CONSENT,
     OPTED_OUT,
     OUTSIDE_WINDOW,
-    WEB_CHAT_ONLY,
+    WEB_NO_PUSH,
     WHATSAPP_SERVICE_WINDOW,
     Audience,
     BroadcastRepository,
@@ -65,10 +65,10 @@ async def test_reach_by_channel_names_every_reason(database: Database) -> None:
     assert by_channel == {
         "telegram": (1, {NO_CONSENT: 2, OPTED_OUT: 1, BLOCKED: 1}),
         "whatsapp": (1, {OUTSIDE_WINDOW: 1}),
-        "web": (0, {WEB_CHAT_ONLY: 2}),
+        "web": (0, {WEB_NO_PUSH: 2}),
     }
     assert [c.channel for c in reach.channels] == ["telegram", "whatsapp", "web"]
-    assert reach.reached == 2 and reach.left_out == {NO_CONSENT: 2, OPTED_OUT: 1, BLOCKED: 1, WEB_CHAT_ONLY: 2,
+    assert reach.reached == 2 and reach.left_out == {NO_CONSENT: 2, OPTED_OUT: 1, BLOCKED: 1, WEB_NO_PUSH: 2,
                                                       OUTSIDE_WINDOW: 1}  # fmt: skip
     assert {c.channel: c.reached for c in with_template.channels}["whatsapp"] == 2, "a template reaches them"
     assert size == 3, "the stored broadcast's own count is unchanged"
@@ -95,7 +95,7 @@ def test_dry_run_shows_the_reach_by_channel_with_reasons(tmp_path: Path, capsys:
     assert "reach by channel:\n" in out
     assert "  Telegram: 1 can receive it; left out: 2 no consent, 1 opted out, 1 blocked\n" in out
     assert "  WhatsApp: 1 can receive it; left out: 1 outside WhatsApp's 24-hour window without a template\n" in out
-    assert "  web chat: 0 can receive it; left out: 2 web chat only (cannot receive notices yet)\n" in out
+    assert "  web chat: 0 can receive it; left out: 2 web chat without notifications: sees it at next visit\n" in out
 
 
 def test_nobody_to_send_to_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,8 +103,14 @@ def test_nobody_to_send_to_says_why(tmp_path: Path, capsys: pytest.CaptureFixtur
     web_only = [Person(1, topics=("prices",), channel="web"), Person(2, topics=("prices",), channel="web")]
     assert run_cli(tmp_path, web_only) == 1
     captured = capsys.readouterr()
-    assert "  web chat: 0 can receive it; left out: 2 web chat only (cannot receive notices yet)" in captured.out
-    assert "nobody to send to: nothing stored (left out: 2 web chat only (cannot receive notices yet))" in captured.err
+    assert (
+        "  web chat: 0 can receive it; left out: 2 web chat without notifications: sees it at next visit"
+        in captured.out
+    )
+    assert (
+        "nobody to send to: nothing stored (left out: 2 web chat without notifications: sees it at next visit)"
+        in captured.err
+    )
 
 
 @pytest.fixture
@@ -124,15 +130,23 @@ async def test_the_composer_shows_reach_by_channel_and_offers_send_only_with_som
     await add_people(database, [Person(1, channel="web"), Person(2, channel="web"), Person(3, consent=False)])
     page = await (await client.get("/admin/broadcasts/new")).text()
     assert "<li>Telegram: 0 can receive it; left out: 1 no consent</li>" in page
-    assert "<li>web chat: 0 can receive it; left out: 2 web chat only (cannot receive notices yet)</li>" in page
-    assert 'id="nobody-why"' in page and "Nobody can receive this notice now: 1 no consent, 2 web chat only" in page
+    assert (
+        "<li>web chat: 0 can receive it; left out: 2 web chat without notifications: sees it at next visit</li>" in page
+    )
+    assert (
+        'id="nobody-why"' in page
+        and "Nobody can receive this notice now: 1 no consent, 2 web chat without notifications: sees it at next visit"
+        in page
+    )
     assert 'id="send"' not in page
     live = await (await client.get("/admin/broadcasts/audience")).json()
-    assert live["size"] == 0 and live["left_out"] == {NO_CONSENT: 1, WEB_CHAT_ONLY: 2}
-    assert "web chat: 0 can receive it; left out: 2 web chat only (cannot receive notices yet)" in live["reach"]
+    assert live["size"] == 0 and live["left_out"] == {NO_CONSENT: 1, WEB_NO_PUSH: 2}
+    assert (
+        "web chat: 0 can receive it; left out: 2 web chat without notifications: sees it at next visit" in live["reach"]
+    )
 
     overview = await (await client.get("/admin/")).text()
-    assert '<dd id="can-receive">0 <span class="muted">(2 more on the web chat only' in overview
+    assert '<dd id="can-receive">0 <span class="muted">(2 more on the web chat without notifications' in overview
 
     await add_people(database, [Person(4)])
     page = await (await client.get("/admin/broadcasts/new")).text()

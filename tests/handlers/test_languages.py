@@ -308,7 +308,7 @@ async def test_portuguese_problem_messages(engine: Engine) -> None:
     user = EngineUser(engine, "pt3", language="pt")
     await user.say("/survey usat2026")
     replies = await user.say("99")
-    assert replies[0].text == "Toque em um dos botões ou escreva um número de 1 a 9."
+    assert replies[0].text == "Toque em um dos botões ou escreva um número de 1 a 10."
     replies = await user.say("/back")
     assert replies[0].text == "Esta é a primeira pergunta."
 

@@ -182,7 +182,7 @@ async def test_consent_no_keeps_nothing_but_the_refusal_and_surveys_refuse_polit
         await user.press(label)
     await user.press("Skip")
     replies = await user.press("Done")
-    assert replies[-1].text == "1/12 · Which best describes you?"
+    assert replies[-1].text == "2/12 · How often do you use our statistics?", "the group came from onboarding"
     row = await contact_row(engine, user)
     assert row is not None and row["consent_at"] is not None and row["declined_at"] is None
     assert (row["user_group"], row["region"], row["organisation"]) == ("citizen", "south", None)
@@ -213,7 +213,7 @@ async def test_deep_link_onboards_first_then_opens_the_survey(register_engine: E
     texts = [reply.text for reply in replies]
     assert EN("registered") in texts
     assert any(t.startswith("User satisfaction survey 2026") for t in texts)
-    assert texts[-1] == "1/12 · Which best describes you?"
+    assert texts[-1] == "2/12 · How often do you use our statistics?", "not asked again"
     (conversation,) = await query(engine, "SELECT flow, survey_id, response_id FROM conversations")
     assert conversation["flow"] == "survey" and conversation["survey_id"] == "usat2026"
     assert conversation["response_id"] is not None

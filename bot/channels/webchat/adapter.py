@@ -104,6 +104,7 @@ _API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"
 _STATIC_FILES = {
     "chat.js": "text/javascript",
     "chat.css": "text/css",
+    "push.js": "text/javascript",  # browser notifications; their API: bot/channels/webchat/push.py
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -188,7 +189,7 @@ def add_webchat_routes(
     ``session_key``: the key that signs session cookies (shared by every worker); without it, a
     key of this process only. ``limits``: the per-client limits; None: no limits.
     """
-    keys = _SessionKeys(session_key)
+    keys = SessionKeys(session_key)
     limiter = ChatLimits(limits) if limits is not None and limits.enabled else None
 
     def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
@@ -325,7 +326,7 @@ def _error(status: int, code: str, message: str, retry_after: float | None = Non
     return web.json_response({"error": code, "message": message}, status=status, headers=headers)
 
 
-class _SessionKeys:
+class SessionKeys:
     """The signing key: the one given (read once), or a random one for this process."""
 
     def __init__(self, source: SessionKey | None) -> None:

@@ -28,7 +28,7 @@ async def test_web_chat_survey_is_stored_and_exported_like_telegram(web_bot: Run
         greeting = await visitor.post(payload="resume")
         assert greeting[0]["text"].startswith("Hello!")
         await visitor.press("User satisfaction survey 2026")
-        await visitor.press("Academic or researcher")
+        await visitor.press("Researcher or analyst")
         await visitor.post(text="weekly")
         await visitor.press("Research or teaching")
         replies = await visitor.press("Done")
@@ -48,7 +48,7 @@ async def test_web_chat_survey_is_stored_and_exported_like_telegram(web_bot: Run
     (row,) = csv.DictReader(io.StringIO(out.getvalue()))
     assert row["channel"] == "web" and row["complete"] == "true"
     assert (row["user_group"], row["frequency"], row["purposes"], row["topics"]) == (
-        "academic",
+        "researcher",
         "weekly",
         "research",
         "prices labour",

@@ -94,8 +94,8 @@ async def test_choices_are_rendered_within_whatsapp_limits(graph: FakeGraphServe
         await person.send_text_and_wait("/survey usat2026")
         question = person.last_message
         assert question is not None and question.text.startswith("1/12 · Which best describes you?")
-        # Nine labels, some longer than a list row's 24 characters: numbered text choices.
-        assert question.kind == "list" and question.titles == [str(n) for n in range(1, 10)]
+        # Ten labels (a list holds ten rows), some longer than a list row's 24 characters: numbered text choices.
+        assert question.kind == "list" and question.titles == [str(n) for n in range(1, 11)]
         assert "1. Policymaker or government official" in question.text
         replies = await person.press_label("Media")
         # WhatsApp cannot edit the question to close it: the answer comes as a new message.
