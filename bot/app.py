@@ -266,7 +266,7 @@ def web_app(
     """The one web server's routes: the web chat, the channels' webhooks, health and metrics,
     and the staff dashboard."""
     app = web.Application(client_max_size=64 * 1024)
-    add_webchat_routes(app, core, max_upload_bytes=settings.media.max_bytes)
+    add_webchat_routes(app, core, max_upload_bytes=settings.media.max_bytes, embed=settings.web.embed)
     if telegram is not None and settings.telegram.mode == "webhook":
         app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
     if whatsapp is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.channels.webchat.embed import EmbedError, EmbedSettings, embed_settings
 from bot.core.flood import FloodSettings
 from catalogue.loading import SourceSpec
 from common.errors import BarazaError
@@ -86,6 +87,8 @@ class WhatsAppSettings:
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
+    #: The chat on the office's own website (``web.embed``): allowed origins and look.
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
 
 
 @dataclass(frozen=True)
@@ -266,7 +269,11 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     _check_keys(bot, {"default_language"}, "bot", source)
     _check_keys(privacy, {"pseudonym_key", "key_file"}, "privacy", source)
     _check_keys(logging_, {"level"}, "logging", source)
-    _check_keys(web, {"host", "port"}, "web", source)
+    _check_keys(web, {"host", "port", "embed"}, "web", source)
+    try:
+        embed = embed_settings(_section(web, "embed", source))
+    except EmbedError as error:
+        raise ConfigError(f"{source}: {error}") from None
     _check_keys(
         telegram,
         {"token", "base_url", "base_file_url", "mode", "webhook", "poll_timeout", "rate_limit"},
@@ -372,6 +379,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         web=WebSettings(
             host=str(env.get("BARAZA_WEB_HOST") or web.get("host") or "127.0.0.1"),
             port=_int(env.get("BARAZA_WEB_PORT") or web.get("port") or 8080, "web.port", source),
+            embed=embed,
         ),
         register=register,
         broadcast=broadcast,

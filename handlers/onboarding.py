@@ -220,7 +220,7 @@ class RegisterStore(FlowStore):
         messages = [Outbound(text=ctx.texts("registered" if ctx.contact.has_consented else "consent_declined"))]
         then = ctx.surveys.get(conversation.survey_id or "")
         if then is None:
-            return [*messages, survey.survey_list(ctx)]
+            return [*messages, await survey.survey_list(ctx)]
         if ctx.contact.has_consented or then.anonymous:
             return messages + await survey.begin(ctx, then)
         return [*messages, consent_needed(ctx, then)]
@@ -228,7 +228,7 @@ class RegisterStore(FlowStore):
     async def gone(self, ctx: Context, conversation: Conversation) -> Replies:
         """Onboarding was switched off, or its question removed, under a conversation: end it."""
         await ctx.repos.conversations.end(ctx.contact.id)
-        return [Outbound(text=ctx.texts("greeting")), survey.survey_list(ctx)]
+        return [Outbound(text=ctx.texts("greeting")), await survey.survey_list(ctx)]
 
 
 STORE = RegisterStore()

@@ -33,6 +33,7 @@ Message texts and session tokens are never logged.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import math
@@ -47,7 +48,8 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
-from bot.channels.webchat.rendering import serialize_outbound
+from bot.channels.webchat.embed import EmbedSettings, embed_script, frame_ancestors, img_sources, script_json
+from bot.channels.webchat.rendering import interface, serialize_outbound
 from common.clock import utc_now
 from common.errors import BarazaError
 from handlers.messages import UPLOAD_KINDS, Inbound, Location, MessageProcessor, Upload
@@ -85,6 +87,36 @@ _PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+
+
+def _page_headers(embed: EmbedSettings, *, framed: bool) -> dict[str, str]:
+    """The chat page's headers: never framed, or (``/embed``) framed by the allowed origins only."""
+    ancestors = frame_ancestors(embed) if framed else "'none'"
+    headers = {
+        **_PAGE_HEADERS,
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {img_sources(embed)}; "
+            f"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+        ),
+    }
+    if framed:
+        del headers["X-Frame-Options"]  # frame-ancestors says who may frame it (XFO cannot list origins)
+    return headers
+
+
+def _page(embed: EmbedSettings, *, framed: bool) -> str:
+    """The chat page with the office's look: its name, and the look as data for ``chat.js``."""
+    template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    name = html.escape(embed.office_name)
+    look = f'<script type="application/json" id="baraza-look">{script_json(embed.look())}</script>\n'
+    page = template.replace("<title>Baraza</title>", f"<title>{name}</title>", 1)
+    page = page.replace("<h1>Baraza</h1>", f"<h1>{name}</h1>", 1)
+    page = page.replace("</head>", look + "</head>", 1)
+    if framed:
+        page = page.replace('<html lang="en">', '<html lang="en" data-embed="1">', 1)
+    return page
+
+
 _API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 _STATIC_FILES = {
@@ -129,6 +161,7 @@ def add_webchat_routes(
     secure_cookie: bool | None = None,
     session_max_age: int | None = SESSION_MAX_AGE,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    embed: EmbedSettings | None = None,
 ) -> None:
     """Add the chat page (``GET /``, ``/static/chat.js``, ``/static/chat.css``),
     ``POST /api/messages`` and ``POST /api/upload`` to ``app``; every message goes to ``processor``.
@@ -138,9 +171,34 @@ def add_webchat_routes(
     ``session_max_age``: cookie lifetime in seconds, ``None`` for a browser-session cookie.
     ``max_upload_bytes``: the largest file ``/api/upload`` accepts (413 beyond; the media store's
     own limits by type come after).
+    ``embed``: the office's look, and the websites that may embed the chat (``GET /embed``, the
+    framed page, and ``GET /embed.js``, the snippet's script, exist only when some may;
+    :mod:`bot.channels.webchat.embed`).
     """
+    look = embed or EmbedSettings()
+    page = _page(look, framed=False)
+    framed_page = _page(look, framed=True)
+    page_headers = _page_headers(look, framed=False)
+    framed_headers = _page_headers(look, framed=True)
+    script = embed_script(look)
 
-    def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    def set_session_cookie(
+        request: web.Request, response: web.StreamResponse, token: str, *, framed: bool = False
+    ) -> None:
+        if framed and look.enabled:
+            # In a frame on the office's website this is a third-party cookie: browsers send it
+            # there only as SameSite=None, which needs Secure; Partitioned keeps it to that site.
+            response.set_cookie(
+                SESSION_COOKIE,
+                token,
+                max_age=session_max_age,
+                path="/",
+                httponly=True,
+                samesite="None",
+                secure=True,
+                partitioned=True,
+            )
+            return
         secure = request.secure if secure_cookie is None else secure_cookie
         response.set_cookie(
             SESSION_COOKIE,
@@ -152,15 +210,34 @@ def add_webchat_routes(
             secure=secure,
         )
 
-    async def index(request: web.Request) -> web.StreamResponse:
-        response = web.FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
-        response.content_type = "text/html"
-        response.charset = "utf-8"
-        token = _session_from(request)
-        # Created (or its lifetime renewed) on the first request, so the page's first post
-        # already carries it.
-        set_session_cookie(request, response, token or _new_session())
-        return response
+    def chat_page(framed: bool) -> Handler:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            if framed and not look.enabled:
+                raise web.HTTPNotFound()
+            response = web.Response(
+                text=framed_page if framed else page,
+                content_type="text/html",
+                charset="utf-8",
+                headers=framed_headers if framed else page_headers,
+            )
+            token = _session_from(request)
+            # Created (or its lifetime renewed) on the first request, so the page's first post
+            # already carries it.
+            set_session_cookie(request, response, token or _new_session(), framed=framed)
+            return response
+
+        return serve
+
+    async def embed_js(request: web.Request) -> web.StreamResponse:
+        if not look.enabled:
+            raise web.HTTPNotFound()
+        # A classic <script src> needs no CORS; CORP lets pages with COEP load it too.
+        headers = {
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "max-age=300",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        }
+        return web.Response(text=script, content_type="text/javascript", charset="utf-8", headers=headers)
 
     def static_file(name: str, content_type: str) -> Handler:
         path = STATIC_DIR / name
@@ -236,14 +313,20 @@ def add_webchat_routes(
                 new_session,
                 len(replies),
             )
-            response = web.json_response(
-                {"messages": [serialize_outbound(reply) for reply in replies], "max_upload_bytes": max_upload_bytes},
-                headers=_API_HEADERS,
-            )
-        set_session_cookie(request, response, session)
+            body: dict[str, Any] = {
+                "messages": [serialize_outbound(reply) for reply in replies],
+                "max_upload_bytes": max_upload_bytes,
+            }
+            language = next((reply.language for reply in reversed(replies) if reply.language), None)
+            if language is not None:
+                body["interface"] = interface(language)
+            response = web.json_response(body, headers=_API_HEADERS)
+        set_session_cookie(request, response, session, framed=request.query.get("embed") == "1")
         return response
 
-    app.router.add_get("/", index)
+    app.router.add_get("/", chat_page(False))
+    app.router.add_get("/embed", chat_page(True))
+    app.router.add_get("/embed.js", embed_js)
     for name, content_type in _STATIC_FILES.items():
         app.router.add_get(f"/static/{name}", static_file(name, content_type))
     app.router.add_post("/api/messages", post_message)
@@ -339,8 +422,10 @@ def _parse_message(body: bytes) -> _Message:
                 "text_too_long",
                 f"The text is longer than {MAX_TEXT_CHARS} characters.",
             )
-    if payload is not None and (not isinstance(payload, str) or not payload):
-        raise _BadRequest(400, "invalid_payload", "The payload must be a non-empty string.")
+    if payload is not None and not isinstance(payload, str):
+        raise _BadRequest(400, "invalid_payload", "The payload must be a string.")
+    # An empty or unknown payload (a page of an older version, a link button) goes to the core,
+    # which answers it in the person's language like any stale button.
     return _Message(message_id, text, payload, None if location is None else _parse_location(location))
 
 
