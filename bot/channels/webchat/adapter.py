@@ -48,8 +48,9 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
-from bot.channels.webchat.embed import EmbedSettings, embed_script, frame_ancestors, img_sources, script_json
+from bot.channels.webchat.embed import embed_script, frame_ancestors, img_sources, script_json
 from bot.channels.webchat.rendering import interface, serialize_outbound
+from bot.config import EmbedSettings
 from common.clock import utc_now
 from common.errors import BarazaError
 from handlers.messages import UPLOAD_KINDS, Inbound, Location, MessageProcessor, Upload
