@@ -189,15 +189,11 @@ def add_webchat_routes(
         if framed and look.enabled:
             # In a frame on the office's website this is a third-party cookie: browsers send it
             # there only as SameSite=None, which needs Secure; Partitioned keeps it to that site.
-            response.set_cookie(
-                SESSION_COOKIE,
-                token,
-                max_age=session_max_age,
-                path="/",
-                httponly=True,
-                samesite="None",
-                secure=True,
-                partitioned=True,
+            # (Written by hand: Python's http.cookies knows Partitioned only from 3.14.)
+            lifetime = "" if session_max_age is None else f"; Max-Age={session_max_age}"
+            response.headers.add(
+                "Set-Cookie",
+                f"{SESSION_COOKIE}={token}{lifetime}; Path=/; HttpOnly; SameSite=None; Secure; Partitioned",
             )
             return
         secure = request.secure if secure_cookie is None else secure_cookie
