@@ -96,7 +96,9 @@ async def test_old_buttons_retire_ticks_are_not_echoed_and_edits_read_after_the_
                     (el.classList.contains('user') ? 'you: ' : 'bot: ') + el.querySelector('.text').textContent)"""
             )
             pressed = order.index("you: Academic or researcher")
-            closed = next(i for i, line in enumerate(order) if line == "bot: Which best describes you?\n→ Academic or researcher")
+            closed = next(
+                i for i, line in enumerate(order) if line == "bot: Which best describes you?\n→ Academic or researcher"
+            )
             assert pressed < closed, order
 
             box = page.get_by_label("Your message")
