@@ -17,11 +17,15 @@ The page (``static/``) posts each message, button press or shared location to
                              "replaces_pressed": false,
                              "expects": "image" | "geopoint" | ... | null,
                              "location_button": "<label of the share-location button>" | null}],
-               "max_upload_bytes": 10485760}
+               "max_upload_bytes": 10485760,
+               "interface": {"lang", "dir", "placeholder", "send", ...}}
+              (a link button is {"label", "url", "payload": ""}: the page opens it, never posts it;
+              "interface" is the page's own words in the conversation's language)
     errors:   {"error": "<code>", "message": "<English explanation>"} with a 4xx/5xx status
 
 The user is known by an opaque random token in the ``baraza_session`` cookie (HttpOnly,
-SameSite=Strict); a hash of it is both ``user_key`` and ``chat_key``. A hash of the token and
+SameSite=Strict; in a frame on the office's website, ``/embed``, SameSite=None; Secure;
+Partitioned: :mod:`bot.channels.webchat.embed`); a hash of it is both ``user_key`` and ``chat_key``. A hash of the token and
 the client's message id is the ``update_key``, so a retried post is processed once by the core.
 An upload needs the session cookie the page already has (a cross-site form, which the browser
 sends without it, is refused) and the same ``Origin`` check as a message; its body is read as a
