@@ -56,18 +56,19 @@ def main() -> int:
     print(f"  refused:                       {by_status['refused']:3}")
     for r in accepted:
         if r.status == "refused":
-            why = f"needs {', '.join(r.unknown_types)}" if r.unknown_types else r.reason
-            print(f"      {r.path.name}: {why}")
+            print(f"      {r.path.name}: {r.reason}")
     print(f"  crashed:                       {by_status['crashed']:3}")
     for r in accepted:
         if r.status == "crashed":
             print(f"      {r.path.name}: {r.reason}")
     converted = sum(1 for r in accepted if r.converted_clean)
-    print(f"converted to YAML with nothing dropped: {converted} ({_percent(converted, total)})")
-    waiting = Counter(t for r in accepted if r.converted_clean and not r.loads for t in r.unknown_types)
+    print(f"converted to YAML with nothing dropped, every type: {converted} ({_percent(converted, total)})")
+    waiting = Counter(t for r in accepted if r.converted_clean for t in r.unknown_types)
+    pending = sum(1 for r in accepted if r.converted_clean and r.unknown_types)
     if waiting:
         print(
-            "  of which this loader refuses for want of: " + ", ".join(f"{t} ({n})" for t, n in waiting.most_common())
+            f"  of which {pending} use types this version's loader does not run yet: "
+            + ", ".join(f"{t} ({n} forms)" for t, n in waiting.most_common())
         )
     loaded = [r for r in accepted if r.loads]
     silent = [r for r in loaded if r.mismatches]

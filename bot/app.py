@@ -21,6 +21,7 @@ import sqlalchemy
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
+from bot.admin.auth import cookie_key
 from bot.admin.operations import add_operation_routes
 from bot.admin.routes import add_admin_routes
 from bot.channels.telegram.adapter import TelegramChannel
@@ -35,6 +36,7 @@ from bot.core.sanitise import Sanitiser
 from bot.health import ChannelState
 from bot.indicator_refresh import IndicatorKeeper
 from bot.keys import KeySource
+from bot.proxies import forwarded_middleware
 from bot.sending.broadcast_rows import BroadcastSender, broadcast_sender
 from bot.sending.channel_sender import Sender
 from bot.sending.outbox_rows import OutboxSender, outbox_sender
@@ -265,8 +267,19 @@ def web_app(
 ) -> web.Application:
     """The one web server's routes: the web chat, the channels' webhooks, health and metrics,
     and the staff dashboard."""
-    app = web.Application(client_max_size=64 * 1024)
-    add_webchat_routes(app, core, max_upload_bytes=settings.media.max_bytes, embed=settings.web.embed)
+    # Settings read by load_settings always name a key file; settings made in code (tests) may
+    # give neither it nor a cookie key: their cookies are signed with a key of this process.
+    keys = KeySource.of(settings) if settings.key_file is not None or settings.cookie_key else None
+    # The forwarded headers of web.trusted_proxies count before any handler runs.
+    app = web.Application(client_max_size=64 * 1024, middlewares=[forwarded_middleware(settings.web.trusted_proxies)])
+    add_webchat_routes(
+        app,
+        core,
+        max_upload_bytes=settings.media.max_bytes,
+        session_key=lambda: cookie_key(database, keys),
+        limits=settings.web.limits,
+        embed=settings.web.embed,
+    )
     if telegram is not None and settings.telegram.mode == "webhook":
         app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
     if whatsapp is not None:
@@ -274,10 +287,16 @@ def web_app(
     states = lambda: channel_states(telegram, whatsapp)  # noqa: E731
     add_operation_routes(app, database, states)
     media = open_media_store(settings.media)
-    # Settings read by load_settings always name a key file; settings made in code (tests) may
-    # give neither it nor a cookie key: their dashboard signs cookies with a key of this process.
-    keys = KeySource.of(settings) if settings.key_file is not None or settings.cookie_key else None
-    add_admin_routes(app, database, surveys=surveys, community=community, media=media, channels=states, keys=keys)
+    add_admin_routes(
+        app,
+        database,
+        surveys=surveys,
+        community=community,
+        media=media,
+        channels=states,
+        keys=keys,
+        limits=settings.web.limits,
+    )
     return app
 
 

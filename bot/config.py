@@ -16,6 +16,8 @@ from typing import Any
 from yarl import URL
 
 from bot.core.flood import FloodSettings
+from bot.limits import Rate
+from bot.proxies import IPNetwork, ProxyConfigError, parse_networks
 from catalogue.loading import SourceSpec
 from common.errors import BarazaError
 from common.problems import FileProblem
@@ -86,6 +88,35 @@ class WhatsAppSettings:
     @property
     def enabled(self) -> bool:
         return bool(self.phone_number_id and self.access_token)
+
+
+_CHAT_PER_ADDRESS = Rate(60, 5.0)
+_CHAT_PER_SESSION = Rate(20, 2.0)
+_NEW_SESSIONS_PER_ADDRESS = Rate(20, 0.5)
+_LOGIN_PER_ADDRESS = Rate(10, 0.1)
+_LOGIN_PER_ACCOUNT = Rate(10, 1 / 60)
+
+
+@dataclass(frozen=True)
+class WebLimits:
+    """``web.limits``: per-client request rates (token buckets, see :mod:`bot.limits`)."""
+
+    enabled: bool = True
+
+    #: Web-chat messages from one client address (generous: many phones share a carrier's address).
+    chat_per_address: Rate = _CHAT_PER_ADDRESS
+    #: Web-chat messages of one session (above the per-user flood limit, which answers politely).
+    chat_per_session: Rate = _CHAT_PER_SESSION
+    #: New web-chat sessions (a page load or a post without a valid cookie) from one address.
+    new_sessions_per_address: Rate = _NEW_SESSIONS_PER_ADDRESS
+    #: Dashboard sign-in attempts from one address (6 a minute after the first 10).
+    login_per_address: Rate = _LOGIN_PER_ADDRESS
+    #: Sign-in attempts for one user name, known or not (1 a minute after the first 10).
+    login_per_account: Rate = _LOGIN_PER_ACCOUNT
+
+
+LIMIT_NAMES = ("chat_per_address", "chat_per_session", "new_sessions_per_address", "login_per_address",
+               "login_per_account")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -172,6 +203,9 @@ class WebSettings:
     port: int = 8080
     #: The chat on the office's own website (``web.embed``): allowed origins and look.
     embed: EmbedSettings = field(default_factory=EmbedSettings)
+    #: Proxies whose X-Forwarded-For/-Proto and Forwarded headers count (see bot/proxies.py).
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    limits: WebLimits = field(default_factory=WebLimits)
 
 
 @dataclass(frozen=True)
@@ -352,7 +386,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     _check_keys(bot, {"default_language"}, "bot", source)
     _check_keys(privacy, {"pseudonym_key", "key_file"}, "privacy", source)
     _check_keys(logging_, {"level"}, "logging", source)
-    _check_keys(web, {"host", "port", "embed"}, "web", source)
+    _check_keys(web, {"host", "port", "trusted_proxies", "limits", "embed"}, "web", source)
     embed = embed_settings(_section(web, "embed", source), source)
     _check_keys(
         telegram,
@@ -460,6 +494,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             host=str(env.get("BARAZA_WEB_HOST") or web.get("host") or "127.0.0.1"),
             port=_int(env.get("BARAZA_WEB_PORT") or web.get("port") or 8080, "web.port", source),
             embed=embed,
+            trusted_proxies=_trusted_proxies(env.get("BARAZA_TRUSTED_PROXIES"), web.get("trusted_proxies"), source),
+            limits=_web_limits(_section(web, "limits", source), source),
         ),
         register=register,
         broadcast=broadcast,
@@ -665,3 +701,40 @@ def _flood(section: Mapping[str, Any], source: str) -> FloodSettings:
     if burst < 1 or per_second <= 0:
         raise ConfigError(f"{source}: flood.burst must be at least 1 and flood.per_second above 0")
     return FloodSettings(enabled=enabled, burst=burst, per_second=per_second)
+
+
+def _trusted_proxies(from_env: str | None, from_file: Any, source: str) -> tuple[IPNetwork, ...]:
+    """``web.trusted_proxies`` (a list, or one comma-separated string) or ``BARAZA_TRUSTED_PROXIES``."""
+    value = from_env if from_env is not None else from_file
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        entries = [part for part in value.split(",") if part.strip()]
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        entries = value
+    else:
+        raise ConfigError(f"{source}: web.trusted_proxies must be a list of addresses or networks, e.g. [127.0.0.1]")
+    try:
+        return parse_networks(entries)
+    except ProxyConfigError as error:
+        raise ConfigError(f"{source}: web.trusted_proxies: {error}") from None
+
+
+def _web_limits(section: Mapping[str, Any], source: str) -> WebLimits:
+    """``web.limits: {chat_per_address: {burst: 60, per_second: 5}, ...}``."""
+    _check_keys(section, {*LIMIT_NAMES, "enabled"}, "web.limits", source)
+    default = WebLimits()
+    enabled = section.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{source}: web.limits.enabled must be true or false")
+    rates: dict[str, Rate] = {}
+    for name in LIMIT_NAMES:
+        given = _section(section, name, source)
+        _check_keys(given, {"burst", "per_second"}, f"web.limits.{name}", source)
+        fallback: Rate = getattr(default, name)
+        burst = _int(given.get("burst", fallback.burst), f"web.limits.{name}.burst", source)
+        if burst < 1:
+            raise ConfigError(f"{source}: web.limits.{name}.burst must be at least 1")
+        per_second = _float(given.get("per_second", fallback.per_second), f"web.limits.{name}.per_second", source)
+        rates[name] = Rate(burst, per_second)
+    return WebLimits(enabled, **rates)

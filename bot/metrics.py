@@ -57,6 +57,22 @@ CHANNEL_UP = Gauge(
     ["channel"],
     registry=REGISTRY,
 )
+THROTTLED = Counter(
+    "baraza_throttled_requests_total",
+    "HTTP requests refused with 429 by a per-client limit, by limit (web.limits)",
+    ["limit"],
+    registry=REGISTRY,
+)
+SIGN_INS = Counter(
+    "baraza_admin_sign_ins_total",
+    "Dashboard sign-in attempts by outcome: success, wrong_password (checked), refused (unknown name or "
+    "locked account, not checked), throttled (over web.limits)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+LOCKOUTS = Counter(
+    "baraza_admin_lockouts_total", "Dashboard accounts locked after too many wrong passwords", registry=REGISTRY
+)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -112,6 +128,21 @@ def observe_rate_limit_degraded(store: str) -> None:
 def observe_channel_state(channel: str, *, up: bool) -> None:
     """``channel`` (telegram, whatsapp) now reaches its platform (``up``) or not."""
     CHANNEL_UP.labels(channel).set(1 if up else 0)
+
+
+def observe_throttled(limit: str) -> None:
+    """One request refused by the per-client limit ``limit`` (a name of ``web.limits``)."""
+    THROTTLED.labels(limit).inc()
+
+
+def observe_sign_in(outcome: str) -> None:
+    """One dashboard sign-in attempt: ``success``, ``wrong_password``, ``refused`` or ``throttled``."""
+    SIGN_INS.labels(outcome).inc()
+
+
+def observe_lockout() -> None:
+    """An account was locked after too many wrong passwords."""
+    LOCKOUTS.inc()
 
 
 def exposition(broadcast_queue: int, outbox_queue: int) -> bytes:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from catalogue.matching import IndicatorEntry
 from catalogue.model import Observation, Series, in_language
+from common.csv_cells import neutralised_row
 
 
 def series_csv(entry: IndicatorEntry, series: Series, observations: Sequence[Observation], language: str) -> bytes:
@@ -20,7 +21,7 @@ def series_csv(entry: IndicatorEntry, series: Series, observations: Sequence[Obs
     header = ["indicator", "indicator_name"]
     for dimension in dimensions:
         header += [dimension.id, f"{dimension.id}_label"]
-    writer.writerow([*header, "time_period", "obs_value", "unit", "obs_status"])
+    writer.writerow(neutralised_row([*header, "time_period", "obs_value", "unit", "obs_status"]))
     fixed = [indicator.code, in_language(indicator.names, language)]
     for dimension in dimensions:
         code = series.dimensions[dimension.id]
@@ -28,7 +29,7 @@ def series_csv(entry: IndicatorEntry, series: Series, observations: Sequence[Obs
     unit = in_language(indicator.unit, language)
     for observation in observations:
         value = "" if observation.value is None else repr(float(observation.value)).removesuffix(".0")
-        writer.writerow([*fixed, observation.period, value, unit, observation.status or ""])
+        writer.writerow(neutralised_row([*fixed, observation.period, value, unit, observation.status or ""]))
     return out.getvalue().encode("utf-8-sig")
 
 

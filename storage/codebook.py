@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from common.csv_cells import neutralised_row
 from storage.database import Database
 from storage.exports.responses import (
     GEOPOINT_PARTS,
@@ -185,16 +185,21 @@ def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: S
     ]
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header)
+
+        def write(row: Sequence[object]) -> None:
+            # Labels and expressions may come from an XLSForm made anywhere.
+            writer.writerow(row if options.raw else neutralised_row(row))
+
+        write(header)
         for table, metadata, questions in tables:
-            _write_csv_table(writer, survey, options, counts, table, metadata, questions)
+            _write_csv_table(write, survey, options, counts, table, metadata, questions)
         for name in former:
             count = counts.answered.get(name, 0)
-            writer.writerow([*_csv_row(languages, name, name, "text (earlier version)", (), count), survey.id])
+            write([*_csv_row(languages, name, name, "text (earlier version)", (), count), survey.id])
 
 
 def _write_csv_table(
-    writer: Any,
+    write: Callable[[Sequence[object]], None],
     survey: Survey,
     options: ExportOptions,
     counts: Counts,
@@ -205,9 +210,7 @@ def _write_csv_table(
     """The CSV codebook's rows of one table: its metadata (or link) columns, then its questions."""
     languages = survey.languages
     for column in metadata:
-        writer.writerow(
-            [*_csv_row(languages, column.name, "", column.kind.value, (column.label,), counts.responses), table]
-        )
+        write([*_csv_row(languages, column.name, "", column.kind.value, (column.label,), counts.responses), table])
     for question in questions:
         columns = question_columns(survey, question, options)
         kind = _type_text(question)
@@ -225,7 +228,7 @@ def _write_csv_table(
                 count = counts.answered.get(question.name, 0)
                 column_kind = _column_type(question, column)
                 row = _csv_row(languages, column.name, question.name, column_kind, labels, count, rules)
-                writer.writerow([*row, table])
+                write([*row, table])
         if question.type in COUNTED_TYPES:
             codes = _codes(question, columns) if columns else []
             variable = columns[0].name if columns else question.name
@@ -233,7 +236,7 @@ def _write_csv_table(
                 count = counts.values[question.name].get(value, 0)
                 choice = (code, value, *(choice_labels.get(lang, "") for lang in languages))
                 row = _csv_row(languages, variable, question.name, kind, labels, count, rules, choice)
-                writer.writerow([*row, table])
+                write([*row, table])
 
 
 def _csv_row(

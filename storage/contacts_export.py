@@ -14,6 +14,7 @@ from typing import TextIO
 
 from sqlalchemy import select
 
+from common.csv_cells import neutralised_row
 from storage.database import Database
 from storage.exports.responses import iso_utc
 from storage.models import ContactRow, SubscriptionRow
@@ -94,12 +95,16 @@ def _finished(row: list[str], topics: list[str]) -> list[str]:
     return row
 
 
-async def export_contacts_csv(database: Database, pseudonymize: Callable[[str, str], str], out: TextIO) -> int:
-    """Write the consenting contacts as CSV to ``out``; returns the number of rows written."""
-    writer = csv.writer(out, lineterminator="\n")
+async def export_contacts_csv(
+    database: Database, pseudonymize: Callable[[str, str], str], out: TextIO, *, raw: bool = False
+) -> int:
+    """Write the consenting contacts as CSV to ``out``; returns the number of rows written.
+    Cells a spreadsheet would run as a formula get a ``'`` in front unless ``raw``."""
+    # CRLF as RFC 4180 says: with a bare LF a value holding a carriage return is written unquoted.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CONTACT_COLUMNS)
     count = 0
     async for row in contact_rows(database, pseudonymize):
-        writer.writerow(row)
+        writer.writerow(row if raw else neutralised_row(row))
         count += 1
     return count

@@ -1,8 +1,9 @@
 """Staff accounts of the dashboard (``/admin``) and their sessions.
 
-Passwords are stored as argon2id hashes. After :data:`MAX_FAILED_ATTEMPTS` wrong passwords in a
-row an account is locked for :data:`LOCKOUT`; a correct password while locked is refused too, so
-guessing gains nothing. Sessions are rows keyed by a hash of the browser's secret token, so every
+Passwords are stored as argon2id hashes. After :data:`MAX_FAILED_ATTEMPTS` guesses without a
+right one an account is locked for :data:`LOCKOUT`; a correct password while locked is refused
+too, so guessing gains nothing. Each guess is counted by one atomic UPDATE before it is checked
+(:meth:`StaffRepository.take_guess`), so parallel guesses cannot overtake the lock. Sessions are rows keyed by a hash of the browser's secret token, so every
 worker process sees the same sessions and a sign-out or a removed account takes effect at once.
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, bindparam, case, delete, null, or_, select, update
 
 from common.clock import as_utc
 from common.errors import BarazaError
@@ -36,8 +38,11 @@ MIN_PASSWORD = 10
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
 _hasher = PasswordHasher()
-# Verified when the username is unknown, so that a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+_started = time.perf_counter()
+#: A hash of nothing, checked when there is no real one to check (timing stays the same).
+DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+#: How long making it took: a first estimate of how long checking a password takes.
+HASH_SECONDS = time.perf_counter() - _started
 
 
 class StaffError(BarazaError):
@@ -81,6 +86,16 @@ class StaffSession:
     @property
     def can_edit(self) -> bool:
         return self.role == EDITOR
+
+
+@dataclass(frozen=True)
+class Guess:
+    """A guess counted by :meth:`StaffRepository.take_guess`, to be checked against ``password_hash``.
+    ``attempt`` is its place in the count; ``locked_until`` is set when it filled the count."""
+
+    password_hash: str = field(repr=False)
+    attempt: int
+    locked_until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -171,46 +186,58 @@ class StaffRepository(Repository):
         if not result.rowcount:
             raise StaffError(f"there is no account {username!r}")
 
-    async def login(self, username: str, password: str, now: datetime) -> LoginResult:
-        """Check a password, counting failures; the account is locked after too many of them."""
+    async def take_guess(self, username: str, now: datetime) -> Guess | None:
+        """Count one password guess for ``username`` before it is checked; None when the account
+        does not exist or is locked (the guess is not checked at all then).
+
+        One UPDATE does it all, so guesses sent in parallel (by any number of workers, on SQLite
+        or PostgreSQL) each take their own place in the count and no more than
+        :data:`MAX_FAILED_ATTEMPTS` are ever checked per :data:`LOCKOUT`: the guess that fills
+        the count locks the account at once, before its password is checked (a right password
+        then unlocks it, :meth:`signed_in`). A lock that has expired starts a new count.
+        """
+        column = staff_accounts.c
+        when = now.astimezone(UTC)
+        attempts = case((column.locked_until.is_not(None), 1), else_=column.failed_attempts + 1)
+        lock = bindparam("lock_at", (now + LOCKOUT).astimezone(UTC), type_=column.locked_until.type)
         row = (
-            await self.connection.execute(select(staff_accounts).where(staff_accounts.c.username == username))
-        ).one_or_none()
-        if row is None:
-            _verify(_DUMMY_HASH, password)
-            return LoginResult(None)
-        locked_until = as_utc(row.locked_until)
-        if locked_until is not None and locked_until > now:
-            return LoginResult(None, locked_until)
-        if not _verify(row.password_hash, password):
-            # Counted in the UPDATE itself, so that guesses sent in parallel all count.
-            failures = int(
-                (
-                    await self.connection.execute(
-                        update(staff_accounts)
-                        .where(staff_accounts.c.username == username)
-                        .values(failed_attempts=staff_accounts.c.failed_attempts + 1)
-                        .returning(staff_accounts.c.failed_attempts)
-                    )
-                ).scalar_one()
-            )
-            if failures < MAX_FAILED_ATTEMPTS:
-                return LoginResult(None)
-            locked = (now + LOCKOUT).astimezone(UTC)
             await self.connection.execute(
                 update(staff_accounts)
-                .where(staff_accounts.c.username == username)
-                .values(failed_attempts=0, locked_until=locked)
+                .where(column.username == username, or_(column.locked_until.is_(None), column.locked_until <= when))
+                .values(
+                    failed_attempts=attempts, locked_until=case((attempts >= MAX_FAILED_ATTEMPTS, lock), else_=null())
+                )
+                .returning(column.password_hash, column.failed_attempts, column.locked_until)
             )
-            return LoginResult(None, locked)
+        ).one_or_none()
+        if row is None:
+            return None
+        return Guess(row.password_hash, int(row.failed_attempts), as_utc(row.locked_until))
+
+    async def signed_in(self, username: str, now: datetime, new_hash: str | None = None) -> StaffAccount | None:
+        """A right password: reset the count and the lock, note the time (and store ``new_hash``,
+        the password hashed with today's parameters, when given)."""
         values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None, "last_login_at": now.astimezone(UTC)}
-        if _hasher.check_needs_rehash(row.password_hash):
-            values["password_hash"] = _hasher.hash(password)
+        if new_hash is not None:
+            values["password_hash"] = new_hash
         await self.connection.execute(
             update(staff_accounts).where(staff_accounts.c.username == username).values(values)
         )
-        account = await self.get(username)
-        return LoginResult(account)
+        return await self.get(username)
+
+    async def login(self, username: str, password: str, now: datetime) -> LoginResult:
+        """:meth:`take_guess`, the check and :meth:`signed_in` in the caller's transaction (for
+        the command line and tests; the dashboard checks the password outside any transaction
+        and off the event loop, see bot/admin/login.py)."""
+        guess = await self.take_guess(username, now)
+        if guess is None:
+            verify_password(DUMMY_HASH, password)
+            account = await self.get(username)
+            locked = account.locked_until if account is not None else None
+            return LoginResult(None, locked if locked is not None and locked > now else None)
+        if not verify_password(guess.password_hash, password):
+            return LoginResult(None, guess.locked_until)
+        return LoginResult(await self.signed_in(username, now, rehashed(guess.password_hash, password)))
 
     # ------------------------------------------------------------------ sessions
 
@@ -256,8 +283,14 @@ class StaffRepository(Repository):
         await self.connection.execute(delete(staff_sessions).where(staff_sessions.c.token_hash == token_hash(token)))
 
 
-def _verify(stored: str, password: str) -> bool:
+def verify_password(stored: str, password: str) -> bool:
+    """Whether ``password`` matches the argon2 hash ``stored`` (CPU-bound: tens of milliseconds)."""
     try:
         return _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def rehashed(stored: str, password: str) -> str | None:
+    """A new hash of a verified ``password`` when ``stored`` was made with older parameters."""
+    return _hasher.hash(password) if _hasher.check_needs_rehash(stored) else None

@@ -28,9 +28,10 @@ from surveys.model import CHOICE_TYPES, METADATA_TYPES, Choice, LocalizedText, Q
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # XLSForm names: a letter or underscore first, then letters, digits, _ - and dots.
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-# Choice names may also be codes such as 1, 2, 99, as in most ODK forms, and carry accents and
-# punctuation (pyxform accepts them); no spaces, which separate the names of a select_multiple answer.
-CHOICE_NAME = re.compile(r"^\S+$")
+# Choice names may also be codes such as 1, 2, 99, as in most ODK forms, and carry accents,
+# punctuation and (for select_one only) spaces, as pyxform accepts them; a select_multiple answer
+# separates its names with spaces.
+CHOICE_NAME = re.compile(r"^\S(?:.*\S)?$")
 # ISO 639-1/2/3 codes with subtags; x-name for a language without a code (BCP 47 private use).
 LANGUAGE = re.compile(r"^(?:[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*|x-[a-z0-9]{1,8})$")
 #: or_other: the choice added to the list, and the question that asks for the other answer.
@@ -393,7 +394,7 @@ def _read_choices(reader: _Reader, node: Node, what: str) -> tuple[Choice, ...]:
         if not CHOICE_NAME.match(name):
             reader.problem(
                 entries["name"][1],
-                f"choice name '{name}' in {what} may contain only letters, digits, _ - . (no spaces)",
+                f"choice name '{name}' in {what} may not start or end with a space",
             )
         if name in seen and not reader.allow_choice_duplicates:
             reader.problem(
@@ -719,6 +720,9 @@ def _read_question(
         default = None if raw_default is None else str(raw_default)
 
     choices = _question_choices(reader, entries, question_type, inline_list, choice_lists, what, node)
+    if question_type is QuestionType.SELECT_MULTIPLE:
+        for spaced in [c.name for c in choices if " " in c.name][:1]:
+            reader.problem(node, f"{what} is a select_multiple and its choice '{spaced}' has a space in its name")
     if (
         "or_other" in entries
         and reader.flag(value("or_other"), f"or_other of {what}")

@@ -54,6 +54,7 @@ class QuestionType(StrEnum):
     SUBSCRIBERID = "subscriberid"
     EMAIL = "email"
     AUDIT = "audit"
+    START_GEOPOINT = "start-geopoint"
     IMAGE = "image"
     AUDIO = "audio"
     VIDEO = "video"
@@ -78,6 +79,7 @@ METADATA_TYPES = frozenset(
         QuestionType.SUBSCRIBERID,
         QuestionType.EMAIL,
         QuestionType.AUDIT,
+        QuestionType.START_GEOPOINT,
     }
 )
 FILLED_METADATA = frozenset({QuestionType.START, QuestionType.END, QuestionType.TODAY})

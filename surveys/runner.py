@@ -322,12 +322,12 @@ def _recompute(
         if question.is_computed:
             value = None
             if relevant and question.calculation is not None:
-                if labels is None:
+                if labels is None and "jr:choice-name" in question.calculation.source:
                     labels = _choice_labels(survey)
                 environment = replace(
                     _environment_in(survey, result, slot.path, today),
                     now=moment,
-                    choice_labels=labels,
+                    choice_labels=labels or {},
                     own=result.get(key),
                 )
                 try:

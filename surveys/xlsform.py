@@ -3,8 +3,10 @@
 pyxform reads the workbook and validates the form with its own checks, so whatever ODK would
 reject is rejected here too, with the row pyxform names. The conversion itself reads the rows
 (keeping their spreadsheet row numbers) and writes the survey in the format of ``office/surveys/README.md``:
-questions, groups, choice lists with their extra columns, translations and expressions, copied
-verbatim. Types that cannot be answered in a chat (GPS, photos, repeats...) are errors unless
+questions, groups, repeats, choice lists with their extra columns (external ones included),
+translations and expressions, copied verbatim, reading the form as pyxform does (docs/surveys.md
+lists how). Metadata is recorded, never asked. What a chat cannot ask (rank, osm, pulldata()...)
+and, in a version whose loader lacks them, media, locations and repeats, are errors unless
 ``drop_unsupported`` is set, in which case they are left out and listed.
 
 Every problem is an :class:`XlsformIssue`, printed as ``FORM.xlsx:survey:ROW: message`` with the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import functools
 import re
 import sys
 import warnings
@@ -29,6 +32,7 @@ import yaml
 from common.errors import BarazaError
 from surveys.errors import SurveyFileError
 from surveys.loader import APPEARANCES, load_survey_text
+from surveys.model import QuestionType
 
 Text = str | dict[str, str]
 
@@ -82,6 +86,8 @@ class XlsformConversion:
     renamed: Mapping[str, str] = field(default_factory=dict)
     #: The survey sheet row of each question, by spreadsheet name (the first one, if a name is used twice).
     rows: Mapping[str, int] = field(default_factory=dict)
+    #: Questions left out (with ``drop_unsupported``), by name: why.
+    left_out: Mapping[str, str] = field(default_factory=dict)
 
     def source_of(self, line: int) -> tuple[str, int]:
         """The ``(sheet, row)`` that line ``line`` (1-based) of ``yaml_text`` was written from."""
@@ -98,7 +104,7 @@ class XlsformConversion:
 
 SURVEY, CHOICES, SETTINGS, EXTERNAL = "survey", "choices", "settings", "external_choices"
 NOT_ASKED = {"note", "calculate", "group", "repeat", *{"start", "end", "today", "deviceid", "username"},
-             *{"phonenumber", "simserial", "subscriberid", "email", "audit"}}  # fmt: skip
+             *{"phonenumber", "simserial", "subscriberid", "email", "audit", "start-geopoint"}}  # fmt: skip
 
 # Types that convert one to one (pyxform's aliases included).
 SIMPLE_TYPES = {
@@ -131,6 +137,7 @@ METADATA_TYPES = {
     "get sim id": "simserial", "get subscriber id": "subscriberid", "get phone number": "phonenumber",
     "uri:deviceid": "deviceid", "uri:username": "username", "uri:phonenumber": "phonenumber",
     "uri:simserial": "simserial", "uri:subscriberid": "subscriberid", "uri:email": "email",
+    "start-geopoint": "start-geopoint",
 }  # fmt: skip
 FILLED_METADATA = {"start": "when the response began", "end": "when it was last answered", "today": "the day it began"}
 SELECT_ONE_WORDS = (
@@ -167,12 +174,30 @@ SELECT = re.compile(
 )
 CONTROL = re.compile(r"^(?P<edge>begin|end)[ _](?P<kind>group|repeat|lgroup|looped[ _]group|loop)(?:\s.*)?$")
 WHY_UNSUPPORTED = {
-    "start-geopoint": "the phone's location when the form is opened",
     "background-geopoint": "the phone's location in the background",
     "background-audio": "a sound recording in the background", "hidden": "a hidden value",
     "xml-external": "an external data file", "csv-external": "an external data file", "osm": "a map feature",
 }  # fmt: skip
 MEDIA_TYPES = ("image", "audio", "video", "file")
+WHAT_THEY_COLLECT = {
+    "image": "a photo", "audio": "a sound recording", "video": "a video", "file": "a file",
+    "geopoint": "a location", "geotrace": "a line of locations", "geoshape": "a shape of locations",
+    "repeat": "a repeated group of questions",
+}  # fmt: skip
+
+
+@functools.cache
+def loader_knows(type_name: str) -> bool:
+    """Whether this version's survey loader accepts a question type (``repeat``: repeated groups)."""
+    if type_name != "repeat":
+        return type_name in {t.value for t in QuestionType} or type_name == "group"
+    probe = "id: p\ntitle: p\nquestions:\n  - {type: repeat, name: r, label: R, questions: [{type: text, name: t, label: T}]}\n"
+    try:
+        load_survey_text(probe, "probe.yaml")
+    except SurveyFileError:
+        return False
+    return True
+
 
 # Column names as pyxform spells them, and their aliases.
 SURVEY_COLUMN_ALIASES = {
@@ -231,6 +256,12 @@ LANGUAGE_CODES = {
     "tetum": "tet", "changana": "ts", "xichangana": "ts", "tsonga": "ts", "sena": "seh", "ndau": "ndc",
     "makhuwa": "vmw", "emakhuwa": "vmw", "cinyanja": "ny", "dari": "prs", "nepali (np)": "ne",
 }  # fmt: skip
+UNDETERMINED = "und"
+LOOP = re.compile(r"^begin[ _]loop over (\S+)$", re.IGNORECASE)
+LOOP_END = re.compile(r"^\s*end[ _]loop\s*$", re.IGNORECASE)
+ITEXT_LOOKUP = re.compile(
+    r"jr:itext\(\s*instance\(\s*'([^']+)'\s*\)/root/item\[\s*name\s*=\s*(\$\{[^}]+\})\s*\]/itextId\s*\)"
+)
 BIND_PREFIX = re.compile(r"^bind::?(?=\S)", re.IGNORECASE)
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 CODE_IN_PARENTHESES = re.compile(r"\(\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)\s*\)\s*$")
@@ -374,7 +405,8 @@ class _Frame:
 
 
 class _Converter:
-    def __init__(self, path: Path, drop_unsupported: bool) -> None:
+    def __init__(self, path: Path, drop_unsupported: bool, all_types: bool = False) -> None:
+        self.all_types = all_types
         self.form_path = path
         self.file = path.name
         self.drop_unsupported = drop_unsupported
@@ -392,6 +424,7 @@ class _Converter:
         self.external_used: set[str] = set()
         self.extra_lists: dict[str, list[dict[str, Any]]] = {}  # external lists the survey uses
         self.missing: dict[tuple[str, int], set[str]] = {}  # (sheet, row) -> "label in fr", ...
+        self.duplicate_choices = False
 
     # -- issues
 
@@ -408,6 +441,15 @@ class _Converter:
             return True
         advice = f"; {advice}" if advice else ""
         self.issue(SURVEY, row, f"{what}: {reason}{advice} (convert with --drop-unsupported to leave it out)")
+        return False
+
+    def available(self, type_name: str, name: str, row: int) -> bool:
+        """Whether this version can run the type (media, locations and repeats come with their own parts)."""
+        if self.all_types or loader_knows(type_name):
+            return True
+        what = "repeat" if type_name == "repeat" else f"{type_name} question"
+        reason = f"this version of Baraza cannot collect {WHAT_THEY_COLLECT.get(type_name, type_name)} in a chat"
+        self.unsupported(row, f"{what} '{name}'", reason, kind=type_name)
         return False
 
     # -- languages
@@ -446,27 +488,48 @@ class _Converter:
                 )
             self.default_language = code
         elif seen:
-            self.default_language = seen[0]
-            example = next(c.header for sheet in sheets for c in sheet.columns if c.code)
-            for sheet in sheets:
-                plain = [
-                    c.header
-                    for c in sheet.columns
-                    if c.language is None and c.base in TRANSLATABLE and any(c.header in v for _, v in sheet.rows)
-                ]
-                if plain:
-                    self.warn(
-                        sheet.name,
-                        1,
-                        f"column{'s' if len(plain) > 1 else ''} {', '.join(repr(p) for p in plain)} without a language "
-                        f"next to '{example}': taken as the default language '{self.default_language}' (the first "
-                        "one; set default_language in the settings sheet to say otherwise)",
-                    )
+            self._plain_columns(sheets, seen)
         for sheet in sheets:
             for column in sheet.columns:
                 if column.language is not None and column.language.strip().lower() == "default":
                     column.code = self.default_language
         self.languages = [self.default_language, *[code for code in seen if code != self.default_language]]
+
+    def _plain_columns(self, sheets: Sequence[_Sheet], seen: list[str]) -> None:
+        """Columns without a language next to translated ones, and no default_language setting.
+
+        pyxform calls their language "default". Where only they give a text (a plain hint beside
+        translated labels), they are taken as the first language's; where a text is both plain and
+        translated (label beside label::French), the plain one is its own language, the default
+        (code ``und``, ISO 639-2 for "undetermined"): shown to people whose language the form lacks."""
+        example = next(c.header for sheet in sheets for c in sheet.columns if c.code)
+        plain: list[tuple[_Sheet, _Column]] = []
+        translated: set[tuple[str, str]] = set()
+        for sheet in sheets:
+            for column in sheet.columns:
+                if column.base not in TRANSLATABLE or not any(column.header in v for _, v in sheet.rows):
+                    continue
+                if column.language is None:
+                    plain.append((sheet, column))
+                elif column.code is not None:
+                    translated.add((sheet.name, column.base))
+        both = any((sheet.name, column.base) in translated for sheet, column in plain)
+        self.default_language = UNDETERMINED if both else seen[0]
+        meaning = (
+            f"the form's default language ('{UNDETERMINED}'), shown to people whose language it lacks"
+            if both
+            else f"the first language '{seen[0]}'"
+        )
+        for sheet in sheets:
+            headers = [column.header for plain_sheet, column in plain if plain_sheet is sheet]
+            if headers:
+                self.warn(
+                    sheet.name,
+                    1,
+                    f"column{'s' if len(headers) > 1 else ''} {', '.join(repr(h) for h in headers)} without a "
+                    f"language next to '{example}': taken as {meaning}; set default_language in the settings sheet "
+                    "to name it",
+                )
 
     def text(self, sheet: _Sheet, values: Mapping[str, str], base: str, row: int = 0) -> Text | None:
         """A translatable column: a plain string in a single-language form, else ``{code: text}``.
@@ -612,17 +675,20 @@ class _Converter:
                 if column.header in values:
                     choice[column.header] = values[column.header]
             items = lists.setdefault(list_name, [])
+            if any(item["name"] == name for item in items):
+                self.duplicate_choices = True
+                self.warn(sheet.name, row, f"choice name '{name}' appears twice in '{list_name}' (pyxform allows it)")
             rows[(list_name, len(items))] = row
             items.append(choice)
         return lists, rows
 
     # -- survey
 
-    def survey(self, sheet: _Sheet) -> list[_Node]:
+    def survey(self, sheet: _Sheet, choice_lists: Mapping[str, list[dict[str, Any]]] | None = None) -> list[_Node]:
         self._warn_columns(sheet)
         root: list[_Node] = []
         stack: list[_Frame] = []
-        for row, values in sheet.rows:
+        for row, values in self._expand_loops(sheet, choice_lists or {}):
             by_base = {c.base: values[c.header] for c in sheet.columns if c.header in values and c.language is None}
             raw_type = by_base.get("type", "").strip()
             if not raw_type:
@@ -638,6 +704,68 @@ class _Converter:
             if node is not None and not inside_dropped:
                 children.append(node)
         return root
+
+    def _expand_loops(
+        self, sheet: _Sheet, choice_lists: Mapping[str, list[dict[str, Any]]]
+    ) -> list[tuple[int, dict[str, str]]]:
+        """``begin loop over LIST`` ... ``end loop``, as pyxform builds it: a group per choice of LIST
+        holding the questions between, ``%(label)s`` in their texts replaced by the choice's label.
+        A question ``q`` becomes ``q_CHOICE`` (pyxform refuses ``${q}`` inside a loop: there are several)."""
+        type_headers = [c.header for c in sheet.columns if c.base == "type" and c.language is None]
+        name_headers = [c.header for c in sheet.columns if c.base == "name" and c.language is None]
+        if not type_headers or not name_headers:
+            return sheet.rows
+        type_header, name_header = type_headers[0], name_headers[0]
+        rows: list[tuple[int, dict[str, str]]] = []
+        index = 0
+        while index < len(sheet.rows):
+            row, values = sheet.rows[index]
+            loop = LOOP.match(re.sub(r"\s+", " ", values.get(type_header, "").strip()))
+            end = next(
+                (i for i in range(index + 1, len(sheet.rows)) if LOOP_END.match(sheet.rows[i][1].get(type_header, ""))),
+                None,
+            )
+            items = choice_lists.get(loop.group(1)) if loop else None
+            body = sheet.rows[index + 1 : end] if end is not None else []
+            if not loop or end is None or not items or any(LOOP.match(v.get(type_header, "")) for _, v in body):
+                rows.append((row, values))
+                index += 1
+                continue
+            loop_name = values.get(name_header, "").strip()
+            self.warn(
+                SURVEY,
+                row,
+                f"loop '{loop_name}' over '{loop.group(1)}': a group per choice, its questions named QUESTION_CHOICE",
+                kind="loop",
+            )
+            rows.append((row, {**values, type_header: "begin group"}))
+            codes = {c.header: c.code for c in sheet.columns}
+            label_headers = [c.header for c in sheet.columns if c.base == "label"]
+            for item in items:
+                suffix = SURVEY_ID_CHARS.sub("_", str(item["name"])).strip("_") or "choice"
+                label = item.get("label", item["name"])
+
+                def label_in(header: str, label: Any = label, codes: Mapping[str, str | None] = codes) -> str:
+                    if isinstance(label, str):
+                        return label
+                    code = codes.get(header) or self.default_language
+                    return str(label.get(code) or next(iter(label.values()), ""))
+
+                group = {type_header: "begin group", name_header: f"{loop_name}_{suffix}"}
+                group |= {header: label_in(header) for header in label_headers}
+                rows.append((row, group))
+                for body_row, body_values in body:
+                    copy = {}
+                    for key, text in body_values.items():
+                        text = text.replace("%(label)s", label_in(key)).replace("%(name)s", str(item["name"]))
+                        copy[key] = text
+                    if copy.get(name_header):
+                        copy[name_header] = f"{copy[name_header].strip()}_{suffix}"
+                    rows.append((body_row, copy))
+                rows.append((row, {type_header: "end group"}))
+            rows.append((sheet.rows[end][0], {type_header: "end group"}))
+            index = end + 1
+        return rows
 
     def prune(self, nodes: list[_Node]) -> list[_Node]:
         """Groups left without questions (everything in them dropped, or nothing there) are left out."""
@@ -676,20 +804,20 @@ class _Converter:
         name = by_base.get("name", "").strip()
         if edge == "end":
             if stack:
-                frame = stack.pop()
-                if frame.kind == "dropped":
-                    message = f"dropped {frame.what} '{frame.name}' (rows {frame.row}-{row}) and the questions in it"
-                    self.dropped.append(XlsformIssue(self.file, SURVEY, frame.row, message, kind=frame.what))
+                stack.pop()
             return
         if kind not in ("group", "repeat"):  # begin loop (over a choice list): pyxform's old looped group
             what = "loop"
-            if inside_dropped or self.unsupported(
-                row, f"loop '{name}'", "a loop over a choice list cannot be asked in a chat", kind=what
-            ):
+            reason = "a loop over a choice list cannot be asked in a chat (nor the questions in it)"
+            if inside_dropped or self.unsupported(row, f"loop '{name}'", reason, kind=what):
                 self.dropped_names[name] = "a loop"
                 stack.append(_Frame("dropped", row, name, None, [], what=what))
             else:
                 stack.append(_Frame("group", row, name, None, []))
+            return
+        if kind == "repeat" and not inside_dropped and not self.available("repeat", name, row):
+            self.dropped_names[name] = "a repeat"
+            stack.append(_Frame("dropped", row, name, None, [], what="repeat"))
             return
         data: dict[str, Any] = {"type": kind, "name": name}
         label = self.text(sheet, values, "label", row)
@@ -729,6 +857,7 @@ class _Converter:
             new = f"{new}_{node.row}"
         self.names.add(new)
         self.renamed.setdefault(name, new)
+        self.rows[new] = node.row
         node.data["name"] = new
         self.warn(SURVEY, node.row, f"'{name}' is also the name of an earlier question or group: renamed '{new}'")
 
@@ -765,11 +894,20 @@ class _Converter:
                     self.dropped_names[name] = command
                     return None
                 list_name = external
-            question_type = "select_multiple" if "multiple" in command else "select_one"
+            multiple = command in SELECT_MULTIPLE_WORDS or "multiple" in command
+            question_type = "select_multiple" if multiple else "select_one"
             if select.group("other"):
                 data["or_other"] = True
+        elif lowered.startswith("osm "):
+            what = f"osm question '{name}'"
+            if self.unsupported(row, what, "a chat cannot collect an OpenStreetMap feature", kind="osm"):
+                self.dropped_names[name] = "osm"
+            return None
         elif lowered in SIMPLE_TYPES:
             question_type = SIMPLE_TYPES[lowered]
+            if not self.available(question_type, name, row):
+                self.dropped_names[name] = question_type
+                return None
         else:
             collects = WHY_UNSUPPORTED.get(lowered)
             if collects is None:
@@ -786,7 +924,7 @@ class _Converter:
         if not name:
             if question_type != "note":
                 return None  # pyxform reports it
-            name = f"note_{row}"
+            name = f"generated_note_name_{row}"  # as pyxform names it
             self.warn(SURVEY, row, f"the note without a name is named '{name}'")
         if "pulldata(" in by_base.get("calculation", "") or "pulldata(" in by_base.get("default", ""):
             what = f"{question_type} question '{name}'"
@@ -803,6 +941,11 @@ class _Converter:
                 data[key] = text
         computed = question_type == "calculate" or bool(by_base.get("calculation"))
         answerable = question_type != "note" and not computed
+        if "label" not in data and question_type != "calculate" and not computed:
+            data["label"] = name
+            self.warn(SURVEY, row, f"'{name}' has no text label: its name is shown")
+        if computed and by_base.get("constraint"):
+            self.warn(SURVEY, row, f"constraint of '{name}' ignored: its value is computed, never typed")
         if answerable:
             data["required"] = self._required(by_base.get("required", ""), row)
             text = self.text(sheet, values, "required_message", row)
@@ -878,6 +1021,8 @@ class _Converter:
             what = f"recorded by Baraza: {FILLED_METADATA[kind]}"
         else:
             what = "recorded empty: a chat has no device, SIM card or phone account to read it from"
+            if kind == "start-geopoint":
+                what = "recorded empty: a chat cannot read where the phone was when the survey began"
         self.warn(SURVEY, row, f"metadata '{name}' ({kind}) is not asked; {what}", kind=kind)
         node = _Node(data={"type": kind, "name": name}, row=row)
         self._name(node, name, stack)
@@ -953,7 +1098,10 @@ class _Converter:
         value = value.strip()
         if "${" in value or re.search(r"[A-Za-z_-]+\(", value):
             self.unsupported(
-                row, f"the default '{value}' of '{name}'", "a chat offers only fixed defaults, not expressions"
+                row,
+                f"the default '{value}' of '{name}'",
+                "a chat offers only fixed defaults, not expressions",
+                kind="default expression",
             )
             return None
         if question_type in ("integer", "decimal", "range"):
@@ -967,7 +1115,9 @@ class _Converter:
         if not appearance:
             return
         if "search(" in appearance:
-            self.unsupported(row, f"the appearance '{appearance}' of '{name}'", "it reads choices from a file")
+            self.unsupported(
+                row, f"the appearance '{appearance}' of '{name}'", "it reads choices from a file", kind="search()"
+            )
             return
         words = appearance.split()
         if words and set(words) <= APPEARANCES:
@@ -987,6 +1137,9 @@ class _Converter:
     def _expression(self, expression: str, row: int, column: str) -> str:
         """Expressions are copied verbatim; XPath paths and references to left-out questions are errors."""
         expression = expression.translate(SMART_QUOTES).strip()
+        if ITEXT_LOOKUP.search(expression):  # ODK's long way to a choice's label
+            expression = ITEXT_LOOKUP.sub(lambda m: f"jr:choice-name({m[2]}, '{m[2]}')", expression)
+            self.warn(SURVEY, row, f"{column}: jr:itext(instance(...)/root/item[...]/itextId) read as jr:choice-name()")
         outside_strings = STRING_LITERAL.sub("''", expression)
         if "/" in outside_strings:
             self.issue(
@@ -995,14 +1148,41 @@ class _Converter:
         self.pending_references.append((row, column, expression))
         return expression
 
-    def check_references(self) -> None:
-        """References to questions left out: after all rows are read."""
-        for row, column, expression in self.pending_references:
-            for name in REFERENCE.findall(expression):
-                if name in self.dropped_names and name not in self.rows:
-                    self.issue(
-                        SURVEY, row, f"{column} refers to ${{{name}}}, which is left out ({self.dropped_names[name]})"
+    def check_references(self, nodes: list[_Node]) -> list[_Node]:
+        """References to questions left out, after all rows are read: errors, or (with
+        drop_unsupported) the referring question is left out too, and so on."""
+        by_row = {node.row: node for node in _walk(nodes)}
+        dropped_rows: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for row, column, expression in self.pending_references:
+                if row in dropped_rows:
+                    continue
+                for name in REFERENCE.findall(expression):
+                    if name not in self.dropped_names or name in self.rows:
+                        continue
+                    why = f"{column} refers to ${{{name}}}, which is left out ({self.dropped_names[name]})"
+                    if row not in by_row and self.drop_unsupported:
+                        break  # a row left out already (inside a dropped loop or repeat)
+                    if not self.drop_unsupported or row not in by_row:
+                        self.issue(SURVEY, row, why)
+                        break
+                    dropped_rows.add(row)
+                    for node in _walk([by_row[row]]):
+                        gone = str(node.data.get("name", ""))
+                        dropped_rows.add(node.row)
+                        self.rows.pop(gone, None)
+                        self.dropped_names[gone] = f"it refers to ${{{name}}}"
+                    kind = str(by_row[row].data.get("type", ""))
+                    self.dropped.append(
+                        XlsformIssue(
+                            self.file, SURVEY, row, f"dropped: {why}", kind=f"{kind} (refers to a left-out question)"
+                        )
                     )
+                    changed = True
+                    break
+        return _without(nodes, dropped_rows) if dropped_rows else nodes
 
     def translation_warnings(self) -> None:
         """One warning per row whose texts lack a language: the chat shows them in the default language."""
@@ -1013,6 +1193,17 @@ class _Converter:
                 f"no translation of {'; '.join(sorted(missing))}: shown in the default language "
                 f"'{self.default_language}' (or the one the row has)",
             )
+
+
+def _without(nodes: list[_Node], rows: set[int]) -> list[_Node]:
+    kept = []
+    for node in nodes:
+        if node.row in rows:
+            continue
+        if node.children is not None:
+            node.children[:] = _without(node.children, rows)
+        kept.append(node)
+    return kept
 
 
 def _walk(nodes: Sequence[_Node]) -> Iterator[_Node]:
@@ -1207,15 +1398,19 @@ def _read_workbook(path: Path) -> Any:
 # Public API
 
 
-def convert_xlsform(path: Path, *, drop_unsupported: bool = False) -> XlsformConversion:
-    """Convert the XLSForm at ``path``; raises :class:`XlsformError` listing every problem."""
+def convert_xlsform(path: Path, *, drop_unsupported: bool = False, all_types: bool = False) -> XlsformConversion:
+    """Convert the XLSForm at ``path``; raises :class:`XlsformError` listing every problem.
+
+    Media, location and repeat questions are converted when this version's loader runs them
+    (see :func:`loader_knows`), else treated as unsupported; ``all_types`` converts them anyway
+    (the benchmark counts what converts apart from what loads)."""
     path = Path(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openpyxl's remarks on styles and extensions mean nothing to an author
-        return _convert(path, drop_unsupported)
+        return _convert(path, drop_unsupported, all_types)
 
 
-def _convert(path: Path, drop_unsupported: bool) -> XlsformConversion:
+def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConversion:
     workbook = _read_workbook(path)
     if not workbook.survey:
         raise XlsformError([XlsformIssue(path.name, "", 0, "the workbook has no 'survey' sheet with questions")])
@@ -1229,7 +1424,7 @@ def _convert(path: Path, drop_unsupported: bool) -> XlsformConversion:
 
     pyxform_errors, pyxform_warnings = _pyxform_validate(path, sheets)
 
-    converter = _Converter(path, drop_unsupported)
+    converter = _Converter(path, drop_unsupported, all_types)
     settings_values = {}
     if settings_sheet.rows:
         settings_values = {
@@ -1246,8 +1441,7 @@ def _convert(path: Path, drop_unsupported: bool) -> XlsformConversion:
     if itemsets.is_file():
         for list_name, items in _read_itemsets(itemsets).items():
             converter.external_lists.setdefault(list_name, items)
-    nodes = converter.prune(converter.survey(survey_sheet))
-    converter.check_references()
+    nodes = converter.prune(converter.check_references(converter.survey(survey_sheet, choice_lists)))
     converter.translation_warnings()
     list_sheets = dict.fromkeys(choice_lists, CHOICES)
     for list_name, items in converter.extra_lists.items():
@@ -1263,6 +1457,8 @@ def _convert(path: Path, drop_unsupported: bool) -> XlsformConversion:
             converter.warn(name, 1, f"the '{name}' sheet is ignored: not supported in a chat")
     if converter.missing:
         settings.pop("languages", None)  # the loader would require every translation
+    if converter.duplicate_choices:
+        settings["allow_choice_duplicates"] = True
 
     located = {(issue.sheet, issue.row) for issue in pyxform_errors}
     errors = pyxform_errors + [issue for issue in converter.errors if (issue.sheet, issue.row) not in located]
@@ -1279,6 +1475,7 @@ def _convert(path: Path, drop_unsupported: bool) -> XlsformConversion:
         source_rows=sources,
         renamed=dict(converter.renamed),
         rows=dict(converter.rows),
+        left_out={name: why for name, why in converter.dropped_names.items() if name not in converter.rows},
     )
 
 

@@ -14,8 +14,8 @@ from storage.exports.files import export_responses
 from surveys.model import Survey
 from testkit.fakes.survey_respondent import Respondent
 
-#: Every response, ``select_multiple`` joined: what tests compare answers against.
-EVERY_RESPONSE_JOINED = ExportOptions(multiple="joined", include_anonymous=True)
+#: Every response, ``select_multiple`` joined, cells as typed: what tests compare answers against.
+EVERY_RESPONSE_JOINED = ExportOptions(multiple="joined", include_anonymous=True, raw=True)
 
 
 async def export_rows(source: str | Engine, survey: Survey) -> list[dict[str, str]]:

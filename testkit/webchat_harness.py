@@ -14,10 +14,13 @@ from aiohttp import web
 
 from bot.app import RunningBot, running_bot
 from bot.channels.webchat.adapter import add_webchat_routes
-from bot.config import EmbedSettings, IndicatorSettings, RegisterSettings, Settings, WebSettings
+from bot.config import EmbedSettings, IndicatorSettings, RegisterSettings, Settings, WebLimits, WebSettings
 from storage.media import MediaSettings
 from testkit.fakes.scripted_survey import ScriptedSurvey
 from testkit.telegram_harness import FORMS, NO_FLOOD_LIMIT, PSEUDONYM_KEY
+
+#: The per-client limits of web.limits lifted (tests run many quick sessions from 127.0.0.1).
+NO_WEB_LIMITS = WebLimits(enabled=False)
 
 
 def webchat_app(processor: ScriptedSurvey, **kwargs: Any) -> web.Application:
@@ -58,7 +61,7 @@ async def web_chat_bot(
         database_url=database_url,
         surveys_directory=surveys_directory,
         pseudonym_key=PSEUDONYM_KEY,
-        web=WebSettings(port=0, embed=embed or EmbedSettings()),
+        web=WebSettings(port=0, limits=NO_WEB_LIMITS, embed=embed or EmbedSettings()),
         flood=NO_FLOOD_LIMIT,  # the browser clicks faster than people
         media=media or MediaSettings(),
         register=register or RegisterSettings(),

@@ -19,8 +19,8 @@ from typing import Any
 
 from surveys.errors import SurveyFileError
 from surveys.loader import load_survey_text
-from surveys.model import QuestionType, Survey
-from surveys.xlsform import XlsformConversion, XlsformError, convert_xlsform, language_code
+from surveys.model import Survey
+from surveys.xlsform import XlsformConversion, XlsformError, convert_xlsform, language_code, loader_knows
 
 #: pyxform's JSON type names -> Baraza question types (the ones not listed keep their name).
 PYXFORM_TYPES = {
@@ -49,7 +49,7 @@ class FormResult:
     loads: bool = False
     dropped_types: list[str] = field(default_factory=list)
     reason: str = ""
-    #: Question types (and "repeat") in the converted YAML that the loader does not know.
+    #: Question types (and "repeat") that convert but that this version's loader does not run.
     unknown_types: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     conversion: XlsformConversion | None = None
@@ -75,12 +75,11 @@ def pyxform_json(path: Path) -> dict[str, Any] | None:
     return result
 
 
-_KNOWN = {t.value for t in QuestionType} | {"group"}
 _TYPE_LINE = re.compile(r"^\s*-?\s*type: (\S+)", re.MULTILINE)
 
 
-def _unknown_types(yaml_text: str) -> list[str]:
-    return sorted({t for t in _TYPE_LINE.findall(yaml_text) if t.split()[0] not in _KNOWN} - {"select_one", ""})
+def _types(yaml_text: str) -> list[str]:
+    return sorted({t.split()[0] for t in _TYPE_LINE.findall(yaml_text)})
 
 
 def import_form(path: Path) -> FormResult:
@@ -98,6 +97,17 @@ def import_form(path: Path) -> FormResult:
 
 
 def _import(path: Path) -> FormResult:
+    result = _load(path)
+    try:  # the same form with every type converted, as after the media and repeat parts are merged
+        everything = convert_xlsform(path, all_types=True)
+    except XlsformError:
+        return result
+    result.converted_clean = True
+    result.unknown_types = [t for t in _types(everything.yaml_text) if not loader_knows(t)]
+    return result
+
+
+def _load(path: Path) -> FormResult:
     try:
         conversion = convert_xlsform(path)
     except XlsformError as strict_error:
@@ -105,21 +115,19 @@ def _import(path: Path) -> FormResult:
             conversion = convert_xlsform(path, drop_unsupported=True)
         except XlsformError as error:
             return FormResult(path, "refused", reason=str(error.issues[0]))
-        kinds = sorted({issue.kind or "?" for issue in conversion.dropped})
-        result = FormResult(path, "dropped", dropped_types=kinds, conversion=conversion)
         if not conversion.dropped:
             return FormResult(path, "refused", reason=str(strict_error.issues[0]))
+        kinds = sorted({issue.kind or "?" for issue in conversion.dropped})
+        result = FormResult(path, "dropped", dropped_types=kinds, conversion=conversion)
     else:
-        result = FormResult(path, "clean", converted_clean=True, conversion=conversion)
+        result = FormResult(path, "clean", conversion=conversion)
     try:
         result.survey = load_survey_text(conversion.yaml_text, path.stem + ".yaml")
         result.loads = True
     except SurveyFileError as error:
-        result.status = "refused"
-        result.unknown_types = _unknown_types(conversion.yaml_text)
         first = error.problems[0]
         sheet, row = conversion.source_of(first.line)
-        result.reason = f"{path.name}:{sheet}:{row}: {first.message}"
+        return FormResult(path, "refused", reason=f"{path.name}:{sheet}:{row}: {first.message}")
     return result
 
 
@@ -127,19 +135,39 @@ def _import(path: Path) -> FormResult:
 # Fidelity
 
 
+#: Questions pyxform makes up itself: the table-list header rows (a layout for phone screens).
+GENERATED = re.compile(r"^(generated_table_list_label|reserved_name_for_field_list_labels)_\d+$")
+
+
 def _leaves(
     node: Mapping[str, Any], groups: tuple[Mapping[str, Any], ...] = ()
 ) -> Iterator[tuple[dict[str, Any], tuple[Mapping[str, Any], ...]]]:
     for child in node.get("children", ()):
+        if child.get("control", {}).get("bodyless") and child.get("name") == "meta":
+            continue  # instanceID and the like, which pyxform adds to every form
+        if GENERATED.match(str(child.get("name", ""))):
+            continue
         if child.get("type") in CONTAINERS:
             yield from _leaves(child, (*groups, child))
         else:
             yield child, groups
 
 
+def _containers(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for child in node.get("children", ()):
+        if child.get("type") in CONTAINERS:
+            yield child
+            yield from _containers(child)
+
+
 def _norm(expression: str) -> str:
-    text = expression.translate(SMART_QUOTES)
+    text = re.sub(r"\.\./([A-Za-z_][\w.-]*)", r"${\1}", expression.translate(SMART_QUOTES))
     return re.sub(r"\s+", "", text)
+
+
+def _label(text: str) -> str:
+    """pyxform collapses runs of spaces and straightens quotes; Baraza shows the text as written."""
+    return " ".join(text.translate(SMART_QUOTES).split())
 
 
 def _texts(value: Any, default: str) -> dict[str, str]:
@@ -147,12 +175,12 @@ def _texts(value: Any, default: str) -> dict[str, str]:
     if value is None:
         return {}
     if isinstance(value, str):
-        return {default: value.strip()}
+        return {default: _label(value)}
     result: dict[str, str] = {}
     for language, text in value.items():
         code = default if language == "default" else (language_code(language) or language)
         if str(text).strip() and str(text).strip() != "-":
-            result.setdefault(code, str(text).strip())
+            result.setdefault(code, _label(str(text)))
     return result
 
 
@@ -164,17 +192,23 @@ def fidelity(expected: Mapping[str, Any], survey: Survey, conversion: XlsformCon
     renamed = conversion.renamed
     default = survey.default_language
     seen: set[str] = set()
+    looped = any(issue.kind == "loop" for issue in conversion.warnings)
+    counted = {f"{node['name']}_count" for node in _containers(expected) if node.get("control", {}).get("jr:count")}
     for item, groups in _leaves(expected):
+        if str(item.get("name")) in counted and item.get("type") == "calculate":
+            continue  # pyxform's own calculate for a repeat_count expression
         pyx_type = str(item.get("type"))
         name = str(item.get("name"))
+        if name in conversion.left_out or any(str(g.get("name")) in conversion.left_out for g in groups):
+            continue  # reported as dropped
+        if looped and any(g.get("type") == "loop" for g in groups):
+            continue  # a loop expanded into a group per choice (reported): pyxform's JSON has the template
+        if name in seen:  # the same name again (in another group): renamed by the conversion
+            name = renamed.get(name, name)
+        seen.add(name)
         row = conversion.rows.get(name)
         if row is not None and ("survey", row) in reported:
             continue  # what the conversion reported is not silent
-        name = renamed.get(name, name)
-        if name not in seen and survey.has_question(name):
-            seen.add(name)
-        elif name in seen:
-            continue  # the same name twice (renamed in the conversion)
         if not survey.has_question(name):
             mismatches.append(f"{name}: {pyx_type} question missing")
             continue
@@ -203,13 +237,13 @@ def fidelity(expected: Mapping[str, Any], survey: Survey, conversion: XlsformCon
             if want is None or have is None or _norm(str(want)) != _norm(have):
                 mismatches.append(f"{where}: {what} {have!r}, pyxform says {want!r}")
         label = _texts(item.get("label"), default)
-        have_label = dict(question.label.translations)
-        for code, text in label.items():
-            if have_label.get(code, "").strip() != text:
-                mismatches.append(f"{where}: label in {code} {have_label.get(code)!r}, pyxform says {text!r}")
+        for code, text in label.items():  # as the respondent sees it (a missing translation: the default's)
+            have = question.label.in_language(code, default)
+            if _label(have) != text:
+                mismatches.append(f"{where}: label in {code} {have!r}, pyxform says {text!r}")
         if wanted_type in ("select_one", "select_multiple") and "choices" in item:
             want_choices = [(str(c["name"]), _texts(c.get("label"), default)) for c in item["choices"]]
-            have_choices = [(c.name, dict(c.label.translations)) for c in question.choices]
+            have_choices = [(c.name, c.label) for c in question.choices]
             if [n for n, _ in want_choices] != [n for n, _ in have_choices][: len(want_choices)]:
                 mismatches.append(
                     f"{where}: choices {[n for n, _ in have_choices]}, pyxform says {[n for n, _ in want_choices]}"
@@ -217,9 +251,9 @@ def fidelity(expected: Mapping[str, Any], survey: Survey, conversion: XlsformCon
             else:
                 for (choice_name, want_label), (_, have_choice) in zip(want_choices, have_choices, strict=False):
                     for code, text in want_label.items():
-                        if have_choice.get(code, "").strip() != text:
+                        have = have_choice.in_language(code, default)
+                        if _label(have) != text:
                             mismatches.append(
-                                f"{where}: label of choice {choice_name} in {code} {have_choice.get(code)!r}, "
-                                f"pyxform says {text!r}"
+                                f"{where}: label of choice {choice_name} in {code} {have!r}, pyxform says {text!r}"
                             )
     return mismatches

@@ -26,8 +26,11 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from yarl import URL
 
+from bot.config import WebLimits
 from bot.keys import KeySource, load_cookie_key
+from bot.limits import KeyedBuckets
 from common.clock import utc_now
+from common.constant_time import same_secret
 from common.errors import BarazaError
 from storage.database import Database
 from storage.staff import SESSION_LIFETIME, StaffRepository, StaffSession
@@ -53,8 +56,12 @@ async def cookie_key(database: Database, keys: KeySource | None) -> bytes:
     """The installation's key for signing cookies (``BARAZA_COOKIE_KEY`` or the key file, see
     :mod:`bot.keys`); without ``keys`` (a dashboard made in code) a key of this process only."""
     if keys is None:
-        return secrets.token_hex(32).encode()
+        return _PROCESS_COOKIE_KEY
     return await load_cookie_key(database, keys)
+
+
+#: The cookie key of a dashboard or web chat made in code without keys (tests): this process's own.
+_PROCESS_COOKIE_KEY = secrets.token_hex(32).encode()
 
 
 def sign(key: bytes, token: str) -> str:
@@ -64,10 +71,10 @@ def sign(key: bytes, token: str) -> str:
 
 def unsign(key: bytes, value: str | None) -> str | None:
     """The token of a correctly signed cookie value, else None."""
-    if not value or "." not in value or len(value) > 200:
+    if not value or "." not in value or len(value) > 200 or not value.isascii():
         return None
     token = value.rsplit(".", 1)[0]
-    return token if hmac.compare_digest(sign(key, token), value) else None
+    return token if same_secret(sign(key, token), value) else None
 
 
 def same_origin(request: web.Request) -> bool:
@@ -88,11 +95,36 @@ def same_origin(request: web.Request) -> bool:
     )
 
 
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form; a body that is not a readable form (bytes that are not UTF-8, broken
+    multipart) is a 400, never a 500."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise web.HTTPBadRequest(text="The form could not be read.", headers={"Cache-Control": "no-store"}) from None
+
+
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: a dashboard path only (never another site)."""
     if target and target.startswith(PREFIX) and not target.startswith("//") and "\\" not in target:
         return target
     return PREFIX + "/"
+
+
+class SignInLimits:
+    """Sign-in attempts per client address and per user name (known or not), before any check."""
+
+    def __init__(self, limits: WebLimits | None) -> None:
+        self.enabled = limits is not None and limits.enabled
+        limits = limits or WebLimits()
+        self.per_address = KeyedBuckets(limits.login_per_address)
+        self.per_account = KeyedBuckets(limits.login_per_account)
+
+    def wait(self, address: str, username: str) -> float:
+        """0 when the attempt may go on, else the seconds to wait."""
+        if not self.enabled:
+            return 0.0
+        return self.per_address.take(address) or self.per_account.take(username.casefold()[:200])
 
 
 class Auth:
@@ -165,7 +197,7 @@ class Auth:
     def check_login_form(self, request: web.Request, form: MultiDictProxy[Any]) -> None:
         cookie = request.cookies.get(LOGIN_COOKIE, "")
         field = str(form.get("csrf", ""))
-        if not same_origin(request) or not cookie or not hmac.compare_digest(cookie, field):
+        if not same_origin(request) or not same_secret(field, cookie):
             raise Forbidden("the sign-in form is not from this site, or too old: load it again")
 
     def guard(self, handler: Handler, *, edit: bool = False) -> Handler:
@@ -190,9 +222,9 @@ class Auth:
             if request.method == "POST":
                 if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
                     raise web.HTTPRequestEntityTooLarge(MAX_FORM_BYTES, request.content_length)
-                form = await request.post()
+                form = await read_form(request)
                 field = str(form.get("csrf", ""))
-                if not same_origin(request) or not hmac.compare_digest(field, session.csrf_token):
+                if not same_origin(request) or not same_secret(field, session.csrf_token):
                     raise Forbidden("this form is not from this site, or from an earlier session: load the page again")
                 if edit and not session.can_edit:
                     raise Forbidden("your account can view the dashboard but not change anything (role viewer)")

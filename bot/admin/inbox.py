@@ -139,9 +139,9 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         raise web.HTTPSeeOther(f"{PREFIX}/requests?message=closed#messages-h")
 
     app.router.add_get(f"{PREFIX}/requests", guard(listing))
-    app.router.add_post(f"{PREFIX}/messages/{{id:\\d+}}/close", guard(close_message, edit=True))
-    app.router.add_get(f"{PREFIX}/requests/{{number:\\d+}}", guard(ticket))
-    app.router.add_post(f"{PREFIX}/requests/{{number:\\d+}}", guard(act, edit=True))
+    app.router.add_post(f"{PREFIX}/messages/{{id:[0-9]{{1,9}}}}/close", guard(close_message, edit=True))
+    app.router.add_get(f"{PREFIX}/requests/{{number:[0-9]{{1,9}}}}", guard(ticket))
+    app.router.add_post(f"{PREFIX}/requests/{{number:[0-9]{{1,9}}}}", guard(act, edit=True))
 
 
 def _number(request: web.Request) -> int:

@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 
 from bot.admin import audit, broadcasts, inbox, login, pages
-from bot.admin.auth import Auth
+from bot.admin.auth import Auth, SignInLimits
 from bot.admin.site import SITE_KEY, AdminSite
+from bot.config import WebLimits
 from bot.health import ChannelState
 from bot.keys import KeySource
 from handlers.context import Community
@@ -27,17 +28,24 @@ def add_admin_routes(
     media: MediaStore | None = None,
     channels: Callable[[], Mapping[str, bool | ChannelState]] | None = None,
     keys: KeySource | None = None,
+    limits: WebLimits | None = None,
 ) -> AdminSite:
     """Add every ``/admin`` route to ``app``; returns the site (tests reach its parts). ``media``:
     the store of the files sent as answers, for the downloads with attachments; ``channels`` gives
     the channels' states (as ``/healthz``): degraded ones are shown on every page; ``keys`` gives
-    the cookie key (without: a key of this process only, for tests)."""
+    the cookie key (without: a key of this process only, for tests); ``limits``: the sign-in
+    attempts allowed per address and per name (None: no limit)."""
     auth = Auth(database, login.refused, secure_cookie=secure_cookie, keys=keys)
-    site = AdminSite(database, surveys, community, auth, media=media)
+    site = AdminSite(database, surveys, community, auth, media=media, sign_in_limits=SignInLimits(limits))
     if channels is not None:
         site.channels = channels
     app[SITE_KEY] = site
     login.add_routes(app, site)
+
+    async def stop_password_thread(_app: web.Application) -> None:
+        site.password_checks.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(stop_password_thread)
     pages.add_routes(app, site)
     inbox.add_routes(app, site)
     broadcasts.add_routes(app, site)

@@ -2,20 +2,55 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiohttp import web
 
-from bot.admin.auth import Auth
+from bot.admin.auth import Auth, SignInLimits
 from bot.health import ChannelState
 from common.clock import utc_now
 from handlers.context import Community
 from handlers.texts import LANGUAGE_NAMES
 from storage.database import Database
 from storage.media import MediaStore
+from storage.staff import HASH_SECONDS
 from surveys.model import Survey
+
+#: At most this many password checks run at once (in a thread): a flood cannot take every core.
+PASSWORD_CHECKS_AT_ONCE = 1
+#: At most this many sign-ins use the database at once.
+SIGN_IN_QUERIES_AT_ONCE = 2
+
+
+def _lower_priority() -> None:
+    """Run this thread at a lower CPU priority (Linux sets it per thread): a chat's reply goes
+    before a password check when the cores are busy."""
+    # Not Linux, or not allowed: the normal priority then.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def password_checker() -> ThreadPoolExecutor:
+    """The thread that checks passwords (argon2), one at a time, at a lower priority."""
+    return ThreadPoolExecutor(PASSWORD_CHECKS_AT_ONCE, "password-check", initializer=_lower_priority)
+
+
+class Durations:
+    """A moving average of how long something takes (the password checks)."""
+
+    def __init__(self, first: float, weight: float = 0.2) -> None:
+        self.weight = weight
+        self.typical = first
+
+    def add(self, seconds: float) -> None:
+        self.typical += self.weight * (seconds - self.typical)
 
 
 @dataclass
@@ -31,6 +66,14 @@ class AdminSite:
     media: MediaStore | None = None
     #: The channels' states now (``/healthz`` reads the same): degraded channels are shown on every page.
     channels: Callable[[], Mapping[str, bool | ChannelState]] = field(default=lambda: {})
+    #: Password checks running now (argon2: ~64 MB and tens of milliseconds each).
+    password_checks: ThreadPoolExecutor = field(default_factory=password_checker)
+    #: Database connections sign-ins may hold at once: a flood leaves the pool to the chats.
+    sign_in_queries: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SIGN_IN_QUERIES_AT_ONCE))
+    #: How long a password check takes (a refused sign-in waits as long).
+    check_seconds: Durations = field(default_factory=lambda: Durations(HASH_SECONDS))
+    #: Sign-in attempts per address and per name (none without ``web.limits``).
+    sign_in_limits: SignInLimits = field(default_factory=lambda: SignInLimits(None))
 
     def label(self, name: str, code: str | None) -> str:
         """A stored code as staff read it: ``citizen`` → "Member of the public" (the choice's label

@@ -18,8 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.cli.output import RAW_HELP
 from bot.config import Settings
 from common.clock import utc_now
+from common.csv_cells import neutralised_row
 from handlers.broadcast_actions import (
     cancel_broadcast,
     find_broadcast,
@@ -64,6 +66,7 @@ def add_commands(commands: Any) -> None:
     replies = sub.add_parser("replies", help="the messages people sent in reply to notices, as CSV")
     replies.add_argument("id", type=int, nargs="?", help="only the replies to this broadcast")
     replies.add_argument("--output", type=Path, default=Path("-"), help="file to write (default: standard output)")
+    replies.add_argument("--raw", action="store_true", help=RAW_HELP)
 
 
 def run(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -87,7 +90,7 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
         if command == "cancel":
             return asyncio.run(cancel(settings, arguments.id))
         if command == "replies":
-            return asyncio.run(replies(settings, arguments.id, arguments.output))
+            return asyncio.run(replies(settings, arguments.id, arguments.output, raw=arguments.raw))
     except KeyboardInterrupt:
         print("\nstopped following; the broadcast goes on in 'baraza run' ('baraza broadcast status')", file=sys.stderr)
         return 130
@@ -356,8 +359,9 @@ async def cancel(settings: Settings, broadcast_id: int) -> int:
 REPLY_COLUMNS = ("id", "broadcast_id", "received_at", "respondent", "user_group", "region", "language", "text")
 
 
-async def replies(settings: Settings, broadcast_id: int | None, output: Path) -> int:
-    """The replies to notices as CSV, with the same pseudonyms as the survey exports."""
+async def replies(settings: Settings, broadcast_id: int | None, output: Path, *, raw: bool = False) -> int:
+    """The replies to notices as CSV, with the same pseudonyms as the survey exports; cells a
+    spreadsheet would run as a formula get a ``'`` in front unless ``raw``."""
     from bot.core.engine import load_pseudonymizer
     from storage.feedback import BROADCAST_REPLY
 
@@ -374,18 +378,17 @@ async def replies(settings: Settings, broadcast_id: int | None, output: Path) ->
                     broadcast_id=broadcast_id, kind=BROADCAST_REPLY
                 ):
                     respondent = pseudonymize(item.channel, item.sender.user_key) if item.sender.user_key else ""
-                    writer.writerow(
-                        [
-                            item.id,
-                            item.broadcast_id or "",
-                            item.received_at.isoformat(),
-                            respondent,
-                            item.sender.user_group or "",
-                            item.sender.region or "",
-                            item.sender.language or "",
-                            item.text,
-                        ]
-                    )
+                    row = [
+                        item.id,
+                        item.broadcast_id or "",
+                        item.received_at.isoformat(),
+                        respondent,
+                        item.sender.user_group or "",
+                        item.sender.region or "",
+                        item.sender.language or "",
+                        item.text,
+                    ]
+                    writer.writerow(row if raw else neutralised_row(row))
                     count += 1
         finally:
             if out is not sys.stdout:

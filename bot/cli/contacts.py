@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.cli.output import destination
+from bot.cli.output import RAW_HELP, destination
 from bot.config import Settings
 from common.clock import utc_now
 from storage import audit
@@ -26,21 +26,24 @@ def add_commands(commands: Any) -> None:
     )
     export.add_argument("--format", choices=["csv"], default="csv")
     export.add_argument("--output", type=Path, required=True, help="file to write ('-' for standard output)")
+    export.add_argument("--raw", action="store_true", help=RAW_HELP)
 
 
 def run(settings: Settings, arguments: argparse.Namespace) -> int:
     """Run ``baraza contacts export``; returns the exit status."""
-    return asyncio.run(_export(settings, arguments.output))
+    return asyncio.run(_export(settings, arguments.output, raw=arguments.raw))
 
 
-async def _export(settings: Settings, output: Path) -> int:
+async def _export(settings: Settings, output: Path, *, raw: bool = False) -> int:
     from bot.core.engine import load_pseudonymizer
 
     database = Database(settings.database_url)
     try:
         await database.migrate()
         pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
-        count = await write_text(destination(output), lambda out: export_contacts_csv(database, pseudonymizer, out))
+        count = await write_text(
+            destination(output), lambda out: export_contacts_csv(database, pseudonymizer, out, raw=raw)
+        )
         await audit.record_in(
             database,
             actor=audit.cli_actor(),

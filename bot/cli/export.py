@@ -18,7 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.cli.output import destination
+from bot.cli.output import RAW_HELP, destination
 from bot.config import Settings
 from common.clock import as_utc, start_of_day, utc_now
 from storage import audit
@@ -71,6 +71,7 @@ def add_commands(commands: Any) -> None:
         help="include responses linked to nobody (respondents who deleted their data)",
     )
     export.add_argument("--codebook", type=Path, help="also write the codebook (FILE.md or FILE.csv)")
+    export.add_argument("--raw", action="store_true", help=RAW_HELP)
 
 
 class _Output(argparse.Action):
@@ -205,7 +206,9 @@ async def _export_table(settings: Settings, database: Database, arguments: argpa
     from bot.core.engine import load_pseudonymizer
 
     pseudonymizer = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
-    exported = await export_table(arguments.table, database, pseudonymizer, fmt, destination(arguments.output))
+    exported = await export_table(
+        arguments.table, database, pseudonymizer, fmt, destination(arguments.output), raw=arguments.raw
+    )
     _report(exported, f"row(s) of {arguments.table}", arguments.output)
     await _audit(database, f"table:{arguments.table}", audit.export_details("table", fmt, exported.rows))
     return 0

@@ -36,20 +36,21 @@ __all__ = [
 ]
 
 
-async def write_text_table(table: Table, fmt: Format, out: TextIO, *, labels: bool = False) -> int:
-    """Write ``table`` as CSV or JSON Lines to an open text stream; returns the rows written."""
+async def write_text_table(table: Table, fmt: Format, out: TextIO, *, labels: bool = False, raw: bool = False) -> int:
+    """Write ``table`` as CSV or JSON Lines to an open text stream; returns the rows written.
+    ``raw``: CSV cells exactly as typed, formulas included (see :mod:`common.csv_cells`)."""
     if fmt == "csv":
-        return await write_csv(table, out, labels=labels)
+        return await write_csv(table, out, labels=labels, raw=raw)
     if fmt == "jsonl":
         return await write_jsonl(table, out, labels=labels)
     raise ValueError(f"{fmt} is not a text format")
 
 
-async def write_table(table: Table, fmt: Format, path: Path, *, labels: bool = False) -> int:
+async def write_table(table: Table, fmt: Format, path: Path, *, labels: bool = False, raw: bool = False) -> int:
     """Write ``table`` in ``fmt`` to the file ``path``; returns the number of rows written."""
     if fmt in TEXT_FORMATS:
         with path.open("w", encoding="utf-8", newline="") as out:
-            return await write_text_table(table, fmt, out, labels=labels)
+            return await write_text_table(table, fmt, out, labels=labels, raw=raw)
     if fmt == "xlsx":
         return await write_xlsx(table, path, labels=labels)
     # pandas and pyreadstat are imported only when needed: they double a CSV export's memory.

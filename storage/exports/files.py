@@ -104,13 +104,15 @@ async def write_text(destination: Destination, write: Callable[[TextIO], Awaitab
     return await atomically(destination, to_file)
 
 
-async def write_export(table: Table, fmt: Format, destination: Destination, *, labels: bool = False) -> Exported:
+async def write_export(
+    table: Table, fmt: Format, destination: Destination, *, labels: bool = False, raw: bool = False
+) -> Exported:
     """Write ``table`` in ``fmt`` to ``destination``; raises :class:`ExportError` for a binary
     format sent to a stream."""
     if isinstance(destination, Path):
-        rows = await atomically(destination, lambda path: write_table(table, fmt, path, labels=labels))
+        rows = await atomically(destination, lambda path: write_table(table, fmt, path, labels=labels, raw=raw))
     elif fmt in TEXT_FORMATS:
-        rows = await write_text_table(table, fmt, destination, labels=labels)
+        rows = await write_text_table(table, fmt, destination, labels=labels, raw=raw)
     else:
         raise ExportError(f"{fmt} cannot be written to standard output; give a file with --output")
     return Exported(rows, tuple(table.notes))
@@ -135,10 +137,10 @@ async def export_responses(
     table = await response_table(database, survey, options, progress=report)
     total = table.total  # counted before the first row is read: the rows come while writing
     if not survey.repeats:
-        return await write_export(table, fmt, destination, labels=options.labels)
+        return await write_export(table, fmt, destination, labels=options.labels, raw=options.raw)
     repeated = await repeat_tables(database, survey, options)
     if not isinstance(destination, Path):
-        exported = await write_export(table, fmt, destination, labels=options.labels)
+        exported = await write_export(table, fmt, destination, labels=options.labels, raw=options.raw)
         note = f"the repeat tables ({', '.join(t.title for t in repeated)}) are written only to a file (--output)"
         return Exported(exported.rows, (*exported.notes, note))
     if fmt == "xlsx":
@@ -146,12 +148,12 @@ async def export_responses(
         counts = await atomically(destination, lambda path: write_xlsx_tables(every, path, labels=options.labels))
         written = tuple((t.title, count, destination) for t, count in zip(repeated, counts[1:], strict=True))
         return Exported(counts[0], tuple(note for t in every for note in t.notes), tables=written)
-    exported = await write_export(table, fmt, destination, labels=options.labels)
+    exported = await write_export(table, fmt, destination, labels=options.labels, raw=options.raw)
     notes: list[str] = list(exported.notes)
     files: list[tuple[str, int, Path]] = []
     for repeat_table in repeated:
         path = repeat_file(destination, repeat_table.title)
-        result = await write_export(repeat_table, fmt, path, labels=options.labels)
+        result = await write_export(repeat_table, fmt, path, labels=options.labels, raw=options.raw)
         notes.extend(f"{repeat_table.title}: {note}" for note in result.notes)
         files.append((repeat_table.title, result.rows, path))
     return Exported(exported.rows, tuple(notes), tables=tuple(files))
@@ -217,7 +219,13 @@ async def export_codebook(
 
 
 async def export_table(
-    name: str, database: Database, pseudonymize: Pseudonymize, fmt: Format, destination: Destination
+    name: str,
+    database: Database,
+    pseudonymize: Pseudonymize,
+    fmt: Format,
+    destination: Destination,
+    *,
+    raw: bool = False,
 ) -> Exported:
     """Write the table ``name`` (one of :data:`storage.exports.tables.TABLES`) to ``destination``."""
-    return await write_export(await table_export(name, database, pseudonymize), fmt, destination)
+    return await write_export(await table_export(name, database, pseudonymize), fmt, destination, raw=raw)

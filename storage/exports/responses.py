@@ -82,7 +82,8 @@ class ExportOptions:
     a respondent who used /delete_my_data. They are left out unless ``include_anonymous``;
     a survey declared ``anonymous`` has only such responses and always exports them all.
     ``labels`` writes choice labels in ``language`` instead of choice names (CSV, Excel, JSON
-    Lines; SPSS and Stata always hold codes with value labels).
+    Lines; SPSS and Stata always hold codes with value labels). ``raw`` leaves CSV cells that
+    a spreadsheet would run as a formula as they are (see :mod:`common.csv_cells`).
     """
 
     labels: bool = False
@@ -92,6 +93,8 @@ class ExportOptions:
     until: datetime | None = None
     complete_only: bool = False
     include_anonymous: bool = False
+    #: CSV cells exactly as typed, formulas included (for analysts who read the file with code).
+    raw: bool = False
 
 
 def iso_utc(moment: datetime | None) -> str | None:

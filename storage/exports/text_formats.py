@@ -1,7 +1,8 @@
 """CSV and JSON Lines writers: one pass over the rows, nothing kept.
 
 CSV holds the values as stored (choice names, numbers as given, ISO 8601 times) or, with
-``labels``, choice labels. JSON Lines holds one object per row with typed values: numbers as
+``labels``, choice labels; text that a spreadsheet would run as a formula starts with ``'``
+unless ``raw``. JSON Lines holds one object per row with typed values: numbers as
 numbers, ``true``/``false``, ``select_multiple`` as a list, dates and times as ISO 8601
 strings, and ``null`` for an empty value.
 """
@@ -15,6 +16,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from common.csv_cells import neutralised_row
 from storage.exports.table import Column, Kind, Table
 
 LABEL_SEPARATOR = "; "
@@ -32,8 +34,11 @@ def _labeller(column: Column) -> Callable[[str | None], str | None] | None:
     )
 
 
-async def write_csv(table: Table, out: TextIO, *, labels: bool = False) -> int:
+async def write_csv(table: Table, out: TextIO, *, labels: bool = False, raw: bool = False) -> int:
     """Write ``table`` as CSV (a header of column names, then one line per row).
+
+    Cells a spreadsheet would run as a formula get a ``'`` in front
+    (:mod:`common.csv_cells`) unless ``raw``.
 
     Lines end in CRLF as RFC 4180 says: the csv module quotes a field only if it holds a
     character of the line ending, so with a bare LF an answer holding a carriage return (typed
@@ -53,7 +58,7 @@ async def write_csv(table: Table, out: TextIO, *, labels: bool = False) -> int:
             row = list(row)
             for index, convert in converters:
                 row[index] = convert(row[index])
-        writer.writerow(row)
+        writer.writerow(row if raw else neutralised_row(row))
         count += 1
     return count
 

@@ -95,7 +95,7 @@ async def test_a_new_staff_member_reads_results_answers_a_request_and_sends_a_ta
                 await page.get_by_label("User name").fill("amina")
                 await page.get_by_label("Password").fill("not the password")
                 await page.get_by_role("button", name="Sign in").click()
-                await expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
+                await expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password.")
                 await page.get_by_label("Password").fill(PASSWORD)
                 await page.get_by_role("button", name="Sign in").click()
                 await expect(page.get_by_role("heading", name="Data requests", exact=True)).to_be_visible()

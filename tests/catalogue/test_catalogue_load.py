@@ -23,6 +23,7 @@ from storage.indicators import IndicatorLoader
 from storage.repositories import Repositories
 from testkit import paths
 from testkit.fakes.sdmx_server import sdmx_server
+from testkit.telegram_harness import PSEUDONYM_KEY
 
 ROOT = paths.ROOT
 DEMO = ROOT / "office" / "indicators"
@@ -188,6 +189,7 @@ async def test_baraza_run_loads_the_configured_indicators_at_start(tmp_path: Pat
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
         surveys_directory=ROOT / "office" / "surveys",
+        pseudonym_key=PSEUDONYM_KEY,
         web=WebSettings(host="127.0.0.1", port=0),
         indicators=IndicatorSettings(DEMO / "metadata.yaml", (SourceSpec("*.csv"),), DEMO),
     )

@@ -9,6 +9,7 @@ import io
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +224,11 @@ async def test_household_listing_checks_constraints_and_calculates(
         replies = await chat.press("Yes")
         assert any(m.text == "Thank you. The household is listed." for m in replies)
     (row,) = (await export(database_url, survey))[1]
-    assert answers_of(row, survey) == {
+    answers = answers_of(row, survey)
+    # The start and end metadata: when the response began and when it was last answered.
+    start, end = datetime.fromisoformat(answers.pop("start")), datetime.fromisoformat(answers.pop("end"))
+    assert start.tzinfo is not None and start <= end
+    assert answers == {
         "ea_code": "1234", "visit_date": "2026-03-15", "head_name": "Amina Njeri", "head_sex": "female",
         "head_age": "34", "hh_size": "5", "hh_children": "2", "hh_adults": "3", "dwelling_type": "other",
         "dwelling_other": "Shipping container", "tenure": "rented", "monthly_rent": "1500.5", "has_electricity": "yes",

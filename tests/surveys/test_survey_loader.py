@@ -224,3 +224,60 @@ def test_groups_flatten_with_their_relevance() -> None:
     job = survey.question("job")
     assert job.groups == ("adults",)
     assert [e.source for e in job.relevant] == ["${age} >= 18", "${age} < 70"]
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 16: keys and types that XLSForm forms bring
+
+
+def test_xlsform_keys_of_issue_16() -> None:
+    survey = load_survey_text(
+        """
+id: s16
+title: S
+default_language: tet
+allow_choice_duplicates: true
+questions:
+  - {type: start, name: start}
+  - {type: select_one, name: water, label: Bee, or_other: true, randomize: true, choices: src}
+  - {type: integer, name: size, label: Size, calculate: "1 + 1", trigger: ["${water}"]}
+  - {type: time, name: woke, label: {tet: Oras, x-klingon: Rep}}
+choices:
+  src:
+    - {name: "Comunitário/Região", label: A}
+    - {name: "Comunitário/Região", label: B}
+    - {name: "foot paths", label: C}
+""",
+        "form.yaml",
+    )
+    assert [q.name for q in survey.questions] == ["start", "water", "water_other", "size", "woke"]
+    assert [q.name for q in survey.questions if q.is_asked] == ["water", "water_other", "woke"]
+    water = survey.question("water")
+    assert water.randomize and [c.name for c in water.choices][-1] == "other"
+    assert survey.question("water_other").relevant[0].source == "selected(${water}, 'other')"
+    assert survey.question("size").trigger == ("water",) and survey.question("size").is_computed
+    assert survey.languages == ("tet", "x-klingon")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("  - {type: integer, name: a, label: A, randomize: true}",
+         "form.yaml:4: 'randomize' only applies to select questions (question 'a')"),
+        ("  - {type: text, name: a, label: A, or_other: true}",
+         "form.yaml:4: 'or_other' only applies to select questions (question 'a')"),
+        ("  - {type: text, name: a, label: A, trigger: x}",
+         "form.yaml:4: 'trigger' needs 'calculate' on a question that is not a calculate (question 'a')"),
+        ("  - {type: note, name: a, label: A, calculate: '1'}",
+         "form.yaml:4: a note question cannot have 'calculate' (question 'a')"),
+        ("  - {type: select_multiple, name: a, label: A, choices: [{name: x y, label: X}]}",
+         "form.yaml:4: question 'a' is a select_multiple and its choice 'x y' has a space in its name"),
+        ("  - {type: select_one, name: a, label: A, choices: [{name: x, label: X}, {name: x, label: Y}]}",
+         "form.yaml:4: choice name 'x' appears twice in the choices of question 'a' (allow it with "
+         "allow_choice_duplicates: true)"),
+        ("  - {type: select_one, name: a, label: A, or_other: true, choices: [{name: other, label: O}]}",
+         "form.yaml:4: question 'a' has or_other and its list already has a choice 'other'"),
+    ],
+)  # fmt: skip
+def test_issue_16_problems(body: str, expected: str) -> None:
+    assert expected in problems_of(f"id: s\ntitle: S\nquestions:\n{body}\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import openpyxl
 import pytest
 import yaml
 
+from surveys import runner
 from surveys.loader import load_survey_text
 from surveys.model import QuestionType
 from surveys.xlsform import (
@@ -21,6 +23,7 @@ from surveys.xlsform import (
     convert_xlsform,
     import_command,
     language_code,
+    loader_knows,
 )
 from testkit import make_forms
 from testkit.make_forms import write_xlsform
@@ -94,14 +97,18 @@ def test_household_listing_converts_exactly(household: tuple[XlsformConversion, 
     assert conversion.yaml_text.startswith("# Converted from household_listing.xlsx")
     assert conversion.dropped == []
     assert [str(w) for w in conversion.warnings] == [
-        "household_listing.xlsx:survey:2: metadata question 'start' (start) left out: it has no meaning in a chat",
-        "household_listing.xlsx:survey:3: metadata question 'end' (end) left out: it has no meaning in a chat",
+        "household_listing.xlsx:survey:2: metadata 'start' (start) is not asked; recorded by Baraza: "
+        "when the response began",
+        "household_listing.xlsx:survey:3: metadata 'end' (end) is not asked; recorded by Baraza: "
+        "when it was last answered",
     ]
     assert data == {
         "id": "household_listing",
         "title": "Household listing 2026",
         "version": "2026031501",
         "questions": [
+            {"type": "start", "name": "start"},
+            {"type": "end", "name": "end"},
             {"type": "text", "name": "ea_code", "label": "Enumeration area code",
              "hint": "The four digits on the listing map, e.g. 0412.", "required": True,
              "constraint": "regex(., '^[0-9]{4}$')", "constraint_message": "The code has exactly four digits."},
@@ -376,7 +383,7 @@ def test_every_supported_type_and_column(tmp_path: Path) -> None:
     }  # fmt: skip
     assert questions["many"] == {
         "type": "select_multiple", "name": "many", "label": "Which?", "required": True, "choices": "yn",
-        "min_choices": 1, "max_choices": 2,
+        "randomize": True, "min_choices": 1, "max_choices": 2,
     }  # fmt: skip
     assert questions["one"] == {
         "type": "select_one", "name": "one", "label": "One?", "required": True, "default": "yes",
@@ -396,7 +403,6 @@ def test_every_supported_type_and_column(tmp_path: Path) -> None:
     assert questions["double"] == {"type": "calculate", "name": "double", "calculate": "${age} * 2"}
     assert questions["bye"] == {"type": "note", "name": "bye", "label": "Bye"}
     assert [str(w) for w in conversion.warnings] == [
-        "form.xlsx:survey:5: parameters 'randomize=true' of 'many' ignored: no meaning in a chat",
         "form.xlsx:survey:9: appearance 'field-list' of 'outer' ignored: no meaning in a chat",
     ]
     load_survey_text(conversion.yaml_text, "form.yaml")
@@ -476,21 +482,34 @@ def test_translation_column_spellings(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
-def test_metadata_questions_are_left_out_with_a_warning(tmp_path: Path) -> None:
+def test_metadata_questions_are_recorded_never_asked(tmp_path: Path) -> None:
     survey: list[list[Any]] = [[*HEADER, "relevant"], ["start", "started", None, None], ["today", "today", None, None],
               ["deviceid", "device", None, None], ["username", "user", None, None],
               ["date", "visit", "Visit date?", "${today} != ''"]]  # fmt: skip
     conversion, data = convert(form(tmp_path, survey))
-    assert [q["name"] for q in data["questions"]] == ["visit"]
-    assert data["questions"][0]["relevant"] == "today() != ''"
+    assert data["questions"] == [
+        {"type": "start", "name": "started"}, {"type": "today", "name": "today"},
+        {"type": "deviceid", "name": "device"}, {"type": "username", "name": "user"},
+        {"type": "date", "name": "visit", "label": "Visit date?", "required": False, "relevant": "${today} != ''"},
+    ]  # fmt: skip
+    # Listed once each, with its row and what happens to it.
     assert [str(w) for w in conversion.warnings] == [
-        "form.xlsx:survey:2: metadata question 'started' (start) left out: it has no meaning in a chat",
-        "form.xlsx:survey:3: metadata question 'today' (today) left out: it has no meaning in a chat",
-        "form.xlsx:survey:4: metadata question 'device' (deviceid) left out: it has no meaning in a chat",
-        "form.xlsx:survey:5: metadata question 'user' (username) left out: it has no meaning in a chat",
-        "form.xlsx:survey:6: ${today} (the today metadata question) replaced by today()",
+        "form.xlsx:survey:2: metadata 'started' (start) is not asked; recorded by Baraza: when the response began",
+        "form.xlsx:survey:3: metadata 'today' (today) is not asked; recorded by Baraza: the day it began",
+        "form.xlsx:survey:4: metadata 'device' (deviceid) is not asked; recorded empty: a chat has no device, "
+        "SIM card or phone account to read it from",
+        "form.xlsx:survey:5: metadata 'user' (username) is not asked; recorded empty: a chat has no device, "
+        "SIM card or phone account to read it from",
     ]
+    assert [w.kind for w in conversion.warnings] == ["start", "today", "deviceid", "username"]
     assert conversion.dropped == []
+    loaded = load_survey_text(conversion.yaml_text, "form.yaml")
+    assert [q.name for q in loaded.questions if q.is_asked] == ["visit"]
+    outcome = runner.start(loaded, date(2026, 3, 31), now=datetime(2026, 3, 31, 9, 5, 7, 123, tzinfo=UTC))
+    assert outcome.state.current == "visit"
+    assert dict(outcome.recorded) == {
+        "started": "2026-03-31T09:05:07+00:00", "today": "2026-03-31", "device": None, "user": None,
+    }  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -499,62 +518,100 @@ def test_metadata_questions_are_left_out_with_a_warning(tmp_path: Path) -> None:
 
 def unsupported_form(tmp_path: Path) -> Path:
     return form(tmp_path, [
-        [*HEADER, "relevant"],
-        ["integer", "members", "How many members?", None],  # row 2
-        ["geopoint", "gps", "Where is the dwelling?", None],  # row 3
-        ["begin_repeat", "member", "Member", None],  # row 4
-        ["text", "member_name", "Name", None],  # row 5
-        ["image", "member_photo", "Photo", None],  # row 6
-        ["end_repeat", None, None, None],  # row 7
-        ["select_one yn or_other", "water", "Piped water?", None],  # row 8
-        ["barcode", "meter", "Scan the meter", None],  # row 9
-        ["rank yn", "ranking", "Rank these", None],  # row 10
-        ["select_one_from_file places.csv", "place", "Place?", None],  # row 11
-        ["text", "comment", "Comment?", "${members} > 0"],  # row 12
+        [*HEADER, "relevant", "calculation"],
+        ["integer", "members", "How many members?", None, None],  # row 2
+        ["background-audio", "where_start", None, None, None],  # row 3
+        ["begin group", "g", "G", None, None],  # row 4
+        ["text", "why", "Why?", "${members} > 1", None],  # row 5
+        ["end group", None, None, None, None],  # row 6
+        ["osm building", "house", "The house", None, None],  # row 7
+        ["calculate", "looked_up", None, None, "pulldata('prices', 'price', 'item', 'rice')"],  # row 8
+        ["rank yn", "ranking", "Rank these", None, None],  # row 9
+        ["select_one_from_file places.csv", "place", "Place?", None, None],  # row 10
+        ["text", "comment", "Comment?", "${members} > 0", None],  # row 11
     ])  # fmt: skip
 
 
 def test_unsupported_types_are_errors_with_their_rows(tmp_path: Path) -> None:
+    advice = " (convert with --drop-unsupported to leave it out)"
     assert issues_of(unsupported_form(tmp_path)) == [
-        "form.xlsx:survey:3: geopoint question 'gps': a chat cannot collect a GPS location (convert with --drop-unsupported to leave it out)",
-        "form.xlsx:survey:4: repeat 'member' cannot be run in a chat; ask its questions once, or once per item with separate questions (convert with --drop-unsupported to leave it out)",
-        "form.xlsx:survey:6: image question 'member_photo': a chat cannot collect a photo (convert with --drop-unsupported to leave it out)",
-        "form.xlsx:survey:8: 'or_other' of question 'water': not supported; add an 'other' choice to 'yn' and a text question with relevant selected(${water}, 'other') (convert with --drop-unsupported to leave it out)",
-        "form.xlsx:survey:9: barcode question 'meter': a chat cannot collect a barcode scan (convert with --drop-unsupported to leave it out)",
-        "form.xlsx:survey:10: rank question 'ranking': a chat cannot offer ranking (convert with --drop-unsupported to leave it out)",
-        "form.xlsx:survey:11: select_one_from_file question 'place': a chat cannot offer choices from an external file (convert with --drop-unsupported to leave it out)",
+        "form.xlsx:survey:3: background-audio question 'where_start': a chat cannot collect a sound recording in "
+        "the background" + advice,
+        "form.xlsx:survey:7: osm question 'house': a chat cannot collect an OpenStreetMap feature" + advice,
+        "form.xlsx:survey:8: calculate question 'looked_up': pulldata() reads a CSV file on the phone, which a chat "
+        "does not have" + advice,
+        "form.xlsx:survey:9: rank question 'ranking': a chat cannot offer a ranking" + advice,
+        "form.xlsx:survey:10: select_one_from_file question 'place': cannot read 'places.csv' next to the form: "
+        "no such file" + advice,
     ]
 
 
 def test_drop_unsupported_lists_what_was_left_out(tmp_path: Path) -> None:
     conversion, data = convert(unsupported_form(tmp_path), drop_unsupported=True)
     assert [(q["name"], q["type"]) for q in data["questions"]] == [
-        ("members", "integer"), ("water", "select_one"), ("comment", "text"),
+        ("members", "integer"), ("g", "group"), ("comment", "text"),
     ]  # fmt: skip
-    assert data["questions"][1]["choices"] == "yn"
-    assert [str(issue) for issue in conversion.dropped] == [
-        "form.xlsx:survey:3: dropped geopoint question 'gps': a chat cannot collect a GPS location",
-        "form.xlsx:survey:4: dropped repeat 'member' (rows 4-7) and the questions in it: a chat cannot repeat questions",
-        "form.xlsx:survey:8: dropped 'or_other' of question 'water': not supported",
-        "form.xlsx:survey:9: dropped barcode question 'meter': a chat cannot collect a barcode scan",
-        "form.xlsx:survey:10: dropped rank question 'ranking': a chat cannot offer ranking",
-        "form.xlsx:survey:11: dropped select_one_from_file question 'place': a chat cannot offer choices from an external file",
-    ]
+    assert [(issue.row, issue.kind) for issue in conversion.dropped] == [
+        (3, "background-audio"), (7, "osm"), (8, "pulldata"), (9, "rank"), (10, "select_one_from_file"),
+    ]  # fmt: skip
+    assert conversion.left_out.keys() == {"where_start", "house", "looked_up", "ranking", "place"}
     load_survey_text(conversion.yaml_text, "form.yaml")
 
 
-def test_references_to_left_out_questions_are_errors(tmp_path: Path) -> None:
+def test_references_to_left_out_questions(tmp_path: Path) -> None:
     path = form(tmp_path, [
         [*HEADER, "relevant", "constraint"],
-        ["deviceid", "device", None, None, None],
-        ["geopoint", "gps", "Where?", None, None],
-        ["text", "a", "A?", "${gps} != ''", None],
-        ["text", "b", "B?", None, ". != ${device}"],
+        ["osm building", "house", "The house", None, None],
+        ["text", "a", "A?", "${house} != ''", None],
+        ["text", "b", "B?", "${a} != ''", None],
+        ["text", "c", "C?", None, None],
     ])  # fmt: skip
-    assert issues_of(path, drop_unsupported=True) == [
-        "form.xlsx:survey:4: relevant refers to ${gps}, which is left out (geopoint)",
-        "form.xlsx:survey:5: constraint refers to ${device}, a deviceid metadata question, which has no value in a chat",
+    assert len(issues_of(path)) == 1  # the osm question, at row 2
+    # Dropping goes on along the references: a refers to house, b to a.
+    conversion, data = convert(path, drop_unsupported=True)
+    assert [q["name"] for q in data["questions"]] == ["c"]
+    assert [str(issue) for issue in conversion.dropped] == [
+        "form.xlsx:survey:2: dropped osm question 'house': a chat cannot collect an OpenStreetMap feature",
+        "form.xlsx:survey:3: dropped: relevant refers to ${house}, which is left out (osm)",
+        "form.xlsx:survey:4: dropped: relevant refers to ${a}, which is left out (it refers to ${house})",
     ]
+
+
+def test_media_locations_and_repeats_are_converted_as_contract_16_says(tmp_path: Path) -> None:
+    path = form(tmp_path, [
+        [*HEADER, "relevant", "parameters", "repeat_count"],
+        ["integer", "members", "How many members?", None, None, None],
+        ["geopoint", "gps", "Where is the dwelling?", None, None, None],
+        ["begin_repeat", "member", "Member", "${members} > 0", None, "${members}"],
+        ["text", "member_name", "Name", None, None, None],
+        ["image", "member_photo", "Photo", None, "max-pixels=1024", None],
+        ["end_repeat", None, None, None, None, None],
+        ["begin repeat", "visit", "Visit", None, None, None],
+        ["audio", "note", "Say something", None, None, None],
+        ["end repeat", None, None, None, None, None],
+        ["video", "clip", "A clip", None, None, None],
+        ["file", "doc", "A document", None, None, None],
+        ["geotrace", "road", "The road", None, None, None],
+        ["geoshape", "field", "The field", None, None, None],
+    ])  # fmt: skip
+    conversion, data = convert(path, all_types=True)
+    questions = data["questions"]
+    assert questions[1] == {"type": "geopoint", "name": "gps", "label": "Where is the dwelling?", "required": False}
+    assert questions[2] == {
+        "type": "repeat", "name": "member", "label": "Member", "relevant": "${members} > 0",
+        "repeat_count": "${members}", "questions": [
+            {"type": "text", "name": "member_name", "label": "Name", "required": False},
+            {"type": "image", "name": "member_photo", "label": "Photo", "required": False, "max_pixels": 1024},
+        ],
+    }  # fmt: skip
+    assert questions[3]["questions"] == [{"type": "audio", "name": "note", "label": "Say something", "required": False}]
+    assert "repeat_count" not in questions[3]
+    assert [q["type"] for q in questions[4:]] == ["video", "file", "geotrace", "geoshape"]
+    assert conversion.dropped == []
+    # Without all_types, what this version's loader does not run is unsupported, with its row.
+    for type_name, row in (("geopoint", 3), ("repeat", 4), ("video", 11)):
+        if not loader_knows(type_name):
+            assert any(f"form.xlsx:survey:{row}: " in issue for issue in issues_of(path))
 
 
 def test_xpath_paths_in_expressions_are_errors(tmp_path: Path) -> None:
@@ -606,20 +663,25 @@ def test_pyxform_errors_name_the_sheet_and_row(
 
 
 def test_pyxform_errors_and_our_own_are_reported_together(tmp_path: Path) -> None:
-    path = form(tmp_path, [HEADER, ["geopoint", "gps", "Where?"], ["integer", "a", "A?"], ["text", "a", "Again?"]])
+    path = form(tmp_path, [HEADER, ["background-audio", "gps", None], ["integer", "a", "A?"], ["text", "a", "Again?"]])
     issues = issues_of(path)
     assert [issue.split(": ")[0] for issue in issues] == ["form.xlsx:survey:2", "form.xlsx:survey:4"]
 
 
-def test_an_unknown_language_name_is_an_error_on_the_header_row(tmp_path: Path) -> None:
+def test_a_language_without_a_code_gets_a_private_one_with_a_warning(tmp_path: Path) -> None:
     survey = [["type", "name", "label::English (en)", "label::Klingon"], ["integer", "a", "A?", "A'?"]]
     choices = [["list_name", "name", "label::English (en)", "label::Elvish"], ["yn", "yes", "Yes", "Yes"]]
-    assert issues_of(form(tmp_path, survey, choices)) == [
-        "form.xlsx:survey:1: cannot tell the language of column 'label::Klingon': write it as 'label::Klingon (xx)' "
-        "with the language's two-letter ISO 639-1 code",
-        "form.xlsx:choices:1: cannot tell the language of column 'label::Elvish': write it as 'label::Elvish (xx)' "
-        "with the language's two-letter ISO 639-1 code",
+    conversion, data = convert(form(tmp_path, survey, choices))
+    assert data["questions"][0]["label"] == {"en": "A?", "x-klingon": "A'?"}
+    assert [str(w) for w in conversion.warnings if w.row == 1] == [
+        "form.xlsx:survey:1: language 'Klingon' of column 'label::Klingon' has no ISO code that Baraza knows: called "
+        "'x-klingon'; write it as 'label::Klingon (xx)' with its ISO 639 code so that people whose language it is "
+        "see it",
+        "form.xlsx:choices:1: language 'Elvish' of column 'label::Elvish' has no ISO code that Baraza knows: called "
+        "'x-elvish'; write it as 'label::Elvish (xx)' with its ISO 639 code so that people whose language it is see it",
     ]
+    survey_loaded = load_survey_text(conversion.yaml_text, "form.yaml")
+    assert survey_loaded.languages == ("en", "x-elvish", "x-klingon")
 
 
 def test_files_that_are_not_xlsforms(tmp_path: Path) -> None:
@@ -652,8 +714,8 @@ def test_import_command_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFi
     captured = capsys.readouterr()
     assert captured.out == ""
     assert output.read_text(encoding="utf-8") == convert_xlsform(XLSFORMS / "household_listing.xlsx").yaml_text
-    assert "household_listing.xlsx:survey:2: warning: metadata question 'start'" in captured.err
-    assert f"converted to {output}: survey 'household_listing', 13 questions, languages en" in captured.err
+    assert "household_listing.xlsx:survey:2: warning: metadata 'start' (start) is not asked" in captured.err
+    assert f"converted to {output}: survey 'household_listing', 15 questions, languages en" in captured.err
 
 
 def test_import_command_writes_to_standard_output(capsys: pytest.CaptureFixture[str]) -> None:
@@ -666,15 +728,15 @@ def test_import_command_writes_to_standard_output(capsys: pytest.CaptureFixture[
 def test_import_command_fails_on_unsupported_types_and_drops_them_on_request(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = form(tmp_path, [HEADER, ["geopoint", "gps", "Where?"], ["integer", "a", "A?"]])
+    path = form(tmp_path, [HEADER, ["osm building", "house", "Where?"], ["integer", "a", "A?"]])
     output = tmp_path / "out.yaml"
     assert import_command(path, output, drop_unsupported=False) == 1
     assert not output.exists()
     err = capsys.readouterr().err
-    assert "form.xlsx:survey:2: geopoint question 'gps': a chat cannot collect a GPS location" in err
+    assert "form.xlsx:survey:2: osm question 'house': a chat cannot collect an OpenStreetMap feature" in err
     assert import_command(path, output, drop_unsupported=True) == 0
     err = capsys.readouterr().err
-    assert "form.xlsx:survey:2: dropped geopoint question 'gps'" in err
+    assert "form.xlsx:survey:2: dropped osm question 'house'" in err
     assert "1 left out" in err
     assert [q["name"] for q in yaml.safe_load(output.read_text(encoding="utf-8"))["questions"]] == ["a"]
 
@@ -682,16 +744,16 @@ def test_import_command_fails_on_unsupported_types_and_drops_them_on_request(
 def test_import_command_reports_what_baraza_rejects_at_the_spreadsheet_row(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """pyxform only warns about missing translations; Baraza refuses a survey that lacks them."""
-    survey: list[list[Any]] = [["type", "name", "label::English (en)", "label::French (fr)"], ["select_one yn", "a", "A?", "A ?"],
-              ["integer", "b", "B?", None]]  # fmt: skip
-    choices: list[list[Any]] = [["list_name", "name", "label::English (en)", "label::French (fr)"], ["yn", 1, "Yes", "Oui"],
-               ["yn", 2, "No", "Non"]]  # fmt: skip
+    """pyxform accepts any regex; Baraza refuses one that can take forever, at the row, never a YAML line."""
+    survey: list[list[Any]] = [["type", "name", "label", "constraint"], ["select_one yn", "a", "A?", None],
+              ["text", "b", "B?", "regex(., '(a+)+$')"]]  # fmt: skip
+    choices: list[list[Any]] = [["list_name", "name", "label"], ["yn", 1, "Yes"], ["yn", 2, "No"]]
     output = tmp_path / "out.yaml"
     assert import_command(form(tmp_path, survey, choices), output, drop_unsupported=False) == 1
     assert not output.exists()
     err = capsys.readouterr().err.splitlines()
-    assert any(line.startswith("form.xlsx:survey:3: the label of question 'b' has no text in 'fr'") for line in err)
+    assert any(line.startswith("form.xlsx:survey:3: constraint of question 'b': column 10: regex()") for line in err)
+    assert not any("line" in line and "YAML" in line for line in err)
     assert not any("choice name" in line for line in err), "numeric choice codes, as in ODK, are accepted"
     assert err[-1].endswith("not converted: Baraza's survey check rejects the result")
 
@@ -709,15 +771,36 @@ def test_source_rows_map_yaml_lines_back_to_the_spreadsheet(
     assert conversion.source_of(hillside) == ("choices", 11)
 
 
-def test_a_plain_label_beside_translated_ones_needs_a_default_language(tmp_path: Path) -> None:
-    survey = [["type", "name", "label", "label::French (fr)"], ["integer", "a", "How many?", "Combien ?"]]
-    assert issues_of(form(tmp_path, survey, choices=())) == [
-        "form.xlsx:survey:1: column 'label' has no language but 'label::French (fr)' has one: set default_language "
-        "in the settings sheet to the language of 'label'"
+def test_a_plain_label_beside_translated_ones_is_the_default_language(tmp_path: Path) -> None:
+    """As pyxform: without default_language, a plain label beside label::French is the form's own default."""
+    survey = [
+        ["type", "name", "label", "label::French (fr)", "hint"],
+        ["integer", "a", "How many?", "Combien ?", "Count"],
     ]
-    settings = [["form_id", "form_title", "default_language"], ["t", "T", "English (en)"]]
-    _, data = convert(form(tmp_path, survey, choices=(), settings=settings, name="fixed.xlsx"))
-    assert data["questions"][0]["label"] == {"en": "How many?", "fr": "Combien ?"}
+    conversion, data = convert(form(tmp_path, survey, choices=()))
+    assert data["default_language"] == "und"
+    assert data["questions"][0]["label"] == {"und": "How many?", "fr": "Combien ?"}
+    assert data["questions"][0]["hint"] == "Count" or data["questions"][0]["hint"] == {"und": "Count"}
+    assert any(
+        "form.xlsx:survey:1: columns 'label', 'hint' without a language next to 'label::French (fr)': taken as "
+        "the form's default language ('und')" in str(warning)
+        for warning in conversion.warnings
+    )
+    loaded = load_survey_text(conversion.yaml_text, "form.yaml")
+    assert loaded.questions[0].label.in_language("fr", loaded.default_language) == "Combien ?"
+    assert loaded.questions[0].label.in_language("sw", loaded.default_language) == "How many?"
+    # A plain hint only beside translated labels: the first language's.
+    survey = [["type", "name", "label::English (en)", "label::French (fr)", "hint"], ["integer", "a", "A?", "A ?", "H"]]
+    conversion, data = convert(form(tmp_path, survey, choices=(), name="hint.xlsx"))
+    assert data["default_language"] == "en"
+    assert data["questions"][0]["hint"] == {"en": "H"}
+    # default_language in any case, as a name or a code.
+    for declared in ("English (en)", "english", "EN", "en"):
+        settings = [["form_id", "form_title", "default_language"], ["t", "T", declared]]
+        path = form(tmp_path, [*survey[:1], ["integer", "a", "A?", "A ?", "H"]], choices=(), settings=settings,
+                    name="fixed.xlsx")  # fmt: skip
+        _, data = convert(path)
+        assert data["default_language"] == "en", declared
 
 
 TRICKY_TEXTS = ["Yes: no", "- item", "#hash", "a, b", "{x}", "[y]", "two\nlines", "null", "~", "123", "1e3", "true",
@@ -737,7 +820,7 @@ def test_any_text_survives_the_yaml_writer(tmp_path: Path) -> None:
 
 
 def test_a_group_left_empty_by_dropping_is_left_out(tmp_path: Path) -> None:
-    survey: list[list[Any]] = [HEADER, ["begin_group", "where", "Where"], ["geopoint", "gps", "GPS?"], ["end_group", None, None],
+    survey: list[list[Any]] = [HEADER, ["begin_group", "where", "Where"], ["background-audio", "gps", None], ["end_group", None, None],
               ["integer", "a", "A?"]]  # fmt: skip
     conversion, data = convert(form(tmp_path, survey), drop_unsupported=True)
     assert [q["name"] for q in data["questions"]] == ["a"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
 import json
 import logging
 from dataclasses import dataclass, replace
@@ -44,6 +43,7 @@ from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import TelegramSettings
 from bot.health import ChannelHealth, connect_or_keep_trying, keep_trying
 from bot.sending.rate import LocalRateLimiter, RateLimiter
+from common.constant_time import same_secret
 from handlers.messages import Inbound, Location, MessageProcessor, Outbound, Upload
 from handlers.router import command_menu
 from handlers.texts import SUPPORTED_LANGUAGES
@@ -298,12 +298,13 @@ class TelegramChannel:
         """
         given = request.headers.get(SECRET_HEADER, "")
         expected = self.settings.webhook_secret or ""
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        if not same_secret(given, expected):
             return web.Response(status=401, text="wrong secret token")
         try:
             data = await request.json(loads=json.loads)
             update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):  # AttributeError: JSON that is not an object
+        # AttributeError: JSON that is not an object; RecursionError: JSON nested thousands deep.
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             return web.Response(status=400, text="not an update")
         if update is None:
             return web.Response(status=400, text="not an update")

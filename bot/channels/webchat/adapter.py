@@ -27,6 +27,13 @@ The user is known by an opaque random token in the ``baraza_session`` cookie (Ht
 SameSite=Strict; in a frame on the office's website, ``/embed``, SameSite=None; Secure;
 Partitioned: :mod:`bot.channels.webchat.embed`); a hash of it is both ``user_key`` and ``chat_key``. A hash of the token and
 the client's message id is the ``update_key``, so a retried post is processed once by the core.
+Only the server makes sessions: the cookie is ``<token>.<HMAC of the token>`` under the
+installation's cookie key, and a cookie the server did not sign (planted by someone who wants
+to read the victim's ``/profile`` later) is replaced by a fresh session, never adopted.
+
+Per-client limits (``web.limits``): messages per client address and per session, and new
+sessions per address; a request over a limit gets 429 with ``Retry-After`` and reaches nothing.
+
 An upload needs the session cookie the page already has (a cross-site form, which the browser
 sends without it, is refused) and the same ``Origin`` check as a message; its body is read as a
 stream and refused with 413 as soon as the file passes the limit, before it is all read.
@@ -36,7 +43,9 @@ Message texts and session tokens are never logged.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import html
 import json
 import logging
@@ -52,10 +61,14 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
+from bot import metrics
 from bot.channels.webchat.embed import embed_script, frame_ancestors, img_sources, script_json
 from bot.channels.webchat.rendering import interface, serialize_outbound
-from bot.config import EmbedSettings
+from bot.config import EmbedSettings, WebLimits
+from bot.limits import KeyedBuckets
+from bot.proxies import client_address
 from common.clock import utc_now
+from common.constant_time import same_secret
 from common.errors import BarazaError
 from handlers.messages import UPLOAD_KINDS, Inbound, Location, MessageProcessor, Upload
 
@@ -130,14 +143,44 @@ _STATIC_FILES = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: The key that signs session cookies (read once, on first use).
+SessionKey = Callable[[], Awaitable[bytes]]
 
 
 class _BadRequest(BarazaError):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+
+
+class ChatLimits:
+    """The web chat's per-client token buckets (``web.limits``)."""
+
+    def __init__(self, limits: WebLimits) -> None:
+        self.per_address = KeyedBuckets(limits.chat_per_address)
+        self.per_session = KeyedBuckets(limits.chat_per_session)
+        self.new_sessions = KeyedBuckets(limits.new_sessions_per_address)
+
+    def new_session(self, address: str) -> None:
+        """Raise a 429 when ``address`` has opened too many sessions lately."""
+        _throttled(self.new_sessions.take(address), "new_sessions_per_address")
+
+    def message(self, address: str, session: str | None) -> None:
+        """Raise a 429 when ``address`` or ``session`` sends too fast."""
+        if session is not None:
+            _throttled(self.per_session.take(session_user_key(session)), "chat_per_session")
+        _throttled(self.per_address.take(address), "chat_per_address")
+
+
+def _throttled(wait: float, limit: str) -> None:
+    if wait > 0:
+        metrics.observe_throttled(limit)
+        raise _BadRequest(
+            429, "too_many_requests", "Too many requests: please wait a moment.", retry_after=math.ceil(wait)
+        )
 
 
 @dataclass(frozen=True)
@@ -167,19 +210,26 @@ def add_webchat_routes(
     session_max_age: int | None = SESSION_MAX_AGE,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     embed: EmbedSettings | None = None,
+    session_key: SessionKey | None = None,
+    limits: WebLimits | None = None,
 ) -> None:
     """Add the chat page (``GET /``, ``/static/chat.js``, ``/static/chat.css``),
     ``POST /api/messages`` and ``POST /api/upload`` to ``app``; every message goes to ``processor``.
 
     ``secure_cookie``: mark the session cookie ``Secure``; ``None`` decides per request
-    (``request.secure``, which behind a TLS-terminating proxy needs aiohttp-remotes or similar).
+    (``request.secure``: behind a TLS proxy listed in ``web.trusted_proxies``, the scheme the
+    browser used, see :mod:`bot.proxies`).
     ``session_max_age``: cookie lifetime in seconds, ``None`` for a browser-session cookie.
     ``max_upload_bytes``: the largest file ``/api/upload`` accepts (413 beyond; the media store's
     own limits by type come after).
     ``embed``: the office's look, and the websites that may embed the chat (``GET /embed``, the
     framed page, and ``GET /embed.js``, the snippet's script, exist only when some may;
     :mod:`bot.channels.webchat.embed`).
+    ``session_key``: the key that signs session cookies (shared by every worker); without it, a
+    key of this process only. ``limits``: the per-client limits; None: no limits.
     """
+    keys = _SessionKeys(session_key)
+    limiter = ChatLimits(limits) if limits is not None and limits.enabled else None
     look = embed or EmbedSettings()
     page = _page(look, framed=False)
     framed_page = _page(look, framed=True)
@@ -215,16 +265,22 @@ def add_webchat_routes(
         async def serve(request: web.Request) -> web.StreamResponse:
             if framed and not look.enabled:
                 raise web.HTTPNotFound()
+            key = await keys.get()
+            token = _session_from(request, key)
+            if token is None and limiter is not None:
+                try:
+                    limiter.new_session(client_address(request))
+                except _BadRequest as error:
+                    return _error(error.status, error.code, error.message, error.retry_after)
             response = web.Response(
                 text=framed_page if framed else page,
                 content_type="text/html",
                 charset="utf-8",
                 headers=framed_headers if framed else page_headers,
             )
-            token = _session_from(request)
             # Created (or its lifetime renewed) on the first request, so the page's first post
             # already carries it.
-            set_session_cookie(request, response, token or _new_session(), framed=framed)
+            set_session_cookie(request, response, _signed(key, token or _new_session()), framed=framed)
             return response
 
         return serve
@@ -252,6 +308,8 @@ def add_webchat_routes(
         return serve
 
     async def post_message(request: web.Request) -> web.StreamResponse:
+        key = await keys.get()
+        token = _session_from(request, key)
         try:
             _check_origin(request)
             if request.content_type != "application/json":
@@ -260,29 +318,38 @@ def add_webchat_routes(
                     "unsupported_media_type",
                     "Content-Type must be application/json.",
                 )
+            if limiter is not None:
+                address = client_address(request)
+                if token is None:
+                    limiter.new_session(address)
+                limiter.message(address, token)
             body = await _read_limited(request, MAX_BODY_BYTES)
             message = _parse_message(body)
         except _BadRequest as error:
-            return _error(error.status, error.code, error.message)
-        return await answer(request, _session_from(request), message)
+            return _error(error.status, error.code, error.message, error.retry_after)
+        return await answer(request, key, token, message)
 
     async def post_upload(request: web.Request) -> web.StreamResponse:
+        key = await keys.get()
         try:
             _check_origin(request)
-            session = _session_from(request)
+            session = _session_from(request, key)
             if session is None:
                 raise _BadRequest(403, "no_session", "Open the chat page first: a file is sent in its conversation.")
+            if limiter is not None:
+                limiter.message(client_address(request), session)
             if request.content_type != "multipart/form-data":
                 raise _BadRequest(415, "unsupported_media_type", "Content-Type must be multipart/form-data.")
             if request.content_length is not None and request.content_length > max_upload_bytes + UPLOAD_OVERHEAD:
                 raise _too_large(max_upload_bytes)
             message = await _read_upload(request, max_upload_bytes)
         except _BadRequest as error:
-            return _error(error.status, error.code, error.message)
-        return await answer(request, session, message)
+            return _error(error.status, error.code, error.message, error.retry_after)
+        return await answer(request, key, session, message)
 
-    async def answer(request: web.Request, token: str | None, message: _Message) -> web.StreamResponse:
-        """Hand ``message`` to the core and answer its replies (or the failure) as JSON."""
+    async def answer(request: web.Request, key: bytes, token: str | None, message: _Message) -> web.StreamResponse:
+        """Hand ``message`` to the core and answer its replies (or the failure) as JSON, renewing
+        the session cookie signed with ``key``."""
         new_session = token is None
         session = token or _new_session()
         # The cookie is a bearer secret: the core only ever sees a hash of it, and the client's
@@ -322,7 +389,7 @@ def add_webchat_routes(
             if language is not None:
                 body["interface"] = interface(language)
             response = web.json_response(body, headers=_API_HEADERS)
-        set_session_cookie(request, response, session, framed=request.query.get("embed") == "1")
+        set_session_cookie(request, response, _signed(key, session), framed=request.query.get("embed") == "1")
         return response
 
     app.router.add_get("/", chat_page(False))
@@ -334,8 +401,32 @@ def add_webchat_routes(
     app.router.add_post("/api/upload", post_upload)
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status, headers=_API_HEADERS)
+def _error(status: int, code: str, message: str, retry_after: float | None = None) -> web.Response:
+    headers = dict(_API_HEADERS)
+    if retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+    return web.json_response({"error": code, "message": message}, status=status, headers=headers)
+
+
+class _SessionKeys:
+    """The signing key: the one given (read once), or a random one for this process."""
+
+    def __init__(self, source: SessionKey | None) -> None:
+        self._source = source
+        self._key: bytes | None = None if source is not None else secrets.token_bytes(32)
+
+    async def get(self) -> bytes:
+        if self._key is None:
+            assert self._source is not None
+            self._key = await self._source()
+        return self._key
+
+
+def _signed(key: bytes, token: str) -> str:
+    """The cookie value of a session token: the token and its HMAC (domain-separated from the
+    dashboard's cookies, which may share the key)."""
+    mac = hmac.new(key, f"webchat-session:{token}".encode(), hashlib.sha256).digest()
+    return f"{token}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
 
 
 def session_user_key(session: str) -> str:
@@ -352,10 +443,14 @@ def _new_session() -> str:
     return secrets.token_urlsafe(_SESSION_BYTES)
 
 
-def _session_from(request: web.Request) -> str | None:
-    """The session token of the request's cookie, when it has a well-formed one."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if token is not None and _SESSION_RE.fullmatch(token):
+def _session_from(request: web.Request, key: bytes) -> str | None:
+    """The session token of the request's cookie when this server made it (signed with ``key``);
+    None for no cookie, a malformed one, or one the server never issued."""
+    value = request.cookies.get(SESSION_COOKIE)
+    if value is None or len(value) > 100 or not value.isascii():
+        return None
+    token = value.partition(".")[0]
+    if _SESSION_RE.fullmatch(token) and same_secret(value, _signed(key, token)):
         return token
     return None
 
@@ -401,7 +496,7 @@ def _parse_message(body: bytes) -> _Message:
     """The message of a request body: its id and exactly one of text, payload and location."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
         raise _BadRequest(400, "invalid_json", "The body must be a JSON object.") from None
     if not isinstance(data, dict):
         raise _BadRequest(400, "invalid_json", "The body must be a JSON object.")

@@ -44,6 +44,7 @@ from bot.channels.whatsapp.rendering import MediaPart, Part, render
 from bot.config import WhatsAppSettings
 from bot.health import ChannelHealth, keep_trying
 from common.clock import utc_now
+from common.constant_time import same_secret
 from common.errors import BarazaError
 from handlers.messages import Inbound, Location, MessageProcessor, Outbound, Upload
 from storage.database import Database
@@ -70,7 +71,7 @@ def signature_of(body: bytes, app_secret: str) -> str:
 def signature_ok(body: bytes, header: str | None, app_secret: str | None) -> bool:
     if not header or not app_secret:
         return False
-    return hmac.compare_digest(header.strip().lower().encode(), signature_of(body, app_secret).encode())
+    return same_secret(header.strip().lower(), signature_of(body, app_secret))
 
 
 # --------------------------------------------------------------------------- inbound
@@ -282,7 +283,7 @@ class WhatsAppChannel:
         query = request.query
         token = query.get("hub.verify_token", "")
         expected = self.settings.verify_token or ""
-        if query.get("hub.mode") == "subscribe" and expected and hmac.compare_digest(token.encode(), expected.encode()):
+        if query.get("hub.mode") == "subscribe" and same_secret(token, expected):
             return web.Response(text=query.get("hub.challenge", ""))
         return web.Response(status=403, text="verification failed")
 
@@ -293,7 +294,7 @@ class WhatsAppChannel:
             return web.Response(status=401, text="wrong signature")
         try:
             content = parse_webhook(json.loads(body))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             return web.Response(status=400, text="not JSON")
         if content.receipts:
             await self._record(content.receipts)

@@ -661,6 +661,9 @@
       if (error.code === "text_too_long") {
         return "That message is too long. Please shorten it and send it again.";
       }
+      if (error.code === "too_many_requests") {
+        return "You are sending messages very fast; please wait a moment and try again.";
+      }
       if (error.message && error.code && error.code !== "internal_error" && error.code !== "bad_response") {
         return error.message; /* the server says what was wrong with the message, file or position */
       }

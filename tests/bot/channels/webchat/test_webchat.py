@@ -44,8 +44,10 @@ async def _clients(
 
 
 def _session(client: TestClient[web.Request, web.Application]) -> str:
+    """The session token of the client's cookie (``<token>.<signature>``)."""
     cookie = client.session.cookie_jar.filter_cookies(client.make_url("/"))[SESSION_COOKIE]
-    return cookie.value
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}", cookie.value)
+    return cookie.value.partition(".")[0]
 
 
 async def _post(

@@ -37,8 +37,14 @@ async def _client(processor: ScriptedSurvey, **kwargs: Any) -> AsyncIterator[Cli
         await client.close()
 
 
-def _session(client: Client) -> str:
+def _cookie(client: Client) -> str:
+    """The session cookie as the server signed it."""
     return client.session.cookie_jar.filter_cookies(client.make_url("/"))[SESSION_COOKIE].value
+
+
+def _session(client: Client) -> str:
+    """The session token of the client's cookie (``<token>.<signature>``)."""
+    return client.session.cookie_jar.filter_cookies(client.make_url("/"))[SESSION_COOKIE].value.partition(".")[0]
 
 
 def _form(
@@ -152,7 +158,7 @@ async def test_a_file_over_the_limit_is_refused_with_413_before_it_is_all_read()
         head = (
             "POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
             "Content-Type: multipart/form-data; boundary=b0undary\r\n"
-            f"Cookie: {SESSION_COOKIE}={_session(client)}\r\n\r\n"
+            f"Cookie: {SESSION_COOKIE}={_cookie(client)}\r\n\r\n"
         )
         writer.write(head.encode())
         start = (
