@@ -607,12 +607,10 @@
     var appended = false;
     var fresh = [];
     var pressed = context.pressed && context.pressed.isConnected ? context.pressed : null;
-    var edited = false;
     messages.forEach(function (message) {
       if (!message || typeof message !== "object") return;
       if (message.replaces_pressed && pressed) {
         fillBotMessage(pressed, message);
-        edited = true;
         if (hasButtons(message)) {
           /* Still the same question (a tick, the list of questions to change): it shows the
            * choice itself, so the press is not echoed ("◻️ Red" was the box before the tick). */
@@ -628,7 +626,6 @@
         appended = true;
       }
     });
-    if (pressed && !edited) retire(pressed); /* answered by new messages below */
     if (fresh.length) {
       /* Newer buttons came: every earlier message's buttons are answered or out of date. */
       log.querySelectorAll(".msg.bot").forEach(function (item) {
