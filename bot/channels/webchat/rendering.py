@@ -47,14 +47,14 @@ def _serialize_button(button: Button) -> dict[str, str]:
 #: text box, the Send button and ``<html lang dir>`` follow the conversation's language.
 INTERFACE_TEXTS = (
     "placeholder", "send", "message_label", "you_said", "bot_said", "choices", "typing", "try_again",
-    "not_sent", "network_error", "server_error", "link_opened",
+    "not_sent", "network_error", "server_error",
 )  # fmt: skip
 
 
 def interface(language: str) -> dict[str, str]:
     """The page's interface in ``language``: ``lang``, ``dir`` and its texts (English where missing)."""
     texts = Texts(supported_language(language) or language)
-    words = {name: texts(f"webchat_{name}", url="{url}") for name in INTERFACE_TEXTS}
+    words = {name: texts(f"webchat_{name}") for name in INTERFACE_TEXTS}
     return {"lang": texts.language, "dir": "rtl" if texts.is_rtl else "ltr", **words}
 
 

@@ -47,8 +47,7 @@
     try_again: "Try again",
     not_sent: "Not sent",
     network_error: "Your message could not be sent. Check your connection and try again.",
-    server_error: "Something went wrong on our side. Please try again.",
-    link_opened: "Opened in a new tab: {url}"
+    server_error: "Something went wrong on our side. Please try again."
   };
 
   function applyInterface(words) {
