@@ -168,7 +168,9 @@ def embed_settings(section: Mapping[str, Any], source: str, where: str = "web.em
         if not _COLOUR_RE.fullmatch(value):
             raise ConfigError(f"{source}: {where}.{name} must be a colour such as #0b5cad, not {value!r}")
     logo = section.get("logo") or None
-    if logo is not None and not (str(logo).startswith("https://") or str(logo).startswith("/")):
+    if logo is not None and not (
+        str(logo).startswith("https://") or (str(logo).startswith("/") and not str(logo).startswith("//"))
+    ):
         raise ConfigError(f"{source}: {where}.logo must be an https:// address or a path on the chat's server")
     return EmbedSettings(
         allowed_origins=tuple(_origin(str(origin), source, where) for origin in origins),

@@ -129,6 +129,8 @@ def test_embed_settings_are_checked_with_the_key_named() -> None:
         embed_settings({"allowed_origins": ["www.example.org"]}, "c.yaml")
     with pytest.raises(ConfigError, match=r"web.embed.colour"):
         embed_settings({"colour": "red"}, "c.yaml")
+    with pytest.raises(ConfigError, match=r"web.embed.logo"):
+        embed_settings({"logo": "//elsewhere.example/logo.png"}, "c.yaml")
     with pytest.raises(ConfigError, match=r"unknown key\(s\) color"):
         embed_settings({"color": "#fff"}, "c.yaml")
 
