@@ -289,6 +289,7 @@ def web_app(
         max_upload_bytes=settings.media.max_bytes,
         session_key=lambda: cookie_key(database, keys),
         limits=settings.web.limits,
+        embed=settings.web.embed,
     )
     if vapid is not None:
         add_push_routes(

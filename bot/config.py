@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from yarl import URL
+
 from bot.core.flood import FloodSettings
 from bot.limits import Rate
 from bot.proxies import IPNetwork, ProxyConfigError, parse_networks
@@ -31,6 +33,10 @@ DEFAULT_KEY_FILE = Path("data/baraza.keys")
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_GRAPH_BASE_URL = "https://graph.facebook.com"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+_COLOUR_RE = re.compile(r"#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?")
+_LOOK_KEYS = {"office_name", "colour", "text_colour", "logo", "greeting"}
 
 
 class ConfigError(BarazaError):
@@ -116,9 +122,91 @@ LIMIT_NAMES = ("chat_per_address", "chat_per_session", "new_sessions_per_address
 
 
 @dataclass(frozen=True)
+class EmbedSettings:
+    """``web.embed`` in ``config.yaml``: who may embed the chat, and how it looks.
+
+    ``allowed_origins`` are ``scheme://host[:port]`` of the websites that may frame the chat
+    (empty: embedding is off). ``colour`` and ``text_colour`` are ``#rgb``/``#rrggbb``; ``logo``
+    an https (or same-site path) address of an image; ``greeting`` the line shown beside the
+    bubble and under the office's name.
+    """
+
+    allowed_origins: tuple[str, ...] = ()
+    office_name: str = "Baraza"
+    colour: str = "#0b57a4"
+    text_colour: str = "#ffffff"
+    logo: str | None = None
+    greeting: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.allowed_origins)
+
+    def look(self) -> dict[str, str | None]:
+        """What the page and ``embed.js`` draw with (no secrets: it is public)."""
+        return {
+            "office_name": self.office_name,
+            "colour": self.colour,
+            "text_colour": self.text_colour,
+            "logo": self.logo,
+            "greeting": self.greeting,
+        }
+
+
+def embed_settings(section: Mapping[str, Any], source: str, where: str = "web.embed") -> EmbedSettings:
+    """The settings of a ``web.embed`` mapping, checked (:class:`ConfigError` names the key)."""
+    unknown = sorted(set(section) - _LOOK_KEYS - {"allowed_origins"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)} in {where}")
+    origins = section.get("allowed_origins") or ()
+    if isinstance(origins, str) or not isinstance(origins, list | tuple):
+        raise ConfigError(
+            f"{source}: {where}.allowed_origins must be a list of origins such as https://www.example.org"
+        )
+    defaults = EmbedSettings()
+    colour = str(section.get("colour") or defaults.colour)
+    text_colour = str(section.get("text_colour") or defaults.text_colour)
+    for name, value in (("colour", colour), ("text_colour", text_colour)):
+        if not _COLOUR_RE.fullmatch(value):
+            raise ConfigError(f"{source}: {where}.{name} must be a colour such as #0b5cad, not {value!r}")
+    logo = section.get("logo") or None
+    if logo is not None and not (
+        str(logo).startswith("https://") or (str(logo).startswith("/") and not str(logo).startswith("//"))
+    ):
+        raise ConfigError(f"{source}: {where}.logo must be an https:// address or a path on the chat's server")
+    return EmbedSettings(
+        allowed_origins=tuple(_origin(str(origin), source, where) for origin in origins),
+        office_name=str(section.get("office_name") or defaults.office_name),
+        colour=colour,
+        text_colour=text_colour,
+        logo=None if logo is None else str(logo),
+        greeting=None if not section.get("greeting") else str(section["greeting"]),
+    )
+
+
+def _origin(value: str, source: str, where: str) -> str:
+    """``value`` as an origin (``https://www.example.org``, port kept when not the default)."""
+    try:
+        url = URL(value.strip())
+    except ValueError:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host or url.path not in ("", "/"):
+        raise ConfigError(
+            f"{source}: {where}.allowed_origins: {value!r} is not an origin such as https://www.example.org"
+        )
+    if url.query_string or url.fragment or url.user:
+        raise ConfigError(
+            f"{source}: {where}.allowed_origins: {value!r} is not an origin such as https://www.example.org"
+        )
+    return str(url.origin())
+
+
+@dataclass(frozen=True)
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
+    #: The chat on the office's own website (``web.embed``): allowed origins and look.
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
     #: Proxies whose X-Forwarded-For/-Proto and Forwarded headers count (see bot/proxies.py).
     trusted_proxies: tuple[IPNetwork, ...] = ()
     limits: WebLimits = field(default_factory=WebLimits)
@@ -338,7 +426,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     _check_keys(bot, {"default_language"}, "bot", source)
     _check_keys(privacy, {"pseudonym_key", "key_file"}, "privacy", source)
     _check_keys(logging_, {"level"}, "logging", source)
-    _check_keys(web, {"host", "port", "trusted_proxies", "limits"}, "web", source)
+    _check_keys(web, {"host", "port", "trusted_proxies", "limits", "embed"}, "web", source)
+    embed = embed_settings(_section(web, "embed", source), source)
     _check_keys(
         telegram,
         {"token", "base_url", "base_file_url", "mode", "webhook", "poll_timeout", "rate_limit"},
@@ -444,6 +533,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         web=WebSettings(
             host=str(env.get("BARAZA_WEB_HOST") or web.get("host") or "127.0.0.1"),
             port=_int(env.get("BARAZA_WEB_PORT") or web.get("port") or 8080, "web.port", source),
+            embed=embed,
             trusted_proxies=_trusted_proxies(env.get("BARAZA_TRUSTED_PROXIES"), web.get("trusted_proxies"), source),
             limits=_web_limits(_section(web, "limits", source), source),
         ),

@@ -41,7 +41,7 @@ from catalogue.charts import ChartTexts, chart_description, trend_chart
 from catalogue.downloads import file_name, series_csv
 from catalogue.matching import CatalogueIndex, IndicatorEntry, Match
 from catalogue.model import Series, in_language
-from handlers import requests
+from handlers import onboarding, requests
 from handlers.context import Context
 from handlers.messages import Attachment, Button, Outbound
 from handlers.payloads import MAX_PAYLOAD_BYTES
@@ -89,6 +89,20 @@ async def free_text(ctx: Context, text: str) -> list[Outbound]:
     return await lookup(ctx, text, typed_command=False)
 
 
+async def lookup_found(ctx: Context, text: str) -> list[Outbound]:
+    """The answer to a question about a figure when the catalogue has one; else nothing (and
+    nothing kept): for text typed where another answer is awaited (the privacy question)."""
+    if not any(character.isalnum() for character in text):
+        return []
+    if await ctx.repos.indicators.active_load_id() is None:
+        return []
+    index = await ctx.catalogue.current(ctx.repos.indicators)
+    match = index.match(text.strip()[:MAX_QUESTION], ctx.language, ctx.now.date()) if index is not None else None
+    if match is None or not match.candidates:
+        return []
+    return await lookup(ctx, text, typed_command=False)
+
+
 async def lookup(ctx: Context, text: str, *, typed_command: bool = True) -> list[Outbound]:
     """Answer a question about a figure (logged, matched or not).
 
@@ -104,7 +118,8 @@ async def lookup(ctx: Context, text: str, *, typed_command: bool = True) -> list
     # Chit-chat typed outside a flow ("hello", "thanks") is not a question about data: not logged.
     if found or typed_command or requests.describes_a_need(question):
         await ctx.repos.lookups.record_query(
-            contact_id=ctx.contact.id,
+            # Before consent the question is kept without the person: a lookup keeps nothing personal.
+            contact_id=ctx.contact.id if onboarding.keeps_personal_data(ctx) else None,
             language=ctx.language,
             text=question,
             indicator_code=best.entry.indicator.code if best is not None else None,
@@ -147,6 +162,8 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
     if op == FILE and len(parts) == 3:
         return await _download(ctx, entry, series)
     if op == RATE and len(parts) == 4 and parts[3] in ("0", "1"):
+        if not onboarding.keeps_personal_data(ctx):
+            return [Outbound(text=ctx.texts("data_thanks"))]  # a rating is kept with its person: not before consent
         await ctx.repos.lookups.rate(
             contact_id=ctx.contact.id,
             indicator_code=entry.indicator.code,

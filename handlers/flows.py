@@ -7,6 +7,8 @@ lookup that keeps what it cannot answer as feedback).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from handlers import (
     broadcast,
     calendar,
@@ -21,14 +23,31 @@ from handlers import (
     start,
     survey,
 )
+from handlers.context import Context
 from handlers.flow_driver import question_flow
 from handlers.flow_registry import Buttons, Flow, Registry
+from handlers.messages import Outbound
 from handlers.payloads import START_SURVEY_PREFIX
+from storage.records import Conversation
+
+_ONBOARDING = question_flow(onboarding.FLOW, onboarding.STORE, cancel=onboarding.cancel)
+
+
+async def _onboarding_text(ctx: Context, conversation: Conversation, text: str) -> list[Outbound]:
+    """Before the privacy question is answered, a question about a figure is answered (a lookup
+    keeps nothing personal), then the privacy question is asked again; anything else is an
+    answer to it."""
+    if onboarding.awaits_consent(ctx, conversation) and not onboarding.answers_consent(ctx, text):
+        found = await data.lookup_found(ctx, text)
+        if found and _ONBOARDING.repeat is not None:
+            return found + await _ONBOARDING.repeat(ctx, conversation)
+    return await _ONBOARDING.on_text(ctx, conversation, text)
+
 
 REGISTRY = Registry(
     flows=(
         question_flow(survey.FLOW, survey.STORE, cancel=survey.cancel, resume=survey.resume),
-        question_flow(onboarding.FLOW, onboarding.STORE, cancel=onboarding.cancel),
+        replace(_ONBOARDING, on_text=_onboarding_text),
         # Changing one field has no previous question: /back leaves it, as /cancel does.
         question_flow(profile.EDIT_FLOW, profile.STORE, cancel=profile.cancel, back=profile.cancel),
         Flow(requests.FLOW, on_text=requests.on_text, cancel=requests.cancel, repeat=requests.waiting),

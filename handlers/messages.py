@@ -135,6 +135,9 @@ class Outbound:
     #: channels that have one (Telegram's ``request_location``); the others ignore it.
     location_button: str | None = None
     rich: Rich = ()
+    #: The conversation's language when the reply was made (set by the engine), so that a channel
+    #: with its own interface texts (the web chat's box, Send button, ``<html lang>``) can follow it.
+    language: str | None = None
 
     @property
     def flat_buttons(self) -> tuple[Button, ...]:

@@ -35,7 +35,7 @@ async def resume(flows: Registry, ctx: Context) -> list[Outbound]:
         return await flow.resume(ctx, conversation)
     if onboarding.pending(ctx):
         return await onboarding.begin(ctx)
-    return [Outbound(text=ctx.texts("greeting")), survey.survey_list(ctx)]
+    return [Outbound(text=ctx.texts("greeting")), await survey.survey_list(ctx)]
 
 
 async def repeat_current(flows: Registry, ctx: Context) -> list[Outbound]:
@@ -48,7 +48,7 @@ async def repeat_current(flows: Registry, ctx: Context) -> list[Outbound]:
     flow = flows.flow_of(conversation)
     if conversation is not None and flow is not None and flow.repeat is not None:
         return await flow.repeat(ctx, conversation)
-    return [Outbound(text=ctx.texts("greeting")), survey.survey_list(ctx)]
+    return [Outbound(text=ctx.texts("greeting")), await survey.survey_list(ctx)]
 
 
 async def cancel(flows: Registry, ctx: Context, _argument: str) -> list[Outbound]:

@@ -31,7 +31,7 @@ from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, Texts
 from storage.records import Conversation
 from storage.repositories import REGISTER_FIELDS
 from surveys import runner
-from surveys.answers import join_selection
+from surveys.answers import InvalidAnswer, join_selection, parse_typed_answer
 from surveys.model import Survey
 
 FLOW = "onboarding"
@@ -49,6 +49,30 @@ def is_start_payload(value: str) -> bool:
 def pending(ctx: Context) -> bool:
     """Whether this contact should see the privacy notice first (neither yes nor no yet)."""
     return ctx.community.onboarding is not None and not ctx.contact.has_answered_consent
+
+
+def awaits_consent(ctx: Context, conversation: Conversation) -> bool:
+    """Whether ``conversation`` waits at the privacy question (nothing personal may be kept yet)."""
+    return (
+        ctx.community.onboarding is not None and conversation.flow == FLOW and conversation.current_question == CONSENT
+    )
+
+
+def answers_consent(ctx: Context, text: str) -> bool:
+    """Whether typed ``text`` is an answer to the privacy question ("1", "yes", a choice's label)."""
+    definition = ctx.community.onboarding
+    if definition is None or not definition.has_question(CONSENT):
+        return False
+    try:
+        parse_typed_answer(definition.question(CONSENT), text)
+    except InvalidAnswer:
+        return False
+    return True
+
+
+def keeps_personal_data(ctx: Context) -> bool:
+    """Whether what this contact does may be kept with their contact (no register, or consent given)."""
+    return ctx.community.onboarding is None or ctx.contact.has_consented
 
 
 async def consent_gate(ctx: Context, definition: Survey) -> list[Outbound] | None:
@@ -220,7 +244,7 @@ class RegisterStore(FlowStore):
         messages = [Outbound(text=ctx.texts("registered" if ctx.contact.has_consented else "consent_declined"))]
         then = ctx.surveys.get(conversation.survey_id or "")
         if then is None:
-            return [*messages, survey.survey_list(ctx)]
+            return [*messages, await survey.survey_list(ctx)]
         if ctx.contact.has_consented or then.anonymous:
             return messages + await survey.begin(ctx, then)
         return [*messages, consent_needed(ctx, then)]
@@ -228,7 +252,7 @@ class RegisterStore(FlowStore):
     async def gone(self, ctx: Context, conversation: Conversation) -> Replies:
         """Onboarding was switched off, or its question removed, under a conversation: end it."""
         await ctx.repos.conversations.end(ctx.contact.id)
-        return [Outbound(text=ctx.texts("greeting")), survey.survey_list(ctx)]
+        return [Outbound(text=ctx.texts("greeting")), await survey.survey_list(ctx)]
 
 
 STORE = RegisterStore()

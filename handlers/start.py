@@ -29,7 +29,7 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
 async def survey_command(ctx: Context, argument: str) -> list[Outbound]:
     """``/survey``: the open surveys; ``/survey <id>`` opens one."""
     if not argument:
-        return [survey.survey_list(ctx)]
+        return [await survey.survey_list(ctx)]
     return await open_survey(ctx, argument)
 
 

@@ -38,13 +38,16 @@ def availability_problem(ctx: Context, survey: Survey) -> str | None:
     return None
 
 
-def survey_list(ctx: Context) -> Outbound:
-    """The surveys open to this contact today, as buttons."""
-    offered = [
-        (survey_id, definition)
-        for survey_id, definition in sorted(ctx.surveys.items())
-        if availability_problem(ctx, definition) is None
-    ]
+async def survey_list(ctx: Context) -> Outbound:
+    """The surveys open to this contact today, as buttons; one the contact has already answered as
+    often as it allows (``max_responses_per_user``) is not listed: it is finished for them."""
+    offered = []
+    for survey_id, definition in sorted(ctx.surveys.items()):
+        if availability_problem(ctx, definition) is not None:
+            continue
+        if await ctx.repos.participations.completed(ctx.contact.id, survey_id) >= definition.max_responses_per_user:
+            continue
+        offered.append((survey_id, definition))
     if not offered:
         return Outbound(text=ctx.texts("no_surveys"))
     buttons = tuple(

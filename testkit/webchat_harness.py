@@ -3,6 +3,7 @@ bot with only its web server; and a visitor speaking the page's JSON protocol.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from bot.app import RunningBot, running_bot
 from bot.channels.webchat.adapter import add_webchat_routes
-from bot.config import Settings, WebLimits, WebSettings
+from bot.config import EmbedSettings, IndicatorSettings, RegisterSettings, Settings, WebLimits, WebSettings
 from storage.media import MediaSettings
 from testkit.fakes.scripted_survey import ScriptedSurvey
 from testkit.telegram_harness import FORMS, NO_FLOOD_LIMIT, PSEUDONYM_KEY
@@ -45,19 +46,30 @@ async def serve_webchat(processor: ScriptedSurvey) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def web_chat_bot(
-    database_url: str, *, surveys_directory: Path = FORMS, media: MediaSettings | None = None
+    database_url: str,
+    *,
+    surveys_directory: Path = FORMS,
+    media: MediaSettings | None = None,
+    register: RegisterSettings | None = None,
+    indicators: IndicatorSettings | None = None,
+    embed: EmbedSettings | None = None,
 ) -> AsyncIterator[RunningBot]:
     """The real bot on ``database_url`` with only its web server (on a free port), serving the
-    surveys of ``surveys_directory`` and keeping files as ``media`` says."""
+    surveys of ``surveys_directory`` and keeping files as ``media`` says; with the ``register``
+    (onboarding), the ``indicators`` (loaded before it yields) and the ``embed`` settings given."""
     settings = Settings(
         database_url=database_url,
         surveys_directory=surveys_directory,
         pseudonym_key=PSEUDONYM_KEY,
-        web=WebSettings(port=0, limits=NO_WEB_LIMITS),
+        web=WebSettings(port=0, limits=NO_WEB_LIMITS, embed=embed or EmbedSettings()),
         flood=NO_FLOOD_LIMIT,  # the browser clicks faster than people
         media=media or MediaSettings(),
+        register=register or RegisterSettings(),
+        indicators=indicators or IndicatorSettings(),
     )
     async with running_bot(settings) as bot:
+        if bot.indicators is not None:
+            await asyncio.wait_for(bot.indicators.first_attempt.wait(), 60)
         yield bot
 
 

@@ -41,6 +41,7 @@ from storage.errors import StorageError
 from storage.indicators import StoredCatalogue
 from storage.media import MediaStore
 from storage.pseudonyms import Pseudonymizer
+from storage.records import Contact
 from storage.repositories import Repositories
 from surveys.markup import Rich
 from surveys.model import Survey
@@ -282,7 +283,17 @@ class Engine:
                 return []
             log.info("redelivered update on %s: repeating the current prompt", inbound.channel)
             return await router.repeat_current(ctx)
-        return await router.route(ctx)
+        return _in_language(await router.route(ctx), await self._language_now(repos, contact))
+
+    async def _language_now(self, repos: Repositories, contact: Contact) -> str:
+        """The conversation's language after the update (a /language choice changes it)."""
+        fresh = await repos.contacts.get(contact.id)
+        return (fresh.language if fresh is not None else contact.language) or self.default_language
+
+
+def _in_language(replies: list[Outbound], language: str) -> list[Outbound]:
+    """The replies marked with the conversation's language (those a handler marked keep theirs)."""
+    return [reply if reply.language is not None else replace(reply, language=language) for reply in replies]
 
 
 async def load_pseudonymizer(

@@ -17,11 +17,15 @@ The page (``static/``) posts each message, button press or shared location to
                              "replaces_pressed": false,
                              "expects": "image" | "geopoint" | ... | null,
                              "location_button": "<label of the share-location button>" | null}],
-               "max_upload_bytes": 10485760}
+               "max_upload_bytes": 10485760,
+               "interface": {"lang", "dir", "placeholder", "send", ...}}
+              (a link button is {"label", "url", "payload": ""}: the page opens it, never posts it;
+              "interface" is the page's own words in the conversation's language)
     errors:   {"error": "<code>", "message": "<English explanation>"} with a 4xx/5xx status
 
 The user is known by an opaque random token in the ``baraza_session`` cookie (HttpOnly,
-SameSite=Strict); a hash of it is both ``user_key`` and ``chat_key``. A hash of the token and
+SameSite=Strict; in a frame on the office's website, ``/embed``, SameSite=None; Secure;
+Partitioned: :mod:`bot.channels.webchat.embed`); a hash of it is both ``user_key`` and ``chat_key``. A hash of the token and
 the client's message id is the ``update_key``, so a retried post is processed once by the core.
 Only the server makes sessions: the cookie is ``<token>.<HMAC of the token>`` under the
 installation's cookie key, and a cookie the server did not sign (planted by someone who wants
@@ -42,6 +46,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 import logging
 import math
@@ -57,8 +62,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
 from bot import metrics
-from bot.channels.webchat.rendering import serialize_outbound
-from bot.config import WebLimits
+from bot.channels.webchat.embed import embed_script, frame_ancestors, img_sources, script_json
+from bot.channels.webchat.rendering import interface, serialize_outbound
+from bot.config import EmbedSettings, WebLimits
 from bot.limits import KeyedBuckets
 from bot.proxies import client_address
 from common.clock import utc_now
@@ -99,6 +105,36 @@ _PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+
+
+def _page_headers(embed: EmbedSettings, *, framed: bool) -> dict[str, str]:
+    """The chat page's headers: never framed, or (``/embed``) framed by the allowed origins only."""
+    ancestors = frame_ancestors(embed) if framed else "'none'"
+    headers = {
+        **_PAGE_HEADERS,
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {img_sources(embed)}; "
+            f"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+        ),
+    }
+    if framed:
+        del headers["X-Frame-Options"]  # frame-ancestors says who may frame it (XFO cannot list origins)
+    return headers
+
+
+def _page(embed: EmbedSettings, *, framed: bool) -> str:
+    """The chat page with the office's look: its name, and the look as data for ``chat.js``."""
+    template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    name = html.escape(embed.office_name)
+    look = f'<script type="application/json" id="baraza-look">{script_json(embed.look())}</script>\n'
+    page = template.replace("<title>Baraza</title>", f"<title>{name}</title>", 1)
+    page = page.replace("<h1>Baraza</h1>", f"<h1>{name}</h1>", 1)
+    page = page.replace("</head>", look + "</head>", 1)
+    if framed:
+        page = page.replace('<html lang="en">', '<html lang="en" data-embed="1">', 1)
+    return page
+
+
 _API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 _STATIC_FILES = {
@@ -174,6 +210,7 @@ def add_webchat_routes(
     secure_cookie: bool | None = None,
     session_max_age: int | None = SESSION_MAX_AGE,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    embed: EmbedSettings | None = None,
     session_key: SessionKey | None = None,
     limits: WebLimits | None = None,
 ) -> None:
@@ -186,13 +223,34 @@ def add_webchat_routes(
     ``session_max_age``: cookie lifetime in seconds, ``None`` for a browser-session cookie.
     ``max_upload_bytes``: the largest file ``/api/upload`` accepts (413 beyond; the media store's
     own limits by type come after).
+    ``embed``: the office's look, and the websites that may embed the chat (``GET /embed``, the
+    framed page, and ``GET /embed.js``, the snippet's script, exist only when some may;
+    :mod:`bot.channels.webchat.embed`).
     ``session_key``: the key that signs session cookies (shared by every worker); without it, a
     key of this process only. ``limits``: the per-client limits; None: no limits.
     """
     keys = SessionKeys(session_key)
     limiter = ChatLimits(limits) if limits is not None and limits.enabled else None
+    look = embed or EmbedSettings()
+    page = _page(look, framed=False)
+    framed_page = _page(look, framed=True)
+    page_headers = _page_headers(look, framed=False)
+    framed_headers = _page_headers(look, framed=True)
+    script = embed_script(look)
 
-    def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    def set_session_cookie(
+        request: web.Request, response: web.StreamResponse, token: str, *, framed: bool = False
+    ) -> None:
+        if framed and look.enabled:
+            # In a frame on the office's website this is a third-party cookie: browsers send it
+            # there only as SameSite=None, which needs Secure; Partitioned keeps it to that site.
+            # (Written by hand: Python's http.cookies knows Partitioned only from 3.14.)
+            lifetime = "" if session_max_age is None else f"; Max-Age={session_max_age}"
+            response.headers.add(
+                "Set-Cookie",
+                f"{SESSION_COOKIE}={token}{lifetime}; Path=/; HttpOnly; SameSite=None; Secure; Partitioned",
+            )
+            return
         secure = request.secure if secure_cookie is None else secure_cookie
         response.set_cookie(
             SESSION_COOKIE,
@@ -204,21 +262,40 @@ def add_webchat_routes(
             secure=secure,
         )
 
-    async def index(request: web.Request) -> web.StreamResponse:
-        key = await keys.get()
-        token = _session_from(request, key)
-        if token is None and limiter is not None:
-            try:
-                limiter.new_session(client_address(request))
-            except _BadRequest as error:
-                return _error(error.status, error.code, error.message, error.retry_after)
-        response = web.FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
-        response.content_type = "text/html"
-        response.charset = "utf-8"
-        # Created (or its lifetime renewed) on the first request, so the page's first post
-        # already carries it.
-        set_session_cookie(request, response, _signed(key, token or _new_session()))
-        return response
+    def chat_page(framed: bool) -> Handler:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            if framed and not look.enabled:
+                raise web.HTTPNotFound()
+            key = await keys.get()
+            token = _session_from(request, key)
+            if token is None and limiter is not None:
+                try:
+                    limiter.new_session(client_address(request))
+                except _BadRequest as error:
+                    return _error(error.status, error.code, error.message, error.retry_after)
+            response = web.Response(
+                text=framed_page if framed else page,
+                content_type="text/html",
+                charset="utf-8",
+                headers=framed_headers if framed else page_headers,
+            )
+            # Created (or its lifetime renewed) on the first request, so the page's first post
+            # already carries it.
+            set_session_cookie(request, response, _signed(key, token or _new_session()), framed=framed)
+            return response
+
+        return serve
+
+    async def embed_js(request: web.Request) -> web.StreamResponse:
+        if not look.enabled:
+            raise web.HTTPNotFound()
+        # A classic <script src> needs no CORS; CORP lets pages with COEP load it too.
+        headers = {
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "max-age=300",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        }
+        return web.Response(text=script, content_type="text/javascript", charset="utf-8", headers=headers)
 
     def static_file(name: str, content_type: str) -> Handler:
         path = STATIC_DIR / name
@@ -305,14 +382,20 @@ def add_webchat_routes(
                 new_session,
                 len(replies),
             )
-            response = web.json_response(
-                {"messages": [serialize_outbound(reply) for reply in replies], "max_upload_bytes": max_upload_bytes},
-                headers=_API_HEADERS,
-            )
-        set_session_cookie(request, response, _signed(key, session))
+            body: dict[str, Any] = {
+                "messages": [serialize_outbound(reply) for reply in replies],
+                "max_upload_bytes": max_upload_bytes,
+            }
+            language = next((reply.language for reply in reversed(replies) if reply.language), None)
+            if language is not None:
+                body["interface"] = interface(language)
+            response = web.json_response(body, headers=_API_HEADERS)
+        set_session_cookie(request, response, _signed(key, session), framed=request.query.get("embed") == "1")
         return response
 
-    app.router.add_get("/", index)
+    app.router.add_get("/", chat_page(False))
+    app.router.add_get("/embed", chat_page(True))
+    app.router.add_get("/embed.js", embed_js)
     for name, content_type in _STATIC_FILES.items():
         app.router.add_get(f"/static/{name}", static_file(name, content_type))
     app.router.add_post("/api/messages", post_message)
@@ -436,8 +519,10 @@ def _parse_message(body: bytes) -> _Message:
                 "text_too_long",
                 f"The text is longer than {MAX_TEXT_CHARS} characters.",
             )
-    if payload is not None and (not isinstance(payload, str) or not payload):
-        raise _BadRequest(400, "invalid_payload", "The payload must be a non-empty string.")
+    if payload is not None and not isinstance(payload, str):
+        raise _BadRequest(400, "invalid_payload", "The payload must be a string.")
+    # An empty or unknown payload (a page of an older version, a link button) goes to the core,
+    # which answers it in the person's language like any stale button.
     return _Message(message_id, text, payload, None if location is None else _parse_location(location))
 
 

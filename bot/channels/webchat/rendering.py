@@ -15,7 +15,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from handlers.messages import Attachment, Outbound
+from handlers.messages import Attachment, Button, Outbound
+from handlers.texts import Texts, supported_language
 from surveys.markup import SAFE_SCHEMES, Span
 
 
@@ -23,7 +24,7 @@ def serialize_outbound(outbound: Outbound) -> dict[str, Any]:
     """One reply as the page's JSON."""
     reply: dict[str, Any] = {
         "text": outbound.text,
-        "buttons": [[{"label": button.label, "payload": button.payload} for button in row] for row in outbound.buttons],
+        "buttons": [[_serialize_button(button) for button in row] for row in outbound.buttons],
         "attachment": _serialize_attachment(outbound.attachment),
         "replaces_pressed": outbound.replaces_pressed,
         "expects": outbound.expects,
@@ -32,6 +33,29 @@ def serialize_outbound(outbound: Outbound) -> dict[str, Any]:
     if outbound.rich:
         reply["rich"] = [_serialize_span(span) for span in outbound.rich]
     return reply
+
+
+def _serialize_button(button: Button) -> dict[str, str]:
+    """A button; a link button (``url``) has its address and no payload: the page opens it."""
+    if button.url is not None:
+        safe = button.url.lower().startswith(("https:", "http:"))
+        return {"label": button.label, "url": button.url if safe else "", "payload": ""}
+    return {"label": button.label, "payload": button.payload}
+
+
+#: The page's own words (catalogue keys ``webchat_<name>``), sent with every answer so that the
+#: text box, the Send button and ``<html lang dir>`` follow the conversation's language.
+INTERFACE_TEXTS = (
+    "placeholder", "send", "message_label", "you_said", "bot_said", "choices", "typing", "try_again",
+    "not_sent", "network_error", "server_error",
+)  # fmt: skip
+
+
+def interface(language: str) -> dict[str, str]:
+    """The page's interface in ``language``: ``lang``, ``dir`` and its texts (English where missing)."""
+    texts = Texts(supported_language(language) or language)
+    words = {name: texts(f"webchat_{name}") for name in INTERFACE_TEXTS}
+    return {"lang": texts.language, "dir": "rtl" if texts.is_rtl else "ltr", **words}
 
 
 def _serialize_span(span: Span) -> dict[str, Any]:

@@ -6,13 +6,21 @@
  * Posts go one after the other, in the order the user made them.
  * A question that wants a file or a position ("expects") gets a file picker (the camera on a
  * phone) or a "Share my location" button under it; a position can also be typed.
+ * A link button ("Open the release") is a link that opens in a new tab; it posts nothing.
+ * Buttons of earlier messages are retired (shown as answered, no longer pressable) once newer
+ * buttons come. The page's own words, <html lang> and dir follow the conversation's language
+ * ("interface" in each answer). Inside a frame on another website (/embed, see embed.js) the
+ * posts say so (?embed=1), so the session cookie is set as a third-party cookie.
  */
 "use strict";
 
 (function () {
   var RESUME_PAYLOAD = "resume";
-  var API_URL = "/api/messages";
-  var UPLOAD_URL = "/api/upload";
+  var EMBEDDED = document.documentElement.getAttribute("data-embed") === "1";
+  var API_URL = "/api/messages" + (EMBEDDED ? "?embed=1" : "");
+  var UPLOAD_URL = "/api/upload" + (EMBEDDED ? "?embed=1" : "");
+  /* A tick box at the start of a select_multiple choice ("◻️ Red", "✅ Red"). */
+  var TICK_RE = /^(?:\u25FB\uFE0F?|\u2705|\u2611\uFE0F?|\u2610)\s*/;
   var LOCATION_TIMEOUT_MS = 30000;
   var REQUEST_TIMEOUT_MS = 30000;
   var UPLOAD_TIMEOUT_MS = 180000; /* a 10 MB video over a slow mobile connection */
@@ -24,6 +32,74 @@
   var form = document.getElementById("composer");
   var input = document.getElementById("message-input");
   var status = document.getElementById("status");
+  var sendButton = document.getElementById("send-button");
+  var inputLabel = document.querySelector('label[for="message-input"]');
+
+  /* The page's own words in English until the server says the conversation's language. */
+  var ui = {
+    placeholder: input.getAttribute("placeholder") || "Type your answer",
+    send: "Send",
+    message_label: "Your message",
+    you_said: "You said:",
+    bot_said: "Baraza said:",
+    choices: "Choices",
+    typing: "Baraza is typing…",
+    try_again: "Try again",
+    not_sent: "Not sent",
+    network_error: "Your message could not be sent. Check your connection and try again.",
+    server_error: "Something went wrong on our side. Please try again."
+  };
+
+  function applyInterface(words) {
+    if (!words || typeof words !== "object") return;
+    Object.keys(ui).forEach(function (key) {
+      if (typeof words[key] === "string" && words[key]) ui[key] = words[key];
+    });
+    var root = document.documentElement;
+    if (typeof words.lang === "string" && /^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/.test(words.lang)) {
+      root.setAttribute("lang", words.lang);
+    }
+    if (words.dir === "rtl" || words.dir === "ltr") root.setAttribute("dir", words.dir);
+    defaultPlaceholder = ui.placeholder;
+    sendButton.textContent = ui.send;
+    if (inputLabel) inputLabel.textContent = ui.message_label;
+    refreshAnswerTools();
+  }
+
+  /* The office's look (web.embed in config.yaml): colour, logo, greeting under its name. */
+  function applyLook() {
+    var element = document.getElementById("baraza-look");
+    var look = null;
+    try {
+      look = element ? JSON.parse(element.textContent) : null;
+    } catch (e) {
+      look = null;
+    }
+    if (!look || typeof look !== "object") return;
+    var root = document.documentElement.style;
+    if (/^#[0-9A-Fa-f]{3,6}$/.test(look.colour || "")) {
+      root.setProperty("--accent", look.colour);
+      root.setProperty("--user-bg", look.colour);
+    }
+    if (/^#[0-9A-Fa-f]{3,6}$/.test(look.text_colour || "")) {
+      root.setProperty("--accent-text", look.text_colour);
+      root.setProperty("--user-text", look.text_colour);
+    }
+    var header = document.querySelector(".app-header");
+    if (header && typeof look.logo === "string" && /^(https:\/\/|\/)/.test(look.logo)) {
+      var logo = document.createElement("img");
+      logo.className = "logo";
+      logo.src = look.logo;
+      logo.alt = "";
+      header.insertBefore(logo, header.firstChild);
+    }
+    if (header && typeof look.greeting === "string" && look.greeting) {
+      var line = document.createElement("p");
+      line.className = "tagline";
+      line.textContent = look.greeting;
+      header.appendChild(line);
+    }
+  }
 
   var queue = Promise.resolve();
   var maxUploadBytes = null; /* told by the server with every answer */
@@ -119,6 +195,7 @@
     if (!response.ok) throw new SendError("http", data && data.error, data && data.message);
     if (!data || !Array.isArray(data.messages)) throw new SendError("http", "bad_response");
     if (typeof data.max_upload_bytes === "number") maxUploadBytes = data.max_upload_bytes;
+    applyInterface(data.interface);
     return data.messages;
   }
 
@@ -133,7 +210,7 @@
     item.className = "msg " + role;
     var who = document.createElement("span");
     who.className = "visually-hidden";
-    who.textContent = role === "user" ? "You said: " : "Baraza said: ";
+    who.textContent = (role === "user" ? ui.you_said : ui.bot_said) + " ";
     item.appendChild(who);
     var bubble = document.createElement("div");
     bubble.className = "bubble";
@@ -163,7 +240,7 @@
       var button = document.createElement("button");
       button.type = "button";
       button.className = "choice";
-      button.textContent = "Try again";
+      button.textContent = ui.try_again;
       button.addEventListener("click", function () {
         item.remove();
         retry();
@@ -254,6 +331,7 @@
     var oldButtons = item.querySelector(".buttons");
     if (oldButtons) oldButtons.remove();
     delete item.dataset.busy;
+    item.classList.remove("answered");
 
     var text = typeof message.text === "string" ? message.text : "";
     if (text) {
@@ -276,12 +354,25 @@
         group = document.createElement("div");
         group.className = "buttons";
         group.setAttribute("role", "group");
-        group.setAttribute("aria-label", "Choices");
+        group.setAttribute("aria-label", ui.choices);
       }
       var rowEl = document.createElement("div");
       rowEl.className = "row";
       row.forEach(function (choice) {
-        if (!choice || typeof choice.payload !== "string") return;
+        if (!choice) return;
+        if (typeof choice.url === "string") {
+          /* A link button: a link to open, never a post (an empty payload answers nothing). */
+          if (!/^https?:\/\//i.test(choice.url)) return;
+          var link = document.createElement("a");
+          link.className = "choice link-choice";
+          link.href = choice.url;
+          link.target = "_blank";
+          link.rel = "noopener noreferrer";
+          link.textContent = String(choice.label) + " \u2197";
+          rowEl.appendChild(link);
+          return;
+        }
+        if (typeof choice.payload !== "string" || !choice.payload) return;
         var button = document.createElement("button");
         button.type = "button";
         button.className = "choice";
@@ -391,7 +482,7 @@
     userItem.classList.add("failed");
     var note = document.createElement("span");
     note.className = "failed-note";
-    note.textContent = "Not sent";
+    note.textContent = ui.not_sent;
     userItem.appendChild(note);
   }
 
@@ -465,6 +556,10 @@
   }
 
   function setMessageBusy(item, busy) {
+    if (item.classList.contains("answered")) {
+      delete item.dataset.busy;
+      return;
+    }
     if (busy) item.dataset.busy = "1";
     else delete item.dataset.busy;
     item.querySelectorAll("button.choice").forEach(function (button) {
@@ -488,17 +583,54 @@
     target.focus({ preventScroll: true });
   }
 
+  /* The buttons of a message that was answered or replaced: shown as such, never pressed again. */
+  function retire(item) {
+    if (item.classList.contains("answered")) return;
+    var buttons = item.querySelectorAll("button.choice");
+    if (!buttons.length) return;
+    item.classList.add("answered");
+    buttons.forEach(function (button) {
+      button.disabled = true;
+      button.setAttribute("aria-disabled", "true");
+      button.tabIndex = -1;
+    });
+  }
+
+  function hasButtons(message) {
+    return Array.isArray(message.buttons) && message.buttons.some(function (row) {
+      return Array.isArray(row) && row.some(function (b) { return b && typeof b.payload === "string" && b.payload; });
+    });
+  }
+
   function showReplies(messages, context) {
     var appended = false;
+    var fresh = [];
+    var pressed = context.pressed && context.pressed.isConnected ? context.pressed : null;
     messages.forEach(function (message) {
       if (!message || typeof message !== "object") return;
-      if (message.replaces_pressed && context.pressed && context.pressed.isConnected) {
-        fillBotMessage(context.pressed, message);
+      if (message.replaces_pressed && pressed) {
+        fillBotMessage(pressed, message);
+        if (hasButtons(message)) {
+          /* Still the same question (a tick, the list of questions to change): it shows the
+           * choice itself, so the press is not echoed ("◻️ Red" was the box before the tick). */
+          if (context.echo) context.echo.remove();
+          fresh.push(pressed);
+        } else if (context.echo && context.echo.isConnected) {
+          /* The question closed with its answer: it reads after what the person pressed. */
+          context.echo.parentNode.insertBefore(pressed, context.echo.nextSibling);
+        }
       } else {
-        appendBotMessage(message);
+        var item = appendBotMessage(message);
+        if (hasButtons(message)) fresh.push(item);
         appended = true;
       }
     });
+    if (fresh.length) {
+      /* Newer buttons came: every earlier message's buttons are answered or out of date. */
+      log.querySelectorAll(".msg.bot").forEach(function (item) {
+        if (fresh.indexOf(item) < 0) retire(item);
+      });
+    }
     if (appended) scrollToEnd();
     refreshAnswerTools();
   }
@@ -512,7 +644,7 @@
     }
     if (on) {
       typingTimer = setTimeout(function () {
-        status.textContent = "Baraza is typing…";
+        status.textContent = ui.typing;
         status.hidden = false;
       }, TYPING_DELAY_MS);
     } else {
@@ -525,15 +657,15 @@
       if (error.code === "text_too_long") {
         return "That message is too long. Please shorten it and send it again.";
       }
-      if (error.message && /^(too_large|empty_file|invalid_kind|invalid_location)$/.test(error.code || "")) {
-        return error.message; /* the server says what was wrong with the file or position */
-      }
       if (error.code === "too_many_requests") {
         return "You are sending messages very fast; please wait a moment and try again.";
       }
-      return "Something went wrong on our side. Please try again.";
+      if (error.message && error.code && error.code !== "internal_error" && error.code !== "bad_response") {
+        return error.message; /* the server says what was wrong with the message, file or position */
+      }
+      return ui.server_error;
     }
-    return "Your message could not be sent. Check your connection and try again.";
+    return ui.network_error;
   }
 
   /* Queues one message post; context says what it is for (pressed message, typed text, resume). */
@@ -570,10 +702,12 @@
 
   function pressButton(item, button, label, payload) {
     if (item.dataset.busy) return; /* one press per message at a time */
+    if (item.classList.contains("answered")) return;
     var buttons = Array.prototype.slice.call(item.querySelectorAll("button.choice"));
-    appendUserMessage(label);
+    var echo = appendUserMessage(label.replace(TICK_RE, ""));
+    if (TICK_RE.test(label)) echo.classList.add("tick");
     setMessageBusy(item, true);
-    enqueue({ payload: payload }, { pressed: item, payload: payload, index: buttons.indexOf(button) });
+    enqueue({ payload: payload }, { pressed: item, echo: echo, payload: payload, index: buttons.indexOf(button) });
   }
 
   function sendText(text) {
@@ -607,5 +741,6 @@
     input.focus();
   });
 
+  applyLook();
   resume();
 })();
