@@ -656,13 +656,20 @@ class _Converter:
             if column.base in MEDIA_COLUMNS and any(column.header in values for _, values in sheet.rows):
                 self.warn(CHOICES, 1, f"column '{column.header}' ignored: no media in a chat")
         unlabelled: set[str] = set()
+        straightened: set[str] = set()
         list_column = next((c.header for c in sheet.columns if c.base == "list_name"), "")
         name_column = next((c.header for c in sheet.columns if c.base == "name"), "")
         for row, values in sheet.rows:
             list_name = values.get(list_column, "").strip()
-            name = values.get(name_column, "").strip()
+            written = values.get(name_column, "").strip()
+            name = written.translate(SMART_QUOTES)  # pyxform straightens quotes: ODK stores "red's"
             if not list_name or not name:
                 continue  # pyxform reports a choice without a name
+            if name != written and list_name not in straightened:
+                straightened.add(list_name)
+                self.warn(
+                    sheet.name, row, f"curly quotes in the choice names of '{list_name}' straightened, as pyxform does"
+                )
             choice: dict[str, Any] = {"name": name}
             label = self.text(sheet, values, "label", row)
             if label is None:
@@ -672,8 +679,8 @@ class _Converter:
                     self.warn(sheet.name, row, f"choices of '{list_name}' without a label show their name")
             choice["label"] = label
             for column in extra:
-                if column.header in values:
-                    choice[column.header] = values[column.header]
+                if column.header in values:  # compared with quoted strings of choice_filter, straightened too
+                    choice[column.header] = values[column.header].translate(SMART_QUOTES)
             items = lists.setdefault(list_name, [])
             if any(item["name"] == name for item in items):
                 self.duplicate_choices = True
@@ -1095,7 +1102,7 @@ class _Converter:
         return self._expression(value, row, "required")
 
     def _default(self, value: str, question_type: str, name: str, row: int) -> Any:
-        value = value.strip()
+        value = value.strip().translate(SMART_QUOTES)  # as pyxform reads every cell
         if "${" in value or re.search(r"[A-Za-z_-]+\(", value):
             self.unsupported(
                 row,
