@@ -4,7 +4,9 @@
 
 For every form that pyxform accepts: converted as ``baraza survey import`` does, then loaded by
 Baraza's survey loader. Prints how many import with nothing dropped, with drops (and which
-types), are refused (and why), crash; separately how many convert to YAML with nothing dropped
+types), are refused (and why; a refused form is also given to ODK Validate, the jar pyxform
+ships, run with Java, and those it refuses too are listed apart: the score is printed over all
+forms pyxform accepts and over those ODK Validate also accepts), crash; separately how many convert to YAML with nothing dropped
 (whether or not this checkout's loader accepts every type in it: media, geopoints and repeats are
 loaded by other branches), with the types the loader does not know; and a fidelity check of each
 loaded survey against pyxform's own parse (names, types, choices, relevant/constraint/calculation,
@@ -55,12 +57,23 @@ def main() -> int:
         print(f"      {kind}: {count} forms")
     print(f"  refused:                       {by_status['refused']:3}")
     for r in accepted:
-        if r.status == "refused":
+        if r.status == "refused" and not r.odk_invalid:
             print(f"      {r.path.name}: {r.reason}")
+    invalid = [r for r in accepted if r.odk_invalid]
+    if invalid:
+        print(f"    of which ODK Validate (pyxform's jar, run on each refused form) refuses too: {len(invalid)}")
+        for r in invalid:
+            print(f"      {r.path.name}: {r.reason}\n          ODK Validate: {r.odk_invalid}")
     print(f"  crashed:                       {by_status['crashed']:3}")
     for r in accepted:
         if r.status == "crashed":
             print(f"      {r.path.name}: {r.reason}")
+    valid = total - len(invalid)
+    print(
+        f"score: {by_status['clean']} of {total} accepted by pyxform imported with nothing dropped "
+        f"({_percent(by_status['clean'], total)}); of the {valid} that ODK Validate also accepts: "
+        f"{_percent(by_status['clean'], valid)} (the {len(invalid)} it refuses are counted as refused in the first figure)"
+    )
     converted = sum(1 for r in accepted if r.converted_clean)
     print(f"converted to YAML with nothing dropped, every type: {converted} ({_percent(converted, total)})")
     waiting = Counter(t for r in accepted if r.converted_clean for t in r.unknown_types)

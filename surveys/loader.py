@@ -42,7 +42,7 @@ OTHER_QUESTION_LABEL = "Specify other."
 SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
-    "audience", "anonymous", "allow_choice_duplicates",
+    "audience", "anonymous", "allow_choice_duplicates", "allow_later_references",
 }  # fmt: skip
 QUESTION_KEYS = {
     "type", "name", "label", "hint", "required", "required_message", "choices", "min", "max",
@@ -85,6 +85,8 @@ class _Reader:
         self.texts: list[tuple[Node, str, LocalizedText]] = []
         self.checks: list[_PendingCheck] = []
         self.allow_choice_duplicates = False
+        #: ``allow_later_references: true`` (as ODK allows): ${name} of a later question reads as empty until answered.
+        self.allow_later_references = False
         self.repeats: list[Repeat] = []
         #: The repeats around the questions being read, outermost first.
         self.repeat_chain: tuple[str, ...] = ()
@@ -300,14 +302,16 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
 
     if "allow_choice_duplicates" in entries:
         reader.allow_choice_duplicates = reader.flag(node("allow_choice_duplicates"), "allow_choice_duplicates")
+    if "allow_later_references" in entries:
+        reader.allow_later_references = reader.flag(node("allow_later_references"), "allow_later_references")
     choice_lists = _read_choice_lists(reader, node("choices")) if "choices" in entries else {}
     questions: list[Question] = []
     if "questions" not in entries:
         reader.problem(root, "the survey has no 'questions'")
     else:
         questions = _read_questions(reader, node("questions"), choice_lists, (), (), 0)
-        if questions and not any(q.is_asked for q in questions):
-            reader.problem(node("questions"), "the survey asks nothing; add at least one question")
+        if questions and not any(q.is_asked or q.is_note for q in questions):  # a notice of notes is a survey
+            reader.problem(node("questions"), "the survey asks and shows nothing; add at least one question")
     _check_references(reader, questions, _repeat_starts(reader, questions))
     _check_quiz(reader, kind, questions, entries)
 
@@ -850,9 +854,15 @@ def _check_references(reader: _Reader, questions: list[Question], repeats: dict[
                 reader.problem(check.node, f"{where}: ${{{name}}} is not a question of this survey")
             elif name == check.allow_self:
                 continue
+            elif position[name] > check.position and reader.allow_later_references:
+                continue  # empty until the later question is answered, as in ODK
             elif position[name] >= check.position:
                 later = "itself" if position[name] == check.position else "a later question"
-                reader.problem(check.node, f"{where}: ${{{name}}} refers to {later}; only earlier answers are known")
+                reader.problem(
+                    check.node,
+                    f"{where}: ${{{name}}} refers to {later}; only earlier answers are known"
+                    + ("" if position[name] == check.position else " (unless allow_later_references: true)"),
+                )
             elif questions[position[name]].is_note:
                 reader.problem(check.node, f"{where}: ${{{name}}} is a note, which has no value")
 

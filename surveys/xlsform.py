@@ -1191,6 +1191,30 @@ class _Converter:
                     break
         return _without(nodes, dropped_rows) if dropped_rows else nodes
 
+    def later_references(self, nodes: Sequence[_Node]) -> bool:
+        """``${name}`` of a question on a later row (ODK allows it): a warning naming both rows; in a
+        chat the later answer is empty when the referring question is reached. True if there is one."""
+        kept = {node.row for node in _walk(nodes)}
+        order = {str(node.data.get("name", "")): index for index, node in enumerate(_walk(nodes))}
+        position = {node.row: index for index, node in enumerate(_walk(nodes))}
+        found = False
+        for row, column, expression in self.pending_references:
+            if row not in kept:
+                continue
+            for name in dict.fromkeys(REFERENCE.findall(expression)):
+                target = name
+                if target not in order or order[target] <= position[row]:
+                    continue
+                found = True
+                self.warn(
+                    SURVEY,
+                    row,
+                    f"{column} refers to ${{{name}}} (row {self.rows.get(target, '?')}), a later question: ODK allows it; "
+                    f"in a chat it is empty when this row is reached and this row is not reconsidered after it",
+                    kind="later reference",
+                )
+        return found
+
     def translation_warnings(self) -> None:
         """One warning per row whose texts lack a language: the chat shows them in the default language."""
         for (sheet, row), missing in sorted(self.missing.items(), key=lambda item: item[0][1]):
@@ -1449,6 +1473,8 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
         for list_name, items in _read_itemsets(itemsets).items():
             converter.external_lists.setdefault(list_name, items)
     nodes = converter.prune(converter.check_references(converter.survey(survey_sheet, choice_lists)))
+    if converter.later_references(nodes):
+        settings["allow_later_references"] = True
     converter.translation_warnings()
     list_sheets = dict.fromkeys(choice_lists, CHOICES)
     for list_name, items in converter.extra_lists.items():
@@ -1472,7 +1498,14 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
     if errors:
         raise XlsformError(sorted(errors, key=_issue_order))
     if not any(node.data.get("type") not in NOT_ASKED for node in _walk(nodes)):
-        raise XlsformError([XlsformIssue(path.name, SURVEY, 1, "no question is left that a chat can ask")])
+        notes = [node for node in _walk(nodes) if node.data.get("type") == "note"]
+        if not notes:
+            raise XlsformError([XlsformIssue(path.name, SURVEY, 1, "no question is left that a chat can ask")])
+        converter.warn(
+            SURVEY,
+            notes[0].row,
+            "the form asks no question: a response shows its notes (with what they compute) and is complete",
+        )
     settings_row = settings_sheet.rows[0][0] if settings_sheet.rows else 1
     text, sources = _write(path.name, settings, settings_row, nodes, choice_lists, choice_rows, list_sheets)
     return XlsformConversion(

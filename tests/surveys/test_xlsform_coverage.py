@@ -11,9 +11,10 @@ from typing import Any
 import yaml
 
 from surveys import runner
+from surveys.errors import SurveyFileError
 from surveys.loader import load_survey_text
 from surveys.model import Survey
-from surveys.xlsform import XlsformConversion, convert_xlsform
+from surveys.xlsform import XlsformConversion, XlsformError, convert_xlsform
 from testkit.make_forms import write_xlsform
 
 SETTINGS = [["form_title", "form_id"], ["Test form", "test_form"]]
@@ -52,3 +53,59 @@ def test_curly_quotes_in_choice_names_are_straightened_as_pyxform_does(tmp_path:
     assert step.state.answers["colour"] == "red's"
     shown = runner.visible_choices(survey.question("pale"), step.state, survey)
     assert [c.name for c in shown] == ["red's"]  # the filter's 'it’s pale' matches the straightened column
+
+
+def test_a_form_of_notes_and_calculations_shows_its_notes_and_is_complete(tmp_path: Path) -> None:
+    path = form(
+        tmp_path,
+        [
+            ["type", "name", "label", "calculation"],
+            ["calculate", "sum", "", "2+2"],
+            ["note", "shown", "2+2 = ${sum}", ""],
+        ],
+    )
+    conversion, _, survey = convert(path)
+    assert any("asks no question" in str(w) and ":survey:3:" in str(w) for w in conversion.warnings)
+    outcome = runner.start(survey, date(2026, 3, 31))
+    assert [q.name for q in outcome.notes] == ["shown"]
+    assert outcome.state.current is None and outcome.state.answers["sum"] == "4"
+
+
+def test_a_form_with_nothing_to_show_is_still_refused(tmp_path: Path) -> None:
+    path = form(tmp_path, [["type", "name", "calculation"], ["calculate", "sum", "2+2"]])
+    try:
+        convert_xlsform(path)
+    except XlsformError as error:
+        assert "no question is left that a chat can ask" in str(error)
+    else:
+        raise AssertionError("a form that shows nothing was imported")
+
+
+def test_relevant_on_a_later_question_is_accepted_with_a_warning_naming_the_rows(tmp_path: Path) -> None:
+    path = form(
+        tmp_path,
+        [
+            ["type", "name", "label", "relevant"],
+            ["text", "early", "Early?", "${late} = 'yes'"],
+            ["text", "late", "Late?", ""],
+        ],
+    )
+    conversion, data, survey = convert(path)
+    assert data["allow_later_references"] is True
+    warning = next(str(w) for w in conversion.warnings if "later question" in str(w))
+    assert ":survey:2:" in warning and "${late} (row 3)" in warning
+    state = runner.start(survey, date(2026, 3, 31)).state
+    assert state.current == "late"  # ${late} is empty when 'early' is reached: not relevant
+
+
+def test_later_references_stay_refused_in_a_survey_file_without_the_setting() -> None:
+    text = "id: s\ntitle: S\nquestions:\n  - {type: text, name: a, label: A, relevant: \"${b} = 'x'\"}\n"
+    text += "  - {type: text, name: b, label: B}\n"
+    try:
+        load_survey_text(text, "s.yaml")
+    except SurveyFileError as error:
+        assert "refers to a later question" in str(error) and "allow_later_references" in str(error)
+    else:
+        raise AssertionError("a later reference was accepted")
+    survey = load_survey_text("allow_later_references: true\n" + text, "s.yaml")
+    assert survey.question("a").relevant
