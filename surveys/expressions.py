@@ -93,6 +93,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from typing import NamedTuple, Protocol, TypeAlias
 
+import regex
+
 from common.errors import BarazaError
 
 __all__ = [
@@ -688,11 +690,29 @@ def _check_pattern(node: Node) -> None:
     except (re.error, OverflowError, RecursionError, ValueError) as error:
         raise ExpressionError(f"invalid regex() pattern: {error}", node.column) from None
     if _pattern_shape(pattern)[0]:
-        raise ExpressionError(
-            "regex() pattern repeats a group that contains a repetition (like '(a+)+'), which can take "
-            "forever to fail; make the group atomic '(?>...)' or the repetition possessive ('a++')",
-            node.column,
-        )
+        try:  # run by the `regex` engine with a time limit (see _nested_search): it must compile there too
+            regex.compile(pattern)
+        except (regex.error, OverflowError, RecursionError, ValueError) as error:
+            raise ExpressionError(f"invalid regex() pattern: {error}", node.column) from None
+
+
+#: The time a pattern that repeats a group containing a repetition (``(a+)+``) may take on one answer.
+NESTED_REGEX_SECONDS = 0.2
+
+
+@functools.lru_cache(maxsize=512)
+def _nested(pattern: str) -> bool:
+    return _pattern_shape(pattern)[0]
+
+
+def _nested_search(pattern: str, text: str) -> bool:
+    """A pattern whose backtracking can be exponential (ODK forms have them: phone numbers as
+    ``^(([0-9])*[- .(]*...)+$``), searched by the ``regex`` engine with a time limit: an answer
+    that takes longer does not match (the person is told the constraint's message, not kept waiting)."""
+    try:
+        return regex.search(pattern, text, timeout=NESTED_REGEX_SECONDS) is not None
+    except TimeoutError:
+        return False
 
 
 _BRACES = re.compile(r"\{([0-9]*)(,([0-9]*))?\}")
@@ -1125,6 +1145,10 @@ class _Evaluator:
         if name == "regex":
             text = _to_string(values[0])
             pattern = _to_string(values[1])
+            if len(text) > MAX_REGEX_INPUT:
+                return False
+            if _nested(pattern):
+                return _nested_search(pattern, text)
             return len(text) <= _regex_input_limit(pattern) and re.search(pattern, text) is not None
         if name == "int":
             return _to_number(values[0]).to_integral_value(rounding=ROUND_DOWN, context=self.context)
