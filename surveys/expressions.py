@@ -286,6 +286,17 @@ class Expression:
         """Whether ``.`` (the answer being checked) appears."""
         return any(isinstance(node, CurrentValue) for node in _walk(self.root))
 
+    def data_files(self) -> frozenset[str]:
+        """The data files ``pulldata('file', ...)`` reads (its first argument, when a quoted string)."""
+        return frozenset(
+            node.arguments[0].value
+            for node in _walk(self.root)
+            if isinstance(node, FunctionCall)
+            and node.name == "pulldata"
+            and node.arguments
+            and isinstance(node.arguments[0], StringLiteral)
+        )
+
     def bare_names(self) -> frozenset[str]:
         """The bare names: choice columns, meaningful in a ``choice_filter`` only."""
         return frozenset(node.name for node in _walk(self.root) if isinstance(node, ChoiceColumn))
@@ -469,6 +480,8 @@ _FUNCTIONS: dict[str, tuple[int, int | None]] = {
     # Choices and the question's own value
     "jr:choice-name": (2, 2),
     "once": (1, 1),
+    # pulldata('file', 'column', 'key column', key): a value from a CSV file beside the survey.
+    "pulldata": (4, 4),
     # Repeats (evaluated with the environment's scope).
     "count": (1, 1),
     "sum": (1, 1),
@@ -918,6 +931,8 @@ class Environment:
     #: ``once(x)``: the value the question being computed already has (x only while it has none).
     own: str | None = None
     scope: RepeatScope | None = None
+    #: ``pulldata('file', ...)``: the rows of each data file (``file.csv`` beside the survey), by file name.
+    tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)
 
 
 _PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -1231,6 +1246,11 @@ class _Evaluator:
             fraction = number - number.to_integral_value(rounding=ROUND_FLOOR, context=self.context)
             moment = datetime(day.year, day.month, day.day) + timedelta(seconds=round(float(fraction) * 86400))
             return moment.isoformat()
+        if name == "pulldata":  # as ODK Collect: the first row whose key column is the key; else ""
+            file, column, key_column = (_to_string(value).strip() for value in values[:3])
+            key = _to_string(values[3])
+            rows = self.environment.tables.get(file.removesuffix(".csv"), ())
+            return next((row.get(column, "") for row in rows if row.get(key_column) == key), "")
         if name == "jr:choice-name":
             question = _to_string(values[1]).strip()
             question = question[2:-1] if question.startswith("${") and question.endswith("}") else question

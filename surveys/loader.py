@@ -7,10 +7,12 @@ one pass.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -211,8 +213,40 @@ def load_survey_text(text: str, path: str) -> Survey:
 
 
 def load_survey_file(path: Path) -> Survey:
-    """Read one survey file (``.yaml`` or ``.yml``)."""
-    return load_survey_text(read_file(path, MAX_FILE_BYTES, SurveyFileError), str(path))
+    """Read one survey file (``.yaml`` or ``.yml``), with the data files its ``pulldata()`` reads."""
+    survey = load_survey_text(read_file(path, MAX_FILE_BYTES, SurveyFileError), str(path))
+    return with_data_files(survey, path.parent)
+
+
+MAX_DATA_FILE_BYTES = 20 * 1024 * 1024
+
+
+def data_files(survey: Survey) -> list[str]:
+    """The files ``pulldata('NAME', ...)`` reads in the survey's expressions (``NAME.csv``), sorted."""
+    names: set[str] = set()
+    holders: list[object] = [*survey.questions, *survey.repeats]
+    for holder in holders:
+        for item in fields(holder):  # type: ignore[arg-type]
+            value = getattr(holder, item.name)
+            for expression in value if isinstance(value, tuple) else (value,):
+                if isinstance(expression, Expression):
+                    names |= {name.removesuffix(".csv") for name in expression.data_files()}
+    return sorted(names)
+
+
+def with_data_files(survey: Survey, directory: Path) -> Survey:
+    """The survey with the rows of each ``NAME.csv`` beside it that ``pulldata()`` reads (as ODK
+    Collect reads the form's media files). A file not there gives empty values; a file that is
+    there must be a readable CSV with a header row."""
+    tables: dict[str, tuple[dict[str, str], ...]] = {}
+    for name in data_files(survey):
+        path = directory / f"{name}.csv"
+        if not path.is_file():
+            continue
+        text = read_file(path, MAX_DATA_FILE_BYTES, SurveyFileError)
+        rows = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+        tables[name] = tuple({k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows)
+    return replace(survey, tables=tables) if tables else survey
 
 
 def survey_files(directory: Path) -> list[Path]:

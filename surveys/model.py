@@ -237,6 +237,8 @@ class Survey:
     anonymous: bool = False
     #: The repeats, in survey order (outer ones before those nested in them).
     repeats: tuple[Repeat, ...] = ()
+    #: Data files that ``pulldata()`` reads (``NAME.csv`` beside the survey file): name -> rows.
+    tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

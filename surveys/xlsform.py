@@ -5,7 +5,7 @@ reject is rejected here too, with the row pyxform names. The conversion itself r
 (keeping their spreadsheet row numbers) and writes the survey in the format of ``office/surveys/README.md``:
 questions, groups, repeats, choice lists with their extra columns (external ones included),
 translations and expressions, copied verbatim, reading the form as pyxform does (docs/surveys.md
-lists how). Metadata is recorded, never asked. What a chat cannot ask (rank, osm, pulldata()...)
+lists how). Metadata is recorded, never asked. What a chat cannot ask (osm, a search() appearance...)
 and, in a version whose loader lacks them, media, locations and repeats, are errors unless
 ``drop_unsupported`` is set, in which case they are left out and listed.
 
@@ -19,6 +19,7 @@ import bisect
 import csv
 import functools
 import re
+import shutil
 import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -88,6 +89,8 @@ class XlsformConversion:
     rows: Mapping[str, int] = field(default_factory=dict)
     #: Questions left out (with ``drop_unsupported``), by name: why.
     left_out: Mapping[str, str] = field(default_factory=dict)
+    #: The CSV files that pulldata() reads, found beside the form (to go beside the survey file).
+    data_files: tuple[Path, ...] = ()
 
     def source_of(self, line: int) -> tuple[str, int]:
         """The ``(sheet, row)`` that line ``line`` (1-based) of ``yaml_text`` was written from."""
@@ -266,6 +269,7 @@ BIND_PREFIX = re.compile(r"^bind::?(?=\S)", re.IGNORECASE)
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 CODE_IN_PARENTHESES = re.compile(r"\(\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)\s*\)\s*$")
 SURVEY_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+PULLDATA_FILE = re.compile(r"pulldata\(\s*['\"]([^'\"]+)['\"]")
 REFERENCE = re.compile(r"\$\{\s*([^}\s]+)\s*\}")
 STRING_LITERAL = re.compile(r"'[^']*'|\"[^\"]*\"")
 SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -425,6 +429,8 @@ class _Converter:
         self.extra_lists: dict[str, list[dict[str, Any]]] = {}  # external lists the survey uses
         self.missing: dict[tuple[str, int], set[str]] = {}  # (sheet, row) -> "label in fr", ...
         self.duplicate_choices = False
+        #: pulldata() files (without .csv) -> whether the file is beside the form.
+        self.data_files: dict[str, bool] = {}
 
     # -- issues
 
@@ -933,13 +939,8 @@ class _Converter:
                 return None  # pyxform reports it
             name = f"generated_note_name_{row}"  # as pyxform names it
             self.warn(SURVEY, row, f"the note without a name is named '{name}'")
-        if "pulldata(" in by_base.get("calculation", "") or "pulldata(" in by_base.get("default", ""):
-            what = f"{question_type} question '{name}'"
-            if self.unsupported(
-                row, what, "pulldata() reads a CSV file on the phone, which a chat does not have", kind="pulldata"
-            ):
-                self.dropped_names[name] = "pulldata"
-            return None
+        for file in dict.fromkeys(PULLDATA_FILE.findall(by_base.get("calculation", ""))):
+            self.data_file(file.removesuffix(".csv"), name, row)
 
         data = {"type": question_type, "name": name, **data}
         for key in ("label", "hint"):
@@ -1020,6 +1021,19 @@ class _Converter:
         node = _Node(data=data, row=row)
         self._name(node, name, stack)
         return node
+
+    def data_file(self, file: str, name: str, row: int) -> None:
+        """``pulldata('file', ...)``: ODK reads ``file.csv``, a media file of the form; Baraza reads it
+        beside the survey file in the surveys folder (``baraza survey import`` copies it there)."""
+        beside = (self.form_path.parent / f"{file}.csv").is_file()
+        self.data_files.setdefault(file, beside)
+        where = (
+            "found beside the form, and copied beside the survey by `baraza survey import`"
+            if beside
+            else "not beside the form: put it in the surveys folder beside the survey file; until then the value "
+            "is empty"
+        )
+        self.warn(SURVEY, row, f"'{name}' reads '{file}.csv' with pulldata(): {where}", kind="pulldata")
 
     def _metadata(self, kind: str, name: str, row: int, stack: Sequence[_Frame]) -> _Node | None:
         if not name:
@@ -1516,6 +1530,7 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
         renamed=dict(converter.renamed),
         rows=dict(converter.rows),
         left_out={name: why for name, why in converter.dropped_names.items() if name not in converter.rows},
+        data_files=tuple(path.parent / f"{file}.csv" for file, beside in converter.data_files.items() if beside),
     )
 
 
@@ -1598,6 +1613,12 @@ def import_command(path: Path, output: Path | None, drop_unsupported: bool) -> i
         sys.stdout.flush()
     else:
         # Written whole, then renamed: a running bot never reads half a survey from its folder.
+        for data_file in conversion.data_files:  # pulldata()'s CSV files go beside the survey, first
+            target = output.with_name(data_file.name)
+            if target.resolve() != data_file.resolve():
+                copy = target.with_name(f".{target.name}.part")
+                shutil.copyfile(data_file, copy)
+                copy.replace(target)
         partial = output.with_name(f".{output.name}.part")
         partial.write_text(conversion.yaml_text, encoding="utf-8")
         partial.replace(output)

@@ -12,9 +12,9 @@ import yaml
 
 from surveys import runner
 from surveys.errors import SurveyFileError
-from surveys.loader import load_survey_text
+from surveys.loader import load_survey_file, load_survey_text
 from surveys.model import Survey
-from surveys.xlsform import XlsformConversion, XlsformError, convert_xlsform
+from surveys.xlsform import XlsformConversion, XlsformError, convert_xlsform, import_command
 from testkit.make_forms import write_xlsform
 
 SETTINGS = [["form_title", "form_id"], ["Test form", "test_form"]]
@@ -109,3 +109,44 @@ def test_later_references_stay_refused_in_a_survey_file_without_the_setting() ->
         raise AssertionError("a later reference was accepted")
     survey = load_survey_text("allow_later_references: true\n" + text, "s.yaml")
     assert survey.question("a").relevant
+
+
+PULLDATA_FORM = [
+    ["type", "name", "label", "calculation", "relevant"],
+    ["text", "code", "Household code?", "", ""],
+    ["calculate", "head", "", "pulldata('households', 'head_name', 'hh_code', ${code})", ""],
+    ["note", "hello", "Household of ${head}", "", "${head} != ''"],
+    ["integer", "members", "How many live with ${head}?", "", ""],
+]
+
+
+def test_pulldata_reads_the_csv_beside_the_survey_file(tmp_path: Path) -> None:
+    source, surveys = tmp_path / "office", tmp_path / "surveys"
+    source.mkdir()
+    surveys.mkdir()
+    path = write_xlsform(source / "form.xlsx", PULLDATA_FORM, (), SETTINGS)
+    (source / "households.csv").write_text("hh_code,head_name\nH1,Amina\nH2,Juma\n", encoding="utf-8")
+    conversion = convert_xlsform(path)
+    assert not conversion.dropped
+    assert any("households.csv" in str(w) and ":survey:3:" in str(w) for w in conversion.warnings)
+    assert import_command(path, surveys / "form.yaml", drop_unsupported=False) == 0
+    assert (surveys / "households.csv").read_text(encoding="utf-8").startswith("hh_code")
+    survey = load_survey_file(surveys / "form.yaml")
+    state = runner.start(survey, date(2026, 3, 31)).state
+    outcome = runner.advance(survey, state, runner.TypedAnswer("H2"))
+    assert outcome.state.answers["head"] == "Juma"
+    assert [q.name for q in outcome.notes] == ["hello"]
+    unknown = runner.advance(survey, state, runner.TypedAnswer("H9"))
+    assert unknown.state.answers["head"] == "" and not unknown.notes  # no row with that key: empty, as in ODK
+
+
+def test_pulldata_without_its_csv_imports_with_a_warning_and_reads_empty(tmp_path: Path) -> None:
+    path = form(tmp_path, PULLDATA_FORM)
+    conversion, _, _ = convert(path)
+    assert not conversion.dropped
+    warning = next(str(w) for w in conversion.warnings if "households.csv" in str(w))
+    assert "not beside the form" in warning
+    (tmp_path / "form.yaml").write_text(conversion.yaml_text, encoding="utf-8")
+    survey = load_survey_file(tmp_path / "form.yaml")
+    outcome = runner.advance(survey, runner.start(survey, date(2026, 3, 31)).state, runner.TypedAnswer("H2"))
+    assert outcome.state.answers["head"] == "" and outcome.state.current == "members"

@@ -269,7 +269,11 @@ def test_choice_names_with_accents_punctuation_and_duplicates(tmp_path: Path) ->
                [">150", ">150", "Many"], ["w", "foot paths", "Paths"]]  # fmt: skip
     path = form(tmp_path, [["type", "name", "label"], ["select_one w", "word", "Word?"]], choices)
     _, _, survey = convert(path)
-    assert [c.name for c in survey.question("word").choices] == ["Comunitário/Região", "red's", "foot paths"]  # straightened, as pyxform does
+    assert [c.name for c in survey.question("word").choices] == [
+        "Comunitário/Região",
+        "red's",
+        "foot paths",
+    ]  # straightened, as pyxform does
     duplicated = [["list_name", "name", "label", "zone"], ["c", "king", "King", "a"], ["c", "king", "King", "b"]]
     settings = [["form_title", "form_id", "allow_choice_duplicates"], ["T", "t", "yes"]]
     path = form(tmp_path, [["type", "name", "label"], ["select_one c", "county", "County?"]], duplicated, settings,
