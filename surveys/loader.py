@@ -45,6 +45,7 @@ SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
     "audience", "anonymous", "allow_choice_duplicates", "allow_later_references",
+    "allow_missing_columns", "allow_note_references",
 }  # fmt: skip
 QUESTION_KEYS = {
     "type", "name", "label", "hint", "required", "required_message", "choices", "min", "max",
@@ -89,6 +90,10 @@ class _Reader:
         self.allow_choice_duplicates = False
         #: ``allow_later_references: true`` (as ODK allows): ${name} of a later question reads as empty until answered.
         self.allow_later_references = False
+        #: ``allow_missing_columns: true``: a choice_filter's bare name that no choice has reads as empty (as in ODK).
+        self.allow_missing_columns = False
+        #: ``allow_note_references: true``: ${note} in an expression reads as empty (a note has no value, as in ODK).
+        self.allow_note_references = False
         self.repeats: list[Repeat] = []
         #: The repeats around the questions being read, outermost first.
         self.repeat_chain: tuple[str, ...] = ()
@@ -336,6 +341,10 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
 
     if "allow_choice_duplicates" in entries:
         reader.allow_choice_duplicates = reader.flag(node("allow_choice_duplicates"), "allow_choice_duplicates")
+    if "allow_note_references" in entries:
+        reader.allow_note_references = reader.flag(node("allow_note_references"), "allow_note_references")
+    if "allow_missing_columns" in entries:
+        reader.allow_missing_columns = reader.flag(node("allow_missing_columns"), "allow_missing_columns")
     if "allow_later_references" in entries:
         reader.allow_later_references = reader.flag(node("allow_later_references"), "allow_later_references")
     choice_lists = _read_choice_lists(reader, node("choices")) if "choices" in entries else {}
@@ -777,7 +786,7 @@ def _read_question(
             reader.problem(entries["choice_filter"][0], f"choice_filter only applies to select questions ({what})")
         else:
             choice_filter = _expression(reader, value("choice_filter"), f"choice_filter of {what}", position)
-            if choice_filter is not None:
+            if choice_filter is not None and not reader.allow_missing_columns:
                 columns = {"name"} | {column for choice in choices for column in choice.columns}
                 for bare in sorted(choice_filter.bare_names() - columns):
                     reader.problem(
@@ -897,7 +906,7 @@ def _check_references(reader: _Reader, questions: list[Question], repeats: dict[
                     f"{where}: ${{{name}}} refers to {later}; only earlier answers are known"
                     + ("" if position[name] == check.position else " (unless allow_later_references: true)"),
                 )
-            elif questions[position[name]].is_note:
+            elif questions[position[name]].is_note and not reader.allow_note_references:
                 reader.problem(check.node, f"{where}: ${{{name}}} is a note, which has no value")
 
 

@@ -1205,18 +1205,29 @@ class _Converter:
                     break
         return _without(nodes, dropped_rows) if dropped_rows else nodes
 
-    def later_references(self, nodes: Sequence[_Node]) -> bool:
-        """``${name}`` of a question on a later row (ODK allows it): a warning naming both rows; in a
-        chat the later answer is empty when the referring question is reached. True if there is one."""
+    def odd_references(self, nodes: Sequence[_Node]) -> tuple[bool, bool]:
+        """``${name}`` of a question on a later row, or of a note (ODK allows both): a warning naming
+        the rows; in a chat the later answer is empty when the referring question is reached, and a
+        note's value is empty, as in ODK. Whether there is a later reference, a note reference."""
         kept = {node.row for node in _walk(nodes)}
         order = {str(node.data.get("name", "")): index for index, node in enumerate(_walk(nodes))}
         position = {node.row: index for index, node in enumerate(_walk(nodes))}
-        found = False
+        notes = {str(node.data.get("name")) for node in _walk(nodes) if node.data.get("type") == "note"}
+        found = noted = False
         for row, column, expression in self.pending_references:
             if row not in kept:
                 continue
             for name in dict.fromkeys(REFERENCE.findall(expression)):
                 target = name
+                if target in notes and column != "label":
+                    noted = True
+                    self.warn(
+                        SURVEY,
+                        row,
+                        f"{column} refers to ${{{name}}} (row {self.rows.get(target, '?')}), a note: its value is "
+                        "empty, as in ODK",
+                        kind="note reference",
+                    )
                 if target not in order or order[target] <= position[row]:
                     continue
                 found = True
@@ -1226,6 +1237,33 @@ class _Converter:
                     f"{column} refers to ${{{name}}} (row {self.rows.get(target, '?')}), a later question: ODK allows it; "
                     f"in a chat it is empty when this row is reached and this row is not reconsidered after it",
                     kind="later reference",
+                )
+        return found, noted
+
+    def missing_columns(self, nodes: Sequence[_Node], lists: Mapping[str, list[dict[str, Any]]]) -> bool:
+        """A bare name in a choice_filter that is no column of the list (``pastel=yes``): in ODK an
+        empty node-set, so the filter keeps no choice there; a warning naming the row. True if any."""
+        from surveys.expressions import ExpressionError, parse
+
+        found = False
+        for node in _walk(nodes):
+            text, list_name = node.data.get("choice_filter"), node.data.get("choices")
+            if not isinstance(text, str) or list_name not in lists:
+                continue
+            try:
+                bare = parse(text).bare_names()
+            except ExpressionError:
+                continue  # the loader reports it with its column
+            columns = {"name"} | {key for item in lists[list_name] for key in item if key != "label"}
+            for name in sorted(bare - columns):
+                found = True
+                self.warn(
+                    SURVEY,
+                    node.row,
+                    f"choice_filter of '{node.data['name']}': '{name}' is not a column of '{list_name}': ODK reads "
+                    f"it as empty, so no choice passes where it decides (did you mean '{name}' in quotes?); "
+                    "an optional question without choices can be skipped",
+                    kind="missing column",
                 )
         return found
 
@@ -1487,8 +1525,13 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
         for list_name, items in _read_itemsets(itemsets).items():
             converter.external_lists.setdefault(list_name, items)
     nodes = converter.prune(converter.check_references(converter.survey(survey_sheet, choice_lists)))
-    if converter.later_references(nodes):
+    later, notes = converter.odd_references(nodes)
+    if later:
         settings["allow_later_references"] = True
+    if notes:
+        settings["allow_note_references"] = True
+    if converter.missing_columns(nodes, {**converter.extra_lists, **choice_lists}):
+        settings["allow_missing_columns"] = True
     converter.translation_warnings()
     list_sheets = dict.fromkeys(choice_lists, CHOICES)
     for list_name, items in converter.extra_lists.items():

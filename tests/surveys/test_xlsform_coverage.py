@@ -62,13 +62,17 @@ def test_a_form_of_notes_and_calculations_shows_its_notes_and_is_complete(tmp_pa
             ["type", "name", "label", "calculation"],
             ["calculate", "sum", "", "2+2"],
             ["note", "shown", "2+2 = ${sum}", ""],
+            ["calculate", "same", "", "if(${shown} = '', 'empty', 'set')"],
         ],
     )
-    conversion, _, survey = convert(path)
+    conversion, data, survey = convert(path)
     assert any("asks no question" in str(w) and ":survey:3:" in str(w) for w in conversion.warnings)
+    assert any(":survey:4:" in str(w) and "a note: its value is empty" in str(w) for w in conversion.warnings)
+    assert data["allow_note_references"] is True
     outcome = runner.start(survey, date(2026, 3, 31))
     assert [q.name for q in outcome.notes] == ["shown"]
-    assert outcome.state.current is None and outcome.state.answers["sum"] == "4"
+    assert outcome.state.current is None
+    assert (outcome.state.answers["sum"], outcome.state.answers["same"]) == ("4", "empty")
 
 
 def test_a_form_with_nothing_to_show_is_still_refused(tmp_path: Path) -> None:
@@ -150,3 +154,36 @@ def test_pulldata_without_its_csv_imports_with_a_warning_and_reads_empty(tmp_pat
     survey = load_survey_file(tmp_path / "form.yaml")
     outcome = runner.advance(survey, runner.start(survey, date(2026, 3, 31)).state, runner.TypedAnswer("H2"))
     assert outcome.state.answers["head"] == "" and outcome.state.current == "members"
+
+
+def test_a_filter_on_a_column_the_list_lacks_keeps_no_choice_as_in_odk(tmp_path: Path) -> None:
+    path = form(
+        tmp_path,
+        [
+            ["type", "name", "label", "choice_filter"],
+            ["select_one colors", "pastel", "Favourite pastel?", "pastel=yes"],
+            ["text", "why", "Why?", ""],
+        ],
+        [["list_name", "name", "label", "pastel"], ["colors", "red", "Red", "no"], ["colors", "mauve", "Mauve", "yes"]],
+    )
+    conversion, data, survey = convert(path)
+    assert data["allow_missing_columns"] is True
+    warning = next(str(w) for w in conversion.warnings if "not a column" in str(w))
+    assert warning.startswith("form.xlsx:survey:2:") and "'yes' is not a column of 'colors'" in warning
+    state = runner.start(survey, date(2026, 3, 31)).state
+    assert state.current == "pastel" and runner.visible_choices(survey.question("pastel"), state, survey) == ()
+    assert runner.advance(survey, state, runner.SkipQuestion()).state.current == "why"
+
+
+def test_a_filter_on_a_missing_column_stays_refused_in_a_survey_file_without_the_setting() -> None:
+    text = (
+        "id: s\ntitle: S\nquestions:\n  - {type: select_one, name: a, label: A, choices: c, choice_filter: 'k = yes'}\n"
+        "choices:\n  c: [{name: x, label: X, k: 'yes'}]\n"
+    )
+    try:
+        load_survey_text(text, "s.yaml")
+    except SurveyFileError as error:
+        assert "'yes' is not a column of its choices" in str(error)
+    else:
+        raise AssertionError("a filter on a missing column was accepted")
+    assert load_survey_text("allow_missing_columns: true\n" + text, "s.yaml").question("a").choice_filter
