@@ -1248,7 +1248,7 @@ class _Converter:
         found = False
         for node in _walk(nodes):
             text, list_name = node.data.get("choice_filter"), node.data.get("choices")
-            if not isinstance(text, str) or list_name not in lists:
+            if not isinstance(text, str) or not isinstance(list_name, str) or list_name not in lists:
                 continue
             try:
                 bare = parse(text).bare_names()
@@ -1525,10 +1525,10 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
         for list_name, items in _read_itemsets(itemsets).items():
             converter.external_lists.setdefault(list_name, items)
     nodes = converter.prune(converter.check_references(converter.survey(survey_sheet, choice_lists)))
-    later, notes = converter.odd_references(nodes)
+    later, noted = converter.odd_references(nodes)
     if later:
         settings["allow_later_references"] = True
-    if notes:
+    if noted:
         settings["allow_note_references"] = True
     if converter.missing_columns(nodes, {**converter.extra_lists, **choice_lists}):
         settings["allow_missing_columns"] = True
