@@ -429,6 +429,8 @@ class _Converter:
         self.extra_lists: dict[str, list[dict[str, Any]]] = {}  # external lists the survey uses
         self.missing: dict[tuple[str, int], set[str]] = {}  # (sheet, row) -> "label in fr", ...
         self.duplicate_choices = False
+        #: The names of the lists on the choices sheet.
+        self.sheet_lists: set[str] = set()
         #: pulldata() files (without .csv) -> whether the file is beside the form.
         self.data_files: dict[str, bool] = {}
 
@@ -1083,7 +1085,10 @@ class _Converter:
         if "external" in command:
             if list_name in self.external_lists:
                 self.external_used.add(list_name)
-                return self._add_external(list_name, self.external_lists[list_name], row)
+                own = list_name
+                while own in self.sheet_lists:  # the choices sheet has a list of that name too (for other questions)
+                    own = f"{own}_external"
+                return self._add_external(own, self.external_lists[list_name], row)
             reason = f"its list '{list_name}' is not in the external_choices sheet (nor itemsets.csv)"
             self.unsupported(row, f"{command} question '{name}'", reason, kind=command)
             return None
@@ -1520,6 +1525,7 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
     choice_lists, choice_rows = converter.choices(choices_sheet)
     external_lists, external_rows = converter.choices(external_sheet)
     converter.external_lists = external_lists
+    converter.sheet_lists = set(choice_lists)
     itemsets = path.parent / "itemsets.csv"
     if itemsets.is_file():
         for list_name, items in _read_itemsets(itemsets).items():
@@ -1538,9 +1544,12 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
         if list_name in choice_lists:
             continue  # the same list on the choices sheet: pyxform uses that
         choice_lists[list_name] = items
-        list_sheets[list_name] = EXTERNAL if list_name in external_lists else ""
+        source = list_name
+        while source not in external_lists and source.endswith("_external"):  # renamed beside the choices sheet's
+            source = source.removesuffix("_external")
+        list_sheets[list_name] = EXTERNAL if source in external_lists else ""
         for (rows_list, index), row in external_rows.items():
-            if rows_list == list_name:
+            if rows_list == source:
                 choice_rows[(list_name, index)] = row
     for name in ("entities", "osm"):
         if getattr(workbook, name, None):

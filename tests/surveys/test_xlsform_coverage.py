@@ -187,3 +187,32 @@ def test_a_filter_on_a_missing_column_stays_refused_in_a_survey_file_without_the
     else:
         raise AssertionError("a filter on a missing column was accepted")
     assert load_survey_text("allow_missing_columns: true\n" + text, "s.yaml").question("a").choice_filter
+
+
+def test_select_one_external_uses_the_external_list_when_the_choices_sheet_has_one_of_that_name(
+    tmp_path: Path,
+) -> None:
+    from openpyxl import load_workbook
+
+    path = form(
+        tmp_path,
+        [
+            ["type", "name", "label", "choice_filter"],
+            ["select_one c1", "q1", "Good?", None],
+            ["select_one_external c1", "q2", "Where?", "YES_NO=${q1}"],
+        ],
+        [["list_name", "name", "label"], ["c1", "yes", "Yes"], ["c1", "no", "No"]],
+    )
+    workbook = load_workbook(path)
+    sheet = workbook.create_sheet("external_choices")
+    for row in (["list_name", "name", "label", "YES_NO"], ["c1", "far", "Far", "yes"], ["c1", "near", "Near", "no"]):
+        sheet.append(row)
+    workbook.save(path)
+    conversion, data, survey = convert(path)
+    assert [c.name for c in survey.question("q1").choices] == ["yes", "no"]
+    assert data["questions"][1]["choices"] == "c1_external"
+    assert not any("not a column" in str(w) for w in conversion.warnings)
+    line = conversion.yaml_text.splitlines().index("    - {name: near, label: Near, YES_NO: 'no'}") + 1
+    assert conversion.source_of(line) == ("external_choices", 3)
+    state = runner.advance(survey, runner.start(survey, date(2026, 3, 31)).state, runner.PickChoice("no")).state
+    assert [c.name for c in runner.visible_choices(survey.question("q2"), state, survey)] == ["near"]
