@@ -663,7 +663,7 @@ def test_pyxform_errors_name_the_sheet_and_row(
 
 
 def test_pyxform_errors_and_our_own_are_reported_together(tmp_path: Path) -> None:
-    path = form(tmp_path, [HEADER, ["geopoint", "gps", "Where?"], ["integer", "a", "A?"], ["text", "a", "Again?"]])
+    path = form(tmp_path, [HEADER, ["background-audio", "gps", "Where?"], ["integer", "a", "A?"], ["text", "a", "Again?"]])
     issues = issues_of(path)
     assert [issue.split(": ")[0] for issue in issues] == ["form.xlsx:survey:2", "form.xlsx:survey:4"]
 
@@ -820,7 +820,7 @@ def test_any_text_survives_the_yaml_writer(tmp_path: Path) -> None:
 
 
 def test_a_group_left_empty_by_dropping_is_left_out(tmp_path: Path) -> None:
-    survey: list[list[Any]] = [HEADER, ["begin_group", "where", "Where"], ["geopoint", "gps", "GPS?"], ["end_group", None, None],
+    survey: list[list[Any]] = [HEADER, ["begin_group", "where", "Where"], ["background-audio", "gps", "GPS?"], ["end_group", None, None],
               ["integer", "a", "A?"]]  # fmt: skip
     conversion, data = convert(form(tmp_path, survey), drop_unsupported=True)
     assert [q["name"] for q in data["questions"]] == ["a"]
