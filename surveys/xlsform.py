@@ -941,7 +941,14 @@ class _Converter:
                 return None  # pyxform reports it
             name = f"generated_note_name_{row}"  # as pyxform names it
             self.warn(SURVEY, row, f"the note without a name is named '{name}'")
-        for file in dict.fromkeys(PULLDATA_FILE.findall(by_base.get("calculation", ""))):
+        calculation = by_base.get("calculation", "")
+        if calculation.count("pulldata(") > len(PULLDATA_FILE.findall(calculation)):
+            what = f"{question_type} question '{name}'"
+            reason = "its pulldata() names the file with an answer; Baraza reads only files named in quotes"
+            if self.unsupported(row, what, reason, kind="pulldata (file named by an answer)"):
+                self.dropped_names[name] = "pulldata"
+            return None
+        for file in dict.fromkeys(PULLDATA_FILE.findall(calculation)):
             self.data_file(file.removesuffix(".csv"), name, row)
 
         data = {"type": question_type, "name": name, **data}

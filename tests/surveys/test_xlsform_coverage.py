@@ -216,3 +216,22 @@ def test_select_one_external_uses_the_external_list_when_the_choices_sheet_has_o
     assert conversion.source_of(line) == ("external_choices", 3)
     state = runner.advance(survey, runner.start(survey, date(2026, 3, 31)).state, runner.PickChoice("no")).state
     assert [c.name for c in runner.visible_choices(survey.question("q2"), state, survey)] == ["near"]
+
+
+def test_pulldata_of_a_file_named_by_an_answer_is_left_out(tmp_path: Path) -> None:
+    path = form(
+        tmp_path,
+        [
+            ["type", "name", "label", "calculation"],
+            ["text", "district", "District?", ""],
+            ["calculate", "head", "", "pulldata(${district}, 'head_name', 'hh_code', 'H1')"],
+        ],
+    )
+    try:
+        convert_xlsform(path)
+    except XlsformError as error:
+        assert "form.xlsx:survey:3:" in str(error) and "names the file with an answer" in str(error)
+    else:
+        raise AssertionError("a pulldata() of a file named by an answer was imported")
+    conversion = convert_xlsform(path, drop_unsupported=True)
+    assert [issue.row for issue in conversion.dropped] == [3]

@@ -663,7 +663,9 @@ def test_pyxform_errors_name_the_sheet_and_row(
 
 
 def test_pyxform_errors_and_our_own_are_reported_together(tmp_path: Path) -> None:
-    path = form(tmp_path, [HEADER, ["background-audio", "gps", "Where?"], ["integer", "a", "A?"], ["text", "a", "Again?"]])
+    path = form(
+        tmp_path, [HEADER, ["background-audio", "gps", "Where?"], ["integer", "a", "A?"], ["text", "a", "Again?"]]
+    )
     issues = issues_of(path)
     assert [issue.split(": ")[0] for issue in issues] == ["form.xlsx:survey:2", "form.xlsx:survey:4"]
 
