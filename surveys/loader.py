@@ -52,7 +52,7 @@ QUESTION_KEYS = {
     "start", "end", "step", "relevant", "constraint", "constraint_message", "default", "calculate",
     "choice_filter", "min_choices", "max_choices", "max_length", "appearance", "correct", "explanation",
     "or_other", "randomize", "trigger",
-    "max_pixels",
+    "max_pixels", "choices_file",
 }  # fmt: skip
 #: Other spellings of a question type that XLSForm tools accept.
 TYPE_ALIASES = {"photo": "image", "audio-recording": "audio", "video-recording": "video"}
@@ -228,7 +228,7 @@ MAX_DATA_FILE_BYTES = 20 * 1024 * 1024
 
 def data_files(survey: Survey) -> list[str]:
     """The files ``pulldata('NAME', ...)`` reads in the survey's expressions (``NAME.csv``), sorted."""
-    names: set[str] = set()
+    names: set[str] = {q.choices_file[0] for q in survey.questions if q.choices_file is not None}
     holders: list[object] = [*survey.questions, *survey.repeats]
     for holder in holders:
         for item in fields(holder):  # type: ignore[arg-type]
@@ -251,7 +251,29 @@ def with_data_files(survey: Survey, directory: Path) -> Survey:
         text = read_file(path, MAX_DATA_FILE_BYTES, SurveyFileError)
         rows = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
         tables[name] = tuple({k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows)
-    return replace(survey, tables=tables) if tables else survey
+    if not tables:
+        return survey
+    questions = tuple(
+        replace(question, choices=_file_choices(tables, question.choices_file, survey.default_language))
+        if question.choices_file is not None
+        else question
+        for question in survey.questions
+    )
+    return replace(survey, tables=tables, questions=questions)
+
+
+def _file_choices(
+    tables: dict[str, tuple[dict[str, str], ...]], source: tuple[str, str, str], language: str
+) -> tuple[Choice, ...]:
+    """The choices of a ``choices_file`` question: one per row with a value (the first of a value seen twice)."""
+    file, value_column, label_column = source
+    choices: dict[str, Choice] = {}
+    for row in tables.get(file, ()):
+        name = row.get(value_column, "")
+        if name and name not in choices:
+            label = row.get(label_column) or name
+            choices[name] = Choice(name, LocalizedText({language: label}), columns=row)
+    return tuple(choices.values())
 
 
 def survey_files(directory: Path) -> list[Path]:
@@ -766,7 +788,10 @@ def _read_question(
         raw_default = reader.scalar(value("default"))
         default = None if raw_default is None else str(raw_default)
 
-    choices = _question_choices(reader, entries, question_type, inline_list, choice_lists, what, node)
+    choices_file = _choices_file(reader, entries, question_type, what)
+    choices: tuple[Choice, ...] = ()
+    if choices_file is None:
+        choices = _question_choices(reader, entries, question_type, inline_list, choice_lists, what, node)
     if question_type is QuestionType.SELECT_MULTIPLE:
         for spaced in [c.name for c in choices if " " in c.name][:1]:
             reader.problem(node, f"{what} is a select_multiple and its choice '{spaced}' has a space in its name")
@@ -786,7 +811,7 @@ def _read_question(
             reader.problem(entries["choice_filter"][0], f"choice_filter only applies to select questions ({what})")
         else:
             choice_filter = _expression(reader, value("choice_filter"), f"choice_filter of {what}", position)
-            if choice_filter is not None and not reader.allow_missing_columns:
+            if choice_filter is not None and not reader.allow_missing_columns and choices_file is None:
                 columns = {"name"} | {column for choice in choices for column in choice.columns}
                 for bare in sorted(choice_filter.bare_names() - columns):
                     reader.problem(
@@ -863,7 +888,29 @@ def _read_question(
         randomize=randomize,
         trigger=trigger,
         max_pixels=max_pixels,
+        choices_file=choices_file,
     )
+
+
+def _choices_file(
+    reader: _Reader, entries: dict[str, tuple[Node, Node]], question_type: QuestionType, what: str
+) -> tuple[str, str, str] | None:
+    """``choices_file: {file: NAME, value: COLUMN, label: COLUMN}``: the choices are the rows of NAME.csv."""
+    if "choices_file" not in entries:
+        return None
+    node = entries["choices_file"][1]
+    if question_type not in CHOICE_TYPES:
+        reader.problem(node, f"choices_file only applies to select questions ({what})")
+        return None
+    mapping = reader.mapping(node, f"the choices_file of {what}")
+    if mapping is None:
+        return None
+    reader.unknown_keys(mapping, {"file", "value", "label"}, f"the choices_file of {what}")
+    parts = {key: str(reader.scalar(mapping[key][1])).strip() for key in ("file", "value", "label") if key in mapping}
+    if set(parts) != {"file", "value", "label"} or not all(parts.values()) or "/" in parts["file"]:
+        reader.problem(node, f"the choices_file of {what} needs file (a name beside the survey), value and label")
+        return None
+    return (parts["file"].removesuffix(".csv"), parts["value"], parts["label"])
 
 
 def _optional_text(reader: _Reader, entries: dict[str, tuple[Node, Node]], key: str, what: str) -> LocalizedText | None:

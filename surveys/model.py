@@ -151,6 +151,10 @@ class Question:
     max_pixels: int | None = None
     #: Names of the repeats the question is in, outermost first (its answers are stored once per pass).
     repeats: tuple[str, ...] = ()
+    #: Choices read from a CSV beside the survey file (ODK's ``search()`` appearance): (file name
+    #: without .csv, value column, label column); they replace ``choices`` when the survey is loaded
+    #: from its folder.
+    choices_file: tuple[str, str, str] | None = None
 
     @property
     def is_note(self) -> bool:

@@ -269,6 +269,10 @@ BIND_PREFIX = re.compile(r"^bind::?(?=\S)", re.IGNORECASE)
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 CODE_IN_PARENTHESES = re.compile(r"\(\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)\s*\)\s*$")
 SURVEY_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+SEARCH = re.compile(
+    r"search\(\s*['\"](?P<file>[^'\"/]+)['\"]\s*(?:,\s*['\"](?P<mode>matches|contains|startswith|endswith)['\"]\s*,"
+    r"\s*['\"](?P<column>[A-Za-z_][\w.-]*)['\"]\s*,\s*(?P<value>[^,()]+|'[^']*')\s*)?\)"
+)
 PULLDATA_FILE = re.compile(r"pulldata\(\s*['\"]([^'\"]+)['\"]")
 REFERENCE = re.compile(r"\$\{\s*([^}\s]+)\s*\}")
 STRING_LITERAL = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -431,6 +435,7 @@ class _Converter:
         self.duplicate_choices = False
         #: The names of the lists on the choices sheet.
         self.sheet_lists: set[str] = set()
+        self.choice_sheet: Mapping[str, list[dict[str, Any]]] = {}
         #: pulldata() files (without .csv) -> whether the file is beside the form.
         self.data_files: dict[str, bool] = {}
 
@@ -1148,15 +1153,54 @@ class _Converter:
         if not appearance:
             return
         if "search(" in appearance:
-            self.unsupported(
-                row, f"the appearance '{appearance}' of '{name}'", "it reads choices from a file", kind="search()"
-            )
+            if not self._search(data, appearance, name, row):
+                self.unsupported(
+                    row,
+                    f"the appearance '{appearance}' of '{name}'",
+                    "Baraza reads choices only from a file named in quotes, with at most one filter",
+                    kind="search()",
+                )
             return
         words = appearance.split()
         if words and set(words) <= APPEARANCES:
             data["appearance"] = " ".join(words)
             return
         self.warn(SURVEY, row, f"appearance '{appearance}' of '{name}' ignored: no meaning in a chat")
+
+    def _search(self, data: dict[str, Any], appearance: str, name: str, row: int) -> bool:
+        """ODK's ``search('file' [, 'matches'|'contains'|'startswith'|'endswith', 'column', value])``:
+        the choices are the rows of file.csv (read beside the survey file when it is loaded), with
+        the value and label columns that the question's choice list names; the filter becomes a
+        choice_filter. False if it is not of that shape."""
+        match = SEARCH.fullmatch(appearance.strip())
+        list_name = data.get("choices")
+        placeholder = (self.choice_sheet.get(list_name) or [None])[0] if isinstance(list_name, str) else None
+        if match is None or placeholder is None:
+            return False
+        label = placeholder.get("label")
+        label_column = label if isinstance(label, str) else next(iter(label.values()), "")
+        file = match["file"].removesuffix(".csv")
+        data.pop("choices")
+        data["choices_file"] = {"file": file, "value": placeholder["name"], "label": label_column}
+        if match["mode"]:
+            value = self._expression(match["value"], row, "appearance")
+            function = {"contains": "contains", "startswith": "starts-with", "endswith": "ends-with"}
+            test = (
+                f"{match['column']} = {value}"
+                if match["mode"] == "matches"
+                else f"{function[match['mode']]}({match['column']}, {value})"
+            )
+            data["choice_filter"] = f"({data['choice_filter']}) and {test}" if data.get("choice_filter") else test
+        beside = (self.form_path.parent / f"{file}.csv").is_file()
+        self.data_files.setdefault(file, beside)
+        where = (
+            "found beside the form, and copied beside the survey by `baraza survey import`"
+            if beside
+            else "not beside the form: put it in the surveys folder beside the survey file; until then the "
+            "question has no choices (an optional one is skipped with /skip, a required one cannot be answered)"
+        )
+        self.warn(SURVEY, row, f"'{name}' offers the rows of '{file}.csv' as its choices (search()): {where}")
+        return True
 
     def _range(self, data: dict[str, Any], parameters: str, row: int) -> None:
         given = _parameters(parameters)
@@ -1533,6 +1577,7 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
     external_lists, external_rows = converter.choices(external_sheet)
     converter.external_lists = external_lists
     converter.sheet_lists = set(choice_lists)
+    converter.choice_sheet = choice_lists
     itemsets = path.parent / "itemsets.csv"
     if itemsets.is_file():
         for list_name, items in _read_itemsets(itemsets).items():

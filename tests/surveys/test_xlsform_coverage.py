@@ -235,3 +235,54 @@ def test_pulldata_of_a_file_named_by_an_answer_is_left_out(tmp_path: Path) -> No
         raise AssertionError("a pulldata() of a file named by an answer was imported")
     conversion = convert_xlsform(path, drop_unsupported=True)
     assert [issue.row for issue in conversion.dropped] == [3]
+
+
+SEARCH_FORM = [
+    ["type", "name", "label", "appearance", "required"],
+    ["select_one districts", "district", "District?", "", "yes"],
+    ["select_one villages", "village", "Village?", "search('villages', 'matches', 'district', ${district})", "no"],
+    ["text", "after", "Anything else?", "", "no"],
+]
+SEARCH_CHOICES = [
+    ["list_name", "name", "label"],
+    ["districts", "d1", "North"],
+    ["districts", "d2", "South"],
+    ["villages", "village_id", "village_name"],
+]
+
+
+def test_search_offers_the_rows_of_the_csv_beside_the_survey_filtered(tmp_path: Path) -> None:
+    source, surveys = tmp_path / "office", tmp_path / "surveys"
+    source.mkdir()
+    surveys.mkdir()
+    path = write_xlsform(source / "form.xlsx", SEARCH_FORM, SEARCH_CHOICES, SETTINGS)
+    (source / "villages.csv").write_text(
+        "village_id,village_name,district\nv1,Kibera,d1\nv2,Ngong,d2\nv3,Karen,d2\n", encoding="utf-8"
+    )
+    conversion = convert_xlsform(path)
+    assert not conversion.dropped
+    data = yaml.safe_load(conversion.yaml_text)
+    village = data["questions"][1]
+    assert village["choices_file"] == {"file": "villages", "value": "village_id", "label": "village_name"}
+    assert village["choice_filter"] == "district = ${district}"
+    assert any(":survey:3:" in str(w) and "villages.csv" in str(w) for w in conversion.warnings)
+    assert import_command(path, surveys / "form.yaml", drop_unsupported=False) == 0
+    survey = load_survey_file(surveys / "form.yaml")
+    state = runner.advance(survey, runner.start(survey, date(2026, 3, 31)).state, runner.PickChoice("d2")).state
+    shown = runner.visible_choices(survey.question("village"), state, survey)
+    assert [(c.name, c.label.in_language("en", "en")) for c in shown] == [("v2", "Ngong"), ("v3", "Karen")]
+    assert runner.advance(survey, state, runner.PickChoice("v3")).state.answers["village"] == "v3"
+
+
+def test_search_without_its_csv_has_no_choices_until_it_is_there(tmp_path: Path) -> None:
+    path = form(tmp_path, SEARCH_FORM, SEARCH_CHOICES)
+    conversion, _, _ = convert(path)
+    assert any("not beside the form" in str(w) and ":survey:3:" in str(w) for w in conversion.warnings)
+    (tmp_path / "form.yaml").write_text(conversion.yaml_text, encoding="utf-8")
+    survey = load_survey_file(tmp_path / "form.yaml")
+    state = runner.advance(survey, runner.start(survey, date(2026, 3, 31)).state, runner.PickChoice("d1")).state
+    assert state.current == "village" and runner.visible_choices(survey.question("village"), state, survey) == ()
+    assert runner.advance(survey, state, runner.SkipQuestion()).state.current == "after"
+    (tmp_path / "villages.csv").write_text("village_id,village_name,district\nv1,Kibera,d1\n", encoding="utf-8")
+    survey = load_survey_file(tmp_path / "form.yaml")
+    assert [c.name for c in runner.visible_choices(survey.question("village"), state, survey)] == ["v1"]
