@@ -1174,11 +1174,12 @@ class _Converter:
         choice_filter. False if it is not of that shape."""
         match = SEARCH.fullmatch(appearance.strip())
         list_name = data.get("choices")
-        placeholder = (self.choice_sheet.get(list_name) or [None])[0] if isinstance(list_name, str) else None
-        if match is None or placeholder is None:
+        items = self.choice_sheet.get(list_name, []) if isinstance(list_name, str) else []
+        if match is None or not items:
             return False
-        label = placeholder.get("label")
-        label_column = label if isinstance(label, str) else next(iter(label.values()), "")
+        placeholder = items[0]  # its name and label name the CSV's value and label columns
+        label = placeholder.get("label") or placeholder["name"]
+        label_column = str(label if isinstance(label, str) else next(iter(label.values()), ""))
         file = match["file"].removesuffix(".csv")
         data.pop("choices")
         data["choices_file"] = {"file": file, "value": placeholder["name"], "label": label_column}
