@@ -297,6 +297,17 @@ class Expression:
             and isinstance(node.arguments[0], StringLiteral)
         )
 
+    def data_file_questions(self) -> frozenset[str]:
+        """The questions whose answer names the file of ``pulldata(${q}, ...)`` (one file per answer)."""
+        return frozenset(
+            node.arguments[0].name
+            for node in _walk(self.root)
+            if isinstance(node, FunctionCall)
+            and node.name == "pulldata"
+            and node.arguments
+            and isinstance(node.arguments[0], Reference)
+        )
+
     def bare_names(self) -> frozenset[str]:
         """The bare names: choice columns, meaningful in a ``choice_filter`` only."""
         return frozenset(node.name for node in _walk(self.root) if isinstance(node, ChoiceColumn))

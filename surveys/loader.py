@@ -236,7 +236,10 @@ def data_files(survey: Survey) -> list[str]:
             for expression in value if isinstance(value, tuple) else (value,):
                 if isinstance(expression, Expression):
                     names |= {name.removesuffix(".csv") for name in expression.data_files()}
-    return sorted(names)
+                    for question in expression.data_file_questions():  # pulldata(${q}, ...): a file per choice
+                        if survey.has_question(question):
+                            names |= {choice.name for choice in survey.question(question).choices}
+    return sorted(name for name in names if "/" not in name and "\\" not in name and not name.startswith("."))
 
 
 def with_data_files(survey: Survey, directory: Path) -> Survey:

@@ -273,6 +273,7 @@ SEARCH = re.compile(
     r"search\(\s*['\"](?P<file>[^'\"/]+)['\"]\s*(?:,\s*['\"](?P<mode>matches|contains|startswith|endswith)['\"]\s*,"
     r"\s*['\"](?P<column>[A-Za-z_][\w.-]*)['\"]\s*,\s*(?P<value>[^,()]+|'[^']*')\s*)?\)"
 )
+PULLDATA_BY_ANSWER = re.compile(r"pulldata\(\s*\$\{\s*([^}\s]+)\s*\}\s*,")
 PULLDATA_FILE = re.compile(r"pulldata\(\s*['\"]([^'\"]+)['\"]")
 REFERENCE = re.compile(r"\$\{\s*([^}\s]+)\s*\}")
 STRING_LITERAL = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -947,14 +948,24 @@ class _Converter:
             name = f"generated_note_name_{row}"  # as pyxform names it
             self.warn(SURVEY, row, f"the note without a name is named '{name}'")
         calculation = by_base.get("calculation", "")
-        if calculation.count("pulldata(") > len(PULLDATA_FILE.findall(calculation)):
+        by_answer = PULLDATA_BY_ANSWER.findall(calculation)
+        if calculation.count("pulldata(") > len(PULLDATA_FILE.findall(calculation)) + len(by_answer):
             what = f"{question_type} question '{name}'"
-            reason = "its pulldata() names the file with an answer; Baraza reads only files named in quotes"
-            if self.unsupported(row, what, reason, kind="pulldata (file named by an answer)"):
+            reason = "its pulldata() names the file with an expression; Baraza reads files named in quotes or by ${q}"
+            if self.unsupported(row, what, reason, kind="pulldata (file named by an expression)"):
                 self.dropped_names[name] = "pulldata"
             return None
         for file in dict.fromkeys(PULLDATA_FILE.findall(calculation)):
             self.data_file(file.removesuffix(".csv"), name, row)
+        for question in dict.fromkeys(by_answer):
+            self.warn(
+                SURVEY,
+                row,
+                f"'{name}' reads with pulldata() the CSV named by the answer to ${{{question}}}: put one file per "
+                f"choice of '{question}' (CHOICE.csv) in the surveys folder beside the survey file; until then the "
+                "value is empty",
+                kind="pulldata",
+            )
 
         data = {"type": question_type, "name": name, **data}
         for key in ("label", "hint"):

@@ -218,19 +218,41 @@ def test_select_one_external_uses_the_external_list_when_the_choices_sheet_has_o
     assert [c.name for c in runner.visible_choices(survey.question("q2"), state, survey)] == ["near"]
 
 
-def test_pulldata_of_a_file_named_by_an_answer_is_left_out(tmp_path: Path) -> None:
+def test_pulldata_of_a_file_named_by_an_answer_reads_one_file_per_choice(tmp_path: Path) -> None:
+    path = form(
+        tmp_path,
+        [
+            ["type", "name", "label", "calculation"],
+            ["select_one districts", "district", "District?", ""],
+            ["text", "code", "Household code?", ""],
+            ["calculate", "head", "", "pulldata(${district}, 'head_name', 'hh_code', ${code})"],
+        ],
+        [["list_name", "name", "label"], ["districts", "north", "North"], ["districts", "south", "South"]],
+    )
+    conversion, _, _ = convert(path)
+    assert any(":survey:4:" in str(w) and "answer to ${district}" in str(w) for w in conversion.warnings)
+    (tmp_path / "form.yaml").write_text(conversion.yaml_text, encoding="utf-8")
+    (tmp_path / "south.csv").write_text("hh_code,head_name\nH1,Zawadi\n", encoding="utf-8")
+    survey = load_survey_file(tmp_path / "form.yaml")
+    state = runner.advance(survey, runner.start(survey, date(2026, 3, 31)).state, runner.PickChoice("south")).state
+    assert runner.advance(survey, state, runner.TypedAnswer("H1")).state.answers["head"] == "Zawadi"
+    state = runner.advance(survey, runner.start(survey, date(2026, 3, 31)).state, runner.PickChoice("north")).state
+    assert runner.advance(survey, state, runner.TypedAnswer("H1")).state.answers["head"] == ""  # no north.csv
+
+
+def test_pulldata_of_a_file_named_by_an_expression_is_left_out(tmp_path: Path) -> None:
     path = form(
         tmp_path,
         [
             ["type", "name", "label", "calculation"],
             ["text", "district", "District?", ""],
-            ["calculate", "head", "", "pulldata(${district}, 'head_name', 'hh_code', 'H1')"],
+            ["calculate", "head", "", "pulldata(concat('d', ${district}), 'head_name', 'hh_code', 'H1')"],
         ],
     )
     try:
         convert_xlsform(path)
     except XlsformError as error:
-        assert "form.xlsx:survey:3:" in str(error) and "names the file with an answer" in str(error)
+        assert "form.xlsx:survey:3:" in str(error) and "names the file with an expression" in str(error)
     else:
         raise AssertionError("a pulldata() of a file named by an answer was imported")
     conversion = convert_xlsform(path, drop_unsupported=True)

@@ -525,7 +525,7 @@ def unsupported_form(tmp_path: Path) -> Path:
         ["text", "why", "Why?", "${members} > 1", None],  # row 5
         ["end group", None, None, None, None],  # row 6
         ["osm building", "house", "The house", None, None],  # row 7
-        ["calculate", "looked_up", None, None, "pulldata(${members}, 'price', 'item', 'rice')"],  # row 8
+        ["calculate", "looked_up", None, None, "pulldata(concat('p', ${members}), 'price', 'item', 'rice')"],  # row 8
         ["rank yn", "ranking", "Rank these", None, None],  # row 9
         ["select_one_from_file places.csv", "place", "Place?", None, None],  # row 10
         ["text", "comment", "Comment?", "${members} > 0", None],  # row 11
@@ -538,8 +538,8 @@ def test_unsupported_types_are_errors_with_their_rows(tmp_path: Path) -> None:
         "form.xlsx:survey:3: background-audio question 'where_start': a chat cannot collect a sound recording in "
         "the background" + advice,
         "form.xlsx:survey:7: osm question 'house': a chat cannot collect an OpenStreetMap feature" + advice,
-        "form.xlsx:survey:8: calculate question 'looked_up': its pulldata() names the file with an answer; Baraza "
-        "reads only files named in quotes" + advice,
+        "form.xlsx:survey:8: calculate question 'looked_up': its pulldata() names the file with an expression; "
+        "Baraza reads files named in quotes or by ${q}" + advice,
         "form.xlsx:survey:9: rank question 'ranking': a chat cannot offer a ranking" + advice,
         "form.xlsx:survey:10: select_one_from_file question 'place': cannot read 'places.csv' next to the form: "
         "no such file" + advice,
@@ -552,7 +552,7 @@ def test_drop_unsupported_lists_what_was_left_out(tmp_path: Path) -> None:
         ("members", "integer"), ("g", "group"), ("comment", "text"),
     ]  # fmt: skip
     assert [(issue.row, issue.kind) for issue in conversion.dropped] == [
-        (3, "background-audio"), (7, "osm"), (8, "pulldata (file named by an answer)"), (9, "rank"),
+        (3, "background-audio"), (7, "osm"), (8, "pulldata (file named by an expression)"), (9, "rank"),
         (10, "select_one_from_file"),
     ]  # fmt: skip
     assert conversion.left_out.keys() == {"where_start", "house", "looked_up", "ranking", "place"}
