@@ -51,6 +51,15 @@ def main() -> int:
     by_status = Counter(r.status for r in accepted)
     print(f"forms: {len(results)} in {arguments.directory}, {total} accepted by pyxform ({seconds:.1f} s)")
     print(f"  imported with nothing dropped: {by_status['clean']:3} ({_percent(by_status['clean'], total)})")
+    waiting_files = [r for r in accepted if r.status == "clean" and r.conversion and r.conversion.missing_files]
+    if waiting_files:
+        print(
+            f"    of which {len(waiting_files)} read CSV files (pulldata(), search(), *_from_file) that are not beside "
+            "the form here: imported with a warning; empty values / no choices until they are put beside the survey"
+        )
+        for r in waiting_files:
+            assert r.conversion is not None
+            print(f"      {r.path.name}: {', '.join(r.conversion.missing_files)}")
     print(f"  imported with drops:           {by_status['dropped']:3}")
     drops = Counter(kind for r in accepted if r.status == "dropped" for kind in r.dropped_types)
     for kind, count in drops.most_common():

@@ -91,6 +91,9 @@ class XlsformConversion:
     left_out: Mapping[str, str] = field(default_factory=dict)
     #: The CSV files that pulldata() reads, found beside the form (to go beside the survey file).
     data_files: tuple[Path, ...] = ()
+    #: The CSV files (pulldata(), search(), *_from_file) that were not beside the form: until they are put
+    #: beside the survey file, their values are empty or their questions have no choices.
+    missing_files: tuple[str, ...] = ()
 
     def source_of(self, line: int) -> tuple[str, int]:
         """The ``(sheet, row)`` that line ``line`` (1-based) of ``yaml_text`` was written from."""
@@ -902,6 +905,7 @@ class _Converter:
         select = SELECT.match(type_name)
         data: dict[str, Any] = {}
         list_name: str | None = None
+        from_file: dict[str, str] | None = None  # a select_*_from_file CSV read beside the survey file
         if select:
             command = select.group("command").lower()
             list_name = select.group("list")
@@ -909,7 +913,24 @@ class _Converter:
                 if self.unsupported(row, f"rank question '{name}'", "a chat cannot offer a ranking", kind="rank"):
                     self.dropped_names[name] = command
                 return None
-            if command in FROM_FILE_WORDS:
+            if "from_file" in command.replace(" ", "_") and self._csv_later(list_name):
+                parameters = _parameters(by_base.get("parameters", ""))
+                file = list_name.removesuffix(".csv")
+                from_file = {
+                    "file": file,
+                    "value": parameters.get("value", "name"),
+                    "label": parameters.get("label", "label"),
+                }
+                self.warn(
+                    SURVEY,
+                    row,
+                    f"'{name}' offers the rows of '{list_name}' as its choices: not beside the form: put it in the "
+                    "surveys folder beside the survey file; until then the question has no choices (an optional one "
+                    "is skipped with /skip, a required one cannot be answered)",
+                    kind=command,
+                )
+                self.data_files.setdefault(file, False)
+            elif command in FROM_FILE_WORDS:
                 external = self._external_list(command, list_name, by_base, name, row)
                 if external is None:
                     self.dropped_names[name] = command
@@ -958,6 +979,7 @@ class _Converter:
         for file in dict.fromkeys(PULLDATA_FILE.findall(calculation)):
             self.data_file(file.removesuffix(".csv"), name, row)
         for question in dict.fromkeys(by_answer):
+            self.data_files.setdefault(f"${{{question}}}", False)
             self.warn(
                 SURVEY,
                 row,
@@ -1021,7 +1043,9 @@ class _Converter:
                 self.warn(SURVEY, row, f"choice_filter of '{name}' ignored: it is not a select question")
             else:
                 data["choice_filter"] = self._expression(by_base["choice_filter"], row, "choice_filter")
-        if list_name is not None:
+        if from_file is not None:
+            data["choices_file"] = from_file
+        elif list_name is not None:
             data["choices"] = list_name
         self._appearance(data, by_base.get("appearance"), question_type, name, row)
         parameters = _parameters(by_base.get("parameters", ""))
@@ -1177,6 +1201,11 @@ class _Converter:
             data["appearance"] = " ".join(words)
             return
         self.warn(SURVEY, row, f"appearance '{appearance}' of '{name}' ignored: no meaning in a chat")
+
+    def _csv_later(self, file: str) -> bool:
+        """A select_*_from_file CSV that is not beside the form: read beside the survey file when it is
+        loaded, as ODK reads the form's media files (an XML or GeoJSON file must be there at import)."""
+        return file.lower().endswith(".csv") and "/" not in file and not (self.form_path.parent / file).is_file()
 
     def _search(self, data: dict[str, Any], appearance: str, name: str, row: int) -> bool:
         """ODK's ``search('file' [, 'matches'|'contains'|'startswith'|'endswith', 'column', value])``:
@@ -1647,6 +1676,7 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
         rows=dict(converter.rows),
         left_out={name: why for name, why in converter.dropped_names.items() if name not in converter.rows},
         data_files=tuple(path.parent / f"{file}.csv" for file, beside in converter.data_files.items() if beside),
+        missing_files=tuple(f"{file}.csv" for file, beside in converter.data_files.items() if not beside),
     )
 
 

@@ -308,3 +308,24 @@ def test_search_without_its_csv_has_no_choices_until_it_is_there(tmp_path: Path)
     (tmp_path / "villages.csv").write_text("village_id,village_name,district\nv1,Kibera,d1\n", encoding="utf-8")
     survey = load_survey_file(tmp_path / "form.yaml")
     assert [c.name for c in runner.visible_choices(survey.question("village"), state, survey)] == ["v1"]
+
+
+def test_select_from_file_whose_csv_is_not_beside_the_form_reads_it_beside_the_survey(tmp_path: Path) -> None:
+    path = form(
+        tmp_path,
+        [
+            ["type", "name", "label", "parameters", "choice_filter"],
+            ["select_one_from_file species.csv", "tree", "Tree?", "value=code label=latin", "kind = 'tree'"],
+        ],
+    )
+    conversion, data, _ = convert(path)
+    assert not conversion.dropped
+    assert data["questions"][0]["choices_file"] == {"file": "species", "value": "code", "label": "latin"}
+    assert any(":survey:2:" in str(w) and "species.csv" in str(w) for w in conversion.warnings)
+    (tmp_path / "form.yaml").write_text(conversion.yaml_text, encoding="utf-8")
+    (tmp_path / "species.csv").write_text(
+        "code,latin,kind\nac,Acacia tortilis,tree\ngr,Cynodon dactylon,grass\n", encoding="utf-8"
+    )
+    survey = load_survey_file(tmp_path / "form.yaml")
+    state = runner.start(survey, date(2026, 3, 31)).state
+    assert [c.name for c in runner.visible_choices(survey.question("tree"), state, survey)] == ["ac"]

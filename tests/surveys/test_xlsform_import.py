@@ -527,7 +527,7 @@ def unsupported_form(tmp_path: Path) -> Path:
         ["osm building", "house", "The house", None, None],  # row 7
         ["calculate", "looked_up", None, None, "pulldata(concat('p', ${members}), 'price', 'item', 'rice')"],  # row 8
         ["rank yn", "ranking", "Rank these", None, None],  # row 9
-        ["select_one_from_file places.csv", "place", "Place?", None, None],  # row 10
+        ["select_one_from_file places.xml", "place", "Place?", None, None],  # row 10
         ["text", "comment", "Comment?", "${members} > 0", None],  # row 11
     ])  # fmt: skip
 
@@ -541,7 +541,7 @@ def test_unsupported_types_are_errors_with_their_rows(tmp_path: Path) -> None:
         "form.xlsx:survey:8: calculate question 'looked_up': its pulldata() names the file with an expression; "
         "Baraza reads files named in quotes or by ${q}" + advice,
         "form.xlsx:survey:9: rank question 'ranking': a chat cannot offer a ranking" + advice,
-        "form.xlsx:survey:10: select_one_from_file question 'place': cannot read 'places.csv' next to the form: "
+        "form.xlsx:survey:10: select_one_from_file question 'place': cannot read 'places.xml' next to the form: "
         "no such file" + advice,
     ]
 
