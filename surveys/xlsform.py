@@ -1676,7 +1676,11 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
         rows=dict(converter.rows),
         left_out={name: why for name, why in converter.dropped_names.items() if name not in converter.rows},
         data_files=tuple(path.parent / f"{file}.csv" for file, beside in converter.data_files.items() if beside),
-        missing_files=tuple(f"{file}.csv" for file, beside in converter.data_files.items() if not beside),
+        missing_files=tuple(
+            f"a CSV per answer to {file}" if file.startswith("${") else f"{file}.csv"
+            for file, beside in converter.data_files.items()
+            if not beside
+        ),
     )
 
 
