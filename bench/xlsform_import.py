@@ -4,7 +4,9 @@
 
 For every form that pyxform accepts: converted as ``baraza survey import`` does, then loaded by
 Baraza's survey loader. Prints how many import with nothing dropped, with drops (and which
-types), are refused (and why), crash; separately how many convert to YAML with nothing dropped
+types), are refused (and why; a refused form is also given to ODK Validate, the jar pyxform
+ships, run with Java, and those it refuses too are listed apart: the score is printed over all
+forms pyxform accepts and over those ODK Validate also accepts), crash; separately how many convert to YAML with nothing dropped
 (whether or not this checkout's loader accepts every type in it: media, geopoints and repeats are
 loaded by other branches), with the types the loader does not know; and a fidelity check of each
 loaded survey against pyxform's own parse (names, types, choices, relevant/constraint/calculation,
@@ -49,18 +51,38 @@ def main() -> int:
     by_status = Counter(r.status for r in accepted)
     print(f"forms: {len(results)} in {arguments.directory}, {total} accepted by pyxform ({seconds:.1f} s)")
     print(f"  imported with nothing dropped: {by_status['clean']:3} ({_percent(by_status['clean'], total)})")
+    waiting_files = [r for r in accepted if r.status == "clean" and r.conversion and r.conversion.missing_files]
+    if waiting_files:
+        print(
+            f"    of which {len(waiting_files)} read CSV files (pulldata(), search(), *_from_file) that are not beside "
+            "the form here: imported with a warning; empty values / no choices until they are put beside the survey"
+        )
+        for r in waiting_files:
+            assert r.conversion is not None
+            print(f"      {r.path.name}: {', '.join(r.conversion.missing_files)}")
     print(f"  imported with drops:           {by_status['dropped']:3}")
     drops = Counter(kind for r in accepted if r.status == "dropped" for kind in r.dropped_types)
     for kind, count in drops.most_common():
         print(f"      {kind}: {count} forms")
     print(f"  refused:                       {by_status['refused']:3}")
     for r in accepted:
-        if r.status == "refused":
+        if r.status == "refused" and not r.odk_invalid:
             print(f"      {r.path.name}: {r.reason}")
+    invalid = [r for r in accepted if r.odk_invalid]
+    if invalid:
+        print(f"    of which ODK Validate (pyxform's jar, run on each refused form) refuses too: {len(invalid)}")
+        for r in invalid:
+            print(f"      {r.path.name}: {r.reason}\n          ODK Validate: {r.odk_invalid}")
     print(f"  crashed:                       {by_status['crashed']:3}")
     for r in accepted:
         if r.status == "crashed":
             print(f"      {r.path.name}: {r.reason}")
+    valid = total - len(invalid)
+    print(
+        f"score: {by_status['clean']} of {total} accepted by pyxform imported with nothing dropped "
+        f"({_percent(by_status['clean'], total)}); of the {valid} that ODK Validate also accepts: "
+        f"{_percent(by_status['clean'], valid)} (the {len(invalid)} it refuses are counted as refused in the first figure)"
+    )
     converted = sum(1 for r in accepted if r.converted_clean)
     print(f"converted to YAML with nothing dropped, every type: {converted} ({_percent(converted, total)})")
     waiting = Counter(t for r in accepted if r.converted_clean for t in r.unknown_types)

@@ -93,6 +93,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from typing import NamedTuple, Protocol, TypeAlias
 
+import regex
+
 from common.errors import BarazaError
 
 __all__ = [
@@ -284,6 +286,28 @@ class Expression:
         """Whether ``.`` (the answer being checked) appears."""
         return any(isinstance(node, CurrentValue) for node in _walk(self.root))
 
+    def data_files(self) -> frozenset[str]:
+        """The data files ``pulldata('file', ...)`` reads (its first argument, when a quoted string)."""
+        return frozenset(
+            node.arguments[0].value
+            for node in _walk(self.root)
+            if isinstance(node, FunctionCall)
+            and node.name == "pulldata"
+            and node.arguments
+            and isinstance(node.arguments[0], StringLiteral)
+        )
+
+    def data_file_questions(self) -> frozenset[str]:
+        """The questions whose answer names the file of ``pulldata(${q}, ...)`` (one file per answer)."""
+        return frozenset(
+            node.arguments[0].name
+            for node in _walk(self.root)
+            if isinstance(node, FunctionCall)
+            and node.name == "pulldata"
+            and node.arguments
+            and isinstance(node.arguments[0], Reference)
+        )
+
     def bare_names(self) -> frozenset[str]:
         """The bare names: choice columns, meaningful in a ``choice_filter`` only."""
         return frozenset(node.name for node in _walk(self.root) if isinstance(node, ChoiceColumn))
@@ -467,6 +491,8 @@ _FUNCTIONS: dict[str, tuple[int, int | None]] = {
     # Choices and the question's own value
     "jr:choice-name": (2, 2),
     "once": (1, 1),
+    # pulldata('file', 'column', 'key column', key): a value from a CSV file beside the survey.
+    "pulldata": (4, 4),
     # Repeats (evaluated with the environment's scope).
     "count": (1, 1),
     "sum": (1, 1),
@@ -688,11 +714,29 @@ def _check_pattern(node: Node) -> None:
     except (re.error, OverflowError, RecursionError, ValueError) as error:
         raise ExpressionError(f"invalid regex() pattern: {error}", node.column) from None
     if _pattern_shape(pattern)[0]:
-        raise ExpressionError(
-            "regex() pattern repeats a group that contains a repetition (like '(a+)+'), which can take "
-            "forever to fail; make the group atomic '(?>...)' or the repetition possessive ('a++')",
-            node.column,
-        )
+        try:  # run by the `regex` engine with a time limit (see _nested_search): it must compile there too
+            regex.compile(pattern)
+        except (regex.error, OverflowError, RecursionError, ValueError) as error:
+            raise ExpressionError(f"invalid regex() pattern: {error}", node.column) from None
+
+
+#: The time a pattern that repeats a group containing a repetition (``(a+)+``) may take on one answer.
+NESTED_REGEX_SECONDS = 0.2
+
+
+@functools.lru_cache(maxsize=512)
+def _nested(pattern: str) -> bool:
+    return _pattern_shape(pattern)[0]
+
+
+def _nested_search(pattern: str, text: str) -> bool:
+    """A pattern whose backtracking can be exponential (ODK forms have them: phone numbers as
+    ``^(([0-9])*[- .(]*...)+$``), searched by the ``regex`` engine with a time limit: an answer
+    that takes longer does not match (the person is told the constraint's message, not kept waiting)."""
+    try:
+        return regex.search(pattern, text, timeout=NESTED_REGEX_SECONDS) is not None
+    except TimeoutError:
+        return False
 
 
 _BRACES = re.compile(r"\{([0-9]*)(,([0-9]*))?\}")
@@ -898,6 +942,8 @@ class Environment:
     #: ``once(x)``: the value the question being computed already has (x only while it has none).
     own: str | None = None
     scope: RepeatScope | None = None
+    #: ``pulldata('file', ...)``: the rows of each data file (``file.csv`` beside the survey), by file name.
+    tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)
 
 
 _PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -1125,6 +1171,10 @@ class _Evaluator:
         if name == "regex":
             text = _to_string(values[0])
             pattern = _to_string(values[1])
+            if len(text) > MAX_REGEX_INPUT:
+                return False
+            if _nested(pattern):
+                return _nested_search(pattern, text)
             return len(text) <= _regex_input_limit(pattern) and re.search(pattern, text) is not None
         if name == "int":
             return _to_number(values[0]).to_integral_value(rounding=ROUND_DOWN, context=self.context)
@@ -1207,6 +1257,11 @@ class _Evaluator:
             fraction = number - number.to_integral_value(rounding=ROUND_FLOOR, context=self.context)
             moment = datetime(day.year, day.month, day.day) + timedelta(seconds=round(float(fraction) * 86400))
             return moment.isoformat()
+        if name == "pulldata":  # as ODK Collect: the first row whose key column is the key; else ""
+            file, column, key_column = (_to_string(value).strip() for value in values[:3])
+            key = _to_string(values[3])
+            rows = self.environment.tables.get(file.removesuffix(".csv"), ())
+            return next((row.get(column, "") for row in rows if row.get(key_column) == key), "")
         if name == "jr:choice-name":
             question = _to_string(values[1]).strip()
             question = question[2:-1] if question.startswith("${") and question.endswith("}") else question

@@ -7,10 +7,12 @@ one pass.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -53,7 +55,8 @@ OTHER_QUESTION_LABEL = "Specify other."
 SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
-    "audience", "anonymous", "allow_choice_duplicates", "reminders",
+    "audience", "anonymous", "allow_choice_duplicates", "reminders", "allow_later_references",
+    "allow_missing_columns", "allow_note_references",
 }  # fmt: skip
 REMINDER_KEYS = {"after", "text"}
 #: ``after:`` of a reminder: a number and a unit (d days, h hours, m minutes), e.g. 2d or 36h.
@@ -64,7 +67,7 @@ QUESTION_KEYS = {
     "start", "end", "step", "relevant", "constraint", "constraint_message", "default", "calculate",
     "choice_filter", "min_choices", "max_choices", "max_length", "appearance", "correct", "explanation",
     "or_other", "randomize", "trigger",
-    "max_pixels", "from_profile",
+    "max_pixels", "from_profile", "choices_file",
 }  # fmt: skip
 #: Other spellings of a question type that XLSForm tools accept.
 TYPE_ALIASES = {"photo": "image", "audio-recording": "audio", "video-recording": "video"}
@@ -100,6 +103,12 @@ class _Reader:
         self.texts: list[tuple[Node, str, LocalizedText]] = []
         self.checks: list[_PendingCheck] = []
         self.allow_choice_duplicates = False
+        #: ``allow_later_references: true`` (as ODK allows): ${name} of a later question reads as empty until answered.
+        self.allow_later_references = False
+        #: ``allow_missing_columns: true``: a choice_filter's bare name that no choice has reads as empty (as in ODK).
+        self.allow_missing_columns = False
+        #: ``allow_note_references: true``: ${note} in an expression reads as empty (a note has no value, as in ODK).
+        self.allow_note_references = False
         self.repeats: list[Repeat] = []
         #: The repeats around the questions being read, outermost first.
         self.repeat_chain: tuple[str, ...] = ()
@@ -224,8 +233,65 @@ def load_survey_text(text: str, path: str) -> Survey:
 
 
 def load_survey_file(path: Path) -> Survey:
-    """Read one survey file (``.yaml`` or ``.yml``)."""
-    return load_survey_text(read_file(path, MAX_FILE_BYTES, SurveyFileError), str(path))
+    """Read one survey file (``.yaml`` or ``.yml``), with the data files its ``pulldata()`` reads."""
+    survey = load_survey_text(read_file(path, MAX_FILE_BYTES, SurveyFileError), str(path))
+    return with_data_files(survey, path.parent)
+
+
+MAX_DATA_FILE_BYTES = 20 * 1024 * 1024
+
+
+def data_files(survey: Survey) -> list[str]:
+    """The files ``pulldata('NAME', ...)`` reads in the survey's expressions (``NAME.csv``), sorted."""
+    names: set[str] = {q.choices_file[0] for q in survey.questions if q.choices_file is not None}
+    holders: list[object] = [*survey.questions, *survey.repeats]
+    for holder in holders:
+        for item in fields(holder):  # type: ignore[arg-type]
+            value = getattr(holder, item.name)
+            for expression in value if isinstance(value, tuple) else (value,):
+                if isinstance(expression, Expression):
+                    names |= {name.removesuffix(".csv") for name in expression.data_files()}
+                    for question in expression.data_file_questions():  # pulldata(${q}, ...): a file per choice
+                        if survey.has_question(question):
+                            names |= {choice.name for choice in survey.question(question).choices}
+    return sorted(name for name in names if "/" not in name and "\\" not in name and not name.startswith("."))
+
+
+def with_data_files(survey: Survey, directory: Path) -> Survey:
+    """The survey with the rows of each ``NAME.csv`` beside it that ``pulldata()`` reads (as ODK
+    Collect reads the form's media files). A file not there gives empty values; a file that is
+    there must be a readable CSV with a header row."""
+    tables: dict[str, tuple[dict[str, str], ...]] = {}
+    for name in data_files(survey):
+        path = directory / f"{name}.csv"
+        if not path.is_file():
+            continue
+        text = read_file(path, MAX_DATA_FILE_BYTES, SurveyFileError)
+        rows = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+        tables[name] = tuple({k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows)
+    if not tables:
+        return survey
+    questions = tuple(
+        replace(question, choices=_file_choices(tables, question.choices_file, survey.default_language))
+        if question.choices_file is not None
+        else question
+        for question in survey.questions
+    )
+    return replace(survey, tables=tables, questions=questions)
+
+
+def _file_choices(
+    tables: dict[str, tuple[dict[str, str], ...]], source: tuple[str, str, str], language: str
+) -> tuple[Choice, ...]:
+    """The choices of a ``choices_file`` question: one per row with a value (the first of a value seen twice)."""
+    file, value_column, label_column = source
+    choices: dict[str, Choice] = {}
+    for row in tables.get(file, ()):
+        name = row.get(value_column, "")
+        if name and name not in choices:
+            label = row.get(label_column) or name
+            choices[name] = Choice(name, LocalizedText({language: label}), columns=row)
+    return tuple(choices.values())
 
 
 def survey_files(directory: Path) -> list[Path]:
@@ -315,14 +381,20 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
 
     if "allow_choice_duplicates" in entries:
         reader.allow_choice_duplicates = reader.flag(node("allow_choice_duplicates"), "allow_choice_duplicates")
+    if "allow_note_references" in entries:
+        reader.allow_note_references = reader.flag(node("allow_note_references"), "allow_note_references")
+    if "allow_missing_columns" in entries:
+        reader.allow_missing_columns = reader.flag(node("allow_missing_columns"), "allow_missing_columns")
+    if "allow_later_references" in entries:
+        reader.allow_later_references = reader.flag(node("allow_later_references"), "allow_later_references")
     choice_lists = _read_choice_lists(reader, node("choices")) if "choices" in entries else {}
     questions: list[Question] = []
     if "questions" not in entries:
         reader.problem(root, "the survey has no 'questions'")
     else:
         questions = _read_questions(reader, node("questions"), choice_lists, (), (), 0)
-        if questions and not any(q.is_asked for q in questions):
-            reader.problem(node("questions"), "the survey asks nothing; add at least one question")
+        if questions and not any(q.is_asked or q.is_note for q in questions):  # a notice of notes is a survey
+            reader.problem(node("questions"), "the survey asks and shows nothing; add at least one question")
     _check_references(reader, questions, _repeat_starts(reader, questions))
     _check_quiz(reader, kind, questions, entries)
 
@@ -767,7 +839,10 @@ def _read_question(
     if from_profile is not None and "from_profile" not in entries:
         default = None  # default: ${profile.x} names the register field, it is no default value
 
-    choices = _question_choices(reader, entries, question_type, inline_list, choice_lists, what, node)
+    choices_file = _choices_file(reader, entries, question_type, what)
+    choices: tuple[Choice, ...] = ()
+    if choices_file is None:
+        choices = _question_choices(reader, entries, question_type, inline_list, choice_lists, what, node)
     if question_type is QuestionType.SELECT_MULTIPLE:
         for spaced in [c.name for c in choices if " " in c.name][:1]:
             reader.problem(node, f"{what} is a select_multiple and its choice '{spaced}' has a space in its name")
@@ -787,7 +862,7 @@ def _read_question(
             reader.problem(entries["choice_filter"][0], f"choice_filter only applies to select questions ({what})")
         else:
             choice_filter = _expression(reader, value("choice_filter"), f"choice_filter of {what}", position)
-            if choice_filter is not None:
+            if choice_filter is not None and not reader.allow_missing_columns and choices_file is None:
                 columns = {"name"} | {column for choice in choices for column in choice.columns}
                 for bare in sorted(choice_filter.bare_names() - columns):
                     reader.problem(
@@ -865,6 +940,7 @@ def _read_question(
         trigger=trigger,
         max_pixels=max_pixels,
         from_profile=from_profile,
+        choices_file=choices_file,
     )
 
 
@@ -898,6 +974,27 @@ def _from_profile(
     return field_name
 
 
+def _choices_file(
+    reader: _Reader, entries: dict[str, tuple[Node, Node]], question_type: QuestionType, what: str
+) -> tuple[str, str, str] | None:
+    """``choices_file: {file: NAME, value: COLUMN, label: COLUMN}``: the choices are the rows of NAME.csv."""
+    if "choices_file" not in entries:
+        return None
+    node = entries["choices_file"][1]
+    if question_type not in CHOICE_TYPES:
+        reader.problem(node, f"choices_file only applies to select questions ({what})")
+        return None
+    mapping = reader.mapping(node, f"the choices_file of {what}")
+    if mapping is None:
+        return None
+    reader.unknown_keys(mapping, {"file", "value", "label"}, f"the choices_file of {what}")
+    parts = {key: str(reader.scalar(mapping[key][1])).strip() for key in ("file", "value", "label") if key in mapping}
+    if set(parts) != {"file", "value", "label"} or not all(parts.values()) or "/" in parts["file"]:
+        reader.problem(node, f"the choices_file of {what} needs file (a name beside the survey), value and label")
+        return None
+    return (parts["file"].removesuffix(".csv"), parts["value"], parts["label"])
+
+
 def _optional_text(reader: _Reader, entries: dict[str, tuple[Node, Node]], key: str, what: str) -> LocalizedText | None:
     if key not in entries:
         return None
@@ -929,10 +1026,16 @@ def _check_references(reader: _Reader, questions: list[Question], repeats: dict[
                 reader.problem(check.node, f"{where}: ${{{name}}} is not a question of this survey")
             elif name == check.allow_self:
                 continue
+            elif position[name] > check.position and reader.allow_later_references:
+                continue  # empty until the later question is answered, as in ODK
             elif position[name] >= check.position:
                 later = "itself" if position[name] == check.position else "a later question"
-                reader.problem(check.node, f"{where}: ${{{name}}} refers to {later}; only earlier answers are known")
-            elif questions[position[name]].is_note:
+                reader.problem(
+                    check.node,
+                    f"{where}: ${{{name}}} refers to {later}; only earlier answers are known"
+                    + ("" if position[name] == check.position else " (unless allow_later_references: true)"),
+                )
+            elif questions[position[name]].is_note and not reader.allow_note_references:
                 reader.problem(check.node, f"{where}: ${{{name}}} is a note, which has no value")
 
 

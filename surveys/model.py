@@ -155,6 +155,10 @@ class Question:
     #: contact's profile has it (``from_profile: user_group`` or ``default: ${profile.user_group}``);
     #: the question is then not asked.
     from_profile: str | None = None
+    #: Choices read from a CSV beside the survey file (ODK's ``search()`` appearance): (file name
+    #: without .csv, value column, label column); they replace ``choices`` when the survey is loaded
+    #: from its folder.
+    choices_file: tuple[str, str, str] | None = None
 
     @property
     def is_note(self) -> bool:
@@ -254,6 +258,8 @@ class Survey:
     repeats: tuple[Repeat, ...] = ()
     #: Reminders of the invitation, in the order they are sent (``after`` increasing).
     reminders: tuple[Reminder, ...] = ()
+    #: Data files that ``pulldata()`` reads (``NAME.csv`` beside the survey file): name -> rows.
+    tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

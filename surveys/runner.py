@@ -197,9 +197,12 @@ def _environment_in(
     choice: Choice | None = None,
 ) -> Environment:
     """The environment of an expression of a question in the pass ``path`` (``()``: no repeat)."""
-    if not survey.repeats:
-        return _environment(answers, today, current, choice)
-    return repeats.environment(survey, answers, path, today, current, choice)
+    environment = (
+        repeats.environment(survey, answers, path, today, current, choice)
+        if survey.repeats
+        else _environment(answers, today, current, choice)
+    )
+    return replace(environment, tables=survey.tables) if survey.tables else environment
 
 
 def _slot_relevant(survey: Survey, slot: Slot, answers: Mapping[str, str | None], today: date) -> bool:

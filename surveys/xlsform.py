@@ -5,7 +5,7 @@ reject is rejected here too, with the row pyxform names. The conversion itself r
 (keeping their spreadsheet row numbers) and writes the survey in the format of ``office/surveys/README.md``:
 questions, groups, repeats, choice lists with their extra columns (external ones included),
 translations and expressions, copied verbatim, reading the form as pyxform does (docs/surveys.md
-lists how). Metadata is recorded, never asked. What a chat cannot ask (rank, osm, pulldata()...)
+lists how). Metadata is recorded, never asked. What a chat cannot ask (osm, a search() appearance...)
 and, in a version whose loader lacks them, media, locations and repeats, are errors unless
 ``drop_unsupported`` is set, in which case they are left out and listed.
 
@@ -19,6 +19,7 @@ import bisect
 import csv
 import functools
 import re
+import shutil
 import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -88,6 +89,11 @@ class XlsformConversion:
     rows: Mapping[str, int] = field(default_factory=dict)
     #: Questions left out (with ``drop_unsupported``), by name: why.
     left_out: Mapping[str, str] = field(default_factory=dict)
+    #: The CSV files that pulldata() reads, found beside the form (to go beside the survey file).
+    data_files: tuple[Path, ...] = ()
+    #: The CSV files (pulldata(), search(), *_from_file) that were not beside the form: until they are put
+    #: beside the survey file, their values are empty or their questions have no choices.
+    missing_files: tuple[str, ...] = ()
 
     def source_of(self, line: int) -> tuple[str, int]:
         """The ``(sheet, row)`` that line ``line`` (1-based) of ``yaml_text`` was written from."""
@@ -266,6 +272,12 @@ BIND_PREFIX = re.compile(r"^bind::?(?=\S)", re.IGNORECASE)
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 CODE_IN_PARENTHESES = re.compile(r"\(\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)\s*\)\s*$")
 SURVEY_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+SEARCH = re.compile(
+    r"search\(\s*['\"](?P<file>[^'\"/]+)['\"]\s*(?:,\s*['\"](?P<mode>matches|contains|startswith|endswith)['\"]\s*,"
+    r"\s*['\"](?P<column>[A-Za-z_][\w.-]*)['\"]\s*,\s*(?P<value>[^,()]+|'[^']*')\s*)?\)"
+)
+PULLDATA_BY_ANSWER = re.compile(r"pulldata\(\s*\$\{\s*([^}\s]+)\s*\}\s*,")
+PULLDATA_FILE = re.compile(r"pulldata\(\s*['\"]([^'\"]+)['\"]")
 REFERENCE = re.compile(r"\$\{\s*([^}\s]+)\s*\}")
 STRING_LITERAL = re.compile(r"'[^']*'|\"[^\"]*\"")
 SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -425,6 +437,11 @@ class _Converter:
         self.extra_lists: dict[str, list[dict[str, Any]]] = {}  # external lists the survey uses
         self.missing: dict[tuple[str, int], set[str]] = {}  # (sheet, row) -> "label in fr", ...
         self.duplicate_choices = False
+        #: The names of the lists on the choices sheet.
+        self.sheet_lists: set[str] = set()
+        self.choice_sheet: Mapping[str, list[dict[str, Any]]] = {}
+        #: pulldata() files (without .csv) -> whether the file is beside the form.
+        self.data_files: dict[str, bool] = {}
 
     # -- issues
 
@@ -656,13 +673,20 @@ class _Converter:
             if column.base in MEDIA_COLUMNS and any(column.header in values for _, values in sheet.rows):
                 self.warn(CHOICES, 1, f"column '{column.header}' ignored: no media in a chat")
         unlabelled: set[str] = set()
+        straightened: set[str] = set()
         list_column = next((c.header for c in sheet.columns if c.base == "list_name"), "")
         name_column = next((c.header for c in sheet.columns if c.base == "name"), "")
         for row, values in sheet.rows:
             list_name = values.get(list_column, "").strip()
-            name = values.get(name_column, "").strip()
+            written = values.get(name_column, "").strip()
+            name = written.translate(SMART_QUOTES)  # pyxform straightens quotes: ODK stores "red's"
             if not list_name or not name:
                 continue  # pyxform reports a choice without a name
+            if name != written and list_name not in straightened:
+                straightened.add(list_name)
+                self.warn(
+                    sheet.name, row, f"curly quotes in the choice names of '{list_name}' straightened, as pyxform does"
+                )
             choice: dict[str, Any] = {"name": name}
             label = self.text(sheet, values, "label", row)
             if label is None:
@@ -672,8 +696,8 @@ class _Converter:
                     self.warn(sheet.name, row, f"choices of '{list_name}' without a label show their name")
             choice["label"] = label
             for column in extra:
-                if column.header in values:
-                    choice[column.header] = values[column.header]
+                if column.header in values:  # compared with quoted strings of choice_filter, straightened too
+                    choice[column.header] = values[column.header].translate(SMART_QUOTES)
             items = lists.setdefault(list_name, [])
             if any(item["name"] == name for item in items):
                 self.duplicate_choices = True
@@ -881,6 +905,7 @@ class _Converter:
         select = SELECT.match(type_name)
         data: dict[str, Any] = {}
         list_name: str | None = None
+        from_file: dict[str, str] | None = None  # a select_*_from_file CSV read beside the survey file
         if select:
             command = select.group("command").lower()
             list_name = select.group("list")
@@ -888,7 +913,24 @@ class _Converter:
                 if self.unsupported(row, f"rank question '{name}'", "a chat cannot offer a ranking", kind="rank"):
                     self.dropped_names[name] = command
                 return None
-            if command in FROM_FILE_WORDS:
+            if "from_file" in command.replace(" ", "_") and self._csv_later(list_name):
+                parameters = _parameters(by_base.get("parameters", ""))
+                file = list_name.removesuffix(".csv")
+                from_file = {
+                    "file": file,
+                    "value": parameters.get("value", "name"),
+                    "label": parameters.get("label", "label"),
+                }
+                self.warn(
+                    SURVEY,
+                    row,
+                    f"'{name}' offers the rows of '{list_name}' as its choices: not beside the form: put it in the "
+                    "surveys folder beside the survey file; until then the question has no choices (an optional one "
+                    "is skipped with /skip, a required one cannot be answered)",
+                    kind=command,
+                )
+                self.data_files.setdefault(file, False)
+            elif command in FROM_FILE_WORDS:
                 external = self._external_list(command, list_name, by_base, name, row)
                 if external is None:
                     self.dropped_names[name] = command
@@ -926,13 +968,26 @@ class _Converter:
                 return None  # pyxform reports it
             name = f"generated_note_name_{row}"  # as pyxform names it
             self.warn(SURVEY, row, f"the note without a name is named '{name}'")
-        if "pulldata(" in by_base.get("calculation", "") or "pulldata(" in by_base.get("default", ""):
+        calculation = by_base.get("calculation", "")
+        by_answer = PULLDATA_BY_ANSWER.findall(calculation)
+        if calculation.count("pulldata(") > len(PULLDATA_FILE.findall(calculation)) + len(by_answer):
             what = f"{question_type} question '{name}'"
-            if self.unsupported(
-                row, what, "pulldata() reads a CSV file on the phone, which a chat does not have", kind="pulldata"
-            ):
+            reason = "its pulldata() names the file with an expression; Baraza reads files named in quotes or by ${q}"
+            if self.unsupported(row, what, reason, kind="pulldata (file named by an expression)"):
                 self.dropped_names[name] = "pulldata"
             return None
+        for file in dict.fromkeys(PULLDATA_FILE.findall(calculation)):
+            self.data_file(file.removesuffix(".csv"), name, row)
+        for question in dict.fromkeys(by_answer):
+            self.data_files.setdefault(f"${{{question}}}", False)
+            self.warn(
+                SURVEY,
+                row,
+                f"'{name}' reads with pulldata() the CSV named by the answer to ${{{question}}}: put one file per "
+                f"choice of '{question}' (CHOICE.csv) in the surveys folder beside the survey file; until then the "
+                "value is empty",
+                kind="pulldata",
+            )
 
         data = {"type": question_type, "name": name, **data}
         for key in ("label", "hint"):
@@ -988,7 +1043,9 @@ class _Converter:
                 self.warn(SURVEY, row, f"choice_filter of '{name}' ignored: it is not a select question")
             else:
                 data["choice_filter"] = self._expression(by_base["choice_filter"], row, "choice_filter")
-        if list_name is not None:
+        if from_file is not None:
+            data["choices_file"] = from_file
+        elif list_name is not None:
             data["choices"] = list_name
         self._appearance(data, by_base.get("appearance"), question_type, name, row)
         parameters = _parameters(by_base.get("parameters", ""))
@@ -1013,6 +1070,19 @@ class _Converter:
         node = _Node(data=data, row=row)
         self._name(node, name, stack)
         return node
+
+    def data_file(self, file: str, name: str, row: int) -> None:
+        """``pulldata('file', ...)``: ODK reads ``file.csv``, a media file of the form; Baraza reads it
+        beside the survey file in the surveys folder (``baraza survey import`` copies it there)."""
+        beside = (self.form_path.parent / f"{file}.csv").is_file()
+        self.data_files.setdefault(file, beside)
+        where = (
+            "found beside the form, and copied beside the survey by `baraza survey import`"
+            if beside
+            else "not beside the form: put it in the surveys folder beside the survey file; until then the value "
+            "is empty"
+        )
+        self.warn(SURVEY, row, f"'{name}' reads '{file}.csv' with pulldata(): {where}", kind="pulldata")
 
     def _metadata(self, kind: str, name: str, row: int, stack: Sequence[_Frame]) -> _Node | None:
         if not name:
@@ -1062,7 +1132,10 @@ class _Converter:
         if "external" in command:
             if list_name in self.external_lists:
                 self.external_used.add(list_name)
-                return self._add_external(list_name, self.external_lists[list_name], row)
+                own = list_name
+                while own in self.sheet_lists:  # the choices sheet has a list of that name too (for other questions)
+                    own = f"{own}_external"
+                return self._add_external(own, self.external_lists[list_name], row)
             reason = f"its list '{list_name}' is not in the external_choices sheet (nor itemsets.csv)"
             self.unsupported(row, f"{command} question '{name}'", reason, kind=command)
             return None
@@ -1095,7 +1168,7 @@ class _Converter:
         return self._expression(value, row, "required")
 
     def _default(self, value: str, question_type: str, name: str, row: int) -> Any:
-        value = value.strip()
+        value = value.strip().translate(SMART_QUOTES)  # as pyxform reads every cell
         if "${" in value or re.search(r"[A-Za-z_-]+\(", value):
             self.unsupported(
                 row,
@@ -1115,15 +1188,60 @@ class _Converter:
         if not appearance:
             return
         if "search(" in appearance:
-            self.unsupported(
-                row, f"the appearance '{appearance}' of '{name}'", "it reads choices from a file", kind="search()"
-            )
+            if not self._search(data, appearance, name, row):
+                self.unsupported(
+                    row,
+                    f"the appearance '{appearance}' of '{name}'",
+                    "Baraza reads choices only from a file named in quotes, with at most one filter",
+                    kind="search()",
+                )
             return
         words = appearance.split()
         if words and set(words) <= APPEARANCES:
             data["appearance"] = " ".join(words)
             return
         self.warn(SURVEY, row, f"appearance '{appearance}' of '{name}' ignored: no meaning in a chat")
+
+    def _csv_later(self, file: str) -> bool:
+        """A select_*_from_file CSV that is not beside the form: read beside the survey file when it is
+        loaded, as ODK reads the form's media files (an XML or GeoJSON file must be there at import)."""
+        return file.lower().endswith(".csv") and "/" not in file and not (self.form_path.parent / file).is_file()
+
+    def _search(self, data: dict[str, Any], appearance: str, name: str, row: int) -> bool:
+        """ODK's ``search('file' [, 'matches'|'contains'|'startswith'|'endswith', 'column', value])``:
+        the choices are the rows of file.csv (read beside the survey file when it is loaded), with
+        the value and label columns that the question's choice list names; the filter becomes a
+        choice_filter. False if it is not of that shape."""
+        match = SEARCH.fullmatch(appearance.strip())
+        list_name = data.get("choices")
+        items = self.choice_sheet.get(list_name, []) if isinstance(list_name, str) else []
+        if match is None or not items:
+            return False
+        placeholder = items[0]  # its name and label name the CSV's value and label columns
+        label = placeholder.get("label") or placeholder["name"]
+        label_column = str(label if isinstance(label, str) else next(iter(label.values()), ""))
+        file = match["file"].removesuffix(".csv")
+        data.pop("choices")
+        data["choices_file"] = {"file": file, "value": placeholder["name"], "label": label_column}
+        if match["mode"]:
+            value = self._expression(match["value"], row, "appearance")
+            function = {"contains": "contains", "startswith": "starts-with", "endswith": "ends-with"}
+            test = (
+                f"{match['column']} = {value}"
+                if match["mode"] == "matches"
+                else f"{function[match['mode']]}({match['column']}, {value})"
+            )
+            data["choice_filter"] = f"({data['choice_filter']}) and {test}" if data.get("choice_filter") else test
+        beside = (self.form_path.parent / f"{file}.csv").is_file()
+        self.data_files.setdefault(file, beside)
+        where = (
+            "found beside the form, and copied beside the survey by `baraza survey import`"
+            if beside
+            else "not beside the form: put it in the surveys folder beside the survey file; until then the "
+            "question has no choices (an optional one is skipped with /skip, a required one cannot be answered)"
+        )
+        self.warn(SURVEY, row, f"'{name}' offers the rows of '{file}.csv' as its choices (search()): {where}")
+        return True
 
     def _range(self, data: dict[str, Any], parameters: str, row: int) -> None:
         given = _parameters(parameters)
@@ -1183,6 +1301,68 @@ class _Converter:
                     changed = True
                     break
         return _without(nodes, dropped_rows) if dropped_rows else nodes
+
+    def odd_references(self, nodes: Sequence[_Node]) -> tuple[bool, bool]:
+        """``${name}`` of a question on a later row, or of a note (ODK allows both): a warning naming
+        the rows; in a chat the later answer is empty when the referring question is reached, and a
+        note's value is empty, as in ODK. Whether there is a later reference, a note reference."""
+        kept = {node.row for node in _walk(nodes)}
+        order = {str(node.data.get("name", "")): index for index, node in enumerate(_walk(nodes))}
+        position = {node.row: index for index, node in enumerate(_walk(nodes))}
+        notes = {str(node.data.get("name")) for node in _walk(nodes) if node.data.get("type") == "note"}
+        found = noted = False
+        for row, column, expression in self.pending_references:
+            if row not in kept:
+                continue
+            for name in dict.fromkeys(REFERENCE.findall(expression)):
+                target = name
+                if target in notes and column != "label":
+                    noted = True
+                    self.warn(
+                        SURVEY,
+                        row,
+                        f"{column} refers to ${{{name}}} (row {self.rows.get(target, '?')}), a note: its value is "
+                        "empty, as in ODK",
+                        kind="note reference",
+                    )
+                if target not in order or order[target] <= position[row]:
+                    continue
+                found = True
+                self.warn(
+                    SURVEY,
+                    row,
+                    f"{column} refers to ${{{name}}} (row {self.rows.get(target, '?')}), a later question: ODK allows it; "
+                    f"in a chat it is empty when this row is reached and this row is not reconsidered after it",
+                    kind="later reference",
+                )
+        return found, noted
+
+    def missing_columns(self, nodes: Sequence[_Node], lists: Mapping[str, list[dict[str, Any]]]) -> bool:
+        """A bare name in a choice_filter that is no column of the list (``pastel=yes``): in ODK an
+        empty node-set, so the filter keeps no choice there; a warning naming the row. True if any."""
+        from surveys.expressions import ExpressionError, parse
+
+        found = False
+        for node in _walk(nodes):
+            text, list_name = node.data.get("choice_filter"), node.data.get("choices")
+            if not isinstance(text, str) or not isinstance(list_name, str) or list_name not in lists:
+                continue
+            try:
+                bare = parse(text).bare_names()
+            except ExpressionError:
+                continue  # the loader reports it with its column
+            columns = {"name"} | {key for item in lists[list_name] for key in item if key != "label"}
+            for name in sorted(bare - columns):
+                found = True
+                self.warn(
+                    SURVEY,
+                    node.row,
+                    f"choice_filter of '{node.data['name']}': '{name}' is not a column of '{list_name}': ODK reads "
+                    f"it as empty, so no choice passes where it decides (did you mean '{name}' in quotes?); "
+                    "an optional question without choices can be skipped",
+                    kind="missing column",
+                )
+        return found
 
     def translation_warnings(self) -> None:
         """One warning per row whose texts lack a language: the chat shows them in the default language."""
@@ -1437,20 +1617,32 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
     choice_lists, choice_rows = converter.choices(choices_sheet)
     external_lists, external_rows = converter.choices(external_sheet)
     converter.external_lists = external_lists
+    converter.sheet_lists = set(choice_lists)
+    converter.choice_sheet = choice_lists
     itemsets = path.parent / "itemsets.csv"
     if itemsets.is_file():
         for list_name, items in _read_itemsets(itemsets).items():
             converter.external_lists.setdefault(list_name, items)
     nodes = converter.prune(converter.check_references(converter.survey(survey_sheet, choice_lists)))
+    later, noted = converter.odd_references(nodes)
+    if later:
+        settings["allow_later_references"] = True
+    if noted:
+        settings["allow_note_references"] = True
+    if converter.missing_columns(nodes, {**converter.extra_lists, **choice_lists}):
+        settings["allow_missing_columns"] = True
     converter.translation_warnings()
     list_sheets = dict.fromkeys(choice_lists, CHOICES)
     for list_name, items in converter.extra_lists.items():
         if list_name in choice_lists:
             continue  # the same list on the choices sheet: pyxform uses that
         choice_lists[list_name] = items
-        list_sheets[list_name] = EXTERNAL if list_name in external_lists else ""
+        source = list_name
+        while source not in external_lists and source.endswith("_external"):  # renamed beside the choices sheet's
+            source = source.removesuffix("_external")
+        list_sheets[list_name] = EXTERNAL if source in external_lists else ""
         for (rows_list, index), row in external_rows.items():
-            if rows_list == list_name:
+            if rows_list == source:
                 choice_rows[(list_name, index)] = row
     for name in ("entities", "osm"):
         if getattr(workbook, name, None):
@@ -1465,7 +1657,14 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
     if errors:
         raise XlsformError(sorted(errors, key=_issue_order))
     if not any(node.data.get("type") not in NOT_ASKED for node in _walk(nodes)):
-        raise XlsformError([XlsformIssue(path.name, SURVEY, 1, "no question is left that a chat can ask")])
+        notes = [node for node in _walk(nodes) if node.data.get("type") == "note"]
+        if not notes:
+            raise XlsformError([XlsformIssue(path.name, SURVEY, 1, "no question is left that a chat can ask")])
+        converter.warn(
+            SURVEY,
+            notes[0].row,
+            "the form asks no question: a response shows its notes (with what they compute) and is complete",
+        )
     settings_row = settings_sheet.rows[0][0] if settings_sheet.rows else 1
     text, sources = _write(path.name, settings, settings_row, nodes, choice_lists, choice_rows, list_sheets)
     return XlsformConversion(
@@ -1476,6 +1675,12 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
         renamed=dict(converter.renamed),
         rows=dict(converter.rows),
         left_out={name: why for name, why in converter.dropped_names.items() if name not in converter.rows},
+        data_files=tuple(path.parent / f"{file}.csv" for file, beside in converter.data_files.items() if beside),
+        missing_files=tuple(
+            f"a CSV per answer to {file}" if file.startswith("${") else f"{file}.csv"
+            for file, beside in converter.data_files.items()
+            if not beside
+        ),
     )
 
 
@@ -1558,6 +1763,12 @@ def import_command(path: Path, output: Path | None, drop_unsupported: bool) -> i
         sys.stdout.flush()
     else:
         # Written whole, then renamed: a running bot never reads half a survey from its folder.
+        for data_file in conversion.data_files:  # pulldata()'s CSV files go beside the survey, first
+            target = output.with_name(data_file.name)
+            if target.resolve() != data_file.resolve():
+                copy = target.with_name(f".{target.name}.part")
+                shutil.copyfile(data_file, copy)
+                copy.replace(target)
         partial = output.with_name(f".{output.name}.part")
         partial.write_text(conversion.yaml_text, encoding="utf-8")
         partial.replace(output)

@@ -54,6 +54,8 @@ class FormResult:
     mismatches: list[str] = field(default_factory=list)
     conversion: XlsformConversion | None = None
     survey: Survey | None = None
+    #: Of a refused form: ODK Validate's own verdict (its first error line), if ODK refuses the form too.
+    odk_invalid: str = ""
 
 
 def corpus_forms(directory: Path) -> list[Path]:
@@ -75,6 +77,29 @@ def pyxform_json(path: Path) -> dict[str, Any] | None:
     return result
 
 
+def odk_validate(path: Path) -> str | None:
+    """ODK Validate's verdict on the form (the jar pyxform ships, run with Java): "" if it accepts it,
+    its first error line if it refuses it, None if it cannot be run (no Java)."""
+    import shutil
+
+    from pyxform.validators.odk_validate import ODKValidateError
+    from pyxform.xls2xform import convert
+
+    if shutil.which("java") is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            convert(xlsform=str(path), validate=True, warnings=[])
+        except ODKValidateError as error:
+            lines = [line.strip(" >") for line in str(error).splitlines() if line.strip(" >")]
+            useful = [line for line in lines if not line.startswith(("ODK Validate Errors", "Something broke"))]
+            return (useful or lines or ["refused"])[0][:200]
+        except Exception:
+            return None
+    return ""
+
+
 _TYPE_LINE = re.compile(r"^\s*-?\s*type: (\S+)", re.MULTILINE)
 
 
@@ -91,6 +116,8 @@ def import_form(path: Path) -> FormResult:
         result = _import(path)
         if result.survey is not None and result.conversion is not None:
             result.mismatches = fidelity(expected, result.survey, result.conversion)
+        if result.status == "refused":
+            result.odk_invalid = odk_validate(path) or ""
     except Exception as error:  # a crash is what the benchmark counts
         return FormResult(path, "crashed", reason=f"{type(error).__name__}: {error}")
     return result
@@ -226,8 +253,8 @@ def fidelity(expected: Mapping[str, Any], survey: Survey, conversion: XlsformCon
         for what, want, have in checks:
             if what == "relevant":
                 want_all = [g["bind"]["relevant"] for g in groups if g.get("bind", {}).get("relevant")]
-                if want:
-                    want_all.append(want)
+                if want and want not in want_all:  # pyxform copies a group's relevant to each child of
+                    want_all.append(want)  # an unlabelled group (flat_xlsform_test): the same condition once
                 have_all = [e.source for e in question.relevant]
                 if [_norm(e) for e in want_all] != [_norm(e) for e in have_all]:
                     mismatches.append(f"{where}: relevant {have_all}, pyxform says {want_all}")

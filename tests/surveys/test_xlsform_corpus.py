@@ -33,6 +33,6 @@ def test_no_form_crashes_and_nothing_changes_silently() -> None:
             silent.extend(f"{path.name}: {mismatch}" for mismatch in result.mismatches)
     assert crashed == []
     assert silent == []
-    assert loaded >= 30, "most forms without media or repeats load"
+    assert loaded >= 80, "nearly every form loads (docs/surveys.md has the figures)"
     # pyxform is read with warnings ignored by the fidelity check itself; the import shows none.
     assert not [w for w in caught if "openpyxl" in str(w.filename)]

@@ -269,7 +269,11 @@ def test_choice_names_with_accents_punctuation_and_duplicates(tmp_path: Path) ->
                [">150", ">150", "Many"], ["w", "foot paths", "Paths"]]  # fmt: skip
     path = form(tmp_path, [["type", "name", "label"], ["select_one w", "word", "Word?"]], choices)
     _, _, survey = convert(path)
-    assert [c.name for c in survey.question("word").choices] == ["Comunitário/Região", "red’s", "foot paths"]
+    assert [c.name for c in survey.question("word").choices] == [
+        "Comunitário/Região",
+        "red's",
+        "foot paths",
+    ]  # straightened, as pyxform does
     duplicated = [["list_name", "name", "label", "zone"], ["c", "king", "King", "a"], ["c", "king", "King", "b"]]
     settings = [["form_title", "form_id", "allow_choice_duplicates"], ["T", "t", "yes"]]
     path = form(tmp_path, [["type", "name", "label"], ["select_one c", "county", "County?"]], duplicated, settings,
@@ -324,7 +328,7 @@ def test_each_line_of_a_multi_line_pyxform_error_is_positioned(tmp_path: Path) -
 
 @pytest.mark.slow  # runs baraza as a new process
 def test_import_shows_no_openpyxl_warnings_and_no_yaml_lines(tmp_path: Path) -> None:
-    path = form(tmp_path, [["type", "name", "label", "constraint"], ["text", "code", "Code?", "regex(., '(a+)+$')"]])
+    path = form(tmp_path, [["type", "name", "label", "constraint"], ["text", "code", "Code?", "regex(., '[')"]])
     result = subprocess.run(
         [sys.executable, "-W", "default", "-m", "bot.cli.main", "survey", "import", str(path)],
         capture_output=True, text=True, cwd=ROOT, check=False,

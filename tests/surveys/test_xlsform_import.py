@@ -525,9 +525,9 @@ def unsupported_form(tmp_path: Path) -> Path:
         ["text", "why", "Why?", "${members} > 1", None],  # row 5
         ["end group", None, None, None, None],  # row 6
         ["osm building", "house", "The house", None, None],  # row 7
-        ["calculate", "looked_up", None, None, "pulldata('prices', 'price', 'item', 'rice')"],  # row 8
+        ["calculate", "looked_up", None, None, "pulldata(concat('p', ${members}), 'price', 'item', 'rice')"],  # row 8
         ["rank yn", "ranking", "Rank these", None, None],  # row 9
-        ["select_one_from_file places.csv", "place", "Place?", None, None],  # row 10
+        ["select_one_from_file places.xml", "place", "Place?", None, None],  # row 10
         ["text", "comment", "Comment?", "${members} > 0", None],  # row 11
     ])  # fmt: skip
 
@@ -538,10 +538,10 @@ def test_unsupported_types_are_errors_with_their_rows(tmp_path: Path) -> None:
         "form.xlsx:survey:3: background-audio question 'where_start': a chat cannot collect a sound recording in "
         "the background" + advice,
         "form.xlsx:survey:7: osm question 'house': a chat cannot collect an OpenStreetMap feature" + advice,
-        "form.xlsx:survey:8: calculate question 'looked_up': pulldata() reads a CSV file on the phone, which a chat "
-        "does not have" + advice,
+        "form.xlsx:survey:8: calculate question 'looked_up': its pulldata() names the file with an expression; "
+        "Baraza reads files named in quotes or by ${q}" + advice,
         "form.xlsx:survey:9: rank question 'ranking': a chat cannot offer a ranking" + advice,
-        "form.xlsx:survey:10: select_one_from_file question 'place': cannot read 'places.csv' next to the form: "
+        "form.xlsx:survey:10: select_one_from_file question 'place': cannot read 'places.xml' next to the form: "
         "no such file" + advice,
     ]
 
@@ -552,7 +552,8 @@ def test_drop_unsupported_lists_what_was_left_out(tmp_path: Path) -> None:
         ("members", "integer"), ("g", "group"), ("comment", "text"),
     ]  # fmt: skip
     assert [(issue.row, issue.kind) for issue in conversion.dropped] == [
-        (3, "background-audio"), (7, "osm"), (8, "pulldata"), (9, "rank"), (10, "select_one_from_file"),
+        (3, "background-audio"), (7, "osm"), (8, "pulldata (file named by an expression)"), (9, "rank"),
+        (10, "select_one_from_file"),
     ]  # fmt: skip
     assert conversion.left_out.keys() == {"where_start", "house", "looked_up", "ranking", "place"}
     load_survey_text(conversion.yaml_text, "form.yaml")
@@ -663,7 +664,9 @@ def test_pyxform_errors_name_the_sheet_and_row(
 
 
 def test_pyxform_errors_and_our_own_are_reported_together(tmp_path: Path) -> None:
-    path = form(tmp_path, [HEADER, ["background-audio", "gps", None], ["integer", "a", "A?"], ["text", "a", "Again?"]])
+    path = form(
+        tmp_path, [HEADER, ["background-audio", "gps", "Where?"], ["integer", "a", "A?"], ["text", "a", "Again?"]]
+    )
     issues = issues_of(path)
     assert [issue.split(": ")[0] for issue in issues] == ["form.xlsx:survey:2", "form.xlsx:survey:4"]
 
@@ -744,15 +747,17 @@ def test_import_command_fails_on_unsupported_types_and_drops_them_on_request(
 def test_import_command_reports_what_baraza_rejects_at_the_spreadsheet_row(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """pyxform accepts any regex; Baraza refuses one that can take forever, at the row, never a YAML line."""
+    """pyxform accepts any regex; Baraza refuses one Python cannot compile, at the row, never a YAML line."""
     survey: list[list[Any]] = [["type", "name", "label", "constraint"], ["select_one yn", "a", "A?", None],
-              ["text", "b", "B?", "regex(., '(a+)+$')"]]  # fmt: skip
+              ["text", "b", "B?", "regex(., '[')"]]  # fmt: skip
     choices: list[list[Any]] = [["list_name", "name", "label"], ["yn", 1, "Yes"], ["yn", 2, "No"]]
     output = tmp_path / "out.yaml"
     assert import_command(form(tmp_path, survey, choices), output, drop_unsupported=False) == 1
     assert not output.exists()
     err = capsys.readouterr().err.splitlines()
-    assert any(line.startswith("form.xlsx:survey:3: constraint of question 'b': column 10: regex()") for line in err)
+    assert any(
+        line.startswith("form.xlsx:survey:3: constraint of question 'b': column 10: invalid regex()") for line in err
+    )
     assert not any("line" in line and "YAML" in line for line in err)
     assert not any("choice name" in line for line in err), "numeric choice codes, as in ODK, are accepted"
     assert err[-1].endswith("not converted: Baraza's survey check rejects the result")
@@ -820,7 +825,7 @@ def test_any_text_survives_the_yaml_writer(tmp_path: Path) -> None:
 
 
 def test_a_group_left_empty_by_dropping_is_left_out(tmp_path: Path) -> None:
-    survey: list[list[Any]] = [HEADER, ["begin_group", "where", "Where"], ["background-audio", "gps", None], ["end_group", None, None],
+    survey: list[list[Any]] = [HEADER, ["begin_group", "where", "Where"], ["background-audio", "gps", "GPS?"], ["end_group", None, None],
               ["integer", "a", "A?"]]  # fmt: skip
     conversion, data = convert(form(tmp_path, survey), drop_unsupported=True)
     assert [q["name"] for q in data["questions"]] == ["a"]
