@@ -173,7 +173,7 @@ async def test_the_household_form_with_a_photo_a_voice_note_and_typed_points(
             await page.goto(f"http://127.0.0.1:{media_bot.web_port}/")
             log = page.get_by_role("log")
             box = page.get_by_label("Your message")
-            await page.get_by_role("button", name="Household").click()
+            await page.get_by_role("button", name="Household", exact=True).click()
             await expect(log).to_contain_text("Name of the household head")
             await box.fill("Amina")
             await box.press("Enter")
