@@ -323,10 +323,11 @@ class DashboardQueries(Repository):
         filters = filters or ResultFilter()
         chosen = self._filtered_responses(survey, filters)
         activity = (await self.survey_activity(filters)).get(survey.id, SurveyActivity(survey.id, 0, 0, None))
+        name = _question_name(survey)
         rows = await self.connection.execute(
-            select(answers.c.question, answers.c.value, func.count())
+            select(name, answers.c.value, func.count())
             .where(answers.c.response_id.in_(chosen))
-            .group_by(answers.c.question, answers.c.value)
+            .group_by(name, answers.c.value)
         )
         values: dict[str, dict[str | None, int]] = {}
         for question, value, count in rows:
@@ -336,17 +337,28 @@ class DashboardQueries(Repository):
             found = values.get(question.name, {})
             latest: tuple[TextAnswer, ...] = ()
             if question.type is QuestionType.TEXT:
-                latest = await self._latest_texts(question.name, chosen)
+                latest = await self._latest_texts(name, question.name, chosen)
             questions.append(_question_result(question, found, latest))
-        # Answer rows per question (a skip included): what the funnel counts as "answered".
-        answered = {question: sum(counts.values()) for question, counts in values.items()}
+        # Responses with an answer row per question (a skip included): what the funnel counts as
+        # "answered" (a question in a repeat has a row per pass, so responses are counted).
+        if any(question.repeats for question in survey.data_questions):
+            answered = {
+                str(question): int(count)
+                for question, count in await self.connection.execute(
+                    select(name, func.count(answers.c.response_id.distinct()))
+                    .where(answers.c.response_id.in_(chosen))
+                    .group_by(name)
+                )
+            }
+        else:
+            answered = {question: sum(counts.values()) for question, counts in values.items()}
         funnel = await self._funnel(survey, chosen, answered, activity.started)
         return SurveyResults(survey, activity, tuple(questions), funnel, filters)
 
-    async def _latest_texts(self, question: str, chosen: Any) -> tuple[TextAnswer, ...]:
+    async def _latest_texts(self, name: Any, question: str, chosen: Any) -> tuple[TextAnswer, ...]:
         rows = await self.connection.execute(
             select(answers.c.value, answers.c.answered_at)
-            .where(answers.c.response_id.in_(chosen), answers.c.question == question, answers.c.value.is_not(None))
+            .where(answers.c.response_id.in_(chosen), name == question, answers.c.value.is_not(None))
             .order_by(answers.c.answered_at.desc(), answers.c.id.desc())
             .limit(LATEST_TEXTS)
         )
@@ -359,7 +371,9 @@ class DashboardQueries(Repository):
         if not asked:
             return ()
         position = case(
-            {question.name: index for index, question in enumerate(asked)}, value=answers.c.question, else_=literal(-1)
+            {question.name: index for index, question in enumerate(asked)},
+            value=_question_name(survey),
+            else_=literal(-1),
         )
         incomplete = chosen.where(responses.c.completed_at.is_(None))
         furthest = (
@@ -407,6 +421,24 @@ class DashboardQueries(Repository):
     async def pending_outbox(self) -> int:
         """Messages to single people waiting to be sent (answers to requests, release follows)."""
         return await self._count(outbox, outbox.c.status == "pending")
+
+
+def _question_name(survey: Survey) -> Any:
+    """The question an answer row answers: its key, or for a question in a repeat, whose rows are
+    keyed by pass (``member[2]/age``, see :mod:`surveys.repeats`), the question's name, so that
+    its answers are counted over the passes. "Add another?" answers (``member[1]?``) match no question."""
+    in_repeats = [question.name for question in survey.data_questions if question.repeats]
+    if not in_repeats:
+        return answers.c.question
+    return case(
+        *((answers.c.question.like(f"%]/{_escaped(name)}", escape="\\"), literal(name)) for name in in_repeats),
+        else_=answers.c.question,
+    )
+
+
+def _escaped(name: str) -> str:
+    """``name`` for a LIKE pattern: its ``%`` and ``_`` are themselves."""
+    return name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _median(values: Sequence[float]) -> float | None:

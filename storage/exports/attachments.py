@@ -19,10 +19,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from storage.database import Database
-from storage.exports.responses import ExportOptions, _filters
+from storage.exports.responses import ExportOptions, _filters, response_passes
 from storage.media import STORED_NAME, MediaStore, MediaStoreError
 from storage.models import AnswerRow, ResponseRow
 from surveys.model import MEDIA_TYPES, Survey
@@ -58,18 +58,24 @@ def media_questions(survey: Survey) -> list[str]:
 
 
 async def media_names(database: Database, survey: Survey, options: ExportOptions) -> AsyncIterator[str]:
-    """The stored names of the files answered in the exported responses, oldest answer first."""
+    """The stored names of the files answered in the exported responses, oldest answer first;
+    for a media question inside a repeat, those of the passes the repeat tables hold (a pass
+    dropped by a "no" or a lower ``repeat_count`` keeps its answers but is not exported)."""
     questions = media_questions(survey)
     if not questions:
         return
-    # A question inside a repeat is answered under the key <repeat>[<pass>]/<question>.
-    in_repeats = [AnswerRow.question.like(f"%]/{_escaped(name)}", escape="\\") for name in questions]
+    repeated = {
+        question.name for question in survey.data_questions if question.type in MEDIA_TYPES and question.repeats
+    }
+    if repeated:
+        async for name in _names_in_passes(database, survey, options, repeated):
+            yield name
     statement = (
         select(AnswerRow.value)
         .join(ResponseRow, ResponseRow.id == AnswerRow.response_id)
         .where(
             *_filters(survey, options),
-            or_(AnswerRow.question.in_(questions), *in_repeats),
+            AnswerRow.question.in_([name for name in questions if name not in repeated]),
             AnswerRow.value.is_not(None),
         )
         .order_by(AnswerRow.id)
@@ -82,9 +88,15 @@ async def media_names(database: Database, survey: Survey, options: ExportOptions
                 yield str(value)
 
 
-def _escaped(name: str) -> str:
-    """``name`` for a LIKE pattern: its ``%`` and ``_`` are themselves."""
-    return name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+async def _names_in_passes(
+    database: Database, survey: Survey, options: ExportOptions, repeated: set[str]
+) -> AsyncIterator[str]:
+    """The names answered to the media questions ``repeated`` (inside repeats) in the passes that exist."""
+    async for _, passes in response_passes(database, survey, options):
+        for instance in passes:
+            for name, value in instance.values.items():
+                if name in repeated and value is not None:
+                    yield value
 
 
 class _Sink:

@@ -194,7 +194,9 @@ async def export_with_attachments(
             database, survey, options, fmt, target / table_name(survey, fmt), progress=progress
         )
         attached = await copy_attachments(database, survey, options, store, target)
-        return Exported(exported.rows, (*exported.notes, *attached.notes()), attachments=attached.files)
+        return Exported(
+            exported.rows, (*exported.notes, *attached.notes()), attachments=attached.files, tables=exported.tables
+        )
 
     async def write_zip(path: Path) -> Exported:
         with tempfile.TemporaryDirectory(prefix="baraza-export-") as directory:
@@ -206,7 +208,9 @@ async def export_with_attachments(
                     archive.write(os.path.join(directory, name), name)
                     os.remove(os.path.join(directory, name))
                 attached = await zip_attachments(database, survey, options, store, archive)
-        return Exported(exported.rows, (*exported.notes, *attached.notes()), attachments=attached.files)
+        # The repeat tables are inside the archive: the archive is where they went.
+        tables = tuple((name, rows, target) for name, rows, _ in exported.tables)
+        return Exported(exported.rows, (*exported.notes, *attached.notes()), attachments=attached.files, tables=tables)
 
     return await atomically(target, write_zip)
 

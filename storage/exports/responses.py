@@ -458,39 +458,48 @@ async def repeat_tables(database: Database, survey: Survey, options: ExportOptio
     return [_repeat_table(database, survey, repeat, options) for repeat in survey.repeats]
 
 
+async def response_passes(
+    database: Database, survey: Survey, options: ExportOptions
+) -> AsyncIterator[tuple[Any, list[repeats.Instance]]]:
+    """Each response ``options`` choose (in export order), with the passes of its repeats that
+    exist (:func:`surveys.repeats.instances`): what the repeat tables and the attachments follow."""
+    statement = _pivot_statement(database, survey, options)
+    async with database.reading() as connection:
+        result = await connection.stream(statement)
+        async for batch in result.partitions(BATCH_SIZE):
+            for record in batch:
+                answers: dict[str, str | None] = record.answers or {}
+                if isinstance(answers, str):
+                    answers = orjson.loads(answers)
+                yield record, repeats.instances(survey, answers, _response_day(record.started_at))
+
+
 def _repeat_table(database: Database, survey: Survey, repeat: Repeat, options: ExportOptions) -> Table:
     columns = repeat_columns(survey, repeat, options)
     cells = _cells(columns)
     parent_table = repeat.parent or survey.id
 
     async def rows() -> AsyncIterator[Row]:
-        statement = _pivot_statement(database, survey, options)
         counters: dict[str, int] = {}
         parent_index = 0
-        async with database.reading() as connection:
-            result = await connection.stream(statement)
-            async for batch in result.partitions(BATCH_SIZE):
-                for record in batch:
-                    parent_index += 1
-                    answers: dict[str, str | None] = record.answers or {}
-                    if isinstance(answers, str):
-                        answers = orjson.loads(answers)
-                    numbers: dict[repeats.PassPath, int] = {}
-                    for instance in repeats.instances(survey, answers, _response_day(record.started_at)):
-                        name = instance.repeat.name
-                        counters[name] = counters.get(name, 0) + 1
-                        numbers[instance.path] = counters[name]
-                        if name != repeat.name:
-                            continue
-                        parent = numbers[instance.path[:-1]] if len(instance.path) > 1 else parent_index
-                        values = instance.values
-                        yield [
-                            str(counters[name]),
-                            parent_table,
-                            str(parent),
-                            record.id,
-                            record.respondent or None,
-                            *cells(values.get),
-                        ]
+        async for record, passes in response_passes(database, survey, options):
+            parent_index += 1
+            numbers: dict[repeats.PassPath, int] = {}
+            for instance in passes:
+                name = instance.repeat.name
+                counters[name] = counters.get(name, 0) + 1
+                numbers[instance.path] = counters[name]
+                if name != repeat.name:
+                    continue
+                parent = numbers[instance.path[:-1]] if len(instance.path) > 1 else parent_index
+                values = instance.values
+                yield [
+                    str(counters[name]),
+                    parent_table,
+                    str(parent),
+                    record.id,
+                    record.respondent or None,
+                    *cells(values.get),
+                ]
 
     return Table(title=repeat.name, columns=columns, rows=rows)

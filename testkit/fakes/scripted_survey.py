@@ -25,6 +25,7 @@ def solid_png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
 
 
 CHART = solid_png(120, 48, (11, 87, 164))
+CHART_ALT = "Chart: a blue bar"
 GREETING = "Welcome to the Baraza test survey.\nIt has two questions."
 NAME_QUESTION = "What is your name?"
 JOB_QUESTION = "Do you have a job?"
@@ -82,6 +83,6 @@ class ScriptedSurvey:
         if state == "done":
             return Outbound(
                 f"Thank you, {self.names.get(chat, 'friend')}! Here is your chart.",
-                attachment=Attachment("image", "chart.png", CHART, "image/png"),
+                attachment=Attachment("image", "chart.png", CHART, "image/png", alt=CHART_ALT),
             )
         return Outbound(GREETING, buttons=((Button("Start", "start"),),))

@@ -10,7 +10,7 @@ import pytest
 
 from handlers.messages import RESUME_PAYLOAD
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
-from testkit.fakes.scripted_survey import GREETING, JOB_QUESTION, NAME_QUESTION, ScriptedSurvey
+from testkit.fakes.scripted_survey import CHART_ALT, GREETING, JOB_QUESTION, NAME_QUESTION, ScriptedSurvey
 from testkit.webchat_harness import serve_webchat
 
 SCREENSHOT = Path("/tmp/webchat.png")
@@ -90,7 +90,7 @@ async def test_page_in_headless_chromium() -> None:
             await expect(bot).to_have_count(4)
             thanks = bot.nth(3)
             await expect(thanks.locator(".text")).to_have_text("Thank you, Amina! Here is your chart.")
-            image = thanks.get_by_role("img", name="Image: chart.png")
+            image = thanks.get_by_role("img", name=CHART_ALT)
             await expect(image).to_be_visible()
             assert await image.evaluate("img => img.complete && img.naturalWidth") == 120
 

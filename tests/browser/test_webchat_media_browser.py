@@ -20,6 +20,13 @@ from storage.exports.files import export_with_attachments
 from storage.media import STORED_NAME, MediaSettings, open_media_store
 from surveys.loader import load_survey_file
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
+from testkit.household_visit import (
+    WebChatVisitor,
+    answer_visit,
+    check_visit_export,
+    household_visit_survey,
+    write_household_visit,
+)
 from testkit.media import HOUSEHOLD_MEDIA_YAML, VOICE_NOTE, picture
 from testkit.webchat_harness import web_chat_bot
 
@@ -45,6 +52,7 @@ async def media_bot(database_url: str, tmp_path: Path) -> AsyncIterator[RunningB
     forms.mkdir()
     (forms / "fieldvisit.yaml").write_text(FIELD_VISIT, encoding="utf-8")
     (forms / "household.yaml").write_text(HOUSEHOLD_MEDIA_YAML, encoding="utf-8")
+    write_household_visit(forms)
     media = MediaSettings(directory=tmp_path / "media", max_bytes=LIMIT)
     async with web_chat_bot(database_url, surveys_directory=forms, media=media) as bot:
         yield bot
@@ -165,7 +173,7 @@ async def test_the_household_form_with_a_photo_a_voice_note_and_typed_points(
             await page.goto(f"http://127.0.0.1:{media_bot.web_port}/")
             log = page.get_by_role("log")
             box = page.get_by_label("Your message")
-            await page.get_by_role("button", name="Household").click()
+            await page.get_by_role("button", name="Household", exact=True).click()
             await expect(log).to_contain_text("Name of the household head")
             await box.fill("Amina")
             await box.press("Enter")
@@ -216,3 +224,35 @@ async def test_the_household_form_with_a_photo_a_voice_note_and_typed_points(
     attachments = tmp_path / "export" / "attachments"
     assert row["house"].endswith(".png") and (attachments / row["house"]).read_bytes() == photo
     assert row["story"].endswith(".ogg") and (attachments / row["story"]).read_bytes() == VOICE_NOTE
+
+
+async def test_the_household_visit_with_members_a_photo_a_voice_note_and_a_typed_point(
+    media_bot: RunningBot, tmp_path: Path
+) -> None:
+    """The form the Telegram and WhatsApp end-to-end tests answer (testkit.household_visit), in
+    the browser: three members with /back across a pass, the photo and the voice note through
+    the file pickers, the location typed with its altitude and accuracy; then the export."""
+    async_playwright = async_playwright_or_skip()
+    from playwright.async_api import expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            await page.goto(f"http://127.0.0.1:{media_bot.web_port}/")
+            await answer_visit(WebChatVisitor(page, tmp_path, typed_location="-1.2921, 36.8219, 1661, 5"))
+            # The photo shown as the person's own message; the voice note as its file name.
+            await expect(page.get_by_role("log").locator(".msg.user img")).to_have_count(1)
+            assert problems == []
+        finally:
+            await browser.close()
+
+    await check_visit_export(
+        media_bot.database,
+        open_media_store(media_bot.settings.media),
+        household_visit_survey(tmp_path / "forms"),
+        tmp_path,
+        where=("-1.2921", "36.8219", "1661", "5"),
+    )

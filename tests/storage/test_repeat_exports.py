@@ -9,9 +9,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from storage.dashboard import DashboardQueries
 from storage.database import Database
 from storage.exports import ExportOptions
-from storage.exports.files import export_codebook, export_responses
+from storage.exports.attachments import media_names
+from storage.exports.files import export_codebook, export_responses, export_with_attachments
+from storage.media import FolderMediaStore, new_name
 from storage.repositories import Repositories
 from surveys.loader import load_survey_text
 from surveys.model import Survey
@@ -135,3 +138,71 @@ async def test_the_codebook_describes_each_repeat_table(database: Database, tmp_
     assert by_variable[("farms", "_index")]["type"] == "integer"
     long_rains = next(row for row in rows if row["choice_name"] == "long")
     assert long_rains["table"] == "crop" and long_rains["count"] == "1"
+
+
+ROOMS = load_survey_text(
+    """
+id: rooms
+title: Rooms
+questions:
+  - {type: image, name: front, label: "Photo of the front?"}
+  - type: repeat
+    name: room
+    label: room
+    questions:
+      - {type: image, name: photo, label: "Photo of the room?"}
+      - {type: integer, name: beds, label: "Beds in the room?"}
+""",
+    "rooms.yaml",
+)
+
+
+async def test_attachments_follow_the_exported_passes(database: Database, tmp_path: Path) -> None:
+    store = FolderMediaStore(tmp_path / "media")
+    front, kept, second, dropped = (new_name("jpg") for _ in range(4))
+    for name in (front, kept, second, dropped):
+        await store.put(ROOMS.id, name, b"\xff\xd8 a picture " + name.encode())
+    # Three passes answered, then "no" after the second (after /back): the third is dropped.
+    await _response(
+        database, ROOMS,
+        {"front": front,
+         "room[1]/photo": kept, "room[1]/beds": "2", "room[1]?": "yes",
+         "room[2]/photo": second, "room[2]/beds": "1", "room[2]?": "no",
+         "room[3]/photo": dropped, "room[3]/beds": "4", "room[3]?": "no"},
+    )  # fmt: skip
+    later = NOW + timedelta(minutes=5)
+    await _response(
+        database, ROOMS, {"front": None, "room[1]/photo": kept, "room[1]?": "no", "room[2]/photo": dropped}, later
+    )
+
+    exported = await export_with_attachments(database, ROOMS, EVERYTHING, "csv", tmp_path / "out", store)
+    assert exported.tables[0][:2] == ("room", 3)
+    with (tmp_path / "out" / "rooms-room.csv").open(encoding="utf-8", newline="") as file:
+        assert [row["photo"] for row in csv.DictReader(file)] == [kept, second, kept]
+    assert exported.attachments == 3 and not exported.notes
+    assert sorted(p.name for p in (tmp_path / "out" / "attachments").iterdir()) == sorted([front, kept, second])
+    assert [name async for name in media_names(database, ROOMS, EVERYTHING)] == [kept, second, kept, front]
+
+    zipped = await export_with_attachments(database, ROOMS, EVERYTHING, "csv", tmp_path / "out.zip", store)
+    assert zipped.tables == (("room", 3, tmp_path / "out.zip"),) and zipped.attachments == 3
+
+
+async def test_the_dashboard_counts_a_repeat_question_over_its_passes(database: Database) -> None:
+    await _response(
+        database, ROOMS,
+        {"front": new_name("jpg"), "room[1]/photo": new_name("jpg"), "room[1]/beds": "2", "room[1]?": "yes",
+         "room[2]/photo": None, "room[2]/beds": "1", "room[2]?": "no"},
+    )  # fmt: skip
+    await _response(database, ROOMS, {"front": None, "room[1]/photo": new_name("jpg"), "room[1]/beds": "5"})
+    async with database.reading() as connection:
+        results = await DashboardQueries(connection).results(ROOMS)
+    by_name = {result.question.name: result for result in results.questions}
+    assert (by_name["photo"].answered, by_name["photo"].skipped) == (2, 1)
+    numbers = by_name["beds"].numbers
+    assert by_name["beds"].answered == 3 and numbers is not None and numbers.median == 2
+    assert (by_name["front"].answered, by_name["front"].skipped) == (1, 1)
+    funnel = {step.question.name: step for step in results.funnel}
+    # Responses with an answer (a skip included), not answer rows: never more than reached.
+    assert [(funnel[name].reached, funnel[name].answered) for name in ("front", "photo", "beds")] == [
+        (2, 2), (2, 2), (2, 2),
+    ]  # fmt: skip

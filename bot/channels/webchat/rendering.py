@@ -73,4 +73,6 @@ def _serialize_attachment(attachment: Attachment | None) -> dict[str, str] | Non
         "filename": attachment.filename,
         "mime_type": mime_type,
         "data_url": f"data:{mime_type};base64,{encoded}",
+        # What the picture shows in words (a chart's series, period and latest value) when known.
+        "alt": attachment.alt or f"Image: {attachment.filename}",
     }

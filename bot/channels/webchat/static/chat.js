@@ -284,7 +284,7 @@
       figure.className = "attachment image";
       var img = document.createElement("img");
       img.src = url;
-      img.alt = "Image: " + filename;
+      img.alt = String(attachment.alt || "Image: " + filename);
       img.decoding = "async";
       figure.appendChild(img);
       return figure;

@@ -23,7 +23,7 @@ from bot.channels.webchat.adapter import (
     session_user_key,
 )
 from handlers.messages import RESUME_PAYLOAD
-from testkit.fakes.scripted_survey import CHART, GREETING, JOB_QUESTION, NAME_QUESTION, ScriptedSurvey
+from testkit.fakes.scripted_survey import CHART, CHART_ALT, GREETING, JOB_QUESTION, NAME_QUESTION, ScriptedSurvey
 from testkit.webchat_harness import webchat_app
 
 
@@ -232,7 +232,7 @@ async def test_replies_are_serialized_as_specified() -> None:
         attachment = thanks["attachment"]
         prefix = "data:image/png;base64,"
         assert attachment["kind"] == "image"
-        assert attachment["filename"] == "chart.png"
+        assert attachment["filename"] == "chart.png" and attachment["alt"] == CHART_ALT
         assert attachment["mime_type"] == "image/png"
         assert attachment["data_url"].startswith(prefix)
         assert base64.b64decode(attachment["data_url"][len(prefix) :]) == CHART
