@@ -121,7 +121,7 @@ async def test_results_count_choices_ranges_numbers_and_latest_texts(database: D
     by_name = {result.question.name: result for result in results.questions}
     group = dict(by_name["user_group"].counts)
     assert (group["media"], group["academic"], group["citizen"]) == (2, 1, 0)
-    assert list(group)[:3] == ["policymaker", "parliament", "media"], "in the survey's order"
+    assert list(group)[:3] == ["policymaker", "parliamentarian", "political_organisation"], "in the survey's order"
     purposes = dict(by_name["purposes"].counts)
     assert (purposes["policy"], purposes["research"], purposes["business"]) == (1, 2, 0)
     relevance = by_name["sat_relevance"]
