@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.errors import BarazaError
 from handlers.notices import Notice, NoticeButton, WhatsAppTemplate
+from storage import audit
 from storage.broadcasts import Audience
 from storage.exports.responses import Paradata, ResponseParadata
 from storage.invitations import STRATA_FIELDS, Candidate, InvitationFacts, InvitationRepository, undelivered
@@ -381,6 +382,30 @@ async def invite(
         send_at=send_at,
     )
     return InvitationRound(broadcast_id, invited, len(candidates), send_at, strata)
+
+
+async def record_invitation(
+    connection: AsyncConnection,
+    survey: Survey,
+    found: InvitationRound,
+    *,
+    actor: str,
+    wave: int,
+    seed: int,
+    now: datetime,
+) -> None:
+    """The audit trail's entry of a stored invitation round (``baraza survey invite`` and the
+    dashboard's fieldwork page alike), in the caller's transaction; nothing for an empty round."""
+    if not found.invited:
+        return
+    await audit.record(
+        connection,
+        actor=actor,
+        action=audit.BROADCAST_STORED,
+        now=now,
+        target=str(found.broadcast_id),
+        details={"invitation": survey.id, "wave": wave, "invited": found.invited, "seed": seed},
+    )
 
 
 @dataclass(frozen=True)
