@@ -158,6 +158,12 @@ async def test_editors_dry_run_then_send_a_seeded_stratified_sample(client: Clie
     assert pending == 8
     shown = await (await client.get(sent.headers["Location"])).text()
     assert "8 invitation(s) stored" in shown
+    # The dashboard's downloads carry the fieldwork columns once the survey has invitations.
+    download = await client.get("/admin/surveys/usat2026/export.csv")
+    assert download.status == 200
+    assert "aapor_code" in (await download.text()).splitlines()[0].split(",")
+    codebook = await (await client.get("/admin/surveys/usat2026/export.codebook")).text()
+    assert "Invitees who never responded are not rows of this table" in codebook
 
     everyone = await client.post(
         "/admin/surveys/usat2026/fieldwork/invite",
