@@ -7,7 +7,7 @@ Fills ``--contacts`` reachable contacts (Telegram and WhatsApp, four regions), d
 delivery rows: what ``baraza survey invite`` does), marks the deliveries sent and a fifth of the
 invitees as finished, then moves the clock two and five days forward and queues each reminder
 (what ``baraza survey remind`` and ``baraza run`` do), and finally computes every invitation's
-disposition and the report. Prints the time of each step and the peak memory (the process's
+disposition and the report, and the paradata the response exports carry. Prints the time of each step and the peak memory (the process's
 maximum resident size, before and after the fieldwork steps).
 """
 
@@ -24,7 +24,14 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bench.machine import describe
-from handlers.invitations import QuietHours, build_report, disposition_rows, invite, queue_due_reminders
+from handlers.invitations import (
+    QuietHours,
+    build_report,
+    disposition_rows,
+    invite,
+    queue_due_reminders,
+    response_paradata,
+)
 from storage.database import Database
 from storage.invitations import deliveries, participations
 from surveys.loader import load_survey_text
@@ -130,6 +137,14 @@ async def main() -> None:
             seconds = time.perf_counter() - started
             print(
                 f"  report: {len(rows):,} dispositions and rates in {seconds:.2f} s (RR1 {report.overall.rr1 or 0:.3f})"
+            )
+            started = time.perf_counter()
+            async with database.reading() as connection:
+                paradata = await response_paradata(connection, survey)
+            seconds = time.perf_counter() - started
+            print(
+                f"  export paradata: {len(paradata or {}):,} contacts' disposition and paradata (the response"
+                f" exports' fieldwork columns) in {seconds:.2f} s"
             )
             print(
                 f"  peak memory: max resident size {peak_rss():.0f} MiB "

@@ -315,6 +315,7 @@ def web_app(
         channels=states,
         keys=keys,
         limits=settings.web.limits,
+        fieldwork_settings=settings.fieldwork,
     )
     return app
 

@@ -29,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.errors import BarazaError
 from handlers.notices import Notice, NoticeButton, WhatsAppTemplate
+from storage import audit
 from storage.broadcasts import Audience
+from storage.exports.responses import Paradata, ResponseParadata
 from storage.invitations import STRATA_FIELDS, Candidate, InvitationFacts, InvitationRepository, undelivered
 from surveys.model import Survey
 
@@ -382,6 +384,30 @@ async def invite(
     return InvitationRound(broadcast_id, invited, len(candidates), send_at, strata)
 
 
+async def record_invitation(
+    connection: AsyncConnection,
+    survey: Survey,
+    found: InvitationRound,
+    *,
+    actor: str,
+    wave: int,
+    seed: int,
+    now: datetime,
+) -> None:
+    """The audit trail's entry of a stored invitation round (``baraza survey invite`` and the
+    dashboard's fieldwork page alike), in the caller's transaction; nothing for an empty round."""
+    if not found.invited:
+        return
+    await audit.record(
+        connection,
+        actor=actor,
+        action=audit.BROADCAST_STORED,
+        now=now,
+        target=str(found.broadcast_id),
+        details={"invitation": survey.id, "wave": wave, "invited": found.invited, "seed": seed},
+    )
+
+
 @dataclass(frozen=True)
 class ReminderRound:
     number: int
@@ -454,6 +480,8 @@ class DispositionRow:
     reminders_received: int
     duration_seconds: int | None
     device_language: str
+    #: Whose invitation it is (not exported: the response export joins on it).
+    contact_id: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -508,9 +536,43 @@ async def disposition_rows(
                 reminders_received=facts.reminders_received,
                 duration_seconds=duration,
                 device_language=facts.response_language or "",
+                contact_id=facts.contact_id,
             )
         )
     return rows
+
+
+async def response_paradata(
+    connection: AsyncConnection, survey: Survey, *, partial_share: float = PARTIAL_SHARE
+) -> ResponseParadata | None:
+    """The disposition and paradata of ``survey``'s invitations by contact, for the fieldwork
+    columns of the response exports (``storage.exports.responses``): the same rows as the
+    report's export (:func:`disposition_rows`), a contact's latest invitation (highest wave,
+    then latest) winning. None when the survey has no invitations (the export has no such columns)."""
+    rows = await disposition_rows(connection, survey, partial_share=partial_share)
+    if not rows:
+        return None
+    latest: dict[int, DispositionRow] = {}
+    for row in rows:
+        if row.contact_id is None:
+            continue
+        kept = latest.get(row.contact_id)
+        if kept is None or (row.wave, row.invited_at) >= (kept.wave, kept.invited_at):
+            latest[row.contact_id] = row
+    return {
+        contact_id: Paradata(
+            disposition=str(row.disposition),
+            aapor_code=row.disposition.code,
+            wave=row.wave,
+            invited_at=row.invited_at,
+            first_opened_at=row.first_opened_at,
+            channel=row.channel,
+            reminders_received=row.reminders_received,
+            duration_seconds=row.duration_seconds,
+            device_language=row.device_language,
+        )
+        for contact_id, row in latest.items()
+    }
 
 
 #: What a report can break the rates down by.

@@ -157,20 +157,37 @@ def _label(survey: Survey, question: Question, language: str) -> str:
     return question.label.translations.get(language, "")
 
 
+#: What the codebook says of the fieldwork columns of a survey with invitations.
+FIELDWORK_NOTE = (
+    "The fieldwork columns (disposition to device_language) describe the invitation of the response's "
+    "contact (its latest wave), as `baraza survey report SURVEY --export` computes them; they are empty "
+    "for a response without an invitation. Invitees who never responded are not rows of this table: "
+    "they are in the report's export, one row per invitation."
+)
+
+
 async def write_codebook(
-    database: Database, survey: Survey, options: ExportOptions, path: Path, *, as_csv: bool | None = None
+    database: Database,
+    survey: Survey,
+    options: ExportOptions,
+    path: Path,
+    *,
+    as_csv: bool | None = None,
+    fieldwork: bool = False,
 ) -> None:
     """Write the codebook of ``survey`` to ``path``: CSV if ``as_csv`` (by default: if the name
-    ends in ``.csv``), else Markdown."""
+    ends in ``.csv``), else Markdown; ``fieldwork``: the export has the fieldwork columns."""
     counts = await answer_counts(database, survey, options)
     former = await former_questions(database, survey)
     if as_csv if as_csv is not None else path.suffix.lower() == ".csv":
-        _write_csv(survey, options, counts, former, path)
+        _write_csv(survey, options, counts, former, path, fieldwork)
     else:
-        _write_markdown(survey, options, counts, former, path)
+        _write_markdown(survey, options, counts, former, path, fieldwork)
 
 
-def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: Sequence[str], path: Path) -> None:
+def _write_csv(
+    survey: Survey, options: ExportOptions, counts: Counts, former: Sequence[str], path: Path, fieldwork: bool = False
+) -> None:
     languages = survey.languages
     header = [
         "variable", "question", "type", *(f"label_{lang}" for lang in languages), "relevant", "constraint",
@@ -178,7 +195,11 @@ def _write_csv(survey: Survey, options: ExportOptions, counts: Counts, former: S
         "count", "table",
     ]  # fmt: skip
     tables: list[tuple[str, tuple[Column, ...], tuple[Question, ...]]] = [
-        (survey.id, _metadata(response_columns(survey, options, former)), survey.table_questions(None))
+        (
+            survey.id,
+            _metadata(response_columns(survey, options, former, fieldwork=fieldwork)),
+            survey.table_questions(None),
+        )
     ]
     tables += [
         (r.name, _metadata(repeat_columns(survey, r, options)), survey.table_questions(r.name)) for r in survey.repeats
@@ -277,7 +298,9 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _write_markdown(survey: Survey, options: ExportOptions, counts: Counts, former: Sequence[str], path: Path) -> None:
+def _write_markdown(
+    survey: Survey, options: ExportOptions, counts: Counts, former: Sequence[str], path: Path, fieldwork: bool = False
+) -> None:
     languages = survey.languages
     title = survey.title.in_language(survey.default_language, survey.default_language)
     lines = [
@@ -291,8 +314,10 @@ def _write_markdown(survey: Survey, options: ExportOptions, counts: Counts, form
         "| variable | type | meaning |",
         "|---|---|---|",
     ]
-    for column in _metadata(response_columns(survey, options, former)):
+    for column in _metadata(response_columns(survey, options, former, fieldwork=fieldwork)):
         lines.append(f"| `{column.name}` | {column.kind.value} | {_md(column.label)} |")
+    if fieldwork:
+        lines += ["", FIELDWORK_NOTE]
     lines += ["", "## Questions", ""]
     lines += _question_sections(survey, options, counts, survey.table_questions(None))
     for repeat in survey.repeats:

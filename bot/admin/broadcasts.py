@@ -80,7 +80,8 @@ class Draft:
         )
 
 
-def _values(data: Mapping[str, Any], name: str, known: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+def form_values(data: Mapping[str, Any], name: str, known: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """The ticked values of a group of checkboxes ``name`` (the ``known`` ones only, unless None), in order."""
     getall = getattr(data, "getall", None)
     found = [str(value) for value in getall(name, [])] if getall is not None else []
     return tuple(value for value in dict.fromkeys(found) if known is None or value in known)
@@ -97,10 +98,10 @@ def read_draft(data: Mapping[str, Any], site: AdminSite, regions: list[str], now
             for language in SUPPORTED_LANGUAGES
             if str(data.get(f"text_{language}", "")).strip()
         },
-        topics=_values(data, "topics", community.topics),
-        user_groups=_values(data, "user_groups", community.user_groups),
-        regions=_values(data, "regions", regions),
-        languages=_values(data, "languages", SUPPORTED_LANGUAGES),
+        topics=form_values(data, "topics", community.topics),
+        user_groups=form_values(data, "user_groups", community.user_groups),
+        regions=form_values(data, "regions", regions),
+        languages=form_values(data, "languages", SUPPORTED_LANGUAGES),
         survey=str(data.get("survey", "")),
         button_label=str(data.get("button_label", "")).strip(),
         send_at=str(data.get("send_at", "")).strip(),

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from common.clock import utc_now
 from common.errors import BarazaError
+from handlers.invitations import response_paradata
 from storage import audit
 from storage.database import Database
 from storage.exports import ExcelTooLarge, ExportOptions, Format
@@ -74,12 +75,17 @@ def _write_in_thread(
     async def write() -> int:
         database = Database(database_url, pool_size=1)
         try:
+            async with database.reading() as connection:
+                paradata = await response_paradata(connection, survey)
             if download.fmt is None:
-                await export_codebook(database, survey, options, path, as_csv=False)
+                await export_codebook(database, survey, options, path, as_csv=False, fieldwork=paradata is not None)
                 return 0
             if download.attachments and media is not None:
-                return (await export_with_attachments(database, survey, options, download.fmt, path, media)).rows
-            return (await export_responses(database, survey, options, download.fmt, path)).rows
+                exported = await export_with_attachments(
+                    database, survey, options, download.fmt, path, media, paradata=paradata
+                )
+                return exported.rows
+            return (await export_responses(database, survey, options, download.fmt, path, paradata=paradata)).rows
         finally:
             await database.dispose()
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from bot.admin import audit, broadcasts, fieldwork, inbox, login, pages
 from bot.admin.auth import Auth, SignInLimits
 from bot.admin.site import SITE_KEY, AdminSite
-from bot.config import WebLimits
+from bot.config import FieldworkSettings, WebLimits
 from bot.health import ChannelState
 from bot.keys import KeySource
 from handlers.context import Community
@@ -29,16 +29,21 @@ def add_admin_routes(
     channels: Callable[[], Mapping[str, bool | ChannelState]] | None = None,
     keys: KeySource | None = None,
     limits: WebLimits | None = None,
+    fieldwork_settings: FieldworkSettings | None = None,
 ) -> AdminSite:
     """Add every ``/admin`` route to ``app``; returns the site (tests reach its parts). ``media``:
     the store of the files sent as answers, for the downloads with attachments; ``channels`` gives
     the channels' states (as ``/healthz``): degraded ones are shown on every page; ``keys`` gives
     the cookie key (without: a key of this process only, for tests); ``limits``: the sign-in
-    attempts allowed per address and per name (None: no limit)."""
+    attempts allowed per address and per name (None: no limit); ``fieldwork_settings``: the quiet hours and
+    WhatsApp template of invitations sent from the fieldwork page."""
     auth = Auth(database, login.refused, secure_cookie=secure_cookie, keys=keys)
     site = AdminSite(database, surveys, community, auth, media=media, sign_in_limits=SignInLimits(limits))
     if channels is not None:
         site.channels = channels
+    if fieldwork_settings is not None:
+        site.quiet_hours = fieldwork_settings.quiet
+        site.invitation_template = fieldwork_settings.whatsapp_template
     app[SITE_KEY] = site
     login.add_routes(app, site)
 

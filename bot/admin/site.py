@@ -17,6 +17,8 @@ from bot.admin.auth import Auth, SignInLimits
 from bot.health import ChannelState
 from common.clock import utc_now
 from handlers.context import Community
+from handlers.invitations import QuietHours
+from handlers.notices import WhatsAppTemplate
 from handlers.texts import LANGUAGE_NAMES
 from storage.database import Database
 from storage.media import MediaStore
@@ -74,6 +76,9 @@ class AdminSite:
     check_seconds: Durations = field(default_factory=lambda: Durations(HASH_SECONDS))
     #: Sign-in attempts per address and per name (none without ``web.limits``).
     sign_in_limits: SignInLimits = field(default_factory=lambda: SignInLimits(None))
+    #: The office's quiet hours and WhatsApp template for invitations (``fieldwork:`` in config.yaml).
+    quiet_hours: QuietHours = field(default_factory=QuietHours)
+    invitation_template: WhatsAppTemplate | None = None
 
     def label(self, name: str, code: str | None) -> str:
         """A stored code as staff read it: ``citizen`` → "Member of the public" (the choice's label

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from bot.cli.output import RAW_HELP, destination
 from bot.config import Settings
 from common.clock import as_utc, start_of_day, utc_now
+from handlers.invitations import response_paradata
 from storage import audit
 from storage.database import Database
 from storage.exports import FORMATS, ExcelTooLarge, ExportOptions, Format
@@ -177,15 +178,18 @@ async def _export_survey(settings: Settings, database: Database, arguments: argp
     if sys.stderr.isatty() and str(arguments.output) != "-":
         bar = ProgressBar(None, sys.stderr)
     progress = bar.counting if bar else None
+    # The fieldwork columns of a survey with invitations (docs/exports.md).
+    async with database.reading() as connection:
+        paradata = await response_paradata(connection, survey)
     try:
         if _with_attachments(arguments.raw_output):
             store = open_media_store(settings.media)
             exported = await export_with_attachments(
-                database, survey, options, fmt, arguments.output, store, progress=progress
+                database, survey, options, fmt, arguments.output, store, progress=progress, paradata=paradata
             )
         else:
             exported = await export_responses(
-                database, survey, options, fmt, destination(arguments.output), progress=progress
+                database, survey, options, fmt, destination(arguments.output), progress=progress, paradata=paradata
             )
     finally:
         if bar is not None:
@@ -196,7 +200,9 @@ async def _export_survey(settings: Settings, database: Database, arguments: argp
     await _audit(database, f"survey:{survey.id}", audit.export_details("responses", fmt, exported.rows, options))
     if arguments.codebook is not None:
         as_csv = arguments.codebook.suffix.lower() == ".csv"
-        await export_codebook(database, survey, options, arguments.codebook, as_csv=as_csv)
+        await export_codebook(
+            database, survey, options, arguments.codebook, as_csv=as_csv, fieldwork=paradata is not None
+        )
         await _audit(database, f"survey:{survey.id}", audit.export_details("codebook", "csv" if as_csv else "md", None))
         print(f"codebook of '{survey.id}' written to {arguments.codebook}", file=sys.stderr)
     return 0

@@ -25,9 +25,9 @@ from handlers.invitations import (
     invitation_notice,
     invite,
     queue_due_reminders,
+    record_invitation,
 )
 from handlers.notices import NoticeFileError, load_notice_file
-from storage import audit
 from storage.audit import cli_actor
 from storage.broadcasts import PUSH_CHANNELS, Audience
 from storage.database import Database
@@ -153,19 +153,9 @@ async def _invite(settings: Settings, arguments: argparse.Namespace) -> int:
                 now=now,
                 dry_run=arguments.dry_run,
             )
-            if not arguments.dry_run and found.invited:
-                await audit.record(
-                    connection,
-                    actor=cli_actor(),
-                    action=audit.BROADCAST_STORED,
-                    now=now,
-                    target=str(found.broadcast_id),
-                    details={
-                        "invitation": survey.id,
-                        "wave": arguments.wave,
-                        "invited": found.invited,
-                        "seed": arguments.seed,
-                    },
+            if not arguments.dry_run:
+                await record_invitation(
+                    connection, survey, found, actor=cli_actor(), wave=arguments.wave, seed=arguments.seed, now=now
                 )
     finally:
         await database.dispose()

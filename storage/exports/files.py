@@ -42,6 +42,7 @@ from storage.exports import (
     write_xlsx_tables,
 )
 from storage.exports.attachments import copy_attachments, zip_attachments
+from storage.exports.responses import ResponseParadata
 from storage.exports.tables import Pseudonymize, table_export
 from storage.media import MediaStore
 from surveys.model import Survey
@@ -126,15 +127,17 @@ async def export_responses(
     destination: Destination,
     *,
     progress: ExportProgress | None = None,
+    paradata: ResponseParadata | None = None,
 ) -> Exported:
-    """Write the responses of ``survey`` chosen by ``options`` in ``fmt`` to ``destination``."""
+    """Write the responses of ``survey`` chosen by ``options`` in ``fmt`` to ``destination``
+    (with the fieldwork columns when ``paradata`` is given, see ``storage.exports.responses``)."""
     total: int | None = None
 
     def report(written: int) -> None:
         if progress is not None:
             progress(written, total)
 
-    table = await response_table(database, survey, options, progress=report)
+    table = await response_table(database, survey, options, progress=report, paradata=paradata)
     total = table.total  # counted before the first row is read: the rows come while writing
     if not survey.repeats:
         return await write_export(table, fmt, destination, labels=options.labels, raw=options.raw)
@@ -182,6 +185,7 @@ async def export_with_attachments(
     store: MediaStore,
     *,
     progress: ExportProgress | None = None,
+    paradata: ResponseParadata | None = None,
 ) -> Exported:
     """The responses of ``survey`` in ``fmt`` with the files of their media answers, KoBoToolbox
     style: ``target`` ending in ``.zip`` becomes one archive holding ``<survey id>.<fmt>`` (and
@@ -191,7 +195,7 @@ async def export_with_attachments(
     if target.suffix.lower() != ".zip":
         await asyncio.to_thread(target.mkdir, parents=True, exist_ok=True)
         exported = await export_responses(
-            database, survey, options, fmt, target / table_name(survey, fmt), progress=progress
+            database, survey, options, fmt, target / table_name(survey, fmt), progress=progress, paradata=paradata
         )
         attached = await copy_attachments(database, survey, options, store, target)
         return Exported(
@@ -201,7 +205,9 @@ async def export_with_attachments(
     async def write_zip(path: Path) -> Exported:
         with tempfile.TemporaryDirectory(prefix="baraza-export-") as directory:
             table = Path(directory) / table_name(survey, fmt)
-            exported = await export_responses(database, survey, options, fmt, table, progress=progress)
+            exported = await export_responses(
+                database, survey, options, fmt, table, progress=progress, paradata=paradata
+            )
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
                 # Every table the export wrote: the responses, and beside them any other table.
                 for name in sorted(os.listdir(directory)):
@@ -216,10 +222,14 @@ async def export_with_attachments(
 
 
 async def export_codebook(
-    database: Database, survey: Survey, options: ExportOptions, path: Path, *, as_csv: bool
+    database: Database, survey: Survey, options: ExportOptions, path: Path, *, as_csv: bool, fieldwork: bool = False
 ) -> None:
-    """Write the codebook of ``survey`` (CSV if ``as_csv``, else Markdown) to ``path``."""
-    await atomically(path, lambda temporary: write_codebook(database, survey, options, temporary, as_csv=as_csv))
+    """Write the codebook of ``survey`` (CSV if ``as_csv``, else Markdown) to ``path``; with
+    ``fieldwork`` (the survey has invitations) it describes the fieldwork columns too."""
+    await atomically(
+        path,
+        lambda temporary: write_codebook(database, survey, options, temporary, as_csv=as_csv, fieldwork=fieldwork),
+    )
 
 
 async def export_table(

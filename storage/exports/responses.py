@@ -11,6 +11,12 @@ holds the questions outside every repeat and ends with ``_index`` (the row's num
 is a table of its own (:func:`repeat_tables`) with one row per pass, linked to its parent row by
 ``_parent_index`` (and ``response_id``, ``respondent``), see :data:`REPEAT_LEADING`.
 
+A survey with invitations (``baraza survey invite``) gets the fieldwork columns of
+:data:`PARADATA` after the other metadata: the AAPOR final disposition and the paradata of the
+invitation of the response's contact, as :mod:`handlers.invitations` computes them for
+``baraza survey report --export`` (given as a :data:`ResponseParadata`). A response without an
+invitation has them empty; invitees who never responded are not rows (they are in the report's export).
+
 The answers (one database row per answer) are pivoted to one row per response by the database
 (``MAX(CASE ...)`` grouped in the order of the responses index), and the result is read through
 a server-side cursor in batches: memory does not grow with the number of responses.
@@ -18,7 +24,7 @@ a server-side cursor in batches: memory does not grow with the number of respons
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -59,6 +65,24 @@ TRAILING: tuple[tuple[str, str, Kind], ...] = (
     ("region", "Region (contacts register, consenting contacts only)", Kind.TEXT),
 )
 PROFILE_COLUMNS = ("user_group", "region")
+#: The fieldwork columns of a survey with invitations, after :data:`TRAILING` (before ``_index``):
+#: the invitation of the response's contact (its latest wave), empty for a response without one.
+PARADATA: tuple[tuple[str, str, Kind], ...] = (
+    (
+        "disposition",
+        "AAPOR final disposition of the invitation (empty: no invitation; invitees who never responded"
+        " are not rows, see baraza survey report --export)",
+        Kind.TEXT,
+    ),
+    ("aapor_code", "AAPOR final disposition code", Kind.TEXT),
+    ("invitation_wave", "Invitation wave", Kind.INTEGER),
+    ("invited_at", "Invited (UTC, when the invitation was scheduled)", Kind.DATETIME),
+    ("first_opened_at", "First opened the survey after the invitation (UTC)", Kind.DATETIME),
+    ("invitation_channel", "Channel the invitation was sent on", Kind.TEXT),
+    ("reminders_received", "Reminders that reached the invitee", Kind.INTEGER),
+    ("fieldwork_duration_seconds", "Seconds from start to finish of the invitee's completed response", Kind.INTEGER),
+    ("device_language", "Language the invitee answered in", Kind.TEXT),
+)
 #: The last column of the responses table of a survey with repeats: what ``_parent_index`` refers to.
 INDEX = ("_index", "Row number (the repeat tables' _parent_index refers to it)", Kind.INTEGER)
 #: The first columns of a repeat's table, as KoBoToolbox names them: the pass's row number, the
@@ -71,6 +95,40 @@ REPEAT_LEADING: tuple[tuple[str, str, Kind], ...] = (
     ("response_id", "Response id (as in the responses table)", Kind.TEXT),
     ("respondent", "Respondent pseudonym (as in the responses table)", Kind.TEXT),
 )
+
+
+@dataclass(frozen=True)
+class Paradata:
+    """The fieldwork record of one invitation, as exported beside its contact's responses
+    (:data:`PARADATA`); made by ``handlers.invitations.response_paradata``."""
+
+    disposition: str
+    aapor_code: str
+    wave: int
+    invited_at: datetime
+    first_opened_at: datetime | None
+    channel: str
+    reminders_received: int
+    duration_seconds: int | None
+    device_language: str
+
+    def cells(self) -> tuple[str | None, ...]:
+        return (
+            self.disposition,
+            self.aapor_code,
+            str(self.wave),
+            iso_utc(self.invited_at),
+            iso_utc(self.first_opened_at),
+            self.channel,
+            str(self.reminders_received),
+            None if self.duration_seconds is None else str(self.duration_seconds),
+            self.device_language or None,
+        )
+
+
+#: The paradata of a survey's invitations by contact id (None: the survey has no invitations).
+ResponseParadata = Mapping[int, Paradata]
+NO_PARADATA: tuple[str | None, ...] = (None,) * len(PARADATA)
 
 
 @dataclass(frozen=True)
@@ -186,11 +244,14 @@ def geopoint_columns(name: str, label: str) -> list[Column]:
     ]
 
 
-def response_columns(survey: Survey, options: ExportOptions, former: Sequence[str] = ()) -> tuple[Column, ...]:
+def response_columns(
+    survey: Survey, options: ExportOptions, former: Sequence[str] = (), *, fieldwork: bool = False
+) -> tuple[Column, ...]:
     """The columns of the export: the foundation metadata (and ``score`` for a quiz), the current
     questions, the ``former`` question names (answered under older versions only, exported as
-    text), then the other metadata. A profile column whose name a question takes is called
-    ``profile_NAME``."""
+    text), then the other metadata, and with ``fieldwork`` (the survey has invitations) the
+    :data:`PARADATA` columns. A profile column whose name a question takes is called
+    ``profile_NAME``, a fieldwork column ``fieldwork_NAME``."""
     names = {q.name for q in survey.data_questions} | set(former)
     leading = [Column(name, label, kind) for name, label, kind in LEADING]
     if survey.is_quiz:
@@ -201,6 +262,10 @@ def response_columns(survey: Survey, options: ExportOptions, former: Sequence[st
         Column(f"profile_{name}" if name in PROFILE_COLUMNS and name in names else name, label, kind)
         for name, label, kind in TRAILING
     ]
+    if fieldwork:
+        trailing += [
+            Column(f"fieldwork_{name}" if name in names else name, label, kind) for name, label, kind in PARADATA
+        ]
     if survey.repeats:
         trailing.append(Column(*INDEX))
     return (*leading, *questions, *old, *trailing)
@@ -254,15 +319,21 @@ async def count_responses(database: Database, survey: Survey, options: ExportOpt
 
 
 async def response_table(
-    database: Database, survey: Survey, options: ExportOptions, *, progress: Progress = no_progress
+    database: Database,
+    survey: Survey,
+    options: ExportOptions,
+    *,
+    progress: Progress = no_progress,
+    paradata: ResponseParadata | None = None,
 ) -> Table:
-    """The survey's responses as a table (the rows are read when iterated)."""
+    """The survey's responses as a table (the rows are read when iterated); with ``paradata``
+    (a survey with invitations) the fieldwork columns too."""
     former = await former_questions(database, survey)
-    columns = response_columns(survey, options, former)
+    columns = response_columns(survey, options, former, fieldwork=paradata is not None)
     total = await count_responses(database, survey, options)
 
     async def rows() -> AsyncIterator[Row]:
-        async for row in _response_rows(database, survey, options, columns, progress):
+        async for row in _response_rows(database, survey, options, columns, progress, paradata):
             yield row
 
     return Table(title=survey.id, columns=columns, rows=rows, total=total)
@@ -328,6 +399,7 @@ async def _response_rows(
     options: ExportOptions,
     columns: Sequence[Column],
     progress: Progress,
+    paradata: ResponseParadata | None = None,
 ) -> AsyncIterator[Row]:
     statement = _pivot_statement(database, survey, options)
     # What each question column holds: the answer to a question, for a 0/1 column whether
@@ -384,6 +456,9 @@ async def _response_rows(
                     )
                 profile = NO_PROFILE if record.contact_id is None else profiles.get(record.contact_id, NO_PROFILE)
                 row += (record.survey_version, duration, *profile)
+                if paradata is not None:
+                    found = None if record.contact_id is None else paradata.get(record.contact_id)
+                    row += found.cells() if found is not None else NO_PARADATA
                 if indexed:
                     number += 1
                     row.append(str(number))

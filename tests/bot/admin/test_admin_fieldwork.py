@@ -1,25 +1,29 @@
 """The fieldwork page over HTTP (aiohttp test server, real databases): a survey's invitations with
-their dispositions and rates, by channel, group and wave; staff only; unknown surveys are 404."""
+their dispositions and rates, by channel, group and wave; staff only; unknown surveys are 404.
+Editors invite from it (dry run with the reach by channel, then send), as ``baraza survey invite``."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from html import unescape
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from bot.admin.routes import add_admin_routes
 from handlers.context import Community
-from handlers.invitations import QuietHours, invite
+from handlers.invitations import QuietHours, draw_sample, invite
+from storage import audit
+from storage.broadcasts import Audience
 from storage.database import Database
-from storage.invitations import deliveries, participations
+from storage.invitations import InvitationRepository, deliveries, invitations, participations
 from storage.staff import StaffRepository
 from surveys.model import Survey
-from testkit.admin import PASSWORD, sign_in
+from testkit.admin import PASSWORD, csrf_of, sign_in
 from testkit.register import Person, add_people
 
 Client = TestClient[web.Request, web.Application]
@@ -29,8 +33,10 @@ Client = TestClient[web.Request, web.Application]
 async def client(database: Database, shipped_surveys: dict[str, Survey]) -> AsyncIterator[Client]:
     async with database.transaction() as connection:
         await StaffRepository(connection).add("viewer1", PASSWORD, "viewer", datetime.now(UTC))
+        await StaffRepository(connection).add("editor1", PASSWORD, "editor", datetime.now(UTC))
     application = web.Application()
-    add_admin_routes(application, database, surveys=shipped_surveys, community=Community())
+    site = add_admin_routes(application, database, surveys=shipped_surveys, community=Community())
+    site.quiet_hours = QuietHours("UTC", None, None)
     async with TestClient(TestServer(application)) as test_client:
         yield test_client
 
@@ -76,3 +82,118 @@ async def test_the_fieldwork_page_shows_dispositions_and_rates(
     assert cells["user group: media"][:2] == ["4", "1"]
     assert cells["channel: telegram"][0] == "10" and cells["wave: 1"][0] == "10"
     assert (await client.get("/admin/surveys/nosuch/fieldwork")).status == 404
+
+
+# 24 people: north and south, media and public; 4 on WhatsApp silent for two days (outside the
+# 24-hour window: no template is configured), 2 who opted out.
+INVITEES = [
+    Person(
+        800 + i,
+        "en",
+        "media" if i % 3 == 0 else "public",
+        "north" if i % 2 else "south",
+        channel="whatsapp" if i >= 20 else "telegram",
+        silent_hours=48 if i >= 20 else 0,
+        opted_out=i in (3, 4),
+    )
+    for i in range(24)
+]
+
+
+async def invited_ids(database: Database) -> set[int]:
+    async with database.reading() as connection:
+        return set(await connection.scalars(select(invitations.c.contact_id)))
+
+
+async def test_editors_dry_run_then_send_a_seeded_stratified_sample(client: Client, database: Database) -> None:
+    ids = await add_people(database, INVITEES)
+    async with database.reading() as connection:
+        pool = await InvitationRepository(connection).candidates("usat2026", 1, Audience())
+    # By hand, as the CLI draws it: the same candidates, size, field and seed.
+    expected = {candidate.contact_id for candidate, _ in draw_sample(pool, 8, stratify_by="region", seed=11)}
+    assert len(expected) == 8 and expected <= set(ids.values())
+
+    assert (await sign_in(client, "viewer1")).status == 303
+    page = await (await client.get("/admin/surveys/usat2026/fieldwork")).text()
+    assert 'action="/admin/surveys/usat2026/fieldwork/invite"' not in page, "viewers see no invitation form"
+    refused = await client.post(
+        "/admin/surveys/usat2026/fieldwork/invite", data={"csrf": csrf_of(page), "action": "send"}
+    )
+    assert refused.status == 403 and await invited_ids(database) == set()
+
+    client.session.cookie_jar.clear()
+    assert (await sign_in(client, "editor1")).status == 303
+    page = await (await client.get("/admin/surveys/usat2026/fieldwork")).text()
+    token = csrf_of(page)
+    form = {"csrf": token, "sample": "8", "stratify_by": "region", "seed": "11", "wave": "1"}
+    no_token = await client.post("/admin/surveys/usat2026/fieldwork/invite", data={**form, "csrf": "forged"})
+    assert no_token.status == 403
+
+    dry = await client.post("/admin/surveys/usat2026/fieldwork/invite", data={**form, "action": "preview"})
+    assert dry.status == 200
+    html = await dry.text()
+    count = html.split('id="dry-run-count">', 1)[1].split("</p>", 1)[0]
+    # 22 reachable (2 opted out); 11 north and 11 south; 8 drawn: 4 and 4.
+    assert "<strong>8</strong> would be invited, of 22 contact(s) not invited to wave 1 yet" in count
+    assert "north: 4, south: 4" in count
+    listed = html.split('id="reach-list">', 1)[1].split("</ul>", 1)[0]
+    assert [unescape(line) for line in re.findall(r"<li>([^<]*)</li>", listed)] == [
+        "Telegram: 18 can receive it; left out: 2 opted out",
+        "WhatsApp: 0 can receive it; left out: 4 outside WhatsApp's 24-hour window without a template",
+    ]
+    assert "Send 8 invitation(s)" in html
+    assert await invited_ids(database) == set(), "a dry run stores nothing"
+
+    sent = await client.post(
+        "/admin/surveys/usat2026/fieldwork/invite", data={**form, "action": "send"}, allow_redirects=False
+    )
+    assert sent.status == 303
+    assert sent.headers["Location"].startswith("/admin/surveys/usat2026/fieldwork?invited=8&broadcast=")
+    assert await invited_ids(database) == expected, "the same sample as 'baraza survey invite' draws"
+    async with database.reading() as connection:
+        (event,) = await audit.events(connection, audit.AuditFilter(action=audit.BROADCAST_STORED), limit=5)
+        pending = await connection.scalar(select(func.count()).select_from(deliveries))
+    assert event.actor == "editor1" and event.details["invitation"] == "usat2026"
+    assert (event.details["invited"], event.details["seed"], event.details["wave"]) == ("8", "11", "1")
+    assert pending == 8
+    shown = await (await client.get(sent.headers["Location"])).text()
+    assert "8 invitation(s) stored" in shown
+    # The dashboard's downloads carry the fieldwork columns once the survey has invitations.
+    download = await client.get("/admin/surveys/usat2026/export.csv")
+    assert download.status == 200
+    assert "aapor_code" in (await download.text()).splitlines()[0].split(",")
+    codebook = await (await client.get("/admin/surveys/usat2026/export.codebook")).text()
+    assert "Invitees who never responded are not rows of this table" in codebook
+
+    everyone = await client.post(
+        "/admin/surveys/usat2026/fieldwork/invite",
+        data={"csrf": token, "regions": "north", "user_groups": "media", "action": "send"},
+        allow_redirects=False,
+    )
+    assert everyone.status == 303
+    north_media = {ids[p.user_id] for p in INVITEES if p.region == "north" and p.user_group == "media"}
+    reachable = {ids[p.user_id] for p in INVITEES if not p.opted_out}
+    assert await invited_ids(database) == expected | (north_media & reachable), "a segment, everyone in it"
+
+
+async def test_the_invitation_form_explains_what_is_wrong(client: Client, database: Database) -> None:
+    await add_people(database, INVITEES[:2])
+    assert (await sign_in(client, "editor1")).status == 303
+    token = csrf_of(await (await client.get("/admin/surveys/usat2026/fieldwork")).text())
+    bad = await client.post(
+        "/admin/surveys/usat2026/fieldwork/invite",
+        data={"csrf": token, "sample": "ten", "stratify_by": "shoe_size", "wave": "0", "action": "send"},
+    )
+    assert bad.status == 422
+    problems = (await bad.text()).split('id="invite-problems"', 1)[1].split("</div>", 1)[0]
+    assert "The sample size must be a whole number." in problems
+    assert "Choose a field to stratify by from the list." in problems
+    assert "The wave must be between 1 and 1,000." in problems
+    assert await invited_ids(database) == set()
+    first = await client.post(
+        "/admin/surveys/usat2026/fieldwork/invite", data={"csrf": token, "action": "send"}, allow_redirects=False
+    )
+    assert first.status == 303
+    again = await client.post("/admin/surveys/usat2026/fieldwork/invite", data={"csrf": token, "action": "send"})
+    assert again.status == 422 and "Nobody is left to invite to this wave" in await again.text()
+    assert (await client.post("/admin/surveys/nosuch/fieldwork/invite", data={"csrf": token})).status == 404

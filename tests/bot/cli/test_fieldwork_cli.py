@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from bot.cli.main import main
 from storage.database import Database
 from storage.pseudonyms import Pseudonymizer
+from storage.repositories import Repositories
+from surveys.loader import load_survey_text
 from testkit.register import Person, add_people
 
 KEY = "fieldwork-cli-pseudonym-key-0123456789"
@@ -21,6 +24,7 @@ reminders:
 questions:
   - {type: integer, name: q1, label: "Rooms in the household"}
 """
+NOW = datetime.now(UTC)
 PEOPLE = [Person(500 + i, "en", "media" if i < 6 else "public", "north" if i % 2 else "south") for i in range(30)]
 
 
@@ -99,3 +103,41 @@ def test_an_unknown_survey_or_field_is_refused(office: Path, capsys: pytest.Capt
     bad.write_text(office.read_text().replace("Africa/Nairobi", "Mars/Olympus"))
     assert main(["--config", str(bad), "survey", "report", "fw"]) == 2
     assert "is not a time zone" in capsys.readouterr().err
+
+
+def test_export_carries_the_dispositions_of_invited_respondents(
+    office: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``baraza export``: the invited respondent's row has its disposition, the other's is empty."""
+    assert "6 invited" in run(office, "invite", "fw", "--groups", "media", capsys=capsys)
+
+    async def answer() -> None:
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'baraza.db'}")
+        survey = load_survey_text(FORM, "fw.yaml")
+        async with database.transaction() as connection:
+            repos = Repositories(connection)
+            for person in (PEOPLE[0], PEOPLE[10]):  # invited (media), not invited (public)
+                contact = await repos.contacts.touch("telegram", str(person.user_id), str(person.user_id), "en", NOW)
+                response_id = await repos.responses.create(
+                    survey_id="fw",
+                    survey_version=survey.version,
+                    contact=contact,
+                    respondent=Pseudonymizer(KEY)("telegram", str(person.user_id)),
+                    language="en",
+                    now=NOW,
+                    channel="telegram",
+                )
+                await repos.responses.record_answer(response_id, "q1", "3", NOW)
+                await repos.responses.complete(response_id, NOW + timedelta(seconds=40))
+        await database.dispose()
+
+    asyncio.run(answer())
+    out, codebook = tmp_path / "fw.csv", tmp_path / "fw-codebook.md"
+    assert main(["--config", str(office), "export", "fw", "--output", str(out), "--codebook", str(codebook)]) == 0
+    with out.open(encoding="utf-8") as handle:
+        rows = {row["respondent"]: row for row in csv.DictReader(handle)}
+    invited = rows[Pseudonymizer(KEY)("telegram", str(PEOPLE[0].user_id))]
+    outsider = rows[Pseudonymizer(KEY)("telegram", str(PEOPLE[10].user_id))]
+    assert (invited["disposition"], invited["aapor_code"], invited["invitation_wave"]) == ("complete", "1.1", "1")
+    assert outsider["disposition"] == outsider["aapor_code"] == outsider["invited_at"] == ""
+    assert "| `reminders_received` | integer |" in codebook.read_text(encoding="utf-8")
