@@ -32,13 +32,13 @@ from PIL import Image
 
 from bot.app import running_bot
 from bot.config import load_settings
+from handlers.invitations import QuietHours, invite
 from handlers.texts import Texts
 from storage.database import Database
 from storage.repositories import Repositories
 from storage.staff import StaffRepository
 from surveys.model import Survey
 from testkit import paths
-from handlers.invitations import QuietHours, invite
 from testkit.broadcasts import wait_until_finished
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
 from testkit.fakes.survey_respondent import Respondent
@@ -267,7 +267,9 @@ async def walk_the_dashboard(browser: Any, base: str, folder: Path, expect: Any)
     await expect(page.get_by_role("heading", name="Preview")).to_be_visible()
     reach = page.locator("#reach-list li")
     await expect(reach.filter(has_text="Telegram")).to_contain_text("5")
-    await expect(reach.filter(has_text=re.compile("web chat", re.I))).to_contain_text("1 web chat without notifications")
+    await expect(reach.filter(has_text=re.compile("web chat", re.I))).to_contain_text(
+        "1 web chat without notifications"
+    )
     await page.locator("#reach").scroll_into_view_if_needed()
     await page.evaluate("document.querySelector('#audience').scrollIntoView({block: 'start'})")
     await picture(page, folder, "dashboard-broadcast-compose.png")

@@ -47,9 +47,7 @@ async def french_bot(database_url: str, tmp_path: Path) -> AsyncIterator[Running
         yield bot
 
 
-async def test_the_pages_own_words_are_french_in_a_french_conversation(
-    french_bot: RunningBot, tmp_path: Path
-) -> None:
+async def test_the_pages_own_words_are_french_in_a_french_conversation(french_bot: RunningBot, tmp_path: Path) -> None:
     async_playwright = async_playwright_or_skip()
     from playwright.async_api import expect
 
