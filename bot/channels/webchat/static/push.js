@@ -96,7 +96,7 @@
     status.className = "status";
     status.hidden = true;
     status.setAttribute("role", "status");
-    header.appendChild(button);
+    header.insertBefore(button, header.firstChild); /* floats beside the title */
     header.appendChild(status);
     setState(button, Notification.permission === "denied" ? "off" : "off");
     button.addEventListener("click", function () { subscribe(button); });
