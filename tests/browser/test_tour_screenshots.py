@@ -247,6 +247,9 @@ async def walk_the_dashboard(browser: Any, base: str, folder: Path, expect: Any)
     overall = page.locator("#fieldwork-table tr", has_text="All invitations").locator("td")
     await expect(overall.nth(0)).to_have_text(str(len(EARLIER_PEOPLE)))
     await expect(overall.nth(1)).to_have_text("4")
+    # All seventeen columns fit at desktop width (the table scrolls in its own box only when narrower).
+    fits = await page.locator("#fieldwork-table").evaluate("t => t.scrollWidth <= t.clientWidth")
+    assert fits, "the fieldwork table is wider than the page"
     await picture(page, folder, "dashboard-fieldwork.png")
 
     # 8. The request inbox: the web chat's request next to those sent on Telegram.
