@@ -53,15 +53,17 @@ async def web_chat_bot(
     register: RegisterSettings | None = None,
     indicators: IndicatorSettings | None = None,
     embed: EmbedSettings | None = None,
+    limits: WebLimits = NO_WEB_LIMITS,
 ) -> AsyncIterator[RunningBot]:
     """The real bot on ``database_url`` with only its web server (on a free port), serving the
     surveys of ``surveys_directory`` and keeping files as ``media`` says; with the ``register``
-    (onboarding), the ``indicators`` (loaded before it yields) and the ``embed`` settings given."""
+    (onboarding), the ``indicators`` (loaded before it yields), the ``embed`` settings and the
+    web ``limits`` given (none by default)."""
     settings = Settings(
         database_url=database_url,
         surveys_directory=surveys_directory,
         pseudonym_key=PSEUDONYM_KEY,
-        web=WebSettings(port=0, limits=NO_WEB_LIMITS, embed=embed or EmbedSettings()),
+        web=WebSettings(port=0, limits=limits, embed=embed or EmbedSettings()),
         flood=NO_FLOOD_LIMIT,  # the browser clicks faster than people
         media=media or MediaSettings(),
         register=register or RegisterSettings(),

@@ -8,7 +8,10 @@ simulated people have answered the survey before the tour starts. A newcomer the
 - in the web chat, at phone width: reads the privacy notice and agrees, registers, opens the
   survey and sees a question with buttons, asks for a figure and gets it with its chart, and
   sends a question the bot cannot answer as a data request;
-- in the dashboard, at desktop width: the overview, the survey's results, the request inbox.
+- in the dashboard, at desktop width (and the overview at phone width too): the overview, the
+  survey's results, its fieldwork report (the invitations sent before the tour), the request
+  inbox, a broadcast composed with its reach by channel and why people are left out, that
+  broadcast's page once sent, and the audit trail of all this.
 
 Every step asserts what the page shows before its picture is taken. The pictures go to the
 test's temporary folder, or to ``$BARAZA_SCREENSHOTS`` (relative to the repository) when set:
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,12 +32,14 @@ from PIL import Image
 
 from bot.app import running_bot
 from bot.config import load_settings
+from handlers.invitations import QuietHours, invite
 from handlers.texts import Texts
 from storage.database import Database
 from storage.repositories import Repositories
 from storage.staff import StaffRepository
 from surveys.model import Survey
 from testkit import paths
+from testkit.broadcasts import wait_until_finished
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
@@ -115,6 +121,13 @@ async def test_the_tour_of_the_readme_in_the_web_chat_and_the_dashboard(tmp_path
                 await respondent.answer_until(questions_answered=answered)
                 if index < len(EARLIER_REQUESTS):
                     await user.send_text_and_wait(f"/request {EARLIER_REQUESTS[index]}")
+            # The survey's first wave of invitations, as `baraza survey invite usat2026` sends it.
+            async with bot.database.transaction() as connection:
+                wave = await invite(
+                    connection, usat, quiet=QuietHours("UTC", None, None), created_by="amina", now=datetime.now(UTC)
+                )
+            assert wave.invited == len(EARLIER_PEOPLE)
+            await wait_until_finished(bot.database, wave.broadcast_id)
             assert bot.indicators is not None
             await bot.indicators.first_attempt.wait()
             assert [outcome.error for outcome in bot.indicators.attempts] == [None]
@@ -201,7 +214,8 @@ async def walk_the_web_chat(browser: Any, base: str, folder: Path, expect: Any) 
 
 
 async def walk_the_dashboard(browser: Any, base: str, folder: Path, expect: Any) -> None:
-    """The staff side of the same morning: overview, survey results, the request inbox."""
+    """The staff side of the same morning: overview, survey results and fieldwork, the request
+    inbox, a broadcast (composed, then sent) and the audit trail."""
     context = await browser.new_context(viewport=DESKTOP)
     page = await context.new_page()
     await page.goto(f"{base}/admin/")
@@ -215,6 +229,10 @@ async def walk_the_dashboard(browser: Any, base: str, folder: Path, expect: Any)
     row = page.locator("#surveys-table tbody tr", has_text="usat2026")
     await expect(row.locator("td.rate")).to_have_text("67%")  # four of six finished
     await picture(page, folder, "dashboard-overview.png")
+    await page.set_viewport_size(PHONE)
+    await expect(page.locator("#contacts-total")).to_be_in_viewport()
+    await picture(page, folder, "dashboard-overview-phone.png")
+    await page.set_viewport_size(DESKTOP)
 
     # 6. The survey's results: completion, then a chart per question.
     await row.get_by_role("link").click()
@@ -223,10 +241,52 @@ async def walk_the_dashboard(browser: Any, base: str, folder: Path, expect: Any)
     await expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
     await picture(page, folder, "dashboard-results.png")
 
-    # 7. The request inbox: the web chat's request next to those sent on Telegram.
+    # 7. Its fieldwork: the invitations' dispositions and response rates (four of five finished).
+    await page.locator("#fieldwork-link").click()
+    await expect(page.get_by_role("heading", name="Fieldwork: User satisfaction survey 2026")).to_be_visible()
+    overall = page.locator("#fieldwork-table tr", has_text="All invitations").locator("td")
+    await expect(overall.nth(0)).to_have_text(str(len(EARLIER_PEOPLE)))
+    await expect(overall.nth(1)).to_have_text("4")
+    # All seventeen columns fit at desktop width (the table scrolls in its own box only when narrower).
+    fits = await page.locator("#fieldwork-table").evaluate("t => t.scrollWidth <= t.clientWidth")
+    assert fits, "the fieldwork table is wider than the page"
+    await picture(page, folder, "dashboard-fieldwork.png")
+
+    # 8. The request inbox: the web chat's request next to those sent on Telegram.
     await page.get_by_role("link", name="Requests").click()
     await expect(page.get_by_role("heading", name="Data requests", exact=True)).to_be_visible()
     for text in (*EARLIER_REQUESTS, "bicycles per village"):
         await expect(page.get_by_role("link", name=text)).to_be_visible()
     await picture(page, folder, "dashboard-requests.png")
+
+    # 9. A broadcast: the composer counts the audience by channel and says who cannot be reached.
+    await page.get_by_role("link", name="Broadcasts").click()
+    await page.get_by_role("link", name="New broadcast").click()
+    await page.get_by_label("Title (for staff; recipients do not see it)").fill("October inflation")
+    await page.get_by_label("Text in English (en)").fill(
+        "Inflation was 7.1% in October. Ask me 'inflation rate' for the figures by region."
+    )
+    await page.get_by_role("button", name="Preview").click()
+    await expect(page.get_by_role("heading", name="Preview")).to_be_visible()
+    reach = page.locator("#reach-list li")
+    await expect(reach.filter(has_text="Telegram")).to_contain_text("5")
+    await expect(reach.filter(has_text=re.compile("web chat", re.I))).to_contain_text(
+        "1 web chat without notifications"
+    )
+    await page.locator("#reach").scroll_into_view_if_needed()
+    await page.evaluate("document.querySelector('#audience').scrollIntoView({block: 'start'})")
+    await picture(page, folder, "dashboard-broadcast-compose.png")
+
+    # 10. Sent: its page follows the sending live until every message is handled.
+    await page.locator("#send").click()
+    await expect(page.locator("#progress-text")).to_contain_text("finished", timeout=30_000)
+    # The five on Telegram; the web chat's newcomer turned no notifications on (the reach said so).
+    await expect(page.locator("#recipients")).to_have_text("5")
+    await picture(page, folder, "dashboard-broadcast.png")
+
+    # 11. The audit trail: who signed in, sent, invited, newest first.
+    await page.get_by_role("link", name="Audit").click()
+    await expect(page.get_by_role("heading", name="Audit trail")).to_be_visible()
+    await expect(page.locator("main table")).to_contain_text("amina")
+    await picture(page, folder, "dashboard-audit.png")
     await context.close()

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from bot.config import EmbedSettings
+from handlers.texts import Texts
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
 from testkit.telegram_harness import free_port
 from testkit.webchat_harness import web_chat_bot
@@ -130,6 +131,34 @@ async def test_the_bubble_opens_the_chat_in_a_panel(database_url: str, size: tup
                 else:
                     assert panel["width"] == 380 and panel["x"] + panel["width"] <= size[0]
                 await page.get_by_role("button", name="Close Demoland Statistics").click()
+                await expect(page.locator("[data-baraza-panel]")).to_be_hidden()
+            finally:
+                await browser.close()
+
+
+async def test_the_panels_close_button_speaks_the_conversations_language(database_url: str) -> None:
+    """A French visitor: the chat in the frame is French, and it tells the host page its word for
+    "Close" (the only thing the frame says to the page), so the panel's button reads "Fermer"."""
+    async_playwright = async_playwright_or_skip()
+    from playwright.async_api import expect
+
+    site_port = free_port()
+    allowed = f"http://localhost:{site_port}"
+    look = EmbedSettings(allowed_origins=(allowed,), office_name="Demoland Statistics", greeting="Questions?")
+    async with web_chat_bot(database_url, embed=look) as bot, async_playwright() as playwright:
+        snippet = f'<script src="http://127.0.0.1:{bot.web_port}/embed.js" async></script>'
+        async with website(site_port, snippet):
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+                page = await context.new_page()
+                await page.goto(f"{allowed}/")
+                await page.get_by_role("button", name="Demoland Statistics: Questions?").click()
+                chat = page.frame_locator("iframe[data-baraza-chat=bubble]")
+                await expect(chat.locator("html")).to_have_attribute("lang", "fr")
+                close = page.get_by_role("button", name=f"{Texts('fr')('webchat_close')} Demoland Statistics")
+                await expect(close).to_be_visible()
+                await close.click()
                 await expect(page.locator("[data-baraza-panel]")).to_be_hidden()
             finally:
                 await browser.close()

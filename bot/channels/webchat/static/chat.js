@@ -47,8 +47,33 @@
     try_again: "Try again",
     not_sent: "Not sent",
     network_error: "Your message could not be sent. Check your connection and try again.",
-    server_error: "Something went wrong on our side. Please try again."
+    server_error: "Something went wrong on our side. Please try again.",
+    geo_placeholder: "Latitude, longitude",
+    file_too_large: "That file is too large ({size}; at most {limit}). Please choose a smaller one.",
+    too_many_requests: "You are sending messages very fast; please wait a moment and try again.",
+    text_too_long: "That message is too long. Please shorten it and send it again.",
+    close: "Close",
+    notify_offer: "Notify me",
+    notify_on: "Notifications on",
+    notify_write: "Write a message first, then turn notifications on.",
+    notify_denied: "Notifications are blocked in this browser's settings.",
+    notify_failed: "Notifications could not be turned on."
   };
+
+  /* The words to push.js (the "Notify me" button) and, inside a frame on another website, to
+   * embed.js there (its panel's "Close"): only words, never the conversation. */
+  function shareInterface() {
+    var lang = document.documentElement.getAttribute("lang") || "en";
+    var detail = { lang: lang, words: ui };
+    document.dispatchEvent(new CustomEvent("baraza:interface", { detail: detail }));
+    if (EMBEDDED && window.parent !== window) {
+      try {
+        var ancestors = window.location.ancestorOrigins;
+        var parentOrigin = ancestors && ancestors.length ? ancestors[0] : new URL(document.referrer).origin;
+        window.parent.postMessage({ baraza: "interface", lang: lang, close: ui.close }, parentOrigin);
+      } catch (error) { /* no usable referrer: the panel keeps its English "Close" */ }
+    }
+  }
 
   function applyInterface(words) {
     if (!words || typeof words !== "object") return;
@@ -64,6 +89,7 @@
     sendButton.textContent = ui.send;
     if (inputLabel) inputLabel.textContent = ui.message_label;
     refreshAnswerTools();
+    shareInterface();
   }
 
   /* The office's look (web.embed in config.yaml): colour, logo, greeting under its name. */
@@ -448,7 +474,7 @@
     });
     var current = last && last.querySelector(".answer-tools");
     var geo = current && GEO[current.dataset.expects];
-    input.setAttribute("placeholder", geo ? "Latitude, longitude" : defaultPlaceholder);
+    input.setAttribute("placeholder", geo ? ui.geo_placeholder : defaultPlaceholder);
   }
 
   function formatBytes(bytes) {
@@ -488,8 +514,7 @@
 
   function sendFile(file, kind) {
     if (maxUploadBytes !== null && file.size > maxUploadBytes) {
-      appendNotice("That file is too large (" + formatBytes(file.size) + "; at most " + formatBytes(maxUploadBytes) +
-        "). Please choose a smaller one.");
+      appendNotice(ui.file_too_large.replace("{size}", formatBytes(file.size)).replace("{limit}", formatBytes(maxUploadBytes)));
       return;
     }
     var userItem = appendUserFile(file);
@@ -655,10 +680,10 @@
   function errorText(error) {
     if (error && error.kind === "http") {
       if (error.code === "text_too_long") {
-        return "That message is too long. Please shorten it and send it again.";
+        return ui.text_too_long;
       }
       if (error.code === "too_many_requests") {
-        return "You are sending messages very fast; please wait a moment and try again.";
+        return ui.too_many_requests;
       }
       if (error.message && error.code && error.code !== "internal_error" && error.code !== "bad_response") {
         return error.message; /* the server says what was wrong with the message, file or position */

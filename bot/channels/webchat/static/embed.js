@@ -8,6 +8,7 @@
  * The chat runs in an <iframe> of https://chat.example.org/embed, on its own origin: this page never
  * sees the conversation, and the chat server refuses to be framed by a site not in its
  * web.embed.allowed_origins. Styles are set through the DOM (no stylesheet is added to the page).
+ * The frame tells this page one thing: the word for "Close" in the conversation's language.
  */
 (function () {
   "use strict";
@@ -89,6 +90,20 @@
     }
 
     var panel = null;
+    var close = null;
+    var closeWord = "Close"; /* the chat's own word once it says the conversation's language */
+    function label() {
+      if (close) close.setAttribute("aria-label", closeWord + " " + name);
+    }
+    /* Only the chat's frame may rename the button, and only with a short plain word. */
+    window.addEventListener("message", function (event) {
+      var data = event.data;
+      if (event.origin !== origin || !data || data.baraza !== "interface") return;
+      if (typeof data.close === "string" && data.close && data.close.length <= 40) {
+        closeWord = data.close;
+        label();
+      }
+    });
     function place() {
       if (!panel) return;
       var p = panel.style;
@@ -109,10 +124,10 @@
         panel.style.overflow = "hidden";
         panel.style.background = "#ffffff";
         panel.style.boxShadow = "0 4px 24px rgba(0,0,0,.3)";
-        var close = document.createElement("button");
+        close = document.createElement("button");
         close.type = "button";
         close.textContent = "\u00D7";
-        close.setAttribute("aria-label", "Close " + name);
+        label();
         var c = close.style;
         c.position = "absolute"; c.top = "6px"; c.right = "8px"; c.zIndex = "1";
         c.width = "36px"; c.height = "36px"; c.border = "0"; c.borderRadius = "50%";

@@ -6,17 +6,29 @@
 (function () {
   "use strict";
 
-  var TEXTS = {
-    en: { offer: "Notify me", on: "Notifications on", write: "Write a message first, then turn notifications on.",
-          denied: "Notifications are blocked in this browser's settings.", failed: "Notifications could not be turned on." },
-    fr: { offer: "M’avertir", on: "Notifications activées", write: "Écrivez d’abord un message, puis activez les notifications.",
-          denied: "Les notifications sont bloquées dans les réglages du navigateur.", failed: "Impossible d’activer les notifications." }
+  /* English until chat.js passes on the conversation's words (the "interface" of each answer,
+   * keys webchat_notify_* of the catalogues) with a "baraza:interface" event. */
+  var words = {
+    notify_offer: "Notify me", notify_on: "Notifications on",
+    notify_write: "Write a message first, then turn notifications on.",
+    notify_denied: "Notifications are blocked in this browser's settings.",
+    notify_failed: "Notifications could not be turned on."
   };
 
   function texts() {
-    var lang = (document.documentElement.lang || "en").slice(0, 2);
-    return TEXTS[lang] || TEXTS.en;
+    return { offer: words.notify_offer, on: words.notify_on, write: words.notify_write,
+             denied: words.notify_denied, failed: words.notify_failed };
   }
+
+  document.addEventListener("baraza:interface", function (event) {
+    var given = event.detail && event.detail.words;
+    if (!given) return;
+    Object.keys(words).forEach(function (key) {
+      if (typeof given[key] === "string" && given[key]) words[key] = given[key];
+    });
+    var button = document.getElementById("push-button");
+    if (button) setState(button, button.dataset.state, button.dataset.note ? texts()[button.dataset.note] : "");
+  });
 
   function keyBytes(base64url) {
     var padded = (base64url + "===".slice((base64url.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
@@ -41,6 +53,8 @@
 
   function setState(button, state, note) {
     button.dataset.state = state;
+    var shown = texts();
+    button.dataset.note = Object.keys(shown).filter(function (key) { return note && shown[key] === note; })[0] || "";
     button.textContent = state === "on" ? texts().on : texts().offer;
     button.disabled = state === "on" || state === "busy";
     button.title = note || "";
@@ -82,7 +96,7 @@
     status.className = "status";
     status.hidden = true;
     status.setAttribute("role", "status");
-    header.appendChild(button);
+    header.insertBefore(button, header.firstChild); /* floats beside the title */
     header.appendChild(status);
     setState(button, Notification.permission === "denied" ? "off" : "off");
     button.addEventListener("click", function () { subscribe(button); });
