@@ -88,16 +88,16 @@ async def test_old_buttons_retire_ticks_are_not_echoed_and_edits_read_after_the_
             await expect(old).to_be_disabled()
             assert await old.evaluate("el => getComputedStyle(el).borderStyle") == "dashed"
 
-            await page.get_by_role("button", name="Academic or researcher").click()
+            await page.get_by_role("button", name="Teacher, lecturer or student").click()
             await expect(log).to_contain_text("2/12 · How often")
-            # The closed question ("→ Academic or researcher") reads after what the person pressed.
+            # The closed question ("→ Teacher, lecturer or student") reads after what the person pressed.
             order = await log.evaluate(
                 """log => Array.from(log.children).map(el =>
                     (el.classList.contains('user') ? 'you: ' : 'bot: ') + el.querySelector('.text').textContent)"""
             )
-            pressed = order.index("you: Academic or researcher")
+            pressed = order.index("you: Teacher, lecturer or student")
             closed = next(
-                i for i, line in enumerate(order) if line == "bot: Which best describes you?\n→ Academic or researcher"
+                i for i, line in enumerate(order) if line == "bot: Which best describes you?\n→ Teacher, lecturer or student"
             )
             assert pressed < closed, order
 

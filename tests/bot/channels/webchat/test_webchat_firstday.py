@@ -78,7 +78,7 @@ async def test_a_finished_survey_is_no_longer_listed_as_open(web_bot: RunningBot
         listed = [button["label"] for row in greeting[-1]["buttons"] for button in row]
         assert "User satisfaction survey 2026" in listed
         await visitor.press("User satisfaction survey 2026")
-        await visitor.press("Academic or researcher")
+        await visitor.press("Teacher, lecturer or student")
         await visitor.post(text="weekly")
         await visitor.press("Research or teaching")
         await visitor.press("Done")
