@@ -97,7 +97,9 @@ async def test_old_buttons_retire_ticks_are_not_echoed_and_edits_read_after_the_
             )
             pressed = order.index("you: Teacher, lecturer or student")
             closed = next(
-                i for i, line in enumerate(order) if line == "bot: Which best describes you?\n→ Teacher, lecturer or student"
+                i
+                for i, line in enumerate(order)
+                if line == "bot: Which best describes you?\n→ Teacher, lecturer or student"
             )
             assert pressed < closed, order
 
