@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import update
 
+from bench.database import BACKENDS, bench_database
 from bench.machine import describe
 from handlers.invitations import QuietHours, build_report, disposition_rows, invite, queue_due_reminders
-from storage.database import Database
 from storage.invitations import deliveries, participations
 from surveys.loader import load_survey_text
 from testkit.register import Person, add_people
@@ -51,7 +49,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=120_000)
     parser.add_argument("--sample", type=int, default=100_000)
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
     arguments = parser.parse_args()
     print(describe())
     survey = load_survey_text(FORM, "bench.yaml")
@@ -66,81 +64,63 @@ async def main() -> None:
         )
         for i in range(arguments.contacts)
     ]
-    with tempfile.TemporaryDirectory() as directory:
-        postgres_url = None
-        if arguments.backend == "sqlite":
-            url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        else:
-            from testkit.databases import create_postgres_database
-
-            url = postgres_url = await create_postgres_database()
-        database = Database(url)
-        try:
-            await database.migrate()
-            started = time.perf_counter()
-            ids = await add_people(database, people)
-            print(f"{arguments.backend}: {len(ids):,} contacts filled in {time.perf_counter() - started:.1f} s")
-            rss_before = peak_rss()
-            now = datetime.now(UTC)
+    async with bench_database(arguments.backend) as database:
+        started = time.perf_counter()
+        ids = await add_people(database, people)
+        print(f"{arguments.backend}: {len(ids):,} contacts filled in {time.perf_counter() - started:.1f} s")
+        rss_before = peak_rss()
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        async with database.transaction() as connection:
+            found = await invite(
+                connection,
+                survey,
+                size=arguments.sample,
+                stratify_by="region",
+                seed=19,
+                quiet=NO_QUIET,
+                created_by="bench",
+                now=now,
+            )
+        invite_seconds = time.perf_counter() - started
+        print(
+            f"  invitations: {found.invited:,} drawn (stratified, seeded) and queued in {invite_seconds:.2f} s"
+            f" ({found.invited / invite_seconds:,.0f}/s)"
+        )
+        async with database.transaction() as connection:
+            await connection.execute(update(deliveries).values(status="sent"))
+            finished = [
+                {"contact_id": ids[p.user_id], "survey_id": "bench", "completed": 1, "last_completed_at": now}
+                for p in people[::5]
+            ]
+            for offset in range(0, len(finished), 5000):
+                await connection.execute(participations.insert(), finished[offset : offset + 5000])
+        for days in (2, 5):
             started = time.perf_counter()
             async with database.transaction() as connection:
-                found = await invite(
-                    connection,
-                    survey,
-                    size=arguments.sample,
-                    stratify_by="region",
-                    seed=19,
-                    quiet=NO_QUIET,
-                    created_by="bench",
-                    now=now,
+                rounds = await queue_due_reminders(
+                    connection, survey, now=now + timedelta(days=days, minutes=1), quiet=NO_QUIET
                 )
-            invite_seconds = time.perf_counter() - started
-            print(
-                f"  invitations: {found.invited:,} drawn (stratified, seeded) and queued in {invite_seconds:.2f} s"
-                f" ({found.invited / invite_seconds:,.0f}/s)"
-            )
-            async with database.transaction() as connection:
-                await connection.execute(update(deliveries).values(status="sent"))
-                finished = [
-                    {"contact_id": ids[p.user_id], "survey_id": "bench", "completed": 1, "last_completed_at": now}
-                    for p in people[::5]
-                ]
-                for offset in range(0, len(finished), 5000):
-                    await connection.execute(participations.insert(), finished[offset : offset + 5000])
-            for days in (2, 5):
-                started = time.perf_counter()
-                async with database.transaction() as connection:
-                    rounds = await queue_due_reminders(
-                        connection, survey, now=now + timedelta(days=days, minutes=1), quiet=NO_QUIET
-                    )
-                seconds = time.perf_counter() - started
-                for round_ in rounds:
-                    print(
-                        f"  reminder {round_.number} (day {days}): {round_.reminded:,} non-completers found and queued"
-                        f" in {seconds:.2f} s"
-                    )
-                async with database.transaction() as connection:  # the sender would do this
-                    await connection.execute(
-                        update(deliveries).where(deliveries.c.status == "pending").values(status="sent")
-                    )
-            started = time.perf_counter()
-            async with database.reading() as connection:
-                rows = await disposition_rows(connection, survey)
-            report = build_report("bench", rows)
             seconds = time.perf_counter() - started
-            print(
-                f"  report: {len(rows):,} dispositions and rates in {seconds:.2f} s (RR1 {report.overall.rr1 or 0:.3f})"
-            )
-            print(
-                f"  peak memory: max resident size {peak_rss():.0f} MiB "
-                f"({rss_before:.0f} MiB after filling the contacts, before the fieldwork)"
-            )
-        finally:
-            await database.dispose()
-            if postgres_url is not None:
-                from testkit.databases import drop_postgres_database
-
-                await drop_postgres_database(postgres_url)
+            for round_ in rounds:
+                print(
+                    f"  reminder {round_.number} (day {days}): {round_.reminded:,} non-completers found and queued"
+                    f" in {seconds:.2f} s"
+                )
+            async with database.transaction() as connection:  # the sender would do this
+                await connection.execute(
+                    update(deliveries).where(deliveries.c.status == "pending").values(status="sent")
+                )
+        started = time.perf_counter()
+        async with database.reading() as connection:
+            rows = await disposition_rows(connection, survey)
+        report = build_report("bench", rows)
+        seconds = time.perf_counter() - started
+        print(f"  report: {len(rows):,} dispositions and rates in {seconds:.2f} s (RR1 {report.overall.rr1 or 0:.3f})")
+        print(
+            f"  peak memory: max resident size {peak_rss():.0f} MiB "
+            f"({rss_before:.0f} MiB after filling the contacts, before the fieldwork)"
+        )
 
 
 if __name__ == "__main__":
