@@ -408,13 +408,31 @@ class BroadcastRepository:
         send_at: datetime | None = None,
     ) -> tuple[int, int]:
         """Store a broadcast and one pending delivery per recipient; returns (id, recipients)."""
-        broadcast_id = await self._insert(title, notice, audience, SCHEDULED, created_by, now, send_at or now)
+        broadcast_id = await insert_broadcast(
+            self.connection,
+            title=title,
+            notice=notice,
+            audience=audience,
+            status=SCHEDULED,
+            created_by=created_by,
+            now=now,
+            send_at=send_at or now,
+        )
         recipients = await self._insert_deliveries(broadcast_id, audience, languages, default_language)
         return broadcast_id, recipients
 
     async def create_draft(self, *, title: str, notice: str, created_by: str, now: datetime) -> int:
         """A broadcast being composed in the chat: no deliveries until :meth:`confirm_draft`."""
-        return await self._insert(title, notice, Audience(), DRAFT, created_by, now, now)
+        return await insert_broadcast(
+            self.connection,
+            title=title,
+            notice=notice,
+            audience=Audience(),
+            status=DRAFT,
+            created_by=created_by,
+            now=now,
+            send_at=now,
+        )
 
     async def update_draft(self, broadcast_id: int, *, title: str, notice: str) -> None:
         await self.connection.execute(
@@ -440,27 +458,6 @@ class BroadcastRepository:
         if not result.rowcount:
             return None
         return await self._insert_deliveries(broadcast_id, audience, languages, default_language)
-
-    async def _insert(
-        self,
-        title: str,
-        notice: str,
-        audience: Audience,
-        status: str,
-        created_by: str,
-        now: datetime,
-        send_at: datetime,
-    ) -> int:
-        return await insert_broadcast(
-            self.connection,
-            title=title,
-            notice=notice,
-            audience=audience,
-            status=status,
-            created_by=created_by,
-            now=now,
-            send_at=send_at,
-        )
 
     async def _insert_deliveries(
         self, broadcast_id: int, audience: Audience, languages: Sequence[str], default_language: str
