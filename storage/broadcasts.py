@@ -198,19 +198,20 @@ async def insert_broadcast(
     *,
     title: str,
     notice: str,
-    audience: Audience,
-    status: str,
     created_by: str,
     now: datetime,
     send_at: datetime,
+    audience: Audience | None = None,
+    status: str = SCHEDULED,
 ) -> int:
-    """Store a broadcast row with no recipients yet (:func:`insert_deliveries` adds them); returns its id."""
+    """Store a broadcast row with no recipients yet (:func:`insert_deliveries` adds them); returns its
+    id. Without an audience (an invitation round: the recipients are chosen one by one) it stores ``Audience()``."""
     result = await connection.execute(
         broadcasts.insert()
         .values(
             title=title[:200],
             notice=notice,
-            audience=audience.to_json(),
+            audience=(audience or Audience()).to_json(),
             status=status,
             created_by=created_by[:100],
             created_at=_stored(now),
@@ -427,7 +428,6 @@ class BroadcastRepository:
             self.connection,
             title=title,
             notice=notice,
-            audience=Audience(),
             status=DRAFT,
             created_by=created_by,
             now=now,

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from common.clock import as_utc
-from storage.broadcasts import SCHEDULED, Audience, in_audience, insert_broadcast, insert_deliveries, reachable
+from storage.broadcasts import Audience, in_audience, insert_broadcast, insert_deliveries, reachable
 from storage.deliveries import PENDING, SENT, UNKNOWN
 from storage.models import (
     AnswerRow,
@@ -143,18 +143,6 @@ class InvitationRepository:
         )
         return [Candidate(int(r.id), r.channel, r.user_key, r.user_group, r.region, r.language) for r in rows]
 
-    async def _broadcast(self, *, title: str, notice: str, created_by: str, now: datetime, send_at: datetime) -> int:
-        return await insert_broadcast(
-            self.connection,
-            title=title,
-            notice=notice,
-            audience=Audience(),
-            status=SCHEDULED,
-            created_by=created_by,
-            now=now,
-            send_at=send_at,
-        )
-
     async def _deliveries(self, broadcast_id: int, chosen: ColumnElement[bool], language: ColumnElement[str]) -> int:
         """One pending delivery of ``broadcast_id`` per invitation matching ``chosen`` (INSERT ... SELECT)."""
         rows = (
@@ -188,8 +176,8 @@ class InvitationRepository:
     ) -> tuple[int, int]:
         """Store an invitation round: a broadcast, one invitation and one delivery per chosen
         contact (``strata[i]`` is ``chosen[i]``'s stratum); returns (broadcast id, invitations)."""
-        broadcast_id = await self._broadcast(
-            title=title, notice=notice, created_by=created_by, now=now, send_at=send_at
+        broadcast_id = await insert_broadcast(
+            self.connection, title=title, notice=notice, created_by=created_by, now=now, send_at=send_at
         )
         if chosen:
             await self.connection.execute(
@@ -255,8 +243,8 @@ class InvitationRepository:
         due = self._due(survey_id, number, invited_before)
         if not await self.connection.scalar(select(exists().where(due))):
             return None, 0
-        broadcast_id = await self._broadcast(
-            title=title, notice=notice, created_by=created_by, now=now, send_at=send_at
+        broadcast_id = await insert_broadcast(
+            self.connection, title=title, notice=notice, created_by=created_by, now=now, send_at=send_at
         )
         await self.connection.execute(
             reminders.insert().from_select(
