@@ -4,7 +4,6 @@ the media store under names of its own, and the answers are stored as contract16
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,12 +16,6 @@ from storage.media import STORED_NAME, MediaSettings
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.media import HOUSEHOLD_MEDIA_YAML, PDF, VOICE_NOTE, picture, size_of
 from testkit.telegram_harness import bot_settings
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 @pytest.fixture
