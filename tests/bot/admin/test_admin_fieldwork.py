@@ -8,30 +8,21 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
-from bot.admin.routes import add_admin_routes
-from handlers.context import Community
 from handlers.invitations import QuietHours, invite
 from storage.database import Database
 from storage.invitations import deliveries, participations
-from storage.staff import StaffRepository
 from surveys.model import Survey
-from testkit.admin import PASSWORD, sign_in
+from testkit.admin import Client, admin_client, sign_in
 from testkit.register import Person, add_people
-
-Client = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
 async def client(database: Database, shipped_surveys: dict[str, Survey]) -> AsyncIterator[Client]:
-    async with database.transaction() as connection:
-        await StaffRepository(connection).add("viewer1", PASSWORD, "viewer", datetime.now(UTC))
-    application = web.Application()
-    add_admin_routes(application, database, surveys=shipped_surveys, community=Community())
-    async with TestClient(TestServer(application)) as test_client:
+    async with admin_client(
+        database, shipped_surveys, username="viewer1", role="viewer", signed_in=False
+    ) as test_client:
         yield test_client
 
 
