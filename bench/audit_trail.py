@@ -15,12 +15,11 @@ import asyncio
 import io
 import random
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from bench.database import BACKENDS, bench_database
 from bench.machine import describe
 from storage import audit
 from storage.database import Database
@@ -60,67 +59,51 @@ async def best_of_three(action: Callable[[], Awaitable[object]]) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
     arguments = parser.parse_args()
     print(describe())
-    with tempfile.TemporaryDirectory() as directory:
-        postgres_url = None
-        if arguments.backend == "sqlite":
-            url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        else:
-            from testkit.databases import create_postgres_database
-
-            url = postgres_url = await create_postgres_database()
-        database = Database(url)
-        try:
-            await database.migrate()
-            records = []
-            for index in range(500):
-                started = time.perf_counter()
-                async with database.transaction() as connection:
-                    await audit.record(
-                        connection,
-                        actor="amina",
-                        action=audit.EXPORT,
-                        now=datetime.now(UTC),
-                        target="survey:usat2026",
-                        details=audit.export_details("responses", "csv", index),
-                    )
-                records.append(time.perf_counter() - started)
-            print(
-                f"{arguments.backend}: one audit row in its own transaction: median {statistics.median(records) * 1000:.2f} ms"
-            )
+    async with bench_database(arguments.backend) as database:
+        records = []
+        for index in range(500):
             started = time.perf_counter()
-            await fill(database, arguments.rows)
-            print(f"{arguments.rows:,} rows filled in {time.perf_counter() - started:.1f} s")
+            async with database.transaction() as connection:
+                await audit.record(
+                    connection,
+                    actor="amina",
+                    action=audit.EXPORT,
+                    now=datetime.now(UTC),
+                    target="survey:usat2026",
+                    details=audit.export_details("responses", "csv", index),
+                )
+            records.append(time.perf_counter() - started)
+        print(
+            f"{arguments.backend}: one audit row in its own transaction: median {statistics.median(records) * 1000:.2f} ms"
+        )
+        started = time.perf_counter()
+        await fill(database, arguments.rows)
+        print(f"{arguments.rows:,} rows filled in {time.perf_counter() - started:.1f} s")
 
-            def page(chosen: audit.AuditFilter, number: int) -> Callable[[], Awaitable[object]]:
-                async def run() -> object:
-                    async with database.reading() as connection:
-                        await audit.count(connection, chosen)
-                        return await audit.events(connection, chosen, limit=50, offset=(number - 1) * 50)
+        def page(chosen: audit.AuditFilter, number: int) -> Callable[[], Awaitable[object]]:
+            async def run() -> object:
+                async with database.reading() as connection:
+                    await audit.count(connection, chosen)
+                    return await audit.events(connection, chosen, limit=50, offset=(number - 1) * 50)
 
-                return run
+            return run
 
-            recent = datetime.now(UTC) - timedelta(days=30)
-            figures = {
-                "audit page 1, everything": page(audit.AuditFilter(), 1),
-                "audit page 1, one actor and action": page(audit.AuditFilter(actor="staff03", action=audit.EXPORT), 1),
-                "audit page 1, the last 30 days": page(audit.AuditFilter(since=recent), 1),
-                "audit page 1000, everything": page(audit.AuditFilter(), 1000),
-            }
-            for name, run in figures.items():
-                print(f"  {name:<40} {await best_of_three(run) * 1000:8.1f} ms")
-            started = time.perf_counter()
-            written = await audit.write_csv(database, audit.AuditFilter(), io.StringIO())
-            seconds = time.perf_counter() - started
-            print(f"  CSV export of {written:,} rows {seconds:.2f} s ({written / seconds:,.0f} rows/s)")
-        finally:
-            await database.dispose()
-            if postgres_url is not None:
-                from testkit.databases import drop_postgres_database
-
-                await drop_postgres_database(postgres_url)
+        recent = datetime.now(UTC) - timedelta(days=30)
+        figures = {
+            "audit page 1, everything": page(audit.AuditFilter(), 1),
+            "audit page 1, one actor and action": page(audit.AuditFilter(actor="staff03", action=audit.EXPORT), 1),
+            "audit page 1, the last 30 days": page(audit.AuditFilter(since=recent), 1),
+            "audit page 1000, everything": page(audit.AuditFilter(), 1000),
+        }
+        for name, run in figures.items():
+            print(f"  {name:<40} {await best_of_three(run) * 1000:8.1f} ms")
+        started = time.perf_counter()
+        written = await audit.write_csv(database, audit.AuditFilter(), io.StringIO())
+        seconds = time.perf_counter() - started
+        print(f"  CSV export of {written:,} rows {seconds:.2f} s ({written / seconds:,.0f} rows/s)")
 
 
 if __name__ == "__main__":

@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from bench.database import BACKENDS, bench_database
+from bench.machine import describe
 from storage.dashboard import DashboardQueries, ResultFilter, answers, contacts, responses
 from storage.database import Database
 from storage.requests import RequestRepository
@@ -122,48 +122,33 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--responses", type=int, default=20_000)
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
     arguments = parser.parse_args()
+    print(describe())
     survey = load_survey_file(ROOT / "office" / "surveys" / "usat2026.yaml")
-    with tempfile.TemporaryDirectory() as directory:
-        postgres_url = None
-        if arguments.backend == "sqlite":
-            url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        else:
-            from testkit.databases import create_postgres_database
+    async with bench_database(arguments.backend) as database:
+        started = time.perf_counter()
+        await fill(database, survey, arguments.contacts, arguments.responses)
+        print(
+            f"{arguments.backend}: {arguments.contacts:,} contacts, {arguments.responses:,} responses "
+            f"filled in {time.perf_counter() - started:.1f} s"
+        )
+        now = datetime.now(UTC)
 
-            url = postgres_url = await create_postgres_database()
-        database = Database(url)
-        try:
-            await database.migrate()
-            started = time.perf_counter()
-            await fill(database, survey, arguments.contacts, arguments.responses)
-            print(
-                f"{arguments.backend}: {arguments.contacts:,} contacts, {arguments.responses:,} responses "
-                f"filled in {time.perf_counter() - started:.1f} s"
-            )
-            now = datetime.now(UTC)
+        async def overview(queries: DashboardQueries) -> object:
+            await queries.engagement(now)
+            await queries.survey_activity()
+            return await RequestRepository(queries.connection).stats(top=5)
 
-            async def overview(queries: DashboardQueries) -> object:
-                await queries.engagement(now)
-                await queries.survey_activity()
-                return await RequestRepository(queries.connection).stats(top=5)
-
-            figures = {
-                "overview (engagement, surveys, requests)": await best_of_three(database, overview),
-                "survey results, all responses": await best_of_three(database, lambda q: q.results(survey)),
-                "survey results, one user group": await best_of_three(
-                    database, lambda q: q.results(survey, ResultFilter(user_group="media"))
-                ),
-            }
-            for name, seconds in figures.items():
-                print(f"  {name:<42} {seconds * 1000:8.0f} ms")
-        finally:
-            await database.dispose()
-            if postgres_url is not None:
-                from testkit.databases import drop_postgres_database
-
-                await drop_postgres_database(postgres_url)
+        figures = {
+            "overview (engagement, surveys, requests)": await best_of_three(database, overview),
+            "survey results, all responses": await best_of_three(database, lambda q: q.results(survey)),
+            "survey results, one user group": await best_of_three(
+                database, lambda q: q.results(survey, ResultFilter(user_group="media"))
+            ),
+        }
+        for name, seconds in figures.items():
+            print(f"  {name:<42} {seconds * 1000:8.0f} ms")
 
 
 if __name__ == "__main__":

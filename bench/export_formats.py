@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.export_survey import SURVEY_ID, responses, write_survey
-from storage.database import Database
+from storage.database import migrate_url
 
 WORK = Path("/tmp/baraza-bench-export")
 FORMATS = ("csv", "jsonl", "xlsx", "sav", "dta")
@@ -33,20 +33,12 @@ def _sqlite_time(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-async def _migrate(url: str) -> None:
-    database = Database(url)
-    try:
-        await database.migrate()
-    finally:
-        await database.dispose()
-
-
 def fill_sqlite(path: Path, count: int) -> None:
     """Create and fill the SQLite file with ``count`` responses (bulk inserts, no journal)."""
     survey = write_survey(WORK / "forms")
     partial = path.with_suffix(".filling")
     partial.unlink(missing_ok=True)
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{partial}"))
+    asyncio.run(migrate_url(f"sqlite+aiosqlite:///{partial}"))
     connection = sqlite3.connect(partial)
     connection.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-1000000;")
     response_batch: list[tuple[object, ...]] = []
@@ -84,7 +76,7 @@ async def fill_postgres(url: str, count: int) -> None:
         await admin.execute("CREATE DATABASE baraza_bench_export")
     finally:
         await admin.close()
-    await _migrate(url)
+    await migrate_url(url)
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
         response_batch: list[tuple[object, ...]] = []

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.machine import describe
-from storage.database import Database
+from storage.database import Database, migrate_url
 from storage.exports import ExportOptions
 from storage.exports.files import export_responses, export_with_attachments
 from storage.media import FolderMediaStore, new_name
@@ -33,18 +33,10 @@ SURVEY = load_survey_text(HOUSEHOLD_MEDIA_YAML, "household.yaml")
 START = datetime(2026, 5, 1, tzinfo=UTC)
 
 
-async def _migrate(url: str) -> None:
-    database = Database(url)
-    try:
-        await database.migrate()
-    finally:
-        await database.dispose()
-
-
 def fill(work: Path, count: int, file_kb: int) -> tuple[str, FolderMediaStore]:
     """An SQLite database of ``count`` complete responses and their files in a folder store."""
     path = work / "media-bench.db"
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    asyncio.run(migrate_url(f"sqlite+aiosqlite:///{path}"))
     store = FolderMediaStore(work / "media")
     folder = store.directory / SURVEY.id
     folder.mkdir(parents=True)

@@ -32,6 +32,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from common.clock import as_utc
@@ -192,6 +193,55 @@ def _follows_release(release_id: str) -> ColumnElement[bool]:
     return exists().where(release_follows.c.contact_id == contacts.c.id, release_follows.c.release_id == release_id)
 
 
+async def insert_broadcast(
+    connection: AsyncConnection,
+    *,
+    title: str,
+    notice: str,
+    created_by: str,
+    now: datetime,
+    send_at: datetime,
+    audience: Audience | None = None,
+    status: str = SCHEDULED,
+) -> int:
+    """Store a broadcast row with no recipients yet (:func:`insert_deliveries` adds them); returns its
+    id. Without an audience (an invitation round: the recipients are chosen one by one) it stores ``Audience()``."""
+    result = await connection.execute(
+        broadcasts.insert()
+        .values(
+            title=title[:200],
+            notice=notice,
+            audience=(audience or Audience()).to_json(),
+            status=status,
+            created_by=created_by[:100],
+            created_at=_stored(now),
+            send_at=_stored(send_at),
+            finished_at=None,
+            recipients=0,
+        )
+        .returning(broadcasts.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def insert_deliveries(connection: AsyncConnection, broadcast_id: int, rows: Select[Any]) -> int:
+    """Copy ``rows`` (broadcast id, contact id, channel, language, status, attempts) into the
+    deliveries in one INSERT ... SELECT, and set the broadcast's recipients; returns them."""
+    await connection.execute(
+        deliveries.insert().from_select(
+            ["broadcast_id", "contact_id", "channel", "language", "status", "attempts"], rows
+        )
+    )
+    recipients = int(
+        await connection.scalar(
+            select(func.count()).select_from(deliveries).where(deliveries.c.broadcast_id == broadcast_id)
+        )
+        or 0
+    )
+    await connection.execute(update(broadcasts).where(broadcasts.c.id == broadcast_id).values(recipients=recipients))
+    return recipients
+
+
 def _interested(audience: Audience) -> ColumnElement[bool] | None:
     """The topic (or release) condition of an audience; None when it does not restrict."""
     if audience.followers_of is not None:
@@ -200,8 +250,9 @@ def _interested(audience: Audience) -> ColumnElement[bool] | None:
     return _follows(audience.topics) if audience.topics else None
 
 
-def in_audience(audience: Audience) -> ColumnElement[bool]:
-    clauses: list[ColumnElement[bool]] = [reachable(), contacts.c.channel.in_(list(audience.channels))]
+def _filters(audience: Audience) -> list[ColumnElement[bool]]:
+    """The conditions of an audience's user groups, regions, languages and topics (those it sets)."""
+    clauses: list[ColumnElement[bool]] = []
     if audience.user_groups:
         clauses.append(contacts.c.user_group.in_(list(audience.user_groups)))
     if audience.regions:
@@ -211,7 +262,11 @@ def in_audience(audience: Audience) -> ColumnElement[bool]:
     interested = _interested(audience)
     if interested is not None:
         clauses.append(interested)
-    return and_(*clauses)
+    return clauses
+
+
+def in_audience(audience: Audience) -> ColumnElement[bool]:
+    return and_(reachable(), contacts.c.channel.in_(list(audience.channels)), *_filters(audience))
 
 
 #: Why a contact who matches an audience's filters is left out of a broadcast (:meth:`BroadcastRepository.reach`).
@@ -253,19 +308,8 @@ class Reach:
 
 def _targeted(audience: Audience) -> ColumnElement[bool]:
     """The audience's filters without the conditions of reachability: who the staff meant."""
-    clauses: list[ColumnElement[bool]] = [
-        or_(contacts.c.channel.in_(list(audience.channels)), contacts.c.channel.not_in(list(PUSH_CHANNELS)))
-    ]
-    if audience.user_groups:
-        clauses.append(contacts.c.user_group.in_(list(audience.user_groups)))
-    if audience.regions:
-        clauses.append(contacts.c.region.in_(list(audience.regions)))
-    if audience.languages:
-        clauses.append(contacts.c.language.in_(list(audience.languages)))
-    interested = _interested(audience)
-    if interested is not None:
-        clauses.append(interested)
-    return and_(*clauses)
+    channel = or_(contacts.c.channel.in_(list(audience.channels)), contacts.c.channel.not_in(list(PUSH_CHANNELS)))
+    return and_(channel, *_filters(audience))
 
 
 def _delivery_language(languages: Sequence[str], default_language: str) -> ColumnElement[str]:
@@ -365,13 +409,30 @@ class BroadcastRepository:
         send_at: datetime | None = None,
     ) -> tuple[int, int]:
         """Store a broadcast and one pending delivery per recipient; returns (id, recipients)."""
-        broadcast_id = await self._insert(title, notice, audience, SCHEDULED, created_by, now, send_at or now)
+        broadcast_id = await insert_broadcast(
+            self.connection,
+            title=title,
+            notice=notice,
+            audience=audience,
+            status=SCHEDULED,
+            created_by=created_by,
+            now=now,
+            send_at=send_at or now,
+        )
         recipients = await self._insert_deliveries(broadcast_id, audience, languages, default_language)
         return broadcast_id, recipients
 
     async def create_draft(self, *, title: str, notice: str, created_by: str, now: datetime) -> int:
         """A broadcast being composed in the chat: no deliveries until :meth:`confirm_draft`."""
-        return await self._insert(title, notice, Audience(), DRAFT, created_by, now, now)
+        return await insert_broadcast(
+            self.connection,
+            title=title,
+            notice=notice,
+            status=DRAFT,
+            created_by=created_by,
+            now=now,
+            send_at=now,
+        )
 
     async def update_draft(self, broadcast_id: int, *, title: str, notice: str) -> None:
         await self.connection.execute(
@@ -398,33 +459,6 @@ class BroadcastRepository:
             return None
         return await self._insert_deliveries(broadcast_id, audience, languages, default_language)
 
-    async def _insert(
-        self,
-        title: str,
-        notice: str,
-        audience: Audience,
-        status: str,
-        created_by: str,
-        now: datetime,
-        send_at: datetime,
-    ) -> int:
-        result = await self.connection.execute(
-            broadcasts.insert()
-            .values(
-                title=title[:200],
-                notice=notice,
-                audience=audience.to_json(),
-                status=status,
-                created_by=created_by[:100],
-                created_at=_stored(now),
-                send_at=_stored(send_at),
-                finished_at=None,
-                recipients=0,
-            )
-            .returning(broadcasts.c.id)
-        )
-        return int(result.scalar_one())
-
     async def _insert_deliveries(
         self, broadcast_id: int, audience: Audience, languages: Sequence[str], default_language: str
     ) -> int:
@@ -439,21 +473,7 @@ class BroadcastRepository:
             literal(PENDING),
             literal(0),
         ).where(in_audience(audience))
-        await self.connection.execute(
-            deliveries.insert().from_select(
-                ["broadcast_id", "contact_id", "channel", "language", "status", "attempts"], chosen
-            )
-        )
-        recipients = int(
-            await self.connection.scalar(
-                select(func.count()).select_from(deliveries).where(deliveries.c.broadcast_id == broadcast_id)
-            )
-            or 0
-        )
-        await self.connection.execute(
-            update(broadcasts).where(broadcasts.c.id == broadcast_id).values(recipients=recipients)
-        )
-        return recipients
+        return await insert_deliveries(self.connection, broadcast_id, chosen)
 
     # ------------------------------------------------------------------ reading
 

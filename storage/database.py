@@ -152,6 +152,16 @@ class Database:
         await self.engine.dispose()
 
 
+async def migrate_url(url: str) -> None:
+    """Bring the database at ``url`` to the newest schema and let go of it (for tools that fill it
+    by other means afterwards, such as bulk inserts over sqlite3)."""
+    database = Database(url)
+    try:
+        await database.migrate()
+    finally:
+        await database.dispose()
+
+
 async def _inline_driver(connection: AsyncConnection) -> InlineConnection | None:
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, and_, case, exists, func, insert, literal, select, update
+from sqlalchemy import Table, and_, case, exists, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from common.clock import as_utc
-from storage.broadcasts import SCHEDULED, Audience, in_audience, reachable
+from storage.broadcasts import Audience, in_audience, insert_broadcast, insert_deliveries, reachable
 from storage.deliveries import PENDING, SENT, UNKNOWN
 from storage.models import (
     AnswerRow,
@@ -143,24 +143,6 @@ class InvitationRepository:
         )
         return [Candidate(int(r.id), r.channel, r.user_key, r.user_group, r.region, r.language) for r in rows]
 
-    async def _broadcast(self, *, title: str, notice: str, created_by: str, now: datetime, send_at: datetime) -> int:
-        result = await self.connection.execute(
-            broadcasts.insert()
-            .values(
-                title=title[:200],
-                notice=notice,
-                audience=Audience().to_json(),
-                status=SCHEDULED,
-                created_by=created_by[:100],
-                created_at=_stored(now),
-                send_at=_stored(send_at),
-                finished_at=None,
-                recipients=0,
-            )
-            .returning(broadcasts.c.id)
-        )
-        return int(result.scalar_one())
-
     async def _deliveries(self, broadcast_id: int, chosen: ColumnElement[bool], language: ColumnElement[str]) -> int:
         """One pending delivery of ``broadcast_id`` per invitation matching ``chosen`` (INSERT ... SELECT)."""
         rows = (
@@ -175,21 +157,7 @@ class InvitationRepository:
             .select_from(invitations.join(contacts, contacts.c.id == invitations.c.contact_id))
             .where(chosen)
         )
-        await self.connection.execute(
-            deliveries.insert().from_select(
-                ["broadcast_id", "contact_id", "channel", "language", "status", "attempts"], rows
-            )
-        )
-        count = int(
-            await self.connection.scalar(
-                select(func.count()).select_from(deliveries).where(deliveries.c.broadcast_id == broadcast_id)
-            )
-            or 0
-        )
-        await self.connection.execute(
-            update(broadcasts).where(broadcasts.c.id == broadcast_id).values(recipients=count)
-        )
-        return count
+        return await insert_deliveries(self.connection, broadcast_id, rows)
 
     async def invite(
         self,
@@ -208,8 +176,8 @@ class InvitationRepository:
     ) -> tuple[int, int]:
         """Store an invitation round: a broadcast, one invitation and one delivery per chosen
         contact (``strata[i]`` is ``chosen[i]``'s stratum); returns (broadcast id, invitations)."""
-        broadcast_id = await self._broadcast(
-            title=title, notice=notice, created_by=created_by, now=now, send_at=send_at
+        broadcast_id = await insert_broadcast(
+            self.connection, title=title, notice=notice, created_by=created_by, now=now, send_at=send_at
         )
         if chosen:
             await self.connection.execute(
@@ -275,8 +243,8 @@ class InvitationRepository:
         due = self._due(survey_id, number, invited_before)
         if not await self.connection.scalar(select(exists().where(due))):
             return None, 0
-        broadcast_id = await self._broadcast(
-            title=title, notice=notice, created_by=created_by, now=now, send_at=send_at
+        broadcast_id = await insert_broadcast(
+            self.connection, title=title, notice=notice, created_by=created_by, now=now, send_at=send_at
         )
         await self.connection.execute(
             reminders.insert().from_select(

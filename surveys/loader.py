@@ -600,6 +600,29 @@ def _other_question(
     )
 
 
+def _block_name(reader: _Reader, node: Node, entries: dict[str, tuple[Node, Node]], keys: set[str], kind: str) -> str:
+    """The name of a group or repeat (``kind``), reported when it is not a valid name."""
+    reader.unknown_keys(entries, keys, f"a {kind}")
+    name = str(reader.scalar(entries["name"][1])) if "name" in entries else ""
+    if not NAME.match(name):
+        reader.problem(node, f"a {kind} needs a name that starts with a letter or _ (got '{name}')")
+    return name
+
+
+def _block_relevant(
+    reader: _Reader,
+    entries: dict[str, tuple[Node, Node]],
+    what: str,
+    group_relevant: tuple[Expression, ...],
+    start: int,
+) -> tuple[Expression, ...]:
+    """The relevant conditions inside a group or repeat (``what``): the enclosing ones plus its own, if any."""
+    if "relevant" not in entries:
+        return group_relevant
+    expression = _expression(reader, entries["relevant"][1], f"relevant of {what}", start)
+    return group_relevant if expression is None else (*group_relevant, expression)
+
+
 def _read_group(
     reader: _Reader,
     node: Node,
@@ -609,23 +632,13 @@ def _read_group(
     group_relevant: tuple[Expression, ...],
     start: int,
 ) -> list[Question]:
-    reader.unknown_keys(entries, GROUP_KEYS, "a group")
-    name = str(reader.scalar(entries["name"][1])) if "name" in entries else ""
-    if not NAME.match(name):
-        reader.problem(node, f"a group needs a name that starts with a letter or _ (got '{name}')")
+    name = _block_name(reader, node, entries, GROUP_KEYS, "group")
     if len(groups) >= MAX_GROUP_DEPTH:
         reader.problem(node, f"groups are nested more than {MAX_GROUP_DEPTH} deep")
         return []
     if "label" in entries:
         reader.text(entries["label"][1], f"the label of group '{name}'")
-    relevant = group_relevant
-    if "relevant" in entries:
-        expression = reader.expression(entries["relevant"][1], f"relevant of group '{name}'")
-        if expression is not None:
-            reader.checks.append(
-                _PendingCheck(expression, entries["relevant"][1], f"relevant of group '{name}'", start)
-            )
-            relevant = (*group_relevant, expression)
+    relevant = _block_relevant(reader, entries, f"group '{name}'", group_relevant, start)
     if "questions" not in entries:
         reader.problem(node, f"group '{name}' has no questions")
         return []
@@ -642,30 +655,17 @@ def _read_repeat(
     start: int,
 ) -> list[Question]:
     """A repeat: its questions, asked once per pass (see :class:`~surveys.model.Repeat`)."""
-    reader.unknown_keys(entries, REPEAT_KEYS, "a repeat")
-    name = str(reader.scalar(entries["name"][1])) if "name" in entries else ""
+    name = _block_name(reader, node, entries, REPEAT_KEYS, "repeat")
     if not NAME.match(name):
-        reader.problem(node, f"a repeat needs a name that starts with a letter or _ (got '{name}')")
         return []
     if len(groups) + len(reader.repeat_chain) >= MAX_GROUP_DEPTH:
         reader.problem(node, f"groups and repeats are nested more than {MAX_GROUP_DEPTH} deep")
         return []
     label = reader.text(entries["label"][1], f"the label of repeat '{name}'") if "label" in entries else None
-    relevant = group_relevant
-    if "relevant" in entries:
-        expression = reader.expression(entries["relevant"][1], f"relevant of repeat '{name}'")
-        if expression is not None:
-            reader.checks.append(
-                _PendingCheck(expression, entries["relevant"][1], f"relevant of repeat '{name}'", start)
-            )
-            relevant = (*group_relevant, expression)
+    relevant = _block_relevant(reader, entries, f"repeat '{name}'", group_relevant, start)
     repeat_count = None
     if "repeat_count" in entries:
-        repeat_count = reader.expression(entries["repeat_count"][1], f"repeat_count of repeat '{name}'")
-        if repeat_count is not None:
-            reader.checks.append(
-                _PendingCheck(repeat_count, entries["repeat_count"][1], f"repeat_count of repeat '{name}'", start)
-            )
+        repeat_count = _expression(reader, entries["repeat_count"][1], f"repeat_count of repeat '{name}'", start)
     if "questions" not in entries:
         reader.problem(node, f"repeat '{name}' has no questions")
         return []

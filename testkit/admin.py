@@ -1,11 +1,20 @@
-"""Signing in to the staff dashboard in tests."""
+"""The staff dashboard in tests: an aiohttp test client on it, signing in."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
-from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.admin.routes import add_admin_routes
+from handlers.context import Community
+from storage.database import Database
+from storage.staff import StaffRepository
+from surveys.model import Survey
 
 PASSWORD = "correct horse battery"
 
@@ -22,7 +31,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-async def sign_in(client: Client, username: str, password: str = PASSWORD) -> web.StreamResponse:
+async def sign_in(client: Client, username: str, password: str = PASSWORD) -> ClientResponse:
     page = await client.get("/admin/login")
     token = csrf_of(await page.text())
     return await client.post(
@@ -30,3 +39,24 @@ async def sign_in(client: Client, username: str, password: str = PASSWORD) -> we
         data={"username": username, "password": password, "csrf": token, "next": "/admin/requests"},
         allow_redirects=False,
     )
+
+
+@asynccontextmanager
+async def admin_client(
+    database: Database,
+    surveys: Mapping[str, Survey],
+    *,
+    username: str = "editor1",
+    role: str = "editor",
+    signed_in: bool = True,
+) -> AsyncIterator[Client]:
+    """A test client on the staff dashboard, with one staff account (``username``, ``role``,
+    :data:`PASSWORD`) that it has signed in with unless ``signed_in`` is False."""
+    async with database.transaction() as connection:
+        await StaffRepository(connection).add(username, PASSWORD, role, datetime.now(UTC))
+    app = web.Application()
+    add_admin_routes(app, database, surveys=dict(surveys), community=Community())
+    async with TestClient(TestServer(app)) as client:
+        if signed_in:
+            assert (await sign_in(client, username)).status == 303
+        yield client

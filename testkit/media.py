@@ -1,11 +1,15 @@
 """Small media files made in the test (never downloaded): pictures by Pillow, a fake voice note,
-a PDF, and the household-like survey with a photo, a voice note and a location."""
+a PDF, the household-like survey with a photo, a voice note and a location, and the answers stored."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from PIL import Image
+from sqlalchemy import text
+
+from storage.database import Database
 
 #: A household-like survey with every kind of media and location answer.
 HOUSEHOLD_MEDIA_YAML = """
@@ -47,3 +51,24 @@ def size_of(content: bytes) -> tuple[int, int]:
 VOICE_NOTE = b"OggS\x00\x02" + bytes(range(256)) * 8
 #: A one-page PDF, small enough for any limit.
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def write_household_media_form(directory: Path) -> Path:
+    """A forms folder ``directory/forms`` holding :data:`HOUSEHOLD_MEDIA_YAML` as household.yaml."""
+    folder = directory / "forms"
+    folder.mkdir()
+    (folder / "household.yaml").write_text(HOUSEHOLD_MEDIA_YAML)
+    return folder
+
+
+async def stored_answers(database: Database | str) -> dict[str, str | None]:
+    """Every stored answer, question name -> value, of ``database`` (or of the database at that URL)."""
+    if isinstance(database, str):
+        opened = Database(database)
+        try:
+            return await stored_answers(opened)
+        finally:
+            await opened.dispose()
+    async with database.transaction() as connection:
+        rows = (await connection.execute(text("SELECT question, value FROM answers"))).all()
+    return {question: value for question, value in rows}

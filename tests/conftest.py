@@ -22,6 +22,7 @@ from testkit.databases import (
     redis_reachable,
     skip_unless_postgres,
 )
+from testkit.fakes.telegram import FakeTelegramServer
 from testkit.paths import FORMS
 
 
@@ -91,6 +92,13 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
     finally:
         await drop_postgres_database(url)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeTelegramServer]:
+    """The fake Telegram Bot API on 127.0.0.1 (a module that needs another fake names it otherwise)."""
+    async with FakeTelegramServer() as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -11,12 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.admin.routes import add_admin_routes
 from bot.cli.main import main
-from handlers.context import Community
 from storage.broadcasts import (
     NO_CONSENT,
     OPTED_OUT,
@@ -30,13 +26,11 @@ from storage.database import Database
 from storage.deliveries import BLOCKED
 from storage.repositories import Repositories
 from storage.requests import REQUEST
-from storage.staff import StaffRepository
 from surveys.model import Survey
-from testkit.admin import PASSWORD, csrf_of, sign_in
+from testkit.admin import Client, admin_client, csrf_of
 from testkit.paths import ROOT
 from testkit.register import Person, add_people
 
-Client = TestClient[web.Request, web.Application]
 EXAMPLE = ROOT / "office" / "notices" / "cpi-2026-11.yaml"  # to everyone following "prices", no WhatsApp template
 
 EVERY_KIND = [
@@ -115,12 +109,7 @@ def test_nobody_to_send_to_says_why(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 @pytest.fixture
 async def client(database: Database, shipped_surveys: dict[str, Survey]) -> AsyncIterator[Client]:
-    async with database.transaction() as connection:
-        await StaffRepository(connection).add("editor1", PASSWORD, "editor", datetime.now(UTC))
-    app = web.Application()
-    add_admin_routes(app, database, surveys=shipped_surveys, community=Community())
-    async with TestClient(TestServer(app)) as test_client:
-        assert (await sign_in(test_client, "editor1")).status == 303
+    async with admin_client(database, shipped_surveys) as test_client:
         yield test_client
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,6 @@ HOSTILE_FORMS = paths.HOSTILE_FORMS
 USER_ID = 730_194_562_81  # distinctive digits, easy to find in any log line
 PHONE = "+254711987654"
 SECRET_WORDS = ["zanzibar-comment-91", "my-last-words-77", "free-text-question-55", "flood-text-33"]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 async def test_an_end_to_end_run_logs_no_ids_phone_numbers_texts_or_the_pseudonym_key(

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from handlers.texts import Texts
 from storage.database import Database
@@ -39,12 +37,6 @@ async def metric(base: str, name: str, labels: str) -> float:
         text = await response.text()
     found = re.search(rf"^{re.escape(name)}{{{re.escape(labels)}}} ([0-9.e+]+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 async def register(database: Database, user_id: int, group: str | None) -> None:

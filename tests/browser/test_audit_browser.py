@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from storage.repositories import Repositories
 from storage.staff import StaffRepository
@@ -19,12 +16,6 @@ from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_in_process
 
 PASSWORD = "a long staff password"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 async def test_an_editor_finds_what_they_did_on_the_audit_page_and_downloads_it(

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from bot.app import RunningBot
 from storage.exports import ExportOptions
@@ -27,7 +26,7 @@ from testkit.household_visit import (
     household_visit_survey,
     write_household_visit,
 )
-from testkit.media import HOUSEHOLD_MEDIA_YAML, VOICE_NOTE, picture
+from testkit.media import HOUSEHOLD_MEDIA_YAML, VOICE_NOTE, picture, stored_answers
 from testkit.webchat_harness import web_chat_bot
 
 pytestmark = pytest.mark.browser
@@ -120,9 +119,7 @@ async def test_a_photo_a_typed_and_a_shared_location_in_a_phone_browser(media_bo
         finally:
             await browser.close()
 
-    async with media_bot.database.transaction() as connection:
-        rows = (await connection.execute(text("SELECT question, value FROM answers"))).all()
-    answers: dict[str, str | None] = {question: value for question, value in rows}
+    answers = await stored_answers(media_bot.database)
     stall = str(answers["stall"])
     assert STORED_NAME.match(stall) and stall.endswith(".png")
     assert answers["where"] == "-1.2921 36.8219"

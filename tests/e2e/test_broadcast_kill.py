@@ -13,7 +13,6 @@ import asyncio
 import os
 import random
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -40,14 +39,6 @@ audience: {topics: [labour]}
 buttons:
   - {label: {en: Take the survey, fr: Répondre}, survey: usat2026}
 """
-
-
-async def wait_for_sends(server: FakeTelegramServer, count: int, within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while len(server.calls_to("sendMessage")) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {len(server.calls_to('sendMessage'))} messages sent, waiting for {count}")
-        await asyncio.sleep(0.01)
 
 
 async def test_kill_9_mid_broadcast_then_restart_sends_each_notice_once(database_url: str, tmp_path: Path) -> None:
@@ -77,10 +68,10 @@ async def test_kill_9_mid_broadcast_then_restart_sends_each_notice_once(database
                 stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
             kill_after = chance.randint(CONTACTS // 5, CONTACTS // 2)
-            await wait_for_sends(server, kill_after)
+            await server.wait_for_calls("sendMessage", kill_after)
             # The next few sends reach Telegram but their answers are late: the kill catches them in flight.
             server.delay_next("sendMessage", HELD_SECONDS, count=HELD)
-            await wait_for_sends(server, len(server.calls_to("sendMessage")) + HELD)
+            await server.wait_for_calls("sendMessage", len(server.calls_to("sendMessage")) + HELD)
             bot.kill()
             await asyncio.sleep(0.2)  # requests already written before the kill are read by the server
             sent_before_kill = len(server.calls_to("sendMessage"))

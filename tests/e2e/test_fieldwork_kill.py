@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import cast
@@ -48,14 +47,6 @@ reminders:
 questions:
   - {type: integer, name: q1, label: "Rooms in the household"}
 """
-
-
-async def wait_for_sends(server: FakeTelegramServer, count: int, within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while len(server.calls_to("sendMessage")) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {len(server.calls_to('sendMessage'))} messages sent, waiting for {count}")
-        await asyncio.sleep(0.01)
 
 
 async def remind(config: Path, database_url: str) -> str:
@@ -114,9 +105,9 @@ async def test_kill_9_mid_reminder_round_sends_no_reminder_twice(database_url: s
             queued = await remind(bot.config, database_url)
             assert f"survey fw: reminder 1 queued for {CONTACTS - COMPLETED}" in queued, queued
             reminder_id = round_.broadcast_id + 1
-            await wait_for_sends(server, (CONTACTS - COMPLETED) // 3)
+            await server.wait_for_calls("sendMessage", (CONTACTS - COMPLETED) // 3)
             server.delay_next("sendMessage", HELD_SECONDS, count=HELD)  # in flight at the kill
-            await wait_for_sends(server, len(server.calls_to("sendMessage")) + HELD)
+            await server.wait_for_calls("sendMessage", len(server.calls_to("sendMessage")) + HELD)
             bot.kill()
             await asyncio.sleep(0.2)
             sent_before_kill = len(server.calls_to("sendMessage"))

@@ -12,7 +12,6 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,12 +30,6 @@ from testkit.telegram_harness import FORMS, ROOT, BotProcess, bot_settings
 
 FR, EN = Texts("fr"), Texts("en")
 ADMIN = 8199
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 async def baraza(config: Path, database_url: str, *arguments: str) -> str:

@@ -16,7 +16,7 @@ from storage.media import STORED_NAME, FolderMediaStore, S3MediaStore, S3Setting
 from surveys.loader import load_survey_text
 from testkit.fakes.engine_user import EngineUser
 from testkit.fakes.s3_server import ACCESS_KEY, SECRET_KEY, s3_server
-from testkit.media import HOUSEHOLD_MEDIA_YAML, PDF, VOICE_NOTE, picture, size_of
+from testkit.media import HOUSEHOLD_MEDIA_YAML, PDF, VOICE_NOTE, picture, size_of, stored_answers
 
 SURVEY = load_survey_text(HOUSEHOLD_MEDIA_YAML, "household.yaml")
 
@@ -26,12 +26,6 @@ async def media_engine(database: Database, tmp_path: Path) -> Engine:
     pseudonymizer = await load_pseudonymizer(database, "test-pseudonym-key-0123456789")
     store = FolderMediaStore(tmp_path / "media", max_bytes=200_000)
     return Engine(database, {SURVEY.id: SURVEY}, pseudonymizer, media=store)
-
-
-async def stored_answers(engine: Engine) -> dict[str, str | None]:
-    async with engine.database.transaction() as connection:
-        rows = (await connection.execute(text("SELECT question, value FROM answers"))).all()
-    return {question: value for question, value in rows}
 
 
 def folder(engine: Engine) -> Path:
@@ -63,7 +57,7 @@ async def test_photo_voice_note_location_and_points_are_answers_kept_under_new_n
     assert "How many people" in replies[-1].text
     await user.say("5")
 
-    answers = await stored_answers(media_engine)
+    answers = await stored_answers(media_engine.database)
     kept = sorted(p.name for p in folder(media_engine).iterdir())
     assert sorted([answers["house"], answers["story"], answers["paper"]]) == kept
     for name in kept:
@@ -109,7 +103,7 @@ async def test_wrong_type_too_big_and_wrong_kind_get_the_reason_and_the_same_que
     assert "latitude (the first number) must be between -90 and 90" in replies[0].text
     await user.say("-1.2921 36.8219")
 
-    answers = await stored_answers(media_engine)
+    answers = await stored_answers(media_engine.database)
     assert answers["head"] == "Kofi" and answers["where"] == "-1.2921 36.8219"
     assert answers["house"].endswith(".png")  # type: ignore[union-attr]
     assert len(list(folder(media_engine).iterdir())) == 2
@@ -123,7 +117,7 @@ async def test_without_a_media_store_files_are_refused_and_nothing_is_lost(datab
     await user.say("Ama")
     replies = await user.send_file(Upload("image", picture(20, 20), "image/jpeg"))
     assert "cannot be received" in replies[0].text and "Photo of the house" in replies[-1].text
-    assert await stored_answers(engine) == {"head": "Ama"}
+    assert await stored_answers(engine.database) == {"head": "Ama"}
 
 
 class CrashAfterWriting(FolderMediaStore):
@@ -151,11 +145,11 @@ async def test_a_failure_after_the_file_is_kept_leaves_an_orphan_file_and_no_ans
     replies = await user.send_file(Upload("image", picture(30, 20), "image/jpeg"))
     if "could not save that" in replies[-1].text:
         # SQLite: the update failed; nothing acknowledged, nothing stored, the person sends it again.
-        assert await stored_answers(engine) == {"head": "Ama"}
+        assert await stored_answers(engine.database) == {"head": "Ama"}
         replies = await user.send_file(Upload("image", picture(30, 20), "image/jpeg"))
     # (PostgreSQL runs a failed shared transaction's updates again, each alone: the second try stores it.)
     assert "Tell us about the household" in replies[-1].text
-    answers = await stored_answers(engine)
+    answers = await stored_answers(engine.database)
     kept = {p.name for p in (tmp_path / "media" / SURVEY.id).iterdir()}
     assert answers["house"] in kept and len(kept) == 2  # the answer's file, and one orphan
 
@@ -187,7 +181,7 @@ async def test_a_photo_is_scaled_and_kept_before_the_transaction_not_in_it(tmp_p
         await user.send_file(Upload("image", picture(1000, 500), "image/jpeg"))
         await user.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
         assert store.during_transaction == [False, False]  # SQLite's one writer never waited on them
-        answers = await stored_answers(engine)
+        answers = await stored_answers(engine.database)
         assert sorted(p.name for p in (tmp_path / "media" / SURVEY.id).iterdir()) == sorted(
             [answers["house"], answers["story"]]  # type: ignore[list-item]
         )
@@ -204,7 +198,7 @@ async def test_a_file_kept_for_another_question_is_prepared_again(media_engine: 
     elsewhere = KeptFile(SURVEY.id, "paper", "f" * 32 + ".jpg")
     replies = await user.send_file(Upload("image", picture(100, 80), "image/jpeg", kept=elsewhere))
     assert "Tell us about the household" in replies[-1].text
-    answers = await stored_answers(media_engine)
+    answers = await stored_answers(media_engine.database)
     assert answers["house"] != elsewhere.name and STORED_NAME.match(str(answers["house"]))
     assert (folder(media_engine) / str(answers["house"])).exists()
 
@@ -245,7 +239,7 @@ async def test_with_a_bucket_the_files_go_to_the_bucket(database: Database) -> N
         await user.say("Ama")
         await user.send_file(Upload("image", picture(1280, 720), "image/jpeg"))
         await user.send_file(Upload("audio", VOICE_NOTE, "audio/ogg"))
-        answers = await stored_answers(engine)
+        answers = await stored_answers(engine.database)
         assert await store.names(SURVEY.id) == sorted([answers["house"], answers["story"]])  # type: ignore[type-var]
         assert await store.get(SURVEY.id, str(answers["story"])) == VOICE_NOTE
         assert size_of(await store.get(SURVEY.id, str(answers["house"]))) == (640, 360)

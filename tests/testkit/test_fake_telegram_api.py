@@ -38,12 +38,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest_asyncio.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
-
-
-@pytest_asyncio.fixture
 async def bot(server: FakeTelegramServer) -> AsyncIterator[Bot]:
     async with Bot(TOKEN, base_url=server.base_url, base_file_url=server.base_file_url) as real:
         yield real

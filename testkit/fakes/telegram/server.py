@@ -307,6 +307,11 @@ class FakeTelegramServer:
             raise TimeoutError(f"no {method} call within {timeout}s")
         return found[0]
 
+    async def wait_for_calls(self, method: str, count: int, timeout: float = 20) -> None:  # noqa: ASYNC109
+        """Wait until ``method`` has been called ``count`` times (say, that many messages sent)."""
+        if not await self._signal.wait_for(lambda: len(self.calls_to(method)) >= count, timeout):
+            raise TimeoutError(f"only {len(self.calls_to(method))} {method} calls, waiting for {count}")
+
     def commands(self, scope: JSONDict | None = None, language_code: str = "") -> list[JSONDict]:
         """The command list stored by setMyCommands for ``scope`` and ``language_code``."""
         return list(self._chats.commands.get(commands_key(scope, language_code), []))

@@ -11,32 +11,20 @@ from pathlib import Path
 import openpyxl
 import pyreadstat
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.admin.routes import add_admin_routes
-from handlers.context import Community
 from handlers.notices import Notice
 from storage.broadcasts import SCHEDULED, Audience, BroadcastRepository
 from storage.database import Database
 from storage.exports import ExportOptions, response_table, write_table
 from storage.repositories import Repositories
 from storage.requests import REQUEST, UNMATCHED
-from storage.staff import StaffRepository
 from surveys.model import Survey
-from testkit.admin import PASSWORD, csrf_of, sign_in
-
-Client = TestClient[web.Request, web.Application]
+from testkit.admin import Client, admin_client, csrf_of
 
 
 @pytest.fixture
 async def client(database: Database, shipped_surveys: dict[str, Survey]) -> AsyncIterator[Client]:
-    async with database.transaction() as connection:
-        await StaffRepository(connection).add("editor1", PASSWORD, "editor", datetime.now(UTC))
-    app = web.Application()
-    add_admin_routes(app, database, surveys=shipped_surveys, community=Community())
-    async with TestClient(TestServer(app)) as test_client:
-        assert (await sign_in(test_client, "editor1")).status == 303
+    async with admin_client(database, shipped_surveys) as test_client:
         yield test_client
 
 

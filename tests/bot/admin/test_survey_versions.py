@@ -8,29 +8,17 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.admin.routes import add_admin_routes
-from handlers.context import Community
 from storage.dashboard import DashboardQueries
 from storage.database import Database
 from storage.repositories import Repositories
-from storage.staff import StaffRepository
 from surveys.model import Survey
-from testkit.admin import PASSWORD, sign_in
-
-Client = TestClient[web.Request, web.Application]
+from testkit.admin import Client, admin_client
 
 
 @pytest.fixture
 async def client(database: Database, shipped_surveys: dict[str, Survey]) -> AsyncIterator[Client]:
-    async with database.transaction() as connection:
-        await StaffRepository(connection).add("editor1", PASSWORD, "editor", datetime.now(UTC))
-    app = web.Application()
-    add_admin_routes(app, database, surveys=shipped_surveys, community=Community())
-    async with TestClient(TestServer(app)) as test_client:
-        assert (await sign_in(test_client, "editor1")).status == 303
+    async with admin_client(database, shipped_surveys) as test_client:
         yield test_client
 
 

@@ -6,7 +6,6 @@ clean text with their spans. Nobody sees ``${...}`` or a tag."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -46,12 +45,6 @@ def forms(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "wording.yaml").write_text(FORM)
     return folder
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 def no_marker(text: str) -> bool:

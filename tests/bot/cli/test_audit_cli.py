@@ -16,7 +16,7 @@ import pytest
 
 from bot.cli.main import main
 from storage import audit
-from storage.database import Database
+from storage.database import migrate_url
 from testkit.paths import ROOT
 
 
@@ -31,7 +31,7 @@ def _rows(text: str) -> list[dict[str, str]]:
 def test_command_line_actions_are_audited_and_exported(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asyncio.run(_migrate(database_url))
+    asyncio.run(migrate_url(database_url))
     config = tmp_path / "config.yaml"
     config.write_text(
         f"database: {{url: '{database_url}'}}\nsurveys: {{directory: {ROOT / 'office' / 'surveys'}}}\n"
@@ -88,11 +88,3 @@ def test_command_line_actions_are_audited_and_exported(
         assert _mode(written) == 0o600, written.name
     if database_url.startswith("sqlite"):
         assert _mode(tmp_path / "baraza.db") == 0o600
-
-
-async def _migrate(url: str) -> None:
-    database = Database(url)
-    try:
-        await database.migrate()
-    finally:
-        await database.dispose()

@@ -7,7 +7,7 @@ import asyncio
 import csv
 import io
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -135,12 +135,6 @@ def test_the_flood_section_of_the_configuration_is_read_and_checked(tmp_path: Pa
         config.write_text(bad)
         with pytest.raises(ConfigError, match="flood"):
             load_settings(config, environ={})
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 async def test_a_user_sending_100_messages_a_second_gets_one_notice_and_the_survey_is_intact(

@@ -79,12 +79,6 @@ async def broadcasting_bot(
         yield bot
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
-
-
 # --------------------------------------------------------------------------- the notice file
 
 

@@ -7,19 +7,12 @@ user never sees a reply twice. Random faults of the fake server are deterministi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from testkit.fakes.telegram import FakeTelegramServer, RandomFaults
 from testkit.telegram_harness import bot_in_process
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 def help_replies(server: FakeTelegramServer, user_id: int) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +46,6 @@ NON_TEXT: dict[str, dict[str, Any]] = {
 
 #: What the bot takes as answers to media and location questions (a sticker or a contact is not).
 MEDIA_KINDS = frozenset({"photo", "voice", "document", "location"})
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 _message_ids = iter(range(10_000, 10**9))

@@ -6,11 +6,8 @@ dashboard's results hold exactly that."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from bot.app import running_bot
 from storage.dashboard import DashboardQueries
@@ -27,12 +24,6 @@ from testkit.household_visit import (
     write_household_visit,
 )
 from testkit.telegram_harness import bot_settings
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 async def test_the_household_visit_over_telegram_is_exported_with_its_members_files_and_point(

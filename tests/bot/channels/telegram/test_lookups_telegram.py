@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -31,12 +30,6 @@ async def press(user: FakeUser, label: str, message_id: int | None = None) -> Ch
     """
     await user.press(label, message_id)
     return await user.wait_for_message(timeout=30)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 @pytest.fixture

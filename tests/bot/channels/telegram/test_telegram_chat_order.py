@@ -5,21 +5,11 @@ is taken before the press."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from surveys.model import Survey
 from testkit.exports import export_rows
 from testkit.fakes.survey_respondent import is_question
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_in_process
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 async def test_a_slow_reply_is_not_overtaken_by_the_reply_to_a_later_update(

@@ -4,11 +4,9 @@ on 127.0.0.1, and a real database (SQLite file, and PostgreSQL when reachable)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from bot.channels.telegram.adapter import SECRET_HEADER
 from handlers.messages import Outbound
@@ -17,12 +15,6 @@ from testkit.exports import assert_export_matches, export_rows
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_in_process, free_port
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 async def test_twenty_concurrent_users_with_wrong_inputs_give_the_expected_csv(

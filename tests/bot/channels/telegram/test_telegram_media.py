@@ -4,43 +4,28 @@ the media store under names of its own, and the answers are stored as contract16
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from bot.app import running_bot
-from storage.database import Database
 from storage.media import STORED_NAME, MediaSettings
 from testkit.fakes.telegram import FakeTelegramServer
-from testkit.media import HOUSEHOLD_MEDIA_YAML, PDF, VOICE_NOTE, picture, size_of
+from testkit.media import (
+    PDF,
+    VOICE_NOTE,
+    picture,
+    size_of,
+    stored_answers,
+    write_household_media_form,
+)
 from testkit.telegram_harness import bot_settings
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
-
-
-@pytest.fixture
 def forms(tmp_path: Path) -> Path:
-    folder = tmp_path / "forms"
-    folder.mkdir()
-    (folder / "household.yaml").write_text(HOUSEHOLD_MEDIA_YAML)
-    return folder
-
-
-async def stored_answers(database_url: str) -> dict[str, str | None]:
-    database = Database(database_url)
-    try:
-        async with database.transaction() as connection:
-            rows = (await connection.execute(text("SELECT question, value FROM answers"))).all()
-    finally:
-        await database.dispose()
-    return {question: value for question, value in rows}
+    return write_household_media_form(tmp_path)
 
 
 async def test_photo_voice_note_document_and_location_are_fetched_kept_and_stored(

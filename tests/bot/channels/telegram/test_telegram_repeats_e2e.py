@@ -6,12 +6,10 @@ linked by key, in CSV, Excel, SPSS and Stata."""
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import openpyxl
 import pyreadstat
-import pytest
 
 from storage.database import Database
 from storage.exports import ExportOptions
@@ -22,12 +20,6 @@ from testkit.household import household_survey, write_household
 from testkit.telegram_harness import bot_in_process
 
 EVERYTHING = ExportOptions(multiple="joined", include_anonymous=True)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
 
 
 def _last(replies: list[ChatMessage]) -> str:

@@ -31,12 +31,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def bot(server: FakeTelegramServer) -> AsyncIterator[Bot]:
     async with Bot(TOKEN, base_url=server.base_url, request=AiohttpRequest(connection_pool_size=4)) as real:
         yield real

@@ -9,15 +9,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from bot.channels.whatsapp.adapter import parse_webhook
 from bot.channels.whatsapp.rendering import render
 from handlers.messages import Button, Outbound
-from storage.database import Database
 from storage.media import STORED_NAME, MediaSettings
 from testkit.fakes.whatsapp import FakeGraphServer
-from testkit.media import HOUSEHOLD_MEDIA_YAML, PDF, VOICE_NOTE, picture, size_of
+from testkit.media import (
+    PDF,
+    VOICE_NOTE,
+    picture,
+    size_of,
+    stored_answers,
+    write_household_media_form,
+)
 from testkit.whatsapp_harness import whatsapp_bot
 
 
@@ -29,20 +34,7 @@ async def graph() -> AsyncIterator[FakeGraphServer]:
 
 @pytest.fixture
 def forms(tmp_path: Path) -> Path:
-    folder = tmp_path / "forms"
-    folder.mkdir()
-    (folder / "household.yaml").write_text(HOUSEHOLD_MEDIA_YAML)
-    return folder
-
-
-async def stored_answers(database_url: str) -> dict[str, str | None]:
-    database = Database(database_url)
-    try:
-        async with database.transaction() as connection:
-            rows = (await connection.execute(text("SELECT question, value FROM answers"))).all()
-    finally:
-        await database.dispose()
-    return {question: value for question, value in rows}
+    return write_household_media_form(tmp_path)
 
 
 def texts(messages: list) -> str:  # type: ignore[type-arg]
