@@ -27,10 +27,12 @@ from surveys.errors import SurveyFileError
 from surveys.expressions import Expression, ExpressionError, parse
 from surveys.model import (
     CHOICE_TYPES,
+    LISTED_TYPES,
     METADATA_TYPES,
     PROFILE_FIELDS,
     Choice,
     LocalizedText,
+    OsmTag,
     Question,
     QuestionType,
     Reminder,
@@ -67,7 +69,7 @@ QUESTION_KEYS = {
     "start", "end", "step", "relevant", "constraint", "constraint_message", "default", "calculate",
     "choice_filter", "min_choices", "max_choices", "max_length", "appearance", "correct", "explanation",
     "or_other", "randomize", "trigger",
-    "max_pixels", "from_profile", "choices_file",
+    "max_pixels", "from_profile", "choices_file", "osm_tags",
 }  # fmt: skip
 #: Other spellings of a question type that XLSForm tools accept.
 TYPE_ALIASES = {"photo": "image", "audio-recording": "audio", "video-recording": "video"}
@@ -941,7 +943,38 @@ def _read_question(
         max_pixels=max_pixels,
         from_profile=from_profile,
         choices_file=choices_file,
+        osm_tags=_osm_tags(reader, entries, question_type, what),
     )
+
+
+def _osm_tags(
+    reader: _Reader, entries: dict[str, tuple[Node, Node]], question_type: QuestionType, what: str
+) -> tuple[OsmTag, ...]:
+    """``osm_tags: [{key: amenity, label: Type, choices: [{name, label}...]}, {key: name, label: Name}]``:
+    the tags an osm question asks after the feature's location (choices optional: any text)."""
+    if "osm_tags" not in entries:
+        return ()
+    node = entries["osm_tags"][1]
+    if question_type is not QuestionType.OSM:
+        reader.problem(entries["osm_tags"][0], f"'osm_tags' only applies to osm questions ({what})")
+        return ()
+    if not isinstance(node, SequenceNode):
+        reader.problem(node, f"the osm_tags of {what} must be a list of {{key, label, choices}} entries")
+        return ()
+    tags: list[OsmTag] = []
+    for item in node.value:
+        tag = reader.mapping(item, f"a tag in the osm_tags of {what}")
+        if tag is None:
+            continue
+        reader.unknown_keys(tag, {"key", "label", "choices"}, f"a tag in the osm_tags of {what}")
+        key = str(reader.scalar(tag["key"][1]) or "").strip() if "key" in tag else ""
+        if not key or any(c in key for c in ";= "):
+            reader.problem(item, f"a tag in the osm_tags of {what} needs a key without spaces, ';' or '='")
+            continue
+        label = reader.text(tag["label"][1], f"the label of tag '{key}'") if "label" in tag else None
+        choices = _read_choices(reader, tag["choices"][1], f"the choices of tag '{key}'") if "choices" in tag else ()
+        tags.append(OsmTag(key, label or LocalizedText({reader.default_language: key}), choices))
+    return tuple(tags)
 
 
 PROFILE_DEFAULT = re.compile(r"^\s*\$\{\s*profile\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")
@@ -1073,7 +1106,7 @@ def _question_choices(
     what: str,
     node: Node,
 ) -> tuple[Choice, ...]:
-    if question_type not in CHOICE_TYPES:
+    if question_type not in LISTED_TYPES:
         if "choices" in entries:
             reader.problem(entries["choices"][0], f"{what} is a {question_type.value} question and cannot have choices")
         return ()
