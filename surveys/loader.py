@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
@@ -265,12 +266,17 @@ def with_data_files(survey: Survey, directory: Path) -> Survey:
     there must be a readable CSV with a header row."""
     tables: dict[str, tuple[dict[str, str], ...]] = {}
     for name in data_files(survey):
-        path = directory / f"{name}.csv"
+        path = directory / (name if name.lower().endswith((".geojson", ".xml")) else f"{name}.csv")
         if not path.is_file():
             continue
         text = read_file(path, MAX_DATA_FILE_BYTES, SurveyFileError)
-        rows = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-        tables[name] = tuple({k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows)
+        if path.suffix.lower() == ".geojson":
+            tables[name] = _geojson_rows(text, path.name)
+        elif path.suffix.lower() == ".xml":
+            tables[name] = _xml_rows(text, path.name)
+        else:
+            rows = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+            tables[name] = tuple({k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows)
     if not tables:
         return survey
     questions = tuple(
@@ -280,6 +286,54 @@ def with_data_files(survey: Survey, directory: Path) -> Survey:
         for question in survey.questions
     )
     return replace(survey, tables=tables, questions=questions)
+
+
+def _geojson_rows(text: str, file: str) -> tuple[dict[str, str], ...]:
+    """The features of a GeoJSON file as ODK offers them: each one's properties, its ``id`` (the
+    feature's own or its property) and ``geometry`` (a point as ``"lat lon"``, a line or shape as
+    ``"lat lon;lat lon..."``)."""
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise SurveyFileError.at(file, 0, f"not a GeoJSON file: {error}") from None
+    features = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(features, list):
+        raise SurveyFileError.at(file, 0, "not a GeoJSON FeatureCollection (no 'features' list)")
+    rows: list[dict[str, str]] = []
+    for feature in features:
+        if not isinstance(feature, dict):
+            continue
+        properties = feature.get("properties") or {}
+        row = (
+            {str(k): "" if v is None else str(v) for k, v in properties.items()} if isinstance(properties, dict) else {}
+        )
+        if feature.get("id") is not None:
+            row.setdefault("id", str(feature["id"]))
+        row["geometry"] = _geometry(feature.get("geometry"))
+        rows.append(row)
+    return tuple(rows)
+
+
+def _geometry(geometry: Any) -> str:
+    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if not isinstance(coordinates, list) or not coordinates:
+        return ""
+    if isinstance(coordinates[0], (int, float)):
+        coordinates = [coordinates]
+    while coordinates and isinstance(coordinates[0], list) and coordinates[0] and isinstance(coordinates[0][0], list):
+        coordinates = coordinates[0]  # a polygon: its outer ring
+    return ";".join(f"{point[1]} {point[0]}" for point in coordinates if isinstance(point, list) and len(point) >= 2)
+
+
+def _xml_rows(text: str, file: str) -> tuple[dict[str, str], ...]:
+    """The ``<item>`` elements of an XML choices file (``<root><item><name>..</name>...``)."""
+    from defusedxml import ElementTree  # pyxform depends on it
+
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as error:
+        raise SurveyFileError.at(file, 0, f"not an XML file: {error}") from None
+    return tuple({child.tag: (child.text or "").strip() for child in item} for item in root.iter("item"))
 
 
 def _file_choices(
