@@ -5,7 +5,7 @@ reject is rejected here too, with the row pyxform names. The conversion itself r
 (keeping their spreadsheet row numbers) and writes the survey in the format of ``office/surveys/README.md``:
 questions, groups, repeats, choice lists with their extra columns (external ones included),
 translations and expressions, copied verbatim, reading the form as pyxform does (docs/surveys.md
-lists how). Metadata is recorded, never asked. What a chat cannot ask (osm, a search() appearance...)
+lists how). Metadata is recorded, never asked. What a chat cannot ask (background-audio, a search() of a file named by an answer...)
 and, in a version whose loader lacks them, media, locations and repeats, are errors unless
 ``drop_unsupported`` is set, in which case they are left out and listed.
 
