@@ -325,7 +325,7 @@ def _parse_multiple(question: Question, text: str, shown: tuple[Choice, ...]) ->
 
 def join_selection(question: Question, chosen: list[str] | tuple[str, ...]) -> str:
     """The stored select_multiple value: chosen names in the order of the choice list."""
-    order = [c.name for c in question.choices]
+    order = dict.fromkeys(c.name for c in question.choices)  # a name twice (search(${q}) files) once
     return " ".join(name for name in order if name in chosen)
 
 

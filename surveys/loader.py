@@ -246,7 +246,15 @@ MAX_DATA_FILE_BYTES = 20 * 1024 * 1024
 
 def data_files(survey: Survey) -> list[str]:
     """The files ``pulldata('NAME', ...)`` reads in the survey's expressions (``NAME.csv``), sorted."""
-    names: set[str] = {q.choices_file[0] for q in survey.questions if q.choices_file is not None}
+    names: set[str] = set()
+    for asked in survey.questions:
+        if asked.choices_file is None:
+            continue
+        by_answer = _answer_file(asked.choices_file[0])
+        if by_answer is None:
+            names.add(asked.choices_file[0])
+        elif survey.has_question(by_answer):  # search(${q}, ...): a file per choice of q
+            names |= {choice.name for choice in survey.question(by_answer).choices}
     holders: list[object] = [*survey.questions, *survey.repeats]
     for holder in holders:
         for item in fields(holder):  # type: ignore[arg-type]
@@ -280,12 +288,38 @@ def with_data_files(survey: Survey, directory: Path) -> Survey:
     if not tables:
         return survey
     questions = tuple(
-        replace(question, choices=_file_choices(tables, question.choices_file, survey.default_language))
-        if question.choices_file is not None
-        else question
+        _with_file_choices(survey, question, tables) if question.choices_file is not None else question
         for question in survey.questions
     )
     return replace(survey, tables=tables, questions=questions)
+
+
+#: The choice column that names the file a choice was read from, for ``search(${q}, ...)``.
+FILE_COLUMN = "_file"
+
+
+def _answer_file(file: str) -> str | None:
+    """The question named by a ``${q}`` file name (``search(${q})``: the file is the answer's), else None."""
+    match = re.fullmatch(r"\$\{\s*([A-Za-z_][\w.-]*)\s*\}", file)
+    return match[1] if match else None
+
+
+def _with_file_choices(survey: Survey, question: Question, tables: dict[str, tuple[dict[str, str], ...]]) -> Question:
+    """The question with the choices of its ``choices_file``. Named by an answer (``${q}``), they are
+    the rows of every file a choice of q names, each marked with its file, and the choice filter
+    keeps those of the file the answer names (the runner stays pure: the survey carries them)."""
+    assert question.choices_file is not None
+    file, value_column, label_column = question.choices_file
+    by_answer = _answer_file(file)
+    if by_answer is None or not survey.has_question(by_answer):
+        return replace(question, choices=_file_choices(tables, question.choices_file, survey.default_language))
+    choices: list[Choice] = []
+    for option in survey.question(by_answer).choices:
+        for choice in _file_choices(tables, (option.name, value_column, label_column), survey.default_language):
+            choices.append(replace(choice, columns={**choice.columns, FILE_COLUMN: option.name}))
+    same_file = f"{FILE_COLUMN} = ${{{by_answer}}}"
+    source = f"({question.choice_filter.source}) and {same_file}" if question.choice_filter else same_file
+    return replace(question, choices=tuple(choices), choice_filter=parse(source))
 
 
 def _geojson_rows(text: str, file: str) -> tuple[dict[str, str], ...]:

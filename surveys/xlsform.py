@@ -275,7 +275,7 @@ LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 CODE_IN_PARENTHESES = re.compile(r"\(\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)\s*\)\s*$")
 SURVEY_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 SEARCH = re.compile(
-    r"search\(\s*['\"](?P<file>[^'\"/]+)['\"]\s*(?:,\s*['\"](?P<mode>matches|contains|startswith|endswith)['\"]\s*,"
+    r"search\(\s*(?:['\"](?P<file>[^'\"/]+)['\"]|\$\{\s*(?P<answer>[A-Za-z_][\w.-]*)\s*\})\s*(?:,\s*['\"](?P<mode>matches|contains|startswith|endswith)['\"]\s*,"
     r"\s*['\"](?P<column>[A-Za-z_][\w.-]*)['\"]\s*,\s*(?P<value>[^,()]+|'[^']*')\s*)?\)"
 )
 PULLDATA_BY_ANSWER = re.compile(r"pulldata\(\s*\$\{\s*([^}\s]+)\s*\}\s*,")
@@ -1230,7 +1230,8 @@ class _Converter:
         placeholder = items[0]  # its name and label name the CSV's value and label columns
         label = placeholder.get("label") or placeholder["name"]
         label_column = str(label if isinstance(label, str) else next(iter(label.values()), ""))
-        file = match["file"].removesuffix(".csv")
+        # search(${q}, ...): the file is named by the answer to q (one CSV per choice of q)
+        file = f"${{{match['answer']}}}" if match["answer"] else match["file"].removesuffix(".csv")
         data.pop("choices")
         data["choices_file"] = {"file": file, "value": placeholder["name"], "label": label_column}
         if match["mode"]:
@@ -1242,6 +1243,18 @@ class _Converter:
                 else f"{function[match['mode']]}({match['column']}, {value})"
             )
             data["choice_filter"] = f"({data['choice_filter']}) and {test}" if data.get("choice_filter") else test
+        if match["answer"]:
+            self.pending_references.append((row, "appearance", appearance))
+            self.data_files.setdefault(file, False)
+            self.warn(
+                SURVEY,
+                row,
+                f"'{name}' offers the rows of the CSV named by the answer to {file} as its choices (search()): put "
+                f"one file per choice of '{match['answer']}' (CHOICE.csv) in the surveys folder beside the survey "
+                "file; until then the question has no choices",
+                kind="search()",
+            )
+            return True
         beside = (self.form_path.parent / f"{file}.csv").is_file()
         self.data_files.setdefault(file, beside)
         where = (

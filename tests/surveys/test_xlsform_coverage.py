@@ -405,3 +405,51 @@ def test_rank_is_stored_in_order_and_geojson_or_xml_choices_are_read_beside_the_
     (tmp_path / "cities.geojson").write_text("{not json", encoding="utf-8")
     with pytest.raises(SurveyFileError, match=r"cities\.geojson: not a GeoJSON file"):
         load_survey_file(tmp_path / "form.yaml")
+
+
+def test_search_of_a_file_named_by_an_answer_offers_the_rows_of_that_answers_csv(tmp_path: Path) -> None:
+    path = form(
+        tmp_path,
+        [
+            ["type", "name", "label", "appearance"],
+            ["select_one districts", "district", "District?", ""],
+            ["text", "ward", "Ward?", ""],
+            ["select_multiple villages", "village", "Villages?", "search(${district}, 'matches', 'ward', ${ward})"],
+        ],
+        [
+            ["list_name", "name", "label"],
+            ["districts", "north", "North"],
+            ["districts", "south", "South"],
+            ["districts", "east", "East"],
+            ["villages", "village_id", "village_name"],
+        ],
+    )
+    conversion, data, _ = convert(path)
+    assert not conversion.dropped
+    assert data["questions"][2]["choices_file"] == {
+        "file": "${district}",
+        "value": "village_id",
+        "label": "village_name",
+    }
+    assert any(":survey:4:" in str(w) and "answer to ${district}" in str(w) for w in conversion.warnings)
+    assert conversion.missing_files == ("a CSV per answer to ${district}",)
+    (tmp_path / "form.yaml").write_text(conversion.yaml_text, encoding="utf-8")
+    (tmp_path / "north.csv").write_text("village_id,village_name,ward\nv1,Kibera,w1\nv2,Ngong,w2\n", encoding="utf-8")
+    (tmp_path / "south.csv").write_text("village_id,village_name,ward\nv1,Karen,w1\nv9,Tala,w1\n", encoding="utf-8")
+    survey = load_survey_file(tmp_path / "form.yaml")
+
+    def shown(district: str, ward: str) -> list[tuple[str, str]]:
+        state = runner.start(survey, date(2026, 3, 31)).state
+        state = runner.advance(survey, state, runner.PickChoice(district)).state
+        state = runner.advance(survey, state, runner.TypedAnswer(ward)).state
+        assert state.current == "village"
+        choices = runner.visible_choices(survey.question("village"), state, survey)
+        return [(c.name, c.label.in_language("en", "en")) for c in choices]
+
+    assert shown("north", "w1") == [("v1", "Kibera")]
+    assert shown("south", "w1") == [("v1", "Karen"), ("v9", "Tala")]
+    assert shown("east", "w1") == []  # no east.csv: no choices, as ODK without the file
+    state = runner.start(survey, date(2026, 3, 31)).state
+    for action in (runner.PickChoice("south"), runner.TypedAnswer("w1"), runner.TypedAnswer("2, 1")):
+        state = runner.advance(survey, state, action).state
+    assert state.answers["village"] == "v1 v9"  # a name in two files is stored once
