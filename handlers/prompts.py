@@ -181,6 +181,15 @@ def render_question(
         parts += ["\n", said(ctx, survey, question.hint, here)]
     if question.is_media or question.is_geo:
         parts += ["\n", expected_input(ctx, question)]
+    if question.type is QuestionType.RANK:  # typed as the numbers in order: "3 1 2"
+        ranked = runner.visible_choices(question, state, survey)
+        parts += [f"\n{i}. {text_of(ctx, survey, c.label, here)}" for i, c in enumerate(ranked, 1)]
+        parts += ["\n", ctx.texts("problem_not_ranking", count=str(len(ranked)))]
+    if question.type is QuestionType.OSM:  # the location, then "; key=value" per tag
+        parts += ["\n", ctx.texts("problem_expects_osm")]
+        for tag in question.osm_tags:
+            values = ", ".join(f"{c.name} ({text_of(ctx, survey, c.label, here)})" for c in tag.choices)
+            parts.append(f"\n• {tag.key}: {text_of(ctx, survey, tag.label, here)}" + (f" — {values}" if values else ""))
     if question.type in MIN_POINTS and conversation.selection:
         parts += ["\n", ctx.texts("points_so_far", count=str(len(conversation.selection)))]
     if key in answers:
@@ -229,7 +238,9 @@ def render_question(
     if closing_row:
         rows.append(tuple(closing_row))
     expects = question.type.value if question.is_media or question.is_geo else None
-    location_button = ctx.texts("button_send_location") if question.is_geo else None
+    if question.type is QuestionType.OSM:
+        expects = QuestionType.GEOPOINT.value  # a channel offers the position; the tags are typed
+    location_button = ctx.texts("button_send_location") if question.is_geo or expects == "geopoint" else None
     return replace(
         message(*parts, buttons=tuple(rows), replaces_pressed=replaces_pressed),
         location_button=location_button,

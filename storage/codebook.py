@@ -150,6 +150,14 @@ def values_note(question: Question) -> str | None:
         )
     if question.type in GEO_TYPES:
         return "the points as text, `latitude longitude altitude accuracy` each, separated by `;` (as ODK stores them)"
+    if question.type is QuestionType.RANK:
+        return "every choice name, first to last, separated by single spaces (as ODK stores a rank)"
+    if question.type is QuestionType.OSM:
+        keys = ", ".join(tag.key for tag in question.osm_tags)
+        return (
+            "the map feature as text: `latitude longitude` (altitude and accuracy when shared), then "
+            f"`;key=value` per tag given ({keys or 'no tags'}), in that order"
+        )
     return None
 
 

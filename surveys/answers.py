@@ -4,7 +4,8 @@ Answers are stored as XLSForm stores them: strings. select_one is the choice nam
 select_multiple the chosen names separated by single spaces, numbers in plain decimal notation,
 dates as ISO 8601 (``YYYY-MM-DD``), times as ``HH:MM:SS``, date-times as ``YYYY-MM-DDTHH:MM:SS``
 (with the offset when one is typed), an acknowledgement as ``OK``, a geopoint as ODK stores it (``"lat lon alt acc"``, or ``"lat lon"``
-when typed), a geotrace or geoshape as its points joined by ``";"``. Pure functions, no I/O.
+when typed), a geotrace or geoshape as its points joined by ``";"``, a rank as the choice names in the
+order given (space-separated, as ODK), an osm feature as ``"lat lon;key=value;key=value"``. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -234,6 +235,10 @@ def parse_typed_answer(question: Question, typed: str, choices: tuple[Choice, ..
         return text
     if kind in GEO_TYPES:
         return parse_point(text)
+    if kind is QuestionType.RANK:
+        return parse_rank(question, text, shown)
+    if kind is QuestionType.OSM:
+        return parse_osm(question, text)
     if kind in MEDIA_TYPES:
         raise InvalidAnswer(expected_problem(question))
     raise InvalidAnswer(Problem("no_answer_expected"))
@@ -320,5 +325,50 @@ def _parse_multiple(question: Question, text: str, shown: tuple[Choice, ...]) ->
 
 def join_selection(question: Question, chosen: list[str] | tuple[str, ...]) -> str:
     """The stored select_multiple value: chosen names in the order of the choice list."""
-    order = [c.name for c in question.choices]
+    order = dict.fromkeys(c.name for c in question.choices)  # a name twice (search(${q}) files) once
     return " ".join(name for name in order if name in chosen)
+
+
+def parse_rank(question: Question, text: str, shown: tuple[Choice, ...]) -> str:
+    """A typed ranking: every choice shown, once, by number or label, first to last (``"3 1 2"``,
+    ``"3, 1, 2"`` or labels separated by commas); stored as ODK does, the names space-separated."""
+    parts = [p for p in re.split(r"[,;،؛]|\s+(?=\d)|(?<=\d)\s+", text) if p.strip()]
+    order: list[str] = []
+    for part in parts:
+        choice = match_choice(question, part, shown)
+        if choice is None or choice.name in order:
+            raise InvalidAnswer(Problem("not_ranking", {"count": str(len(shown))}))
+        order.append(choice.name)
+    if len(order) != len(shown):
+        raise InvalidAnswer(Problem("not_ranking", {"count": str(len(shown))}))
+    return " ".join(order)
+
+
+def parse_osm(question: Question, text: str) -> str:
+    """A typed OpenStreetMap feature: its location (as a geopoint is typed) then its tags, each
+    ``key=value`` after a ``;`` (``"-1.29 36.82; amenity=school; name=Hope"``). A tag is named by
+    its key or label; a tag with values takes one of them (its name, label or number). Stored as
+    ``"lat lon;key=value;..."``, the tags in the order of the form's list."""
+    pieces = [piece.strip() for piece in text.split(";")]
+    point = parse_point(" ".join(piece for piece in pieces if "=" not in piece))
+    given: dict[str, str] = {}
+    for piece in (piece for piece in pieces if "=" in piece):
+        typed_key, _, typed_value = (part.strip() for part in piece.partition("="))
+        tag = next(
+            (t for t in question.osm_tags if t.key == typed_key or fold(typed_key) in map(fold, t.label.all_texts())),
+            None,
+        )
+        if tag is None:
+            keys = ", ".join(t.key for t in question.osm_tags)
+            raise InvalidAnswer(Problem("unknown_osm_tag", {"tag": typed_key, "keys": keys}))
+        value = typed_value
+        if tag.choices:
+            choice = match_choice(question, typed_value, tag.choices)
+            if choice is None:
+                values = ", ".join(c.name for c in tag.choices)
+                raise InvalidAnswer(Problem("unknown_osm_value", {"tag": tag.key, "values": values}))
+            value = choice.name
+        if not value:
+            raise InvalidAnswer(Problem("unknown_osm_value", {"tag": tag.key, "values": "…"}))
+        given[tag.key] = value
+    return ";".join([point, *(f"{t.key}={given[t.key]}" for t in question.osm_tags if t.key in given)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
@@ -27,10 +28,12 @@ from surveys.errors import SurveyFileError
 from surveys.expressions import Expression, ExpressionError, parse
 from surveys.model import (
     CHOICE_TYPES,
+    LISTED_TYPES,
     METADATA_TYPES,
     PROFILE_FIELDS,
     Choice,
     LocalizedText,
+    OsmTag,
     Question,
     QuestionType,
     Reminder,
@@ -67,7 +70,7 @@ QUESTION_KEYS = {
     "start", "end", "step", "relevant", "constraint", "constraint_message", "default", "calculate",
     "choice_filter", "min_choices", "max_choices", "max_length", "appearance", "correct", "explanation",
     "or_other", "randomize", "trigger",
-    "max_pixels", "from_profile", "choices_file",
+    "max_pixels", "from_profile", "choices_file", "osm_tags",
 }  # fmt: skip
 #: Other spellings of a question type that XLSForm tools accept.
 TYPE_ALIASES = {"photo": "image", "audio-recording": "audio", "video-recording": "video"}
@@ -243,7 +246,15 @@ MAX_DATA_FILE_BYTES = 20 * 1024 * 1024
 
 def data_files(survey: Survey) -> list[str]:
     """The files ``pulldata('NAME', ...)`` reads in the survey's expressions (``NAME.csv``), sorted."""
-    names: set[str] = {q.choices_file[0] for q in survey.questions if q.choices_file is not None}
+    names: set[str] = set()
+    for asked in survey.questions:
+        if asked.choices_file is None:
+            continue
+        by_answer = _answer_file(asked.choices_file[0])
+        if by_answer is None:
+            names.add(asked.choices_file[0])
+        elif survey.has_question(by_answer):  # search(${q}, ...): a file per choice of q
+            names |= {choice.name for choice in survey.question(by_answer).choices}
     holders: list[object] = [*survey.questions, *survey.repeats]
     for holder in holders:
         for item in fields(holder):  # type: ignore[arg-type]
@@ -263,21 +274,100 @@ def with_data_files(survey: Survey, directory: Path) -> Survey:
     there must be a readable CSV with a header row."""
     tables: dict[str, tuple[dict[str, str], ...]] = {}
     for name in data_files(survey):
-        path = directory / f"{name}.csv"
+        path = directory / (name if name.lower().endswith((".geojson", ".xml")) else f"{name}.csv")
         if not path.is_file():
             continue
         text = read_file(path, MAX_DATA_FILE_BYTES, SurveyFileError)
-        rows = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-        tables[name] = tuple({k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows)
+        if path.suffix.lower() == ".geojson":
+            tables[name] = _geojson_rows(text, path.name)
+        elif path.suffix.lower() == ".xml":
+            tables[name] = _xml_rows(text, path.name)
+        else:
+            rows = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+            tables[name] = tuple({k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows)
     if not tables:
         return survey
     questions = tuple(
-        replace(question, choices=_file_choices(tables, question.choices_file, survey.default_language))
-        if question.choices_file is not None
-        else question
+        _with_file_choices(survey, question, tables) if question.choices_file is not None else question
         for question in survey.questions
     )
     return replace(survey, tables=tables, questions=questions)
+
+
+#: The choice column that names the file a choice was read from, for ``search(${q}, ...)``.
+FILE_COLUMN = "_file"
+
+
+def _answer_file(file: str) -> str | None:
+    """The question named by a ``${q}`` file name (``search(${q})``: the file is the answer's), else None."""
+    match = re.fullmatch(r"\$\{\s*([A-Za-z_][\w.-]*)\s*\}", file)
+    return match[1] if match else None
+
+
+def _with_file_choices(survey: Survey, question: Question, tables: dict[str, tuple[dict[str, str], ...]]) -> Question:
+    """The question with the choices of its ``choices_file``. Named by an answer (``${q}``), they are
+    the rows of every file a choice of q names, each marked with its file, and the choice filter
+    keeps those of the file the answer names (the runner stays pure: the survey carries them)."""
+    assert question.choices_file is not None
+    file, value_column, label_column = question.choices_file
+    by_answer = _answer_file(file)
+    if by_answer is None or not survey.has_question(by_answer):
+        return replace(question, choices=_file_choices(tables, question.choices_file, survey.default_language))
+    choices: list[Choice] = []
+    for option in survey.question(by_answer).choices:
+        for choice in _file_choices(tables, (option.name, value_column, label_column), survey.default_language):
+            choices.append(replace(choice, columns={**choice.columns, FILE_COLUMN: option.name}))
+    same_file = f"{FILE_COLUMN} = ${{{by_answer}}}"
+    source = f"({question.choice_filter.source}) and {same_file}" if question.choice_filter else same_file
+    return replace(question, choices=tuple(choices), choice_filter=parse(source))
+
+
+def _geojson_rows(text: str, file: str) -> tuple[dict[str, str], ...]:
+    """The features of a GeoJSON file as ODK offers them: each one's properties, its ``id`` (the
+    feature's own or its property) and ``geometry`` (a point as ``"lat lon"``, a line or shape as
+    ``"lat lon;lat lon..."``)."""
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise SurveyFileError.at(file, 0, f"not a GeoJSON file: {error}") from None
+    features = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(features, list):
+        raise SurveyFileError.at(file, 0, "not a GeoJSON FeatureCollection (no 'features' list)")
+    rows: list[dict[str, str]] = []
+    for feature in features:
+        if not isinstance(feature, dict):
+            continue
+        properties = feature.get("properties") or {}
+        row = (
+            {str(k): "" if v is None else str(v) for k, v in properties.items()} if isinstance(properties, dict) else {}
+        )
+        if feature.get("id") is not None:
+            row.setdefault("id", str(feature["id"]))
+        row["geometry"] = _geometry(feature.get("geometry"))
+        rows.append(row)
+    return tuple(rows)
+
+
+def _geometry(geometry: Any) -> str:
+    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if not isinstance(coordinates, list) or not coordinates:
+        return ""
+    if isinstance(coordinates[0], (int, float)):
+        coordinates = [coordinates]
+    while coordinates and isinstance(coordinates[0], list) and coordinates[0] and isinstance(coordinates[0][0], list):
+        coordinates = coordinates[0]  # a polygon: its outer ring
+    return ";".join(f"{point[1]} {point[0]}" for point in coordinates if isinstance(point, list) and len(point) >= 2)
+
+
+def _xml_rows(text: str, file: str) -> tuple[dict[str, str], ...]:
+    """The ``<item>`` elements of an XML choices file (``<root><item><name>..</name>...``)."""
+    from defusedxml import ElementTree  # pyxform depends on it
+
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as error:
+        raise SurveyFileError.at(file, 0, f"not an XML file: {error}") from None
+    return tuple({child.tag: (child.text or "").strip() for child in item} for item in root.iter("item"))
 
 
 def _file_choices(
@@ -941,7 +1031,38 @@ def _read_question(
         max_pixels=max_pixels,
         from_profile=from_profile,
         choices_file=choices_file,
+        osm_tags=_osm_tags(reader, entries, question_type, what),
     )
+
+
+def _osm_tags(
+    reader: _Reader, entries: dict[str, tuple[Node, Node]], question_type: QuestionType, what: str
+) -> tuple[OsmTag, ...]:
+    """``osm_tags: [{key: amenity, label: Type, choices: [{name, label}...]}, {key: name, label: Name}]``:
+    the tags an osm question asks after the feature's location (choices optional: any text)."""
+    if "osm_tags" not in entries:
+        return ()
+    node = entries["osm_tags"][1]
+    if question_type is not QuestionType.OSM:
+        reader.problem(entries["osm_tags"][0], f"'osm_tags' only applies to osm questions ({what})")
+        return ()
+    if not isinstance(node, SequenceNode):
+        reader.problem(node, f"the osm_tags of {what} must be a list of {{key, label, choices}} entries")
+        return ()
+    tags: list[OsmTag] = []
+    for item in node.value:
+        tag = reader.mapping(item, f"a tag in the osm_tags of {what}")
+        if tag is None:
+            continue
+        reader.unknown_keys(tag, {"key", "label", "choices"}, f"a tag in the osm_tags of {what}")
+        key = str(reader.scalar(tag["key"][1]) or "").strip() if "key" in tag else ""
+        if not key or any(c in key for c in ";= "):
+            reader.problem(item, f"a tag in the osm_tags of {what} needs a key without spaces, ';' or '='")
+            continue
+        label = reader.text(tag["label"][1], f"the label of tag '{key}'") if "label" in tag else None
+        choices = _read_choices(reader, tag["choices"][1], f"the choices of tag '{key}'") if "choices" in tag else ()
+        tags.append(OsmTag(key, label or LocalizedText({reader.default_language: key}), choices))
+    return tuple(tags)
 
 
 PROFILE_DEFAULT = re.compile(r"^\s*\$\{\s*profile\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")
@@ -1073,7 +1194,7 @@ def _question_choices(
     what: str,
     node: Node,
 ) -> tuple[Choice, ...]:
-    if question_type not in CHOICE_TYPES:
+    if question_type not in LISTED_TYPES:
         if "choices" in entries:
             reader.problem(entries["choices"][0], f"{what} is a {question_type.value} question and cannot have choices")
         return ()

@@ -62,9 +62,16 @@ class QuestionType(StrEnum):
     GEOPOINT = "geopoint"
     GEOTRACE = "geotrace"
     GEOSHAPE = "geoshape"
+    #: Every choice put in order (ODK's rank): stored as the choice names, first to last, space-separated.
+    RANK = "rank"
+    #: An OpenStreetMap feature (ODK's osm, OpenMapKit): its location then its tags, stored as
+    #: ``"lat lon;key=value;key=value"`` (see :func:`surveys.answers.parse_osm`).
+    OSM = "osm"
 
 
 CHOICE_TYPES = frozenset({QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE})
+#: The types whose question has a choice list: the selects and rank (whose choices are ordered, not picked).
+LISTED_TYPES = CHOICE_TYPES | {QuestionType.RANK}
 #: Metadata that a phone records by itself. Baraza fills start (when the response began), end (its
 #: last answer) and today; a chat has no device, SIM or phone account, so the others stay empty.
 METADATA_TYPES = frozenset(
@@ -98,6 +105,16 @@ class Choice:
     name: str
     label: LocalizedText
     columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OsmTag:
+    """One tag of an osm question: its OpenStreetMap key, its label, and the values it may take
+    (none: any text)."""
+
+    key: str
+    label: LocalizedText
+    choices: tuple[Choice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +176,8 @@ class Question:
     #: without .csv, value column, label column); they replace ``choices`` when the survey is loaded
     #: from its folder.
     choices_file: tuple[str, str, str] | None = None
+    #: The tags an osm question asks after the feature's location (the XLSForm's ``osm`` sheet).
+    osm_tags: tuple[OsmTag, ...] = ()
 
     @property
     def is_note(self) -> bool:

@@ -584,9 +584,11 @@ def _give_file(survey: Survey, state: ResponseState, slot: Slot, action: GiveFil
 
 
 def _give_point(survey: Survey, state: ResponseState, slot: Slot, point: str) -> Outcome:
-    """A geopoint is answered by one point; a geotrace or geoshape collects it until "done"."""
+    """A geopoint is answered by one point (an osm feature too: its tags are typed after the
+    point, so a shared position gives the feature without tags); a geotrace or geoshape collects
+    it until "done"."""
     question = slot.question
-    if question.type is QuestionType.GEOPOINT:
+    if question.type in (QuestionType.GEOPOINT, QuestionType.OSM):
         return _accept(survey, state, slot, point)
     if question.type not in MIN_POINTS:
         return _refuse(state, Problem("expects_text"))

@@ -5,7 +5,7 @@ reject is rejected here too, with the row pyxform names. The conversion itself r
 (keeping their spreadsheet row numbers) and writes the survey in the format of ``office/surveys/README.md``:
 questions, groups, repeats, choice lists with their extra columns (external ones included),
 translations and expressions, copied verbatim, reading the form as pyxform does (docs/surveys.md
-lists how). Metadata is recorded, never asked. What a chat cannot ask (osm, a search() appearance...)
+lists how). Metadata is recorded, never asked. What a chat cannot ask (background-audio, a search() of a file named by an answer...)
 and, in a version whose loader lacks them, media, locations and repeats, are errors unless
 ``drop_unsupported`` is set, in which case they are left out and listed.
 
@@ -163,6 +163,8 @@ SELECT_MULTIPLE_WORDS = (
     "select multiple using",
     "select multiple from",
 )
+#: The select_*_from_file files read beside the survey file when it is loaded (not needed at import).
+LATER_FILE_SUFFIXES = (".csv", ".geojson", ".xml")
 FROM_FILE_WORDS = (
     "select_one_from_file",
     "select_multiple_from_file",
@@ -273,7 +275,7 @@ LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 CODE_IN_PARENTHESES = re.compile(r"\(\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)\s*\)\s*$")
 SURVEY_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 SEARCH = re.compile(
-    r"search\(\s*['\"](?P<file>[^'\"/]+)['\"]\s*(?:,\s*['\"](?P<mode>matches|contains|startswith|endswith)['\"]\s*,"
+    r"search\(\s*(?:['\"](?P<file>[^'\"/]+)['\"]|\$\{\s*(?P<answer>[A-Za-z_][\w.-]*)\s*\})\s*(?:,\s*['\"](?P<mode>matches|contains|startswith|endswith)['\"]\s*,"
     r"\s*['\"](?P<column>[A-Za-z_][\w.-]*)['\"]\s*,\s*(?P<value>[^,()]+|'[^']*')\s*)?\)"
 )
 PULLDATA_BY_ANSWER = re.compile(r"pulldata\(\s*\$\{\s*([^}\s]+)\s*\}\s*,")
@@ -440,6 +442,8 @@ class _Converter:
         #: The names of the lists on the choices sheet.
         self.sheet_lists: set[str] = set()
         self.choice_sheet: Mapping[str, list[dict[str, Any]]] = {}
+        #: The lists of the osm sheet: an osm question's tags, and the values of a tag named like a list.
+        self.osm_lists: Mapping[str, list[dict[str, Any]]] = {}
         #: pulldata() files (without .csv) -> whether the file is beside the form.
         self.data_files: dict[str, bool] = {}
 
@@ -909,17 +913,14 @@ class _Converter:
         if select:
             command = select.group("command").lower()
             list_name = select.group("list")
-            if command == "rank":
-                if self.unsupported(row, f"rank question '{name}'", "a chat cannot offer a ranking", kind="rank"):
-                    self.dropped_names[name] = command
-                return None
             if "from_file" in command.replace(" ", "_") and self._csv_later(list_name):
                 parameters = _parameters(by_base.get("parameters", ""))
-                file = list_name.removesuffix(".csv")
+                file = list_name.removesuffix(".csv")  # a .geojson or .xml file keeps its extension
+                geojson = file.lower().endswith(".geojson")  # ODK's columns there: a feature's id and title
                 from_file = {
                     "file": file,
-                    "value": parameters.get("value", "name"),
-                    "label": parameters.get("label", "label"),
+                    "value": parameters.get("value", "id" if geojson else "name"),
+                    "label": parameters.get("label", "title" if geojson else "label"),
                 }
                 self.warn(
                     SURVEY,
@@ -930,21 +931,26 @@ class _Converter:
                     kind=command,
                 )
                 self.data_files.setdefault(file, False)
-            elif command in FROM_FILE_WORDS:
+            elif command in FROM_FILE_WORDS and command != "rank":  # rank's list is on the choices sheet
                 external = self._external_list(command, list_name, by_base, name, row)
                 if external is None:
                     self.dropped_names[name] = command
                     return None
                 list_name = external
             multiple = command in SELECT_MULTIPLE_WORDS or "multiple" in command
-            question_type = "select_multiple" if multiple else "select_one"
+            question_type = "rank" if command == "rank" else "select_multiple" if multiple else "select_one"
             if select.group("other"):
                 data["or_other"] = True
-        elif lowered.startswith("osm "):
-            what = f"osm question '{name}'"
-            if self.unsupported(row, what, "a chat cannot collect an OpenStreetMap feature", kind="osm"):
-                self.dropped_names[name] = "osm"
-            return None
+        elif lowered == "osm" or lowered.startswith("osm "):
+            # OpenMapKit's feature: its location, then the tags of its list on the osm sheet (a tag
+            # named like another list of that sheet takes its values).
+            question_type = "osm"
+            tags = self.osm_lists.get(type_name.split(None, 1)[1].strip() if " " in type_name else "", [])
+            data["osm_tags"] = [
+                {"key": tag["name"], "label": tag.get("label") or tag["name"]}
+                | ({"choices": self.osm_lists[tag["name"]]} if self.osm_lists.get(tag["name"]) else {})
+                for tag in tags
+            ]
         elif lowered in SIMPLE_TYPES:
             question_type = SIMPLE_TYPES[lowered]
             if not self.available(question_type, name, row):
@@ -1203,9 +1209,13 @@ class _Converter:
         self.warn(SURVEY, row, f"appearance '{appearance}' of '{name}' ignored: no meaning in a chat")
 
     def _csv_later(self, file: str) -> bool:
-        """A select_*_from_file CSV that is not beside the form: read beside the survey file when it is
-        loaded, as ODK reads the form's media files (an XML or GeoJSON file must be there at import)."""
-        return file.lower().endswith(".csv") and "/" not in file and not (self.form_path.parent / file).is_file()
+        """A select_*_from_file CSV, GeoJSON or XML file that is not beside the form: read beside the
+        survey file when it is loaded, as ODK reads the form's media files."""
+        return (
+            file.lower().endswith(LATER_FILE_SUFFIXES)
+            and "/" not in file
+            and not (self.form_path.parent / file).is_file()
+        )
 
     def _search(self, data: dict[str, Any], appearance: str, name: str, row: int) -> bool:
         """ODK's ``search('file' [, 'matches'|'contains'|'startswith'|'endswith', 'column', value])``:
@@ -1220,7 +1230,8 @@ class _Converter:
         placeholder = items[0]  # its name and label name the CSV's value and label columns
         label = placeholder.get("label") or placeholder["name"]
         label_column = str(label if isinstance(label, str) else next(iter(label.values()), ""))
-        file = match["file"].removesuffix(".csv")
+        # search(${q}, ...): the file is named by the answer to q (one CSV per choice of q)
+        file = f"${{{match['answer']}}}" if match["answer"] else match["file"].removesuffix(".csv")
         data.pop("choices")
         data["choices_file"] = {"file": file, "value": placeholder["name"], "label": label_column}
         if match["mode"]:
@@ -1232,6 +1243,18 @@ class _Converter:
                 else f"{function[match['mode']]}({match['column']}, {value})"
             )
             data["choice_filter"] = f"({data['choice_filter']}) and {test}" if data.get("choice_filter") else test
+        if match["answer"]:
+            self.pending_references.append((row, "appearance", appearance))
+            self.data_files.setdefault(file, False)
+            self.warn(
+                SURVEY,
+                row,
+                f"'{name}' offers the rows of the CSV named by the answer to {file} as its choices (search()): put "
+                f"one file per choice of '{match['answer']}' (CHOICE.csv) in the surveys folder beside the survey "
+                "file; until then the question has no choices",
+                kind="search()",
+            )
+            return True
         beside = (self.form_path.parent / f"{file}.csv").is_file()
         self.data_files.setdefault(file, beside)
         where = (
@@ -1619,6 +1642,9 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
     converter.external_lists = external_lists
     converter.sheet_lists = set(choice_lists)
     converter.choice_sheet = choice_lists
+    if getattr(workbook, "osm", None):
+        osm_sheet = _sheet("osm", workbook.osm, workbook.osm_header, {"value": "name", "caption": "label"})
+        converter.osm_lists = converter.choices(osm_sheet)[0]
     itemsets = path.parent / "itemsets.csv"
     if itemsets.is_file():
         for list_name, items in _read_itemsets(itemsets).items():
@@ -1644,7 +1670,7 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
         for (rows_list, index), row in external_rows.items():
             if rows_list == source:
                 choice_rows[(list_name, index)] = row
-    for name in ("entities", "osm"):
+    for name in ("entities",):
         if getattr(workbook, name, None):
             converter.warn(name, 1, f"the '{name}' sheet is ignored: not supported in a chat")
     if converter.missing:
@@ -1675,13 +1701,18 @@ def _convert(path: Path, drop_unsupported: bool, all_types: bool) -> XlsformConv
         renamed=dict(converter.renamed),
         rows=dict(converter.rows),
         left_out={name: why for name, why in converter.dropped_names.items() if name not in converter.rows},
-        data_files=tuple(path.parent / f"{file}.csv" for file, beside in converter.data_files.items() if beside),
+        data_files=tuple(path.parent / _file_name(file) for file, beside in converter.data_files.items() if beside),
         missing_files=tuple(
-            f"a CSV per answer to {file}" if file.startswith("${") else f"{file}.csv"
+            f"a CSV per answer to {file}" if file.startswith("${") else _file_name(file)
             for file, beside in converter.data_files.items()
             if not beside
         ),
     )
+
+
+def _file_name(file: str) -> str:
+    """A data file's name beside the survey: ``NAME.csv``, or a GeoJSON or XML file's own name."""
+    return file if file.lower().endswith((".geojson", ".xml")) else f"{file}.csv"
 
 
 def _read_itemsets(path: Path) -> dict[str, list[dict[str, Any]]]:

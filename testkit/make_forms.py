@@ -21,15 +21,22 @@ from testkit.paths import XLSFORMS
 Row = Sequence[Any]
 
 
-def write_xlsform(path: Path, survey: Sequence[Row], choices: Sequence[Row] = (), settings: Sequence[Row] = ()) -> Path:
-    """One workbook with sheets survey, choices and settings; each given as rows, the header first."""
+def write_xlsform(
+    path: Path,
+    survey: Sequence[Row],
+    choices: Sequence[Row] = (),
+    settings: Sequence[Row] = (),
+    osm: Sequence[Row] = (),
+) -> Path:
+    """One workbook with sheets survey, choices, settings (and osm when given); each given as rows,
+    the header first."""
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
     sheet.title = "survey"
     for row in survey:
         sheet.append(list(row))
-    for title, rows in (("choices", choices), ("settings", settings)):
+    for title, rows in (("choices", choices), ("settings", settings), ("osm", osm)):
         if rows:
             extra = workbook.create_sheet(title)
             for row in rows:

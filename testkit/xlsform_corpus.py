@@ -268,7 +268,7 @@ def fidelity(expected: Mapping[str, Any], survey: Survey, conversion: XlsformCon
             have = question.label.in_language(code, default)
             if _label(have) != text:
                 mismatches.append(f"{where}: label in {code} {have!r}, pyxform says {text!r}")
-        if wanted_type in ("select_one", "select_multiple") and "choices" in item:
+        if wanted_type in ("select_one", "select_multiple", "rank") and "choices" in item:
             want_choices = [(str(c["name"]), _texts(c.get("label"), default)) for c in item["choices"]]
             have_choices = [(c.name, c.label) for c in question.choices]
             if [n for n, _ in want_choices] != [n for n, _ in have_choices][: len(want_choices)]:

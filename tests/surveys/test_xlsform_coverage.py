@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from surveys import runner
@@ -329,3 +330,126 @@ def test_select_from_file_whose_csv_is_not_beside_the_form_reads_it_beside_the_s
     survey = load_survey_file(tmp_path / "form.yaml")
     state = runner.start(survey, date(2026, 3, 31)).state
     assert [c.name for c in runner.visible_choices(survey.question("tree"), state, survey)] == ["ac"]
+
+
+OSM_FORM = [
+    ["type", "name", "label"],
+    ["osm building_tags", "building", "Building"],
+    ["osm", "spot", "Spot"],
+]
+OSM_SHEET = [
+    ["list_name", "name", "label"],
+    ["building_tags", "name", "Name"],
+    ["building_tags", "amenity", "Building Type"],
+    ["amenity", "school", "School"],
+    ["amenity", "church", "Church"],
+]
+
+
+def test_osm_asks_the_location_then_the_tags_of_its_list_and_stores_one_value(tmp_path: Path) -> None:
+    path = write_xlsform(tmp_path / "form.xlsx", OSM_FORM, (), SETTINGS, OSM_SHEET)
+    conversion, data, survey = convert(path)
+    assert not conversion.dropped
+    assert not any("osm" in str(w) for w in conversion.warnings), conversion.warnings
+    assert data["questions"][0]["osm_tags"] == [
+        {"key": "name", "label": "Name"},
+        {"key": "amenity", "label": "Building Type", "choices": [
+            {"name": "school", "label": "School"}, {"name": "church", "label": "Church"}]},
+    ]  # fmt: skip
+    assert survey.question("spot").osm_tags == ()
+    state = runner.start(survey, date(2026, 3, 31)).state
+    outcome = runner.advance(survey, state, runner.TypedAnswer("-1.5 36.9; Building Type=1; name=Hope"))
+    assert outcome.recorded[0] == ("building", "-1.5 36.9;name=Hope;amenity=school")
+
+
+RANK_FORM = [
+    ["type", "name", "label"],
+    ["rank needs", "needs", "Rank the needs"],
+    ["select_one_from_file cities.geojson", "city", "City"],
+    ["select_one_from_file towns.xml", "town", "Town"],
+]
+
+
+def test_rank_is_stored_in_order_and_geojson_or_xml_choices_are_read_beside_the_survey(tmp_path: Path) -> None:
+    needs = [["list_name", "name", "label"], ["needs", "water", "Water"], ["needs", "food", "Food"]]
+    path = form(tmp_path, RANK_FORM, needs)
+    conversion, data, survey = convert(path)
+    assert not conversion.dropped
+    assert data["questions"][1]["choices_file"] == {"file": "cities.geojson", "value": "id", "label": "title"}
+    assert data["questions"][2]["choices_file"] == {"file": "towns.xml", "value": "name", "label": "label"}
+    assert set(conversion.missing_files) == {"cities.geojson", "towns.xml"}
+    state = runner.start(survey, date(2026, 3, 31)).state
+    ranked = runner.advance(survey, state, runner.TypedAnswer("2 1"))
+    assert ranked.recorded[0] == ("needs", "food water")
+
+    (tmp_path / "form.yaml").write_text(conversion.yaml_text, encoding="utf-8")
+    (tmp_path / "cities.geojson").write_text(
+        '{"type": "FeatureCollection", "features": ['
+        '{"type": "Feature", "id": "nbo", "geometry": {"type": "Point", "coordinates": [36.82, -1.29]},'
+        ' "properties": {"title": "Nairobi"}},'
+        '{"type": "Feature", "geometry": {"type": "Point", "coordinates": [39.66, -4.04]},'
+        ' "properties": {"id": "mba", "title": "Mombasa"}}]}',
+        encoding="utf-8",
+    )
+    (tmp_path / "towns.xml").write_text(
+        "<root><item><name>t1</name><label>Thika</label></item><item><name>t2</name><label>Nyeri</label></item></root>",
+        encoding="utf-8",
+    )
+    survey = load_survey_file(tmp_path / "form.yaml")
+    cities = survey.question("city").choices
+    assert [(c.name, c.label.in_language("en", "en"), c.columns["geometry"]) for c in cities] == [
+        ("nbo", "Nairobi", "-1.29 36.82"),
+        ("mba", "Mombasa", "-4.04 39.66"),
+    ]
+    assert [c.name for c in survey.question("town").choices] == ["t1", "t2"]
+    (tmp_path / "cities.geojson").write_text("{not json", encoding="utf-8")
+    with pytest.raises(SurveyFileError, match=r"cities\.geojson: not a GeoJSON file"):
+        load_survey_file(tmp_path / "form.yaml")
+
+
+def test_search_of_a_file_named_by_an_answer_offers_the_rows_of_that_answers_csv(tmp_path: Path) -> None:
+    path = form(
+        tmp_path,
+        [
+            ["type", "name", "label", "appearance"],
+            ["select_one districts", "district", "District?", ""],
+            ["text", "ward", "Ward?", ""],
+            ["select_multiple villages", "village", "Villages?", "search(${district}, 'matches', 'ward', ${ward})"],
+        ],
+        [
+            ["list_name", "name", "label"],
+            ["districts", "north", "North"],
+            ["districts", "south", "South"],
+            ["districts", "east", "East"],
+            ["villages", "village_id", "village_name"],
+        ],
+    )
+    conversion, data, _ = convert(path)
+    assert not conversion.dropped
+    assert data["questions"][2]["choices_file"] == {
+        "file": "${district}",
+        "value": "village_id",
+        "label": "village_name",
+    }
+    assert any(":survey:4:" in str(w) and "answer to ${district}" in str(w) for w in conversion.warnings)
+    assert conversion.missing_files == ("a CSV per answer to ${district}",)
+    (tmp_path / "form.yaml").write_text(conversion.yaml_text, encoding="utf-8")
+    (tmp_path / "north.csv").write_text("village_id,village_name,ward\nv1,Kibera,w1\nv2,Ngong,w2\n", encoding="utf-8")
+    (tmp_path / "south.csv").write_text("village_id,village_name,ward\nv1,Karen,w1\nv9,Tala,w1\n", encoding="utf-8")
+    survey = load_survey_file(tmp_path / "form.yaml")
+
+    def shown(district: str, ward: str) -> list[tuple[str, str]]:
+        state = runner.start(survey, date(2026, 3, 31)).state
+        state = runner.advance(survey, state, runner.PickChoice(district)).state
+        state = runner.advance(survey, state, runner.TypedAnswer(ward)).state
+        assert state.current == "village"
+        choices = runner.visible_choices(survey.question("village"), state, survey)
+        return [(c.name, c.label.in_language("en", "en")) for c in choices]
+
+    assert shown("north", "w1") == [("v1", "Kibera")]
+    assert shown("south", "w1") == [("v1", "Karen"), ("v9", "Tala")]
+    assert shown("east", "w1") == []  # no east.csv: no choices, as ODK without the file
+    state = runner.start(survey, date(2026, 3, 31)).state
+    for action in (runner.PickChoice("south"), runner.TypedAnswer("w1"), runner.TypedAnswer("2, 1")):
+        state = runner.advance(survey, state, action).state
+    assert state.answers["village"] == "v1 v9"  # a name in two files is stored once

@@ -524,9 +524,9 @@ def unsupported_form(tmp_path: Path) -> Path:
         ["begin group", "g", "G", None, None],  # row 4
         ["text", "why", "Why?", "${members} > 1", None],  # row 5
         ["end group", None, None, None, None],  # row 6
-        ["osm building", "house", "The house", None, None],  # row 7
+        ["xml-external", "house", "The house", None, None],  # row 7
         ["calculate", "looked_up", None, None, "pulldata(concat('p', ${members}), 'price', 'item', 'rice')"],  # row 8
-        ["rank yn", "ranking", "Rank these", None, None],  # row 9
+        ["csv-external", "ranking", "Rank these", None, None],  # row 9
         ["select_one_from_file places.xml", "place", "Place?", None, None],  # row 10
         ["text", "comment", "Comment?", "${members} > 0", None],  # row 11
     ])  # fmt: skip
@@ -537,43 +537,41 @@ def test_unsupported_types_are_errors_with_their_rows(tmp_path: Path) -> None:
     assert issues_of(unsupported_form(tmp_path)) == [
         "form.xlsx:survey:3: background-audio question 'where_start': a chat cannot collect a sound recording in "
         "the background" + advice,
-        "form.xlsx:survey:7: osm question 'house': a chat cannot collect an OpenStreetMap feature" + advice,
+        "form.xlsx:survey:7: xml-external question 'house': a chat cannot collect an external data file" + advice,
         "form.xlsx:survey:8: calculate question 'looked_up': its pulldata() names the file with an expression; "
         "Baraza reads files named in quotes or by ${q}" + advice,
-        "form.xlsx:survey:9: rank question 'ranking': a chat cannot offer a ranking" + advice,
-        "form.xlsx:survey:10: select_one_from_file question 'place': cannot read 'places.xml' next to the form: "
-        "no such file" + advice,
+        "form.xlsx:survey:9: csv-external question 'ranking': a chat cannot collect an external data file" + advice,
     ]
 
 
 def test_drop_unsupported_lists_what_was_left_out(tmp_path: Path) -> None:
     conversion, data = convert(unsupported_form(tmp_path), drop_unsupported=True)
     assert [(q["name"], q["type"]) for q in data["questions"]] == [
-        ("members", "integer"), ("g", "group"), ("comment", "text"),
+        ("members", "integer"), ("g", "group"), ("place", "select_one"), ("comment", "text"),
     ]  # fmt: skip
     assert [(issue.row, issue.kind) for issue in conversion.dropped] == [
-        (3, "background-audio"), (7, "osm"), (8, "pulldata (file named by an expression)"), (9, "rank"),
-        (10, "select_one_from_file"),
+        (3, "background-audio"), (7, "xml-external"), (8, "pulldata (file named by an expression)"),
+        (9, "csv-external"),
     ]  # fmt: skip
-    assert conversion.left_out.keys() == {"where_start", "house", "looked_up", "ranking", "place"}
+    assert conversion.left_out.keys() == {"where_start", "house", "looked_up", "ranking"}
     load_survey_text(conversion.yaml_text, "form.yaml")
 
 
 def test_references_to_left_out_questions(tmp_path: Path) -> None:
     path = form(tmp_path, [
         [*HEADER, "relevant", "constraint"],
-        ["osm building", "house", "The house", None, None],
+        ["hidden", "house", "The house", None, None],
         ["text", "a", "A?", "${house} != ''", None],
         ["text", "b", "B?", "${a} != ''", None],
         ["text", "c", "C?", None, None],
     ])  # fmt: skip
-    assert len(issues_of(path)) == 1  # the osm question, at row 2
+    assert len(issues_of(path)) == 1  # the hidden question, at row 2
     # Dropping goes on along the references: a refers to house, b to a.
     conversion, data = convert(path, drop_unsupported=True)
     assert [q["name"] for q in data["questions"]] == ["c"]
     assert [str(issue) for issue in conversion.dropped] == [
-        "form.xlsx:survey:2: dropped osm question 'house': a chat cannot collect an OpenStreetMap feature",
-        "form.xlsx:survey:3: dropped: relevant refers to ${house}, which is left out (osm)",
+        "form.xlsx:survey:2: dropped hidden question 'house': a chat cannot collect a hidden value",
+        "form.xlsx:survey:3: dropped: relevant refers to ${house}, which is left out (hidden)",
         "form.xlsx:survey:4: dropped: relevant refers to ${a}, which is left out (it refers to ${house})",
     ]
 
@@ -731,15 +729,15 @@ def test_import_command_writes_to_standard_output(capsys: pytest.CaptureFixture[
 def test_import_command_fails_on_unsupported_types_and_drops_them_on_request(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = form(tmp_path, [HEADER, ["osm building", "house", "Where?"], ["integer", "a", "A?"]])
+    path = form(tmp_path, [HEADER, ["hidden", "house", "Where?"], ["integer", "a", "A?"]])
     output = tmp_path / "out.yaml"
     assert import_command(path, output, drop_unsupported=False) == 1
     assert not output.exists()
     err = capsys.readouterr().err
-    assert "form.xlsx:survey:2: osm question 'house': a chat cannot collect an OpenStreetMap feature" in err
+    assert "form.xlsx:survey:2: hidden question 'house': a chat cannot collect a hidden value" in err
     assert import_command(path, output, drop_unsupported=True) == 0
     err = capsys.readouterr().err
-    assert "form.xlsx:survey:2: dropped osm question 'house'" in err
+    assert "form.xlsx:survey:2: dropped hidden question 'house'" in err
     assert "1 left out" in err
     assert [q["name"] for q in yaml.safe_load(output.read_text(encoding="utf-8"))["questions"]] == ["a"]
 
