@@ -45,12 +45,15 @@ def _serialize_button(button: Button) -> dict[str, str]:
 
 #: The page's own words (catalogue keys ``webchat_<name>``), sent with every answer so that the
 #: text box, the Send button, the page's notes (file too large, too fast, too long), the "Notify
-#: me" button of push.js, the embed panel's "Close" (embed.js) and ``<html lang dir>`` follow the
+#: me" button of push.js, the embed panel's "Close" (embed.js), the file pickers and the typed
+#: position's hint of media and location questions, and ``<html lang dir>`` follow the
 #: conversation's language.
 INTERFACE_TEXTS = (
     "placeholder", "send", "message_label", "you_said", "bot_said", "choices", "typing", "try_again",
     "not_sent", "network_error", "server_error", "geo_placeholder", "file_too_large", "too_many_requests",
     "text_too_long", "close", "notify_offer", "notify_on", "notify_write", "notify_denied", "notify_failed",
+    "take_photo", "choose_photo", "record_audio", "choose_recording", "record_video", "choose_video", "choose_file",
+    "typed_position",
 )  # fmt: skip
 
 

@@ -57,7 +57,15 @@
     notify_on: "Notifications on",
     notify_write: "Write a message first, then turn notifications on.",
     notify_denied: "Notifications are blocked in this browser's settings.",
-    notify_failed: "Notifications could not be turned on."
+    notify_failed: "Notifications could not be turned on.",
+    take_photo: "📷 Take a photo",
+    choose_photo: "🖼️ Choose a photo",
+    record_audio: "🎙️ Record audio",
+    choose_recording: "🎵 Choose a recording",
+    record_video: "🎥 Record a video",
+    choose_video: "🎞️ Choose a video",
+    choose_file: "📎 Choose a file",
+    typed_position: "Or type it as latitude, longitude (for example -1.2921, 36.8219)."
   };
 
   /* The words to push.js (the "Notify me" button) and, inside a frame on another website, to
@@ -418,15 +426,14 @@
 
   /* ---- files and positions -------------------------------------------------------------- */
 
-  /* What the file pickers offer for each kind of media question: [label, accept, capture]. */
+  /* What the file pickers offer for each kind of media question: [interface word, accept, capture]. */
   var PICKERS = {
-    image: [["📷 Take a photo", "image/*", "environment"], ["🖼️ Choose a photo", "image/*", null]],
-    audio: [["🎙️ Record audio", "audio/*", "user"], ["🎵 Choose a recording", "audio/*", null]],
-    video: [["🎥 Record a video", "video/*", "environment"], ["🎞️ Choose a video", "video/*", null]],
-    file: [["📎 Choose a file", "", null]]
+    image: [["take_photo", "image/*", "environment"], ["choose_photo", "image/*", null]],
+    audio: [["record_audio", "audio/*", "user"], ["choose_recording", "audio/*", null]],
+    video: [["record_video", "video/*", "environment"], ["choose_video", "video/*", null]],
+    file: [["choose_file", "", null]]
   };
   var GEO = { geopoint: true, geotrace: true, geoshape: true };
-  var TYPED_POSITION = "Or type it as latitude, longitude (for example -1.2921, 36.8219).";
 
   function answerTools(expects, locationLabel) {
     if (typeof expects !== "string") return null;
@@ -451,7 +458,7 @@
           if (file) sendFile(file, expects);
         });
         label.appendChild(fileInput);
-        label.appendChild(document.createTextNode(picker[0]));
+        label.appendChild(document.createTextNode(ui[picker[0]]));
         tools.appendChild(label);
       });
     } else {
@@ -537,7 +544,7 @@
   }
 
   function locationFailure(reason) {
-    appendNotice(reason + " " + TYPED_POSITION);
+    appendNotice(reason + " " + ui.typed_position);
     input.focus();
   }
 

@@ -69,6 +69,9 @@ async def test_every_answer_tells_the_page_its_language_and_words(web_bot: Runni
         "إرسال",
         "اكتب إجابتك",
     )
+    # The file pickers of media questions, and the typed position's hint, too.
+    assert (english["take_photo"], arabic["take_photo"]) == ("📷 Take a photo", "📷 التقط صورة")
+    assert "latitude" in english["typed_position"] and "خط العرض" in arabic["typed_position"]
 
 
 async def test_a_finished_survey_is_no_longer_listed_as_open(web_bot: RunningBot) -> None:
