@@ -36,3 +36,21 @@ def async_playwright_or_skip() -> Any:
             pytest.fail(f"{reason}; the browser test must run in CI")
         pytest.skip(reason)
     return async_playwright
+
+
+async def save_screenshot(page: Any, path: Any, *, full_page: bool = False, attempts: int = 3) -> bytes:
+    """Save what ``page`` shows to ``path`` and return the PNG bytes.
+
+    Chromium sometimes answers ``Page.captureScreenshot`` with "Unable to capture screenshot"
+    when the machine is loaded (seen in CI on a full-page shot); the page itself is fine, so
+    the shot is taken again after the next animation frame rather than failing the behaviour
+    the test is about."""
+    for attempt in range(1, attempts + 1):
+        try:
+            shot: bytes = await page.screenshot(path=str(path), full_page=full_page)
+            return shot
+        except Exception as error:  # playwright's Error: its module is imported lazily above
+            if attempt == attempts or "Unable to capture screenshot" not in str(error):
+                raise
+            await page.evaluate("() => new Promise(requestAnimationFrame)")
+    raise AssertionError("unreachable")

@@ -21,7 +21,7 @@ from storage.database import Database
 from storage.repositories import Repositories
 from storage.staff import StaffRepository
 from surveys.model import Survey
-from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer, FakeUser
 from testkit.telegram_harness import bot_in_process
@@ -97,11 +97,11 @@ async def test_a_new_staff_member_reads_results_answers_a_request_and_sends_a_ta
                 row = page.locator("#surveys-table tbody tr", has_text="usat2026")
                 await expect(row.locator("td.rate")).to_have_text("75%")
                 await expect(page.locator("#contacts-total")).to_have_text("4")
-                await page.screenshot(path=tmp_path / "overview.png", full_page=True)
+                await save_screenshot(page, tmp_path / "overview.png", full_page=True)
                 await row.get_by_role("link").click()
                 await expect(page.locator("#completion-rate")).to_have_text("75%")
                 await expect(page.locator("#started")).to_have_text("4")
-                await page.screenshot(path=tmp_path / "results.png", full_page=True)
+                await save_screenshot(page, tmp_path / "results.png", full_page=True)
                 await expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
                 funnel = page.locator("#funnel tbody tr", has_text="Which topics do you use?")
                 await expect(funnel.locator("td").nth(2)).to_have_text("1")  # the fourth person stopped there
@@ -139,7 +139,7 @@ async def test_a_new_staff_member_reads_results_answers_a_request_and_sends_a_ta
                 await expect(page.locator("#progress-text")).to_have_text("2 of 2: finished", timeout=20_000)
                 await expect(page.locator('td[data-status="sent"]')).to_have_text("2")
                 await expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
-                await page.screenshot(path=tmp_path / "broadcast.png", full_page=True)
+                await save_screenshot(page, tmp_path / "broadcast.png", full_page=True)
             finally:
                 await browser.close()
 

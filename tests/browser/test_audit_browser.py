@@ -11,7 +11,7 @@ from pathlib import Path
 
 from storage.repositories import Repositories
 from storage.staff import StaffRepository
-from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_in_process
 
@@ -84,7 +84,7 @@ async def test_an_editor_finds_what_they_did_on_the_audit_page_and_downloads_it(
                     await expect(cells.nth(2)).to_have_text(what)
                     await expect(cells.nth(3)).to_have_text(target)
                 await expect(rows.nth(2).locator("td").nth(4)).to_contain_text("recipients: 2")
-                await page.screenshot(path=tmp_path / "audit.png", full_page=True)
+                await save_screenshot(page, tmp_path / "audit.png", full_page=True)
 
                 # Only the broadcasts' cancellations, then the CSV of that view.
                 await page.get_by_label("What").select_option("broadcast_cancelled")

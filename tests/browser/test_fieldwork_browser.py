@@ -22,7 +22,7 @@ from storage.broadcasts import Audience
 from storage.invitations import InvitationRepository, invitations
 from storage.repositories import Repositories
 from storage.staff import StaffRepository
-from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_settings
 
@@ -105,7 +105,7 @@ async def test_an_editor_dry_runs_then_sends_invitations_to_a_seeded_sample(
                     ".slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className)"
                 )
                 assert width <= 1280, (width, wide)
-                await page.screenshot(path=tmp_path / "fieldwork-dry-run.png", full_page=True)
+                await save_screenshot(page, tmp_path / "fieldwork-dry-run.png", full_page=True)
 
                 await page.get_by_role("button", name="Send 2 invitation(s)").click()
                 await expect(page.locator("#invited")).to_contain_text("2 invitation(s) stored")

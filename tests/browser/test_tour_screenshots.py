@@ -40,7 +40,7 @@ from storage.staff import StaffRepository
 from surveys.model import Survey
 from testkit import paths
 from testkit.broadcasts import wait_until_finished
-from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import NO_FLOOD_LIMIT, bot_environment
@@ -76,8 +76,8 @@ def screenshot_folder(tmp_path: Path) -> Path:
 async def picture(page: Any, folder: Path, name: str) -> Path:
     """Save what the page shows as ``folder/name``: a palette PNG (screenshots of pages need no
     more than 256 colours, and are then a fraction of the size), at most ``MAX_PICTURE_BYTES``."""
-    shot = Image.open(io.BytesIO(await page.screenshot()))
     path = folder / name
+    shot = Image.open(io.BytesIO(await save_screenshot(page, path)))
     shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     size = path.stat().st_size
     assert size <= MAX_PICTURE_BYTES, f"{name} is {size} bytes"

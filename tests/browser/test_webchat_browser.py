@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from handlers.messages import RESUME_PAYLOAD
-from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot
 from testkit.fakes.scripted_survey import CHART_ALT, GREETING, JOB_QUESTION, NAME_QUESTION, ScriptedSurvey
 from testkit.webchat_harness import serve_webchat
 
@@ -74,9 +74,9 @@ async def test_page_in_headless_chromium() -> None:
             assert user_box and bot_box and user_box["x"] > bot_box["x"], "user right, bot left"
 
             await expect(question.get_by_role("button", name="No")).to_be_visible()
-            await page.screenshot(path=str(SCREENSHOT))
+            await save_screenshot(page, SCREENSHOT)
             await page.set_viewport_size({"width": 1280, "height": 800})
-            await page.screenshot(path=str(SCREENSHOT_DESKTOP))
+            await save_screenshot(page, SCREENSHOT_DESKTOP)
             await page.set_viewport_size({"width": 360, "height": 740})
             assert await page.evaluate("document.documentElement.scrollWidth") <= 360, "no sideways scroll"
 

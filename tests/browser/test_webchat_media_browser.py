@@ -18,7 +18,7 @@ from storage.exports import ExportOptions
 from storage.exports.files import export_with_attachments
 from storage.media import STORED_NAME, MediaSettings, open_media_store
 from surveys.loader import load_survey_file
-from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot
 from testkit.household_visit import (
     WebChatVisitor,
     answer_visit,
@@ -90,7 +90,7 @@ async def test_a_photo_a_typed_and_a_shared_location_in_a_phone_browser(media_bo
             )
             assert (await gallery.get_attribute("accept"), await gallery.get_attribute("capture")) == ("image/*", None)
             await expect(page.locator("label.file-choice").first).to_be_visible()
-            await page.screenshot(path=str(tmp_path / "photo-question.png"))
+            await save_screenshot(page, tmp_path / "photo-question.png")
 
             # A file over the limit is refused in the page, before it is sent.
             await gallery.set_input_files(str(tmp_path / "film.mp4"))
@@ -107,7 +107,7 @@ async def test_a_photo_a_typed_and_a_shared_location_in_a_phone_browser(media_bo
             await box.fill("-1.2921, 36.8219")
             await box.press("Enter")
             await expect(log).to_contain_text("Where is the nearest water point")
-            await page.screenshot(path=str(tmp_path / "location-question.png"))
+            await save_screenshot(page, tmp_path / "location-question.png")
             await page.get_by_role("button", name="📍 Send my location").click()
             await expect(log.locator(".msg.user").last).to_contain_text("📍 -1.283300, 36.816700 (±8 m)")
             await expect(log).to_contain_text("Anything else")

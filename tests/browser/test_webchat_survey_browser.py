@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import RunningBot
-from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot
 from testkit.webchat_harness import web_chat_bot
 
 
@@ -39,7 +39,7 @@ async def test_a_person_answers_in_a_real_browser(web_bot: RunningBot, tmp_path:
             await box.fill("3")
             await box.press("Enter")
             await expect(log).to_contain_text("3/12 · What do you use our statistics for?")
-            await page.screenshot(path=str(tmp_path / "survey.png"))
+            await save_screenshot(page, tmp_path / "survey.png")
             await page.reload()
             await expect(log).to_contain_text("3/12 · What do you use our statistics for?")
         finally:

@@ -22,7 +22,7 @@ from bot.app import RunningBot
 from bot.keys import VAPID_KEY, read_key_file, vapid_public_key
 from handlers import request_desk
 from storage.repositories import Repositories
-from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot
 from testkit.fakes.webpush import FakePushService, fake_push_service
 from testkit.webpush_harness import web_push_bot
 
@@ -79,7 +79,7 @@ async def test_the_page_turns_notifications_on_and_an_answer_is_pushed(
             await expect(page.get_by_role("button", name="Notifications on")).to_be_disabled()
             keys = await page.evaluate("window.__subscribeKeys")
             registered = await page.evaluate("navigator.serviceWorker.getRegistration('/').then(r => !!r)")
-            await page.screenshot(path=str(tmp_path / "push-on.png"))
+            await save_screenshot(page, tmp_path / "push-on.png")
         finally:
             await browser.close()
     public = vapid_public_key(read_key_file(tmp_path / "baraza.keys")[VAPID_KEY])
