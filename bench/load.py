@@ -8,7 +8,12 @@ same fake server and the same simulated users:
 
     .venv/bin/python -m bench.load [--users 10000] [--backend sqlite|postgresql|both]
                                    [--mode polling|webhook|both] [--echo-transport httpx|both]
-                                   [--baselines all|echo|none]
+                                   [--baselines all|echo|none] [--survey usat2026|numeric]
+
+``--survey numeric --users 100`` is the side-by-side of the scale-out issue: a 10-question
+numeric survey (typed numbers, one reply per answer, no onboarding) against the minimal aiohttp
+echo bot (``bench/baseline/minimal_echo.py``: long polling on one aiohttp session, no framework,
+no storage), with Baraza's rate printed as a ratio to it.
 
 Each bot is a child process; the fake Bot API and the users run in this process (one asyncio
 loop), so the bot's CPU is measured apart from the load generator's. Every user starts the
@@ -117,6 +122,47 @@ class BaselineProcess:
             await asyncio.to_thread(self.process.wait, 60)
 
 
+NUMERIC_QUESTIONS = 10
+
+
+def numeric_survey_folder() -> Path:
+    """A folder holding ``numeric10``: ten integer questions, nothing else (no intro buttons, no onboarding)."""
+    folder = Path(tempfile.mkdtemp()) / "surveys"
+    folder.mkdir()
+    questions = "".join(
+        f"  - {{type: integer, name: q{n}, label: {{en: 'Question {n}: a number'}}}}\n"
+        for n in range(1, NUMERIC_QUESTIONS + 1)
+    )
+    (folder / "numeric10.yaml").write_text(
+        "id: numeric10\ntitle: {en: Ten numbers}\ndefault_language: en\nlanguages: [en]\n"
+        f"outro: {{en: Thank you.}}\nquestions:\n{questions}"
+    )
+    return folder
+
+
+def numeric_answer(user_index: int, question: int) -> str:
+    return str((user_index * 31 + question * 7) % 1000)
+
+
+async def numeric_user(user: FakeUser, index: int) -> list[float]:
+    """Starts ``numeric10`` and types its ten numbers, each as soon as the bot's reply arrives."""
+    latencies = []
+    for step in range(NUMERIC_QUESTIONS + 1):
+        started = time.perf_counter()
+        await user.send_text("/start numeric10" if step == 0 else numeric_answer(index, step))
+        await user.wait_for_message(timeout=TIMEOUT)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def assert_numeric_export(rows: list[dict[str, str]], users: int) -> None:
+    """Every simulated person's ten numbers stored, complete, once."""
+    got = sorted(tuple(row[f"q{n}"] for n in range(1, NUMERIC_QUESTIONS + 1)) for row in rows)
+    expected = sorted(tuple(numeric_answer(i, n) for n in range(1, NUMERIC_QUESTIONS + 1)) for i in range(users))
+    assert got == expected, "the export does not hold every number typed"
+    assert all(row["complete"] == "true" for row in rows)
+
+
 async def survey_user(respondent: Respondent) -> list[float]:
     started = time.perf_counter()
     await respondent.open()
@@ -153,30 +199,38 @@ async def drive(
     )
 
 
-async def baraza(survey: Survey, users: int, backend: str, mode: str) -> tuple[Run, list[int]]:
+async def baraza(survey: Survey, users: int, backend: str, mode: str, forms: Path = FORMS) -> tuple[Run, list[int]]:
     """Baraza (``baraza run``) on ``backend``; also returns each respondent's number of inputs."""
+    numeric = survey.id == "numeric10"
     url = await create_postgres_database() if backend == "postgresql" else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     workdir = Path(tempfile.mkdtemp())
     try:
         async with FakeTelegramServer(webhook_concurrency=256, webhook_timeout=TIMEOUT) as server:
             bot: BotProcess | WorkerProcess
             if mode == "polling":
-                bot = BotProcess(server, url, workdir)
+                bot = BotProcess(server, url, workdir, forms)
             else:
-                bot = WorkerProcess(server, url, workdir, "")
+                bot = WorkerProcess(server, url, workdir, "", forms=forms)
                 bot.webhook_url = f"{bot.url}/telegram/webhook"
             await bot.start()
             try:
                 assert bot.process is not None
-                respondents = [Respondent(server.user(10_000 + i), i, survey, timeout=TIMEOUT) for i in range(users)]
-                run = await drive(
-                    f"baraza {backend} {mode}",
-                    server,
-                    bot.process.pid,
-                    [lambda r=r: survey_user(r) for r in respondents],
+                respondents = (
+                    []
+                    if numeric
+                    else [Respondent(server.user(10_000 + i), i, survey, timeout=TIMEOUT) for i in range(users)]
                 )
+                people: list[Callable[[], Awaitable[list[float]]]] = (
+                    [lambda i=i: numeric_user(server.user(10_000 + i), i) for i in range(users)]
+                    if numeric
+                    else [lambda r=r: survey_user(r) for r in respondents]
+                )
+                run = await drive(f"baraza {backend} {mode}", server, bot.process.pid, people)
             finally:
                 await bot.stop()
+        if numeric:
+            assert_numeric_export(await export_rows(url, survey), users)
+            return run, [NUMERIC_QUESTIONS + 1] * users
         assert_export_matches(await export_rows(url, survey), respondents, survey)
     finally:
         if backend == "postgresql":
@@ -193,7 +247,7 @@ async def baseline(
         await bot.start()
         try:
             assert bot.process is not None
-            if module.endswith("echo_bot"):
+            if module.endswith("echo_bot") or module.endswith("minimal_echo"):
                 people = [server.user(10_000 + i) for i in range(len(inputs))]
                 users = [lambda u=u, n=n: echo_user(u, n) for u, n in zip(people, inputs, strict=True)]
             else:
@@ -216,6 +270,15 @@ def ratios(run: Run, echo: Run, conversation: Run | None) -> str:
     return (
         f"{against_echo}; baraza/ConversationHandler: rate {run.rate / conversation.rate:4.2f} (goal >= 1.00),"
         f" CPU per input {run.bot_cpu / run.inputs / (conversation.bot_cpu / conversation.inputs):4.2f}"
+    )
+
+
+def minimal_ratios(run: Run, minimal: Run, backend: str) -> str:
+    goal = 0.5 if backend == "sqlite" else 0.35
+    return (
+        f"  baraza/minimal aiohttp echo: rate {run.rate / minimal.rate:4.2f} (goal >= {goal}),"
+        f" p99 {run.percentile(0.99):.0f} ms (goal <= 100), CPU per input"
+        f" {run.bot_cpu / run.inputs / (minimal.bot_cpu / minimal.inputs):4.2f}"
     )
 
 
@@ -246,9 +309,18 @@ async def main() -> None:
         " takes longest at 10,000 users), or none",
     )
     parser.add_argument("--no-baselines", action="store_true", help="the same as --baselines none")
+    parser.add_argument(
+        "--survey",
+        choices=["usat2026", "numeric"],
+        default="usat2026",
+        help="the shipped survey (buttons, wrong inputs), or ten typed numbers against the minimal aiohttp echo bot",
+    )
     options = parser.parse_args()
     if options.no_baselines:
         options.baselines = "none"
+    if options.survey == "numeric":
+        await numeric_side_by_side(options)
+        return
     survey = load_survey_directory(FORMS)["usat2026"]
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
     if "postgresql" in backends and not postgres_reachable():
@@ -286,6 +358,30 @@ async def main() -> None:
                 print(f"{run.label}:{echo_ratios(run, echo_aiohttp, 'aiohttp')}", flush=True)
     generator_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of the load generator (fake Bot API + users): {generator_peak:.0f} MiB")
+
+
+async def numeric_side_by_side(options: argparse.Namespace) -> None:
+    """Baraza on each backend, the minimal aiohttp echo bot and PTB's echo bot, polling, one run."""
+    forms = numeric_survey_folder()
+    survey = load_survey_directory(forms)["numeric10"]
+    backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
+    if "postgresql" in backends and not postgres_reachable():
+        print("postgresql: not reachable on 127.0.0.1:5432, skipped")
+        backends.remove("postgresql")
+    print(f"{options.users} simulated users, survey numeric10 (10 typed numbers, one reply each), polling")
+    print(describe_machine(), flush=True)
+    runs = []
+    for backend in backends:
+        run, inputs = await baraza(survey, options.users, backend, "polling", forms)
+        print(run.line(), flush=True)
+        runs.append((backend, run))
+    minimal = await baseline("bench.baseline.minimal_echo", "minimal aiohttp echo", survey, inputs, "polling")
+    print(minimal.line(), flush=True)
+    if options.baselines != "none":
+        echo = await baseline("bench.baseline.echo_bot", "PTB echo bot", survey, inputs, "polling")
+        print(echo.line(), flush=True)
+    for backend, run in runs:
+        print(f"{run.label}:{minimal_ratios(run, minimal, backend)}", flush=True)
 
 
 if __name__ == "__main__":

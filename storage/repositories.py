@@ -258,6 +258,12 @@ class UpdateLog(Repository):
 
 
 class ContactRepository(Repository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__(connection)
+        #: The languages set in this transaction, by contact id: the engine marks the replies of an
+        #: update that changed the language (``/language``, onboarding) without reading the contact again.
+        self.languages_set: dict[int, str] = {}
+
     @staticmethod
     def _contact(row: Sequence[Any], channel: str, user_key: str, chat_key: str) -> Contact:
         """The contact from a row starting with the :data:`_CONTACT_COLUMNS`."""
@@ -308,6 +314,7 @@ class ContactRepository(Repository):
 
     async def set_language(self, contact_id: int, language: str) -> None:
         await self.connection.execute(update(contacts).where(contacts.c.id == contact_id).values(language=language))
+        self.languages_set[contact_id] = language
 
     async def set_field(self, contact_id: int, name: str, value: str | None) -> None:
         """Store one register field (``user_group``, ``region``, ``organisation``); None clears it."""

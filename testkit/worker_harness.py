@@ -33,6 +33,7 @@ class WorkerProcess(ChildBotProcess):
         messages_per_second: float = 10_000,
         chat_messages_per_second: float = 10_000,
         chat_burst: int = 1000,
+        forms: Path = FORMS,
     ) -> None:
         self.server = server
         self.database_url = database_url
@@ -44,7 +45,7 @@ class WorkerProcess(ChildBotProcess):
         self.log = workdir / f"{name}.log"
         self.config = workdir / f"{name}.yaml"
         self.config.write_text(
-            f"surveys: {{directory: {FORMS}}}\n"
+            f"surveys: {{directory: {forms}}}\n"
             "telegram:\n"
             "  mode: webhook\n"
             f"  rate_limit: {{messages_per_second: {messages_per_second}, "

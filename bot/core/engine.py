@@ -41,7 +41,6 @@ from storage.errors import StorageError
 from storage.indicators import StoredCatalogue
 from storage.media import MediaStore
 from storage.pseudonyms import Pseudonymizer
-from storage.records import Contact
 from storage.repositories import Repositories
 from surveys.markup import Rich
 from surveys.model import Survey
@@ -283,12 +282,11 @@ class Engine:
                 return []
             log.info("redelivered update on %s: repeating the current prompt", inbound.channel)
             return await router.repeat_current(ctx)
-        return _in_language(await router.route(ctx), await self._language_now(repos, contact))
-
-    async def _language_now(self, repos: Repositories, contact: Contact) -> str:
-        """The conversation's language after the update (a /language choice changes it)."""
-        fresh = await repos.contacts.get(contact.id)
-        return (fresh.language if fresh is not None else contact.language) or self.default_language
+        replies = await router.route(ctx)
+        # The conversation's language after the update: a /language choice or the onboarding's
+        # language question changes it (recorded by the repository, so no second read of the contact).
+        language = repos.contacts.languages_set.get(contact.id, contact.language) or self.default_language
+        return _in_language(replies, language)
 
 
 def _in_language(replies: list[Outbound], language: str) -> list[Outbound]:

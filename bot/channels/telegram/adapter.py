@@ -28,6 +28,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.arrival import ArrivalOrder
+from bot.channels.telegram.ptb_compat import send_text
 from bot.channels.telegram.rate_limiter import TelegramRateLimiter
 from bot.channels.telegram.rendering import (
     HTML,
@@ -391,14 +392,14 @@ class TelegramChannel:
         if parse_mode(reply) is not None:
             try:
                 for text, markup in text_messages(reply):
-                    await self.bot.send_message(chat_id, text, reply_markup=markup, parse_mode=HTML)
+                    await send_text(self.bot, chat_id, text, reply_markup=markup, parse_mode=HTML)
                 return
             except BadRequest as error:
                 # Telegram refused the formatting (an address it does not take): the clean text then.
                 log.info("Telegram refused a formatted message, sending its clean text: %s", error)
                 reply = replace(reply, rich=())
         for text, markup in text_messages(reply):
-            await self.bot.send_message(chat_id, text, reply_markup=markup)
+            await send_text(self.bot, chat_id, text, reply_markup=markup)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Never log the update itself: it holds user ids and message texts.

@@ -11,12 +11,18 @@ import importlib.metadata
 import tomllib
 from typing import get_args
 
+import pytest
 from packaging.requirements import Requirement
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import BaseRateLimiter
 from telegram.request import BaseRequest
 
 from bot.channels.telegram import ptb_compat
+from testkit.fakes.telegram import FakeTelegramServer
 from testkit.paths import ROOT
+from testkit.telegram_harness import TOKEN
 
 
 def test_the_private_modules_still_hold_the_names() -> None:
@@ -53,3 +59,17 @@ def test_the_installed_version_is_within_the_tested_range_pinned_in_pyproject() 
     assert pin.specifier.contains(installed), f"python-telegram-bot {installed} is outside {pin.specifier}"
     for bound in pin.specifier:
         assert str(bound) in (ptb_compat.__doc__ or ""), f"ptb_compat's docstring names the pinned bound {bound}"
+
+
+async def test_send_text_posts_what_send_message_posts_and_returns_the_json(server: FakeTelegramServer) -> None:
+    # Bot._post: the private method send_text goes through (defaults, rate limiter, errors kept).
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Yes", callback_data="y")]])
+    user = server.user(4242)
+    async with Bot(TOKEN, base_url=server.base_url) as bot:
+        await bot.send_message(user.id, "one", reply_markup=markup, parse_mode="HTML")
+        result = await ptb_compat.send_text(bot, user.id, "one", reply_markup=markup, parse_mode=ParseMode.HTML)
+        with pytest.raises(BadRequest):
+            await ptb_compat.send_text(bot, user.id, "")
+    first, second = server.calls_to("sendMessage")[:2]
+    assert first.params == second.params
+    assert isinstance(result, dict) and result["text"] == "one" and result["chat"]["id"] == user.id
