@@ -125,8 +125,14 @@ class BaselineProcess:
 NUMERIC_QUESTIONS = 10
 
 
-def numeric_survey_folder() -> Path:
-    """A folder holding ``numeric10``: ten integer questions, nothing else (no intro buttons, no onboarding)."""
+#: How many times each simulated person answers ``numeric10`` in one run (``--rounds``): 100
+#: people answering once make too short a run to time (about a second).
+ROUNDS = 5
+
+
+def numeric_survey_folder(rounds: int = ROUNDS) -> Path:
+    """A folder holding ``numeric10``: ten integer questions, nothing else (no intro buttons, no
+    onboarding), which each person may answer ``rounds`` times."""
     folder = Path(tempfile.mkdtemp()) / "surveys"
     folder.mkdir()
     questions = "".join(
@@ -135,6 +141,7 @@ def numeric_survey_folder() -> Path:
     )
     (folder / "numeric10.yaml").write_text(
         "id: numeric10\ntitle: {en: Ten numbers}\ndefault_language: en\nlanguages: [en]\n"
+        f"max_responses_per_user: {rounds}\n"
         f"outro: {{en: Thank you.}}\nquestions:\n{questions}"
     )
     return folder
@@ -144,21 +151,24 @@ def numeric_answer(user_index: int, question: int) -> str:
     return str((user_index * 31 + question * 7) % 1000)
 
 
-async def numeric_user(user: FakeUser, index: int) -> list[float]:
-    """Starts ``numeric10`` and types its ten numbers, each as soon as the bot's reply arrives."""
+async def numeric_user(user: FakeUser, index: int, rounds: int) -> list[float]:
+    """Starts ``numeric10`` and types its ten numbers, each as soon as the bot's reply arrives,
+    ``rounds`` times over."""
     latencies = []
-    for step in range(NUMERIC_QUESTIONS + 1):
-        started = time.perf_counter()
-        await user.send_text("/start numeric10" if step == 0 else numeric_answer(index, step))
-        await user.wait_for_message(timeout=TIMEOUT)
-        latencies.append(time.perf_counter() - started)
+    for _ in range(rounds):
+        for step in range(NUMERIC_QUESTIONS + 1):
+            started = time.perf_counter()
+            await user.send_text("/start numeric10" if step == 0 else numeric_answer(index, step))
+            await user.wait_for_message(timeout=TIMEOUT)
+            latencies.append(time.perf_counter() - started)
     return latencies
 
 
-def assert_numeric_export(rows: list[dict[str, str]], users: int) -> None:
-    """Every simulated person's ten numbers stored, complete, once."""
-    got = sorted(tuple(row[f"q{n}"] for n in range(1, NUMERIC_QUESTIONS + 1)) for row in rows)
-    expected = sorted(tuple(numeric_answer(i, n) for n in range(1, NUMERIC_QUESTIONS + 1)) for i in range(users))
+def assert_numeric_export(rows: list[dict[str, str]], users: int, rounds: int) -> None:
+    """Every simulated person's ten numbers stored, complete, once per round."""
+    numbers = range(1, NUMERIC_QUESTIONS + 1)
+    got = sorted(tuple(row[f"q{n}"] for n in numbers) for row in rows)
+    expected = sorted(tuple(numeric_answer(i, n) for n in numbers) for i in range(users) for _ in range(rounds))
     assert got == expected, "the export does not hold every number typed"
     assert all(row["complete"] == "true" for row in rows)
 
@@ -199,7 +209,9 @@ async def drive(
     )
 
 
-async def baraza(survey: Survey, users: int, backend: str, mode: str, forms: Path = FORMS) -> tuple[Run, list[int]]:
+async def baraza(
+    survey: Survey, users: int, backend: str, mode: str, forms: Path = FORMS, rounds: int = 1
+) -> tuple[Run, list[int]]:
     """Baraza (``baraza run``) on ``backend``; also returns each respondent's number of inputs."""
     numeric = survey.id == "numeric10"
     url = await create_postgres_database() if backend == "postgresql" else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
@@ -221,7 +233,7 @@ async def baraza(survey: Survey, users: int, backend: str, mode: str, forms: Pat
                     else [Respondent(server.user(10_000 + i), i, survey, timeout=TIMEOUT) for i in range(users)]
                 )
                 people: list[Callable[[], Awaitable[list[float]]]] = (
-                    [lambda i=i: numeric_user(server.user(10_000 + i), i) for i in range(users)]
+                    [lambda i=i: numeric_user(server.user(10_000 + i), i, rounds) for i in range(users)]
                     if numeric
                     else [lambda r=r: survey_user(r) for r in respondents]
                 )
@@ -229,8 +241,8 @@ async def baraza(survey: Survey, users: int, backend: str, mode: str, forms: Pat
             finally:
                 await bot.stop()
         if numeric:
-            assert_numeric_export(await export_rows(url, survey), users)
-            return run, [NUMERIC_QUESTIONS + 1] * users
+            assert_numeric_export(await export_rows(url, survey), users, rounds)
+            return run, [(NUMERIC_QUESTIONS + 1) * rounds] * users
         assert_export_matches(await export_rows(url, survey), respondents, survey)
     finally:
         if backend == "postgresql":
@@ -315,6 +327,7 @@ async def main() -> None:
         default="usat2026",
         help="the shipped survey (buttons, wrong inputs), or ten typed numbers against the minimal aiohttp echo bot",
     )
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="--survey numeric: times each person answers it")
     options = parser.parse_args()
     if options.no_baselines:
         options.baselines = "none"
@@ -362,17 +375,20 @@ async def main() -> None:
 
 async def numeric_side_by_side(options: argparse.Namespace) -> None:
     """Baraza on each backend, the minimal aiohttp echo bot and PTB's echo bot, polling, one run."""
-    forms = numeric_survey_folder()
+    forms = numeric_survey_folder(options.rounds)
     survey = load_survey_directory(forms)["numeric10"]
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
     if "postgresql" in backends and not postgres_reachable():
         print("postgresql: not reachable on 127.0.0.1:5432, skipped")
         backends.remove("postgresql")
-    print(f"{options.users} simulated users, survey numeric10 (10 typed numbers, one reply each), polling")
+    print(
+        f"{options.users} simulated users, survey numeric10 (10 typed numbers, one reply each)"
+        f" answered {options.rounds} times each, polling"
+    )
     print(describe_machine(), flush=True)
     runs = []
     for backend in backends:
-        run, inputs = await baraza(survey, options.users, backend, "polling", forms)
+        run, inputs = await baraza(survey, options.users, backend, "polling", forms, options.rounds)
         print(run.line(), flush=True)
         runs.append((backend, run))
     minimal = await baseline("bench.baseline.minimal_echo", "minimal aiohttp echo", survey, inputs, "polling")
