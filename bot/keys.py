@@ -219,6 +219,11 @@ async def load_pseudonymizer(database: Database, source: KeySource) -> Pseudonym
     return Pseudonymizer(await installation_key(database, source, PSEUDONYM_KEY))
 
 
+#: The cookie key of a dashboard or web chat made in code without keys (tests): this process's
+#: own, one for both, so a key given to neither signs alike in each.
+PROCESS_COOKIE_KEY = secrets.token_hex(32).encode()
+
+
 async def load_cookie_key(database: Database, source: KeySource) -> bytes:
     return (await installation_key(database, source, COOKIE_KEY)).encode()
 

@@ -27,7 +27,7 @@ from multidict import MultiDictProxy
 from yarl import URL
 
 from bot.config import WebLimits
-from bot.keys import KeySource, load_cookie_key
+from bot.keys import PROCESS_COOKIE_KEY, KeySource, load_cookie_key
 from bot.limits import KeyedBuckets
 from common.clock import utc_now
 from common.constant_time import same_secret
@@ -56,12 +56,8 @@ async def cookie_key(database: Database, keys: KeySource | None) -> bytes:
     """The installation's key for signing cookies (``BARAZA_COOKIE_KEY`` or the key file, see
     :mod:`bot.keys`); without ``keys`` (a dashboard made in code) a key of this process only."""
     if keys is None:
-        return _PROCESS_COOKIE_KEY
+        return PROCESS_COOKIE_KEY
     return await load_cookie_key(database, keys)
-
-
-#: The cookie key of a dashboard or web chat made in code without keys (tests): this process's own.
-_PROCESS_COOKIE_KEY = secrets.token_hex(32).encode()
 
 
 def sign(key: bytes, token: str) -> str:

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
-from telegram.constants import ParseMode
 from telegram.ext._utils.types import RLARGS
 
 __all__ = ["RLARGS", "ODVInput", "given_or", "send_text"]
@@ -38,7 +37,7 @@ def given_or(value: ODVInput[_Value], default: _Value | None) -> _Value | None:
 
 
 async def send_text(
-    bot: Bot, chat_id: int | str, text: str, *, reply_markup: Any = None, parse_mode: ParseMode | None = None
+    bot: Bot, chat_id: int | str, text: str, *, reply_markup: Any = None, parse_mode: str | None = None
 ) -> Any:
     """``bot.send_message(chat_id, text, reply_markup=..., parse_mode=...)`` with the same request,
     errors, defaults and rate limiter (``ExtBot._do_post``), returning Telegram's JSON result

@@ -65,6 +65,7 @@ from bot import metrics
 from bot.channels.webchat.embed import embed_script, frame_ancestors, img_sources, script_json
 from bot.channels.webchat.rendering import interface, serialize_outbound
 from bot.config import EmbedSettings, WebLimits
+from bot.keys import PROCESS_COOKIE_KEY
 from bot.limits import KeyedBuckets
 from bot.proxies import client_address
 from common.clock import utc_now
@@ -410,11 +411,12 @@ def _error(status: int, code: str, message: str, retry_after: float | None = Non
 
 
 class SessionKeys:
-    """The signing key: the one given (read once), or a random one for this process."""
+    """The signing key: the one given (read once), or this process's own (:data:`bot.keys.PROCESS_COOKIE_KEY`,
+    the dashboard's too) when none is given."""
 
     def __init__(self, source: SessionKey | None) -> None:
         self._source = source
-        self._key: bytes | None = None if source is not None else secrets.token_bytes(32)
+        self._key: bytes | None = None if source is not None else PROCESS_COOKIE_KEY
 
     async def get(self) -> bytes:
         if self._key is None:
