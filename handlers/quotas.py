@@ -86,7 +86,9 @@ def format_quotas(rows: list[CellStatus]) -> str:
     if not rows:
         return ""
     header = ["quota", "cell", "target", "completes", "in progress", "status"]
-    lines = [[row.quota, row.label, str(row.target), str(row.completes), str(row.in_progress), row.status] for row in rows]
+    lines = [
+        [row.quota, row.label, str(row.target), str(row.completes), str(row.in_progress), row.status] for row in rows
+    ]
     widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
     text = ["quotas: completes against targets (in progress: started, neither finished nor screened out)"]
     for line in [header, *lines]:

@@ -111,10 +111,14 @@ class ResponseStore(FlowStore):
     ) -> Replies:
         """As every flow, except that a person whose quota cell became known and is full is
         screened out (their answers so far are kept)."""
-        if definition.quotas and conversation.response_id is not None:
-            if await quotas.screens_out(ctx, definition, conversation.response_id, dict(outcome.state.answers)):
-                await self.record(ctx, conversation, outcome.recorded)
-                return await quotas.screen_out(ctx, definition, conversation.response_id)
+        response_id = conversation.response_id
+        if (
+            definition.quotas
+            and response_id is not None
+            and await quotas.screens_out(ctx, definition, response_id, dict(outcome.state.answers))
+        ):
+            await self.record(ctx, conversation, outcome.recorded)
+            return await quotas.screen_out(ctx, definition, response_id)
         return await super().after_step(ctx, definition, conversation, outcome, answered)
 
     async def finish(self, ctx: Context, definition: Survey, conversation: Conversation, answers: Answers) -> Replies:

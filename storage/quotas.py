@@ -110,9 +110,7 @@ class QuotaRepository:
         )
 
     async def is_screened_out(self, response_id: str) -> bool:
-        found = await self.connection.scalar(
-            select(responses.c.screened_out_at).where(responses.c.id == response_id)
-        )
+        found = await self.connection.scalar(select(responses.c.screened_out_at).where(responses.c.id == response_id))
         return found is not None
 
 

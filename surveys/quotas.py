@@ -30,7 +30,9 @@ def cell_of(quota: Quota, contact: Mapping[str, str | None], answers: Mapping[st
     return tuple(values)
 
 
-def known_cells(survey: Survey, contact: Mapping[str, str | None], answers: Mapping[str, str | None]) -> dict[str, Cell]:
+def known_cells(
+    survey: Survey, contact: Mapping[str, str | None], answers: Mapping[str, str | None]
+) -> dict[str, Cell]:
     """The cells of ``survey``'s quotas known so far, by quota key."""
     found: dict[str, Cell] = {}
     for quota in survey.quotas:
