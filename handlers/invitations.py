@@ -416,18 +416,20 @@ async def record_invitation(
     wave: int,
     seed: int,
     now: datetime,
+    open_cells: bool = False,
 ) -> None:
     """The audit trail's entry of a stored invitation round (``baraza survey invite`` and the
     dashboard's fieldwork page alike), in the caller's transaction; nothing for an empty round."""
     if not found.invited:
         return
+    steered = {"open_cells": True, "in_full_cells": found.in_full_cells} if open_cells else {}
     await audit.record(
         connection,
         actor=actor,
         action=audit.BROADCAST_STORED,
         now=now,
         target=str(found.broadcast_id),
-        details={"invitation": survey.id, "wave": wave, "invited": found.invited, "seed": seed},
+        details={"invitation": survey.id, "wave": wave, "invited": found.invited, "seed": seed, **steered},
     )
 
 
