@@ -497,7 +497,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
     quotas = _read_quotas(reader, node("quotas"), questions) if "quotas" in entries else ()
     if "quotas" in entries and anonymous:
         reader.problem(
-            node("quotas"),
+            entries["quotas"][0],
             "an anonymous survey cannot have quotas: a screened-out person must be known so as not to be reminded",
         )
     languages = _declared_languages(reader, entries)
