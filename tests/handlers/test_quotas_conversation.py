@@ -4,6 +4,8 @@ filled while they answered), stored as such, given the "screened out" dispositio
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -15,6 +17,8 @@ from handlers.invitations import Disposition, QuietHours, disposition_rows, invi
 from handlers.payloads import start_survey
 from handlers.quotas import format_quotas, quota_report
 from storage.database import Database
+from storage.exports.files import export_responses
+from storage.exports.responses import ExportOptions
 from storage.models import ContactRow, DeliveryRow, ResponseRow
 from surveys.loader import load_survey_directory
 from testkit.fakes.engine_user import EngineUser
@@ -107,6 +111,12 @@ async def test_full_cells_screen_people_out_who_are_then_not_reminded(database: 
         ("sex", "female", 1, 1, 0, "full"),
     ]
     assert "region  north" in format_quotas(cells) and "full" in format_quotas(cells)
+    out = io.StringIO()
+    await export_responses(database, survey, ExportOptions(), "csv", out)
+    exported = {
+        row["age"] or row["sex"] or "-": row["screened_out"] for row in csv.DictReader(io.StringIO(out.getvalue()))
+    }
+    assert exported == {"40": "false", "30": "false", "35": "true", "female": "true", "-": "true"}, exported
 
     clock.now = NOW + timedelta(days=3)
     async with database.transaction() as connection:
