@@ -3,8 +3,9 @@
 * When a respondent's cell of a quota becomes known (at the start or on resuming for contact
   fields, after the answer for a question), it is recorded and, if the cell already has as many
   completes as its target, the person is thanked and **screened out** (:func:`screens_out`).
-* When they finish, the cells are checked once more (:func:`full_at_finish`): someone who was
-  half-way when the last place was taken is screened out instead of overfilling the cell. Both
+* When they resume a half-finished response and when they finish, the cells are checked once more
+  (:func:`recorded_cell_full`): someone who was half-way when the last place was taken is
+  screened out instead of overfilling the cell. Both
   decisions hold the survey's quota lock (:meth:`storage.quotas.QuotaRepository.lock`), so two
   people finishing at once cannot both take the last place: a cell never gets more completes
   than its target.
@@ -46,9 +47,10 @@ async def screens_out(ctx: Context, survey: Survey, response_id: str, answers: M
     return False
 
 
-async def full_at_finish(ctx: Context, survey: Survey, response_id: str) -> bool:
-    """Whether one of the response's cells filled while it was in progress (checked under the
-    survey's quota lock, so that the completion about to be stored cannot overfill it)."""
+async def recorded_cell_full(ctx: Context, survey: Survey, response_id: str) -> bool:
+    """Whether one of the response's cells filled while it was in progress (when it finishes or is
+    resumed); checked under the survey's quota lock, so that a completion about to be stored
+    cannot overfill it."""
     if not survey.quotas:
         return False
     repository = QuotaRepository(ctx.repos.connection)

@@ -125,7 +125,7 @@ class ResponseStore(FlowStore):
         """Complete the response (with the quiz score), end the conversation, thank; or screen
         the person out when their quota cell filled while they were answering."""
         assert conversation.response_id is not None
-        if await quotas.full_at_finish(ctx, definition, conversation.response_id):
+        if await quotas.recorded_cell_full(ctx, definition, conversation.response_id):
             return await quotas.screen_out(ctx, definition, conversation.response_id)
         score = runner.score(definition, answers) if definition.is_quiz else None
         await ctx.repos.responses.complete(conversation.response_id, ctx.now, score=score[0] if score else None)
@@ -192,6 +192,8 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
     messages: list[Outbound] = []
     if latest is not None and not latest.complete and survey.quotas and await quotas.is_screened_out(ctx, latest.id):
         return [quotas.screened_out_message(ctx, survey)]
+    if latest is not None and not latest.complete and await quotas.recorded_cell_full(ctx, survey, latest.id):
+        return await quotas.screen_out(ctx, survey, latest.id)
     if latest is not None and not latest.complete:
         answers = dict(await ctx.repos.responses.answers(latest.id))
         outcome = runner.resume(survey, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx))

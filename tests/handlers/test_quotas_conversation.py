@@ -131,7 +131,9 @@ async def test_full_cells_screen_people_out_who_are_then_not_reminded(database: 
     assert reminded == {"6"}, "neither the completers nor the screened-out people are reminded"
 
 
-async def test_a_cell_by_two_fields_counts_only_its_own_completes(database: Database, tmp_path: Path) -> None:
+async def test_a_cell_by_two_fields_counts_its_own_completes_and_a_resumed_response_is_checked(
+    database: Database, tmp_path: Path
+) -> None:
     forms = tmp_path / "forms"
     forms.mkdir()
     (forms / "qs.yaml").write_text(
@@ -141,17 +143,21 @@ async def test_a_cell_by_two_fields_counts_only_its_own_completes(database: Data
         ).replace("{north: 1}", "{north: 5}")
     )
     surveys = load_survey_directory(forms)
-    await add_people(database, [Person(i, "en", "media" if i < 3 else "public", "north") for i in range(1, 5)])
+    await add_people(database, [Person(i, "en", "media" if i < 3 else "public", "north") for i in range(1, 6)])
     engine = Engine(database, surveys, await load_pseudonymizer(database, "k" * 20), clock=lambda: NOW)
-    users = [EngineUser(engine, str(i), channel="telegram") for i in range(1, 5)]
-    for user in users[:1] + users[2:3]:
+    users = {i: EngineUser(engine, str(i), channel="telegram") for i in range(1, 6)}
+
+    async def complete(user: EngineUser) -> None:
         await user.press_payload(start_survey("qs"))
         await user.press("Male")
-        await user.say("20")
-    await users[1].press_payload(start_survey("qs"))
-    assert THANKED in (await users[1].press("Male"))[-1].text, "media / male is full"
-    await users[3].press_payload(start_survey("qs"))
-    assert "Age" in (await users[3].press("Male"))[-1].text, "public / male has a place left"
+        assert (await user.say("20"))[-1].text == FINISHED
+
+    await complete(users[1])
+    await complete(users[3])
+    await users[2].press_payload(start_survey("qs"))
+    assert THANKED in (await users[2].press("Male"))[-1].text, "media / male is full"
+    await users[4].press_payload(start_survey("qs"))
+    assert "Age" in (await users[4].press("Male"))[-1].text, "public / male has a place left"
     async with database.reading() as connection:
         cells = await quota_report(connection, surveys["qs"])
     assert [(c.quota, c.label, c.completes, c.in_progress, c.status) for c in cells] == [
@@ -159,3 +165,11 @@ async def test_a_cell_by_two_fields_counts_only_its_own_completes(database: Data
         ("user_group+sex", "media / male", 1, 0, "full"),
         ("user_group+sex", "public / male", 1, 1, "open"),
     ]
+    # 4 leaves half-way; 5 takes the last public / male place; 4 comes back and is told at once.
+    await users[4].say("/cancel")
+    await complete(users[5])
+    replies = await users[4].press_payload(start_survey("qs"))
+    assert THANKED in replies[-1].text and "Age" not in replies[-1].text
+    async with database.reading() as connection:
+        cells = await quota_report(connection, surveys["qs"])
+    assert [(c.label, c.completes, c.in_progress, c.status) for c in cells][2] == ("public / male", 2, 0, "full")
