@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -141,6 +141,25 @@ class _Reader:
                 self.problem(key_node, f"{what} has the key '{key}' twice")
             entries[key] = (key_node, value_node)
         return entries
+
+    def list_entries(
+        self, node: Node, what: str, example: str, keys: set[str], needs: str
+    ) -> Iterator[tuple[str, Node, dict[str, tuple[Node, Node]]]]:
+        """Each mapping of the list ``node`` (``what`` 1, 2...) with every one of ``keys`` and no
+        other, as (its name, its node, its entries); the others are problems."""
+        if not isinstance(node, SequenceNode):
+            self.problem(node, f"{what}s must be a list such as {example}")
+            return
+        for number, item in enumerate(node.value, start=1):
+            label = f"{what} {number}"
+            entries = self.mapping(item, label)
+            if entries is None:
+                continue
+            self.unknown_keys(entries, keys, label)
+            if not keys <= set(entries):
+                self.problem(item, f"{label} needs {needs}")
+                continue
+            yield label, item, entries
 
     def unknown_keys(self, entries: dict[str, tuple[Node, Node]], known: set[str], what: str) -> None:
         for key, (key_node, _) in entries.items():
@@ -535,21 +554,12 @@ def _read_quotas(reader: _Reader, node: Node, questions: list[Question]) -> tupl
     """``quotas: [{by: region, targets: {north: 200}}, {by: [user_group, sex], targets: {media: {female: 20}}}]``:
     ``by`` names contact fields or questions (outside repeats, one value each); ``targets`` nests
     one mapping level per field of ``by``, down to whole numbers (0: the cell is closed)."""
-    if not isinstance(node, SequenceNode):
-        reader.problem(node, "quotas must be a list such as [{by: region, targets: {north: 200, south: 150}}]")
-        return ()
     by_name = {question.name: question for question in questions}
     quotas: list[Quota] = []
     seen: set[tuple[str, ...]] = set()
-    for number, item in enumerate(node.value, start=1):
-        what = f"quota {number}"
-        entries = reader.mapping(item, what)
-        if entries is None:
-            continue
-        reader.unknown_keys(entries, QUOTA_KEYS, what)
-        if "by" not in entries or "targets" not in entries:
-            reader.problem(item, f"{what} needs 'by' (a field or a list of fields) and 'targets'")
-            continue
+    example = "[{by: region, targets: {north: 200, south: 150}}]"
+    needs = "'by' (a field or a list of fields) and 'targets'"
+    for what, item, entries in reader.list_entries(node, "quota", example, QUOTA_KEYS, needs):
         by_node = entries["by"][1]
         names = [reader.scalar(by_node)] if isinstance(by_node, ScalarNode) else None
         if isinstance(by_node, SequenceNode):
@@ -622,19 +632,9 @@ def _read_targets(
 
 def _read_reminders(reader: _Reader, node: Node) -> tuple[Reminder, ...]:
     """``reminders: [{after: 2d, text: ...}, ...]``: each later than the one before."""
-    if not isinstance(node, SequenceNode):
-        reader.problem(node, "reminders must be a list such as [{after: 2d, text: ...}]")
-        return ()
     reminders: list[Reminder] = []
-    for number, item in enumerate(node.value, start=1):
-        what = f"reminder {number}"
-        entries = reader.mapping(item, what)
-        if entries is None:
-            continue
-        reader.unknown_keys(entries, REMINDER_KEYS, what)
-        if "after" not in entries or "text" not in entries:
-            reader.problem(item, f"{what} needs 'after' (such as 2d or 36h) and 'text'")
-            continue
+    example, needs = "[{after: 2d, text: ...}]", "'after' (such as 2d or 36h) and 'text'"
+    for what, _, entries in reader.list_entries(node, "reminder", example, REMINDER_KEYS, needs):
         found = DURATION.match(str(reader.scalar(entries["after"][1])))
         text = reader.text(entries["text"][1], f"the text of {what}")
         if found is None:

@@ -18,11 +18,10 @@ from handlers.context import Community
 from handlers.invitations import QuietHours
 from storage.database import Database
 from storage.invitations import invitations
-from storage.quotas import QuotaRepository
-from storage.repositories import Repositories
 from storage.staff import StaffRepository
 from surveys.loader import load_survey_text
 from testkit.admin import PASSWORD, csrf_of, sign_in
+from testkit.quotas import add_quota_responses
 from testkit.register import Person, add_people
 
 Client = TestClient[web.Request, web.Application]
@@ -39,6 +38,13 @@ questions:
 """,
     "qf.yaml",
 )
+#: Two completes in the north (its target), one complete and one in progress in the south.
+CELLS = [
+    ("region", ("north",), True),
+    ("region", ("north",), True),
+    ("region", ("south",), True),
+    ("region", ("south",), False),
+]
 PEOPLE = [Person(900 + i, "en", "public", "north" if i % 2 else "south") for i in range(20)]
 
 
@@ -46,14 +52,7 @@ PEOPLE = [Person(900 + i, "en", "public", "north" if i % 2 else "south") for i i
 async def client(database: Database) -> AsyncIterator[Client]:
     async with database.transaction() as connection:
         await StaffRepository(connection).add("editor1", PASSWORD, "editor", NOW)
-        repositories, quotas = Repositories(connection), QuotaRepository(connection)
-        for region, done in (("north", True), ("north", True), ("south", True), ("south", False)):
-            response = await repositories.responses.create(
-                survey_id="qf", survey_version="1", contact=None, respondent="", language="en", now=NOW, channel="t"
-            )
-            await quotas.record(response, "qf", {"region": (region,)}, NOW)
-            if done:
-                await repositories.responses.complete(response, NOW)
+    await add_quota_responses(database, "qf", CELLS, NOW)
     application = web.Application()
     site = add_admin_routes(application, database, surveys={"qf": SURVEY}, community=Community())
     site.quiet_hours = QuietHours("UTC", None, None)

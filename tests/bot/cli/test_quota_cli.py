@@ -11,8 +11,7 @@ import pytest
 
 from bot.cli.main import main
 from storage.database import Database
-from storage.quotas import QuotaRepository
-from storage.repositories import Repositories
+from testkit.quotas import add_quota_responses
 from testkit.register import Person, add_people
 
 FORM = """id: qf
@@ -30,6 +29,13 @@ questions:
   - {type: select_one, name: rooms, label: Rooms, choices: [{name: '1', label: One}, {name: '2', label: Two}]}
 """
 NOW = datetime.now(UTC)
+#: Two completes in the north (its target), one complete and one in progress in the south.
+CELLS = [
+    ("region", ("north",), True),
+    ("region", ("north",), True),
+    ("region", ("south",), True),
+    ("region", ("south",), False),
+]
 PEOPLE = [Person(700 + i, "en", "public", "north" if i % 2 else "south") for i in range(30)]
 
 
@@ -52,15 +58,7 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         database = Database(url)
         await database.migrate()
         await add_people(database, PEOPLE)
-        async with database.transaction() as connection:
-            repositories, quotas = Repositories(connection), QuotaRepository(connection)
-            for region, done in (("north", True), ("north", True), ("south", True), ("south", False)):
-                response = await repositories.responses.create(
-                    survey_id="qf", survey_version="1", contact=None, respondent="", language="en", now=NOW, channel="t"
-                )
-                await quotas.record(response, "qf", {"region": (region,)}, NOW)
-                if done:
-                    await repositories.responses.complete(response, NOW)
+        await add_quota_responses(database, "qf", CELLS, NOW)
         await database.dispose()
 
     asyncio.run(register())
