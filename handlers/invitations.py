@@ -4,7 +4,8 @@
   optionally narrowed to a list of pseudonyms (a CSV an analyst drew) and/or a random sample of
   ``size`` stratified by a contact field, drawn with a ``seed`` so that it can be repeated
   (:func:`draw_sample`). Each invitee gets a notice with a button that starts the survey; the
-  round is a broadcast sent by the durable sender at the configured rate.
+  round is a broadcast sent by the durable sender at the configured rate. ``open_cells`` leaves
+  out the people whose quota cell (by contact fields) is full (:mod:`handlers.quotas`).
 * **Reminders** (:func:`queue_due_reminders`): the survey's ``reminders: [{after: 2d, text: ...}]``,
   each queued once per invitation (:mod:`storage.invitations`), only for invitees who got the
   invitation, have not finished, and have not opted out, blocked the bot or withdrawn consent;
