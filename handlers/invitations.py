@@ -4,7 +4,8 @@
   optionally narrowed to a list of pseudonyms (a CSV an analyst drew) and/or a random sample of
   ``size`` stratified by a contact field, drawn with a ``seed`` so that it can be repeated
   (:func:`draw_sample`). Each invitee gets a notice with a button that starts the survey; the
-  round is a broadcast sent by the durable sender at the configured rate.
+  round is a broadcast sent by the durable sender at the configured rate. ``open_cells`` leaves
+  out the people whose quota cell (by contact fields) is full (:mod:`handlers.quotas`).
 * **Reminders** (:func:`queue_due_reminders`): the survey's ``reminders: [{after: 2d, text: ...}]``,
   each queued once per invitation (:mod:`storage.invitations`), only for invitees who got the
   invitation, have not finished, and have not opted out, blocked the bot or withdrawn consent;
@@ -29,11 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.errors import BarazaError
 from handlers.notices import Notice, NoticeButton, WhatsAppTemplate
+from handlers.quotas import quota_report
 from storage import audit
 from storage.broadcasts import Audience
 from storage.exports.responses import Paradata, ResponseParadata
 from storage.invitations import STRATA_FIELDS, Candidate, InvitationFacts, InvitationRepository, undelivered
-from surveys.model import Survey
+from surveys.model import QUOTA_CONTACT_FIELDS, Survey
+from surveys.quotas import full_cells, in_open_cells
 
 #: Share of a survey's questions answered from which an unfinished response is a partial
 #: interview rather than a break-off (AAPOR leaves the threshold to the researcher; 50% is common).
@@ -56,8 +59,9 @@ class Disposition(StrEnum):
     REFUSAL = "refusal"
     NON_CONTACT = "non-contact"
     NOT_DELIVERED = "not delivered"
-    #: Reserved for quotas (a full cell) and eligibility screening: not assigned yet.
+    #: The person's quota cell was full (handlers/quotas.py): not eligible in AAPOR's terms.
     SCREENED_OUT = "screened out"
+    #: Reserved for eligibility screening: not assigned yet.
     INELIGIBLE = "ineligible"
 
     @property
@@ -81,15 +85,18 @@ def disposition(facts: InvitationFacts, questions: int, *, partial_share: float 
     """The final disposition of one invitation, from what happened, first rule that applies:
 
     1. finished the survey → complete;
-    2. started (after the invitation) and answered at least ``partial_share`` of the ``questions``
+    2. started after the invitation and screened out (their quota cell was full) → screened out;
+    3. started (after the invitation) and answered at least ``partial_share`` of the ``questions``
        → partial; started with fewer → break-off;
-    3. opted out, blocked the bot or withdrew consent after the invitation (or the invitation was
+    4. opted out, blocked the bot or withdrew consent after the invitation (or the invitation was
        refused because they had) → refusal;
-    4. the invitation did not reach them (failed, skipped, not sent yet) → not delivered;
-    5. otherwise (it reached them, they never opened the survey) → non-contact.
+    5. the invitation did not reach them (failed, skipped, not sent yet) → not delivered;
+    6. otherwise (it reached them, they never opened the survey) → non-contact.
     """
     if facts.completed:
         return Disposition.COMPLETE
+    if facts.screened_out:
+        return Disposition.SCREENED_OUT
     if facts.started_at is not None:
         if questions > 0 and facts.answered >= partial_share * questions:
             return Disposition.PARTIAL
@@ -300,6 +307,8 @@ class InvitationRound:
     candidates: int
     send_at: datetime
     strata: Mapping[str, int]
+    #: Candidates left out because their quota cell (by contact fields) is full (``open_cells``).
+    in_full_cells: int = 0
 
 
 def invitation_notice(
@@ -347,11 +356,13 @@ async def invite(
     created_by: str,
     now: datetime,
     dry_run: bool = False,
+    open_cells: bool = False,
 ) -> InvitationRound:
     """Choose the invitees and store the round (in the caller's transaction; nothing with ``dry_run``).
 
     ``pseudonyms`` (with ``pseudonymize``, the export's pseudonymizer) keeps only those people;
-    then ``size`` are drawn (:func:`draw_sample`). The round is sent when the quiet hours allow.
+    ``open_cells`` leaves out those whose quota cell by contact fields is full already; then
+    ``size`` are drawn (:func:`draw_sample`). The round is sent when the quiet hours allow.
     """
     repository = InvitationRepository(connection)
     candidates = await repository.candidates(survey.id, wave, audience)
@@ -360,13 +371,26 @@ async def invite(
             raise FieldworkError("a list of pseudonyms needs the pseudonym key (privacy.pseudonym_key)")
         wanted = {p.strip().lower() for p in pseudonyms if p.strip()}
         candidates = [c for c in candidates if pseudonymize(c.channel, c.user_key) in wanted]
+    in_full_cells = 0
+    if open_cells:
+        if not any(quota.steerable for quota in survey.quotas):
+            raise FieldworkError(
+                f"survey {survey.id} has no quota by contact fields only "
+                f"({', '.join(QUOTA_CONTACT_FIELDS)}): there is nothing to steer invitations by"
+            )
+        full = full_cells(await quota_report(connection, survey))
+        kept = [
+            c for c in candidates if in_open_cells(survey, {f: c.field(f) or None for f in QUOTA_CONTACT_FIELDS}, full)
+        ]
+        in_full_cells = len(candidates) - len(kept)
+        candidates = kept
     chosen = draw_sample(candidates, size, stratify_by=stratify_by, seed=seed)
     strata: dict[str, int] = {}
     for _, stratum in chosen:
         strata[stratum or ""] = strata.get(stratum or "", 0) + 1
     send_at = quiet.next_allowed(now)
     if dry_run or not chosen:
-        return InvitationRound(0, len(chosen), len(candidates), send_at, strata)
+        return InvitationRound(0, len(chosen), len(candidates), send_at, strata, in_full_cells)
     notice = _with_start_button(notice, survey) if notice is not None else invitation_notice(survey)
     broadcast_id, invited = await repository.invite(
         survey_id=survey.id,
@@ -381,7 +405,7 @@ async def invite(
         now=now,
         send_at=send_at,
     )
-    return InvitationRound(broadcast_id, invited, len(candidates), send_at, strata)
+    return InvitationRound(broadcast_id, invited, len(candidates), send_at, strata, in_full_cells)
 
 
 async def record_invitation(
@@ -393,18 +417,20 @@ async def record_invitation(
     wave: int,
     seed: int,
     now: datetime,
+    open_cells: bool = False,
 ) -> None:
     """The audit trail's entry of a stored invitation round (``baraza survey invite`` and the
     dashboard's fieldwork page alike), in the caller's transaction; nothing for an empty round."""
     if not found.invited:
         return
+    steered = {"open_cells": True, "in_full_cells": found.in_full_cells} if open_cells else {}
     await audit.record(
         connection,
         actor=actor,
         action=audit.BROADCAST_STORED,
         now=now,
         target=str(found.broadcast_id),
-        details={"invitation": survey.id, "wave": wave, "invited": found.invited, "seed": seed},
+        details={"invitation": survey.id, "wave": wave, "invited": found.invited, "seed": seed, **steered},
     )
 
 

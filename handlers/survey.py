@@ -9,14 +9,14 @@ respondent to submit (surveys with ``confirm: true``).
 
 from __future__ import annotations
 
-from handlers import flow_driver, payloads, prompts
+from handlers import flow_driver, payloads, prompts, quotas
 from handlers.context import Context
 from handlers.flow_driver import FlowStore, Recorded, Replies
 from handlers.messages import Button, Outbound
 from handlers.prompts import Answers
 from storage.records import Conversation
 from surveys import runner
-from surveys.model import Survey
+from surveys.model import Question, Survey
 
 FLOW = "survey"
 
@@ -101,9 +101,32 @@ class ResponseStore(FlowStore):
     def confirms(self, definition: Survey) -> bool:
         return definition.confirm
 
+    async def after_step(
+        self,
+        ctx: Context,
+        definition: Survey,
+        conversation: Conversation,
+        outcome: runner.Outcome,
+        answered: Question | None = None,
+    ) -> Replies:
+        """As every flow, except that a person whose quota cell became known and is full is
+        screened out (their answers so far are kept)."""
+        response_id = conversation.response_id
+        if (
+            definition.quotas
+            and response_id is not None
+            and await quotas.screens_out(ctx, definition, response_id, dict(outcome.state.answers))
+        ):
+            await self.record(ctx, conversation, outcome.recorded)
+            return await quotas.screen_out(ctx, definition, response_id)
+        return await super().after_step(ctx, definition, conversation, outcome, answered)
+
     async def finish(self, ctx: Context, definition: Survey, conversation: Conversation, answers: Answers) -> Replies:
-        """Complete the response (with the quiz score), end the conversation, thank."""
+        """Complete the response (with the quiz score), end the conversation, thank; or screen
+        the person out when their quota cell filled while they were answering."""
         assert conversation.response_id is not None
+        if await quotas.recorded_cell_full(ctx, definition, conversation.response_id):
+            return await quotas.screen_out(ctx, definition, conversation.response_id)
         score = runner.score(definition, answers) if definition.is_quiz else None
         await ctx.repos.responses.complete(conversation.response_id, ctx.now, score=score[0] if score else None)
         await ctx.repos.participations.record_completion(ctx.contact.id, definition.id, ctx.now)
@@ -167,6 +190,10 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
         return [Outbound(text=unavailable)]
     latest = None if survey.anonymous else await ctx.repos.responses.latest_for(ctx.contact.id, survey.id)
     messages: list[Outbound] = []
+    if latest is not None and not latest.complete and survey.quotas and await quotas.is_screened_out(ctx, latest.id):
+        return [quotas.screened_out_message(ctx, survey)]
+    if latest is not None and not latest.complete and await quotas.recorded_cell_full(ctx, survey, latest.id):
+        return await quotas.screen_out(ctx, survey, latest.id)
     if latest is not None and not latest.complete:
         answers = dict(await ctx.repos.responses.answers(latest.id))
         outcome = runner.resume(survey, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx))

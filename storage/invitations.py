@@ -10,7 +10,8 @@ a reminder is queued at most once whatever runs the round, however often.
 
 :meth:`InvitationRepository.facts` reads what happened to each invitation (its delivery, the
 person's response, an opt-out since), from which :mod:`handlers.invitations` derives the AAPOR
-disposition. ``arm`` and ``quota_cell`` are kept for experiments and quotas (not set yet).
+disposition. ``arm`` and ``quota_cell`` are kept for experiments and quotas (not set yet; a
+response's quota cells are :mod:`storage.quotas`').
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class InvitationFacts:
     #: Opted out, declined or blocked the bot after being invited.
     refused_at: datetime | None
     reminders_received: int
+    #: Their response was screened out: their quota cell was full (:mod:`storage.quotas`).
+    screened_out: bool = False
 
 
 def _is_reachable_delivery() -> ColumnElement[bool]:
@@ -104,6 +107,15 @@ def _is_reachable_delivery() -> ColumnElement[bool]:
         deliveries.c.broadcast_id == invitations.c.broadcast_id,
         deliveries.c.contact_id == invitations.c.contact_id,
         deliveries.c.status.in_([SENT, UNKNOWN]),
+    )
+
+
+def _screened_out() -> ColumnElement[bool]:
+    """The invitee was screened out of the survey (a full quota cell)."""
+    return exists().where(
+        responses.c.contact_id == invitations.c.contact_id,
+        responses.c.survey_id == invitations.c.survey_id,
+        responses.c.screened_out_at.is_not(None),
     )
 
 
@@ -205,13 +217,15 @@ class InvitationRepository:
 
     def _due(self, survey_id: str, number: int, invited_before: datetime) -> ColumnElement[bool]:
         """Invitations due for reminder ``number``: invited long enough ago, the invitation got
-        through, not finished, still reachable, and no reminder ``number`` or later queued."""
+        through, not finished, not screened out, still reachable, and no reminder ``number`` or
+        later queued."""
         later = exists().where(reminders.c.invitation_id == invitations.c.id, reminders.c.reminder >= number)
         return and_(
             invitations.c.survey_id == survey_id,
             invitations.c.invited_at <= _stored(invited_before),
             _is_reachable_delivery(),
             ~_completed(),
+            ~_screened_out(),
             ~later,
             exists().where(contacts.c.id == invitations.c.contact_id, reachable()),
         )
@@ -310,7 +324,7 @@ class InvitationRepository:
             .subquery()
         )
         # Per contact: a completed response first, else the latest started.
-        found: dict[int, tuple[datetime | None, datetime | None, str, int]] = {}
+        found: dict[int, tuple[datetime | None, datetime | None, str, int, bool]] = {}
         for row in await self.connection.execute(
             select(
                 responses.c.contact_id,
@@ -318,11 +332,12 @@ class InvitationRepository:
                 responses.c.completed_at,
                 responses.c.language,
                 func.coalesce(answered.c.answered, 0),
+                responses.c.screened_out_at.is_not(None),
             )
             .select_from(responses.outerjoin(answered, answered.c.response_id == responses.c.id))
             .where(responses.c.survey_id == survey_id, responses.c.contact_id.is_not(None))
         ):
-            candidate = (as_utc(row[1]), as_utc(row[2]), str(row[3]), int(row[4]))
+            candidate = (as_utc(row[1]), as_utc(row[2]), str(row[3]), int(row[4]), bool(row[5]))
             kept = found.get(int(row[0]))
             if kept is None or (kept[1] is None, -_seconds(kept[0])) > (candidate[1] is None, -_seconds(candidate[0])):
                 found[int(row[0])] = candidate
@@ -355,10 +370,10 @@ class InvitationRepository:
                 received[int(invitation_id)] = received.get(int(invitation_id), 0) + 1
         facts = []
         for row in rows:
-            started, completed_at, language, count = (
-                found.get(int(row.contact_id), (None, None, None, 0))
+            started, completed_at, language, count, screened = (
+                found.get(int(row.contact_id), (None, None, None, 0, False))
                 if row.contact_id is not None
-                else (None, None, None, 0)
+                else (None, None, None, 0, False)
             )
             invited_at = as_utc(row.invited_at)
             # Platforms date messages to the second: a response begun right after the invitation
@@ -386,6 +401,7 @@ class InvitationRepository:
                     # now came after the invitation (a person who comes back has none).
                     refused_at=as_utc(row.refused_at),
                     reminders_received=received.get(int(row.id), 0),
+                    screened_out=screened and opened,
                 )
             )
         return facts

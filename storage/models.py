@@ -74,6 +74,8 @@ class ResponseRow(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     score: Mapped[int | None] = mapped_column(Integer)
+    #: The person's quota cell was full (:mod:`storage.quotas`): thanked, and the response ended.
+    screened_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AnswerRow(Base):
@@ -479,6 +481,20 @@ class InvitationRow(Base):
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))
     arm: Mapped[str | None] = mapped_column(String(40))
     quota_cell: Mapped[str | None] = mapped_column(String(200))
+
+
+class ResponseQuotaCellRow(Base):
+    """A response's cell of one quota of its survey (:mod:`storage.quotas`), recorded once known."""
+
+    __tablename__ = "response_quota_cells"
+    __table_args__ = (Index("ix_response_quota_cells_survey", "survey_id", "quota", "cell"),)
+
+    response_id: Mapped[str] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True)
+    quota: Mapped[str] = mapped_column(String(200), primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(40))
+    #: The cell's values as a JSON list (``["media", "female"]``).
+    cell: Mapped[str] = mapped_column(String(400))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class InvitationReminderRow(Base):

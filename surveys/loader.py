@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -31,11 +31,13 @@ from surveys.model import (
     LISTED_TYPES,
     METADATA_TYPES,
     PROFILE_FIELDS,
+    QUOTA_CONTACT_FIELDS,
     Choice,
     LocalizedText,
     OsmTag,
     Question,
     QuestionType,
+    Quota,
     Reminder,
     Repeat,
     Survey,
@@ -59,9 +61,12 @@ SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
     "audience", "anonymous", "allow_choice_duplicates", "reminders", "allow_later_references",
-    "allow_missing_columns", "allow_note_references",
+    "allow_missing_columns", "allow_note_references", "quotas",
 }  # fmt: skip
 REMINDER_KEYS = {"after", "text"}
+QUOTA_KEYS = {"by", "targets"}
+#: Question types whose answer cannot define a quota cell (several values, a file or a place).
+UNQUOTABLE_TYPES = frozenset({QuestionType.SELECT_MULTIPLE, QuestionType.RANK, QuestionType.NOTE, QuestionType.OSM})
 #: ``after:`` of a reminder: a number and a unit (d days, h hours, m minutes), e.g. 2d or 36h.
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhm])\s*$")
 DURATION_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
@@ -136,6 +141,25 @@ class _Reader:
                 self.problem(key_node, f"{what} has the key '{key}' twice")
             entries[key] = (key_node, value_node)
         return entries
+
+    def list_entries(
+        self, node: Node, what: str, example: str, keys: set[str], needs: str
+    ) -> Iterator[tuple[str, Node, dict[str, tuple[Node, Node]]]]:
+        """Each mapping of the list ``node`` (``what`` 1, 2...) with every one of ``keys`` and no
+        other, as (its name, its node, its entries); the others are problems."""
+        if not isinstance(node, SequenceNode):
+            self.problem(node, f"{what}s must be a list such as {example}")
+            return
+        for number, item in enumerate(node.value, start=1):
+            label = f"{what} {number}"
+            entries = self.mapping(item, label)
+            if entries is None:
+                continue
+            self.unknown_keys(entries, keys, label)
+            if not keys <= set(entries):
+                self.problem(item, f"{label} needs {needs}")
+                continue
+            yield label, item, entries
 
     def unknown_keys(self, entries: dict[str, tuple[Node, Node]], known: set[str], what: str) -> None:
         for key, (key_node, _) in entries.items():
@@ -489,6 +513,12 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
     _check_quiz(reader, kind, questions, entries)
 
     reminders = _read_reminders(reader, node("reminders")) if "reminders" in entries else ()
+    quotas = _read_quotas(reader, node("quotas"), questions) if "quotas" in entries else ()
+    if "quotas" in entries and anonymous:
+        reader.problem(
+            entries["quotas"][0],
+            "an anonymous survey cannot have quotas: a screened-out person must be known so as not to be reminded",
+        )
     languages = _declared_languages(reader, entries)
     if "languages" in entries:
         _check_translations(reader, languages)
@@ -516,24 +546,95 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         anonymous=anonymous,
         repeats=tuple(reader.repeats),
         reminders=reminders,
+        quotas=quotas,
     )
+
+
+def _read_quotas(reader: _Reader, node: Node, questions: list[Question]) -> tuple[Quota, ...]:
+    """``quotas: [{by: region, targets: {north: 200}}, {by: [user_group, sex], targets: {media: {female: 20}}}]``:
+    ``by`` names contact fields or questions (outside repeats, one value each); ``targets`` nests
+    one mapping level per field of ``by``, down to whole numbers (0: the cell is closed)."""
+    by_name = {question.name: question for question in questions}
+    quotas: list[Quota] = []
+    seen: set[tuple[str, ...]] = set()
+    example = "[{by: region, targets: {north: 200, south: 150}}]"
+    needs = "'by' (a field or a list of fields) and 'targets'"
+    for what, item, entries in reader.list_entries(node, "quota", example, QUOTA_KEYS, needs):
+        by_node = entries["by"][1]
+        names = [reader.scalar(by_node)] if isinstance(by_node, ScalarNode) else None
+        if isinstance(by_node, SequenceNode):
+            names = [reader.scalar(part) for part in by_node.value]
+        if not names or any(not isinstance(name, str) or not name for name in names):
+            reader.problem(by_node, f"by of {what} must be a field name or a list of them, such as [user_group, sex]")
+            continue
+        fields = tuple(str(name) for name in names)
+        problems = len(reader.problems)
+        if len(set(fields)) != len(fields):
+            reader.problem(by_node, f"by of {what} names a field twice")
+        for name in fields:
+            question = by_name.get(name)
+            if question is None and name not in QUOTA_CONTACT_FIELDS:
+                reader.problem(
+                    by_node,
+                    f"by of {what}: '{name}' is neither a contact field ({', '.join(QUOTA_CONTACT_FIELDS)}) "
+                    "nor a question of the survey",
+                )
+            elif question is not None and (question.repeats or question.type in UNQUOTABLE_TYPES or question.is_media):
+                reader.problem(
+                    by_node,
+                    f"by of {what}: question '{name}' cannot define a quota cell "
+                    "(it is in a repeat, or its answer is not one value)",
+                )
+        if fields in seen:
+            reader.problem(by_node, f"{what} has the same fields as a quota before it")
+        seen.add(fields)
+        if len(reader.problems) > problems:
+            continue
+        targets: dict[tuple[str, ...], int] = {}
+        _read_targets(reader, entries["targets"][1], fields, (), by_name, targets, what)
+        quota_questions = frozenset(name for name in fields if name in by_name)
+        quotas.append(Quota(fields, targets, item.start_mark.line + 1, quota_questions))
+    return tuple(quotas)
+
+
+def _read_targets(
+    reader: _Reader,
+    node: Node,
+    fields: tuple[str, ...],
+    cell: tuple[str, ...],
+    questions: dict[str, Question],
+    targets: dict[tuple[str, ...], int],
+    what: str,
+) -> None:
+    """One level of ``targets``: values of ``fields[len(cell)]``, each leading to the next level or
+    (at the last field) to a whole number."""
+    field = fields[len(cell)]
+    entries = reader.mapping(node, f"targets of {what} ({field})")
+    if entries is None:
+        return
+    if not entries:
+        reader.problem(node, f"targets of {what} ({field}) is empty")
+    question = questions.get(field)
+    for key, (key_node, value_node) in entries.items():
+        # The key as written: YAML would read a region "no" or a choice "yes" as a boolean.
+        value = str(key_node.value) if isinstance(key_node, ScalarNode) else key
+        if question is not None and question.choices and not question.choices_file and question.choice(value) is None:
+            reader.problem(key_node, f"targets of {what}: '{value}' is not a choice of question '{field}'")
+            continue
+        here = (*cell, value)
+        if len(here) < len(fields):
+            _read_targets(reader, value_node, fields, here, questions, targets, what)
+            continue
+        goal = reader.whole_number(value_node, f"the target of {what} for {' / '.join(here)}", 0)
+        if goal is not None:
+            targets[here] = goal
 
 
 def _read_reminders(reader: _Reader, node: Node) -> tuple[Reminder, ...]:
     """``reminders: [{after: 2d, text: ...}, ...]``: each later than the one before."""
-    if not isinstance(node, SequenceNode):
-        reader.problem(node, "reminders must be a list such as [{after: 2d, text: ...}]")
-        return ()
     reminders: list[Reminder] = []
-    for number, item in enumerate(node.value, start=1):
-        what = f"reminder {number}"
-        entries = reader.mapping(item, what)
-        if entries is None:
-            continue
-        reader.unknown_keys(entries, REMINDER_KEYS, what)
-        if "after" not in entries or "text" not in entries:
-            reader.problem(item, f"{what} needs 'after' (such as 2d or 36h) and 'text'")
-            continue
+    example, needs = "[{after: 2d, text: ...}]", "'after' (such as 2d or 36h) and 'text'"
+    for what, _, entries in reader.list_entries(node, "reminder", example, REMINDER_KEYS, needs):
         found = DURATION.match(str(reader.scalar(entries["after"][1])))
         text = reader.text(entries["text"][1], f"the text of {what}")
         if found is None:

@@ -250,6 +250,34 @@ class Reminder:
     text: LocalizedText
 
 
+#: The contact fields a quota may be defined by (any other name in ``by`` is a question of the survey).
+QUOTA_CONTACT_FIELDS = ("user_group", "region", "language", "channel")
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A quota of a survey (``quotas: [{by: region, targets: {north: 200}}]``; see docs/fieldwork.md):
+    at most ``targets[cell]`` completes per cell, a cell being the values of the ``by`` fields
+    (contact fields or questions of the survey). Cells not in ``targets`` are not limited."""
+
+    by: tuple[str, ...]
+    targets: Mapping[tuple[str, ...], int]
+    line: int
+    #: The names in ``by`` that are questions of the survey (the others are contact fields).
+    questions: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> str:
+        """The quota's name as stored with each response's cell: its fields joined by ``+``."""
+        return "+".join(self.by)
+
+    @property
+    def steerable(self) -> bool:
+        """Whether a contact's cell is known before they answer (contact fields only), so that
+        invitations can be steered to open cells."""
+        return not self.questions
+
+
 @dataclass(frozen=True)
 class Survey:
     """A validated survey definition.
@@ -277,6 +305,8 @@ class Survey:
     repeats: tuple[Repeat, ...] = ()
     #: Reminders of the invitation, in the order they are sent (``after`` increasing).
     reminders: tuple[Reminder, ...] = ()
+    #: Quotas on completes by cell (contact fields and/or questions), in file order.
+    quotas: tuple[Quota, ...] = ()
     #: Data files that ``pulldata()`` reads (``NAME.csv`` beside the survey file): name -> rows.
     tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)

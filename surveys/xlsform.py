@@ -634,7 +634,18 @@ class _Converter:
                 result[key] = text
         if by_base.get("allow_choice_duplicates", "").strip().lower() in YES:
             result["allow_choice_duplicates"] = True
-        known = {"id", "title", "default_language", "version", "allow_choice_duplicates"}
+        if by_base.get("quotas", "").strip():
+            quotas = quotas_setting(by_base["quotas"])
+            if quotas is None:
+                self.issue(
+                    SETTINGS,
+                    row,
+                    "setting 'quotas' must be a list in YAML's short form, such as "
+                    "[{by: region, targets: {north: 200, south: 150}}]",
+                )
+            else:
+                result["quotas"] = quotas
+        known = {"id", "title", "default_language", "version", "allow_choice_duplicates", "quotas"}
         known |= {*SETTINGS_EXTENSIONS, *SETTINGS_TEXTS}
         for column in sheet.columns:
             if column.base not in known and column.header in values:
@@ -1418,6 +1429,25 @@ def _walk(nodes: Sequence[_Node]) -> Iterator[_Node]:
 
 # --------------------------------------------------------------------------------------------
 # Writing the YAML
+
+
+def quotas_setting(text: str) -> list[Any] | None:
+    """The settings sheet's ``quotas`` cell (the survey file's ``quotas:`` in YAML's flow form), or
+    None when it is not a YAML list. Every value is read as written (a region ``no`` stays ``no``),
+    whole numbers excepted; the survey loader checks the rest, reported on the settings row."""
+    try:
+        parsed = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 (BaseLoader builds only strings, lists and maps)
+    except yaml.YAMLError:
+        return None
+
+    def numbers(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: numbers(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [numbers(item) for item in value]
+        return int(value) if isinstance(value, str) and value.isdigit() else value
+
+    return numbers(parsed) if isinstance(parsed, list) else None
 
 
 def _scalar(value: Any) -> str:

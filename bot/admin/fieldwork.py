@@ -35,6 +35,7 @@ from handlers.invitations import (
     invite,
     record_invitation,
 )
+from handlers.quotas import quota_report
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from storage.broadcasts import PUSH_CHANNELS, Audience
 from storage.dashboard import DashboardQueries
@@ -61,6 +62,8 @@ class InvitationForm:
     stratify_by: str = ""
     seed: int = 0
     wave: int = 1
+    #: Invite only people whose quota cell (by contact fields) is still open.
+    open_cells: bool = False
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -110,8 +113,14 @@ def read_invitation(data: Mapping[str, Any], site: AdminSite, regions: list[str]
         stratify_by=stratify_by,
         seed=0 if seed is None else seed,
         wave=1 if wave is None else wave,
+        open_cells=str(data.get("open_cells", "")).strip() == "on",
         problems=problems,
     )
+
+
+def steerable(survey: Survey) -> bool:
+    """Whether invitations to ``survey`` can be steered to open quota cells."""
+    return any(quota.steerable for quota in survey.quotas)
 
 
 def add_routes(app: web.Application, site: AdminSite) -> None:
@@ -136,6 +145,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         async with site.database.reading() as connection:
             rows = await disposition_rows(connection, survey)
             regions = await DashboardQueries(connection).region_names()
+            quotas = await quota_report(connection, survey)
         report = build_report(survey.id, rows)
         lines = [("All invitations", report.overall)] + [
             (f"{name.replace('_', ' ')}: {value}", counts)
@@ -153,6 +163,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             rates=RATES,
             eligibility=report.overall.eligibility,
             reminders=survey.reminders,
+            quotas=quotas,
+            steerable=steerable(survey),
             form=form,
             community=site.community,
             regions=regions,
@@ -176,6 +188,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         async with site.database.reading() as connection:
             regions = await DashboardQueries(connection).region_names()
         form = read_invitation(data, site, regions)
+        form.open_cells = form.open_cells and steerable(survey)  # a forged tick on a survey without such quotas
         if form.problems:
             return await fieldwork_page(request, survey, form, status=422)
         now = site.clock()
@@ -195,10 +208,18 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
                 created_by=f"dashboard:{staff.username}",
                 now=now,
                 dry_run=dry_run,
+                open_cells=form.open_cells,
             )
             if not dry_run:
                 await record_invitation(
-                    connection, survey, found, actor=staff.username, wave=form.wave, seed=form.seed, now=now
+                    connection,
+                    survey,
+                    found,
+                    actor=staff.username,
+                    wave=form.wave,
+                    seed=form.seed,
+                    now=now,
+                    open_cells=form.open_cells,
                 )
             preview = await preview_audience(
                 connection,

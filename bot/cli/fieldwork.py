@@ -2,8 +2,8 @@
 
 ``invite`` stores an invitation round (sent by ``baraza run``'s durable sender at the configured
 rate), ``remind`` queues the reminders that fell due (``baraza run`` also does it every
-``fieldwork.reminders_every_minutes``), ``report`` prints the AAPOR dispositions and rates and can
-write every invitation's disposition and paradata as CSV (with the exports' pseudonyms).
+``fieldwork.reminders_every_minutes``), ``report`` prints the AAPOR dispositions and rates (and
+each quota cell's target, completes and responses in progress) and can write every invitation's disposition and paradata as CSV (with the exports' pseudonyms).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from handlers.invitations import (
     record_invitation,
 )
 from handlers.notices import NoticeFileError, load_notice_file
+from handlers.quotas import format_quotas, quota_report
 from storage.audit import cli_actor
 from storage.broadcasts import PUSH_CHANNELS, Audience
 from storage.database import Database
@@ -62,6 +63,11 @@ def add_commands(survey_commands: Any) -> None:
     invite_parser.add_argument("--wave", type=int, default=1)
     invite_parser.add_argument("--notice", type=Path, help="a notice file (NOTICE.yaml) with the invitation's text")
     invite_parser.add_argument("--dry-run", action="store_true", help="say how many would be invited; store nothing")
+    invite_parser.add_argument(
+        "--open-cells",
+        action="store_true",
+        help="invite only people whose quota cell (by user group, region, language or channel) is still open",
+    )
     remind = survey_commands.add_parser("remind", help="queue the survey reminders that are due now")
     remind.add_argument("survey", nargs="?", help="one survey (default: every survey with reminders)")
     report = survey_commands.add_parser("report", help="AAPOR dispositions and response rates of a survey")
@@ -152,15 +158,25 @@ async def _invite(settings: Settings, arguments: argparse.Namespace) -> int:
                 created_by=cli_actor(),
                 now=now,
                 dry_run=arguments.dry_run,
+                open_cells=arguments.open_cells,
             )
             if not arguments.dry_run:
                 await record_invitation(
-                    connection, survey, found, actor=cli_actor(), wave=arguments.wave, seed=arguments.seed, now=now
+                    connection,
+                    survey,
+                    found,
+                    actor=cli_actor(),
+                    wave=arguments.wave,
+                    seed=arguments.seed,
+                    now=now,
+                    open_cells=arguments.open_cells,
                 )
     finally:
         await database.dispose()
     strata = ", ".join(f"{name or '-'}: {count}" for name, count in sorted(found.strata.items()))
     print(f"audience: {found.candidates} contact(s) not invited yet: {audience.describe()}")
+    if arguments.open_cells:
+        print(f"left out: {found.in_full_cells} contact(s) whose quota cell is full")
     what = "would be invited" if arguments.dry_run or not found.invited else f"invited (broadcast {found.broadcast_id})"
     print(f"survey {survey.id} wave {arguments.wave}: {found.invited} {what}; by stratum: {strata or '-'}")
     if not arguments.dry_run and found.invited:
@@ -213,9 +229,12 @@ async def _report(settings: Settings, arguments: argparse.Namespace) -> int:
             pseudonymize = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
         async with database.reading() as connection:
             rows = await disposition_rows(connection, survey, pseudonymize)
+            cells = await quota_report(connection, survey)
     finally:
         await database.dispose()
     print(format_report(build_report(survey.id, rows, arguments.eligibility)))
+    if cells:
+        print(format_quotas(cells))
     if arguments.export is not None:
         with arguments.export.open("w", newline="", encoding="utf-8") as handle:
             writer: csv.DictWriter[str] | None = None

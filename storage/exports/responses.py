@@ -65,6 +65,12 @@ TRAILING: tuple[tuple[str, str, Kind], ...] = (
     ("region", "Region (contacts register, consenting contacts only)", Kind.TEXT),
 )
 PROFILE_COLUMNS = ("user_group", "region")
+#: The column of a survey with quotas, after :data:`TRAILING` (docs/fieldwork.md, "Quotas").
+SCREENED_OUT = (
+    "screened_out",
+    "Screened out: the respondent's quota cell was full (thanked; the response ended, not completed)",
+    Kind.BOOLEAN,
+)
 #: The fieldwork columns of a survey with invitations, after :data:`TRAILING` (before ``_index``):
 #: the invitation of the response's contact (its latest wave), empty for a response without one.
 PARADATA: tuple[tuple[str, str, Kind], ...] = (
@@ -249,7 +255,8 @@ def response_columns(
 ) -> tuple[Column, ...]:
     """The columns of the export: the foundation metadata (and ``score`` for a quiz), the current
     questions, the ``former`` question names (answered under older versions only, exported as
-    text), then the other metadata, and with ``fieldwork`` (the survey has invitations) the
+    text), then the other metadata (with :data:`SCREENED_OUT` for a survey with quotas), and with
+    ``fieldwork`` (the survey has invitations) the
     :data:`PARADATA` columns. A profile column whose name a question takes is called
     ``profile_NAME``, a fieldwork column ``fieldwork_NAME``."""
     names = {q.name for q in survey.data_questions} | set(former)
@@ -262,6 +269,9 @@ def response_columns(
         Column(f"profile_{name}" if name in PROFILE_COLUMNS and name in names else name, label, kind)
         for name, label, kind in TRAILING
     ]
+    if survey.quotas:
+        name, label, kind = SCREENED_OUT
+        trailing.append(Column(f"quota_{name}" if name in names else name, label, kind))
     if fieldwork:
         trailing += [
             Column(f"fieldwork_{name}" if name in names else name, label, kind) for name, label, kind in PARADATA
@@ -381,6 +391,7 @@ def _pivot_statement(database: Database, survey: Survey, options: ExportOptions)
             ResponseRow.survey_version,
             ResponseRow.score,
             ResponseRow.contact_id,
+            ResponseRow.screened_out_at,
             type_coerce(answers, Text).label("answers"),
         )
         .outerjoin(AnswerRow, AnswerRow.response_id == ResponseRow.id)
@@ -410,6 +421,7 @@ async def _response_rows(
     points = sorted({name for name, _, part in plan if part is not None})
     simple = not split and not points
     quiz = survey.is_quiz
+    quotas = bool(survey.quotas)
     indexed = bool(survey.repeats)
     loads = orjson.loads  # several times faster than json.loads on a million rows
     written = 0
@@ -456,6 +468,8 @@ async def _response_rows(
                     )
                 profile = NO_PROFILE if record.contact_id is None else profiles.get(record.contact_id, NO_PROFILE)
                 row += (record.survey_version, duration, *profile)
+                if quotas:
+                    row.append("true" if record.screened_out_at is not None else "false")
                 if paradata is not None:
                     found = None if record.contact_id is None else paradata.get(record.contact_id)
                     row += found.cells() if found is not None else NO_PARADATA

@@ -1,5 +1,5 @@
 """Fieldwork end to end: a stratified sample invited over Telegram and WhatsApp, people who answer,
-stop halfway, break off, refuse or never open, two reminder rounds with the clock moved forward
+stop halfway, break off, refuse, never open or land in a full quota cell, two reminder rounds with the clock moved forward
 (never slept), and the report's counts and rates against figures computed by hand from the same events.
 
 The real bot (python-telegram-bot against the fake Bot API, the WhatsApp channel against the fake
@@ -32,6 +32,7 @@ from handlers.invitations import (
     queue_due_reminders,
 )
 from handlers.notices import WhatsAppTemplate
+from handlers.quotas import quota_report
 from storage.database import Database
 from storage.models import ContactRow, DeliveryRow, InvitationRow
 from surveys.loader import load_survey_directory
@@ -54,6 +55,8 @@ intro: Thank you for taking part.
 reminders:
   - {after: 2d, text: "Our short survey is still open: 4 questions."}
   - {after: 5d, text: "Last reminder: the survey closes soon."}
+quotas:
+  - {by: region, targets: {east: 2}}
 questions:
   - {type: integer, name: q1, label: "Rooms in the household"}
   - {type: integer, name: q2, label: "People in the household"}
@@ -64,6 +67,8 @@ questions:
 TELEGRAM, WHATSAPP = 260, 140
 SILENT = tuple(900_000 + i for i in range(0, WHATSAPP, 10))  # silent for 30 hours: outside the window
 SAMPLE, SEED = 150, 19
+EAST_TARGET = 2
+THANKED = "We already have all the answers we need from people like you"
 NO_QUIET = QuietHours("UTC", None, None)
 QUIET = 0.1
 
@@ -111,7 +116,9 @@ async def test_invite_remind_twice_and_report(database_url: str, tmp_path: Path)
     (forms / "fw.yaml").write_text(FORM, encoding="utf-8")
     survey = load_survey_directory(forms)["fw"]
     people = [
-        Person(100 + i, "en", "media" if i % 4 == 0 else "public", "north" if i % 2 else "south")
+        Person(
+            100 + i, "en", "media" if i % 4 == 0 else "public", "east" if i % 10 == 3 else "north" if i % 2 else "south"
+        )
         for i in range(TELEGRAM)
     ] + [
         Person(
@@ -170,9 +177,16 @@ async def test_invite_remind_twice_and_report(database_url: str, tmp_path: Path)
             assert not any(tg_users[k].bot_messages for k in tg_users if k not in invited), "only the sample"
             assert not any(wa_users[k].bot_messages for k in wa_silent), "outside the window, no template"
 
-            # Who does what: Telegram 98 = 25 complete, 15 halfway, 10 break off, 10 refuse, 38 never open.
-            tg_complete, tg_half, tg_break = tg_invited[:25], tg_invited[25:40], tg_invited[40:50]
-            tg_refuse, tg_never = tg_invited[50:60], tg_invited[60:]
+            # Who does what. The east quota cell takes 2 completes: of the Telegram invitees in the
+            # east, 2 complete, 3 more are screened out when they start, the others never open.
+            # The other Telegram invitees: 25 complete, 15 halfway, 10 break off, 10 refuse, the rest never open.
+            east = {str(p.user_id) for p in people if p.region == "east"}
+            tg_east = [k for k in tg_invited if k in east]
+            assert len(tg_east) >= EAST_TARGET + 4, "the seed puts enough people of the east in the sample"
+            east_complete, east_screened, east_never = tg_east[:EAST_TARGET], tg_east[2:5], tg_east[5:]
+            rest = [k for k in tg_invited if k not in east]
+            tg_complete, tg_half, tg_break = rest[:25], rest[25:40], rest[40:50]
+            tg_refuse, tg_never = rest[50:60], rest[60:]
             wa_complete, wa_half, wa_refuse, wa_never = (
                 wa_reached[:12],
                 wa_reached[12:16],
@@ -180,7 +194,7 @@ async def test_invite_remind_twice_and_report(database_url: str, tmp_path: Path)
                 wa_reached[22:],
             )
             await asyncio.gather(
-                *(tg_answer(tg_users[k], "Start the survey", 4) for k in tg_complete),
+                *(tg_answer(tg_users[k], "Start the survey", 4) for k in [*tg_complete, *east_complete]),
                 *(tg_answer(tg_users[k], "Start the survey", 2) for k in tg_half),
                 *(tg_answer(tg_users[k], "Start the survey", 1) for k in tg_break),
                 *(tg_users[k].send_text_and_wait("/stop", quiet=QUIET) for k in tg_refuse),
@@ -191,6 +205,9 @@ async def test_invite_remind_twice_and_report(database_url: str, tmp_path: Path)
                 await wa_answer(wa_users[k], 2)
             for k in wa_refuse:
                 await wa_users[k].send_text("/stop")
+            for k in east_screened:  # the east cell is full: thanked and screened out at the start
+                shown = await tg_users[k].press_and_wait("Start the survey", quiet=QUIET)
+                assert THANKED in (shown[-1].text or ""), [m.text for m in shown]
 
             # ---------------------------------------------------------------- reminder round 1 (day 2)
             async with db.transaction() as connection:
@@ -208,7 +225,7 @@ async def test_invite_remind_twice_and_report(database_url: str, tmp_path: Path)
             async with db.transaction() as connection:
                 assert await queue_due_reminders(connection, survey, now=clock(), quiet=NO_QUIET) == [], "once"
             await finish(db, first.broadcast_id, bot.dispatcher.wake)
-            non_completers = {*tg_half, *tg_break, *tg_never, *wa_half, *wa_never}
+            non_completers = {*tg_half, *tg_break, *tg_never, *east_never, *wa_half, *wa_never}
             assert first.number == 1 and await recipients(db, first.broadcast_id) == non_completers
 
             # The reminder's button resumes a half-finished response at its question.
@@ -231,20 +248,22 @@ async def test_invite_remind_twice_and_report(database_url: str, tmp_path: Path)
             assert await recipients(db, second.broadcast_id) == non_completers - completed_after_reminder
             for k in [*wa_half, *wa_never]:  # days after their last message: the approved template
                 assert wa_users[k].bot_messages[-1].kind == "template"
-            for k in [*tg_complete, *tg_refuse, *wa_complete, *wa_refuse]:
+            for k in [*tg_complete, *east_complete, *east_screened, *tg_refuse, *wa_complete, *wa_refuse]:
                 texts = [m.text or "" for m in (tg_users.get(k) or wa_users[k]).bot_messages]
                 assert not any("reminder" in t.lower() or "still open" in t for t in texts), k
 
             # ---------------------------------------------------------------- the report
             async with db.reading() as connection:
                 rows = await disposition_rows(connection, survey)
+                cells = await quota_report(connection, survey)
     by_hand = {
-        Disposition.COMPLETE: len(tg_complete) + len(wa_complete) + len(completed_after_reminder),
+        Disposition.COMPLETE: len(tg_complete) + len(east_complete) + len(wa_complete) + len(completed_after_reminder),
         Disposition.PARTIAL: len(tg_half) - 1 + len(wa_half),
         Disposition.BREAK_OFF: len(tg_break),
         Disposition.REFUSAL: len(tg_refuse) + len(wa_refuse),
-        Disposition.NON_CONTACT: len(tg_never) - 1 + len(wa_never),
+        Disposition.NON_CONTACT: len(tg_never) - 1 + len(east_never) + len(wa_never),
         Disposition.NOT_DELIVERED: len(wa_silent),
+        Disposition.SCREENED_OUT: len(east_screened),
     }
     report = build_report("fw", rows)
     assert {d: report.overall.n(d) for d in by_hand} == by_hand
@@ -252,9 +271,14 @@ async def test_invite_remind_twice_and_report(database_url: str, tmp_path: Path)
     i, p = by_hand[Disposition.COMPLETE], by_hand[Disposition.PARTIAL]
     r = by_hand[Disposition.REFUSAL] + by_hand[Disposition.BREAK_OFF]
     nc, u = by_hand[Disposition.NON_CONTACT], by_hand[Disposition.NOT_DELIVERED]
+    ne = by_hand[Disposition.SCREENED_OUT]  # not eligible (AAPOR 4): out of every denominator, and lowers e
     assert report.overall.rr1 == pytest.approx(i / (i + p + r + nc + u))
     assert report.overall.rr2 == pytest.approx((i + p) / (i + p + r + nc + u))
     assert report.overall.coop1 == pytest.approx(i / (i + p + r))
+    e = (i + p + r + nc) / (i + p + r + nc + ne)
+    assert report.overall.rr3 == pytest.approx(i / (i + p + r + nc + e * u))
+    east_cell = next(cell for cell in cells if cell.cell == ("east",))
+    assert (east_cell.completes, east_cell.in_progress, east_cell.status) == (EAST_TARGET, 0, "full")
     assert report.by["channel"]["whatsapp"].n(Disposition.NOT_DELIVERED) == len(wa_silent)
     paradata = {row.disposition: row for row in rows}
     complete = paradata[Disposition.COMPLETE]

@@ -105,6 +105,8 @@ def facts(**changes: object) -> InvitationFacts:
     [
         ({"completed": True, "started_at": T0, "answered": 10}, Disposition.COMPLETE),
         ({"started_at": T0, "answered": 5}, Disposition.PARTIAL),  # 5 of 10: half
+        ({"started_at": T0, "answered": 6, "screened_out": True}, Disposition.SCREENED_OUT),  # a full quota cell
+        ({"started_at": T0, "screened_out": True, "refused_at": T0}, Disposition.SCREENED_OUT),
         ({"started_at": T0, "answered": 4}, Disposition.BREAK_OFF),
         ({"started_at": T0, "answered": 4, "refused_at": T0}, Disposition.BREAK_OFF),  # started, then /stop
         ({"refused_at": T0 + timedelta(hours=1)}, Disposition.REFUSAL),
