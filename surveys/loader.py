@@ -132,7 +132,8 @@ class _Reader:
                 f"{what}: ${{{panels.PREFIX}{name}}} needs a survey that is wave 2 or later of a panel (panel: {{id: ..., wave: 2}})",
             )
             return
-        self.last_wave.setdefault(name, node.start_mark.line + 1)
+        line = node.start_mark.line + 1
+        self.last_wave[name] = min(line, self.last_wave.get(name, line))
 
     def problem(self, node: Node, message: str) -> None:
         self.problems.append(FileProblem(self.path, node.start_mark.line + 1, message))
