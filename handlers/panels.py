@@ -25,6 +25,10 @@ async def panel_members(
     of ``survey``'s wave (``baraza survey invite SURVEY --panel-members``)."""
     if survey.panel is None:
         raise FieldworkError(f"survey '{survey.id}' is no wave of a panel (panel: {{id: ..., wave: 2}})")
+    if survey.panel.wave == 1:
+        raise FieldworkError(
+            f"survey '{survey.id}' is the first wave of panel '{survey.panel.id}': no one took part before"
+        )
     previous = panels.previous_wave(surveys, survey)
     if previous is None:
         raise FieldworkError(

@@ -154,7 +154,9 @@ def test_a_last_wave_name_the_previous_wave_lacks_is_refused_with_file_and_line(
     )
 
 
-def test_survey_check_finds_the_previous_wave_beside_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_survey_check_finds_the_previous_wave_beside_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     first, second = write_waves(tmp_path / "forms")
     assert check([second]) == 0
     assert "ok: survey 'lfs2026w2'" in capsys.readouterr().out
