@@ -4,14 +4,18 @@ pseudonym with the panel and wave; a newcomer to the panel is asked plainly."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 from bot.core.engine import Engine, load_pseudonymizer
 from handlers.context import Community
 from storage.database import Database
+from storage.exports import write_text_table
+from storage.exports.panel import panel_table
 from storage.panels import wave_responses
 from surveys.loader import load_survey_directory
-from testkit.exports import export_rows
+from testkit.exports import EVERY_RESPONSE_JOINED, export_rows
 from testkit.fakes.engine_user import EngineUser
 from testkit.panel_waves import write_waves
 
@@ -62,6 +66,16 @@ async def test_wave_two_shows_and_prefills_wave_one_and_the_exports_link_by_pseu
         "true",
     )
     assert not any(name.startswith("last_wave") for name in second), "the previous wave is not exported again"
+
+    out = io.StringIO()
+    waves = [engine.surveys["lfs2026w1"], engine.surveys["lfs2026w2"]]
+    table = await panel_table(engine.database, waves, EVERY_RESPONSE_JOINED)
+    await write_text_table(table, "csv", out, raw=True)
+    long = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(row["respondent"], row["wave"], row["income"], row["sector"], row["income_change"]) for row in long] == [
+        (first["respondent"], "1", "52000", "trade", ""),
+        (first["respondent"], "2", "52000", "services", "0"),
+    ]
 
 
 async def test_a_newcomer_to_the_panel_gets_no_last_wave(database: Database, tmp_path: Path) -> None:

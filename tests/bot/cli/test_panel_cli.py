@@ -4,6 +4,7 @@ people who took part in the previous wave, completely or partially, are the wave
 from __future__ import annotations
 
 import asyncio
+import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,3 +83,22 @@ def test_the_wave_invites_who_completed_or_partly_answered_the_previous_wave(
 def test_the_first_wave_has_no_panel_to_invite(office: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(office), "survey", "invite", "lfs2026w1", "--panel-members"]) == 1
     assert "is the first wave of panel 'lfs_panel'" in capsys.readouterr().err
+
+
+def test_export_panel_writes_every_wave_in_one_long_table(
+    office: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "long.csv"
+    assert main(["--config", str(office), "export", "--panel", "lfs_panel", "--output", str(out)]) == 0
+    assert "exported 4 response(s) of the 2 wave(s) of panel 'lfs_panel'" in capsys.readouterr().err
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted((row["respondent"], row["panel"], row["wave"], row["employed"]) for row in rows) == [
+        ("p0", "lfs_panel", "1", "yes"),
+        ("p1", "lfs_panel", "1", "no"),
+        ("p2", "lfs_panel", "1", "yes"),
+        ("p3", "lfs_panel", "1", "yes"),
+    ]
+    assert "income_change" in rows[0], "wave 2's questions are columns too"
+    assert main(["--config", str(office), "export", "--panel", "nosuch", "--output", str(out)]) == 1
+    assert "no survey in" in capsys.readouterr().err
