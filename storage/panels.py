@@ -16,6 +16,7 @@ from sqlalchemy import Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from storage.invitations import answered_per_response
 from storage.models import AnswerRow, ResponseRow
 from storage.repositories import utc
 from surveys.repeats import is_repeat_key
@@ -82,15 +83,7 @@ async def wave_responses(
 async def wave_participants(connection: AsyncConnection, survey_id: str, *, answered_at_least: int) -> set[int]:
     """The contacts who took part in the wave ``survey_id``: finished it, or answered at least
     ``answered_at_least`` of its questions (a partial interview)."""
-    answered = (
-        select(answers.c.response_id, func.count().label("answered"))
-        .where(
-            answers.c.response_id.in_(select(responses.c.id).where(responses.c.survey_id == survey_id)),
-            answers.c.value.is_not(None),
-        )
-        .group_by(answers.c.response_id)
-        .subquery()
-    )
+    answered = answered_per_response(survey_id)
     rows = await connection.execute(
         select(responses.c.contact_id)
         .select_from(responses.outerjoin(answered, answered.c.response_id == responses.c.id))

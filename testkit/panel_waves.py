@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-WAVE_1 = """\
+#: The choice lists both waves use.
+CHOICES = """\
+choices:
+  yes_no:
+    - {name: 'yes', label: 'Yes'}
+    - {name: 'no', label: 'No'}
+  sectors:
+    - {name: farming, label: Farming}
+    - {name: trade, label: Trade}
+    - {name: services, label: Services}
+"""
+
+WAVE_1 = (
+    """\
 id: lfs2026w1
 title: Labour force panel, wave 1
 panel: {id: lfs_panel, wave: 1}
@@ -23,17 +36,12 @@ questions:
     label: In which sector?
     choices: sectors
     relevant: ${employed} = 'yes'
-choices:
-  yes_no:
-    - {name: 'yes', label: 'Yes'}
-    - {name: 'no', label: 'No'}
-  sectors:
-    - {name: farming, label: Farming}
-    - {name: trade, label: Trade}
-    - {name: services, label: Services}
 """
+    + CHOICES
+)
 
-WAVE_2 = """\
+WAVE_2 = (
+    """\
 id: lfs2026w2
 title: Labour force panel, wave 2
 panel: {id: lfs_panel, wave: 2}
@@ -62,15 +70,9 @@ questions:
   - type: calculate
     name: income_change
     calculate: if(${last_wave.income} = '' or ${income} = '', '', ${income} - ${last_wave.income})
-choices:
-  yes_no:
-    - {name: 'yes', label: 'Yes'}
-    - {name: 'no', label: 'No'}
-  sectors:
-    - {name: farming, label: Farming}
-    - {name: trade, label: Trade}
-    - {name: services, label: Services}
 """
+    + CHOICES
+)
 
 
 def write_waves(folder: Path, wave_2: str = WAVE_2) -> tuple[Path, Path]:

@@ -4,6 +4,8 @@ checked against each other."""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from datetime import date
 from pathlib import Path
 
@@ -16,9 +18,11 @@ from surveys.expressions import Environment, evaluate_string, parse
 from surveys.loader import load_survey_directory, load_survey_text
 from surveys.model import Survey
 from surveys.substitution import substitute
-from testkit.panel_waves import WAVE_1, WAVE_2, write_waves
+from testkit.panel_waves import CHOICES, WAVE_1, WAVE_2, write_waves
+from testkit.paths import ROOT
 
 TODAY = date(2026, 12, 7)
+YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
 EARNED = {"employed": "yes", "income": "52000", "sector": "trade"}
 
 
@@ -177,3 +181,17 @@ def test_two_surveys_cannot_be_the_same_wave(tmp_path: Path) -> None:
         "panel 'lfs_panel' wave 1 is also survey 'lfs2026w1'",
         "panel 'lfs_panel' wave 1 is also survey 'lfs2026w1b'",
     }
+
+
+def test_the_worked_example_of_the_docs_loads_as_the_waves_the_tests_answer() -> None:
+    text = (ROOT / "docs" / "fieldwork.md").read_text(encoding="utf-8")
+    section = text[text.index("## Panels") : text.index("## Figures")]
+    blocks = [textwrap.dedent(block).replace("choices: ...\n", CHOICES) for block in YAML_BLOCK.findall(section)]
+    documented = [load_survey_text(block, "docs.yaml") for block in blocks]
+    tested = [load_survey_text(WAVE_1, "w1.yaml"), wave()]
+    for doc, test in zip(documented, tested, strict=True):
+        assert (doc.id, doc.panel.wave if doc.panel else None) == (test.id, test.panel.wave if test.panel else None)
+        assert [name for name, _ in doc.last_wave_names] == [name for name, _ in test.last_wave_names]
+        assert [(q.name, q.prefill, q.relevant, q.constraint, q.calculation) for q in doc.questions] == [
+            (q.name, q.prefill, q.relevant, q.constraint, q.calculation) for q in test.questions
+        ]
