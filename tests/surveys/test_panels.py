@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.survey import check
-from surveys import panels, runner
+from surveys import panels, repeats, runner
 from surveys.errors import SurveyFileError
 from surveys.expressions import Environment, evaluate_string, parse
 from surveys.loader import load_survey_directory, load_survey_text
@@ -195,3 +195,28 @@ def test_the_worked_example_of_the_docs_loads_as_the_waves_the_tests_answer() ->
         assert [(q.name, q.prefill, q.relevant, q.constraint, q.calculation) for q in doc.questions] == [
             (q.name, q.prefill, q.relevant, q.constraint, q.calculation) for q in test.questions
         ]
+
+
+def test_a_question_in_a_repeat_pass_reads_the_last_wave_too() -> None:
+    form = """\
+id: roster
+title: Roster
+panel: {id: p, wave: 2}
+questions:
+  - type: repeat
+    name: member
+    label: member
+    repeat_count: "2"
+    questions:
+      - {type: integer, name: age, label: "Age (${last_wave.size} people last time)", constraint: ". <= ${last_wave.size} * 100"}
+"""
+    survey = load_survey_text(form, "roster.yaml")
+    state = runner.start(survey, TODAY, last_wave={"size": "1"}).state
+    assert state.current == "member[1]/age"
+    assert runner.advance(survey, state, runner.TypedAnswer("150")).problem is not None
+    assert runner.advance(survey, state, runner.TypedAnswer("50")).problem is None
+    here = repeats.view_at(survey, state.answers, state.current)
+    assert (
+        substitute(survey.question("age").label.in_language("en", "en"), survey, here, "en")
+        == "Age (1 people last time)"
+    )
