@@ -47,7 +47,8 @@ async def wave_responses(
     connection: AsyncConnection, contact_id: int, survey_ids: Sequence[str]
 ) -> dict[str, WaveResponse]:
     """The response of the person of ``contact_id`` to each wave of ``survey_ids`` they answered
-    (by survey id): their latest finished one, else the latest they started, with its answers."""
+    (by survey id): their latest finished one, else the latest they started, with its answers.
+    One query: a person has a response or two per wave."""
     if not survey_ids:
         return {}
     rows = await connection.execute(
@@ -57,27 +58,26 @@ async def wave_responses(
             responses.c.respondent,
             responses.c.started_at,
             responses.c.completed_at,
-        ).where(_persons(contact_id), responses.c.survey_id.in_(list(survey_ids)))
+            answers.c.question,
+            answers.c.value,
+        )
+        .select_from(responses.outerjoin(answers, answers.c.response_id == responses.c.id))
+        .where(_persons(contact_id), responses.c.survey_id.in_(list(survey_ids)))
     )
-    chosen: dict[str, tuple[str, str, bool, datetime]] = {}
-    for response_id, survey_id, respondent, started_at, completed_at in rows:
-        started = utc(started_at) or started_at
-        candidate = (response_id, respondent, completed_at is not None, started)
+    heads: dict[str, tuple[str, str, bool, datetime]] = {}
+    given: dict[str, dict[str, str | None]] = {}
+    for response_id, survey_id, respondent, started_at, completed_at, question, value in rows:
+        if response_id not in heads:
+            heads[response_id] = (survey_id, respondent, completed_at is not None, utc(started_at) or started_at)
+            given[response_id] = {}
+        if question is not None and not is_repeat_key(question):
+            given[response_id][question] = value
+    chosen: dict[str, WaveResponse] = {}
+    for response_id, (survey_id, respondent, complete, started) in heads.items():
         kept = chosen.get(survey_id)
-        if kept is None or (candidate[2], candidate[3]) > (kept[2], kept[3]):
-            chosen[survey_id] = candidate
-    if not chosen:
-        return {}
-    found: dict[str, dict[str, str | None]] = {response_id: {} for response_id, *_ in chosen.values()}
-    for response_id, question, value in await connection.execute(
-        select(answers.c.response_id, answers.c.question, answers.c.value).where(answers.c.response_id.in_(list(found)))
-    ):
-        if not is_repeat_key(question):
-            found[response_id][question] = value
-    return {
-        survey_id: WaveResponse(survey_id, response_id, respondent, complete, started, found[response_id])
-        for survey_id, (response_id, respondent, complete, started) in chosen.items()
-    }
+        if kept is None or (complete, started) > (kept.complete, kept.started_at):
+            chosen[survey_id] = WaveResponse(survey_id, response_id, respondent, complete, started, given[response_id])
+    return chosen
 
 
 async def wave_participants(connection: AsyncConnection, survey_id: str, *, answered_at_least: int) -> set[int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.core.engine import Engine, load_pseudonymizer
@@ -14,6 +15,7 @@ from storage.database import Database
 from storage.exports import write_text_table
 from storage.exports.panel import panel_table
 from storage.panels import wave_responses
+from storage.repositories import Repositories
 from surveys.loader import load_survey_directory
 from testkit.exports import EVERY_RESPONSE_JOINED, export_rows
 from testkit.fakes.engine_user import EngineUser
@@ -108,3 +110,26 @@ async def test_the_previous_wave_lookup_reads_only_the_contacts_own_responses(
     assert found["lfs2026w1"].complete and found["lfs2026w1"].answers["employed"] == "no"
     assert found["lfs2026w1"].answers.get("income") is None
     assert nobody == {}
+
+
+async def test_the_previous_wave_lookup_prefers_a_finished_response_to_a_later_unfinished_one(
+    database: Database,
+) -> None:
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        contact = await repos.contacts.touch("telegram", "5550004", "5550004", "en", start)
+        for offset, income, finished in ((0, "100", True), (1, "200", False)):
+            response_id = await repos.responses.create(
+                survey_id="lfs2026w1",
+                survey_version="1",
+                contact=contact,
+                respondent="p",
+                language="en",
+                now=start + timedelta(days=offset),
+            )
+            await repos.responses.record_answer(response_id, "income", income, start)
+            if finished:
+                await repos.responses.complete(response_id, start)
+        found = await wave_responses(connection, contact.id, ["lfs2026w1"])
+    assert found["lfs2026w1"].answers == {"income": "100"}
