@@ -220,3 +220,22 @@ questions:
         substitute(survey.question("age").label.in_language("en", "en"), survey, here, "en")
         == "Age (1 people last time)"
     )
+
+
+def test_a_select_multiple_starts_with_the_last_waves_ticks() -> None:
+    form = """\
+id: crops
+title: Crops
+panel: {id: farm, wave: 3}
+questions:
+  - {type: select_multiple, name: crops, label: "Crops grown?", choices: crops, prefill: last_wave}
+choices:
+  crops:
+    - {name: maize, label: Maize}
+    - {name: beans, label: Beans}
+    - {name: rice, label: Rice}
+"""
+    survey = load_survey_text(form, "crops.yaml")
+    assert runner.start(survey, TODAY, last_wave={"crops": "maize rice"}).state.selection == ("maize", "rice")
+    assert runner.start(survey, TODAY, last_wave={"crops": "maize cassava"}).state.selection == ()
+    assert runner.start(survey, TODAY).state.selection == ()
