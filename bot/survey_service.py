@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from surveys import panels
 from surveys.errors import SurveyFileError
 from surveys.loader import MAX_FILE_BYTES, load_survey_file, survey_files
 from surveys.model import Survey
@@ -172,6 +173,8 @@ class SurveysInService(Mapping[str, Survey]):
             previous = old.get(survey_id)
             if previous is not survey:
                 log.info("survey '%s' version %s in service (%s)", survey_id, survey.version, survey.source)
+        for problem in panels.panel_problems(surveys.values()):  # served all the same: last_wave reads as empty
+            log.error("%s", problem)
         self._current = MappingProxyType(surveys)
         return True
 

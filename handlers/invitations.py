@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -348,6 +348,7 @@ async def invite(
     notice: Notice | None = None,
     pseudonyms: Iterable[str] | None = None,
     pseudonymize: Callable[[str, str], str] | None = None,
+    among: Collection[int] | None = None,
     size: int | None = None,
     stratify_by: str | None = None,
     seed: int = 0,
@@ -363,9 +364,13 @@ async def invite(
     ``pseudonyms`` (with ``pseudonymize``, the export's pseudonymizer) keeps only those people;
     ``open_cells`` leaves out those whose quota cell by contact fields is full already; then
     ``size`` are drawn (:func:`draw_sample`). The round is sent when the quiet hours allow.
+    ``among`` (contact ids; the members of a panel, :func:`handlers.panels.panel_members`) keeps
+    only those contacts.
     """
     repository = InvitationRepository(connection)
     candidates = await repository.candidates(survey.id, wave, audience)
+    if among is not None:
+        candidates = [c for c in candidates if c.contact_id in among]
     if pseudonyms is not None:
         if pseudonymize is None:
             raise FieldworkError("a list of pseudonyms needs the pseudonym key (privacy.pseudonym_key)")

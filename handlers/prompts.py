@@ -220,8 +220,9 @@ def render_question(
     per_row = 1 if question.type is QuestionType.SELECT_MULTIPLE else _per_row(question, labels)
     rows = list(_rows(buttons, per_row))
     closing_row: list[Button] = []
-    if question.default is not None and question.type is not QuestionType.SELECT_MULTIPLE:
-        keep = shown_value(ctx, survey, question, question.default, answers)
+    offered = runner.offered_default(question, answers)
+    if offered is not None and question.type is not QuestionType.SELECT_MULTIPLE:
+        keep = shown_value(ctx, survey, question, offered, answers)
         closing_row.append(
             Button(ctx.texts("button_keep", value=keep), payloads.prompt_press(serial, payloads.DEFAULT))
         )

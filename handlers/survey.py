@@ -5,6 +5,10 @@ module says where a survey keeps its answers (the response rows) and what its en
 
 A conversation whose ``current_question`` is None is at the summary, waiting for the
 respondent to submit (surveys with ``confirm: true``).
+
+A wave of a panel (:mod:`surveys.panels`) reads the person's answers to the previous wave with
+every step (only when it names them: ``${last_wave.x}``, ``prefill``) and gives them to the
+runner beside the answers so far; its responses carry the pseudonym of the person's first wave.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from handlers.context import Context
 from handlers.flow_driver import FlowStore, Recorded, Replies
 from handlers.messages import Button, Outbound
 from handlers.prompts import Answers
+from storage.panels import wave_responses
 from storage.records import Conversation
-from surveys import runner
+from surveys import panels, runner
 from surveys.model import Question, Survey
 
 FLOW = "survey"
@@ -64,6 +69,33 @@ def register_profile(ctx: Context) -> dict[str, str | None]:
     return {**ctx.profile(), "organisation": ctx.contact.organisation}
 
 
+async def last_wave_answers(ctx: Context, survey: Survey) -> dict[str, str | None]:
+    """The contact's answers to the previous wave of ``survey``'s panel (question name -> value);
+    empty when the survey names none of them, is no later wave, or the contact was not in it."""
+    if not survey.last_wave_names:
+        return {}
+    previous = panels.previous_wave(ctx.surveys.values(), survey)
+    if previous is None:
+        return {}
+    found = await wave_responses(ctx.repos.connection, ctx.contact.id, [previous.id])
+    return dict(found[previous.id].answers) if previous.id in found else {}
+
+
+async def respondent_of(ctx: Context, survey: Survey) -> str:
+    """The pseudonym a new response of the contact carries: empty in an anonymous survey; in a
+    wave of a panel, the one of the person's response to the earliest wave they answered (so that
+    the waves link in exports); else the contact's own."""
+    if survey.anonymous:
+        return ""
+    earlier = [wave.id for wave in panels.earlier_waves(ctx.surveys.values(), survey)]
+    if earlier:
+        found = await wave_responses(ctx.repos.connection, ctx.contact.id, earlier)
+        first = next((found[wave_id].respondent for wave_id in earlier if wave_id in found), "")
+        if first:
+            return first
+    return ctx.pseudonymize(ctx.contact.channel, ctx.contact.user_key)
+
+
 class ResponseStore(FlowStore):
     """A survey's answers are the rows of its response; it ends by completing the response."""
 
@@ -81,8 +113,12 @@ class ResponseStore(FlowStore):
         brings them along (no handler writes answers before reading them), else they are read."""
         assert conversation.response_id is not None
         if conversation.answers is not None:
-            return dict(conversation.answers)
-        return dict(await ctx.repos.responses.answers(conversation.response_id))
+            stored = dict(conversation.answers)
+        else:
+            stored = dict(await ctx.repos.responses.answers(conversation.response_id))
+        if definition.last_wave_names:
+            return panels.with_last_wave(stored, await last_wave_answers(ctx, definition))
+        return stored
 
     def render(
         self, ctx: Context, survey: Survey, conversation: Conversation, answers: Answers, *, pressed: bool = False
@@ -149,7 +185,10 @@ class ResponseStore(FlowStore):
             await ctx.repos.conversations.end(ctx.contact.id)
             return [Outbound(text=ctx.texts("unknown_survey", survey=conversation.survey_id or ""))]
         answers = await self.answers(ctx, survey, conversation)
-        outcome = runner.resume(survey, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx))
+        last_wave = await last_wave_answers(ctx, survey)
+        outcome = runner.resume(
+            survey, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx), last_wave=last_wave
+        )
         return await self.after_step(ctx, survey, flow_driver.moved(conversation, outcome), outcome)
 
     async def summary_press(
@@ -194,22 +233,25 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
         return [quotas.screened_out_message(ctx, survey)]
     if latest is not None and not latest.complete and await quotas.recorded_cell_full(ctx, survey, latest.id):
         return await quotas.screen_out(ctx, survey, latest.id)
+    last_wave = await last_wave_answers(ctx, survey)
     if latest is not None and not latest.complete:
         answers = dict(await ctx.repos.responses.answers(latest.id))
-        outcome = runner.resume(survey, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx))
+        outcome = runner.resume(
+            survey, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx), last_wave=last_wave
+        )
         response_id = latest.id
         messages.append(Outbound(text=ctx.texts("resuming")))
     else:
         completed = await ctx.repos.participations.completed(ctx.contact.id, survey.id)
         if completed >= survey.max_responses_per_user:
             return [Outbound(text=ctx.texts("already_answered", title=survey_title(ctx, survey)))]
-        outcome = runner.start(survey, ctx.now.date(), now=ctx.now, profile=register_profile(ctx))
+        outcome = runner.start(survey, ctx.now.date(), now=ctx.now, profile=register_profile(ctx), last_wave=last_wave)
         response_id = await ctx.repos.responses.create(
             survey_id=survey.id,
             survey_version=survey.version,
             contact=None if survey.anonymous else ctx.contact,
             channel=ctx.contact.channel,
-            respondent="" if survey.anonymous else ctx.pseudonymize(ctx.contact.channel, ctx.contact.user_key),
+            respondent=await respondent_of(ctx, survey),
             language=prompts.survey_language(ctx, survey),
             now=ctx.now,
         )

@@ -24,6 +24,7 @@ from typing import cast
 from sqlalchemy import Table, and_, case, exists, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Subquery
 
 from common.clock import as_utc
 from storage.broadcasts import Audience, in_audience, insert_broadcast, insert_deliveries, reachable
@@ -125,6 +126,20 @@ def _completed() -> ColumnElement[bool]:
         participations.c.contact_id == invitations.c.contact_id,
         participations.c.survey_id == invitations.c.survey_id,
         participations.c.completed > 0,
+    )
+
+
+def answered_per_response(survey_id: str) -> Subquery:
+    """``(response_id, answered)``: how many questions each response to ``survey_id`` answered
+    (skipped ones not counted); responses without an answer have no row."""
+    return (
+        select(answers.c.response_id, func.count().label("answered"))
+        .where(
+            answers.c.response_id.in_(select(responses.c.id).where(responses.c.survey_id == survey_id)),
+            answers.c.value.is_not(None),
+        )
+        .group_by(answers.c.response_id)
+        .subquery()
     )
 
 
@@ -314,15 +329,7 @@ class InvitationRepository:
                 )
             )
         )
-        answered = (
-            select(answers.c.response_id, func.count().label("answered"))
-            .where(
-                answers.c.response_id.in_(select(responses.c.id).where(responses.c.survey_id == survey_id)),
-                answers.c.value.is_not(None),
-            )
-            .group_by(answers.c.response_id)
-            .subquery()
-        )
+        answered = answered_per_response(survey_id)
         # Per contact: a completed response first, else the latest started.
         found: dict[int, tuple[datetime | None, datetime | None, str, int, bool]] = {}
         for row in await self.connection.execute(

@@ -24,6 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from common.problems import FileProblem
 from common.safe_yaml import compose_file, read_file
+from surveys import panels
 from surveys.errors import SurveyFileError
 from surveys.expressions import Expression, ExpressionError, parse
 from surveys.model import (
@@ -35,6 +36,7 @@ from surveys.model import (
     Choice,
     LocalizedText,
     OsmTag,
+    Panel,
     Question,
     QuestionType,
     Quota,
@@ -42,6 +44,7 @@ from surveys.model import (
     Repeat,
     Survey,
 )
+from surveys.substitution import references
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # XLSForm names: a letter or underscore first, then letters, digits, _ - and dots.
@@ -61,8 +64,9 @@ SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
     "audience", "anonymous", "allow_choice_duplicates", "reminders", "allow_later_references",
-    "allow_missing_columns", "allow_note_references", "quotas",
+    "allow_missing_columns", "allow_note_references", "quotas", "panel",
 }  # fmt: skip
+PANEL_KEYS = {"id", "wave"}
 REMINDER_KEYS = {"after", "text"}
 QUOTA_KEYS = {"by", "targets"}
 #: Question types whose answer cannot define a quota cell (several values, a file or a place).
@@ -75,7 +79,7 @@ QUESTION_KEYS = {
     "start", "end", "step", "relevant", "constraint", "constraint_message", "default", "calculate",
     "choice_filter", "min_choices", "max_choices", "max_length", "appearance", "correct", "explanation",
     "or_other", "randomize", "trigger",
-    "max_pixels", "from_profile", "choices_file", "osm_tags",
+    "max_pixels", "from_profile", "choices_file", "osm_tags", "prefill",
 }  # fmt: skip
 #: Other spellings of a question type that XLSForm tools accept.
 TYPE_ALIASES = {"photo": "image", "audio-recording": "audio", "video-recording": "video"}
@@ -120,6 +124,21 @@ class _Reader:
         self.repeats: list[Repeat] = []
         #: The repeats around the questions being read, outermost first.
         self.repeat_chain: tuple[str, ...] = ()
+        #: ``panel: {id, wave}``, read before the questions.
+        self.panel: Panel | None = None
+        #: The previous wave's questions named (``${last_wave.x}``, ``prefill``), by the line of their first mention.
+        self.last_wave: dict[str, int] = {}
+
+    def names_last_wave(self, node: Node, name: str, what: str) -> None:
+        """``${last_wave.NAME}`` (or a ``prefill``) in ``what``: only a wave after the first knows a previous wave."""
+        if self.panel is None or self.panel.wave < 2:
+            self.problem(
+                node,
+                f"{what}: ${{{panels.PREFIX}{name}}} needs a survey that is wave 2 or later of a panel (panel: {{id: ..., wave: 2}})",
+            )
+            return
+        line = node.start_mark.line + 1
+        self.last_wave[name] = min(line, self.last_wave.get(name, line))
 
     def problem(self, node: Node, message: str) -> None:
         self.problems.append(FileProblem(self.path, node.start_mark.line + 1, message))
@@ -415,7 +434,8 @@ def survey_files(directory: Path) -> list[Path]:
 def load_survey_directory(directory: Path) -> dict[str, Survey]:
     """Load every survey in ``directory``; raises one :class:`SurveyFileError` for all problems.
 
-    Two files with the same survey id are a problem too.
+    Two files with the same survey id are a problem too, and so are waves of a panel that do not
+    fit together (:func:`surveys.panels.panel_problems`).
     """
     problems: list[FileProblem] = []
     surveys: dict[str, Survey] = {}
@@ -433,9 +453,25 @@ def load_survey_directory(directory: Path) -> dict[str, Survey]:
             )
             continue
         surveys[survey.id] = survey
+    problems.extend(panels.panel_problems(surveys.values()))
     if problems:
         raise SurveyFileError(problems)
     return surveys
+
+
+def neighbours(paths: Iterable[Path]) -> list[Survey]:
+    """The valid surveys in the folders of ``paths`` (broken files left out): what a wave of a
+    panel is checked against (``baraza survey check``)."""
+    found: list[Survey] = []
+    for directory in dict.fromkeys(path.parent for path in paths):
+        if not directory.is_dir():
+            continue
+        for path in survey_files(directory):
+            try:
+                found.append(load_survey_file(path))
+            except SurveyFileError:
+                continue
+    return found
 
 
 def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
@@ -482,6 +518,9 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
     max_responses = 1
     if "max_responses_per_user" in entries:
         max_responses = reader.whole_number(node("max_responses_per_user"), "max_responses_per_user", 1) or 1
+    reader.panel = _read_panel(reader, node("panel")) if "panel" in entries else None
+    if reader.panel is not None and anonymous:
+        reader.problem(node("anonymous"), "an anonymous survey cannot be a wave of a panel: a panel follows people")
     audience = None
     if "audience" in entries:
         audience = reader.expression(node("audience"), "audience")
@@ -510,6 +549,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         if questions and not any(q.is_asked or q.is_note for q in questions):  # a notice of notes is a survey
             reader.problem(node("questions"), "the survey asks and shows nothing; add at least one question")
     _check_references(reader, questions, _repeat_starts(reader, questions))
+    _check_text_references(reader)
     _check_quiz(reader, kind, questions, entries)
 
     reminders = _read_reminders(reader, node("reminders")) if "reminders" in entries else ()
@@ -547,6 +587,8 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         repeats=tuple(reader.repeats),
         reminders=reminders,
         quotas=quotas,
+        panel=reader.panel,
+        last_wave_names=tuple(sorted(reader.last_wave.items(), key=lambda item: item[1])),
     )
 
 
@@ -628,6 +670,64 @@ def _read_targets(
         goal = reader.whole_number(value_node, f"the target of {what} for {' / '.join(here)}", 0)
         if goal is not None:
             targets[here] = goal
+
+
+def _read_panel(reader: _Reader, node: Node) -> Panel | None:
+    """``panel: {id: lfs_panel, wave: 2}``."""
+    entries = reader.mapping(node, "panel")
+    if entries is None:
+        return None
+    reader.unknown_keys(entries, PANEL_KEYS, "panel")
+    if "id" not in entries or "wave" not in entries:
+        reader.problem(node, "panel needs an id and a wave (panel: {id: lfs_panel, wave: 2})")
+        return None
+    panel_id = str(reader.scalar(entries["id"][1]))
+    if not SURVEY_ID.match(panel_id):
+        reader.problem(entries["id"][1], f"panel id '{panel_id}' must be 1 to 40 letters, digits, _ or -")
+    wave = reader.whole_number(entries["wave"][1], "the wave of panel", 1)
+    if wave is None:
+        return None
+    return Panel(id=panel_id, wave=wave, line=node.start_mark.line + 1)
+
+
+def _check_text_references(reader: _Reader) -> None:
+    """``${last_wave.x}`` in labels, hints, notes and messages names the previous wave's questions."""
+    for node, what, text in reader.texts:
+        for value in text.all_texts():
+            for name in references(value):
+                if panels.is_last_wave(name):
+                    reader.names_last_wave(node, name.removeprefix(panels.PREFIX), what)
+
+
+def _prefill(
+    reader: _Reader, entries: dict[str, tuple[Node, Node]], question_type: QuestionType, name: str, what: str
+) -> str | None:
+    """``prefill: last_wave`` (the previous wave's question of the same name) or
+    ``prefill: last_wave.NAME``: the previous answer is offered to keep."""
+    if "prefill" not in entries:
+        return None
+    node = entries["prefill"][1]
+    raw = str(reader.scalar(node) or "").strip()
+    if raw == panels.LAST_WAVE:
+        source = name
+    elif panels.is_last_wave(raw) and NAME.match(raw.removeprefix(panels.PREFIX)):
+        source = raw.removeprefix(panels.PREFIX)
+    else:
+        reader.problem(node, f"prefill of {what} must be 'last_wave' or 'last_wave.NAME', not '{raw}'")
+        return None
+    if (
+        question_type is QuestionType.NOTE
+        or question_type is QuestionType.CALCULATE
+        or question_type in METADATA_TYPES
+        or "calculate" in entries
+    ):
+        reader.problem(entries["prefill"][0], f"a question that is not asked cannot be prefilled ({what})")
+        return None
+    if reader.repeat_chain:
+        reader.problem(entries["prefill"][0], f"a question in a repeat cannot be prefilled from the last wave ({what})")
+        return None
+    reader.names_last_wave(node, source, f"prefill of {what}")
+    return source
 
 
 def _read_reminders(reader: _Reader, node: Node) -> tuple[Reminder, ...]:
@@ -951,6 +1051,10 @@ def _read_question(
             entries["name"][1],
             f"question name '{name}' must start with a letter or _ and contain only letters, digits, _ - .",
         )
+    if panels.is_last_wave(name):
+        reader.problem(
+            entries["name"][1], f"question name '{name}': names starting '{panels.PREFIX}' are the previous wave's"
+        )
     what = f"question '{name}'"
 
     def value(key: str) -> Node:
@@ -1133,6 +1237,7 @@ def _read_question(
         from_profile=from_profile,
         choices_file=choices_file,
         osm_tags=_osm_tags(reader, entries, question_type, what),
+        prefill=_prefill(reader, entries, question_type, name, what),
     )
 
 
@@ -1241,7 +1346,9 @@ def _check_references(reader: _Reader, questions: list[Question], repeats: dict[
         columns = check.expression.reference_columns()
         for name in sorted(check.expression.references(), key=lambda n: columns.get(n, 0)):
             where = f"{check.what}: column {columns.get(name, 1)}"
-            if name in repeats and name not in position:
+            if panels.is_last_wave(name):
+                reader.names_last_wave(check.node, name.removeprefix(panels.PREFIX), where)
+            elif name in repeats and name not in position:
                 if repeats[name] > check.position:
                     reader.problem(check.node, f"{where}: ${{{name}}} refers to a later repeat")
             elif name not in position:

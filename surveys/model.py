@@ -178,6 +178,9 @@ class Question:
     choices_file: tuple[str, str, str] | None = None
     #: The tags an osm question asks after the feature's location (the XLSForm's ``osm`` sheet).
     osm_tags: tuple[OsmTag, ...] = ()
+    #: In a wave of a panel: the question of the previous wave whose answer this question offers
+    #: to keep (``prefill: last_wave``: the question of the same name); see :mod:`surveys.panels`.
+    prefill: str | None = None
 
     @property
     def is_note(self) -> bool:
@@ -279,6 +282,16 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class Panel:
+    """The panel a survey is a wave of (``panel: {id: lfs_panel, wave: 2}``): the same people are
+    followed from one wave to the next (see :mod:`surveys.panels`). ``line``: where it is written."""
+
+    id: str
+    wave: int
+    line: int = 1
+
+
+@dataclass(frozen=True)
 class Survey:
     """A validated survey definition.
 
@@ -307,6 +320,11 @@ class Survey:
     reminders: tuple[Reminder, ...] = ()
     #: Quotas on completes by cell (contact fields and/or questions), in file order.
     quotas: tuple[Quota, ...] = ()
+    #: The panel this survey is a wave of, if any.
+    panel: Panel | None = None
+    #: The previous wave's questions this survey names (``${last_wave.x}``, ``prefill``), each
+    #: with the line of its first mention: checked against the previous wave's file.
+    last_wave_names: tuple[tuple[str, int], ...] = ()
     #: Data files that ``pulldata()`` reads (``NAME.csv`` beside the survey file): name -> rows.
     tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-from surveys import repeats
+from surveys import panels, repeats
 from surveys.answers import (
     MAX_POINTS,
     MIN_POINTS,
@@ -47,7 +47,8 @@ class ResponseState:
     """Where a respondent is: the answers so far and the question awaiting an answer.
 
     ``answers`` maps question names to stored values (``None`` for a skipped or no longer
-    relevant question). ``current`` is None once every question is answered. ``selection``
+    relevant question); in a wave of a panel it also holds the previous wave's answers under
+    ``last_wave.NAME`` (:mod:`surveys.panels`), which expressions read and nothing records. ``current`` is None once every question is answered. ``selection``
     holds the ticks of a select_multiple question being answered, or the points collected so far
     for a geotrace or geoshape (each as :func:`surveys.answers.point_token`). ``today`` is the date
     that ``today()`` means in expressions (the caller's clock; the runner reads none), ``now`` the
@@ -377,8 +378,28 @@ def _entering(survey: Survey, name: str | None, answers: Mapping[str, str | None
     question = question_at(survey, name)
     if question.type is not QuestionType.SELECT_MULTIPLE:
         return ()
-    value = answers.get(name) if name in answers else question.default
+    value = answers.get(name) if name in answers else offered_default(question, answers)
     return tuple((value or "").split())
+
+
+def _names_choices(question: Question, value: str) -> bool:
+    """Whether ``value`` can answer ``question``: for a choice question, it names its choices (one
+    for a select_one); any value for the others."""
+    if question.type not in CHOICE_TYPES:
+        return True
+    names = {choice.name for choice in question.choices}
+    return set(value.split()) <= names and not (question.type is QuestionType.SELECT_ONE and " " in value)
+
+
+def offered_default(question: Question, answers: Mapping[str, str | None]) -> str | None:
+    """The value ``question`` offers to keep (its Keep button, the first ticks of a
+    select_multiple): with ``prefill``, the previous wave's answer in ``answers`` when there is
+    one that can answer it; otherwise its ``default`` (None: nothing is offered)."""
+    if question.prefill is not None:
+        value = (answers.get(panels.last_wave_key(question.prefill)) or "").strip()
+        if value and _names_choices(question, value):
+            return value
+    return question.default
 
 
 def _moved(
@@ -406,12 +427,8 @@ def prefilled(
         if question.from_profile is None or question.repeats or question.name in given:
             continue
         value = (profile.get(question.from_profile) or "").strip()
-        if not value:
+        if not value or not _names_choices(question, value):
             continue
-        if question.type in CHOICE_TYPES:
-            names = {choice.name for choice in question.choices}
-            if not set(value.split()) <= names or (question.type is QuestionType.SELECT_ONE and " " in value):
-                continue
         found.append((question.name, value))
     return found
 
@@ -422,12 +439,14 @@ def start(
     *,
     now: datetime | None = None,
     profile: Mapping[str, str | None] | None = None,
+    last_wave: Mapping[str, str | None] | None = None,
 ) -> Outcome:
     """Begin a survey: the first question, with any notes before it. Questions that the
-    contact's ``profile`` answers (:func:`prefilled`) are recorded and not asked."""
+    contact's ``profile`` answers (:func:`prefilled`) are recorded and not asked. ``last_wave``:
+    the person's answers to the previous wave of the survey's panel (question name -> value)."""
     state = ResponseState(answers={}, current=None, today=today, now=now)
     known = dict(prefilled(survey, profile or {}))
-    answers, changes = _recompute(survey, known, _today(state), _now(state))
+    answers, changes = _recompute(survey, panels.with_last_wave(known, last_wave), _today(state), _now(state))
     recorded = [*((name, answers.get(name)) for name in known if answers.get(name) is not None), *changes]
     return _moved(survey, state, answers, None, recorded)
 
@@ -439,17 +458,20 @@ def resume(
     *,
     now: datetime | None = None,
     profile: Mapping[str, str | None] | None = None,
+    last_wave: Mapping[str, str | None] | None = None,
 ) -> Outcome:
     """Continue a response from its stored answers: the first relevant question not answered yet.
 
     Used when a respondent returns to a survey they left, and when the survey file changed
     under a response (answers to questions that no longer exist are kept but not asked again).
-    Questions not answered yet that the ``profile`` answers are recorded, as in :func:`start`.
+    Questions not answered yet that the ``profile`` answers are recorded, and ``last_wave`` is
+    read, as in :func:`start`.
     """
     state = ResponseState(answers={}, current=None, today=today, now=now)
     kept = {name: value for name, value in answers.items() if has_key(survey, name)}
     known = dict(prefilled(survey, profile or {}, kept))
-    recomputed, changes = _recompute(survey, {**kept, **known}, _today(state), _now(state), kept)
+    given = panels.with_last_wave({**kept, **known}, last_wave)
+    recomputed, changes = _recompute(survey, given, _today(state), _now(state), kept)
     recorded = [*((name, recomputed.get(name)) for name in known if recomputed.get(name) is not None), *changes]
     outcome = _moved(survey, state, recomputed, None, recorded)
     return replace(outcome, notes=())
@@ -522,13 +544,14 @@ def advance(survey: Survey, state: ResponseState, action: Action) -> Outcome:
     if isinstance(action, SkipQuestion):
         return _accept(survey, state, slot, None)
     if isinstance(action, UseDefault):
-        if question.default is None:
+        default = offered_default(question, state.answers)
+        if default is None:
             return _refuse(state, Problem("press_not_expected"))
         if question.type is QuestionType.SELECT_MULTIPLE:
-            return _accept(survey, state, slot, join_selection(question, question.default.split()))
+            return _accept(survey, state, slot, join_selection(question, default.split()))
         if question.type is QuestionType.SELECT_ONE:
-            return _accept(survey, state, slot, question.default)
-        action = TypedAnswer(question.default)
+            return _accept(survey, state, slot, default)
+        action = TypedAnswer(default)
     if isinstance(action, GiveFile):
         return _give_file(survey, state, slot, action)
     if isinstance(action, GiveLocation):

@@ -6,6 +6,8 @@ choice label in the conversation language for a ``select_one``, the labels joine
 ``select_multiple``, the value itself otherwise, nothing when unanswered or skipped. A name that
 is no question of the survey shows its value when the answers have one (the current pass of a
 repeat is visible under the bare names), else nothing: no respondent ever sees ``${...}``.
+``${last_wave.name}`` is the previous wave's answer of a panel survey (:mod:`surveys.panels`),
+shown with the labels of this survey's question of the same name.
 
 Pure: a survey, the answers so far and the language in; text or :mod:`surveys.markup` spans out.
 The answer is put in after the formatting is read, so an answer never formats the text (an
@@ -18,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
-from surveys import markup
+from surveys import markup, panels
 from surveys.model import CHOICE_TYPES, QuestionType, Survey
 
 #: ``${name}``, spaces inside the braces allowed; whatever the braces hold (also ``${.}``) is replaced.
@@ -45,9 +47,10 @@ def shown_answer(survey: Survey, name: str, answers: Answers, language: str, _de
         return ""
     if value is None or value == "":
         return ""
-    if not survey.has_question(name):
+    question_name = name.removeprefix(panels.PREFIX)
+    if not survey.has_question(question_name):
         return value
-    question = survey.question(name)
+    question = survey.question(question_name)
     if question.type not in CHOICE_TYPES:
         return value
     chosen = value.split() if question.type is QuestionType.SELECT_MULTIPLE else [value]

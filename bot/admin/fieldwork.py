@@ -27,6 +27,7 @@ from bot.admin.site import AdminSite
 from handlers.broadcast_actions import preview_audience, reach_lines, whatsapp_silent_before
 from handlers.invitations import (
     Disposition,
+    FieldworkError,
     InvitationRound,
     Tally,
     build_report,
@@ -35,6 +36,7 @@ from handlers.invitations import (
     invite,
     record_invitation,
 )
+from handlers.panels import panel_members
 from handlers.quotas import quota_report
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from storage.broadcasts import PUSH_CHANNELS, Audience
@@ -64,6 +66,8 @@ class InvitationForm:
     wave: int = 1
     #: Invite only people whose quota cell (by contact fields) is still open.
     open_cells: bool = False
+    #: Only the people who took part in the previous wave of the survey's panel (``--panel-members``).
+    panel_members: bool = False
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -114,6 +118,7 @@ def read_invitation(data: Mapping[str, Any], site: AdminSite, regions: list[str]
         seed=0 if seed is None else seed,
         wave=1 if wave is None else wave,
         open_cells=str(data.get("open_cells", "")).strip() == "on",
+        panel_members=bool(str(data.get("panel_members", "")).strip()),
         problems=problems,
     )
 
@@ -195,11 +200,19 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         notice = invitation_notice(survey, template=site.invitation_template)
         dry_run = str(data.get("action", "preview")) != "send"
         async with site.database.transaction() as connection:
+            among = None
+            if form.panel_members:
+                try:
+                    among = await panel_members(connection, site.surveys.values(), survey)
+                except FieldworkError as error:
+                    form.problems.append(str(error))
+                    return await fieldwork_page(request, survey, form, status=422)
             found = await invite(
                 connection,
                 survey,
                 audience=form.audience,
                 notice=notice,
+                among=among,
                 size=form.sample,
                 stratify_by=form.stratify_by or None,
                 seed=form.seed,

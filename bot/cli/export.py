@@ -32,9 +32,12 @@ from storage.exports.files import (
     export_responses,
     export_table,
     export_with_attachments,
+    write_export,
 )
+from storage.exports.panel import panel_table
 from storage.exports.tables import TABLES
 from storage.media import open_media_store
+from surveys import panels
 from surveys.loader import load_survey_directory
 
 
@@ -43,6 +46,9 @@ def add_commands(commands: Any) -> None:
     export = commands.add_parser("export", help="export a survey's responses (or --table NAME) and its codebook")
     export.add_argument("survey_id", nargs="?", help="the survey whose responses to export")
     export.add_argument("--table", choices=sorted(TABLES), help="export another table instead of a survey's responses")
+    export.add_argument(
+        "--panel", help="export the responses of every wave of this panel as one long table (one row per response)"
+    )
     export.add_argument(
         "--format", choices=FORMATS, default=None, help="default: from the output file's extension, else csv"
     )
@@ -146,14 +152,16 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
 
 async def _run(settings: Settings, arguments: argparse.Namespace) -> int:
     fmt = _format(arguments)
-    if (arguments.survey_id is None) == (arguments.table is None):
-        print("baraza export: give either a SURVEY_ID or --table NAME", file=sys.stderr)
+    if sum(chosen is not None for chosen in (arguments.survey_id, arguments.table, arguments.panel)) != 1:
+        print("baraza export: give either a SURVEY_ID, --table NAME or --panel PANEL", file=sys.stderr)
         return 2
     database = Database(settings.database_url)
     try:
         await database.migrate()
         if arguments.table is not None:
             return await _export_table(settings, database, arguments, fmt)
+        if arguments.panel is not None:
+            return await _export_panel(settings, database, arguments, fmt)
         return await _export_survey(settings, database, arguments, fmt)
     except (ExportError, ExcelTooLarge) as error:
         print(f"baraza: {error}", file=sys.stderr)
@@ -205,6 +213,19 @@ async def _export_survey(settings: Settings, database: Database, arguments: argp
         )
         await _audit(database, f"survey:{survey.id}", audit.export_details("codebook", "csv" if as_csv else "md", None))
         print(f"codebook of '{survey.id}' written to {arguments.codebook}", file=sys.stderr)
+    return 0
+
+
+async def _export_panel(settings: Settings, database: Database, arguments: argparse.Namespace, fmt: Format) -> int:
+    """``baraza export --panel PANEL``: every wave's responses in one long table (docs/fieldwork.md)."""
+    waves = panels.waves(load_survey_directory(settings.surveys_directory).values(), arguments.panel)
+    if not waves:
+        raise ExportError(f"no survey in {settings.surveys_directory} is a wave of panel '{arguments.panel}'")
+    options = ExportOptions(**{option.name: getattr(arguments, option.name) for option in fields(ExportOptions)})
+    table = await panel_table(database, waves, options)
+    exported = await write_export(table, fmt, destination(arguments.output), labels=options.labels, raw=options.raw)
+    _report(exported, f"response(s) of the {len(waves)} wave(s) of panel '{arguments.panel}'", arguments.output)
+    await _audit(database, f"panel:{arguments.panel}", audit.export_details("responses", fmt, exported.rows, options))
     return 0
 
 

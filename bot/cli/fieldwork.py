@@ -28,6 +28,7 @@ from handlers.invitations import (
     record_invitation,
 )
 from handlers.notices import NoticeFileError, load_notice_file
+from handlers.panels import panel_members
 from handlers.quotas import format_quotas, quota_report
 from storage.audit import cli_actor
 from storage.broadcasts import PUSH_CHANNELS, Audience
@@ -56,6 +57,11 @@ def add_commands(survey_commands: Any) -> None:
     invite_parser.add_argument("--channels", help=f"comma-separated channels (default: {','.join(PUSH_CHANNELS)})")
     invite_parser.add_argument(
         "--pseudonyms", type=Path, help="a CSV whose first column (or 'respondent' column) lists pseudonyms to invite"
+    )
+    invite_parser.add_argument(
+        "--panel-members",
+        action="store_true",
+        help="only the people who took part in the previous wave of the survey's panel (complete or partial)",
     )
     invite_parser.add_argument("--sample", type=int, default=None, help="invite a random sample of this size")
     invite_parser.add_argument("--stratify-by", choices=STRATA_FIELDS, default=None)
@@ -143,6 +149,11 @@ async def _invite(settings: Settings, arguments: argparse.Namespace) -> int:
             pseudonymize = await load_pseudonymizer(database, settings.pseudonym_key, settings.key_file)
         now = utc_now()
         async with database.transaction() as connection:
+            among = None
+            if arguments.panel_members:
+                surveys = load_survey_directory(settings.surveys_directory).values()
+                among = await panel_members(connection, surveys, survey)
+                print(f"panel: {len(among)} member(s) took part in the previous wave")
             found = await invite(
                 connection,
                 survey,
@@ -150,6 +161,7 @@ async def _invite(settings: Settings, arguments: argparse.Namespace) -> int:
                 notice=notice,
                 pseudonyms=_pseudonyms(arguments.pseudonyms) if arguments.pseudonyms is not None else None,
                 pseudonymize=pseudonymize,
+                among=among,
                 size=arguments.sample,
                 stratify_by=arguments.stratify_by,
                 seed=arguments.seed,

@@ -15,8 +15,9 @@ from typing import Any
 
 from bot.cli import fieldwork
 from bot.config import ConfigError, load_settings
+from surveys import panels
 from surveys.errors import SurveyFileError
-from surveys.loader import load_survey_file, load_survey_text
+from surveys.loader import load_survey_file, load_survey_text, neighbours
 from surveys.model import Survey
 
 #: ``--output -``: the YAML to standard output.
@@ -96,14 +97,24 @@ def import_output(form: Path, output: str | None, config: Path | None) -> Path |
 
 
 def check(files: list[Path]) -> int:
-    """Print each file's problems (FILE:LINE: message) or a one-line summary; 1 if any file fails."""
+    """Print each file's problems (FILE:LINE: message) or a one-line summary; 1 if any file fails.
+    A wave of a panel is checked against its previous wave, among the files given and the surveys
+    beside them."""
     failed = False
+    loaded: dict[Path, Survey] = {}
     for path in files:
         try:
-            survey = load_survey_file(path)
+            loaded[path] = load_survey_file(path)
         except SurveyFileError as error:
             failed = True
             for problem in error.problems:
+                print(problem)
+    among = neighbours(loaded) if any(s.panel is not None for s in loaded.values()) else []
+    for path, survey in loaded.items():
+        problems = panels.panel_problems([survey], [*among, *loaded.values()])
+        if problems:
+            failed = True
+            for problem in problems:
                 print(problem)
             continue
         print(

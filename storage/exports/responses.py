@@ -71,6 +71,12 @@ SCREENED_OUT = (
     "Screened out: the respondent's quota cell was full (thanked; the response ended, not completed)",
     Kind.BOOLEAN,
 )
+#: The columns of a wave of a panel, after :data:`TRAILING`: the same in every row, so that the
+#: exports of the waves stack into one long file (the respondent pseudonym links the waves).
+PANEL: tuple[tuple[str, str, Kind], ...] = (
+    ("panel", "Panel the survey is a wave of", Kind.TEXT),
+    ("wave", "Wave of the panel", Kind.INTEGER),
+)
 #: The fieldwork columns of a survey with invitations, after :data:`TRAILING` (before ``_index``):
 #: the invitation of the response's contact (its latest wave), empty for a response without one.
 PARADATA: tuple[tuple[str, str, Kind], ...] = (
@@ -255,10 +261,11 @@ def response_columns(
 ) -> tuple[Column, ...]:
     """The columns of the export: the foundation metadata (and ``score`` for a quiz), the current
     questions, the ``former`` question names (answered under older versions only, exported as
-    text), then the other metadata (with :data:`SCREENED_OUT` for a survey with quotas), and with
-    ``fieldwork`` (the survey has invitations) the
-    :data:`PARADATA` columns. A profile column whose name a question takes is called
-    ``profile_NAME``, a fieldwork column ``fieldwork_NAME``."""
+    text), then the other metadata (with :data:`SCREENED_OUT` for a survey with quotas, then the
+    :data:`PANEL` columns for a wave of a panel), and with ``fieldwork`` (the survey has
+    invitations) the :data:`PARADATA` columns. A profile column whose name a question takes is
+    called ``profile_NAME``, a quota column ``quota_NAME``, a fieldwork column ``fieldwork_NAME``,
+    a panel column ``panel_NAME``."""
     names = {q.name for q in survey.data_questions} | set(former)
     leading = [Column(name, label, kind) for name, label, kind in LEADING]
     if survey.is_quiz:
@@ -272,6 +279,8 @@ def response_columns(
     if survey.quotas:
         name, label, kind = SCREENED_OUT
         trailing.append(Column(f"quota_{name}" if name in names else name, label, kind))
+    if survey.panel is not None:
+        trailing += [Column(f"panel_{name}" if name in names else name, label, kind) for name, label, kind in PANEL]
     if fieldwork:
         trailing += [
             Column(f"fieldwork_{name}" if name in names else name, label, kind) for name, label, kind in PARADATA
@@ -423,6 +432,7 @@ async def _response_rows(
     quiz = survey.is_quiz
     quotas = bool(survey.quotas)
     indexed = bool(survey.repeats)
+    panel = panel_cells(survey)
     loads = orjson.loads  # several times faster than json.loads on a million rows
     written = 0
     number = 0  # the row's _index
@@ -470,6 +480,7 @@ async def _response_rows(
                 row += (record.survey_version, duration, *profile)
                 if quotas:
                     row.append("true" if record.screened_out_at is not None else "false")
+                row += panel
                 if paradata is not None:
                     found = None if record.contact_id is None else paradata.get(record.contact_id)
                     row += found.cells() if found is not None else NO_PARADATA
@@ -482,6 +493,11 @@ async def _response_rows(
 
 
 NO_PROFILE: tuple[str | None, str | None] = (None, None)
+
+
+def panel_cells(survey: Survey) -> tuple[str, ...]:
+    """The :data:`PANEL` cells of every row of ``survey`` (none outside a panel)."""
+    return () if survey.panel is None else (survey.panel.id, str(survey.panel.wave))
 
 
 async def _profiles(connection: AsyncConnection, ids: set[int]) -> dict[int, tuple[str | None, str | None]]:
