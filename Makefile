@@ -69,7 +69,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy bot surveys handlers storage catalogue common
+	$(BIN)/mypy bot surveys handlers storage catalogue results common
 
 check: lint typecheck test
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from surveys.expressions import Expression
+from surveys.results_settings import ResultsSettings
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,8 @@ class Survey:
     repeats: tuple[Repeat, ...] = ()
     #: Reminders of the invitation, in the order they are sent (``after`` increasing).
     reminders: tuple[Reminder, ...] = ()
+    #: The ``results:`` block: publication, smallest cell, margins, breakdowns (:mod:`surveys.results_settings`).
+    results: ResultsSettings = ResultsSettings()
     #: Data files that ``pulldata()`` reads (``NAME.csv`` beside the survey file): name -> rows.
     tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)
