@@ -3,7 +3,7 @@
 The uncertainty of a weighted estimate is that of a simple random sample of Kish's effective size
 ``n_eff = (Σw)² / Σw²`` (:func:`results.weighting.effective_size`), computed within the group the
 estimate is about. A share's interval is Wilson's score interval at ``n_eff`` (it stays inside
-0–100% and behaves for shares near the ends); a mean's is ``mean ± 1.96 · s_w / √(n_eff − 1)``,
+0 to 100% and behaves for shares near the ends); a mean's is ``mean ± 1.96 · s_w / √(n_eff - 1)``,
 ``s_w²`` the weighted variance. Without margins every weight is 1, ``n_eff = n``, and these are the
 textbook intervals. The median is the weighted median (the smallest value at which the cumulative
 weight reaches half).

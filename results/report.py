@@ -325,9 +325,7 @@ def from_json(text: str) -> ResultsReport:
             item["kind"],
             item["multiple"],
             group(item["overall"]),
-            tuple(
-                Breakdown(b["dimension"], tuple(group(g) for g in b["groups"])) for b in item["breakdowns"]
-            ),
+            tuple(Breakdown(b["dimension"], tuple(group(g) for g in b["groups"])) for b in item["breakdowns"]),
         )
         for item in data["questions"]
     )

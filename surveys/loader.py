@@ -26,7 +26,6 @@ from common.problems import FileProblem
 from common.safe_yaml import compose_file, read_file
 from surveys.errors import SurveyFileError
 from surveys.expressions import Expression, ExpressionError, parse
-from surveys.results_settings import DEFAULT_MIN_CELL, LOWEST_MIN_CELL, RESPONDENT_FIELDS, ResultsSettings, read_margins
 from surveys.model import (
     CHOICE_TYPES,
     LISTED_TYPES,
@@ -41,6 +40,7 @@ from surveys.model import (
     Repeat,
     Survey,
 )
+from surveys.results_settings import DEFAULT_MIN_CELL, LOWEST_MIN_CELL, RESPONDENT_FIELDS, ResultsSettings, read_margins
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # XLSForm names: a letter or underscore first, then letters, digits, _ - and dots.

@@ -279,7 +279,7 @@ class Survey:
     #: Reminders of the invitation, in the order they are sent (``after`` increasing).
     reminders: tuple[Reminder, ...] = ()
     #: The ``results:`` block: publication, smallest cell, margins, breakdowns (:mod:`surveys.results_settings`).
-    results: ResultsSettings = ResultsSettings()
+    results: ResultsSettings = field(default_factory=ResultsSettings)
     #: Data files that ``pulldata()`` reads (``NAME.csv`` beside the survey file): name -> rows.
     tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)

@@ -79,7 +79,9 @@ def read_margins(text: str, file: str, dimensions: frozenset[str]) -> tuple[tupl
             problems.append(FileProblem(file, line, f"more than {MAX_MARGIN_ROWS:,} rows"))
             break
         if len(row) != len(MARGIN_COLUMNS):
-            problems.append(FileProblem(file, line, f"expected 3 values (dimension,category,population), not {len(row)}"))
+            problems.append(
+                FileProblem(file, line, f"expected 3 values (dimension,category,population), not {len(row)}")
+            )
             continue
         dimension, category, population = (cell.strip() for cell in row)
         if dimension not in dimensions:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection

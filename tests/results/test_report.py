@@ -72,7 +72,9 @@ def test_weighted_shares_and_intervals_match_an_independent_raking(report: Resul
         assert (cell.low, cell.high) == (pytest.approx(low, abs=1e-6), pytest.approx(high, abs=1e-6))
     # Within a group the design effect is the group's own.
     groups = np.array([p.profile["user_group"] for p in people])
-    researchers = next(g for b in report.question("satisfaction").breakdowns for g in b.groups if g.category == "researcher")
+    researchers = next(
+        g for b in report.question("satisfaction").breakdowns for g in b.groups if g.category == "researcher"
+    )
     good = next(c for c in researchers.cells if c.choice == "good")
     mask = groups == "researcher"
     share, low, high = reference_share(satisfaction[mask] == "good", weights[mask])
@@ -171,7 +173,7 @@ def test_hidden_cells_cannot_be_derived_from_the_totals_shown(report: ResultsRep
     # The sums hold on the true counts (the system is the right one).
     truth = {**known, **{name: _true(found, name) for name in unknown}}
     for total, parts in equations:
-        assert truth[total] == sum(truth[p] for p in parts) or question == "uses" and total.startswith("R")
+        assert truth[total] == sum(truth[p] for p in parts) or (question == "uses" and total.startswith("R"))
     assert unknown or question == "visits", "something is hidden"
     assert determined(equations, known, unknown) == set()
 
