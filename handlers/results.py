@@ -29,6 +29,7 @@ from storage.database import Database
 from storage.results import Publication, ResultsRepository
 from surveys.markup import plain_text
 from surveys.model import LocalizedText, Survey
+from surveys.results_settings import RESPONDENT_FIELDS
 
 #: The "See the results" button: ``results:SURVEY``.
 PAYLOAD_PREFIX = "results:"
@@ -151,7 +152,21 @@ class ResultsWords:
         return self.texts("results_respondents", count=format_decimal(report.respondents, locale=self.language))
 
     def weighting(self, report: ResultsReport) -> str:
-        return self.texts("results_weighted" if report.weighted else "results_unweighted")
+        """Whether the figures are weighted, and to what (the survey's margin dimensions)."""
+        if not report.weighted:
+            return self.texts("results_unweighted")
+        names = [
+            self.dimension(name) if name in RESPONDENT_FIELDS else self.question(name).lower()
+            for name in self.survey.results.margin_dimensions()
+        ]
+        return self.texts("results_weighted", dimensions=", ".join(names))
+
+    def share_items(self, question: QuestionResults) -> list[tuple[str, float | None, float | None, float | None, str]]:
+        """The overall figures of a choice question for a chart: label, share, interval, share written."""
+        return [
+            (self.choice(question.name, c.choice), None if c.hidden else c.share, c.low, c.high, self.percent(c.share))
+            for c in question.overall.cells
+        ]
 
     def group_lines(self, question: QuestionResults, group: Group) -> list[str]:
         """One line per figure of ``group`` (hidden ones say so)."""

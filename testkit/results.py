@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -144,7 +145,7 @@ async def store_respondents(
                     region=profile["region"],
                 )
             )
-            contact_id = contact.inserted_primary_key[0]
+            contact_id = cast(Any, contact).inserted_primary_key[0]
             await _response(connection, survey, contact_id, profile, person.answers, at, at)
         for _ in range(incomplete):
             profile = {"channel": "web", "language": "en"}
