@@ -135,8 +135,8 @@ async def store_respondents(
             contact = await connection.execute(
                 ContactRow.__table__.insert().values(  # type: ignore[attr-defined]
                     channel=profile["channel"],
-                    user_key=f"u{index}",
-                    chat_key=f"c{index}",
+                    user_key=f"results-{uuid.uuid4()}",
+                    chat_key=f"results-chat-{index}",
                     language=profile["language"],
                     first_seen_at=at,
                     last_seen_at=at,
