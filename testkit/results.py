@@ -73,13 +73,13 @@ region,south,350000
 region,east,200000
 region,west,50000
 user_group,citizen,900000
-user_group,journalist,20000
+user_group,media,20000
 user_group,researcher,80000
 """
 SECRET_COMMENT = "my neighbour Alice Mwangi at 12 Baobab Road"
 
 REGIONS = (("north", 0.2), ("south", 0.45), ("east", 0.33), ("west", 0.02))
-GROUPS = (("citizen", 0.5), ("journalist", 0.2), ("researcher", 0.3))
+GROUPS = (("citizen", 0.5), ("media", 0.2), ("researcher", 0.3))
 CHANNELS = (("web", 0.55), ("telegram", 0.42), ("whatsapp", 0.03))
 LANGUAGES = (("en", 0.6), ("fr", 0.4))
 SATISFACTION = (("very_good", 0.2), ("good", 0.45), ("poor", 0.25), ("very_poor", 0.08), ("unsure", 0.02))
