@@ -44,42 +44,37 @@ async def test_the_results_page_reads_in_french_on_a_phone(
     people = synthetic_respondents(300)
     good = np.array([p.answers["satisfaction"] == "good" for p in people])
     share, low, high = reference_share(good, reference_weights())
-    async with running_bot(settings) as bot:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                context = await browser.new_context(
-                    viewport={"width": 390, "height": 844}, is_mobile=True, locale="fr-FR"
-                )
-                page = await context.new_page()
-                await page.goto(f"http://127.0.0.1:{bot.web_port}/results/feedback2027")
-                assert await page.locator("html").get_attribute("lang") == "fr"
-                await expect(page.get_by_role("heading", level=1)).to_have_text("Résultats : Nos statistiques et vous")
-                await expect(page.locator("#respondents")).to_contain_text(
-                    "300 personnes ont répondu. Données au 31 mars 2027."
-                )
-                await expect(page.locator("#weighting")).to_contain_text("pondérés")
+    async with running_bot(settings) as bot, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="fr-FR")
+            page = await context.new_page()
+            await page.goto(f"http://127.0.0.1:{bot.web_port}/results/feedback2027")
+            assert await page.locator("html").get_attribute("lang") == "fr"
+            await expect(page.get_by_role("heading", level=1)).to_have_text("Résultats : Nos statistiques et vous")
+            await expect(page.locator("#respondents")).to_contain_text(
+                "300 personnes ont répondu. Données au 31 mars 2027."
+            )
+            await expect(page.locator("#weighting")).to_contain_text("pondérés")
 
-                table = page.locator("#q-satisfaction-table")
-                row = table.locator('tr[data-choice="good"]')
-                await expect(row.locator("th")).to_have_text("Bien")
-                await expect(row.locator(".share")).to_have_text(format_percent(share, locale="fr"))
-                interval = f"de {format_percent(low, locale='fr')} à {format_percent(high, locale='fr')}"
-                await expect(row.locator(".interval")).to_have_text(interval)
-                await expect(table.locator('tr[data-choice="unsure"] td')).to_have_text(
-                    "non publié (trop peu de réponses)"
-                )
-                chart = page.get_by_role("img", name="Êtes-vous satisfait de nos statistiques ?", exact=False).first
-                await expect(chart).to_be_visible()
-                by_group = page.locator('#q-satisfaction table[data-dimension="user_group"]')
-                await expect(by_group.locator("th[scope=row]").first).to_have_text("Citoyen ou grand public")
-                by_region = page.locator('#q-satisfaction table[data-dimension="region"] th[scope=row]')
-                assert await by_region.all_text_contents() == ["Nord", "Sud", "Est", "Ouest", "Non renseigné"]
-                await expect(page.get_by_text("Autre chose ?")).to_have_count(0)
-                # Nothing wider than the phone: the tables scroll inside their own box.
-                assert await page.evaluate("document.documentElement.scrollWidth") <= 390
-                await expect(page.get_by_role("link", name="Télécharger les chiffres (CSV)")).to_be_visible()
-                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                await save_screenshot(page, SCREENSHOT)
-            finally:
-                await browser.close()
+            table = page.locator("#q-satisfaction-table")
+            row = table.locator('tr[data-choice="good"]')
+            await expect(row.locator("th")).to_have_text("Bien")
+            await expect(row.locator(".share")).to_have_text(format_percent(share, locale="fr"))
+            interval = f"de {format_percent(low, locale='fr')} à {format_percent(high, locale='fr')}"
+            await expect(row.locator(".interval")).to_have_text(interval)
+            await expect(table.locator('tr[data-choice="unsure"] td')).to_have_text("non publié (trop peu de réponses)")
+            chart = page.get_by_role("img", name="Êtes-vous satisfait de nos statistiques ?", exact=False).first
+            await expect(chart).to_be_visible()
+            by_group = page.locator('#q-satisfaction table[data-dimension="user_group"]')
+            await expect(by_group.locator("th[scope=row]").first).to_have_text("Citoyen ou grand public")
+            by_region = page.locator('#q-satisfaction table[data-dimension="region"] th[scope=row]')
+            assert await by_region.all_text_contents() == ["Nord", "Sud", "Est", "Ouest", "Non renseigné"]
+            await expect(page.get_by_text("Autre chose ?")).to_have_count(0)
+            # Nothing wider than the phone: the tables scroll inside their own box.
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+            await expect(page.get_by_role("link", name="Télécharger les chiffres (CSV)")).to_be_visible()
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            await save_screenshot(page, SCREENSHOT)
+        finally:
+            await browser.close()
