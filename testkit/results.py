@@ -5,6 +5,7 @@ through the repositories the bot writes with."""
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from results.report import Respondent
@@ -181,3 +183,41 @@ async def _response(
     ]
     if rows:
         await connection.execute(AnswerRow.__table__.insert(), rows)  # type: ignore[attr-defined]
+
+
+Z95 = 1.959963984540054
+
+
+def reference_weights() -> np.ndarray:
+    """The weights of :func:`synthetic_respondents` (300) computed independently of :mod:`results`, for
+    the tests to check against. Raking by hand: scale each dimension's categories to the population shares in turn."""
+    people = synthetic_respondents(300)
+    rows = [line.split(",") for line in MARGINS_CSV.strip().splitlines()[1:]]
+    weights = np.ones(len(people))
+    for _ in range(500):
+        before = weights.copy()
+        for dimension in ("region", "user_group"):
+            population = {c: float(p) for d, c, p in rows if d == dimension}
+            values = np.array([person.profile[dimension] or "" for person in people])
+            known = np.isin(values, list(population))
+            matched = known.sum()
+            for category, size in population.items():
+                mask = values == category
+                target = matched * size / sum(population.values())
+                weights[mask] *= target / weights[mask].sum()
+            # Respondents without a category keep their count on this dimension.
+            if (~known).any():
+                weights[~known] *= (~known).sum() / weights[~known].sum()
+        if np.abs(weights - before).max() < 1e-12:
+            break
+    scaled: np.ndarray = weights * len(people) / weights.sum()
+    return scaled
+
+
+def reference_share(chosen: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]:
+    """The weighted share of ``chosen`` and its Wilson interval at Kish's effective size, by hand."""
+    share = weights[chosen].sum() / weights.sum()
+    n = weights.sum() ** 2 / (weights**2).sum()
+    centre = (share + Z95 * Z95 / (2 * n)) / (1 + Z95 * Z95 / n)
+    half = Z95 * math.sqrt(share * (1 - share) / n + Z95 * Z95 / (4 * n * n)) / (1 + Z95 * Z95 / n)
+    return share, centre - half, centre + half

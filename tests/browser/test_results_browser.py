@@ -16,9 +16,8 @@ from bot.config import RegisterSettings, Settings, WebSettings
 from handlers.results import publish_results
 from storage.database import Database
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot
-from testkit.results import store_respondents, synthetic_respondents, write_survey
+from testkit.results import reference_share, reference_weights, store_respondents, synthetic_respondents, write_survey
 from testkit.telegram_harness import NO_FLOOD_LIMIT, PSEUDONYM_KEY, ROOT
-from tests.results.test_report import reference_share, reference_weights
 
 DATA_DATE = datetime(2027, 3, 31, 12, 0, tzinfo=UTC)
 SCREENSHOT = ROOT / "docs" / "screenshots" / "results-fr-phone.png"

@@ -18,8 +18,7 @@ from handlers.results import publish_results
 from storage.database import Database
 from surveys.model import Survey
 from testkit.fakes.engine_user import EngineUser
-from testkit.results import store_respondents, synthetic_respondents, write_survey
-from tests.results.test_report import reference_share, reference_weights
+from testkit.results import reference_share, reference_weights, store_respondents, synthetic_respondents, write_survey
 
 DATA_DATE = datetime(2027, 3, 31, 12, 0, tzinfo=UTC)
 

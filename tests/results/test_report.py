@@ -12,9 +12,9 @@ import pytest
 from results.report import NOT_GIVEN, ResultsReport, build_report, from_json, to_json
 from results.suppression import Equation, suppress
 from surveys.model import Survey
-from testkit.results import MARGINS_CSV, SECRET_COMMENT, synthetic_respondents, write_survey
+from testkit.results import SECRET_COMMENT, reference_share, reference_weights, synthetic_respondents, write_survey
 
-Z = 1.959963984540054
+Z = 1.959963984540054  # the 97.5% normal quantile
 
 
 @pytest.fixture(scope="module")
@@ -25,38 +25,6 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> Survey:
 @pytest.fixture(scope="module")
 def report(survey: Survey) -> ResultsReport:
     return build_report(survey, synthetic_respondents(300), None)
-
-
-def reference_weights() -> np.ndarray:
-    """Raking by hand: scale each dimension's categories to the population shares in turn."""
-    people = synthetic_respondents(300)
-    rows = [line.split(",") for line in MARGINS_CSV.strip().splitlines()[1:]]
-    weights = np.ones(len(people))
-    for _ in range(500):
-        before = weights.copy()
-        for dimension in ("region", "user_group"):
-            population = {c: float(p) for d, c, p in rows if d == dimension}
-            values = np.array([person.profile[dimension] or "" for person in people])
-            known = np.isin(values, list(population))
-            matched = known.sum()
-            for category, size in population.items():
-                mask = values == category
-                target = matched * size / sum(population.values())
-                weights[mask] *= target / weights[mask].sum()
-            # Respondents without a category keep their count on this dimension.
-            if (~known).any():
-                weights[~known] *= (~known).sum() / weights[~known].sum()
-        if np.abs(weights - before).max() < 1e-12:
-            break
-    return weights * len(people) / weights.sum()
-
-
-def reference_share(chosen: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]:
-    share = weights[chosen].sum() / weights.sum()
-    n = weights.sum() ** 2 / (weights**2).sum()
-    centre = (share + Z * Z / (2 * n)) / (1 + Z * Z / n)
-    half = Z * math.sqrt(share * (1 - share) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
-    return share, centre - half, centre + half
 
 
 def test_weighted_shares_and_intervals_match_an_independent_raking(report: ResultsReport) -> None:

@@ -35,7 +35,7 @@ def test_the_results_block_and_its_margins_are_read(tmp_path: Path) -> None:
     path = survey_file(
         tmp_path,
         "results:\n  public: true\n  min_cell: 5\n  margins: margins.csv\n  breakdowns: [region, channel]\n",
-        "dimension,category,population\nregion,north,1000\nsex,f,\"1,200\"\n",
+        'dimension,category,population\nregion,north,1000\nsex,f,"1,200"\n',
     )
     settings = load_survey_file(path).results
     assert (settings.public, settings.min_cell, settings.breakdowns) == (True, 5, ("region", "channel"))

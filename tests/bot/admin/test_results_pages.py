@@ -19,8 +19,14 @@ from storage import audit
 from storage.database import Database
 from surveys.model import Survey
 from testkit.admin import Client, admin_client, csrf_of
-from testkit.results import SECRET_COMMENT, store_respondents, synthetic_respondents, write_survey
-from tests.results.test_report import reference_share, reference_weights
+from testkit.results import (
+    SECRET_COMMENT,
+    reference_share,
+    reference_weights,
+    store_respondents,
+    synthetic_respondents,
+    write_survey,
+)
 
 DATA_DATE = datetime(2027, 3, 31, 12, 0, tzinfo=UTC)
 
