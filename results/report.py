@@ -13,7 +13,7 @@ import json
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from results.estimates import Interval, weighted_mean, weighted_median, weighted_share
 from results.suppression import Equation, suppress
@@ -172,6 +172,23 @@ def _picked(question: Question, value: str | None) -> frozenset[str] | None:
 
 
 Key = tuple[str, str, str | None]
+T = TypeVar("T")
+
+
+def _grouped(
+    categories: Mapping[str, tuple[str, ...]], given: Sequence[tuple[T, float, Mapping[str, str | None]]]
+) -> dict[tuple[str, str], list[tuple[T, float]]]:
+    """The answers with their weights by group: everyone (``("", "")``), then each category of each
+    breakdown (``(dimension, category)``, "not given" for a respondent without one)."""
+    members: dict[tuple[str, str], list[tuple[T, float]]] = {("", ""): []}
+    for dimension, found in categories.items():
+        for category in found:
+            members[(dimension, category)] = []
+    for answer, weight, profile in given:
+        members[("", "")].append((answer, weight))
+        for dimension in categories:
+            members[(dimension, profile.get(dimension) or NOT_GIVEN)].append((answer, weight))
+    return members
 
 
 def _choice_question(
@@ -189,14 +206,7 @@ def _choice_question(
         if (picked := _picked(question, respondent.answers.get(question.name))) is not None
     ]
     # Every group: its key prefix (dimension, category) and its respondents.
-    members: dict[tuple[str, str], list[tuple[frozenset[str], float]]] = {("", ""): []}
-    for dimension, found in categories.items():
-        for category in found:
-            members[(dimension, category)] = []
-    for picked, weight, profile in answered:
-        members[("", "")].append((picked, weight))
-        for dimension in categories:
-            members[(dimension, profile.get(dimension) or NOT_GIVEN)].append((picked, weight))
+    members = _grouped(categories, answered)
     counts: dict[Hashable, int] = {}
     groups: dict[Hashable, list[Hashable]] = {}
     for (dimension, category), people in members.items():
@@ -266,17 +276,12 @@ def _number_question(
     categories: Mapping[str, tuple[str, ...]],
     min_cell: int,
 ) -> QuestionResults:
-    members: dict[tuple[str, str], list[tuple[float, float]]] = {("", ""): []}
-    for dimension, found in categories.items():
-        for category in found:
-            members[(dimension, category)] = []
-    for respondent, weight in zip(respondents, weights, strict=True):
-        value = _number(respondent.answers.get(question.name))
-        if value is None:
-            continue
-        members[("", "")].append((value, weight))
-        for dimension in categories:
-            members[(dimension, respondent.profile.get(dimension) or NOT_GIVEN)].append((value, weight))
+    given = [
+        (value, weight, respondent.profile)
+        for respondent, weight in zip(respondents, weights, strict=True)
+        if (value := _number(respondent.answers.get(question.name))) is not None
+    ]
+    members = _grouped(categories, given)
     counts: dict[Hashable, int] = {(d, c, None): len(people) for (d, c), people in members.items()}
     equations = [
         Equation(("", "", None), tuple((dimension, category, None) for category in found))

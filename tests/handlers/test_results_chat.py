@@ -35,11 +35,11 @@ async def engine(database: Database, survey: Survey) -> Engine:
     return Engine(database, {survey.id: survey}, pseudonymizer, clock=lambda: DATA_DATE + timedelta(days=2))
 
 
-async def answer(user: EngineUser) -> list[Outbound]:
+async def answer(user: EngineUser, labels: tuple[str, str, str] = ("Bien", "Travail", "Terminé")) -> list[Outbound]:
+    """Answer the survey: a satisfaction, one use and Done (labels in the person's language), 3 visits, no comment."""
     await user.say("/survey feedback2027")
-    await user.press("Bien")
-    await user.press("Travail")
-    await user.press("Terminé")
+    for label in labels:
+        await user.press(label)
     await user.say("3")
     return list(await user.say("/skip"))
 
@@ -88,14 +88,5 @@ async def test_a_respondent_gets_the_published_results_in_french_with_a_chart(
 
 async def test_no_button_when_the_results_are_not_published(engine: Engine) -> None:
     person = EngineUser(engine, "r2", language="en")
-    finished = await answer_in_english(person)
+    finished = await answer(person, ("Good", "Work", "Done"))
     assert not finished[-1].flat_buttons
-
-
-async def answer_in_english(user: EngineUser) -> list[Outbound]:
-    await user.say("/survey feedback2027")
-    await user.press("Good")
-    await user.press("Work")
-    await user.press("Done")
-    await user.say("3")
-    return list(await user.say("/skip"))
