@@ -162,13 +162,13 @@ def _question(
     return _number_question(question, respondents, weights, categories, min_cell)
 
 
-def _picked(question: Question, value: str | None) -> frozenset[str] | None:
-    """The choices an answer picks (None: not answered)."""
+def _picked(question: Question, value: str | None, choices: frozenset[str]) -> frozenset[str] | None:
+    """The survey's choices an answer picks (None: not answered, or only codes the survey no longer
+    has, so that a group's choices still add up to its size)."""
     if value is None or value == "":
         return None
-    if question.type is QuestionType.SELECT_MULTIPLE:
-        return frozenset(value.split())
-    return frozenset((value,))
+    picked = frozenset(value.split()) if question.type is QuestionType.SELECT_MULTIPLE else frozenset((value,))
+    return (picked & choices) or None
 
 
 Key = tuple[str, str, str | None]
@@ -203,7 +203,7 @@ def _choice_question(
     answered = [
         (picked, weight, respondent.profile)
         for respondent, weight in zip(respondents, weights, strict=True)
-        if (picked := _picked(question, respondent.answers.get(question.name))) is not None
+        if (picked := _picked(question, respondent.answers.get(question.name), frozenset(choices))) is not None
     ]
     # Every group: its key prefix (dimension, category) and its respondents.
     members = _grouped(categories, answered)

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from results.report import NOT_GIVEN, ResultsReport, build_report, from_json, to_json
+from results.report import NOT_GIVEN, Respondent, ResultsReport, build_report, from_json, to_json
 from results.suppression import Equation, suppress
 from surveys.model import Survey
 from testkit.results import SECRET_COMMENT, reference_share, reference_weights, synthetic_respondents, write_survey
@@ -187,3 +187,10 @@ def test_without_margins_the_figures_are_plain_shares(survey: Survey) -> None:
     good = report.question("satisfaction").overall.cells[1]
     assert not report.weighted and report.effective_size == 300
     assert good.share == pytest.approx(132 / 300)
+
+
+def test_answers_with_codes_the_survey_no_longer_has_are_left_out(survey: Survey) -> None:
+    profile = {"user_group": "citizen", "region": "north", "language": "en", "channel": "web"}
+    people = [*synthetic_respondents(300), *[Respondent(profile, {"satisfaction": "removed_choice"})] * 20]
+    overall = build_report(survey, people, None).question("satisfaction").overall
+    assert overall.respondents == 300 and sum(cell.count for cell in overall.cells) == 300
