@@ -161,13 +161,6 @@ class ResultsWords:
         ]
         return self.texts("results_weighted", dimensions=", ".join(names))
 
-    def share_items(self, question: QuestionResults) -> list[tuple[str, float | None, float | None, float | None, str]]:
-        """The overall figures of a choice question for a chart: label, share, interval, share written."""
-        return [
-            (self.choice(question.name, c.choice), None if c.hidden else c.share, c.low, c.high, self.percent(c.share))
-            for c in question.overall.cells
-        ]
-
     def group_lines(self, question: QuestionResults, group: Group) -> list[str]:
         """One line per figure of ``group`` (hidden ones say so)."""
         hidden = self.texts("results_hidden")
@@ -192,6 +185,7 @@ class ResultsWords:
         return lines
 
     def bars(self, question: QuestionResults) -> list[ShareBar]:
+        """The overall figures of a choice question as chart bars (a withheld figure has no share)."""
         return [
             ShareBar(self.choice(question.name, cell.choice), cell.share, cell.low, cell.high, self.percent(cell.share))
             for cell in question.overall.cells

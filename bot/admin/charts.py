@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
+from catalogue.charts import ShareBar
+
 #: Each row: the label on its own line (left-aligned from the chart's left edge, so nothing of it
 #: is cut off however long it is), the bar under it, the value after the bar.
 ROW_HEIGHT = 38
@@ -109,19 +111,18 @@ def column_chart(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
     )  # fmt: skip
 
 
-def share_bars(
-    items: Sequence[tuple[str, float | None, float | None, float | None, str]], *, title: str, alt: str, withheld: str
-) -> Markup:
-    """Horizontal bars of shares (0 to 1) with their 95% intervals as whiskers: one
-    ``(label, share, low, high, written)`` per bar, ``written`` the share as the page writes it;
-    a bar whose share is None is withheld (``withheld`` is written instead). ``alt`` is the
-    accessible name (every figure in words); the page gives the figures in a table as well."""
+def share_bars(items: Sequence[ShareBar], *, title: str, alt: str, withheld: str) -> Markup:
+    """Horizontal bars of shares (0 to 1) with their 95% intervals as whiskers, each share as the
+    page writes it (``ShareBar.written``) after its bar; a bar whose share is None is withheld
+    (``withheld`` is written instead). ``alt`` is the accessible name (every figure in words); the
+    page gives the figures in a table as well."""
     if not items:
         return Markup('<p class="empty">–</p>')
     height = ROW_HEIGHT * len(items) + 4
     width = BAR_WIDTH + VALUE_WIDTH
     rows = []
-    for index, (label, share, low, high, written) in enumerate(items):
+    for index, item in enumerate(items):
+        label, share, low, high, written = item.label, item.share, item.low, item.high, item.written
         y = index * ROW_HEIGHT + 2
         middle = y + LABEL_LINE + BAR_HEIGHT / 2
         if share is None:

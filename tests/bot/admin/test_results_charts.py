@@ -4,12 +4,13 @@ figures written as such with no bar, intervals drawn as whiskers."""
 from __future__ import annotations
 
 from bot.admin.charts import share_bars
+from catalogue.charts import ShareBar
 
 
 def test_share_bars_escape_labels_and_say_what_is_withheld() -> None:
     svg = str(
         share_bars(
-            [("<b>Good</b>", 0.46, 0.38, 0.53, "46%"), ("Not sure", None, None, None, "–")],
+            [ShareBar("<b>Good</b>", 0.46, 0.38, 0.53, "46%"), ShareBar("Not sure", None)],
             title="Satisfied?",
             alt="Satisfied?. Good: 46%; Not sure: not shown",
             withheld="not shown (too few answers)",
