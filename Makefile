@@ -54,9 +54,9 @@ FAST_WORKERS ?= 4
 test-fast: $(TEST_STAMP)
 	@BARAZA_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -q -n $(FAST_WORKERS) --dist worksteal -m "$(FAST)"; $(NO_TESTS_FAIL)
 
-## The README's pictures: the tour in headless Chromium (tests/browser/test_tour_screenshots.py) writes them to docs/screenshots/.
+## The documentation's pictures: the tour (tests/browser/test_tour_screenshots.py) and the results page on a phone write them to docs/screenshots/.
 screenshots: $(TEST_STAMP) system-deps
-	BARAZA_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:xdist tests/browser/test_tour_screenshots.py
+	BARAZA_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:xdist tests/browser/test_tour_screenshots.py tests/browser/test_results_browser.py
 
 ## bandit (no high-severity finding) and pip-audit (no known vulnerability; "skipped: no network" offline).
 security: $(TEST_STAMP)
@@ -69,7 +69,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy bot surveys handlers storage catalogue common
+	$(BIN)/mypy bot surveys handlers storage catalogue results common
 
 check: lint typecheck test
 

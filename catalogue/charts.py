@@ -244,3 +244,56 @@ def chart_description(observations: Sequence[Observation], texts: ChartTexts, wo
         parts.append(first if first == last else f"{first}–{last}")
         parts.append(words("chart_latest", value=texts.last_value, period=texts.last_period))
     return ", ".join(part for part in parts if part)
+
+
+@dataclass(frozen=True)
+class ShareBar:
+    """One bar of a share chart: its label, the share (0 to 1) and its 95% interval; ``share`` None
+    for a figure withheld (drawn as no bar, with the reason)."""
+
+    label: str
+    share: float | None
+    low: float | None = None
+    high: float | None = None
+    #: The share as written after the bar, in the reader's language ("45 %"); default "45%".
+    written: str = ""
+
+
+def share_chart(bars: Sequence[ShareBar], title: str, withheld: str) -> bytes:
+    """A PNG of horizontal bars of shares with their 95% intervals as whiskers, each share written
+    after its bar, laid out for a phone as :func:`trend_chart` (``withheld``: the words written
+    where a figure is not shown)."""
+    height = 1.6 + 0.75 * max(len(bars), 1)
+    figure = Figure(figsize=(SIZE_INCHES[0], height), dpi=DPI)
+    renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
+    x, align = (1 - SIDE, "right") if _right_to_left(title) else (SIDE, "left")
+    heading = figure.text(x, 1 - EDGE / height * 5, title, fontsize=TITLE_SIZE, fontweight="bold", va="top", ha=align)
+    _wrapped(heading, renderer, figure.bbox.width * (1 - 2 * SIDE))
+    top = float(heading.get_window_extent(renderer).y0) / figure.bbox.height - 0.02
+    axes = figure.add_axes((SIDE, EDGE * 5 / height, 1 - 2 * SIDE, max(top - EDGE * 5 / height, 0.2)))
+    positions = list(range(len(bars)))[::-1]
+    for position, bar in zip(positions, bars, strict=True):
+        axes.text(0, position + 0.32, bar.label, fontsize=TICK_SIZE, va="bottom", ha="left")
+        if bar.share is None:
+            axes.text(0, position, withheld, fontsize=TICK_SIZE, va="center", ha="left", color="#555555")
+            continue
+        axes.barh(position, bar.share, height=0.4, color=LINE_COLOUR)
+        if bar.low is not None and bar.high is not None:
+            axes.plot([bar.low, bar.high], [position, position], color="#222222", linewidth=1.5)
+            axes.plot([bar.low, bar.low], [position - 0.12, position + 0.12], color="#222222", linewidth=1.5)
+            axes.plot([bar.high, bar.high], [position - 0.12, position + 0.12], color="#222222", linewidth=1.5)
+        end = max(bar.share, bar.high or 0.0)
+        axes.text(
+            end + 0.02,
+            position,
+            bar.written or f"{100 * bar.share:.0f}%",
+            fontsize=LABEL_SIZE,
+            va="center",
+            fontweight="bold",
+        )
+    axes.set_xlim(0, 1.18)
+    axes.set_ylim(-0.5, len(bars) - 0.2)
+    axes.axis("off")
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()

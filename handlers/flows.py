@@ -20,6 +20,7 @@ from handlers import (
     privacy,
     profile,
     requests,
+    results,
     start,
     survey,
 )
@@ -63,6 +64,7 @@ REGISTRY = Registry(
         Buttons((concepts.PAYLOAD_PREFIX,), concepts.on_press),
         Buttons((calendar.PAYLOAD_PREFIX,), calendar.on_press),
         Buttons((requests.PAYLOAD_PREFIX,), requests.on_press),
+        Buttons((results.PAYLOAD_PREFIX,), results.on_press),
     ),
     commands={
         "survey": start.survey_command,
@@ -78,6 +80,7 @@ REGISTRY = Registry(
         "calendar": calendar.calendar_command,
         "request": requests.request_command,
         "my_requests": requests.my_requests,
+        "results": results.results_command,
     },
     navigation={
         "start": navigation.start_command,

@@ -33,6 +33,7 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "data": "Look up a figure: /data WORDS",
     "define": "What a statistical term means: /define TERM",
     "calendar": "Upcoming releases; follow the ones you want",
+    "results": "Results of the surveys you answered",
 }
 
 

@@ -13,7 +13,9 @@ runner beside the answers so far; its responses carry the pseudonym of the perso
 
 from __future__ import annotations
 
-from handlers import flow_driver, payloads, prompts, quotas
+from dataclasses import replace
+
+from handlers import flow_driver, payloads, prompts, quotas, results
 from handlers.context import Context
 from handlers.flow_driver import FlowStore, Recorded, Replies
 from handlers.messages import Button, Outbound
@@ -176,6 +178,10 @@ class ResponseStore(FlowStore):
             )
         else:
             messages.append(Outbound(text=ctx.texts("finished")))
+        # Published results can be seen at once ("See the results"; /results later).
+        button = await results.results_button(ctx, definition)
+        if button is not None:
+            messages[-1] = replace(messages[-1], buttons=(*messages[-1].buttons, (button,)))
         return messages
 
     async def gone(self, ctx: Context, conversation: Conversation) -> Replies:

@@ -16,7 +16,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # `common` once the foundations branch has added it.
-PACKAGES = [name for name in ("bot", "surveys", "handlers", "storage", "catalogue", "common") if (ROOT / name).is_dir()]
+PACKAGES = [
+    name
+    for name in ("bot", "surveys", "handlers", "storage", "catalogue", "results", "common")
+    if (ROOT / name).is_dir()
+]
 
 
 def run_bandit() -> bool:

@@ -57,6 +57,8 @@ PASSWORD_CHANGED = "password_changed"  # noqa: S105  # nosec B105
 ROLE_CHANGED = "role_changed"
 SURVEY_IMPORTED = "survey_imported"
 KEY_ROTATED = "key_rotated"
+RESULTS_PUBLISHED = "results_published"
+RESULTS_WITHDRAWN = "results_withdrawn"
 ACTIONS = (
     SIGN_IN,
     SIGN_IN_FAILED,
@@ -76,6 +78,8 @@ ACTIONS = (
     ROLE_CHANGED,
     SURVEY_IMPORTED,
     KEY_ROTATED,
+    RESULTS_PUBLISHED,
+    RESULTS_WITHDRAWN,
 )
 #: The columns of ``baraza audit export``.
 CSV_COLUMNS = ("id", "at", "actor", "action", "target", "details")

@@ -531,3 +531,22 @@ class WebNoticeReadRow(Base):
 
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
     read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ResultsPublicationRow(Base):
+    """A survey's results as published (``/results/SURVEY``): the report's JSON snapshot as of
+    publication, until withdrawn or replaced by a later publication."""
+
+    __tablename__ = "results_publications"
+    __table_args__ = (Index("ix_results_publications_survey", "survey_id", "published_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    survey_id: Mapped[str] = mapped_column(String(40))
+    survey_version: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_by: Mapped[str] = mapped_column(String(120))
+    data_as_of: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    respondents: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[str] = mapped_column(Text)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(120))

@@ -44,6 +44,7 @@ from storage.records import Contact, Conversation, Erasure, ResponseSummary
 from storage.releases import ReleaseRepository
 from storage.repository_base import Repository
 from storage.requests import RequestRepository
+from storage.results import ResultsRepository
 from storage.webpush import WebPushRepository
 
 contacts = cast(Table, ContactRow.__table__)
@@ -652,3 +653,7 @@ class Repositories:
     @functools.cached_property
     def webpush(self) -> WebPushRepository:
         return WebPushRepository(self.connection)
+
+    @functools.cached_property
+    def results(self) -> ResultsRepository:
+        return ResultsRepository(self.connection)

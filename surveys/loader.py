@@ -44,6 +44,7 @@ from surveys.model import (
     Repeat,
     Survey,
 )
+from surveys.results_settings import DEFAULT_MIN_CELL, LOWEST_MIN_CELL, RESPONDENT_FIELDS, ResultsSettings, read_margins
 from surveys.substitution import references
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -64,9 +65,10 @@ SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
     "audience", "anonymous", "allow_choice_duplicates", "reminders", "allow_later_references",
-    "allow_missing_columns", "allow_note_references", "quotas", "panel",
+    "allow_missing_columns", "allow_note_references", "quotas", "panel", "results",
 }  # fmt: skip
 PANEL_KEYS = {"id", "wave"}
+RESULTS_KEYS = {"public", "min_cell", "margins", "breakdowns"}
 REMINDER_KEYS = {"after", "text"}
 QUOTA_KEYS = {"by", "targets"}
 #: Question types whose answer cannot define a quota cell (several values, a file or a place).
@@ -281,7 +283,7 @@ def load_survey_text(text: str, path: str) -> Survey:
 def load_survey_file(path: Path) -> Survey:
     """Read one survey file (``.yaml`` or ``.yml``), with the data files its ``pulldata()`` reads."""
     survey = load_survey_text(read_file(path, MAX_FILE_BYTES, SurveyFileError), str(path))
-    return with_data_files(survey, path.parent)
+    return with_margins(with_data_files(survey, path.parent), path.parent)
 
 
 MAX_DATA_FILE_BYTES = 20 * 1024 * 1024
@@ -559,6 +561,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
             entries["quotas"][0],
             "an anonymous survey cannot have quotas: a screened-out person must be known so as not to be reminded",
         )
+    results = _read_results(reader, node("results")) if "results" in entries else ResultsSettings()
     languages = _declared_languages(reader, entries)
     if "languages" in entries:
         _check_translations(reader, languages)
@@ -589,6 +592,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         quotas=quotas,
         panel=reader.panel,
         last_wave_names=tuple(sorted(reader.last_wave.items(), key=lambda item: item[1])),
+        results=results,
     )
 
 
@@ -746,6 +750,69 @@ def _read_reminders(reader: _Reader, node: Node) -> tuple[Reminder, ...]:
         if text is not None:
             reminders.append(Reminder(after, text))
     return tuple(reminders)
+
+
+def _read_results(reader: _Reader, node: Node) -> ResultsSettings:
+    """``results: {public, min_cell, margins, breakdowns}`` (:mod:`surveys.results_settings`); the
+    margins file itself is read with the survey file (:func:`with_margins`)."""
+    entries = reader.mapping(node, "results")
+    if entries is None:
+        return ResultsSettings()
+    reader.unknown_keys(entries, RESULTS_KEYS, "results")
+    public = reader.flag(entries["public"][1], "results: public") if "public" in entries else False
+    min_cell = DEFAULT_MIN_CELL
+    if "min_cell" in entries:
+        min_cell = reader.whole_number(entries["min_cell"][1], "results: min_cell", LOWEST_MIN_CELL) or DEFAULT_MIN_CELL
+    margins_file = None
+    margins_line = 0
+    if "margins" in entries:
+        margins_node = entries["margins"][1]
+        margins_line = margins_node.start_mark.line + 1
+        value = reader.scalar(margins_node)
+        name = "" if value is None else str(value).strip()
+        if not name.lower().endswith(".csv") or "/" in name or "\\" in name or name.startswith("."):
+            reader.problem(margins_node, f"results: margins must name a .csv file beside the survey, not '{name}'")
+        else:
+            margins_file = name
+    breakdowns: tuple[str, ...] = ()
+    if "breakdowns" in entries:
+        breakdown_node = entries["breakdowns"][1]
+        if not isinstance(breakdown_node, SequenceNode):
+            reader.problem(breakdown_node, f"results: breakdowns must be a list of {', '.join(RESPONDENT_FIELDS)}")
+        else:
+            named = [str(reader.scalar(item)) for item in breakdown_node.value]
+            for item, name in zip(breakdown_node.value, named, strict=True):
+                if name not in RESPONDENT_FIELDS:
+                    reader.problem(item, f"results: breakdown '{name}' is not one of {', '.join(RESPONDENT_FIELDS)}")
+            breakdowns = tuple(dict.fromkeys(name for name in named if name in RESPONDENT_FIELDS))
+    # The margins' dimensions are checked against the questions when the file is read.
+    return ResultsSettings(
+        public=public, min_cell=min_cell, breakdowns=breakdowns, margins_file=margins_file, margins_line=margins_line
+    )
+
+
+def margin_dimensions(survey: Survey) -> frozenset[str]:
+    """What a margins file may weight by: the contact fields and the survey's select_one questions."""
+    questions = {q.name for q in survey.data_questions if q.type is QuestionType.SELECT_ONE and not q.repeats}
+    return frozenset(RESPONDENT_FIELDS) | questions
+
+
+def with_margins(survey: Survey, directory: Path) -> Survey:
+    """The survey with the rows of its ``results: margins`` file (beside it); a missing or broken
+    file refuses the survey (``FILE:LINE``)."""
+    name = survey.results.margins_file
+    if name is None:
+        return survey
+    path = directory / name
+    if not path.is_file():
+        raise SurveyFileError.at(
+            survey.source, survey.results.margins_line, f"results: margins file '{name}' is not beside the survey"
+        )
+    text = read_file(path, MAX_DATA_FILE_BYTES, SurveyFileError)
+    margins, problems = read_margins(text, str(path), margin_dimensions(survey))
+    if problems:
+        raise SurveyFileError(problems)
+    return replace(survey, results=replace(survey.results, margins=margins))
 
 
 def _declared_languages(reader: _Reader, entries: dict[str, tuple[Node, Node]]) -> tuple[str, ...]:

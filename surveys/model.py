@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from surveys.expressions import Expression
+from surveys.results_settings import ResultsSettings
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,8 @@ class Survey:
     #: The previous wave's questions this survey names (``${last_wave.x}``, ``prefill``), each
     #: with the line of its first mention: checked against the previous wave's file.
     last_wave_names: tuple[tuple[str, int], ...] = ()
+    #: The ``results:`` block: publication, smallest cell, margins, breakdowns (:mod:`surveys.results_settings`).
+    results: ResultsSettings = field(default_factory=ResultsSettings)
     #: Data files that ``pulldata()`` reads (``NAME.csv`` beside the survey file): name -> rows.
     tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from testkit import paths
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -54,3 +57,13 @@ async def save_screenshot(page: Any, path: Any, *, full_page: bool = False, atte
                 raise
             await page.evaluate("() => new Promise(requestAnimationFrame)")
     raise AssertionError("unreachable")
+
+
+def screenshot_folder(tmp_path: Path) -> Path:
+    """Where a test's pictures go: ``$BARAZA_SCREENSHOTS`` (relative to the repository; ``make
+    screenshots`` sets it to refresh the documentation's pictures), else the test's own folder, so
+    that running the tests never changes the checkout."""
+    chosen = os.environ.get("BARAZA_SCREENSHOTS")
+    folder = paths.ROOT / chosen if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
+from catalogue.charts import ShareBar
+
 #: Each row: the label on its own line (left-aligned from the chart's left edge, so nothing of it
 #: is cut off however long it is), the bar under it, the value after the bar.
 ROW_HEIGHT = 38
@@ -107,3 +109,56 @@ def column_chart(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
         width=width, full=chart_height + 20, title=spoken(title, [item for item in items if item[1]]), bars=Markup("").join(bars), ay=chart_height + 15,
         first=items[0][0], last=items[-1][0],
     )  # fmt: skip
+
+
+def share_bars(items: Sequence[ShareBar], *, title: str, alt: str, withheld: str) -> Markup:
+    """Horizontal bars of shares (0 to 1) with their 95% intervals as whiskers, each share as the
+    page writes it (``ShareBar.written``) after its bar; a bar whose share is None is withheld
+    (``withheld`` is written instead). ``alt`` is the accessible name (every figure in words); the
+    page gives the figures in a table as well."""
+    if not items:
+        return Markup('<p class="empty">–</p>')
+    height = ROW_HEIGHT * len(items) + 4
+    width = BAR_WIDTH + VALUE_WIDTH
+    rows = []
+    for index, item in enumerate(items):
+        label, share, low, high, written = item.label, item.share, item.low, item.high, item.written
+        y = index * ROW_HEIGHT + 2
+        middle = y + LABEL_LINE + BAR_HEIGHT / 2
+        if share is None:
+            rows.append(
+                Markup(
+                    '<g><text x="2" y="{ly}" class="label">{short}</text><text x="2" y="{vy}" class="withheld">{withheld}</text></g>'
+                ).format(
+                    ly=y + LABEL_LINE - 3, short=_short(label), vy=y + LABEL_LINE + BAR_HEIGHT - 3, withheld=withheld
+                )
+            )
+            continue
+        whisker = Markup("")
+        if low is not None and high is not None:
+            x0, x1 = round(BAR_WIDTH * low), round(BAR_WIDTH * high)
+            whisker = Markup(
+                '<path class="whisker" d="M{x0} {top}V{bottom}M{x0} {middle}H{x1}M{x1} {top}V{bottom}"/>'
+            ).format(x0=x0, x1=x1, top=middle - 5, bottom=middle + 5, middle=middle)
+        end = round(BAR_WIDTH * max(share, high or 0.0))
+        rows.append(
+            Markup(
+                '<g><text x="2" y="{ly}" class="label">{short}</text>'
+                '<rect x="0" y="{by}" width="{length}" height="{bh}" class="bar"/>{whisker}'
+                '<text x="{vx}" y="{vy}" class="value">{written}</text></g>'
+            ).format(
+                ly=y + LABEL_LINE - 3,
+                short=_short(label),
+                by=y + LABEL_LINE,
+                length=max(round(BAR_WIDTH * share), 1 if share else 0),
+                bh=BAR_HEIGHT,
+                whisker=whisker,
+                vx=end + 6,
+                vy=y + LABEL_LINE + BAR_HEIGHT - 3,
+                written=written,
+            )
+        )
+    return Markup(
+        '<svg class="chart shares" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{alt}"'
+        ' preserveAspectRatio="xMinYMin meet"><title>{title}</title>{rows}</svg>'
+    ).format(width=width, height=height, alt=alt, title=title, rows=Markup("").join(rows))

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
-from bot.admin import audit, broadcasts, fieldwork, inbox, login, pages
+from bot.admin import audit, broadcasts, fieldwork, inbox, login, pages, results
 from bot.admin.auth import Auth, SignInLimits
 from bot.admin.site import SITE_KEY, AdminSite
 from bot.config import FieldworkSettings, WebLimits
@@ -56,4 +56,5 @@ def add_admin_routes(
     broadcasts.add_routes(app, site)
     audit.add_routes(app, site)
     fieldwork.add_routes(app, site)
+    results.add_routes(app, site)
     return site

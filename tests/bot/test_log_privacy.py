@@ -28,7 +28,7 @@ async def test_an_end_to_end_run_logs_no_ids_phone_numbers_texts_or_the_pseudony
     # Production level (INFO, httpx at WARNING as bot/cli/main.py sets it); Baraza's own code at DEBUG.
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.WARNING, logger="httpx")
-    for package in ("bot", "handlers", "storage", "surveys", "catalogue"):
+    for package in ("bot", "handlers", "storage", "surveys", "catalogue", "results"):
         caplog.set_level(logging.DEBUG, logger=package)
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
     async with bot_in_process(

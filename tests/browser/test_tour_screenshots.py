@@ -21,7 +21,6 @@ test's temporary folder, or to ``$BARAZA_SCREENSHOTS`` (relative to the reposito
 from __future__ import annotations
 
 import io
-import os
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -40,7 +39,7 @@ from storage.staff import StaffRepository
 from surveys.model import Survey
 from testkit import paths
 from testkit.broadcasts import wait_until_finished
-from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, async_playwright_or_skip, save_screenshot, screenshot_folder
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import NO_FLOOD_LIMIT, bot_environment
@@ -63,14 +62,6 @@ EARLIER_REQUESTS = (
     "Monthly rainfall by district since 2015",
     "Number of registered businesses by sector, 2024",
 )
-
-
-def screenshot_folder(tmp_path: Path) -> Path:
-    """Where the pictures go: ``$BARAZA_SCREENSHOTS`` (relative to the repository), else tmp."""
-    chosen = os.environ.get("BARAZA_SCREENSHOTS")
-    folder = paths.ROOT / chosen if chosen else tmp_path / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 async def picture(page: Any, folder: Path, name: str) -> Path:

@@ -11,7 +11,7 @@ import pytest
 from common.errors import BarazaError
 from common.problems import FileProblemsError
 
-PACKAGES = ("common", "surveys", "catalogue", "storage", "handlers", "bot")
+PACKAGES = ("common", "surveys", "catalogue", "results", "storage", "handlers", "bot")
 
 
 def project_exceptions() -> list[type[BaseException]]:
