@@ -74,6 +74,8 @@ class ResponseRow(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     score: Mapped[int | None] = mapped_column(Integer)
+    #: The split-sample experiment arm the respondent was shown (None: the survey has no experiment).
+    arm: Mapped[str | None] = mapped_column(String(40))
 
 
 class AnswerRow(Base):
