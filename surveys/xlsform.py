@@ -861,6 +861,8 @@ class _Converter:
         appearance = by_base.get("appearance")
         if appearance:
             self._appearance(data, appearance, kind, name, row)
+        if by_base.get("parameters"):
+            self._group_parameters(data, _parameters(by_base["parameters"]), kind, name, row)
         node = _Node(data=data, row=row, children=[])
         if inside_dropped:
             self.dropped_names[name] = "inside a dropped loop"
@@ -1103,6 +1105,22 @@ class _Converter:
         node = _Node(data={"type": kind, "name": name}, row=row)
         self._name(node, name, stack)
         return node
+
+    def _group_parameters(self, data: dict[str, Any], parameters: Mapping[str, str], kind: str, name: str, row: int) -> None:
+        """A group's ``randomize=true`` (the parameter pyxform defines for choices, read on a
+        group as Baraza's question order shuffled per response); its ``seed`` is ignored as for
+        choices: each response draws its own order."""
+        used = set()
+        if "randomize" in parameters and kind == "group":
+            used.add("randomize")
+            if parameters["randomize"].strip().lower() in YES:
+                data["randomize"] = True
+            if "seed" in parameters:
+                used.add("seed")
+                self.warn(SURVEY, row, f"seed of group '{name}' ignored: each response shuffles its own order")
+        ignored = sorted(set(parameters) - used)
+        if ignored:
+            self.warn(SURVEY, row, f"parameters {', '.join(ignored)} of {kind} '{name}' ignored: no meaning in a chat")
 
     def _parameters(
         self, data: dict[str, Any], parameters: Mapping[str, str], question_type: str, name: str, row: int

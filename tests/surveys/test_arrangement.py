@@ -103,3 +103,64 @@ def test_a_question_reading_another_item_of_a_shuffled_group_is_refused() -> Non
             "put the two in one nested group, or take them out of the shuffled group",
         )
     ]
+
+
+EXPERIMENT = """
+id: trial
+title: Trial
+experiment:
+  name: wording
+  arms:
+    a: {}
+    b:
+      labels:
+        income: {en: "What did your household earn last month, all sources together?"}
+      notice: {en: "Five minutes on household income"}
+questions:
+  - {type: integer, name: income, label: {en: "Household income last month?"}}
+  - {type: text, name: comment, label: {en: "Anything else?"}, required: false}
+"""
+
+
+def test_an_experiment_arm_changes_the_wording_of_its_questions_only() -> None:
+    survey = load_survey_text(EXPERIMENT, "trial.yaml")
+    assert survey.experiment is not None and survey.experiment.arm_names == ("a", "b")
+    worded = arrangement.for_response(survey, "r-1", "b")
+    assert worded.question("income").label.in_language("en", "en").startswith("What did your household earn")
+    assert worded.question("comment").label == survey.question("comment").label
+    assert arrangement.for_response(survey, "r-1", "a") is survey
+    notice = survey.experiment.arms[1].notice
+    assert notice is not None and notice.in_language("en", "en") == "Five minutes on household income"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (("    a: {}\n", ""), "7: an experiment needs at least two arms"),
+        (("        income:", "        incomes:"), "10: arm 'b': 'incomes' is not a question the survey shows"),
+        (("    a: {}", "    a b: {}"), "7: arm 'a b': an arm's name is 1 to 40 letters, digits, _ or -"),
+        (("      notice:", "      notise:"), "11: unknown key 'notise' in arm 'b' (known keys: labels, notice)"),
+        (("  arms:\n", "  armz:\n"), "6: unknown key 'armz' in the experiment (known keys: arms, name)"),
+    ],
+)
+def test_a_bad_experiment_is_reported_at_its_line(change: tuple[str, str], problem: str) -> None:
+    with pytest.raises(SurveyFileError) as refused:
+        load_survey_text(EXPERIMENT.replace(*change), "trial.yaml")
+    assert f"trial.yaml:{problem}" in [str(found) for found in refused.value.problems]
+
+
+def test_an_arm_drawn_from_a_pseudonym_is_stable_and_both_arms_occur() -> None:
+    survey = load_survey_text(EXPERIMENT, "trial.yaml")
+    assert survey.experiment is not None
+    drawn = [arrangement.arm_for(survey.experiment, f"pseudonym-{n}") for n in range(200)]
+    assert drawn == [arrangement.arm_for(survey.experiment, f"pseudonym-{n}") for n in range(200)]
+    assert 60 < drawn.count("a") < 140
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 10, 31])
+def test_balanced_arms_differ_by_one_at_most_and_repeat_with_the_seed(size: int) -> None:
+    drawn = arrangement.balanced_arms(("a", "b", "c"), size, "2026:north")
+    assert len(drawn) == size
+    counts = [drawn.count(arm) for arm in ("a", "b", "c")]
+    assert max(counts) - min(counts) <= 1
+    assert drawn == arrangement.balanced_arms(("a", "b", "c"), size, "2026:north")
