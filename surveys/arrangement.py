@@ -38,9 +38,7 @@ def question_order(survey: Survey, seed: str) -> tuple[str, ...]:
         # each unit keeps the inner order it already has.
         position = {name: index for index, name in enumerate(order)}
         arranged = [
-            name
-            for unit in _shuffled_units(group, seed)
-            for name in sorted(unit, key=lambda item: position[item])
+            name for unit in _shuffled_units(group, seed) for name in sorted(unit, key=lambda item: position[item])
         ]
         for place, name in zip(places, arranged, strict=True):
             order[place] = name

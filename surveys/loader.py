@@ -32,13 +32,13 @@ from surveys.model import (
     LISTED_TYPES,
     METADATA_TYPES,
     PROFILE_FIELDS,
+    Arm,
     Choice,
+    Experiment,
     LocalizedText,
     OsmTag,
     Question,
     QuestionType,
-    Arm,
-    Experiment,
     Reminder,
     Repeat,
     ShuffledGroup,
@@ -582,7 +582,9 @@ def _read_experiment(reader: _Reader, node: Node, questions: list[Question]) -> 
         reader.unknown_keys(arm, ARM_KEYS, what)
         labels: dict[str, LocalizedText] = {}
         if "labels" in arm:
-            for question, (question_node, label_node) in (reader.mapping(arm["labels"][1], f"the labels of {what}") or {}).items():
+            for question, (question_node, label_node) in (
+                reader.mapping(arm["labels"][1], f"the labels of {what}") or {}
+            ).items():
                 asked = by_name.get(question)
                 if asked is None or not (asked.is_asked or asked.is_note):
                     reader.problem(question_node, f"{what}: '{question}' is not a question the survey shows")
@@ -712,9 +714,7 @@ def _read_questions(
     start: int,
 ) -> list[Question]:
     questions = [
-        question
-        for item in _read_items(reader, node, choice_lists, groups, group_relevant, start)
-        for question in item
+        question for item in _read_items(reader, node, choice_lists, groups, group_relevant, start) for question in item
     ]
     if not groups and not reader.repeat_chain:
         _check_unique_names(reader, node, questions)
@@ -744,14 +744,10 @@ def _read_items(
             continue
         type_name = str(reader.scalar(entries["type"][1])) if "type" in entries else ""
         if type_name == "group":
-            questions.extend(
-                _read_group(reader, item, entries, choice_lists, groups, group_relevant, before)
-            )
+            questions.extend(_read_group(reader, item, entries, choice_lists, groups, group_relevant, before))
             continue
         if type_name == "repeat":
-            questions.extend(
-                _read_repeat(reader, item, entries, choice_lists, groups, group_relevant, before)
-            )
+            questions.extend(_read_repeat(reader, item, entries, choice_lists, groups, group_relevant, before))
             continue
         question = _read_question(reader, item, entries, choice_lists, before)
         if question is not None:
@@ -835,7 +831,9 @@ def _read_group(
     if shuffled:
         units = tuple(tuple(question.name for question in item) for item in items)
         if len(units) < 2:
-            reader.problem(entries["randomize"][1], f"randomize of group '{name}': it needs two items or more to shuffle")
+            reader.problem(
+                entries["randomize"][1], f"randomize of group '{name}': it needs two items or more to shuffle"
+            )
         reader.shuffled.insert(place, ShuffledGroup(name, node.start_mark.line + 1, units))
     return [question for item in items for question in item]
 

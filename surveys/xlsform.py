@@ -1106,7 +1106,9 @@ class _Converter:
         self._name(node, name, stack)
         return node
 
-    def _group_parameters(self, data: dict[str, Any], parameters: Mapping[str, str], kind: str, name: str, row: int) -> None:
+    def _group_parameters(
+        self, data: dict[str, Any], parameters: Mapping[str, str], kind: str, name: str, row: int
+    ) -> None:
         """A group's ``randomize=true`` (the parameter pyxform defines for choices, read on a
         group as Baraza's question order shuffled per response); its ``seed`` is ignored as for
         choices: each response draws its own order."""

@@ -6,6 +6,7 @@ report's rates per arm equal hand counts."""
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy import select, update
 
 from bot.core.engine import Engine, load_pseudonymizer
 from handlers.invitations import Disposition, QuietHours, build_report, disposition_rows, invite
+from storage.broadcasts import broadcasts
 from storage.database import Database
 from storage.deliveries import SENT
 from storage.exports import ExportOptions
@@ -69,7 +71,9 @@ async def invited_people(database: Database, count: int) -> dict[str, str]:
         assert found.invited == count
         await connection.execute(update(deliveries).values(status=SENT, sent_at=now))
     async with database.reading() as connection:
-        rows = (await connection.execute(select(invitations.c.contact_id, invitations.c.stratum, invitations.c.arm))).all()
+        rows = (
+            await connection.execute(select(invitations.c.contact_id, invitations.c.stratum, invitations.c.arm))
+        ).all()
     by_stratum: dict[str, list[str]] = {}
     for _, stratum, arm in rows:
         by_stratum.setdefault(stratum, []).append(arm)
@@ -105,7 +109,11 @@ async def test_people_in_different_arms_see_their_arms_wording(database: Databas
     assert WORDING[drawn] in replies[-1].text
     async with database.reading() as connection:
         stored = dict(
-            (await connection.execute(select(ResponseRow.respondent, ResponseRow.arm).where(ResponseRow.channel == "webchat"))).all()
+            (
+                await connection.execute(
+                    select(ResponseRow.respondent, ResponseRow.arm).where(ResponseRow.channel == "webchat")
+                )
+            ).all()
         )
     assert stored == {pseudonym: drawn}
 
@@ -139,7 +147,9 @@ async def test_export_and_report_give_the_arm_the_order_shown_and_the_rates_per_
         by_arm["a"][0]: True, by_arm["a"][1]: False,
         by_arm["b"][0]: True, by_arm["b"][1]: True, by_arm["b"][2]: False,
     }  # fmt: skip
-    shown = {key: await answer(EngineUser(engine, key, channel="telegram"), complete) for key, complete in roles.items()}
+    shown = {
+        key: await answer(EngineUser(engine, key, channel="telegram"), complete) for key, complete in roles.items()
+    }
 
     async with database.reading() as connection:
         rows = await disposition_rows(connection, survey)
@@ -166,3 +176,32 @@ async def test_export_and_report_give_the_arm_the_order_shown_and_the_rates_per_
             assert row["order_services"].split() == shown[key]
         assert sorted(row["order_services"].split()) == sorted(LABELS)
         assert row["order_services"] == arrangement.shown_orders(survey, row["response_id"])["services"]
+
+
+async def test_an_arm_with_its_own_notice_is_invited_with_it(database: Database) -> None:
+    noticed = FORM.replace(
+        '        income: "What did your household earn last month, all sources together?"\n',
+        '        income: "What did your household earn last month, all sources together?"\n'
+        '      notice: "Five minutes about what your household earns"\n',
+    )
+    survey = load_survey_text(noticed, "trial.yaml")
+    now = datetime.now(UTC)
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        for number in range(6):
+            contact = await repos.contacts.touch("telegram", f"n{number}", f"n{number}", "en", now)
+            await repos.contacts.give_consent(contact.id, now)
+    async with database.transaction() as connection:
+        found = await invite(connection, survey, seed=3, quiet=NO_QUIET, created_by="test", now=now)
+    assert found.invited == 6
+    async with database.reading() as connection:
+        sent = (
+            await connection.execute(
+                select(invitations.c.arm, broadcasts.c.notice).join(
+                    broadcasts, broadcasts.c.id == invitations.c.broadcast_id
+                )
+            )
+        ).all()
+    texts = {arm: json.loads(notice)["texts"]["en"] for arm, notice in sent}
+    assert texts == {"a": "Household income", "b": "Five minutes about what your household earns"}
+    assert sorted(arm for arm, _ in sent) == ["a"] * 3 + ["b"] * 3

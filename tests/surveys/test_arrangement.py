@@ -92,7 +92,7 @@ def test_the_shown_order_is_recorded_by_group(shuffled: Survey) -> None:
 
 
 def test_a_question_reading_another_item_of_a_shuffled_group_is_refused() -> None:
-    text = SHUFFLED.replace('relevant: "${owns_car} = \'yes\'"', 'relevant: "${t_press} > 2"')
+    text = SHUFFLED.replace("relevant: \"${owns_car} = 'yes'\"", 'relevant: "${t_press} > 2"')
     with pytest.raises(SurveyFileError) as refused:
         load_survey_text(text, "shuffled.yaml")
     assert refused.value.problems == [
