@@ -205,3 +205,22 @@ async def test_an_arm_with_its_own_notice_is_invited_with_it(database: Database)
     texts = {arm: json.loads(notice)["texts"]["en"] for arm, notice in sent}
     assert texts == {"a": "Household income", "b": "Five minutes about what your household earns"}
     assert sorted(arm for arm, _ in sent) == ["a"] * 3 + ["b"] * 3
+
+
+async def test_the_order_shown_survives_a_restart_and_a_change_of_worker(database: Database) -> None:
+    survey = load_survey_text(FORM, "trial.yaml")
+    pseudonymize = await load_pseudonymizer(database, KEY)
+    user = EngineUser(Engine(database, {survey.id: survey}, pseudonymize), "restart", channel="whatsapp")
+    await user.say("/survey trial")
+    replies = await user.say("1200")
+    first = next(name for name, label in LABELS.items() if label in replies[-1].text)
+    async with database.reading() as connection:
+        (response_id,) = (await connection.execute(select(ResponseRow.id))).scalars().all()
+    expected = arrangement.shown_orders(survey, response_id)["services"].split()
+    assert first == expected[0]
+    # A new engine (a restart, or another worker) holds nothing of the first: the order is derived.
+    user.processor = Engine(database, {survey.id: load_survey_text(FORM, "trial.yaml")}, pseudonymize)
+    replies = await user.say("4")
+    assert LABELS[expected[1]] in replies[-1].text and "3/4" in replies[-1].text
+    replies = await user.say("/back")
+    assert LABELS[expected[0]] in replies[-1].text and "2/4" in replies[-1].text
