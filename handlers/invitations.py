@@ -14,6 +14,9 @@
   final disposition, computed from what happened, and RR1-RR4, COOP1-COOP2 and REF1 by channel,
   group and wave (:func:`report`). The formulas are those of AAPOR's *Standard Definitions*
   (see docs/fieldwork.md).
+* **Experiments** (:func:`assign_arms`): a survey's split-sample arms drawn for the invitees,
+  balanced within each stratum; an arm with its own notice gets a broadcast of its own; the
+  report breaks the rates down by arm too.
 """
 
 from __future__ import annotations
@@ -336,6 +339,14 @@ def invitation_notice(
     )
 
 
+def arm_notice(survey: Survey, arm: str | None) -> Notice | None:
+    """The invitation of experiment ``arm`` when the arm words its own (``notice:``), else None."""
+    found = survey.experiment.arm(arm) if survey.experiment is not None else None
+    if found is None or found.notice is None:
+        return None
+    return invitation_notice(survey, found.notice.translations)
+
+
 def _with_start_button(notice: Notice, survey: Survey) -> Notice:
     if any(button.survey == survey.id for button in notice.buttons):
         return notice
@@ -391,12 +402,10 @@ async def invite(
     # get their own; the others share the round's.
     rounds: dict[str | None, list[int]] = {}
     for index, arm in enumerate(arms):
-        worded = survey.experiment.arm(arm) if survey.experiment is not None else None
-        rounds.setdefault(arm if worded is not None and worded.notice is not None else None, []).append(index)
-    broadcast_id, invited = 0, 0
+        rounds.setdefault(arm if arm_notice(survey, arm) is not None else None, []).append(index)
+    broadcast_id, invited = 0, 0  # the round's broadcast id: the first of them
     for arm, members in rounds.items():
-        own = survey.experiment.arm(arm) if survey.experiment is not None and arm is not None else None
-        sent = invitation_notice(survey, own.notice.translations) if own is not None and own.notice else notice
+        sent = arm_notice(survey, arm) or notice
         found, count = await repository.invite(
             survey_id=survey.id,
             wave=wave,
