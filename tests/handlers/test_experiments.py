@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from bot.core.engine import Engine, load_pseudonymizer
-from handlers.invitations import Disposition, QuietHours, build_report, disposition_rows, invite
+from handlers.invitations import Disposition, QuietHours, build_report, disposition_rows, format_report, invite
 from storage.broadcasts import broadcasts
 from storage.database import Database
 from storage.deliveries import SENT
@@ -161,6 +161,8 @@ async def test_export_and_report_give_the_arm_the_order_shown_and_the_rates_per_
     assert (a.rr1, a.rr2, a.coop1) == (1 / 4, 1 / 4, 1 / 2)
     assert (b.rr1, b.rr2, b.coop1) == (2 / 4, 2 / 4, 2 / 3)
     assert report.overall.rr1 == 3 / 8
+    printed = {line.split()[0]: line.split() for line in format_report(report).splitlines()[2:]}
+    assert printed["arm=a"][1:4] == ["4", "1", "0"] and printed["arm=b"][1:4] == ["4", "2", "0"]
 
     path = tmp_path / "trial.csv"
     await export_responses(database, survey, ExportOptions(multiple="joined"), "csv", path)

@@ -156,3 +156,33 @@ def test_import_without_a_surveys_folder_says_so(tmp_path: Path, capsys: pytest.
     config.write_text(f"surveys: {{directory: {tmp_path / 'missing'}}}\n", encoding="utf-8")
     assert main(["--config", str(config), "survey", "import", str(XLSFORMS / "stat_literacy_quiz.xlsx")]) == 1
     assert "the surveys folder does not exist" in capsys.readouterr().err
+
+
+RANDOMISED = """\
+id: trial
+title: Trial
+experiment:
+  name: wording
+  arms:
+    a: {}
+    b: {labels: {incomes: "What did your household earn?"}}
+questions:
+  - {type: integer, name: income, label: "Household income?"}
+  - type: group
+    name: services
+    randomize: true
+    questions:
+      - {type: integer, name: water, label: "Water (1-5)?"}
+      - {type: integer, name: power, label: "Power (1-5)?", relevant: "${water} > 2"}
+"""
+
+
+def test_check_reports_a_bad_experiment_and_a_shuffled_group_at_their_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "trial.yaml"
+    path.write_text(RANDOMISED, encoding="utf-8")
+    assert main(["--config", str(tmp_path / "missing.yaml"), "survey", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:7: arm 'b': 'incomes' is not a question the survey shows" in out
+    assert f"{path}:15: 'power' reads ${{water}}, but group 'services' is shuffled (randomize)" in out
