@@ -23,30 +23,9 @@ from storage.invitations import deliveries, invitations
 from storage.models import ResponseRow
 from storage.repositories import Repositories
 from surveys import arrangement
-from surveys.loader import load_survey_text
+from testkit.experiments import SERVICES, TRIAL_YAML, WORDING, trial_survey
 from testkit.fakes.engine_user import EngineUser
 
-FORM = """
-id: trial
-title: Household income
-experiment:
-  name: wording
-  arms:
-    a: {}
-    b:
-      labels:
-        income: "What did your household earn last month, all sources together?"
-questions:
-  - {type: integer, name: income, label: "Household income last month?"}
-  - type: group
-    name: services
-    randomize: true
-    questions:
-      - {type: integer, name: water, label: "Rate the water service (1-5)", min: 1, max: 5}
-      - {type: integer, name: power, label: "Rate the power service (1-5)", min: 1, max: 5}
-      - {type: integer, name: roads, label: "Rate the roads (1-5)", min: 1, max: 5}
-"""
-WORDING = {"a": "Household income last month?", "b": "What did your household earn last month"}
 NO_QUIET = QuietHours("UTC", None, None)
 KEY = "test-pseudonym-key-0123456789"
 
@@ -54,7 +33,7 @@ KEY = "test-pseudonym-key-0123456789"
 async def invited_people(database: Database, count: int) -> dict[str, str]:
     """``count`` consenting Telegram contacts in two regions, all invited in a sample stratified
     by region; user key -> the arm they were assigned."""
-    survey = load_survey_text(FORM, "trial.yaml")
+    survey = trial_survey()
     now = datetime.now(UTC) - timedelta(hours=1)
     keys: dict[int, str] = {}
     async with database.transaction() as connection:
@@ -84,7 +63,7 @@ async def invited_people(database: Database, count: int) -> dict[str, str]:
 
 
 async def test_people_in_different_arms_see_their_arms_wording(database: Database, tmp_path: Path) -> None:
-    survey = load_survey_text(FORM, "trial.yaml")
+    survey = trial_survey()
     engine = Engine(database, {survey.id: survey}, await load_pseudonymizer(database, KEY))
     arms = await invited_people(database, 8)
     seen: dict[str, str] = {}
@@ -118,9 +97,6 @@ async def test_people_in_different_arms_see_their_arms_wording(database: Databas
     assert stored == {pseudonym: drawn}
 
 
-LABELS = {"water": "Rate the water service", "power": "Rate the power service", "roads": "Rate the roads"}
-
-
 async def answer(user: EngineUser, complete: bool) -> list[str]:
     """Start, answer the income question, then (``complete``) the shuffled group; the names of the
     group's questions in the order they were asked."""
@@ -129,8 +105,8 @@ async def answer(user: EngineUser, complete: bool) -> list[str]:
     if not complete:
         return []
     asked = []
-    for _ in LABELS:
-        asked.append(next(name for name, label in LABELS.items() if label in replies[-1].text))
+    for _ in SERVICES:
+        asked.append(next(name for name, label in SERVICES.items() if label in replies[-1].text))
         replies = await user.say("3")
     return asked
 
@@ -138,7 +114,7 @@ async def answer(user: EngineUser, complete: bool) -> list[str]:
 async def test_export_and_report_give_the_arm_the_order_shown_and_the_rates_per_arm(
     database: Database, tmp_path: Path
 ) -> None:
-    survey = load_survey_text(FORM, "trial.yaml")
+    survey = trial_survey()
     engine = Engine(database, {survey.id: survey}, await load_pseudonymizer(database, KEY))
     arms = await invited_people(database, 8)
     by_arm = {arm: sorted(key for key, drawn in arms.items() if drawn == arm) for arm in ("a", "b")}
@@ -176,17 +152,17 @@ async def test_export_and_report_give_the_arm_the_order_shown_and_the_rates_per_
         assert row["arm"] == arms[key]
         if complete:  # the order the person was asked in
             assert row["order_services"].split() == shown[key]
-        assert sorted(row["order_services"].split()) == sorted(LABELS)
+        assert sorted(row["order_services"].split()) == sorted(SERVICES)
         assert row["order_services"] == arrangement.shown_orders(survey, row["response_id"])["services"]
 
 
 async def test_an_arm_with_its_own_notice_is_invited_with_it(database: Database) -> None:
-    noticed = FORM.replace(
+    noticed = TRIAL_YAML.replace(
         '        income: "What did your household earn last month, all sources together?"\n',
         '        income: "What did your household earn last month, all sources together?"\n'
         '      notice: "Five minutes about what your household earns"\n',
     )
-    survey = load_survey_text(noticed, "trial.yaml")
+    survey = trial_survey(noticed)
     now = datetime.now(UTC)
     async with database.transaction() as connection:
         repos = Repositories(connection)
@@ -210,19 +186,19 @@ async def test_an_arm_with_its_own_notice_is_invited_with_it(database: Database)
 
 
 async def test_the_order_shown_survives_a_restart_and_a_change_of_worker(database: Database) -> None:
-    survey = load_survey_text(FORM, "trial.yaml")
+    survey = trial_survey()
     pseudonymize = await load_pseudonymizer(database, KEY)
     user = EngineUser(Engine(database, {survey.id: survey}, pseudonymize), "restart", channel="whatsapp")
     await user.say("/survey trial")
     replies = await user.say("1200")
-    first = next(name for name, label in LABELS.items() if label in replies[-1].text)
+    first = next(name for name, label in SERVICES.items() if label in replies[-1].text)
     async with database.reading() as connection:
         (response_id,) = (await connection.execute(select(ResponseRow.id))).scalars().all()
     expected = arrangement.shown_orders(survey, response_id)["services"].split()
     assert first == expected[0]
     # A new engine (a restart, or another worker) holds nothing of the first: the order is derived.
-    user.processor = Engine(database, {survey.id: load_survey_text(FORM, "trial.yaml")}, pseudonymize)
+    user.processor = Engine(database, {survey.id: trial_survey()}, pseudonymize)
     replies = await user.say("4")
-    assert LABELS[expected[1]] in replies[-1].text and "3/4" in replies[-1].text
+    assert SERVICES[expected[1]] in replies[-1].text and "3/4" in replies[-1].text
     replies = await user.say("/back")
-    assert LABELS[expected[0]] in replies[-1].text and "2/4" in replies[-1].text
+    assert SERVICES[expected[0]] in replies[-1].text and "2/4" in replies[-1].text

@@ -22,9 +22,9 @@ from storage.broadcasts import Audience
 from storage.database import Database
 from storage.invitations import InvitationRepository, deliveries, invitations, participations
 from storage.staff import StaffRepository
-from surveys.loader import load_survey_text
 from surveys.model import Survey
 from testkit.admin import PASSWORD, csrf_of, sign_in
+from testkit.experiments import trial_survey
 from testkit.register import Person, add_people
 
 Client = TestClient[web.Request, web.Application]
@@ -200,21 +200,8 @@ async def test_the_invitation_form_explains_what_is_wrong(client: Client, databa
     assert (await client.post("/admin/surveys/nosuch/fieldwork/invite", data={"csrf": token})).status == 404
 
 
-EXPERIMENT = """
-id: trial
-title: Trial
-experiment:
-  name: wording
-  arms:
-    a: {}
-    b: {labels: {income: "What did your household earn?"}}
-questions:
-  - {type: integer, name: income, label: "Household income?"}
-"""
-
-
 async def test_the_fieldwork_page_gives_the_rates_per_experiment_arm(database: Database) -> None:
-    survey = load_survey_text(EXPERIMENT, "trial.yaml")
+    survey = trial_survey()
     async with database.transaction() as connection:
         await StaffRepository(connection).add("viewer1", PASSWORD, "viewer", datetime.now(UTC))
     application = web.Application()
