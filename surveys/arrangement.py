@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from surveys.model import Experiment, Question, ShuffledGroup, Survey
+from surveys.substitution import references
 
 
 def _shuffled_units(group: ShuffledGroup, seed: str) -> list[tuple[str, ...]]:
@@ -109,8 +110,9 @@ def balanced_arms(arms: Sequence[str], size: int, seed: str) -> list[str]:
 
 
 def references_across_units(group: ShuffledGroup, questions: Mapping[str, Question]) -> list[tuple[Question, str]]:
-    """The questions of ``group`` whose relevance, constraint, calculation or choice filter read a
-    question of another of its items: a shuffled order may ask that one later (question, name read)."""
+    """The questions of ``group`` whose relevance, constraint, calculation, choice filter, label or
+    hint read a question of another of its items: a shuffled order may ask that one later
+    (question, name read)."""
     unit_of = {name: index for index, unit in enumerate(group.units) for name in unit}
     found: list[tuple[Question, str]] = []
     for name, index in unit_of.items():
@@ -119,6 +121,8 @@ def references_across_units(group: ShuffledGroup, questions: Mapping[str, Questi
             continue
         expressions = [*question.relevant, question.constraint, question.calculation, question.choice_filter]
         read = {ref for expression in expressions if expression is not None for ref in expression.references()}
+        for text in (question.label, question.hint):  # ${name} in what the question says
+            read |= {ref for said in (text.all_texts() if text else ()) for ref in references(said)}
         for other in sorted(read):
             if other in unit_of and unit_of[other] != index:
                 found.append((question, other))

@@ -164,3 +164,11 @@ def test_balanced_arms_differ_by_one_at_most_and_repeat_with_the_seed(size: int)
     counts = [drawn.count(arm) for arm in ("a", "b", "c")]
     assert max(counts) - min(counts) <= 1
     assert drawn == arrangement.balanced_arms(("a", "b", "c"), size, "2026:north")
+
+
+def test_a_label_showing_another_item_of_a_shuffled_group_is_refused() -> None:
+    text = SHUFFLED.replace('label: "Trust the courts?"', 'label: "You said ${t_police} for the police; the courts?"')
+    with pytest.raises(SurveyFileError) as refused:
+        load_survey_text(text, "shuffled.yaml")
+    assert [problem.line for problem in refused.value.problems] == [11]
+    assert "'t_courts' reads ${t_police}, but group 'trust' is shuffled" in refused.value.problems[0].message
