@@ -129,6 +129,7 @@ def new_conversation(
     selection: tuple[str, ...] = (),
     survey_id: str | None = None,
     response_id: str | None = None,
+    arm: str | None = None,
 ) -> Conversation:
     """A conversation of ``flow`` waiting at ``current_question``; its prompt serial follows the
     ``previous`` one's, so that buttons of any earlier prompt are stale."""
@@ -137,6 +138,7 @@ def new_conversation(
         flow=flow,
         survey_id=survey_id,
         response_id=response_id,
+        arm=arm,
         current_question=current_question,
         selection=selection,
         prompt_serial=(previous.prompt_serial if previous is not None else 0) + 1,
@@ -153,6 +155,7 @@ async def opened(
     flow: str,
     survey_id: str | None = None,
     response_id: str | None = None,
+    arm: str | None = None,
 ) -> Replies:
     """Start a conversation of ``flow`` at the runner's first ``outcome``: store what it recorded
     and ask the first question (or finish, when nothing is to be asked)."""
@@ -165,6 +168,7 @@ async def opened(
         selection=state.selection,
         survey_id=survey_id,
         response_id=response_id,
+        arm=arm,
     )
     return await store.after_step(ctx, definition, conversation, outcome)
 

@@ -15,6 +15,9 @@
   final disposition, computed from what happened, and RR1-RR4, COOP1-COOP2 and REF1 by channel,
   group and wave (:func:`report`). The formulas are those of AAPOR's *Standard Definitions*
   (see docs/fieldwork.md).
+* **Experiments** (:func:`assign_arms`): a survey's split-sample arms drawn for the invitees,
+  balanced within each stratum; an arm with its own notice gets a broadcast of its own; the
+  report breaks the rates down by arm too.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from storage import audit
 from storage.broadcasts import Audience
 from storage.exports.responses import Paradata, ResponseParadata
 from storage.invitations import STRATA_FIELDS, Candidate, InvitationFacts, InvitationRepository, undelivered
+from surveys.arrangement import balanced_arms
 from surveys.model import QUOTA_CONTACT_FIELDS, Survey
 from surveys.quotas import full_cells, in_open_cells
 
@@ -250,6 +254,23 @@ def draw_sample(
     return sorted(chosen, key=lambda pair: pair[0].contact_id)
 
 
+def assign_arms(survey: Survey, chosen: Sequence[tuple[Candidate, str | None]], seed: int) -> list[str | None]:
+    """The experiment arm of each invitee of ``chosen`` (None for all without an experiment):
+    balanced within each stratum (arm counts differ by one at most), drawn with ``seed`` and
+    the stratum's name so that the same sample gets the same arms."""
+    if survey.experiment is None:
+        return [None] * len(chosen)
+    by_stratum: dict[str, list[int]] = {}
+    for index, (_, stratum) in enumerate(chosen):
+        by_stratum.setdefault(stratum or "", []).append(index)
+    arms: list[str | None] = [None] * len(chosen)
+    for stratum, members in sorted(by_stratum.items()):
+        drawn = balanced_arms(survey.experiment.arm_names, len(members), f"{seed}:{survey.experiment.name}:{stratum}")
+        for index, arm in zip(members, drawn, strict=True):
+            arms[index] = arm
+    return arms
+
+
 # --------------------------------------------------------------------------- quiet hours
 
 
@@ -327,6 +348,14 @@ def invitation_notice(
     )
 
 
+def arm_notice(survey: Survey, arm: str | None) -> Notice | None:
+    """The invitation of experiment ``arm`` when the arm words its own (``notice:``), else None."""
+    found = survey.experiment.arm(arm) if survey.experiment is not None else None
+    if found is None or found.notice is None:
+        return None
+    return invitation_notice(survey, found.notice.translations)
+
+
 def _with_start_button(notice: Notice, survey: Survey) -> Notice:
     if any(button.survey == survey.id for button in notice.buttons):
         return notice
@@ -397,19 +426,30 @@ async def invite(
     if dry_run or not chosen:
         return InvitationRound(0, len(chosen), len(candidates), send_at, strata, in_full_cells)
     notice = _with_start_button(notice, survey) if notice is not None else invitation_notice(survey)
-    broadcast_id, invited = await repository.invite(
-        survey_id=survey.id,
-        wave=wave,
-        chosen=[candidate for candidate, _ in chosen],
-        strata=[stratum for _, stratum in chosen],
-        title=f"invitation: {survey.id} wave {wave}",
-        notice=notice.to_json(),
-        languages=notice.languages,
-        default_language=notice.default_language,
-        created_by=created_by,
-        now=now,
-        send_at=send_at,
-    )
+    arms = assign_arms(survey, chosen, seed)
+    # One broadcast per notice: the arms of an experiment that word the invitation differently
+    # get their own; the others share the round's.
+    rounds: dict[str | None, list[int]] = {}
+    for index, arm in enumerate(arms):
+        rounds.setdefault(arm if arm_notice(survey, arm) is not None else None, []).append(index)
+    broadcast_id, invited = 0, 0  # the round's broadcast id: the first of them
+    for arm, members in rounds.items():
+        sent = arm_notice(survey, arm) or notice
+        found, count = await repository.invite(
+            survey_id=survey.id,
+            wave=wave,
+            chosen=[chosen[index][0] for index in members],
+            strata=[chosen[index][1] for index in members],
+            arms=[arms[index] for index in members],
+            title=f"invitation: {survey.id} wave {wave}" + (f" arm {arm}" if arm is not None else ""),
+            notice=sent.to_json(),
+            languages=sent.languages,
+            default_language=sent.default_language,
+            created_by=created_by,
+            now=now,
+            send_at=send_at,
+        )
+        broadcast_id, invited = broadcast_id or found, invited + count
     return InvitationRound(broadcast_id, invited, len(candidates), send_at, strata, in_full_cells)
 
 
@@ -513,6 +553,8 @@ class DispositionRow:
     device_language: str
     #: Whose invitation it is (not exported: the response export joins on it).
     contact_id: int | None = None
+    #: The experiment arm (empty without an experiment).
+    arm: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -528,6 +570,7 @@ class DispositionRow:
             "reminders_received": self.reminders_received,
             "duration_seconds": "" if self.duration_seconds is None else self.duration_seconds,
             "device_language": self.device_language,
+            "arm": self.arm,
         }
 
 
@@ -568,6 +611,7 @@ async def disposition_rows(
                 duration_seconds=duration,
                 device_language=facts.response_language or "",
                 contact_id=facts.contact_id,
+                arm=facts.arm or "",
             )
         )
     return rows
@@ -606,8 +650,8 @@ async def response_paradata(
     }
 
 
-#: What a report can break the rates down by.
-BREAKDOWNS = ("channel", "user_group", "wave")
+#: What a report can break the rates down by (``arm``: only for a survey with an experiment).
+BREAKDOWNS = ("channel", "user_group", "wave", "arm")
 
 
 @dataclass(frozen=True)
@@ -619,9 +663,10 @@ class Report:
 
 
 def build_report(survey_id: str, rows: Sequence[DispositionRow], e: float | None = None) -> Report:
-    by: dict[str, dict[str, list[Disposition]]] = {name: {} for name in BREAKDOWNS}
+    names = [name for name in BREAKDOWNS if name != "arm" or any(row.arm for row in rows)]
+    by: dict[str, dict[str, list[Disposition]]] = {name: {} for name in names}
     for row in rows:
-        for name in BREAKDOWNS:
+        for name in names:
             by[name].setdefault(str(getattr(row, name)) or "-", []).append(row.disposition)
     return Report(
         survey_id,

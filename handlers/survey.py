@@ -20,9 +20,11 @@ from handlers.context import Context
 from handlers.flow_driver import FlowStore, Recorded, Replies
 from handlers.messages import Button, Outbound
 from handlers.prompts import Answers
+from storage.invitations import InvitationRepository
 from storage.panels import wave_responses
 from storage.records import Conversation
-from surveys import panels, runner
+from storage.repositories import new_response_id
+from surveys import arrangement, panels, runner
 from surveys.model import Question, Survey
 
 FLOW = "survey"
@@ -102,13 +104,15 @@ class ResponseStore(FlowStore):
     """A survey's answers are the rows of its response; it ends by completing the response."""
 
     def definition(self, ctx: Context, conversation: Conversation) -> Survey | None:
-        """The conversation's survey, if it still exists and still has the current question."""
+        """The conversation's survey as its response is asked it (shuffled groups in the
+        response's order, its experiment arm's wording), if it still exists and still has the
+        current question."""
         survey = ctx.surveys.get(conversation.survey_id or "")
         if survey is None:
             return None
         if conversation.current_question is not None and not runner.has_key(survey, conversation.current_question):
             return None
-        return survey
+        return arrangement.for_response(survey, conversation.response_id or "", conversation.arm)
 
     async def answers(self, ctx: Context, definition: Survey, conversation: Conversation) -> Answers:
         """The stored answers of the conversation's response. A conversation read from the database
@@ -192,6 +196,7 @@ class ResponseStore(FlowStore):
             return [Outbound(text=ctx.texts("unknown_survey", survey=conversation.survey_id or ""))]
         answers = await self.answers(ctx, survey, conversation)
         last_wave = await last_wave_answers(ctx, survey)
+        survey = arrangement.for_response(survey, conversation.response_id or "", conversation.arm)
         outcome = runner.resume(
             survey, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx), last_wave=last_wave
         )
@@ -220,6 +225,18 @@ class ResponseStore(FlowStore):
 STORE = ResponseStore()
 
 
+async def experiment_arm(ctx: Context, survey: Survey, respondent: str) -> str | None:
+    """The experiment arm of a new response: the one the contact was invited in, else one drawn
+    from their pseudonym ``respondent`` (stable for them; an anonymous response draws at random)."""
+    if survey.experiment is None:
+        return None
+    if not survey.anonymous:
+        invited = await InvitationRepository(ctx.repos.connection).invited_arm(ctx.contact.id, survey.id)
+        if survey.experiment.arm(invited) is not None:
+            return invited
+    return arrangement.arm_for(survey.experiment, respondent or new_response_id())
+
+
 async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
     """Start ``survey`` for the contact, or resume their unfinished response to it."""
     current = await ctx.repos.conversations.get(ctx.contact.id)
@@ -242,29 +259,35 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
     last_wave = await last_wave_answers(ctx, survey)
     if latest is not None and not latest.complete:
         answers = dict(await ctx.repos.responses.answers(latest.id))
+        response_id, arm = latest.id, latest.arm
+        shown = arrangement.for_response(survey, response_id, arm)
         outcome = runner.resume(
-            survey, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx), last_wave=last_wave
+            shown, answers, ctx.now.date(), now=ctx.now, profile=register_profile(ctx), last_wave=last_wave
         )
-        response_id = latest.id
         messages.append(Outbound(text=ctx.texts("resuming")))
     else:
         completed = await ctx.repos.participations.completed(ctx.contact.id, survey.id)
         if completed >= survey.max_responses_per_user:
             return [Outbound(text=ctx.texts("already_answered", title=survey_title(ctx, survey)))]
-        outcome = runner.start(survey, ctx.now.date(), now=ctx.now, profile=register_profile(ctx), last_wave=last_wave)
-        response_id = await ctx.repos.responses.create(
+        respondent = await respondent_of(ctx, survey)
+        response_id, arm = new_response_id(), await experiment_arm(ctx, survey, respondent)
+        shown = arrangement.for_response(survey, response_id, arm)
+        outcome = runner.start(shown, ctx.now.date(), now=ctx.now, profile=register_profile(ctx), last_wave=last_wave)
+        await ctx.repos.responses.create(
             survey_id=survey.id,
             survey_version=survey.version,
             contact=None if survey.anonymous else ctx.contact,
             channel=ctx.contact.channel,
-            respondent=await respondent_of(ctx, survey),
+            respondent=respondent,
             language=prompts.survey_language(ctx, survey),
             now=ctx.now,
+            arm=arm,
+            response_id=response_id,
         )
         intro = ("\n\n", prompts.said(ctx, survey, survey.intro)) if survey.intro else ()
         messages.append(prompts.message(survey_title(ctx, survey), *intro, "\n\n", ctx.texts("survey_start_hint")))
     opened = await flow_driver.opened(
-        STORE, ctx, survey, outcome, current, flow=FLOW, survey_id=survey.id, response_id=response_id
+        STORE, ctx, shown, outcome, current, flow=FLOW, survey_id=survey.id, response_id=response_id, arm=arm
     )
     return messages + opened
 

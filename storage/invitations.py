@@ -10,8 +10,8 @@ a reminder is queued at most once whatever runs the round, however often.
 
 :meth:`InvitationRepository.facts` reads what happened to each invitation (its delivery, the
 person's response, an opt-out since), from which :mod:`handlers.invitations` derives the AAPOR
-disposition. ``arm`` and ``quota_cell`` are kept for experiments and quotas (not set yet; a
-response's quota cells are :mod:`storage.quotas`').
+disposition. ``arm`` is the split-sample experiment arm the invitee was assigned; ``quota_cell`` is
+kept for quotas (not set yet; a response's quota cells are :mod:`storage.quotas`').
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ class InvitationFacts:
     reminders_received: int
     #: Their response was screened out: their quota cell was full (:mod:`storage.quotas`).
     screened_out: bool = False
+    #: The split-sample experiment arm the invitee was assigned (None: no experiment).
+    arm: str | None = None
 
 
 def _is_reachable_delivery() -> ColumnElement[bool]:
@@ -200,9 +202,12 @@ class InvitationRepository:
         created_by: str,
         now: datetime,
         send_at: datetime,
+        arms: Sequence[str | None] | None = None,
     ) -> tuple[int, int]:
         """Store an invitation round: a broadcast, one invitation and one delivery per chosen
-        contact (``strata[i]`` is ``chosen[i]``'s stratum); returns (broadcast id, invitations)."""
+        contact (``strata[i]`` is ``chosen[i]``'s stratum, ``arms[i]`` its experiment arm);
+        returns (broadcast id, invitations)."""
+        arms = arms if arms is not None else [None] * len(chosen)
         broadcast_id = await insert_broadcast(
             self.connection, title=title, notice=notice, created_by=created_by, now=now, send_at=send_at
         )
@@ -219,10 +224,10 @@ class InvitationRepository:
                         "stratum": stratum,
                         "invited_at": _stored(send_at),
                         "broadcast_id": broadcast_id,
-                        "arm": None,
+                        "arm": arm,
                         "quota_cell": None,
                     }
-                    for candidate, stratum in zip(chosen, strata, strict=True)
+                    for candidate, stratum, arm in zip(chosen, strata, arms, strict=True)
                 ],
             )
         count = await self._deliveries(
@@ -288,6 +293,17 @@ class InvitationRepository:
     async def surveys(self) -> list[str]:
         """The surveys with invitations."""
         return [str(s) for s in await self.connection.scalars(select(invitations.c.survey_id).distinct())]
+
+    async def invited_arm(self, contact_id: int, survey_id: str) -> str | None:
+        """The experiment arm of the contact's latest invitation to ``survey_id`` (None: not invited,
+        or invited without an arm)."""
+        found = await self.connection.scalar(
+            select(invitations.c.arm)
+            .where(invitations.c.contact_id == contact_id, invitations.c.survey_id == survey_id)
+            .order_by(invitations.c.wave.desc(), invitations.c.id.desc())
+            .limit(1)
+        )
+        return None if found is None else str(found)
 
     async def facts(self, survey_id: str) -> list[InvitationFacts]:
         """What happened to each invitation of ``survey_id``, in invitation order.
@@ -409,6 +425,7 @@ class InvitationRepository:
                     refused_at=as_utc(row.refused_at),
                     reminders_received=received.get(int(row.id), 0),
                     screened_out=screened and opened,
+                    arm=row.arm,
                 )
             )
         return facts

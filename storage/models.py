@@ -76,6 +76,8 @@ class ResponseRow(Base):
     score: Mapped[int | None] = mapped_column(Integer)
     #: The person's quota cell was full (:mod:`storage.quotas`): thanked, and the response ended.
     screened_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The split-sample experiment arm the respondent was shown (None: the survey has no experiment).
+    arm: Mapped[str | None] = mapped_column(String(40))
 
 
 class AnswerRow(Base):

@@ -61,6 +61,8 @@ class Conversation:
     selection: tuple[str, ...]
     prompt_serial: int
     answers: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
+    #: The experiment arm of ``response_id`` (read with it; None: no experiment, or not read).
+    arm: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class ResponseSummary:
     survey_id: str
     started_at: datetime
     completed_at: datetime | None
+    #: The experiment arm the response is in (None: no experiment).
+    arm: str | None = None
 
     @property
     def complete(self) -> bool:

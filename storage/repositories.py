@@ -173,9 +173,11 @@ _CONVERSATION_WITH_ANSWERS = DriverStatement(
         conversations.c.current_question,
         conversations.c.selection,
         conversations.c.prompt_serial,
+        responses.c.arm,
         answers.c.question,
         answers.c.value,
     )
+    .outerjoin(responses, responses.c.id == conversations.c.response_id)
     .outerjoin(answers, answers.c.response_id == conversations.c.response_id)
     .where(conversations.c.contact_id == bindparam("contact_id"))
 )
@@ -193,13 +195,14 @@ _CREATE_RESPONSE = DriverStatement(
                 "channel",
                 "language",
                 "started_at",
+                "arm",
             )
         }
         | {"completed_at": None}
     )
 )
 _LATEST_RESPONSE = DriverStatement(
-    select(responses.c.id, responses.c.survey_id, responses.c.started_at, responses.c.completed_at)
+    select(responses.c.id, responses.c.survey_id, responses.c.started_at, responses.c.completed_at, responses.c.arm)
     .where(responses.c.contact_id == bindparam("contact_id"), responses.c.survey_id == bindparam("survey_id"))
     .order_by(responses.c.started_at.desc())
     .limit(1)
@@ -444,7 +447,7 @@ class ConversationRepository(Repository):
         rows = await _CONVERSATION_WITH_ANSWERS.rows(self.connection, {"contact_id": contact_id})
         if not rows:
             return None
-        flow, survey_id, response_id, current_question, selection, prompt_serial, _, _ = rows[0]
+        flow, survey_id, response_id, current_question, selection, prompt_serial, arm, _, _ = rows[0]
         return Conversation(
             contact_id=contact_id,
             flow=flow,
@@ -458,6 +461,7 @@ class ConversationRepository(Repository):
                 if response_id is not None
                 else None
             ),
+            arm=arm,
         )
 
     async def save(self, conversation: Conversation, now: datetime) -> None:
@@ -479,6 +483,12 @@ class ConversationRepository(Repository):
         await _END_CONVERSATION.rows(self.connection, {"contact_id": contact_id})
 
 
+def new_response_id() -> str:
+    """A fresh response id: also the seed of the order the response shows shuffled groups and
+    choices in (:mod:`surveys.arrangement`), so the caller may draw it before the response exists."""
+    return str(uuid.uuid4())
+
+
 class ResponseRepository(Repository):
     async def create(
         self,
@@ -490,9 +500,12 @@ class ResponseRepository(Repository):
         language: str,
         now: datetime,
         channel: str | None = None,
+        arm: str | None = None,
+        response_id: str | None = None,
     ) -> str:
-        """A new, incomplete response; returns its id. Without a contact it is anonymous."""
-        response_id = str(uuid.uuid4())
+        """A new, incomplete response (in experiment ``arm``, under ``response_id`` if given: see
+        :func:`new_response_id`); returns its id. Without a contact it is anonymous."""
+        response_id = response_id or new_response_id()
         await _CREATE_RESPONSE.rows(
             self.connection,
             {
@@ -504,6 +517,7 @@ class ResponseRepository(Repository):
                 "channel": contact.channel if contact is not None else channel,
                 "language": language,
                 "started_at": now,
+                "arm": arm,
             },
         )
         return response_id
@@ -513,9 +527,9 @@ class ResponseRepository(Repository):
         rows = await _LATEST_RESPONSE.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id})
         if not rows:
             return None
-        (id_, survey, started_at, completed_at) = rows[0]
+        (id_, survey, started_at, completed_at, arm) = rows[0]
         return ResponseSummary(
-            id=id_, survey_id=survey, started_at=utc(started_at) or started_at, completed_at=utc(completed_at)
+            id=id_, survey_id=survey, started_at=utc(started_at) or started_at, completed_at=utc(completed_at), arm=arm
         )
 
     async def answers(self, response_id: str) -> Mapping[str, str | None]:

@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from common.problems import FileProblem
 from common.safe_yaml import compose_file, read_file
 from surveys import panels
+from surveys.arrangement import references_across_units
 from surveys.errors import SurveyFileError
 from surveys.expressions import Expression, ExpressionError, parse
 from surveys.model import (
@@ -33,7 +34,9 @@ from surveys.model import (
     METADATA_TYPES,
     PROFILE_FIELDS,
     QUOTA_CONTACT_FIELDS,
+    Arm,
     Choice,
+    Experiment,
     LocalizedText,
     OsmTag,
     Panel,
@@ -42,6 +45,7 @@ from surveys.model import (
     Quota,
     Reminder,
     Repeat,
+    ShuffledGroup,
     Survey,
 )
 from surveys.results_settings import DEFAULT_MIN_CELL, LOWEST_MIN_CELL, RESPONDENT_FIELDS, ResultsSettings, read_margins
@@ -65,7 +69,7 @@ SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
     "audience", "anonymous", "allow_choice_duplicates", "reminders", "allow_later_references",
-    "allow_missing_columns", "allow_note_references", "quotas", "panel", "results",
+    "allow_missing_columns", "allow_note_references", "quotas", "panel", "results", "experiment",
 }  # fmt: skip
 PANEL_KEYS = {"id", "wave"}
 RESULTS_KEYS = {"public", "min_cell", "margins", "breakdowns"}
@@ -85,8 +89,12 @@ QUESTION_KEYS = {
 }  # fmt: skip
 #: Other spellings of a question type that XLSForm tools accept.
 TYPE_ALIASES = {"photo": "image", "audio-recording": "audio", "video-recording": "video"}
-GROUP_KEYS = {"type", "name", "label", "relevant", "questions", "appearance"}
-REPEAT_KEYS = GROUP_KEYS | {"repeat_count"}
+GROUP_KEYS = {"type", "name", "label", "relevant", "questions", "appearance", "randomize"}
+REPEAT_KEYS = (GROUP_KEYS - {"randomize"}) | {"repeat_count"}
+EXPERIMENT_KEYS = {"name", "arms"}
+ARM_KEYS = {"labels", "notice"}
+#: Arm names: short, stored in the ``arm`` columns of invitations and responses (40 characters).
+ARM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 #: What a survey's ``audience`` expression may refer to: the contact's profile.
 AUDIENCE_FIELDS = frozenset({"user_group", "region", "language", "channel"})
 APPEARANCES = {"likert", "horizontal", "horizontal-compact", "vertical", "minimal", "quick", "multiline", "numbers"}
@@ -126,6 +134,8 @@ class _Reader:
         self.repeats: list[Repeat] = []
         #: The repeats around the questions being read, outermost first.
         self.repeat_chain: tuple[str, ...] = ()
+        #: Groups with ``randomize: true``, outer groups first.
+        self.shuffled: list[ShuffledGroup] = []
         #: ``panel: {id, wave}``, read before the questions.
         self.panel: Panel | None = None
         #: The previous wave's questions named (``${last_wave.x}``, ``prefill``), by the line of their first mention.
@@ -552,6 +562,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
             reader.problem(node("questions"), "the survey asks and shows nothing; add at least one question")
     _check_references(reader, questions, _repeat_starts(reader, questions))
     _check_text_references(reader)
+    _check_shuffled(reader, questions)
     _check_quiz(reader, kind, questions, entries)
 
     reminders = _read_reminders(reader, node("reminders")) if "reminders" in entries else ()
@@ -562,6 +573,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
             "an anonymous survey cannot have quotas: a screened-out person must be known so as not to be reminded",
         )
     results = _read_results(reader, node("results")) if "results" in entries else ResultsSettings()
+    experiment = _read_experiment(reader, node("experiment"), questions) if "experiment" in entries else None
     languages = _declared_languages(reader, entries)
     if "languages" in entries:
         _check_translations(reader, languages)
@@ -593,6 +605,8 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         panel=reader.panel,
         last_wave_names=tuple(sorted(reader.last_wave.items(), key=lambda item: item[1])),
         results=results,
+        shuffled_groups=tuple(reader.shuffled),
+        experiment=experiment,
     )
 
 
@@ -732,6 +746,70 @@ def _prefill(
         return None
     reader.names_last_wave(node, source, f"prefill of {what}")
     return source
+
+
+def _check_shuffled(reader: _Reader, questions: list[Question]) -> None:
+    """A question of a shuffled group may not depend on another item of that group: the order
+    shown may ask it first."""
+    by_name = {question.name: question for question in questions}
+    for group in reader.shuffled:
+        for question, other in references_across_units(group, by_name):
+            reader.problems.append(
+                FileProblem(
+                    reader.path,
+                    question.line,
+                    f"'{question.name}' reads ${{{other}}}, but group '{group.name}' is shuffled (randomize) and may "
+                    f"ask '{other}' after it; put the two in one nested group, or take them out of the shuffled group",
+                )
+            )
+
+
+def _read_experiment(reader: _Reader, node: Node, questions: list[Question]) -> Experiment | None:
+    """``experiment: {name: ..., arms: {a: {labels: {question: text}, notice: text}, b: {}}}``: at
+    least two arms; an arm's labels name questions that are shown (not calculations)."""
+    entries = reader.mapping(node, "experiment")
+    if entries is None:
+        return None
+    reader.unknown_keys(entries, EXPERIMENT_KEYS, "the experiment")
+    name = str(reader.scalar(entries["name"][1])) if "name" in entries else "experiment"
+    if not NAME.match(name):
+        reader.problem(entries["name"][1], f"the experiment's name must start with a letter or _ (got '{name}')")
+    if "arms" not in entries:
+        reader.problem(node, "the experiment has no 'arms' (such as arms: {a: {}, b: {labels: ...}})")
+        return None
+    arm_entries = reader.mapping(entries["arms"][1], "the experiment's arms")
+    if arm_entries is None:
+        return None
+    if len(arm_entries) < 2:
+        reader.problem(entries["arms"][1], "an experiment needs at least two arms")
+    by_name = {question.name: question for question in questions}
+    arms: list[Arm] = []
+    for arm_name, (key_node, value_node) in arm_entries.items():
+        what = f"arm '{arm_name}'"
+        if not ARM_NAME.match(arm_name):
+            reader.problem(key_node, f"{what}: an arm's name is 1 to 40 letters, digits, _ or -")
+        if reader.scalar(value_node) is None and isinstance(value_node, ScalarNode):
+            arms.append(Arm(arm_name))  # ``a: {}`` or ``a:``: the survey's own wording
+            continue
+        arm = reader.mapping(value_node, what)
+        if arm is None:
+            continue
+        reader.unknown_keys(arm, ARM_KEYS, what)
+        labels: dict[str, LocalizedText] = {}
+        if "labels" in arm:
+            for question, (question_node, label_node) in (
+                reader.mapping(arm["labels"][1], f"the labels of {what}") or {}
+            ).items():
+                asked = by_name.get(question)
+                if asked is None or not (asked.is_asked or asked.is_note):
+                    reader.problem(question_node, f"{what}: '{question}' is not a question the survey shows")
+                    continue
+                text = reader.text(label_node, f"the label of '{question}' in {what}")
+                if text is not None:
+                    labels[question] = text
+        notice = reader.text(arm["notice"][1], f"the notice of {what}") if "notice" in arm else None
+        arms.append(Arm(arm_name, labels, notice))
+    return Experiment(name, tuple(arms), node.start_mark.line + 1)
 
 
 def _read_reminders(reader: _Reader, node: Node) -> tuple[Reminder, ...]:
@@ -903,26 +981,43 @@ def _read_questions(
     group_relevant: tuple[Expression, ...],
     start: int,
 ) -> list[Question]:
+    questions = [
+        question for item in _read_items(reader, node, choice_lists, groups, group_relevant, start) for question in item
+    ]
+    if not groups and not reader.repeat_chain:
+        _check_unique_names(reader, node, questions)
+    return questions
+
+
+def _read_items(
+    reader: _Reader,
+    node: Node,
+    choice_lists: dict[str, tuple[Choice, ...]],
+    groups: tuple[str, ...],
+    group_relevant: tuple[Expression, ...],
+    start: int,
+) -> list[list[Question]]:
+    """The questions of a list of items, one list per item (a question with the one ``or_other``
+    adds, or all the questions of a group or repeat): the units a shuffled group moves."""
     if not isinstance(node, SequenceNode) or not node.value:
         reader.problem(node, "questions must be a non-empty list")
         return []
-    questions: list[Question] = []
+    items: list[list[Question]] = []
     for item in node.value:
+        before = start + sum(len(found) for found in items)  # the position of the item's first question
+        questions: list[Question] = []
+        items.append(questions)
         entries = reader.mapping(item, "a question")
         if entries is None:
             continue
         type_name = str(reader.scalar(entries["type"][1])) if "type" in entries else ""
         if type_name == "group":
-            questions.extend(
-                _read_group(reader, item, entries, choice_lists, groups, group_relevant, start + len(questions))
-            )
+            questions.extend(_read_group(reader, item, entries, choice_lists, groups, group_relevant, before))
             continue
         if type_name == "repeat":
-            questions.extend(
-                _read_repeat(reader, item, entries, choice_lists, groups, group_relevant, start + len(questions))
-            )
+            questions.extend(_read_repeat(reader, item, entries, choice_lists, groups, group_relevant, before))
             continue
-        question = _read_question(reader, item, entries, choice_lists, start + len(questions))
+        question = _read_question(reader, item, entries, choice_lists, before)
         if question is not None:
             placed = replace(
                 question,
@@ -933,9 +1028,7 @@ def _read_questions(
             questions.append(placed)
             if "or_other" in entries and question.type in CHOICE_TYPES and reader.scalar(entries["or_other"][1]) in YES:
                 questions.append(_other_question(reader, placed, groups, group_relevant))
-    if not groups and not reader.repeat_chain:
-        _check_unique_names(reader, node, questions)
-    return questions
+    return [found for found in items if found]
 
 
 YES = (True, "yes", "true", "TRUE()", "true()")
@@ -1000,7 +1093,17 @@ def _read_group(
     if "questions" not in entries:
         reader.problem(node, f"group '{name}' has no questions")
         return []
-    return _read_questions(reader, entries["questions"][1], choice_lists, (*groups, name), relevant, start)
+    shuffled = "randomize" in entries and reader.flag(entries["randomize"][1], f"randomize of group '{name}'")
+    place = len(reader.shuffled)  # outer groups first: it goes before the groups nested in it
+    items = _read_items(reader, entries["questions"][1], choice_lists, (*groups, name), relevant, start)
+    if shuffled:
+        units = tuple(tuple(question.name for question in item) for item in items)
+        if len(units) < 2:
+            reader.problem(
+                entries["randomize"][1], f"randomize of group '{name}': it needs two items or more to shuffle"
+            )
+        reader.shuffled.insert(place, ShuffledGroup(name, node.start_mark.line + 1, units))
+    return [question for item in items for question in item]
 
 
 def _read_repeat(

@@ -293,6 +293,49 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class ShuffledGroup:
+    """A group whose items are asked in an order shuffled per response (``randomize: true``,
+    XLSForm's ``randomize=true`` on a group). ``units`` are its items, each the names of the
+    questions that move together (a question, or a nested group or repeat as a whole), in the
+    order of the file (see :mod:`surveys.arrangement`)."""
+
+    name: str
+    line: int
+    units: tuple[tuple[str, ...], ...]
+
+    @property
+    def questions(self) -> tuple[str, ...]:
+        return tuple(name for unit in self.units for name in unit)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of a split-sample experiment: the question labels it words differently (question
+    name -> label) and the text of its invitation notice (None: the survey's)."""
+
+    name: str
+    labels: Mapping[str, LocalizedText] = field(default_factory=dict)
+    notice: LocalizedText | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A split-sample experiment (``experiment: {name: ..., arms: {a: {...}, b: {...}}}``): each
+    respondent is assigned one arm at random and sees its wording (see docs/fieldwork.md)."""
+
+    name: str
+    arms: tuple[Arm, ...]
+    line: int = 0
+
+    def arm(self, name: str | None) -> Arm | None:
+        return next((arm for arm in self.arms if arm.name == name), None)
+
+    @property
+    def arm_names(self) -> tuple[str, ...]:
+        return tuple(arm.name for arm in self.arms)
+
+
+@dataclass(frozen=True)
 class Survey:
     """A validated survey definition.
 
@@ -328,6 +371,10 @@ class Survey:
     last_wave_names: tuple[tuple[str, int], ...] = ()
     #: The ``results:`` block: publication, smallest cell, margins, breakdowns (:mod:`surveys.results_settings`).
     results: ResultsSettings = field(default_factory=ResultsSettings)
+    #: Groups whose items are shown in an order shuffled per response, outer groups first.
+    shuffled_groups: tuple[ShuffledGroup, ...] = ()
+    #: The split-sample experiment the survey runs, if any.
+    experiment: Experiment | None = None
     #: Data files that ``pulldata()`` reads (``NAME.csv`` beside the survey file): name -> rows.
     tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)

@@ -15,6 +15,10 @@ after each pass of a repeat without ``repeat_count`` comes its "Add another?" qu
 select_one stored as ``member[2]?``). ``/back`` passes over those: from a pass's first question
 it goes to the previous pass's last one. Expressions of a question in a pass see that pass's
 answers under their bare names.
+
+Shuffled groups and experiment wording: the runner walks the survey it is given, in its order;
+:func:`surveys.arrangement.for_response` derives the survey one response is asked (its order
+drawn from the response's id, the same seed as :attr:`ResponseState.seed`, and its arm's labels).
 """
 
 from __future__ import annotations

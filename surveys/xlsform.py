@@ -872,6 +872,8 @@ class _Converter:
         appearance = by_base.get("appearance")
         if appearance:
             self._appearance(data, appearance, kind, name, row)
+        if by_base.get("parameters"):
+            self._group_parameters(data, _parameters(by_base["parameters"]), kind, name, row)
         node = _Node(data=data, row=row, children=[])
         if inside_dropped:
             self.dropped_names[name] = "inside a dropped loop"
@@ -1115,17 +1117,35 @@ class _Converter:
         self._name(node, name, stack)
         return node
 
+    def _randomize(self, data: dict[str, Any], parameters: Mapping[str, str], what: str, row: int) -> set[str]:
+        """``randomize=true`` (of a select's choices, or of a group's questions) and its ``seed``,
+        which is ignored: each response shuffles its own order. The parameters read."""
+        if "randomize" not in parameters:
+            return set()
+        if parameters["randomize"].strip().lower() in YES:
+            data["randomize"] = True
+        if "seed" not in parameters:
+            return {"randomize"}
+        self.warn(SURVEY, row, f"seed of {what} ignored: each response shuffles its own order")
+        return {"randomize", "seed"}
+
+    def _group_parameters(
+        self, data: dict[str, Any], parameters: Mapping[str, str], kind: str, name: str, row: int
+    ) -> None:
+        """A group's ``randomize=true`` (the parameter pyxform defines for choices, read on a
+        group as Baraza's question order shuffled per response); its ``seed`` is ignored as for
+        choices: each response draws its own order."""
+        used = self._randomize(data, parameters, f"group '{name}'", row) if kind == "group" else set()
+        ignored = sorted(set(parameters) - used)
+        if ignored:
+            self.warn(SURVEY, row, f"parameters {', '.join(ignored)} of {kind} '{name}' ignored: no meaning in a chat")
+
     def _parameters(
         self, data: dict[str, Any], parameters: Mapping[str, str], question_type: str, name: str, row: int
     ) -> None:
         used = set()
-        if "randomize" in parameters and question_type in ("select_one", "select_multiple"):
-            used.add("randomize")
-            if parameters["randomize"].strip().lower() in YES:
-                data["randomize"] = True
-            if "seed" in parameters:
-                used.add("seed")
-                self.warn(SURVEY, row, f"seed of '{name}' ignored: each response shuffles its own order")
+        if question_type in ("select_one", "select_multiple"):
+            used |= self._randomize(data, parameters, f"'{name}'", row)
         if "max-pixels" in parameters and question_type == "image":
             used.add("max-pixels")
             number = _number(parameters["max-pixels"])

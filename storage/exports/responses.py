@@ -24,7 +24,7 @@ a server-side cursor in batches: memory does not grow with the number of respons
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -40,6 +40,7 @@ from storage.exports.table import Column, Kind, Progress, Row, Table, no_progres
 from storage.models import AnswerRow, ContactRow, ResponseRow
 from storage.repositories import utc
 from surveys import repeats
+from surveys.arrangement import order_column, shown_orders
 from surveys.model import Question, QuestionType, Repeat, Survey
 
 BATCH_SIZE = 2000
@@ -285,9 +286,25 @@ def response_columns(
         trailing += [
             Column(f"fieldwork_{name}" if name in names else name, label, kind) for name, label, kind in PARADATA
         ]
+    trailing += experiment_columns(survey, names)
     if survey.repeats:
         trailing.append(Column(*INDEX))
     return (*leading, *questions, *old, *trailing)
+
+
+def experiment_columns(survey: Survey, names: Collection[str] = ()) -> list[Column]:
+    """The columns of a survey's randomisation, after the other metadata: ``arm`` (a survey with
+    an experiment: the arm the respondent was in) and ``order_GROUP`` per shuffled group (its
+    question names in the order the respondent was shown them, space-separated)."""
+    columns = []
+    if survey.experiment is not None:
+        name = "experiment_arm" if "arm" in names else "arm"
+        columns.append(Column(name, f"Arm of the split-sample experiment '{survey.experiment.name}'", Kind.TEXT))
+    for group in survey.shuffled_groups:
+        columns.append(
+            Column(order_column(group.name), f"Order group '{group.name}' was shown in (question names)", Kind.TEXT)
+        )
+    return columns
 
 
 def table_question_columns(survey: Survey, questions: Sequence[Question], options: ExportOptions) -> list[Column]:
@@ -401,6 +418,7 @@ def _pivot_statement(database: Database, survey: Survey, options: ExportOptions)
             ResponseRow.score,
             ResponseRow.contact_id,
             ResponseRow.screened_out_at,
+            ResponseRow.arm,
             type_coerce(answers, Text).label("answers"),
         )
         .outerjoin(AnswerRow, AnswerRow.response_id == ResponseRow.id)
@@ -433,6 +451,8 @@ async def _response_rows(
     quotas = bool(survey.quotas)
     indexed = bool(survey.repeats)
     panel = panel_cells(survey)
+    experiment = survey.experiment is not None
+    shuffled = [group.name for group in survey.shuffled_groups]
     loads = orjson.loads  # several times faster than json.loads on a million rows
     written = 0
     number = 0  # the row's _index
@@ -484,6 +504,11 @@ async def _response_rows(
                 if paradata is not None:
                     found = None if record.contact_id is None else paradata.get(record.contact_id)
                     row += found.cells() if found is not None else NO_PARADATA
+                if experiment:
+                    row.append(record.arm)
+                if shuffled:
+                    orders = shown_orders(survey, record.id)
+                    row += [orders[name] for name in shuffled]
                 if indexed:
                     number += 1
                     row.append(str(number))

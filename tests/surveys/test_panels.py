@@ -185,7 +185,8 @@ def test_two_surveys_cannot_be_the_same_wave(tmp_path: Path) -> None:
 
 def test_the_worked_example_of_the_docs_loads_as_the_waves_the_tests_answer() -> None:
     text = (ROOT / "docs" / "fieldwork.md").read_text(encoding="utf-8")
-    section = text[text.index("## Panels") : text.index("## Figures")]
+    start = text.index("## Panels")
+    section = text[start : text.index("\n## ", start)]
     blocks = [textwrap.dedent(block).replace("choices: ...\n", CHOICES) for block in YAML_BLOCK.findall(section)]
     documented = [load_survey_text(block, "docs.yaml") for block in blocks]
     tested = [load_survey_text(WAVE_1, "w1.yaml"), wave()]

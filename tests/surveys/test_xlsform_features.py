@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from surveys import runner
+from surveys import arrangement, runner
 from surveys.loader import load_survey_text
 from surveys.model import QuestionType, Survey
 from surveys.xlsform import XlsformConversion, XlsformError, convert_xlsform, language_code
@@ -137,6 +137,24 @@ def test_randomize_shuffles_per_response_and_back_shows_the_same_order(tmp_path:
     answered = runner.advance(survey, first, runner.PickChoice(order[0]))
     back = runner.back(survey, answered.state)
     assert back.state.current == "best" and [c.name for c in runner.visible_choices(question, back.state)] == order
+
+
+def test_a_group_with_randomize_shows_its_questions_in_an_order_per_response(tmp_path: Path) -> None:
+    path = form(tmp_path, [
+        ["type", "name", "label", "parameters"],
+        ["begin group", "opinions", "Opinions", "randomize=true seed=42"],
+        *[["integer", f"q{i}", f"Question {i}?", None] for i in range(6)],
+        ["end group", None, None, None],
+        ["text", "why", "Why?", None],
+    ])  # fmt: skip
+    conversion, data, survey = convert(path)
+    assert data["questions"][0]["randomize"] is True
+    assert "form.xlsx:survey:2: seed of group 'opinions' ignored: each response shuffles its own order" in warnings_of(
+        conversion
+    )
+    assert [group.units for group in survey.shuffled_groups] == [tuple((f"q{i}",) for i in range(6))]
+    orders = {arrangement.question_order(survey, f"response-{n}") for n in range(5)}
+    assert len(orders) > 1 and all(order[-1] == "why" for order in orders)
 
 
 def test_calculation_on_a_question_and_trigger(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from storage.invitations import InvitationRepository, deliveries, invitations, p
 from storage.staff import StaffRepository
 from surveys.model import Survey
 from testkit.admin import PASSWORD, csrf_of, sign_in
+from testkit.experiments import trial_survey
 from testkit.register import Person, add_people
 
 Client = TestClient[web.Request, web.Application]
@@ -197,3 +198,34 @@ async def test_the_invitation_form_explains_what_is_wrong(client: Client, databa
     again = await client.post("/admin/surveys/usat2026/fieldwork/invite", data={"csrf": token, "action": "send"})
     assert again.status == 422 and "Nobody is left to invite to this wave" in await again.text()
     assert (await client.post("/admin/surveys/nosuch/fieldwork/invite", data={"csrf": token})).status == 404
+
+
+async def test_the_fieldwork_page_gives_the_rates_per_experiment_arm(database: Database) -> None:
+    survey = trial_survey()
+    async with database.transaction() as connection:
+        await StaffRepository(connection).add("viewer1", PASSWORD, "viewer", datetime.now(UTC))
+    application = web.Application()
+    add_admin_routes(application, database, surveys={survey.id: survey}, community=Community())
+    ids = await add_people(database, [Person(800 + i) for i in range(6)])
+    async with database.transaction() as connection:
+        await invite(connection, survey, quiet=QuietHours("UTC", None, None), created_by="test", now=datetime.now(UTC))
+        await connection.execute(update(deliveries).values(status="sent"))
+        arms = dict((await connection.execute(select(invitations.c.contact_id, invitations.c.arm))).all())
+        finished = next(contact for contact, arm in arms.items() if arm == "b")
+        await connection.execute(
+            participations.insert(),
+            [{"contact_id": finished, "survey_id": "trial", "completed": 1, "last_completed_at": datetime.now(UTC)}],
+        )
+    assert sorted(arms) == sorted(ids.values()) and sorted(arms.values()) == ["a"] * 3 + ["b"] * 3
+    async with TestClient(TestServer(application)) as client:
+        assert (await sign_in(client, "viewer1")).status == 303
+        html = await (await client.get("/admin/surveys/trial/fieldwork")).text()
+    table = html.split('id="fieldwork-table"', 1)[1].split("</table>", 1)[0]
+    cells = {
+        label: re.findall(r"<td>([^<]*)</td>", row)
+        for label, row in re.findall(r'<th scope="row">([^<]*)</th>(.*?)</tr>', table, re.S)
+    }
+    # invited, complete, partial, break-off, refusal, non-contact: by hand, a 0 of 3, b 1 of 3.
+    assert cells["arm: a"][:6] == ["3", "0", "0", "0", "0", "3"]
+    assert cells["arm: b"][:6] == ["3", "1", "0", "0", "0", "2"]
+    assert "33.3%" in cells["arm: b"] and "0.0%" in cells["arm: a"]

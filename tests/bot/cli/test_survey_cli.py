@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from bot.cli.main import main
+from testkit.experiments import TRIAL_YAML
 from testkit.paths import XLSFORMS
 
 FORM = """\
@@ -156,3 +157,22 @@ def test_import_without_a_surveys_folder_says_so(tmp_path: Path, capsys: pytest.
     config.write_text(f"surveys: {{directory: {tmp_path / 'missing'}}}\n", encoding="utf-8")
     assert main(["--config", str(config), "survey", "import", str(XLSFORMS / "stat_literacy_quiz.xlsx")]) == 1
     assert "the surveys folder does not exist" in capsys.readouterr().err
+
+
+# The shared trial survey with two mistakes: an arm words a question that does not exist, and a
+# question of the shuffled group reads another of its items.
+RANDOMISED = TRIAL_YAML.replace('        income: "What', '        incomes: "What').replace(
+    "min: 1, max: 5}\n      - {type: integer, name: roads",
+    'min: 1, max: 5, relevant: "${water} > 2"}\n      - {type: integer, name: roads',
+)
+
+
+def test_check_reports_a_bad_experiment_and_a_shuffled_group_at_their_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "trial.yaml"
+    path.write_text(RANDOMISED, encoding="utf-8")
+    assert main(["--config", str(tmp_path / "missing.yaml"), "survey", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:10: arm 'b': 'incomes' is not a question the survey shows" in out
+    assert f"{path}:18: 'power' reads ${{water}}, but group 'services' is shuffled (randomize)" in out
