@@ -17,6 +17,7 @@ from yarl import URL
 
 from bot.core.flood import FloodSettings
 from bot.limits import Rate
+from bot.channels.ussd.settings import UssdConfigError, UssdSettings, ussd_settings
 from bot.proxies import IPNetwork, ProxyConfigError, parse_networks
 from catalogue.loading import SourceSpec
 from common.errors import BarazaError
@@ -290,6 +291,8 @@ class Settings:
     #: The key file (``privacy.key_file`` / ``BARAZA_KEY_FILE``, mode 0600) holding the keys the
     #: environment does not give; None only for settings made in code (tests), see :mod:`bot.keys`.
     key_file: Path | None = None
+    #: USSD sessions through Africa's Talking (``ussd:``); off without its secret.
+    ussd: UssdSettings = field(default_factory=UssdSettings)
 
 
 def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
@@ -410,6 +413,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "flood",
             "media",
             "fieldwork",
+            "ussd",
         },
         "the file",
         source,
@@ -566,7 +570,15 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         media=_media(_section(raw, "media", source), env, base_dir, source),
         cookie_key=cookie_key,
         key_file=key_file,
+        ussd=_ussd(_section(raw, "ussd", source), env, source),
     )
+
+
+def _ussd(section: Mapping[str, Any], env: Mapping[str, str], source: str) -> UssdSettings:
+    try:
+        return ussd_settings(section, env)
+    except UssdConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
 
 
 def _media(section: Mapping[str, Any], env: Mapping[str, str], base_dir: Path, source: str) -> MediaSettings:
