@@ -207,10 +207,9 @@ class UssdChannel:
         if reading.page is not None:
             return Shown(shown.screen, reading.page)
         if reading.not_in_menu:
-            # The reason, the question (the last line: the notes before it were read) and its menu.
+            # The reason, then the question and its menu (the notes before it were read).
             reason = self._texts(shown.screen)("ussd_not_in_menu")
-            question = shown.screen.body.rsplit("\n", 1)[-1]
-            return Shown(replace(shown.screen, body=f"{reason}\n{question}"))
+            return Shown(replace(shown.screen, body=f"{reason}\n{shown.screen.last}"))
         base = Inbound(channel=CHANNEL, user_key=phone, chat_key=phone, update_key=f"{session_id}:{number}")
         if reading.payload is not None:
             return await self._ask(replace(base, payload=reading.payload))

@@ -60,6 +60,8 @@ class Screen:
     by_label: tuple[Item, ...] = ()
     end: bool = False
     language: str | None = None
+    #: The text of the last reply alone (the question, without the notes and reasons before it).
+    last: str = ""
 
     def to_json(self) -> str:
         return json.dumps(
@@ -69,6 +71,7 @@ class Screen:
                 "by_label": [[i.label, i.payload] for i in self.by_label],
                 "end": self.end,
                 "language": self.language,
+                "last": self.last,
             },
             ensure_ascii=False,
         )
@@ -82,6 +85,7 @@ class Screen:
             by_label=tuple(Item(str(label), str(payload)) for label, payload in raw.get("by_label", ())),
             end=bool(raw.get("end")),
             language=raw.get("language"),
+            last=str(raw.get("last", "")),
         )
 
     @property
@@ -148,7 +152,8 @@ def screen_of(replies: Sequence[Outbound], *, waiting: bool, texts: Texts) -> Sc
         by_label = ()
     language = replies[-1].language if replies else None
     end = not waiting and not items and not by_label
-    return Screen("\n".join(body_parts), items, by_label, end, language)
+    last = plain(replies[-1].text) if replies else ""
+    return Screen("\n".join(body_parts), items, by_label, end, language, last)
 
 
 #: A text is split to fill the rest of a page only when at least this much room is left.

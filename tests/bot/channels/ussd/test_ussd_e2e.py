@@ -1,0 +1,152 @@
+"""End to end over USSD: the real bot, its Africa's Talking callback, the fake gateway posting
+the cumulative ``text`` of each session, and a real database (SQLite, and PostgreSQL when
+reachable)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+
+from bot.channels.ussd.settings import SCREEN_LIMIT
+from storage.ussd_sessions import UssdSessionRepository
+from surveys.model import Survey
+from testkit.exports import export_rows
+from testkit.fakes.survey_respondent import OUTRO_START
+from testkit.fakes.ussd import FakePhone
+from testkit.ussd_harness import ussd_bot, ussd_settings
+from testkit.ussd_respondent import UssdRespondent
+
+USAT = ussd_settings(survey="usat2026")
+
+
+def kenyan(index: int) -> str:
+    """Numbers as gateways pass them: with and without the country code."""
+    return f"+254712{index:06d}" if index % 2 else f"0712{index:06d}"
+
+
+def screens_fit(*phones: FakePhone) -> None:
+    longest = max(len(screen.text) for phone in phones for screen in phone.screens)
+    assert longest <= SCREEN_LIMIT, longest
+
+
+async def test_twenty_users_with_wrong_inputs_give_the_export_telegram_gives(database_url: str, usat: Survey) -> None:
+    async with ussd_bot(database_url, ussd=USAT) as (_, gateway):
+        respondents = [UssdRespondent(gateway.phone(kenyan(i)), i, usat) for i in range(20)]
+
+        async def answer(respondent: UssdRespondent) -> None:
+            await respondent.dial()
+            await respondent.answer_until()
+
+        await asyncio.gather(*(answer(r) for r in respondents))
+    assert all(r.finished for r in respondents)
+    wrong_inputs = sum(sum(len(p.attempts) - 1 for p in r.plan.values()) for r in respondents)
+    assert wrong_inputs > 40, "the plan mixes in wrong answers"
+    screens_fit(*(r.phone for r in respondents))
+    assert any("9 More" in s.text for r in respondents for s in r.phone.screens), "long menus were paginated"
+    rows = await export_rows(database_url, usat)
+    # The answers the Telegram end-to-end test checks for the same plans (testkit/exports.py):
+    # the same export but for the channel, the respondent's pseudonym and the times.
+    questions = [q.name for q in usat.data_questions]
+    assert sorted(tuple(row[q] for q in questions) for row in rows) == sorted(
+        tuple(r.expected[q] for q in questions) for r in respondents
+    )
+    assert all(row["complete"] == "true" and row["channel"] == "ussd" for row in rows)
+    pseudonyms = {row["respondent"] for row in rows}
+    assert len(pseudonyms) == 20 and not any("712" in p for p in pseudonyms), "never a phone number"
+
+
+async def test_a_session_dropped_mid_survey_resumes_at_the_same_question(tmp_path: Path, usat: Survey) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    async with ussd_bot(url, ussd=USAT) as (_, gateway):
+        respondent = UssdRespondent(gateway.phone("+254712000001"), 1, usat)
+        await respondent.dial()
+        await respondent.answer_until(questions_answered=4)
+        before = (await respondent.read()).text
+        assert "5/12 · Relevance" in before
+        respondent.phone.hang_up()  # the person hangs up, or the gateway's time runs out
+        screen = await respondent.dial()
+        assert screen.text.startswith("Welcome back."), screen.text
+        assert "5/12 · Relevance" in screen.text, "the same question, not the start"
+        await respondent.answer_until()
+        assert respondent.finished
+    (row,) = await export_rows(url, usat)
+    assert row["complete"] == "true"
+    assert [row[q.name] for q in usat.data_questions] == [respondent.expected[q.name] for q in usat.data_questions]
+
+
+async def test_pages_turn_both_ways_and_a_repeated_post_is_applied_once(tmp_path: Path, usat: Survey) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    async with ussd_bot(url, ussd=USAT) as (bot, gateway):
+        phone = gateway.phone("+254712000002")
+        first = await phone.dial()
+        assert first.text.startswith("User satisfaction survey 2026") and first.lines[-1] == "9 More"
+        second = await phone.reply("9")
+        assert second.lines[-2:] == ["9 More", "0 Back"]
+        assert (await phone.reply("0")).text == first.text, "Back shows the page before"
+        await phone.reply("9")
+        menu = await phone.reply("9")
+        assert "1/12 · Which best describes you?" in menu.text and "4. Media" in menu.lines
+        more = await phone.reply("9")
+        assert more.lines[0].startswith("1. ") and "0 Back" in more.lines, "the menu's second page"
+        assert (await phone.reply("0")).text == menu.text
+        chosen = await phone.reply("4")  # Media
+        assert chosen.text.startswith("2/12 · How often")
+        again = await phone.repost()  # the gateway missed the answer and posts the same text
+        assert again.text == chosen.text
+        async with bot.database.reading() as connection:
+            stored = await UssdSessionRepository(connection).get("+254712000002")
+        assert stored is not None and stored.inputs == len(phone.inputs)
+    (row,) = await export_rows(url, usat)
+    assert row["user_group"] == "media", "the number on the page, not in the whole list"
+
+
+async def test_a_number_not_on_the_page_gets_the_reason_and_the_same_question(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    async with ussd_bot(url, ussd=USAT) as (_, gateway):
+        phone = gateway.phone("+254712000003")
+        await phone.dial()
+        await phone.reply("9")
+        menu = await phone.reply("9")
+        refused = await phone.reply("7")  # page 3 shows items 1-4
+        assert refused.kind == "CON"
+        assert refused.lines[:2] == ["Please type the number of one of the choices shown.", menu.lines[0]]
+        typed = await phone.reply("Citizen")  # a label typed in full is the core's to read
+        assert typed.text.startswith("2/12 · How often")
+
+
+async def test_the_end_of_the_survey_ends_the_session(tmp_path: Path, usat: Survey) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    async with ussd_bot(url, ussd=USAT) as (_, gateway):
+        respondent = UssdRespondent(gateway.phone("+254712000004"), 4, usat)
+        await respondent.dial()
+        await respondent.answer_until()
+        last = respondent.phone.screen
+        assert last.ended and last.text.startswith(OUTRO_START)
+        again = await respondent.dial()
+        assert again.ended and again.text.startswith("You have already answered")
+
+
+async def test_the_callback_refuses_strangers_and_malformed_posts(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    async with ussd_bot(url, ussd=ussd_settings(survey="usat2026", allowed_ips=())) as (bot, gateway):
+        port = bot.web_port
+        form = {"sessionId": "ATUid_1", "serviceCode": "*384#", "phoneNumber": "+254712000005", "text": ""}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(gateway.url, data=form) as answer:
+                assert answer.status == 403, "127.0.0.1 is not in this allow-list"
+            wrong = f"http://127.0.0.1:{port}/ussd/not-the-secret"
+            async with http.post(wrong, data=form) as answer:
+                assert answer.status == 404
+    async with ussd_bot(url, ussd=USAT) as (_, gateway), aiohttp.ClientSession() as http:
+        for broken in (
+            {"serviceCode": "*384#", "phoneNumber": "+254712000005", "text": ""},
+            {**form, "phoneNumber": "not a number"},
+            {**form, "sessionId": "x" * 500},
+            {**form, "text": "1*" * 2000},
+        ):
+            async with http.post(gateway.url, data=broken) as answer:
+                assert answer.status == 400, broken
+        async with http.post(gateway.url, data=b"\xff\xfe", headers={"Content-Type": "text/plain"}) as answer:
+            assert answer.status == 400
