@@ -5,16 +5,23 @@ reachable)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
+from bot.channels.ussd.adapter import UssdChannel
 from bot.channels.ussd.settings import SCREEN_LIMIT
+from handlers import notify
+from storage.outbox_messages import OutboxMessage, OutboxRepository
+from storage.repositories import Repositories
 from storage.ussd_sessions import UssdSessionRepository
 from surveys.model import Survey
 from testkit.exports import export_rows
 from testkit.fakes.survey_respondent import OUTRO_START
-from testkit.fakes.ussd import FakePhone
+from testkit.fakes.ussd import FakePhone, FakeUssdGateway, UssdScreen
 from testkit.ussd_harness import ussd_bot, ussd_settings
 from testkit.ussd_respondent import UssdRespondent
 
@@ -150,3 +157,53 @@ async def test_the_callback_refuses_strangers_and_malformed_posts(tmp_path: Path
                 assert answer.status == 400, broken
         async with http.post(gateway.url, data=b"\xff\xfe", headers={"Content-Type": "text/plain"}) as answer:
             assert answer.status == 400
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def late_session(url: str, *, sms: bool) -> tuple[UssdScreen, list[OutboxMessage]]:
+    """A session that answers one question, then another 160 seconds into the session."""
+    clock = Clock()
+    async with ussd_bot(url, ussd=USAT) as (bot, _):
+        channel = UssdChannel(
+            ussd_settings(survey="usat2026", continue_by_sms=True), bot.engine, bot.database,
+            sms_available=sms, clock=clock,
+        )  # fmt: skip
+        app = web.Application()
+        channel.add_routes(app)
+        async with TestServer(app, host="127.0.0.1") as server:
+            callback = str(server.make_url(channel.settings.callback_path))
+            async with FakeUssdGateway(callback) as gateway:
+                respondent = UssdRespondent(gateway.phone("+254712000006"), 1, bot.engine.surveys["usat2026"])
+                await respondent.dial()
+                await respondent.answer_until(questions_answered=1)
+                clock.now += timedelta(seconds=160)
+                await respondent.step()  # the second question, answered after 160 seconds
+                screen = respondent.phone.screen
+        async with bot.database.reading() as connection:
+            contact = await Repositories(connection).contacts.find("ussd", "+254712000006")
+            assert contact is not None
+            queued = await OutboxRepository(connection).for_contact(contact)
+    return screen, queued
+
+
+async def test_a_session_running_out_of_time_continues_by_sms_when_allowed(tmp_path: Path) -> None:
+    screen, queued = await late_session(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", sms=True)
+    assert screen.ended and "next question by SMS" in screen.text
+    (message,) = queued
+    assert (message.channel, message.chat_key, message.kind) == ("sms", "+254712000006", "ussd_continue")
+    sent = notify.decode(message.body)
+    assert sent.text.startswith("3/12 · What do you use our statistics for?")
+    assert [b.label for b in sent.flat_buttons][-1] == "Done"
+
+
+async def test_without_the_sms_channel_the_person_is_asked_to_dial_again(tmp_path: Path) -> None:
+    screen, queued = await late_session(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", sms=False)
+    assert screen.ended and screen.text.startswith("Time is almost up. Dial again")
+    assert queued == []
