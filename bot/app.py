@@ -27,9 +27,9 @@ from bot.admin.operations import add_operation_routes
 from bot.admin.routes import add_admin_routes
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.channels.telegram.sender import FREE_BROADCAST_RATE, TelegramSender
+from bot.channels.ussd.adapter import UssdChannel
 from bot.channels.webchat.adapter import add_webchat_routes
 from bot.channels.webchat.push import WebPushSender, add_push_routes
-from bot.channels.ussd.adapter import UssdChannel
 from bot.channels.whatsapp.adapter import WhatsAppChannel
 from bot.channels.whatsapp.sender import WhatsAppSender
 from bot.config import Settings, StartupError

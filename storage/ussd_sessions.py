@@ -74,7 +74,9 @@ class UssdSessionRepository:
             "updated_at": session.updated_at,
         }
         if replacing is None:
-            statement = _insert(self.connection, sessions).values(phone=session.phone, **values).on_conflict_do_nothing()
+            statement = (
+                _insert(self.connection, sessions).values(phone=session.phone, **values).on_conflict_do_nothing()
+            )
             return bool((await self.connection.execute(statement)).rowcount)
         result = await self.connection.execute(
             update(sessions)

@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bot.app import RunningBot, running_bot
-from bot.channels.ussd.settings import UssdSettings
-from bot.config import RegisterSettings, Settings, WebSettings
+from bot.config import RegisterSettings, Settings, UssdSettings, WebSettings
 from bot.core.flood import FloodSettings
 from bot.proxies import parse_networks
 from testkit.fakes.ussd import FakeUssdGateway

@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from bot.channels.ussd.rendering import Item, Screen, pages, read_input, response, screen_of
-from bot.channels.ussd.settings import UssdSettings
+from bot.config import UssdSettings
 from common.clock import utc_now
 from common.phones import PhoneNumberError, to_e164
 from handlers import notify
@@ -255,4 +255,3 @@ class UssdChannel:
 
 def _all_items(screen: Screen) -> tuple[Item, ...]:
     return screen.items or screen.by_label
-

@@ -1,6 +1,6 @@
 """The core's replies as USSD screens: pure functions, no I/O.
 
-A USSD screen is one text of at most 182 characters (:data:`~bot.channels.ussd.settings.SCREEN_LIMIT`)
+A USSD screen is one text of at most 182 characters (:data:`SCREEN_LIMIT`)
 and the person answers by typing. :func:`screen_of` turns the replies to one input into a
 :class:`Screen` (their texts joined; the last reply's buttons as the menu); :func:`pages` lays it
 out in pages that fit, and :func:`read_input` says what a typed input means on a page.
@@ -25,11 +25,12 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.channels.ussd.settings import SCREEN_LIMIT
 from handlers import payloads
 from handlers.messages import Outbound
 from handlers.texts import Texts
 
+#: The characters a USSD screen holds (what Africa's Talking and the operators show).
+SCREEN_LIMIT = 182
 MORE_KEY, BACK_KEY = "9", "0"
 #: Items on one page of a paginated menu (1-8: 9 and 0 turn the pages).
 PAGE_ITEMS = 8
@@ -252,10 +253,10 @@ def pages(screen: Screen, texts: Texts, limit: int = SCREEN_LIMIT) -> list[Page]
     laid = [page for page in laid if page]
     result = []
     for index, page in enumerate(laid):
-        items = tuple(item for _, item in page if item is not None)
+        items = tuple(on_page for _, on_page in page if on_page is not None)
         shown, number = [], 0
-        for text, item in page:
-            if item is not None:
+        for text, on_page in page:
+            if on_page is not None:
                 number += 1
                 text = f"{number}. {text}"
             shown.append(text)

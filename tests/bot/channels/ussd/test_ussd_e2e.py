@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.channels.ussd.adapter import UssdChannel
-from bot.channels.ussd.settings import SCREEN_LIMIT
+from bot.channels.ussd.rendering import SCREEN_LIMIT
 from handlers import notify
 from storage.outbox_messages import OutboxMessage, OutboxRepository
 from storage.repositories import Repositories

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.channels.ussd.rendering import MORE_KEY, Reading, Screen, pages, read_input, response, screen_of
-from bot.channels.ussd.settings import SCREEN_LIMIT
+from bot.channels.ussd.rendering import MORE_KEY, SCREEN_LIMIT, Reading, Screen, pages, read_input, response, screen_of
 from handlers import payloads
 from handlers.messages import Button, Outbound
 from handlers.texts import Texts
@@ -49,7 +48,10 @@ def assert_fits_and_keeps_everything(screen: Screen) -> None:
     if len(laid) > 1:
         # The words of the body come back in order: cut between words, never inside one.
         shown = " ".join(
-            line for page in laid for line in page.text.split("\n") if line[:1] not in ("9", "0") and ". " not in line[:3]
+            line
+            for page in laid
+            for line in page.text.split("\n")
+            if line[:1] not in ("9", "0") and ". " not in line[:3]
         )
         words = screen.body.split()
         if all(len(word) < 100 for word in words) and not any(". " in line[:3] for line in screen.body.split("\n")):
@@ -145,7 +147,7 @@ def test_ticks_and_emoji_are_written_as_operators_show_them() -> None:
 
 def test_the_answered_question_is_left_out_and_an_end_is_one_screen() -> None:
     closing = Outbound(text="1/12 · Which best describes you?\n→ Media", replaces_pressed=True)
-    screen, texts = laid_out(closing, question("2/12 · How often?", ["Daily"]))
+    _, texts = laid_out(closing, question("2/12 · How often?", ["Daily"]))
     assert texts == ["2/12 · How often?\n1. Daily"]
     end = screen_of([Outbound(text="word " * 80)], waiting=False, texts=EN)
     (page,) = pages(end, EN)
