@@ -105,7 +105,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         whatsapp = whatsapp_channel(settings, core, database)
         vapid = await push_key(settings, database)
         app = web_app(settings, database, core, telegram, whatsapp, surveys, community, vapid=vapid)
-        ussd = ussd_channel(settings, core, database)
+        ussd = ussd_channel(settings, core, database, surveys)
         if ussd is not None:
             ussd.add_routes(app)
         runner, port = await serving(stack, settings, app, listening)
@@ -269,7 +269,9 @@ def whatsapp_channel(settings: Settings, core: MessageProcessor, database: Datab
     return WhatsAppChannel(settings.whatsapp, core, database, max_file_bytes=settings.media.max_bytes)
 
 
-def ussd_channel(settings: Settings, core: MessageProcessor, database: Database) -> UssdChannel | None:
+def ussd_channel(
+    settings: Settings, core: MessageProcessor, database: Database, surveys: Mapping[str, Survey]
+) -> UssdChannel | None:
     """The USSD channel (Africa's Talking), or None without its secret."""
     if not settings.ussd.enabled:
         return None
@@ -279,6 +281,7 @@ def ussd_channel(settings: Settings, core: MessageProcessor, database: Database)
         settings.ussd,
         core,
         database,
+        surveys,
         sms_available=bool(getattr(sms, "enabled", False)),
         default_language=settings.default_language,
     )

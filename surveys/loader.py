@@ -59,8 +59,9 @@ SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
     "audience", "anonymous", "allow_choice_duplicates", "reminders", "allow_later_references",
-    "allow_missing_columns", "allow_note_references",
+    "allow_missing_columns", "allow_note_references", "ussd",
 }  # fmt: skip
+USSD_KEYS = {"text_questions"}
 REMINDER_KEYS = {"after", "text"}
 #: ``after:`` of a reminder: a number and a unit (d days, h hours, m minutes), e.g. 2d or 36h.
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhm])\s*$")
@@ -489,6 +490,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
     _check_quiz(reader, kind, questions, entries)
 
     reminders = _read_reminders(reader, node("reminders")) if "reminders" in entries else ()
+    ussd_text_questions = _read_ussd(reader, node("ussd")) if "ussd" in entries else False
     languages = _declared_languages(reader, entries)
     if "languages" in entries:
         _check_translations(reader, languages)
@@ -516,7 +518,17 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         anonymous=anonymous,
         repeats=tuple(reader.repeats),
         reminders=reminders,
+        ussd_text_questions=ussd_text_questions,
     )
+
+
+def _read_ussd(reader: _Reader, node: Node) -> bool:
+    """``ussd: {text_questions: true}``: whether free-text questions are asked over USSD."""
+    entries = reader.mapping(node, "ussd")
+    if entries is None:
+        return False
+    reader.unknown_keys(entries, USSD_KEYS, "ussd")
+    return reader.flag(entries["text_questions"][1], "text_questions") if "text_questions" in entries else False
 
 
 def _read_reminders(reader: _Reader, node: Node) -> tuple[Reminder, ...]:

@@ -277,6 +277,9 @@ class Survey:
     repeats: tuple[Repeat, ...] = ()
     #: Reminders of the invitation, in the order they are sent (``after`` increasing).
     reminders: tuple[Reminder, ...] = ()
+    #: ``ussd: {text_questions: true}``: free-text questions are asked over USSD too (typing
+    #: words on a feature phone's keypad is slow, so by default they are not).
+    ussd_text_questions: bool = False
     #: Data files that ``pulldata()`` reads (``NAME.csv`` beside the survey file): name -> rows.
     tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)

@@ -16,6 +16,7 @@ session timed out), so that the next :meth:`FakePhone.dial` starts a new session
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -70,7 +71,8 @@ class FakeUssdGateway:
         return FakePhone(self, number)
 
     def new_session_id(self) -> str:
-        return f"ATUid_{next(self._ids):08x}"
+        # Unique across gateways too, as Africa's Talking's are: the update keys are made of them.
+        return f"ATUid_{uuid.uuid4().hex[:12]}{next(self._ids):04x}"
 
     async def post(self, form: dict[str, str]) -> tuple[int, str]:
         """Post one step of a session; the status and body of the answer."""

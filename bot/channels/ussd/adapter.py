@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -46,13 +46,17 @@ from bot.channels.ussd.rendering import Item, Screen, pages, read_input, respons
 from bot.config import UssdSettings
 from common.clock import utc_now
 from common.phones import PhoneNumberError, to_e164
-from handlers import notify
+from handlers import notify, payloads
 from handlers.messages import RESUME_PAYLOAD, Button, Inbound, MessageProcessor, Outbound
+from handlers.survey import FLOW as SURVEY_FLOW
 from handlers.texts import Texts, supported_language
 from storage.database import Database
 from storage.outbox_messages import OutboxRepository
+from storage.records import Conversation
 from storage.repositories import Repositories
 from storage.ussd_sessions import UssdSession, UssdSessionRepository
+from surveys import runner
+from surveys.model import Question, QuestionType, Survey
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,8 @@ CONTINUE_KIND = "ussd_continue"
 #: Longest field accepted from the gateway (a session's inputs, its id): far above any real one.
 MAX_TEXT = 2000
 MAX_SESSION_ID = 100
+#: Free-text questions skipped in a row before the screen is shown anyway (a survey of many).
+MAX_SKIPPED = 50
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class UssdChannel:
         settings: UssdSettings,
         processor: MessageProcessor,
         database: Database,
+        surveys: Mapping[str, Survey],
         *,
         sms_available: bool = False,
         default_language: str = "en",
@@ -91,6 +98,8 @@ class UssdChannel:
         self.settings = settings
         self.processor = processor
         self.database = database
+        #: The surveys in service (followed as the surveys folder changes): their USSD settings.
+        self.surveys = surveys
         self.default_language = default_language
         self.clock = clock
         self.by_sms = settings.continue_by_sms and sms_available
@@ -154,12 +163,14 @@ class UssdChannel:
             applied, started = stored.inputs, stored.started_at
         else:
             # A new session: the dial. A person whose flow waits for an answer resumes it.
-            shown = await self._dial(session_id, phone, resumed=await self._waiting(phone))
+            resumed = await self._conversation(phone) is not None
+            shown = await self._dial(session_id, phone, resumed=resumed)
             applied, started = 0, now
         for number in range(applied, len(inputs)):
             shown = await self._apply(session_id, phone, number + 1, inputs[number], shown)
         if not shown.screen.end and now - started > timedelta(seconds=self.settings.sms_after_seconds):
-            shown = await self._out_of_time(phone, shown)
+            # The session is about to run out: end it rather than let it drop mid-answer.
+            shown = await self._hand_over(phone, shown, "ussd_redial")
         laid = pages(shown.screen, self._texts(shown.screen))
         page = min(shown.page, len(laid) - 1)
         session = UssdSession(
@@ -216,25 +227,56 @@ class UssdChannel:
         return await self._ask(replace(base, text=reading.text or ""))
 
     async def _ask(self, inbound: Inbound) -> Shown:
-        """The core's answer to ``inbound`` as a screen (committed when this returns)."""
+        """The core's answer to ``inbound`` as a screen (committed when this returns).
+
+        A free-text question of a survey that does not take them over USSD (``ussd:
+        {text_questions: true}``) is skipped when it may be, as if the person typed the skip
+        word; one that must be answered cannot be here, and the session ends (on by SMS if allowed).
+        """
         replies = await self.processor.handle(inbound)
-        waiting = await self._waiting(inbound.user_key)
+        for skipped in range(MAX_SKIPPED):
+            conversation = await self._conversation(inbound.user_key)
+            question = self._untypable(conversation)
+            skip = _skip_payload(replies)
+            if question is None:
+                break
+            if skip is None or question.required or question.required_if is not None:
+                shown = self._shown(replies, waiting=True)
+                return await self._hand_over(inbound.user_key, shown, "ussd_text_elsewhere")
+            key = f"{inbound.update_key}:skip{skipped}"
+            replies = await self.processor.handle(replace(inbound, text=None, payload=skip, update_key=key))
+        else:
+            conversation = await self._conversation(inbound.user_key)
+        return self._shown(replies, waiting=conversation is not None)
+
+    def _shown(self, replies: list[Outbound], *, waiting: bool) -> Shown:
         language = replies[-1].language if replies else None
         texts = Texts(supported_language(language) or self.default_language)
         return Shown(screen_of(replies, waiting=waiting, texts=texts))
 
-    async def _waiting(self, phone: str) -> bool:
-        """Whether the person is in a flow that waits for their answer (else no menu means END)."""
+    def _untypable(self, conversation: Conversation | None) -> Question | None:
+        """The free-text question the person is at, if their survey does not take them over USSD."""
+        if conversation is None or conversation.flow != SURVEY_FLOW or conversation.current_question is None:
+            return None
+        survey = self.surveys.get(conversation.survey_id or "")
+        if survey is None or survey.ussd_text_questions:
+            return None
+        slot = runner.slot_of(survey, conversation.current_question)
+        return slot.question if slot is not None and slot.question.type is QuestionType.TEXT else None
+
+    async def _conversation(self, phone: str) -> Conversation | None:
+        """Where the person is: in a flow that waits for their answer, or None (no menu then means END)."""
         async with self.database.reading() as connection:
             repos = Repositories(connection)
             contact_id = await repos.contacts.find(CHANNEL, phone)
-            return contact_id is not None and await repos.conversations.get(contact_id) is not None
+            return None if contact_id is None else await repos.conversations.get(contact_id)
 
-    async def _out_of_time(self, phone: str, shown: Shown) -> Shown:
-        """The session is about to run out: end it, sending the question on by SMS if allowed."""
+    async def _hand_over(self, phone: str, shown: Shown, without_sms: str) -> Shown:
+        """End the session at the question ``shown``: it goes on by SMS when allowed (the screen
+        says so); otherwise the screen says ``without_sms``."""
         texts = self._texts(shown.screen)
         if not self.by_sms:
-            return Shown(Screen(texts("ussd_redial"), end=True, language=shown.screen.language))
+            return Shown(Screen(texts(without_sms), end=True, language=shown.screen.language))
         question = Outbound(
             text=shown.screen.body,
             buttons=tuple((Button(item.label, item.payload),) for item in _all_items(shown.screen)),
@@ -251,6 +293,15 @@ class UssdChannel:
                     now=self.clock(),
                 )
         return Shown(Screen(texts("ussd_by_sms"), end=True, language=shown.screen.language))
+
+
+def _skip_payload(replies: list[Outbound]) -> str | None:
+    """The payload of the last reply's Skip button, if it has one."""
+    for button in replies[-1].flat_buttons if replies else ():
+        press = payloads.parse(button.payload)
+        if press is not None and press.op == payloads.SKIP:
+            return button.payload
+    return None
 
 
 def _all_items(screen: Screen) -> tuple[Item, ...]:

@@ -18,7 +18,9 @@ from handlers import notify
 from storage.outbox_messages import OutboxMessage, OutboxRepository
 from storage.repositories import Repositories
 from storage.ussd_sessions import UssdSessionRepository
+from surveys.loader import load_survey_directory
 from surveys.model import Survey
+from testkit import paths
 from testkit.exports import export_rows
 from testkit.fakes.survey_respondent import OUTRO_START
 from testkit.fakes.ussd import FakePhone, FakeUssdGateway, UssdScreen
@@ -172,7 +174,7 @@ async def late_session(url: str, *, sms: bool) -> tuple[UssdScreen, list[OutboxM
     clock = Clock()
     async with ussd_bot(url, ussd=USAT) as (bot, _):
         channel = UssdChannel(
-            ussd_settings(survey="usat2026", continue_by_sms=True), bot.engine, bot.database,
+            ussd_settings(survey="usat2026", continue_by_sms=True), bot.engine, bot.database, bot.engine.surveys,
             sms_available=sms, clock=clock,
         )  # fmt: skip
         app = web.Application()
@@ -207,3 +209,30 @@ async def test_without_the_sms_channel_the_person_is_asked_to_dial_again(tmp_pat
     screen, queued = await late_session(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", sms=False)
     assert screen.ended and screen.text.startswith("Time is almost up. Dial again")
     assert queued == []
+
+
+async def test_free_text_questions_are_skipped_unless_the_survey_takes_them(tmp_path: Path, usat: Survey) -> None:
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    shipped = (paths.FORMS / "usat2026.yaml").read_text(encoding="utf-8")
+    assert "ussd: {text_questions: true}" in shipped
+    (forms / "usat2026.yaml").write_text(shipped.replace("ussd: {text_questions: true}", ""), encoding="utf-8")
+    (forms / "why.yaml").write_text(
+        "id: why\ntitle: Why\nquestions:\n"
+        "  - {type: integer, name: age, label: 'Your age?'}\n"
+        "  - {type: text, name: reason, label: 'Why?'}\n",
+        encoding="utf-8",
+    )
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    async with ussd_bot(url, forms=forms, ussd=USAT) as (_, gateway):
+        respondent = UssdRespondent(gateway.phone("+254712000007"), 1, usat)  # plans a comment
+        await respondent.dial()
+        await respondent.answer_until()
+        assert "comments" not in respondent.attempts, "the optional text question was never shown"
+    async with ussd_bot(url, forms=forms, ussd=ussd_settings(survey="why")) as (_, gateway):
+        phone = gateway.phone("+254712000008")
+        assert "Your age?" in (await phone.dial()).text
+        screen = await phone.reply("30")
+        assert screen.ended and screen.text.startswith("The next question needs a written answer")
+    (row,) = await export_rows(url, load_survey_directory(forms)["usat2026"])
+    assert row["complete"] == "true" and row["comments"] == ""
