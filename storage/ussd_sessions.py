@@ -13,13 +13,16 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.clock import as_utc
 from storage.models import UssdSessionRow
-from storage.repositories import _insert
 
 sessions = cast(Table, UssdSessionRow.__table__)
+
+#: The channel whose contacts' user and chat key is the phone number these rows are kept by.
+USSD_CHANNEL = "ussd"
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,9 @@ class UssdSessionRepository:
             "updated_at": session.updated_at,
         }
         if replacing is None:
-            statement = (
-                _insert(self.connection, sessions).values(phone=session.phone, **values).on_conflict_do_nothing()
-            )
+            # ON CONFLICT DO NOTHING: a row stored meanwhile by another post is not overwritten.
+            dialect = postgresql if self.connection.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(sessions).values(phone=session.phone, **values).on_conflict_do_nothing()
             return bool((await self.connection.execute(statement)).rowcount)
         result = await self.connection.execute(
             update(sessions)

@@ -54,13 +54,13 @@ from storage.database import Database
 from storage.outbox_messages import OutboxRepository
 from storage.records import Conversation
 from storage.repositories import Repositories
-from storage.ussd_sessions import UssdSession, UssdSessionRepository
+from storage.ussd_sessions import USSD_CHANNEL, UssdSession, UssdSessionRepository
 from surveys import runner
 from surveys.model import Question, QuestionType, Survey
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "ussd"
+CHANNEL = USSD_CHANNEL
 SMS_CHANNEL = "sms"
 #: The outbox kind of a question sent on by SMS when a session runs out of time.
 CONTINUE_KIND = "ussd_continue"

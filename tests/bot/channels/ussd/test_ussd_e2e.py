@@ -236,3 +236,16 @@ async def test_free_text_questions_are_skipped_unless_the_survey_takes_them(tmp_
         assert screen.ended and screen.text.startswith("The next question needs a written answer")
     (row,) = await export_rows(url, load_survey_directory(forms)["usat2026"])
     assert row["complete"] == "true" and row["comments"] == ""
+
+
+async def test_deleting_ones_data_forgets_the_last_ussd_screen(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    async with ussd_bot(url, ussd=USAT) as (bot, gateway):
+        phone = gateway.phone("+254712000009")
+        await phone.dial()
+        async with bot.database.transaction() as connection:
+            repos = Repositories(connection)
+            contact = await repos.contacts.find("ussd", "+254712000009")
+            assert contact is not None and await UssdSessionRepository(connection).get("+254712000009") is not None
+            await repos.contacts.erase(contact, "")
+            assert await UssdSessionRepository(connection).get("+254712000009") is None

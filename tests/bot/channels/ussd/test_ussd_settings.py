@@ -12,7 +12,6 @@ from bot.config import ConfigError, load_settings
 SECRET = "s3cret-path-0123456789"
 
 
-
 def test_ussd_is_off_without_its_secret(tmp_path: Path) -> None:
     settings = load_settings(None, {})
     assert not settings.ussd.enabled
