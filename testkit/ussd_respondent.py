@@ -13,7 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from surveys.model import Survey
-from testkit.fakes.survey_respondent import OUTRO_START, STUCK_AFTER, Act, PlannedAnswer, plan_for
+from testkit.fakes.survey_respondent import (
+    OUTRO_START,
+    STUCK_AFTER,
+    Act,
+    PlannedAnswer,
+    plan_for,
+    questions_done,
+)
 from testkit.fakes.ussd import FakePhone, UssdScreen
 
 MORE, BACK = "9 More", "0 Back"
@@ -167,7 +174,6 @@ class UssdRespondent:
     async def answer_until(self, questions_answered: int | None = None) -> None:
         """Answer until the survey ends (or ``questions_answered`` questions are done)."""
         while not self.finished:
-            done = sum(1 for name, planned in self.plan.items() if self.attempts.get(name, 0) >= len(planned.attempts))
-            if questions_answered is not None and done >= questions_answered:
+            if questions_answered is not None and questions_done(self.plan, self.attempts) >= questions_answered:
                 return
             await self.step()

@@ -32,11 +32,9 @@ Phone numbers are never logged.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -44,6 +42,7 @@ from aiohttp import web
 
 from bot.channels.ussd.rendering import Item, Screen, pages, read_input, response, screen_of
 from bot.config import UssdSettings
+from bot.core.engine import ChatLocks
 from common.clock import utc_now
 from common.phones import PhoneNumberError, to_e164
 from handlers import notify, payloads
@@ -105,7 +104,7 @@ class UssdChannel:
         self.by_sms = settings.continue_by_sms and sms_available
         if settings.continue_by_sms and not sms_available:
             log.warning("ussd.continue_by_sms is set but the SMS channel is not configured: not offered")
-        self._lines: dict[str, asyncio.Lock] = {}
+        self._lines = ChatLocks()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(self.settings.callback_path, self.handle_callback)
@@ -136,20 +135,10 @@ class UssdChannel:
         except PhoneNumberError as error:
             return web.Response(status=400, text=str(error))
         inputs = text.split("*") if text else []
-        async with self._line(phone):
+        # One post of a number at a time in this process (a gateway retry waits for the first).
+        async with self._lines.hold((CHANNEL, phone)):
             answer = await self._serve(session_id.strip(), phone, inputs)
         return web.Response(text=answer, content_type="text/plain")
-
-    @contextlib.asynccontextmanager
-    async def _line(self, phone: str) -> AsyncIterator[None]:
-        """One post of a number at a time in this process (a gateway retry waits for the first)."""
-        lock = self._lines.setdefault(phone, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and self._lines.get(phone) is lock:
-                del self._lines[phone]
 
     async def _stored(self, phone: str) -> UssdSession | None:
         async with self.database.reading() as connection:
