@@ -16,6 +16,7 @@ session timed out), so that the next :meth:`FakePhone.dial` starts a new session
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -55,6 +56,8 @@ class FakeUssdGateway:
     service_code: str = SERVICE_CODE
     network_code: str = NETWORK_CODE
     posts: list[dict[str, str]] = field(default_factory=list)
+    #: Seconds each post waited for the application's answer (the gateway allows 15).
+    latencies: list[float] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _http: aiohttp.ClientSession | None = None
 
@@ -78,8 +81,11 @@ class FakeUssdGateway:
         """Post one step of a session; the status and body of the answer."""
         assert self._http is not None, "use the gateway as `async with`"
         self.posts.append(form)
+        started = time.perf_counter()
         async with self._http.post(self.url, data=form) as answer:
-            return answer.status, await answer.text()
+            body = await answer.text()
+        self.latencies.append(time.perf_counter() - started)
+        return answer.status, body
 
 
 @dataclass
