@@ -249,3 +249,21 @@ async def test_deleting_ones_data_forgets_the_last_ussd_screen(tmp_path: Path) -
             assert contact is not None and await UssdSessionRepository(connection).get("+254712000009") is not None
             await repos.contacts.erase(contact, "")
             assert await UssdSessionRepository(connection).get("+254712000009") is None
+
+
+async def test_screens_speak_the_contacts_language(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    async with ussd_bot(url, ussd=USAT) as (bot, gateway):
+        phone = gateway.phone("+254712000010")
+        await phone.dial()
+        phone.hang_up()
+        async with bot.database.transaction() as connection:
+            repos = Repositories(connection)
+            contact = await repos.contacts.find("ussd", "+254712000010")
+            assert contact is not None
+            await repos.contacts.set_language(contact, "fr")  # as onboarding or /language would
+        screen = await phone.dial()
+        assert screen.text.startswith("Bon retour.") and screen.lines[-1] == "9 Suite", screen.text
+        assert "1/12 · Laquelle de ces catégories vous décrit le mieux ?" in screen.text
+        more = await phone.reply("9")
+        assert more.lines[-2:] == ["9 Suite", "0 Retour"] and "3. Médias" in more.lines
