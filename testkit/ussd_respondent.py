@@ -113,7 +113,7 @@ class UssdRespondent:
 
     def question_of(self, view: View) -> str:
         for question in self.survey.data_questions:
-            if f"· {question.label.in_language('en', 'en')}" in view.text:
+            if f" - {question.label.in_language('en', 'en')}" in view.text:
                 return question.name
         raise AssertionError(f"respondent {self.index}: no question on screen: {view.text!r}")
 

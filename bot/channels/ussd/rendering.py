@@ -8,14 +8,14 @@ out in pages that fit, and :func:`read_input` says what a typed input means on a
 - Buttons are **numbered menu items** ("1. Citizen"); typing the number presses the button.
 - A menu too long for one screen is paginated: "9 More" and "0 Back" (the words in the
   person's language); items are numbered 1-8 on each page, so 9 and 0 stay free. Pages break
-  between lines, a long text between words; a label is shortened (with "…") only when it cannot
+  between lines, a long text between words; a label is shortened (with "...") only when it cannot
   fit a page on its own.
 - A question answered by typing (an integer, a date, a text) has no menu: what is typed goes to
   the core as text. Its Skip button is written as the word that skips ("Skip: skip"), as a
   number would be read as the answer. A scale whose every choice is a number (a ``range``) is
   shown on one line ("1 2 3 4 5") and answered by typing the number itself.
-- Ticks of a ``select_multiple`` become ``[x]`` and ``[ ]``; other symbols (emoji) are dropped,
-  as operators cannot show them.
+- Ticks of a ``select_multiple`` become ``[x]`` and ``[ ]``; typographic punctuation its plain
+  form (``3/12 - ...``); other symbols (emoji) are dropped, as operators cannot show them.
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ MORE_KEY, BACK_KEY = "9", "0"
 #: Items on one page of a paginated menu (1-8: 9 and 0 turn the pages).
 PAGE_ITEMS = 8
 _TICKS = {"✅": "[x]", "◻️": "[ ]", "◻": "[ ]"}
+#: Punctuation outside the GSM 7-bit alphabet that operators' USSD screens show, as its plain form.
+_PLAIN_PUNCTUATION = str.maketrans(
+    {"·": "-", "…": "...", "‘": "'", "’": "'", "“": '"', "”": '"', "«": '"', "»": '"', "–": "-", "—": "-",
+     "→": "->", "\u00a0": " ", "\u202f": " "}
+)  # fmt: skip
+#: What a shortened text ends with.
+ELLIPSIS = "..."
 _BIDI_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u061c\ufe0f\ufe0e\u200d"))
 #: Buttons written as a typed word on a screen that takes a typed answer.
 _WORD_OPS = frozenset({payloads.SKIP, payloads.DEFAULT})
@@ -106,10 +113,12 @@ class Page:
 
 
 def plain(text: str) -> str:
-    """``text`` as an operator shows it: ticks as ``[x]``/``[ ]``, emoji and direction marks dropped."""
+    """``text`` as an operator shows it: ticks as ``[x]``/``[ ]``, typographic punctuation as its
+    plain form (``·`` as ``-``, ``…`` as ``...``, curly quotes straight), emoji and direction marks
+    dropped."""
     for tick, shown in _TICKS.items():
         text = text.replace(tick, shown)
-    text = text.translate(_BIDI_MARKS)
+    text = text.translate(_BIDI_MARKS).translate(_PLAIN_PUNCTUATION)
     kept = "".join(ch for ch in text if unicodedata.category(ch) not in ("So", "Cs", "Co"))
     lines = [" ".join(line.split()) for line in kept.split("\n")]
     return "\n".join(line for line in lines if line)
@@ -149,7 +158,8 @@ def screen_of(replies: Sequence[Outbound], *, waiting: bool, texts: Texts) -> Sc
         items: tuple[Item, ...] = ()
         by_label = tuple(Item(plain(b.label), b.payload) for b in scale)
     else:
-        items = tuple(Item(plain(b.label) or "…", b.payload) for b in buttons)
+        # A label is one line of the menu.
+        items = tuple(Item(plain(b.label).replace("\n", " ") or ELLIPSIS, b.payload) for b in buttons)
         by_label = ()
     language = replies[-1].language if replies else None
     end = not waiting and not items and not by_label
@@ -174,23 +184,24 @@ def _split_words(text: str, room: int) -> tuple[str, str]:
 
 
 def _shortened(label: str, width: int) -> str:
-    """``label`` within ``width`` characters: cut between words, ending in "…" (a last resort)."""
+    """``label`` within ``width`` characters: cut between words, ending in "..." (a last resort)."""
     if len(label) <= width:
         return label
-    head, _ = _split_words(label, width - 1)
-    return (head if len(head) > width // 2 else label[: width - 1]).rstrip() + "…"
+    room = width - len(ELLIPSIS)
+    head, _ = _split_words(label, room)
+    return (head if len(head) > width // 2 else label[:room]).rstrip() + ELLIPSIS
 
 
 def _cut(body: str, menu: list[str], limit: int) -> str:
-    """An END text within ``limit``: whole lines while they fit, then the words that fit, then "…"."""
+    """An END text within ``limit``: whole lines while they fit, then the words that fit, then "..."."""
     kept: list[str] = []
     for line in [*_lines(body), *menu]:
-        room = limit - 1 - len("\n".join(kept)) - (1 if kept else 0)
+        room = limit - len(ELLIPSIS) - len("\n".join(kept)) - (1 if kept else 0)
         if len(line) <= room:
             kept.append(line)
             continue
         head, _ = _split_words(line, room)
-        return "\n".join([*kept, head] if head else kept) + "…"
+        return "\n".join([*kept, head] if head else kept) + ELLIPSIS
     return "\n".join(kept)
 
 
@@ -225,7 +236,7 @@ def pages(screen: Screen, texts: Texts, limit: int = SCREEN_LIMIT) -> list[Page]
     """``screen`` laid out in pages of at most ``limit`` characters (one page when it fits).
 
     An END screen is one page: the session is over, nothing can turn it; a text too long is
-    cut between words and ends in "…".
+    cut between words and ends in "...".
     """
     numbered = [f"{n}. {item.label}" for n, item in enumerate(screen.items, start=1)]
     whole = "\n".join([*_lines(screen.body), *numbered])

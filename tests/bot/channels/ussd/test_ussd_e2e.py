@@ -73,11 +73,11 @@ async def test_a_session_dropped_mid_survey_resumes_at_the_same_question(tmp_pat
         await respondent.dial()
         await respondent.answer_until(questions_answered=4)
         before = (await respondent.read()).text
-        assert "5/12 · Relevance" in before
+        assert "5/12 - Relevance" in before
         respondent.phone.hang_up()  # the person hangs up, or the gateway's time runs out
         screen = await respondent.dial()
         assert screen.text.startswith("Welcome back."), screen.text
-        assert "5/12 · Relevance" in screen.text, "the same question, not the start"
+        assert "5/12 - Relevance" in screen.text, "the same question, not the start"
         await respondent.answer_until()
         assert respondent.finished
     (row,) = await export_rows(url, usat)
@@ -96,12 +96,12 @@ async def test_pages_turn_both_ways_and_a_repeated_post_is_applied_once(tmp_path
         assert (await phone.reply("0")).text == first.text, "Back shows the page before"
         await phone.reply("9")
         menu = await phone.reply("9")
-        assert "1/12 · Which best describes you?" in menu.text and "4. Media" in menu.lines
+        assert "1/12 - Which best describes you?" in menu.text and "4. Media" in menu.lines
         more = await phone.reply("9")
         assert more.lines[0].startswith("1. ") and "0 Back" in more.lines, "the menu's second page"
         assert (await phone.reply("0")).text == menu.text
         chosen = await phone.reply("4")  # Media
-        assert chosen.text.startswith("2/12 · How often")
+        assert chosen.text.startswith("2/12 - How often")
         again = await phone.repost()  # the gateway missed the answer and posts the same text
         assert again.text == chosen.text
         async with bot.database.reading() as connection:
@@ -122,7 +122,7 @@ async def test_a_number_not_on_the_page_gets_the_reason_and_the_same_question(tm
         assert refused.kind == "CON"
         assert refused.lines[:2] == ["Please type the number of one of the choices shown.", menu.lines[0]]
         typed = await phone.reply("Citizen")  # a label typed in full is the core's to read
-        assert typed.text.startswith("2/12 · How often")
+        assert typed.text.startswith("2/12 - How often")
 
 
 async def test_the_end_of_the_survey_ends_the_session(tmp_path: Path, usat: Survey) -> None:
@@ -201,7 +201,7 @@ async def test_a_session_running_out_of_time_continues_by_sms_when_allowed(tmp_p
     (message,) = queued
     assert (message.channel, message.chat_key, message.kind) == ("sms", "+254712000006", "ussd_continue")
     sent = notify.decode(message.body)
-    assert sent.text.startswith("3/12 · What do you use our statistics for?")
+    assert sent.text.startswith("3/12 - What do you use our statistics for?")
     assert [b.label for b in sent.flat_buttons][-1] == "Done"
 
 
@@ -264,6 +264,6 @@ async def test_screens_speak_the_contacts_language(tmp_path: Path) -> None:
             await repos.contacts.set_language(contact, "fr")  # as onboarding or /language would
         screen = await phone.dial()
         assert screen.text.startswith("Bon retour.") and screen.lines[-1] == "9 Suite", screen.text
-        assert "1/12 · Laquelle de ces catégories vous décrit le mieux ?" in screen.text
+        assert "1/12 - Laquelle de ces catégories vous décrit le mieux ?" in screen.text
         more = await phone.reply("9")
         assert more.lines[-2:] == ["9 Suite", "0 Retour"] and "3. Médias" in more.lines

@@ -63,7 +63,7 @@ def survey_screens(survey: Survey) -> list[Screen]:
     screens = []
     for language in survey.languages or (survey.default_language,):
         for q in survey.questions:
-            text = "12/40 · " + q.label.in_language(language, survey.default_language)
+            text = "12/40 - " + q.label.in_language(language, survey.default_language)
             if q.hint is not None:
                 text += "\n" + q.hint.in_language(language, survey.default_language)
             labels = [c.label.in_language(language, survey.default_language) for c in q.choices]
@@ -110,9 +110,9 @@ def test_any_question_fits_its_pages(body: list[str], labels: list[str]) -> None
 
 def test_a_long_menu_turns_forward_and_back() -> None:
     labels = [f"Choice number {n} with a fairly long label" for n in range(1, 13)]
-    screen, texts = laid_out(question("1/3 · Which one?", labels))
+    screen, texts = laid_out(question("1/3 - Which one?", labels))
     laid = pages(screen, EN)
-    assert len(laid) >= 3 and texts[0].startswith("1/3 · Which one?\n1. Choice number 1 ")
+    assert len(laid) >= 3 and texts[0].startswith("1/3 - Which one?\n1. Choice number 1 ")
     assert texts[0].endswith("\n9 More") and "0 Back" not in texts[0]
     assert texts[1].endswith("9 More\n0 Back") and texts[-1].endswith("\n0 Back") and "9 More" not in texts[-1]
     assert read_input(screen, laid, 0, MORE_KEY) == Reading(page=1)
@@ -125,16 +125,16 @@ def test_a_long_menu_turns_forward_and_back() -> None:
 
 
 def test_a_typed_answer_keeps_0_and_9_and_writes_skip_as_its_word() -> None:
-    screen, texts = laid_out(question("10/12 · How many reports did you use?", [], skip=True))
-    assert texts == ["10/12 · How many reports did you use?\nSkip: skip"]
+    screen, texts = laid_out(question("10/12 - How many reports did you use?", [], skip=True))
+    assert texts == ["10/12 - How many reports did you use?\nSkip: skip"]
     laid = pages(screen, EN)
     assert read_input(screen, laid, 0, "9") == Reading(text="9")
     assert read_input(screen, laid, 0, "0") == Reading(text="0")
 
 
 def test_a_scale_is_one_line_typed_as_its_numbers() -> None:
-    screen, texts = laid_out(question("5/12 · Relevance", ["1", "2", "3", "4", "5"]))
-    assert texts == ["5/12 · Relevance\n1 2 3 4 5"]
+    screen, texts = laid_out(question("5/12 - Relevance", ["1", "2", "3", "4", "5"]))
+    assert texts == ["5/12 - Relevance\n1 2 3 4 5"]
     laid = pages(screen, EN)
     assert read_input(screen, laid, 0, "4") == Reading(payload=payloads.prompt_press(1, payloads.CHOOSE, 3))
     assert read_input(screen, laid, 0, "0") == Reading(text="0"), "the core says why 0 is no answer"
@@ -148,8 +148,22 @@ def test_ticks_and_emoji_are_written_as_operators_show_them() -> None:
 def test_the_answered_question_is_left_out_and_an_end_is_one_screen() -> None:
     closing = Outbound(text="1/12 · Which best describes you?\n→ Media", replaces_pressed=True)
     _, texts = laid_out(closing, question("2/12 · How often?", ["Daily"]))
-    assert texts == ["2/12 · How often?\n1. Daily"]
+    assert texts == ["2/12 - How often?\n1. Daily"]
     end = screen_of([Outbound(text="word " * 80)], waiting=False, texts=EN)
     (page,) = pages(end, EN)
-    assert response(end, page).startswith("END word") and page.text.endswith("word…")
+    assert response(end, page).startswith("END word") and page.text.endswith("word...")
     assert len(page.text) <= SCREEN_LIMIT
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.text(min_size=0, max_size=700),
+    labels=st.lists(st.text(min_size=0, max_size=300), max_size=20),
+    ended=st.booleans(),
+)
+def test_any_text_at_all_fits_its_pages(body: str, labels: list[str], ended: bool) -> None:
+    """Addresses longer than a page, emoji, Arabic, blank labels, control characters."""
+    screen = screen_of([question(body, labels)], waiting=not ended, texts=EN)
+    laid = pages(screen, EN)
+    assert all(len(page.text) <= SCREEN_LIMIT for page in laid)
+    assert [item for page in laid for item in page.items] == list(screen.items)
