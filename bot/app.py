@@ -27,6 +27,7 @@ from bot.admin.operations import add_operation_routes
 from bot.admin.routes import add_admin_routes
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.channels.telegram.sender import FREE_BROADCAST_RATE, TelegramSender
+from bot.channels.ussd.adapter import UssdChannel
 from bot.channels.webchat.adapter import add_webchat_routes
 from bot.channels.webchat.push import WebPushSender, add_push_routes
 from bot.channels.whatsapp.adapter import WhatsAppChannel
@@ -104,6 +105,9 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         whatsapp = whatsapp_channel(settings, core, database)
         vapid = await push_key(settings, database)
         app = web_app(settings, database, core, telegram, whatsapp, surveys, community, vapid=vapid)
+        ussd = ussd_channel(settings, core, database, surveys)
+        if ussd is not None:
+            ussd.add_routes(app)
         runner, port = await serving(stack, settings, app, listening)
         log.info("web chat on http://%s:%d/ with %d survey(s)", settings.web.host, port, len(surveys))
         # From now on a new or changed survey file is served within seconds, without a restart.
@@ -263,6 +267,24 @@ def whatsapp_channel(settings: Settings, core: MessageProcessor, database: Datab
     if not settings.whatsapp.enabled:
         return None
     return WhatsAppChannel(settings.whatsapp, core, database, max_file_bytes=settings.media.max_bytes)
+
+
+def ussd_channel(
+    settings: Settings, core: MessageProcessor, database: Database, surveys: Mapping[str, Survey]
+) -> UssdChannel | None:
+    """The USSD channel (Africa's Talking), or None without its secret."""
+    if not settings.ussd.enabled:
+        return None
+    # The SMS channel's settings come with it (issue 21, item 1); until then it is not configured.
+    sms = getattr(settings, "sms", None)
+    return UssdChannel(
+        settings.ussd,
+        core,
+        database,
+        surveys,
+        sms_available=bool(getattr(sms, "enabled", False)),
+        default_language=settings.default_language,
+    )
 
 
 def web_app(

@@ -92,6 +92,40 @@ class WhatsAppSettings:
         return bool(self.phone_number_id and self.access_token)
 
 
+#: Africa's Talking ends a session after 180 seconds, whatever the person does.
+USSD_SESSION_SECONDS = 180
+MIN_USSD_SECRET = 16
+USSD_KEYS = frozenset(
+    {"secret", "path", "allowed_ips", "survey", "default_region", "continue_by_sms", "sms_after_seconds"}
+)
+
+
+@dataclass(frozen=True)
+class UssdSettings:
+    """The USSD channel. ``secret`` never shows in repr."""
+
+    secret: str | None = field(default=None, repr=False)
+    #: The callback is ``{path}/{secret}`` on the web server.
+    path: str = "/ussd"
+    allowed_ips: tuple[IPNetwork, ...] = ()
+    #: The survey a dial opens (None: the greeting and the open surveys, as ``/start``).
+    survey: str | None = None
+    #: The ISO country of numbers the gateway gives without a country code (``KE``).
+    default_region: str | None = None
+    #: Continue a survey by SMS when a session is about to run out (needs the SMS channel).
+    continue_by_sms: bool = False
+    #: How long into a session the next question goes by SMS instead (below AT's 180 seconds).
+    sms_after_seconds: float = 150.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret)
+
+    @property
+    def callback_path(self) -> str:
+        return f"{self.path.rstrip('/')}/{self.secret}"
+
+
 _CHAT_PER_ADDRESS = Rate(60, 5.0)
 _CHAT_PER_SESSION = Rate(20, 2.0)
 _NEW_SESSIONS_PER_ADDRESS = Rate(20, 0.5)
@@ -290,6 +324,8 @@ class Settings:
     #: The key file (``privacy.key_file`` / ``BARAZA_KEY_FILE``, mode 0600) holding the keys the
     #: environment does not give; None only for settings made in code (tests), see :mod:`bot.keys`.
     key_file: Path | None = None
+    #: USSD sessions through Africa's Talking (``ussd:``); off without its secret.
+    ussd: UssdSettings = field(default_factory=UssdSettings)
 
 
 def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
@@ -410,6 +446,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "flood",
             "media",
             "fieldwork",
+            "ussd",
         },
         "the file",
         source,
@@ -566,6 +603,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         media=_media(_section(raw, "media", source), env, base_dir, source),
         cookie_key=cookie_key,
         key_file=key_file,
+        ussd=_ussd(_section(raw, "ussd", source), env, source),
     )
 
 
@@ -779,3 +817,50 @@ def _web_limits(section: Mapping[str, Any], source: str) -> WebLimits:
         per_second = _float(given.get("per_second", fallback.per_second), f"web.limits.{name}.per_second", source)
         rates[name] = Rate(burst, per_second)
     return WebLimits(enabled, **rates)
+
+
+def _ussd(section: Mapping[str, Any], env: Mapping[str, str], source: str) -> UssdSettings:
+    """The ``ussd:`` section (see :mod:`bot.channels.ussd.adapter`); ``BARAZA_USSD_SECRET`` gives
+    (or overrides) the secret. Africa's Talking signs nothing, so with the secret the allow-list of
+    the gateway's addresses is required."""
+    unknown = set(section) - USSD_KEYS
+    if unknown:
+        raise ConfigError(f"{source}: ussd: unknown setting(s) {', '.join(sorted(unknown))}")
+    secret = (env.get("BARAZA_USSD_SECRET") or str(section.get("secret") or "")).strip() or None
+    raw_ips = section.get("allowed_ips") or ()
+    if isinstance(raw_ips, str):
+        raw_ips = [part for part in raw_ips.split(",") if part.strip()]
+    if not isinstance(raw_ips, list | tuple) or not all(isinstance(item, str) for item in raw_ips):
+        raise ConfigError(f"{source}: ussd.allowed_ips must be a list of addresses or networks")
+    try:
+        allowed = parse_networks(raw_ips)
+    except ProxyConfigError as error:
+        raise ConfigError(f"{source}: ussd.allowed_ips: {error}") from None
+    continue_by_sms = section.get("continue_by_sms", False)
+    if not isinstance(continue_by_sms, bool):
+        raise ConfigError(f"{source}: ussd.continue_by_sms must be true or false")
+    try:
+        after = float(section.get("sms_after_seconds", UssdSettings.sms_after_seconds))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: ussd.sms_after_seconds must be a number of seconds") from None
+    if not 0 < after < USSD_SESSION_SECONDS:
+        raise ConfigError(f"{source}: ussd.sms_after_seconds must lie between 0 and {USSD_SESSION_SECONDS}")
+    path = str(section.get("path") or UssdSettings.path)
+    if not path.startswith("/"):
+        raise ConfigError(f"{source}: ussd.path must start with /")
+    settings = UssdSettings(
+        secret=secret,
+        path=path,
+        allowed_ips=allowed,
+        survey=str(section["survey"]) if section.get("survey") else None,
+        default_region=str(section["default_region"]).upper() if section.get("default_region") else None,
+        continue_by_sms=continue_by_sms,
+        sms_after_seconds=after,
+    )
+    if settings.enabled:
+        if len(secret or "") < MIN_USSD_SECRET or not (secret or "").replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(f"{source}: ussd.secret must be at least {MIN_USSD_SECRET} letters, digits, - or _")
+        if not allowed:
+            # Africa's Talking signs nothing: without the allow-list a leaked address is enough.
+            raise ConfigError(f"{source}: ussd.allowed_ips is required when USSD is on (the gateway's addresses)")
+    return settings

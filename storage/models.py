@@ -552,3 +552,22 @@ class ResultsPublicationRow(Base):
     snapshot: Mapped[str] = mapped_column(Text)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     withdrawn_by: Mapped[str | None] = mapped_column(String(120))
+
+
+# --------------------------------------------------------------------------- USSD sessions
+
+
+class UssdSessionRow(Base):
+    """The last USSD screen shown to one phone number (E.164), and the session that showed it:
+    what a number typed in that session means ("3": the third item of the screen's page)."""
+
+    __tablename__ = "ussd_sessions"
+
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(100))
+    inputs: Mapped[int] = mapped_column(Integer)
+    screen: Mapped[str] = mapped_column(Text)
+    page: Mapped[int] = mapped_column(Integer, default=0)
+    ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

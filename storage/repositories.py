@@ -45,6 +45,7 @@ from storage.releases import ReleaseRepository
 from storage.repository_base import Repository
 from storage.requests import RequestRepository
 from storage.results import ResultsRepository
+from storage.ussd_sessions import USSD_CHANNEL, UssdSessionRepository
 from storage.webpush import WebPushRepository
 
 contacts = cast(Table, ContactRow.__table__)
@@ -392,6 +393,8 @@ class ContactRepository(Repository):
                 .where(processed_updates.c.channel == chat.channel, processed_updates.c.chat_key == chat.chat_key)
                 .values(chat_key=None)
             )
+            if chat.channel == USSD_CHANNEL:  # the last USSD screen shown to the number
+                await UssdSessionRepository(self.connection).forget(chat.chat_key)
         await self.connection.execute(delete(conversations).where(conversations.c.contact_id == contact_id))
         await ReleaseRepository(self.connection).erase(contact_id)  # the release calendar entries followed
         # Data requests (and their messages) and messages waiting in the outbox go too.

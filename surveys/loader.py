@@ -69,10 +69,11 @@ SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
     "audience", "anonymous", "allow_choice_duplicates", "reminders", "allow_later_references",
-    "allow_missing_columns", "allow_note_references", "quotas", "panel", "results", "experiment",
+    "allow_missing_columns", "allow_note_references", "quotas", "panel", "results", "experiment", "ussd",
 }  # fmt: skip
 PANEL_KEYS = {"id", "wave"}
 RESULTS_KEYS = {"public", "min_cell", "margins", "breakdowns"}
+USSD_KEYS = {"text_questions"}
 REMINDER_KEYS = {"after", "text"}
 QUOTA_KEYS = {"by", "targets"}
 #: Question types whose answer cannot define a quota cell (several values, a file or a place).
@@ -574,6 +575,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         )
     results = _read_results(reader, node("results")) if "results" in entries else ResultsSettings()
     experiment = _read_experiment(reader, node("experiment"), questions) if "experiment" in entries else None
+    ussd_text_questions = _read_ussd(reader, node("ussd")) if "ussd" in entries else False
     languages = _declared_languages(reader, entries)
     if "languages" in entries:
         _check_translations(reader, languages)
@@ -607,6 +609,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         results=results,
         shuffled_groups=tuple(reader.shuffled),
         experiment=experiment,
+        ussd_text_questions=ussd_text_questions,
     )
 
 
@@ -810,6 +813,15 @@ def _read_experiment(reader: _Reader, node: Node, questions: list[Question]) -> 
         notice = reader.text(arm["notice"][1], f"the notice of {what}") if "notice" in arm else None
         arms.append(Arm(arm_name, labels, notice))
     return Experiment(name, tuple(arms), node.start_mark.line + 1)
+
+
+def _read_ussd(reader: _Reader, node: Node) -> bool:
+    """``ussd: {text_questions: true}``: whether free-text questions are asked over USSD."""
+    entries = reader.mapping(node, "ussd")
+    if entries is None:
+        return False
+    reader.unknown_keys(entries, USSD_KEYS, "ussd")
+    return reader.flag(entries["text_questions"][1], "text_questions") if "text_questions" in entries else False
 
 
 def _read_reminders(reader: _Reader, node: Node) -> tuple[Reminder, ...]:

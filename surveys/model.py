@@ -375,6 +375,9 @@ class Survey:
     shuffled_groups: tuple[ShuffledGroup, ...] = ()
     #: The split-sample experiment the survey runs, if any.
     experiment: Experiment | None = None
+    #: ``ussd: {text_questions: true}``: free-text questions are asked over USSD too (typing
+    #: words on a feature phone's keypad is slow, so by default they are not).
+    ussd_text_questions: bool = False
     #: Data files that ``pulldata()`` reads (``NAME.csv`` beside the survey file): name -> rows.
     tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict, repr=False, compare=False)
     _by_name: Mapping[str, Question] = field(default_factory=dict, repr=False, compare=False)

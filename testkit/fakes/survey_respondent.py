@@ -96,6 +96,11 @@ def plan_for(index: int, survey: Survey) -> dict[str, PlannedAnswer]:
     return plan
 
 
+def questions_done(plan: dict[str, PlannedAnswer], attempts: dict[str, int]) -> int:
+    """How many questions of ``plan`` got their last planned attempt (the one the bot accepts)."""
+    return sum(1 for name, planned in plan.items() if attempts.get(name, 0) >= len(planned.attempts))
+
+
 def is_question(message: ChatMessage) -> bool:
     return bool(PROGRESS.match(message.text or ""))
 
@@ -235,8 +240,7 @@ class Respondent:
     async def answer_until(self, questions_answered: int | None = None) -> None:
         """Keep answering until the survey ends (or ``questions_answered`` questions are done)."""
         while not self.finished:
-            done = sum(1 for name, planned in self.plan.items() if self.attempts.get(name, 0) >= len(planned.attempts))
-            if questions_answered is not None and done >= questions_answered:
+            if questions_answered is not None and questions_done(self.plan, self.attempts) >= questions_answered:
                 return
             await self.step()
 
