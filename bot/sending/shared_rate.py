@@ -702,3 +702,12 @@ async def _leased_limiters(settings: Settings, database: Database) -> SendLimite
 
 class SharedRateError(BarazaError):
     """The configured shared send-rate store cannot be used."""
+
+
+def sms_rate_limiter(settings: Settings, limiters: SendLimiters) -> RateLimiter | None:
+    """The SMS gateway's rate (``sms.messages_per_second``) shared by every worker through Redis;
+    None otherwise (each process paces its own sends: see docs/channels.md for several workers)."""
+    if not isinstance(limiters.store, RedisBuckets):
+        return None
+    rate = settings.sms.messages_per_second
+    return SharedRateLimiter(limiters.store, "baraza:rate:sms", rate, rate, 1)

@@ -1,0 +1,107 @@
+"""The core's :class:`~handlers.messages.Outbound` as SMS texts, within a number of segments.
+
+Pure functions, no I/O. SMS has no buttons, no formatting and no files, so:
+
+- the text comes first (a question's first line stays its first line), formatting dropped and a
+  link's address written after its words;
+- the choices follow as ``1. label`` lines; a reply that is just the number presses that
+  choice (the channel keeps the numbers' payloads: :mod:`storage.sms_menus`). One question
+  per message: each :class:`Outbound` is its own message.
+- a ``select_multiple`` question lists its options without ticks and without *Done*: the person
+  replies with all the numbers at once ("1 3"), which the survey reads as the selection;
+- *Skip* (and *Keep*, the default) are shown as ``[Skip]`` and answered by typing the word, so
+  that a typed number is never taken for them (an optional number question reads "5" as 5);
+- buttons that open a web page become ``label: address`` lines; pictures (charts) and files
+  are left out: a figure comes as one SMS, without its chart;
+- a text longer than ``max_segments`` segments (GSM-7 or UCS-2, :mod:`common.sms_segments`) is
+  split into several messages of at most that many segments each, at line breaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.sms_segments import segments_of, split_to_segments
+from handlers import payloads
+from handlers.messages import Button, Outbound
+from surveys.answers import fold
+
+TICKS = ("✅ ", "◻️ ", "✓ ")
+#: Prompt buttons answered by typing their word rather than a number.
+WORD_OPS = frozenset({payloads.SKIP, payloads.DEFAULT})
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    """What one :class:`Outbound` becomes: the texts to send, and the replies that press a button.
+
+    ``menu`` maps what a person may reply (``"2"``, or a folded word such as ``"skip"``) to the
+    payload it stands for; empty when the message offers nothing to press.
+    """
+
+    texts: tuple[str, ...]
+    menu: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def segments(self) -> int:
+        return sum(segments_of(text) for text in self.texts)
+
+
+def _label(button: Button) -> str:
+    label = button.label
+    for tick in TICKS:
+        if label.startswith(tick):
+            return label[len(tick) :]
+    return label
+
+
+def _plain(outbound: Outbound) -> str:
+    if not outbound.rich:
+        return outbound.text
+    parts = []
+    for span in outbound.rich:
+        text = span.text
+        if span.link is not None and span.link not in span.text:
+            text = f"{text} ({span.link})"
+        parts.append(text)
+    return "".join(parts)
+
+
+def _choices(buttons: tuple[Button, ...]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The lines that show the buttons, and the menu of replies that press them."""
+    numbered: list[str] = []
+    words: list[str] = []
+    links: list[str] = []
+    menu: list[tuple[str, str]] = []
+    for button in buttons:
+        if button.url is not None:
+            links.append(f"{button.label}: {button.url}")
+            continue
+        press = payloads.parse(button.payload)
+        op = press.op if press is not None else None
+        if op == payloads.DONE:
+            continue  # the numbers replied at once are the selection
+        if op in WORD_OPS:
+            words.append(f"[{button.label}]")
+            menu.append((fold(button.label), button.payload))
+            continue
+        number = str(len(numbered) + 1)
+        numbered.append(f"{number}. {_label(button)}")
+        if op != payloads.TOGGLE:  # a ticked option is answered by its number as typed text
+            menu.append((number, button.payload))
+    lines = numbered + ([" ".join(words)] if words else []) + links
+    return lines, menu
+
+
+def render(outbound: Outbound, max_segments: int) -> SmsMessage | None:
+    """The SMS texts that show ``outbound`` (None when nothing of it can go by SMS: a file alone)."""
+    lines, menu = _choices(outbound.flat_buttons)
+    text = "\n".join(part for part in (_plain(outbound).strip(), "\n".join(lines)) if part)
+    if not text:
+        return None
+    return SmsMessage(tuple(split_to_segments(text, max_segments)), tuple(menu))
+
+
+def menu_key(text: str) -> str:
+    """What a reply is looked up by in a menu: its folded words (a number stays a number)."""
+    return fold(text)
