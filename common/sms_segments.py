@@ -38,6 +38,22 @@ class SmsCost:
     segments: int
 
 
+#: Punctuation outside GSM-7 with a GSM-7 look-alike, and the bot's decorative symbols (dropped):
+#: one "’", "·" or "⏭" would make a whole text UCS-2.
+LOOK_ALIKES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "·": "-", "•": "-",
+                             "…": "...", "→": "->", "\u00a0": " ", "\u200e": None, "\u200f": None,
+                             "⏭": None, "✓": None, "✅": None, "◻": None, "\ufe0f": None})  # fmt: skip
+
+
+def gsm_friendly(text: str) -> str:
+    """``text`` with typographic punctuation written in GSM-7 when that makes the whole text GSM-7
+    (halving its cost); unchanged when it needs UCS-2 anyway (``ê``, Arabic), so nothing is lost."""
+    if is_gsm7(text):
+        return text
+    plain = text.translate(LOOK_ALIKES)
+    return plain if is_gsm7(plain) else text
+
+
 def is_gsm7(text: str) -> bool:
     """Whether every character of ``text`` is in the GSM-7 default alphabet or its extension."""
     return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)

@@ -48,7 +48,7 @@ from bot.channels.sms.gateways import (
     make_gateway,
     twilio_signature,
 )
-from bot.channels.sms.rendering import SmsMessage, menu_key, render
+from bot.channels.sms.rendering import SmsMessage, menu_key, render, without_echoes
 from bot.config import SmsSettings
 from bot.health import ChannelHealth
 from bot.sending.rate import RateLimiter, broadcast_rate_limiter
@@ -276,7 +276,8 @@ class SmsChannel:
         )
 
     async def _answer(self, chat_key: str, replies: list[Outbound]) -> bool:
-        rendered = [message for message in (render(r, self.settings.max_segments) for r in replies) if message]
+        chosen = without_echoes(replies)
+        rendered = [message for message in (render(r, self.settings.max_segments) for r in chosen) if message]
         # The menu is the newest one the person sees: that of the last message offering choices.
         menus = [message.menu for message in rendered if message.menu]
         await self.remember(chat_key, menus[-1] if menus else ())

@@ -13,6 +13,10 @@ Pure functions, no I/O. SMS has no buttons, no formatting and no files, so:
   that a typed number is never taken for them (an optional number question reads "5" as 5);
 - buttons that open a web page become ``label: address`` lines; pictures (charts) and files
   are left out: a figure comes as one SMS, without its chart;
+- a message that stands in for the pressed one (the answered question) is left out when
+  another follows it (:func:`without_echoes`);
+- typographic punctuation (``’ – · …``) is written in GSM-7 when that makes the whole text
+  GSM-7 (:func:`common.sms_segments.gsm_friendly`), which halves its cost;
 - a text longer than ``max_segments`` segments (GSM-7 or UCS-2, :mod:`common.sms_segments`) is
   split into several messages of at most that many segments each, at line breaks.
 """
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.sms_segments import segments_of, split_to_segments
+from common.sms_segments import gsm_friendly, segments_of, split_to_segments
 from handlers import payloads
 from handlers.messages import Button, Outbound
 from surveys.answers import fold
@@ -82,7 +86,7 @@ def _choices(buttons: tuple[Button, ...]) -> tuple[list[str], list[tuple[str, st
         if op == payloads.DONE:
             continue  # the numbers replied at once are the selection
         if op in WORD_OPS:
-            words.append(f"[{button.label}]")
+            words.append(f"[{gsm_friendly(button.label).strip()}]")
             menu.append((fold(button.label), button.payload))
             continue
         number = str(len(numbered) + 1)
@@ -93,10 +97,21 @@ def _choices(buttons: tuple[Button, ...]) -> tuple[list[str], list[tuple[str, st
     return lines, menu
 
 
+def without_echoes(replies: list[Outbound]) -> list[Outbound]:
+    """The replies worth an SMS: a message that only stands in for the pressed one (a question
+    with its answer, which Telegram edits in place) is left out when another follows it, as the
+    next question or the closing text shows where the person is; each SMS costs."""
+    return [
+        reply
+        for index, reply in enumerate(replies)
+        if not (reply.replaces_pressed and not reply.buttons and index < len(replies) - 1)
+    ]
+
+
 def render(outbound: Outbound, max_segments: int) -> SmsMessage | None:
     """The SMS texts that show ``outbound`` (None when nothing of it can go by SMS: a file alone)."""
     lines, menu = _choices(outbound.flat_buttons)
-    text = "\n".join(part for part in (_plain(outbound).strip(), "\n".join(lines)) if part)
+    text = gsm_friendly("\n".join(part for part in (_plain(outbound).strip(), "\n".join(lines)) if part))
     if not text:
         return None
     return SmsMessage(tuple(split_to_segments(text, max_segments)), tuple(menu))
