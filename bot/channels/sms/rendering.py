@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from common.sms_segments import gsm_friendly, segments_of, split_to_segments
 from handlers import payloads
 from handlers.messages import Button, Outbound
+from handlers.notices import Notice
 from surveys.answers import fold
 
 TICKS = ("✅ ", "◻️ ", "✓ ")
@@ -120,3 +121,12 @@ def render(outbound: Outbound, max_segments: int) -> SmsMessage | None:
 def menu_key(text: str) -> str:
     """What a reply is looked up by in a menu: its folded words (a number stays a number)."""
     return fold(text)
+
+
+def notice_segments(notice: Notice, max_segments: int) -> dict[str, int]:
+    """What the notice costs each SMS recipient, in segments, by language (shown before sending)."""
+    costs = {}
+    for language in notice.languages:
+        message = render(notice.outbound(language), max_segments)
+        costs[language] = message.segments if message is not None else 0
+    return costs
