@@ -51,7 +51,7 @@ from bot.channels.sms.gateways import (
 from bot.channels.sms.rendering import SmsMessage, menu_key, render, without_echoes
 from bot.config import SmsSettings
 from bot.health import ChannelHealth
-from bot.sending.rate import RateLimiter, broadcast_rate_limiter
+from bot.sending.rate import LocalRateLimiter, RateLimiter, TokenBucket
 from common.clock import utc_now
 from common.constant_time import same_secret
 from common.errors import BarazaError
@@ -82,18 +82,31 @@ class SmsPacer:
 
     A gateway that limits segments (Twilio counts segments per second; ``sms.rate_counts:
     segments``) is paced one token per segment, so a 3-segment message takes three; one that
-    limits requests (``messages``) one token per message. ``limiter`` is the deployment's shared
-    limiter when several workers send (Redis); else a bucket of this process sized so that no
-    one-second window holds more than the rate.
+    limits requests (``messages``) one token per message. A message's tokens are taken together
+    (one message at a time), and it leaves when its last token comes: so that no one-second
+    window holds more than the rate, the bucket holds one token and refills at the rate less the
+    largest message (whose first tokens were taken up to that many tokens earlier), 5 % kept for
+    network jitter. ``limiter`` is the deployment's shared limiter when several workers send
+    (Redis); else the bucket is this process's.
     """
 
     def __init__(self, settings: SmsSettings, limiter: RateLimiter | None = None) -> None:
         self.per_segment = settings.rate_counts == "segments"
-        self.limiter = limiter or broadcast_rate_limiter(settings.messages_per_second, settings.messages_per_second)
+        rate = settings.messages_per_second
+        largest = settings.max_segments if self.per_segment else 1
+        refill = max(rate - largest, rate / 2) * 0.95
+        if limiter is None:
+            local = LocalRateLimiter(rate, rate, 1)
+            local.overall = TokenBucket(refill, 1.0)
+            limiter = local
+        self.limiter = limiter
+        self._turn = asyncio.Lock()
 
     async def pace(self, text: str) -> None:
-        for _ in range(segments_of(text) if self.per_segment else 1):
-            await self.limiter.acquire(None)
+        """Return when ``text`` may leave."""
+        async with self._turn:
+            for _ in range(segments_of(text) if self.per_segment else 1):
+                await self.limiter.acquire(None)
 
 
 def keyword(text: str) -> str | None:

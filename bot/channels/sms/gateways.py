@@ -261,8 +261,8 @@ class TwilioGateway(_HttpGateway):
         if self.status_callback:
             form["StatusCallback"] = self.status_callback
         url = f"{self.settings.base_url}/2010-04-01/Accounts/{self.settings.account}/Messages.json"
-        auth = aiohttp.BasicAuth(str(self.settings.account), str(self.settings.secret))
-        return {"url": url, "data": form, "auth": auth}
+        credentials = base64.b64encode(f"{self.settings.account}:{self.settings.secret}".encode()).decode()
+        return {"url": url, "data": form, "headers": {"Authorization": f"Basic {credentials}"}}
 
     def _refusal(self, status: int, body: Any) -> GatewayError | None:
         if status in (200, 201) and isinstance(body, dict) and isinstance(body.get("sid"), str):
