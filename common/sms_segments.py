@@ -14,6 +14,7 @@ Pure functions, used by the SMS channel's rendering and rate (segments), by the 
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 GSM7_BASIC = frozenset(
@@ -38,11 +39,11 @@ class SmsCost:
     segments: int
 
 
-#: Punctuation outside GSM-7 with a GSM-7 look-alike, and the bot's decorative symbols (dropped):
-#: one "’", "·" or "⏭" would make a whole text UCS-2.
+#: Punctuation outside GSM-7 with a GSM-7 look-alike (and invisible marks, dropped): one "’" or
+#: "·" would make a whole text UCS-2.
 LOOK_ALIKES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "·": "-", "•": "-",
                              "…": "...", "→": "->", "\u00a0": " ", "\u200e": None, "\u200f": None,
-                             "⏭": None, "✓": None, "✅": None, "◻": None, "\ufe0f": None})  # fmt: skip
+                             "\ufe0f": None})  # fmt: skip
 
 
 def gsm_friendly(text: str) -> str:
@@ -50,7 +51,8 @@ def gsm_friendly(text: str) -> str:
     (halving its cost); unchanged when it needs UCS-2 anyway (``ê``, Arabic), so nothing is lost."""
     if is_gsm7(text):
         return text
-    plain = text.translate(LOOK_ALIKES)
+    # Symbols (emoji such as ⏭ 👍 📈, ticks) are decoration: left out rather than paid for.
+    plain = "".join(ch for ch in text.translate(LOOK_ALIKES) if unicodedata.category(ch) != "So")
     return plain if is_gsm7(plain) else text
 
 
@@ -118,7 +120,7 @@ def split_to_segments(text: str, max_segments: int) -> list[str]:
     """``text`` as messages of at most ``max_segments`` segments each, in order.
 
     A piece ends at the last line break (else space) of what fits when that lies in its second
-    half, otherwise where it stops fitting; the break itself is dropped. The encoding is decided
+    half, otherwise where it stops fitting; the spaces and breaks around a cut are dropped. The encoding is decided
     per piece, so an ``ê`` only makes its own piece UCS-2.
     """
     pieces: list[str] = []
@@ -132,9 +134,7 @@ def split_to_segments(text: str, max_segments: int) -> list[str]:
             cut = text.rfind(" ", 0, fits + 1)
         if cut <= fits // 2:
             cut = fits
-        pieces.append(text[:cut])
-        text = text[cut:]
-        if text[:1] in ("\n", " "):
-            text = text[1:]
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
         if not text:
             return pieces

@@ -73,7 +73,7 @@ def test_a_long_text_is_split_into_messages_within_the_maximum(text: str, max_se
     pieces = split_to_segments(text, max_segments)
     assert len(pieces) > 1
     assert all(segments_of(piece) <= max_segments for piece in pieces)
-    assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
+    assert "".join("".join(pieces).split()) == "".join(text.split())
 
 
 def test_a_split_prefers_line_breaks() -> None:

@@ -11,8 +11,9 @@ Pure functions, no I/O. SMS has no buttons, no formatting and no files, so:
   replies with all the numbers at once ("1 3"), which the survey reads as the selection;
 - *Skip* (and *Keep*, the default) are shown as ``[Skip]`` and answered by typing the word, so
   that a typed number is never taken for them (an optional number question reads "5" as 5);
-- buttons that open a web page become ``label: address`` lines; pictures (charts) and files
-  are left out: a figure comes as one SMS, without its chart;
+- buttons that open a web page become ``label: address`` lines; pictures (charts), files and
+  the buttons that ask for them are left out: a figure comes as one SMS, without its chart;
+- emoji and other symbols are left out when that makes the text GSM-7;
 - a message that stands in for the pressed one (the answered question) is left out when
   another follows it (:func:`without_echoes`);
 - typographic punctuation (``’ – · …``) is written in GSM-7 when that makes the whole text
@@ -26,12 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.sms_segments import gsm_friendly, segments_of, split_to_segments
-from handlers import payloads
+from handlers import data, payloads
 from handlers.messages import Button, Outbound
 from handlers.notices import Notice
 from surveys.answers import fold
 
 TICKS = ("✅ ", "◻️ ", "✓ ")
+#: Buttons that answer with a file (a lookup's chart and CSV): SMS cannot carry them.
+FILE_PAYLOADS = (f"{data.PREFIX}{data.CHART}:", f"{data.PREFIX}{data.FILE}:")
 #: Prompt buttons answered by typing their word rather than a number.
 WORD_OPS = frozenset({payloads.SKIP, payloads.DEFAULT})
 
@@ -82,6 +85,8 @@ def _choices(buttons: tuple[Button, ...]) -> tuple[list[str], list[tuple[str, st
         if button.url is not None:
             links.append(f"{button.label}: {button.url}")
             continue
+        if button.payload.startswith(FILE_PAYLOADS):
+            continue
         press = payloads.parse(button.payload)
         op = press.op if press is not None else None
         if op == payloads.DONE:
@@ -91,7 +96,7 @@ def _choices(buttons: tuple[Button, ...]) -> tuple[list[str], list[tuple[str, st
             menu.append((fold(button.label), button.payload))
             continue
         number = str(len(numbered) + 1)
-        numbered.append(f"{number}. {_label(button)}")
+        numbered.append(f"{number}. {gsm_friendly(_label(button)).strip()}")
         if op != payloads.TOGGLE:  # a ticked option is answered by its number as typed text
             menu.append((number, button.payload))
     lines = numbered + ([" ".join(words)] if words else []) + links

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.sms.rendering import notice_segments
+from bot.config import RegisterSettings
 from common.sms_segments import segments_of
 from handlers.broadcast_actions import preview_audience, reach_lines
 from handlers.notices import Notice
@@ -22,11 +23,13 @@ from storage.models import ContactRow, DeliveryRow
 from surveys.model import Survey
 from testkit.broadcasts import create_broadcast, wait_until_finished
 from testkit.exports import comparable, export_rows
+from testkit.fakes.indicators import sample_catalogue_url
 from testkit.fakes.sms import FakeAfricasTalking, FakeSmsGateway, FakeTwilio, SmsRespondent
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.register import Person, add_people
 from testkit.sms_harness import sms_bot
+from testkit.paths import ROOT
 from testkit.telegram_harness import bot_in_process
 
 
@@ -269,3 +272,25 @@ async def test_the_gateway_send_rate_is_never_exceeded_in_any_one_second_window(
     busiest = twilio.most_in_one_second()
     print(f"{segments} segments; the busiest one-second window held {busiest} (rate {rate})")
     assert busiest <= rate
+
+
+async def test_consent_the_register_a_lookup_and_a_data_request_by_sms(twilio: FakeTwilio, tmp_path: Path) -> None:
+    url = await sample_catalogue_url(sqlite_url(tmp_path))
+    register = RegisterSettings(onboarding=ROOT / "office" / "onboarding.yaml")
+    async with sms_bot(twilio, url, register=register) as bot:
+        person = twilio.user("+254700000001")
+        consent = (await person.send_text_and_wait("/start"))[-1]
+        assert consent.button_texts == ["Yes, I agree", "No, thank you"]
+        for reply in ("1", "1", "9", "2", "skip", "1 2"):  # yes; English; public; North; no organisation; topics
+            await person.send_text(reply)
+        assert person.replies[0].text.startswith("Thank you, you are registered!")
+        (contact,) = await contacts_of(bot.database)
+        assert contact.consent_at is not None and contact.language == "en" and contact.region == "north"
+        (figure,) = await person.send_text_and_wait("/data unemplyment rate womn northern")
+        lines = figure.text.split("\n")
+        assert lines[:3] == ["Unemployment rate", "Northern - Female", "13.6 % in 2024 (estimated)"]
+        assert "Chart" not in figure.text and "CSV" not in figure.text, "no chart or file by SMS"
+        assert figure.button_texts == ["Useful", "Not useful"] and segments_of(figure.text) <= 3
+        assert (await person.send_text_and_wait("1"))[0].text.startswith("Thank you")
+        (request,) = await person.send_text_and_wait("/request bicycles per village")
+        assert "registered as #1" in request.text
