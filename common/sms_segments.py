@@ -9,7 +9,7 @@ pair never split. Note that ``é`` is in the GSM alphabet and ``ê`` is not: one
 French text's cost.
 
 Pure functions, used by the SMS channel's rendering and rate (segments), by the broadcast preview
-("12,400 recipients × 2 segments") and by the fake gateways of the tests.
+("12,400 recipients x 2 segments") and by the fake gateways of the tests.
 """
 
 from __future__ import annotations

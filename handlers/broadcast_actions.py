@@ -79,7 +79,7 @@ def channel_name(channel: str) -> str:
 
 def reach_line(channel: ChannelReach, sms_segments: Mapping[str, int] | None = None) -> str:
     """``Telegram: 3 can receive it; left out: 1 no consent, 2 opted out``; for SMS with the notice's
-    cost, ``SMS: 12,400 can receive it; 12,400 recipients × 2 segments``."""
+    cost, ``SMS: 12,400 can receive it; 12,400 recipients x 2 segments`` (with a multiplication sign)."""
     line = f"{channel_name(channel.channel)}: {channel.reached:,} can receive it"
     if channel.channel == "sms" and sms_segments and channel.reached:
         low, high = min(sms_segments.values()), max(sms_segments.values())

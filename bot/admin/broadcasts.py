@@ -43,12 +43,12 @@ from storage.broadcasts import (
     BroadcastSummary,
 )
 from storage.dashboard import DashboardQueries
-
-#: The dashboard shows a notice's SMS cost split as by default (``sms.max_segments``).
-SMS_MAX_SEGMENTS = SmsSettings().max_segments
 from storage.staff import StaffSession
 
 log = logging.getLogger(__name__)
+
+#: The dashboard shows a notice's SMS cost split as by default (``sms.max_segments``).
+SMS_MAX_SEGMENTS = SmsSettings().max_segments
 
 STATUS_LABELS = {
     "sent": "Sent",

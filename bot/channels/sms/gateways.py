@@ -41,8 +41,8 @@ import aiohttp
 from bot.config import SmsSettings
 from common.clock import utc_now
 from common.errors import BarazaError
-from storage.delivery_receipts import DELIVERED, Receipt
 from storage.deliveries import FAILED
+from storage.delivery_receipts import DELIVERED, Receipt
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ Pure functions, no I/O. SMS has no buttons, no formatting and no files, so:
 - emoji and other symbols are left out when that makes the text GSM-7;
 - a message that stands in for the pressed one (the answered question) is left out when
   another follows it (:func:`without_echoes`);
-- typographic punctuation (``’ – · …``) is written in GSM-7 when that makes the whole text
+- typographic punctuation (curly quotes, dashes, the middle dot) is written in GSM-7 when that makes the whole text
   GSM-7 (:func:`common.sms_segments.gsm_friendly`), which halves its cost;
 - a text longer than ``max_segments`` segments (GSM-7 or UCS-2, :mod:`common.sms_segments`) is
   split into several messages of at most that many segments each, at line breaks.

@@ -86,7 +86,7 @@ class FakeSmsUser:
         return self.replies
 
     async def press(self, reply: str, message_id: str | None = None) -> str:
-        """"Press" a choice: reply with its number (or word), as the message says."""
+        """ "Press" a choice: reply with its number (or word), as the message says."""
         return await self.send_text(reply)
 
     async def wait_for_message(

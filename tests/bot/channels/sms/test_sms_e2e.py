@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.channels.sms.rendering import notice_segments
 from bot.config import RegisterSettings
+from bot.proxies import parse_networks
 from common.sms_segments import segments_of
 from handlers.broadcast_actions import preview_audience, reach_lines
 from handlers.notices import Notice
@@ -27,9 +28,9 @@ from testkit.fakes.indicators import sample_catalogue_url
 from testkit.fakes.sms import FakeAfricasTalking, FakeSmsGateway, FakeTwilio, SmsRespondent
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
+from testkit.paths import ROOT
 from testkit.register import Person, add_people
 from testkit.sms_harness import sms_bot
-from testkit.paths import ROOT
 from testkit.telegram_harness import bot_in_process
 
 
@@ -137,13 +138,11 @@ async def test_africas_talking_callbacks_need_the_secret_path_and_an_allowed_add
         async with client.post(f"{base}/africastalking/{africastalking.webhook_secret}/incoming", data={}) as response:
             assert response.status == 400
         assert await contacts_of(bot.database) == []
-    from bot.proxies import parse_networks
-
     async with sms_bot(africastalking, sqlite_url(tmp_path, "b.sqlite"), allowed_ips=parse_networks(["10.0.0.0/8"])):
-        message_id, status = await africastalking.deliver_incoming("+254700000001", "hello")
+        _, status = await africastalking.deliver_incoming("+254700000001", "hello")
         assert status == 403, "127.0.0.1 is not in sms.allowed_ips"
     async with sms_bot(africastalking, sqlite_url(tmp_path, "c.sqlite"), allowed_ips=parse_networks(["127.0.0.0/8"])):
-        message_id, status = await africastalking.deliver_incoming("+254700000001", "hello")
+        _, status = await africastalking.deliver_incoming("+254700000001", "hello")
         assert status == 200 and africastalking.sent_to("+254700000001")
 
 

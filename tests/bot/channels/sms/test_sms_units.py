@@ -85,7 +85,11 @@ def test_the_twilio_signature_matches_twilios_documented_example() -> None:
 def test_the_gateways_read_their_webhook_forms_and_map_statuses() -> None:
     twilio = TwilioGateway(SETTINGS)
     incoming = twilio.incoming({"MessageSid": "SM1", "From": "+254700000001", "Body": "2"})
-    assert incoming is not None and (incoming.sender, incoming.text, incoming.message_id) == ("+254700000001", "2", "SM1")
+    assert incoming is not None and (incoming.sender, incoming.text, incoming.message_id) == (
+        "+254700000001",
+        "2",
+        "SM1",
+    )
     assert twilio.report({"MessageSid": "SM1", "MessageStatus": "sent"}) is None
     delivered = twilio.report({"MessageSid": "SM1", "MessageStatus": "delivered"})
     assert delivered is not None and delivered.status == "delivered"
