@@ -324,9 +324,12 @@ class SmsChannel:
             try:
                 key = await self.gateway.send(chat_key, text)
             except (GatewayError, GatewayUnreachable) as error:
+                if isinstance(error, GatewayError) and error.credentials_refused:
+                    self.health.degraded(f"{self.gateway.name} refused the credentials (check the BARAZA_SMS_* keys)")
                 if first is not None:
                     raise PartlySent(str(error)) from error
                 raise
+            self.health.connected()
             first = first or key
         assert first is not None, "a rendered message has at least one text"
         return first

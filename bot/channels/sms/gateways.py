@@ -52,11 +52,15 @@ CHANNEL = "sms"
 class GatewayError(BarazaError):
     """The gateway refused the message (after the retries, for a temporary refusal)."""
 
-    def __init__(self, message: str, *, retriable: bool = False, blocked: bool = False) -> None:
+    def __init__(
+        self, message: str, *, retriable: bool = False, blocked: bool = False, credentials_refused: bool = False
+    ) -> None:
         super().__init__(message)
         self.retriable = retriable
         #: The person asked not to get messages (replied STOP, is on a blacklist).
         self.blocked = blocked
+        #: The gateway does not accept the API key or auth token: nothing goes out.
+        self.credentials_refused = credentials_refused
 
 
 class GatewayUnreachable(BarazaError):
@@ -193,6 +197,8 @@ class AfricasTalkingGateway(_HttpGateway):
     def _refusal(self, status: int, body: Any) -> GatewayError | None:
         if status >= 500 or status == 429:
             return GatewayError(f"Africa's Talking answered HTTP {status}", retriable=True)
+        if status == 401:
+            return GatewayError("Africa's Talking refused the API key (HTTP 401)", credentials_refused=True)
         recipients = _recipients(body)
         if status not in (200, 201) or not recipients:
             message = body.get("SMSMessageData", {}).get("Message") if isinstance(body, dict) else None
@@ -239,9 +245,10 @@ def _at_date(value: str | None) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-#: Twilio error codes: 21610 the recipient replied STOP; 20429 too many requests.
+#: Twilio error codes: 21610 the recipient replied STOP; 20429 too many requests; 20003 authenticate.
 TWILIO_UNSUBSCRIBED = 21610
 TWILIO_TOO_MANY = 20429
+TWILIO_AUTHENTICATE = 20003
 TWILIO_DELIVERED = frozenset({"delivered"})
 TWILIO_FAILED = frozenset({"failed", "undelivered"})
 
@@ -271,7 +278,8 @@ class TwilioGateway(_HttpGateway):
         message = body.get("message") if isinstance(body, dict) else None
         text = f"Twilio error {code or status}: {message or f'HTTP {status}'}"[:300]
         retriable = status >= 500 or status == 429 or code == TWILIO_TOO_MANY
-        return GatewayError(text, retriable=retriable, blocked=code == TWILIO_UNSUBSCRIBED)
+        refused = status == 401 or code == TWILIO_AUTHENTICATE
+        return GatewayError(text, retriable=retriable, blocked=code == TWILIO_UNSUBSCRIBED, credentials_refused=refused)
 
     def _message_id(self, body: Any) -> str:
         return str(body["sid"])

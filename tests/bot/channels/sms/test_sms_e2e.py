@@ -293,3 +293,31 @@ async def test_consent_the_register_a_lookup_and_a_data_request_by_sms(twilio: F
         assert (await person.send_text_and_wait("1"))[0].text.startswith("Thank you")
         (request,) = await person.send_text_and_wait("/request bicycles per village")
         assert "registered as #1" in request.text
+
+
+async def test_gateway_errors_are_retried_stops_mark_the_contact_blocked_and_a_refused_token_degrades(
+    twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    async with sms_bot(twilio, sqlite_url(tmp_path)) as bot:
+        person = twilio.user("+254700000001")
+        # A 503 and a 429 (Twilio 20429) certainly did not send: tried again, the reply arrives once.
+        twilio.fail_next(1, 503, {"code": 20500, "message": "Internal Server Error", "status": 503})
+        twilio.fail_next(1, 429, {"code": 20429, "message": "Too Many Requests", "status": 429})
+        replies = await person.send_text_and_wait("/help")
+        assert [m.text for m in replies] == [sms.text for sms in twilio.sent] and person.statuses[-1] == 200
+        assert replies[0].text.startswith("What I can do")
+        # The person replied STOP to Twilio (21610): a broadcast marks them blocked, not retried.
+        await add_people(bot.database, sms_people(2))
+        twilio.fail_next(2, 400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400})
+        broadcast_id, _ = await create_broadcast(bot.database, NOTICE)
+        assert bot.dispatcher is not None
+        bot.dispatcher.wake()
+        summary = await wait_until_finished(bot.database, broadcast_id)
+        assert summary.count("blocked") == 2
+        assert sum(1 for row in await contacts_of(bot.database) if row.blocked_at is not None) == 2
+        # A refused auth token shows on /healthz.
+        assert bot.sms is not None
+        twilio.fail_next(1, 401, {"code": 20003, "message": "Authenticate", "status": 401})
+        await person.send_text("/help")
+        state = bot.sms.health.state
+        assert not state.up and "refused the credentials" in (state.reason or "")
