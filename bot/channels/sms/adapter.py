@@ -70,6 +70,7 @@ START_WORDS = frozenset({"start", "unstop"})
 HELP_WORDS = frozenset({"help", "aide"})
 #: When a report matches no delivery yet (the sender has not committed its id), look again after these waits.
 RECEIPT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+FORM = "application/x-www-form-urlencoded"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -187,11 +188,7 @@ class SmsChannel:
 
     async def _twilio_form(self, request: web.Request) -> dict[str, str] | None:
         """The form of a call Twilio signed; None for a forged or unsigned one."""
-        try:
-            form = await request.post()
-        except ValueError:
-            return None
-        items = [(name, value) for name, value in form.items() if isinstance(value, str)]
+        items = await read_form(request)
         base = self.public_url or f"{request.scheme}://{request.host}"
         expected = twilio_signature(base + request.raw_path, items, str(self.settings.secret))
         if not same_secret(request.headers.get(SIGNATURE_HEADER), expected):
@@ -223,11 +220,7 @@ class SmsChannel:
         if self.settings.allowed_ips and not _allowed(request.remote, self.settings.allowed_ips):
             log.warning("an Africa's Talking callback from an address not in sms.allowed_ips refused")
             raise web.HTTPForbidden(text="address not allowed")
-        try:
-            form = await request.post()
-        except ValueError:
-            raise web.HTTPBadRequest(text="not a form") from None
-        return {name: value for name, value in form.items() if isinstance(value, str)}
+        return dict(await read_form(request))
 
     async def handle_at_incoming(self, request: web.Request) -> web.Response:
         incoming = self.gateway.incoming(await self._at_form(request))
@@ -357,6 +350,18 @@ class SmsChannel:
                         return
             except Exception as error:  # the database is away: the report is only a report
                 log.warning("could not record an SMS delivery report: %s", type(error).__name__)
+
+
+async def read_form(request: web.Request) -> list[tuple[str, str]]:
+    """The fields of a gateway's form-encoded POST; anything else (multipart, bytes that are not
+    UTF-8) is a 400, never a 500."""
+    if request.content_type != FORM:
+        raise web.HTTPBadRequest(text="not a form")
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise web.HTTPBadRequest(text="not a form") from None
+    return [(name, value) for name, value in form.items() if isinstance(value, str)]
 
 
 def _allowed(remote: str | None, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:

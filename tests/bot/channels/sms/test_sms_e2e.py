@@ -321,3 +321,27 @@ async def test_gateway_errors_are_retried_stops_mark_the_contact_blocked_and_a_r
         await person.send_text("/help")
         state = bot.sms.health.state
         assert not state.up and "refused the credentials" in (state.reason or "")
+
+
+HOSTILE_BODIES = [
+    (b"\xff\xfe\x00=\xff", "application/x-www-form-urlencoded"),
+    (b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+    (b'{"from": "+254700000001"}', "application/json"),
+    (b"id=&from=", "application/x-www-form-urlencoded"),
+]
+
+
+@pytest.mark.parametrize("gateway_kind", ["twilio", "africastalking"])
+async def test_malformed_webhook_calls_get_a_4xx_never_a_500(gateway_kind: str, tmp_path: Path) -> None:
+    gateway: FakeSmsGateway = FakeTwilio() if gateway_kind == "twilio" else FakeAfricasTalking()
+    async with gateway, sms_bot(gateway, sqlite_url(tmp_path)) as bot, aiohttp.ClientSession() as client:
+        base = gateway.webhook_base
+        if isinstance(gateway, FakeAfricasTalking):
+            urls = [f"{base}/africastalking/{gateway.webhook_secret}/{kind}" for kind in ("incoming", "delivery")]
+        else:
+            urls = [f"{base}/twilio", f"{base}/twilio/status"]
+        for url in urls:
+            for body, content_type in HOSTILE_BODIES:
+                async with client.post(url, data=body, headers={"Content-Type": content_type}) as response:
+                    assert 400 <= response.status < 500 or (response.status == 200 and url.endswith("delivery"))
+        assert await contacts_of(bot.database) == []
