@@ -706,8 +706,13 @@ class SharedRateError(BarazaError):
 
 def sms_rate_limiter(settings: Settings, limiters: SendLimiters) -> RateLimiter | None:
     """The SMS gateway's rate (``sms.messages_per_second``) shared by every worker through Redis;
-    None otherwise (each process paces its own sends: see docs/channels.md for several workers)."""
+    None otherwise (each process paces its own sends: see docs/channels.md for several workers).
+
+    A message leaves when the last of its segments' tokens comes, so the rate is lowered by the
+    largest message, as :class:`bot.channels.sms.adapter.SmsPacer` does in one process."""
     if not isinstance(limiters.store, RedisBuckets):
         return None
-    rate = settings.sms.messages_per_second
+    sms = settings.sms
+    largest = sms.max_segments if sms.rate_counts == "segments" else 1
+    rate = max(sms.messages_per_second - largest, sms.messages_per_second / 2)
     return SharedRateLimiter(limiters.store, "baraza:rate:sms", rate, rate, 1)
