@@ -43,6 +43,17 @@ class ContactRow(Base):
     phone_key: Mapped[str | None] = mapped_column(String(20), index=True)
 
 
+class SmsMenuRow(Base):
+    """The choices last sent to an SMS chat: what a reply ("2", "skip") presses (storage/sms_menus.py)."""
+
+    __tablename__ = "sms_menus"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    chat_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    payloads: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ConversationRow(Base):
     """Where a contact is in a flow; at most one per contact."""
 
@@ -518,14 +529,3 @@ class WebNoticeReadRow(Base):
 
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
     read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class SmsMenuRow(Base):
-    """The numbered choices last sent to an SMS chat: a reply "2" presses the second one's payload."""
-
-    __tablename__ = "sms_menus"
-
-    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
-    chat_key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    payloads: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
