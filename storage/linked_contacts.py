@@ -56,6 +56,13 @@ def linked_clause(contact_id: int) -> Any:
     return or_(contacts.c.id == contact_id, contacts.c.phone_key == phone)
 
 
+async def share_with_linked(connection: AsyncConnection, contact_id: int, **values: Any) -> None:
+    """Write ``values`` (shared columns) to the contacts linked to ``contact_id``, not to it."""
+    await connection.execute(
+        update(contacts).where(linked_clause(contact_id), contacts.c.id != contact_id).values(**values)
+    )
+
+
 async def linked_contact_ids(connection: AsyncConnection, contact_id: int) -> tuple[int, ...]:
     """The ids of the person's contacts on every phone channel: ``contact_id`` and those linked
     to it by phone number, in ascending order (just ``(contact_id,)`` for an unlinked contact;

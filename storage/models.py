@@ -48,8 +48,7 @@ class SmsMenuRow(Base):
 
     __tablename__ = "sms_menus"
 
-    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
-    chat_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
     payloads: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

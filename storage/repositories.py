@@ -26,7 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.driver_sql import DriverStatement, Upsert
 from storage.indicators import IndicatorRepository
-from storage.linked_contacts import link_new_contact, linked_clause, linked_ids_for_update, phone_key_of
+from storage.linked_contacts import (
+    link_new_contact,
+    linked_clause,
+    linked_ids_for_update,
+    phone_key_of,
+    share_with_linked,
+)
 from storage.lookups import LookupRepository
 from storage.models import (
     AnswerRow,
@@ -45,7 +51,6 @@ from storage.records import Contact, Conversation, Erasure, ResponseSummary
 from storage.releases import ReleaseRepository
 from storage.repository_base import Repository
 from storage.requests import RequestRepository
-from storage.sms_menus import SmsMenuRepository
 from storage.webpush import WebPushRepository
 
 contacts = cast(Table, ContactRow.__table__)
@@ -316,7 +321,8 @@ class ContactRepository(Repository):
     # Consent, language and the register are the person's: written to every linked contact
     # (storage/linked_contacts.py); opt-out stays per channel.
     async def set_language(self, contact_id: int, language: str) -> None:
-        await self.connection.execute(update(contacts).where(linked_clause(contact_id)).values(language=language))
+        await share_with_linked(self.connection, contact_id, language=language)
+        await self.connection.execute(update(contacts).where(contacts.c.id == contact_id).values(language=language))
 
     async def set_field(self, contact_id: int, name: str, value: str | None) -> None:
         """Store one register field (``user_group``, ``region``, ``organisation``); None clears it."""
@@ -392,7 +398,6 @@ class ContactRepository(Repository):
                 .where(processed_updates.c.channel == chat.channel, processed_updates.c.chat_key == chat.chat_key)
                 .values(chat_key=None)
             )
-            await SmsMenuRepository(self.connection).forget(chat.channel, chat.chat_key)
         await self.connection.execute(delete(conversations).where(conversations.c.contact_id == contact_id))
         await ReleaseRepository(self.connection).erase(contact_id)  # the release calendar entries followed
         # Data requests (and their messages) and messages waiting in the outbox go too.

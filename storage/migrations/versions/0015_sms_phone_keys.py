@@ -16,6 +16,7 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+IdType = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 WHEN = sa.DateTime(timezone=True)
 
 
@@ -24,8 +25,7 @@ def upgrade() -> None:
     op.create_index("ix_contacts_phone_key", "contacts", ["phone_key"])
     op.create_table(
         "sms_menus",
-        sa.Column("channel", sa.String(20), primary_key=True),
-        sa.Column("chat_key", sa.String(100), primary_key=True),
+        sa.Column("contact_id", IdType, sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("payloads", sa.Text(), nullable=False),
         sa.Column("updated_at", WHEN, nullable=False),
     )
