@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from testkit.fakes.inbox import wait_in_inbox
 from testkit.fakes.telegram.model import Signal
 
 _NUMBERED = re.compile(r"^(\d+)\. (.*)$", re.MULTILINE)
@@ -95,16 +96,6 @@ class FakeSmsUser:
         timeout: float = 10.0,  # noqa: ASYNC109 (the same interface as the Telegram fake)
     ) -> SmsText:
         """The first message since the last action (or the last one returned) matching ``predicate``."""
-        found: list[int] = []
-
-        def check() -> bool:
-            for index in range(self._read, len(self.messages)):
-                if predicate is None or predicate(self.messages[index]):
-                    found.append(index)
-                    return True
-            return False
-
-        if not await self.gateway.signal.wait_for(check, timeout):
-            raise TimeoutError(f"no matching SMS; last: {[m.text[:60] for m in self.messages[-3:]]}")
-        self._read = found[0] + 1
-        return self.messages[found[0]]
+        index = await wait_in_inbox(self.messages, self._read, self.gateway.signal, predicate, timeout, self.phone)
+        self._read = index + 1
+        return self.messages[index]
