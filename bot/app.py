@@ -25,6 +25,8 @@ from sqlalchemy.engine import make_url
 from bot.admin.auth import cookie_key
 from bot.admin.operations import add_operation_routes
 from bot.admin.routes import add_admin_routes
+from bot.channels.sms.adapter import SmsChannel
+from bot.channels.sms.sender import SmsSender
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.channels.telegram.sender import FREE_BROADCAST_RATE, TelegramSender
 from bot.channels.ussd.adapter import UssdChannel
@@ -43,7 +45,7 @@ from bot.proxies import forwarded_middleware
 from bot.sending.broadcast_rows import BroadcastSender, broadcast_sender
 from bot.sending.channel_sender import Sender
 from bot.sending.outbox_rows import OutboxSender, outbox_sender
-from bot.sending.shared_rate import SendLimiters, send_limiters
+from bot.sending.shared_rate import SendLimiters, send_limiters, sms_rate_limiter
 from bot.survey_service import SurveysInService
 from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file
@@ -81,6 +83,7 @@ class RunningBot:
     outbox: OutboxSender | None
     #: The surveys in service, following the surveys folder (new and changed files within seconds).
     surveys: SurveysInService | None = None
+    sms: SmsChannel | None = None
 
 
 @contextlib.asynccontextmanager
@@ -103,8 +106,9 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         stack.push_async_callback(limiters.close)
         telegram = telegram_channel(settings, core, limiters)
         whatsapp = whatsapp_channel(settings, core, database)
+        sms = sms_channel(settings, core, database, limiters)
         vapid = await push_key(settings, database)
-        app = web_app(settings, database, core, telegram, whatsapp, surveys, community, vapid=vapid)
+        app = web_app(settings, database, core, telegram, whatsapp, surveys, community, vapid=vapid, sms=sms)
         ussd = ussd_channel(settings, core, database, surveys)
         if ussd is not None:
             ussd.add_routes(app)
@@ -119,12 +123,14 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         # Build the catalogue's search index now, then follow new loads in the background:
         # lookups never read the catalogue inside an update's transaction.
         await started(stack, engine.catalogue)
-        for channel in (telegram, whatsapp):
+        for channel in (telegram, whatsapp, sms):
             if channel is not None:
                 await started(stack, channel)
         dispatcher = outbox = None
-        if telegram is not None or whatsapp is not None or vapid is not None:
+        if telegram is not None or whatsapp is not None or vapid is not None or sms is not None:
             extra: list[Sender] = [WhatsAppSender(whatsapp.client, database)] if whatsapp is not None else []
+            if sms is not None:
+                extra.append(SmsSender(sms))
             if vapid is not None:
                 extra.append(WebPushSender(database, vapid, subject=push_subject()))
             dispatcher = await started(stack, broadcast_dispatcher(settings, database, telegram, extra, limiters))
@@ -149,6 +155,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             dispatcher=dispatcher,
             outbox=outbox,
             surveys=surveys,
+            sms=sms,
         )
 
 
@@ -269,20 +276,29 @@ def whatsapp_channel(settings: Settings, core: MessageProcessor, database: Datab
     return WhatsAppChannel(settings.whatsapp, core, database, max_file_bytes=settings.media.max_bytes)
 
 
+def sms_channel(
+    settings: Settings, core: MessageProcessor, database: Database, limiters: SendLimiters | None = None
+) -> SmsChannel | None:
+    """The SMS channel (not started), or None unless ``sms.provider`` and its credentials are set.
+    With Redis the gateway's rate is shared by every worker (``baraza:rate:sms``)."""
+    if not settings.sms.enabled:
+        return None
+    shared = sms_rate_limiter(settings, limiters) if limiters is not None else None
+    return SmsChannel(settings.sms, core, database, limiter=shared)
+
+
 def ussd_channel(
     settings: Settings, core: MessageProcessor, database: Database, surveys: Mapping[str, Survey]
 ) -> UssdChannel | None:
     """The USSD channel (Africa's Talking), or None without its secret."""
     if not settings.ussd.enabled:
         return None
-    # The SMS channel's settings come with it (issue 21, item 1); until then it is not configured.
-    sms = getattr(settings, "sms", None)
     return UssdChannel(
         settings.ussd,
         core,
         database,
         surveys,
-        sms_available=bool(getattr(sms, "enabled", False)),
+        sms_available=settings.sms.enabled,
         default_language=settings.default_language,
     )
 
@@ -297,6 +313,7 @@ def web_app(
     community: Community,
     *,
     vapid: str | None = None,
+    sms: SmsChannel | None = None,
 ) -> web.Application:
     """The one web server's routes: the web chat (with its browser notifications when there is
     a VAPID key), the channels' webhooks, health and metrics, and the staff dashboard."""
@@ -325,7 +342,9 @@ def web_app(
         app.router.add_post(settings.telegram.webhook_path, telegram.handle_webhook)
     if whatsapp is not None:
         whatsapp.add_routes(app)
-    states = lambda: channel_states(telegram, whatsapp)  # noqa: E731
+    if sms is not None:
+        sms.add_routes(app)
+    states = lambda: channel_states(telegram, whatsapp, sms)  # noqa: E731
     add_operation_routes(app, database, states)
     media = open_media_store(settings.media)
     add_admin_routes(
@@ -343,7 +362,7 @@ def web_app(
 
 
 def channel_states(
-    telegram: TelegramChannel | None, whatsapp: WhatsAppChannel | None = None
+    telegram: TelegramChannel | None, whatsapp: WhatsAppChannel | None = None, sms: SmsChannel | None = None
 ) -> dict[str, bool | ChannelState]:
     """For ``/healthz`` and the dashboard: the web chat answers while the server does; Telegram
     and WhatsApp say whether they reach their platform (degraded, with the reason, while not)."""
@@ -352,6 +371,8 @@ def channel_states(
         states["telegram"] = telegram.health.state
     if whatsapp is not None:
         states["whatsapp"] = whatsapp.health.state
+    if sms is not None:
+        states["sms"] = sms.health.state
     return states
 
 
@@ -492,6 +513,7 @@ async def run_forever(settings: Settings) -> None:
     async with running_bot(settings) as bot:
         channels = "web chat" + (f" and Telegram ({settings.telegram.mode})" if bot.telegram else "")
         channels += " and WhatsApp" if bot.whatsapp else ""
+        channels += " and SMS" if bot.sms else ""
         print(
             f"Baraza is running: {channels}. Web chat: http://{settings.web.host}:{bot.web_port}/  "
             f"Staff dashboard: http://{settings.web.host}:{bot.web_port}/admin/  (Ctrl+C stops)",

@@ -126,6 +126,55 @@ class UssdSettings:
         return f"{self.path.rstrip('/')}/{self.secret}"
 
 
+SMS_PROVIDERS = ("africastalking", "twilio")
+#: The gateways' API addresses (tests point ``sms.base_url`` at a local fake).
+SMS_BASE_URLS = {"africastalking": "https://api.africastalking.com", "twilio": "https://api.twilio.com"}
+#: The credentials, read from the environment only (never from config.yaml).
+SMS_CREDENTIALS = {
+    "africastalking": ("BARAZA_SMS_AT_USERNAME", "BARAZA_SMS_AT_API_KEY"),
+    "twilio": ("BARAZA_SMS_TWILIO_ACCOUNT_SID", "BARAZA_SMS_TWILIO_AUTH_TOKEN"),
+}
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    """``sms:`` in config.yaml: SMS through Africa's Talking or Twilio (bot/channels/sms/).
+
+    ``account`` is the Africa's Talking username or the Twilio account SID, ``secret`` the API key
+    or auth token (both from the environment, :data:`SMS_CREDENTIALS`); ``webhook_secret`` the
+    secret path segment of Africa's Talking's callbacks. Secrets never show in repr.
+    """
+
+    provider: str | None = None
+    account: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    #: The sender: a phone number, short code or alphanumeric sender id (Twilio: required).
+    sender: str | None = None
+    base_url: str = ""
+    webhook_path: str = "/sms"
+    webhook_secret: str | None = field(default=None, repr=False)
+    #: The address the gateway calls (``https://chat.example.org``): what Twilio signs. Empty:
+    #: the request's own scheme and host (behind web.trusted_proxies, the forwarded ones).
+    public_url: str | None = None
+    #: Africa's Talking callbacks are accepted from these addresses only (empty: from anywhere).
+    allowed_ips: tuple[IPNetwork, ...] = ()
+    #: The gateway's send rate, and whether it counts segments or messages.
+    messages_per_second: float = 5.0
+    rate_counts: str = "segments"
+    #: A longer text is split into several messages of at most this many segments each.
+    max_segments: int = 3
+    #: Numbers written without a country code belong to this region (ISO 3166, e.g. KE).
+    default_region: str | None = None
+    #: What HELP (and AIDE) answer; empty: the bot's /help.
+    help_text: str | None = None
+    max_retries: int = 3
+    retry_delay: float = 1.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.provider and self.account and self.secret)
+
+
 _CHAT_PER_ADDRESS = Rate(60, 5.0)
 _CHAT_PER_SESSION = Rate(20, 2.0)
 _NEW_SESSIONS_PER_ADDRESS = Rate(20, 0.5)
@@ -302,6 +351,7 @@ class Settings:
     log_level: str = "INFO"
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
     web: WebSettings = field(default_factory=WebSettings)
     register: RegisterSettings = field(default_factory=RegisterSettings)
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
@@ -442,6 +492,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "admins",
             "indicators",
             "whatsapp",
+            "sms",
             "redis",
             "flood",
             "media",
@@ -598,6 +649,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             source,
         ),
         whatsapp=_whatsapp(_section(raw, "whatsapp", source), env, source),
+        sms=_sms(_section(raw, "sms", source), env, source),
         redis_url=redis_url,
         flood=_flood(_section(raw, "flood", source), source),
         media=_media(_section(raw, "media", source), env, base_dir, source),
@@ -767,6 +819,63 @@ def _whatsapp(section: Mapping[str, Any], env: Mapping[str, str], source: str) -
     if bool(settings.phone_number_id) != bool(settings.access_token):
         raise ConfigError(f"{source}: whatsapp needs both phone_number_id and access_token (or neither)")
     return settings
+
+
+def _sms(section: Mapping[str, Any], env: Mapping[str, str], source: str) -> SmsSettings:
+    """The ``sms:`` section; credentials only from the environment (:data:`SMS_CREDENTIALS`)."""
+    known = {"provider", "sender", "base_url", "webhook_path", "public_url", "allowed_ips", "messages_per_second",
+             "rate_counts", "max_segments", "default_region", "help_text", "max_retries", "retry_delay"}  # fmt: skip
+    _check_keys(section, known, "sms", source)
+    provider = _empty_to_none(env.get("BARAZA_SMS_PROVIDER") or section.get("provider"))
+    if provider is None:
+        return SmsSettings()
+    if provider not in SMS_PROVIDERS:
+        raise ConfigError(f"{source}: sms.provider must be one of {', '.join(SMS_PROVIDERS)}")
+    account_env, secret_env = SMS_CREDENTIALS[provider]
+    account, secret = _empty_to_none(env.get(account_env)), _empty_to_none(env.get(secret_env))
+    if not (account and secret):
+        raise ConfigError(f"{source}: sms.provider {provider} needs {account_env} and {secret_env} in the environment")
+    defaults = SmsSettings()
+    webhook_secret = _empty_to_none(env.get("BARAZA_SMS_WEBHOOK_SECRET"))
+    if provider == "africastalking" and not (webhook_secret and len(webhook_secret) >= 16):
+        # Africa's Talking signs nothing: the secret path is what keeps forged messages out.
+        raise ConfigError(f"{source}: Africa's Talking needs BARAZA_SMS_WEBHOOK_SECRET (16+ characters)")
+    sender = _empty_to_none(env.get("BARAZA_SMS_SENDER") or section.get("sender"))
+    if provider == "twilio" and sender is None:
+        raise ConfigError(f"{source}: sms.sender (the Twilio number, or BARAZA_SMS_SENDER) is required for Twilio")
+    rate_counts = str(section.get("rate_counts") or defaults.rate_counts)
+    if rate_counts not in ("segments", "messages"):
+        raise ConfigError(f"{source}: sms.rate_counts must be segments or messages")
+    rate = _float(section.get("messages_per_second", defaults.messages_per_second), "sms.messages_per_second", source)
+    max_segments = _int(section.get("max_segments", defaults.max_segments), "sms.max_segments", source)
+    if rate <= 0 or not 1 <= max_segments <= 10:
+        raise ConfigError(f"{source}: sms.messages_per_second must be above 0 and sms.max_segments 1 to 10")
+    allowed = section.get("allowed_ips") or ()
+    if isinstance(allowed, str):
+        allowed = [part for part in allowed.split(",") if part.strip()]
+    try:
+        allowed_ips = parse_networks(allowed)
+    except (ProxyConfigError, TypeError) as error:
+        raise ConfigError(f"{source}: sms.allowed_ips: {error}") from None
+    public_url = _empty_to_none(env.get("BARAZA_SMS_PUBLIC_URL") or section.get("public_url"))
+    return SmsSettings(
+        provider=provider,
+        account=account,
+        secret=secret,
+        sender=sender,
+        base_url=str(env.get("BARAZA_SMS_BASE_URL") or section.get("base_url") or SMS_BASE_URLS[provider]).rstrip("/"),
+        webhook_path=str(section.get("webhook_path") or defaults.webhook_path).rstrip("/"),
+        webhook_secret=webhook_secret,
+        public_url=public_url.rstrip("/") if public_url else None,
+        allowed_ips=allowed_ips,
+        messages_per_second=rate,
+        rate_counts=rate_counts,
+        max_segments=max_segments,
+        default_region=_empty_to_none(section.get("default_region")),
+        help_text=_empty_to_none(section.get("help_text")),
+        max_retries=_int(section.get("max_retries", defaults.max_retries), "sms.max_retries", source),
+        retry_delay=_float(section.get("retry_delay", defaults.retry_delay), "sms.retry_delay", source),
+    )
 
 
 def _flood(section: Mapping[str, Any], source: str) -> FloodSettings:

@@ -27,7 +27,7 @@ from storage.broadcasts import (
 )
 
 #: How channels are named to staff.
-CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "webchat": "web chat", "web": "web chat"}
+CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "webchat": "web chat", "web": "web chat", "sms": "SMS"}
 
 
 @dataclass(frozen=True)
@@ -77,19 +77,25 @@ def channel_name(channel: str) -> str:
     return CHANNEL_NAMES.get(channel, channel)
 
 
-def reach_line(channel: ChannelReach) -> str:
-    """``Telegram: 3 can receive it; left out: 1 no consent, 2 opted out``."""
+def reach_line(channel: ChannelReach, sms_segments: Mapping[str, int] | None = None) -> str:
+    """``Telegram: 3 can receive it; left out: 1 no consent, 2 opted out``; for SMS with the notice's
+    cost, ``SMS: 12,400 can receive it; 12,400 recipients x 2 segments`` (with a multiplication sign)."""
     line = f"{channel_name(channel.channel)}: {channel.reached:,} can receive it"
+    if channel.channel == "sms" and sms_segments and channel.reached:
+        low, high = min(sms_segments.values()), max(sms_segments.values())
+        each = f"{high} segment{'s' if high != 1 else ''}" if low == high else f"{low}–{high} segments by language"
+        line += f"; {channel.reached:,} recipients × {each}"
     if channel.left_out:
         line += "; left out: " + ", ".join(f"{count:,} {reason}" for reason, count in channel.left_out.items())
     return line
 
 
-def reach_lines(reach: Reach) -> list[str]:
-    """The reach by channel, one line each, as staff read it (``baraza broadcast send --dry-run``)."""
+def reach_lines(reach: Reach, sms_segments: Mapping[str, int] | None = None) -> list[str]:
+    """The reach by channel, one line each, as staff read it (``baraza broadcast send --dry-run``);
+    ``sms_segments``: the notice's SMS segments by language, shown on the SMS line (its cost)."""
     if not reach.channels:
         return ["nobody matches these filters"]
-    return [reach_line(channel) for channel in reach.channels]
+    return [reach_line(channel, sms_segments) for channel in reach.channels]
 
 
 async def store_broadcast(

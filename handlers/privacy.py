@@ -11,6 +11,8 @@
   confirmation button names the contact it was shown to, so a press that reaches a newer
   contact (after an earlier deletion) deletes nothing. The photos, voice notes and files the
   person sent as survey answers are deleted from the media store (:func:`forget_files`).
+  The same person's contacts on other phone channels (the same number on WhatsApp and SMS,
+  :mod:`storage.linked_contacts`) are erased with it: the data is the person's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 
 from handlers.context import Context
 from handlers.messages import Button, Outbound
+from storage.linked_contacts import linked_contact_ids
 from storage.media import STORED_NAME
 from storage.records import Contact
 
@@ -72,12 +75,13 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
     return [Outbound(text=ctx.texts("expired_button"), replaces_pressed=True)]
 
 
-async def forget_files(ctx: Context, respondent: str) -> None:
+async def forget_files(ctx: Context, respondent: str, contact_id: int | None = None) -> None:
     """The photos, voice notes and files the person sent as answers are deleted from the media
     store and their answers emptied: a face or a voice identifies a person, so these do not stay
     with the anonymised responses. (Answers to a survey that no longer exists cannot be told apart
     and stay.)"""
-    for response_id, survey_id, name, value in await ctx.repos.responses.answers_of(ctx.contact.id, respondent):
+    contact_id = ctx.contact.id if contact_id is None else contact_id
+    for response_id, survey_id, name, value in await ctx.repos.responses.answers_of(contact_id, respondent):
         definition = ctx.surveys.get(survey_id)
         if definition is None or not definition.has_question(name) or not definition.question(name).is_media:
             continue
@@ -87,14 +91,17 @@ async def forget_files(ctx: Context, respondent: str) -> None:
 
 
 async def _delete(ctx: Context) -> list[Outbound]:
-    respondent = ctx.pseudonymize(ctx.contact.channel, ctx.contact.user_key)
-    await forget_files(ctx, respondent)
-    await ctx.repos.lookups.erase(ctx.contact.id)
-    erased = await ctx.repos.contacts.erase(ctx.contact.id, respondent)
-    text = ctx.texts(
-        "data_deleted",
-        subscriptions=str(erased.subscriptions),
-        messages=str(erased.feedback + erased.requests),
-        responses=str(erased.responses_anonymised),
-    )
+    # The person's contacts on their other phone channels go too (storage/linked_contacts.py).
+    subscriptions = messages = responses = 0
+    for contact_id in await linked_contact_ids(ctx.repos.connection, ctx.contact.id):
+        contact = ctx.contact if contact_id == ctx.contact.id else await ctx.repos.contacts.get(contact_id)
+        assert contact is not None
+        respondent = ctx.pseudonymize(contact.channel, contact.user_key)
+        await forget_files(ctx, respondent, contact_id)
+        await ctx.repos.lookups.erase(contact_id)
+        erased = await ctx.repos.contacts.erase(contact_id, respondent)
+        subscriptions += erased.subscriptions
+        messages += erased.feedback + erased.requests
+        responses += erased.responses_anonymised
+    text = ctx.texts("data_deleted", subscriptions=str(subscriptions), messages=str(messages), responses=str(responses))
     return [Outbound(text=text, replaces_pressed=True)]

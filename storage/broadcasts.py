@@ -48,8 +48,8 @@ subscriptions = cast(Table, SubscriptionRow.__table__)
 release_follows = cast(Table, ReleaseFollowRow.__table__)
 
 #: Channels on which Baraza can start a conversation: the web chat only for the people whose
-#: browser accepted notifications (Web Push, :mod:`storage.webpush`).
-PUSH_CHANNELS = ("telegram", "whatsapp", WEB_CHANNEL)
+#: browser accepted notifications (Web Push, :mod:`storage.webpush`); SMS (issue 21).
+PUSH_CHANNELS = ("telegram", "whatsapp", WEB_CHANNEL, "sms")
 
 # A broadcast's own statuses (``sending`` is also a delivery's: :mod:`storage.deliveries`).
 DRAFT, SCHEDULED, DONE, CANCELLED = "draft", "scheduled", "done", "cancelled"

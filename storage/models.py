@@ -38,6 +38,19 @@ class ContactRow(Base):
     # /stop: no messages the person did not ask for. Blocked: the platform says the bot is blocked.
     opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Phone channels (WhatsApp, SMS, USSD): the number in E.164, the one key of a person across
+    # them; contacts with the same phone key are the same person (storage/linked_contacts.py).
+    phone_key: Mapped[str | None] = mapped_column(String(20), index=True)
+
+
+class SmsMenuRow(Base):
+    """The choices last sent to an SMS chat: what a reply ("2", "skip") presses (storage/sms_menus.py)."""
+
+    __tablename__ = "sms_menus"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    payloads: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ConversationRow(Base):

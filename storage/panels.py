@@ -1,8 +1,9 @@
 """Panel members: a person's responses to the earlier waves of a panel, and who took part in a wave.
 
-A panel follows a person from wave to wave by their contact. :func:`_persons` is the one place
-that says which responses are the person's (those of the contact), so that linking one person's
-contacts across channels (one person on WhatsApp, SMS and USSD by their number) extends it there.
+A panel follows a person from wave to wave by their contact, and across the phone channels by
+their number: :func:`_persons` is the one place that says which responses are the person's (those
+of the contact and of the contacts linked to it, :mod:`storage.linked_contacts`), so a person who
+answered wave 1 on WhatsApp sees it in wave 2 by SMS or USSD.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.invitations import answered_per_response
-from storage.models import AnswerRow, ResponseRow
+from storage.linked_contacts import linked_clause
+from storage.models import AnswerRow, ContactRow, ResponseRow
 from storage.repositories import utc
 from surveys.repeats import is_repeat_key
 
 responses = cast(Table, ResponseRow.__table__)
 answers = cast(Table, AnswerRow.__table__)
+contacts = cast(Table, ContactRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,8 @@ class WaveResponse:
 
 
 def _persons(contact_id: int) -> ColumnElement[bool]:
-    """The responses of the person whose contact is ``contact_id``."""
-    return responses.c.contact_id == contact_id
+    """The responses of the person whose contact is ``contact_id`` (on any linked phone channel)."""
+    return responses.c.contact_id.in_(select(contacts.c.id).where(linked_clause(contact_id)))
 
 
 async def wave_responses(

@@ -26,6 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.driver_sql import DriverStatement, Upsert
 from storage.indicators import IndicatorRepository
+from storage.linked_contacts import (
+    link_new_contact,
+    linked_clause,
+    linked_ids_for_update,
+    phone_key_of,
+    share_with_linked,
+)
 from storage.lookups import LookupRepository
 from storage.models import (
     AnswerRow,
@@ -298,7 +305,12 @@ class ContactRepository(Repository):
         """
         parameters = {"channel": channel, "user_key": user_key, "chat_key": chat_key, "language": language, "now": now}
         (row,) = await _TOUCH.rows(self.connection, parameters)
-        return self._contact(row, channel, user_key, chat_key)
+        contact = self._contact(row, channel, user_key, chat_key)
+        # A new contact on a phone channel is linked to the same person's other contacts.
+        phone = phone_key_of(channel, user_key) if contact.first_seen_at == now else None
+        if phone is not None and await link_new_contact(self.connection, contact.id, phone, now):
+            return await self.get(contact.id) or contact
+        return contact
 
     async def find(self, channel: str, user_key: str) -> int | None:
         """The id of the contact of this user, without recording anything; None for a stranger."""
@@ -317,7 +329,10 @@ class ContactRepository(Repository):
         ).one_or_none()
         return None if row is None else self._contact(row, row.channel, row.user_key, row.chat_key)
 
+    # Consent, language and the register are the person's: written to every linked contact
+    # (storage/linked_contacts.py); opt-out stays per channel.
     async def set_language(self, contact_id: int, language: str) -> None:
+        await share_with_linked(self.connection, contact_id, language=language)
         await self.connection.execute(update(contacts).where(contacts.c.id == contact_id).values(language=language))
         self.languages_set[contact_id] = language
 
@@ -325,21 +340,23 @@ class ContactRepository(Repository):
         """Store one register field (``user_group``, ``region``, ``organisation``); None clears it."""
         width = REGISTER_FIELDS[name]
         stored = value[:width] if value is not None else None
-        await self.connection.execute(update(contacts).where(contacts.c.id == contact_id).values({name: stored}))
+        await self.connection.execute(update(contacts).where(linked_clause(contact_id)).values({name: stored}))
 
     async def give_consent(self, contact_id: int, now: datetime) -> None:
         await self.connection.execute(
-            update(contacts).where(contacts.c.id == contact_id).values(consent_at=now, declined_at=None)
+            update(contacts).where(linked_clause(contact_id)).values(consent_at=now, declined_at=None)
         )
 
     async def decline_consent(self, contact_id: int, now: datetime) -> int:
         """A "no" to the privacy notice, or consent withdrawn: the profile and the subscriptions
         are deleted and only the refusal's date is kept. Returns the subscriptions removed."""
-        removed = await self.connection.execute(delete(subscriptions).where(subscriptions.c.contact_id == contact_id))
-        await ReleaseRepository(self.connection).erase(contact_id)  # followed releases, like topics
+        linked = await linked_ids_for_update(self.connection, contact_id)
+        removed = await self.connection.execute(delete(subscriptions).where(subscriptions.c.contact_id.in_(linked)))
+        for each in linked:
+            await ReleaseRepository(self.connection).erase(each)  # followed releases, like topics
         await self.connection.execute(
             update(contacts)
-            .where(contacts.c.id == contact_id)
+            .where(contacts.c.id.in_(linked))
             .values(consent_at=None, declined_at=now, user_group=None, region=None, organisation=None)
         )
         return int(removed.rowcount)
@@ -422,22 +439,26 @@ class SubscriptionRepository(Repository):
         )
         return tuple(topic for (topic,) in rows)
 
+    # Topics are the person's: followed on every linked contact (storage/linked_contacts.py).
     async def add(self, contact_id: int, topic: str, now: datetime) -> None:
-        await self.connection.execute(
-            _insert(self.connection, subscriptions)
-            .values(contact_id=contact_id, topic=topic, subscribed_at=now)
-            .on_conflict_do_nothing()
-        )
+        for each in await linked_ids_for_update(self.connection, contact_id):
+            await self.connection.execute(
+                _insert(self.connection, subscriptions)
+                .values(contact_id=each, topic=topic, subscribed_at=now)
+                .on_conflict_do_nothing()
+            )
 
     async def remove(self, contact_id: int, topic: str) -> None:
+        linked = await linked_ids_for_update(self.connection, contact_id)
         await self.connection.execute(
-            delete(subscriptions).where(subscriptions.c.contact_id == contact_id, subscriptions.c.topic == topic)
+            delete(subscriptions).where(subscriptions.c.contact_id.in_(linked), subscriptions.c.topic == topic)
         )
 
     async def replace(self, contact_id: int, topics: tuple[str, ...], now: datetime) -> None:
         """Follow exactly ``topics`` (those followed already keep their date)."""
+        linked = await linked_ids_for_update(self.connection, contact_id)
         await self.connection.execute(
-            delete(subscriptions).where(subscriptions.c.contact_id == contact_id, subscriptions.c.topic.not_in(topics))
+            delete(subscriptions).where(subscriptions.c.contact_id.in_(linked), subscriptions.c.topic.not_in(topics))
         )
         for topic in topics:
             await self.add(contact_id, topic, now)

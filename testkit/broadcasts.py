@@ -13,7 +13,7 @@ from sqlalchemy import Table, select
 
 from handlers.broadcast_actions import store_broadcast
 from handlers.notices import Notice, NoticeButton
-from storage.broadcasts import DONE, Audience, BroadcastRepository, BroadcastSummary
+from storage.broadcasts import DONE, SENT, UNKNOWN, Audience, BroadcastRepository, BroadcastSummary
 from storage.database import Database
 from storage.models import ContactRow, DeliveryRow
 from testkit.fakes.telegram import FakeTelegramServer
@@ -77,3 +77,35 @@ CPI = Notice(
         NoticeButton({"en": "Take the survey", "fr": "Répondre"}, survey="usat2026"),
     ),
 )
+
+
+def assert_each_once_after_kill(
+    rows: dict[int, Any],
+    received: Counter[int],
+    *,
+    audience: set[int],
+    outsiders: set[int],
+    held: int,
+    concurrency: int,
+    sent_before_kill: int,
+) -> list[int]:
+    """What a ``kill -9`` mid-broadcast and a restart must leave (``rows`` by user id, ``received``:
+    what each phone or chat really got): exactly the audience, no duplicates, no silent losses, at
+    most ``concurrency`` rows ``unknown`` of which the ``held`` in flight did arrive. Returns the
+    unknown ones."""
+    assert set(rows) == audience, "exactly the audience"
+    duplicates = {user_id: count for user_id, count in received.items() if count > 1}
+    silent_losses = [u for u, row in rows.items() if received[u] == 0 and row.status != UNKNOWN]
+    unknown = [u for u, row in rows.items() if row.status == UNKNOWN]
+    print(
+        f"killed after {sent_before_kill} sends; unknown {len(unknown)} "
+        f"(of which received {sum(received[u] for u in unknown)}); duplicates {len(duplicates)}; losses {len(silent_losses)}"
+    )
+    assert duplicates == {}
+    assert silent_losses == []
+    assert held <= len(unknown) <= concurrency
+    assert sum(received[u] for u in unknown) >= held, "the held messages did arrive: unknown, not resent"
+    assert all(row.status in (SENT, UNKNOWN) for row in rows.values())
+    assert all(received[u] == 1 and rows[u].message_key for u, row in rows.items() if row.status == SENT)
+    assert not set(received) & outsiders
+    return unknown

@@ -33,6 +33,15 @@ async def export_rows(source: str | Engine, survey: Survey) -> list[dict[str, st
     return list(csv.DictReader(io.StringIO(out.getvalue())))
 
 
+# Columns that differ between two runs by nature: who (pseudonyms), where, and when.
+VOLATILE = {"respondent", "channel", "started_at", "completed_at", "response_id", "submitted_at", "duration_seconds"}
+
+
+def comparable(rows: list[dict[str, str]]) -> list[tuple[tuple[str, str], ...]]:
+    """The rows of two runs (two channels) as they must be equal: without :data:`VOLATILE` columns, sorted."""
+    return sorted(tuple(sorted((k, v) for k, v in row.items() if k not in VOLATILE)) for row in rows)
+
+
 def assert_export_matches(rows: list[dict[str, str]], respondents: list[Respondent], survey: Survey) -> None:
     """Exactly one complete row per respondent, holding exactly the planned answers."""
     assert len(rows) == len(respondents)

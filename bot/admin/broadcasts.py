@@ -20,6 +20,8 @@ from aiohttp import web
 from bot.admin.auth import FORM_KEY, PREFIX, STAFF_KEY
 from bot.admin.render import render, when
 from bot.admin.site import AdminSite
+from bot.channels.sms.rendering import notice_segments
+from bot.config import SmsSettings
 from common.clock import as_utc, parse_datetime
 from handlers.broadcast_actions import (
     StoredBroadcast,
@@ -44,6 +46,9 @@ from storage.dashboard import DashboardQueries
 from storage.staff import StaffSession
 
 log = logging.getLogger(__name__)
+
+#: The dashboard shows a notice's SMS cost split as by default (``sms.max_segments``).
+SMS_MAX_SEGMENTS = SmsSettings().max_segments
 
 STATUS_LABELS = {
     "sent": "Sent",
@@ -202,7 +207,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             size=audience_preview.size,
             by_language=audience_preview.languages,
             reach=audience_preview.reach,
-            reach_lines=reach_lines(audience_preview.reach),
+            reach_lines=reach_lines(audience_preview.reach, notice_segments(notice_of(draft), SMS_MAX_SEGMENTS)),
             description=draft.audience.describe(),
             community=site.community,
             regions=known_regions,

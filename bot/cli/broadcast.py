@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.channels.sms.rendering import notice_segments
 from bot.cli.output import RAW_HELP
 from bot.config import Settings
 from common.clock import utc_now
@@ -156,7 +157,7 @@ async def send(settings: Settings, path: Path, *, dry_run: bool, at: str | None,
             print("languages: " + ", ".join(f"{language} {count:,}" for language, count in sorted(languages.items())))
         # By channel, and why the others matching the filters are left out (web chat only, no consent...).
         print("reach by channel:")
-        for line in reach_lines(reach):
+        for line in reach_lines(reach, notice_segments(notice, settings.sms.max_segments)):
             print(f"  {line}")
         silent = next((c.left_out.get(OUTSIDE_WINDOW, 0) for c in reach.channels if c.channel == "whatsapp"), 0)
         if silent:

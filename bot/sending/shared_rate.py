@@ -702,3 +702,17 @@ async def _leased_limiters(settings: Settings, database: Database) -> SendLimite
 
 class SharedRateError(BarazaError):
     """The configured shared send-rate store cannot be used."""
+
+
+def sms_rate_limiter(settings: Settings, limiters: SendLimiters) -> RateLimiter | None:
+    """The SMS gateway's rate (``sms.messages_per_second``) shared by every worker through Redis;
+    None otherwise (each process paces its own sends: see docs/channels.md for several workers).
+
+    A message leaves when the last of its segments' tokens comes, so the rate is lowered by the
+    largest message, as :class:`bot.channels.sms.adapter.SmsPacer` does in one process."""
+    if not isinstance(limiters.store, RedisBuckets):
+        return None
+    sms = settings.sms
+    largest = sms.max_segments if sms.rate_counts == "segments" else 1
+    rate = max(sms.messages_per_second - largest, sms.messages_per_second / 2)
+    return SharedRateLimiter(limiters.store, "baraza:rate:sms", rate, rate, 1)

@@ -16,7 +16,7 @@ from surveys.answers import join_selection
 from surveys.model import Survey
 from testkit.fakes.telegram import ChatMessage, FakeUser
 
-PROGRESS = re.compile(r"^(\d+)/(\d+) · ")
+PROGRESS = re.compile(r"^(\d+)/(\d+) [·-] ")  # "-" on SMS (GSM-7, bot/channels/sms/rendering.py)
 OUTRO_START = "Thank you! Your answers have been recorded."
 #: What ``/start usat2026`` answers once the survey is complete. A person whose last answer was
 #: stored just before a crash, and whose closing message was lost with it, reads this instead of

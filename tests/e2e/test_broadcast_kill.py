@@ -19,7 +19,7 @@ import pytest
 
 from storage.broadcasts import SENT, UNKNOWN
 from storage.database import Database
-from testkit.broadcasts import delivery_rows, sends_per_chat, wait_until_finished
+from testkit.broadcasts import assert_each_once_after_kill, delivery_rows, sends_per_chat, wait_until_finished
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.register import Person, add_people
 from testkit.telegram_harness import ROOT, BotProcess
@@ -90,21 +90,15 @@ async def test_kill_9_mid_broadcast_then_restart_sends_each_notice_once(database
     text = output.decode()
     assert f"audience: {CONTACTS} contact(s): topics labour" in text
     assert f"broadcast 1: {summary.count(SENT)} sent" in text, text
-    assert set(rows) == {person.user_id for person in people}, "exactly the audience"
-    duplicates = {user_id: count for user_id, count in received.items() if count > 1}
-    silent_losses = [u for u, row in rows.items() if received[u] == 0 and row.status != UNKNOWN]
-    unknown = [u for u, row in rows.items() if row.status == UNKNOWN]
-    print(
-        f"killed after {sent_before_kill} sends; unknown {len(unknown)} "
-        f"(of which received {sum(received[u] for u in unknown)}); duplicates {len(duplicates)}; losses {len(silent_losses)}"
+    unknown = assert_each_once_after_kill(
+        rows,
+        received,
+        audience={person.user_id for person in people},
+        outsiders={person.user_id for person in outsiders},
+        held=HELD,
+        concurrency=CONCURRENCY,
+        sent_before_kill=sent_before_kill,
     )
-    assert duplicates == {}
-    assert silent_losses == []
-    assert HELD <= len(unknown) <= CONCURRENCY
-    assert sum(received[u] for u in unknown) >= HELD, "the held messages did arrive: unknown, not resent"
-    assert all(row.status in (SENT, UNKNOWN) for row in rows.values())
-    assert all(received[u] == 1 and rows[u].message_key for u, row in rows.items() if row.status == SENT)
-    assert not set(received) & {person.user_id for person in outsiders}
     assert summary.count(SENT) + summary.count(UNKNOWN) == CONTACTS and summary.status == "done"
     log = bot.log.read_text()
     if unknown:

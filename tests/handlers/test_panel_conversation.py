@@ -157,3 +157,26 @@ async def test_a_wave_with_quotas_exports_screened_out_and_the_panel_columns_eac
         ("trade", "false", "lfs_panel", "2", "true"),
         ("trade", "true", "lfs_panel", "2", "false"),
     ]
+
+
+async def test_wave_two_by_sms_reads_wave_one_answered_on_whatsapp_from_the_same_number(
+    database: Database, tmp_path: Path
+) -> None:
+    engine = await panel_engine(database, tmp_path)
+    on_whatsapp = EngineUser(engine, "254712345678", channel="whatsapp")  # WhatsApp ids have no plus sign
+    await on_whatsapp.say("/survey lfs2026w1")
+    await on_whatsapp.press("Yes")
+    await on_whatsapp.say("52000")
+    await on_whatsapp.press("Trade")
+
+    by_sms = EngineUser(engine, "+254712345678", channel="sms")
+    replies = await by_sms.say("/survey lfs2026w2")
+    assert "Welcome back. Three months ago you earned 52000 in Trade." in [reply.text for reply in replies]
+    await by_sms.press("Yes")
+    assert [b.label for b in by_sms.last_with_buttons().flat_buttons] == ["Keep: 52000"]
+    await by_sms.press("Keep: 52000")
+    await by_sms.press("Services")
+    (first,) = await export_rows(engine, engine.surveys["lfs2026w1"])
+    (second,) = await export_rows(engine, engine.surveys["lfs2026w2"])
+    assert first["respondent"] == second["respondent"], "the waves link across the two channels"
+    assert (first["channel"], second["channel"]) == ("whatsapp", "sms")

@@ -544,3 +544,18 @@ def test_an_onboarding_that_could_store_data_without_consent_is_refused() -> Non
     assert "'user_group' has no choice for citizen (register.user_groups in config.yaml)" in messages[0]
     with pytest.raises(SurveyFileError, match=r"choices that are not register\.topics in config\.yaml: agriculture"):
         Community(onboarding=load_survey_file(ONBOARDING_FILE), topics=("prices", "labour", "population"))
+
+
+async def test_delete_my_data_by_sms_also_erases_the_same_persons_whatsapp_contact(register_engine: Engine) -> None:
+    engine = register_engine
+    whatsapp = EngineUser(engine, "254712345678", channel="whatsapp")
+    await onboard(whatsapp)
+    sms = EngineUser(engine, "+254712345678", channel="sms")
+    replies = await sms.say("/start")
+    assert not replies[-1].text.startswith("🔒 Before we start"), "consent given on WhatsApp counts by SMS"
+    rows = await query(engine, "SELECT channel, consent_at, language FROM contacts ORDER BY channel")
+    assert [row["channel"] for row in rows] == ["sms", "whatsapp"] and rows[0]["consent_at"] is not None
+    await sms.say("/delete_my_data")
+    await sms.press("Yes, delete my data")
+    assert await query(engine, "SELECT * FROM contacts") == []
+    assert await query(engine, "SELECT * FROM subscriptions") == []

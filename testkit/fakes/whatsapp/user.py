@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from testkit.fakes.inbox import wait_in_inbox
+
 from .graph_side import UploadedMedia, WebhookSender
 
 _NUMBERED = re.compile(r"^(\d+)\. (.*)$", re.MULTILINE)
@@ -179,18 +181,6 @@ class FakeWhatsAppUser:
         timeout: float = 10.0,  # noqa: ASYNC109 (the same interface as the Telegram fake)
     ) -> WaMessage:
         """The first message since the last action (or the last one returned) matching ``predicate``."""
-        found: list[int] = []
-
-        def check() -> bool:
-            for index in range(self._read, len(self.messages)):
-                if predicate is None or predicate(self.messages[index]):
-                    found.append(index)
-                    return True
-            return False
-
-        if not await self.server.signal.wait_for(check, timeout):
-            raise TimeoutError(
-                f"no matching message for {self.phone}; last: {[m.text[:60] for m in self.messages[-3:]]}"
-            )
-        self._read = found[0] + 1
-        return self.messages[found[0]]
+        index = await wait_in_inbox(self.messages, self._read, self.server.signal, predicate, timeout, self.phone)
+        self._read = index + 1
+        return self.messages[index]

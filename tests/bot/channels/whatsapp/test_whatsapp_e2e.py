@@ -17,7 +17,7 @@ from handlers.messages import Attachment, Button, Outbound
 from storage.database import Database
 from storage.models import ContactRow
 from surveys.model import Survey
-from testkit.exports import export_rows
+from testkit.exports import comparable, export_rows
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.whatsapp import FakeGraphServer
@@ -42,14 +42,6 @@ async def contact_count(database_url: str) -> int:
             return int(await connection.scalar(select(func.count()).select_from(ContactRow)) or 0)
     finally:
         await database.dispose()
-
-
-# Columns that differ between two runs by nature: who (pseudonyms), where, and when.
-VOLATILE = {"respondent", "channel", "started_at", "completed_at", "response_id", "submitted_at", "duration_seconds"}
-
-
-def comparable(rows: list[dict[str, str]]) -> list[tuple[tuple[str, str], ...]]:
-    return sorted(tuple(sorted((k, v) for k, v in row.items() if k not in VOLATILE)) for row in rows)
 
 
 async def test_the_survey_over_whatsapp_stores_the_same_answers_and_export_as_over_telegram(
