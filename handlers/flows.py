@@ -22,6 +22,7 @@ from handlers import (
     requests,
     start,
     survey,
+    survey_feedback,
 )
 from handlers.context import Context
 from handlers.flow_driver import question_flow
@@ -63,6 +64,7 @@ REGISTRY = Registry(
         Buttons((concepts.PAYLOAD_PREFIX,), concepts.on_press),
         Buttons((calendar.PAYLOAD_PREFIX,), calendar.on_press),
         Buttons((requests.PAYLOAD_PREFIX,), requests.on_press),
+        Buttons((survey_feedback.PAYLOAD_PREFIX,), survey_feedback.on_press),
     ),
     commands={
         "survey": start.survey_command,

@@ -9,7 +9,7 @@ respondent to submit (surveys with ``confirm: true``).
 
 from __future__ import annotations
 
-from handlers import flow_driver, payloads, prompts
+from handlers import flow_driver, payloads, prompts, survey_feedback
 from handlers.context import Context
 from handlers.flow_driver import FlowStore, Recorded, Replies
 from handlers.messages import Button, Outbound
@@ -117,6 +117,8 @@ class ResponseStore(FlowStore):
             )
         else:
             messages.append(Outbound(text=ctx.texts("finished")))
+        if definition.offer_feedback:
+            messages.append(survey_feedback.offer(ctx, definition))
         return messages
 
     async def gone(self, ctx: Context, conversation: Conversation) -> Replies:

@@ -59,7 +59,7 @@ SURVEY_KEYS = {
     "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
     "audience", "anonymous", "allow_choice_duplicates", "reminders", "allow_later_references",
-    "allow_missing_columns", "allow_note_references",
+    "allow_missing_columns", "allow_note_references", "offer_feedback",
 }  # fmt: skip
 REMINDER_KEYS = {"after", "text"}
 #: ``after:`` of a reminder: a number and a unit (d days, h hours, m minutes), e.g. 2d or 36h.
@@ -451,6 +451,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         reader.problem(node("kind"), f"kind must be 'survey' or 'quiz', not '{kind}'")
     confirm = reader.flag(node("confirm"), "confirm") if "confirm" in entries else False
     anonymous = reader.flag(node("anonymous"), "anonymous") if "anonymous" in entries else False
+    offer_feedback = reader.flag(node("offer_feedback"), "offer_feedback") if "offer_feedback" in entries else False
     opens = reader.day(node("opens"), "opens") if "opens" in entries else None
     closes = reader.day(node("closes"), "closes") if "closes" in entries else None
     if opens and closes and closes < opens:
@@ -516,6 +517,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         anonymous=anonymous,
         repeats=tuple(reader.repeats),
         reminders=reminders,
+        offer_feedback=offer_feedback,
     )
 
 

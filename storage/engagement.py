@@ -1,0 +1,267 @@
+"""Engagement figures from the data: the metric registry behind the office's objectives and the
+quarterly engagement report.
+
+Each metric is one function of the database over a window ``[since, until)``: a *stock* (how
+many registered users at ``until``) ignores ``since``; a *flow* (the median answer time of the
+data requests answered in the window) uses both. :data:`METRICS` names them; the objectives of
+``config.yaml`` (:mod:`handlers.engagement`) pick one by name, with its parameters.
+
+Working days (answer times of data requests) are counted by :func:`numpy.busday_count`: the
+working days from the day a request came in to the day it was answered (a request answered on
+the day it came is 0, one answered the next working day 1), Monday to Friday unless the office
+gives its own week, less the office's holidays.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import cast
+
+import numpy
+from sqlalchemy import Table, and_, distinct, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from common.clock import as_utc
+from storage.deliveries import SENT, UNKNOWN
+from storage.models import AnswerRow, ContactRow, DataRequestRow, DeliveryRow, ResponseRow
+
+contacts = cast(Table, ContactRow.__table__)
+data_requests = cast(Table, DataRequestRow.__table__)
+deliveries = cast(Table, DeliveryRow.__table__)
+responses = cast(Table, ResponseRow.__table__)
+answers = cast(Table, AnswerRow.__table__)
+
+#: Channels that report when a message was read (WhatsApp's status webhooks set ``read_at``).
+READ_RECEIPT_CHANNELS = ("whatsapp",)
+#: numpy's week: the working days, Monday first.
+DEFAULT_WEEKMASK = "1111100"
+COUNT, SHARE, DAYS = "count", "share", "working days"
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """The office's working week (numpy weekmask, Monday first) and holidays."""
+
+    weekmask: str = DEFAULT_WEEKMASK
+    holidays: tuple[date, ...] = ()
+
+    def between(self, start: date, end: date) -> int:
+        """Working days from ``start`` up to ``end`` (``end`` not counted; 0 on the same day)."""
+        return int(numpy.busday_count(start, end, weekmask=self.weekmask, holidays=list(self.holidays)))
+
+
+@dataclass(frozen=True)
+class MetricParams:
+    """What a metric may need besides the window: the satisfaction question and its good answers,
+    the working week."""
+
+    survey: str | None = None
+    question: str | None = None
+    good: tuple[str, ...] = ()
+    working_days: WorkingDays = WorkingDays()
+
+
+Compute = Callable[[AsyncConnection, MetricParams, datetime, datetime], Awaitable[float | None]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure the office can set an objective on."""
+
+    name: str
+    label: str
+    unit: str
+    #: A stock is read at the end of the window; a flow over the window.
+    stock: bool
+    compute: Compute
+    #: Parameters it needs (objective keys).
+    needs: tuple[str, ...] = ()
+
+
+def _stored(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def registered_at(until: datetime) -> ColumnElement[bool]:
+    """Contacts in the register at ``until``: consented before it, and not declined between."""
+    at = _stored(until)
+    return and_(
+        contacts.c.consent_at.is_not(None),
+        contacts.c.consent_at < at,
+        or_(
+            contacts.c.declined_at.is_(None),
+            contacts.c.declined_at < contacts.c.consent_at,
+            contacts.c.declined_at >= at,
+        ),
+    )
+
+
+async def registered_users(connection: AsyncConnection, _params: MetricParams, _since: datetime, until: datetime) -> float:
+    return float(await connection.scalar(select(func.count()).select_from(contacts).where(registered_at(until))) or 0)
+
+
+async def registered_by_group(connection: AsyncConnection, until: datetime) -> dict[str | None, int]:
+    """Registered users at ``until`` by user group (None: not given)."""
+    rows = await connection.execute(
+        select(contacts.c.user_group, func.count()).where(registered_at(until)).group_by(contacts.c.user_group)
+    )
+    return {group: int(count) for group, count in rows}
+
+
+async def new_registrations_by_group(connection: AsyncConnection, since: datetime, until: datetime) -> dict[str | None, int]:
+    """Contacts who joined the register in ``[since, until)`` (and are in it at ``until``), by user group."""
+    rows = await connection.execute(
+        select(contacts.c.user_group, func.count())
+        .where(registered_at(until), contacts.c.consent_at >= _stored(since))
+        .group_by(contacts.c.user_group)
+    )
+    return {group: int(count) for group, count in rows}
+
+
+async def new_registrations(connection: AsyncConnection, _params: MetricParams, since: datetime, until: datetime) -> float:
+    return float(sum((await new_registrations_by_group(connection, since, until)).values()))
+
+
+async def contacts_reached(connection: AsyncConnection, _params: MetricParams, since: datetime, until: datetime) -> float:
+    """Distinct contacts a broadcast message was sent to in the window (``unknown`` counts: it may have arrived)."""
+    sent_at = func.coalesce(deliveries.c.sent_at, deliveries.c.claimed_at)
+    found = await connection.scalar(
+        select(func.count(distinct(deliveries.c.contact_id))).where(
+            deliveries.c.status.in_([SENT, UNKNOWN]), sent_at >= _stored(since), sent_at < _stored(until)
+        )
+    )
+    return float(found or 0)
+
+
+async def request_answer_days(
+    connection: AsyncConnection, working_days: WorkingDays, since: datetime, until: datetime
+) -> list[int]:
+    """Working days to the first answer of each data request answered in the window."""
+    rows = await connection.execute(
+        select(data_requests.c.created_at, data_requests.c.answered_at).where(
+            data_requests.c.answered_at >= _stored(since), data_requests.c.answered_at < _stored(until)
+        )
+    )
+    found = []
+    for created_at, answered_at in rows:
+        created, answered = as_utc(created_at), as_utc(answered_at)
+        if created is not None and answered is not None:
+            found.append(working_days.between(created.date(), answered.date()))
+    return found
+
+
+async def median_request_answer_working_days(
+    connection: AsyncConnection, params: MetricParams, since: datetime, until: datetime
+) -> float | None:
+    days = await request_answer_days(connection, params.working_days, since, until)
+    return float(statistics.median(days)) if days else None
+
+
+async def satisfaction_answers(
+    connection: AsyncConnection, params: MetricParams, since: datetime, until: datetime
+) -> tuple[int, int]:
+    """(good, given): answers to the satisfaction question in responses completed in the window."""
+    given = and_(
+        responses.c.survey_id == params.survey,
+        responses.c.completed_at >= _stored(since),
+        responses.c.completed_at < _stored(until),
+        answers.c.question == params.question,
+        answers.c.value.is_not(None),
+        answers.c.value != "",
+    )
+    joined = answers.join(responses, responses.c.id == answers.c.response_id)
+    total = await connection.scalar(select(func.count()).select_from(joined).where(given))
+    good = await connection.scalar(
+        select(func.count()).select_from(joined).where(given, answers.c.value.in_(list(params.good)))
+    )
+    return int(good or 0), int(total or 0)
+
+
+async def satisfaction_good_share(
+    connection: AsyncConnection, params: MetricParams, since: datetime, until: datetime
+) -> float | None:
+    good, given = await satisfaction_answers(connection, params, since, until)
+    return good / given if given else None
+
+
+async def notice_reads(connection: AsyncConnection, since: datetime, until: datetime) -> tuple[int, int]:
+    """(read, sent): broadcast messages sent in the window on channels that report reads."""
+    sent = and_(
+        deliveries.c.status == SENT,
+        deliveries.c.channel.in_(list(READ_RECEIPT_CHANNELS)),
+        deliveries.c.sent_at >= _stored(since),
+        deliveries.c.sent_at < _stored(until),
+    )
+    total = await connection.scalar(select(func.count()).select_from(deliveries).where(sent))
+    read = await connection.scalar(
+        select(func.count()).select_from(deliveries).where(sent, deliveries.c.read_at.is_not(None))
+    )
+    return int(read or 0), int(total or 0)
+
+
+async def notice_read_share(
+    connection: AsyncConnection, _params: MetricParams, since: datetime, until: datetime
+) -> float | None:
+    read, sent = await notice_reads(connection, since, until)
+    return read / sent if sent else None
+
+
+@dataclass(frozen=True)
+class SurveyRun:
+    """A survey's responses started in a window and how many of them were completed."""
+
+    survey_id: str
+    started: int
+    completed: int
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.completed / self.started if self.started else None
+
+
+async def surveys_run(connection: AsyncConnection, since: datetime, until: datetime) -> list[SurveyRun]:
+    """Per survey, the responses started in the window and how many of them are complete."""
+    completed = func.count(responses.c.completed_at)  # counts the non-null values
+    rows = await connection.execute(
+        select(responses.c.survey_id, func.count(), completed)
+        .where(responses.c.started_at >= _stored(since), responses.c.started_at < _stored(until))
+        .group_by(responses.c.survey_id)
+        .order_by(responses.c.survey_id)
+    )
+    return [SurveyRun(str(survey), int(started), int(done or 0)) for survey, started, done in rows]
+
+
+METRICS: Mapping[str, Metric] = {
+    metric.name: metric
+    for metric in (
+        Metric("registered_users", "registered users", COUNT, True, registered_users),
+        Metric("new_registrations", "new registrations", COUNT, False, new_registrations),
+        Metric("contacts_reached", "contacts reached by notices", COUNT, False, contacts_reached),
+        Metric(
+            "median_request_answer_working_days",
+            "median time to answer a data request",
+            DAYS,
+            False,
+            median_request_answer_working_days,
+        ),
+        Metric(
+            "satisfaction_good_share",
+            "users satisfied (good or very good)",
+            SHARE,
+            False,
+            satisfaction_good_share,
+            needs=("survey", "question", "good"),
+        ),
+        Metric("notice_read_share", "notices read (where the channel reports it)", SHARE, False, notice_read_share),
+    )
+}
+
+
+def shares(counts: Mapping[str | None, int], groups: Sequence[str]) -> dict[str, float]:
+    """Each of ``groups``' share of all ``counts`` (0 when there is nobody)."""
+    total = sum(counts.values())
+    return {group: (counts.get(group, 0) / total if total else 0.0) for group in groups}

@@ -1,0 +1,33 @@
+""""you said, we did": who asked, at the end of a survey, to hear what the office does with the results (issue 20)
+
+Revision ID: 0014
+Revises: 0009
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+IdType = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+WHEN = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "results_optins",
+        sa.Column("survey_id", sa.String(40), primary_key=True),
+        sa.Column("contact_id", IdType, sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("response_id", sa.String(36), sa.ForeignKey("responses.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("wants", sa.Integer(), nullable=False),
+        sa.Column("answered_at", WHEN, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("results_optins")
