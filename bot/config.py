@@ -23,6 +23,7 @@ from common.errors import BarazaError
 from common.problems import FileProblem
 from common.safe_yaml import YamlSyntaxProblem, load_document
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
+from handlers.engagement import EngagementError, EngagementSettings, read_engagement
 from handlers.invitations import FieldworkError, QuietHours
 from handlers.notices import WhatsAppTemplate
 from storage.media import DEFAULT_MAX_BYTES, MediaSettings, S3Settings
@@ -290,6 +291,8 @@ class Settings:
     #: The key file (``privacy.key_file`` / ``BARAZA_KEY_FILE``, mode 0600) holding the keys the
     #: environment does not give; None only for settings made in code (tests), see :mod:`bot.keys`.
     key_file: Path | None = None
+    #: The office's engagement objectives (``engagement:``; see docs/engagement.md).
+    engagement: EngagementSettings = field(default_factory=EngagementSettings)
 
 
 def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
@@ -410,6 +413,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "flood",
             "media",
             "fieldwork",
+            "engagement",
         },
         "the file",
         source,
@@ -540,6 +544,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         register=register,
         broadcast=broadcast,
         fieldwork=_fieldwork(_section(raw, "fieldwork", source), source),
+        engagement=_engagement(_section(raw, "engagement", source), source),
         admins=admins,
         indicators=_indicators(_section(raw, "indicators", source), base_dir, source),
         source=source,
@@ -567,6 +572,13 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         cookie_key=cookie_key,
         key_file=key_file,
     )
+
+
+def _engagement(section: Mapping[str, Any], source: str) -> EngagementSettings:
+    try:
+        return read_engagement(section)
+    except EngagementError as error:
+        raise ConfigError(f"{source}: {error}") from None
 
 
 def _media(section: Mapping[str, Any], env: Mapping[str, str], base_dir: Path, source: str) -> MediaSettings:

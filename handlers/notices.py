@@ -320,7 +320,9 @@ def _read_notice(
                 )
     audience = Audience()
     if "audience" in entries and checks.get("audience_allowed", True) is False:
-        reader.problem(entries["audience"][0], "this file goes to the survey's respondents who asked for it: remove 'audience'")
+        reader.problem(
+            entries["audience"][0], "this file goes to the survey's respondents who asked for it: remove 'audience'"
+        )
     elif "audience" in entries:
         audience = _audience(reader, entries["audience"][1], topics, user_groups)
     buttons = _buttons(reader, entries["buttons"][1], default_language, surveys) if "buttons" in entries else ()

@@ -1,4 +1,4 @@
-""""You said, we did": offering it at the end of a survey, and the staff action that sends it.
+""" "You said, we did": offering it at the end of a survey, and the staff action that sends it.
 
 A survey with ``offer_feedback: true`` ends with a question and two buttons: does the respondent
 want to hear what the office does with the results? The answer is stored per survey and contact

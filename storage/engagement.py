@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import cast
 
@@ -62,7 +62,7 @@ class MetricParams:
     survey: str | None = None
     question: str | None = None
     good: tuple[str, ...] = ()
-    working_days: WorkingDays = WorkingDays()
+    working_days: WorkingDays = field(default_factory=WorkingDays)
 
 
 Compute = Callable[[AsyncConnection, MetricParams, datetime, datetime], Awaitable[float | None]]
@@ -100,7 +100,9 @@ def registered_at(until: datetime) -> ColumnElement[bool]:
     )
 
 
-async def registered_users(connection: AsyncConnection, _params: MetricParams, _since: datetime, until: datetime) -> float:
+async def registered_users(
+    connection: AsyncConnection, _params: MetricParams, _since: datetime, until: datetime
+) -> float:
     return float(await connection.scalar(select(func.count()).select_from(contacts).where(registered_at(until))) or 0)
 
 
@@ -112,7 +114,9 @@ async def registered_by_group(connection: AsyncConnection, until: datetime) -> d
     return {group: int(count) for group, count in rows}
 
 
-async def new_registrations_by_group(connection: AsyncConnection, since: datetime, until: datetime) -> dict[str | None, int]:
+async def new_registrations_by_group(
+    connection: AsyncConnection, since: datetime, until: datetime
+) -> dict[str | None, int]:
     """Contacts who joined the register in ``[since, until)`` (and are in it at ``until``), by user group."""
     rows = await connection.execute(
         select(contacts.c.user_group, func.count())
@@ -122,11 +126,15 @@ async def new_registrations_by_group(connection: AsyncConnection, since: datetim
     return {group: int(count) for group, count in rows}
 
 
-async def new_registrations(connection: AsyncConnection, _params: MetricParams, since: datetime, until: datetime) -> float:
+async def new_registrations(
+    connection: AsyncConnection, _params: MetricParams, since: datetime, until: datetime
+) -> float:
     return float(sum((await new_registrations_by_group(connection, since, until)).values()))
 
 
-async def contacts_reached(connection: AsyncConnection, _params: MetricParams, since: datetime, until: datetime) -> float:
+async def contacts_reached(
+    connection: AsyncConnection, _params: MetricParams, since: datetime, until: datetime
+) -> float:
     """Distinct contacts a broadcast message was sent to in the window (``unknown`` counts: it may have arrived)."""
     sent_at = func.coalesce(deliveries.c.sent_at, deliveries.c.claimed_at)
     found = await connection.scalar(

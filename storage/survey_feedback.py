@@ -1,4 +1,4 @@
-""""You said, we did": respondents who asked to hear what the office does with a survey's results.
+""" "You said, we did": respondents who asked to hear what the office does with a survey's results.
 
 At the end of a survey that offers it (``offer_feedback: true``) the respondent is asked, with
 two buttons, whether they want to hear what the office does with the results; the answer is one

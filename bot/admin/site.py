@@ -17,6 +17,7 @@ from bot.admin.auth import Auth, SignInLimits
 from bot.health import ChannelState
 from common.clock import utc_now
 from handlers.context import Community
+from handlers.engagement import EngagementSettings
 from handlers.invitations import QuietHours
 from handlers.notices import WhatsAppTemplate
 from handlers.texts import LANGUAGE_NAMES
@@ -79,6 +80,8 @@ class AdminSite:
     #: The office's quiet hours and WhatsApp template for invitations (``fieldwork:`` in config.yaml).
     quiet_hours: QuietHours = field(default_factory=QuietHours)
     invitation_template: WhatsAppTemplate | None = None
+    #: The office's engagement objectives (``engagement:`` in config.yaml), for the Objectives page.
+    engagement: EngagementSettings = field(default_factory=EngagementSettings)
 
     def label(self, name: str, code: str | None) -> str:
         """A stored code as staff read it: ``citizen`` → "Member of the public" (the choice's label

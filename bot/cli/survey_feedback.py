@@ -73,7 +73,9 @@ async def _feedback(
                 print(problem, file=sys.stderr)
             return 1
     if not surveys[survey_id].offer_feedback:
-        print(f"note: survey {survey_id} does not ask its respondents (offer_feedback: true is not set)", file=sys.stderr)
+        print(
+            f"note: survey {survey_id} does not ask its respondents (offer_feedback: true is not set)", file=sys.stderr
+        )
     database = Database(settings.database_url)
     await database.migrate()
     try:
@@ -90,7 +92,9 @@ async def _feedback(
             print("nobody to send to: nothing stored", file=sys.stderr)
             return 1
         if confirm:
-            answer = await asyncio.to_thread(input, f"Send '{notice.title}' to {reach.reached:,} respondent(s) now? [y/N] ")
+            answer = await asyncio.to_thread(
+                input, f"Send '{notice.title}' to {reach.reached:,} respondent(s) now? [y/N] "
+            )
             if answer.strip().lower() not in ("y", "yes"):
                 print("not sent")
                 return 1

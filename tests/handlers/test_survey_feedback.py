@@ -1,4 +1,4 @@
-""""You said, we did" in the chat and as a staff action, through the real engine and database:
+""" "You said, we did" in the chat and as a staff action, through the real engine and database:
 the offer at the end of a survey, Yes/No stored per survey and contact (anonymous surveys
 without the response), forged presses refused, and the broadcast's recipients."""
 
@@ -40,7 +40,9 @@ async def feedback_engine(database: Database, tmp_path: Path) -> AsyncIterator[E
     forms.mkdir()
     for name, body in SURVEYS.items():
         (forms / name).write_text(body)
-    yield Engine(database, load_survey_directory(forms), await load_pseudonymizer(database, "k" * 20), clock=lambda: NOW)
+    yield Engine(
+        database, load_survey_directory(forms), await load_pseudonymizer(database, "k" * 20), clock=lambda: NOW
+    )
 
 
 async def stored(database: Database) -> dict[tuple[str, str], tuple[bool, str | None]]:
@@ -116,7 +118,9 @@ async def test_the_summary_goes_to_exactly_the_opted_in_who_can_receive_it_and_i
     async with database.reading() as connection:
         rows = (
             await connection.execute(
-                select(contacts.c.user_key, deliveries.c.status).join(contacts, contacts.c.id == deliveries.c.contact_id)
+                select(contacts.c.user_key, deliveries.c.status).join(
+                    contacts, contacts.c.id == deliveries.c.contact_id
+                )
             )
         ).all()
         audited = (await connection.execute(select(audit_events.c.actor, audit_events.c.target))).all()
