@@ -100,10 +100,15 @@ def registered_at(until: datetime) -> ColumnElement[bool]:
     )
 
 
+async def registered_at_count(connection: AsyncConnection, until: datetime) -> int:
+    """How many contacts are in the register at ``until``."""
+    return int(await connection.scalar(select(func.count()).select_from(contacts).where(registered_at(until))) or 0)
+
+
 async def registered_users(
     connection: AsyncConnection, _params: MetricParams, _since: datetime, until: datetime
 ) -> float:
-    return float(await connection.scalar(select(func.count()).select_from(contacts).where(registered_at(until))) or 0)
+    return float(await registered_at_count(connection, until))
 
 
 async def registered_by_group(connection: AsyncConnection, until: datetime) -> dict[str | None, int]:
@@ -273,3 +278,13 @@ def shares(counts: Mapping[str | None, int], groups: Sequence[str]) -> dict[str,
     """Each of ``groups``' share of all ``counts`` (0 when there is nobody)."""
     total = sum(counts.values())
     return {group: (counts.get(group, 0) / total if total else 0.0) for group in groups}
+
+
+async def requests_received(connection: AsyncConnection, since: datetime, until: datetime) -> int:
+    """Data requests that came in during the window."""
+    found = await connection.scalar(
+        select(func.count()).where(
+            data_requests.c.created_at >= _stored(since), data_requests.c.created_at < _stored(until)
+        )
+    )
+    return int(found or 0)
