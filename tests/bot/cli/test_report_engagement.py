@@ -15,6 +15,7 @@ import pytest
 from bot.cli.main import main
 from storage.database import Database
 from testkit.engagement import seed_engagement
+from testkit.paths import FORMS
 
 NOW = datetime(2027, 4, 20, 12, 0, tzinfo=UTC)  # the report's quarter (2027Q1) is over
 START, END = datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 4, 1, tzinfo=UTC)
@@ -37,7 +38,7 @@ async def test_the_quarterly_report_has_every_section_and_decodable_charts(
     facts = await seed_engagement(database, NOW)
     await database.dispose()
     config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.format(forms=Path(__file__).resolve().parents[3] / "office" / "surveys"))
+    config.write_text(CONFIG.format(forms=FORMS))
     monkeypatch.setenv("BARAZA_DATABASE_URL", database_url)
     monkeypatch.setattr("bot.cli.report.utc_now", lambda: NOW)
     out = tmp_path / "report.html"
