@@ -277,7 +277,8 @@ def read_engagement(section: Mapping[str, Any]) -> EngagementSettings:
 
 def month_starts(until: datetime, months: int) -> list[datetime]:
     """The first moments (UTC) of the ``months`` months up to the one holding ``until``, oldest first."""
-    year, month = until.astimezone(UTC).year, until.astimezone(UTC).month
+    last = (until - timedelta(microseconds=1)).astimezone(UTC)  # ``until`` itself is not in the window
+    year, month = last.year, last.month
     starts = []
     for _ in range(months):
         starts.append(datetime(year, month, 1, tzinfo=UTC))

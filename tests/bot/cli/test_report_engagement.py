@@ -69,6 +69,7 @@ async def test_the_quarterly_report_has_every_section_and_decodable_charts(
     assert row is not None and (int(row.group(1)), int(row.group(2))) == (len(started), len(completed))
     received = sum(START <= r.created_at < END for r in facts.requests)
     assert f"<strong>{received}</strong> data request(s) came in" in unescape(html)
+    assert "2027-04:" not in html, "the trend ends with the quarter's last month"
     assert html.count('<td class="met">') + html.count('<td class="behind">') + html.count('<td class="on-track">') == 3
 
 
