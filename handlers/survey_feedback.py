@@ -21,10 +21,10 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers import payloads
+from handlers.broadcast_actions import record_stored
 from handlers.context import Context
 from handlers.messages import Button, Outbound
 from handlers.notices import Notice, load_notice_file
-from storage import audit
 from storage.broadcasts import Audience
 from storage.survey_feedback import FeedbackReach, ResultsOptInRepository, feedback_reach, store_feedback_broadcast
 from surveys.model import Survey
@@ -110,17 +110,14 @@ async def send_feedback(
         now=now,
         send_at=send_at,
     )
-    await audit.record(
+    await record_stored(
         connection,
+        broadcast_id,
+        notice,
+        recipients=recipients,
+        audience=Audience(feedback_for=survey_id).describe(),
         actor=actor,
-        action=audit.BROADCAST_STORED,
         now=now,
-        target=f"broadcast:{broadcast_id}",
-        details={
-            "title": notice.title,
-            "recipients": recipients,
-            "audience": Audience(feedback_for=survey_id).describe(),
-            "send_at": None if send_at is None else send_at.isoformat(),
-        },
+        send_at=send_at,
     )
     return broadcast_id, recipients

@@ -261,6 +261,21 @@ def opted_in_to_feedback(survey_id: str) -> ColumnElement[bool]:
     )
 
 
+def pending_rows(broadcast_id: int, languages: Sequence[str], default_language: str) -> Select[Any]:
+    """One pending delivery of ``broadcast_id`` per contact the caller selects (``.where(...)``),
+    in the columns :func:`insert_deliveries` copies, each in the contact's language when the
+    notice has it. The chat key is read from the contact when the row is sent, so that erasing a
+    contact leaves no chat id behind in the deliveries."""
+    return select(
+        literal(broadcast_id),
+        contacts.c.id,
+        contacts.c.channel,
+        _delivery_language(languages, default_language),
+        literal(PENDING),
+        literal(0),
+    )
+
+
 def _interested(audience: Audience) -> ColumnElement[bool] | None:
     """The topic (or release, or survey feedback) condition of an audience; None when it does not restrict."""
     if audience.feedback_for is not None:
@@ -484,16 +499,7 @@ class BroadcastRepository:
         self, broadcast_id: int, audience: Audience, languages: Sequence[str], default_language: str
     ) -> int:
         # One INSERT ... SELECT: the database copies the audience itself, 100,000 rows in a second.
-        # The chat key is read from the contact when the row is sent, so that erasing a contact
-        # leaves no chat id behind in the deliveries.
-        chosen = select(
-            literal(broadcast_id),
-            contacts.c.id,
-            contacts.c.channel,
-            _delivery_language(languages, default_language),
-            literal(PENDING),
-            literal(0),
-        ).where(in_audience(audience))
+        chosen = pending_rows(broadcast_id, languages, default_language).where(in_audience(audience))
         return await insert_deliveries(self.connection, broadcast_id, chosen)
 
     # ------------------------------------------------------------------ reading

@@ -34,8 +34,9 @@ from storage.broadcasts import (
     insert_broadcast,
     insert_deliveries,
     opted_in_to_feedback,
+    pending_rows,
 )
-from storage.deliveries import BLOCKED, PENDING
+from storage.deliveries import BLOCKED
 from storage.models import ContactRow, ResultsOptInRow
 from storage.repository_base import Repository
 from storage.webpush import WEB_CHANNEL, has_push
@@ -68,10 +69,6 @@ def can_receive_feedback() -> ColumnElement[bool]:
         contacts.c.channel.in_(list(PUSH_CHANNELS)),
         or_(contacts.c.channel != WEB_CHANNEL, has_push()),
     )
-
-
-def _language(languages: Sequence[str], default_language: str) -> ColumnElement[str]:
-    return case((contacts.c.language.in_(list(languages)), contacts.c.language), else_=literal(default_language))
 
 
 class ResultsOptInRepository(Repository):
@@ -157,12 +154,7 @@ async def store_feedback_broadcast(
         now=now,
         send_at=send_at or now,
     )
-    chosen = select(
-        literal(broadcast_id),
-        contacts.c.id,
-        contacts.c.channel,
-        _language(languages, default_language),
-        literal(PENDING),
-        literal(0),
-    ).where(opted_in_to_feedback(survey_id), can_receive_feedback())
+    chosen = pending_rows(broadcast_id, languages, default_language).where(
+        opted_in_to_feedback(survey_id), can_receive_feedback()
+    )
     return broadcast_id, await insert_deliveries(connection, broadcast_id, chosen)
