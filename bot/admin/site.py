@@ -104,6 +104,13 @@ class AdminSite:
         """``(label, count)`` of counts by code, for a chart."""
         return [(self.label(name, code), count) for code, count in codes.items()]
 
+    def survey_of(self, request: web.Request) -> Survey:
+        """The survey the path names (``{survey}``); 404 when there is no such survey."""
+        survey = self.surveys.get(request.match_info["survey"])
+        if survey is None:
+            raise web.HTTPNotFound(text="There is no such survey.")
+        return survey
+
     def degraded_channels(self) -> list[ChannelState]:
         """The channels that do not reach their platform now (for the banner of every page)."""
         return [state for state in self.channels().values() if isinstance(state, ChannelState) and not state.up]

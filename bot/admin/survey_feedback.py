@@ -35,12 +35,6 @@ def summary_of(form: Draft) -> Notice:
 def add_routes(app: web.Application, site: AdminSite) -> None:
     guard = site.auth.guard
 
-    def survey_of(request: web.Request) -> Survey:
-        survey_id = request.match_info["survey"]
-        if survey_id not in site.surveys:
-            raise web.HTTPNotFound(text="There is no such survey.")
-        return site.surveys[survey_id]
-
     async def feedback_page(
         request: web.Request, survey: Survey, form: Draft, *, preview: bool = False, status: int = 200
     ) -> web.Response:
@@ -68,11 +62,11 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
         )
 
     async def page(request: web.Request) -> web.StreamResponse:
-        return await feedback_page(request, survey_of(request), Draft())
+        return await feedback_page(request, site.survey_of(request), Draft())
 
     async def send(request: web.Request) -> web.StreamResponse:
         """``POST .../feedback``: ``action=preview`` shows each language, ``action=send`` stores the broadcast."""
-        survey = survey_of(request)
+        survey = site.survey_of(request)
         staff: StaffSession = request[STAFF_KEY]
         data = request[FORM_KEY]
         # The compose form's title and texts, checked the same way (no audience, button or time here).

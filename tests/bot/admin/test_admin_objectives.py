@@ -187,3 +187,8 @@ async def test_a_viewer_cannot_send_the_feedback(database: Database, usat: Surve
             data={"csrf": csrf_of(html), "title": "T", "text_en": "x", "action": "send"},
         )
     assert refused.status == 403
+
+
+async def test_the_feedback_page_of_an_unknown_survey_is_not_found(database: Database, usat: Survey) -> None:
+    async with admin_client(database, {"usat2026": usat}) as client:
+        assert (await client.get("/admin/surveys/nosuch/feedback")).status == 404
