@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from typing import cast
 
 import numpy
-from sqlalchemy import Table, and_, distinct, func, or_, select
+from sqlalchemy import Table, and_, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -51,7 +51,19 @@ class WorkingDays:
 
     def between(self, start: date, end: date) -> int:
         """Working days from ``start`` up to ``end`` (``end`` not counted; 0 on the same day)."""
-        return int(numpy.busday_count(start, end, weekmask=self.weekmask, holidays=list(self.holidays)))
+        return self.count([start], [end])[0]
+
+    def count(self, starts: Sequence[date], ends: Sequence[date]) -> list[int]:
+        """:meth:`between` for each pair, in one call (numpy counts whole arrays at once)."""
+        if not starts:
+            return []
+        found = numpy.busday_count(
+            numpy.array(starts, dtype="datetime64[D]"),
+            numpy.array(ends, dtype="datetime64[D]"),
+            weekmask=self.weekmask,
+            holidays=numpy.array(self.holidays, dtype="datetime64[D]"),
+        )
+        return [int(days) for days in found]
 
 
 @dataclass(frozen=True)
@@ -159,12 +171,8 @@ async def request_answer_days(
             data_requests.c.answered_at >= _stored(since), data_requests.c.answered_at < _stored(until)
         )
     )
-    found = []
-    for created_at, answered_at in rows:
-        created, answered = as_utc(created_at), as_utc(answered_at)
-        if created is not None and answered is not None:
-            found.append(working_days.between(created.date(), answered.date()))
-    return found
+    pairs = [(as_utc(created).date(), as_utc(answered).date()) for created, answered in rows]
+    return working_days.count([start for start, _ in pairs], [end for _, end in pairs])
 
 
 async def median_request_answer_working_days(
@@ -178,20 +186,26 @@ async def satisfaction_answers(
     connection: AsyncConnection, params: MetricParams, since: datetime, until: datetime
 ) -> tuple[int, int]:
     """(good, given): answers to the satisfaction question in responses completed in the window."""
-    given = and_(
-        responses.c.survey_id == params.survey,
-        responses.c.completed_at >= _stored(since),
-        responses.c.completed_at < _stored(until),
-        answers.c.question == params.question,
-        answers.c.value.is_not(None),
-        answers.c.value != "",
+    # From the responses completed in the window (index on survey and completion time) to their
+    # one answer to the question (the unique index on response and question).
+    joined = responses.join(
+        answers, and_(answers.c.response_id == responses.c.id, answers.c.question == params.question)
     )
-    joined = answers.join(responses, responses.c.id == answers.c.response_id)
-    total = await connection.scalar(select(func.count()).select_from(joined).where(given))
-    good = await connection.scalar(
-        select(func.count()).select_from(joined).where(given, answers.c.value.in_(list(params.good)))
-    )
-    return int(good or 0), int(total or 0)
+    good = func.coalesce(func.sum(case((answers.c.value.in_(list(params.good)), 1), else_=0)), 0)
+    row = (
+        await connection.execute(
+            select(func.count(), good)
+            .select_from(joined)
+            .where(
+                responses.c.survey_id == params.survey,
+                responses.c.completed_at >= _stored(since),
+                responses.c.completed_at < _stored(until),
+                answers.c.value.is_not(None),
+                answers.c.value != "",
+            )
+        )
+    ).one()
+    return int(row[1] or 0), int(row[0] or 0)
 
 
 async def satisfaction_good_share(

@@ -62,6 +62,7 @@ class ResponseRow(Base):
     __table_args__ = (
         Index("ix_responses_survey_started", "survey_id", "started_at", "id"),
         Index("ix_responses_contact_survey", "contact_id", "survey_id"),
+        Index("ix_responses_survey_completed", "survey_id", "completed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -320,6 +321,7 @@ class DataRequestRow(Base):
     """
 
     __tablename__ = "data_requests"
+    __table_args__ = (Index("ix_data_requests_answered", "answered_at"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)

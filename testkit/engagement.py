@@ -23,6 +23,7 @@ broadcasts = cast(Table, BroadcastRow.__table__)
 deliveries = cast(Table, DeliveryRow.__table__)
 
 GROUPS = ("citizen", "media", "researcher")
+BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -102,66 +103,69 @@ async def seed_engagement(database: Database, now: datetime, *, seed: int = 2027
         if read is not None and read >= now:
             read = None
         sent_deliveries.append(SeededDelivery(channel, status, sent if status == "sent" else None, read))
+    contact_rows = [
+        {
+            "channel": person.channel,
+            "user_key": f"eng-{index}",
+            "chat_key": f"eng-{index}",
+            "language": "en",
+            "first_seen_at": person.consent_at or now - timedelta(days=1),
+            "last_seen_at": person.consent_at or now - timedelta(days=1),
+            "consent_at": person.consent_at,
+            "declined_at": person.declined_at,
+            "user_group": person.user_group,
+            "region": None,
+            "opted_out_at": None,
+            "blocked_at": None,
+        }
+        for index, person in enumerate(people)
+    ]
+    request_rows = [
+        {
+            "contact_id": None,
+            "channel": "telegram",
+            "language": "en",
+            "user_group": "citizen",
+            "source": "request",
+            "text": "CPI by region",
+            "status": "answered" if request.answered_at else "open",
+            "assigned_to": None,
+            "created_at": request.created_at,
+            "updated_at": request.answered_at or request.created_at,
+            "answered_at": request.answered_at,
+            "closed_at": None,
+        }
+        for request in requests
+    ]
+    ids = [str(uuid.UUID(int=chance.getrandbits(128))) for _ in ratings]
+    response_rows = [
+        {
+            "id": response_id,
+            "survey_id": rating.survey_id,
+            "survey_version": "v1",
+            "contact_id": None,
+            "respondent": "",
+            "channel": "telegram",
+            "language": "en",
+            "started_at": rating.started_at,
+            "completed_at": rating.completed_at,
+            "score": None,
+        }
+        for response_id, rating in zip(ids, ratings, strict=True)
+    ]
+    answer_rows = [
+        {"response_id": response_id, "question": "sat_overall", "value": rating.value, "answered_at": rating.started_at}
+        for response_id, rating in zip(ids, ratings, strict=True)
+    ]
     async with database.transaction() as connection:
-        for index, person in enumerate(people):
-            first_seen = person.consent_at or now - timedelta(days=1)
-            result = await connection.execute(
-                contacts.insert()
-                .values(
-                    channel=person.channel,
-                    user_key=f"eng-{index}",
-                    chat_key=f"eng-{index}",
-                    language="en",
-                    first_seen_at=first_seen,
-                    last_seen_at=first_seen,
-                    consent_at=person.consent_at,
-                    declined_at=person.declined_at,
-                    user_group=person.user_group,
-                    region=None,
-                    opted_out_at=None,
-                    blocked_at=None,
-                )
-                .returning(contacts.c.id)
-            )
-            result.scalar_one()
-        for request in requests:
-            await connection.execute(
-                data_requests.insert().values(
-                    contact_id=None,
-                    channel="telegram",
-                    language="en",
-                    user_group="citizen",
-                    source="request",
-                    text="CPI by region",
-                    status="answered" if request.answered_at else "open",
-                    assigned_to=None,
-                    created_at=request.created_at,
-                    updated_at=request.answered_at or request.created_at,
-                    answered_at=request.answered_at,
-                    closed_at=None,
-                )
-            )
-        for rating in ratings:
-            response_id = str(uuid.uuid4())
-            await connection.execute(
-                responses.insert().values(
-                    id=response_id,
-                    survey_id=rating.survey_id,
-                    survey_version="v1",
-                    contact_id=None,
-                    respondent="",
-                    channel="telegram",
-                    language="en",
-                    started_at=rating.started_at,
-                    completed_at=rating.completed_at,
-                    score=None,
-                )
-            )
-            await connection.execute(
-                answers.insert().values(
-                    response_id=response_id, question="sat_overall", value=rating.value, answered_at=rating.started_at
-                )
-            )
+        for table, rows in (
+            (contacts, contact_rows),
+            (data_requests, request_rows),
+            (responses, response_rows),
+            (answers, answer_rows),
+        ):
+            for start in range(0, len(rows), BATCH):
+                await connection.execute(table.insert(), rows[start : start + BATCH])
         broadcast_id = (
             await connection.execute(
                 broadcasts.insert()
@@ -179,25 +183,24 @@ async def seed_engagement(database: Database, now: datetime, *, seed: int = 2027
                 .returning(broadcasts.c.id)
             )
         ).scalar_one()
-        await connection.execute(
-            deliveries.insert(),
-            [
-                {
-                    "broadcast_id": broadcast_id,
-                    "contact_id": None,
-                    "channel": item.channel,
-                    "chat_key": None,
-                    "language": "en",
-                    "status": item.status,
-                    "attempts": 1,
-                    "error": None,
-                    "claimed_at": item.sent_at,
-                    "sent_at": item.sent_at,
-                    "message_key": None,
-                    "delivered_at": None,
-                    "read_at": item.read_at,
-                }
-                for item in sent_deliveries
-            ],
-        )
+        delivery_rows = [
+            {
+                "broadcast_id": broadcast_id,
+                "contact_id": None,
+                "channel": item.channel,
+                "chat_key": None,
+                "language": "en",
+                "status": item.status,
+                "attempts": 1,
+                "error": None,
+                "claimed_at": item.sent_at,
+                "sent_at": item.sent_at,
+                "message_key": None,
+                "delivered_at": None,
+                "read_at": item.read_at,
+            }
+            for item in sent_deliveries
+        ]
+        for start in range(0, len(delivery_rows), BATCH):
+            await connection.execute(deliveries.insert(), delivery_rows[start : start + BATCH])
     return EngagementFacts(tuple(people), tuple(requests), tuple(ratings), tuple(sent_deliveries))

@@ -1,4 +1,5 @@
-""""you said, we did": who asked, at the end of a survey, to hear what the office does with the results (issue 20)
+""""you said, we did": who asked, at the end of a survey, to hear what the office does with the results;
+indexes for the engagement figures (issue 20)
 
 Revision ID: 0014
 Revises: 0009
@@ -27,7 +28,13 @@ def upgrade() -> None:
         sa.Column("wants", sa.Integer(), nullable=False),
         sa.Column("answered_at", WHEN, nullable=False),
     )
+    # The engagement figures (storage/engagement.py) read responses by completion time and data
+    # requests by answer time, month by month.
+    op.create_index("ix_responses_survey_completed", "responses", ["survey_id", "completed_at"])
+    op.create_index("ix_data_requests_answered", "data_requests", ["answered_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_data_requests_answered", table_name="data_requests")
+    op.drop_index("ix_responses_survey_completed", table_name="responses")
     op.drop_table("results_optins")
