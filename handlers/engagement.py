@@ -295,15 +295,18 @@ async def value_of(connection: AsyncConnection, objective: Objective, since: dat
     return await objective.definition.compute(connection, objective.params, since, until)
 
 
+def month_windows(until: datetime, months: int = TREND_MONTHS) -> list[tuple[datetime, datetime]]:
+    """The windows of the trend: each month, the last one up to ``until``."""
+    return [(start, min(next_month(start), until)) for start in month_starts(until, months)]
+
+
 async def trend(
     connection: AsyncConnection, objective: Objective, until: datetime, months: int = TREND_MONTHS
 ) -> tuple[TrendPoint, ...]:
     """The value month by month: a stock at each month's end, a flow over each month (up to ``until``)."""
-    points = []
-    for start in month_starts(until, months):
-        end = min(next_month(start), until)
-        points.append(TrendPoint(f"{start:%Y-%m}", await value_of(connection, objective, start, end)))
-    return tuple(points)
+    windows = month_windows(until, months)
+    values = await objective.definition.values(connection, objective.params, windows)
+    return tuple(TrendPoint(f"{start:%Y-%m}", value) for (start, _), value in zip(windows, values, strict=True))
 
 
 def project(objective: Objective, value: float, points: Sequence[TrendPoint], at: datetime) -> float | None:
@@ -327,9 +330,10 @@ async def evaluate_one(
     months: int = TREND_MONTHS,
 ) -> ObjectiveStatus:
     """Where ``objective`` stands at ``at``."""
-    since = at - timedelta(days=objective.window_days)
-    value = await value_of(connection, objective, since, at)
-    points = await trend(connection, objective, at, months)
+    windows = [(at - timedelta(days=objective.window_days), at), *month_windows(at, months)]
+    # The value now and the trend in one go (one query for the metrics that can).
+    value, *values = await objective.definition.values(connection, objective.params, windows)
+    points = tuple(TrendPoint(f"{start:%Y-%m}", found) for (start, _), found in zip(windows[1:], values, strict=True))
     group_shares: dict[str, float] = {}
     short: tuple[str, ...] = ()
     if objective.min_share_per == "user_group" and objective.min_share is not None:

@@ -78,6 +78,9 @@ class MetricParams:
 
 
 Compute = Callable[[AsyncConnection, MetricParams, datetime, datetime], Awaitable[float | None]]
+Window = tuple[datetime, datetime]
+#: A metric over several windows at once (one query for a whole trend).
+Series = Callable[[AsyncConnection, MetricParams, Sequence[Window]], Awaitable[list[float | None]]]
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,16 @@ class Metric:
     compute: Compute
     #: Parameters it needs (objective keys).
     needs: tuple[str, ...] = ()
+    #: The metric over several windows in one query; None: :attr:`compute` for each.
+    series: Series | None = None
+
+    async def values(
+        self, connection: AsyncConnection, params: MetricParams, windows: Sequence[Window]
+    ) -> list[float | None]:
+        """The metric over each of ``windows`` (``[since, until)``; a stock: at each ``until``)."""
+        if self.series is not None:
+            return await self.series(connection, params, windows)
+        return [await self.compute(connection, params, since, until) for since, until in windows]
 
 
 def _stored(moment: datetime) -> datetime:
@@ -178,8 +191,31 @@ async def request_answer_days(
 async def median_request_answer_working_days(
     connection: AsyncConnection, params: MetricParams, since: datetime, until: datetime
 ) -> float | None:
-    days = await request_answer_days(connection, params.working_days, since, until)
-    return float(statistics.median(days)) if days else None
+    (found,) = await median_request_answer_series(connection, params, [(since, until)])
+    return found
+
+
+def _span(windows: Sequence[Window]) -> Window:
+    return min(since for since, _ in windows), max(until for _, until in windows)
+
+
+async def median_request_answer_series(
+    connection: AsyncConnection, params: MetricParams, windows: Sequence[Window]
+) -> list[float | None]:
+    """The median working days to answer, over each window: the requests read once for all of them."""
+    since, until = _span(windows)
+    rows = await connection.execute(
+        select(data_requests.c.created_at, data_requests.c.answered_at).where(
+            data_requests.c.answered_at >= _stored(since), data_requests.c.answered_at < _stored(until)
+        )
+    )
+    pairs = [(as_utc(created), as_utc(answered)) for created, answered in rows]
+    days = params.working_days.count([c.date() for c, _ in pairs], [a.date() for _, a in pairs])
+    found: list[float | None] = []
+    for start, end in windows:
+        inside = [d for (_, answered), d in zip(pairs, days, strict=True) if _stored(start) <= answered < _stored(end)]
+        found.append(float(statistics.median(inside)) if inside else None)
+    return found
 
 
 async def satisfaction_answers(
@@ -215,6 +251,33 @@ async def satisfaction_good_share(
     return good / given if given else None
 
 
+async def satisfaction_series(
+    connection: AsyncConnection, params: MetricParams, windows: Sequence[Window]
+) -> list[float | None]:
+    """The good share over each window: the answers (completion time, good or not) read once."""
+    since, until = _span(windows)
+    joined = responses.join(
+        answers, and_(answers.c.response_id == responses.c.id, answers.c.question == params.question)
+    )
+    rows = await connection.execute(
+        select(responses.c.completed_at, answers.c.value.in_(list(params.good)))
+        .select_from(joined)
+        .where(
+            responses.c.survey_id == params.survey,
+            responses.c.completed_at >= _stored(since),
+            responses.c.completed_at < _stored(until),
+            answers.c.value.is_not(None),
+            answers.c.value != "",
+        )
+    )
+    given = [(as_utc(completed), bool(good)) for completed, good in rows]
+    found: list[float | None] = []
+    for start, end in windows:
+        inside = [good for completed, good in given if _stored(start) <= completed < _stored(end)]
+        found.append(sum(inside) / len(inside) if inside else None)
+    return found
+
+
 async def notice_reads(connection: AsyncConnection, since: datetime, until: datetime) -> tuple[int, int]:
     """(read, sent): broadcast messages sent in the window on channels that report reads."""
     sent = and_(
@@ -223,11 +286,9 @@ async def notice_reads(connection: AsyncConnection, since: datetime, until: date
         deliveries.c.sent_at >= _stored(since),
         deliveries.c.sent_at < _stored(until),
     )
-    total = await connection.scalar(select(func.count()).select_from(deliveries).where(sent))
-    read = await connection.scalar(
-        select(func.count()).select_from(deliveries).where(sent, deliveries.c.read_at.is_not(None))
-    )
-    return int(read or 0), int(total or 0)
+    # count(read_at) counts the rows with a read time: one pass over the window's rows.
+    row = (await connection.execute(select(func.count(deliveries.c.read_at), func.count()).where(sent))).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 async def notice_read_share(
@@ -274,6 +335,7 @@ METRICS: Mapping[str, Metric] = {
             DAYS,
             False,
             median_request_answer_working_days,
+            series=median_request_answer_series,
         ),
         Metric(
             "satisfaction_good_share",
@@ -282,6 +344,7 @@ METRICS: Mapping[str, Metric] = {
             False,
             satisfaction_good_share,
             needs=("survey", "question", "good"),
+            series=satisfaction_series,
         ),
         Metric("notice_read_share", "notices read (where the channel reports it)", SHARE, False, notice_read_share),
     )
