@@ -138,3 +138,14 @@ def test_a_summary_file_may_not_name_an_audience(tmp_path: Path) -> None:
     ]
     path.write_text("title: T\ndefault_language: fr\ntext: {fr: Fait, en: Done}\n")
     assert load_summary_file(path, {"asks"}).texts == {"fr": "Fait", "en": "Done"}
+
+
+def test_the_buttons_fit_whatsapp_reply_buttons_in_every_language() -> None:
+    from bot.channels.whatsapp.rendering import MAX_BUTTON_TITLE
+    from handlers.texts import MESSAGES, SUPPORTED_LANGUAGES
+
+    for language in SUPPORTED_LANGUAGES:
+        for key in ("button_feedback_yes", "button_feedback_no", "feedback_offer", "feedback_will_tell"):
+            assert MESSAGES[language].get(key), (language, key)
+        for key in ("button_feedback_yes", "button_feedback_no"):
+            assert len(MESSAGES[language][key]) <= MAX_BUTTON_TITLE, (language, key)
