@@ -9,11 +9,12 @@ respondent to submit (surveys with ``confirm: true``).
 
 from __future__ import annotations
 
-from handlers import flow_driver, payloads, prompts, survey_feedback
+from handlers import flow_driver, payloads, prompts
 from handlers.context import Context
 from handlers.flow_driver import FlowStore, Recorded, Replies
 from handlers.messages import Button, Outbound
 from handlers.prompts import Answers
+from handlers.survey_feedback import offer as offer_feedback
 from storage.records import Conversation
 from surveys import runner
 from surveys.model import Survey
@@ -118,7 +119,7 @@ class ResponseStore(FlowStore):
         else:
             messages.append(Outbound(text=ctx.texts("finished")))
         if definition.offer_feedback:
-            messages.append(survey_feedback.offer(ctx, definition))
+            messages.append(offer_feedback(ctx, definition))
         return messages
 
     async def gone(self, ctx: Context, conversation: Conversation) -> Replies:

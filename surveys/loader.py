@@ -56,10 +56,10 @@ OTHER_LABEL = "Other"
 OTHER_QUESTION_LABEL = "Specify other."
 
 SURVEY_KEYS = {
-    "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
+    "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices", "offer_feedback",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
     "audience", "anonymous", "allow_choice_duplicates", "reminders", "allow_later_references",
-    "allow_missing_columns", "allow_note_references", "offer_feedback",
+    "allow_missing_columns", "allow_note_references",
 }  # fmt: skip
 REMINDER_KEYS = {"after", "text"}
 #: ``after:`` of a reminder: a number and a unit (d days, h hours, m minutes), e.g. 2d or 36h.
