@@ -515,9 +515,9 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         max_responses_per_user=max_responses,
         audience=audience,
         anonymous=anonymous,
+        offer_feedback=offer_feedback,
         repeats=tuple(reader.repeats),
         reminders=reminders,
-        offer_feedback=offer_feedback,
     )
 
 
