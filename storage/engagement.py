@@ -251,33 +251,6 @@ async def satisfaction_good_share(
     return good / given if given else None
 
 
-async def satisfaction_series(
-    connection: AsyncConnection, params: MetricParams, windows: Sequence[Window]
-) -> list[float | None]:
-    """The good share over each window: the answers (completion time, good or not) read once."""
-    since, until = _span(windows)
-    joined = responses.join(
-        answers, and_(answers.c.response_id == responses.c.id, answers.c.question == params.question)
-    )
-    rows = await connection.execute(
-        select(responses.c.completed_at, answers.c.value.in_(list(params.good)))
-        .select_from(joined)
-        .where(
-            responses.c.survey_id == params.survey,
-            responses.c.completed_at >= _stored(since),
-            responses.c.completed_at < _stored(until),
-            answers.c.value.is_not(None),
-            answers.c.value != "",
-        )
-    )
-    given = [(as_utc(completed), bool(good)) for completed, good in rows]
-    found: list[float | None] = []
-    for start, end in windows:
-        inside = [good for completed, good in given if _stored(start) <= completed < _stored(end)]
-        found.append(sum(inside) / len(inside) if inside else None)
-    return found
-
-
 async def notice_reads(connection: AsyncConnection, since: datetime, until: datetime) -> tuple[int, int]:
     """(read, sent): broadcast messages sent in the window on channels that report reads."""
     sent = and_(
@@ -344,7 +317,6 @@ METRICS: Mapping[str, Metric] = {
             False,
             satisfaction_good_share,
             needs=("survey", "question", "good"),
-            series=satisfaction_series,
         ),
         Metric("notice_read_share", "notices read (where the channel reports it)", SHARE, False, notice_read_share),
     )
