@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.errors import BarazaError
 from storage.engagement import (
-    COUNT,
     DAYS,
     DEFAULT_WEEKMASK,
     METRICS,
@@ -290,23 +289,9 @@ def next_month(start: datetime) -> datetime:
     return datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
 
 
-async def value_of(connection: AsyncConnection, objective: Objective, since: datetime, until: datetime) -> float | None:
-    """The objective's metric over ``[since, until)`` (a stock: at ``until``)."""
-    return await objective.definition.compute(connection, objective.params, since, until)
-
-
 def month_windows(until: datetime, months: int = TREND_MONTHS) -> list[tuple[datetime, datetime]]:
     """The windows of the trend: each month, the last one up to ``until``."""
     return [(start, min(next_month(start), until)) for start in month_starts(until, months)]
-
-
-async def trend(
-    connection: AsyncConnection, objective: Objective, until: datetime, months: int = TREND_MONTHS
-) -> tuple[TrendPoint, ...]:
-    """The value month by month: a stock at each month's end, a flow over each month (up to ``until``)."""
-    windows = month_windows(until, months)
-    values = await objective.definition.values(connection, objective.params, windows)
-    return tuple(TrendPoint(f"{start:%Y-%m}", value) for (start, _), value in zip(windows, values, strict=True))
 
 
 def project(objective: Objective, value: float, points: Sequence[TrendPoint], at: datetime) -> float | None:
@@ -369,7 +354,6 @@ __all__ = [
     "ABOVE",
     "BEHIND",
     "BELOW",
-    "COUNT",
     "MET",
     "NO_DATA",
     "ON_TRACK",
