@@ -81,6 +81,17 @@ async def test_an_anonymous_survey_stores_the_answer_without_the_response(feedba
     assert (await stored(feedback_engine.database))[("anon", "f2")] == (True, None)
 
 
+async def test_deleting_ones_data_deletes_the_answer(feedback_engine: Engine) -> None:
+    user = EngineUser(feedback_engine, "f5")
+    await user.say("/survey asks")
+    await user.say("fine")
+    await user.press("Yes, tell me")
+    assert ("asks", "f5") in await stored(feedback_engine.database)
+    await user.say("/delete_my_data")
+    await user.press("Yes, delete my data")
+    assert await stored(feedback_engine.database) == {}
+
+
 async def test_a_survey_without_offer_feedback_does_not_ask(feedback_engine: Engine) -> None:
     user = EngineUser(feedback_engine, "f3")
     await user.say("/survey quiet")
