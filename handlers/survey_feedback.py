@@ -26,7 +26,14 @@ from handlers.context import Context
 from handlers.messages import Button, Outbound
 from handlers.notices import Notice, load_notice_file
 from storage.broadcasts import Audience
-from storage.survey_feedback import FeedbackReach, ResultsOptInRepository, feedback_reach, store_feedback_broadcast
+from storage.survey_feedback import (
+    FeedbackReach,
+    ResultsOptInRepository,
+    SentFeedback,
+    feedback_reach,
+    feedback_sent,
+    store_feedback_broadcast,
+)
 from surveys.model import Survey
 
 PAYLOAD_PREFIX = "yf:"
@@ -75,6 +82,20 @@ def summary_notice(title: str, texts: Mapping[str, str], default_language: str) 
 async def preview_feedback(connection: AsyncConnection, survey_id: str) -> FeedbackReach:
     """Who the summary of ``survey_id`` would reach now (see :func:`storage.survey_feedback.feedback_reach`)."""
     return await feedback_reach(connection, survey_id)
+
+
+async def sent_before(connection: AsyncConnection, survey_id: str) -> list[SentFeedback]:
+    """The summaries already sent for ``survey_id``: another one reaches the same people again."""
+    return await feedback_sent(connection, survey_id)
+
+
+def sent_lines(sent: list[SentFeedback]) -> list[str]:
+    """``broadcast 3 'What we did' of 2027-01-04: 120 recipient(s), done``, one per summary."""
+    return [
+        f"broadcast {item.broadcast_id} '{item.title}' of {item.created_at:%Y-%m-%d}: "
+        f"{item.recipients:,} recipient(s), {item.status}"
+        for item in sent
+    ]
 
 
 def reach_lines(reach: FeedbackReach) -> list[str]:

@@ -25,12 +25,15 @@ from sqlalchemy import Table, and_, case, delete, func, insert, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from common.clock import as_utc
 from storage.broadcasts import (
+    DRAFT,
     OPTED_OUT,
     PUSH_CHANNELS,
     WEB_CHAT_ONLY,
     WEB_NO_PUSH,
     Audience,
+    broadcasts,
     insert_broadcast,
     insert_deliveries,
     opted_in_to_feedback,
@@ -158,3 +161,35 @@ async def store_feedback_broadcast(
         opted_in_to_feedback(survey_id), can_receive_feedback()
     )
     return broadcast_id, await insert_deliveries(connection, broadcast_id, chosen)
+
+
+@dataclass(frozen=True)
+class SentFeedback:
+    """A "you said, we did" broadcast already stored for a survey."""
+
+    broadcast_id: int
+    title: str
+    created_at: datetime
+    recipients: int
+    status: str
+
+
+async def feedback_sent(connection: AsyncConnection, survey_id: str) -> list[SentFeedback]:
+    """The summaries already stored for ``survey_id``, oldest first (a second one reaches the same people again)."""
+    rows = await connection.execute(
+        select(
+            broadcasts.c.id,
+            broadcasts.c.title,
+            broadcasts.c.created_at,
+            broadcasts.c.recipients,
+            broadcasts.c.status,
+            broadcasts.c.audience,
+        )
+        .where(broadcasts.c.status != DRAFT, broadcasts.c.audience.like('%"feedback_for"%'))
+        .order_by(broadcasts.c.id)
+    )
+    return [
+        SentFeedback(int(row.id), row.title, as_utc(row.created_at), int(row.recipients), row.status)
+        for row in rows
+        if Audience.from_json(row.audience).feedback_for == survey_id
+    ]

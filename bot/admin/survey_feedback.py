@@ -19,7 +19,14 @@ from bot.admin.pages import title_of
 from bot.admin.render import render
 from bot.admin.site import AdminSite
 from handlers.notices import Notice
-from handlers.survey_feedback import preview_feedback, reach_lines, send_feedback, summary_notice
+from handlers.survey_feedback import (
+    preview_feedback,
+    reach_lines,
+    send_feedback,
+    sent_before,
+    sent_lines,
+    summary_notice,
+)
 from handlers.texts import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from storage.staff import StaffSession
 from surveys.model import Survey
@@ -40,6 +47,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
     ) -> web.Response:
         async with site.database.reading() as connection:
             reach = await preview_feedback(connection, survey.id)
+            earlier = await sent_before(connection, survey.id)
         previews = []
         if preview and not form.problems:
             notice = summary_of(form)
@@ -56,6 +64,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             title=title_of(survey),
             reach=reach,
             reach_lines=reach_lines(reach),
+            earlier=[(item.broadcast_id, line) for item, line in zip(earlier, sent_lines(earlier), strict=True)],
             form=form,
             previews=previews,
             languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in SUPPORTED_LANGUAGES],

@@ -17,7 +17,14 @@ from bot.cli.broadcast import follow
 from bot.config import Settings
 from common.clock import utc_now
 from handlers.notices import NoticeFileError
-from handlers.survey_feedback import load_summary_file, preview_feedback, reach_lines, send_feedback
+from handlers.survey_feedback import (
+    load_summary_file,
+    preview_feedback,
+    reach_lines,
+    send_feedback,
+    sent_before,
+    sent_lines,
+)
 from storage.audit import cli_actor
 from storage.database import Database
 from surveys.loader import load_survey_directory
@@ -81,10 +88,13 @@ async def _feedback(
     try:
         async with database.reading() as connection:
             reach = await preview_feedback(connection, survey_id)
+            earlier = await sent_before(connection, survey_id)
         if notice is not None:
             print(f"{summary}: '{notice.title}', languages {', '.join(notice.languages)}")
         for line in reach_lines(reach):
             print(line)
+        for line in sent_lines(earlier):
+            print(f"already sent: {line} (another summary reaches the same people again)")
         if dry_run or notice is None:
             print("dry run: nothing stored, nothing sent")
             return 0

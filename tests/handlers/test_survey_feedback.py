@@ -14,7 +14,14 @@ from sqlalchemy import Table, select
 
 from bot.core.engine import Engine, load_pseudonymizer
 from handlers.notices import NoticeFileError
-from handlers.survey_feedback import load_summary_file, preview_feedback, send_feedback, summary_notice
+from handlers.survey_feedback import (
+    load_summary_file,
+    preview_feedback,
+    send_feedback,
+    sent_before,
+    sent_lines,
+    summary_notice,
+)
 from storage.database import Database
 from storage.models import AuditEventRow, ContactRow, DeliveryRow, ResultsOptInRow
 from surveys.loader import load_survey_directory
@@ -137,6 +144,11 @@ async def test_the_summary_goes_to_exactly_the_opted_in_who_can_receive_it_and_i
         audited = (await connection.execute(select(audit_events.c.actor, audit_events.c.target))).all()
     assert recipients == 1 and [(user, status) for user, status in rows] == [("g1", "pending")]
     assert ("staff:amina", f"broadcast:{broadcast_id}") in audited
+    async with database.transaction() as connection:
+        await send_feedback(connection, "anon", notice, actor="staff:amina", now=NOW)  # another survey's
+        sent = await sent_before(connection, "asks")
+    assert [(item.broadcast_id, item.title, item.recipients) for item in sent] == [(broadcast_id, "What we did", 1)]
+    assert sent_lines(sent) == [f"broadcast {broadcast_id} 'What we did' of 2026-06-15: 1 recipient(s), scheduled"]
 
 
 def test_a_summary_file_may_not_name_an_audience(tmp_path: Path) -> None:

@@ -165,6 +165,8 @@ async def test_the_feedback_form_previews_then_sends_to_the_opted_in(database: D
             allow_redirects=False,
         )
         assert sent.status == 303 and sent.headers["Location"].startswith("/admin/broadcasts/")
+        again = await (await client.get("/admin/surveys/usat2026/feedback")).text()
+        assert 'id="feedback-sent"' in again and "&#39;What we did&#39;" in again and "1 recipient(s)" in again
     async with database.reading() as connection:
         from storage.models import DeliveryRow
 
