@@ -10,8 +10,20 @@ from typing import Any
 import pytest
 
 from bot.config import ConfigError, load_settings
-from handlers.engagement import BELOW, EngagementError, Objective, TrendPoint, project, read_engagement
+from handlers.engagement import (
+    BEHIND,
+    BELOW,
+    ON_TRACK,
+    EngagementError,
+    Objective,
+    TrendPoint,
+    evaluate,
+    project,
+    read_engagement,
+)
+from storage.database import Database
 from storage.engagement import WorkingDays
+from testkit.engagement import GROUPS, seed_engagement
 
 GOOD = {"id": "registered", "metric": "registered_users", "target": 2000}
 
@@ -80,3 +92,32 @@ def test_the_trend_of_the_last_three_months_decides_on_track_or_behind() -> None
     assert project(objective, 1600, flat, at) == 1600
     assert project(objective, 1600, rising[-1:], at) is None, "one month is no trend"
     assert project(Objective("x", "registered_users", 2000), 1600, rising, at) is None, "no date: no projection"
+
+
+async def test_a_rising_register_is_on_track_for_a_near_target_and_behind_for_a_far_one(database: Database) -> None:
+    now = datetime(2027, 3, 17, 12, 0, tzinfo=UTC)
+    await seed_engagement(database, now)
+    settings = read_engagement(
+        {
+            "objectives": [
+                {"id": "near", "metric": "registered_users", "target": 60, "by": "2027-12-31"},
+                {"id": "far", "metric": "registered_users", "target": 1000, "by": "2027-12-31"},
+                {"id": "late", "metric": "registered_users", "target": 60, "by": "2027-01-31"},
+                {
+                    "id": "nobody",
+                    "metric": "satisfaction_good_share",
+                    "target": 0.5,
+                    "survey": "nosuch",
+                    "question": "q",
+                    "good": [1],
+                },
+            ]
+        }
+    )
+    async with database.reading() as connection:
+        found = {s.objective.id: s for s in await evaluate(connection, settings, now, GROUPS)}
+    assert found["near"].value is not None and found["near"].value < 60
+    assert (found["near"].status, found["far"].status, found["late"].status) == (ON_TRACK, BEHIND, BEHIND)
+    assert found["near"].projected is not None and found["near"].projected >= 60
+    assert len(found["near"].trend) == 12 and found["near"].trend[-1].month == "2027-03"
+    assert found["nobody"].value is None and found["nobody"].status == NO_DATA
