@@ -13,6 +13,7 @@ from bot.config import ConfigError, load_settings
 from handlers.engagement import (
     BEHIND,
     BELOW,
+    NO_DATA,
     ON_TRACK,
     EngagementError,
     Objective,
