@@ -273,6 +273,8 @@ class Settings:
     register: RegisterSettings = field(default_factory=RegisterSettings)
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
     fieldwork: FieldworkSettings = field(default_factory=FieldworkSettings)
+    #: The office's engagement objectives (``engagement:``; see docs/engagement.md).
+    engagement: EngagementSettings = field(default_factory=EngagementSettings)
     indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
     #: (channel, user id) pairs allowed to use admin commands such as /broadcast.
     admins: frozenset[tuple[str, str]] = frozenset()
@@ -291,8 +293,6 @@ class Settings:
     #: The key file (``privacy.key_file`` / ``BARAZA_KEY_FILE``, mode 0600) holding the keys the
     #: environment does not give; None only for settings made in code (tests), see :mod:`bot.keys`.
     key_file: Path | None = None
-    #: The office's engagement objectives (``engagement:``; see docs/engagement.md).
-    engagement: EngagementSettings = field(default_factory=EngagementSettings)
 
 
 def _substitute(text: str, environ: Mapping[str, str], path: str) -> str:
@@ -405,6 +405,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "telegram",
             "web",
             "register",
+            "engagement",
             "broadcast",
             "admins",
             "indicators",
@@ -413,7 +414,6 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "flood",
             "media",
             "fieldwork",
-            "engagement",
         },
         "the file",
         source,

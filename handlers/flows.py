@@ -56,6 +56,7 @@ REGISTRY = Registry(
     ),
     buttons=(
         Buttons((START_SURVEY_PREFIX,), start.on_press),
+        Buttons((survey_feedback.PAYLOAD_PREFIX,), survey_feedback.on_press),
         Buttons((language.PAYLOAD_PREFIX,), language.on_press),
         Buttons(profile.PAYLOAD_PREFIXES, profile.on_press),
         Buttons((privacy.PAYLOAD_PREFIX,), privacy.on_press),
@@ -64,7 +65,6 @@ REGISTRY = Registry(
         Buttons((concepts.PAYLOAD_PREFIX,), concepts.on_press),
         Buttons((calendar.PAYLOAD_PREFIX,), calendar.on_press),
         Buttons((requests.PAYLOAD_PREFIX,), requests.on_press),
-        Buttons((survey_feedback.PAYLOAD_PREFIX,), survey_feedback.on_press),
     ),
     commands={
         "survey": start.survey_command,

@@ -102,6 +102,21 @@ class ParticipationRow(Base):
     last_completed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ResultsOptInRow(Base):
+    """A respondent's answer, at the end of a survey, to "do you want to hear what the office does
+    with the results?" ("you said, we did"). One row per survey and contact (the latest answer);
+    ``response_id`` names the response it followed, None for an anonymous survey (the response is
+    not linked to the person)."""
+
+    __tablename__ = "results_optins"
+
+    survey_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    response_id: Mapped[str | None] = mapped_column(ForeignKey("responses.id", ondelete="SET NULL"))
+    wants: Mapped[int] = mapped_column(Integer)
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class SubscriptionRow(Base):
     """A contact follows a topic (release notices about it)."""
 
@@ -517,18 +532,3 @@ class WebNoticeReadRow(Base):
 
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
     read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class ResultsOptInRow(Base):
-    """A respondent's answer, at the end of a survey, to "do you want to hear what the office does
-    with the results?" ("you said, we did"). One row per survey and contact (the latest answer);
-    ``response_id`` names the response it followed, None for an anonymous survey (the response is
-    not linked to the person)."""
-
-    __tablename__ = "results_optins"
-
-    survey_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
-    response_id: Mapped[str | None] = mapped_column(ForeignKey("responses.id", ondelete="SET NULL"))
-    wants: Mapped[int] = mapped_column(Integer)
-    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

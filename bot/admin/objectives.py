@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.admin.auth import PREFIX
+from bot.admin.charts import trend_chart
 from bot.admin.render import render
 from bot.admin.site import AdminSite
 from handlers.engagement import evaluate, format_value
@@ -25,6 +26,7 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             objectives=found,
             now=now,
             format_value=format_value,
+            trend_chart=trend_chart,
             group_label=lambda code: site.label("user_group", code),
         )
 

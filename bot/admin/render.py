@@ -10,7 +10,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.admin.auth import STAFF_KEY
-from bot.admin.charts import bar_chart, column_chart, percent, trend_chart
+from bot.admin.charts import bar_chart, column_chart, percent
 from bot.admin.site import CHANNEL_NAMES, SITE_KEY
 from surveys.model import CHOICE_TYPES, QuestionType
 
@@ -58,7 +58,7 @@ def _environment() -> Environment:
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
     )
     environment.filters.update(when=when, duration=duration, rate=rate)
-    environment.globals.update(bar_chart=bar_chart, column_chart=column_chart, percent=percent, trend_chart=trend_chart)
+    environment.globals.update(bar_chart=bar_chart, column_chart=column_chart, percent=percent)
     # The survey vocabulary every page may test a question against.
     environment.globals.update(CHOICE_TYPES=CHOICE_TYPES, QuestionType=QuestionType)
     return environment
