@@ -60,7 +60,7 @@ def add_admin_routes(
     inbox.add_routes(app, site)
     broadcasts.add_routes(app, site)
     audit.add_routes(app, site)
-    fieldwork.add_routes(app, site)
     survey_feedback.add_routes(app, site)
     objectives.add_routes(app, site)
+    fieldwork.add_routes(app, site)
     return site
