@@ -357,6 +357,7 @@ def web_app(
         keys=keys,
         limits=settings.web.limits,
         fieldwork_settings=settings.fieldwork,
+        engagement=settings.engagement,
     )
     return app
 

@@ -23,6 +23,7 @@ from common.errors import BarazaError
 from common.problems import FileProblem
 from common.safe_yaml import YamlSyntaxProblem, load_document
 from handlers.context import DEFAULT_TOPICS, DEFAULT_USER_GROUPS
+from handlers.engagement import EngagementError, EngagementSettings, read_engagement
 from handlers.invitations import FieldworkError, QuietHours
 from handlers.notices import WhatsAppTemplate
 from storage.media import DEFAULT_MAX_BYTES, MediaSettings, S3Settings
@@ -356,6 +357,8 @@ class Settings:
     register: RegisterSettings = field(default_factory=RegisterSettings)
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
     fieldwork: FieldworkSettings = field(default_factory=FieldworkSettings)
+    #: The office's engagement objectives (``engagement:``; see docs/engagement.md).
+    engagement: EngagementSettings = field(default_factory=EngagementSettings)
     indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
     #: (channel, user id) pairs allowed to use admin commands such as /broadcast.
     admins: frozenset[tuple[str, str]] = frozenset()
@@ -488,6 +491,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             "telegram",
             "web",
             "register",
+            "engagement",
             "broadcast",
             "admins",
             "indicators",
@@ -628,6 +632,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         register=register,
         broadcast=broadcast,
         fieldwork=_fieldwork(_section(raw, "fieldwork", source), source),
+        engagement=_engagement(_section(raw, "engagement", source), source),
         admins=admins,
         indicators=_indicators(_section(raw, "indicators", source), base_dir, source),
         source=source,
@@ -657,6 +662,13 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         key_file=key_file,
         ussd=_ussd(_section(raw, "ussd", source), env, source),
     )
+
+
+def _engagement(section: Mapping[str, Any], source: str) -> EngagementSettings:
+    try:
+        return read_engagement(section)
+    except EngagementError as error:
+        raise ConfigError(f"{source}: {error}") from None
 
 
 def _media(section: Mapping[str, Any], env: Mapping[str, str], base_dir: Path, source: str) -> MediaSettings:

@@ -124,20 +124,44 @@ async def store_broadcast(
         now=now,
         send_at=send_at,
     )
+    await record_stored(
+        connection,
+        broadcast_id,
+        notice,
+        recipients=recipients,
+        audience=_audience_text(chosen),
+        actor=actor or created_by,
+        now=now,
+        send_at=send_at,
+    )
+    return broadcast_id, recipients
+
+
+async def record_stored(
+    connection: AsyncConnection,
+    broadcast_id: int,
+    notice: Notice,
+    *,
+    recipients: int,
+    audience: str,
+    actor: str,
+    now: datetime,
+    send_at: datetime | None,
+) -> None:
+    """Write in the audit trail that ``actor`` stored a broadcast of ``notice`` for ``audience``."""
     await audit.record(
         connection,
-        actor=actor or created_by,
+        actor=actor,
         action=audit.BROADCAST_STORED,
         now=now,
         target=f"broadcast:{broadcast_id}",
         details={
             "title": notice.title,
             "recipients": recipients,
-            "audience": _audience_text(chosen),
+            "audience": audience,
             "send_at": None if send_at is None else send_at.isoformat(),
         },
     )
-    return broadcast_id, recipients
 
 
 def _audience_text(chosen: Audience) -> str:

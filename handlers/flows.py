@@ -23,6 +23,7 @@ from handlers import (
     results,
     start,
     survey,
+    survey_feedback,
 )
 from handlers.context import Context
 from handlers.flow_driver import question_flow
@@ -56,6 +57,7 @@ REGISTRY = Registry(
     ),
     buttons=(
         Buttons((START_SURVEY_PREFIX,), start.on_press),
+        Buttons((survey_feedback.PAYLOAD_PREFIX,), survey_feedback.on_press),
         Buttons((language.PAYLOAD_PREFIX,), language.on_press),
         Buttons(profile.PAYLOAD_PREFIXES, profile.on_press),
         Buttons((privacy.PAYLOAD_PREFIX,), privacy.on_press),

@@ -258,6 +258,8 @@ class NoticeChecks(TypedDict, total=False):
     user_groups: Collection[str] | None
     surveys: Collection[str] | None
     now: datetime | None
+    #: False: the file may not name an ``audience`` (a "you said, we did" summary goes to a survey's respondents).
+    audience_allowed: bool
 
 
 def load_notice_file(path: Path, **checks: Unpack[NoticeChecks]) -> Notice:
@@ -317,7 +319,11 @@ def _read_notice(
                     f"Telegram's limit {what} is {limit}".replace("  ", " "),
                 )
     audience = Audience()
-    if "audience" in entries:
+    if "audience" in entries and checks.get("audience_allowed", True) is False:
+        reader.problem(
+            entries["audience"][0], "this file goes to the survey's respondents who asked for it: remove 'audience'"
+        )
+    elif "audience" in entries:
         audience = _audience(reader, entries["audience"][1], topics, user_groups)
     buttons = _buttons(reader, entries["buttons"][1], default_language, surveys) if "buttons" in entries else ()
     send_at = _send_at(reader, entries["send_at"][1], now) if "send_at" in entries else None

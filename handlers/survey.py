@@ -20,6 +20,7 @@ from handlers.context import Context
 from handlers.flow_driver import FlowStore, Recorded, Replies
 from handlers.messages import Button, Outbound
 from handlers.prompts import Answers
+from handlers.survey_feedback import offer as offer_feedback
 from storage.invitations import InvitationRepository
 from storage.panels import wave_responses
 from storage.records import Conversation
@@ -186,6 +187,8 @@ class ResponseStore(FlowStore):
         button = await results.results_button(ctx, definition)
         if button is not None:
             messages[-1] = replace(messages[-1], buttons=(*messages[-1].buttons, (button,)))
+        if definition.offer_feedback:
+            messages.append(offer_feedback(ctx, definition))
         return messages
 
     async def gone(self, ctx: Context, conversation: Conversation) -> Replies:

@@ -38,7 +38,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from common.clock import as_utc
 from storage import deliveries as lifecycle
 from storage.deliveries import BLOCKED, FAILED, PENDING, SENDING, SENT, UNKNOWN, Outcome
-from storage.models import BroadcastRow, ContactRow, DeliveryRow, ReleaseFollowRow, SubscriptionRow
+from storage.models import BroadcastRow, ContactRow, DeliveryRow, ReleaseFollowRow, ResultsOptInRow, SubscriptionRow
 from storage.webpush import WEB_CHANNEL, has_push
 
 broadcasts = cast(Table, BroadcastRow.__table__)
@@ -46,6 +46,7 @@ deliveries = cast(Table, DeliveryRow.__table__)
 contacts = cast(Table, ContactRow.__table__)
 subscriptions = cast(Table, SubscriptionRow.__table__)
 release_follows = cast(Table, ReleaseFollowRow.__table__)
+results_optins = cast(Table, ResultsOptInRow.__table__)
 
 #: Channels on which Baraza can start a conversation: the web chat only for the people whose
 #: browser accepted notifications (Web Push, :mod:`storage.webpush`); SMS (issue 21).
@@ -71,6 +72,10 @@ class Audience:
     ``followers_of`` (a release calendar id) adds the people following that release, whatever
     topics they follow: the interest condition becomes "follows one of ``topics`` OR follows the
     release" (only the release's followers when ``topics`` is empty).
+
+    ``feedback_for`` (a survey id) makes it a "you said, we did" notice: for the respondents of
+    that survey who asked to hear what the office does with the results. Their opt-in stands in
+    for the register's consent (:mod:`storage.survey_feedback`); the other filters are not used.
     """
 
     topics: tuple[str, ...] = ()
@@ -79,6 +84,7 @@ class Audience:
     languages: tuple[str, ...] = ()
     channels: tuple[str, ...] = PUSH_CHANNELS
     followers_of: str | None = None
+    feedback_for: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -89,6 +95,7 @@ class Audience:
                 "languages": list(self.languages),
                 "channels": list(self.channels),
                 **({"followers_of": self.followers_of} if self.followers_of is not None else {}),
+                **({"feedback_for": self.feedback_for} if self.feedback_for is not None else {}),
             },
             ensure_ascii=False,
         )
@@ -103,9 +110,12 @@ class Audience:
             languages=tuple(raw.get("languages", ())),
             channels=tuple(raw.get("channels", PUSH_CHANNELS)),
             followers_of=raw.get("followers_of"),
+            feedback_for=raw.get("feedback_for"),
         )
 
     def describe(self) -> str:
+        if self.feedback_for is not None:
+            return f"respondents of survey {self.feedback_for} who asked to hear what is done with the results"
         parts = [
             f"{what} {', '.join(values)}"
             for what, values in (
@@ -242,8 +252,34 @@ async def insert_deliveries(connection: AsyncConnection, broadcast_id: int, rows
     return recipients
 
 
+def opted_in_to_feedback(survey_id: str) -> ColumnElement[bool]:
+    """The contact asked, at the end of ``survey_id``, to hear what the office does with the results."""
+    return exists().where(
+        results_optins.c.contact_id == contacts.c.id,
+        results_optins.c.survey_id == survey_id,
+        results_optins.c.wants == 1,
+    )
+
+
+def pending_rows(broadcast_id: int, languages: Sequence[str], default_language: str) -> Select[Any]:
+    """One pending delivery of ``broadcast_id`` per contact the caller selects (``.where(...)``),
+    in the columns :func:`insert_deliveries` copies, each in the contact's language when the
+    notice has it. The chat key is read from the contact when the row is sent, so that erasing a
+    contact leaves no chat id behind in the deliveries."""
+    return select(
+        literal(broadcast_id),
+        contacts.c.id,
+        contacts.c.channel,
+        _delivery_language(languages, default_language),
+        literal(PENDING),
+        literal(0),
+    )
+
+
 def _interested(audience: Audience) -> ColumnElement[bool] | None:
-    """The topic (or release) condition of an audience; None when it does not restrict."""
+    """The topic (or release, or survey feedback) condition of an audience; None when it does not restrict."""
+    if audience.feedback_for is not None:
+        return opted_in_to_feedback(audience.feedback_for)
     if audience.followers_of is not None:
         release = _follows_release(audience.followers_of)
         return or_(_follows(audience.topics), release) if audience.topics else release
@@ -463,16 +499,7 @@ class BroadcastRepository:
         self, broadcast_id: int, audience: Audience, languages: Sequence[str], default_language: str
     ) -> int:
         # One INSERT ... SELECT: the database copies the audience itself, 100,000 rows in a second.
-        # The chat key is read from the contact when the row is sent, so that erasing a contact
-        # leaves no chat id behind in the deliveries.
-        chosen = select(
-            literal(broadcast_id),
-            contacts.c.id,
-            contacts.c.channel,
-            _delivery_language(languages, default_language),
-            literal(PENDING),
-            literal(0),
-        ).where(in_audience(audience))
+        chosen = pending_rows(broadcast_id, languages, default_language).where(in_audience(audience))
         return await insert_deliveries(self.connection, broadcast_id, chosen)
 
     # ------------------------------------------------------------------ reading
@@ -711,7 +738,7 @@ class BroadcastRepository:
             sendable: list[ClaimedDelivery] = []
             skipped: dict[str, list[int]] = {}
             for row in rows:
-                reason = _unreachable_because(row)
+                reason = _unreachable_because(row, needs_consent=audience.feedback_for is None)
                 if reason is None:
                     sendable.append(
                         ClaimedDelivery(
@@ -745,11 +772,13 @@ class BroadcastRepository:
         await lifecycle.record_outcomes(self.connection, deliveries, outcomes, now)
 
 
-def _unreachable_because(row: Any) -> str | None:
+def _unreachable_because(row: Any, *, needs_consent: bool = True) -> str | None:
+    """Why a claimed row is not sent, or None. A "you said, we did" notice (``needs_consent``
+    False) goes on the respondent's own opt-in, checked as ``row.follows``, not the register's consent."""
     if row.contact_id is None or row.chat_key is None:
         return "contact deleted"
     consent, declined = as_utc(row.consent_at), as_utc(row.declined_at)
-    if consent is None or (declined is not None and declined >= consent):
+    if needs_consent and (consent is None or (declined is not None and declined >= consent)):
         return "no consent"
     if row.opted_out_at is not None:
         return "opted out"

@@ -75,6 +75,7 @@ class ResponseRow(Base):
     __table_args__ = (
         Index("ix_responses_survey_started", "survey_id", "started_at", "id"),
         Index("ix_responses_contact_survey", "contact_id", "survey_id"),
+        Index("ix_responses_survey_completed", "survey_id", "completed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -116,6 +117,21 @@ class ParticipationRow(Base):
     survey_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     completed: Mapped[int] = mapped_column(Integer, default=0)
     last_completed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ResultsOptInRow(Base):
+    """A respondent's answer, at the end of a survey, to "do you want to hear what the office does
+    with the results?" ("you said, we did"). One row per survey and contact (the latest answer);
+    ``response_id`` names the response it followed, None for an anonymous survey (the response is
+    not linked to the person)."""
+
+    __tablename__ = "results_optins"
+
+    survey_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    response_id: Mapped[str | None] = mapped_column(ForeignKey("responses.id", ondelete="SET NULL"))
+    wants: Mapped[int] = mapped_column(Integer)
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class SubscriptionRow(Base):
@@ -337,6 +353,7 @@ class DataRequestRow(Base):
     """
 
     __tablename__ = "data_requests"
+    __table_args__ = (Index("ix_data_requests_answered", "answered_at"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)

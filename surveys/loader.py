@@ -66,7 +66,7 @@ OTHER_LABEL = "Other"
 OTHER_QUESTION_LABEL = "Specify other."
 
 SURVEY_KEYS = {
-    "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices",
+    "id", "title", "default_language", "languages", "intro", "outro", "questions", "choices", "offer_feedback",
     "version", "description", "kind", "confirm", "opens", "closes", "max_responses_per_user",
     "audience", "anonymous", "allow_choice_duplicates", "reminders", "allow_later_references",
     "allow_missing_columns", "allow_note_references", "quotas", "panel", "results", "experiment", "ussd",
@@ -524,6 +524,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         reader.problem(node("kind"), f"kind must be 'survey' or 'quiz', not '{kind}'")
     confirm = reader.flag(node("confirm"), "confirm") if "confirm" in entries else False
     anonymous = reader.flag(node("anonymous"), "anonymous") if "anonymous" in entries else False
+    offer_feedback = reader.flag(node("offer_feedback"), "offer_feedback") if "offer_feedback" in entries else False
     opens = reader.day(node("opens"), "opens") if "opens" in entries else None
     closes = reader.day(node("closes"), "closes") if "closes" in entries else None
     if opens and closes and closes < opens:
@@ -601,6 +602,7 @@ def _read_survey(reader: _Reader, root: Node, text: str) -> Survey | None:
         max_responses_per_user=max_responses,
         audience=audience,
         anonymous=anonymous,
+        offer_feedback=offer_feedback,
         repeats=tuple(reader.repeats),
         reminders=reminders,
         quotas=quotas,

@@ -358,6 +358,9 @@ class Survey:
     max_responses_per_user: int = 1
     audience: Expression | None = None
     anonymous: bool = False
+    #: At the end, ask whether the respondent wants to hear what the office does with the results
+    #: ("you said, we did": ``baraza survey feedback``).
+    offer_feedback: bool = False
     #: The repeats, in survey order (outer ones before those nested in them).
     repeats: tuple[Repeat, ...] = ()
     #: Reminders of the invitation, in the order they are sent (``after`` increasing).

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.admin.routes import add_admin_routes
 from handlers.context import Community
+from handlers.engagement import EngagementSettings
 from storage.database import Database
 from storage.staff import StaffRepository
 from surveys.model import Survey
@@ -49,13 +50,15 @@ async def admin_client(
     username: str = "editor1",
     role: str = "editor",
     signed_in: bool = True,
+    community: Community | None = None,
+    engagement: EngagementSettings | None = None,
 ) -> AsyncIterator[Client]:
     """A test client on the staff dashboard, with one staff account (``username``, ``role``,
     :data:`PASSWORD`) that it has signed in with unless ``signed_in`` is False."""
     async with database.transaction() as connection:
         await StaffRepository(connection).add(username, PASSWORD, role, datetime.now(UTC))
     app = web.Application()
-    add_admin_routes(app, database, surveys=dict(surveys), community=Community())
+    add_admin_routes(app, database, surveys=dict(surveys), community=community or Community(), engagement=engagement)
     async with TestClient(TestServer(app)) as client:
         if signed_in:
             assert (await sign_in(client, username)).status == 303

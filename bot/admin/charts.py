@@ -38,6 +38,50 @@ def spoken(title: str, items: Sequence[tuple[str, int]], total: int | None = Non
     return f"{title}. {values}" if values else title
 
 
+def trend_chart(points: Sequence[tuple[str, float | None]], *, title: str, target: float | None = None) -> Markup:
+    """Columns month by month of a value that may be a share or a count (months without a value
+    are left empty), with the target as a dashed line; the accessible name lists every value and
+    the page gives them in a table as well."""
+    known = [value for _, value in points if value is not None]
+    if not known:
+        return Markup('<p class="empty">No data yet.</p>')
+    largest = max([*known, target or 0.0]) or 1.0
+    column, chart_height = 24, 80
+    width = column * len(points)
+    bars = []
+    for index, (label, value) in enumerate(points):
+        if value is None:
+            continue
+        height = round(chart_height * value / largest)
+        bars.append(
+            Markup(
+                '<g><title>{label}: {value}</title><rect x="{x}" y="{y}" width="{w}" height="{h}" class="bar"/></g>'
+            ).format(
+                label=label,
+                value=f"{value:,.3g}",
+                x=index * column + 3,
+                y=chart_height - height,
+                w=column - 6,
+                h=height,
+            )
+        )
+    line = Markup("")
+    if target is not None:
+        y = chart_height - round(chart_height * target / largest)
+        line = Markup('<line x1="0" y1="{y}" x2="{width}" y2="{y}" class="target"/>').format(y=y, width=width)
+    spoken_values = "; ".join(f"{label}: {'no data' if value is None else f'{value:,.3g}'}" for label, value in points)
+    name = f"{title}. {spoken_values}" + (f". Target {target:,.3g}" if target is not None else "")
+    return Markup(
+        '<svg class="chart columns trend" viewBox="0 0 {width} {full}" width="100%" role="img" aria-label="{name}"'
+        ' preserveAspectRatio="xMinYMin meet">{bars}{line}'
+        '<text x="0" y="{ay}" class="axis">{first}</text>'
+        '<text x="{width}" y="{ay}" text-anchor="end" class="axis">{last}</text></svg>'
+    ).format(
+        width=width, full=chart_height + 20, name=name, bars=Markup("").join(bars), line=line, ay=chart_height + 15,
+        first=points[0][0], last=points[-1][0],
+    )  # fmt: skip
+
+
 def bar_chart(items: Sequence[tuple[str, int]], *, title: str, total: int | None = None) -> Markup:
     """Horizontal bars, one per ``(label, count)``; with ``total`` each value also shows its share."""
     if not items:

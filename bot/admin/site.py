@@ -17,6 +17,7 @@ from bot.admin.auth import Auth, SignInLimits
 from bot.health import ChannelState
 from common.clock import utc_now
 from handlers.context import Community
+from handlers.engagement import EngagementSettings
 from handlers.invitations import QuietHours
 from handlers.notices import WhatsAppTemplate
 from handlers.texts import LANGUAGE_NAMES
@@ -79,6 +80,8 @@ class AdminSite:
     #: The office's quiet hours and WhatsApp template for invitations (``fieldwork:`` in config.yaml).
     quiet_hours: QuietHours = field(default_factory=QuietHours)
     invitation_template: WhatsAppTemplate | None = None
+    #: The office's engagement objectives (``engagement:`` in config.yaml), for the Objectives page.
+    engagement: EngagementSettings = field(default_factory=EngagementSettings)
 
     def label(self, name: str, code: str | None) -> str:
         """A stored code as staff read it: ``citizen`` → "Member of the public" (the choice's label
@@ -100,6 +103,13 @@ class AdminSite:
     def labelled(self, name: str, codes: Mapping[str | None, int]) -> list[tuple[str, int]]:
         """``(label, count)`` of counts by code, for a chart."""
         return [(self.label(name, code), count) for code, count in codes.items()]
+
+    def survey_of(self, request: web.Request) -> Survey:
+        """The survey the path names (``{survey}``); 404 when there is no such survey."""
+        survey = self.surveys.get(request.match_info["survey"])
+        if survey is None:
+            raise web.HTTPNotFound(text="There is no such survey.")
+        return survey
 
     def degraded_channels(self) -> list[ChannelState]:
         """The channels that do not reach their platform now (for the banner of every page)."""

@@ -25,6 +25,7 @@ from bot.cli import (
     export,
     indicators,
     keys,
+    report,
     requests,
     run,
     staff,
@@ -59,6 +60,7 @@ GROUPS: dict[str, CommandGroup] = {
     "audit": audit,
     "keys": keys,
     "db": db,
+    "report": report,
 }
 
 

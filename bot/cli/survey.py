@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.cli import fieldwork
+from bot.cli import fieldwork, survey_feedback
 from bot.config import ConfigError, load_settings
 from surveys import panels
 from surveys.errors import SurveyFileError
@@ -49,12 +49,13 @@ def add_commands(commands: Any) -> None:
     )
     preview.add_argument("--language", default=None, help="the respondent's language (default: the survey's)")
     fieldwork.add_commands(survey_commands)
+    survey_feedback.add_commands(survey_commands)
 
 
 def run_offline(arguments: argparse.Namespace) -> int:
     """Run ``baraza survey ...`` (no settings needed: it reads only the files given, except for
     the fieldwork commands ``invite``, ``remind`` and ``report``); returns the exit status."""
-    if arguments.survey_command in fieldwork.FIELDWORK_COMMANDS:
+    if arguments.survey_command in (*fieldwork.FIELDWORK_COMMANDS, survey_feedback.COMMAND):
         config = getattr(arguments, "config", None)
         if config is None and Path("config.yaml").exists():
             config = Path("config.yaml")
@@ -63,6 +64,8 @@ def run_offline(arguments: argparse.Namespace) -> int:
         except ConfigError as error:
             print(f"baraza: {error}", file=sys.stderr)
             return 2
+        if arguments.survey_command == survey_feedback.COMMAND:
+            return survey_feedback.run(settings, arguments)
         return fieldwork.run(settings, arguments)
     if arguments.survey_command == "import":
         from surveys.xlsform import import_command

@@ -19,7 +19,7 @@ def _commands(parser: argparse.ArgumentParser) -> list[str]:
 def test_every_command_comes_from_its_own_group_module_in_the_order_of_help() -> None:
     assert _commands(cli.parser()) == [
         "run", "export", "contacts", "survey", "broadcast", "calendar", "concepts", "requests", "indicators",
-        "staff", "audit", "keys", "db",
+        "staff", "audit", "keys", "db", "report",
     ]  # fmt: skip
     for name, group in cli.GROUPS.items():
         assert inspect.ismodule(group) and group.__name__ == f"bot.cli.{name}", name

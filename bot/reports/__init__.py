@@ -1,0 +1,1 @@
+"""Reports an office sends on (the quarterly engagement report)."""
