@@ -55,7 +55,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot import metrics
 from bot.config import Settings
-from bot.sending.rate import LocalRateLimiter, RateLimiter
+from bot.sending.rate import LocalRateLimiter, RateLimiter, overall_bucket
 from common.errors import BarazaError
 from storage.database import Database
 from storage.errors import StorageError
@@ -101,9 +101,6 @@ return string.format('%.6f', wait)
 #: Seconds after which an untouched bucket is forgotten (it is full again long before).
 IDLE_BUCKET_SECONDS = 3600.0
 FORGET_EVERY_SECONDS = 600.0
-#: Share of the configured overall rate the shared bucket refills at (jitter between the
-#: limiter's decision and the request's arrival at the platform).
-MARGIN = 0.92
 
 
 #: One bucket to take a token from: (key, refill rate a second, capacity).
@@ -193,17 +190,6 @@ def degraded(store: BucketStore, error: Exception) -> None:
             name,
             type(error).__name__,
         )
-
-
-def overall_bucket(per_second: float) -> tuple[float, float]:
-    """(refill rate, capacity) such that no one-second window holds more than ``per_second`` tokens.
-
-    A token bucket lets through at most ``capacity + rate * W`` in any window of W seconds; with
-    a capacity of 1 the tokens are spaced ``1/rate`` apart, so at most ``ceil(rate * W)``.
-    """
-    capacity = max(1.0, float(int(per_second / 20)))
-    refill = per_second * MARGIN if capacity == 1 else (per_second - capacity) * MARGIN
-    return refill, capacity
 
 
 class SharedRateLimiter:
