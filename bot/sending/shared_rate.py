@@ -16,8 +16,10 @@ process. With several workers the buckets therefore live where every worker sees
   takes its chat's token from :class:`storage.rate_buckets.PostgresBuckets` (a chat's updates
   are serialised across workers, but the replies of two consecutive ones can overlap). Chat
   buckets are handed to the table when a second worker appears or a worker stops, and read
-  back once a worker has been alone for a refill period (``chat_burst / chat rate``); after a
-  worker that was alone is killed, the next one waits that long past its lease's expiry;
+  back once a worker has been alone for a refill period (``chat_burst / chat rate``). A lease of
+  a worker known to be gone (an earlier process of this worker's slot, a dead process on this
+  host: :mod:`storage.workers`) is ended at once, not at its expiry; after a worker that kept
+  chats to itself dies, every chat counts as emptied at its death;
 - one process on SQLite keeps the in-process buckets of :mod:`bot.sending.rate`.
 
 The overall bucket is sized so that no window of one second ever holds more than the configured
@@ -37,14 +39,11 @@ import functools
 import hashlib
 import logging
 import math
-import os
-import secrets
-import socket
 import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from redis.exceptions import BusyLoadingError, MasterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
@@ -61,6 +60,7 @@ from storage.database import Database
 from storage.errors import StorageError
 from storage.rate_buckets import PostgresBuckets
 from storage.rate_leases import Grant, PostgresLeases, Renewal, fair_share
+from storage.workers import WorkerIdentity, this_process
 
 log = logging.getLogger(__name__)
 
@@ -333,11 +333,22 @@ class ChatBuckets:
         self.max_chats = max_chats
         self._clock = clock
         self._levels: OrderedDict[str, tuple[float, float]] = OrderedDict()  # chat -> (tokens, at)
+        #: Since when (this clock) what was sent to any chat is unknown (see :meth:`unknown_since`).
+        self._unknown_since = -math.inf
+
+    def unknown_since(self, moment: float) -> None:
+        """A worker that kept chats to itself died at ``moment`` (this clock) at the latest: every
+        chat not sent to since counts as emptied then, refilling from then on."""
+        self._unknown_since = max(self._unknown_since, moment)
 
     def level(self, chat: str) -> float:
         now = self._clock()
-        tokens, at = self._levels.get(chat, (self.capacity, now))
-        return min(self.capacity, tokens + max(0.0, now - at) * self.rate)
+        known = self._levels.get(chat)
+        tokens, at = known if known is not None else (self.capacity, now)
+        level = min(self.capacity, tokens + max(0.0, now - at) * self.rate)
+        if known is None or at < self._unknown_since:
+            level = min(level, max(0.0, now - self._unknown_since) * self.rate)
+        return level
 
     def _set(self, chat: str, tokens: float) -> None:
         self._levels[chat] = (tokens, self._clock())
@@ -393,6 +404,7 @@ class LeasedRateLimiter:
         self.chat_burst = max(1.0, float(chat_burst))
         #: Seconds for an emptied chat bucket to be full again: older sends no longer matter.
         self.refill_seconds = self.chat_burst / chat_per_second
+        self._clock = clock
         self.share = ShareBucket(clock)
         self.chats = ChatBuckets(chat_per_second, self.chat_burst, clock=clock)
         #: Whether chat buckets are kept here only; False until a renewal finds this worker alone.
@@ -449,7 +461,10 @@ class LeasedRateLimiter:
         grant = await renewal.grant(self.scope, self.per_second)
         allowance = grant.allowance
         if grant.quiet_for < self.refill_seconds:
-            allowance = 0.0  # a worker died keeping chats to itself: wait until they refilled
+            # A worker died keeping chats to itself: what it sent them is unknown, so each chat
+            # counts as emptied at its death (rather than this worker sending nothing until every
+            # chat has refilled: a mute bot after each crash).
+            self.chats.unknown_since(self._clock() - grant.quiet_for)
         if allowance < self.share.allowance:
             self.share.set_allowance(allowance)  # lower before publishing
         local = grant.workers == 1 and grant.alone_for >= self.refill_seconds
@@ -519,12 +534,16 @@ class LeaseKeeper:
         heartbeat: float = HEARTBEAT_SECONDS,
         catch_up: float = CATCH_UP_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        identity: WorkerIdentity | None = None,
     ) -> None:
+        """``identity`` is this worker's (default: a slot of its own); the leases of its earlier
+        processes, and of dead processes on this host, are ended at once (:mod:`storage.workers`)."""
         self.leases = leases
         self.limiters = list(limiters)
         self.heartbeat = heartbeat
         self.catch_up = catch_up
-        self.worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.identity = identity or this_process()
+        self.worker = self.identity.name
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._renewing = asyncio.Lock()
@@ -541,7 +560,7 @@ class LeaseKeeper:
         grants: list[Grant] = []
         committed = False
         try:
-            async with self.leases.renewal(self.worker) as renewal:
+            async with self.leases.renewal(self.worker, self.identity.knows_gone) as renewal:
                 for limiter in self.limiters:
                     grants.append(await limiter.renew(renewal))
             committed = True
@@ -613,6 +632,18 @@ class SendLimiters:
     store: BucketStore | None = None
     #: PostgreSQL without Redis: renews this worker's leases of the rates.
     keeper: LeaseKeeper | None = None
+    #: This worker (:mod:`storage.workers`).
+    identity: WorkerIdentity = field(default_factory=this_process)
+
+    async def gone(self, worker: str) -> bool:
+        """Whether the worker called ``worker`` is known to be gone: an earlier process of this
+        worker's slot, a dead process on this host, or (with leases) a worker holding no live
+        lease. Rows it left ``sending`` are then lost (see :mod:`bot.sending.sender`)."""
+        if self.identity.knows_gone(worker):
+            return True
+        if self.keeper is None or worker == self.identity.name:
+            return False
+        return worker not in await self.keeper.leases.live_workers()
 
     async def close(self) -> None:
         if self.keeper is not None:
@@ -647,8 +678,9 @@ def _replies_and_broadcasts(
     )
 
 
-async def send_limiters(settings: Settings, database: Database) -> SendLimiters:
-    """The limiters for ``settings``: Redis if configured, else PostgreSQL, else in-process (SQLite).
+async def send_limiters(settings: Settings, database: Database, identity: WorkerIdentity | None = None) -> SendLimiters:
+    """The limiters for ``settings``: Redis if configured, else PostgreSQL, else in-process (SQLite),
+    for the worker ``identity`` (default: a slot of its own).
 
     Raises :class:`SharedRateError` if Redis is configured but does not answer at start: a
     deployment that believes it shares one rate must not start without it.
@@ -665,25 +697,25 @@ async def send_limiters(settings: Settings, database: Database) -> SendLimiters:
             raise SharedRateError(f"redis.url: Redis does not answer ({type(error).__name__}: {error})") from error
         store, backend = redis_store, "redis"
     elif not database.is_sqlite:
-        return await _leased_limiters(settings, database)
+        return await _leased_limiters(settings, database, identity)
     else:
-        return SendLimiters("in-process", local, None)
+        return SendLimiters("in-process", local, None, identity=identity or this_process())
     replies, broadcasts = _replies_and_broadcasts(settings, functools.partial(SharedRateLimiter, store))
     log.info("send rates shared by all workers through %s", backend)
-    return SendLimiters(backend, replies, broadcasts, store)
+    return SendLimiters(backend, replies, broadcasts, store, identity=identity or this_process())
 
 
-async def _leased_limiters(settings: Settings, database: Database) -> SendLimiters:
+async def _leased_limiters(settings: Settings, database: Database, identity: WorkerIdentity | None) -> SendLimiters:
     """PostgreSQL without Redis: each worker spends its leased share of the rates locally."""
     store = PostgresBuckets(database)
     replies, broadcasts = _replies_and_broadcasts(settings, functools.partial(LeasedRateLimiter, store))
-    keeper = LeaseKeeper(PostgresLeases(database, LEASE_EXPIRY_SECONDS), [replies, broadcasts])
+    keeper = LeaseKeeper(PostgresLeases(database, LEASE_EXPIRY_SECONDS), [replies, broadcasts], identity=identity)
     try:
         await keeper.start()
     except Exception as error:
         raise SharedRateError(f"the send-rate lease cannot be taken ({type(error).__name__}: {error})") from error
     log.info("send rates shared by all workers through leases in PostgreSQL")
-    return SendLimiters("postgresql", replies, broadcasts, store, keeper)
+    return SendLimiters("postgresql", replies, broadcasts, store, keeper, keeper.identity)
 
 
 class SharedRateError(BarazaError):
