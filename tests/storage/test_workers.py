@@ -72,7 +72,9 @@ async def test_a_starting_worker_marks_unknown_only_the_rows_of_workers_known_go
     async with database.transaction() as connection:
         repos = Repositories(connection)
         assert await repos.outbox.recover_in_flight(gone) == 3
-        statuses = {owner: (await repos.outbox.for_contact(contact_id))[0].status for owner, contact_id in owners.items()}
+        statuses = {
+            owner: (await repos.outbox.for_contact(contact_id))[0].status for owner, contact_id in owners.items()
+        }
     assert statuses == {
         earlier_me.name: UNKNOWN,  # this worker's own earlier process
         dead_other.name: UNKNOWN,  # its process is gone

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -307,7 +306,7 @@ async def test_a_dead_process_on_this_host_gives_its_share_back_at_the_next_rene
     first = Worker(database.url, scope, 20.0, identity=this_process("host-a:8080"))
     workers.append(first)
     # The second worker's process: a real one of this host, killed below.
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "import time; time.sleep(120)")
     try:
         identity = WorkerIdentity("host-a:8081", first.keeper.identity.host, child.pid, secrets.token_hex(4))
         second = Worker(database.url, scope, 20.0, identity=identity)
@@ -316,7 +315,7 @@ async def test_a_dead_process_on_this_host_gives_its_share_back_at_the_next_rene
         assert (first.allowance, second.allowance) == (10, 10)
     finally:
         child.kill()
-        child.wait()
+        await child.wait()
     await second.close(cleanly=False)
     await first.renew()
     assert first.allowance == 20, "its process is gone: no wait for its lease to expire"
