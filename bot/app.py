@@ -50,6 +50,7 @@ from common.clock import utc_now
 from handlers.context import Community
 from handlers.invitations import queue_due_reminders
 from handlers.messages import MessageProcessor
+from storage.chat_order import ChatHolds
 from storage.database import Database
 from storage.media import open_media_store
 from storage.repositories import Repositories
@@ -98,6 +99,8 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         listening = stack.enter_context(web_socket(settings))
         database = await migrated_database(stack, settings)
         engine = await core_engine(settings, database, surveys, community)
+        if engine.holds is not None:
+            stack.push_async_callback(engine.holds.stop)
         core = guarded_core(settings, engine)
         # Lasts across restarts (the port is this process's): its rows and leases are known as its own.
         identity = this_process(web_slot(listening.getsockname()[1]))
@@ -248,6 +251,8 @@ async def core_engine(
         default_language=settings.default_language,
         community=community,
         media=open_media_store(settings.media),
+        # Several workers may share the database: a chat is held until its replies are sent.
+        holds=None if database.is_sqlite else ChatHolds(database),
     )
 
 
