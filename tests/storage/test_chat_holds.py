@@ -34,11 +34,12 @@ async def test_a_chat_held_by_one_worker_waits_in_the_other_until_its_replies_ar
 ) -> None:
     first, second = two_workers
     events: list[str] = []
-    replies_sent = asyncio.Event()
+    replies_sent, first_holds = asyncio.Event(), asyncio.Event()
 
     async def first_worker() -> None:
         async with first.hold("telegram", "42"):
             events.append("first holds")
+            first_holds.set()
             await replies_sent.wait()
             events.append("first sent its replies")
 
@@ -47,8 +48,7 @@ async def test_a_chat_held_by_one_worker_waits_in_the_other_until_its_replies_ar
             events.append("second holds")
 
     holding = asyncio.create_task(first_worker())
-    while "first holds" not in events:
-        await asyncio.sleep(0.01)
+    await first_holds.wait()
     waiting = asyncio.create_task(second_worker())
     async with second.hold("telegram", "43"):  # another chat is not held up
         events.append("second holds another chat")
