@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.models import SendRateBucketRow, SendRateLeaseRow
+from storage.rate_buckets import pause, paused_for
 
 leases = cast(Table, SendRateLeaseRow.__table__)
 buckets = cast(Table, SendRateBucketRow.__table__)
@@ -151,6 +152,10 @@ class Renewal:
         shared store, never raising a level already there."""
         await hand_over(self.connection, self.now, rows)
 
+    async def paused_for(self, key: str) -> float:
+        """Seconds left of the pause ``key`` (see :func:`storage.rate_buckets.pause`); 0 or less: none."""
+        return await paused_for(self.connection, key)
+
     async def recent_buckets(self, prefix: str, seconds: float) -> dict[str, tuple[float, float]]:
         """Shared buckets whose key starts with ``prefix``, taken within ``seconds``: key ->
         (tokens, seconds ago). Older ones are full again."""
@@ -207,6 +212,11 @@ class PostgresLeases:
                 .where(leases.c.worker == worker)
                 .values(allowance=0.0, local_chats=False, renewed_at=now - self.expiry)
             )
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """Pause ``key`` for ``seconds`` (read by every worker's next renewal)."""
+        async with self.database.transaction() as connection:
+            await pause(connection, key, seconds)
 
     async def live_workers(self) -> set[str]:
         """The workers holding a live lease of any scope (every worker sending holds one)."""

@@ -25,6 +25,11 @@ class RateLimiter(Protocol):
 
     async def acquire(self, chat: str | None) -> None: ...
 
+    async def pause(self, seconds: float) -> None:
+        """The platform said to wait ``seconds`` (Telegram's ``retry_after``): it limits the bot,
+        so no send paced by this limiter (or, when shared, by any worker's) leaves before then."""
+        ...
+
 
 #: Share of the configured overall rate a bot-wide bucket refills at (jitter between the
 #: limiter's decision and the request's arrival at the platform).
@@ -100,6 +105,7 @@ class LocalRateLimiter:
         self.chat_burst = chat_burst
         self.max_chats = max_chats
         self._chats: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._resume_at = 0.0  # time.monotonic() before which nothing is handed out
 
     def _chat_bucket(self, chat: str) -> TokenBucket:
         bucket = self._chats.get(chat)
@@ -113,9 +119,23 @@ class LocalRateLimiter:
         return bucket
 
     async def acquire(self, chat: str | None) -> None:
+        await wait_until(lambda: self._resume_at)
         if chat is not None:
             await self._chat_bucket(chat).acquire()
         await self.overall.acquire()
+
+    async def pause(self, seconds: float) -> None:
+        self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+
+
+async def wait_until(resume_at: Callable[[], float]) -> None:
+    """Wait until ``time.monotonic()`` reaches ``resume_at()``, looked at again after each wait
+    (a pause may be extended meanwhile; bounded)."""
+    for _ in range(8):
+        wait = resume_at() - time.monotonic()
+        if wait <= 0:
+            return
+        await asyncio.sleep(wait)
 
 
 def broadcast_rate_limiter(per_second: float, chat_per_second: float) -> LocalRateLimiter:
