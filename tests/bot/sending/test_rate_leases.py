@@ -337,3 +337,20 @@ async def test_after_a_lone_worker_dies_its_chats_count_as_emptied_and_the_next_
     assert again.allowance == 20, "it sends at once"
     assert again.limiter.chats.level("chat-1") < 1, "what the dead one sent to a chat is not forgotten"
     assert again.limiter.chats.level("chat-2") < 1, "nor what it may have sent to any other"
+
+
+async def test_a_retry_after_seen_by_one_worker_pauses_the_other_from_its_next_renewal(
+    database: Database, workers: list[Worker]
+) -> None:
+    scope = f"test:{secrets.token_hex(4)}"
+    first, second = Worker(database.url, scope, 20.0), Worker(database.url, scope, 20.0)
+    workers.extend([first, second])
+    for worker in (first, second, first, second):
+        await worker.renew()
+    await first.limiter.pause(30.0)  # Telegram told the first worker to wait 30 s
+    assert first.limiter.share.paused_until > time.monotonic() + 25, "it stops at once"
+    assert second.limiter.share.paused_until < time.monotonic(), "the second one has not renewed yet"
+    await second.renew()
+    assert second.limiter.share.paused_until > time.monotonic() + 25, "and so does every other worker"
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(second.limiter.acquire("chat"), 0.3)

@@ -232,3 +232,14 @@ async def test_redis_never_reports_a_wait_too_short_to_show_as_a_token_taken() -
     finally:
         await store.client.delete(key)
         await store.close()
+
+
+async def test_a_retry_after_seen_by_one_worker_pauses_the_other(stores: tuple[BucketStore, BucketStore]) -> None:
+    prefix = f"test:{secrets.token_hex(4)}"
+    pause_key = f"{prefix}:paused"
+    first, second = (SharedRateLimiter(store, prefix, 100.0, 1000.0, 1000, pause_key=pause_key) for store in stores)
+    await second.acquire("chat")  # sends at once before
+    await first.pause(0.6)  # Telegram told the first worker to wait
+    started = time.monotonic()
+    await second.acquire("chat")
+    assert time.monotonic() - started >= 0.5, "the second worker waited out the first one's retry_after"
