@@ -10,14 +10,13 @@ configured rate, however many workers send.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.channels.telegram.rate_limiter import UNTHROTTLED
 from surveys.model import Survey
-from testkit.databases import drop_postgres_database, require_postgres_database, require_redis
+from testkit.databases import require_redis
 from testkit.exports import assert_export_matches, export_rows
 from testkit.fakes.survey_respondent import PROGRESS
 from testkit.fakes.telegram import FakeTelegramServer
@@ -28,15 +27,6 @@ pytestmark = pytest.mark.slow  # several worker processes
 
 USERS = 12
 RATE = 25  # messages a second for the whole bot
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    url = await require_postgres_database()
-    try:
-        yield url
-    finally:
-        await drop_postgres_database(url)
 
 
 @pytest.mark.parametrize("rate_store", ["postgresql", "redis"])

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.channels.telegram.rate_limiter import UNTHROTTLED
-from handlers.notices import Notice
-from storage.broadcasts import SENT, Audience, BroadcastRepository
+from storage.broadcasts import SENT
 from storage.database import Database
 from surveys.model import Survey
-from testkit.broadcasts import delivery_rows, sends_per_chat, wait_until_finished
-from testkit.databases import drop_postgres_database, require_postgres_database, require_redis
+from testkit.broadcasts import CPI, create_broadcast, delivery_rows, sends_per_chat, wait_until_finished
+from testkit.databases import require_redis
 from testkit.fakes.survey_respondent import is_progress_or_end
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.register import Person, add_people
@@ -36,15 +33,6 @@ pytestmark = pytest.mark.slow  # several worker processes
 #: issue is 1 s; asserted with room for a loaded 2-core machine (it was 5-9 s: the dead process's
 #: lease was waited out, then a refill period of its chats).
 FIRST_REPLY_BOUND = 3.0
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    url = await require_postgres_database()
-    try:
-        yield url
-    finally:
-        await drop_postgres_database(url)
 
 
 async def test_after_kill_9_of_the_only_worker_a_restart_replies_at_once(
@@ -72,12 +60,6 @@ async def test_after_kill_9_of_the_only_worker_a_restart_replies_at_once(
     assert "replies: 0 of" not in rates, f"the restarted worker was mute for a while:\n{rates}"
 
 
-NOTICE = Notice(
-    title="Takeover test",
-    texts={"en": "The labour force survey results are out."},
-    default_language="en",
-    audience=Audience(),
-)
 CONTACTS = 120
 HELD = 6  # sends of the first worker held by the Bot API while the second one starts
 
@@ -88,23 +70,14 @@ async def test_a_worker_started_mid_broadcast_marks_nothing_of_the_others_unknow
     database = Database(postgres_url)
     try:
         async with FakeTelegramServer(webhook_concurrency=16) as server:
-            people = [Person(40_000 + i) for i in range(CONTACTS)]
+            people = [Person(40_000 + i, user_group="media", topics=("prices",)) for i in range(CONTACTS)]
             for person in people:
                 server.user(person.user_id)
             async with worker_fleet(server, postgres_url, tmp_path, 1) as (balancer, (_first,)):
                 await add_people(database, people)
                 # The first worker's next sends reach the Bot API but hang there: they stay 'sending'.
                 server.delay_next("sendMessage", 4.0, count=HELD)
-                async with database.transaction() as connection:
-                    broadcast_id, _ = await BroadcastRepository(connection).create(
-                        title=NOTICE.title,
-                        notice=NOTICE.to_json(),
-                        audience=NOTICE.audience,
-                        languages=NOTICE.languages,
-                        default_language=NOTICE.default_language,
-                        created_by="test",
-                        now=datetime.now(UTC),
-                    )
+                broadcast_id, _ = await create_broadcast(database, CPI)
                 await server.wait_for_calls("sendMessage", HELD)
                 second = WorkerProcess(server, postgres_url, tmp_path, balancer.url, name="worker-late")
                 try:
