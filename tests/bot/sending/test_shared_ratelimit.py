@@ -96,7 +96,10 @@ async def test_two_workers_together_keep_one_chat_under_its_rate(stores: tuple[B
 
 
 class _Unreachable:
-    async def take(self, buckets: Sequence[Bucket]) -> float:
+    async def take(self, buckets: Sequence[Bucket], pause: str | None = None) -> float:
+        raise ConnectionError("the store is away")
+
+    async def pause(self, key: str, seconds: float) -> None:
         raise ConnectionError("the store is away")
 
     async def forget_idle(self, seconds: float) -> int:
@@ -161,12 +164,12 @@ async def test_a_store_outage_lets_sends_through_counted_and_warned_about_once(
 
 
 class _BrokenRedis(RedisBuckets):
-    async def take(self, buckets: Sequence[Bucket]) -> float:
+    async def take(self, buckets: Sequence[Bucket], pause: str | None = None) -> float:
         raise TypeError("a bug in the store")
 
 
 class _BrokenPostgres(PostgresBuckets):
-    async def take(self, wanted: Sequence[tuple[str, float, float]]) -> float:
+    async def take(self, wanted: Sequence[tuple[str, float, float]], pause: str | None = None) -> float:
         raise TypeError("a bug in the store")
 
 
