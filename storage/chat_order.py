@@ -104,8 +104,8 @@ class ChatHolds:
     async def stop(self) -> None:
         """Close the connection (releasing whatever it still holds)."""
         if self._runner is not None and not self._runner.done():
-            with contextlib.suppress(Exception):
-                await self._runner
+            with contextlib.suppress(Exception):  # a database that hangs does not hold up the stop
+                await asyncio.wait_for(asyncio.shield(self._runner), 5.0)
         await self._drop()
 
     @contextlib.asynccontextmanager
