@@ -34,6 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bench.machine import describe
 from bot.config import BroadcastSettings
 from handlers.notices import Notice
 from storage.broadcasts import SENT, UNKNOWN, Audience, BroadcastRepository, contacts, deliveries
@@ -270,9 +271,15 @@ async def unlimited_with_kill(
 
 
 async def limited(
-    server: FakeTelegramServer, database: Database, url: str, workdir: Path, per_second: int, measure: float
+    server: FakeTelegramServer,
+    database: Database,
+    url: str,
+    workdir: Path,
+    per_second: int,
+    measure: float,
+    concurrency: int = 8,
 ) -> Run:
-    bot = BenchBot(server, url, workdir, per_second, 8)
+    bot = BenchBot(server, url, workdir, per_second, concurrency)
     await bot.start()
     since = len(server.calls)
     broadcast_id, _ = await broadcast_now(database)
@@ -331,6 +338,7 @@ async def main(arguments: argparse.Namespace) -> None:
         url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
     workdir = Path(tempfile.mkdtemp())
     print(f"{backend}, {arguments.contacts:,} contacts, {os.cpu_count()} CPUs")
+    print(describe())
     database = Database(url)
     try:
         await database.migrate()
@@ -347,7 +355,9 @@ async def main(arguments: argparse.Namespace) -> None:
                 print(runs[-1].line(), flush=True)
             for rate in arguments.rates:
                 print(f"{rate}/s:")
-                runs.append(await limited(server, database, url, workdir, rate, arguments.measure))
+                runs.append(
+                    await limited(server, database, url, workdir, rate, arguments.measure, arguments.concurrency)
+                )
                 print(runs[-1].line(), flush=True)
         print()
         for run in runs:
@@ -363,7 +373,7 @@ if __name__ == "__main__":
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--measure", type=float, default=20.0, help="seconds measured at the limited rates")
-    parser.add_argument("--concurrency", type=int, default=8, help="sends in flight at the unlimited rate")
+    parser.add_argument("--concurrency", type=int, default=8, help="sends in flight at most (every run)")
     parser.add_argument("--rates", type=int, nargs="*", default=[1000, 30])
     parser.add_argument("--skip-unlimited", action="store_true")
     parser.add_argument("--serve", type=Path, default=None, help=argparse.SUPPRESS)

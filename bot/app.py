@@ -53,9 +53,11 @@ from common.clock import utc_now
 from handlers.context import Community
 from handlers.invitations import queue_due_reminders
 from handlers.messages import MessageProcessor
+from storage.chat_order import ChatHolds
 from storage.database import Database
 from storage.media import open_media_store
 from storage.repositories import Repositories
+from storage.workers import this_process, web_slot
 from surveys.loader import load_survey_directory, load_survey_file
 from surveys.model import Survey
 
@@ -101,8 +103,12 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         listening = stack.enter_context(web_socket(settings))
         database = await migrated_database(stack, settings)
         engine = await core_engine(settings, database, surveys, community)
+        if engine.holds is not None:
+            stack.push_async_callback(engine.holds.stop)
         core = guarded_core(settings, engine)
-        limiters = await send_limiters(settings, database)
+        # Lasts across restarts (the port is this process's): its rows and leases are known as its own.
+        identity = this_process(web_slot(listening.getsockname()[1]))
+        limiters = await send_limiters(settings, database, identity)
         stack.push_async_callback(limiters.close)
         telegram = telegram_channel(settings, core, limiters)
         whatsapp = whatsapp_channel(settings, core, database)
@@ -137,7 +143,15 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             # Same senders and rate limiter as broadcasts: together they stay within the rate.
             shared = dispatcher.shared_limiter
             outbox = await started(
-                stack, outbox_sender(database, dispatcher.senders.values(), dispatcher.limiter, shared_limiter=shared)
+                stack,
+                outbox_sender(
+                    database,
+                    dispatcher.senders.values(),
+                    dispatcher.limiter,
+                    shared_limiter=shared,
+                    worker=dispatcher.worker,
+                    gone=dispatcher.gone,
+                ),
             )
             if settings.fieldwork.reminders_every_minutes > 0:
                 reminding = asyncio.create_task(_send_reminders(database, surveys, settings, dispatcher))
@@ -248,6 +262,8 @@ async def core_engine(
         default_language=settings.default_language,
         community=community,
         media=open_media_store(settings.media),
+        # Several workers may share the database: a chat is held until its replies are sent.
+        holds=None if database.is_sqlite else ChatHolds(database),
     )
 
 
@@ -475,8 +491,16 @@ def broadcast_dispatcher(
         log.warning("register.onboarding is not set: nobody can give consent, so broadcasts reach nobody")
     paid = settings.broadcast.messages_per_second > FREE_BROADCAST_RATE
     senders: list[Sender] = [TelegramSender(telegram.bot, paid_broadcast=paid)] if telegram is not None else []
-    shared = limiters.broadcasts if limiters is not None else None
-    return broadcast_sender(database, [*senders, *extra_senders], settings.broadcast, shared_limiter=shared)
+    if limiters is None:
+        return broadcast_sender(database, [*senders, *extra_senders], settings.broadcast)
+    return broadcast_sender(
+        database,
+        [*senders, *extra_senders],
+        settings.broadcast,
+        shared_limiter=limiters.broadcasts,
+        worker=limiters.identity.name,
+        gone=limiters.gone,
+    )
 
 
 #: Tests only: accept push endpoints on http://127.0.0.1 (a push service faked on this machine).

@@ -25,7 +25,7 @@ Broadcast statuses: ``draft`` (being composed in the chat) → ``scheduled`` →
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -659,12 +659,13 @@ class BroadcastRepository:
         """How many deliveries wait to be sent, of every broadcast."""
         return await lifecycle.count_pending(self.connection, deliveries)
 
-    async def recover_in_flight(self) -> int:
-        """At start: rows left in ``sending`` by a stopped sender become ``unknown``."""
-        return await lifecycle.recover_in_flight(self.connection, deliveries, IN_FLIGHT_AT_START)
+    async def recover_in_flight(self, gone: Callable[[str], Awaitable[bool]] | None = None) -> int:
+        """At start: rows left in ``sending`` by a sender that is gone become ``unknown`` (see
+        :func:`storage.deliveries.recover_in_flight`)."""
+        return await lifecycle.recover_in_flight(self.connection, deliveries, IN_FLIGHT_AT_START, gone)
 
-    async def claim(self, channels: Iterable[str], limit: int, now: datetime) -> Claim:
-        """Mark up to ``limit`` pending rows of due broadcasts ``sending`` and return them.
+    async def claim(self, channels: Iterable[str], limit: int, now: datetime, *, worker: str | None = None) -> Claim:
+        """Mark up to ``limit`` pending rows of due broadcasts ``sending`` (claimed by ``worker``) and return them.
 
         Rows of people who became unreachable since the broadcast was created are ``skipped``;
         a due broadcast with nothing left to send or in flight is ``done``.
@@ -688,7 +689,9 @@ class BroadcastRepository:
             if len(claimed) >= limit:
                 continue
             audience = Audience.from_json(broadcast.audience)
-            found = await self._claim_from(int(broadcast.id), audience, channels, limit - len(claimed), stored_now)
+            found = await self._claim_from(
+                int(broadcast.id), audience, channels, limit - len(claimed), stored_now, worker
+            )
             if found and broadcast.status == SCHEDULED:
                 await self.connection.execute(
                     update(broadcasts).where(broadcasts.c.id == broadcast.id).values(status=SENDING)
@@ -699,7 +702,13 @@ class BroadcastRepository:
         return Claim(claimed, next_due)
 
     async def _claim_from(
-        self, broadcast_id: int, audience: Audience, channels: list[str], limit: int, now: datetime
+        self,
+        broadcast_id: int,
+        audience: Audience,
+        channels: list[str],
+        limit: int,
+        now: datetime,
+        worker: str | None = None,
     ) -> list[ClaimedDelivery]:
         claimed: list[ClaimedDelivery] = []
         interested = _interested(audience)
@@ -747,7 +756,7 @@ class BroadcastRepository:
                     )
                 else:
                     skipped.setdefault(reason, []).append(int(row.id))
-            await lifecycle.mark_claimed(self.connection, deliveries, [item.id for item in sendable], now)
+            await lifecycle.mark_claimed(self.connection, deliveries, [item.id for item in sendable], now, worker)
             for reason, ids in skipped.items():
                 await self.connection.execute(
                     update(deliveries).where(deliveries.c.id.in_(ids)).values(status=SKIPPED, error=reason)

@@ -5,16 +5,16 @@ A broadcast delivery (:mod:`storage.broadcasts`) and a one-person outbox message
 
     pending ─► sending ─► sent | failed | unknown
 
-``sending`` is committed *before* the message leaves (:func:`mark_claimed`), so that a crash can
-only leave rows in ``sending``; they become ``unknown`` when the sender starts again
-(:func:`recover_in_flight`) and are not resent: the platforms have no idempotency key, and a
+``sending`` is committed *before* the message leaves (:func:`mark_claimed`, with the worker that
+claimed it), so that a crash can only leave rows in ``sending``; they become ``unknown`` when
+their worker starts again or is known to be gone (:func:`recover_in_flight`) and are not resent: the platforms have no idempotency key, and a
 duplicate is worse than asking staff to check. :func:`record_outcomes` stores what became of the
 sends, and marks the contacts found to have blocked the bot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -51,23 +51,42 @@ async def count_pending(connection: AsyncConnection, table: Table) -> int:
     return int(await connection.scalar(select(func.count()).where(table.c.status == PENDING)) or 0)
 
 
-async def mark_claimed(connection: AsyncConnection, table: Table, row_ids: Sequence[int], now: datetime) -> None:
-    """Mark the rows ``sending`` (claimed at ``now``, one more attempt), in one statement."""
+async def mark_claimed(
+    connection: AsyncConnection, table: Table, row_ids: Sequence[int], now: datetime, worker: str | None = None
+) -> None:
+    """Mark the rows ``sending`` (claimed at ``now`` by ``worker``, one more attempt), in one statement."""
     if row_ids:
         await connection.execute(
             update(table)
             .where(table.c.id.in_(list(row_ids)))
-            .values(status=SENDING, claimed_at=now.astimezone(UTC), attempts=table.c.attempts + 1)
+            .values(status=SENDING, claimed_at=now.astimezone(UTC), attempts=table.c.attempts + 1, claimed_by=worker)
         )
 
 
-async def recover_in_flight(connection: AsyncConnection, table: Table, note: str) -> int:
-    """At a sender's start: every row left ``sending`` becomes ``unknown`` with ``note``; returns how many.
+async def recover_in_flight(
+    connection: AsyncConnection, table: Table, note: str, gone: Callable[[str], Awaitable[bool]] | None = None
+) -> int:
+    """Rows left ``sending`` by a sender that is gone become ``unknown`` with ``note``; returns how many.
 
-    A sender still alive elsewhere overwrites its own rows with their real outcome
-    (:func:`record_outcomes` accepts ``unknown`` rows).
+    ``gone`` (None: every sender is gone, one process) says whether the worker that claimed a
+    row (``claimed_by``) is known to be gone; rows claimed by nobody recorded (a release before
+    ``claimed_by``) count as gone. A live worker's rows are never touched: it records their
+    outcome itself. A sender still alive elsewhere overwrites rows it lost this way with their
+    real outcome (:func:`record_outcomes` accepts ``unknown`` rows).
     """
-    result = await connection.execute(update(table).where(table.c.status == SENDING).values(status=UNKNOWN, error=note))
+    in_flight = table.c.status == SENDING
+    if gone is None:
+        result = await connection.execute(update(table).where(in_flight).values(status=UNKNOWN, error=note))
+        return int(result.rowcount)
+    owners = (await connection.execute(select(table.c.claimed_by).where(in_flight).distinct())).scalars().all()
+    dead = [owner for owner in owners if owner is not None and await gone(owner)]
+    if None not in owners and not dead:
+        return 0
+    result = await connection.execute(
+        update(table)
+        .where(in_flight, or_(table.c.claimed_by.is_(None), table.c.claimed_by.in_(dead)))
+        .values(status=UNKNOWN, error=note)
+    )
     return int(result.rowcount)
 
 

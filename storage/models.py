@@ -188,6 +188,8 @@ class DeliveryRow(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_key: Mapped[str | None] = mapped_column(String(100))
+    #: The worker that claimed the row while it is ``sending`` (see :mod:`storage.workers`).
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
     # Receipts from channels that report them (WhatsApp status webhooks).
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -254,6 +256,16 @@ class SendRateLeaseRow(Base):
     renewed_at: Mapped[float] = mapped_column(Float)
     #: Whether the worker keeps this scope's per-chat buckets to itself (it is the only one).
     local_chats: Mapped[bool] = mapped_column(Boolean)
+
+
+class SendRatePauseRow(Base):
+    """A pause every worker keeps (a Telegram ``retry_after``): nothing of the bot ``key`` is sent
+    before ``until`` (seconds of the database's clock; PostgreSQL without Redis)."""
+
+    __tablename__ = "send_rate_pauses"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    until: Mapped[float] = mapped_column(Float)
 
 
 # --------------------------------------------------------------------------- indicators (SDMX data)
@@ -405,6 +417,8 @@ class OutboxRow(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_key: Mapped[str | None] = mapped_column(String(100))
+    #: The worker that claimed the row while it is ``sending`` (see :mod:`storage.workers`).
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
 
 
 # --------------------------------------------------------------------------- release calendar

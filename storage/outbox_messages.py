@@ -16,7 +16,7 @@ storage does not look inside.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -107,14 +107,21 @@ class OutboxRepository:
 
     # ------------------------------------------------------------------ the sender
 
-    async def recover_in_flight(self) -> int:
-        """At start: rows left ``sending`` by a stopped sender become ``unknown`` (not resent)."""
-        return await lifecycle.recover_in_flight(self.connection, outbox, IN_FLIGHT_AT_START)
+    async def recover_in_flight(self, gone: Callable[[str], Awaitable[bool]] | None = None) -> int:
+        """At start: rows left ``sending`` by a sender that is gone become ``unknown`` (not resent;
+        see :func:`storage.deliveries.recover_in_flight`)."""
+        return await lifecycle.recover_in_flight(self.connection, outbox, IN_FLIGHT_AT_START, gone)
 
     async def claim(
-        self, channels: Iterable[str], limit: int, now: datetime, *, busy: Iterable[str] = ()
+        self,
+        channels: Iterable[str],
+        limit: int,
+        now: datetime,
+        *,
+        busy: Iterable[str] = (),
+        worker: str | None = None,
     ) -> list[OutboxMessage]:
-        """Mark up to ``limit`` pending rows ``sending`` and return them, oldest first.
+        """Mark up to ``limit`` pending rows ``sending`` (claimed by ``worker``) and return them, oldest first.
 
         At most one row per chat is claimed, and none for the chats in ``busy`` (``channel:chat``
         keys being sent to), so that the messages of one person arrive in the order they were
@@ -140,7 +147,7 @@ class OutboxRepository:
             claimed.append(_message(row))
             if len(claimed) >= limit:
                 break
-        await lifecycle.mark_claimed(self.connection, outbox, [message.id for message in claimed], now)
+        await lifecycle.mark_claimed(self.connection, outbox, [message.id for message in claimed], now, worker)
         return [
             OutboxMessage(**{**message.__dict__, "status": SENDING, "attempts": message.attempts + 1})
             for message in claimed

@@ -14,6 +14,7 @@ from typing import cast
 
 from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.models import SendRateBucketRow
@@ -34,6 +35,29 @@ _TAKE_ONE = text(
     RETURNING b.key
     """
 )
+_PAUSE = text(
+    """
+    INSERT INTO send_rate_pauses AS p (key, until)
+    VALUES (:key, extract(epoch FROM clock_timestamp())::float8 + :seconds)
+    ON CONFLICT (key) DO UPDATE SET until = greatest(p.until, excluded.until)
+    """
+)
+_PAUSED_FOR = text(
+    "SELECT until - extract(epoch FROM clock_timestamp())::float8 FROM send_rate_pauses WHERE key = :key"
+)
+
+
+async def pause(connection: AsyncConnection, key: str, seconds: float) -> None:
+    """Nothing of the pause ``key`` (a bot) is sent for ``seconds`` from now; a longer pause stays."""
+    await connection.execute(_PAUSE, {"key": key, "seconds": seconds})
+
+
+async def paused_for(connection: AsyncConnection, key: str) -> float:
+    """Seconds left of the pause ``key`` (0 or less: none)."""
+    left = (await connection.execute(_PAUSED_FOR, {"key": key})).scalar_one_or_none()
+    return 0.0 if left is None else float(left)
+
+
 #: The wait reported if a token seen in the bucket still cannot be taken (not expected).
 _RETRY_SECONDS = 0.001
 
@@ -46,13 +70,19 @@ class PostgresBuckets:
             raise ValueError("shared rate buckets need PostgreSQL; one process on SQLite uses in-process buckets")
         self.database = database
 
-    async def take(self, wanted: Sequence[tuple[str, float, float]]) -> float:
+    async def take(self, wanted: Sequence[tuple[str, float, float]], pause: str | None = None) -> float:
         """Take one token from each bucket ``(key, rate a second, capacity)``, or none if one is short.
 
-        Returns 0 when the tokens were taken, else the seconds after which all will be there.
-        Rows are locked in the order given; callers always put the bot-wide bucket last, so
-        two transactions never wait for each other in a cycle.
+        Returns 0 when the tokens were taken, else the seconds after which all will be there
+        (while the pause ``pause`` lasts, what is left of it). Rows are locked in the order given;
+        callers always put the bot-wide bucket last, so two transactions never wait for each
+        other in a cycle.
         """
+        if pause is not None:
+            async with self.database.reading() as connection:
+                left = await paused_for(connection, pause)
+            if left > 0:
+                return left
         if len(wanted) == 1:
             return await self._take_one(*wanted[0])
         async with self.database.transaction() as connection:
@@ -103,6 +133,11 @@ class PostgresBuckets:
                 # the wait). Reporting no wait would say "taken" for a token left in the bucket, and
                 # it would be spent twice; the row is this transaction's now, so take it again.
             return _RETRY_SECONDS  # never 0 here: 0 means taken
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """See :func:`pause`."""
+        async with self.database.transaction() as connection:
+            await pause(connection, key, seconds)
 
     async def forget_idle(self, seconds: float) -> int:
         """Drop buckets untouched for ``seconds`` (long enough to be full again: they hold no history)."""

@@ -4,7 +4,9 @@ A row of ``send_rate_leases`` says "worker W may send ``allowance`` messages a s
 rate ``scope``; it was alive at ``renewed_at``" (seconds of the *database's* clock). A lease not
 renewed for ``expiry`` seconds is dead: its worker stopped sending before then (it keeps its own
 deadline on a clock started before the renewal), so its allowance is free again. A worker that
-stops cleanly marks its lease ended at once. Ended leases are kept an hour: their end tells the
+stops cleanly marks its lease ended at once, and a worker known to be gone (an earlier process
+of the renewing worker's slot, a dead process on the same host: :mod:`storage.workers`) has its
+lease ended by the next renewal of another. Ended leases are kept an hour: their end tells the
 others how long ago a chat may last have been sent to by a worker that is gone.
 
 Renewals run one at a time (a transaction-level advisory lock) and each grants at most what the
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -28,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.models import SendRateBucketRow, SendRateLeaseRow
+from storage.rate_buckets import pause, paused_for
 
 leases = cast(Table, SendRateLeaseRow.__table__)
 buckets = cast(Table, SendRateBucketRow.__table__)
@@ -77,11 +80,19 @@ class _Lease:
 class Renewal:
     """One renewal transaction (see :meth:`PostgresLeases.renewal`)."""
 
-    def __init__(self, connection: AsyncConnection, worker: str, now: float, expiry: float) -> None:
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        worker: str,
+        now: float,
+        expiry: float,
+        gone: Callable[[str], bool] = lambda _worker: False,
+    ) -> None:
         self.connection = connection
         self.worker = worker
         self.now = now
         self.expiry = expiry
+        self.gone = gone
 
     async def grant(self, scope: str, rate: float) -> Grant:
         """What this worker may send of ``scope``'s ``rate``: min(fair share, what is left)."""
@@ -91,6 +102,7 @@ class Renewal:
             )
         )
         others = [_Lease(row.worker, float(row.allowance), float(row.renewed_at), row.local_chats) for row in rows]
+        others = await self._end_gone(scope, others)
         live = [lease for lease in others if lease.renewed_at > self.now - self.expiry]
         ended = [lease.renewed_at + self.expiry for lease in others if lease.renewed_at <= self.now - self.expiry]
         # Only a lease that expired while keeping its chats to itself left sends nobody knows of
@@ -103,6 +115,21 @@ class Renewal:
             0.0 if live else (self.now - max(ended) if ended else math.inf),
             self.now - max(lost) if lost else math.inf,
         )
+
+    async def _end_gone(self, scope: str, others: list[_Lease]) -> list[_Lease]:
+        """``others`` with the live leases of workers known to be gone (an earlier process of this
+        worker's slot, a dead process on this host: :mod:`storage.workers`) ended now, here and in
+        the table, as a clean stop would have: their allowance is free at once, not at the expiry."""
+        gone = [lease for lease in others if lease.renewed_at > self.now - self.expiry and self.gone(lease.worker)]
+        if not gone:
+            return others
+        ended_at = self.now - self.expiry
+        await self.connection.execute(
+            update(leases)
+            .where(leases.c.scope == scope, leases.c.worker.in_([lease.worker for lease in gone]))
+            .values(allowance=0.0, renewed_at=ended_at)
+        )
+        return [_Lease(lease.worker, 0.0, ended_at, lease.local_chats) if lease in gone else lease for lease in others]
 
     async def publish(self, scope: str, allowance: float, local_chats: bool) -> None:
         """Write this worker's lease of ``scope``, renewed now."""
@@ -124,6 +151,10 @@ class Renewal:
         """Write chat buckets ``(key, tokens now, refill rate)`` kept in this process into the
         shared store, never raising a level already there."""
         await hand_over(self.connection, self.now, rows)
+
+    async def paused_for(self, key: str) -> float:
+        """Seconds left of the pause ``key`` (see :func:`storage.rate_buckets.pause`); 0 or less: none."""
+        return await paused_for(self.connection, key)
 
     async def recent_buckets(self, prefix: str, seconds: float) -> dict[str, tuple[float, float]]:
         """Shared buckets whose key starts with ``prefix``, taken within ``seconds``: key ->
@@ -160,14 +191,15 @@ class PostgresLeases:
         self.expiry = expiry
 
     @contextlib.asynccontextmanager
-    async def renewal(self, worker: str) -> AsyncIterator[Renewal]:
+    async def renewal(self, worker: str, gone: Callable[[str], bool] = lambda _worker: False) -> AsyncIterator[Renewal]:
         """A transaction renewing ``worker``'s leases, after every other renewal has committed or
-        before it starts; leases ended long ago are deleted on the way."""
+        before it starts; leases ended long ago are deleted on the way, and the live ones of
+        workers known to be ``gone`` are ended."""
         async with self.database.transaction() as connection:
             await connection.execute(_SERIALISE)
             now = float((await connection.execute(_CLOCK)).scalar_one())
             await connection.execute(delete(leases).where(leases.c.renewed_at < now - self.expiry - KEEP_ENDED_SECONDS))
-            yield Renewal(connection, worker, now, self.expiry)
+            yield Renewal(connection, worker, now, self.expiry, gone)
 
     async def release(self, worker: str, chats: Sequence[tuple[str, float, float]] = ()) -> None:
         """End ``worker``'s leases now (its allowances are free at once, not after the expiry),
@@ -180,6 +212,18 @@ class PostgresLeases:
                 .where(leases.c.worker == worker)
                 .values(allowance=0.0, local_chats=False, renewed_at=now - self.expiry)
             )
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """Pause ``key`` for ``seconds`` (read by every worker's next renewal)."""
+        async with self.database.transaction() as connection:
+            await pause(connection, key, seconds)
+
+    async def live_workers(self) -> set[str]:
+        """The workers holding a live lease of any scope (every worker sending holds one)."""
+        async with self.database.reading() as connection:
+            now = float((await connection.execute(_CLOCK)).scalar_one())
+            rows = await connection.execute(select(leases.c.worker).where(leases.c.renewed_at > now - self.expiry))
+            return {row.worker for row in rows}
 
     async def live(self, scope: str) -> dict[str, float]:
         """The live leases of ``scope``: worker -> published allowance (for tests and operators)."""

@@ -117,6 +117,33 @@ async def worker_fleet(
         await balancer.stop()
 
 
+class LastSeenRespondent(Respondent):
+    """A respondent that acts again once the Bot API got its 200 for the last action, on whatever
+    question is newest on screen then, as a person does: no telling which message answers what.
+
+    In webhook mode a worker answers 200 only after the update is committed and its replies are
+    sent, so when the 200 comes every reply to the action has arrived, unless a reply of an
+    earlier action is still held back somewhere: then it arrives after newer ones (a crossing),
+    the respondent answers the wrong question, and the export no longer matches its plan.
+    """
+
+    async def _wait(self, acted_on: ChatMessage | None = None) -> ChatMessage:
+        server, update_id = self.user._server, self.user._last_update_id
+        assert update_id is not None
+
+        def newest() -> ChatMessage | None:
+            return next((m for m in reversed(self.user.bot_messages) if is_progress_or_end(m)), None)
+
+        def answered() -> bool:
+            return server.is_delivered(update_id) and newest() is not None
+
+        if not await server._signal.wait_for(answered, self.timeout):
+            raise TimeoutError(f"update {update_id} was not acknowledged within {self.timeout} s")
+        shown = newest()
+        assert shown is not None
+        return shown
+
+
 class AcknowledgedRespondent(Respondent):
     """A respondent that acts again only once the Bot API got its 200 for the last action and the
     bot's answer to that action is on screen, and then reads that answer as the current question.

@@ -20,6 +20,7 @@ from testkit.databases import (
     drop_postgres_database,
     postgres_reachable,
     redis_reachable,
+    require_postgres_database,
     skip_unless_postgres,
 )
 from testkit.fakes.telegram import FakeTelegramServer
@@ -123,3 +124,14 @@ def forms_dir(tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "forms"
     directory.mkdir()
     yield directory
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards (skipped without PostgreSQL): for tests that
+    run several workers or dispatchers on one database."""
+    url = await require_postgres_database()
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(url)

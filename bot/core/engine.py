@@ -35,7 +35,7 @@ from handlers.context import Community, Context
 from handlers.media_intake import keep_before
 from handlers.messages import Delivered, Inbound, Outbound, as_they_are
 from handlers.texts import RLM, Texts, rtl, supported_language
-from storage.chat_order import serialise_chat, try_serialise_chats
+from storage.chat_order import ChatHolds, serialise_chat, try_serialise_chats
 from storage.database import Database
 from storage.errors import StorageError
 from storage.indicators import StoredCatalogue
@@ -143,9 +143,12 @@ class Engine:
         community: Community | None = None,
         catalogue: CatalogueCache | None = None,
         media: MediaStore | None = None,
+        holds: ChatHolds | None = None,
     ) -> None:
-        """``media`` keeps the files sent as answers (None: media answers are refused)."""
+        """``media`` keeps the files sent as answers (None: media answers are refused); ``holds``
+        holds each chat across worker processes until its replies are sent (several workers)."""
         self.database = database
+        self.holds = holds
         self.media = media
         self.surveys = surveys
         self.pseudonymizer = pseudonymizer
@@ -171,7 +174,8 @@ class Engine:
 
         The updates of one chat run one at a time, in the order they reached ``serve``, replies
         included: in this process by a line per chat, whose place is taken before anything is
-        awaited; across worker processes on PostgreSQL by an advisory lock in the transaction.
+        awaited; across worker processes on PostgreSQL by ``holds`` (from before the transaction
+        until the replies are sent) and an advisory lock in the transaction.
         """
         chat = (inbound.channel, inbound.chat_key)
         async with self._chat_line.hold(chat):
@@ -187,11 +191,13 @@ class Engine:
             if inbound.upload is not None and inbound.upload.content and self.media is not None:
                 # Likewise a file is checked, scaled and kept before the transaction, not in it.
                 inbound = await self._keep_upload(inbound, self.media)
-            replies = await self._updates.submit(inbound)
-            if replies is None:
-                replies = await self._process_alone(inbound)
-            metrics.observe_update(inbound.channel, time.perf_counter() - started, len(replies))
-            return await deliver(laid_out(replies))
+            holding = self.holds.hold(*chat) if self.holds is not None else contextlib.nullcontext()
+            async with holding:
+                replies = await self._updates.submit(inbound)
+                if replies is None:
+                    replies = await self._process_alone(inbound)
+                metrics.observe_update(inbound.channel, time.perf_counter() - started, len(replies))
+                return await deliver(laid_out(replies))
 
     async def _keep_upload(self, inbound: Inbound, store: MediaStore) -> Inbound:
         """``inbound`` with its file kept (see :mod:`handlers.media_intake`); as it was when that

@@ -55,7 +55,7 @@ class BroadcastRows(RepositoryRows):
         # rate keeps two broadcasts to the same person apart.
         async with database.transaction() as connection:
             repository = BroadcastRepository(connection)
-            claim = await repository.claim(wanted.channels, wanted.limit, wanted.now)
+            claim = await repository.claim(wanted.channels, wanted.limit, wanted.now, worker=wanted.worker)
             for broadcast_id in {d.broadcast_id for d in claim.deliveries} - set(self._notices):
                 record = await repository.notice(broadcast_id)
                 try:

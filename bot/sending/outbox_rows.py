@@ -50,7 +50,7 @@ class OutboxRows(RepositoryRows):
                 return [], None
         async with database.transaction() as connection:
             claimed = await OutboxRepository(connection).claim(
-                wanted.channels, wanted.limit, wanted.now, busy=wanted.busy
+                wanted.channels, wanted.limit, wanted.now, busy=wanted.busy, worker=wanted.worker
             )
         return claimed, None
 

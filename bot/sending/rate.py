@@ -25,15 +25,43 @@ class RateLimiter(Protocol):
 
     async def acquire(self, chat: str | None) -> None: ...
 
+    async def pause(self, seconds: float) -> None:
+        """The platform said to wait ``seconds`` (Telegram's ``retry_after``): it limits the bot,
+        so no send paced by this limiter (or, when shared, by any worker's) leaves before then."""
+        ...
+
+
+#: Share of the configured overall rate a bot-wide bucket refills at (jitter between the
+#: limiter's decision and the request's arrival at the platform).
+MARGIN = 0.92
+
+
+def overall_bucket(per_second: float) -> tuple[float, float]:
+    """(refill rate, capacity) such that no one-second window holds more than ``per_second`` tokens.
+
+    A token bucket lets through at most ``capacity + rate * W`` in any window of W seconds; with
+    a capacity of 1 the tokens are spaced ``1/rate`` apart, so at most ``ceil(rate * W)``.
+    """
+    capacity = max(1.0, float(int(per_second / 20)))
+    refill = per_second * MARGIN if capacity == 1 else (per_second - capacity) * MARGIN
+    return refill, capacity
+
 
 class TokenBucket:
-    """Allows ``rate`` acquisitions a second on average and bursts of up to ``capacity``."""
+    """Allows ``rate`` acquisitions a second on average and bursts of up to ``capacity``.
 
-    def __init__(self, rate: float, capacity: float, clock: Callable[[], float] = time.monotonic) -> None:
+    ``tokens`` is the level at creation (default full). A bot-wide bucket starts empty: the
+    process before a restart may have spent the whole second's rate just before it died, and a
+    full bucket at start would add its capacity to that second.
+    """
+
+    def __init__(
+        self, rate: float, capacity: float, clock: Callable[[], float] = time.monotonic, *, tokens: float | None = None
+    ) -> None:
         self.rate = rate
         self.capacity = capacity
         self._clock = clock
-        self._tokens = capacity
+        self._tokens = capacity if tokens is None else min(capacity, tokens)
         self._updated = clock()
         self._lock = asyncio.Lock()
 
@@ -63,14 +91,21 @@ class TokenBucket:
 
 
 class LocalRateLimiter:
-    """In this process: the bot-wide bucket plus one bucket per chat (kept for the most recent chats only)."""
+    """In this process: the bot-wide bucket plus one bucket per chat (kept for the most recent chats only).
+
+    The bot-wide bucket is sized by :func:`overall_bucket` and starts empty, so that no window of
+    one second holds more than ``per_second`` sends, also across a restart (see
+    docs/operations.md, "The send rate across restarts").
+    """
 
     def __init__(self, per_second: float, chat_per_second: float, chat_burst: int, max_chats: int = 50_000) -> None:
-        self.overall = TokenBucket(per_second, max(1.0, per_second))
+        refill, capacity = overall_bucket(per_second)
+        self.overall = TokenBucket(refill, capacity, tokens=0.0)
         self.chat_per_second = chat_per_second
         self.chat_burst = chat_burst
         self.max_chats = max_chats
         self._chats: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._resume_at = 0.0  # time.monotonic() before which nothing is handed out
 
     def _chat_bucket(self, chat: str) -> TokenBucket:
         bucket = self._chats.get(chat)
@@ -84,21 +119,35 @@ class LocalRateLimiter:
         return bucket
 
     async def acquire(self, chat: str | None) -> None:
+        await wait_until(lambda: self._resume_at)
         if chat is not None:
             await self._chat_bucket(chat).acquire()
         await self.overall.acquire()
+
+    async def pause(self, seconds: float) -> None:
+        self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+
+
+async def wait_until(resume_at: Callable[[], float]) -> None:
+    """Wait until ``time.monotonic()`` reaches ``resume_at()``, looked at again after each wait
+    (a pause may be extended meanwhile; bounded)."""
+    for _ in range(8):
+        wait = resume_at() - time.monotonic()
+        if wait <= 0:
+            return
+        await asyncio.sleep(wait)
 
 
 def broadcast_rate_limiter(per_second: float, chat_per_second: float) -> LocalRateLimiter:
     """The limiter all sends of the durable sender share.
 
-    Its overall bucket holds a burst of ``max(1, rate/50)`` and refills at 99 % of the rest,
-    so no window of one second ever holds more than ``per_second`` sends (with 1 % to spare for
-    network jitter); a token bucket as large as the rate would allow twice the rate in the
-    first second. Each chat gets at most ``chat_per_second``.
+    Its overall bucket holds a burst of ``max(1, rate/50)``, refills at 99 % of the rest and starts
+    empty, so no window of one second ever holds more than ``per_second`` sends (with 1 % to
+    spare for network jitter), also across a restart; a token bucket as large as the rate would
+    allow twice the rate in the first second. Each chat gets at most ``chat_per_second``.
     """
     limiter = LocalRateLimiter(per_second, chat_per_second, chat_burst=1, max_chats=4096)
     burst = max(1.0, float(int(per_second / 50)))
     refill = (per_second - burst) * 0.99 if per_second - burst >= per_second / 2 else per_second * 0.99
-    limiter.overall = TokenBucket(refill, burst)
+    limiter.overall = TokenBucket(refill, burst, tokens=0.0)  # empty: see LocalRateLimiter
     return limiter

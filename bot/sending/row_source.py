@@ -9,7 +9,7 @@ itself is :class:`bot.sending.sender.DurableSender`'s, the same for every source
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -21,6 +21,9 @@ from handlers.messages import Outbound
 from storage.database import Database
 from storage.deliveries import Outcome
 
+#: Whether the worker of that name is known to be gone (its rows in ``sending`` are then lost).
+Gone = Callable[[str], Awaitable[bool]]
+
 
 class Unsendable(BarazaError):
     """A claimed row carries no message that can be sent (its text cannot be read): it fails."""
@@ -31,13 +34,14 @@ class Wanted:
     """What the sender asks a source for: up to ``limit`` rows due at ``now`` on ``channels``.
 
     ``busy`` holds the ``channel:chat`` keys being sent to now, for a source that keeps one
-    message per chat in flight.
+    message per chat in flight; ``worker`` names the worker claiming (``claimed_by``).
     """
 
     channels: frozenset[str]
     limit: int
     now: datetime
     busy: frozenset[str] = frozenset()
+    worker: str | None = None
 
 
 class ClaimedRow(Protocol):
@@ -72,8 +76,9 @@ class RowSource(Protocol[RowT]):
     @property
     def give_back_on_stop(self) -> bool: ...
 
-    async def recover_in_flight(self, database: Database) -> int:
-        """Turn the rows left ``sending`` into ``unknown`` (committed); returns how many."""
+    async def recover_in_flight(self, database: Database, gone: Gone | None = None) -> int:
+        """Turn the rows left ``sending`` by workers that are ``gone`` (None: every row) into
+        ``unknown`` (committed); returns how many."""
         ...
 
     async def claim(self, database: Database, wanted: Wanted) -> tuple[Sequence[RowT], datetime | None]:
@@ -100,7 +105,7 @@ class RowSource(Protocol[RowT]):
 class DeliveryRepository(Protocol):
     """A repository of rows sent durably (:class:`storage.broadcasts.BroadcastRepository`, ...)."""
 
-    async def recover_in_flight(self) -> int: ...
+    async def recover_in_flight(self, gone: Gone | None = None) -> int: ...
     async def record(self, outcomes: Sequence[Outcome], now: datetime) -> None: ...
 
 
@@ -111,9 +116,9 @@ class RepositoryRows:
         """The rows' repository on ``connection``."""
         raise NotImplementedError
 
-    async def recover_in_flight(self, database: Database) -> int:
+    async def recover_in_flight(self, database: Database, gone: Gone | None = None) -> int:
         async with database.transaction() as connection:
-            return await self.repository(connection).recover_in_flight()
+            return await self.repository(connection).recover_in_flight(gone)
 
     async def record(self, database: Database, outcomes: Sequence[Outcome], now: datetime) -> None:
         async with database.transaction() as connection:

@@ -22,8 +22,9 @@ The life of a row (the statements are :mod:`storage.deliveries`):
    the platform's message id), ``failed`` (refused for good; a blocked bot also sets the
    contact's ``blocked_at``), or ``unknown`` (the request left but no answer came back).
 
-On start every row still ``sending`` (in flight when the previous process died) becomes
-``unknown``: the platforms have no idempotency key, so it is neither resent nor counted as
+On start every row still ``sending`` that this worker's previous process (or a worker known to be
+gone, see :mod:`storage.workers`) left in flight becomes ``unknown``; other live workers' rows are
+left to them: the platforms have no idempotency key, so it is neither resent nor counted as
 delivered unless staff ask (``baraza broadcast resend-unknown``). Nothing is sent twice and
 nothing is lost silently. On a clean stop the sends under way are finished and recorded, and the
 rows that were claimed but never left go back to ``pending``. Message texts are never logged.
@@ -42,7 +43,7 @@ from typing import Generic, TypedDict
 from bot import metrics
 from bot.sending.channel_sender import MaybeSent, NotSent, RecipientBlocked, Rejected, Sender
 from bot.sending.rate import LocalRateLimiter, RateLimiter
-from bot.sending.row_source import RowSource, RowT, Unsendable, Wanted
+from bot.sending.row_source import Gone, RowSource, RowT, Unsendable, Wanted
 from common.clock import utc_now
 from handlers.messages import Outbound
 from storage.database import Database
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 WAITING, CALLING, RETRYING, FINISHED = "waiting", "calling", "retrying", "finished"
 
 RECORD_RETRIES = 30
+#: How often a sender looks for rows left ``sending`` by workers that are gone since its start.
+RECOVER_SECONDS = 30.0
 PROGRESS_LOG_SECONDS = 30.0
 
 
@@ -67,6 +70,8 @@ class SenderOptions(TypedDict, total=False):
     backoff: float
     stop_timeout: float
     clock: Callable[[], datetime]
+    worker: str | None
+    gone: Gone | None
 
 
 class DurableSender(Generic[RowT]):
@@ -77,6 +82,11 @@ class DurableSender(Generic[RowT]):
     with doubling waits from ``backoff`` seconds (or the ``retry_after`` the channel gave). On
     :meth:`stop` the sends under way finish (``stop_timeout`` at most) and the claimed rows that
     never left go back to ``pending``.
+
+    ``worker`` (this worker's name, :class:`storage.workers.WorkerIdentity`) is written on the
+    rows it claims; with ``gone`` only the rows of workers known to be gone become ``unknown``
+    at start (and every :data:`RECOVER_SECONDS`), never a live worker's. Without ``gone``
+    every row left ``sending`` does (one process).
     """
 
     def __init__(
@@ -93,8 +103,12 @@ class DurableSender(Generic[RowT]):
         backoff: float = 1.0,
         stop_timeout: float = 10.0,
         clock: Callable[[], datetime] = utc_now,
+        worker: str | None = None,
+        gone: Gone | None = None,
     ) -> None:
         self.database = database
+        self.worker = worker
+        self.gone = gone
         self.source = source
         self.senders: Mapping[str, Sender] = {sender.channel: sender for sender in senders}
         self.limiter = limiter
@@ -117,15 +131,17 @@ class DurableSender(Generic[RowT]):
         self._results: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._logged_at = time.monotonic()
+        self._recovered_at = time.monotonic()
         self._logged_totals = dict(self.totals)
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Turn rows left in flight by a previous run into ``unknown``, then start sending."""
-        self.recovered = await self.source.recover_in_flight(self.database)
+        self.recovered = await self.source.recover_in_flight(self.database, self.gone)
         if self.recovered:
             log.warning(self.source.recovered_warning, self.recovered)
+        self._recovered_at = time.monotonic()
         self._runner = asyncio.create_task(self._run(), name=f"{self.source.kind}-sender")
         log.info(
             "%s sender started: %s, %d in flight at most",
@@ -169,8 +185,22 @@ class DurableSender(Generic[RowT]):
 
     # ------------------------------------------------------------------ claiming
 
+    async def _recover_now_and_then(self) -> None:
+        """Rows of workers that died since (and never came back) become ``unknown`` too."""
+        if self.gone is None or time.monotonic() - self._recovered_at < RECOVER_SECONDS:
+            return
+        self._recovered_at = time.monotonic()
+        try:
+            recovered = await self.source.recover_in_flight(self.database, self.gone)
+        except Exception as error:  # the database is away: next time
+            log.warning("could not look for lost %s messages: %s", self.source.kind, type(error).__name__)
+            return
+        if recovered:
+            log.warning(self.source.recovered_warning, recovered)
+
     async def _run(self) -> None:
         while not self._stopping:
+            await self._recover_now_and_then()
             free = self.concurrency - len(self._tasks)
             if free <= 0:
                 await self._pause(None, slots=True)  # as soon as a slot frees
@@ -179,7 +209,9 @@ class DurableSender(Generic[RowT]):
             if wanted <= 0:
                 continue
             try:
-                asked = Wanted(frozenset(self.senders), wanted, self.clock(), frozenset(self._chats.values()))
+                asked = Wanted(
+                    frozenset(self.senders), wanted, self.clock(), frozenset(self._chats.values()), self.worker
+                )
                 claimed, next_due = await self.source.claim(self.database, asked)
             except Exception as error:  # the database is away: try again later
                 log.warning("could not claim %s messages: %s: %s", self.source.kind, type(error).__name__, error)

@@ -16,8 +16,10 @@ process. With several workers the buckets therefore live where every worker sees
   takes its chat's token from :class:`storage.rate_buckets.PostgresBuckets` (a chat's updates
   are serialised across workers, but the replies of two consecutive ones can overlap). Chat
   buckets are handed to the table when a second worker appears or a worker stops, and read
-  back once a worker has been alone for a refill period (``chat_burst / chat rate``); after a
-  worker that was alone is killed, the next one waits that long past its lease's expiry;
+  back once a worker has been alone for a refill period (``chat_burst / chat rate``). A lease of
+  a worker known to be gone (an earlier process of this worker's slot, a dead process on this
+  host: :mod:`storage.workers`) is ended at once, not at its expiry; after a worker that kept
+  chats to itself dies, every chat counts as emptied at its death;
 - one process on SQLite keeps the in-process buckets of :mod:`bot.sending.rate`.
 
 The overall bucket is sized so that no window of one second ever holds more than the configured
@@ -37,14 +39,11 @@ import functools
 import hashlib
 import logging
 import math
-import os
-import secrets
-import socket
 import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from redis.exceptions import BusyLoadingError, MasterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
@@ -55,26 +54,34 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot import metrics
 from bot.config import Settings
-from bot.sending.rate import LocalRateLimiter, RateLimiter
+from bot.sending.rate import LocalRateLimiter, RateLimiter, overall_bucket
 from common.errors import BarazaError
 from storage.database import Database
 from storage.errors import StorageError
 from storage.rate_buckets import PostgresBuckets
 from storage.rate_leases import Grant, PostgresLeases, Renewal, fair_share
+from storage.workers import WorkerIdentity, this_process
 
 log = logging.getLogger(__name__)
 
-# KEYS: the buckets; ARGV: rate and capacity of each, then the seconds to keep an idle bucket.
-# Takes one token from every bucket, or none when one of them is short (then returns the
-# longest wait), so a send waiting for the bot's bucket never wastes its chat's token. Returns
-# the wait in seconds as a string (Redis would truncate a Lua number to an integer).
+# KEYS: the bot's pause (a Telegram retry_after), then the buckets; ARGV: rate and capacity of
+# each bucket, then the seconds to keep an idle bucket. While the pause lasts nothing is taken and
+# its remaining time is the wait. Else takes one token from every bucket, or none when one of
+# them is short (then returns the longest wait), so a send waiting for the bot's bucket never
+# wastes its chat's token. Returns the wait in seconds as a string (Redis would truncate a Lua
+# number to an integer).
 _TAKE = """
+local paused = redis.call('PTTL', KEYS[1])
+if paused > 0 then
+  return string.format('%.6f', paused / 1000)
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local keep = math.ceil(tonumber(ARGV[#ARGV]) * 1000)
 local levels = {}
 local wait = 0
-for i, key in ipairs(KEYS) do
+for i = 1, #KEYS - 1 do
+  local key = KEYS[i + 1]
   local rate = tonumber(ARGV[2 * i - 1])
   local capacity = tonumber(ARGV[2 * i])
   local state = redis.call('HMGET', key, 'tokens', 'at')
@@ -87,23 +94,28 @@ for i, key in ipairs(KEYS) do
     wait = math.max(wait, (1 - tokens) / rate, 0.000001)
   end
 end
-for i, key in ipairs(KEYS) do
+for i = 1, #KEYS - 1 do
   local tokens = levels[i]
   if wait == 0 then
     tokens = tokens - 1
   end
-  redis.call('HSET', key, 'tokens', string.format('%.9f', tokens), 'at', string.format('%.6f', now))
-  redis.call('PEXPIRE', key, keep)
+  redis.call('HSET', KEYS[i + 1], 'tokens', string.format('%.9f', tokens), 'at', string.format('%.6f', now))
+  redis.call('PEXPIRE', KEYS[i + 1], keep)
 end
 return string.format('%.6f', wait)
+"""
+# KEYS: the pause; ARGV: its length in milliseconds. Extends the pause, never shortens it.
+_PAUSE = """
+local left = redis.call('PTTL', KEYS[1])
+if left < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 1
 """
 
 #: Seconds after which an untouched bucket is forgotten (it is full again long before).
 IDLE_BUCKET_SECONDS = 3600.0
 FORGET_EVERY_SECONDS = 600.0
-#: Share of the configured overall rate the shared bucket refills at (jitter between the
-#: limiter's decision and the request's arrival at the platform).
-MARGIN = 0.92
 
 
 #: One bucket to take a token from: (key, refill rate a second, capacity).
@@ -134,8 +146,13 @@ _degraded_logged_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDict
 class BucketStore(Protocol):
     """Where shared token buckets live."""
 
-    async def take(self, buckets: Sequence[Bucket]) -> float:
-        """Take a token from every bucket at once: 0 if taken, else the seconds to wait (nothing taken)."""
+    async def take(self, buckets: Sequence[Bucket], pause: str | None = None) -> float:
+        """Take a token from every bucket at once: 0 if taken, else the seconds to wait (nothing
+        taken), the rest of the pause ``pause`` (a key) while it lasts."""
+        ...
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """Nothing is taken with the pause ``key`` for ``seconds`` from now (a longer one stays)."""
         ...
 
     async def forget_idle(self, seconds: float) -> int: ...
@@ -151,13 +168,18 @@ class RedisBuckets:
 
         self.client: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._script: Any = self.client.register_script(_TAKE)
+        self._pause: Any = self.client.register_script(_PAUSE)
 
-    async def take(self, buckets: Sequence[Bucket]) -> float:
+    async def take(self, buckets: Sequence[Bucket], pause: str | None = None) -> float:
         arguments: list[float] = []
         for _, rate, capacity in buckets:
             arguments += [rate, capacity]
-        wait = await self._script(keys=[key for key, _, _ in buckets], args=[*arguments, IDLE_BUCKET_SECONDS])
+        keys = [pause or "baraza:rate:no-pause", *(key for key, _, _ in buckets)]
+        wait = await self._script(keys=keys, args=[*arguments, IDLE_BUCKET_SECONDS])
         return float(wait)
+
+    async def pause(self, key: str, seconds: float) -> None:
+        await self._pause(keys=[key], args=[max(1, math.ceil(seconds * 1000))])
 
     async def forget_idle(self, seconds: float) -> int:
         return 0  # every bucket expires by itself
@@ -195,17 +217,6 @@ def degraded(store: BucketStore, error: Exception) -> None:
         )
 
 
-def overall_bucket(per_second: float) -> tuple[float, float]:
-    """(refill rate, capacity) such that no one-second window holds more than ``per_second`` tokens.
-
-    A token bucket lets through at most ``capacity + rate * W`` in any window of W seconds; with
-    a capacity of 1 the tokens are spaced ``1/rate`` apart, so at most ``ceil(rate * W)``.
-    """
-    capacity = max(1.0, float(int(per_second / 20)))
-    refill = per_second * MARGIN if capacity == 1 else (per_second - capacity) * MARGIN
-    return refill, capacity
-
-
 class SharedRateLimiter:
     """The bot-wide bucket plus one bucket per chat, kept in a :class:`BucketStore`.
 
@@ -221,9 +232,12 @@ class SharedRateLimiter:
         chat_burst: float,
         *,
         fallback: RateLimiter | None = None,
+        pause_key: str | None = None,
     ) -> None:
+        """``pause_key`` is the bot's pause, shared by its limiters (default: this one's own)."""
         self.store = store
         self.prefix = prefix
+        self.pause_key = pause_key or f"{prefix}:paused"
         self.refill, self.capacity = overall_bucket(per_second)
         self.chat_per_second = chat_per_second
         self.chat_burst = max(1.0, float(chat_burst))
@@ -239,7 +253,7 @@ class SharedRateLimiter:
         buckets.append((f"{self.prefix}:all", self.refill, self.capacity))
         try:
             while True:
-                wait = await self.store.take(buckets)
+                wait = await self.store.take(buckets, self.pause_key)
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)  # the tokens are in another process's hands: poll
@@ -253,6 +267,14 @@ class SharedRateLimiter:
             log.warning("the shared send-rate store answers again")
             self._failing_since = None
         await self._forget_now_and_then()
+
+    async def pause(self, seconds: float) -> None:
+        """Every worker's sends wait ``seconds`` (the pause lives in the store, read with each take)."""
+        await self.fallback.pause(seconds)  # also while the store is away
+        try:
+            await self.store.pause(self.pause_key, seconds)
+        except STORE_ERRORS as error:
+            degraded(self.store, error)
 
     async def _forget_now_and_then(self) -> None:
         now = time.monotonic()
@@ -290,6 +312,8 @@ class ShareBucket:
         self.rate = 0.0
         self.capacity = 1.0
         self.deadline = -math.inf
+        #: Nothing is handed out before this (this clock): Telegram's retry_after, for every worker.
+        self.paused_until = -math.inf
         self._tokens = 0.0
         self._updated = clock()
         self._lock = asyncio.Lock()
@@ -313,17 +337,24 @@ class ShareBucket:
         self.deadline = deadline
         self._changed.set()
 
+    def pause_until(self, moment: float) -> None:
+        """Hand out nothing before ``moment`` (this clock; a later pause already set stays)."""
+        self.paused_until = max(self.paused_until, moment)
+        self._changed.set()
+
     async def take(self) -> None:
         """Wait for a token of this worker's share and take it (waiters in arrival order)."""
         async with self._lock:
             while True:
                 self._refill()
                 now = self._clock()
-                if self._tokens >= 1 and now < self.deadline:
+                if self._tokens >= 1 and self.paused_until <= now < self.deadline:
                     self._tokens -= 1
                     return
                 self._changed.clear()
-                if now >= self.deadline or self.rate <= 0:
+                if now < self.paused_until:
+                    timeout = self.paused_until - now
+                elif now >= self.deadline or self.rate <= 0:
                     timeout = HEARTBEAT_SECONDS  # until a renewal changes something
                 else:
                     timeout = min((1 - self._tokens) / self.rate, self.deadline - now)
@@ -347,11 +378,22 @@ class ChatBuckets:
         self.max_chats = max_chats
         self._clock = clock
         self._levels: OrderedDict[str, tuple[float, float]] = OrderedDict()  # chat -> (tokens, at)
+        #: Since when (this clock) what was sent to any chat is unknown (see :meth:`unknown_since`).
+        self._unknown_since = -math.inf
+
+    def unknown_since(self, moment: float) -> None:
+        """A worker that kept chats to itself died at ``moment`` (this clock) at the latest: every
+        chat not sent to since counts as emptied then, refilling from then on."""
+        self._unknown_since = max(self._unknown_since, moment)
 
     def level(self, chat: str) -> float:
         now = self._clock()
-        tokens, at = self._levels.get(chat, (self.capacity, now))
-        return min(self.capacity, tokens + max(0.0, now - at) * self.rate)
+        known = self._levels.get(chat)
+        tokens, at = known if known is not None else (self.capacity, now)
+        level = min(self.capacity, tokens + max(0.0, now - at) * self.rate)
+        if known is None or at < self._unknown_since:
+            level = min(level, max(0.0, now - self._unknown_since) * self.rate)
+        return level
 
     def _set(self, chat: str, tokens: float) -> None:
         self._levels[chat] = (tokens, self._clock())
@@ -407,10 +449,13 @@ class LeasedRateLimiter:
         self.chat_burst = max(1.0, float(chat_burst))
         #: Seconds for an emptied chat bucket to be full again: older sends no longer matter.
         self.refill_seconds = self.chat_burst / chat_per_second
+        self._clock = clock
         self.share = ShareBucket(clock)
         self.chats = ChatBuckets(chat_per_second, self.chat_burst, clock=clock)
         #: Whether chat buckets are kept here only; False until a renewal finds this worker alone.
         self.local_chats = False
+        #: The keeper renewing this limiter's lease (it shares a pause with every worker).
+        self.keeper: LeaseKeeper | None = None
         self.workers = 0
         self._switching: asyncio.Event | None = None
         self._handing_over = False
@@ -440,6 +485,14 @@ class LeasedRateLimiter:
             self.share.give_back()
             await asyncio.sleep(wait)
 
+    async def pause(self, seconds: float) -> None:
+        """Every worker's sends wait ``seconds``: this one's at once, the others' from their next
+        renewal (a heartbeat at most, see :meth:`LeaseKeeper.pause`)."""
+        if self.keeper is not None:
+            await self.keeper.pause(seconds)
+        else:
+            self.share.pause_until(self._clock() + seconds)
+
     async def _take_shared(self, chat: str) -> float:
         self._store_takes += 1
         self._store_idle.clear()
@@ -463,7 +516,10 @@ class LeasedRateLimiter:
         grant = await renewal.grant(self.scope, self.per_second)
         allowance = grant.allowance
         if grant.quiet_for < self.refill_seconds:
-            allowance = 0.0  # a worker died keeping chats to itself: wait until they refilled
+            # A worker died keeping chats to itself: what it sent them is unknown, so each chat
+            # counts as emptied at its death (rather than this worker sending nothing until every
+            # chat has refilled: a mute bot after each crash).
+            self.chats.unknown_since(self._clock() - grant.quiet_for)
         if allowance < self.share.allowance:
             self.share.set_allowance(allowance)  # lower before publishing
         local = grant.workers == 1 and grant.alone_for >= self.refill_seconds
@@ -533,12 +589,21 @@ class LeaseKeeper:
         heartbeat: float = HEARTBEAT_SECONDS,
         catch_up: float = CATCH_UP_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        identity: WorkerIdentity | None = None,
+        pause_key: str = "baraza:rate",
     ) -> None:
+        """``identity`` is this worker's (default: a slot of its own); the leases of its earlier
+        processes, and of dead processes on this host, are ended at once (:mod:`storage.workers`)."""
         self.leases = leases
         self.limiters = list(limiters)
         self.heartbeat = heartbeat
         self.catch_up = catch_up
-        self.worker = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.identity = identity or this_process()
+        self.worker = self.identity.name
+        #: The bot's pause in ``send_rate_pauses`` (a Telegram retry_after kept by every worker).
+        self.pause_key = pause_key
+        for limiter in self.limiters:
+            limiter.keeper = self
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._renewing = asyncio.Lock()
@@ -555,16 +620,33 @@ class LeaseKeeper:
         grants: list[Grant] = []
         committed = False
         try:
-            async with self.leases.renewal(self.worker) as renewal:
+            async with self.leases.renewal(self.worker, self.identity.knows_gone) as renewal:
                 for limiter in self.limiters:
                     grants.append(await limiter.renew(renewal))
+                paused = await renewal.paused_for(self.pause_key)
             committed = True
+            if paused > 0:  # another worker was told to wait: so is this one
+                self._pause_here(paused)
         finally:
             # The others count this lease from its renewal, which began after ``started``.
             deadline = started + self.leases.expiry
             for index, limiter in enumerate(self.limiters):
                 limiter.renewed(grants[index] if index < len(grants) else None, deadline, committed)
         return grants
+
+    def _pause_here(self, seconds: float) -> None:
+        until = self._clock() + seconds
+        for limiter in self.limiters:
+            limiter.share.pause_until(until)
+
+    async def pause(self, seconds: float) -> None:
+        """Telegram said to wait ``seconds``: this worker stops sending at once, and the pause is
+        written where every other worker reads it at its next renewal (within a heartbeat)."""
+        self._pause_here(seconds)
+        try:
+            await self.leases.pause(self.pause_key, seconds)
+        except Exception as error:  # the others learn it from their own 429
+            log.warning("could not share a pause with the other workers: %s", type(error).__name__)
 
     async def start(self) -> None:
         """Take the first leases (before anything is sent), then renew them in the background."""
@@ -627,6 +709,18 @@ class SendLimiters:
     store: BucketStore | None = None
     #: PostgreSQL without Redis: renews this worker's leases of the rates.
     keeper: LeaseKeeper | None = None
+    #: This worker (:mod:`storage.workers`).
+    identity: WorkerIdentity = field(default_factory=this_process)
+
+    async def gone(self, worker: str) -> bool:
+        """Whether the worker called ``worker`` is known to be gone: an earlier process of this
+        worker's slot, a dead process on this host, or (with leases) a worker holding no live
+        lease. Rows it left ``sending`` are then lost (see :mod:`bot.sending.sender`)."""
+        if self.identity.knows_gone(worker):
+            return True
+        if self.keeper is None or worker == self.identity.name:
+            return False
+        return worker not in await self.keeper.leases.live_workers()
 
     async def close(self) -> None:
         if self.keeper is not None:
@@ -661,8 +755,9 @@ def _replies_and_broadcasts(
     )
 
 
-async def send_limiters(settings: Settings, database: Database) -> SendLimiters:
-    """The limiters for ``settings``: Redis if configured, else PostgreSQL, else in-process (SQLite).
+async def send_limiters(settings: Settings, database: Database, identity: WorkerIdentity | None = None) -> SendLimiters:
+    """The limiters for ``settings``: Redis if configured, else PostgreSQL, else in-process (SQLite),
+    for the worker ``identity`` (default: a slot of its own).
 
     Raises :class:`SharedRateError` if Redis is configured but does not answer at start: a
     deployment that believes it shares one rate must not start without it.
@@ -679,25 +774,33 @@ async def send_limiters(settings: Settings, database: Database) -> SendLimiters:
             raise SharedRateError(f"redis.url: Redis does not answer ({type(error).__name__}: {error})") from error
         store, backend = redis_store, "redis"
     elif not database.is_sqlite:
-        return await _leased_limiters(settings, database)
+        return await _leased_limiters(settings, database, identity)
     else:
-        return SendLimiters("in-process", local, None)
-    replies, broadcasts = _replies_and_broadcasts(settings, functools.partial(SharedRateLimiter, store))
+        return SendLimiters("in-process", local, None, identity=identity or this_process())
+    pause_key = f"{bot_prefix(settings.telegram.token)}:paused"
+    replies, broadcasts = _replies_and_broadcasts(
+        settings, functools.partial(SharedRateLimiter, store, pause_key=pause_key)
+    )
     log.info("send rates shared by all workers through %s", backend)
-    return SendLimiters(backend, replies, broadcasts, store)
+    return SendLimiters(backend, replies, broadcasts, store, identity=identity or this_process())
 
 
-async def _leased_limiters(settings: Settings, database: Database) -> SendLimiters:
+async def _leased_limiters(settings: Settings, database: Database, identity: WorkerIdentity | None) -> SendLimiters:
     """PostgreSQL without Redis: each worker spends its leased share of the rates locally."""
     store = PostgresBuckets(database)
     replies, broadcasts = _replies_and_broadcasts(settings, functools.partial(LeasedRateLimiter, store))
-    keeper = LeaseKeeper(PostgresLeases(database, LEASE_EXPIRY_SECONDS), [replies, broadcasts])
+    keeper = LeaseKeeper(
+        PostgresLeases(database, LEASE_EXPIRY_SECONDS),
+        [replies, broadcasts],
+        identity=identity,
+        pause_key=bot_prefix(settings.telegram.token),
+    )
     try:
         await keeper.start()
     except Exception as error:
         raise SharedRateError(f"the send-rate lease cannot be taken ({type(error).__name__}: {error})") from error
     log.info("send rates shared by all workers through leases in PostgreSQL")
-    return SendLimiters("postgresql", replies, broadcasts, store, keeper)
+    return SendLimiters("postgresql", replies, broadcasts, store, keeper, keeper.identity)
 
 
 class SharedRateError(BarazaError):

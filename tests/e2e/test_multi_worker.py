@@ -10,32 +10,23 @@ configured rate, however many workers send.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.channels.telegram.rate_limiter import UNTHROTTLED
 from surveys.model import Survey
-from testkit.databases import drop_postgres_database, require_postgres_database, require_redis
+from testkit.databases import require_redis
 from testkit.exports import assert_export_matches, export_rows
+from testkit.fakes.survey_respondent import PROGRESS
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.rates import most_in_any_window
-from testkit.worker_harness import AcknowledgedRespondent, worker_fleet
+from testkit.worker_harness import AcknowledgedRespondent, LastSeenRespondent, worker_fleet
 
 pytestmark = pytest.mark.slow  # several worker processes
 
 USERS = 12
 RATE = 25  # messages a second for the whole bot
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    url = await require_postgres_database()
-    try:
-        yield url
-    finally:
-        await drop_postgres_database(url)
 
 
 @pytest.mark.parametrize("rate_store", ["postgresql", "redis"])
@@ -91,3 +82,28 @@ async def test_killing_one_of_two_workers_loses_no_answer(postgres_url: str, usa
             await asyncio.gather(*(r.answer_until() for r in respondents))
     assert failed_while_dead > 0, "updates did reach the dead worker and were redelivered"
     assert_export_matches(await export_rows(postgres_url, usat), respondents, usat)
+
+
+async def test_replies_of_a_chat_never_cross_between_workers_for_people_who_act_on_the_last_message(
+    postgres_url: str, usat: Survey, tmp_path: Path
+) -> None:
+    # The chat's rate holds back the second message of a reply, so an answer given after the first
+    # one reaches the other worker while the first still sends: the chat is held until then.
+    async with FakeTelegramServer(webhook_concurrency=16, webhook_retry_delay=0.1) as server:
+        respondents = [
+            LastSeenRespondent(server.user(7200 + i, first_name=f"O{i}"), i, usat, timeout=60) for i in range(USERS)
+        ]
+        async with worker_fleet(
+            server, postgres_url, tmp_path, 2, duplicate=0.3, late=0.2, chat_messages_per_second=4, chat_burst=1
+        ) as (balancer, workers):
+            await asyncio.gather(*(r.open() for r in respondents))
+            await asyncio.gather(*(r.answer_until() for r in respondents))
+            log = "\n".join(worker.tail() for worker in workers)
+    assert balancer.stats.duplicates > 0 and balancer.stats.late > 0, "the balancer really misbehaved"
+    for respondent in respondents:
+        shown = [int(m.group(1)) for m in (PROGRESS.match(m.text or "") for m in respondent.user.bot_messages) if m]
+        assert shown == sorted(shown), (
+            f"respondent {respondent.index} saw an earlier question after a later one: {shown}"
+        )
+    assert_export_matches(await export_rows(postgres_url, usat), respondents, usat)
+    assert "Traceback" not in log, log

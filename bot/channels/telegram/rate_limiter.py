@@ -2,7 +2,7 @@
 
 Replies are paced by Baraza's limiter (:mod:`bot.sending.rate`, or the shared one of
 :mod:`bot.sending.shared_rate`); a 429 from Telegram pauses every throttled call for its
-``retry_after``; a reply that certainly did not reach Telegram is sent again.
+``retry_after``, in every worker sharing the limiter; a reply that certainly did not reach Telegram is sent again.
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
                 seconds = retry_seconds(error)
                 log.warning("Telegram asked to slow down (%s): retrying in %.1f s", endpoint, seconds)
                 self._resume_at = max(self._resume_at, loop.time() + seconds + 0.1)
+                # The limit is the bot's: every worker sharing the rate waits too (not only this one).
+                await self.limiter.pause(seconds + 0.1)
             except NetworkError as error:
                 # A reply that certainly did not reach Telegram (5xx, no connection) is sent again;
                 # one that may have arrived (timeout, connection lost mid-answer) is not: no duplicates.

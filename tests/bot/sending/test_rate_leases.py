@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,6 +21,7 @@ from storage.database import Database
 from storage.errors import StorageError
 from storage.rate_buckets import PostgresBuckets, buckets
 from storage.rate_leases import PostgresLeases, pool
+from storage.workers import WorkerIdentity, this_process
 from testkit.databases import drop_postgres_database, require_postgres_database
 from testkit.rates import most_in_any_window
 
@@ -40,11 +42,19 @@ class Worker:
     """One worker process's limiter and lease keeper (renewed by hand), with its own connections."""
 
     def __init__(
-        self, url: str, scope: str, rate: float, *, chat_rate: float = 1000.0, burst: int = 1000, expiry: float = 5.0
+        self,
+        url: str,
+        scope: str,
+        rate: float,
+        *,
+        chat_rate: float = 1000.0,
+        burst: int = 1000,
+        expiry: float = 5.0,
+        identity: WorkerIdentity | None = None,
     ) -> None:
         self.database = Database(url)
         self.limiter = LeasedRateLimiter(PostgresBuckets(self.database), scope, rate, chat_rate, burst)
-        self.keeper = LeaseKeeper(PostgresLeases(self.database, expiry), [self.limiter])
+        self.keeper = LeaseKeeper(PostgresLeases(self.database, expiry), [self.limiter], identity=identity)
 
     @property
     def allowance(self) -> float:
@@ -267,3 +277,80 @@ async def test_a_worker_whose_lease_cannot_be_renewed_stops_sending_when_it_expi
     worker.keeper.leases.database = worker.database
     await worker.renew()
     await asyncio.wait_for(sending, 10)
+
+
+def restarted(identity: WorkerIdentity) -> WorkerIdentity:
+    """The identity of the next process in ``identity``'s slot (a restart after ``kill -9``)."""
+    return WorkerIdentity(identity.slot, identity.host, identity.pid, secrets.token_hex(4))
+
+
+async def test_a_worker_restarted_in_its_slot_after_kill_9_gets_the_whole_rate_at_its_first_renewal(
+    database: Database, workers: list[Worker]
+) -> None:
+    scope = f"test:{secrets.token_hex(4)}"
+    first = Worker(database.url, scope, 20.0, identity=this_process("host-a:8080"))
+    await first.renew()
+    assert first.allowance == 20
+    await first.close(cleanly=False)  # kill -9: its lease looks live for 5 s more
+    again = Worker(database.url, scope, 20.0, identity=restarted(first.keeper.identity))
+    workers.append(again)
+    await again.renew()
+    assert again.allowance == 20, "the earlier process of its own slot is gone: no wait for its lease to expire"
+    assert await again.keeper.leases.live(scope) == {again.keeper.worker: 20.0}
+
+
+async def test_a_dead_process_on_this_host_gives_its_share_back_at_the_next_renewal_of_another(
+    database: Database, workers: list[Worker]
+) -> None:
+    scope = f"test:{secrets.token_hex(4)}"
+    first = Worker(database.url, scope, 20.0, identity=this_process("host-a:8080"))
+    workers.append(first)
+    # The second worker's process: a real one of this host, killed below.
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "import time; time.sleep(120)")
+    try:
+        identity = WorkerIdentity("host-a:8081", first.keeper.identity.host, child.pid, secrets.token_hex(4))
+        second = Worker(database.url, scope, 20.0, identity=identity)
+        for worker in (first, second, first, second):
+            await worker.renew()
+        assert (first.allowance, second.allowance) == (10, 10)
+    finally:
+        child.kill()
+        await child.wait()
+    await second.close(cleanly=False)
+    await first.renew()
+    assert first.allowance == 20, "its process is gone: no wait for its lease to expire"
+
+
+async def test_after_a_lone_worker_dies_its_chats_count_as_emptied_and_the_next_one_is_not_mute(
+    database: Database, workers: list[Worker]
+) -> None:
+    scope = f"test:{secrets.token_hex(4)}"
+    first = Worker(database.url, scope, 20.0, chat_rate=1.0, burst=4, identity=this_process("host-a:8080"))
+    await first.renew()
+    assert first.limiter.local_chats, "alone: it keeps the chats to itself"
+    for _ in range(4):
+        await first.limiter.acquire("chat-1")  # spends the chat's burst
+    await first.close(cleanly=False)
+    again = Worker(database.url, scope, 20.0, chat_rate=1.0, burst=4, identity=restarted(first.keeper.identity))
+    workers.append(again)
+    await again.renew()
+    assert again.allowance == 20, "it sends at once"
+    assert again.limiter.chats.level("chat-1") < 1, "what the dead one sent to a chat is not forgotten"
+    assert again.limiter.chats.level("chat-2") < 1, "nor what it may have sent to any other"
+
+
+async def test_a_retry_after_seen_by_one_worker_pauses_the_other_from_its_next_renewal(
+    database: Database, workers: list[Worker]
+) -> None:
+    scope = f"test:{secrets.token_hex(4)}"
+    first, second = Worker(database.url, scope, 20.0), Worker(database.url, scope, 20.0)
+    workers.extend([first, second])
+    for worker in (first, second, first, second):
+        await worker.renew()
+    await first.limiter.pause(30.0)  # Telegram told the first worker to wait 30 s
+    assert first.limiter.share.paused_until > time.monotonic() + 25, "it stops at once"
+    assert second.limiter.share.paused_until < time.monotonic(), "the second one has not renewed yet"
+    await second.renew()
+    assert second.limiter.share.paused_until > time.monotonic() + 25, "and so does every other worker"
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(second.limiter.acquire("chat"), 0.3)

@@ -7,7 +7,6 @@ import asyncio
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
@@ -29,7 +28,7 @@ from storage.database import Database
 from storage.rate_buckets import PostgresBuckets
 from storage.rate_leases import PostgresLeases
 from testkit.broadcasts import CPI, create_broadcast, wait_until_finished
-from testkit.databases import drop_postgres_database, require_postgres_database, require_redis
+from testkit.databases import require_redis
 from testkit.rates import most_in_any_window
 from testkit.register import Person, add_people
 
@@ -50,15 +49,6 @@ class RecordingSender:
         await asyncio.sleep(0.002)
         self.log.append((self.name, chat_key, time.monotonic()))
         return secrets.token_hex(4)
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    url = await require_postgres_database()
-    try:
-        yield url
-    finally:
-        await drop_postgres_database(url)
 
 
 @pytest.mark.parametrize("rate_store", ["redis", "postgresql", "postgresql-leases"])

@@ -96,7 +96,10 @@ async def test_two_workers_together_keep_one_chat_under_its_rate(stores: tuple[B
 
 
 class _Unreachable:
-    async def take(self, buckets: Sequence[Bucket]) -> float:
+    async def take(self, buckets: Sequence[Bucket], pause: str | None = None) -> float:
+        raise ConnectionError("the store is away")
+
+    async def pause(self, key: str, seconds: float) -> None:
         raise ConnectionError("the store is away")
 
     async def forget_idle(self, seconds: float) -> int:
@@ -161,12 +164,12 @@ async def test_a_store_outage_lets_sends_through_counted_and_warned_about_once(
 
 
 class _BrokenRedis(RedisBuckets):
-    async def take(self, buckets: Sequence[Bucket]) -> float:
+    async def take(self, buckets: Sequence[Bucket], pause: str | None = None) -> float:
         raise TypeError("a bug in the store")
 
 
 class _BrokenPostgres(PostgresBuckets):
-    async def take(self, wanted: Sequence[tuple[str, float, float]]) -> float:
+    async def take(self, wanted: Sequence[tuple[str, float, float]], pause: str | None = None) -> float:
         raise TypeError("a bug in the store")
 
 
@@ -232,3 +235,14 @@ async def test_redis_never_reports_a_wait_too_short_to_show_as_a_token_taken() -
     finally:
         await store.client.delete(key)
         await store.close()
+
+
+async def test_a_retry_after_seen_by_one_worker_pauses_the_other(stores: tuple[BucketStore, BucketStore]) -> None:
+    prefix = f"test:{secrets.token_hex(4)}"
+    pause_key = f"{prefix}:paused"
+    first, second = (SharedRateLimiter(store, prefix, 100.0, 1000.0, 1000, pause_key=pause_key) for store in stores)
+    await second.acquire("chat")  # sends at once before
+    await first.pause(0.6)  # Telegram told the first worker to wait
+    started = time.monotonic()
+    await second.acquire("chat")
+    assert time.monotonic() - started >= 0.5, "the second worker waited out the first one's retry_after"
