@@ -31,6 +31,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ from storage.delivery_receipts import DELIVERED, Receipt
 log = logging.getLogger(__name__)
 
 CHANNEL = "sms"
+#: A run of digits long enough to be a phone number (with the separators people write).
+_NUMBER_RUN = re.compile(r"\+?\d[\d ().-]{4,}\d")
 
 
 class GatewayError(BarazaError):
@@ -202,7 +205,8 @@ class AfricasTalkingGateway(_HttpGateway):
         recipients = _recipients(body)
         if status not in (200, 201) or not recipients:
             message = body.get("SMSMessageData", {}).get("Message") if isinstance(body, dict) else None
-            return GatewayError(f"Africa's Talking refused (HTTP {status}): {message or 'no recipient'}"[:300])
+            reason = _without_numbers(str(message or "no recipient"))
+            return GatewayError(f"Africa's Talking refused (HTTP {status}): {reason}"[:300])
         first = recipients[0]
         code = first.get("statusCode")
         if code in AT_ACCEPTED:
@@ -276,7 +280,8 @@ class TwilioGateway(_HttpGateway):
             return None
         code = body.get("code") if isinstance(body, dict) else None
         message = body.get("message") if isinstance(body, dict) else None
-        text = f"Twilio error {code or status}: {message or f'HTTP {status}'}"[:300]
+        # Twilio quotes the recipient's number in some messages (21211): never in an error that is logged.
+        text = f"Twilio error {code or status}: {_without_numbers(str(message or f'HTTP {status}'))}"[:300]
         retriable = status >= 500 or status == 429 or code == TWILIO_TOO_MANY
         refused = status == 401 or code == TWILIO_AUTHENTICATE
         return GatewayError(text, retriable=retriable, blocked=code == TWILIO_UNSUBSCRIBED, credentials_refused=refused)
@@ -309,3 +314,8 @@ def make_gateway(settings: SmsSettings, *, status_callback: str | None = None) -
     if settings.provider == "africastalking":
         return AfricasTalkingGateway(settings)
     raise ValueError(f"unknown SMS provider {settings.provider!r}")
+
+
+def _without_numbers(text: str) -> str:
+    """A gateway's message with anything that may be a phone number blanked out (errors are logged)."""
+    return _NUMBER_RUN.sub("[number]", text)

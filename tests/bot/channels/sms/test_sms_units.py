@@ -143,3 +143,16 @@ def test_africas_talking_needs_a_long_webhook_secret_and_reads_its_allow_list(tm
     assert [str(network) for network in sms.allowed_ips] == ["196.201.214.0/24"]
     with pytest.raises(ConfigError, match="provider"):
         load_settings(_config(tmp_path, "sms: {provider: nexmo}\n"), environ=env)
+
+
+def test_a_gateway_refusal_that_quotes_the_phone_number_keeps_it_out_of_the_error_logged() -> None:
+    # Twilio's 21211 names the number ("The 'To' number +254712345678 is not a valid phone number."),
+    # and the error's text is logged by the channel and the durable sender.
+    twilio = TwilioGateway(SETTINGS)
+    body = {"code": 21211, "message": "The 'To' number +254 712-345678 is not a valid phone number."}
+    error = twilio._refusal(400, body)
+    assert error is not None and "21211" in str(error) and "not a valid phone number" in str(error)
+    assert "712" not in str(error) and "345678" not in str(error)
+    at = AfricasTalkingGateway(SmsSettings(provider="africastalking", account="sandbox", secret="k", base_url="x"))
+    refused = at._refusal(400, {"SMSMessageData": {"Message": "InvalidPhoneNumber: 0712345678", "Recipients": []}})
+    assert refused is not None and "0712345678" not in str(refused) and "InvalidPhoneNumber" in str(refused)
