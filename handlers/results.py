@@ -109,10 +109,14 @@ class ResultsWords:
         return self._text(self.survey.title)
 
     def question(self, name: str) -> str:
+        """The question's label; its name when the survey file no longer has it (a snapshot keeps
+        the questions of the day it was published)."""
+        if not self.survey.has_question(name):
+            return name
         return self._text(self.survey.question(name).label)
 
     def choice(self, question: str, choice: str) -> str:
-        found = self.survey.question(question).choice(choice)
+        found = self.survey.question(question).choice(choice) if self.survey.has_question(question) else None
         return choice if found is None else self._text(found.label)
 
     def dimension(self, name: str) -> str:

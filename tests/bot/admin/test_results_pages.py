@@ -17,10 +17,13 @@ from babel.numbers import format_percent
 
 from storage import audit
 from storage.database import Database
+from surveys.loader import load_survey_file
 from surveys.model import Survey
 from testkit.admin import Client, admin_client, csrf_of
 from testkit.results import (
+    MARGINS_CSV,
     SECRET_COMMENT,
+    SURVEY_YAML,
     reference_share,
     reference_weights,
     store_respondents,
@@ -171,3 +174,27 @@ async def test_viewers_preview_but_cannot_publish(database: Database, survey: Su
         assert 'id="publish"' not in page
         response = await client.post("/admin/surveys/feedback2027/results/publish", data={"csrf": csrf_of(page)})
         assert response.status == 403
+
+
+async def test_a_published_question_the_survey_file_no_longer_has_is_shown_by_its_name_not_a_500(
+    client: Client, database: Database, tmp_path: Path
+) -> None:
+    # The snapshot keeps the questions of the day it was published; the survey file may change since.
+    assert await publish(client) == 303
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "feedback2027.yaml").write_text(
+        SURVEY_YAML.replace("name: satisfaction", "name: contentment").replace("name: work", "name: job"),
+        encoding="utf-8",
+    )
+    (edited / "margins.csv").write_text(MARGINS_CSV, encoding="utf-8")
+    changed = load_survey_file(edited / "feedback2027.yaml")
+    async with admin_client(database, {changed.id: changed}, username="editor2") as later:
+        page = await later.get("/results/feedback2027")
+        html = await page.text()
+        assert page.status == 200 and 'id="q-satisfaction-h">satisfaction</h2>' in html
+        assert "What do you use them for?" in html and ">job<" not in html
+        figures = await later.get("/results/feedback2027/figures.csv")
+        rows = list(csv.DictReader(io.StringIO(await figures.text())))
+        assert figures.status == 200 and {"satisfaction", "uses", "visits"} <= {r["question"] for r in rows}
+        assert {r["choice_label"] for r in rows if r["question"] == "uses"} == {"work", "Study", "News"}
