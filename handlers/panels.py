@@ -2,7 +2,8 @@
 
 A person takes part in a wave when their response to it counts for the response rates: complete,
 or partial (AAPOR 1.1 or 1.2: answered at least :data:`handlers.invitations.PARTIAL_SHARE` of
-its questions). Break-offs, refusals and non-contacts of a wave are not invited to the next.
+its questions) without being screened out by a full quota cell. Break-offs, refusals,
+non-contacts and screened-out people of a wave are not invited to the next.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -85,7 +85,8 @@ async def wave_responses(
 
 async def wave_participants(connection: AsyncConnection, survey_id: str, *, answered_at_least: int) -> set[int]:
     """The contacts who took part in the wave ``survey_id``: finished it, or answered at least
-    ``answered_at_least`` of its questions (a partial interview)."""
+    ``answered_at_least`` of its questions (a partial interview) without being screened out (a
+    full quota cell: not eligible, whatever they answered before)."""
     answered = answered_per_response(survey_id)
     rows = await connection.execute(
         select(responses.c.contact_id)
@@ -93,7 +94,13 @@ async def wave_participants(connection: AsyncConnection, survey_id: str, *, answ
         .where(
             responses.c.survey_id == survey_id,
             responses.c.contact_id.is_not(None),
-            or_(responses.c.completed_at.is_not(None), func.coalesce(answered.c.answered, 0) >= answered_at_least),
+            or_(
+                responses.c.completed_at.is_not(None),
+                and_(
+                    responses.c.screened_out_at.is_(None),
+                    func.coalesce(answered.c.answered, 0) >= answered_at_least,
+                ),
+            ),
         )
         .distinct()
     )
