@@ -25,14 +25,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.phones import PhoneNumberError, to_e164
-from storage.models import ContactRow, SubscriptionRow
+from storage.models import ContactRow, ConversationRow, SubscriptionRow
 
 contacts = cast(Table, ContactRow.__table__)
 subscriptions = cast(Table, SubscriptionRow.__table__)
+conversations = cast(Table, ConversationRow.__table__)
 
 #: Channels whose user key is a phone number.
 PHONE_CHANNELS = frozenset({"whatsapp", "sms", "ussd"})
@@ -98,3 +99,19 @@ async def link_new_contact(connection: AsyncConnection, contact_id: int, phone_k
 async def linked_ids_for_update(connection: AsyncConnection, contact_id: int) -> Sequence[int]:
     """:func:`linked_contact_ids`, or ``[contact_id]`` when the contact is gone (writes then match nothing)."""
     return await linked_contact_ids(connection, contact_id) or (contact_id,)
+
+
+async def move_conversation(connection: AsyncConnection, from_id: int, to_id: int) -> bool:
+    """Hand the conversation of contact ``from_id`` (its flow, response and question) over to the
+    linked contact ``to_id``, whose own conversation, if any, it replaces: the person goes on on
+    the other channel (a USSD session continued by SMS). False when ``from_id`` has none."""
+    if from_id == to_id:
+        return True
+    moving = await connection.scalar(select(func.count()).where(conversations.c.contact_id == from_id))
+    if not moving:
+        return False
+    await connection.execute(delete(conversations).where(conversations.c.contact_id == to_id))
+    await connection.execute(
+        update(conversations).where(conversations.c.contact_id == from_id).values(contact_id=to_id)
+    )
+    return True

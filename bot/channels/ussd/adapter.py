@@ -23,8 +23,9 @@ session after 180.
   says so.
 - **Running out of time.** Past ``ussd.sms_after_seconds`` into a session, a screen that waits
   for an answer is not shown: the session ends, and with ``ussd.continue_by_sms`` (and the SMS
-  channel configured) the question is queued in the outbox for the person's SMS channel; without
-  it the person is asked to dial again.
+  channel configured) the conversation goes over to the person's SMS contact and the question is
+  queued in the outbox for it, so that the SMS reply goes on with the response; without it the
+  person is asked to dial again.
 
 Contacts are channel ``ussd`` with the E.164 number (:mod:`common.phones`) as user and chat key.
 Phone numbers are never logged.
@@ -50,6 +51,7 @@ from handlers.messages import RESUME_PAYLOAD, Button, Inbound, MessageProcessor,
 from handlers.survey import FLOW as SURVEY_FLOW
 from handlers.texts import Texts, supported_language
 from storage.database import Database
+from storage.linked_contacts import move_conversation
 from storage.outbox_messages import OutboxRepository
 from storage.records import Conversation
 from storage.repositories import Repositories
@@ -271,10 +273,18 @@ class UssdChannel:
             buttons=tuple((Button(item.label, item.payload),) for item in _all_items(shown.screen)),
         )
         async with self.database.transaction() as connection:
-            contact_id = await Repositories(connection).contacts.find(CHANNEL, phone)
+            repos = Repositories(connection)
+            contact_id = await repos.contacts.find(CHANNEL, phone)
             if contact_id is not None:
+                # The answer comes back by SMS, from the person's SMS contact (linked by the
+                # number): the conversation goes over to it, or the answer would find none.
+                # (An existing one is not touched: that would clear a block, a carrier's STOP.)
+                by_sms = await repos.contacts.find(SMS_CHANNEL, phone)
+                if by_sms is None:
+                    by_sms = (await repos.contacts.touch(SMS_CHANNEL, phone, phone, None, self.clock())).id
+                await move_conversation(connection, contact_id, by_sms)
                 await OutboxRepository(connection).enqueue(
-                    contact_id=contact_id,
+                    contact_id=by_sms,
                     channel=SMS_CHANNEL,
                     chat_key=phone,
                     kind=CONTINUE_KIND,
