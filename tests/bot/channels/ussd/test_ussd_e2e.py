@@ -206,7 +206,9 @@ async def late_session(url: str, *, sms: bool) -> tuple[UssdScreen, list[OutboxM
                 await respondent.step()  # the second question, answered after 160 seconds
                 screen = respondent.phone.screen
         async with bot.database.reading() as connection:
-            contact = await Repositories(connection).contacts.find("ussd", "+254712000006")
+            # Continued by SMS, the question is queued for the person's SMS contact, which the
+            # SMS answer comes from (tests/bot/channels/ussd/test_ussd_continue_by_sms.py).
+            contact = await Repositories(connection).contacts.find("sms" if sms else "ussd", "+254712000006")
             assert contact is not None
             queued = await OutboxRepository(connection).for_contact(contact)
     return screen, queued
