@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.errors import BarazaError
 from storage.engagement import (
+    COUNT,
     DAYS,
     DEFAULT_WEEKMASK,
     METRICS,
@@ -298,6 +299,10 @@ def project(objective: Objective, value: float, points: Sequence[TrendPoint], at
     """The value at ``objective.by`` if it keeps changing as over the last months (None: cannot tell)."""
     if objective.by is None:
         return None
+    definition = objective.definition
+    if not definition.stock and definition.unit == COUNT:
+        # A count over the month under way holds only its first days: not a point of the trend.
+        points = [point for point in points if point.month != f"{at.astimezone(UTC):%Y-%m}"]
     known = [point.value for point in points if point.value is not None][-(PROJECTION_MONTHS + 1) :]
     if len(known) < 2:
         return None

@@ -122,3 +122,18 @@ async def test_a_rising_register_is_on_track_for_a_near_target_and_behind_for_a_
     assert found["near"].projected is not None and found["near"].projected >= 60
     assert len(found["near"].trend) == 12 and found["near"].trend[-1].month == "2027-03"
     assert found["nobody"].value is None and found["nobody"].status == NO_DATA
+
+
+def test_a_count_over_the_month_under_way_does_not_bend_the_trend_down() -> None:
+    # New registrations rising by 50 a month; on 7 March, March has only a week of them so far.
+    at = datetime(2027, 3, 7, 12, 0, tzinfo=UTC)
+    objective = Objective("joining", "new_registrations", 700, by=date(2027, 9, 30))
+    points = [TrendPoint(month, value) for month, value in (("2026-12", 500), ("2027-01", 550), ("2027-02", 600))]
+    projected = project(objective, 640, [*points, TrendPoint("2027-03", 150)], at)
+    assert projected is not None and projected == pytest.approx(
+        640 + 50 * (date(2027, 9, 30) - at.date()).days / 30.4375
+    )
+    # A stock (or a share) read in the month under way is a fair point of the trend.
+    stock = Objective("registered", "registered_users", 2000, by=date(2027, 9, 30))
+    rising = [*points, TrendPoint("2027-03", 650)]
+    assert project(stock, 650, rising, at) == pytest.approx(650 + 50 * (date(2027, 9, 30) - at.date()).days / 30.4375)
