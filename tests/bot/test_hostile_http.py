@@ -1,6 +1,7 @@
 """Malformed input over HTTP is a 4xx, never a 500 (issue 18, finding 6).
 
-The whole bot runs (web chat, Telegram webhook, WhatsApp webhook, dashboard, health and metrics)
+The whole bot runs (web chat, Telegram webhook, WhatsApp webhook, SMS and USSD callbacks, results
+pages, dashboard, health and metrics)
 and every route it serves gets hostile requests written byte by byte on a raw socket: bytes that
 are not UTF-8 in cookies and headers, a CSRF field with non-ASCII characters, JSON nested 5,000
 deep, ids too large for the database, both without a session and signed in as an editor.
@@ -24,9 +25,12 @@ from bot.app import RunningBot, running_bot
 from bot.proxies import parse_networks
 from storage.staff import StaffRepository
 from testkit.admin import PASSWORD
+from testkit.fakes.sms import FakeAfricasTalking
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.whatsapp import FakeGraphServer
+from testkit.sms_harness import sms_settings
 from testkit.telegram_harness import bot_settings, free_port
+from testkit.ussd_harness import ussd_settings
 from testkit.whatsapp_harness import whatsapp_settings
 
 SECRET = "s3cret-token"
@@ -65,7 +69,7 @@ class Target:
 
 @pytest.fixture
 async def target(tmp_path: Path) -> AsyncIterator[Target]:
-    async with FakeTelegramServer() as telegram, FakeGraphServer() as graph:
+    async with FakeTelegramServer() as telegram, FakeGraphServer() as graph, FakeAfricasTalking() as sms_gateway:
         port = free_port()
         settings = bot_settings(
             telegram,
@@ -77,7 +81,11 @@ async def target(tmp_path: Path) -> AsyncIterator[Target]:
         )
         # 127.0.0.1 is a trusted proxy: the forwarded headers below are read, not ignored.
         web_settings = dataclasses.replace(settings.web, trusted_proxies=parse_networks(["127.0.0.1"]))
-        settings = dataclasses.replace(settings, whatsapp=whatsapp_settings(graph), web=web_settings)
+        # SMS (Africa's Talking, whose callbacks 127.0.0.1 may call) and USSD: their routes too.
+        sms = sms_settings(sms_gateway, port, allowed_ips=parse_networks(["127.0.0.1"]))
+        settings = dataclasses.replace(
+            settings, whatsapp=whatsapp_settings(graph), web=web_settings, sms=sms, ussd=ussd_settings()
+        )
         async with running_bot(settings) as bot:
             database = bot.database
             async with database.transaction() as connection:
@@ -131,6 +139,8 @@ def hostile_bodies() -> list[bytes]:
 async def test_no_route_answers_500_to_malformed_input(target: Target) -> None:
     failures: list[str] = []
     paths = concrete_paths(target.bot)
+    for served in ("/sms/", "/ussd/", "/results/"):
+        assert any(path.startswith(served) for path in paths), f"no {served} route to try"
     for cookie in (None, target.admin_cookie):
         header_sets = hostile_headers(cookie)
         for path in paths:
