@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -223,9 +223,12 @@ _COMPLETE_RESPONSE = DriverStatement(
     .where(responses.c.id == bindparam("response_id"))
     .values(completed_at=bindparam("now"), score=bindparam("score"))
 )
+# Summed over the person's linked phone contacts (storage/linked_contacts.py): one person who
+# answered on WhatsApp has answered by SMS and USSD too.
 _COMPLETED = DriverStatement(
-    select(participations.c.completed).where(
-        participations.c.contact_id == bindparam("contact_id"), participations.c.survey_id == bindparam("survey_id")
+    select(func.coalesce(func.sum(participations.c.completed), 0)).where(
+        participations.c.contact_id.in_(select(contacts.c.id).where(linked_clause(bindparam("contact_id")))),
+        participations.c.survey_id == bindparam("survey_id"),
     )
 )
 
@@ -595,7 +598,7 @@ class ResponseRepository(Repository):
 
 class ParticipationRepository(Repository):
     async def completed(self, contact_id: int, survey_id: str) -> int:
-        """How many times the contact completed the survey."""
+        """How many times the contact (on any of its linked phone channels) completed the survey."""
         rows = await _COMPLETED.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id})
         return int(rows[0][0]) if rows else 0
 

@@ -173,3 +173,23 @@ async def test_a_cell_by_two_fields_counts_its_own_completes_and_a_resumed_respo
     async with database.reading() as connection:
         cells = await quota_report(connection, surveys["qs"])
     assert [(c.label, c.completes, c.in_progress, c.status) for c in cells][2] == ("public / male", 2, 0, "full")
+
+
+async def test_a_person_who_answered_on_whatsapp_cannot_take_a_second_place_by_sms(
+    database: Database, tmp_path: Path
+) -> None:
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    (forms / "qs.yaml").write_text(FORM.replace("female: 1", "female: 5"))
+    surveys = load_survey_directory(forms)
+    engine = Engine(database, surveys, await load_pseudonymizer(database, "k" * 40))
+    on_whatsapp = EngineUser(engine, "254712345678", channel="whatsapp")
+    await on_whatsapp.say("/survey qs")
+    await on_whatsapp.press("Female")
+    assert FINISHED in (await on_whatsapp.say("30"))[-1].text
+    by_sms = EngineUser(engine, "+254712345678", channel="sms")
+    replies = await by_sms.say("/survey qs")
+    assert [reply.text for reply in replies] == ["You have already answered 'Quota survey'. Thank you!"]
+    async with database.reading() as connection:
+        (cell,) = [row for row in await quota_report(connection, surveys["qs"]) if row.quota == "sex"]
+    assert (cell.completes, cell.in_progress) == (1, 0), "one person, one place"

@@ -68,3 +68,24 @@ async def test_a_telegram_contact_is_never_linked(database: Database) -> None:
         sms = await repos.contacts.touch("sms", "+254712345678", "+254712345678", None, NOW)
         assert sms.consent_at is None
         assert await linked_contact_ids(connection, telegram.id) == (telegram.id,)
+
+
+async def test_a_survey_completed_on_whatsapp_counts_as_completed_by_sms_and_ussd_but_not_for_others(
+    database: Database,
+) -> None:
+    # "Already answered" (and /results, and the feedback offer) go by the person, not the channel:
+    # else one person answers a survey once per channel, counted twice in quotas and results.
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        whatsapp = await repos.contacts.touch("whatsapp", "254712345678", "254712345678", "en", NOW)
+        await repos.participations.record_completion(whatsapp.id, "hcs", NOW)
+        sms = await repos.contacts.touch("sms", "+254712345678", "+254712345678", None, NOW)
+        ussd = await repos.contacts.touch("ussd", "+254712345678", "+254712345678", None, NOW)
+        await repos.participations.record_completion(ussd.id, "hcs", NOW)
+        telegram = await repos.contacts.touch("telegram", "254712345678", "254712345678", "en", NOW)
+        stranger = await repos.contacts.touch("sms", "+254799999999", "+254799999999", None, NOW)
+        assert await repos.participations.completed(sms.id, "hcs") == 2
+        assert await repos.participations.completed(whatsapp.id, "hcs") == 2
+        assert await repos.participations.completed(sms.id, "other") == 0
+        assert await repos.participations.completed(telegram.id, "hcs") == 0, "not a phone channel: not linked"
+        assert await repos.participations.completed(stranger.id, "hcs") == 0
