@@ -27,6 +27,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from common.phones import PhoneNumberError, to_e164
 from storage.models import ContactRow, ConversationRow, SubscriptionRow
@@ -51,8 +52,8 @@ def phone_key_of(channel: str, user_key: str) -> str | None:
         return None
 
 
-def linked_clause(contact_id: int) -> Any:
-    """A WHERE clause matching the contact ``contact_id`` and every contact linked to it."""
+def linked_clause(contact_id: int | ColumnElement[Any]) -> Any:
+    """A WHERE clause matching the contact ``contact_id`` (or a bound parameter) and every contact linked to it."""
     phone = select(contacts.c.phone_key).where(contacts.c.id == contact_id).scalar_subquery()
     return or_(contacts.c.id == contact_id, contacts.c.phone_key == phone)
 
