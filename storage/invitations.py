@@ -159,16 +159,15 @@ class InvitationRepository:
         (:func:`storage.broadcasts.copy_elsewhere`, ``silent_before`` as there), and nobody
         whose person was invited to the wave on another of their contacts."""
         linked = contacts.alias("invited_contact")
-        invited = exists().where(
-            invitations.c.survey_id == survey_id,
-            invitations.c.wave == wave,
-            or_(
-                invitations.c.contact_id == contacts.c.id,
-                exists().where(
-                    linked.c.id == invitations.c.contact_id,
-                    linked.c.phone_key == contacts.c.phone_key,
-                ),
-            ),
+        invited = (
+            select(literal(1))
+            .select_from(invitations.join(linked, linked.c.id == invitations.c.contact_id))
+            .where(
+                invitations.c.survey_id == survey_id,
+                invitations.c.wave == wave,
+                or_(linked.c.id == contacts.c.id, linked.c.phone_key == contacts.c.phone_key),
+            )
+            .exists()
         )
         rows = await self.connection.execute(
             select(
