@@ -497,11 +497,14 @@ async def record_invitation(
     if not found.invited:
         return
     steered = {"open_cells": True, "in_full_cells": found.in_full_cells} if open_cells else {}
-    experiment: dict[str, object] = {"arms": dict(found.arms)} if found.arms else {}
-    if len(found.broadcasts) > 1:
-        experiment["broadcasts"] = [
-            {"broadcast": part.broadcast_id, "arm": part.arm, "invited": part.invited} for part in found.broadcasts
-        ]
+    # Every broadcast of the round (an arm with its own notice has its own), as "12 (arm b: 3), 13 (3)".
+    experiment: dict[str, object] = {
+        "broadcasts": ", ".join(
+            f"{part.broadcast_id} ({f'arm {part.arm}: ' if part.arm else ''}{part.invited})" for part in found.broadcasts
+        )
+    }
+    if found.arms:
+        experiment["arms"] = ", ".join(f"{arm}: {count}" for arm, count in sorted(found.arms.items()))
     await audit.record(
         connection,
         actor=actor,
