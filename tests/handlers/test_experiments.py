@@ -34,7 +34,7 @@ from storage.invitations import deliveries, invitations
 from storage.models import ResponseRow
 from storage.repositories import Repositories
 from surveys import arrangement
-from testkit.experiments import SERVICES, TRIAL_YAML, WORDING, trial_survey
+from testkit.experiments import NOTICED_TRIAL_YAML, SERVICES, WORDING, trial_survey
 from testkit.fakes.engine_user import EngineUser
 
 NO_QUIET = QuietHours("UTC", None, None)
@@ -168,12 +168,7 @@ async def test_export_and_report_give_the_arm_the_order_shown_and_the_rates_per_
 
 
 async def test_an_arm_with_its_own_notice_is_invited_with_it(database: Database) -> None:
-    noticed = TRIAL_YAML.replace(
-        '        income: "What did your household earn last month, all sources together?"\n',
-        '        income: "What did your household earn last month, all sources together?"\n'
-        '      notice: "Five minutes about what your household earns"\n',
-    )
-    survey = trial_survey(noticed)
+    survey = trial_survey(NOTICED_TRIAL_YAML)
     now = datetime.now(UTC)
     async with database.transaction() as connection:
         repos = Repositories(connection)
@@ -216,12 +211,7 @@ async def test_the_order_shown_survives_a_restart_and_a_change_of_worker(databas
 
 
 async def test_a_dry_run_shows_the_split_by_arm_and_the_round_keeps_every_broadcast(database: Database) -> None:
-    noticed = TRIAL_YAML.replace(
-        '        income: "What did your household earn last month, all sources together?"\n',
-        '        income: "What did your household earn last month, all sources together?"\n'
-        '      notice: "Five minutes about what your household earns"\n',
-    )
-    survey = trial_survey(noticed)
+    survey = trial_survey(NOTICED_TRIAL_YAML)
     now = datetime.now(UTC)
     template = WhatsAppTemplate("invitation", "en")
     async with database.transaction() as connection:
