@@ -27,7 +27,14 @@ from storage.broadcasts import (
 )
 
 #: How channels are named to staff.
-CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "webchat": "web chat", "web": "web chat", "sms": "SMS", "ussd": "USSD"}
+CHANNEL_NAMES = {
+    "telegram": "Telegram",
+    "whatsapp": "WhatsApp",
+    "webchat": "web chat",
+    "web": "web chat",
+    "sms": "SMS",
+    "ussd": "USSD",
+}
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.errors import BarazaError
+from handlers.broadcast_actions import whatsapp_silent_before
 from handlers.notices import Notice, NoticeButton, WhatsAppTemplate
 from handlers.quotas import quota_report
-from handlers.broadcast_actions import whatsapp_silent_before
 from storage import audit
 from storage.broadcasts import Audience
 from storage.exports.responses import Paradata, ResponseParadata
@@ -500,7 +500,8 @@ async def record_invitation(
     # Every broadcast of the round (an arm with its own notice has its own), as "12 (arm b: 3), 13 (3)".
     experiment: dict[str, object] = {
         "broadcasts": ", ".join(
-            f"{part.broadcast_id} ({f'arm {part.arm}: ' if part.arm else ''}{part.invited})" for part in found.broadcasts
+            f"{part.broadcast_id} ({f'arm {part.arm}: ' if part.arm else ''}{part.invited})"
+            for part in found.broadcasts
         )
     }
     if found.arms:

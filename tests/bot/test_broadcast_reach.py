@@ -181,5 +181,7 @@ def test_a_person_on_whatsapp_and_sms_counts_once_in_the_dry_run(
     assert "audience: 2 contact(s)" in out, "two people, five contacts"
     assert f"  WhatsApp: 1 can receive it; left out: 1 {ON_ANOTHER_CHANNEL}\n" in out
     sms = next(line for line in out.splitlines() if line.startswith("  SMS: "))
-    assert sms.startswith("  SMS: 1 can receive it; 1 recipients × ") and sms.endswith(f"left out: 1 {ON_ANOTHER_CHANNEL}")
+    assert sms.startswith("  SMS: 1 can receive it; 1 recipients × ") and sms.endswith(
+        f"left out: 1 {ON_ANOTHER_CHANNEL}"
+    )
     assert f"  USSD: 0 can receive it; left out: 1 {ON_ANOTHER_CHANNEL}\n" in out

@@ -232,11 +232,16 @@ async def test_a_dry_run_shows_the_split_by_arm_and_the_round_keeps_every_broadc
     assert len(found.broadcast_ids) == 2 and found.broadcast_id == found.broadcast_ids[0]
     assert {part.arm: part.invited for part in found.broadcasts} == {None: dry.arms["a"], "b": dry.arms["b"]}
     async with database.reading() as connection:
-        notices = {int(i): str(text) for i, text in await connection.execute(select(broadcasts.c.id, broadcasts.c.notice))}
+        notices = {
+            int(i): str(text) for i, text in await connection.execute(select(broadcasts.c.id, broadcasts.c.notice))
+        }
         (event,) = await audit.events(connection)
     assert all(json.loads(notices[i])["whatsapp_template"]["name"] == "invitation" for i in found.broadcast_ids), (
         "an arm's own notice keeps the round's WhatsApp template"
     )
     first, second = found.broadcasts
-    assert event.details["broadcasts"] == f"{first.broadcast_id} ({first.invited}), {second.broadcast_id} (arm b: {second.invited})"
+    assert (
+        event.details["broadcasts"]
+        == f"{first.broadcast_id} ({first.invited}), {second.broadcast_id} (arm b: {second.invited})"
+    )
     assert event.details["arms"] == f"a: {dry.arms['a']}, b: {dry.arms['b']}"

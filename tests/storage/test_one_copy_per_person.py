@@ -6,23 +6,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 
 from storage.broadcasts import (
     ON_ANOTHER_CHANNEL,
-    USSD_ONLY,
     OPTED_OUT,
     OUTSIDE_WINDOW,
+    USSD_ONLY,
     WHATSAPP_SERVICE_WINDOW,
     Audience,
     BroadcastRepository,
 )
 from storage.database import Database
-from storage.invitations import InvitationRepository
-from storage.models import DeliveryRow
+from storage.invitations import InvitationRepository, deliveries
 from testkit.register import Person, add_people
-
-deliveries: Table = DeliveryRow.__table__  # type: ignore[assignment]
 
 A, B, C, D, E = "+254700000001", "+254700000002", "+254700000003", "+254700000004", "+254700000005"
 PEOPLE = [

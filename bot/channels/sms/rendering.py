@@ -108,7 +108,9 @@ def _choices(buttons: tuple[Button, ...]) -> tuple[list[str], list[tuple[str, st
 
 def _ticks(outbound: Outbound) -> bool:
     """Whether ``outbound`` asks a ``select_multiple`` question (its options are ticked)."""
-    return any((press := payloads.parse(b.payload)) is not None and press.op == payloads.TOGGLE for b in outbound.flat_buttons)
+    return any(
+        (press := payloads.parse(b.payload)) is not None and press.op == payloads.TOGGLE for b in outbound.flat_buttons
+    )
 
 
 def without_echoes(replies: list[Outbound]) -> list[Outbound]:

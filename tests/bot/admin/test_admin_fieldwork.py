@@ -243,7 +243,9 @@ async def test_an_experiments_dry_run_shows_the_split_and_the_round_links_every_
         assert (await sign_in(client, "editor1")).status == 303
         page = await (await client.get("/admin/surveys/trial/fieldwork")).text()
         form = {"csrf": csrf_of(page), "seed": "4", "wave": "1"}
-        dry = await (await client.post("/admin/surveys/trial/fieldwork/invite", data={**form, "action": "preview"})).text()
+        dry = await (
+            await client.post("/admin/surveys/trial/fieldwork/invite", data={**form, "action": "preview"})
+        ).text()
         split = dry.split('id="dry-run-arms">', 1)[1].split("</span>", 1)[0]
         found = dict(re.findall(r"(\w+): (\d+)", split))
         assert sorted(found) == ["a", "b"] and sum(map(int, found.values())) == 7

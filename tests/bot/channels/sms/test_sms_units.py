@@ -39,7 +39,9 @@ def test_a_select_multiple_lists_its_options_without_ticks_or_done_and_numbers_g
     )
     message = render(Outbound(text="Topics?", buttons=buttons), 3)
     assert message is not None
-    assert message.texts == ("Topics?\n1. Prices\n2. Labour\nReply with the numbers of all that apply, at once: e.g. 1 3",)
+    assert message.texts == (
+        "Topics?\n1. Prices\n2. Labour\nReply with the numbers of all that apply, at once: e.g. 1 3",
+    )
     assert message.menu == ()  # "1 2" reaches the survey as typed text
 
 
