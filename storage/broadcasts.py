@@ -499,11 +499,16 @@ class BroadcastRepository:
         )
 
     async def topic_sizes(self, topics: Sequence[str]) -> dict[str, int]:
-        """For each topic, how many reachable contacts follow it."""
+        """For each topic, how many reachable people follow it (one per person: :func:`copy_elsewhere`)."""
         rows = await self.connection.execute(
             select(subscriptions.c.topic, func.count())
             .select_from(subscriptions.join(contacts, contacts.c.id == subscriptions.c.contact_id))
-            .where(subscriptions.c.topic.in_(list(topics)), reachable(), contacts.c.channel.in_(list(PUSH_CHANNELS)))
+            .where(
+                subscriptions.c.topic.in_(list(topics)),
+                reachable(),
+                contacts.c.channel.in_(list(PUSH_CHANNELS)),
+                ~copy_elsewhere(Audience()),  # people, not contacts
+            )
             .group_by(subscriptions.c.topic)
         )
         sizes = {topic: 0 for topic in topics}
@@ -567,9 +572,17 @@ class BroadcastRepository:
         )
 
     async def confirm_draft(
-        self, broadcast_id: int, *, audience: Audience, languages: Sequence[str], default_language: str, now: datetime
+        self,
+        broadcast_id: int,
+        *,
+        audience: Audience,
+        languages: Sequence[str],
+        default_language: str,
+        now: datetime,
+        silent_before: datetime | None = None,
     ) -> int | None:
-        """Turn a draft into a broadcast sent now; returns the recipients, None if it is no longer a draft."""
+        """Turn a draft into a broadcast sent now; returns the recipients (one per person,
+        ``silent_before`` as in :func:`copy_elsewhere`), None if it is no longer a draft."""
         result = await self.connection.execute(
             update(broadcasts)
             .where(broadcasts.c.id == broadcast_id, broadcasts.c.status == DRAFT)
@@ -577,7 +590,9 @@ class BroadcastRepository:
         )
         if not result.rowcount:
             return None
-        return await self._insert_deliveries(broadcast_id, audience, languages, default_language)
+        return await self._insert_deliveries(
+            broadcast_id, audience, languages, default_language, silent_before=silent_before
+        )
 
     async def _insert_deliveries(
         self,

@@ -121,3 +121,17 @@ async def test_an_invitation_goes_once_per_person_and_not_again_on_another_chann
         assert {c.contact_id for c in again} == {ids[1], ids[6], ids[7], ids[9], ids[11]}
         wave_two = {c.contact_id for c in await repository.candidates("s", 2, Audience())}
         assert ids[3] in wave_two and ids[4] not in wave_two, "a new wave: the person's cheapest channel again"
+
+
+async def test_topic_sizes_count_people(database: Database) -> None:
+    await add_people(
+        database,
+        [
+            Person(1, channel="whatsapp", phone=A, topics=("prices",)),
+            Person(2, channel="sms", phone=A, topics=("prices",)),
+            Person(3, channel="sms", phone=B, topics=("prices", "labour")),
+        ],
+    )
+    async with database.reading() as connection:
+        sizes = await BroadcastRepository(connection).topic_sizes(("prices", "labour"))
+    assert sizes == {"prices": 2, "labour": 1}
