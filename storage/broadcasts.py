@@ -346,6 +346,11 @@ def copy_elsewhere(audience: Audience, silent_before: datetime | None = None) ->
     ]
     if silent_before is not None:
         receivable.append(or_(other.c.channel != "whatsapp", other.c.last_seen_at >= _stored(silent_before)))
+    filters = _filters(audience)
+    if filters:
+        # The other contact must match the audience too: most fields are the person's, but a
+        # survey-feedback opt-in (or a follow made before linking) belongs to one contact.
+        receivable.append(other.c.id.in_(select(contacts.c.id).where(*filters).correlate(None)))
     mine, theirs = _cost(contacts), _cost(other)
     ranks_before = or_(
         theirs < mine,

@@ -16,6 +16,7 @@ from storage.broadcasts import (
     WHATSAPP_SERVICE_WINDOW,
     Audience,
     BroadcastRepository,
+    results_optins,
 )
 from storage.database import Database
 from storage.invitations import InvitationRepository, deliveries
@@ -135,3 +136,25 @@ async def test_topic_sizes_count_people(database: Database) -> None:
     async with database.reading() as connection:
         sizes = await BroadcastRepository(connection).topic_sizes(("prices", "labour"))
     assert sizes == {"prices": 2, "labour": 1}
+
+
+async def test_the_copy_goes_to_the_contact_that_matches_the_audience(database: Database) -> None:
+    """A "you said, we did" notice goes to the contact that asked for it, though WhatsApp is cheaper."""
+    ids = await add_people(
+        database,
+        [
+            Person(1, channel="whatsapp", phone=A, topics=("labour",)),
+            Person(2, channel="sms", phone=A, topics=("prices",)),
+        ],
+    )
+    async with database.transaction() as connection:
+        await connection.execute(
+            results_optins.insert().values(contact_id=ids[2], survey_id="s", wants=1, answered_at=datetime.now(UTC))
+        )
+    async with database.reading() as connection:
+        repository = BroadcastRepository(connection)
+        assert await repository.audience_size(Audience(feedback_for="s")) == 1
+        reach = await repository.reach(Audience(feedback_for="s"))
+        assert {c.channel: c.reached for c in reach.channels} == {"sms": 1}
+        reach = await repository.reach(Audience(topics=("prices",)))
+        assert {c.channel: c.reached for c in reach.channels} == {"sms": 1}
