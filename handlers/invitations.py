@@ -39,6 +39,7 @@ from storage import audit
 from storage.broadcasts import Audience
 from storage.exports.responses import Paradata, ResponseParadata
 from storage.invitations import STRATA_FIELDS, Candidate, InvitationFacts, InvitationRepository, undelivered
+from storage.linked_contacts import linked_keys
 from surveys.arrangement import balanced_arms
 from surveys.model import QUOTA_CONTACT_FIELDS, Survey
 from surveys.quotas import full_cells, in_open_cells
@@ -428,7 +429,14 @@ async def invite(
         if pseudonymize is None:
             raise FieldworkError("a list of pseudonyms needs the pseudonym key (privacy.pseudonym_key)")
         wanted = {p.strip().lower() for p in pseudonyms if p.strip()}
-        candidates = [c for c in candidates if pseudonymize(c.channel, c.user_key) in wanted]
+        # A person is listed under the pseudonym of any of their linked contacts (an export shows
+        # the contact that answered), and is invited on the one chosen for them.
+        others = await linked_keys(connection)
+        candidates = [
+            c
+            for c in candidates
+            if any(pseudonymize(*keys) in wanted for keys in [(c.channel, c.user_key), *others.get(c.contact_id, ())])
+        ]
     in_full_cells = 0
     if open_cells:
         if not any(quota.steerable for quota in survey.quotas):

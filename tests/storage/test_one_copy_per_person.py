@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from handlers.invitations import QuietHours, invitation_notice, invite
+from handlers.notices import WhatsAppTemplate
 from storage.broadcasts import (
     ON_ANOTHER_CHANNEL,
     OPTED_OUT,
@@ -19,7 +21,9 @@ from storage.broadcasts import (
     results_optins,
 )
 from storage.database import Database
-from storage.invitations import InvitationRepository, deliveries
+from storage.invitations import InvitationRepository, deliveries, invitations
+from storage.pseudonyms import Pseudonymizer
+from surveys.loader import load_survey_text
 from testkit.register import Person, add_people
 
 A, B, C, D, E = "+254700000001", "+254700000002", "+254700000003", "+254700000004", "+254700000005"
@@ -158,3 +162,23 @@ async def test_the_copy_goes_to_the_contact_that_matches_the_audience(database: 
         assert {c.channel: c.reached for c in reach.channels} == {"sms": 1}
         reach = await repository.reach(Audience(topics=("prices",)))
         assert {c.channel: c.reached for c in reach.channels} == {"sms": 1}
+
+
+async def test_a_list_of_pseudonyms_finds_the_person_under_any_of_their_contacts(database: Database) -> None:
+    """An export shows the contact that answered (SMS); the person is invited once, on WhatsApp."""
+    ids = await add_people(database, [Person(1, channel="whatsapp", phone=A), Person(2, channel="sms", phone=A)])
+    pseudonymize = Pseudonymizer("one-copy-pseudonym-key-0123456789")
+    survey = load_survey_text("id: s\ntitle: S\nquestions:\n  - {type: integer, name: q, label: Q}\n", "s.yaml")
+    async with database.transaction() as connection:
+        found = await invite(
+            connection,
+            survey,
+            notice=invitation_notice(survey, template=WhatsAppTemplate("invitation", "en")),
+            pseudonyms=[pseudonymize("sms", "2")],
+            pseudonymize=pseudonymize,
+            quiet=QuietHours("UTC", None, None),
+            created_by="test",
+            now=datetime.now(UTC),
+        )
+        invited = set(await connection.scalars(select(invitations.c.contact_id)))
+    assert found.invited == 1 and invited == {ids[1]}
