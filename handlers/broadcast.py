@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from handlers.broadcast_actions import whatsapp_silent_before
 from handlers.context import Context
 from handlers.flow_driver import new_conversation
 from handlers.messages import Button, Outbound
@@ -180,6 +181,7 @@ async def on_press(ctx: Context, payload: str) -> list[Outbound]:
             languages=notice.languages,
             default_language=notice.default_language,
             now=ctx.now,
+            silent_before=whatsapp_silent_before(notice, ctx.now),
         )
         await ctx.repos.conversations.end(ctx.contact.id)
         if recipients is None:

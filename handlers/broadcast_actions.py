@@ -27,7 +27,14 @@ from storage.broadcasts import (
 )
 
 #: How channels are named to staff.
-CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "webchat": "web chat", "web": "web chat", "sms": "SMS"}
+CHANNEL_NAMES = {
+    "telegram": "Telegram",
+    "whatsapp": "WhatsApp",
+    "webchat": "web chat",
+    "web": "web chat",
+    "sms": "SMS",
+    "ussd": "USSD",
+}
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,12 @@ async def preview_audience(
     and the reach by channel with the reasons people are left out (``silent_before``: see
     :func:`whatsapp_silent_before`)."""
     repository = BroadcastRepository(connection)
-    size = await repository.audience_size(audience)
-    by_language = await repository.audience_languages(audience, languages, default_language) if languages else {}
+    size = await repository.audience_size(audience, silent_before=silent_before)
+    by_language = (
+        await repository.audience_languages(audience, languages, default_language, silent_before=silent_before)
+        if languages
+        else {}
+    )
     reach = await repository.reach(audience, silent_before=silent_before)
     return AudiencePreview(size, by_language, reach)
 
@@ -123,6 +134,7 @@ async def store_broadcast(
         created_by=created_by,
         now=now,
         send_at=send_at,
+        silent_before=whatsapp_silent_before(notice, now),
     )
     await record_stored(
         connection,

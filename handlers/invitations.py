@@ -32,12 +32,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.errors import BarazaError
+from handlers.broadcast_actions import whatsapp_silent_before
 from handlers.notices import Notice, NoticeButton, WhatsAppTemplate
 from handlers.quotas import quota_report
 from storage import audit
 from storage.broadcasts import Audience
 from storage.exports.responses import Paradata, ResponseParadata
 from storage.invitations import STRATA_FIELDS, Candidate, InvitationFacts, InvitationRepository, undelivered
+from storage.linked_contacts import linked_keys
 from surveys.arrangement import balanced_arms
 from surveys.model import QUOTA_CONTACT_FIELDS, Survey
 from surveys.quotas import full_cells, in_open_cells
@@ -320,6 +322,16 @@ class QuietHours:
 
 
 @dataclass(frozen=True)
+class RoundBroadcast:
+    """One broadcast of an invitation round: for experiment ``arm`` (None: the round's own
+    notice, shared by the arms without their own) and how many it invites."""
+
+    broadcast_id: int
+    arm: str | None
+    invited: int
+
+
+@dataclass(frozen=True)
 class InvitationRound:
     """What :func:`invite` stored: the broadcast sending it and how many were invited."""
 
@@ -330,6 +342,15 @@ class InvitationRound:
     strata: Mapping[str, int]
     #: Candidates left out because their quota cell (by contact fields) is full (``open_cells``).
     in_full_cells: int = 0
+    #: Invitees by experiment arm (empty without an experiment); a dry run's split too.
+    arms: Mapping[str, int] = field(default_factory=dict)
+    #: Every broadcast the round stored (one per arm with its own notice, one for the rest);
+    #: ``broadcast_id`` is the first of them.
+    broadcasts: tuple[RoundBroadcast, ...] = ()
+
+    @property
+    def broadcast_ids(self) -> tuple[int, ...]:
+        return tuple(part.broadcast_id for part in self.broadcasts)
 
 
 def invitation_notice(
@@ -348,12 +369,13 @@ def invitation_notice(
     )
 
 
-def arm_notice(survey: Survey, arm: str | None) -> Notice | None:
-    """The invitation of experiment ``arm`` when the arm words its own (``notice:``), else None."""
+def arm_notice(survey: Survey, arm: str | None, template: WhatsAppTemplate | None = None) -> Notice | None:
+    """The invitation of experiment ``arm`` when the arm words its own (``notice:``), else None;
+    ``template``: the round's WhatsApp template, which the arm's notice uses too."""
     found = survey.experiment.arm(arm) if survey.experiment is not None else None
     if found is None or found.notice is None:
         return None
-    return invitation_notice(survey, found.notice.translations)
+    return invitation_notice(survey, found.notice.translations, template)
 
 
 def _with_start_button(notice: Notice, survey: Survey) -> Notice:
@@ -397,14 +419,24 @@ async def invite(
     only those contacts.
     """
     repository = InvitationRepository(connection)
-    candidates = await repository.candidates(survey.id, wave, audience)
+    notice = _with_start_button(notice, survey) if notice is not None else invitation_notice(survey)
+    # One invitation per person linked across phone channels, on the channel they can receive it on.
+    silent_before = whatsapp_silent_before(notice, now)
+    candidates = await repository.candidates(survey.id, wave, audience, silent_before=silent_before)
     if among is not None:
         candidates = [c for c in candidates if c.contact_id in among]
     if pseudonyms is not None:
         if pseudonymize is None:
             raise FieldworkError("a list of pseudonyms needs the pseudonym key (privacy.pseudonym_key)")
         wanted = {p.strip().lower() for p in pseudonyms if p.strip()}
-        candidates = [c for c in candidates if pseudonymize(c.channel, c.user_key) in wanted]
+        # A person is listed under the pseudonym of any of their linked contacts (an export shows
+        # the contact that answered), and is invited on the one chosen for them.
+        others = await linked_keys(connection)
+        candidates = [
+            c
+            for c in candidates
+            if any(pseudonymize(*keys) in wanted for keys in [(c.channel, c.user_key), *others.get(c.contact_id, ())])
+        ]
     in_full_cells = 0
     if open_cells:
         if not any(quota.steerable for quota in survey.quotas):
@@ -423,18 +455,19 @@ async def invite(
     for _, stratum in chosen:
         strata[stratum or ""] = strata.get(stratum or "", 0) + 1
     send_at = quiet.next_allowed(now)
-    if dry_run or not chosen:
-        return InvitationRound(0, len(chosen), len(candidates), send_at, strata, in_full_cells)
-    notice = _with_start_button(notice, survey) if notice is not None else invitation_notice(survey)
     arms = assign_arms(survey, chosen, seed)
+    split = {arm: arms.count(arm) for arm in sorted({arm for arm in arms if arm is not None})}
+    if dry_run or not chosen:
+        return InvitationRound(0, len(chosen), len(candidates), send_at, strata, in_full_cells, split)
+    template = notice.whatsapp_template
     # One broadcast per notice: the arms of an experiment that word the invitation differently
     # get their own; the others share the round's.
     rounds: dict[str | None, list[int]] = {}
     for index, arm in enumerate(arms):
         rounds.setdefault(arm if arm_notice(survey, arm) is not None else None, []).append(index)
-    broadcast_id, invited = 0, 0  # the round's broadcast id: the first of them
+    stored: list[RoundBroadcast] = []
     for arm, members in rounds.items():
-        sent = arm_notice(survey, arm) or notice
+        sent = arm_notice(survey, arm, template) or notice
         found, count = await repository.invite(
             survey_id=survey.id,
             wave=wave,
@@ -449,8 +482,11 @@ async def invite(
             now=now,
             send_at=send_at,
         )
-        broadcast_id, invited = broadcast_id or found, invited + count
-    return InvitationRound(broadcast_id, invited, len(candidates), send_at, strata, in_full_cells)
+        stored.append(RoundBroadcast(found, arm, count))
+    invited = sum(part.invited for part in stored)
+    return InvitationRound(
+        stored[0].broadcast_id, invited, len(candidates), send_at, strata, in_full_cells, split, tuple(stored)
+    )
 
 
 async def record_invitation(
@@ -469,13 +505,29 @@ async def record_invitation(
     if not found.invited:
         return
     steered = {"open_cells": True, "in_full_cells": found.in_full_cells} if open_cells else {}
+    # Every broadcast of the round (an arm with its own notice has its own), as "12 (arm b: 3), 13 (3)".
+    experiment: dict[str, object] = {
+        "broadcasts": ", ".join(
+            f"{part.broadcast_id} ({f'arm {part.arm}: ' if part.arm else ''}{part.invited})"
+            for part in found.broadcasts
+        )
+    }
+    if found.arms:
+        experiment["arms"] = ", ".join(f"{arm}: {count}" for arm, count in sorted(found.arms.items()))
     await audit.record(
         connection,
         actor=actor,
         action=audit.BROADCAST_STORED,
         now=now,
         target=str(found.broadcast_id),
-        details={"invitation": survey.id, "wave": wave, "invited": found.invited, "seed": seed, **steered},
+        details={
+            "invitation": survey.id,
+            "wave": wave,
+            "invited": found.invited,
+            "seed": seed,
+            **steered,
+            **experiment,
+        },
     )
 
 

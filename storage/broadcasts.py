@@ -17,6 +17,8 @@ opt out, did not block the bot, on a channel that can push messages, and who mat
 audience (any of the listed topics they follow, user groups, regions, languages; an empty list
 does not restrict). The same checks run again when a row is claimed, so someone who sends /stop
 or deletes their data while a broadcast is under way gets nothing more (the row is ``skipped``).
+A person linked across phone channels gets one copy, on the cheapest channel that can receive
+it (:func:`copy_elsewhere`; docs/broadcasts.md).
 
 Broadcast statuses: ``draft`` (being composed in the chat) → ``scheduled`` → ``sending`` →
 ``done``; ``cancelled`` by staff.
@@ -301,8 +303,70 @@ def _filters(audience: Audience) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def in_audience(audience: Audience) -> ColumnElement[bool]:
-    return and_(reachable(), contacts.c.channel.in_(list(audience.channels)), *_filters(audience))
+def in_audience(audience: Audience, *, silent_before: datetime | None = None) -> ColumnElement[bool]:
+    """The contacts a broadcast to ``audience`` goes to: reachable, matching its filters, and the
+    one copy of each person linked across phone channels (:func:`copy_elsewhere`)."""
+    return and_(
+        reachable(),
+        contacts.c.channel.in_(list(audience.channels)),
+        *_filters(audience),
+        ~copy_elsewhere(audience, silent_before),
+    )
+
+
+#: Cheapest first: the channel a person linked across phone channels gets one copy on.
+CHANNEL_COST = {"whatsapp": 0, "sms": 1}
+
+
+def _cost(table: Any) -> ColumnElement[int]:
+    return case(*((table.c.channel == name, literal(rank)) for name, rank in CHANNEL_COST.items()), else_=literal(9))
+
+
+def copy_elsewhere(audience: Audience, silent_before: datetime | None = None) -> ColumnElement[bool]:
+    """One person, one copy: the contact's person gets the broadcast on another of their linked
+    contacts (same ``phone_key``, :mod:`storage.linked_contacts`) instead of this one.
+
+    The copy goes to the linked contact that can receive it and costs least (WhatsApp, then
+    SMS; USSD cannot receive pushed messages), the one last used when two cost the same. Can
+    receive: consented, not opted out *on that channel*, not blocked, on one of the audience's
+    channels, and for WhatsApp within the 24-hour window unless the notice has a template
+    (``silent_before``, see :func:`handlers.broadcast_actions.whatsapp_silent_before`). A person
+    who opted out on WhatsApp thus still gets the SMS copy if SMS can reach them, and a
+    WhatsApp contact outside the window yields to their SMS contact.
+    """
+    other = contacts.alias("linked_contact")
+    receivable = [
+        other.c.phone_key == contacts.c.phone_key,
+        other.c.id != contacts.c.id,
+        other.c.channel.in_(list(audience.channels)),
+        other.c.consent_at.is_not(None),
+        or_(other.c.declined_at.is_(None), other.c.declined_at < other.c.consent_at),
+        other.c.opted_out_at.is_(None),
+        other.c.blocked_at.is_(None),
+    ]
+    if silent_before is not None:
+        receivable.append(or_(other.c.channel != "whatsapp", other.c.last_seen_at >= _stored(silent_before)))
+    filters = _filters(audience)
+    if filters:
+        # The other contact must match the audience too: most fields are the person's, but a
+        # survey-feedback opt-in (or a follow made before linking) belongs to one contact.
+        receivable.append(other.c.id.in_(select(contacts.c.id).where(*filters).correlate(None)))
+    mine, theirs = _cost(contacts), _cost(other)
+    ranks_before = or_(
+        theirs < mine,
+        and_(
+            theirs == mine,
+            or_(
+                other.c.last_seen_at > contacts.c.last_seen_at,
+                and_(other.c.last_seen_at == contacts.c.last_seen_at, other.c.id < contacts.c.id),
+            ),
+        ),
+    )
+    if silent_before is not None:
+        # This contact cannot receive it (WhatsApp outside the window): any receivable link wins.
+        cannot = and_(contacts.c.channel == "whatsapp", contacts.c.last_seen_at < _stored(silent_before))
+        ranks_before = or_(cannot, ranks_before)
+    return and_(contacts.c.phone_key.is_not(None), exists().where(*receivable, ranks_before))
 
 
 #: Why a contact who matches an audience's filters is left out of a broadcast (:meth:`BroadcastRepository.reach`).
@@ -311,7 +375,19 @@ OPTED_OUT = "opted out"
 WEB_CHAT_ONLY = "web chat only (cannot receive notices yet)"
 WEB_NO_PUSH = "web chat without notifications: sees it at next visit"
 OUTSIDE_WINDOW = "outside WhatsApp's 24-hour window without a template"
-LEFT_OUT_REASONS = (NO_CONSENT, OPTED_OUT, BLOCKED, WEB_NO_PUSH, WEB_CHAT_ONLY, OUTSIDE_WINDOW)
+#: The same person (linked by phone number) gets their one copy on another channel (:func:`copy_elsewhere`).
+ON_ANOTHER_CHANNEL = "same person, sent on another channel"
+USSD_ONLY = "USSD only (cannot receive pushed messages)"
+LEFT_OUT_REASONS = (
+    NO_CONSENT,
+    OPTED_OUT,
+    BLOCKED,
+    ON_ANOTHER_CHANNEL,
+    WEB_NO_PUSH,
+    WEB_CHAT_ONLY,
+    USSD_ONLY,
+    OUTSIDE_WINDOW,
+)
 #: WhatsApp lets a business write freely for 24 hours after the person's last message (a margin kept).
 WHATSAPP_SERVICE_WINDOW = timedelta(hours=24) - timedelta(minutes=10)
 
@@ -362,24 +438,31 @@ class BroadcastRepository:
 
     # ------------------------------------------------------------------ audience
 
-    async def audience_size(self, audience: Audience) -> int:
-        return int(
-            await self.connection.scalar(select(func.count()).select_from(contacts).where(in_audience(audience))) or 0
-        )
+    async def audience_size(self, audience: Audience, *, silent_before: datetime | None = None) -> int:
+        """How many people a broadcast to ``audience`` goes to (one copy per person)."""
+        chosen = in_audience(audience, silent_before=silent_before)
+        return int(await self.connection.scalar(select(func.count()).select_from(contacts).where(chosen)) or 0)
 
     async def audience_languages(
-        self, audience: Audience, languages: Sequence[str], default_language: str
+        self,
+        audience: Audience,
+        languages: Sequence[str],
+        default_language: str,
+        *,
+        silent_before: datetime | None = None,
     ) -> dict[str, int]:
         """How many recipients would get each language of the notice."""
         language = _delivery_language(languages, default_language).label("language")
+        chosen = in_audience(audience, silent_before=silent_before)
         rows = await self.connection.execute(
-            select(language, func.count()).select_from(contacts).where(in_audience(audience)).group_by(language)
+            select(language, func.count()).select_from(contacts).where(chosen).group_by(language)
         )
         return {str(name): int(count) for name, count in rows}
 
     async def reach(self, audience: Audience, *, silent_before: datetime | None = None) -> Reach:
         """Everyone the audience's filters match, by channel: how many a broadcast reaches and
-        why the others are left out (no consent, opted out, blocked, web chat without notifications). With
+        why the others are left out (no consent, opted out, blocked, web chat without notifications,
+        the same person sent a copy on another channel), so that it counts people. With
         ``silent_before`` (a notice without a WhatsApp template: now minus
         :data:`WHATSAPP_SERVICE_WINDOW`), WhatsApp contacts who last wrote before it are left out too."""
         consented = and_(
@@ -390,7 +473,9 @@ class BroadcastRepository:
             (~consented, literal(NO_CONSENT)),
             (contacts.c.opted_out_at.is_not(None), literal(OPTED_OUT)),
             (contacts.c.blocked_at.is_not(None), literal(BLOCKED)),
+            (copy_elsewhere(audience, silent_before), literal(ON_ANOTHER_CHANNEL)),
             (and_(contacts.c.channel == WEB_CHANNEL, ~has_push()), literal(WEB_NO_PUSH)),
+            (contacts.c.channel == "ussd", literal(USSD_ONLY)),
             (contacts.c.channel.not_in(list(PUSH_CHANNELS)), literal(WEB_CHAT_ONLY)),
         ]
         if silent_before is not None:
@@ -419,11 +504,16 @@ class BroadcastRepository:
         )
 
     async def topic_sizes(self, topics: Sequence[str]) -> dict[str, int]:
-        """For each topic, how many reachable contacts follow it."""
+        """For each topic, how many reachable people follow it (one per person: :func:`copy_elsewhere`)."""
         rows = await self.connection.execute(
             select(subscriptions.c.topic, func.count())
             .select_from(subscriptions.join(contacts, contacts.c.id == subscriptions.c.contact_id))
-            .where(subscriptions.c.topic.in_(list(topics)), reachable(), contacts.c.channel.in_(list(PUSH_CHANNELS)))
+            .where(
+                subscriptions.c.topic.in_(list(topics)),
+                reachable(),
+                contacts.c.channel.in_(list(PUSH_CHANNELS)),
+                ~copy_elsewhere(Audience()),  # people, not contacts
+            )
             .group_by(subscriptions.c.topic)
         )
         sizes = {topic: 0 for topic in topics}
@@ -443,8 +533,10 @@ class BroadcastRepository:
         created_by: str,
         now: datetime,
         send_at: datetime | None = None,
+        silent_before: datetime | None = None,
     ) -> tuple[int, int]:
-        """Store a broadcast and one pending delivery per recipient; returns (id, recipients)."""
+        """Store a broadcast and one pending delivery per recipient (one per person:
+        :func:`copy_elsewhere`, ``silent_before`` as there); returns (id, recipients)."""
         broadcast_id = await insert_broadcast(
             self.connection,
             title=title,
@@ -455,7 +547,9 @@ class BroadcastRepository:
             now=now,
             send_at=send_at or now,
         )
-        recipients = await self._insert_deliveries(broadcast_id, audience, languages, default_language)
+        recipients = await self._insert_deliveries(
+            broadcast_id, audience, languages, default_language, silent_before=silent_before
+        )
         return broadcast_id, recipients
 
     async def create_draft(self, *, title: str, notice: str, created_by: str, now: datetime) -> int:
@@ -483,9 +577,17 @@ class BroadcastRepository:
         )
 
     async def confirm_draft(
-        self, broadcast_id: int, *, audience: Audience, languages: Sequence[str], default_language: str, now: datetime
+        self,
+        broadcast_id: int,
+        *,
+        audience: Audience,
+        languages: Sequence[str],
+        default_language: str,
+        now: datetime,
+        silent_before: datetime | None = None,
     ) -> int | None:
-        """Turn a draft into a broadcast sent now; returns the recipients, None if it is no longer a draft."""
+        """Turn a draft into a broadcast sent now; returns the recipients (one per person,
+        ``silent_before`` as in :func:`copy_elsewhere`), None if it is no longer a draft."""
         result = await self.connection.execute(
             update(broadcasts)
             .where(broadcasts.c.id == broadcast_id, broadcasts.c.status == DRAFT)
@@ -493,13 +595,23 @@ class BroadcastRepository:
         )
         if not result.rowcount:
             return None
-        return await self._insert_deliveries(broadcast_id, audience, languages, default_language)
+        return await self._insert_deliveries(
+            broadcast_id, audience, languages, default_language, silent_before=silent_before
+        )
 
     async def _insert_deliveries(
-        self, broadcast_id: int, audience: Audience, languages: Sequence[str], default_language: str
+        self,
+        broadcast_id: int,
+        audience: Audience,
+        languages: Sequence[str],
+        default_language: str,
+        *,
+        silent_before: datetime | None = None,
     ) -> int:
         # One INSERT ... SELECT: the database copies the audience itself, 100,000 rows in a second.
-        chosen = pending_rows(broadcast_id, languages, default_language).where(in_audience(audience))
+        chosen = pending_rows(broadcast_id, languages, default_language).where(
+            in_audience(audience, silent_before=silent_before)
+        )
         return await insert_deliveries(self.connection, broadcast_id, chosen)
 
     # ------------------------------------------------------------------ reading

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, and_, case, exists, func, insert, literal, select
+from sqlalchemy import Table, and_, case, exists, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
@@ -151,12 +151,23 @@ class InvitationRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
-    async def candidates(self, survey_id: str, wave: int, audience: Audience) -> list[Candidate]:
-        """Reachable contacts of ``audience`` not invited to ``survey_id``'s ``wave`` yet, by id."""
-        invited = exists().where(
-            invitations.c.survey_id == survey_id,
-            invitations.c.wave == wave,
-            invitations.c.contact_id == contacts.c.id,
+    async def candidates(
+        self, survey_id: str, wave: int, audience: Audience, *, silent_before: datetime | None = None
+    ) -> list[Candidate]:
+        """Reachable contacts of ``audience`` not invited to ``survey_id``'s ``wave`` yet, by id:
+        one per person linked across phone channels, on the channel a broadcast would use
+        (:func:`storage.broadcasts.copy_elsewhere`, ``silent_before`` as there), and nobody
+        whose person was invited to the wave on another of their contacts."""
+        linked = contacts.alias("invited_contact")
+        invited = (
+            select(literal(1))
+            .select_from(invitations.join(linked, linked.c.id == invitations.c.contact_id))
+            .where(
+                invitations.c.survey_id == survey_id,
+                invitations.c.wave == wave,
+                or_(linked.c.id == contacts.c.id, linked.c.phone_key == contacts.c.phone_key),
+            )
+            .exists()
         )
         rows = await self.connection.execute(
             select(
@@ -167,7 +178,7 @@ class InvitationRepository:
                 contacts.c.region,
                 contacts.c.language,
             )
-            .where(in_audience(audience), ~invited)
+            .where(in_audience(audience, silent_before=silent_before), ~invited)
             .order_by(contacts.c.id)
         )
         return [Candidate(int(r.id), r.channel, r.user_key, r.user_group, r.region, r.language) for r in rows]

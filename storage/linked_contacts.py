@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -95,6 +95,21 @@ async def link_new_contact(connection: AsyncConnection, contact_id: int, phone_k
     if rows:
         await connection.execute(subscriptions.insert(), rows)
     return True
+
+
+async def linked_keys(connection: AsyncConnection) -> dict[int, list[tuple[str, str]]]:
+    """For every contact linked to others: the ``(channel, user key)`` of those others (one
+    query; what a list of pseudonyms drawn from any of a person's contacts is matched against)."""
+    other = contacts.alias("other_contact")
+    rows = await connection.execute(
+        select(contacts.c.id, other.c.channel, other.c.user_key)
+        .select_from(contacts.join(other, and_(other.c.phone_key == contacts.c.phone_key, other.c.id != contacts.c.id)))
+        .where(contacts.c.phone_key.is_not(None))
+    )
+    found: dict[int, list[tuple[str, str]]] = {}
+    for contact_id, channel, user_key in rows:
+        found.setdefault(int(contact_id), []).append((str(channel), str(user_key)))
+    return found
 
 
 async def linked_ids_for_update(connection: AsyncConnection, contact_id: int) -> Sequence[int]:

@@ -33,5 +33,13 @@ WORDING = {"a": "Household income last month?", "b": "What did your household ea
 SERVICES = {"water": "Rate the water service", "power": "Rate the power service", "roads": "Rate the roads"}
 
 
+#: The trial with arm ``b`` wording its own invitation (a broadcast of its own; arm ``a`` gets the round's).
+NOTICED_TRIAL_YAML = TRIAL_YAML.replace(
+    '        income: "What did your household earn last month, all sources together?"\n',
+    '        income: "What did your household earn last month, all sources together?"\n'
+    '      notice: "Five minutes about what your household earns"\n',
+)
+
+
 def trial_survey(text: str = TRIAL_YAML) -> Survey:
     return load_survey_text(text, "trial.yaml")

@@ -33,6 +33,8 @@ class Person:
     channel: str = "telegram"
     #: When the person last wrote (WhatsApp's 24-hour window), in hours before now.
     silent_hours: float = 0.0
+    #: The E.164 number linking the person's contacts on the phone channels (storage.linked_contacts).
+    phone: str | None = None
 
 
 async def add_people(database: Database, people: Iterable[Person], *, batch: int = 5000) -> dict[int, int]:
@@ -59,6 +61,7 @@ async def add_people(database: Database, people: Iterable[Person], *, batch: int
                         "region": p.region,
                         "opted_out_at": now if p.opted_out else None,
                         "blocked_at": now if p.blocked else None,
+                        "phone_key": p.phone,
                     }
                     for p in chunk
                 ],

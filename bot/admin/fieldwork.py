@@ -179,7 +179,8 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
             reach=reach,
             left_out=left_out or {},
             invited=request.query.get("invited"),
-            broadcast=request.query.get("broadcast"),
+            # Every broadcast the round stored (one per arm with its own notice); ids only.
+            broadcasts=[b for b in request.query.get("broadcast", "").split(",") if b.isdigit()],
         )
 
     async def page(request: web.Request) -> web.StreamResponse:
@@ -253,16 +254,9 @@ def add_routes(app: web.Application, site: AdminSite) -> None:
                 left_out=preview.reach.left_out,
                 status=422 if form.problems else 200,
             )
-        log.info(
-            "dashboard: %s invited %d to %s (broadcast %d)",
-            staff.username,
-            found.invited,
-            survey.id,
-            found.broadcast_id,
-        )
-        raise web.HTTPSeeOther(
-            f"{PREFIX}/surveys/{survey.id}/fieldwork?invited={found.invited}&broadcast={found.broadcast_id}"
-        )
+        stored = ",".join(str(part) for part in found.broadcast_ids)
+        log.info("dashboard: %s invited %d to %s (broadcast %s)", staff.username, found.invited, survey.id, stored)
+        raise web.HTTPSeeOther(f"{PREFIX}/surveys/{survey.id}/fieldwork?invited={found.invited}&broadcast={stored}")
 
     app.router.add_get(f"{PREFIX}/surveys/{{survey}}/fieldwork", guard(page))
     app.router.add_post(f"{PREFIX}/surveys/{{survey}}/fieldwork/invite", guard(send, edit=True))

@@ -189,8 +189,13 @@ async def _invite(settings: Settings, arguments: argparse.Namespace) -> int:
     print(f"audience: {found.candidates} contact(s) not invited yet: {audience.describe()}")
     if arguments.open_cells:
         print(f"left out: {found.in_full_cells} contact(s) whose quota cell is full")
-    what = "would be invited" if arguments.dry_run or not found.invited else f"invited (broadcast {found.broadcast_id})"
+    stored = ", ".join(str(part) for part in found.broadcast_ids)
+    what = "would be invited" if arguments.dry_run or not found.invited else f"invited (broadcast {stored})"
     print(f"survey {survey.id} wave {arguments.wave}: {found.invited} {what}; by stratum: {strata or '-'}")
+    if found.arms:
+        print("by experiment arm: " + ", ".join(f"{arm}: {count}" for arm, count in sorted(found.arms.items())))
+    for part in found.broadcasts if len(found.broadcasts) > 1 else ():
+        print(f"  broadcast {part.broadcast_id}: {part.invited} ({f'arm {part.arm}' if part.arm else 'shared notice'})")
     if not arguments.dry_run and found.invited:
         print(f"sent by 'baraza run' from {found.send_at:%Y-%m-%d %H:%M} UTC (quiet hours respected)")
     return 0

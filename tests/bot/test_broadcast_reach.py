@@ -15,6 +15,7 @@ import pytest
 from bot.cli.main import main
 from storage.broadcasts import (
     NO_CONSENT,
+    ON_ANOTHER_CHANNEL,
     OPTED_OUT,
     OUTSIDE_WINDOW,
     WEB_NO_PUSH,
@@ -163,3 +164,24 @@ async def test_answering_a_web_chat_request_says_where_the_person_reads_it(clien
     shown = await (await client.get(done.headers["Location"])).text()
     assert "deleted their data" not in shown
     assert "wrote through the web chat" in shown and "/my_requests" in shown
+
+
+def test_a_person_on_whatsapp_and_sms_counts_once_in_the_dry_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    linked = [
+        Person(1, topics=("prices",), channel="whatsapp", phone="+254700000001"),  # within the window
+        Person(2, topics=("prices",), channel="sms", phone="+254700000001"),
+        Person(3, topics=("prices",), channel="whatsapp", phone="+254700000002", silent_hours=30),
+        Person(4, topics=("prices",), channel="sms", phone="+254700000002"),
+        Person(5, topics=("prices",), channel="ussd", phone="+254700000002"),
+    ]
+    assert run_cli(tmp_path, linked, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "audience: 2 contact(s)" in out, "two people, five contacts"
+    assert f"  WhatsApp: 1 can receive it; left out: 1 {ON_ANOTHER_CHANNEL}\n" in out
+    sms = next(line for line in out.splitlines() if line.startswith("  SMS: "))
+    assert sms.startswith("  SMS: 1 can receive it; 1 recipients × ") and sms.endswith(
+        f"left out: 1 {ON_ANOTHER_CHANNEL}"
+    )
+    assert f"  USSD: 0 can receive it; left out: 1 {ON_ANOTHER_CHANNEL}\n" in out

@@ -13,7 +13,18 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from bot.core.engine import Engine, load_pseudonymizer
-from handlers.invitations import Disposition, QuietHours, build_report, disposition_rows, format_report, invite
+from handlers.invitations import (
+    Disposition,
+    QuietHours,
+    build_report,
+    disposition_rows,
+    format_report,
+    invitation_notice,
+    invite,
+    record_invitation,
+)
+from handlers.notices import WhatsAppTemplate
+from storage import audit
 from storage.broadcasts import broadcasts
 from storage.database import Database
 from storage.deliveries import SENT
@@ -23,7 +34,7 @@ from storage.invitations import deliveries, invitations
 from storage.models import ResponseRow
 from storage.repositories import Repositories
 from surveys import arrangement
-from testkit.experiments import SERVICES, TRIAL_YAML, WORDING, trial_survey
+from testkit.experiments import NOTICED_TRIAL_YAML, SERVICES, WORDING, trial_survey
 from testkit.fakes.engine_user import EngineUser
 
 NO_QUIET = QuietHours("UTC", None, None)
@@ -157,12 +168,7 @@ async def test_export_and_report_give_the_arm_the_order_shown_and_the_rates_per_
 
 
 async def test_an_arm_with_its_own_notice_is_invited_with_it(database: Database) -> None:
-    noticed = TRIAL_YAML.replace(
-        '        income: "What did your household earn last month, all sources together?"\n',
-        '        income: "What did your household earn last month, all sources together?"\n'
-        '      notice: "Five minutes about what your household earns"\n',
-    )
-    survey = trial_survey(noticed)
+    survey = trial_survey(NOTICED_TRIAL_YAML)
     now = datetime.now(UTC)
     async with database.transaction() as connection:
         repos = Repositories(connection)
@@ -202,3 +208,40 @@ async def test_the_order_shown_survives_a_restart_and_a_change_of_worker(databas
     assert SERVICES[expected[1]] in replies[-1].text and "3/4" in replies[-1].text
     replies = await user.say("/back")
     assert SERVICES[expected[0]] in replies[-1].text and "2/4" in replies[-1].text
+
+
+async def test_a_dry_run_shows_the_split_by_arm_and_the_round_keeps_every_broadcast(database: Database) -> None:
+    survey = trial_survey(NOTICED_TRIAL_YAML)
+    now = datetime.now(UTC)
+    template = WhatsAppTemplate("invitation", "en")
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        for number in range(7):
+            contact = await repos.contacts.touch("telegram", f"d{number}", f"d{number}", "en", now)
+            await repos.contacts.give_consent(contact.id, now)
+    notice = invitation_notice(survey, template=template)
+    async with database.transaction() as connection:
+        dry = await invite(
+            connection, survey, notice=notice, seed=5, quiet=NO_QUIET, created_by="test", now=now, dry_run=True
+        )
+    assert dry.broadcasts == () and sum(dry.arms.values()) == 7 and sorted(dry.arms) == ["a", "b"]
+    async with database.transaction() as connection:
+        found = await invite(connection, survey, notice=notice, seed=5, quiet=NO_QUIET, created_by="test", now=now)
+        await record_invitation(connection, survey, found, actor="editor", wave=1, seed=5, now=now)
+    assert found.arms == dry.arms, "the same seed splits the round as its dry run said"
+    assert len(found.broadcast_ids) == 2 and found.broadcast_id == found.broadcast_ids[0]
+    assert {part.arm: part.invited for part in found.broadcasts} == {None: dry.arms["a"], "b": dry.arms["b"]}
+    async with database.reading() as connection:
+        notices = {
+            int(i): str(text) for i, text in await connection.execute(select(broadcasts.c.id, broadcasts.c.notice))
+        }
+        (event,) = await audit.events(connection)
+    assert all(json.loads(notices[i])["whatsapp_template"]["name"] == "invitation" for i in found.broadcast_ids), (
+        "an arm's own notice keeps the round's WhatsApp template"
+    )
+    first, second = found.broadcasts
+    assert (
+        event.details["broadcasts"]
+        == f"{first.broadcast_id} ({first.invited}), {second.broadcast_id} (arm b: {second.invited})"
+    )
+    assert event.details["arms"] == f"a: {dry.arms['a']}, b: {dry.arms['b']}"

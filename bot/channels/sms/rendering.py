@@ -8,7 +8,9 @@ Pure functions, no I/O. SMS has no buttons, no formatting and no files, so:
   choice (the channel keeps the numbers' payloads: :mod:`storage.sms_menus`). One question
   per message: each :class:`Outbound` is its own message.
 - a ``select_multiple`` question lists its options without ticks and without *Done*: the person
-  replies with all the numbers at once ("1 3"), which the survey reads as the selection;
+  replies with all the numbers at once ("1 3"), which the survey reads as the selection; a line
+  in the person's language says so (``sms_tick_hint``), as a survey's own hint ("Tick all that
+  apply, then press Done.") speaks of buttons;
 - *Skip* (and *Keep*, the default) are shown as ``[Skip]`` and answered by typing the word, so
   that a typed number is never taken for them (an optional number question reads "5" as 5);
 - buttons that open a web page become ``label: address`` lines; pictures (charts), files and
@@ -30,6 +32,7 @@ from common.sms_segments import gsm_friendly, segments_of, split_to_segments
 from handlers import data, payloads
 from handlers.messages import Button, Outbound
 from handlers.notices import Notice
+from handlers.texts import Texts
 from surveys.answers import fold
 
 TICKS = ("✅ ", "◻️ ", "✓ ")
@@ -103,6 +106,13 @@ def _choices(buttons: tuple[Button, ...]) -> tuple[list[str], list[tuple[str, st
     return lines, menu
 
 
+def _ticks(outbound: Outbound) -> bool:
+    """Whether ``outbound`` asks a ``select_multiple`` question (its options are ticked)."""
+    return any(
+        (press := payloads.parse(b.payload)) is not None and press.op == payloads.TOGGLE for b in outbound.flat_buttons
+    )
+
+
 def without_echoes(replies: list[Outbound]) -> list[Outbound]:
     """The replies worth an SMS: a message that only stands in for the pressed one (a question
     with its answer, which Telegram edits in place) is left out when another follows it, as the
@@ -117,6 +127,8 @@ def without_echoes(replies: list[Outbound]) -> list[Outbound]:
 def render(outbound: Outbound, max_segments: int) -> SmsMessage | None:
     """The SMS texts that show ``outbound`` (None when nothing of it can go by SMS: a file alone)."""
     lines, menu = _choices(outbound.flat_buttons)
+    if _ticks(outbound):
+        lines.append(Texts(outbound.language or "")("sms_tick_hint"))
     text = gsm_friendly("\n".join(part for part in (_plain(outbound).strip(), "\n".join(lines)) if part))
     if not text:
         return None

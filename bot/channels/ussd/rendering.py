@@ -14,7 +14,9 @@ out in pages that fit, and :func:`read_input` says what a typed input means on a
   the core as text. Its Skip button is written as the word that skips ("Skip: skip"), as a
   number would be read as the answer. A scale whose every choice is a number (a ``range``) is
   shown on one line ("1 2 3 4 5") and answered by typing the number itself.
-- Ticks of a ``select_multiple`` become ``[x]`` and ``[ ]``; typographic punctuation its plain
+- Ticks of a ``select_multiple`` become ``[x]`` and ``[ ]``, and a line in the person's language
+  says how to tick there (``ussd_tick_hint``: a number ticks or unticks, then Done), as a
+  survey's own hint speaks of buttons; typographic punctuation its plain
   form (``3/12 - ...``); other symbols (emoji) are dropped, as operators cannot show them.
 """
 
@@ -160,6 +162,8 @@ def screen_of(replies: Sequence[Outbound], *, waiting: bool, texts: Texts) -> Sc
     else:
         # A label is one line of the menu.
         items = tuple(Item(plain(b.label).replace("\n", " ") or ELLIPSIS, b.payload) for b in buttons)
+        if any(press is not None and press.op == payloads.TOGGLE for _, press in ops):
+            body_parts.append(texts("ussd_tick_hint", done=plain(texts("button_done"))))
         by_label = ()
     language = replies[-1].language if replies else None
     end = not waiting and not items and not by_label

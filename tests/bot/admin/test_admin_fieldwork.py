@@ -24,7 +24,7 @@ from storage.invitations import InvitationRepository, deliveries, invitations, p
 from storage.staff import StaffRepository
 from surveys.model import Survey
 from testkit.admin import PASSWORD, csrf_of, sign_in
-from testkit.experiments import trial_survey
+from testkit.experiments import NOTICED_TRIAL_YAML, trial_survey
 from testkit.register import Person, add_people
 
 Client = TestClient[web.Request, web.Application]
@@ -229,3 +229,39 @@ async def test_the_fieldwork_page_gives_the_rates_per_experiment_arm(database: D
     assert cells["arm: a"][:6] == ["3", "0", "0", "0", "0", "3"]
     assert cells["arm: b"][:6] == ["3", "1", "0", "0", "0", "2"]
     assert "33.3%" in cells["arm: b"] and "0.0%" in cells["arm: a"]
+
+
+async def test_an_experiments_dry_run_shows_the_split_and_the_round_links_every_broadcast(database: Database) -> None:
+    survey = trial_survey(NOTICED_TRIAL_YAML)
+    async with database.transaction() as connection:
+        await StaffRepository(connection).add("editor1", PASSWORD, "editor", datetime.now(UTC))
+    application = web.Application()
+    site = add_admin_routes(application, database, surveys={survey.id: survey}, community=Community())
+    site.quiet_hours = QuietHours("UTC", None, None)
+    await add_people(database, [Person(900 + i) for i in range(7)])
+    async with TestClient(TestServer(application)) as client:
+        assert (await sign_in(client, "editor1")).status == 303
+        page = await (await client.get("/admin/surveys/trial/fieldwork")).text()
+        form = {"csrf": csrf_of(page), "seed": "4", "wave": "1"}
+        dry = await (
+            await client.post("/admin/surveys/trial/fieldwork/invite", data={**form, "action": "preview"})
+        ).text()
+        split = dry.split('id="dry-run-arms">', 1)[1].split("</span>", 1)[0]
+        found = dict(re.findall(r"(\w+): (\d+)", split))
+        assert sorted(found) == ["a", "b"] and sum(map(int, found.values())) == 7
+        sent = await client.post(
+            "/admin/surveys/trial/fieldwork/invite", data={**form, "action": "send"}, allow_redirects=False
+        )
+        shown = await (await client.get(sent.headers["Location"])).text()
+        forged = await (await client.get("/admin/surveys/trial/fieldwork?invited=1&broadcast=1,x<y>,../2")).text()
+    async with database.reading() as connection:
+        stored = sorted(set(await connection.scalars(select(invitations.c.broadcast_id))))
+        (event,) = await audit.events(connection, audit.AuditFilter(action=audit.BROADCAST_STORED), limit=5)
+    assert len(stored) == 2, "arm b's own notice is a broadcast of its own"
+    status = shown.split('id="invited">', 1)[1].split("</p>", 1)[0]
+    assert re.findall(r'href="/admin/broadcasts/(\d+)"', status) == [str(i) for i in stored]
+    assert all(str(i) in event.details["broadcasts"] for i in stored)
+    assert event.details["arms"] == f"a: {found['a']}, b: {found['b']}"
+    assert re.findall(r'href="/admin/broadcasts/([^"]+)"', forged.split('id="invited">', 1)[1].split("</p>")[0]) == [
+        "1"
+    ], "only ids are linked"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from storage.database import Database
 from storage.pseudonyms import Pseudonymizer
 from storage.repositories import Repositories
 from surveys.loader import load_survey_text
+from testkit.experiments import NOTICED_TRIAL_YAML
 from testkit.register import Person, add_people
 
 KEY = "fieldwork-cli-pseudonym-key-0123456789"
@@ -141,3 +143,18 @@ def test_export_carries_the_dispositions_of_invited_respondents(
     assert (invited["disposition"], invited["aapor_code"], invited["invitation_wave"]) == ("complete", "1.1", "1")
     assert outsider["disposition"] == outsider["aapor_code"] == outsider["invited_at"] == ""
     assert "| `reminders_received` | integer |" in codebook.read_text(encoding="utf-8")
+
+
+def test_invite_dry_run_gives_the_split_by_arm_and_the_round_prints_every_broadcast(
+    office: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "forms" / "trial.yaml").write_text(NOTICED_TRIAL_YAML, encoding="utf-8")
+    dry = run(office, "invite", "trial", "--sample", "9", "--seed", "2", "--dry-run", capsys=capsys)
+    split = next(line for line in dry.splitlines() if line.startswith("by experiment arm: "))
+    arms = dict(re.findall(r"(\w+): (\d+)", split))
+    assert sorted(arms) == ["a", "b"] and sum(map(int, arms.values())) == 9
+    sent = run(office, "invite", "trial", "--sample", "9", "--seed", "2", capsys=capsys)
+    assert "trial wave 1: 9 invited (broadcast 1, 2)" in sent
+    assert split in sent, "the round is split as its dry run said"
+    assert f"  broadcast 1: {arms['a']} (shared notice)" in sent
+    assert f"  broadcast 2: {arms['b']} (arm b)" in sent

@@ -39,8 +39,30 @@ def test_a_select_multiple_lists_its_options_without_ticks_or_done_and_numbers_g
     )
     message = render(Outbound(text="Topics?", buttons=buttons), 3)
     assert message is not None
-    assert message.texts == ("Topics?\n1. Prices\n2. Labour",)
+    assert message.texts == (
+        "Topics?\n1. Prices\n2. Labour\nReply with the numbers of all that apply, at once: e.g. 1 3",
+    )
     assert message.menu == ()  # "1 2" reaches the survey as typed text
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        ("fr", "Répondez avec les numéros de tout ce qui s'applique, en une fois : par ex. 1 3"),
+        ("pt", "Responda de uma vez com os números de tudo o que se aplica: ex. 1 3"),
+        ("ar", "أرسل أرقام كل ما ينطبق دفعة واحدة: مثلًا 1 3"),
+        ("sw", "Reply with the numbers of all that apply, at once: e.g. 1 3"),  # no catalogue: English
+    ],
+)
+def test_a_select_multiple_says_how_to_answer_by_sms_in_the_persons_language(language: str, says: str) -> None:
+    """A survey's hint "Tick all that apply, then press Done." speaks of buttons: the SMS says how to answer."""
+    buttons = tuple((Button(f"◻️ {n}", payloads.prompt_press(3, payloads.TOGGLE, n)),) for n in range(3))
+    text = "3/12 - Topics?\nTick all that apply, then press Done."
+    message = render(Outbound(text=text, buttons=buttons, language=language), 3)
+    assert message is not None and message.texts[-1].endswith(f"3. 2\n{says}")
+    single = render(Outbound(text="Which?", buttons=((Button("A", payloads.prompt_press(3, payloads.CHOOSE, 0)),),),
+                             language=language), 3)  # fmt: skip
+    assert single is not None and says not in single.texts[0], "only where several are ticked"
 
 
 def test_links_become_lines_and_a_chart_is_left_out() -> None:

@@ -142,7 +142,18 @@ def test_a_scale_is_one_line_typed_as_its_numbers() -> None:
 
 def test_ticks_and_emoji_are_written_as_operators_show_them() -> None:
     _, texts = laid_out(question("Which?", ["✅ Prices", "◻️ Labour", "Done"], op=payloads.TOGGLE))
-    assert texts == ["Which?\n1. [x] Prices\n2. [ ] Labour\n3. Done"]
+    assert texts == [
+        "Which?\nType a number to tick or untick it, then choose Done.\n1. [x] Prices\n2. [ ] Labour\n3. Done"
+    ]
+
+
+def test_a_select_multiple_says_how_to_tick_on_ussd_in_the_persons_language() -> None:
+    screen = screen_of(
+        [question("Quoi ?", ["◻️ Prix", "◻️ Emploi"], op=payloads.TOGGLE)], waiting=True, texts=Texts("fr")
+    )
+    assert screen.body == "Quoi ?\nTapez un numéro pour le cocher ou le décocher, puis choisissez Terminé."
+    single = screen_of([question("Quoi ?", ["Prix", "Emploi"])], waiting=True, texts=Texts("fr"))
+    assert single.body == "Quoi ?", "only where several are ticked"
 
 
 def test_the_answered_question_is_left_out_and_an_end_is_one_screen() -> None:
