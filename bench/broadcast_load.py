@@ -110,6 +110,13 @@ class BenchBot:
             if line.startswith("VmHWM:"):
                 self.peak_memory_kib = max(self.peak_memory_kib, int(line.split()[1]))
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the bot process so far."""
+        if self.process is None or self.process.poll() is not None:
+            return 0.0
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         assert self.process is not None
         self.sample_memory()
@@ -135,11 +142,20 @@ class Run:
     burst: int
     peak_memory_mib: float
     extra: str = ""
+    #: CPU seconds of the bot process and of the fake Bot API (this process) while measuring.
+    bot_cpu: float = 0.0
+    fake_cpu: float = 0.0
 
     def line(self) -> str:
         return (
             f"{self.label:<30} {self.sent:>7,} messages in {self.seconds:6.1f} s = {self.sent / self.seconds:7.1f}/s"
             f"   largest 1-s burst {self.burst:>5} (setting {self.setting})   bot peak memory {self.peak_memory_mib:4.0f} MiB"
+            + (
+                f"\n{'':<30} CPU per message: bot {self.bot_cpu / self.sent * 1000:.2f} ms, "
+                f"fake Bot API {self.fake_cpu / self.sent * 1000:.2f} ms"
+                if self.bot_cpu and self.sent
+                else ""
+            )
             + (f"\n{'':<30} {self.extra}" if self.extra else "")
         )
 
@@ -285,9 +301,11 @@ async def limited(
     broadcast_id, _ = await broadcast_now(database)
     await wait_for(server, since, 1, bot, within=30)
     started = time.monotonic()
+    bot_cpu, fake_cpu = bot.cpu_seconds(), time.process_time()
     while time.monotonic() - started < measure:
         bot.sample_memory()
         await asyncio.sleep(0.5)
+    bot_cpu, fake_cpu = bot.cpu_seconds() - bot_cpu, time.process_time() - fake_cpu
     async with database.transaction() as connection:
         await BroadcastRepository(connection).cancel(broadcast_id, datetime.now(UTC))
     await bot.stop()
@@ -300,6 +318,8 @@ async def limited(
         measure,
         largest_burst(times),
         bot.peak_memory_kib / 1024,
+        bot_cpu=bot_cpu,
+        fake_cpu=fake_cpu,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -47,6 +47,11 @@ def overall_bucket(per_second: float) -> tuple[float, float]:
     return refill, capacity
 
 
+#: The longest a token bucket's pacer waits between two hand-outs while the bucket can hold
+#: several tokens: the tokens due meanwhile go together.
+TICK_SECONDS = 0.005
+
+
 class TokenBucket:
     """Allows ``rate`` acquisitions a second on average and bursts of up to ``capacity``.
 
@@ -63,7 +68,8 @@ class TokenBucket:
         self._clock = clock
         self._tokens = capacity if tokens is None else min(capacity, tokens)
         self._updated = clock()
-        self._lock = asyncio.Lock()
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._pacer: asyncio.Task[None] | None = None
 
     def _refill(self) -> None:
         now = self._clock()
@@ -81,13 +87,35 @@ class TokenBucket:
         return self._tokens >= self.capacity
 
     async def acquire(self) -> None:
-        """Wait until a token is available and take it; waiters are served in arrival order."""
-        async with self._lock:
-            self._refill()
-            if self._tokens < 1:
-                await asyncio.sleep((1 - self._tokens) / self.rate)
-                self._refill()
+        """Wait until a token is available and take it; waiters are served in arrival order.
+
+        One pacer task hands out the tokens to the waiters: every token due when it wakes goes
+        at once (a tick at most :data:`TICK_SECONDS` apart while the bucket can hold them), so
+        no time is lost to the granularity of one sleep per token, and a token is only taken
+        when it is handed out, so the bucket's bound holds at that moment.
+        """
+        self._refill()
+        if not self._waiters and self._tokens >= 1:
             self._tokens -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        if self._pacer is None or self._pacer.done():
+            self._pacer = asyncio.create_task(self._pace())
+        await waiter  # cancelled before its turn: the pacer passes over it
+
+    async def _pace(self) -> None:
+        while self._waiters:
+            self._refill()
+            while self._waiters and self._tokens >= 1:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    self._tokens -= 1
+                    waiter.set_result(None)
+            if self._waiters:
+                # The next token, or a tick's worth when the bucket can hold more than one.
+                due = (1 - self._tokens) / self.rate
+                await asyncio.sleep(max(due, min(TICK_SECONDS, (self.capacity - 1) / self.rate)))
 
 
 class LocalRateLimiter:
@@ -147,7 +175,14 @@ def broadcast_rate_limiter(per_second: float, chat_per_second: float) -> LocalRa
     allow twice the rate in the first second. Each chat gets at most ``chat_per_second``.
     """
     limiter = LocalRateLimiter(per_second, chat_per_second, chat_burst=1, max_chats=4096)
-    burst = max(1.0, float(int(per_second / 50)))
-    refill = (per_second - burst) * 0.99 if per_second - burst >= per_second / 2 else per_second * 0.99
+    refill, burst = broadcast_bucket(per_second)
     limiter.overall = TokenBucket(refill, burst, tokens=0.0)  # empty: see LocalRateLimiter
     return limiter
+
+
+def broadcast_bucket(per_second: float) -> tuple[float, float]:
+    """(refill rate, capacity) of the bot-wide broadcast bucket (see :func:`broadcast_rate_limiter`):
+    a burst of ``max(1, rate/50)`` and 99 % of the rest, so no second holds more than ``per_second``."""
+    burst = max(1.0, float(int(per_second / 50)))
+    refill = (per_second - burst) * 0.99 if per_second - burst >= per_second / 2 else per_second * 0.99
+    return refill, burst

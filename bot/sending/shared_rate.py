@@ -54,7 +54,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot import metrics
 from bot.config import Settings
-from bot.sending.rate import LocalRateLimiter, RateLimiter, overall_bucket
+from bot.sending.rate import LocalRateLimiter, RateLimiter, broadcast_bucket, overall_bucket
 from common.errors import BarazaError
 from storage.database import Database
 from storage.errors import StorageError
@@ -318,6 +318,8 @@ class ShareBucket:
         self._updated = clock()
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
+        #: (refill rate, capacity) of the bucket for an allowance (broadcasts: :func:`broadcast_bucket`).
+        self.shape: Callable[[float], tuple[float, float]] = overall_bucket
 
     def _refill(self) -> None:
         now = self._clock()
@@ -328,7 +330,7 @@ class ShareBucket:
         """Spend ``allowance`` messages a second from now on (0: none)."""
         self._refill()
         self.allowance = allowance
-        self.rate, self.capacity = overall_bucket(allowance) if allowance > 0 else (0.0, 1.0)
+        self.rate, self.capacity = self.shape(allowance) if allowance > 0 else (0.0, 1.0)
         self._tokens = min(self._tokens, self.capacity)
         self._changed.set()
 
@@ -781,6 +783,8 @@ async def send_limiters(settings: Settings, database: Database, identity: Worker
     replies, broadcasts = _replies_and_broadcasts(
         settings, functools.partial(SharedRateLimiter, store, pause_key=pause_key)
     )
+    # Broadcasts are paced like in one process (bot.sending.rate.broadcast_rate_limiter), at 99 %.
+    broadcasts.refill, broadcasts.capacity = broadcast_bucket(settings.broadcast.messages_per_second)
     log.info("send rates shared by all workers through %s", backend)
     return SendLimiters(backend, replies, broadcasts, store, identity=identity or this_process())
 
@@ -789,6 +793,7 @@ async def _leased_limiters(settings: Settings, database: Database, identity: Wor
     """PostgreSQL without Redis: each worker spends its leased share of the rates locally."""
     store = PostgresBuckets(database)
     replies, broadcasts = _replies_and_broadcasts(settings, functools.partial(LeasedRateLimiter, store))
+    broadcasts.share.shape = broadcast_bucket  # like in one process (bot.sending.rate), at 99 %
     keeper = LeaseKeeper(
         PostgresLeases(database, LEASE_EXPIRY_SECONDS),
         [replies, broadcasts],

@@ -14,7 +14,7 @@ Tested with python-telegram-bot 22.8; ``pyproject.toml`` pins ``>=22.8,<23``.
 - :func:`send_text`: ``sendMessage`` through ``Bot._post``, the result left as JSON. The public
   ``send_message`` builds a whole :class:`telegram.Message` from every reply Telegram sends back
   (12 % of the bot's main thread under load, measured with py-spy in ``bench.load --survey
-  numeric``); replies to people only need to know the message went.
+  numeric``); replies to people only need to know the message went, broadcasts only its id.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
+from telegram.ext import ExtBot
 from telegram.ext._utils.types import RLARGS
 
 __all__ = ["RLARGS", "ODVInput", "given_or", "send_text"]
@@ -37,14 +38,27 @@ def given_or(value: ODVInput[_Value], default: _Value | None) -> _Value | None:
 
 
 async def send_text(
-    bot: Bot, chat_id: int | str, text: str, *, reply_markup: Any = None, parse_mode: str | None = None
+    bot: Bot,
+    chat_id: int | str,
+    text: str,
+    *,
+    reply_markup: Any = None,
+    parse_mode: str | None = None,
+    read_timeout: float | None = None,
+    api_kwargs: dict[str, Any] | None = None,
+    rate_limit_args: Any = None,
 ) -> Any:
-    """``bot.send_message(chat_id, text, reply_markup=..., parse_mode=...)`` with the same request,
-    errors, defaults and rate limiter (``ExtBot._do_post``), returning Telegram's JSON result
-    (a dict) instead of a :class:`telegram.Message`."""
+    """``bot.send_message(chat_id, text, reply_markup=..., parse_mode=..., read_timeout=...,
+    api_kwargs=..., rate_limit_args=...)`` with the same request, errors, defaults and rate limiter
+    (``ExtBot._do_post``), returning Telegram's JSON result (a dict) instead of a
+    :class:`telegram.Message`."""
     data: dict[str, Any] = {"chat_id": chat_id, "text": text}
     if reply_markup is not None:
         data["reply_markup"] = reply_markup
     if parse_mode is not None:
         data["parse_mode"] = parse_mode
-    return await bot._post("sendMessage", data)
+    if rate_limit_args is not None and isinstance(bot, ExtBot):
+        api_kwargs = ExtBot._merge_api_rl_kwargs(dict(api_kwargs or {}), rate_limit_args)
+    if read_timeout is None:
+        return await bot._post("sendMessage", data, api_kwargs=api_kwargs)
+    return await bot._post("sendMessage", data, read_timeout=read_timeout, api_kwargs=api_kwargs)

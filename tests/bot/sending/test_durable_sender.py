@@ -175,3 +175,44 @@ async def test_a_retry_after_holds_every_send_on_the_channel_not_only_the_one_to
         await answers.stop()
     told, *others = channel.attempts
     assert len(others) == 3 and all(later - told >= 0.5 for later in others)
+
+
+class CountingBroadcastRows(BroadcastRows):
+    """Broadcast rows that count the claims (transactions) and the most rows in flight at once."""
+
+    def __init__(self, sender: RecordingSender) -> None:
+        super().__init__()
+        self.sender = sender
+        self.claims: list[int] = []
+        self.most_in_flight = 0
+
+    async def claim(self, database: Database, wanted: Wanted) -> Any:
+        claimed, next_due = await super().claim(database, wanted)
+        if claimed:
+            self.claims.append(len(claimed))
+        in_flight = sum(self.claims) - len(self.sender.sent)
+        self.most_in_flight = max(self.most_in_flight, in_flight)
+        return claimed, next_due
+
+
+async def test_at_a_high_rate_rows_are_claimed_in_batches_never_more_than_the_concurrency(database: Database) -> None:
+    await add_people(database, [Person(1000 + i) for i in range(200)])
+    await create_broadcast(database, replace(CPI, audience=Audience()))
+    channel = RecordingSender()
+    rows = CountingBroadcastRows(channel)
+    limiter = broadcast_sender(database, [], BroadcastSettings(1000, 10, 32)).limiter
+    sender = DurableSender(database, rows, [channel], limiter, concurrency=32, poll_interval=0.05)
+    await sender.start()
+    try:
+        sender.wake()
+
+        async def all_sent() -> bool:
+            return await statuses(database, deliveries) == [SENT] * 200
+
+        await until(all_sent)
+    finally:
+        await sender.stop()
+    assert sorted(chat for chat, _ in channel.sent) == sorted(str(1000 + i) for i in range(200))
+    # One transaction for several rows (one row a claim before), yet never more than 32 in flight.
+    assert sum(rows.claims) == 200 and len(rows.claims) <= 25, rows.claims
+    assert rows.most_in_flight <= 32
