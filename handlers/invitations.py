@@ -82,7 +82,7 @@ AAPOR_CODES: Mapping[Disposition, str] = {
     Disposition.BREAK_OFF: "2.12",
     Disposition.NON_CONTACT: "2.20",
     Disposition.NOT_DELIVERED: "3.30",
-    Disposition.SCREENED_OUT: "4.70",
+    Disposition.SCREENED_OUT: "4.80",  # AAPOR "quota filled" (not eligible)
     Disposition.INELIGIBLE: "4.10",
 }
 
