@@ -1,11 +1,13 @@
 """The test databases: PostgreSQL (a new database per test or benchmark run) and Redis db 15,
-each reachable or not on 127.0.0.1; which backends a test run exercised."""
+each reachable or not on 127.0.0.1; which backends a test run exercised; migrated databases copied
+from a template migrated once per process (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
 import tempfile
@@ -79,10 +81,14 @@ async def require_postgres_database() -> str:
 async def create_postgres_database() -> str:
     """A new empty PostgreSQL database with a random name (so parallel runs never share one);
     returns its SQLAlchemy URL."""
+    return await _create_database("")
+
+
+async def _create_database(clause: str) -> str:
     name = f"baraza_test_{secrets.token_hex(6)}"
     connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(f'CREATE DATABASE "{name}"{clause}')
     finally:
         await connection.close()
     return _url_of(name)
@@ -123,22 +129,14 @@ async def create_migrated_postgres_database() -> str:
         url = await create_postgres_database()
         await migrate_url(url)  # disposes its connections: a template must have none while copied
         template = _templates["postgresql"] = url.rsplit("/", 1)[1]
-    name = f"baraza_test_{secrets.token_hex(6)}"
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await connection.close()
-    return _url_of(name)
+    return await _create_database(f' TEMPLATE "{template}"')
 
 
 def drop_templates() -> None:
     """Drops this process's PostgreSQL template and deletes its SQLite one (at the end of a test run)."""
     sqlite_template = _templates.pop("sqlite", None)
     if sqlite_template is not None:
-        for path in Path(sqlite_template).parent.iterdir():
-            path.unlink()
-        Path(sqlite_template).parent.rmdir()
+        shutil.rmtree(Path(sqlite_template).parent, ignore_errors=True)
     postgres_template = _templates.pop("postgresql", None)
     if postgres_template is not None:
         asyncio.run(drop_postgres_database(_url_of(postgres_template)))
