@@ -11,6 +11,7 @@ import shutil
 import socket
 import sqlite3
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -132,8 +133,40 @@ async def create_migrated_postgres_database() -> str:
     return await _create_database(f' TEMPLATE "{template}"')
 
 
+# DROP DATABASE waits for a checkpoint (1-2 s each on a busy machine), and drops that run together
+# share one (8 in 0.6 s): a test hands its database here, and every few are dropped together in a
+# background thread while the tests go on; drop_templates drops the rest and waits for them all.
+_DROP_TOGETHER = 8
+_to_drop: list[str] = []
+_dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baraza-drop-databases")
+_dropping: list[Future[None]] = []
+
+
+async def _drop_all(urls: list[str]) -> None:
+    await asyncio.gather(*(drop_postgres_database(url) for url in urls))
+
+
+def drop_postgres_database_later(url: str) -> None:
+    """Drops the database of ``url`` soon, with others, in a background thread (its connections
+    must be closed: a test's own are, when its fixtures tear down)."""
+    _to_drop.append(url)
+    if len(_to_drop) >= _DROP_TOGETHER:
+        _drop_pending()
+
+
+def _drop_pending() -> None:
+    urls = _to_drop.copy()
+    _to_drop.clear()
+    if urls:
+        _dropping.append(_dropper.submit(asyncio.run, _drop_all(urls)))
+
+
 def drop_templates() -> None:
-    """Drops this process's PostgreSQL template and deletes its SQLite one (at the end of a test run)."""
+    """Waits for the databases still being dropped, then drops this process's PostgreSQL template
+    and deletes its SQLite one (at the end of a test run)."""
+    _drop_pending()
+    while _dropping:
+        _dropping.pop().result()
     sqlite_template = _templates.pop("sqlite", None)
     if sqlite_template is not None:
         shutil.rmtree(Path(sqlite_template).parent, ignore_errors=True)

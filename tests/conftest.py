@@ -19,7 +19,7 @@ from testkit.databases import (
     copy_migrated_sqlite,
     create_migrated_postgres_database,
     create_postgres_database,
-    drop_postgres_database,
+    drop_postgres_database_later,
     drop_templates,
     postgres_reachable,
     redis_reachable,
@@ -100,7 +100,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     try:
         yield url
     finally:
-        await drop_postgres_database(url)
+        drop_postgres_database_later(url)
 
 
 @pytest.fixture
@@ -141,4 +141,4 @@ async def postgres_url() -> AsyncIterator[str]:
     try:
         yield url
     finally:
-        await drop_postgres_database(url)
+        drop_postgres_database_later(url)
