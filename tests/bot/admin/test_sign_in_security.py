@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -16,24 +15,24 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
-from argon2.profiles import CHEAPEST
 from sqlalchemy import update
 
 from bot import metrics
-from bot.admin import site
 from bot.admin.auth import LOGIN_COOKIE
 from bot.admin.operations import add_operation_routes
 from bot.admin.routes import add_admin_routes
 from bot.config import WebLimits
 from bot.proxies import forwarded_middleware, parse_networks
 from handlers.context import Community
-from storage import staff
 from storage.database import Database
 from storage.staff import MAX_FAILED_ATTEMPTS, StaffRepository, staff_accounts
 from surveys.model import Survey
 from testkit.admin import PASSWORD, Client, csrf_of, sign_in
+from testkit.passwords import cheap_password_hashes
 
 NO_LIMITS = WebLimits(enabled=False)
+# These tests count checks, locks and limits, not the hash's cost; the stall test writes its own slow hash.
+pytestmark = pytest.mark.usefixtures(cheap_password_hashes.__name__)
 
 
 async def serve(database: Database, surveys: dict[str, Survey], limits: WebLimits) -> TestClient[web.Request, web.Application]:  # fmt: skip
@@ -41,19 +40,6 @@ async def serve(database: Database, surveys: dict[str, Survey], limits: WebLimit
     add_operation_routes(app, database, lambda: {"web": True})
     add_admin_routes(app, database, surveys=surveys, community=Community(), limits=limits)
     return TestClient(TestServer(app))
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2's testing profile for the accounts and the dummy hash, and a refused sign-in's
-    first wait measured on it as storage/staff.py measures its own: these tests count checks,
-    locks and limits, not the hash's cost (~0.7 s a check on a loaded machine, ~40 checks a
-    test). The stall test below still writes its own slow hash, whose parameters rule."""
-    hasher = PasswordHasher.from_parameters(CHEAPEST)
-    started = time.perf_counter()
-    monkeypatch.setattr(staff, "DUMMY_HASH", hasher.hash("nothing"))
-    monkeypatch.setattr(site, "HASH_SECONDS", time.perf_counter() - started)
-    monkeypatch.setattr(staff, "_hasher", hasher)
 
 
 @pytest.fixture
