@@ -12,6 +12,7 @@ from storage.database import Database
 from storage.repositories import Repositories
 from storage.staff import LOCKOUT, MAX_FAILED_ATTEMPTS, StaffError, StaffRepository
 from surveys.model import Survey
+from testkit.passwords import cheap_password_hashes
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -169,6 +170,7 @@ async def test_filters_by_user_group_region_and_date(database: Database, usat: S
     assert (window.activity.started, window.activity.completed) == (2, 1)
 
 
+@pytest.mark.usefixtures(cheap_password_hashes.__name__)  # ten checks: locks, not the hash's cost
 async def test_staff_accounts_lock_after_repeated_failures(database: Database) -> None:
     async with database.transaction() as connection:
         staff = StaffRepository(connection)

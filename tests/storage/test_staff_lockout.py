@@ -6,11 +6,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from storage.database import Database
 from storage.staff import LOCKOUT, MAX_FAILED_ATTEMPTS, Guess, StaffRepository, verify_password
+from testkit.passwords import cheap_password_hashes
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
+# The lockout is counted before any check: the hash's cost is not what these tests prove.
+pytestmark = pytest.mark.usefixtures(cheap_password_hashes.__name__)
 
 
 async def guess(database: Database, when: datetime) -> Guess | None:

@@ -28,8 +28,11 @@ from storage.database import Database
 from storage.staff import MAX_FAILED_ATTEMPTS, StaffRepository, staff_accounts
 from surveys.model import Survey
 from testkit.admin import PASSWORD, Client, csrf_of, sign_in
+from testkit.passwords import cheap_password_hashes
 
 NO_LIMITS = WebLimits(enabled=False)
+# These tests count checks, locks and limits, not the hash's cost; the stall test writes its own slow hash.
+pytestmark = pytest.mark.usefixtures(cheap_password_hashes.__name__)
 
 
 async def serve(database: Database, surveys: dict[str, Survey], limits: WebLimits) -> TestClient[web.Request, web.Application]:  # fmt: skip

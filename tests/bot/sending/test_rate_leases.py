@@ -22,16 +22,16 @@ from storage.errors import StorageError
 from storage.rate_buckets import PostgresBuckets, buckets
 from storage.rate_leases import PostgresLeases, pool
 from storage.workers import WorkerIdentity, this_process
-from testkit.databases import drop_postgres_database, require_postgres_database
+from testkit.databases import create_migrated_postgres_database, drop_postgres_database, skip_unless_postgres
 from testkit.rates import most_in_any_window
 
 
 @pytest.fixture
 async def database() -> AsyncIterator[Database]:
-    url = await require_postgres_database()
+    skip_unless_postgres()
+    url = await create_migrated_postgres_database()
     database = Database(url)
     try:
-        await database.migrate()
         yield database
     finally:
         await database.dispose()
