@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -57,6 +58,38 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+#: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+PING_AFTER_IDLE = 1.0
+_LAST_USED = "baraza_last_used"
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, only for connections that sat idle in the pool.
+
+    The pre-ping of asyncpg costs three round trips (BEGIN, ``;``, ROLLBACK) at every checkout:
+    under load, more than a third of an update's own statements. A connection given back a moment
+    ago was alive then; one whose server went away since (a restart, a terminated backend) fails
+    its first statement, SQLAlchemy then recycles every connection of the pool, and the engine
+    runs the update again on a new one (:mod:`bot.core.engine`: a failed shared transaction is
+    retried one update at a time), so the person still gets no error.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last_used = record.info.get(_LAST_USED)
+        if last_used is None or time.monotonic() - last_used < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and tries another (SQLAlchemy's documented way).
+            raise exc.DisconnectionError(type(error).__name__) from error
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+
 def private_sqlite_file(path: Path) -> None:
     """Make the SQLite file readable by its owner only (0600) before SQLite opens it; its ``-wal``
     and ``-shm`` files take the same mode. An existing file readable by others is warned about
@@ -91,13 +124,15 @@ class Database:
             private_sqlite_file(Path(parsed.database))
         kwargs: dict[str, Any] = {}
         if not self.is_sqlite:
-            kwargs = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+            kwargs = {"pool_size": pool_size, "max_overflow": pool_size}
         elif parsed.database and parsed.database != ":memory:" and not parsed.query:
             # Connections able to run a quick transaction's statements on the loop's thread.
             kwargs = {"async_creator": inline_connector(parsed.database)}
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _ping_after_idle(self.engine)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property

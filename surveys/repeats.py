@@ -22,6 +22,7 @@ calculations and ``${name}`` in labels all read answers through it.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -302,7 +303,23 @@ def slots(survey: Survey, answers: Answers, today: date) -> Iterator[Slot]:
     Generated lazily: the number of passes of a repeat is read from ``answers`` when the walk
     reaches it, so a caller may fill ``answers`` (a calculation, say) while walking.
     """
+    if not survey.repeats:
+        yield from _flat_slots(survey)
+        return
     yield from _walk(survey, survey.questions, 0, (), answers, today)
+
+
+#: The slots of each survey without repeats (the same whatever the answers), by ``id``: the
+#: runner walks them several times per step. An entry goes when its survey is freed.
+_FLAT: dict[int, tuple[Slot, ...]] = {}
+
+
+def _flat_slots(survey: Survey) -> tuple[Slot, ...]:
+    found = _FLAT.get(id(survey))
+    if found is None:
+        found = _FLAT[id(survey)] = tuple(Slot(question.name, question, ()) for question in survey.questions)
+        weakref.finalize(survey, _FLAT.pop, id(survey), None)
+    return found
 
 
 def _walk(

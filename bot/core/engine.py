@@ -261,9 +261,14 @@ class Engine:
         now = inbound.received_at or self.clock()
         repos = Repositories(connection)
         # Processing time, taken once the chat is ours: it orders the updates of the chat.
-        first_delivery = await repos.updates.claim(inbound.channel, inbound.update_key, self.clock(), inbound.chat_key)
-        contact = await repos.contacts.touch(
-            inbound.channel, inbound.user_key, inbound.chat_key, supported_language(inbound.language_hint), now
+        first_delivery, contact = await repos.contacts.claim_and_touch(
+            inbound.channel,
+            inbound.update_key,
+            self.clock(),
+            inbound.user_key,
+            inbound.chat_key,
+            supported_language(inbound.language_hint),
+            now,
         )
         ctx = Context(
             inbound=inbound,

@@ -68,6 +68,26 @@ async def test_contact_is_created_once_and_keeps_its_first_language(database: Da
     assert again.language == "fr"
 
 
+@pytest.mark.parametrize("quick", [False, True])
+async def test_claim_and_touch_stores_what_claim_then_touch_store(database: Database, quick: bool) -> None:
+    later = NOW + timedelta(hours=1)
+    async with database.transaction(quick=quick) as connection:
+        contacts = Repositories(connection).contacts
+        first, contact = await contacts.claim_and_touch("telegram", "u1", NOW, "42", "42", "fr", NOW)
+        again, same = await contacts.claim_and_touch("telegram", "u1", later, "42", "43", "en", later)
+        other, _ = await contacts.claim_and_touch("telegram", "u2", later, "42", "42", "en", later)
+    assert (first, again, other) == (True, False, True), "each update is claimed once"
+    assert same.id == contact.id and same.language == "fr" and same.chat_key == "43"
+    assert contact.first_seen_at == NOW
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        assert not await repos.updates.claim("telegram", "u1", later), "the claim was stored"
+        assert not await repos.updates.superseded("telegram", "u2", "42"), "stored at the processing time given"
+        assert await repos.updates.superseded("telegram", "u1", "42")
+        stored = await repos.contacts.get(contact.id)
+    assert stored is not None and stored.chat_key == "42"
+
+
 async def test_answering_again_replaces_the_answer(database: Database, usat: Survey) -> None:
     async with database.transaction() as connection:
         repos = Repositories(connection)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gc
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -207,6 +209,20 @@ def test_repeat_functions_without_repeats_see_single_values() -> None:
     assert evaluate_string(parse("max(1, ${a}, 3)"), environment) == "4"
     assert evaluate_string(parse("position(..)"), environment) == "NaN"
     assert evaluate_string(parse("indexed-repeat(${a}, ${r}, 1)"), environment) == ""
+
+
+def test_a_survey_without_repeats_is_walked_from_slots_built_once_and_dropped_with_it(usat: Survey) -> None:
+    first = list(repeats.slots(usat, {}, TODAY))
+    assert [slot.key for slot in first] == [question.name for question in usat.questions]
+    assert all(slot.path == () and slot.another is None for slot in first)
+    assert all(a is b for a, b in zip(first, repeats.slots(usat, {"x": "1"}, TODAY), strict=True))
+    copy = replace(usat, title=usat.title)
+    assert [slot.key for slot in repeats.slots(copy, {}, TODAY)] == [slot.key for slot in first]
+    key = id(copy)
+    assert key in repeats._FLAT
+    del copy
+    gc.collect()
+    assert key not in repeats._FLAT, "the slots go with their survey"
 
 
 @pytest.mark.parametrize(
