@@ -783,7 +783,7 @@ async def send_limiters(settings: Settings, database: Database, identity: Worker
     replies, broadcasts = _replies_and_broadcasts(
         settings, functools.partial(SharedRateLimiter, store, pause_key=pause_key)
     )
-    # Broadcasts are paced like in one process (bot.sending.rate.broadcast_rate_limiter), at 99 %.
+    # Broadcasts are paced like in one process (bot.sending.rate.broadcast_rate_limiter).
     broadcasts.refill, broadcasts.capacity = broadcast_bucket(settings.broadcast.messages_per_second)
     log.info("send rates shared by all workers through %s", backend)
     return SendLimiters(backend, replies, broadcasts, store, identity=identity or this_process())
@@ -793,7 +793,7 @@ async def _leased_limiters(settings: Settings, database: Database, identity: Wor
     """PostgreSQL without Redis: each worker spends its leased share of the rates locally."""
     store = PostgresBuckets(database)
     replies, broadcasts = _replies_and_broadcasts(settings, functools.partial(LeasedRateLimiter, store))
-    broadcasts.share.shape = broadcast_bucket  # like in one process (bot.sending.rate), at 99 %
+    broadcasts.share.shape = broadcast_bucket  # like in one process (bot.sending.rate)
     keeper = LeaseKeeper(
         PostgresLeases(database, LEASE_EXPIRY_SECONDS),
         [replies, broadcasts],

@@ -417,8 +417,9 @@ async def test_the_rate_limiter_never_lets_more_than_the_rate_through_in_any_sec
         await limiter.acquire(None)
         times.append(time.monotonic())
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert 95 <= busiest <= 100
-    assert len(times) >= 150
+    # Paced to leave room for arrival jitter (rate.ARRIVAL_SLACK): about 95 of the 100 in a second.
+    assert 90 <= busiest <= 100
+    assert len(times) >= 135
 
 
 # --------------------------------------------------------------------------- scheduled, after a restart
