@@ -123,6 +123,7 @@ class BaselineProcess:
 
 
 NUMERIC_QUESTIONS = 10
+NUMERIC_THANKS = "Thank you, all ten numbers are in."
 
 
 #: How many times each simulated person answers ``numeric10`` in one run (``--rounds``): 100
@@ -142,7 +143,7 @@ def numeric_survey_folder(rounds: int = ROUNDS) -> Path:
     (folder / "numeric10.yaml").write_text(
         "id: numeric10\ntitle: {en: Ten numbers}\ndefault_language: en\nlanguages: [en]\n"
         f"max_responses_per_user: {rounds}\n"
-        f"outro: {{en: Thank you.}}\nquestions:\n{questions}"
+        f"outro: {{en: '{NUMERIC_THANKS}'}}\nquestions:\n{questions}"
     )
     return folder
 
@@ -152,14 +153,20 @@ def numeric_answer(user_index: int, question: int) -> str:
 
 
 async def numeric_user(user: FakeUser, index: int, rounds: int) -> list[float]:
-    """Starts ``numeric10`` and types its ten numbers, each as soon as the bot's reply arrives,
-    ``rounds`` times over."""
+    """Starts ``numeric10`` and types its ten numbers, each as soon as the reply that follows the
+    last one arrives (the next question, or the thanks after the tenth), ``rounds`` times over.
+
+    It waits for that reply, not for any message: ``/start`` is answered by two messages (the
+    survey's introduction, then question 1), and a person who typed after the first would be a
+    message ahead, then one more each round.
+    """
     latencies = []
     for _ in range(rounds):
         for step in range(NUMERIC_QUESTIONS + 1):
+            expected = f"Question {step + 1}:" if step < NUMERIC_QUESTIONS else NUMERIC_THANKS
             started = time.perf_counter()
             await user.send_text("/start numeric10" if step == 0 else numeric_answer(index, step))
-            await user.wait_for_message(timeout=TIMEOUT)
+            await user.wait_for_message(lambda message, e=expected: e in (message.text or ""), timeout=TIMEOUT)
             latencies.append(time.perf_counter() - started)
     return latencies
 

@@ -1,6 +1,8 @@
 """The Telegram channel: python-telegram-bot at the edge of the channel-agnostic core.
 
-Updates become :class:`~handlers.messages.Inbound` values (:func:`to_inbound`); the core's
+Updates are read from the Bot API's JSON into :class:`~handlers.messages.Inbound` values
+(:mod:`bot.channels.telegram.updates`, fetched by :mod:`bot.channels.telegram.polling` or
+posted to the webhook); the core's
 :class:`~handlers.messages.Outbound` replies are sent as :mod:`bot.channels.telegram.rendering`
 lays them out. Long polling by default; in webhook mode the aiohttp server of :mod:`bot.app`
 receives the updates and :meth:`TelegramChannel.handle_webhook` checks the secret token.
@@ -18,16 +20,16 @@ import contextlib
 import functools
 import json
 import logging
-from dataclasses import dataclass, replace
-from datetime import UTC
+from dataclasses import replace
+from typing import Any
 
 from aiohttp import web
-from telegram import Bot, BotCommand, CallbackQuery, Message, Update
-from telegram import Location as TelegramLocation
+from telegram import Bot, BotCommand
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application
 
 from bot.channels.arrival import ArrivalOrder
+from bot.channels.telegram.polling import LongPolling
 from bot.channels.telegram.ptb_compat import send_text
 from bot.channels.telegram.rate_limiter import TelegramRateLimiter
 from bot.channels.telegram.rendering import (
@@ -41,61 +43,25 @@ from bot.channels.telegram.rendering import (
     text_messages,
 )
 from bot.channels.telegram.transport import AiohttpRequest
+from bot.channels.telegram.updates import CHANNEL, NotAnUpdate, SentFile, TelegramUpdate, read_update
 from bot.config import TelegramSettings
 from bot.health import ChannelHealth, connect_or_keep_trying, keep_trying
 from bot.sending.rate import LocalRateLimiter, RateLimiter
 from common.constant_time import same_secret
-from handlers.messages import Inbound, Location, MessageProcessor, Outbound, Upload
+from handlers.messages import Inbound, MessageProcessor, Outbound, Upload
 from handlers.router import command_menu
 from handlers.texts import SUPPORTED_LANGUAGES
 from storage.media import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name, not a secret)
 #: Seconds a reply may wait for a free connection to the Bot API before it counts as failed.
 REPLY_POOL_WAIT = 60.0
-
-
-@dataclass(frozen=True)
-class SentFile:
-    """A file in a message, before it is fetched: the Bot API file id, what it is, its announced size."""
-
-    file_id: str
-    kind: str
-    mime_type: str
-    filename: str | None
-    size: int | None
-
-
-def sent_file(message: Message) -> SentFile | None:
-    """The photo (its largest size), voice note, audio, video, video note or document of ``message``."""
-    if message.photo:
-        largest = max(message.photo, key=lambda size: size.width * size.height)
-        return SentFile(largest.file_id, "image", "image/jpeg", None, largest.file_size)
-    if message.voice is not None:
-        voice = message.voice
-        return SentFile(voice.file_id, "audio", voice.mime_type or "audio/ogg", None, voice.file_size)
-    if message.audio is not None:
-        audio = message.audio
-        return SentFile(audio.file_id, "audio", audio.mime_type or "audio/mpeg", audio.file_name, audio.file_size)
-    if message.video is not None:
-        video = message.video
-        return SentFile(video.file_id, "video", video.mime_type or "video/mp4", video.file_name, video.file_size)
-    if message.video_note is not None:
-        note = message.video_note
-        return SentFile(note.file_id, "video", "video/mp4", None, note.file_size)
-    if message.document is not None:
-        document = message.document
-        mime_type = document.mime_type or "application/octet-stream"
-        return SentFile(document.file_id, "file", mime_type, document.file_name, document.file_size)
-    return None
-
-
-def location_of(location: TelegramLocation) -> Location:
-    """A shared location (Telegram gives no altitude; ``horizontal_accuracy`` is the accuracy)."""
-    return Location(location.latitude, location.longitude, accuracy=location.horizontal_accuracy)
+#: The updates Baraza asks for (polling and webhook).
+ALLOWED_UPDATES = ["message", "callback_query"]
+#: Updates handled at once; the engine keeps each chat in order.
+CONCURRENT_UPDATES = 256
 
 
 async def fetch_file(bot: Bot, sent: SentFile, max_bytes: int) -> Upload:
@@ -133,40 +99,6 @@ def why_unreachable(error: BaseException) -> str:
     return f"cannot start: {type(error).__name__}"
 
 
-def to_inbound(update: Update) -> Inbound | None:
-    """The core's view of an update; None for updates that are not from a user in a chat."""
-    user = update.effective_user
-    chat = update.effective_chat
-    if user is None or chat is None or user.is_bot:
-        return None
-    text = payload = None
-    received = None
-    location = None
-    query = update.callback_query
-    if query is not None:
-        payload = query.data or ""
-    else:
-        message = update.message
-        if message is None:
-            return None
-        # Stickers and the like: an empty text gets "please type an answer". A location is read
-        # here; files are fetched by the channel (:func:`fetch_file`) before the core sees them.
-        text = None if message.location is not None or sent_file(message) is not None else message.text or ""
-        location = location_of(message.location) if message.location is not None else None
-        received = message.date.astimezone(UTC) if message.date else None
-    return Inbound(
-        channel=CHANNEL,
-        user_key=str(user.id),
-        chat_key=str(chat.id),
-        update_key=str(update.update_id),
-        text=text,
-        payload=payload,
-        language_hint=user.language_code,
-        received_at=received,
-        location=location,
-    )
-
-
 class TelegramChannel:
     """Runs a python-telegram-bot ``Application`` that feeds the core."""
 
@@ -195,26 +127,33 @@ class TelegramChannel:
             limiter = LocalRateLimiter(
                 settings.messages_per_second, settings.chat_messages_per_second, settings.chat_burst
             )
+        # The Application gives the bot (its rate limiter and HTTP connections) and their start and
+        # stop; updates do not go through it: they are read from their JSON (see :mod:`.updates`),
+        # fetched by :class:`LongPolling` or posted to :meth:`handle_webhook`.
         builder = (
             Application.builder()
             .token(settings.token)
             .base_url(settings.base_url)
             .rate_limiter(TelegramRateLimiter(limiter, settings.max_retries))
-            # Different chats are handled concurrently; the engine keeps each chat in order.
-            .concurrent_updates(256)
             # aiohttp rather than PTB's default httpx: about a seventh of the CPU per Bot API call.
             # Under a burst a reply waits its turn for one of the 64 connections (PTB's default
             # of failing after 1 s would turn a busy minute into lost replies).
             .request(AiohttpRequest(connection_pool_size=64, pool_timeout=REPLY_POOL_WAIT))
             .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 10))
+            .updater(None)
         )
         if settings.base_file_url:
             builder = builder.base_file_url(settings.base_file_url)
-        if settings.mode == "webhook":
-            builder = builder.updater(None)
         self.application = builder.build()
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.application.add_error_handler(self._on_error)
+        self.polling = LongPolling(
+            self.application.bot,
+            self.handle_update,
+            timeout=settings.poll_timeout,
+            allowed_updates=ALLOWED_UPDATES,
+            on_error=self._on_polling_error,
+            concurrency=CONCURRENT_UPDATES,
+        )
+        self._webhook_slots = asyncio.Semaphore(CONCURRENT_UPDATES)
 
     @property
     def bot(self) -> Bot:
@@ -238,21 +177,13 @@ class TelegramChannel:
             await self.bot.set_webhook(
                 url=f"{self.settings.webhook_url}",
                 secret_token=self.settings.webhook_secret,
-                allowed_updates=["message", "callback_query"],
+                allowed_updates=ALLOWED_UPDATES,
                 max_connections=self.settings.webhook_max_connections,
             )
             log.info("Telegram webhook registered")
-        else:
-            assert self.application.updater is not None
-            if self.application.updater.running:
-                return
+        elif not self.polling.running:
             await self.bot.delete_webhook()
-            await self.application.updater.start_polling(
-                poll_interval=0,
-                timeout=self.settings.poll_timeout,
-                allowed_updates=["message", "callback_query"],
-                error_callback=self._on_polling_error,
-            )
+            self.polling.start()
             log.info("Telegram long polling started")
 
     async def set_command_menus(self) -> None:
@@ -283,8 +214,7 @@ class TelegramChannel:
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connecting
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
+        await self.polling.stop()
         if self.application.running:
             await self.application.stop()
         # A start that never connected leaves the Bot API connections open without the application.
@@ -303,31 +233,39 @@ class TelegramChannel:
             return web.Response(status=401, text="wrong secret token")
         try:
             data = await request.json(loads=json.loads)
-            update = Update.de_json(data, self.bot)
-        # AttributeError: JSON that is not an object; RecursionError: JSON nested thousands deep.
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            update = read_update(data)
+        # RecursionError: JSON nested thousands deep.
+        except (NotAnUpdate, ValueError, RecursionError):
             return web.Response(status=400, text="not an update")
-        if update is None:
-            return web.Response(status=400, text="not an update")
-        await self.application.process_update(update)
+        if update is not None:
+            async with self._webhook_slots:
+                try:
+                    await self._on_update(update)
+                except Exception:
+                    # Never the update itself in the log: it holds user ids and message texts.
+                    log.exception("error while handling a Telegram update")
         return web.Response(text="ok")
 
-    async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        inbound = to_inbound(update)
-        if inbound is None:
+    async def handle_update(self, data: Any) -> None:
+        """Handle one update fetched by long polling (its decoded JSON)."""
+        try:
+            update = read_update(data)
+        except NotAnUpdate:
+            log.warning("Telegram sent something that is not an update: ignored")
             return
-        sent = sent_file(update.message) if update.message is not None and update.callback_query is None else None
-        query = update.callback_query
+        if update is not None:
+            await self._on_update(update)
+
+    async def _on_update(self, update: TelegramUpdate) -> None:
+        inbound, sent, chat_id = update.inbound, update.sent, update.chat_id
         # Stop the button's spinner at once (alongside the handling: a slow answer delays nothing).
-        spinner = asyncio.ensure_future(self._answer_query(query)) if query is not None else None
-        chat = update.effective_chat
-        assert chat is not None
-        pressed = query.message if query is not None and isinstance(query.message, Message) else None
+        spinner = asyncio.ensure_future(self._answer_query(update.query_id)) if update.query_id else None
+        pressed = update.pressed_message_id
 
         async def send_in_order(replies: list[Outbound]) -> None:
             for reply in replies:
                 try:
-                    await self._send(chat.id, reply, pressed)
+                    await self._send(chat_id, reply, pressed)
                 except TelegramError as error:
                     # The answer is stored; one reply that did not go (after the limiter's
                     # retries) must not hold back the rest, often the next question.
@@ -350,20 +288,19 @@ class TelegramChannel:
     async def _fetched(self, sent: SentFile, inbound: Inbound) -> Inbound:
         return replace(inbound, upload=await fetch_file(self.bot, sent, self.max_file_bytes))
 
-    @staticmethod
-    async def _answer_query(query: CallbackQuery) -> None:
+    async def _answer_query(self, query_id: str) -> None:
         try:
-            await query.answer()
+            await self.bot.answer_callback_query(query_id)
         except TelegramError as error:
             log.info("could not answer a callback query: %s", type(error).__name__)
 
-    async def _send(self, chat_id: int, reply: Outbound, pressed: Message | None) -> None:
+    async def _send(self, chat_id: int, reply: Outbound, pressed: int | None) -> None:
         if reply.replaces_pressed and pressed is not None and editable(reply):
             try:
                 text, mode = formatted(reply)
                 await self.bot.edit_message_text(
                     chat_id=chat_id,
-                    message_id=pressed.message_id,
+                    message_id=pressed,
                     text=text,
                     reply_markup=keyboard(reply),
                     parse_mode=mode,
@@ -400,8 +337,3 @@ class TelegramChannel:
                 reply = replace(reply, rich=())
         for text, markup in text_messages(reply):
             await send_text(self.bot, chat_id, text, reply_markup=markup)
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # Never log the update itself: it holds user ids and message texts.
-        error = context.error
-        log.error("error while handling a Telegram update: %s: %s", type(error).__name__, error, exc_info=error)

@@ -27,7 +27,7 @@ from telegram._utils.types import ODVInput
 from telegram.ext import ExtBot
 from telegram.ext._utils.types import RLARGS
 
-__all__ = ["RLARGS", "ODVInput", "given_or", "send_text"]
+__all__ = ["RLARGS", "ODVInput", "get_update_data", "given_or", "send_text"]
 
 _Value = TypeVar("_Value")
 
@@ -62,3 +62,19 @@ async def send_text(
     if read_timeout is None:
         return await bot._post("sendMessage", data, api_kwargs=api_kwargs)
     return await bot._post("sendMessage", data, read_timeout=read_timeout, api_kwargs=api_kwargs)
+
+
+async def get_update_data(
+    bot: Bot, *, offset: int | None, poll_seconds: int, allowed_updates: list[str], limit: int | None = None
+) -> list[Any]:
+    """``bot.get_updates(offset=..., timeout=poll_seconds, allowed_updates=..., limit=...)`` with the same
+    request (PTB sends ``getUpdates`` on its own connection, the ``get_updates_request``), errors
+    and rate limiter, returning the updates as Telegram's JSON (a list of dicts) instead of
+    :class:`telegram.Update` objects."""
+    data: dict[str, Any] = {"timeout": poll_seconds, "allowed_updates": allowed_updates}
+    if offset is not None:
+        data["offset"] = offset
+    if limit is not None:
+        data["limit"] = limit
+    result = await bot._post("getUpdates", data)
+    return result if isinstance(result, list) else []
