@@ -99,6 +99,9 @@ class LongPolling:
                 pause = 1.0 if pause == 0 else min(MAX_PAUSE, pause * 1.5)
                 if isinstance(error, InvalidToken):
                     pause = MAX_PAUSE
+            except Exception as error:  # a body that is not JSON, a bug: the loop must not end
+                log.error("could not read Telegram's updates: %s", type(error).__name__)
+                pause = 1.0 if pause == 0 else min(MAX_PAUSE, pause * 1.5)
             else:
                 pause = 0.0
                 for update in updates:
