@@ -14,8 +14,7 @@ from bot.admin import site
 from storage import staff
 
 
-@pytest.fixture
-def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+def use_cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """New accounts and the dummy hash (checked for unknown names) use argon2's testing profile,
     and a refused sign-in first waits as long as making that hash took, as storage/staff.py
     measures its own. A hash stored otherwise is still checked by its own parameters."""
@@ -25,3 +24,9 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(staff, "dummy_hash", lambda: cheap)
     monkeypatch.setattr(site, "dummy_hash", lambda: cheap)
     monkeypatch.setattr(staff, "_hasher", hasher)
+
+
+@pytest.fixture
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """:func:`use_cheap_password_hashes` for the test."""
+    use_cheap_password_hashes(monkeypatch)
