@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import aiohttp
-
 from bot.config import IndicatorSettings, RefreshSettings
 from catalogue.errors import CatalogueError
 from catalogue.loading import FORMATS, DataFile, data_files, fingerprint, fingerprint_of
@@ -59,6 +57,8 @@ class LoadOutcome:
 
 async def fetch_dataflows(refresh: RefreshSettings, directory: Path) -> list[DataFile]:
     """Download each configured dataflow (``GET {url}/data/{dataflow}``) into ``directory``."""
+    import aiohttp  # when fetching: `baraza` commands that never fetch do not import the HTTP client
+
     timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)
     files: list[DataFile] = []
     async with aiohttp.ClientSession(timeout=timeout) as session:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
-
-from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from typing import TYPE_CHECKING
 
 from common.errors import BarazaError
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from aiohttp.typedefs import Handler, Middleware
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -109,6 +111,9 @@ def client_view(request: web.Request, trusted: Sequence[IPNetwork]) -> web.Reque
 
 def forwarded_middleware(trusted: Sequence[IPNetwork]) -> Middleware:
     """The application's first middleware: handlers see the client (see the module's text)."""
+    # aiohttp only here: bot.config reads trusted proxies with this module, and commands that
+    # serve no web page should not import aiohttp for it.
+    from aiohttp import web
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -19,16 +19,16 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from matplotlib.backend_bases import RendererBase
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.text import Annotation, Text
-from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import Bbox
+from typing import TYPE_CHECKING
 
 from catalogue.answers import TextLookup, period_position
 from catalogue.model import Observation
+
+if TYPE_CHECKING:
+    from matplotlib.backend_bases import RendererBase
+    from matplotlib.figure import Figure
+    from matplotlib.text import Annotation, Text
+    from matplotlib.transforms import Bbox
 
 #: Points drawn at most: the latest ones (ten years of a monthly series).
 MAX_POINTS = 120
@@ -121,6 +121,12 @@ def draw_trend(observations: Sequence[Observation], texts: ChartTexts) -> Chart:
     timed = all(p is not None for p in positions)
     xs = [p for p in positions if p is not None] if timed else [float(i) for i in range(len(points))]
     ys = [float(o.value) for o in points if o.value is not None]
+
+    # Matplotlib is imported when a chart is drawn: it takes about a second, which every process
+    # importing handlers (each `baraza` command, each test worker) would otherwise pay.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI)
     renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
@@ -264,6 +270,9 @@ def share_chart(bars: Sequence[ShareBar], title: str, withheld: str) -> bytes:
     after its bar, laid out for a phone as :func:`trend_chart` (``withheld``: the words written
     where a figure is not shown)."""
     height = 1.6 + 0.75 * max(len(bars), 1)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # when drawn, as in draw_trend
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(SIZE_INCHES[0], height), dpi=DPI)
     renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
     x, align = (1 - SIDE, "right") if _right_to_left(title) else (SIDE, "left")

@@ -20,6 +20,7 @@ series that fit the selection: the handler asks for it with buttons.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -94,16 +95,25 @@ def _month_names() -> dict[str, int]:
     return months
 
 
-_MONTHS = _month_names()
-_MONTH_NAMES = "|".join(sorted((re.escape(name) for name in _MONTHS), key=len, reverse=True))
 _YEAR = r"((?:19|20)\d{2})"
-_PERIOD_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(rf"(?<!\w){_YEAR}\s*-?\s*[qt]([1-4])(?!\w)"), "yq"),
-    (re.compile(rf"(?<!\w)[qt]([1-4])\s*-?\s*{_YEAR}(?!\w)"), "qy"),
-    (re.compile(rf"(?<!\w){_YEAR}-(0[1-9]|1[0-2])(?!\w)"), "ym"),
-    (re.compile(rf"(?<!\w)({_MONTH_NAMES})\.?\s+(?:de\s+)?{_YEAR}(?!\w)"), "my"),
-    (re.compile(rf"(?<!\w){_YEAR}(?!\w)"), "y"),
-)
+
+
+@functools.cache
+def _period_patterns() -> tuple[dict[str, int], tuple[tuple[re.Pattern[str], str], ...]]:
+    """The month names and the period patterns, made at the first lookup: Babel's four locales
+    take about half a second to load, which every process importing the catalogue (each
+    `baraza` command, each test worker) would otherwise pay."""
+    months = _month_names()
+    names = "|".join(sorted((re.escape(name) for name in months), key=len, reverse=True))
+    return months, (
+        (re.compile(rf"(?<!\w){_YEAR}\s*-?\s*[qt]([1-4])(?!\w)"), "yq"),
+        (re.compile(rf"(?<!\w)[qt]([1-4])\s*-?\s*{_YEAR}(?!\w)"), "qy"),
+        (re.compile(rf"(?<!\w){_YEAR}-(0[1-9]|1[0-2])(?!\w)"), "ym"),
+        (re.compile(rf"(?<!\w)({names})\.?\s+(?:de\s+)?{_YEAR}(?!\w)"), "my"),
+        (re.compile(rf"(?<!\w){_YEAR}(?!\w)"), "y"),
+    )
+
+
 _LAST_YEAR = re.compile(
     r"last year|previous year|l\W?annee (?:derniere|precedente)|ano passado|ano anterior|العام الماضي|السنة الماضية"
 )
@@ -128,7 +138,8 @@ def read_period(text: str, today: date) -> tuple[str | None, str]:
     """The period named in ``text`` as an SDMX period (``2024``, ``2024-03``, ``2024-Q3``), or
     None, and the folded text without it."""
     folded = fold(text)
-    for pattern, kind in _PERIOD_PATTERNS:
+    months, patterns = _period_patterns()
+    for pattern, kind in patterns:
         found = pattern.search(folded)
         if found is None:
             continue
@@ -140,7 +151,7 @@ def read_period(text: str, today: date) -> tuple[str | None, str]:
         if kind == "ym":
             return f"{found.group(1)}-{found.group(2)}", rest
         if kind == "my":
-            return f"{found.group(2)}-{_MONTHS[found.group(1)]:02d}", rest
+            return f"{found.group(2)}-{months[found.group(1)]:02d}", rest
         return found.group(1), rest
     for pattern, year in ((_LAST_YEAR, today.year - 1), (_THIS_YEAR, today.year)):
         found = pattern.search(folded)

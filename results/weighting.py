@@ -14,12 +14,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
-from ipfn import ipfn
+from typing import TYPE_CHECKING
 
 from surveys.results_settings import Margin
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The category of respondents without one of a dimension's categories (never in a margins file:
 #: categories there are codes).
@@ -45,6 +45,12 @@ def rake(profiles: Sequence[Mapping[str, str | None]], margins: Sequence[Margin]
     count = len(profiles)
     if count == 0 or not margins:
         return Raking(tuple(1.0 for _ in profiles))
+    # pandas and numpy are imported when weights are raked: about a second that every process
+    # importing storage (each `baraza` command, each test worker) would otherwise pay.
+    import numpy as np
+    import pandas as pd
+    from ipfn import ipfn
+
     by_dimension: dict[str, dict[str, float]] = {}
     for margin in margins:
         by_dimension.setdefault(margin.dimension, {})[margin.category] = margin.population

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import cast
 
-import numpy
 from sqlalchemy import Table, and_, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -57,6 +56,8 @@ class WorkingDays:
         """:meth:`between` for each pair, in one call (numpy counts whole arrays at once)."""
         if not starts:
             return []
+        import numpy  # when counting: every process importing storage need not load numpy
+
         found = numpy.busday_count(
             numpy.array(starts, dtype="datetime64[D]"),
             numpy.array(ends, dtype="datetime64[D]"),

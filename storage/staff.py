@@ -9,6 +9,7 @@ worker process sees the same sessions and a sign-out or a removed account takes 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -38,11 +39,24 @@ MIN_PASSWORD = 10
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
 _hasher = PasswordHasher()
-_started = time.perf_counter()
-#: A hash of nothing, checked when there is no real one to check (timing stays the same).
-DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
-#: How long making it took: a first estimate of how long checking a password takes.
-HASH_SECONDS = time.perf_counter() - _started
+
+
+@dataclass(frozen=True)
+class DummyHash:
+    """A hash of nothing, checked when there is no real one to check (timing stays the same)."""
+
+    value: str = field(repr=False)
+    #: How long making it took: a first estimate of how long checking a password takes.
+    seconds: float
+
+
+@functools.cache
+def dummy_hash() -> DummyHash:
+    """The process's :class:`DummyHash`, made at its first use (a sign-in, the dashboard's start):
+    an argon2 hash takes 0.1-0.5 s, which every process importing storage would otherwise pay."""
+    started = time.perf_counter()
+    value = _hasher.hash(secrets.token_hex(16))
+    return DummyHash(value, time.perf_counter() - started)
 
 
 class StaffError(BarazaError):
@@ -231,7 +245,7 @@ class StaffRepository(Repository):
         and off the event loop, see bot/admin/login.py)."""
         guess = await self.take_guess(username, now)
         if guess is None:
-            verify_password(DUMMY_HASH, password)
+            verify_password(dummy_hash().value, password)
             account = await self.get(username)
             locked = account.locked_until if account is not None else None
             return LoginResult(None, locked if locked is not None and locked > now else None)

@@ -14,13 +14,19 @@ from bot.admin import site
 from storage import staff
 
 
-@pytest.fixture
-def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+def use_cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """New accounts and the dummy hash (checked for unknown names) use argon2's testing profile,
     and a refused sign-in first waits as long as making that hash took, as storage/staff.py
     measures its own. A hash stored otherwise is still checked by its own parameters."""
     hasher = PasswordHasher.from_parameters(CHEAPEST)
     started = time.perf_counter()
-    monkeypatch.setattr(staff, "DUMMY_HASH", hasher.hash("nothing"))
-    monkeypatch.setattr(site, "HASH_SECONDS", time.perf_counter() - started)
+    cheap = staff.DummyHash(hasher.hash("nothing"), time.perf_counter() - started)
+    monkeypatch.setattr(staff, "dummy_hash", lambda: cheap)
+    monkeypatch.setattr(site, "dummy_hash", lambda: cheap)
     monkeypatch.setattr(staff, "_hasher", hasher)
+
+
+@pytest.fixture
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """:func:`use_cheap_password_hashes` for the test."""
+    use_cheap_password_hashes(monkeypatch)

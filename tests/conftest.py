@@ -88,8 +88,9 @@ def usat(shipped_surveys: dict[str, Survey]) -> Survey:
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A URL for a database of each backend (a file for SQLite, a new database for PostgreSQL):
     empty, or already at the newest schema when the test also asks for ``database`` (a copy of a
-    template migrated once per process, which is quicker than migrating each time)."""
-    migrated = "database" in request.fixturenames
+    template migrated once per process, which is quicker than migrating each time); so is it
+    when the test asks for ``migrated_database_url``."""
+    migrated = not {"database", "migrated_database_url"}.isdisjoint(request.fixturenames)
     if request.param == "sqlite":
         BACKENDS_USED.add("sqlite")
         path = tmp_path / "baraza.db"
@@ -101,6 +102,13 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
     finally:
         drop_postgres_database_later(url)
+
+
+@pytest.fixture
+def migrated_database_url(database_url: str) -> str:
+    """``database_url`` already at the newest schema, for a test that opens the database its own
+    way (a ``baraza`` command, a subclass of Database) and does not test migrating."""
+    return database_url
 
 
 @pytest.fixture

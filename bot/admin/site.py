@@ -23,7 +23,7 @@ from handlers.notices import WhatsAppTemplate
 from handlers.texts import LANGUAGE_NAMES
 from storage.database import Database
 from storage.media import MediaStore
-from storage.staff import HASH_SECONDS
+from storage.staff import dummy_hash
 from surveys.model import Survey
 
 #: At most this many password checks run at once (in a thread): a flood cannot take every core.
@@ -74,7 +74,7 @@ class AdminSite:
     #: Database connections sign-ins may hold at once: a flood leaves the pool to the chats.
     sign_in_queries: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SIGN_IN_QUERIES_AT_ONCE))
     #: How long a password check takes (a refused sign-in waits as long).
-    check_seconds: Durations = field(default_factory=lambda: Durations(HASH_SECONDS))
+    check_seconds: Durations = field(default_factory=lambda: Durations(dummy_hash().seconds))
     #: Sign-in attempts per address and per name (none without ``web.limits``).
     sign_in_limits: SignInLimits = field(default_factory=lambda: SignInLimits(None))
     #: The office's quiet hours and WhatsApp template for invitations (``fieldwork:`` in config.yaml).

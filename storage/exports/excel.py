@@ -16,8 +16,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
-
 from common.clock import parse_date, parse_datetime
 from common.errors import BarazaError
 from storage.exports.table import Column, Kind, Table
@@ -80,6 +78,8 @@ async def write_xlsx_tables(tables: Sequence[Table], path: Path, *, labels: bool
                 f"{table.total:,} rows do not fit in one Excel sheet (at most {EXCEL_MAX_ROWS - 1:,} under the "
                 "header); export a part at a time with --since/--until, or use --format csv"
             )
+    import xlsxwriter  # when a workbook is written: not paid by every process importing storage
+
     workbook = xlsxwriter.Workbook(
         str(path), {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False}
     )

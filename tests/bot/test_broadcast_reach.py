@@ -29,6 +29,7 @@ from storage.repositories import Repositories
 from storage.requests import REQUEST
 from surveys.model import Survey
 from testkit.admin import Client, admin_client, csrf_of
+from testkit.databases import copy_migrated_sqlite
 from testkit.paths import ROOT
 from testkit.register import Person, add_people
 
@@ -73,8 +74,7 @@ def run_cli(tmp_path: Path, people: list[Person], *arguments: str) -> int:
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
 
     async def setup() -> None:
-        database = Database(url)
-        await database.migrate()
+        database = Database(await copy_migrated_sqlite(tmp_path / "db.sqlite"))
         await add_people(database, people)
         await database.dispose()
 

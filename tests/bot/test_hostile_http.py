@@ -25,6 +25,7 @@ from bot.app import RunningBot, running_bot
 from bot.proxies import parse_networks
 from storage.staff import StaffRepository
 from testkit.admin import PASSWORD
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.sms import FakeAfricasTalking
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.whatsapp import FakeGraphServer
@@ -73,7 +74,7 @@ async def target(tmp_path: Path) -> AsyncIterator[Target]:
         port = free_port()
         settings = bot_settings(
             telegram,
-            f"sqlite+aiosqlite:///{tmp_path / 'hostile.db'}",
+            await copy_migrated_sqlite(tmp_path / "hostile.db"),
             port,
             mode="webhook",
             webhook_secret=SECRET,

@@ -22,6 +22,7 @@ from storage.database import Database
 from storage.indicators import IndicatorLoader
 from storage.repositories import Repositories
 from testkit import paths
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.sdmx_server import sdmx_server
 from testkit.telegram_harness import PSEUDONYM_KEY
 
@@ -187,7 +188,7 @@ async def test_the_refresh_schedule_picks_up_new_data_from_the_endpoint(database
 
 async def test_baraza_run_loads_the_configured_indicators_at_start(tmp_path: Path) -> None:
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
+        database_url=await copy_migrated_sqlite(tmp_path / "run.db"),
         surveys_directory=ROOT / "office" / "surveys",
         pseudonym_key=PSEUDONYM_KEY,
         web=WebSettings(host="127.0.0.1", port=0),

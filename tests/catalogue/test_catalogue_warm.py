@@ -87,9 +87,8 @@ async def switched_in(database: Database, previous: int) -> int:
 
 
 @pytest.fixture
-async def counting_database(database_url: str) -> AsyncIterator[CountingDatabase]:
-    database = CountingDatabase(database_url)
-    await database.migrate()
+async def counting_database(migrated_database_url: str) -> AsyncIterator[CountingDatabase]:
+    database = CountingDatabase(migrated_database_url)
     try:
         yield database
     finally:

@@ -14,6 +14,7 @@ from handlers.messages import KeptFile, Location, Upload
 from storage.database import Database
 from storage.media import STORED_NAME, FolderMediaStore, S3MediaStore, S3Settings
 from surveys.loader import load_survey_text
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.engine_user import EngineUser
 from testkit.fakes.s3_server import ACCESS_KEY, SECRET_KEY, s3_server
 from testkit.media import HOUSEHOLD_MEDIA_YAML, PDF, VOICE_NOTE, picture, size_of, stored_answers
@@ -169,8 +170,7 @@ class WatchingStore(FolderMediaStore):
 
 
 async def test_a_photo_is_scaled_and_kept_before_the_transaction_not_in_it(tmp_path: Path) -> None:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await database.migrate()
+    database = Database(await copy_migrated_sqlite(tmp_path / "db.sqlite"))
     try:
         pseudonymizer = await load_pseudonymizer(database, "test-pseudonym-key-0123456789")
         store = WatchingStore(tmp_path / "media", database)

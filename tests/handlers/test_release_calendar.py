@@ -30,6 +30,7 @@ from storage.releases import ReleaseRepository
 from surveys.loader import load_survey_file
 from testkit.broadcasts import sends_per_chat, wait_until_finished
 from testkit.conversations import onboard
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.engine_user import EngineUser
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.paths import ROOT
@@ -321,7 +322,7 @@ releases:
 
 
 async def test_publishing_tells_each_follower_and_topic_subscriber_exactly_once(
-    server: FakeTelegramServer, database_url: str, tmp_path: Path
+    server: FakeTelegramServer, database: Database, database_url: str, tmp_path: Path
 ) -> None:
     settings = replace(
         bot_settings(server, database_url),
@@ -330,73 +331,67 @@ async def test_publishing_tells_each_follower_and_topic_subscriber_exactly_once(
         calendar_file=demo_calendar(tmp_path, datetime.now(UTC).date()),
     )
     calendar = load_calendar_file(settings.calendar_file or SHIPPED)
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        people = [
-            Person(8001, "fr"),  # follows the release in the chat below, no topic
-            Person(8002, "en", topics=("prices",)),  # the topic's subscriber
-            Person(8003, "en", topics=("prices",)),  # follows the release AND its topic: one message
-            Person(8004, "en", opted_out=True),  # follows, then sent /stop: nothing
-            Person(8005, "en", topics=("labour",)),  # another topic: nothing
-            Person(8006, "en", blocked=True, topics=("prices",)),  # blocked the bot: nothing
-        ]
-        for person in people:
-            server.user(person.user_id, language_code=person.language or "en")
-        ids = await add_people(database, people)
+    people = [
+        Person(8001, "fr"),  # follows the release in the chat below, no topic
+        Person(8002, "en", topics=("prices",)),  # the topic's subscriber
+        Person(8003, "en", topics=("prices",)),  # follows the release AND its topic: one message
+        Person(8004, "en", opted_out=True),  # follows, then sent /stop: nothing
+        Person(8005, "en", topics=("labour",)),  # another topic: nothing
+        Person(8006, "en", blocked=True, topics=("prices",)),  # blocked the bot: nothing
+    ]
+    for person in people:
+        server.user(person.user_id, language_code=person.language or "en")
+    ids = await add_people(database, people)
+    async with database.transaction() as connection:
+        releases = ReleaseRepository(connection)
+        for user_id in (8003, 8004):
+            await releases.follow(ids[user_id], "cpi-next", datetime.now(UTC))
+    async with running_bot(settings) as bot:
+        assert bot.dispatcher is not None
+        follower = server.user(8001)
+        await follower.send_text_and_wait("/calendar")
+        [listing] = await follower.press_and_wait("k:f:cpi-next")
+        assert "🔔" in listing.text and "IPC, le mois prochain (Demoland)" in listing.text
+        before = sends_per_chat(server)
+
+        assert await publish(settings, calendar, "cpi-next", by="test") == 0
         async with database.transaction() as connection:
-            releases = ReleaseRepository(connection)
-            for user_id in (8003, 8004):
-                await releases.follow(ids[user_id], "cpi-next", datetime.now(UTC))
-        async with running_bot(settings) as bot:
-            assert bot.dispatcher is not None
-            follower = server.user(8001)
-            await follower.send_text_and_wait("/calendar")
-            [listing] = await follower.press_and_wait("k:f:cpi-next")
-            assert "🔔" in listing.text and "IPC, le mois prochain (Demoland)" in listing.text
-            before = sends_per_chat(server)
+            publication = await ReleaseRepository(connection).publication("cpi-next")
+        assert publication is not None and publication.broadcast_id is not None
+        summary = await wait_until_finished(database, publication.broadcast_id)
+        assert summary.count(SENT) == 3 and summary.count(SKIPPED) == 0 and summary.recipients == 3
 
-            assert await publish(settings, calendar, "cpi-next", by="test") == 0
-            async with database.transaction() as connection:
-                publication = await ReleaseRepository(connection).publication("cpi-next")
-            assert publication is not None and publication.broadcast_id is not None
-            summary = await wait_until_finished(database, publication.broadcast_id)
-            assert summary.count(SENT) == 3 and summary.count(SKIPPED) == 0 and summary.recipients == 3
+        received = sends_per_chat(server) - before
+        assert received == Counter({8001: 1, 8002: 1, 8003: 1})
+        notice = server.user(8001).bot_messages[-1]
+        assert notice.text.startswith("📢 Paru aujourd'hui : IPC, le mois prochain (Demoland)\n\n")
+        assert "Les prix ont augmenté de 0,4 %." in notice.text
+        assert notice.reply_markup is not None
+        button = notice.reply_markup["inline_keyboard"][0][0]
+        assert button == {
+            "text": "Ouvrir la publication",
+            "url": "https://stats.demoland.example/releases/cpi-next",
+        }
+        assert server.user(8002).bot_messages[-1].text.startswith("📢 Published today: CPI, next month")
 
-            received = sends_per_chat(server) - before
-            assert received == Counter({8001: 1, 8002: 1, 8003: 1})
-            notice = server.user(8001).bot_messages[-1]
-            assert notice.text.startswith("📢 Paru aujourd'hui : IPC, le mois prochain (Demoland)\n\n")
-            assert "Les prix ont augmenté de 0,4 %." in notice.text
-            assert notice.reply_markup is not None
-            button = notice.reply_markup["inline_keyboard"][0][0]
-            assert button == {
-                "text": "Ouvrir la publication",
-                "url": "https://stats.demoland.example/releases/cpi-next",
-            }
-            assert server.user(8002).bot_messages[-1].text.startswith("📢 Published today: CPI, next month")
-
-            # Publishing again sends nothing and keeps the first publication.
-            assert await publish(settings, calendar, "cpi-next", by="someone else") == 1
-            await asyncio.sleep(0.3)  # give a (wrongly) created broadcast the chance to go out
-            assert sends_per_chat(server) - before == received
-        async with database.transaction() as connection:
-            assert [s.id for s in await BroadcastRepository(connection).recent()] == [publication.broadcast_id]
-            again = await ReleaseRepository(connection).publication("cpi-next")
-            assert again is not None and again.published_by == "test"
-            rows = await connection.execute(text("SELECT contact_id, notified_at FROM release_follows"))
-            notified = {row.contact_id: row.notified_at for row in rows}
-        assert set(notified) == {ids[8001], ids[8003], ids[8004]} and all(notified.values())
-    finally:
-        await database.dispose()
+        # Publishing again sends nothing and keeps the first publication.
+        assert await publish(settings, calendar, "cpi-next", by="someone else") == 1
+        await asyncio.sleep(0.3)  # give a (wrongly) created broadcast the chance to go out
+        assert sends_per_chat(server) - before == received
+    async with database.transaction() as connection:
+        assert [s.id for s in await BroadcastRepository(connection).recent()] == [publication.broadcast_id]
+        again = await ReleaseRepository(connection).publication("cpi-next")
+        assert again is not None and again.published_by == "test"
+        rows = await connection.execute(text("SELECT contact_id, notified_at FROM release_follows"))
+        notified = {row.contact_id: row.notified_at for row in rows}
+    assert set(notified) == {ids[8001], ids[8003], ids[8004]} and all(notified.values())
 
 
 def test_cli_lists_the_calendar_and_publishes_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
 
     async def setup() -> None:
-        database = Database(url)
-        await database.migrate()
+        database = Database(await copy_migrated_sqlite(tmp_path / "db.sqlite"))
         await add_people(database, [Person(1, "fr", topics=("prices",)), Person(2, "en", topics=("labour",))])
         await database.dispose()
 

@@ -127,13 +127,10 @@ async def test_contacts_export_neutralises_formulas(database: Database, survey: 
     )
 
 
-async def test_broadcast_replies_neutralise_formulas(database_url: str, survey: Survey, tmp_path: Path) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        await seed(database, survey)
-    finally:
-        await database.dispose()
+async def test_broadcast_replies_neutralise_formulas(
+    database: Database, database_url: str, survey: Survey, tmp_path: Path
+) -> None:
+    await seed(database, survey)
     settings = Settings(database_url=database_url, pseudonym_key="formula-test-key-0123456789")
     for raw in (False, True):
         path = tmp_path / f"replies-{raw}.csv"

@@ -383,14 +383,9 @@ async def test_other_tables_export_with_pseudonyms_and_consenting_contacts_only(
 
 @pytest.mark.slow  # runs the export command as a new process
 async def test_command_writes_the_file_atomically_with_its_codebook(
-    database_url: str, survey: Survey, tmp_path: Path
+    database: Database, database_url: str, survey: Survey, tmp_path: Path
 ) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        await seed(database, survey)
-    finally:
-        await database.dispose()
+    await seed(database, survey)
     forms = tmp_path / "forms"
     forms.mkdir()
     (forms / "exp.yaml").write_text(SURVEY, encoding="utf-8")

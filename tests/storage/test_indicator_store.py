@@ -33,40 +33,35 @@ def _series(value: float) -> SeriesData:
     )
 
 
-async def test_a_new_load_replaces_the_catalogue_and_a_failed_one_changes_nothing(database_url: str) -> None:
-    database = Database(database_url)
-    try:
-        await database.migrate()
-        loader = IndicatorLoader(database)
-        first = await loader.replace([CPI], [_series(4.1)], source="first", now=NOW)
-        assert (first.indicators, first.series, first.observations) == (1, 1, 2)
+async def test_a_new_load_replaces_the_catalogue_and_a_failed_one_changes_nothing(database: Database) -> None:
+    loader = IndicatorLoader(database)
+    first = await loader.replace([CPI], [_series(4.1)], source="first", now=NOW)
+    assert (first.indicators, first.series, first.observations) == (1, 1, 2)
 
-        def broken() -> list[SeriesData]:
-            return [_series(9.9), SeriesData("UNKNOWN", "X", {}, ())]
+    def broken() -> list[SeriesData]:
+        return [_series(9.9), SeriesData("UNKNOWN", "X", {}, ())]
 
-        with pytest.raises(ValueError, match="no metadata"):
-            await loader.replace([CPI], broken(), source="broken", now=NOW)
-        async with database.transaction() as connection:
-            snapshot = await Repositories(connection).indicators.snapshot()
-            assert snapshot is not None and snapshot.load_id == first.load_id
-            assert snapshot.indicators["CPI_YOY"] == CPI
-            (series,) = snapshot.series_of("CPI_YOY")
-            assert series.dimensions == {"FREQ": "M", "REF_AREA": "N"}
-            values = await Repositories(connection).indicators.observations(series.id)
-            assert [o.value for o in values] == [pytest.approx(3.9), 4.1]
+    with pytest.raises(ValueError, match="no metadata"):
+        await loader.replace([CPI], broken(), source="broken", now=NOW)
+    async with database.transaction() as connection:
+        snapshot = await Repositories(connection).indicators.snapshot()
+        assert snapshot is not None and snapshot.load_id == first.load_id
+        assert snapshot.indicators["CPI_YOY"] == CPI
+        (series,) = snapshot.series_of("CPI_YOY")
+        assert series.dimensions == {"FREQ": "M", "REF_AREA": "N"}
+        values = await Repositories(connection).indicators.observations(series.id)
+        assert [o.value for o in values] == [pytest.approx(3.9), 4.1]
 
-        second = await loader.replace([CPI], [_series(5.0)], source="second", now=NOW)
-        async with database.transaction() as connection:
-            repository = Repositories(connection).indicators
-            snapshot = await repository.snapshot()
-            assert snapshot is not None and snapshot.load_id == second.load_id
-            (series,) = snapshot.series_of("CPI_YOY")
-            assert (await repository.observations(series.id))[-1] == Observation("2026-10", 5.0, "P")
-        history = await loader.history()
-        assert [(h.source, h.status) for h in history] == [
-            ("second", "active"),
-            ("broken", "failed"),
-            ("first", "retired"),
-        ]
-    finally:
-        await database.dispose()
+    second = await loader.replace([CPI], [_series(5.0)], source="second", now=NOW)
+    async with database.transaction() as connection:
+        repository = Repositories(connection).indicators
+        snapshot = await repository.snapshot()
+        assert snapshot is not None and snapshot.load_id == second.load_id
+        (series,) = snapshot.series_of("CPI_YOY")
+        assert (await repository.observations(series.id))[-1] == Observation("2026-10", 5.0, "P")
+    history = await loader.history()
+    assert [(h.source, h.status) for h in history] == [
+        ("second", "active"),
+        ("broken", "failed"),
+        ("first", "retired"),
+    ]

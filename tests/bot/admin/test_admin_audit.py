@@ -23,6 +23,10 @@ from storage.database import Database
 from storage.staff import StaffRepository
 from surveys.model import Survey
 from testkit.admin import PASSWORD, sign_in
+from testkit.passwords import cheap_password_hashes
+
+# The pages are tested here, not the hash's cost (tests/bot/admin/test_admin_auth.py signs in with it).
+pytestmark = pytest.mark.usefixtures(cheap_password_hashes.__name__)
 
 Client = TestClient[web.Request, web.Application]
 ROW = re.compile(r"<tr>\s*<td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>")

@@ -25,7 +25,11 @@ from storage.staff import StaffRepository
 from surveys.model import Survey
 from testkit.admin import PASSWORD, csrf_of, sign_in
 from testkit.experiments import NOTICED_TRIAL_YAML, trial_survey
+from testkit.passwords import cheap_password_hashes
 from testkit.register import Person, add_people
+
+# The pages are tested here, not the hash's cost (tests/bot/admin/test_admin_auth.py signs in with it).
+pytestmark = pytest.mark.usefixtures(cheap_password_hashes.__name__)
 
 Client = TestClient[web.Request, web.Application]
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyreadstat
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -20,6 +21,10 @@ from storage.media import FolderMediaStore, MediaStore
 from storage.staff import StaffRepository
 from testkit.admin import PASSWORD, sign_in
 from testkit.media_exports import PHOTO, SURVEY, seed
+from testkit.passwords import cheap_password_hashes
+
+# The pages are tested here, not the hash's cost (tests/bot/admin/test_admin_auth.py signs in with it).
+pytestmark = pytest.mark.usefixtures(cheap_password_hashes.__name__)
 
 
 async def _client(database: Database, media: MediaStore | None) -> TestClient[web.Request, web.Application]:

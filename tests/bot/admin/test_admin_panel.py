@@ -20,7 +20,11 @@ from storage.staff import StaffRepository
 from surveys.loader import load_survey_directory
 from testkit.admin import PASSWORD, csrf_of, sign_in
 from testkit.panel_waves import write_waves
+from testkit.passwords import cheap_password_hashes
 from testkit.register import Person, add_people
+
+# The pages are tested here, not the hash's cost (tests/bot/admin/test_admin_auth.py signs in with it).
+pytestmark = pytest.mark.usefixtures(cheap_password_hashes.__name__)
 
 Client = TestClient[web.Request, web.Application]
 NOW = datetime.now(UTC)

@@ -21,8 +21,12 @@ from storage.invitations import invitations
 from storage.staff import StaffRepository
 from surveys.loader import load_survey_text
 from testkit.admin import PASSWORD, csrf_of, sign_in
+from testkit.passwords import cheap_password_hashes
 from testkit.quotas import add_quota_responses
 from testkit.register import Person, add_people
+
+# The pages are tested here, not the hash's cost (tests/bot/admin/test_admin_auth.py signs in with it).
+pytestmark = pytest.mark.usefixtures(cheap_password_hashes.__name__)
 
 Client = TestClient[web.Request, web.Application]
 NOW = datetime.now(UTC)

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.whatsapp import FakeGraphServer
 from testkit.telegram_harness import bot_in_process
@@ -54,7 +55,7 @@ def no_marker(text: str) -> bool:
 async def test_telegram_shows_answers_in_labels_and_the_formatting_as_html(
     server: FakeTelegramServer, forms: Path, tmp_path: Path
 ) -> None:
-    async with bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", forms=forms):
+    async with bot_in_process(server, await copy_migrated_sqlite(tmp_path / "db.sqlite"), forms=forms):
         user = server.user(4242, language_code="en")
         replies = await user.send_text_and_wait("/survey wording")
         assert replies[0].text is not None and replies[0].text.startswith("Wording check")
@@ -89,7 +90,7 @@ async def test_telegram_shows_answers_in_labels_and_the_formatting_as_html(
 
 async def test_web_chat_gets_clean_text_and_spans(forms: Path, tmp_path: Path) -> None:
     async with (
-        web_chat_bot(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", surveys_directory=forms) as bot,
+        web_chat_bot(await copy_migrated_sqlite(tmp_path / "db.sqlite"), surveys_directory=forms) as bot,
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client,
     ):
         visitor = WebVisitor(client, f"http://127.0.0.1:{bot.web_port}")
@@ -115,7 +116,7 @@ async def test_web_chat_gets_clean_text_and_spans(forms: Path, tmp_path: Path) -
 async def test_whatsapp_shows_answers_in_labels_with_its_own_markers(forms: Path, tmp_path: Path) -> None:
     async with (
         FakeGraphServer() as graph,
-        whatsapp_bot(graph, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", forms=forms),
+        whatsapp_bot(graph, await copy_migrated_sqlite(tmp_path / "db.sqlite"), forms=forms),
     ):
         person = graph.user("254700001234")
         replies = await person.send_text_and_wait("/survey wording")
@@ -133,7 +134,7 @@ async def test_whatsapp_shows_answers_in_labels_with_its_own_markers(forms: Path
 async def test_telegram_refusing_the_formatting_gets_the_clean_text(
     server: FakeTelegramServer, forms: Path, tmp_path: Path
 ) -> None:
-    async with bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", forms=forms):
+    async with bot_in_process(server, await copy_migrated_sqlite(tmp_path / "db.sqlite"), forms=forms):
         user = server.user(4343, language_code="en")
         await user.send_text_and_wait("/survey wording")
         server.fail_next("sendMessage", 1, error_code=400, description="Bad Request: can't parse entities")

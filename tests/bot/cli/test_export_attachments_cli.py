@@ -36,14 +36,11 @@ async def baraza(config: Path, *arguments: str) -> tuple[int, str]:
     return process.returncode, output.decode()
 
 
-async def test_export_writes_a_folder_or_a_zip_with_the_attachments(database_url: str, tmp_path: Path) -> None:
+async def test_export_writes_a_folder_or_a_zip_with_the_attachments(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
     media = tmp_path / "media"
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        names = await seed(database, FolderMediaStore(media))
-    finally:
-        await database.dispose()
+    names = await seed(database, FolderMediaStore(media))
     forms = tmp_path / "forms"
     forms.mkdir()
     (forms / "household.yaml").write_text(HOUSEHOLD_MEDIA_YAML, encoding="utf-8")

@@ -15,6 +15,7 @@ from storage.database import Database
 from storage.pseudonyms import Pseudonymizer
 from storage.repositories import Repositories
 from surveys.loader import load_survey_text
+from testkit.databases import copy_migrated_sqlite
 from testkit.experiments import NOTICED_TRIAL_YAML
 from testkit.register import Person, add_people
 
@@ -45,8 +46,7 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BARAZA_PSEUDONYM_KEY", KEY)
 
     async def register() -> None:
-        database = Database(url)
-        await database.migrate()
+        database = Database(await copy_migrated_sqlite(tmp_path / "baraza.db"))
         await add_people(database, PEOPLE)
         await database.dispose()
 

@@ -13,6 +13,7 @@ import pytest
 from bot.cli.main import main
 from storage.database import Database
 from storage.repositories import Repositories
+from testkit.databases import copy_migrated_sqlite
 from testkit.panel_waves import write_waves
 from testkit.register import Person, add_people
 
@@ -41,8 +42,7 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BARAZA_PSEUDONYM_KEY", KEY)
 
     async def wave_one() -> None:
-        database = Database(url)
-        await database.migrate()
+        database = Database(await copy_migrated_sqlite(tmp_path / "baraza.db"))
         await add_people(database, PEOPLE)
         async with database.transaction() as connection:
             repos = Repositories(connection)

@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli.main import main
 from storage.database import Database
+from testkit.databases import copy_migrated_sqlite
 from testkit.quotas import add_quota_responses
 from testkit.register import Person, add_people
 
@@ -55,8 +56,7 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BARAZA_PSEUDONYM_KEY", "quota-cli-pseudonym-key-0123456789")
 
     async def register() -> None:
-        database = Database(url)
-        await database.migrate()
+        database = Database(await copy_migrated_sqlite(tmp_path / "baraza.db"))
         await add_people(database, PEOPLE)
         await add_quota_responses(database, "qf", CELLS, NOW)
         await database.dispose()

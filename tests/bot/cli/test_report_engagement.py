@@ -31,10 +31,10 @@ PNG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]
 
 
 async def test_the_quarterly_report_has_every_section_and_decodable_charts(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    migrated_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    database_url = migrated_database_url
     database = Database(database_url)
-    await database.migrate()
     facts = await seed_engagement(database, NOW)
     await database.dispose()
     config = tmp_path / "config.yaml"

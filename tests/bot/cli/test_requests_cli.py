@@ -18,6 +18,7 @@ from storage.feedback import BROADCAST_REPLY, MESSAGE, FeedbackRepository
 from storage.models import IndicatorQueryRow
 from storage.repositories import Repositories
 from storage.requests import REQUEST, UNMATCHED
+from testkit.databases import copy_migrated_sqlite
 from testkit.paths import ROOT
 
 indicator_queries = cast(Table, IndicatorQueryRow.__table__)
@@ -28,8 +29,7 @@ def config(tmp_path: Path) -> Path:
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
 
     async def setup() -> None:
-        database = Database(url)
-        await database.migrate()
+        database = Database(await copy_migrated_sqlite(tmp_path / "db.sqlite"))
         now = datetime.now(UTC)
         async with database.transaction() as connection:
             repos = Repositories(connection)

@@ -9,16 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
-from storage.database import Database
 from testkit.paths import FORMS
 
 
 async def test_the_feedback_command_counts_checks_and_refuses(
-    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    migrated_database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    await database.dispose()
+    database_url = migrated_database_url
     config = tmp_path / "config.yaml"
     config.write_text(f"database: {{url: '{database_url}'}}\nsurveys: {{directory: {FORMS}}}\n")
     summary = tmp_path / "summary.yaml"

@@ -46,6 +46,7 @@ from storage.database import Database
 from storage.feedback import BROADCAST_REPLY, FeedbackRepository
 from storage.models import BroadcastRow, ContactRow, DeliveryRow, FeedbackRow, SubscriptionRow
 from testkit.broadcasts import CPI, create_broadcast, delivery_rows, sends_per_chat, summary_of, wait_until_finished
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.register import Person, add_people
 from testkit.telegram_harness import ROOT, bot_settings
@@ -175,38 +176,31 @@ TARGETED = {
 
 
 async def test_a_topic_and_a_group_reach_exactly_the_consenting_matching_contacts_once_in_their_language(
-    server: FakeTelegramServer, database_url: str
+    server: FakeTelegramServer, database: Database, database_url: str
 ) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        for user_id in TARGETED:
-            server.user(user_id)
-        await add_people(database, [person for person, _ in TARGETED.values()])
-        expected = {user_id: language for user_id, (_, language) in TARGETED.items() if language is not None}
-        async with broadcasting_bot(server, database_url):
-            broadcast_id, recipients = await create_broadcast(database, CPI)
-            assert recipients == len(expected)
-            summary = await wait_until_finished(database, broadcast_id)
-        assert summary.count(SENT) == len(expected) and summary.outstanding == 0
-        assert sends_per_chat(server) == Counter(dict.fromkeys(expected, 1))
-        for user_id, language in expected.items():
-            message = server.user(user_id).bot_messages[-1]
-            wanted = CPI.texts[language]
-            assert message.text == (RLM + wanted if language == "ar" else wanted)
-            assert message.buttons[1] == [("Répondre" if language == "fr" else "Take the survey", "s:usat2026")], (
-                "the survey button starts the survey"
-            )
-            assert message.reply_markup is not None
-            assert message.reply_markup["inline_keyboard"][0][0]["url"] == "https://stats.example.org/cpi"
-        rows = await delivery_rows(database, broadcast_id)
-        assert {user_id: row.language for user_id, row in rows.items()} == expected
-        assert all(
-            row.status == SENT and row.sent_at and row.message_key and row.attempts == 1 for row in rows.values()
+    for user_id in TARGETED:
+        server.user(user_id)
+    await add_people(database, [person for person, _ in TARGETED.values()])
+    expected = {user_id: language for user_id, (_, language) in TARGETED.items() if language is not None}
+    async with broadcasting_bot(server, database_url):
+        broadcast_id, recipients = await create_broadcast(database, CPI)
+        assert recipients == len(expected)
+        summary = await wait_until_finished(database, broadcast_id)
+    assert summary.count(SENT) == len(expected) and summary.outstanding == 0
+    assert sends_per_chat(server) == Counter(dict.fromkeys(expected, 1))
+    for user_id, language in expected.items():
+        message = server.user(user_id).bot_messages[-1]
+        wanted = CPI.texts[language]
+        assert message.text == (RLM + wanted if language == "ar" else wanted)
+        assert message.buttons[1] == [("Répondre" if language == "fr" else "Take the survey", "s:usat2026")], (
+            "the survey button starts the survey"
         )
-        assert all(row.chat_key is None for row in rows.values()), "no chat id is copied into the deliveries"
-    finally:
-        await database.dispose()
+        assert message.reply_markup is not None
+        assert message.reply_markup["inline_keyboard"][0][0]["url"] == "https://stats.example.org/cpi"
+    rows = await delivery_rows(database, broadcast_id)
+    assert {user_id: row.language for user_id, row in rows.items()} == expected
+    assert all(row.status == SENT and row.sent_at and row.message_key and row.attempts == 1 for row in rows.values())
+    assert all(row.chat_key is None for row in rows.values()), "no chat id is copied into the deliveries"
 
 
 async def test_audience_filters_by_region_and_language_and_counts_languages(database: Database) -> None:
@@ -233,65 +227,56 @@ async def test_audience_filters_by_region_and_language_and_counts_languages(data
 # --------------------------------------------------------------------------- Telegram's answers
 
 
-async def test_a_429_is_waited_out_and_the_message_sent_once(server: FakeTelegramServer, database_url: str) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        people = [Person(7100 + i, topics=("prices",), user_group="media") for i in range(4)]
-        for person in people:
-            server.user(person.user_id)
-        await add_people(database, people)
-        server.fail_next("sendMessage", error_code=429, retry_after=1)
-        async with broadcasting_bot(server, database_url):
-            broadcast_id, _ = await create_broadcast(database, CPI)
-            summary = await wait_until_finished(database, broadcast_id)
-        assert summary.count(SENT) == 4 and summary.count(FAILED) == summary.count(UNKNOWN) == 0
-        calls = server.calls_to("sendMessage")
-        refused = [call for call in calls if call.status == 429]
-        assert len(refused) == 1
-        retried = [c for c in calls if c.ok and c.params["chat_id"] == refused[0].params["chat_id"]]
-        assert len(retried) == 1 and retried[0].time - refused[0].time >= 1.0, "retry_after is obeyed"
-        assert sends_per_chat(server) == Counter({p.user_id: 1 for p in people})
-        rows = await delivery_rows(database, broadcast_id)
-        assert all(row.attempts == 1 and row.status == SENT for row in rows.values()), "a 429 is not an attempt"
-    finally:
-        await database.dispose()
+async def test_a_429_is_waited_out_and_the_message_sent_once(
+    server: FakeTelegramServer, database: Database, database_url: str
+) -> None:
+    people = [Person(7100 + i, topics=("prices",), user_group="media") for i in range(4)]
+    for person in people:
+        server.user(person.user_id)
+    await add_people(database, people)
+    server.fail_next("sendMessage", error_code=429, retry_after=1)
+    async with broadcasting_bot(server, database_url):
+        broadcast_id, _ = await create_broadcast(database, CPI)
+        summary = await wait_until_finished(database, broadcast_id)
+    assert summary.count(SENT) == 4 and summary.count(FAILED) == summary.count(UNKNOWN) == 0
+    calls = server.calls_to("sendMessage")
+    refused = [call for call in calls if call.status == 429]
+    assert len(refused) == 1
+    retried = [c for c in calls if c.ok and c.params["chat_id"] == refused[0].params["chat_id"]]
+    assert len(retried) == 1 and retried[0].time - refused[0].time >= 1.0, "retry_after is obeyed"
+    assert sends_per_chat(server) == Counter({p.user_id: 1 for p in people})
+    rows = await delivery_rows(database, broadcast_id)
+    assert all(row.attempts == 1 and row.status == SENT for row in rows.values()), "a 429 is not an attempt"
 
 
 async def test_a_403_marks_the_contact_blocked_and_later_notices_skip_them(
-    server: FakeTelegramServer, database_url: str
+    server: FakeTelegramServer, database: Database, database_url: str
 ) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        people = [Person(7200 + i, topics=("prices",), user_group="media") for i in range(3)]
-        for person in people:
-            server.user(person.user_id)
-        ids = await add_people(database, people)
-        server.user(7201).block()
-        async with broadcasting_bot(server, database_url):
-            first, _ = await create_broadcast(database, CPI)
-            summary = await wait_until_finished(database, first)
-            assert (summary.count(SENT), summary.count(BLOCKED)) == (2, 1)
-            rows = await delivery_rows(database, first)
-            assert rows[7201].status == FAILED and rows[7201].error == BLOCKED
-            async with database.transaction() as connection:
-                blocked_at = await connection.scalar(select(contacts.c.blocked_at).where(contacts.c.id == ids[7201]))
-            assert blocked_at is not None
-            second, recipients = await create_broadcast(database, CPI)
-            assert recipients == 2, "no more notices to someone who blocked the bot"
-            await wait_until_finished(database, second)
-        assert sends_per_chat(server) == Counter({7200: 2, 7202: 2})
-    finally:
-        await database.dispose()
+    people = [Person(7200 + i, topics=("prices",), user_group="media") for i in range(3)]
+    for person in people:
+        server.user(person.user_id)
+    ids = await add_people(database, people)
+    server.user(7201).block()
+    async with broadcasting_bot(server, database_url):
+        first, _ = await create_broadcast(database, CPI)
+        summary = await wait_until_finished(database, first)
+        assert (summary.count(SENT), summary.count(BLOCKED)) == (2, 1)
+        rows = await delivery_rows(database, first)
+        assert rows[7201].status == FAILED and rows[7201].error == BLOCKED
+        async with database.transaction() as connection:
+            blocked_at = await connection.scalar(select(contacts.c.blocked_at).where(contacts.c.id == ids[7201]))
+        assert blocked_at is not None
+        second, recipients = await create_broadcast(database, CPI)
+        assert recipients == 2, "no more notices to someone who blocked the bot"
+        await wait_until_finished(database, second)
+    assert sends_per_chat(server) == Counter({7200: 2, 7202: 2})
 
 
 async def test_a_server_error_is_retried_and_a_lost_answer_is_unknown_not_resent(
     server: FakeTelegramServer, tmp_path: Path
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     database = Database(url)
-    await database.migrate()
     try:
         people = [Person(7300 + i, topics=("prices",), user_group="media") for i in range(2)]
         for person in people:
@@ -320,9 +305,8 @@ async def test_a_server_error_is_retried_and_a_lost_answer_is_unknown_not_resent
 
 
 async def test_a_picture_is_uploaded_once_then_sent_by_its_file_id(server: FakeTelegramServer, tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     database = Database(url)
-    await database.migrate()
     try:
         picture = b"\x89PNG\r\n\x1a\n a chart of consumer prices"
         (tmp_path / "chart.png").write_bytes(picture)
@@ -370,8 +354,7 @@ class FlakySender:
 
 
 async def test_errors_that_sent_nothing_are_retried_with_backoff_then_fail(tmp_path: Path) -> None:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await database.migrate()
+    database = Database(await copy_migrated_sqlite(tmp_path / "db.sqlite"))
     try:
         await add_people(database, [Person(1), Person(2)])
         dispatcher = broadcast_sender(
@@ -391,8 +374,7 @@ async def test_errors_that_sent_nothing_are_retried_with_backoff_then_fail(tmp_p
 
 
 async def test_a_clean_stop_puts_claimed_but_unsent_rows_back(tmp_path: Path) -> None:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await database.migrate()
+    database = Database(await copy_migrated_sqlite(tmp_path / "db.sqlite"))
     try:
         await add_people(database, [Person(i) for i in range(1, 31)])
         sender = FlakySender(failures=0)
@@ -426,124 +408,109 @@ async def test_the_rate_limiter_never_lets_more_than_the_rate_through_in_any_sec
 
 
 async def test_a_scheduled_broadcast_goes_out_at_its_time_also_after_a_restart(
-    server: FakeTelegramServer, database_url: str
+    server: FakeTelegramServer, database: Database, database_url: str
 ) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        people = [Person(7400 + i, topics=("prices",), user_group="media") for i in range(3)]
-        for person in people:
-            server.user(person.user_id)
-        await add_people(database, people)
-        send_at = datetime.now(UTC) + timedelta(seconds=2.5)
-        async with broadcasting_bot(server, database_url):
-            broadcast_id, _ = await create_broadcast(database, CPI, send_at=send_at)
-            await asyncio.sleep(1.2)
-            assert not server.calls_to("sendMessage"), "nothing before its time"
-        await asyncio.sleep(max(0.0, (send_at - datetime.now(UTC)).total_seconds()) + 0.3)
-        assert not server.calls_to("sendMessage")
-        async with broadcasting_bot(server, database_url):
-            await wait_until_finished(database, broadcast_id)
-        calls = server.calls_to("sendMessage")
-        assert sends_per_chat(server) == Counter({p.user_id: 1 for p in people})
-        assert all(call.time >= calls[0].time for call in calls)
-        rows = await delivery_rows(database, broadcast_id)
-        assert all(row.sent_at.replace(tzinfo=UTC) >= send_at for row in rows.values())
-    finally:
-        await database.dispose()
+    people = [Person(7400 + i, topics=("prices",), user_group="media") for i in range(3)]
+    for person in people:
+        server.user(person.user_id)
+    await add_people(database, people)
+    send_at = datetime.now(UTC) + timedelta(seconds=2.5)
+    async with broadcasting_bot(server, database_url):
+        broadcast_id, _ = await create_broadcast(database, CPI, send_at=send_at)
+        await asyncio.sleep(1.2)
+        assert not server.calls_to("sendMessage"), "nothing before its time"
+    await asyncio.sleep(max(0.0, (send_at - datetime.now(UTC)).total_seconds()) + 0.3)
+    assert not server.calls_to("sendMessage")
+    async with broadcasting_bot(server, database_url):
+        await wait_until_finished(database, broadcast_id)
+    calls = server.calls_to("sendMessage")
+    assert sends_per_chat(server) == Counter({p.user_id: 1 for p in people})
+    assert all(call.time >= calls[0].time for call in calls)
+    rows = await delivery_rows(database, broadcast_id)
+    assert all(row.sent_at.replace(tzinfo=UTC) >= send_at for row in rows.values())
 
 
 # --------------------------------------------------------------------------- /broadcast and replies
 
 
 async def test_only_admins_can_broadcast_from_the_chat_with_a_preview_then_confirm(
-    server: FakeTelegramServer, database_url: str
+    server: FakeTelegramServer, database: Database, database_url: str
 ) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        people = [Person(7500, "fr", topics=("prices",)), Person(7501, "en", topics=("labour",)), Person(7502, "en")]
-        for person in people:
-            server.user(person.user_id, language_code=person.language or "en")
-        await add_people(database, people)
-        admin, someone = server.user(7599, language_code="en"), server.user(7598, language_code="en")
-        async with broadcasting_bot(server, database_url, admins=[("telegram", "7599")]):
-            refused = await someone.send_text_and_wait("/broadcast")
-            assert [m.text for m in refused] == [Texts("en")("unknown_command", command="/broadcast")]
-            assert [m.text for m in await someone.send_text_and_wait("/broadcast Hello all")] == [refused[0].text]
+    people = [Person(7500, "fr", topics=("prices",)), Person(7501, "en", topics=("labour",)), Person(7502, "en")]
+    for person in people:
+        server.user(person.user_id, language_code=person.language or "en")
+    await add_people(database, people)
+    admin, someone = server.user(7599, language_code="en"), server.user(7598, language_code="en")
+    async with broadcasting_bot(server, database_url, admins=[("telegram", "7599")]):
+        refused = await someone.send_text_and_wait("/broadcast")
+        assert [m.text for m in refused] == [Texts("en")("unknown_command", command="/broadcast")]
+        assert [m.text for m in await someone.send_text_and_wait("/broadcast Hello all")] == [refused[0].text]
 
-            asked = await admin.send_text_and_wait("/broadcast")
-            assert asked[-1].text == Texts("en")("broadcast_ask_text")
-            preview = await admin.send_text_and_wait("The CPI for November is out: https://stats.example.org")
-            assert preview[0].text == "The CPI for November is out: https://stats.example.org"
-            assert preview[-1].text == Texts("en")("broadcast_audience_all", count="3")
-            assert "prices (1)" in preview[-1].button_texts and "✅ Send to 3" in preview[-1].button_texts
-            # The callback's answer alone counts as a reply: wait a whole second of quiet so the
-            # edited preview that follows it is in (it came later than 0.25 s once in a loaded CI run).
-            narrowed = await admin.press_and_wait("prices (1)", quiet=1.0)
-            assert narrowed[-1].text == Texts("en")("broadcast_audience_topic", count="1", topic="prices")
-            assert not set(sends_per_chat(server)) & {7500, 7501, 7502}, "nothing is sent before Send"
-            # A forged press from someone else changes nothing.
-            forged = narrowed[-1].buttons[-1][0][1]
-            assert forged is not None
-            await someone.press_raw(forged, narrowed[-1].message_id)
-            await someone.wait_until_quiet()
-            confirmed = await admin.press_and_wait("✅ Send to 1")
-            created = confirmed[-1].text or ""
-            assert created.startswith("📣 The notice is on its way to 1 people (broadcast ")
-            broadcast_id = int(created.split("(broadcast ")[1].split(")")[0])
-            summary = await wait_until_finished(database, broadcast_id)
-            assert summary.created_by == "telegram:7599" and summary.recipients == 1
-            # /cancel while preparing another one sends nothing.
-            await admin.send_text_and_wait("/broadcast Draft that is never sent")
-            cancelled = await admin.send_text_and_wait("/cancel")
-            assert cancelled[-1].text == Texts("en")("broadcast_cancelled")
-        received = sends_per_chat(server)
-        assert {user_id: received[user_id] for user_id in (7500, 7501, 7502)} == {7500: 1, 7501: 0, 7502: 0}
-        assert server.user(7500).bot_messages[-1].text == "The CPI for November is out: https://stats.example.org"
-        async with database.transaction() as connection:
-            listed = await BroadcastRepository(connection).recent()
-        assert [b.id for b in listed] == [broadcast_id], "drafts are not broadcasts"
-        async with database.reading() as connection:
-            (event,) = await audit.events(connection)
-        assert (event.actor, event.action, event.target) == (
-            "telegram:7599",
-            audit.BROADCAST_STORED,
-            f"broadcast:{broadcast_id}",
-        )
-        assert event.details["audience"] == "topics=prices" and event.details["recipients"] == "1"
-    finally:
-        await database.dispose()
+        asked = await admin.send_text_and_wait("/broadcast")
+        assert asked[-1].text == Texts("en")("broadcast_ask_text")
+        preview = await admin.send_text_and_wait("The CPI for November is out: https://stats.example.org")
+        assert preview[0].text == "The CPI for November is out: https://stats.example.org"
+        assert preview[-1].text == Texts("en")("broadcast_audience_all", count="3")
+        assert "prices (1)" in preview[-1].button_texts and "✅ Send to 3" in preview[-1].button_texts
+        # The callback's answer alone counts as a reply: wait a whole second of quiet so the
+        # edited preview that follows it is in (it came later than 0.25 s once in a loaded CI run).
+        narrowed = await admin.press_and_wait("prices (1)", quiet=1.0)
+        assert narrowed[-1].text == Texts("en")("broadcast_audience_topic", count="1", topic="prices")
+        assert not set(sends_per_chat(server)) & {7500, 7501, 7502}, "nothing is sent before Send"
+        # A forged press from someone else changes nothing.
+        forged = narrowed[-1].buttons[-1][0][1]
+        assert forged is not None
+        await someone.press_raw(forged, narrowed[-1].message_id)
+        await someone.wait_until_quiet()
+        confirmed = await admin.press_and_wait("✅ Send to 1")
+        created = confirmed[-1].text or ""
+        assert created.startswith("📣 The notice is on its way to 1 people (broadcast ")
+        broadcast_id = int(created.split("(broadcast ")[1].split(")")[0])
+        summary = await wait_until_finished(database, broadcast_id)
+        assert summary.created_by == "telegram:7599" and summary.recipients == 1
+        # /cancel while preparing another one sends nothing.
+        await admin.send_text_and_wait("/broadcast Draft that is never sent")
+        cancelled = await admin.send_text_and_wait("/cancel")
+        assert cancelled[-1].text == Texts("en")("broadcast_cancelled")
+    received = sends_per_chat(server)
+    assert {user_id: received[user_id] for user_id in (7500, 7501, 7502)} == {7500: 1, 7501: 0, 7502: 0}
+    assert server.user(7500).bot_messages[-1].text == "The CPI for November is out: https://stats.example.org"
+    async with database.transaction() as connection:
+        listed = await BroadcastRepository(connection).recent()
+    assert [b.id for b in listed] == [broadcast_id], "drafts are not broadcasts"
+    async with database.reading() as connection:
+        (event,) = await audit.events(connection)
+    assert (event.actor, event.action, event.target) == (
+        "telegram:7599",
+        audit.BROADCAST_STORED,
+        f"broadcast:{broadcast_id}",
+    )
+    assert event.details["audience"] == "topics=prices" and event.details["recipients"] == "1"
 
 
 async def test_a_reply_to_a_notice_is_kept_for_the_team_and_acknowledged(
-    server: FakeTelegramServer, database_url: str
+    server: FakeTelegramServer, database: Database, database_url: str
 ) -> None:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        reader, stranger = server.user(7600, language_code="fr"), server.user(7601, language_code="en")
-        await add_people(database, [Person(7600, "fr", "media", topics=("prices",))])
-        async with broadcasting_bot(server, database_url):
-            broadcast_id, _ = await create_broadcast(database, CPI)
-            await wait_until_finished(database, broadcast_id)
-            thanks = await reader.send_text_and_wait("Pourquoi le transport baisse-t-il ?")
-            assert [m.text for m in thanks] == [Texts("fr")("broadcast_reply_thanks")]
-            other = await stranger.send_text_and_wait("hello?")
-            assert [m.text for m in other] == [Texts("en")("not_understood")]
-            # A survey answer is not a reply: the survey gets it.
-            await reader.send_text_and_wait("/survey usat2026")
-            await reader.send_text_and_wait("/cancel")
-        async with database.transaction() as connection:
-            rows = (await connection.execute(select(feedback))).all()
-        assert [(row.kind, row.broadcast_id, row.text, row.channel) for row in rows] == [
-            (BROADCAST_REPLY, broadcast_id, "Pourquoi le transport baisse-t-il ?", "telegram")
-        ]
-        async with database.reading() as connection:
-            found = [item async for item in FeedbackRepository(connection).stream(broadcast_id=broadcast_id)]
-        assert found[0].sender.user_group == "media" and found[0].sender.language == "fr"
-    finally:
-        await database.dispose()
+    reader, stranger = server.user(7600, language_code="fr"), server.user(7601, language_code="en")
+    await add_people(database, [Person(7600, "fr", "media", topics=("prices",))])
+    async with broadcasting_bot(server, database_url):
+        broadcast_id, _ = await create_broadcast(database, CPI)
+        await wait_until_finished(database, broadcast_id)
+        thanks = await reader.send_text_and_wait("Pourquoi le transport baisse-t-il ?")
+        assert [m.text for m in thanks] == [Texts("fr")("broadcast_reply_thanks")]
+        other = await stranger.send_text_and_wait("hello?")
+        assert [m.text for m in other] == [Texts("en")("not_understood")]
+        # A survey answer is not a reply: the survey gets it.
+        await reader.send_text_and_wait("/survey usat2026")
+        await reader.send_text_and_wait("/cancel")
+    async with database.transaction() as connection:
+        rows = (await connection.execute(select(feedback))).all()
+    assert [(row.kind, row.broadcast_id, row.text, row.channel) for row in rows] == [
+        (BROADCAST_REPLY, broadcast_id, "Pourquoi le transport baisse-t-il ?", "telegram")
+    ]
+    async with database.reading() as connection:
+        found = [item async for item in FeedbackRepository(connection).stream(broadcast_id=broadcast_id)]
+    assert found[0].sender.user_group == "media" and found[0].sender.language == "fr"
 
 
 async def test_replies_are_only_linked_to_notices_of_the_last_seven_days(database: Database) -> None:
@@ -585,8 +552,7 @@ def test_cli_dry_run_send_status_cancel(tmp_path: Path, capsys: pytest.CaptureFi
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
 
     async def setup() -> None:
-        database = Database(url)
-        await database.migrate()
+        database = Database(await copy_migrated_sqlite(tmp_path / "db.sqlite"))
         await add_people(
             database, [Person(1, "fr", topics=("prices",)), Person(2, "ar", topics=("prices",)), Person(3)]
         )

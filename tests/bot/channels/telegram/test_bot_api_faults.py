@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.telegram import FakeTelegramServer, RandomFaults
 from testkit.telegram_harness import bot_in_process
 
@@ -24,7 +25,7 @@ def help_replies(server: FakeTelegramServer, user_id: int) -> int:
 async def test_a_reply_answered_with_a_server_error_is_sent_again_and_arrives_once(
     server: FakeTelegramServer, tmp_path: Path, code: int
 ) -> None:
-    async with bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"):
+    async with bot_in_process(server, await copy_migrated_sqlite(tmp_path / "db.sqlite")):
         user = server.user(81)
         server.fail_next("sendMessage", count=2, error_code=code)
         await user.send_text("/help")
@@ -35,7 +36,7 @@ async def test_a_reply_answered_with_a_server_error_is_sent_again_and_arrives_on
 
 
 async def test_a_reply_whose_answer_was_lost_is_not_sent_twice(server: FakeTelegramServer, tmp_path: Path) -> None:
-    async with bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"):
+    async with bot_in_process(server, await copy_migrated_sqlite(tmp_path / "db.sqlite")):
         user = server.user(83)
         # Telegram shows the message but the connection drops before the bot hears back.
         server.drop_next("sendMessage", after_processing=True)
@@ -62,7 +63,7 @@ def test_random_faults_are_reproducible_and_limited_to_the_chosen_methods() -> N
 async def test_a_reply_that_could_not_go_does_not_hold_back_the_next_question(
     server: FakeTelegramServer, tmp_path: Path
 ) -> None:
-    async with bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"):
+    async with bot_in_process(server, await copy_migrated_sqlite(tmp_path / "db.sqlite")):
         user = server.user(85)
         first = await user.send_text_and_wait("/survey usat2026", timeout=15)
         assert first[-1].text.startswith("1/12")

@@ -9,12 +9,13 @@ from pathlib import Path
 from bot.app import running_bot
 from handlers.router import COMMAND_DESCRIPTIONS
 from handlers.texts import MESSAGES, SUPPORTED_LANGUAGES
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.telegram_harness import bot_in_process, bot_settings
 
 
 async def test_each_language_gets_its_own_command_menu(tmp_path: Path) -> None:
-    async with FakeTelegramServer() as server, bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"):
+    async with FakeTelegramServer() as server, bot_in_process(server, await copy_migrated_sqlite(tmp_path / "b.db")):
         menus = {code: server.commands(language_code=code) for code in ("", *SUPPORTED_LANGUAGES)}
     for code, menu in menus.items():
         assert [entry["command"] for entry in menu] == list(COMMAND_DESCRIPTIONS), code
@@ -32,7 +33,7 @@ async def test_each_language_gets_its_own_command_menu(tmp_path: Path) -> None:
 
 async def test_the_default_menu_follows_the_office_default_language(tmp_path: Path) -> None:
     async with FakeTelegramServer() as server:
-        settings = replace(bot_settings(server, f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"), default_language="fr")
+        settings = replace(bot_settings(server, await copy_migrated_sqlite(tmp_path / "b.db")), default_language="fr")
         async with running_bot(settings):
             default = server.commands()
     assert default[0]["description"] == "Voir les enquêtes ouvertes"

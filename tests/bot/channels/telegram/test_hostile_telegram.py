@@ -15,6 +15,7 @@ import pytest
 from bot.channels.telegram.adapter import SECRET_HEADER
 from surveys.loader import load_survey_directory
 from testkit import paths
+from testkit.databases import copy_migrated_sqlite
 from testkit.exports import export_rows
 from testkit.fakes.db_rows import row_counts
 from testkit.fakes.telegram import FakeTelegramServer
@@ -110,7 +111,7 @@ async def test_stickers_photos_voice_documents_locations_get_a_polite_reply_and_
 async def test_odd_text_answers_are_stored_exactly_as_typed(
     server: FakeTelegramServer, tmp_path: Path, typed: str
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with bot_in_process(server, url, forms=HOSTILE_FORMS):
         user = server.user(4102)
         await user.send_text_and_wait("/survey hostile")
@@ -178,7 +179,7 @@ async def test_nul_and_lone_surrogates_are_stored_as_replacement_characters_on_b
 
 
 async def test_a_forwarded_message_counts_as_what_the_user_typed(server: FakeTelegramServer, tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with bot_in_process(server, url, forms=HOSTILE_FORMS):
         user = server.user(4106)
         await user.send_text_and_wait("/survey hostile")
@@ -251,7 +252,7 @@ async def test_callback_data_never_issued_or_from_another_user_or_survey_changes
 async def test_edited_and_unknown_updates_over_the_webhook_are_ignored(
     server: FakeTelegramServer, tmp_path: Path
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}/telegram/webhook"
     secret = {SECRET_HEADER: "s3cret-token"}

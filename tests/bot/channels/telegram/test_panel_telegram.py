@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from surveys.loader import load_survey_directory
+from testkit.databases import copy_migrated_sqlite
 from testkit.exports import export_rows
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.panel_waves import write_waves
@@ -17,7 +18,7 @@ async def test_a_telegram_user_answers_two_waves_and_keeps_the_last_income(
     server: FakeTelegramServer, tmp_path: Path
 ) -> None:
     write_waves(tmp_path / "forms")
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with bot_in_process(server, url, forms=tmp_path / "forms"):
         user = server.user(4343, language_code="en")
         await user.send_text_and_wait("/survey lfs2026w1")

@@ -11,6 +11,7 @@ import aiohttp
 from bot.channels.telegram.adapter import SECRET_HEADER
 from handlers.messages import Outbound
 from surveys.model import Survey
+from testkit.databases import copy_migrated_sqlite
 from testkit.exports import assert_export_matches, export_rows
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
@@ -35,7 +36,7 @@ async def test_twenty_concurrent_users_with_wrong_inputs_give_the_expected_csv(
 
 
 async def test_start_lists_surveys_and_a_button_opens_one(server: FakeTelegramServer, tmp_path: Path) -> None:
-    async with bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"):
+    async with bot_in_process(server, await copy_migrated_sqlite(tmp_path / "db.sqlite")):
         user = server.user(77, language_code="en")
         replies = await user.send_text_and_wait("/start")
         assert replies[0].text.startswith("Hello!")
@@ -56,7 +57,7 @@ async def test_start_lists_surveys_and_a_button_opens_one(server: FakeTelegramSe
 async def test_stale_and_forged_buttons_change_nothing(
     server: FakeTelegramServer, tmp_path: Path, usat: Survey
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with bot_in_process(server, url):
         user = server.user(78)
         await user.send_text_and_wait("/survey usat2026")
@@ -75,7 +76,7 @@ async def test_stale_and_forged_buttons_change_nothing(
 
 
 async def test_redelivered_update_is_applied_once(server: FakeTelegramServer, tmp_path: Path, usat: Survey) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with bot_in_process(server, url):
         user = server.user(79)
         await user.send_text_and_wait("/survey usat2026")
@@ -90,7 +91,7 @@ async def test_redelivered_update_is_applied_once(server: FakeTelegramServer, tm
 
 
 async def test_a_429_is_waited_out_and_the_message_arrives_once(server: FakeTelegramServer, tmp_path: Path) -> None:
-    async with bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"):
+    async with bot_in_process(server, await copy_migrated_sqlite(tmp_path / "db.sqlite")):
         user = server.user(80)
         server.fail_next("sendMessage", error_code=429, retry_after=1)
         replies = await user.send_text_and_wait("/help", timeout=15)
@@ -102,7 +103,7 @@ async def test_a_429_is_waited_out_and_the_message_arrives_once(server: FakeTele
 async def test_sending_respects_the_per_chat_rate(server: FakeTelegramServer, tmp_path: Path) -> None:
     """Five messages to one chat at 2 a second with bursts of 1 are spread over at least 2 s."""
     async with bot_in_process(
-        server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", chat_messages_per_second=2.0, chat_burst=1
+        server, await copy_migrated_sqlite(tmp_path / "db.sqlite"), chat_messages_per_second=2.0, chat_burst=1
     ) as bot:
         assert bot.telegram is not None
         server.user(81)
@@ -115,7 +116,7 @@ async def test_sending_respects_the_per_chat_rate(server: FakeTelegramServer, tm
 
 
 async def test_unsupported_messages_get_a_polite_answer(server: FakeTelegramServer, tmp_path: Path) -> None:
-    async with bot_in_process(server, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"):
+    async with bot_in_process(server, await copy_migrated_sqlite(tmp_path / "db.sqlite")):
         user = server.user(82)
         await user.send_text_and_wait("/survey usat2026")
         await server.enqueue_raw_update(
@@ -143,7 +144,7 @@ async def test_unsupported_messages_get_a_polite_answer(server: FakeTelegramServ
 
 
 async def test_webhook_mode_checks_the_secret_token(server: FakeTelegramServer, tmp_path: Path, usat: Survey) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}/telegram/webhook"
     async with bot_in_process(server, url, port, mode="webhook", webhook_secret="s3cret-token", webhook_url=endpoint):

@@ -11,6 +11,7 @@ import pytest
 
 from bot.app import running_bot
 from storage.media import STORED_NAME, MediaSettings
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.media import (
     PDF,
@@ -109,7 +110,7 @@ async def test_a_photo_where_text_is_expected_says_so_and_loses_nothing(
 async def test_a_text_sent_while_a_photo_is_fetched_waits_for_it(
     server: FakeTelegramServer, tmp_path: Path, forms: Path
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     settings = replace(bot_settings(server, url, forms=forms), media=MediaSettings(directory=tmp_path / "m"))
     async with running_bot(settings):
         user = server.user(4444)

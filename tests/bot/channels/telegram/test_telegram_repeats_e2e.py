@@ -14,6 +14,7 @@ import pyreadstat
 from storage.database import Database
 from storage.exports import ExportOptions
 from storage.exports.files import export_responses, repeat_file
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.fakes.telegram.model import ChatMessage
 from testkit.household import household_survey, write_household
@@ -37,7 +38,7 @@ async def test_household_with_three_members_is_answered_and_exported_as_linked_t
     forms = tmp_path / "forms"
     forms.mkdir()
     write_household(forms)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with bot_in_process(server, url, forms=forms):
         user = server.user(4242, language_code="en")
         await user.send_text_and_wait("/survey household")

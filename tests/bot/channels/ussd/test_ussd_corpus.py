@@ -11,6 +11,7 @@ import pytest
 from bot.channels.ussd.rendering import SCREEN_LIMIT
 from surveys.loader import load_survey_text
 from surveys.xlsform import XlsformError, convert_xlsform
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.ussd import FakePhone, UssdScreen
 from testkit.paths import SHARED
 from testkit.ussd_harness import ussd_bot, ussd_settings
@@ -75,7 +76,7 @@ async def test_every_screen_of_a_public_form_fits(tmp_path: Path, name: str) -> 
     forms = tmp_path / "forms"
     forms.mkdir()
     (forms / "form.yaml").write_text(conversion.yaml_text, encoding="utf-8")
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with ussd_bot(url, forms=forms, ussd=ussd_settings(survey=survey.id)) as (_, gateway):
         screens = await walk(gateway.phone("+254712000020"))
     longest = max(screens, key=lambda screen: len(screen.text))

@@ -21,6 +21,7 @@ from storage.ussd_sessions import UssdSessionRepository
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
 from testkit import paths
+from testkit.databases import copy_migrated_sqlite
 from testkit.exports import export_rows
 from testkit.fakes.survey_respondent import OUTRO_START, Respondent
 from testkit.fakes.telegram import FakeTelegramServer
@@ -71,7 +72,7 @@ async def test_twenty_users_with_wrong_inputs_give_the_export_telegram_gives(
     pseudonyms = {row["respondent"] for row in rows}
     assert len(pseudonyms) == 20 and not any("712" in p for p in pseudonyms), "never a phone number"
     # The same twenty plans over Telegram (the real PTB Application, the fake Bot API).
-    telegram_url = f"sqlite+aiosqlite:///{tmp_path / 'telegram.sqlite'}"
+    telegram_url = await copy_migrated_sqlite(tmp_path / "telegram.sqlite")
     async with bot_in_process(server, telegram_url):
         chats = [Respondent(server.user(5000 + i, first_name=f"U{i}"), i, usat) for i in range(20)]
 
@@ -84,7 +85,7 @@ async def test_twenty_users_with_wrong_inputs_give_the_export_telegram_gives(
 
 
 async def test_a_session_dropped_mid_survey_resumes_at_the_same_question(tmp_path: Path, usat: Survey) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with ussd_bot(url, ussd=USAT) as (_, gateway):
         respondent = UssdRespondent(gateway.phone("+254712000001"), 1, usat)
         await respondent.dial()
@@ -103,7 +104,7 @@ async def test_a_session_dropped_mid_survey_resumes_at_the_same_question(tmp_pat
 
 
 async def test_pages_turn_both_ways_and_a_repeated_post_is_applied_once(tmp_path: Path, usat: Survey) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with ussd_bot(url, ussd=USAT) as (bot, gateway):
         phone = gateway.phone("+254712000002")
         first = await phone.dial()
@@ -129,7 +130,7 @@ async def test_pages_turn_both_ways_and_a_repeated_post_is_applied_once(tmp_path
 
 
 async def test_a_number_not_on_the_page_gets_the_reason_and_the_same_question(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with ussd_bot(url, ussd=USAT) as (_, gateway):
         phone = gateway.phone("+254712000003")
         await phone.dial()
@@ -143,7 +144,7 @@ async def test_a_number_not_on_the_page_gets_the_reason_and_the_same_question(tm
 
 
 async def test_the_end_of_the_survey_ends_the_session(tmp_path: Path, usat: Survey) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with ussd_bot(url, ussd=USAT) as (_, gateway):
         respondent = UssdRespondent(gateway.phone("+254712000004"), 4, usat)
         await respondent.dial()
@@ -155,7 +156,7 @@ async def test_the_end_of_the_survey_ends_the_session(tmp_path: Path, usat: Surv
 
 
 async def test_the_callback_refuses_strangers_and_malformed_posts(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with ussd_bot(url, ussd=ussd_settings(survey="usat2026", allowed_ips=())) as (bot, gateway):
         port = bot.web_port
         form = {"sessionId": "ATUid_1", "serviceCode": "*384#", "phoneNumber": "+254712000005", "text": ""}
@@ -215,7 +216,7 @@ async def late_session(url: str, *, sms: bool) -> tuple[UssdScreen, list[OutboxM
 
 
 async def test_a_session_running_out_of_time_continues_by_sms_when_allowed(tmp_path: Path) -> None:
-    screen, queued = await late_session(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", sms=True)
+    screen, queued = await late_session(await copy_migrated_sqlite(tmp_path / "db.sqlite"), sms=True)
     assert screen.ended and "next question by SMS" in screen.text
     (message,) = queued
     assert (message.channel, message.chat_key, message.kind) == ("sms", "+254712000006", "ussd_continue")
@@ -225,7 +226,7 @@ async def test_a_session_running_out_of_time_continues_by_sms_when_allowed(tmp_p
 
 
 async def test_without_the_sms_channel_the_person_is_asked_to_dial_again(tmp_path: Path) -> None:
-    screen, queued = await late_session(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", sms=False)
+    screen, queued = await late_session(await copy_migrated_sqlite(tmp_path / "db.sqlite"), sms=False)
     assert screen.ended and screen.text.startswith("Time is almost up. Dial again")
     assert queued == []
 
@@ -242,7 +243,7 @@ async def test_free_text_questions_are_skipped_unless_the_survey_takes_them(tmp_
         "  - {type: text, name: reason, label: 'Why?'}\n",
         encoding="utf-8",
     )
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with ussd_bot(url, forms=forms, ussd=USAT) as (_, gateway):
         respondent = UssdRespondent(gateway.phone("+254712000007"), 1, usat)  # plans a comment
         await respondent.dial()
@@ -258,7 +259,7 @@ async def test_free_text_questions_are_skipped_unless_the_survey_takes_them(tmp_
 
 
 async def test_deleting_ones_data_forgets_the_last_ussd_screen(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with ussd_bot(url, ussd=USAT) as (bot, gateway):
         phone = gateway.phone("+254712000009")
         await phone.dial()
@@ -271,7 +272,7 @@ async def test_deleting_ones_data_forgets_the_last_ussd_screen(tmp_path: Path) -
 
 
 async def test_screens_speak_the_contacts_language(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     async with ussd_bot(url, ussd=USAT) as (bot, gateway):
         phone = gateway.phone("+254712000010")
         await phone.dial()

@@ -27,6 +27,7 @@ from storage.contacts_export import export_contacts_csv
 from storage.database import Database
 from storage.delivery_receipts import ReceiptRepository
 from storage.models import ContactRow, DeliveryRow, FeedbackRow
+from testkit.databases import copy_migrated_sqlite
 from testkit.fakes.whatsapp import FakeGraphServer, FakeWhatsAppUser, WaMessage
 from testkit.telegram_harness import ROOT
 from testkit.whatsapp_harness import whatsapp_bot
@@ -169,7 +170,7 @@ async def test_free_form_messages_that_whatsapp_reports_failed_are_marked_failed
     graph: FakeGraphServer, tmp_path: Path
 ) -> None:
     """The bot thinks the person wrote lately; WhatsApp disagrees and reports 131047 afterwards."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     register = RegisterSettings(onboarding=ROOT / "office" / "onboarding.yaml")
     async with whatsapp_bot(graph, url, register=register) as bot:
         person = graph.user("254722000003")
@@ -188,7 +189,7 @@ async def test_free_form_messages_that_whatsapp_reports_failed_are_marked_failed
 async def test_a_failure_reported_before_the_send_is_recorded_still_marks_the_delivery(
     graph: FakeGraphServer, tmp_path: Path
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     register = RegisterSettings(onboarding=ROOT / "office" / "onboarding.yaml")
     async with whatsapp_bot(graph, url, register=register) as bot:
         person = graph.user("254722000004")
@@ -216,7 +217,7 @@ async def test_a_failure_reported_before_the_send_is_recorded_still_marks_the_de
 async def test_whatsapp_contacts_are_exported_by_channel_and_phone_numbers_never_reach_logs_or_exports(
     graph: FakeGraphServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     register = RegisterSettings(onboarding=ROOT / "office" / "onboarding.yaml")
     caplog.set_level(logging.INFO)  # the production level (libraries' debug logs show SQL parameters)
     caplog.set_level(logging.DEBUG, logger="bot")
@@ -240,7 +241,7 @@ async def test_whatsapp_contacts_are_exported_by_channel_and_phone_numbers_never
 async def test_a_notice_picture_is_uploaded_once_and_sent_to_everyone_by_its_media_id(
     graph: FakeGraphServer, tmp_path: Path
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     register = RegisterSettings(onboarding=ROOT / "office" / "onboarding.yaml")
     (tmp_path / "cpi.png").write_bytes(b"\x89PNG a chart")
     text = "title: CPI\ntext: Prices rose by 0.4%.\nimage: cpi.png\naudience: {topics: [prices]}\n"
@@ -259,7 +260,7 @@ async def test_a_notice_picture_is_uploaded_once_and_sent_to_everyone_by_its_med
 async def test_an_admin_broadcasts_from_whatsapp_and_a_reply_to_the_notice_is_kept(
     graph: FakeGraphServer, tmp_path: Path
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    url = await copy_migrated_sqlite(tmp_path / "db.sqlite")
     register = RegisterSettings(onboarding=ROOT / "office" / "onboarding.yaml")
     admin_phone = "254722000200"
     async with whatsapp_bot(graph, url, register=register, admins=frozenset({("whatsapp", admin_phone)})) as bot:
