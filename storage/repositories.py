@@ -180,6 +180,11 @@ _TOUCH = DriverStatement.upsert(_touch)
 _CLAIM_AND_TOUCH = DriverStatement(_claim_and_touch())  # PostgreSQL only (SQLite has no INSERT in WITH)
 _SAVE_CONVERSATION = DriverStatement.upsert(_save_conversation)
 _RECORD_ANSWER = DriverStatement.upsert(_record_answer)
+# PostgreSQL only (SQLite has no INSERT in WITH): :data:`_RECORD_ANSWER` and
+# :data:`_SAVE_CONVERSATION` in one statement, one round trip (both run: data-modifying CTE).
+_RECORD_ANSWER_AND_SAVE = DriverStatement(
+    _save_conversation(postgresql.insert).add_cte(_record_answer(postgresql.insert).cte("recorded"))
+)
 _RECORD_COMPLETION = DriverStatement.upsert(_record_completion)
 # The conversation with its response's answers in one query: a survey step needs both. One row
 # per answer (question NULL when there is none yet, or no response).
@@ -533,20 +538,33 @@ class ConversationRepository(Repository):
             arm=arm,
         )
 
-    async def save(self, conversation: Conversation, now: datetime) -> None:
-        await _SAVE_CONVERSATION.rows(
-            self.connection,
-            {
-                "contact_id": conversation.contact_id,
-                "flow": conversation.flow,
-                "survey_id": conversation.survey_id,
-                "response_id": conversation.response_id,
-                "current_question": conversation.current_question,
-                "selection": " ".join(conversation.selection),
-                "prompt_serial": conversation.prompt_serial,
-                "updated_at": now,
-            },
-        )
+    async def save(
+        self, conversation: Conversation, now: datetime, recorded: Sequence[tuple[str, str | None]] = ()
+    ) -> None:
+        """Store the conversation, after the ``recorded`` answers (question, value) of its response
+        (as :meth:`ResponseRepository.record_answer`, in their order); on PostgreSQL the last
+        answer and the conversation in one statement, a round trip fewer for every survey step."""
+        parameters = {
+            "contact_id": conversation.contact_id,
+            "flow": conversation.flow,
+            "survey_id": conversation.survey_id,
+            "response_id": conversation.response_id,
+            "current_question": conversation.current_question,
+            "selection": " ".join(conversation.selection),
+            "prompt_serial": conversation.prompt_serial,
+            "updated_at": now,
+        }
+        together = recorded[-1:] if self.connection.dialect.name == "postgresql" else ()
+        if recorded:
+            assert conversation.response_id is not None, "answers belong to the conversation's response"
+            for question, value in recorded[: len(recorded) - len(together)]:
+                await ResponseRepository(self.connection).record_answer(conversation.response_id, question, value, now)
+        if together:
+            ((question, value),) = together
+            parameters |= {"question": question, "value": value, "now": now}
+            await _RECORD_ANSWER_AND_SAVE.rows(self.connection, parameters)
+        else:
+            await _SAVE_CONVERSATION.rows(self.connection, parameters)
 
     async def end(self, contact_id: int) -> None:
         await _END_CONVERSATION.rows(self.connection, {"contact_id": contact_id})
