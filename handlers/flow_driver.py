@@ -90,14 +90,24 @@ class FlowStore(ABC):
         if self.asks_one and answered is not None:
             ctx = await self.record(ctx, conversation, ((answered.name, dict(outcome.recorded).get(answered.name)),))
             return await self.finish(ctx, definition, conversation, dict(outcome.state.answers))
-        ctx = await self.record(ctx, conversation, outcome.recorded)
+        finishing = outcome.finished and not self.confirms(definition)
+        if finishing:
+            ctx = await self.record(ctx, conversation, outcome.recorded)
+        else:
+            ctx = await self.record_and_save(ctx, conversation, outcome.recorded)
         answers = dict(outcome.state.answers)
         here = prompts.answers_here(definition, outcome.state.current, answers)
         messages = prompts.notes(ctx, definition, outcome.notes, here)
-        if outcome.finished and not self.confirms(definition):
+        if finishing:
             return messages + await self.finish(ctx, definition, conversation, answers)
-        await ctx.repos.conversations.save(conversation, ctx.now)
         return [*messages, self.render(ctx, definition, conversation, answers)]
+
+    async def record_and_save(self, ctx: Context, conversation: Conversation, recorded: Recorded) -> Context:
+        """:meth:`record` the answers, then store the conversation at its new position; the context
+        with the contact as now stored."""
+        ctx = await self.record(ctx, conversation, recorded)
+        await ctx.repos.conversations.save(conversation, ctx.now)
+        return ctx
 
 
 def question_flow(

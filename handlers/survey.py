@@ -141,6 +141,11 @@ class ResponseStore(FlowStore):
             await ctx.repos.responses.record_answer(conversation.response_id, name, value, ctx.now)
         return ctx
 
+    async def record_and_save(self, ctx: Context, conversation: Conversation, recorded: Recorded) -> Context:
+        # The answers and the conversation together: one statement on PostgreSQL (one answer a step).
+        await ctx.repos.conversations.save(conversation, ctx.now, recorded)
+        return ctx
+
     def confirms(self, definition: Survey) -> bool:
         return definition.confirm
 

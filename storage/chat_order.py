@@ -27,10 +27,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Boolean, Text, bindparam, column, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
+from storage.driver_sql import DriverStatement
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +72,19 @@ async def try_serialise_chats(connection: AsyncConnection, chats: Sequence[tuple
 
 
 # Another key space than the transaction's lock: a worker holds both for one chat, on two connections.
-_TRY_HOLD = text(
-    "SELECT pg_try_advisory_lock(hashtextextended(key, 20261207))"
-    " FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS chats(key, position) ORDER BY position"
-)
-_RELEASE = text(
-    "SELECT pg_advisory_unlock(hashtextextended(key, 20261207)) FROM unnest(CAST(:keys AS text[])) AS chats(key)"
+# Releases and takes asked for meanwhile go in one statement, run on the driver (see
+# storage/driver_sql.py): one round trip. Both subqueries run whatever the lists hold (each is a
+# column of the one row); their order does not matter, as a chat is never both released and taken
+# in one batch (this process lets go of a chat before its next update asks for it).
+_HOLD = DriverStatement(
+    text(
+        "SELECT (SELECT count(pg_advisory_unlock(hashtextextended(key, 20261207)))"
+        " FROM unnest(CAST(:releases AS text[])) AS chats(key)) AS released,"
+        " ARRAY(SELECT pg_try_advisory_lock(hashtextextended(key, 20261207))"
+        " FROM unnest(CAST(:takes AS text[])) WITH ORDINALITY AS chats(key, position) ORDER BY position) AS taken"
+    )
+    .bindparams(bindparam("releases", type_=ARRAY(Text)), bindparam("takes", type_=ARRAY(Text)))
+    .columns(column("released", BigInteger), column("taken", ARRAY(Boolean)))
 )
 _TAKE, _LET_GO = "take", "let go"
 
@@ -148,19 +157,15 @@ class ChatHolds:
         return future
 
     async def _run(self) -> None:
-        """Send what was asked meanwhile, in one statement per kind: releases first."""
+        """Send what was asked meanwhile, releases and takes in one statement."""
         while self._queue:
             batch, self._queue = self._queue, []
             try:
                 connection = await self._connect()
                 releases = [key for op, key, _ in batch if op == _LET_GO]
-                if releases:
-                    await connection.execute(_RELEASE, {"keys": releases})
                 takes = [(key, future) for op, key, future in batch if op == _TAKE]
-                taken: list[bool] = []
-                if takes:
-                    rows = await connection.execute(_TRY_HOLD, {"keys": [key for key, _ in takes]})
-                    taken = [bool(value) for value in rows.scalars()]
+                ((_, held),) = await _HOLD.rows(connection, {"releases": releases, "takes": [key for key, _ in takes]})
+                taken = [bool(value) for value in held]
             except Exception as error:
                 await self._drop()  # whatever it held is released with it
                 for _, _, future in batch:

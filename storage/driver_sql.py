@@ -11,7 +11,8 @@ SQLAlchemy's own conversions of the values (SQLite keeps datetimes as text).
 They run inside the transaction SQLAlchemy opened on the same connection, so commit, rollback
 and savepoints are unchanged. When the driver holds no open transaction (asyncpg begins
 SQLAlchemy's transaction only with its first statement), the statement goes through SQLAlchemy
-instead, which begins it. Driver errors become :class:`storage.errors.StorageError`, which
+instead, which begins it; on an AUTOCOMMIT connection there is nothing to begin, and the
+statement runs on the driver too. Driver errors become :class:`storage.errors.StorageError`, which
 callers treat like SQLAlchemy's errors (nothing was committed).
 """
 
@@ -86,10 +87,13 @@ class DriverStatement:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
-        driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        sync: Any = connection.sync_connection
+        driver: Any = sync.connection.driver_connection
         # The dialect names the driver: cheaper than isinstance on asyncpg's proxied class.
         on_asyncpg = dialect.name == "postgresql"
-        if not (driver.is_in_transaction() if on_asyncpg else driver.in_transaction):
+        if not (driver.is_in_transaction() if on_asyncpg else driver.in_transaction) and (
+            sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+        ):
             result = await connection.execute(self._statements[dialect.name], parameters)
             return [tuple(row) for row in result] if result.returns_rows else []
         values = [

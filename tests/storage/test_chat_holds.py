@@ -87,18 +87,22 @@ async def test_many_chats_held_at_once_share_statements(two_workers: tuple[ChatH
     entered: list[int] = []
     statements: list[str] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+    def record(query: Any) -> None:
+        statements.append(query.query)
+
+    def log_queries(dbapi_connection: Any, *_args: Any) -> None:
+        # The holds' statements run on the driver (storage/driver_sql.py): counted there.
+        dbapi_connection.driver_connection.add_query_logger(record)
 
     async def update(chat: int) -> None:
         async with first.hold("telegram", str(chat)):
             entered.append(chat)
 
-    event.listen(first.database.engine.sync_engine, "before_cursor_execute", record)
+    event.listen(first.database.engine.sync_engine, "checkout", log_queries)
     try:
         await asyncio.gather(*(update(chat) for chat in range(50)))
     finally:
-        event.remove(first.database.engine.sync_engine, "before_cursor_execute", record)
+        event.remove(first.database.engine.sync_engine, "checkout", log_queries)
     assert sorted(entered) == list(range(50))
     takes = [s for s in statements if "pg_try_advisory_lock" in s]
     assert 1 <= len(takes) < 10, f"{len(takes)} statements took 50 chats"

@@ -6,10 +6,12 @@ import csv
 import io
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from storage.chat_order import serialise_chat
 from storage.database import Database
 from storage.errors import StorageError
 from storage.exports.files import export_responses
@@ -127,6 +129,99 @@ async def test_a_conversation_is_read_with_the_answers_of_its_response(database:
         assert outside is not None and outside.answers is None, "no response, no answers"
         await Repositories(connection).conversations.end(contact.id)
         assert await Repositories(connection).conversations.get(contact.id) is None
+
+
+async def _survey_at_age(database: Database, usat: Survey) -> Conversation:
+    """A contact (telegram user "42") in the survey at its "age" question, "sector" answered."""
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        contact = await repos.contacts.touch("telegram", "42", "42", "en", NOW)
+        response_id = await repos.responses.create(
+            survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=NOW
+        )
+        conversation = Conversation(contact.id, "survey", usat.id, response_id, "age", (), 1)
+        await repos.conversations.save(conversation, NOW, (("sector", "public"),))
+    return conversation
+
+
+async def test_an_update_gets_its_conversation_as_stored_whatever_it_wrote_before(
+    database: Database, usat: Survey
+) -> None:
+    # On PostgreSQL the conversation is read along with the claim (one statement); a write in
+    # between must never leave the update an older copy.
+    at_age = await _survey_at_age(database, usat)
+    later = NOW + timedelta(minutes=1)
+    async with database.transaction(quick=True) as connection:
+        repos = Repositories(connection)
+        await repos.contacts.claim_and_touch("telegram", "1", later, "42", "42", "en", later)
+        read = await repos.conversations.get(at_age.contact_id)
+        assert read is not None and read.answers == {"sector": "public"}
+        assert replace(read, answers=None) == replace(at_age, answers=None)
+        assert await repos.conversations.get(at_age.contact_id) == read, "read again, the same"
+    async with database.transaction(quick=True) as connection:
+        repos = Repositories(connection)
+        await repos.contacts.claim_and_touch("telegram", "2", later, "42", "42", "en", later)
+        assert at_age.response_id is not None
+        await repos.responses.record_answer(at_age.response_id, "age", "31", later)
+        read = await repos.conversations.get(at_age.contact_id)
+        assert read is not None and read.answers == {"sector": "public", "age": "31"}
+    async with database.transaction(quick=True) as connection:
+        repos = Repositories(connection)
+        await repos.contacts.claim_and_touch("telegram", "3", later, "42", "42", "en", later)
+        await repos.conversations.save(replace(at_age, current_question="income", prompt_serial=2), later)
+        read = await repos.conversations.get(at_age.contact_id)
+        assert read is not None and (read.current_question, read.prompt_serial) == ("income", 2)
+    async with database.transaction(quick=True) as connection:
+        repos = Repositories(connection)
+        await repos.contacts.claim_and_touch("telegram", "4", later, "42", "42", "en", later)
+        await repos.conversations.end(at_age.contact_id)
+        assert await repos.conversations.get(at_age.contact_id) is None
+    async with database.transaction(quick=True) as connection:
+        repos = Repositories(connection)
+        _, stranger = await repos.contacts.claim_and_touch("telegram", "5", later, "77", "77", "en", later)
+        assert await repos.conversations.get(stranger.id) is None
+
+
+async def test_a_step_stores_its_answers_before_the_conversation(database: Database, usat: Survey) -> None:
+    at_age = await _survey_at_age(database, usat)
+    async with database.transaction(quick=True) as connection:
+        repos = Repositories(connection)
+        at_income = replace(at_age, current_question="income", prompt_serial=2)
+        await repos.conversations.save(at_income, NOW, (("age", "30"), ("age", "31"), ("sector", None)))
+    async with database.transaction() as connection:
+        read = await Repositories(connection).conversations.get(at_age.contact_id)
+    assert read is not None and read.answers == {"age": "31", "sector": None}, "in their order: the last one stays"
+    assert (read.current_question, read.prompt_serial) == ("income", 2)
+
+
+async def test_on_postgresql_a_survey_step_takes_two_statements_after_the_chat_lock(
+    database: Database, usat: Survey
+) -> None:
+    if database.is_sqlite:
+        pytest.skip("the round trips to a database server")
+    await _survey_at_age(database, usat)
+    later = NOW + timedelta(minutes=1)
+    sent: list[str] = []
+    async with database.transaction(quick=True) as connection:
+        await serialise_chat(connection, "telegram", "42")
+        driver = (await connection.get_raw_connection()).driver_connection
+
+        def log(query: Any) -> None:
+            sent.append(query.query)
+
+        driver.add_query_logger(log)
+        repos = Repositories(connection)
+        # What the engine and the survey driver run for a typed answer: claim, read, store.
+        _, contact = await repos.contacts.claim_and_touch("telegram", "1", later, "42", "42", "en", later)
+        read = await repos.conversations.get(contact.id)
+        assert read is not None
+        await repos.conversations.save(replace(read, current_question="income"), later, (("age", "31"),))
+        driver.remove_query_logger(log)
+    assert len(sent) == 2, sent
+    async with database.transaction() as connection:
+        stored = await Repositories(connection).conversations.get(contact.id)
+    assert stored is not None and stored.current_question == "income"
+    assert stored.answers == {"sector": "public", "age": "31"}
 
 
 async def test_statements_run_on_the_driver_store_values_as_sqlalchemy_does(database: Database) -> None:
