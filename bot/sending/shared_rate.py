@@ -478,13 +478,21 @@ class LeasedRateLimiter:
             while self._switching is not None:  # chats move from the store to this process
                 await self._switching.wait()
             wait = self.chats.try_take(chat)
-            if wait <= 0 and not self.local_chats:
-                wait = await self._take_shared(chat)
-                if wait > 0:
-                    self.chats.give_back(chat)
-            if wait <= 0:
+            if wait > 0:
+                self.share.give_back()
+                await asyncio.sleep(wait)
+                continue
+            if self.local_chats:
                 return
+            # The share's token is taken again once the store has answered: tokens taken before
+            # a slow round trip would leave together when it ends, more than the share in one
+            # second. Nothing is awaited between that take and the send.
             self.share.give_back()
+            wait = await self._take_shared(chat)
+            if wait <= 0:
+                await self.share.take()
+                return
+            self.chats.give_back(chat)
             await asyncio.sleep(wait)
 
     async def pause(self, seconds: float) -> None:
