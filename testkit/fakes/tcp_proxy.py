@@ -33,9 +33,11 @@ class TcpProxy:
         self.latency: Callable[[], float] = lambda: 0.0
 
     def through(self, url: str) -> str:
-        """``url`` (``scheme://user@host:port/...``) going through this proxy instead."""
-        host_port = url.split("@", 1)[1].split("/", 1)[0]
-        return url.replace(f"@{host_port}/", f"@127.0.0.1:{self.port}/")
+        """``url`` (``scheme://[user@]host:port/...``) going through this proxy instead."""
+        scheme, rest = url.split("://", 1)
+        authority, slash, path = rest.partition("/")
+        user = authority.rpartition("@")[0]
+        return f"{scheme}://{user + '@' if user else ''}127.0.0.1:{self.port}{slash}{path}"
 
     async def __aenter__(self) -> TcpProxy:
         await self.restore()
