@@ -41,7 +41,6 @@ from storage.broadcasts import SENT, UNKNOWN, Audience, BroadcastRepository, con
 from storage.database import Database
 from testkit.databases import create_postgres_database, drop_postgres_database, postgres_reachable
 from testkit.fakes.telegram import FakeTelegramServer
-from testkit.rates import keep_collections_short
 from testkit.telegram_harness import FORMS, ROOT, bot_environment
 
 NOTICE = Notice(
@@ -403,5 +402,4 @@ if __name__ == "__main__":
     if parsed.serve is not None:
         serve(parsed.serve, parsed.rate, parsed.concurrency)
     else:
-        keep_collections_short()  # the fake Bot API's counts are the measure
         asyncio.run(main(parsed))

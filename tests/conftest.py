@@ -28,7 +28,6 @@ from testkit.databases import (
 )
 from testkit.fakes.telegram import FakeTelegramServer
 from testkit.paths import FORMS
-from testkit.rates import keep_collections_short
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -55,12 +54,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
         if "redis" in params.values():
             item.add_marker(pytest.mark.redis)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    # Every test module is imported by now: their objects stay out of full collections, which
-    # would otherwise pause the fake platforms' event loops (see keep_collections_short).
-    keep_collections_short()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
