@@ -512,8 +512,10 @@ class LeasedRateLimiter:
             await self.share.take()
             if chat is None:
                 return
-            while self._switching is not None:  # chats move from the store to this process
+            if self._switching is not None:  # chats move from the store to this process
+                self.share.give_back()  # (no share's token is held while anything is awaited)
                 await self._switching.wait()
+                continue
             wait = self.chats.try_take(chat)
             if wait > 0:
                 self.share.give_back()
