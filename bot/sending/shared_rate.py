@@ -28,7 +28,9 @@ jitter: on a loaded machine a request can reach the platform a whole send interv
 the next on time); a worker's share is sized the same way. Per-chat buckets keep the configured
 rate and burst. If Redis (or, for chats, the bucket table) cannot be reached, sends go on under
 an in-process limiter, counted in ``baraza_rate_limit_degraded_total`` and warned about in the log:
-a degraded guarantee rather than a silent bot. Other errors of a store are bugs and propagate.
+a degraded guarantee rather than a silent bot. Its bot-wide bucket is this worker's share of the
+rate among the workers Redis last counted (:class:`WorkerCount`), so workers cut off together
+still send no more than the rate. Other errors of a store are bugs and propagate.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot import metrics
 from bot.config import Settings
-from bot.sending.rate import LocalRateLimiter, RateLimiter, broadcast_bucket, overall_bucket
+from bot.sending.rate import LocalRateLimiter, RateLimiter, TokenBucket, broadcast_bucket, overall_bucket
 from common.errors import BarazaError
 from storage.database import Database
 from storage.errors import StorageError
@@ -113,6 +115,18 @@ end
 return 1
 """
 
+# KEYS: the set of workers; ARGV: this worker, then the seconds a worker not seen again counts.
+# Marks this worker seen now (Redis's clock) and returns how many were seen within that time.
+_SEEN = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local keep = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - keep)
+redis.call('PEXPIRE', KEYS[1], math.ceil(keep * 1000))
+return redis.call('ZCARD', KEYS[1])
+"""
+
 #: Seconds after which an untouched bucket is forgotten (it is full again long before).
 IDLE_BUCKET_SECONDS = 3600.0
 FORGET_EVERY_SECONDS = 600.0
@@ -169,6 +183,7 @@ class RedisBuckets:
         self.client: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._script: Any = self.client.register_script(_TAKE)
         self._pause: Any = self.client.register_script(_PAUSE)
+        self._seen: Any = self.client.register_script(_SEEN)
 
     async def take(self, buckets: Sequence[Bucket], pause: str | None = None) -> float:
         arguments: list[float] = []
@@ -183,6 +198,10 @@ class RedisBuckets:
 
     async def forget_idle(self, seconds: float) -> int:
         return 0  # every bucket expires by itself
+
+    async def seen(self, key: str, worker: str, seconds: float) -> int:
+        """Mark ``worker`` seen now in the set ``key``; how many workers it saw within ``seconds``."""
+        return int(await self._seen(keys=[key], args=[worker, seconds]))
 
     async def ping(self) -> None:
         await self.client.ping()
@@ -211,7 +230,7 @@ def degraded(store: BucketStore, error: Exception) -> None:
         _degraded_logged_at[store] = now
         # The class only: a driver's message may carry addresses or parameters.
         log.warning(
-            "the shared send-rate store (%s) cannot be reached (%s): sends go on under this process's own rate",
+            "the shared send-rate store (%s) cannot be reached (%s): sends go on at this worker's share of the rate",
             name,
             type(error).__name__,
         )
@@ -231,17 +250,25 @@ class SharedRateLimiter:
         chat_per_second: float,
         chat_burst: float,
         *,
-        fallback: RateLimiter | None = None,
+        fallback: LocalRateLimiter | None = None,
         pause_key: str | None = None,
+        workers: Callable[[], int] = lambda: 1,
     ) -> None:
-        """``pause_key`` is the bot's pause, shared by its limiters (default: this one's own)."""
+        """``pause_key`` is the bot's pause, shared by its limiters (default: this one's own);
+        ``workers()`` how many workers share the rate (:class:`WorkerCount`): while the store is
+        away this one sends at most its share of the rate."""
         self.store = store
         self.prefix = prefix
         self.pause_key = pause_key or f"{prefix}:paused"
+        self.per_second = per_second
+        #: (refill rate, capacity) of the bot-wide bucket for a rate (broadcasts: :func:`broadcast_bucket`).
+        self.shape: Callable[[float], tuple[float, float]] = overall_bucket
         self.refill, self.capacity = overall_bucket(per_second)
         self.chat_per_second = chat_per_second
         self.chat_burst = max(1.0, float(chat_burst))
+        self.workers = workers
         self.fallback = fallback or LocalRateLimiter(per_second, chat_per_second, int(self.chat_burst))
+        self._fallback_rate = per_second
         self._forgotten_at = time.monotonic()
         self._failing_since: float | None = None
 
@@ -257,16 +284,26 @@ class SharedRateLimiter:
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)  # the tokens are in another process's hands: poll
-        except STORE_ERRORS as error:  # the store is away: keep sending, at this process's own rate
+        except STORE_ERRORS as error:  # the store is away: keep sending, at this worker's share
             degraded(self.store, error)
             if self._failing_since is None:
                 self._failing_since = time.monotonic()
+            self._fit_fallback()
             await self.fallback.acquire(chat)
             return
         if self._failing_since is not None:
             log.warning("the shared send-rate store answers again")
             self._failing_since = None
         await self._forget_now_and_then()
+
+    def _fit_fallback(self) -> None:
+        """Size the in-process bucket to this worker's share of the rate (the others, away from
+        the store too, send theirs): at the full rate, each would add the whole rate."""
+        share = self.per_second / max(1, self.workers())
+        if share != self._fallback_rate:
+            # Empty, as at a start: its last second may already hold the former share's sends.
+            self.fallback.overall = TokenBucket(*self.shape(share), tokens=0.0)
+            self._fallback_rate = share
 
     async def pause(self, seconds: float) -> None:
         """Every worker's sends wait ``seconds`` (the pause lives in the store, read with each take)."""
@@ -475,16 +512,26 @@ class LeasedRateLimiter:
             await self.share.take()
             if chat is None:
                 return
-            while self._switching is not None:  # chats move from the store to this process
+            if self._switching is not None:  # chats move from the store to this process
+                self.share.give_back()  # (no share's token is held while anything is awaited)
                 await self._switching.wait()
+                continue
             wait = self.chats.try_take(chat)
-            if wait <= 0 and not self.local_chats:
-                wait = await self._take_shared(chat)
-                if wait > 0:
-                    self.chats.give_back(chat)
-            if wait <= 0:
+            if wait > 0:
+                self.share.give_back()
+                await asyncio.sleep(wait)
+                continue
+            if self.local_chats:
                 return
+            # The share's token is taken again once the store has answered: tokens taken before
+            # a slow round trip would leave together when it ends, more than the share in one
+            # second. Nothing is awaited between that take and the send.
             self.share.give_back()
+            wait = await self._take_shared(chat)
+            if wait <= 0:
+                await self.share.take()
+                return
+            self.chats.give_back(chat)
             await asyncio.sleep(wait)
 
     async def pause(self, seconds: float) -> None:
@@ -700,6 +747,57 @@ class LeaseKeeper:
             log.warning("could not end the send-rate lease: %s", type(error).__name__)
 
 
+#: A worker sharing the rates through Redis marks itself seen this often ...
+SEEN_EVERY_SECONDS = 2.0
+#: ... and counts as one of the workers until this long after it was last seen (a worker
+#: stopped is counted a while longer: the others' shares are then only smaller).
+SEEN_FOR_SECONDS = 30.0
+
+
+class WorkerCount:
+    """How many workers share the rates through Redis, for the share each sends at while Redis
+    is away (:meth:`SharedRateLimiter.acquire`).
+
+    Each worker marks itself seen every :data:`SEEN_EVERY_SECONDS`; the count is what Redis
+    answered last, kept while it is away. A worker that joins just before Redis goes away may
+    be missing from the others' count for one period.
+    """
+
+    def __init__(self, store: RedisBuckets, key: str, worker: str, *, every: float = SEEN_EVERY_SECONDS) -> None:
+        self.store = store
+        self.key = key
+        self.worker = worker
+        self.every = every
+        self.count = 1
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self) -> int:
+        return self.count
+
+    async def refresh(self) -> int:
+        """Mark this worker seen; the number of workers seen lately (this one included)."""
+        self.count = max(1, await self.store.seen(self.key, self.worker, SEEN_FOR_SECONDS))
+        return self.count
+
+    async def start(self) -> None:
+        """Count once (raises if Redis does not answer), then again every period in the background."""
+        await self.refresh()
+        self._task = asyncio.create_task(self._keep())
+
+    async def _keep(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            with contextlib.suppress(*STORE_ERRORS):  # the last count stays; the limiters warn
+                await self.refresh()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
 @dataclass
 class SendLimiters:
     """The limiters of one worker: replies (``telegram.rate_limit``) and broadcasts (``broadcast``)."""
@@ -713,6 +811,8 @@ class SendLimiters:
     keeper: LeaseKeeper | None = None
     #: This worker (:mod:`storage.workers`).
     identity: WorkerIdentity = field(default_factory=this_process)
+    #: Redis: how many workers share the rates (their shares while Redis is away).
+    workers: WorkerCount | None = None
 
     async def gone(self, worker: str) -> bool:
         """Whether the worker called ``worker`` is known to be gone: an earlier process of this
@@ -725,6 +825,8 @@ class SendLimiters:
         return worker not in await self.keeper.leases.live_workers()
 
     async def close(self) -> None:
+        if self.workers is not None:
+            await self.workers.stop()
         if self.keeper is not None:
             await self.keeper.stop()
         if self.store is not None:
@@ -779,14 +881,22 @@ async def send_limiters(settings: Settings, database: Database, identity: Worker
         return await _leased_limiters(settings, database, identity)
     else:
         return SendLimiters("in-process", local, None, identity=identity or this_process())
+    identity = identity or this_process()
+    workers = WorkerCount(redis_store, f"{bot_prefix(settings.telegram.token)}:workers", identity.name)
+    try:
+        await workers.start()
+    except Exception as error:
+        await redis_store.close()
+        raise SharedRateError(f"redis.url: Redis does not answer ({type(error).__name__}: {error})") from error
     pause_key = f"{bot_prefix(settings.telegram.token)}:paused"
     replies, broadcasts = _replies_and_broadcasts(
-        settings, functools.partial(SharedRateLimiter, store, pause_key=pause_key)
+        settings, functools.partial(SharedRateLimiter, store, pause_key=pause_key, workers=workers)
     )
     # Broadcasts are paced like in one process (bot.sending.rate.broadcast_rate_limiter).
+    broadcasts.shape = broadcast_bucket
     broadcasts.refill, broadcasts.capacity = broadcast_bucket(settings.broadcast.messages_per_second)
     log.info("send rates shared by all workers through %s", backend)
-    return SendLimiters(backend, replies, broadcasts, store, identity=identity or this_process())
+    return SendLimiters(backend, replies, broadcasts, store, workers=workers, identity=identity)
 
 
 async def _leased_limiters(settings: Settings, database: Database, identity: WorkerIdentity | None) -> SendLimiters:
@@ -823,4 +933,4 @@ def sms_rate_limiter(settings: Settings, limiters: SendLimiters) -> RateLimiter 
     sms = settings.sms
     largest = sms.max_segments if sms.rate_counts == "segments" else 1
     rate = max(sms.messages_per_second - largest, sms.messages_per_second / 2)
-    return SharedRateLimiter(limiters.store, "baraza:rate:sms", rate, rate, 1)
+    return SharedRateLimiter(limiters.store, "baraza:rate:sms", rate, rate, 1, workers=limiters.workers or (lambda: 1))

@@ -4,6 +4,7 @@ async with TcpProxy("127.0.0.1", 5432) as proxy:
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/db"
     await proxy.cut()      # open connections are reset, new ones refused
     await proxy.restore()  # accepting and forwarding again (same port)
+    proxy.latency = lambda: random.uniform(0, 0.5)  # a slow server: each answer held that long
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
 from types import TracebackType
 
 
@@ -26,6 +28,16 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.connections = 0
+        #: Seconds each chunk of an answer (from the target) is held before it is passed on; the
+        #: answers of one connection keep their order.
+        self.latency: Callable[[], float] = lambda: 0.0
+
+    def through(self, url: str) -> str:
+        """``url`` (``scheme://[user@]host:port/...``) going through this proxy instead."""
+        scheme, rest = url.split("://", 1)
+        authority, slash, path = rest.partition("/")
+        user = authority.rpartition("@")[0]
+        return f"{scheme}://{user + '@' if user else ''}127.0.0.1:{self.port}{slash}{path}"
 
     async def __aenter__(self) -> TcpProxy:
         await self.restore()
@@ -63,14 +75,16 @@ class TcpProxy:
             return
         self.connections += 1
         self._writers.update((client_writer, server_writer))
-        for reader, writer in ((client_reader, server_writer), (server_reader, client_writer)):
-            task = asyncio.create_task(self._pipe(reader, writer))
+        for reader, writer, held in ((client_reader, server_writer, False), (server_reader, client_writer, True)):
+            task = asyncio.create_task(self._pipe(reader, writer, held))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, held: bool) -> None:
         try:
             while data := await reader.read(65536):
+                if held and (latency := self.latency()) > 0:
+                    await asyncio.sleep(latency)
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.CancelledError):

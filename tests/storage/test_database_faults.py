@@ -151,17 +151,12 @@ def postgres_url(database_url: str) -> str:
     return database_url
 
 
-def through(proxy: TcpProxy, url: str) -> str:
-    host_port = url.split("@", 1)[1].split("/", 1)[0]
-    return url.replace(f"@{host_port}/", f"@127.0.0.1:{proxy.port}/")
-
-
 async def test_postgresql_going_away_gets_try_again_and_the_bot_recovers_without_restart(
     postgres_url: str, shipped_surveys: dict[str, Survey], storage_log: pytest.LogCaptureFixture
 ) -> None:
     host, port = postgres_url.split("@", 1)[1].split("/", 1)[0].split(":")
     async with TcpProxy(host, int(port)) as proxy:
-        database = Database(through(proxy, postgres_url))
+        database = Database(proxy.through(postgres_url))
         engine = await new_engine(database, shipped_surveys)
         user = EngineUser(engine, "pg-away")
         await user.say("/start usat2026")

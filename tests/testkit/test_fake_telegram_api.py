@@ -89,10 +89,22 @@ def echo_bot(server: FakeTelegramServer) -> Application:  # type: ignore[type-ar
     return app
 
 
+async def choose_after_work(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """As Baraza does: the press is answered at once, its edit comes after the work."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await asyncio.sleep(0.6)  # longer than the quiet period of press_and_wait
+    await query.edit_message_text(f"You chose {query.data.split(':')[1]}")
+
+
 @asynccontextmanager
-async def running_bot(server: FakeTelegramServer) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """The echo bot, run the manual way with long polling against the fake."""
-    app = echo_bot(server)
+async def running_bot(
+    server: FakeTelegramServer,
+    app: Application | None = None,  # type: ignore[type-arg]
+) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """The echo bot (or ``app``), run the manual way with long polling against the fake."""
+    app = app or echo_bot(server)
     async with app:
         await app.start()
         assert app.updater is not None
@@ -142,6 +154,21 @@ async def test_polling_conversation_with_buttons_is_recorded(server: FakeTelegra
     assert first_send.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "answer:yes"
     assert server.token == TOKEN and server.bot_id == 123
     assert server.pending_updates == []
+
+
+@pytest.mark.asyncio
+async def test_a_press_waits_for_the_edit_that_follows_the_answer_to_its_callback_query(
+    server: FakeTelegramServer,
+) -> None:
+    app = build_app(server)
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CallbackQueryHandler(choose_after_work, pattern="^answer:"))
+    async with running_bot(server, app):
+        carol = server.user(1002, first_name="Carol")
+        (welcome,) = await carol.send_text_and_wait("/start")
+        edited = await carol.press_and_wait("No")
+        assert len(carol.callback_answers) == 1
+        assert edited == [welcome] and welcome.text == "You chose no"
 
 
 @pytest.mark.asyncio

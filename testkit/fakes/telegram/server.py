@@ -17,6 +17,8 @@ from typing import Literal
 
 from aiohttp import web
 
+from testkit.rates import hold_collections, release_collections
+
 from .chaos import RandomFaults
 from .chats import ChatMethods, commands_key
 from .model import JSONDict, RecordedCall, Signal, WebhookDelivery
@@ -110,6 +112,9 @@ class FakeTelegramServer:
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        # The calls' times measure send rates: no full collection may pause this loop meanwhile
+        # (released in stop, with the runner).
+        hold_collections()
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
@@ -124,6 +129,7 @@ class FakeTelegramServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            release_collections()
 
     async def __aenter__(self) -> FakeTelegramServer:
         await self.start()

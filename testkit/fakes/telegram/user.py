@@ -12,10 +12,12 @@ from typing import Any, Protocol
 from .model import CallbackAnswer, ChatMessage, JSONDict, RecordedCall, Signal
 from .protocol import command_entities
 
-#: Chat events that are a visible reaction of the bot.
-_REPLY_KINDS = frozenset({"sent", "edited", "deleted", "callback_answer"})
-#: Chat events that show the bot is still busy (replies + chat actions such as "typing").
-_ACTIVITY_KINDS = _REPLY_KINDS | {"action"}
+#: Chat events that are the bot's reply to an action. The answer to a callback query is not one:
+#: the bot answers a press at once (it only stops the button's spinner) and then does the work
+#: whose edit or message is the reply, which can come long after under load.
+_REPLY_KINDS = frozenset({"sent", "edited", "deleted"})
+#: Chat events that show the bot is still busy (replies, answered presses, chat actions such as "typing").
+_ACTIVITY_KINDS = _REPLY_KINDS | {"callback_answer", "action"}
 
 
 #: message_ids of raw messages, far above the ids the fake server gives.
@@ -294,7 +296,8 @@ class FakeUser:
         require_reply: bool = True,
     ) -> list[ChatMessage]:
         """:meth:`press` then :meth:`wait_until_quiet`; returns the bot messages that were
-        sent or edited in response (answering the callback alone counts as a reply)."""
+        sent or edited in response (answering the callback query alone is not a reply: with
+        ``require_reply`` the edit or message that follows it is waited for)."""
         await self.press(button, message_id)
         return await self.wait_until_quiet(quiet, timeout, require_reply=require_reply)
 
@@ -336,8 +339,9 @@ class FakeUser:
         messages sent or edited since that action (current state, in order of first change).
 
         Done means: the update was delivered to the bot, (with ``require_reply``) the bot
-        reacted visibly in this chat (message sent/edited/deleted or callback answered), and
-        then did nothing in this chat - typing included - for ``quiet`` seconds. Raises
+        replied in this chat (a message sent, edited or deleted: the answer to a press's callback
+        query alone is not a reply), and then did nothing in this chat - typing and answering
+        callback queries included - for ``quiet`` seconds. Raises
         ``TimeoutError`` if delivery or the reply does not happen within ``timeout``.
         """
         server = self._server

@@ -5,6 +5,7 @@ other workers are live. Renewals are driven by hand here (no timers), so every s
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import secrets
 import sys
@@ -23,6 +24,7 @@ from storage.rate_buckets import PostgresBuckets, buckets
 from storage.rate_leases import PostgresLeases, pool
 from storage.workers import WorkerIdentity, this_process
 from testkit.databases import create_migrated_postgres_database, drop_postgres_database, skip_unless_postgres
+from testkit.fakes.tcp_proxy import TcpProxy
 from testkit.rates import most_in_any_window
 
 
@@ -354,3 +356,27 @@ async def test_a_retry_after_seen_by_one_worker_pauses_the_other_from_its_next_r
     assert second.limiter.share.paused_until > time.monotonic() + 25, "and so does every other worker"
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(second.limiter.acquire("chat"), 0.3)
+
+
+async def test_a_slow_database_never_lets_a_workers_sends_bunch_above_its_share(database: Database) -> None:
+    # Several workers are live, so every send also takes its chat's token in the database; its
+    # answers come back after random delays. The share is spent when the send may leave, not
+    # before that round trip: tokens taken before it would all leave together when it ends.
+    async with TcpProxy("127.0.0.1", 5432) as proxy:
+        slow = Database(proxy.through(database.url))
+        try:
+            limiter = LeasedRateLimiter(PostgresBuckets(slow), "test:replies", 20.0, 1000.0, 10)
+            limiter.share.set_allowance(20.0)  # as a renewal granting it would
+            limiter.share.extend(time.monotonic() + 3600)
+            await limiter.acquire("warm-up")  # the connections are open before the answers slow down
+            proxy.latency = functools.partial(random.Random(7).uniform, 0.0, 0.6)
+            granted: list[float] = []
+
+            async def send(chat: int) -> None:
+                await limiter.acquire(str(chat))
+                granted.append(time.monotonic())
+
+            await asyncio.gather(*(send(chat) for chat in range(60)))
+        finally:
+            await slow.dispose()
+    assert most_in_any_window(granted, 1.0) <= 20

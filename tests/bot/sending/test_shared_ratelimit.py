@@ -23,12 +23,14 @@ from bot.sending.shared_rate import (
     LeasedRateLimiter,
     RedisBuckets,
     SharedRateLimiter,
+    WorkerCount,
     overall_bucket,
     send_limiters,
 )
 from storage.database import Database
 from storage.rate_buckets import PostgresBuckets
 from testkit.databases import drop_postgres_database, require_postgres_database, require_redis
+from testkit.fakes.tcp_proxy import TcpProxy
 from testkit.rates import most_in_any_window
 
 
@@ -115,6 +117,35 @@ async def test_an_unreachable_store_degrades_to_the_process_own_rate_instead_of_
     limiter = SharedRateLimiter(_Unreachable(), "test", 1000.0, 1000.0, 10)
     await asyncio.wait_for(asyncio.gather(*(limiter.acquire("c") for _ in range(5))), timeout=10)
     assert "cannot be reached" in caplog.text
+
+
+async def test_workers_cut_off_from_redis_together_send_no_more_than_the_rate_between_them() -> None:
+    url, prefix, rate = require_redis(), f"test:{secrets.token_hex(4)}", 20.0
+    async with TcpProxy("127.0.0.1", 6379) as proxy:
+        stores = [RedisBuckets(proxy.through(url)) for _ in range(2)]
+        counts = [WorkerCount(store, f"{prefix}:workers", f"worker{i}") for i, store in enumerate(stores)]
+        try:
+            for count in counts:
+                await count.start()
+            await counts[0].refresh()  # (as its next period would)
+            assert [count() for count in counts] == [2, 2]
+            workers = [
+                SharedRateLimiter(store, prefix, rate, 1000.0, 1000, workers=count)
+                for store, count in zip(stores, counts, strict=True)
+            ]
+            await proxy.cut()  # Redis is away for both
+            granted: list[float] = []
+
+            async def send(worker: SharedRateLimiter, chat: int) -> None:
+                await worker.acquire(str(chat))
+                granted.append(time.monotonic())
+
+            await asyncio.gather(*(send(workers[i % 2], i) for i in range(50)))
+        finally:
+            for count, store in zip(counts, stores, strict=True):
+                await count.stop()
+                await store.close()
+    assert most_in_any_window(granted, 1.0) <= rate
 
 
 def degraded_sends(store: str) -> float:
