@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from common.errors import BarazaError
 from handlers.messages import Inbound, Location
 
 CHANNEL = "telegram"
@@ -45,7 +46,7 @@ class TelegramUpdate:
     pressed_message_id: int | None = None
 
 
-class NotAnUpdate(ValueError):
+class NotAnUpdate(BarazaError, ValueError):
     """The JSON is not an update object (the webhook answers 400)."""
 
 
