@@ -51,6 +51,7 @@ from bot.survey_service import SurveysInService
 from catalogue.calendar import ReleaseCalendar, load_calendar_file
 from catalogue.concepts import Glossary, load_glossary_file
 from common.clock import utc_now
+from common.tasks import cancel_and_wait
 from handlers.context import Community
 from handlers.invitations import queue_due_reminders
 from handlers.messages import MessageProcessor
@@ -124,7 +125,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         # From now on a new or changed survey file is served within seconds, without a restart.
         await started(stack, surveys)
         pruning = asyncio.create_task(_prune_processed_updates(database))
-        stack.push_async_callback(_cancel, pruning)
+        stack.push_async_callback(cancel_and_wait, pruning)
         # In the background: the bot answers from the data in service while a new load is written.
         indicators = await started(stack, IndicatorKeeper(database, settings.indicators))
         # Build the catalogue's search index now, then follow new loads in the background:
@@ -156,7 +157,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
             )
             if settings.fieldwork.reminders_every_minutes > 0:
                 reminding = asyncio.create_task(_send_reminders(database, surveys, settings, dispatcher))
-                stack.push_async_callback(_cancel, reminding)
+                stack.push_async_callback(cancel_and_wait, reminding)
         yield RunningBot(
             settings=settings,
             database=database,
@@ -467,12 +468,6 @@ async def started(stack: contextlib.AsyncExitStack, service: S) -> S:
     await service.start()
     stack.push_async_callback(service.stop)
     return service
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def broadcast_dispatcher(

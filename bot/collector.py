@@ -6,7 +6,7 @@ heap again and again under load, though none of it becomes garbage: in ``bench.l
 numeric`` on SQLite, py-spy put about a third of the bot's main thread at allocation sites (the
 collections they trigger). :func:`settle` moves everything alive once the bot is up to the
 permanent generation (``gc.freeze``), so collections walk only what was made since, and makes
-the young generation larger, so short-lived objects of an update (Telegram's parsed update,
+the young generation larger, so short-lived objects of an update (its decoded JSON,
 rows, replies) are collected in fewer, larger passes. Objects are still freed by reference
 counting at once; only reference cycles wait for a collection.
 """

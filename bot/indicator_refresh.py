@@ -11,7 +11,6 @@ service.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import tempfile
@@ -25,6 +24,7 @@ from catalogue.errors import CatalogueError
 from catalogue.loading import FORMATS, DataFile, data_files, fingerprint, fingerprint_of
 from common.clock import utc_now
 from common.errors import BarazaError
+from common.tasks import cancel_and_wait
 from storage.catalogue_load import LoadResult, load_catalogue
 from storage.database import Database
 from storage.indicators import IndicatorLoader
@@ -185,7 +185,4 @@ class IndicatorKeeper:
             self.attempts.append(LoadOutcome(None, error=f"{type(error).__name__}: {error}"))
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        await cancel_and_wait(self.task)

@@ -22,7 +22,6 @@ alike); nothing is read for a folder that did not change.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from common.tasks import cancel_and_wait
 from surveys import panels
 from surveys.errors import SurveyFileError
 from surveys.loader import MAX_FILE_BYTES, load_survey_file, survey_files
@@ -88,11 +88,8 @@ class SurveysInService(Mapping[str, Survey]):
         self._task = asyncio.create_task(self._follow(), name="survey-folder")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _follow(self) -> None:
         while True:

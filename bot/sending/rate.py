@@ -169,10 +169,11 @@ async def wait_until(resume_at: Callable[[], float]) -> None:
 def broadcast_rate_limiter(per_second: float, chat_per_second: float) -> LocalRateLimiter:
     """The limiter all sends of the durable sender share.
 
-    Its overall bucket holds a burst of ``max(1, rate/50)``, refills the rest over 1 + :data:`ARRIVAL_SLACK` seconds and starts
-    empty, so no window of one second ever holds more than ``per_second`` sends (with 1 % to
-    spare for network jitter), also across a restart; a token bucket as large as the rate would
-    allow twice the rate in the first second. Each chat gets at most ``chat_per_second``.
+    Its overall bucket (:func:`broadcast_bucket`) holds a burst of ``max(1, rate/50)``, refills the
+    rest over 1 + :data:`ARRIVAL_SLACK` seconds and starts empty, so no window of one second ever
+    holds more than ``per_second`` sends, when they leave or when they arrive, also across a
+    restart; a token bucket as large as the rate would allow twice the rate in the first second.
+    Each chat gets at most ``chat_per_second``.
     """
     limiter = LocalRateLimiter(per_second, chat_per_second, chat_burst=1, max_chats=4096)
     refill, burst = broadcast_bucket(per_second)

@@ -58,6 +58,7 @@ from bot import metrics
 from bot.config import Settings
 from bot.sending.rate import LocalRateLimiter, RateLimiter, TokenBucket, broadcast_bucket, overall_bucket
 from common.errors import BarazaError
+from common.tasks import cancel_and_wait
 from storage.database import Database
 from storage.errors import StorageError
 from storage.rate_buckets import PostgresBuckets
@@ -732,11 +733,8 @@ class LeaseKeeper:
 
     async def stop(self) -> None:
         """Stop sending and give the leases back (handing over the chats kept here)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         chats: list[tuple[str, float, float]] = []
         for limiter in self.limiters:
             limiter.share.set_allowance(0.0)
@@ -791,11 +789,8 @@ class WorkerCount:
                 await self.refresh()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 @dataclass

@@ -16,7 +16,6 @@ The rest of the channel: :mod:`~bot.channels.telegram.transport` (PTB's HTTP lay
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -48,6 +47,7 @@ from bot.config import TelegramSettings
 from bot.health import ChannelHealth, connect_or_keep_trying, keep_trying
 from bot.sending.rate import LocalRateLimiter, RateLimiter
 from common.constant_time import same_secret
+from common.tasks import cancel_and_wait
 from handlers.messages import Inbound, MessageProcessor, Outbound, Upload
 from handlers.router import command_menu
 from handlers.texts import SUPPORTED_LANGUAGES
@@ -201,7 +201,7 @@ class TelegramChannel:
                 log.warning("could not set the %s command menu: %s", code or "default", error)
 
     def _on_polling_error(self, error: TelegramError) -> None:
-        # Long polling lost Telegram (PTB retries it by itself): degraded until the Bot API answers again.
+        # Long polling lost Telegram (it polls again by itself): degraded until the Bot API answers again.
         self.health.degraded(why_unreachable(error))
         if self._connecting is None or self._connecting.done():
             self._connecting = asyncio.create_task(keep_trying(self.health, self._probe, why_unreachable))
@@ -210,10 +210,7 @@ class TelegramChannel:
         await self.bot.get_me()
 
     async def stop(self) -> None:
-        if self._connecting is not None:
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
+        await cancel_and_wait(self._connecting)
         await self.polling.stop()
         if self.application.running:
             await self.application.stop()

@@ -13,7 +13,6 @@ order so a chat's line in the core is entered in that order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +22,7 @@ from telegram.error import InvalidToken, RetryAfter, TelegramError, TimedOut
 
 from bot.channels.telegram.ptb_compat import get_update_data
 from bot.channels.telegram.rate_limiter import retry_seconds
+from common.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,7 @@ class LongPolling:
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         if self._handling:
             await asyncio.wait(self._handling, timeout=STOP_WAIT)
         if self._offset is None:
@@ -96,12 +94,10 @@ class LongPolling:
                 pause = 0.0  # a long poll that outlived its read time-out: poll again at once
             except TelegramError as error:  # InvalidToken included: degraded, and tried again
                 self.on_error(error)
-                pause = 1.0 if pause == 0 else min(MAX_PAUSE, pause * 1.5)
-                if isinstance(error, InvalidToken):
-                    pause = MAX_PAUSE
+                pause = MAX_PAUSE if isinstance(error, InvalidToken) else _longer(pause)
             except Exception as error:  # a body that is not JSON, a bug: the loop must not end
                 log.error("could not read Telegram's updates: %s", type(error).__name__)
-                pause = 1.0 if pause == 0 else min(MAX_PAUSE, pause * 1.5)
+                pause = _longer(pause)
             else:
                 pause = 0.0
                 for update in updates:
@@ -126,3 +122,8 @@ class LongPolling:
             log.exception("error while handling a Telegram update")
         finally:
             self._slots.release()
+
+
+def _longer(pause: float) -> float:
+    """The pause after a failed poll that followed ``pause``: 1 s, then 1.5 times longer (as PTB's Updater)."""
+    return 1.0 if pause == 0 else min(MAX_PAUSE, pause * 1.5)

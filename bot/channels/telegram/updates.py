@@ -67,13 +67,15 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _file(data: Mapping[str, Any], kind: str, default_mime: str, named: bool = True) -> SentFile | None:
-    file_id = _text(data.get("file_id"))
-    if file_id is None:
-        return None
-    mime_type = _text(data.get("mime_type")) or default_mime
-    filename = _text(data.get("file_name")) if named else None
-    return SentFile(file_id, kind, mime_type, filename, _integer(data.get("file_size")))
+#: The file fields of a message: (field, kind, MIME type when none is given, whether the Bot API
+#: object carries ``file_name`` and ``mime_type``). Voice notes have no name, video notes neither.
+_FILES = (
+    ("voice", "audio", "audio/ogg", False, True),
+    ("audio", "audio", "audio/mpeg", True, True),
+    ("video", "video", "video/mp4", True, True),
+    ("video_note", "video", "video/mp4", False, False),
+    ("document", "file", "application/octet-stream", True, True),
+)
 
 
 def sent_file(message: Mapping[str, Any]) -> SentFile | None:
@@ -86,20 +88,13 @@ def sent_file(message: Mapping[str, Any]) -> SentFile | None:
                 sizes, key=lambda size: (_integer(size.get("width")) or 0) * (_integer(size.get("height")) or 0)
             )
             return SentFile(largest["file_id"], "image", "image/jpeg", None, _integer(largest.get("file_size")))
-    for key, kind, default_mime, named in (
-        ("voice", "audio", "audio/ogg", False),
-        ("audio", "audio", "audio/mpeg", True),
-        ("video", "video", "video/mp4", True),
-        ("video_note", "video", "video/mp4", False),
-        ("document", "file", "application/octet-stream", True),
-    ):
+    for key, kind, default_mime, named, typed in _FILES:
         part = _object(message, key)
-        if part is not None:
-            found = _file(part, kind, default_mime, named)
-            if key == "video_note" and found is not None:
-                found = SentFile(found.file_id, kind, "video/mp4", None, found.size)
-            if found is not None:
-                return found
+        file_id = _text(part.get("file_id")) if part is not None else None
+        if part is not None and file_id is not None:
+            mime_type = (_text(part.get("mime_type")) if typed else None) or default_mime
+            filename = _text(part.get("file_name")) if named else None
+            return SentFile(file_id, kind, mime_type, filename, _integer(part.get("file_size")))
     return None
 
 
