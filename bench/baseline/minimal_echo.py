@@ -2,7 +2,8 @@
 
 It is the ceiling of the transport on this machine: each update is answered by one
 ``sendMessage`` (a button press by its data) as soon as it arrives, concurrently, with nothing
-stored and nothing checked. Baraza's figures in ``bench.load`` are printed as a ratio to it.
+stored and nothing checked, on the same event loop as ``baraza run``. Baraza's figures in
+``bench.load`` are printed as a ratio to it.
 
     python -m bench.baseline.minimal_echo --base-url URL [--mode polling] [--port N]
 """
@@ -14,6 +15,11 @@ import signal
 from typing import Any
 
 import aiohttp
+
+try:
+    import uvloop
+except ImportError:  # Windows
+    uvloop = None  # type: ignore[assignment]
 
 from bench.baseline.serve import TOKEN, arguments
 
@@ -54,4 +60,7 @@ if __name__ == "__main__":
     options = arguments(__doc__ or "")
     if options.mode != "polling":
         raise SystemExit("the minimal echo bot long-polls only")
-    asyncio.run(poll(options.base_url))
+    # The event loop of `baraza run` (uvloop where installed, see bot/cli/run.py): the two are
+    # compared on the same one. Not imported from the bot, so that this one stays minimal.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop if uvloop is not None else None) as runner:
+        runner.run(poll(options.base_url))

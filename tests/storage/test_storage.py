@@ -224,20 +224,25 @@ async def test_on_postgresql_a_survey_step_takes_two_statements_after_the_chat_l
     assert stored.answers == {"sector": "public", "age": "31"}
 
 
-async def test_statements_run_on_the_driver_store_values_as_sqlalchemy_does(database: Database) -> None:
-    # The survey step's statements bypass SQLAlchemy's execution (storage/driver_sql.py) but keep
-    # its conversions: a datetime written by them equals, in SQL, the same one written by Core.
-    async with database.transaction() as connection:
+@pytest.mark.parametrize("quick", [False, True], ids=["worker thread", "quick"])
+@pytest.mark.parametrize("moment", [NOW, NOW.replace(microsecond=7)], ids=["whole second", "microseconds"])
+async def test_statements_run_on_the_driver_store_values_as_sqlalchemy_does(
+    database: Database, quick: bool, moment: datetime
+) -> None:
+    # The survey step's statements bypass SQLAlchemy's execution (storage/driver_sql.py, on SQLite
+    # with their own datetime conversion) but store what it stores: a datetime written by them
+    # equals, in SQL (on SQLite: the same text), the same one written by Core.
+    async with database.transaction(quick=quick) as connection:
         repos = Repositories(connection)
         await connection.execute(text("SELECT 1"))  # the transaction is open on the driver too
-        contact = await repos.contacts.touch("telegram", "42", "42", "fr", NOW)
-        await repos.contacts.give_consent(contact.id, NOW)  # written by SQLAlchemy Core
+        contact = await repos.contacts.touch("telegram", "42", "42", "fr", moment)
+        await repos.contacts.give_consent(contact.id, moment)  # written by SQLAlchemy Core
         same = await connection.scalar(
             text("SELECT first_seen_at = consent_at FROM contacts WHERE id = :id"), {"id": contact.id}
         )
         assert same in (1, True)
-        again = await repos.contacts.touch("telegram", "42", "42", "en", NOW + timedelta(minutes=1))
-        assert (again.first_seen_at, again.consent_at, again.language) == (NOW, NOW, "fr")
+        again = await repos.contacts.touch("telegram", "42", "42", "en", moment + timedelta(minutes=1))
+        assert (again.first_seen_at, again.consent_at, again.language) == (moment, moment, "fr")
         assert again == await repos.contacts.get(contact.id)
 
 
