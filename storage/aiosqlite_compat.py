@@ -16,7 +16,8 @@ thread is cheaper and blocks the loop for less time than the hand-offs take.
 Only the statements INSIDE an open write transaction run inline (see
 ``Database.transaction(quick=True)``): ``BEGIN IMMEDIATE``, the one statement that may wait
 for another process's write lock (up to ``busy_timeout``), still runs on the worker thread, and
-so does ``COMMIT``, which may checkpoint the WAL and wait for the disk. Once ``BEGIN IMMEDIATE``
+so does ``COMMIT``, which may checkpoint the WAL and wait for the disk. Calls that never touch the
+database file (making or closing a cursor, a rollback with no transaction open) run inline always. Once ``BEGIN IMMEDIATE``
 returned, this connection holds the write lock, so no statement until the commit can wait on
 another process. Durability is unchanged: the same transaction commits the same way.
 """
@@ -50,9 +51,22 @@ class InlineConnection(aiosqlite.Connection):
     inline: bool = False
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self.inline and self._running and self._connection is not None:
+        if self._running and self._connection is not None and (self.inline or self._instant(fn)):
             return fn(*args, **kwargs)
         return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _instant(self, fn: Callable[..., Any]) -> bool:
+        """Whether ``fn`` cannot wait on anything: making or closing a cursor, or a rollback with
+        no transaction open (SQLAlchemy's pool resets each connection given back after its
+        commit). SQLAlchemy's BEGIN took three hand-offs to the worker thread and the pool's
+        reset one more, for no work."""
+        connection = self._connection
+        assert connection is not None
+        if fn == connection.cursor:
+            return True
+        if fn == connection.rollback:
+            return not connection.in_transaction
+        return getattr(fn, "__name__", None) == "close" and isinstance(getattr(fn, "__self__", None), sqlite3.Cursor)
 
     def rows_inline(self, sql: str, parameters: Sequence[Any]) -> list[Any] | None:
         """The rows of one statement run at once on the calling thread, when :attr:`inline` is

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
+import pytest
 
 from storage.aiosqlite_compat import PRIVATE_NAMES, InlineConnection, inline_connector, missing_private_names
+from storage.database import Database
+from storage.repositories import Repositories
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 def test_the_installed_aiosqlite_has_every_private_name_the_compat_module_uses() -> None:
@@ -45,3 +52,36 @@ async def test_inline_calls_run_on_the_callers_thread_and_others_on_the_worker(t
         assert isinstance(connection._connection, sqlite3.Connection)
     finally:
         await connection.close()
+
+
+async def test_a_quick_transaction_hands_only_begin_and_commit_to_the_worker_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Making and closing a cursor, and the pool's rollback of a connection given back after its
+    # commit, cannot wait on anything: they run on the loop's thread (they took three of five
+    # hand-offs a transaction). What may wait (BEGIN IMMEDIATE, COMMIT) still goes to the worker.
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'hops.db'}")
+    await database.migrate()
+    handed: list[str] = []
+    handed_off = aiosqlite.Connection._execute
+
+    async def recording(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        handed.append(" ".join([getattr(fn, "__name__", "?"), *(a for a in args if isinstance(a, str))]))
+        return await handed_off(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", recording)
+    try:
+        for quick in (True, True):
+            async with database.transaction(quick=quick) as connection:
+                assert await Repositories(connection).updates.claim("telegram", f"hop-{len(handed)}", NOW)
+        assert handed == ["execute BEGIN IMMEDIATE", "commit"] * 2
+        handed.clear()
+        with pytest.raises(RuntimeError):
+            async with database.transaction(quick=True) as connection:
+                await Repositories(connection).updates.claim("telegram", "rolled back", NOW)
+                raise RuntimeError("the update failed")
+        assert handed == ["execute BEGIN IMMEDIATE", "rollback"], "a rollback with work to undo stays on the worker"
+        async with database.transaction() as connection:
+            assert await Repositories(connection).updates.claim("telegram", "rolled back", NOW), "was undone"
+    finally:
+        await database.dispose()
