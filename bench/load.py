@@ -9,11 +9,14 @@ same fake server and the same simulated users:
     .venv/bin/python -m bench.load [--users 10000] [--backend sqlite|postgresql|both]
                                    [--mode polling|webhook|both] [--echo-transport httpx|both]
                                    [--baselines all|echo|none] [--survey usat2026|numeric]
+                                   [--postgres-via tcp|socket|both]
 
 ``--survey numeric --users 100`` is the side-by-side of the scale-out issue: a 10-question
 numeric survey (typed numbers, one reply per answer, no onboarding) against the minimal aiohttp
 echo bot (``bench/baseline/minimal_echo.py``: long polling on one aiohttp session, no framework,
-no storage), with Baraza's rate printed as a ratio to it.
+no storage), with Baraza's rate printed as a ratio to it. ``--postgres-via socket`` (or ``both``)
+has the bot reach PostgreSQL through its Unix socket on the same machine rather than over
+127.0.0.1 (the load generator still creates and checks the database over TCP).
 
 Each bot is a child process; the fake Bot API and the users run in this process (one asyncio
 loop), so the bot's CPU is measured apart from the load generator's. Every user starts the
@@ -217,19 +220,28 @@ async def drive(
 
 
 async def baraza(
-    survey: Survey, users: int, backend: str, mode: str, forms: Path = FORMS, rounds: int = 1
+    survey: Survey,
+    users: int,
+    backend: str,
+    mode: str,
+    forms: Path = FORMS,
+    rounds: int = 1,
+    *,
+    socket_dir: str | None = None,
 ) -> tuple[Run, list[int]]:
-    """Baraza (``baraza run``) on ``backend``; also returns each respondent's number of inputs."""
+    """Baraza (``baraza run``) on ``backend``; also returns each respondent's number of inputs.
+    ``socket_dir``: the bot reaches PostgreSQL through its Unix socket there, not 127.0.0.1:5432."""
     numeric = survey.id == "numeric10"
     url = await create_postgres_database() if backend == "postgresql" else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    bot_url = url if socket_dir is None else through_socket(url, socket_dir)
     workdir = Path(tempfile.mkdtemp())
     try:
         async with FakeTelegramServer(webhook_concurrency=256, webhook_timeout=TIMEOUT) as server:
             bot: BotProcess | WorkerProcess
             if mode == "polling":
-                bot = BotProcess(server, url, workdir, forms)
+                bot = BotProcess(server, bot_url, workdir, forms)
             else:
-                bot = WorkerProcess(server, url, workdir, "", forms=forms)
+                bot = WorkerProcess(server, bot_url, workdir, "", forms=forms)
                 bot.webhook_url = f"{bot.url}/telegram/webhook"
             await bot.start()
             try:
@@ -244,7 +256,8 @@ async def baraza(
                     if numeric
                     else [lambda r=r: survey_user(r) for r in respondents]
                 )
-                run = await drive(f"baraza {backend} {mode}", server, bot.process.pid, people)
+                where = backend if socket_dir is None else f"{backend} (socket)"
+                run = await drive(f"baraza {where} {mode}", server, bot.process.pid, people)
             finally:
                 await bot.stop()
         if numeric:
@@ -255,6 +268,11 @@ async def baraza(
         if backend == "postgresql":
             await drop_postgres_database(url)
     return run, [len(r.latencies) + 1 for r in respondents]
+
+
+def through_socket(url: str, directory: str) -> str:
+    """``url`` (a database on 127.0.0.1:5432) reached through PostgreSQL's Unix socket in ``directory``."""
+    return url.replace("@127.0.0.1:5432/", "@/") + f"?host={directory}"
 
 
 async def baseline(
@@ -335,6 +353,13 @@ async def main() -> None:
         help="the shipped survey (buttons, wrong inputs), or ten typed numbers against the minimal aiohttp echo bot",
     )
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="--survey numeric: times each person answers it")
+    parser.add_argument(
+        "--postgres-via",
+        choices=["tcp", "socket", "both"],
+        default="tcp",
+        help="--survey numeric: the bot reaches PostgreSQL on 127.0.0.1:5432, through its Unix socket, or both in turn",
+    )
+    parser.add_argument("--postgres-socket-dir", default="/var/run/postgresql", help="where PostgreSQL's socket is")
     options = parser.parse_args()
     if options.no_baselines:
         options.baselines = "none"
@@ -393,11 +418,15 @@ async def numeric_side_by_side(options: argparse.Namespace) -> None:
         f" answered {options.rounds} times each, polling"
     )
     print(describe_machine(), flush=True)
+    ways = {"tcp": [None], "socket": [options.postgres_socket_dir], "both": [None, options.postgres_socket_dir]}
     runs = []
     for backend in backends:
-        run, inputs = await baraza(survey, options.users, backend, "polling", forms, options.rounds)
-        print(run.line(), flush=True)
-        runs.append((backend, run))
+        for socket_dir in ways[options.postgres_via] if backend == "postgresql" else [None]:
+            run, inputs = await baraza(
+                survey, options.users, backend, "polling", forms, options.rounds, socket_dir=socket_dir
+            )
+            print(run.line(), flush=True)
+            runs.append((backend, run))
     minimal = await baseline("bench.baseline.minimal_echo", "minimal aiohttp echo", survey, inputs, "polling")
     print(minimal.line(), flush=True)
     if options.baselines != "none":
