@@ -185,12 +185,17 @@ async def opened(
 
 def moved(conversation: Conversation, outcome: runner.Outcome) -> Conversation:
     """``conversation`` at the outcome's position, with a new prompt serial."""
-    return replace(
-        conversation,
+    # Built field by field rather than by replace(), which costs twice as much (once a step).
+    return Conversation(
+        contact_id=conversation.contact_id,
+        flow=conversation.flow,
+        survey_id=conversation.survey_id,
+        response_id=conversation.response_id,
         current_question=outcome.state.current,
         selection=outcome.state.selection,
         prompt_serial=conversation.prompt_serial + 1,
         answers=None,  # the step is about to store answers: what was read with it gets old
+        arm=conversation.arm,
     )
 
 

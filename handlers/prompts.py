@@ -7,7 +7,6 @@ here reads or writes storage.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 from handlers import payloads
 from handlers.context import Context
@@ -51,15 +50,20 @@ def message(
     *parts: str | Rich,
     buttons: tuple[tuple[Button, ...], ...] = (),
     replaces_pressed: bool = False,
+    expects: str | None = None,
+    location_button: str | None = None,
 ) -> Outbound:
     """One message of the bot's own words (``str``) and survey texts (spans), in order: its clean
-    text, and its formatting when a survey text brought some."""
+    text, and its formatting when a survey text brought some (``expects``, ``location_button``:
+    as :class:`Outbound`'s)."""
     spans = tuple(span for part in parts for span in (markup.literal(part) if isinstance(part, str) else part))
     return Outbound(
         text=markup.plain(spans),
         buttons=buttons,
         replaces_pressed=replaces_pressed,
         rich=spans if markup.is_styled(spans) else (),
+        expects=expects,
+        location_button=location_button,
     )
 
 
@@ -102,6 +106,8 @@ def label_text(ctx: Context, survey: Survey, text: LocalizedText, here: Mapping[
 
 def pass_prefix(ctx: Context, survey: Survey, slot: Slot) -> str:
     """The passes a question in a repeat is in, before its label ("household member 2 > ")."""
+    if not slot.path:  # most questions: no pass to name
+        return ""
     passes = [
         ctx.texts("repeat_pass", label=text_of(ctx, survey, survey.repeat(name).label), number=str(number))
         for name, number in slot.path
@@ -121,9 +127,15 @@ def slot_label(ctx: Context, survey: Survey, slot: Slot, answers: Answers) -> st
 
 def slot_said(ctx: Context, survey: Survey, slot: Slot, answers: Answers) -> list[str | Rich]:
     """:func:`slot_label` with the label's formatting kept."""
+    return _slot_said_seeing(ctx, survey, slot, answers, answers_here(survey, slot.key, answers))
+
+
+def _slot_said_seeing(
+    ctx: Context, survey: Survey, slot: Slot, answers: Answers, here: Mapping[str, str | None]
+) -> list[str | Rich]:
+    """:func:`slot_said` where the answers the slot sees (``here``) are known already."""
     if slot.another is not None:
         return [slot_label(ctx, survey, slot, answers)]
-    here = answers_here(survey, slot.key, answers)
     return [pass_prefix(ctx, survey, slot), said(ctx, survey, slot.question.label, here)]
 
 
@@ -171,12 +183,10 @@ def render_question(
     question = slot.question
     state = state_of(ctx, conversation, answers)
     here = answers_here(survey, key, answers)
-    parts: list[str | Rich]
-    if slot.another is not None:
-        parts = slot_said(ctx, survey, slot, answers)
-    else:
+    parts = _slot_said_seeing(ctx, survey, slot, answers, here)
+    if slot.another is None:
         position = runner.progress(survey, state)
-        parts = [f"{position.position}/{position.total} · ", *slot_said(ctx, survey, slot, answers)]
+        parts.insert(0, f"{position.position}/{position.total} · ")
     if question.hint is not None:
         parts += ["\n", said(ctx, survey, question.hint, here)]
     if question.is_media or question.is_geo:
@@ -242,10 +252,8 @@ def render_question(
     if question.type is QuestionType.OSM:
         expects = QuestionType.GEOPOINT.value  # a channel offers the position; the tags are typed
     location_button = ctx.texts("button_send_location") if question.is_geo or expects == "geopoint" else None
-    return replace(
-        message(*parts, buttons=tuple(rows), replaces_pressed=replaces_pressed),
-        location_button=location_button,
-        expects=expects,
+    return message(
+        *parts, buttons=tuple(rows), replaces_pressed=replaces_pressed, expects=expects, location_button=location_button
     )
 
 

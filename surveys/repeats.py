@@ -108,7 +108,7 @@ class Slot:
 def question_at(survey: Survey, text: str) -> Slot | None:
     """The slot an answer key names, if the survey has that question in that kind of place."""
     if not survey.repeats:
-        return Slot(text, survey.question(text), ()) if survey.has_question(text) else None
+        return _flat(survey).by_key.get(text)
     parsed = parse_key(text)
     if parsed is None:
         return None
@@ -304,22 +304,41 @@ def slots(survey: Survey, answers: Answers, today: date) -> Iterator[Slot]:
     reaches it, so a caller may fill ``answers`` (a calculation, say) while walking.
     """
     if not survey.repeats:
-        yield from _flat_slots(survey)
+        yield from _flat(survey).slots
         return
     yield from _walk(survey, survey.questions, 0, (), answers, today)
 
 
-#: The slots of each survey without repeats (the same whatever the answers), by ``id``: the
-#: runner walks them several times per step. An entry goes when its survey is freed.
-_FLAT: dict[int, tuple[Slot, ...]] = {}
+class _Flat:
+    """The places of a survey without repeats (the same whatever the answers): in order, and by
+    answer key (a question's name)."""
+
+    __slots__ = ("by_key", "slots")
+
+    def __init__(self, survey: Survey) -> None:
+        self.slots = tuple(Slot(question.name, question, ()) for question in survey.questions)
+        # The last of a name wins, as in Survey.question.
+        self.by_key = {slot.key: slot for slot in self.slots}
 
 
-def _flat_slots(survey: Survey) -> tuple[Slot, ...]:
+#: The places of each survey without repeats, by ``id``: the runner walks them several times per
+#: step and looks keys up in them. An entry goes when its survey is freed.
+_FLAT: dict[int, _Flat] = {}
+
+
+def _flat(survey: Survey) -> _Flat:
     found = _FLAT.get(id(survey))
     if found is None:
-        found = _FLAT[id(survey)] = tuple(Slot(question.name, question, ()) for question in survey.questions)
+        found = _FLAT[id(survey)] = _Flat(survey)
         weakref.finalize(survey, _FLAT.pop, id(survey), None)
     return found
+
+
+def flat_slots(survey: Survey) -> tuple[Slot, ...]:
+    """The places of a survey without repeats, in order: what :func:`slots` yields for it, built
+    once per survey (the same objects every time)."""
+    assert not survey.repeats
+    return _flat(survey).slots
 
 
 def _walk(

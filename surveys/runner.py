@@ -24,7 +24,8 @@ drawn from the response's id, the same seed as :attr:`ResponseState.seed`, and i
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
@@ -210,6 +211,53 @@ def _environment_in(
     return replace(environment, tables=survey.tables) if survey.tables else environment
 
 
+class _Plan:
+    """What the walks of a survey without repeats need, worked out once per survey (its places do
+    not depend on the answers): each step walks the survey three times (recompute, next question,
+    progress), and a plain survey then costs little more than a look-up per walk.
+
+    ``recomputed``: the places where :func:`_recompute` may change something (metadata,
+    computed, or conditional questions; notes never). ``walked``: the places :func:`_next_from`
+    considers (all but computed ones); ``following[key]``: where in ``walked`` the walk after
+    ``key`` starts. ``asked``: the places asked when all are relevant; ``conditional``: whether
+    some of them have a condition (otherwise they are asked whatever the answers);
+    ``positions[key]``: the index of ``key`` in ``asked``.
+    """
+
+    __slots__ = ("asked", "conditional", "following", "positions", "recomputed", "walked")
+
+    def __init__(self, survey: Survey) -> None:
+        slots = repeats.flat_slots(survey)
+        self.recomputed = tuple(
+            slot
+            for slot in slots
+            if not slot.question.is_note and (slot.question.is_computed or slot.question.relevant)
+        )
+        self.walked = tuple(slot for slot in slots if not slot.question.is_computed)
+        self.following: dict[str, int] = {}
+        walked = 0
+        for slot in slots:
+            walked += not slot.question.is_computed
+            self.following.setdefault(slot.key, walked)  # the first place of a key, as a walk finds it
+        self.asked = tuple(slot for slot in slots if slot.question.is_asked)
+        self.conditional = any(slot.question.relevant for slot in self.asked)
+        self.positions: dict[str, int] = {}
+        for index, slot in enumerate(self.asked):
+            self.positions.setdefault(slot.key, index)
+
+
+#: The plan of each survey without repeats, by ``id``; an entry goes when its survey is freed.
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(survey: Survey) -> _Plan:
+    found = _PLANS.get(id(survey))
+    if found is None:
+        found = _PLANS[id(survey)] = _Plan(survey)
+        weakref.finalize(survey, _PLANS.pop, id(survey), None)
+    return found
+
+
 def _slot_relevant(survey: Survey, slot: Slot, answers: Mapping[str, str | None], today: date) -> bool:
     if not slot.question.relevant:
         return True
@@ -309,10 +357,17 @@ def _recompute(
     from ``previous`` (or the question has no value yet)."""
     result = dict(answers)
     changes: list[tuple[str, str | None]] = []
+    walk: Iterable[Slot]
+    if survey.repeats:
+        walk = repeats.slots(survey, result, today)
+    else:
+        walk = _plan(survey).recomputed
+        if not walk:  # nothing relevant, metadata or computed: nothing can change
+            return result, changes
     moment = now or datetime.now(UTC)
     stamp = moment.replace(microsecond=0).isoformat()
     labels: dict[str, dict[str, str]] | None = None
-    for slot in repeats.slots(survey, result, today):
+    for slot in walk:
         question, key = slot.question, slot.key
         if question.is_note:
             continue
@@ -357,12 +412,8 @@ def _next_from(
     """The first relevant question after the one stored under ``after`` (None: from the start)
     still waiting for an answer, with the relevant notes just before it (notes behind answers
     kept from an earlier pass are not repeated)."""
-    expanded = list(repeats.slots(survey, answers, today))
-    start = 0
-    if after is not None:
-        start = next((index + 1 for index, slot in enumerate(expanded) if slot.key == after), 0)
     notes: list[Question] = []
-    for slot in expanded[start:]:
+    for slot in _places_after(survey, after, answers, today):
         question = slot.question
         if question.is_computed or not _slot_relevant(survey, slot, answers, today):
             continue
@@ -373,6 +424,19 @@ def _next_from(
         else:
             notes = []
     return None, tuple(notes)
+
+
+def _places_after(survey: Survey, after: str | None, answers: Mapping[str, str | None], today: date) -> Sequence[Slot]:
+    """The places after the one stored under ``after`` (None: all of them; a key the survey does
+    not have: all of them too); without repeats, computed places are left out."""
+    if not survey.repeats:
+        plan = _plan(survey)
+        return plan.walked[plan.following.get(after, 0) if after is not None else 0 :]
+    expanded = list(repeats.slots(survey, answers, today))
+    start = 0
+    if after is not None:
+        start = next((index + 1 for index, slot in enumerate(expanded) if slot.key == after), 0)
+    return expanded[start:]
 
 
 def _entering(survey: Survey, name: str | None, answers: Mapping[str, str | None]) -> tuple[str, ...]:
@@ -415,7 +479,15 @@ def _moved(
     feedback: QuizFeedback | None = None,
 ) -> Outcome:
     current, notes = _next_from(survey, after, answers, _today(state))
-    new_state = replace(state, answers=answers, current=current, selection=_entering(survey, current, answers))
+    # Built field by field rather than by replace(), which costs twice as much (once a step).
+    new_state = ResponseState(
+        answers=answers,
+        current=current,
+        selection=_entering(survey, current, answers),
+        today=state.today,
+        now=state.now,
+        seed=state.seed,
+    )
     return Outcome(state=new_state, recorded=tuple(recorded), notes=notes, feedback=feedback)
 
 
@@ -674,6 +746,11 @@ def asked_slots(survey: Survey, state: ResponseState) -> list[Slot]:
     """The places the respondent is asked given the answers so far, in order (with each pass's
     questions, and the "Add another?" after it)."""
     today = _today(state)
+    if not survey.repeats:
+        plan = _plan(survey)
+        if not plan.conditional:
+            return list(plan.asked)
+        return [slot for slot in plan.asked if _slot_relevant(survey, slot, state.answers, today)]
     return [
         slot
         for slot in repeats.slots(survey, state.answers, today)
@@ -690,6 +767,8 @@ def asked_questions(survey: Survey, state: ResponseState) -> list[Question]:
 def progress(survey: Survey, state: ResponseState) -> Progress:
     """The current question's position among the relevant questions ("3/12"). Each pass's
     questions count; "Add another?" does not (it shows the position of the pass's last question)."""
+    if not survey.repeats and not _plan(survey).conditional:
+        return _unconditional_progress(_plan(survey), state.current)
     slots = asked_slots(survey, state)
     names = [slot.key for slot in slots if slot.another is None]
     if state.current is not None and state.current not in names:
@@ -700,6 +779,18 @@ def progress(survey: Survey, state: ResponseState) -> Progress:
         names.append(state.current)
     position = names.index(state.current) + 1 if state.current in names else len(names)
     return Progress(position=position, total=len(names))
+
+
+def _unconditional_progress(plan: _Plan, current: str | None) -> Progress:
+    """:func:`progress` where every question is asked whatever the answers (and no repeat): from
+    the plan, without a walk. A key the survey does not ask counts as one more, at the end."""
+    total = len(plan.asked)
+    if current is None:
+        return Progress(position=total, total=total)
+    index = plan.positions.get(current)
+    if index is None:
+        return Progress(position=total + 1, total=total + 1)
+    return Progress(position=index + 1, total=total)
 
 
 def answered_slots(survey: Survey, state: ResponseState) -> list[tuple[Slot, str | None]]:
