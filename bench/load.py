@@ -46,7 +46,13 @@ from bench.machine import describe as describe_machine
 from bench.survey_load import cpu_time, process_cpu
 from surveys.loader import load_survey_directory
 from surveys.model import Survey
-from testkit.databases import create_postgres_database, drop_postgres_database, postgres_reachable
+from testkit.databases import (
+    POSTGRES_SOCKET_DIR,
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_reachable,
+    through_unix_socket,
+)
 from testkit.exports import assert_export_matches, export_rows
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer, FakeUser
@@ -233,7 +239,7 @@ async def baraza(
     ``socket_dir``: the bot reaches PostgreSQL through its Unix socket there, not 127.0.0.1:5432."""
     numeric = survey.id == "numeric10"
     url = await create_postgres_database() if backend == "postgresql" else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    bot_url = url if socket_dir is None else through_socket(url, socket_dir)
+    bot_url = url if socket_dir is None else through_unix_socket(url, socket_dir)
     workdir = Path(tempfile.mkdtemp())
     try:
         async with FakeTelegramServer(webhook_concurrency=256, webhook_timeout=TIMEOUT) as server:
@@ -268,11 +274,6 @@ async def baraza(
         if backend == "postgresql":
             await drop_postgres_database(url)
     return run, [len(r.latencies) + 1 for r in respondents]
-
-
-def through_socket(url: str, directory: str) -> str:
-    """``url`` (a database on 127.0.0.1:5432) reached through PostgreSQL's Unix socket in ``directory``."""
-    return url.replace("@127.0.0.1:5432/", "@/") + f"?host={directory}"
 
 
 async def baseline(
@@ -359,7 +360,7 @@ async def main() -> None:
         default="tcp",
         help="--survey numeric: the bot reaches PostgreSQL on 127.0.0.1:5432, through its Unix socket, or both in turn",
     )
-    parser.add_argument("--postgres-socket-dir", default="/var/run/postgresql", help="where PostgreSQL's socket is")
+    parser.add_argument("--postgres-socket-dir", default=POSTGRES_SOCKET_DIR, help="where PostgreSQL's socket is")
     options = parser.parse_args()
     if options.no_baselines:
         options.baselines = "none"

@@ -95,6 +95,16 @@ async def _create_database(clause: str) -> str:
     return _url_of(name)
 
 
+#: Where PostgreSQL listens on its Unix socket on this machine (Debian's place).
+POSTGRES_SOCKET_DIR = os.environ.get("BARAZA_TEST_POSTGRES_SOCKET_DIR", "/var/run/postgresql")
+
+
+def through_unix_socket(url: str, directory: str = POSTGRES_SOCKET_DIR) -> str:
+    """``url`` (a database of this test server, on 127.0.0.1:5432) reached through the server's
+    Unix socket in ``directory`` instead: ``postgresql+asyncpg://user@/name?host=directory``."""
+    return url.replace("@127.0.0.1:5432/", "@/") + f"?host={directory}"
+
+
 def _url_of(name: str) -> str:
     return POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
 
