@@ -29,7 +29,6 @@ from telegram.ext import Application
 
 from bot.channels.arrival import ArrivalOrder
 from bot.channels.telegram.polling import LongPolling
-from bot.channels.telegram.ptb_compat import send_text
 from bot.channels.telegram.rate_limiter import TelegramRateLimiter
 from bot.channels.telegram.rendering import (
     HTML,
@@ -41,7 +40,7 @@ from bot.channels.telegram.rendering import (
     send_file,
     text_messages,
 )
-from bot.channels.telegram.transport import AiohttpRequest
+from bot.channels.telegram.transport import AiohttpRequest, send_text
 from bot.channels.telegram.updates import CHANNEL, NotAnUpdate, SentFile, TelegramUpdate, read_update
 from bot.config import TelegramSettings
 from bot.health import ChannelHealth, connect_or_keep_trying, keep_trying

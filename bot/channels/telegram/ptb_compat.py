@@ -15,6 +15,9 @@ Tested with python-telegram-bot 22.8; ``pyproject.toml`` pins ``>=22.8,<23``.
   ``send_message`` builds a whole :class:`telegram.Message` from every reply Telegram sends back
   (12 % of the bot's main thread under load, measured with py-spy in ``bench.load --survey
   numeric``); replies to people only need to know the message went, broadcasts only its id.
+  Baraza sends through :func:`bot.channels.telegram.transport.send_text`, which needs no private
+  name on its own :class:`~bot.channels.telegram.transport.AiohttpRequest` and comes here for
+  any other request.
 """
 
 from __future__ import annotations

@@ -14,10 +14,9 @@ from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
-from bot.channels.telegram.ptb_compat import send_text
 from bot.channels.telegram.rate_limiter import BROADCAST, retry_seconds
 from bot.channels.telegram.rendering import MAX_TEXT, caption, keyboard, send_file
-from bot.channels.telegram.transport import certainly_not_sent
+from bot.channels.telegram.transport import certainly_not_sent, send_text
 from bot.channels.telegram.updates import CHANNEL
 from bot.sending.channel_sender import MaybeSent, NotSent, RecipientBlocked, Rejected
 from handlers.messages import Outbound

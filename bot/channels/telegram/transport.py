@@ -11,7 +11,9 @@ It keeps :class:`~telegram.request.HTTPXRequest`'s contract, so PTB and
 :func:`certainly_not_sent` see the same things:
 
 - the body is ``application/x-www-form-urlencoded`` (each value as PTB encodes it: strings as
-  they are, everything else JSON), or ``multipart/form-data`` when files are uploaded;
+  they are, everything else JSON), or ``multipart/form-data`` when files are uploaded; a
+  :class:`JsonBody` (:func:`send_text`'s ``sendMessage``) goes as one ``application/json`` body,
+  which the Bot API takes for any call without files;
 - timeouts left at ``DEFAULT_NONE`` take this object's defaults; the write timeout of an upload
   defaults to ``media_write_timeout``;
 - a timeout raises :class:`telegram.error.TimedOut`, any other transport failure
@@ -21,21 +23,26 @@ It keeps :class:`~telegram.request.HTTPXRequest`'s contract, so PTB and
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import aiohttp
 import httpx
 from aiohttp.helpers import get_env_proxy_for_url
+from telegram import Bot, TelegramObject
 from telegram.error import NetworkError, TimedOut
+from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 from yarl import URL
 
+from bot.channels.telegram import ptb_compat
 from bot.channels.telegram.ptb_compat import ODVInput, given_or
 from common.errors import BarazaError
 
 FORM = "application/x-www-form-urlencoded"
+_JSON_HEADERS = {"Content-Type": "application/json"}
 # httpx writes a multipart file name the HTML5 way: '"' and control characters percent-encoded
 # (aiohttp would escape '"' as '\"', which aiohttp's own server, for one, rejects).
 _FILENAME_ESCAPES = re.compile(r'["\x00-\x1a\x1c-\x1f]')
@@ -60,6 +67,28 @@ NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (
     httpx.WriteError,
     httpx.WriteTimeout,
 )
+
+
+class JsonBody:
+    """The parameters of a Bot API call, sent as one ``application/json`` body by :class:`AiohttpRequest`.
+
+    Values are what :func:`json.dumps` takes, plus PTB objects (sent as their ``to_dict()``).
+    """
+
+    __slots__ = ("parameters",)
+
+    def __init__(self, parameters: dict[str, Any]) -> None:
+        self.parameters = parameters
+
+    def encode(self) -> bytes:
+        """The body: UTF-8 JSON (a lone surrogate in a text fails here, as it does in a form)."""
+        return json.dumps(self.parameters, ensure_ascii=False, default=_to_dict).encode()
+
+
+def _to_dict(value: object) -> Any:
+    if isinstance(value, TelegramObject):
+        return value.to_dict()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 class AiohttpRequest(BaseRequest):
@@ -159,11 +188,19 @@ class AiohttpRequest(BaseRequest):
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
+    async def post_json(
+        self, url: str, body: JsonBody, read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE
+    ) -> Any:
+        """:meth:`~telegram.request.BaseRequest.post` of ``body`` as JSON: the same status handling,
+        errors (PTB's ``_request_wrapper``), timeouts and pool; returns Telegram's ``result``."""
+        # post() hands request_data to do_request untouched (tests/bot/channels/telegram/test_send_text.py).
+        return await self.post(url, cast(RequestData, body), read_timeout=read_timeout)
+
     async def do_request(
         self,
         url: str,
         method: str,
-        request_data: RequestData | None = None,
+        request_data: RequestData | JsonBody | None = None,
         read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
         write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
@@ -177,28 +214,13 @@ class AiohttpRequest(BaseRequest):
         session = self._session
         if session is None or session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
-        files = request_data.multipart_data if request_data is not None and request_data.contains_files else None
+        data, headers, upload = _body(request_data)
         timeout = self._timeout(
             given_or(read_timeout, self._read_timeout),
-            given_or(write_timeout, self._media_write_timeout if files else self._write_timeout),
+            given_or(write_timeout, self._media_write_timeout if upload else self._write_timeout),
             given_or(connect_timeout, self._connect_timeout),
-            upload=bool(files),
+            upload=upload,
         )
-        data: Any = None
-        headers: dict[str, str] | None = None
-        if files:
-            assert request_data is not None
-            form = aiohttp.FormData(quote_fields=False)
-            for name, value in request_data.json_parameters.items():
-                form.add_field(name, value)
-            for name, (filename, content, mime_type) in files.items():
-                form.add_field(name, content, filename=_filename(filename), content_type=mime_type)
-            data = form
-        elif request_data is not None:
-            parameters = request_data.json_parameters
-            if parameters:
-                data = urlencode(parameters).encode()
-                headers = {"Content-Type": FORM}
         if self._slots.locked():
             await self._wait_for_slot(given_or(pool_timeout, self._pool_timeout))
         else:
@@ -256,6 +278,27 @@ class AiohttpRequest(BaseRequest):
         return timeout
 
 
+def _body(request_data: RequestData | JsonBody | None) -> tuple[Any, dict[str, str] | None, bool]:
+    """The body to send, its headers, and whether it uploads files."""
+    if isinstance(request_data, JsonBody):
+        return request_data.encode(), _JSON_HEADERS, False
+    if request_data is None:
+        return None, None, False
+    if request_data.contains_files:
+        files = request_data.multipart_data
+        if files:
+            form = aiohttp.FormData(quote_fields=False)
+            for name, value in request_data.json_parameters.items():
+                form.add_field(name, value)
+            for name, (filename, content, mime_type) in files.items():
+                form.add_field(name, content, filename=_filename(filename), content_type=mime_type)
+            return form, None, True
+    parameters = request_data.json_parameters
+    if not parameters:
+        return None, None, False
+    return urlencode(parameters).encode(), {"Content-Type": FORM}, False
+
+
 def _filename(name: str | None) -> str | None:
     """``name`` as httpx puts it in a multipart header (aiohttp adds the doubling of backslashes)."""
     if name is None:
@@ -272,3 +315,79 @@ def certainly_not_sent(error: NetworkError) -> bool:
     """
     cause = error.__cause__
     return isinstance(cause, NOT_SENT_ERRORS) or (cause is None and not isinstance(error, TimedOut))
+
+
+#: ``to_dict()`` of the reply markups sent lately, by identity. A markup is frozen (PTB objects
+#: are immutable once built) and :mod:`.rendering` shares one per keyboard, so its dict is built
+#: once rather than per send (about 25 µs for a row of three buttons). The markup is kept with its
+#: dict, so its id cannot be reused while the entry lives.
+_markup_dicts: dict[int, tuple[TelegramObject, dict[str, Any]]] = {}
+_MAX_MARKUPS = 1024
+
+
+def _markup_dict(markup: TelegramObject) -> dict[str, Any]:
+    found = _markup_dicts.get(id(markup))
+    if found is not None and found[0] is markup:
+        return found[1]
+    as_dict = markup.to_dict()
+    if len(_markup_dicts) >= _MAX_MARKUPS:
+        _markup_dicts.clear()
+    _markup_dicts[id(markup)] = (markup, as_dict)
+    return as_dict
+
+
+async def send_text(
+    bot: Bot,
+    chat_id: int | str,
+    text: str,
+    *,
+    reply_markup: TelegramObject | dict[str, Any] | None = None,
+    parse_mode: str | None = None,
+    read_timeout: float | None = None,
+    api_kwargs: dict[str, Any] | None = None,
+    rate_limit_args: Any = None,
+) -> Any:
+    """``bot.send_message(chat_id, text, ...)`` with the same defaults, rate limiter, timeouts and
+    errors, returning Telegram's JSON result (a dict) instead of a :class:`telegram.Message`.
+
+    On an :class:`AiohttpRequest` the call skips PTB's per-parameter encoding: the parameters go
+    as one JSON body straight to the bot's rate limiter and
+    :meth:`~telegram.request.BaseRequest.post` (so the HTTP statuses become the same PTB errors);
+    on any other request it goes through PTB (:func:`.ptb_compat.send_text`).
+    ``api_kwargs`` values must be JSON values or PTB objects.
+    """
+    request = bot.request
+    if not isinstance(request, AiohttpRequest):
+        return await ptb_compat.send_text(
+            bot,
+            chat_id,
+            text,
+            reply_markup=reply_markup,
+            parse_mode=parse_mode,
+            read_timeout=read_timeout,
+            api_kwargs=api_kwargs,
+            rate_limit_args=rate_limit_args,
+        )
+    # What Bot._post would send: the parameters given, api_kwargs over them, no None values.
+    data: dict[str, Any] = {"chat_id": chat_id, "text": text}
+    if reply_markup is not None:
+        data["reply_markup"] = _markup_dict(reply_markup) if isinstance(reply_markup, TelegramObject) else reply_markup
+    if parse_mode is not None:
+        data["parse_mode"] = parse_mode
+    if api_kwargs:
+        data.update((key, value) for key, value in api_kwargs.items() if value is not None)
+    url = f"{bot.base_url}/sendMessage"
+    timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE if read_timeout is None else read_timeout
+    limiter = bot.rate_limiter if isinstance(bot, ExtBot) else None
+    if limiter is None:
+        if rate_limit_args and isinstance(bot, ExtBot):  # as ExtBot refuses them
+            raise ValueError("`rate_limit_args` can only be used if a `ExtBot.rate_limiter` is set.")
+        return await request.post_json(url, JsonBody(data), timeout)
+    return await limiter.process_request(
+        callback=request.post_json,
+        args=(url, JsonBody(data), timeout),
+        kwargs={},
+        endpoint="sendMessage",
+        data=data,
+        rate_limit_args=rate_limit_args or None,
+    )
