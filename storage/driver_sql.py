@@ -46,8 +46,9 @@ class _Compiled:
 
 
 def _datetime_text(value: datetime) -> str:
-    """A datetime as SQLAlchemy's SQLite ``DATETIME`` writes it by default (its time zone left out)."""
-    return (value.replace(tzinfo=None) if value.tzinfo is not None else value).isoformat(" ", "microseconds")
+    """A datetime as SQLAlchemy's SQLite ``DATETIME`` writes it by default (its time zone left out:
+    the 26 characters before an offset, as a year always has four digits)."""
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 _DATETIME_SAMPLES = (datetime(2026, 12, 7, 9, 5, 3, 120), datetime(2026, 1, 2, 3, 4, 5), datetime(7, 1, 1, tzinfo=UTC))
