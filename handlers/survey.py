@@ -167,18 +167,35 @@ class ResponseStore(FlowStore):
         ):
             await self.record(ctx, conversation, outcome.recorded)
             return await quotas.screen_out(ctx, definition, response_id)
+        if outcome.finished and not self.confirms(definition):
+            # As the flow driver's step, but the step's answers are stored by finish(), with the
+            # completion (one statement on PostgreSQL). Storing them first, as the driver does,
+            # changes nothing the notes or the quota check read (neither reads answers back).
+            answers = dict(outcome.state.answers)
+            here = prompts.answers_here(definition, outcome.state.current, answers)
+            notes = prompts.notes(ctx, definition, outcome.notes, here)
+            return notes + await self.finish(ctx, definition, conversation, answers, outcome.recorded)
         return await super().after_step(ctx, definition, conversation, outcome, answered)
 
-    async def finish(self, ctx: Context, definition: Survey, conversation: Conversation, answers: Answers) -> Replies:
-        """Complete the response (with the quiz score), end the conversation, thank; or screen
-        the person out when their quota cell filled while they were answering."""
+    async def finish(
+        self, ctx: Context, definition: Survey, conversation: Conversation, answers: Answers, recorded: Recorded = ()
+    ) -> Replies:
+        """Store the answers the last step ``recorded``, complete the response (with the quiz
+        score), end the conversation, thank; or screen the person out (their answers kept) when
+        their quota cell filled while they were answering."""
         assert conversation.response_id is not None
         if await quotas.recorded_cell_full(ctx, definition, conversation.response_id):
+            await self.record(ctx, conversation, recorded)
             return await quotas.screen_out(ctx, definition, conversation.response_id)
         score = runner.score(definition, answers) if definition.is_quiz else None
-        await ctx.repos.responses.complete(conversation.response_id, ctx.now, score=score[0] if score else None)
-        await ctx.repos.participations.record_completion(ctx.contact.id, definition.id, ctx.now)
-        await ctx.repos.conversations.end(ctx.contact.id)
+        await ctx.repos.responses.finish(
+            conversation.response_id,
+            ctx.contact.id,
+            definition.id,
+            ctx.now,
+            score=score[0] if score else None,
+            recorded=recorded,
+        )
         messages: Replies = []
         if score is not None:
             messages.append(Outbound(text=ctx.texts("quiz_score", score=str(score[0]), total=str(score[1]))))
@@ -258,7 +275,9 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
     unavailable = availability_problem(ctx, survey)
     if unavailable is not None:
         return [Outbound(text=unavailable)]
-    latest = None if survey.anonymous else await ctx.repos.responses.latest_for(ctx.contact.id, survey.id)
+    # Read together (one query), though a start uses the completions only without a response to resume.
+    stored, completed = await ctx.repos.responses.latest_and_completed(ctx.contact.id, survey.id)
+    latest = None if survey.anonymous else stored
     messages: list[Outbound] = []
     if latest is not None and not latest.complete and survey.quotas and await quotas.is_screened_out(ctx, latest.id):
         return [quotas.screened_out_message(ctx, survey)]
@@ -274,7 +293,6 @@ async def begin(ctx: Context, survey: Survey) -> list[Outbound]:
         )
         messages.append(Outbound(text=ctx.texts("resuming")))
     else:
-        completed = await ctx.repos.participations.completed(ctx.contact.id, survey.id)
         if completed >= survey.max_responses_per_user:
             return [Outbound(text=ctx.texts("already_answered", title=survey_title(ctx, survey)))]
         respondent = await respondent_of(ctx, survey)
