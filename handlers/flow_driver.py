@@ -90,17 +90,21 @@ class FlowStore(ABC):
         if self.asks_one and answered is not None:
             ctx = await self.record(ctx, conversation, ((answered.name, dict(outcome.recorded).get(answered.name)),))
             return await self.finish(ctx, definition, conversation, dict(outcome.state.answers))
-        finishing = outcome.finished and not self.confirms(definition)
-        if finishing:
-            ctx = await self.record(ctx, conversation, outcome.recorded)
-        else:
-            ctx = await self.record_and_save(ctx, conversation, outcome.recorded)
+        if outcome.finished and not self.confirms(definition):
+            return await self.last_step(ctx, definition, conversation, outcome)
+        ctx = await self.record_and_save(ctx, conversation, outcome.recorded)
         answers = dict(outcome.state.answers)
-        here = prompts.answers_here(definition, outcome.state.current, answers)
-        messages = prompts.notes(ctx, definition, outcome.notes, here)
-        if finishing:
-            return messages + await self.finish(ctx, definition, conversation, answers)
-        return [*messages, self.render(ctx, definition, conversation, answers)]
+        return [*step_notes(ctx, definition, outcome), self.render(ctx, definition, conversation, answers)]
+
+    async def last_step(
+        self, ctx: Context, definition: Survey, conversation: Conversation, outcome: runner.Outcome
+    ) -> Replies:
+        """The step that ends the flow: :meth:`record` its answers, then the notes before the end
+        and :meth:`finish`. A store may do the recording and the finishing together."""
+        ctx = await self.record(ctx, conversation, outcome.recorded)
+        return step_notes(ctx, definition, outcome) + await self.finish(
+            ctx, definition, conversation, dict(outcome.state.answers)
+        )
 
     async def record_and_save(self, ctx: Context, conversation: Conversation, recorded: Recorded) -> Context:
         """:meth:`record` the answers, then store the conversation at its new position; the context
@@ -108,6 +112,12 @@ class FlowStore(ABC):
         ctx = await self.record(ctx, conversation, recorded)
         await ctx.repos.conversations.save(conversation, ctx.now)
         return ctx
+
+
+def step_notes(ctx: Context, definition: Survey, outcome: runner.Outcome) -> Replies:
+    """The notes a step passed on its way to the next question (or the end)."""
+    here = prompts.answers_here(definition, outcome.state.current, dict(outcome.state.answers))
+    return prompts.notes(ctx, definition, outcome.notes, here)
 
 
 def question_flow(

@@ -167,15 +167,15 @@ class ResponseStore(FlowStore):
         ):
             await self.record(ctx, conversation, outcome.recorded)
             return await quotas.screen_out(ctx, definition, response_id)
-        if outcome.finished and not self.confirms(definition):
-            # As the flow driver's step, but the step's answers are stored by finish(), with the
-            # completion (one statement on PostgreSQL). Storing them first, as the driver does,
-            # changes nothing the notes or the quota check read (neither reads answers back).
-            answers = dict(outcome.state.answers)
-            here = prompts.answers_here(definition, outcome.state.current, answers)
-            notes = prompts.notes(ctx, definition, outcome.notes, here)
-            return notes + await self.finish(ctx, definition, conversation, answers, outcome.recorded)
         return await super().after_step(ctx, definition, conversation, outcome, answered)
+
+    async def last_step(
+        self, ctx: Context, definition: Survey, conversation: Conversation, outcome: runner.Outcome
+    ) -> Replies:
+        # The step's answers are stored by finish(), with the completion: one statement on
+        # PostgreSQL. Recording them does not change the context (nor what the notes read).
+        notes = flow_driver.step_notes(ctx, definition, outcome)
+        return notes + await self.finish(ctx, definition, conversation, dict(outcome.state.answers), outcome.recorded)
 
     async def finish(
         self, ctx: Context, definition: Survey, conversation: Conversation, answers: Answers, recorded: Recorded = ()
