@@ -14,10 +14,19 @@ from surveys import repeats, runner
 from surveys.loader import load_survey_text
 from surveys.model import Survey
 from surveys.repeats import Slot
-from tests.surveys.test_survey_logic import consultation  # noqa: F401 (a fixture)
+from surveys.xlsform import convert_xlsform
+from testkit import paths
 
 TODAY = date(2026, 5, 4)
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def consultation() -> Survey:
+    """The multilingual consultation form (groups, skip logic, choice filters, calculations)."""
+    conversion = convert_xlsform(paths.XLSFORMS / "user_consultation.xlsx")
+    return load_survey_text(conversion.yaml_text, "user_consultation.yaml")
+
 
 MIXED = """
 id: mixed
