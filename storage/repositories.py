@@ -16,15 +16,34 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, exists, func, or_, select, true, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Table,
+    Text,
+    bindparam,
+    column,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.driver_sql import DriverStatement, Upsert
+from storage.errors import StorageError
 from storage.indicators import IndicatorRepository
 from storage.linked_contacts import (
     link_new_contact,
@@ -234,6 +253,109 @@ def _claim_touch_and_read() -> Any:
 
 
 _CLAIM_TOUCH_AND_READ = DriverStatement(_claim_touch_and_read())  # PostgreSQL only, as _CLAIM_AND_TOUCH
+
+
+_MANY_CONTACT_COLUMNS = (
+    "id",
+    "language",
+    "user_group",
+    "region",
+    "organisation",
+    "consent_at",
+    "declined_at",
+    "opted_out_at",
+    "blocked_at",
+    "first_seen_at",
+)
+# Written out (no SQL built from strings); the unnested arrays keep the given order (ORDINALITY).
+_CLAIM_TOUCH_AND_READ_MANY_SQL = """
+WITH input AS (
+    SELECT * FROM unnest(
+        CAST(:channels AS text[]), CAST(:update_keys AS text[]), CAST(:user_keys AS text[]),
+        CAST(:chat_keys AS text[]), CAST(:languages AS text[]), CAST(:processed_ats AS timestamptz[]),
+        CAST(:nows AS timestamptz[])
+    ) WITH ORDINALITY AS given(channel, update_key, user_key, chat_key, language, processed_at, now, position)
+), claimed AS (
+    INSERT INTO processed_updates (channel, update_key, processed_at, chat_key)
+    SELECT channel, update_key, processed_at, chat_key FROM input ORDER BY position
+    ON CONFLICT DO NOTHING
+    RETURNING channel, update_key
+), touched AS (
+    INSERT INTO contacts (channel, user_key, chat_key, language, first_seen_at, last_seen_at)
+    SELECT channel, user_key, chat_key, language, now, now FROM input ORDER BY position
+    ON CONFLICT (channel, user_key) DO UPDATE
+    SET last_seen_at = excluded.last_seen_at, chat_key = excluded.chat_key, blocked_at = NULL
+    RETURNING id, language, user_group, region, organisation, consent_at, declined_at, opted_out_at, blocked_at,
+        first_seen_at, channel, user_key
+)
+SELECT input.position, touched.id, touched.language, touched.user_group, touched.region, touched.organisation,
+    touched.consent_at, touched.declined_at, touched.opted_out_at, touched.blocked_at, touched.first_seen_at,
+    EXISTS (SELECT 1 FROM claimed WHERE claimed.channel = input.channel AND claimed.update_key = input.update_key)
+        AS first_delivery,
+    conversations.flow, conversations.survey_id, conversations.response_id, conversations.current_question,
+    conversations.selection, conversations.prompt_serial, responses.arm, answers.question, answers.value
+FROM input
+JOIN touched ON touched.channel = input.channel AND touched.user_key = input.user_key
+LEFT OUTER JOIN conversations ON conversations.contact_id = touched.id
+LEFT OUTER JOIN responses ON responses.id = conversations.response_id
+LEFT OUTER JOIN answers ON answers.response_id = conversations.response_id
+ORDER BY input.position
+"""
+
+
+def _claim_touch_and_read_many() -> Any:
+    """PostgreSQL: :func:`_claim_touch_and_read` for the updates of several chats in one
+    statement (a group commit's batch): the input arrays unnested in order, the same two inserts
+    over all of them, then per update (``position``, from 1) the touched contact's columns,
+    whether the update was claimed now, and its conversation's columns (one row per answer). The
+    users must differ: ON CONFLICT DO UPDATE may touch a contact once per statement."""
+    names = tuple(c.name for c in _CONTACT_COLUMNS)
+    assert names == _MANY_CONTACT_COLUMNS, "the batch's statement names the contact's columns in full"
+    timestamps = ARRAY(DateTime(timezone=True))
+    return (
+        text(_CLAIM_TOUCH_AND_READ_MANY_SQL)
+        .bindparams(
+            *(bindparam(name, type_=ARRAY(Text)) for name in ("channels", "update_keys", "user_keys", "chat_keys")),
+            bindparam("languages", type_=ARRAY(Text)),
+            bindparam("processed_ats", type_=timestamps),
+            bindparam("nows", type_=timestamps),
+        )
+        .columns(
+            column("position", BigInteger),
+            *(column(c.name, c.type) for c in _CONTACT_COLUMNS),
+            column("first_delivery", Boolean),
+            *(column(f"{c.table.name}_{c.name}", c.type) for c in _CONVERSATION_COLUMNS),
+        )
+    )
+
+
+_CLAIM_TOUCH_AND_READ_MANY = DriverStatement(_claim_touch_and_read_many())  # PostgreSQL only
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One update of a batch to claim and its contact to touch (:meth:`ContactRepository.claim_and_touch_many`)."""
+
+    channel: str
+    update_key: str
+    processed_at: datetime
+    user_key: str
+    chat_key: str
+    language: str | None
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What :meth:`ContactRepository.claim_and_touch_many` read for one update: the touched
+    contact's row, whether the update was claimed now, and its conversation as it was read."""
+
+    arrival: Arrival
+    row: tuple[Any, ...]
+    first_delivery: bool
+    conversation: Conversation | None
+
+
 _END_CONVERSATION = DriverStatement(delete(conversations).where(conversations.c.contact_id == bindparam("contact_id")))
 _CREATE_RESPONSE = DriverStatement(
     responses.insert().values(
@@ -430,6 +552,44 @@ class ContactRepository(Repository):
             row = rows[0]
             self.read_ahead[row[0]] = _conversation(row[0], [each[len(_CONTACT_COLUMNS) + 1 :] for each in rows])
         return bool(row[len(_CONTACT_COLUMNS)]), await self._touched(row, channel, user_key, chat_key, now)
+
+    async def claim_and_touch_many(self, arrivals: Sequence[Arrival]) -> list[Claimed]:
+        """:meth:`claim_and_touch` with the conversation read, for the updates of several chats in
+        one statement (PostgreSQL only); in the order given. Their users must all differ."""
+        rows = await _CLAIM_TOUCH_AND_READ_MANY.rows(
+            self.connection,
+            {
+                "channels": [a.channel for a in arrivals],
+                "update_keys": [a.update_key for a in arrivals],
+                "user_keys": [a.user_key for a in arrivals],
+                "chat_keys": [a.chat_key for a in arrivals],
+                "languages": [a.language for a in arrivals],
+                "processed_ats": [a.processed_at for a in arrivals],
+                "nows": [a.now for a in arrivals],
+            },
+        )
+        by_position: dict[int, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            by_position.setdefault(int(row[0]), []).append(row)
+        if sorted(by_position) != list(range(1, len(arrivals) + 1)):
+            raise StorageError("the batch's claim did not read one contact per update")
+        claimed = []
+        width = len(_CONTACT_COLUMNS)
+        for position, arrival in enumerate(arrivals, 1):
+            found = by_position[position]
+            contact_row = tuple(found[0][1 : width + 1])
+            conversation = _conversation(int(contact_row[0]), [each[width + 2 :] for each in found])
+            claimed.append(Claimed(arrival, contact_row, bool(found[0][width + 1]), conversation))
+        return claimed
+
+    async def take_claimed(self, claimed: Claimed) -> tuple[bool, Contact]:
+        """What :meth:`claim_and_touch` returns, from a claim made with the batch's; its
+        conversation is read ahead for this transaction's first :meth:`ConversationRepository.get`."""
+        arrival = claimed.arrival
+        if self.read_ahead is not None:
+            self.read_ahead[int(claimed.row[0])] = claimed.conversation
+        contact = await self._touched(claimed.row, arrival.channel, arrival.user_key, arrival.chat_key, arrival.now)
+        return claimed.first_delivery, contact
 
     async def _touched(self, row: Sequence[Any], channel: str, user_key: str, chat_key: str, now: datetime) -> Contact:
         """The contact of a touched row, linked to the same person's other contacts when new."""
