@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 from surveys.expressions import Environment, ExpressionError, evaluate, evaluate_bool
 from surveys.model import YES, Choice, Question, Repeat, Survey
@@ -321,17 +322,32 @@ class _Flat:
         self.by_key = {slot.key: slot for slot in self.slots}
 
 
-#: The places of each survey without repeats, by ``id``: the runner walks them several times per
-#: step and looks keys up in them. An entry goes when its survey is freed.
-_FLAT: dict[int, _Flat] = {}
+_Derived = TypeVar("_Derived")
 
 
-def _flat(survey: Survey) -> _Flat:
-    found = _FLAT.get(id(survey))
-    if found is None:
-        found = _FLAT[id(survey)] = _Flat(survey)
-        weakref.finalize(survey, _FLAT.pop, id(survey), None)
-    return found
+class PerSurvey(Generic[_Derived]):
+    """``build``, called once per survey object: what it returns is kept (by ``id``) until the
+    survey is freed. For what the runner derives from a survey alone and needs at every step."""
+
+    def __init__(self, build: Callable[[Survey], _Derived]) -> None:
+        self._build = build
+        self._built: dict[int, _Derived] = {}
+
+    def __call__(self, survey: Survey) -> _Derived:
+        found = self._built.get(id(survey))
+        if found is None:
+            found = self._built[id(survey)] = self._build(survey)
+            weakref.finalize(survey, self._built.pop, id(survey), None)
+        return found
+
+    def holds(self, survey_id: int) -> bool:
+        """Whether what was built for the survey of this ``id`` is still kept."""
+        return survey_id in self._built
+
+
+#: The places of a survey without repeats: the runner walks them several times per step and looks
+#: keys up in them.
+_flat = PerSurvey(_Flat)
 
 
 def flat_slots(survey: Survey) -> tuple[Slot, ...]:

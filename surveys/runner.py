@@ -24,7 +24,6 @@ drawn from the response's id, the same seed as :attr:`ResponseState.seed`, and i
 from __future__ import annotations
 
 import random
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -246,16 +245,8 @@ class _Plan:
             self.positions.setdefault(slot.key, index)
 
 
-#: The plan of each survey without repeats, by ``id``; an entry goes when its survey is freed.
-_PLANS: dict[int, _Plan] = {}
-
-
-def _plan(survey: Survey) -> _Plan:
-    found = _PLANS.get(id(survey))
-    if found is None:
-        found = _PLANS[id(survey)] = _Plan(survey)
-        weakref.finalize(survey, _PLANS.pop, id(survey), None)
-    return found
+#: The plan of a survey without repeats, made once per survey.
+_plan = repeats.PerSurvey(_Plan)
 
 
 def _slot_relevant(survey: Survey, slot: Slot, answers: Mapping[str, str | None], today: date) -> bool:

@@ -253,20 +253,22 @@ class Engine:
         phones = [phone for channel, user in people if (phone := phone_key_of(channel, user)) is not None]
         if len(set(people)) < len(people) or len(set(phones)) < len(phones):
             return {}
-        arrivals = [
-            Arrival(
-                inbound.channel,
-                inbound.update_key,
-                self.clock(),
-                inbound.user_key,
-                inbound.chat_key,
-                supported_language(inbound.language_hint),
-                inbound.received_at or self.clock(),
-            )
-            for inbound in inbounds
-        ]
-        claimed = await Repositories(connection).contacts.claim_and_touch_many(arrivals)
+        claimed = await Repositories(connection).contacts.claim_and_touch_many([self._arrival(i) for i in inbounds])
         return {id(inbound): claim for inbound, claim in zip(inbounds, claimed, strict=True)}
+
+    def _arrival(self, inbound: Inbound) -> Arrival:
+        """The update to claim and its contact to touch, once its chat is ours: the processing time
+        then taken orders the updates of the chat."""
+        now = inbound.received_at or self.clock()
+        return Arrival(
+            channel=inbound.channel,
+            update_key=inbound.update_key,
+            processed_at=self.clock(),
+            user_key=inbound.user_key,
+            chat_key=inbound.chat_key,
+            language=supported_language(inbound.language_hint),
+            now=now,
+        )
 
     async def _process_alone(self, inbound: Inbound) -> list[Outbound]:
         """Handle one inbound in its own transaction; a failure answers "please try again"."""
@@ -295,20 +297,20 @@ class Engine:
         ``claimed``: its claim, made with the batch's (:meth:`_claim_together`)."""
         repos = Repositories(connection)
         if claimed is not None:
-            now = claimed.arrival.now
+            arrival = claimed.arrival
             first_delivery, contact = await repos.contacts.take_claimed(claimed)
         else:
-            now = inbound.received_at or self.clock()
-            # Processing time, taken once the chat is ours: it orders the updates of the chat.
+            arrival = self._arrival(inbound)
             first_delivery, contact = await repos.contacts.claim_and_touch(
-                inbound.channel,
-                inbound.update_key,
-                self.clock(),
-                inbound.user_key,
-                inbound.chat_key,
-                supported_language(inbound.language_hint),
-                now,
+                arrival.channel,
+                arrival.update_key,
+                arrival.processed_at,
+                arrival.user_key,
+                arrival.chat_key,
+                arrival.language,
+                arrival.now,
             )
+        now = arrival.now
         ctx = Context(
             inbound=inbound,
             contact=contact,

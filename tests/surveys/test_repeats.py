@@ -219,10 +219,10 @@ def test_a_survey_without_repeats_is_walked_from_slots_built_once_and_dropped_wi
     copy = replace(usat, title=usat.title)
     assert [slot.key for slot in repeats.slots(copy, {}, TODAY)] == [slot.key for slot in first]
     key = id(copy)
-    assert key in repeats._FLAT
+    assert repeats._flat.holds(key)
     del copy
     gc.collect()
-    assert key not in repeats._FLAT, "the slots go with their survey"
+    assert not repeats._flat.holds(key), "the slots go with their survey"
 
 
 @pytest.mark.parametrize(

@@ -171,10 +171,10 @@ def test_the_plan_is_made_once_and_goes_with_its_survey(plain: Survey) -> None:
     copy = replace(plain, title=plain.title)
     assert runner._plan(copy) is runner._plan(copy)
     key = id(copy)
-    assert key in runner._PLANS
+    assert runner._plan.holds(key)
     del copy
     gc.collect()
-    assert key not in runner._PLANS, "the plan goes with its survey"
+    assert not runner._plan.holds(key), "the plan goes with its survey"
 
 
 def test_a_key_of_a_survey_without_repeats_names_its_question_slot(plain: Survey) -> None:
