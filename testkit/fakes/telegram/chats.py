@@ -404,7 +404,7 @@ def _bot_message(chat_id: int, params: JSONDict, text: str | None, raw: object) 
         from_bot=True,
         date=int(time.time()),
         text=text,
-        raw_text=raw,
+        raw_text=raw if isinstance(raw, str) else None,  # the checks let only text or None through
         parse_mode=params.get("parse_mode"),
         buttons=buttons,
         reply_markup=markup,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import time
@@ -30,6 +31,10 @@ class _ChatEvent:
     kind: str
     message_id: int | None
     time: float
+
+
+def _seq_of(event: _ChatEvent) -> int:
+    return event.seq
 
 
 class ServerForUsers(Protocol):
@@ -89,6 +94,9 @@ class FakeUser:
         #: The reply keyboard (rows of labels) the bot last attached, ``None`` if removed/never.
         self.reply_keyboard: list[list[str]] | None = None
         self._messages: list[ChatMessage] = []
+        # Looked up on every reply a simulated person waits for: by id, not by scanning the chat
+        # (a long load run made the scans most of the load generator's CPU).
+        self._by_id: dict[int, ChatMessage] = {}
         self._events: list[_ChatEvent] = []
         self._next_message_id = 1
         self._action_seq = 0
@@ -145,10 +153,7 @@ class FakeUser:
 
     def find_message(self, message_id: int) -> ChatMessage | None:
         """The message ``message_id`` of this chat, or ``None`` if missing/deleted."""
-        for message in self._messages:
-            if message.message_id == message_id:
-                return message
-        return None
+        return self._by_id.get(message_id)
 
     def message(self, message_id: int) -> ChatMessage:
         """The message ``message_id``; ``LookupError`` if it does not exist."""
@@ -314,8 +319,8 @@ class FakeUser:
         found: list[tuple[int, ChatMessage]] = []
 
         def check() -> bool:
-            for event in self._events:
-                if event.seq <= self._read_seq or event.kind not in ("sent", "edited"):
+            for event in self._events_after(self._read_seq):
+                if event.kind not in ("sent", "edited"):
                     continue
                 message = self.find_message(event.message_id or 0)
                 if message is not None and (predicate is None or predicate(message)):
@@ -356,14 +361,14 @@ class FakeUser:
         if update_id is not None and not await signal.wait_for(lambda: server.is_delivered(update_id), remaining()):
             raise TimeoutError(self._diagnose(f"the bot never fetched update {update_id}"))
         if require_reply and not await signal.wait_for(
-            lambda: any(e.seq > start and e.kind in _REPLY_KINDS for e in self._events),
+            lambda: any(e.kind in _REPLY_KINDS for e in self._events_after(start)),
             remaining(),
         ):
             raise TimeoutError(self._diagnose(f"the bot did not reply within {timeout}s"))
         delivered = server._delivered_time(update_id) if update_id is not None else None
         settled_since = delivered if delivered is not None else time.monotonic()
         while remaining() > 0:
-            activity = [e for e in self._events if e.seq > start and e.kind in _ACTIVITY_KINDS]
+            activity = [e for e in self._events_after(start) if e.kind in _ACTIVITY_KINDS]
             last_seq = activity[-1].seq if activity else start
             last_time = max(activity[-1].time if activity else 0.0, settled_since)
             wait = quiet - (time.monotonic() - last_time)
@@ -371,8 +376,8 @@ class FakeUser:
                 break
             await signal.wait_for(functools.partial(self._active_after, last_seq), min(wait, remaining()))
         changed: list[int] = []
-        for event in self._events:
-            if event.seq > start and event.kind in ("sent", "edited") and event.message_id not in changed:
+        for event in self._events_after(start):
+            if event.kind in ("sent", "edited") and event.message_id not in changed:
                 changed.append(event.message_id or 0)
         if self._events:
             self._read_seq = max(self._read_seq, self._events[-1].seq)
@@ -381,16 +386,23 @@ class FakeUser:
     # ------------------------------------------------------------------ internals (server)
 
     def _active_after(self, seq: int) -> bool:
-        return any(e.seq > seq and e.kind in _ACTIVITY_KINDS for e in self._events)
+        return any(e.kind in _ACTIVITY_KINDS for e in self._events_after(seq))
+
+    def _events_after(self, seq: int) -> list[_ChatEvent]:
+        """This chat's events numbered after ``seq``, oldest first (events are appended in the
+        order of their numbers, so a binary search finds the first)."""
+        return self._events[bisect.bisect_right(self._events, seq, key=_seq_of) :]
 
     def _append(self, message: ChatMessage) -> None:
         message.message_id = self._next_message_id
         self._next_message_id += 1
         self._messages.append(message)
+        self._by_id[message.message_id] = message
         self._event("sent" if message.from_bot else "user", message.message_id)
 
     def _remove(self, message_id: int) -> None:
         self._messages = [m for m in self._messages if m.message_id != message_id]
+        self._by_id.pop(message_id, None)
         self._event("deleted", message_id)
 
     def _event(self, kind: str, message_id: int | None) -> None:
