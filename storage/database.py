@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.aiosqlite_compat import InlineConnection, inline_connector
+from storage.driver_sql import write_held_rows_first
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,15 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
         record.info[_LAST_USED] = time.monotonic()
 
 
+def _write_held_rows_first(engine: AsyncEngine) -> None:
+    """Rows held back on a connection (:class:`storage.driver_sql.HeldRows`) are written before
+    any statement SQLAlchemy runs on it, so that statement sees them."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def before_cursor_execute(connection: Connection, *_: Any) -> None:
+        write_held_rows_first(connection)
+
+
 def private_sqlite_file(path: Path) -> None:
     """Make the SQLite file readable by its owner only (0600) before SQLite opens it; its ``-wal``
     and ``-shm`` files take the same mode. An existing file readable by others is warned about
@@ -133,6 +143,7 @@ class Database:
             _configure_sqlite(self.engine)
         else:
             _ping_after_idle(self.engine)
+            _write_held_rows_first(self.engine)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property

@@ -18,8 +18,9 @@ callers treat like SQLAlchemy's errors (nothing was committed).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 import asyncpg
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.aiosqlite_compat import InlineConnection
@@ -111,20 +112,28 @@ class DriverStatement:
         return _Compiled(compiled.string, names, defaults, to_database, from_database)
 
     async def rows(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """The statement's rows (RETURNING or SELECT; none for other statements)."""
+        """The statement's rows (RETURNING or SELECT; none for other statements). Rows held back on
+        the connection for another statement (:class:`HeldRows`) are written first."""
         dialect = connection.dialect
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            compiled = self._compiled[dialect.name] = self._compile(dialect)
         sync: Any = connection.sync_connection
         driver: Any = sync.connection.driver_connection
         # The dialect names the driver: cheaper than isinstance on asyncpg's proxied class.
         on_asyncpg = dialect.name == "postgresql"
+        if on_asyncpg and (held := sync.info.get(_HELD)) is not None and held.statement is not self:
+            await held.write(driver, dialect)
         if not (driver.is_in_transaction() if on_asyncpg else driver.in_transaction) and (
             sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
         ):
             result = await connection.execute(self._statements[dialect.name], parameters)
             return [tuple(row) for row in result] if result.returns_rows else []
+        return await self.fetch(driver, dialect, parameters)
+
+    async def fetch(self, driver: Any, dialect: Dialect, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """:meth:`rows` on the driver connection itself, which must be in a transaction (or
+        autocommit): SQLAlchemy is not asked to begin one."""
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
         values = [
             value if convert is None else convert(value)
             for value, convert in zip(
@@ -134,7 +143,7 @@ class DriverStatement:
             )
         ]
         try:
-            if on_asyncpg:
+            if dialect.name == "postgresql":
                 fetched: Sequence[Sequence[Any]] = await driver.fetch(compiled.sql, *values)
             else:
                 inline = driver.rows_inline(compiled.sql, values) if isinstance(driver, InlineConnection) else None
@@ -150,3 +159,83 @@ class DriverStatement:
             )
             for row in fetched
         ]
+
+
+#: The key of a connection's :class:`HeldRows` in its ``info`` (SQLAlchemy's dict for what a
+#: program keeps with a connection).
+_HELD = "baraza_held_rows"
+
+
+class HeldRows:
+    """Rows for one statement of many rows, held back on a PostgreSQL connection and written in
+    one round trip: just before the connection's next statement of any other kind (through
+    :meth:`DriverStatement.rows`, or SQLAlchemy's, see :func:`write_held_rows_first`), or when the
+    block of :func:`holding_rows` ends, before the commit.
+
+    As nothing else runs on the connection between holding a row and writing it, no statement
+    reads what the row would have changed: the transaction ends as if each row had been written
+    at once, in the same order. ``statement`` takes the rows as arrays (``arrays(rows)``).
+    """
+
+    def __init__(self, statement: DriverStatement, arrays: Callable[[list[Mapping[str, Any]]], Mapping[str, Any]]):
+        self.statement = statement
+        self._arrays = arrays
+        self._rows: list[Mapping[str, Any]] = []
+        self._keys: set[Any] = set()
+
+    @property
+    def waiting(self) -> bool:
+        """Whether rows are held, not yet written."""
+        return bool(self._rows)
+
+    async def hold(self, connection: AsyncConnection, keys: Sequence[Any], row: Mapping[str, Any]) -> None:
+        """Hold ``row``; the rows held before are written first if one has any of its ``keys`` (the
+        statement may change a row of the database only once). Written at once, as the
+        transaction's first statement, when the driver has not begun the transaction yet (asyncpg
+        begins it with the first statement SQLAlchemy runs)."""
+        driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        if not driver.is_in_transaction():
+            await self.statement.rows(connection, self._arrays([row]))
+            return
+        if not self._keys.isdisjoint(keys):
+            await self.write(driver, connection.dialect)
+        self._rows.append(row)
+        self._keys.update(keys)
+
+    async def write(self, driver: Any, dialect: Dialect) -> None:
+        """Write the rows held (nothing when none is): one statement on ``driver``."""
+        if not self._rows:
+            return
+        rows, self._rows = self._rows, []  # dropped even if the statement fails: so is the transaction
+        self._keys.clear()
+        await self.statement.fetch(driver, dialect, self._arrays(rows))
+
+
+def held_rows(connection: AsyncConnection) -> HeldRows | None:
+    """The rows held on ``connection`` (None outside :func:`holding_rows`)."""
+    held: HeldRows | None = connection.sync_connection.info.get(_HELD)  # type: ignore[union-attr]
+    return held
+
+
+@contextlib.asynccontextmanager
+async def holding_rows(connection: AsyncConnection, held: HeldRows) -> AsyncIterator[HeldRows]:
+    """Hold rows on ``connection`` (in a transaction, PostgreSQL) for the block; what is held when
+    the block ends is written then, before the transaction commits (dropped if it raised)."""
+    info = connection.sync_connection.info  # type: ignore[union-attr]
+    info[_HELD] = held
+    try:
+        yield held
+        await held.write(connection.sync_connection.connection.driver_connection, connection.dialect)  # type: ignore[union-attr]
+    finally:
+        # The dict stays with the pooled driver connection: nothing held may outlive the block.
+        info.pop(_HELD, None)
+
+
+def write_held_rows_first(connection: Connection) -> None:
+    """Write the rows held on ``connection`` before SQLAlchemy runs a statement on it: called
+    from its ``before_cursor_execute`` event (in SQLAlchemy's greenlet, where ``run_async``
+    may await the driver)."""
+    held: HeldRows | None = connection.info.get(_HELD)
+    if held is not None and held.waiting:
+        dbapi: Any = connection.connection.dbapi_connection
+        dbapi.run_async(lambda driver: held.write(driver, connection.dialect))

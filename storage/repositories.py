@@ -13,9 +13,10 @@ statement itself. The statements used less often keep the plain Core style.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -25,6 +26,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Integer,
     Table,
     Text,
     bindparam,
@@ -42,7 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.driver_sql import DriverStatement, Upsert
+from storage.driver_sql import DriverStatement, HeldRows, Upsert, held_rows, holding_rows
 from storage.errors import StorageError
 from storage.indicators import IndicatorRepository
 from storage.linked_contacts import (
@@ -211,6 +213,71 @@ _RECORD_ANSWER_AND_SAVE = DriverStatement(
     _save_conversation(postgresql.insert).add_cte(_record_answer(postgresql.insert).cte("recorded"))
 )
 _RECORD_COMPLETION = DriverStatement.upsert(_record_completion)
+# PostgreSQL only: :data:`_RECORD_ANSWER_AND_SAVE` for the survey steps of several contacts (a
+# group commit's updates), one row each (question NULL: no answer), written out as the batch's claim.
+_RECORD_ANSWERS_AND_SAVE_MANY_SQL = """
+WITH given AS (
+    SELECT * FROM unnest(
+        CAST(:contact_ids AS bigint[]), CAST(:flows AS text[]), CAST(:survey_ids AS text[]),
+        CAST(:response_ids AS text[]), CAST(:current_questions AS text[]), CAST(:selections AS text[]),
+        CAST(:prompt_serials AS integer[]), CAST(:nows AS timestamptz[]), CAST(:questions AS text[]),
+        CAST(:answer_values AS text[])
+    ) WITH ORDINALITY AS step(contact_id, flow, survey_id, response_id, current_question, selection,
+        prompt_serial, now, question, value, position)
+), recorded AS (
+    INSERT INTO answers (response_id, question, value, answered_at)
+    SELECT response_id, question, value, now FROM given WHERE question IS NOT NULL ORDER BY position
+    ON CONFLICT (response_id, question) DO UPDATE SET value = excluded.value, answered_at = excluded.answered_at
+)
+INSERT INTO conversations (contact_id, flow, survey_id, response_id, current_question, selection, prompt_serial,
+    updated_at)
+SELECT contact_id, flow, survey_id, response_id, current_question, selection, prompt_serial, now
+FROM given ORDER BY position
+ON CONFLICT (contact_id) DO UPDATE SET flow = excluded.flow, survey_id = excluded.survey_id,
+    response_id = excluded.response_id, current_question = excluded.current_question,
+    selection = excluded.selection, prompt_serial = excluded.prompt_serial, updated_at = excluded.updated_at
+"""
+_SAVED_MANY = ("contact_id", "flow", "survey_id", "response_id", "current_question", "selection", "prompt_serial")
+
+
+def _record_answers_and_save_many() -> Any:
+    assert (*_SAVED_MANY[1:], "updated_at") == _CONVERSATION_FIELDS, "the statement names the fields in full"
+    texts = ("flows", "survey_ids", "response_ids", "current_questions", "selections", "questions", "answer_values")
+    return text(_RECORD_ANSWERS_AND_SAVE_MANY_SQL).bindparams(
+        bindparam("contact_ids", type_=ARRAY(BigInteger)),
+        *(bindparam(name, type_=ARRAY(Text)) for name in texts),
+        bindparam("prompt_serials", type_=ARRAY(Integer)),
+        bindparam("nows", type_=ARRAY(DateTime(timezone=True))),
+    ).columns()  # returns no rows
+
+
+_RECORD_ANSWERS_AND_SAVE_MANY = DriverStatement(_record_answers_and_save_many())
+
+
+def _saves_as_arrays(rows: list[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """The parameters of :data:`_RECORD_ANSWERS_AND_SAVE_MANY` for the held saves ``rows``."""
+    arrays = {f"{name}s": [row[name] for row in rows] for name in _SAVED_MANY}
+    return arrays | {
+        "nows": [row["updated_at"] for row in rows],
+        "questions": [row.get("question") for row in rows],
+        "answer_values": [row.get("value") for row in rows],
+    }
+
+
+@contextlib.asynccontextmanager
+async def survey_steps_together(connection: AsyncConnection) -> AsyncIterator[None]:
+    """For the block (one transaction of several updates, PostgreSQL), each survey step's save
+    (:meth:`ConversationRepository.save` of the conversation and at most one answer) is held back
+    and written with the others in one statement: before the connection's next statement of
+    another kind, or when the block ends. Every update's statements and what they read are those
+    of writing each save at once (see :class:`storage.driver_sql.HeldRows`); nothing is held on SQLite."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    async with holding_rows(connection, HeldRows(_RECORD_ANSWERS_AND_SAVE_MANY, _saves_as_arrays)):
+        yield
+
+
 # The conversation with its response's answers in one query: a survey step needs both. One row
 # per answer (question NULL when there is none yet, or no response).
 _CONVERSATION_COLUMNS = (
@@ -818,6 +885,14 @@ class ConversationRepository(Repository):
         if together:
             ((question, value),) = together
             parameters |= {"question": question, "value": value, "now": now}
+        held = held_rows(self.connection)  # PostgreSQL, in a transaction of several updates
+        if held is not None:
+            # The statement may change each conversation and each answer once.
+            keys: list[tuple[Any, ...]] = [("conversation", conversation.contact_id)]
+            keys += [("answer", conversation.response_id, question) for question, _ in together]
+            await held.hold(self.connection, keys, parameters)
+            return
+        if together:
             await _RECORD_ANSWER_AND_SAVE.rows(self.connection, parameters)
         else:
             await _SAVE_CONVERSATION.rows(self.connection, parameters)

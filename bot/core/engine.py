@@ -42,7 +42,7 @@ from storage.indicators import StoredCatalogue
 from storage.linked_contacts import phone_key_of
 from storage.media import MediaStore
 from storage.pseudonyms import Pseudonymizer
-from storage.repositories import Arrival, Claimed, Repositories
+from storage.repositories import Arrival, Claimed, Repositories, survey_steps_together
 from surveys.markup import Rich
 from surveys.model import Survey
 
@@ -237,8 +237,12 @@ class Engine:
             claims = await self._claim_together(
                 connection, [i for i, taken in zip(inbounds, ours, strict=True) if taken]
             )
-            for inbound, taken in zip(inbounds, ours, strict=True):
-                results.append(await self._process_in(connection, inbound, claims.get(id(inbound))) if taken else None)
+            # The survey steps' saves of the batch in one statement (PostgreSQL), as they are written
+            # in order, each before any other statement.
+            async with survey_steps_together(connection):
+                for inbound, taken in zip(inbounds, ours, strict=True):
+                    claim = claims.get(id(inbound))
+                    results.append(await self._process_in(connection, inbound, claim) if taken else None)
         return results
 
     async def _claim_together(self, connection: AsyncConnection, inbounds: Sequence[Inbound]) -> dict[int, Claimed]:

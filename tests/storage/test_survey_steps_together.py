@@ -1,0 +1,167 @@
+"""A group commit's survey steps are saved together (``survey_steps_together``, PostgreSQL): each
+step's save is held back and written with the others in one statement, before the connection's
+next statement of any other kind or at the end of the block; what every statement reads and what
+the transaction stores are those of saving each step at once (storage/repositories.py,
+storage/driver_sql.py ``HeldRows``)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from storage.database import Database
+from storage.records import Contact, Conversation
+from storage.repositories import Repositories, survey_steps_together
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+LATER = NOW + timedelta(minutes=1)
+
+
+class RolledBack(Exception):
+    pass
+
+
+async def _three_in_a_survey(database: Database) -> list[tuple[Contact, str]]:
+    """Three contacts, each with a response to survey ``s`` and a conversation at its ``q1``."""
+    people = []
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        for user in ("1", "2", "3"):
+            _, contact = await repos.contacts.claim_and_touch("telegram", f"u{user}", NOW, user, user, "en", NOW)
+            response_id = await repos.responses.create(
+                survey_id="s", survey_version="v1", contact=contact, respondent=f"r{user}", language="en", now=NOW
+            )
+            await repos.conversations.save(Conversation(contact.id, "survey", "s", response_id, "q1", (), 1), NOW)
+            people.append((contact, response_id))
+    return people
+
+
+def _step(contact: Contact, response_id: str, question: str, serial: int) -> Conversation:
+    return Conversation(contact.id, "survey", "s", response_id, question, ("a", "b"), serial)
+
+
+async def _stored(database: Database) -> list[tuple[Any, ...]]:
+    async with database.reading() as connection:
+        conversations = await connection.execute(
+            text(
+                "SELECT contact_id, flow, survey_id, response_id, current_question, selection, prompt_serial,"
+                " updated_at FROM conversations ORDER BY contact_id"
+            )
+        )
+        answers = await connection.execute(
+            text("SELECT response_id, question, value, answered_at FROM answers ORDER BY response_id, question")
+        )
+        return [tuple(row) for row in conversations] + [tuple(row) for row in answers]
+
+
+def _logged(connection_driver: Any) -> list[str]:
+    statements: list[str] = []
+    connection_driver.add_query_logger(lambda record: statements.append(record.query))
+    return statements
+
+
+async def _driver(connection: Any) -> Any:
+    await connection.execute(text("SELECT 1"))  # the transaction is open on the driver
+    return (await connection.get_raw_connection()).driver_connection
+
+
+async def test_the_steps_of_several_people_are_stored_as_when_saved_one_by_one(database: Database) -> None:
+    people = await _three_in_a_survey(database)
+    steps = [(_step(contact, response, "q2", 2), (("q1", f"answer {contact.id}"),)) for contact, response in people]
+    try:
+        async with database.transaction(quick=True) as connection:
+            for conversation, recorded in steps:
+                await Repositories(connection).conversations.save(conversation, LATER, recorded)
+            raise RolledBack
+    except RolledBack:
+        pass
+    async with database.transaction(quick=True) as connection:
+        for conversation, recorded in steps:
+            await Repositories(connection).conversations.save(conversation, LATER, recorded)
+    one_by_one = await _stored(database)
+    async with database.transaction(quick=True) as connection:
+        for conversation, _ in steps:  # back to where they were, their answers emptied
+            await Repositories(connection).conversations.save(conversation, NOW, (("q1", None),))
+    async with database.transaction(quick=True) as connection:
+        driver = await _driver(connection) if not database.is_sqlite else None
+        statements = _logged(driver) if driver is not None else []
+        async with survey_steps_together(connection):
+            for conversation, recorded in steps:
+                await Repositories(connection).conversations.save(conversation, LATER, recorded)
+            await asyncio.sleep(0)  # asyncpg calls its query loggers soon after, not at once
+            if driver is not None:
+                assert statements == [], "held until the block ends"
+        await asyncio.sleep(0)
+        if driver is not None:
+            assert len([s for s in statements if "conversations" in s]) == 1, statements
+    assert await _stored(database) == one_by_one
+
+
+async def test_a_statement_after_a_held_step_reads_what_it_saved(database: Database) -> None:
+    (first, first_response), (second, second_response), _ = await _three_in_a_survey(database)
+    async with database.transaction(quick=True) as connection:
+        await connection.execute(text("SELECT 1"))  # the engine's batch takes its chats' locks first
+        async with survey_steps_together(connection):
+            repos = Repositories(connection)
+            await repos.conversations.save(_step(first, first_response, "q2", 2), LATER, (("q1", "41"),))
+            # A statement run on the driver (another repository's read)...
+            read = await Repositories(connection).conversations.get(first.id)
+            answers = await Repositories(connection).responses.answers(first_response)
+            await repos.conversations.save(_step(second, second_response, "q2", 2), LATER, (("q1", "42"),))
+            # ...and a query through SQLAlchemy.
+            core = await connection.scalar(
+                text("SELECT value FROM answers WHERE response_id = :id"), {"id": second_response}
+            )
+    assert read is not None and read.current_question == "q2" and dict(read.answers or {}) == {"q1": "41"}
+    assert dict(answers) == {"q1": "41"}
+    assert core == "42"
+
+
+async def test_one_person_saved_twice_in_a_block_keeps_the_later_step(database: Database) -> None:
+    (contact, response), _, _ = await _three_in_a_survey(database)
+    async with database.transaction(quick=True) as connection:
+        await connection.execute(text("SELECT 1"))
+        async with survey_steps_together(connection):
+            repos = Repositories(connection)
+            await repos.conversations.save(_step(contact, response, "q2", 2), LATER, (("q1", "first"),))
+            await repos.conversations.save(_step(contact, response, "q3", 3), LATER, (("q1", "second"),))
+            await repos.conversations.save(_step(contact, response, "q4", 4), LATER)
+    async with database.transaction() as connection:
+        stored = await Repositories(connection).conversations.get(contact.id)
+    assert stored is not None and (stored.current_question, stored.prompt_serial) == ("q4", 4)
+    assert dict(stored.answers or {}) == {"q1": "second"}
+
+
+async def test_a_block_that_fails_leaves_nothing_held_for_the_next_transaction(database: Database) -> None:
+    (contact, response), _, _ = await _three_in_a_survey(database)
+    with pytest.raises(RolledBack):
+        async with database.transaction(quick=True) as connection:
+            await connection.execute(text("SELECT 1"))
+            async with survey_steps_together(connection):
+                await Repositories(connection).conversations.save(_step(contact, response, "q9", 9), LATER)
+                raise RolledBack
+    # The pooled connection is used again: no step of the failed block is written there.
+    for _ in range(3):
+        async with database.transaction(quick=True) as connection:
+            await connection.execute(text("SELECT 1"))
+    async with database.transaction() as connection:
+        stored = await Repositories(connection).conversations.get(contact.id)
+    assert stored is not None and stored.current_question == "q1"
+
+
+async def test_a_step_saved_first_in_its_transaction_is_rolled_back_with_it(database: Database) -> None:
+    # asyncpg begins the transaction with its first statement: a step saved before any other is
+    # written then, inside the transaction, not held outside it.
+    (contact, response), _, _ = await _three_in_a_survey(database)
+    with pytest.raises(RolledBack):
+        async with database.transaction(quick=True) as connection, survey_steps_together(connection):
+            await Repositories(connection).conversations.save(_step(contact, response, "q5", 5), LATER)
+            await connection.execute(text("SELECT 1"))
+            raise RolledBack
+    async with database.transaction() as connection:
+        stored = await Repositories(connection).conversations.get(contact.id)
+    assert stored is not None and stored.current_question == "q1"
