@@ -58,13 +58,16 @@ FIRST_USER = 1_000_000
 def serve(config: Path, per_second: float, concurrency: int) -> None:
     """``baraza run`` with the broadcast rate set directly (the configuration caps it at 1000/s)."""
     from bot.app import run_forever
+    from bot.cli.run import event_loop_factory
     from bot.config import load_settings
 
     settings = load_settings(config)
     settings = replace(settings, broadcast=BroadcastSettings(per_second, 1.0, concurrency))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(run_forever(settings))
+    # On the event loop `baraza run` serves on (uvloop where installed), as the office's bot does.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(run_forever(settings))
 
 
 class BenchBot:
