@@ -52,8 +52,9 @@ class BroadcastRows(RepositoryRows):
 
     async def claim(self, database: Database, wanted: Wanted) -> tuple[Sequence[ClaimedDelivery], datetime | None]:
         # ``wanted.busy`` does not matter: a person gets one row per broadcast, and the chat's
-        # rate keeps two broadcasts to the same person apart.
-        async with database.transaction() as connection:
+        # rate keeps two broadcasts to the same person apart. Quick: a few indexed statements
+        # (ix_deliveries_broadcast_status), run on SQLite without a thread hand-off each.
+        async with database.transaction(quick=True) as connection:
             repository = BroadcastRepository(connection)
             claim = await repository.claim(wanted.channels, wanted.limit, wanted.now, worker=wanted.worker)
             for broadcast_id in {d.broadcast_id for d in claim.deliveries} - set(self._notices):
