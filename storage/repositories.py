@@ -243,12 +243,16 @@ _SAVED_MANY = ("contact_id", "flow", "survey_id", "response_id", "current_questi
 def _record_answers_and_save_many() -> Any:
     assert (*_SAVED_MANY[1:], "updated_at") == _CONVERSATION_FIELDS, "the statement names the fields in full"
     texts = ("flows", "survey_ids", "response_ids", "current_questions", "selections", "questions", "answer_values")
-    return text(_RECORD_ANSWERS_AND_SAVE_MANY_SQL).bindparams(
-        bindparam("contact_ids", type_=ARRAY(BigInteger)),
-        *(bindparam(name, type_=ARRAY(Text)) for name in texts),
-        bindparam("prompt_serials", type_=ARRAY(Integer)),
-        bindparam("nows", type_=ARRAY(DateTime(timezone=True))),
-    ).columns()  # returns no rows
+    return (
+        text(_RECORD_ANSWERS_AND_SAVE_MANY_SQL)
+        .bindparams(
+            bindparam("contact_ids", type_=ARRAY(BigInteger)),
+            *(bindparam(name, type_=ARRAY(Text)) for name in texts),
+            bindparam("prompt_serials", type_=ARRAY(Integer)),
+            bindparam("nows", type_=ARRAY(DateTime(timezone=True))),
+        )
+        .columns()
+    )  # returns no rows
 
 
 _RECORD_ANSWERS_AND_SAVE_MANY = DriverStatement(_record_answers_and_save_many())
