@@ -193,7 +193,7 @@ class HeldRows:
         statement may change a row of the database only once). Written at once, as the
         transaction's first statement, when the driver has not begun the transaction yet (asyncpg
         begins it with the first statement SQLAlchemy runs)."""
-        driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        driver = _driver_of(connection)
         if not driver.is_in_transaction():
             await self.statement.rows(connection, self._arrays([row]))
             return
@@ -211,6 +211,12 @@ class HeldRows:
         await self.statement.fetch(driver, dialect, self._arrays(rows))
 
 
+def _driver_of(connection: AsyncConnection) -> Any:
+    """The driver's own connection (asyncpg's) under ``connection``."""
+    sync: Any = connection.sync_connection
+    return sync.connection.driver_connection
+
+
 def held_rows(connection: AsyncConnection) -> HeldRows | None:
     """The rows held on ``connection`` (None outside :func:`holding_rows`)."""
     held: HeldRows | None = connection.sync_connection.info.get(_HELD)  # type: ignore[union-attr]
@@ -225,7 +231,7 @@ async def holding_rows(connection: AsyncConnection, held: HeldRows) -> AsyncIter
     info[_HELD] = held
     try:
         yield held
-        await held.write(connection.sync_connection.connection.driver_connection, connection.dialect)  # type: ignore[union-attr]
+        await held.write(_driver_of(connection), connection.dialect)
     finally:
         # The dict stays with the pooled driver connection: nothing held may outlive the block.
         info.pop(_HELD, None)

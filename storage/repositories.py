@@ -624,6 +624,18 @@ class ContactRepository(Repository):
             self.read_ahead[row[0]] = _conversation(row[0], [each[len(_CONTACT_COLUMNS) + 1 :] for each in rows])
         return bool(row[len(_CONTACT_COLUMNS)]), await self._touched(row, channel, user_key, chat_key, now)
 
+    async def claim_arrival(self, arrival: Arrival) -> tuple[bool, Contact]:
+        """:meth:`claim_and_touch` of one update's :class:`Arrival`."""
+        return await self.claim_and_touch(
+            arrival.channel,
+            arrival.update_key,
+            arrival.processed_at,
+            arrival.user_key,
+            arrival.chat_key,
+            arrival.language,
+            arrival.now,
+        )
+
     async def claim_and_touch_many(self, arrivals: Sequence[Arrival]) -> list[Claimed]:
         """:meth:`claim_and_touch` with the conversation read, for the updates of several chats in
         one statement (PostgreSQL only); in the order given. Their users must all differ."""

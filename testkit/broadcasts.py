@@ -13,8 +13,9 @@ from sqlalchemy import Table, select
 
 from handlers.broadcast_actions import store_broadcast
 from handlers.notices import Notice, NoticeButton
-from storage.broadcasts import DONE, SENT, UNKNOWN, Audience, BroadcastRepository, BroadcastSummary
+from storage.broadcasts import DONE, Audience, BroadcastRepository, BroadcastSummary
 from storage.database import Database
+from storage.deliveries import SENT, UNKNOWN
 from storage.models import ContactRow, DeliveryRow
 from testkit.fakes.telegram import FakeTelegramServer
 

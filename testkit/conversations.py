@@ -1,10 +1,30 @@
-"""Conversations driven through the engine by tests (``testkit.fakes.engine_user``)."""
+"""Conversations for tests: driven through the engine (``testkit.fakes.engine_user``), or stored
+directly where a test is about storage."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from storage.database import Database
+from storage.records import Conversation
+from storage.repositories import Repositories
+from surveys.model import Survey
 from testkit.fakes.engine_user import EngineUser
+
+
+async def stored_at_age(database: Database, usat: Survey, now: datetime) -> Conversation:
+    """Telegram user "42" in a new response to ``usat`` (the shipped usat2026), stored at its
+    "age" question with "sector" answered."""
+    async with database.transaction() as connection:
+        repos = Repositories(connection)
+        contact = await repos.contacts.touch("telegram", "42", "42", "en", now)
+        response_id = await repos.responses.create(
+            survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=now
+        )
+        conversation = Conversation(contact.id, "survey", usat.id, response_id, "age", (), 1)
+        await repos.conversations.save(conversation, now, (("sector", "public"),))
+    return conversation
 
 
 async def onboard(

@@ -13,7 +13,9 @@ import sqlite3
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import asyncpg
 import pytest
 
@@ -193,3 +195,18 @@ async def drop_postgres_database(url: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+def record_worker_handoffs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What every aiosqlite connection hands to its worker thread from now on (until ``monkeypatch``
+    is undone), as "function SQL": "execute BEGIN IMMEDIATE", "commit". Quick transactions
+    (``storage/aiosqlite_compat.py``) run everything else on the loop's thread."""
+    handed: list[str] = []
+    handed_off = aiosqlite.Connection._execute
+
+    async def recording(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        handed.append(" ".join([getattr(fn, "__name__", "?"), *(a for a in args if isinstance(a, str))]))
+        return await handed_off(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", recording)
+    return handed

@@ -305,15 +305,7 @@ class Engine:
             first_delivery, contact = await repos.contacts.take_claimed(claimed)
         else:
             arrival = self._arrival(inbound)
-            first_delivery, contact = await repos.contacts.claim_and_touch(
-                arrival.channel,
-                arrival.update_key,
-                arrival.processed_at,
-                arrival.user_key,
-                arrival.chat_key,
-                arrival.language,
-                arrival.now,
-            )
+            first_delivery, contact = await repos.contacts.claim_arrival(arrival)
         now = arrival.now
         ctx = Context(
             inbound=inbound,

@@ -9,7 +9,6 @@ import threading
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from storage.aiosqlite_compat import PRIVATE_NAMES, InlineConnection, inline_connector, missing_private_names
 from storage.database import Database
 from storage.repositories import Repositories
+from testkit.databases import record_worker_handoffs
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -62,14 +62,7 @@ async def test_a_quick_transaction_hands_only_begin_and_commit_to_the_worker_thr
     # hand-offs a transaction). What may wait (BEGIN IMMEDIATE, COMMIT) still goes to the worker.
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'hops.db'}")
     await database.migrate()
-    handed: list[str] = []
-    handed_off = aiosqlite.Connection._execute
-
-    async def recording(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        handed.append(" ".join([getattr(fn, "__name__", "?"), *(a for a in args if isinstance(a, str))]))
-        return await handed_off(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", recording)
+    handed = record_worker_handoffs(monkeypatch)
     try:
         for quick in (True, True):
             async with database.transaction(quick=quick) as connection:

@@ -60,15 +60,7 @@ async def _one_at_a_time(database: Database) -> list[Any]:
         async with database.transaction(quick=True) as connection:
             for arrival in ARRIVALS:
                 repos = Repositories(connection)
-                first, contact = await repos.contacts.claim_and_touch(
-                    arrival.channel,
-                    arrival.update_key,
-                    arrival.processed_at,
-                    arrival.user_key,
-                    arrival.chat_key,
-                    arrival.language,
-                    arrival.now,
-                )
+                first, contact = await repos.contacts.claim_arrival(arrival)
                 seen.append((first, contact, await repos.conversations.get(contact.id)))
             raise RolledBack
     except RolledBack:

@@ -14,22 +14,10 @@ from storage.database import Database
 from storage.records import Conversation
 from storage.repositories import Repositories
 from surveys.model import Survey
+from testkit.conversations import stored_at_age
 
 NOW = datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
-
-
-async def _at_age(database: Database, usat: Survey, now: datetime = NOW) -> Conversation:
-    """Telegram user "42" in a new response to the survey, at its "age" question, "sector" answered."""
-    async with database.transaction() as connection:
-        repos = Repositories(connection)
-        contact = await repos.contacts.touch("telegram", "42", "42", "en", now)
-        response_id = await repos.responses.create(
-            survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=now
-        )
-        conversation = Conversation(contact.id, "survey", usat.id, response_id, "age", (), 1)
-        await repos.conversations.save(conversation, now, (("sector", "public"),))
-    return conversation
 
 
 async def _stored(database: Database, conversation: Conversation) -> dict[str, Any]:
@@ -58,7 +46,7 @@ async def _stored(database: Database, conversation: Conversation) -> dict[str, A
 async def test_finishing_stores_the_answers_completes_counts_and_ends_the_conversation(
     database: Database, usat: Survey, recorded: tuple[tuple[str, str | None], ...]
 ) -> None:
-    at_age = await _at_age(database, usat)
+    at_age = await stored_at_age(database, usat, NOW)
     assert at_age.response_id is not None
     async with database.transaction(quick=True) as connection:
         repos = Repositories(connection)
@@ -76,7 +64,7 @@ async def test_finishing_stores_the_answers_completes_counts_and_ends_the_conver
 
 async def test_a_second_finished_response_counts_twice(database: Database, usat: Survey) -> None:
     for moment in (NOW, LATER):
-        at_age = await _at_age(database, usat, moment)
+        at_age = await stored_at_age(database, usat, moment)
         assert at_age.response_id is not None
         async with database.transaction(quick=True) as connection:
             await Repositories(connection).responses.finish(
@@ -89,7 +77,7 @@ async def test_a_second_finished_response_counts_twice(database: Database, usat:
 async def test_a_conversation_read_ahead_is_gone_once_the_response_is_finished(
     database: Database, usat: Survey
 ) -> None:
-    at_age = await _at_age(database, usat)
+    at_age = await stored_at_age(database, usat, NOW)
     assert at_age.response_id is not None
     async with database.transaction(quick=True) as connection:
         repos = Repositories(connection)
@@ -104,7 +92,7 @@ async def test_on_postgresql_a_finishing_step_takes_two_statements_after_the_cha
 ) -> None:
     if database.is_sqlite:
         pytest.skip("the round trips to a database server")
-    at_age = await _at_age(database, usat)
+    at_age = await stored_at_age(database, usat, NOW)
     assert at_age.response_id is not None
     sent: list[str] = []
     async with database.transaction(quick=True) as connection:
@@ -133,7 +121,7 @@ async def test_the_latest_response_and_the_completions_are_read_together(databas
         repos = Repositories(connection)
         contact = await repos.contacts.touch("telegram", "42", "42", "en", NOW)
         assert await repos.responses.latest_and_completed(contact.id, usat.id) == (None, 0)
-    first = await _at_age(database, usat)
+    first = await stored_at_age(database, usat, NOW)
     assert first.response_id is not None
     async with database.transaction() as connection:
         repos = Repositories(connection)

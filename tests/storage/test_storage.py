@@ -19,6 +19,7 @@ from storage.pseudonyms import Pseudonymizer
 from storage.records import Conversation
 from storage.repositories import Repositories
 from surveys.model import Survey
+from testkit.conversations import stored_at_age
 from testkit.exports import EVERY_RESPONSE_JOINED
 
 NOW = datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
@@ -131,25 +132,12 @@ async def test_a_conversation_is_read_with_the_answers_of_its_response(database:
         assert await Repositories(connection).conversations.get(contact.id) is None
 
 
-async def _survey_at_age(database: Database, usat: Survey) -> Conversation:
-    """A contact (telegram user "42") in the survey at its "age" question, "sector" answered."""
-    async with database.transaction() as connection:
-        repos = Repositories(connection)
-        contact = await repos.contacts.touch("telegram", "42", "42", "en", NOW)
-        response_id = await repos.responses.create(
-            survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=NOW
-        )
-        conversation = Conversation(contact.id, "survey", usat.id, response_id, "age", (), 1)
-        await repos.conversations.save(conversation, NOW, (("sector", "public"),))
-    return conversation
-
-
 async def test_an_update_gets_its_conversation_as_stored_whatever_it_wrote_before(
     database: Database, usat: Survey
 ) -> None:
     # On PostgreSQL the conversation is read along with the claim (one statement); a write in
     # between must never leave the update an older copy.
-    at_age = await _survey_at_age(database, usat)
+    at_age = await stored_at_age(database, usat, NOW)
     later = NOW + timedelta(minutes=1)
     async with database.transaction(quick=True) as connection:
         repos = Repositories(connection)
@@ -183,7 +171,7 @@ async def test_an_update_gets_its_conversation_as_stored_whatever_it_wrote_befor
 
 
 async def test_a_step_stores_its_answers_before_the_conversation(database: Database, usat: Survey) -> None:
-    at_age = await _survey_at_age(database, usat)
+    at_age = await stored_at_age(database, usat, NOW)
     async with database.transaction(quick=True) as connection:
         repos = Repositories(connection)
         at_income = replace(at_age, current_question="income", prompt_serial=2)
@@ -199,7 +187,7 @@ async def test_on_postgresql_a_survey_step_takes_two_statements_after_the_chat_l
 ) -> None:
     if database.is_sqlite:
         pytest.skip("the round trips to a database server")
-    await _survey_at_age(database, usat)
+    await stored_at_age(database, usat, NOW)
     later = NOW + timedelta(minutes=1)
     sent: list[str] = []
     async with database.transaction(quick=True) as connection:

@@ -7,18 +7,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import aiosqlite
 import pytest
 
 from bot.sending.broadcast_rows import BroadcastRows
 from bot.sending.row_source import Wanted
-from storage.broadcasts import SENT
 from storage.database import Database
-from storage.deliveries import Outcome
+from storage.deliveries import SENT, Outcome
 from testkit.broadcasts import CPI, create_broadcast, delivery_rows
-from testkit.databases import copy_migrated_sqlite
+from testkit.databases import copy_migrated_sqlite, record_worker_handoffs
 from testkit.register import Person, add_people
 
 
@@ -31,14 +28,7 @@ async def test_claiming_and_recording_broadcast_rows_hand_only_begin_and_commit_
         await add_people(database, people)
         broadcast_id, recipients = await create_broadcast(database, CPI)
         assert recipients == 3
-        handed: list[str] = []
-        handed_off = aiosqlite.Connection._execute
-
-        async def recording(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-            handed.append(" ".join([getattr(fn, "__name__", "?"), *(a for a in args if isinstance(a, str))]))
-            return await handed_off(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", recording)
+        handed = record_worker_handoffs(monkeypatch)
         rows = BroadcastRows()
         claimed, _ = await rows.claim(database, Wanted(frozenset({"telegram"}), 10, datetime.now(UTC)))
         assert len(claimed) == 3
