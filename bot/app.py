@@ -91,11 +91,14 @@ class RunningBot:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
+async def running_bot(settings: Settings, *, settle_heap: bool = False) -> AsyncIterator[RunningBot]:
     """Start the bot (migrating the database first) and stop it cleanly when the block ends.
 
     The steps run top-down; each part started is stopped again, in the reverse order, however
     the block ends (a step that fails stops the parts started before it).
+    ``settle_heap`` (``baraza run``): the heap built at start is collected and left out of later
+    collections (:func:`bot.collector.settle`) just before the channels start taking updates;
+    tests leave it off, as a frozen heap would outlive each bot they start.
     Raises :class:`surveys.errors.SurveyFileError` before anything starts if a survey is invalid.
     """
     surveys = SurveysInService(settings.surveys_directory, load_survey_directory(settings.surveys_directory))
@@ -131,6 +134,10 @@ async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
         # Build the catalogue's search index now, then follow new loads in the background:
         # lookups never read the catalogue inside an update's transaction.
         await started(stack, engine.catalogue)
+        if settle_heap:
+            # Before the channels, not after: the full collection holds the event loop for about
+            # 0.1 s, which the first updates of a restart (taken at once) would wait out.
+            collector.settle()
         for channel in (telegram, whatsapp, sms):
             if channel is not None:
                 await started(stack, channel)
@@ -531,8 +538,7 @@ async def run_forever(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with running_bot(settings) as bot:
-        collector.settle()  # the heap built at start is left out of later collections
+    async with running_bot(settings, settle_heap=True) as bot:
         channels = "web chat" + (f" and Telegram ({settings.telegram.mode})" if bot.telegram else "")
         channels += " and WhatsApp" if bot.whatsapp else ""
         channels += " and SMS" if bot.sms else ""

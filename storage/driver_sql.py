@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -111,15 +111,25 @@ class DriverStatement:
         )
         return _Compiled(compiled.string, names, defaults, to_database, from_database)
 
-    async def rows(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    async def rows(
+        self, connection: AsyncConnection, parameters: Mapping[str, Any], *, keys: Collection[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         """The statement's rows (RETURNING or SELECT; none for other statements). Rows held back on
-        the connection for another statement (:class:`HeldRows`) are written first."""
+        the connection for another statement (:class:`HeldRows`) are written first; with ``keys``
+        (every key, in :meth:`HeldRows.hold`'s terms, of what this statement reads or changes),
+        only when a row is held under one of them: the others can neither be seen nor changed by
+        this statement, so writing them later stores the same."""
         dialect = connection.dialect
         sync: Any = connection.sync_connection
         driver: Any = sync.connection.driver_connection
         # The dialect names the driver: cheaper than isinstance on asyncpg's proxied class.
         on_asyncpg = dialect.name == "postgresql"
-        if on_asyncpg and (held := sync.info.get(_HELD)) is not None and held.statement is not self:
+        if (
+            on_asyncpg
+            and (held := sync.info.get(_HELD)) is not None
+            and held.statement is not self
+            and (keys is None or held.holds_any(keys))
+        ):
             await held.write(driver, dialect)
         if not (driver.is_in_transaction() if on_asyncpg else driver.in_transaction) and (
             sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
@@ -174,7 +184,10 @@ class HeldRows:
 
     As nothing else runs on the connection between holding a row and writing it, no statement
     reads what the row would have changed: the transaction ends as if each row had been written
-    at once, in the same order. ``statement`` takes the rows as arrays (``arrays(rows)``).
+    at once, in the same order. The one exception is a statement that names the keys of
+    everything it reads or changes (``DriverStatement.rows(..., keys=...)``) when no row is held
+    under them: it runs before the held rows, whose tables' rows it does not touch, so the order
+    changes nothing. ``statement`` takes the rows as arrays (``arrays(rows)``).
     """
 
     def __init__(self, statement: DriverStatement, arrays: Callable[[list[Mapping[str, Any]]], Mapping[str, Any]]):
@@ -187,6 +200,10 @@ class HeldRows:
     def waiting(self) -> bool:
         """Whether rows are held, not yet written."""
         return bool(self._rows)
+
+    def holds_any(self, keys: Collection[Any]) -> bool:
+        """Whether a row is held under one of ``keys``."""
+        return not self._keys.isdisjoint(keys)
 
     async def hold(self, connection: AsyncConnection, keys: Sequence[Any], row: Mapping[str, Any]) -> None:
         """Hold ``row``; the rows held before are written first if one has any of its ``keys`` (the

@@ -214,9 +214,23 @@ _RECORD_ANSWER_AND_SAVE = DriverStatement(
 )
 _RECORD_COMPLETION = DriverStatement.upsert(_record_completion)
 # PostgreSQL only: :data:`_RECORD_ANSWER_AND_SAVE` for the survey steps of several contacts (a
-# group commit's updates), one row each (question NULL: no answer), written out as the batch's claim.
+# group commit's updates), one row each (question NULL: no answer), after the responses those
+# steps began (:data:`_CREATE_RESPONSE`, one row each), all in one statement. Every part runs
+# (data-modifying CTEs) and the foreign keys are checked when the statement ends, so a step may
+# name a response created in the same statement.
 _RECORD_ANSWERS_AND_SAVE_MANY_SQL = """
-WITH given AS (
+WITH created AS (
+    INSERT INTO responses (id, survey_id, survey_version, contact_id, respondent, channel, language, started_at,
+        completed_at, arm)
+    SELECT id, survey_id, survey_version, contact_id, respondent, channel, language, started_at, NULL, arm
+    FROM unnest(
+        CAST(:new_ids AS text[]), CAST(:new_survey_ids AS text[]), CAST(:new_versions AS text[]),
+        CAST(:new_contact_ids AS bigint[]), CAST(:new_respondents AS text[]), CAST(:new_channels AS text[]),
+        CAST(:new_languages AS text[]), CAST(:new_started AS timestamptz[]), CAST(:new_arms AS text[])
+    ) WITH ORDINALITY AS started(id, survey_id, survey_version, contact_id, respondent, channel, language,
+        started_at, arm, position)
+    ORDER BY position
+), given AS (
     SELECT * FROM unnest(
         CAST(:contact_ids AS bigint[]), CAST(:flows AS text[]), CAST(:survey_ids AS text[]),
         CAST(:response_ids AS text[]), CAST(:current_questions AS text[]), CAST(:selections AS text[]),
@@ -238,11 +252,27 @@ ON CONFLICT (contact_id) DO UPDATE SET flow = excluded.flow, survey_id = exclude
     selection = excluded.selection, prompt_serial = excluded.prompt_serial, updated_at = excluded.updated_at
 """
 _SAVED_MANY = ("contact_id", "flow", "survey_id", "response_id", "current_question", "selection", "prompt_serial")
+#: The columns of a response created by a held survey step (:meth:`ResponseRepository.create`),
+#: as the statement's array parameters name them.
+_CREATED_MANY = {
+    "id": "new_ids",
+    "survey_id": "new_survey_ids",
+    "survey_version": "new_versions",
+    "contact_id": "new_contact_ids",
+    "respondent": "new_respondents",
+    "channel": "new_channels",
+    "language": "new_languages",
+    "started_at": "new_started",
+    "arm": "new_arms",
+}
+#: Marks a held row as a created response (the others are saved steps).
+_NEW_RESPONSE = "new_response"
 
 
 def _record_answers_and_save_many() -> Any:
     assert (*_SAVED_MANY[1:], "updated_at") == _CONVERSATION_FIELDS, "the statement names the fields in full"
     texts = ("flows", "survey_ids", "response_ids", "current_questions", "selections", "questions", "answer_values")
+    new_texts = [name for column, name in _CREATED_MANY.items() if column not in ("contact_id", "started_at")]
     return (
         text(_RECORD_ANSWERS_AND_SAVE_MANY_SQL)
         .bindparams(
@@ -250,6 +280,9 @@ def _record_answers_and_save_many() -> Any:
             *(bindparam(name, type_=ARRAY(Text)) for name in texts),
             bindparam("prompt_serials", type_=ARRAY(Integer)),
             bindparam("nows", type_=ARRAY(DateTime(timezone=True))),
+            *(bindparam(name, type_=ARRAY(Text)) for name in new_texts),
+            bindparam("new_contact_ids", type_=ARRAY(BigInteger)),
+            bindparam("new_started", type_=ARRAY(DateTime(timezone=True))),
         )
         .columns()
     )  # returns no rows
@@ -259,22 +292,34 @@ _RECORD_ANSWERS_AND_SAVE_MANY = DriverStatement(_record_answers_and_save_many())
 
 
 def _saves_as_arrays(rows: list[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    """The parameters of :data:`_RECORD_ANSWERS_AND_SAVE_MANY` for the held saves ``rows``."""
-    arrays = {f"{name}s": [row[name] for row in rows] for name in _SAVED_MANY}
+    """The parameters of :data:`_RECORD_ANSWERS_AND_SAVE_MANY` for the held rows: saved steps and
+    created responses."""
+    created = [row for row in rows if _NEW_RESPONSE in row]
+    saved = [row for row in rows if _NEW_RESPONSE not in row]
+    arrays = {f"{name}s": [row[name] for row in saved] for name in _SAVED_MANY}
+    arrays |= {name: [row[column] for row in created] for column, name in _CREATED_MANY.items()}
     return arrays | {
-        "nows": [row["updated_at"] for row in rows],
-        "questions": [row.get("question") for row in rows],
-        "answer_values": [row.get("value") for row in rows],
+        "nows": [row["updated_at"] for row in saved],
+        "questions": [row.get("question") for row in saved],
+        "answer_values": [row.get("value") for row in saved],
     }
+
+
+def _responses_of(contact_id: int | None) -> tuple[str, int | None]:
+    """The key, in :class:`storage.driver_sql.HeldRows`, of the responses of one contact (None: anonymous)."""
+    return ("responses of", contact_id)
 
 
 @contextlib.asynccontextmanager
 async def survey_steps_together(connection: AsyncConnection) -> AsyncIterator[None]:
     """For the block (one transaction of several updates, PostgreSQL), each survey step's save
-    (:meth:`ConversationRepository.save` of the conversation and at most one answer) is held back
-    and written with the others in one statement: before the connection's next statement of
-    another kind, or when the block ends. Every update's statements and what they read are those
-    of writing each save at once (see :class:`storage.driver_sql.HeldRows`); nothing is held on SQLite."""
+    (:meth:`ConversationRepository.save` of the conversation and at most one answer) and each
+    response a step begins (:meth:`ResponseRepository.create`) is held back and written with the
+    others in one statement: before the connection's next statement of another kind, or when the
+    block ends. A survey's start (:meth:`ResponseRepository.latest_and_completed`) and end
+    (:meth:`ResponseRepository.finish`) let the rows of other contacts stay held: they touch only
+    their own contact's. Every update's statements and what they read are those of writing each
+    row at once (see :class:`storage.driver_sql.HeldRows`); nothing is held on SQLite."""
     if connection.dialect.name != "postgresql":
         yield
         return
@@ -955,20 +1000,23 @@ class ResponseRepository(Repository):
         """A new, incomplete response (in experiment ``arm``, under ``response_id`` if given: see
         :func:`new_response_id`); returns its id. Without a contact it is anonymous."""
         response_id = response_id or new_response_id()
-        await _CREATE_RESPONSE.rows(
-            self.connection,
-            {
-                "id": response_id,
-                "survey_id": survey_id,
-                "survey_version": survey_version,
-                "contact_id": contact.id if contact is not None else None,
-                "respondent": respondent,
-                "channel": contact.channel if contact is not None else channel,
-                "language": language,
-                "started_at": now,
-                "arm": arm,
-            },
-        )
+        contact_id = contact.id if contact is not None else None
+        row = {
+            "id": response_id,
+            "survey_id": survey_id,
+            "survey_version": survey_version,
+            "contact_id": contact_id,
+            "respondent": respondent,
+            "channel": contact.channel if contact is not None else channel,
+            "language": language,
+            "started_at": now,
+            "arm": arm,
+        }
+        held = held_rows(self.connection)  # PostgreSQL, in a transaction of several updates
+        if held is not None:
+            await held.hold(self.connection, [_responses_of(contact_id)], row | {_NEW_RESPONSE: True})
+        else:
+            await _CREATE_RESPONSE.rows(self.connection, row)
         return response_id
 
     async def latest_for(self, contact_id: int, survey_id: str) -> ResponseSummary | None:
@@ -979,7 +1027,11 @@ class ResponseRepository(Repository):
     async def latest_and_completed(self, contact_id: int, survey_id: str) -> tuple[ResponseSummary | None, int]:
         """:meth:`latest_for` and :meth:`ParticipationRepository.completed` read in one query (a
         survey's start needs both, or one of them: the other costs less than a round trip)."""
-        rows = await _LATEST_AND_COMPLETED.rows(self.connection, {"contact_id": contact_id, "survey_id": survey_id})
+        # Reads the contact's responses and its linked contacts' completions: of what a transaction
+        # holds (survey_steps_together), only responses it created for this contact.
+        rows = await _LATEST_AND_COMPLETED.rows(
+            self.connection, {"contact_id": contact_id, "survey_id": survey_id}, keys=[_responses_of(contact_id)]
+        )
         ((completed, *latest),) = rows
         return (_summary(*latest) if latest[0] is not None else None), int(completed)
 
@@ -1043,11 +1095,17 @@ class ResponseRepository(Repository):
         if together:
             parameters = {"response_id": response_id, "now": now, "score": score}
             parameters |= {"of_contact": contact_id, "of_survey": survey_id}
+            # What it changes, in survey_steps_together's terms: the contact's conversation, one of
+            # its responses and that response's last answer (completions are never held).
+            keys: list[tuple[Any, ...]] = [("conversation", contact_id), _responses_of(contact_id)]
             if not recorded:
-                await _FINISH_RESPONSE.rows(self.connection, parameters)
+                await _FINISH_RESPONSE.rows(self.connection, parameters, keys=keys)
                 return
             ((question, value),) = recorded[-1:]
-            await _RECORD_AND_FINISH_RESPONSE.rows(self.connection, parameters | {"question": question, "value": value})
+            keys.append(("answer", response_id, question))
+            await _RECORD_AND_FINISH_RESPONSE.rows(
+                self.connection, parameters | {"question": question, "value": value}, keys=keys
+            )
             return
         await self.complete(response_id, now, score=score)
         await ParticipationRepository(self.connection).record_completion(contact_id, survey_id, now)

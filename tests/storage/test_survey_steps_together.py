@@ -7,6 +7,8 @@ storage/driver_sql.py ``HeldRows``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -114,15 +116,22 @@ async def test_a_statement_after_a_held_step_reads_what_it_saved(database: Datab
     assert core == "42"
 
 
-async def test_one_person_saved_twice_in_a_block_keeps_the_later_step(database: Database) -> None:
-    (contact, response), _, _ = await _three_in_a_survey(database)
+@contextlib.asynccontextmanager
+async def _held_steps(database: Database) -> AsyncIterator[Repositories]:
+    """A quick transaction already begun on the driver (as the engine's batch, which takes its
+    chats' locks first), its survey steps held."""
     async with database.transaction(quick=True) as connection:
         await connection.execute(text("SELECT 1"))
         async with survey_steps_together(connection):
-            repos = Repositories(connection)
-            await repos.conversations.save(_step(contact, response, "q2", 2), LATER, (("q1", "first"),))
-            await repos.conversations.save(_step(contact, response, "q3", 3), LATER, (("q1", "second"),))
-            await repos.conversations.save(_step(contact, response, "q4", 4), LATER)
+            yield Repositories(connection)
+
+
+async def test_one_person_saved_twice_in_a_block_keeps_the_later_step(database: Database) -> None:
+    (contact, response), _, _ = await _three_in_a_survey(database)
+    async with _held_steps(database) as repos:
+        await repos.conversations.save(_step(contact, response, "q2", 2), LATER, (("q1", "first"),))
+        await repos.conversations.save(_step(contact, response, "q3", 3), LATER, (("q1", "second"),))
+        await repos.conversations.save(_step(contact, response, "q4", 4), LATER)
     async with database.transaction() as connection:
         stored = await Repositories(connection).conversations.get(contact.id)
     assert stored is not None and (stored.current_question, stored.prompt_serial) == ("q4", 4)
@@ -158,3 +167,89 @@ async def test_a_step_saved_first_in_its_transaction_is_rolled_back_with_it(data
     async with database.transaction() as connection:
         stored = await Repositories(connection).conversations.get(contact.id)
     assert stored is not None and stored.current_question == "q1"
+
+
+async def _start(repos: Repositories, contact: Contact, survey: str = "t") -> str:
+    """What a survey's start stores: the latest response read, a response created, the step saved."""
+    await repos.responses.latest_and_completed(contact.id, survey)
+    response_id = await repos.responses.create(
+        survey_id=survey, survey_version="v1", contact=contact, respondent=f"r{contact.id}", language="en", now=LATER
+    )
+    await repos.conversations.save(Conversation(contact.id, "survey", survey, response_id, "q1", (), 1), LATER)
+    return response_id
+
+
+async def _responses(database: Database) -> list[tuple[Any, ...]]:
+    async with database.reading() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT survey_id, contact_id, respondent, started_at, completed_at FROM responses ORDER BY contact_id, survey_id"
+            )
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_the_starts_of_several_people_are_read_one_by_one_and_written_in_one_statement(
+    database: Database,
+) -> None:
+    people = [contact for contact, _ in await _three_in_a_survey(database)]
+    async with database.transaction(quick=True) as connection:
+        driver = await _driver(connection) if not database.is_sqlite else None
+        statements = _logged(driver) if driver is not None else []
+        async with survey_steps_together(connection):
+            started = [await _start(Repositories(connection), contact) for contact in people]
+        await asyncio.sleep(0)
+    if driver is not None:
+        # Each start's read ran before the held rows were written (it cannot see another person's),
+        # then one statement wrote every response and step. (asyncpg's own queries left out.)
+        ours = ["write" if "INSERT INTO responses" in s else "read" for s in statements if "responses" in s]
+        assert ours == ["read", "read", "read", "write"], statements
+        assert "INSERT INTO conversations" in next(s for s in statements if "INSERT INTO responses" in s)
+    assert [(row[0], row[1], row[4]) for row in await _responses(database) if row[0] == "t"] == [
+        ("t", contact.id, None) for contact in people
+    ]
+    async with database.reading() as connection:
+        for contact, response_id in zip(people, started, strict=True):
+            stored = await Repositories(connection).conversations.get(contact.id)
+            assert stored is not None and (stored.survey_id, stored.response_id) == ("t", response_id)
+
+
+async def test_a_start_reads_a_response_created_for_its_own_contact_earlier_in_the_block(database: Database) -> None:
+    (contact, _), _, _ = await _three_in_a_survey(database)
+    async with _held_steps(database) as repos:
+        created = await _start(repos, contact)
+        latest, completed = await repos.responses.latest_and_completed(contact.id, "t")
+    assert latest is not None and (latest.id, latest.complete, completed) == (created, False, 0)
+
+
+async def test_a_finish_in_the_block_completes_a_response_created_there_and_leaves_others_held(
+    database: Database,
+) -> None:
+    (first, _), (second, _), _ = await _three_in_a_survey(database)
+    async with database.transaction(quick=True) as connection:
+        driver = await _driver(connection) if not database.is_sqlite else None
+        statements = _logged(driver) if driver is not None else []
+        async with survey_steps_together(connection):
+            repos = Repositories(connection)
+            other = await _start(repos, first)
+            await asyncio.sleep(0)
+            held_before = len(statements)
+            # Another person's finish: the first person's start stays held.
+            second_response, _ = await repos.responses.latest_and_completed(second.id, "s")
+            assert second_response is not None
+            await repos.responses.finish(second_response.id, second.id, "s", LATER, recorded=(("q1", "9"),))
+            await asyncio.sleep(0)
+            if driver is not None:
+                assert not any("INSERT INTO responses" in s for s in statements[held_before:]), statements
+            # The first person's own finish: their held start is written first.
+            await repos.responses.finish(other, first.id, "t", LATER, recorded=(("q1", "7"),))
+        await asyncio.sleep(0)
+    if driver is not None:
+        assert len([s for s in statements if "INSERT INTO responses" in s]) == 1, statements
+    stored = {(row[0], row[1]): row[4] for row in await _responses(database)}
+    assert stored[("t", first.id)] is not None and stored[("s", second.id)] is not None  # completed
+    async with database.reading() as connection:
+        repos = Repositories(connection)
+        assert await repos.conversations.get(first.id) is None and await repos.conversations.get(second.id) is None
+        assert dict(await repos.responses.answers(other)) == {"q1": "7"}
+        assert (await repos.responses.latest_and_completed(first.id, "t"))[1] == 1
