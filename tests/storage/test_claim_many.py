@@ -46,9 +46,13 @@ async def _prepare(database: Database) -> None:
             survey_id="s", survey_version="v1", contact=talking, respondent="r", language="fr", now=NOW
         )
         await repos.conversations.save(
-            Conversation(talking.id, "survey", "s", response_id, "q2", (), 3), NOW, (("q1", "41"),)
+            Conversation(talking.id, "survey", "s", response_id, "q3", (), 3), NOW, (("q1", "41"), ("q2", None))
         )
         _, blocked = await repos.contacts.claim_and_touch("telegram", "00", NOW, "2", "2", None, NOW)
+        started = await repos.responses.create(
+            survey_id="s", survey_version="v1", contact=blocked, respondent="b", language="en", now=NOW
+        )  # a response with no answer yet
+        await repos.conversations.save(Conversation(blocked.id, "survey", "s", started, "q1", (), 1), NOW)
         await connection.execute(
             text("UPDATE contacts SET blocked_at = :now WHERE id = :id"), {"now": NOW, "id": blocked.id}
         )
@@ -96,7 +100,11 @@ async def test_a_batch_claims_touches_and_reads_as_one_update_at_a_time(database
     assert _without_new_ids(got) == _without_new_ids(expected)
     in_survey = got[0][2]
     assert (
-        in_survey is not None and in_survey.current_question == "q2" and dict(in_survey.answers or {}) == {"q1": "41"}
+        in_survey is not None
+        and in_survey.current_question == "q3"
+        and dict(in_survey.answers or {}) == {"q1": "41", "q2": None}  # a skipped question: None
     )
     assert got[1][1].blocked_at is None, "a person who writes is reachable again"
+    just_started = got[1][2]
+    assert just_started is not None and just_started.answers is not None and dict(just_started.answers) == {}
     assert got[2][2] is None and got[2][1].language == "pt"
