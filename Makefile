@@ -4,6 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+# Bytecode is cached (in __pycache__, which git ignores) even where the environment sets
+# PYTHONDONTWRITEBYTECODE: else every pytest worker, and every bot process a test starts, compiles
+# the project again and pytest rewrites every test module's asserts again (about 8.5 s of CPU per
+# pytest process on a 2-core machine; docs/development.md).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test test-fast screenshots check lint typecheck security bench bench-load bench-broadcast bench-indicators bench-lookup bench-workers bench-export soak clean system-deps
 

@@ -310,6 +310,11 @@ def _responses_of(contact_id: int | None) -> tuple[str, int | None]:
     return ("responses of", contact_id)
 
 
+def _response(response_id: str) -> tuple[str, str]:
+    """The key, in :class:`storage.driver_sql.HeldRows`, of one response (an anonymous one has no contact)."""
+    return ("response", response_id)
+
+
 @contextlib.asynccontextmanager
 async def survey_steps_together(connection: AsyncConnection) -> AsyncIterator[None]:
     """For the block (one transaction of several updates, PostgreSQL), each survey step's save
@@ -1022,7 +1027,8 @@ class ResponseRepository(Repository):
         }
         held = held_rows(self.connection)  # PostgreSQL, in a transaction of several updates
         if held is not None:
-            await held.hold(self.connection, [_responses_of(contact_id)], row | {_NEW_RESPONSE: True})
+            keys = [_responses_of(contact_id), _response(response_id)]
+            await held.hold(self.connection, keys, row | {_NEW_RESPONSE: True})
         else:
             await _CREATE_RESPONSE.rows(self.connection, row)
         return response_id
@@ -1103,9 +1109,9 @@ class ResponseRepository(Repository):
         if together:
             parameters = {"response_id": response_id, "now": now, "score": score}
             parameters |= {"of_contact": contact_id, "of_survey": survey_id}
-            # What it changes, in survey_steps_together's terms: the contact's conversation, one of
-            # its responses and that response's last answer (completions are never held).
-            keys: list[tuple[Any, ...]] = [("conversation", contact_id), _responses_of(contact_id)]
+            # What it changes, in survey_steps_together's terms: the contact's conversation, the
+            # response (perhaps anonymous) and its last answer (completions are never held).
+            keys: list[tuple[Any, ...]] = [("conversation", contact_id), _response(response_id)]
             if not recorded:
                 await _FINISH_RESPONSE.rows(self.connection, parameters, keys=keys)
                 return

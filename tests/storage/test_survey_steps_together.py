@@ -253,3 +253,25 @@ async def test_a_finish_in_the_block_completes_a_response_created_there_and_leav
         assert await repos.conversations.get(first.id) is None and await repos.conversations.get(second.id) is None
         assert dict(await repos.responses.answers(other)) == {"q1": "7"}
         assert (await repos.responses.latest_and_completed(first.id, "t"))[1] == 1
+
+
+async def test_an_anonymous_response_started_and_finished_in_one_block_is_stored_complete(database: Database) -> None:
+    # A survey whose every question is skipped ends in the update that starts it; an anonymous
+    # response belongs to no contact, so the finish must find it by its own key.
+    (contact, _), _, _ = await _three_in_a_survey(database)
+    async with _held_steps(database) as repos:
+        anonymous = await repos.responses.create(
+            survey_id="a",
+            survey_version="v1",
+            contact=None,
+            channel="telegram",
+            respondent="x",
+            language="en",
+            now=LATER,
+        )
+        await repos.responses.finish(anonymous, contact.id, "a", LATER)
+    async with database.reading() as connection:
+        completed = await connection.scalar(
+            text("SELECT completed_at FROM responses WHERE id = :id"), {"id": anonymous}
+        )
+    assert completed is not None
