@@ -214,7 +214,7 @@ class HeldRows:
         if not driver.is_in_transaction():
             await self.statement.rows(connection, self._arrays([row]))
             return
-        if not self._keys.isdisjoint(keys):
+        if self.holds_any(keys):
             await self.write(driver, connection.dialect)
         self._rows.append(row)
         self._keys.update(keys)

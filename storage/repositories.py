@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -305,13 +305,27 @@ def _saves_as_arrays(rows: list[Mapping[str, Any]]) -> dict[str, list[Any]]:
     }
 
 
-def _responses_of(contact_id: int | None) -> tuple[str, int | None]:
-    """The key, in :class:`storage.driver_sql.HeldRows`, of the responses of one contact (None: anonymous)."""
+# The keys rows are held under in survey_steps_together (see storage.driver_sql.HeldRows): what a
+# held row changes, and what a statement that may run before it reads or changes.
+
+
+def _conversation_key(contact_id: int) -> tuple[str, int]:
+    """The key of one contact's conversation."""
+    return ("conversation", contact_id)
+
+
+def _answer_key(response_id: str | None, question: str) -> tuple[str, str | None, str]:
+    """The key of one answer of a response."""
+    return ("answer", response_id, question)
+
+
+def _responses_key(contact_id: int | None) -> tuple[str, int | None]:
+    """The key of the responses of one contact (None: the anonymous ones)."""
     return ("responses of", contact_id)
 
 
-def _response(response_id: str) -> tuple[str, str]:
-    """The key, in :class:`storage.driver_sql.HeldRows`, of one response (an anonymous one has no contact)."""
+def _response_key(response_id: str) -> tuple[str, str]:
+    """The key of one response (an anonymous one has no contact)."""
     return ("response", response_id)
 
 
@@ -715,11 +729,8 @@ class ContactRepository(Repository):
         for row, arrival in zip(rows, arrivals, strict=True):
             contact_row = tuple(row[1 : width + 1])
             *columns, questions, values = row[width + 2 :]
-            # As the rows of one conversation with one answer each (an outer join finding none: one row).
-            answered = [
-                (*columns, question, value) for question, value in zip(questions or (), values or (), strict=True)
-            ]
-            conversation = _conversation(int(contact_row[0]), answered or [(*columns, None, None)])
+            answered = zip(questions or (), values or (), strict=True)  # NULL arrays: no answer
+            conversation = _conversation_of(int(contact_row[0]), columns, answered)
             claimed.append(Claimed(arrival, contact_row, bool(row[width + 1]), conversation))
         return claimed
 
@@ -898,9 +909,20 @@ class SubscriptionRepository(Repository):
 def _conversation(contact_id: int, rows: Sequence[Sequence[Any]]) -> Conversation | None:
     """The conversation in rows of the :data:`_CONVERSATION_COLUMNS` (one per answer); None when
     there are none, or their conversation columns are NULL (an outer join found none)."""
-    if not rows or rows[0][0] is None:
+    if not rows:
         return None
-    flow, survey_id, response_id, current_question, selection, prompt_serial, arm, _, _ = rows[0]
+    answered = ((question, value) for *_, question, value in rows if question is not None)
+    return _conversation_of(contact_id, rows[0][:-2], answered)
+
+
+def _conversation_of(
+    contact_id: int, columns: Sequence[Any], answered: Iterable[tuple[str, str | None]]
+) -> Conversation | None:
+    """The conversation in the :data:`_CONVERSATION_COLUMNS` but the answer's two, with its
+    response's ``answered`` (question, value) pairs; None when the columns are NULL."""
+    flow, survey_id, response_id, current_question, selection, prompt_serial, arm = columns
+    if flow is None:
+        return None
     return Conversation(
         contact_id=contact_id,
         flow=flow,
@@ -909,11 +931,7 @@ def _conversation(contact_id: int, rows: Sequence[Sequence[Any]]) -> Conversatio
         current_question=current_question,
         selection=tuple(selection.split()),
         prompt_serial=prompt_serial,
-        answers=(
-            MappingProxyType({question: value for *_, question, value in rows if question is not None})
-            if response_id is not None
-            else None
-        ),
+        answers=MappingProxyType(dict(answered)) if response_id is not None else None,
         arm=arm,
     )
 
@@ -962,8 +980,8 @@ class ConversationRepository(Repository):
         held = held_rows(self.connection)  # PostgreSQL, in a transaction of several updates
         if held is not None:
             # The statement may change each conversation and each answer once.
-            keys: list[tuple[Any, ...]] = [("conversation", conversation.contact_id)]
-            keys += [("answer", conversation.response_id, question) for question, _ in together]
+            keys: list[tuple[Any, ...]] = [_conversation_key(conversation.contact_id)]
+            keys += [_answer_key(conversation.response_id, question) for question, _ in together]
             await held.hold(self.connection, keys, parameters)
             return
         if together:
@@ -1027,7 +1045,7 @@ class ResponseRepository(Repository):
         }
         held = held_rows(self.connection)  # PostgreSQL, in a transaction of several updates
         if held is not None:
-            keys = [_responses_of(contact_id), _response(response_id)]
+            keys = [_responses_key(contact_id), _response_key(response_id)]
             await held.hold(self.connection, keys, row | {_NEW_RESPONSE: True})
         else:
             await _CREATE_RESPONSE.rows(self.connection, row)
@@ -1044,7 +1062,7 @@ class ResponseRepository(Repository):
         # Reads the contact's responses and its linked contacts' completions: of what a transaction
         # holds (survey_steps_together), only responses it created for this contact.
         rows = await _LATEST_AND_COMPLETED.rows(
-            self.connection, {"contact_id": contact_id, "survey_id": survey_id}, keys=[_responses_of(contact_id)]
+            self.connection, {"contact_id": contact_id, "survey_id": survey_id}, keys=[_responses_key(contact_id)]
         )
         ((completed, *latest),) = rows
         return (_summary(*latest) if latest[0] is not None else None), int(completed)
@@ -1111,12 +1129,12 @@ class ResponseRepository(Repository):
             parameters |= {"of_contact": contact_id, "of_survey": survey_id}
             # What it changes, in survey_steps_together's terms: the contact's conversation, the
             # response (perhaps anonymous) and its last answer (completions are never held).
-            keys: list[tuple[Any, ...]] = [("conversation", contact_id), _response(response_id)]
+            keys: list[tuple[Any, ...]] = [_conversation_key(contact_id), _response_key(response_id)]
             if not recorded:
                 await _FINISH_RESPONSE.rows(self.connection, parameters, keys=keys)
                 return
             ((question, value),) = recorded[-1:]
-            keys.append(("answer", response_id, question))
+            keys.append(_answer_key(response_id, question))
             await _RECORD_AND_FINISH_RESPONSE.rows(
                 self.connection, parameters | {"question": question, "value": value}, keys=keys
             )

@@ -7,10 +7,19 @@ from datetime import datetime
 from typing import Any
 
 from storage.database import Database
-from storage.records import Conversation
+from storage.records import Contact, Conversation
 from storage.repositories import Repositories
 from surveys.model import Survey
 from testkit.fakes.engine_user import EngineUser
+
+
+async def new_response(repos: Repositories, usat: Survey, now: datetime) -> tuple[Contact, str]:
+    """Telegram user "42" (touched at ``now``) and the id of a new response of theirs to ``usat``."""
+    contact = await repos.contacts.touch("telegram", "42", "42", "en", now)
+    response_id = await repos.responses.create(
+        survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=now
+    )
+    return contact, response_id
 
 
 async def stored_at_age(database: Database, usat: Survey, now: datetime) -> Conversation:
@@ -18,10 +27,7 @@ async def stored_at_age(database: Database, usat: Survey, now: datetime) -> Conv
     "age" question with "sector" answered."""
     async with database.transaction() as connection:
         repos = Repositories(connection)
-        contact = await repos.contacts.touch("telegram", "42", "42", "en", now)
-        response_id = await repos.responses.create(
-            survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=now
-        )
+        contact, response_id = await new_response(repos, usat, now)
         conversation = Conversation(contact.id, "survey", usat.id, response_id, "age", (), 1)
         await repos.conversations.save(conversation, now, (("sector", "public"),))
     return conversation

@@ -237,8 +237,8 @@ class Engine:
             claims = await self._claim_together(
                 connection, [i for i, taken in zip(inbounds, ours, strict=True) if taken]
             )
-            # The survey steps' saves of the batch in one statement (PostgreSQL), as they are written
-            # in order, each before any other statement.
+            # The batch's survey steps (saves, and the responses starts create) in one statement
+            # (PostgreSQL), stored as if each were written in order, before any other statement.
             async with survey_steps_together(connection):
                 for inbound, taken in zip(inbounds, ours, strict=True):
                     claim = claims.get(id(inbound))

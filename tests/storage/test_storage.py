@@ -19,7 +19,7 @@ from storage.pseudonyms import Pseudonymizer
 from storage.records import Conversation
 from storage.repositories import Repositories
 from surveys.model import Survey
-from testkit.conversations import stored_at_age
+from testkit.conversations import new_response, stored_at_age
 from testkit.exports import EVERY_RESPONSE_JOINED
 
 NOW = datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
@@ -94,10 +94,7 @@ async def test_claim_and_touch_stores_what_claim_then_touch_store(database: Data
 async def test_answering_again_replaces_the_answer(database: Database, usat: Survey) -> None:
     async with database.transaction() as connection:
         repos = Repositories(connection)
-        contact = await repos.contacts.touch("telegram", "42", "42", "en", NOW)
-        response_id = await repos.responses.create(
-            survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=NOW
-        )
+        _, response_id = await new_response(repos, usat, NOW)
         await repos.responses.record_answer(response_id, "age", "30", NOW)
         await repos.responses.record_answer(response_id, "age", "31", NOW)
         await repos.responses.record_answer(response_id, "comments", None, NOW)
@@ -107,10 +104,7 @@ async def test_answering_again_replaces_the_answer(database: Database, usat: Sur
 async def test_a_conversation_is_read_with_the_answers_of_its_response(database: Database, usat: Survey) -> None:
     async with database.transaction() as connection:
         repos = Repositories(connection)
-        contact = await repos.contacts.touch("telegram", "42", "42", "en", NOW)
-        response_id = await repos.responses.create(
-            survey_id=usat.id, survey_version=usat.version, contact=contact, respondent="p", language="en", now=NOW
-        )
+        contact, response_id = await new_response(repos, usat, NOW)
         started = Conversation(contact.id, "survey", usat.id, response_id, "age", (), 1)
         await repos.conversations.save(started, NOW)
         fresh = await repos.conversations.get(contact.id)
