@@ -80,6 +80,16 @@ class InlineConnection(aiosqlite.Connection):
             return None
         return connection.execute(sql, parameters).fetchall()
 
+    def execute_many_inline(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
+        """Run one statement once for each of ``rows`` at once on the calling thread (sqlite3's
+        ``executemany``) when :attr:`inline` is set, and return True; False otherwise (the
+        caller then awaits ``executemany``)."""
+        connection = self._connection
+        if not (self.inline and self._running and connection is not None):
+            return False
+        connection.executemany(sql, rows)
+        return True
+
 
 def inline_connector(database: str) -> Callable[[], Any]:
     """An ``async_creator`` for :func:`sqlalchemy.ext.asyncio.create_async_engine`."""

@@ -143,7 +143,7 @@ class Database:
             _configure_sqlite(self.engine)
         else:
             _ping_after_idle(self.engine)
-            _write_held_rows_first(self.engine)
+        _write_held_rows_first(self.engine)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property

@@ -19,6 +19,8 @@ callers treat like SQLAlchemy's errors (nothing was committed).
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,10 +28,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import Table
+from sqlalchemy import DateTime, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeDecorator
 
 from storage.aiosqlite_compat import InlineConnection
 from storage.errors import StorageError
@@ -69,6 +72,34 @@ def _faster(convert: Convert) -> Convert:
     if not alike:
         return convert
     return lambda value: _datetime_text(value) if type(value) is datetime else convert(value)
+
+
+@functools.cache
+def _datetime_as_text(dialect: Dialect) -> Callable[[Any], Any]:
+    """How SQLAlchemy writes a datetime for ``dialect``'s ``DATETIME`` (SQLite: as text)."""
+    convert = _faster(DateTime().dialect_impl(dialect).bind_processor(dialect))
+    assert convert is not None, "SQLite writes a datetime as text"
+    return convert
+
+
+class JsonRows(TypeDecorator[Sequence[Sequence[Any]]]):
+    """SQLite: a parameter holding rows of values, sent as one JSON array of arrays, which a
+    statement reads with ``json_each`` (SQLite's counterpart of PostgreSQL's ``unnest`` of arrays):
+    one statement text whatever the number of rows. Datetimes in it are written as SQLAlchemy
+    writes a SQLite ``DATETIME``, so they compare with the stored ones; the others must be JSON
+    values (text, numbers, None)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Sequence[Sequence[Any]] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        as_text = _datetime_as_text(dialect)
+        return json.dumps(
+            [[as_text(item) if isinstance(item, datetime) else item for item in row] for row in value],
+            ensure_ascii=False,
+        )
 
 
 class Upsert(Protocol):
@@ -125,26 +156,28 @@ class DriverStatement:
         # The dialect names the driver: cheaper than isinstance on asyncpg's proxied class.
         on_asyncpg = dialect.name == "postgresql"
         if (
-            on_asyncpg
-            and (held := sync.info.get(_HELD)) is not None
+            (held := sync.info.get(_HELD)) is not None
             and held.statement is not self
             and (keys is None or held.holds_any(keys))
         ):
             await held.write(driver, dialect)
-        if not (driver.is_in_transaction() if on_asyncpg else driver.in_transaction) and (
+        if not _in_transaction(driver, on_asyncpg) and (
             sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
         ):
             result = await connection.execute(self._statements[dialect.name], parameters)
             return [tuple(row) for row in result] if result.returns_rows else []
         return await self.fetch(driver, dialect, parameters)
 
-    async def fetch(self, driver: Any, dialect: Dialect, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """:meth:`rows` on the driver connection itself, which must be in a transaction (or
-        autocommit): SQLAlchemy is not asked to begin one."""
+    def _compiled_for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
-        values = [
+        return compiled
+
+    @staticmethod
+    def _values(compiled: _Compiled, parameters: Mapping[str, Any]) -> list[Any]:
+        """The driver's positional values for ``parameters``, converted as SQLAlchemy would."""
+        return [
             value if convert is None else convert(value)
             for value, convert in zip(
                 (parameters[name] if name in parameters else compiled.defaults[name] for name in compiled.names),
@@ -152,6 +185,12 @@ class DriverStatement:
                 strict=True,
             )
         ]
+
+    async def fetch(self, driver: Any, dialect: Dialect, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """:meth:`rows` on the driver connection itself, which must be in a transaction (or
+        autocommit): SQLAlchemy is not asked to begin one."""
+        compiled = self._compiled_for(dialect)
+        values = self._values(compiled, parameters)
         try:
             if dialect.name == "postgresql":
                 fetched: Sequence[Sequence[Any]] = await driver.fetch(compiled.sql, *values)
@@ -170,6 +209,62 @@ class DriverStatement:
             for row in fetched
         ]
 
+    async def execute_many(self, driver: Any, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once for each of ``rows`` (parameters) on the driver connection, in
+        one call (the drivers' ``executemany``), which must be in a transaction; rows it returns
+        are dropped."""
+        compiled = self._compiled_for(dialect)
+        values = [self._values(compiled, row) for row in rows]
+        try:
+            if isinstance(driver, InlineConnection) and driver.execute_many_inline(compiled.sql, values):
+                return
+            await driver.executemany(compiled.sql, values)
+        except (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StorageError(f"the database refused a statement: {type(error).__name__}") from error
+
+
+class EachRow:
+    """Statements each run once per row of its own (:meth:`DriverStatement.execute_many`), in
+    order: how SQLite, which has no INSERT inside WITH, writes rows held for several statements.
+    Its parameters are one sequence of rows per statement."""
+
+    def __init__(self, *statements: DriverStatement) -> None:
+        self.statements = statements
+
+    async def rows(
+        self,
+        connection: AsyncConnection,
+        parameters: Sequence[Sequence[Mapping[str, Any]]],
+        *,
+        keys: Collection[Any] | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """Each statement once per row through :meth:`DriverStatement.rows` (which begins the
+        transaction if need be); no rows returned."""
+        for statement, rows in zip(self.statements, parameters, strict=True):
+            for row in rows:
+                await statement.rows(connection, row)
+        return []
+
+    async def fetch(
+        self, driver: Any, dialect: Dialect, parameters: Sequence[Sequence[Mapping[str, Any]]]
+    ) -> list[tuple[Any, ...]]:
+        """Each statement over its rows on the driver connection; no rows returned."""
+        for statement, rows in zip(self.statements, parameters, strict=True):
+            if rows:
+                await statement.execute_many(driver, dialect, rows)
+        return []
+
+
+class HeldStatement(Protocol):
+    """What :class:`HeldRows` writes its rows with: a :class:`DriverStatement` taking them as
+    arrays (PostgreSQL), or :class:`EachRow` (SQLite)."""
+
+    async def rows(self, connection: AsyncConnection, parameters: Any, *, keys: Collection[Any] | None = None) -> Any:
+        """Through SQLAlchemy when the transaction has not begun on the driver."""
+
+    async def fetch(self, driver: Any, dialect: Dialect, parameters: Any) -> Any:
+        """On the driver connection, in its transaction."""
+
 
 #: The key of a connection's :class:`HeldRows` in its ``info`` (SQLAlchemy's dict for what a
 #: program keeps with a connection).
@@ -177,8 +272,8 @@ _HELD = "baraza_held_rows"
 
 
 class HeldRows:
-    """Rows for one statement of many rows, held back on a PostgreSQL connection and written in
-    one round trip: just before the connection's next statement of any other kind (through
+    """Rows held back on a connection in a transaction and written together (PostgreSQL: one
+    statement of many rows, one round trip; SQLite: one ``executemany`` per statement): just before the connection's next statement of any other kind (through
     :meth:`DriverStatement.rows`, or SQLAlchemy's, see :func:`write_held_rows_first`), or when the
     block of :func:`holding_rows` ends, before the commit.
 
@@ -187,10 +282,11 @@ class HeldRows:
     at once, in the same order. The one exception is a statement that names the keys of
     everything it reads or changes (``DriverStatement.rows(..., keys=...)``) when no row is held
     under them: it runs before the held rows, whose tables' rows it does not touch, so the order
-    changes nothing. ``statement`` takes the rows as arrays (``arrays(rows)``).
+    changes nothing. ``statement`` takes the rows as ``arrays(rows)`` (PostgreSQL: one array per
+    column; :class:`EachRow`: the rows of each of its statements).
     """
 
-    def __init__(self, statement: DriverStatement, arrays: Callable[[list[Mapping[str, Any]]], Mapping[str, Any]]):
+    def __init__(self, statement: HeldStatement, arrays: Callable[[list[Mapping[str, Any]]], Any]):
         self.statement = statement
         self._arrays = arrays
         self._rows: list[Mapping[str, Any]] = []
@@ -211,7 +307,7 @@ class HeldRows:
         transaction's first statement, when the driver has not begun the transaction yet (asyncpg
         begins it with the first statement SQLAlchemy runs)."""
         driver = _driver_of(connection)
-        if not driver.is_in_transaction():
+        if not _in_transaction(driver, connection.dialect.name == "postgresql"):
             await self.statement.rows(connection, self._arrays([row]))
             return
         if self.holds_any(keys):
@@ -228,8 +324,13 @@ class HeldRows:
         await self.statement.fetch(driver, dialect, self._arrays(rows))
 
 
+def _in_transaction(driver: Any, on_asyncpg: bool) -> bool:
+    """Whether the driver connection (asyncpg's, or aiosqlite's) is in a transaction."""
+    return bool(driver.is_in_transaction() if on_asyncpg else driver.in_transaction)
+
+
 def _driver_of(connection: AsyncConnection) -> Any:
-    """The driver's own connection (asyncpg's) under ``connection``."""
+    """The driver's own connection (asyncpg's or aiosqlite's) under ``connection``."""
     sync: Any = connection.sync_connection
     return sync.connection.driver_connection
 
@@ -242,7 +343,7 @@ def held_rows(connection: AsyncConnection) -> HeldRows | None:
 
 @contextlib.asynccontextmanager
 async def holding_rows(connection: AsyncConnection, held: HeldRows) -> AsyncIterator[HeldRows]:
-    """Hold rows on ``connection`` (in a transaction, PostgreSQL) for the block; what is held when
+    """Hold rows on ``connection`` (in a transaction) for the block; what is held when
     the block ends is written then, before the transaction commits (dropped if it raised)."""
     info = connection.sync_connection.info  # type: ignore[union-attr]
     info[_HELD] = held

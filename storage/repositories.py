@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.driver_sql import DriverStatement, HeldRows, Upsert, held_rows, holding_rows
+from storage.driver_sql import DriverStatement, EachRow, HeldRows, JsonRows, Upsert, held_rows, holding_rows
 from storage.errors import StorageError
 from storage.indicators import IndicatorRepository
 from storage.linked_contacts import (
@@ -305,6 +306,14 @@ def _saves_as_arrays(rows: list[Mapping[str, Any]]) -> dict[str, list[Any]]:
     }
 
 
+def _saves_by_statement(rows: list[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The parameters of :data:`_SAVE_STEPS_EACH` for the held rows: the created responses, the
+    answers recorded, the conversations saved."""
+    created = [row for row in rows if _NEW_RESPONSE in row]
+    saved = [row for row in rows if _NEW_RESPONSE not in row]
+    return [created, [row for row in saved if "question" in row], saved]
+
+
 # The keys rows are held under in survey_steps_together (see storage.driver_sql.HeldRows): what a
 # held row changes, and what a statement that may run before it reads or changes.
 
@@ -338,11 +347,13 @@ async def survey_steps_together(connection: AsyncConnection) -> AsyncIterator[No
     block ends. A survey's start (:meth:`ResponseRepository.latest_and_completed`) and end
     (:meth:`ResponseRepository.finish`) let the rows of other contacts stay held: they touch only
     their own contact's. Every update's statements and what they read are those of writing each
-    row at once (see :class:`storage.driver_sql.HeldRows`); nothing is held on SQLite."""
+    row at once (see :class:`storage.driver_sql.HeldRows`). On SQLite (no INSERT inside WITH) the
+    held rows are written by three statements, each run over its rows at once (``executemany``)."""
     if connection.dialect.name != "postgresql":
-        yield
-        return
-    async with holding_rows(connection, HeldRows(_RECORD_ANSWERS_AND_SAVE_MANY, _saves_as_arrays)):
+        held = HeldRows(_SAVE_STEPS_EACH, _saves_by_statement)
+    else:
+        held = HeldRows(_RECORD_ANSWERS_AND_SAVE_MANY, _saves_as_arrays)
+    async with holding_rows(connection, held):
         yield
 
 
@@ -473,6 +484,47 @@ def _claim_touch_and_read_many() -> Any:
 
 _CLAIM_TOUCH_AND_READ_MANY = DriverStatement(_claim_touch_and_read_many())  # PostgreSQL only
 
+# SQLite has no INSERT inside WITH: the batch's claims, its touches and its conversations' reads are
+# three statements, each over all the batch's updates (rows given as one JSON parameter, read with
+# json_each in the order given), instead of three statements per update.
+_CLAIM_MANY_SQLITE = DriverStatement(
+    text(
+        """
+INSERT INTO processed_updates (channel, update_key, processed_at, chat_key)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(:given) WHERE true ORDER BY key
+ON CONFLICT DO NOTHING
+RETURNING channel, update_key
+"""
+    )
+    .bindparams(bindparam("given", type_=JsonRows()))
+    .columns(column("channel", Text), column("update_key", Text))
+)
+_TOUCH_MANY_SQLITE = DriverStatement(
+    text(
+        """
+INSERT INTO contacts (channel, user_key, chat_key, language, first_seen_at, last_seen_at)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 4
+FROM json_each(:given) WHERE true ORDER BY key
+ON CONFLICT (channel, user_key) DO UPDATE
+SET last_seen_at = excluded.last_seen_at, chat_key = excluded.chat_key, blocked_at = NULL
+RETURNING id, language, user_group, region, organisation, consent_at, declined_at, opted_out_at, blocked_at,
+    first_seen_at, channel, user_key
+"""
+    )
+    .bindparams(bindparam("given", type_=JsonRows()))
+    .columns(*(column(c.name, c.type) for c in _CONTACT_COLUMNS), column("channel", Text), column("user_key", Text))
+)
+# One row per answer, as _CONVERSATION_WITH_ANSWERS, for every contact named.
+_CONVERSATIONS_WITH_ANSWERS_SQLITE = DriverStatement(
+    select(conversations.c.contact_id, *_CONVERSATION_COLUMNS)
+    .select_from(_with_answers(conversations))
+    .where(
+        conversations.c.contact_id.in_(
+            select(column("value", BigInteger)).select_from(func.json_each(bindparam("contact_ids", type_=Text)))
+        )
+    )
+)
+
 
 @dataclass(frozen=True)
 class Arrival:
@@ -518,6 +570,9 @@ _CREATE_RESPONSE = DriverStatement(
         | {"completed_at": None}
     )
 )
+# SQLite: what _RECORD_ANSWERS_AND_SAVE_MANY writes on PostgreSQL, in the same order: the responses
+# created, the answers, the conversations (rows from _saves_by_statement).
+_SAVE_STEPS_EACH = EachRow(_CREATE_RESPONSE, _RECORD_ANSWER, _SAVE_CONVERSATION)
 _LATEST_RESPONSE_SELECT = (
     select(responses.c.id, responses.c.survey_id, responses.c.started_at, responses.c.completed_at, responses.c.arm)
     .where(responses.c.contact_id == bindparam("contact_id"), responses.c.survey_id == bindparam("survey_id"))
@@ -708,8 +763,11 @@ class ContactRepository(Repository):
         )
 
     async def claim_and_touch_many(self, arrivals: Sequence[Arrival]) -> list[Claimed]:
-        """:meth:`claim_and_touch` with the conversation read, for the updates of several chats in
-        one statement (PostgreSQL only); in the order given. Their users must all differ."""
+        """:meth:`claim_and_touch` with the conversation read, for the updates of several chats
+        together (one statement on PostgreSQL, three on SQLite); in the order given. Their users
+        must all differ."""
+        if self.connection.dialect.name != "postgresql":
+            return await self._claim_and_touch_many_sqlite(arrivals)
         rows = await _CLAIM_TOUCH_AND_READ_MANY.rows(
             self.connection,
             {
@@ -732,6 +790,30 @@ class ContactRepository(Repository):
             answered = zip(questions or (), values or (), strict=True)  # NULL arrays: no answer
             conversation = _conversation_of(int(contact_row[0]), columns, answered)
             claimed.append(Claimed(arrival, contact_row, bool(row[width + 1]), conversation))
+        return claimed
+
+    async def _claim_and_touch_many_sqlite(self, arrivals: Sequence[Arrival]) -> list[Claimed]:
+        claimed_now = await _CLAIM_MANY_SQLITE.rows(
+            self.connection, {"given": [(a.channel, a.update_key, a.processed_at, a.chat_key) for a in arrivals]}
+        )
+        touched = await _TOUCH_MANY_SQLITE.rows(
+            self.connection, {"given": [(a.channel, a.user_key, a.chat_key, a.language, a.now) for a in arrivals]}
+        )
+        width = len(_CONTACT_COLUMNS)
+        contact_rows = {(row[width], row[width + 1]): row[:width] for row in touched}
+        if len(contact_rows) != len(arrivals):
+            raise StorageError("the batch's touch did not return one contact per update")
+        ids = [int(row[0]) for row in contact_rows.values()]
+        answers_by_contact: dict[int, list[Sequence[Any]]] = {}
+        for row in await _CONVERSATIONS_WITH_ANSWERS_SQLITE.rows(self.connection, {"contact_ids": json.dumps(ids)}):
+            answers_by_contact.setdefault(int(row[0]), []).append(row[1:])
+        first = {(channel, update_key) for channel, update_key in claimed_now}
+        claimed = []
+        for arrival in arrivals:
+            contact_row = tuple(contact_rows[(arrival.channel, arrival.user_key)])
+            contact_id = int(contact_row[0])
+            conversation = _conversation(contact_id, answers_by_contact.get(contact_id, ()))
+            claimed.append(Claimed(arrival, contact_row, (arrival.channel, arrival.update_key) in first, conversation))
         return claimed
 
     async def take_claimed(self, claimed: Claimed) -> tuple[bool, Contact]:
@@ -967,7 +1049,8 @@ class ConversationRepository(Repository):
             "updated_at": now,
         }
         self.read_ahead.clear()
-        together = recorded[-1:] if self.connection.dialect.name == "postgresql" else ()
+        held = held_rows(self.connection)  # in a transaction of several updates
+        together = recorded[-1:] if held is not None or self.connection.dialect.name == "postgresql" else ()
         if recorded:
             assert conversation.response_id is not None, "answers belong to the conversation's response"
             for question, value in recorded[: len(recorded) - len(together)]:
@@ -977,7 +1060,6 @@ class ConversationRepository(Repository):
         if together:
             ((question, value),) = together
             parameters |= {"question": question, "value": value, "now": now}
-        held = held_rows(self.connection)  # PostgreSQL, in a transaction of several updates
         if held is not None:
             # The statement may change each conversation and each answer once.
             keys: list[tuple[Any, ...]] = [_conversation_key(conversation.contact_id)]
@@ -1043,7 +1125,7 @@ class ResponseRepository(Repository):
             "started_at": now,
             "arm": arm,
         }
-        held = held_rows(self.connection)  # PostgreSQL, in a transaction of several updates
+        held = held_rows(self.connection)  # in a transaction of several updates
         if held is not None:
             keys = [_responses_key(contact_id), _response_key(response_id)]
             await held.hold(self.connection, keys, row | {_NEW_RESPONSE: True})
@@ -1121,27 +1203,45 @@ class ResponseRepository(Repository):
         (:meth:`ConversationRepository.end`); on PostgreSQL the last answer and the rest in one
         statement, three round trips fewer for every finished response."""
         self.read_ahead.clear()
-        together = self.connection.dialect.name == "postgresql"
-        for question, value in recorded[:-1] if together else recorded:
-            await self.record_answer(response_id, question, value, now)
-        if together:
-            parameters = {"response_id": response_id, "now": now, "score": score}
-            parameters |= {"of_contact": contact_id, "of_survey": survey_id}
-            # What it changes, in survey_steps_together's terms: the contact's conversation, the
-            # response (perhaps anonymous) and its last answer (completions are never held).
-            keys: list[tuple[Any, ...]] = [_conversation_key(contact_id), _response_key(response_id)]
-            if not recorded:
-                await _FINISH_RESPONSE.rows(self.connection, parameters, keys=keys)
-                return
-            ((question, value),) = recorded[-1:]
-            keys.append(_answer_key(response_id, question))
-            await _RECORD_AND_FINISH_RESPONSE.rows(
-                self.connection, parameters | {"question": question, "value": value}, keys=keys
-            )
+        # What it changes, in survey_steps_together's terms: the contact's conversation, the
+        # response (perhaps anonymous) and its answers (completions are never held).
+        keys: list[tuple[Any, ...]] = [_conversation_key(contact_id), _response_key(response_id)]
+        keys += [_answer_key(response_id, question) for question, _ in recorded]
+        if self.connection.dialect.name != "postgresql":
+            await self._finish_one_by_one(response_id, contact_id, survey_id, now, score, recorded, keys)
             return
-        await self.complete(response_id, now, score=score)
-        await ParticipationRepository(self.connection).record_completion(contact_id, survey_id, now)
-        await ConversationRepository(self.connection, self.read_ahead).end(contact_id)
+        for question, value in recorded[:-1]:
+            await self.record_answer(response_id, question, value, now)
+        parameters = {"response_id": response_id, "now": now, "score": score}
+        parameters |= {"of_contact": contact_id, "of_survey": survey_id}
+        if not recorded:
+            await _FINISH_RESPONSE.rows(self.connection, parameters, keys=keys)
+            return
+        ((question, value),) = recorded[-1:]
+        await _RECORD_AND_FINISH_RESPONSE.rows(
+            self.connection, parameters | {"question": question, "value": value}, keys=keys
+        )
+
+    async def _finish_one_by_one(
+        self,
+        response_id: str,
+        contact_id: int,
+        survey_id: str,
+        now: datetime,
+        score: int | None,
+        recorded: Sequence[tuple[str, str | None]],
+        keys: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """SQLite's :meth:`finish`: a statement for each part, each naming ``keys`` (all that the
+        finish changes), so that other contacts' held steps stay held."""
+        for question, value in recorded:
+            answer = {"response_id": response_id, "question": question, "value": value, "now": now}
+            await _RECORD_ANSWER.rows(self.connection, answer, keys=keys)
+        completed = {"response_id": response_id, "now": now, "score": score}
+        await _COMPLETE_RESPONSE.rows(self.connection, completed, keys=keys)
+        counted = {"contact_id": contact_id, "survey_id": survey_id, "now": now}
+        await _RECORD_COMPLETION.rows(self.connection, counted, keys=keys)
+        await _END_CONVERSATION.rows(self.connection, {"contact_id": contact_id}, keys=keys)
 
 
 class ParticipationRepository(Repository):

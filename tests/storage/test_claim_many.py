@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
 from storage.database import Database
@@ -58,7 +57,14 @@ async def _prepare(database: Database) -> None:
         )
 
 
-async def _one_at_a_time(database: Database) -> list[Any]:
+_CLAIMED_ROWS = text(
+    "SELECT channel, update_key, CAST(processed_at AS TEXT), chat_key FROM processed_updates ORDER BY update_key"
+)
+
+
+async def _one_at_a_time(database: Database) -> tuple[list[Any], list[Any]]:
+    """What claiming ARRIVALS one by one reads, and the claims as stored (times as the database
+    writes them), rolled back."""
     seen = []
     try:
         async with database.transaction(quick=True) as connection:
@@ -66,17 +72,16 @@ async def _one_at_a_time(database: Database) -> list[Any]:
                 repos = Repositories(connection)
                 first, contact = await repos.contacts.claim_arrival(arrival)
                 seen.append((first, contact, await repos.conversations.get(contact.id)))
+            stored = [tuple(row) for row in await connection.execute(_CLAIMED_ROWS)]
             raise RolledBack
     except RolledBack:
         pass
-    return seen
+    return seen, stored
 
 
 async def test_a_batch_claims_touches_and_reads_as_one_update_at_a_time(database: Database) -> None:
-    if database.is_sqlite:
-        pytest.skip("PostgreSQL only: SQLite has no INSERT inside WITH")
     await _prepare(database)
-    expected = await _one_at_a_time(database)
+    expected, expected_claims = await _one_at_a_time(database)
     statements: list[str] = []
     async with database.transaction(quick=True) as connection:
         await connection.execute(text("SELECT 1"))  # the transaction is open on the driver
@@ -85,17 +90,27 @@ async def test_a_batch_claims_touches_and_reads_as_one_update_at_a_time(database
         def log(record: Any) -> None:
             statements.append(record.query)
 
-        driver.add_query_logger(log)
+        if database.is_sqlite:
+            await driver.set_trace_callback(statements.append)
+        else:
+            driver.add_query_logger(log)
         claimed = await Repositories(connection).contacts.claim_and_touch_many(ARRIVALS)
-        driver.remove_query_logger(log)
+        if database.is_sqlite:
+            await driver.set_trace_callback(None)
+        else:
+            driver.remove_query_logger(log)
         got = []
         for claim in claimed:
             repos = Repositories(connection)
             first, contact = await repos.contacts.take_claimed(claim)
             got.append((first, contact, await repos.conversations.get(contact.id)))
+        assert [tuple(row) for row in await connection.execute(_CLAIMED_ROWS)] == expected_claims
     # asyncpg reads the array types from the catalogue the first time a connection prepares it.
-    ours = [query for query in statements if "processed_updates" in query or "contacts" in query]
-    assert len(ours) == 1, ours
+    ours = [
+        query for query in statements if any(table in query for table in ("processed_updates", "contacts", "answers"))
+    ]
+    # PostgreSQL: one statement; SQLite (no INSERT inside WITH): the claims, the touches, the reads.
+    assert len(ours) == (3 if database.is_sqlite else 1), ours
     assert [first for first, _, _ in got] == [True, True, True, False]
     assert _without_new_ids(got) == _without_new_ids(expected)
     in_survey = got[0][2]

@@ -1,4 +1,4 @@
-"""A group commit's survey steps are saved together (``survey_steps_together``, PostgreSQL): each
+"""A group commit's survey steps are saved together (``survey_steps_together``): each
 step's save is held back and written with the others in one statement, before the connection's
 next statement of any other kind or at the end of the block; what every statement reads and what
 the transaction stores are those of saving each step at once (storage/repositories.py,
@@ -60,15 +60,21 @@ async def _stored(database: Database) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in conversations] + [tuple(row) for row in answers]
 
 
-def _logged(connection_driver: Any) -> list[str]:
-    statements: list[str] = []
-    connection_driver.add_query_logger(lambda record: statements.append(record.query))
-    return statements
-
-
 async def _driver(connection: Any) -> Any:
     await connection.execute(text("SELECT 1"))  # the transaction is open on the driver
     return (await connection.get_raw_connection()).driver_connection
+
+
+async def _logged(connection: Any) -> list[str]:
+    """The statements run on the connection's driver from now on (SQLite: each row of an
+    ``executemany`` as one; asyncpg logs a statement soon after it ran, not at once)."""
+    statements: list[str] = []
+    driver = await _driver(connection)
+    if connection.dialect.name == "sqlite":
+        await driver.set_trace_callback(statements.append)
+    else:
+        driver.add_query_logger(lambda record: statements.append(record.query))
+    return statements
 
 
 async def test_the_steps_of_several_people_are_stored_as_when_saved_one_by_one(database: Database) -> None:
@@ -82,17 +88,16 @@ async def test_the_steps_of_several_people_are_stored_as_when_saved_one_by_one(d
         for conversation, _ in steps:  # back to where they were, their answers emptied
             await Repositories(connection).conversations.save(conversation, NOW, (("q1", None),))
     async with database.transaction(quick=True) as connection:
-        driver = await _driver(connection) if not database.is_sqlite else None
-        statements = _logged(driver) if driver is not None else []
+        statements = await _logged(connection)
         async with survey_steps_together(connection):
             for conversation, recorded in steps:
                 await Repositories(connection).conversations.save(conversation, LATER, recorded)
             await asyncio.sleep(0)  # asyncpg calls its query loggers soon after, not at once
-            if driver is not None:
-                assert statements == [], "held until the block ends"
+            assert statements == [], "held until the block ends"
         await asyncio.sleep(0)
-        if driver is not None:
-            assert len([s for s in statements if "conversations" in s]) == 1, statements
+        # PostgreSQL: one statement; SQLite: one executemany, a step per row.
+        saves = [s for s in statements if "conversations" in s]
+        assert len(saves) == (len(steps) if database.is_sqlite else 1), statements
     assert await _stored(database) == one_by_one
 
 
@@ -194,16 +199,17 @@ async def test_the_starts_of_several_people_are_read_one_by_one_and_written_in_o
 ) -> None:
     people = [contact for contact, _ in await _three_in_a_survey(database)]
     async with database.transaction(quick=True) as connection:
-        driver = await _driver(connection) if not database.is_sqlite else None
-        statements = _logged(driver) if driver is not None else []
+        statements = await _logged(connection)
         async with survey_steps_together(connection):
             started = [await _start(Repositories(connection), contact) for contact in people]
         await asyncio.sleep(0)
-    if driver is not None:
-        # Each start's read ran before the held rows were written (it cannot see another person's),
-        # then one statement wrote every response and step. (asyncpg's own queries left out.)
-        ours = ["write" if "INSERT INTO responses" in s else "read" for s in statements if "responses" in s]
-        assert ours == ["read", "read", "read", "write"], statements
+    # Each start's read ran before the held rows were written (it cannot see another person's),
+    # then one statement wrote every response and step (SQLite: one executemany of each kind, a
+    # row each). (asyncpg's own queries left out.)
+    ours = ["write" if "INSERT INTO responses" in s else "read" for s in statements if "responses" in s]
+    writes = ["write"] * (len(people) if database.is_sqlite else 1)
+    assert ours == ["read", "read", "read", *writes], statements
+    if not database.is_sqlite:
         assert "INSERT INTO conversations" in next(s for s in statements if "INSERT INTO responses" in s)
     assert [(row[0], row[1], row[4]) for row in await _responses(database) if row[0] == "t"] == [
         ("t", contact.id, None) for contact in people
@@ -227,8 +233,7 @@ async def test_a_finish_in_the_block_completes_a_response_created_there_and_leav
 ) -> None:
     (first, _), (second, _), _ = await _three_in_a_survey(database)
     async with database.transaction(quick=True) as connection:
-        driver = await _driver(connection) if not database.is_sqlite else None
-        statements = _logged(driver) if driver is not None else []
+        statements = await _logged(connection)
         async with survey_steps_together(connection):
             repos = Repositories(connection)
             other = await _start(repos, first)
@@ -239,13 +244,11 @@ async def test_a_finish_in_the_block_completes_a_response_created_there_and_leav
             assert second_response is not None
             await repos.responses.finish(second_response.id, second.id, "s", LATER, recorded=(("q1", "9"),))
             await asyncio.sleep(0)
-            if driver is not None:
-                assert not any("INSERT INTO responses" in s for s in statements[held_before:]), statements
+            assert not any("INSERT INTO responses" in s for s in statements[held_before:]), statements
             # The first person's own finish: their held start is written first.
             await repos.responses.finish(other, first.id, "t", LATER, recorded=(("q1", "7"),))
         await asyncio.sleep(0)
-    if driver is not None:
-        assert len([s for s in statements if "INSERT INTO responses" in s]) == 1, statements
+    assert len([s for s in statements if "INSERT INTO responses" in s]) == 1, statements
     stored = {(row[0], row[1]): row[4] for row in await _responses(database)}
     assert stored[("t", first.id)] is not None and stored[("s", second.id)] is not None  # completed
     async with database.reading() as connection:
