@@ -14,9 +14,10 @@ is a few indexed reads and writes of microseconds each, so running them directly
 thread is cheaper and blocks the loop for less time than the hand-offs take.
 
 Only the statements INSIDE an open write transaction run inline (see
-``Database.transaction(quick=True)``): ``BEGIN IMMEDIATE``, the one statement that may wait
-for another process's write lock (up to ``busy_timeout``), still runs on the worker thread, and
-so does ``COMMIT``, which may checkpoint the WAL and wait for the disk. Calls that never touch the
+``Database.transaction(quick=True)``), and ``BEGIN IMMEDIATE`` when it cannot wait: tried with no
+busy timeout (:meth:`InlineConnection.begin_at_once`), it runs on the worker thread, waiting up to
+``busy_timeout``, only when another process holds the write lock. ``COMMIT`` stays on the worker
+thread: it may checkpoint the WAL and wait for the disk. Calls that never touch the
 database file (making or closing a cursor, a rollback with no transaction open) run inline always. Once ``BEGIN IMMEDIATE``
 returned, this connection holds the write lock, so no statement until the commit can wait on
 another process. Durability is unchanged: the same transaction commits the same way.
@@ -67,6 +68,27 @@ class InlineConnection(aiosqlite.Connection):
         if fn == connection.rollback:
             return not connection.in_transaction
         return getattr(fn, "__name__", None) == "close" and isinstance(getattr(fn, "__self__", None), sqlite3.Cursor)
+
+    def begin_at_once(self, busy_timeout_ms: int) -> bool:
+        """``BEGIN IMMEDIATE`` on the calling thread, and True, when no other connection holds
+        SQLite's write lock; False, with nothing begun, when one does (or the connection is not
+        open): the caller then begins on the worker thread, which waits for the lock.
+
+        The attempt is made with no busy timeout, so it never waits (which would block the event
+        loop); ``busy_timeout_ms``, the connection's own, is put back after it. A bot alone on its
+        database always finds the lock free: its own writers queue for one another before they
+        begin (``Database.transaction``)."""
+        connection = self._connection
+        if not self._running or connection is None or connection.in_transaction:
+            return False
+        connection.execute("PRAGMA busy_timeout=0")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # "database is locked": another process writes
+            return False
+        finally:
+            connection.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        return True
 
     def rows_inline(self, sql: str, parameters: Sequence[Any]) -> list[Any] | None:
         """The rows of one statement run at once on the calling thread, when :attr:`inline` is

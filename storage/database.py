@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: PostgreSQL advisory lock key serialising migrations of several processes.
 MIGRATION_LOCK = 0x0BA2A2A0
+#: How long a SQLite statement waits for another process's lock before it fails.
+BUSY_TIMEOUT_MS = 10_000
 #: Execution option of connections that only read (exports): no write lock on SQLite.
 READ_ONLY = "baraza_read_only"
 
@@ -45,7 +47,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # In WAL mode NORMAL keeps every commit across a process crash (kill -9).
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -55,8 +57,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # bot goes on writing, however long the export runs.
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        # On the event loop's thread when the lock is free (nearly always): a hand-off to the
+        # worker thread and SQLAlchemy's execution of a statement cost more than BEGIN itself.
+        driver = connection.connection.driver_connection
+        if isinstance(driver, InlineConnection) and driver.begin_at_once(BUSY_TIMEOUT_MS):
+            return
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 #: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.

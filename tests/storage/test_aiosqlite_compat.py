@@ -4,6 +4,7 @@ turn quick transactions back into thread hand-offs, or break them)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -54,12 +55,12 @@ async def test_inline_calls_run_on_the_callers_thread_and_others_on_the_worker(t
         await connection.close()
 
 
-async def test_a_quick_transaction_hands_only_begin_and_commit_to_the_worker_thread(
+async def test_a_quick_transaction_hands_only_its_commit_to_the_worker_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Making and closing a cursor, and the pool's rollback of a connection given back after its
-    # commit, cannot wait on anything: they run on the loop's thread (they took three of five
-    # hand-offs a transaction). What may wait (BEGIN IMMEDIATE, COMMIT) still goes to the worker.
+    # Making and closing a cursor, the pool's rollback of a connection given back after its
+    # commit, and BEGIN IMMEDIATE while no one else writes cannot wait on anything: they run on
+    # the loop's thread. What may wait (COMMIT) still goes to the worker.
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'hops.db'}")
     await database.migrate()
     handed = record_worker_handoffs(monkeypatch)
@@ -67,14 +68,49 @@ async def test_a_quick_transaction_hands_only_begin_and_commit_to_the_worker_thr
         for quick in (True, True):
             async with database.transaction(quick=quick) as connection:
                 assert await Repositories(connection).updates.claim("telegram", f"hop-{len(handed)}", NOW)
-        assert handed == ["execute BEGIN IMMEDIATE", "commit"] * 2
+        assert handed == ["commit"] * 2
         handed.clear()
         with pytest.raises(RuntimeError):
             async with database.transaction(quick=True) as connection:
                 await Repositories(connection).updates.claim("telegram", "rolled back", NOW)
                 raise RuntimeError("the update failed")
-        assert handed == ["execute BEGIN IMMEDIATE", "rollback"], "a rollback with work to undo stays on the worker"
+        assert handed == ["rollback"], "a rollback with work to undo stays on the worker"
         async with database.transaction() as connection:
             assert await Repositories(connection).updates.claim("telegram", "rolled back", NOW), "was undone"
     finally:
+        await database.dispose()
+
+
+async def test_a_transaction_waits_for_another_process_writing_without_holding_up_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process (here: another connection) holds the write lock: BEGIN IMMEDIATE, tried at
+    # once on the loop's thread, finds it taken and waits on the worker thread instead, while the
+    # event loop goes on; the transaction proceeds when the lock is let go.
+    path = tmp_path / "contended.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    await database.migrate()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    handed = record_worker_handoffs(monkeypatch)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+        async with database.transaction(quick=True) as connection:
+            assert await Repositories(connection).updates.claim("telegram", "after the other", NOW)
+        assert handed[0] == "execute BEGIN IMMEDIATE", handed
+        assert ticks >= 10, "the loop went on while the transaction waited for the lock"
+        async with database.transaction() as connection:
+            assert not await Repositories(connection).updates.claim("telegram", "after the other", NOW)
+    finally:
+        ticker.cancel()
+        other.close()
         await database.dispose()

@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from telegram import Bot
-from telegram.error import BadRequest, NetworkError, TimedOut
-from telegram.request import HTTPXRequest, RequestData
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.channels.telegram.transport import AiohttpRequest, certainly_not_sent
@@ -230,3 +230,22 @@ async def test_the_request_can_be_shut_down_and_opened_again(server: FakeTelegra
     async with request:
         me = await request.post(url)
         assert isinstance(me, dict) and me["is_bot"] is True
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"ok": true, "result": {"message_id": 7, "text": "caf\xc3\xa9 \\u00e9 \\ud83d\\ude00"}}',
+        b'{"ok": true, "result": [{"update_id": 1, "message": {"text": "lone \\ud800 surrogate"}}]}',
+        b'{"ok": false, "error_code": 400, "description": "bad \xff byte"}',
+        b"[1, 2.5, null]",
+    ],
+)
+def test_telegram_answers_are_read_as_ptb_reads_them(payload: bytes) -> None:
+    # orjson refuses the lone surrogate escape and the byte that is not UTF-8: PTB's own parse reads those.
+    assert AiohttpRequest.parse_json_payload(payload) == BaseRequest.parse_json_payload(payload)
+
+
+def test_an_answer_that_is_not_json_is_ptbs_error() -> None:
+    with pytest.raises(TelegramError, match="Invalid server response"):
+        AiohttpRequest.parse_json_payload(b"<html>502 Bad Gateway</html>")
