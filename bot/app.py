@@ -91,14 +91,19 @@ class RunningBot:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(settings: Settings, *, settle_heap: bool = False) -> AsyncIterator[RunningBot]:
+async def running_bot(
+    settings: Settings, *, settle_heap: bool = False, warm_up: bool = False
+) -> AsyncIterator[RunningBot]:
     """Start the bot (migrating the database first) and stop it cleanly when the block ends.
 
     The steps run top-down; each part started is stopped again, in the reverse order, however
     the block ends (a step that fails stops the parts started before it).
     ``settle_heap`` (``baraza run``): the heap built at start is collected and left out of later
     collections (:func:`bot.collector.settle`) just before the channels start taking updates;
-    tests leave it off, as a frozen heap would outlive each bot they start.
+    tests leave it off, as a frozen heap would outlive each bot they start. ``warm_up`` (``baraza
+    run``): the database's statements are compiled and its connections opened before the channels
+    start (:meth:`storage.database.Database.warm_up`), so that a burst of updates at a restart does
+    not wait for them; tests leave it off, as each bot they start would pay for it.
     Raises :class:`surveys.errors.SurveyFileError` before anything starts if a survey is invalid.
     """
     surveys = SurveysInService(settings.surveys_directory, load_survey_directory(settings.surveys_directory))
@@ -134,6 +139,8 @@ async def running_bot(settings: Settings, *, settle_heap: bool = False) -> Async
         # Build the catalogue's search index now, then follow new loads in the background:
         # lookups never read the catalogue inside an update's transaction.
         await started(stack, engine.catalogue)
+        if warm_up:
+            await database.warm_up()
         if settle_heap:
             # Before the channels, not after: the full collection holds the event loop for about
             # 0.1 s, which the first updates of a restart (taken at once) would wait out.
@@ -538,7 +545,7 @@ async def run_forever(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with running_bot(settings, settle_heap=True) as bot:
+    async with running_bot(settings, settle_heap=True, warm_up=True) as bot:
         channels = "web chat" + (f" and Telegram ({settings.telegram.mode})" if bot.telegram else "")
         channels += " and WhatsApp" if bot.whatsapp else ""
         channels += " and SMS" if bot.sms else ""

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.aiosqlite_compat import InlineConnection, inline_connector
-from storage.driver_sql import write_held_rows_first
+from storage.driver_sql import DriverStatement, write_held_rows_first
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: PostgreSQL advisory lock key serialising migrations of several processes.
 MIGRATION_LOCK = 0x0BA2A2A0
+#: The array types the survey steps' statements bind on PostgreSQL (storage/repositories.py).
+_ARRAY_TYPES = text(
+    "SELECT CAST(:texts AS text[]), CAST(:ints AS bigint[]), CAST(:times AS timestamptz[]),"
+    " CAST(:smalls AS integer[]), CAST(:flags AS boolean[])"
+)
 #: How long a SQLite statement waits for another process's lock before it fails.
 BUSY_TIMEOUT_MS = 10_000
 #: Execution option of connections that only read (exports): no write lock on SQLite.
@@ -139,6 +144,8 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             private_sqlite_file(Path(parsed.database))
+        #: The connections the PostgreSQL pool keeps open (as many again may be opened for a while).
+        self.pool_size = pool_size
         kwargs: dict[str, Any] = {}
         if not self.is_sqlite:
             kwargs = {"pool_size": pool_size, "max_overflow": pool_size}
@@ -200,6 +207,27 @@ class Database:
             if not self.is_sqlite:
                 await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await connection.run_sync(_upgrade)
+
+    async def warm_up(self) -> None:
+        """Make the first updates after a start as quick as the next ones (``baraza run``, before
+        the channels start): the survey steps' statements compiled for this database, and on
+        PostgreSQL the pool's connections opened (as many as it keeps), each with asyncpg knowing the
+        array types those statements bind (asyncpg looks the types up in the catalogue on every new
+        connection: tens of milliseconds each, and a burst of updates uses five connections or
+        more at once: the engine's two transactions, the chat holds, the senders). Nothing is
+        written."""
+        DriverStatement.compile_all(self.engine.dialect)
+        if self.is_sqlite:
+            return
+        opened = await asyncio.gather(*(self.engine.connect() for _ in range(self.pool_size)))
+        try:
+            for connection in opened:
+                await connection.execute(
+                    _ARRAY_TYPES, {name: [] for name in ("texts", "ints", "times", "smalls", "flags")}
+                )
+        finally:
+            for connection in opened:
+                await connection.close()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -25,7 +25,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import asyncpg
 from sqlalchemy import DateTime, Table, Text
@@ -115,12 +115,27 @@ class DriverStatement:
     ``postgresql_statement``: the statement to run on PostgreSQL when it is not ``statement``.
     """
 
+    #: Every statement made (they are module constants), for :meth:`compile_all`.
+    _made: ClassVar[list[DriverStatement]] = []
+
     def __init__(self, statement: Any, postgresql_statement: Any | None = None) -> None:
         self._statements = {
             "sqlite": statement,
             "postgresql": statement if postgresql_statement is None else postgresql_statement,
         }
         self._compiled: dict[str, _Compiled] = {}
+        DriverStatement._made.append(self)
+
+    @classmethod
+    def compile_all(cls, dialect: Dialect) -> int:
+        """Compile every statement made so far for ``dialect`` that is not yet; how many were.
+
+        At start (``Database.warm_up``): compiling one costs a few milliseconds, which the first
+        updates after a start would otherwise wait for, each statement once."""
+        waiting = [statement for statement in cls._made if dialect.name not in statement._compiled]
+        for statement in waiting:
+            statement._compiled_for(dialect)
+        return len(waiting)
 
     @classmethod
     def upsert(cls, build: Callable[[Upsert], Any]) -> DriverStatement:
