@@ -14,7 +14,9 @@ same fake server and the same simulated users:
 ``--survey numeric --users 100`` is the side-by-side of the scale-out issue: a 10-question
 numeric survey (typed numbers, one reply per answer, no onboarding) against the minimal aiohttp
 echo bot (``bench/baseline/minimal_echo.py``: long polling on one aiohttp session, no framework,
-no storage), with Baraza's rate printed as a ratio to it. ``--postgres-via socket`` (or ``both``)
+no storage), with Baraza's rate printed as a ratio to it. The echo bot runs before and after each
+Baraza run, and each ratio is to the mean of the two runs around it (the speed of a shared
+machine drifts from one minute to the next). ``--postgres-via socket`` (or ``both``)
 has the bot reach PostgreSQL through its Unix socket on the same machine rather than over
 127.0.0.1 (the load generator still creates and checks the database over TCP).
 
@@ -311,12 +313,16 @@ def ratios(run: Run, echo: Run, conversation: Run | None) -> str:
     )
 
 
-def minimal_ratios(run: Run, minimal: Run, backend: str) -> str:
+def minimal_ratios(run: Run, before: Run, after: Run, backend: str) -> str:
+    """Baraza's ``run`` against the minimal echo bot's runs just before and just after it (their mean
+    rate and CPU): this machine's speed drifts from one minute to the next."""
     goal = 0.5 if backend == "sqlite" else 0.35
+    rate = (before.rate + after.rate) / 2
+    cpu = (before.bot_cpu / before.inputs + after.bot_cpu / after.inputs) / 2
     return (
-        f"  baraza/minimal aiohttp echo: rate {run.rate / minimal.rate:4.2f} (goal >= {goal}),"
-        f" p99 {run.percentile(0.99):.0f} ms (goal <= 100), CPU per input"
-        f" {run.bot_cpu / run.inputs / (minimal.bot_cpu / minimal.inputs):4.2f}"
+        f"  baraza/minimal aiohttp echo (mean of {before.rate:.0f} and {after.rate:.0f}/s):"
+        f" rate {run.rate / rate:4.2f} (goal >= {goal}), p99 {run.percentile(0.99):.0f} ms (goal <= 100),"
+        f" CPU per input {run.bot_cpu / run.inputs / cpu:4.2f}"
     )
 
 
@@ -420,21 +426,29 @@ async def numeric_side_by_side(options: argparse.Namespace) -> None:
     )
     print(describe_machine(), flush=True)
     ways = {"tcp": [None], "socket": [options.postgres_socket_dir], "both": [None, options.postgres_socket_dir]}
+    inputs = [(NUMERIC_QUESTIONS + 1) * options.rounds] * options.users
+
+    async def minimal_echo() -> Run:
+        run = await baseline("bench.baseline.minimal_echo", "minimal aiohttp echo", survey, inputs, "polling")
+        print(run.line(), flush=True)
+        return run
+
+    # The minimal echo bot before and after each Baraza run, each ratio against the two around it.
+    echoes = [await minimal_echo()]
     runs = []
     for backend in backends:
         for socket_dir in ways[options.postgres_via] if backend == "postgresql" else [None]:
-            run, inputs = await baraza(
+            run, _ = await baraza(
                 survey, options.users, backend, "polling", forms, options.rounds, socket_dir=socket_dir
             )
             print(run.line(), flush=True)
-            runs.append((backend, run))
-    minimal = await baseline("bench.baseline.minimal_echo", "minimal aiohttp echo", survey, inputs, "polling")
-    print(minimal.line(), flush=True)
+            echoes.append(await minimal_echo())
+            runs.append((backend, run, echoes[-2], echoes[-1]))
     if options.baselines != "none":
         echo = await baseline("bench.baseline.echo_bot", "PTB echo bot", survey, inputs, "polling")
         print(echo.line(), flush=True)
-    for backend, run in runs:
-        print(f"{run.label}:{minimal_ratios(run, minimal, backend)}", flush=True)
+    for backend, run, before, after in runs:
+        print(f"{run.label}:{minimal_ratios(run, before, after, backend)}", flush=True)
 
 
 if __name__ == "__main__":
