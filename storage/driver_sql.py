@@ -288,9 +288,10 @@ _HELD = "baraza_held_rows"
 
 class HeldRows:
     """Rows held back on a connection in a transaction and written together (PostgreSQL: one
-    statement of many rows, one round trip; SQLite: one ``executemany`` per statement): just before the connection's next statement of any other kind (through
-    :meth:`DriverStatement.rows`, or SQLAlchemy's, see :func:`write_held_rows_first`), or when the
-    block of :func:`holding_rows` ends, before the commit.
+    statement of many rows, one round trip; SQLite: one ``executemany`` per statement): just
+    before the connection's next statement of any other kind (through :meth:`DriverStatement.rows`,
+    or SQLAlchemy's, see :func:`write_held_rows_first`), or when the block of :func:`holding_rows`
+    ends, before the commit.
 
     As nothing else runs on the connection between holding a row and writing it, no statement
     reads what the row would have changed: the transaction ends as if each row had been written

@@ -793,6 +793,7 @@ class ContactRepository(Repository):
         return claimed
 
     async def _claim_and_touch_many_sqlite(self, arrivals: Sequence[Arrival]) -> list[Claimed]:
+        """:meth:`claim_and_touch_many` on SQLite: the claims, the touches, then the conversations."""
         claimed_now = await _CLAIM_MANY_SQLITE.rows(
             self.connection, {"given": [(a.channel, a.update_key, a.processed_at, a.chat_key) for a in arrivals]}
         )
