@@ -112,6 +112,10 @@ async def running_bot(
         # The port first: a busy one stops the start before the database is touched.
         listening = stack.enter_context(web_socket(settings))
         database = await migrated_database(stack, settings)
+        if warm_up:
+            # Before the web server: a webhook update must not reach the core while the channel
+            # that sends its replies is not started yet.
+            await database.warm_up()
         engine = await core_engine(settings, database, surveys, community)
         if engine.holds is not None:
             stack.push_async_callback(engine.holds.stop)
@@ -139,8 +143,6 @@ async def running_bot(
         # Build the catalogue's search index now, then follow new loads in the background:
         # lookups never read the catalogue inside an update's transaction.
         await started(stack, engine.catalogue)
-        if warm_up:
-            await database.warm_up()
         if settle_heap:
             # Before the channels, not after: the full collection holds the event loop for about
             # 0.1 s, which the first updates of a restart (taken at once) would wait out.

@@ -227,6 +227,11 @@ class TelegramChannel:
         expected = self.settings.webhook_secret or ""
         if not same_secret(given, expected):
             return web.Response(status=401, text="wrong secret token")
+        if not self.application.running:
+            # The web server serves before the channel has started (or while Telegram is away):
+            # an update handled now would be stored but its replies could not be sent. Telegram
+            # delivers it again after anything but a 2xx.
+            return web.Response(status=503, text="not started yet")
         try:
             data = await request.json(loads=json.loads)
             update = read_update(data)

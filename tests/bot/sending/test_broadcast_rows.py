@@ -19,7 +19,7 @@ from testkit.databases import copy_migrated_sqlite, record_worker_handoffs
 from testkit.register import Person, add_people
 
 
-async def test_claiming_and_recording_broadcast_rows_hand_only_begin_and_commit_to_the_worker(
+async def test_claiming_and_recording_broadcast_rows_hand_only_the_commit_to_the_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = Database(await copy_migrated_sqlite(tmp_path / "quick.db"))
@@ -32,12 +32,12 @@ async def test_claiming_and_recording_broadcast_rows_hand_only_begin_and_commit_
         rows = BroadcastRows()
         claimed, _ = await rows.claim(database, Wanted(frozenset({"telegram"}), 10, datetime.now(UTC)))
         assert len(claimed) == 3
-        assert handed == ["execute BEGIN IMMEDIATE", "commit"]
+        assert handed == ["commit"]
         handed.clear()
         await rows.record(
             database, [Outcome(row.id, SENT, message_key=f"m{row.id}") for row in claimed], datetime.now(UTC)
         )
-        assert handed == ["execute BEGIN IMMEDIATE", "commit"]
+        assert handed == ["commit"]
         monkeypatch.undo()
         assert {row.status for row in (await delivery_rows(database, broadcast_id)).values()} == {SENT}
     finally:

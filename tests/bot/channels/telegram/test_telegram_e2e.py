@@ -7,15 +7,19 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.telegram.adapter import SECRET_HEADER
+from bot.channels.telegram.adapter import SECRET_HEADER, TelegramChannel
+from bot.core.engine import Engine
 from handlers.messages import Outbound
+from storage.repositories import Repositories
 from surveys.model import Survey
 from testkit.databases import copy_migrated_sqlite
 from testkit.exports import assert_export_matches, export_rows
 from testkit.fakes.survey_respondent import Respondent
 from testkit.fakes.telegram import FakeTelegramServer
-from testkit.telegram_harness import bot_in_process, free_port
+from testkit.telegram_harness import bot_in_process, bot_settings, free_port
 
 
 async def test_twenty_concurrent_users_with_wrong_inputs_give_the_expected_csv(
@@ -172,3 +176,25 @@ async def test_webhook_mode_checks_the_secret_token(server: FakeTelegramServer, 
         assert replies[-1].text.startswith("2/12")
     (row,) = await export_rows(url, usat)
     assert row["user_group"] == "media", "the forged update was not processed"
+
+
+async def test_a_webhook_update_before_the_channel_has_started_is_refused_for_redelivery(
+    server: FakeTelegramServer, engine: Engine
+) -> None:
+    # The web server serves before the channel starts: an update taken then was stored, but its
+    # replies failed (the Bot API connections were not open yet), and the person heard nothing.
+    settings = bot_settings(server, "sqlite://", mode="webhook", webhook_secret="s3cret-token").telegram
+    channel = TelegramChannel(settings, engine)
+    user = server.user(84)
+    update = {
+        "update_id": 1,
+        "message": {"message_id": 1, "date": 1, "chat": user.api_chat, "from": user.api_user, "text": "/start"},
+    }
+    app = web.Application()
+    app.router.add_post("/telegram/webhook", channel.handle_webhook)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post("/telegram/webhook", json=update, headers={SECRET_HEADER: "s3cret-token"})
+        assert response.status == 503
+    assert server.calls_to("sendMessage") == []
+    async with engine.database.reading() as connection:
+        assert await Repositories(connection).contacts.find("telegram", str(user.id)) is None, "nothing was handled"
