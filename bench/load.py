@@ -182,6 +182,11 @@ async def numeric_user(user: FakeUser, index: int, rounds: int) -> list[float]:
     return latencies
 
 
+def numeric_inputs(users: int, rounds: int) -> list[int]:
+    """Each simulated person's inputs in a ``numeric10`` run: ``/start`` and ten numbers, ``rounds`` times."""
+    return [(NUMERIC_QUESTIONS + 1) * rounds] * users
+
+
 def assert_numeric_export(rows: list[dict[str, str]], users: int, rounds: int) -> None:
     """Every simulated person's ten numbers stored, complete, once per round."""
     numbers = range(1, NUMERIC_QUESTIONS + 1)
@@ -270,7 +275,7 @@ async def baraza(
                 await bot.stop()
         if numeric:
             assert_numeric_export(await export_rows(url, survey), users, rounds)
-            return run, [(NUMERIC_QUESTIONS + 1) * rounds] * users
+            return run, numeric_inputs(users, rounds)
         assert_export_matches(await export_rows(url, survey), respondents, survey)
     finally:
         if backend == "postgresql":
@@ -426,7 +431,7 @@ async def numeric_side_by_side(options: argparse.Namespace) -> None:
     )
     print(describe_machine(), flush=True)
     ways = {"tcp": [None], "socket": [options.postgres_socket_dir], "both": [None, options.postgres_socket_dir]}
-    inputs = [(NUMERIC_QUESTIONS + 1) * options.rounds] * options.users
+    inputs = numeric_inputs(options.users, options.rounds)
 
     async def minimal_echo() -> Run:
         run = await baseline("bench.baseline.minimal_echo", "minimal aiohttp echo", survey, inputs, "polling")

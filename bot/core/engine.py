@@ -237,8 +237,9 @@ class Engine:
             claims = await self._claim_together(
                 connection, [i for i, taken in zip(inbounds, ours, strict=True) if taken]
             )
-            # The batch's survey steps (saves, and the responses starts create) in one statement
-            # (PostgreSQL), stored as if each were written in order, before any other statement.
+            # The batch's survey steps (saves, and the responses starts create) written together
+            # (one statement on PostgreSQL, one executemany per table on SQLite), stored as if each
+            # were written in order, before any other statement.
             async with survey_steps_together(connection):
                 for inbound, taken in zip(inbounds, ours, strict=True):
                     claim = claims.get(id(inbound))
